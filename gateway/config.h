@@ -1,0 +1,104 @@
+/* config.h: casegate's YAML configuration: parsed, validated, errors as file:line:col. */
+#ifndef CG_CONFIG_H
+#define CG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "builder.h"
+#include "registry.h"
+
+enum cg_auth_kind { CG_AUTH_UNSET = 0, CG_AUTH_NONE, CG_AUTH_BEARER, CG_AUTH_BASIC };
+
+struct cg_basic_cred {
+	char *user;
+	char *password; /* secret: wiped on free */
+};
+
+struct cg_auth_config {
+	enum cg_auth_kind kind;   /* bearer and basic may both be configured: then kind = BEARER and nbasic > 0 */
+	char **bearer;            /* secrets; several for rotation */
+	size_t nbearer;
+	struct cg_basic_cred *basic;
+	size_t nbasic;
+};
+
+enum cg_on_repeat { CG_REPEAT_DIGEST = 0, CG_REPEAT_COMMENT, CG_REPEAT_IGNORE };
+enum cg_on_resolve { CG_RESOLVE_COMMENT_AND_CLOSE = 0, CG_RESOLVE_COMMENT, CG_RESOLVE_CLOSE, CG_RESOLVE_IGNORE };
+
+struct cg_source_config {
+	char *name;
+	char *type;                   /* mapper name */
+	const struct cg_mapper *mapper;
+	struct cg_auth_config auth;
+	enum cg_group_by group_by;
+	/* Case settings (strings owned here; spec.* point into this struct). */
+	char *project, *case_type, *title, *description, *dedup_key, *priority_from;
+	struct cg_prio_entry *prio_map;
+	size_t nprio;
+	int prio_default, prio_default_set;
+	struct cg_ca_spec *cas;
+	size_t ncas;
+	struct cg_attr_spec *attrs;
+	size_t nattrs;
+	int attrs_set;
+	/* Lifecycle. */
+	enum cg_on_repeat on_repeat;
+	uint64_t digest_interval_ms;  /* default 15 min */
+	enum cg_on_resolve on_resolve;
+	char *status_name;            /* close with this status_name; NULL: status CLOSED */
+	char *reopen_status_name;     /* NULL: status OPEN */
+	uint64_t reopen_window_ms;    /* default 1 h */
+	int raise_priority;           /* default 1 */
+	int lower_priority;           /* default 0 */
+	int line;                     /* where the source was declared */
+};
+
+struct cg_config {
+	char *path;
+	char *listen_host;
+	int listen_port;
+	char *state_dir;
+	/* datadog */
+	char *dd_url;                 /* resolved base URL (from site or url) */
+	char *dd_site;
+	char *dd_api_key, *dd_app_key;/* secrets; NULL when unset */
+	unsigned dd_timeout_ms;
+	char *dd_ca_file, *dd_proxy;
+	/* limits */
+	size_t max_body;
+	size_t max_header_bytes;
+	unsigned max_connections;
+	unsigned header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+	/* queue / delivery */
+	unsigned max_inflight;        /* concurrent outbound operations; default 16 */
+	uint64_t retry_base_ms, retry_cap_ms;
+	unsigned max_attempts;        /* 0 = retry forever (transient errors) */
+	uint64_t store_max_bytes;     /* 0 = unlimited; intake answers 503 past it */
+	/* logging */
+	char *log_level, *log_format;
+	struct cg_source_config *sources;
+	size_t nsources;
+};
+
+/*
+ * Loads and validates path. On success *out is set and 0 returned. On failure returns
+ * CG_EINVAL (or CG_EIO, CG_ENOMEM) and errs receives every error found, one per line,
+ * "file:line:col: message"; errs is malloc'd (caller frees) and may be NULL on ENOMEM.
+ * ${VAR} is expanded from the environment (an unset variable is an error unless written
+ * ${VAR:-default}); keys ending in _file read the secret from that file (trailing newline cut).
+ */
+int cg_config_load(const char *path, struct cg_config **out, char **errs);
+
+/* Same over an in-memory document; name is used in messages. */
+int cg_config_parse(const char *name, const char *text, size_t len, struct cg_config **out, char **errs);
+
+/* Wipes secrets and frees; accepts NULL. */
+void cg_config_free(struct cg_config *c);
+
+const struct cg_source_config *cg_config_source(const struct cg_config *c, const char *name);
+
+/* Fills spec from src; spec points into src (valid while src lives). */
+void cg_config_case_spec(const struct cg_source_config *src, struct cg_case_spec *spec);
+
+#endif

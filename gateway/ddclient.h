@@ -1,0 +1,59 @@
+/* ddclient.h: asynchronous HTTP client for Datadog's API: libcurl multi driven by the libuv loop. */
+#ifndef CG_DDCLIENT_H
+#define CG_DDCLIENT_H
+
+#include <stddef.h>
+#include <uv.h>
+
+struct cg_dd_client;
+
+struct cg_dd_opts {
+	const char *base_url;   /* "https://api.datadoghq.com" or "http://127.0.0.1:8126"; no trailing '/' */
+	const char *api_key;    /* DD-API-KEY; copied, wiped on destroy; may be NULL (sim) */
+	const char *app_key;    /* DD-APPLICATION-KEY; same */
+	unsigned timeout_ms;    /* whole request; default 15000 */
+	unsigned connect_timeout_ms; /* default 5000 */
+	const char *ca_file;    /* optional CA bundle */
+	const char *proxy;      /* optional HTTPS proxy URL */
+	unsigned max_connections; /* per host; default 8 */
+};
+
+struct cg_dd_result {
+	int transport_error;  /* 0 when an HTTP answer arrived; else a CURLcode */
+	int maybe_sent;       /* 1 when the request may have reached the server (outcome unknown on error) */
+	char errmsg[256];     /* transport error text */
+	long status;          /* HTTP status, 0 on transport error */
+	const char *body;     /* response body, NUL-terminated; valid during the callback only */
+	size_t body_len;
+	/* Rate-limit headers, -1 when absent. */
+	long ratelimit_limit, ratelimit_period, ratelimit_remaining, ratelimit_reset;
+	long retry_after;     /* Retry-After seconds, -1 when absent */
+	double elapsed_s;     /* total request time */
+};
+
+typedef void (*cg_dd_done_fn)(const struct cg_dd_result *res, void *ud);
+
+/* Maps a site name ("datadoghq.com", "us3.datadoghq.com", "datadoghq.eu", "ddog-gov.com",
+ * "us2.ddog-gov.com", "ap1.datadoghq.com", "ap2.datadoghq.com", "us5.datadoghq.com",
+ * "uk1.datadoghq.com", also with an "app." prefix) to its API base URL. Returns 0 and writes
+ * buf, or CG_EINVAL for an unknown site. */
+int cg_dd_site_url(const char *site, char *buf, size_t buflen);
+
+int cg_dd_client_create(uv_loop_t *loop, const struct cg_dd_opts *opts, struct cg_dd_client **out, char *err,
+			size_t errlen);
+
+/*
+ * Sends method path (path starts with '/', may carry a query) with a JSON body
+ * (may be NULL). done is called exactly once on the loop, also when the client is
+ * destroyed while the request is pending (transport_error set, maybe_sent as known).
+ * Returns 0 or CG_ENOMEM (then done is not called).
+ */
+int cg_dd_request(struct cg_dd_client *c, const char *method, const char *path, const char *body,
+		  size_t body_len, cg_dd_done_fn done, void *ud);
+
+size_t cg_dd_inflight(const struct cg_dd_client *c);
+
+/* Aborts pending requests (their callbacks run), closes handles; on_closed runs when freed. */
+void cg_dd_client_destroy(struct cg_dd_client *c, void (*on_closed)(void *ud), void *ud);
+
+#endif

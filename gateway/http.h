@@ -1,0 +1,95 @@
+/* http.h: HTTP/1.1 server on libuv + llhttp with request limits; used by casegate and casegate-sim. */
+#ifndef CG_HTTP_H
+#define CG_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct cg_http_server;
+
+struct cg_http_header {
+	const char *name; /* NUL-terminated, as received (case preserved) */
+	const char *value;
+};
+
+/*
+ * One parsed request. Owned by the server; valid from the handler call until
+ * cg_http_respond() or cg_http_drop() is called for it (exactly once). The handler
+ * may answer later (after an async commit): if the client went away meanwhile,
+ * the answer is discarded and the request is still freed by that call.
+ */
+struct cg_http_request {
+	const char *method;  /* "GET", "POST", ... */
+	const char *path;    /* URL path, percent-decoding NOT applied, without query */
+	const char *query;   /* after '?', or "" */
+	const struct cg_http_header *headers;
+	size_t nheaders;
+	const char *body;    /* NUL-terminated for convenience; body_len excludes the NUL */
+	size_t body_len;
+	char remote_addr[64]; /* peer IP as text */
+	void *conn;          /* private */
+};
+
+/* Case-insensitive header lookup; returns the first value or NULL. */
+const char *cg_http_header_get(const struct cg_http_request *req, const char *name);
+
+/*
+ * Query parameter lookup (percent-decoded into buf). Returns 0 and writes buf when
+ * present, CG_ENOENT when absent, CG_E2BIG when it does not fit.
+ */
+int cg_http_query_get(const struct cg_http_request *req, const char *name, char *buf, size_t buflen);
+
+typedef void (*cg_http_handler_fn)(struct cg_http_request *req, void *ud);
+
+struct cg_http_limits {
+	size_t max_body;           /* 413 past this; default 1 MiB */
+	size_t max_header_bytes;   /* 431 past this (request line + headers); default 16 KiB */
+	size_t max_headers;        /* 431 past this count; default 100 */
+	unsigned header_timeout_ms; /* whole head must arrive within; default 10 s */
+	unsigned body_timeout_ms;  /* body must arrive within (after head); default 30 s */
+	unsigned idle_timeout_ms;  /* keep-alive idle; default 60 s */
+	unsigned max_connections;  /* further accepts are closed at once; default 1024 */
+};
+
+/* Fills in the defaults above. */
+void cg_http_limits_default(struct cg_http_limits *l);
+
+/*
+ * Creates a server bound to host:port (port 0 = any free port) on loop. On success
+ * *out is set; the actual port is available from cg_http_server_port().
+ * Returns 0 or a negative enum cg_err; err receives a message.
+ */
+int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const struct cg_http_limits *limits,
+			  cg_http_handler_fn handler, void *ud, struct cg_http_server **out, char *err,
+			  size_t errlen);
+
+int cg_http_server_port(const struct cg_http_server *srv);
+
+/* Number of open connections (for metrics and tests). */
+size_t cg_http_server_connections(const struct cg_http_server *srv);
+
+/*
+ * Stops accepting; open connections finish their in-flight request (answers are
+ * still written), then close; idle ones close at once. on_closed runs once every
+ * handle is closed and the server is freed.
+ */
+void cg_http_server_close(struct cg_http_server *srv, void (*on_closed)(void *ud), void *ud);
+
+/*
+ * Answers req (status, headers, body are copied). content_type may be NULL (then
+ * "application/json"). extra may be NULL. Frees req. Returns 0 or CG_ENOMEM.
+ */
+int cg_http_respond(struct cg_http_request *req, int status, const char *content_type, const char *body,
+		    size_t body_len, const struct cg_http_header *extra, size_t nextra);
+
+/* Answers with {"errors":[msg]} and the given status. Frees req. */
+int cg_http_respond_error(struct cg_http_request *req, int status, const char *msg);
+
+/* Closes the connection without any answer (fault injection: outcome unknown). Frees req. */
+void cg_http_drop(struct cg_http_request *req);
+
+/* Reason phrase for a status code ("Not Found"). */
+const char *cg_http_reason(int status);
+
+#endif

@@ -1,0 +1,29 @@
+/* retry.h: delivery outcome classification and capped exponential backoff with full jitter. */
+#ifndef CG_RETRY_H
+#define CG_RETRY_H
+
+#include <stdint.h>
+
+enum cg_outcome {
+	CG_DELIVERED = 0,  /* 2xx */
+	CG_RETRY_LATER,    /* transport error, 408, 429, 5xx */
+	CG_GIVE_UP,        /* other 4xx: dead letter */
+};
+
+/* transport_error != 0 means no HTTP answer. */
+enum cg_outcome cg_retry_classify(int transport_error, long status);
+
+/*
+ * Delay before attempt number `attempt` (1 = first retry): uniform in
+ * [0, min(cap_ms, base_ms * 2^(attempt-1))], using rnd (any 64-bit random value).
+ */
+uint64_t cg_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint64_t rnd);
+
+/*
+ * Delay for a 429: X-RateLimit-Reset seconds (if >= 0) plus a small jitter from rnd
+ * (up to 1 s), else Retry-After, else the backoff. Result in milliseconds.
+ */
+uint64_t cg_ratelimit_delay_ms(long reset_s, long retry_after_s, unsigned attempt, uint64_t base_ms,
+			       uint64_t cap_ms, uint64_t rnd);
+
+#endif

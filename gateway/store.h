@@ -1,0 +1,155 @@
+/* store.h: the durable store behind a narrow interface (SQLite embedded; PostgreSQL later). */
+#ifndef CG_STORE_H
+#define CG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Every function here is synchronous and blocking: call it only from the store
+ * thread (storeq.h), never on the libuv loop. All return 0 or a negative enum cg_err:
+ * CG_EFULL when the disk or database is full, CG_EIO for other storage failures,
+ * CG_ENOENT for a missing row.
+ */
+
+struct cg_store;
+
+/* One queued unit of work: an event to apply to the case of its dedup key. */
+struct cg_store_event {
+	int64_t id;          /* assigned by enqueue, increasing: per-key order is id order */
+	char *source;
+	char *dedup_key;     /* namespaced ("<source>:<key>") */
+	int status;          /* enum cg_alert_status */
+	int priority;        /* 0..5 */
+	char *severity;      /* may be NULL */
+	char *payload;       /* JSON text the engine needs (create body, attributes, summary, ...) */
+	int64_t received_ms; /* wall clock when accepted */
+	int attempts;        /* failed attempts so far */
+	int64_t next_ms;     /* not before (wall clock ms) */
+	int step;            /* progress through the event's operations, persisted between attempts */
+	char *last_error;    /* may be NULL */
+};
+
+enum cg_case_state {
+	CG_CASE_NONE = 0,     /* no case yet */
+	CG_CASE_CREATING = 1, /* create sent, outcome not yet known: reconcile before creating again */
+	CG_CASE_OPEN = 2,
+	CG_CASE_CLOSED = 3,
+};
+
+/* What casegate knows of the case for one dedup key. */
+struct cg_store_case {
+	char *dedup_key;
+	char *case_id;        /* Datadog case UUID, NULL before creation */
+	char *case_key;       /* "PROJ-123" */
+	int state;            /* enum cg_case_state */
+	int priority;         /* current priority as casegate set it */
+	int generation;       /* cases opened for this key so far (1 for the first) */
+	char *marker;         /* idempotency marker of the latest create */
+	char *prev_case_key;  /* the case before this generation (reopen window passed) */
+	int64_t created_ms, closed_ms, last_fire_ms, last_comment_ms;
+	int64_t fires;        /* total firing events seen */
+	int64_t pending_repeats; /* repeats not yet reported in a digest comment */
+	int64_t first_pending_ms; /* when the oldest unreported repeat arrived */
+	char *last_summary;   /* summary of the newest repeat (for the digest) */
+};
+
+struct cg_store_stats {
+	int64_t pending;        /* events waiting (incl. in flight) */
+	int64_t inflight;
+	int64_t dead;           /* dead letters */
+	int64_t oldest_ms;      /* received_ms of the oldest pending event, 0 when none */
+	int64_t cases;
+	uint64_t bytes;         /* database size */
+};
+
+struct cg_dead_letter {
+	int64_t id;
+	struct cg_store_event ev;
+	int http_status;
+	char *reason;
+	int64_t failed_ms;
+};
+
+struct cg_store_ops {
+	const char *name;
+	void (*close)(struct cg_store *st);
+	int (*begin)(struct cg_store *st);
+	int (*commit)(struct cg_store *st);
+	int (*rollback)(struct cg_store *st);
+	int (*enqueue)(struct cg_store *st, struct cg_store_event *evs, size_t n);
+	int (*claim)(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout);
+	int (*next_due_ms)(struct cg_store *st, int64_t *out);
+	int (*event_step)(struct cg_store *st, int64_t id, int step);
+	int (*event_done)(struct cg_store *st, int64_t id);
+	int (*event_retry)(struct cg_store *st, int64_t id, int64_t next_ms, const char *err);
+	int (*event_dead)(struct cg_store *st, int64_t id, int http_status, const char *reason);
+	int (*case_get)(struct cg_store *st, const char *dedup_key, struct cg_store_case *out);
+	int (*case_put)(struct cg_store *st, const struct cg_store_case *c);
+	int (*case_find_by_key)(struct cg_store *st, const char *case_key, struct cg_store_case *out);
+	int (*stats)(struct cg_store *st, struct cg_store_stats *out);
+	int (*dead_list)(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout);
+	int (*dead_get)(struct cg_store *st, int64_t id, struct cg_dead_letter *out);
+	int (*dead_retry)(struct cg_store *st, int64_t id, int64_t now_ms);
+	int (*dead_drop)(struct cg_store *st, int64_t id);
+	int (*seen)(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen);
+};
+
+struct cg_store {
+	const struct cg_store_ops *ops;
+};
+
+/*
+ * Opens (creating if needed) the SQLite store in dir/casegate.db (WAL, synchronous=FULL).
+ * Events left in flight by a previous process are made pending again.
+ */
+int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen);
+
+/* Thin dispatchers. */
+static inline void cg_store_close(struct cg_store *st)
+{
+	if (st)
+		st->ops->close(st);
+}
+#define cg_store_begin(st) ((st)->ops->begin(st))
+#define cg_store_commit(st) ((st)->ops->commit(st))
+#define cg_store_rollback(st) ((st)->ops->rollback(st))
+/* Inserts n events atomically; writes each evs[i].id. */
+#define cg_store_enqueue(st, evs, n) ((st)->ops->enqueue(st, evs, n))
+/*
+ * Claims up to limit due events (next_ms <= now), at most one per dedup key and only
+ * the oldest pending one of a key with nothing in flight; marks them in flight.
+ * *out is an array the caller frees with cg_store_events_free().
+ */
+#define cg_store_claim(st, now, limit, out, nout) ((st)->ops->claim(st, now, limit, out, nout))
+/* Earliest next_ms among pending events not in flight; CG_ENOENT when none. */
+#define cg_store_next_due_ms(st, out) ((st)->ops->next_due_ms(st, out))
+#define cg_store_event_step(st, id, step) ((st)->ops->event_step(st, id, step))
+/* Deletes the event (delivered). */
+#define cg_store_event_done(st, id) ((st)->ops->event_done(st, id))
+/* Back to pending with attempts+1, next_ms, last_error. */
+#define cg_store_event_retry(st, id, next, err) ((st)->ops->event_retry(st, id, next, err))
+/* Moves the event to the dead-letter table. */
+#define cg_store_event_dead(st, id, status, reason) ((st)->ops->event_dead(st, id, status, reason))
+/* Fills out (caller cleans with cg_store_case_cleanup) or CG_ENOENT. */
+#define cg_store_case_get(st, key, out) ((st)->ops->case_get(st, key, out))
+/* Insert or replace by dedup_key. */
+#define cg_store_case_put(st, c) ((st)->ops->case_put(st, c))
+/* Looks a case up by its Datadog key ("PROJ-123"); CG_ENOENT when unknown. */
+#define cg_store_case_find_by_key(st, k, out) ((st)->ops->case_find_by_key(st, k, out))
+#define cg_store_stats(st, out) ((st)->ops->stats(st, out))
+#define cg_store_dead_list(st, limit, out, nout) ((st)->ops->dead_list(st, limit, out, nout))
+#define cg_store_dead_get(st, id, out) ((st)->ops->dead_get(st, id, out))
+/* Puts a dead letter back in the queue (new id keeps per-key order behind older pending ones). */
+#define cg_store_dead_retry(st, id, now) ((st)->ops->dead_retry(st, id, now))
+#define cg_store_dead_drop(st, id) ((st)->ops->dead_drop(st, id))
+/* Records (ns, id) as seen (e.g. SNS MessageId); *was_seen = 1 when it was already there. */
+#define cg_store_seen(st, ns, id, now, was) ((st)->ops->seen(st, ns, id, now, was))
+
+void cg_store_event_cleanup(struct cg_store_event *ev);
+void cg_store_events_free(struct cg_store_event *evs, size_t n);
+void cg_store_case_cleanup(struct cg_store_case *c);
+void cg_dead_letter_cleanup(struct cg_dead_letter *d);
+void cg_dead_letters_free(struct cg_dead_letter *d, size_t n);
+
+#endif

@@ -1,0 +1,35 @@
+/* storeq.h: runs store jobs on one worker thread, many jobs per transaction (group commit). */
+#ifndef CG_STOREQ_H
+#define CG_STOREQ_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "store.h"
+
+struct cg_storeq;
+
+/*
+ * A job runs on the store thread inside a transaction shared with the other jobs of
+ * its batch. It returns 0 or a negative enum cg_err; any failure of a job, or of the
+ * commit, rolls the batch back and every job's done gets that error (jobs that had
+ * succeeded are re-run alone, so one bad job does not fail the others).
+ */
+typedef int (*cg_storeq_job_fn)(struct cg_store *st, void *ud);
+/* Runs on the loop thread after the batch committed (rc 0) or failed. */
+typedef void (*cg_storeq_done_fn)(int rc, void *ud);
+
+/* group_commit 0: one transaction per job (for the durability benchmark). */
+int cg_storeq_create(uv_loop_t *loop, struct cg_store *st, int group_commit, struct cg_storeq **out);
+
+/* Queues a job; returns 0, CG_ENOMEM, or CG_ECLOSED after destroy began. */
+int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud);
+
+/* Jobs queued but not yet finished. */
+size_t cg_storeq_pending(const struct cg_storeq *q);
+
+/* Finishes queued jobs, joins the thread, closes the async handle; on_closed runs when freed.
+ * The store itself is not closed. */
+void cg_storeq_destroy(struct cg_storeq *q, void (*on_closed)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,146 @@
+/* event.c: normalised alert events and small JSON helpers for mappers. */
+#include "event.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+void cg_event_list_init(struct cg_event_list *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+struct cg_event *cg_event_list_push(struct cg_event_list *l)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4;
+		struct cg_event *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		l->v = v;
+		l->cap = cap;
+	}
+	struct cg_event *e = &l->v[l->n++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+void cg_event_cleanup(struct cg_event *e)
+{
+	if (!e)
+		return;
+	free(e->dedup_key);
+	free(e->severity);
+	free(e->title);
+	free(e->description);
+	free(e->starts_at);
+	free(e->ends_at);
+	cJSON_Delete(e->labels);
+	cJSON_Delete(e->annotations);
+	cJSON_Delete(e->links);
+	cJSON_Delete(e->ctx);
+	memset(e, 0, sizeof(*e));
+}
+
+void cg_event_list_cleanup(struct cg_event_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cg_event_cleanup(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int set_item(cJSON *obj, const char *key, cJSON *val)
+{
+	if (!val)
+		return CG_ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	if (!cJSON_AddItemToObject(obj, key, val)) {
+		cJSON_Delete(val);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static int set_str(cJSON *obj, const char *key, const char *s)
+{
+	if (!s)
+		return 0;
+	return set_item(obj, key, cJSON_CreateString(s));
+}
+
+static int set_obj(cJSON *obj, const char *key, const cJSON *src)
+{
+	if (!src)
+		return set_item(obj, key, cJSON_CreateObject());
+	return set_item(obj, key, cJSON_Duplicate(src, 1));
+}
+
+int cg_event_build_ctx(struct cg_event *e, const cJSON *alert, const cJSON *payload)
+{
+	cJSON *ctx = alert && cJSON_IsObject(alert) ? cJSON_Duplicate(alert, 1) : cJSON_CreateObject();
+	if (!ctx)
+		return CG_ENOMEM;
+	int rc = 0;
+	rc = rc ? rc : set_str(ctx, "status", e->status == CG_STATUS_RESOLVED ? "resolved" : "firing");
+	rc = rc ? rc : set_str(ctx, "severity", e->severity);
+	rc = rc ? rc : set_str(ctx, "title", e->title);
+	rc = rc ? rc : set_str(ctx, "description", e->description);
+	rc = rc ? rc : set_str(ctx, "dedup_key", e->dedup_key);
+	rc = rc ? rc : set_str(ctx, "starts_at", e->starts_at);
+	rc = rc ? rc : set_str(ctx, "ends_at", e->ends_at);
+	rc = rc ? rc : set_obj(ctx, "labels", e->labels);
+	rc = rc ? rc : set_obj(ctx, "annotations", e->annotations);
+	rc = rc ? rc : set_obj(ctx, "links", e->links);
+	if (!rc && payload)
+		rc = set_item(ctx, "payload", cJSON_Duplicate(payload, 1));
+	if (rc) {
+		cJSON_Delete(ctx);
+		return rc;
+	}
+	cJSON_Delete(e->ctx);
+	e->ctx = ctx;
+	return 0;
+}
+
+const cJSON *cg_json_path(const cJSON *root, const char *dotted)
+{
+	const cJSON *cur = root;
+	const char *p = dotted;
+	char part[256];
+	while (cur && *p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		if (n >= sizeof(part))
+			return NULL;
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (cJSON_IsArray(cur)) {
+			char *end = NULL;
+			long idx = strtol(part, &end, 10);
+			if (!*part || *end || idx < 0)
+				return NULL;
+			cur = cJSON_GetArrayItem(cur, (int)idx);
+		} else if (cJSON_IsObject(cur)) {
+			cur = cJSON_GetObjectItemCaseSensitive(cur, part);
+		} else {
+			return NULL;
+		}
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	return cur;
+}
+
+const char *cg_json_str(const cJSON *root, const char *dotted)
+{
+	const cJSON *v = cg_json_path(root, dotted);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+char *cg_strdup0(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}

@@ -1,0 +1,54 @@
+/* event.h: the normalised alert event every mapper produces. */
+#ifndef CG_EVENT_H
+#define CG_EVENT_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+enum cg_alert_status { CG_STATUS_FIRING = 0, CG_STATUS_RESOLVED = 1 };
+
+/*
+ * One alert occurrence. Strings are malloc'd and owned by the event (NULL when
+ * unknown). ctx is the template context the mapper built: the alert's own fields
+ * plus "status", "severity", "labels", "annotations", "links", "starts_at", "ends_at",
+ * and "payload" (a copy of the whole payload); templates render over it.
+ */
+struct cg_event {
+	char *dedup_key;   /* mapper's default key, not yet namespaced; may be NULL when none */
+	enum cg_alert_status status;
+	char *severity;    /* the source's own word ("critical", "warning", ...) */
+	char *title;       /* mapper's default title */
+	char *description; /* mapper's default description (Markdown) */
+	cJSON *labels;     /* object of strings */
+	cJSON *annotations;/* object of strings */
+	cJSON *links;      /* object: name -> URL (generator, dashboard, runbook, silence, ...) */
+	char *starts_at, *ends_at; /* RFC 3339 text as sent */
+	cJSON *ctx;        /* owned */
+};
+
+struct cg_event_list {
+	struct cg_event *v;
+	size_t n, cap;
+	/* Set by a mapper that recognised a payload that is not an alert (test, ack, note): n == 0. */
+	char ignored_reason[128];
+	/* Free-form note a mapper may set (e.g. "3 alerts truncated by Alertmanager"). */
+	char note[128];
+};
+
+void cg_event_list_init(struct cg_event_list *l);
+/* Appends a zeroed event; returns it or NULL on ENOMEM. */
+struct cg_event *cg_event_list_push(struct cg_event_list *l);
+void cg_event_list_cleanup(struct cg_event_list *l);
+void cg_event_cleanup(struct cg_event *e);
+
+/* Fills ctx from the event's fields (overwriting those keys), adds "payload" (duplicated).
+ * alert may be NULL (ctx then holds only the normalised fields). Returns 0 or CG_ENOMEM. */
+int cg_event_build_ctx(struct cg_event *e, const cJSON *alert, const cJSON *payload);
+
+/* Small JSON helpers shared by mappers: value at a dotted path ("a.b.c"), string or NULL. */
+const cJSON *cg_json_path(const cJSON *root, const char *dotted);
+const char *cg_json_str(const cJSON *root, const char *dotted);
+/* strdup that accepts NULL. */
+char *cg_strdup0(const char *s);
+
+#endif

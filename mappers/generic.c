@@ -1,0 +1,85 @@
+/* generic.c: any JSON object is one alert; the source's templates say what it means. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "builder.h"
+#include "err.h"
+#include "registry.h"
+
+static const char *const resolved_words[] = {"resolved", "ok", "closed", "recovered", "inactive", NULL};
+
+static int is_resolved(const char *s)
+{
+	if (!s)
+		return 0;
+	for (size_t i = 0; resolved_words[i]; i++)
+		if (strcasecmp(s, resolved_words[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static cJSON *string_object(const cJSON *src)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_IsObject(src))
+		return o;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, src)
+	{
+		if (cJSON_IsString(it) && !cJSON_AddStringToObject(o, it->string, it->valuestring)) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static int map_generic(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
+		       size_t errlen)
+{
+	(void)opts;
+	if (!cJSON_IsObject(payload)) {
+		snprintf(err, errlen, "payload must be a JSON object");
+		return CG_EINVAL;
+	}
+	struct cg_event *e = cg_event_list_push(out);
+	if (!e)
+		return CG_ENOMEM;
+	e->status = is_resolved(cg_json_str(payload, "status")) || is_resolved(cg_json_str(payload, "state"))
+			    ? CG_STATUS_RESOLVED
+			    : CG_STATUS_FIRING;
+	e->severity = cg_strdup0(cg_json_str(payload, "severity"));
+	e->title = cg_strdup0(cg_json_str(payload, "title"));
+	e->description = cg_strdup0(cg_json_str(payload, "description"));
+	const char *key = cg_json_str(payload, "dedup_key");
+	if (!key)
+		key = cg_json_str(payload, "fingerprint");
+	if (!key)
+		key = cg_json_str(payload, "id");
+	char hex[65];
+	if (!key) {
+		/* No id in the payload: identical payloads are the same alert. */
+		char *text = cJSON_PrintUnformatted(payload);
+		if (!text)
+			return CG_ENOMEM;
+		cg_sha256_hex(text, strlen(text), hex);
+		cJSON_free(text);
+		key = hex;
+	}
+	e->dedup_key = cg_strdup0(key);
+	e->labels = string_object(cJSON_GetObjectItemCaseSensitive(payload, "labels"));
+	e->annotations = string_object(cJSON_GetObjectItemCaseSensitive(payload, "annotations"));
+	e->links = cJSON_CreateObject();
+	if (!e->dedup_key || !e->labels || !e->annotations || !e->links)
+		return CG_ENOMEM;
+	return cg_event_build_ctx(e, payload, payload);
+}
+
+const struct cg_mapper cg_mapper_generic = {
+	.name = "generic",
+	.description = "any JSON object; the source's templates give title, dedup key and priority",
+	.map = map_generic,
+	.supports_group_by = 0,
+	.default_priority_map = "critical=P1,error=P2,high=P2,warning=P3,medium=P3,low=P4,info=P5",
+};

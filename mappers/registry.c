@@ -1,0 +1,24 @@
+/* registry.c: the table of mappers. Add a mapper here and in its own file. */
+#include "registry.h"
+
+#include <string.h>
+
+extern const struct cg_mapper cg_mapper_generic;
+
+static const struct cg_mapper *const all[] = {
+	&cg_mapper_generic,
+	NULL,
+};
+
+const struct cg_mapper *cg_mapper_find(const char *name)
+{
+	for (size_t i = 0; all[i]; i++)
+		if (strcmp(all[i]->name, name) == 0)
+			return all[i];
+	return NULL;
+}
+
+const struct cg_mapper *const *cg_mapper_all(void)
+{
+	return all;
+}

@@ -1,0 +1,74 @@
+/* harness.h: helpers for integration tests: temp dirs, child processes, HTTP calls, polling. */
+#ifndef CG_HARNESS_H
+#define CG_HARNESS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+/* Paths: CG_SOURCE_DIR / CG_BINARY_DIR (compile definitions, overridable by env). */
+const char *cg_h_source_dir(void);
+const char *cg_h_binary_dir(void);
+/* ../shared next to the source tree, or NULL when absent (tests then skip). */
+const char *cg_h_shared_dir(void);
+
+/* Creates a fresh temporary directory (removed by cg_h_rmrf). Returns malloc'd path. */
+char *cg_h_tmpdir(const char *prefix);
+void cg_h_rmrf(const char *path);
+int cg_h_write_file(const char *path, const char *data, size_t len);
+/* Reads a whole file, NUL-terminated; *len may be NULL. NULL on error. */
+char *cg_h_read_file(const char *path, size_t *len);
+
+/* A child process with stdout+stderr captured to a log file. */
+struct cg_h_proc {
+	pid_t pid;
+	char log_path[512];
+};
+/* argv[0] is a path; env_extra is a NULL-terminated list of "K=V" (may be NULL). */
+int cg_h_spawn(struct cg_h_proc *p, char *const argv[], char *const env_extra[], const char *log_path);
+/* Sends sig and waits (up to 10 s, then SIGKILL). Returns the exit status as waitpid gives it. */
+int cg_h_stop(struct cg_h_proc *p, int sig);
+/* Non-blocking: 1 if still running. */
+int cg_h_alive(struct cg_h_proc *p);
+/* Prints the child's log to stderr (on failure, for diagnosis). */
+void cg_h_dump_log(const struct cg_h_proc *p);
+
+/* Polls fn(ud) every few ms until it returns nonzero or deadline_ms passes. Returns 1/0. */
+int cg_h_poll(int (*fn)(void *ud), void *ud, unsigned deadline_ms);
+
+/* Waits until the child's log contains needle (e.g. "listening on 127.0.0.1:"); returns 1/0. */
+int cg_h_wait_log(const struct cg_h_proc *p, const char *needle, unsigned deadline_ms);
+/* Extracts the port printed after needle in the child's log ("listening on 127.0.0.1:PORT"). */
+int cg_h_log_port(const struct cg_h_proc *p, const char *needle, unsigned deadline_ms);
+
+/* Blocking HTTP request (libcurl). headers: NULL-terminated "Name: value" list or NULL. */
+struct cg_h_resp {
+	long status;      /* 0 on transport error */
+	char *body;       /* malloc'd, NUL-terminated */
+	size_t body_len;
+	char *headers;    /* raw response headers */
+};
+int cg_h_http(const char *method, const char *url, const char *const headers[], const char *body, size_t body_len,
+	      struct cg_h_resp *out);
+void cg_h_resp_free(struct cg_h_resp *r);
+/* Header value from a response (case-insensitive), copied into buf; 0 or -1. */
+int cg_h_resp_header(const struct cg_h_resp *r, const char *name, char *buf, size_t buflen);
+
+/* Starts casegate-sim on a free port with extra args (NULL-terminated, may be NULL).
+ * Writes the port. The sim logs every request body it receives to req_log (JSON lines). */
+int cg_h_start_sim(struct cg_h_proc *p, const char *dir, const char *const extra_args[], int *port);
+
+/* GET url and parse JSON; NULL on error. */
+cJSON *cg_h_get_json(const char *url);
+
+/* Runs the contract validator over a sim request log when ../shared is present.
+ * Returns 0 valid, 1 invalid (prints why), 77 skipped. */
+int cg_h_validate_contract(const char *req_log);
+
+/* Formats into a malloc'd string. */
+char *cg_h_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
