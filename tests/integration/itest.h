@@ -1,0 +1,148 @@
+/* itest.h: shared pieces of the casegate integration tests (sim + daemon as real processes). */
+#ifndef CG_ITEST_H
+#define CG_ITEST_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+struct itest {
+	char *dir;
+	struct cg_h_proc sim, gw;
+	int sim_port, gw_port;
+	char sim_url[64], gw_url[64];
+	char cfg_path[512];
+	char req_log[512];
+	int gw_running, sim_running;
+};
+
+/* Starts casegate-sim with extra args (NULL-terminated list or NULL). */
+static inline int itest_start_sim(struct itest *t, const char *const extra[])
+{
+	if (cg_h_start_sim(&t->sim, t->dir, extra, &t->sim_port) != 0)
+		return -1;
+	snprintf(t->sim_url, sizeof(t->sim_url), "http://127.0.0.1:%d", t->sim_port);
+	t->sim_running = 1;
+	return 0;
+}
+
+/* Writes the config (sources part given by the test) and starts casegate against the sim. */
+static inline int itest_write_config(struct itest *t, const char *extra_top, const char *sources_yaml)
+{
+	snprintf(t->cfg_path, sizeof(t->cfg_path), "%s/casegate.yaml", t->dir);
+	char *text = cg_h_fmt("listen: 127.0.0.1:0\n"
+			      "state_dir: %s/state\n"
+			      "log_level: debug\n"
+			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n"
+			      "queue:\n  retry_base: 50ms\n  retry_cap: 1s\n"
+			      "%s"
+			      "sources:\n%s",
+			      t->dir, extra_top ? extra_top : "", sources_yaml);
+	int rc = cg_h_write_file(t->cfg_path, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+static inline int itest_start_gw(struct itest *t)
+{
+	char log[600];
+	static int n;
+	snprintf(log, sizeof(log), "%s/casegate.%d.log", t->dir, n++);
+	char bin[512];
+	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+	char *const argv[] = {bin, "run", "-c", t->cfg_path, "--datadog-url", t->sim_url, NULL};
+	if (cg_h_spawn(&t->gw, argv, NULL, log) != 0)
+		return -1;
+	t->gw_port = cg_h_log_port(&t->gw, "listening on 127.0.0.1:", 15000);
+	if (t->gw_port <= 0) {
+		cg_h_dump_log(&t->gw);
+		return -1;
+	}
+	snprintf(t->gw_url, sizeof(t->gw_url), "http://127.0.0.1:%d", t->gw_port);
+	t->gw_running = 1;
+	return 0;
+}
+
+static inline int itest_setup(struct itest *t, const char *prefix)
+{
+	memset(t, 0, sizeof(*t));
+	t->dir = cg_h_tmpdir(prefix);
+	return t->dir ? 0 : -1;
+}
+
+static inline void itest_teardown(struct itest *t, int keep)
+{
+	if (t->gw_running)
+		cg_h_stop(&t->gw, SIGTERM);
+	if (t->sim_running)
+		cg_h_stop(&t->sim, SIGTERM);
+	if (t->dir && !keep)
+		cg_h_rmrf(t->dir);
+	free(t->dir);
+	t->dir = NULL;
+}
+
+/* POSTs body to /hooks/<source> with a bearer token (NULL: none). Returns the status. */
+static inline long itest_post(struct itest *t, const char *source, const char *token, const char *body,
+			      char **resp_body)
+{
+	char url[256], auth[256];
+	snprintf(url, sizeof(url), "%s/hooks/%s", t->gw_url, source);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
+	const char *headers[] = {"Content-Type: application/json", token ? auth : NULL, NULL};
+	struct cg_h_resp r;
+	if (cg_h_http("POST", url, headers, body, strlen(body), &r) != 0)
+		return 0;
+	long st = r.status;
+	if (resp_body) {
+		*resp_body = r.body;
+		r.body = NULL;
+	}
+	cg_h_resp_free(&r);
+	return st;
+}
+
+/* The simulator's cases ({"cases":[...]}), or NULL. */
+static inline cJSON *itest_cases(struct itest *t)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "%s/_sim/cases", t->sim_url);
+	return cg_h_get_json(url);
+}
+
+static inline int itest_ncases(struct itest *t)
+{
+	cJSON *c = itest_cases(t);
+	int n = c ? cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "cases")) : -1;
+	cJSON_Delete(c);
+	return n;
+}
+
+/* Attribute of a case object from /_sim/cases ("title", "status_name", "priority", ...). */
+static inline const char *itest_case_attr(const cJSON *c, const char *name)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(c, "attributes");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(a ? a : c, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static inline int itest_case_ncomments(const cJSON *c)
+{
+	return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "comments"));
+}
+
+struct itest_wait {
+	struct itest *t;
+	int want;
+};
+
+static inline int itest_has_ncases(void *ud)
+{
+	struct itest_wait *w = ud;
+	return itest_ncases(w->t) >= w->want;
+}
+
+#endif
