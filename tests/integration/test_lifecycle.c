@@ -246,6 +246,18 @@ static void test_escalate_resolve_reopen(void **state)
 	assert_int_equal(count_titled(t, "CPU on app-1"), 1);
 }
 
+struct count_cond {
+	struct itest *t;
+	const char *title;
+	int want;
+};
+
+static int count_met(void *ud)
+{
+	struct count_cond *k = ud;
+	return count_titled(k->t, k->title) == k->want;
+}
+
 /* After the reopen window a new case opens and points back to the old one. */
 static void test_new_case_after_window(void **state)
 {
@@ -263,16 +275,8 @@ static void test_new_case_after_window(void **state)
 	b = ev("Backup", "x", "warning", "firing", 3);
 	post_ok(t, "short", b);
 	free(b);
-	struct itest_wait w = {t, 0};
-	(void)w;
-	int ok = 0;
-	for (int tries = 0; tries < 2000 && !ok; tries++) {
-		ok = count_titled(t, "Backup") == 2;
-		if (!ok) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-	}
+	struct count_cond cc2 = {t, "Backup", 2};
+	int ok = cg_h_poll(count_met, &cc2, 20000);
 	assert_true(ok);
 	cJSON *all = itest_cases(t);
 	int linked = 0;
