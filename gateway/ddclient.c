@@ -363,11 +363,22 @@ static void check_done(struct cg_dd_client *c)
 
 /* --- libuv <-> curl glue ------------------------------------------------------------------ */
 
+static void drive(struct cg_dd_client *c, curl_socket_t fd, int flags)
+{
+	int running = 0;
+	CURLMcode mc = curl_multi_socket_action(c->multi, fd, flags, &running);
+
+	/* Even after an error some transfers may have finished: collect them. */
+	if (mc != CURLM_OK)
+		CG_LOG_WARN("curl_multi_socket_action: %s", curl_multi_strerror(mc));
+	check_done(c);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct sock *k = h->data;
 	struct cg_dd_client *c = k->c;
-	int flags = 0, running = 0;
+	int flags = 0;
 
 	if (c->closing)
 		return;
@@ -379,19 +390,16 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		if (events & UV_WRITABLE)
 			flags |= CURL_CSELECT_OUT;
 	}
-	curl_multi_socket_action(c->multi, k->fd, flags, &running);
-	check_done(c);
+	drive(c, k->fd, flags);
 }
 
 static void on_timer(uv_timer_t *t)
 {
 	struct cg_dd_client *c = t->data;
-	int running = 0;
 
 	if (c->closing)
 		return;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(c);
+	drive(c, CURL_SOCKET_TIMEOUT, 0);
 }
 
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
