@@ -870,6 +870,7 @@ static int build_description(const struct cg_builder *b, const struct cg_event *
 		free(g);
 		if (!d)
 			return CG_ENOMEM;
+		trim(d);
 	}
 	cg_utf8_truncate(d, CG_DESCRIPTION_MAX);
 	*out = d;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1080,6 +1081,77 @@ static void test_event_without_ctx(void **state)
 	cg_builder_destroy(b);
 }
 
+/* Real payloads from ../shared/fixtures through the generic mapper: bodies must stay valid. */
+static void test_shared_fixtures(void **state)
+{
+	(void)state;
+	const char *shared = getenv("CG_SHARED_DIR");
+	char root[512];
+	snprintf(root, sizeof(root), "%s/fixtures", shared ? shared : "");
+	DIR *top = shared ? opendir(root) : NULL;
+	if (!top) {
+		skip();
+		return;
+	}
+	const struct cg_mapper *m = cg_mapper_find("generic");
+	struct cg_case_spec spec = base_spec();
+	spec.source_name = "fixture";
+	int built = 0;
+	struct dirent *de;
+	while ((de = readdir(top))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char sub[800];
+		snprintf(sub, sizeof(sub), "%s/%s", root, de->d_name);
+		DIR *d = opendir(sub);
+		if (!d)
+			continue;
+		struct dirent *fe;
+		while ((fe = readdir(d))) {
+			size_t n = strlen(fe->d_name);
+			if (n < 5 || strcmp(fe->d_name + n - 5, ".json") != 0)
+				continue;
+			char path[1200];
+			snprintf(path, sizeof(path), "%s/%s", sub, fe->d_name);
+			FILE *f = fopen(path, "rb");
+			assert_non_null(f);
+			static char buf[1 << 20];
+			size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[len] = '\0';
+			cJSON *payload = cJSON_Parse(buf);
+			if (!cJSON_IsObject(payload)) {
+				cJSON_Delete(payload);
+				continue;
+			}
+			struct cg_event_list list;
+			cg_event_list_init(&list);
+			struct cg_map_opts opts = {0};
+			char err[256] = "";
+			assert_int_equal(m->map(payload, &opts, &list, err, sizeof(err)), 0);
+			struct cg_builder *b = builder_ok(&spec);
+			for (size_t i = 0; i < list.n; i++) {
+				struct cg_case_draft dr;
+				int rc = cg_builder_build(b, &list.v[i], &dr, err, sizeof(err));
+				if (rc)
+					print_error("%s: got %d (%s), want 0\n", path, rc, err);
+				assert_int_equal(rc, 0);
+				assert_true(strlen(dr.title) <= CG_TITLE_MAX && valid_utf8(dr.title));
+				assert_true(strlen(dr.dedup_key) <= CG_DEDUP_KEY_MAX);
+				record("CaseCreateRequest", dr.create);
+				built++;
+				cg_case_draft_cleanup(&dr);
+			}
+			cg_builder_destroy(b);
+			cg_event_list_cleanup(&list);
+			cJSON_Delete(payload);
+		}
+		closedir(d);
+	}
+	closedir(top);
+	assert_true(built > 0);
+}
+
 /* ---- contract: every body above against the OpenAPI schema --------------------------- */
 
 static void test_contract_bodies(void **state)
@@ -1162,6 +1234,7 @@ int main(void)
 		cmocka_unit_test(test_followup_bodies),
 		cmocka_unit_test(test_generic_mapper),
 		cmocka_unit_test(test_event_without_ctx),
+		cmocka_unit_test(test_shared_fixtures),
 		cmocka_unit_test(test_contract_bodies),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
