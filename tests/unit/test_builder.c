@@ -538,7 +538,7 @@ static void test_descriptions(void **state)
 		"**Ended:** 2024-05-01T11:00:00Z",
 		"**Labels**\n- **alertname**: `HighCPU`\n- **instance**: `db1:9100`\n",
 		"**Annotations**\n- **summary**: CPU is high\n- **runbook**: line one\n  line two\n",
-		"**Links**\n- [generator](https://prom.example/graph?g0.expr=up%281%29)\n",
+		"**Links**\n- [generator](https://prom.example/graph?g0.expr=up%281%29)",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		check_contains("generated description", desc, want[i]);
