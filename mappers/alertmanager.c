@@ -429,8 +429,9 @@ static char *alert_description(const struct cg_event *e, const cJSON *alert, int
 	int first = 1;
 	for (size_t i = 0; i < n; i++) {
 		const char *k = v[i]->string;
+		/* "__x__" are Grafana's internal annotations (__dashboardUid__, __value_string__). */
 		if (strcmp(k, "summary") == 0 || strcmp(k, "description") == 0 || strcmp(k, "runbook_url") == 0 ||
-		    strcmp(k, "dashboard_url") == 0 || strcmp(k, "grafana_url") == 0)
+		    strcmp(k, "dashboard_url") == 0 || strcmp(k, "grafana_url") == 0 || strncmp(k, "__", 2) == 0)
 			continue;
 		if (first)
 			cg_sbuf_add(&b, "**Annotations:**\n");

@@ -252,7 +252,8 @@ def grafana():
     ext = "https://grafana.example.com/"
     l1 = {"alertname": "High memory", "grafana_folder": "Infra", "team": "blue", "severity": "high"}
     l2 = {"alertname": "High CPU", "grafana_folder": "Infra", "team": "blue", "severity": "critical"}
-    an = {"summary": "memory at 95%", "runbook_url": "https://runbooks.example.com/mem"}
+    an = {"summary": "memory at 95%", "runbook_url": "https://runbooks.example.com/mem", "__dashboardUid__": "mem",
+          "owner": "team-blue"}
     sil1 = "https://grafana.example.com/alerting/silence/new?alertmanager=grafana&matcher=alertname%3DHigh+memory"
     a1 = {"status": "firing", "labels": l1, "annotations": an, "startsAt": "2024-06-01T12:00:00+02:00", "endsAt": ZERO,
           "generatorURL": "https://grafana.example.com/alerting/grafana/abc/view?orgId=1", "fingerprint": "c6eadffa33fcdf37",
@@ -273,7 +274,9 @@ def grafana():
          "links": {"generator": a1["generatorURL"], "runbook": an["runbook_url"], "dashboard": a1["dashboardURL"],
                    "panel": a1["panelURL"], "silence": sil1, "image": a1["imageURL"]},
          "starts_at": "2024-06-01T12:00:00+02:00",
-         "description_contains": ["**Value:** [ var='B' labels={} value=95.12345678901 ]", "[Panel]("],
+         "description_contains": ["**Value:** [ var='B' labels={} value=95.12345678901 ]", "[Panel](",
+                                  "**Annotations:**\n- owner: team-blue\n"],
+         "description_excludes": ["__dashboardUid__"],
          "ctx": {"valueString": a1["valueString"], "values.B": 95.12345678901, "payload.orgId": 1,
                  "payload.title": "[FIRING:2] Infra (blue)", "dashboardURL": a1["dashboardURL"]}},
         {"dedup_key": "bc97ff14869b13e3", "severity": "critical", "title": "High CPU: cpu at 99%",
