@@ -136,6 +136,17 @@ int main(int argc, char **argv)
 			s->no_auth = 1;
 			continue;
 		}
+		static const char *const with_value[] = {"--listen", "--api-key", "--app-key", "--request-log",
+							 "--rate-limit", "--rate-period", "--error-ratio", "--drop-ratio",
+							 "--latency-ms", "--seed", "--log-level", "--project"};
+		int known = 0;
+		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+			known |= strcmp(a, with_value[k]) == 0;
+		if (!known) {
+			fprintf(stderr, "casegate-sim: unknown option %s\n%s", a, usage);
+			rc = 2;
+			goto out;
+		}
 		if (!val) {
 			fprintf(stderr, "casegate-sim: %s needs a value\n%s", a, usage);
 			rc = 2;
