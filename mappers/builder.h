@@ -95,7 +95,8 @@ void cg_case_draft_cleanup(struct cg_case_draft *d);
 
 /* Request bodies for follow-ups (caller frees with cJSON_Delete); NULL on ENOMEM. */
 cJSON *cg_body_comment(const char *text);           /* CaseCommentRequest, text truncated to CG_COMMENT_MAX */
-cJSON *cg_body_status(const char *status_name);     /* CaseUpdateStatusRequest */
+cJSON *cg_body_status(const char *status_name);     /* CaseUpdateStatusRequest closing the case (NULL: the default closed status) */
+cJSON *cg_body_status_open(const char *status_name); /* CaseUpdateStatusRequest reopening it (NULL: the default open status) */
 cJSON *cg_body_priority(int prio);                  /* CaseUpdatePriorityRequest */
 cJSON *cg_body_attributes(const cJSON *attrs);      /* CaseUpdateAttributesRequest; attrs duplicated */
 

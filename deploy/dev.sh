@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# dev.sh: the two README commands. `deploy/dev.sh run` starts casegate on its embedded defaults;
+# `deploy/dev.sh test` runs the whole test suite. Both install what is missing first.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cmd=${1:-}
+shift || true
+
+build() { # build DIR [cmake args...]
+	local dir=$1
+	shift
+	cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake --build "$dir" -j"$(nproc)"
+}
+
+case "$cmd" in
+run)
+	"$root/deploy/install-deps.sh" build
+	build "$root/build" -DCG_TESTS=OFF
+	config=${CASEGATE_CONFIG:-$root/conf/casegate.yaml}
+	args=(run -c "$config")
+	if [ -z "${DD_API_KEY:-}" ] || [ -z "${DD_APP_KEY:-}" ]; then
+		# No Datadog keys: run against the local Case API simulator instead.
+		sim_port=${CASEGATE_SIM_PORT:-8126}
+		"$root/build/casegate-sim" --listen "127.0.0.1:$sim_port" &
+		sim_pid=$!
+		trap 'kill $sim_pid 2>/dev/null || true' EXIT
+		echo "dev.sh: no DD_API_KEY/DD_APP_KEY set: using casegate-sim on 127.0.0.1:$sim_port" \
+			"(cases: curl http://127.0.0.1:$sim_port/_sim/cases)" >&2
+		export DD_API_KEY=sim DD_APP_KEY=sim
+		args+=(--datadog-url "http://127.0.0.1:$sim_port")
+	fi
+	"$root/build/casegate" "${args[@]}" "$@"
+	;;
+test)
+	"$root/deploy/install-deps.sh" test
+	build "$root/build"
+	(cd "$root/build" && ctest --output-on-failure -j2 --timeout 900 "$@")
+	if [ "${CG_SKIP_SANITIZE:-0}" != 1 ]; then
+		# The same suite under ASan + UBSan.
+		build "$root/build-asan" -DCG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+		(cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			ctest --output-on-failure -j2 --timeout 900 "$@")
+	fi
+	;;
+*)
+	echo "usage: deploy/dev.sh run [casegate args...] | test [ctest args...]" >&2
+	exit 2
+	;;
+esac

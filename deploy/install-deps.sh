@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs the Debian 12 packages casegate needs to build, run and test.
+# Usage: deploy/install-deps.sh [build|test]   (default build). Idempotent; apt only when something is missing.
+set -euo pipefail
+
+what=${1:-build}
+build_pkgs=(cmake make gcc pkg-config libuv1-dev libcurl4-openssl-dev libcjson-dev libssl-dev
+	libsqlite3-dev libyaml-dev libgmime-3.0-dev node-llhttp ca-certificates)
+test_pkgs=(libcmocka-dev python3 python3-jsonschema python3-yaml prometheus-alertmanager swaks
+	nginx-light postfix postgresql libpq-dev wrk clang curl)
+
+pkgs=("${build_pkgs[@]}")
+if [ "$what" = test ]; then
+	pkgs+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix asks questions on install; answer them so the install never blocks.
+if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+	echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+fi
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts packaged services on install; casegate's tests start their own instances.
+for svc in nginx postfix postgresql prometheus-alertmanager; do
+	if printf '%s\n' "${missing[@]}" | grep -q "^$svc"; then
+		$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || $sudo service "$svc" stop >/dev/null 2>&1 || true
+	fi
+done

@@ -1,0 +1,327 @@
+/* app.c: wires the daemon together and runs the loop until a stop signal; SIGHUP reloads. */
+#define CG_LOG_COMPONENT "app"
+#include "app.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "log.h"
+
+int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
+{
+	struct cg_builder **b = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*b));
+	if (!b)
+		return CG_ENOMEM;
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		struct cg_case_spec spec;
+		cg_config_case_spec(&cfg->sources[i], &spec);
+		char e[256] = "";
+		int rc = cg_builder_create(&spec, &b[i], e, sizeof(e));
+		if (rc) {
+			snprintf(err, errlen, "source '%s': %s", cfg->sources[i].name, rc == CG_EINVAL ? e : cg_strerror(rc));
+			cg_app_builders_free(b, i);
+			return rc;
+		}
+	}
+	*out = b;
+	return 0;
+}
+
+void cg_app_builders_free(struct cg_builder **b, size_t n)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < n; i++)
+		cg_builder_destroy(b[i]);
+	free(b);
+}
+
+static void log_setup(const struct cg_config *cfg)
+{
+	enum cg_log_level lvl = CG_LOG_LEVEL_INFO;
+	if (cfg->log_level)
+		cg_log_level_parse(cfg->log_level, &lvl);
+	enum cg_log_format fmt = cfg->log_format && strcmp(cfg->log_format, "json") == 0 ? CG_LOG_JSON : CG_LOG_TEXT;
+	cg_log_setup(lvl, fmt);
+}
+
+/* ---- store statistics, refreshed every second for metrics and admission ---- */
+
+struct stats_job {
+	struct cg_app *app;
+	struct cg_store_stats st;
+};
+
+static int stats_run(struct cg_store *st, void *ud)
+{
+	struct stats_job *j = ud;
+	return cg_store_stats(st, &j->st);
+}
+
+static void stats_done(int rc, void *ud)
+{
+	struct stats_job *j = ud;
+	struct cg_app *app = j->app;
+	app->stats_busy = 0;
+	if (rc == 0) {
+		app->stats = j->st;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		cg_metrics_set(app->metrics, "casegate_queue_depth", "", (double)j->st.pending);
+		cg_metrics_set(app->metrics, "casegate_queue_oldest_age_seconds", "",
+			       j->st.oldest_ms ? (double)(now - j->st.oldest_ms) / 1000.0 : 0);
+		cg_metrics_set(app->metrics, "casegate_dead_letters", "", (double)j->st.dead);
+		cg_metrics_set(app->metrics, "casegate_cases_tracked", "", (double)j->st.cases);
+		cg_metrics_set(app->metrics, "casegate_store_bytes", "", (double)j->st.bytes);
+	}
+	free(j);
+}
+
+static void stats_tick(uv_timer_t *t)
+{
+	struct cg_app *app = t->data;
+	if (app->stopping)
+		return;
+	/* Also picks up work queued by other processes (`casegate dlq retry`). */
+	cg_engine_kick(app->engine);
+	if (app->stats_busy)
+		return;
+	struct stats_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->app = app;
+	app->stats_busy = 1;
+	if (cg_storeq_submit(app->q, stats_run, stats_done, j) != 0) {
+		app->stats_busy = 0;
+		free(j);
+	}
+}
+
+/* ---- shutdown: intake first, then the engine, then the store ---- */
+
+static int pending_closes;
+
+static void handle_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void store_closed(void *ud)
+{
+	struct cg_app *app = ud;
+	cg_store_close(app->store);
+	app->store = NULL;
+	CG_LOG_INFO("stopped");
+}
+
+static void dd_closed(void *ud)
+{
+	struct cg_app *app = ud;
+	cg_engine_destroy(app->engine);
+	app->engine = NULL;
+	cg_storeq_destroy(app->q, store_closed, app);
+}
+
+static void maybe_finish_stop(struct cg_app *app)
+{
+	if (--pending_closes > 0)
+		return;
+	cg_dd_client_destroy(app->dd, dd_closed, app);
+}
+
+static void http_closed(void *ud)
+{
+	maybe_finish_stop(ud);
+}
+
+static void engine_stopped(void *ud)
+{
+	maybe_finish_stop(ud);
+}
+
+static void app_stop(struct cg_app *app)
+{
+	if (app->stopping)
+		return;
+	app->stopping = 1;
+	CG_LOG_INFO("stopping: no new requests; finishing requests in flight");
+	uv_timer_stop(&app->stats_timer);
+	uv_close((uv_handle_t *)&app->stats_timer, handle_closed);
+	uv_close((uv_handle_t *)&app->sig_term, handle_closed);
+	uv_close((uv_handle_t *)&app->sig_int, handle_closed);
+	uv_close((uv_handle_t *)&app->sig_hup, handle_closed);
+	pending_closes = 2;
+	cg_http_server_close(app->http, http_closed, app);
+	cg_engine_stop(app->engine, engine_stopped, app);
+}
+
+static void reload(struct cg_app *app)
+{
+	struct cg_config *ncfg = NULL;
+	char *errs = NULL;
+	int rc = cg_config_load(app->config_path, &ncfg, &errs);
+	if (rc) {
+		CG_LOG_ERR("reload rejected, keeping the running configuration:\n%s", errs ? errs : cg_strerror(rc));
+		free(errs);
+		return;
+	}
+	free(errs);
+	struct cg_builder **nb = NULL;
+	char err[512];
+	rc = cg_app_builders(ncfg, &nb, err, sizeof(err));
+	if (rc) {
+		CG_LOG_ERR("reload rejected, keeping the running configuration: %s", err);
+		cg_config_free(ncfg);
+		return;
+	}
+	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port)
+		CG_LOG_WARN("reload: `listen` changes take effect after a restart");
+	cg_app_builders_free(app->builders, app->cfg->nsources);
+	struct cg_config *old = app->cfg;
+	app->builders = nb;
+	app->cfg = ncfg;
+	cg_engine_set_config(app->engine, ncfg);
+	log_setup(ncfg);
+	cg_config_free(old);
+	cg_metrics_add(app->metrics, "casegate_config_reloads_total", "", 1);
+	CG_LOG_INFO("configuration reloaded: %zu source(s)", ncfg->nsources);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct cg_app *app = s->data;
+	if (signum == SIGHUP) {
+		reload(app);
+		return;
+	}
+	app_stop(app);
+}
+
+int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_url)
+{
+	struct cg_app app_storage, *app = &app_storage;
+	memset(app, 0, sizeof(*app));
+	uv_loop_t loop;
+	char err[512] = "";
+	int rc = 1;
+	uv_loop_init(&loop);
+	app->loop = &loop;
+	app->cfg = cfg;
+	app->config_path = strdup(config_path);
+	app->max_pending_jobs = 10000;
+	log_setup(cfg);
+	signal(SIGPIPE, SIG_IGN);
+
+	const char *url = dd_url ? dd_url : cfg->dd_url;
+	if (!url) {
+		CG_LOG_ERR("no Datadog API configured: set datadog.api_key and datadog.app_key (or datadog.url), "
+			   "or start with deploy/dev.sh run to use the local simulator");
+		goto early_fail;
+	}
+	if (cg_app_builders(cfg, &app->builders, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("%s", err);
+		goto early_fail;
+	}
+	if (cg_store_sqlite_open(cfg->state_dir, &app->store, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("opening the store in %s: %s", cfg->state_dir, err);
+		goto early_fail;
+	}
+	if (cg_metrics_create(&app->metrics) != 0 || cg_storeq_create(&loop, app->store, 1, &app->q) != 0) {
+		CG_LOG_ERR("out of memory");
+		goto early_fail;
+	}
+	struct cg_dd_opts dopts = {
+		.base_url = url,
+		.api_key = cfg->dd_api_key,
+		.app_key = cfg->dd_app_key,
+		.timeout_ms = cfg->dd_timeout_ms,
+		.ca_file = cfg->dd_ca_file,
+		.proxy = cfg->dd_proxy,
+	};
+	if (cg_dd_client_create(&loop, &dopts, &app->dd, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("Datadog client: %s", err);
+		goto early_fail;
+	}
+	cg_metrics_describe(app->metrics, "casegate_http_requests_total", CG_COUNTER,
+			    "Webhook requests by source and HTTP status");
+	cg_metrics_describe(app->metrics, "casegate_events_accepted_total", CG_COUNTER,
+			    "Events made durable, by source");
+	cg_metrics_describe(app->metrics, "casegate_auth_failures_total", CG_COUNTER, "Rejected credentials");
+	cg_metrics_describe(app->metrics, "casegate_queue_depth", CG_GAUGE, "Events waiting for delivery");
+	cg_metrics_describe(app->metrics, "casegate_queue_oldest_age_seconds", CG_GAUGE,
+			    "Age of the oldest undelivered event");
+	cg_metrics_describe(app->metrics, "casegate_dead_letters", CG_GAUGE, "Events in the dead-letter table");
+	cg_metrics_describe(app->metrics, "casegate_store_bytes", CG_GAUGE, "Size of the store");
+	if (cg_engine_create(&loop, app->q, app->dd, app->metrics, cfg, &app->engine) != 0)
+		goto early_fail;
+
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	if (cfg->max_body)
+		lim.max_body = cfg->max_body;
+	if (cfg->max_header_bytes)
+		lim.max_header_bytes = cfg->max_header_bytes;
+	if (cfg->max_connections)
+		lim.max_connections = cfg->max_connections;
+	if (cfg->header_timeout_ms)
+		lim.header_timeout_ms = cfg->header_timeout_ms;
+	if (cfg->body_timeout_ms)
+		lim.body_timeout_ms = cfg->body_timeout_ms;
+	if (cfg->idle_timeout_ms)
+		lim.idle_timeout_ms = cfg->idle_timeout_ms;
+	if (cg_http_server_create(&loop, cfg->listen_host, cfg->listen_port, &lim, cg_app_handle, app, &app->http, err,
+				  sizeof(err)) != 0) {
+		CG_LOG_ERR("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, err);
+		goto late_fail;
+	}
+	uv_signal_init(&loop, &app->sig_term);
+	uv_signal_init(&loop, &app->sig_int);
+	uv_signal_init(&loop, &app->sig_hup);
+	app->sig_term.data = app->sig_int.data = app->sig_hup.data = app;
+	uv_signal_start(&app->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&app->sig_int, on_signal, SIGINT);
+	uv_signal_start(&app->sig_hup, on_signal, SIGHUP);
+	uv_timer_init(&loop, &app->stats_timer);
+	app->stats_timer.data = app;
+	uv_timer_start(&app->stats_timer, stats_tick, 0, 1000);
+
+	const char *host = cfg->listen_host;
+	int v6 = strchr(host, ':') != NULL;
+	CG_LOG_INFO("listening on %s%s%s:%d (%zu source(s), Datadog API %s)", v6 ? "[" : "", host, v6 ? "]" : "",
+		    cg_http_server_port(app->http), cfg->nsources, url);
+	cg_engine_kick(app->engine);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = 0;
+	goto out;
+
+late_fail:
+	cg_engine_stop(app->engine, NULL, NULL);
+	cg_engine_destroy(app->engine);
+	app->engine = NULL;
+	cg_dd_client_destroy(app->dd, NULL, NULL);
+	app->dd = NULL;
+	cg_storeq_destroy(app->q, NULL, NULL);
+	app->q = NULL;
+	uv_run(&loop, UV_RUN_DEFAULT);
+	goto out;
+early_fail:
+	if (app->q) {
+		cg_storeq_destroy(app->q, NULL, NULL);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+out:
+	cg_store_close(app->store);
+	if (uv_loop_close(&loop) != 0)
+		CG_LOG_WARN("event loop closed with open handles");
+	cg_metrics_destroy(app->metrics);
+	cg_app_builders_free(app->builders, app->cfg->nsources);
+	cg_config_free(app->cfg);
+	free(app->config_path);
+	return rc;
+}

@@ -1,0 +1,906 @@
+/* engine.c: claims due events from the store and drives each through its case requests. */
+#define CG_LOG_COMPONENT "engine"
+#include "engine.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "builder.h"
+#include "err.h"
+#include "event.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "retry.h"
+
+struct cg_engine {
+	uv_loop_t *loop;
+	struct cg_storeq *q;
+	struct cg_dd_client *dd;
+	struct cg_metrics *metrics;
+	const struct cg_config *cfg;
+	uv_timer_t timer;
+	int64_t timer_due;     /* wall ms the timer is armed for, 0 when idle */
+	unsigned inflight;     /* operations started and not finished */
+	int claiming;          /* a claim job is running */
+	int rekick;            /* kick again when the claim job returns */
+	int stopping;
+	int64_t paused_until;  /* after a 429: no requests before this wall time (ms) */
+	void (*on_stopped)(void *ud);
+	void *stopped_ud;
+	int closed;
+};
+
+/* One event being applied. */
+struct op {
+	struct cg_engine *e;
+	struct cg_store_event ev;
+	struct cg_store_case cs;
+	struct cg_store_case before; /* case as claimed: restored when the event dead-letters */
+	cJSON *payload;               /* parsed ev.payload */
+	struct cg_source_config src;  /* lifecycle settings (copied: the config may be reloaded) */
+	char source_label[160];
+	enum cg_action action;
+	enum cg_step steps[4];
+	int nsteps;
+	int index;                    /* next step */
+	int reconciling;              /* the current request is the search for an unknown create */
+	int64_t now;
+	char marker[40];
+	/* job results */
+	int job_rc;
+	int finish_kind; /* enum fin */
+	char reason[512];
+	int http_status;
+	int64_t next_ms;
+};
+
+enum fin { FIN_DONE = 0, FIN_RETRY, FIN_DEAD };
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t rnd64(void)
+{
+	uint64_t r = 0;
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint64_t)wall_ms() * 6364136223846793005ULL;
+	return r;
+}
+
+static void iso8601(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static char *dupstr(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Deep copy of a case record (strings duplicated). 0 or CG_ENOMEM. */
+static int case_copy(struct cg_store_case *dst, const struct cg_store_case *src)
+{
+	*dst = *src;
+	dst->dedup_key = dupstr(src->dedup_key);
+	dst->case_id = dupstr(src->case_id);
+	dst->case_key = dupstr(src->case_key);
+	dst->marker = dupstr(src->marker);
+	dst->prev_case_key = dupstr(src->prev_case_key);
+	dst->last_summary = dupstr(src->last_summary);
+	if ((src->dedup_key && !dst->dedup_key) || (src->case_id && !dst->case_id) ||
+	    (src->case_key && !dst->case_key) || (src->marker && !dst->marker) ||
+	    (src->prev_case_key && !dst->prev_case_key) || (src->last_summary && !dst->last_summary)) {
+		cg_store_case_cleanup(dst);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static void set_str(char **dst, const char *v)
+{
+	char *c = v ? strdup(v) : NULL;
+	free(*dst);
+	*dst = c;
+}
+
+static void make_marker(const char *dedup_key, int generation, char marker[40])
+{
+	char seed[600];
+	snprintf(seed, sizeof(seed), "%s#%d", dedup_key, generation);
+	char hex[65];
+	cg_sha256_hex(seed, strlen(seed), hex);
+	snprintf(marker, 40, "cg-%.32s", hex);
+}
+
+cJSON *cg_engine_create_body(const cJSON *draft_create, const char *dedup_key, int generation,
+			     const char *prev_case_key, char marker[40])
+{
+	make_marker(dedup_key, generation, marker);
+
+	cJSON *body = cJSON_Duplicate(draft_create, 1);
+	if (!body)
+		return NULL;
+	cJSON *attrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "data"), "attributes");
+	if (!cJSON_IsObject(attrs)) {
+		cJSON_Delete(body);
+		return NULL;
+	}
+	const char *desc = cg_json_str(attrs, "description");
+	size_t dlen = desc ? strlen(desc) : 0;
+	size_t cap = dlen + 256 + (prev_case_key ? strlen(prev_case_key) : 0);
+	char *text = malloc(cap);
+	if (!text) {
+		cJSON_Delete(body);
+		return NULL;
+	}
+	/* The marker lets casegate find this case again when the create's answer was lost. */
+	int n = snprintf(text, cap, "%s%s", desc ? desc : "", dlen ? "\n\n" : "");
+	if (prev_case_key)
+		n += snprintf(text + n, cap - (size_t)n, "Follows case %s (resolved earlier).\n\n", prev_case_key);
+	snprintf(text + n, cap - (size_t)n, "---\n_casegate ref: %s_", marker);
+	cJSON_DeleteItemFromObjectCaseSensitive(attrs, "description");
+	cJSON *s = cJSON_AddStringToObject(attrs, "description", text);
+	free(text);
+	if (!s) {
+		cJSON_Delete(body);
+		return NULL;
+	}
+	return body;
+}
+
+char *cg_engine_event_payload(const struct cg_case_draft *d)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	char *out = NULL;
+	if (!cJSON_AddStringToObject(o, "title", d->title ? d->title : ""))
+		goto out;
+	if (!cJSON_AddStringToObject(o, "summary", d->summary ? d->summary : ""))
+		goto out;
+	cJSON *c = cJSON_Duplicate(d->create, 1);
+	if (!c || !cJSON_AddItemToObject(o, "create", c)) {
+		cJSON_Delete(c);
+		goto out;
+	}
+	if (d->attributes) {
+		cJSON *a = cJSON_Duplicate(d->attributes, 1);
+		if (!a || !cJSON_AddItemToObject(o, "attributes", a)) {
+			cJSON_Delete(a);
+			goto out;
+		}
+	}
+	out = cJSON_PrintUnformatted(o);
+out:
+	cJSON_Delete(o);
+	return out;
+}
+
+static void arm_timer(struct cg_engine *e, int64_t due);
+static void op_run(struct op *op);
+static void op_free(struct op *op);
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct cg_engine *e = t->data;
+	e->timer_due = 0;
+	cg_engine_kick(e);
+}
+
+int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *dd, struct cg_metrics *metrics,
+		     const struct cg_config *cfg, struct cg_engine **out)
+{
+	struct cg_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return CG_ENOMEM;
+	e->loop = loop;
+	e->q = q;
+	e->dd = dd;
+	e->metrics = metrics;
+	e->cfg = cfg;
+	uv_timer_init(loop, &e->timer);
+	e->timer.data = e;
+	cg_metrics_describe(metrics, "casegate_events_total", CG_COUNTER,
+			    "Events applied to cases, by source and action");
+	cg_metrics_describe(metrics, "casegate_deliveries_total", CG_COUNTER,
+			    "Case API requests by source, step and outcome");
+	cg_metrics_describe(metrics, "casegate_delivery_http_total", CG_COUNTER, "Case API answers by HTTP status");
+	cg_metrics_describe(metrics, "casegate_retries_total", CG_COUNTER, "Requests scheduled for retry, by source");
+	cg_metrics_describe(metrics, "casegate_dead_letters_total", CG_COUNTER, "Events moved to the dead-letter table");
+	cg_metrics_describe(metrics, "casegate_reconciliations_total", CG_COUNTER,
+			    "Unknown create outcomes resolved by searching, by result");
+	cg_metrics_describe(metrics, "casegate_rate_limit_waits_total", CG_COUNTER,
+			    "429 answers that paused outbound requests");
+	cg_metrics_describe(metrics, "casegate_outbound_latency_seconds", CG_HISTOGRAM,
+			    "Case API request latency by step");
+	*out = e;
+	return 0;
+}
+
+void cg_engine_set_config(struct cg_engine *e, const struct cg_config *cfg)
+{
+	e->cfg = cfg;
+}
+
+unsigned cg_engine_inflight(const struct cg_engine *e)
+{
+	return e->inflight;
+}
+
+static void maybe_stopped(struct cg_engine *e)
+{
+	if (e->stopping && e->inflight == 0 && !e->claiming && e->on_stopped) {
+		void (*cb)(void *) = e->on_stopped;
+		e->on_stopped = NULL;
+		cb(e->stopped_ud);
+	}
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
+{
+	e->stopping = 1;
+	e->on_stopped = on_stopped;
+	e->stopped_ud = ud;
+	uv_timer_stop(&e->timer);
+	maybe_stopped(e);
+}
+
+void cg_engine_destroy(struct cg_engine *e)
+{
+	if (!e)
+		return;
+	uv_close((uv_handle_t *)&e->timer, timer_closed);
+}
+
+static void arm_timer(struct cg_engine *e, int64_t due)
+{
+	if (e->stopping)
+		return;
+	if (e->timer_due && e->timer_due <= due)
+		return;
+	int64_t now = wall_ms();
+	e->timer_due = due;
+	uv_timer_start(&e->timer, timer_cb, due > now ? (uint64_t)(due - now) : 0, 0);
+}
+
+/* ---- claiming ---- */
+
+struct claim_job {
+	struct cg_engine *e;
+	int64_t now;
+	size_t limit;
+	struct cg_store_event *evs;
+	size_t n;
+	struct cg_store_case *cases; /* state CG_CASE_NONE and dedup_key NULL when unknown */
+	int64_t next_due;
+	int has_next;
+};
+
+static int claim_run(struct cg_store *st, void *ud)
+{
+	struct claim_job *j = ud;
+	int rc = cg_store_claim(st, j->now, j->limit, &j->evs, &j->n);
+	if (rc)
+		return rc;
+	if (j->n) {
+		j->cases = calloc(j->n, sizeof(*j->cases));
+		if (!j->cases)
+			return CG_ENOMEM;
+		for (size_t i = 0; i < j->n; i++) {
+			rc = cg_store_case_get(st, j->evs[i].dedup_key, &j->cases[i]);
+			if (rc == CG_ENOENT)
+				rc = 0;
+			if (rc)
+				return rc;
+		}
+	}
+	rc = cg_store_next_due_ms(st, &j->next_due);
+	if (rc == 0)
+		j->has_next = 1;
+	return rc == CG_ENOENT ? 0 : rc;
+}
+
+static void claim_free(struct claim_job *j)
+{
+	if (j->cases)
+		for (size_t i = 0; i < j->n; i++)
+			cg_store_case_cleanup(&j->cases[i]);
+	free(j->cases);
+	if (j->evs)
+		cg_store_events_free(j->evs, j->n);
+	free(j);
+}
+
+static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_store_case *cs);
+
+static void claim_done(int rc, void *ud)
+{
+	struct claim_job *j = ud;
+	struct cg_engine *e = j->e;
+	e->claiming = 0;
+	if (rc) {
+		CG_LOG_ERR("claiming due events failed: %s", cg_strerror(rc));
+		/* Claims were rolled back with the batch; try again shortly. */
+		claim_free(j);
+		arm_timer(e, wall_ms() + 1000);
+		maybe_stopped(e);
+		return;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		/* Ownership of the event and case strings moves to the op. */
+		op_start(e, &j->evs[i], &j->cases[i]);
+		memset(&j->evs[i], 0, sizeof(j->evs[i]));
+		memset(&j->cases[i], 0, sizeof(j->cases[i]));
+	}
+	size_t got = j->n, limit = j->limit;
+	if (got < limit && j->has_next)
+		arm_timer(e, j->next_due);
+	claim_free(j);
+	if (e->stopping) {
+		maybe_stopped(e);
+		return;
+	}
+	if (e->rekick || got == limit) {
+		e->rekick = 0;
+		cg_engine_kick(e);
+	}
+}
+
+void cg_engine_kick(struct cg_engine *e)
+{
+	if (e->stopping)
+		return;
+	if (e->claiming) {
+		e->rekick = 1;
+		return;
+	}
+	unsigned max = e->cfg->max_inflight ? e->cfg->max_inflight : 16;
+	if (e->inflight >= max)
+		return;
+	int64_t now = wall_ms();
+	if (now < e->paused_until) {
+		arm_timer(e, e->paused_until);
+		return;
+	}
+	struct claim_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		arm_timer(e, now + 1000);
+		return;
+	}
+	j->e = e;
+	j->now = now;
+	j->limit = max - e->inflight;
+	e->claiming = 1;
+	e->rekick = 0;
+	if (cg_storeq_submit(e->q, claim_run, claim_done, j) != 0) {
+		e->claiming = 0;
+		free(j);
+		arm_timer(e, now + 1000);
+	}
+}
+
+/* ---- one operation ---- */
+
+static const struct cg_source_config *find_source(const struct cg_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nsources; i++)
+		if (strcmp(cfg->sources[i].name, name) == 0)
+			return &cfg->sources[i];
+	return NULL;
+}
+
+static void op_free(struct op *op)
+{
+	cg_store_event_cleanup(&op->ev);
+	cg_store_case_cleanup(&op->cs);
+	cg_store_case_cleanup(&op->before);
+	cJSON_Delete(op->payload);
+	free(op);
+}
+
+/* Ends an op after its final job: counts it out and looks for more work. */
+static void op_release(struct op *op)
+{
+	struct cg_engine *e = op->e;
+	op_free(op);
+	e->inflight--;
+	if (e->stopping)
+		maybe_stopped(e);
+	else
+		cg_engine_kick(e);
+}
+
+static int finish_run(struct cg_store *st, void *ud)
+{
+	struct op *op = ud;
+	int rc = 0;
+	switch (op->finish_kind) {
+	case FIN_DONE:
+		if (op->cs.dedup_key)
+			rc = cg_store_case_put(st, &op->cs);
+		return rc ? rc : cg_store_event_done(st, op->ev.id);
+	case FIN_RETRY:
+		/* The case record keeps any CREATING mark so the next attempt reconciles. */
+		if (op->cs.dedup_key)
+			rc = cg_store_case_put(st, &op->cs);
+		if (!rc)
+			rc = cg_store_event_step(st, op->ev.id, op->ev.step);
+		return rc ? rc : cg_store_event_retry(st, op->ev.id, op->next_ms, op->reason);
+	case FIN_DEAD:
+		if (op->cs.dedup_key)
+			rc = cg_store_case_put(st, &op->cs);
+		return rc ? rc : cg_store_event_dead(st, op->ev.id, op->http_status, op->reason);
+	}
+	return CG_EINVAL;
+}
+
+static void finish_done(int rc, void *ud)
+{
+	struct op *op = ud;
+	struct cg_engine *e = op->e;
+	char labels[256];
+	if (rc) {
+		/* The event stays in flight in the store until restart; retry it from memory later
+		 * would risk running it twice, so only log loudly. */
+		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s", op->ev.id, op->ev.dedup_key,
+			   cg_strerror(rc));
+		op_release(op);
+		return;
+	}
+	if (op->finish_kind == FIN_DONE) {
+		snprintf(labels, sizeof(labels), "%s,action=\"%s\"", op->source_label, cg_action_name(op->action));
+		cg_metrics_add(e->metrics, "casegate_events_total", labels, 1);
+		CG_LOG_INFO("source=%s key=%s case=%s action=%s", op->ev.source, op->ev.dedup_key,
+			    op->cs.case_key ? op->cs.case_key : "-", cg_action_name(op->action));
+	} else if (op->finish_kind == FIN_DEAD) {
+		cg_metrics_add(e->metrics, "casegate_dead_letters_total", op->source_label, 1);
+		CG_LOG_ERR("source=%s key=%s dead letter (HTTP %d): %s", op->ev.source, op->ev.dedup_key,
+			   op->http_status, op->reason);
+	} else {
+		cg_metrics_add(e->metrics, "casegate_retries_total", op->source_label, 1);
+		CG_LOG_WARN("source=%s key=%s retry in %" PRId64 " ms: %s", op->ev.source, op->ev.dedup_key,
+			    op->next_ms - wall_ms(), op->reason);
+	}
+	op_release(op);
+}
+
+static void op_finish(struct op *op, enum fin kind)
+{
+	op->finish_kind = kind;
+	if (kind == FIN_DONE) {
+		const char *summary = cg_json_str(op->payload, "summary");
+		cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, summary, &op->src, op->now);
+	}
+	if (kind == FIN_DEAD) {
+		/* Nothing of this event happened: the case stays as it was. */
+		cg_store_case_cleanup(&op->cs);
+		if (op->before.dedup_key && case_copy(&op->cs, &op->before) != 0)
+			memset(&op->cs, 0, sizeof(op->cs));
+	}
+	if (cg_storeq_submit(op->e->q, finish_run, finish_done, op) != 0) {
+		CG_LOG_ERR("store queue closed; event %" PRId64 " stays queued", op->ev.id);
+		op_release(op);
+	}
+}
+
+static void op_retry(struct op *op, const struct cg_dd_result *res)
+{
+	struct cg_engine *e = op->e;
+	unsigned attempt = (unsigned)op->ev.attempts + 1;
+	uint64_t base = e->cfg->retry_base_ms ? e->cfg->retry_base_ms : 1000;
+	uint64_t cap = e->cfg->retry_cap_ms ? e->cfg->retry_cap_ms : 300000;
+	uint64_t delay;
+	if (res && res->status == 429) {
+		delay = cg_ratelimit_delay_ms(res->ratelimit_reset, res->retry_after, attempt, base, cap, rnd64());
+		/* Datadog's limit is per organisation: hold every request, not just this one. */
+		int64_t until = wall_ms() + (int64_t)delay;
+		if (until > e->paused_until)
+			e->paused_until = until;
+		cg_metrics_add(e->metrics, "casegate_rate_limit_waits_total", "", 1);
+	} else {
+		delay = cg_backoff_ms(attempt, base, cap, rnd64());
+	}
+	op->next_ms = wall_ms() + (int64_t)delay;
+	if (e->cfg->max_attempts && attempt >= e->cfg->max_attempts) {
+		size_t n = strlen(op->reason);
+		snprintf(op->reason + n, sizeof(op->reason) - n, " (gave up after %u attempts)", attempt);
+		op_finish(op, FIN_DEAD);
+		return;
+	}
+	op_finish(op, FIN_RETRY);
+}
+
+/* Persists progress (step index, case record) before the next request. */
+static int progress_run(struct cg_store *st, void *ud)
+{
+	struct op *op = ud;
+	int rc = 0;
+	if (op->cs.dedup_key)
+		rc = cg_store_case_put(st, &op->cs);
+	return rc ? rc : cg_store_event_step(st, op->ev.id, op->ev.step);
+}
+
+static void progress_done(int rc, void *ud)
+{
+	struct op *op = ud;
+	if (rc) {
+		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s", op->ev.id, cg_strerror(rc));
+		op_release(op);
+		return;
+	}
+	if (op->e->stopping) {
+		/* Progress is saved; the event resumes from here after restart. */
+		op_release(op);
+		return;
+	}
+	op_run(op);
+}
+
+static void op_save_progress(struct op *op)
+{
+	op->ev.step = cg_step_encode(op->action, op->index);
+	if (cg_storeq_submit(op->e->q, progress_run, progress_done, op) != 0)
+		op_release(op);
+}
+
+static void dd_done(const struct cg_dd_result *res, void *ud);
+
+static int send_json(struct op *op, const char *method, const char *path, cJSON *body)
+{
+	char *text = NULL;
+	if (body) {
+		text = cJSON_PrintUnformatted(body);
+		cJSON_Delete(body);
+		if (!text)
+			return CG_ENOMEM;
+	}
+	int rc = cg_dd_request(op->e->dd, method, path, text, text ? strlen(text) : 0, dd_done, op);
+	cJSON_free(text);
+	return rc;
+}
+
+static char *comment_text(struct op *op)
+{
+	const char *summary = cg_json_str(op->payload, "summary");
+	if (!summary)
+		summary = "";
+	char head[512] = "";
+	char t1[32], t2[32];
+	const struct cg_store_case *c = &op->cs;
+	switch (op->action) {
+	case CG_ACT_REOPEN:
+		iso8601(c->closed_ms, t1, sizeof(t1));
+		snprintf(head, sizeof(head), "**Firing again** (resolved at %s): case reopened.", t1);
+		break;
+	case CG_ACT_COMMENT:
+		if (c->pending_repeats > 0) {
+			iso8601(c->first_pending_ms, t1, sizeof(t1));
+			snprintf(head, sizeof(head), "**Still firing**: fired %" PRId64 " more time%s since %s; latest:",
+				 c->pending_repeats + 1, c->pending_repeats + 1 == 1 ? "" : "s", t1);
+		} else {
+			snprintf(head, sizeof(head), "**Fired again.**");
+		}
+		break;
+	case CG_ACT_ESCALATE:
+	case CG_ACT_DEESCALATE:
+		snprintf(head, sizeof(head), "**Priority %s** from %s to %s: severity is now `%s`.",
+			 op->action == CG_ACT_ESCALATE ? "raised" : "lowered", cg_priority_name(c->priority),
+			 cg_priority_name(op->ev.priority), op->ev.severity ? op->ev.severity : "unknown");
+		break;
+	case CG_ACT_RESOLVE:
+		if (c->pending_repeats > 0) {
+			iso8601(c->first_pending_ms, t2, sizeof(t2));
+			snprintf(head, sizeof(head), "**Resolved.** It fired %" PRId64 " more time%s since %s.",
+				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
+		} else {
+			snprintf(head, sizeof(head), "**Resolved.**");
+		}
+		break;
+	default:
+		break;
+	}
+	size_t cap = strlen(head) + strlen(summary) + 4;
+	char *text = malloc(cap);
+	if (text)
+		snprintf(text, cap, "%s\n\n%s", head, summary);
+	return text;
+}
+
+static const char *case_ref(const struct op *op)
+{
+	return op->cs.case_id ? op->cs.case_id : op->cs.case_key;
+}
+
+static void op_send_step(struct op *op)
+{
+	struct cg_engine *e = op->e;
+	enum cg_step s = op->steps[op->index];
+	char path[512];
+	int rc = 0;
+	if (s != CG_STEP_CREATE && !case_ref(op)) {
+		snprintf(op->reason, sizeof(op->reason), "no case id for step %s", cg_step_name(s));
+		op->http_status = 0;
+		op_finish(op, FIN_DEAD);
+		return;
+	}
+	switch (s) {
+	case CG_STEP_CREATE:
+		if (op->cs.state == CG_CASE_CREATING && op->cs.marker) {
+			/* An earlier create may have succeeded without us hearing back. */
+			op->reconciling = 1;
+			snprintf(path, sizeof(path), "/api/v2/cases?filter=%s&page%%5Bsize%%5D=10", op->cs.marker);
+			rc = cg_dd_request(e->dd, "GET", path, NULL, 0, dd_done, op);
+			break;
+		}
+		op->reconciling = 0;
+		rc = CG_EINVAL;
+		break;
+	case CG_STEP_ATTRS:
+		snprintf(path, sizeof(path), "/api/v2/cases/%s/attributes", case_ref(op));
+		rc = send_json(op, "POST", path,
+			       cg_body_attributes(cJSON_GetObjectItemCaseSensitive(op->payload, "attributes")));
+		break;
+	case CG_STEP_COMMENT: {
+		char *text = comment_text(op);
+		if (!text) {
+			rc = CG_ENOMEM;
+			break;
+		}
+		snprintf(path, sizeof(path), "/api/v2/cases/%s/comment", case_ref(op));
+		rc = send_json(op, "POST", path, cg_body_comment(text));
+		free(text);
+		break;
+	}
+	case CG_STEP_CLOSE:
+		snprintf(path, sizeof(path), "/api/v2/cases/%s/status", case_ref(op));
+		rc = send_json(op, "POST", path, cg_body_status(op->src.status_name));
+		break;
+	case CG_STEP_OPEN:
+		snprintf(path, sizeof(path), "/api/v2/cases/%s/status", case_ref(op));
+		rc = send_json(op, "POST", path, cg_body_status_open(op->src.reopen_status_name));
+		break;
+	case CG_STEP_PRIORITY:
+		snprintf(path, sizeof(path), "/api/v2/cases/%s/priority", case_ref(op));
+		rc = send_json(op, "POST", path, cg_body_priority(op->ev.priority));
+		break;
+	}
+	if (s == CG_STEP_CREATE && !op->reconciling) {
+		cJSON *create = cJSON_GetObjectItemCaseSensitive(op->payload, "create");
+		cJSON *body = create ? cg_engine_create_body(create, op->ev.dedup_key, op->cs.generation,
+							     op->cs.prev_case_key, op->marker)
+				     : NULL;
+		rc = body ? send_json(op, "POST", "/api/v2/cases", body) : CG_ENOMEM;
+	}
+	if (rc) {
+		snprintf(op->reason, sizeof(op->reason), "could not send %s: %s", cg_step_name(s), cg_strerror(rc));
+		op_retry(op, NULL);
+	}
+}
+
+/* Moves the case into CREATING (persisted) before the create request leaves. */
+static void op_begin_create(struct op *op)
+{
+	struct cg_store_case *c = &op->cs;
+	if (c->state == CG_CASE_CLOSED) {
+		/* After the reopen window: a new case that points back to the old one. */
+		set_str(&c->prev_case_key, c->case_key);
+	}
+	set_str(&c->case_id, NULL);
+	set_str(&c->case_key, NULL);
+	c->generation++;
+	c->state = CG_CASE_CREATING;
+	char marker[40];
+	make_marker(op->ev.dedup_key, c->generation, marker);
+	set_str(&c->marker, marker);
+	op_save_progress(op);
+}
+
+static void op_run(struct op *op)
+{
+	if (op->index >= op->nsteps) {
+		op_finish(op, FIN_DONE);
+		return;
+	}
+	op_send_step(op);
+}
+
+static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_store_case *cs)
+{
+	struct op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		/* Leave the event in flight; it is retried after restart. Should not happen. */
+		CG_LOG_ERR("out of memory starting event %" PRId64, ev->id);
+		cg_store_event_cleanup(ev);
+		cg_store_case_cleanup(cs);
+		return;
+	}
+	e->inflight++;
+	op->e = e;
+	op->ev = *ev;
+	op->cs = *cs;
+	op->now = wall_ms();
+	if (!op->cs.dedup_key) {
+		op->cs.dedup_key = dupstr(op->ev.dedup_key);
+		op->cs.state = CG_CASE_NONE;
+	}
+	if (case_copy(&op->before, &op->cs) != 0 || !op->cs.dedup_key) {
+		snprintf(op->reason, sizeof(op->reason), "out of memory");
+		op_retry(op, NULL);
+		return;
+	}
+	char esc[128];
+	cg_metrics_escape(op->ev.source, esc, sizeof(esc));
+	snprintf(op->source_label, sizeof(op->source_label), "source=\"%s\"", esc);
+
+	const struct cg_source_config *src = find_source(e->cfg, op->ev.source);
+	if (src)
+		op->src = *src;
+	else
+		cg_lifecycle_defaults(&op->src);
+	op->src.name = NULL; /* not owned: never used after a reload */
+
+	op->payload = cJSON_Parse(op->ev.payload ? op->ev.payload : "");
+	if (!cJSON_IsObject(op->payload)) {
+		snprintf(op->reason, sizeof(op->reason), "stored event payload is not valid JSON");
+		op_finish(op, FIN_DEAD);
+		return;
+	}
+	int has_attrs = cJSON_GetObjectItemCaseSensitive(op->payload, "attributes") != NULL;
+
+	if (op->ev.step != 0) {
+		/* Resume where an earlier attempt stopped; its decision stands. */
+		op->action = cg_step_action(op->ev.step);
+		op->index = cg_step_index(op->ev.step);
+		op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);
+		op_run(op);
+		return;
+	}
+	op->action = cg_lifecycle_decide(op->ev.status, op->ev.priority, &op->cs, &op->src, op->now);
+	op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);
+	op->index = 0;
+	if (op->action == CG_ACT_CREATE && op->cs.state != CG_CASE_CREATING) {
+		op_begin_create(op);
+		return;
+	}
+	op_run(op);
+}
+
+/* Looks for the case carrying our marker in a search answer; adopts it when found. */
+static int adopt_from_search(struct op *op, const cJSON *resp)
+{
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp, "data");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, data)
+	{
+		const char *desc = cg_json_str(it, "attributes.description");
+		const char *id = cg_json_str(it, "id");
+		if (desc && id && strstr(desc, op->cs.marker)) {
+			set_str(&op->cs.case_id, id);
+			set_str(&op->cs.case_key, cg_json_str(it, "attributes.key"));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void dd_done(const struct cg_dd_result *res, void *ud)
+{
+	struct op *op = ud;
+	struct cg_engine *e = op->e;
+	enum cg_step s = op->steps[op->index];
+	const char *step = op->reconciling ? "search" : cg_step_name(s);
+	char labels[320];
+	snprintf(labels, sizeof(labels), "step=\"%s\"", step);
+	cg_metrics_observe(e->metrics, "casegate_outbound_latency_seconds", labels, res->elapsed_s);
+	if (res->status) {
+		snprintf(labels, sizeof(labels), "code=\"%ld\"", res->status);
+		cg_metrics_add(e->metrics, "casegate_delivery_http_total", labels, 1);
+	}
+	enum cg_outcome oc = cg_retry_classify(res->transport_error, res->status);
+	snprintf(labels, sizeof(labels), "%s,step=\"%s\",outcome=\"%s\"", op->source_label, step,
+		 oc == CG_DELIVERED ? "delivered" : oc == CG_RETRY_LATER ? "retry" : "give_up");
+	cg_metrics_add(e->metrics, "casegate_deliveries_total", labels, 1);
+
+	if (oc != CG_DELIVERED) {
+		if (res->transport_error)
+			snprintf(op->reason, sizeof(op->reason), "%s: %s", step, res->errmsg);
+		else
+			snprintf(op->reason, sizeof(op->reason), "%s: HTTP %ld: %.400s", step, res->status,
+				 res->body ? res->body : "");
+		op->http_status = (int)res->status;
+		if (oc == CG_RETRY_LATER) {
+			op_retry(op, res);
+			return;
+		}
+		if (res->status == 404 && s != CG_STEP_CREATE) {
+			/* The case is gone (deleted in Datadog): forget it so a new alert opens a new one. */
+			op->finish_kind = FIN_DEAD;
+			cg_store_case_cleanup(&op->before);
+			memset(&op->before, 0, sizeof(op->before));
+			op->before.dedup_key = dupstr(op->ev.dedup_key);
+			op->before.state = CG_CASE_NONE;
+			op->before.generation = op->cs.generation;
+		}
+		op_finish(op, FIN_DEAD);
+		return;
+	}
+	cJSON *resp = res->body_len ? cJSON_ParseWithLength(res->body, res->body_len) : NULL;
+	if (s == CG_STEP_CREATE) {
+		if (op->reconciling) {
+			int found = adopt_from_search(op, resp);
+			cJSON_Delete(resp);
+			cg_metrics_add(e->metrics, "casegate_reconciliations_total",
+				       found ? "result=\"adopted\"" : "result=\"not_found\"", 1);
+			op->reconciling = 0;
+			if (!found) {
+				CG_LOG_INFO("key=%s: no case with marker %s; creating it", op->ev.dedup_key,
+					    op->cs.marker);
+				/* Same generation, same marker; the record stays CREATING on disk. */
+				cJSON *create = cJSON_GetObjectItemCaseSensitive(op->payload, "create");
+				cJSON *body = create ? cg_engine_create_body(create, op->ev.dedup_key,
+									     op->cs.generation, op->cs.prev_case_key,
+									     op->marker)
+						     : NULL;
+				int rc = body ? send_json(op, "POST", "/api/v2/cases", body) : CG_ENOMEM;
+				if (rc) {
+					snprintf(op->reason, sizeof(op->reason), "could not send create: %s",
+						 cg_strerror(rc));
+					op_retry(op, NULL);
+				}
+				return;
+			}
+			CG_LOG_WARN("key=%s: adopted case %s created by an earlier attempt", op->ev.dedup_key,
+				    op->cs.case_key ? op->cs.case_key : op->cs.case_id);
+		} else {
+			const char *id = cg_json_str(resp, "data.id");
+			const char *key = cg_json_str(resp, "data.attributes.key");
+			if (!id) {
+				cJSON_Delete(resp);
+				snprintf(op->reason, sizeof(op->reason), "create: answer without data.id");
+				op->http_status = (int)res->status;
+				/* The case may exist: keep CREATING so the retry searches first. */
+				op_retry(op, NULL);
+				return;
+			}
+			set_str(&op->cs.case_id, id);
+			set_str(&op->cs.case_key, key);
+			cJSON_Delete(resp);
+		}
+		/* The case exists now: record it before anything else can go wrong. The
+		 * lifecycle counters are applied once, when the whole action finishes. */
+		op->cs.state = CG_CASE_OPEN;
+		op->cs.priority = op->ev.priority;
+		op->cs.created_ms = op->now;
+		op->index++;
+		if (op->index >= op->nsteps) {
+			op_finish(op, FIN_DONE);
+			return;
+		}
+		op_save_progress(op);
+		return;
+	}
+	cJSON_Delete(resp);
+	op->index++;
+	if (op->index >= op->nsteps) {
+		op_finish(op, FIN_DONE);
+		return;
+	}
+	op_save_progress(op);
+}

@@ -1,0 +1,364 @@
+/* intake.c: HTTP routes: webhooks become durable events (202 after commit), plus health and metrics. */
+#define CG_LOG_COMPONENT "intake"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "auth.h"
+#include "err.h"
+#include "log.h"
+#include "registry.h"
+
+struct intake_job {
+	struct cg_app *app;
+	struct cg_http_request *req;
+	struct cg_store_event *evs;
+	size_t n;
+	cJSON *answer; /* 202 body */
+	char source_label[160];
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void count_request(struct cg_app *app, const char *source_label, int status)
+{
+	char labels[256];
+	snprintf(labels, sizeof(labels), "%s,code=\"%d\"", source_label, status);
+	cg_metrics_add(app->metrics, "casegate_http_requests_total", labels, 1);
+}
+
+static void respond_json(struct cg_http_request *req, int status, cJSON *body, const struct cg_http_header *extra,
+			 size_t nextra)
+{
+	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	if (!text) {
+		cg_http_respond_error(req, 500, "out of memory");
+		return;
+	}
+	cg_http_respond(req, status, "application/json", text, strlen(text), extra, nextra);
+	cJSON_free(text);
+}
+
+static void respond_unavailable(struct cg_http_request *req, const char *msg, const char *retry_after)
+{
+	char body[256];
+	snprintf(body, sizeof(body), "{\"errors\":[\"%s\"]}", msg);
+	struct cg_http_header h[] = {{"Retry-After", retry_after}};
+	cg_http_respond(req, 503, "application/json", body, strlen(body), h, 1);
+}
+
+static void intake_job_free(struct intake_job *j)
+{
+	if (j->evs)
+		cg_store_events_free(j->evs, j->n);
+	cJSON_Delete(j->answer);
+	free(j);
+}
+
+static int intake_run(struct cg_store *st, void *ud)
+{
+	struct intake_job *j = ud;
+	return cg_store_enqueue(st, j->evs, j->n);
+}
+
+static void intake_done(int rc, void *ud)
+{
+	struct intake_job *j = ud;
+	struct cg_app *app = j->app;
+	if (rc) {
+		if (rc == CG_EFULL)
+			app->store_full = 1;
+		CG_LOG_ERR("could not store %zu event(s): %s", j->n, cg_strerror(rc));
+		count_request(app, j->source_label, 503);
+		respond_unavailable(j->req, rc == CG_EFULL ? "store full: retry later" : "store unavailable: retry later",
+				    "30");
+		intake_job_free(j);
+		return;
+	}
+	app->store_full = 0;
+	count_request(app, j->source_label, 202);
+	cg_metrics_add(app->metrics, "casegate_events_accepted_total", j->source_label, (double)j->n);
+	respond_json(j->req, 202, j->answer, NULL, 0);
+	intake_job_free(j);
+	cg_engine_kick(app->engine);
+}
+
+static const struct cg_source_config *lookup_source(const struct cg_config *cfg, const char *name, size_t len,
+						    size_t *idx)
+{
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		if (strlen(cfg->sources[i].name) == len && memcmp(cfg->sources[i].name, name, len) == 0) {
+			*idx = i;
+			return &cfg->sources[i];
+		}
+	}
+	return NULL;
+}
+
+/* Maps and drafts the payload; fills j->evs and j->answer. Returns the HTTP status to answer
+ * when it is not 202 (with msg), or 0. */
+static int intake_prepare(struct cg_app *app, const struct cg_source_config *src, struct cg_builder *b,
+			  const cJSON *payload, struct intake_job *j, char *msg, size_t msglen)
+{
+	struct cg_event_list events;
+	cg_event_list_init(&events);
+	struct cg_map_opts opts = {.group_by = src->group_by};
+	char err[512] = "";
+	int status = 0;
+	int rc = src->mapper->map(payload, &opts, &events, err, sizeof(err));
+	if (rc == CG_EINVAL) {
+		snprintf(msg, msglen, "%s payload not understood: %s", src->type, err);
+		status = 422;
+		goto out;
+	}
+	if (rc) {
+		snprintf(msg, msglen, "mapping failed: %s", cg_strerror(rc));
+		status = 500;
+		goto out;
+	}
+	j->answer = cJSON_CreateObject();
+	cJSON *list = cJSON_CreateArray();
+	cJSON *skipped = cJSON_CreateArray();
+	if (!j->answer || !list || !skipped) {
+		cJSON_Delete(list);
+		cJSON_Delete(skipped);
+		status = 500;
+		snprintf(msg, msglen, "out of memory");
+		goto out;
+	}
+	cJSON_AddItemToObject(j->answer, "events", list);
+	if (events.n == 0) {
+		snprintf(msg, msglen, "%s", events.ignored_reason[0] ? events.ignored_reason : "no alerts in payload");
+		cJSON_Delete(skipped);
+		status = 200;
+		goto out;
+	}
+	j->evs = calloc(events.n, sizeof(*j->evs));
+	if (!j->evs) {
+		cJSON_Delete(skipped);
+		status = 500;
+		snprintf(msg, msglen, "out of memory");
+		goto out;
+	}
+	int64_t now = wall_ms();
+	for (size_t i = 0; i < events.n; i++) {
+		struct cg_case_draft d;
+		char berr[256] = "";
+		rc = cg_builder_build(b, &events.v[i], &d, berr, sizeof(berr));
+		if (rc) {
+			/* One bad alert in a group must not hold back the others. */
+			CG_LOG_WARN("source=%s: alert %zu skipped: %s", src->name, i, rc == CG_EINVAL ? berr : cg_strerror(rc));
+			cg_metrics_add(app->metrics, "casegate_events_rejected_total", j->source_label, 1);
+			cJSON_AddItemToArray(skipped, cJSON_CreateString(rc == CG_EINVAL ? berr : cg_strerror(rc)));
+			continue;
+		}
+		struct cg_store_event *ev = &j->evs[j->n];
+		ev->source = strdup(src->name);
+		ev->dedup_key = d.dedup_key;
+		d.dedup_key = NULL;
+		ev->status = (int)d.status;
+		ev->priority = d.priority;
+		ev->severity = d.severity;
+		d.severity = NULL;
+		ev->payload = cg_engine_event_payload(&d);
+		ev->received_ms = now;
+		ev->next_ms = now;
+		cJSON *item = cJSON_CreateObject();
+		if (item) {
+			cJSON_AddStringToObject(item, "dedup_key", ev->dedup_key);
+			cJSON_AddStringToObject(item, "status", d.status == CG_STATUS_RESOLVED ? "resolved" : "firing");
+			cJSON_AddStringToObject(item, "priority", cg_priority_name(d.priority));
+			cJSON_AddItemToArray(list, item);
+		}
+		cg_case_draft_cleanup(&d);
+		j->n++;
+		if (!ev->source || !ev->payload) {
+			status = 500;
+			snprintf(msg, msglen, "out of memory");
+			cJSON_Delete(skipped);
+			goto out;
+		}
+	}
+	if (cJSON_GetArraySize(skipped) > 0)
+		cJSON_AddItemToObject(j->answer, "skipped", skipped);
+	else
+		cJSON_Delete(skipped);
+	if (j->n == 0) {
+		char *why = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j->answer, "skipped"));
+		snprintf(msg, msglen, "no alert could be turned into a case: %s", why ? why : "");
+		cJSON_free(why);
+		status = 422;
+		goto out;
+	}
+	cJSON_AddNumberToObject(j->answer, "accepted", (double)j->n);
+	if (events.note[0])
+		cJSON_AddStringToObject(j->answer, "note", events.note);
+out:
+	cg_event_list_cleanup(&events);
+	return status;
+}
+
+static void handle_hook(struct cg_app *app, struct cg_http_request *req, const char *name, size_t name_len)
+{
+	size_t idx = 0;
+	const struct cg_source_config *src = lookup_source(app->cfg, name, name_len, &idx);
+	if (!src) {
+		count_request(app, "source=\"\"", 404);
+		cg_http_respond_error(req, 404, "unknown source");
+		return;
+	}
+	char esc[128], source_label[160];
+	cg_metrics_escape(src->name, esc, sizeof(esc));
+	snprintf(source_label, sizeof(source_label), "source=\"%s\"", esc);
+	if (strcmp(req->method, "POST") != 0) {
+		count_request(app, source_label, 405);
+		struct cg_http_header h[] = {{"Allow", "POST"}};
+		const char *body = "{\"errors\":[\"method not allowed: use POST\"]}";
+		cg_http_respond(req, 405, "application/json", body, strlen(body), h, 1);
+		return;
+	}
+	char why[128];
+	if (cg_auth_check(&src->auth, req, why, sizeof(why)) != 0) {
+		count_request(app, source_label, 401);
+		cg_metrics_add(app->metrics, "casegate_auth_failures_total", source_label, 1);
+		CG_LOG_WARN("source=%s client=%s: unauthorized: %s", src->name, req->remote_addr, why);
+		char body[256];
+		snprintf(body, sizeof(body), "{\"errors\":[\"unauthorized: %s\"]}", why);
+		struct cg_http_header h[] = {{"WWW-Authenticate", "Bearer realm=\"casegate\""}};
+		cg_http_respond(req, 401, "application/json", body, strlen(body), h, 1);
+		return;
+	}
+	if (app->stopping) {
+		count_request(app, source_label, 503);
+		respond_unavailable(req, "shutting down: retry later", "5");
+		return;
+	}
+	if (cg_storeq_pending(app->q) >= app->max_pending_jobs) {
+		count_request(app, source_label, 503);
+		cg_metrics_add(app->metrics, "casegate_overload_rejections_total", source_label, 1);
+		respond_unavailable(req, "overloaded: retry later", "1");
+		return;
+	}
+	if (app->cfg->store_max_bytes && app->stats.bytes > app->cfg->store_max_bytes) {
+		count_request(app, source_label, 503);
+		respond_unavailable(req, "store over its size limit: retry later", "30");
+		return;
+	}
+	const char *end = NULL;
+	cJSON *payload = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+	if (!payload) {
+		count_request(app, source_label, 400);
+		char msg[128];
+		size_t off = end && end >= req->body ? (size_t)(end - req->body) : 0;
+		if (req->body_len == 0)
+			snprintf(msg, sizeof(msg), "empty body: expected a JSON object");
+		else
+			snprintf(msg, sizeof(msg), "invalid JSON near byte %zu", off);
+		cg_http_respond_error(req, 400, msg);
+		return;
+	}
+	struct intake_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		cJSON_Delete(payload);
+		count_request(app, source_label, 503);
+		respond_unavailable(req, "out of memory: retry later", "1");
+		return;
+	}
+	j->app = app;
+	j->req = req;
+	memcpy(j->source_label, source_label, sizeof(source_label));
+	char msg[768] = "";
+	int status = intake_prepare(app, src, app->builders[idx], payload, j, msg, sizeof(msg));
+	cJSON_Delete(payload);
+	if (status == 200) {
+		CG_LOG_INFO("source=%s: ignored: %s", src->name, msg);
+		cg_metrics_add(app->metrics, "casegate_ignored_payloads_total", source_label, 1);
+		count_request(app, source_label, 200);
+		cJSON *body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "status", "ignored");
+		cJSON_AddStringToObject(body, "reason", msg);
+		respond_json(req, 200, body, NULL, 0);
+		cJSON_Delete(body);
+		intake_job_free(j);
+		return;
+	}
+	if (status) {
+		count_request(app, source_label, status);
+		CG_LOG_WARN("source=%s client=%s: %d: %s", src->name, req->remote_addr, status, msg);
+		cg_http_respond_error(req, status, msg);
+		intake_job_free(j);
+		return;
+	}
+	if (cg_storeq_submit(app->q, intake_run, intake_done, j) != 0) {
+		count_request(app, source_label, 503);
+		respond_unavailable(req, "shutting down: retry later", "5");
+		intake_job_free(j);
+	}
+}
+
+static void handle_metrics(struct cg_app *app, struct cg_http_request *req)
+{
+	cg_metrics_set(app->metrics, "casegate_http_connections", "", (double)cg_http_server_connections(app->http));
+	cg_metrics_set(app->metrics, "casegate_inflight_operations", "", (double)cg_engine_inflight(app->engine));
+	cg_metrics_set(app->metrics, "casegate_store_jobs_pending", "", (double)cg_storeq_pending(app->q));
+	size_t len = 0;
+	char *text = cg_metrics_render(app->metrics, &len);
+	if (!text) {
+		cg_http_respond_error(req, 500, "out of memory");
+		return;
+	}
+	cg_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL, 0);
+	free(text);
+}
+
+void cg_app_handle(struct cg_http_request *req, void *ud)
+{
+	struct cg_app *app = ud;
+	const char *p = req->path;
+	if (strncmp(p, "/hooks/", 7) == 0 && p[7]) {
+		const char *name = p + 7;
+		size_t len = strcspn(name, "/");
+		if (name[len] == '\0' || (name[len] == '/' && name[len + 1] == '\0')) {
+			handle_hook(app, req, name, len);
+			return;
+		}
+		count_request(app, "source=\"\"", 404);
+		cg_http_respond_error(req, 404, "not found");
+		return;
+	}
+	int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+	if (strcmp(p, "/healthz") == 0 && is_get) {
+		const char *ok = "{\"status\":\"ok\"}";
+		cg_http_respond(req, 200, "application/json", ok, strlen(ok), NULL, 0);
+		return;
+	}
+	if (strcmp(p, "/readyz") == 0 && is_get) {
+		const char *why = NULL;
+		if (app->stopping)
+			why = "shutting down";
+		else if (app->store_full)
+			why = "store full";
+		else if (app->cfg->store_max_bytes && app->stats.bytes > app->cfg->store_max_bytes)
+			why = "store over its size limit";
+		if (why) {
+			cg_http_respond_error(req, 503, why);
+			return;
+		}
+		const char *ok = "{\"status\":\"ready\"}";
+		cg_http_respond(req, 200, "application/json", ok, strlen(ok), NULL, 0);
+		return;
+	}
+	if (strcmp(p, "/metrics") == 0 && is_get) {
+		handle_metrics(app, req);
+		return;
+	}
+	cg_http_respond_error(req, 404, "not found");
+}

@@ -1,0 +1,181 @@
+/* lifecycle.c: the per-dedup-key case lifecycle: create, fold repeats, escalate, resolve, reopen. */
+#include "lifecycle.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+
+static const char *const action_names[] = {
+	[CG_ACT_NONE] = "none",	      [CG_ACT_CREATE] = "create",	[CG_ACT_REOPEN] = "reopen",
+	[CG_ACT_COMMENT] = "comment", [CG_ACT_ESCALATE] = "escalate",	[CG_ACT_DEESCALATE] = "deescalate",
+	[CG_ACT_RESOLVE] = "resolve", [CG_ACT_FOLD] = "fold",		[CG_ACT_IGNORE] = "ignore",
+};
+
+const char *cg_action_name(enum cg_action a)
+{
+	return a < CG_ACT_MAX_ ? action_names[a] : "unknown";
+}
+
+const char *cg_step_name(enum cg_step s)
+{
+	switch (s) {
+	case CG_STEP_CREATE: return "create";
+	case CG_STEP_ATTRS: return "attributes";
+	case CG_STEP_COMMENT: return "comment";
+	case CG_STEP_CLOSE: return "close";
+	case CG_STEP_OPEN: return "open";
+	case CG_STEP_PRIORITY: return "priority";
+	}
+	return "unknown";
+}
+
+void cg_lifecycle_defaults(struct cg_source_config *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->on_repeat = CG_REPEAT_DIGEST;
+	src->digest_interval_ms = 15 * 60 * 1000;
+	src->on_resolve = CG_RESOLVE_COMMENT_AND_CLOSE;
+	src->reopen_window_ms = 60 * 60 * 1000;
+	src->raise_priority = 1;
+}
+
+/* Priority 1 is the most urgent; 0 (NOT_DEFINED) ranks below P5. */
+static int rank(int prio)
+{
+	return prio >= 1 && prio <= 5 ? prio : 6;
+}
+
+static int closes_case(const struct cg_source_config *src)
+{
+	return src->on_resolve == CG_RESOLVE_CLOSE || src->on_resolve == CG_RESOLVE_COMMENT_AND_CLOSE;
+}
+
+enum cg_action cg_lifecycle_decide(int status, int priority, const struct cg_store_case *c,
+				   const struct cg_source_config *src, int64_t now)
+{
+	int state = c ? c->state : CG_CASE_NONE;
+	if (status == CG_STATUS_RESOLVED) {
+		/* A resolution never creates a case. */
+		if (state != CG_CASE_OPEN && state != CG_CASE_CREATING)
+			return CG_ACT_IGNORE;
+		return src->on_resolve == CG_RESOLVE_IGNORE ? CG_ACT_IGNORE : CG_ACT_RESOLVE;
+	}
+	if (state == CG_CASE_NONE || state == CG_CASE_CREATING)
+		return CG_ACT_CREATE;
+	if (state == CG_CASE_CLOSED) {
+		if (src->reopen_window_ms > 0 && now - c->closed_ms <= (int64_t)src->reopen_window_ms)
+			return CG_ACT_REOPEN;
+		return CG_ACT_CREATE;
+	}
+	/* Open case, firing again. */
+	if (src->raise_priority && rank(priority) < rank(c->priority))
+		return CG_ACT_ESCALATE;
+	if (src->lower_priority && priority >= 1 && rank(priority) > rank(c->priority))
+		return CG_ACT_DEESCALATE;
+	switch (src->on_repeat) {
+	case CG_REPEAT_IGNORE: return CG_ACT_IGNORE;
+	case CG_REPEAT_COMMENT: return CG_ACT_COMMENT;
+	case CG_REPEAT_DIGEST: break;
+	}
+	int64_t last = c->last_comment_ms > c->created_ms ? c->last_comment_ms : c->created_ms;
+	return now - last >= (int64_t)src->digest_interval_ms ? CG_ACT_COMMENT : CG_ACT_FOLD;
+}
+
+int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int has_attrs, enum cg_step steps[4])
+{
+	int n = 0;
+	switch (a) {
+	case CG_ACT_CREATE:
+		steps[n++] = CG_STEP_CREATE;
+		if (has_attrs)
+			steps[n++] = CG_STEP_ATTRS;
+		break;
+	case CG_ACT_REOPEN:
+		if (closes_case(src))
+			steps[n++] = CG_STEP_OPEN;
+		steps[n++] = CG_STEP_COMMENT;
+		break;
+	case CG_ACT_COMMENT:
+		steps[n++] = CG_STEP_COMMENT;
+		break;
+	case CG_ACT_ESCALATE:
+	case CG_ACT_DEESCALATE:
+		steps[n++] = CG_STEP_PRIORITY;
+		steps[n++] = CG_STEP_COMMENT;
+		break;
+	case CG_ACT_RESOLVE:
+		if (src->on_resolve == CG_RESOLVE_COMMENT || src->on_resolve == CG_RESOLVE_COMMENT_AND_CLOSE)
+			steps[n++] = CG_STEP_COMMENT;
+		if (closes_case(src))
+			steps[n++] = CG_STEP_CLOSE;
+		break;
+	default:
+		break;
+	}
+	return n;
+}
+
+void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority, const char *summary,
+			const struct cg_source_config *src, int64_t now)
+{
+	(void)src;
+	switch (a) {
+	case CG_ACT_CREATE:
+		c->state = CG_CASE_OPEN;
+		c->priority = priority;
+		c->created_ms = now;
+		c->closed_ms = 0;
+		c->last_comment_ms = 0;
+		c->last_fire_ms = now;
+		c->fires++;
+		c->pending_repeats = 0;
+		c->first_pending_ms = 0;
+		break;
+	case CG_ACT_REOPEN:
+		c->state = CG_CASE_OPEN;
+		c->closed_ms = 0;
+		c->last_comment_ms = now;
+		c->last_fire_ms = now;
+		c->fires++;
+		c->pending_repeats = 0;
+		c->first_pending_ms = 0;
+		break;
+	case CG_ACT_COMMENT:
+	case CG_ACT_ESCALATE:
+	case CG_ACT_DEESCALATE:
+		if (a != CG_ACT_COMMENT)
+			c->priority = priority;
+		c->last_comment_ms = now;
+		c->last_fire_ms = now;
+		c->fires++;
+		c->pending_repeats = 0;
+		c->first_pending_ms = 0;
+		break;
+	case CG_ACT_RESOLVE:
+		c->state = CG_CASE_CLOSED;
+		c->closed_ms = now;
+		c->last_comment_ms = now;
+		c->pending_repeats = 0;
+		c->first_pending_ms = 0;
+		break;
+	case CG_ACT_FOLD:
+		if (summary) {
+			char *copy = strdup(summary);
+			if (copy) {
+				free(c->last_summary);
+				c->last_summary = copy;
+			}
+		}
+		if (c->pending_repeats == 0)
+			c->first_pending_ms = now;
+		c->pending_repeats++;
+		c->last_fire_ms = now;
+		c->fires++;
+		break;
+	case CG_ACT_IGNORE:
+	case CG_ACT_NONE:
+	case CG_ACT_MAX_:
+		return;
+	}
+}

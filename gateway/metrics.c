@@ -1,0 +1,250 @@
+/* metrics.c: a small in-process metrics registry; series are few, so lookups are linear. */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct series {
+	struct series *next;
+	char *labels;
+	double value;             /* counter/gauge; histogram sum */
+	unsigned long long count; /* histogram */
+	unsigned long long bucket[NBUCKETS];
+};
+
+struct family {
+	struct family *next;
+	char *name;
+	char *help;
+	enum cg_metric_type type;
+	struct series *series, **tail;
+};
+
+struct cg_metrics {
+	struct family *families, **tail;
+};
+
+int cg_metrics_create(struct cg_metrics **out)
+{
+	struct cg_metrics *m = calloc(1, sizeof(*m));
+	if (!m)
+		return CG_ENOMEM;
+	m->tail = &m->families;
+	*out = m;
+	return 0;
+}
+
+void cg_metrics_destroy(struct cg_metrics *m)
+{
+	if (!m)
+		return;
+	struct family *f = m->families;
+	while (f) {
+		struct family *fn = f->next;
+		struct series *s = f->series;
+		while (s) {
+			struct series *sn = s->next;
+			free(s->labels);
+			free(s);
+			s = sn;
+		}
+		free(f->name);
+		free(f->help);
+		free(f);
+		f = fn;
+	}
+	free(m);
+}
+
+static struct family *find_family(const struct cg_metrics *m, const char *name)
+{
+	for (struct family *f = m->families; f; f = f->next)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+int cg_metrics_describe(struct cg_metrics *m, const char *name, enum cg_metric_type type, const char *help)
+{
+	if (find_family(m, name))
+		return 0;
+	struct family *f = calloc(1, sizeof(*f));
+	if (!f)
+		return CG_ENOMEM;
+	f->name = strdup(name);
+	f->help = strdup(help);
+	if (!f->name || !f->help) {
+		free(f->name);
+		free(f->help);
+		free(f);
+		return CG_ENOMEM;
+	}
+	f->type = type;
+	f->tail = &f->series;
+	*m->tail = f;
+	m->tail = &f->next;
+	return 0;
+}
+
+static struct series *get_series(struct cg_metrics *m, const char *name, const char *labels, enum cg_metric_type type)
+{
+	struct family *f = find_family(m, name);
+	if (!f) {
+		if (cg_metrics_describe(m, name, type, name) != 0)
+			return NULL;
+		f = find_family(m, name);
+	}
+	if (!labels)
+		labels = "";
+	for (struct series *s = f->series; s; s = s->next)
+		if (strcmp(s->labels, labels) == 0)
+			return s;
+	struct series *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->labels = strdup(labels);
+	if (!s->labels) {
+		free(s);
+		return NULL;
+	}
+	*f->tail = s;
+	f->tail = &s->next;
+	return s;
+}
+
+void cg_metrics_add(struct cg_metrics *m, const char *name, const char *labels, double v)
+{
+	struct series *s = get_series(m, name, labels, CG_COUNTER);
+	if (s)
+		s->value += v;
+}
+
+void cg_metrics_set(struct cg_metrics *m, const char *name, const char *labels, double v)
+{
+	struct series *s = get_series(m, name, labels, CG_GAUGE);
+	if (s)
+		s->value = v;
+}
+
+void cg_metrics_observe(struct cg_metrics *m, const char *name, const char *labels, double v)
+{
+	struct series *s = get_series(m, name, labels, CG_HISTOGRAM);
+	if (!s)
+		return;
+	s->value += v;
+	s->count++;
+	for (size_t i = 0; i < NBUCKETS; i++)
+		if (v <= buckets[i])
+			s->bucket[i]++;
+}
+
+double cg_metrics_get(const struct cg_metrics *m, const char *name, const char *labels)
+{
+	const struct family *f = find_family(m, name);
+	if (!f)
+		return 0;
+	for (const struct series *s = f->series; s; s = s->next)
+		if (strcmp(s->labels, labels ? labels : "") == 0)
+			return f->type == CG_HISTOGRAM ? (double)s->count : s->value;
+	return 0;
+}
+
+void cg_metrics_escape(const char *in, char *buf, size_t buflen)
+{
+	size_t o = 0;
+	for (; in && *in && o + 3 < buflen; in++) {
+		if (*in == '\\' || *in == '"') {
+			buf[o++] = '\\';
+			buf[o++] = *in;
+		} else if (*in == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else {
+			buf[o++] = *in;
+		}
+	}
+	if (buflen)
+		buf[o] = '\0';
+}
+
+struct outbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void out_printf(struct outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(struct outbuf *b, const char *fmt, ...)
+{
+	if (b->oom)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap * 2 + (size_t)n;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+static const char *type_name(enum cg_metric_type t)
+{
+	return t == CG_COUNTER ? "counter" : t == CG_GAUGE ? "gauge" : "histogram";
+}
+
+char *cg_metrics_render(const struct cg_metrics *m, size_t *len)
+{
+	struct outbuf b = {.cap = 4096};
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return NULL;
+	b.p[0] = '\0';
+	for (const struct family *f = m->families; f; f = f->next) {
+		out_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type_name(f->type));
+		for (const struct series *s = f->series; s; s = s->next) {
+			const char *sep = s->labels[0] ? "," : "";
+			if (f->type != CG_HISTOGRAM) {
+				if (s->labels[0])
+					out_printf(&b, "%s{%s} %.17g\n", f->name, s->labels, s->value);
+				else
+					out_printf(&b, "%s %.17g\n", f->name, s->value);
+				continue;
+			}
+			for (size_t i = 0; i < NBUCKETS; i++)
+				out_printf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", f->name, s->labels, sep, buckets[i],
+					   s->bucket[i]);
+			out_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, s->labels, sep, s->count);
+			out_printf(&b, "%s_sum{%s} %.17g\n%s_count{%s} %llu\n", f->name, s->labels, s->value, f->name,
+				   s->labels, s->count);
+		}
+	}
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	if (len)
+		*len = b.len;
+	return b.p;
+}
