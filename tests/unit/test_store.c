@@ -1,5 +1,5 @@
 /* test_store.c: the store conformance suite on SQLite, plus SQLite-specific checks (files, schema, errors). */
-#define _XOPEN_SOURCE 700 /* nftw, mkdtemp, strdup */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -214,6 +214,10 @@ static void t_full_errmsg(void **state)
 
 int main(void)
 {
+	/* CG_TEST_FILTER=t_bulk runs only matching tests (profiling, debugging). */
+	const char *filter = getenv("CG_TEST_FILTER");
+	if (filter && *filter)
+		cmocka_set_test_filter(filter);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_files_and_schema),
 		cmocka_unit_test(t_open_errors),
