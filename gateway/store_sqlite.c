@@ -1049,6 +1049,16 @@ int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size
 	int reset = sqlite3_changes(s->db);
 	if (reset > 0)
 		CG_LOG_WARN("%s: %d event(s) left in flight by a previous run are pending again", s->path, reset);
+	/* is_head is derived data: a key without a head would never be claimed again, so check it
+	 * (one pass over events_key, ~50 ms for 100k events) rather than trust it. */
+	if ((rc = exec_sql(s,
+			   "UPDATE events SET is_head = 1 - is_head"
+			   " WHERE is_head != (id IN (SELECT MIN(id) FROM events GROUP BY dedup_key))",
+			   err, errlen)))
+		goto fail;
+	reset = sqlite3_changes(s->db);
+	if (reset > 0)
+		CG_LOG_WARN("%s: repaired the queue-head flag of %d event(s)", s->path, reset);
 	*out = &s->base;
 	return 0;
 fail:

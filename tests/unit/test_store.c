@@ -212,6 +212,36 @@ static void t_full_errmsg(void **state)
 	sqlite_remove(loc);
 }
 
+/* The per-key head flag is rebuilt at open, so a damaged flag cannot strand a key. */
+static void t_head_repair(void **state)
+{
+	(void)state;
+	void *loc = NULL;
+	struct cg_store *st = NULL;
+	assert_int_equal(sqlite_create(&loc, &st), 0);
+	struct cg_store_event evs[3] = {
+		{.source = (char *)"s", .dedup_key = (char *)"A", .next_ms = 1},
+		{.source = (char *)"s", .dedup_key = (char *)"A", .next_ms = 1},
+		{.source = (char *)"s", .dedup_key = (char *)"B", .next_ms = 1},
+	};
+	assert_int_equal(cg_store_enqueue(st, evs, 3), 0);
+	cg_store_close(st);
+	char db[600], got[64];
+	snprintf(db, sizeof(db), "%s/casegate.db", (char *)loc);
+	pragma_text(db, "UPDATE events SET is_head = CASE WHEN dedup_key = 'A' THEN 0 ELSE 1 END RETURNING 1", got,
+		    sizeof(got));
+	assert_int_equal(sqlite_reopen(loc, &st), 0);
+	struct cg_store_event *v = NULL;
+	size_t n = 0;
+	assert_int_equal(cg_store_claim(st, 1, 10, &v, &n), 0);
+	if (n != 2 || v[0].id != evs[0].id || v[1].id != evs[2].id)
+		fail_msg("claim after repair: got %zu events (first id %lld), want ids %lld,%lld", n,
+			 n ? (long long)v[0].id : -1LL, (long long)evs[0].id, (long long)evs[2].id);
+	cg_store_events_free(v, n);
+	cg_store_close(st);
+	sqlite_remove(loc);
+}
+
 int main(void)
 {
 	/* CG_TEST_FILTER=t_bulk runs only matching tests (profiling, debugging). */
@@ -222,6 +252,7 @@ int main(void)
 		cmocka_unit_test(t_files_and_schema),
 		cmocka_unit_test(t_open_errors),
 		cmocka_unit_test(t_full_errmsg),
+		cmocka_unit_test(t_head_repair),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite specifics", tests, NULL, NULL);
 	failed += cg_store_suite_run(&sqlite_backend);
