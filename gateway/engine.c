@@ -293,9 +293,25 @@ struct claim_job {
 	int has_next;
 };
 
+static void claim_reset(struct claim_job *j)
+{
+	if (j->cases)
+		for (size_t i = 0; i < j->n; i++)
+			cg_store_case_cleanup(&j->cases[i]);
+	free(j->cases);
+	if (j->evs)
+		cg_store_events_free(j->evs, j->n);
+	j->cases = NULL;
+	j->evs = NULL;
+	j->n = 0;
+	j->has_next = 0;
+}
+
 static int claim_run(struct cg_store *st, void *ud)
 {
 	struct claim_job *j = ud;
+	/* storeq re-runs a job alone when its batch failed: start from nothing. */
+	claim_reset(j);
 	int rc = cg_store_claim(st, j->now, j->limit, &j->evs, &j->n);
 	if (rc)
 		return rc;
@@ -319,12 +335,7 @@ static int claim_run(struct cg_store *st, void *ud)
 
 static void claim_free(struct claim_job *j)
 {
-	if (j->cases)
-		for (size_t i = 0; i < j->n; i++)
-			cg_store_case_cleanup(&j->cases[i]);
-	free(j->cases);
-	if (j->evs)
-		cg_store_events_free(j->evs, j->n);
+	claim_reset(j);
 	free(j);
 }
 
