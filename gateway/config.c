@@ -1064,7 +1064,7 @@ static int parse_basic_one(struct ctx *c, yaml_node_t *n, const char *sp, const 
 	enum { B_USER, B_PASSWORD, B_PASSWORD_FILE, B_N };
 	struct field f[B_N] = {
 		[B_USER] = {"user", NULL}, [B_PASSWORD] = {"password", NULL}, [B_PASSWORD_FILE] = {"password_file", NULL}};
-	char lb[256], lb2[256], where[256];
+	char lb[320], lb2[320], where[256];
 	int rc = 0;
 
 	snprintf(where, sizeof(where), "%s auth.basic", sp);
