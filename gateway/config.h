@@ -79,6 +79,10 @@ struct cg_config {
 	char *log_level, *log_format;
 	struct cg_source_config *sources;
 	size_t nsources;
+	/* Non-fatal findings, one per line "file:line:col: warning: ..." (e.g. the file is
+	 * world-readable and holds a secret, a *_file secret is world-readable, auth: none on a
+	 * non-loopback listen address); NULL when none. The caller logs each line. */
+	char *warnings;
 };
 
 /*
