@@ -154,7 +154,7 @@ int cg_h_spawn(struct cg_h_proc *p, char *const argv[], char *const env_extra[],
 	if (pid == 0) {
 		/* A crashed test must not leave its servers running. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
 		int nul = open("/dev/null", O_RDONLY);
 		if (fd < 0 || nul < 0)
 			_exit(126);
