@@ -55,6 +55,8 @@
 
 #define READ_BUF_SIZE (64 * 1024)
 #define PEND_MAX (64 * 1024)
+/* Pipelined requests wait while this many answer bytes are unsent (client not reading). */
+#define WQ_MAX (256 * 1024)
 #define LINGER_MS 1000u
 /* Buffers above these sizes are released after a request instead of kept for reuse. */
 #define HBUF_KEEP (16 * 1024)
@@ -542,8 +544,19 @@ static void on_shutdown(uv_shutdown_t *s, int status)
 	conn_read_start(c);
 }
 
+static int conn_wq_full(struct conn *c)
+{
+	return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >= WQ_MAX;
+}
+
 static void conn_after_write(struct conn *c)
 {
+	/* Resume pipelined requests held back by a full write queue. */
+	if (!c->req_active && !c->close_after && !c->closing && c->pend_len > 0 && !conn_wq_full(c)) {
+		conn_drain(c);
+		if (!c->closing && !c->close_after && c->pend_len < PEND_MAX)
+			conn_read_start(c);
+	}
 	if (c->writes_pending > 0 || c->req_active || c->closing || c->shutting)
 		return;
 	if (c->close_after || (c->srv && c->srv->closing)) {
@@ -870,7 +883,7 @@ static void conn_drain(struct conn *c)
 	if (c->in_process)
 		return;
 	c->in_process = 1;
-	while (!c->closing && !c->req_active && !c->close_after && c->pend_len > 0) {
+	while (!c->closing && !c->req_active && !c->close_after && c->pend_len > 0 && !conn_wq_full(c)) {
 		size_t used = 0;
 		enum feed_result r = conn_feed(c, c->pend, c->pend_len, &used);
 		if (r == FEED_ERR)
@@ -886,7 +899,8 @@ static void conn_drain(struct conn *c)
 		c->pend = NULL;
 		c->pend_cap = 0;
 	}
-	if (!c->closing && !c->req_active && !c->close_after && c->peer_eof && c->writes_pending == 0)
+	if (!c->closing && !c->req_active && !c->close_after && c->peer_eof && c->writes_pending == 0 &&
+	    c->pend_len == 0)
 		conn_close(c);
 }
 
