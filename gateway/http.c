@@ -670,6 +670,8 @@ static int on_url_complete(llhttp_t *p)
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = pconn(p);
+	if (!c->in_head)
+		return 0; /* trailers: ignored (the request already points into hbuf) */
 	if (head_check(c, at, len) < 0)
 		return -1;
 	return head_append(c, at, len);
@@ -678,6 +680,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
 	struct conn *c = pconn(p);
+	if (!c->in_head)
+		return 0; /* trailers: ignored (the request already points into hbuf) */
 	size_t off;
 	if (c->nhdr >= c->srv->lim.max_headers)
 		return refuse(c, 431, "too many request headers");
@@ -700,6 +704,8 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = pconn(p);
+	if (!c->in_head)
+		return 0; /* trailers: ignored (the request already points into hbuf) */
 	if (head_check(c, at, len) < 0)
 		return -1;
 	return head_append(c, at, len);
@@ -708,6 +714,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
 	struct conn *c = pconn(p);
+	if (!c->in_head)
+		return 0; /* trailers: ignored (the request already points into hbuf) */
 	size_t off;
 	if (head_token_end(c, &off) < 0)
 		return -1;
