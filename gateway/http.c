@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <assert.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1186,6 +1187,19 @@ int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const str
 			  size_t errlen)
 {
 	struct sockaddr_storage ss;
+	char dummy[1];
+	if (!err || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	/* libuv writes with writev(): a write to a reset peer raises SIGPIPE, which would kill the
+	 * process. Ignore it unless the program chose its own disposition. */
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
 	if (!loop || !handler || !out || port < 0 || port > 65535) {
 		snprintf(err, errlen, "invalid arguments");
 		return CG_EINVAL;

@@ -905,6 +905,19 @@ static void test_create_errors(void **state)
 			 CG_EINVAL);
 	assert_null(srv);
 	assert_true(strlen(err) > 0);
+	/* IPv4: the same port twice fails cleanly. */
+	struct cg_http_server *v4 = NULL;
+	struct ctx x4 = {0};
+	assert_int_equal(cg_http_server_create(&loop, "127.0.0.1", 0, NULL, handler, NULL, &v4, err, sizeof(err)), 0);
+	int rc4 = cg_http_server_create(&loop, "127.0.0.1", cg_http_server_port(v4), NULL, handler, NULL, &s2, err,
+					sizeof(err));
+	if (rc4 == 0)
+		fail_msg("second bind to port %d: got 0, want an error", cg_http_server_port(v4));
+	assert_null(s2);
+	assert_non_null(strstr(err, "listen on 127.0.0.1"));
+	cg_http_server_close(v4, on_closed, &x4);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(x4.closed);
 	/* IPv6 literal, then the same port again (in use). */
 	int r = cg_http_server_create(&loop, "::1", 0, NULL, handler, NULL, &srv, err, sizeof(err));
 	if (r == 0) {
