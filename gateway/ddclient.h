@@ -7,14 +7,26 @@
 
 struct cg_dd_client;
 
+/*
+ * libcurl's process-wide setup. The process calls cg_dd_global_init() once, before any
+ * thread is started and before the first client is created, and cg_dd_global_cleanup()
+ * once at exit after every client is closed. Returns 0 or CG_EIO.
+ */
+int cg_dd_global_init(void);
+void cg_dd_global_cleanup(void);
+
+/* Response bodies larger than this fail the transfer (transport_error CURLE_WRITE_ERROR). */
+#define CG_DD_MAX_BODY (4u * 1024u * 1024u)
+
 struct cg_dd_opts {
 	const char *base_url;   /* "https://api.datadoghq.com" or "http://127.0.0.1:8126"; no trailing '/' */
 	const char *api_key;    /* DD-API-KEY; copied, wiped on destroy; may be NULL (sim) */
 	const char *app_key;    /* DD-APPLICATION-KEY; same */
 	unsigned timeout_ms;    /* whole request; default 15000 */
 	unsigned connect_timeout_ms; /* default 5000 */
-	const char *ca_file;    /* optional CA bundle */
-	const char *proxy;      /* optional HTTPS proxy URL */
+	const char *ca_file;    /* optional CA bundle (also used to verify an https:// proxy) */
+	const char *proxy;      /* optional proxy URL ("http://proxy:3128"); when NULL the
+				 * http(s)_proxy environment variables are ignored */
 	unsigned max_connections; /* per host; default 8 */
 };
 
@@ -36,9 +48,11 @@ typedef void (*cg_dd_done_fn)(const struct cg_dd_result *res, void *ud);
 /* Maps a site name ("datadoghq.com", "us3.datadoghq.com", "datadoghq.eu", "ddog-gov.com",
  * "us2.ddog-gov.com", "ap1.datadoghq.com", "ap2.datadoghq.com", "us5.datadoghq.com",
  * "uk1.datadoghq.com", also with an "app." prefix) to its API base URL. Returns 0 and writes
- * buf, or CG_EINVAL for an unknown site. */
+ * buf, or CG_EINVAL for an unknown site, CG_E2BIG when buf is too small. */
 int cg_dd_site_url(const char *site, char *buf, size_t buflen);
 
+/* Returns 0, CG_EINVAL (bad options: base_url not http(s)://, control characters in a key;
+ * reason written to err) or CG_ENOMEM. Never logs the keys. */
 int cg_dd_client_create(uv_loop_t *loop, const struct cg_dd_opts *opts, struct cg_dd_client **out, char *err,
 			size_t errlen);
 
@@ -46,14 +60,21 @@ int cg_dd_client_create(uv_loop_t *loop, const struct cg_dd_opts *opts, struct c
  * Sends method path (path starts with '/', may carry a query) with a JSON body
  * (may be NULL). done is called exactly once on the loop, also when the client is
  * destroyed while the request is pending (transport_error set, maybe_sent as known).
- * Returns 0 or CG_ENOMEM (then done is not called).
+ * Returns 0, CG_ENOMEM, CG_EINVAL (method not an upper-case token, path not starting
+ * with '/' or holding spaces / control characters) or CG_ECLOSED (client being destroyed);
+ * on error done is not called. body is copied.
  */
 int cg_dd_request(struct cg_dd_client *c, const char *method, const char *path, const char *body,
 		  size_t body_len, cg_dd_done_fn done, void *ud);
 
 size_t cg_dd_inflight(const struct cg_dd_client *c);
 
-/* Aborts pending requests (their callbacks run), closes handles; on_closed runs when freed. */
+/*
+ * Aborts pending requests: their callbacks run before this returns, with transport_error
+ * CURLE_ABORTED_BY_CALLBACK and maybe_sent as known. Then closes the loop handles; on_closed
+ * (may be NULL) runs on the loop once everything is freed. May be called from a done callback.
+ * Accepts NULL (then on_closed is not called); a second call is ignored.
+ */
 void cg_dd_client_destroy(struct cg_dd_client *c, void (*on_closed)(void *ud), void *ud);
 
 #endif

@@ -674,7 +674,7 @@ static void op_send_step(struct op *op)
 		break;
 	case CG_STEP_OPEN:
 		snprintf(path, sizeof(path), "/api/v2/cases/%s/status", case_ref(op));
-		rc = send_json(op, "POST", path, cg_body_status_open(op->src.reopen_status_name));
+		rc = send_json(op, "POST", path, cg_body_reopen(op->src.reopen_status_name));
 		break;
 	case CG_STEP_PRIORITY:
 		snprintf(path, sizeof(path), "/api/v2/cases/%s/priority", case_ref(op));

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
+#include "ddclient.h"
 
 #include "app.h"
 #include "builder.h"
@@ -352,8 +352,12 @@ int main(int argc, char **argv)
 	struct cg_config *cfg = load_or_report(a.config);
 	if (!cfg)
 		return 1;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (cg_dd_global_init() != 0) {
+		fprintf(stderr, "casegate: libcurl initialisation failed\n");
+		cg_config_free(cfg);
+		return 1;
+	}
 	int rc = cg_app_run(cfg, a.config, a.dd_url);
-	curl_global_cleanup();
+	cg_dd_global_cleanup();
 	return rc;
 }

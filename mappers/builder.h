@@ -12,6 +12,10 @@
 #define CG_DESCRIPTION_MAX 32768
 #define CG_COMMENT_MAX 16384
 #define CG_DEDUP_KEY_MAX 200 /* longer keys are replaced by their SHA-256 hex */
+#define CG_SUMMARY_MAX 2048     /* the per-occurrence comment text in a draft */
+#define CG_VALUE_MAX 1024       /* one custom-attribute string or attribute (label) value */
+#define CG_MULTI_MAX 100        /* values kept per multi custom attribute or attribute key */
+#define CG_SOURCE_NAME_MAX 120  /* so that "<source>:sha256:<64 hex>" fits CG_DEDUP_KEY_MAX */
 
 /* Priorities: 0 = NOT_DEFINED, 1..5 = P1..P5 (1 is the most urgent). */
 const char *cg_priority_name(int prio);
@@ -83,6 +87,8 @@ struct cg_case_draft {
 	char *summary;       /* Markdown lines for comments about this occurrence */
 	cJSON *create;       /* CaseCreateRequest body: {"data":{"type":"case","attributes":{...},"relationships":{...}}} */
 	cJSON *attributes;   /* {"key":["v",...]} for POST /cases/{id}/attributes, or NULL when none */
+	char *notes;         /* what the builder dropped and why ("custom attribute ...: skipped"), one per
+				line, for the caller to log; NULL when nothing was dropped. Also in summary. */
 };
 
 /*
@@ -95,15 +101,23 @@ void cg_case_draft_cleanup(struct cg_case_draft *d);
 
 /* Request bodies for follow-ups (caller frees with cJSON_Delete); NULL on ENOMEM. */
 cJSON *cg_body_comment(const char *text);           /* CaseCommentRequest, text truncated to CG_COMMENT_MAX */
-cJSON *cg_body_status(const char *status_name);     /* CaseUpdateStatusRequest closing the case (NULL: the default closed status) */
-cJSON *cg_body_status_open(const char *status_name); /* CaseUpdateStatusRequest reopening it (NULL: the default open status) */
+/* CaseUpdateStatusRequest closing the case: {"status_name": name}, or the deprecated
+ * {"status": "CLOSED"} when status_name is NULL or empty (valid for every case type). */
+cJSON *cg_body_status(const char *status_name);
+/* The same for reopening: status_name, else the deprecated {"status": "OPEN"}. */
+cJSON *cg_body_reopen(const char *status_name);
 cJSON *cg_body_priority(int prio);                  /* CaseUpdatePriorityRequest */
 cJSON *cg_body_attributes(const cJSON *attrs);      /* CaseUpdateAttributesRequest; attrs duplicated */
 
 /* Truncates s in place to at most max bytes without splitting a UTF-8 sequence, adding "…" when cut. */
 void cg_utf8_truncate(char *s, size_t max);
 
-/* Lower-case SHA-256 hex of data into out (65 bytes). */
+/* Lower-case SHA-256 hex of data into out (65 bytes); out is "" in the (allocation) failure case. */
 void cg_sha256_hex(const void *data, size_t len, char out[65]);
+/* The same, returning 0 or CG_ENOMEM. */
+int cg_sha256_hex_r(const void *data, size_t len, char out[65]);
+
+/* A malloc'd copy of s with every invalid UTF-8 sequence replaced by U+FFFD; NULL on ENOMEM. */
+char *cg_utf8_sanitize(const char *s);
 
 #endif

@@ -1,0 +1,811 @@
+/* ddclient.c: Datadog API client: libcurl multi driven by the libuv loop (after curl's multi-uv.c). */
+#define _POSIX_C_SOURCE 200809L
+
+#include "ddclient.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "err.h"
+
+#define CG_LOG_COMPONENT "ddclient"
+#include "log.h"
+
+#define USER_AGENT "casegate/0.1"
+#define DEFAULT_TIMEOUT_MS 15000u
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000u
+#define DEFAULT_MAX_CONNECTIONS 8u
+/* Idle connections older than this are not reused: a server closing an idle connection just
+ * as we reuse it makes curl resend the request on a new one, which for a POST may create
+ * a duplicate; keeping idle time short makes that race rare. */
+#define MAX_IDLE_AGE_S 30L
+
+/* One per socket curl asks us to watch; freed only in the poll's close callback. */
+struct sock {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct cg_dd_client *c;
+	struct sock *prev, *next;
+};
+
+struct req {
+	struct cg_dd_client *c;
+	CURL *easy;
+	struct req *prev, *next;
+	cg_dd_done_fn done;
+	void *ud;
+	char *buf; /* response body, NUL-terminated */
+	size_t len, cap;
+	int too_big, oom;
+	long rl_limit, rl_period, rl_remaining, rl_reset, retry_after;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct cg_dd_client {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer; /* the client is freed in the last close callback, timer included */
+	struct curl_slist *hdrs; /* holds the keys: wiped before free */
+	char *base_url, *ca_file, *proxy;
+	long timeout_ms, connect_timeout_ms;
+	struct req *reqs;
+	size_t inflight;
+	struct sock *socks;
+	unsigned open_handles; /* timer + polls not yet through their close callback */
+	int closing;
+	void (*on_closed)(void *ud);
+	void *on_closed_ud;
+};
+
+int cg_dd_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : CG_EIO;
+}
+
+void cg_dd_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+static const char *const dd_sites[] = {
+	"datadoghq.com",     "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
+	"ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com",      "us2.ddog-gov.com",
+	"uk1.datadoghq.com",
+};
+
+int cg_dd_site_url(const char *site, char *buf, size_t buflen)
+{
+	if (site == NULL || buf == NULL)
+		return CG_EINVAL;
+	/* Users copy the site from the browser's address bar: "app.datadoghq.eu" is the same site. */
+	if (strncasecmp(site, "app.", 4) == 0)
+		site += 4;
+	for (size_t i = 0; i < sizeof(dd_sites) / sizeof(dd_sites[0]); i++) {
+		if (strcasecmp(site, dd_sites[i]) != 0)
+			continue;
+		int n = snprintf(buf, buflen, "https://api.%s", dd_sites[i]);
+
+		if (n < 0 || (size_t)n >= buflen)
+			return CG_E2BIG;
+		return 0;
+	}
+	return CG_EINVAL;
+}
+
+static char *dup_str(const char *s)
+{
+	size_t n;
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	p = malloc(n + 1);
+	if (p != NULL)
+		memcpy(p, s, n + 1);
+	return p;
+}
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", msg);
+}
+
+/* A header value must not smuggle in another header line. */
+static int has_ctl(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
+static void wipe_headers(struct curl_slist *l)
+{
+	for (struct curl_slist *p = l; p != NULL; p = p->next) {
+		if (p->data != NULL)
+			OPENSSL_cleanse(p->data, strlen(p->data));
+	}
+	curl_slist_free_all(l);
+}
+
+/* Appends "name: value" built in a scratch buffer that is wiped afterwards (it may hold a key). */
+static int add_header(struct curl_slist **l, const char *name, const char *value)
+{
+	size_t n = strlen(name) + 2 + strlen(value) + 1;
+	char *line = malloc(n);
+	struct curl_slist *nl;
+
+	if (line == NULL)
+		return CG_ENOMEM;
+	snprintf(line, n, "%s: %s", name, value);
+	nl = curl_slist_append(*l, line);
+	OPENSSL_cleanse(line, n);
+	free(line);
+	if (nl == NULL)
+		return CG_ENOMEM;
+	*l = nl;
+	return 0;
+}
+
+static void free_client(struct cg_dd_client *c)
+{
+	wipe_headers(c->hdrs);
+	free(c->base_url);
+	free(c->ca_file);
+	free(c->proxy);
+	free(c);
+}
+
+static void maybe_finish(struct cg_dd_client *c)
+{
+	void (*cb)(void *ud);
+	void *ud;
+
+	if (!c->closing || c->open_handles > 0)
+		return;
+	cb = c->on_closed;
+	ud = c->on_closed_ud;
+	free_client(c);
+	if (cb != NULL)
+		cb(ud);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct cg_dd_client *c = h->data;
+
+	c->open_handles--;
+	maybe_finish(c);
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+	struct sock *k = h->data;
+	struct cg_dd_client *c = k->c;
+
+	free(k);
+	c->open_handles--;
+	maybe_finish(c);
+}
+
+static void sock_close(struct sock *k)
+{
+	struct cg_dd_client *c = k->c;
+
+	if (k->prev != NULL)
+		k->prev->next = k->next;
+	else
+		c->socks = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+	k->prev = k->next = NULL;
+	/* uv_close stops polling at once, before curl closes the descriptor. */
+	uv_close((uv_handle_t *)&k->poll, on_sock_closed);
+}
+
+/* --- completion -------------------------------------------------------------------------- */
+
+/*
+ * Could the server have seen the request? Only bytes handed to the socket can reach it, and
+ * curl counts them in the request size (and upload size for a streamed body). Errors of the
+ * connect phase with nothing written are certainly unsent; anything else that got past the
+ * connect phase (pre-transfer time set) counts as maybe sent: duplicates are the lesser evil.
+ */
+static int guess_maybe_sent(CURL *e, CURLcode rc)
+{
+	long reqsize = 0;
+	curl_off_t up = 0, pretransfer = 0;
+
+	if (curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &reqsize) != CURLE_OK ||
+	    curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK)
+		return 1;
+	if (reqsize > 0 || up > 0)
+		return 1;
+	switch (rc) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_FAILED_INIT:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_NOT_BUILT_IN:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		return 0;
+	default:
+		break;
+	}
+	if (curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) != CURLE_OK)
+		return 1;
+	return pretransfer > 0;
+}
+
+static void fill_result(struct req *r, CURLcode rc, struct cg_dd_result *res)
+{
+	double total = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->body = "";
+	res->ratelimit_limit = r->rl_limit;
+	res->ratelimit_period = r->rl_period;
+	res->ratelimit_remaining = r->rl_remaining;
+	res->ratelimit_reset = r->rl_reset;
+	res->retry_after = r->retry_after;
+	if (curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total) == CURLE_OK)
+		res->elapsed_s = total;
+	if (rc == CURLE_OK) {
+		long status = 0;
+
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		res->status = status;
+		res->maybe_sent = 1;
+		if (r->buf != NULL) {
+			res->body = r->buf;
+			res->body_len = r->len;
+		}
+		return;
+	}
+	res->transport_error = (int)rc;
+	res->maybe_sent = guess_maybe_sent(r->easy, rc);
+	if (r->too_big)
+		snprintf(res->errmsg, sizeof(res->errmsg), "response body over the %u byte limit", CG_DD_MAX_BODY);
+	else if (r->oom)
+		snprintf(res->errmsg, sizeof(res->errmsg), "out of memory reading the response body");
+	else if (rc == CURLE_ABORTED_BY_CALLBACK)
+		snprintf(res->errmsg, sizeof(res->errmsg), "aborted: client shut down");
+	else if (r->errbuf[0] != '\0')
+		snprintf(res->errmsg, sizeof(res->errmsg), "%s", r->errbuf);
+	else
+		snprintf(res->errmsg, sizeof(res->errmsg), "%s", curl_easy_strerror(rc));
+}
+
+static void unlink_req(struct req *r)
+{
+	struct cg_dd_client *c = r->c;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		c->reqs = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+	c->inflight--;
+}
+
+static void free_req(struct req *r)
+{
+	if (r->easy != NULL)
+		curl_easy_cleanup(r->easy);
+	free(r->buf);
+	free(r);
+}
+
+/* Takes r out of the multi and the list, then runs its callback; the callback may destroy
+ * the client or start new requests. */
+static void finish_req(struct req *r, CURLcode rc)
+{
+	struct cg_dd_result res;
+
+	fill_result(r, rc, &res);
+	curl_multi_remove_handle(r->c->multi, r->easy);
+	unlink_req(r);
+	if (res.transport_error != 0)
+		CG_LOG_DEBUG("request failed: %s (maybe_sent=%d, %.3f s)", res.errmsg, res.maybe_sent, res.elapsed_s);
+	else
+		CG_LOG_DEBUG("HTTP %ld, %zu bytes, %.3f s", res.status, res.body_len, res.elapsed_s);
+	r->done(&res, r->ud);
+	free_req(r);
+}
+
+static void check_done(struct cg_dd_client *c)
+{
+	CURLMsg *m;
+	int pending;
+
+	/* A callback may destroy the client: its memory stays until the close callbacks, but
+	 * the multi handle is gone, so stop reading. */
+	while (!c->closing && (m = curl_multi_info_read(c->multi, &pending)) != NULL) {
+		CURL *e;
+		CURLcode rc;
+		char *priv = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		/* m is invalid once the handle leaves the multi: copy first. */
+		e = m->easy_handle;
+		rc = m->data.result;
+		if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv) != CURLE_OK || priv == NULL)
+			continue;
+		finish_req((struct req *)(void *)priv, rc);
+	}
+}
+
+/* --- libuv <-> curl glue ------------------------------------------------------------------ */
+
+static void drive(struct cg_dd_client *c, curl_socket_t fd, int flags)
+{
+	int running = 0;
+	CURLMcode mc = curl_multi_socket_action(c->multi, fd, flags, &running);
+
+	/* Even after an error some transfers may have finished: collect them. */
+	if (mc != CURLM_OK)
+		CG_LOG_WARN("curl_multi_socket_action: %s", curl_multi_strerror(mc));
+	check_done(c);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct sock *k = h->data;
+	struct cg_dd_client *c = k->c;
+	int flags = 0;
+
+	if (c->closing)
+		return;
+	if (status < 0) {
+		flags = CURL_CSELECT_ERR;
+	} else {
+		if (events & UV_READABLE)
+			flags |= CURL_CSELECT_IN;
+		if (events & UV_WRITABLE)
+			flags |= CURL_CSELECT_OUT;
+	}
+	drive(c, k->fd, flags);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct cg_dd_client *c = t->data;
+
+	if (c->closing)
+		return;
+	drive(c, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct cg_dd_client *c = userp;
+
+	(void)multi;
+	if (timeout_ms < 0) {
+		uv_timer_stop(&c->timer);
+		return 0;
+	}
+	/* Even a 0 ms timeout goes through the loop: curl forbids re-entering socket_action from
+	 * this callback. */
+	return uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0) == 0 ? 0 : -1;
+}
+
+static int curl_sock_cb(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
+{
+	struct cg_dd_client *c = userp;
+	struct sock *k = socketp;
+	int events = 0;
+
+	(void)easy;
+	if (action == CURL_POLL_REMOVE) {
+		if (k != NULL) {
+			curl_multi_assign(c->multi, s, NULL);
+			sock_close(k);
+		}
+		return 0;
+	}
+	if (k == NULL) {
+		k = calloc(1, sizeof(*k));
+		if (k == NULL)
+			return -1; /* curl fails the transfers on this socket */
+		if (uv_poll_init_socket(c->loop, &k->poll, s) != 0) {
+			free(k);
+			return -1;
+		}
+		k->fd = s;
+		k->c = c;
+		k->poll.data = k;
+		k->next = c->socks;
+		if (c->socks != NULL)
+			c->socks->prev = k;
+		c->socks = k;
+		c->open_handles++;
+		if (curl_multi_assign(c->multi, s, k) != CURLM_OK) {
+			sock_close(k);
+			return -1;
+		}
+	}
+	if (action & CURL_POLL_IN)
+		events |= UV_READABLE;
+	if (action & CURL_POLL_OUT)
+		events |= UV_WRITABLE;
+	return uv_poll_start(&k->poll, events, on_poll) == 0 ? 0 : -1;
+}
+
+/* --- public API --------------------------------------------------------------------------- */
+
+int cg_dd_client_create(uv_loop_t *loop, const struct cg_dd_opts *opts, struct cg_dd_client **out, char *err,
+			size_t errlen)
+{
+	struct cg_dd_client *c = NULL;
+	size_t n;
+	long maxconn;
+	int rc = CG_ENOMEM;
+
+	if (loop == NULL || opts == NULL || out == NULL) {
+		set_err(err, errlen, "missing argument");
+		return CG_EINVAL;
+	}
+	if (opts->base_url == NULL ||
+	    (strncmp(opts->base_url, "https://", 8) != 0 && strncmp(opts->base_url, "http://", 7) != 0) ||
+	    has_ctl(opts->base_url)) {
+		set_err(err, errlen, "base_url must start with https:// or http://");
+		return CG_EINVAL;
+	}
+	if ((opts->api_key != NULL && has_ctl(opts->api_key)) || (opts->app_key != NULL && has_ctl(opts->app_key))) {
+		set_err(err, errlen, "API or application key contains control characters");
+		return CG_EINVAL;
+	}
+	if ((opts->proxy != NULL && has_ctl(opts->proxy)) || (opts->ca_file != NULL && has_ctl(opts->ca_file))) {
+		set_err(err, errlen, "proxy or ca_file contains control characters");
+		return CG_EINVAL;
+	}
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto fail;
+	c->loop = loop;
+	c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+	c->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+	maxconn = opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNECTIONS;
+	c->base_url = dup_str(opts->base_url);
+	if (c->base_url == NULL)
+		goto fail;
+	n = strlen(c->base_url);
+	while (n > 0 && c->base_url[n - 1] == '/')
+		c->base_url[--n] = '\0';
+	if (opts->ca_file != NULL && (c->ca_file = dup_str(opts->ca_file)) == NULL)
+		goto fail;
+	if (opts->proxy != NULL && (c->proxy = dup_str(opts->proxy)) == NULL)
+		goto fail;
+
+	if (add_header(&c->hdrs, "Content-Type", "application/json") != 0 ||
+	    add_header(&c->hdrs, "Accept", "application/json") != 0)
+		goto fail;
+	/* An empty Expect stops curl from waiting for "100 Continue" on larger bodies. */
+	if ((c->hdrs = curl_slist_append(c->hdrs, "Expect:")) == NULL)
+		goto fail;
+	if (opts->api_key != NULL && opts->api_key[0] != '\0' && add_header(&c->hdrs, "DD-API-KEY", opts->api_key) != 0)
+		goto fail;
+	if (opts->app_key != NULL && opts->app_key[0] != '\0' &&
+	    add_header(&c->hdrs, "DD-APPLICATION-KEY", opts->app_key) != 0)
+		goto fail;
+
+	c->multi = curl_multi_init();
+	if (c->multi == NULL)
+		goto fail;
+	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxconn) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, maxconn) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING) != CURLM_OK) {
+		set_err(err, errlen, "libcurl rejected a multi option");
+		rc = CG_EIO;
+		goto fail;
+	}
+
+	/* Last: from here on the client can only be freed through the timer's close callback. */
+	if (uv_timer_init(loop, &c->timer) != 0) {
+		set_err(err, errlen, "uv_timer_init failed");
+		rc = CG_EIO;
+		goto fail;
+	}
+	c->timer.data = c;
+	c->open_handles = 1;
+	*out = c;
+	return 0;
+
+fail:
+	if (rc == CG_ENOMEM)
+		set_err(err, errlen, "out of memory");
+	if (c != NULL) {
+		if (c->multi != NULL)
+			curl_multi_cleanup(c->multi);
+		free_client(c);
+	}
+	return rc;
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct req *r = ud;
+	size_t n = size * nmemb; /* size is always 1 */
+
+	if (n > CG_DD_MAX_BODY - r->len) {
+		r->too_big = 1;
+		return 0; /* anything but n fails the transfer with CURLE_WRITE_ERROR */
+	}
+	if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 1024;
+		char *nb;
+
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		if (cap > CG_DD_MAX_BODY + 1)
+			cap = CG_DD_MAX_BODY + 1;
+		nb = realloc(r->buf, cap);
+		if (nb == NULL) {
+			r->oom = 1;
+			return 0;
+		}
+		r->buf = nb;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->len, p, n);
+	r->len += n;
+	r->buf[r->len] = '\0';
+	return n;
+}
+
+/* Non-negative decimal integer of at most 18 digits, else -1. */
+static long parse_num(const char *v, size_t n)
+{
+	long x = 0;
+
+	if (n == 0 || n > 18)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	return x;
+}
+
+/* Retry-After is delta-seconds or an HTTP-date. */
+static long parse_retry_after(const char *v, size_t n)
+{
+	char tmp[64];
+	time_t when, now;
+
+	if (n > 0 && v[0] >= '0' && v[0] <= '9')
+		return parse_num(v, n);
+	if (n == 0 || n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, v, n);
+	tmp[n] = '\0';
+	when = curl_getdate(tmp, NULL);
+	if (when == (time_t)-1)
+		return -1;
+	now = time(NULL);
+	return when > now ? (long)(when - now) : 0;
+}
+
+static int name_is(const char *p, size_t n, const char *name)
+{
+	return strlen(name) == n && strncasecmp(p, name, n) == 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct req *r = ud;
+	size_t n = size * nmemb;
+	const char *colon, *v, *end;
+	size_t nlen;
+
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		/* A new response (after an interim 1xx): forget the previous one's headers. */
+		r->rl_limit = r->rl_period = r->rl_remaining = r->rl_reset = r->retry_after = -1;
+		return n;
+	}
+	colon = memchr(p, ':', n);
+	if (colon == NULL)
+		return n;
+	nlen = (size_t)(colon - p);
+	v = colon + 1;
+	end = p + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (name_is(p, nlen, "X-RateLimit-Limit"))
+		r->rl_limit = parse_num(v, (size_t)(end - v));
+	else if (name_is(p, nlen, "X-RateLimit-Period"))
+		r->rl_period = parse_num(v, (size_t)(end - v));
+	else if (name_is(p, nlen, "X-RateLimit-Remaining"))
+		r->rl_remaining = parse_num(v, (size_t)(end - v));
+	else if (name_is(p, nlen, "X-RateLimit-Reset"))
+		r->rl_reset = parse_num(v, (size_t)(end - v));
+	else if (name_is(p, nlen, "Retry-After"))
+		r->retry_after = parse_retry_after(v, (size_t)(end - v));
+	return n;
+}
+
+static int valid_method(const char *m)
+{
+	size_t n = strlen(m);
+
+	if (n == 0 || n > 16)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m[i] < 'A' || m[i] > 'Z')
+			return 0;
+	}
+	return 1;
+}
+
+static int valid_path(const char *p)
+{
+	if (p[0] != '/')
+		return 0;
+	for (; *p; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+#define SETOPT(opt, val)                                              \
+	do {                                                          \
+		if (curl_easy_setopt(e, opt, val) != CURLE_OK)        \
+			goto fail;                                    \
+	} while (0)
+
+int cg_dd_request(struct cg_dd_client *c, const char *method, const char *path, const char *body,
+		  size_t body_len, cg_dd_done_fn done, void *ud)
+{
+	struct req *r = NULL;
+	CURL *e = NULL;
+	char *url = NULL;
+	size_t ulen;
+	int rc = CG_ENOMEM;
+	int is_get = 0, is_post = 0;
+
+	if (c == NULL || method == NULL || path == NULL || done == NULL || !valid_method(method) ||
+	    !valid_path(path) || (body == NULL && body_len > 0))
+		return CG_EINVAL;
+	if (c->closing)
+		return CG_ECLOSED;
+	is_get = strcmp(method, "GET") == 0;
+	is_post = strcmp(method, "POST") == 0;
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		goto fail;
+	r->c = c;
+	r->done = done;
+	r->ud = ud;
+	r->rl_limit = r->rl_period = r->rl_remaining = r->rl_reset = r->retry_after = -1;
+	ulen = strlen(c->base_url) + strlen(path) + 1;
+	url = malloc(ulen);
+	if (url == NULL)
+		goto fail;
+	snprintf(url, ulen, "%s%s", c->base_url, path);
+	e = r->easy = curl_easy_init();
+	if (e == NULL)
+		goto fail;
+
+	rc = CG_EIO; /* a setopt failure is not an allocation failure in most cases */
+	SETOPT(CURLOPT_URL, url);
+	SETOPT(CURLOPT_PRIVATE, (char *)r);
+	SETOPT(CURLOPT_NOSIGNAL, 1L);
+	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the keys elsewhere */
+	SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	SETOPT(CURLOPT_HTTPHEADER, c->hdrs);
+	SETOPT(CURLOPT_USERAGENT, USER_AGENT);
+	SETOPT(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(CURLOPT_MAXAGE_CONN, MAX_IDLE_AGE_S);
+	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+	SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (c->ca_file != NULL) {
+		SETOPT(CURLOPT_CAINFO, c->ca_file);
+		SETOPT(CURLOPT_PROXY_CAINFO, c->ca_file);
+	}
+	/* "" disables the *_proxy environment variables: only the configured proxy is used. */
+	SETOPT(CURLOPT_PROXY, c->proxy != NULL ? c->proxy : "");
+	SETOPT(CURLOPT_ERRORBUFFER, r->errbuf);
+	SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(CURLOPT_WRITEDATA, r);
+	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(CURLOPT_HEADERDATA, r);
+
+	if (body != NULL || (!is_get && strcmp(method, "DELETE") != 0)) {
+		SETOPT(CURLOPT_POST, 1L);
+		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		/* Copies exactly body_len bytes: the caller's buffer is free after we return. */
+		SETOPT(CURLOPT_COPYPOSTFIELDS, body != NULL ? body : "");
+		if (!is_post)
+			SETOPT(CURLOPT_CUSTOMREQUEST, method);
+	} else if (is_get) {
+		SETOPT(CURLOPT_HTTPGET, 1L);
+	} else {
+		SETOPT(CURLOPT_CUSTOMREQUEST, method);
+	}
+
+	rc = CG_ENOMEM;
+	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
+		goto fail;
+	r->next = c->reqs;
+	if (c->reqs != NULL)
+		c->reqs->prev = r;
+	c->reqs = r;
+	c->inflight++;
+	free(url); /* curl copied it */
+	return 0;
+
+fail:
+	free(url);
+	if (r != NULL)
+		free_req(r);
+	return rc;
+}
+
+size_t cg_dd_inflight(const struct cg_dd_client *c)
+{
+	return c != NULL ? c->inflight : 0;
+}
+
+void cg_dd_client_destroy(struct cg_dd_client *c, void (*on_closed)(void *ud), void *ud)
+{
+	if (c == NULL || c->closing)
+		return;
+	c->closing = 1;
+	c->on_closed = on_closed;
+	c->on_closed_ud = ud;
+	/* closing is set first: a callback below cannot start a request (CG_ECLOSED) nor
+	 * re-enter destroy. */
+	while (c->reqs != NULL)
+		finish_req(c->reqs, CURLE_ABORTED_BY_CALLBACK);
+	/* Stop watching before curl closes the descriptors (and a new socket reuses a number). */
+	while (c->socks != NULL) {
+		curl_multi_assign(c->multi, c->socks->fd, NULL);
+		sock_close(c->socks);
+	}
+	curl_multi_cleanup(c->multi);
+	c->multi = NULL;
+	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+#undef SETOPT

@@ -1,0 +1,1427 @@
+/* builder.c: turns a normalised event plus a source's case spec into Datadog Case API bodies. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
+#include "builder.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "err.h"
+#include "tmpl.h"
+
+#define ELLIPSIS "\xE2\x80\xA6" /* U+2026, 3 bytes */
+#define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
+#define NOTE_VALUE_MAX 60 /* how much of a rejected value a note quotes */
+
+/* ---- small helpers -------------------------------------------------------------------- */
+
+const char *cg_priority_name(int prio)
+{
+	static const char *const names[] = {"NOT_DEFINED", "P1", "P2", "P3", "P4", "P5"};
+	return prio >= 0 && prio <= 5 ? names[prio] : names[0];
+}
+
+int cg_priority_parse(const char *s, int *out)
+{
+	if (!s)
+		return CG_EINVAL;
+	if (strcasecmp(s, "NOT_DEFINED") == 0) {
+		*out = 0;
+		return 0;
+	}
+	const char *d = (s[0] == 'P' || s[0] == 'p') ? s + 1 : s;
+	if (d[0] >= '1' && d[0] <= '5' && d[1] == '\0') {
+		*out = d[0] - '0';
+		return 0;
+	}
+	return CG_EINVAL;
+}
+
+const char *cg_ca_type_name(enum cg_ca_type t)
+{
+	switch (t) {
+	case CG_CA_TEXT: return "TEXT";
+	case CG_CA_URL: return "URL";
+	case CG_CA_NUMBER: return "NUMBER";
+	case CG_CA_SELECT: return "SELECT";
+	}
+	return "TEXT";
+}
+
+int cg_ca_type_parse(const char *s, enum cg_ca_type *out)
+{
+	static const enum cg_ca_type all[] = {CG_CA_TEXT, CG_CA_URL, CG_CA_NUMBER, CG_CA_SELECT};
+	if (!s)
+		return CG_EINVAL;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcasecmp(s, cg_ca_type_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return CG_EINVAL;
+}
+
+int cg_sha256_hex_r(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	static const char hex[] = "0123456789abcdef";
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		out[0] = '\0';
+		return CG_ENOMEM;
+	}
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}
+
+void cg_sha256_hex(const void *data, size_t len, char out[65])
+{
+	(void)cg_sha256_hex_r(data, len, out);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t n;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		if (c == 0xE0)
+			lo = 0xA0; /* overlong */
+		else if (c == 0xED)
+			hi = 0x9F; /* surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F; /* > U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
+char *cg_utf8_sanitize(const char *s)
+{
+	if (!s)
+		s = "";
+	size_t len = strlen(s);
+	/* Worst case every byte becomes a 3-byte U+FFFD. */
+	char *out = malloc(len * 3 + 1);
+	if (!out)
+		return NULL;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+	while (*p) {
+		size_t n = utf8_seq(p);
+		if (n) {
+			memcpy(out + o, p, n);
+			o += n;
+			p += n;
+		} else {
+			memcpy(out + o, REPLACEMENT, 3);
+			o += 3;
+			p++;
+		}
+	}
+	out[o] = '\0';
+	char *shrunk = realloc(out, o + 1);
+	return shrunk ? shrunk : out;
+}
+
+void cg_utf8_truncate(char *s, size_t max)
+{
+	size_t len = strlen(s);
+	if (len <= max)
+		return;
+	if (max < sizeof(ELLIPSIS) - 1) {
+		/* No room for the ellipsis: cut at a boundary and mark nothing. */
+		size_t c = max;
+		for (int k = 0; k < 3 && c > 0 && ((unsigned char)s[c] & 0xC0) == 0x80; k++)
+			c--;
+		if (((unsigned char)s[c] & 0xC0) == 0x80)
+			c = max; /* a run of stray continuation bytes: nothing valid to protect */
+		s[c] = '\0';
+		return;
+	}
+	size_t c = max - (sizeof(ELLIPSIS) - 1);
+	size_t orig = c;
+	/* A valid sequence is at most 4 bytes, so at most 3 continuation bytes precede a boundary. */
+	for (int k = 0; k < 3 && c > 0 && ((unsigned char)s[c] & 0xC0) == 0x80; k++)
+		c--;
+	if (((unsigned char)s[c] & 0xC0) == 0x80)
+		c = orig;
+	memcpy(s + c, ELLIPSIS, sizeof(ELLIPSIS)); /* includes the NUL */
+}
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Collapses every run of whitespace into one space and trims both ends, in place. */
+static void collapse_ws(char *s)
+{
+	char *w = s;
+	int pending = 0;
+	for (const char *r = s; *r; r++) {
+		if (is_ws(*r)) {
+			pending = w != s;
+			continue;
+		}
+		if (pending)
+			*w++ = ' ';
+		pending = 0;
+		*w++ = *r;
+	}
+	*w = '\0';
+}
+
+static void trim(char *s)
+{
+	size_t len = strlen(s);
+	while (len > 0 && is_ws(s[len - 1]))
+		s[--len] = '\0';
+	size_t lead = 0;
+	while (is_ws(s[lead]))
+		lead++;
+	if (lead)
+		memmove(s, s + lead, len - lead + 1);
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (!d)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+/* A growing string; oom sticks so callers check once at the end. */
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
+static void sb_putn(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void sb_puts(struct sbuf *b, const char *s)
+{
+	sb_putn(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = 1;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		sb_putn(b, small, (size_t)n);
+		return;
+	}
+	char *big = malloc((size_t)n + 1);
+	if (!big) {
+		b->oom = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb_putn(b, big, (size_t)n);
+	free(big);
+}
+
+/* Hands the buffer over (an empty string when nothing was written); NULL on ENOMEM. */
+static char *sb_take(struct sbuf *b)
+{
+	if (!b->oom && !b->p)
+		sb_putn(b, "", 0);
+	if (b->oom) {
+		free(b->p);
+		b->p = NULL;
+		return NULL;
+	}
+	char *p = b->p;
+	b->p = NULL;
+	return p;
+}
+
+/* ---- compiled spec -------------------------------------------------------------------- */
+
+struct prio_word {
+	char *word;
+	int prio;
+};
+
+struct tmpl_list {
+	struct cg_tmpl **v;
+	size_t n;
+};
+
+struct ca {
+	char *key;
+	enum cg_ca_type type;
+	int is_multi;
+	struct tmpl_list values;
+};
+
+struct attr {
+	char *key;
+	struct tmpl_list values;
+};
+
+struct cg_builder {
+	char *source_name, *project, *case_type;
+	struct cg_tmpl *title, *description, *dedup_key, *priority_from; /* NULL: not configured */
+	struct prio_word *prio;
+	size_t nprio;
+	int prio_default;
+	struct ca *cas;
+	size_t ncas;
+	struct attr *attrs;
+	size_t nattrs;
+	int attrs_set;
+};
+
+static void tmpl_list_cleanup(struct tmpl_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cg_tmpl_destroy(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void cg_builder_destroy(struct cg_builder *b)
+{
+	if (!b)
+		return;
+	free(b->source_name);
+	free(b->project);
+	free(b->case_type);
+	cg_tmpl_destroy(b->title);
+	cg_tmpl_destroy(b->description);
+	cg_tmpl_destroy(b->dedup_key);
+	cg_tmpl_destroy(b->priority_from);
+	for (size_t i = 0; i < b->nprio; i++)
+		free(b->prio[i].word);
+	free(b->prio);
+	for (size_t i = 0; i < b->ncas; i++) {
+		free(b->cas[i].key);
+		tmpl_list_cleanup(&b->cas[i].values);
+	}
+	free(b->cas);
+	for (size_t i = 0; i < b->nattrs; i++) {
+		free(b->attrs[i].key);
+		tmpl_list_cleanup(&b->attrs[i].values);
+	}
+	free(b->attrs);
+	free(b);
+}
+
+/* Compiles src; on a template error err reads "<what>: line N: ...". */
+static int compile(const char *what, const char *src, struct cg_tmpl **out, char *err, size_t errlen)
+{
+	char terr[200] = "";
+	int rc = cg_tmpl_compile(src, strlen(src), out, terr, sizeof(terr));
+	if (rc == CG_EINVAL)
+		snprintf(err, errlen, "%s: %s", what, terr[0] ? terr : "invalid template");
+	else if (rc)
+		snprintf(err, errlen, "%s: %s", what, cg_strerror(rc));
+	return rc;
+}
+
+static int compile_list(const char *what, const char *key, char *const *src, size_t n, struct tmpl_list *out,
+			char *err, size_t errlen)
+{
+	if (n == 0)
+		return 0;
+	out->v = calloc(n, sizeof(*out->v));
+	if (!out->v) {
+		snprintf(err, errlen, "%s", cg_strerror(CG_ENOMEM));
+		return CG_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[160];
+		snprintf(name, sizeof(name), "%s.%s[%zu]", what, key, i);
+		if (!src[i]) {
+			snprintf(err, errlen, "%s: missing value", name);
+			return CG_EINVAL;
+		}
+		int rc = compile(name, src[i], &out->v[i], err, errlen);
+		if (rc)
+			return rc;
+		out->n = i + 1;
+	}
+	return 0;
+}
+
+/* Parses the mapper's "word=P1,word2=P3" map. */
+static int parse_default_map(struct cg_builder *b, const char *map, char *err, size_t errlen)
+{
+	size_t n = 1;
+	for (const char *p = map; *p; p++)
+		n += *p == ',';
+	b->prio = calloc(n, sizeof(*b->prio));
+	if (!b->prio)
+		return CG_ENOMEM;
+	const char *p = map;
+	while (*p) {
+		size_t elen = strcspn(p, ",");
+		const char *eq = memchr(p, '=', elen);
+		if (elen == 0) {
+			p++;
+			continue;
+		}
+		char *word = dup_n(p, eq ? (size_t)(eq - p) : elen);
+		char *val = eq ? dup_n(eq + 1, elen - (size_t)(eq - p) - 1) : NULL;
+		if (!word || (eq && !val)) {
+			free(word);
+			free(val);
+			return CG_ENOMEM;
+		}
+		trim(word);
+		if (val)
+			trim(val);
+		int prio = 0;
+		if (!eq || !*word || cg_priority_parse(val, &prio)) {
+			snprintf(err, errlen, "default_priority_map: bad entry \"%.*s\"", (int)(elen > 60 ? 60 : elen), p);
+			free(word);
+			free(val);
+			return CG_EINVAL;
+		}
+		free(val);
+		b->prio[b->nprio].word = word;
+		b->prio[b->nprio].prio = prio;
+		b->nprio++;
+		p += elen;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int check_literal(const char *what, const char *s, char *err, size_t errlen)
+{
+	if (!s || !*s) {
+		snprintf(err, errlen, "%s is required", what);
+		return CG_EINVAL;
+	}
+	return 0;
+}
+
+int cg_builder_create(const struct cg_case_spec *spec, struct cg_builder **out, char *err, size_t errlen)
+{
+	struct cg_builder *b = NULL;
+	int rc = CG_ENOMEM;
+	char tmp[1];
+	if (!err || errlen == 0) {
+		err = tmp;
+		errlen = sizeof(tmp);
+	}
+	err[0] = '\0';
+
+	if ((rc = check_literal("source_name", spec->source_name, err, errlen)) ||
+	    (rc = check_literal("project", spec->project, err, errlen)) ||
+	    (rc = check_literal("case_type", spec->case_type, err, errlen)))
+		return rc;
+	if (strlen(spec->source_name) > CG_SOURCE_NAME_MAX) {
+		snprintf(err, errlen, "source_name longer than %d bytes", CG_SOURCE_NAME_MAX);
+		return CG_EINVAL;
+	}
+	if (spec->prio_default_set && (spec->prio_default < 0 || spec->prio_default > 5)) {
+		snprintf(err, errlen, "priority default %d out of range 0..5", spec->prio_default);
+		return CG_EINVAL;
+	}
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		goto nomem;
+	b->source_name = strdup(spec->source_name);
+	b->project = strdup(spec->project);
+	b->case_type = strdup(spec->case_type);
+	if (!b->source_name || !b->project || !b->case_type)
+		goto nomem;
+	b->prio_default = spec->prio_default_set ? spec->prio_default : 0;
+	b->attrs_set = spec->attrs_set;
+
+	if ((spec->title && (rc = compile("title", spec->title, &b->title, err, errlen))) ||
+	    (spec->description && (rc = compile("description", spec->description, &b->description, err, errlen))) ||
+	    (spec->dedup_key && (rc = compile("dedup_key", spec->dedup_key, &b->dedup_key, err, errlen))) ||
+	    (rc = compile("priority_from", spec->priority_from ? spec->priority_from : "{{severity}}",
+			  &b->priority_from, err, errlen)))
+		goto fail;
+
+	if (spec->prio_map) {
+		b->prio = calloc(spec->nprio ? spec->nprio : 1, sizeof(*b->prio));
+		if (!b->prio)
+			goto nomem;
+		for (size_t i = 0; i < spec->nprio; i++) {
+			const struct cg_prio_entry *e = &spec->prio_map[i];
+			if (!e->word || e->prio < 0 || e->prio > 5) {
+				snprintf(err, errlen, "priority map entry %zu invalid", i);
+				rc = CG_EINVAL;
+				goto fail;
+			}
+			b->prio[i].word = strdup(e->word);
+			if (!b->prio[i].word)
+				goto nomem;
+			b->prio[i].prio = e->prio;
+			b->nprio = i + 1;
+		}
+	} else if (spec->default_priority_map) {
+		if ((rc = parse_default_map(b, spec->default_priority_map, err, errlen)))
+			goto fail;
+	}
+
+	if (spec->ncas) {
+		b->cas = calloc(spec->ncas, sizeof(*b->cas));
+		if (!b->cas)
+			goto nomem;
+	}
+	for (size_t i = 0; i < spec->ncas; i++) {
+		const struct cg_ca_spec *c = &spec->cas[i];
+		if (!c->key || !*c->key) {
+			snprintf(err, errlen, "custom_attributes[%zu]: key is required", i);
+			rc = CG_EINVAL;
+			goto fail;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(spec->cas[j].key, c->key) == 0) {
+				snprintf(err, errlen, "custom_attributes.%s: given twice", c->key);
+				rc = CG_EINVAL;
+				goto fail;
+			}
+		}
+		if (c->nvalues == 0 || (!c->is_multi && c->nvalues != 1)) {
+			snprintf(err, errlen, "custom_attributes.%s: %s", c->key,
+				 c->nvalues ? "a single-value attribute takes one value" : "no value");
+			rc = CG_EINVAL;
+			goto fail;
+		}
+		if ((unsigned)c->type > CG_CA_SELECT) {
+			snprintf(err, errlen, "custom_attributes.%s: unknown type", c->key);
+			rc = CG_EINVAL;
+			goto fail;
+		}
+		b->cas[i].key = strdup(c->key);
+		if (!b->cas[i].key)
+			goto nomem;
+		b->ncas = i + 1;
+		b->cas[i].type = c->type;
+		b->cas[i].is_multi = c->is_multi;
+		if ((rc = compile_list("custom_attributes", c->key, c->values, c->nvalues, &b->cas[i].values, err,
+				       errlen)))
+			goto fail;
+	}
+
+	if (spec->nattrs) {
+		b->attrs = calloc(spec->nattrs, sizeof(*b->attrs));
+		if (!b->attrs)
+			goto nomem;
+	}
+	for (size_t i = 0; i < spec->nattrs; i++) {
+		const struct cg_attr_spec *a = &spec->attrs[i];
+		if (!a->key || !*a->key) {
+			snprintf(err, errlen, "attributes[%zu]: key is required", i);
+			rc = CG_EINVAL;
+			goto fail;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(spec->attrs[j].key, a->key) == 0) {
+				snprintf(err, errlen, "attributes.%s: given twice", a->key);
+				rc = CG_EINVAL;
+				goto fail;
+			}
+		}
+		b->attrs[i].key = strdup(a->key);
+		if (!b->attrs[i].key)
+			goto nomem;
+		b->nattrs = i + 1;
+		if ((rc = compile_list("attributes", a->key, a->values, a->nvalues, &b->attrs[i].values, err, errlen)))
+			goto fail;
+	}
+
+	*out = b;
+	return 0;
+nomem:
+	rc = CG_ENOMEM;
+	snprintf(err, errlen, "%s", cg_strerror(rc));
+fail:
+	cg_builder_destroy(b);
+	return rc;
+}
+
+/* ---- building one draft --------------------------------------------------------------- */
+
+void cg_case_draft_cleanup(struct cg_case_draft *d)
+{
+	if (!d)
+		return;
+	free(d->dedup_key);
+	free(d->severity);
+	free(d->title);
+	free(d->summary);
+	free(d->notes);
+	cJSON_Delete(d->create);
+	cJSON_Delete(d->attributes);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Renders t over ctx into a sanitised, malloc'd string. */
+static int render(const struct cg_tmpl *t, const cJSON *ctx, char **out)
+{
+	char *raw = NULL;
+	int rc = cg_tmpl_render(t, ctx, 0, NULL, NULL, &raw);
+	if (rc)
+		return rc;
+	char *clean = cg_utf8_sanitize(raw);
+	free(raw);
+	if (!clean)
+		return CG_ENOMEM;
+	*out = clean;
+	return 0;
+}
+
+/* A sanitised copy with collapsed whitespace; NULL in *out when s is NULL or collapses to "". */
+static int collapsed_copy(const char *s, char **out)
+{
+	*out = NULL;
+	if (!s)
+		return 0;
+	char *c = cg_utf8_sanitize(s);
+	if (!c)
+		return CG_ENOMEM;
+	collapse_ws(c);
+	if (!*c) {
+		free(c);
+		return 0;
+	}
+	*out = c;
+	return 0;
+}
+
+static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, char **out, char *err,
+		       size_t errlen)
+{
+	char *key = NULL;
+	int rc;
+	if (b->dedup_key) {
+		if ((rc = cg_tmpl_render(b->dedup_key, ctx, 0, NULL, NULL, &key)))
+			return rc;
+	} else {
+		key = strdup(ev->dedup_key ? ev->dedup_key : "");
+		if (!key)
+			return CG_ENOMEM;
+	}
+	trim(key);
+	if (!*key) {
+		free(key);
+		snprintf(err, errlen, "dedup_key rendered empty");
+		return CG_EINVAL;
+	}
+	struct sbuf s = {0};
+	size_t klen = strlen(key);
+	/*
+	 * Hash keys that would not fit, and also keys that already look like "sha256:...": a
+	 * payload must not be able to name the hashed form of some other, long key.
+	 */
+	if (strlen(b->source_name) + 1 + klen > CG_DEDUP_KEY_MAX || strncmp(key, "sha256:", 7) == 0) {
+		char hex[65];
+		if (cg_sha256_hex_r(key, klen, hex)) {
+			free(key);
+			return CG_ENOMEM;
+		}
+		sb_printf(&s, "%s:sha256:%s", b->source_name, hex);
+	} else {
+		sb_printf(&s, "%s:%s", b->source_name, key);
+	}
+	free(key);
+	*out = sb_take(&s);
+	return *out ? 0 : CG_ENOMEM;
+}
+
+static int build_title(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, char **out)
+{
+	char *title = NULL;
+	int rc;
+	if (b->title) {
+		char *r = NULL;
+		if ((rc = render(b->title, ctx, &r)))
+			return rc;
+		rc = collapsed_copy(r, &title);
+		free(r);
+		if (rc)
+			return rc;
+	}
+	if (!title && (rc = collapsed_copy(ev->title, &title)))
+		return rc;
+	if (!title) {
+		struct sbuf s = {0};
+		sb_printf(&s, "%s alert", b->source_name);
+		if (!(title = sb_take(&s)))
+			return CG_ENOMEM;
+	}
+	cg_utf8_truncate(title, CG_TITLE_MAX);
+	*out = title;
+	return 0;
+}
+
+static int is_http_url(const char *s)
+{
+	size_t skip;
+	if (strncasecmp(s, "http://", 7) == 0)
+		skip = 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		skip = 8;
+	else
+		return 0;
+	if (!s[skip] || s[skip] == '/')
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* A URL as a Markdown link destination: characters that end or break one are escaped. */
+static void sb_put_url(struct sbuf *s, const char *url)
+{
+	for (const char *p = url; *p; p++) {
+		if (*p == '(' || *p == ')' || *p == '<' || *p == '>' || *p == ' ')
+			sb_printf(s, "%%%02X", (unsigned)(unsigned char)*p);
+		else
+			sb_putn(s, p, 1);
+	}
+}
+
+/* Link text: brackets would end it early. */
+static void sb_put_linktext(struct sbuf *s, const char *t)
+{
+	for (const char *p = t; *p; p++) {
+		if (*p == '[' || *p == ']' || *p == '\\')
+			sb_putn(s, "\\", 1);
+		sb_putn(s, p, 1);
+	}
+}
+
+/* Writes a value on a list item: continuation lines are indented so they stay inside it. */
+static void sb_put_item_value(struct sbuf *s, const char *v)
+{
+	for (const char *p = v; *p; p++) {
+		if (*p == '\r')
+			continue;
+		sb_putn(s, p, 1);
+		if (*p == '\n' && p[1])
+			sb_puts(s, "  ");
+	}
+}
+
+static void sb_put_string_list(struct sbuf *s, const char *heading, const cJSON *obj, int code)
+{
+	const cJSON *it;
+	int any = 0;
+	cJSON_ArrayForEach(it, obj)
+	{
+		if (!cJSON_IsString(it) || !it->string)
+			continue;
+		if (!any)
+			sb_printf(s, "\n**%s**\n", heading);
+		any = 1;
+		if (code && !strchr(it->valuestring, '`') && !strchr(it->valuestring, '\n')) {
+			sb_printf(s, "- **%s**: `%s`\n", it->string, it->valuestring);
+		} else {
+			sb_printf(s, "- **%s**: ", it->string);
+			sb_put_item_value(s, it->valuestring);
+			sb_puts(s, "\n");
+		}
+	}
+}
+
+static void sb_put_links(struct sbuf *s, const cJSON *links, const char *sep, const char *heading)
+{
+	const cJSON *it;
+	int any = 0;
+	cJSON_ArrayForEach(it, links)
+	{
+		if (!cJSON_IsString(it) || !it->string || !is_http_url(it->valuestring))
+			continue;
+		if (heading)
+			sb_puts(s, any ? "" : heading);
+		else if (any)
+			sb_puts(s, sep);
+		any = 1;
+		if (heading)
+			sb_puts(s, "- ");
+		sb_puts(s, "[");
+		sb_put_linktext(s, it->string);
+		sb_puts(s, "](");
+		sb_put_url(s, it->valuestring);
+		sb_puts(s, ")");
+		if (heading)
+			sb_puts(s, "\n");
+	}
+	if (any && !heading)
+		sb_puts(s, "\n");
+}
+
+/* The Markdown description used when neither the spec nor the mapper gives one. */
+static char *generated_description(const struct cg_event *ev)
+{
+	struct sbuf s = {0};
+	sb_printf(&s, "**Status:** %s  \n", ev->status == CG_STATUS_RESOLVED ? "resolved" : "firing");
+	if (ev->severity && *ev->severity)
+		sb_printf(&s, "**Severity:** %s  \n", ev->severity);
+	if (ev->starts_at && *ev->starts_at)
+		sb_printf(&s, "**Started:** %s  \n", ev->starts_at);
+	if (ev->status == CG_STATUS_RESOLVED && ev->ends_at && *ev->ends_at)
+		sb_printf(&s, "**Ended:** %s  \n", ev->ends_at);
+	sb_put_string_list(&s, "Labels", ev->labels, 1);
+	sb_put_string_list(&s, "Annotations", ev->annotations, 0);
+	sb_put_links(&s, ev->links, NULL, "\n**Links**\n");
+	return sb_take(&s);
+}
+
+static int build_description(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, char **out)
+{
+	char *d = NULL;
+	int rc;
+	if (b->description) {
+		if ((rc = render(b->description, ctx, &d)))
+			return rc;
+		char *probe = strdup(d);
+		if (!probe) {
+			free(d);
+			return CG_ENOMEM;
+		}
+		trim(probe);
+		int empty = !*probe;
+		free(probe);
+		if (empty) {
+			free(d);
+			d = NULL;
+		}
+	}
+	if (!d && ev->description) {
+		d = cg_utf8_sanitize(ev->description);
+		if (!d)
+			return CG_ENOMEM;
+		if (!d[strspn(d, " \t\r\n\v\f")]) {
+			free(d);
+			d = NULL;
+		}
+	}
+	if (!d) {
+		char *g = generated_description(ev);
+		if (!g)
+			return CG_ENOMEM;
+		d = cg_utf8_sanitize(g);
+		free(g);
+		if (!d)
+			return CG_ENOMEM;
+		trim(d);
+	}
+	cg_utf8_truncate(d, CG_DESCRIPTION_MAX);
+	*out = d;
+	return 0;
+}
+
+static int build_priority(const struct cg_builder *b, const cJSON *ctx, int *out)
+{
+	char *v = NULL;
+	int rc = cg_tmpl_render(b->priority_from, ctx, 0, NULL, NULL, &v);
+	if (rc)
+		return rc;
+	trim(v);
+	int prio = b->prio_default;
+	int found = 0;
+	if (*v) {
+		/* The map first: a source may use "1".."5" with a meaning of its own. */
+		for (size_t i = 0; i < b->nprio && !found; i++) {
+			if (strcasecmp(b->prio[i].word, v) == 0) {
+				prio = b->prio[i].prio;
+				found = 1;
+			}
+		}
+		int direct;
+		if (!found && cg_priority_parse(v, &direct) == 0)
+			prio = direct;
+	}
+	free(v);
+	*out = prio;
+	return 0;
+}
+
+/* Quotes a rejected value in a note, shortened. */
+static void note_value(struct sbuf *notes, const char *v)
+{
+	char q[NOTE_VALUE_MAX + 4];
+	snprintf(q, sizeof(q), "%s", v);
+	cg_utf8_truncate(q, NOTE_VALUE_MAX);
+	sb_printf(notes, "\"%s\"", q);
+}
+
+static int parse_number(const char *s, double *out)
+{
+	if (!*s || s[strspn(s, "0123456789+-.eE")])
+		return CG_EINVAL; /* also rules out hex, inf and nan, which strtod would take */
+	errno = 0;
+	char *end = NULL;
+	double d = strtod(s, &end);
+	if (end == s || *end || errno == ERANGE || !isfinite(d))
+		return CG_EINVAL;
+	*out = d;
+	return 0;
+}
+
+/*
+ * Renders a list of templates into values: each render is split on newlines (so a section
+ * can yield several), trimmed, and empty pieces dropped. single: only the first render, not split.
+ */
+static int render_values(const struct tmpl_list *l, const cJSON *ctx, int single, char ***out, size_t *nout)
+{
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	for (size_t i = 0; i < l->n && (!single || i == 0); i++) {
+		char *r = NULL;
+		if ((rc = render(l->v[i], ctx, &r)))
+			goto fail;
+		char *p = r;
+		while (p) {
+			char *nl = single ? NULL : strchr(p, '\n');
+			if (nl)
+				*nl = '\0';
+			char *piece = strdup(p);
+			if (!piece) {
+				free(r);
+				rc = CG_ENOMEM;
+				goto fail;
+			}
+			trim(piece);
+			if (!*piece) {
+				free(piece);
+			} else {
+				if (n == cap) {
+					size_t nc = cap ? cap * 2 : 4;
+					char **nv = realloc(v, nc * sizeof(*nv));
+					if (!nv) {
+						free(piece);
+						free(r);
+						rc = CG_ENOMEM;
+						goto fail;
+					}
+					v = nv;
+					cap = nc;
+				}
+				v[n++] = piece;
+			}
+			p = nl ? nl + 1 : NULL;
+		}
+		free(r);
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+fail:
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return rc;
+}
+
+static void free_values(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Checks one rendered value for its type; 0 keeps it (the number in *num for NUMBER). */
+static int check_value(const struct ca *c, char *v, double *num, struct sbuf *notes)
+{
+	if (c->type == CG_CA_NUMBER && parse_number(v, num)) {
+		sb_printf(notes, "custom attribute %s: ", c->key);
+		note_value(notes, v);
+		sb_puts(notes, " is not a number; skipped\n");
+		return CG_EINVAL;
+	}
+	if (c->type == CG_CA_URL && (!is_http_url(v) || strlen(v) > CG_VALUE_MAX)) {
+		sb_printf(notes, "custom attribute %s: ", c->key);
+		note_value(notes, v);
+		sb_puts(notes, strlen(v) > CG_VALUE_MAX ? " is too long for a URL; skipped\n"
+							: " is not an http(s) URL; skipped\n");
+		return CG_EINVAL;
+	}
+	cg_utf8_truncate(v, CG_VALUE_MAX);
+	return 0;
+}
+
+/* Adds {"type","is_multi","value"} for c to obj, or nothing when no value survives. */
+static int build_one_ca(const struct ca *c, const cJSON *ctx, cJSON *obj, struct sbuf *notes)
+{
+	char **vals = NULL;
+	size_t n = 0;
+	int rc = render_values(&c->values, ctx, !c->is_multi, &vals, &n);
+	if (rc)
+		return rc;
+	cJSON *value = NULL;
+	if (!c->is_multi) {
+		double num = 0;
+		/* Rendered empty: the alert has no value for it, nothing to note. */
+		if (n == 0 || check_value(c, vals[0], &num, notes))
+			goto out;
+		value = c->type == CG_CA_NUMBER ? cJSON_CreateNumber(num) : cJSON_CreateString(vals[0]);
+		if (!value)
+			goto nomem;
+	} else {
+		value = cJSON_CreateArray();
+		if (!value)
+			goto nomem;
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++) {
+			double num = 0;
+			if (check_value(c, vals[i], &num, notes))
+				continue;
+			if (kept == CG_MULTI_MAX) {
+				sb_printf(notes, "custom attribute %s: more than %d values; the rest dropped\n", c->key,
+					  CG_MULTI_MAX);
+				break;
+			}
+			cJSON *el = c->type == CG_CA_NUMBER ? cJSON_CreateNumber(num) : cJSON_CreateString(vals[i]);
+			if (!el || !cJSON_AddItemToArray(value, el)) {
+				cJSON_Delete(el);
+				goto nomem;
+			}
+			kept++;
+		}
+		if (kept == 0) {
+			/* An empty array would match both list shapes of the oneOf: send nothing. */
+			cJSON_Delete(value);
+			value = NULL;
+			goto out;
+		}
+	}
+	cJSON *item = cJSON_CreateObject();
+	if (!item || !cJSON_AddItemToObject(obj, c->key, item)) {
+		cJSON_Delete(item);
+		goto nomem;
+	}
+	if (!cJSON_AddStringToObject(item, "type", cg_ca_type_name(c->type)) ||
+	    !cJSON_AddBoolToObject(item, "is_multi", c->is_multi ? 1 : 0))
+		goto nomem;
+	if (!cJSON_AddItemToObject(item, "value", value))
+		goto nomem;
+	value = NULL;
+out:
+	cJSON_Delete(value);
+	free_values(vals, n);
+	return rc;
+nomem:
+	rc = CG_ENOMEM;
+	goto out;
+}
+
+/* Appends v to the array unless already there. */
+static int add_unique(cJSON *arr, const char *v)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (strcmp(it->valuestring, v) == 0)
+			return 0;
+	}
+	cJSON *s = cJSON_CreateString(v);
+	if (!s || !cJSON_AddItemToArray(arr, s)) {
+		cJSON_Delete(s);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static int build_attributes(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, cJSON **out,
+			    struct sbuf *notes)
+{
+	cJSON *obj = cJSON_CreateObject();
+	char *k = NULL, *v = NULL;
+	int rc = 0;
+	if (!obj)
+		return CG_ENOMEM;
+	if (b->attrs_set) {
+		for (size_t i = 0; i < b->nattrs; i++) {
+			char **vals = NULL;
+			size_t n = 0;
+			if ((rc = render_values(&b->attrs[i].values, ctx, 0, &vals, &n)))
+				goto fail;
+			cJSON *arr = n ? cJSON_CreateArray() : NULL;
+			if (n && !arr) {
+				free_values(vals, n);
+				goto nomem;
+			}
+			for (size_t j = 0; j < n && !rc; j++) {
+				if (cJSON_GetArraySize(arr) == CG_MULTI_MAX) {
+					sb_printf(notes, "attribute %s: more than %d values; the rest dropped\n",
+						  b->attrs[i].key, CG_MULTI_MAX);
+					break;
+				}
+				cg_utf8_truncate(vals[j], CG_VALUE_MAX);
+				rc = add_unique(arr, vals[j]);
+			}
+			free_values(vals, n);
+			if (rc || (arr && !cJSON_AddItemToObject(obj, b->attrs[i].key, arr))) {
+				cJSON_Delete(arr);
+				goto nomem;
+			}
+		}
+	} else {
+		const cJSON *it;
+		cJSON_ArrayForEach(it, ev->labels)
+		{
+			if (!cJSON_IsString(it) || !it->string)
+				continue;
+			k = cg_utf8_sanitize(it->string);
+			v = cg_utf8_sanitize(it->valuestring);
+			if (!k || !v)
+				goto nomem;
+			trim(k);
+			trim(v);
+			if (*k && *v && !cJSON_GetObjectItemCaseSensitive(obj, k)) {
+				cg_utf8_truncate(v, CG_VALUE_MAX);
+				cJSON *arr = cJSON_CreateArray();
+				if (!arr || !cJSON_AddItemToObject(obj, k, arr)) {
+					cJSON_Delete(arr);
+					goto nomem;
+				}
+				if (add_unique(arr, v))
+					goto nomem;
+			}
+			free(k);
+			free(v);
+			k = v = NULL;
+		}
+	}
+	if (!obj->child) {
+		cJSON_Delete(obj);
+		obj = NULL;
+	}
+	*out = obj;
+	return 0;
+nomem:
+	rc = CG_ENOMEM;
+fail:
+	free(k);
+	free(v);
+	cJSON_Delete(obj);
+	return rc;
+}
+
+/* The annotation most worth repeating in a comment. */
+static const char *best_annotation(const struct cg_event *ev)
+{
+	static const char *const keys[] = {"summary", "message", "description"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *s = cg_json_str(ev->annotations, keys[i]);
+		if (s && s[strspn(s, " \t\r\n")])
+			return s;
+	}
+	return NULL;
+}
+
+static char *build_summary(const struct cg_event *ev, const char *notes)
+{
+	struct sbuf s = {0};
+	sb_puts(&s, ev->status == CG_STATUS_RESOLVED ? "**RESOLVED**" : "**FIRING**");
+	if (ev->severity && *ev->severity)
+		sb_printf(&s, " \xC2\xB7 severity %s", ev->severity);
+	if (ev->starts_at && *ev->starts_at)
+		sb_printf(&s, " \xC2\xB7 started %s", ev->starts_at);
+	if (ev->status == CG_STATUS_RESOLVED && ev->ends_at && *ev->ends_at)
+		sb_printf(&s, " \xC2\xB7 ended %s", ev->ends_at);
+	sb_puts(&s, "\n");
+	const char *ann = best_annotation(ev);
+	if (ann) {
+		char *a = cg_utf8_sanitize(ann);
+		if (!a) {
+			s.oom = 1;
+		} else {
+			trim(a);
+			cg_utf8_truncate(a, CG_SUMMARY_MAX / 2);
+			sb_puts(&s, a);
+			sb_puts(&s, "\n");
+			free(a);
+		}
+	}
+	sb_put_links(&s, ev->links, " \xC2\xB7 ", NULL);
+	if (notes && *notes) {
+		const char *p = notes;
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+			sb_puts(&s, "_casegate: ");
+			sb_putn(&s, p, n);
+			sb_puts(&s, "_\n");
+			p += n;
+			if (*p)
+				p++;
+		}
+	}
+	char *out = sb_take(&s);
+	if (!out)
+		return NULL;
+	char *clean = cg_utf8_sanitize(out);
+	free(out);
+	if (clean) {
+		trim(clean);
+		cg_utf8_truncate(clean, CG_SUMMARY_MAX);
+	}
+	return clean;
+}
+
+static cJSON *add_obj(cJSON *parent, const char *key)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddItemToObject(parent, key, o)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static cJSON *create_body(const struct cg_builder *b, const char *title, const char *description, int prio,
+			  cJSON *custom /* taken */)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *data = root ? add_obj(root, "data") : NULL;
+	cJSON *attrs = data && cJSON_AddStringToObject(data, "type", "case") ? add_obj(data, "attributes") : NULL;
+	if (!attrs || !cJSON_AddStringToObject(attrs, "title", title) ||
+	    !cJSON_AddStringToObject(attrs, "type_id", b->case_type) ||
+	    !cJSON_AddStringToObject(attrs, "priority", cg_priority_name(prio)) ||
+	    !cJSON_AddStringToObject(attrs, "description", description))
+		goto fail;
+	if (custom) {
+		if (!cJSON_AddItemToObject(attrs, "custom_attributes", custom))
+			goto fail;
+		custom = NULL;
+	}
+	cJSON *rel = add_obj(data, "relationships");
+	cJSON *proj = rel ? add_obj(rel, "project") : NULL;
+	cJSON *pd = proj ? add_obj(proj, "data") : NULL;
+	if (!pd || !cJSON_AddStringToObject(pd, "id", b->project) || !cJSON_AddStringToObject(pd, "type", "project"))
+		goto fail;
+	return root;
+fail:
+	cJSON_Delete(custom);
+	cJSON_Delete(root);
+	return NULL;
+}
+
+int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, struct cg_case_draft *out, char *err,
+		     size_t errlen)
+{
+	struct cg_case_draft d;
+	memset(&d, 0, sizeof(d));
+	struct sbuf notes = {0};
+	char *description = NULL;
+	cJSON *custom = NULL;
+	cJSON *own_ctx = NULL;
+	char tmp[1];
+	int rc;
+	if (!err || errlen == 0) {
+		err = tmp;
+		errlen = sizeof(tmp);
+	}
+	err[0] = '\0';
+
+	const cJSON *ctx = ev->ctx;
+	if (!ctx) {
+		/* A hand-built event without ctx: give templates the normalised fields at least. */
+		struct cg_event copy = *ev;
+		copy.ctx = NULL;
+		if ((rc = cg_event_build_ctx(&copy, NULL, NULL)))
+			goto fail;
+		own_ctx = copy.ctx;
+		ctx = own_ctx;
+	}
+
+	if ((rc = build_dedup(b, ev, ctx, &d.dedup_key, err, errlen)) || (rc = build_title(b, ev, ctx, &d.title)) ||
+	    (rc = build_description(b, ev, ctx, &description)) || (rc = build_priority(b, ctx, &d.priority)))
+		goto fail;
+	d.status = ev->status;
+	if (ev->severity && !(d.severity = strdup(ev->severity)))
+		goto nomem;
+
+	if (b->ncas && !(custom = cJSON_CreateObject()))
+		goto nomem;
+	for (size_t i = 0; i < b->ncas; i++)
+		if ((rc = build_one_ca(&b->cas[i], ctx, custom, &notes)))
+			goto fail;
+	if (custom && !custom->child) {
+		cJSON_Delete(custom);
+		custom = NULL;
+	}
+	if ((rc = build_attributes(b, ev, ctx, &d.attributes, &notes)))
+		goto fail;
+
+	d.create = create_body(b, d.title, description, d.priority, custom);
+	custom = NULL;
+	if (!d.create)
+		goto nomem;
+	if (notes.oom)
+		goto nomem;
+	if (notes.n) {
+		d.notes = sb_take(&notes);
+		if (!d.notes)
+			goto nomem;
+	}
+	if (!(d.summary = build_summary(ev, d.notes)))
+		goto nomem;
+
+	free(description);
+	cJSON_Delete(own_ctx);
+	*out = d;
+	return 0;
+nomem:
+	rc = CG_ENOMEM;
+fail:
+	if (rc == CG_ENOMEM && !err[0])
+		snprintf(err, errlen, "%s", cg_strerror(rc));
+	else if (rc && !err[0])
+		snprintf(err, errlen, "template: %s", cg_strerror(rc));
+	free(notes.p);
+	free(description);
+	cJSON_Delete(custom);
+	cJSON_Delete(own_ctx);
+	cg_case_draft_cleanup(&d);
+	return rc;
+}
+
+/* ---- follow-up bodies ----------------------------------------------------------------- */
+
+/* {"data":{"type":"case","attributes":{}}}; *attrs receives the inner object. */
+static cJSON *body_shell(cJSON **attrs)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *data = root ? add_obj(root, "data") : NULL;
+	if (!data || !cJSON_AddStringToObject(data, "type", "case") || !(*attrs = add_obj(data, "attributes"))) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+cJSON *cg_body_comment(const char *text)
+{
+	cJSON *attrs = NULL;
+	cJSON *root = body_shell(&attrs);
+	char *t = cg_utf8_sanitize(text);
+	if (!root || !t)
+		goto fail;
+	cg_utf8_truncate(t, CG_COMMENT_MAX);
+	if (!cJSON_AddStringToObject(attrs, "comment", t))
+		goto fail;
+	free(t);
+	return root;
+fail:
+	free(t);
+	cJSON_Delete(root);
+	return NULL;
+}
+
+static cJSON *body_status(const char *status_name, const char *legacy)
+{
+	cJSON *attrs = NULL;
+	cJSON *root = body_shell(&attrs);
+	if (!root)
+		return NULL;
+	int ok = status_name && *status_name ? cJSON_AddStringToObject(attrs, "status_name", status_name) != NULL
+					     : cJSON_AddStringToObject(attrs, "status", legacy) != NULL;
+	if (!ok) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+cJSON *cg_body_status(const char *status_name)
+{
+	return body_status(status_name, "CLOSED");
+}
+
+cJSON *cg_body_reopen(const char *status_name)
+{
+	return body_status(status_name, "OPEN");
+}
+
+cJSON *cg_body_priority(int prio)
+{
+	cJSON *attrs = NULL;
+	cJSON *root = body_shell(&attrs);
+	if (root && !cJSON_AddStringToObject(attrs, "priority", cg_priority_name(prio))) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+cJSON *cg_body_attributes(const cJSON *attrs)
+{
+	cJSON *inner = NULL;
+	cJSON *root = body_shell(&inner);
+	cJSON *copy = attrs ? cJSON_Duplicate(attrs, 1) : cJSON_CreateObject();
+	if (!root || !copy || !cJSON_AddItemToObject(inner, "attributes", copy)) {
+		cJSON_Delete(copy);
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
