@@ -8,11 +8,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "itest.h"
+#include "../integration/itest.h"
 
+/* Debian's path; CG_ALERTMANAGER overrides it (e.g. an upstream `alertmanager` binary). */
 #define AM_BIN "/usr/bin/prometheus-alertmanager"
 #define AM_TOKEN "e2e-am-token-7f3c9a"
 /* Every test, start to finish, fits in this budget; each wait takes what is left of it. */
@@ -34,7 +36,14 @@ struct e2e {
 	char am_cfg[600];
 	uint64_t end_ms;
 	int passed, skipped, started;
+	int gw_status; /* casegate's wait status once stopped */
 };
+
+static const char *am_bin(void)
+{
+	const char *b = getenv("CG_ALERTMANAGER");
+	return b && *b ? b : AM_BIN;
+}
 
 static uint64_t mono_ms(void)
 {
@@ -162,7 +171,7 @@ static int start_am(struct e2e *e)
 		snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", e->am_port);
 		snprintf(log, sizeof(log), "%s/alertmanager.%d.log", e->t.dir, attempt);
 		/* An empty cluster address disables gossip: no second port, no peers to wait for. */
-		char *const argv[] = {AM_BIN, cfg_arg, storage, listen, "--cluster.listen-address=",
+		char *const argv[] = {(char *)am_bin(), cfg_arg, storage, listen, "--cluster.listen-address=",
 				      "--log.level=debug", NULL};
 		if (cg_h_spawn(&e->am, argv, NULL, log) != 0)
 			return -1;
@@ -191,7 +200,7 @@ static void stop_all(struct e2e *e)
 		e->am_running = 0;
 	}
 	if (e->t.gw_running) {
-		cg_h_stop(&e->t.gw, SIGTERM);
+		e->gw_status = cg_h_stop(&e->t.gw, SIGTERM);
 		e->t.gw_running = 0;
 	}
 	if (e->t.sim_running) {
@@ -256,8 +265,8 @@ static int teardown(void **state)
 
 static void skip_without_am(struct e2e *e)
 {
-	if (access(AM_BIN, X_OK) != 0) {
-		fprintf(stderr, "%s not installed (apt-get install prometheus-alertmanager): skipped\n", AM_BIN);
+	if (access(am_bin(), X_OK) != 0) {
+		fprintf(stderr, "%s not installed (apt-get install prometheus-alertmanager): skipped\n", am_bin());
 		e->skipped = 1;
 		skip();
 	}
@@ -315,8 +324,12 @@ static void wait_case(struct e2e *e, const char *needle, int want_closed)
 {
 	struct case_wait w = {e, needle, want_closed};
 	if (!cg_h_poll(case_ready, &w, left_ms(e, 45000))) {
-		fprintf(stderr, "got no %s case titled \"...%s...\" in time, want one\n", want_closed ? "closed" : "",
+		fprintf(stderr, "got no %scase titled \"...%s...\" in time, want one\n", want_closed ? "closed " : "",
 			needle);
+		/* Tell "Alertmanager never got through" apart from "casegate did not deliver". */
+		fprintf(stderr, "casegate saw %g webhook requests from am, %g auth failures\n",
+			itest_metric(&e->t, "casegate_http_requests_total", "source=\"am\""),
+			itest_metric(&e->t, "casegate_auth_failures_total", NULL));
 		fail();
 	}
 }
@@ -366,6 +379,18 @@ static void expect_attr(const cJSON *c, const char *name, const char *want)
 		fprintf(stderr, "case %s: got \"%s\", want \"%s\"\n", name, got ? got : "(none)", want);
 	assert_non_null(got);
 	assert_string_equal(got, want);
+}
+
+/* casegate drains and exits 0 on SIGTERM (under CG_SANITIZE a leak report makes this fail). */
+static void expect_clean_exit(struct e2e *e)
+{
+	int st = e->gw_status;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "got casegate wait status 0x%x on SIGTERM, want exit 0\n", (unsigned)st);
+		cg_h_dump_log(&e->t.gw);
+	}
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static void check_contract(struct e2e *e)
@@ -429,6 +454,7 @@ static void test_fire_repeat_resolve(void **state)
 	assert_int_equal(itest_metric(&e->t, "casegate_auth_failures_total", NULL) > 0, 0);
 
 	stop_all(e);
+	expect_clean_exit(e);
 	check_contract(e);
 	e->passed = 1;
 }
@@ -482,6 +508,7 @@ static void test_two_instances(void **state)
 	free(a2);
 
 	stop_all(e);
+	expect_clean_exit(e);
 	check_contract(e);
 	e->passed = 1;
 }
