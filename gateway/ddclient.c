@@ -692,6 +692,12 @@ static int valid_path(const char *p)
 int cg_dd_request(struct cg_dd_client *c, const char *method, const char *path, const char *body,
 		  size_t body_len, cg_dd_done_fn done, void *ud)
 {
+	return cg_dd_request_flags(c, method, path, body, body_len, 0, done, ud);
+}
+
+int cg_dd_request_flags(struct cg_dd_client *c, const char *method, const char *path, const char *body,
+			size_t body_len, int flags, cg_dd_done_fn done, void *ud)
+{
 	struct req *r = NULL;
 	CURL *e = NULL;
 	char *url = NULL;
@@ -736,6 +742,8 @@ int cg_dd_request(struct cg_dd_client *c, const char *method, const char *path, 
 	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
 	SETOPT(CURLOPT_MAXAGE_CONN, MAX_IDLE_AGE_S);
+	if (flags & CG_DD_NO_REPLAY)
+		SETOPT(CURLOPT_FRESH_CONNECT, 1L);
 	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
 	SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);

@@ -67,6 +67,20 @@ int cg_dd_client_create(uv_loop_t *loop, const struct cg_dd_opts *opts, struct c
 int cg_dd_request(struct cg_dd_client *c, const char *method, const char *path, const char *body,
 		  size_t body_len, cg_dd_done_fn done, void *ud);
 
+enum cg_dd_flags {
+	/*
+	 * Send on a new connection. libcurl silently re-sends a request (POST included) when a
+	 * reused keep-alive connection dies before any answer byte, which would run a
+	 * non-idempotent request twice if the server had processed it. A fresh connection is
+	 * never replayed: the failure comes back as maybe_sent = 1 for the caller to reconcile.
+	 */
+	CG_DD_NO_REPLAY = 1,
+};
+
+/* cg_dd_request with flags (enum cg_dd_flags). */
+int cg_dd_request_flags(struct cg_dd_client *c, const char *method, const char *path, const char *body,
+			size_t body_len, int flags, cg_dd_done_fn done, void *ud);
+
 size_t cg_dd_inflight(const struct cg_dd_client *c);
 
 /*

@@ -293,9 +293,25 @@ struct claim_job {
 	int has_next;
 };
 
+static void claim_reset(struct claim_job *j)
+{
+	if (j->cases)
+		for (size_t i = 0; i < j->n; i++)
+			cg_store_case_cleanup(&j->cases[i]);
+	free(j->cases);
+	if (j->evs)
+		cg_store_events_free(j->evs, j->n);
+	j->cases = NULL;
+	j->evs = NULL;
+	j->n = 0;
+	j->has_next = 0;
+}
+
 static int claim_run(struct cg_store *st, void *ud)
 {
 	struct claim_job *j = ud;
+	/* storeq re-runs a job alone when its batch failed: start from nothing. */
+	claim_reset(j);
 	int rc = cg_store_claim(st, j->now, j->limit, &j->evs, &j->n);
 	if (rc)
 		return rc;
@@ -319,12 +335,7 @@ static int claim_run(struct cg_store *st, void *ud)
 
 static void claim_free(struct claim_job *j)
 {
-	if (j->cases)
-		for (size_t i = 0; i < j->n; i++)
-			cg_store_case_cleanup(&j->cases[i]);
-	free(j->cases);
-	if (j->evs)
-		cg_store_events_free(j->evs, j->n);
+	claim_reset(j);
 	free(j);
 }
 
@@ -562,7 +573,7 @@ static void op_save_progress(struct op *op)
 
 static void dd_done(const struct cg_dd_result *res, void *ud);
 
-static int send_json(struct op *op, const char *method, const char *path, cJSON *body)
+static int send_json_flags(struct op *op, const char *method, const char *path, cJSON *body, int flags)
 {
 	char *text = NULL;
 	if (body) {
@@ -571,9 +582,20 @@ static int send_json(struct op *op, const char *method, const char *path, cJSON 
 		if (!text)
 			return CG_ENOMEM;
 	}
-	int rc = cg_dd_request(op->e->dd, method, path, text, text ? strlen(text) : 0, dd_done, op);
+	int rc = cg_dd_request_flags(op->e->dd, method, path, text, text ? strlen(text) : 0, flags, dd_done, op);
 	cJSON_free(text);
 	return rc;
+}
+
+static int send_json(struct op *op, const char *method, const char *path, cJSON *body)
+{
+	return send_json_flags(op, method, path, body, 0);
+}
+
+/* Creates are the one request casegate cannot repeat blindly: never let libcurl replay one. */
+static int send_create(struct op *op, cJSON *body)
+{
+	return send_json_flags(op, "POST", "/api/v2/cases", body, CG_DD_NO_REPLAY);
 }
 
 static char *comment_text(struct op *op)
@@ -686,7 +708,7 @@ static void op_send_step(struct op *op)
 		cJSON *body = create ? cg_engine_create_body(create, op->ev.dedup_key, op->cs.generation,
 							     op->cs.prev_case_key, op->marker)
 				     : NULL;
-		rc = body ? send_json(op, "POST", "/api/v2/cases", body) : CG_ENOMEM;
+		rc = body ? send_create(op, body) : CG_ENOMEM;
 	}
 	if (rc) {
 		snprintf(op->reason, sizeof(op->reason), "could not send %s: %s", cg_step_name(s), cg_strerror(rc));
@@ -858,7 +880,7 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 									     op->cs.generation, op->cs.prev_case_key,
 									     op->marker)
 						     : NULL;
-				int rc = body ? send_json(op, "POST", "/api/v2/cases", body) : CG_ENOMEM;
+				int rc = body ? send_create(op, body) : CG_ENOMEM;
 				if (rc) {
 					snprintf(op->reason, sizeof(op->reason), "could not send create: %s",
 						 cg_strerror(rc));

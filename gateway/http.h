@@ -92,4 +92,12 @@ void cg_http_drop(struct cg_http_request *req);
 /* Reason phrase for a status code ("Not Found"). */
 const char *cg_http_reason(int status);
 
+/*
+ * Test hook for tests/fuzz/fuzz_http.c: runs data as one client's byte stream
+ * through a real connection (socketpair) of a throwaway server with small limits,
+ * answering requests synchronously, later, with an error, or by dropping them.
+ * Returns 0 when everything closed cleanly, negative otherwise (-2: leaked handle).
+ */
+int cg_http_fuzz_feed(const uint8_t *data, size_t len);
+
 #endif

@@ -104,6 +104,15 @@ struct cg_store {
  * Events left in flight by a previous process are made pending again.
  */
 int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen);
+/* Text of the SQLite store's last failure (also logged); "" when none. */
+const char *cg_store_sqlite_errmsg(struct cg_store *st);
+/* Schema version this build writes (PRAGMA user_version of casegate.db). */
+int cg_store_sqlite_schema_version(void);
+/*
+ * Test hook: PRAGMA max_page_count = pages, so writes fail with CG_EFULL like a full disk.
+ * SQLite never goes below the current page count; *out (may be NULL) gets the value in effect.
+ */
+int cg_store_sqlite_set_max_pages(struct cg_store *st, int64_t pages, int64_t *out);
 
 /* Thin dispatchers. */
 static inline void cg_store_close(struct cg_store *st)

@@ -14,6 +14,9 @@ struct cg_storeq;
  * its batch. It returns 0 or a negative enum cg_err; any failure of a job, or of the
  * commit, rolls the batch back and every job's done gets that error (jobs that had
  * succeeded are re-run alone, so one bad job does not fail the others).
+ * A job may therefore run more than once (the first run rolled back): it must reset
+ * whatever it writes to ud at its start (e.g. free a claim result of the earlier run).
+ * Batches hold at most 256 jobs.
  */
 typedef int (*cg_storeq_job_fn)(struct cg_store *st, void *ud);
 /* Runs on the loop thread after the batch committed (rc 0) or failed. */
@@ -29,7 +32,9 @@ int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_f
 size_t cg_storeq_pending(const struct cg_storeq *q);
 
 /* Finishes queued jobs, joins the thread, closes the async handle; on_closed runs when freed.
- * The store itself is not closed. */
+ * The store itself is not closed. Returns at once: the queued jobs' completions are delivered
+ * by the loop afterwards (run it until on_closed), then q is gone. Submitting after
+ * destroy returns CG_ECLOSED until on_closed. */
 void cg_storeq_destroy(struct cg_storeq *q, void (*on_closed)(void *ud), void *ud);
 
 #endif

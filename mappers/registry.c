@@ -4,9 +4,13 @@
 #include <string.h>
 
 extern const struct cg_mapper cg_mapper_generic;
+extern const struct cg_mapper cg_mapper_alertmanager;
+extern const struct cg_mapper cg_mapper_grafana;
 
 static const struct cg_mapper *const all[] = {
 	&cg_mapper_generic,
+	&cg_mapper_alertmanager,
+	&cg_mapper_grafana,
 	NULL,
 };
 

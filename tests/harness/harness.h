@@ -24,8 +24,10 @@ char *cg_h_read_file(const char *path, size_t *len);
 
 /* A child process with stdout+stderr captured to a log file. */
 struct cg_h_proc {
-	pid_t pid;
+	pid_t pid;          /* 0 once reaped */
 	char log_path[512];
+	int reaped;         /* 1 once waitpid collected it (cg_h_alive or cg_h_stop) */
+	int wstatus;        /* waitpid status once reaped */
 };
 /* argv[0] is a path; env_extra is a NULL-terminated list of "K=V" (may be NULL). */
 int cg_h_spawn(struct cg_h_proc *p, char *const argv[], char *const env_extra[], const char *log_path);
@@ -58,7 +60,10 @@ void cg_h_resp_free(struct cg_h_resp *r);
 int cg_h_resp_header(const struct cg_h_resp *r, const char *name, char *buf, size_t buflen);
 
 /* Starts casegate-sim on a free port with extra args (NULL-terminated, may be NULL).
- * Writes the port. The sim logs every request body it receives to req_log (JSON lines). */
+ * Writes the port. The sim logs every Datadog API request it receives to
+ * <dir>/CG_H_SIM_REQUEST_LOG (JSON lines, see tests/sim) and its output to <dir>/sim.log;
+ * an extra "--request-log FILE" overrides the first. Returns 0 or -1 (log dumped). */
+#define CG_H_SIM_REQUEST_LOG "sim-requests.jsonl"
 int cg_h_start_sim(struct cg_h_proc *p, const char *dir, const char *const extra_args[], int *port);
 
 /* GET url and parse JSON; NULL on error. */
@@ -67,6 +72,9 @@ cJSON *cg_h_get_json(const char *url);
 /* Runs the contract validator over a sim request log when ../shared is present.
  * Returns 0 valid, 1 invalid (prints why), 77 skipped. */
 int cg_h_validate_contract(const char *req_log);
+/* Same with extra validator flags (NULL-terminated), e.g. "--skip-4xx" to ignore requests
+ * the sim rejected with a 4xx answer. */
+int cg_h_validate_contract_args(const char *req_log, const char *const extra_args[]);
 
 /* Formats into a malloc'd string. */
 char *cg_h_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,1372 @@
+/* http.c: HTTP/1.1 server on libuv + llhttp: keep-alive, ordered pipelining, async answers, limits. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "http.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <llhttp.h>
+
+#include "err.h"
+
+#define CG_LOG_COMPONENT "http"
+#include "log.h"
+
+/*
+ * Lifecycle (the part that must not go wrong)
+ * -------------------------------------------
+ * A connection (struct conn) owns two handles (tcp, timer) and embeds the one
+ * request it may have in flight: parsing is paused when a request completes and
+ * resumed only after the handler answered it, so pipelined requests are handled
+ * strictly in order and at most one request per connection exists at a time.
+ *
+ * The conn memory is freed when BOTH hold:
+ *   - both handles are closed (close callbacks ran: handles_open == 0), and
+ *   - no request is outstanding (req_active == 0).
+ * Whichever happens last frees it: the final close callback (conn_handle_closed)
+ * or cg_http_respond()/cg_http_drop() on an orphaned request. When the client
+ * disconnects while the handler still holds the request, the handles close, the
+ * conn leaves the server's list (c->srv = NULL, it no longer counts as a
+ * connection) and stays allocated as an orphan; the later respond/drop discards
+ * the answer and frees it. Thus req->conn is valid until respond/drop, and the
+ * server may finish closing (and be freed) while orphans exist: orphans never
+ * touch c->srv.
+ *
+ * Reentrancy: the handler is never called from inside llhttp_execute (the
+ * on_message_complete callback only pauses the parser); it is called with
+ * c->in_process set, so a synchronous respond() from the handler does not
+ * recurse into parsing: the outer loop continues with the buffered bytes.
+ * Close callbacks always run on a later loop iteration, so a conn stays valid
+ * for the rest of any callback that closed it.
+ *
+ * Buffers: one 64 KiB read buffer per server is shared by all connections (libuv
+ * calls alloc_cb and read_cb back to back); bytes are copied once into the
+ * connection's head buffer (method/url/headers, NUL-separated) or body buffer,
+ * both reused across keep-alive requests. Bytes of pipelined requests that
+ * arrive while a request is in flight are kept in c->pend, bounded by
+ * PEND_MAX (reading stops past it: TCP backpressure).
+ */
+
+#define READ_BUF_SIZE (64 * 1024)
+#define PEND_MAX (64 * 1024)
+#define LINGER_MS 1000u
+/* Buffers above these sizes are released after a request instead of kept for reuse. */
+#define HBUF_KEEP (16 * 1024)
+#define BBUF_KEEP (64 * 1024)
+
+enum phase {
+	PH_IDLE,   /* keep-alive, waiting for the next request (idle_timeout) */
+	PH_HEAD,   /* reading the request head (header_timeout) */
+	PH_BODY,   /* reading the body (body_timeout) */
+	PH_WAIT,   /* handler holds the request: no timeout */
+	PH_LINGER, /* last answer sent, write side shut: discard input until EOF */
+};
+
+struct conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_shutdown_t shutdown;
+	llhttp_t parser;
+	struct cg_http_request req;
+	struct cg_http_server *srv; /* NULL once orphaned */
+	struct conn *prev, *next;
+
+	/* head: "url\0name\0value\0..." as offsets, turned into pointers at headers_complete */
+	char *hbuf;
+	size_t hlen, hcap;
+	size_t *hoff; /* 2 per header: name offset, value offset (SIZE_MAX = none yet) */
+	size_t nhdr, hoff_cap;
+	struct cg_http_header *hdrs;
+	size_t hdrs_cap;
+	size_t url_off;
+	size_t tok_start;
+	const char *head_base; /* where head bytes start in the buffer being parsed */
+	size_t head_prev;      /* head bytes seen in earlier buffers */
+
+	char *bbuf;
+	size_t blen, bcap;
+
+	char *pend; /* unparsed bytes waiting for the in-flight request to be answered */
+	size_t pend_len, pend_cap;
+
+	int err_status; /* set by parser callbacks to refuse a request (413, 431) */
+	const char *err_msg;
+	unsigned handles_open;
+	unsigned writes_pending;
+	enum phase phase;
+	unsigned closing : 1;      /* uv_close called */
+	unsigned reading : 1;
+	unsigned peer_eof : 1;
+	unsigned close_after : 1;  /* no further request: shut down after the last write */
+	unsigned shutting : 1;     /* uv_shutdown issued */
+	unsigned req_active : 1;   /* handler holds c->req */
+	unsigned in_process : 1;
+	unsigned paused : 1;       /* parser paused after a complete message */
+	unsigned in_head : 1;
+	unsigned url_done : 1;
+	unsigned url_open : 1;
+	unsigned tok_open : 1;
+	unsigned msg_started : 1;  /* bytes of a request were seen since the last answer */
+	unsigned keep_alive : 1;
+	unsigned http10 : 1;
+	unsigned upgrade : 1;
+};
+
+struct cg_http_server {
+	uv_loop_t *loop;
+	uv_tcp_t listener;
+	struct cg_http_limits lim;
+	cg_http_handler_fn handler;
+	void *ud;
+	struct conn *conns;
+	size_t nconns;
+	int port;
+	unsigned closing : 1;
+	unsigned listener_closed : 1;
+	void (*on_closed)(void *ud);
+	void *closed_ud;
+	char rbuf[READ_BUF_SIZE];
+};
+
+struct wreq {
+	uv_write_t w;
+	struct conn *c;
+	size_t len;
+	char data[];
+};
+
+static const char empty_str[] = "";
+
+static void conn_close(struct conn *c);
+static void conn_drain(struct conn *c);
+static void conn_after_write(struct conn *c);
+static void conn_read_start(struct conn *c);
+
+/* ---------------------------------------------------------------- helpers */
+
+void cg_http_limits_default(struct cg_http_limits *l)
+{
+	l->max_body = 1024 * 1024;
+	l->max_header_bytes = 16 * 1024;
+	l->max_headers = 100;
+	l->header_timeout_ms = 10000;
+	l->body_timeout_ms = 30000;
+	l->idle_timeout_ms = 60000;
+	l->max_connections = 1024;
+}
+
+const char *cg_http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: break;
+	}
+	if (status >= 200 && status < 300)
+		return "OK";
+	if (status >= 400 && status < 500)
+		return "Client Error";
+	if (status >= 500 && status < 600)
+		return "Server Error";
+	return "Unknown";
+}
+
+static int ascii_lower(int ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? ch + ('a' - 'A') : ch;
+}
+
+static int ascii_casecmp(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		int x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
+		if (x != y || x == 0)
+			return x - y;
+	}
+}
+
+const char *cg_http_header_get(const struct cg_http_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (ascii_casecmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	return NULL;
+}
+
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = ascii_lower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* Decodes one form-encoded char at *p (advancing it). Invalid or %00 escapes stay literal,
+ * so a decoded string never carries an embedded NUL. */
+static int form_next(const char **p)
+{
+	const char *s = *p;
+	if (*s == '+') {
+		*p = s + 1;
+		return ' ';
+	}
+	if (*s == '%') {
+		int h = hexval((unsigned char)s[1]), l = h >= 0 ? hexval((unsigned char)s[2]) : -1;
+		if (h >= 0 && l >= 0 && (h | l) != 0) {
+			*p = s + 3;
+			return h * 16 + l;
+		}
+	}
+	*p = s + 1;
+	return (unsigned char)*s;
+}
+
+int cg_http_query_get(const struct cg_http_request *req, const char *name, char *buf, size_t buflen)
+{
+	const char *q = req->query ? req->query : "";
+	while (*q) {
+		const char *k = q;
+		const char *n = name;
+		int match = 1;
+		while (*k && *k != '=' && *k != '&') {
+			int ch = form_next(&k);
+			if (match && (*n == '\0' || (unsigned char)*n != ch))
+				match = 0;
+			else if (match)
+				n++;
+		}
+		if (match && *n == '\0') {
+			size_t o = 0;
+			if (*k == '=')
+				k++;
+			while (*k && *k != '&') {
+				int ch = form_next(&k);
+				if (o + 1 >= buflen)
+					return CG_E2BIG;
+				buf[o++] = (char)ch;
+			}
+			if (buflen == 0)
+				return CG_E2BIG;
+			buf[o] = '\0';
+			return 0;
+		}
+		while (*k && *k != '&')
+			k++;
+		q = *k ? k + 1 : k;
+	}
+	return CG_ENOENT;
+}
+
+/* Grows *buf to hold at least need bytes (doubling). */
+static int grow(char **buf, size_t *cap, size_t need, size_t min)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : min;
+	while (ncap < need)
+		ncap *= 2;
+	char *nb = realloc(*buf, ncap);
+	if (!nb)
+		return CG_ENOMEM;
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
+/* JSON string body {"errors":["msg"]}, malloc'd. */
+static char *json_error(const char *msg, size_t *len)
+{
+	static const char pre[] = "{\"errors\":[\"", post[] = "\"]}";
+	size_t mlen = strlen(msg);
+	char *out = malloc(sizeof(pre) + sizeof(post) + 6 * mlen);
+	if (!out)
+		return NULL;
+	size_t o = sizeof(pre) - 1;
+	memcpy(out, pre, o);
+	for (const unsigned char *s = (const unsigned char *)msg; *s; s++) {
+		if (*s == '"' || *s == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)*s;
+		} else if (*s < 0x20) {
+			o += (size_t)snprintf(out + o, 7, "\\u%04x", *s);
+		} else {
+			out[o++] = (char)*s;
+		}
+	}
+	memcpy(out + o, post, sizeof(post));
+	*len = o + sizeof(post) - 1;
+	return out;
+}
+
+/* Header text must not smuggle a line break into the response. */
+static int header_safe(const char *s)
+{
+	return s && !strpbrk(s, "\r\n");
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+static void conn_free(struct conn *c)
+{
+	free(c->hbuf);
+	free(c->hoff);
+	free(c->hdrs);
+	free(c->bbuf);
+	free(c->pend);
+	free(c);
+}
+
+static void server_maybe_done(struct cg_http_server *srv)
+{
+	if (!srv->closing || !srv->listener_closed || srv->nconns > 0)
+		return;
+	void (*cb)(void *) = srv->on_closed;
+	void *ud = srv->closed_ud;
+	free(srv);
+	if (cb)
+		cb(ud);
+}
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	if (--c->handles_open > 0)
+		return;
+	struct cg_http_server *srv = c->srv;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	c->srv = NULL;
+	if (!c->req_active)
+		conn_free(c); /* else orphaned: freed by respond/drop */
+	server_maybe_done(srv);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	c->reading = 0;
+	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void conn_timer(struct conn *c, unsigned ms)
+{
+	if (c->closing)
+		return;
+	if (ms == 0)
+		uv_timer_stop(&c->timer);
+	else
+		uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void conn_set_phase(struct conn *c, enum phase ph)
+{
+	const struct cg_http_limits *l = &c->srv->lim;
+	c->phase = ph;
+	switch (ph) {
+	case PH_IDLE: conn_timer(c, l->idle_timeout_ms); break;
+	case PH_HEAD: conn_timer(c, l->header_timeout_ms); break;
+	case PH_BODY: conn_timer(c, l->body_timeout_ms); break;
+	case PH_WAIT: conn_timer(c, 0); break;
+	case PH_LINGER:
+		conn_timer(c, l->idle_timeout_ms && l->idle_timeout_ms < LINGER_MS ? l->idle_timeout_ms : LINGER_MS);
+		break;
+	}
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static void on_write(uv_write_t *w, int status)
+{
+	struct wreq *wr = (struct wreq *)w;
+	struct conn *c = wr->c;
+	free(wr);
+	c->writes_pending--;
+	if (c->closing)
+		return;
+	if (status < 0) {
+		CG_LOG_DEBUG("write to %s failed: %s", c->req.remote_addr, uv_strerror(status));
+		conn_close(c);
+		return;
+	}
+	conn_after_write(c);
+}
+
+static int conn_write(struct conn *c, struct wreq *wr)
+{
+	uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
+	wr->c = c;
+	int r = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+	if (r < 0) {
+		free(wr);
+		conn_close(c);
+		return CG_EIO;
+	}
+	c->writes_pending++;
+	return 0;
+}
+
+static size_t put(char *dst, size_t o, const char *s, size_t n)
+{
+	memcpy(dst + o, s, n);
+	return o + n;
+}
+#define PUTS(dst, o, lit) put(dst, o, lit, sizeof(lit) - 1)
+
+/* Builds the whole answer in one buffer (one write, one free). */
+static struct wreq *build_response(int status, const char *ctype, const char *body, size_t blen,
+				   const struct cg_http_header *extra, size_t nextra, int last, int ka10)
+{
+	if (status < 100 || status > 999)
+		status = 500;
+	const char *reason = cg_http_reason(status);
+	int no_body = status < 200 || status == 204 || status == 304;
+	if (!header_safe(ctype))
+		ctype = "application/json";
+	if (no_body)
+		blen = 0;
+	size_t need = 64 + strlen(reason) + strlen(ctype) + blen;
+	for (size_t i = 0; i < nextra; i++)
+		if (header_safe(extra[i].name) && header_safe(extra[i].value))
+			need += strlen(extra[i].name) + strlen(extra[i].value) + 4;
+	need += 64; /* Connection header and slack */
+	struct wreq *wr = malloc(sizeof(*wr) + need);
+	if (!wr)
+		return NULL;
+	char *d = wr->data;
+	size_t o = (size_t)snprintf(d, need, "HTTP/1.1 %03d ", status);
+	o = put(d, o, reason, strlen(reason));
+	o = PUTS(d, o, "\r\n");
+	if (!no_body) {
+		o = PUTS(d, o, "Content-Type: ");
+		o = put(d, o, ctype, strlen(ctype));
+		o += (size_t)snprintf(d + o, need - o, "\r\nContent-Length: %zu\r\n", blen);
+	}
+	for (size_t i = 0; i < nextra; i++) {
+		if (!header_safe(extra[i].name) || !header_safe(extra[i].value)) {
+			CG_LOG_WARN("dropping response header with a line break");
+			continue;
+		}
+		o = put(d, o, extra[i].name, strlen(extra[i].name));
+		o = PUTS(d, o, ": ");
+		o = put(d, o, extra[i].value, strlen(extra[i].value));
+		o = PUTS(d, o, "\r\n");
+	}
+	if (last)
+		o = PUTS(d, o, "Connection: close\r\n");
+	else if (ka10)
+		o = PUTS(d, o, "Connection: keep-alive\r\n");
+	o = PUTS(d, o, "\r\n");
+	if (blen)
+		o = put(d, o, body, blen);
+	wr->len = o;
+	return wr;
+}
+
+/* Server-generated error: JSON body, then close (the parser state is unusable). */
+static void conn_send_error(struct conn *c, int status, const char *msg)
+{
+	size_t blen = 0;
+	char *body = json_error(msg, &blen);
+	struct wreq *wr = body ? build_response(status, "application/json", body, blen, NULL, 0, 1, 0) : NULL;
+	free(body);
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+	c->close_after = 1;
+	c->pend_len = 0;
+	conn_timer(c, 0);
+	if (!wr) {
+		conn_close(c);
+		return;
+	}
+	if (conn_write(c, wr) < 0)
+		return;
+}
+
+static void on_shutdown(uv_shutdown_t *s, int status)
+{
+	struct conn *c = s->data;
+	if (c->closing)
+		return;
+	if (status < 0 || c->peer_eof) {
+		conn_close(c);
+		return;
+	}
+	/* Lingering close: reading until the peer's EOF keeps unread input from turning our
+	 * close into a RST that could destroy the answer before the client read it. */
+	conn_set_phase(c, PH_LINGER);
+	conn_read_start(c);
+}
+
+static void conn_after_write(struct conn *c)
+{
+	if (c->writes_pending > 0 || c->req_active || c->closing || c->shutting)
+		return;
+	if (c->close_after || (c->srv && c->srv->closing)) {
+		c->shutting = 1;
+		c->shutdown.data = c;
+		if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
+			conn_close(c);
+		return;
+	}
+	if (c->peer_eof)
+		conn_close(c);
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+static struct conn *pconn(llhttp_t *p)
+{
+	return p->data;
+}
+
+static int refuse(struct conn *c, int status, const char *msg)
+{
+	c->err_status = status;
+	c->err_msg = msg;
+	return -1;
+}
+
+/* Counts head bytes up to at+len; the whole head (request line + headers) is bounded. */
+static int head_check(struct conn *c, const char *at, size_t len)
+{
+	if (!c->head_base)
+		c->head_base = at;
+	size_t n = c->head_prev + (size_t)(at + len - c->head_base);
+	if (n > c->srv->lim.max_header_bytes)
+		return refuse(c, 431, "request header too large");
+	return 0;
+}
+
+static int head_append(struct conn *c, const char *at, size_t len)
+{
+	if (!c->tok_open) {
+		c->tok_start = c->hlen;
+		c->tok_open = 1;
+	}
+	if (grow(&c->hbuf, &c->hcap, c->hlen + len + 1, 512) < 0)
+		return refuse(c, 500, "out of memory");
+	memcpy(c->hbuf + c->hlen, at, len);
+	c->hlen += len;
+	return 0;
+}
+
+/* Ends the current token with a NUL; returns its offset. */
+static int head_token_end(struct conn *c, size_t *off)
+{
+	if (!c->tok_open) {
+		c->tok_start = c->hlen;
+	}
+	if (grow(&c->hbuf, &c->hcap, c->hlen + 1, 512) < 0)
+		return refuse(c, 500, "out of memory");
+	c->hbuf[c->hlen++] = '\0';
+	c->tok_open = 0;
+	*off = c->tok_start;
+	return 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+	struct conn *c = pconn(p);
+	c->hlen = 0;
+	c->nhdr = 0;
+	c->blen = 0;
+	c->tok_open = 0;
+	c->url_done = 0;
+	c->in_head = 1;
+	c->head_prev = 0;
+	c->head_base = NULL;
+	c->msg_started = 1;
+	c->err_status = 0;
+	/* Release what one large request grew, so idle connections stay small. */
+	if (c->bcap > BBUF_KEEP) {
+		free(c->bbuf);
+		c->bbuf = NULL;
+		c->bcap = 0;
+	}
+	if (c->hcap > HBUF_KEEP) {
+		free(c->hbuf);
+		c->hbuf = NULL;
+		c->hcap = 0;
+	}
+	/* A fresh connection keeps the header timer armed at accept (no restart: slowloris). */
+	if (c->phase != PH_HEAD)
+		conn_set_phase(c, PH_HEAD);
+	return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct conn *c = pconn(p);
+	if (head_check(c, at, len) < 0)
+		return -1;
+	return head_append(c, at, len);
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+	struct conn *c = pconn(p);
+	c->url_done = 1;
+	return head_token_end(c, &c->url_off);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct conn *c = pconn(p);
+	if (head_check(c, at, len) < 0)
+		return -1;
+	return head_append(c, at, len);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+	struct conn *c = pconn(p);
+	size_t off;
+	if (c->nhdr >= c->srv->lim.max_headers)
+		return refuse(c, 431, "too many request headers");
+	if (c->nhdr * 2 + 2 > c->hoff_cap) {
+		size_t ncap = c->hoff_cap ? c->hoff_cap * 2 : 32;
+		size_t *n = realloc(c->hoff, ncap * sizeof(*n));
+		if (!n)
+			return refuse(c, 500, "out of memory");
+		c->hoff = n;
+		c->hoff_cap = ncap;
+	}
+	if (head_token_end(c, &off) < 0)
+		return -1;
+	c->hoff[c->nhdr * 2] = off;
+	c->hoff[c->nhdr * 2 + 1] = SIZE_MAX;
+	c->nhdr++;
+	return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct conn *c = pconn(p);
+	if (head_check(c, at, len) < 0)
+		return -1;
+	return head_append(c, at, len);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+	struct conn *c = pconn(p);
+	size_t off;
+	if (head_token_end(c, &off) < 0)
+		return -1;
+	if (c->nhdr > 0)
+		c->hoff[c->nhdr * 2 - 1] = off;
+	return 0;
+}
+
+static void send_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct wreq *wr = malloc(sizeof(*wr) + sizeof(cont));
+	if (!wr)
+		return; /* the client sends the body after its own timeout anyway */
+	memcpy(wr->data, cont, sizeof(cont) - 1);
+	wr->len = sizeof(cont) - 1;
+	conn_write(c, wr);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	struct conn *c = pconn(p);
+	const struct cg_http_limits *l = &c->srv->lim;
+	c->in_head = 0;
+	if (!c->url_done)
+		return refuse(c, 400, "missing request target");
+
+	if (c->nhdr > c->hdrs_cap) {
+		struct cg_http_header *h = realloc(c->hdrs, c->nhdr * sizeof(*h));
+		if (!h)
+			return refuse(c, 500, "out of memory");
+		c->hdrs = h;
+		c->hdrs_cap = c->nhdr;
+	}
+	for (size_t i = 0; i < c->nhdr; i++) {
+		c->hdrs[i].name = c->hbuf + c->hoff[2 * i];
+		c->hdrs[i].value = c->hoff[2 * i + 1] == SIZE_MAX ? empty_str : c->hbuf + c->hoff[2 * i + 1];
+	}
+	struct cg_http_request *r = &c->req;
+	r->method = llhttp_method_name((llhttp_method_t)llhttp_get_method(p));
+	char *url = c->hbuf + c->url_off;
+	char *q = strchr(url, '?');
+	if (q) {
+		*q = '\0';
+		r->query = q + 1;
+	} else {
+		r->query = empty_str;
+	}
+	r->path = url;
+	r->headers = c->hdrs;
+	r->nheaders = c->nhdr;
+	r->body = empty_str;
+	r->body_len = 0;
+	c->http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0;
+
+	int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > l->max_body)
+		return refuse(c, 413, "request body too large");
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+		/* Exact size known (and bounded above): one allocation, no regrowth. */
+		if (grow(&c->bbuf, &c->bcap, (size_t)p->content_length + 1, 256) < 0)
+			return refuse(c, 500, "out of memory");
+	}
+	if (has_body) {
+		const char *expect = cg_http_header_get(r, "Expect");
+		if (expect && ascii_casecmp(expect, "100-continue") == 0 && !c->http10)
+			send_continue(c);
+		conn_set_phase(c, PH_BODY);
+	}
+	return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct conn *c = pconn(p);
+	if (len > c->srv->lim.max_body - c->blen)
+		return refuse(c, 413, "request body too large");
+	if (grow(&c->bbuf, &c->bcap, c->blen + len + 1, 256) < 0)
+		return refuse(c, 500, "out of memory");
+	memcpy(c->bbuf + c->blen, at, len);
+	c->blen += len;
+	return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+	struct conn *c = pconn(p);
+	if (c->blen > 0) {
+		c->bbuf[c->blen] = '\0';
+		c->req.body = c->bbuf;
+		c->req.body_len = c->blen;
+	}
+	c->keep_alive = llhttp_should_keep_alive(p) ? 1 : 0;
+	c->upgrade = p->upgrade ? 1 : 0;
+	conn_set_phase(c, PH_WAIT);
+	/* Stop here: the next pipelined request is parsed only after this one is answered. */
+	return HPE_PAUSED;
+}
+
+static const llhttp_settings_t parser_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+	.on_url_complete = on_url_complete,
+	.on_header_field_complete = on_header_field_complete,
+	.on_header_value_complete = on_header_value_complete,
+};
+
+enum feed_result { FEED_MORE, FEED_MSG, FEED_ERR };
+
+/* Runs the parser over data; *used = bytes consumed. On FEED_ERR an error answer is on its way. */
+static enum feed_result conn_feed(struct conn *c, const char *data, size_t len, size_t *used)
+{
+	if (c->in_head)
+		c->head_base = data;
+	llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+	if (e == HPE_OK) {
+		*used = len;
+		if (c->in_head && c->head_base) {
+			c->head_prev += (size_t)(data + len - c->head_base);
+			c->head_base = NULL;
+			if (c->head_prev > c->srv->lim.max_header_bytes) {
+				conn_send_error(c, 431, "request header too large");
+				return FEED_ERR;
+			}
+		}
+		return FEED_MORE;
+	}
+	if (e == HPE_PAUSED || (e == HPE_PAUSED_UPGRADE && c->phase == PH_WAIT)) {
+		const char *pos = llhttp_get_error_pos(&c->parser);
+		*used = pos ? (size_t)(pos - data) : len;
+		c->paused = 1;
+		return FEED_MSG;
+	}
+	*used = len;
+	if (c->err_status) {
+		conn_send_error(c, c->err_status, c->err_msg);
+	} else {
+		const char *why = llhttp_get_error_reason(&c->parser);
+		char msg[160];
+		snprintf(msg, sizeof(msg), "malformed request: %s", why ? why : llhttp_errno_name(e));
+		conn_send_error(c, 400, msg);
+	}
+	return FEED_ERR;
+}
+
+/* Hands the parsed request to the handler; called with in_process set. */
+static void conn_dispatch(struct conn *c)
+{
+	c->req_active = 1;
+	c->req.conn = c;
+	c->srv->handler(&c->req, c->srv->ud);
+}
+
+static int pend_append(struct conn *c, const char *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (grow(&c->pend, &c->pend_cap, c->pend_len + len, 1024) < 0)
+		return CG_ENOMEM;
+	memcpy(c->pend + c->pend_len, data, len);
+	c->pend_len += len;
+	return 0;
+}
+
+/* Parses buffered pipelined bytes while no request is in flight. */
+static void conn_drain(struct conn *c)
+{
+	if (c->in_process)
+		return;
+	c->in_process = 1;
+	while (!c->closing && !c->req_active && !c->close_after && c->pend_len > 0) {
+		size_t used = 0;
+		enum feed_result r = conn_feed(c, c->pend, c->pend_len, &used);
+		if (r == FEED_ERR)
+			break;
+		memmove(c->pend, c->pend + used, c->pend_len - used);
+		c->pend_len -= used;
+		if (r == FEED_MSG)
+			conn_dispatch(c);
+	}
+	c->in_process = 0;
+	if (c->pend_len == 0 && c->pend_cap > PEND_MAX) {
+		free(c->pend);
+		c->pend = NULL;
+		c->pend_cap = 0;
+	}
+	if (!c->closing && !c->req_active && !c->close_after && c->peer_eof && c->writes_pending == 0)
+		conn_close(c);
+}
+
+static void conn_input(struct conn *c, const char *data, size_t len)
+{
+	if (c->req_active || c->pend_len > 0 || c->in_process) {
+		if (pend_append(c, data, len) < 0) {
+			conn_close(c);
+			return;
+		}
+		if (c->pend_len >= PEND_MAX && c->reading) {
+			uv_read_stop((uv_stream_t *)&c->tcp); /* backpressure until answered */
+			c->reading = 0;
+		}
+		conn_drain(c);
+		return;
+	}
+	/* Common case: parse straight from the read buffer, no copy of the raw bytes. */
+	size_t used = 0;
+	c->in_process = 1;
+	enum feed_result r = conn_feed(c, data, len, &used);
+	if (r == FEED_MSG) {
+		if (pend_append(c, data + used, len - used) < 0) {
+			c->in_process = 0;
+			conn_close(c);
+			return;
+		}
+		conn_dispatch(c);
+	}
+	c->in_process = 0;
+	conn_drain(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	buf->base = c->srv->rbuf;
+	buf->len = sizeof(c->srv->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	if (nread == 0 || c->closing)
+		return;
+	if (nread < 0) {
+		if (nread != UV_EOF || c->phase == PH_LINGER) {
+			conn_close(c);
+			return;
+		}
+		c->peer_eof = 1;
+		uv_read_stop(s);
+		c->reading = 0;
+		/* Half-closed client: answer what it sent, then close. */
+		if (!c->req_active && c->pend_len == 0 && c->writes_pending == 0)
+			conn_close(c);
+		return;
+	}
+	if (c->phase == PH_LINGER)
+		return;
+	conn_input(c, buf->base, (size_t)nread);
+}
+
+static void conn_read_start(struct conn *c)
+{
+	if (c->reading || c->closing || c->peer_eof)
+		return;
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->reading = 1;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	switch (c->phase) {
+	case PH_HEAD:
+		if (c->msg_started) {
+			CG_LOG_DEBUG("header timeout from %s", c->req.remote_addr);
+			conn_send_error(c, 408, "request header timeout");
+		} else {
+			conn_close(c);
+		}
+		break;
+	case PH_BODY:
+		CG_LOG_DEBUG("body timeout from %s", c->req.remote_addr);
+		conn_send_error(c, 408, "request body timeout");
+		break;
+	case PH_WAIT:
+		break;
+	case PH_IDLE:
+	case PH_LINGER:
+		conn_close(c);
+		break;
+	}
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static void req_release(struct conn *c)
+{
+	c->req_active = 0;
+	if (c->closing && c->handles_open == 0)
+		conn_free(c); /* orphan: handles already closed */
+}
+
+int cg_http_respond(struct cg_http_request *req, int status, const char *content_type, const char *body,
+		    size_t body_len, const struct cg_http_header *extra, size_t nextra)
+{
+	struct conn *c = req->conn;
+	assert(c && c->req_active && req == &c->req);
+	if (c->closing) {
+		req_release(c); /* client went away: the answer is discarded */
+		return 0;
+	}
+	int last = !c->keep_alive || c->upgrade || c->peer_eof || c->srv->closing;
+	struct wreq *wr = build_response(status, content_type ? content_type : "application/json", body,
+					 body ? body_len : 0, extra, nextra, last, c->http10 && !last);
+	if (!wr) {
+		/* Cannot answer: closing tells the client the outcome is unknown. */
+		conn_close(c);
+		req_release(c);
+		return CG_ENOMEM;
+	}
+	c->req_active = 0;
+	c->msg_started = 0;
+	if (conn_write(c, wr) < 0)
+		return 0; /* conn closing; memory freed by the close callbacks */
+	if (last) {
+		c->close_after = 1;
+		c->pend_len = 0;
+		if (c->reading) {
+			uv_read_stop((uv_stream_t *)&c->tcp);
+			c->reading = 0;
+		}
+		return 0;
+	}
+	if (c->paused) {
+		c->paused = 0;
+		llhttp_resume(&c->parser);
+	}
+	conn_set_phase(c, PH_IDLE);
+	conn_drain(c);
+	/* Keep reading while the next request is in flight too: it notices disconnects. */
+	if (!c->closing && !c->close_after && c->pend_len < PEND_MAX)
+		conn_read_start(c);
+	return 0;
+}
+
+int cg_http_respond_error(struct cg_http_request *req, int status, const char *msg)
+{
+	size_t len = 0;
+	char *body = json_error(msg ? msg : cg_http_reason(status), &len);
+	if (!body) {
+		cg_http_drop(req);
+		return CG_ENOMEM;
+	}
+	int r = cg_http_respond(req, status, "application/json", body, len, NULL, 0);
+	free(body);
+	return r;
+}
+
+void cg_http_drop(struct cg_http_request *req)
+{
+	struct conn *c = req->conn;
+	assert(c && c->req_active && req == &c->req);
+	conn_close(c);
+	req_release(c);
+}
+
+/* ---------------------------------------------------------------- server */
+
+static void peer_name(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	c->req.remote_addr[0] = '\0';
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		uv_ip4_name((struct sockaddr_in *)&ss, c->req.remote_addr, sizeof(c->req.remote_addr));
+	else if (ss.ss_family == AF_INET6)
+		uv_ip6_name((struct sockaddr_in6 *)&ss, c->req.remote_addr, sizeof(c->req.remote_addr));
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Sets up c (calloc'd, tcp initialised and connected) as a live connection of srv. */
+static void conn_start(struct cg_http_server *srv, struct conn *c)
+{
+	c->srv = srv;
+	c->tcp.data = c;
+	c->timer.data = c;
+	uv_timer_init(srv->loop, &c->timer);
+	c->handles_open = 2;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+	c->parser.data = c;
+	c->keep_alive = 1;
+	peer_name(c);
+	uv_tcp_nodelay(&c->tcp, 1);
+
+	if (srv->nconns > srv->lim.max_connections) {
+		CG_LOG_WARN("connection limit (%u) reached: refusing %s", srv->lim.max_connections,
+			    c->req.remote_addr);
+		conn_send_error(c, 503, "too many connections");
+		return;
+	}
+	conn_set_phase(c, PH_HEAD); /* a new connection must send its head in time */
+	conn_read_start(c);
+}
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+	struct cg_http_server *srv = ls->data;
+	if (status < 0) {
+		CG_LOG_WARN("accept: %s", uv_strerror(status));
+		return;
+	}
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		/* Accept into a throwaway handle so the pending connection does not spin the loop. */
+		uv_tcp_t *t = malloc(sizeof(*t));
+		if (t && uv_tcp_init(srv->loop, t) == 0) {
+			if (uv_accept(ls, (uv_stream_t *)t) < 0) { /* nothing to do */
+			}
+			uv_close((uv_handle_t *)t, free_on_close);
+		} else {
+			free(t);
+		}
+		return;
+	}
+	uv_tcp_init(srv->loop, &c->tcp);
+	if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
+		uv_close((uv_handle_t *)&c->tcp, free_on_close); /* tcp is c's first member */
+		return;
+	}
+	conn_start(srv, c);
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+	struct cg_http_server *srv = h->data;
+	srv->listener_closed = 1;
+	server_maybe_done(srv);
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss)
+{
+	if (!host || !*host || strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
+		return 0;
+	return CG_EINVAL;
+}
+
+static void srv_free_on_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const struct cg_http_limits *limits,
+			  cg_http_handler_fn handler, void *ud, struct cg_http_server **out, char *err,
+			  size_t errlen)
+{
+	struct sockaddr_storage ss;
+	if (!loop || !handler || !out || port < 0 || port > 65535) {
+		snprintf(err, errlen, "invalid arguments");
+		return CG_EINVAL;
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (resolve(host, port, &ss) < 0) {
+		snprintf(err, errlen, "invalid listen address '%s' (want an IPv4 or IPv6 literal)", host);
+		return CG_EINVAL;
+	}
+	struct cg_http_server *srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		snprintf(err, errlen, "out of memory");
+		return CG_ENOMEM;
+	}
+	srv->loop = loop;
+	if (limits)
+		srv->lim = *limits;
+	else
+		cg_http_limits_default(&srv->lim);
+	srv->handler = handler;
+	srv->ud = ud;
+	int r = uv_tcp_init(loop, &srv->listener);
+	if (r < 0) {
+		snprintf(err, errlen, "tcp init: %s", uv_strerror(r));
+		free(srv);
+		return CG_EIO;
+	}
+	srv->listener.data = srv;
+	r = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+	if (r < 0) {
+		snprintf(err, errlen, "listen on %s:%d: %s", host ? host : "127.0.0.1", port, uv_strerror(r));
+		/* The handle is freed by its close callback (on the caller's next loop run). */
+		uv_close((uv_handle_t *)&srv->listener, srv_free_on_close);
+		return CG_EIO;
+	}
+	struct sockaddr_storage bound;
+	int blen = sizeof(bound);
+	if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &blen) == 0) {
+		if (bound.ss_family == AF_INET)
+			srv->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+		else if (bound.ss_family == AF_INET6)
+			srv->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+	}
+	*out = srv;
+	return 0;
+}
+
+int cg_http_server_port(const struct cg_http_server *srv)
+{
+	return srv->port;
+}
+
+size_t cg_http_server_connections(const struct cg_http_server *srv)
+{
+	return srv->nconns;
+}
+
+void cg_http_server_close(struct cg_http_server *srv, void (*on_closed)(void *ud), void *ud)
+{
+	if (!srv || srv->closing)
+		return;
+	srv->closing = 1;
+	srv->on_closed = on_closed;
+	srv->closed_ud = ud;
+	uv_close((uv_handle_t *)&srv->listener, listener_closed);
+	/* Idle and half-read connections go now; busy ones close after their answer is written;
+	 * lingering ones close on EOF or their short timer. uv_close is deferred, so the list stays
+	 * intact while we walk it. */
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (c->req_active || c->writes_pending > 0 || c->shutting || c->phase == PH_LINGER)
+			continue;
+		conn_close(c);
+	}
+}
+
+/* ---------------------------------------------------------------- fuzz hook */
+
+struct fuzz_state {
+	struct cg_http_request *held;
+	unsigned n;
+};
+
+static void fuzz_handler(struct cg_http_request *req, void *ud)
+{
+	struct fuzz_state *fs = ud;
+	char v[32];
+	/* Exercise every answer path: sync respond, later respond, drop. */
+	(void)cg_http_header_get(req, "content-type");
+	(void)cg_http_query_get(req, "a", v, sizeof(v));
+	switch (fs->n++ % 4) {
+	case 0:
+		cg_http_respond(req, 200, "text/plain", req->body, req->body_len, NULL, 0);
+		break;
+	case 1:
+		fs->held = req;
+		break;
+	case 2:
+		cg_http_respond_error(req, 404, req->path);
+		break;
+	default:
+		if (req->body_len % 3 == 1)
+			cg_http_drop(req);
+		else
+			cg_http_respond(req, 204, NULL, NULL, 0, NULL, 0);
+		break;
+	}
+}
+
+static void fuzz_closed(void *ud)
+{
+	*(int *)ud = 1;
+}
+
+int cg_http_fuzz_feed(const uint8_t *data, size_t len)
+{
+	uv_loop_t loop;
+	struct cg_http_server *srv = NULL;
+	struct fuzz_state fs = {0};
+	int sv[2] = {-1, -1};
+	int closed = 0, rc = -1;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.max_body = 256;
+	lim.max_header_bytes = 512;
+	lim.max_headers = 8;
+	lim.header_timeout_ms = lim.body_timeout_ms = lim.idle_timeout_ms = 20;
+
+	if (uv_loop_init(&loop) != 0)
+		return -1;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		goto out;
+	srv->loop = &loop;
+	srv->lim = lim;
+	srv->handler = fuzz_handler;
+	srv->ud = &fs;
+	uv_tcp_init(&loop, &srv->listener); /* never bound: closed like a real listener */
+	srv->listener.data = srv;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		goto out;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		goto out;
+	uv_tcp_init(&loop, &c->tcp);
+	if (uv_tcp_open(&c->tcp, sv[0]) < 0) {
+		uv_close((uv_handle_t *)&c->tcp, free_on_close);
+		goto out;
+	}
+	sv[0] = -1; /* owned by the handle now */
+	conn_start(srv, c);
+
+	/* First byte picks the write chunk size so tokens get split at varied places. */
+	size_t chunk = len ? (size_t)(data[0] % 64) + 1 : 1;
+	size_t off = len ? 1 : 0;
+	int shut = 0;
+	for (unsigned spins = 0; spins < 20000 && !closed; spins++) {
+		char sink[4096];
+		if (off < len) {
+			size_t n = len - off < chunk ? len - off : chunk;
+			ssize_t w = send(sv[1], data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0)
+				off += (size_t)w;
+		}
+		if (off == len && !shut) {
+			shutdown(sv[1], SHUT_WR);
+			shut = 1;
+		}
+		while (recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+		}
+		if (fs.held) {
+			struct cg_http_request *r = fs.held;
+			fs.held = NULL;
+			cg_http_respond(r, 201, "application/json", "{}", 2, NULL, 0);
+		}
+		uv_run(&loop, UV_RUN_NOWAIT);
+		if (srv && srv->nconns == 0) {
+			cg_http_server_close(srv, fuzz_closed, &closed);
+			srv = NULL;
+		}
+		if (closed)
+			break;
+		/* Wait for either side instead of spinning: the loop's fd and our client end. */
+		struct pollfd pfd[2] = {{.fd = uv_backend_fd(&loop), .events = POLLIN},
+					{.fd = sv[1], .events = POLLIN | (off < len ? POLLOUT : 0)}};
+		int t = uv_backend_timeout(&loop);
+		poll(pfd, 2, t < 0 || t > 50 ? 50 : t);
+	}
+	rc = closed ? 0 : -1;
+out:
+	if (fs.held) /* an orphan (peer gone): this frees it */
+		cg_http_respond(fs.held, 201, "application/json", "{}", 2, NULL, 0);
+	if (srv) {
+		cg_http_server_close(srv, fuzz_closed, &closed);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		rc = -2;
+	return rc;
+}

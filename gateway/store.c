@@ -1,0 +1,57 @@
+/* store.c: backend-independent helpers of the store interface (freeing what backends return). */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void cg_store_event_cleanup(struct cg_store_event *ev)
+{
+	if (!ev)
+		return;
+	free(ev->source);
+	free(ev->dedup_key);
+	free(ev->severity);
+	free(ev->payload);
+	free(ev->last_error);
+	memset(ev, 0, sizeof(*ev));
+}
+
+void cg_store_events_free(struct cg_store_event *evs, size_t n)
+{
+	if (!evs)
+		return;
+	for (size_t i = 0; i < n; i++)
+		cg_store_event_cleanup(&evs[i]);
+	free(evs);
+}
+
+void cg_store_case_cleanup(struct cg_store_case *c)
+{
+	if (!c)
+		return;
+	free(c->dedup_key);
+	free(c->case_id);
+	free(c->case_key);
+	free(c->marker);
+	free(c->prev_case_key);
+	free(c->last_summary);
+	memset(c, 0, sizeof(*c));
+}
+
+void cg_dead_letter_cleanup(struct cg_dead_letter *d)
+{
+	if (!d)
+		return;
+	cg_store_event_cleanup(&d->ev);
+	free(d->reason);
+	memset(d, 0, sizeof(*d));
+}
+
+void cg_dead_letters_free(struct cg_dead_letter *d, size_t n)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < n; i++)
+		cg_dead_letter_cleanup(&d[i]);
+	free(d);
+}

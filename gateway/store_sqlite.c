@@ -1,0 +1,1106 @@
+/* store_sqlite.c: the durable store in one SQLite file (WAL, synchronous=FULL, cached statements). */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "err.h"
+
+#define CG_LOG_COMPONENT "store"
+#include "log.h"
+
+/* seen() entries live this long; pruning runs at most once per SEEN_PRUNE_EVERY_MS. */
+#define SEEN_TTL_MS (7LL * 24 * 3600 * 1000)
+#define SEEN_PRUNE_EVERY_MS (3600LL * 1000)
+
+/*
+ * Schema. Each entry upgrades user_version i to i+1 and runs in its own transaction, so a
+ * later version appends an entry (ALTER TABLE ... ADD COLUMN ...) and old files catch up.
+ *
+ * is_head marks the lowest id of each dedup key (maintained by enqueue, done, dead and
+ * dead_retry). Only heads are claimable, which is the per-key order rule; the partial index
+ * events_ready then holds exactly the claimable candidates, so claim and next_due are an
+ * index range scan however many events wait behind busy or backed-off keys.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" source TEXT NOT NULL,"
+	" dedup_key TEXT NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" priority INTEGER NOT NULL,"
+	" severity TEXT,"
+	" payload TEXT,"
+	" received_ms INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_ms INTEGER NOT NULL,"
+	" step INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT,"
+	" inflight INTEGER NOT NULL DEFAULT 0,"
+	" is_head INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX events_key ON events(dedup_key, id);"
+	"CREATE INDEX events_ready ON events(next_ms, id) WHERE is_head = 1 AND inflight = 0;"
+	"CREATE INDEX events_inflight ON events(id) WHERE inflight = 1;"
+	"CREATE INDEX events_received ON events(received_ms);"
+	"CREATE TABLE cases ("
+	" dedup_key TEXT PRIMARY KEY NOT NULL,"
+	" case_id TEXT,"
+	" case_key TEXT,"
+	" state INTEGER NOT NULL DEFAULT 0,"
+	" priority INTEGER NOT NULL DEFAULT 0,"
+	" generation INTEGER NOT NULL DEFAULT 0,"
+	" marker TEXT,"
+	" prev_case_key TEXT,"
+	" created_ms INTEGER NOT NULL DEFAULT 0,"
+	" closed_ms INTEGER NOT NULL DEFAULT 0,"
+	" last_fire_ms INTEGER NOT NULL DEFAULT 0,"
+	" last_comment_ms INTEGER NOT NULL DEFAULT 0,"
+	" fires INTEGER NOT NULL DEFAULT 0,"
+	" pending_repeats INTEGER NOT NULL DEFAULT 0,"
+	" first_pending_ms INTEGER NOT NULL DEFAULT 0,"
+	" last_summary TEXT);"
+	"CREATE INDEX cases_case_key ON cases(case_key);"
+	"CREATE TABLE dead_letters ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" event_id INTEGER NOT NULL,"
+	" source TEXT NOT NULL,"
+	" dedup_key TEXT NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" priority INTEGER NOT NULL,"
+	" severity TEXT,"
+	" payload TEXT,"
+	" received_ms INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL,"
+	" next_ms INTEGER NOT NULL,"
+	" step INTEGER NOT NULL,"
+	" last_error TEXT,"
+	" http_status INTEGER NOT NULL,"
+	" reason TEXT,"
+	" failed_ms INTEGER NOT NULL);"
+	"CREATE TABLE seen ("
+	" ns TEXT NOT NULL,"
+	" id TEXT NOT NULL,"
+	" seen_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (ns, id)) WITHOUT ROWID;"
+	"CREATE INDEX seen_time ON seen(seen_ms);",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define EV_COLS "id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error"
+#define CASE_COLS                                                                                          \
+	"dedup_key, case_id, case_key, state, priority, generation, marker, prev_case_key, created_ms, closed_ms, " \
+	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary"
+#define DL_COLS "id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms"
+
+enum stmt_id {
+	S_SP_BEGIN,
+	S_SP_RELEASE,
+	S_SP_ROLLBACK_TO,
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_ENQ,
+	S_CLAIM_SEL,
+	S_CLAIM_UPD,
+	S_NEXT_DUE,
+	S_STEP,
+	S_EV_HEAD,
+	S_EV_DEL,
+	S_PROMOTE,
+	S_RETRY,
+	S_DEAD_INS,
+	S_CASE_GET,
+	S_CASE_PUT,
+	S_CASE_BY_KEY,
+	S_ST_COUNT,
+	S_ST_INFLIGHT,
+	S_ST_OLDEST,
+	S_ST_DEAD,
+	S_ST_CASES,
+	S_ST_PAGES,
+	S_ST_PSIZE,
+	S_DL_LIST,
+	S_DL_GET,
+	S_DL_REQUEUE,
+	S_DL_DEL,
+	S_SEEN_PRUNE,
+	S_SEEN_INS,
+	S_COUNT_
+};
+
+static const char *const stmt_sql[S_COUNT_] = {
+	[S_SP_BEGIN] = "SAVEPOINT cg_op",
+	[S_SP_RELEASE] = "RELEASE cg_op",
+	[S_SP_ROLLBACK_TO] = "ROLLBACK TO cg_op",
+	/* IMMEDIATE takes the write lock up front: no deadlock-prone read-to-write upgrade. */
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_ENQ] = "INSERT INTO events (source, dedup_key, status, priority, severity, payload, received_ms,"
+		  " attempts, next_ms, step, last_error, inflight, is_head)"
+		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0,"
+		  " NOT EXISTS (SELECT 1 FROM events WHERE dedup_key = ?2))",
+	[S_CLAIM_SEL] = "SELECT " EV_COLS " FROM events WHERE is_head = 1 AND inflight = 0 AND next_ms <= ?1"
+			" ORDER BY next_ms, id LIMIT ?2",
+	[S_CLAIM_UPD] = "UPDATE events SET inflight = 1 WHERE id = ?1",
+	[S_NEXT_DUE] = "SELECT MIN(next_ms) FROM events WHERE is_head = 1 AND inflight = 0",
+	[S_STEP] = "UPDATE events SET step = ?2 WHERE id = ?1",
+	[S_EV_HEAD] = "SELECT dedup_key, is_head FROM events WHERE id = ?1",
+	[S_EV_DEL] = "DELETE FROM events WHERE id = ?1",
+	[S_PROMOTE] = "UPDATE events SET is_head = 1 WHERE id = (SELECT MIN(id) FROM events WHERE dedup_key = ?1)"
+		      " AND is_head = 0",
+	[S_RETRY] = "UPDATE events SET inflight = 0, attempts = attempts + 1, next_ms = ?2, last_error = ?3"
+		    " WHERE id = ?1",
+	/* The attempt that gave up counts as a failed attempt. */
+	[S_DEAD_INS] = "INSERT INTO dead_letters (event_id, source, dedup_key, status, priority, severity, payload,"
+		       " received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms)"
+		       " SELECT id, source, dedup_key, status, priority, severity, payload, received_ms,"
+		       " attempts + 1, next_ms, step, last_error, ?2, ?3, ?4 FROM events WHERE id = ?1",
+	[S_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE dedup_key = ?1",
+	[S_CASE_PUT] = "INSERT OR REPLACE INTO cases (" CASE_COLS ")"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[S_CASE_BY_KEY] = "SELECT " CASE_COLS " FROM cases WHERE case_key = ?1 ORDER BY created_ms DESC LIMIT 1",
+	[S_ST_COUNT] = "SELECT COUNT(*) FROM events",
+	[S_ST_INFLIGHT] = "SELECT COUNT(*) FROM events WHERE inflight = 1",
+	[S_ST_OLDEST] = "SELECT MIN(received_ms) FROM events",
+	[S_ST_DEAD] = "SELECT COUNT(*) FROM dead_letters",
+	[S_ST_CASES] = "SELECT COUNT(*) FROM cases",
+	[S_ST_PAGES] = "PRAGMA page_count",
+	[S_ST_PSIZE] = "PRAGMA page_size",
+	[S_DL_LIST] = "SELECT " DL_COLS " FROM dead_letters ORDER BY id LIMIT ?1",
+	[S_DL_GET] = "SELECT " DL_COLS " FROM dead_letters WHERE id = ?1",
+	/* Keeps received_ms (when the alert arrived) and step (operations already applied). */
+	[S_DL_REQUEUE] = "INSERT INTO events (source, dedup_key, status, priority, severity, payload, received_ms,"
+			 " attempts, next_ms, step, last_error, inflight, is_head)"
+			 " SELECT d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
+			 " 0, ?2, d.step, NULL, 0,"
+			 " NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
+			 " FROM dead_letters d WHERE d.id = ?1",
+	[S_DL_DEL] = "DELETE FROM dead_letters WHERE id = ?1",
+	[S_SEEN_PRUNE] = "DELETE FROM seen WHERE seen_ms < ?1",
+	[S_SEEN_INS] = "INSERT OR IGNORE INTO seen (ns, id, seen_ms) VALUES (?1, ?2, ?3)",
+};
+
+struct sq_store {
+	struct cg_store base;
+	sqlite3 *db;
+	sqlite3_stmt *stmts[S_COUNT_];
+	char *path;
+	int64_t last_prune_ms;
+	char errmsg[512];
+};
+
+static const struct cg_store_ops sq_ops;
+
+static struct sq_store *sq(struct cg_store *st)
+{
+	return (struct sq_store *)st;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int map_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_FULL:
+		return CG_EFULL;
+	case SQLITE_NOMEM:
+		return CG_ENOMEM;
+	case SQLITE_CONSTRAINT:
+		return CG_EEXIST;
+	case SQLITE_TOOBIG:
+		return CG_E2BIG;
+	case SQLITE_MISUSE:
+	case SQLITE_RANGE:
+		return CG_EINVAL;
+	default:
+		/* IOERR, CANTOPEN, READONLY, CORRUPT, NOTADB, BUSY, LOCKED, PROTOCOL, ... */
+		return CG_EIO;
+	}
+}
+
+/* Records and logs the failure; returns the mapped enum cg_err. */
+static int fail_rc(struct sq_store *s, int rc, const char *what)
+{
+	const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s (sqlite %d)", what, msg, rc);
+	CG_LOG_ERR("%s", s->errmsg);
+	return map_sqlite(rc);
+}
+
+static int stmt_get(struct sq_store *s, enum stmt_id id, sqlite3_stmt **out)
+{
+	if (!s->stmts[id]) {
+		int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL);
+		if (rc != SQLITE_OK) {
+			s->stmts[id] = NULL;
+			return fail_rc(s, rc, "prepare");
+		}
+	}
+	*out = s->stmts[id];
+	return 0;
+}
+
+/* Makes the statement reusable and drops references to the caller's strings (bound STATIC). */
+static void stmt_done(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+/* Runs a statement that returns no row we care about; *changes may be NULL. */
+static int run(struct sq_store *s, sqlite3_stmt *stmt, const char *what, int *changes)
+{
+	int rc = sqlite3_step(stmt);
+	while (rc == SQLITE_ROW) /* PRAGMAs and RETURNING-less writes do not, but be safe */
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE) {
+		rc = fail_rc(s, rc, what);
+		stmt_done(stmt);
+		return rc;
+	}
+	stmt_done(stmt);
+	if (changes)
+		*changes = sqlite3_changes(s->db);
+	return 0;
+}
+
+static int run_id(struct sq_store *s, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *stmt;
+	int rc = stmt_get(s, id, &stmt);
+	if (rc)
+		return rc;
+	return run(s, stmt, what, NULL);
+}
+
+/* Single integer query; *is_null set when the result is NULL. */
+static int query_i64(struct sq_store *s, enum stmt_id id, int64_t *out, int *is_null)
+{
+	sqlite3_stmt *stmt;
+	int rc = stmt_get(s, id, &stmt);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		stmt_done(stmt);
+		return fail_rc(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, stmt_sql[id]);
+	}
+	if (is_null)
+		*is_null = sqlite3_column_type(stmt, 0) == SQLITE_NULL;
+	*out = sqlite3_column_int64(stmt, 0);
+	stmt_done(stmt);
+	return 0;
+}
+
+/*
+ * Savepoints make multi-statement operations atomic both inside the caller's transaction
+ * (storeq batches) and in autocommit mode (tests, the dlq CLI), where the outermost
+ * savepoint is itself the transaction.
+ */
+static int sp_begin(struct sq_store *s)
+{
+	return run_id(s, S_SP_BEGIN, "savepoint");
+}
+
+static int sp_end(struct sq_store *s, int rc)
+{
+	if (rc == 0) {
+		int r = run_id(s, S_SP_RELEASE, "release");
+		if (r == 0)
+			return 0;
+		rc = r;
+	}
+	/* SQLITE_FULL/IOERR may already have rolled the whole transaction back. */
+	if (!sqlite3_get_autocommit(s->db)) {
+		if (run_id(s, S_SP_ROLLBACK_TO, "rollback to savepoint") == 0)
+			run_id(s, S_SP_RELEASE, "release after rollback");
+	}
+	return rc;
+}
+
+static int dup_col(sqlite3_stmt *stmt, int col, char **out)
+{
+	*out = NULL;
+	if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+		return 0;
+	const unsigned char *t = sqlite3_column_text(stmt, col);
+	if (!t)
+		return CG_ENOMEM;
+	size_t n = (size_t)sqlite3_column_bytes(stmt, col);
+	char *p = malloc(n + 1);
+	if (!p)
+		return CG_ENOMEM;
+	memcpy(p, t, n);
+	p[n] = '\0';
+	*out = p;
+	return 0;
+}
+
+/* Reads EV_COLS starting at column c0 (id first). */
+static int read_event(sqlite3_stmt *stmt, int c0, struct cg_store_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->id = sqlite3_column_int64(stmt, c0);
+	ev->status = sqlite3_column_int(stmt, c0 + 3);
+	ev->priority = sqlite3_column_int(stmt, c0 + 4);
+	ev->received_ms = sqlite3_column_int64(stmt, c0 + 7);
+	ev->attempts = sqlite3_column_int(stmt, c0 + 8);
+	ev->next_ms = sqlite3_column_int64(stmt, c0 + 9);
+	ev->step = sqlite3_column_int(stmt, c0 + 10);
+	if (dup_col(stmt, c0 + 1, &ev->source) || dup_col(stmt, c0 + 2, &ev->dedup_key) ||
+	    dup_col(stmt, c0 + 5, &ev->severity) || dup_col(stmt, c0 + 6, &ev->payload) ||
+	    dup_col(stmt, c0 + 11, &ev->last_error)) {
+		cg_store_event_cleanup(ev);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static int read_dead(sqlite3_stmt *stmt, struct cg_dead_letter *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->id = sqlite3_column_int64(stmt, 0);
+	int rc = read_event(stmt, 1, &d->ev);
+	if (rc)
+		return rc;
+	d->http_status = sqlite3_column_int(stmt, 13);
+	d->failed_ms = sqlite3_column_int64(stmt, 15);
+	if (dup_col(stmt, 14, &d->reason)) {
+		cg_dead_letter_cleanup(d);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static int read_case(sqlite3_stmt *stmt, struct cg_store_case *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->state = sqlite3_column_int(stmt, 3);
+	c->priority = sqlite3_column_int(stmt, 4);
+	c->generation = sqlite3_column_int(stmt, 5);
+	c->created_ms = sqlite3_column_int64(stmt, 8);
+	c->closed_ms = sqlite3_column_int64(stmt, 9);
+	c->last_fire_ms = sqlite3_column_int64(stmt, 10);
+	c->last_comment_ms = sqlite3_column_int64(stmt, 11);
+	c->fires = sqlite3_column_int64(stmt, 12);
+	c->pending_repeats = sqlite3_column_int64(stmt, 13);
+	c->first_pending_ms = sqlite3_column_int64(stmt, 14);
+	if (dup_col(stmt, 0, &c->dedup_key) || dup_col(stmt, 1, &c->case_id) || dup_col(stmt, 2, &c->case_key) ||
+	    dup_col(stmt, 6, &c->marker) || dup_col(stmt, 7, &c->prev_case_key) ||
+	    dup_col(stmt, 15, &c->last_summary)) {
+		cg_store_case_cleanup(c);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static int64_t clamp_limit(size_t limit)
+{
+	return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
+}
+
+/* ---- transactions ---- */
+
+static int sq_begin(struct cg_store *st)
+{
+	return run_id(sq(st), S_BEGIN, "begin");
+}
+
+static int sq_commit(struct cg_store *st)
+{
+	return run_id(sq(st), S_COMMIT, "commit");
+}
+
+static int sq_rollback(struct cg_store *st)
+{
+	struct sq_store *s = sq(st);
+	/* Errors such as SQLITE_FULL can end the transaction by themselves. */
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	return run_id(s, S_ROLLBACK, "rollback");
+}
+
+/* ---- events ---- */
+
+static int sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int64_t *ids = NULL;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (!evs)
+		return CG_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!evs[i].source || !evs[i].dedup_key)
+			return CG_EINVAL;
+	ids = calloc(n, sizeof(*ids));
+	if (!ids)
+		return CG_ENOMEM;
+	if ((rc = stmt_get(s, S_ENQ, &stmt)) || (rc = sp_begin(s)))
+		goto out;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct cg_store_event *e = &evs[i];
+		sqlite3_bind_text(stmt, 1, e->source, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, e->dedup_key, -1, SQLITE_STATIC);
+		sqlite3_bind_int(stmt, 3, e->status);
+		sqlite3_bind_int(stmt, 4, e->priority);
+		sqlite3_bind_text(stmt, 5, e->severity, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 6, e->payload, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 7, e->received_ms);
+		sqlite3_bind_int(stmt, 8, e->attempts);
+		sqlite3_bind_int64(stmt, 9, e->next_ms);
+		sqlite3_bind_int(stmt, 10, e->step);
+		sqlite3_bind_text(stmt, 11, e->last_error, -1, SQLITE_STATIC);
+		rc = run(s, stmt, "enqueue", NULL);
+		if (rc == 0)
+			ids[i] = sqlite3_last_insert_rowid(s->db);
+	}
+	rc = sp_end(s, rc);
+	if (rc == 0)
+		for (size_t i = 0; i < n; i++)
+			evs[i].id = ids[i];
+out:
+	free(ids);
+	return rc;
+}
+
+static int sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *sel, *upd;
+	struct cg_store_event *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (limit == 0) {
+		*out = NULL;
+		*nout = 0;
+		return 0;
+	}
+	if ((rc = stmt_get(s, S_CLAIM_SEL, &sel)) || (rc = stmt_get(s, S_CLAIM_UPD, &upd)))
+		return rc;
+	if ((rc = sp_begin(s)))
+		return rc;
+	/* Read every row first: updating rows of the index being scanned is not defined. */
+	sqlite3_bind_int64(sel, 1, now_ms);
+	sqlite3_bind_int64(sel, 2, clamp_limit(limit));
+	for (;;) {
+		int r = sqlite3_step(sel);
+		if (r == SQLITE_DONE)
+			break;
+		if (r != SQLITE_ROW) {
+			rc = fail_rc(s, r, "claim");
+			break;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			if (ncap > limit)
+				ncap = limit;
+			struct cg_store_event *nv = realloc(v, ncap * sizeof(*v));
+			if (!nv) {
+				rc = CG_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if ((rc = read_event(sel, 0, &v[n])))
+			break;
+		n++;
+	}
+	stmt_done(sel);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_bind_int64(upd, 1, v[i].id);
+		rc = run(s, upd, "claim mark", NULL);
+	}
+	rc = sp_end(s, rc);
+	if (rc) {
+		cg_store_events_free(v, n);
+		return rc;
+	}
+	if (n == 0) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+static int sq_next_due_ms(struct cg_store *st, int64_t *out)
+{
+	int64_t v;
+	int is_null;
+	int rc = query_i64(sq(st), S_NEXT_DUE, &v, &is_null);
+	if (rc)
+		return rc;
+	if (is_null)
+		return CG_ENOENT;
+	*out = v;
+	return 0;
+}
+
+static int sq_event_step(struct cg_store *st, int64_t id, int step)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int changes = 0;
+	int rc = stmt_get(s, S_STEP, &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int(stmt, 2, step);
+	if ((rc = run(s, stmt, "event step", &changes)))
+		return rc;
+	return changes ? 0 : CG_ENOENT;
+}
+
+/* Deletes an event and hands the head role of its key to the next one. Inside a savepoint. */
+static int delete_event(struct sq_store *s, int64_t id)
+{
+	sqlite3_stmt *head, *del, *promote;
+	char *key = NULL;
+	int was_head = 0, rc;
+
+	if ((rc = stmt_get(s, S_EV_HEAD, &head)) || (rc = stmt_get(s, S_EV_DEL, &del)) ||
+	    (rc = stmt_get(s, S_PROMOTE, &promote)))
+		return rc;
+	sqlite3_bind_int64(head, 1, id);
+	int r = sqlite3_step(head);
+	if (r == SQLITE_ROW) {
+		was_head = sqlite3_column_int(head, 1);
+		rc = dup_col(head, 0, &key);
+	} else if (r == SQLITE_DONE) {
+		rc = CG_ENOENT;
+	} else {
+		rc = fail_rc(s, r, "event lookup");
+	}
+	stmt_done(head);
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(del, 1, id);
+	if ((rc = run(s, del, "event delete", NULL)))
+		goto out;
+	if (was_head && key) {
+		sqlite3_bind_text(promote, 1, key, -1, SQLITE_STATIC);
+		rc = run(s, promote, "event promote", NULL);
+	}
+out:
+	free(key);
+	return rc;
+}
+
+static int sq_event_done(struct cg_store *st, int64_t id)
+{
+	struct sq_store *s = sq(st);
+	int rc = sp_begin(s);
+	if (rc)
+		return rc;
+	return sp_end(s, delete_event(s, id));
+}
+
+static int sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int changes = 0;
+	int rc = stmt_get(s, S_RETRY, &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, next_ms);
+	sqlite3_bind_text(stmt, 3, err, -1, SQLITE_STATIC);
+	if ((rc = run(s, stmt, "event retry", &changes)))
+		return rc;
+	return changes ? 0 : CG_ENOENT;
+}
+
+static int sq_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int changes = 0;
+	int rc = stmt_get(s, S_DEAD_INS, &stmt);
+	if (rc || (rc = sp_begin(s)))
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int(stmt, 2, http_status);
+	sqlite3_bind_text(stmt, 3, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, wall_ms());
+	rc = run(s, stmt, "dead letter insert", &changes);
+	if (rc == 0 && changes == 0)
+		rc = CG_ENOENT;
+	if (rc == 0)
+		rc = delete_event(s, id);
+	return sp_end(s, rc);
+}
+
+/* ---- cases ---- */
+
+static int case_query(struct sq_store *s, enum stmt_id id, const char *arg, struct cg_store_case *out)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+	if (!arg)
+		return CG_EINVAL;
+	if ((rc = stmt_get(s, id, &stmt)))
+		return rc;
+	sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
+	int r = sqlite3_step(stmt);
+	if (r == SQLITE_ROW) {
+		struct cg_store_case c;
+		rc = read_case(stmt, &c);
+		if (rc == 0)
+			*out = c;
+	} else if (r == SQLITE_DONE) {
+		rc = CG_ENOENT;
+	} else {
+		rc = fail_rc(s, r, "case lookup");
+	}
+	stmt_done(stmt);
+	return rc;
+}
+
+static int sq_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out)
+{
+	return case_query(sq(st), S_CASE_GET, dedup_key, out);
+}
+
+static int sq_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out)
+{
+	return case_query(sq(st), S_CASE_BY_KEY, case_key, out);
+}
+
+static int sq_case_put(struct cg_store *st, const struct cg_store_case *c)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc;
+	if (!c || !c->dedup_key)
+		return CG_EINVAL;
+	if ((rc = stmt_get(s, S_CASE_PUT, &stmt)))
+		return rc;
+	sqlite3_bind_text(stmt, 1, c->dedup_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, c->case_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, c->case_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 4, c->state);
+	sqlite3_bind_int(stmt, 5, c->priority);
+	sqlite3_bind_int(stmt, 6, c->generation);
+	sqlite3_bind_text(stmt, 7, c->marker, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 8, c->prev_case_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 9, c->created_ms);
+	sqlite3_bind_int64(stmt, 10, c->closed_ms);
+	sqlite3_bind_int64(stmt, 11, c->last_fire_ms);
+	sqlite3_bind_int64(stmt, 12, c->last_comment_ms);
+	sqlite3_bind_int64(stmt, 13, c->fires);
+	sqlite3_bind_int64(stmt, 14, c->pending_repeats);
+	sqlite3_bind_int64(stmt, 15, c->first_pending_ms);
+	sqlite3_bind_text(stmt, 16, c->last_summary, -1, SQLITE_STATIC);
+	return run(s, stmt, "case put", NULL);
+}
+
+/* ---- stats ---- */
+
+static int sq_stats(struct cg_store *st, struct cg_store_stats *out)
+{
+	struct sq_store *s = sq(st);
+	struct cg_store_stats r = {0};
+	int64_t pages = 0, psize = 0;
+	int is_null = 0, rc;
+
+	if ((rc = query_i64(s, S_ST_COUNT, &r.pending, NULL)) || (rc = query_i64(s, S_ST_INFLIGHT, &r.inflight, NULL)) ||
+	    (rc = query_i64(s, S_ST_OLDEST, &r.oldest_ms, &is_null)) || (rc = query_i64(s, S_ST_DEAD, &r.dead, NULL)) ||
+	    (rc = query_i64(s, S_ST_CASES, &r.cases, NULL)) || (rc = query_i64(s, S_ST_PAGES, &pages, NULL)) ||
+	    (rc = query_i64(s, S_ST_PSIZE, &psize, NULL)))
+		return rc;
+	if (is_null)
+		r.oldest_ms = 0;
+	r.bytes = (uint64_t)pages * (uint64_t)psize;
+	/* The WAL holds committed pages not yet checkpointed: part of what the disk holds. */
+	char wal[4096];
+	struct stat sb;
+	if (snprintf(wal, sizeof(wal), "%s-wal", s->path) < (int)sizeof(wal) && stat(wal, &sb) == 0)
+		r.bytes += (uint64_t)sb.st_size;
+	*out = r;
+	return 0;
+}
+
+/* ---- dead letters ---- */
+
+static int sq_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	struct cg_dead_letter *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if ((rc = stmt_get(s, S_DL_LIST, &stmt)))
+		return rc;
+	sqlite3_bind_int64(stmt, 1, clamp_limit(limit));
+	for (;;) {
+		int r = sqlite3_step(stmt);
+		if (r == SQLITE_DONE)
+			break;
+		if (r != SQLITE_ROW) {
+			rc = fail_rc(s, r, "dead letter list");
+			break;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct cg_dead_letter *nv = realloc(v, ncap * sizeof(*v));
+			if (!nv) {
+				rc = CG_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if ((rc = read_dead(stmt, &v[n])))
+			break;
+		n++;
+	}
+	stmt_done(stmt);
+	if (rc) {
+		cg_dead_letters_free(v, n);
+		return rc;
+	}
+	if (n == 0) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+static int sq_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int rc;
+	if ((rc = stmt_get(s, S_DL_GET, &stmt)))
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	int r = sqlite3_step(stmt);
+	if (r == SQLITE_ROW) {
+		struct cg_dead_letter d;
+		rc = read_dead(stmt, &d);
+		if (rc == 0)
+			*out = d;
+	} else if (r == SQLITE_DONE) {
+		rc = CG_ENOENT;
+	} else {
+		rc = fail_rc(s, r, "dead letter get");
+	}
+	stmt_done(stmt);
+	return rc;
+}
+
+static int sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *ins, *del;
+	int changes = 0, rc;
+	if ((rc = stmt_get(s, S_DL_REQUEUE, &ins)) || (rc = stmt_get(s, S_DL_DEL, &del)) || (rc = sp_begin(s)))
+		return rc;
+	sqlite3_bind_int64(ins, 1, id);
+	sqlite3_bind_int64(ins, 2, now_ms);
+	rc = run(s, ins, "dead letter requeue", &changes);
+	if (rc == 0 && changes == 0)
+		rc = CG_ENOENT;
+	if (rc == 0) {
+		sqlite3_bind_int64(del, 1, id);
+		rc = run(s, del, "dead letter delete", NULL);
+	}
+	return sp_end(s, rc);
+}
+
+static int sq_dead_drop(struct cg_store *st, int64_t id)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *del;
+	int changes = 0;
+	int rc = stmt_get(s, S_DL_DEL, &del);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(del, 1, id);
+	if ((rc = run(s, del, "dead letter drop", &changes)))
+		return rc;
+	return changes ? 0 : CG_ENOENT;
+}
+
+/* ---- seen ---- */
+
+static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt;
+	int changes = 0, rc;
+
+	if (!ns || !id)
+		return CG_EINVAL;
+	/* Opportunistic pruning keeps the table bounded without a timer of its own. */
+	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
+		if ((rc = stmt_get(s, S_SEEN_PRUNE, &stmt)))
+			return rc;
+		sqlite3_bind_int64(stmt, 1, now_ms - SEEN_TTL_MS);
+		if ((rc = run(s, stmt, "seen prune", NULL)))
+			return rc;
+		s->last_prune_ms = now_ms;
+	}
+	if ((rc = stmt_get(s, S_SEEN_INS, &stmt)))
+		return rc;
+	sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, now_ms);
+	if ((rc = run(s, stmt, "seen insert", &changes)))
+		return rc;
+	*was_seen = changes == 0;
+	return 0;
+}
+
+/* ---- open / close ---- */
+
+static void sq_close(struct cg_store *st)
+{
+	struct sq_store *s = sq(st);
+	if (!s)
+		return;
+	for (int i = 0; i < S_COUNT_; i++)
+		sqlite3_finalize(s->stmts[i]);
+	if (s->db) {
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		int rc = sqlite3_close(s->db);
+		if (rc != SQLITE_OK)
+			CG_LOG_ERR("close %s: %s", s->path, sqlite3_errstr(rc));
+	}
+	free(s->path);
+	free(s);
+}
+
+static const struct cg_store_ops sq_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.enqueue = sq_enqueue,
+	.claim = sq_claim,
+	.next_due_ms = sq_next_due_ms,
+	.event_step = sq_event_step,
+	.event_done = sq_event_done,
+	.event_retry = sq_event_retry,
+	.event_dead = sq_event_dead,
+	.case_get = sq_case_get,
+	.case_put = sq_case_put,
+	.case_find_by_key = sq_case_find_by_key,
+	.stats = sq_stats,
+	.dead_list = sq_dead_list,
+	.dead_get = sq_dead_get,
+	.dead_retry = sq_dead_retry,
+	.dead_drop = sq_dead_drop,
+	.seen = sq_seen,
+};
+
+/* mkdir -p with mode 0700 for the components it creates. */
+static int mkdir_p(const char *dir)
+{
+	char buf[4096];
+	size_t len = strlen(dir);
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, dir, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -1;
+		buf[i] = c;
+	}
+	struct stat sb;
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+static int exec_sql(struct sq_store *s, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", s->path, msg ? msg : sqlite3_errstr(rc));
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s", err);
+		sqlite3_free(msg);
+		return map_sqlite(rc);
+	}
+	return 0;
+}
+
+static int migrate(struct sq_store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt = NULL;
+	int version = 0;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
+		version = sqlite3_column_int(stmt, 0);
+	else
+		rc = SQLITE_ERROR;
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot read schema version: %s", s->path, sqlite3_errmsg(s->db));
+		return map_sqlite(sqlite3_errcode(s->db));
+	}
+	if (version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this casegate (%d)", s->path, version,
+			 SCHEMA_VERSION);
+		return CG_EINVAL;
+	}
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		char set[64];
+		snprintf(set, sizeof(set), "PRAGMA user_version = %d", v + 1);
+		if ((rc = exec_sql(s, "BEGIN IMMEDIATE", err, errlen)))
+			return rc;
+		if ((rc = exec_sql(s, migrations[v], err, errlen)) || (rc = exec_sql(s, set, err, errlen)) ||
+		    (rc = exec_sql(s, "COMMIT", err, errlen))) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+		CG_LOG_INFO("%s: schema migrated to version %d", s->path, v + 1);
+	}
+	return 0;
+}
+
+int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen)
+{
+	struct sq_store *s = NULL;
+	char scratch[1];
+	int rc;
+
+	if (!err || errlen == 0) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
+	if (!dir || !out) {
+		snprintf(err, errlen, "no store directory");
+		return CG_EINVAL;
+	}
+	if (mkdir_p(dir) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return CG_EIO;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return CG_ENOMEM;
+	s->base.ops = &sq_ops;
+	size_t plen = strlen(dir) + sizeof("/casegate.db");
+	s->path = malloc(plen);
+	if (!s->path) {
+		rc = CG_ENOMEM;
+		goto fail;
+	}
+	snprintf(s->path, plen, "%s/casegate.db", dir);
+
+	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		rc = map_sqlite(rc);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* A second process (the dlq CLI) may hold the write lock briefly. */
+	sqlite3_busy_timeout(s->db, 5000);
+	if ((rc = exec_sql(s, "PRAGMA journal_mode = WAL", err, errlen)) ||
+	    (rc = exec_sql(s, "PRAGMA synchronous = FULL", err, errlen)) ||
+	    (rc = exec_sql(s, "PRAGMA foreign_keys = OFF", err, errlen)))
+		goto fail;
+	if ((rc = migrate(s, err, errlen)))
+		goto fail;
+	/* Whatever a previous process had in flight it did not finish: make it pending again. */
+	if ((rc = exec_sql(s, "UPDATE events SET inflight = 0 WHERE inflight = 1", err, errlen)))
+		goto fail;
+	int reset = sqlite3_changes(s->db);
+	if (reset > 0)
+		CG_LOG_WARN("%s: %d event(s) left in flight by a previous run are pending again", s->path, reset);
+	/* is_head is derived data: a key without a head would never be claimed again, so check it
+	 * (one pass over events_key, ~50 ms for 100k events) rather than trust it. */
+	if ((rc = exec_sql(s,
+			   "UPDATE events SET is_head = 1 - is_head"
+			   " WHERE is_head != (id IN (SELECT MIN(id) FROM events GROUP BY dedup_key))",
+			   err, errlen)))
+		goto fail;
+	reset = sqlite3_changes(s->db);
+	if (reset > 0)
+		CG_LOG_WARN("%s: repaired the queue-head flag of %d event(s)", s->path, reset);
+	*out = &s->base;
+	return 0;
+fail:
+	if (err[0])
+		CG_LOG_ERR("open: %s", err);
+	sq_close(&s->base);
+	return rc;
+}
+
+static struct sq_store *as_sqlite(struct cg_store *st)
+{
+	return st && st->ops == &sq_ops ? sq(st) : NULL;
+}
+
+const char *cg_store_sqlite_errmsg(struct cg_store *st)
+{
+	struct sq_store *s = as_sqlite(st);
+	if (!s)
+		return "not a sqlite store";
+	return s->errmsg;
+}
+
+int cg_store_sqlite_set_max_pages(struct cg_store *st, int64_t pages, int64_t *out)
+{
+	struct sq_store *s = as_sqlite(st);
+	sqlite3_stmt *stmt = NULL;
+	char sql[64];
+	int rc;
+	if (!s || pages < 0)
+		return CG_EINVAL;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64, pages);
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return fail_rc(s, rc, "max_page_count");
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && out)
+		*out = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail_rc(s, rc, "max_page_count");
+}
+
+int cg_store_sqlite_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}

@@ -1,0 +1,272 @@
+/* storeq.c: one store thread running queued jobs in shared transactions; completions go back via uv_async. */
+#include "storeq.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "err.h"
+
+#define CG_LOG_COMPONENT "storeq"
+#include "log.h"
+
+/* Bounds one transaction: a long batch delays every completion in it and grows the WAL. */
+#define BATCH_MAX 256
+
+struct job {
+	struct job *next;
+	cg_storeq_job_fn fn;
+	cg_storeq_done_fn done;
+	void *ud;
+	int rc;
+};
+
+struct joblist {
+	struct job *head, *tail;
+};
+
+struct cg_storeq {
+	uv_loop_t *loop;
+	struct cg_store *st;
+	int group_commit;
+	uv_thread_t thread;
+	uv_mutex_t mu;
+	uv_cond_t cond;
+	uv_async_t async;
+	struct joblist queue; /* submitted, not yet run (mu) */
+	struct joblist done;  /* run, completion not yet delivered (mu) */
+	int closing;          /* destroy began: refuse jobs, worker exits when queue is empty (mu) */
+	int exited;           /* worker finished; its last completions are in done (mu) */
+	int joined;           /* loop thread only */
+	atomic_size_t pending;
+	void (*on_closed)(void *ud);
+	void *on_closed_ud;
+};
+
+static void list_push(struct joblist *l, struct job *j)
+{
+	j->next = NULL;
+	if (l->tail)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+}
+
+static void list_append(struct joblist *l, struct joblist *more)
+{
+	if (!more->head)
+		return;
+	if (l->tail)
+		l->tail->next = more->head;
+	else
+		l->head = more->head;
+	l->tail = more->tail;
+	more->head = more->tail = NULL;
+}
+
+/* One job in its own transaction. */
+static int run_alone(struct cg_store *st, struct job *j)
+{
+	int rc = cg_store_begin(st);
+	if (rc)
+		return rc;
+	rc = j->fn(st, j->ud);
+	if (rc == 0) {
+		rc = cg_store_commit(st);
+		if (rc == 0)
+			return 0;
+	}
+	cg_store_rollback(st);
+	return rc;
+}
+
+/*
+ * All jobs of the batch in one transaction (one fsync for all). When a job or the commit
+ * fails, the batch is rolled back and every job runs again alone, so only the jobs that fail
+ * on their own report an error. Jobs can therefore run twice: each must reset whatever it
+ * writes to its ud at its start.
+ */
+static void run_batch(struct cg_storeq *q, struct joblist *batch)
+{
+	struct cg_store *st = q->st;
+	struct job *j;
+	int rc;
+
+	if (!q->group_commit || batch->head == batch->tail) {
+		for (j = batch->head; j; j = j->next)
+			j->rc = run_alone(st, j);
+		return;
+	}
+	rc = cg_store_begin(st);
+	for (j = batch->head; j && rc == 0; j = j->next)
+		rc = j->fn(st, j->ud);
+	if (rc == 0)
+		rc = cg_store_commit(st);
+	if (rc == 0) {
+		for (j = batch->head; j; j = j->next)
+			j->rc = 0;
+		return;
+	}
+	cg_store_rollback(st);
+	CG_LOG_DEBUG("batch failed (%s): running its jobs one by one", cg_strerror(rc));
+	for (j = batch->head; j; j = j->next)
+		j->rc = run_alone(st, j);
+}
+
+static void worker(void *arg)
+{
+	struct cg_storeq *q = arg;
+
+	uv_mutex_lock(&q->mu);
+	for (;;) {
+		while (!q->queue.head && !q->closing)
+			uv_cond_wait(&q->cond, &q->mu);
+		if (!q->queue.head)
+			break; /* closing and drained */
+		struct joblist batch = {0};
+		for (size_t n = 0; q->queue.head && n < BATCH_MAX; n++) {
+			struct job *j = q->queue.head;
+			q->queue.head = j->next;
+			list_push(&batch, j);
+		}
+		if (!q->queue.head)
+			q->queue.tail = NULL;
+		uv_mutex_unlock(&q->mu);
+
+		run_batch(q, &batch);
+
+		uv_mutex_lock(&q->mu);
+		list_append(&q->done, &batch);
+		uv_async_send(&q->async);
+	}
+	q->exited = 1;
+	uv_mutex_unlock(&q->mu);
+	uv_async_send(&q->async);
+}
+
+static void on_async_closed(uv_handle_t *h)
+{
+	struct cg_storeq *q = h->data;
+	void (*cb)(void *) = q->on_closed;
+	void *ud = q->on_closed_ud;
+	uv_cond_destroy(&q->cond);
+	uv_mutex_destroy(&q->mu);
+	free(q);
+	if (cb)
+		cb(ud);
+}
+
+static void on_async(uv_async_t *a)
+{
+	struct cg_storeq *q = a->data;
+	struct joblist done;
+	int exited;
+
+	uv_mutex_lock(&q->mu);
+	done = q->done;
+	q->done.head = q->done.tail = NULL;
+	exited = q->exited;
+	uv_mutex_unlock(&q->mu);
+
+	/* Worker order is submission order, so completions are too. */
+	while (done.head) {
+		struct job *j = done.head;
+		done.head = j->next;
+		atomic_fetch_sub(&q->pending, 1);
+		if (j->done)
+			j->done(j->rc, j->ud);
+		free(j);
+	}
+	if (exited && !q->joined) {
+		q->joined = 1;
+		uv_thread_join(&q->thread);
+		uv_close((uv_handle_t *)&q->async, on_async_closed);
+	}
+}
+
+int cg_storeq_create(uv_loop_t *loop, struct cg_store *st, int group_commit, struct cg_storeq **out)
+{
+	struct cg_storeq *q;
+	if (!loop || !st || !out)
+		return CG_EINVAL;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return CG_ENOMEM;
+	q->loop = loop;
+	q->st = st;
+	q->group_commit = group_commit;
+	atomic_init(&q->pending, 0);
+	if (uv_mutex_init(&q->mu) != 0) {
+		free(q);
+		return CG_ENOMEM;
+	}
+	if (uv_cond_init(&q->cond) != 0) {
+		uv_mutex_destroy(&q->mu);
+		free(q);
+		return CG_ENOMEM;
+	}
+	if (uv_async_init(loop, &q->async, on_async) != 0) {
+		uv_cond_destroy(&q->cond);
+		uv_mutex_destroy(&q->mu);
+		free(q);
+		return CG_EIO;
+	}
+	q->async.data = q;
+	if (uv_thread_create(&q->thread, worker, q) != 0) {
+		/* The handle is initialised: q can only be freed by its close callback. */
+		q->joined = 1;
+		uv_close((uv_handle_t *)&q->async, on_async_closed);
+		return CG_EIO;
+	}
+	*out = q;
+	return 0;
+}
+
+int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud)
+{
+	if (!q || !job)
+		return CG_EINVAL;
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return CG_ENOMEM;
+	j->fn = job;
+	j->done = done;
+	j->ud = ud;
+	uv_mutex_lock(&q->mu);
+	if (q->closing) {
+		uv_mutex_unlock(&q->mu);
+		free(j);
+		return CG_ECLOSED;
+	}
+	atomic_fetch_add(&q->pending, 1);
+	list_push(&q->queue, j);
+	uv_cond_signal(&q->cond);
+	uv_mutex_unlock(&q->mu);
+	return 0;
+}
+
+size_t cg_storeq_pending(const struct cg_storeq *q)
+{
+	if (!q)
+		return 0;
+	/* atomic_load wants a non-const object in C11 even for a read. */
+	return atomic_load(&((struct cg_storeq *)q)->pending);
+}
+
+void cg_storeq_destroy(struct cg_storeq *q, void (*on_closed)(void *ud), void *ud)
+{
+	if (!q)
+		return;
+	uv_mutex_lock(&q->mu);
+	if (q->closing) {
+		uv_mutex_unlock(&q->mu);
+		return;
+	}
+	q->closing = 1;
+	q->on_closed = on_closed;
+	q->on_closed_ud = ud;
+	uv_cond_signal(&q->cond);
+	uv_mutex_unlock(&q->mu);
+	/* The worker drains the queue, then reports exited through the async handle; on_async
+	 * delivers the last completions, joins the thread and closes the handle. */
+}

@@ -1,0 +1,60 @@
+/* fuzz_mappers.c: libFuzzer target running every registered mapper, in both group modes, over arbitrary JSON. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "event.h"
+#include "registry.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Invariants the gateway relies on; a violation aborts so libFuzzer keeps the input. */
+static void check(const struct cg_mapper *m, int rc, const struct cg_event_list *out, const char *err)
+{
+	if (rc == CG_EINVAL && !err[0])
+		abort(); /* a 422 must say which field */
+	if (rc != 0 && rc != CG_EINVAL && rc != CG_ENOMEM)
+		abort();
+	if (rc != 0)
+		return;
+	if (out->n == 0 && !out->ignored_reason[0])
+		abort();
+	for (size_t i = 0; i < out->n; i++) {
+		const struct cg_event *e = &out->v[i];
+		if (e->status != CG_STATUS_FIRING && e->status != CG_STATUS_RESOLVED)
+			abort();
+		if (!e->ctx || !e->labels || !e->annotations || !e->links)
+			abort();
+		if (strcmp(m->name, "generic") != 0 && (!e->dedup_key || !e->dedup_key[0] || !e->title || !e->description))
+			abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1);
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	cJSON *payload = cJSON_Parse(text);
+	free(text);
+	if (!payload)
+		return 0;
+	for (const struct cg_mapper *const *m = cg_mapper_all(); *m; m++) {
+		for (int g = 0; g < 2; g++) {
+			struct cg_map_opts opts = {.group_by = g ? CG_GROUP_GROUP : CG_GROUP_ALERT};
+			struct cg_event_list out;
+			char err[256] = "";
+			cg_event_list_init(&out);
+			int rc = (*m)->map(payload, &opts, &out, err, sizeof(err));
+			check(*m, rc, &out, err);
+			cg_event_list_cleanup(&out);
+		}
+	}
+	cJSON_Delete(payload);
+	return 0;
+}

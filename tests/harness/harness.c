@@ -1,0 +1,509 @@
+/* harness.c: integration-test helpers: temp dirs, child processes, blocking HTTP via libcurl, polling. */
+#define _XOPEN_SOURCE 700
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#ifndef CG_SOURCE_DIR
+#define CG_SOURCE_DIR "."
+#endif
+#ifndef CG_BINARY_DIR
+#define CG_BINARY_DIR "."
+#endif
+
+/* ---- paths and files ---- */
+
+static int is_dir(const char *p)
+{
+	struct stat st;
+	return p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *cg_h_source_dir(void)
+{
+	const char *e = getenv("CG_SOURCE_DIR");
+	return e && *e ? e : CG_SOURCE_DIR;
+}
+
+const char *cg_h_binary_dir(void)
+{
+	const char *e = getenv("CG_BINARY_DIR");
+	return e && *e ? e : CG_BINARY_DIR;
+}
+
+const char *cg_h_shared_dir(void)
+{
+	static char buf[1024];
+	const char *e = getenv("CG_SHARED_DIR");
+	if (e && *e)
+		return is_dir(e) ? e : NULL;
+	snprintf(buf, sizeof(buf), "%s/../shared", cg_h_source_dir());
+	return is_dir(buf) ? buf : NULL;
+}
+
+char *cg_h_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	char *s = malloc((size_t)n + 1);
+	if (!s)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+char *cg_h_tmpdir(const char *prefix)
+{
+	const char *base = getenv("TMPDIR");
+	char *t = cg_h_fmt("%s/%s-XXXXXX", base && *base ? base : "/tmp", prefix ? prefix : "cg");
+	if (t && !mkdtemp(t)) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void cg_h_rmrf(const char *path)
+{
+	if (path && *path && strcmp(path, "/") != 0)
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int cg_h_write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t w = fwrite(data, 1, len, f);
+	int rc = fclose(f);
+	return w == len && rc == 0 ? 0 : -1;
+}
+
+char *cg_h_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		if (n + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		size_t r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	fclose(f);
+	if (!buf)
+		return NULL;
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* ---- processes ---- */
+
+int cg_h_spawn(struct cg_h_proc *p, char *const argv[], char *const env_extra[], const char *log_path)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->log_path, sizeof(p->log_path), "%s", log_path);
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		/* A crashed test must not leave its servers running. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		int nul = open("/dev/null", O_RDONLY);
+		if (fd < 0 || nul < 0)
+			_exit(126);
+		dup2(nul, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		for (size_t i = 0; env_extra && env_extra[i]; i++)
+			putenv(env_extra[i]);
+		execv(argv[0], argv);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	p->pid = pid;
+	return 0;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int cg_h_alive(struct cg_h_proc *p)
+{
+	if (p->reaped || p->pid <= 0)
+		return 0;
+	int st;
+	pid_t r = waitpid(p->pid, &st, WNOHANG);
+	if (r == 0)
+		return 1;
+	if (r == p->pid) {
+		p->reaped = 1;
+		p->wstatus = st;
+	}
+	return 0;
+}
+
+int cg_h_stop(struct cg_h_proc *p, int sig)
+{
+	if (p->reaped || p->pid <= 0)
+		return p->wstatus;
+	kill(p->pid, sig);
+	uint64_t end = mono_ms() + 10000;
+	while (cg_h_alive(p)) {
+		if (mono_ms() > end) {
+			fprintf(stderr, "harness: pid %d ignored signal %d, killing\n", (int)p->pid, sig);
+			kill(p->pid, SIGKILL);
+			int st;
+			if (waitpid(p->pid, &st, 0) == p->pid) {
+				p->reaped = 1;
+				p->wstatus = st;
+			}
+			break;
+		}
+		sleep_ms(5);
+	}
+	return p->wstatus;
+}
+
+void cg_h_dump_log(const struct cg_h_proc *p)
+{
+	char *s = cg_h_read_file(p->log_path, NULL);
+	fprintf(stderr, "---- %s ----\n%s\n---- end ----\n", p->log_path, s ? s : "(unreadable)");
+	free(s);
+}
+
+int cg_h_poll(int (*fn)(void *ud), void *ud, unsigned deadline_ms)
+{
+	uint64_t end = mono_ms() + deadline_ms;
+	for (;;) {
+		if (fn(ud))
+			return 1;
+		if (mono_ms() >= end)
+			return 0;
+		sleep_ms(5);
+	}
+}
+
+struct log_wait {
+	const struct cg_h_proc *p;
+	const char *needle;
+	int dead;
+};
+
+static int log_has(void *ud)
+{
+	struct log_wait *w = ud;
+	char *s = cg_h_read_file(w->p->log_path, NULL);
+	int found = s && strstr(s, w->needle) != NULL;
+	free(s);
+	if (!found && !cg_h_alive((struct cg_h_proc *)w->p)) {
+		w->dead = 1;
+		return 1; /* stop waiting: it will never print it */
+	}
+	return found;
+}
+
+int cg_h_wait_log(const struct cg_h_proc *p, const char *needle, unsigned deadline_ms)
+{
+	struct log_wait w = {p, needle, 0};
+	if (!cg_h_poll(log_has, &w, deadline_ms))
+		return 0;
+	if (!w.dead)
+		return 1;
+	/* It may have printed the needle just before exiting. */
+	char *s = cg_h_read_file(p->log_path, NULL);
+	int found = s && strstr(s, needle) != NULL;
+	free(s);
+	return found;
+}
+
+int cg_h_log_port(const struct cg_h_proc *p, const char *needle, unsigned deadline_ms)
+{
+	if (!cg_h_wait_log(p, needle, deadline_ms))
+		return -1;
+	char *s = cg_h_read_file(p->log_path, NULL);
+	const char *at = s ? strstr(s, needle) : NULL;
+	long port = -1;
+	if (at) {
+		char *end;
+		port = strtol(at + strlen(needle), &end, 10);
+		if (end == at + strlen(needle) || port <= 0 || port > 65535)
+			port = -1;
+	}
+	free(s);
+	return (int)port;
+}
+
+/* ---- HTTP ---- */
+
+struct buf {
+	char *p;
+	size_t n;
+	int oom;
+};
+
+static size_t buf_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct buf *b = ud;
+	size_t len = size * nmemb;
+	char *np = realloc(b->p, b->n + len + 1);
+	if (!np) {
+		b->oom = 1;
+		return 0;
+	}
+	memcpy(np + b->n, data, len);
+	b->n += len;
+	np[b->n] = '\0';
+	b->p = np;
+	return len;
+}
+
+static void curl_init_once(void)
+{
+	static int done;
+	if (!done) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		done = 1;
+	}
+}
+
+int cg_h_http(const char *method, const char *url, const char *const headers[], const char *body, size_t body_len,
+	      struct cg_h_resp *out)
+{
+	memset(out, 0, sizeof(*out));
+	curl_init_once();
+	CURL *c = curl_easy_init();
+	struct curl_slist *hl = NULL;
+	struct buf b = {0}, h = {0};
+	int rc = -1, have_ct = 0;
+	if (!c)
+		return -1;
+	for (size_t i = 0; headers && headers[i]; i++) {
+		if (strncasecmp(headers[i], "Content-Type:", 13) == 0)
+			have_ct = 1;
+		hl = curl_slist_append(hl, headers[i]);
+	}
+	if (body && !have_ct)
+		hl = curl_slist_append(hl, "Content-Type: application/json");
+	hl = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, buf_write);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	} else if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
+	CURLcode cc = curl_easy_perform(c);
+	if (cc == CURLE_OK && !b.oom && !h.oom) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+		rc = 0;
+	}
+	if (!b.p)
+		b.p = calloc(1, 1);
+	if (!h.p)
+		h.p = calloc(1, 1);
+	out->body = b.p;
+	out->body_len = b.n;
+	out->headers = h.p;
+	if (rc != 0)
+		out->status = 0;
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+void cg_h_resp_free(struct cg_h_resp *r)
+{
+	if (!r)
+		return;
+	free(r->body);
+	free(r->headers);
+	memset(r, 0, sizeof(*r));
+}
+
+int cg_h_resp_header(const struct cg_h_resp *r, const char *name, char *buf, size_t buflen)
+{
+	size_t nlen = strlen(name);
+	const char *line = r->headers;
+	int found = -1;
+	while (line && *line) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		/* The last match wins: a 100-continue block may precede the real one. */
+		if (len > nlen && strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			const char *v = line + nlen + 1;
+			const char *e = line + len;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == '\r' || e[-1] == ' '))
+				e--;
+			snprintf(buf, buflen, "%.*s", (int)(e - v), v);
+			found = 0;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	return found;
+}
+
+cJSON *cg_h_get_json(const char *url)
+{
+	struct cg_h_resp r;
+	cJSON *j = NULL;
+	if (cg_h_http("GET", url, NULL, NULL, 0, &r) == 0)
+		j = cJSON_ParseWithLength(r.body, r.body_len);
+	cg_h_resp_free(&r);
+	return j;
+}
+
+/* ---- casegate-sim and the contract validator ---- */
+
+int cg_h_start_sim(struct cg_h_proc *p, const char *dir, const char *const extra_args[], int *port)
+{
+	char *bin = cg_h_fmt("%s/casegate-sim", cg_h_binary_dir());
+	char *req_log = cg_h_fmt("%s/%s", dir, CG_H_SIM_REQUEST_LOG);
+	char *log = cg_h_fmt("%s/sim.log", dir);
+	char *argv[64];
+	size_t n = 0;
+	int rc = -1;
+	if (!bin || !req_log || !log)
+		goto out;
+	argv[n++] = bin;
+	argv[n++] = (char *)"--listen";
+	argv[n++] = (char *)"127.0.0.1:0";
+	argv[n++] = (char *)"--request-log";
+	argv[n++] = req_log;
+	for (size_t i = 0; extra_args && extra_args[i] && n < 63; i++)
+		argv[n++] = (char *)extra_args[i];
+	argv[n] = NULL;
+	if (cg_h_spawn(p, argv, NULL, log) != 0)
+		goto out;
+	int got = cg_h_log_port(p, "casegate-sim listening on 127.0.0.1:", 10000);
+	if (got <= 0) {
+		fprintf(stderr, "harness: casegate-sim did not start\n");
+		cg_h_stop(p, SIGKILL);
+		cg_h_dump_log(p);
+		goto out;
+	}
+	*port = got;
+	rc = 0;
+out:
+	free(bin);
+	free(req_log);
+	free(log);
+	return rc;
+}
+
+int cg_h_validate_contract_args(const char *req_log, const char *const extra_args[])
+{
+	const char *shared = cg_h_shared_dir();
+	if (!shared)
+		return 77;
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		fprintf(stderr, "harness: /usr/bin/python3 missing, contract check skipped\n");
+		return 77;
+	}
+	char *script = cg_h_fmt("%s/tests/contract/validate.py", cg_h_source_dir());
+	char *env = cg_h_fmt("CG_SHARED_DIR=%s", shared);
+	char *argv[32];
+	size_t n = 0;
+	int rc = 1;
+	if (!script || !env)
+		goto out;
+	argv[n++] = (char *)"/usr/bin/python3";
+	argv[n++] = script;
+	for (size_t i = 0; extra_args && extra_args[i] && n < 30; i++)
+		argv[n++] = (char *)extra_args[i];
+	argv[n++] = (char *)req_log;
+	argv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		goto out;
+	if (pid == 0) {
+		putenv(env);
+		execv(argv[0], argv);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		goto out;
+	rc = WEXITSTATUS(st);
+	if (rc != 0 && rc != 77)
+		rc = 1;
+out:
+	free(script);
+	free(env);
+	return rc;
+}
+
+int cg_h_validate_contract(const char *req_log)
+{
+	return cg_h_validate_contract_args(req_log, NULL);
+}

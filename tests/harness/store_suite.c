@@ -1,0 +1,747 @@
+/* store_suite.c: the store conformance suite; every backend must pass it unchanged. */
+#include "store_suite.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+
+static const struct cg_store_suite_backend *B;
+
+struct fx {
+	void *loc;
+	struct cg_store *st;
+};
+
+#define T0 1700000000000LL /* a fixed "now" keeps the tests independent of the clock */
+#define DAY_MS (24LL * 3600 * 1000)
+
+int64_t cg_store_suite_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define CHECK_RC(expr, want)                                                                              \
+	do {                                                                                              \
+		int rc_ = (expr);                                                                         \
+		if (rc_ != (want))                                                                        \
+			fail_msg("%s: got %d (%s), want %d (%s)", #expr, rc_, cg_strerror(rc_), (int)(want), \
+				 cg_strerror(want));                                                      \
+	} while (0)
+#define CHECK_I64(got, want)                                                                        \
+	do {                                                                                        \
+		int64_t g_ = (int64_t)(got), w_ = (int64_t)(want);                                   \
+		if (g_ != w_)                                                                       \
+			fail_msg("%s: got %" PRId64 ", want %" PRId64, #got, g_, w_);               \
+	} while (0)
+#define CHECK_STR(got, want)                                                                         \
+	do {                                                                                         \
+		const char *g_ = (got), *w_ = (want);                                                 \
+		if ((g_ == NULL) != (w_ == NULL) || (g_ && strcmp(g_, w_) != 0))                     \
+			fail_msg("%s: got \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
+	} while (0)
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	int rc = B->create(&f->loc, &f->st);
+	if (rc) {
+		free(f);
+		fail_msg("%s create: got %s, want ok", B->name, cg_strerror(rc));
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	cg_store_close(f->st);
+	B->remove(f->loc);
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fx *f)
+{
+	cg_store_close(f->st);
+	f->st = NULL;
+	CHECK_RC(B->reopen(f->loc, &f->st), 0);
+}
+
+static struct cg_store_event mk(const char *key, int64_t next_ms)
+{
+	struct cg_store_event e = {0};
+	e.source = (char *)"test";
+	e.dedup_key = (char *)key;
+	e.status = 0;
+	e.priority = 3;
+	e.severity = NULL;
+	e.payload = (char *)"{\"title\":\"t\"}";
+	e.received_ms = next_ms;
+	e.next_ms = next_ms;
+	return e;
+}
+
+static int64_t enq(struct cg_store *st, const char *key, int64_t next_ms)
+{
+	struct cg_store_event e = mk(key, next_ms);
+	CHECK_RC(cg_store_enqueue(st, &e, 1), 0);
+	return e.id;
+}
+
+/* Claims and returns the ids (sorted as the store returned them) in ids[], count as result. */
+static size_t claim_ids(struct cg_store *st, int64_t now, size_t limit, int64_t *ids, size_t cap)
+{
+	struct cg_store_event *v = NULL;
+	size_t n = 0;
+	CHECK_RC(cg_store_claim(st, now, limit, &v, &n), 0);
+	if (n > cap)
+		fail_msg("claim returned %zu events, room for %zu", n, cap);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = v[i].id;
+	cg_store_events_free(v, n);
+	return n;
+}
+
+static void check_ids(const int64_t *got, size_t ngot, const int64_t *want, size_t nwant, const char *what)
+{
+	int same = ngot == nwant;
+	for (size_t i = 0; same && i < ngot; i++)
+		same = got[i] == want[i];
+	if (same)
+		return;
+	char g[256] = "", w[256] = "";
+	size_t gl = 0, wl = 0;
+	for (size_t i = 0; i < ngot && gl < sizeof(g) - 24; i++)
+		gl += (size_t)snprintf(g + gl, sizeof(g) - gl, "%s%" PRId64, i ? "," : "", got[i]);
+	for (size_t i = 0; i < nwant && wl < sizeof(w) - 24; i++)
+		wl += (size_t)snprintf(w + wl, sizeof(w) - wl, "%s%" PRId64, i ? "," : "", want[i]);
+	fail_msg("%s: got [%s], want [%s]", what, g, w);
+}
+
+static void t_enqueue_ids(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_event evs[3] = {mk("a", T0), mk("b", T0), mk("a", T0)};
+	CHECK_RC(cg_store_enqueue(f->st, evs, 3), 0);
+	int64_t d = enq(f->st, "c", T0);
+	if (!(evs[0].id > 0 && evs[1].id > evs[0].id && evs[2].id > evs[1].id && d > evs[2].id))
+		fail_msg("ids not increasing: got %" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64, evs[0].id, evs[1].id,
+			 evs[2].id, d);
+	/* Ids are never reused, even after the newest event is gone. */
+	CHECK_RC(cg_store_event_done(f->st, d), 0);
+	int64_t e = enq(f->st, "c", T0);
+	if (e <= d)
+		fail_msg("id reused: got %" PRId64 ", want > %" PRId64, e, d);
+	struct cg_store_event bad = mk(NULL, T0);
+	bad.id = 42;
+	CHECK_RC(cg_store_enqueue(f->st, &bad, 1), CG_EINVAL);
+	CHECK_I64(bad.id, 42); /* out-parameters are written only on success */
+	CHECK_RC(cg_store_enqueue(f->st, NULL, 0), 0);
+}
+
+static void t_claim_fields(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_event e = mk("k1", T0);
+	e.source = (char *)"alertmanager";
+	e.status = 1;
+	e.priority = 2;
+	e.severity = (char *)"critical";
+	e.payload = (char *)"{\"x\":\"\xc3\xa9\"}";
+	e.received_ms = T0 - 5;
+	e.step = 1;
+	CHECK_RC(cg_store_enqueue(f->st, &e, 1), 0);
+	struct cg_store_event *v = NULL;
+	size_t n = 0;
+	CHECK_RC(cg_store_claim(f->st, T0, 10, &v, &n), 0);
+	CHECK_I64(n, 1);
+	CHECK_I64(v[0].id, e.id);
+	CHECK_STR(v[0].source, "alertmanager");
+	CHECK_STR(v[0].dedup_key, "k1");
+	CHECK_I64(v[0].status, 1);
+	CHECK_I64(v[0].priority, 2);
+	CHECK_STR(v[0].severity, "critical");
+	CHECK_STR(v[0].payload, e.payload);
+	CHECK_I64(v[0].received_ms, T0 - 5);
+	CHECK_I64(v[0].attempts, 0);
+	CHECK_I64(v[0].next_ms, T0);
+	CHECK_I64(v[0].step, 1);
+	CHECK_STR(v[0].last_error, NULL);
+	cg_store_events_free(v, n);
+	/* limit 0 claims nothing. */
+	v = NULL;
+	n = 99;
+	CHECK_RC(cg_store_claim(f->st, T0, 0, &v, &n), 0);
+	CHECK_I64(n, 0);
+	cg_store_events_free(v, n);
+}
+
+static void t_claim_oldest_per_key(void **state)
+{
+	struct fx *f = *state;
+	int64_t a1 = enq(f->st, "A", T0), b1 = enq(f->st, "B", T0), a2 = enq(f->st, "A", T0);
+	int64_t c1 = enq(f->st, "C", T0), a3 = enq(f->st, "A", T0), b2 = enq(f->st, "B", T0);
+	int64_t got[16];
+	size_t n = claim_ids(f->st, T0, 16, got, 16);
+	check_ids(got, n, (int64_t[]){a1, b1, c1}, 3, "first claim: oldest of each key");
+	/* Every key has one in flight: nothing more. */
+	n = claim_ids(f->st, T0 + 1000, 16, got, 16);
+	check_ids(got, n, NULL, 0, "claim while all keys in flight");
+	CHECK_RC(cg_store_event_done(f->st, a1), 0);
+	n = claim_ids(f->st, T0, 16, got, 16);
+	check_ids(got, n, (int64_t[]){a2}, 1, "after done(a1)");
+	CHECK_RC(cg_store_event_done(f->st, c1), 0);
+	CHECK_RC(cg_store_event_done(f->st, b1), 0);
+	CHECK_RC(cg_store_event_done(f->st, a2), 0);
+	n = claim_ids(f->st, T0, 1, got, 16);
+	check_ids(got, n, (int64_t[]){a3}, 1, "limit 1 takes the lowest (next_ms, id)");
+	n = claim_ids(f->st, T0, 16, got, 16);
+	check_ids(got, n, (int64_t[]){b2}, 1, "remaining key");
+}
+
+static void t_claim_next_ms_order(void **state)
+{
+	struct fx *f = *state;
+	int64_t x, next;
+	CHECK_RC(cg_store_next_due_ms(f->st, &x), CG_ENOENT);
+	int64_t p = enq(f->st, "P", T0 + 300), q = enq(f->st, "Q", T0 + 100), r = enq(f->st, "R", T0 + 200);
+	int64_t s = enq(f->st, "S", T0 + 100);
+	CHECK_RC(cg_store_next_due_ms(f->st, &next), 0);
+	CHECK_I64(next, T0 + 100);
+	int64_t got[8];
+	size_t n = claim_ids(f->st, T0 + 99, 8, got, 8);
+	check_ids(got, n, NULL, 0, "nothing due yet");
+	n = claim_ids(f->st, T0 + 250, 8, got, 8);
+	check_ids(got, n, (int64_t[]){q, s, r}, 3, "due events by next_ms then id");
+	CHECK_RC(cg_store_next_due_ms(f->st, &next), 0);
+	CHECK_I64(next, T0 + 300);
+	n = claim_ids(f->st, T0 + 300, 8, got, 8);
+	check_ids(got, n, (int64_t[]){p}, 1, "at next_ms exactly");
+	CHECK_RC(cg_store_next_due_ms(f->st, &x), CG_ENOENT);
+}
+
+static void t_strict_order_under_backoff(void **state)
+{
+	struct fx *f = *state;
+	int64_t a1 = enq(f->st, "A", T0), a2 = enq(f->st, "A", T0), b1 = enq(f->st, "B", T0 + 50);
+	int64_t got[8], next;
+	size_t n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a1}, 1, "first");
+	CHECK_RC(cg_store_event_retry(f->st, a1, T0 + 1000, "HTTP 503"), 0);
+	/* a1 backs off: a2 (due now) must wait behind it. */
+	n = claim_ids(f->st, T0 + 500, 8, got, 8);
+	check_ids(got, n, (int64_t[]){b1}, 1, "newer event of a backed-off key is not claimed");
+	/* The next wake-up is a1's, not a2's (T0): a2 is not claimable. */
+	CHECK_RC(cg_store_next_due_ms(f->st, &next), 0);
+	CHECK_I64(next, T0 + 1000);
+	struct cg_store_event *v = NULL;
+	CHECK_RC(cg_store_claim(f->st, T0 + 1000, 8, &v, &n), 0);
+	CHECK_I64(n, 1);
+	CHECK_I64(v[0].id, a1);
+	CHECK_I64(v[0].attempts, 1);
+	CHECK_I64(v[0].next_ms, T0 + 1000);
+	CHECK_STR(v[0].last_error, "HTTP 503");
+	cg_store_events_free(v, n);
+	CHECK_RC(cg_store_event_retry(f->st, a1, T0 + 2000, NULL), 0);
+	CHECK_RC(cg_store_claim(f->st, T0 + 2000, 8, &v, &n), 0);
+	CHECK_I64(n, 1);
+	CHECK_I64(v[0].attempts, 2);
+	CHECK_STR(v[0].last_error, NULL);
+	cg_store_events_free(v, n);
+	CHECK_RC(cg_store_event_done(f->st, a1), 0);
+	n = claim_ids(f->st, T0 + 2000, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a2}, 1, "a2 after a1 is done");
+}
+
+static void t_missing_ids(void **state)
+{
+	struct fx *f = *state;
+	struct cg_dead_letter d;
+	CHECK_RC(cg_store_event_done(f->st, 999), CG_ENOENT);
+	CHECK_RC(cg_store_event_retry(f->st, 999, T0, "x"), CG_ENOENT);
+	CHECK_RC(cg_store_event_step(f->st, 999, 1), CG_ENOENT);
+	CHECK_RC(cg_store_event_dead(f->st, 999, 400, "x"), CG_ENOENT);
+	CHECK_RC(cg_store_dead_get(f->st, 999, &d), CG_ENOENT);
+	CHECK_RC(cg_store_dead_retry(f->st, 999, T0), CG_ENOENT);
+	CHECK_RC(cg_store_dead_drop(f->st, 999), CG_ENOENT);
+}
+
+static void t_dead_letters(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_event e = mk("A", T0);
+	e.severity = (char *)"warning";
+	e.received_ms = T0 - 7;
+	CHECK_RC(cg_store_enqueue(f->st, &e, 1), 0);
+	int64_t a1 = e.id, a2 = enq(f->st, "A", T0);
+	int64_t got[8];
+	size_t n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a1}, 1, "claim a1");
+	CHECK_RC(cg_store_event_step(f->st, a1, 2), 0);
+	CHECK_RC(cg_store_event_dead(f->st, a1, 422, "invalid project"), 0);
+	/* The key moves on: a2 is now the head. */
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a2}, 1, "after dead(a1)");
+
+	struct cg_dead_letter *dl = NULL;
+	size_t nd = 0;
+	CHECK_RC(cg_store_dead_list(f->st, 10, &dl, &nd), 0);
+	CHECK_I64(nd, 1);
+	CHECK_I64(dl[0].ev.id, a1);
+	CHECK_STR(dl[0].ev.dedup_key, "A");
+	CHECK_STR(dl[0].ev.severity, "warning");
+	CHECK_I64(dl[0].ev.received_ms, T0 - 7);
+	CHECK_I64(dl[0].ev.attempts, 1);
+	CHECK_I64(dl[0].ev.step, 2);
+	CHECK_I64(dl[0].http_status, 422);
+	CHECK_STR(dl[0].reason, "invalid project");
+	if (dl[0].failed_ms <= 0)
+		fail_msg("failed_ms: got %" PRId64 ", want > 0", dl[0].failed_ms);
+	int64_t did = dl[0].id;
+	cg_dead_letters_free(dl, nd);
+
+	struct cg_dead_letter d;
+	CHECK_RC(cg_store_dead_get(f->st, did, &d), 0);
+	CHECK_I64(d.id, did);
+	CHECK_STR(d.reason, "invalid project");
+	CHECK_STR(d.ev.payload, "{\"title\":\"t\"}");
+	cg_dead_letter_cleanup(&d);
+
+	struct cg_store_stats s;
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.dead, 1);
+
+	/* Requeue: new id behind a2 (still in flight), attempts 0, due at the given time. */
+	CHECK_RC(cg_store_dead_retry(f->st, did, T0 + 10), 0);
+	CHECK_RC(cg_store_dead_get(f->st, did, &d), CG_ENOENT);
+	n = claim_ids(f->st, T0 + 10, 8, got, 8);
+	check_ids(got, n, NULL, 0, "requeued event waits behind in-flight a2");
+	CHECK_RC(cg_store_event_done(f->st, a2), 0);
+	struct cg_store_event *v = NULL;
+	CHECK_RC(cg_store_claim(f->st, T0 + 9, 8, &v, &n), 0);
+	CHECK_I64(n, 0);
+	CHECK_RC(cg_store_claim(f->st, T0 + 10, 8, &v, &n), 0);
+	CHECK_I64(n, 1);
+	if (v[0].id <= a2)
+		fail_msg("requeued id: got %" PRId64 ", want > %" PRId64, v[0].id, a2);
+	CHECK_I64(v[0].attempts, 0);
+	CHECK_I64(v[0].next_ms, T0 + 10);
+	CHECK_I64(v[0].received_ms, T0 - 7);
+	CHECK_STR(v[0].severity, "warning");
+	int64_t re = v[0].id;
+	cg_store_events_free(v, n);
+
+	/* Dead again, then dropped. */
+	CHECK_RC(cg_store_event_dead(f->st, re, 0, NULL), 0);
+	CHECK_RC(cg_store_dead_list(f->st, 10, &dl, &nd), 0);
+	CHECK_I64(nd, 1);
+	CHECK_STR(dl[0].reason, NULL);
+	did = dl[0].id;
+	cg_dead_letters_free(dl, nd);
+	CHECK_RC(cg_store_dead_drop(f->st, did), 0);
+	CHECK_RC(cg_store_dead_drop(f->st, did), CG_ENOENT);
+	CHECK_RC(cg_store_dead_list(f->st, 10, &dl, &nd), 0);
+	CHECK_I64(nd, 0);
+	cg_dead_letters_free(dl, nd);
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.dead, 0);
+	CHECK_I64(s.pending, 0);
+}
+
+static void t_dead_list_limit(void **state)
+{
+	struct fx *f = *state;
+	for (int i = 0; i < 5; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i);
+		int64_t id = enq(f->st, key, T0);
+		CHECK_RC(cg_store_event_dead(f->st, id, 400, "bad"), 0);
+	}
+	struct cg_dead_letter *dl = NULL;
+	size_t nd = 0;
+	CHECK_RC(cg_store_dead_list(f->st, 3, &dl, &nd), 0);
+	CHECK_I64(nd, 3);
+	CHECK_STR(dl[0].ev.dedup_key, "k0");
+	CHECK_STR(dl[2].ev.dedup_key, "k2");
+	cg_dead_letters_free(dl, nd);
+}
+
+static void t_step_persists(void **state)
+{
+	struct fx *f = *state;
+	int64_t a = enq(f->st, "A", T0);
+	int64_t got[4];
+	size_t n = claim_ids(f->st, T0, 4, got, 4);
+	check_ids(got, n, (int64_t[]){a}, 1, "claim");
+	CHECK_RC(cg_store_event_step(f->st, a, 3), 0);
+	CHECK_RC(cg_store_event_retry(f->st, a, T0 + 5, "timeout"), 0);
+	reopen(f);
+	struct cg_store_event *v = NULL;
+	CHECK_RC(cg_store_claim(f->st, T0 + 5, 4, &v, &n), 0);
+	CHECK_I64(n, 1);
+	CHECK_I64(v[0].step, 3);
+	CHECK_I64(v[0].attempts, 1);
+	CHECK_STR(v[0].last_error, "timeout");
+	cg_store_events_free(v, n);
+}
+
+static void t_cases(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_case c = {0}, got;
+	CHECK_RC(cg_store_case_get(f->st, "am:x", &got), CG_ENOENT);
+	CHECK_RC(cg_store_case_find_by_key(f->st, "PROJ-1", &got), CG_ENOENT);
+
+	/* Only the key set: every string NULL, every number 0. */
+	c.dedup_key = (char *)"am:x";
+	c.state = CG_CASE_CREATING;
+	c.marker = (char *)"m-1";
+	CHECK_RC(cg_store_case_put(f->st, &c), 0);
+	CHECK_RC(cg_store_case_get(f->st, "am:x", &got), 0);
+	CHECK_STR(got.dedup_key, "am:x");
+	CHECK_STR(got.case_id, NULL);
+	CHECK_STR(got.case_key, NULL);
+	CHECK_STR(got.prev_case_key, NULL);
+	CHECK_STR(got.last_summary, NULL);
+	CHECK_STR(got.marker, "m-1");
+	CHECK_I64(got.state, CG_CASE_CREATING);
+	CHECK_I64(got.fires, 0);
+	cg_store_case_cleanup(&got);
+
+	/* Replace with every field set. */
+	c.case_id = (char *)"3f2a-uuid";
+	c.case_key = (char *)"PROJ-7";
+	c.state = CG_CASE_OPEN;
+	c.priority = 2;
+	c.generation = 3;
+	c.prev_case_key = (char *)"PROJ-5";
+	c.created_ms = T0 + 1;
+	c.closed_ms = T0 + 2;
+	c.last_fire_ms = T0 + 3;
+	c.last_comment_ms = T0 + 4;
+	c.fires = 1LL << 40;
+	c.pending_repeats = 17;
+	c.first_pending_ms = T0 + 5;
+	c.last_summary = (char *)"CPU 97% on web-1";
+	CHECK_RC(cg_store_case_put(f->st, &c), 0);
+	struct cg_store_case other = {.dedup_key = (char *)"am:y", .case_key = (char *)"PROJ-8", .state = CG_CASE_CLOSED};
+	CHECK_RC(cg_store_case_put(f->st, &other), 0);
+
+	CHECK_RC(cg_store_case_find_by_key(f->st, "PROJ-7", &got), 0);
+	CHECK_STR(got.dedup_key, "am:x");
+	CHECK_STR(got.case_id, "3f2a-uuid");
+	CHECK_STR(got.case_key, "PROJ-7");
+	CHECK_I64(got.state, CG_CASE_OPEN);
+	CHECK_I64(got.priority, 2);
+	CHECK_I64(got.generation, 3);
+	CHECK_STR(got.marker, "m-1");
+	CHECK_STR(got.prev_case_key, "PROJ-5");
+	CHECK_I64(got.created_ms, T0 + 1);
+	CHECK_I64(got.closed_ms, T0 + 2);
+	CHECK_I64(got.last_fire_ms, T0 + 3);
+	CHECK_I64(got.last_comment_ms, T0 + 4);
+	CHECK_I64(got.fires, 1LL << 40);
+	CHECK_I64(got.pending_repeats, 17);
+	CHECK_I64(got.first_pending_ms, T0 + 5);
+	CHECK_STR(got.last_summary, "CPU 97% on web-1");
+	cg_store_case_cleanup(&got);
+	CHECK_RC(cg_store_case_find_by_key(f->st, "PROJ-5", &got), CG_ENOENT);
+
+	/* Setting a field back to NULL sticks. */
+	c.case_key = NULL;
+	CHECK_RC(cg_store_case_put(f->st, &c), 0);
+	CHECK_RC(cg_store_case_find_by_key(f->st, "PROJ-7", &got), CG_ENOENT);
+	CHECK_RC(cg_store_case_get(f->st, "am:x", &got), 0);
+	CHECK_STR(got.case_key, NULL);
+	CHECK_STR(got.case_id, "3f2a-uuid");
+	cg_store_case_cleanup(&got);
+
+	struct cg_store_stats s;
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.cases, 2);
+	struct cg_store_case nokey = {0};
+	CHECK_RC(cg_store_case_put(f->st, &nokey), CG_EINVAL);
+}
+
+static void t_seen(void **state)
+{
+	struct fx *f = *state;
+	int was = -1;
+	CHECK_RC(cg_store_seen(f->st, "sns", "msg-1", T0, &was), 0);
+	CHECK_I64(was, 0);
+	CHECK_RC(cg_store_seen(f->st, "sns", "msg-1", T0 + 1000, &was), 0);
+	CHECK_I64(was, 1);
+	CHECK_RC(cg_store_seen(f->st, "other", "msg-1", T0 + 1000, &was), 0);
+	CHECK_I64(was, 0);
+	CHECK_RC(cg_store_seen(f->st, "sns", "msg-2", T0 + 2000, &was), 0);
+	CHECK_I64(was, 0);
+	/* Still remembered after 6 days, forgotten after more than 7. */
+	CHECK_RC(cg_store_seen(f->st, "sns", "msg-1", T0 + 6 * DAY_MS, &was), 0);
+	CHECK_I64(was, 1);
+	CHECK_RC(cg_store_seen(f->st, "sns", "msg-1", T0 + 8 * DAY_MS, &was), 0);
+	CHECK_I64(was, 0);
+	/* Survives a restart. */
+	reopen(f);
+	CHECK_RC(cg_store_seen(f->st, "sns", "msg-1", T0 + 8 * DAY_MS + 1, &was), 0);
+	CHECK_I64(was, 1);
+}
+
+static void t_crash_reopen(void **state)
+{
+	struct fx *f = *state;
+	int64_t a1 = enq(f->st, "A", T0), b1 = enq(f->st, "B", T0), a2 = enq(f->st, "A", T0);
+	struct cg_store_case c = {.dedup_key = (char *)"A", .case_key = (char *)"P-1", .state = CG_CASE_OPEN};
+	CHECK_RC(cg_store_case_put(f->st, &c), 0);
+	int64_t got[8];
+	size_t n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a1, b1}, 2, "claim before crash");
+	/* An uncommitted transaction is lost with the process. */
+	CHECK_RC(cg_store_begin(f->st), 0);
+	CHECK_RC(cg_store_event_done(f->st, a1), 0);
+	enq(f->st, "C", T0);
+	reopen(f); /* "crash": nothing finished */
+	struct cg_store_stats s;
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.pending, 3);
+	CHECK_I64(s.inflight, 0);
+	CHECK_I64(s.cases, 1);
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a1, b1}, 2, "claim after reopen gets the same events");
+	CHECK_RC(cg_store_event_done(f->st, a1), 0);
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a2}, 1, "then a2");
+	struct cg_store_case gc;
+	CHECK_RC(cg_store_case_get(f->st, "A", &gc), 0);
+	CHECK_STR(gc.case_key, "P-1");
+	cg_store_case_cleanup(&gc);
+}
+
+static void t_transactions(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_stats s;
+	CHECK_RC(cg_store_begin(f->st), 0);
+	enq(f->st, "A", T0);
+	enq(f->st, "A", T0);
+	CHECK_RC(cg_store_rollback(f->st), 0);
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.pending, 0);
+
+	CHECK_RC(cg_store_begin(f->st), 0);
+	int64_t a = enq(f->st, "A", T0);
+	int64_t got[4];
+	size_t n = claim_ids(f->st, T0, 4, got, 4);
+	check_ids(got, n, (int64_t[]){a}, 1, "claim inside a transaction sees its own insert");
+	CHECK_RC(cg_store_event_done(f->st, a), 0);
+	int64_t b = enq(f->st, "B", T0);
+	/* A failing operation inside the transaction leaves the earlier ones intact. */
+	CHECK_RC(cg_store_event_done(f->st, 12345), CG_ENOENT);
+	CHECK_RC(cg_store_commit(f->st), 0);
+	n = claim_ids(f->st, T0, 4, got, 4);
+	check_ids(got, n, (int64_t[]){b}, 1, "after commit");
+}
+
+static void t_stats(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_stats s;
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.pending, 0);
+	CHECK_I64(s.inflight, 0);
+	CHECK_I64(s.dead, 0);
+	CHECK_I64(s.oldest_ms, 0);
+	CHECK_I64(s.cases, 0);
+	if (s.bytes == 0)
+		fail_msg("bytes: got 0, want > 0");
+	struct cg_store_event e1 = mk("A", T0), e2 = mk("B", T0), e3 = mk("A", T0);
+	e1.received_ms = T0 - 100;
+	e2.received_ms = T0 - 300; /* not always id order: clocks differ between producers */
+	e3.received_ms = T0 - 50;
+	struct cg_store_event evs[3] = {e1, e2, e3};
+	CHECK_RC(cg_store_enqueue(f->st, evs, 3), 0);
+	int64_t got[4];
+	size_t n = claim_ids(f->st, T0, 1, got, 4);
+	CHECK_I64(n, 1);
+	int64_t d = enq(f->st, "D", T0);
+	CHECK_RC(cg_store_event_dead(f->st, d, 400, "x"), 0);
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.pending, 3);
+	CHECK_I64(s.inflight, 1);
+	CHECK_I64(s.dead, 1);
+	CHECK_I64(s.oldest_ms, T0 - 300);
+}
+
+static void t_disk_full(void **state)
+{
+	struct fx *f = *state;
+	if (!B->set_full)
+		skip();
+	char *big = malloc(4001);
+	assert_non_null(big);
+	memset(big, 'x', 4000);
+	big[4000] = '\0';
+	int64_t a = enq(f->st, "A", T0);
+	CHECK_RC(B->set_full(f->st, 1), 0);
+	int rc = 0, ok = 0;
+	for (int i = 0; i < 2000 && rc == 0; i++) {
+		struct cg_store_event e = mk("B", T0);
+		e.payload = big;
+		rc = cg_store_enqueue(f->st, &e, 1);
+		if (rc == 0)
+			ok++;
+	}
+	CHECK_RC(rc, CG_EFULL);
+	/* Inside a transaction too; rollback still works and nothing is half-written. */
+	CHECK_RC(cg_store_begin(f->st), 0);
+	struct cg_store_event e = mk("C", T0);
+	e.payload = big;
+	CHECK_RC(cg_store_enqueue(f->st, &e, 1), CG_EFULL);
+	CHECK_RC(cg_store_rollback(f->st), 0);
+	/* Reads and in-place updates still work; existing data is intact. */
+	struct cg_store_stats s;
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.pending, 1 + ok);
+	int64_t got[4];
+	size_t n = claim_ids(f->st, T0, 1, got, 4);
+	check_ids(got, n, (int64_t[]){a}, 1, "claim while full");
+	/* Space comes back. */
+	CHECK_RC(B->set_full(f->st, 0), 0);
+	e = mk("C", T0);
+	e.payload = big;
+	CHECK_RC(cg_store_enqueue(f->st, &e, 1), 0);
+	CHECK_RC(cg_store_begin(f->st), 0);
+	enq(f->st, "C", T0);
+	CHECK_RC(cg_store_commit(f->st), 0);
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.pending, 3 + ok);
+	free(big);
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int key_index(const char *key)
+{
+	const char *p = strchr(key, ':');
+	long v = p ? strtol(p + 1, NULL, 10) : -1;
+	if (v < 0 || v >= 1000)
+		fail_msg("unexpected key %s", key);
+	return (int)v;
+}
+
+/* 100k events over 1k keys through enqueue, claim, done; checks per-key order on the way. */
+static void t_bulk(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 100000, KEYS = 1000, BATCH = 1000, CLAIM = 256 };
+	struct cg_store_event *evs = calloc(BATCH, sizeof(*evs));
+	char(*keys)[16] = calloc(KEYS, sizeof(*keys));
+	int64_t *last = calloc(KEYS, sizeof(*last));
+	assert_non_null(evs);
+	assert_non_null(keys);
+	assert_non_null(last);
+	for (int k = 0; k < KEYS; k++)
+		snprintf(keys[k], sizeof(keys[k]), "bulk:%d", k);
+
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < N; i += BATCH) {
+		for (int j = 0; j < BATCH; j++) {
+			/* A skewed spread: some keys get far more events than others. */
+			int k = ((i + j) * 7919 + ((i + j) % 13 == 0 ? 0 : (i + j) / 97)) % KEYS;
+			evs[j] = mk(keys[k], T0 + (i + j) / 10);
+		}
+		CHECK_RC(cg_store_begin(f->st), 0);
+		CHECK_RC(cg_store_enqueue(f->st, evs, BATCH), 0);
+		CHECK_RC(cg_store_commit(f->st), 0);
+	}
+	double t_enq = elapsed_s(&t0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	size_t total = 0, rounds = 0;
+	int64_t now = T0 + N;
+	for (;;) {
+		struct cg_store_event *v = NULL;
+		size_t n = 0;
+		CHECK_RC(cg_store_begin(f->st), 0);
+		CHECK_RC(cg_store_claim(f->st, now, CLAIM, &v, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			int k = key_index(v[i].dedup_key);
+			if (v[i].id <= last[k])
+				fail_msg("key %s: got id %" PRId64 " after %" PRId64, v[i].dedup_key, v[i].id, last[k]);
+			last[k] = v[i].id;
+			/* Every 10th event backs off once, exercising strict order under retry. */
+			if (v[i].attempts == 0 && v[i].id % 10 == 0)
+				CHECK_RC(cg_store_event_retry(f->st, v[i].id, now, "retry"), 0);
+			else {
+				CHECK_RC(cg_store_event_done(f->st, v[i].id), 0);
+				total++;
+			}
+		}
+		CHECK_RC(cg_store_commit(f->st), 0);
+		/* A retried event is claimed again: undo its "last" so the re-claim passes. */
+		for (size_t i = 0; i < n; i++)
+			if (v[i].attempts == 0 && v[i].id % 10 == 0)
+				last[key_index(v[i].dedup_key)] = v[i].id - 1;
+		cg_store_events_free(v, n);
+		rounds++;
+		if (n == 0)
+			break;
+		if (rounds > 10 * N)
+			fail_msg("claim loop does not finish");
+	}
+	double t_drain = elapsed_s(&t0);
+	CHECK_I64(total, N);
+	struct cg_store_stats s;
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.pending, 0);
+	fprintf(stderr, "[%s] bulk: enqueue %d events over %d keys in %.2f s; claim+done in %.2f s (%zu rounds)\n",
+		B->name, N, KEYS, t_enq, t_drain, rounds);
+	free(evs);
+	free(keys);
+	free(last);
+}
+
+int cg_store_suite_run(const struct cg_store_suite_backend *b)
+{
+	B = b;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(t_enqueue_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_claim_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_claim_oldest_per_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_claim_next_ms_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_strict_order_under_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_missing_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_dead_letters, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_dead_list_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_step_persists, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_cases, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_crash_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_stats, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_bulk, setup, teardown),
+	};
+	char name[64];
+	snprintf(name, sizeof(name), "store conformance (%s)", b->name);
+	return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
+}

@@ -1,0 +1,920 @@
+/* test_http.c: HTTP server behaviour, driving the loop and raw client sockets from one thread. */
+#define _GNU_SOURCE
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <uv.h>
+
+#include "err.h"
+#include "http.h"
+
+#define DEADLINE_MS 5000
+
+enum mode { M_ECHO, M_ASYNC, M_DROP };
+
+struct ctx {
+	uv_loop_t loop;
+	struct cg_http_server *srv;
+	int port;
+	enum mode mode;
+	unsigned async_ms;
+	uv_timer_t atimer;
+	struct cg_http_request *held;
+	int max_held; /* most requests held at once (pipelining must keep it at 1) */
+	int nheld;
+	int nreq;
+	int closed;
+	int respond_rc;
+	char paths[8][32];
+};
+
+/* ---------------------------------------------------------------- server side */
+
+static void answer(struct cg_http_request *req, struct ctx *x)
+{
+	char body[4096];
+	const char *h = cg_http_header_get(req, "x-test");
+	int n = snprintf(body, sizeof(body), "%s %s q=%s h=%s from=%s body=%.*s", req->method, req->path, req->query,
+			 h ? h : "-", req->remote_addr, (int)req->body_len, req->body);
+	struct cg_http_header extra[] = {{"X-Seq", "1"}, {"X-Bad", "a\r\nInjected: 1"}};
+	/* Only /hello carries the injection attempt (it is logged as a warning). */
+	x->respond_rc = cg_http_respond(req, 200, "text/plain", body, (size_t)n, extra, strcmp(req->path, "/hello") ? 1 : 2);
+}
+
+static void on_async(uv_timer_t *t)
+{
+	struct ctx *x = t->data;
+	struct cg_http_request *r = x->held;
+	x->held = NULL;
+	x->nheld--;
+	if (r)
+		answer(r, x);
+}
+
+static void handler(struct cg_http_request *req, void *ud)
+{
+	struct ctx *x = ud;
+	if (x->nreq < 8)
+		snprintf(x->paths[x->nreq], sizeof(x->paths[0]), "%s", req->path);
+	x->nreq++;
+	/* The body is always NUL-terminated. */
+	assert_int_equal(req->body[req->body_len], '\0');
+	if (strcmp(req->path, "/drop") == 0 || x->mode == M_DROP) {
+		cg_http_drop(req);
+		return;
+	}
+	if (x->mode == M_ASYNC) {
+		assert_null(x->held);
+		x->held = req;
+		if (++x->nheld > x->max_held)
+			x->max_held = x->nheld;
+		uv_timer_start(&x->atimer, on_async, x->async_ms, 0);
+		return;
+	}
+	answer(req, x);
+}
+
+static void ctx_start(struct ctx *x, const struct cg_http_limits *lim, enum mode m)
+{
+	char err[256] = "";
+	memset(x, 0, sizeof(*x));
+	assert_int_equal(uv_loop_init(&x->loop), 0);
+	x->mode = m;
+	x->async_ms = 30;
+	uv_timer_init(&x->loop, &x->atimer);
+	x->atimer.data = x;
+	int r = cg_http_server_create(&x->loop, "127.0.0.1", 0, lim, handler, x, &x->srv, err, sizeof(err));
+	if (r != 0)
+		fail_msg("server_create: got %d (%s), want 0", r, err);
+	x->port = cg_http_server_port(x->srv);
+	assert_true(x->port > 0);
+}
+
+static void on_closed(void *ud)
+{
+	((struct ctx *)ud)->closed = 1;
+}
+
+static uint64_t now_ms(void)
+{
+	return uv_hrtime() / 1000000u;
+}
+
+/* One step: wait (bounded) for the loop or the client fd, then run the loop without blocking. */
+static void pump(struct ctx *x, int fd, short events, int max_ms)
+{
+	struct pollfd p[2] = {{.fd = uv_backend_fd(&x->loop), .events = POLLIN}, {.fd = fd, .events = events}};
+	int t = uv_backend_timeout(&x->loop);
+	if (t < 0 || t > max_ms)
+		t = max_ms;
+	poll(p, fd >= 0 ? 2 : 1, t);
+	uv_run(&x->loop, UV_RUN_NOWAIT);
+}
+
+static void on_handle_close(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void ctx_finish(struct ctx *x)
+{
+	if (x->srv) {
+		cg_http_server_close(x->srv, on_closed, x);
+		x->srv = NULL;
+	}
+	uint64_t end = now_ms() + DEADLINE_MS;
+	while (!x->closed && now_ms() < end)
+		pump(x, -1, 0, 20);
+	if (!x->closed)
+		fail_msg("server did not close within %d ms", DEADLINE_MS);
+	uv_close((uv_handle_t *)&x->atimer, on_handle_close);
+	uv_run(&x->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&x->loop), 0);
+}
+
+static int wait_for(struct ctx *x, int (*cond)(struct ctx *x), unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+	while (!cond(x)) {
+		if (now_ms() > end)
+			return 0;
+		pump(x, -1, 0, 10);
+	}
+	return 1;
+}
+
+static int no_conns(struct ctx *x)
+{
+	return cg_http_server_connections(x->srv) == 0;
+}
+
+/* ---------------------------------------------------------------- client side */
+
+static int cli_connect(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	/* Loopback connect completes from the kernel's backlog even before the loop accepts. */
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
+
+static void cli_send(struct ctx *x, int fd, const char *data, size_t len)
+{
+	uint64_t end = now_ms() + DEADLINE_MS;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = send(fd, data + off, len - off, MSG_NOSIGNAL);
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			fail_msg("send: %s", strerror(errno));
+		if (now_ms() > end)
+			fail_msg("send did not finish within %d ms", DEADLINE_MS);
+		pump(x, fd, POLLOUT, 10);
+	}
+}
+
+static void cli_sends(struct ctx *x, int fd, const char *s)
+{
+	cli_send(x, fd, s, strlen(s));
+}
+
+struct cbuf {
+	char d[65536];
+	size_t len;
+	int eof;
+};
+
+struct resp {
+	int status;
+	char head[4096];
+	char body[8192];
+	size_t body_len;
+};
+
+/* Reads more into b; returns bytes read, 0 on EOF, -1 when nothing yet. */
+static int cli_fill(struct ctx *x, int fd, struct cbuf *b)
+{
+	pump(x, fd, POLLIN, 10);
+	if (b->len >= sizeof(b->d))
+		return -1;
+	ssize_t n = recv(fd, b->d + b->len, sizeof(b->d) - b->len, 0);
+	if (n > 0) {
+		b->len += (size_t)n;
+		return (int)n;
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+		b->eof = 1;
+		return 0;
+	}
+	return -1;
+}
+
+static const char *find_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return hay;
+	return NULL;
+}
+
+/* Parses one response from the front of b (consuming it). 1 = done, 0 = need more. */
+static int parse_resp(struct cbuf *b, struct resp *r)
+{
+	char *end = memmem(b->d, b->len, "\r\n\r\n", 4);
+	if (!end)
+		return 0;
+	size_t hlen = (size_t)(end - b->d) + 4;
+	assert_true(hlen < sizeof(r->head));
+	memcpy(r->head, b->d, hlen);
+	r->head[hlen] = '\0';
+	assert_int_equal(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1);
+	size_t clen = 0;
+	const char *cl = find_ci(r->head, "\r\nContent-Length:");
+	if (cl)
+		clen = strtoul(cl + 17, NULL, 10);
+	if (b->len < hlen + clen)
+		return 0;
+	assert_true(clen < sizeof(r->body));
+	memcpy(r->body, b->d + hlen, clen);
+	r->body[clen] = '\0';
+	r->body_len = clen;
+	memmove(b->d, b->d + hlen + clen, b->len - hlen - clen);
+	b->len -= hlen + clen;
+	return 1;
+}
+
+static int cli_resp(struct ctx *x, int fd, struct cbuf *b, struct resp *r)
+{
+	uint64_t end = now_ms() + DEADLINE_MS;
+	memset(r, 0, sizeof(*r));
+	while (!parse_resp(b, r)) {
+		if (b->eof || now_ms() > end)
+			return -1;
+		cli_fill(x, fd, b);
+	}
+	return 0;
+}
+
+/* Waits for the server to end the stream; returns 1 on EOF/reset, 0 on timeout. */
+static int cli_eof(struct ctx *x, int fd, struct cbuf *b, unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+	while (!b->eof) {
+		if (now_ms() > end)
+			return 0;
+		cli_fill(x, fd, b);
+	}
+	return 1;
+}
+
+static void expect_status(const struct resp *r, int want)
+{
+	if (r->status != want)
+		fail_msg("status: got %d, want %d (head: %s body: %s)", r->status, want, r->head, r->body);
+}
+
+static void expect_body(const struct resp *r, const char *want)
+{
+	if (strcmp(r->body, want) != 0)
+		fail_msg("body: got '%s', want '%s'", r->body, want);
+}
+
+static void expect_json_error(const struct resp *r, int want)
+{
+	expect_status(r, want);
+	if (!find_ci(r->head, "Content-Type: application/json"))
+		fail_msg("content-type: got head '%s', want application/json", r->head);
+	if (strncmp(r->body, "{\"errors\":[\"", 12) != 0 || !strstr(r->body, "\"]}"))
+		fail_msg("error body: got '%s', want {\"errors\":[...]}", r->body);
+}
+
+static int get_resp(struct ctx *x, int fd, struct cbuf *b, const char *req, struct resp *r)
+{
+	cli_sends(x, fd, req);
+	return cli_resp(x, fd, b, r);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_get_post_echo(void **state)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	struct resp r;
+	ctx_start(&x, NULL, M_ECHO);
+	int fd = cli_connect(x.port);
+
+	assert_int_equal(get_resp(&x, fd, &b, "GET /hello?a=1&b=2 HTTP/1.1\r\nHost: t\r\nX-Test: yes\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	expect_body(&r, "GET /hello q=a=1&b=2 h=yes from=127.0.0.1 body=");
+	assert_non_null(find_ci(r.head, "\r\nContent-Type: text/plain\r\n"));
+	assert_non_null(find_ci(r.head, "\r\nX-Seq: 1\r\n"));
+	if (find_ci(r.head, "Injected"))
+		fail_msg("header injection: got head '%s'", r.head);
+	assert_int_equal(x.respond_rc, 0);
+
+	assert_int_equal(get_resp(&x, fd, &b,
+				  "POST /in HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world", &r),
+			 0);
+	expect_status(&r, 200);
+	expect_body(&r, "POST /in q= h=- from=127.0.0.1 body=hello world");
+
+	/* Chunked request bodies are reassembled. */
+	assert_int_equal(get_resp(&x, fd, &b,
+				  "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+				  "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+				  &r),
+			 0);
+	expect_body(&r, "POST /c q= h=- from=127.0.0.1 body=abcde");
+	assert_int_equal(x.nreq, 3);
+	close(fd);
+	ctx_finish(&x);
+}
+
+static void test_keepalive(void **state)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	struct resp r;
+	ctx_start(&x, NULL, M_ECHO);
+	int fd = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd, &b, "GET /one HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+	expect_body(&r, "GET /one q= h=- from=127.0.0.1 body=");
+	assert_null(find_ci(r.head, "Connection: close"));
+	assert_int_equal(get_resp(&x, fd, &b, "GET /two HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+	expect_body(&r, "GET /two q= h=- from=127.0.0.1 body=");
+	assert_int_equal(cg_http_server_connections(x.srv), 1);
+
+	/* Connection: close is honoured: answer, then EOF. */
+	assert_int_equal(get_resp(&x, fd, &b, "GET /three HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r), 0);
+	assert_non_null(find_ci(r.head, "Connection: close"));
+	assert_true(cli_eof(&x, fd, &b, DEADLINE_MS));
+	close(fd);
+
+	/* HTTP/1.0: keep-alive only when asked, and said so in the answer. */
+	struct cbuf b2 = {0};
+	fd = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd, &b2, "GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	assert_non_null(find_ci(r.head, "Connection: keep-alive"));
+	assert_int_equal(get_resp(&x, fd, &b2, "GET /k2 HTTP/1.0\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	assert_non_null(find_ci(r.head, "Connection: close"));
+	assert_true(cli_eof(&x, fd, &b2, DEADLINE_MS));
+	close(fd);
+	assert_true(wait_for(&x, no_conns, DEADLINE_MS));
+	ctx_finish(&x);
+}
+
+static void run_pipeline(enum mode m)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	struct resp r;
+	ctx_start(&x, NULL, m);
+	x.async_ms = 5;
+	int fd = cli_connect(x.port);
+	cli_sends(&x, fd,
+		  "GET /a HTTP/1.1\r\nHost: t\r\n\r\n"
+		  "POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz"
+		  "GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+	const char *want[] = {"GET /a q= h=- from=127.0.0.1 body=", "POST /b q= h=- from=127.0.0.1 body=xyz",
+			      "GET /c q= h=- from=127.0.0.1 body="};
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(cli_resp(&x, fd, &b, &r), 0);
+		expect_status(&r, 200);
+		expect_body(&r, want[i]);
+	}
+	assert_int_equal(x.nreq, 3);
+	if (m == M_ASYNC && x.max_held != 1)
+		fail_msg("requests in flight on one connection: got %d, want 1", x.max_held);
+	close(fd);
+	ctx_finish(&x);
+}
+
+static void test_pipeline_sync(void **state)
+{
+	run_pipeline(M_ECHO);
+}
+
+static void test_pipeline_async(void **state)
+{
+	run_pipeline(M_ASYNC);
+}
+
+static void test_async_answer(void **state)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	struct resp r;
+	ctx_start(&x, NULL, M_ASYNC);
+	x.async_ms = 50;
+	int fd = cli_connect(x.port);
+	uint64_t t0 = now_ms();
+	assert_int_equal(get_resp(&x, fd, &b, "POST /later HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok", &r), 0);
+	expect_body(&r, "POST /later q= h=- from=127.0.0.1 body=ok");
+	uint64_t took = now_ms() - t0;
+	if (took < 40)
+		fail_msg("answer time: got %llu ms, want >= 40 (the timer's delay)", (unsigned long long)took);
+	close(fd);
+	ctx_finish(&x);
+}
+
+static int handler_called(struct ctx *x)
+{
+	return x->nreq > 0;
+}
+
+/* The client vanishes while the handler holds the request: the later answer is discarded safely. */
+static void run_disconnect(int reset)
+{
+	struct ctx x;
+	ctx_start(&x, NULL, M_ASYNC);
+	x.async_ms = 150;
+	int fd = cli_connect(x.port);
+	cli_sends(&x, fd, "POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nz");
+	assert_true(wait_for(&x, handler_called, DEADLINE_MS));
+	if (reset) {
+		struct linger l = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
+	close(fd);
+	if (reset) /* a reset is noticed at once: the request is orphaned */
+		assert_true(wait_for(&x, no_conns, DEADLINE_MS));
+	uint64_t end = now_ms() + DEADLINE_MS;
+	while (x.held && now_ms() < end)
+		pump(&x, -1, 0, 20);
+	assert_null(x.held);
+	assert_int_equal(x.respond_rc, 0);
+	assert_true(wait_for(&x, no_conns, DEADLINE_MS));
+	ctx_finish(&x);
+}
+
+static void test_disconnect_reset(void **state)
+{
+	run_disconnect(1);
+}
+
+static void test_disconnect_fin(void **state)
+{
+	run_disconnect(0);
+}
+
+/* Server closes while a request is orphaned: respond after the server is gone is still safe. */
+static void test_orphan_outlives_server(void **state)
+{
+	struct ctx x;
+	ctx_start(&x, NULL, M_ASYNC);
+	x.async_ms = 10000;
+	int fd = cli_connect(x.port);
+	cli_sends(&x, fd, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+	assert_true(wait_for(&x, handler_called, DEADLINE_MS));
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+	assert_true(wait_for(&x, no_conns, DEADLINE_MS));
+	cg_http_server_close(x.srv, on_closed, &x);
+	x.srv = NULL;
+	uint64_t end = now_ms() + DEADLINE_MS;
+	while (!x.closed && now_ms() < end)
+		pump(&x, -1, 0, 20);
+	assert_true(x.closed);
+	uv_timer_stop(&x.atimer);
+	x.nheld--;
+	struct cg_http_request *r = x.held;
+	x.held = NULL;
+	assert_int_equal(cg_http_respond_error(r, 500, "late"), 0);
+	ctx_finish(&x);
+}
+
+static void test_413_declared(void **state)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	struct resp r;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	ctx_start(&x, &lim, M_ECHO);
+	int fd = cli_connect(x.port);
+	/* Only the head is sent: the refusal must not wait for a 1 GiB body. */
+	assert_int_equal(get_resp(&x, fd, &b, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 1073741824\r\n\r\n", &r), 0);
+	expect_json_error(&r, 413);
+	assert_non_null(find_ci(r.head, "Connection: close"));
+	assert_true(cli_eof(&x, fd, &b, DEADLINE_MS));
+	assert_int_equal(x.nreq, 0);
+	close(fd);
+
+	/* Expect: 100-continue is refused the same way (no 100), and accepted for a small body. */
+	struct cbuf b2 = {0};
+	fd = cli_connect(x.port);
+	cli_sends(&x, fd, "POST /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+	assert_int_equal(cli_resp(&x, fd, &b2, &r), 0);
+	expect_status(&r, 100);
+	assert_int_equal(get_resp(&x, fd, &b2, "data", &r), 0);
+	expect_body(&r, "POST /e q= h=- from=127.0.0.1 body=data");
+	close(fd);
+	ctx_finish(&x);
+}
+
+static void test_413_chunked(void **state)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	struct resp r;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.max_body = 100;
+	ctx_start(&x, &lim, M_ECHO);
+	int fd = cli_connect(x.port);
+	char req[512];
+	char chunk[64];
+	memset(chunk, 'q', 50);
+	chunk[50] = '\0';
+	snprintf(req, sizeof(req),
+		 "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n32\r\n%s\r\n32\r\n%s\r\n32\r\n%s\r\n0\r\n\r\n",
+		 chunk, chunk, chunk);
+	assert_int_equal(get_resp(&x, fd, &b, req, &r), 0);
+	expect_json_error(&r, 413);
+	assert_int_equal(x.nreq, 0);
+	close(fd);
+
+	/* Exactly at the limit passes. */
+	struct cbuf b2 = {0};
+	fd = cli_connect(x.port);
+	snprintf(req, sizeof(req), "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n32\r\n%s\r\n32\r\n%s\r\n0\r\n\r\n",
+		 chunk, chunk);
+	assert_int_equal(get_resp(&x, fd, &b2, req, &r), 0);
+	expect_status(&r, 200);
+	assert_int_equal(x.nreq, 1);
+	close(fd);
+	ctx_finish(&x);
+}
+
+static void test_431(void **state)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	struct resp r;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.max_header_bytes = 1024;
+	lim.max_headers = 5;
+	ctx_start(&x, &lim, M_ECHO);
+
+	int fd = cli_connect(x.port);
+	char big[3000];
+	char req[3200];
+	memset(big, 'v', 2000);
+	big[2000] = '\0';
+	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", big);
+	assert_int_equal(get_resp(&x, fd, &b, req, &r), 0);
+	expect_json_error(&r, 431);
+	close(fd);
+
+	struct cbuf b2 = {0};
+	fd = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd, &b2,
+				  "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\n\r\n", &r),
+			 0);
+	expect_json_error(&r, 431);
+	close(fd);
+
+	/* Whitespace padding counts too (it reaches no header callback). */
+	struct cbuf b3 = {0};
+	fd = cli_connect(x.port);
+	memset(big, ' ', 2000);
+	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nX-Pad:%s", big);
+	assert_int_equal(get_resp(&x, fd, &b3, req, &r), 0);
+	expect_json_error(&r, 431);
+	close(fd);
+
+	/* Within limits passes. */
+	struct cbuf b4 = {0};
+	fd = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd, &b4, "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	close(fd);
+	assert_int_equal(x.nreq, 1);
+	ctx_finish(&x);
+}
+
+static void test_malformed(void **state)
+{
+	struct ctx x;
+	struct resp r;
+	ctx_start(&x, NULL, M_ECHO);
+	const char *bad[] = {
+		"GARBAGE\r\n\r\n",
+		"GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cbuf b = {0};
+		int fd = cli_connect(x.port);
+		if (get_resp(&x, fd, &b, bad[i], &r) != 0)
+			fail_msg("no answer to malformed request #%zu", i);
+		expect_json_error(&r, 400);
+		assert_true(cli_eof(&x, fd, &b, DEADLINE_MS));
+		close(fd);
+	}
+	assert_int_equal(x.nreq, 0);
+	ctx_finish(&x);
+}
+
+static void test_header_timeout(void **state)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	struct resp r;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.header_timeout_ms = 200;
+	lim.body_timeout_ms = 200;
+	ctx_start(&x, &lim, M_ECHO);
+
+	/* Slowloris: a partial head, then silence. */
+	int fd = cli_connect(x.port);
+	uint64_t t0 = now_ms();
+	cli_sends(&x, fd, "GET / HTTP/1.1\r\nHost: t\r\n");
+	assert_int_equal(cli_resp(&x, fd, &b, &r), 0);
+	expect_json_error(&r, 408);
+	uint64_t took = now_ms() - t0;
+	if (took < 150 || took > 3000)
+		fail_msg("header timeout: got %llu ms, want about 200", (unsigned long long)took);
+	assert_true(cli_eof(&x, fd, &b, DEADLINE_MS));
+	close(fd);
+
+	/* A connection that never sends anything is closed without an answer. */
+	struct cbuf b2 = {0};
+	fd = cli_connect(x.port);
+	assert_true(cli_eof(&x, fd, &b2, DEADLINE_MS));
+	assert_int_equal(b2.len, 0);
+	close(fd);
+
+	/* Body that stalls. */
+	struct cbuf b3 = {0};
+	fd = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd, &b3, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc", &r), 0);
+	expect_json_error(&r, 408);
+	close(fd);
+	assert_true(wait_for(&x, no_conns, DEADLINE_MS));
+	assert_int_equal(x.nreq, 0);
+	ctx_finish(&x);
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	struct resp r;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.idle_timeout_ms = 200;
+	ctx_start(&x, &lim, M_ECHO);
+	int fd = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd, &b, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	uint64_t t0 = now_ms();
+	assert_true(cli_eof(&x, fd, &b, DEADLINE_MS));
+	uint64_t took = now_ms() - t0;
+	if (took < 150)
+		fail_msg("idle close: got %llu ms, want >= 150", (unsigned long long)took);
+	assert_int_equal(b.len, 0);
+	close(fd);
+	assert_true(wait_for(&x, no_conns, DEADLINE_MS));
+	ctx_finish(&x);
+}
+
+static int two_conns(struct ctx *x)
+{
+	return cg_http_server_connections(x->srv) == 2;
+}
+
+static void test_max_connections(void **state)
+{
+	struct ctx x;
+	struct cbuf b1 = {0}, b3 = {0};
+	struct resp r;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.max_connections = 2;
+	ctx_start(&x, &lim, M_ECHO);
+	int fd1 = cli_connect(x.port);
+	int fd2 = cli_connect(x.port);
+	assert_true(wait_for(&x, two_conns, DEADLINE_MS));
+	int fd3 = cli_connect(x.port);
+	assert_int_equal(cli_resp(&x, fd3, &b3, &r), 0);
+	expect_json_error(&r, 503);
+	assert_true(cli_eof(&x, fd3, &b3, DEADLINE_MS));
+	close(fd3);
+	/* The admitted ones still work. */
+	assert_int_equal(get_resp(&x, fd1, &b1, "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	assert_true(wait_for(&x, two_conns, DEADLINE_MS));
+	close(fd1);
+	close(fd2);
+	ctx_finish(&x);
+}
+
+static void test_drop(void **state)
+{
+	struct ctx x;
+	struct cbuf b = {0};
+	ctx_start(&x, NULL, M_ECHO);
+	int fd = cli_connect(x.port);
+	cli_sends(&x, fd, "POST /drop HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi");
+	assert_true(cli_eof(&x, fd, &b, DEADLINE_MS));
+	if (b.len != 0)
+		fail_msg("drop: got %zu bytes, want none", b.len);
+	assert_int_equal(x.nreq, 1);
+	close(fd);
+
+	/* Dropping after a delay (async) behaves the same. */
+	struct cbuf b2 = {0};
+	x.mode = M_DROP;
+	fd = cli_connect(x.port);
+	cli_sends(&x, fd, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+	assert_true(cli_eof(&x, fd, &b2, DEADLINE_MS));
+	assert_int_equal(b2.len, 0);
+	close(fd);
+	assert_true(wait_for(&x, no_conns, DEADLINE_MS));
+	ctx_finish(&x);
+}
+
+static int one_conn(struct ctx *x)
+{
+	return cg_http_server_connections(x->srv) == 1 + (x->held != NULL);
+}
+
+static void test_server_close(void **state)
+{
+	struct ctx x;
+	struct cbuf bi = {0}, bb = {0};
+	struct resp r;
+	ctx_start(&x, NULL, M_ECHO);
+	int idle = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, idle, &bi, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+	/* A busy connection: its request is still with the handler. */
+	x.mode = M_ASYNC;
+	x.async_ms = 100;
+	int busy = cli_connect(x.port);
+	cli_sends(&x, busy, "GET /busy HTTP/1.1\r\nHost: t\r\n\r\n");
+	assert_true(wait_for(&x, one_conn, DEADLINE_MS));
+	assert_non_null(x.held);
+	assert_int_equal(cg_http_server_connections(x.srv), 2);
+
+	cg_http_server_close(x.srv, on_closed, &x);
+	x.srv = NULL;
+	assert_true(cli_eof(&x, idle, &bi, DEADLINE_MS)); /* idle: closed at once */
+	assert_false(x.closed);
+	assert_int_equal(cli_resp(&x, busy, &bb, &r), 0); /* busy: still answered */
+	expect_body(&r, "GET /busy q= h=- from=127.0.0.1 body=");
+	assert_non_null(find_ci(r.head, "Connection: close"));
+	assert_true(cli_eof(&x, busy, &bb, DEADLINE_MS));
+	close(idle);
+	close(busy);
+	ctx_finish(&x);
+	assert_true(x.closed);
+}
+
+static void test_create_errors(void **state)
+{
+	uv_loop_t loop;
+	struct cg_http_server *srv = NULL, *s2 = NULL;
+	char err[256] = "";
+	struct ctx x = {0};
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(cg_http_server_create(&loop, "not-an-ip", 0, NULL, handler, NULL, &srv, err, sizeof(err)),
+			 CG_EINVAL);
+	assert_null(srv);
+	assert_true(strlen(err) > 0);
+	/* IPv6 literal, then the same port again (in use). */
+	int r = cg_http_server_create(&loop, "::1", 0, NULL, handler, NULL, &srv, err, sizeof(err));
+	if (r == 0) {
+		assert_true(cg_http_server_port(srv) > 0);
+		assert_int_not_equal(cg_http_server_create(&loop, "::1", cg_http_server_port(srv), NULL, handler, NULL,
+							   &s2, err, sizeof(err)),
+				     0);
+		assert_null(s2);
+		cg_http_server_close(srv, on_closed, &x);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (r == 0)
+		assert_true(x.closed);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static struct cg_http_request qreq(const char *q)
+{
+	struct cg_http_request r;
+	memset(&r, 0, sizeof(r));
+	r.query = q;
+	return r;
+}
+
+static void expect_q(const char *query, const char *name, int want_rc, const char *want)
+{
+	char buf[32];
+	struct cg_http_request r = qreq(query);
+	int rc = cg_http_query_get(&r, name, buf, sizeof(buf));
+	if (rc != want_rc)
+		fail_msg("query_get(%s, %s): got rc %d, want %d", query, name, rc, want_rc);
+	if (want && strcmp(buf, want) != 0)
+		fail_msg("query_get(%s, %s): got '%s', want '%s'", query, name, buf, want);
+}
+
+static void test_query_get(void **state)
+{
+	const char *q = "a=1&b=hello+world&c=%41%2f%e2%82%ac&d&e=%zz%4&na%6De=x&empty=&a=2";
+	expect_q(q, "a", 0, "1");
+	expect_q(q, "b", 0, "hello world");
+	expect_q(q, "c", 0, "A/\xe2\x82\xac");
+	expect_q(q, "d", 0, "");
+	expect_q(q, "e", 0, "%zz%4");
+	expect_q(q, "name", 0, "x");
+	expect_q(q, "empty", 0, "");
+	expect_q(q, "missing", CG_ENOENT, NULL);
+	expect_q(q, "n", CG_ENOENT, NULL);
+	expect_q("", "a", CG_ENOENT, NULL);
+	expect_q("z=%00", "z", 0, "%00");
+	expect_q("long=0123456789012345678901234567890123456789", "long", CG_E2BIG, NULL);
+	char one[1];
+	struct cg_http_request r = qreq("a=");
+	assert_int_equal(cg_http_query_get(&r, "a", one, 1), 0);
+	assert_int_equal(one[0], '\0');
+	assert_int_equal(cg_http_query_get(&r, "a", one, 0), CG_E2BIG);
+}
+
+static void test_reason(void **state)
+{
+	assert_string_equal(cg_http_reason(404), "Not Found");
+	assert_string_equal(cg_http_reason(431), "Request Header Fields Too Large");
+	assert_string_equal(cg_http_reason(299), "OK");
+	assert_string_equal(cg_http_reason(99), "Unknown");
+}
+
+static void test_fuzz_hook(void **state)
+{
+	const char *in[] = {
+		"\x05GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\n\r\nPOST /3 HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /4 HTTP/1.1\r\n\r\n",
+		"\x01garbage",
+		"\x20POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"",
+	};
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		int rc = cg_http_fuzz_feed((const uint8_t *)in[i], strlen(in[i]));
+		if (rc != 0)
+			fail_msg("fuzz_feed #%zu: got %d, want 0", i, rc);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_get_post_echo),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_pipeline_sync),
+		cmocka_unit_test(test_pipeline_async),
+		cmocka_unit_test(test_async_answer),
+		cmocka_unit_test(test_disconnect_reset),
+		cmocka_unit_test(test_disconnect_fin),
+		cmocka_unit_test(test_orphan_outlives_server),
+		cmocka_unit_test(test_413_declared),
+		cmocka_unit_test(test_413_chunked),
+		cmocka_unit_test(test_431),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_header_timeout),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_drop),
+		cmocka_unit_test(test_server_close),
+		cmocka_unit_test(test_create_errors),
+		cmocka_unit_test(test_query_get),
+		cmocka_unit_test(test_reason),
+		cmocka_unit_test(test_fuzz_hook),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
