@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <assert.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@
 
 #define READ_BUF_SIZE (64 * 1024)
 #define PEND_MAX (64 * 1024)
+/* Pipelined requests wait while this many answer bytes are unsent (client not reading). */
+#define WQ_MAX (256 * 1024)
 #define LINGER_MS 1000u
 /* Buffers above these sizes are released after a request instead of kept for reuse. */
 #define HBUF_KEEP (16 * 1024)
@@ -542,8 +545,19 @@ static void on_shutdown(uv_shutdown_t *s, int status)
 	conn_read_start(c);
 }
 
+static int conn_wq_full(struct conn *c)
+{
+	return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >= WQ_MAX;
+}
+
 static void conn_after_write(struct conn *c)
 {
+	/* Resume pipelined requests held back by a full write queue. */
+	if (!c->req_active && !c->close_after && !c->closing && c->pend_len > 0 && !conn_wq_full(c)) {
+		conn_drain(c);
+		if (!c->closing && !c->close_after && c->pend_len < PEND_MAX)
+			conn_read_start(c);
+	}
 	if (c->writes_pending > 0 || c->req_active || c->closing || c->shutting)
 		return;
 	if (c->close_after || (c->srv && c->srv->closing)) {
@@ -657,6 +671,8 @@ static int on_url_complete(llhttp_t *p)
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = pconn(p);
+	if (!c->in_head)
+		return 0; /* trailers: ignored (the request already points into hbuf) */
 	if (head_check(c, at, len) < 0)
 		return -1;
 	return head_append(c, at, len);
@@ -665,6 +681,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
 	struct conn *c = pconn(p);
+	if (!c->in_head)
+		return 0; /* trailers: ignored (the request already points into hbuf) */
 	size_t off;
 	if (c->nhdr >= c->srv->lim.max_headers)
 		return refuse(c, 431, "too many request headers");
@@ -687,6 +705,8 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = pconn(p);
+	if (!c->in_head)
+		return 0; /* trailers: ignored (the request already points into hbuf) */
 	if (head_check(c, at, len) < 0)
 		return -1;
 	return head_append(c, at, len);
@@ -695,6 +715,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
 	struct conn *c = pconn(p);
+	if (!c->in_head)
+		return 0; /* trailers: ignored (the request already points into hbuf) */
 	size_t off;
 	if (head_token_end(c, &off) < 0)
 		return -1;
@@ -870,7 +892,7 @@ static void conn_drain(struct conn *c)
 	if (c->in_process)
 		return;
 	c->in_process = 1;
-	while (!c->closing && !c->req_active && !c->close_after && c->pend_len > 0) {
+	while (!c->closing && !c->req_active && !c->close_after && c->pend_len > 0 && !conn_wq_full(c)) {
 		size_t used = 0;
 		enum feed_result r = conn_feed(c, c->pend, c->pend_len, &used);
 		if (r == FEED_ERR)
@@ -886,7 +908,8 @@ static void conn_drain(struct conn *c)
 		c->pend = NULL;
 		c->pend_cap = 0;
 	}
-	if (!c->closing && !c->req_active && !c->close_after && c->peer_eof && c->writes_pending == 0)
+	if (!c->closing && !c->req_active && !c->close_after && c->peer_eof && c->writes_pending == 0 &&
+	    c->pend_len == 0)
 		conn_close(c);
 }
 
@@ -1164,6 +1187,19 @@ int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const str
 			  size_t errlen)
 {
 	struct sockaddr_storage ss;
+	char dummy[1];
+	if (!err || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	/* libuv writes with writev(): a write to a reset peer raises SIGPIPE, which would kill the
+	 * process. Ignore it unless the program chose its own disposition. */
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
 	if (!loop || !handler || !out || port < 0 || port > 65535) {
 		snprintf(err, errlen, "invalid arguments");
 		return CG_EINVAL;

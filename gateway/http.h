@@ -6,6 +6,12 @@
 #include <stdint.h>
 #include <uv.h>
 
+/*
+ * Threading: every function here must be called on the thread running the loop
+ * given to cg_http_server_create (answers computed elsewhere are handed back with
+ * uv_async_t first). cg_http_server_create sets SIGPIPE to ignored when it still
+ * has the default disposition (a write to a reset peer must not kill the process).
+ */
 struct cg_http_server;
 
 struct cg_http_header {
@@ -58,7 +64,10 @@ void cg_http_limits_default(struct cg_http_limits *l);
 /*
  * Creates a server bound to host:port (port 0 = any free port) on loop. On success
  * *out is set; the actual port is available from cg_http_server_port().
- * Returns 0 or a negative enum cg_err; err receives a message.
+ * Returns 0 or a negative enum cg_err; err receives a message. host is an IPv4
+ * or IPv6 literal ("localhost" and NULL mean 127.0.0.1). When listening fails
+ * (port in use) the half-made listener is freed by its close callback: run the
+ * loop once more before uv_loop_close().
  */
 int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const struct cg_http_limits *limits,
 			  cg_http_handler_fn handler, void *ud, struct cg_http_server **out, char *err,
@@ -72,7 +81,9 @@ size_t cg_http_server_connections(const struct cg_http_server *srv);
 /*
  * Stops accepting; open connections finish their in-flight request (answers are
  * still written), then close; idle ones close at once. on_closed runs once every
- * handle is closed and the server is freed.
+ * handle is closed and the server is freed (so it waits for requests the handler
+ * still holds on live connections: answer or drop them). A request whose client
+ * already went away does not hold the server: answering it later is still safe.
  */
 void cg_http_server_close(struct cg_http_server *srv, void (*on_closed)(void *ud), void *ud);
 

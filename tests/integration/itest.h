@@ -145,4 +145,76 @@ static inline int itest_has_ncases(void *ud)
 	return itest_ncases(w->t) >= w->want;
 }
 
+/* Sum of the samples of metric `name` on casegate's /metrics whose labels contain label_sub
+ * (e.g. "source=\"am\""; NULL: all samples). -1 when /metrics cannot be read. */
+static inline double itest_metric(struct itest *t, const char *name, const char *label_sub)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "%s/metrics", t->gw_url);
+	struct cg_h_resp r;
+	if (cg_h_http("GET", url, NULL, NULL, 0, &r) != 0 || r.status != 200 || !r.body) {
+		cg_h_resp_free(&r);
+		return -1;
+	}
+	double sum = 0;
+	size_t nlen = strlen(name);
+	for (const char *line = r.body; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		/* The name must end right there: casegate_x must not match casegate_x_total. */
+		if (len > nlen && strncmp(line, name, nlen) == 0 && (line[nlen] == '{' || line[nlen] == ' ')) {
+			const char *sp = line + len;
+			while (sp > line && sp[-1] != ' ')
+				sp--;
+			int labels_ok = 1;
+			if (label_sub) {
+				char buf[512];
+				size_t ll = (size_t)(sp - line) < sizeof(buf) ? (size_t)(sp - line) : sizeof(buf) - 1;
+				memcpy(buf, line, ll);
+				buf[ll] = '\0';
+				labels_ok = strstr(buf, label_sub) != NULL;
+			}
+			if (labels_ok)
+				sum += strtod(sp, NULL);
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	cg_h_resp_free(&r);
+	return sum;
+}
+
+/* The first case of a /_sim/cases document whose title contains needle, or NULL. */
+static inline cJSON *itest_find_case(const cJSON *cases_doc, const char *needle)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(cases_doc, "cases"))
+	{
+		const char *title = itest_case_attr(c, "title");
+		if (title && strstr(title, needle))
+			return (cJSON *)c;
+	}
+	return NULL;
+}
+
+/* 1 when the case is closed (status_name "Closed" or the legacy status "CLOSED"). */
+static inline int itest_case_closed(const cJSON *c)
+{
+	const char *sn = itest_case_attr(c, "status_name");
+	const char *st = itest_case_attr(c, "status");
+	return (sn && strcmp(sn, "Closed") == 0) || (st && strcmp(st, "CLOSED") == 0);
+}
+
+/* 1 when one of the case's comments contains needle. */
+static inline int itest_case_has_comment(const cJSON *c, const char *needle)
+{
+	const cJSON *m;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(c, "comments"))
+	{
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(m, "comment");
+		if (cJSON_IsString(text) && strstr(text->valuestring, needle))
+			return 1;
+	}
+	return 0;
+}
+
 #endif

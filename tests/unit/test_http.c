@@ -52,6 +52,8 @@ static void answer(struct cg_http_request *req, struct ctx *x)
 	const char *h = cg_http_header_get(req, "x-test");
 	int n = snprintf(body, sizeof(body), "%s %s q=%s h=%s from=%s body=%.*s", req->method, req->path, req->query,
 			 h ? h : "-", req->remote_addr, (int)req->body_len, req->body);
+	if (n >= (int)sizeof(body))
+		n = (int)sizeof(body) - 1;
 	struct cg_http_header extra[] = {{"X-Seq", "1"}, {"X-Bad", "a\r\nInjected: 1"}};
 	/* Only /hello carries the injection attempt (it is logged as a warning). */
 	x->respond_rc = cg_http_respond(req, 200, "text/plain", body, (size_t)n, extra, strcmp(req->path, "/hello") ? 1 : 2);
@@ -166,16 +168,23 @@ static int no_conns(struct ctx *x)
 
 /* ---------------------------------------------------------------- client side */
 
-static int cli_connect(int port)
+static int cli_connect_rcvbuf(int port, int rcvbuf)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	/* Loopback connect completes from the kernel's backlog even before the loop accepts. */
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return fd;
+}
+
+static int cli_connect(int port)
+{
+	return cli_connect_rcvbuf(port, 0);
 }
 
 static void cli_send(struct ctx *x, int fd, const char *data, size_t len)
@@ -348,7 +357,19 @@ static void test_get_post_echo(void **state)
 				  &r),
 			 0);
 	expect_body(&r, "POST /c q= h=- from=127.0.0.1 body=abcde");
-	assert_int_equal(x.nreq, 3);
+
+	/* Trailers after a chunked body (big enough to move a growing head buffer) leave the request intact. */
+	char req[4096];
+	char tv[1500];
+	memset(tv, 't', sizeof(tv) - 1);
+	tv[sizeof(tv) - 1] = '\0';
+	snprintf(req, sizeof(req),
+		 "POST /trailer HTTP/1.1\r\nHost: t\r\nX-Test: before\r\nTransfer-Encoding: chunked\r\n\r\n"
+		 "2\r\nok\r\n0\r\nX-Trailer: %s\r\nX-Test: after\r\n\r\n",
+		 tv);
+	assert_int_equal(get_resp(&x, fd, &b, req, &r), 0);
+	expect_body(&r, "POST /trailer q= h=before from=127.0.0.1 body=ok");
+	assert_int_equal(x.nreq, 4);
 	close(fd);
 	ctx_finish(&x);
 }
@@ -422,6 +443,79 @@ static void test_pipeline_sync(void **state)
 static void test_pipeline_async(void **state)
 {
 	run_pipeline(M_ASYNC);
+}
+
+/* Many pipelined requests (more than the server buffers) with big answers: all come back in order. */
+static void run_pipeline_flood(enum mode m)
+{
+	enum { N = 2000, BODY = 3000 };
+	struct ctx x;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	ctx_start(&x, &lim, m);
+	x.async_ms = 0;
+	size_t cap = (size_t)N * (BODY + 64), len = 0;
+	char *reqs = malloc(cap);
+	assert_non_null(reqs);
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(reqs + len, cap - len, "POST /p%d HTTP/1.1\r\nContent-Length: %d\r\n\r\n", i, BODY) + BODY;
+	/* Bodies: BODY bytes after each head (filled in place so the answer echoes them). */
+	size_t o = 0;
+	for (int i = 0; i < N; i++) {
+		char *h = strstr(reqs + o, "\r\n\r\n");
+		assert_non_null(h);
+		memset(h + 4, 'b', BODY);
+		o = (size_t)(h + 4 - reqs) + BODY;
+	}
+	assert_int_equal(o, len);
+	int fd = cli_connect_rcvbuf(x.port, 8192); /* small: the server's answers back up */
+	struct cbuf *b = calloc(1, sizeof(*b));
+	struct resp *r = malloc(sizeof(*r));
+	assert_non_null(b);
+	assert_non_null(r);
+	size_t sent = 0;
+	int got = 0;
+	uint64_t end = now_ms() + 20000;
+	while (got < N && now_ms() < end) {
+		/* Read only when sending stalls: the server must push back, not buffer without bound. */
+		ssize_t n = 0;
+		if (sent < len) {
+			n = send(fd, reqs + sent, len - sent > 8192 ? 8192 : len - sent, MSG_NOSIGNAL);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		if (n > 0)
+			pump(&x, fd, POLLOUT, 1);
+		else
+			cli_fill(&x, fd, b);
+		while (got < N && parse_resp(b, r)) {
+			char want[32];
+			snprintf(want, sizeof(want), "POST /p%d q=", got);
+			if (strncmp(r->body, want, strlen(want)) != 0 || r->body_len < BODY)
+				fail_msg("answer %d: got '%.40s' (%zu bytes), want '%s...'", got, r->body, r->body_len, want);
+			got++;
+		}
+		assert_false(b->eof);
+	}
+	if (got != N)
+		fail_msg("pipelined answers: got %d, want %d", got, N);
+	if (x.max_held > 1)
+		fail_msg("requests in flight on one connection: got %d, want 1", x.max_held);
+	free(reqs);
+	free(b);
+	free(r);
+	close(fd);
+	ctx_finish(&x);
+}
+
+static void test_pipeline_flood(void **state)
+{
+	run_pipeline_flood(M_ECHO);
+}
+
+static void test_pipeline_flood_async(void **state)
+{
+	run_pipeline_flood(M_ASYNC);
 }
 
 static void test_async_answer(void **state)
@@ -811,6 +905,19 @@ static void test_create_errors(void **state)
 			 CG_EINVAL);
 	assert_null(srv);
 	assert_true(strlen(err) > 0);
+	/* IPv4: the same port twice fails cleanly. */
+	struct cg_http_server *v4 = NULL;
+	struct ctx x4 = {0};
+	assert_int_equal(cg_http_server_create(&loop, "127.0.0.1", 0, NULL, handler, NULL, &v4, err, sizeof(err)), 0);
+	int rc4 = cg_http_server_create(&loop, "127.0.0.1", cg_http_server_port(v4), NULL, handler, NULL, &s2, err,
+					sizeof(err));
+	if (rc4 == 0)
+		fail_msg("second bind to port %d: got 0, want an error", cg_http_server_port(v4));
+	assert_null(s2);
+	assert_non_null(strstr(err, "listen on 127.0.0.1"));
+	cg_http_server_close(v4, on_closed, &x4);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_true(x4.closed);
 	/* IPv6 literal, then the same port again (in use). */
 	int r = cg_http_server_create(&loop, "::1", 0, NULL, handler, NULL, &srv, err, sizeof(err));
 	if (r == 0) {
@@ -898,6 +1005,8 @@ int main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_pipeline_sync),
 		cmocka_unit_test(test_pipeline_async),
+		cmocka_unit_test(test_pipeline_flood),
+		cmocka_unit_test(test_pipeline_flood_async),
 		cmocka_unit_test(test_async_answer),
 		cmocka_unit_test(test_disconnect_reset),
 		cmocka_unit_test(test_disconnect_fin),
