@@ -29,7 +29,13 @@ struct cg_engine {
 	int claiming;          /* a claim job is running */
 	int rekick;            /* kick again when the claim job returns */
 	int stopping;
-	int64_t paused_until;  /* after a 429: no requests before this wall time (ms) */
+	/* Rate-limit gate from Datadog's X-RateLimit-* headers (shared by the whole org). */
+	long rl_remaining;     /* requests left in the window; -1 unknown */
+	long rl_limit, rl_period;
+	int64_t rl_reset_at;   /* wall ms the window resets */
+	unsigned unanswered;   /* requests sent, answer not yet seen */
+	uv_timer_t rl_timer;
+	struct op *wait_head, *wait_tail; /* ops holding a request until the window resets */
 	void (*on_stopped)(void *ud);
 	void *stopped_ud;
 	int closed;
@@ -49,6 +55,8 @@ struct op {
 	int nsteps;
 	int index;                    /* next step */
 	int reconciling;              /* the current request is the search for an unknown create */
+	int need_reconcile;           /* claimed with an unknown create outcome: search before creating */
+	struct op *wait_next;         /* in the rate-limit wait list */
 	int64_t now;
 	char marker[40];
 	/* job results */
@@ -191,6 +199,8 @@ out:
 static void arm_timer(struct cg_engine *e, int64_t due);
 static void op_run(struct op *op);
 static void op_free(struct op *op);
+static void op_release(struct op *op);
+static void op_send_step(struct op *op);
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -212,6 +222,9 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 	e->cfg = cfg;
 	uv_timer_init(loop, &e->timer);
 	e->timer.data = e;
+	uv_timer_init(loop, &e->rl_timer);
+	e->rl_timer.data = e;
+	e->rl_remaining = -1;
 	cg_metrics_describe(metrics, "casegate_events_total", CG_COUNTER,
 			    "Events applied to cases, by source and action");
 	cg_metrics_describe(metrics, "casegate_deliveries_total", CG_COUNTER,
@@ -250,7 +263,10 @@ static void maybe_stopped(struct cg_engine *e)
 
 static void timer_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct cg_engine *e = h->data;
+	/* Two timers share the engine: free it when the second one has closed. */
+	if (++e->closed == 2)
+		free(e);
 }
 
 void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
@@ -259,6 +275,15 @@ void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
 	e->on_stopped = on_stopped;
 	e->stopped_ud = ud;
 	uv_timer_stop(&e->timer);
+	uv_timer_stop(&e->rl_timer);
+	/* Waiting ops have saved their progress: they resume from the store after restart. */
+	struct op *list = e->wait_head;
+	e->wait_head = e->wait_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->wait_next;
+		op_release(op);
+	}
 	maybe_stopped(e);
 }
 
@@ -267,6 +292,7 @@ void cg_engine_destroy(struct cg_engine *e)
 	if (!e)
 		return;
 	uv_close((uv_handle_t *)&e->timer, timer_closed);
+	uv_close((uv_handle_t *)&e->rl_timer, timer_closed);
 }
 
 static void arm_timer(struct cg_engine *e, int64_t due)
@@ -386,10 +412,6 @@ void cg_engine_kick(struct cg_engine *e)
 	if (e->inflight >= max)
 		return;
 	int64_t now = wall_ms();
-	if (now < e->paused_until) {
-		arm_timer(e, e->paused_until);
-		return;
-	}
 	struct claim_job *j = calloc(1, sizeof(*j));
 	if (!j) {
 		arm_timer(e, now + 1000);
@@ -518,16 +540,10 @@ static void op_retry(struct op *op, const struct cg_dd_result *res)
 	uint64_t base = e->cfg->retry_base_ms ? e->cfg->retry_base_ms : 1000;
 	uint64_t cap = e->cfg->retry_cap_ms ? e->cfg->retry_cap_ms : 300000;
 	uint64_t delay;
-	if (res && res->status == 429) {
+	if (res && res->status == 429)
 		delay = cg_ratelimit_delay_ms(res->ratelimit_reset, res->retry_after, attempt, base, cap, rnd64());
-		/* Datadog's limit is per organisation: hold every request, not just this one. */
-		int64_t until = wall_ms() + (int64_t)delay;
-		if (until > e->paused_until)
-			e->paused_until = until;
-		cg_metrics_add(e->metrics, "casegate_rate_limit_waits_total", "", 1);
-	} else {
+	else
 		delay = cg_backoff_ms(attempt, base, cap, rnd64());
-	}
 	op->next_ms = wall_ms() + (int64_t)delay;
 	if (e->cfg->max_attempts && attempt >= e->cfg->max_attempts) {
 		size_t n = strlen(op->reason);
@@ -572,6 +588,87 @@ static void op_save_progress(struct op *op)
 }
 
 static void dd_done(const struct cg_dd_result *res, void *ud);
+
+/* ---- rate-limit gate ---- */
+
+static void rl_timer_cb(uv_timer_t *t);
+
+static void rl_arm(struct cg_engine *e)
+{
+	int64_t now = wall_ms();
+	uv_timer_start(&e->rl_timer, rl_timer_cb, e->rl_reset_at > now ? (uint64_t)(e->rl_reset_at - now) : 0, 0);
+}
+
+static void rl_wait(struct op *op)
+{
+	struct cg_engine *e = op->e;
+	op->wait_next = NULL;
+	if (e->wait_tail)
+		e->wait_tail->wait_next = op;
+	else
+		e->wait_head = op;
+	e->wait_tail = op;
+	rl_arm(e);
+}
+
+/* 1 when the window is spent: op waits in the list and is sent when it resets. */
+static int rl_defer(struct op *op)
+{
+	struct cg_engine *e = op->e;
+	if (e->rl_remaining == 0 && wall_ms() < e->rl_reset_at) {
+		rl_wait(op);
+		return 1;
+	}
+	if (e->rl_remaining == 0)
+		e->rl_remaining = -1; /* the window passed without news: unknown again */
+	if (e->rl_remaining > 0)
+		e->rl_remaining--;
+	return 0;
+}
+
+/* Learns the window from an answer's headers; a 429 closes it until the reset. */
+static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
+{
+	int64_t now = wall_ms();
+	if (res->ratelimit_limit > 0)
+		e->rl_limit = res->ratelimit_limit;
+	if (res->ratelimit_period > 0)
+		e->rl_period = res->ratelimit_period;
+	if (res->status == 429) {
+		long s = res->ratelimit_reset >= 0 ? res->ratelimit_reset : res->retry_after >= 0 ? res->retry_after : 1;
+		if (s > 3600)
+			s = 3600;
+		e->rl_remaining = 0;
+		/* Reset is whole seconds: 0 means "within the second"; never spin on it. */
+		e->rl_reset_at = now + (s > 0 ? s * 1000 : 100) + 20;
+		return;
+	}
+	if (res->ratelimit_remaining >= 0 && res->ratelimit_reset >= 0) {
+		/* Requests already on the wire count against what the server says is left. */
+		long left = res->ratelimit_remaining - (long)e->unanswered;
+		e->rl_remaining = left > 0 ? left : 0;
+		e->rl_reset_at = now + res->ratelimit_reset * 1000 + 20;
+	}
+}
+
+static void rl_timer_cb(uv_timer_t *t)
+{
+	struct cg_engine *e = t->data;
+	/* A new window: as many as it holds go now, the rest wait for the one after. */
+	e->rl_remaining = e->rl_limit > 0 ? e->rl_limit : -1;
+	e->rl_reset_at = wall_ms() + (e->rl_period > 0 ? e->rl_period * 1000 : 1000);
+	struct op *list = e->wait_head;
+	e->wait_head = e->wait_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->wait_next;
+		if (e->stopping) {
+			op_release(op);
+			continue;
+		}
+		op_send_step(op);
+	}
+}
 
 static int send_json_flags(struct op *op, const char *method, const char *path, cJSON *body, int flags)
 {
@@ -656,6 +753,9 @@ static void op_send_step(struct op *op)
 	enum cg_step s = op->steps[op->index];
 	char path[512];
 	int rc = 0;
+	if (rl_defer(op))
+		return;
+	e->unanswered++;
 	if (s != CG_STEP_CREATE && !case_ref(op)) {
 		snprintf(op->reason, sizeof(op->reason), "no case id for step %s", cg_step_name(s));
 		op->http_status = 0;
@@ -664,7 +764,7 @@ static void op_send_step(struct op *op)
 	}
 	switch (s) {
 	case CG_STEP_CREATE:
-		if (op->cs.state == CG_CASE_CREATING && op->cs.marker) {
+		if (op->need_reconcile && op->cs.marker) {
 			/* An earlier create may have succeeded without us hearing back. */
 			op->reconciling = 1;
 			snprintf(path, sizeof(path), "/api/v2/cases?filter=%s&page%%5Bsize%%5D=10", op->cs.marker);
@@ -711,6 +811,7 @@ static void op_send_step(struct op *op)
 		rc = body ? send_create(op, body) : CG_ENOMEM;
 	}
 	if (rc) {
+		e->unanswered--;
 		snprintf(op->reason, sizeof(op->reason), "could not send %s: %s", cg_step_name(s), cg_strerror(rc));
 		op_retry(op, NULL);
 	}
@@ -762,6 +863,7 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		op->cs.dedup_key = dupstr(op->ev.dedup_key);
 		op->cs.state = CG_CASE_NONE;
 	}
+	op->need_reconcile = op->cs.state == CG_CASE_CREATING;
 	if (case_copy(&op->before, &op->cs) != 0 || !op->cs.dedup_key) {
 		snprintf(op->reason, sizeof(op->reason), "out of memory");
 		op_retry(op, NULL);
@@ -835,6 +937,15 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 		snprintf(labels, sizeof(labels), "code=\"%ld\"", res->status);
 		cg_metrics_add(e->metrics, "casegate_delivery_http_total", labels, 1);
 	}
+	if (e->unanswered)
+		e->unanswered--;
+	rl_observe(e, res);
+	if (res->status == 429 && !e->stopping) {
+		/* Not processed: hold this very request until the window resets, then send it again. */
+		cg_metrics_add(e->metrics, "casegate_rate_limit_waits_total", "", 1);
+		rl_wait(op);
+		return;
+	}
 	enum cg_outcome oc = cg_retry_classify(res->transport_error, res->status);
 	snprintf(labels, sizeof(labels), "%s,step=\"%s\",outcome=\"%s\"", op->source_label, step,
 		 oc == CG_DELIVERED ? "delivered" : oc == CG_RETRY_LATER ? "retry" : "give_up");
@@ -847,6 +958,13 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 			snprintf(op->reason, sizeof(op->reason), "%s: HTTP %ld: %.400s", step, res->status,
 				 res->body ? res->body : "");
 		op->http_status = (int)res->status;
+		if (s == CG_STEP_CREATE && !op->reconciling && op->before.state != CG_CASE_CREATING &&
+		    ((res->transport_error && !res->maybe_sent) || (res->status >= 400 && res->status < 500))) {
+			/* Certainly not created: no need to search before the next attempt. */
+			cg_store_case_cleanup(&op->cs);
+			if (case_copy(&op->cs, &op->before) != 0)
+				memset(&op->cs, 0, sizeof(op->cs));
+		}
 		if (oc == CG_RETRY_LATER) {
 			op_retry(op, res);
 			return;
@@ -871,6 +989,7 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 			cg_metrics_add(e->metrics, "casegate_reconciliations_total",
 				       found ? "result=\"adopted\"" : "result=\"not_found\"", 1);
 			op->reconciling = 0;
+			op->need_reconcile = 0;
 			if (!found) {
 				CG_LOG_INFO("key=%s: no case with marker %s; creating it", op->ev.dedup_key,
 					    op->cs.marker);
@@ -881,6 +1000,8 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 									     op->marker)
 						     : NULL;
 				int rc = body ? send_create(op, body) : CG_ENOMEM;
+				if (rc == 0)
+					e->unanswered++;
 				if (rc) {
 					snprintf(op->reason, sizeof(op->reason), "could not send create: %s",
 						 cg_strerror(rc));
