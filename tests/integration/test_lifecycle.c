@@ -17,7 +17,7 @@ static const char *sources =
 	"    title: \"{{labels.alertname}} on {{labels.instance}}\"\n"
 	"    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n"
 	"    priority: { from: \"{{labels.severity}}\", map: { critical: P1, warning: P3 }, default: P4 }\n"
-	"    digest_interval: 300ms\n"
+	"    digest_interval: 1s\n"
 	"  - name: short\n"
 	"    type: generic\n"
 	"    auth: { bearer: tok }\n"
@@ -190,7 +190,7 @@ static void test_repeats_fold_into_digest(void **state)
 	struct cond k = {.title = "Flappy on db-1"};
 	wait_for(t, &k);
 	/* One more after the digest interval surely passed: it must produce a digest comment. */
-	struct timespec ts = {0, 400 * 1000 * 1000};
+	struct timespec ts = {1, 100 * 1000 * 1000};
 	nanosleep(&ts, NULL); /* the digest interval is a time rule; this is the interval, not a wait for work */
 	char *b = ev("Flappy", "db-1", "warning", "firing", 51);
 	post_ok(t, "lc", b);
