@@ -148,6 +148,10 @@ int cg_h_spawn(struct cg_h_proc *p, char *const argv[], char *const env_extra[],
 	snprintf(p->log_path, sizeof(p->log_path), "%s", log_path);
 	fflush(stdout);
 	fflush(stderr);
+	/* Empty the log before the child exists: a poller must never read a previous run's lines. */
+	int tfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (tfd >= 0)
+		close(tfd);
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
