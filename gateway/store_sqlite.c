@@ -284,7 +284,7 @@ static int run(struct sq_store *s, sqlite3_stmt *stmt, const char *what, int *ch
 
 static int run_id(struct sq_store *s, enum stmt_id id, const char *what)
 {
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int rc = stmt_get(s, id, &stmt);
 	if (rc)
 		return rc;
@@ -294,7 +294,7 @@ static int run_id(struct sq_store *s, enum stmt_id id, const char *what)
 /* Single integer query; *is_null set when the result is NULL. */
 static int query_i64(struct sq_store *s, enum stmt_id id, int64_t *out, int *is_null)
 {
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int rc = stmt_get(s, id, &stmt);
 	if (rc)
 		return rc;
@@ -443,7 +443,7 @@ static int sq_rollback(struct cg_store *st)
 static int sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int64_t *ids = NULL;
 	int rc;
 
@@ -488,7 +488,7 @@ out:
 static int sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *sel, *upd;
+	sqlite3_stmt *sel = NULL, *upd = NULL;
 	struct cg_store_event *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -564,7 +564,7 @@ static int sq_next_due_ms(struct cg_store *st, int64_t *out)
 static int sq_event_step(struct cg_store *st, int64_t id, int step)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int changes = 0;
 	int rc = stmt_get(s, S_STEP, &stmt);
 	if (rc)
@@ -579,7 +579,7 @@ static int sq_event_step(struct cg_store *st, int64_t id, int step)
 /* Deletes an event and hands the head role of its key to the next one. Inside a savepoint. */
 static int delete_event(struct sq_store *s, int64_t id)
 {
-	sqlite3_stmt *head, *del, *promote;
+	sqlite3_stmt *head = NULL, *del = NULL, *promote = NULL;
 	char *key = NULL;
 	int was_head = 0, rc;
 
@@ -623,7 +623,7 @@ static int sq_event_done(struct cg_store *st, int64_t id)
 static int sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int changes = 0;
 	int rc = stmt_get(s, S_RETRY, &stmt);
 	if (rc)
@@ -639,7 +639,7 @@ static int sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, cons
 static int sq_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int changes = 0;
 	int rc = stmt_get(s, S_DEAD_INS, &stmt);
 	if (rc || (rc = sp_begin(s)))
@@ -660,7 +660,7 @@ static int sq_event_dead(struct cg_store *st, int64_t id, int http_status, const
 
 static int case_query(struct sq_store *s, enum stmt_id id, const char *arg, struct cg_store_case *out)
 {
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int rc;
 	if (!arg)
 		return CG_EINVAL;
@@ -695,7 +695,7 @@ static int sq_case_find_by_key(struct cg_store *st, const char *case_key, struct
 static int sq_case_put(struct cg_store *st, const struct cg_store_case *c)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int rc;
 	if (!c || !c->dedup_key)
 		return CG_EINVAL;
@@ -751,7 +751,7 @@ static int sq_stats(struct cg_store *st, struct cg_store_stats *out)
 static int sq_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	struct cg_dead_letter *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -798,7 +798,7 @@ static int sq_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter
 static int sq_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int rc;
 	if ((rc = stmt_get(s, S_DL_GET, &stmt)))
 		return rc;
@@ -821,7 +821,7 @@ static int sq_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *o
 static int sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *ins, *del;
+	sqlite3_stmt *ins = NULL, *del = NULL;
 	int changes = 0, rc;
 	if ((rc = stmt_get(s, S_DL_REQUEUE, &ins)) || (rc = stmt_get(s, S_DL_DEL, &del)) || (rc = sp_begin(s)))
 		return rc;
@@ -840,7 +840,7 @@ static int sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 static int sq_dead_drop(struct cg_store *st, int64_t id)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *del;
+	sqlite3_stmt *del = NULL;
 	int changes = 0;
 	int rc = stmt_get(s, S_DL_DEL, &del);
 	if (rc)
@@ -856,7 +856,7 @@ static int sq_dead_drop(struct cg_store *st, int64_t id)
 static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = NULL;
 	int changes = 0, rc;
 
 	if (!ns || !id)
