@@ -33,6 +33,16 @@ struct cg_event_list {
 	char ignored_reason[128];
 	/* Free-form note a mapper may set (e.g. "3 alerts truncated by Alertmanager"). */
 	char note[128];
+	/*
+	 * Envelope facts for the gateway (AWS SNS and the like); empty when not applicable.
+	 * subscribe_url: a subscription handshake to confirm by GETting this URL (the gateway
+	 * checks its host against the source's allowlist before fetching). message_id: the
+	 * sender's delivery id; a redelivery with the same id is acknowledged and dropped.
+	 * message_type: the envelope's own word ("SubscriptionConfirmation", "Notification", ...).
+	 */
+	char subscribe_url[1024];
+	char message_id[160];
+	char message_type[48];
 };
 
 void cg_event_list_init(struct cg_event_list *l);
