@@ -1,6 +1,7 @@
 /* app.c: wires the daemon together and runs the loop until a stop signal; SIGHUP reloads. */
 #define CG_LOG_COMPONENT "app"
 #include "app.h"
+#include "admission.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -90,6 +91,7 @@ static void stats_tick(uv_timer_t *t)
 		return;
 	/* Also picks up work queued by other processes (`casegate dlq retry`). */
 	cg_engine_kick(app->engine);
+	cg_admission_tick(app);
 	if (app->stats_busy)
 		return;
 	struct stats_job *j = calloc(1, sizeof(*j));
@@ -187,6 +189,8 @@ static void reload(struct cg_app *app)
 	app->builders = nb;
 	app->cfg = ncfg;
 	cg_engine_set_config(app->engine, ncfg);
+	if (cg_admission_setup(app) != 0)
+		CG_LOG_WARN("reload: out of memory for the intake rate limits: keeping the old ones");
 	log_setup(ncfg);
 	cg_config_free(old);
 	cg_metrics_add(app->metrics, "casegate_config_reloads_total", "", 1);
@@ -260,6 +264,8 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	cg_metrics_describe(app->metrics, "casegate_store_bytes", CG_GAUGE, "Size of the store");
 	if (cg_engine_create(&loop, app->q, app->dd, app->metrics, cfg, &app->engine) != 0)
 		goto early_fail;
+	if (cg_admission_setup(app) != 0)
+		goto late_fail;
 
 	struct cg_http_limits lim;
 	cg_http_limits_default(&lim);
@@ -319,6 +325,7 @@ out:
 	cg_store_close(app->store);
 	if (uv_loop_close(&loop) != 0)
 		CG_LOG_WARN("event loop closed with open handles");
+	cg_admission_cleanup(app);
 	cg_metrics_destroy(app->metrics);
 	cg_app_builders_free(app->builders, app->cfg->nsources);
 	cg_config_free(app->cfg);

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "store.h"
 #include "storeq.h"
+#include "tbucket.h"
 
 struct cg_app {
 	uv_loop_t *loop;
@@ -32,7 +33,12 @@ struct cg_app {
 	int store_full;      /* the last write failed for lack of space */
 	int stopping;
 	int exit_code;
-	unsigned max_pending_jobs; /* intake answers 503 past this many queued store jobs */
+	unsigned max_pending_jobs; /* unused: cfg->max_pending (queue.max_pending) decides */
+	/* Admission (admission.c). */
+	struct cg_tbucket rl_global;
+	struct cg_tbucket *rl_sources; /* one per cfg->sources[i] */
+	size_t intake_bytes;           /* webhook bytes waiting for the store */
+	int probe_busy;                /* a store-space probe is queued */
 };
 
 /* Compiles one builder per source; on failure err names the source. */

@@ -1029,14 +1029,41 @@ static void parse_limits(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 		get_duration_u(c, f[L_IDLE_TIMEOUT].val, "limits.idle_timeout", 1, MS_DAY, &cfg->idle_timeout_ms);
 }
 
+/* rate_limit: { rps: N, burst: M } (top level: all sources together; in a source: that source). */
+static void parse_rate_limit(struct ctx *c, yaml_node_t *n, const char *label, unsigned *rps, unsigned *burst)
+{
+	enum { R_RPS, R_BURST, R_N };
+	struct field f[R_N] = {[R_RPS] = {"rps", NULL}, [R_BURST] = {"burst", NULL}};
+	char lb[256];
+	uint64_t v;
+
+	if (map_fields(c, n, label, label, f, R_N))
+		return;
+	if (!f[R_RPS].val) {
+		err_at(c, n, "%s: rps is required (webhooks per second)", label);
+		return;
+	}
+	snprintf(lb, sizeof(lb), "%s.rps", label);
+	if (!get_uint(c, f[R_RPS].val, lb, 1, 1000000, &v))
+		*rps = (unsigned)v;
+	snprintf(lb, sizeof(lb), "%s.burst", label);
+	if (f[R_BURST].val && !get_uint(c, f[R_BURST].val, lb, 1, 10000000, &v))
+		*burst = (unsigned)v;
+}
+
 static void parse_queue(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 {
-	enum { Q_MAX_INFLIGHT, Q_RETRY_BASE, Q_RETRY_CAP, Q_MAX_ATTEMPTS, Q_STORE_MAX_BYTES, Q_N };
+	enum {
+		Q_MAX_INFLIGHT, Q_RETRY_BASE, Q_RETRY_CAP, Q_MAX_ATTEMPTS, Q_STORE_MAX_BYTES, Q_MAX_PENDING,
+		Q_MAX_PENDING_BYTES, Q_N
+	};
 	struct field f[Q_N] = {[Q_MAX_INFLIGHT] = {"max_inflight", NULL},
 			       [Q_RETRY_BASE] = {"retry_base", NULL},
 			       [Q_RETRY_CAP] = {"retry_cap", NULL},
 			       [Q_MAX_ATTEMPTS] = {"max_attempts", NULL},
-			       [Q_STORE_MAX_BYTES] = {"store_max_bytes", NULL}};
+			       [Q_STORE_MAX_BYTES] = {"store_max_bytes", NULL},
+			       [Q_MAX_PENDING] = {"max_pending", NULL},
+			       [Q_MAX_PENDING_BYTES] = {"max_pending_bytes", NULL}};
 	uint64_t v;
 	int ok = 1;
 
@@ -1053,6 +1080,11 @@ static void parse_queue(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 		cfg->max_attempts = (unsigned)v;
 	if (f[Q_STORE_MAX_BYTES].val)
 		get_size(c, f[Q_STORE_MAX_BYTES].val, "queue.store_max_bytes", 0, UINT64_MAX, &cfg->store_max_bytes);
+	if (f[Q_MAX_PENDING].val && !get_uint(c, f[Q_MAX_PENDING].val, "queue.max_pending", 1, 10000000, &v))
+		cfg->max_pending = (unsigned)v;
+	if (f[Q_MAX_PENDING_BYTES].val)
+		get_size(c, f[Q_MAX_PENDING_BYTES].val, "queue.max_pending_bytes", 64 * 1024, 1ULL << 40,
+			 &cfg->max_pending_bytes);
 	if (ok && cfg->retry_base_ms > cfg->retry_cap_ms)
 		err_at(c, f[Q_RETRY_CAP].val ? f[Q_RETRY_CAP].val : f[Q_RETRY_BASE].val ? f[Q_RETRY_BASE].val : n,
 		       "queue: retry_base must not exceed retry_cap");
@@ -1488,7 +1520,8 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 	enum {
 		S_NAME, S_TYPE, S_AUTH, S_GROUP_BY, S_PROJECT, S_CASE_TYPE, S_TITLE, S_DESCRIPTION, S_DEDUP_KEY,
 		S_PRIORITY, S_CUSTOM_ATTRIBUTES, S_ATTRIBUTES, S_ON_REPEAT, S_DIGEST_INTERVAL, S_ON_RESOLVE,
-		S_STATUS_NAME, S_REOPEN_STATUS_NAME, S_REOPEN_WINDOW, S_RAISE_PRIORITY, S_LOWER_PRIORITY, S_N
+		S_STATUS_NAME, S_REOPEN_STATUS_NAME, S_REOPEN_WINDOW, S_RAISE_PRIORITY, S_LOWER_PRIORITY, S_RATE_LIMIT,
+		S_N
 	};
 	struct field f[S_N] = {[S_NAME] = {"name", NULL},
 			       [S_TYPE] = {"type", NULL},
@@ -1509,7 +1542,8 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 			       [S_REOPEN_STATUS_NAME] = {"reopen_status_name", NULL},
 			       [S_REOPEN_WINDOW] = {"reopen_window", NULL},
 			       [S_RAISE_PRIORITY] = {"raise_priority", NULL},
-			       [S_LOWER_PRIORITY] = {"lower_priority", NULL}};
+			       [S_LOWER_PRIORITY] = {"lower_priority", NULL},
+			       [S_RATE_LIMIT] = {"rate_limit", NULL}};
 	static const char *const group_by_names[] = {"alert", "group", NULL};
 	static const char *const repeat_names[] = {"digest", "comment", "ignore", NULL};
 	static const char *const resolve_names[] = {"comment_and_close", "comment", "close", "ignore", NULL};
@@ -1564,6 +1598,11 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 			       kn.p ? kn.p : "");
 			free(kn.p);
 		}
+	}
+
+	if (f[S_RATE_LIMIT].val) {
+		snprintf(lb, sizeof(lb), "%s: rate_limit", sp);
+		parse_rate_limit(c, f[S_RATE_LIMIT].val, lb, &s->rl_rps, &s->rl_burst);
 	}
 
 	if (!f[S_AUTH].val)
@@ -1696,8 +1735,12 @@ static void parse_sources(struct ctx *c, yaml_node_t *root, yaml_node_t *n, stru
 
 static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 {
-	enum { K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_SOURCES, K_N };
-	struct field f[K_N] = {[K_LISTEN] = {"listen", NULL},
+	enum {
+		K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_SOURCES, K_RATE_LIMIT,
+		K_N
+	};
+	struct field f[K_N] = {[K_RATE_LIMIT] = {"rate_limit", NULL},
+			       [K_LISTEN] = {"listen", NULL},
 			       [K_STATE_DIR] = {"state_dir", NULL},
 			       [K_LOG_LEVEL] = {"log_level", NULL},
 			       [K_LOG_FORMAT] = {"log_format", NULL},
@@ -1747,6 +1790,8 @@ static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 		parse_limits(c, f[K_LIMITS].val, cfg);
 	if (f[K_QUEUE].val)
 		parse_queue(c, f[K_QUEUE].val, cfg);
+	if (f[K_RATE_LIMIT].val)
+		parse_rate_limit(c, f[K_RATE_LIMIT].val, "rate_limit", &cfg->rl_rps, &cfg->rl_burst);
 	parse_sources(c, root, f[K_SOURCES].val, cfg);
 
 	if (c->nerrs || c->oom || !cfg->listen_host)
@@ -1784,6 +1829,8 @@ static struct cg_config *config_new(void)
 	cfg->retry_cap_ms = 5 * MS_MINUTE;
 	cfg->max_attempts = 0;
 	cfg->store_max_bytes = 0;
+	cfg->max_pending = 10000;
+	cfg->max_pending_bytes = 64ULL * 1024 * 1024;
 	if (!cfg->listen_host || !cfg->log_level || !cfg->log_format) {
 		cg_config_free(cfg);
 		return NULL;

@@ -51,6 +51,8 @@ struct cg_source_config {
 	uint64_t reopen_window_ms;    /* default 1 h */
 	int raise_priority;           /* default 1 */
 	int lower_priority;           /* default 0 */
+	/* Intake throttle for this source (rate_limit: { rps, burst }); rl_rps 0 = none. */
+	unsigned rl_rps, rl_burst;
 	int line;                     /* where the source was declared */
 };
 
@@ -75,6 +77,9 @@ struct cg_config {
 	uint64_t retry_base_ms, retry_cap_ms;
 	unsigned max_attempts;        /* 0 = retry forever (transient errors) */
 	uint64_t store_max_bytes;     /* 0 = unlimited; intake answers 503 past it */
+	unsigned max_pending;         /* store jobs queued in memory before intake answers 503; default 10000 */
+	uint64_t max_pending_bytes;   /* bytes of accepted webhooks waiting for the store; default 64 MiB */
+	unsigned rl_rps, rl_burst;    /* global intake throttle (rate_limit: { rps, burst }); 0 = none */
 	/* logging */
 	char *log_level, *log_format;
 	struct cg_source_config *sources;

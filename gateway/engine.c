@@ -36,6 +36,10 @@ struct cg_engine {
 	unsigned unanswered;   /* requests sent, answer not yet seen */
 	uv_timer_t rl_timer;
 	struct op *wait_head, *wait_tail; /* ops holding a request until the window resets */
+	/* Ops whose progress or outcome could not be saved (disk full, I/O error): the save is
+	 * tried again from memory, so a full disk stalls delivery instead of stranding events. */
+	uv_timer_t resave_timer;
+	struct op *resave_head;
 	void (*on_stopped)(void *ud);
 	void *stopped_ud;
 	int closed;
@@ -56,7 +60,8 @@ struct op {
 	int index;                    /* next step */
 	int reconciling;              /* the current request is the search for an unknown create */
 	int need_reconcile;           /* claimed with an unknown create outcome: search before creating */
-	struct op *wait_next;         /* in the rate-limit wait list */
+	struct op *wait_next;         /* in the rate-limit wait list, or the resave list */
+	int resave_finish;            /* in the resave list: 1 = the outcome, 0 = progress */
 	int64_t now;
 	char marker[40];
 	/* job results */
@@ -224,6 +229,8 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 	e->timer.data = e;
 	uv_timer_init(loop, &e->rl_timer);
 	e->rl_timer.data = e;
+	uv_timer_init(loop, &e->resave_timer);
+	e->resave_timer.data = e;
 	e->rl_remaining = -1;
 	cg_metrics_describe(metrics, "casegate_events_total", CG_COUNTER,
 			    "Events applied to cases, by source and action");
@@ -264,8 +271,8 @@ static void maybe_stopped(struct cg_engine *e)
 static void timer_closed(uv_handle_t *h)
 {
 	struct cg_engine *e = h->data;
-	/* Two timers share the engine: free it when the second one has closed. */
-	if (++e->closed == 2)
+	/* Three timers share the engine: free it when the last one has closed. */
+	if (++e->closed == 3)
 		free(e);
 }
 
@@ -276,13 +283,19 @@ void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
 	e->stopped_ud = ud;
 	uv_timer_stop(&e->timer);
 	uv_timer_stop(&e->rl_timer);
-	/* Waiting ops have saved their progress: they resume from the store after restart. */
-	struct op *list = e->wait_head;
+	uv_timer_stop(&e->resave_timer);
+	/* Waiting ops have saved their progress: they resume from the store after restart. Ops
+	 * that could not save resume from their last saved step (a create from CREATING). */
+	struct op *lists[2] = {e->wait_head, e->resave_head};
 	e->wait_head = e->wait_tail = NULL;
-	while (list) {
-		struct op *op = list;
-		list = op->wait_next;
-		op_release(op);
+	e->resave_head = NULL;
+	for (int i = 0; i < 2; i++) {
+		struct op *list = lists[i];
+		while (list) {
+			struct op *op = list;
+			list = op->wait_next;
+			op_release(op);
+		}
 	}
 	maybe_stopped(e);
 }
@@ -293,6 +306,7 @@ void cg_engine_destroy(struct cg_engine *e)
 		return;
 	uv_close((uv_handle_t *)&e->timer, timer_closed);
 	uv_close((uv_handle_t *)&e->rl_timer, timer_closed);
+	uv_close((uv_handle_t *)&e->resave_timer, timer_closed);
 }
 
 static void arm_timer(struct cg_engine *e, int64_t due)
@@ -460,6 +474,8 @@ static void op_release(struct op *op)
 		cg_engine_kick(e);
 }
 
+static void resave_later(struct op *op, int finish);
+
 static int finish_run(struct cg_store *st, void *ud)
 {
 	struct op *op = ud;
@@ -490,11 +506,12 @@ static void finish_done(int rc, void *ud)
 	struct cg_engine *e = op->e;
 	char labels[256];
 	if (rc) {
-		/* The event stays in flight in the store until restart; retry it from memory later
-		 * would risk running it twice, so only log loudly. */
-		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s", op->ev.id, op->ev.dedup_key,
-			   cg_strerror(rc));
-		op_release(op);
+		/* The batch rolled back: nothing of this save happened, so saving the same outcome
+		 * again is safe (the requests are not repeated). */
+		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s; trying again", op->ev.id,
+			   op->ev.dedup_key, cg_strerror(rc));
+		op->job_rc = rc;
+		resave_later(op, 1);
 		return;
 	}
 	if (op->finish_kind == FIN_DONE) {
@@ -521,8 +538,10 @@ static void op_finish(struct op *op, enum fin kind)
 		const char *summary = cg_json_str(op->payload, "summary");
 		cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, summary, &op->src, op->now);
 	}
-	if (kind == FIN_DEAD) {
-		/* Nothing of this event happened: the case stays as it was. */
+	if (kind == FIN_DEAD && !(op->action == CG_ACT_CREATE && op->index > 0)) {
+		/* Nothing of this event happened: the case stays as it was. (When the create went
+		 * through and a later step failed, the case exists: forgetting it would open a
+		 * second case for the next alert.) */
 		cg_store_case_cleanup(&op->cs);
 		if (op->before.dedup_key && case_copy(&op->cs, &op->before) != 0)
 			memset(&op->cs, 0, sizeof(op->cs));
@@ -568,8 +587,9 @@ static void progress_done(int rc, void *ud)
 {
 	struct op *op = ud;
 	if (rc) {
-		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s", op->ev.id, cg_strerror(rc));
-		op_release(op);
+		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s; trying again", op->ev.id, cg_strerror(rc));
+		op->job_rc = rc;
+		resave_later(op, 0);
 		return;
 	}
 	if (op->e->stopping) {
@@ -588,6 +608,45 @@ static void op_save_progress(struct op *op)
 }
 
 static void dd_done(const struct cg_dd_result *res, void *ud);
+
+/* ---- saves that failed ---- */
+
+#define RESAVE_DELAY_MS 1000
+
+static void resave_timer_cb(uv_timer_t *t)
+{
+	struct cg_engine *e = t->data;
+	struct op *list = e->resave_head;
+	e->resave_head = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->wait_next;
+		int rc = op->resave_finish ? cg_storeq_submit(e->q, finish_run, finish_done, op)
+					   : cg_storeq_submit(e->q, progress_run, progress_done, op);
+		if (rc != 0)
+			op_release(op);
+	}
+}
+
+static void resave_later(struct op *op, int finish)
+{
+	struct cg_engine *e = op->e;
+	if (e->stopping) {
+		/* The store keeps the last saved step; the event resumes there after restart. */
+		op_release(op);
+		return;
+	}
+	if (op->job_rc == CG_ENOENT) {
+		/* The event row is gone (nothing to save it into): saving again cannot help. */
+		op_release(op);
+		return;
+	}
+	op->resave_finish = finish;
+	op->wait_next = e->resave_head;
+	e->resave_head = op;
+	if (!uv_is_active((uv_handle_t *)&e->resave_timer))
+		uv_timer_start(&e->resave_timer, resave_timer_cb, RESAVE_DELAY_MS, 0);
+}
 
 /* ---- rate-limit gate ---- */
 

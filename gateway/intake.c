@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admission.h"
 #include "app.h"
 #include "auth.h"
 #include "err.h"
@@ -18,6 +19,7 @@ struct intake_job {
 	struct cg_store_event *evs;
 	size_t n;
 	cJSON *answer; /* 202 body */
+	size_t held;   /* bytes counted by cg_admission_hold */
 	char source_label[160];
 };
 
@@ -57,6 +59,7 @@ static void respond_unavailable(struct cg_http_request *req, const char *msg, co
 
 static void intake_job_free(struct intake_job *j)
 {
+	cg_admission_release(j->app, j->held);
 	if (j->evs)
 		cg_store_events_free(j->evs, j->n);
 	cJSON_Delete(j->answer);
@@ -241,17 +244,8 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 		respond_unavailable(req, "shutting down: retry later", "5");
 		return;
 	}
-	if (cg_storeq_pending(app->q) >= app->max_pending_jobs) {
-		count_request(app, source_label, 503);
-		cg_metrics_add(app->metrics, "casegate_overload_rejections_total", source_label, 1);
-		respond_unavailable(req, "overloaded: retry later", "1");
+	if (cg_admission_check(app, idx, source_label, req) != 0)
 		return;
-	}
-	if (app->cfg->store_max_bytes && app->stats.bytes > app->cfg->store_max_bytes) {
-		count_request(app, source_label, 503);
-		respond_unavailable(req, "store over its size limit: retry later", "30");
-		return;
-	}
 	const char *end = NULL;
 	cJSON *payload = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
 	if (!payload) {
@@ -274,6 +268,8 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 	}
 	j->app = app;
 	j->req = req;
+	j->held = req->body_len;
+	cg_admission_hold(app, j->held);
 	memcpy(j->source_label, source_label, sizeof(source_label));
 	char msg[768] = "";
 	int status = intake_prepare(app, src, app->builders[idx], payload, j, msg, sizeof(msg));

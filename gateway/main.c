@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		   "  casegate map -c FILE --source NAME [PAYLOAD|-]\n"
 		   "                                             dry run: print the case events a payload yields\n"
 		   "  casegate dlq list|show ID|retry ID|drop ID -c FILE\n"
+		   "  casegate dlq retry --all|drop --all -c FILE\n"
 		   "                                             inspect and act on dead letters\n"
 		   "  casegate mappers                           list source types\n"
 		   "  casegate version\n");
@@ -38,6 +39,7 @@ struct args {
 	const char *dd_url;
 	const char *pos[4];
 	int npos;
+	int all; /* dlq retry/drop --all */
 };
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -50,6 +52,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->source = argv[++i];
 		else if (strcmp(argv[i], "--datadog-url") == 0 && i + 1 < argc)
 			a->dd_url = argv[++i];
+		else if (strcmp(argv[i], "--all") == 0)
+			a->all = 1;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "casegate: unknown option %s\n", argv[i]);
 			return -1;
@@ -229,6 +233,39 @@ static void print_dead(const struct cg_dead_letter *d, int full)
 		printf("payload: %s\n", d->ev.payload ? d->ev.payload : "");
 }
 
+/* Retries (oldest first, so each key keeps its order) or drops every dead letter. */
+static int dlq_all(struct cg_store *st, int retry)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000;
+	long long done = 0;
+	for (;;) {
+		struct cg_dead_letter *dl = NULL;
+		size_t n = 0;
+		int r = cg_store_dead_list(st, 1000, &dl, &n);
+		if (r) {
+			fprintf(stderr, "casegate dlq: %s\n", cg_strerror(r));
+			return 1;
+		}
+		for (size_t i = 0; i < n && r == 0; i++) {
+			r = retry ? cg_store_dead_retry(st, dl[i].id, now) : cg_store_dead_drop(st, dl[i].id);
+			if (r)
+				fprintf(stderr, "casegate dlq %s %" PRId64 ": %s\n", retry ? "retry" : "drop", dl[i].id,
+					cg_strerror(r));
+			else
+				done++;
+		}
+		cg_dead_letters_free(dl, n);
+		if (r)
+			return 1;
+		if (n == 0)
+			break;
+	}
+	printf("%lld dead letter(s) %s\n", done, retry ? "queued again" : "dropped");
+	return 0;
+}
+
 static int cmd_dlq(const struct args *a)
 {
 	if (a->npos < 1) {
@@ -257,8 +294,12 @@ static int cmd_dlq(const struct args *a)
 		}
 		goto out;
 	}
+	if (a->all && (strcmp(verb, "retry") == 0 || strcmp(verb, "drop") == 0)) {
+		rc = dlq_all(st, strcmp(verb, "retry") == 0);
+		goto out;
+	}
 	if (a->npos < 2) {
-		fprintf(stderr, "casegate dlq %s: ID required\n", verb);
+		fprintf(stderr, "casegate dlq %s: ID required (or --all for retry and drop)\n", verb);
 		goto out;
 	}
 	char *end = NULL;

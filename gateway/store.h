@@ -93,6 +93,7 @@ struct cg_store_ops {
 	int (*dead_retry)(struct cg_store *st, int64_t id, int64_t now_ms);
 	int (*dead_drop)(struct cg_store *st, int64_t id);
 	int (*seen)(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen);
+	int (*probe)(struct cg_store *st); /* may be NULL: then the probe succeeds */
 };
 
 struct cg_store {
@@ -149,11 +150,18 @@ static inline void cg_store_close(struct cg_store *st)
 #define cg_store_stats(st, out) ((st)->ops->stats(st, out))
 #define cg_store_dead_list(st, limit, out, nout) ((st)->ops->dead_list(st, limit, out, nout))
 #define cg_store_dead_get(st, id, out) ((st)->ops->dead_get(st, id, out))
-/* Puts a dead letter back in the queue (new id keeps per-key order behind older pending ones). */
+/*
+ * Puts a dead letter back in the queue in its original place for its key: it takes back its
+ * original event id, so it is applied before the newer events of its key that have not started
+ * (an event of the key already in flight finishes first). attempts restart at 0; step is kept.
+ */
 #define cg_store_dead_retry(st, id, now) ((st)->ops->dead_retry(st, id, now))
 #define cg_store_dead_drop(st, id) ((st)->ops->dead_drop(st, id))
 /* Records (ns, id) as seen (e.g. SNS MessageId); *was_seen = 1 when it was already there. */
 #define cg_store_seen(st, ns, id, now, was) ((st)->ops->seen(st, ns, id, now, was))
+/* A small real write (undone in the same transaction) that fails with CG_EFULL when the store
+ * has no room to grow: lets the daemon notice that space came back. */
+#define cg_store_probe(st) ((st)->ops->probe ? (st)->ops->probe(st) : 0)
 
 void cg_store_event_cleanup(struct cg_store_event *ev);
 void cg_store_events_free(struct cg_store_event *evs, size_t n);

@@ -133,6 +133,9 @@ enum stmt_id {
 	S_DL_DEL,
 	S_SEEN_PRUNE,
 	S_SEEN_INS,
+	S_FIX_HEAD,
+	S_PROBE_INS,
+	S_PROBE_DEL,
 	S_COUNT_
 };
 
@@ -177,16 +180,32 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_ST_PSIZE] = "PRAGMA page_size",
 	[S_DL_LIST] = "SELECT " DL_COLS " FROM dead_letters ORDER BY id LIMIT ?1",
 	[S_DL_GET] = "SELECT " DL_COLS " FROM dead_letters WHERE id = ?1",
-	/* Keeps received_ms (when the alert arrived) and step (operations already applied). */
-	[S_DL_REQUEUE] = "INSERT INTO events (source, dedup_key, status, priority, severity, payload, received_ms,"
+	/*
+	 * Keeps received_ms (when the alert arrived) and step (operations already applied), and
+	 * takes back the event's original id (AUTOINCREMENT never hands it out again): per-key order
+	 * is id order, so the retried event goes back before the newer events of its key.
+	 * S_FIX_HEAD then makes it the head unless its key has an event in flight.
+	 */
+	[S_DL_REQUEUE] = "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
 			 " attempts, next_ms, step, last_error, inflight, is_head)"
-			 " SELECT d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
+			 " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id) THEN NULL"
+			 " ELSE d.event_id END,"
+			 " d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
 			 " 0, ?2, d.step, NULL, 0,"
 			 " NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
 			 " FROM dead_letters d WHERE d.id = ?1",
 	[S_DL_DEL] = "DELETE FROM dead_letters WHERE id = ?1",
 	[S_SEEN_PRUNE] = "DELETE FROM seen WHERE seen_ms < ?1",
 	[S_SEEN_INS] = "INSERT OR IGNORE INTO seen (ns, id, seen_ms) VALUES (?1, ?2, ?3)",
+	/* The head of event ?1's key is its lowest id, unless an event of the key is in flight
+	 * (one at a time per key: the head changes when that one is done). Only differing rows. */
+	[S_FIX_HEAD] = "UPDATE events SET is_head = 1 - is_head"
+		       " WHERE dedup_key = (SELECT dedup_key FROM events WHERE id = ?1)"
+		       " AND is_head != (id = (SELECT MIN(m.id) FROM events m WHERE m.dedup_key = events.dedup_key))"
+		       " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.dedup_key = events.dedup_key AND f.inflight = 1)",
+	/* A write that needs fresh pages (overflow), undone in the same transaction. */
+	[S_PROBE_INS] = "INSERT INTO seen (ns, id, seen_ms) VALUES ('casegate:probe', hex(randomblob(4096)), 0)",
+	[S_PROBE_DEL] = "DELETE FROM seen WHERE ns = 'casegate:probe'",
 };
 
 struct sq_store {
@@ -620,6 +639,16 @@ static int sq_event_done(struct cg_store *st, int64_t id)
 	return sp_end(s, delete_event(s, id));
 }
 
+static int fix_head(struct sq_store *s, int64_t id)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = stmt_get(s, S_FIX_HEAD, &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	return run(s, stmt, "fix head", NULL);
+}
+
 static int sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
 {
 	struct sq_store *s = sq(st);
@@ -633,7 +662,11 @@ static int sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, cons
 	sqlite3_bind_text(stmt, 3, err, -1, SQLITE_STATIC);
 	if ((rc = run(s, stmt, "event retry", &changes)))
 		return rc;
-	return changes ? 0 : CG_ENOENT;
+	if (!changes)
+		return CG_ENOENT;
+	/* A dead letter retried while this event was in flight waits behind it with a lower id:
+	 * hand it the head now that the key is idle. */
+	return fix_head(s, id);
 }
 
 static int sq_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
@@ -830,10 +863,25 @@ static int sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 	rc = run(s, ins, "dead letter requeue", &changes);
 	if (rc == 0 && changes == 0)
 		rc = CG_ENOENT;
+	if (rc == 0)
+		rc = fix_head(s, sqlite3_last_insert_rowid(s->db));
 	if (rc == 0) {
 		sqlite3_bind_int64(del, 1, id);
 		rc = run(s, del, "dead letter delete", NULL);
 	}
+	return sp_end(s, rc);
+}
+
+static int sq_probe(struct cg_store *st)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *ins = NULL, *del = NULL;
+	int rc;
+	if ((rc = stmt_get(s, S_PROBE_INS, &ins)) || (rc = stmt_get(s, S_PROBE_DEL, &del)) || (rc = sp_begin(s)))
+		return rc;
+	rc = run(s, ins, "probe insert", NULL);
+	if (rc == 0)
+		rc = run(s, del, "probe delete", NULL);
 	return sp_end(s, rc);
 }
 
@@ -923,6 +971,7 @@ static const struct cg_store_ops sq_ops = {
 	.dead_retry = sq_dead_retry,
 	.dead_drop = sq_dead_drop,
 	.seen = sq_seen,
+	.probe = sq_probe,
 };
 
 /* mkdir -p with mode 0700 for the components it creates. */

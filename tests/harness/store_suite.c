@@ -325,7 +325,8 @@ static void t_dead_letters(void **state)
 	CHECK_RC(cg_store_stats(f->st, &s), 0);
 	CHECK_I64(s.dead, 1);
 
-	/* Requeue: new id behind a2 (still in flight), attempts 0, due at the given time. */
+	/* Requeue: back under its original id, but behind a2 (in flight: one at a time per key);
+	 * attempts 0, due at the given time. */
 	CHECK_RC(cg_store_dead_retry(f->st, did, T0 + 10), 0);
 	CHECK_RC(cg_store_dead_get(f->st, did, &d), CG_ENOENT);
 	n = claim_ids(f->st, T0 + 10, 8, got, 8);
@@ -336,8 +337,8 @@ static void t_dead_letters(void **state)
 	CHECK_I64(n, 0);
 	CHECK_RC(cg_store_claim(f->st, T0 + 10, 8, &v, &n), 0);
 	CHECK_I64(n, 1);
-	if (v[0].id <= a2)
-		fail_msg("requeued id: got %" PRId64 ", want > %" PRId64, v[0].id, a2);
+	if (v[0].id != a1)
+		fail_msg("requeued id: got %" PRId64 ", want the original id %" PRId64, v[0].id, a1);
 	CHECK_I64(v[0].attempts, 0);
 	CHECK_I64(v[0].next_ms, T0 + 10);
 	CHECK_I64(v[0].received_ms, T0 - 7);
@@ -360,6 +361,49 @@ static void t_dead_letters(void **state)
 	CHECK_RC(cg_store_stats(f->st, &s), 0);
 	CHECK_I64(s.dead, 0);
 	CHECK_I64(s.pending, 0);
+}
+
+/* A retried dead letter goes back before the newer events of its key that have not started,
+ * and behind one already in flight. */
+static void t_dead_retry_order(void **state)
+{
+	struct fx *f = *state;
+	int64_t got[8];
+	int64_t a1 = enq(f->st, "A", T0), a2 = enq(f->st, "A", T0), a3 = enq(f->st, "A", T0);
+	int64_t b1 = enq(f->st, "B", T0), b2 = enq(f->st, "B", T0);
+	size_t n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a1, b1}, 2, "first claim");
+	CHECK_RC(cg_store_event_dead(f->st, a1, 400, "bad"), 0);
+	CHECK_RC(cg_store_event_dead(f->st, b1, 400, "bad"), 0);
+	struct cg_dead_letter *dl = NULL;
+	size_t nd = 0;
+	CHECK_RC(cg_store_dead_list(f->st, 10, &dl, &nd), 0);
+	CHECK_I64(nd, 2);
+	int64_t da = dl[0].id, db = dl[1].id;
+	cg_dead_letters_free(dl, nd);
+
+	/* Key A idle (a2, a3 pending): a1 comes back first. */
+	CHECK_RC(cg_store_dead_retry(f->st, da, T0), 0);
+	/* Key B busy (b2 in flight): b1 waits until b2 is finished, then goes before nothing newer. */
+	n = claim_ids(f->st, T0, 1, got, 8);
+	n += claim_ids(f->st, T0, 8, got + n, 8 - n);
+	check_ids(got, n, (int64_t[]){a1, b2}, 2, "after retrying a1");
+	CHECK_RC(cg_store_dead_retry(f->st, db, T0), 0);
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, NULL, 0, "a1 and b2 in flight, b1 behind b2");
+	CHECK_RC(cg_store_event_done(f->st, a1), 0);
+	/* b2 fails and goes back to pending: the idle key's lowest id (b1) leads again. */
+	CHECK_RC(cg_store_event_retry(f->st, b2, T0, "503"), 0);
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a2, b1}, 2, "a2 after a1; b1 before b2");
+	CHECK_RC(cg_store_event_done(f->st, a2), 0);
+	CHECK_RC(cg_store_event_done(f->st, b1), 0);
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a3, b2}, 2, "then a3 and b2");
+	/* Reopening (repairs the head flags) keeps the same order. */
+	reopen(f);
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a3, b2}, 2, "after reopen");
 }
 
 static void t_dead_list_limit(void **state)
@@ -615,11 +659,14 @@ static void t_disk_full(void **state)
 	struct cg_store_stats s;
 	CHECK_RC(cg_store_stats(f->st, &s), 0);
 	CHECK_I64(s.pending, 1 + ok);
+	/* The space probe sees the same thing as the writes. */
+	CHECK_RC(cg_store_probe(f->st), CG_EFULL);
 	int64_t got[4];
 	size_t n = claim_ids(f->st, T0, 1, got, 4);
 	check_ids(got, n, (int64_t[]){a}, 1, "claim while full");
 	/* Space comes back. */
 	CHECK_RC(B->set_full(f->st, 0), 0);
+	CHECK_RC(cg_store_probe(f->st), 0);
 	e = mk("C", T0);
 	e.payload = big;
 	CHECK_RC(cg_store_enqueue(f->st, &e, 1), 0);
@@ -731,6 +778,7 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 		cmocka_unit_test_setup_teardown(t_strict_order_under_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_missing_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_dead_letters, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_dead_retry_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_dead_list_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_step_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_cases, setup, teardown),
