@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 
@@ -54,9 +55,17 @@ static inline int itest_start_gw(struct itest *t)
 	char bin[512];
 	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
 	char *const argv[] = {bin, "run", "-c", t->cfg_path, "--datadog-url", t->sim_url, NULL};
-	if (cg_h_spawn(&t->gw, argv, NULL, log) != 0)
+	/* CG_VALGRIND=1 runs the daemon under valgrind: any error (or a definite leak) makes it exit
+	 * with 99, which itest_stop_gw reports. */
+	char vg[] = "/usr/bin/valgrind", vg_exit[] = "--error-exitcode=99", vg_leak[] = "--leak-check=full",
+	     vg_kinds[] = "--errors-for-leak-kinds=definite", vg_quiet[] = "--quiet";
+	char *const vargv[] = {vg, vg_exit, vg_leak, vg_kinds, vg_quiet, bin, "run", "-c", t->cfg_path,
+			       "--datadog-url", t->sim_url, NULL};
+	const char *v = getenv("CG_VALGRIND");
+	int use_vg = v && strcmp(v, "1") == 0;
+	if (cg_h_spawn(&t->gw, use_vg ? vargv : argv, NULL, log) != 0)
 		return -1;
-	t->gw_port = cg_h_log_port(&t->gw, "listening on 127.0.0.1:", 15000);
+	t->gw_port = cg_h_log_port(&t->gw, "listening on 127.0.0.1:", use_vg ? 60000 : 15000);
 	if (t->gw_port <= 0) {
 		cg_h_dump_log(&t->gw);
 		return -1;
@@ -64,6 +73,20 @@ static inline int itest_start_gw(struct itest *t)
 	snprintf(t->gw_url, sizeof(t->gw_url), "http://127.0.0.1:%d", t->gw_port);
 	t->gw_running = 1;
 	return 0;
+}
+
+/* Stops casegate with sig (SIGTERM: graceful) and returns its exit code, 128+signal when a
+ * signal ended it, or -1. Under CG_VALGRIND=1, 99 means valgrind found errors (log dumped). */
+static inline int itest_stop_gw(struct itest *t, int sig)
+{
+	if (!t->gw_running)
+		return -1;
+	int ws = cg_h_stop(&t->gw, sig);
+	t->gw_running = 0;
+	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : -1;
+	if (code == 99 || (sig != SIGKILL && code != 0))
+		cg_h_dump_log(&t->gw);
+	return code;
 }
 
 static inline int itest_setup(struct itest *t, const char *prefix)
