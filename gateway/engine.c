@@ -702,6 +702,13 @@ static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
 		e->rl_reset_at = now + (s > 0 ? s * 1000 : 100) + 20;
 		return;
 	}
+	if (res->status >= 200 && res->status < 300 && res->ratelimit_limit < 0 && res->ratelimit_remaining < 0) {
+		/* The API no longer announces a limit: stop pacing to the one it had. */
+		e->rl_limit = e->rl_period = 0;
+		if (e->rl_remaining >= 0 && !e->wait_head)
+			e->rl_remaining = -1;
+		return;
+	}
 	if (res->ratelimit_remaining >= 0 && res->ratelimit_reset >= 0) {
 		/* Requests already on the wire count against what the server says is left. */
 		long left = res->ratelimit_remaining - (long)e->unanswered;
