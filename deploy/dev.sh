@@ -44,6 +44,36 @@ test)
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			ctest --output-on-failure -j2 --timeout 900 "$@")
 	fi
+	if [ "${CG_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
+		# Short integration tests with the daemon under valgrind (CG_VALGRIND=1: itest.h wraps
+		# it; any error or definite leak fails the test).
+		(cd "$root/build" && CG_VALGRIND=1 ctest --output-on-failure --timeout 600 \
+			-R "${CG_VALGRIND_TESTS:-^(test_gateway|test_reliability)\$}")
+	fi
+	if [ "${CG_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
+		# Every libFuzzer target for a bounded time from its committed corpus; a crash fails.
+		build "$root/build-fuzz" -DCMAKE_C_COMPILER=clang -DCG_FUZZ=ON -DCG_TESTS=OFF
+		secs=${CG_FUZZ_SECONDS:-20}
+		for bin in "$root"/build-fuzz/fuzz_*; do
+			[ -x "$bin" ] || continue
+			name=$(basename "$bin")
+			corpus="$root/tests/fuzz/corpus/${name#fuzz_}"
+			dict="$root/tests/fuzz/${name#fuzz_}.dict"
+			scratch=$(mktemp -d)
+			# New inputs go to the scratch directory: the committed corpus stays as it is.
+			args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+				-artifact_prefix="$root/build-fuzz/$name-")
+			[ -f "$dict" ] && args+=(-dict="$dict")
+			echo "dev.sh: fuzzing $name for ${secs}s" >&2
+			"$bin" "${args[@]}" "$scratch" "$corpus" 2>&1 | tail -n 12
+			rc=${PIPESTATUS[0]}
+			rm -rf "$scratch"
+			if [ "$rc" != 0 ]; then
+				echo "dev.sh: $name failed (exit $rc); the input is in $root/build-fuzz/$name-*" >&2
+				exit 1
+			fi
+		done
+	fi
 	;;
 *)
 	echo "usage: deploy/dev.sh run [casegate args...] | test [ctest args...]" >&2

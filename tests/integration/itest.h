@@ -98,8 +98,11 @@ static inline int itest_setup(struct itest *t, const char *prefix)
 
 static inline void itest_teardown(struct itest *t, int keep)
 {
-	if (t->gw_running)
-		cg_h_stop(&t->gw, SIGTERM);
+	if (t->gw_running && itest_stop_gw(t, SIGTERM) == 99) {
+		/* Under CG_VALGRIND=1: fail the test program, whichever test left the daemon running. */
+		fprintf(stderr, "valgrind reported errors in casegate (log above)\n");
+		exit(99);
+	}
 	if (t->sim_running)
 		cg_h_stop(&t->sim, SIGTERM);
 	if (t->dir && !keep)
