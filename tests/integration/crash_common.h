@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "itest.h"
 
@@ -149,6 +150,24 @@ static inline int cg_crash_all_match(void *ud)
 	}
 	cJSON_Delete(doc);
 	return k->lost == 0 && k->duplicates == 0;
+}
+
+/* cg_h_poll for heavy checks (a whole /_sim/cases document): every 100 ms, so the check does not
+ * take the CPU from the daemon it waits for (2 cores; sanitizer builds). */
+static inline int cg_crash_poll(int (*fn)(void *ud), void *ud, unsigned deadline_ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t end = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + deadline_ms;
+	for (;;) {
+		if (fn(ud))
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= end)
+			return 0;
+		struct timespec nap = {0, 100 * 1000000L};
+		nanosleep(&nap, NULL);
+	}
 }
 
 /* Lines containing needle in every casegate.*.log of dir (all the runs of the daemon). */

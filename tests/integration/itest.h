@@ -120,8 +120,10 @@ static inline long itest_post(struct itest *t, const char *source, const char *t
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
 	const char *headers[] = {"Content-Type: application/json", token ? auth : NULL, NULL};
 	struct cg_h_resp r;
-	if (cg_h_http("POST", url, headers, body, strlen(body), &r) != 0)
+	if (cg_h_http("POST", url, headers, body, strlen(body), &r) != 0) {
+		cg_h_resp_free(&r); /* allocated even on failure */
 		return 0;
+	}
 	long st = r.status;
 	if (resp_body) {
 		*resp_body = r.body;

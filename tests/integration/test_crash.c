@@ -54,7 +54,7 @@ static void test_kill_between_send_and_commit(void **state)
 	cg_crash_expect(&k, 1);
 	cg_crash_expect(&k, 0);
 	struct cg_crash_check chk = {.t = &t, .keys = &k, .nkeys = 1};
-	int ok = cg_h_poll(cg_crash_all_match, &chk, 20000);
+	int ok = cg_crash_poll(cg_crash_all_match, &chk, 20000);
 	cg_crash_all_match(&chk);
 	if (!ok || chk.duplicates || chk.lost) {
 		fprintf(stderr, "got lost=%d duplicates=%d mismatch: %s, want 0/0\n", chk.lost, chk.duplicates,
@@ -119,8 +119,10 @@ static long post_port(int port, const char *body)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hooks/crash", port);
 	const char *headers[] = {"Content-Type: application/json", "Authorization: Bearer tok", NULL};
 	struct cg_h_resp resp;
-	if (cg_h_http("POST", url, headers, body, strlen(body), &resp) != 0)
+	if (cg_h_http("POST", url, headers, body, strlen(body), &resp) != 0) {
+		cg_h_resp_free(&resp); /* allocated even on failure */
 		return 0;
+	}
 	long st = resp.status;
 	cg_h_resp_free(&resp);
 	return st;
@@ -234,8 +236,8 @@ static void test_kill_storm(void **state)
 	assert_int_equal(atomic_load(&r.failed), 0);
 
 	struct cg_crash_check chk = {.t = &t, .keys = r.keys, .nkeys = NKEYS};
-	int ok = cg_h_poll(cg_crash_all_match, &chk, 60000);
-	int drained = cg_h_poll(queue_empty, &t, 30000);
+	int ok = cg_crash_poll(cg_crash_all_match, &chk, 60000);
+	int drained = cg_crash_poll(queue_empty, &t, 30000);
 	cg_crash_all_match(&chk); /* the final numbers, after the queue drained */
 	uint64_t t_end = mono_ms();
 	int adopted = cg_crash_count_logs(t.dir, "adopted case");

@@ -32,8 +32,10 @@ static int set_faults(struct itest *t, const char *json)
 	snprintf(url, sizeof(url), "%s/_sim/faults", t->sim_url);
 	const char *headers[] = {"Content-Type: application/json", NULL};
 	struct cg_h_resp r;
-	if (cg_h_http("POST", url, headers, json, strlen(json), &r) != 0)
+	if (cg_h_http("POST", url, headers, json, strlen(json), &r) != 0) {
+		cg_h_resp_free(&r); /* allocated even on failure */
 		return -1;
+	}
 	int ok = r.status == 200;
 	cg_h_resp_free(&r);
 	return ok ? 0 : -1;
@@ -164,8 +166,8 @@ static void test_fault_soak(void **state)
 		pthread_join(th[i], NULL);
 	assert_int_equal(atomic_load(&s.failed), 0);
 	if (!ok)
-		ok = cg_h_poll(cg_crash_all_match, &chk, 5000);
-	int drained = cg_h_poll(queue_empty, &t, 10000);
+		ok = cg_crash_poll(cg_crash_all_match, &chk, 5000);
+	int drained = cg_crash_poll(queue_empty, &t, 10000);
 	cg_crash_all_match(&chk);
 	int acked = 0;
 	for (int i = 0; i < SOAK_KEYS; i++)
