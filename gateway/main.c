@@ -278,7 +278,8 @@ static int cmd_dlq(const struct args *a)
 	struct cg_store *st = NULL;
 	char err[256];
 	int rc = 1;
-	if (cg_store_sqlite_open(cfg->state_dir, &st, err, sizeof(err)) != 0) {
+	/* Shared: the daemon may be running and owns the in-flight events. */
+	if (cg_store_sqlite_open_shared(cfg->state_dir, &st, err, sizeof(err)) != 0) {
 		fprintf(stderr, "casegate dlq: %s\n", err);
 		goto out;
 	}

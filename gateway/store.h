@@ -105,6 +105,13 @@ struct cg_store {
  * Events left in flight by a previous process are made pending again.
  */
 int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen);
+/*
+ * The daemon's open: additionally takes an exclusive lock on dir/casegate.lock (CG_EEXIST when
+ * another process holds it) and is the one that resets events left in flight. Tools that open
+ * the store while the daemon may run (`casegate dlq`) use cg_store_sqlite_open_shared, which
+ * does neither (resetting a running daemon's in-flight events would let it claim them twice).
+ */
+int cg_store_sqlite_open_shared(const char *dir, struct cg_store **out, char *err, size_t errlen);
 /* Text of the SQLite store's last failure (also logged); "" when none. */
 const char *cg_store_sqlite_errmsg(struct cg_store *st);
 /* Schema version this build writes (PRAGMA user_version of casegate.db). */

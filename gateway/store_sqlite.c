@@ -2,12 +2,15 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -215,6 +218,7 @@ struct sq_store {
 	char *path;
 	int64_t last_prune_ms;
 	char errmsg[512];
+	int lock_fd; /* owner lock (casegate.lock), -1 for a shared open */
 };
 
 static const struct cg_store_ops sq_ops;
@@ -945,6 +949,8 @@ static void sq_close(struct cg_store *st)
 		if (rc != SQLITE_OK)
 			CG_LOG_ERR("close %s: %s", s->path, sqlite3_errstr(rc));
 	}
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* releases the owner lock */
 	free(s->path);
 	free(s);
 }
@@ -1046,7 +1052,50 @@ static int migrate(struct sq_store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The owner (the daemon) takes an exclusive lock on dir/casegate.lock and recovers what a
+ * previous owner left in flight. A shared open (the dlq CLI) must do neither: resetting the
+ * running daemon's in-flight events would let it claim them twice.
+ */
+static int take_owner_lock(const char *dir, int *fd_out, char *err, size_t errlen)
+{
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof(path), "%s/casegate.lock", dir) >= sizeof(path)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return CG_EINVAL;
+	}
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return CG_EIO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			snprintf(err, errlen, "%s: another casegate is running with this state_dir", dir);
+			return CG_EEXIST;
+		}
+		snprintf(err, errlen, "%s: lock: %s", path, strerror(e));
+		return CG_EIO;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static int sq_open(const char *dir, int owner, struct cg_store **out, char *err, size_t errlen);
+
 int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen)
+{
+	return sq_open(dir, 1, out, err, errlen);
+}
+
+int cg_store_sqlite_open_shared(const char *dir, struct cg_store **out, char *err, size_t errlen)
+{
+	return sq_open(dir, 0, out, err, errlen);
+}
+
+static int sq_open(const char *dir, int owner, struct cg_store **out, char *err, size_t errlen)
 {
 	struct sq_store *s = NULL;
 	char scratch[1];
@@ -1069,6 +1118,9 @@ int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size
 	if (!s)
 		return CG_ENOMEM;
 	s->base.ops = &sq_ops;
+	s->lock_fd = -1;
+	if (owner && (rc = take_owner_lock(dir, &s->lock_fd, err, errlen)))
+		goto fail;
 	size_t plen = strlen(dir) + sizeof("/casegate.db");
 	s->path = malloc(plen);
 	if (!s->path) {
@@ -1092,6 +1144,10 @@ int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size
 		goto fail;
 	if ((rc = migrate(s, err, errlen)))
 		goto fail;
+	if (!owner) {
+		*out = &s->base;
+		return 0;
+	}
 	/* Whatever a previous process had in flight it did not finish: make it pending again. */
 	if ((rc = exec_sql(s, "UPDATE events SET inflight = 0 WHERE inflight = 1", err, errlen)))
 		goto fail;

@@ -398,6 +398,11 @@ static int run_dlq(struct itest *t, char **out, const char *a1, const char *a2, 
 	if (code == -1)
 		cg_h_stop(&p, SIGKILL);
 	*out = cg_h_read_file(log, NULL);
+	/* The CLI must never touch the running daemon's in-flight events. */
+	if (*out && strstr(*out, "left in flight")) {
+		fprintf(stderr, "dlq output: got '%s', want no in-flight recovery by the CLI\n", *out);
+		return -2;
+	}
 	return code;
 }
 
@@ -505,6 +510,17 @@ static void test_dlq_cli(void **state)
 	       total, itest_ncases(&t));
 	assert_true(total == 5);
 	assert_int_equal(itest_ncases(&t), 1);
+
+	/* A second daemon on the same state_dir refuses to start (it would reclaim in-flight work). */
+	char bin[512], log[700];
+	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+	snprintf(log, sizeof(log), "%s/second.log", t.dir);
+	char *const argv[] = {bin, "run", "-c", t.cfg_path, "--datadog-url", t.sim_url, NULL};
+	struct cg_h_proc second;
+	assert_int_equal(cg_h_spawn(&second, argv, NULL, log), 0);
+	assert_true(cg_h_wait_log(&second, "another casegate is running", 15000));
+	int ws = cg_h_stop(&second, SIGKILL);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) != 0);
 	assert_int_equal(itest_stop_gw(&t, SIGTERM), 0);
 	itest_teardown(&t, 0);
 }
@@ -547,10 +563,14 @@ static void test_intake_throttle(void **state)
 	printf("throttle: source a (burst 3): %d accepted, %d refused; source b (global burst 5): %d accepted, %d "
 	       "refused; metric source=%.0f global=%.0f; Retry-After %s\n",
 	       ok_a, lim_a, ok_b, lim_b, th_src, th_glob, ra);
-	/* A token may drip in while the test runs (1 per second). */
-	assert_true(ok_a >= 3 && ok_a <= 4);
+	/* A token may drip in while the test runs (1 per second; many under valgrind). */
+	const char *vg = getenv("CG_VALGRIND");
+	int slow = vg && strcmp(vg, "1") == 0;
+	assert_true(ok_a >= 3 && (slow || ok_a <= 4));
+	assert_true(lim_a >= 1);
 	assert_int_equal(ok_a + lim_a, 6);
-	assert_true(ok_b >= 2 && ok_b <= 3);
+	assert_true(ok_b >= 1 && (slow || ok_b <= 3));
+	assert_true(lim_b >= 1);
 	assert_int_equal(ok_b + lim_b, 6);
 	assert_true(th_src == lim_a);
 	assert_true(th_glob == lim_b);
