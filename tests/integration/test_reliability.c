@@ -431,6 +431,18 @@ static int dead_gauge_zero(void *ud)
 	return itest_metric(w->t, "casegate_dead_letters", NULL) == 0;
 }
 
+static int d1_complete(void *ud)
+{
+	cJSON *doc = itest_cases(ud);
+	const cJSON *c = itest_find_case(doc, "crash d1");
+	int done = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "events"))
+		done |= cJSON_IsString(e) && strcmp(e->valuestring, "attributes") == 0;
+	cJSON_Delete(doc);
+	return done;
+}
+
 static void test_dlq_cli(void **state)
 {
 	(void)state;
@@ -478,8 +490,8 @@ static void test_dlq_cli(void **state)
 	assert_int_equal(run_dlq(&t, &out, "retry", ids, NULL), 0);
 	assert_non_null(strstr(out, "queued again"));
 	free(out);
-	struct itest_wait cw = {&t, 1};
-	assert_true(cg_h_poll(itest_has_ncases, &cw, 15000));
+	/* Done means both requests of the create (the case, then its attributes). */
+	assert_true(cg_crash_poll(d1_complete, &t, 20000));
 	assert_int_equal(run_dlq(&t, &out, "list", NULL, NULL), 0);
 	assert_int_equal(count_lines(out), 0);
 	free(out);
