@@ -16,7 +16,7 @@
  *                        no resolve for it: resolve through the issue resource below)
  *   data.issue        -> issue (created / unresolved fire, resolved resolves; assigned,
  *                        ignored, archived are no alert transitions)
- *   data.installation, data.error, data.comment -> not alerts.
+ *   data.installation (install, uninstall), data.error (every event), comments -> not alerts.
  * Issue alerts and issue webhooks share the key "issue/<issue id>", so subscribing one source to
  * both gets a case per issue that Sentry's "resolved" closes. The legacy WebHooks plugin body
  * (top-level id, url, level, message, event) fires like an issue alert.
@@ -330,7 +330,8 @@ static int map_sentry(const cJSON *payload, const struct cg_map_opts *opts, stru
 		return ignore(out, "Sentry installation webhook", action);
 	if (cJSON_IsObject(cg_mu_get(data, "error")))
 		return ignore(out, "Sentry error webhook: one per event, not an alert", action);
-	if (cJSON_IsObject(cg_mu_get(data, "comment")))
+	/* Comments: {comment_id, issue_id, project_slug, timestamp, comment: "text"}. */
+	if (cg_mu_get(data, "comment_id") || cJSON_IsString(cg_mu_get(data, "comment")))
 		return ignore(out, "Sentry comment webhook", action);
 	int metric = cJSON_IsObject(cg_mu_get(data, "metric_alert")), issue = cJSON_IsObject(cg_mu_get(data, "issue"));
 	int event = cJSON_IsObject(cg_mu_get(data, "event"));
