@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
-#include "alertmanager.h"
+#include "alertmanager.h" /* cg_am_add_link, cg_am_links_md */
 #include "event.h"
+#include "sbuf.h"
 
 /* Member of o (an object, or anything: NULL) by exact name. */
 const cJSON *cg_mu_get(const cJSON *o, const char *key);
