@@ -73,7 +73,7 @@ static void conditions_md(struct cg_sbuf *b, const cJSON *ctx)
 }
 
 static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(payload)) {
@@ -82,14 +82,16 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	}
 	const char *schema = cg_mu_str(payload, "schemaId");
 	if (schema && strcasecmp(schema, "azureMonitorCommonAlertSchema") != 0) {
-		snprintf(err, errlen, "invalid field 'schemaId': '%.60s' (enable the common alert schema in the action group)",
-			 schema);
+		snprintf(err, errlen,
+		         "invalid field 'schemaId': '%.60s' (enable the common alert schema in the action group)",
+		         schema);
 		return CG_EINVAL;
 	}
 	const cJSON *data = cg_mu_get(payload, "data");
 	const cJSON *ess = cg_mu_get(data, "essentials");
 	if (!cJSON_IsObject(ess)) {
-		snprintf(err, errlen, "missing field 'data.essentials' (enable the common alert schema in the action group)");
+		snprintf(err, errlen,
+		         "missing field 'data.essentials' (enable the common alert schema in the action group)");
 		return CG_EINVAL;
 	}
 	const char *alert_id = cg_mu_str(ess, "alertId");
@@ -100,7 +102,8 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	const char *cond = cg_mu_str(ess, "monitorCondition");
 	int resolved = cond && strcasecmp(cond, "Resolved") == 0;
 	if (cond && !resolved && strcasecmp(cond, "Fired") != 0) {
-		snprintf(err, errlen, "invalid field 'data.essentials.monitorCondition': '%.40s' (want Fired or Resolved)", cond);
+		snprintf(err, errlen,
+		         "invalid field 'data.essentials.monitorCondition': '%.40s' (want Fired or Resolved)", cond);
 		return CG_EINVAL;
 	}
 	const cJSON *actx = cg_mu_get(data, "alertContext");
@@ -127,9 +130,11 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	rc = rc ? rc : cg_mu_label(e->labels, "signal_type", cg_mu_str(ess, "signalType"));
 	rc = rc ? rc : cg_mu_label(e->labels, "monitoring_service", cg_mu_str(ess, "monitoringService"));
 	rc = rc ? rc : cg_mu_label(e->labels, "target", target);
-	rc = rc ? rc : portal_link(e->links, "generator",
-				   "https://portal.azure.com/#blade/Microsoft_Azure_Monitoring/AlertDetailsTemplateBlade/alertId/",
-				   alert_id, 1);
+	rc = rc ? rc
+	        : portal_link(
+	              e->links, "generator",
+	              "https://portal.azure.com/#blade/Microsoft_Azure_Monitoring/AlertDetailsTemplateBlade/alertId/",
+	              alert_id, 1);
 	if (!rc && rule_id && rule_id[0] == '/')
 		rc = portal_link(e->links, "rule", "https://portal.azure.com/#resource", rule_id, 0);
 	if (!rc && target_id && target_id[0] == '/')
@@ -150,8 +155,8 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	if (desc)
 		cg_sbuf_addf(&b, "%s\n\n", desc);
 	static const char *const rows[][2] = {
-		{"severity", "Severity"},         {"monitorCondition", "Condition"}, {"signalType", "Signal"},
-		{"monitoringService", "Service"}, {"firedDateTime", "Fired"},       {"resolvedDateTime", "Resolved"},
+	    {"severity", "Severity"},         {"monitorCondition", "Condition"}, {"signalType", "Signal"},
+	    {"monitoringService", "Service"}, {"firedDateTime", "Fired"},        {"resolvedDateTime", "Resolved"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *v = cg_mu_str(ess, rows[i][0]);
@@ -196,9 +201,9 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 }
 
 const struct cg_mapper cg_mapper_azure = {
-	.name = "azure",
-	.description = "Azure Monitor action group webhook, common alert schema",
-	.map = map_azure,
-	.supports_group_by = 0,
-	.default_priority_map = "Sev0=P1,Sev1=P2,Sev2=P3,Sev3=P4,Sev4=P5",
+    .name = "azure",
+    .description = "Azure Monitor action group webhook, common alert schema",
+    .map = map_azure,
+    .supports_group_by = 0,
+    .default_priority_map = "Sev0=P1,Sev1=P2,Sev2=P3,Sev3=P4,Sev4=P5",
 };

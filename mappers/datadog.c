@@ -66,9 +66,9 @@ static enum dd_kind transition_kind(const char *t, size_t n)
 		const char *w;
 		enum dd_kind k;
 	} words[] = {
-		{"Triggered", DD_ALERT},     {"Re-Triggered", DD_ALERT},  {"Warn", DD_WARN},
-		{"Re-Warn", DD_WARN},        {"Warning", DD_WARN},        {"No Data", DD_NODATA},
-		{"Re-No Data", DD_NODATA},   {"Recovered", DD_RECOVERED}, {"Renotify", DD_RENOTIFY},
+	    {"Triggered", DD_ALERT},   {"Re-Triggered", DD_ALERT},  {"Warn", DD_WARN},
+	    {"Re-Warn", DD_WARN},      {"Warning", DD_WARN},        {"No Data", DD_NODATA},
+	    {"Re-No Data", DD_NODATA}, {"Recovered", DD_RECOVERED}, {"Renotify", DD_RENOTIFY},
 	};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strlen(words[i].w) == n && strncasecmp(words[i].w, t, n) == 0)
@@ -221,14 +221,15 @@ static const char *severity_of(enum dd_kind kind, const char *atype, const char 
 
 struct dd_fields {
 	char bufs[16][32];
-	const char *transition, *atype, *cycle, *alert_id, *scope, *aggreg, *title, *prio, *msg, *status, *host,
-		*link, *snapshot, *metric, *query;
+	const char *transition, *atype, *cycle, *alert_id, *scope, *aggreg, *title, *prio, *msg, *status, *host, *link,
+	    *snapshot, *metric, *query;
 };
 
 static void read_fields(const cJSON *payload, struct dd_fields *f)
 {
 	int i = 0;
-#define F(dst, ...) (f->dst = field(payload, f->bufs[i], sizeof(f->bufs[i]), (const char *const[]){__VA_ARGS__, NULL}), i++)
+#define F(dst, ...)                                                                                                    \
+	(f->dst = field(payload, f->bufs[i], sizeof(f->bufs[i]), (const char *const[]){__VA_ARGS__, NULL}), i++)
 	F(transition, "alert.transition", "alert_transition");
 	F(atype, "alert.type", "alert_type");
 	F(cycle, "alert.cycle_key", "alert_cycle_key");
@@ -248,7 +249,7 @@ static void read_fields(const cJSON *payload, struct dd_fields *f)
 }
 
 static char *description_of(const struct dd_fields *f, const struct cg_event *e, const char *scope, const char *prio,
-			    const char *date)
+                            const char *date)
 {
 	struct cg_sbuf d = {0};
 	if (f->msg)
@@ -275,7 +276,7 @@ static char *description_of(const struct dd_fields *f, const struct cg_event *e,
 }
 
 static int map_datadog(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(payload)) {
@@ -294,9 +295,10 @@ static int map_datadog(const cJSON *payload, const struct cg_map_opts *opts, str
 	if (!f->transition && !f->cycle && !f->alert_id && !f->aggreg && !f->title) {
 		if (has_unrendered(payload)) {
 			snprintf(out->ignored_reason, sizeof(out->ignored_reason),
-				 "Datadog variables not rendered: a payload template, not a notification");
+			         "Datadog variables not rendered: a payload template, not a notification");
 		} else {
-			snprintf(err, errlen, "missing field 'alert.id' (send the payload of conf/datadog-webhook-payload.json)");
+			snprintf(err, errlen,
+			         "missing field 'alert.id' (send the payload of conf/datadog-webhook-payload.json)");
 			rc = CG_EINVAL;
 		}
 		goto out;
@@ -388,10 +390,10 @@ out:
 }
 
 const struct cg_mapper cg_mapper_datadog = {
-	.name = "datadog",
-	.description = "Datadog Webhooks integration (monitor notifications; payload template in "
-		       "conf/datadog-webhook-payload.json)",
-	.map = map_datadog,
-	.supports_group_by = 0,
-	.default_priority_map = "P1=P1,P2=P2,P3=P3,P4=P4,P5=P5,error=P2,warning=P3,no_data=P3,info=P5",
+    .name = "datadog",
+    .description = "Datadog Webhooks integration (monitor notifications; payload template in "
+                   "conf/datadog-webhook-payload.json)",
+    .map = map_datadog,
+    .supports_group_by = 0,
+    .default_priority_map = "P1=P1,P2=P2,P3=P3,P4=P4,P5=P5,error=P2,warning=P3,no_data=P3,info=P5",
 };

@@ -19,7 +19,7 @@
  */
 
 static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(payload)) {
@@ -105,9 +105,13 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 		cg_sbuf_addf(&b, "%s\n\n", doc_text);
 	cg_sbuf_addf(&b, "**State:** %s\n", state);
 	static const char *const rows[][2] = {
-		{"severity", "Severity"},          {"policy_name", "Policy"},           {"condition_name", "Condition"},
-		{"metric.displayName", "Metric"},  {"observed_value", "Observed value"}, {"threshold_value", "Threshold"},
-		{"scoping_project_id", "Project"},
+	    {"severity", "Severity"},
+	    {"policy_name", "Policy"},
+	    {"condition_name", "Condition"},
+	    {"metric.displayName", "Metric"},
+	    {"observed_value", "Observed value"},
+	    {"threshold_value", "Threshold"},
+	    {"scoping_project_id", "Project"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *v = cg_mu_str(inc, rows[i][0]);
@@ -115,9 +119,10 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 			cg_sbuf_addf(&b, "**%s:** %s\n", rows[i][1], v);
 	}
 	if (resource)
-		cg_sbuf_addf(&b, "**Resource:** %s%s%s%s\n", resource, cg_mu_str(inc, "resource_type_display_name") ? " (" : "",
-			     cg_mu_str(inc, "resource_type_display_name") ? cg_mu_str(inc, "resource_type_display_name") : "",
-			     cg_mu_str(inc, "resource_type_display_name") ? ")" : "");
+		cg_sbuf_addf(
+		    &b, "**Resource:** %s%s%s%s\n", resource, cg_mu_str(inc, "resource_type_display_name") ? " (" : "",
+		    cg_mu_str(inc, "resource_type_display_name") ? cg_mu_str(inc, "resource_type_display_name") : "",
+		    cg_mu_str(inc, "resource_type_display_name") ? ")" : "");
 	if (e->starts_at)
 		cg_sbuf_addf(&b, "**Started:** %s\n", e->starts_at);
 	if (e->ends_at)
@@ -135,9 +140,9 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 }
 
 const struct cg_mapper cg_mapper_gcp = {
-	.name = "gcp",
-	.description = "Google Cloud Monitoring webhook notification channel (incident schema 1.2)",
-	.map = map_gcp,
-	.supports_group_by = 0,
-	.default_priority_map = "critical=P1,error=P2,warning=P3",
+    .name = "gcp",
+    .description = "Google Cloud Monitoring webhook notification channel (incident schema 1.2)",
+    .map = map_gcp,
+    .supports_group_by = 0,
+    .default_priority_map = "critical=P1,error=P2,warning=P3",
 };

@@ -170,7 +170,8 @@ int cg_mu_tags(cJSON *labels, cJSON *list, const cJSON *tags)
 		const cJSON *it;
 		cJSON_ArrayForEach(it, tags)
 		{
-			if (cJSON_IsString(it) && (rc = one_tag(labels, list, it->valuestring, strlen(it->valuestring))))
+			if (cJSON_IsString(it) &&
+			    (rc = one_tag(labels, list, it->valuestring, strlen(it->valuestring))))
 				break;
 		}
 	}
@@ -220,8 +221,8 @@ void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj)
 	const cJSON *it;
 	if (!cJSON_IsObject(obj))
 		return;
-	cJSON_ArrayForEach(it, obj)
-		n += (cJSON_IsString(it) && it->valuestring[0]) || cJSON_IsNumber(it) || cJSON_IsBool(it);
+	cJSON_ArrayForEach(it, obj) n +=
+	    (cJSON_IsString(it) && it->valuestring[0]) || cJSON_IsNumber(it) || cJSON_IsBool(it);
 	if (!n)
 		return;
 	const cJSON **v = malloc(n * sizeof(*v));
@@ -229,9 +230,8 @@ void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj)
 		b->oom = 1;
 		return;
 	}
-	cJSON_ArrayForEach(it, obj)
-		if ((cJSON_IsString(it) && it->valuestring[0]) || cJSON_IsNumber(it) || cJSON_IsBool(it))
-			v[i++] = it;
+	cJSON_ArrayForEach(it, obj) if ((cJSON_IsString(it) && it->valuestring[0]) || cJSON_IsNumber(it) ||
+	                                cJSON_IsBool(it)) v[i++] = it;
 	qsort(v, n, sizeof(*v), cmp_member);
 	cg_sbuf_addf(b, "**%s:**\n", heading);
 	for (i = 0; i < n; i++) {

@@ -21,8 +21,8 @@
  *   answered, no case: people working the alert, not the alert changing.
  */
 
-static const char *const firing_actions[] = {"Create",     "Escalate",       "EscalateNext", "UnAcknowledge",
-					     "UpdatePriority", "SnoozeEnd", NULL};
+static const char *const firing_actions[] = {"Create",    "Escalate", "EscalateNext", "UnAcknowledge", "UpdatePriority",
+                                             "SnoozeEnd", NULL};
 static const char *const resolving_actions[] = {"Close", "Delete", NULL};
 
 static int in_list(const char *s, const char *const list[])
@@ -39,8 +39,8 @@ static const char *priority_word(const cJSON *v, char buf[4])
 	int n = 0;
 	if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 5 && v->valuedouble == (int)v->valuedouble)
 		n = (int)v->valuedouble;
-	else if (cJSON_IsString(v) && (v->valuestring[0] == 'P' || v->valuestring[0] == 'p') && v->valuestring[1] >= '1' &&
-		 v->valuestring[1] <= '5' && !v->valuestring[2])
+	else if (cJSON_IsString(v) && (v->valuestring[0] == 'P' || v->valuestring[0] == 'p') &&
+	         v->valuestring[1] >= '1' && v->valuestring[1] <= '5' && !v->valuestring[2])
 		n = v->valuestring[1] - '0';
 	else if (cJSON_IsString(v) && v->valuestring[0] >= '1' && v->valuestring[0] <= '5' && !v->valuestring[1])
 		n = v->valuestring[0] - '0';
@@ -67,7 +67,7 @@ static void list_md(struct cg_sbuf *b, const char *heading, const cJSON *arr)
 }
 
 static int map_opsgenie(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(payload)) {
@@ -86,8 +86,8 @@ static int map_opsgenie(const cJSON *payload, const struct cg_map_opts *opts, st
 	}
 	int resolved = in_list(action, resolving_actions);
 	if (!resolved && !in_list(action, firing_actions)) {
-		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "Opsgenie action '%.60s' is not an alert transition",
-			 action);
+		snprintf(out->ignored_reason, sizeof(out->ignored_reason),
+		         "Opsgenie action '%.60s' is not an alert transition", action);
 		return 0;
 	}
 	const char *key = cg_mu_str(alert, "alias");
@@ -132,7 +132,10 @@ static int map_opsgenie(const cJSON *payload, const struct cg_map_opts *opts, st
 			cg_sbuf_addf(&b, " by %s", user);
 		cg_sbuf_add(&b, "\n");
 		static const char *const rows[][2] = {
-			{"entity", "Entity"}, {"source", "Source"}, {"alias", "Alias"}, {"tinyId", "Tiny id"},
+		    {"entity", "Entity"},
+		    {"source", "Source"},
+		    {"alias", "Alias"},
+		    {"tinyId", "Tiny id"},
 		};
 		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 			const char *v = cg_mu_str(alert, rows[i][0]);
@@ -180,9 +183,9 @@ static int map_opsgenie(const cJSON *payload, const struct cg_map_opts *opts, st
 }
 
 const struct cg_mapper cg_mapper_opsgenie = {
-	.name = "opsgenie",
-	.description = "Opsgenie outgoing Webhook integration (alert actions)",
-	.map = map_opsgenie,
-	.supports_group_by = 0,
-	.default_priority_map = "P1=P1,P2=P2,P3=P3,P4=P4,P5=P5",
+    .name = "opsgenie",
+    .description = "Opsgenie outgoing Webhook integration (alert actions)",
+    .map = map_opsgenie,
+    .supports_group_by = 0,
+    .default_priority_map = "P1=P1,P2=P2,P3=P3,P4=P4,P5=P5",
 };

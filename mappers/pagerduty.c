@@ -22,9 +22,13 @@
  */
 
 static const char *const firing_types[] = {
-	"incident.triggered", "incident.reopened",         "incident.unacknowledged",
-	"incident.escalated", "incident.priority_updated", "incident.urgency_updated",
-	NULL,
+    "incident.triggered",
+    "incident.reopened",
+    "incident.unacknowledged",
+    "incident.escalated",
+    "incident.priority_updated",
+    "incident.urgency_updated",
+    NULL,
 };
 
 static int in_list(const char *s, const char *const list[])
@@ -52,7 +56,7 @@ static char *summaries(const cJSON *arr)
 }
 
 static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(payload)) {
@@ -62,7 +66,8 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 	const cJSON *ev = cg_mu_get(payload, "event");
 	if (!cJSON_IsObject(ev)) {
 		if (cJSON_IsArray(cg_mu_get(payload, "messages")))
-			snprintf(err, errlen, "missing field 'event': a v2 webhook (messages[]); create a v3 webhook subscription");
+			snprintf(err, errlen,
+			         "missing field 'event': a v2 webhook (messages[]); create a v3 webhook subscription");
 		else
 			snprintf(err, errlen, ev ? "invalid field 'event': not an object" : "missing field 'event'");
 		return CG_EINVAL;
@@ -78,7 +83,8 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 	}
 	int resolved = strcasecmp(type, "incident.resolved") == 0;
 	if (!resolved && !in_list(type, firing_types)) {
-		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "PagerDuty %.60s is not an alert transition", type);
+		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "PagerDuty %.60s is not an alert transition",
+		         type);
 		return 0;
 	}
 	const cJSON *inc = cg_mu_get(ev, "data");
@@ -124,16 +130,20 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 
 		const cJSON *num = cg_mu_get(inc, "number");
 		if (cJSON_IsNumber(num))
-			cg_sbuf_addf(&b, "**Incident #%.0f**%s%s\n\n", num->valuedouble, service ? " on " : "", service ? service : "");
+			cg_sbuf_addf(&b, "**Incident #%.0f**%s%s\n\n", num->valuedouble, service ? " on " : "",
+			             service ? service : "");
 		cg_sbuf_addf(&b, "**Event:** %s", type);
 		const char *agent = cg_mu_str(ev, "agent.summary");
 		if (agent)
 			cg_sbuf_addf(&b, " by %s", agent);
 		cg_sbuf_add(&b, "\n");
 		static const char *const rows[][2] = {
-			{"status", "Status"},         {"urgency", "Urgency"},       {"priority.summary", "Priority"},
-			{"escalation_policy.summary", "Escalation policy"}, {"incident_key", "Incident key"},
-			{"created_at", "Created"},
+		    {"status", "Status"},
+		    {"urgency", "Urgency"},
+		    {"priority.summary", "Priority"},
+		    {"escalation_policy.summary", "Escalation policy"},
+		    {"incident_key", "Incident key"},
+		    {"created_at", "Created"},
 		};
 		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 			const char *v = cg_mu_str(inc, rows[i][0]);
@@ -181,9 +191,9 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 }
 
 const struct cg_mapper cg_mapper_pagerduty = {
-	.name = "pagerduty",
-	.description = "PagerDuty v3 webhook subscription (incident events)",
-	.map = map_pagerduty,
-	.supports_group_by = 0,
-	.default_priority_map = "P1=P1,P2=P2,P3=P3,P4=P4,P5=P5,high=P2,low=P4",
+    .name = "pagerduty",
+    .description = "PagerDuty v3 webhook subscription (incident events)",
+    .map = map_pagerduty,
+    .supports_group_by = 0,
+    .default_priority_map = "P1=P1,P2=P2,P3=P3,P4=P4,P5=P5,high=P2,low=P4",
 };

@@ -25,7 +25,7 @@
 static int ignore(struct cg_event_list *out, const char *what, const char *action)
 {
 	snprintf(out->ignored_reason, sizeof(out->ignored_reason), "%s%s%.40s%s", what, action ? " (action '" : "",
-		 action ? action : "", action ? "')" : "");
+	         action ? action : "", action ? "')" : "");
 	return 0;
 }
 
@@ -56,7 +56,7 @@ static void fallback_title(struct cg_sbuf *b, const cJSON *obj, const char *kind
 }
 
 static int map_metric_alert(const cJSON *payload, const cJSON *data, const char *action, struct cg_event_list *out,
-			    char *err, size_t errlen)
+                            char *err, size_t errlen)
 {
 	const cJSON *ma = cg_mu_get(data, "metric_alert");
 	int resolved = strcasecmp(action, "resolved") == 0;
@@ -97,8 +97,9 @@ static int map_metric_alert(const cJSON *payload, const cJSON *data, const char 
 	char *proj = cg_sbuf_take(&projects);
 	int rc = proj ? 0 : CG_ENOMEM;
 	rc = rc ? rc : cg_mu_dup(&e->severity, resolved ? NULL : action);
-	rc = rc ? rc : cg_mu_dup(&e->starts_at, cg_mu_str(ma, "date_started") ? cg_mu_str(ma, "date_started")
-									    : cg_mu_str(ma, "date_detected"));
+	rc = rc ? rc
+	        : cg_mu_dup(&e->starts_at, cg_mu_str(ma, "date_started") ? cg_mu_str(ma, "date_started")
+	                                                                 : cg_mu_str(ma, "date_detected"));
 	rc = rc ? rc : cg_mu_dup(&e->ends_at, resolved ? cg_mu_str(ma, "date_closed") : NULL);
 	rc = rc ? rc : cg_mu_label(e->labels, "project", proj);
 	rc = rc ? rc : cg_mu_label(e->labels, "environment", cg_mu_str(rule, "environment"));
@@ -115,7 +116,8 @@ static int map_metric_alert(const cJSON *payload, const cJSON *data, const char 
 		cg_sbuf_addf(&b, "%s\n\n", dtext);
 	const char *agg = cg_mu_str(rule, "aggregate"), *query = cg_mu_str(rule, "query");
 	if (agg)
-		cg_sbuf_addf(&b, "**Metric:** `%s`%s%s%s\n", agg, query ? " where `" : "", query ? query : "", query ? "`" : "");
+		cg_sbuf_addf(&b, "**Metric:** `%s`%s%s%s\n", agg, query ? " where `" : "", query ? query : "",
+		             query ? "`" : "");
 	const cJSON *tw = cg_mu_get(rule, "time_window");
 	if (cJSON_IsNumber(tw))
 		cg_sbuf_addf(&b, "**Time window:** %.0f min\n", tw->valuedouble);
@@ -134,8 +136,8 @@ static int map_metric_alert(const cJSON *payload, const cJSON *data, const char 
 	return finish(e, data, payload, "metric_alert");
 }
 
-static int map_issue(const cJSON *payload, const cJSON *data, const char *action, struct cg_event_list *out,
-		     char *err, size_t errlen)
+static int map_issue(const cJSON *payload, const cJSON *data, const char *action, struct cg_event_list *out, char *err,
+                     size_t errlen)
 {
 	const cJSON *is = cg_mu_get(data, "issue");
 	int resolved = strcasecmp(action, "resolved") == 0;
@@ -177,10 +179,11 @@ static int map_issue(const cJSON *payload, const cJSON *data, const char *action
 		cg_sbuf_addf(&b, "**%s**%s%s\n\n", short_id, project ? " in " : "", project ? project : "");
 	const char *type = cg_mu_str(is, "metadata.type"), *value = cg_mu_str(is, "metadata.value");
 	if (type || value)
-		cg_sbuf_addf(&b, "**Error:** %s%s%s\n", type ? type : "", type && value ? ": " : "", value ? value : "");
+		cg_sbuf_addf(&b, "**Error:** %s%s%s\n", type ? type : "", type && value ? ": " : "",
+		             value ? value : "");
 	static const char *const rows[][2] = {
-		{"culprit", "Culprit"},     {"level", "Level"},         {"status", "Status"}, {"count", "Events"},
-		{"firstSeen", "First seen"}, {"lastSeen", "Last seen"},
+	    {"culprit", "Culprit"}, {"level", "Level"},          {"status", "Status"},
+	    {"count", "Events"},    {"firstSeen", "First seen"}, {"lastSeen", "Last seen"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *v = cg_mu_str(is, rows[i][0]);
@@ -208,7 +211,8 @@ static cJSON *tags_object(const cJSON *tags)
 		const cJSON *k = cJSON_GetArrayItem(pair, 0), *v = cJSON_GetArrayItem(pair, 1);
 		if (!o)
 			break;
-		if (cJSON_IsArray(pair) && cJSON_IsString(k) && cJSON_IsString(v) && cg_mu_label(o, k->valuestring, v->valuestring)) {
+		if (cJSON_IsArray(pair) && cJSON_IsString(k) && cJSON_IsString(v) &&
+		    cg_mu_label(o, k->valuestring, v->valuestring)) {
 			cJSON_Delete(o);
 			return NULL;
 		}
@@ -218,7 +222,7 @@ static cJSON *tags_object(const cJSON *tags)
 
 /* An issue alert (event_alert), or the legacy plugin's body (event = the whole payload, legacy = 1). */
 static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, int legacy, struct cg_event_list *out,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	const char *action = cg_mu_str(payload, "action");
 	if (!legacy && action && strcasecmp(action, "triggered") != 0)
@@ -226,7 +230,8 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	char idb[32];
 	const char *id = cg_mu_id(cg_mu_get(ev, legacy ? "id" : "issue_id"), idb, sizeof(idb));
 	if (!id) {
-		snprintf(err, errlen, legacy ? "missing field 'id' (Sentry legacy webhook)" : "missing field 'data.event.issue_id'");
+		snprintf(err, errlen,
+		         legacy ? "missing field 'id' (Sentry legacy webhook)" : "missing field 'data.event.issue_id'");
 		return CG_EINVAL;
 	}
 	struct cg_event *e = cg_mu_push(out);
@@ -279,12 +284,13 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 		cg_sbuf_addf(&b, "**Alert rule:** %s\n\n", rule);
 	const char *type = cg_mu_str(ev, "metadata.type"), *value = cg_mu_str(ev, "metadata.value");
 	if (type || value)
-		cg_sbuf_addf(&b, "**Error:** %s%s%s\n", type ? type : "", type && value ? ": " : "", value ? value : "");
+		cg_sbuf_addf(&b, "**Error:** %s%s%s\n", type ? type : "", type && value ? ": " : "",
+		             value ? value : "");
 	else if (cg_mu_str(ev, "message"))
 		cg_sbuf_addf(&b, "**Message:** %s\n", cg_mu_str(ev, "message"));
 	static const char *const rows[][2] = {
-		{"culprit", "Culprit"}, {"location", "Location"}, {"level", "Level"}, {"platform", "Platform"},
-		{"release", "Release"}, {"project_name", "Project"}, {"datetime", "Seen"},
+	    {"culprit", "Culprit"}, {"location", "Location"},    {"level", "Level"},   {"platform", "Platform"},
+	    {"release", "Release"}, {"project_name", "Project"}, {"datetime", "Seen"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *v = cg_mu_str(ev, rows[i][0]);
@@ -307,11 +313,12 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 
 static int is_legacy(const cJSON *p)
 {
-	return !cg_mu_get(p, "data") && cg_mu_get(p, "id") && (cJSON_IsObject(cg_mu_get(p, "event")) || cg_mu_str(p, "project_name"));
+	return !cg_mu_get(p, "data") && cg_mu_get(p, "id") &&
+	       (cJSON_IsObject(cg_mu_get(p, "event")) || cg_mu_str(p, "project_name"));
 }
 
 static int map_sentry(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(payload)) {
@@ -351,9 +358,9 @@ static int map_sentry(const cJSON *payload, const struct cg_map_opts *opts, stru
 }
 
 const struct cg_mapper cg_mapper_sentry = {
-	.name = "sentry",
-	.description = "Sentry integration webhooks: metric alerts, issue alerts (event_alert), issues",
-	.map = map_sentry,
-	.supports_group_by = 0,
-	.default_priority_map = "fatal=P1,critical=P1,error=P2,warning=P3,info=P4,debug=P5",
+    .name = "sentry",
+    .description = "Sentry integration webhooks: metric alerts, issue alerts (event_alert), issues",
+    .map = map_sentry,
+    .supports_group_by = 0,
+    .default_priority_map = "fatal=P1,critical=P1,error=P2,warning=P3,info=P4,debug=P5",
 };

@@ -20,34 +20,34 @@ struct src_case {
 };
 
 static const struct src_case cases[] = {
-	/* srcA: SaaS tools */
-	{"datadog", "triggered", 202, 1, "Host is Down (host:web-1)", NULL},
-	{"datadog", "template_unrendered", 200, 0, NULL, NULL},
-	{"datadog", "bad_no_alert_fields", 422, 0, NULL, "alert.id"},
-	{"sentry", "metric_critical", 202, 1, "Too many errors", NULL},
-	{"sentry", "event_alert", 202, 1, "ReferenceError: heck is not defined", NULL},
-	{"sentry", "issue_assigned", 200, 0, NULL, NULL},
-	{"sentry", "installation_created", 200, 0, NULL, NULL},
-	{"sentry", "bad_event_no_issue_id", 422, 0, NULL, "data.event.issue_id"},
-	{"azure", "metric_fired", 202, 1, "cpu-high on vm-web-1", NULL},
-	{"azure", "bad_no_essentials", 422, 0, NULL, "data.essentials"},
-	{"gcp", "open", 202, 1, "High CPU: VM Instance - CPU utilization [MAX]", NULL},
-	{"gcp", "test_version", 200, 0, NULL, NULL},
-	{"gcp", "bad_no_id", 422, 0, NULL, "incident.incident_id"},
-	{"pagerduty", "triggered", 202, 1, "A little bump in the road", NULL},
-	{"pagerduty", "incident_acknowledged", 200, 0, NULL, NULL},
-	{"pagerduty", "ping", 200, 0, NULL, NULL},
-	{"pagerduty", "bad_no_incident_id", 422, 0, NULL, "event.data.id"},
-	{"opsgenie", "create", 202, 1, "Disk full on db-1", NULL},
-	{"opsgenie", "acknowledge", 200, 0, NULL, NULL},
-	{"opsgenie", "bad_no_alert", 422, 0, NULL, "alert"},
+    /* srcA: SaaS tools */
+    {"datadog", "triggered", 202, 1, "Host is Down (host:web-1)", NULL},
+    {"datadog", "template_unrendered", 200, 0, NULL, NULL},
+    {"datadog", "bad_no_alert_fields", 422, 0, NULL, "alert.id"},
+    {"sentry", "metric_critical", 202, 1, "Too many errors", NULL},
+    {"sentry", "event_alert", 202, 1, "ReferenceError: heck is not defined", NULL},
+    {"sentry", "issue_assigned", 200, 0, NULL, NULL},
+    {"sentry", "installation_created", 200, 0, NULL, NULL},
+    {"sentry", "bad_event_no_issue_id", 422, 0, NULL, "data.event.issue_id"},
+    {"azure", "metric_fired", 202, 1, "cpu-high on vm-web-1", NULL},
+    {"azure", "bad_no_essentials", 422, 0, NULL, "data.essentials"},
+    {"gcp", "open", 202, 1, "High CPU: VM Instance - CPU utilization [MAX]", NULL},
+    {"gcp", "test_version", 200, 0, NULL, NULL},
+    {"gcp", "bad_no_id", 422, 0, NULL, "incident.incident_id"},
+    {"pagerduty", "triggered", 202, 1, "A little bump in the road", NULL},
+    {"pagerduty", "incident_acknowledged", 200, 0, NULL, NULL},
+    {"pagerduty", "ping", 200, 0, NULL, NULL},
+    {"pagerduty", "bad_no_incident_id", 422, 0, NULL, "event.data.id"},
+    {"opsgenie", "create", 202, 1, "Disk full on db-1", NULL},
+    {"opsgenie", "acknowledge", 200, 0, NULL, NULL},
+    {"opsgenie", "bad_no_alert", 422, 0, NULL, "alert"},
 };
 
 /* Resolutions posted after every case exists: the case of the same key must close. */
 static const struct src_case closing[] = {
-	/* srcA */
-	{"pagerduty", "resolved", 202, 0, "A little bump in the road", NULL},
-	{"opsgenie", "close", 202, 0, "Disk full on db-1", NULL},
+    /* srcA */
+    {"pagerduty", "resolved", 202, 0, "A little bump in the road", NULL},
+    {"opsgenie", "close", 202, 0, "Disk full on db-1", NULL},
 };
 
 /* One source per distinct type in the tables, named like the type, no auth. */
@@ -61,9 +61,9 @@ static char *sources_yaml(void)
 		if (seen)
 			continue;
 		char *more = cg_h_fmt("%s  - name: %s\n    type: %s\n    auth: none\n"
-				      "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
-				      "    case_type: 00000000-0000-0000-0000-000000000001\n",
-				      yaml, cases[i].type, cases[i].type);
+		                      "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+		                      "    case_type: 00000000-0000-0000-0000-000000000001\n",
+		                      yaml, cases[i].type, cases[i].type);
 		free(yaml);
 		yaml = more;
 	}
@@ -117,14 +117,16 @@ static void test_sources_through_gateway(void **state)
 		char *resp = NULL;
 		long st = post_fixture(&t, c, &resp);
 		if (st != c->status) {
-			print_error("%s/%s: got HTTP %ld (%s), want %ld\n", c->type, c->fixture, st, resp ? resp : "", c->status);
+			print_error("%s/%s: got HTTP %ld (%s), want %ld\n", c->type, c->fixture, st, resp ? resp : "",
+			            c->status);
 			failed++;
 		} else if (c->errors && (!resp || !strstr(resp, "\"errors\"") || !strstr(resp, c->errors))) {
-			print_error("%s/%s: got body %s, want errors naming '%s'\n", c->type, c->fixture, resp ? resp : "(none)",
-				    c->errors);
+			print_error("%s/%s: got body %s, want errors naming '%s'\n", c->type, c->fixture,
+			            resp ? resp : "(none)", c->errors);
 			failed++;
 		} else if (st == 200 && (!resp || !strstr(resp, "\"ignored\""))) {
-			print_error("%s/%s: got body %s, want status ignored\n", c->type, c->fixture, resp ? resp : "(none)");
+			print_error("%s/%s: got body %s, want status ignored\n", c->type, c->fixture,
+			            resp ? resp : "(none)");
 			failed++;
 		}
 		free(resp);
@@ -145,7 +147,8 @@ static void test_sources_through_gateway(void **state)
 		if (!cases[i].title)
 			continue;
 		if (!itest_find_case(doc, cases[i].title)) {
-			print_error("%s/%s: got no case titled '%s'\n", cases[i].type, cases[i].fixture, cases[i].title);
+			print_error("%s/%s: got no case titled '%s'\n", cases[i].type, cases[i].fixture,
+			            cases[i].title);
 			failed++;
 		}
 	}
@@ -156,14 +159,14 @@ static void test_sources_through_gateway(void **state)
 		long st = post_fixture(&t, &closing[i], &resp);
 		if (st != closing[i].status) {
 			print_error("%s/%s: got HTTP %ld (%s), want %ld\n", closing[i].type, closing[i].fixture, st,
-				    resp ? resp : "", closing[i].status);
+			            resp ? resp : "", closing[i].status);
 			failed++;
 		}
 		free(resp);
 		struct closed_wait cw = {&t, closing[i].title};
 		if (!cg_h_poll(case_closed, &cw, 20000)) {
-			print_error("%s/%s: got the case '%s' still open, want it closed\n", closing[i].type, closing[i].fixture,
-				    closing[i].title);
+			print_error("%s/%s: got the case '%s' still open, want it closed\n", closing[i].type,
+			            closing[i].fixture, closing[i].title);
 			failed++;
 		}
 	}
@@ -176,7 +179,7 @@ static void test_sources_through_gateway(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sources_through_gateway),
+	    cmocka_unit_test(test_sources_through_gateway),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
