@@ -6,11 +6,23 @@
 extern const struct cg_mapper cg_mapper_generic;
 extern const struct cg_mapper cg_mapper_alertmanager;
 extern const struct cg_mapper cg_mapper_grafana;
+/* srcB: */
+extern const struct cg_mapper cg_mapper_cloudwatch;
+extern const struct cg_mapper cg_mapper_newrelic;
+extern const struct cg_mapper cg_mapper_zabbix;
+extern const struct cg_mapper cg_mapper_uptimekuma;
+extern const struct cg_mapper cg_mapper_kibana;
 
 static const struct cg_mapper *const all[] = {
 	&cg_mapper_generic,
 	&cg_mapper_alertmanager,
 	&cg_mapper_grafana,
+	/* srcB: */
+	&cg_mapper_cloudwatch,
+	&cg_mapper_newrelic,
+	&cg_mapper_zabbix,
+	&cg_mapper_uptimekuma,
+	&cg_mapper_kibana,
 	NULL,
 };
 
