@@ -46,6 +46,8 @@ struct alarm {
 	const cJSON *json; /* the alarm object (template context) */
 	const char *name, *description, *account, *region, *arn, *state, *old_state, *reason, *time;
 	const cJSON *trigger; /* Trigger (SNS alarm) or configuration (EventBridge); may be NULL */
+	/* SNS alarms give Region as a display name ("US East (N. Virginia)"); the ARN has the code. */
+	const char *region_code;
 	char arn_region[64], arn_account[32];
 };
 
@@ -202,7 +204,17 @@ static void trigger_md(struct cg_sbuf *b, const struct alarm *a)
 	}
 }
 
-/* region and account from "arn:aws:cloudwatch:<region>:<account>:alarm:<name>" when the fields are missing. */
+static int is_region_code(const char *r)
+{
+	if (!r || !*r || strlen(r) > 40)
+		return 0;
+	for (const char *p = r; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* Region code from "arn:aws:cloudwatch:<region>:<account>:alarm:<name>"; account when the field is missing. */
 static void from_arn(struct alarm *a)
 {
 	if (!a->arn || strncmp(a->arn, "arn:", 4) != 0)
@@ -216,9 +228,10 @@ static void from_arn(struct alarm *a)
 		len[i] = c ? (size_t)(c - p) : strlen(p);
 		p = c ? c + 1 : NULL;
 	}
-	if (!a->region && f[3] && len[3] && len[3] < sizeof(a->arn_region)) {
+	if (f[3] && len[3] && len[3] < sizeof(a->arn_region)) {
 		memcpy(a->arn_region, f[3], len[3]);
-		a->region = a->arn_region;
+		if (is_region_code(a->arn_region))
+			a->region_code = a->arn_region;
 	}
 	if (!a->account && f[4] && len[4] && len[4] < sizeof(a->arn_account)) {
 		memcpy(a->arn_account, f[4], len[4]);
@@ -226,22 +239,12 @@ static void from_arn(struct alarm *a)
 	}
 }
 
-static int region_ok(const char *r)
-{
-	if (!r || !*r || strlen(r) > 40)
-		return 0;
-	for (const char *p = r; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-			return 0;
-	return 1;
-}
-
 static int console_link(cJSON *links, const struct alarm *a)
 {
-	if (!region_ok(a->region) || !a->name)
+	if (!a->region_code || !a->name)
 		return 0;
 	struct cg_sbuf b = {0};
-	cg_sbuf_addf(&b, "https://console.aws.amazon.com/cloudwatch/home?region=%s#alarmsV2:alarm/", a->region);
+	cg_sbuf_addf(&b, "https://console.aws.amazon.com/cloudwatch/home?region=%s#alarmsV2:alarm/", a->region_code);
 	cg_src_pct_encode(&b, a->name);
 	char *url = cg_sbuf_take(&b);
 	if (!url)
@@ -301,7 +304,7 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 		return CG_ENOMEM;
 	int rc = cg_src_set(e->labels, "alarm_name", a->name);
 	rc = rc ? rc : cg_src_set(e->labels, "aws_account", a->account);
-	rc = rc ? rc : cg_src_set(e->labels, "region", a->region);
+	rc = rc ? rc : cg_src_set(e->labels, "region", a->region_code ? a->region_code : a->region);
 	rc = rc ? rc : cg_src_set(e->labels, "namespace", stri(a->trigger, "Namespace"));
 	rc = rc ? rc : cg_src_set(e->labels, "metric_name", stri(a->trigger, "MetricName"));
 	rc = rc ? rc : dims_labels(e->labels, geti(a->trigger, "Dimensions"));
@@ -374,6 +377,8 @@ static void alarm_from_sns(struct alarm *a, const cJSON *m)
 	if (a->name && !*a->name)
 		a->name = NULL;
 	from_arn(a);
+	if (!a->region_code && is_region_code(a->region))
+		a->region_code = a->region;
 }
 
 static int is_eventbridge_alarm(const cJSON *m)
@@ -400,6 +405,8 @@ static void alarm_from_eventbridge(struct alarm *a, const cJSON *ev)
 	a->reason = cg_json_str(d, "state.reason");
 	a->time = cg_json_str(d, "state.timestamp");
 	from_arn(a);
+	if (!a->region_code && is_region_code(a->region))
+		a->region_code = a->region;
 }
 
 /* A Notification that carries something else than an alarm: one event, repeats of a subject share a case. */

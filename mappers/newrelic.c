@@ -150,8 +150,6 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 		cg_sbuf_addf(&b, "New Relic issue %s", id);
 	e->title = cg_sbuf_take(&b);
 
-	if (title)
-		cg_sbuf_addf(&b, "%s\n\n", title);
 	if (cg_src_str(p, "description"))
 		cg_sbuf_addf(&b, "%s\n\n", cg_src_str(p, "description"));
 	cg_sbuf_addf(&b, "**State:** %s", state ? state : "unknown");
