@@ -103,6 +103,9 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	}
 	const char *name = cg_src_str(mon, "name");
 	const char *target = cg_src_str(mon, "url");
+	/* Kuma keeps its form default "https://" as the url of port, ping, DNS ... monitors. */
+	if (target && (strcmp(target, "https://") == 0 || strcmp(target, "http://") == 0))
+		target = NULL;
 	const char *hostname = cg_src_str(mon, "hostname");
 	const char *type = cg_src_str(mon, "type");
 	const char *hbmsg = cg_src_str(hb, "msg");
