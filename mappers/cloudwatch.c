@@ -437,10 +437,12 @@ static int other_event(const struct envelope *env, const char *message, const cJ
 	e->dedup_key = cg_sbuf_take(&b);
 	if (env->subject)
 		e->title = cg_strdup0(env->subject);
-	else if (*message)
-		e->title = cg_src_first_line(message, 200);
 	else
+		e->title = cg_src_first_line(message, 200);
+	if (e->title && !*e->title) {
+		free(e->title);
 		e->title = cg_strdup0("SNS notification");
+	}
 	if (parsed) {
 		char *pretty = cJSON_Print(parsed);
 		if (!pretty)
