@@ -192,15 +192,14 @@ static void trigger_md(struct cg_sbuf *b, const struct alarm *a)
 			cg_sbuf_addf(b, "band %s", stri(t, "ThresholdMetricId"));
 		if (cJSON_IsNumber(geti(t, "EvaluationPeriods")) && cJSON_IsNumber(geti(t, "Period")))
 			cg_sbuf_addf(b, " for %.0f × %.0f s", geti(t, "EvaluationPeriods")->valuedouble,
-				     geti(t, "Period")->valuedouble);
+			             geti(t, "Period")->valuedouble);
 		cg_sbuf_add(b, "\n");
 	}
 	const cJSON *metrics = geti(t, "Metrics");
 	if (cJSON_GetArraySize(metrics) > 0) {
 		const cJSON *m;
 		cg_sbuf_add(b, "\n**Metrics:**\n");
-		cJSON_ArrayForEach(m, metrics)
-			metric_md(b, m);
+		cJSON_ArrayForEach(m, metrics) metric_md(b, m);
 	}
 }
 
@@ -255,7 +254,7 @@ static int console_link(cJSON *links, const struct alarm *a)
 }
 
 static int alarm_event(const struct alarm *a, const struct envelope *env, const cJSON *payload,
-		       struct cg_event_list *out, char *err, size_t errlen)
+                       struct cg_event_list *out, char *err, size_t errlen)
 {
 	if (!a->state) {
 		snprintf(err, errlen, "missing field 'NewStateValue' (CloudWatch alarm)");
@@ -267,14 +266,14 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 	} else if (strcmp(a->state, "INSUFFICIENT_DATA") == 0) {
 		if (!a->old_state || strcmp(a->old_state, "ALARM") != 0) {
 			snprintf(out->ignored_reason, sizeof(out->ignored_reason),
-				 "CloudWatch alarm state INSUFFICIENT_DATA (from %.20s): not an alert",
-				 a->old_state ? a->old_state : "unknown");
+			         "CloudWatch alarm state INSUFFICIENT_DATA (from %.20s): not an alert",
+			         a->old_state ? a->old_state : "unknown");
 			return 0;
 		}
 		no_data = 1;
 	} else if (strcmp(a->state, "ALARM") != 0) {
 		snprintf(err, errlen, "invalid field 'NewStateValue': '%.40s' (want ALARM, OK or INSUFFICIENT_DATA)",
-			 a->state);
+		         a->state);
 		return CG_EINVAL;
 	}
 	char key[512];
@@ -282,7 +281,7 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 		snprintf(key, sizeof(key), "%s", a->arn);
 	else if (a->name)
 		snprintf(key, sizeof(key), "%s/%s/%s", a->name, a->account ? a->account : "",
-			 a->region ? a->region : "");
+		         a->region ? a->region : "");
 	else {
 		snprintf(err, errlen, "missing field 'AlarmName' (CloudWatch alarm)");
 		return CG_EINVAL;
@@ -333,7 +332,8 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 		cg_sbuf_addf(&b, " at %s", a->time);
 	cg_sbuf_add(&b, "\n");
 	if (no_data)
-		cg_sbuf_add(&b, "_The metric stopped reporting while in ALARM: the problem is not known to be over._\n");
+		cg_sbuf_add(&b,
+		            "_The metric stopped reporting while in ALARM: the problem is not known to be over._\n");
 	if (a->reason)
 		cg_sbuf_addf(&b, "**Reason:** %s\n", a->reason);
 	cg_sbuf_add(&b, "\n");
@@ -343,7 +343,7 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 		cg_sbuf_add(&b, "\n");
 	if (a->account || a->region) {
 		cg_sbuf_addf(&b, "**Account:** %s · **Region:** %s\n", a->account ? a->account : "unknown",
-			     a->region ? a->region : "unknown");
+		             a->region ? a->region : "unknown");
 	}
 	if (env && env->topic)
 		cg_sbuf_addf(&b, "**SNS topic:** %s\n", env->topic);
@@ -411,7 +411,7 @@ static void alarm_from_eventbridge(struct alarm *a, const cJSON *ev)
 
 /* A Notification that carries something else than an alarm: one event, repeats of a subject share a case. */
 static int other_event(const struct envelope *env, const char *message, const cJSON *parsed, const cJSON *payload,
-		       struct cg_event_list *out)
+                       struct cg_event_list *out)
 {
 	struct cg_event *e = cg_event_list_push(out);
 	if (!e)
@@ -490,15 +490,15 @@ static int copy_field(char *dst, size_t dstlen, const char *val, const char *nam
  * envelope facts go to the list for the gateway (subscription handshake, redelivery dedup).
  */
 static int envelope_map(const cJSON *envj, const cJSON *payload, int single, struct cg_event_list *out, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	const char *type = cg_json_str(envj, "Type");
 	struct envelope env = {
-		.json = envj,
-		.message_id = cg_src_str(envj, "MessageId"),
-		.topic = cg_src_str(envj, "TopicArn"),
-		.subject = cg_src_str(envj, "Subject"),
-		.timestamp = cg_src_str(envj, "Timestamp"),
+	    .json = envj,
+	    .message_id = cg_src_str(envj, "MessageId"),
+	    .topic = cg_src_str(envj, "TopicArn"),
+	    .subject = cg_src_str(envj, "Subject"),
+	    .timestamp = cg_src_str(envj, "Timestamp"),
 	};
 	if (!type) {
 		snprintf(err, errlen, "missing field 'Type' (SNS message)");
@@ -506,7 +506,9 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 	}
 	if (single) {
 		int rc = copy_field(out->message_type, sizeof(out->message_type), type, "Type", err, errlen);
-		rc = rc ? rc : copy_field(out->message_id, sizeof(out->message_id), env.message_id, "MessageId", err, errlen);
+		rc =
+		    rc ? rc
+		       : copy_field(out->message_id, sizeof(out->message_id), env.message_id, "MessageId", err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -521,7 +523,8 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 			return CG_EINVAL;
 		}
 		if (single) {
-			int rc = copy_field(out->subscribe_url, sizeof(out->subscribe_url), url, "SubscribeURL", err, errlen);
+			int rc = copy_field(out->subscribe_url, sizeof(out->subscribe_url), url, "SubscribeURL", err,
+			                    errlen);
 			if (rc)
 				return rc;
 		}
@@ -534,13 +537,16 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 		return 0;
 	}
 	if (strcmp(type, "Notification") != 0) {
-		snprintf(err, errlen, "invalid field 'Type': '%.40s' (want Notification, SubscriptionConfirmation or "
-				      "UnsubscribeConfirmation)", type);
+		snprintf(err, errlen,
+		         "invalid field 'Type': '%.40s' (want Notification, SubscriptionConfirmation or "
+		         "UnsubscribeConfirmation)",
+		         type);
 		return CG_EINVAL;
 	}
 	const cJSON *msg = get(envj, "Message");
 	if (!cJSON_IsString(msg)) {
-		snprintf(err, errlen, msg ? "invalid field 'Message': not a string" : "missing field 'Message' (SNS Notification)");
+		snprintf(err, errlen,
+		         msg ? "invalid field 'Message': not a string" : "missing field 'Message' (SNS Notification)");
 		return CG_EINVAL;
 	}
 	cJSON *parsed = cJSON_Parse(msg->valuestring);
@@ -553,15 +559,15 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 		alarm_from_eventbridge(&a, parsed);
 		rc = alarm_event(&a, &env, payload, out, err, errlen);
 	} else {
-		rc = other_event(&env, msg->valuestring, cJSON_IsObject(parsed) || cJSON_IsArray(parsed) ? parsed : NULL,
-				 payload, out);
+		rc = other_event(&env, msg->valuestring,
+		                 cJSON_IsObject(parsed) || cJSON_IsArray(parsed) ? parsed : NULL, payload, out);
 	}
 	cJSON_Delete(parsed);
 	return rc;
 }
 
-static int map_cloudwatch(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out,
-			  char *err, size_t errlen)
+static int map_cloudwatch(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
+                          size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(payload)) {
@@ -611,12 +617,12 @@ static int map_cloudwatch(const cJSON *payload, const struct cg_map_opts *opts, 
 }
 
 const struct cg_mapper cg_mapper_cloudwatch = {
-	.name = "cloudwatch",
-	.description = "Amazon CloudWatch alarms via an AWS SNS HTTPS subscription (also bare alarms, Lambda and "
-		       "EventBridge shapes)",
-	.map = map_cloudwatch,
-	.supports_group_by = 0,
-	/* "alarm" is the severity of an alarm whose description names none ("severity: critical" does). */
-	.default_priority_map = "critical=P1,high=P2,alarm=P2,error=P2,warning=P3,medium=P3,low=P4,info=P5,"
-				"notification=P4",
+    .name = "cloudwatch",
+    .description = "Amazon CloudWatch alarms via an AWS SNS HTTPS subscription (also bare alarms, Lambda and "
+                   "EventBridge shapes)",
+    .map = map_cloudwatch,
+    .supports_group_by = 0,
+    /* "alarm" is the severity of an alarm whose description names none ("severity: critical" does). */
+    .default_priority_map = "critical=P1,high=P2,alarm=P2,error=P2,warning=P3,medium=P3,low=P4,info=P5,"
+                            "notification=P4",
 };

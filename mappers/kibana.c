@@ -1,4 +1,5 @@
-/* kibana.c: Kibana alerting rules through the webhook connector, with casegate's body (conf/kibana-webhook-body.json). */
+/* kibana.c: Kibana alerting rules through the webhook connector, with casegate's body (conf/kibana-webhook-body.json).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,13 @@ static const char *group_severity(const char *g)
 	static const struct {
 		const char *suffix, *sev;
 	} t[] = {
-		{"burnRate.critical", "critical"}, {"burnRate.high", "high"}, {"burnRate.medium", "medium"},
-		{"burnRate.low", "low"},           {"warning", "warning"},    {"nodata", "warning"},
-		{"no_data", "warning"},
+	    {"burnRate.critical", "critical"},
+	    {"burnRate.high", "high"},
+	    {"burnRate.medium", "medium"},
+	    {"burnRate.low", "low"},
+	    {"warning", "warning"},
+	    {"nodata", "warning"},
+	    {"no_data", "warning"},
 	};
 	size_t n = g ? strlen(g) : 0;
 	for (size_t i = 0; g && i < sizeof(t) / sizeof(t[0]); i++) {
@@ -70,7 +75,7 @@ static int tags_join(struct cg_sbuf *b, const cJSON *tags)
 }
 
 static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(p)) {
@@ -79,14 +84,16 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	}
 	const cJSON *rule = get(p, "rule"), *alert = get(p, "alert"), *ctx = get(p, "context");
 	if (!cJSON_IsObject(rule)) {
-		snprintf(err, errlen, rule ? "invalid field 'rule': not an object"
-					   : "missing field 'rule' (use the body in conf/kibana-webhook-body.json)");
+		snprintf(err, errlen,
+		         rule ? "invalid field 'rule': not an object"
+		              : "missing field 'rule' (use the body in conf/kibana-webhook-body.json)");
 		return CG_EINVAL;
 	}
 	const char *raw_id = cg_json_str(rule, "id");
 	if (raw_id && cg_src_unexpanded(raw_id)) {
 		/* The connector's Test tab sends the body as typed: nothing was rendered. */
-		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "Kibana connector test (template not rendered)");
+		snprintf(out->ignored_reason, sizeof(out->ignored_reason),
+		         "Kibana connector test (template not rendered)");
 		return 0;
 	}
 	const char *rule_id = cg_src_str(rule, "id");
@@ -161,7 +168,9 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	if (message && (!reason || strcmp(message, reason) != 0))
 		cg_sbuf_addf(&b, "%s\n\n", message);
 	cg_sbuf_addf(&b, "**Action group:** %s\n",
-		     cg_src_str(alert, "actionGroupName") ? cg_src_str(alert, "actionGroupName") : group ? group : "unknown");
+	             cg_src_str(alert, "actionGroupName") ? cg_src_str(alert, "actionGroupName")
+	             : group                              ? group
+	                                                  : "unknown");
 	if (cg_src_str(ctx, "value"))
 		cg_sbuf_addf(&b, "**Value:** %s\n", cg_src_str(ctx, "value"));
 	if (cg_src_str(ctx, "conditions"))
@@ -183,9 +192,9 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 }
 
 const struct cg_mapper cg_mapper_kibana = {
-	.name = "kibana",
-	.description = "Kibana alerting webhook connector with casegate's body (conf/kibana-webhook-body.json)",
-	.map = map_kibana,
-	.supports_group_by = 0,
-	.default_priority_map = "critical=P1,high=P2,medium=P3,warning=P3,low=P4,info=P5",
+    .name = "kibana",
+    .description = "Kibana alerting webhook connector with casegate's body (conf/kibana-webhook-body.json)",
+    .map = map_kibana,
+    .supports_group_by = 0,
+    .default_priority_map = "critical=P1,high=P2,medium=P3,warning=P3,low=P4,info=P5",
 };

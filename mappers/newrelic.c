@@ -72,12 +72,12 @@ static int ms_field(const cJSON *p, const char *key, char **out)
 }
 
 static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	(void)opts;
 	static const char *const policy_keys[] = {"alertPolicyNames", "policyName", "accumulations.policyName", NULL};
 	static const char *const cond_keys[] = {"alertConditionNames", "conditionName", "accumulations.conditionName",
-						NULL};
+	                                        NULL};
 	static const char *const entity_keys[] = {"impactedEntities", "entitiesData.names", "entityNames", NULL};
 	static const char *const source_keys[] = {"sources", "accumulations.source", NULL};
 	if (!cJSON_IsObject(p)) {
@@ -103,7 +103,7 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	int resolved = 0;
 	if (state ? strcasecmp(state, "ACKNOWLEDGED") == 0 : strstr(trigger, "ACKNOWLEDGED") != NULL) {
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason),
-			 "New Relic issue acknowledged: not an alert state change");
+		         "New Relic issue acknowledged: not an alert state change");
 		return 0;
 	}
 	if (state)
@@ -172,7 +172,7 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	const cJSON *ti = get(p, "totalIncidents");
 	if (cJSON_IsNumber(ti))
 		cg_sbuf_addf(&b, "**Incidents:** %.0f%s\n", ti->valuedouble,
-			     cJSON_IsTrue(get(p, "isCorrelated")) ? " (correlated)" : "");
+		             cJSON_IsTrue(get(p, "isCorrelated")) ? " (correlated)" : "");
 	if (cg_src_str(p, "workflowName"))
 		cg_sbuf_addf(&b, "**Workflow:** %s\n", cg_src_str(p, "workflowName"));
 	if (e->starts_at)
@@ -188,9 +188,9 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 }
 
 const struct cg_mapper cg_mapper_newrelic = {
-	.name = "newrelic",
-	.description = "New Relic alerts workflow webhook (default payload template)",
-	.map = map_newrelic,
-	.supports_group_by = 0,
-	.default_priority_map = "critical=P1,high=P2,medium=P3,low=P4",
+    .name = "newrelic",
+    .description = "New Relic alerts workflow webhook (default payload template)",
+    .map = map_newrelic,
+    .supports_group_by = 0,
+    .default_priority_map = "critical=P1,high=P2,medium=P3,low=P4",
 };

@@ -59,7 +59,10 @@ int cg_src_ms_to_rfc3339(double ms, char *out, size_t outlen)
 	if (!gmtime_r(&secs, &tm))
 		return CG_EINVAL;
 	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, msec < 0 ? 0 : msec > 999 ? 999 : msec);
+	         tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         msec < 0     ? 0
+	         : msec > 999 ? 999
+	                      : msec);
 	return 0;
 }
 

@@ -52,7 +52,7 @@ static int tag_labels(cJSON *labels, struct cg_sbuf *md, const cJSON *tags)
 }
 
 static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(p)) {
@@ -62,7 +62,8 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	const cJSON *hb = get(p, "heartbeat"), *mon = get(p, "monitor");
 	const char *msg = cg_src_str(p, "msg");
 	if ((hb && !cJSON_IsNull(hb) && !cJSON_IsObject(hb)) || (mon && !cJSON_IsNull(mon) && !cJSON_IsObject(mon))) {
-		snprintf(err, errlen, "invalid field '%s': not an object", hb && !cJSON_IsObject(hb) && !cJSON_IsNull(hb) ? "heartbeat" : "monitor");
+		snprintf(err, errlen, "invalid field '%s': not an object",
+		         hb && !cJSON_IsObject(hb) && !cJSON_IsNull(hb) ? "heartbeat" : "monitor");
 		return CG_EINVAL;
 	}
 	if (!cJSON_IsObject(hb) && !cJSON_IsObject(mon)) {
@@ -85,8 +86,9 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	if (!notice) {
 		const cJSON *st = get(hb, "status");
 		if (!cJSON_IsNumber(st)) {
-			snprintf(err, errlen, st ? "invalid field 'heartbeat.status': not a number"
-						 : "missing field 'heartbeat.status'");
+			snprintf(err, errlen,
+			         st ? "invalid field 'heartbeat.status': not a number"
+			            : "missing field 'heartbeat.status'");
 			return CG_EINVAL;
 		}
 		int s = (int)st->valuedouble;
@@ -96,7 +98,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		}
 		if (s == 2 || s == 3) {
 			snprintf(out->ignored_reason, sizeof(out->ignored_reason), "Uptime Kuma monitor %s: %s", mid,
-				 s == 2 ? "PENDING (retrying, not down yet)" : "MAINTENANCE");
+			         s == 2 ? "PENDING (retrying, not down yet)" : "MAINTENANCE");
 			return 0;
 		}
 		down = s == 0;
@@ -174,7 +176,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	const char *when = cg_src_str(hb, "localDateTime") ? cg_src_str(hb, "localDateTime") : cg_src_str(hb, "time");
 	if (when)
 		cg_sbuf_addf(&b, "**Time:** %s%s%s\n", when, cg_src_str(hb, "timezone") ? " " : "",
-			     cg_src_str(hb, "timezone") ? cg_src_str(hb, "timezone") : "");
+		             cg_src_str(hb, "timezone") ? cg_src_str(hb, "timezone") : "");
 	const cJSON *ping = get(hb, "ping");
 	if (cJSON_IsNumber(ping))
 		cg_sbuf_addf(&b, "**Response time:** %.0f ms\n", ping->valuedouble);
@@ -190,9 +192,9 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 }
 
 const struct cg_mapper cg_mapper_uptimekuma = {
-	.name = "uptimekuma",
-	.description = "Uptime Kuma webhook notification (application/json body)",
-	.map = map_uptimekuma,
-	.supports_group_by = 0,
-	.default_priority_map = "down=P2,warning=P4,up=P5",
+    .name = "uptimekuma",
+    .description = "Uptime Kuma webhook notification (application/json body)",
+    .map = map_uptimekuma,
+    .supports_group_by = 0,
+    .default_priority_map = "down=P2,warning=P4,up=P5",
 };

@@ -70,8 +70,8 @@ static int tags(cJSON *labels, struct cg_sbuf *md, const cJSON *v)
 	int rc = 0;
 	if (cJSON_IsArray(v)) {
 		const cJSON *t;
-		cJSON_ArrayForEach(t, v)
-			rc = rc ? rc : tag_pair(labels, md, cg_json_str(t, "tag"), cg_json_str(t, "value"));
+		cJSON_ArrayForEach(t, v) rc =
+		    rc ? rc : tag_pair(labels, md, cg_json_str(t, "tag"), cg_json_str(t, "value"));
 		return rc;
 	}
 	if (!cJSON_IsString(v) || cg_src_unexpanded(v->valuestring))
@@ -116,7 +116,7 @@ static int event_link(cJSON *links, const char *base, const char *trigger_id, co
 }
 
 static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	(void)opts;
 	if (!cJSON_IsObject(p)) {
@@ -133,13 +133,14 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	const char *source = cg_src_id(p, "event_source", srcbuf, sizeof(srcbuf));
 	if (source && (strcmp(source, "1") == 0 || strcmp(source, "2") == 0)) {
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "Zabbix %s event: not a problem",
-			 source[0] == '1' ? "discovery" : "autoregistration");
+		         source[0] == '1' ? "discovery" : "autoregistration");
 		return 0;
 	}
 	int value = flag(p, "event_value");
 	if (value < 0) {
-		snprintf(err, errlen, value == -1 ? "missing field 'event_value' ({EVENT.VALUE})"
-						  : "invalid field 'event_value': want 1 (problem) or 0 (recovery)");
+		snprintf(err, errlen,
+		         value == -1 ? "missing field 'event_value' ({EVENT.VALUE})"
+		                     : "invalid field 'event_value': want 1 (problem) or 0 (recovery)");
 		return CG_EINVAL;
 	}
 	int update = flag(p, "event_update_status");
@@ -148,7 +149,8 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		/* An update (ack, comment, suppress, close) is no change of the alert, but a new severity is. */
 		if (value == 0 || !action || !strstr(action, "severity")) {
 			snprintf(out->ignored_reason, sizeof(out->ignored_reason),
-				 "Zabbix problem update (%.60s): not an alert change", action ? action : "acknowledged");
+			         "Zabbix problem update (%.60s): not an alert change",
+			         action ? action : "acknowledged");
 			return 0;
 		}
 	}
@@ -202,22 +204,23 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		cg_sbuf_addf(&b, "**Host:** %s%s%s%s\n", host, ip ? " (" : "", ip ? ip : "", ip ? ")" : "");
 	if (cg_src_str(p, "event_severity") || e->severity)
 		cg_sbuf_addf(&b, "**Severity:** %s\n",
-			     cg_src_str(p, "event_severity") ? cg_src_str(p, "event_severity") : e->severity);
+		             cg_src_str(p, "event_severity") ? cg_src_str(p, "event_severity") : e->severity);
 	if (cg_src_str(p, "event_opdata"))
 		cg_sbuf_addf(&b, "**Operational data:** %s\n", cg_src_str(p, "event_opdata"));
 	if (cg_src_str(p, "event_date"))
 		cg_sbuf_addf(&b, "**Problem started:** %s %s\n", cg_src_str(p, "event_date"),
-			     cg_src_str(p, "event_time") ? cg_src_str(p, "event_time") : "");
+		             cg_src_str(p, "event_time") ? cg_src_str(p, "event_time") : "");
 	if (value == 0 && cg_src_str(p, "event_recovery_date"))
 		cg_sbuf_addf(&b, "**Resolved:** %s %s\n", cg_src_str(p, "event_recovery_date"),
-			     cg_src_str(p, "event_recovery_time") ? cg_src_str(p, "event_recovery_time") : "");
+		             cg_src_str(p, "event_recovery_time") ? cg_src_str(p, "event_recovery_time") : "");
 	if (value == 0 && cg_src_str(p, "event_duration"))
 		cg_sbuf_addf(&b, "**Duration:** %s\n", cg_src_str(p, "event_duration"));
 	if (update == 1)
-		cg_sbuf_addf(&b, "**Update:** %s%s%s%s%s\n", cg_src_str(p, "event_update_user") ? cg_src_str(p, "event_update_user") : "",
-			     cg_src_str(p, "event_update_user") ? " " : "", action,
-			     cg_src_str(p, "event_update_message") ? ": " : "",
-			     cg_src_str(p, "event_update_message") ? cg_src_str(p, "event_update_message") : "");
+		cg_sbuf_addf(&b, "**Update:** %s%s%s%s%s\n",
+		             cg_src_str(p, "event_update_user") ? cg_src_str(p, "event_update_user") : "",
+		             cg_src_str(p, "event_update_user") ? " " : "", action,
+		             cg_src_str(p, "event_update_message") ? ": " : "",
+		             cg_src_str(p, "event_update_message") ? cg_src_str(p, "event_update_message") : "");
 	if (*tagtext)
 		cg_sbuf_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
@@ -230,9 +233,9 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 }
 
 const struct cg_mapper cg_mapper_zabbix = {
-	.name = "zabbix",
-	.description = "Zabbix problems via casegate's webhook media type (conf/zabbix/media_casegate.yaml)",
-	.map = map_zabbix,
-	.supports_group_by = 0,
-	.default_priority_map = "disaster=P1,high=P2,average=P3,warning=P4,information=P5,not_classified=P5",
+    .name = "zabbix",
+    .description = "Zabbix problems via casegate's webhook media type (conf/zabbix/media_casegate.yaml)",
+    .map = map_zabbix,
+    .supports_group_by = 0,
+    .default_priority_map = "disaster=P1,high=P2,average=P3,warning=P4,information=P5,not_classified=P5",
 };

@@ -1,4 +1,5 @@
-/* test_sns.c: CloudWatch alarms over AWS SNS end to end: MessageId redelivery dedup, resolve, subscription handshake. */
+/* test_sns.c: CloudWatch alarms over AWS SNS end to end: MessageId redelivery dedup, resolve, subscription handshake.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,10 +10,10 @@
 
 /* SNS sends credentials the only way it can: basic auth in the subscription URL. */
 static const char *sns_source = "  - name: aws\n"
-				"    type: cloudwatch\n"
-				"    auth: { basic: { user: sns, password: pw } }\n"
-				"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
-				"    case_type: 00000000-0000-0000-0000-000000000001\n";
+                                "    type: cloudwatch\n"
+                                "    auth: { basic: { user: sns, password: pw } }\n"
+                                "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+                                "    case_type: 00000000-0000-0000-0000-000000000001\n";
 
 #define ALARM_ARN "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:checkout-5xx"
 
@@ -53,8 +54,8 @@ static long post_sns(struct itest *t, const char *type, const char *body, char *
 	snprintf(url, sizeof(url), "%s/hooks/aws", t->gw_url);
 	snprintf(typeh, sizeof(typeh), "x-amz-sns-message-type: %s", type);
 	const char *headers[] = {"Content-Type: text/plain; charset=UTF-8", typeh,
-				 "Authorization: Basic c25zOnB3", /* sns:pw */
-				 "User-Agent: Amazon Simple Notification Service Agent", NULL};
+	                         "Authorization: Basic c25zOnB3", /* sns:pw */
+	                         "User-Agent: Amazon Simple Notification Service Agent", NULL};
 	struct cg_h_resp r;
 	if (cg_h_http("POST", url, headers, body, strlen(body), &r) != 0)
 		return 0;
@@ -167,11 +168,11 @@ static void test_handshake_and_ignored(void **state)
 	assert_int_equal(itest_start_gw(&t), 0);
 
 	const char *confirm =
-		"{\"Type\":\"SubscriptionConfirmation\",\"MessageId\":\"165545c9-2a5c-472c-8df2-7ff2be2b3b1b\","
-		"\"Token\":\"2336412f37\",\"TopicArn\":\"arn:aws:sns:eu-west-1:123456789012:alarms\","
-		"\"Message\":\"You have chosen to subscribe to the topic.\","
-		"\"SubscribeURL\":\"https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37\","
-		"\"Timestamp\":\"2024-05-01T10:00:00.000Z\",\"SignatureVersion\":\"1\",\"Signature\":\"EXAMPLE\"}";
+	    "{\"Type\":\"SubscriptionConfirmation\",\"MessageId\":\"165545c9-2a5c-472c-8df2-7ff2be2b3b1b\","
+	    "\"Token\":\"2336412f37\",\"TopicArn\":\"arn:aws:sns:eu-west-1:123456789012:alarms\","
+	    "\"Message\":\"You have chosen to subscribe to the topic.\","
+	    "\"SubscribeURL\":\"https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37\","
+	    "\"Timestamp\":\"2024-05-01T10:00:00.000Z\",\"SignatureVersion\":\"1\",\"Signature\":\"EXAMPLE\"}";
 	expect_post(&t, "SubscriptionConfirmation", confirm, 200, "\"status\":\"ignored\"");
 	expect_post(&t, "SubscriptionConfirmation", confirm, 200, "SubscribeURL");
 	/* The operator finds the URL in the log. */
@@ -195,8 +196,8 @@ static void test_handshake_and_ignored(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_message_id_dedup),
-		cmocka_unit_test(test_handshake_and_ignored),
+	    cmocka_unit_test(test_message_id_dedup),
+	    cmocka_unit_test(test_handshake_and_ignored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

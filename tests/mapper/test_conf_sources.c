@@ -78,29 +78,31 @@ static void test_zabbix_media_type(void **state)
 	char *script = yaml_script(yaml);
 	assert_non_null(script);
 	if (strcmp(script, js) != 0)
-		print_error("media_casegate.yaml script: got a copy that differs from casegate.js, want the same text\n");
+		print_error(
+		    "media_casegate.yaml script: got a copy that differs from casegate.js, want the same text\n");
 	assert_string_equal(script, js);
 	/* Every field the mapper reads is a parameter, fed by the macro the mapper expects. */
 	static const char *const params[][2] = {
-		{"event_id", "{EVENT.ID}"},
-		{"event_value", "{EVENT.VALUE}"},
-		{"event_update_status", "{EVENT.UPDATE.STATUS}"},
-		{"event_update_action", "{EVENT.UPDATE.ACTION}"},
-		{"event_nseverity", "{EVENT.NSEVERITY}"},
-		{"event_severity", "{EVENT.SEVERITY}"},
-		{"event_source", "{EVENT.SOURCE}"},
-		{"event_tags", "{EVENT.TAGSJSON}"},
-		{"trigger_id", "{TRIGGER.ID}"},
-		{"host_name", "{HOST.NAME}"},
-		{"zabbix_url", "{$ZABBIX.URL}"},
-		{"casegate_url", "https://"},
-		{"casegate_token", "<put your token>"},
+	    {"event_id", "{EVENT.ID}"},
+	    {"event_value", "{EVENT.VALUE}"},
+	    {"event_update_status", "{EVENT.UPDATE.STATUS}"},
+	    {"event_update_action", "{EVENT.UPDATE.ACTION}"},
+	    {"event_nseverity", "{EVENT.NSEVERITY}"},
+	    {"event_severity", "{EVENT.SEVERITY}"},
+	    {"event_source", "{EVENT.SOURCE}"},
+	    {"event_tags", "{EVENT.TAGSJSON}"},
+	    {"trigger_id", "{TRIGGER.ID}"},
+	    {"host_name", "{HOST.NAME}"},
+	    {"zabbix_url", "{$ZABBIX.URL}"},
+	    {"casegate_url", "https://"},
+	    {"casegate_token", "<put your token>"},
 	};
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
 		char want[256];
 		snprintf(want, sizeof(want), "- name: %s\n          value: '%s", params[i][0], params[i][1]);
 		if (!strstr(yaml, want))
-			print_error("media_casegate.yaml: got no parameter %s = %s, want one\n", params[i][0], params[i][1]);
+			print_error("media_casegate.yaml: got no parameter %s = %s, want one\n", params[i][0],
+			            params[i][1]);
 		assert_non_null(strstr(yaml, want));
 	}
 	free(script);
@@ -120,7 +122,8 @@ static char *render(const char *tmpl, const char *const vals[][2], size_t nvals)
 			assert_non_null(end);
 			const char *val = "";
 			for (size_t i = 0; i < nvals; i++)
-				if (strlen(vals[i][0]) == (size_t)(end - p - 2) && strncmp(vals[i][0], p + 2, (size_t)(end - p - 2)) == 0)
+				if (strlen(vals[i][0]) == (size_t)(end - p - 2) &&
+				    strncmp(vals[i][0], p + 2, (size_t)(end - p - 2)) == 0)
 					val = vals[i][1];
 			assert_true(len + strlen(val) < cap);
 			memcpy(out + len, val, strlen(val));
@@ -154,14 +157,14 @@ static void test_kibana_body(void **state)
 	char *body = slurp("conf/kibana-webhook-body.json");
 	assert_non_null(body);
 	static const char *const vals[][2] = {
-		{"rule.id", "rule-1"},
-		{"rule.name", "Disk usage"},
-		{"rule.tags", "team:storage,prod"},
-		{"rule.url", "https://kibana.example.com/app/rules/rule-1"},
-		{"alert.id", "host-1"},
-		{"alert.actionGroup", "threshold met"},
-		{"context.reason", "disk 95% on host-1"},
-		{"date", "2024-05-01T10:00:00.000Z"},
+	    {"rule.id", "rule-1"},
+	    {"rule.name", "Disk usage"},
+	    {"rule.tags", "team:storage,prod"},
+	    {"rule.url", "https://kibana.example.com/app/rules/rule-1"},
+	    {"alert.id", "host-1"},
+	    {"alert.actionGroup", "threshold met"},
+	    {"context.reason", "disk 95% on host-1"},
+	    {"date", "2024-05-01T10:00:00.000Z"},
 	};
 	char *text = render(body, vals, sizeof(vals) / sizeof(vals[0]));
 	struct cg_event_list out;
@@ -178,7 +181,8 @@ static void test_kibana_body(void **state)
 	free(text);
 
 	/* The same action for the Recovered group closes the same case. */
-	static const char *const rec[][2] = {{"rule.id", "rule-1"}, {"alert.id", "host-1"}, {"alert.actionGroup", "recovered"}};
+	static const char *const rec[][2] = {
+	    {"rule.id", "rule-1"}, {"alert.id", "host-1"}, {"alert.actionGroup", "recovered"}};
 	text = render(body, rec, sizeof(rec) / sizeof(rec[0]));
 	cg_event_list_init(&out);
 	map_kibana_text(text, &out);
@@ -200,8 +204,8 @@ static void test_kibana_body(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_zabbix_media_type),
-		cmocka_unit_test(test_kibana_body),
+	    cmocka_unit_test(test_zabbix_media_type),
+	    cmocka_unit_test(test_kibana_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

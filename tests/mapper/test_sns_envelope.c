@@ -22,18 +22,18 @@ struct envelope_case {
 };
 
 static const struct envelope_case cases[] = {
-	{"subscription_confirmation.json", "SubscriptionConfirmation", "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
-	 "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:"
-	 "alarms&Token=2336412f37",
-	 0},
-	/* Confirming an unsubscribe would subscribe again: no URL for the gateway. */
-	{"unsubscribe_confirmation.json", "UnsubscribeConfirmation", "47138184-6831-46b8-8f7c-afc488602d7d", "", 0},
-	{"sns_alarm_firing.json", "Notification", "b1946ac9-2f59-4f2b-8b7b-0e6d5b2f1a01", "", 1},
-	{"insufficient_from_ok.json", "Notification", "b1946ac9-2f59-4f2b-8b7b-0e6d5b2f1a01", "", 0},
-	{"other_text_message.json", "Notification", "b1946ac9-2f59-4f2b-8b7b-0e6d5b2f1a01", "", 1},
-	/* A bare alarm has no envelope; several Lambda records have no single id. */
-	{"bare_alarm_no_arn.json", "", "", "", 1},
-	{"lambda_two_records.json", "", "", "", 2},
+    {"subscription_confirmation.json", "SubscriptionConfirmation", "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+     "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:"
+     "alarms&Token=2336412f37",
+     0},
+    /* Confirming an unsubscribe would subscribe again: no URL for the gateway. */
+    {"unsubscribe_confirmation.json", "UnsubscribeConfirmation", "47138184-6831-46b8-8f7c-afc488602d7d", "", 0},
+    {"sns_alarm_firing.json", "Notification", "b1946ac9-2f59-4f2b-8b7b-0e6d5b2f1a01", "", 1},
+    {"insufficient_from_ok.json", "Notification", "b1946ac9-2f59-4f2b-8b7b-0e6d5b2f1a01", "", 0},
+    {"other_text_message.json", "Notification", "b1946ac9-2f59-4f2b-8b7b-0e6d5b2f1a01", "", 1},
+    /* A bare alarm has no envelope; several Lambda records have no single id. */
+    {"bare_alarm_no_arn.json", "", "", "", 1},
+    {"lambda_two_records.json", "", "", "", 2},
 };
 
 static char *slurp(const char *path)
@@ -134,8 +134,8 @@ static void test_registry_entries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_envelope_fields),
-		cmocka_unit_test(test_registry_entries),
+	    cmocka_unit_test(test_envelope_fields),
+	    cmocka_unit_test(test_registry_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
