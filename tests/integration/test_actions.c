@@ -48,6 +48,11 @@ static const char *sources =
 	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
 	"    case_type: " CASE_TYPE "\n"
 	"    on_resolve: close\n"
+	"  - name: dd\n"
+	"    type: datadog\n"
+	"    auth: { bearer: tok }\n"
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+	"    case_type: " CASE_TYPE "\n"
 	"  - name: unk\n"
 	"    type: generic\n"
 	"    auth: { bearer: tok }\n"
@@ -405,6 +410,35 @@ static void test_bulk_close(void **state)
 	cg_h_resp_free(&r);
 }
 
+static int monitor_insight(void *ud)
+{
+	cJSON *all = itest_cases(ud);
+	int found = 0;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(all, "cases"))
+	{
+		found |= has_event(c, "insight:MONITOR:987654");
+	}
+	cJSON_Delete(all);
+	return found;
+}
+
+/* A Datadog monitor alert attaches its monitor as a MONITOR insight without any configuration. */
+static void test_monitor_insight(void **state)
+{
+	struct itest *t = *state;
+	char *path = cg_h_fmt("%s/tests/fixtures/datadog/triggered.json", cg_h_source_dir());
+	char *body = cg_h_read_file(path, NULL);
+	free(path);
+	assert_non_null(body);
+	post_ok(t, "dd", body);
+	if (!cg_h_poll(monitor_insight, t, 15000)) {
+		fprintf(stderr, "no case got the MONITOR insight 987654\n");
+		cg_h_dump_log(&t->gw);
+		fail();
+	}
+}
+
 /* A project key Datadog does not know: a clear error, and no case. */
 static void test_unknown_project_key(void **state)
 {
@@ -442,7 +476,8 @@ int main(void)
 		cmocka_unit_test(test_create_actions),  cmocka_unit_test(test_escalation_actions),
 		cmocka_unit_test(test_link_previous), cmocka_unit_test(test_archive),
 		cmocka_unit_test(test_bulk_close),
-		cmocka_unit_test(test_unknown_project_key), cmocka_unit_test(test_contract),
+		cmocka_unit_test(test_monitor_insight),	    cmocka_unit_test(test_unknown_project_key),
+		cmocka_unit_test(test_contract),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
