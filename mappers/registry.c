@@ -6,11 +6,13 @@
 extern const struct cg_mapper cg_mapper_generic;
 extern const struct cg_mapper cg_mapper_alertmanager;
 extern const struct cg_mapper cg_mapper_grafana;
+extern const struct cg_mapper cg_mapper_email;
 
 static const struct cg_mapper *const all[] = {
 	&cg_mapper_generic,
 	&cg_mapper_alertmanager,
 	&cg_mapper_grafana,
+	&cg_mapper_email,
 	NULL,
 };
 
