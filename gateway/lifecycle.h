@@ -17,6 +17,7 @@ enum cg_action {
 	CG_ACT_RESOLVE,     /* resolved: comment and/or close per on_resolve */
 	CG_ACT_FOLD,        /* repeat folded into the next digest: no request */
 	CG_ACT_IGNORE,      /* nothing to do (on_repeat ignore, resolution of an unknown key, ...) */
+	CG_ACT_NOTE,        /* CG_STATUS_COMMENT on a known case: one comment, the case is left as it is */
 	CG_ACT_MAX_
 };
 

@@ -93,6 +93,7 @@ struct cg_store_ops {
 	int (*dead_retry)(struct cg_store *st, int64_t id, int64_t now_ms);
 	int (*dead_drop)(struct cg_store *st, int64_t id);
 	int (*seen)(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen);
+	int (*seen_get)(struct cg_store *st, const char *ns, int64_t now_ms, char **id);
 };
 
 struct cg_store {
@@ -154,6 +155,9 @@ static inline void cg_store_close(struct cg_store *st)
 #define cg_store_dead_drop(st, id) ((st)->ops->dead_drop(st, id))
 /* Records (ns, id) as seen (e.g. SNS MessageId); *was_seen = 1 when it was already there. */
 #define cg_store_seen(st, ns, id, now, was) ((st)->ops->seen(st, ns, id, now, was))
+/* The newest id recorded under ns within the seen() lifetime (7 days); *id malloc'd (caller
+ * frees); CG_ENOENT when none. E-mail threading keeps "mailref:<Message-ID>" -> dedup key. */
+#define cg_store_seen_get(st, ns, now, id) ((st)->ops->seen_get(st, ns, now, id))
 
 void cg_store_event_cleanup(struct cg_store_event *ev);
 void cg_store_events_free(struct cg_store_event *evs, size_t n);
