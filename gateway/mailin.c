@@ -593,7 +593,7 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 	int code = 75;
 	int rc = cg_mail_parse(raw, len, NULL, &mail, err, sizeof(err));
 	if (rc == CG_EINVAL) {
-		snprintf(msg, msglen, "not an e-mail message: %s", err);
+		snprintf(msg, msglen, "%s", err);
 		return 65;
 	}
 	if (rc) {
