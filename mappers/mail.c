@@ -288,8 +288,8 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max)
 	while (b.n > 0 && (b.p[b.n - 1] == '\n' || b.p[b.n - 1] == ' '))
 		b.p[--b.n] = '\0';
 	if (b.n > max) {
-		b.p[max] = '\0';
-		b.n = max;
+		cg_utf8_truncate(b.p, max);
+		b.n = strlen(b.p);
 	}
 	char *clean = cg_utf8_sanitize(b.p);
 	free(b.p);
@@ -420,8 +420,16 @@ static void append_text(struct walk *w, const char *t)
 	if (w->text.n)
 		buf_puts(&w->text, "\n\n");
 	buf_puts(&w->text, t);
-	if (w->text.oom)
+	if (w->text.oom) {
 		w->oom = 1;
+		return;
+	}
+	if (w->text.n > w->lim->max_text) {
+		/* Separators and multi-byte entities can go a little past the room: cut exactly. */
+		cg_utf8_truncate(w->text.p, w->lim->max_text);
+		w->text.n = strlen(w->text.p);
+		w->truncated = 1;
+	}
 }
 
 static void text_part(struct walk *w, GMimePart *part, int html)
