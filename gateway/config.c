@@ -1506,27 +1506,27 @@ static int parse_mail_rule(struct ctx *c, yaml_node_t *n, const char *label, str
 			       [R_STATUS] = {"status", NULL}};
 	static const char *const in_names[] = {"subject", "body", "from", NULL};
 	static const char *const status_names[] = {"firing", "resolved", "comment", NULL};
-	char lb[300];
+	char lb[400];
 	int e, bad = 0;
 	if (map_fields(c, n, label, label, f, R_N))
 		return -1;
 	rs->in = "subject";
 	if (f[R_IN].val) {
-		snprintf(lb, sizeof(lb), "%s: in", label);
+		snprintf(lb, sizeof(lb), "%.300s: in", label);
 		if (!get_enum(c, f[R_IN].val, lb, in_names, &e))
 			rs->in = in_names[e];
 		else
 			bad = 1;
 	}
 	if (f[R_STATUS].val) {
-		snprintf(lb, sizeof(lb), "%s: status", label);
+		snprintf(lb, sizeof(lb), "%.300s: status", label);
 		if (!get_enum(c, f[R_STATUS].val, lb, status_names, &e))
 			rs->status = status_names[e];
 		else
 			bad = 1;
 	}
 	if (f[R_CASE].val) {
-		snprintf(lb, sizeof(lb), "%s: case_sensitive", label);
+		snprintf(lb, sizeof(lb), "%.300s: case_sensitive", label);
 		if (get_bool(c, f[R_CASE].val, lb, &rs->case_sensitive))
 			bad = 1;
 	}
@@ -1536,7 +1536,7 @@ static int parse_mail_rule(struct ctx *c, yaml_node_t *n, const char *label, str
 		err_at(c, n, "%s: pattern is required (a POSIX extended regular expression)", label);
 		bad = 1;
 	} else {
-		snprintf(lb, sizeof(lb), "%s: pattern", label);
+		snprintf(lb, sizeof(lb), "%.300s: pattern", label);
 		char *pat = scalar(c, f[R_PATTERN].val, lb, "a string", 0);
 		if (!pat)
 			bad = 1;
@@ -1555,7 +1555,7 @@ static int parse_mail_rule(struct ctx *c, yaml_node_t *n, const char *label, str
 	char **fv = NULL;
 	size_t nf = 0;
 	if (f[R_FIELDS].val) {
-		snprintf(lb, sizeof(lb), "%s: fields", label);
+		snprintf(lb, sizeof(lb), "%.300s: fields", label);
 		if (get_strs(c, f[R_FIELDS].val, lb, 0, &fv, &nf))
 			bad = 1;
 	}
