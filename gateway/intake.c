@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actions.h"
 #include "app.h"
 #include "auth.h"
 #include "err.h"
@@ -219,6 +220,10 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		ev->severity = d.severity;
 		d.severity = NULL;
 		ev->payload = cg_engine_event_payload(&d);
+		if (ev->payload && cg_actions_payload_insights(src, &events.v[i], &ev->payload) != 0) {
+			free(ev->payload); /* out of memory: answered 500 below */
+			ev->payload = NULL;
+		}
 		ev->received_ms = now;
 		ev->next_ms = now;
 		cJSON *item = cJSON_CreateObject();

@@ -244,7 +244,7 @@ static int console_link(cJSON *links, const struct alarm *a)
 		return 0;
 	struct cg_sbuf b = {0};
 	cg_sbuf_addf(&b, "https://console.aws.amazon.com/cloudwatch/home?region=%s#alarmsV2:alarm/", a->region_code);
-	cg_src_pct_encode(&b, a->name);
+	cg_sbuf_pct_encode(&b, a->name);
 	char *url = cg_sbuf_take(&b);
 	if (!url)
 		return CG_ENOMEM;

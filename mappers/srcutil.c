@@ -66,17 +66,6 @@ int cg_src_ms_to_rfc3339(double ms, char *out, size_t outlen)
 	return 0;
 }
 
-void cg_src_pct_encode(struct cg_sbuf *b, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '.' || *p == '_' || *p == '~')
-			cg_sbuf_addn(b, (const char *)p, 1);
-		else
-			cg_sbuf_addf(b, "%%%02X", *p);
-	}
-}
-
 int cg_src_join(struct cg_sbuf *b, const cJSON *arr, const char *sep)
 {
 	int n = 0;

@@ -19,8 +19,6 @@ const char *cg_src_id(const cJSON *o, const char *key, char *buf, size_t buflen)
 int cg_src_unexpanded(const char *s);
 /* Milliseconds since the epoch to RFC 3339 UTC ("2024-04-22T06:16:30.228Z") in out (>= 32 bytes); 0 or CG_EINVAL. */
 int cg_src_ms_to_rfc3339(double ms, char *out, size_t outlen);
-/* Appends s percent-encoded (RFC 3986 unreserved characters kept). */
-void cg_src_pct_encode(struct cg_sbuf *b, const char *s);
 /* The string items of an array joined with sep into b (non-strings skipped); returns how many were added. */
 int cg_src_join(struct cg_sbuf *b, const cJSON *arr, const char *sep);
 /* A malloc'd lower-case copy with spaces turned into '_' ("Not classified" -> "not_classified"); NULL on ENOMEM. */
