@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
-enum cg_alert_status { CG_STATUS_FIRING = 0, CG_STATUS_RESOLVED = 1 };
+/* CG_STATUS_COMMENT: a note for the case of the dedup key (an e-mail reply, an acknowledgement);
+ * it never creates, closes or reopens a case and is dropped when the key has no case. */
+enum cg_alert_status { CG_STATUS_FIRING = 0, CG_STATUS_RESOLVED = 1, CG_STATUS_COMMENT = 2 };
 
 /*
  * One alert occurrence. Strings are malloc'd and owned by the event (NULL when
@@ -58,6 +60,9 @@ int cg_event_build_ctx(struct cg_event *e, const cJSON *alert, const cJSON *payl
 /* Small JSON helpers shared by mappers: value at a dotted path ("a.b.c"), string or NULL. */
 const cJSON *cg_json_path(const cJSON *root, const char *dotted);
 const char *cg_json_str(const cJSON *root, const char *dotted);
+/* A new object holding copies of the string members of src (an object; anything else gives
+ * an empty object). NULL on ENOMEM. */
+cJSON *cg_json_string_object(const cJSON *src);
 /* strdup that accepts NULL. */
 char *cg_strdup0(const char *s);
 
