@@ -616,7 +616,8 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 		code = rc == CG_ENOMEM ? 75 : 65;
 		goto out;
 	}
-	if (cg_store_sqlite_open(cfg->state_dir, &st, err, sizeof(err)) != 0) {
+	/* Shared: the daemon may be running; it owns (and alone recovers) the in-flight events. */
+	if (cg_store_sqlite_open_shared(cfg->state_dir, &st, err, sizeof(err)) != 0) {
 		snprintf(msg, msglen, "store: %s", err);
 		goto out;
 	}
