@@ -208,6 +208,12 @@ void cg_h_pg_destroy(struct cg_h_pg *pg)
 	pg->dir = NULL;
 }
 
+static void quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 int cg_h_pg_exec(const struct cg_h_pg *pg, const char *sql)
 {
 	PGconn *c = PQconnectdb(pg->dsn);
@@ -216,6 +222,7 @@ int cg_h_pg_exec(const struct cg_h_pg *pg, const char *sql)
 		PQfinish(c);
 		return -1;
 	}
+	PQsetNoticeProcessor(c, quiet, NULL); /* DROP ... CASCADE lists every object */
 	PGresult *r = PQexec(c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
