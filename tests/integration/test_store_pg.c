@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -118,6 +119,44 @@ static void t_migrate(void **state)
 		fail_msg("open of an unreachable database: got %d, want CG_EIO", rc);
 }
 
+/* `casegate migrate -c FILE`: creates the schema, then has nothing to do. */
+static void t_migrate_cli(void **state)
+{
+	(void)state;
+	char *dir = cg_h_tmpdir("cg-migrate");
+	char *dsn = cg_h_pg_schema_dsn(&server, "cli");
+	assert_non_null(dir);
+	assert_non_null(dsn);
+	char *cfg = cg_h_fmt("%s/c.yaml", dir);
+	char *text = cg_h_fmt("listen: 127.0.0.1:0\nstore:\n  backend: postgres\n  dsn: \"%s\"\nsources:\n"
+			      "  - name: s\n    type: generic\n    auth: none\n"
+			      "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+			      "    case_type: 00000000-0000-0000-0000-000000000001\n",
+			      dsn);
+	assert_int_equal(cg_h_write_file(cfg, text, strlen(text)), 0);
+	const char *want[] = {"migrated from version 0 to", "nothing to do"};
+	for (int i = 0; i < 2; i++) {
+		char bin[512], log[600];
+		snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+		snprintf(log, sizeof(log), "%s/migrate-%d.log", dir, i);
+		char *const argv[] = {bin, "migrate", "-c", cfg, NULL};
+		struct cg_h_proc p;
+		assert_int_equal(cg_h_spawn(&p, argv, NULL, log), 0);
+		int st = cg_h_stop(&p, 0);
+		char *out = cg_h_read_file(log, NULL);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !out || !strstr(out, want[i]))
+			fail_msg("casegate migrate #%d: got status %d, output '%s', want 0 and '%s'", i + 1, st,
+				 out ? out : "", want[i]);
+		free(out);
+	}
+	cg_h_pg_exec(&server, "DROP SCHEMA cli CASCADE");
+	cg_h_rmrf(dir);
+	free(dir);
+	free(dsn);
+	free(cfg);
+	free(text);
+}
+
 int main(void)
 {
 	int rc = cg_h_pg_start(&server);
@@ -127,7 +166,7 @@ int main(void)
 	}
 	if (rc)
 		return 1;
-	const struct CMUnitTest tests[] = {cmocka_unit_test(t_migrate)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(t_migrate), cmocka_unit_test(t_migrate_cli)};
 	int failed = cmocka_run_group_tests_name("postgres migrations", tests, NULL, NULL);
 	struct cg_store_suite_backend b = {
 		.name = "postgres",
@@ -135,7 +174,7 @@ int main(void)
 		.reopen = pg_reopen,
 		.remove = pg_remove,
 		.set_full = NULL, /* a full disk cannot be imitated per database */
-		.bulk_events = 5000,
+		.bulk_events = 2000,
 		.open_peer = pg_peer,
 	};
 	failed += cg_store_suite_run(&b);
