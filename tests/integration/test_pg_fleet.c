@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,19 +230,26 @@ static int fleet_start(struct fleet *f, int n, int with_nginx, const char *const
 	return 0;
 }
 
-static void fleet_stop(struct fleet *f, int failed)
+/* Stops everything; returns the number of replicas that did not exit cleanly on SIGTERM
+ * (a crash, or a leak report under the sanitizers). */
+static int fleet_stop(struct fleet *f, int failed)
 {
-	if (failed) {
-		for (int i = 0; i < f->n; i++) {
+	int unclean = 0;
+	if (f->nginx_running)
+		cg_h_stop(&f->nginx, SIGTERM);
+	for (int i = 0; i < f->n; i++) {
+		if (!f->alive[i])
+			continue;
+		int st = cg_h_stop(&f->gw[i], SIGTERM);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "replica %d: got exit status 0x%x on SIGTERM, want a clean exit\n", i, st);
+			unclean++;
+		}
+		if (failed || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 			fprintf(stderr, "---- replica %d ----\n", i);
 			cg_h_dump_log(&f->gw[i]);
 		}
 	}
-	if (f->nginx_running)
-		cg_h_stop(&f->nginx, SIGTERM);
-	for (int i = 0; i < f->n; i++)
-		if (f->alive[i])
-			cg_h_stop(&f->gw[i], SIGTERM);
 	if (f->dsn) {
 		char *sql = cg_h_fmt("DROP SCHEMA %s CASCADE", f->schema);
 		cg_h_pg_exec(&server, sql);
@@ -249,6 +257,7 @@ static void fleet_stop(struct fleet *f, int failed)
 	}
 	free(f->dsn);
 	itest_teardown(&f->t, 0);
+	return unclean;
 }
 
 static char *notification(const char *key, int occurrence)
@@ -428,11 +437,13 @@ static void t_crash(void **state)
 		"%d stale write(s) fenced off\n",
 		seed, sent, kills, retries, t_send, t_drain, total, KEYS, count_log_lines(&f, "adopted case") + count_log_lines(&f, "no case with marker"),
 		count_log_lines(&f, "another replica owns it now"));
-	fleet_stop(&f, bad);
+	int unclean = fleet_stop(&f, bad);
 	if (!ok)
 		fail_msg("queue not drained within 60 s");
 	if (bad)
 		fail_msg("lost, duplicated or reordered events (see above); got %d cases, want %d", total, KEYS);
+	if (unclean)
+		fail_msg("%d replica(s) did not exit cleanly", unclean);
 }
 
 /* ---- the same notification to both replicas at once ---- */
@@ -502,7 +513,9 @@ static void t_duplicates(void **state)
 		"%d failed; sent in %.1f s, drained after %.1f s; %d cases (%d keys with duplicates, %d missing)\n",
 		N, KEYS, sa.ok, sb.ok, sa.fail + sb.fail, t_send, t_drain, total, dups, missing);
 	int bad = !ok || total != KEYS || dups || missing || sa.fail || sb.fail;
-	fleet_stop(&f, bad);
+	int unclean = fleet_stop(&f, bad);
+	if (unclean)
+		fail_msg("%d replica(s) did not exit cleanly", unclean);
 	if (!ok)
 		fail_msg("queue not drained within 60 s");
 	if (bad)
@@ -611,7 +624,9 @@ static void t_db_restart(void **state)
 		recovered_after, ready_again ? "yes" : "no", total, lost, dups);
 	int bad = !restarted || !unready || !ready_again || recovered_after < 0 || down503 != down_to - down_from ||
 		  !drained || lost || dups;
-	fleet_stop(&f, bad);
+	int unclean = fleet_stop(&f, bad);
+	if (unclean)
+		fail_msg("%d replica(s) did not exit cleanly", unclean);
 	if (bad)
 		fail_msg("database restart: got restarted=%d unready=%d ready_again=%d recovered=%.2f 503s while "
 			 "down %d/%d drained=%d lost=%d duplicated=%d; want all ok, every post answered 503 while "
