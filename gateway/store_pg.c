@@ -85,8 +85,11 @@ static const char *const migrations[] = {
 	" fires bigint NOT NULL DEFAULT 0,"
 	" pending_repeats bigint NOT NULL DEFAULT 0,"
 	" first_pending_ms bigint NOT NULL DEFAULT 0,"
-	" last_summary text);"
+	" last_summary text,"
+	" prev_case_id text,"
+	" action_flags bigint NOT NULL DEFAULT 0);"
 	"CREATE INDEX cases_case_key ON cases(case_key);"
+	"CREATE INDEX cases_closed ON cases(closed_ms) WHERE state = 3;"
 	"CREATE TABLE dead_letters ("
 	" id bigserial PRIMARY KEY,"
 	" event_id bigint NOT NULL,"
@@ -126,7 +129,8 @@ static const char *const migrations[] = {
 #define EV_COLS "id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error"
 #define CASE_COLS                                                                                          \
 	"dedup_key, case_id, case_key, state, priority, generation, marker, prev_case_key, created_ms, closed_ms, " \
-	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary"
+	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary, prev_case_id, "   \
+	"action_flags"
 #define DL_COLS                                                                                          \
 	"id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, " \
 	"step, last_error, http_status, reason, failed_ms"
@@ -855,21 +859,23 @@ static int pg_event_dead(struct cg_store *st, int64_t id, int http_status, const
 
 /* ---- cases ---- */
 
-static int read_case(const PGresult *r, struct cg_store_case *c)
+static int read_case(const PGresult *r, int row, struct cg_store_case *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->state = (int)get_i64(r, 0, 3);
-	c->priority = (int)get_i64(r, 0, 4);
-	c->generation = (int)get_i64(r, 0, 5);
-	c->created_ms = get_i64(r, 0, 8);
-	c->closed_ms = get_i64(r, 0, 9);
-	c->last_fire_ms = get_i64(r, 0, 10);
-	c->last_comment_ms = get_i64(r, 0, 11);
-	c->fires = get_i64(r, 0, 12);
-	c->pending_repeats = get_i64(r, 0, 13);
-	c->first_pending_ms = get_i64(r, 0, 14);
-	if (dup_val(r, 0, 0, &c->dedup_key) || dup_val(r, 0, 1, &c->case_id) || dup_val(r, 0, 2, &c->case_key) ||
-	    dup_val(r, 0, 6, &c->marker) || dup_val(r, 0, 7, &c->prev_case_key) || dup_val(r, 0, 15, &c->last_summary)) {
+	c->state = (int)get_i64(r, row, 3);
+	c->priority = (int)get_i64(r, row, 4);
+	c->generation = (int)get_i64(r, row, 5);
+	c->created_ms = get_i64(r, row, 8);
+	c->closed_ms = get_i64(r, row, 9);
+	c->last_fire_ms = get_i64(r, row, 10);
+	c->last_comment_ms = get_i64(r, row, 11);
+	c->fires = get_i64(r, row, 12);
+	c->pending_repeats = get_i64(r, row, 13);
+	c->first_pending_ms = get_i64(r, row, 14);
+	c->action_flags = get_i64(r, row, 17);
+	if (dup_val(r, row, 0, &c->dedup_key) || dup_val(r, row, 1, &c->case_id) || dup_val(r, row, 2, &c->case_key) ||
+	    dup_val(r, row, 6, &c->marker) || dup_val(r, row, 7, &c->prev_case_key) ||
+	    dup_val(r, row, 15, &c->last_summary) || dup_val(r, row, 16, &c->prev_case_id)) {
 		cg_store_case_cleanup(c);
 		return CG_ENOMEM;
 	}
@@ -889,7 +895,7 @@ static int case_query(struct pg_store *s, const char *sql, const char *arg, stru
 		rc = CG_ENOENT;
 	} else {
 		struct cg_store_case c;
-		rc = read_case(r, &c);
+		rc = read_case(r, 0, &c);
 		if (rc == 0)
 			*out = c;
 	}
@@ -911,7 +917,7 @@ static int pg_case_find_by_key(struct cg_store *st, const char *case_key, struct
 static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
 {
 	struct pg_store *s = pg(st);
-	char n[10][24];
+	char n[11][24];
 	if (!c || !c->dedup_key)
 		return CG_EINVAL;
 	fmt_i64(n[0], 24, c->state);
@@ -924,18 +930,64 @@ static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
 	fmt_i64(n[7], 24, c->fires);
 	fmt_i64(n[8], 24, c->pending_repeats);
 	fmt_i64(n[9], 24, c->first_pending_ms);
+	fmt_i64(n[10], 24, c->action_flags);
 	const char *v[] = {c->dedup_key, c->case_id, c->case_key, n[0], n[1], n[2], c->marker, c->prev_case_key,
-			   n[3], n[4], n[5], n[6], n[7], n[8], n[9], c->last_summary};
+			   n[3], n[4], n[5], n[6], n[7], n[8], n[9], c->last_summary, c->prev_case_id, n[10]};
 	return q(s, "case put",
 		 "INSERT INTO cases (" CASE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-		 " $14, $15, $16) ON CONFLICT (dedup_key) DO UPDATE SET case_id = EXCLUDED.case_id,"
+		 " $14, $15, $16, $17, $18) ON CONFLICT (dedup_key) DO UPDATE SET case_id = EXCLUDED.case_id,"
 		 " case_key = EXCLUDED.case_key, state = EXCLUDED.state, priority = EXCLUDED.priority,"
 		 " generation = EXCLUDED.generation, marker = EXCLUDED.marker, prev_case_key = EXCLUDED.prev_case_key,"
 		 " created_ms = EXCLUDED.created_ms, closed_ms = EXCLUDED.closed_ms,"
 		 " last_fire_ms = EXCLUDED.last_fire_ms, last_comment_ms = EXCLUDED.last_comment_ms,"
 		 " fires = EXCLUDED.fires, pending_repeats = EXCLUDED.pending_repeats,"
-		 " first_pending_ms = EXCLUDED.first_pending_ms, last_summary = EXCLUDED.last_summary",
-		 16, v, NULL);
+		 " first_pending_ms = EXCLUDED.first_pending_ms, last_summary = EXCLUDED.last_summary,"
+		 " prev_case_id = EXCLUDED.prev_case_id, action_flags = EXCLUDED.action_flags",
+		 18, v, NULL);
+}
+
+static int pg_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
+			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	char cb[24], fb[24], lb[24];
+	if (!key_prefix)
+		return CG_EINVAL;
+	if (limit > 1000)
+		limit = 1000;
+	fmt_i64(cb, sizeof(cb), closed_before);
+	fmt_i64(fb, sizeof(fb), flags_clear);
+	fmt_i64(lb, sizeof(lb), (int64_t)limit);
+	const char *v[] = {key_prefix, cb, fb, lb};
+	int rc = q(s, "closed case list",
+		   "SELECT " CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < $2 AND case_id IS NOT NULL"
+		   " AND (action_flags & $3::bigint) = 0 AND left(dedup_key, length($1)) = $1"
+		   /* Two replicas sweeping at once take different cases (locks last until commit). */
+		   " ORDER BY closed_ms LIMIT $4 FOR UPDATE SKIP LOCKED",
+		   4, v, &r);
+	if (rc)
+		return rc;
+	size_t n = (size_t)PQntuples(r);
+	struct cg_store_case *c = NULL;
+	if (n) {
+		c = calloc(n, sizeof(*c));
+		if (!c) {
+			PQclear(r);
+			return CG_ENOMEM;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if ((rc = read_case(r, (int)i, &c[i]))) {
+				cg_store_cases_free(c, i);
+				PQclear(r);
+				return rc;
+			}
+		}
+	}
+	PQclear(r);
+	*out = c;
+	*nout = n;
+	return 0;
 }
 
 /* ---- stats ---- */
@@ -1572,6 +1624,7 @@ static const struct cg_store_ops pg_ops = {
 	.dead_retry = pg_dead_retry,
 	.dead_drop = pg_dead_drop,
 	.seen = pg_seen,
+	.case_list_closed = pg_case_list_closed,
 	.fence = pg_fence,
 	.hold = pg_hold,
 	.lease_valid = pg_lease_valid,
