@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "mailin.h"
 #include "store_open.h"
 
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
@@ -179,8 +180,9 @@ static void app_stop(struct cg_app *app)
 	/* After watch(NULL) returns the listener no longer touches the handle. */
 	cg_store_watch(app->store, NULL, NULL);
 	uv_close((uv_handle_t *)&store_wake, handle_closed);
-	pending_closes = 2;
+	pending_closes = 3;
 	cg_http_server_close(app->http, http_closed, app);
+	cg_mailin_stop(app, http_closed, app);
 	cg_engine_stop(app->engine, engine_stopped, app);
 }
 
@@ -304,6 +306,12 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	if (cg_http_server_create(&loop, cfg->listen_host, cfg->listen_port, &lim, cg_app_handle, app, &app->http, err,
 				  sizeof(err)) != 0) {
 		CG_LOG_ERR("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, err);
+		goto late_fail;
+	}
+	if (cg_mailin_start(app, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("cannot listen for mail on %s:%d: %s", cfg->mail.listen_host, cfg->mail.listen_port, err);
+		cg_http_server_close(app->http, NULL, NULL);
+		app->http = NULL;
 		goto late_fail;
 	}
 	uv_signal_init(&loop, &app->sig_term);

@@ -88,6 +88,30 @@ struct cg_source_config {
 	int lower_priority;           /* default 0 */
 	struct cg_actions_config actions;
 	int line;                     /* where the source was declared */
+	struct cg_mail_rules *mail_rules; /* type email: compiled `rules:` (owned); NULL: subject heuristics */
+};
+
+/* E-mail intake (gateway/lmtp.c): one listener, recipients routed to `type: email` sources. */
+enum cg_mail_protocol { CG_MAIL_LMTP = 0, CG_MAIL_SMTP = 1 };
+
+struct cg_mail_route {
+	char *rcpt;   /* lowercase address, or an fnmatch pattern ("alerts+*@example.com") */
+	char *source; /* an email source */
+};
+
+struct cg_mail_config {
+	int enabled;                  /* a `mail:` section was given */
+	char *listen_host;
+	int listen_port;
+	enum cg_mail_protocol protocol;
+	uint64_t max_size;            /* message bytes, default 10 MiB (SIZE, 552 past it) */
+	unsigned max_recipients;      /* per transaction, default 100 */
+	unsigned timeout_ms;          /* inactivity per command or data chunk, default 5 min */
+	unsigned max_connections;     /* default 100 */
+	unsigned max_per_sender_hour; /* messages per envelope sender per hour; 0 = unlimited; default 120 */
+	char *hostname;               /* for the greeting; default "casegate" */
+	struct cg_mail_route *routes;
+	size_t nroutes;
 };
 
 struct cg_config {
@@ -120,6 +144,7 @@ struct cg_config {
 	char *log_level, *log_format;
 	struct cg_source_config *sources;
 	size_t nsources;
+	struct cg_mail_config mail;
 	/* Non-fatal findings, one per line "file:line:col: warning: ..." (e.g. the file is
 	 * world-readable and holds a secret, a *_file secret is world-readable, auth: none on a
 	 * non-loopback listen address); NULL when none. The caller logs each line. */
@@ -142,6 +167,10 @@ int cg_config_parse(const char *name, const char *text, size_t len, struct cg_co
 void cg_config_free(struct cg_config *c);
 
 const struct cg_source_config *cg_config_source(const struct cg_config *c, const char *name);
+
+/* The email source for a recipient address (routes, else "+name" subaddress naming an email
+ * source, else the only email source); NULL when none. */
+const struct cg_source_config *cg_config_mail_route(const struct cg_config *c, const char *rcpt);
 
 /* Fills spec from src; spec points into src (valid while src lives). */
 void cg_config_case_spec(const struct cg_source_config *src, struct cg_case_spec *spec);

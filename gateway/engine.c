@@ -766,6 +766,8 @@ static char *comment_text(struct op *op)
 	char head[512] = "";
 	char t1[32], t2[32];
 	const struct cg_store_case *c = &op->cs;
+	if (op->action == CG_ACT_NOTE)
+		return strdup(summary); /* the note is the whole comment (e-mail replies) */
 	switch (op->action) {
 	case CG_ACT_REOPEN:
 		iso8601(c->closed_ms, t1, sizeof(t1));

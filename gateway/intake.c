@@ -270,6 +270,12 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 		cg_http_respond_error(req, 404, "unknown source");
 		return;
 	}
+	if (src->type && strcmp(src->type, "email") == 0) {
+		/* Mail sources take mail (mail.listen or `casegate mail`), never webhooks. */
+		count_request(app, "source=\"\"", 404);
+		cg_http_respond_error(req, 404, "unknown source");
+		return;
+	}
 	char esc[128], source_label[160];
 	cg_metrics_escape(src->name, esc, sizeof(esc));
 	snprintf(source_label, sizeof(source_label), "source=\"%s\"", esc);

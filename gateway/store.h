@@ -110,6 +110,7 @@ struct cg_store_ops {
 	/* Optional (NULL when a backend lacks it: archiving is then unavailable). */
 	int (*case_list_closed)(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
 				size_t limit, struct cg_store_case **out, size_t *nout);
+	int (*seen_get)(struct cg_store *st, const char *ns, int64_t now_ms, char **id);
 	/*
 	 * Shared-store members (several processes on one store: claims are leases). NULL in a
 	 * backend that only one process opens; the dispatchers below then answer "always owner".
@@ -214,6 +215,9 @@ static inline void cg_store_close(struct cg_store *st)
 int cg_store_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
 			      size_t limit, struct cg_store_case **out, size_t *nout);
 void cg_store_cases_free(struct cg_store_case *c, size_t n);
+/* The newest id recorded under ns within the seen() lifetime (7 days); *id malloc'd (caller
+ * frees); CG_ENOENT when none. E-mail threading keeps "mailref:<Message-ID>" -> dedup key. */
+#define cg_store_seen_get(st, ns, now, id) ((st)->ops->seen_get(st, ns, now, id))
 
 /*
  * Checks that this process still holds event id under the lease token from its claim, and

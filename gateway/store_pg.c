@@ -113,6 +113,7 @@ static const char *const migrations[] = {
 	" seen_ms bigint NOT NULL,"
 	" PRIMARY KEY (ns, id));"
 	"CREATE INDEX seen_time ON seen(seen_ms);"
+	"CREATE INDEX seen_ns_time ON seen(ns, seen_ms);"
 	"CREATE TABLE replicas ("
 	" name text PRIMARY KEY,"
 	" started_ms bigint NOT NULL,"
@@ -1157,6 +1158,33 @@ static int pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 	return 0;
 }
 
+static int pg_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	char nb[24];
+	if (!ns || !id)
+		return CG_EINVAL;
+	/* Entries past their time are gone for seen() too, whether or not pruning ran yet. */
+	fmt_i64(nb, sizeof(nb), now_ms - SEEN_TTL_MS);
+	const char *v[] = {ns, nb};
+	int rc = q(s, "seen get", "SELECT id FROM seen WHERE ns = $1 AND seen_ms >= $2 ORDER BY seen_ms DESC, id LIMIT 1",
+		   2, v, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 0) {
+		rc = CG_ENOENT;
+	} else {
+		char *c = strdup(PQgetvalue(r, 0, 0));
+		if (c)
+			*id = c;
+		else
+			rc = CG_ENOMEM;
+	}
+	PQclear(r);
+	return rc;
+}
+
 /* ---- leases ---- */
 
 static int pg_fence(struct cg_store *st, int64_t id, int64_t lease)
@@ -1625,6 +1653,7 @@ static const struct cg_store_ops pg_ops = {
 	.dead_drop = pg_dead_drop,
 	.seen = pg_seen,
 	.case_list_closed = pg_case_list_closed,
+	.seen_get = pg_seen_get,
 	.fence = pg_fence,
 	.hold = pg_hold,
 	.lease_valid = pg_lease_valid,

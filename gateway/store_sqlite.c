@@ -139,6 +139,7 @@ enum stmt_id {
 	S_SEEN_PRUNE,
 	S_SEEN_INS,
 	S_CASE_CLOSED,
+	S_SEEN_GET,
 	S_COUNT_
 };
 
@@ -196,6 +197,7 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_CASE_CLOSED] = "SELECT " CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < ?2 AND case_id IS NOT NULL"
 			  " AND (action_flags & ?3) = 0 AND substr(dedup_key, 1, length(?1)) = ?1"
 			  " ORDER BY closed_ms LIMIT ?4",
+	[S_SEEN_GET] = "SELECT id FROM seen WHERE ns = ?1 AND seen_ms >= ?2 ORDER BY seen_ms DESC, id LIMIT 1",
 };
 
 struct sq_store {
@@ -942,6 +944,38 @@ static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 	return 0;
 }
 
+/* The newest id recorded under ns (e.g. the dedup key a mail's Message-ID led to). */
+static int sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+	if (!ns || !id)
+		return CG_EINVAL;
+	if ((rc = stmt_get(s, S_SEEN_GET, &stmt)))
+		return rc;
+	sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
+	/* Entries past their time are gone for seen() too, whether or not pruning ran yet. */
+	sqlite3_bind_int64(stmt, 2, now_ms - SEEN_TTL_MS);
+	int r = sqlite3_step(stmt);
+	if (r == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(stmt, 0);
+		char *copy = strdup(v ? v : "");
+		stmt_done(stmt);
+		if (!copy)
+			return CG_ENOMEM;
+		*id = copy;
+		return 0;
+	}
+	if (r != SQLITE_DONE) {
+		rc = fail_rc(s, r, "seen get");
+		stmt_done(stmt);
+		return rc;
+	}
+	stmt_done(stmt);
+	return CG_ENOENT;
+}
+
 /* ---- open / close ---- */
 
 static void sq_close(struct cg_store *st)
@@ -985,6 +1019,7 @@ static const struct cg_store_ops sq_ops = {
 	.dead_drop = sq_dead_drop,
 	.seen = sq_seen,
 	.case_list_closed = sq_case_list_closed,
+	.seen_get = sq_seen_get,
 };
 
 /* mkdir -p with mode 0700 for the components it creates. */
