@@ -12,6 +12,7 @@
 #include "err.h"
 #include "log.h"
 #include "mailin.h"
+#include "store_open.h"
 
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
 {
@@ -69,6 +70,8 @@ static void stats_done(int rc, void *ud)
 	struct stats_job *j = ud;
 	struct cg_app *app = j->app;
 	app->stats_busy = 0;
+	/* The store answers nothing (database unreachable): /readyz says so until it does. */
+	app->store_down = rc != 0 && rc != CG_ENOMEM;
 	if (rc == 0) {
 		app->stats = j->st;
 		struct timespec ts;
@@ -102,6 +105,23 @@ static void stats_tick(uv_timer_t *t)
 		app->stats_busy = 0;
 		free(j);
 	}
+}
+
+/* ---- wake-ups from other replicas (shared store): kick the engine from the loop thread ---- */
+
+static uv_async_t store_wake;
+
+static void store_wake_cb(uv_async_t *a)
+{
+	struct cg_app *app = a->data;
+	if (!app->stopping)
+		cg_engine_kick(app->engine);
+}
+
+/* Called on the store's listener thread. */
+static void store_wake_send(void *ud)
+{
+	uv_async_send(ud);
 }
 
 /* ---- shutdown: intake first, then the engine, then the store ---- */
@@ -157,6 +177,9 @@ static void app_stop(struct cg_app *app)
 	uv_close((uv_handle_t *)&app->sig_term, handle_closed);
 	uv_close((uv_handle_t *)&app->sig_int, handle_closed);
 	uv_close((uv_handle_t *)&app->sig_hup, handle_closed);
+	/* After watch(NULL) returns the listener no longer touches the handle. */
+	cg_store_watch(app->store, NULL, NULL);
+	uv_close((uv_handle_t *)&store_wake, handle_closed);
 	pending_closes = 3;
 	cg_http_server_close(app->http, http_closed, app);
 	cg_mailin_stop(app, http_closed, app);
@@ -230,8 +253,11 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		CG_LOG_ERR("%s", err);
 		goto early_fail;
 	}
-	if (cg_store_sqlite_open(cfg->state_dir, &app->store, err, sizeof(err)) != 0) {
-		CG_LOG_ERR("opening the store in %s: %s", cfg->state_dir, err);
+	if (cg_store_open_config(cfg, CG_STORE_OPEN_DAEMON, &app->store, err, sizeof(err)) != 0) {
+		if (cfg->store_backend == CG_STORE_POSTGRES)
+			CG_LOG_ERR("opening the PostgreSQL store: %s", err);
+		else
+			CG_LOG_ERR("opening the store in %s: %s", cfg->state_dir, err);
 		goto early_fail;
 	}
 	if (cg_metrics_create(&app->metrics) != 0 || cg_storeq_create(&loop, app->store, 1, &app->q) != 0) {
@@ -298,6 +324,9 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	uv_timer_init(&loop, &app->stats_timer);
 	app->stats_timer.data = app;
 	uv_timer_start(&app->stats_timer, stats_tick, 0, 1000);
+	uv_async_init(&loop, &store_wake, store_wake_cb);
+	store_wake.data = app;
+	cg_store_watch(app->store, store_wake_send, &store_wake); /* CG_EINVAL: single-process store */
 
 	const char *host = cfg->listen_host;
 	int v6 = strchr(host, ':') != NULL;

@@ -32,6 +32,7 @@ struct cg_app {
 	struct cg_store_stats stats;
 	int stats_busy;
 	int store_full;      /* the last write failed for lack of space */
+	int store_down;      /* the last statistics query failed (database unreachable) */
 	int stopping;
 	int exit_code;
 	unsigned max_pending_jobs; /* intake answers 503 past this many queued store jobs */

@@ -1060,6 +1060,41 @@ static void parse_queue(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 		       "queue: retry_base must not exceed retry_cap");
 }
 
+/* store: { backend: sqlite|postgres, dsn | dsn_file, replica, lease } */
+static void parse_store(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
+{
+	enum { S_BACKEND, S_DSN, S_DSN_FILE, S_REPLICA, S_LEASE, S_N };
+	struct field f[S_N] = {[S_BACKEND] = {"backend", NULL},
+			       [S_DSN] = {"dsn", NULL},
+			       [S_DSN_FILE] = {"dsn_file", NULL},
+			       [S_REPLICA] = {"replica", NULL},
+			       [S_LEASE] = {"lease", NULL}};
+	static const char *const backends[] = {"sqlite", "postgres", NULL};
+	int e;
+
+	if (map_fields(c, n, "store", "store", f, S_N))
+		return;
+	if (f[S_BACKEND].val && !get_enum(c, f[S_BACKEND].val, "store.backend", backends, &e))
+		cfg->store_backend = e == 1 ? CG_STORE_POSTGRES : CG_STORE_SQLITE;
+	if (get_secret(c, f[S_DSN].val, f[S_DSN_FILE].val, "store.dsn", "store.dsn_file", &cfg->store_dsn))
+		return;
+	if (f[S_REPLICA].val)
+		get_name(c, f[S_REPLICA].val, "store.replica", &cfg->store_replica);
+	if (f[S_LEASE].val &&
+	    !get_duration(c, f[S_LEASE].val, "store.lease", MS_SECOND, MS_HOUR, &cfg->store_lease_ms) &&
+	    cfg->store_lease_ms < 2 * ((uint64_t)cfg->dd_timeout_ms + MS_SECOND))
+		/* A replica starts a request only with datadog.timeout left on its lease (renewed every lease/4). */
+		err_at(c, f[S_LEASE].val, "store.lease: at least 2 x (datadog.timeout + 1s) = %llu ms, got %llu ms",
+		       (unsigned long long)(2 * ((uint64_t)cfg->dd_timeout_ms + MS_SECOND)),
+		       (unsigned long long)cfg->store_lease_ms);
+	if (cfg->store_backend == CG_STORE_POSTGRES && !cfg->store_dsn)
+		err_at(c, f[S_BACKEND].val ? f[S_BACKEND].val : n,
+		       "store: backend postgres needs dsn (e.g. dsn: ${CASEGATE_PG_DSN}) or dsn_file");
+	if (cfg->store_backend == CG_STORE_SQLITE && (f[S_DSN].val || f[S_DSN_FILE].val || f[S_REPLICA].val))
+		err_at(c, f[S_DSN].val ? f[S_DSN].val : f[S_DSN_FILE].val ? f[S_DSN_FILE].val : f[S_REPLICA].val,
+		       "store: dsn and replica apply to backend postgres only");
+}
+
 static int parse_basic_one(struct ctx *c, yaml_node_t *n, const char *sp, const char *label,
 			   struct cg_basic_cred *cred)
 {
@@ -2350,7 +2385,8 @@ static void parse_mail(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 
 static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 {
-	enum { K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_SOURCES, K_PROVISION, K_MAIL, K_N };
+	enum { K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_STORE, K_SOURCES, K_PROVISION,
+	       K_MAIL, K_N };
 	struct field f[K_N] = {[K_LISTEN] = {"listen", NULL},
 			       [K_STATE_DIR] = {"state_dir", NULL},
 			       [K_LOG_LEVEL] = {"log_level", NULL},
@@ -2358,6 +2394,7 @@ static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 			       [K_DATADOG] = {"datadog", NULL},
 			       [K_LIMITS] = {"limits", NULL},
 			       [K_QUEUE] = {"queue", NULL},
+			       [K_STORE] = {"store", NULL},
 			       [K_SOURCES] = {"sources", NULL},
 			       /* Case Management resources for `casegate provision` (provision.c reads them). */
 			       [K_PROVISION] = {"provision", NULL},
@@ -2404,6 +2441,8 @@ static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 		parse_limits(c, f[K_LIMITS].val, cfg);
 	if (f[K_QUEUE].val)
 		parse_queue(c, f[K_QUEUE].val, cfg);
+	if (f[K_STORE].val)
+		parse_store(c, f[K_STORE].val, cfg);
 	parse_sources(c, root, f[K_SOURCES].val, cfg);
 	if (f[K_MAIL].val)
 		parse_mail(c, f[K_MAIL].val, cfg);
@@ -2737,6 +2776,8 @@ void cg_config_free(struct cg_config *c)
 	secret_free(c->dd_app_key);
 	free(c->dd_ca_file);
 	free(c->dd_proxy);
+	secret_free(c->store_dsn);
+	free(c->store_replica);
 	free(c->log_level);
 	free(c->log_format);
 	free(c->warnings);

@@ -135,6 +135,11 @@ struct cg_config {
 	uint64_t retry_base_ms, retry_cap_ms;
 	unsigned max_attempts;        /* 0 = retry forever (transient errors) */
 	uint64_t store_max_bytes;     /* 0 = unlimited; intake answers 503 past it */
+	/* store (`store:` section) */
+	enum cg_store_backend { CG_STORE_SQLITE = 0, CG_STORE_POSTGRES } store_backend;
+	char *store_dsn;              /* PostgreSQL connection string; secret (may hold a password) */
+	char *store_replica;          /* replica name (stable per process slot); NULL: generated */
+	uint64_t store_lease_ms;      /* claim lease; 0: max(30 s, 2 x (datadog.timeout + 1 s)) */
 	/* logging */
 	char *log_level, *log_format;
 	struct cg_source_config *sources;

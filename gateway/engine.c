@@ -74,6 +74,7 @@ struct op {
 	int reconciling;              /* the current request is the search for an unknown create */
 	int need_reconcile;           /* claimed with an unknown create outcome: search before creating */
 	struct op *wait_next;         /* in the rate-limit wait list */
+	uint64_t claimed_mono;        /* uv_now when claimed: a shared store's lease runs from here */
 	int64_t now;
 	char marker[40];
 	/* job results */
@@ -478,6 +479,8 @@ static const struct cg_source_config *find_source(const struct cg_config *cfg, c
 
 static void op_free(struct op *op)
 {
+	/* Not renewed any more: a lease held by an abandoned op runs out and another replica retries. */
+	cg_store_hold(cg_storeq_store(op->e->q), op->ev.id, op->ev.lease, 0);
 	cg_store_event_cleanup(&op->ev);
 	cg_store_case_cleanup(&op->cs);
 	cg_store_case_cleanup(&op->before);
@@ -509,7 +512,10 @@ static void op_release(struct op *op)
 static int finish_run(struct cg_store *st, void *ud)
 {
 	struct op *op = ud;
-	int rc = 0;
+	/* Shared store: write nothing unless the event is still ours (the lease may have run out). */
+	int rc = cg_store_fence(st, op->ev.id, op->ev.lease);
+	if (rc)
+		return rc;
 	switch (op->finish_kind) {
 	case FIN_DONE:
 		if (op->cs.dedup_key)
@@ -604,8 +610,8 @@ static void op_retry(struct op *op, const struct cg_dd_result *res)
 static int progress_run(struct cg_store *st, void *ud)
 {
 	struct op *op = ud;
-	int rc = 0;
-	if (op->cs.dedup_key)
+	int rc = cg_store_fence(st, op->ev.id, op->ev.lease);
+	if (!rc && op->cs.dedup_key)
 		rc = cg_store_case_put(st, &op->cs);
 	return rc ? rc : cg_store_event_step(st, op->ev.id, op->ev.step);
 }
@@ -661,6 +667,12 @@ static void rl_wait(struct op *op)
 static int rl_defer(struct op *op)
 {
 	struct cg_engine *e = op->e;
+	/* Another replica of the fleet got a 429: the window is closed for everyone. */
+	int64_t fleet_until = cg_store_rl_closed_until(cg_storeq_store(e->q));
+	if (fleet_until > wall_ms() && !(e->rl_remaining == 0 && e->rl_reset_at >= fleet_until)) {
+		e->rl_remaining = 0;
+		e->rl_reset_at = fleet_until;
+	}
 	if (e->rl_remaining == 0 && wall_ms() < e->rl_reset_at) {
 		rl_wait(op);
 		return 1;
@@ -687,11 +699,15 @@ static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
 		e->rl_remaining = 0;
 		/* Reset is whole seconds: 0 means "within the second"; never spin on it. */
 		e->rl_reset_at = now + (s > 0 ? s * 1000 : 100) + 20;
+		cg_store_rl_publish(cg_storeq_store(e->q), e->rl_reset_at);
 		return;
 	}
 	if (res->ratelimit_remaining >= 0 && res->ratelimit_reset >= 0) {
 		/* Requests already on the wire count against what the server says is left. */
 		long left = res->ratelimit_remaining - (long)e->unanswered;
+		/* The budget is the org's: with a shared store each live replica spends its share. */
+		if (left > 0)
+			left /= (long)cg_store_fleet_size(cg_storeq_store(e->q));
 		e->rl_remaining = left > 0 ? left : 0;
 		e->rl_reset_at = now + res->ratelimit_reset * 1000 + 20;
 	}
@@ -701,7 +717,8 @@ static void rl_timer_cb(uv_timer_t *t)
 {
 	struct cg_engine *e = t->data;
 	/* A new window: as many as it holds go now, the rest wait for the one after. */
-	e->rl_remaining = e->rl_limit > 0 ? e->rl_limit : -1;
+	long share = e->rl_limit / (long)cg_store_fleet_size(cg_storeq_store(e->q));
+	e->rl_remaining = e->rl_limit > 0 ? (share > 0 ? share : 1) : -1;
 	e->rl_reset_at = wall_ms() + (e->rl_period > 0 ? e->rl_period * 1000 : 1000);
 	struct op *list = e->wait_head;
 	e->wait_head = e->wait_tail = NULL;
@@ -795,12 +812,31 @@ static const char *case_ref(const struct op *op)
 	return op->cs.case_id ? op->cs.case_id : op->cs.case_key;
 }
 
+/*
+ * Shared store: 1 when the op's lease might run out before a request answers (the database
+ * was unreachable for a while, so renewals failed). The op is then dropped without writing;
+ * the next claimer resumes the event, reconciling an unfinished create by its marker.
+ */
+static int op_lease_lost(struct op *op)
+{
+	struct cg_engine *e = op->e;
+	uint64_t need = (uint64_t)(e->cfg->dd_timeout_ms ? e->cfg->dd_timeout_ms : 15000) + 1000;
+	if (cg_store_lease_valid(cg_storeq_store(e->q), op->claimed_mono, need))
+		return 0;
+	CG_LOG_WARN("key=%s event %" PRId64 ": its lease could run out before a request ends; leaving it to the "
+		    "next claim", op->ev.dedup_key, op->ev.id);
+	op_release(op);
+	return 1;
+}
+
 static void op_send_step(struct op *op)
 {
 	struct cg_engine *e = op->e;
 	enum cg_step s = op->steps[op->index];
 	char path[512];
 	int rc = 0;
+	if (op_lease_lost(op))
+		return;
 	if (s == CG_STEP_CREATE && project_wait(op))
 		return;
 	if (s >= CG_STEP_ASSIGN && action_prepare(op))
@@ -926,6 +962,8 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	op->ev = *ev;
 	op->cs = *cs;
 	op->now = wall_ms();
+	op->claimed_mono = uv_now(e->loop);
+	cg_store_hold(cg_storeq_store(e->q), op->ev.id, op->ev.lease, 1);
 	if (!op->cs.dedup_key) {
 		op->cs.dedup_key = dupstr(op->ev.dedup_key);
 		op->cs.state = CG_CASE_NONE;
@@ -1086,6 +1124,8 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 			if (!found) {
 				CG_LOG_INFO("key=%s: no case with marker %s; creating it", op->ev.dedup_key,
 					    op->cs.marker);
+				if (op_lease_lost(op))
+					return;
 				/* Same generation, same marker; the record stays CREATING on disk. */
 				int rc = send_create_for(op);
 				if (rc == 0)

@@ -407,6 +407,8 @@ void cg_app_handle(struct cg_http_request *req, void *ud)
 			why = "shutting down";
 		else if (app->store_full)
 			why = "store full";
+		else if (app->store_down)
+			why = "store unavailable";
 		else if (app->cfg->store_max_bytes && app->stats.bytes > app->cfg->store_max_bytes)
 			why = "store over its size limit";
 		if (why) {
