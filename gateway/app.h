@@ -9,10 +9,12 @@
 #include "config.h"
 #include "ddclient.h"
 #include "engine.h"
+#include "guard.h"
 #include "http.h"
 #include "metrics.h"
 #include "store.h"
 #include "storeq.h"
+#include "tls.h"
 
 struct cg_app {
 	uv_loop_t *loop;
@@ -25,6 +27,8 @@ struct cg_app {
 	struct cg_engine *engine;
 	struct cg_metrics *metrics;
 	struct cg_http_server *http;
+	struct cg_guard *guard;       /* inbound checks, SNS certificate cache and fetches */
+	struct cg_tls_ctx *tls;       /* listener TLS; NULL: plain HTTP */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stats_timer;
 	struct cg_store_stats stats;
