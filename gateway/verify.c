@@ -240,7 +240,9 @@ out:
 
 static void fmt_window(uint64_t ms, char *buf, size_t len)
 {
-	if (ms && ms % 3600000 == 0)
+	if (ms && ms % 86400000 == 0)
+		snprintf(buf, len, "%llud", (unsigned long long)(ms / 86400000));
+	else if (ms && ms % 3600000 == 0)
 		snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000));
 	else if (ms && ms % 60000 == 0)
 		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000));
