@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +128,18 @@ static void expect_status(int got, int want, const char *what, const char *resp)
 		print_error("%s: got %d, want %d\n%s\n", what, got, want, resp);
 		fail();
 	}
+}
+
+/* Stops casegate and checks it exited cleanly (under ASan: no leak, no error), then tears down. */
+static void finish(struct itest *t)
+{
+	int st = cg_h_stop(&t->gw, SIGTERM);
+	t->gw_running = 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		cg_h_dump_log(&t->gw);
+		fail_msg("casegate exit status %d, want a clean exit", st);
+	}
+	itest_teardown(t, 0);
 }
 
 static void start(struct itest *t, const char *prefix, const char *top, const char *sources)
@@ -256,7 +269,7 @@ static void test_signatures(void **state)
 	assert_non_null(strstr(r.body, "casegate_auth_failures_total"));
 	cg_h_resp_free(&r);
 	free(log);
-	itest_teardown(&t, 0);
+	finish(&t);
 }
 
 /* ---- limits through the daemon, each bounded in time ---- */
@@ -422,7 +435,7 @@ static void test_limits(void **state)
 	free(status);
 	if (kb <= 0 || kb > 200 * 1024)
 		fail_msg("peak RSS %ld KiB", kb);
-	itest_teardown(&t, 0);
+	finish(&t);
 }
 
 /* ---- behind a real nginx ---- */
@@ -527,7 +540,7 @@ static void test_nginx(void **state)
 	cg_h_stop(&ng, SIGTERM);
 	free(shipped);
 	free(src);
-	itest_teardown(&t, 0);
+	finish(&t);
 }
 
 /* ---- TLS on the listener ---- */
@@ -637,7 +650,7 @@ static void test_tls(void **state)
 		fail_msg("silent TLS client: closed=%d after %lld ms", eof, (long long)(mono_ms() - t0));
 	struct itest_wait w = {&t, 3};
 	assert_true(cg_h_poll(itest_has_ncases, &w, 10000));
-	itest_teardown(&t, 0);
+	finish(&t);
 }
 
 /* ---- AWS SNS with the certificate fetched over HTTPS ---- */
@@ -775,7 +788,7 @@ static void test_sns(void **state)
 	free(bad);
 	free(py);
 	free(pylog);
-	itest_teardown(&t, 0);
+	finish(&t);
 }
 
 /* ---- SNS subscription confirmation (in process: guard + fetch on a loop) ---- */
