@@ -56,8 +56,6 @@ struct cg_guard {
 	struct cg_fetch *fetch;
 	struct cert_entry cache[CERT_CACHE_MAX];
 	struct pending *pend;
-	regex_t default_hosts;
-	int have_default;
 	int closing;
 };
 
@@ -74,13 +72,8 @@ int cg_guard_create(uv_loop_t *loop, struct cg_guard **out)
 	if (!g)
 		return CG_ENOMEM;
 	g->loop = loop;
-	if (regcomp(&g->default_hosts, "^sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$",
-		    REG_EXTENDED | REG_ICASE | REG_NOSUB) == 0)
-		g->have_default = 1;
 	int rc = cg_fetch_create(loop, &g->fetch);
 	if (rc) {
-		if (g->have_default)
-			regfree(&g->default_hosts);
 		free(g);
 		return rc;
 	}
@@ -94,8 +87,6 @@ static void guard_free(struct cg_guard *g)
 		free(g->cache[i].url);
 		free(g->cache[i].pem);
 	}
-	if (g->have_default)
-		regfree(&g->default_hosts);
 	free(g);
 }
 
@@ -521,13 +512,21 @@ int cg_guard_confirm_subscription(struct cg_guard *g, const struct cg_source_con
 {
 	const struct cg_verify_config *v = cg_guard_sns_scheme(src);
 	char why[96];
-	if (v && !v->confirm) {
-		CG_LOG_INFO("source=%s: SNS subscription confirmation is off (confirm: false): confirm it by hand",
-			    src->name);
+	if (!v) {
+		/* Unsigned handshakes are not followed automatically: anyone knowing the hook URL could
+		 * send one. The operator confirms by hand (or configures verify: [{sns: {}}]). */
+		CG_LOG_WARN("source=%s: subscription confirmation received: confirm it by opening %s", src->name, url);
 		return CG_EAUTH;
 	}
-	const regex_t *hosts = v ? v->confirm_hosts : &g->default_hosts;
-	size_t nh = v ? v->nconfirm_hosts : (size_t)g->have_default;
+	if (!v->confirm) {
+		/* The operator confirms by hand: the URL is needed (its host was not checked: do not open
+		 * it blindly). */
+		CG_LOG_WARN("source=%s: SNS subscription confirmation is off (confirm: false): confirm it by opening %s",
+			    src->name, url);
+		return CG_EAUTH;
+	}
+	const regex_t *hosts = v->confirm_hosts;
+	size_t nh = v->nconfirm_hosts;
 	if (!cg_verify_url_allowed(url, hosts, nh, why, sizeof(why))) {
 		CG_LOG_WARN("source=%s: SNS SubscribeURL not followed: %s", src->name, why);
 		return CG_EAUTH;
@@ -536,7 +535,7 @@ int cg_guard_confirm_subscription(struct cg_guard *g, const struct cg_source_con
 	if (!c)
 		return CG_ENOMEM;
 	snprintf(c->source, sizeof(c->source), "%s", src->name);
-	struct cg_fetch_opts fo = {.ca_file = v ? v->ca_file : NULL, .max_bytes = 64 * 1024, .timeout_ms = FETCH_TIMEOUT_MS};
+	struct cg_fetch_opts fo = {.ca_file = v->ca_file, .max_bytes = 64 * 1024, .timeout_ms = FETCH_TIMEOUT_MS};
 	int rc = g->closing ? CG_ECLOSED : cg_fetch_get(g->fetch, url, &fo, confirm_done, c);
 	if (rc) {
 		free(c);

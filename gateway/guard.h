@@ -50,9 +50,10 @@ void cg_guard_check(struct cg_guard *g, const struct cg_source_config *src, stru
 		    const char *url_token, int64_t now_ms, cg_guard_done_fn done, void *ud);
 
 /*
- * Confirms an SNS subscription: GETs url when its host is allowed (the source's sns
- * confirm_hosts, default ^sns\.<region>\.amazonaws\.com$) and confirmation is not disabled;
- * logs the outcome. Returns 0 when the GET was started, CG_EAUTH when refused (logged).
+ * Confirms an SNS subscription: GETs url when src has an sns verify scheme (so the handshake's
+ * signature was verified) with confirm on, and the host is allowed (its confirm_hosts, default
+ * ^sns\.<region>\.amazonaws\.com(\.cn)?$); logs the outcome. Otherwise logs the URL for the
+ * operator. Returns 0 when the GET was started, CG_EAUTH when not (logged).
  */
 int cg_guard_confirm_subscription(struct cg_guard *g, const struct cg_source_config *src, const char *url);
 

@@ -12,90 +12,7 @@
 
 /* ---- small string builder ---- */
 
-void cg_sbuf_addn(struct cg_sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void cg_sbuf_add(struct cg_sbuf *b, const char *s)
-{
-	if (s)
-		cg_sbuf_addn(b, s, strlen(s));
-}
-
-void cg_sbuf_addf(struct cg_sbuf *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		cg_sbuf_addn(b, small, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big) {
-		b->oom = 1;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	cg_sbuf_addn(b, big, (size_t)n);
-	free(big);
-}
-
-char *cg_sbuf_take(struct cg_sbuf *b)
-{
-	char *p = b->p;
-	if (b->oom) {
-		free(p);
-		p = NULL;
-	} else if (!p) {
-		p = cg_strdup0("");
-	}
-	memset(b, 0, sizeof(*b));
-	return p;
-}
-
 /* ---- JSON helpers ---- */
-
-cJSON *cg_am_string_object(const cJSON *src)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (!o || !cJSON_IsObject(src))
-		return o;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, src)
-	{
-		if (cJSON_IsString(it) && !cJSON_AddStringToObject(o, it->string, it->valuestring)) {
-			cJSON_Delete(o);
-			return NULL;
-		}
-	}
-	return o;
-}
 
 int cg_am_add_link(cJSON *links, const char *name, const char *url)
 {
@@ -214,17 +131,6 @@ static int label_hash(const cJSON *labels, const char *prefix, char hex[65])
 	return 0;
 }
 
-static void pct_encode(struct cg_sbuf *b, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '.' || *p == '_' || *p == '~')
-			cg_sbuf_addn(b, (const char *)p, 1);
-		else
-			cg_sbuf_addf(b, "%%%02X", *p);
-	}
-}
-
 /*
  * A "new silence" link prefilled with the label matchers. Alertmanager's UI takes
  * /#/silences/new?filter={a="b", c="d"}; Grafana's takes
@@ -248,9 +154,9 @@ static int silence_link(cJSON *links, const char *external_url, const cJSON *lab
 		cg_sbuf_add(&b, "/alerting/silence/new?alertmanager=grafana");
 		for (size_t i = 0; i < n; i++) {
 			cg_sbuf_add(&b, "&matcher=");
-			pct_encode(&b, v[i]->string);
+			cg_sbuf_pct_encode(&b, v[i]->string);
 			cg_sbuf_add(&b, "%3D");
-			pct_encode(&b, v[i]->valuestring);
+			cg_sbuf_pct_encode(&b, v[i]->valuestring);
 		}
 	} else {
 		cg_sbuf_add(&f, "{");
@@ -269,7 +175,7 @@ static int silence_link(cJSON *links, const char *external_url, const cJSON *lab
 		cg_sbuf_add(&f, "}");
 		cg_sbuf_add(&b, "/#/silences/new?filter=");
 		if (!f.oom)
-			pct_encode(&b, f.p);
+			cg_sbuf_pct_encode(&b, f.p);
 	}
 	free(v);
 	int oom = f.oom;

@@ -678,6 +678,48 @@ static const char *py_server =
 	"print('PORT %d' % srv.server_address[1], flush=True)\n"
 	"srv.serve_forever()\n";
 
+/* A signed SNS SubscriptionConfirmation whose SubscribeURL points at the local server. */
+static char *sns_confirmation(const char *dir, int port)
+{
+	char *cert_url = cg_h_fmt("https://localhost:%d/cert.pem", port);
+	char *sub = cg_h_fmt("https://localhost:%d/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:"
+			     "alerts&Token=2336412f37fb",
+			     port);
+	const char *mid = "7c4a4b1e-0000-4000-8000-000000000009", *ts = "2024-05-02T00:54:06.655Z",
+		   *topic = "arn:aws:sns:us-east-1:123456789012:alerts", *tok = "2336412f37fb",
+		   *msg = "You have chosen to subscribe to the topic. To confirm, visit the SubscribeURL.";
+	char *sts = cg_h_fmt("Message\n%s\nMessageId\n%s\nSubscribeURL\n%s\nTimestamp\n%s\nToken\n%s\nTopicArn\n%s\n"
+			     "Type\nSubscriptionConfirmation\n",
+			     msg, mid, sub, ts, tok, topic);
+	char *f = cg_h_fmt("%s/sts", dir);
+	cg_h_write_file(f, sts, strlen(sts));
+	char *cmd = cg_h_fmt("openssl dgst -sha1 -sign '%s/sns.key' '%s' | base64 -w0", dir, f);
+	FILE *p = popen(cmd, "r");
+	char sig[1024] = "";
+	size_t n = fread(sig, 1, sizeof(sig) - 1, p);
+	sig[n] = '\0';
+	pclose(p);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "Type", "SubscriptionConfirmation");
+	cJSON_AddStringToObject(o, "MessageId", mid);
+	cJSON_AddStringToObject(o, "Token", tok);
+	cJSON_AddStringToObject(o, "TopicArn", topic);
+	cJSON_AddStringToObject(o, "Message", msg);
+	cJSON_AddStringToObject(o, "SubscribeURL", sub);
+	cJSON_AddStringToObject(o, "Timestamp", ts);
+	cJSON_AddStringToObject(o, "SignatureVersion", "1");
+	cJSON_AddStringToObject(o, "Signature", sig);
+	cJSON_AddStringToObject(o, "SigningCertURL", cert_url);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	free(cmd);
+	free(f);
+	free(sts);
+	free(sub);
+	free(cert_url);
+	return s;
+}
+
 static char *sns_envelope(const char *dir, int port, const char *message, int tamper)
 {
 	char *cert_url = cg_h_fmt("https://localhost:%d/cert.pem", port);
@@ -726,6 +768,16 @@ static int count_lines(const char *path, const char *needle)
 	return n;
 }
 
+struct confirm_wait {
+	const char *log;
+};
+
+static int confirmed(void *ud)
+{
+	struct confirm_wait *w = ud;
+	return count_lines(w->log, "GET /?Action=ConfirmSubscription") > 0;
+}
+
 static void test_sns(void **state)
 {
 	struct itest t;
@@ -751,8 +803,10 @@ static void test_sns(void **state)
 	assert_int_equal(itest_start_sim(&t, NULL), 0);
 	char *sources = cg_h_fmt("  - name: sns\n    type: generic\n"
 				 "    verify: [{sns: {cert_hosts: [\"^localhost$\"], ca_file: %s/ca.pem}}]\n" PROJECT
-				 "  - name: sns-aws\n    type: generic\n    verify: [{sns: {}}]\n" PROJECT,
-				 t.dir);
+				 "  - name: sns-aws\n    type: generic\n    verify: [{sns: {}}]\n" PROJECT
+				 "  - name: cw\n    type: cloudwatch\n"
+				 "    verify: [{sns: {cert_hosts: [\"^localhost$\"], confirm_hosts: [\"^localhost$\"], ca_file: %s/ca.pem}}]\n" PROJECT,
+				 t.dir, t.dir);
 	assert_int_equal(itest_write_config(&t, NULL, sources), 0);
 	free(sources);
 	if (itest_start_gw(&t) != 0)
@@ -777,6 +831,16 @@ static void test_sns(void **state)
 	assert_non_null(strstr(resp, "SigningCertURL refused: URL host is not in the allowlist"));
 	free(rq);
 	assert_int_equal(count_lines(pylog, "GET /cert.pem"), 1);
+	/* A verified SubscriptionConfirmation is confirmed: casegate GETs the SubscribeURL. */
+	char *conf = sns_confirmation(t.dir, pport);
+	rq = post_text("/hooks/cw", NULL, conf);
+	expect_status(raw_request(NULL, t.gw_port, rq, resp, sizeof(resp)), 200, "SNS subscription", resp);
+	free(rq);
+	free(conf);
+	struct confirm_wait cwait = {pylog};
+	if (!cg_h_poll(confirmed, &cwait, 10000))
+		fail_msg("the SubscribeURL was not fetched");
+	assert_true(cg_h_wait_log(&t.gw, "SNS subscription confirmed (HTTP 200)", 5000));
 	/* Certificate server gone: 503 (SNS retries), not 401. */
 	cg_h_stop(&ps, SIGTERM);
 	char *other = sns_envelope(t.dir, free_port(), msg, 0);
@@ -792,16 +856,6 @@ static void test_sns(void **state)
 }
 
 /* ---- SNS subscription confirmation (in process: guard + fetch on a loop) ---- */
-
-struct confirm_wait {
-	const char *log;
-};
-
-static int confirmed(void *ud)
-{
-	struct confirm_wait *w = ud;
-	return count_lines(w->log, "GET /?Action=ConfirmSubscription") > 0;
-}
 
 static void test_confirm_subscription(void **state)
 {
