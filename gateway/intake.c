@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "actions.h"
 #include "app.h"
 #include "auth.h"
 #include "err.h"
@@ -242,6 +243,10 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		ev->severity = d.severity;
 		d.severity = NULL;
 		ev->payload = cg_engine_event_payload(&d);
+		if (ev->payload && cg_actions_payload_insights(src, &events.v[i], &ev->payload) != 0) {
+			free(ev->payload); /* out of memory: answered 500 below */
+			ev->payload = NULL;
+		}
 		ev->received_ms = now;
 		ev->next_ms = now;
 		cJSON *item = cJSON_CreateObject();
@@ -339,6 +344,12 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 	size_t idx = 0;
 	const struct cg_source_config *src = lookup_source(app->cfg, name, name_len, &idx);
 	if (!src) {
+		count_request(app, "source=\"\"", 404);
+		cg_http_respond_error(req, 404, "unknown source");
+		return;
+	}
+	if (src->type && strcmp(src->type, "email") == 0) {
+		/* Mail sources take mail (mail.listen or `casegate mail`), never webhooks. */
 		count_request(app, "source=\"\"", 404);
 		cg_http_respond_error(req, 404, "unknown source");
 		return;

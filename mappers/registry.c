@@ -19,6 +19,8 @@ extern const struct cg_mapper cg_mapper_newrelic;
 extern const struct cg_mapper cg_mapper_zabbix;
 extern const struct cg_mapper cg_mapper_uptimekuma;
 extern const struct cg_mapper cg_mapper_kibana;
+/* e-mail (mail.c parses, email.c maps) */
+extern const struct cg_mapper cg_mapper_email;
 
 static const struct cg_mapper *const all[] = {
 	&cg_mapper_generic,
@@ -37,6 +39,8 @@ static const struct cg_mapper *const all[] = {
 	&cg_mapper_zabbix,
 	&cg_mapper_uptimekuma,
 	&cg_mapper_kibana,
+	/* e-mail */
+	&cg_mapper_email,
 	NULL,
 };
 
