@@ -43,6 +43,18 @@ void cg_app_builders_free(struct cg_builder **b, size_t n)
 	free(b);
 }
 
+/* Non-fatal config findings (world-readable secrets, unauthenticated public sources): one line each. */
+static void log_warnings(const struct cg_config *cfg)
+{
+	for (const char *p = cfg->warnings; p && *p;) {
+		size_t len = strcspn(p, "\n");
+		CG_LOG_WARN("%.*s", (int)len, p);
+		p += len;
+		if (*p)
+			p++;
+	}
+}
+
 static void log_setup(const struct cg_config *cfg)
 {
 	enum cg_log_level lvl = CG_LOG_LEVEL_INFO;
@@ -149,11 +161,22 @@ static void dd_closed(void *ud)
 	cg_storeq_destroy(app->q, store_closed, app);
 }
 
+static void guard_closed(void *ud)
+{
+	struct cg_app *app = ud;
+	app->guard = NULL;
+	cg_dd_client_destroy(app->dd, dd_closed, app);
+}
+
 static void maybe_finish_stop(struct cg_app *app)
 {
 	if (--pending_closes > 0)
 		return;
-	cg_dd_client_destroy(app->dd, dd_closed, app);
+	/* Intake is closed, so no check waits on the guard any more. */
+	if (app->guard)
+		cg_guard_destroy(app->guard, guard_closed, app);
+	else
+		cg_dd_client_destroy(app->dd, dd_closed, app);
 }
 
 static void http_closed(void *ud)
@@ -207,6 +230,11 @@ static void reload(struct cg_app *app)
 	}
 	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port)
 		CG_LOG_WARN("reload: `listen` changes take effect after a restart");
+	if (!ncfg->tls_cert_file != !app->cfg->tls_cert_file ||
+	    (ncfg->tls_cert_file && (strcmp(ncfg->tls_cert_file, app->cfg->tls_cert_file) != 0 ||
+				     strcmp(ncfg->tls_key_file, app->cfg->tls_key_file) != 0)))
+		CG_LOG_WARN("reload: `tls` changes take effect after a restart");
+	log_warnings(ncfg);
 	cg_app_builders_free(app->builders, app->cfg->nsources);
 	struct cg_config *old = app->cfg;
 	app->builders = nb;
@@ -241,6 +269,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	app->config_path = strdup(config_path);
 	app->max_pending_jobs = 10000;
 	log_setup(cfg);
+	log_warnings(cfg);
 	signal(SIGPIPE, SIG_IGN);
 
 	const char *url = dd_url ? dd_url : cfg->dd_url;
@@ -288,6 +317,14 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	cg_metrics_describe(app->metrics, "casegate_store_bytes", CG_GAUGE, "Size of the store");
 	if (cg_engine_create(&loop, app->q, app->dd, app->metrics, cfg, &app->engine) != 0)
 		goto early_fail;
+	if (cg_guard_create(&loop, &app->guard) != 0) {
+		CG_LOG_ERR("out of memory");
+		goto late_fail;
+	}
+	if (cfg->tls_cert_file && cg_tls_ctx_create(cfg->tls_cert_file, cfg->tls_key_file, &app->tls, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("tls: %s", err);
+		goto late_fail;
+	}
 
 	struct cg_http_limits lim;
 	cg_http_limits_default(&lim);
@@ -308,6 +345,8 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		CG_LOG_ERR("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, err);
 		goto late_fail;
 	}
+	if (app->tls)
+		cg_http_server_use_tls(app->http, app->tls);
 	if (cg_mailin_start(app, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("cannot listen for mail on %s:%d: %s", cfg->mail.listen_host, cfg->mail.listen_port, err);
 		cg_http_server_close(app->http, NULL, NULL);
@@ -330,14 +369,16 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 
 	const char *host = cfg->listen_host;
 	int v6 = strchr(host, ':') != NULL;
-	CG_LOG_INFO("listening on %s%s%s:%d (%zu source(s), Datadog API %s)", v6 ? "[" : "", host, v6 ? "]" : "",
-		    cg_http_server_port(app->http), cfg->nsources, url);
+	CG_LOG_INFO("listening on %s%s%s:%d (%s%zu source(s), Datadog API %s)", v6 ? "[" : "", host, v6 ? "]" : "",
+		    cg_http_server_port(app->http), app->tls ? "TLS, " : "", cfg->nsources, url);
 	cg_engine_kick(app->engine);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = 0;
 	goto out;
 
 late_fail:
+	cg_guard_destroy(app->guard, NULL, NULL);
+	app->guard = NULL;
 	cg_engine_stop(app->engine, NULL, NULL);
 	cg_engine_destroy(app->engine);
 	app->engine = NULL;
@@ -354,6 +395,7 @@ early_fail:
 	}
 out:
 	cg_store_close(app->store);
+	cg_tls_ctx_destroy(app->tls);
 	if (uv_loop_close(&loop) != 0)
 		CG_LOG_WARN("event loop closed with open handles");
 	cg_metrics_destroy(app->metrics);

@@ -33,6 +33,14 @@ static int check_bearer(const struct cg_auth_config *auth, const char *cred)
 	return ok;
 }
 
+int cg_auth_check_token(const struct cg_auth_config *auth, const char *token, size_t len)
+{
+	int ok = 0;
+	for (size_t i = 0; i < auth->nbearer; i++)
+		ok |= cg_secret_equal(token, len, auth->bearer[i], strlen(auth->bearer[i]));
+	return ok;
+}
+
 static int check_basic(const struct cg_auth_config *auth, const char *b64)
 {
 	unsigned char dec[1024];

@@ -409,6 +409,8 @@ int main(int argc, char **argv)
 		if (rc) {
 			fprintf(stderr, "%s: %s\n", a.config, err);
 		} else {
+			if (cfg->warnings)
+				fprintf(stderr, "%s\n", cfg->warnings);
 			printf("%s: ok (%zu source(s))\n", a.config, cfg->nsources);
 			cg_app_builders_free(b, cfg->nsources);
 		}
