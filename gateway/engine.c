@@ -888,8 +888,10 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	}
 	int has_attrs = cJSON_GetObjectItemCaseSensitive(op->payload, "attributes") != NULL;
 
-	if (op->ev.step != 0) {
-		/* Resume where an earlier attempt stopped; its decision stands. */
+	if (op->ev.step != 0 && cg_step_index(op->ev.step) > 0) {
+		/* Resume where an earlier attempt stopped; its decision stands. At index 0 nothing
+		 * is known to have happened (a create certainly not sent had its CREATING mark
+		 * undone), so decide again: a create then marks CREATING before it is sent. */
 		op->action = cg_step_action(op->ev.step);
 		op->index = cg_step_index(op->ev.step);
 		op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);
