@@ -521,7 +521,14 @@ static void op_finish(struct op *op, enum fin kind)
 		const char *summary = cg_json_str(op->payload, "summary");
 		cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, summary, &op->src, op->now);
 	}
-	if (kind == FIN_DEAD) {
+	if (kind == FIN_DEAD && op->action == CG_ACT_CREATE && op->http_status != 404 &&
+	    (op->cs.state == CG_CASE_OPEN || op->cs.state == CG_CASE_CREATING)) {
+		/* The case exists (a later step failed) or may exist (outcome unknown): keep it
+		 * (or the CREATING mark, so the next firing reconciles) instead of opening a
+		 * duplicate on the next firing. */
+		if (op->cs.state == CG_CASE_OPEN)
+			cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, NULL, &op->src, op->now);
+	} else if (kind == FIN_DEAD) {
 		/* Nothing of this event happened: the case stays as it was. */
 		cg_store_case_cleanup(&op->cs);
 		if (op->before.dedup_key && case_copy(&op->cs, &op->before) != 0)

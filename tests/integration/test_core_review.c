@@ -440,10 +440,44 @@ static void test_create_retry_reconciles(void **state)
 	rig_stop(&r);
 }
 
+/* ---- a dead-lettered follow-up of a successful create must not forget the case ------------- */
+
+static int script_attrs_400(struct fake *f, const struct cg_http_request *req, const char *op)
+{
+	(void)f;
+	(void)req;
+	return strcmp(op, "attributes") == 0 ? 400 : V_PROCESS;
+}
+
+static void test_attrs_dead_keeps_case(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, "    on_repeat: comment\n");
+	r.fake.script = script_attrs_400;
+	rig_event(&r, "b", CG_STATUS_FIRING, 3, "first", 1);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	expect_cases(&r, 1);
+	assert_int_equal(count_recs(&r.fake, "POST", "/attributes"), 1);
+	struct case_arg a = {.key = "demo:b"};
+	assert_int_equal(store_sync(&r, case_fn, &a), 0);
+	if (a.c.state != CG_CASE_OPEN)
+		fprintf(stderr, "case state after dead attributes: got %d, want %d (open)\n", a.c.state, CG_CASE_OPEN);
+	assert_int_equal(a.c.state, CG_CASE_OPEN);
+	cg_store_case_cleanup(&a.c);
+	/* The next firing lands on the same case. */
+	rig_event(&r, "b", CG_STATUS_FIRING, 3, "second", 1);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	expect_cases(&r, 1);
+	assert_int_equal(count_recs(&r.fake, "POST", "/api/v2/cases/case-1/comment"), 1);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_retry_reconciles),
+		cmocka_unit_test(test_attrs_dead_keeps_case),
 	};
 	if (cg_dd_global_init() != 0)
 		return 1;
