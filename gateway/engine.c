@@ -445,6 +445,8 @@ static void op_free(struct op *op)
 	cg_store_case_cleanup(&op->cs);
 	cg_store_case_cleanup(&op->before);
 	cJSON_Delete(op->payload);
+	free(op->src.status_name);
+	free(op->src.reopen_status_name);
 	free(op);
 }
 
@@ -851,6 +853,27 @@ static void op_run(struct op *op)
 	op_send_step(op);
 }
 
+/*
+ * Copies the lifecycle settings of src into op. Only these, and the strings copied: a reload
+ * frees the config while the op (waiting on a request, a store job or the rate-limit window)
+ * still runs, so op->src must own every pointer it keeps.
+ */
+static int lifecycle_copy(struct op *op, const struct cg_source_config *src)
+{
+	struct cg_source_config *d = &op->src;
+	d->on_repeat = src->on_repeat;
+	d->digest_interval_ms = src->digest_interval_ms;
+	d->on_resolve = src->on_resolve;
+	d->reopen_window_ms = src->reopen_window_ms;
+	d->raise_priority = src->raise_priority;
+	d->lower_priority = src->lower_priority;
+	d->status_name = dupstr(src->status_name);
+	d->reopen_status_name = dupstr(src->reopen_status_name);
+	if ((src->status_name && !d->status_name) || (src->reopen_status_name && !d->reopen_status_name))
+		return CG_ENOMEM;
+	return 0;
+}
+
 static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_store_case *cs)
 {
 	struct op *op = calloc(1, sizeof(*op));
@@ -881,11 +904,12 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	snprintf(op->source_label, sizeof(op->source_label), "source=\"%s\"", esc);
 
 	const struct cg_source_config *src = find_source(e->cfg, op->ev.source);
-	if (src)
-		op->src = *src;
-	else
-		cg_lifecycle_defaults(&op->src);
-	op->src.name = NULL; /* not owned: never used after a reload */
+	cg_lifecycle_defaults(&op->src);
+	if (src && lifecycle_copy(op, src) != 0) {
+		snprintf(op->reason, sizeof(op->reason), "out of memory");
+		op_retry(op, NULL);
+		return;
+	}
 
 	op->payload = cJSON_Parse(op->ev.payload ? op->ev.payload : "");
 	if (!cJSON_IsObject(op->payload)) {

@@ -60,7 +60,7 @@ static int count_recs(const struct fake *f, const char *method, const char *path
 }
 
 /* The body of the k-th (0-based) recorded request matching method and path_sub, or NULL. */
-__attribute__((unused)) static const char *rec_body(const struct fake *f, const char *method, const char *path_sub, int k)
+static const char *rec_body(const struct fake *f, const char *method, const char *path_sub, int k)
 {
 	for (int i = 0; i < f->nrec; i++)
 		if (strcmp(f->recs[i].method, method) == 0 && strstr(f->recs[i].path, path_sub) && k-- == 0)
@@ -473,11 +473,63 @@ static void test_attrs_dead_keeps_case(void **state)
 	rig_stop(&r);
 }
 
+/* ---- SIGHUP reload while an operation holds the old source settings ------------------------ */
+
+static int script_hold_comment(struct fake *f, const struct cg_http_request *req, const char *op)
+{
+	(void)req;
+	if (strcmp(op, "comment") == 0 && f->script_state++ == 0)
+		return V_HOLD;
+	return V_PROCESS;
+}
+
+static int comment_held(struct rig *r)
+{
+	return r->fake.held != NULL;
+}
+
+static int close_sent(struct rig *r)
+{
+	return count_recs(&r->fake, "POST", "/status") > 0;
+}
+
+static void test_reload_keeps_status_name(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, "    status_name: Resolved-by-A\n    reopen_status_name: Reopened-by-A\n");
+	rig_event(&r, "c", CG_STATUS_FIRING, 3, "first", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	r.fake.script = script_hold_comment;
+	rig_event(&r, "c", CG_STATUS_RESOLVED, 3, "resolved", 0);
+	assert_true(run_until(&r, comment_held, DEADLINE_MS));
+
+	/* Reload as app.c does: the engine gets the new config, the old one is freed. */
+	struct cg_config *old = r.cfg;
+	r.cfg = parse_cfg("    status_name: Resolved-by-B\n");
+	cg_engine_set_config(r.e, r.cfg);
+	/* Scribble over the old strings first, as a reused allocation would. */
+	memset(old->sources[0].status_name, 'Z', strlen(old->sources[0].status_name));
+	memset(old->sources[0].reopen_status_name, 'Z', strlen(old->sources[0].reopen_status_name));
+	cg_config_free(old);
+
+	fake_release(&r.fake);
+	assert_true(run_until(&r, close_sent, DEADLINE_MS));
+	const char *body = rec_body(&r.fake, "POST", "/status", 0);
+	/* The operation keeps its decision, taken with config A. */
+	if (!strstr(body, "\"Resolved-by-A\""))
+		fprintf(stderr, "close body: got %s, want status_name Resolved-by-A\n", body);
+	assert_non_null(strstr(body, "\"Resolved-by-A\""));
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_retry_reconciles),
 		cmocka_unit_test(test_attrs_dead_keeps_case),
+		cmocka_unit_test(test_reload_keeps_status_name),
 	};
 	if (cg_dd_global_init() != 0)
 		return 1;
