@@ -36,6 +36,8 @@ struct cg_engine {
 	unsigned unanswered;   /* requests sent, answer not yet seen */
 	uv_timer_t rl_timer;
 	struct op *wait_head, *wait_tail; /* ops holding a request until the window resets */
+	uv_timer_t store_timer;
+	struct op *sr_head, *sr_tail; /* ops whose store job failed, waiting to run it again */
 	void (*on_stopped)(void *ud);
 	void *stopped_ud;
 	int closed;
@@ -57,6 +59,9 @@ struct op {
 	int reconciling;              /* the current request is the search for an unknown create */
 	int need_reconcile;           /* claimed with an unknown create outcome: search before creating */
 	struct op *wait_next;         /* in the rate-limit wait list */
+	struct op *sr_next;           /* in the store-retry list */
+	cg_storeq_job_fn sr_fn;       /* the store job to run again, and its completion */
+	cg_storeq_done_fn sr_done;
 	int64_t now;
 	char marker[40];
 	/* job results */
@@ -201,6 +206,9 @@ static void op_run(struct op *op);
 static void op_free(struct op *op);
 static void op_release(struct op *op);
 static void op_send_step(struct op *op);
+static void finish_done(int rc, void *ud);
+static int progress_run(struct cg_store *st, void *ud);
+static void progress_done(int rc, void *ud);
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -224,6 +232,8 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 	e->timer.data = e;
 	uv_timer_init(loop, &e->rl_timer);
 	e->rl_timer.data = e;
+	uv_timer_init(loop, &e->store_timer);
+	e->store_timer.data = e;
 	e->rl_remaining = -1;
 	cg_metrics_describe(metrics, "casegate_events_total", CG_COUNTER,
 			    "Events applied to cases, by source and action");
@@ -264,8 +274,8 @@ static void maybe_stopped(struct cg_engine *e)
 static void timer_closed(uv_handle_t *h)
 {
 	struct cg_engine *e = h->data;
-	/* Two timers share the engine: free it when the second one has closed. */
-	if (++e->closed == 2)
+	/* Three timers share the engine: free it when the last one has closed. */
+	if (++e->closed == 3)
 		free(e);
 }
 
@@ -284,6 +294,15 @@ void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
 		list = op->wait_next;
 		op_release(op);
 	}
+	/* Ops whose store job failed: their events stay in flight and are retried after restart. */
+	uv_timer_stop(&e->store_timer);
+	list = e->sr_head;
+	e->sr_head = e->sr_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->sr_next;
+		op_release(op);
+	}
 	maybe_stopped(e);
 }
 
@@ -293,6 +312,7 @@ void cg_engine_destroy(struct cg_engine *e)
 		return;
 	uv_close((uv_handle_t *)&e->timer, timer_closed);
 	uv_close((uv_handle_t *)&e->rl_timer, timer_closed);
+	uv_close((uv_handle_t *)&e->store_timer, timer_closed);
 }
 
 static void arm_timer(struct cg_engine *e, int64_t due)
@@ -462,6 +482,44 @@ static void op_release(struct op *op)
 		cg_engine_kick(e);
 }
 
+static void store_retry_cb(uv_timer_t *t)
+{
+	struct cg_engine *e = t->data;
+	struct op *list = e->sr_head;
+	e->sr_head = e->sr_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->sr_next;
+		if (e->stopping || cg_storeq_submit(e->q, op->sr_fn, op->sr_done, op) != 0)
+			op_release(op);
+	}
+}
+
+/*
+ * A store job of op failed (disk full, database locked, I/O error) and was rolled back: the
+ * event is still in flight in the store, and nothing would ever claim it again before a
+ * restart. The job is idempotent (it writes op's state), so run it again a little later.
+ */
+static void store_retry(struct op *op, cg_storeq_job_fn fn, cg_storeq_done_fn done)
+{
+	struct cg_engine *e = op->e;
+	if (e->stopping) {
+		/* The event stays in flight; the next start makes it pending again. */
+		op_release(op);
+		return;
+	}
+	op->sr_fn = fn;
+	op->sr_done = done;
+	op->sr_next = NULL;
+	if (e->sr_tail)
+		e->sr_tail->sr_next = op;
+	else
+		e->sr_head = op;
+	e->sr_tail = op;
+	if (!uv_is_active((uv_handle_t *)&e->store_timer))
+		uv_timer_start(&e->store_timer, store_retry_cb, 1000, 0);
+}
+
 static int finish_run(struct cg_store *st, void *ud)
 {
 	struct op *op = ud;
@@ -492,11 +550,10 @@ static void finish_done(int rc, void *ud)
 	struct cg_engine *e = op->e;
 	char labels[256];
 	if (rc) {
-		/* The event stays in flight in the store until restart; retry it from memory later
-		 * would risk running it twice, so only log loudly. */
-		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s", op->ev.id, op->ev.dedup_key,
-			   cg_strerror(rc));
-		op_release(op);
+		/* The event is still in flight in the store and this op owns it: save again later. */
+		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s; retrying", op->ev.id,
+			   op->ev.dedup_key, cg_strerror(rc));
+		store_retry(op, finish_run, finish_done);
 		return;
 	}
 	if (op->finish_kind == FIN_DONE) {
@@ -577,8 +634,8 @@ static void progress_done(int rc, void *ud)
 {
 	struct op *op = ud;
 	if (rc) {
-		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s", op->ev.id, cg_strerror(rc));
-		op_release(op);
+		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s; retrying", op->ev.id, cg_strerror(rc));
+		store_retry(op, progress_run, progress_done);
 		return;
 	}
 	if (op->e->stopping) {

@@ -524,12 +524,80 @@ static void test_reload_keeps_status_name(void **state)
 	rig_stop(&r);
 }
 
+/* ---- a failed store job must not leave its event in flight until restart ------------------- */
+
+static const struct cg_store_ops *real_ops;
+static struct cg_store_ops faulty_ops;
+static atomic_int fail_done, fail_step;
+
+static int faulty_event_done(struct cg_store *st, int64_t id)
+{
+	if (atomic_load(&fail_done) > 0) {
+		atomic_fetch_sub(&fail_done, 1);
+		return CG_EIO;
+	}
+	return real_ops->event_done(st, id);
+}
+
+static int faulty_event_step(struct cg_store *st, int64_t id, int step)
+{
+	if (atomic_load(&fail_step) > 0) {
+		atomic_fetch_sub(&fail_step, 1);
+		return CG_EFULL;
+	}
+	return real_ops->event_step(st, id, step);
+}
+
+/* Runs on the store thread, so no store call is under way while the table changes. */
+static int install_faults(struct cg_store *st, void *arg)
+{
+	(void)arg;
+	real_ops = st->ops;
+	faulty_ops = *st->ops;
+	faulty_ops.event_done = faulty_event_done;
+	faulty_ops.event_step = faulty_event_step;
+	st->ops = &faulty_ops;
+	return 0;
+}
+
+static int restore_ops(struct cg_store *st, void *arg)
+{
+	(void)arg;
+	st->ops = real_ops;
+	return 0;
+}
+
+static void test_store_failure_retried(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, "    on_repeat: comment\n");
+	assert_int_equal(store_sync(&r, install_faults, NULL), 0);
+	/* Saving the outcome fails twice (batch and alone), then the store recovers. */
+	atomic_store(&fail_done, 2);
+	rig_event(&r, "d", CG_STATUS_FIRING, 3, "first", 0);
+	if (!run_until(&r, queue_empty, DEADLINE_MS))
+		fprintf(stderr, "event still queued or in flight after a transient store failure\n");
+	assert_true(queue_empty(&r));
+	expect_cases(&r, 1);
+	/* Saving progress between two steps fails (disk full) once: the op continues afterwards. */
+	atomic_store(&fail_step, 1);
+	rig_event(&r, "d", CG_STATUS_RESOLVED, 3, "resolved", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	assert_int_equal(count_recs(&r.fake, "POST", "/api/v2/cases/case-1/status"), 1);
+	assert_int_equal(atomic_load(&fail_done), 0);
+	assert_int_equal(atomic_load(&fail_step), 0);
+	assert_int_equal(store_sync(&r, restore_ops, NULL), 0);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_retry_reconciles),
 		cmocka_unit_test(test_attrs_dead_keeps_case),
 		cmocka_unit_test(test_reload_keeps_status_name),
+		cmocka_unit_test(test_store_failure_retried),
 	};
 	if (cg_dd_global_init() != 0)
 		return 1;
