@@ -500,11 +500,12 @@ static void store_retry_cb(uv_timer_t *t)
  * event is still in flight in the store, and nothing would ever claim it again before a
  * restart. The job is idempotent (it writes op's state), so run it again a little later.
  */
-static void store_retry(struct op *op, cg_storeq_job_fn fn, cg_storeq_done_fn done)
+static void store_retry(struct op *op, int rc, cg_storeq_job_fn fn, cg_storeq_done_fn done)
 {
 	struct cg_engine *e = op->e;
-	if (e->stopping) {
-		/* The event stays in flight; the next start makes it pending again. */
+	/* CG_ENOENT: the event row is gone (deleted behind our back); nothing to save. */
+	if (e->stopping || rc == CG_ENOENT) {
+		/* Otherwise the event stays in flight; the next start makes it pending again. */
 		op_release(op);
 		return;
 	}
@@ -553,7 +554,7 @@ static void finish_done(int rc, void *ud)
 		/* The event is still in flight in the store and this op owns it: save again later. */
 		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s; retrying", op->ev.id,
 			   op->ev.dedup_key, cg_strerror(rc));
-		store_retry(op, finish_run, finish_done);
+		store_retry(op, rc, finish_run, finish_done);
 		return;
 	}
 	if (op->finish_kind == FIN_DONE) {
@@ -635,7 +636,7 @@ static void progress_done(int rc, void *ud)
 	struct op *op = ud;
 	if (rc) {
 		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s; retrying", op->ev.id, cg_strerror(rc));
-		store_retry(op, progress_run, progress_done);
+		store_retry(op, rc, progress_run, progress_done);
 		return;
 	}
 	if (op->e->stopping) {
