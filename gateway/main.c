@@ -241,7 +241,8 @@ static int cmd_dlq(const struct args *a)
 	struct cg_store *st = NULL;
 	char err[256];
 	int rc = 1;
-	if (cg_store_sqlite_open(cfg->state_dir, &st, err, sizeof(err)) != 0) {
+	/* The daemon may be running: leave its in-flight events alone. */
+	if (cg_store_sqlite_open_tool(cfg->state_dir, &st, err, sizeof(err)) != 0) {
 		fprintf(stderr, "casegate dlq: %s\n", err);
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <stdatomic.h>
+#include <sys/wait.h>
 #include <uv.h>
 
 #include "config.h"
@@ -591,6 +592,120 @@ static void test_store_failure_retried(void **state)
 	rig_stop(&r);
 }
 
+/* ---- the dlq CLI must not hand the daemon's in-flight events out a second time ------------- */
+
+static const char *cli_sources = "  - name: rv\n"
+				 "    type: generic\n"
+				 "    auth: { bearer: tok }\n"
+				 "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+				 "    case_type: 00000000-0000-0000-0000-000000000001\n"
+				 "    title: \"{{labels.alertname}}\"\n"
+				 "    dedup_key: \"{{labels.alertname}}\"\n"
+				 "    on_repeat: comment\n";
+
+struct case_wait {
+	struct itest *t;
+	const char *title;
+	int comments;
+};
+
+static int case_has_comments(void *ud)
+{
+	struct case_wait *w = ud;
+	cJSON *all = itest_cases(w->t);
+	cJSON *c = itest_find_case(all, w->title);
+	int ok = c && itest_case_ncomments(c) >= w->comments;
+	cJSON_Delete(all);
+	return ok;
+}
+
+static int gw_idle(void *ud)
+{
+	struct itest *t = ud;
+	return itest_metric(t, "casegate_inflight_operations", NULL) == 0 &&
+	       itest_metric(t, "casegate_queue_depth", NULL) == 0;
+}
+
+static int proc_exited(void *ud)
+{
+	return !cg_h_alive(ud);
+}
+
+/* Runs `casegate ARGS...` to completion; returns its exit status (-1 on failure to run). */
+static int run_cli(struct itest *t, const char *log_name, const char *a1, const char *a2)
+{
+	char bin[512], log[600];
+	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+	snprintf(log, sizeof(log), "%s/%s", t->dir, log_name);
+	char *const argv[] = {bin, (char *)a1, (char *)a2, "-c", t->cfg_path, NULL};
+	struct cg_h_proc p;
+	if (cg_h_spawn(&p, argv, NULL, log) != 0)
+		return -1;
+	if (!cg_h_poll(proc_exited, &p, 20000)) {
+		cg_h_stop(&p, SIGKILL);
+		return -1;
+	}
+	return WIFEXITED(p.wstatus) ? WEXITSTATUS(p.wstatus) : -1;
+}
+
+/* Processes are stopped by the teardown, also when an assertion failed. */
+static int proc_setup(void **state)
+{
+	struct itest *t = calloc(1, sizeof(*t));
+	if (!t || itest_setup(t, "cg-review-proc") != 0)
+		return -1;
+	*state = t;
+	return 0;
+}
+
+static int proc_teardown(void **state)
+{
+	struct itest *t = *state;
+	if (t) {
+		itest_teardown(t, 0);
+		free(t);
+	}
+	return 0;
+}
+
+static void test_dlq_cli_keeps_inflight(void **state)
+{
+	struct itest *t = *state;
+	assert_int_equal(itest_start_sim(t, NULL), 0);
+	assert_int_equal(itest_write_config(t, NULL, cli_sources), 0);
+	assert_int_equal(itest_start_gw(t), 0);
+
+	const char *fire = "{\"labels\":{\"alertname\":\"CliRace\",\"severity\":\"warning\"}}";
+	assert_int_equal(itest_post(t, "rv", "tok", fire, NULL), 202);
+	struct itest_wait w = {t, 1};
+	assert_true(cg_h_poll(itest_has_ncases, &w, DEADLINE_MS));
+
+	/* Slow answers keep the repeat's comment request in flight while the CLI runs. */
+	char url[128];
+	snprintf(url, sizeof(url), "%s/_sim/faults", t->sim_url);
+	const char *slow = "{\"latency_ms\":3000}";
+	struct cg_h_resp resp;
+	assert_int_equal(cg_h_http("POST", url, NULL, slow, strlen(slow), &resp), 0);
+	assert_int_equal(resp.status, 200);
+	cg_h_resp_free(&resp);
+	assert_int_equal(itest_post(t, "rv", "tok", fire, NULL), 202);
+	struct case_wait cw = {t, "CliRace", 1};
+	assert_true(cg_h_poll(case_has_comments, &cw, DEADLINE_MS));
+
+	assert_int_equal(run_cli(t, "dlq.log", "dlq", "list"), 0);
+
+	/* Both the daemon's op and any second op for the same event have ended. */
+	assert_true(cg_h_poll(gw_idle, t, 15000));
+	cJSON *all = itest_cases(t);
+	cJSON *c = itest_find_case(all, "CliRace");
+	assert_non_null(c);
+	int n = itest_case_ncomments(c);
+	if (n != 1)
+		fprintf(stderr, "comments for one repeat: got %d, want 1\n", n);
+	assert_int_equal(n, 1);
+	cJSON_Delete(all);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -598,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_attrs_dead_keeps_case),
 		cmocka_unit_test(test_reload_keeps_status_name),
 		cmocka_unit_test(test_store_failure_retried),
+		cmocka_unit_test_setup_teardown(test_dlq_cli_keeps_inflight, proc_setup, proc_teardown),
 	};
 	if (cg_dd_global_init() != 0)
 		return 1;
