@@ -789,6 +789,13 @@ static char *comment_text(struct op *op)
 		snprintf(head, sizeof(head), "**Priority %s** from %s to %s: severity is now `%s`.",
 			 op->action == CG_ACT_ESCALATE ? "raised" : "lowered", cg_priority_name(c->priority),
 			 cg_priority_name(op->ev.priority), op->ev.severity ? op->ev.severity : "unknown");
+		if (c->pending_repeats > 0) {
+			/* This comment ends the digest window: report the folded repeats too. */
+			size_t n = strlen(head);
+			iso8601(c->first_pending_ms, t2, sizeof(t2));
+			snprintf(head + n, sizeof(head) - n, " It fired %" PRId64 " more time%s since %s.",
+				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
+		}
 		break;
 	case CG_ACT_RESOLVE:
 		if (c->pending_repeats > 0) {

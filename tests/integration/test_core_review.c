@@ -706,6 +706,31 @@ static void test_dlq_cli_keeps_inflight(void **state)
 	cJSON_Delete(all);
 }
 
+/* ---- README: folded repeats are reported in the next comment, escalation included --------- */
+
+static void test_escalation_reports_folded(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL);
+	rig_event(&r, "e", CG_STATUS_FIRING, 3, "first", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	rig_event(&r, "e", CG_STATUS_FIRING, 3, "again 1", 0);
+	rig_event(&r, "e", CG_STATUS_FIRING, 3, "again 2", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	assert_int_equal(count_recs(&r.fake, "POST", "/comment"), 0); /* folded into the digest */
+	rig_event(&r, "e", CG_STATUS_FIRING, 1, "worse", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	assert_int_equal(count_recs(&r.fake, "POST", "/priority"), 1);
+	const char *body = rec_body(&r.fake, "POST", "/comment", 0);
+	assert_non_null(body);
+	if (!strstr(body, "Priority raised") || !strstr(body, "2 more times"))
+		fprintf(stderr, "escalation comment: got %s, want \"Priority raised\" and \"2 more times\"\n", body);
+	assert_non_null(strstr(body, "Priority raised"));
+	assert_non_null(strstr(body, "2 more times"));
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -713,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_attrs_dead_keeps_case),
 		cmocka_unit_test(test_reload_keeps_status_name),
 		cmocka_unit_test(test_store_failure_retried),
+		cmocka_unit_test(test_escalation_reports_folded),
 		cmocka_unit_test_setup_teardown(test_dlq_cli_keeps_inflight, proc_setup, proc_teardown),
 	};
 	if (cg_dd_global_init() != 0)
