@@ -827,15 +827,16 @@ static void op_send_step(struct op *op)
 	enum cg_step s = op->steps[op->index];
 	char path[512];
 	int rc = 0;
-	if (rl_defer(op))
-		return;
-	e->unanswered++;
 	if (s != CG_STEP_CREATE && !case_ref(op)) {
+		/* Checked before the gate: nothing is sent, so nothing may count as on the wire. */
 		snprintf(op->reason, sizeof(op->reason), "no case id for step %s", cg_step_name(s));
 		op->http_status = 0;
 		op_finish(op, FIN_DEAD);
 		return;
 	}
+	if (rl_defer(op))
+		return;
+	e->unanswered++;
 	switch (s) {
 	case CG_STEP_CREATE:
 		if (op->need_reconcile && op->cs.marker) {

@@ -731,6 +731,41 @@ static void test_escalation_reports_folded(void **state)
 	rig_stop(&r);
 }
 
+/* ---- a step dead-lettered before sending must not count as a request on the wire ---------- */
+
+static int put_creating(struct cg_store *st, void *arg)
+{
+	(void)arg;
+	struct cg_store_case c = {.dedup_key = "demo:f", .state = CG_CASE_CREATING, .generation = 1, .marker = "cg-0"};
+	return cg_store_case_put(st, &c);
+}
+
+static void test_unsent_step_not_counted(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL);
+	/* Every answer: one request left in a window of a minute. */
+	r.fake.extra_hdr_name = "X-RateLimit-Remaining";
+	r.fake.extra_hdr_value = "1";
+	r.fake.extra_hdr_name2 = "X-RateLimit-Reset";
+	r.fake.extra_hdr_value2 = "60";
+	/* A resolution for a case whose create outcome is unknown: no case id, dead letter. */
+	assert_int_equal(store_sync(&r, put_creating, NULL), 0);
+	rig_event(&r, "f", CG_STATUS_RESOLVED, 3, "resolved", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	assert_int_equal(r.fake.nrec, 0);
+	/* Sequential requests: each answer says one is left, so none may wait for the window. */
+	rig_event(&r, "g", CG_STATUS_FIRING, 3, "first", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	rig_event(&r, "h", CG_STATUS_FIRING, 3, "first", 0);
+	if (!run_until(&r, queue_empty, DEADLINE_MS))
+		fprintf(stderr, "second create waits for the rate-limit window: got %d case(s), want 2\n",
+			r.fake.ncases);
+	expect_cases(&r, 2);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_reload_keeps_status_name),
 		cmocka_unit_test(test_store_failure_retried),
 		cmocka_unit_test(test_escalation_reports_folded),
+		cmocka_unit_test(test_unsent_step_not_counted),
 		cmocka_unit_test_setup_teardown(test_dlq_cli_keeps_inflight, proc_setup, proc_teardown),
 	};
 	if (cg_dd_global_init() != 0)
