@@ -699,8 +699,9 @@ static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
 	int64_t now = wall_ms();
 	if (res->ratelimit_limit > 0)
 		e->rl_limit = res->ratelimit_limit;
+	/* Headers are up to 18 digits: clamp seconds before multiplying (signed overflow). */
 	if (res->ratelimit_period > 0)
-		e->rl_period = res->ratelimit_period;
+		e->rl_period = res->ratelimit_period > 3600 ? 3600 : res->ratelimit_period;
 	if (res->status == 429) {
 		long s = res->ratelimit_reset >= 0 ? res->ratelimit_reset : res->retry_after >= 0 ? res->retry_after : 1;
 		if (s > 3600)
@@ -714,7 +715,7 @@ static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
 		/* Requests already on the wire count against what the server says is left. */
 		long left = res->ratelimit_remaining - (long)e->unanswered;
 		e->rl_remaining = left > 0 ? left : 0;
-		e->rl_reset_at = now + res->ratelimit_reset * 1000 + 20;
+		e->rl_reset_at = now + (res->ratelimit_reset > 3600 ? 3600 : res->ratelimit_reset) * 1000 + 20;
 	}
 }
 
