@@ -400,8 +400,9 @@ static void claim_done(int rc, void *ud)
 		maybe_stopped(e);
 		return;
 	}
-	for (size_t i = 0; i < j->n; i++) {
-		/* Ownership of the event and case strings moves to the op. */
+	for (size_t i = 0; i < j->n && !e->stopping; i++) {
+		/* Ownership of the event and case strings moves to the op. After stop nothing
+		 * starts: the claimed events stay in flight and are pending again at next start. */
 		op_start(e, &j->evs[i], &j->cases[i]);
 		memset(&j->evs[i], 0, sizeof(j->evs[i]));
 		memset(&j->cases[i], 0, sizeof(j->cases[i]));

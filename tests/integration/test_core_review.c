@@ -787,6 +787,27 @@ static void test_huge_ratelimit_headers(void **state)
 	rig_stop(&r);
 }
 
+/* ---- after stop, events claimed by a claim already under way are not started -------------- */
+
+static void test_stop_during_claim(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, "    on_repeat: comment\n");
+	rig_event(&r, "k", CG_STATUS_FIRING, 3, "first", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	int before = r.fake.nrec;
+	rig_event(&r, "k", CG_STATUS_FIRING, 3, "again", 0); /* kicks: a claim job is queued */
+	cg_engine_stop(r.e, on_stopped, &r);
+	assert_true(run_until(&r, rig_stopped, DEADLINE_MS));
+	/* README: SIGTERM lets operations finish their current request; it starts no new one. */
+	if (r.fake.nrec != before)
+		fprintf(stderr, "requests after stop: got %d, want 0 (%s %s)\n", r.fake.nrec - before,
+			r.fake.recs[before].method, r.fake.recs[before].path);
+	assert_int_equal(r.fake.nrec, before);
+	rig_stop(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -797,6 +818,7 @@ int main(void)
 		cmocka_unit_test(test_escalation_reports_folded),
 		cmocka_unit_test(test_unsent_step_not_counted),
 		cmocka_unit_test(test_huge_ratelimit_headers),
+		cmocka_unit_test(test_stop_during_claim),
 		cmocka_unit_test_setup_teardown(test_dlq_cli_keeps_inflight, proc_setup, proc_teardown),
 	};
 	if (cg_dd_global_init() != 0)
