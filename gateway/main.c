@@ -81,6 +81,10 @@ static struct cg_config *load_or_report(const char *path)
 		return NULL;
 	}
 	free(errs);
+	/* Non-fatal findings (world-readable secrets, auth: none on a public address). */
+	if (cfg->warnings)
+		fprintf(stderr, "%s%s", cfg->warnings,
+			cfg->warnings[0] && cfg->warnings[strlen(cfg->warnings) - 1] == '\n' ? "" : "\n");
 	return cfg;
 }
 

@@ -639,7 +639,9 @@ static int run_cli(struct itest *t, const char *log_name, const char *a1, const 
 	char bin[512], log[600];
 	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
 	snprintf(log, sizeof(log), "%s/%s", t->dir, log_name);
-	char *const argv[] = {bin, (char *)a1, (char *)a2, "-c", t->cfg_path, NULL};
+	char *const with2[] = {bin, (char *)a1, (char *)a2, "-c", t->cfg_path, NULL};
+	char *const with1[] = {bin, (char *)a1, "-c", t->cfg_path, NULL};
+	char *const *argv = a2 ? with2 : with1;
 	struct cg_h_proc p;
 	if (cg_h_spawn(&p, argv, NULL, log) != 0)
 		return -1;
@@ -808,6 +810,33 @@ static void test_stop_during_claim(void **state)
 	rig_stop(&r);
 }
 
+/* ---- README: non-fatal config findings are printed as file:line:col: warning: ... -------- */
+
+static void test_config_warnings_printed(void **state)
+{
+	struct itest *t = *state;
+	snprintf(t->cfg_path, sizeof(t->cfg_path), "%s/open.yaml", t->dir);
+	const char *cfg = "listen: 0.0.0.0:0\n"
+			  "sources:\n"
+			  "  - name: open\n"
+			  "    type: generic\n"
+			  "    auth: none\n"
+			  "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+			  "    case_type: 00000000-0000-0000-0000-000000000001\n";
+	assert_int_equal(cg_h_write_file(t->cfg_path, cfg, strlen(cfg)), 0);
+	assert_int_equal(run_cli(t, "check.log", "check-config", NULL), 0);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/check.log", t->dir);
+	char *out = cg_h_read_file(path, NULL);
+	assert_non_null(out);
+	const char *w = strstr(out, "open.yaml:");
+	if (!w || !strstr(w, ": warning: source 'open' accepts unauthenticated"))
+		fprintf(stderr, "check-config output: got \"%s\", want the auth: none warning with its position\n", out);
+	assert_non_null(w);
+	assert_non_null(strstr(w, ": warning: source 'open' accepts unauthenticated"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -820,6 +849,7 @@ int main(void)
 		cmocka_unit_test(test_huge_ratelimit_headers),
 		cmocka_unit_test(test_stop_during_claim),
 		cmocka_unit_test_setup_teardown(test_dlq_cli_keeps_inflight, proc_setup, proc_teardown),
+		cmocka_unit_test_setup_teardown(test_config_warnings_printed, proc_setup, proc_teardown),
 	};
 	if (cg_dd_global_init() != 0)
 		return 1;
