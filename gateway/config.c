@@ -1464,6 +1464,317 @@ static void parse_attrs(struct ctx *c, yaml_node_t *n, const char *sp, struct cg
 	}
 }
 
+/* ---- actions (lifecycle actions per source; see struct cg_actions_config) ---- */
+
+/* A YAML subtree as JSON: plain true/false become booleans, plain numbers numbers, the rest strings. */
+static cJSON *yaml_json(struct ctx *c, yaml_node_t *n, const char *label)
+{
+	char lb[320];
+	if (n->type == YAML_SCALAR_NODE) {
+		char *s = scalar(c, n, label, "a value", 0);
+		if (!s)
+			return NULL;
+		cJSON *v = NULL;
+		char *end = NULL;
+		int plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		if (plain && strcmp(s, "true") == 0)
+			v = cJSON_CreateTrue();
+		else if (plain && strcmp(s, "false") == 0)
+			v = cJSON_CreateFalse();
+		else if (plain && *s && (isdigit((unsigned char)*s) || *s == '-')) {
+			double d = strtod(s, &end);
+			v = *end ? cJSON_CreateString(s) : cJSON_CreateNumber(d);
+		} else
+			v = cJSON_CreateString(s);
+		free(s);
+		if (!v)
+			c->oom = 1;
+		return v;
+	}
+	cJSON *out = n->type == YAML_SEQUENCE_NODE ? cJSON_CreateArray() : cJSON_CreateObject();
+	if (!out) {
+		c->oom = 1;
+		return NULL;
+	}
+	if (n->type == YAML_SEQUENCE_NODE) {
+		size_t i = 0;
+		for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+			yaml_node_t *v = node_get(c, *it);
+			snprintf(lb, sizeof(lb), "%s[%zu]", label, i);
+			cJSON *j = v ? yaml_json(c, v, lb) : NULL;
+			if (!j) {
+				cJSON_Delete(out);
+				return NULL;
+			}
+			cJSON_AddItemToArray(out, j);
+		}
+		return out;
+	}
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = node_get(c, p->value);
+		if (!k || !v || k->type != YAML_SCALAR_NODE) {
+			if (k)
+				err_at(c, k, "%s: keys must be strings", label);
+			cJSON_Delete(out);
+			return NULL;
+		}
+		snprintf(lb, sizeof(lb), "%s.%s", label, (const char *)k->data.scalar.value);
+		cJSON *j = yaml_json(c, v, lb);
+		if (!j) {
+			cJSON_Delete(out);
+			return NULL;
+		}
+		cJSON_AddItemToObject(out, (const char *)k->data.scalar.value, j);
+	}
+	return out;
+}
+
+/* A user UUID (assignee, watcher). */
+static int get_user_uuid(struct ctx *c, yaml_node_t *n, const char *label, char **dst)
+{
+	char b[80];
+	char *s = NULL;
+	if (get_name(c, n, label, &s))
+		return -1;
+	if (!is_uuid(s)) {
+		err_at(c, n, "%s: '%s' is not a user UUID", label, disp(s, b, sizeof(b)));
+		free(s);
+		return -1;
+	}
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* jira / servicenow: a mapping whose `required` keys (NULL-terminated) must be strings. */
+static cJSON *get_integration(struct ctx *c, yaml_node_t *n, const char *label, const char *const *required,
+			      const char *const *optional)
+{
+	char b[80];
+	if (n->type != YAML_MAPPING_NODE) {
+		err_at(c, n, "%s: expected a mapping, got %s", label, kind_name(n));
+		return NULL;
+	}
+	cJSON *o = yaml_json(c, n, label);
+	if (!o)
+		return NULL;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, o)
+	{
+		int known = 0;
+		for (size_t i = 0; required[i]; i++)
+			known |= strcmp(it->string, required[i]) == 0;
+		for (size_t i = 0; optional[i]; i++)
+			known |= strcmp(it->string, optional[i]) == 0;
+		if (!known) {
+			err_at(c, n, "%s: unknown key '%s'", label, disp(it->string, b, sizeof(b)));
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; required[i]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, required[i]);
+		if (!cJSON_IsString(v) || !v->valuestring[0]) {
+			err_at(c, n, "%s: %s is required (a string)", label, required[i]);
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+enum { AS_ASSIGNEE, AS_WATCHERS, AS_DUE, AS_JIRA, AS_SERVICENOW, AS_NOTEBOOK, AS_N };
+
+static void parse_action_set(struct ctx *c, struct field *f, const char *where, struct cg_action_set *a)
+{
+	static const char *const jira_req[] = {"project_id", "issue_type_id", "jira_account_id", NULL};
+	static const char *const jira_opt[] = {"fields", NULL};
+	static const char *const snow_req[] = {"instance_name", NULL};
+	static const char *const snow_opt[] = {"assignment_group", NULL};
+	char lb[320];
+
+	if (f[AS_ASSIGNEE].val) {
+		snprintf(lb, sizeof(lb), "%s.assignee", where);
+		get_user_uuid(c, f[AS_ASSIGNEE].val, lb, &a->assignee);
+	}
+	if (f[AS_WATCHERS].val) {
+		snprintf(lb, sizeof(lb), "%s.watchers", where);
+		if (get_strs(c, f[AS_WATCHERS].val, lb, 0, &a->watchers, &a->nwatchers) == 0) {
+			a->watchers_set = 1;
+			if (a->nwatchers > 10)
+				err_at(c, f[AS_WATCHERS].val, "%s: at most 10 watchers", lb);
+			for (size_t i = 0; i < a->nwatchers; i++)
+				if (!is_uuid(a->watchers[i]))
+					err_at(c, f[AS_WATCHERS].val, "%s[%zu]: not a user UUID", lb, i);
+		}
+	}
+	if (f[AS_DUE].val) {
+		snprintf(lb, sizeof(lb), "%s.due", where);
+		if (get_duration(c, f[AS_DUE].val, lb, 0, 3650 * MS_DAY, &a->due_ms) == 0)
+			a->due_set = 1;
+	}
+	if (f[AS_JIRA].val) {
+		snprintf(lb, sizeof(lb), "%s.jira", where);
+		a->jira = get_integration(c, f[AS_JIRA].val, lb, jira_req, jira_opt);
+		const cJSON *fields = cJSON_GetObjectItemCaseSensitive(a->jira, "fields");
+		if (fields && !cJSON_IsObject(fields))
+			err_at(c, f[AS_JIRA].val, "%s.fields: expected a mapping", lb);
+	}
+	if (f[AS_SERVICENOW].val) {
+		snprintf(lb, sizeof(lb), "%s.servicenow", where);
+		a->servicenow = get_integration(c, f[AS_SERVICENOW].val, lb, snow_req, snow_opt);
+	}
+	if (f[AS_NOTEBOOK].val) {
+		int on = 0;
+		snprintf(lb, sizeof(lb), "%s.notebook", where);
+		if (get_bool(c, f[AS_NOTEBOOK].val, lb, &on) == 0)
+			a->notebook = on ? 1 : -1;
+	}
+}
+
+static void parse_insights(struct ctx *c, yaml_node_t *n, const char *where, struct cg_actions_config *ac)
+{
+	static const char *const types[] = {"SECURITY_SIGNAL", "MONITOR", "EVENT_CORRELATION", "ERROR_TRACKING",
+					    "CLOUD_COST_RECOMMENDATION", "INCIDENT", "SENSITIVE_DATA_SCANNER_ISSUE",
+					    "EVENT", "WATCHDOG_STORY", "WIDGET", NULL};
+	char lb[320];
+	if (n->type != YAML_SEQUENCE_NODE) {
+		err_at(c, n, "%s.insights: expected a list of {type, ref, resource_id}, got %s", where, kind_name(n));
+		return;
+	}
+	size_t ni = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	ac->insights_set = 1;
+	if (!ni)
+		return;
+	if (ni > 20) {
+		err_at(c, n, "%s.insights: at most 20 insights", where);
+		return;
+	}
+	if (!(ac->insights = calloc(ni, sizeof(*ac->insights)))) {
+		c->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < ni; i++) {
+		enum { I_TYPE, I_REF, I_RESOURCE_ID, I_N };
+		struct field f[I_N] = {{"type", NULL}, {"ref", NULL}, {"resource_id", NULL}};
+		yaml_node_t *item = node_get(c, n->data.sequence.items.start[i]);
+		snprintf(lb, sizeof(lb), "%s.insights[%zu]", where, i);
+		struct cg_insight_tmpl *t = &ac->insights[ac->ninsights++];
+		if (!item || map_fields(c, item, lb, lb, f, I_N))
+			continue;
+		int e;
+		char l2[360];
+		if (!f[I_TYPE].val || !f[I_REF].val || !f[I_RESOURCE_ID].val) {
+			err_at(c, item, "%s: type, ref and resource_id are required", lb);
+			continue;
+		}
+		snprintf(l2, sizeof(l2), "%s.type", lb);
+		if (get_enum(c, f[I_TYPE].val, l2, types, &e) == 0 && !(t->type = strdup(types[e])))
+			c->oom = 1;
+		snprintf(l2, sizeof(l2), "%s.ref", lb);
+		get_tmpl(c, f[I_REF].val, l2, &t->ref);
+		snprintf(l2, sizeof(l2), "%s.resource_id", lb);
+		get_tmpl(c, f[I_RESOURCE_ID].val, l2, &t->resource_id);
+	}
+}
+
+static void parse_actions(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
+{
+	enum { A_INSIGHTS = AS_N, A_LINK_PREVIOUS, A_ARCHIVE_AFTER, A_BULK, A_P1, A_P2, A_P3, A_P4, A_P5, A_N };
+	struct field f[A_N] = {[AS_ASSIGNEE] = {"assignee", NULL},
+			       [AS_WATCHERS] = {"watchers", NULL},
+			       [AS_DUE] = {"due", NULL},
+			       [AS_JIRA] = {"jira", NULL},
+			       [AS_SERVICENOW] = {"servicenow", NULL},
+			       [AS_NOTEBOOK] = {"notebook", NULL},
+			       [A_INSIGHTS] = {"insights", NULL},
+			       [A_LINK_PREVIOUS] = {"link_previous", NULL},
+			       [A_ARCHIVE_AFTER] = {"archive_after", NULL},
+			       [A_BULK] = {"bulk", NULL},
+			       [A_P1] = {"P1", NULL},
+			       [A_P2] = {"P2", NULL},
+			       [A_P3] = {"P3", NULL},
+			       [A_P4] = {"P4", NULL},
+			       [A_P5] = {"P5", NULL}};
+	static const char *const link_names[] = {"SUCCESSOR_OF", "RELATES_TO", "none", NULL};
+	struct cg_actions_config *ac = &s->actions;
+	char where[200], lb[320];
+	int e;
+
+	snprintf(where, sizeof(where), "%s: actions", sp);
+	if (map_fields(c, n, where, where, f, A_N))
+		return;
+	parse_action_set(c, f, where, &ac->base);
+	if (f[A_INSIGHTS].val)
+		parse_insights(c, f[A_INSIGHTS].val, where, ac);
+	if (f[A_LINK_PREVIOUS].val) {
+		snprintf(lb, sizeof(lb), "%s.link_previous", where);
+		if (get_enum(c, f[A_LINK_PREVIOUS].val, lb, link_names, &e) == 0)
+			ac->link_previous = (enum cg_link_rel)e;
+	}
+	if (f[A_ARCHIVE_AFTER].val) {
+		snprintf(lb, sizeof(lb), "%s.archive_after", where);
+		if (get_duration(c, f[A_ARCHIVE_AFTER].val, lb, 0, 3650 * MS_DAY, &ac->archive_after_ms) == 0 &&
+		    ac->archive_after_ms && ac->archive_after_ms <= s->reopen_window_ms)
+			err_at(c, f[A_ARCHIVE_AFTER].val, "%s: must be longer than reopen_window (an archived case is not reopened)",
+			       lb);
+	}
+	if (f[A_BULK].val) {
+		snprintf(lb, sizeof(lb), "%s.bulk", where);
+		get_bool(c, f[A_BULK].val, lb, &ac->bulk);
+	}
+	for (int p = 1; p <= 5; p++) {
+		yaml_node_t *pn = f[A_P1 + p - 1].val;
+		struct field pf[AS_N] = {[AS_ASSIGNEE] = {"assignee", NULL},
+					 [AS_WATCHERS] = {"watchers", NULL},
+					 [AS_DUE] = {"due", NULL},
+					 [AS_JIRA] = {"jira", NULL},
+					 [AS_SERVICENOW] = {"servicenow", NULL},
+					 [AS_NOTEBOOK] = {"notebook", NULL}};
+		if (!pn)
+			continue;
+		snprintf(lb, sizeof(lb), "%s.P%d", where, p);
+		if (map_fields(c, pn, lb, lb, pf, AS_N))
+			continue;
+		ac->prio_set[p] = 1;
+		parse_action_set(c, pf, lb, &ac->prio[p]);
+	}
+}
+
+static void action_set_cleanup(struct cg_action_set *a)
+{
+	free(a->assignee);
+	strv_free(a->watchers, a->nwatchers, 0);
+	cJSON_Delete(a->jira);
+	cJSON_Delete(a->servicenow);
+}
+
+static void actions_cleanup(struct cg_actions_config *ac)
+{
+	action_set_cleanup(&ac->base);
+	for (int p = 0; p < 6; p++)
+		action_set_cleanup(&ac->prio[p]);
+	for (size_t i = 0; i < ac->ninsights; i++) {
+		free(ac->insights[i].type);
+		free(ac->insights[i].ref);
+		free(ac->insights[i].resource_id);
+	}
+	free(ac->insights);
+}
+
+/* A project: its UUID, or its key (resolved through GET /cases/projects when casegate starts). */
+static int is_project_key(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 31 || strcmp(s, "CASE") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i]))
+			return 0;
+	return isupper((unsigned char)s[0]);
+}
+
 static int valid_source_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -1488,7 +1799,7 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 	enum {
 		S_NAME, S_TYPE, S_AUTH, S_GROUP_BY, S_PROJECT, S_CASE_TYPE, S_TITLE, S_DESCRIPTION, S_DEDUP_KEY,
 		S_PRIORITY, S_CUSTOM_ATTRIBUTES, S_ATTRIBUTES, S_ON_REPEAT, S_DIGEST_INTERVAL, S_ON_RESOLVE,
-		S_STATUS_NAME, S_REOPEN_STATUS_NAME, S_REOPEN_WINDOW, S_RAISE_PRIORITY, S_LOWER_PRIORITY, S_N
+		S_STATUS_NAME, S_REOPEN_STATUS_NAME, S_REOPEN_WINDOW, S_RAISE_PRIORITY, S_LOWER_PRIORITY, S_ACTIONS, S_N
 	};
 	struct field f[S_N] = {[S_NAME] = {"name", NULL},
 			       [S_TYPE] = {"type", NULL},
@@ -1509,7 +1820,8 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 			       [S_REOPEN_STATUS_NAME] = {"reopen_status_name", NULL},
 			       [S_REOPEN_WINDOW] = {"reopen_window", NULL},
 			       [S_RAISE_PRIORITY] = {"raise_priority", NULL},
-			       [S_LOWER_PRIORITY] = {"lower_priority", NULL}};
+			       [S_LOWER_PRIORITY] = {"lower_priority", NULL},
+			       [S_ACTIONS] = {"actions", NULL}};
 	static const char *const group_by_names[] = {"alert", "group", NULL};
 	static const char *const repeat_names[] = {"digest", "comment", "ignore", NULL};
 	static const char *const resolve_names[] = {"comment_and_close", "comment", "close", "ignore", NULL};
@@ -1521,6 +1833,7 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 	s->reopen_window_ms = MS_HOUR;
 	s->raise_priority = 1;
 	s->lower_priority = 0;
+	s->actions.bulk = 1;
 
 	snprintf(sp, sizeof(sp), "source #%zu", idx + 1);
 	/* Peek at the name so that even unknown-key messages can say which source they are about. */
@@ -1595,8 +1908,9 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		snprintf(lb, sizeof(lb), "%s: %s", sp, uuids[i].key);
 		if (get_str(c, v, lb, dst))
 			continue;
-		if (!is_uuid(*dst)) {
-			err_at(c, v, "%s: '%s' is not a UUID", lb, disp(*dst, b, sizeof(b)));
+		if (!is_uuid(*dst) && !(uuids[i].idx == S_PROJECT && is_project_key(*dst))) {
+			err_at(c, v, "%s: '%s' is not a UUID%s", lb, disp(*dst, b, sizeof(b)),
+			       uuids[i].idx == S_PROJECT ? " or a project key (upper-case letters and digits)" : "");
 			free(*dst);
 			*dst = NULL;
 		}
@@ -1657,6 +1971,8 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		snprintf(lb, sizeof(lb), "%s: lower_priority", sp);
 		get_bool(c, f[S_LOWER_PRIORITY].val, lb, &s->lower_priority);
 	}
+	if (f[S_ACTIONS].val)
+		parse_actions(c, f[S_ACTIONS].val, sp, s);
 }
 
 static void parse_sources(struct ctx *c, yaml_node_t *root, yaml_node_t *n, struct cg_config *cfg)
@@ -1696,7 +2012,7 @@ static void parse_sources(struct ctx *c, yaml_node_t *root, yaml_node_t *n, stru
 
 static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 {
-	enum { K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_SOURCES, K_N };
+	enum { K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_SOURCES, K_PROVISION, K_N };
 	struct field f[K_N] = {[K_LISTEN] = {"listen", NULL},
 			       [K_STATE_DIR] = {"state_dir", NULL},
 			       [K_LOG_LEVEL] = {"log_level", NULL},
@@ -1704,7 +2020,9 @@ static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 			       [K_DATADOG] = {"datadog", NULL},
 			       [K_LIMITS] = {"limits", NULL},
 			       [K_QUEUE] = {"queue", NULL},
-			       [K_SOURCES] = {"sources", NULL}};
+			       [K_SOURCES] = {"sources", NULL},
+			       /* Case Management resources for `casegate provision` (provision.c reads them). */
+			       [K_PROVISION] = {"provision", NULL}};
 	static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 	static const char *const format_names[] = {"text", "json", NULL};
 	char b[80];
@@ -2046,6 +2364,7 @@ static void source_cleanup(struct cg_source_config *s)
 	free(s->attrs);
 	free(s->status_name);
 	free(s->reopen_status_name);
+	actions_cleanup(&s->actions);
 }
 
 void cg_config_free(struct cg_config *c)

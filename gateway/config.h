@@ -26,6 +26,41 @@ struct cg_auth_config {
 enum cg_on_repeat { CG_REPEAT_DIGEST = 0, CG_REPEAT_COMMENT, CG_REPEAT_IGNORE };
 enum cg_on_resolve { CG_RESOLVE_COMMENT_AND_CLOSE = 0, CG_RESOLVE_COMMENT, CG_RESOLVE_CLOSE, CG_RESOLVE_IGNORE };
 
+/*
+ * Lifecycle actions (a source's `actions:`). The top-level settings apply to every case; a
+ * block under P1..P5 overrides them for cases at that priority (created at it or escalated to it).
+ */
+struct cg_action_set {
+	char *assignee;         /* user UUID: assignee at creation; assigned on escalation to this priority */
+	char **watchers;        /* user UUIDs added as watchers of new cases */
+	size_t nwatchers;
+	int watchers_set;
+	uint64_t due_ms;        /* due date = creation / escalation day + this; 0 with due_set: none */
+	int due_set;
+	cJSON *jira;            /* attributes of POST .../relationships/jira_issues; NULL: none */
+	cJSON *servicenow;      /* attributes of POST .../relationships/servicenow_tickets; NULL: none */
+	int notebook;           /* 1: create an investigation notebook; -1: explicitly not; 0: unset */
+};
+
+/* A templated insight ({type, ref, resource_id}); templates render over the event's context. */
+struct cg_insight_tmpl {
+	char *type, *ref, *resource_id;
+};
+
+enum cg_link_rel { CG_LINK_SUCCESSOR_OF = 0, CG_LINK_RELATES_TO, CG_LINK_NONE };
+
+struct cg_actions_config {
+	struct cg_action_set base;
+	struct cg_action_set prio[6]; /* [1..5]: P1..P5 overrides */
+	int prio_set[6];
+	struct cg_insight_tmpl *insights;
+	size_t ninsights;
+	int insights_set;             /* 1 when given (even empty: no default MONITOR insight) */
+	enum cg_link_rel link_previous; /* new case after the reopen window -> previous case */
+	uint64_t archive_after_ms;    /* archive cases closed longer than this; 0: never */
+	int bulk;                     /* close cases resolved together with one bulk request (default 1) */
+};
+
 struct cg_source_config {
 	char *name;
 	char *type;                   /* mapper name */
@@ -51,6 +86,7 @@ struct cg_source_config {
 	uint64_t reopen_window_ms;    /* default 1 h */
 	int raise_priority;           /* default 1 */
 	int lower_priority;           /* default 0 */
+	struct cg_actions_config actions;
 	int line;                     /* where the source was declared */
 };
 

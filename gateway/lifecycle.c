@@ -10,6 +10,7 @@ static const char *const action_names[] = {
 	[CG_ACT_NONE] = "none",	      [CG_ACT_CREATE] = "create",	[CG_ACT_REOPEN] = "reopen",
 	[CG_ACT_COMMENT] = "comment", [CG_ACT_ESCALATE] = "escalate",	[CG_ACT_DEESCALATE] = "deescalate",
 	[CG_ACT_RESOLVE] = "resolve", [CG_ACT_FOLD] = "fold",		[CG_ACT_IGNORE] = "ignore",
+	[CG_ACT_ARCHIVE] = "archive",
 };
 
 const char *cg_action_name(enum cg_action a)
@@ -26,6 +27,15 @@ const char *cg_step_name(enum cg_step s)
 	case CG_STEP_CLOSE: return "close";
 	case CG_STEP_OPEN: return "open";
 	case CG_STEP_PRIORITY: return "priority";
+	case CG_STEP_ASSIGN: return "assign";
+	case CG_STEP_WATCH: return "watch";
+	case CG_STEP_INSIGHTS: return "insights";
+	case CG_STEP_LINK: return "link";
+	case CG_STEP_DUE_DATE: return "due_date";
+	case CG_STEP_JIRA: return "jira";
+	case CG_STEP_SERVICENOW: return "servicenow";
+	case CG_STEP_NOTEBOOK: return "notebook";
+	case CG_STEP_ARCHIVE: return "archive";
 	}
 	return "unknown";
 }
@@ -174,6 +184,7 @@ void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority,
 		c->fires++;
 		break;
 	case CG_ACT_IGNORE:
+	case CG_ACT_ARCHIVE: /* the archive step keeps its own flags */
 	case CG_ACT_NONE:
 	case CG_ACT_MAX_:
 		return;

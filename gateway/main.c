@@ -14,6 +14,7 @@
 #include "err.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "provision.h"
 #include "registry.h"
 #include "store.h"
 
@@ -28,6 +29,9 @@ static void usage(FILE *f)
 		   "                                             dry run: print the case events a payload yields\n"
 		   "  casegate dlq list|show ID|retry ID|drop ID -c FILE\n"
 		   "                                             inspect and act on dead letters\n"
+		   "  casegate provision -c FILE --plan|--apply  reconcile the config's provision: section with Datadog\n"
+		   "  casegate maintenance start|end -c FILE --project KEY [--duration 1h]\n"
+		   "                                             open or end a project's maintenance window\n"
 		   "  casegate mappers                           list source types\n"
 		   "  casegate version\n");
 }
@@ -323,6 +327,10 @@ int main(int argc, char **argv)
 			printf("%-14s %s\n", (*m)->name, (*m)->description);
 		return 0;
 	}
+	if (strcmp(cmd, "provision") == 0)
+		return cg_provision_cli(argc, argv, stdout, stderr);
+	if (strcmp(cmd, "maintenance") == 0)
+		return cg_maintenance_cli(argc, argv, stdout, stderr);
 	struct args a;
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "map") != 0 &&
 	    strcmp(cmd, "dlq") != 0) {

@@ -13,6 +13,12 @@ extern const struct cg_mapper cg_mapper_azure;
 extern const struct cg_mapper cg_mapper_gcp;
 extern const struct cg_mapper cg_mapper_pagerduty;
 extern const struct cg_mapper cg_mapper_opsgenie;
+/* srcB: */
+extern const struct cg_mapper cg_mapper_cloudwatch;
+extern const struct cg_mapper cg_mapper_newrelic;
+extern const struct cg_mapper cg_mapper_zabbix;
+extern const struct cg_mapper cg_mapper_uptimekuma;
+extern const struct cg_mapper cg_mapper_kibana;
 
 static const struct cg_mapper *const all[] = {
 	&cg_mapper_generic,
@@ -25,6 +31,12 @@ static const struct cg_mapper *const all[] = {
 	&cg_mapper_gcp,
 	&cg_mapper_pagerduty,
 	&cg_mapper_opsgenie,
+	/* srcB: */
+	&cg_mapper_cloudwatch,
+	&cg_mapper_newrelic,
+	&cg_mapper_zabbix,
+	&cg_mapper_uptimekuma,
+	&cg_mapper_kibana,
 	NULL,
 };
 
