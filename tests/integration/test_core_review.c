@@ -90,8 +90,8 @@ static int fake_process(struct fake *f, const struct cg_http_request *req, char 
 		if (n <= 32)
 			f->desc[n - 1] = strdup(d ? d : "");
 		cJSON_Delete(in);
-		*body = cg_h_fmt("{\"data\":{\"id\":\"case-%d\",\"type\":\"case\",\"attributes\":{\"key\":\"DEMO-%d\"}}}", n,
-				 n);
+		*body = cg_h_fmt(
+		    "{\"data\":{\"id\":\"case-%d\",\"type\":\"case\",\"attributes\":{\"key\":\"DEMO-%d\"}}}", n, n);
 		return 201;
 	}
 	if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/api/v2/cases") == 0) {
@@ -133,9 +133,9 @@ static void fake_handle(struct cg_http_request *req, void *ud)
 		snprintf(r->path, sizeof(r->path), "%s%s%s", req->path, req->query[0] ? "?" : "", req->query);
 		r->body = req->body_len ? strdup(req->body) : NULL;
 	}
-	const char *op = strcmp(req->method, "GET") == 0 ? "search"
-			 : strcmp(req->path, "/api/v2/cases") == 0 ? "create"
-			 : strrchr(req->path, '/') + 1;
+	const char *op = strcmp(req->method, "GET") == 0           ? "search"
+	                 : strcmp(req->path, "/api/v2/cases") == 0 ? "create"
+	                                                           : strrchr(req->path, '/') + 1;
 	int v = f->script ? f->script(f, req, op) : V_PROCESS;
 	if (v > 0) {
 		fake_answer(f, req, v, "{\"errors\":[\"scripted\"]}");
@@ -185,15 +185,15 @@ struct rig {
 static struct cg_config *parse_cfg(const char *source_extra)
 {
 	char *text = cg_h_fmt("listen: 127.0.0.1:0\n"
-			      "queue:\n  retry_base: 20ms\n  retry_cap: 100ms\n"
-			      "sources:\n"
-			      "  - name: demo\n"
-			      "    type: generic\n"
-			      "    auth: none\n"
-			      "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
-			      "    case_type: 00000000-0000-0000-0000-000000000001\n"
-			      "%s",
-			      source_extra ? source_extra : "");
+	                      "queue:\n  retry_base: 20ms\n  retry_cap: 100ms\n"
+	                      "sources:\n"
+	                      "  - name: demo\n"
+	                      "    type: generic\n"
+	                      "    auth: none\n"
+	                      "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+	                      "    case_type: 00000000-0000-0000-0000-000000000001\n"
+	                      "%s",
+	                      source_extra ? source_extra : "");
 	struct cg_config *c = NULL;
 	char *errs = NULL;
 	int rc = cg_config_parse("rig.yaml", text, strlen(text), &c, &errs);
@@ -214,9 +214,9 @@ static void rig_start(struct rig *r, const char *source_extra)
 	struct cg_http_limits lim;
 	cg_http_limits_default(&lim);
 	char err[256] = "";
-	assert_int_equal(cg_http_server_create(&r->loop, "127.0.0.1", 0, &lim, fake_handle, &r->fake, &r->fake.srv,
-					       err, sizeof(err)),
-			 0);
+	assert_int_equal(cg_http_server_create(&r->loop, "127.0.0.1", 0, &lim, fake_handle, &r->fake, &r->fake.srv, err,
+	                                       sizeof(err)),
+	                 0);
 	r->fake.port = cg_http_server_port(r->fake.srv);
 	r->cfg = parse_cfg(source_extra);
 	assert_int_equal(cg_store_sqlite_open(r->dir, &r->st, err, sizeof(err)), 0);
@@ -297,21 +297,21 @@ static void rig_event(struct rig *r, const char *key, int status, int prio, cons
 {
 	char dk[128];
 	snprintf(dk, sizeof(dk), "demo:%s", key);
-	char *payload = cg_h_fmt(
-		"{\"title\":\"%s\",\"summary\":\"%s\",\"create\":{\"data\":{\"type\":\"case\",\"attributes\":"
-		"{\"title\":\"%s\",\"type_id\":\"00000000-0000-0000-0000-000000000001\",\"priority\":\"P%d\","
-		"\"description\":\"d\"},\"relationships\":{\"project\":{\"data\":{\"id\":"
-		"\"d4bbe1af-f36e-42f1-87c1-493ca35c320e\",\"type\":\"project\"}}}}}%s}",
-		key, summary, key, prio, with_attrs ? ",\"attributes\":{\"team\":[\"db\"]}" : "");
+	char *payload =
+	    cg_h_fmt("{\"title\":\"%s\",\"summary\":\"%s\",\"create\":{\"data\":{\"type\":\"case\",\"attributes\":"
+	             "{\"title\":\"%s\",\"type_id\":\"00000000-0000-0000-0000-000000000001\",\"priority\":\"P%d\","
+	             "\"description\":\"d\"},\"relationships\":{\"project\":{\"data\":{\"id\":"
+	             "\"d4bbe1af-f36e-42f1-87c1-493ca35c320e\",\"type\":\"project\"}}}}}%s}",
+	             key, summary, key, prio, with_attrs ? ",\"attributes\":{\"team\":[\"db\"]}" : "");
 	struct cg_store_event ev = {
-		.source = "demo",
-		.dedup_key = dk,
-		.status = status,
-		.priority = prio,
-		.severity = prio == 1 ? "critical" : "warning",
-		.payload = payload,
-		.received_ms = now_ms(),
-		.next_ms = now_ms(),
+	    .source = "demo",
+	    .dedup_key = dk,
+	    .status = status,
+	    .priority = prio,
+	    .severity = prio == 1 ? "critical" : "warning",
+	    .payload = payload,
+	    .received_ms = now_ms(),
+	    .next_ms = now_ms(),
 	};
 	assert_int_equal(store_sync(r, enqueue_fn, &ev), 0);
 	free(payload);
@@ -409,7 +409,6 @@ static void expect_cases(struct rig *r, int want)
 	assert_int_equal(r->fake.ncases, want);
 }
 
-
 /* ---- a create retried after a certain failure must be marked CREATING again ---------------- */
 
 static int script_408_then_drop(struct fake *f, const struct cg_http_request *req, const char *op)
@@ -418,9 +417,12 @@ static int script_408_then_drop(struct fake *f, const struct cg_http_request *re
 	if (strcmp(op, "create") != 0)
 		return V_PROCESS;
 	switch (f->script_state++) {
-	case 0: return 408;    /* certainly not created: the engine undoes its CREATING mark */
-	case 1: return V_DROP; /* created, but the answer is lost: outcome unknown */
-	default: return V_PROCESS;
+	case 0:
+		return 408; /* certainly not created: the engine undoes its CREATING mark */
+	case 1:
+		return V_DROP; /* created, but the answer is lost: outcome unknown */
+	default:
+		return V_PROCESS;
 	}
 }
 
@@ -597,13 +599,13 @@ static void test_store_failure_retried(void **state)
 /* ---- the dlq CLI must not hand the daemon's in-flight events out a second time ------------- */
 
 static const char *cli_sources = "  - name: rv\n"
-				 "    type: generic\n"
-				 "    auth: { bearer: tok }\n"
-				 "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
-				 "    case_type: 00000000-0000-0000-0000-000000000001\n"
-				 "    title: \"{{labels.alertname}}\"\n"
-				 "    dedup_key: \"{{labels.alertname}}\"\n"
-				 "    on_repeat: comment\n";
+                                 "    type: generic\n"
+                                 "    auth: { bearer: tok }\n"
+                                 "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+                                 "    case_type: 00000000-0000-0000-0000-000000000001\n"
+                                 "    title: \"{{labels.alertname}}\"\n"
+                                 "    dedup_key: \"{{labels.alertname}}\"\n"
+                                 "    on_repeat: comment\n";
 
 struct case_wait {
 	struct itest *t;
@@ -765,7 +767,7 @@ static void test_unsent_step_not_counted(void **state)
 	rig_event(&r, "h", CG_STATUS_FIRING, 3, "first", 0);
 	if (!run_until(&r, queue_empty, DEADLINE_MS))
 		fprintf(stderr, "second create waits for the rate-limit window: got %d case(s), want 2\n",
-			r.fake.ncases);
+		        r.fake.ncases);
 	expect_cases(&r, 2);
 	rig_stop(&r);
 }
@@ -805,7 +807,7 @@ static void test_stop_during_claim(void **state)
 	/* README: SIGTERM lets operations finish their current request; it starts no new one. */
 	if (r.fake.nrec != before)
 		fprintf(stderr, "requests after stop: got %d, want 0 (%s %s)\n", r.fake.nrec - before,
-			r.fake.recs[before].method, r.fake.recs[before].path);
+		        r.fake.recs[before].method, r.fake.recs[before].path);
 	assert_int_equal(r.fake.nrec, before);
 	rig_stop(&r);
 }
@@ -817,12 +819,12 @@ static void test_config_warnings_printed(void **state)
 	struct itest *t = *state;
 	snprintf(t->cfg_path, sizeof(t->cfg_path), "%s/open.yaml", t->dir);
 	const char *cfg = "listen: 0.0.0.0:0\n"
-			  "sources:\n"
-			  "  - name: open\n"
-			  "    type: generic\n"
-			  "    auth: none\n"
-			  "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
-			  "    case_type: 00000000-0000-0000-0000-000000000001\n";
+	                  "sources:\n"
+	                  "  - name: open\n"
+	                  "    type: generic\n"
+	                  "    auth: none\n"
+	                  "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+	                  "    case_type: 00000000-0000-0000-0000-000000000001\n";
 	assert_int_equal(cg_h_write_file(t->cfg_path, cfg, strlen(cfg)), 0);
 	assert_int_equal(run_cli(t, "check.log", "check-config", NULL), 0);
 	char path[600];
@@ -831,7 +833,8 @@ static void test_config_warnings_printed(void **state)
 	assert_non_null(out);
 	const char *w = strstr(out, "open.yaml:");
 	if (!w || !strstr(w, ": warning: source 'open' accepts unauthenticated"))
-		fprintf(stderr, "check-config output: got \"%s\", want the auth: none warning with its position\n", out);
+		fprintf(stderr, "check-config output: got \"%s\", want the auth: none warning with its position\n",
+		        out);
 	assert_non_null(w);
 	assert_non_null(strstr(w, ": warning: source 'open' accepts unauthenticated"));
 	free(out);
@@ -840,16 +843,16 @@ static void test_config_warnings_printed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_retry_reconciles),
-		cmocka_unit_test(test_attrs_dead_keeps_case),
-		cmocka_unit_test(test_reload_keeps_status_name),
-		cmocka_unit_test(test_store_failure_retried),
-		cmocka_unit_test(test_escalation_reports_folded),
-		cmocka_unit_test(test_unsent_step_not_counted),
-		cmocka_unit_test(test_huge_ratelimit_headers),
-		cmocka_unit_test(test_stop_during_claim),
-		cmocka_unit_test_setup_teardown(test_dlq_cli_keeps_inflight, proc_setup, proc_teardown),
-		cmocka_unit_test_setup_teardown(test_config_warnings_printed, proc_setup, proc_teardown),
+	    cmocka_unit_test(test_create_retry_reconciles),
+	    cmocka_unit_test(test_attrs_dead_keeps_case),
+	    cmocka_unit_test(test_reload_keeps_status_name),
+	    cmocka_unit_test(test_store_failure_retried),
+	    cmocka_unit_test(test_escalation_reports_folded),
+	    cmocka_unit_test(test_unsent_step_not_counted),
+	    cmocka_unit_test(test_huge_ratelimit_headers),
+	    cmocka_unit_test(test_stop_during_claim),
+	    cmocka_unit_test_setup_teardown(test_dlq_cli_keeps_inflight, proc_setup, proc_teardown),
+	    cmocka_unit_test_setup_teardown(test_config_warnings_printed, proc_setup, proc_teardown),
 	};
 	if (cg_dd_global_init() != 0)
 		return 1;

@@ -34,37 +34,36 @@ struct row {
 static void test_auth_table(void **state)
 {
 	(void)state;
-	struct cg_auth_config a = {
-		.kind = CG_AUTH_BEARER, .bearer = tokens, .nbearer = 2, .basic = creds, .nbasic = 2};
+	struct cg_auth_config a = {.kind = CG_AUTH_BEARER, .bearer = tokens, .nbearer = 2, .basic = creds, .nbasic = 2};
 	static const struct row rows[] = {
-		{"Bearer tok", 1},
-		{"Bearer old-token", 1},      /* rotation: every configured token works */
-		{"bearer  tok", 1},           /* scheme is case-insensitive; extra spaces */
-		{"Bearer tok  ", 1},          /* trailing whitespace is not part of the value (RFC 9110 OWS) */
-		{"Bearer tok\t", 1},
-		{"Bearer to", 0},
-		{"Bearer tokk", 0},
-		{"Bearer ", 0},
-		{"Bearer", 0},
-		{"Token tok", 0},
-		{NULL, 0},
-		{"Basic dTpw", 1},            /* u:p, no padding needed */
-		{"Basic dTpw  ", 1},
-		{"Basic YWxlcnQ6cGE6c3M=", 1}, /* alert:pa:ss (colon in the password), one '=' */
-		{"Basic YWxlcnQ6cGE6c3M= ", 1},
-		{"Basic dTpweHk=", 0},        /* u:pxy */
-		{"Basic dTpweA==", 0},        /* u:px */
-		{"Basic dTo=", 0},            /* u: (empty password) */
-		{"Basic dQ==", 0},            /* no colon */
-		{"Basic !!!!", 0},
-		{"Basic ", 0},
+	    {"Bearer tok", 1},
+	    {"Bearer old-token", 1}, /* rotation: every configured token works */
+	    {"bearer  tok", 1},      /* scheme is case-insensitive; extra spaces */
+	    {"Bearer tok  ", 1},     /* trailing whitespace is not part of the value (RFC 9110 OWS) */
+	    {"Bearer tok\t", 1},
+	    {"Bearer to", 0},
+	    {"Bearer tokk", 0},
+	    {"Bearer ", 0},
+	    {"Bearer", 0},
+	    {"Token tok", 0},
+	    {NULL, 0},
+	    {"Basic dTpw", 1}, /* u:p, no padding needed */
+	    {"Basic dTpw  ", 1},
+	    {"Basic YWxlcnQ6cGE6c3M=", 1}, /* alert:pa:ss (colon in the password), one '=' */
+	    {"Basic YWxlcnQ6cGE6c3M= ", 1},
+	    {"Basic dTpweHk=", 0}, /* u:pxy */
+	    {"Basic dTpweA==", 0}, /* u:px */
+	    {"Basic dTo=", 0},     /* u: (empty password) */
+	    {"Basic dQ==", 0},     /* no colon */
+	    {"Basic !!!!", 0},
+	    {"Basic ", 0},
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		int got = check(&a, rows[i].header) == 0;
 		if (got != rows[i].ok) {
 			fprintf(stderr, "auth '%s': got %s, want %s\n", rows[i].header ? rows[i].header : "(none)",
-				got ? "allowed" : "refused", rows[i].ok ? "allowed" : "refused");
+			        got ? "allowed" : "refused", rows[i].ok ? "allowed" : "refused");
 			bad++;
 		}
 	}
@@ -95,9 +94,9 @@ static void test_secret_equal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auth_table),
-		cmocka_unit_test(test_auth_none_and_kinds),
-		cmocka_unit_test(test_secret_equal),
+	    cmocka_unit_test(test_auth_table),
+	    cmocka_unit_test(test_auth_none_and_kinds),
+	    cmocka_unit_test(test_secret_equal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* test_lifecycle_rules.c: table-driven checks of the lifecycle rules (decide, steps, apply) against the README table. */
+/* test_lifecycle_rules.c: table-driven checks of the lifecycle rules (decide, steps, apply) against the README table.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@
 #include "lifecycle.h"
 
 #define MIN_MS (60 * 1000LL)
-#define NOW (1700000000000LL)
+#define NOW    (1700000000000LL)
 
 enum { F = CG_STATUS_FIRING, R = CG_STATUS_RESOLVED };
 
@@ -31,41 +32,39 @@ struct decide_row {
 
 #define D -1
 static const struct decide_row decide_rows[] = {
-	/* README: firing, none -> create; a resolution never opens a case. */
-	{"new firing", F, 3, CG_CASE_NONE, 0, D, D, D, 0, 0, D, D, D, D, CG_ACT_CREATE},
-	{"resolved, unknown key", R, 3, CG_CASE_NONE, 0, D, D, D, 0, 0, D, D, D, D, CG_ACT_IGNORE},
-	{"resolved, closed case", R, 3, CG_CASE_CLOSED, 3, 120, 5, 5, 0, 0, D, D, D, D, CG_ACT_IGNORE},
-	{"firing, create outcome unknown", F, 3, CG_CASE_CREATING, 0, D, D, D, 0, 0, D, D, D, D, CG_ACT_CREATE},
-	/* Open case, same severity: digest default folds within the interval, comments after. */
-	{"repeat within digest", F, 3, CG_CASE_OPEN, 3, 5, D, D, 0, 0, D, D, D, D, CG_ACT_FOLD},
-	{"repeat after digest interval", F, 3, CG_CASE_OPEN, 3, 16, D, D, 0, 0, D, D, D, D, CG_ACT_COMMENT},
-	{"repeat, digest counts from last comment", F, 3, CG_CASE_OPEN, 3, 60, D, 5, 0, 0, D, D, D, D, CG_ACT_FOLD},
-	{"repeat, digest interval exactly", F, 3, CG_CASE_OPEN, 3, 15, D, D, 0, 0, D, D, D, D, CG_ACT_COMMENT},
-	{"repeat, custom digest 1m", F, 3, CG_CASE_OPEN, 3, 2, D, D, 0, 0, D, 1, D, D, CG_ACT_COMMENT},
-	{"on_repeat comment", F, 3, CG_CASE_OPEN, 3, 0, D, D, CG_REPEAT_COMMENT, 0, D, D, D, D, CG_ACT_COMMENT},
-	{"on_repeat ignore", F, 3, CG_CASE_OPEN, 3, 0, D, D, CG_REPEAT_IGNORE, 0, D, D, D, D, CG_ACT_IGNORE},
-	/* Severity rose: escalate (raise_priority default true); never lowered unless configured. */
-	{"severity rose", F, 1, CG_CASE_OPEN, 3, 0, D, D, 0, 0, D, D, D, D, CG_ACT_ESCALATE},
-	{"severity rose from NOT_DEFINED", F, 5, CG_CASE_OPEN, 0, 0, D, D, 0, 0, D, D, D, D, CG_ACT_ESCALATE},
-	{"severity rose, raise off", F, 1, CG_CASE_OPEN, 3, 0, D, D, 0, 0, D, D, 0, D, CG_ACT_FOLD},
-	{"severity fell, lower off", F, 4, CG_CASE_OPEN, 2, 0, D, D, 0, 0, D, D, D, D, CG_ACT_FOLD},
-	{"severity fell, lower on", F, 4, CG_CASE_OPEN, 2, 0, D, D, 0, 0, D, D, D, 1, CG_ACT_DEESCALATE},
-	{"severity fell to NOT_DEFINED, lower on", F, 0, CG_CASE_OPEN, 2, 0, D, D, 0, 0, D, D, D, 1, CG_ACT_FOLD},
-	{"escalate beats on_repeat ignore", F, 1, CG_CASE_OPEN, 3, 0, D, D, CG_REPEAT_IGNORE, 0, D, D, D, D,
-	 CG_ACT_ESCALATE},
-	/* Resolved while open: on_resolve (default comment_and_close); ignore keeps it open. */
-	{"resolved, open", R, 3, CG_CASE_OPEN, 3, 10, D, D, 0, 0, D, D, D, D, CG_ACT_RESOLVE},
-	{"resolved, on_resolve comment", R, 3, CG_CASE_OPEN, 3, 10, D, D, 0, CG_RESOLVE_COMMENT, D, D, D, D,
-	 CG_ACT_RESOLVE},
-	{"resolved, on_resolve ignore", R, 3, CG_CASE_OPEN, 3, 10, D, D, 0, CG_RESOLVE_IGNORE, D, D, D, D,
-	 CG_ACT_IGNORE},
-	/* Firing again after resolution: reopen within the window (default 1h), else a new case. */
-	{"refire within window", F, 3, CG_CASE_CLOSED, 3, 120, 30, 30, 0, 0, D, D, D, D, CG_ACT_REOPEN},
-	{"refire at window edge", F, 3, CG_CASE_CLOSED, 3, 120, 60, 60, 0, 0, D, D, D, D, CG_ACT_REOPEN},
-	{"refire after window", F, 3, CG_CASE_CLOSED, 3, 180, 61, 61, 0, 0, D, D, D, D, CG_ACT_CREATE},
-	{"refire, reopen_window 0", F, 3, CG_CASE_CLOSED, 3, 180, 1, 1, 0, 0, 0, D, D, D, CG_ACT_CREATE},
-	{"refire, custom window 1d", F, 3, CG_CASE_CLOSED, 3, 3000, 1000, 1000, 0, 0, 24 * 60, D, D, D,
-	 CG_ACT_REOPEN},
+    /* README: firing, none -> create; a resolution never opens a case. */
+    {"new firing", F, 3, CG_CASE_NONE, 0, D, D, D, 0, 0, D, D, D, D, CG_ACT_CREATE},
+    {"resolved, unknown key", R, 3, CG_CASE_NONE, 0, D, D, D, 0, 0, D, D, D, D, CG_ACT_IGNORE},
+    {"resolved, closed case", R, 3, CG_CASE_CLOSED, 3, 120, 5, 5, 0, 0, D, D, D, D, CG_ACT_IGNORE},
+    {"firing, create outcome unknown", F, 3, CG_CASE_CREATING, 0, D, D, D, 0, 0, D, D, D, D, CG_ACT_CREATE},
+    /* Open case, same severity: digest default folds within the interval, comments after. */
+    {"repeat within digest", F, 3, CG_CASE_OPEN, 3, 5, D, D, 0, 0, D, D, D, D, CG_ACT_FOLD},
+    {"repeat after digest interval", F, 3, CG_CASE_OPEN, 3, 16, D, D, 0, 0, D, D, D, D, CG_ACT_COMMENT},
+    {"repeat, digest counts from last comment", F, 3, CG_CASE_OPEN, 3, 60, D, 5, 0, 0, D, D, D, D, CG_ACT_FOLD},
+    {"repeat, digest interval exactly", F, 3, CG_CASE_OPEN, 3, 15, D, D, 0, 0, D, D, D, D, CG_ACT_COMMENT},
+    {"repeat, custom digest 1m", F, 3, CG_CASE_OPEN, 3, 2, D, D, 0, 0, D, 1, D, D, CG_ACT_COMMENT},
+    {"on_repeat comment", F, 3, CG_CASE_OPEN, 3, 0, D, D, CG_REPEAT_COMMENT, 0, D, D, D, D, CG_ACT_COMMENT},
+    {"on_repeat ignore", F, 3, CG_CASE_OPEN, 3, 0, D, D, CG_REPEAT_IGNORE, 0, D, D, D, D, CG_ACT_IGNORE},
+    /* Severity rose: escalate (raise_priority default true); never lowered unless configured. */
+    {"severity rose", F, 1, CG_CASE_OPEN, 3, 0, D, D, 0, 0, D, D, D, D, CG_ACT_ESCALATE},
+    {"severity rose from NOT_DEFINED", F, 5, CG_CASE_OPEN, 0, 0, D, D, 0, 0, D, D, D, D, CG_ACT_ESCALATE},
+    {"severity rose, raise off", F, 1, CG_CASE_OPEN, 3, 0, D, D, 0, 0, D, D, 0, D, CG_ACT_FOLD},
+    {"severity fell, lower off", F, 4, CG_CASE_OPEN, 2, 0, D, D, 0, 0, D, D, D, D, CG_ACT_FOLD},
+    {"severity fell, lower on", F, 4, CG_CASE_OPEN, 2, 0, D, D, 0, 0, D, D, D, 1, CG_ACT_DEESCALATE},
+    {"severity fell to NOT_DEFINED, lower on", F, 0, CG_CASE_OPEN, 2, 0, D, D, 0, 0, D, D, D, 1, CG_ACT_FOLD},
+    {"escalate beats on_repeat ignore", F, 1, CG_CASE_OPEN, 3, 0, D, D, CG_REPEAT_IGNORE, 0, D, D, D, D,
+     CG_ACT_ESCALATE},
+    /* Resolved while open: on_resolve (default comment_and_close); ignore keeps it open. */
+    {"resolved, open", R, 3, CG_CASE_OPEN, 3, 10, D, D, 0, 0, D, D, D, D, CG_ACT_RESOLVE},
+    {"resolved, on_resolve comment", R, 3, CG_CASE_OPEN, 3, 10, D, D, 0, CG_RESOLVE_COMMENT, D, D, D, D,
+     CG_ACT_RESOLVE},
+    {"resolved, on_resolve ignore", R, 3, CG_CASE_OPEN, 3, 10, D, D, 0, CG_RESOLVE_IGNORE, D, D, D, D, CG_ACT_IGNORE},
+    /* Firing again after resolution: reopen within the window (default 1h), else a new case. */
+    {"refire within window", F, 3, CG_CASE_CLOSED, 3, 120, 30, 30, 0, 0, D, D, D, D, CG_ACT_REOPEN},
+    {"refire at window edge", F, 3, CG_CASE_CLOSED, 3, 120, 60, 60, 0, 0, D, D, D, D, CG_ACT_REOPEN},
+    {"refire after window", F, 3, CG_CASE_CLOSED, 3, 180, 61, 61, 0, 0, D, D, D, D, CG_ACT_CREATE},
+    {"refire, reopen_window 0", F, 3, CG_CASE_CLOSED, 3, 180, 1, 1, 0, 0, 0, D, D, D, CG_ACT_CREATE},
+    {"refire, custom window 1d", F, 3, CG_CASE_CLOSED, 3, 3000, 1000, 1000, 0, 0, 24 * 60, D, D, D, CG_ACT_REOPEN},
 };
 #undef D
 
@@ -98,14 +97,14 @@ static void test_decide_table(void **state)
 		struct cg_source_config src;
 		source_for(r, &src);
 		struct cg_store_case c = {.state = r->state,
-					  .priority = r->case_prio,
-					  .created_ms = ago(r->created_ago),
-					  .closed_ms = ago(r->closed_ago),
-					  .last_comment_ms = ago(r->last_comment_ago)};
+		                          .priority = r->case_prio,
+		                          .created_ms = ago(r->created_ago),
+		                          .closed_ms = ago(r->closed_ago),
+		                          .last_comment_ms = ago(r->last_comment_ago)};
 		enum cg_action got = cg_lifecycle_decide(r->status, r->prio, &c, &src, NOW);
 		if (got != r->want) {
 			fprintf(stderr, "decide '%s': got %s, want %s\n", r->name, cg_action_name(got),
-				cg_action_name(r->want));
+			        cg_action_name(r->want));
 			bad++;
 		}
 	}
@@ -135,21 +134,19 @@ struct steps_row {
 };
 
 static const struct steps_row steps_rows[] = {
-	{"create", CG_ACT_CREATE, 0, 0, {CG_STEP_CREATE}, 1},
-	{"create with labels", CG_ACT_CREATE, 0, 1, {CG_STEP_CREATE, CG_STEP_ATTRS}, 2},
-	{"comment", CG_ACT_COMMENT, 0, 1, {CG_STEP_COMMENT}, 1},
-	{"escalate", CG_ACT_ESCALATE, 0, 1, {CG_STEP_PRIORITY, CG_STEP_COMMENT}, 2},
-	{"deescalate", CG_ACT_DEESCALATE, 0, 0, {CG_STEP_PRIORITY, CG_STEP_COMMENT}, 2},
-	{"resolve comment_and_close", CG_ACT_RESOLVE, CG_RESOLVE_COMMENT_AND_CLOSE, 0,
-	 {CG_STEP_COMMENT, CG_STEP_CLOSE}, 2},
-	{"resolve comment", CG_ACT_RESOLVE, CG_RESOLVE_COMMENT, 0, {CG_STEP_COMMENT}, 1},
-	{"resolve close", CG_ACT_RESOLVE, CG_RESOLVE_CLOSE, 0, {CG_STEP_CLOSE}, 1},
-	{"reopen (case was closed)", CG_ACT_REOPEN, CG_RESOLVE_COMMENT_AND_CLOSE, 0, {CG_STEP_OPEN, CG_STEP_COMMENT},
-	 2},
-	/* on_resolve comment never closed the case: reopening is only a comment. */
-	{"reopen (case left open)", CG_ACT_REOPEN, CG_RESOLVE_COMMENT, 0, {CG_STEP_COMMENT}, 1},
-	{"fold", CG_ACT_FOLD, 0, 1, {0}, 0},
-	{"ignore", CG_ACT_IGNORE, 0, 1, {0}, 0},
+    {"create", CG_ACT_CREATE, 0, 0, {CG_STEP_CREATE}, 1},
+    {"create with labels", CG_ACT_CREATE, 0, 1, {CG_STEP_CREATE, CG_STEP_ATTRS}, 2},
+    {"comment", CG_ACT_COMMENT, 0, 1, {CG_STEP_COMMENT}, 1},
+    {"escalate", CG_ACT_ESCALATE, 0, 1, {CG_STEP_PRIORITY, CG_STEP_COMMENT}, 2},
+    {"deescalate", CG_ACT_DEESCALATE, 0, 0, {CG_STEP_PRIORITY, CG_STEP_COMMENT}, 2},
+    {"resolve comment_and_close", CG_ACT_RESOLVE, CG_RESOLVE_COMMENT_AND_CLOSE, 0, {CG_STEP_COMMENT, CG_STEP_CLOSE}, 2},
+    {"resolve comment", CG_ACT_RESOLVE, CG_RESOLVE_COMMENT, 0, {CG_STEP_COMMENT}, 1},
+    {"resolve close", CG_ACT_RESOLVE, CG_RESOLVE_CLOSE, 0, {CG_STEP_CLOSE}, 1},
+    {"reopen (case was closed)", CG_ACT_REOPEN, CG_RESOLVE_COMMENT_AND_CLOSE, 0, {CG_STEP_OPEN, CG_STEP_COMMENT}, 2},
+    /* on_resolve comment never closed the case: reopening is only a comment. */
+    {"reopen (case left open)", CG_ACT_REOPEN, CG_RESOLVE_COMMENT, 0, {CG_STEP_COMMENT}, 1},
+    {"fold", CG_ACT_FOLD, 0, 1, {0}, 0},
+    {"ignore", CG_ACT_IGNORE, 0, 1, {0}, 0},
 };
 
 static void test_steps_table(void **state)
@@ -273,10 +270,10 @@ static void test_apply_cycle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_decide_table),
-		cmocka_unit_test(test_steps_table),
-		cmocka_unit_test(test_step_encoding),
-		cmocka_unit_test(test_apply_cycle),
+	    cmocka_unit_test(test_decide_table),
+	    cmocka_unit_test(test_steps_table),
+	    cmocka_unit_test(test_step_encoding),
+	    cmocka_unit_test(test_apply_cycle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
