@@ -228,6 +228,8 @@ static void reload(struct cg_app *app)
 		cg_config_free(ncfg);
 		return;
 	}
+	if (ncfg->warnings)
+		CG_LOG_WARN("reload: %s", ncfg->warnings);
 	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port)
 		CG_LOG_WARN("reload: `listen` changes take effect after a restart");
 	if (!ncfg->tls_cert_file != !app->cfg->tls_cert_file ||

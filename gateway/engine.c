@@ -37,6 +37,8 @@ struct cg_engine {
 	unsigned unanswered;   /* requests sent, answer not yet seen */
 	uv_timer_t rl_timer;
 	struct op *wait_head, *wait_tail; /* ops holding a request until the window resets */
+	uv_timer_t store_timer;
+	struct op *sr_head, *sr_tail; /* ops whose store job failed, waiting to run it again */
 	void (*on_stopped)(void *ud);
 	void *stopped_ud;
 	int closed;
@@ -51,7 +53,7 @@ struct cg_engine {
 	int sweeping;
 };
 
-#define ENGINE_TIMERS 4
+#define ENGINE_TIMERS 5
 
 /* One event being applied. */
 struct op {
@@ -75,6 +77,9 @@ struct op {
 	int need_reconcile;           /* claimed with an unknown create outcome: search before creating */
 	struct op *wait_next;         /* in the rate-limit wait list */
 	uint64_t claimed_mono;        /* uv_now when claimed: a shared store's lease runs from here */
+	struct op *sr_next;           /* in the store-retry list */
+	cg_storeq_job_fn sr_fn;       /* the store job to run again, and its completion */
+	cg_storeq_done_fn sr_done;
 	int64_t now;
 	char marker[40];
 	/* job results */
@@ -228,6 +233,9 @@ static void op_run(struct op *op);
 static void op_free(struct op *op);
 static void op_release(struct op *op);
 static void op_send_step(struct op *op);
+static void finish_done(int rc, void *ud);
+static int progress_run(struct cg_store *st, void *ud);
+static void progress_done(int rc, void *ud);
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -251,6 +259,8 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 	e->timer.data = e;
 	uv_timer_init(loop, &e->rl_timer);
 	e->rl_timer.data = e;
+	uv_timer_init(loop, &e->store_timer);
+	e->store_timer.data = e;
 	uv_timer_init(loop, &e->bulk_timer);
 	e->bulk_timer.data = e;
 	uv_timer_init(loop, &e->sweep_timer);
@@ -320,6 +330,15 @@ void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
 		list = op->wait_next;
 		op_release(op);
 	}
+	/* Ops whose store job failed: their events stay in flight and are retried after restart. */
+	uv_timer_stop(&e->store_timer);
+	list = e->sr_head;
+	e->sr_head = e->sr_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->sr_next;
+		op_release(op);
+	}
 	maybe_stopped(e);
 }
 
@@ -329,6 +348,7 @@ void cg_engine_destroy(struct cg_engine *e)
 		return;
 	uv_close((uv_handle_t *)&e->timer, timer_closed);
 	uv_close((uv_handle_t *)&e->rl_timer, timer_closed);
+	uv_close((uv_handle_t *)&e->store_timer, timer_closed);
 	uv_close((uv_handle_t *)&e->bulk_timer, timer_closed);
 	uv_close((uv_handle_t *)&e->sweep_timer, timer_closed);
 }
@@ -418,8 +438,9 @@ static void claim_done(int rc, void *ud)
 		maybe_stopped(e);
 		return;
 	}
-	for (size_t i = 0; i < j->n; i++) {
-		/* Ownership of the event and case strings moves to the op. */
+	for (size_t i = 0; i < j->n && !e->stopping; i++) {
+		/* Ownership of the event and case strings moves to the op. After stop nothing
+		 * starts: the claimed events stay in flight and are pending again at next start. */
 		op_start(e, &j->evs[i], &j->cases[i]);
 		memset(&j->evs[i], 0, sizeof(j->evs[i]));
 		memset(&j->cases[i], 0, sizeof(j->cases[i]));
@@ -485,6 +506,8 @@ static void op_free(struct op *op)
 	cg_store_case_cleanup(&op->cs);
 	cg_store_case_cleanup(&op->before);
 	cJSON_Delete(op->payload);
+	free(op->src.status_name);
+	free(op->src.reopen_status_name);
 	cJSON_Delete(op->areq.body);
 	free(op);
 }
@@ -507,6 +530,45 @@ static void op_release(struct op *op)
 		maybe_stopped(e);
 	else
 		cg_engine_kick(e);
+}
+
+static void store_retry_cb(uv_timer_t *t)
+{
+	struct cg_engine *e = t->data;
+	struct op *list = e->sr_head;
+	e->sr_head = e->sr_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->sr_next;
+		if (e->stopping || cg_storeq_submit(e->q, op->sr_fn, op->sr_done, op) != 0)
+			op_release(op);
+	}
+}
+
+/*
+ * A store job of op failed (disk full, database locked, I/O error) and was rolled back: the
+ * event is still in flight in the store, and nothing would ever claim it again before a
+ * restart. The job is idempotent (it writes op's state), so run it again a little later.
+ */
+static void store_retry(struct op *op, int rc, cg_storeq_job_fn fn, cg_storeq_done_fn done)
+{
+	struct cg_engine *e = op->e;
+	/* CG_ENOENT: the event row is gone (deleted behind our back); nothing to save. */
+	if (e->stopping || rc == CG_ENOENT) {
+		/* Otherwise the event stays in flight; the next start makes it pending again. */
+		op_release(op);
+		return;
+	}
+	op->sr_fn = fn;
+	op->sr_done = done;
+	op->sr_next = NULL;
+	if (e->sr_tail)
+		e->sr_tail->sr_next = op;
+	else
+		e->sr_head = op;
+	e->sr_tail = op;
+	if (!uv_is_active((uv_handle_t *)&e->store_timer))
+		uv_timer_start(&e->store_timer, store_retry_cb, 1000, 0);
 }
 
 static int finish_run(struct cg_store *st, void *ud)
@@ -542,11 +604,10 @@ static void finish_done(int rc, void *ud)
 	struct cg_engine *e = op->e;
 	char labels[256];
 	if (rc) {
-		/* The event stays in flight in the store until restart; retry it from memory later
-		 * would risk running it twice, so only log loudly. */
-		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s", op->ev.id, op->ev.dedup_key,
-			   cg_strerror(rc));
-		op_release(op);
+		/* The event is still in flight in the store and this op owns it: save again later. */
+		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s; retrying", op->ev.id,
+			   op->ev.dedup_key, cg_strerror(rc));
+		store_retry(op, rc, finish_run, finish_done);
 		return;
 	}
 	if (op->finish_kind == FIN_DONE) {
@@ -573,7 +634,14 @@ static void op_finish(struct op *op, enum fin kind)
 		const char *summary = cg_json_str(op->payload, "summary");
 		cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, summary, &op->src, op->now);
 	}
-	if (kind == FIN_DEAD) {
+	if (kind == FIN_DEAD && op->action == CG_ACT_CREATE && op->http_status != 404 &&
+	    (op->cs.state == CG_CASE_OPEN || op->cs.state == CG_CASE_CREATING)) {
+		/* The case exists (a later step failed) or may exist (outcome unknown): keep it
+		 * (or the CREATING mark, so the next firing reconciles) instead of opening a
+		 * duplicate on the next firing. */
+		if (op->cs.state == CG_CASE_OPEN)
+			cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, NULL, &op->src, op->now);
+	} else if (kind == FIN_DEAD) {
 		/* Nothing of this event happened: the case stays as it was. */
 		cg_store_case_cleanup(&op->cs);
 		if (op->before.dedup_key && case_copy(&op->cs, &op->before) != 0)
@@ -620,8 +688,8 @@ static void progress_done(int rc, void *ud)
 {
 	struct op *op = ud;
 	if (rc) {
-		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s", op->ev.id, cg_strerror(rc));
-		op_release(op);
+		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s; retrying", op->ev.id, cg_strerror(rc));
+		store_retry(op, rc, progress_run, progress_done);
 		return;
 	}
 	if (op->e->stopping) {
@@ -690,8 +758,9 @@ static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
 	int64_t now = wall_ms();
 	if (res->ratelimit_limit > 0)
 		e->rl_limit = res->ratelimit_limit;
+	/* Headers are up to 18 digits: clamp seconds before multiplying (signed overflow). */
 	if (res->ratelimit_period > 0)
-		e->rl_period = res->ratelimit_period;
+		e->rl_period = res->ratelimit_period > 3600 ? 3600 : res->ratelimit_period;
 	if (res->status == 429) {
 		long s = res->ratelimit_reset >= 0 ? res->ratelimit_reset : res->retry_after >= 0 ? res->retry_after : 1;
 		if (s > 3600)
@@ -709,7 +778,7 @@ static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
 		if (left > 0)
 			left /= (long)cg_store_fleet_size(cg_storeq_store(e->q));
 		e->rl_remaining = left > 0 ? left : 0;
-		e->rl_reset_at = now + res->ratelimit_reset * 1000 + 20;
+		e->rl_reset_at = now + (res->ratelimit_reset > 3600 ? 3600 : res->ratelimit_reset) * 1000 + 20;
 	}
 }
 
@@ -787,6 +856,13 @@ static char *comment_text(struct op *op)
 		snprintf(head, sizeof(head), "**Priority %s** from %s to %s: severity is now `%s`.",
 			 op->action == CG_ACT_ESCALATE ? "raised" : "lowered", cg_priority_name(c->priority),
 			 cg_priority_name(op->ev.priority), op->ev.severity ? op->ev.severity : "unknown");
+		if (c->pending_repeats > 0) {
+			/* This comment ends the digest window: report the folded repeats too. */
+			size_t n = strlen(head);
+			iso8601(c->first_pending_ms, t2, sizeof(t2));
+			snprintf(head + n, sizeof(head) - n, " It fired %" PRId64 " more time%s since %s.",
+				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
+		}
 		break;
 	case CG_ACT_RESOLVE:
 		if (c->pending_repeats > 0) {
@@ -841,17 +917,18 @@ static void op_send_step(struct op *op)
 		return;
 	if (s >= CG_STEP_ASSIGN && action_prepare(op))
 		return;
-	if ((s == CG_STEP_CLOSE || s == CG_STEP_PRIORITY) && bulk_collect(op))
-		return;
-	if (rl_defer(op))
-		return;
-	e->unanswered++;
 	if (s != CG_STEP_CREATE && !case_ref(op)) {
+		/* Checked before the gate: nothing is sent, so nothing may count as on the wire. */
 		snprintf(op->reason, sizeof(op->reason), "no case id for step %s", cg_step_name(s));
 		op->http_status = 0;
 		op_finish(op, FIN_DEAD);
 		return;
 	}
+	if ((s == CG_STEP_CLOSE || s == CG_STEP_PRIORITY) && bulk_collect(op))
+		return;
+	if (rl_defer(op))
+		return;
+	e->unanswered++;
 	switch (s) {
 	case CG_STEP_CREATE:
 		if (op->need_reconcile && op->cs.marker) {
@@ -947,6 +1024,27 @@ static void op_run(struct op *op)
 	op_send_step(op);
 }
 
+/*
+ * Copies the lifecycle settings of src into op. Only these, and the strings copied: a reload
+ * frees the config while the op (waiting on a request, a store job or the rate-limit window)
+ * still runs, so op->src must own every pointer it keeps.
+ */
+static int lifecycle_copy(struct op *op, const struct cg_source_config *src)
+{
+	struct cg_source_config *d = &op->src;
+	d->on_repeat = src->on_repeat;
+	d->digest_interval_ms = src->digest_interval_ms;
+	d->on_resolve = src->on_resolve;
+	d->reopen_window_ms = src->reopen_window_ms;
+	d->raise_priority = src->raise_priority;
+	d->lower_priority = src->lower_priority;
+	d->status_name = dupstr(src->status_name);
+	d->reopen_status_name = dupstr(src->reopen_status_name);
+	if ((src->status_name && !d->status_name) || (src->reopen_status_name && !d->reopen_status_name))
+		return CG_ENOMEM;
+	return 0;
+}
+
 static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_store_case *cs)
 {
 	struct op *op = calloc(1, sizeof(*op));
@@ -979,11 +1077,12 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	snprintf(op->source_label, sizeof(op->source_label), "source=\"%s\"", esc);
 
 	const struct cg_source_config *src = find_source(e->cfg, op->ev.source);
-	if (src)
-		op->src = *src;
-	else
-		cg_lifecycle_defaults(&op->src);
-	op->src.name = NULL; /* not owned: never used after a reload */
+	cg_lifecycle_defaults(&op->src);
+	if (src && lifecycle_copy(op, src) != 0) {
+		snprintf(op->reason, sizeof(op->reason), "out of memory");
+		op_retry(op, NULL);
+		return;
+	}
 
 	op->payload = cJSON_Parse(op->ev.payload ? op->ev.payload : "");
 	if (!cJSON_IsObject(op->payload)) {
@@ -997,8 +1096,10 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	 * the store until the event finishes, so a resumed event computes the same steps). */
 	op->prio_before = op->cs.priority;
 
-	if (op->ev.step != 0) {
-		/* Resume where an earlier attempt stopped; its decision stands. */
+	if (op->ev.step != 0 && !(cg_step_action(op->ev.step) == CG_ACT_CREATE && cg_step_index(op->ev.step) == 0)) {
+		/* Resume where an earlier attempt stopped; its decision stands. A create at index 0
+		 * is decided again: its CREATING mark was undone when the attempt certainly failed,
+		 * and op_begin_create must persist it again before the create is sent. */
 		op->action = cg_step_action(op->ev.step);
 		op->index = cg_step_index(op->ev.step);
 		op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);

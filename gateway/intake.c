@@ -141,7 +141,9 @@ static void intake_done(int rc, void *ud)
 	cg_metrics_add(app->metrics, "casegate_events_accepted_total", j->source_label, (double)j->n);
 	respond_json(j->req, 202, j->answer, NULL, 0);
 	intake_job_free(j);
-	cg_engine_kick(app->engine);
+	/* During shutdown the engine may already be gone (the commit outlived a departed client). */
+	if (app->engine && !app->stopping)
+		cg_engine_kick(app->engine);
 }
 
 static const struct cg_source_config *lookup_source(const struct cg_config *cfg, const char *name, size_t len,

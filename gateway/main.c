@@ -94,6 +94,10 @@ static struct cg_config *load_or_report(const char *path)
 		return NULL;
 	}
 	free(errs);
+	/* Non-fatal findings (world-readable secrets, auth: none on a public address). */
+	if (cfg->warnings)
+		fprintf(stderr, "%s%s", cfg->warnings,
+			cfg->warnings[0] && cfg->warnings[strlen(cfg->warnings) - 1] == '\n' ? "" : "\n");
 	return cfg;
 }
 
@@ -292,6 +296,7 @@ static int cmd_dlq(const struct args *a)
 	struct cg_store *st = NULL;
 	char err[256];
 	int rc = 1;
+	/* The daemon may be running: opened as a tool, the store leaves its in-flight events alone. */
 	if (cg_store_open_config(cfg, 0, &st, err, sizeof(err)) != 0) {
 		fprintf(stderr, "casegate dlq: %s\n", err);
 		goto out;

@@ -134,6 +134,12 @@ struct cg_store {
  * Events left in flight by a previous process are made pending again.
  */
 int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen);
+/*
+ * The same for tools that may run next to the daemon (casegate dlq): events in flight are
+ * left alone, since a running daemon owns them (resetting them would let it claim and
+ * deliver the same event twice).
+ */
+int cg_store_sqlite_open_tool(const char *dir, struct cg_store **out, char *err, size_t errlen);
 /* Text of the SQLite store's last failure (also logged); "" when none. */
 const char *cg_store_sqlite_errmsg(struct cg_store *st);
 /* Schema version this build writes (PRAGMA user_version of casegate.db). */

@@ -16,8 +16,12 @@ uint64_t cg_store_config_lease_ms(const struct cg_config *cfg)
 
 int cg_store_open_config(const struct cg_config *cfg, int flags, struct cg_store **out, char *err, size_t errlen)
 {
-	if (cfg->store_backend != CG_STORE_POSTGRES)
-		return cg_store_sqlite_open(cfg->state_dir, out, err, errlen);
+	if (cfg->store_backend != CG_STORE_POSTGRES) {
+		/* A tool next to a running daemon must leave the daemon's in-flight events alone. */
+		if (flags & CG_STORE_OPEN_DAEMON)
+			return cg_store_sqlite_open(cfg->state_dir, out, err, errlen);
+		return cg_store_sqlite_open_tool(cfg->state_dir, out, err, errlen);
+	}
 	struct cg_store_pg_opts o = {
 		.dsn = cfg->store_dsn,
 		.name = cfg->store_replica,

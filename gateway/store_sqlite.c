@@ -1094,7 +1094,7 @@ static int migrate(struct sq_store *s, char *err, size_t errlen)
 	return 0;
 }
 
-int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen)
+static int sq_open(const char *dir, int recover, struct cg_store **out, char *err, size_t errlen)
 {
 	struct sq_store *s = NULL;
 	char scratch[1];
@@ -1140,10 +1140,11 @@ int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size
 		goto fail;
 	if ((rc = migrate(s, err, errlen)))
 		goto fail;
-	/* Whatever a previous process had in flight it did not finish: make it pending again. */
-	if ((rc = exec_sql(s, "UPDATE events SET inflight = 0 WHERE inflight = 1", err, errlen)))
+	/* Whatever a previous process had in flight it did not finish: make it pending again.
+	 * Only the daemon may: a tool's open would hand a running daemon's events out twice. */
+	if (recover && (rc = exec_sql(s, "UPDATE events SET inflight = 0 WHERE inflight = 1", err, errlen)))
 		goto fail;
-	int reset = sqlite3_changes(s->db);
+	int reset = recover ? sqlite3_changes(s->db) : 0;
 	if (reset > 0)
 		CG_LOG_WARN("%s: %d event(s) left in flight by a previous run are pending again", s->path, reset);
 	/* is_head is derived data: a key without a head would never be claimed again, so check it
@@ -1163,6 +1164,16 @@ fail:
 		CG_LOG_ERR("open: %s", err);
 	sq_close(&s->base);
 	return rc;
+}
+
+int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen)
+{
+	return sq_open(dir, 1, out, err, errlen);
+}
+
+int cg_store_sqlite_open_tool(const char *dir, struct cg_store **out, char *err, size_t errlen)
+{
+	return sq_open(dir, 0, out, err, errlen);
 }
 
 static struct sq_store *as_sqlite(struct cg_store *st)
