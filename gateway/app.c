@@ -13,6 +13,7 @@
 #include "err.h"
 #include "log.h"
 #include "mailin.h"
+#include "store_open.h"
 
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
 {
@@ -43,6 +44,18 @@ void cg_app_builders_free(struct cg_builder **b, size_t n)
 	free(b);
 }
 
+/* Non-fatal config findings (world-readable secrets, unauthenticated public sources): one line each. */
+static void log_warnings(const struct cg_config *cfg)
+{
+	for (const char *p = cfg->warnings; p && *p;) {
+		size_t len = strcspn(p, "\n");
+		CG_LOG_WARN("%.*s", (int)len, p);
+		p += len;
+		if (*p)
+			p++;
+	}
+}
+
 static void log_setup(const struct cg_config *cfg)
 {
 	enum cg_log_level lvl = CG_LOG_LEVEL_INFO;
@@ -70,6 +83,8 @@ static void stats_done(int rc, void *ud)
 	struct stats_job *j = ud;
 	struct cg_app *app = j->app;
 	app->stats_busy = 0;
+	/* The store answers nothing (database unreachable): /readyz says so until it does. */
+	app->store_down = rc != 0 && rc != CG_ENOMEM;
 	if (rc == 0) {
 		app->stats = j->st;
 		struct timespec ts;
@@ -106,6 +121,23 @@ static void stats_tick(uv_timer_t *t)
 	}
 }
 
+/* ---- wake-ups from other replicas (shared store): kick the engine from the loop thread ---- */
+
+static uv_async_t store_wake;
+
+static void store_wake_cb(uv_async_t *a)
+{
+	struct cg_app *app = a->data;
+	if (!app->stopping)
+		cg_engine_kick(app->engine);
+}
+
+/* Called on the store's listener thread. */
+static void store_wake_send(void *ud)
+{
+	uv_async_send(ud);
+}
+
 /* ---- shutdown: intake first, then the engine, then the store ---- */
 
 static int pending_closes;
@@ -131,11 +163,22 @@ static void dd_closed(void *ud)
 	cg_storeq_destroy(app->q, store_closed, app);
 }
 
+static void guard_closed(void *ud)
+{
+	struct cg_app *app = ud;
+	app->guard = NULL;
+	cg_dd_client_destroy(app->dd, dd_closed, app);
+}
+
 static void maybe_finish_stop(struct cg_app *app)
 {
 	if (--pending_closes > 0)
 		return;
-	cg_dd_client_destroy(app->dd, dd_closed, app);
+	/* Intake is closed, so no check waits on the guard any more. */
+	if (app->guard)
+		cg_guard_destroy(app->guard, guard_closed, app);
+	else
+		cg_dd_client_destroy(app->dd, dd_closed, app);
 }
 
 static void http_closed(void *ud)
@@ -159,6 +202,9 @@ static void app_stop(struct cg_app *app)
 	uv_close((uv_handle_t *)&app->sig_term, handle_closed);
 	uv_close((uv_handle_t *)&app->sig_int, handle_closed);
 	uv_close((uv_handle_t *)&app->sig_hup, handle_closed);
+	/* After watch(NULL) returns the listener no longer touches the handle. */
+	cg_store_watch(app->store, NULL, NULL);
+	uv_close((uv_handle_t *)&store_wake, handle_closed);
 	pending_closes = 3;
 	cg_http_server_close(app->http, http_closed, app);
 	cg_mailin_stop(app, http_closed, app);
@@ -184,8 +230,15 @@ static void reload(struct cg_app *app)
 		cg_config_free(ncfg);
 		return;
 	}
+	if (ncfg->warnings)
+		CG_LOG_WARN("reload: %s", ncfg->warnings);
 	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port)
 		CG_LOG_WARN("reload: `listen` changes take effect after a restart");
+	if (!ncfg->tls_cert_file != !app->cfg->tls_cert_file ||
+	    (ncfg->tls_cert_file && (strcmp(ncfg->tls_cert_file, app->cfg->tls_cert_file) != 0 ||
+				     strcmp(ncfg->tls_key_file, app->cfg->tls_key_file) != 0)))
+		CG_LOG_WARN("reload: `tls` changes take effect after a restart");
+	log_warnings(ncfg);
 	cg_app_builders_free(app->builders, app->cfg->nsources);
 	struct cg_config *old = app->cfg;
 	app->builders = nb;
@@ -222,6 +275,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	app->config_path = strdup(config_path);
 	app->max_pending_jobs = 10000;
 	log_setup(cfg);
+	log_warnings(cfg);
 	signal(SIGPIPE, SIG_IGN);
 
 	const char *url = dd_url ? dd_url : cfg->dd_url;
@@ -234,8 +288,11 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		CG_LOG_ERR("%s", err);
 		goto early_fail;
 	}
-	if (cg_store_sqlite_open(cfg->state_dir, &app->store, err, sizeof(err)) != 0) {
-		CG_LOG_ERR("opening the store in %s: %s", cfg->state_dir, err);
+	if (cg_store_open_config(cfg, CG_STORE_OPEN_DAEMON, &app->store, err, sizeof(err)) != 0) {
+		if (cfg->store_backend == CG_STORE_POSTGRES)
+			CG_LOG_ERR("opening the PostgreSQL store: %s", err);
+		else
+			CG_LOG_ERR("opening the store in %s: %s", cfg->state_dir, err);
 		goto early_fail;
 	}
 	if (cg_metrics_create(&app->metrics) != 0 || cg_storeq_create(&loop, app->store, 1, &app->q) != 0) {
@@ -268,6 +325,14 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		goto early_fail;
 	if (cg_admission_setup(app) != 0)
 		goto late_fail;
+	if (cg_guard_create(&loop, &app->guard) != 0) {
+		CG_LOG_ERR("out of memory");
+		goto late_fail;
+	}
+	if (cfg->tls_cert_file && cg_tls_ctx_create(cfg->tls_cert_file, cfg->tls_key_file, &app->tls, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("tls: %s", err);
+		goto late_fail;
+	}
 
 	struct cg_http_limits lim;
 	cg_http_limits_default(&lim);
@@ -288,6 +353,8 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		CG_LOG_ERR("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, err);
 		goto late_fail;
 	}
+	if (app->tls)
+		cg_http_server_use_tls(app->http, app->tls);
 	if (cg_mailin_start(app, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("cannot listen for mail on %s:%d: %s", cfg->mail.listen_host, cfg->mail.listen_port, err);
 		cg_http_server_close(app->http, NULL, NULL);
@@ -304,17 +371,22 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	uv_timer_init(&loop, &app->stats_timer);
 	app->stats_timer.data = app;
 	uv_timer_start(&app->stats_timer, stats_tick, 0, 1000);
+	uv_async_init(&loop, &store_wake, store_wake_cb);
+	store_wake.data = app;
+	cg_store_watch(app->store, store_wake_send, &store_wake); /* CG_EINVAL: single-process store */
 
 	const char *host = cfg->listen_host;
 	int v6 = strchr(host, ':') != NULL;
-	CG_LOG_INFO("listening on %s%s%s:%d (%zu source(s), Datadog API %s)", v6 ? "[" : "", host, v6 ? "]" : "",
-		    cg_http_server_port(app->http), cfg->nsources, url);
+	CG_LOG_INFO("listening on %s%s%s:%d (%s%zu source(s), Datadog API %s)", v6 ? "[" : "", host, v6 ? "]" : "",
+		    cg_http_server_port(app->http), app->tls ? "TLS, " : "", cfg->nsources, url);
 	cg_engine_kick(app->engine);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = 0;
 	goto out;
 
 late_fail:
+	cg_guard_destroy(app->guard, NULL, NULL);
+	app->guard = NULL;
 	cg_engine_stop(app->engine, NULL, NULL);
 	cg_engine_destroy(app->engine);
 	app->engine = NULL;
@@ -331,6 +403,7 @@ early_fail:
 	}
 out:
 	cg_store_close(app->store);
+	cg_tls_ctx_destroy(app->tls);
 	if (uv_loop_close(&loop) != 0)
 		CG_LOG_WARN("event loop closed with open handles");
 	cg_admission_cleanup(app);

@@ -9,12 +9,14 @@
 #include "config.h"
 #include "ddclient.h"
 #include "engine.h"
+#include "guard.h"
 #include "http.h"
 #include "lmtp.h"
 #include "metrics.h"
 #include "store.h"
 #include "storeq.h"
 #include "tbucket.h"
+#include "tls.h"
 
 struct cg_app {
 	uv_loop_t *loop;
@@ -27,12 +29,15 @@ struct cg_app {
 	struct cg_engine *engine;
 	struct cg_metrics *metrics;
 	struct cg_http_server *http;
+	struct cg_guard *guard;       /* inbound checks, SNS certificate cache and fetches */
+	struct cg_tls_ctx *tls;       /* listener TLS; NULL: plain HTTP */
 	struct cg_lmtp_server *mail;  /* the mail listener (mailin.c); NULL without `mail:` */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stats_timer;
 	struct cg_store_stats stats;
 	int stats_busy;
 	int store_full;      /* the last write failed for lack of space */
+	int store_down;      /* the last statistics query failed (database unreachable) */
 	int stopping;
 	int exit_code;
 	unsigned max_pending_jobs; /* unused: cfg->max_pending (queue.max_pending) decides */

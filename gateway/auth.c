@@ -23,20 +23,37 @@ int cg_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
 	return eq;
 }
 
+/* Length of a credential without trailing SP/HTAB: optional whitespace, not part of the value. */
+static size_t value_len(const char *v)
+{
+	size_t n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	return n;
+}
+
 static int check_bearer(const struct cg_auth_config *auth, const char *cred)
 {
 	int ok = 0;
-	size_t clen = strlen(cred);
+	size_t clen = value_len(cred);
 	/* Check every token (no early exit) so timing does not reveal which one matched. */
 	for (size_t i = 0; i < auth->nbearer; i++)
 		ok |= cg_secret_equal(cred, clen, auth->bearer[i], strlen(auth->bearer[i]));
 	return ok;
 }
 
+int cg_auth_check_token(const struct cg_auth_config *auth, const char *token, size_t len)
+{
+	int ok = 0;
+	for (size_t i = 0; i < auth->nbearer; i++)
+		ok |= cg_secret_equal(token, len, auth->bearer[i], strlen(auth->bearer[i]));
+	return ok;
+}
+
 static int check_basic(const struct cg_auth_config *auth, const char *b64)
 {
 	unsigned char dec[1024];
-	size_t inlen = strlen(b64);
+	size_t inlen = value_len(b64);
 	if (inlen == 0 || inlen > 4 * ((sizeof(dec) - 1) / 3))
 		return 0;
 	int n = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)inlen);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <yaml.h>
 
 #include "ddclient.h"
@@ -1092,6 +1093,41 @@ static void parse_queue(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 		       "queue: retry_base must not exceed retry_cap");
 }
 
+/* store: { backend: sqlite|postgres, dsn | dsn_file, replica, lease } */
+static void parse_store(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
+{
+	enum { S_BACKEND, S_DSN, S_DSN_FILE, S_REPLICA, S_LEASE, S_N };
+	struct field f[S_N] = {[S_BACKEND] = {"backend", NULL},
+			       [S_DSN] = {"dsn", NULL},
+			       [S_DSN_FILE] = {"dsn_file", NULL},
+			       [S_REPLICA] = {"replica", NULL},
+			       [S_LEASE] = {"lease", NULL}};
+	static const char *const backends[] = {"sqlite", "postgres", NULL};
+	int e;
+
+	if (map_fields(c, n, "store", "store", f, S_N))
+		return;
+	if (f[S_BACKEND].val && !get_enum(c, f[S_BACKEND].val, "store.backend", backends, &e))
+		cfg->store_backend = e == 1 ? CG_STORE_POSTGRES : CG_STORE_SQLITE;
+	if (get_secret(c, f[S_DSN].val, f[S_DSN_FILE].val, "store.dsn", "store.dsn_file", &cfg->store_dsn))
+		return;
+	if (f[S_REPLICA].val)
+		get_name(c, f[S_REPLICA].val, "store.replica", &cfg->store_replica);
+	if (f[S_LEASE].val &&
+	    !get_duration(c, f[S_LEASE].val, "store.lease", MS_SECOND, MS_HOUR, &cfg->store_lease_ms) &&
+	    cfg->store_lease_ms < 2 * ((uint64_t)cfg->dd_timeout_ms + MS_SECOND))
+		/* A replica starts a request only with datadog.timeout left on its lease (renewed every lease/4). */
+		err_at(c, f[S_LEASE].val, "store.lease: at least 2 x (datadog.timeout + 1s) = %llu ms, got %llu ms",
+		       (unsigned long long)(2 * ((uint64_t)cfg->dd_timeout_ms + MS_SECOND)),
+		       (unsigned long long)cfg->store_lease_ms);
+	if (cfg->store_backend == CG_STORE_POSTGRES && !cfg->store_dsn)
+		err_at(c, f[S_BACKEND].val ? f[S_BACKEND].val : n,
+		       "store: backend postgres needs dsn (e.g. dsn: ${CASEGATE_PG_DSN}) or dsn_file");
+	if (cfg->store_backend == CG_STORE_SQLITE && (f[S_DSN].val || f[S_DSN_FILE].val || f[S_REPLICA].val))
+		err_at(c, f[S_DSN].val ? f[S_DSN].val : f[S_DSN_FILE].val ? f[S_DSN_FILE].val : f[S_REPLICA].val,
+		       "store: dsn and replica apply to backend postgres only");
+}
+
 static int parse_basic_one(struct ctx *c, yaml_node_t *n, const char *sp, const char *label,
 			   struct cg_basic_cred *cred)
 {
@@ -1255,6 +1291,400 @@ static void parse_auth(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_
 		a->kind = a->nbearer ? CG_AUTH_BEARER : a->nbasic ? CG_AUTH_BASIC : CG_AUTH_UNSET;
 	if (!bad && a->kind == CG_AUTH_UNSET)
 		err_at(c, n, "%s: auth: no credentials given (an empty list?)", sp);
+}
+
+/* ---- inbound security: verify, allow_ips, trusted_proxies, tls ---- */
+
+static int get_cidrs(struct ctx *c, yaml_node_t *n, const char *label, struct cg_cidr **out, size_t *nout)
+{
+	char **v = NULL;
+	size_t nv = 0;
+	char lb[300], b[80];
+	int bad = 0;
+	if (get_strs(c, n, label, 0, &v, &nv))
+		return -1;
+	struct cg_cidr *r = calloc(nv ? nv : 1, sizeof(*r));
+	if (!r) {
+		c->oom = 1;
+		strv_free(v, nv, 0);
+		return -1;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		if (cg_cidr_parse(v[i], &r[i]) != 0) {
+			yaml_node_t *item = n->type == YAML_SEQUENCE_NODE
+						    ? yaml_document_get_node(c->doc, n->data.sequence.items.start[i])
+						    : n;
+			snprintf(lb, sizeof(lb), n->type == YAML_SEQUENCE_NODE ? "%s[%zu]" : "%s", label, i);
+			err_at(c, item ? item : n, "%s: '%s' is not an address or CIDR range (e.g. 10.0.0.0/8, ::1)", lb,
+			       disp(v[i], b, sizeof(b)));
+			bad = 1;
+		}
+	}
+	strv_free(v, nv, 0);
+	if (bad || nv == 0) {
+		if (!bad)
+			err_at(c, n, "%s: the list is empty", label);
+		free(r);
+		return -1;
+	}
+	free(*out);
+	*out = r;
+	*nout = nv;
+	return 0;
+}
+
+static void regexv_free(regex_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		regfree(&v[i]);
+	free(v);
+}
+
+static int get_regexes(struct ctx *c, yaml_node_t *n, const char *label, regex_t **out, size_t *nout)
+{
+	char **v = NULL;
+	size_t nv = 0;
+	char b[80];
+	int bad = 0;
+	if (n && get_strs(c, n, label, 0, &v, &nv))
+		return -1;
+	static const char *const def[] = {"^sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$"};
+	size_t cnt = n ? nv : 1;
+	regex_t *r = calloc(cnt ? cnt : 1, sizeof(*r));
+	if (!r) {
+		c->oom = 1;
+		strv_free(v, nv, 0);
+		return -1;
+	}
+	size_t ok = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		const char *s = n ? v[i] : def[i];
+		if (regcomp(&r[ok], s, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
+			err_at(c, n, "%s: '%s' is not a valid regular expression", label, disp(s, b, sizeof(b)));
+			bad = 1;
+			continue;
+		}
+		ok++;
+	}
+	strv_free(v, nv, 0);
+	if (bad || cnt == 0) {
+		if (!bad)
+			err_at(c, n, "%s: the list is empty", label);
+		regexv_free(r, ok);
+		return -1;
+	}
+	*out = r;
+	*nout = ok;
+	return 0;
+}
+
+static void verify_cleanup(struct cg_verify_config *v)
+{
+	for (size_t i = 0; i < v->nsecrets; i++) {
+		if (v->secrets[i].p) {
+			OPENSSL_cleanse(v->secrets[i].p, v->secrets[i].len);
+			free(v->secrets[i].p);
+		}
+	}
+	free(v->secrets);
+	free(v->header);
+	free(v->prefix);
+	free(v->timestamp_header);
+	free(v->signed_fmt);
+	regexv_free(v->cert_hosts, v->ncert_hosts);
+	regexv_free(v->confirm_hosts, v->nconfirm_hosts);
+	free(v->ca_file);
+	free(v->cert_file);
+}
+
+/* Appends s (consumed) to v's secrets; Standard Webhooks secrets are "whsec_" + base64. */
+static int add_secret(struct ctx *c, yaml_node_t *at, const char *label, struct cg_verify_config *v, char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t len = strlen(s);
+	int rc = -1;
+	if (len == 0) {
+		err_at(c, at, "%s: the secret is empty", label);
+		goto out;
+	}
+	if (v->kind == CG_VERIFY_STDWH) {
+		const char *b64 = strncmp(s, "whsec_", 6) == 0 ? s + 6 : s;
+		size_t bl = strlen(b64);
+		unsigned char *dec = malloc(bl + 1);
+		if (!dec) {
+			c->oom = 1;
+			goto out;
+		}
+		int n = bl && bl % 4 == 0 ? EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)bl) : -1;
+		for (size_t i = bl; n > 0 && i > 0 && b64[i - 1] == '='; i--)
+			n--;
+		if (n <= 0) {
+			/* Never quote the secret, not even a part of it. */
+			err_at(c, at, "%s: expected whsec_ followed by base64", label);
+			OPENSSL_cleanse(dec, bl + 1);
+			free(dec);
+			goto out;
+		}
+		OPENSSL_cleanse(s, len);
+		free(s);
+		s = NULL;
+		p = dec;
+		len = (size_t)n;
+	}
+	struct cg_secret *ns = realloc(v->secrets, (v->nsecrets + 1) * sizeof(*ns));
+	if (!ns) {
+		c->oom = 1;
+		if (p != (unsigned char *)s) {
+			OPENSSL_cleanse(p, len);
+			free(p);
+		}
+		goto out;
+	}
+	v->secrets = ns;
+	v->secrets[v->nsecrets].p = p;
+	v->secrets[v->nsecrets].len = len;
+	v->nsecrets++;
+	return 0;
+out:
+	secret_free(s);
+	return rc;
+}
+
+static char *dup_or_oom(struct ctx *c, const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		c->oom = 1;
+	return d;
+}
+
+static void parse_verify_one(struct ctx *c, yaml_node_t *item, const char *sp, size_t idx, struct cg_verify_config *v)
+{
+	enum {
+		V_SECRET, V_SECRET_FILE, V_SECRETS, V_HEADER, V_ENCODING, V_PREFIX, V_TS_HEADER, V_SIGNED,
+		V_REPLAY_WINDOW, V_TIMESTAMP, V_CERT_HOSTS, V_CONFIRM_HOSTS, V_CA_FILE, V_CERT_FILE, V_CONFIRM, V_N
+	};
+	static const struct {
+		const char *name;
+		enum cg_verify_kind kind;
+		uint64_t keys; /* allowed fields */
+	} schemes[] = {
+		{"hmac", CG_VERIFY_HMAC,
+		 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS | 1u << V_HEADER | 1u << V_ENCODING |
+			 1u << V_PREFIX | 1u << V_TS_HEADER | 1u << V_SIGNED | 1u << V_REPLAY_WINDOW},
+		{"sentry", CG_VERIFY_SENTRY, 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS},
+		{"pagerduty", CG_VERIFY_PAGERDUTY, 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS},
+		{"standard_webhooks", CG_VERIFY_STDWH,
+		 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS | 1u << V_REPLAY_WINDOW},
+		{"grafana", CG_VERIFY_GRAFANA,
+		 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS | 1u << V_TIMESTAMP | 1u << V_REPLAY_WINDOW},
+		{"sns", CG_VERIFY_SNS,
+		 1u << V_CERT_HOSTS | 1u << V_CONFIRM_HOSTS | 1u << V_CA_FILE | 1u << V_CERT_FILE | 1u << V_CONFIRM},
+	};
+	struct field f[V_N] = {[V_SECRET] = {"secret", NULL},
+			       [V_SECRET_FILE] = {"secret_file", NULL},
+			       [V_SECRETS] = {"secrets", NULL},
+			       [V_HEADER] = {"header", NULL},
+			       [V_ENCODING] = {"encoding", NULL},
+			       [V_PREFIX] = {"prefix", NULL},
+			       [V_TS_HEADER] = {"timestamp_header", NULL},
+			       [V_SIGNED] = {"signed", NULL},
+			       [V_REPLAY_WINDOW] = {"replay_window", NULL},
+			       [V_TIMESTAMP] = {"timestamp", NULL},
+			       [V_CERT_HOSTS] = {"cert_hosts", NULL},
+			       [V_CONFIRM_HOSTS] = {"confirm_hosts", NULL},
+			       [V_CA_FILE] = {"ca_file", NULL},
+			       [V_CERT_FILE] = {"cert_file", NULL},
+			       [V_CONFIRM] = {"confirm", NULL}};
+	static const char *const enc_names[] = {"hex", "base64", NULL};
+	char lb[300], where[300], b[80];
+
+	v->line = (int)item->start_mark.line + 1;
+	v->replay_window_ms = 5 * MS_MINUTE;
+	v->confirm = 1;
+	snprintf(lb, sizeof(lb), "%s: verify[%zu]", sp, idx);
+	if (item->type != YAML_MAPPING_NODE || item->data.mapping.pairs.top - item->data.mapping.pairs.start != 1) {
+		err_at(c, item,
+		       "%s: expected one scheme, e.g. `- sentry: {secret: ...}` (schemes: hmac, sentry, pagerduty, "
+		       "standard_webhooks, grafana, sns)",
+		       lb);
+		return;
+	}
+	yaml_node_pair_t *pair = item->data.mapping.pairs.start;
+	yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+	yaml_node_t *val = node_get(c, pair->value);
+	if (!k || !val)
+		return;
+	const char *kn = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+	size_t si;
+	for (si = 0; si < sizeof(schemes) / sizeof(schemes[0]); si++)
+		if (strcmp(kn, schemes[si].name) == 0)
+			break;
+	if (si == sizeof(schemes) / sizeof(schemes[0])) {
+		err_at(c, k, "%s: unknown scheme '%s' (schemes: hmac, sentry, pagerduty, standard_webhooks, grafana, sns)",
+		       lb, disp(kn, b, sizeof(b)));
+		return;
+	}
+	v->kind = schemes[si].kind;
+	snprintf(lb, sizeof(lb), "%s: verify.%s", sp, kn);
+	snprintf(where, sizeof(where), "%s verify.%s", sp, kn);
+	if (is_null(val)) {
+		for (size_t i = 0; i < V_N; i++)
+			f[i].val = NULL;
+	} else if (map_fields(c, val, lb, where, f, V_N)) {
+		return;
+	}
+	for (size_t i = 0; i < V_N; i++) {
+		if (f[i].val && !(schemes[si].keys & (1u << i))) {
+			err_at(c, f[i].val, "%s: '%s' does not apply to this scheme", lb, f[i].key);
+			f[i].val = NULL;
+		}
+	}
+	char fl[340];
+	size_t errs0 = c->nerrs;
+	/* Secrets: secret, secret_file and secrets all add up (rotation: old and new both valid). */
+	if (f[V_SECRET].val) {
+		snprintf(fl, sizeof(fl), "%s.secret", lb);
+		char *s = scalar(c, f[V_SECRET].val, fl, "a string", 1);
+		if (s)
+			add_secret(c, f[V_SECRET].val, fl, v, s);
+	}
+	if (f[V_SECRET_FILE].val) {
+		snprintf(fl, sizeof(fl), "%s.secret_file", lb);
+		char *s = NULL;
+		if (!read_secret_file(c, f[V_SECRET_FILE].val, fl, &s))
+			add_secret(c, f[V_SECRET_FILE].val, fl, v, s);
+	}
+	if (f[V_SECRETS].val) {
+		snprintf(fl, sizeof(fl), "%s.secrets", lb);
+		char **sv = NULL;
+		size_t ns = 0;
+		if (!get_strs(c, f[V_SECRETS].val, fl, 2, &sv, &ns)) {
+			for (size_t i = 0; i < ns; i++) {
+				add_secret(c, f[V_SECRETS].val, fl, v, sv[i]);
+				sv[i] = NULL;
+			}
+			free(sv);
+		}
+	}
+	if (v->kind != CG_VERIFY_SNS && v->nsecrets == 0 && c->nerrs == errs0)
+		err_at(c, val, "%s: give secret, secret_file or secrets", lb);
+
+	if (f[V_REPLAY_WINDOW].val) {
+		snprintf(fl, sizeof(fl), "%s.replay_window", lb);
+		get_duration(c, f[V_REPLAY_WINDOW].val, fl, MS_SECOND, MS_DAY, &v->replay_window_ms);
+	}
+	switch (v->kind) {
+	case CG_VERIFY_HMAC:
+		if (!f[V_HEADER].val) {
+			err_at(c, val, "%s: header is required (the request header holding the signature)", lb);
+		} else {
+			snprintf(fl, sizeof(fl), "%s.header", lb);
+			get_name(c, f[V_HEADER].val, fl, &v->header);
+		}
+		if (f[V_ENCODING].val) {
+			int e;
+			snprintf(fl, sizeof(fl), "%s.encoding", lb);
+			if (!get_enum(c, f[V_ENCODING].val, fl, enc_names, &e))
+				v->encoding = (enum cg_verify_enc)e;
+		}
+		if (f[V_PREFIX].val) {
+			snprintf(fl, sizeof(fl), "%s.prefix", lb);
+			get_str(c, f[V_PREFIX].val, fl, &v->prefix);
+		}
+		if (f[V_TS_HEADER].val) {
+			snprintf(fl, sizeof(fl), "%s.timestamp_header", lb);
+			get_name(c, f[V_TS_HEADER].val, fl, &v->timestamp_header);
+		}
+		if (f[V_SIGNED].val) {
+			snprintf(fl, sizeof(fl), "%s.signed", lb);
+			if (!get_str(c, f[V_SIGNED].val, fl, &v->signed_fmt)) {
+				if (!strstr(v->signed_fmt, "{body}"))
+					err_at(c, f[V_SIGNED].val, "%s: must contain {body}", fl);
+				else if (strstr(v->signed_fmt, "{ts}") && !v->timestamp_header)
+					err_at(c, f[V_SIGNED].val, "%s: {ts} needs timestamp_header", fl);
+			}
+		} else if (v->timestamp_header) {
+			v->signed_fmt = dup_or_oom(c, "{ts}:{body}");
+		}
+		break;
+	case CG_VERIFY_SENTRY:
+		v->header = dup_or_oom(c, "Sentry-Hook-Signature");
+		break;
+	case CG_VERIFY_PAGERDUTY:
+		v->header = dup_or_oom(c, "X-PagerDuty-Signature");
+		break;
+	case CG_VERIFY_STDWH:
+		v->header = dup_or_oom(c, "webhook-signature");
+		v->timestamp_header = dup_or_oom(c, "webhook-timestamp");
+		v->encoding = CG_VERIFY_BASE64;
+		v->signed_fmt = dup_or_oom(c, "{id}.{ts}.{body}");
+		break;
+	case CG_VERIFY_GRAFANA: {
+		int ts = 0;
+		v->header = dup_or_oom(c, "X-Grafana-Alerting-Signature");
+		snprintf(fl, sizeof(fl), "%s.timestamp", lb);
+		if (f[V_TIMESTAMP].val && !get_bool(c, f[V_TIMESTAMP].val, fl, &ts) && ts) {
+			v->timestamp_header = dup_or_oom(c, "X-Grafana-Alerting-Timestamp");
+			v->signed_fmt = dup_or_oom(c, "{ts}:{body}");
+		}
+		break;
+	}
+	case CG_VERIFY_SNS:
+		snprintf(fl, sizeof(fl), "%s.cert_hosts", lb);
+		get_regexes(c, f[V_CERT_HOSTS].val, fl, &v->cert_hosts, &v->ncert_hosts);
+		snprintf(fl, sizeof(fl), "%s.confirm_hosts", lb);
+		get_regexes(c, f[V_CONFIRM_HOSTS].val, fl, &v->confirm_hosts, &v->nconfirm_hosts);
+		if (f[V_CA_FILE].val) {
+			snprintf(fl, sizeof(fl), "%s.ca_file", lb);
+			get_path(c, f[V_CA_FILE].val, fl, &v->ca_file);
+		}
+		if (f[V_CERT_FILE].val) {
+			snprintf(fl, sizeof(fl), "%s.cert_file", lb);
+			get_path(c, f[V_CERT_FILE].val, fl, &v->cert_file);
+		}
+		if (f[V_CONFIRM].val) {
+			snprintf(fl, sizeof(fl), "%s.confirm", lb);
+			get_bool(c, f[V_CONFIRM].val, fl, &v->confirm);
+		}
+		break;
+	}
+}
+
+static void parse_verify(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
+{
+	size_t cnt = n->type == YAML_SEQUENCE_NODE ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
+	if (cnt == 0) {
+		err_at(c, n, "%s: verify: the list is empty", sp);
+		return;
+	}
+	if (!(s->verify = calloc(cnt, sizeof(*s->verify)))) {
+		c->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *item = n->type == YAML_SEQUENCE_NODE ? node_get(c, n->data.sequence.items.start[i]) : n;
+		s->nverify++; /* counted first so cleanup sees partial entries */
+		if (item)
+			parse_verify_one(c, item, sp, i, &s->verify[i]);
+		for (size_t j = 0; item && j < i; j++)
+			if (s->verify[i].kind && s->verify[j].kind == s->verify[i].kind && s->verify[i].kind == CG_VERIFY_SNS)
+				err_at(c, item, "%s: verify: sns is given twice", sp);
+	}
+}
+
+static void parse_tls(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
+{
+	enum { T_CERT_FILE, T_KEY_FILE, T_N };
+	struct field f[T_N] = {[T_CERT_FILE] = {"cert_file", NULL}, [T_KEY_FILE] = {"key_file", NULL}};
+	if (map_fields(c, n, "tls", "tls", f, T_N))
+		return;
+	if (!f[T_CERT_FILE].val || !f[T_KEY_FILE].val) {
+		err_at(c, n, "tls: cert_file and key_file are both required");
+		return;
+	}
+	get_path(c, f[T_CERT_FILE].val, "tls.cert_file", &cfg->tls_cert_file);
+	get_path(c, f[T_KEY_FILE].val, "tls.key_file", &cfg->tls_key_file);
 }
 
 static void parse_priority(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
@@ -2069,7 +2499,7 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		S_NAME, S_TYPE, S_AUTH, S_GROUP_BY, S_PROJECT, S_CASE_TYPE, S_TITLE, S_DESCRIPTION, S_DEDUP_KEY,
 		S_PRIORITY, S_CUSTOM_ATTRIBUTES, S_ATTRIBUTES, S_ON_REPEAT, S_DIGEST_INTERVAL, S_ON_RESOLVE,
 		S_STATUS_NAME, S_REOPEN_STATUS_NAME, S_REOPEN_WINDOW, S_RAISE_PRIORITY, S_LOWER_PRIORITY, S_ACTIONS, S_RULES,
-		S_RATE_LIMIT, S_N
+		S_VERIFY, S_ALLOW_IPS, S_RATE_LIMIT, S_N
 	};
 	struct field f[S_N] = {[S_NAME] = {"name", NULL},
 			       [S_TYPE] = {"type", NULL},
@@ -2093,6 +2523,8 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 			       [S_LOWER_PRIORITY] = {"lower_priority", NULL},
 			       [S_ACTIONS] = {"actions", NULL},
 			       [S_RULES] = {"rules", NULL},
+			       [S_VERIFY] = {"verify", NULL},
+			       [S_ALLOW_IPS] = {"allow_ips", NULL},
 			       [S_RATE_LIMIT] = {"rate_limit", NULL}};
 	static const char *const group_by_names[] = {"alert", "group", NULL};
 	static const char *const repeat_names[] = {"digest", "comment", "ignore", NULL};
@@ -2157,7 +2589,15 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 	}
 
 	int is_email = s->type && strcmp(s->type, "email") == 0;
-	if (!f[S_AUTH].val && !is_email) /* mail comes through the mail listener, not HTTP */
+	if (f[S_VERIFY].val)
+		parse_verify(c, f[S_VERIFY].val, sp, s);
+	if (f[S_ALLOW_IPS].val) {
+		snprintf(lb, sizeof(lb), "%s: allow_ips", sp);
+		get_cidrs(c, f[S_ALLOW_IPS].val, lb, &s->allow_ips, &s->nallow_ips);
+	}
+	if (!f[S_AUTH].val && f[S_VERIFY].val)
+		s->auth.kind = CG_AUTH_NONE; /* the signature is the credential */
+	else if (!f[S_AUTH].val && !is_email) /* mail comes through the mail listener, not HTTP */
 		err_at(c, n, "%s: auth is required (write `auth: none` to accept unauthenticated requests)", sp);
 	else if (f[S_AUTH].val)
 		parse_auth(c, f[S_AUTH].val, sp, &s->auth);
@@ -2390,8 +2830,8 @@ static void parse_mail(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 {
 	enum {
-		K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_SOURCES, K_PROVISION, K_MAIL,
-		K_RATE_LIMIT, K_N
+		K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_STORE, K_SOURCES, K_PROVISION,
+		K_MAIL, K_TRUSTED_PROXIES, K_PROXY_HEADER, K_TLS, K_RATE_LIMIT, K_N
 	};
 	struct field f[K_N] = {[K_RATE_LIMIT] = {"rate_limit", NULL},
 			       [K_LISTEN] = {"listen", NULL},
@@ -2401,10 +2841,15 @@ static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 			       [K_DATADOG] = {"datadog", NULL},
 			       [K_LIMITS] = {"limits", NULL},
 			       [K_QUEUE] = {"queue", NULL},
+			       [K_STORE] = {"store", NULL},
 			       [K_SOURCES] = {"sources", NULL},
 			       /* Case Management resources for `casegate provision` (provision.c reads them). */
 			       [K_PROVISION] = {"provision", NULL},
-			       [K_MAIL] = {"mail", NULL}};
+			       [K_MAIL] = {"mail", NULL},
+			       [K_TRUSTED_PROXIES] = {"trusted_proxies", NULL},
+			       [K_PROXY_HEADER] = {"proxy_header", NULL},
+			       [K_TLS] = {"tls", NULL}};
+	static const char *const proxy_header_names[] = {"x-forwarded-for", "forwarded", NULL};
 	static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 	static const char *const format_names[] = {"text", "json", NULL};
 	char b[80];
@@ -2447,18 +2892,26 @@ static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 		parse_limits(c, f[K_LIMITS].val, cfg);
 	if (f[K_QUEUE].val)
 		parse_queue(c, f[K_QUEUE].val, cfg);
+	if (f[K_STORE].val)
+		parse_store(c, f[K_STORE].val, cfg);
 	if (f[K_RATE_LIMIT].val)
 		parse_rate_limit(c, f[K_RATE_LIMIT].val, "rate_limit", &cfg->rl_rps, &cfg->rl_burst);
 	parse_sources(c, root, f[K_SOURCES].val, cfg);
 	if (f[K_MAIL].val)
 		parse_mail(c, f[K_MAIL].val, cfg);
+	if (f[K_TRUSTED_PROXIES].val)
+		get_cidrs(c, f[K_TRUSTED_PROXIES].val, "trusted_proxies", &cfg->trusted_proxies, &cfg->ntrusted_proxies);
+	if (f[K_PROXY_HEADER].val && !get_enum(c, f[K_PROXY_HEADER].val, "proxy_header", proxy_header_names, &e))
+		cfg->proxy_header_forwarded = e == 1;
+	if (f[K_TLS].val)
+		parse_tls(c, f[K_TLS].val, cfg);
 
 	if (c->nerrs || c->oom || !cfg->listen_host)
 		return;
 	if (!is_loopback(cfg->listen_host)) {
 		for (size_t i = 0; i < cfg->nsources; i++) {
 			const struct cg_source_config *s = &cfg->sources[i];
-			if (s->auth.kind == CG_AUTH_NONE) {
+			if (s->auth.kind == CG_AUTH_NONE && s->nverify == 0 && s->nallow_ips == 0) {
 				yaml_mark_t m = {0, (size_t)s->line - 1, 0};
 				warn_mark(c, m, "source '%s' accepts unauthenticated requests on %s, which is not loopback",
 					  s->name, cfg->listen_host);
@@ -2736,6 +3189,10 @@ static void source_cleanup(struct cg_source_config *s)
 		secret_free(s->auth.basic[i].password);
 	}
 	free(s->auth.basic);
+	for (size_t i = 0; i < s->nverify; i++)
+		verify_cleanup(&s->verify[i]);
+	free(s->verify);
+	free(s->allow_ips);
 	free(s->project);
 	free(s->case_type);
 	free(s->title);
@@ -2784,9 +3241,14 @@ void cg_config_free(struct cg_config *c)
 	secret_free(c->dd_app_key);
 	free(c->dd_ca_file);
 	free(c->dd_proxy);
+	secret_free(c->store_dsn);
+	free(c->store_replica);
 	free(c->log_level);
 	free(c->log_format);
 	free(c->warnings);
+	free(c->trusted_proxies);
+	free(c->tls_cert_file);
+	free(c->tls_key_file);
 	free(c);
 }
 

@@ -2,10 +2,12 @@
 #ifndef CG_CONFIG_H
 #define CG_CONFIG_H
 
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "builder.h"
+#include "cidr.h"
 #include "registry.h"
 
 enum cg_auth_kind { CG_AUTH_UNSET = 0, CG_AUTH_NONE, CG_AUTH_BEARER, CG_AUTH_BASIC };
@@ -21,6 +23,45 @@ struct cg_auth_config {
 	size_t nbearer;
 	struct cg_basic_cred *basic;
 	size_t nbasic;
+};
+
+/* A secret as bytes (Standard Webhooks secrets are base64-decoded binary); wiped on free. */
+struct cg_secret {
+	unsigned char *p;
+	size_t len;
+};
+
+/* Signature schemes of `verify:` (see verify.h); every configured one must pass. */
+enum cg_verify_kind {
+	CG_VERIFY_HMAC = 1,   /* generic HMAC-SHA256 over the raw body (optionally "ts:body") */
+	CG_VERIFY_SENTRY,     /* Sentry-Hook-Signature: hex HMAC-SHA256(body) */
+	CG_VERIFY_PAGERDUTY,  /* X-PagerDuty-Signature: v1=<hex>[,v1=<hex>] */
+	CG_VERIFY_STDWH,      /* Standard Webhooks: webhook-id/-timestamp/-signature */
+	CG_VERIFY_GRAFANA,    /* X-Grafana-Alerting-Signature (+ X-Grafana-Alerting-Timestamp) */
+	CG_VERIFY_SNS,        /* AWS SNS message signature (RSA, certificate fetched over HTTPS) */
+};
+enum cg_verify_enc { CG_VERIFY_HEX = 0, CG_VERIFY_BASE64 };
+
+struct cg_verify_config {
+	enum cg_verify_kind kind;
+	struct cg_secret *secrets;    /* several for rotation: any one may match */
+	size_t nsecrets;
+	/* HMAC family (named schemes get their sender's values). */
+	char *header;                 /* signature header */
+	enum cg_verify_enc encoding;
+	char *prefix;                 /* stripped from the header value ("sha256="); NULL: none */
+	char *timestamp_header;       /* NULL: no timestamp */
+	char *signed_fmt;             /* signed content: {ts}, {id}, {body}; NULL: the body */
+	uint64_t replay_window_ms;    /* |now - timestamp| must stay within; default 5 min */
+	/* SNS */
+	regex_t *cert_hosts;          /* SigningCertURL host must match one (POSIX ERE) */
+	size_t ncert_hosts;
+	regex_t *confirm_hosts;       /* SubscribeURL host must match one */
+	size_t nconfirm_hosts;
+	char *ca_file;                /* trust store for the certificate fetch; NULL: system */
+	char *cert_file;              /* tests: use this PEM instead of fetching */
+	int confirm;                  /* GET SubscribeURL of a verified SubscriptionConfirmation; default 1 */
+	int line;
 };
 
 enum cg_on_repeat { CG_REPEAT_DIGEST = 0, CG_REPEAT_COMMENT, CG_REPEAT_IGNORE };
@@ -66,6 +107,10 @@ struct cg_source_config {
 	char *type;                   /* mapper name */
 	const struct cg_mapper *mapper;
 	struct cg_auth_config auth;
+	struct cg_verify_config *verify; /* all must pass (after auth); NULL when none */
+	size_t nverify;
+	struct cg_cidr *allow_ips;    /* client must be in one (403 otherwise); none: any */
+	size_t nallow_ips;
 	enum cg_group_by group_by;
 	/* Case settings (strings owned here; spec.* point into this struct). */
 	char *project, *case_type, *title, *description, *dedup_key, *priority_from;
@@ -140,8 +185,19 @@ struct cg_config {
 	unsigned max_pending;         /* store jobs queued in memory before intake answers 503; default 10000 */
 	uint64_t max_pending_bytes;   /* bytes of accepted webhooks waiting for the store; default 64 MiB */
 	unsigned rl_rps, rl_burst;    /* global intake throttle (rate_limit: { rps, burst }); 0 = none */
+	/* store (`store:` section) */
+	enum cg_store_backend { CG_STORE_SQLITE = 0, CG_STORE_POSTGRES } store_backend;
+	char *store_dsn;              /* PostgreSQL connection string; secret (may hold a password) */
+	char *store_replica;          /* replica name (stable per process slot); NULL: generated */
+	uint64_t store_lease_ms;      /* claim lease; 0: max(30 s, 2 x (datadog.timeout + 1 s)) */
 	/* logging */
 	char *log_level, *log_format;
+	/* reverse proxy: forwarded client addresses are believed only from these peers */
+	struct cg_cidr *trusted_proxies;
+	size_t ntrusted_proxies;
+	int proxy_header_forwarded;   /* 1: RFC 7239 Forwarded; 0 (default): X-Forwarded-For */
+	/* TLS on the listener; NULL: plain HTTP */
+	char *tls_cert_file, *tls_key_file;
 	struct cg_source_config *sources;
 	size_t nsources;
 	struct cg_mail_config mail;

@@ -37,10 +37,8 @@ struct cg_engine {
 	unsigned unanswered;   /* requests sent, answer not yet seen */
 	uv_timer_t rl_timer;
 	struct op *wait_head, *wait_tail; /* ops holding a request until the window resets */
-	/* Ops whose progress or outcome could not be saved (disk full, I/O error): the save is
-	 * tried again from memory, so a full disk stalls delivery instead of stranding events. */
-	uv_timer_t resave_timer;
-	struct op *resave_head;
+	uv_timer_t store_timer;
+	struct op *sr_head, *sr_tail; /* ops whose store job failed, waiting to run it again */
 	void (*on_stopped)(void *ud);
 	void *stopped_ud;
 	int closed;
@@ -55,7 +53,7 @@ struct cg_engine {
 	int sweeping;
 };
 
-#define ENGINE_TIMERS 5 /* timer, rl_timer, resave_timer, bulk_timer, sweep_timer */
+#define ENGINE_TIMERS 5
 
 /* One event being applied. */
 struct op {
@@ -77,8 +75,11 @@ struct op {
 	int index;                    /* next step */
 	int reconciling;              /* the current request is the search for an unknown create */
 	int need_reconcile;           /* claimed with an unknown create outcome: search before creating */
-	struct op *wait_next;         /* in the rate-limit wait list, or the resave list */
-	int resave_finish;            /* in the resave list: 1 = the outcome, 0 = progress */
+	struct op *wait_next;         /* in the rate-limit wait list */
+	uint64_t claimed_mono;        /* uv_now when claimed: a shared store's lease runs from here */
+	struct op *sr_next;           /* in the store-retry list */
+	cg_storeq_job_fn sr_fn;       /* the store job to run again, and its completion */
+	cg_storeq_done_fn sr_done;
 	int64_t now;
 	char marker[40];
 	/* job results */
@@ -232,6 +233,9 @@ static void op_run(struct op *op);
 static void op_free(struct op *op);
 static void op_release(struct op *op);
 static void op_send_step(struct op *op);
+static void finish_done(int rc, void *ud);
+static int progress_run(struct cg_store *st, void *ud);
+static void progress_done(int rc, void *ud);
 
 static void timer_cb(uv_timer_t *t)
 {
@@ -255,8 +259,8 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 	e->timer.data = e;
 	uv_timer_init(loop, &e->rl_timer);
 	e->rl_timer.data = e;
-	uv_timer_init(loop, &e->resave_timer);
-	e->resave_timer.data = e;
+	uv_timer_init(loop, &e->store_timer);
+	e->store_timer.data = e;
 	uv_timer_init(loop, &e->bulk_timer);
 	e->bulk_timer.data = e;
 	uv_timer_init(loop, &e->sweep_timer);
@@ -317,20 +321,23 @@ void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
 	e->stopped_ud = ud;
 	uv_timer_stop(&e->timer);
 	uv_timer_stop(&e->rl_timer);
-	uv_timer_stop(&e->resave_timer);
 	actions_stop(e);
-	/* Waiting ops have saved their progress: they resume from the store after restart. Ops
-	 * that could not save resume from their last saved step (a create from CREATING). */
-	struct op *lists[2] = {e->wait_head, e->resave_head};
+	/* Waiting ops have saved their progress: they resume from the store after restart. */
+	struct op *list = e->wait_head;
 	e->wait_head = e->wait_tail = NULL;
-	e->resave_head = NULL;
-	for (int i = 0; i < 2; i++) {
-		struct op *list = lists[i];
-		while (list) {
-			struct op *op = list;
-			list = op->wait_next;
-			op_release(op);
-		}
+	while (list) {
+		struct op *op = list;
+		list = op->wait_next;
+		op_release(op);
+	}
+	/* Ops whose store job failed: their events stay in flight and are retried after restart. */
+	uv_timer_stop(&e->store_timer);
+	list = e->sr_head;
+	e->sr_head = e->sr_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->sr_next;
+		op_release(op);
 	}
 	maybe_stopped(e);
 }
@@ -341,7 +348,7 @@ void cg_engine_destroy(struct cg_engine *e)
 		return;
 	uv_close((uv_handle_t *)&e->timer, timer_closed);
 	uv_close((uv_handle_t *)&e->rl_timer, timer_closed);
-	uv_close((uv_handle_t *)&e->resave_timer, timer_closed);
+	uv_close((uv_handle_t *)&e->store_timer, timer_closed);
 	uv_close((uv_handle_t *)&e->bulk_timer, timer_closed);
 	uv_close((uv_handle_t *)&e->sweep_timer, timer_closed);
 }
@@ -431,8 +438,9 @@ static void claim_done(int rc, void *ud)
 		maybe_stopped(e);
 		return;
 	}
-	for (size_t i = 0; i < j->n; i++) {
-		/* Ownership of the event and case strings moves to the op. */
+	for (size_t i = 0; i < j->n && !e->stopping; i++) {
+		/* Ownership of the event and case strings moves to the op. After stop nothing
+		 * starts: the claimed events stay in flight and are pending again at next start. */
 		op_start(e, &j->evs[i], &j->cases[i]);
 		memset(&j->evs[i], 0, sizeof(j->evs[i]));
 		memset(&j->cases[i], 0, sizeof(j->cases[i]));
@@ -492,10 +500,14 @@ static const struct cg_source_config *find_source(const struct cg_config *cfg, c
 
 static void op_free(struct op *op)
 {
+	/* Not renewed any more: a lease held by an abandoned op runs out and another replica retries. */
+	cg_store_hold(cg_storeq_store(op->e->q), op->ev.id, op->ev.lease, 0);
 	cg_store_event_cleanup(&op->ev);
 	cg_store_case_cleanup(&op->cs);
 	cg_store_case_cleanup(&op->before);
 	cJSON_Delete(op->payload);
+	free(op->src.status_name);
+	free(op->src.reopen_status_name);
 	cJSON_Delete(op->areq.body);
 	free(op);
 }
@@ -520,12 +532,52 @@ static void op_release(struct op *op)
 		cg_engine_kick(e);
 }
 
-static void resave_later(struct op *op, int finish);
+static void store_retry_cb(uv_timer_t *t)
+{
+	struct cg_engine *e = t->data;
+	struct op *list = e->sr_head;
+	e->sr_head = e->sr_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->sr_next;
+		if (e->stopping || cg_storeq_submit(e->q, op->sr_fn, op->sr_done, op) != 0)
+			op_release(op);
+	}
+}
+
+/*
+ * A store job of op failed (disk full, database locked, I/O error) and was rolled back: the
+ * event is still in flight in the store, and nothing would ever claim it again before a
+ * restart. The job is idempotent (it writes op's state), so run it again a little later.
+ */
+static void store_retry(struct op *op, int rc, cg_storeq_job_fn fn, cg_storeq_done_fn done)
+{
+	struct cg_engine *e = op->e;
+	/* CG_ENOENT: the event row is gone (deleted behind our back); nothing to save. */
+	if (e->stopping || rc == CG_ENOENT) {
+		/* Otherwise the event stays in flight; the next start makes it pending again. */
+		op_release(op);
+		return;
+	}
+	op->sr_fn = fn;
+	op->sr_done = done;
+	op->sr_next = NULL;
+	if (e->sr_tail)
+		e->sr_tail->sr_next = op;
+	else
+		e->sr_head = op;
+	e->sr_tail = op;
+	if (!uv_is_active((uv_handle_t *)&e->store_timer))
+		uv_timer_start(&e->store_timer, store_retry_cb, 1000, 0);
+}
 
 static int finish_run(struct cg_store *st, void *ud)
 {
 	struct op *op = ud;
-	int rc = 0;
+	/* Shared store: write nothing unless the event is still ours (the lease may have run out). */
+	int rc = cg_store_fence(st, op->ev.id, op->ev.lease);
+	if (rc)
+		return rc;
 	switch (op->finish_kind) {
 	case FIN_DONE:
 		if (op->cs.dedup_key)
@@ -552,12 +604,10 @@ static void finish_done(int rc, void *ud)
 	struct cg_engine *e = op->e;
 	char labels[256];
 	if (rc) {
-		/* The batch rolled back: nothing of this save happened, so saving the same outcome
-		 * again is safe (the requests are not repeated). */
-		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s; trying again", op->ev.id,
+		/* The event is still in flight in the store and this op owns it: save again later. */
+		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s; retrying", op->ev.id,
 			   op->ev.dedup_key, cg_strerror(rc));
-		op->job_rc = rc;
-		resave_later(op, 1);
+		store_retry(op, rc, finish_run, finish_done);
 		return;
 	}
 	if (op->finish_kind == FIN_DONE) {
@@ -584,10 +634,15 @@ static void op_finish(struct op *op, enum fin kind)
 		const char *summary = cg_json_str(op->payload, "summary");
 		cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, summary, &op->src, op->now);
 	}
-	if (kind == FIN_DEAD && !(op->action == CG_ACT_CREATE && op->index > 0)) {
-		/* Nothing of this event happened: the case stays as it was. (When the create went
-		 * through and a later step failed, the case exists: forgetting it would open a
-		 * second case for the next alert.) */
+	if (kind == FIN_DEAD && op->action == CG_ACT_CREATE && op->http_status != 404 &&
+	    (op->cs.state == CG_CASE_OPEN || op->cs.state == CG_CASE_CREATING)) {
+		/* The case exists (a later step failed) or may exist (outcome unknown): keep it
+		 * (or the CREATING mark, so the next firing reconciles) instead of opening a
+		 * duplicate on the next firing. */
+		if (op->cs.state == CG_CASE_OPEN)
+			cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, NULL, &op->src, op->now);
+	} else if (kind == FIN_DEAD) {
+		/* Nothing of this event happened: the case stays as it was. */
 		cg_store_case_cleanup(&op->cs);
 		if (op->before.dedup_key && case_copy(&op->cs, &op->before) != 0)
 			memset(&op->cs, 0, sizeof(op->cs));
@@ -623,8 +678,8 @@ static void op_retry(struct op *op, const struct cg_dd_result *res)
 static int progress_run(struct cg_store *st, void *ud)
 {
 	struct op *op = ud;
-	int rc = 0;
-	if (op->cs.dedup_key)
+	int rc = cg_store_fence(st, op->ev.id, op->ev.lease);
+	if (!rc && op->cs.dedup_key)
 		rc = cg_store_case_put(st, &op->cs);
 	return rc ? rc : cg_store_event_step(st, op->ev.id, op->ev.step);
 }
@@ -633,9 +688,8 @@ static void progress_done(int rc, void *ud)
 {
 	struct op *op = ud;
 	if (rc) {
-		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s; trying again", op->ev.id, cg_strerror(rc));
-		op->job_rc = rc;
-		resave_later(op, 0);
+		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s; retrying", op->ev.id, cg_strerror(rc));
+		store_retry(op, rc, progress_run, progress_done);
 		return;
 	}
 	if (op->e->stopping) {
@@ -654,45 +708,6 @@ static void op_save_progress(struct op *op)
 }
 
 static void dd_done(const struct cg_dd_result *res, void *ud);
-
-/* ---- saves that failed ---- */
-
-#define RESAVE_DELAY_MS 1000
-
-static void resave_timer_cb(uv_timer_t *t)
-{
-	struct cg_engine *e = t->data;
-	struct op *list = e->resave_head;
-	e->resave_head = NULL;
-	while (list) {
-		struct op *op = list;
-		list = op->wait_next;
-		int rc = op->resave_finish ? cg_storeq_submit(e->q, finish_run, finish_done, op)
-					   : cg_storeq_submit(e->q, progress_run, progress_done, op);
-		if (rc != 0)
-			op_release(op);
-	}
-}
-
-static void resave_later(struct op *op, int finish)
-{
-	struct cg_engine *e = op->e;
-	if (e->stopping) {
-		/* The store keeps the last saved step; the event resumes there after restart. */
-		op_release(op);
-		return;
-	}
-	if (op->job_rc == CG_ENOENT) {
-		/* The event row is gone (nothing to save it into): saving again cannot help. */
-		op_release(op);
-		return;
-	}
-	op->resave_finish = finish;
-	op->wait_next = e->resave_head;
-	e->resave_head = op;
-	if (!uv_is_active((uv_handle_t *)&e->resave_timer))
-		uv_timer_start(&e->resave_timer, resave_timer_cb, RESAVE_DELAY_MS, 0);
-}
 
 /* ---- rate-limit gate ---- */
 
@@ -720,6 +735,12 @@ static void rl_wait(struct op *op)
 static int rl_defer(struct op *op)
 {
 	struct cg_engine *e = op->e;
+	/* Another replica of the fleet got a 429: the window is closed for everyone. */
+	int64_t fleet_until = cg_store_rl_closed_until(cg_storeq_store(e->q));
+	if (fleet_until > wall_ms() && !(e->rl_remaining == 0 && e->rl_reset_at >= fleet_until)) {
+		e->rl_remaining = 0;
+		e->rl_reset_at = fleet_until;
+	}
 	if (e->rl_remaining == 0 && wall_ms() < e->rl_reset_at) {
 		rl_wait(op);
 		return 1;
@@ -737,8 +758,9 @@ static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
 	int64_t now = wall_ms();
 	if (res->ratelimit_limit > 0)
 		e->rl_limit = res->ratelimit_limit;
+	/* Headers are up to 18 digits: clamp seconds before multiplying (signed overflow). */
 	if (res->ratelimit_period > 0)
-		e->rl_period = res->ratelimit_period;
+		e->rl_period = res->ratelimit_period > 3600 ? 3600 : res->ratelimit_period;
 	if (res->status == 429) {
 		long s = res->ratelimit_reset >= 0 ? res->ratelimit_reset : res->retry_after >= 0 ? res->retry_after : 1;
 		if (s > 3600)
@@ -746,6 +768,7 @@ static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
 		e->rl_remaining = 0;
 		/* Reset is whole seconds: 0 means "within the second"; never spin on it. */
 		e->rl_reset_at = now + (s > 0 ? s * 1000 : 100) + 20;
+		cg_store_rl_publish(cg_storeq_store(e->q), e->rl_reset_at);
 		return;
 	}
 	if (res->status >= 200 && res->status < 300 && res->ratelimit_limit < 0 && res->ratelimit_remaining < 0) {
@@ -758,8 +781,11 @@ static void rl_observe(struct cg_engine *e, const struct cg_dd_result *res)
 	if (res->ratelimit_remaining >= 0 && res->ratelimit_reset >= 0) {
 		/* Requests already on the wire count against what the server says is left. */
 		long left = res->ratelimit_remaining - (long)e->unanswered;
+		/* The budget is the org's: with a shared store each live replica spends its share. */
+		if (left > 0)
+			left /= (long)cg_store_fleet_size(cg_storeq_store(e->q));
 		e->rl_remaining = left > 0 ? left : 0;
-		e->rl_reset_at = now + res->ratelimit_reset * 1000 + 20;
+		e->rl_reset_at = now + (res->ratelimit_reset > 3600 ? 3600 : res->ratelimit_reset) * 1000 + 20;
 	}
 }
 
@@ -767,7 +793,8 @@ static void rl_timer_cb(uv_timer_t *t)
 {
 	struct cg_engine *e = t->data;
 	/* A new window: as many as it holds go now, the rest wait for the one after. */
-	e->rl_remaining = e->rl_limit > 0 ? e->rl_limit : -1;
+	long share = e->rl_limit / (long)cg_store_fleet_size(cg_storeq_store(e->q));
+	e->rl_remaining = e->rl_limit > 0 ? (share > 0 ? share : 1) : -1;
 	e->rl_reset_at = wall_ms() + (e->rl_period > 0 ? e->rl_period * 1000 : 1000);
 	struct op *list = e->wait_head;
 	e->wait_head = e->wait_tail = NULL;
@@ -836,6 +863,13 @@ static char *comment_text(struct op *op)
 		snprintf(head, sizeof(head), "**Priority %s** from %s to %s: severity is now `%s`.",
 			 op->action == CG_ACT_ESCALATE ? "raised" : "lowered", cg_priority_name(c->priority),
 			 cg_priority_name(op->ev.priority), op->ev.severity ? op->ev.severity : "unknown");
+		if (c->pending_repeats > 0) {
+			/* This comment ends the digest window: report the folded repeats too. */
+			size_t n = strlen(head);
+			iso8601(c->first_pending_ms, t2, sizeof(t2));
+			snprintf(head + n, sizeof(head) - n, " It fired %" PRId64 " more time%s since %s.",
+				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
+		}
 		break;
 	case CG_ACT_RESOLVE:
 		if (c->pending_repeats > 0) {
@@ -861,27 +895,47 @@ static const char *case_ref(const struct op *op)
 	return op->cs.case_id ? op->cs.case_id : op->cs.case_key;
 }
 
+/*
+ * Shared store: 1 when the op's lease might run out before a request answers (the database
+ * was unreachable for a while, so renewals failed). The op is then dropped without writing;
+ * the next claimer resumes the event, reconciling an unfinished create by its marker.
+ */
+static int op_lease_lost(struct op *op)
+{
+	struct cg_engine *e = op->e;
+	uint64_t need = (uint64_t)(e->cfg->dd_timeout_ms ? e->cfg->dd_timeout_ms : 15000) + 1000;
+	if (cg_store_lease_valid(cg_storeq_store(e->q), op->claimed_mono, need))
+		return 0;
+	CG_LOG_WARN("key=%s event %" PRId64 ": its lease could run out before a request ends; leaving it to the "
+		    "next claim", op->ev.dedup_key, op->ev.id);
+	op_release(op);
+	return 1;
+}
+
 static void op_send_step(struct op *op)
 {
 	struct cg_engine *e = op->e;
 	enum cg_step s = op->steps[op->index];
 	char path[512];
 	int rc = 0;
+	if (op_lease_lost(op))
+		return;
 	if (s == CG_STEP_CREATE && project_wait(op))
 		return;
 	if (s >= CG_STEP_ASSIGN && action_prepare(op))
 		return;
-	if ((s == CG_STEP_CLOSE || s == CG_STEP_PRIORITY) && bulk_collect(op))
-		return;
-	if (rl_defer(op))
-		return;
-	e->unanswered++;
 	if (s != CG_STEP_CREATE && !case_ref(op)) {
+		/* Checked before the gate: nothing is sent, so nothing may count as on the wire. */
 		snprintf(op->reason, sizeof(op->reason), "no case id for step %s", cg_step_name(s));
 		op->http_status = 0;
 		op_finish(op, FIN_DEAD);
 		return;
 	}
+	if ((s == CG_STEP_CLOSE || s == CG_STEP_PRIORITY) && bulk_collect(op))
+		return;
+	if (rl_defer(op))
+		return;
+	e->unanswered++;
 	switch (s) {
 	case CG_STEP_CREATE:
 		if (op->need_reconcile && op->cs.marker) {
@@ -977,6 +1031,27 @@ static void op_run(struct op *op)
 	op_send_step(op);
 }
 
+/*
+ * Copies the lifecycle settings of src into op. Only these, and the strings copied: a reload
+ * frees the config while the op (waiting on a request, a store job or the rate-limit window)
+ * still runs, so op->src must own every pointer it keeps.
+ */
+static int lifecycle_copy(struct op *op, const struct cg_source_config *src)
+{
+	struct cg_source_config *d = &op->src;
+	d->on_repeat = src->on_repeat;
+	d->digest_interval_ms = src->digest_interval_ms;
+	d->on_resolve = src->on_resolve;
+	d->reopen_window_ms = src->reopen_window_ms;
+	d->raise_priority = src->raise_priority;
+	d->lower_priority = src->lower_priority;
+	d->status_name = dupstr(src->status_name);
+	d->reopen_status_name = dupstr(src->reopen_status_name);
+	if ((src->status_name && !d->status_name) || (src->reopen_status_name && !d->reopen_status_name))
+		return CG_ENOMEM;
+	return 0;
+}
+
 static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_store_case *cs)
 {
 	struct op *op = calloc(1, sizeof(*op));
@@ -992,6 +1067,8 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	op->ev = *ev;
 	op->cs = *cs;
 	op->now = wall_ms();
+	op->claimed_mono = uv_now(e->loop);
+	cg_store_hold(cg_storeq_store(e->q), op->ev.id, op->ev.lease, 1);
 	if (!op->cs.dedup_key) {
 		op->cs.dedup_key = dupstr(op->ev.dedup_key);
 		op->cs.state = CG_CASE_NONE;
@@ -1007,11 +1084,12 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	snprintf(op->source_label, sizeof(op->source_label), "source=\"%s\"", esc);
 
 	const struct cg_source_config *src = find_source(e->cfg, op->ev.source);
-	if (src)
-		op->src = *src;
-	else
-		cg_lifecycle_defaults(&op->src);
-	op->src.name = NULL; /* not owned: never used after a reload */
+	cg_lifecycle_defaults(&op->src);
+	if (src && lifecycle_copy(op, src) != 0) {
+		snprintf(op->reason, sizeof(op->reason), "out of memory");
+		op_retry(op, NULL);
+		return;
+	}
 
 	op->payload = cJSON_Parse(op->ev.payload ? op->ev.payload : "");
 	if (!cJSON_IsObject(op->payload)) {
@@ -1025,8 +1103,10 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	 * the store until the event finishes, so a resumed event computes the same steps). */
 	op->prio_before = op->cs.priority;
 
-	if (op->ev.step != 0) {
-		/* Resume where an earlier attempt stopped; its decision stands. */
+	if (op->ev.step != 0 && !(cg_step_action(op->ev.step) == CG_ACT_CREATE && cg_step_index(op->ev.step) == 0)) {
+		/* Resume where an earlier attempt stopped; its decision stands. A create at index 0
+		 * is decided again: its CREATING mark was undone when the attempt certainly failed,
+		 * and op_begin_create must persist it again before the create is sent. */
 		op->action = cg_step_action(op->ev.step);
 		op->index = cg_step_index(op->ev.step);
 		op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);
@@ -1152,6 +1232,8 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 			if (!found) {
 				CG_LOG_INFO("key=%s: no case with marker %s; creating it", op->ev.dedup_key,
 					    op->cs.marker);
+				if (op_lease_lost(op))
+					return;
 				/* Same generation, same marker; the record stays CREATING on disk. */
 				int rc = send_create_for(op);
 				if (rc == 0)

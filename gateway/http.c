@@ -15,6 +15,7 @@
 #include <llhttp.h>
 
 #include "err.h"
+#include "tls.h"
 
 #define CG_LOG_COMPONENT "http"
 #include "log.h"
@@ -95,6 +96,9 @@ struct conn {
 	char *bbuf;
 	size_t blen, bcap;
 
+	struct cg_tls *tls; /* NULL: plain HTTP */
+	char peer[64];      /* the TCP peer; req.remote_addr is reset to it for every request */
+
 	char *pend; /* unparsed bytes waiting for the in-flight request to be answered */
 	size_t pend_len, pend_cap;
 
@@ -130,6 +134,7 @@ struct cg_http_server {
 	struct conn *conns;
 	size_t nconns;
 	int port;
+	struct cg_tls_ctx *tls; /* not owned */
 	unsigned closing : 1;
 	unsigned listener_closed : 1;
 	void (*on_closed)(void *ud);
@@ -344,6 +349,7 @@ static int header_safe(const char *s)
 
 static void conn_free(struct conn *c)
 {
+	cg_tls_free(c->tls);
 	free(c->hbuf);
 	free(c->hoff);
 	free(c->hdrs);
@@ -437,7 +443,7 @@ static void on_write(uv_write_t *w, int status)
 	conn_after_write(c);
 }
 
-static int conn_write(struct conn *c, struct wreq *wr)
+static int conn_write_raw(struct conn *c, struct wreq *wr)
 {
 	uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
 	wr->c = c;
@@ -449,6 +455,38 @@ static int conn_write(struct conn *c, struct wreq *wr)
 	}
 	c->writes_pending++;
 	return 0;
+}
+
+/* Sends the ciphertext OpenSSL produced (handshake, records, alerts). 0 or CG_EIO (closing). */
+static int tls_flush(struct conn *c)
+{
+	size_t n;
+	while (c->tls && !c->closing && (n = cg_tls_pending(c->tls)) > 0) {
+		struct wreq *wr = malloc(sizeof(*wr) + n);
+		if (!wr) {
+			conn_close(c);
+			return CG_EIO;
+		}
+		wr->len = cg_tls_take(c->tls, wr->data, n);
+		if (conn_write_raw(c, wr) < 0)
+			return CG_EIO;
+	}
+	return 0;
+}
+
+/* Writes wr (consumed): encrypted first on a TLS connection. On failure c is closing. */
+static int conn_write(struct conn *c, struct wreq *wr)
+{
+	if (!c->tls)
+		return conn_write_raw(c, wr);
+	/* Before the handshake there is no channel for an answer (a refusal or a timeout): close. */
+	int rc = cg_tls_write(c->tls, wr->data, wr->len);
+	free(wr);
+	if (rc < 0) {
+		conn_close(c);
+		return CG_EIO;
+	}
+	return tls_flush(c);
 }
 
 static size_t put(char *dst, size_t o, const char *s, size_t n)
@@ -562,6 +600,12 @@ static void conn_after_write(struct conn *c)
 		return;
 	if (c->close_after || (c->srv && c->srv->closing)) {
 		c->shutting = 1;
+		if (c->tls) {
+			/* close_notify is queued ahead of the FIN (uv_shutdown waits for pending writes). */
+			cg_tls_close_notify(c->tls);
+			if (tls_flush(c) < 0)
+				return;
+		}
 		c->shutdown.data = c;
 		if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
 			conn_close(c);
@@ -636,6 +680,7 @@ static int on_message_begin(llhttp_t *p)
 	c->head_base = NULL;
 	c->msg_started = 1;
 	c->err_status = 0;
+	memcpy(c->req.remote_addr, c->peer, sizeof(c->peer)); /* the handler may have rewritten it */
 	/* Release what one large request grew, so idle connections stay small. */
 	if (c->bcap > BBUF_KEEP) {
 		free(c->bbuf);
@@ -950,6 +995,52 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof(c->srv->rbuf);
 }
 
+static void conn_peer_eof(struct conn *c)
+{
+	c->peer_eof = 1;
+	if (c->reading)
+		uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = 0;
+	/* Half-closed client: answer what it sent, then close. */
+	if (!c->req_active && c->pend_len == 0 && c->writes_pending == 0)
+		conn_close(c);
+}
+
+/* Ciphertext in: decrypts whatever is complete and parses it like plain input. */
+static void tls_input(struct conn *c, const char *data, size_t len)
+{
+	char plain[16384];
+	if (cg_tls_feed(c->tls, data, len) < 0) {
+		conn_close(c);
+		return;
+	}
+	while (!c->closing && !c->peer_eof) {
+		int n = cg_tls_read(c->tls, plain, sizeof(plain));
+		if (n > 0) {
+			conn_input(c, plain, (size_t)n);
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (n == CG_ECLOSED) {
+			tls_flush(c);
+			if (!c->closing)
+				conn_peer_eof(c);
+			return;
+		}
+		CG_LOG_DEBUG("TLS failure from %s", c->peer);
+		tls_flush(c); /* the alert */
+		if (!c->closing) {
+			c->close_after = 1;
+			c->pend_len = 0;
+			if (c->writes_pending == 0)
+				conn_close(c);
+		}
+		return;
+	}
+	tls_flush(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
@@ -960,17 +1051,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			conn_close(c);
 			return;
 		}
-		c->peer_eof = 1;
-		uv_read_stop(s);
-		c->reading = 0;
-		/* Half-closed client: answer what it sent, then close. */
-		if (!c->req_active && c->pend_len == 0 && c->writes_pending == 0)
-			conn_close(c);
+		conn_peer_eof(c);
 		return;
 	}
 	if (c->phase == PH_LINGER)
 		return;
-	conn_input(c, buf->base, (size_t)nread);
+	if (c->tls)
+		tls_input(c, buf->base, (size_t)nread);
+	else
+		conn_input(c, buf->base, (size_t)nread);
 }
 
 static void conn_read_start(struct conn *c)
@@ -1089,12 +1178,14 @@ static void peer_name(struct conn *c)
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 	c->req.remote_addr[0] = '\0';
+	c->peer[0] = '\0';
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0)
 		return;
 	if (ss.ss_family == AF_INET)
-		uv_ip4_name((struct sockaddr_in *)&ss, c->req.remote_addr, sizeof(c->req.remote_addr));
+		uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
 	else if (ss.ss_family == AF_INET6)
-		uv_ip6_name((struct sockaddr_in6 *)&ss, c->req.remote_addr, sizeof(c->req.remote_addr));
+		uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+	memcpy(c->req.remote_addr, c->peer, sizeof(c->peer));
 }
 
 static void free_on_close(uv_handle_t *h)
@@ -1121,13 +1212,17 @@ static void conn_start(struct cg_http_server *srv, struct conn *c)
 	peer_name(c);
 	uv_tcp_nodelay(&c->tcp, 1);
 
+	if (srv->tls && !(c->tls = cg_tls_new(srv->tls))) {
+		conn_close(c);
+		return;
+	}
 	if (srv->nconns > srv->lim.max_connections) {
 		CG_LOG_WARN("connection limit (%u) reached: refusing %s", srv->lim.max_connections,
 			    c->req.remote_addr);
 		conn_send_error(c, 503, "too many connections");
 		return;
 	}
-	conn_set_phase(c, PH_HEAD); /* a new connection must send its head in time */
+	conn_set_phase(c, PH_HEAD); /* a new connection must send its head (and TLS handshake) in time */
 	conn_read_start(c);
 }
 
@@ -1247,6 +1342,11 @@ int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const str
 	}
 	*out = srv;
 	return 0;
+}
+
+void cg_http_server_use_tls(struct cg_http_server *srv, struct cg_tls_ctx *tls)
+{
+	srv->tls = tls;
 }
 
 int cg_http_server_port(const struct cg_http_server *srv)

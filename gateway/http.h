@@ -33,7 +33,8 @@ struct cg_http_request {
 	size_t nheaders;
 	const char *body;    /* NUL-terminated for convenience; body_len excludes the NUL */
 	size_t body_len;
-	char remote_addr[64]; /* peer IP as text */
+	char remote_addr[64]; /* peer IP as text; the handler may rewrite it (client behind a trusted
+			       * proxy): it is reset to the TCP peer for every request */
 	void *conn;          /* private */
 };
 
@@ -72,6 +73,14 @@ void cg_http_limits_default(struct cg_http_limits *l);
 int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const struct cg_http_limits *limits,
 			  cg_http_handler_fn handler, void *ud, struct cg_http_server **out, char *err,
 			  size_t errlen);
+
+/*
+ * Serves TLS (OpenSSL over memory BIOs, see tls.h) on connections accepted from now on.
+ * tls is not owned: keep it until the server's on_closed ran. The header timeout covers
+ * the handshake too.
+ */
+struct cg_tls_ctx;
+void cg_http_server_use_tls(struct cg_http_server *srv, struct cg_tls_ctx *tls);
 
 int cg_http_server_port(const struct cg_http_server *srv);
 

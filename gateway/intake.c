@@ -7,10 +7,13 @@
 #include <time.h>
 
 #include "admission.h"
+#include <openssl/crypto.h>
+
 #include "actions.h"
 #include "app.h"
 #include "auth.h"
 #include "err.h"
+#include "guard.h"
 #include "log.h"
 #include "registry.h"
 
@@ -22,6 +25,7 @@ struct intake_job {
 	cJSON *answer; /* 202 body */
 	size_t held;   /* bytes counted by cg_admission_hold */
 	char source_label[160];
+	char replay_ns[96], replay_id[256]; /* id-based replay rejection, checked in the store transaction */
 	/* Sender's delivery id (SNS MessageId): a redelivery is acknowledged without new events. */
 	char source[128];
 	char message_id[160];
@@ -75,6 +79,16 @@ static int intake_run(struct cg_store *st, void *ud)
 {
 	struct intake_job *j = ud;
 	j->duplicate = 0; /* a job may run again after its batch rolled back */
+	if (j->replay_id[0]) {
+		/* Same transaction as the enqueue: a rolled-back store leaves the id unseen, so the
+		 * sender's retry is accepted. */
+		int was = 0;
+		int rc = cg_store_seen(st, j->replay_ns, j->replay_id, wall_ms(), &was);
+		if (rc)
+			return rc;
+		if (was)
+			return CG_EEXIST;
+	} /* a job may run again after its batch rolled back */
 	if (j->message_id[0]) {
 		/* Same transaction as the enqueue: the id is remembered only if the events commit. */
 		int was_seen = 0;
@@ -93,6 +107,14 @@ static void intake_done(int rc, void *ud)
 {
 	struct intake_job *j = ud;
 	struct cg_app *app = j->app;
+	if (rc == CG_EEXIST && j->replay_id[0]) {
+		count_request(app, j->source_label, 401);
+		cg_metrics_add(app->metrics, "casegate_auth_failures_total", j->source_label, 1);
+		CG_LOG_WARN("%s client=%s: unauthorized: replayed webhook id", j->source_label, j->req->remote_addr);
+		cg_http_respond_error(j->req, 401, "unauthorized: replayed webhook id");
+		intake_job_free(j);
+		return;
+	}
 	if (rc) {
 		if (rc == CG_EFULL)
 			app->store_full = 1;
@@ -122,7 +144,9 @@ static void intake_done(int rc, void *ud)
 	cg_metrics_add(app->metrics, "casegate_events_accepted_total", j->source_label, (double)j->n);
 	respond_json(j->req, 202, j->answer, NULL, 0);
 	intake_job_free(j);
-	cg_engine_kick(app->engine);
+	/* During shutdown the engine may already be gone (the commit outlived a departed client). */
+	if (app->engine && !app->stopping)
+		cg_engine_kick(app->engine);
 }
 
 static const struct cg_source_config *lookup_source(const struct cg_config *cfg, const char *name, size_t len,
@@ -138,14 +162,14 @@ static const struct cg_source_config *lookup_source(const struct cg_config *cfg,
 }
 
 /*
- * Hook for SNS-like subscription handshakes: the mapper found a SubscribeURL to GET. For now the
- * URL is only logged (an operator confirms by opening it); the confirming GET, limited to the
- * source's host allowlist, belongs here.
+ * Hook for SNS-like subscription handshakes: the mapper found a SubscribeURL to GET. With an sns
+ * verify scheme (the signature was verified before mapping) the guard GETs it over HTTPS when its
+ * host is allowed and logs the outcome; otherwise it logs the URL for the operator.
+ * Returns 1 when the GET started.
  */
-static void confirm_subscription(struct cg_app *app, const struct cg_source_config *src, const char *url)
+static int confirm_subscription(struct cg_app *app, const struct cg_source_config *src, const char *url)
 {
-	(void)app;
-	CG_LOG_WARN("source=%s: subscription confirmation received: confirm it by opening %s", src->name, url);
+	return cg_guard_confirm_subscription(app->guard, src, url) == 0;
 }
 
 /* Maps and drafts the payload; fills j->evs and j->answer. Returns the HTTP status to answer
@@ -170,9 +194,10 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		goto out;
 	}
 	if (events.subscribe_url[0]) {
-		confirm_subscription(app, src, events.subscribe_url);
-		snprintf(msg, msglen, "%s: confirm by opening the SubscribeURL (casegate logged it)",
-			 events.ignored_reason[0] ? events.ignored_reason : "subscription confirmation");
+		int started = confirm_subscription(app, src, events.subscribe_url);
+		snprintf(msg, msglen, "%s: %s", events.ignored_reason[0] ? events.ignored_reason : "subscription confirmation",
+			 started ? "casegate is confirming the SubscribeURL"
+				 : "confirm by opening the SubscribeURL (casegate logged it)");
 		status = 200;
 		goto out;
 	}
@@ -264,7 +289,62 @@ out:
 	return status;
 }
 
-static void handle_hook(struct cg_app *app, struct cg_http_request *req, const char *name, size_t name_len)
+static void hook_accept(struct cg_app *app, struct cg_http_request *req, const struct cg_source_config *src,
+			size_t idx, const struct cg_verify_pass *pass);
+
+static void source_label_of(const char *name, char *out, size_t len)
+{
+	char esc[128];
+	cg_metrics_escape(name, esc, sizeof(esc));
+	snprintf(out, len, "source=\"%s\"", esc);
+}
+
+/* The guard's verdict; may come later (SNS certificate fetch), after a reload: look up again. */
+static void hook_checked(struct cg_http_request *req, int status, const char *why, const struct cg_verify_pass *pass,
+			 const char *source, void *ud)
+{
+	struct cg_app *app = ud;
+	char source_label[160];
+	source_label_of(source, source_label, sizeof(source_label));
+	if (status) {
+		count_request(app, source_label, status);
+		cg_metrics_add(app->metrics, "casegate_auth_failures_total", source_label, 1);
+		CG_LOG_WARN("source=%s client=%s: %s: %s", source, req->remote_addr,
+			    status == 403 ? "forbidden" : status == 401 ? "unauthorized" : "cannot verify", why);
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s: %s",
+			 status == 403 ? "forbidden" : status == 401 ? "unauthorized" : "unavailable", why);
+		if (status != 401) {
+			cg_http_respond_error(req, status, msg);
+			return;
+		}
+		char *body = NULL;
+		cJSON *doc = cJSON_CreateObject();
+		cJSON *errs = doc ? cJSON_AddArrayToObject(doc, "errors") : NULL;
+		if (errs)
+			cJSON_AddItemToArray(errs, cJSON_CreateString(msg));
+		body = doc ? cJSON_PrintUnformatted(doc) : NULL;
+		cJSON_Delete(doc);
+		struct cg_http_header h[] = {{"WWW-Authenticate", "Bearer realm=\"casegate\""}};
+		if (body)
+			cg_http_respond(req, 401, "application/json", body, strlen(body), h, 1);
+		else
+			cg_http_respond_error(req, 401, "unauthorized");
+		cJSON_free(body);
+		return;
+	}
+	size_t idx = 0;
+	const struct cg_source_config *src = lookup_source(app->cfg, source, strlen(source), &idx);
+	if (!src) {
+		count_request(app, "source=\"\"", 404);
+		cg_http_respond_error(req, 404, "unknown source");
+		return;
+	}
+	hook_accept(app, req, src, idx, pass);
+}
+
+static void handle_hook(struct cg_app *app, struct cg_http_request *req, const char *name, size_t name_len,
+			const char *url_token)
 {
 	size_t idx = 0;
 	const struct cg_source_config *src = lookup_source(app->cfg, name, name_len, &idx);
@@ -279,9 +359,8 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 		cg_http_respond_error(req, 404, "unknown source");
 		return;
 	}
-	char esc[128], source_label[160];
-	cg_metrics_escape(src->name, esc, sizeof(esc));
-	snprintf(source_label, sizeof(source_label), "source=\"%s\"", esc);
+	char source_label[160];
+	source_label_of(src->name, source_label, sizeof(source_label));
 	if (strcmp(req->method, "POST") != 0) {
 		count_request(app, source_label, 405);
 		struct cg_http_header h[] = {{"Allow", "POST"}};
@@ -289,17 +368,14 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 		cg_http_respond(req, 405, "application/json", body, strlen(body), h, 1);
 		return;
 	}
-	char why[128];
-	if (cg_auth_check(&src->auth, req, why, sizeof(why)) != 0) {
-		count_request(app, source_label, 401);
-		cg_metrics_add(app->metrics, "casegate_auth_failures_total", source_label, 1);
-		CG_LOG_WARN("source=%s client=%s: unauthorized: %s", src->name, req->remote_addr, why);
-		char body[256];
-		snprintf(body, sizeof(body), "{\"errors\":[\"unauthorized: %s\"]}", why);
-		struct cg_http_header h[] = {{"WWW-Authenticate", "Bearer realm=\"casegate\""}};
-		cg_http_respond(req, 401, "application/json", body, strlen(body), h, 1);
-		return;
-	}
+	cg_guard_check(app->guard, src, req, url_token, wall_ms(), hook_checked, app);
+}
+
+static void hook_accept(struct cg_app *app, struct cg_http_request *req, const struct cg_source_config *src,
+			size_t idx, const struct cg_verify_pass *pass)
+{
+	char source_label[160];
+	source_label_of(src->name, source_label, sizeof(source_label));
 	if (app->stopping) {
 		count_request(app, source_label, 503);
 		respond_unavailable(req, "shutting down: retry later", "5");
@@ -332,6 +408,10 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 	j->held = req->body_len;
 	cg_admission_hold(app, j->held);
 	memcpy(j->source_label, source_label, sizeof(source_label));
+	if (pass && pass->replay_id[0]) {
+		snprintf(j->replay_ns, sizeof(j->replay_ns), "webhook-id:%s", src->name);
+		snprintf(j->replay_id, sizeof(j->replay_id), "%s", pass->replay_id);
+	}
 	char msg[768] = "";
 	int status = intake_prepare(app, src, app->builders[idx], payload, j, msg, sizeof(msg));
 	cJSON_Delete(payload);
@@ -380,11 +460,24 @@ void cg_app_handle(struct cg_http_request *req, void *ud)
 {
 	struct cg_app *app = ud;
 	const char *p = req->path;
+	/* From here on remote_addr is the client (behind trusted proxies), for logs and allowlists. */
+	cg_guard_client_addr(app->cfg, req);
 	if (strncmp(p, "/hooks/", 7) == 0 && p[7]) {
 		const char *name = p + 7;
 		size_t len = strcspn(name, "/");
 		if (name[len] == '\0' || (name[len] == '/' && name[len + 1] == '\0')) {
-			handle_hook(app, req, name, len);
+			handle_hook(app, req, name, len, NULL);
+			return;
+		}
+		/* /hooks/<name>/<token>[/]: for senders that cannot set headers. The path is never logged. */
+		const char *tok = name + len + 1;
+		size_t tlen = strcspn(tok, "/");
+		if (tlen > 0 && tlen < 512 && (tok[tlen] == '\0' || (tok[tlen] == '/' && tok[tlen + 1] == '\0'))) {
+			char token[512];
+			memcpy(token, tok, tlen);
+			token[tlen] = '\0';
+			handle_hook(app, req, name, len, token);
+			OPENSSL_cleanse(token, sizeof(token));
 			return;
 		}
 		count_request(app, "source=\"\"", 404);
@@ -403,6 +496,8 @@ void cg_app_handle(struct cg_http_request *req, void *ud)
 			why = "shutting down";
 		else if (app->store_full)
 			why = "store full";
+		else if (app->store_down)
+			why = "store unavailable";
 		else if (app->cfg->store_max_bytes && app->stats.bytes > app->cfg->store_max_bytes)
 			why = "store over its size limit";
 		if (why) {

@@ -19,6 +19,7 @@
 #include "provision.h"
 #include "registry.h"
 #include "store.h"
+#include "store_open.h"
 
 #define CG_VERSION "0.1.0"
 
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 		   "  casegate dlq list|show ID|retry ID|drop ID -c FILE\n"
 		   "  casegate dlq retry --all|drop --all -c FILE\n"
 		   "                                             inspect and act on dead letters\n"
+		   "  casegate migrate -c FILE                   create or upgrade the store's schema\n"
 		   "  casegate provision -c FILE --plan|--apply  reconcile the config's provision: section with Datadog\n"
 		   "  casegate maintenance start|end -c FILE --project KEY [--duration 1h]\n"
 		   "                                             open or end a project's maintenance window\n"
@@ -96,6 +98,10 @@ static struct cg_config *load_or_report(const char *path)
 		return NULL;
 	}
 	free(errs);
+	/* Non-fatal findings (world-readable secrets, auth: none on a public address). */
+	if (cfg->warnings)
+		fprintf(stderr, "%s%s", cfg->warnings,
+			cfg->warnings[0] && cfg->warnings[strlen(cfg->warnings) - 1] == '\n' ? "" : "\n");
 	return cfg;
 }
 
@@ -327,8 +333,8 @@ static int cmd_dlq(const struct args *a)
 	struct cg_store *st = NULL;
 	char err[256];
 	int rc = 1;
-	/* Shared: the daemon may be running and owns the in-flight events. */
-	if (cg_store_sqlite_open_shared(cfg->state_dir, &st, err, sizeof(err)) != 0) {
+	/* The daemon may be running: opened as a tool, the store leaves its in-flight events alone. */
+	if (cg_store_open_config(cfg, 0, &st, err, sizeof(err)) != 0) {
 		fprintf(stderr, "casegate dlq: %s\n", err);
 		goto out;
 	}
@@ -388,6 +394,21 @@ out:
 	cg_config_free(cfg);
 	return rc;
 }
+/* `casegate migrate`: the schema upgrade as its own step (e.g. a deploy job before a rollout). */
+static int cmd_migrate(const struct args *a)
+{
+	struct cg_config *cfg = load_or_report(a->config);
+	if (!cfg)
+		return 1;
+	char msg[768] = "";
+	int rc = cg_store_migrate_config(cfg, msg, sizeof(msg));
+	if (rc)
+		fprintf(stderr, "casegate migrate: %s\n", msg[0] ? msg : cg_strerror(rc));
+	else
+		printf("%s\n", msg);
+	cg_config_free(cfg);
+	return rc ? 1 : 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -415,7 +436,7 @@ int main(int argc, char **argv)
 		return cg_maintenance_cli(argc, argv, stdout, stderr);
 	struct args a;
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "map") != 0 &&
-	    strcmp(cmd, "dlq") != 0 && strcmp(cmd, "mail") != 0) {
+	    strcmp(cmd, "dlq") != 0 && strcmp(cmd, "mail") != 0 && strcmp(cmd, "migrate") != 0) {
 		fprintf(stderr, "casegate: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -434,6 +455,8 @@ int main(int argc, char **argv)
 		if (rc) {
 			fprintf(stderr, "%s: %s\n", a.config, err);
 		} else {
+			if (cfg->warnings)
+				fprintf(stderr, "%s\n", cfg->warnings);
 			printf("%s: ok (%zu source(s))\n", a.config, cfg->nsources);
 			cg_app_builders_free(b, cfg->nsources);
 		}
@@ -446,6 +469,8 @@ int main(int argc, char **argv)
 		return cmd_dlq(&a);
 	if (strcmp(cmd, "mail") == 0)
 		return cmd_mail(&a);
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_migrate(&a);
 	struct cg_config *cfg = load_or_report(a.config);
 	if (!cfg)
 		return 1;

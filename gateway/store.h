@@ -1,9 +1,11 @@
-/* store.h: the durable store behind a narrow interface (SQLite embedded; PostgreSQL later). */
+/* store.h: the durable store behind a narrow interface (SQLite embedded, PostgreSQL shared by replicas). */
 #ifndef CG_STORE_H
 #define CG_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "err.h"
 
 /*
  * Every function here is synchronous and blocking: call it only from the store
@@ -28,6 +30,7 @@ struct cg_store_event {
 	int64_t next_ms;     /* not before (wall clock ms) */
 	int step;            /* progress through the event's operations, persisted between attempts */
 	char *last_error;    /* may be NULL */
+	int64_t lease;       /* claim token (fencing) written by claim; 0 when the backend has none */
 };
 
 enum cg_case_state {
@@ -109,6 +112,18 @@ struct cg_store_ops {
 	int (*case_list_closed)(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
 				size_t limit, struct cg_store_case **out, size_t *nout);
 	int (*seen_get)(struct cg_store *st, const char *ns, int64_t now_ms, char **id);
+	/*
+	 * Shared-store members (several processes on one store: claims are leases). NULL in a
+	 * backend that only one process opens; the dispatchers below then answer "always owner".
+	 * Those marked thread-safe may be called from any thread (they touch no connection).
+	 */
+	int (*fence)(struct cg_store *st, int64_t id, int64_t lease);
+	void (*hold)(struct cg_store *st, int64_t id, int64_t lease, int held);               /* thread-safe */
+	int (*lease_valid)(struct cg_store *st, uint64_t since_mono_ms, uint64_t need_ms);  /* thread-safe */
+	int (*watch)(struct cg_store *st, void (*wake)(void *ud), void *ud);                /* thread-safe */
+	unsigned (*fleet_size)(struct cg_store *st);                                         /* thread-safe */
+	void (*rl_publish)(struct cg_store *st, int64_t until_ms);                           /* thread-safe */
+	int64_t (*rl_closed_until)(struct cg_store *st);                                     /* thread-safe */
 };
 
 struct cg_store {
@@ -117,16 +132,17 @@ struct cg_store {
 
 /*
  * Opens (creating if needed) the SQLite store in dir/casegate.db (WAL, synchronous=FULL).
- * Events left in flight by a previous process are made pending again.
+ * Events left in flight by a previous process are made pending again. This is the daemon's
+ * open: it holds an exclusive lock on dir/casegate.lock while open, so a second daemon on the
+ * same state_dir fails with CG_EEXIST instead of handing out the first one's events again.
  */
 int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen);
 /*
- * The daemon's open: additionally takes an exclusive lock on dir/casegate.lock (CG_EEXIST when
- * another process holds it) and is the one that resets events left in flight. Tools that open
- * the store while the daemon may run (`casegate dlq`) use cg_store_sqlite_open_shared, which
- * does neither (resetting a running daemon's in-flight events would let it claim them twice).
+ * The same for tools that may run next to the daemon (casegate dlq): events in flight are
+ * left alone, since a running daemon owns them (resetting them would let it claim and
+ * deliver the same event twice).
  */
-int cg_store_sqlite_open_shared(const char *dir, struct cg_store **out, char *err, size_t errlen);
+int cg_store_sqlite_open_tool(const char *dir, struct cg_store **out, char *err, size_t errlen);
 /* Text of the SQLite store's last failure (also logged); "" when none. */
 const char *cg_store_sqlite_errmsg(struct cg_store *st);
 /* Schema version this build writes (PRAGMA user_version of casegate.db). */
@@ -136,6 +152,28 @@ int cg_store_sqlite_schema_version(void);
  * SQLite never goes below the current page count; *out (may be NULL) gets the value in effect.
  */
 int cg_store_sqlite_set_max_pages(struct cg_store *st, int64_t pages, int64_t *out);
+
+/* PostgreSQL backend (store_pg.c): one database shared by every replica. */
+struct cg_store_pg_opts {
+	const char *dsn;      /* libpq connection string or URI */
+	const char *name;     /* replica identity; NULL: "<host>:<pid>:<random>". A stable name makes a
+	                       * restarted replica release its own claims at open instead of waiting
+	                       * for their leases; two live processes must never share one. */
+	int64_t lease_ms;     /* claim lease; 0: 30000. Renewed every lease/4 while work runs. */
+	int migrate;          /* 1: apply pending migrations at open (under an advisory lock) */
+	int listen;           /* 1: start the listener thread (NOTIFY wake-ups, lease renewal, heartbeat) */
+};
+/*
+ * Connects (failing when the database is unreachable), checks or migrates the schema and
+ * releases claims left by an earlier process of the same name. Later connection losses are
+ * survived: operations fail with CG_EIO while the database is away and the store reconnects
+ * by itself (backoff 100 ms .. 5 s).
+ */
+int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, char *err, size_t errlen);
+/* Applies pending migrations; *from / *to (may be NULL) get the versions before and after. */
+int cg_store_pg_migrate(const char *dsn, int *from, int *to, char *err, size_t errlen);
+/* Schema version this build writes (row of table schema_version). */
+int cg_store_pg_schema_version(void);
 
 /* Thin dispatchers. */
 static inline void cg_store_close(struct cg_store *st)
@@ -196,6 +234,57 @@ void cg_store_cases_free(struct cg_store_case *c, size_t n);
 /* The newest id recorded under ns within the seen() lifetime (7 days); *id malloc'd (caller
  * frees); CG_ENOENT when none. E-mail threading keeps "mailref:<Message-ID>" -> dedup key. */
 #define cg_store_seen_get(st, ns, now, id) ((st)->ops->seen_get(st, ns, now, id))
+
+/*
+ * Checks that this process still holds event id under the lease token from its claim, and
+ * keeps it so until the transaction ends (row lock; extends the lease). CG_ESTALE when the
+ * lease was lost (expired and claimed by another replica): the caller must not write the
+ * event's progress. Call it first in the job that writes an event's progress or outcome.
+ */
+static inline int cg_store_fence(struct cg_store *st, int64_t id, int64_t lease)
+{
+	return st->ops->fence ? st->ops->fence(st, id, lease) : 0;
+}
+/* Tells the backend's lease renewal which claims are still being worked on (held=1 after
+ * claim, 0 when the work ended or was abandoned: its lease then runs out). Thread-safe. */
+static inline void cg_store_hold(struct cg_store *st, int64_t id, int64_t lease, int held)
+{
+	if (st->ops->hold)
+		st->ops->hold(st, id, lease, held);
+}
+/*
+ * 1 when a claim taken at since_mono_ms (CLOCK_MONOTONIC ms, as uv_now) is sure to stay ours
+ * for need_ms more (the last lease renewal, or the claim, is recent enough); 0 when it may
+ * expire meanwhile (the database was unreachable): start no request for it. Thread-safe.
+ */
+static inline int cg_store_lease_valid(struct cg_store *st, uint64_t since_mono_ms, uint64_t need_ms)
+{
+	return st->ops->lease_valid ? st->ops->lease_valid(st, since_mono_ms, need_ms) : 1;
+}
+/* Registers wake (called from another thread) for "another process queued work"; NULL
+ * unregisters (after return, wake is no longer running nor called). 0 or CG_EINVAL when the
+ * backend has no such notifications. Thread-safe. */
+static inline int cg_store_watch(struct cg_store *st, void (*wake)(void *ud), void *ud)
+{
+	return st->ops->watch ? st->ops->watch(st, wake, ud) : CG_EINVAL;
+}
+/* Live replicas sharing the store (heartbeats), at least 1. Thread-safe. */
+static inline unsigned cg_store_fleet_size(struct cg_store *st)
+{
+	unsigned n = st->ops->fleet_size ? st->ops->fleet_size(st) : 1;
+	return n ? n : 1;
+}
+/* Fleet-wide rate-limit window: publish "closed until until_ms (wall)" to the other replicas;
+ * closed_until is the latest such time heard from any of them (0: none). Thread-safe. */
+static inline void cg_store_rl_publish(struct cg_store *st, int64_t until_ms)
+{
+	if (st->ops->rl_publish)
+		st->ops->rl_publish(st, until_ms);
+}
+static inline int64_t cg_store_rl_closed_until(struct cg_store *st)
+{
+	return st->ops->rl_closed_until ? st->ops->rl_closed_until(st) : 0;
+}
 
 void cg_store_event_cleanup(struct cg_store_event *ev);
 void cg_store_events_free(struct cg_store_event *evs, size_t n);

@@ -1180,19 +1180,8 @@ static int take_owner_lock(const char *dir, int *fd_out, char *err, size_t errle
 	return 0;
 }
 
-static int sq_open(const char *dir, int owner, struct cg_store **out, char *err, size_t errlen);
-
-int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen)
-{
-	return sq_open(dir, 1, out, err, errlen);
-}
-
-int cg_store_sqlite_open_shared(const char *dir, struct cg_store **out, char *err, size_t errlen)
-{
-	return sq_open(dir, 0, out, err, errlen);
-}
-
-static int sq_open(const char *dir, int owner, struct cg_store **out, char *err, size_t errlen)
+/* recover: the daemon's open (owner lock, in-flight events made pending); 0: a tool's. */
+static int sq_open(const char *dir, int recover, struct cg_store **out, char *err, size_t errlen)
 {
 	struct sq_store *s = NULL;
 	char scratch[1];
@@ -1216,7 +1205,7 @@ static int sq_open(const char *dir, int owner, struct cg_store **out, char *err,
 		return CG_ENOMEM;
 	s->base.ops = &sq_ops;
 	s->lock_fd = -1;
-	if (owner && (rc = take_owner_lock(dir, &s->lock_fd, err, errlen)))
+	if (recover && (rc = take_owner_lock(dir, &s->lock_fd, err, errlen)))
 		goto fail;
 	size_t plen = strlen(dir) + sizeof("/casegate.db");
 	s->path = malloc(plen);
@@ -1241,21 +1230,21 @@ static int sq_open(const char *dir, int owner, struct cg_store **out, char *err,
 		goto fail;
 	if ((rc = migrate(s, err, errlen)))
 		goto fail;
-	if (!owner) {
-		*out = &s->base;
-		return 0;
-	}
-	/* Whatever a previous process had in flight it did not finish: make it pending again. */
-	if ((rc = exec_sql(s, "UPDATE events SET inflight = 0 WHERE inflight = 1", err, errlen)))
+	/* Whatever a previous process had in flight it did not finish: make it pending again.
+	 * Only the daemon may: a tool's open would hand a running daemon's events out twice. */
+	if (recover && (rc = exec_sql(s, "UPDATE events SET inflight = 0 WHERE inflight = 1", err, errlen)))
 		goto fail;
-	int reset = sqlite3_changes(s->db);
+	int reset = recover ? sqlite3_changes(s->db) : 0;
 	if (reset > 0)
 		CG_LOG_WARN("%s: %d event(s) left in flight by a previous run are pending again", s->path, reset);
 	/* is_head is derived data: a key without a head would never be claimed again, so check it
-	 * (one pass over events_key, ~50 ms for 100k events) rather than trust it. */
+	 * (one pass over events_key, ~50 ms for 100k events) rather than trust it. Keys with an
+	 * event in flight (a running daemon's, seen by a tool) keep their head: a retried dead
+	 * letter may wait there with a lower id until that event is done. */
 	if ((rc = exec_sql(s,
 			   "UPDATE events SET is_head = 1 - is_head"
-			   " WHERE is_head != (id IN (SELECT MIN(id) FROM events GROUP BY dedup_key))",
+			   " WHERE is_head != (id IN (SELECT MIN(id) FROM events GROUP BY dedup_key))"
+			   " AND dedup_key NOT IN (SELECT dedup_key FROM events WHERE inflight = 1)",
 			   err, errlen)))
 		goto fail;
 	reset = sqlite3_changes(s->db);
@@ -1268,6 +1257,16 @@ fail:
 		CG_LOG_ERR("open: %s", err);
 	sq_close(&s->base);
 	return rc;
+}
+
+int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen)
+{
+	return sq_open(dir, 1, out, err, errlen);
+}
+
+int cg_store_sqlite_open_tool(const char *dir, struct cg_store **out, char *err, size_t errlen)
+{
+	return sq_open(dir, 0, out, err, errlen);
 }
 
 static struct sq_store *as_sqlite(struct cg_store *st)

@@ -245,6 +245,11 @@ int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_f
 	return 0;
 }
 
+struct cg_store *cg_storeq_store(const struct cg_storeq *q)
+{
+	return q ? q->st : NULL;
+}
+
 size_t cg_storeq_pending(const struct cg_storeq *q)
 {
 	if (!q)

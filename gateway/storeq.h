@@ -28,6 +28,9 @@ int cg_storeq_create(uv_loop_t *loop, struct cg_store *st, int group_commit, str
 /* Queues a job; returns 0, CG_ENOMEM, or CG_ECLOSED after destroy began. */
 int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud);
 
+/* The store the jobs run on (for its thread-safe members, e.g. cg_store_lease_valid). */
+struct cg_store *cg_storeq_store(const struct cg_storeq *q);
+
 /* Jobs queued but not yet finished. */
 size_t cg_storeq_pending(const struct cg_storeq *q);
 

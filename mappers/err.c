@@ -16,6 +16,7 @@ const char *cg_strerror(int err)
 	case CG_ETIMEDOUT: return "timed out";
 	case CG_ECLOSED: return "closed";
 	case CG_EEXIST: return "already exists";
+	case CG_ESTALE: return "lease lost to another replica";
 	}
 	return "unknown error";
 }

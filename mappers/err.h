@@ -16,6 +16,7 @@ enum cg_err {
 	CG_ETIMEDOUT = -9, /* deadline passed */
 	CG_ECLOSED = -10,  /* object shut down */
 	CG_EEXIST = -11,   /* already exists */
+	CG_ESTALE = -12,   /* lease lost: another process owns this work now */
 };
 
 /* Human-readable text for an enum cg_err value; never NULL. */

@@ -8,12 +8,14 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "err.h"
+#include "harness.h"
 
 static const struct cg_store_suite_backend *B;
 
@@ -735,11 +737,25 @@ static int key_index(const char *key)
 	return (int)v;
 }
 
-/* 100k events over 1k keys through enqueue, claim, done; checks per-key order on the way. */
+/* 20k events (CG_STORE_BULK_N to change; the benchmarks use 100k) over 1k keys through
+ * enqueue, claim, done; checks per-key order on the way. Every commit is an fsync, so the
+ * default stays small enough for a sanitizer build on a slow disk. */
+static int atoi_positive(const char *s)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+	return end && *end == '\0' && v > 0 && v <= 10000000 ? (int)v : 0;
+}
+
 static void t_bulk(void **state)
 {
 	struct fx *f = *state;
-	enum { N = 100000, KEYS = 1000, BATCH = 1000, CLAIM = 256 };
+	enum { KEYS = 1000, BATCH = 1000, CLAIM = 256 };
+	/* The environment wins, then the backend's own size, then 20k. */
+	const char *env_n = getenv("CG_STORE_BULK_N");
+	const int N = env_n && atoi_positive(env_n) > 0 ? atoi_positive(env_n)
+		      : B->bulk_events > 0		  ? B->bulk_events
+							  : 20000;
 	struct cg_store_event *evs = calloc(BATCH, sizeof(*evs));
 	char(*keys)[16] = calloc(KEYS, sizeof(*keys));
 	int64_t *last = calloc(KEYS, sizeof(*last));
@@ -793,7 +809,7 @@ static void t_bulk(void **state)
 		rounds++;
 		if (n == 0)
 			break;
-		if (rounds > 10 * N)
+		if (rounds > 10 * (size_t)N)
 			fail_msg("claim loop does not finish");
 	}
 	double t_drain = elapsed_s(&t0);
@@ -806,6 +822,214 @@ static void t_bulk(void **state)
 	free(evs);
 	free(keys);
 	free(last);
+}
+
+
+/* Every backend: the owner of a claim passes the fence (single-process backends always do). */
+static void t_fence_owner(void **state)
+{
+	struct fx *f = *state;
+	int64_t a = enq(f->st, "A", T0);
+	struct cg_store_event *v = NULL;
+	size_t n = 0;
+	CHECK_RC(cg_store_claim(f->st, T0, 4, &v, &n), 0);
+	CHECK_I64(n, 1);
+	CHECK_I64(v[0].id, a);
+	CHECK_RC(cg_store_begin(f->st), 0);
+	CHECK_RC(cg_store_fence(f->st, v[0].id, v[0].lease), 0);
+	CHECK_RC(cg_store_event_step(f->st, v[0].id, 2), 0);
+	CHECK_RC(cg_store_commit(f->st), 0);
+	CHECK_RC(cg_store_event_done(f->st, a), 0);
+	cg_store_events_free(v, n);
+	/* Without leases a claim is valid for as long as the process lives. */
+	if (!B->open_peer && !cg_store_lease_valid(f->st, 0, 3600 * 1000))
+		fail_msg("lease_valid: got 0 for a single-process backend, want 1");
+}
+
+/* ---- shared stores: two replicas on one store ---- */
+
+static struct cg_store *peer(struct fx *f, const char *name, int64_t lease_ms)
+{
+	if (!B->open_peer)
+		skip();
+	struct cg_store *p = NULL;
+	CHECK_RC(B->open_peer(f->loc, name, lease_ms, &p), 0);
+	return p;
+}
+
+static struct cg_store_event *claim1(struct cg_store *st, int64_t now, size_t limit, size_t *n)
+{
+	struct cg_store_event *v = NULL;
+	*n = 0;
+	CHECK_RC(cg_store_claim(st, now, limit, &v, n), 0);
+	return v;
+}
+
+static void t_peer_exclusive(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store *a = peer(f, "replica-a", 30000), *b = peer(f, "replica-b", 30000);
+	int64_t e1 = enq(a, "k1", T0), e2 = enq(b, "k1", T0), e3 = enq(a, "k2", T0);
+	size_t n;
+	struct cg_store_event *va = claim1(a, T0, 1, &n);
+	CHECK_I64(n, 1);
+	CHECK_I64(va[0].id, e1);
+	/* k1 is A's: B gets only k2. */
+	struct cg_store_event *vb = claim1(b, T0, 10, &n);
+	CHECK_I64(n, 1);
+	CHECK_I64(vb[0].id, e3);
+	if (vb[0].lease == va[0].lease)
+		fail_msg("claim tokens: got %" PRId64 " twice, want distinct", va[0].lease);
+	cg_store_events_free(vb, n);
+	vb = claim1(b, T0, 10, &n);
+	CHECK_I64(n, 0);
+	cg_store_events_free(vb, n);
+	/* A cannot fence B's claim of k2, nor a token it never got. */
+	CHECK_RC(cg_store_fence(a, e3, va[0].lease), CG_ESTALE);
+	CHECK_RC(cg_store_fence(a, e1, va[0].lease + 1000), CG_ESTALE);
+	CHECK_RC(cg_store_fence(a, e1, va[0].lease), 0);
+	CHECK_RC(cg_store_event_done(a, e1), 0);
+	vb = claim1(b, T0, 10, &n);
+	CHECK_I64(n, 1);
+	CHECK_I64(vb[0].id, e2);
+	CHECK_RC(cg_store_fence(b, e2, vb[0].lease), 0);
+	struct cg_store_stats s;
+	CHECK_RC(cg_store_stats(a, &s), 0);
+	CHECK_I64(s.pending, 2);
+	CHECK_I64(s.inflight, 2);
+	cg_store_events_free(va, 1);
+	cg_store_events_free(vb, n);
+	cg_store_close(a);
+	cg_store_close(b);
+}
+
+struct claim_poll {
+	struct cg_store *st;
+	int64_t want;
+	int64_t lease;
+	int got;
+};
+
+static int try_claim(void *ud)
+{
+	struct claim_poll *p = ud;
+	struct cg_store_event *v = NULL;
+	size_t n = 0;
+	if (cg_store_claim(p->st, T0, 10, &v, &n) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id == p->want) {
+			p->got = 1;
+			p->lease = v[i].lease;
+		}
+	cg_store_events_free(v, n);
+	return p->got;
+}
+
+static void t_peer_lease_expiry(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store *a = peer(f, "replica-a", 300), *b = peer(f, "replica-b", 30000);
+	int64_t e1 = enq(a, "k1", T0);
+	size_t n;
+	struct cg_store_event *va = claim1(a, T0, 4, &n);
+	CHECK_I64(n, 1);
+	/* A never renews (it holds nothing): after 300 ms the event is B's to take. */
+	struct claim_poll p = {.st = b, .want = e1};
+	if (!cg_h_poll(try_claim, &p, 5000))
+		fail_msg("claim after lease expiry: got nothing within 5 s, want event %" PRId64, e1);
+	/* Fencing: A's late progress is refused, B's accepted. */
+	CHECK_RC(cg_store_begin(a), 0);
+	CHECK_RC(cg_store_fence(a, e1, va[0].lease), CG_ESTALE);
+	CHECK_RC(cg_store_rollback(a), 0);
+	CHECK_RC(cg_store_fence(b, e1, p.lease), 0);
+	int64_t next;
+	CHECK_RC(cg_store_next_due_ms(b, &next), CG_ENOENT);
+	CHECK_RC(cg_store_event_retry(b, e1, T0 + 5, "x"), 0);
+	CHECK_RC(cg_store_next_due_ms(a, &next), 0);
+	CHECK_I64(next, T0 + 5);
+	cg_store_events_free(va, 1);
+	cg_store_close(a);
+	cg_store_close(b);
+}
+
+static int never(void *ud)
+{
+	(void)ud;
+	return 0;
+}
+
+static void t_peer_renewal(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store *a = peer(f, "replica-a", 400), *b = peer(f, "replica-b", 30000);
+	int64_t e1 = enq(a, "k1", T0);
+	size_t n;
+	struct cg_store_event *va = claim1(a, T0, 4, &n);
+	CHECK_I64(n, 1);
+	cg_store_hold(a, e1, va[0].lease, 1);
+	/* Renewed every 100 ms: still A's after 1.2 s (three lease lengths). */
+	struct claim_poll p = {.st = b, .want = e1};
+	cg_h_poll(never, NULL, 1200);
+	if (try_claim(&p))
+		fail_msg("held event: got claimed by B, want it kept by A's lease renewal");
+	if (!cg_store_lease_valid(a, 0, 0))
+		fail_msg("lease_valid: got 0 while renewals succeed, want 1");
+	cg_store_hold(a, e1, va[0].lease, 0);
+	if (!cg_h_poll(try_claim, &p, 5000))
+		fail_msg("released event: got nothing within 5 s, want B to claim %" PRId64, e1);
+	if (cg_store_fleet_size(a) < 2)
+		fail_msg("fleet size: got %u, want >= 2", cg_store_fleet_size(a));
+	cg_store_events_free(va, 1);
+	cg_store_close(a);
+	cg_store_close(b);
+}
+
+static atomic_int woken;
+
+static void on_wake(void *ud)
+{
+	(void)ud;
+	atomic_fetch_add(&woken, 1);
+}
+
+static int was_woken(void *ud)
+{
+	(void)ud;
+	return atomic_load(&woken) > 0;
+}
+
+struct rl_poll {
+	struct cg_store *st;
+	int64_t until;
+};
+
+static int rl_reached(void *ud)
+{
+	struct rl_poll *p = ud;
+	return cg_store_rl_closed_until(p->st) >= p->until;
+}
+
+static void t_peer_wakeup(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store *a = peer(f, "replica-a", 30000), *b = peer(f, "replica-b", 30000);
+	CHECK_RC(cg_store_watch(b, on_wake, NULL), 0);
+	/* The listener connects in the background (and wakes once when it has). */
+	cg_h_poll(was_woken, NULL, 3000);
+	atomic_store(&woken, 0);
+	enq(a, "k1", T0);
+	if (!cg_h_poll(was_woken, NULL, 3000))
+		fail_msg("NOTIFY: got no wake-up within 3 s of another replica's enqueue, want one");
+	/* A published rate-limit window reaches the other replica. */
+	int64_t until = cg_store_suite_now_ms() + 60000;
+	cg_store_rl_publish(a, until);
+	struct rl_poll rp = {b, until};
+	cg_h_poll(rl_reached, &rp, 3000);
+	CHECK_I64(cg_store_rl_closed_until(b), until);
+	CHECK_RC(cg_store_watch(b, NULL, NULL), 0);
+	cg_store_close(a);
+	cg_store_close(b);
 }
 
 int cg_store_suite_run(const struct cg_store_suite_backend *b)
@@ -829,6 +1053,11 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 		cmocka_unit_test_setup_teardown(t_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_stats, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_fence_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_peer_exclusive, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_peer_lease_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_peer_renewal, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_peer_wakeup, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_bulk, setup, teardown),
 	};
 	char name[64];

@@ -1,4 +1,4 @@
-/* store_suite.h: backend-independent conformance tests for struct cg_store (SQLite now, PostgreSQL later). */
+/* store_suite.h: backend-independent conformance tests for struct cg_store (SQLite, PostgreSQL). */
 #ifndef CG_STORE_SUITE_H
 #define CG_STORE_SUITE_H
 
@@ -16,6 +16,11 @@ struct cg_store_suite_backend {
 	/* Optional (NULL skips the disk-full test): full=1 makes growing writes fail with
 	 * CG_EFULL, full=0 lifts that again. */
 	int (*set_full)(struct cg_store *st, int full);
+	/* Events in the bulk test; 0: 100000 (a networked backend may run fewer). */
+	int bulk_events;
+	/* Optional (NULL skips the shared-store tests): opens the store at loc as another replica
+	 * would: its own connection, replica name and claim lease (ms), notifications on. */
+	int (*open_peer)(void *loc, const char *name, int64_t lease_ms, struct cg_store **out);
 };
 
 /* Runs the whole suite as one cmocka group; returns the number of failed tests. */

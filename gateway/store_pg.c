@@ -1,0 +1,1772 @@
+/* store_pg.c: the store in PostgreSQL (libpq), shared by several replicas: claims are leases, NOTIFY wakes peers. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <uv.h>
+
+#include "err.h"
+
+#define CG_LOG_COMPONENT "store-pg"
+#include "log.h"
+
+#define DEFAULT_LEASE_MS 30000
+#define SEEN_TTL_MS (7LL * 24 * 3600 * 1000)
+#define SEEN_PRUNE_EVERY_MS (3600LL * 1000)
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define CHANNEL_WORK "casegate_work"
+#define CHANNEL_RL "casegate_rl"
+/* Two-int4 advisory lock for migrations: a key space apart from the per-key bigint locks. */
+#define MIGRATE_LOCK "1667330917, 1"
+
+/*
+ * Schema. Each entry upgrades version i to i+1 in its own transaction, under a session
+ * advisory lock so replicas starting together do not race; a later version appends an entry.
+ *
+ * Per-key order and exclusion: is_head marks the lowest id of each dedup key and only heads
+ * are claimed. Every write that changes a key's set of events (enqueue, done, dead, requeue)
+ * holds the transaction advisory lock of hashtextextended(key), so is_head stays exact under
+ * concurrent replicas (READ COMMITTED: the statement after the lock sees the other side's
+ * commit). A claim is a lease on the head row: claimed_by, lease_until (database clock, ms)
+ * and claim_token, a fencing token from a sequence that changes with every claim.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE FUNCTION cg_now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS"
+	" $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;"
+	"CREATE TABLE events ("
+	" id bigserial PRIMARY KEY,"
+	" source text NOT NULL,"
+	" dedup_key text NOT NULL,"
+	" status integer NOT NULL,"
+	" priority integer NOT NULL,"
+	" severity text,"
+	" payload text,"
+	" received_ms bigint NOT NULL,"
+	" attempts integer NOT NULL DEFAULT 0,"
+	" next_ms bigint NOT NULL,"
+	" step integer NOT NULL DEFAULT 0,"
+	" last_error text,"
+	" is_head boolean NOT NULL DEFAULT false,"
+	" claimed_by text,"
+	" lease_until bigint NOT NULL DEFAULT 0,"
+	" claim_token bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX events_key ON events(dedup_key, id);"
+	"CREATE INDEX events_ready ON events(next_ms, id) WHERE is_head;"
+	"CREATE INDEX events_claimed ON events(claimed_by) WHERE claimed_by IS NOT NULL;"
+	"CREATE INDEX events_received ON events(received_ms);"
+	"CREATE SEQUENCE claim_tokens;"
+	"CREATE TABLE cases ("
+	" dedup_key text PRIMARY KEY,"
+	" case_id text,"
+	" case_key text,"
+	" state integer NOT NULL DEFAULT 0,"
+	" priority integer NOT NULL DEFAULT 0,"
+	" generation integer NOT NULL DEFAULT 0,"
+	" marker text,"
+	" prev_case_key text,"
+	" created_ms bigint NOT NULL DEFAULT 0,"
+	" closed_ms bigint NOT NULL DEFAULT 0,"
+	" last_fire_ms bigint NOT NULL DEFAULT 0,"
+	" last_comment_ms bigint NOT NULL DEFAULT 0,"
+	" fires bigint NOT NULL DEFAULT 0,"
+	" pending_repeats bigint NOT NULL DEFAULT 0,"
+	" first_pending_ms bigint NOT NULL DEFAULT 0,"
+	" last_summary text,"
+	" prev_case_id text,"
+	" action_flags bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX cases_case_key ON cases(case_key);"
+	"CREATE INDEX cases_closed ON cases(closed_ms) WHERE state = 3;"
+	"CREATE TABLE dead_letters ("
+	" id bigserial PRIMARY KEY,"
+	" event_id bigint NOT NULL,"
+	" source text NOT NULL,"
+	" dedup_key text NOT NULL,"
+	" status integer NOT NULL,"
+	" priority integer NOT NULL,"
+	" severity text,"
+	" payload text,"
+	" received_ms bigint NOT NULL,"
+	" attempts integer NOT NULL,"
+	" next_ms bigint NOT NULL,"
+	" step integer NOT NULL,"
+	" last_error text,"
+	" http_status integer NOT NULL,"
+	" reason text,"
+	" failed_ms bigint NOT NULL);"
+	"CREATE TABLE seen ("
+	" ns text NOT NULL,"
+	" id text NOT NULL,"
+	" seen_ms bigint NOT NULL,"
+	" PRIMARY KEY (ns, id));"
+	"CREATE INDEX seen_time ON seen(seen_ms);"
+	"CREATE INDEX seen_ns_time ON seen(ns, seen_ms);"
+	"CREATE TABLE replicas ("
+	" name text PRIMARY KEY,"
+	" started_ms bigint NOT NULL,"
+	" heartbeat_ms bigint NOT NULL,"
+	" expires_ms bigint NOT NULL);"
+	/* New or promoted work wakes the other replicas (delivered at commit, one per transaction). */
+	"CREATE FUNCTION cg_notify_work() RETURNS trigger LANGUAGE plpgsql AS"
+	" $$ BEGIN PERFORM pg_notify('" CHANNEL_WORK "', ''); RETURN NULL; END $$;"
+	"CREATE TRIGGER events_notify AFTER INSERT OR DELETE ON events"
+	" FOR EACH STATEMENT EXECUTE FUNCTION cg_notify_work();",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define EV_COLS "id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error"
+#define CASE_COLS                                                                                          \
+	"dedup_key, case_id, case_key, state, priority, generation, marker, prev_case_key, created_ms, closed_ms, " \
+	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary, prev_case_id, "   \
+	"action_flags"
+#define DL_COLS                                                                                          \
+	"id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, " \
+	"step, last_error, http_status, reason, failed_ms"
+
+struct hold {
+	int64_t id, lease;
+};
+
+struct pg_store {
+	struct cg_store base;
+	/* store thread only */
+	PGconn *conn;
+	char *conninfo; /* may hold a password: wiped */
+	char *name;
+	int64_t lease_ms;
+	int in_tx;
+	int tx_key_locks;  /* advisory key locks taken in the open transaction */
+	int64_t last_prune_ms;
+	uint64_t next_connect_mono;
+	unsigned backoff_ms;
+	int down;          /* connection lost and not yet back (log once per outage) */
+	char errmsg[512];
+	/* listener thread */
+	int listen;
+	int thread_started;
+	uv_thread_t thread;
+	int pipefd[2];
+	uv_mutex_t mu;     /* wake, holds, rl_pending */
+	void (*wake)(void *ud);
+	void *wake_ud;
+	struct hold *holds;
+	size_t nholds, capholds;
+	int64_t rl_pending;
+	_Atomic uint64_t last_renew_mono; /* start of the last renewal that succeeded */
+	atomic_uint fleet;
+	_Atomic int64_t rl_until;
+	atomic_int main_pid;              /* backend pid of conn: our own NOTIFYs are not news */
+	atomic_int stop;
+};
+
+static const struct cg_store_ops pg_ops;
+
+static struct pg_store *pg(struct cg_store *st)
+{
+	return (struct pg_store *)st;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
+/* ---- small helpers ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void buf_put(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t ncap = b->cap ? b->cap : 256;
+		while (ncap < b->len + n + 1)
+			ncap *= 2;
+		char *np = realloc(b->p, ncap);
+		if (!np) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+/* Appends one element of a PostgreSQL array literal: NULL, or a quoted, escaped string. */
+static void buf_elem(struct buf *b, const char *s, int first)
+{
+	if (!first)
+		buf_put(b, ",", 1);
+	if (!s) {
+		buf_put(b, "NULL", 4);
+		return;
+	}
+	buf_put(b, "\"", 1);
+	for (const char *p = s; *p;) {
+		size_t run = strcspn(p, "\"\\");
+		buf_put(b, p, run);
+		p += run;
+		if (*p) {
+			char esc[2] = {'\\', *p};
+			buf_put(b, esc, 2);
+			p++;
+		}
+	}
+	buf_put(b, "\"", 1);
+}
+
+static void buf_i64(struct buf *b, int64_t v, int first)
+{
+	char t[32];
+	snprintf(t, sizeof(t), "%s%" PRId64, first ? "" : ",", v);
+	buf_str(b, t);
+}
+
+static void fmt_i64(char *dst, size_t len, int64_t v)
+{
+	snprintf(dst, len, "%" PRId64, v);
+}
+
+static int64_t get_i64(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return 0;
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int dup_val(const PGresult *r, int row, int col, char **out)
+{
+	*out = NULL;
+	if (PQgetisnull(r, row, col))
+		return 0;
+	*out = strdup(PQgetvalue(r, row, col));
+	return *out ? 0 : CG_ENOMEM;
+}
+
+/* ---- connection ---- */
+
+/* Maps a failed result to enum cg_err, records and logs why. Clears r. */
+static int fail_res(struct pg_store *s, PGconn *c, PGresult *r, const char *what)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = r ? PQresultErrorMessage(r) : "";
+	if (!msg || !msg[0])
+		msg = c ? PQerrorMessage(c) : "no connection";
+	int rc = CG_EIO;
+	if (state) {
+		if (strcmp(state, "53100") == 0)
+			rc = CG_EFULL; /* disk_full */
+		else if (strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 || strcmp(state, "40001") == 0)
+			rc = CG_EAGAIN; /* deadlock, lock timeout, serialization: the batch is re-run */
+		else if (strcmp(state, "23505") == 0)
+			rc = CG_EEXIST;
+		else if (strcmp(state, "57014") == 0)
+			rc = CG_ETIMEDOUT;
+		else if (strcmp(state, "54000") == 0)
+			rc = CG_E2BIG;
+		else if (strncmp(state, "22", 2) == 0)
+			rc = CG_EINVAL;
+	}
+	size_t ml = strlen(msg);
+	while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
+		ml--;
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %.*s%s%s", what, (int)ml, msg, state ? " SQLSTATE " : "",
+		 state ? state : "");
+	if (c && PQstatus(c) != CONNECTION_OK) {
+		if (c == s->conn && !s->down) {
+			s->down = 1;
+			CG_LOG_ERR("database connection lost: %s", s->errmsg);
+		}
+	} else if (rc == CG_EAGAIN) {
+		CG_LOG_DEBUG("%s", s->errmsg);
+	} else {
+		CG_LOG_ERR("%s", s->errmsg);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static PGconn *connect_db(const char *conninfo, char *err, size_t errlen)
+{
+	/* Defaults first: anything in the DSN overrides them (expand_dbname). */
+	const char *const keys[] = {"connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
+				    "keepalives_count", "dbname", NULL};
+	const char *const vals[] = {"5", "casegate", "10", "5", "3", conninfo, NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		const char *m = PQerrorMessage(c);
+		size_t ml = strlen(m);
+		while (ml && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
+			ml--;
+		snprintf(err, errlen, "%.*s", (int)ml, m);
+		PQfinish(c);
+		return NULL;
+	}
+	/* Quiet NOTICEs; bound lock waits (a residual deadlock between batches becomes CG_EAGAIN
+	 * and the batch's jobs run again one by one) and runaway statements. */
+	PGresult *r = PQexec(c, "SET client_min_messages = warning; SET lock_timeout = '3s';"
+			       " SET statement_timeout = '60s'");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "session setup: %s", PQerrorMessage(c));
+		PQclear(r);
+		PQfinish(c);
+		return NULL;
+	}
+	PQclear(r);
+	return c;
+}
+
+/* Reconnects when the connection was lost, at most once per backoff step. */
+static int ensure(struct pg_store *s)
+{
+	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+		return 0;
+	if (s->in_tx)
+		return CG_EIO; /* the transaction died with the connection */
+	uint64_t now = mono_ms();
+	if (now < s->next_connect_mono)
+		return CG_EIO;
+	if (s->conn) {
+		PQfinish(s->conn);
+		s->conn = NULL;
+	}
+	char err[512];
+	s->conn = connect_db(s->conninfo, err, sizeof(err));
+	if (s->conn) {
+		atomic_store(&s->main_pid, PQbackendPID(s->conn));
+		if (s->down)
+			CG_LOG_INFO("database connection re-established");
+		s->down = 0;
+		s->backoff_ms = 0;
+		return 0;
+	}
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (s->backoff_ms > BACKOFF_MAX_MS)
+		s->backoff_ms = BACKOFF_MAX_MS;
+	s->next_connect_mono = now + s->backoff_ms;
+	snprintf(s->errmsg, sizeof(s->errmsg), "connect: %.400s", err);
+	if (!s->down) {
+		s->down = 1;
+		CG_LOG_ERR("database unreachable: %s", err);
+	} else {
+		CG_LOG_DEBUG("reconnect failed (next try in %u ms): %s", s->backoff_ms, err);
+	}
+	return CG_EIO;
+}
+
+/* Runs one statement with text parameters; *out (may be NULL) gets a row-returning result. */
+static int q(struct pg_store *s, const char *what, const char *sql, int n, const char *const *vals, PGresult **out)
+{
+	int rc = ensure(s);
+	if (rc)
+		return rc;
+	PGresult *r = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		if (out)
+			*out = r;
+		else
+			PQclear(r);
+		return 0;
+	}
+	return fail_res(s, s->conn, r, what);
+}
+
+/* Rows changed by a statement (UPDATE/DELETE/INSERT). */
+static int q_changes(struct pg_store *s, const char *what, const char *sql, int n, const char *const *vals,
+		     long *changes)
+{
+	PGresult *r = NULL;
+	int rc = q(s, what, sql, n, vals, &r);
+	if (rc)
+		return rc;
+	*changes = strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+/* ---- transactions ---- */
+
+static int pg_begin(struct cg_store *st)
+{
+	struct pg_store *s = pg(st);
+	int rc = q(s, "begin", "BEGIN", 0, NULL, NULL);
+	if (rc == 0) {
+		s->in_tx = 1;
+		s->tx_key_locks = 0;
+	}
+	return rc;
+}
+
+static int pg_commit(struct cg_store *st)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	int rc = q(s, "commit", "COMMIT", 0, NULL, &r);
+	s->in_tx = 0;
+	s->tx_key_locks = 0;
+	if (rc)
+		return rc;
+	/* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
+	if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "commit: the transaction had failed and was rolled back");
+		rc = CG_EIO;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_rollback(struct cg_store *st)
+{
+	struct pg_store *s = pg(st);
+	s->in_tx = 0;
+	s->tx_key_locks = 0;
+	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK)
+		return 0; /* nothing left to roll back */
+	PGresult *r = PQexec(s->conn, "ROLLBACK");
+	PQclear(r);
+	return 0;
+}
+
+/* Multi-statement operations run in the caller's transaction, or in their own one. */
+static int tx_open(struct pg_store *s, int *own)
+{
+	*own = 0;
+	if (s->in_tx)
+		return 0;
+	int rc = pg_begin(&s->base);
+	if (rc == 0)
+		*own = 1;
+	return rc;
+}
+
+static int tx_close(struct pg_store *s, int own, int rc)
+{
+	if (!own)
+		return rc;
+	if (rc == 0)
+		return pg_commit(&s->base);
+	pg_rollback(&s->base);
+	return rc;
+}
+
+/*
+ * Takes the advisory locks of the keys (sorted, so two writers never wait on each other in
+ * opposite orders). Deadlock freedom across group-commit batches: a transaction waits for a
+ * key lock only while it holds none; once it holds some, it only tries, and a busy key makes
+ * the operation fail with CG_EAGAIN (the batch rolls back and its jobs run alone).
+ */
+static int lock_keys(struct pg_store *s, const char *array_literal, size_t nkeys)
+{
+	PGresult *r = NULL;
+	const char *v[] = {array_literal};
+	int rc;
+	if (s->tx_key_locks == 0) {
+		rc = q(s, "lock keys",
+		       "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
+		       " FROM unnest($1::text[]) AS k ORDER BY 1) x",
+		       1, v, NULL);
+	} else {
+		rc = q(s, "try-lock keys",
+		       "SELECT coalesce(bool_and(pg_try_advisory_xact_lock(h)), true) FROM (SELECT DISTINCT"
+		       " hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) x",
+		       1, v, &r);
+		if (rc == 0) {
+			if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+				snprintf(s->errmsg, sizeof(s->errmsg), "key locked by another replica's transaction");
+				rc = CG_EAGAIN;
+			}
+			PQclear(r);
+		}
+	}
+	if (rc == 0)
+		s->tx_key_locks += (int)nkeys;
+	return rc;
+}
+
+static int lock_key(struct pg_store *s, const char *key)
+{
+	struct buf b = {0};
+	buf_str(&b, "{");
+	buf_elem(&b, key, 1);
+	buf_str(&b, "}");
+	if (b.oom) {
+		free(b.p);
+		return CG_ENOMEM;
+	}
+	int rc = lock_keys(s, b.p, 1);
+	free(b.p);
+	return rc;
+}
+
+/* ---- events ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
+{
+	struct pg_store *s = pg(st);
+	const char **keys = NULL;
+	int64_t *ids = NULL;
+	PGresult *r = NULL;
+	struct buf a[12] = {{0}};
+	struct buf kb = {0};
+	int own = 0, rc;
+
+	if (n == 0)
+		return 0;
+	if (!evs)
+		return CG_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!evs[i].source || !evs[i].dedup_key)
+			return CG_EINVAL;
+	keys = calloc(n, sizeof(*keys));
+	ids = calloc(n, sizeof(*ids));
+	if (!keys || !ids) {
+		rc = CG_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		keys[i] = evs[i].dedup_key;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	buf_str(&kb, "{");
+	for (size_t i = 0; i < n; i++)
+		buf_elem(&kb, keys[i], i == 0);
+	buf_str(&kb, "}");
+	if ((rc = tx_open(s, &own)))
+		goto out;
+	if (kb.oom) {
+		rc = CG_ENOMEM;
+		goto done;
+	}
+	if ((rc = lock_keys(s, kb.p, n)))
+		goto done;
+	/* Ids first, in order, so id order is the order of evs (per-key order). */
+	char nbuf[24];
+	fmt_i64(nbuf, sizeof(nbuf), (int64_t)n);
+	const char *nv[] = {nbuf};
+	if ((rc = q(s, "enqueue ids", "SELECT nextval('events_id_seq') FROM generate_series(1, $1::int)", 1, nv, &r)))
+		goto done;
+	if ((size_t)PQntuples(r) != n) {
+		PQclear(r);
+		rc = CG_EIO;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = get_i64(r, (int)i, 0);
+	PQclear(r);
+	qsort(ids, n, sizeof(*ids), cmp_i64);
+	for (int k = 0; k < 12; k++)
+		buf_str(&a[k], "{");
+	for (size_t i = 0; i < n; i++) {
+		const struct cg_store_event *e = &evs[i];
+		int f = i == 0;
+		buf_i64(&a[0], ids[i], f);
+		buf_elem(&a[1], e->source, f);
+		buf_elem(&a[2], e->dedup_key, f);
+		buf_i64(&a[3], e->status, f);
+		buf_i64(&a[4], e->priority, f);
+		buf_elem(&a[5], e->severity, f);
+		buf_elem(&a[6], e->payload, f);
+		buf_i64(&a[7], e->received_ms, f);
+		buf_i64(&a[8], e->attempts, f);
+		buf_i64(&a[9], e->next_ms, f);
+		buf_i64(&a[10], e->step, f);
+		buf_elem(&a[11], e->last_error, f);
+	}
+	const char *v[12];
+	for (int k = 0; k < 12; k++) {
+		buf_str(&a[k], "}");
+		if (a[k].oom) {
+			rc = CG_ENOMEM;
+			goto done;
+		}
+		v[k] = a[k].p;
+	}
+	/* The first event of a key in this statement is its head unless the key has events. */
+	rc = q(s, "enqueue",
+	       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
+	       " attempts, next_ms, step, last_error, is_head)"
+	       " SELECT u.id, u.source, u.k, u.status, u.priority, u.severity, u.payload, u.received_ms, u.attempts,"
+	       " u.next_ms, u.step, u.last_error,"
+	       " row_number() OVER (PARTITION BY u.k ORDER BY u.id) = 1"
+	       " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = u.k)"
+	       " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],"
+	       " $8::bigint[], $9::int[], $10::bigint[], $11::int[], $12::text[])"
+	       " AS u(id, source, k, status, priority, severity, payload, received_ms, attempts, next_ms, step,"
+	       " last_error)",
+	       12, v, NULL);
+done:
+	rc = tx_close(s, own, rc);
+	if (rc == 0)
+		for (size_t i = 0; i < n; i++)
+			evs[i].id = ids[i];
+out:
+	for (int k = 0; k < 12; k++)
+		free(a[k].p);
+	free(kb.p);
+	free(keys);
+	free(ids);
+	return rc;
+}
+
+static int read_event(const PGresult *r, int row, int c0, struct cg_store_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->id = get_i64(r, row, c0);
+	ev->status = (int)get_i64(r, row, c0 + 3);
+	ev->priority = (int)get_i64(r, row, c0 + 4);
+	ev->received_ms = get_i64(r, row, c0 + 7);
+	ev->attempts = (int)get_i64(r, row, c0 + 8);
+	ev->next_ms = get_i64(r, row, c0 + 9);
+	ev->step = (int)get_i64(r, row, c0 + 10);
+	if (dup_val(r, row, c0 + 1, &ev->source) || dup_val(r, row, c0 + 2, &ev->dedup_key) ||
+	    dup_val(r, row, c0 + 5, &ev->severity) || dup_val(r, row, c0 + 6, &ev->payload) ||
+	    dup_val(r, row, c0 + 11, &ev->last_error)) {
+		cg_store_event_cleanup(ev);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static int cmp_due(const void *a, const void *b)
+{
+	const struct cg_store_event *x = a, *y = b;
+	if (x->next_ms != y->next_ms)
+		return x->next_ms < y->next_ms ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	char nowb[24], limb[24], leaseb[24];
+	int rc;
+
+	if (limit == 0) {
+		*out = NULL;
+		*nout = 0;
+		return 0;
+	}
+	fmt_i64(nowb, sizeof(nowb), now_ms);
+	fmt_i64(limb, sizeof(limb), limit > 100000 ? 100000 : (int64_t)limit);
+	fmt_i64(leaseb, sizeof(leaseb), s->lease_ms);
+	const char *v[] = {nowb, limb, s->name, leaseb};
+	/* SKIP LOCKED: replicas claiming at once take different heads instead of waiting. */
+	rc = q(s, "claim",
+	       "WITH c AS (SELECT id FROM events WHERE is_head AND next_ms <= $1"
+	       " AND (claimed_by IS NULL OR lease_until < cg_now_ms())"
+	       " ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)"
+	       " UPDATE events e SET claimed_by = $3, lease_until = cg_now_ms() + $4,"
+	       " claim_token = nextval('claim_tokens') FROM c WHERE e.id = c.id"
+	       " RETURNING e.id, e.source, e.dedup_key, e.status, e.priority, e.severity, e.payload, e.received_ms,"
+	       " e.attempts, e.next_ms, e.step, e.last_error, e.claim_token",
+	       4, v, &r);
+	if (rc)
+		return rc;
+	size_t n = (size_t)PQntuples(r);
+	struct cg_store_event *evs = NULL;
+	if (n) {
+		evs = calloc(n, sizeof(*evs));
+		if (!evs) {
+			PQclear(r);
+			return CG_ENOMEM;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if ((rc = read_event(r, (int)i, 0, &evs[i]))) {
+				cg_store_events_free(evs, i);
+				PQclear(r);
+				return rc;
+			}
+			evs[i].lease = get_i64(r, (int)i, 12);
+		}
+		qsort(evs, n, sizeof(*evs), cmp_due);
+	}
+	PQclear(r);
+	*out = evs;
+	*nout = n;
+	return 0;
+}
+
+static int pg_next_due_ms(struct cg_store *st, int64_t *out)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	int rc = q(s, "next due",
+		   "SELECT min(next_ms) FROM events WHERE is_head AND (claimed_by IS NULL OR lease_until < cg_now_ms())",
+		   0, NULL, &r);
+	if (rc)
+		return rc;
+	if (PQgetisnull(r, 0, 0))
+		rc = CG_ENOENT;
+	else
+		*out = get_i64(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static int pg_event_step(struct cg_store *st, int64_t id, int step)
+{
+	struct pg_store *s = pg(st);
+	char idb[24], stb[24];
+	long ch = 0;
+	fmt_i64(idb, sizeof(idb), id);
+	fmt_i64(stb, sizeof(stb), step);
+	const char *v[] = {idb, stb};
+	int rc = q_changes(s, "event step", "UPDATE events SET step = $2 WHERE id = $1", 2, v, &ch);
+	return rc ? rc : ch ? 0 : CG_ENOENT;
+}
+
+/* Locks the key of a row (events or dead_letters by id); CG_ENOENT when the row is gone. */
+static int lock_key_of(struct pg_store *s, const char *sql, const char *idb)
+{
+	PGresult *r = NULL;
+	const char *v[] = {idb};
+	int rc = q(s, "key lookup", sql, 1, v, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return CG_ENOENT;
+	}
+	rc = lock_key(s, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+/* Deletes an event and hands the head role of its key to the next one. Key locked by caller. */
+static int delete_event(struct pg_store *s, const char *idb)
+{
+	PGresult *r = NULL;
+	const char *v[] = {idb};
+	int rc = q(s, "event delete",
+		   "WITH d AS (DELETE FROM events WHERE id = $1 RETURNING dedup_key, is_head),"
+		   " p AS (UPDATE events SET is_head = true WHERE id = (SELECT min(e.id) FROM events e JOIN d"
+		   " ON e.dedup_key = d.dedup_key WHERE d.is_head AND e.id <> $1) RETURNING id)"
+		   " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM p)",
+		   1, v, &r);
+	if (rc)
+		return rc;
+	rc = get_i64(r, 0, 0) ? 0 : CG_ENOENT;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_event_done(struct cg_store *st, int64_t id)
+{
+	struct pg_store *s = pg(st);
+	char idb[24];
+	int own = 0;
+	fmt_i64(idb, sizeof(idb), id);
+	int rc = tx_open(s, &own);
+	if (rc)
+		return rc;
+	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
+	if (rc == 0)
+		rc = delete_event(s, idb);
+	return tx_close(s, own, rc);
+}
+
+static int pg_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
+{
+	struct pg_store *s = pg(st);
+	char idb[24], nb[24];
+	long ch = 0;
+	fmt_i64(idb, sizeof(idb), id);
+	fmt_i64(nb, sizeof(nb), next_ms);
+	const char *v[] = {idb, nb, err};
+	int rc = q_changes(s, "event retry",
+			   "UPDATE events SET claimed_by = NULL, lease_until = 0, attempts = attempts + 1,"
+			   " next_ms = $2, last_error = $3 WHERE id = $1",
+			   3, v, &ch);
+	return rc ? rc : ch ? 0 : CG_ENOENT;
+}
+
+static int pg_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
+{
+	struct pg_store *s = pg(st);
+	char idb[24], hb[24], fb[24];
+	long ch = 0;
+	int own = 0;
+	fmt_i64(idb, sizeof(idb), id);
+	fmt_i64(hb, sizeof(hb), http_status);
+	fmt_i64(fb, sizeof(fb), wall_ms());
+	const char *v[] = {idb, hb, reason, fb};
+	int rc = tx_open(s, &own);
+	if (rc)
+		return rc;
+	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
+	/* The attempt that gave up counts as a failed attempt. */
+	if (rc == 0)
+		rc = q_changes(s, "dead letter insert",
+			       "INSERT INTO dead_letters (event_id, source, dedup_key, status, priority, severity, payload,"
+			       " received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms)"
+			       " SELECT id, source, dedup_key, status, priority, severity, payload, received_ms,"
+			       " attempts + 1, next_ms, step, last_error, $2, $3, $4 FROM events WHERE id = $1",
+			       4, v, &ch);
+	if (rc == 0 && ch == 0)
+		rc = CG_ENOENT;
+	if (rc == 0)
+		rc = delete_event(s, idb);
+	return tx_close(s, own, rc);
+}
+
+/* ---- cases ---- */
+
+static int read_case(const PGresult *r, int row, struct cg_store_case *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->state = (int)get_i64(r, row, 3);
+	c->priority = (int)get_i64(r, row, 4);
+	c->generation = (int)get_i64(r, row, 5);
+	c->created_ms = get_i64(r, row, 8);
+	c->closed_ms = get_i64(r, row, 9);
+	c->last_fire_ms = get_i64(r, row, 10);
+	c->last_comment_ms = get_i64(r, row, 11);
+	c->fires = get_i64(r, row, 12);
+	c->pending_repeats = get_i64(r, row, 13);
+	c->first_pending_ms = get_i64(r, row, 14);
+	c->action_flags = get_i64(r, row, 17);
+	if (dup_val(r, row, 0, &c->dedup_key) || dup_val(r, row, 1, &c->case_id) || dup_val(r, row, 2, &c->case_key) ||
+	    dup_val(r, row, 6, &c->marker) || dup_val(r, row, 7, &c->prev_case_key) ||
+	    dup_val(r, row, 15, &c->last_summary) || dup_val(r, row, 16, &c->prev_case_id)) {
+		cg_store_case_cleanup(c);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static int case_query(struct pg_store *s, const char *sql, const char *arg, struct cg_store_case *out)
+{
+	PGresult *r = NULL;
+	if (!arg)
+		return CG_EINVAL;
+	const char *v[] = {arg};
+	int rc = q(s, "case lookup", sql, 1, v, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 0) {
+		rc = CG_ENOENT;
+	} else {
+		struct cg_store_case c;
+		rc = read_case(r, 0, &c);
+		if (rc == 0)
+			*out = c;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out)
+{
+	return case_query(pg(st), "SELECT " CASE_COLS " FROM cases WHERE dedup_key = $1", dedup_key, out);
+}
+
+static int pg_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out)
+{
+	return case_query(pg(st), "SELECT " CASE_COLS " FROM cases WHERE case_key = $1 ORDER BY created_ms DESC LIMIT 1",
+			  case_key, out);
+}
+
+static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
+{
+	struct pg_store *s = pg(st);
+	char n[11][24];
+	if (!c || !c->dedup_key)
+		return CG_EINVAL;
+	fmt_i64(n[0], 24, c->state);
+	fmt_i64(n[1], 24, c->priority);
+	fmt_i64(n[2], 24, c->generation);
+	fmt_i64(n[3], 24, c->created_ms);
+	fmt_i64(n[4], 24, c->closed_ms);
+	fmt_i64(n[5], 24, c->last_fire_ms);
+	fmt_i64(n[6], 24, c->last_comment_ms);
+	fmt_i64(n[7], 24, c->fires);
+	fmt_i64(n[8], 24, c->pending_repeats);
+	fmt_i64(n[9], 24, c->first_pending_ms);
+	fmt_i64(n[10], 24, c->action_flags);
+	const char *v[] = {c->dedup_key, c->case_id, c->case_key, n[0], n[1], n[2], c->marker, c->prev_case_key,
+			   n[3], n[4], n[5], n[6], n[7], n[8], n[9], c->last_summary, c->prev_case_id, n[10]};
+	return q(s, "case put",
+		 "INSERT INTO cases (" CASE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+		 " $14, $15, $16, $17, $18) ON CONFLICT (dedup_key) DO UPDATE SET case_id = EXCLUDED.case_id,"
+		 " case_key = EXCLUDED.case_key, state = EXCLUDED.state, priority = EXCLUDED.priority,"
+		 " generation = EXCLUDED.generation, marker = EXCLUDED.marker, prev_case_key = EXCLUDED.prev_case_key,"
+		 " created_ms = EXCLUDED.created_ms, closed_ms = EXCLUDED.closed_ms,"
+		 " last_fire_ms = EXCLUDED.last_fire_ms, last_comment_ms = EXCLUDED.last_comment_ms,"
+		 " fires = EXCLUDED.fires, pending_repeats = EXCLUDED.pending_repeats,"
+		 " first_pending_ms = EXCLUDED.first_pending_ms, last_summary = EXCLUDED.last_summary,"
+		 " prev_case_id = EXCLUDED.prev_case_id, action_flags = EXCLUDED.action_flags",
+		 18, v, NULL);
+}
+
+static int pg_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
+			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	char cb[24], fb[24], lb[24];
+	if (!key_prefix)
+		return CG_EINVAL;
+	if (limit > 1000)
+		limit = 1000;
+	fmt_i64(cb, sizeof(cb), closed_before);
+	fmt_i64(fb, sizeof(fb), flags_clear);
+	fmt_i64(lb, sizeof(lb), (int64_t)limit);
+	const char *v[] = {key_prefix, cb, fb, lb};
+	int rc = q(s, "closed case list",
+		   "SELECT " CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < $2 AND case_id IS NOT NULL"
+		   " AND (action_flags & $3::bigint) = 0 AND left(dedup_key, length($1)) = $1"
+		   /* Two replicas sweeping at once take different cases (locks last until commit). */
+		   " ORDER BY closed_ms LIMIT $4 FOR UPDATE SKIP LOCKED",
+		   4, v, &r);
+	if (rc)
+		return rc;
+	size_t n = (size_t)PQntuples(r);
+	struct cg_store_case *c = NULL;
+	if (n) {
+		c = calloc(n, sizeof(*c));
+		if (!c) {
+			PQclear(r);
+			return CG_ENOMEM;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if ((rc = read_case(r, (int)i, &c[i]))) {
+				cg_store_cases_free(c, i);
+				PQclear(r);
+				return rc;
+			}
+		}
+	}
+	PQclear(r);
+	*out = c;
+	*nout = n;
+	return 0;
+}
+
+/* ---- stats ---- */
+
+static int pg_stats(struct cg_store *st, struct cg_store_stats *out)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	int rc = q(s, "stats",
+		   "SELECT (SELECT count(*) FROM events),"
+		   " (SELECT count(*) FROM events WHERE claimed_by IS NOT NULL AND lease_until >= cg_now_ms()),"
+		   " (SELECT min(received_ms) FROM events), (SELECT count(*) FROM dead_letters),"
+		   " (SELECT count(*) FROM cases),"
+		   " pg_total_relation_size('events') + pg_total_relation_size('cases')"
+		   " + pg_total_relation_size('dead_letters') + pg_total_relation_size('seen')",
+		   0, NULL, &r);
+	if (rc)
+		return rc;
+	struct cg_store_stats v = {0};
+	v.pending = get_i64(r, 0, 0);
+	v.inflight = get_i64(r, 0, 1);
+	v.oldest_ms = get_i64(r, 0, 2);
+	v.dead = get_i64(r, 0, 3);
+	v.cases = get_i64(r, 0, 4);
+	v.bytes = (uint64_t)get_i64(r, 0, 5);
+	PQclear(r);
+	*out = v;
+	return 0;
+}
+
+/* ---- dead letters ---- */
+
+static int read_dead(const PGresult *r, int row, struct cg_dead_letter *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->id = get_i64(r, row, 0);
+	int rc = read_event(r, row, 1, &d->ev);
+	if (rc)
+		return rc;
+	d->http_status = (int)get_i64(r, row, 13);
+	d->failed_ms = get_i64(r, row, 15);
+	if (dup_val(r, row, 14, &d->reason)) {
+		cg_dead_letter_cleanup(d);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static int pg_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	char lb[24];
+	fmt_i64(lb, sizeof(lb), limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
+	const char *v[] = {lb};
+	int rc = q(s, "dead letter list", "SELECT " DL_COLS " FROM dead_letters ORDER BY id LIMIT $1", 1, v, &r);
+	if (rc)
+		return rc;
+	size_t n = (size_t)PQntuples(r);
+	struct cg_dead_letter *d = NULL;
+	if (n) {
+		d = calloc(n, sizeof(*d));
+		if (!d) {
+			PQclear(r);
+			return CG_ENOMEM;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if ((rc = read_dead(r, (int)i, &d[i]))) {
+				cg_dead_letters_free(d, i);
+				PQclear(r);
+				return rc;
+			}
+		}
+	}
+	PQclear(r);
+	*out = d;
+	*nout = n;
+	return 0;
+}
+
+static int pg_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	char idb[24];
+	fmt_i64(idb, sizeof(idb), id);
+	const char *v[] = {idb};
+	int rc = q(s, "dead letter get", "SELECT " DL_COLS " FROM dead_letters WHERE id = $1", 1, v, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 0) {
+		rc = CG_ENOENT;
+	} else {
+		struct cg_dead_letter d;
+		rc = read_dead(r, 0, &d);
+		if (rc == 0)
+			*out = d;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
+{
+	struct pg_store *s = pg(st);
+	char idb[24], nb[24];
+	long ch = 0;
+	int own = 0;
+	fmt_i64(idb, sizeof(idb), id);
+	fmt_i64(nb, sizeof(nb), now_ms);
+	const char *v[] = {idb, nb};
+	int rc = tx_open(s, &own);
+	if (rc)
+		return rc;
+	rc = lock_key_of(s, "SELECT dedup_key FROM dead_letters WHERE id = $1", idb);
+	/* Keeps received_ms (when the alert arrived) and step (operations already applied). */
+	if (rc == 0)
+		rc = q_changes(s, "dead letter requeue",
+			       "INSERT INTO events (source, dedup_key, status, priority, severity, payload, received_ms,"
+			       " attempts, next_ms, step, last_error, is_head)"
+			       " SELECT d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
+			       " 0, $2, d.step, NULL, NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
+			       " FROM dead_letters d WHERE d.id = $1",
+			       2, v, &ch);
+	if (rc == 0 && ch == 0)
+		rc = CG_ENOENT;
+	if (rc == 0)
+		rc = q(s, "dead letter delete", "DELETE FROM dead_letters WHERE id = $1", 1, v, NULL);
+	return tx_close(s, own, rc);
+}
+
+static int pg_dead_drop(struct cg_store *st, int64_t id)
+{
+	struct pg_store *s = pg(st);
+	char idb[24];
+	long ch = 0;
+	fmt_i64(idb, sizeof(idb), id);
+	const char *v[] = {idb};
+	int rc = q_changes(s, "dead letter drop", "DELETE FROM dead_letters WHERE id = $1", 1, v, &ch);
+	return rc ? rc : ch ? 0 : CG_ENOENT;
+}
+
+/* ---- seen ---- */
+
+static int pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
+{
+	struct pg_store *s = pg(st);
+	char nb[24];
+	long ch = 0;
+	int rc;
+	if (!ns || !id)
+		return CG_EINVAL;
+	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
+		fmt_i64(nb, sizeof(nb), now_ms - SEEN_TTL_MS);
+		const char *pv[] = {nb};
+		if ((rc = q(s, "seen prune", "DELETE FROM seen WHERE seen_ms < $1", 1, pv, NULL)))
+			return rc;
+		s->last_prune_ms = now_ms;
+	}
+	fmt_i64(nb, sizeof(nb), now_ms);
+	const char *v[] = {ns, id, nb};
+	rc = q_changes(s, "seen insert", "INSERT INTO seen (ns, id, seen_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+		       3, v, &ch);
+	if (rc)
+		return rc;
+	*was_seen = ch == 0;
+	return 0;
+}
+
+static int pg_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	char nb[24];
+	if (!ns || !id)
+		return CG_EINVAL;
+	/* Entries past their time are gone for seen() too, whether or not pruning ran yet. */
+	fmt_i64(nb, sizeof(nb), now_ms - SEEN_TTL_MS);
+	const char *v[] = {ns, nb};
+	int rc = q(s, "seen get", "SELECT id FROM seen WHERE ns = $1 AND seen_ms >= $2 ORDER BY seen_ms DESC, id LIMIT 1",
+		   2, v, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 0) {
+		rc = CG_ENOENT;
+	} else {
+		char *c = strdup(PQgetvalue(r, 0, 0));
+		if (c)
+			*id = c;
+		else
+			rc = CG_ENOMEM;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ---- leases ---- */
+
+static int pg_fence(struct cg_store *st, int64_t id, int64_t lease)
+{
+	struct pg_store *s = pg(st);
+	char idb[24], tb[24], lb[24];
+	long ch = 0;
+	fmt_i64(idb, sizeof(idb), id);
+	fmt_i64(tb, sizeof(tb), lease);
+	fmt_i64(lb, sizeof(lb), s->lease_ms);
+	const char *v[] = {idb, tb, s->name, lb};
+	/* The row lock taken here lasts until commit: no claim can take the event meanwhile. */
+	int rc = q_changes(s, "fence",
+			   "UPDATE events SET lease_until = cg_now_ms() + $4"
+			   " WHERE id = $1 AND claim_token = $2 AND claimed_by = $3",
+			   4, v, &ch);
+	if (rc)
+		return rc;
+	if (ch == 0) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "event %" PRId64 ": lease %" PRId64 " lost", id, lease);
+		CG_LOG_WARN("%s: another replica owns it now; dropping this replica's progress", s->errmsg);
+		return CG_ESTALE;
+	}
+	return 0;
+}
+
+static void pg_hold(struct cg_store *st, int64_t id, int64_t lease, int held)
+{
+	struct pg_store *s = pg(st);
+	uv_mutex_lock(&s->mu);
+	if (held) {
+		if (s->nholds == s->capholds) {
+			size_t ncap = s->capholds ? s->capholds * 2 : 64;
+			struct hold *nh = realloc(s->holds, ncap * sizeof(*nh));
+			if (!nh) {
+				/* Unrenewed, the lease runs out and another replica retries the event. */
+				uv_mutex_unlock(&s->mu);
+				CG_LOG_ERR("out of memory: lease of event %" PRId64 " will not be renewed", id);
+				return;
+			}
+			s->holds = nh;
+			s->capholds = ncap;
+		}
+		s->holds[s->nholds++] = (struct hold){id, lease};
+	} else {
+		for (size_t i = 0; i < s->nholds; i++) {
+			if (s->holds[i].id == id && s->holds[i].lease == lease) {
+				s->holds[i] = s->holds[--s->nholds];
+				break;
+			}
+		}
+	}
+	uv_mutex_unlock(&s->mu);
+}
+
+static int pg_lease_valid(struct cg_store *st, uint64_t since_mono_ms, uint64_t need_ms)
+{
+	struct pg_store *s = pg(st);
+	uint64_t base = atomic_load(&s->last_renew_mono);
+	if (since_mono_ms > base)
+		base = since_mono_ms;
+	return mono_ms() + need_ms < base + (uint64_t)s->lease_ms;
+}
+
+static int pg_watch(struct cg_store *st, void (*wake)(void *ud), void *ud)
+{
+	struct pg_store *s = pg(st);
+	if (!s->listen)
+		return CG_EINVAL;
+	/* The listener calls wake with mu held: after this returns, no call is running. */
+	uv_mutex_lock(&s->mu);
+	s->wake = wake;
+	s->wake_ud = ud;
+	uv_mutex_unlock(&s->mu);
+	return 0;
+}
+
+static unsigned pg_fleet_size(struct cg_store *st)
+{
+	return atomic_load(&pg(st)->fleet);
+}
+
+static void poke(struct pg_store *s)
+{
+	if (s->pipefd[1] >= 0) {
+		ssize_t w = write(s->pipefd[1], "x", 1);
+		(void)w; /* a full pipe already holds a wake-up */
+	}
+}
+
+static void pg_rl_publish(struct cg_store *st, int64_t until_ms)
+{
+	struct pg_store *s = pg(st);
+	int64_t cur = atomic_load(&s->rl_until);
+	while (until_ms > cur && !atomic_compare_exchange_weak(&s->rl_until, &cur, until_ms))
+		;
+	uv_mutex_lock(&s->mu);
+	if (until_ms > s->rl_pending)
+		s->rl_pending = until_ms;
+	uv_mutex_unlock(&s->mu);
+	poke(s);
+}
+
+static int64_t pg_rl_closed_until(struct cg_store *st)
+{
+	return atomic_load(&pg(st)->rl_until);
+}
+
+/* ---- listener thread: NOTIFY wake-ups, lease renewal, heartbeat, rate-limit broadcast ---- */
+
+static void call_wake(struct pg_store *s)
+{
+	uv_mutex_lock(&s->mu);
+	if (s->wake)
+		s->wake(s->wake_ud);
+	uv_mutex_unlock(&s->mu);
+}
+
+static int lexec(struct pg_store *s, PGconn *c, const char *what, const char *sql, int n, const char *const *v,
+		 PGresult **out)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		if (out)
+			*out = r;
+		else
+			PQclear(r);
+		return 0;
+	}
+	const char *m = PQresultErrorMessage(r);
+	CG_LOG_DEBUG("listener %s: %s", what, m && m[0] ? m : PQerrorMessage(c));
+	PQclear(r);
+	return CG_EIO;
+}
+
+/* Renews the leases of the claims still worked on, and this replica's heartbeat. */
+static int renew(struct pg_store *s, PGconn *c)
+{
+	uint64_t start = mono_ms();
+	struct buf ids = {0}, toks = {0};
+	char lb[24], win[24];
+	int rc = 0;
+
+	buf_str(&ids, "{");
+	buf_str(&toks, "{");
+	uv_mutex_lock(&s->mu);
+	size_t n = s->nholds;
+	for (size_t i = 0; i < n; i++) {
+		buf_i64(&ids, s->holds[i].id, i == 0);
+		buf_i64(&toks, s->holds[i].lease, i == 0);
+	}
+	uv_mutex_unlock(&s->mu);
+	buf_str(&ids, "}");
+	buf_str(&toks, "}");
+	if (ids.oom || toks.oom) {
+		rc = CG_ENOMEM;
+		goto out;
+	}
+	fmt_i64(lb, sizeof(lb), s->lease_ms);
+	if (n) {
+		/* Only leases not yet expired: an expired one may belong to another replica now. */
+		const char *v[] = {ids.p, toks.p, s->name, lb};
+		rc = lexec(s, c, "renew",
+			   "WITH h AS (SELECT e.id FROM events e JOIN unnest($1::bigint[], $2::bigint[]) AS u(id, tok)"
+			   " ON e.id = u.id AND e.claim_token = u.tok WHERE e.claimed_by = $3"
+			   " AND e.lease_until >= cg_now_ms() FOR UPDATE OF e SKIP LOCKED)"
+			   " UPDATE events SET lease_until = cg_now_ms() + $4::bigint FROM h WHERE events.id = h.id",
+			   4, v, NULL);
+		if (rc)
+			goto out;
+	}
+	/* Live: a heartbeat within three of its own renewal periods. */
+	fmt_i64(win, sizeof(win), 3 * (s->lease_ms / 4) + 1000);
+	const char *hv[] = {s->name, win};
+	rc = lexec(s, c, "heartbeat",
+		   "INSERT INTO replicas (name, started_ms, heartbeat_ms, expires_ms)"
+		   " VALUES ($1, cg_now_ms(), cg_now_ms(), cg_now_ms() + $2::bigint) ON CONFLICT (name)"
+		   " DO UPDATE SET heartbeat_ms = EXCLUDED.heartbeat_ms, expires_ms = EXCLUDED.expires_ms",
+		   2, hv, NULL);
+	if (rc)
+		goto out;
+	const char *cv[] = {s->name};
+	PGresult *r = NULL;
+	rc = lexec(s, c, "fleet", "SELECT count(*) FROM replicas WHERE name <> $1 AND expires_ms > cg_now_ms()", 1, cv,
+		   &r);
+	if (rc)
+		goto out;
+	atomic_store(&s->fleet, 1 + (unsigned)get_i64(r, 0, 0));
+	PQclear(r);
+	atomic_store(&s->last_renew_mono, start);
+out:
+	free(ids.p);
+	free(toks.p);
+	return rc;
+}
+
+static PGconn *listener_connect(struct pg_store *s)
+{
+	char err[512];
+	PGconn *c = connect_db(s->conninfo, err, sizeof(err));
+	if (!c) {
+		CG_LOG_DEBUG("listener: %s", err);
+		return NULL;
+	}
+	if (lexec(s, c, "listen", "LISTEN " CHANNEL_WORK, 0, NULL, NULL) ||
+	    lexec(s, c, "listen", "LISTEN " CHANNEL_RL, 0, NULL, NULL) ||
+	    lexec(s, c, "prune", "DELETE FROM replicas WHERE expires_ms < cg_now_ms() - 86400000", 0, NULL, NULL)) {
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void listener(void *arg)
+{
+	struct pg_store *s = arg;
+	PGconn *c = NULL;
+	uint64_t period = (uint64_t)s->lease_ms / 4, next_renew = 0, next_connect = 0;
+	unsigned backoff = 0;
+	int was_down = 0;
+
+	if (period < 50)
+		period = 50;
+	while (!atomic_load(&s->stop)) {
+		uint64_t now = mono_ms();
+		if (!c && now >= next_connect) {
+			c = listener_connect(s);
+			if (c) {
+				if (was_down)
+					CG_LOG_INFO("listener reconnected");
+				was_down = 0;
+				backoff = 0;
+				next_renew = 0;
+				/* Work may have been queued while we could not hear about it. */
+				call_wake(s);
+			} else {
+				if (!was_down)
+					CG_LOG_WARN("listener: database unreachable; retrying with backoff");
+				was_down = 1;
+				backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+				if (backoff > BACKOFF_MAX_MS)
+					backoff = BACKOFF_MAX_MS;
+				next_connect = now + backoff;
+			}
+		}
+		if (c && now >= next_renew) {
+			if (renew(s, c) != 0 && PQstatus(c) != CONNECTION_OK) {
+				PQfinish(c);
+				c = NULL;
+				continue;
+			}
+			next_renew = now + period;
+		}
+		if (c) {
+			uv_mutex_lock(&s->mu);
+			int64_t rl = s->rl_pending;
+			s->rl_pending = 0;
+			uv_mutex_unlock(&s->mu);
+			if (rl) {
+				char rb[24];
+				fmt_i64(rb, sizeof(rb), rl);
+				const char *v[] = {rb};
+				lexec(s, c, "rate-limit notify", "SELECT pg_notify('" CHANNEL_RL "', $1)", 1, v, NULL);
+			}
+		}
+		now = mono_ms();
+		uint64_t until = c ? next_renew : next_connect;
+		int timeout = until > now ? (int)(until - now) : 0;
+		struct pollfd p[2] = {{.fd = s->pipefd[0], .events = POLLIN}, {.fd = c ? PQsocket(c) : -1, .events = POLLIN}};
+		int pr = poll(p, 2, timeout);
+		if (pr < 0 && errno != EINTR)
+			CG_LOG_WARN("listener poll: %s", strerror(errno));
+		if (p[0].revents & POLLIN) {
+			char drain[64];
+			while (read(s->pipefd[0], drain, sizeof(drain)) > 0)
+				;
+		}
+		if (c && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+			if (!PQconsumeInput(c)) {
+				CG_LOG_WARN("listener connection lost: %s", PQerrorMessage(c));
+				PQfinish(c);
+				c = NULL;
+				was_down = 1;
+				continue;
+			}
+			PGnotify *nt;
+			int wake = 0;
+			int self = atomic_load(&s->main_pid);
+			while ((nt = PQnotifies(c)) != NULL) {
+				if (strcmp(nt->relname, CHANNEL_RL) == 0) {
+					int64_t until_ms = strtoll(nt->extra, NULL, 10), cur = atomic_load(&s->rl_until);
+					while (until_ms > cur && !atomic_compare_exchange_weak(&s->rl_until, &cur, until_ms))
+						;
+				} else if (nt->be_pid != self) {
+					wake = 1;
+				}
+				PQfreemem(nt);
+			}
+			if (wake)
+				call_wake(s);
+		}
+	}
+	if (c) {
+		const char *v[] = {s->name};
+		lexec(s, c, "leave", "DELETE FROM replicas WHERE name = $1", 1, v, NULL);
+		PQfinish(c);
+	}
+}
+
+/* ---- migrations ---- */
+
+static int exec_simple(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		const char *m = PQresultErrorMessage(r);
+		snprintf(err, errlen, "%s", m && m[0] ? m : PQerrorMessage(c));
+		size_t l = strlen(err);
+		while (l && (err[l - 1] == '\n' || err[l - 1] == ' '))
+			err[--l] = '\0';
+		PQclear(r);
+		return CG_EIO;
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int read_version(PGconn *c, int *out, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, "SELECT to_regclass('schema_version') IS NOT NULL");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "reading the schema version: %s", PQerrorMessage(c));
+		PQclear(r);
+		return CG_EIO;
+	}
+	int exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	*out = 0;
+	if (!exists)
+		return 0;
+	r = PQexec(c, "SELECT max(version) FROM schema_version");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "reading the schema version: %s", PQerrorMessage(c));
+		PQclear(r);
+		return CG_EIO;
+	}
+	*out = PQgetisnull(r, 0, 0) ? 0 : (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+static int migrate_conn(PGconn *c, int *from, int *to, char *err, size_t errlen)
+{
+	int version = 0, rc;
+	char e2[512];
+	/* Session lock: replicas starting together migrate one after the other. */
+	if ((rc = exec_simple(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", err, errlen)))
+		return rc;
+	if ((rc = exec_simple(c, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)", err, errlen)) ||
+	    (rc = read_version(c, &version, err, errlen)))
+		goto out;
+	if (from)
+		*from = version;
+	if (version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "database schema version %d is newer than this casegate (%d)", version,
+			 SCHEMA_VERSION);
+		rc = CG_EINVAL;
+		goto out;
+	}
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		char set[128];
+		snprintf(set, sizeof(set), "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)", v + 1);
+		if ((rc = exec_simple(c, "BEGIN", err, errlen)))
+			goto out;
+		if ((rc = exec_simple(c, migrations[v], err, errlen)) || (rc = exec_simple(c, set, err, errlen)) ||
+		    (rc = exec_simple(c, "COMMIT", err, errlen))) {
+			exec_simple(c, "ROLLBACK", e2, sizeof(e2));
+			size_t l = strlen(err);
+			snprintf(err + l, errlen - l, " (migrating to version %d)", v + 1);
+			goto out;
+		}
+		CG_LOG_INFO("database schema migrated to version %d", v + 1);
+	}
+	if (to)
+		*to = SCHEMA_VERSION;
+out:
+	exec_simple(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")", e2, sizeof(e2));
+	return rc;
+}
+
+int cg_store_pg_migrate(const char *dsn, int *from, int *to, char *err, size_t errlen)
+{
+	char scratch[1];
+	if (!err || errlen == 0) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
+	if (!dsn) {
+		snprintf(err, errlen, "no database DSN");
+		return CG_EINVAL;
+	}
+	PGconn *c = connect_db(dsn, err, errlen);
+	if (!c)
+		return CG_EIO;
+	int rc = migrate_conn(c, from, to, err, errlen);
+	PQfinish(c);
+	return rc;
+}
+
+int cg_store_pg_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}
+
+/* ---- open / close ---- */
+
+static void pg_close(struct cg_store *st)
+{
+	struct pg_store *s = pg(st);
+	if (!s)
+		return;
+	if (s->thread_started) {
+		atomic_store(&s->stop, 1);
+		poke(s);
+		uv_thread_join(&s->thread);
+	}
+	if (s->conn)
+		PQfinish(s->conn);
+	if (s->pipefd[0] >= 0)
+		close(s->pipefd[0]);
+	if (s->pipefd[1] >= 0)
+		close(s->pipefd[1]);
+	uv_mutex_destroy(&s->mu);
+	if (s->conninfo) {
+		OPENSSL_cleanse(s->conninfo, strlen(s->conninfo));
+		free(s->conninfo);
+	}
+	free(s->name);
+	free(s->holds);
+	free(s);
+}
+
+static const struct cg_store_ops pg_ops = {
+	.name = "postgres",
+	.close = pg_close,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.enqueue = pg_enqueue,
+	.claim = pg_claim,
+	.next_due_ms = pg_next_due_ms,
+	.event_step = pg_event_step,
+	.event_done = pg_event_done,
+	.event_retry = pg_event_retry,
+	.event_dead = pg_event_dead,
+	.case_get = pg_case_get,
+	.case_put = pg_case_put,
+	.case_find_by_key = pg_case_find_by_key,
+	.stats = pg_stats,
+	.dead_list = pg_dead_list,
+	.dead_get = pg_dead_get,
+	.dead_retry = pg_dead_retry,
+	.dead_drop = pg_dead_drop,
+	.seen = pg_seen,
+	.case_list_closed = pg_case_list_closed,
+	.seen_get = pg_seen_get,
+	.fence = pg_fence,
+	.hold = pg_hold,
+	.lease_valid = pg_lease_valid,
+	.watch = pg_watch,
+	.fleet_size = pg_fleet_size,
+	.rl_publish = pg_rl_publish,
+	.rl_closed_until = pg_rl_closed_until,
+};
+
+static char *default_name(void)
+{
+	char host[256] = "casegate";
+	unsigned char rnd[4] = {0};
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		uint64_t t = uv_hrtime();
+		memcpy(rnd, &t, sizeof(rnd));
+	}
+	char buf[320];
+	snprintf(buf, sizeof(buf), "%s:%ld:%02x%02x%02x%02x", host, (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
+	return strdup(buf);
+}
+
+int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, char *err, size_t errlen)
+{
+	struct pg_store *s = NULL;
+	char scratch[1];
+	int rc, version = 0;
+
+	if (!err || errlen == 0) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
+	if (!o || !o->dsn || !out) {
+		snprintf(err, errlen, "no database DSN (store.dsn)");
+		return CG_EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return CG_ENOMEM;
+	s->base.ops = &pg_ops;
+	s->pipefd[0] = s->pipefd[1] = -1;
+	if (uv_mutex_init(&s->mu) != 0) {
+		free(s);
+		return CG_ENOMEM;
+	}
+	atomic_init(&s->last_renew_mono, 0);
+	atomic_init(&s->fleet, 1);
+	atomic_init(&s->rl_until, 0);
+	atomic_init(&s->main_pid, 0);
+	atomic_init(&s->stop, 0);
+	s->lease_ms = o->lease_ms > 0 ? o->lease_ms : DEFAULT_LEASE_MS;
+	s->conninfo = strdup(o->dsn);
+	s->name = o->name ? strdup(o->name) : default_name();
+	if (!s->conninfo || !s->name) {
+		rc = CG_ENOMEM;
+		goto fail;
+	}
+	s->conn = connect_db(s->conninfo, err, errlen);
+	if (!s->conn) {
+		rc = CG_EIO;
+		goto fail;
+	}
+	atomic_store(&s->main_pid, PQbackendPID(s->conn));
+	if (o->migrate) {
+		if ((rc = migrate_conn(s->conn, NULL, NULL, err, errlen)))
+			goto fail;
+	} else {
+		if ((rc = read_version(s->conn, &version, err, errlen)))
+			goto fail;
+		if (version != SCHEMA_VERSION) {
+			snprintf(err, errlen, "database schema version %d, this casegate needs %d: run `casegate migrate`",
+				 version, SCHEMA_VERSION);
+			rc = CG_EINVAL;
+			goto fail;
+		}
+	}
+	/* Claims of an earlier process under this name: it is gone, they are free again. */
+	long ch = 0;
+	const char *v[] = {s->name};
+	if ((rc = q_changes(s, "release own claims",
+			    "UPDATE events SET claimed_by = NULL, lease_until = 0 WHERE claimed_by = $1", 1, v, &ch))) {
+		snprintf(err, errlen, "%s", s->errmsg);
+		goto fail;
+	}
+	if (ch > 0)
+		CG_LOG_WARN("%ld event(s) claimed by an earlier run of %s are pending again", ch, s->name);
+	if (pipe(s->pipefd) != 0 || fcntl(s->pipefd[0], F_SETFL, O_NONBLOCK) != 0 ||
+	    fcntl(s->pipefd[1], F_SETFL, O_NONBLOCK) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		rc = CG_EIO;
+		goto fail;
+	}
+	/* The claims made from now on count as renewed now. */
+	atomic_store(&s->last_renew_mono, mono_ms());
+	s->listen = o->listen;
+	if (s->listen) {
+		if (uv_thread_create(&s->thread, listener, s) != 0) {
+			snprintf(err, errlen, "cannot start the listener thread");
+			rc = CG_EIO;
+			goto fail;
+		}
+		s->thread_started = 1;
+	}
+	CG_LOG_INFO("PostgreSQL store open: replica %s, lease %" PRId64 " ms, schema version %d", s->name, s->lease_ms,
+		    SCHEMA_VERSION);
+	*out = &s->base;
+	return 0;
+fail:
+	if (err[0])
+		CG_LOG_ERR("open: %s", err);
+	pg_close(&s->base);
+	return rc;
+}
