@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "pidfile.h"
 
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
 {
@@ -79,7 +80,9 @@ static void stats_done(int rc, void *ud)
 		cg_metrics_set(app->metrics, "casegate_dead_letters", "", (double)j->st.dead);
 		cg_metrics_set(app->metrics, "casegate_cases_tracked", "", (double)j->st.cases);
 		cg_metrics_set(app->metrics, "casegate_store_bytes", "", (double)j->st.bytes);
+		cg_metrics_set(app->metrics, "casegate_queue_inflight", "", (double)j->st.inflight);
 	}
+	cg_metrics_set(app->metrics, "casegate_store_full", "", app->store_full ? 1 : 0);
 	free(j);
 }
 
@@ -161,6 +164,20 @@ static void app_stop(struct cg_app *app)
 	cg_engine_stop(app->engine, engine_stopped, app);
 }
 
+static void reload_outcome(struct cg_app *app, int ok)
+{
+	cg_metrics_add(app->metrics, ok ? "casegate_config_reloads_total" : "casegate_config_reload_failures_total", "", 1);
+	cg_metrics_set(app->metrics, "casegate_config_last_reload_success", "", ok ? 1 : 0);
+	if (ok)
+		cg_metrics_set(app->metrics, "casegate_config_last_reload_timestamp_seconds", "", (double)time(NULL));
+}
+
+static void reload_outcome_start(struct cg_app *app)
+{
+	cg_metrics_set(app->metrics, "casegate_config_last_reload_success", "", 1);
+	cg_metrics_set(app->metrics, "casegate_config_last_reload_timestamp_seconds", "", (double)time(NULL));
+}
+
 static void reload(struct cg_app *app)
 {
 	struct cg_config *ncfg = NULL;
@@ -169,6 +186,7 @@ static void reload(struct cg_app *app)
 	if (rc) {
 		CG_LOG_ERR("reload rejected, keeping the running configuration:\n%s", errs ? errs : cg_strerror(rc));
 		free(errs);
+		reload_outcome(app, 0);
 		return;
 	}
 	free(errs);
@@ -178,8 +196,11 @@ static void reload(struct cg_app *app)
 	if (rc) {
 		CG_LOG_ERR("reload rejected, keeping the running configuration: %s", err);
 		cg_config_free(ncfg);
+		reload_outcome(app, 0);
 		return;
 	}
+	if (strcmp(ncfg->state_dir, app->cfg->state_dir) != 0)
+		CG_LOG_WARN("reload: `state_dir` changes take effect after a restart");
 	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port)
 		CG_LOG_WARN("reload: `listen` changes take effect after a restart");
 	cg_app_builders_free(app->builders, app->cfg->nsources);
@@ -189,7 +210,7 @@ static void reload(struct cg_app *app)
 	cg_engine_set_config(app->engine, ncfg);
 	log_setup(ncfg);
 	cg_config_free(old);
-	cg_metrics_add(app->metrics, "casegate_config_reloads_total", "", 1);
+	reload_outcome(app, 1);
 	CG_LOG_INFO("configuration reloaded: %zu source(s)", ncfg->nsources);
 }
 
@@ -208,6 +229,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	struct cg_app app_storage, *app = &app_storage;
 	memset(app, 0, sizeof(*app));
 	uv_loop_t loop;
+	struct cg_pidfile *pidf = NULL;
 	char err[512] = "";
 	int rc = 1;
 	uv_loop_init(&loop);
@@ -228,14 +250,26 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		CG_LOG_ERR("%s", err);
 		goto early_fail;
 	}
+	/* Before the store: opening it requeues what was in flight, which must never happen
+	 * under a running daemon. */
+	if (cg_pidfile_acquire(cfg->state_dir, &pidf, NULL, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("%s", err);
+		goto early_fail;
+	}
 	if (cg_store_sqlite_open(cfg->state_dir, &app->store, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("opening the store in %s: %s", cfg->state_dir, err);
 		goto early_fail;
 	}
-	if (cg_metrics_create(&app->metrics) != 0 || cg_storeq_create(&loop, app->store, 1, &app->q) != 0) {
+	if (cg_metrics_create(&app->metrics) != 0 ||
+	    cg_storeq_create(&loop, app->store, cfg->group_commit, &app->q) != 0) {
 		CG_LOG_ERR("out of memory");
 		goto early_fail;
 	}
+	if (!cfg->group_commit)
+		CG_LOG_WARN("queue.group_commit is off: one fsync per store job (slow; for benchmarks)");
+	cg_metrics_describe_casegate(app->metrics);
+	cg_metrics_set(app->metrics, "casegate_start_time_seconds", "", (double)time(NULL));
+	reload_outcome_start(app);
 	struct cg_dd_opts dopts = {
 		.base_url = url,
 		.api_key = cfg->dd_api_key,
@@ -319,6 +353,7 @@ out:
 	cg_store_close(app->store);
 	if (uv_loop_close(&loop) != 0)
 		CG_LOG_WARN("event loop closed with open handles");
+	cg_pidfile_release(pidf);
 	cg_metrics_destroy(app->metrics);
 	cg_app_builders_free(app->builders, app->cfg->nsources);
 	cg_config_free(app->cfg);

@@ -75,6 +75,7 @@ struct cg_config {
 	uint64_t retry_base_ms, retry_cap_ms;
 	unsigned max_attempts;        /* 0 = retry forever (transient errors) */
 	uint64_t store_max_bytes;     /* 0 = unlimited; intake answers 503 past it */
+	int group_commit;             /* default 1; 0: one transaction (fsync) per store job (benchmarks) */
 	/* logging */
 	char *log_level, *log_format;
 	struct cg_source_config *sources;

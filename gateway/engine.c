@@ -236,6 +236,8 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 			    "Unknown create outcomes resolved by searching, by result");
 	cg_metrics_describe(metrics, "casegate_rate_limit_waits_total", CG_COUNTER,
 			    "429 answers that paused outbound requests");
+	cg_metrics_describe(metrics, "casegate_rate_limit_deferred_total", CG_COUNTER,
+			    "Requests held until the advertised rate-limit window reset");
 	cg_metrics_describe(metrics, "casegate_outbound_latency_seconds", CG_HISTOGRAM,
 			    "Case API request latency by step");
 	*out = e;
@@ -441,6 +443,8 @@ static const struct cg_source_config *find_source(const struct cg_config *cfg, c
 
 static void op_free(struct op *op)
 {
+	free(op->src.status_name);
+	free(op->src.reopen_status_name);
 	cg_store_event_cleanup(&op->ev);
 	cg_store_case_cleanup(&op->cs);
 	cg_store_case_cleanup(&op->before);
@@ -484,6 +488,26 @@ static int finish_run(struct cg_store *st, void *ud)
 	return CG_EINVAL;
 }
 
+/* What the event did to its case, as the casegate_events_total action label (past tense). */
+static const char *action_label(const struct op *op)
+{
+	switch (op->action) {
+	case CG_ACT_CREATE: return "created";
+	case CG_ACT_REOPEN: return "reopened";
+	case CG_ACT_COMMENT: return "commented";
+	case CG_ACT_ESCALATE: return "escalated";
+	case CG_ACT_DEESCALATE: return "deescalated";
+	case CG_ACT_RESOLVE:
+		for (int i = 0; i < op->nsteps; i++)
+			if (op->steps[i] == CG_STEP_CLOSE)
+				return "closed";
+		return "commented";
+	case CG_ACT_FOLD: return "folded";
+	case CG_ACT_IGNORE: return "ignored";
+	default: return cg_action_name(op->action);
+	}
+}
+
 static void finish_done(int rc, void *ud)
 {
 	struct op *op = ud;
@@ -498,18 +522,18 @@ static void finish_done(int rc, void *ud)
 		return;
 	}
 	if (op->finish_kind == FIN_DONE) {
-		snprintf(labels, sizeof(labels), "%s,action=\"%s\"", op->source_label, cg_action_name(op->action));
+		snprintf(labels, sizeof(labels), "%s,action=\"%s\"", op->source_label, action_label(op));
 		cg_metrics_add(e->metrics, "casegate_events_total", labels, 1);
-		CG_LOG_INFO("source=%s key=%s case=%s action=%s", op->ev.source, op->ev.dedup_key,
-			    op->cs.case_key ? op->cs.case_key : "-", cg_action_name(op->action));
+		CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, op->cs.case_key, "action=%s",
+			  cg_action_name(op->action));
 	} else if (op->finish_kind == FIN_DEAD) {
 		cg_metrics_add(e->metrics, "casegate_dead_letters_total", op->source_label, 1);
-		CG_LOG_ERR("source=%s key=%s dead letter (HTTP %d): %s", op->ev.source, op->ev.dedup_key,
-			   op->http_status, op->reason);
+		CG_LOG_EV(CG_LOG_LEVEL_ERR, op->ev.source, op->ev.dedup_key, op->cs.case_key,
+			  "dead letter (HTTP %d): %s", op->http_status, op->reason);
 	} else {
 		cg_metrics_add(e->metrics, "casegate_retries_total", op->source_label, 1);
-		CG_LOG_WARN("source=%s key=%s retry in %" PRId64 " ms: %s", op->ev.source, op->ev.dedup_key,
-			    op->next_ms - wall_ms(), op->reason);
+		CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key, op->cs.case_key,
+			  "retry in %" PRId64 " ms: %s", op->next_ms - wall_ms(), op->reason);
 	}
 	op_release(op);
 }
@@ -616,6 +640,7 @@ static int rl_defer(struct op *op)
 {
 	struct cg_engine *e = op->e;
 	if (e->rl_remaining == 0 && wall_ms() < e->rl_reset_at) {
+		cg_metrics_add(e->metrics, "casegate_rate_limit_deferred_total", "", 1);
 		rl_wait(op);
 		return 1;
 	}
@@ -878,7 +903,22 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		op->src = *src;
 	else
 		cg_lifecycle_defaults(&op->src);
-	op->src.name = NULL; /* not owned: never used after a reload */
+	/* A reload frees the config while this op runs: keep only scalars and own copies of
+	 * the two strings the steps send. */
+	const char *sn = op->src.status_name, *rsn = op->src.reopen_status_name;
+	op->src.name = op->src.type = op->src.project = op->src.case_type = op->src.title = NULL;
+	op->src.description = op->src.dedup_key = op->src.priority_from = NULL;
+	op->src.prio_map = NULL;
+	op->src.cas = NULL;
+	op->src.attrs = NULL;
+	memset(&op->src.auth, 0, sizeof(op->src.auth));
+	op->src.status_name = dupstr(sn);
+	op->src.reopen_status_name = dupstr(rsn);
+	if ((sn && !op->src.status_name) || (rsn && !op->src.reopen_status_name)) {
+		snprintf(op->reason, sizeof(op->reason), "out of memory");
+		op_retry(op, NULL);
+		return;
+	}
 
 	op->payload = cJSON_Parse(op->ev.payload ? op->ev.payload : "");
 	if (!cJSON_IsObject(op->payload)) {
@@ -991,8 +1031,8 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 			op->reconciling = 0;
 			op->need_reconcile = 0;
 			if (!found) {
-				CG_LOG_INFO("key=%s: no case with marker %s; creating it", op->ev.dedup_key,
-					    op->cs.marker);
+				CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, NULL,
+					  "no case with marker %s; creating it", op->cs.marker);
 				/* Same generation, same marker; the record stays CREATING on disk. */
 				cJSON *create = cJSON_GetObjectItemCaseSensitive(op->payload, "create");
 				cJSON *body = create ? cg_engine_create_body(create, op->ev.dedup_key,
@@ -1009,8 +1049,9 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 				}
 				return;
 			}
-			CG_LOG_WARN("key=%s: adopted case %s created by an earlier attempt", op->ev.dedup_key,
-				    op->cs.case_key ? op->cs.case_key : op->cs.case_id);
+			CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key,
+				  op->cs.case_key ? op->cs.case_key : op->cs.case_id,
+				  "adopted the case created by an earlier attempt");
 		} else {
 			const char *id = cg_json_str(resp, "data.id");
 			const char *key = cg_json_str(resp, "data.attributes.key");

@@ -55,3 +55,15 @@ void cg_dead_letters_free(struct cg_dead_letter *d, size_t n)
 		cg_dead_letter_cleanup(&d[i]);
 	free(d);
 }
+
+void cg_store_source_stats_free(struct cg_store_source_stat *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].source);
+		free(v[i].last_dedup_key);
+		free(v[i].last_case_key);
+	}
+	free(v);
+}

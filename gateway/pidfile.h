@@ -1,0 +1,23 @@
+/* pidfile.h: state_dir/casegate.pid, locked while the daemon runs: one daemon per store, found by `reload`. */
+#ifndef CG_PIDFILE_H
+#define CG_PIDFILE_H
+
+#include <stddef.h>
+
+struct cg_pidfile;
+
+/*
+ * Creates state_dir when missing, locks state_dir/casegate.pid (flock, exclusive) and writes
+ * this process's pid into it. Returns 0, CG_EEXIST when another live process holds the lock
+ * (*holder, which may be NULL, gets its pid or 0), or CG_EIO/CG_ENOMEM (err says why).
+ */
+int cg_pidfile_acquire(const char *state_dir, struct cg_pidfile **out, long *holder, char *err, size_t errlen);
+
+/* Removes the file and drops the lock; accepts NULL. */
+void cg_pidfile_release(struct cg_pidfile *p);
+
+/* The pid of the daemon running on state_dir, or CG_ENOENT when none runs (no file, or a
+ * stale file nobody holds the lock of). */
+int cg_pidfile_running(const char *state_dir, long *pid);
+
+#endif
