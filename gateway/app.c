@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "opscli.h"
 #include "pidfile.h"
 
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
@@ -185,6 +186,7 @@ static void reload(struct cg_app *app)
 	int rc = cg_config_load(app->config_path, &ncfg, &errs);
 	if (rc) {
 		CG_LOG_ERR("reload rejected, keeping the running configuration:\n%s", errs ? errs : cg_strerror(rc));
+		cg_reload_note(app->cfg->state_dir, 0, errs ? errs : cg_strerror(rc));
 		free(errs);
 		reload_outcome(app, 0);
 		return;
@@ -195,14 +197,29 @@ static void reload(struct cg_app *app)
 	rc = cg_app_builders(ncfg, &nb, err, sizeof(err));
 	if (rc) {
 		CG_LOG_ERR("reload rejected, keeping the running configuration: %s", err);
+		cg_reload_note(app->cfg->state_dir, 0, err);
 		cg_config_free(ncfg);
 		reload_outcome(app, 0);
 		return;
 	}
-	if (strcmp(ncfg->state_dir, app->cfg->state_dir) != 0)
+	if (strcmp(ncfg->state_dir, app->cfg->state_dir) != 0) {
+		/* The running store, pid file and reload note stay in the old directory. */
 		CG_LOG_WARN("reload: `state_dir` changes take effect after a restart");
-	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port)
+		free(ncfg->state_dir);
+		ncfg->state_dir = strdup(app->cfg->state_dir);
+		if (!ncfg->state_dir) {
+			CG_LOG_ERR("reload rejected: out of memory");
+			cg_app_builders_free(nb, ncfg->nsources);
+			cg_config_free(ncfg);
+			reload_outcome(app, 0);
+			return;
+		}
+	}
+	int restart_needed = 0;
+	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port) {
 		CG_LOG_WARN("reload: `listen` changes take effect after a restart");
+		restart_needed = 1;
+	}
 	cg_app_builders_free(app->builders, app->cfg->nsources);
 	struct cg_config *old = app->cfg;
 	app->builders = nb;
@@ -212,6 +229,10 @@ static void reload(struct cg_app *app)
 	cg_config_free(old);
 	reload_outcome(app, 1);
 	CG_LOG_INFO("configuration reloaded: %zu source(s)", ncfg->nsources);
+	char note[160];
+	snprintf(note, sizeof(note), "%zu source(s)%s", ncfg->nsources,
+		 restart_needed ? "; `listen` changes need a restart" : "");
+	cg_reload_note(ncfg->state_dir, 1, note);
 }
 
 static void on_signal(uv_signal_t *s, int signum)

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "opscli.h"
 #include "registry.h"
 #include "store.h"
 
@@ -28,6 +29,8 @@ static void usage(FILE *f)
 		   "                                             dry run: print the case events a payload yields\n"
 		   "  casegate dlq list|show ID|retry ID|drop ID -c FILE\n"
 		   "                                             inspect and act on dead letters\n"
+		   "  casegate reload -c FILE                    validate FILE, then make the running daemon reload it\n"
+		   "  casegate status -c FILE [--json]           queue depth, oldest item, dead letters, last delivery per source\n"
 		   "  casegate mappers                           list source types\n"
 		   "  casegate version\n");
 }
@@ -38,6 +41,7 @@ struct args {
 	const char *dd_url;
 	const char *pos[4];
 	int npos;
+	int json;
 };
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -50,6 +54,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->source = argv[++i];
 		else if (strcmp(argv[i], "--datadog-url") == 0 && i + 1 < argc)
 			a->dd_url = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			a->json = 1;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "casegate: unknown option %s\n", argv[i]);
 			return -1;
@@ -241,7 +247,8 @@ static int cmd_dlq(const struct args *a)
 	struct cg_store *st = NULL;
 	char err[256];
 	int rc = 1;
-	if (cg_store_sqlite_open(cfg->state_dir, &st, err, sizeof(err)) != 0) {
+	/* Never the daemon's open: that would requeue what the running daemon has in flight. */
+	if (cg_store_sqlite_open_existing(cfg->state_dir, &st, err, sizeof(err)) != 0) {
 		fprintf(stderr, "casegate dlq: %s\n", err);
 		goto out;
 	}
@@ -320,7 +327,7 @@ int main(int argc, char **argv)
 	}
 	struct args a;
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "map") != 0 &&
-	    strcmp(cmd, "dlq") != 0) {
+	    strcmp(cmd, "dlq") != 0 && strcmp(cmd, "reload") != 0 && strcmp(cmd, "status") != 0) {
 		fprintf(stderr, "casegate: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -349,6 +356,10 @@ int main(int argc, char **argv)
 		return cmd_map(&a);
 	if (strcmp(cmd, "dlq") == 0)
 		return cmd_dlq(&a);
+	if (strcmp(cmd, "reload") == 0)
+		return cg_cli_reload(a.config, 10000, stdout, stderr);
+	if (strcmp(cmd, "status") == 0)
+		return cg_cli_status(a.config, a.json, stdout, stderr);
 	struct cg_config *cfg = load_or_report(a.config);
 	if (!cfg)
 		return 1;
