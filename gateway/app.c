@@ -342,6 +342,8 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	uv_signal_start(&app->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&app->sig_int, on_signal, SIGINT);
 	uv_signal_start(&app->sig_hup, on_signal, SIGHUP);
+	if (cg_pidfile_publish(pidf) != 0)
+		CG_LOG_WARN("cannot write the pid file in %s: `casegate reload` will not find this daemon", cfg->state_dir);
 	uv_timer_init(&loop, &app->stats_timer);
 	app->stats_timer.data = app;
 	uv_timer_start(&app->stats_timer, stats_tick, 0, 1000);

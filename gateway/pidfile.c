@@ -88,9 +88,7 @@ int cg_pidfile_acquire(const char *state_dir, struct cg_pidfile **out, long *hol
 		}
 		goto fail;
 	}
-	char line[32];
-	int n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
-	if (ftruncate(p->fd, 0) != 0 || pwrite(p->fd, line, (size_t)n, 0) != n) {
+	if (ftruncate(p->fd, 0) != 0) {
 		snprintf(err, errlen, "%s: %s", p->path, strerror(errno));
 		goto fail;
 	}
@@ -101,6 +99,13 @@ fail:
 		close(p->fd);
 	free(p);
 	return rc;
+}
+
+int cg_pidfile_publish(struct cg_pidfile *p)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	return pwrite(p->fd, line, (size_t)n, 0) == n ? 0 : CG_EIO;
 }
 
 void cg_pidfile_release(struct cg_pidfile *p)
