@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "sbuf.h"
 
 static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
@@ -174,41 +175,6 @@ void cg_metrics_escape(const char *in, char *buf, size_t buflen)
 		buf[o] = '\0';
 }
 
-struct outbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void out_printf(struct outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(struct outbuf *b, const char *fmt, ...)
-{
-	if (b->oom)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap * 2 + (size_t)n;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-}
-
 static const char *type_name(enum cg_metric_type t)
 {
 	return t == CG_COUNTER ? "counter" : t == CG_GAUGE ? "gauge" : "histogram";
@@ -216,35 +182,29 @@ static const char *type_name(enum cg_metric_type t)
 
 char *cg_metrics_render(const struct cg_metrics *m, size_t *len)
 {
-	struct outbuf b = {.cap = 4096};
-	b.p = malloc(b.cap);
-	if (!b.p)
-		return NULL;
-	b.p[0] = '\0';
+	struct cg_sbuf b = {0};
 	for (const struct family *f = m->families; f; f = f->next) {
-		out_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type_name(f->type));
+		cg_sbuf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type_name(f->type));
 		for (const struct series *s = f->series; s; s = s->next) {
 			const char *sep = s->labels[0] ? "," : "";
 			if (f->type != CG_HISTOGRAM) {
 				if (s->labels[0])
-					out_printf(&b, "%s{%s} %.17g\n", f->name, s->labels, s->value);
+					cg_sbuf_addf(&b, "%s{%s} %.17g\n", f->name, s->labels, s->value);
 				else
-					out_printf(&b, "%s %.17g\n", f->name, s->value);
+					cg_sbuf_addf(&b, "%s %.17g\n", f->name, s->value);
 				continue;
 			}
 			for (size_t i = 0; i < NBUCKETS; i++)
-				out_printf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", f->name, s->labels, sep, buckets[i],
+				cg_sbuf_addf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", f->name, s->labels, sep, buckets[i],
 					   s->bucket[i]);
-			out_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, s->labels, sep, s->count);
-			out_printf(&b, "%s_sum{%s} %.17g\n%s_count{%s} %llu\n", f->name, s->labels, s->value, f->name,
+			cg_sbuf_addf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, s->labels, sep, s->count);
+			cg_sbuf_addf(&b, "%s_sum{%s} %.17g\n%s_count{%s} %llu\n", f->name, s->labels, s->value, f->name,
 				   s->labels, s->count);
 		}
 	}
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	if (len)
-		*len = b.len;
-	return b.p;
+	size_t n = b.len;
+	char *text = cg_sbuf_take(&b);
+	if (text && len)
+		*len = n;
+	return text;
 }

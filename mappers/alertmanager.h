@@ -7,6 +7,7 @@
 
 #include "event.h"
 #include "registry.h"
+#include "sbuf.h"
 
 /* What differs between Alertmanager's webhook and Grafana's Alertmanager-shaped one. */
 struct cg_am_flavor {
@@ -24,20 +25,11 @@ struct cg_am_flavor {
 int cg_am_map(const cJSON *payload, const struct cg_map_opts *opts, const struct cg_am_flavor *fl,
 	      struct cg_event_list *out, char *err, size_t errlen);
 
-/* Growable string for Markdown; an allocation failure sets oom and later appends do nothing. */
-struct cg_sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-void cg_sbuf_add(struct cg_sbuf *b, const char *s);
-void cg_sbuf_addn(struct cg_sbuf *b, const char *s, size_t n);
-void cg_sbuf_addf(struct cg_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Hands over the string (caller frees; "" when nothing was added) and resets b; NULL after oom. */
-char *cg_sbuf_take(struct cg_sbuf *b);
-
-/* A new object holding copies of the string members of src (an object, or anything else: empty). NULL on ENOMEM. */
-cJSON *cg_am_string_object(const cJSON *src);
+/* The string members of src (cg_json_string_object), under the name the mappers use. */
+static inline cJSON *cg_am_string_object(const cJSON *src)
+{
+	return cg_json_string_object(src);
+}
 /* Sets links[name] = url when url is a non-empty http(s) URL (other schemes are dropped). 0 or CG_ENOMEM. */
 int cg_am_add_link(cJSON *links, const char *name, const char *url);
 /* Appends the event's links as one Markdown line ("**Links:** [Source](...) · ..."); nothing when empty. */

@@ -1,6 +1,7 @@
 /* builder.c: turns a normalised event plus a source's case spec into Datadog Case API bodies. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "builder.h"
+#include "sbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -222,80 +223,6 @@ static char *dup_n(const char *s, size_t n)
 	return d;
 }
 
-/* A growing string; oom sticks so callers check once at the end. */
-struct sbuf {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void sb_putn(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		sb_putn(b, small, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big) {
-		b->oom = 1;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	sb_putn(b, big, (size_t)n);
-	free(big);
-}
-
-/* Hands the buffer over (an empty string when nothing was written); NULL on ENOMEM. */
-static char *sb_take(struct sbuf *b)
-{
-	if (!b->oom && !b->p)
-		sb_putn(b, "", 0);
-	if (b->oom) {
-		free(b->p);
-		b->p = NULL;
-		return NULL;
-	}
-	char *p = b->p;
-	b->p = NULL;
-	return p;
-}
 
 /* ---- compiled spec -------------------------------------------------------------------- */
 
@@ -671,7 +598,7 @@ static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, co
 		snprintf(err, errlen, "dedup_key rendered empty");
 		return CG_EINVAL;
 	}
-	struct sbuf s = {0};
+	struct cg_sbuf s = {0};
 	size_t klen = strlen(key);
 	/*
 	 * Hash keys that would not fit, and also keys that already look like "sha256:...": a
@@ -683,12 +610,12 @@ static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, co
 			free(key);
 			return CG_ENOMEM;
 		}
-		sb_printf(&s, "%s:sha256:%s", b->source_name, hex);
+		cg_sbuf_addf(&s, "%s:sha256:%s", b->source_name, hex);
 	} else {
-		sb_printf(&s, "%s:%s", b->source_name, key);
+		cg_sbuf_addf(&s, "%s:%s", b->source_name, key);
 	}
 	free(key);
-	*out = sb_take(&s);
+	*out = cg_sbuf_take(&s);
 	return *out ? 0 : CG_ENOMEM;
 }
 
@@ -708,9 +635,9 @@ static int build_title(const struct cg_builder *b, const struct cg_event *ev, co
 	if (!title && (rc = collapsed_copy(ev->title, &title)))
 		return rc;
 	if (!title) {
-		struct sbuf s = {0};
-		sb_printf(&s, "%s alert", b->source_name);
-		if (!(title = sb_take(&s)))
+		struct cg_sbuf s = {0};
+		cg_sbuf_addf(&s, "%s alert", b->source_name);
+		if (!(title = cg_sbuf_take(&s)))
 			return CG_ENOMEM;
 	}
 	cg_utf8_truncate(title, CG_TITLE_MAX);
@@ -736,39 +663,39 @@ static int is_http_url(const char *s)
 }
 
 /* A URL as a Markdown link destination: characters that end or break one are escaped. */
-static void sb_put_url(struct sbuf *s, const char *url)
+static void sb_put_url(struct cg_sbuf *s, const char *url)
 {
 	for (const char *p = url; *p; p++) {
 		if (*p == '(' || *p == ')' || *p == '<' || *p == '>' || *p == ' ')
-			sb_printf(s, "%%%02X", (unsigned)(unsigned char)*p);
+			cg_sbuf_addf(s, "%%%02X", (unsigned)(unsigned char)*p);
 		else
-			sb_putn(s, p, 1);
+			cg_sbuf_addn(s, p, 1);
 	}
 }
 
 /* Link text: brackets would end it early. */
-static void sb_put_linktext(struct sbuf *s, const char *t)
+static void sb_put_linktext(struct cg_sbuf *s, const char *t)
 {
 	for (const char *p = t; *p; p++) {
 		if (*p == '[' || *p == ']' || *p == '\\')
-			sb_putn(s, "\\", 1);
-		sb_putn(s, p, 1);
+			cg_sbuf_addn(s, "\\", 1);
+		cg_sbuf_addn(s, p, 1);
 	}
 }
 
 /* Writes a value on a list item: continuation lines are indented so they stay inside it. */
-static void sb_put_item_value(struct sbuf *s, const char *v)
+static void sb_put_item_value(struct cg_sbuf *s, const char *v)
 {
 	for (const char *p = v; *p; p++) {
 		if (*p == '\r')
 			continue;
-		sb_putn(s, p, 1);
+		cg_sbuf_addn(s, p, 1);
 		if (*p == '\n' && p[1])
-			sb_puts(s, "  ");
+			cg_sbuf_add(s, "  ");
 	}
 }
 
-static void sb_put_string_list(struct sbuf *s, const char *heading, const cJSON *obj, int code)
+static void sb_put_string_list(struct cg_sbuf *s, const char *heading, const cJSON *obj, int code)
 {
 	const cJSON *it;
 	int any = 0;
@@ -777,19 +704,19 @@ static void sb_put_string_list(struct sbuf *s, const char *heading, const cJSON 
 		if (!cJSON_IsString(it) || !it->string)
 			continue;
 		if (!any)
-			sb_printf(s, "\n**%s**\n", heading);
+			cg_sbuf_addf(s, "\n**%s**\n", heading);
 		any = 1;
 		if (code && !strchr(it->valuestring, '`') && !strchr(it->valuestring, '\n')) {
-			sb_printf(s, "- **%s**: `%s`\n", it->string, it->valuestring);
+			cg_sbuf_addf(s, "- **%s**: `%s`\n", it->string, it->valuestring);
 		} else {
-			sb_printf(s, "- **%s**: ", it->string);
+			cg_sbuf_addf(s, "- **%s**: ", it->string);
 			sb_put_item_value(s, it->valuestring);
-			sb_puts(s, "\n");
+			cg_sbuf_add(s, "\n");
 		}
 	}
 }
 
-static void sb_put_links(struct sbuf *s, const cJSON *links, const char *sep, const char *heading)
+static void sb_put_links(struct cg_sbuf *s, const cJSON *links, const char *sep, const char *heading)
 {
 	const cJSON *it;
 	int any = 0;
@@ -798,39 +725,39 @@ static void sb_put_links(struct sbuf *s, const cJSON *links, const char *sep, co
 		if (!cJSON_IsString(it) || !it->string || !is_http_url(it->valuestring))
 			continue;
 		if (heading)
-			sb_puts(s, any ? "" : heading);
+			cg_sbuf_add(s, any ? "" : heading);
 		else if (any)
-			sb_puts(s, sep);
+			cg_sbuf_add(s, sep);
 		any = 1;
 		if (heading)
-			sb_puts(s, "- ");
-		sb_puts(s, "[");
+			cg_sbuf_add(s, "- ");
+		cg_sbuf_add(s, "[");
 		sb_put_linktext(s, it->string);
-		sb_puts(s, "](");
+		cg_sbuf_add(s, "](");
 		sb_put_url(s, it->valuestring);
-		sb_puts(s, ")");
+		cg_sbuf_add(s, ")");
 		if (heading)
-			sb_puts(s, "\n");
+			cg_sbuf_add(s, "\n");
 	}
 	if (any && !heading)
-		sb_puts(s, "\n");
+		cg_sbuf_add(s, "\n");
 }
 
 /* The Markdown description used when neither the spec nor the mapper gives one. */
 static char *generated_description(const struct cg_event *ev)
 {
-	struct sbuf s = {0};
-	sb_printf(&s, "**Status:** %s  \n", ev->status == CG_STATUS_RESOLVED ? "resolved" : "firing");
+	struct cg_sbuf s = {0};
+	cg_sbuf_addf(&s, "**Status:** %s  \n", ev->status == CG_STATUS_RESOLVED ? "resolved" : "firing");
 	if (ev->severity && *ev->severity)
-		sb_printf(&s, "**Severity:** %s  \n", ev->severity);
+		cg_sbuf_addf(&s, "**Severity:** %s  \n", ev->severity);
 	if (ev->starts_at && *ev->starts_at)
-		sb_printf(&s, "**Started:** %s  \n", ev->starts_at);
+		cg_sbuf_addf(&s, "**Started:** %s  \n", ev->starts_at);
 	if (ev->status == CG_STATUS_RESOLVED && ev->ends_at && *ev->ends_at)
-		sb_printf(&s, "**Ended:** %s  \n", ev->ends_at);
+		cg_sbuf_addf(&s, "**Ended:** %s  \n", ev->ends_at);
 	sb_put_string_list(&s, "Labels", ev->labels, 1);
 	sb_put_string_list(&s, "Annotations", ev->annotations, 0);
 	sb_put_links(&s, ev->links, NULL, "\n**Links**\n");
-	return sb_take(&s);
+	return cg_sbuf_take(&s);
 }
 
 static int build_description(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, char **out)
@@ -904,12 +831,12 @@ static int build_priority(const struct cg_builder *b, const cJSON *ctx, int *out
 }
 
 /* Quotes a rejected value in a note, shortened. */
-static void note_value(struct sbuf *notes, const char *v)
+static void note_value(struct cg_sbuf *notes, const char *v)
 {
 	char q[NOTE_VALUE_MAX + 4];
 	snprintf(q, sizeof(q), "%s", v);
 	cg_utf8_truncate(q, NOTE_VALUE_MAX);
-	sb_printf(notes, "\"%s\"", q);
+	cg_sbuf_addf(notes, "\"%s\"", q);
 }
 
 static int parse_number(const char *s, double *out)
@@ -989,18 +916,18 @@ static void free_values(char **v, size_t n)
 }
 
 /* Checks one rendered value for its type; 0 keeps it (the number in *num for NUMBER). */
-static int check_value(const struct ca *c, char *v, double *num, struct sbuf *notes)
+static int check_value(const struct ca *c, char *v, double *num, struct cg_sbuf *notes)
 {
 	if (c->type == CG_CA_NUMBER && parse_number(v, num)) {
-		sb_printf(notes, "custom attribute %s: ", c->key);
+		cg_sbuf_addf(notes, "custom attribute %s: ", c->key);
 		note_value(notes, v);
-		sb_puts(notes, " is not a number; skipped\n");
+		cg_sbuf_add(notes, " is not a number; skipped\n");
 		return CG_EINVAL;
 	}
 	if (c->type == CG_CA_URL && (!is_http_url(v) || strlen(v) > CG_VALUE_MAX)) {
-		sb_printf(notes, "custom attribute %s: ", c->key);
+		cg_sbuf_addf(notes, "custom attribute %s: ", c->key);
 		note_value(notes, v);
-		sb_puts(notes, strlen(v) > CG_VALUE_MAX ? " is too long for a URL; skipped\n"
+		cg_sbuf_add(notes, strlen(v) > CG_VALUE_MAX ? " is too long for a URL; skipped\n"
 							: " is not an http(s) URL; skipped\n");
 		return CG_EINVAL;
 	}
@@ -1009,7 +936,7 @@ static int check_value(const struct ca *c, char *v, double *num, struct sbuf *no
 }
 
 /* Adds {"type","is_multi","value"} for c to obj, or nothing when no value survives. */
-static int build_one_ca(const struct ca *c, const cJSON *ctx, cJSON *obj, struct sbuf *notes)
+static int build_one_ca(const struct ca *c, const cJSON *ctx, cJSON *obj, struct cg_sbuf *notes)
 {
 	char **vals = NULL;
 	size_t n = 0;
@@ -1035,7 +962,7 @@ static int build_one_ca(const struct ca *c, const cJSON *ctx, cJSON *obj, struct
 			if (check_value(c, vals[i], &num, notes))
 				continue;
 			if (kept == CG_MULTI_MAX) {
-				sb_printf(notes, "custom attribute %s: more than %d values; the rest dropped\n", c->key,
+				cg_sbuf_addf(notes, "custom attribute %s: more than %d values; the rest dropped\n", c->key,
 					  CG_MULTI_MAX);
 				break;
 			}
@@ -1091,7 +1018,7 @@ static int add_unique(cJSON *arr, const char *v)
 }
 
 static int build_attributes(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, cJSON **out,
-			    struct sbuf *notes)
+			    struct cg_sbuf *notes)
 {
 	cJSON *obj = cJSON_CreateObject();
 	char *k = NULL, *v = NULL;
@@ -1111,7 +1038,7 @@ static int build_attributes(const struct cg_builder *b, const struct cg_event *e
 			}
 			for (size_t j = 0; j < n && !rc; j++) {
 				if (cJSON_GetArraySize(arr) == CG_MULTI_MAX) {
-					sb_printf(notes, "attribute %s: more than %d values; the rest dropped\n",
+					cg_sbuf_addf(notes, "attribute %s: more than %d values; the rest dropped\n",
 						  b->attrs[i].key, CG_MULTI_MAX);
 					break;
 				}
@@ -1180,15 +1107,15 @@ static const char *best_annotation(const struct cg_event *ev)
 
 static char *build_summary(const struct cg_event *ev, const char *notes)
 {
-	struct sbuf s = {0};
-	sb_puts(&s, ev->status == CG_STATUS_RESOLVED ? "**RESOLVED**" : "**FIRING**");
+	struct cg_sbuf s = {0};
+	cg_sbuf_add(&s, ev->status == CG_STATUS_RESOLVED ? "**RESOLVED**" : "**FIRING**");
 	if (ev->severity && *ev->severity)
-		sb_printf(&s, " \xC2\xB7 severity %s", ev->severity);
+		cg_sbuf_addf(&s, " \xC2\xB7 severity %s", ev->severity);
 	if (ev->starts_at && *ev->starts_at)
-		sb_printf(&s, " \xC2\xB7 started %s", ev->starts_at);
+		cg_sbuf_addf(&s, " \xC2\xB7 started %s", ev->starts_at);
 	if (ev->status == CG_STATUS_RESOLVED && ev->ends_at && *ev->ends_at)
-		sb_printf(&s, " \xC2\xB7 ended %s", ev->ends_at);
-	sb_puts(&s, "\n");
+		cg_sbuf_addf(&s, " \xC2\xB7 ended %s", ev->ends_at);
+	cg_sbuf_add(&s, "\n");
 	const char *ann = best_annotation(ev);
 	if (ann) {
 		char *a = cg_utf8_sanitize(ann);
@@ -1197,8 +1124,8 @@ static char *build_summary(const struct cg_event *ev, const char *notes)
 		} else {
 			trim(a);
 			cg_utf8_truncate(a, CG_SUMMARY_MAX / 2);
-			sb_puts(&s, a);
-			sb_puts(&s, "\n");
+			cg_sbuf_add(&s, a);
+			cg_sbuf_add(&s, "\n");
 			free(a);
 		}
 	}
@@ -1207,15 +1134,15 @@ static char *build_summary(const struct cg_event *ev, const char *notes)
 		const char *p = notes;
 		while (*p) {
 			size_t n = strcspn(p, "\n");
-			sb_puts(&s, "_casegate: ");
-			sb_putn(&s, p, n);
-			sb_puts(&s, "_\n");
+			cg_sbuf_add(&s, "_casegate: ");
+			cg_sbuf_addn(&s, p, n);
+			cg_sbuf_add(&s, "_\n");
 			p += n;
 			if (*p)
 				p++;
 		}
 	}
-	char *out = sb_take(&s);
+	char *out = cg_sbuf_take(&s);
 	if (!out)
 		return NULL;
 	char *clean = cg_utf8_sanitize(out);
@@ -1270,7 +1197,7 @@ int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, stru
 {
 	struct cg_case_draft d;
 	memset(&d, 0, sizeof(d));
-	struct sbuf notes = {0};
+	struct cg_sbuf notes = {0};
 	char *description = NULL;
 	cJSON *custom = NULL;
 	cJSON *own_ctx = NULL;
@@ -1318,8 +1245,8 @@ int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, stru
 		goto nomem;
 	if (notes.oom)
 		goto nomem;
-	if (notes.n) {
-		d.notes = sb_take(&notes);
+	if (notes.len) {
+		d.notes = cg_sbuf_take(&notes);
 		if (!d.notes)
 			goto nomem;
 	}

@@ -144,3 +144,19 @@ char *cg_strdup0(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
+
+cJSON *cg_json_string_object(const cJSON *src)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_IsObject(src))
+		return o;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, src)
+	{
+		if (cJSON_IsString(it) && !cJSON_AddStringToObject(o, it->string, it->valuestring)) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	return o;
+}

@@ -58,6 +58,9 @@ int cg_event_build_ctx(struct cg_event *e, const cJSON *alert, const cJSON *payl
 /* Small JSON helpers shared by mappers: value at a dotted path ("a.b.c"), string or NULL. */
 const cJSON *cg_json_path(const cJSON *root, const char *dotted);
 const char *cg_json_str(const cJSON *root, const char *dotted);
+/* A new object holding copies of the string members of src (an object; anything else gives
+ * an empty object). NULL on ENOMEM. */
+cJSON *cg_json_string_object(const cJSON *src);
 /* strdup that accepts NULL. */
 char *cg_strdup0(const char *s);
 

@@ -19,22 +19,6 @@ static int is_resolved(const char *s)
 	return 0;
 }
 
-static cJSON *string_object(const cJSON *src)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (!o || !cJSON_IsObject(src))
-		return o;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, src)
-	{
-		if (cJSON_IsString(it) && !cJSON_AddStringToObject(o, it->string, it->valuestring)) {
-			cJSON_Delete(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
 static int map_generic(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
 		       size_t errlen)
 {
@@ -68,8 +52,8 @@ static int map_generic(const cJSON *payload, const struct cg_map_opts *opts, str
 		key = hex;
 	}
 	e->dedup_key = cg_strdup0(key);
-	e->labels = string_object(cJSON_GetObjectItemCaseSensitive(payload, "labels"));
-	e->annotations = string_object(cJSON_GetObjectItemCaseSensitive(payload, "annotations"));
+	e->labels = cg_json_string_object(cJSON_GetObjectItemCaseSensitive(payload, "labels"));
+	e->annotations = cg_json_string_object(cJSON_GetObjectItemCaseSensitive(payload, "annotations"));
 	e->links = cJSON_CreateObject();
 	if (!e->dedup_key || !e->labels || !e->annotations || !e->links)
 		return CG_ENOMEM;

@@ -6,11 +6,25 @@
 extern const struct cg_mapper cg_mapper_generic;
 extern const struct cg_mapper cg_mapper_alertmanager;
 extern const struct cg_mapper cg_mapper_grafana;
+/* SaaS alerting tools (srcA) */
+extern const struct cg_mapper cg_mapper_datadog;
+extern const struct cg_mapper cg_mapper_sentry;
+extern const struct cg_mapper cg_mapper_azure;
+extern const struct cg_mapper cg_mapper_gcp;
+extern const struct cg_mapper cg_mapper_pagerduty;
+extern const struct cg_mapper cg_mapper_opsgenie;
 
 static const struct cg_mapper *const all[] = {
 	&cg_mapper_generic,
 	&cg_mapper_alertmanager,
 	&cg_mapper_grafana,
+	/* SaaS alerting tools (srcA) */
+	&cg_mapper_datadog,
+	&cg_mapper_sentry,
+	&cg_mapper_azure,
+	&cg_mapper_gcp,
+	&cg_mapper_pagerduty,
+	&cg_mapper_opsgenie,
 	NULL,
 };
 

@@ -445,6 +445,24 @@ static void test_generic_fixtures(void **state)
 	fixtures_for("generic", 4);
 }
 
+/* srcA's SaaS mappers: each must keep its fixture set (they also run in test_other_fixture_dirs). */
+static void test_saas_fixtures(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		int min;
+	} t[] = {{"datadog", 20}, {"sentry", 25}, {"azure", 13}, {"gcp", 12}, {"pagerduty", 20}, {"opsgenie", 18}};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const struct cg_mapper *m = cg_mapper_find(t[i].name);
+		if (!m)
+			print_error("mapper %s: got none, want it registered\n", t[i].name);
+		assert_non_null(m);
+		assert_non_null(m->default_priority_map);
+		fixtures_for(t[i].name, t[i].min);
+	}
+}
+
 /* Every other tests/fixtures/<name>/ (later mappers add fixtures without code); each must name a mapper. */
 static void test_other_fixture_dirs(void **state)
 {
@@ -488,6 +506,20 @@ static void check_sane(const char *where, const struct cg_event_list *out)
 	}
 }
 
+/* The folder of ../shared/fixtures holding a mapper's real payloads, when it is not named like the mapper. */
+static const char *shared_folder(const char *mapper)
+{
+	static const char *const map[][2] = {
+		/* srcA */
+		{"azure", "azure_monitor"},
+		{"gcp", "gcp_monitoring"},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i][0], mapper) == 0)
+			return map[i][1];
+	return mapper;
+}
+
 static void test_shared_fixtures(void **state)
 {
 	(void)state;
@@ -498,7 +530,7 @@ static void test_shared_fixtures(void **state)
 	failures = 0;
 	for (const struct cg_mapper *const *m = cg_mapper_all(); *m; m++) {
 		char dir[4096];
-		snprintf(dir, sizeof(dir), "%s/fixtures/%s", shared, (*m)->name);
+		snprintf(dir, sizeof(dir), "%s/fixtures/%s", shared, shared_folder((*m)->name));
 		char **files = list_dir(dir, ".json", 0);
 		for (size_t i = 0; files && files[i]; i++) {
 			char path[8192];
@@ -566,6 +598,53 @@ static void test_shared_pinned(void **state)
 		 "\"description_contains\":[\"**Value:** B=44.23943738, C=1\"],\"ctx\":{\"payload.orgId\":1,\"values.C\":1}},"
 		 "{\"dedup_key\":\"bc97ff14869b13e3\",\"status\":\"firing\"}]",
 		 0},
+		/* srcA: SaaS tools */
+		{"datadog", "datadog/template_integrations_extras_taskcall.json",
+		 "{\"ignored_reason\":\"Datadog variables not rendered: a payload template, not a notification\",\"count\":0}", 0},
+		{"datadog", "datadog/template_integrations_extras_ilert.json",
+		 "{\"ignored_reason\":\"Datadog variables not rendered: a payload template, not a notification\",\"count\":0}", 0},
+		{"sentry", "sentry/docs_issue_alert_event_alert_triggered.json",
+		 "[{\"dedup_key\":\"issue/1117540176\",\"status\":\"firing\",\"severity\":\"error\","
+		 "\"title\":\"ReferenceError: heck is not defined\",\"starts_at\":\"2019-08-19T21:06:17.677000Z\","
+		 "\"links\":{\"generator\":\"https://sentry.io/organizations/test-org/issues/1117540176/events/e4874d664c3540c1a32eab185f12c5ab/\","
+		 "\"issue\":\"https://sentry.io/organizations/test-org/issues/1117540176/\"},"
+		 "\"description_contains\":[\"**Alert rule:** Very Important Alert Rule!\"],\"ctx\":{\"resource\":\"event_alert\"}}]",
+		 0},
+		{"sentry", "sentry/docs_metric_alert_resolved.json",
+		 "[{\"dedup_key\":\"metric-alert/4\",\"status\":\"resolved\",\"title\":\"Too many errors\","
+		 "\"links\":{\"generator\":\"https://sentry.io/organizations/baz/alerts/1/\"},\"labels\":{\"project\":\"bar\",\"dataset\":\"events\"}}]",
+		 0},
+		{"sentry", "sentry/docs_issue_created.json",
+		 "[{\"dedup_key\":\"issue/1170820242\",\"status\":\"firing\",\"severity\":\"error\","
+		 "\"title\":\"ReferenceError: blooopy is not defined\",\"description_contains\":[\"**FRONT-END-9** in front-end\"]}]",
+		 0},
+		{"azure", "azure_monitor/common_schema_metric_resolved.json",
+		 "[{\"dedup_key\":\"/subscriptions/<subscription ID>/providers/Microsoft.AlertsManagement/alerts/aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e\","
+		 "\"status\":\"resolved\",\"severity\":\"Sev3\",\"title\":\"WCUS-R2-Gen2 on wcus-r2-gen2\","
+		 "\"starts_at\":\"2019-03-22T13:58:24.3713213Z\",\"ends_at\":\"2019-03-22T14:03:16.2246313Z\","
+		 "\"description_contains\":[\"- Percentage CPU GreaterThan 25 (value 7.727)\"],"
+		 "\"ctx\":{\"customProperties.Key1\":\"Value1\",\"alertContext.condition.windowSize\":\"PT5M\"}}]",
+		 0},
+		{"gcp", "gcp_monitoring/docs_v1.2_incident_closed.json",
+		 "[{\"dedup_key\":\"0.opqiw61fsv7p\",\"status\":\"resolved\",\"severity\":\"no severity\","
+		 "\"title\":\"Monitor-Project-Cluster: VM Instance - CPU utilization [MAX]\","
+		 "\"starts_at\":\"2020-01-01T01:01:01Z\",\"ends_at\":\"2020-01-01T11:11:11Z\","
+		 "\"links\":{\"generator\":\"https://console.cloud.google.com/monitoring/alerting/incidents/0.lxfiw61fsv7p?project=internal-project\","
+		 "\"Playbook\":\"https://myownpersonaldomain.com/playbook?name=${resource.name}\"}}]",
+		 0},
+		{"gcp", "gcp_monitoring/test_connection_version_test.json", "{\"ignored_reason\":\"test notification\",\"count\":0}", 0},
+		{"pagerduty", "pagerduty/docs_v3_incident_priority_updated.json",
+		 "[{\"dedup_key\":\"PGR0VU2\",\"status\":\"firing\",\"severity\":\"P1\",\"title\":\"A little bump in the road\"}]", 0},
+		{"pagerduty", "pagerduty/zulip_triggered_v3.json",
+		 "[{\"dedup_key\":\"PFQZPSY\",\"status\":\"firing\",\"severity\":\"high\",\"title\":\"Test Incident 3\"}]", 0},
+		{"pagerduty", "pagerduty/zulip_resolved_v3.json",
+		 "[{\"dedup_key\":\"PCPZE64\",\"status\":\"resolved\",\"ends_at\":\"2021-06-04T13:16:53.816Z\"}]", 0},
+		{"opsgenie", "opsgenie/zulip_create.json",
+		 "[{\"dedup_key\":\"alert-alias\",\"status\":\"firing\",\"severity\":\"P3\",\"title\":\"another alert\","
+		 "\"starts_at\":\"2017-08-14T11:25:56Z\",\"labels\":{\"entity\":\"Server\",\"source\":\"test@example.com\"}}]",
+		 0},
+		{"opsgenie", "opsgenie/zulip_close.json",
+		 "[{\"dedup_key\":\"aliastest\",\"status\":\"resolved\",\"title\":\"test alert\",\"ends_at\":\"2015-01-05T10:06:14Z\"}]", 0},
 		{"grafana", "grafana/alerting_test_default_payload_template_firing.json",
 		 "[{\"dedup_key\":\"fac0861a85de433a\",\"title\":\"alert1\",\"links\":{\"generator\":\"http://localhost/test?orgId=1\","
 		 "\"silence\":\"http://localhost/alerting/silence/new?alertmanager=grafana&matcher=alertname%3Dalert1&matcher=lbl1%3Dval1&orgId=1\"}}]",
@@ -648,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_grafana_fixtures),
 		cmocka_unit_test(test_generic_fixtures),
 		cmocka_unit_test(test_other_fixture_dirs),
+		cmocka_unit_test(test_saas_fixtures),
 		cmocka_unit_test(test_shared_fixtures),
 		cmocka_unit_test(test_shared_pinned),
 	};

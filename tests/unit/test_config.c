@@ -320,7 +320,7 @@ static void test_example_conf(void **state)
 	assert_non_null(s);
 	assert_int_equal(s->auth.kind, CG_AUTH_BEARER);
 	assert_string_equal(s->auth.bearer[0], "change-me");
-	assert_int_equal(s->ncas, 2);
+	assert_int_equal(s->ncas, 0);
 	assert_int_equal(s->nattrs, 2);
 	cg_config_free(c);
 
