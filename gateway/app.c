@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "mailin.h"
 #include "opscli.h"
 #include "pidfile.h"
 
@@ -160,8 +161,9 @@ static void app_stop(struct cg_app *app)
 	uv_close((uv_handle_t *)&app->sig_term, handle_closed);
 	uv_close((uv_handle_t *)&app->sig_int, handle_closed);
 	uv_close((uv_handle_t *)&app->sig_hup, handle_closed);
-	pending_closes = 2;
+	pending_closes = 3;
 	cg_http_server_close(app->http, http_closed, app);
+	cg_mailin_stop(app, http_closed, app);
 	cg_engine_stop(app->engine, engine_stopped, app);
 }
 
@@ -333,6 +335,12 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	if (cg_http_server_create(&loop, cfg->listen_host, cfg->listen_port, &lim, cg_app_handle, app, &app->http, err,
 				  sizeof(err)) != 0) {
 		CG_LOG_ERR("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, err);
+		goto late_fail;
+	}
+	if (cg_mailin_start(app, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("cannot listen for mail on %s:%d: %s", cfg->mail.listen_host, cfg->mail.listen_port, err);
+		cg_http_server_close(app->http, NULL, NULL);
+		app->http = NULL;
 		goto late_fail;
 	}
 	uv_signal_init(&loop, &app->sig_term);

@@ -10,6 +10,7 @@
 #include "ddclient.h"
 #include "engine.h"
 #include "http.h"
+#include "lmtp.h"
 #include "metrics.h"
 #include "store.h"
 #include "storeq.h"
@@ -25,6 +26,7 @@ struct cg_app {
 	struct cg_engine *engine;
 	struct cg_metrics *metrics;
 	struct cg_http_server *http;
+	struct cg_lmtp_server *mail;  /* the mail listener (mailin.c); NULL without `mail:` */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stats_timer;
 	struct cg_store_stats stats;

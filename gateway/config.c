@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "ddclient.h"
 #include "err.h"
 #include "log.h"
+#include "mailrules.h"
 #include "tmpl.h"
 
 /* Past this many errors the rest is noise (and a fuzzer could make the list huge). */
@@ -1467,6 +1469,317 @@ static void parse_attrs(struct ctx *c, yaml_node_t *n, const char *sp, struct cg
 	}
 }
 
+/* ---- actions (lifecycle actions per source; see struct cg_actions_config) ---- */
+
+/* A YAML subtree as JSON: plain true/false become booleans, plain numbers numbers, the rest strings. */
+static cJSON *yaml_json(struct ctx *c, yaml_node_t *n, const char *label)
+{
+	char lb[320];
+	if (n->type == YAML_SCALAR_NODE) {
+		char *s = scalar(c, n, label, "a value", 0);
+		if (!s)
+			return NULL;
+		cJSON *v = NULL;
+		char *end = NULL;
+		int plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		if (plain && strcmp(s, "true") == 0)
+			v = cJSON_CreateTrue();
+		else if (plain && strcmp(s, "false") == 0)
+			v = cJSON_CreateFalse();
+		else if (plain && *s && (isdigit((unsigned char)*s) || *s == '-')) {
+			double d = strtod(s, &end);
+			v = *end ? cJSON_CreateString(s) : cJSON_CreateNumber(d);
+		} else
+			v = cJSON_CreateString(s);
+		free(s);
+		if (!v)
+			c->oom = 1;
+		return v;
+	}
+	cJSON *out = n->type == YAML_SEQUENCE_NODE ? cJSON_CreateArray() : cJSON_CreateObject();
+	if (!out) {
+		c->oom = 1;
+		return NULL;
+	}
+	if (n->type == YAML_SEQUENCE_NODE) {
+		size_t i = 0;
+		for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+			yaml_node_t *v = node_get(c, *it);
+			snprintf(lb, sizeof(lb), "%s[%zu]", label, i);
+			cJSON *j = v ? yaml_json(c, v, lb) : NULL;
+			if (!j) {
+				cJSON_Delete(out);
+				return NULL;
+			}
+			cJSON_AddItemToArray(out, j);
+		}
+		return out;
+	}
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = node_get(c, p->value);
+		if (!k || !v || k->type != YAML_SCALAR_NODE) {
+			if (k)
+				err_at(c, k, "%s: keys must be strings", label);
+			cJSON_Delete(out);
+			return NULL;
+		}
+		snprintf(lb, sizeof(lb), "%s.%s", label, (const char *)k->data.scalar.value);
+		cJSON *j = yaml_json(c, v, lb);
+		if (!j) {
+			cJSON_Delete(out);
+			return NULL;
+		}
+		cJSON_AddItemToObject(out, (const char *)k->data.scalar.value, j);
+	}
+	return out;
+}
+
+/* A user UUID (assignee, watcher). */
+static int get_user_uuid(struct ctx *c, yaml_node_t *n, const char *label, char **dst)
+{
+	char b[80];
+	char *s = NULL;
+	if (get_name(c, n, label, &s))
+		return -1;
+	if (!is_uuid(s)) {
+		err_at(c, n, "%s: '%s' is not a user UUID", label, disp(s, b, sizeof(b)));
+		free(s);
+		return -1;
+	}
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* jira / servicenow: a mapping whose `required` keys (NULL-terminated) must be strings. */
+static cJSON *get_integration(struct ctx *c, yaml_node_t *n, const char *label, const char *const *required,
+			      const char *const *optional)
+{
+	char b[80];
+	if (n->type != YAML_MAPPING_NODE) {
+		err_at(c, n, "%s: expected a mapping, got %s", label, kind_name(n));
+		return NULL;
+	}
+	cJSON *o = yaml_json(c, n, label);
+	if (!o)
+		return NULL;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, o)
+	{
+		int known = 0;
+		for (size_t i = 0; required[i]; i++)
+			known |= strcmp(it->string, required[i]) == 0;
+		for (size_t i = 0; optional[i]; i++)
+			known |= strcmp(it->string, optional[i]) == 0;
+		if (!known) {
+			err_at(c, n, "%s: unknown key '%s'", label, disp(it->string, b, sizeof(b)));
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; required[i]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, required[i]);
+		if (!cJSON_IsString(v) || !v->valuestring[0]) {
+			err_at(c, n, "%s: %s is required (a string)", label, required[i]);
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+enum { AS_ASSIGNEE, AS_WATCHERS, AS_DUE, AS_JIRA, AS_SERVICENOW, AS_NOTEBOOK, AS_N };
+
+static void parse_action_set(struct ctx *c, struct field *f, const char *where, struct cg_action_set *a)
+{
+	static const char *const jira_req[] = {"project_id", "issue_type_id", "jira_account_id", NULL};
+	static const char *const jira_opt[] = {"fields", NULL};
+	static const char *const snow_req[] = {"instance_name", NULL};
+	static const char *const snow_opt[] = {"assignment_group", NULL};
+	char lb[320];
+
+	if (f[AS_ASSIGNEE].val) {
+		snprintf(lb, sizeof(lb), "%s.assignee", where);
+		get_user_uuid(c, f[AS_ASSIGNEE].val, lb, &a->assignee);
+	}
+	if (f[AS_WATCHERS].val) {
+		snprintf(lb, sizeof(lb), "%s.watchers", where);
+		if (get_strs(c, f[AS_WATCHERS].val, lb, 0, &a->watchers, &a->nwatchers) == 0) {
+			a->watchers_set = 1;
+			if (a->nwatchers > 10)
+				err_at(c, f[AS_WATCHERS].val, "%s: at most 10 watchers", lb);
+			for (size_t i = 0; i < a->nwatchers; i++)
+				if (!is_uuid(a->watchers[i]))
+					err_at(c, f[AS_WATCHERS].val, "%s[%zu]: not a user UUID", lb, i);
+		}
+	}
+	if (f[AS_DUE].val) {
+		snprintf(lb, sizeof(lb), "%s.due", where);
+		if (get_duration(c, f[AS_DUE].val, lb, 0, 3650 * MS_DAY, &a->due_ms) == 0)
+			a->due_set = 1;
+	}
+	if (f[AS_JIRA].val) {
+		snprintf(lb, sizeof(lb), "%s.jira", where);
+		a->jira = get_integration(c, f[AS_JIRA].val, lb, jira_req, jira_opt);
+		const cJSON *fields = cJSON_GetObjectItemCaseSensitive(a->jira, "fields");
+		if (fields && !cJSON_IsObject(fields))
+			err_at(c, f[AS_JIRA].val, "%s.fields: expected a mapping", lb);
+	}
+	if (f[AS_SERVICENOW].val) {
+		snprintf(lb, sizeof(lb), "%s.servicenow", where);
+		a->servicenow = get_integration(c, f[AS_SERVICENOW].val, lb, snow_req, snow_opt);
+	}
+	if (f[AS_NOTEBOOK].val) {
+		int on = 0;
+		snprintf(lb, sizeof(lb), "%s.notebook", where);
+		if (get_bool(c, f[AS_NOTEBOOK].val, lb, &on) == 0)
+			a->notebook = on ? 1 : -1;
+	}
+}
+
+static void parse_insights(struct ctx *c, yaml_node_t *n, const char *where, struct cg_actions_config *ac)
+{
+	static const char *const types[] = {"SECURITY_SIGNAL", "MONITOR", "EVENT_CORRELATION", "ERROR_TRACKING",
+					    "CLOUD_COST_RECOMMENDATION", "INCIDENT", "SENSITIVE_DATA_SCANNER_ISSUE",
+					    "EVENT", "WATCHDOG_STORY", "WIDGET", NULL};
+	char lb[320];
+	if (n->type != YAML_SEQUENCE_NODE) {
+		err_at(c, n, "%s.insights: expected a list of {type, ref, resource_id}, got %s", where, kind_name(n));
+		return;
+	}
+	size_t ni = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	ac->insights_set = 1;
+	if (!ni)
+		return;
+	if (ni > 20) {
+		err_at(c, n, "%s.insights: at most 20 insights", where);
+		return;
+	}
+	if (!(ac->insights = calloc(ni, sizeof(*ac->insights)))) {
+		c->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < ni; i++) {
+		enum { I_TYPE, I_REF, I_RESOURCE_ID, I_N };
+		struct field f[I_N] = {{"type", NULL}, {"ref", NULL}, {"resource_id", NULL}};
+		yaml_node_t *item = node_get(c, n->data.sequence.items.start[i]);
+		snprintf(lb, sizeof(lb), "%s.insights[%zu]", where, i);
+		struct cg_insight_tmpl *t = &ac->insights[ac->ninsights++];
+		if (!item || map_fields(c, item, lb, lb, f, I_N))
+			continue;
+		int e;
+		char l2[360];
+		if (!f[I_TYPE].val || !f[I_REF].val || !f[I_RESOURCE_ID].val) {
+			err_at(c, item, "%s: type, ref and resource_id are required", lb);
+			continue;
+		}
+		snprintf(l2, sizeof(l2), "%s.type", lb);
+		if (get_enum(c, f[I_TYPE].val, l2, types, &e) == 0 && !(t->type = strdup(types[e])))
+			c->oom = 1;
+		snprintf(l2, sizeof(l2), "%s.ref", lb);
+		get_tmpl(c, f[I_REF].val, l2, &t->ref);
+		snprintf(l2, sizeof(l2), "%s.resource_id", lb);
+		get_tmpl(c, f[I_RESOURCE_ID].val, l2, &t->resource_id);
+	}
+}
+
+static void parse_actions(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
+{
+	enum { A_INSIGHTS = AS_N, A_LINK_PREVIOUS, A_ARCHIVE_AFTER, A_BULK, A_P1, A_P2, A_P3, A_P4, A_P5, A_N };
+	struct field f[A_N] = {[AS_ASSIGNEE] = {"assignee", NULL},
+			       [AS_WATCHERS] = {"watchers", NULL},
+			       [AS_DUE] = {"due", NULL},
+			       [AS_JIRA] = {"jira", NULL},
+			       [AS_SERVICENOW] = {"servicenow", NULL},
+			       [AS_NOTEBOOK] = {"notebook", NULL},
+			       [A_INSIGHTS] = {"insights", NULL},
+			       [A_LINK_PREVIOUS] = {"link_previous", NULL},
+			       [A_ARCHIVE_AFTER] = {"archive_after", NULL},
+			       [A_BULK] = {"bulk", NULL},
+			       [A_P1] = {"P1", NULL},
+			       [A_P2] = {"P2", NULL},
+			       [A_P3] = {"P3", NULL},
+			       [A_P4] = {"P4", NULL},
+			       [A_P5] = {"P5", NULL}};
+	static const char *const link_names[] = {"SUCCESSOR_OF", "RELATES_TO", "none", NULL};
+	struct cg_actions_config *ac = &s->actions;
+	char where[200], lb[320];
+	int e;
+
+	snprintf(where, sizeof(where), "%s: actions", sp);
+	if (map_fields(c, n, where, where, f, A_N))
+		return;
+	parse_action_set(c, f, where, &ac->base);
+	if (f[A_INSIGHTS].val)
+		parse_insights(c, f[A_INSIGHTS].val, where, ac);
+	if (f[A_LINK_PREVIOUS].val) {
+		snprintf(lb, sizeof(lb), "%s.link_previous", where);
+		if (get_enum(c, f[A_LINK_PREVIOUS].val, lb, link_names, &e) == 0)
+			ac->link_previous = (enum cg_link_rel)e;
+	}
+	if (f[A_ARCHIVE_AFTER].val) {
+		snprintf(lb, sizeof(lb), "%s.archive_after", where);
+		if (get_duration(c, f[A_ARCHIVE_AFTER].val, lb, 0, 3650 * MS_DAY, &ac->archive_after_ms) == 0 &&
+		    ac->archive_after_ms && ac->archive_after_ms <= s->reopen_window_ms)
+			err_at(c, f[A_ARCHIVE_AFTER].val, "%s: must be longer than reopen_window (an archived case is not reopened)",
+			       lb);
+	}
+	if (f[A_BULK].val) {
+		snprintf(lb, sizeof(lb), "%s.bulk", where);
+		get_bool(c, f[A_BULK].val, lb, &ac->bulk);
+	}
+	for (int p = 1; p <= 5; p++) {
+		yaml_node_t *pn = f[A_P1 + p - 1].val;
+		struct field pf[AS_N] = {[AS_ASSIGNEE] = {"assignee", NULL},
+					 [AS_WATCHERS] = {"watchers", NULL},
+					 [AS_DUE] = {"due", NULL},
+					 [AS_JIRA] = {"jira", NULL},
+					 [AS_SERVICENOW] = {"servicenow", NULL},
+					 [AS_NOTEBOOK] = {"notebook", NULL}};
+		if (!pn)
+			continue;
+		snprintf(lb, sizeof(lb), "%s.P%d", where, p);
+		if (map_fields(c, pn, lb, lb, pf, AS_N))
+			continue;
+		ac->prio_set[p] = 1;
+		parse_action_set(c, pf, lb, &ac->prio[p]);
+	}
+}
+
+static void action_set_cleanup(struct cg_action_set *a)
+{
+	free(a->assignee);
+	strv_free(a->watchers, a->nwatchers, 0);
+	cJSON_Delete(a->jira);
+	cJSON_Delete(a->servicenow);
+}
+
+static void actions_cleanup(struct cg_actions_config *ac)
+{
+	action_set_cleanup(&ac->base);
+	for (int p = 0; p < 6; p++)
+		action_set_cleanup(&ac->prio[p]);
+	for (size_t i = 0; i < ac->ninsights; i++) {
+		free(ac->insights[i].type);
+		free(ac->insights[i].ref);
+		free(ac->insights[i].resource_id);
+	}
+	free(ac->insights);
+}
+
+/* A project: its UUID, or its key (resolved through GET /cases/projects when casegate starts). */
+static int is_project_key(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 31 || strcmp(s, "CASE") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i]))
+			return 0;
+	return isupper((unsigned char)s[0]);
+}
+
 static int valid_source_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -1486,12 +1799,247 @@ static void known_mappers(struct sbuf *b)
 			return;
 }
 
+/* ---- e-mail sources: `rules:` (a shipped set's name, a list of rules, or a mapping) ---- */
+
+static void known_rule_sets(struct sbuf *b)
+{
+	int i = 0;
+	for (const char *const *n = cg_mail_rules_builtin_names(); *n; n++)
+		sb_printf(b, "%s%s", i++ ? ", " : "", *n);
+}
+
+/* One rule mapping into rs (strings owned by the caller's arrays). */
+static int parse_mail_rule(struct ctx *c, yaml_node_t *n, const char *label, struct cg_mail_rule_spec *rs,
+			   char ***strs, size_t *nstrs)
+{
+	enum { R_IN, R_PATTERN, R_FIELDS, R_CASE, R_STATUS, R_N };
+	struct field f[R_N] = {[R_IN] = {"in", NULL},
+			       [R_PATTERN] = {"pattern", NULL},
+			       [R_FIELDS] = {"fields", NULL},
+			       [R_CASE] = {"case_sensitive", NULL},
+			       [R_STATUS] = {"status", NULL}};
+	static const char *const in_names[] = {"subject", "body", "from", NULL};
+	static const char *const status_names[] = {"firing", "resolved", "comment", NULL};
+	char lb[400];
+	int e, bad = 0;
+	if (map_fields(c, n, label, label, f, R_N))
+		return -1;
+	rs->in = "subject";
+	if (f[R_IN].val) {
+		snprintf(lb, sizeof(lb), "%.300s: in", label);
+		if (!get_enum(c, f[R_IN].val, lb, in_names, &e))
+			rs->in = in_names[e];
+		else
+			bad = 1;
+	}
+	if (f[R_STATUS].val) {
+		snprintf(lb, sizeof(lb), "%.300s: status", label);
+		if (!get_enum(c, f[R_STATUS].val, lb, status_names, &e))
+			rs->status = status_names[e];
+		else
+			bad = 1;
+	}
+	if (f[R_CASE].val) {
+		snprintf(lb, sizeof(lb), "%.300s: case_sensitive", label);
+		if (get_bool(c, f[R_CASE].val, lb, &rs->case_sensitive))
+			bad = 1;
+	}
+	char **pv = NULL;
+	size_t np = 0;
+	if (!f[R_PATTERN].val) {
+		err_at(c, n, "%s: pattern is required (a POSIX extended regular expression)", label);
+		bad = 1;
+	} else {
+		snprintf(lb, sizeof(lb), "%.300s: pattern", label);
+		char *pat = scalar(c, f[R_PATTERN].val, lb, "a string", 0);
+		if (!pat)
+			bad = 1;
+		else {
+			pv = calloc(1, sizeof(*pv));
+			if (!pv) {
+				free(pat);
+				c->oom = 1;
+				return -1;
+			}
+			pv[0] = pat;
+			np = 1;
+			rs->pattern = pat;
+		}
+	}
+	char **fv = NULL;
+	size_t nf = 0;
+	if (f[R_FIELDS].val) {
+		snprintf(lb, sizeof(lb), "%.300s: fields", label);
+		if (get_strs(c, f[R_FIELDS].val, lb, 0, &fv, &nf))
+			bad = 1;
+	}
+	rs->fields = (const char *const *)fv;
+	rs->nfields = nf;
+	/* Keep every string for freeing after compilation. */
+	char **ns = realloc(*strs, (*nstrs + np + nf + 1) * sizeof(**strs));
+	if (!ns) {
+		strv_free(pv, np, 0);
+		strv_free(fv, nf, 0);
+		c->oom = 1;
+		return -1;
+	}
+	*strs = ns;
+	for (size_t i = 0; i < np; i++)
+		ns[(*nstrs)++] = pv[i];
+	free(pv);
+	/* The field array itself is needed by the spec: store it as one more pointer to free. */
+	ns[(*nstrs)++] = (char *)fv;
+	return bad ? -1 : 0;
+}
+
+static void parse_mail_rules(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
+{
+	char lb[256], b[80];
+	struct cg_mail_rules_spec spec = {0};
+	struct cg_mail_rule_spec *rules = NULL;
+	char **strs = NULL; /* owned strings and arrays, freed at the end */
+	size_t nstrs = 0;
+	char **resolved = NULL, **comment = NULL, **senders = NULL, *dedup = NULL, *base = NULL;
+	size_t nres = 0, ncom = 0, nsend = 0;
+	yaml_node_t *list = NULL;
+	int bad = 0;
+	snprintf(lb, sizeof(lb), "%s: rules", sp);
+	if (n->type == YAML_SCALAR_NODE) {
+		base = scalar(c, n, lb, "a rule set name", 0);
+		if (!base)
+			return;
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		list = n;
+	} else {
+		enum { M_BASE, M_MATCH, M_RESOLVED, M_COMMENT, M_SENDERS, M_DEDUP, M_UNMATCHED, M_N };
+		struct field f[M_N] = {[M_BASE] = {"base", NULL},
+				       [M_MATCH] = {"match", NULL},
+				       [M_RESOLVED] = {"resolved_words", NULL},
+				       [M_COMMENT] = {"comment_words", NULL},
+				       [M_SENDERS] = {"alert_senders", NULL},
+				       [M_DEDUP] = {"dedup_key", NULL},
+				       [M_UNMATCHED] = {"unmatched", NULL}};
+		static const char *const unmatched_names[] = {"case", "ignore", NULL};
+		char l2[300];
+		int e;
+		if (map_fields(c, n, lb, lb, f, M_N))
+			return;
+		if (f[M_BASE].val) {
+			snprintf(l2, sizeof(l2), "%s.base", lb);
+			if (!(base = scalar(c, f[M_BASE].val, l2, "a rule set name", 0)))
+				bad = 1;
+		}
+		if (f[M_MATCH].val) {
+			if (f[M_MATCH].val->type != YAML_SEQUENCE_NODE) {
+				err_at(c, f[M_MATCH].val, "%s.match: expected a list of rules, got %s", lb,
+				       kind_name(f[M_MATCH].val));
+				bad = 1;
+			} else {
+				list = f[M_MATCH].val;
+			}
+		}
+		snprintf(l2, sizeof(l2), "%s.resolved_words", lb);
+		if (f[M_RESOLVED].val && get_strs(c, f[M_RESOLVED].val, l2, 0, &resolved, &nres))
+			bad = 1;
+		snprintf(l2, sizeof(l2), "%s.comment_words", lb);
+		if (f[M_COMMENT].val && get_strs(c, f[M_COMMENT].val, l2, 0, &comment, &ncom))
+			bad = 1;
+		snprintf(l2, sizeof(l2), "%s.alert_senders", lb);
+		if (f[M_SENDERS].val && get_strs(c, f[M_SENDERS].val, l2, 0, &senders, &nsend))
+			bad = 1;
+		snprintf(l2, sizeof(l2), "%s.dedup_key", lb);
+		if (f[M_DEDUP].val && get_tmpl(c, f[M_DEDUP].val, l2, &dedup))
+			bad = 1;
+		snprintf(l2, sizeof(l2), "%s.unmatched", lb);
+		if (f[M_UNMATCHED].val && !get_enum(c, f[M_UNMATCHED].val, l2, unmatched_names, &e))
+			spec.ignore_unmatched = e;
+		if (!list && !base) {
+			err_at(c, n, "%s: give `base:` (a shipped rule set) or `match:` (a list of rules)", lb);
+			bad = 1;
+		}
+	}
+	if (base) {
+		const struct cg_mail_rules_spec *bs = cg_mail_rules_builtin(base);
+		if (!bs) {
+			struct sbuf kn = {0};
+			known_rule_sets(&kn);
+			err_at(c, n, "%s: unknown rule set '%s' (shipped: %s)", lb, disp(base, b, sizeof(b)),
+			       kn.p ? kn.p : "");
+			free(kn.p);
+			bad = 1;
+		} else {
+			spec = (struct cg_mail_rules_spec){.name = bs->name,
+							    .rules = bs->rules,
+							    .nrules = bs->nrules,
+							    .resolved_words = bs->resolved_words,
+							    .nresolved = bs->nresolved,
+							    .comment_words = bs->comment_words,
+							    .ncomment = bs->ncomment,
+							    .dedup_key = bs->dedup_key,
+							    .ignore_unmatched = spec.ignore_unmatched};
+		}
+	}
+	if (list) {
+		size_t nr = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+		rules = calloc(nr ? nr : 1, sizeof(*rules));
+		if (!rules) {
+			c->oom = 1;
+			goto out;
+		}
+		for (size_t i = 0; i < nr; i++) {
+			char l3[300];
+			snprintf(l3, sizeof(l3), "%s[%zu]", lb, i);
+			yaml_node_t *item = node_get(c, list->data.sequence.items.start[i]);
+			if (!item || parse_mail_rule(c, item, l3, &rules[i], &strs, &nstrs))
+				bad = 1;
+		}
+		spec.rules = rules;
+		spec.nrules = nr;
+		spec.name = s->name ? s->name : "custom";
+	}
+	if (resolved) {
+		spec.resolved_words = (const char *const *)resolved;
+		spec.nresolved = nres;
+	}
+	if (comment) {
+		spec.comment_words = (const char *const *)comment;
+		spec.ncomment = ncom;
+	}
+	spec.alert_senders = (const char *const *)senders;
+	spec.nsenders = nsend;
+	if (dedup)
+		spec.dedup_key = dedup;
+	if (bad || c->oom)
+		goto out;
+	char err[300] = "";
+	int rc = cg_mail_rules_create(&spec, &s->mail_rules, err, sizeof(err));
+	if (rc == CG_ENOMEM)
+		c->oom = 1;
+	else if (rc)
+		err_at(c, n, "%s: %s", lb, err);
+out:
+	/* The rules' field names first: their arrays are among strs. */
+	for (size_t i = 0; rules && list && i < (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+	     i++)
+		for (size_t k = 0; k < rules[i].nfields; k++)
+			free((char *)rules[i].fields[k]);
+	for (size_t i = 0; i < nstrs; i++)
+		free(strs[i]);
+	free(strs);
+	free(rules);
+	strv_free(resolved, nres, 0);
+	strv_free(comment, ncom, 0);
+	strv_free(senders, nsend, 0);
+	free(dedup);
+	free(base);
+}
+
 static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_source_config *s)
 {
 	enum {
 		S_NAME, S_TYPE, S_AUTH, S_GROUP_BY, S_PROJECT, S_CASE_TYPE, S_TITLE, S_DESCRIPTION, S_DEDUP_KEY,
 		S_PRIORITY, S_CUSTOM_ATTRIBUTES, S_ATTRIBUTES, S_ON_REPEAT, S_DIGEST_INTERVAL, S_ON_RESOLVE,
-		S_STATUS_NAME, S_REOPEN_STATUS_NAME, S_REOPEN_WINDOW, S_RAISE_PRIORITY, S_LOWER_PRIORITY, S_N
+		S_STATUS_NAME, S_REOPEN_STATUS_NAME, S_REOPEN_WINDOW, S_RAISE_PRIORITY, S_LOWER_PRIORITY, S_ACTIONS, S_RULES, S_N
 	};
 	struct field f[S_N] = {[S_NAME] = {"name", NULL},
 			       [S_TYPE] = {"type", NULL},
@@ -1512,7 +2060,9 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 			       [S_REOPEN_STATUS_NAME] = {"reopen_status_name", NULL},
 			       [S_REOPEN_WINDOW] = {"reopen_window", NULL},
 			       [S_RAISE_PRIORITY] = {"raise_priority", NULL},
-			       [S_LOWER_PRIORITY] = {"lower_priority", NULL}};
+			       [S_LOWER_PRIORITY] = {"lower_priority", NULL},
+			       [S_ACTIONS] = {"actions", NULL},
+			       [S_RULES] = {"rules", NULL}};
 	static const char *const group_by_names[] = {"alert", "group", NULL};
 	static const char *const repeat_names[] = {"digest", "comment", "ignore", NULL};
 	static const char *const resolve_names[] = {"comment_and_close", "comment", "close", "ignore", NULL};
@@ -1524,6 +2074,7 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 	s->reopen_window_ms = MS_HOUR;
 	s->raise_priority = 1;
 	s->lower_priority = 0;
+	s->actions.bulk = 1;
 
 	snprintf(sp, sizeof(sp), "source #%zu", idx + 1);
 	/* Peek at the name so that even unknown-key messages can say which source they are about. */
@@ -1569,10 +2120,15 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		}
 	}
 
-	if (!f[S_AUTH].val)
+	int is_email = s->type && strcmp(s->type, "email") == 0;
+	if (!f[S_AUTH].val && !is_email) /* mail comes through the mail listener, not HTTP */
 		err_at(c, n, "%s: auth is required (write `auth: none` to accept unauthenticated requests)", sp);
-	else
+	else if (f[S_AUTH].val)
 		parse_auth(c, f[S_AUTH].val, sp, &s->auth);
+	if (f[S_RULES].val && !is_email)
+		err_at(c, f[S_RULES].val, "%s: rules: only `type: email` sources have rules", sp);
+	else if (f[S_RULES].val)
+		parse_mail_rules(c, f[S_RULES].val, sp, s);
 
 	if (f[S_GROUP_BY].val) {
 		snprintf(lb, sizeof(lb), "%s: group_by", sp);
@@ -1598,8 +2154,9 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		snprintf(lb, sizeof(lb), "%s: %s", sp, uuids[i].key);
 		if (get_str(c, v, lb, dst))
 			continue;
-		if (!is_uuid(*dst)) {
-			err_at(c, v, "%s: '%s' is not a UUID", lb, disp(*dst, b, sizeof(b)));
+		if (!is_uuid(*dst) && !(uuids[i].idx == S_PROJECT && is_project_key(*dst))) {
+			err_at(c, v, "%s: '%s' is not a UUID%s", lb, disp(*dst, b, sizeof(b)),
+			       uuids[i].idx == S_PROJECT ? " or a project key (upper-case letters and digits)" : "");
 			free(*dst);
 			*dst = NULL;
 		}
@@ -1660,6 +2217,8 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		snprintf(lb, sizeof(lb), "%s: lower_priority", sp);
 		get_bool(c, f[S_LOWER_PRIORITY].val, lb, &s->lower_priority);
 	}
+	if (f[S_ACTIONS].val)
+		parse_actions(c, f[S_ACTIONS].val, sp, s);
 }
 
 static void parse_sources(struct ctx *c, yaml_node_t *root, yaml_node_t *n, struct cg_config *cfg)
@@ -1697,9 +2256,104 @@ static void parse_sources(struct ctx *c, yaml_node_t *root, yaml_node_t *n, stru
 	}
 }
 
+/* ---- mail: the LMTP/SMTP listener ---- */
+
+static void parse_mail(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
+{
+	enum { X_LISTEN, X_PROTOCOL, X_MAX_SIZE, X_MAX_RCPT, X_TIMEOUT, X_MAX_CONN, X_PER_SENDER, X_HOSTNAME, X_ROUTES, X_N };
+	struct field f[X_N] = {[X_LISTEN] = {"listen", NULL},
+			       [X_PROTOCOL] = {"protocol", NULL},
+			       [X_MAX_SIZE] = {"max_size", NULL},
+			       [X_MAX_RCPT] = {"max_recipients", NULL},
+			       [X_TIMEOUT] = {"timeout", NULL},
+			       [X_MAX_CONN] = {"max_connections", NULL},
+			       [X_PER_SENDER] = {"max_per_sender_hour", NULL},
+			       [X_HOSTNAME] = {"hostname", NULL},
+			       [X_ROUTES] = {"routes", NULL}};
+	static const char *const proto_names[] = {"lmtp", "smtp", NULL};
+	struct cg_mail_config *m = &cfg->mail;
+	char b[80];
+	uint64_t v;
+	int e;
+	if (map_fields(c, n, "mail", "mail", f, X_N))
+		return;
+	m->enabled = 1;
+	if (!f[X_LISTEN].val) {
+		err_at(c, n, "mail: listen is required (e.g. 127.0.0.1:2525)");
+	} else {
+		char *s = scalar(c, f[X_LISTEN].val, "mail.listen", "host:port", 0);
+		if (s) {
+			char *host = NULL;
+			int rc = parse_listen(s, &host, &m->listen_port);
+			if (rc == CG_ENOMEM)
+				c->oom = 1;
+			else if (rc)
+				err_at(c, f[X_LISTEN].val, "mail.listen: expected IP:port (e.g. 127.0.0.1:2525), got '%s'",
+				       disp(s, b, sizeof(b)));
+			else {
+				free(m->listen_host);
+				m->listen_host = host;
+			}
+			free(s);
+		}
+	}
+	if (f[X_PROTOCOL].val && !get_enum(c, f[X_PROTOCOL].val, "mail.protocol", proto_names, &e))
+		m->protocol = (enum cg_mail_protocol)e;
+	if (f[X_MAX_SIZE].val && !get_size(c, f[X_MAX_SIZE].val, "mail.max_size", 1024, 1024ULL * 1024 * 1024, &v))
+		m->max_size = v;
+	if (f[X_MAX_RCPT].val && !get_uint(c, f[X_MAX_RCPT].val, "mail.max_recipients", 1, 10000, &v))
+		m->max_recipients = (unsigned)v;
+	if (f[X_TIMEOUT].val)
+		get_duration_u(c, f[X_TIMEOUT].val, "mail.timeout", 1, MS_HOUR, &m->timeout_ms);
+	if (f[X_MAX_CONN].val && !get_uint(c, f[X_MAX_CONN].val, "mail.max_connections", 1, 100000, &v))
+		m->max_connections = (unsigned)v;
+	if (f[X_PER_SENDER].val && !get_uint(c, f[X_PER_SENDER].val, "mail.max_per_sender_hour", 0, 1000000, &v))
+		m->max_per_sender_hour = (unsigned)v;
+	if (f[X_HOSTNAME].val)
+		get_name(c, f[X_HOSTNAME].val, "mail.hostname", &m->hostname);
+	yaml_node_t *r = f[X_ROUTES].val;
+	if (!r)
+		return;
+	if (r->type != YAML_SEQUENCE_NODE) {
+		err_at(c, r, "mail.routes: expected a list of {rcpt, source}, got %s", kind_name(r));
+		return;
+	}
+	size_t nr = (size_t)(r->data.sequence.items.top - r->data.sequence.items.start);
+	if (nr && !(m->routes = calloc(nr, sizeof(*m->routes)))) {
+		c->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		char lb[64];
+		snprintf(lb, sizeof(lb), "mail.routes[%zu]", i);
+		yaml_node_t *item = node_get(c, r->data.sequence.items.start[i]);
+		struct field rf[2] = {{"rcpt", NULL}, {"source", NULL}};
+		if (!item || map_fields(c, item, lb, lb, rf, 2))
+			continue;
+		struct cg_mail_route *rt = &m->routes[m->nroutes++];
+		if (!rf[0].val || !rf[1].val) {
+			err_at(c, item, "%s: rcpt and source are required", lb);
+			continue;
+		}
+		char l2[96];
+		snprintf(l2, sizeof(l2), "%s.rcpt", lb);
+		if (!get_str(c, rf[0].val, l2, &rt->rcpt))
+			for (char *p = rt->rcpt; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+		snprintf(l2, sizeof(l2), "%s.source", lb);
+		if (get_str(c, rf[1].val, l2, &rt->source))
+			continue;
+		const struct cg_source_config *src = cg_config_source(cfg, rt->source);
+		if (!src)
+			err_at(c, rf[1].val, "%s: no source named '%s'", l2, disp(rt->source, b, sizeof(b)));
+		else if (!src->type || strcmp(src->type, "email") != 0)
+			err_at(c, rf[1].val, "%s: source '%s' is not `type: email`", l2, rt->source);
+	}
+}
+
 static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 {
-	enum { K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_SOURCES, K_N };
+	enum { K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_SOURCES, K_PROVISION, K_MAIL, K_N };
 	struct field f[K_N] = {[K_LISTEN] = {"listen", NULL},
 			       [K_STATE_DIR] = {"state_dir", NULL},
 			       [K_LOG_LEVEL] = {"log_level", NULL},
@@ -1707,7 +2361,10 @@ static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 			       [K_DATADOG] = {"datadog", NULL},
 			       [K_LIMITS] = {"limits", NULL},
 			       [K_QUEUE] = {"queue", NULL},
-			       [K_SOURCES] = {"sources", NULL}};
+			       [K_SOURCES] = {"sources", NULL},
+			       /* Case Management resources for `casegate provision` (provision.c reads them). */
+			       [K_PROVISION] = {"provision", NULL},
+			       [K_MAIL] = {"mail", NULL}};
 	static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 	static const char *const format_names[] = {"text", "json", NULL};
 	char b[80];
@@ -1751,6 +2408,8 @@ static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 	if (f[K_QUEUE].val)
 		parse_queue(c, f[K_QUEUE].val, cfg);
 	parse_sources(c, root, f[K_SOURCES].val, cfg);
+	if (f[K_MAIL].val)
+		parse_mail(c, f[K_MAIL].val, cfg);
 
 	if (c->nerrs || c->oom || !cfg->listen_host)
 		return;
@@ -1787,6 +2446,11 @@ static struct cg_config *config_new(void)
 	cfg->retry_cap_ms = 5 * MS_MINUTE;
 	cfg->max_attempts = 0;
 	cfg->store_max_bytes = 0;
+	cfg->mail.max_size = 10 * 1024 * 1024;
+	cfg->mail.max_recipients = 100;
+	cfg->mail.timeout_ms = 5 * 60 * 1000;
+	cfg->mail.max_connections = 100;
+	cfg->mail.max_per_sender_hour = 120;
 	cfg->group_commit = 1;
 	if (!cfg->listen_host || !cfg->log_level || !cfg->log_format) {
 		cg_config_free(cfg);
@@ -2050,6 +2714,8 @@ static void source_cleanup(struct cg_source_config *s)
 	free(s->attrs);
 	free(s->status_name);
 	free(s->reopen_status_name);
+	actions_cleanup(&s->actions);
+	cg_mail_rules_destroy(s->mail_rules);
 }
 
 void cg_config_free(struct cg_config *c)
@@ -2059,6 +2725,13 @@ void cg_config_free(struct cg_config *c)
 	for (size_t i = 0; i < c->nsources; i++)
 		source_cleanup(&c->sources[i]);
 	free(c->sources);
+	for (size_t i = 0; i < c->mail.nroutes; i++) {
+		free(c->mail.routes[i].rcpt);
+		free(c->mail.routes[i].source);
+	}
+	free(c->mail.routes);
+	free(c->mail.listen_host);
+	free(c->mail.hostname);
 	free(c->path);
 	free(c->listen_host);
 	free(c->state_dir);
@@ -2080,6 +2753,44 @@ const struct cg_source_config *cg_config_source(const struct cg_config *c, const
 		if (c->sources[i].name && strcmp(c->sources[i].name, name) == 0)
 			return &c->sources[i];
 	return NULL;
+}
+
+const struct cg_source_config *cg_config_mail_route(const struct cg_config *c, const char *rcpt)
+{
+	char addr[512];
+	size_t n = 0;
+	for (; rcpt[n] && n + 1 < sizeof(addr); n++)
+		addr[n] = (char)tolower((unsigned char)rcpt[n]);
+	addr[n] = '\0';
+	for (size_t i = 0; i < c->mail.nroutes; i++) {
+		const struct cg_mail_route *r = &c->mail.routes[i];
+		if (r->rcpt && r->source && (strcmp(r->rcpt, addr) == 0 || fnmatch(r->rcpt, addr, 0) == 0))
+			return cg_config_source(c, r->source);
+	}
+	if (c->mail.nroutes)
+		return NULL;
+	/* No routes: "anything+NAME@domain" goes to the email source NAME. */
+	const char *plus = strchr(addr, '+'), *at = strchr(addr, '@');
+	if (plus && (!at || plus < at)) {
+		char name[128];
+		size_t len = at ? (size_t)(at - plus - 1) : strlen(plus + 1);
+		if (len < sizeof(name)) {
+			memcpy(name, plus + 1, len);
+			name[len] = '\0';
+			const struct cg_source_config *s = cg_config_source(c, name);
+			if (s && s->type && strcmp(s->type, "email") == 0)
+				return s;
+		}
+	}
+	const struct cg_source_config *only = NULL;
+	for (size_t i = 0; i < c->nsources; i++) {
+		if (c->sources[i].type && strcmp(c->sources[i].type, "email") == 0) {
+			if (only)
+				return NULL;
+			only = &c->sources[i];
+		}
+	}
+	return only;
 }
 
 void cg_config_case_spec(const struct cg_source_config *src, struct cg_case_spec *spec)

@@ -26,6 +26,41 @@ struct cg_auth_config {
 enum cg_on_repeat { CG_REPEAT_DIGEST = 0, CG_REPEAT_COMMENT, CG_REPEAT_IGNORE };
 enum cg_on_resolve { CG_RESOLVE_COMMENT_AND_CLOSE = 0, CG_RESOLVE_COMMENT, CG_RESOLVE_CLOSE, CG_RESOLVE_IGNORE };
 
+/*
+ * Lifecycle actions (a source's `actions:`). The top-level settings apply to every case; a
+ * block under P1..P5 overrides them for cases at that priority (created at it or escalated to it).
+ */
+struct cg_action_set {
+	char *assignee;         /* user UUID: assignee at creation; assigned on escalation to this priority */
+	char **watchers;        /* user UUIDs added as watchers of new cases */
+	size_t nwatchers;
+	int watchers_set;
+	uint64_t due_ms;        /* due date = creation / escalation day + this; 0 with due_set: none */
+	int due_set;
+	cJSON *jira;            /* attributes of POST .../relationships/jira_issues; NULL: none */
+	cJSON *servicenow;      /* attributes of POST .../relationships/servicenow_tickets; NULL: none */
+	int notebook;           /* 1: create an investigation notebook; -1: explicitly not; 0: unset */
+};
+
+/* A templated insight ({type, ref, resource_id}); templates render over the event's context. */
+struct cg_insight_tmpl {
+	char *type, *ref, *resource_id;
+};
+
+enum cg_link_rel { CG_LINK_SUCCESSOR_OF = 0, CG_LINK_RELATES_TO, CG_LINK_NONE };
+
+struct cg_actions_config {
+	struct cg_action_set base;
+	struct cg_action_set prio[6]; /* [1..5]: P1..P5 overrides */
+	int prio_set[6];
+	struct cg_insight_tmpl *insights;
+	size_t ninsights;
+	int insights_set;             /* 1 when given (even empty: no default MONITOR insight) */
+	enum cg_link_rel link_previous; /* new case after the reopen window -> previous case */
+	uint64_t archive_after_ms;    /* archive cases closed longer than this; 0: never */
+	int bulk;                     /* close cases resolved together with one bulk request (default 1) */
+};
+
 struct cg_source_config {
 	char *name;
 	char *type;                   /* mapper name */
@@ -51,7 +86,32 @@ struct cg_source_config {
 	uint64_t reopen_window_ms;    /* default 1 h */
 	int raise_priority;           /* default 1 */
 	int lower_priority;           /* default 0 */
+	struct cg_actions_config actions;
 	int line;                     /* where the source was declared */
+	struct cg_mail_rules *mail_rules; /* type email: compiled `rules:` (owned); NULL: subject heuristics */
+};
+
+/* E-mail intake (gateway/lmtp.c): one listener, recipients routed to `type: email` sources. */
+enum cg_mail_protocol { CG_MAIL_LMTP = 0, CG_MAIL_SMTP = 1 };
+
+struct cg_mail_route {
+	char *rcpt;   /* lowercase address, or an fnmatch pattern ("alerts+*@example.com") */
+	char *source; /* an email source */
+};
+
+struct cg_mail_config {
+	int enabled;                  /* a `mail:` section was given */
+	char *listen_host;
+	int listen_port;
+	enum cg_mail_protocol protocol;
+	uint64_t max_size;            /* message bytes, default 10 MiB (SIZE, 552 past it) */
+	unsigned max_recipients;      /* per transaction, default 100 */
+	unsigned timeout_ms;          /* inactivity per command or data chunk, default 5 min */
+	unsigned max_connections;     /* default 100 */
+	unsigned max_per_sender_hour; /* messages per envelope sender per hour; 0 = unlimited; default 120 */
+	char *hostname;               /* for the greeting; default "casegate" */
+	struct cg_mail_route *routes;
+	size_t nroutes;
 };
 
 struct cg_config {
@@ -80,6 +140,7 @@ struct cg_config {
 	char *log_level, *log_format;
 	struct cg_source_config *sources;
 	size_t nsources;
+	struct cg_mail_config mail;
 	/* Non-fatal findings, one per line "file:line:col: warning: ..." (e.g. the file is
 	 * world-readable and holds a secret, a *_file secret is world-readable, auth: none on a
 	 * non-loopback listen address); NULL when none. The caller logs each line. */
@@ -102,6 +163,10 @@ int cg_config_parse(const char *name, const char *text, size_t len, struct cg_co
 void cg_config_free(struct cg_config *c);
 
 const struct cg_source_config *cg_config_source(const struct cg_config *c, const char *name);
+
+/* The email source for a recipient address (routes, else "+name" subaddress naming an email
+ * source, else the only email source); NULL when none. */
+const struct cg_source_config *cg_config_mail_route(const struct cg_config *c, const char *rcpt);
 
 /* Fills spec from src; spec points into src (valid while src lives). */
 void cg_config_case_spec(const struct cg_source_config *src, struct cg_case_spec *spec);

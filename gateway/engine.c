@@ -10,6 +10,7 @@
 
 #include <openssl/rand.h>
 
+#include "actions.h"
 #include "builder.h"
 #include "err.h"
 #include "event.h"
@@ -39,7 +40,18 @@ struct cg_engine {
 	void (*on_stopped)(void *ud);
 	void *stopped_ud;
 	int closed;
+	/* Lifecycle actions (the sections at the end of this file). */
+	struct cg_projects projects;  /* project keys -> UUIDs */
+	int proj_fetching;
+	int64_t proj_fetch_ms;        /* when the last listing was asked for */
+	struct op *proj_head, *proj_tail; /* creates waiting for the listing */
+	struct op *bulk_head;         /* closes / priority changes collected for one bulk request */
+	uv_timer_t bulk_timer;
+	uv_timer_t sweep_timer;       /* archive sweep */
+	int sweeping;
 };
+
+#define ENGINE_TIMERS 4
 
 /* One event being applied. */
 struct op {
@@ -51,8 +63,13 @@ struct op {
 	struct cg_source_config src;  /* lifecycle settings (copied: the config may be reloaded) */
 	char source_label[160];
 	enum cg_action action;
-	enum cg_step steps[4];
+	enum cg_step steps[CG_MAX_STEPS];
 	int nsteps;
+	int prio_before;              /* the case's priority when the event started */
+	struct cg_action_req areq;    /* the pending action step's request */
+	struct op *bulk_next;         /* collected for a bulk request, or a member of one */
+	struct op *bulk_members;      /* the leader of a bulk request: the other ops it carries */
+	int no_bulk;                  /* bulk was refused: single requests */
 	int index;                    /* next step */
 	int reconciling;              /* the current request is the search for an unknown create */
 	int need_reconcile;           /* claimed with an unknown create outcome: search before creating */
@@ -106,10 +123,12 @@ static int case_copy(struct cg_store_case *dst, const struct cg_store_case *src)
 	dst->case_key = dupstr(src->case_key);
 	dst->marker = dupstr(src->marker);
 	dst->prev_case_key = dupstr(src->prev_case_key);
+	dst->prev_case_id = dupstr(src->prev_case_id);
 	dst->last_summary = dupstr(src->last_summary);
 	if ((src->dedup_key && !dst->dedup_key) || (src->case_id && !dst->case_id) ||
 	    (src->case_key && !dst->case_key) || (src->marker && !dst->marker) ||
-	    (src->prev_case_key && !dst->prev_case_key) || (src->last_summary && !dst->last_summary)) {
+	    (src->prev_case_key && !dst->prev_case_key) || (src->last_summary && !dst->last_summary) ||
+	    (src->prev_case_id && !dst->prev_case_id)) {
 		cg_store_case_cleanup(dst);
 		return CG_ENOMEM;
 	}
@@ -197,6 +216,13 @@ out:
 }
 
 static void arm_timer(struct cg_engine *e, int64_t due);
+static void actions_start(struct cg_engine *e);
+static void actions_stop(struct cg_engine *e);
+static int project_wait(struct op *op);
+static int bulk_collect(struct op *op);
+static int send_bulk(struct op *op);
+static int send_create_for(struct op *op);
+static int action_prepare(struct op *op);
 static void op_run(struct op *op);
 static void op_free(struct op *op);
 static void op_release(struct op *op);
@@ -224,6 +250,10 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 	e->timer.data = e;
 	uv_timer_init(loop, &e->rl_timer);
 	e->rl_timer.data = e;
+	uv_timer_init(loop, &e->bulk_timer);
+	e->bulk_timer.data = e;
+	uv_timer_init(loop, &e->sweep_timer);
+	e->sweep_timer.data = e;
 	e->rl_remaining = -1;
 	cg_metrics_describe(metrics, "casegate_events_total", CG_COUNTER,
 			    "Events applied to cases, by source and action");
@@ -241,12 +271,14 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 	cg_metrics_describe(metrics, "casegate_outbound_latency_seconds", CG_HISTOGRAM,
 			    "Case API request latency by step");
 	*out = e;
+	actions_start(e);
 	return 0;
 }
 
 void cg_engine_set_config(struct cg_engine *e, const struct cg_config *cfg)
 {
 	e->cfg = cfg;
+	actions_start(e);
 }
 
 unsigned cg_engine_inflight(const struct cg_engine *e)
@@ -256,7 +288,7 @@ unsigned cg_engine_inflight(const struct cg_engine *e)
 
 static void maybe_stopped(struct cg_engine *e)
 {
-	if (e->stopping && e->inflight == 0 && !e->claiming && e->on_stopped) {
+	if (e->stopping && e->inflight == 0 && !e->claiming && !e->sweeping && e->on_stopped) {
 		void (*cb)(void *) = e->on_stopped;
 		e->on_stopped = NULL;
 		cb(e->stopped_ud);
@@ -266,9 +298,11 @@ static void maybe_stopped(struct cg_engine *e)
 static void timer_closed(uv_handle_t *h)
 {
 	struct cg_engine *e = h->data;
-	/* Two timers share the engine: free it when the second one has closed. */
-	if (++e->closed == 2)
+	/* The timers share the engine: free it when the last one has closed. */
+	if (++e->closed == ENGINE_TIMERS && !e->proj_fetching) {
+		cg_projects_cleanup(&e->projects);
 		free(e);
+	}
 }
 
 void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
@@ -278,6 +312,7 @@ void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
 	e->stopped_ud = ud;
 	uv_timer_stop(&e->timer);
 	uv_timer_stop(&e->rl_timer);
+	actions_stop(e);
 	/* Waiting ops have saved their progress: they resume from the store after restart. */
 	struct op *list = e->wait_head;
 	e->wait_head = e->wait_tail = NULL;
@@ -295,6 +330,8 @@ void cg_engine_destroy(struct cg_engine *e)
 		return;
 	uv_close((uv_handle_t *)&e->timer, timer_closed);
 	uv_close((uv_handle_t *)&e->rl_timer, timer_closed);
+	uv_close((uv_handle_t *)&e->bulk_timer, timer_closed);
+	uv_close((uv_handle_t *)&e->sweep_timer, timer_closed);
 }
 
 static void arm_timer(struct cg_engine *e, int64_t due)
@@ -449,6 +486,7 @@ static void op_free(struct op *op)
 	cg_store_case_cleanup(&op->cs);
 	cg_store_case_cleanup(&op->before);
 	cJSON_Delete(op->payload);
+	cJSON_Delete(op->areq.body);
 	free(op);
 }
 
@@ -456,6 +494,14 @@ static void op_free(struct op *op)
 static void op_release(struct op *op)
 {
 	struct cg_engine *e = op->e;
+	/* A bulk request's leader carries the other ops: they end with it (progress is saved). */
+	struct op *m = op->bulk_members;
+	op->bulk_members = NULL;
+	while (m) {
+		struct op *next = m->bulk_next;
+		op_release(m);
+		m = next;
+	}
 	op_free(op);
 	e->inflight--;
 	if (e->stopping)
@@ -728,6 +774,8 @@ static char *comment_text(struct op *op)
 	char head[512] = "";
 	char t1[32], t2[32];
 	const struct cg_store_case *c = &op->cs;
+	if (op->action == CG_ACT_NOTE)
+		return strdup(summary); /* the note is the whole comment (e-mail replies) */
 	switch (op->action) {
 	case CG_ACT_REOPEN:
 		iso8601(c->closed_ms, t1, sizeof(t1));
@@ -778,6 +826,12 @@ static void op_send_step(struct op *op)
 	enum cg_step s = op->steps[op->index];
 	char path[512];
 	int rc = 0;
+	if (s == CG_STEP_CREATE && project_wait(op))
+		return;
+	if (s >= CG_STEP_ASSIGN && action_prepare(op))
+		return;
+	if ((s == CG_STEP_CLOSE || s == CG_STEP_PRIORITY) && bulk_collect(op))
+		return;
 	if (rl_defer(op))
 		return;
 	e->unanswered++;
@@ -816,6 +870,10 @@ static void op_send_step(struct op *op)
 		break;
 	}
 	case CG_STEP_CLOSE:
+		if (op->bulk_members) {
+			rc = send_bulk(op);
+			break;
+		}
 		snprintf(path, sizeof(path), "/api/v2/cases/%s/status", case_ref(op));
 		rc = send_json(op, "POST", path, cg_body_status(op->src.status_name));
 		break;
@@ -824,17 +882,24 @@ static void op_send_step(struct op *op)
 		rc = send_json(op, "POST", path, cg_body_reopen(op->src.reopen_status_name));
 		break;
 	case CG_STEP_PRIORITY:
+		if (op->bulk_members) {
+			rc = send_bulk(op);
+			break;
+		}
 		snprintf(path, sizeof(path), "/api/v2/cases/%s/priority", case_ref(op));
 		rc = send_json(op, "POST", path, cg_body_priority(op->ev.priority));
 		break;
+	default: {
+		/* An action step: action_prepare built the request. */
+		cJSON *body = op->areq.body;
+		op->areq.body = NULL;
+		rc = body ? send_json(op, op->areq.method, op->areq.path, body)
+			  : cg_dd_request(e->dd, op->areq.method, op->areq.path, NULL, 0, dd_done, op);
+		break;
 	}
-	if (s == CG_STEP_CREATE && !op->reconciling) {
-		cJSON *create = cJSON_GetObjectItemCaseSensitive(op->payload, "create");
-		cJSON *body = create ? cg_engine_create_body(create, op->ev.dedup_key, op->cs.generation,
-							     op->cs.prev_case_key, op->marker)
-				     : NULL;
-		rc = body ? send_create(op, body) : CG_ENOMEM;
 	}
+	if (s == CG_STEP_CREATE && !op->reconciling)
+		rc = send_create_for(op);
 	if (rc) {
 		e->unanswered--;
 		snprintf(op->reason, sizeof(op->reason), "could not send %s: %s", cg_step_name(s), cg_strerror(rc));
@@ -849,7 +914,9 @@ static void op_begin_create(struct op *op)
 	if (c->state == CG_CASE_CLOSED) {
 		/* After the reopen window: a new case that points back to the old one. */
 		set_str(&c->prev_case_key, c->case_key);
+		set_str(&c->prev_case_id, c->case_id);
 	}
+	c->action_flags = 0; /* one-shot actions are per case */
 	set_str(&c->case_id, NULL);
 	set_str(&c->case_key, NULL);
 	c->generation++;
@@ -927,17 +994,29 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		return;
 	}
 	int has_attrs = cJSON_GetObjectItemCaseSensitive(op->payload, "attributes") != NULL;
+	int has_insights = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(op->payload, "insights")) > 0;
+	/* The case's priority before this event: escalation actions compare against it (unchanged in
+	 * the store until the event finishes, so a resumed event computes the same steps). */
+	op->prio_before = op->cs.priority;
 
 	if (op->ev.step != 0) {
 		/* Resume where an earlier attempt stopped; its decision stands. */
 		op->action = cg_step_action(op->ev.step);
 		op->index = cg_step_index(op->ev.step);
 		op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);
+		op->nsteps = cg_actions_steps(op->action, src ? src : &op->src, op->prio_before, op->ev.priority,
+					      has_insights, op->cs.prev_case_id != NULL, op->steps, op->nsteps,
+					      CG_MAX_STEPS);
 		op_run(op);
 		return;
 	}
 	op->action = cg_lifecycle_decide(op->ev.status, op->ev.priority, &op->cs, &op->src, op->now);
 	op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);
+	/* A new case after the reopen window follows the current one (op_begin_create records it). */
+	int will_have_prev = op->action == CG_ACT_CREATE &&
+			     (op->cs.state == CG_CASE_CLOSED ? op->cs.case_id != NULL : op->cs.prev_case_id != NULL);
+	op->nsteps = cg_actions_steps(op->action, src ? src : &op->src, op->prio_before, op->ev.priority, has_insights,
+				      will_have_prev, op->steps, op->nsteps, CG_MAX_STEPS);
 	op->index = 0;
 	if (op->action == CG_ACT_CREATE && op->cs.state != CG_CASE_CREATING) {
 		op_begin_create(op);
@@ -1009,6 +1088,20 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 			op_retry(op, res);
 			return;
 		}
+		if (cg_actions_is_optional(s)) {
+			/* An action that Datadog refuses (integration not set up, bad user) must not
+			 * undo the case work before it: note it and go on. */
+			CG_LOG_WARN("source=%s key=%s case=%s: %s skipped: %s", op->ev.source, op->ev.dedup_key,
+				    op->cs.case_key ? op->cs.case_key : "-", cg_step_name(s), op->reason);
+			cg_actions_record(s, 0, &op->cs);
+			op->index++;
+			if (op->index >= op->nsteps) {
+				op_finish(op, FIN_DONE);
+				return;
+			}
+			op_save_progress(op);
+			return;
+		}
 		if (res->status == 404 && s != CG_STEP_CREATE) {
 			/* The case is gone (deleted in Datadog): forget it so a new alert opens a new one. */
 			op->finish_kind = FIN_DEAD;
@@ -1034,12 +1127,7 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 				CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, NULL,
 					  "no case with marker %s; creating it", op->cs.marker);
 				/* Same generation, same marker; the record stays CREATING on disk. */
-				cJSON *create = cJSON_GetObjectItemCaseSensitive(op->payload, "create");
-				cJSON *body = create ? cg_engine_create_body(create, op->ev.dedup_key,
-									     op->cs.generation, op->cs.prev_case_key,
-									     op->marker)
-						     : NULL;
-				int rc = body ? send_create(op, body) : CG_ENOMEM;
+				int rc = send_create_for(op);
 				if (rc == 0)
 					e->unanswered++;
 				if (rc) {
@@ -1081,10 +1169,480 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 		return;
 	}
 	cJSON_Delete(resp);
+	cg_actions_record(s, 1, &op->cs);
 	op->index++;
 	if (op->index >= op->nsteps) {
 		op_finish(op, FIN_DONE);
 		return;
 	}
 	op_save_progress(op);
+}
+
+/* ---- lifecycle actions: steps, project keys, bulk requests, archive sweep ---- */
+
+/* After a successful (or skipped) step: the next one, or the end of the event. */
+static void op_advance(struct op *op)
+{
+	op->index++;
+	if (op->index >= op->nsteps) {
+		op_finish(op, FIN_DONE);
+		return;
+	}
+	op_save_progress(op);
+}
+
+/* Builds an action step's request into op->areq. 1 when the op moved on (skipped, or retry). */
+static int action_prepare(struct op *op)
+{
+	struct cg_engine *e = op->e;
+	enum cg_step s = op->steps[op->index];
+	if (!case_ref(op))
+		return 0; /* op_send_step dead-letters it with the usual message */
+	const struct cg_source_config *src = find_source(e->cfg, op->ev.source);
+	struct cg_source_config dflt;
+	if (!src) {
+		cg_lifecycle_defaults(&dflt);
+		src = &dflt;
+	}
+	cJSON_Delete(op->areq.body);
+	memset(&op->areq, 0, sizeof(op->areq));
+	int r = cg_actions_request(src, op->action, op->steps, op->index, op->prio_before, op->ev.priority, &op->cs,
+				   op->payload, op->now, &op->areq);
+	if (r == 0)
+		return 0;
+	if (r == 1) {
+		CG_LOG_DEBUG("key=%s: %s: nothing to do", op->ev.dedup_key, cg_step_name(s));
+		cg_actions_record(s, 0, &op->cs);
+		op_advance(op);
+		return 1;
+	}
+	snprintf(op->reason, sizeof(op->reason), "could not build %s: %s", cg_step_name(s), cg_strerror(r));
+	op_retry(op, NULL);
+	return 1;
+}
+
+/* The create request: the drafted body, the marker, the assignee and the project's UUID. */
+static int send_create_for(struct op *op)
+{
+	cJSON *create = cJSON_GetObjectItemCaseSensitive(op->payload, "create");
+	cJSON *body = create ? cg_engine_create_body(create, op->ev.dedup_key, op->cs.generation, op->cs.prev_case_key,
+						     op->marker)
+			     : NULL;
+	if (!body)
+		return CG_ENOMEM;
+	int rc = cg_actions_decorate_create(body, find_source(op->e->cfg, op->ev.source), op->ev.priority,
+					    &op->e->projects);
+	if (rc) {
+		cJSON_Delete(body);
+		return rc;
+	}
+	return send_create(op, body);
+}
+
+static void projects_fetch(struct cg_engine *e);
+
+static void projects_check(struct cg_engine *e)
+{
+	for (size_t i = 0; i < e->cfg->nsources; i++) {
+		const struct cg_source_config *src = &e->cfg->sources[i];
+		if (cg_project_is_key(src->project) && !cg_projects_id(&e->projects, src->project))
+			CG_LOG_ERR("source '%s': project key '%s' is unknown to Datadog: its new cases wait until "
+				   "the project exists (create it, e.g. with casegate provision)",
+				   src->name, src->project);
+	}
+}
+
+static void projects_done(const struct cg_dd_result *res, void *ud)
+{
+	struct cg_engine *e = ud;
+	e->proj_fetching = 0;
+	if (e->closed == ENGINE_TIMERS) {
+		/* The engine was destroyed while the listing was out: it is ours to free now. */
+		cg_projects_cleanup(&e->projects);
+		free(e);
+		return;
+	}
+	char why[300] = "";
+	if (res->status == 200 && cg_projects_parse(&e->projects, res->body, res->body_len) == 0) {
+		e->projects.loaded_ms = wall_ms();
+		CG_LOG_INFO("project keys resolved (%zu project(s))", e->projects.n);
+		projects_check(e);
+	} else if (res->transport_error) {
+		snprintf(why, sizeof(why), "listing projects failed: %s", res->errmsg);
+	} else {
+		snprintf(why, sizeof(why), "listing projects failed: HTTP %ld: %.200s", res->status,
+			 res->body ? res->body : "");
+	}
+	if (why[0])
+		CG_LOG_WARN("%s", why);
+	struct op *list = e->proj_head;
+	e->proj_head = e->proj_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->wait_next;
+		if (e->stopping) {
+			op_release(op);
+		} else if (why[0] && !e->projects.loaded) {
+			snprintf(op->reason, sizeof(op->reason), "project key not resolved: %s", why);
+			op_retry(op, NULL);
+		} else {
+			op_send_step(op);
+		}
+	}
+}
+
+static void projects_fetch(struct cg_engine *e)
+{
+	if (e->proj_fetching || e->stopping)
+		return;
+	e->proj_fetching = 1;
+	e->proj_fetch_ms = wall_ms();
+	if (cg_dd_request(e->dd, "GET", "/api/v2/cases/projects", NULL, 0, projects_done, e) != 0) {
+		e->proj_fetching = 0;
+		CG_LOG_WARN("could not ask Datadog for the project list");
+	}
+}
+
+/* 1 when the create must wait for project keys (the op waits or retries), 0 to send it. */
+static int project_wait(struct op *op)
+{
+	struct cg_engine *e = op->e;
+	const char *p = cg_json_str(op->payload, "create.data.relationships.project.data.id");
+	if (!p || !cg_project_is_key(p))
+		return 0;
+	if (e->projects.loaded && cg_projects_id(&e->projects, p))
+		return 0;
+	if (e->projects.loaded && !e->proj_fetching && wall_ms() - e->proj_fetch_ms < 30000) {
+		snprintf(op->reason, sizeof(op->reason),
+			 "project key '%.64s' is unknown to Datadog (GET /api/v2/cases/projects)", p);
+		op->http_status = 0;
+		op_retry(op, NULL);
+		return 1;
+	}
+	op->wait_next = NULL;
+	if (e->proj_tail)
+		e->proj_tail->wait_next = op;
+	else
+		e->proj_head = op;
+	e->proj_tail = op;
+	projects_fetch(e);
+	if (!e->proj_fetching) {
+		/* Could not even ask: leave the list for the next attempt. */
+		e->proj_head = e->proj_tail = NULL;
+		snprintf(op->reason, sizeof(op->reason), "project key '%.64s' not resolved yet", p);
+		op_retry(op, NULL);
+	}
+	return 1;
+}
+
+/* Bulk: ops whose next step is the same close or priority change, within 50 ms, share one request. */
+#define BULK_WINDOW_MS 50
+#define BULK_MAX 100
+
+static int bulk_enabled(const struct op *op)
+{
+	const struct cg_source_config *src = find_source(op->e->cfg, op->ev.source);
+	if (!src || !src->actions.bulk || op->no_bulk || !op->cs.case_id)
+		return 0;
+	/* The bulk payload documents no status names: custom close statuses go one by one. */
+	return !(op->steps[op->index] == CG_STEP_CLOSE && op->src.status_name);
+}
+
+static void bulk_timer_cb(uv_timer_t *t);
+
+static int bulk_collect(struct op *op)
+{
+	struct cg_engine *e = op->e;
+	if (op->bulk_members || !bulk_enabled(op))
+		return 0;
+	op->bulk_next = e->bulk_head;
+	e->bulk_head = op;
+	if (!uv_is_active((uv_handle_t *)&e->bulk_timer))
+		uv_timer_start(&e->bulk_timer, bulk_timer_cb, BULK_WINDOW_MS, 0);
+	return 1;
+}
+
+static int same_bulk(const struct op *a, const struct op *b)
+{
+	enum cg_step sa = a->steps[a->index], sb = b->steps[b->index];
+	return sa == sb && (sa != CG_STEP_PRIORITY || a->ev.priority == b->ev.priority);
+}
+
+static void bulk_timer_cb(uv_timer_t *t)
+{
+	struct cg_engine *e = t->data;
+	/* Arrival order (the list is newest first). */
+	struct op *rev = NULL, *list = e->bulk_head;
+	e->bulk_head = NULL;
+	while (list) {
+		struct op *n = list->bulk_next;
+		list->bulk_next = rev;
+		rev = list;
+		list = n;
+	}
+	while (rev) {
+		struct op *leader = rev, *tail = NULL;
+		size_t n = 1;
+		rev = rev->bulk_next;
+		leader->bulk_next = NULL;
+		for (struct op **pp = &rev; *pp && n < BULK_MAX;) {
+			struct op *o = *pp;
+			if (!same_bulk(leader, o)) {
+				pp = &o->bulk_next;
+				continue;
+			}
+			*pp = o->bulk_next;
+			o->bulk_next = NULL;
+			if (tail)
+				tail->bulk_next = o;
+			else
+				leader->bulk_members = o;
+			tail = o;
+			n++;
+		}
+		if (n == 1)
+			leader->no_bulk = 1; /* alone: the single request is the cheaper one */
+		op_send_step(leader);
+	}
+}
+
+static void bulk_done(const struct cg_dd_result *res, void *ud);
+
+static int send_bulk(struct op *leader)
+{
+	size_t n = 1;
+	for (struct op *m = leader->bulk_members; m; m = m->bulk_next)
+		n++;
+	const char **ids = calloc(n, sizeof(*ids));
+	if (!ids)
+		return CG_ENOMEM;
+	ids[0] = leader->cs.case_id;
+	size_t i = 1;
+	for (struct op *m = leader->bulk_members; m; m = m->bulk_next)
+		ids[i++] = m->cs.case_id;
+	int close = leader->steps[leader->index] == CG_STEP_CLOSE;
+	cJSON *body = close ? cg_body_bulk(ids, n, "status", "status", "CLOSED")
+			    : cg_body_bulk(ids, n, "priority", "priority", cg_priority_name(leader->ev.priority));
+	free(ids);
+	if (!body)
+		return CG_ENOMEM;
+	char *text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (!text)
+		return CG_ENOMEM;
+	int rc = cg_dd_request(leader->e->dd, "POST", "/api/v2/cases/bulk", text, strlen(text), bulk_done, leader);
+	cJSON_free(text);
+	if (rc == 0)
+		CG_LOG_DEBUG("bulk %s of %zu cases", close ? "close" : "priority", n);
+	return rc;
+}
+
+static void bulk_done(const struct cg_dd_result *res, void *ud)
+{
+	struct op *leader = ud;
+	struct cg_engine *e = leader->e;
+	char labels[160];
+	cg_metrics_observe(e->metrics, "casegate_outbound_latency_seconds", "step=\"bulk\"", res->elapsed_s);
+	if (res->status) {
+		snprintf(labels, sizeof(labels), "code=\"%ld\"", res->status);
+		cg_metrics_add(e->metrics, "casegate_delivery_http_total", labels, 1);
+	}
+	if (e->unanswered)
+		e->unanswered--;
+	rl_observe(e, res);
+	if (res->status == 429 && !e->stopping) {
+		cg_metrics_add(e->metrics, "casegate_rate_limit_waits_total", "", 1);
+		rl_wait(leader); /* the whole batch goes again when the window resets */
+		return;
+	}
+	enum cg_outcome oc = cg_retry_classify(res->transport_error, res->status);
+	snprintf(labels, sizeof(labels), "outcome=\"%s\"",
+		 oc == CG_DELIVERED ? "delivered" : oc == CG_RETRY_LATER ? "retry" : "refused");
+	cg_metrics_add(e->metrics, "casegate_bulk_requests_total", labels, 1);
+	struct op *all = leader;
+	leader->bulk_next = leader->bulk_members;
+	leader->bulk_members = NULL;
+	if (oc == CG_GIVE_UP)
+		CG_LOG_WARN("bulk update refused (HTTP %ld: %.200s): single requests instead", res->status,
+			    res->body ? res->body : "");
+	while (all) {
+		struct op *op = all;
+		all = op->bulk_next;
+		op->bulk_next = NULL;
+		if (oc == CG_DELIVERED) {
+			cg_metrics_add(e->metrics, "casegate_bulk_cases_total", op->source_label, 1);
+			op_advance(op);
+		} else if (oc == CG_GIVE_UP) {
+			op->no_bulk = 1;
+			op_send_step(op);
+		} else {
+			if (res->transport_error)
+				snprintf(op->reason, sizeof(op->reason), "bulk: %s", res->errmsg);
+			else
+				snprintf(op->reason, sizeof(op->reason), "bulk: HTTP %ld", res->status);
+			op->http_status = (int)res->status;
+			op_retry(op, res);
+		}
+	}
+}
+
+/* Archive sweep: closed cases older than a source's archive_after get an archive event, which
+ * then runs like any other event of their key (ordered, rate-limited, retried). */
+struct sweep_job {
+	struct cg_engine *e;
+	size_t n;
+	char **names;
+	int64_t *before;
+	size_t queued;
+	int unsupported;
+};
+
+static void sweep_free(struct sweep_job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		free(j->names[i]);
+	free(j->names);
+	free(j->before);
+	free(j);
+}
+
+static int sweep_run(struct cg_store *st, void *ud)
+{
+	struct sweep_job *j = ud;
+	int64_t now = wall_ms();
+	j->queued = 0;
+	j->unsupported = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		char prefix[200];
+		struct cg_store_case *v = NULL;
+		size_t nv = 0;
+		snprintf(prefix, sizeof(prefix), "%s:", j->names[i]);
+		int rc = cg_store_case_list_closed(st, prefix, j->before[i], CG_CASE_ARCHIVE_QUEUED | CG_CASE_ARCHIVED, 100,
+						   &v, &nv);
+		if (rc == CG_EINVAL && !st->ops->case_list_closed) {
+			j->unsupported = 1;
+			return 0;
+		}
+		if (rc)
+			return rc;
+		for (size_t k = 0; k < nv && rc == 0; k++) {
+			char payload[128];
+			snprintf(payload, sizeof(payload), "{\"case_id\":\"%.64s\"}", v[k].case_id);
+			struct cg_store_event ev = {.source = j->names[i],
+						    .dedup_key = v[k].dedup_key,
+						    .status = CG_STATUS_RESOLVED,
+						    .priority = v[k].priority,
+						    .payload = payload,
+						    .received_ms = now,
+						    .next_ms = now,
+						    .step = cg_step_encode(CG_ACT_ARCHIVE, 0)};
+			v[k].action_flags |= CG_CASE_ARCHIVE_QUEUED;
+			rc = cg_store_enqueue(st, &ev, 1);
+			if (rc == 0)
+				rc = cg_store_case_put(st, &v[k]);
+			if (rc == 0)
+				j->queued++;
+		}
+		cg_store_cases_free(v, nv);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void sweep_done(int rc, void *ud)
+{
+	struct sweep_job *j = ud;
+	struct cg_engine *e = j->e;
+	e->sweeping = 0;
+	if (rc)
+		CG_LOG_WARN("archive sweep failed: %s", cg_strerror(rc));
+	else if (j->unsupported)
+		CG_LOG_WARN("archive_after: the store cannot list closed cases; archiving is off");
+	else if (j->queued) {
+		CG_LOG_INFO("archive sweep: %zu case(s) to archive", j->queued);
+		if (!e->stopping)
+			cg_engine_kick(e);
+	}
+	sweep_free(j);
+	maybe_stopped(e);
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+	struct cg_engine *e = t->data;
+	if (e->sweeping || e->stopping)
+		return;
+	struct sweep_job *j = calloc(1, sizeof(*j));
+	size_t n = e->cfg->nsources;
+	if (!j || !(j->names = calloc(n ? n : 1, sizeof(char *))) || !(j->before = calloc(n ? n : 1, sizeof(int64_t)))) {
+		if (j)
+			sweep_free(j);
+		return;
+	}
+	j->e = e;
+	int64_t now = wall_ms();
+	for (size_t i = 0; i < n; i++) {
+		const struct cg_source_config *src = &e->cfg->sources[i];
+		if (!src->actions.archive_after_ms)
+			continue;
+		if (!(j->names[j->n] = strdup(src->name)))
+			break;
+		j->before[j->n++] = now - (int64_t)src->actions.archive_after_ms;
+	}
+	if (j->n == 0 || cg_storeq_submit(e->q, sweep_run, sweep_done, j) != 0) {
+		sweep_free(j);
+		return;
+	}
+	e->sweeping = 1;
+}
+
+/* At creation and after a reload: resolve project keys, (re)arm the archive sweep. */
+static void actions_start(struct cg_engine *e)
+{
+	uint64_t min = 0;
+	int keys = 0;
+	for (size_t i = 0; i < e->cfg->nsources; i++) {
+		const struct cg_source_config *src = &e->cfg->sources[i];
+		keys |= cg_project_is_key(src->project);
+		if (src->actions.archive_after_ms && (!min || src->actions.archive_after_ms < min))
+			min = src->actions.archive_after_ms;
+	}
+	if (keys) {
+		/* A reload lists again: a project created since then resolves now. */
+		e->projects.loaded_ms = 0;
+		projects_fetch(e);
+	}
+	if (!min) {
+		uv_timer_stop(&e->sweep_timer);
+		return;
+	}
+	uint64_t iv = min / 4;
+	if (iv < 250)
+		iv = 250;
+	if (iv > 10 * 60 * 1000)
+		iv = 10 * 60 * 1000;
+	uv_timer_start(&e->sweep_timer, sweep_cb, iv, iv);
+}
+
+static void actions_stop(struct cg_engine *e)
+{
+	uv_timer_stop(&e->sweep_timer);
+	uv_timer_stop(&e->bulk_timer);
+	/* Collected and waiting ops have saved their progress: they resume after restart. */
+	struct op *list = e->bulk_head;
+	e->bulk_head = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->bulk_next;
+		op->bulk_next = NULL;
+		op_release(op);
+	}
+	list = e->proj_head;
+	e->proj_head = e->proj_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->wait_next;
+		op_release(op);
+	}
 }

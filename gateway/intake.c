@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actions.h"
 #include "app.h"
 #include "auth.h"
 #include "err.h"
@@ -19,6 +20,10 @@ struct intake_job {
 	size_t n;
 	cJSON *answer; /* 202 body */
 	char source_label[160];
+	/* Sender's delivery id (SNS MessageId): a redelivery is acknowledged without new events. */
+	char source[128];
+	char message_id[160];
+	int duplicate; /* set by intake_run: message_id was already committed */
 };
 
 static int64_t wall_ms(void)
@@ -66,6 +71,18 @@ static void intake_job_free(struct intake_job *j)
 static int intake_run(struct cg_store *st, void *ud)
 {
 	struct intake_job *j = ud;
+	j->duplicate = 0; /* a job may run again after its batch rolled back */
+	if (j->message_id[0]) {
+		/* Same transaction as the enqueue: the id is remembered only if the events commit. */
+		int was_seen = 0;
+		int rc = cg_store_seen(st, j->source, j->message_id, wall_ms(), &was_seen);
+		if (rc)
+			return rc;
+		if (was_seen) {
+			j->duplicate = 1;
+			return 0;
+		}
+	}
 	return cg_store_enqueue(st, j->evs, j->n);
 }
 
@@ -84,6 +101,20 @@ static void intake_done(int rc, void *ud)
 		return;
 	}
 	app->store_full = 0;
+	if (j->duplicate) {
+		CG_LOG_INFO("source=%s: redelivery of message %s: already accepted", j->source, j->message_id);
+		count_request(app, j->source_label, 200);
+		cg_metrics_add(app->metrics, "casegate_duplicate_deliveries_total", j->source_label, 1);
+		cJSON *body = cJSON_CreateObject();
+		if (body) {
+			cJSON_AddStringToObject(body, "status", "duplicate");
+			cJSON_AddStringToObject(body, "message_id", j->message_id);
+		}
+		respond_json(j->req, 200, body, NULL, 0);
+		cJSON_Delete(body);
+		intake_job_free(j);
+		return;
+	}
 	for (size_t i = 0; i < j->n; i++)
 		CG_LOG_EV(CG_LOG_LEVEL_DEBUG, j->evs[i].source, j->evs[i].dedup_key, NULL, "queued event %" PRId64,
 			  j->evs[i].id);
@@ -104,6 +135,17 @@ static const struct cg_source_config *lookup_source(const struct cg_config *cfg,
 		}
 	}
 	return NULL;
+}
+
+/*
+ * Hook for SNS-like subscription handshakes: the mapper found a SubscribeURL to GET. For now the
+ * URL is only logged (an operator confirms by opening it); the confirming GET, limited to the
+ * source's host allowlist, belongs here.
+ */
+static void confirm_subscription(struct cg_app *app, const struct cg_source_config *src, const char *url)
+{
+	(void)app;
+	CG_LOG_WARN("source=%s: subscription confirmation received: confirm it by opening %s", src->name, url);
 }
 
 /* Maps and drafts the payload; fills j->evs and j->answer. Returns the HTTP status to answer
@@ -127,6 +169,15 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		status = 500;
 		goto out;
 	}
+	if (events.subscribe_url[0]) {
+		confirm_subscription(app, src, events.subscribe_url);
+		snprintf(msg, msglen, "%s: confirm by opening the SubscribeURL (casegate logged it)",
+			 events.ignored_reason[0] ? events.ignored_reason : "subscription confirmation");
+		status = 200;
+		goto out;
+	}
+	memcpy(j->message_id, events.message_id, sizeof(j->message_id));
+	snprintf(j->source, sizeof(j->source), "%s", src->name);
 	j->answer = cJSON_CreateObject();
 	cJSON *list = cJSON_CreateArray();
 	cJSON *skipped = cJSON_CreateArray();
@@ -173,6 +224,10 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		ev->severity = d.severity;
 		d.severity = NULL;
 		ev->payload = cg_engine_event_payload(&d);
+		if (ev->payload && cg_actions_payload_insights(src, &events.v[i], &ev->payload) != 0) {
+			free(ev->payload); /* out of memory: answered 500 below */
+			ev->payload = NULL;
+		}
 		ev->received_ms = now;
 		ev->next_ms = now;
 		cJSON *item = cJSON_CreateObject();
@@ -215,6 +270,12 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 	size_t idx = 0;
 	const struct cg_source_config *src = lookup_source(app->cfg, name, name_len, &idx);
 	if (!src) {
+		count_request(app, "source=\"\"", 404);
+		cg_http_respond_error(req, 404, "unknown source");
+		return;
+	}
+	if (src->type && strcmp(src->type, "email") == 0) {
+		/* Mail sources take mail (mail.listen or `casegate mail`), never webhooks. */
 		count_request(app, "source=\"\"", 404);
 		cg_http_respond_error(req, 404, "unknown source");
 		return;

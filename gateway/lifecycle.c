@@ -10,6 +10,8 @@ static const char *const action_names[] = {
 	[CG_ACT_NONE] = "none",	      [CG_ACT_CREATE] = "create",	[CG_ACT_REOPEN] = "reopen",
 	[CG_ACT_COMMENT] = "comment", [CG_ACT_ESCALATE] = "escalate",	[CG_ACT_DEESCALATE] = "deescalate",
 	[CG_ACT_RESOLVE] = "resolve", [CG_ACT_FOLD] = "fold",		[CG_ACT_IGNORE] = "ignore",
+	[CG_ACT_ARCHIVE] = "archive",
+	[CG_ACT_NOTE] = "note",
 };
 
 const char *cg_action_name(enum cg_action a)
@@ -26,6 +28,15 @@ const char *cg_step_name(enum cg_step s)
 	case CG_STEP_CLOSE: return "close";
 	case CG_STEP_OPEN: return "open";
 	case CG_STEP_PRIORITY: return "priority";
+	case CG_STEP_ASSIGN: return "assign";
+	case CG_STEP_WATCH: return "watch";
+	case CG_STEP_INSIGHTS: return "insights";
+	case CG_STEP_LINK: return "link";
+	case CG_STEP_DUE_DATE: return "due_date";
+	case CG_STEP_JIRA: return "jira";
+	case CG_STEP_SERVICENOW: return "servicenow";
+	case CG_STEP_NOTEBOOK: return "notebook";
+	case CG_STEP_ARCHIVE: return "archive";
 	}
 	return "unknown";
 }
@@ -55,6 +66,11 @@ enum cg_action cg_lifecycle_decide(int status, int priority, const struct cg_sto
 				   const struct cg_source_config *src, int64_t now)
 {
 	int state = c ? c->state : CG_CASE_NONE;
+	if (status == CG_STATUS_COMMENT) {
+		/* A note (mail reply, acknowledgement) needs a case to land on; it never makes one. */
+		return (state == CG_CASE_OPEN || state == CG_CASE_CLOSED) && (c->case_id || c->case_key) ? CG_ACT_NOTE
+													  : CG_ACT_IGNORE;
+	}
 	if (status == CG_STATUS_RESOLVED) {
 		/* A resolution never creates a case. */
 		if (state != CG_CASE_OPEN && state != CG_CASE_CREATING)
@@ -97,6 +113,7 @@ int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int
 		steps[n++] = CG_STEP_COMMENT;
 		break;
 	case CG_ACT_COMMENT:
+	case CG_ACT_NOTE:
 		steps[n++] = CG_STEP_COMMENT;
 		break;
 	case CG_ACT_ESCALATE:
@@ -173,7 +190,9 @@ void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority,
 		c->last_fire_ms = now;
 		c->fires++;
 		break;
+	case CG_ACT_NOTE: /* a human's note changes no counter: digests and reopen windows run as before */
 	case CG_ACT_IGNORE:
+	case CG_ACT_ARCHIVE: /* the archive step keeps its own flags */
 	case CG_ACT_NONE:
 	case CG_ACT_MAX_:
 		return;

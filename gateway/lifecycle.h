@@ -17,6 +17,8 @@ enum cg_action {
 	CG_ACT_RESOLVE,     /* resolved: comment and/or close per on_resolve */
 	CG_ACT_FOLD,        /* repeat folded into the next digest: no request */
 	CG_ACT_IGNORE,      /* nothing to do (on_repeat ignore, resolution of an unknown key, ...) */
+	CG_ACT_ARCHIVE,     /* archive a case closed long ago (queued by the engine's sweep, never decided) */
+	CG_ACT_NOTE,        /* CG_STATUS_COMMENT on a known case: one comment, the case is left as it is */
 	CG_ACT_MAX_
 };
 
@@ -27,6 +29,16 @@ enum cg_step {
 	CG_STEP_CLOSE,      /* POST /cases/{id}/status (closed) */
 	CG_STEP_OPEN,       /* POST /cases/{id}/status (open) */
 	CG_STEP_PRIORITY,   /* POST /cases/{id}/priority */
+	/* Lifecycle actions (actions.h); a 4xx answer skips them instead of dead-lettering the event. */
+	CG_STEP_ASSIGN,     /* POST /cases/{id}/assign */
+	CG_STEP_WATCH,      /* POST /cases/{id}/watchers/{user} (one step per watcher) */
+	CG_STEP_INSIGHTS,   /* PUT /cases/{id}/insights */
+	CG_STEP_LINK,       /* POST /cases/link (to the previous case of the key) */
+	CG_STEP_DUE_DATE,   /* POST /cases/{id}/due_date */
+	CG_STEP_JIRA,       /* POST /cases/{id}/relationships/jira_issues */
+	CG_STEP_SERVICENOW, /* POST /cases/{id}/relationships/servicenow_tickets */
+	CG_STEP_NOTEBOOK,   /* POST /cases/{id}/relationships/notebook */
+	CG_STEP_ARCHIVE,    /* POST /cases/{id}/archive */
 };
 
 const char *cg_action_name(enum cg_action a);

@@ -14,6 +14,9 @@
 #include "err.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "mail.h"
+#include "mailin.h"
+#include "provision.h"
 #include "opscli.h"
 #include "registry.h"
 #include "store.h"
@@ -27,8 +30,13 @@ static void usage(FILE *f)
 		   "  casegate check-config -c FILE              validate FILE; every error as file:line:col\n"
 		   "  casegate map -c FILE --source NAME [PAYLOAD|-]\n"
 		   "                                             dry run: print the case events a payload yields\n"
+		   "  casegate mail -c FILE --source NAME [--sender ADDR] < MESSAGE\n"
+		   "                                             queue one e-mail (pipe mode; exit 0, 65, 67 or 75)\n"
 		   "  casegate dlq list|show ID|retry ID|drop ID -c FILE\n"
 		   "                                             inspect and act on dead letters\n"
+		   "  casegate provision -c FILE --plan|--apply  reconcile the config's provision: section with Datadog\n"
+		   "  casegate maintenance start|end -c FILE --project KEY [--duration 1h]\n"
+		   "                                             open or end a project's maintenance window\n"
 		   "  casegate reload -c FILE                    validate FILE, then make the running daemon reload it\n"
 		   "  casegate status -c FILE [--json]           queue depth, oldest item, dead letters, last delivery per source\n"
 		   "  casegate mappers                           list source types\n"
@@ -39,6 +47,7 @@ struct args {
 	const char *config;
 	const char *source;
 	const char *dd_url;
+	const char *sender;
 	const char *pos[4];
 	int npos;
 	int json;
@@ -54,6 +63,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->source = argv[++i];
 		else if (strcmp(argv[i], "--datadog-url") == 0 && i + 1 < argc)
 			a->dd_url = argv[++i];
+		else if (strcmp(argv[i], "--sender") == 0 && i + 1 < argc)
+			a->sender = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0)
 			a->json = 1;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -149,7 +160,18 @@ static int cmd_map(const struct args *a)
 	if (!text)
 		goto out;
 	const char *end = NULL;
-	payload = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	int is_email = src->type && strcmp(src->type, "email") == 0;
+	if (is_email) {
+		/* An email source maps a message (.eml): parse it as the listener would. */
+		char perr[256] = "";
+		int prc = cg_mail_parse(text, len, NULL, &payload, perr, sizeof(perr));
+		if (prc) {
+			fprintf(stderr, "casegate map: %s\n", prc == CG_EINVAL ? perr : cg_strerror(prc));
+			goto out;
+		}
+	} else {
+		payload = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	}
 	if (!payload) {
 		fprintf(stderr, "casegate map: invalid JSON near byte %td\n", end ? end - text : 0);
 		goto out;
@@ -161,7 +183,7 @@ static int cmd_map(const struct args *a)
 		fprintf(stderr, "casegate map: source '%s': %s\n", src->name, err);
 		goto out;
 	}
-	struct cg_map_opts opts = {.group_by = src->group_by};
+	struct cg_map_opts opts = {.group_by = src->group_by, .mail_rules = src->mail_rules};
 	int mrc = src->mapper->map(payload, &opts, &events, err, sizeof(err));
 	if (mrc) {
 		fprintf(stderr, "casegate map: %s payload not understood: %s\n", src->type,
@@ -186,7 +208,9 @@ static int cmd_map(const struct args *a)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "source", src->name);
 		cJSON_AddStringToObject(o, "dedup_key", d.dedup_key);
-		cJSON_AddStringToObject(o, "status", d.status == CG_STATUS_RESOLVED ? "resolved" : "firing");
+		cJSON_AddStringToObject(o, "status", d.status == CG_STATUS_RESOLVED  ? "resolved"
+						     : d.status == CG_STATUS_COMMENT ? "comment"
+										     : "firing");
 		cJSON_AddStringToObject(o, "priority", cg_priority_name(d.priority));
 		cJSON_AddStringToObject(o, "action", cg_action_name(act));
 		if (act == CG_ACT_CREATE) {
@@ -220,6 +244,31 @@ out:
 	free(text);
 	cg_config_free(cfg);
 	return rc;
+}
+
+/* Pipe mode for aliases and procmail: one message on stdin, sysexits codes like RT's mail gateway. */
+static int cmd_mail(const struct args *a)
+{
+	if (!a->source) {
+		fprintf(stderr, "casegate mail: --source NAME is required\n");
+		return 64; /* EX_USAGE */
+	}
+	struct cg_config *cfg = load_or_report(a->config);
+	if (!cfg)
+		return 78; /* EX_CONFIG */
+	size_t len = 0;
+	char *raw = read_all(stdin, &len);
+	if (!raw) {
+		cg_config_free(cfg);
+		fprintf(stderr, "casegate mail: out of memory reading the message\n");
+		return 75;
+	}
+	char msg[512] = "";
+	int code = cg_mailin_pipe(cfg, a->source, raw, len, a->sender, msg, sizeof(msg));
+	fprintf(stderr, "casegate mail: %s\n", msg);
+	free(raw);
+	cg_config_free(cfg);
+	return code;
 }
 
 static void print_dead(const struct cg_dead_letter *d, int full)
@@ -325,9 +374,14 @@ int main(int argc, char **argv)
 			printf("%-14s %s\n", (*m)->name, (*m)->description);
 		return 0;
 	}
+	if (strcmp(cmd, "provision") == 0)
+		return cg_provision_cli(argc, argv, stdout, stderr);
+	if (strcmp(cmd, "maintenance") == 0)
+		return cg_maintenance_cli(argc, argv, stdout, stderr);
 	struct args a;
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "map") != 0 &&
-	    strcmp(cmd, "dlq") != 0 && strcmp(cmd, "reload") != 0 && strcmp(cmd, "status") != 0) {
+	    strcmp(cmd, "dlq") != 0 && strcmp(cmd, "mail") != 0 && strcmp(cmd, "reload") != 0 &&
+	    strcmp(cmd, "status") != 0) {
 		fprintf(stderr, "casegate: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -356,6 +410,8 @@ int main(int argc, char **argv)
 		return cmd_map(&a);
 	if (strcmp(cmd, "dlq") == 0)
 		return cmd_dlq(&a);
+	if (strcmp(cmd, "mail") == 0)
+		return cmd_mail(&a);
 	if (strcmp(cmd, "reload") == 0)
 		return cg_cli_reload(a.config, 10000, stdout, stderr);
 	if (strcmp(cmd, "status") == 0)

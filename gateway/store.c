@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
+
 void cg_store_event_cleanup(struct cg_store_event *ev)
 {
 	if (!ev)
@@ -34,6 +36,7 @@ void cg_store_case_cleanup(struct cg_store_case *c)
 	free(c->case_key);
 	free(c->marker);
 	free(c->prev_case_key);
+	free(c->prev_case_id);
 	free(c->last_summary);
 	memset(c, 0, sizeof(*c));
 }
@@ -66,4 +69,21 @@ void cg_store_source_stats_free(struct cg_store_source_stat *v, size_t n)
 		free(v[i].last_case_key);
 	}
 	free(v);
+}
+
+int cg_store_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
+			      size_t limit, struct cg_store_case **out, size_t *nout)
+{
+	if (!st->ops->case_list_closed)
+		return CG_EINVAL; /* backend without it */
+	return st->ops->case_list_closed(st, key_prefix, closed_before, flags_clear, limit, out, nout);
+}
+
+void cg_store_cases_free(struct cg_store_case *c, size_t n)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < n; i++)
+		cg_store_case_cleanup(&c[i]);
+	free(c);
 }

@@ -47,11 +47,22 @@ struct cg_store_case {
 	int generation;       /* cases opened for this key so far (1 for the first) */
 	char *marker;         /* idempotency marker of the latest create */
 	char *prev_case_key;  /* the case before this generation (reopen window passed) */
+	char *prev_case_id;   /* its UUID (to link the new case to it) */
 	int64_t created_ms, closed_ms, last_fire_ms, last_comment_ms;
 	int64_t fires;        /* total firing events seen */
 	int64_t pending_repeats; /* repeats not yet reported in a digest comment */
 	int64_t first_pending_ms; /* when the oldest unreported repeat arrived */
 	char *last_summary;   /* summary of the newest repeat (for the digest) */
+	int64_t action_flags; /* enum cg_case_action_flag: one-shot actions done for this generation */
+};
+
+/* Lifecycle actions done once per case (bits of cg_store_case.action_flags). */
+enum cg_case_action_flag {
+	CG_CASE_JIRA = 1,        /* Jira issue created */
+	CG_CASE_SERVICENOW = 2,  /* ServiceNow ticket created */
+	CG_CASE_NOTEBOOK = 4,    /* investigation notebook created */
+	CG_CASE_ARCHIVE_QUEUED = 8, /* an archive event is queued */
+	CG_CASE_ARCHIVED = 16,
 };
 
 struct cg_store_stats {
@@ -105,6 +116,10 @@ struct cg_store_ops {
 	int (*dead_retry)(struct cg_store *st, int64_t id, int64_t now_ms);
 	int (*dead_drop)(struct cg_store *st, int64_t id);
 	int (*seen)(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen);
+	/* Optional (NULL when a backend lacks it: archiving is then unavailable). */
+	int (*case_list_closed)(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
+				size_t limit, struct cg_store_case **out, size_t *nout);
+	int (*seen_get)(struct cg_store *st, const char *ns, int64_t now_ms, char **id);
 	int (*source_stats)(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout);
 };
 
@@ -173,6 +188,18 @@ static inline void cg_store_close(struct cg_store *st)
 #define cg_store_dead_drop(st, id) ((st)->ops->dead_drop(st, id))
 /* Records (ns, id) as seen (e.g. SNS MessageId); *was_seen = 1 when it was already there. */
 #define cg_store_seen(st, ns, id, now, was) ((st)->ops->seen(st, ns, id, now, was))
+/*
+ * Closed cases (state CG_CASE_CLOSED, with a case_id) whose dedup_key starts with key_prefix,
+ * closed before closed_before (wall ms) and with none of the flags_clear bits set; at most
+ * limit, oldest first. *out is freed with cg_store_cases_free(). CG_EINVAL when the backend
+ * does not implement it.
+ */
+int cg_store_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
+			      size_t limit, struct cg_store_case **out, size_t *nout);
+void cg_store_cases_free(struct cg_store_case *c, size_t n);
+/* The newest id recorded under ns within the seen() lifetime (7 days); *id malloc'd (caller
+ * frees); CG_ENOENT when none. E-mail threading keeps "mailref:<Message-ID>" -> dedup key. */
+#define cg_store_seen_get(st, ns, now, id) ((st)->ops->seen_get(st, ns, now, id))
 /* One row per source known to the queue, the dead letters or past deliveries, by name;
  * *out is freed with cg_store_source_stats_free (NULL when none). */
 #define cg_store_source_stats(st, out, nout) ((st)->ops->source_stats(st, out, nout))

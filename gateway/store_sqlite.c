@@ -91,7 +91,11 @@ static const char *const migrations[] = {
 	" seen_ms INTEGER NOT NULL,"
 	" PRIMARY KEY (ns, id)) WITHOUT ROWID;"
 	"CREATE INDEX seen_time ON seen(seen_ms);",
-	/* 1 -> 2: the latest delivery of each source (casegate status). */
+	/* 1 -> 2: lifecycle actions (link to the previous case, one-shot integrations, archive). */
+	"ALTER TABLE cases ADD COLUMN prev_case_id TEXT;"
+	"ALTER TABLE cases ADD COLUMN action_flags INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX cases_closed ON cases(closed_ms) WHERE state = 3;",
+	/* 2 -> 3: the latest delivery of each source (casegate status). */
 	"CREATE TABLE deliveries ("
 	" source TEXT PRIMARY KEY NOT NULL,"
 	" delivered INTEGER NOT NULL DEFAULT 0,"
@@ -103,7 +107,8 @@ static const char *const migrations[] = {
 #define EV_COLS "id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error"
 #define CASE_COLS                                                                                          \
 	"dedup_key, case_id, case_key, state, priority, generation, marker, prev_case_key, created_ms, closed_ms, " \
-	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary"
+	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary, prev_case_id, "   \
+	"action_flags"
 #define DL_COLS "id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms"
 
 enum stmt_id {
@@ -139,6 +144,8 @@ enum stmt_id {
 	S_DL_DEL,
 	S_SEEN_PRUNE,
 	S_SEEN_INS,
+	S_CASE_CLOSED,
+	S_SEEN_GET,
 	S_DELIVERED,
 	S_SOURCE_STATS,
 	S_COUNT_
@@ -174,7 +181,7 @@ static const char *const stmt_sql[S_COUNT_] = {
 		       " attempts + 1, next_ms, step, last_error, ?2, ?3, ?4 FROM events WHERE id = ?1",
 	[S_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE dedup_key = ?1",
 	[S_CASE_PUT] = "INSERT OR REPLACE INTO cases (" CASE_COLS ")"
-		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
 	[S_CASE_BY_KEY] = "SELECT " CASE_COLS " FROM cases WHERE case_key = ?1 ORDER BY created_ms DESC LIMIT 1",
 	[S_ST_COUNT] = "SELECT COUNT(*) FROM events",
 	[S_ST_INFLIGHT] = "SELECT COUNT(*) FROM events WHERE inflight = 1",
@@ -195,6 +202,10 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_DL_DEL] = "DELETE FROM dead_letters WHERE id = ?1",
 	[S_SEEN_PRUNE] = "DELETE FROM seen WHERE seen_ms < ?1",
 	[S_SEEN_INS] = "INSERT OR IGNORE INTO seen (ns, id, seen_ms) VALUES (?1, ?2, ?3)",
+	[S_CASE_CLOSED] = "SELECT " CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < ?2 AND case_id IS NOT NULL"
+			  " AND (action_flags & ?3) = 0 AND substr(dedup_key, 1, length(?1)) = ?1"
+			  " ORDER BY closed_ms LIMIT ?4",
+	[S_SEEN_GET] = "SELECT id FROM seen WHERE ns = ?1 AND seen_ms >= ?2 ORDER BY seen_ms DESC, id LIMIT 1",
 	[S_DELIVERED] = "INSERT INTO deliveries (source, delivered, last_ms, dedup_key)"
 			" SELECT source, 1, ?2, dedup_key FROM events WHERE id = ?1"
 			" ON CONFLICT (source) DO UPDATE SET delivered = delivered + 1, last_ms = excluded.last_ms,"
@@ -426,9 +437,10 @@ static int read_case(sqlite3_stmt *stmt, struct cg_store_case *c)
 	c->fires = sqlite3_column_int64(stmt, 12);
 	c->pending_repeats = sqlite3_column_int64(stmt, 13);
 	c->first_pending_ms = sqlite3_column_int64(stmt, 14);
-	if (dup_col(stmt, 0, &c->dedup_key) || dup_col(stmt, 1, &c->case_id) || dup_col(stmt, 2, &c->case_key) ||
+	c->action_flags = sqlite3_column_int64(stmt, 17);
+	if ((dup_col(stmt, 0, &c->dedup_key) || dup_col(stmt, 1, &c->case_id) || dup_col(stmt, 2, &c->case_key) ||
 	    dup_col(stmt, 6, &c->marker) || dup_col(stmt, 7, &c->prev_case_key) ||
-	    dup_col(stmt, 15, &c->last_summary)) {
+	    dup_col(stmt, 15, &c->last_summary)) || dup_col(stmt, 16, &c->prev_case_id)) {
 		cg_store_case_cleanup(c);
 		return CG_ENOMEM;
 	}
@@ -744,7 +756,58 @@ static int sq_case_put(struct cg_store *st, const struct cg_store_case *c)
 	sqlite3_bind_int64(stmt, 14, c->pending_repeats);
 	sqlite3_bind_int64(stmt, 15, c->first_pending_ms);
 	sqlite3_bind_text(stmt, 16, c->last_summary, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 17, c->prev_case_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 18, c->action_flags);
 	return run(s, stmt, "case put", NULL);
+}
+
+static int sq_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
+			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt = NULL;
+	struct cg_store_case *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!key_prefix)
+		return CG_EINVAL;
+	if (limit > 1000)
+		limit = 1000;
+	if (limit && !(v = calloc(limit, sizeof(*v))))
+		return CG_ENOMEM;
+	if ((rc = stmt_get(s, S_CASE_CLOSED, &stmt))) {
+		free(v);
+		return rc;
+	}
+	sqlite3_bind_text(stmt, 1, key_prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, closed_before);
+	sqlite3_bind_int64(stmt, 3, flags_clear);
+	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
+	while (n < limit) {
+		int r = sqlite3_step(stmt);
+		if (r == SQLITE_DONE)
+			break;
+		if (r != SQLITE_ROW) {
+			rc = fail_rc(s, r, "closed case list");
+			break;
+		}
+		if ((rc = read_case(stmt, &v[n])))
+			break;
+		n++;
+	}
+	stmt_done(stmt);
+	if (rc) {
+		cg_store_cases_free(v, n);
+		return rc;
+	}
+	if (n == 0) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
 }
 
 /* ---- stats ---- */
@@ -964,6 +1027,38 @@ static int sq_source_stats(struct cg_store *st, struct cg_store_source_stat **ou
 	return 0;
 }
 
+/* The newest id recorded under ns (e.g. the dedup key a mail's Message-ID led to). */
+static int sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+	if (!ns || !id)
+		return CG_EINVAL;
+	if ((rc = stmt_get(s, S_SEEN_GET, &stmt)))
+		return rc;
+	sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
+	/* Entries past their time are gone for seen() too, whether or not pruning ran yet. */
+	sqlite3_bind_int64(stmt, 2, now_ms - SEEN_TTL_MS);
+	int r = sqlite3_step(stmt);
+	if (r == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(stmt, 0);
+		char *copy = strdup(v ? v : "");
+		stmt_done(stmt);
+		if (!copy)
+			return CG_ENOMEM;
+		*id = copy;
+		return 0;
+	}
+	if (r != SQLITE_DONE) {
+		rc = fail_rc(s, r, "seen get");
+		stmt_done(stmt);
+		return rc;
+	}
+	stmt_done(stmt);
+	return CG_ENOENT;
+}
+
 /* ---- open / close ---- */
 
 static void sq_close(struct cg_store *st)
@@ -1006,6 +1101,8 @@ static const struct cg_store_ops sq_ops = {
 	.dead_retry = sq_dead_retry,
 	.dead_drop = sq_dead_drop,
 	.seen = sq_seen,
+	.case_list_closed = sq_case_list_closed,
+	.seen_get = sq_seen_get,
 	.source_stats = sq_source_stats,
 };
 

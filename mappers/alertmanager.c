@@ -131,17 +131,6 @@ static int label_hash(const cJSON *labels, const char *prefix, char hex[65])
 	return 0;
 }
 
-static void pct_encode(struct cg_sbuf *b, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '.' || *p == '_' || *p == '~')
-			cg_sbuf_addn(b, (const char *)p, 1);
-		else
-			cg_sbuf_addf(b, "%%%02X", *p);
-	}
-}
-
 /*
  * A "new silence" link prefilled with the label matchers. Alertmanager's UI takes
  * /#/silences/new?filter={a="b", c="d"}; Grafana's takes
@@ -165,9 +154,9 @@ static int silence_link(cJSON *links, const char *external_url, const cJSON *lab
 		cg_sbuf_add(&b, "/alerting/silence/new?alertmanager=grafana");
 		for (size_t i = 0; i < n; i++) {
 			cg_sbuf_add(&b, "&matcher=");
-			pct_encode(&b, v[i]->string);
+			cg_sbuf_pct_encode(&b, v[i]->string);
 			cg_sbuf_add(&b, "%3D");
-			pct_encode(&b, v[i]->valuestring);
+			cg_sbuf_pct_encode(&b, v[i]->valuestring);
 		}
 	} else {
 		cg_sbuf_add(&f, "{");
@@ -186,7 +175,7 @@ static int silence_link(cJSON *links, const char *external_url, const cJSON *lab
 		cg_sbuf_add(&f, "}");
 		cg_sbuf_add(&b, "/#/silences/new?filter=");
 		if (!f.oom)
-			pct_encode(&b, f.p);
+			cg_sbuf_pct_encode(&b, f.p);
 	}
 	free(v);
 	int oom = f.oom;

@@ -21,7 +21,7 @@ static int portal_link(cJSON *links, const char *name, const char *prefix, const
 	struct cg_sbuf b = {0};
 	cg_sbuf_add(&b, prefix);
 	if (encode)
-		cg_mu_pct_encode(&b, id);
+		cg_sbuf_pct_encode(&b, id);
 	else
 		cg_sbuf_add(&b, id);
 	char *url = cg_sbuf_take(&b);

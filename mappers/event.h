@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
-enum cg_alert_status { CG_STATUS_FIRING = 0, CG_STATUS_RESOLVED = 1 };
+/* CG_STATUS_COMMENT: a note for the case of the dedup key (an e-mail reply, an acknowledgement);
+ * it never creates, closes or reopens a case and is dropped when the key has no case. */
+enum cg_alert_status { CG_STATUS_FIRING = 0, CG_STATUS_RESOLVED = 1, CG_STATUS_COMMENT = 2 };
 
 /*
  * One alert occurrence. Strings are malloc'd and owned by the event (NULL when

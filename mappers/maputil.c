@@ -178,17 +178,6 @@ int cg_mu_tags(cJSON *labels, cJSON *list, const cJSON *tags)
 	return rc;
 }
 
-void cg_mu_pct_encode(struct cg_sbuf *b, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '.' || *p == '_' || *p == '~')
-			cg_sbuf_addn(b, (const char *)p, 1);
-		else
-			cg_sbuf_addf(b, "%%%02X", *p);
-	}
-}
-
 struct cg_event *cg_mu_push(struct cg_event_list *out)
 {
 	struct cg_event *e = cg_event_list_push(out);

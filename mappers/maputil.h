@@ -43,8 +43,6 @@ int cg_mu_tags(cJSON *labels, cJSON *list, const cJSON *tags);
 /* The same for a comma-separated text (NULL: nothing). */
 int cg_mu_tags_text(cJSON *labels, cJSON *list, const char *text);
 
-/* Appends s percent-encoded (RFC 3986 unreserved characters kept). */
-void cg_mu_pct_encode(struct cg_sbuf *b, const char *s);
 
 /* Pushes an event with empty labels, annotations and links; NULL on ENOMEM. */
 struct cg_event *cg_mu_push(struct cg_event_list *out);

@@ -13,6 +13,14 @@ extern const struct cg_mapper cg_mapper_azure;
 extern const struct cg_mapper cg_mapper_gcp;
 extern const struct cg_mapper cg_mapper_pagerduty;
 extern const struct cg_mapper cg_mapper_opsgenie;
+/* srcB: */
+extern const struct cg_mapper cg_mapper_cloudwatch;
+extern const struct cg_mapper cg_mapper_newrelic;
+extern const struct cg_mapper cg_mapper_zabbix;
+extern const struct cg_mapper cg_mapper_uptimekuma;
+extern const struct cg_mapper cg_mapper_kibana;
+/* e-mail (mail.c parses, email.c maps) */
+extern const struct cg_mapper cg_mapper_email;
 
 static const struct cg_mapper *const all[] = {
 	&cg_mapper_generic,
@@ -25,6 +33,14 @@ static const struct cg_mapper *const all[] = {
 	&cg_mapper_gcp,
 	&cg_mapper_pagerduty,
 	&cg_mapper_opsgenie,
+	/* srcB: */
+	&cg_mapper_cloudwatch,
+	&cg_mapper_newrelic,
+	&cg_mapper_zabbix,
+	&cg_mapper_uptimekuma,
+	&cg_mapper_kibana,
+	/* e-mail */
+	&cg_mapper_email,
 	NULL,
 };
 

@@ -9,8 +9,12 @@
 
 enum cg_group_by { CG_GROUP_ALERT = 0, CG_GROUP_GROUP = 1 };
 
+struct cg_mail_rules; /* mailrules.h */
+
 struct cg_map_opts {
 	enum cg_group_by group_by;
+	/* type email: the source's compiled rule set (NULL: subject heuristics only). */
+	const struct cg_mail_rules *mail_rules;
 };
 
 /*

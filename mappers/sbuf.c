@@ -74,3 +74,14 @@ char *cg_sbuf_take(struct cg_sbuf *b)
 	memset(b, 0, sizeof(*b));
 	return p;
 }
+
+void cg_sbuf_pct_encode(struct cg_sbuf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		    *p == '.' || *p == '_' || *p == '~')
+			cg_sbuf_addn(b, (const char *)p, 1);
+		else
+			cg_sbuf_addf(b, "%%%02X", *p);
+	}
+}

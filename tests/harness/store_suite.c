@@ -437,6 +437,8 @@ static void t_cases(void **state)
 	c.pending_repeats = 17;
 	c.first_pending_ms = T0 + 5;
 	c.last_summary = (char *)"CPU 97% on web-1";
+	c.prev_case_id = (char *)"11111111-2222-4333-8444-555555555555";
+	c.action_flags = CG_CASE_JIRA | CG_CASE_NOTEBOOK;
 	CHECK_RC(cg_store_case_put(f->st, &c), 0);
 	struct cg_store_case other = {.dedup_key = (char *)"am:y", .case_key = (char *)"PROJ-8", .state = CG_CASE_CLOSED};
 	CHECK_RC(cg_store_case_put(f->st, &other), 0);
@@ -458,6 +460,8 @@ static void t_cases(void **state)
 	CHECK_I64(got.pending_repeats, 17);
 	CHECK_I64(got.first_pending_ms, T0 + 5);
 	CHECK_STR(got.last_summary, "CPU 97% on web-1");
+	CHECK_STR(got.prev_case_id, "11111111-2222-4333-8444-555555555555");
+	CHECK_I64(got.action_flags, CG_CASE_JIRA | CG_CASE_NOTEBOOK);
 	cg_store_case_cleanup(&got);
 	CHECK_RC(cg_store_case_find_by_key(f->st, "PROJ-5", &got), CG_ENOENT);
 
@@ -475,6 +479,43 @@ static void t_cases(void **state)
 	CHECK_I64(s.cases, 2);
 	struct cg_store_case nokey = {0};
 	CHECK_RC(cg_store_case_put(f->st, &nokey), CG_EINVAL);
+}
+
+/* Closed cases for the archive sweep: by key prefix, age and flags, oldest first. */
+static void t_case_list_closed(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_case *v = NULL;
+	size_t n = 99;
+	if (!f->st->ops->case_list_closed)
+		skip();
+	struct cg_store_case cs[] = {
+		{.dedup_key = (char *)"am:old", .case_id = (char *)"id-old", .state = CG_CASE_CLOSED, .closed_ms = T0 - 50},
+		{.dedup_key = (char *)"am:older", .case_id = (char *)"id-older", .state = CG_CASE_CLOSED,
+		 .closed_ms = T0 - 90},
+		{.dedup_key = (char *)"am:new", .case_id = (char *)"id-new", .state = CG_CASE_CLOSED, .closed_ms = T0 + 5},
+		{.dedup_key = (char *)"am:open", .case_id = (char *)"id-open", .state = CG_CASE_OPEN, .closed_ms = 0},
+		{.dedup_key = (char *)"am:queued", .case_id = (char *)"id-q", .state = CG_CASE_CLOSED, .closed_ms = T0 - 70,
+		 .action_flags = CG_CASE_ARCHIVE_QUEUED},
+		{.dedup_key = (char *)"amx:other", .case_id = (char *)"id-x", .state = CG_CASE_CLOSED, .closed_ms = T0 - 80},
+		{.dedup_key = (char *)"am:noid", .state = CG_CASE_CLOSED, .closed_ms = T0 - 60},
+	};
+	for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
+		CHECK_RC(cg_store_case_put(f->st, &cs[i]), 0);
+	CHECK_RC(cg_store_case_list_closed(f->st, "am:", T0, CG_CASE_ARCHIVE_QUEUED | CG_CASE_ARCHIVED, 10, &v, &n), 0);
+	CHECK_I64((int64_t)n, 2);
+	if (n == 2) {
+		CHECK_STR(v[0].dedup_key, "am:older");
+		CHECK_STR(v[1].dedup_key, "am:old");
+		CHECK_STR(v[1].case_id, "id-old");
+	}
+	cg_store_cases_free(v, n);
+	CHECK_RC(cg_store_case_list_closed(f->st, "am:", T0, 0, 1, &v, &n), 0);
+	CHECK_I64((int64_t)n, 1);
+	cg_store_cases_free(v, n);
+	CHECK_RC(cg_store_case_list_closed(f->st, "zz:", T0, 0, 10, &v, &n), 0);
+	CHECK_I64((int64_t)n, 0);
+	cg_store_cases_free(v, n);
 }
 
 static void t_seen(void **state)
@@ -718,11 +759,22 @@ static int key_index(const char *key)
 	return (int)v;
 }
 
-/* 100k events over 1k keys through enqueue, claim, done; checks per-key order on the way. */
+/* 20k events (CG_STORE_BULK_N to change; the benchmarks use 100k) over 1k keys through
+ * enqueue, claim, done; checks per-key order on the way. Every commit is an fsync, so the
+ * default stays small enough for a sanitizer build on a slow disk. */
+static int atoi_positive(const char *s)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+	return end && *end == '\0' && v > 0 && v <= 10000000 ? (int)v : 0;
+}
+
 static void t_bulk(void **state)
 {
 	struct fx *f = *state;
-	enum { N = 100000, KEYS = 1000, BATCH = 1000, CLAIM = 256 };
+	enum { KEYS = 1000, BATCH = 1000, CLAIM = 256 };
+	const char *env_n = getenv("CG_STORE_BULK_N");
+	const int N = env_n && atoi_positive(env_n) > 0 ? atoi_positive(env_n) : 20000;
 	struct cg_store_event *evs = calloc(BATCH, sizeof(*evs));
 	char(*keys)[16] = calloc(KEYS, sizeof(*keys));
 	int64_t *last = calloc(KEYS, sizeof(*last));
@@ -776,7 +828,7 @@ static void t_bulk(void **state)
 		rounds++;
 		if (n == 0)
 			break;
-		if (rounds > 10 * N)
+		if (rounds > 10 * (size_t)N)
 			fail_msg("claim loop does not finish");
 	}
 	double t_drain = elapsed_s(&t0);
@@ -806,6 +858,7 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 		cmocka_unit_test_setup_teardown(t_step_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_case_list_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_crash_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_stats, setup, teardown),

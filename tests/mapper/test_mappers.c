@@ -513,6 +513,8 @@ static const char *shared_folder(const char *mapper)
 		/* srcA */
 		{"azure", "azure_monitor"},
 		{"gcp", "gcp_monitoring"},
+		/* srcB */
+		{"cloudwatch", "aws_sns_cloudwatch"},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(map[i][0], mapper) == 0)

@@ -37,6 +37,7 @@ struct cg_sim_faults {
 };
 
 struct cg_sim_pending; /* an answer waiting for its latency timer */
+struct cg_sim_extra;   /* sim_extra.c: watchers, insights, links, rules, views, windows, bulk */
 
 struct cg_sim {
 	uv_loop_t *loop;
@@ -69,6 +70,7 @@ struct cg_sim {
 
 	struct cg_sim_pending *pending; /* doubly linked, for shutdown */
 	int closing;
+	struct cg_sim_extra *extra;
 };
 
 /* sim_model.c: cases and projects. */
@@ -93,6 +95,8 @@ struct cg_sim_call {
 	struct cg_sim *sim;
 	const char *case_id; /* path parameter, or NULL */
 	const char *param2;  /* custom attribute key / project id, or NULL */
+	const char *param3;  /* sim_extra.c: rule / view / window / link id, watcher UUID, or NULL */
+	const struct cg_http_request *req; /* sim_extra.c: query parameters */
 	const char *query_filter;
 	long page_size, page_number;
 	const char *sort_field;
@@ -123,6 +127,25 @@ int cg_sim_op_create_project(struct cg_sim_call *c);
 
 /* The /_sim/cases document. */
 cJSON *cg_sim_dump_cases(struct cg_sim *s);
+
+/* sim_extra.c: the endpoints beyond cases, comments and projects. */
+struct cg_sim_route {
+	const char *op;
+	int (*fn)(struct cg_sim_call *c);
+	int needs_body;
+};
+int cg_sim_extra_init(struct cg_sim *s);
+void cg_sim_extra_cleanup(struct cg_sim *s);
+/* Forgets per-case state (watchers, insights, due dates, links); configuration resources stay. */
+void cg_sim_extra_reset(struct cg_sim *s);
+/*
+ * Routes the endpoints sim_extra.c serves. Returns 0 (found: *out set, c's parameters point into
+ * s->extra until the next call), 404 (not one of them) or 405 (path known, method not).
+ */
+int cg_sim_extra_route(struct cg_sim *s, const struct cg_http_request *req, struct cg_sim_route *out,
+		       struct cg_sim_call *c);
+/* /_sim/extra (GET: state dump) and /_sim/bulk (POST {"refuse": bool}); 1 when handled. */
+int cg_sim_extra_control(struct cg_sim *s, struct cg_http_request *req);
 
 /* sim_api.c: request handling, faults, stats, request log. */
 void cg_sim_handle(struct cg_http_request *req, void *ud);

@@ -382,7 +382,13 @@ static void handle_api(struct cg_sim *s, struct cg_http_request *req)
 		in = cJSON_ParseWithLength(req->body, req->body_len);
 		invalid_json = in == NULL;
 	}
-	int rrc = route(req->method, req->path, seg, &r, &call);
+	struct cg_sim_route xr;
+	call.req = req;
+	int rrc = cg_sim_extra_route(s, req, &xr, &call);
+	if (rrc == 0)
+		r = (struct route){xr.op, xr.fn, xr.needs_body};
+	else if (rrc == 404)
+		rrc = route(req->method, req->path, seg, &r, &call);
 	const char *op = rrc == 0 ? r.op : "unknown";
 
 	s->total++;
@@ -448,7 +454,8 @@ static void handle_api(struct cg_sim *s, struct cg_http_request *req)
 	}
 	status = r.fn(&call);
 	if (status >= 200 && status < 300) {
-		body = cJSON_PrintUnformatted(call.out);
+		/* 201/202/204 answers without a document (watch, Jira, notebook, deletes) have no body. */
+		body = call.out ? cJSON_PrintUnformatted(call.out) : strdup("");
 		if (!body) {
 			status = 500;
 			msg = "out of memory";
@@ -570,6 +577,8 @@ static void handle_sim(struct cg_sim *s, struct cg_http_request *req)
 			}
 		}
 		answer_doc(s, req, 200, faults_json(s));
+	} else if (cg_sim_extra_control(s, req)) {
+		/* handled */
 	} else if (strcmp(p, "/reset") == 0 && post) {
 		cg_sim_reset(s);
 		cJSON *o = cJSON_CreateObject();

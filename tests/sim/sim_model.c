@@ -175,6 +175,8 @@ int cg_sim_init(struct cg_sim *s, uv_loop_t *loop, uint64_t seed)
 		goto fail;
 	if (cg_sim_add_project(s, CG_SIM_DEFAULT_PROJECT_KEY, CG_SIM_DEFAULT_PROJECT_ID, "Demo") != 0)
 		goto fail;
+	if (cg_sim_extra_init(s) != 0)
+		goto fail;
 	return 0;
 fail:
 	cg_sim_cleanup(s);
@@ -196,6 +198,7 @@ void cg_sim_cleanup(struct cg_sim *s)
 	if (!s)
 		return;
 	free_cases(s);
+	cg_sim_extra_cleanup(s);
 	free(s->cases);
 	free(s->projects);
 	cJSON_Delete(s->by_operation);
@@ -210,6 +213,7 @@ void cg_sim_cleanup(struct cg_sim *s)
 void cg_sim_reset(struct cg_sim *s)
 {
 	free_cases(s);
+	cg_sim_extra_reset(s);
 	for (size_t i = 0; i < s->nprojects; i++)
 		s->projects[i].next_number = 1;
 	cJSON *a = cJSON_CreateObject(), *b = cJSON_CreateObject();

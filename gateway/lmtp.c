@@ -1,0 +1,928 @@
+/* lmtp.c: LMTP/SMTP receiver: command state machine, pipelining, dot-unstuffing, size and time limits. */
+#define CG_LOG_COMPONENT "mail"
+#include "lmtp.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "err.h"
+#include "log.h"
+
+#define LINE_MAX_CMD 2048     /* RFC 5321 asks for 512; be lenient with long parameters */
+#define DATA_CHUNK 8192       /* a partial data line longer than this is taken as it is */
+#define IN_MAX (256 * 1024)   /* unprocessed input held while a message is being stored */
+#define RATE_SLOTS 1024
+
+struct rate_slot {
+	uint64_t hash;    /* 0: free */
+	double tokens;
+	uint64_t last_ms;
+};
+
+struct conn;
+
+struct cg_lmtp_server {
+	uv_loop_t *loop;
+	uv_tcp_t listener;
+	struct cg_lmtp_opts opts;
+	char *hostname, *host;
+	cg_lmtp_rcpt_fn rcpt_fn;
+	cg_lmtp_msg_fn msg_fn;
+	void *ud;
+	int port;
+	unsigned nconns;
+	struct conn *conns;
+	int closing, listener_closed;
+	void (*on_closed)(void *ud);
+	void *closed_ud;
+	struct rate_slot rate[RATE_SLOTS];
+};
+
+struct msg_priv {
+	struct cg_lmtp_msg pub;
+	struct conn *conn; /* NULL once the connection is gone */
+	int *codes;
+	char **texts;
+};
+
+struct conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	struct cg_lmtp_server *srv;
+	struct conn *next, *prev;
+	int open_handles;
+	char remote[64];
+	char *in;
+	size_t in_len, in_cap;
+	struct {
+		char *p;
+		size_t n, cap;
+	} out;
+	int helo, has_mail, in_data, at_line_start, oversize, discard_line;
+	char *mail_from;
+	char **rcpts;
+	size_t nrcpts;
+	char *data;
+	size_t data_len, data_cap, data_bytes;
+	struct msg_priv *busy; /* handed to the handler */
+	int closing, quit;
+	int reading;
+};
+
+static uint64_t now_ms(uv_loop_t *loop)
+{
+	return uv_now(loop);
+}
+
+/* ---- output ---- */
+
+static void out_put(struct conn *c, const char *s, size_t n)
+{
+	if (c->out.n + n > c->out.cap) {
+		size_t cap = c->out.cap ? c->out.cap : 512;
+		while (cap < c->out.n + n)
+			cap *= 2;
+		char *p = realloc(c->out.p, cap);
+		if (!p)
+			return; /* the peer times out; nothing better to do without memory */
+		c->out.p = p;
+		c->out.cap = cap;
+	}
+	memcpy(c->out.p + c->out.n, s, n);
+	c->out.n += n;
+}
+
+__attribute__((format(printf, 2, 3))) static void reply(struct conn *c, const char *fmt, ...)
+{
+	char line[1100];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	out_put(c, line, (size_t)n);
+}
+
+static void conn_close(struct conn *c);
+
+struct wreq {
+	uv_write_t req;
+	struct conn *c;
+	char *buf;
+	int close_after;
+};
+
+static void write_done(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct conn *c = w->c;
+	free(w->buf);
+	int close_after = w->close_after;
+	free(w);
+	if (status < 0 || close_after)
+		conn_close(c);
+}
+
+static void flush(struct conn *c, int close_after)
+{
+	if (c->closing)
+		return;
+	if (c->out.n == 0) {
+		if (close_after)
+			conn_close(c);
+		return;
+	}
+	struct wreq *w = calloc(1, sizeof(*w));
+	if (!w) {
+		conn_close(c);
+		return;
+	}
+	w->c = c;
+	w->buf = c->out.p;
+	w->close_after = close_after;
+	uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.n);
+	c->out.p = NULL;
+	c->out.n = c->out.cap = 0;
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
+		free(w->buf);
+		free(w);
+		conn_close(c);
+	}
+}
+
+/* ---- connection lifetime ---- */
+
+static void maybe_server_closed(struct cg_lmtp_server *s)
+{
+	if (s->closing && s->listener_closed && s->nconns == 0) {
+		void (*cb)(void *) = s->on_closed;
+		void *ud = s->closed_ud;
+		free(s->hostname);
+		free(s->host);
+		free(s);
+		if (cb)
+			cb(ud);
+	}
+}
+
+static void txn_reset(struct conn *c)
+{
+	free(c->mail_from);
+	c->mail_from = NULL;
+	for (size_t i = 0; i < c->nrcpts; i++)
+		free(c->rcpts[i]);
+	free(c->rcpts);
+	c->rcpts = NULL;
+	c->nrcpts = 0;
+	free(c->data);
+	c->data = NULL;
+	c->data_len = c->data_cap = c->data_bytes = 0;
+	c->has_mail = c->in_data = c->oversize = 0;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct cg_lmtp_server *s = c->srv;
+	txn_reset(c);
+	free(c->in);
+	free(c->out.p);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	free(c);
+	maybe_server_closed(s);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	if (--c->open_handles > 0)
+		return;
+	if (c->busy) {
+		/* The handler still holds the message: it frees the connection when done. */
+		c->busy->conn = NULL;
+		c->busy = NULL;
+	}
+	conn_free(c);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	uv_timer_stop(&c->timer);
+	uv_close((uv_handle_t *)&c->timer, handle_closed);
+	uv_close((uv_handle_t *)&c->tcp, handle_closed);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	if (c->busy)
+		return; /* waiting on us, not on the peer */
+	CG_LOG_INFO("client=%s: timeout", c->remote);
+	reply(c, "421 4.4.2 %s timeout, closing connection", c->srv->hostname);
+	flush(c, 1);
+}
+
+static void arm_timeout(struct conn *c)
+{
+	if (!c->closing)
+		uv_timer_start(&c->timer, on_timeout, c->srv->opts.timeout_ms, 0);
+}
+
+/* ---- rate limit per envelope sender (token bucket; colliding senders share a slot) ---- */
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)tolower((unsigned char)*s);
+		h *= 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
+static int rate_take(struct cg_lmtp_server *s, const char *sender)
+{
+	unsigned cap = s->opts.max_per_sender_hour;
+	if (!cap)
+		return 1;
+	uint64_t h = fnv1a(sender), now = now_ms(s->loop);
+	struct rate_slot *r = &s->rate[h % RATE_SLOTS];
+	if (r->hash != h) {
+		r->hash = h;
+		r->tokens = cap;
+		r->last_ms = now;
+	}
+	r->tokens += (double)(now - r->last_ms) * cap / 3600000.0;
+	if (r->tokens > cap)
+		r->tokens = cap;
+	r->last_ms = now;
+	if (r->tokens < 1)
+		return 0;
+	r->tokens -= 1;
+	return 1;
+}
+
+/* ---- commands ---- */
+
+static void process(struct conn *c);
+
+/* Parses "<addr> params" after "FROM:" / "TO:". addr gets the address (no <>); params the rest. */
+static int parse_path(const char *p, char *addr, size_t alen, const char **params)
+{
+	while (*p == ' ')
+		p++;
+	if (*p != '<')
+		return -1;
+	const char *end = strchr(p, '>');
+	if (!end || (size_t)(end - p - 1) >= alen)
+		return -1;
+	size_t n = (size_t)(end - p - 1);
+	memcpy(addr, p + 1, n);
+	addr[n] = '\0';
+	/* A source route ("<@a,@b:user@c>") is obsolete: keep the mailbox. */
+	if (addr[0] == '@') {
+		char *colon = strchr(addr, ':');
+		if (!colon)
+			return -1;
+		memmove(addr, colon + 1, strlen(colon + 1) + 1);
+	}
+	for (const char *q = addr; *q; q++)
+		if ((unsigned char)*q <= ' ' || *q == '<' || *q == '>')
+			return -1;
+	*params = end + 1;
+	return 0;
+}
+
+static void cmd_hello(struct conn *c, const char *verb, const char *arg)
+{
+	int lmtp = !c->srv->opts.smtp;
+	if (lmtp && strcasecmp(verb, "LHLO") != 0) {
+		reply(c, "500 5.5.1 this is LMTP: use LHLO");
+		return;
+	}
+	if (!lmtp && strcasecmp(verb, "LHLO") == 0) {
+		reply(c, "500 5.5.1 this is SMTP: use EHLO or HELO");
+		return;
+	}
+	if (!*arg) {
+		reply(c, "501 5.5.4 %s needs a domain", verb);
+		return;
+	}
+	txn_reset(c);
+	c->helo = 1;
+	if (strcasecmp(verb, "HELO") == 0) {
+		reply(c, "250 %s", c->srv->hostname);
+		return;
+	}
+	reply(c, "250-%s", c->srv->hostname);
+	reply(c, "250-PIPELINING");
+	reply(c, "250-ENHANCEDSTATUSCODES");
+	reply(c, "250-8BITMIME");
+	reply(c, "250 SIZE %zu", c->srv->opts.max_size);
+}
+
+static void cmd_mail(struct conn *c, const char *arg)
+{
+	if (!c->helo) {
+		reply(c, "503 5.5.1 say %s first", c->srv->opts.smtp ? "EHLO" : "LHLO");
+		return;
+	}
+	if (c->has_mail) {
+		reply(c, "503 5.5.1 nested MAIL command");
+		return;
+	}
+	if (strncasecmp(arg, "FROM:", 5) != 0) {
+		reply(c, "501 5.5.4 syntax: MAIL FROM:<address>");
+		return;
+	}
+	char addr[512];
+	const char *params = NULL;
+	if (parse_path(arg + 5, addr, sizeof(addr), &params) != 0) {
+		reply(c, "501 5.1.7 bad sender address syntax");
+		return;
+	}
+	/* Parameters: SIZE=n and BODY=7BIT|8BITMIME are known; others are refused (RFC 5321 4.1.1.11). */
+	while (*params) {
+		while (*params == ' ')
+			params++;
+		if (!*params)
+			break;
+		size_t n = strcspn(params, " ");
+		if (n > 5 && strncasecmp(params, "SIZE=", 5) == 0) {
+			char num[24];
+			size_t ln = n - 5 < sizeof(num) - 1 ? n - 5 : sizeof(num) - 1;
+			memcpy(num, params + 5, ln);
+			num[ln] = '\0';
+			char *e = NULL;
+			unsigned long long v = strtoull(num, &e, 10);
+			if (!e || *e || !isdigit((unsigned char)num[0])) {
+				reply(c, "501 5.5.4 bad SIZE value");
+				return;
+			}
+			if (v > c->srv->opts.max_size) {
+				reply(c, "552 5.3.4 message size exceeds fixed limit of %zu bytes", c->srv->opts.max_size);
+				return;
+			}
+		} else if (n > 5 && strncasecmp(params, "BODY=", 5) == 0) {
+			if (!((n == 9 && strncasecmp(params + 5, "7BIT", 4) == 0) ||
+			      (n == 13 && strncasecmp(params + 5, "8BITMIME", 8) == 0))) {
+				reply(c, "501 5.5.4 BODY must be 7BIT or 8BITMIME");
+				return;
+			}
+		} else {
+			reply(c, "555 5.5.4 unsupported MAIL parameter %.*s", (int)(n > 40 ? 40 : n), params);
+			return;
+		}
+		params += n;
+	}
+	if (!(c->mail_from = strdup(addr))) {
+		reply(c, "451 4.3.0 out of memory");
+		return;
+	}
+	c->has_mail = 1;
+	reply(c, "250 2.1.0 Ok");
+}
+
+static void cmd_rcpt(struct conn *c, const char *arg)
+{
+	if (!c->has_mail) {
+		reply(c, "503 5.5.1 need MAIL before RCPT");
+		return;
+	}
+	if (strncasecmp(arg, "TO:", 3) != 0) {
+		reply(c, "501 5.5.4 syntax: RCPT TO:<address>");
+		return;
+	}
+	char addr[512];
+	const char *params = NULL;
+	if (parse_path(arg + 3, addr, sizeof(addr), &params) != 0 || !addr[0]) {
+		reply(c, "501 5.1.3 bad recipient address syntax");
+		return;
+	}
+	while (*params == ' ')
+		params++;
+	if (*params) {
+		reply(c, "555 5.5.4 RCPT parameters are not supported");
+		return;
+	}
+	if (c->nrcpts >= c->srv->opts.max_recipients) {
+		reply(c, "452 4.5.3 too many recipients");
+		return;
+	}
+	char msg[300] = "";
+	int code = c->srv->rcpt_fn(addr, c->srv->ud, msg, sizeof(msg));
+	if (code) {
+		reply(c, "%d %s", code, msg[0] ? msg : "5.1.1 recipient unknown");
+		return;
+	}
+	char **nr = realloc(c->rcpts, (c->nrcpts + 1) * sizeof(*nr));
+	char *copy = strdup(addr);
+	if (!nr || !copy) {
+		if (nr)
+			c->rcpts = nr;
+		free(copy);
+		reply(c, "451 4.3.0 out of memory");
+		return;
+	}
+	c->rcpts = nr;
+	c->rcpts[c->nrcpts++] = copy;
+	reply(c, "250 2.1.5 Ok");
+}
+
+static void cmd_data(struct conn *c)
+{
+	if (!c->has_mail) {
+		reply(c, "503 5.5.1 need MAIL before DATA");
+		return;
+	}
+	if (c->nrcpts == 0) {
+		reply(c, "554 5.5.1 no valid recipients");
+		return;
+	}
+	c->in_data = 1;
+	c->at_line_start = 1;
+	c->data_bytes = 0;
+	c->oversize = 0;
+	reply(c, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void command(struct conn *c, char *line)
+{
+	char verb[16];
+	size_t n = 0;
+	while (line[n] && line[n] != ' ' && n + 1 < sizeof(verb)) {
+		verb[n] = line[n];
+		n++;
+	}
+	verb[n] = '\0';
+	const char *arg = line + n;
+	while (*arg == ' ')
+		arg++;
+	if (strcasecmp(verb, "LHLO") == 0 || strcasecmp(verb, "EHLO") == 0 || strcasecmp(verb, "HELO") == 0)
+		cmd_hello(c, verb, arg);
+	else if (strcasecmp(verb, "MAIL") == 0)
+		cmd_mail(c, arg);
+	else if (strcasecmp(verb, "RCPT") == 0)
+		cmd_rcpt(c, arg);
+	else if (strcasecmp(verb, "DATA") == 0 && !*arg)
+		cmd_data(c);
+	else if (strcasecmp(verb, "RSET") == 0) {
+		txn_reset(c);
+		reply(c, "250 2.0.0 Ok");
+	} else if (strcasecmp(verb, "NOOP") == 0)
+		reply(c, "250 2.0.0 Ok");
+	else if (strcasecmp(verb, "QUIT") == 0) {
+		reply(c, "221 2.0.0 %s closing connection", c->srv->hostname);
+		c->quit = 1;
+	} else if (strcasecmp(verb, "VRFY") == 0)
+		reply(c, "252 2.5.2 cannot verify; send mail and it will be tried");
+	else if (strcasecmp(verb, "HELP") == 0)
+		reply(c, "214 2.0.0 commands: %s MAIL RCPT DATA RSET NOOP QUIT", c->srv->opts.smtp ? "EHLO HELO" : "LHLO");
+	else if (strcasecmp(verb, "STARTTLS") == 0 || strcasecmp(verb, "AUTH") == 0 || strcasecmp(verb, "BDAT") == 0 ||
+		 strcasecmp(verb, "ETRN") == 0 || strcasecmp(verb, "EXPN") == 0)
+		reply(c, "502 5.5.1 %s not implemented", verb);
+	else
+		reply(c, "500 5.5.2 unknown command");
+}
+
+/* ---- data ---- */
+
+static void data_append(struct conn *c, const char *p, size_t n)
+{
+	c->data_bytes += n;
+	if (c->oversize)
+		return;
+	if (c->data_bytes > c->srv->opts.max_size) {
+		/* Keep reading to the end of DATA (the reply must follow it), but keep nothing. */
+		c->oversize = 1;
+		free(c->data);
+		c->data = NULL;
+		c->data_len = c->data_cap = 0;
+		return;
+	}
+	if (c->data_len + n + 1 > c->data_cap) {
+		size_t cap = c->data_cap ? c->data_cap : 16384;
+		while (cap < c->data_len + n + 1)
+			cap *= 2;
+		char *np = realloc(c->data, cap);
+		if (!np) {
+			c->oversize = 1; /* answered as too big: nothing better to say */
+			free(c->data);
+			c->data = NULL;
+			c->data_len = c->data_cap = 0;
+			return;
+		}
+		c->data = np;
+		c->data_cap = cap;
+	}
+	memcpy(c->data + c->data_len, p, n);
+	c->data_len += n;
+	c->data[c->data_len] = '\0';
+}
+
+static void data_end(struct conn *c)
+{
+	c->in_data = 0;
+	struct cg_lmtp_server *s = c->srv;
+	if (c->oversize) {
+		CG_LOG_WARN("client=%s from=<%s>: message of %zu bytes over mail.max_size (%zu)", c->remote,
+			    c->mail_from ? c->mail_from : "", c->data_bytes, s->opts.max_size);
+		size_t n = s->opts.smtp ? 1 : c->nrcpts;
+		for (size_t i = 0; i < n; i++)
+			reply(c, "552 5.3.4 message size exceeds fixed limit of %zu bytes", s->opts.max_size);
+		txn_reset(c);
+		return;
+	}
+	struct msg_priv *m = calloc(1, sizeof(*m));
+	if (m) {
+		m->codes = calloc(c->nrcpts, sizeof(*m->codes));
+		m->texts = calloc(c->nrcpts, sizeof(*m->texts));
+	}
+	if (!m || !m->codes || !m->texts || (!c->data && !(c->data = strdup("")))) {
+		if (m) {
+			free(m->codes);
+			free(m->texts);
+			free(m);
+		}
+		size_t n = s->opts.smtp ? 1 : c->nrcpts;
+		for (size_t i = 0; i < n; i++)
+			reply(c, "451 4.3.0 out of memory");
+		txn_reset(c);
+		return;
+	}
+	/* Ownership of the transaction moves to the message. */
+	m->conn = c;
+	m->pub.mail_from = c->mail_from;
+	m->pub.rcpts = c->rcpts;
+	m->pub.nrcpts = c->nrcpts;
+	m->pub.data = c->data;
+	m->pub.len = c->data_len;
+	m->pub.remote = c->remote;
+	m->pub.rate_limited = !rate_take(s, c->mail_from ? c->mail_from : "");
+	c->mail_from = NULL;
+	c->rcpts = NULL;
+	c->nrcpts = 0;
+	c->data = NULL;
+	c->data_len = c->data_cap = 0;
+	c->has_mail = 0;
+	c->busy = m;
+	uv_timer_stop(&c->timer);
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+	s->msg_fn(&m->pub, s->ud);
+}
+
+static void consume(struct conn *c, size_t n)
+{
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+}
+
+/* Handles what is buffered, as far as possible without waiting on the handler. */
+static void process(struct conn *c)
+{
+	while (!c->busy && !c->closing && !c->quit && c->in_len) {
+		char *nl = memchr(c->in, '\n', c->in_len);
+		if (c->in_data) {
+			if (!nl) {
+				if (c->in_len < DATA_CHUNK)
+					break;
+				/* A very long line: pass it on in pieces (it cannot be the final "."). */
+				size_t skip = c->at_line_start && c->in[0] == '.' ? 1 : 0;
+				data_append(c, c->in + skip, c->in_len - skip);
+				c->at_line_start = 0;
+				c->in_len = 0;
+				break;
+			}
+			size_t len = (size_t)(nl - c->in);
+			size_t ll = len && c->in[len - 1] == '\r' ? len - 1 : len;
+			if (c->at_line_start && ll == 1 && c->in[0] == '.') {
+				consume(c, len + 1);
+				data_end(c);
+				continue;
+			}
+			size_t skip = c->at_line_start && ll > 0 && c->in[0] == '.' ? 1 : 0;
+			data_append(c, c->in + skip, ll - skip);
+			data_append(c, "\n", 1);
+			c->at_line_start = 1;
+			consume(c, len + 1);
+			continue;
+		}
+		if (!nl) {
+			if (c->in_len > LINE_MAX_CMD) {
+				reply(c, "500 5.5.2 line too long");
+				c->discard_line = 1;
+				c->in_len = 0;
+			}
+			break;
+		}
+		size_t len = (size_t)(nl - c->in);
+		if (c->discard_line) {
+			c->discard_line = 0;
+			consume(c, len + 1);
+			continue;
+		}
+		if (len > LINE_MAX_CMD) {
+			reply(c, "500 5.5.2 line too long");
+			consume(c, len + 1);
+			continue;
+		}
+		char line[LINE_MAX_CMD + 1];
+		size_t ll = len && c->in[len - 1] == '\r' ? len - 1 : len;
+		memcpy(line, c->in, ll);
+		line[ll] = '\0';
+		consume(c, len + 1);
+		if (memchr(line, '\0', ll)) {
+			reply(c, "500 5.5.2 NUL in command");
+			continue;
+		}
+		command(c, line);
+	}
+	if (c->quit) {
+		flush(c, 1);
+		return;
+	}
+	flush(c, 0);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	(void)suggested;
+	size_t want = 65536;
+	if (c->in_cap - c->in_len < want) {
+		char *p = realloc(c->in, c->in_len + want);
+		if (!p) {
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		c->in = p;
+		c->in_cap = c->in_len + want;
+	}
+	*buf = uv_buf_init(c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+	(void)buf;
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	c->in_len += (size_t)nread;
+	arm_timeout(c);
+	process(c);
+	if (!c->closing && c->busy == NULL && c->in_len > IN_MAX && !c->in_data) {
+		reply(c, "421 4.7.0 too much pipelined input");
+		flush(c, 1);
+	}
+}
+
+static void start_reading(struct conn *c)
+{
+	if (!c->reading && !c->closing && uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+		c->reading = 1;
+}
+
+void cg_lmtp_reply(struct cg_lmtp_msg *pub, size_t i, int code, const char *text)
+{
+	struct msg_priv *m = (struct msg_priv *)pub;
+	if (i >= pub->nrcpts)
+		return;
+	m->codes[i] = code;
+	free(m->texts[i]);
+	m->texts[i] = strdup(text ? text : "");
+}
+
+static void msg_free(struct msg_priv *m)
+{
+	for (size_t i = 0; i < m->pub.nrcpts; i++) {
+		free(m->pub.rcpts[i]);
+		free(m->texts[i]);
+	}
+	free(m->pub.rcpts);
+	free(m->texts);
+	free(m->codes);
+	free((char *)m->pub.mail_from);
+	free((char *)m->pub.data);
+	free(m);
+}
+
+static int default_code(int code)
+{
+	return code >= 200 && code < 600 ? code : 451;
+}
+
+void cg_lmtp_msg_done(struct cg_lmtp_msg *pub)
+{
+	struct msg_priv *m = (struct msg_priv *)pub;
+	struct conn *c = m->conn;
+	if (!c) {
+		msg_free(m);
+		return;
+	}
+	struct cg_lmtp_server *s = c->srv;
+	if (s->opts.smtp) {
+		/* One reply for all: a temporary failure anywhere makes the sender retry (duplicates
+		 * are recognised by Message-ID), a permanent one only when every recipient failed. */
+		size_t worst = 0;
+		int any_temp = 0, all_perm = 1;
+		for (size_t i = 0; i < pub->nrcpts; i++) {
+			int code = default_code(m->codes[i]);
+			if (code >= 400 && code < 500) {
+				any_temp = 1;
+				worst = i;
+			}
+			if (code < 500)
+				all_perm = 0;
+		}
+		size_t pick = any_temp ? worst : all_perm ? 0 : SIZE_MAX;
+		if (pick == SIZE_MAX) {
+			for (size_t i = 0; i < pub->nrcpts; i++)
+				if (default_code(m->codes[i]) < 300) {
+					pick = i;
+					break;
+				}
+		}
+		if (pick == SIZE_MAX)
+			pick = 0;
+		reply(c, "%d %s", default_code(m->codes[pick]), m->texts[pick] ? m->texts[pick] : "");
+	} else {
+		for (size_t i = 0; i < pub->nrcpts; i++)
+			reply(c, "%d %s", default_code(m->codes[i]), m->texts[i] ? m->texts[i] : "");
+	}
+	c->busy = NULL;
+	msg_free(m);
+	if (c->closing)
+		return;
+	if (s->closing) {
+		reply(c, "421 4.3.2 %s shutting down", s->hostname);
+		flush(c, 1);
+		return;
+	}
+	arm_timeout(c);
+	start_reading(c);
+	process(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct cg_lmtp_server *s = server->data;
+	if (status < 0 || s->closing)
+		return;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->srv = s;
+	uv_tcp_init(s->loop, &c->tcp);
+	uv_timer_init(s->loop, &c->timer);
+	c->tcp.data = c->timer.data = c;
+	c->open_handles = 2;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c);
+		return;
+	}
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	snprintf(c->remote, sizeof(c->remote), "?");
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof(c->remote));
+		else if (ss.ss_family == AF_INET6)
+			uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote, sizeof(c->remote));
+	}
+	if (s->nconns > s->opts.max_connections) {
+		reply(c, "421 4.7.0 %s too many connections, try again later", s->hostname);
+		flush(c, 1);
+		return;
+	}
+	reply(c, "220 %s casegate %s ready", s->hostname, s->opts.smtp ? "ESMTP" : "LMTP");
+	flush(c, 0);
+	arm_timeout(c);
+	start_reading(c);
+}
+
+static void listener_closed(uv_handle_t *h);
+
+int cg_lmtp_server_create(uv_loop_t *loop, const struct cg_lmtp_opts *opts, cg_lmtp_rcpt_fn rcpt, cg_lmtp_msg_fn msg,
+			  void *ud, struct cg_lmtp_server **out, char *err, size_t errlen)
+{
+	struct cg_lmtp_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return CG_ENOMEM;
+	s->loop = loop;
+	s->opts = *opts;
+	if (!s->opts.max_size)
+		s->opts.max_size = 10 * 1024 * 1024;
+	if (!s->opts.max_recipients)
+		s->opts.max_recipients = 100;
+	if (!s->opts.timeout_ms)
+		s->opts.timeout_ms = 5 * 60 * 1000;
+	if (!s->opts.max_connections)
+		s->opts.max_connections = 100;
+	s->hostname = strdup(opts->hostname && *opts->hostname ? opts->hostname : "casegate");
+	s->host = strdup(opts->host ? opts->host : "127.0.0.1");
+	s->rcpt_fn = rcpt;
+	s->msg_fn = msg;
+	s->ud = ud;
+	if (!s->hostname || !s->host) {
+		free(s->hostname);
+		free(s->host);
+		free(s);
+		return CG_ENOMEM;
+	}
+	s->opts.hostname = s->hostname;
+	s->opts.host = s->host;
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	if (uv_ip4_addr(s->host, opts->port, (struct sockaddr_in *)&ss) != 0 &&
+	    uv_ip6_addr(s->host, opts->port, (struct sockaddr_in6 *)&ss) != 0) {
+		snprintf(err, errlen, "not an IP address: %s", s->host);
+		free(s->hostname);
+		free(s->host);
+		free(s);
+		return CG_EINVAL;
+	}
+	uv_tcp_init(loop, &s->listener);
+	s->listener.data = s;
+	int r = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+	if (r != 0) {
+		snprintf(err, errlen, "%s", uv_strerror(r));
+		/* The handle lives in s: s goes in the close callback, when the caller's loop runs. */
+		s->closing = 1;
+		uv_close((uv_handle_t *)&s->listener, listener_closed);
+		return CG_EIO;
+	}
+	struct sockaddr_storage bound;
+	int blen = sizeof(bound);
+	if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen) == 0)
+		s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+							   : ((struct sockaddr_in *)&bound)->sin_port);
+	*out = s;
+	return 0;
+}
+
+int cg_lmtp_server_port(const struct cg_lmtp_server *s)
+{
+	return s->port;
+}
+
+unsigned cg_lmtp_server_connections(const struct cg_lmtp_server *s)
+{
+	return s->nconns;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+	struct cg_lmtp_server *s = h->data;
+	s->listener_closed = 1;
+	maybe_server_closed(s);
+}
+
+void cg_lmtp_server_close(struct cg_lmtp_server *s, void (*on_closed)(void *ud), void *ud)
+{
+	if (!s) {
+		if (on_closed)
+			on_closed(ud);
+		return;
+	}
+	s->closing = 1;
+	s->on_closed = on_closed;
+	s->closed_ud = ud;
+	for (struct conn *c = s->conns; c; c = c->next) {
+		if (c->busy)
+			continue; /* answered first, then closed by the peer or at QUIT */
+		reply(c, "421 4.3.2 %s shutting down", s->hostname);
+		flush(c, 1);
+	}
+	uv_close((uv_handle_t *)&s->listener, listener_closed);
+}

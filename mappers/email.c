@@ -1,0 +1,487 @@
+/* email.c: the `email` mapper: alert mail (parsed by mail.c) becomes one case event via its rule set. */
+#include "email.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "builder.h"
+#include "err.h"
+#include "mail.h"
+#include "registry.h"
+#include "tmpl.h"
+
+struct sb {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
+static void sb_put(struct sb *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void sb_puts(struct sb *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static char *sb_take(struct sb *b)
+{
+	if (b->oom) {
+		free(b->p);
+		return NULL;
+	}
+	if (!b->p)
+		return strdup("");
+	return b->p;
+}
+
+/* ---- subject handling ---- */
+
+static size_t skip_space(const char *s, size_t i)
+{
+	while (s[i] == ' ' || s[i] == '\t')
+		i++;
+	return i;
+}
+
+/* Length of a leading reply/forward prefix ("Re:", "AW:", "Fwd:") incl. following space, or 0. */
+static size_t reply_prefix(const char *s)
+{
+	static const char *const p[] = {"re:", "aw:", "fwd:", "fw:", "wg:", "sv:", "antw:", "tr:", NULL};
+	for (size_t i = 0; p[i]; i++)
+		if (strncasecmp(s, p[i], strlen(p[i])) == 0)
+			return skip_space(s, strlen(p[i]));
+	return 0;
+}
+
+/* Length of a leading "[FIRING:2]" / "[RESOLVED]" / "[FIRING]" tag incl. space, or 0. */
+static size_t status_tag(const char *s)
+{
+	static const char *const t[] = {"[firing", "[resolved", "[alert", "[ok", "[problem", "[recovery", NULL};
+	for (size_t i = 0; t[i]; i++) {
+		size_t n = strlen(t[i]);
+		if (strncasecmp(s, t[i], n) != 0)
+			continue;
+		size_t j = n;
+		if (s[j] == ':')
+			for (j++; isdigit((unsigned char)s[j]); j++)
+				;
+		if (s[j] == ']')
+			return skip_space(s, j + 1);
+	}
+	return 0;
+}
+
+/* Leading status words: "PROBLEM", "RECOVERY", "Problem:", "Resolved in 5m:", "PROBLEM -". */
+static size_t status_word(const char *s)
+{
+	static const char *const w[] = {"problem", "recovery", "resolved", "firing", "alert", NULL};
+	for (size_t i = 0; w[i]; i++) {
+		size_t n = strlen(w[i]);
+		if (strncasecmp(s, w[i], n) != 0)
+			continue;
+		size_t j = n;
+		if (strncasecmp(s + j, " in ", 4) == 0) {
+			/* "Resolved in 5m 3s: ..." */
+			const char *colon = strchr(s + j, ':');
+			if (!colon || colon - s > 40)
+				continue;
+			j = (size_t)(colon - s);
+		}
+		if (s[j] == ':')
+			return skip_space(s, j + 1);
+		if (s[j] == ' ' && s[j + 1] == '-' && s[j + 2] == ' ')
+			return skip_space(s, j + 3);
+		if (s[j] == ' ' && (isupper((unsigned char)s[0]) && isupper((unsigned char)s[1])))
+			return skip_space(s, j); /* all-caps word as in Nagios' "PROBLEM Service Alert" */
+	}
+	return 0;
+}
+
+char *cg_email_clean_subject(const char *subject)
+{
+	const char *s = subject ? subject : "";
+	size_t i = skip_space(s, 0);
+	for (int guard = 0; guard < 8; guard++) {
+		size_t k;
+		if ((k = reply_prefix(s + i)) || (k = status_tag(s + i))) {
+			i += k;
+			continue;
+		}
+		if (s[i] == '*' && s[i + 1] == '*') {
+			i = skip_space(s, i + 2);
+			continue;
+		}
+		if ((k = status_word(s + i))) {
+			i += k;
+			continue;
+		}
+		break;
+	}
+	char *out = strdup(s + i);
+	if (!out)
+		return NULL;
+	size_t n = strlen(out);
+	while (n && (out[n - 1] == ' ' || out[n - 1] == '*' || out[n - 1] == '\t'))
+		out[--n] = '\0';
+	if (!*out) {
+		free(out);
+		return strdup(subject && *subject ? subject : "(no subject)");
+	}
+	return out;
+}
+
+static int is_state_word(const char *w, size_t n)
+{
+	static const char *const st[] = {"ok",	     "up",	 "down",    "critical", "warning", "unknown",
+					 "unreachable", "pending", "resolved", "firing", NULL};
+	for (size_t i = 0; st[i]; i++)
+		if (strlen(st[i]) == n && strncasecmp(w, st[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+char *cg_email_subject_key(const char *subject)
+{
+	char *c = cg_email_clean_subject(subject);
+	if (!c)
+		return NULL;
+	/* Drop a trailing " is STATE" / " is STATE!" */
+	size_t n = strlen(c);
+	while (n && c[n - 1] == '!')
+		c[--n] = '\0';
+	char *is = NULL;
+	for (char *p = c; (p = strstr(p, " is ")); p++)
+		is = p;
+	if (is && is_state_word(is + 4, strlen(is + 4)))
+		*is = '\0';
+	/* Lower case, one space between words. */
+	size_t j = 0;
+	int sp = 0;
+	for (size_t i = 0; c[i]; i++) {
+		unsigned char ch = (unsigned char)c[i];
+		if (ch == ' ' || ch == '\t') {
+			sp = j > 0;
+			continue;
+		}
+		if (sp)
+			c[j++] = ' ';
+		sp = 0;
+		c[j++] = (char)tolower(ch);
+	}
+	c[j] = '\0';
+	return c;
+}
+
+void cg_email_subject_case_key(const char *subject, char out[64])
+{
+	out[0] = '\0';
+	for (const char *p = subject ? strchr(subject, '[') : NULL; p; p = strchr(p + 1, '[')) {
+		const char *q = p + 1;
+		size_t n = 0;
+		if (!isupper((unsigned char)q[0]))
+			continue;
+		while (isupper((unsigned char)q[n]) || isdigit((unsigned char)q[n]) || q[n] == '_')
+			n++;
+		if (q[n] != '-' || !isdigit((unsigned char)q[n + 1]))
+			continue;
+		n++;
+		while (isdigit((unsigned char)q[n]))
+			n++;
+		if (q[n] != ']' || n >= 63)
+			continue;
+		memcpy(out, q, n);
+		out[n] = '\0';
+		return;
+	}
+}
+
+/* ---- text ---- */
+
+static int quote_start(const char *line, size_t len)
+{
+	if (len > 0 && line[0] == '>')
+		return 1;
+	if (len >= 5 && strncmp(line, "-----", 5) == 0)
+		return 1; /* "-----Original Message-----" and the like */
+	if (len == 3 && strncmp(line, "-- ", 3) == 0)
+		return 1; /* signature separator */
+	if (len > 8 && strncmp(line, "On ", 3) == 0 && len >= 6 && strncmp(line + len - 6, "wrote:", 6) == 0)
+		return 1;
+	if (len > 8 && strncmp(line, "Am ", 3) == 0 && len >= 12 && strncmp(line + len - 12, "geschrieben:", 12) == 0)
+		return 1;
+	return 0;
+}
+
+char *cg_email_comment_text(const cJSON *mail, size_t max)
+{
+	struct sb b = {0};
+	const char *from = cg_json_str(mail, "from");
+	const char *name = cg_json_str(mail, "from_name");
+	const char *subject = cg_json_str(mail, "subject");
+	sb_puts(&b, "**E-mail from ");
+	if (name && *name)
+		sb_printf(&b, "%s <%s>", name, from ? from : "?");
+	else
+		sb_puts(&b, from ? from : "unknown sender");
+	sb_puts(&b, "**");
+	if (subject && *subject)
+		sb_printf(&b, ": %s", subject);
+	sb_puts(&b, "\n\n");
+	const char *text = cg_json_str(mail, "text");
+	size_t start = b.n;
+	for (const char *line = text; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		if (quote_start(line, len))
+			break;
+		sb_put(&b, line, len);
+		sb_puts(&b, "\n");
+		line = eol ? eol + 1 : NULL;
+	}
+	while (b.n > start && b.p && (b.p[b.n - 1] == '\n' || b.p[b.n - 1] == ' '))
+		b.p[--b.n] = '\0';
+	const cJSON *att;
+	int first = 1;
+	cJSON_ArrayForEach(att, cJSON_GetObjectItemCaseSensitive(mail, "attachments"))
+	{
+		sb_puts(&b, first ? "\n\n**Attachments (not uploaded):**\n" : "\n");
+		first = 0;
+		double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(att, "size"));
+		const char *an = cg_json_str(att, "name");
+		if (size >= 0)
+			sb_printf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
+				  cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
+		else
+			sb_printf(&b, "- %.200s", an ? an : "?");
+	}
+	char *out = sb_take(&b);
+	if (out && strlen(out) > max)
+		cg_utf8_truncate(out, max);
+	return out;
+}
+
+static char *description(const cJSON *mail)
+{
+	struct sb b = {0};
+	const char *from = cg_json_str(mail, "from");
+	const char *date = cg_json_str(mail, "date");
+	sb_printf(&b, "_E-mail from %.200s%s%.40s_\n\n", from ? from : "unknown sender", date ? " at " : "",
+		  date ? date : "");
+	const char *text = cg_json_str(mail, "text");
+	sb_puts(&b, text && *text ? text : "(no text)");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
+		sb_puts(&b, "\n\n_(text truncated)_");
+	const cJSON *att;
+	int first = 1;
+	cJSON_ArrayForEach(att, cJSON_GetObjectItemCaseSensitive(mail, "attachments"))
+	{
+		sb_puts(&b, first ? "\n\n**Attachments (not uploaded):**\n" : "\n");
+		first = 0;
+		double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(att, "size"));
+		const char *an = cg_json_str(att, "name");
+		if (size >= 0)
+			sb_printf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
+				  cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
+		else
+			sb_printf(&b, "- %.200s", an ? an : "?");
+	}
+	return sb_take(&b);
+}
+
+/* Resolved/firing from the subject alone (no rule said anything). */
+static enum cg_mail_verdict subject_verdict(const char *subject)
+{
+	const char *s = subject ? subject : "";
+	size_t i = skip_space(s, 0);
+	size_t k;
+	while ((k = reply_prefix(s + i)))
+		i += k;
+	if (strncasecmp(s + i, "[resolved", 9) == 0 || strncasecmp(s + i, "[ok]", 4) == 0 ||
+	    strncasecmp(s + i, "** recovery", 11) == 0 || strncasecmp(s + i, "recovery", 8) == 0 ||
+	    strncasecmp(s + i, "resolved", 8) == 0 || strncasecmp(s + i, "[recovery", 9) == 0)
+		return CG_MAIL_RESOLVED;
+	/* "... is OK", "... is UP" (Nagios/Icinga style without a rule set). */
+	const char *is = NULL;
+	for (const char *p = s; (p = strstr(p, " is ")); p++)
+		is = p;
+	if (is) {
+		const char *w = is + 4;
+		size_t n = strcspn(w, " !*");
+		if ((n == 2 && (strncasecmp(w, "ok", 2) == 0 || strncasecmp(w, "up", 2) == 0)) && !w[n + strspn(w + n, " !*")])
+			return CG_MAIL_RESOLVED;
+	}
+	return CG_MAIL_FIRING;
+}
+
+static int add_label(cJSON *labels, const char *k, const char *v)
+{
+	if (!v || cJSON_GetObjectItemCaseSensitive(labels, k))
+		return 0;
+	return cJSON_AddStringToObject(labels, k, v) ? 0 : CG_ENOMEM;
+}
+
+int cg_email_map(const cJSON *mail, const struct cg_mail_rules *rules, struct cg_event_list *out, int *matched,
+		 char *err, size_t errlen)
+{
+	if (matched)
+		*matched = 0;
+	if (!cJSON_IsObject(mail) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(mail, "subject"))) {
+		snprintf(err, errlen, "not a mail payload (give casegate map an .eml file)");
+		return CG_EINVAL;
+	}
+	char why[256];
+	const char *code = cg_mail_noise(mail, 0, why, sizeof(why));
+	if (code) {
+		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "%.20s: %.100s", code, why);
+		return 0;
+	}
+	const char *from = cg_json_str(mail, "from");
+	if (rules && !cg_mail_rules_sender_ok(rules, from)) {
+		snprintf(out->ignored_reason, sizeof(out->ignored_reason),
+			 "sender: %.70s is not an alert sender of rules '%.12s'", from ? from : "(none)",
+			 cg_mail_rules_name(rules));
+		return 0;
+	}
+	int rc = CG_ENOMEM;
+	cJSON *fields = cJSON_CreateObject();
+	char *key = NULL, *clean = NULL;
+	if (!fields)
+		return CG_ENOMEM;
+	int nmatched = 0;
+	enum cg_mail_verdict verdict = CG_MAIL_UNKNOWN;
+	if (rules && (rc = cg_mail_rules_apply(rules, mail, fields, &nmatched, &verdict)))
+		goto out;
+	rc = CG_ENOMEM;
+	if (matched)
+		*matched = nmatched;
+	if (rules && nmatched == 0 && cg_mail_rules_ignore_unmatched(rules)) {
+		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "unmatched: no rule of '%.40s' matched",
+			 cg_mail_rules_name(rules));
+		rc = 0;
+		goto out;
+	}
+	const char *subject = cg_json_str(mail, "subject");
+	if (verdict == CG_MAIL_UNKNOWN)
+		verdict = subject_verdict(subject);
+
+	/* Template context: the extracted fields plus the mail's own facts. */
+	static const char *const facts[] = {"subject", "from", "from_name", "message_id", "date", NULL};
+	for (size_t i = 0; facts[i]; i++) {
+		const char *v = cg_json_str(mail, facts[i]);
+		if (v && !cJSON_GetObjectItemCaseSensitive(fields, facts[i]) && !cJSON_AddStringToObject(fields, facts[i], v))
+			goto out;
+	}
+	if (!(clean = cg_email_clean_subject(subject)))
+		goto out;
+	const char *tmpl = rules ? cg_mail_rules_dedup_key(rules) : NULL;
+	if (tmpl && nmatched) {
+		char terr[128];
+		int trc = cg_tmpl_render_str(tmpl, fields, &key, terr, sizeof(terr));
+		if (trc == CG_ENOMEM)
+			goto out;
+		/* A key of separators only means the fields it needs were not found. */
+		if (key && strspn(key, "/-_ :") == strlen(key)) {
+			free(key);
+			key = NULL;
+		}
+	}
+	if (!key && !(key = cg_email_subject_key(subject)))
+		goto out;
+	if (!*key) {
+		snprintf(err, errlen, "mail has no subject to build a dedup key from");
+		rc = CG_EINVAL;
+		goto out;
+	}
+
+	struct cg_event *e = cg_event_list_push(out);
+	if (!e)
+		goto out;
+	e->status = verdict == CG_MAIL_RESOLVED  ? CG_STATUS_RESOLVED
+		    : verdict == CG_MAIL_COMMENT ? CG_STATUS_COMMENT
+						 : CG_STATUS_FIRING;
+	const char *sev = cg_json_str(fields, "severity");
+	if (!sev)
+		sev = cg_json_str(fields, "state");
+	e->severity = cg_strdup0(sev);
+	e->title = strdup(clean);
+	e->description = description(mail);
+	e->dedup_key = key;
+	key = NULL;
+	e->starts_at = cg_strdup0(cg_json_str(mail, "date"));
+	e->labels = cJSON_CreateObject();
+	e->annotations = cJSON_CreateObject();
+	e->links = cJSON_CreateObject();
+	if (!e->title || !e->description || !e->labels || !e->annotations || !e->links || (sev && !e->severity) ||
+	    (cg_json_str(mail, "date") && !e->starts_at))
+		goto out;
+	static const char *const label_keys[] = {"host", "service", "address", "event_id", "group", NULL};
+	for (size_t i = 0; label_keys[i]; i++)
+		if (add_label(e->labels, label_keys[i], cg_json_str(fields, label_keys[i])))
+			goto out;
+	if (add_label(e->annotations, "from", from) || add_label(e->annotations, "subject", subject) ||
+	    add_label(e->annotations, "message_id", cg_json_str(mail, "message_id")) ||
+	    add_label(e->annotations, "output", cg_json_str(fields, "output")))
+		goto out;
+	if ((rc = cg_event_build_ctx(e, fields, mail)))
+		goto out;
+	if (rules && nmatched)
+		snprintf(out->note, sizeof(out->note), "rules '%.40s': %d rule(s) matched", cg_mail_rules_name(rules),
+			 nmatched);
+	rc = 0;
+out:
+	if (rc == CG_ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	free(key);
+	free(clean);
+	cJSON_Delete(fields);
+	return rc;
+}
+
+static int map_email(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
+		     size_t errlen)
+{
+	return cg_email_map(payload, opts ? opts->mail_rules : NULL, out, NULL, err, errlen);
+}
+
+const struct cg_mapper cg_mapper_email = {
+	.name = "email",
+	.description = "alert e-mail (LMTP/SMTP listener or `casegate mail`); rules read host, service and state",
+	.map = map_email,
+	.supports_group_by = 0,
+	.default_priority_map = "critical=P1,down=P1,disaster=P1,high=P2,unreachable=P2,error=P2,average=P3,"
+				"warning=P3,unknown=P3,low=P4,information=P5,info=P5",
+};

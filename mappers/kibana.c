@@ -1,0 +1,200 @@
+/* kibana.c: Kibana alerting rules through the webhook connector, with casegate's body (conf/kibana-webhook-body.json).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alertmanager.h"
+#include "err.h"
+#include "srcutil.h"
+
+/*
+ * Kibana's webhook connector has no body of its own: the rule action renders the Mustache
+ * body the user writes. casegate ships one (conf/kibana-webhook-body.json):
+ *   {rule: {id, name, type, url, tags, spaceId}, alert: {id, uuid, actionGroup, actionGroupName,
+ *    flapping}, context: {reason, message, title, value, conditions, link, viewInAppUrl,
+ *    alertDetailsUrl}, severity, date, kibanaBaseUrl}
+ * Mustache renders a variable the rule type lacks as "": empty strings count as absent.
+ * alert.actionGroup "recovered" resolves (add the action for the Recovered group too);
+ * the dedup key is rule.id/alert.id. severity is whatever the user wrote in the body of
+ * that rule's action; without it, the action group decides (warning groups "warning",
+ * SLO burn-rate groups their level, no-data groups "warning", anything else "high").
+ */
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const char *group_severity(const char *g)
+{
+	static const struct {
+		const char *suffix, *sev;
+	} t[] = {
+	    {"burnRate.critical", "critical"},
+	    {"burnRate.high", "high"},
+	    {"burnRate.medium", "medium"},
+	    {"burnRate.low", "low"},
+	    {"warning", "warning"},
+	    {"nodata", "warning"},
+	    {"no_data", "warning"},
+	};
+	size_t n = g ? strlen(g) : 0;
+	for (size_t i = 0; g && i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t k = strlen(t[i].suffix);
+		if (n >= k && strcasecmp(g + n - k, t[i].suffix) == 0)
+			return t[i].sev;
+	}
+	return "high";
+}
+
+/* rule.tags: an array, or the "a,b" text Mustache makes of one. */
+static int tags_join(struct cg_sbuf *b, const cJSON *tags)
+{
+	if (cJSON_IsArray(tags))
+		return cg_src_join(b, tags, ", ");
+	if (!cJSON_IsString(tags) || !tags->valuestring[0] || cg_src_unexpanded(tags->valuestring))
+		return 0;
+	int n = 0;
+	for (const char *p = tags->valuestring; *p;) {
+		size_t len = strcspn(p, ",");
+		const char *s = p;
+		while (len && *s == ' ') {
+			s++;
+			len--;
+		}
+		if (len) {
+			cg_sbuf_addf(b, "%s%.*s", n++ ? ", " : "", (int)len, s);
+		}
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	return n;
+}
+
+static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
+                      size_t errlen)
+{
+	(void)opts;
+	if (!cJSON_IsObject(p)) {
+		snprintf(err, errlen, "payload must be a JSON object");
+		return CG_EINVAL;
+	}
+	const cJSON *rule = get(p, "rule"), *alert = get(p, "alert"), *ctx = get(p, "context");
+	if (!cJSON_IsObject(rule)) {
+		snprintf(err, errlen,
+		         rule ? "invalid field 'rule': not an object"
+		              : "missing field 'rule' (use the body in conf/kibana-webhook-body.json)");
+		return CG_EINVAL;
+	}
+	const char *raw_id = cg_json_str(rule, "id");
+	if (raw_id && cg_src_unexpanded(raw_id)) {
+		/* The connector's Test tab sends the body as typed: nothing was rendered. */
+		snprintf(out->ignored_reason, sizeof(out->ignored_reason),
+		         "Kibana connector test (template not rendered)");
+		return 0;
+	}
+	const char *rule_id = cg_src_str(rule, "id");
+	if (!rule_id) {
+		snprintf(err, errlen, "missing field 'rule.id'");
+		return CG_EINVAL;
+	}
+	if (alert && !cJSON_IsObject(alert)) {
+		snprintf(err, errlen, "invalid field 'alert': not an object");
+		return CG_EINVAL;
+	}
+	const char *alert_id = cg_src_str(alert, "id");
+	const char *group = cg_src_str(alert, "actionGroup");
+	const char *rule_name = cg_src_str(rule, "name");
+	int resolved = group && strcasecmp(group, "recovered") == 0;
+
+	struct cg_event *e = cg_event_list_push(out);
+	if (!e)
+		return CG_ENOMEM;
+	e->status = resolved ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
+	struct cg_sbuf b = {0};
+	cg_sbuf_add(&b, rule_id);
+	if (alert_id)
+		cg_sbuf_addf(&b, "/%s", alert_id);
+	e->dedup_key = cg_sbuf_take(&b);
+	const char *sev = cg_src_str(p, "severity");
+	e->severity = sev ? cg_src_word(sev) : cg_strdup0(resolved ? "high" : group_severity(group));
+	e->labels = cJSON_CreateObject();
+	e->annotations = cJSON_CreateObject();
+	e->links = cJSON_CreateObject();
+	if (!e->dedup_key || !e->severity || !e->labels || !e->annotations || !e->links)
+		return CG_ENOMEM;
+	const char *date = cg_src_str(p, "date");
+	if (date && !(resolved ? (e->ends_at = cg_strdup0(date)) : (e->starts_at = cg_strdup0(date))))
+		return CG_ENOMEM;
+	const char *reason = cg_src_str(ctx, "reason");
+	const char *message = cg_src_str(ctx, "message");
+	struct cg_sbuf tagb = {0};
+	tags_join(&tagb, get(rule, "tags"));
+	char *tagtext = cg_sbuf_take(&tagb);
+	if (!tagtext)
+		return CG_ENOMEM;
+	int rc = cg_src_set(e->labels, "rule", rule_name);
+	rc = rc ? rc : cg_src_set(e->labels, "rule_type", cg_src_str(rule, "type"));
+	rc = rc ? rc : cg_src_set(e->labels, "space", cg_src_str(rule, "spaceId"));
+	rc = rc ? rc : cg_src_set(e->labels, "tags", tagtext);
+	rc = rc ? rc : cg_src_set(e->annotations, "reason", reason);
+	rc = rc ? rc : cg_src_set(e->annotations, "message", message);
+	rc = rc ? rc : cg_am_add_link(e->links, "details", cg_src_str(ctx, "alertDetailsUrl"));
+	rc = rc ? rc : cg_am_add_link(e->links, "details", cg_src_str(ctx, "viewInAppUrl"));
+	rc = rc ? rc : cg_am_add_link(e->links, "details", cg_src_str(ctx, "link"));
+	rc = rc ? rc : cg_am_add_link(e->links, "rule", cg_src_str(rule, "url"));
+	if (rc) {
+		free(tagtext);
+		return rc;
+	}
+
+	const char *title = rule_name ? rule_name : rule_id;
+	/* alert.id is the group ("host-1"), or the rule type's fixed id when the rule is not grouped. */
+	if (alert_id && strcmp(alert_id, title) != 0 && strcmp(alert_id, "query matched") != 0 &&
+	    (!group || strcmp(alert_id, group) != 0))
+		cg_sbuf_addf(&b, "%s: %s", title, alert_id);
+	else
+		cg_sbuf_add(&b, title);
+	e->title = cg_sbuf_take(&b);
+
+	const char *ctitle = cg_src_str(ctx, "title");
+	if (ctitle)
+		cg_sbuf_addf(&b, "**%s**\n\n", ctitle);
+	if (reason)
+		cg_sbuf_addf(&b, "%s\n\n", reason);
+	if (message && (!reason || strcmp(message, reason) != 0))
+		cg_sbuf_addf(&b, "%s\n\n", message);
+	cg_sbuf_addf(&b, "**Action group:** %s\n",
+	             cg_src_str(alert, "actionGroupName") ? cg_src_str(alert, "actionGroupName")
+	             : group                              ? group
+	                                                  : "unknown");
+	if (cg_src_str(ctx, "value"))
+		cg_sbuf_addf(&b, "**Value:** %s\n", cg_src_str(ctx, "value"));
+	if (cg_src_str(ctx, "conditions"))
+		cg_sbuf_addf(&b, "**Conditions:** %s\n", cg_src_str(ctx, "conditions"));
+	if (cg_src_str(rule, "type"))
+		cg_sbuf_addf(&b, "**Rule type:** %s\n", cg_src_str(rule, "type"));
+	if (*tagtext)
+		cg_sbuf_addf(&b, "**Tags:** %s\n", tagtext);
+	free(tagtext);
+	const char *flapping = cg_src_str(alert, "flapping");
+	if ((flapping && strcmp(flapping, "true") == 0) || cJSON_IsTrue(get(alert, "flapping")))
+		cg_sbuf_add(&b, "_The alert is flapping._\n");
+	cg_sbuf_add(&b, "\n");
+	cg_am_links_md(&b, e->links);
+	e->description = cg_sbuf_take(&b);
+	if (!e->title || !e->description)
+		return CG_ENOMEM;
+	return cg_event_build_ctx(e, p, p);
+}
+
+const struct cg_mapper cg_mapper_kibana = {
+    .name = "kibana",
+    .description = "Kibana alerting webhook connector with casegate's body (conf/kibana-webhook-body.json)",
+    .map = map_kibana,
+    .supports_group_by = 0,
+    .default_priority_map = "critical=P1,high=P2,medium=P3,warning=P3,low=P4,info=P5",
+};
