@@ -1034,12 +1034,13 @@ static void parse_limits(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 
 static void parse_queue(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 {
-	enum { Q_MAX_INFLIGHT, Q_RETRY_BASE, Q_RETRY_CAP, Q_MAX_ATTEMPTS, Q_STORE_MAX_BYTES, Q_N };
+	enum { Q_MAX_INFLIGHT, Q_RETRY_BASE, Q_RETRY_CAP, Q_MAX_ATTEMPTS, Q_STORE_MAX_BYTES, Q_GROUP_COMMIT, Q_N };
 	struct field f[Q_N] = {[Q_MAX_INFLIGHT] = {"max_inflight", NULL},
 			       [Q_RETRY_BASE] = {"retry_base", NULL},
 			       [Q_RETRY_CAP] = {"retry_cap", NULL},
 			       [Q_MAX_ATTEMPTS] = {"max_attempts", NULL},
-			       [Q_STORE_MAX_BYTES] = {"store_max_bytes", NULL}};
+			       [Q_STORE_MAX_BYTES] = {"store_max_bytes", NULL},
+			       [Q_GROUP_COMMIT] = {"group_commit", NULL}};
 	uint64_t v;
 	int ok = 1;
 
@@ -1056,6 +1057,8 @@ static void parse_queue(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 		cfg->max_attempts = (unsigned)v;
 	if (f[Q_STORE_MAX_BYTES].val)
 		get_size(c, f[Q_STORE_MAX_BYTES].val, "queue.store_max_bytes", 0, UINT64_MAX, &cfg->store_max_bytes);
+	if (f[Q_GROUP_COMMIT].val)
+		get_bool(c, f[Q_GROUP_COMMIT].val, "queue.group_commit", &cfg->group_commit);
 	if (ok && cfg->retry_base_ms > cfg->retry_cap_ms)
 		err_at(c, f[Q_RETRY_CAP].val ? f[Q_RETRY_CAP].val : f[Q_RETRY_BASE].val ? f[Q_RETRY_BASE].val : n,
 		       "queue: retry_base must not exceed retry_cap");
@@ -2905,6 +2908,7 @@ static struct cg_config *config_new(void)
 	cfg->mail.timeout_ms = 5 * 60 * 1000;
 	cfg->mail.max_connections = 100;
 	cfg->mail.max_per_sender_hour = 120;
+	cfg->group_commit = 1;
 	if (!cfg->listen_host || !cfg->log_level || !cfg->log_format) {
 		cg_config_free(cfg);
 		return NULL;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mail.h"
 #include "mailrules.h"
+#include "store_open.h"
 
 static int64_t wall_ms(void)
 {
@@ -616,7 +617,8 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 		code = rc == CG_ENOMEM ? 75 : 65;
 		goto out;
 	}
-	if (cg_store_sqlite_open(cfg->state_dir, &st, err, sizeof(err)) != 0) {
+	/* Opened as a tool: a running daemon's in-flight events stay untouched. */
+	if (cg_store_open_config(cfg, 0, &st, err, sizeof(err)) != 0) {
 		snprintf(msg, msglen, "store: %s", err);
 		goto out;
 	}

@@ -17,6 +17,7 @@
 #include "mail.h"
 #include "mailin.h"
 #include "provision.h"
+#include "opscli.h"
 #include "registry.h"
 #include "store.h"
 #include "store_open.h"
@@ -38,6 +39,8 @@ static void usage(FILE *f)
 		   "  casegate provision -c FILE --plan|--apply  reconcile the config's provision: section with Datadog\n"
 		   "  casegate maintenance start|end -c FILE --project KEY [--duration 1h]\n"
 		   "                                             open or end a project's maintenance window\n"
+		   "  casegate reload -c FILE                    validate FILE, then make the running daemon reload it\n"
+		   "  casegate status -c FILE [--json]           queue depth, oldest item, dead letters, last delivery per source\n"
 		   "  casegate mappers                           list source types\n"
 		   "  casegate version\n");
 }
@@ -49,6 +52,7 @@ struct args {
 	const char *sender;
 	const char *pos[4];
 	int npos;
+	int json;
 };
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -63,6 +67,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->dd_url = argv[++i];
 		else if (strcmp(argv[i], "--sender") == 0 && i + 1 < argc)
 			a->sender = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			a->json = 1;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "casegate: unknown option %s\n", argv[i]);
 			return -1;
@@ -395,7 +401,8 @@ int main(int argc, char **argv)
 		return cg_maintenance_cli(argc, argv, stdout, stderr);
 	struct args a;
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "map") != 0 &&
-	    strcmp(cmd, "dlq") != 0 && strcmp(cmd, "mail") != 0 && strcmp(cmd, "migrate") != 0) {
+	    strcmp(cmd, "dlq") != 0 && strcmp(cmd, "mail") != 0 && strcmp(cmd, "migrate") != 0 &&
+	    strcmp(cmd, "reload") != 0 && strcmp(cmd, "status") != 0) {
 		fprintf(stderr, "casegate: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -430,6 +437,10 @@ int main(int argc, char **argv)
 		return cmd_mail(&a);
 	if (strcmp(cmd, "migrate") == 0)
 		return cmd_migrate(&a);
+	if (strcmp(cmd, "reload") == 0)
+		return cg_cli_reload(a.config, 10000, stdout, stderr);
+	if (strcmp(cmd, "status") == 0)
+		return cg_cli_status(a.config, a.json, stdout, stderr);
 	struct cg_config *cfg = load_or_report(a.config);
 	if (!cfg)
 		return 1;
