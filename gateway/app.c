@@ -14,6 +14,8 @@
 #include "log.h"
 #include "mailin.h"
 #include "store_open.h"
+#include "opscli.h"
+#include "pidfile.h"
 
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
 {
@@ -96,7 +98,9 @@ static void stats_done(int rc, void *ud)
 		cg_metrics_set(app->metrics, "casegate_dead_letters", "", (double)j->st.dead);
 		cg_metrics_set(app->metrics, "casegate_cases_tracked", "", (double)j->st.cases);
 		cg_metrics_set(app->metrics, "casegate_store_bytes", "", (double)j->st.bytes);
+		cg_metrics_set(app->metrics, "casegate_queue_inflight", "", (double)j->st.inflight);
 	}
+	cg_metrics_set(app->metrics, "casegate_store_full", "", app->store_full ? 1 : 0);
 	free(j);
 }
 
@@ -211,6 +215,20 @@ static void app_stop(struct cg_app *app)
 	cg_engine_stop(app->engine, engine_stopped, app);
 }
 
+static void reload_outcome(struct cg_app *app, int ok)
+{
+	cg_metrics_add(app->metrics, ok ? "casegate_config_reloads_total" : "casegate_config_reload_failures_total", "", 1);
+	cg_metrics_set(app->metrics, "casegate_config_last_reload_success", "", ok ? 1 : 0);
+	if (ok)
+		cg_metrics_set(app->metrics, "casegate_config_last_reload_timestamp_seconds", "", (double)time(NULL));
+}
+
+static void reload_outcome_start(struct cg_app *app)
+{
+	cg_metrics_set(app->metrics, "casegate_config_last_reload_success", "", 1);
+	cg_metrics_set(app->metrics, "casegate_config_last_reload_timestamp_seconds", "", (double)time(NULL));
+}
+
 static void reload(struct cg_app *app)
 {
 	struct cg_config *ncfg = NULL;
@@ -218,7 +236,9 @@ static void reload(struct cg_app *app)
 	int rc = cg_config_load(app->config_path, &ncfg, &errs);
 	if (rc) {
 		CG_LOG_ERR("reload rejected, keeping the running configuration:\n%s", errs ? errs : cg_strerror(rc));
+		cg_reload_note(app->cfg->state_dir, 0, errs ? errs : cg_strerror(rc));
 		free(errs);
+		reload_outcome(app, 0);
 		return;
 	}
 	free(errs);
@@ -227,13 +247,29 @@ static void reload(struct cg_app *app)
 	rc = cg_app_builders(ncfg, &nb, err, sizeof(err));
 	if (rc) {
 		CG_LOG_ERR("reload rejected, keeping the running configuration: %s", err);
+		cg_reload_note(app->cfg->state_dir, 0, err);
 		cg_config_free(ncfg);
+		reload_outcome(app, 0);
 		return;
 	}
-	if (ncfg->warnings)
-		CG_LOG_WARN("reload: %s", ncfg->warnings);
-	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port)
+	if (strcmp(ncfg->state_dir, app->cfg->state_dir) != 0) {
+		/* The running store, pid file and reload note stay in the old directory. */
+		CG_LOG_WARN("reload: `state_dir` changes take effect after a restart");
+		free(ncfg->state_dir);
+		ncfg->state_dir = strdup(app->cfg->state_dir);
+		if (!ncfg->state_dir) {
+			CG_LOG_ERR("reload rejected: out of memory");
+			cg_app_builders_free(nb, ncfg->nsources);
+			cg_config_free(ncfg);
+			reload_outcome(app, 0);
+			return;
+		}
+	}
+	int restart_needed = 0;
+	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port) {
 		CG_LOG_WARN("reload: `listen` changes take effect after a restart");
+		restart_needed = 1;
+	}
 	if (!ncfg->tls_cert_file != !app->cfg->tls_cert_file ||
 	    (ncfg->tls_cert_file && (strcmp(ncfg->tls_cert_file, app->cfg->tls_cert_file) != 0 ||
 				     strcmp(ncfg->tls_key_file, app->cfg->tls_key_file) != 0)))
@@ -248,8 +284,12 @@ static void reload(struct cg_app *app)
 		CG_LOG_WARN("reload: out of memory for the intake rate limits: keeping the old ones");
 	log_setup(ncfg);
 	cg_config_free(old);
-	cg_metrics_add(app->metrics, "casegate_config_reloads_total", "", 1);
+	reload_outcome(app, 1);
 	CG_LOG_INFO("configuration reloaded: %zu source(s)", ncfg->nsources);
+	char note[160];
+	snprintf(note, sizeof(note), "%zu source(s)%s", ncfg->nsources,
+		 restart_needed ? "; `listen` changes need a restart" : "");
+	cg_reload_note(ncfg->state_dir, 1, note);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -267,6 +307,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	struct cg_app app_storage, *app = &app_storage;
 	memset(app, 0, sizeof(*app));
 	uv_loop_t loop;
+	struct cg_pidfile *pidf = NULL;
 	char err[512] = "";
 	int rc = 1;
 	uv_loop_init(&loop);
@@ -288,6 +329,12 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		CG_LOG_ERR("%s", err);
 		goto early_fail;
 	}
+	/* Before the store: opening it requeues what was in flight, which must never happen
+	 * under a running daemon. */
+	if (cg_pidfile_acquire(cfg->state_dir, &pidf, NULL, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("%s", err);
+		goto early_fail;
+	}
 	if (cg_store_open_config(cfg, CG_STORE_OPEN_DAEMON, &app->store, err, sizeof(err)) != 0) {
 		if (cfg->store_backend == CG_STORE_POSTGRES)
 			CG_LOG_ERR("opening the PostgreSQL store: %s", err);
@@ -295,10 +342,16 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 			CG_LOG_ERR("opening the store in %s: %s", cfg->state_dir, err);
 		goto early_fail;
 	}
-	if (cg_metrics_create(&app->metrics) != 0 || cg_storeq_create(&loop, app->store, 1, &app->q) != 0) {
+	if (cg_metrics_create(&app->metrics) != 0 ||
+	    cg_storeq_create(&loop, app->store, cfg->group_commit, &app->q) != 0) {
 		CG_LOG_ERR("out of memory");
 		goto early_fail;
 	}
+	if (!cfg->group_commit)
+		CG_LOG_WARN("queue.group_commit is off: one fsync per store job (slow; for benchmarks)");
+	cg_metrics_describe_casegate(app->metrics);
+	cg_metrics_set(app->metrics, "casegate_start_time_seconds", "", (double)time(NULL));
+	reload_outcome_start(app);
 	struct cg_dd_opts dopts = {
 		.base_url = url,
 		.api_key = cfg->dd_api_key,
@@ -368,6 +421,8 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	uv_signal_start(&app->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&app->sig_int, on_signal, SIGINT);
 	uv_signal_start(&app->sig_hup, on_signal, SIGHUP);
+	if (cg_pidfile_publish(pidf) != 0)
+		CG_LOG_WARN("cannot write the pid file in %s: `casegate reload` will not find this daemon", cfg->state_dir);
 	uv_timer_init(&loop, &app->stats_timer);
 	app->stats_timer.data = app;
 	uv_timer_start(&app->stats_timer, stats_tick, 0, 1000);
@@ -407,6 +462,7 @@ out:
 	if (uv_loop_close(&loop) != 0)
 		CG_LOG_WARN("event loop closed with open handles");
 	cg_admission_cleanup(app);
+	cg_pidfile_release(pidf);
 	cg_metrics_destroy(app->metrics);
 	cg_app_builders_free(app->builders, app->cfg->nsources);
 	cg_config_free(app->cfg);

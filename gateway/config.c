@@ -1057,7 +1057,7 @@ static void parse_rate_limit(struct ctx *c, yaml_node_t *n, const char *label, u
 static void parse_queue(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 {
 	enum {
-		Q_MAX_INFLIGHT, Q_RETRY_BASE, Q_RETRY_CAP, Q_MAX_ATTEMPTS, Q_STORE_MAX_BYTES, Q_MAX_PENDING,
+		Q_MAX_INFLIGHT, Q_RETRY_BASE, Q_RETRY_CAP, Q_MAX_ATTEMPTS, Q_STORE_MAX_BYTES, Q_GROUP_COMMIT, Q_MAX_PENDING,
 		Q_MAX_PENDING_BYTES, Q_N
 	};
 	struct field f[Q_N] = {[Q_MAX_INFLIGHT] = {"max_inflight", NULL},
@@ -1065,6 +1065,7 @@ static void parse_queue(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 			       [Q_RETRY_CAP] = {"retry_cap", NULL},
 			       [Q_MAX_ATTEMPTS] = {"max_attempts", NULL},
 			       [Q_STORE_MAX_BYTES] = {"store_max_bytes", NULL},
+			       [Q_GROUP_COMMIT] = {"group_commit", NULL},
 			       [Q_MAX_PENDING] = {"max_pending", NULL},
 			       [Q_MAX_PENDING_BYTES] = {"max_pending_bytes", NULL}};
 	uint64_t v;
@@ -1083,6 +1084,8 @@ static void parse_queue(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 		cfg->max_attempts = (unsigned)v;
 	if (f[Q_STORE_MAX_BYTES].val)
 		get_size(c, f[Q_STORE_MAX_BYTES].val, "queue.store_max_bytes", 0, UINT64_MAX, &cfg->store_max_bytes);
+	if (f[Q_GROUP_COMMIT].val)
+		get_bool(c, f[Q_GROUP_COMMIT].val, "queue.group_commit", &cfg->group_commit);
 	if (f[Q_MAX_PENDING].val && !get_uint(c, f[Q_MAX_PENDING].val, "queue.max_pending", 1, 10000000, &v))
 		cfg->max_pending = (unsigned)v;
 	if (f[Q_MAX_PENDING_BYTES].val)
@@ -2948,6 +2951,7 @@ static struct cg_config *config_new(void)
 	cfg->mail.timeout_ms = 5 * 60 * 1000;
 	cfg->mail.max_connections = 100;
 	cfg->mail.max_per_sender_hour = 120;
+	cfg->group_commit = 1;
 	if (!cfg->listen_host || !cfg->log_level || !cfg->log_format) {
 		cg_config_free(cfg);
 		return NULL;

@@ -190,6 +190,7 @@ struct cg_config {
 	char *store_dsn;              /* PostgreSQL connection string; secret (may hold a password) */
 	char *store_replica;          /* replica name (stable per process slot); NULL: generated */
 	uint64_t store_lease_ms;      /* claim lease; 0: max(30 s, 2 x (datadog.timeout + 1 s)) */
+	int group_commit;             /* default 1; 0: one transaction (fsync) per store job (benchmarks) */
 	/* logging */
 	char *log_level, *log_format;
 	/* reverse proxy: forwarded client addresses are believed only from these peers */

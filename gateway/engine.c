@@ -277,6 +277,8 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 			    "Unknown create outcomes resolved by searching, by result");
 	cg_metrics_describe(metrics, "casegate_rate_limit_waits_total", CG_COUNTER,
 			    "429 answers that paused outbound requests");
+	cg_metrics_describe(metrics, "casegate_rate_limit_deferred_total", CG_COUNTER,
+			    "Requests held until the advertised rate-limit window reset");
 	cg_metrics_describe(metrics, "casegate_outbound_latency_seconds", CG_HISTOGRAM,
 			    "Case API request latency by step");
 	*out = e;
@@ -598,6 +600,26 @@ static int finish_run(struct cg_store *st, void *ud)
 	return CG_EINVAL;
 }
 
+/* What the event did to its case, as the casegate_events_total action label (past tense). */
+static const char *action_label(const struct op *op)
+{
+	switch (op->action) {
+	case CG_ACT_CREATE: return "created";
+	case CG_ACT_REOPEN: return "reopened";
+	case CG_ACT_COMMENT: return "commented";
+	case CG_ACT_ESCALATE: return "escalated";
+	case CG_ACT_DEESCALATE: return "deescalated";
+	case CG_ACT_RESOLVE:
+		for (int i = 0; i < op->nsteps; i++)
+			if (op->steps[i] == CG_STEP_CLOSE)
+				return "closed";
+		return "commented";
+	case CG_ACT_FOLD: return "folded";
+	case CG_ACT_IGNORE: return "ignored";
+	default: return cg_action_name(op->action);
+	}
+}
+
 static void finish_done(int rc, void *ud)
 {
 	struct op *op = ud;
@@ -611,18 +633,18 @@ static void finish_done(int rc, void *ud)
 		return;
 	}
 	if (op->finish_kind == FIN_DONE) {
-		snprintf(labels, sizeof(labels), "%s,action=\"%s\"", op->source_label, cg_action_name(op->action));
+		snprintf(labels, sizeof(labels), "%s,action=\"%s\"", op->source_label, action_label(op));
 		cg_metrics_add(e->metrics, "casegate_events_total", labels, 1);
-		CG_LOG_INFO("source=%s key=%s case=%s action=%s", op->ev.source, op->ev.dedup_key,
-			    op->cs.case_key ? op->cs.case_key : "-", cg_action_name(op->action));
+		CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, op->cs.case_key, "action=%s",
+			  cg_action_name(op->action));
 	} else if (op->finish_kind == FIN_DEAD) {
 		cg_metrics_add(e->metrics, "casegate_dead_letters_total", op->source_label, 1);
-		CG_LOG_ERR("source=%s key=%s dead letter (HTTP %d): %s", op->ev.source, op->ev.dedup_key,
-			   op->http_status, op->reason);
+		CG_LOG_EV(CG_LOG_LEVEL_ERR, op->ev.source, op->ev.dedup_key, op->cs.case_key,
+			  "dead letter (HTTP %d): %s", op->http_status, op->reason);
 	} else {
 		cg_metrics_add(e->metrics, "casegate_retries_total", op->source_label, 1);
-		CG_LOG_WARN("source=%s key=%s retry in %" PRId64 " ms: %s", op->ev.source, op->ev.dedup_key,
-			    op->next_ms - wall_ms(), op->reason);
+		CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key, op->cs.case_key,
+			  "retry in %" PRId64 " ms: %s", op->next_ms - wall_ms(), op->reason);
 	}
 	op_release(op);
 }
@@ -742,6 +764,7 @@ static int rl_defer(struct op *op)
 		e->rl_reset_at = fleet_until;
 	}
 	if (e->rl_remaining == 0 && wall_ms() < e->rl_reset_at) {
+		cg_metrics_add(e->metrics, "casegate_rate_limit_deferred_total", "", 1);
 		rl_wait(op);
 		return 1;
 	}
@@ -1230,8 +1253,8 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 			op->reconciling = 0;
 			op->need_reconcile = 0;
 			if (!found) {
-				CG_LOG_INFO("key=%s: no case with marker %s; creating it", op->ev.dedup_key,
-					    op->cs.marker);
+				CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, NULL,
+					  "no case with marker %s; creating it", op->cs.marker);
 				if (op_lease_lost(op))
 					return;
 				/* Same generation, same marker; the record stays CREATING on disk. */
@@ -1245,8 +1268,9 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 				}
 				return;
 			}
-			CG_LOG_WARN("key=%s: adopted case %s created by an earlier attempt", op->ev.dedup_key,
-				    op->cs.case_key ? op->cs.case_key : op->cs.case_id);
+			CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key,
+				  op->cs.case_key ? op->cs.case_key : op->cs.case_id,
+				  "adopted the case created by an earlier attempt");
 		} else {
 			const char *id = cg_json_str(resp, "data.id");
 			const char *key = cg_json_str(resp, "data.attributes.key");

@@ -140,6 +140,9 @@ static void intake_done(int rc, void *ud)
 		intake_job_free(j);
 		return;
 	}
+	for (size_t i = 0; i < j->n; i++)
+		CG_LOG_EV(CG_LOG_LEVEL_DEBUG, j->evs[i].source, j->evs[i].dedup_key, NULL, "queued event %" PRId64,
+			  j->evs[i].id);
 	count_request(app, j->source_label, 202);
 	cg_metrics_add(app->metrics, "casegate_events_accepted_total", j->source_label, (double)j->n);
 	respond_json(j->req, 202, j->answer, NULL, 0);
@@ -234,7 +237,8 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		rc = cg_builder_build(b, &events.v[i], &d, berr, sizeof(berr));
 		if (rc) {
 			/* One bad alert in a group must not hold back the others. */
-			CG_LOG_WARN("source=%s: alert %zu skipped: %s", src->name, i, rc == CG_EINVAL ? berr : cg_strerror(rc));
+			CG_LOG_EV(CG_LOG_LEVEL_WARN, src->name, NULL, NULL, "alert %zu skipped: %s", i,
+				  rc == CG_EINVAL ? berr : cg_strerror(rc));
 			cg_metrics_add(app->metrics, "casegate_events_rejected_total", j->source_label, 1);
 			cJSON_AddItemToArray(skipped, cJSON_CreateString(rc == CG_EINVAL ? berr : cg_strerror(rc)));
 			continue;
@@ -309,8 +313,8 @@ static void hook_checked(struct cg_http_request *req, int status, const char *wh
 	if (status) {
 		count_request(app, source_label, status);
 		cg_metrics_add(app->metrics, "casegate_auth_failures_total", source_label, 1);
-		CG_LOG_WARN("source=%s client=%s: %s: %s", source, req->remote_addr,
-			    status == 403 ? "forbidden" : status == 401 ? "unauthorized" : "cannot verify", why);
+		CG_LOG_EV(CG_LOG_LEVEL_WARN, source, NULL, NULL, "client=%s: %s: %s", req->remote_addr,
+			  status == 403 ? "forbidden" : status == 401 ? "unauthorized" : "cannot verify", why);
 		char msg[256];
 		snprintf(msg, sizeof(msg), "%s: %s",
 			 status == 403 ? "forbidden" : status == 401 ? "unauthorized" : "unavailable", why);
@@ -416,7 +420,7 @@ static void hook_accept(struct cg_app *app, struct cg_http_request *req, const s
 	int status = intake_prepare(app, src, app->builders[idx], payload, j, msg, sizeof(msg));
 	cJSON_Delete(payload);
 	if (status == 200) {
-		CG_LOG_INFO("source=%s: ignored: %s", src->name, msg);
+		CG_LOG_EV(CG_LOG_LEVEL_INFO, src->name, NULL, NULL, "ignored: %s", msg);
 		cg_metrics_add(app->metrics, "casegate_ignored_payloads_total", source_label, 1);
 		count_request(app, source_label, 200);
 		cJSON *body = cJSON_CreateObject();
@@ -429,7 +433,7 @@ static void hook_accept(struct cg_app *app, struct cg_http_request *req, const s
 	}
 	if (status) {
 		count_request(app, source_label, status);
-		CG_LOG_WARN("source=%s client=%s: %d: %s", src->name, req->remote_addr, status, msg);
+		CG_LOG_EV(CG_LOG_LEVEL_WARN, src->name, NULL, NULL, "client=%s: %d: %s", req->remote_addr, status, msg);
 		cg_http_respond_error(req, status, msg);
 		intake_job_free(j);
 		return;

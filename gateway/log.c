@@ -11,6 +11,7 @@
 
 static enum cg_log_level cur_level = CG_LOG_LEVEL_INFO;
 static enum cg_log_format cur_format = CG_LOG_TEXT;
+static FILE *cur_out;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -18,6 +19,11 @@ void cg_log_setup(enum cg_log_level level, enum cg_log_format format)
 {
 	cur_level = level;
 	cur_format = format;
+}
+
+void cg_log_set_output(FILE *f)
+{
+	cur_out = f;
 }
 
 int cg_log_level_parse(const char *s, enum cg_log_level *out)
@@ -36,13 +42,15 @@ int cg_log_enabled(enum cg_log_level level)
 	return level <= cur_level;
 }
 
-void cg_log_write(enum cg_log_level level, const char *component, const char *fmt, ...)
+static void emit(enum cg_log_level level, const char *component, const char *source, const char *dedup_key,
+		 const char *case_key, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+static void emit(enum cg_log_level level, const char *component, const char *source, const char *dedup_key,
+		 const char *case_key, const char *fmt, va_list ap)
 {
 	char msg[2048];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
+	FILE *out = cur_out ? cur_out : stderr;
 
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -54,18 +62,50 @@ void cg_log_write(enum cg_log_level level, const char *component, const char *fm
 
 	if (cur_format == CG_LOG_JSON) {
 		cJSON *o = cJSON_CreateObject();
-		if (o && cJSON_AddStringToObject(o, "ts", when) &&
-		    cJSON_AddStringToObject(o, "level", level_names[level]) &&
-		    cJSON_AddStringToObject(o, "component", component) &&
-		    cJSON_AddStringToObject(o, "msg", msg)) {
+		int ok = o && cJSON_AddStringToObject(o, "ts", when) &&
+			 cJSON_AddStringToObject(o, "level", level_names[level]) &&
+			 cJSON_AddStringToObject(o, "component", component);
+		if (ok && source)
+			ok = cJSON_AddStringToObject(o, "source", source) != NULL;
+		if (ok && dedup_key)
+			ok = cJSON_AddStringToObject(o, "dedup_key", dedup_key) != NULL;
+		if (ok && case_key)
+			ok = cJSON_AddStringToObject(o, "case", case_key) != NULL;
+		if (ok && cJSON_AddStringToObject(o, "msg", msg)) {
 			char *line = cJSON_PrintUnformatted(o);
 			if (line) {
-				fprintf(stderr, "%s\n", line);
+				/* One write per record: lines from the store thread never interleave. */
+				fprintf(out, "%s\n", line);
 				cJSON_free(line);
 			}
 		}
 		cJSON_Delete(o);
 		return;
 	}
-	fprintf(stderr, "%s %-5s [%s] %s\n", when, level_names[level], component, msg);
+	char ctx[1024] = "";
+	size_t n = 0;
+	if (source)
+		n += (size_t)snprintf(ctx + n, sizeof(ctx) - n, "source=%s ", source);
+	if (dedup_key && n < sizeof(ctx))
+		n += (size_t)snprintf(ctx + n, sizeof(ctx) - n, "key=%s ", dedup_key);
+	if (case_key && n < sizeof(ctx))
+		snprintf(ctx + n, sizeof(ctx) - n, "case=%s ", case_key);
+	fprintf(out, "%s %-5s [%s] %s%s\n", when, level_names[level], component, ctx, msg);
+}
+
+void cg_log_write(enum cg_log_level level, const char *component, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	emit(level, component, NULL, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void cg_log_event(enum cg_log_level level, const char *component, const char *source, const char *dedup_key,
+		  const char *case_key, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	emit(level, component, source, dedup_key, case_key, fmt, ap);
+	va_end(ap);
 }

@@ -17,6 +17,7 @@
 #include "mail.h"
 #include "mailin.h"
 #include "provision.h"
+#include "opscli.h"
 #include "registry.h"
 #include "store.h"
 #include "store_open.h"
@@ -39,6 +40,8 @@ static void usage(FILE *f)
 		   "  casegate provision -c FILE --plan|--apply  reconcile the config's provision: section with Datadog\n"
 		   "  casegate maintenance start|end -c FILE --project KEY [--duration 1h]\n"
 		   "                                             open or end a project's maintenance window\n"
+		   "  casegate reload -c FILE                    validate FILE, then make the running daemon reload it\n"
+		   "  casegate status -c FILE [--json]           queue depth, oldest item, dead letters, last delivery per source\n"
 		   "  casegate mappers                           list source types\n"
 		   "  casegate version\n");
 }
@@ -50,6 +53,7 @@ struct args {
 	const char *sender;
 	const char *pos[4];
 	int npos;
+	int json;
 	int all; /* dlq retry/drop --all */
 };
 
@@ -67,6 +71,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->all = 1;
 		else if (strcmp(argv[i], "--sender") == 0 && i + 1 < argc)
 			a->sender = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			a->json = 1;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "casegate: unknown option %s\n", argv[i]);
 			return -1;
@@ -84,7 +90,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-static struct cg_config *load_or_report(const char *path)
+static struct cg_config *load_config(const char *path, int print_warnings)
 {
 	struct cg_config *cfg = NULL;
 	char *errs = NULL;
@@ -98,11 +104,17 @@ static struct cg_config *load_or_report(const char *path)
 		return NULL;
 	}
 	free(errs);
-	/* Non-fatal findings (world-readable secrets, auth: none on a public address). */
-	if (cfg->warnings)
+	/* Non-fatal findings (world-readable secrets, auth: none on a public address). The daemon
+	 * logs them itself, in its log format. */
+	if (print_warnings && cfg->warnings)
 		fprintf(stderr, "%s%s", cfg->warnings,
 			cfg->warnings[0] && cfg->warnings[strlen(cfg->warnings) - 1] == '\n' ? "" : "\n");
 	return cfg;
+}
+
+static struct cg_config *load_or_report(const char *path)
+{
+	return load_config(path, 1);
 }
 
 static char *read_all(FILE *f, size_t *len)
@@ -436,7 +448,8 @@ int main(int argc, char **argv)
 		return cg_maintenance_cli(argc, argv, stdout, stderr);
 	struct args a;
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "map") != 0 &&
-	    strcmp(cmd, "dlq") != 0 && strcmp(cmd, "mail") != 0 && strcmp(cmd, "migrate") != 0) {
+	    strcmp(cmd, "dlq") != 0 && strcmp(cmd, "mail") != 0 && strcmp(cmd, "migrate") != 0 &&
+	    strcmp(cmd, "reload") != 0 && strcmp(cmd, "status") != 0) {
 		fprintf(stderr, "casegate: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -471,7 +484,11 @@ int main(int argc, char **argv)
 		return cmd_mail(&a);
 	if (strcmp(cmd, "migrate") == 0)
 		return cmd_migrate(&a);
-	struct cg_config *cfg = load_or_report(a.config);
+	if (strcmp(cmd, "reload") == 0)
+		return cg_cli_reload(a.config, 10000, stdout, stderr);
+	if (strcmp(cmd, "status") == 0)
+		return cg_cli_status(a.config, a.json, stdout, stderr);
+	struct cg_config *cfg = load_config(a.config, 0);
 	if (!cfg)
 		return 1;
 	if (cg_dd_global_init() != 0) {

@@ -22,6 +22,10 @@ void cg_metrics_observe(struct cg_metrics *m, const char *name, const char *labe
 /* Current value of a counter/gauge series (0 when absent); for tests and `status`. */
 double cg_metrics_get(const struct cg_metrics *m, const char *name, const char *labels);
 
+/* Declares every family casegate exports (metrics_catalog.c), so /metrics lists each one from
+ * the start and alert rules can rely on the names. */
+void cg_metrics_describe_casegate(struct cg_metrics *m);
+
 /* Renders every family; malloc'd text the caller frees, NULL on ENOMEM. */
 char *cg_metrics_render(const struct cg_metrics *m, size_t *len);
 

@@ -59,6 +59,18 @@ void cg_dead_letters_free(struct cg_dead_letter *d, size_t n)
 	free(d);
 }
 
+void cg_store_source_stats_free(struct cg_store_source_stat *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].source);
+		free(v[i].last_dedup_key);
+		free(v[i].last_case_key);
+	}
+	free(v);
+}
+
 int cg_store_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
 			      size_t limit, struct cg_store_case **out, size_t *nout)
 {

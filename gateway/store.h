@@ -77,6 +77,18 @@ struct cg_store_stats {
 	uint64_t bytes;         /* database size */
 };
 
+/* Per-source summary (for `casegate status`). */
+struct cg_store_source_stat {
+	char *source;
+	int64_t pending;           /* events waiting (incl. in flight) */
+	int64_t oldest_ms;         /* received_ms of its oldest waiting event, 0 when none */
+	int64_t dead;              /* its dead letters */
+	int64_t delivered;         /* events finished (event_done) since the store was created */
+	int64_t last_delivered_ms; /* when the latest one finished (wall ms), 0 when never */
+	char *last_dedup_key;      /* the latest finished event's dedup key, NULL when never */
+	char *last_case_key;       /* that key's case ("PROJ-12"), NULL when unknown */
+};
+
 struct cg_dead_letter {
 	int64_t id;
 	struct cg_store_event ev;
@@ -124,6 +136,7 @@ struct cg_store_ops {
 	unsigned (*fleet_size)(struct cg_store *st);                                         /* thread-safe */
 	void (*rl_publish)(struct cg_store *st, int64_t until_ms);                           /* thread-safe */
 	int64_t (*rl_closed_until)(struct cg_store *st);                                     /* thread-safe */
+	int (*source_stats)(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout);
 };
 
 struct cg_store {
@@ -132,17 +145,15 @@ struct cg_store {
 
 /*
  * Opens (creating if needed) the SQLite store in dir/casegate.db (WAL, synchronous=FULL).
- * Events left in flight by a previous process are made pending again. This is the daemon's
- * open: it holds an exclusive lock on dir/casegate.lock while open, so a second daemon on the
- * same state_dir fails with CG_EEXIST instead of handing out the first one's events again.
+ * Events left in flight by a previous process are made pending again.
  */
 int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size_t errlen);
 /*
- * The same for tools that may run next to the daemon (casegate dlq): events in flight are
- * left alone, since a running daemon owns them (resetting them would let it claim and
- * deliver the same event twice).
+ * Opens an existing store as a second process while the daemon may run (the status and dlq
+ * commands): no creation, no migration, and nothing in flight is made pending again.
+ * CG_ENOENT when dir holds no store; CG_EINVAL when its schema is newer than this build.
  */
-int cg_store_sqlite_open_tool(const char *dir, struct cg_store **out, char *err, size_t errlen);
+int cg_store_sqlite_open_existing(const char *dir, struct cg_store **out, char *err, size_t errlen);
 /* Text of the SQLite store's last failure (also logged); "" when none. */
 const char *cg_store_sqlite_errmsg(struct cg_store *st);
 /* Schema version this build writes (PRAGMA user_version of casegate.db). */
@@ -195,7 +206,7 @@ static inline void cg_store_close(struct cg_store *st)
 /* Earliest next_ms among pending events not in flight; CG_ENOENT when none. */
 #define cg_store_next_due_ms(st, out) ((st)->ops->next_due_ms(st, out))
 #define cg_store_event_step(st, id, step) ((st)->ops->event_step(st, id, step))
-/* Deletes the event (delivered). */
+/* Deletes the event (delivered) and counts it as its source's latest delivery. */
 #define cg_store_event_done(st, id) ((st)->ops->event_done(st, id))
 /* Back to pending with attempts+1, next_ms, last_error. */
 #define cg_store_event_retry(st, id, next, err) ((st)->ops->event_retry(st, id, next, err))
@@ -234,6 +245,13 @@ void cg_store_cases_free(struct cg_store_case *c, size_t n);
 /* The newest id recorded under ns within the seen() lifetime (7 days); *id malloc'd (caller
  * frees); CG_ENOENT when none. E-mail threading keeps "mailref:<Message-ID>" -> dedup key. */
 #define cg_store_seen_get(st, ns, now, id) ((st)->ops->seen_get(st, ns, now, id))
+/* One row per source known to the queue, the dead letters or past deliveries, by name;
+ * *out is freed with cg_store_source_stats_free (NULL when none). */
+static inline int cg_store_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
+{
+	/* Optional: a backend without it answers CG_EINVAL. */
+	return st->ops->source_stats ? st->ops->source_stats(st, out, nout) : CG_EINVAL;
+}
 
 /*
  * Checks that this process still holds event id under the lease token from its claim, and
@@ -291,5 +309,6 @@ void cg_store_events_free(struct cg_store_event *evs, size_t n);
 void cg_store_case_cleanup(struct cg_store_case *c);
 void cg_dead_letter_cleanup(struct cg_dead_letter *d);
 void cg_dead_letters_free(struct cg_dead_letter *d, size_t n);
+void cg_store_source_stats_free(struct cg_store_source_stat *v, size_t n);
 
 #endif

@@ -20,7 +20,11 @@ int cg_store_open_config(const struct cg_config *cfg, int flags, struct cg_store
 		/* A tool next to a running daemon must leave the daemon's in-flight events alone. */
 		if (flags & CG_STORE_OPEN_DAEMON)
 			return cg_store_sqlite_open(cfg->state_dir, out, err, errlen);
-		return cg_store_sqlite_open_tool(cfg->state_dir, out, err, errlen);
+		int rc = cg_store_sqlite_open_existing(cfg->state_dir, out, err, errlen);
+		/* No store yet means no daemon ever ran here: nothing in flight to disturb. */
+		if (rc == CG_ENOENT)
+			rc = cg_store_sqlite_open(cfg->state_dir, out, err, errlen);
+		return rc;
 	}
 	struct cg_store_pg_opts o = {
 		.dsn = cfg->store_dsn,

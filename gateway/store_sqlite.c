@@ -2,15 +2,12 @@
 #include "store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -98,6 +95,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE cases ADD COLUMN prev_case_id TEXT;"
 	"ALTER TABLE cases ADD COLUMN action_flags INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX cases_closed ON cases(closed_ms) WHERE state = 3;",
+	/* 2 -> 3: the latest delivery of each source (casegate status). */
+	"CREATE TABLE deliveries ("
+	" source TEXT PRIMARY KEY NOT NULL,"
+	" delivered INTEGER NOT NULL DEFAULT 0,"
+	" last_ms INTEGER NOT NULL DEFAULT 0,"
+	" dedup_key TEXT);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -146,6 +149,8 @@ enum stmt_id {
 	S_PROBE_DEL,
 	S_CASE_CLOSED,
 	S_SEEN_GET,
+	S_DELIVERED,
+	S_SOURCE_STATS,
 	S_COUNT_
 };
 
@@ -220,6 +225,21 @@ static const char *const stmt_sql[S_COUNT_] = {
 			  " AND (action_flags & ?3) = 0 AND substr(dedup_key, 1, length(?1)) = ?1"
 			  " ORDER BY closed_ms LIMIT ?4",
 	[S_SEEN_GET] = "SELECT id FROM seen WHERE ns = ?1 AND seen_ms >= ?2 ORDER BY seen_ms DESC, id LIMIT 1",
+	[S_DELIVERED] = "INSERT INTO deliveries (source, delivered, last_ms, dedup_key)"
+			" SELECT source, 1, ?2, dedup_key FROM events WHERE id = ?1"
+			" ON CONFLICT (source) DO UPDATE SET delivered = delivered + 1, last_ms = excluded.last_ms,"
+			" dedup_key = excluded.dedup_key",
+	/* Runs for `casegate status` only: scans of events per source are acceptable there. */
+	[S_SOURCE_STATS] = "SELECT s.source,"
+			   " (SELECT COUNT(*) FROM events e WHERE e.source = s.source),"
+			   " (SELECT MIN(received_ms) FROM events e WHERE e.source = s.source),"
+			   " (SELECT COUNT(*) FROM dead_letters d WHERE d.source = s.source),"
+			   " dl.delivered, dl.last_ms, dl.dedup_key, c.case_key"
+			   " FROM (SELECT source FROM events UNION SELECT source FROM dead_letters"
+			   "       UNION SELECT source FROM deliveries) s"
+			   " LEFT JOIN deliveries dl ON dl.source = s.source"
+			   " LEFT JOIN cases c ON c.dedup_key = dl.dedup_key"
+			   " ORDER BY s.source",
 };
 
 struct sq_store {
@@ -229,7 +249,6 @@ struct sq_store {
 	char *path;
 	int64_t last_prune_ms;
 	char errmsg[512];
-	int lock_fd; /* owner lock (casegate.lock), -1 for a shared open */
 };
 
 static const struct cg_store_ops sq_ops;
@@ -649,10 +668,14 @@ out:
 static int sq_event_done(struct cg_store *st, int64_t id)
 {
 	struct sq_store *s = sq(st);
-	int rc = sp_begin(s);
-	if (rc)
+	sqlite3_stmt *dl = NULL;
+	int rc = stmt_get(s, S_DELIVERED, &dl);
+	if (rc || (rc = sp_begin(s)))
 		return rc;
-	return sp_end(s, delete_event(s, id));
+	sqlite3_bind_int64(dl, 1, id);
+	sqlite3_bind_int64(dl, 2, wall_ms());
+	rc = run(s, dl, "delivery record", NULL);
+	return sp_end(s, rc ? rc : delete_event(s, id));
 }
 
 static int fix_head(struct sq_store *s, int64_t id)
@@ -996,6 +1019,62 @@ static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 	return 0;
 }
 
+/* ---- per-source summary ---- */
+
+static int sq_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt = NULL;
+	struct cg_store_source_stat *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if ((rc = stmt_get(s, S_SOURCE_STATS, &stmt)))
+		return rc;
+	for (;;) {
+		int r = sqlite3_step(stmt);
+		if (r == SQLITE_DONE)
+			break;
+		if (r != SQLITE_ROW) {
+			rc = fail_rc(s, r, "source stats");
+			break;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct cg_store_source_stat *nv = realloc(v, ncap * sizeof(*v));
+			if (!nv) {
+				rc = CG_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		struct cg_store_source_stat *x = &v[n];
+		memset(x, 0, sizeof(*x));
+		n++;
+		x->pending = sqlite3_column_int64(stmt, 1);
+		x->oldest_ms = sqlite3_column_int64(stmt, 2); /* NULL reads as 0 */
+		x->dead = sqlite3_column_int64(stmt, 3);
+		x->delivered = sqlite3_column_int64(stmt, 4);
+		x->last_delivered_ms = sqlite3_column_int64(stmt, 5);
+		if ((rc = dup_col(stmt, 0, &x->source)) || (rc = dup_col(stmt, 6, &x->last_dedup_key)) ||
+		    (rc = dup_col(stmt, 7, &x->last_case_key)))
+			break;
+	}
+	stmt_done(stmt);
+	if (rc) {
+		cg_store_source_stats_free(v, n);
+		return rc;
+	}
+	if (n == 0) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
 /* The newest id recorded under ns (e.g. the dedup key a mail's Message-ID led to). */
 static int sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
 {
@@ -1044,8 +1123,6 @@ static void sq_close(struct cg_store *st)
 		if (rc != SQLITE_OK)
 			CG_LOG_ERR("close %s: %s", s->path, sqlite3_errstr(rc));
 	}
-	if (s->lock_fd >= 0)
-		close(s->lock_fd); /* releases the owner lock */
 	free(s->path);
 	free(s);
 }
@@ -1075,6 +1152,7 @@ static const struct cg_store_ops sq_ops = {
 	.probe = sq_probe,
 	.case_list_closed = sq_case_list_closed,
 	.seen_get = sq_seen_get,
+	.source_stats = sq_source_stats,
 };
 
 /* mkdir -p with mode 0700 for the components it creates. */
@@ -1149,38 +1227,7 @@ static int migrate(struct sq_store *s, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * The owner (the daemon) takes an exclusive lock on dir/casegate.lock and recovers what a
- * previous owner left in flight. A shared open (the dlq CLI) must do neither: resetting the
- * running daemon's in-flight events would let it claim them twice.
- */
-static int take_owner_lock(const char *dir, int *fd_out, char *err, size_t errlen)
-{
-	char path[4096];
-	if ((size_t)snprintf(path, sizeof(path), "%s/casegate.lock", dir) >= sizeof(path)) {
-		snprintf(err, errlen, "%s: path too long", dir);
-		return CG_EINVAL;
-	}
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return CG_EIO;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
-		close(fd);
-		if (e == EWOULDBLOCK) {
-			snprintf(err, errlen, "%s: another casegate is running with this state_dir", dir);
-			return CG_EEXIST;
-		}
-		snprintf(err, errlen, "%s: lock: %s", path, strerror(e));
-		return CG_EIO;
-	}
-	*fd_out = fd;
-	return 0;
-}
-
-/* recover: the daemon's open (owner lock, in-flight events made pending); 0: a tool's. */
+/* recover: the daemon's open (in-flight events made pending again); 0: a tool's. */
 static int sq_open(const char *dir, int recover, struct cg_store **out, char *err, size_t errlen)
 {
 	struct sq_store *s = NULL;
@@ -1204,9 +1251,6 @@ static int sq_open(const char *dir, int recover, struct cg_store **out, char *er
 	if (!s)
 		return CG_ENOMEM;
 	s->base.ops = &sq_ops;
-	s->lock_fd = -1;
-	if (recover && (rc = take_owner_lock(dir, &s->lock_fd, err, errlen)))
-		goto fail;
 	size_t plen = strlen(dir) + sizeof("/casegate.db");
 	s->path = malloc(plen);
 	if (!s->path) {
@@ -1264,9 +1308,64 @@ int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size
 	return sq_open(dir, 1, out, err, errlen);
 }
 
-int cg_store_sqlite_open_tool(const char *dir, struct cg_store **out, char *err, size_t errlen)
+int cg_store_sqlite_open_existing(const char *dir, struct cg_store **out, char *err, size_t errlen)
 {
-	return sq_open(dir, 0, out, err, errlen);
+	struct sq_store *s = NULL;
+	char scratch[1];
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if (!err || errlen == 0) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
+	if (!dir || !out)
+		return CG_EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return CG_ENOMEM;
+	s->base.ops = &sq_ops;
+	size_t plen = strlen(dir) + sizeof("/casegate.db");
+	s->path = malloc(plen);
+	if (!s->path) {
+		rc = CG_ENOMEM;
+		goto fail;
+	}
+	snprintf(s->path, plen, "%s/casegate.db", dir);
+	struct stat sb;
+	if (stat(s->path, &sb) != 0) {
+		snprintf(err, errlen, "%s: no store (has casegate run with this state_dir?)", s->path);
+		rc = CG_ENOENT;
+		goto fail;
+	}
+	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		rc = map_sqlite(rc);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+	int version = -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
+	    sqlite3_step(stmt) == SQLITE_ROW)
+		version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (version < 1 || version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is not one this casegate reads (1..%d)", s->path, version,
+			 SCHEMA_VERSION);
+		rc = CG_EINVAL;
+		goto fail;
+	}
+	/* journal_mode is a property of the file (WAL already); synchronous is per connection. */
+	if ((rc = exec_sql(s, "PRAGMA synchronous = FULL", err, errlen)))
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	sq_close(&s->base);
+	return rc;
 }
 
 static struct sq_store *as_sqlite(struct cg_store *st)

@@ -528,7 +528,8 @@ static void test_dlq_cli(void **state)
 	assert_true(total == 5);
 	assert_int_equal(itest_ncases(&t), 1);
 
-	/* A second daemon on the same state_dir refuses to start (it would reclaim in-flight work). */
+	/* A second daemon on the same state_dir refuses to start (it would reclaim in-flight work;
+	 * casegate.pid is locked). */
 	char bin[512], log[700];
 	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
 	snprintf(log, sizeof(log), "%s/second.log", t.dir);
@@ -537,7 +538,7 @@ static void test_dlq_cli(void **state)
 	assert_int_equal(cg_h_spawn(&second, argv, NULL, log), 0);
 	assert_true(cg_h_poll(proc_exited, &second, 15000));
 	char *second_log = cg_h_read_file(log, NULL);
-	int refused = second_log && strstr(second_log, "another casegate is running") != NULL;
+	int refused = second_log && strstr(second_log, "locked by another casegate") != NULL;
 	free(second_log);
 	assert_true(refused);
 	assert_true(WIFEXITED(second.wstatus) && WEXITSTATUS(second.wstatus) != 0);

@@ -1,0 +1,357 @@
+/* opscli.c: `casegate reload` (validate, signal, wait for the verdict) and `casegate status`. */
+#define CG_LOG_COMPONENT "ops"
+#include "opscli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "app.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "pidfile.h"
+#include "store.h"
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct cg_config *load(const char *path, FILE *err)
+{
+	struct cg_config *cfg = NULL;
+	char *errs = NULL;
+	int rc = cg_config_load(path, &cfg, &errs);
+	if (rc) {
+		if (errs && errs[0])
+			fprintf(err, "%s%s", errs, errs[strlen(errs) - 1] == '\n' ? "" : "\n");
+		else
+			fprintf(err, "%s: %s\n", path, cg_strerror(rc));
+		free(errs);
+		return NULL;
+	}
+	free(errs);
+	return cfg;
+}
+
+/* ---- reload ---- */
+
+/* The whole file (at most 64 KiB) NUL-terminated, or NULL. */
+static char *read_small(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(65536);
+	if (buf) {
+		size_t n = fread(buf, 1, 65535, f);
+		buf[n] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+static char *note_path(const char *state_dir)
+{
+	size_t n = strlen(state_dir) + sizeof("/casegate.reload");
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/casegate.reload", state_dir);
+	return p;
+}
+
+void cg_reload_note(const char *state_dir, int ok, const char *msg)
+{
+	char *path = note_path(state_dir);
+	if (!path)
+		return;
+	size_t tn = strlen(path) + 8;
+	char *tmp = malloc(tn);
+	FILE *f = NULL;
+	if (!tmp)
+		goto out;
+	snprintf(tmp, tn, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		CG_LOG_WARN("cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* The first line differs for every reload: the CLI waits for it to change. */
+	fprintf(f, "%lld.%09ld %ld %s\n%s\n", (long long)ts.tv_sec, ts.tv_nsec, (long)getpid(), ok ? "ok" : "rejected",
+		msg ? msg : "");
+	int bad = fclose(f) != 0;
+	if (bad || rename(tmp, path) != 0)
+		CG_LOG_WARN("cannot write %s: %s", path, strerror(errno));
+out:
+	free(tmp);
+	free(path);
+}
+
+int cg_cli_reload(const char *config_path, unsigned wait_ms, FILE *out, FILE *err)
+{
+	struct cg_config *cfg = load(config_path, err);
+	if (!cfg) {
+		fprintf(err, "casegate reload: %s is invalid: the running daemon was not signalled\n", config_path);
+		return 1;
+	}
+	int rc = 1;
+	char *path = NULL, *before = NULL, *after = NULL;
+	struct cg_builder **b = NULL;
+	char e[512] = "";
+	if (cg_app_builders(cfg, &b, e, sizeof(e)) != 0) {
+		fprintf(err, "%s: %s\ncasegate reload: %s is invalid: the running daemon was not signalled\n",
+			config_path, e, config_path);
+		goto out;
+	}
+	cg_app_builders_free(b, cfg->nsources);
+	long pid = 0;
+	if (cg_pidfile_running(cfg->state_dir, &pid) != 0) {
+		fprintf(err, "casegate reload: no casegate is running with state_dir %s\n", cfg->state_dir);
+		goto out;
+	}
+	path = note_path(cfg->state_dir);
+	if (!path)
+		goto out;
+	before = read_small(path);
+	if (kill((pid_t)pid, SIGHUP) != 0) {
+		fprintf(err, "casegate reload: cannot signal pid %ld: %s\n", pid, strerror(errno));
+		goto out;
+	}
+	int64_t deadline = wall_ms() + wait_ms;
+	for (;;) {
+		free(after);
+		after = read_small(path);
+		if (after && (!before || strcmp(before, after) != 0))
+			break;
+		if (wall_ms() >= deadline) {
+			fprintf(out, "casegate reload: sent SIGHUP to pid %ld; no answer within %u ms (see its log)\n", pid,
+				wait_ms);
+			rc = 3;
+			goto out;
+		}
+		usleep(20000);
+	}
+	/* "<stamp> <pid> ok|rejected\n<message>" */
+	const char *sp = strchr(after, ' ');
+	sp = sp ? strchr(sp + 1, ' ') : NULL;
+	int ok = sp && strncmp(sp + 1, "ok", 2) == 0;
+	const char *msg = strchr(after, '\n');
+	msg = msg ? msg + 1 : "";
+	if (ok) {
+		fprintf(out, "casegate reload: pid %ld reloaded %s: %s", pid, config_path, msg);
+		rc = 0;
+	} else {
+		fprintf(err, "casegate reload: pid %ld rejected %s and keeps its configuration:\n%s", pid, config_path,
+			msg);
+	}
+out:
+	free(before);
+	free(after);
+	free(path);
+	cg_config_free(cfg);
+	return rc;
+}
+
+/* ---- status ---- */
+
+static void fmt_age(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = ms / 1000;
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(buf, len, "%" PRId64 "s", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+	else if (s < 172800)
+		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s / 60) % 60);
+	else
+		snprintf(buf, len, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s / 3600) % 24);
+}
+
+static void iso(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int configured(const struct cg_config *cfg, const char *name)
+{
+	return cg_config_source(cfg, name) != NULL;
+}
+
+static const struct cg_store_source_stat *stat_of(const struct cg_store_source_stat *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].source, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+static void add_source_json(cJSON *arr, const char *name, int is_configured, const struct cg_store_source_stat *x,
+			    int64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return;
+	char t[32];
+	cJSON_AddStringToObject(o, "name", name);
+	cJSON_AddBoolToObject(o, "configured", is_configured);
+	cJSON_AddNumberToObject(o, "pending", x ? (double)x->pending : 0);
+	if (x && x->oldest_ms)
+		cJSON_AddNumberToObject(o, "oldest_age_seconds", (double)(now - x->oldest_ms) / 1000.0);
+	else
+		cJSON_AddNullToObject(o, "oldest_age_seconds");
+	cJSON_AddNumberToObject(o, "dead_letters", x ? (double)x->dead : 0);
+	cJSON_AddNumberToObject(o, "delivered", x ? (double)x->delivered : 0);
+	if (x && x->last_delivered_ms) {
+		iso(x->last_delivered_ms, t, sizeof(t));
+		cJSON_AddStringToObject(o, "last_delivery", t);
+		cJSON_AddNumberToObject(o, "last_delivery_age_seconds", (double)(now - x->last_delivered_ms) / 1000.0);
+	} else {
+		cJSON_AddNullToObject(o, "last_delivery");
+		cJSON_AddNullToObject(o, "last_delivery_age_seconds");
+	}
+	if (x && x->last_dedup_key)
+		cJSON_AddStringToObject(o, "last_dedup_key", x->last_dedup_key);
+	else
+		cJSON_AddNullToObject(o, "last_dedup_key");
+	if (x && x->last_case_key)
+		cJSON_AddStringToObject(o, "last_case", x->last_case_key);
+	else
+		cJSON_AddNullToObject(o, "last_case");
+	cJSON_AddItemToArray(arr, o);
+}
+
+static void print_source_line(FILE *out, const char *name, int is_configured, const struct cg_store_source_stat *x,
+			      int64_t now)
+{
+	char oldest[32] = "-", last[128] = "never", age[32];
+	if (x && x->oldest_ms)
+		fmt_age(now - x->oldest_ms, oldest, sizeof(oldest));
+	if (x && x->last_delivered_ms) {
+		char t[32];
+		iso(x->last_delivered_ms, t, sizeof(t));
+		fmt_age(now - x->last_delivered_ms, age, sizeof(age));
+		snprintf(last, sizeof(last), "%s (%s ago)", t, age);
+	}
+	fprintf(out, "  %-16s %8" PRId64 " %8s %6" PRId64 " %10" PRId64 "  %-32s %s%s\n", name, x ? x->pending : 0,
+		oldest, x ? x->dead : 0, x ? x->delivered : 0, last, x && x->last_case_key ? x->last_case_key : "-",
+		is_configured ? "" : "  (not in config)");
+}
+
+int cg_cli_status(const char *config_path, int json, FILE *out, FILE *err)
+{
+	struct cg_config *cfg = load(config_path, err);
+	if (!cfg)
+		return 1;
+	int rc = 1;
+	struct cg_store *st = NULL;
+	struct cg_store_source_stat *v = NULL;
+	size_t n = 0;
+	cJSON *doc = NULL;
+	char e[512] = "";
+	long pid = 0;
+	int running = cg_pidfile_running(cfg->state_dir, &pid) == 0;
+	int r = cg_store_sqlite_open_existing(cfg->state_dir, &st, e, sizeof(e));
+	if (r) {
+		fprintf(err, "casegate status: %s\n", e[0] ? e : cg_strerror(r));
+		goto out;
+	}
+	struct cg_store_stats s;
+	if ((r = cg_store_stats(st, &s)) != 0) {
+		fprintf(err, "casegate status: reading the store: %s\n", cg_strerror(r));
+		goto out;
+	}
+	int have_sources = cg_store_source_stats(st, &v, &n) == 0;
+	int64_t now = wall_ms();
+	if (json) {
+		doc = cJSON_CreateObject();
+		if (!doc)
+			goto out;
+		cJSON_AddStringToObject(doc, "state_dir", cfg->state_dir);
+		cJSON *d = cJSON_AddObjectToObject(doc, "daemon");
+		cJSON_AddBoolToObject(d, "running", running);
+		if (running)
+			cJSON_AddNumberToObject(d, "pid", (double)pid);
+		cJSON *q = cJSON_AddObjectToObject(doc, "queue");
+		cJSON_AddNumberToObject(q, "depth", (double)s.pending);
+		cJSON_AddNumberToObject(q, "inflight", (double)s.inflight);
+		if (s.oldest_ms) {
+			char t[32];
+			iso(s.oldest_ms, t, sizeof(t));
+			cJSON_AddStringToObject(q, "oldest_received", t);
+			cJSON_AddNumberToObject(q, "oldest_age_seconds", (double)(now - s.oldest_ms) / 1000.0);
+		} else {
+			cJSON_AddNullToObject(q, "oldest_received");
+			cJSON_AddNullToObject(q, "oldest_age_seconds");
+		}
+		cJSON_AddNumberToObject(doc, "dead_letters", (double)s.dead);
+		cJSON_AddNumberToObject(doc, "cases", (double)s.cases);
+		cJSON_AddNumberToObject(doc, "store_bytes", (double)s.bytes);
+		cJSON *arr = have_sources ? cJSON_AddArrayToObject(doc, "sources") : NULL;
+		if (arr) {
+			for (size_t i = 0; i < cfg->nsources; i++)
+				add_source_json(arr, cfg->sources[i].name, 1, stat_of(v, n, cfg->sources[i].name), now);
+			for (size_t i = 0; i < n; i++)
+				if (!configured(cfg, v[i].source))
+					add_source_json(arr, v[i].source, 0, &v[i], now);
+		}
+		char *text = cJSON_Print(doc);
+		if (!text)
+			goto out;
+		fprintf(out, "%s\n", text);
+		cJSON_free(text);
+		rc = 0;
+		goto out;
+	}
+	fprintf(out, "state_dir:     %s\n", cfg->state_dir);
+	if (running)
+		fprintf(out, "daemon:        running (pid %ld)\n", pid);
+	else
+		fprintf(out, "daemon:        not running\n");
+	fprintf(out, "queue:         %" PRId64 " event(s) waiting, %" PRId64 " in flight\n", s.pending, s.inflight);
+	if (s.oldest_ms) {
+		char t[32], age[32];
+		iso(s.oldest_ms, t, sizeof(t));
+		fmt_age(now - s.oldest_ms, age, sizeof(age));
+		fprintf(out, "oldest item:   received %s (%s ago)\n", t, age);
+	} else {
+		fprintf(out, "oldest item:   -\n");
+	}
+	fprintf(out, "dead letters:  %" PRId64 "%s\n", s.dead, s.dead ? "  (casegate dlq list -c FILE)" : "");
+	fprintf(out, "cases tracked: %" PRId64 "\n", s.cases);
+	fprintf(out, "store size:    %.1f MiB\n", (double)s.bytes / (1024.0 * 1024.0));
+	if (!have_sources) {
+		fprintf(out, "per source:    unavailable (store schema older than this casegate: start the daemon once)\n");
+		rc = 0;
+		goto out;
+	}
+	fprintf(out, "\n  %-16s %8s %8s %6s %10s  %-32s %s\n", "SOURCE", "WAITING", "OLDEST", "DEAD", "DELIVERED",
+		"LAST DELIVERY", "LAST CASE");
+	for (size_t i = 0; i < cfg->nsources; i++)
+		print_source_line(out, cfg->sources[i].name, 1, stat_of(v, n, cfg->sources[i].name), now);
+	for (size_t i = 0; i < n; i++)
+		if (!configured(cfg, v[i].source))
+			print_source_line(out, v[i].source, 0, &v[i], now);
+	rc = 0;
+out:
+	cJSON_Delete(doc);
+	cg_store_source_stats_free(v, n);
+	cg_store_close(st);
+	cg_config_free(cfg);
+	return rc;
+}
