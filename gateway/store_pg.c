@@ -814,19 +814,48 @@ static int pg_event_done(struct cg_store *st, int64_t id)
 	return tx_close(s, own, rc);
 }
 
+/*
+ * The head of event idb's key becomes its lowest id, unless an event of the key is claimed
+ * under a live lease (one at a time per key). A retried dead letter takes back its original,
+ * lower id and waits here for the key to be idle. Key locked by the caller.
+ */
+static int fix_head(struct pg_store *s, const char *idb)
+{
+	const char *v[] = {idb};
+	return q(s, "fix head",
+		 "WITH k AS (SELECT dedup_key FROM events WHERE id = $1),"
+		 " m AS (SELECT min(e.id) AS id FROM events e JOIN k ON e.dedup_key = k.dedup_key)"
+		 " UPDATE events SET is_head = (events.id = m.id) FROM k, m"
+		 " WHERE events.dedup_key = k.dedup_key AND events.is_head <> (events.id = m.id)"
+		 " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.dedup_key = k.dedup_key"
+		 " AND f.claimed_by IS NOT NULL AND f.lease_until >= cg_now_ms())",
+		 1, v, NULL);
+}
+
 static int pg_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
 {
 	struct pg_store *s = pg(st);
 	char idb[24], nb[24];
 	long ch = 0;
+	int own = 0;
 	fmt_i64(idb, sizeof(idb), id);
 	fmt_i64(nb, sizeof(nb), next_ms);
 	const char *v[] = {idb, nb, err};
-	int rc = q_changes(s, "event retry",
-			   "UPDATE events SET claimed_by = NULL, lease_until = 0, attempts = attempts + 1,"
-			   " next_ms = $2, last_error = $3 WHERE id = $1",
-			   3, v, &ch);
-	return rc ? rc : ch ? 0 : CG_ENOENT;
+	int rc = tx_open(s, &own);
+	if (rc)
+		return rc;
+	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
+	if (rc == 0)
+		rc = q_changes(s, "event retry",
+			       "UPDATE events SET claimed_by = NULL, lease_until = 0, attempts = attempts + 1,"
+			       " next_ms = $2, last_error = $3 WHERE id = $1",
+			       3, v, &ch);
+	if (rc == 0 && ch == 0)
+		rc = CG_ENOENT;
+	/* The key is idle now: a dead letter retried meanwhile (lower id) goes first. */
+	if (rc == 0)
+		rc = fix_head(s, idb);
+	return tx_close(s, own, rc);
 }
 
 static int pg_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
@@ -1095,7 +1124,6 @@ static int pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 {
 	struct pg_store *s = pg(st);
 	char idb[24], nb[24];
-	long ch = 0;
 	int own = 0;
 	fmt_i64(idb, sizeof(idb), id);
 	fmt_i64(nb, sizeof(nb), now_ms);
@@ -1104,17 +1132,28 @@ static int pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 	if (rc)
 		return rc;
 	rc = lock_key_of(s, "SELECT dedup_key FROM dead_letters WHERE id = $1", idb);
-	/* Keeps received_ms (when the alert arrived) and step (operations already applied). */
+	/* Keeps received_ms (when the alert arrived) and step (operations already applied), and
+	 * takes back the original event id (the sequence never hands it out again): per-key order
+	 * is id order, so the event goes back before the newer events of its key. */
+	PGresult *r = NULL;
 	if (rc == 0)
-		rc = q_changes(s, "dead letter requeue",
-			       "INSERT INTO events (source, dedup_key, status, priority, severity, payload, received_ms,"
-			       " attempts, next_ms, step, last_error, is_head)"
-			       " SELECT d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
-			       " 0, $2, d.step, NULL, NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
-			       " FROM dead_letters d WHERE d.id = $1",
-			       2, v, &ch);
-	if (rc == 0 && ch == 0)
+		rc = q(s, "dead letter requeue",
+		       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
+		       " attempts, next_ms, step, last_error, is_head)"
+		       " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id)"
+		       " THEN nextval(pg_get_serial_sequence('events', 'id')) ELSE d.event_id END,"
+		       " d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
+		       " 0, $2, d.step, NULL, NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
+		       " FROM dead_letters d WHERE d.id = $1 RETURNING id",
+		       2, v, &r);
+	if (rc == 0 && PQntuples(r) == 0)
 		rc = CG_ENOENT;
+	if (rc == 0) {
+		char nid[24];
+		snprintf(nid, sizeof(nid), "%s", PQgetvalue(r, 0, 0));
+		rc = fix_head(s, nid);
+	}
+	PQclear(r);
 	if (rc == 0)
 		rc = q(s, "dead letter delete", "DELETE FROM dead_letters WHERE id = $1", 1, v, NULL);
 	return tx_close(s, own, rc);
