@@ -65,8 +65,12 @@ test)
 				-artifact_prefix="$root/build-fuzz/$name-")
 			[ -f "$dict" ] && args+=(-dict="$dict")
 			echo "dev.sh: fuzzing $name for ${secs}s" >&2
-			"$bin" "${args[@]}" "$scratch" "$corpus" 2>&1 | tail -n 12
+			dirs=("$scratch")
+			[ -d "$corpus" ] && dirs+=("$corpus")
+			set +e
+			"$bin" "${args[@]}" "${dirs[@]}" 2>&1 | tail -n 12
 			rc=${PIPESTATUS[0]}
+			set -e
 			rm -rf "$scratch"
 			if [ "$rc" != 0 ]; then
 				echo "dev.sh: $name failed (exit $rc); the input is in $root/build-fuzz/$name-*" >&2
