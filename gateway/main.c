@@ -86,7 +86,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-static struct cg_config *load_or_report(const char *path)
+static struct cg_config *load_config(const char *path, int print_warnings)
 {
 	struct cg_config *cfg = NULL;
 	char *errs = NULL;
@@ -100,11 +100,17 @@ static struct cg_config *load_or_report(const char *path)
 		return NULL;
 	}
 	free(errs);
-	/* Non-fatal findings (world-readable secrets, auth: none on a public address). */
-	if (cfg->warnings)
+	/* Non-fatal findings (world-readable secrets, auth: none on a public address). The daemon
+	 * logs them itself, in its log format. */
+	if (print_warnings && cfg->warnings)
 		fprintf(stderr, "%s%s", cfg->warnings,
 			cfg->warnings[0] && cfg->warnings[strlen(cfg->warnings) - 1] == '\n' ? "" : "\n");
 	return cfg;
+}
+
+static struct cg_config *load_or_report(const char *path)
+{
+	return load_config(path, 1);
 }
 
 static char *read_all(FILE *f, size_t *len)
@@ -441,7 +447,7 @@ int main(int argc, char **argv)
 		return cg_cli_reload(a.config, 10000, stdout, stderr);
 	if (strcmp(cmd, "status") == 0)
 		return cg_cli_status(a.config, a.json, stdout, stderr);
-	struct cg_config *cfg = load_or_report(a.config);
+	struct cg_config *cfg = load_config(a.config, 0);
 	if (!cfg)
 		return 1;
 	if (cg_dd_global_init() != 0) {

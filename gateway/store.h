@@ -239,7 +239,11 @@ void cg_store_cases_free(struct cg_store_case *c, size_t n);
 #define cg_store_seen_get(st, ns, now, id) ((st)->ops->seen_get(st, ns, now, id))
 /* One row per source known to the queue, the dead letters or past deliveries, by name;
  * *out is freed with cg_store_source_stats_free (NULL when none). */
-#define cg_store_source_stats(st, out, nout) ((st)->ops->source_stats(st, out, nout))
+static inline int cg_store_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
+{
+	/* Optional: a backend without it answers CG_EINVAL. */
+	return st->ops->source_stats ? st->ops->source_stats(st, out, nout) : CG_EINVAL;
+}
 
 /*
  * Checks that this process still holds event id under the lease token from its claim, and
