@@ -8,6 +8,8 @@ Run through bench/run.sh (builds a release binary first). Environment:
   CG_BENCH_FOOTPRINT queued events for the footprint run (default 1000000)
   CG_BENCH_OUT       results file (default bench/RESULTS.md)
   --smoke            tiny sizes, 1 s runs, results to a temp file: checks the harness, not numbers
+The PostgreSQL backend has its own script (bench_pg.py, `run.sh --pg`); its section of the
+results file is kept when this one rewrites the file.
 """
 import datetime
 import os
@@ -348,8 +350,18 @@ def report(res):
     L.append("")
     L.append("The backlog is made by `bench/fill_queue.py` (copies of one real queued event with distinct dedup "
              "keys) because enqueuing %d events over HTTP would only measure intake again." % full["n"])
+    text = "\n".join(L) + "\n"
+    # Keep the PostgreSQL section (bench_pg.py writes it between its markers) across a full rerun.
+    try:
+        prev = open(OUT).read()
+    except OSError:
+        prev = ""
+    if "<!-- pg:begin -->" in prev and "<!-- pg:end -->" in prev:
+        sec = prev[prev.index("<!-- pg:begin -->"):prev.index("<!-- pg:end -->") + len("<!-- pg:end -->")] + "\n"
+        i = text.find("\n## Footprint")
+        text = text[:i + 1] + sec + "\n" + text[i + 1:] if i >= 0 else text + "\n" + sec
     with open(OUT, "w") as f:
-        f.write("\n".join(L) + "\n")
+        f.write(text)
     log("results written to " + OUT)
     print("\n".join(L))
 
