@@ -53,12 +53,22 @@ test)
 	if [ "${CG_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 		# Every libFuzzer target for a bounded time from its committed corpus; a crash fails.
 		build "$root/build-fuzz" -DCMAKE_C_COMPILER=clang -DCG_FUZZ=ON -DCG_TESTS=OFF
-		secs=${CG_FUZZ_SECONDS:-20}
+		# Mapper targets (fuzz_mappers runs them all; fuzz_mapper_<name> one each) get the
+		# short budget so one per mapper does not multiply the step's time (~3.5 min on 2 cores).
+		gen_secs=${CG_FUZZ_SECONDS:-20}
+		map_secs=${CG_FUZZ_MAPPER_SECONDS:-5}
 		for bin in "$root"/build-fuzz/fuzz_*; do
 			[ -x "$bin" ] || continue
 			name=$(basename "$bin")
 			corpus="$root/tests/fuzz/corpus/${name#fuzz_}"
 			dict="$root/tests/fuzz/${name#fuzz_}.dict"
+			secs=$gen_secs
+			case $name in
+			fuzz_mappers | fuzz_mapper_*)
+				secs=$map_secs
+				[ -f "$dict" ] || dict="$root/tests/fuzz/mappers.dict"
+				;;
+			esac
 			scratch=$(mktemp -d)
 			# New inputs go to the scratch directory: the committed corpus stays as it is.
 			args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
