@@ -142,6 +142,7 @@ struct ctx {
 	int oom;
 	int inline_secret; /* a secret's text came from the file itself, not the environment */
 	yaml_mark_t inline_mark;
+	int in_rules_file; /* parsing a `rules: { file: }` file: it may not name another */
 };
 
 __attribute__((format(printf, 5, 0))) static void vdiag(struct ctx *c, struct sbuf *b, yaml_mark_t m, const char *kind,
@@ -2354,6 +2355,119 @@ static int parse_mail_rule(struct ctx *c, yaml_node_t *n, const char *label, str
 	return bad ? -1 : 0;
 }
 
+static void parse_mail_rules(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_source_config *s);
+static void syntax_error(struct ctx *c, const yaml_parser_t *p, const char *text, size_t len);
+
+#define MAX_RULES_FILE (1024 * 1024)
+
+/*
+ * `rules: { file: path }` (relative to the config file): the file holds exactly what could stand
+ * under `rules:` (conf/mail-rules/ ships one per built-in set), so a copy can be adapted; its
+ * problems are reported as file:line:col of that file.
+ */
+static void parse_mail_rules_file(struct ctx *c, yaml_node_t *n, const char *lb, const char *sp,
+				  struct cg_source_config *s)
+{
+	char l2[300], pb[160];
+	char *path = NULL, *buf = NULL;
+	struct stat st;
+	struct ctx sub = {0};
+	yaml_parser_t parser;
+	yaml_document_t doc, doc2;
+	int fd = -1, have_parser = 0, have_doc = 0;
+
+	snprintf(l2, sizeof(l2), "%s.file", lb);
+	if (c->in_rules_file) {
+		err_at(c, n, "%s: a rules file cannot name another rules file", l2);
+		return;
+	}
+	if (get_path(c, n, l2, &path))
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		err_at(c, n, "%s: cannot read '%s': %s", l2, disp(path, pb, sizeof(pb)), strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > MAX_RULES_FILE) {
+		err_at(c, n, "%s: '%s' is not a regular file of at most 1 MiB", l2, disp(path, pb, sizeof(pb)));
+		goto out;
+	}
+	size_t cap = (size_t)st.st_size, len = 0;
+	if (!(buf = malloc(cap + 1))) {
+		c->oom = 1;
+		goto out;
+	}
+	while (len < cap) {
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_at(c, n, "%s: cannot read '%s': %s", l2, disp(path, pb, sizeof(pb)), strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	sub.name = path;
+	sub.dir = c->dir;
+	sub.in_rules_file = 1;
+	if (!yaml_parser_initialize(&parser)) {
+		c->oom = 1;
+		goto out;
+	}
+	have_parser = 1;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		syntax_error(&sub, &parser, buf, len);
+		goto merge;
+	}
+	have_doc = 1;
+	sub.doc = &doc;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		err_mark(&sub, parser.mark, "the rules file is empty (give `match:` or `base:`, as under `rules:`)");
+		goto merge;
+	}
+	if (!yaml_parser_load(&parser, &doc2)) {
+		syntax_error(&sub, &parser, buf, len);
+	} else {
+		yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+		if (r2)
+			err_at(&sub, r2, "only one YAML document is allowed");
+		yaml_document_delete(&doc2);
+	}
+	sub.nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
+	if (!(sub.seen = calloc(sub.nnodes ? sub.nnodes : 1, 1))) {
+		sub.oom = 1;
+		goto merge;
+	}
+	sub.seen[0] = 1; /* the root */
+	parse_mail_rules(&sub, root, sp, s);
+merge:
+	/* The file's diagnostics join the config's (the error cap counts both). */
+	if (sub.errs.p && c->nerrs < MAX_ERRORS && sb_append(&c->errs, sub.errs.p, sub.errs.len))
+		c->oom = 1;
+	if (sub.warns.p && sb_append(&c->warns, sub.warns.p, sub.warns.len))
+		c->oom = 1;
+	c->nerrs += sub.nerrs;
+	if (sub.oom)
+		c->oom = 1;
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (have_parser)
+		yaml_parser_delete(&parser);
+	free(sub.seen);
+	free(sub.errs.p);
+	free(sub.warns.p);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(path);
+}
+
 static void parse_mail_rules(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
 {
 	char lb[256], b[80];
@@ -2373,19 +2487,29 @@ static void parse_mail_rules(struct ctx *c, yaml_node_t *n, const char *sp, stru
 	} else if (n->type == YAML_SEQUENCE_NODE) {
 		list = n;
 	} else {
-		enum { M_BASE, M_MATCH, M_RESOLVED, M_COMMENT, M_SENDERS, M_DEDUP, M_UNMATCHED, M_N };
+		enum { M_BASE, M_MATCH, M_RESOLVED, M_COMMENT, M_SENDERS, M_DEDUP, M_UNMATCHED, M_FILE, M_N };
 		struct field f[M_N] = {[M_BASE] = {"base", NULL},
 				       [M_MATCH] = {"match", NULL},
 				       [M_RESOLVED] = {"resolved_words", NULL},
 				       [M_COMMENT] = {"comment_words", NULL},
 				       [M_SENDERS] = {"alert_senders", NULL},
 				       [M_DEDUP] = {"dedup_key", NULL},
-				       [M_UNMATCHED] = {"unmatched", NULL}};
+				       [M_UNMATCHED] = {"unmatched", NULL},
+				       [M_FILE] = {"file", NULL}};
 		static const char *const unmatched_names[] = {"case", "ignore", NULL};
 		char l2[300];
 		int e;
 		if (map_fields(c, n, lb, lb, f, M_N))
 			return;
+		if (f[M_FILE].val) {
+			for (int i = 0; i < M_FILE; i++)
+				if (f[i].val) {
+					err_at(c, f[i].val, "%s: give `file:` alone (put %s in the file)", lb, f[i].key);
+					return;
+				}
+			parse_mail_rules_file(c, f[M_FILE].val, lb, sp, s);
+			return;
+		}
 		if (f[M_BASE].val) {
 			snprintf(l2, sizeof(l2), "%s.base", lb);
 			if (!(base = scalar(c, f[M_BASE].val, l2, "a rule set name", 0)))
@@ -2475,10 +2599,20 @@ static void parse_mail_rules(struct ctx *c, yaml_node_t *n, const char *sp, stru
 		goto out;
 	char err[300] = "";
 	int rc = cg_mail_rules_create(&spec, &s->mail_rules, err, sizeof(err));
-	if (rc == CG_ENOMEM)
+	if (rc == CG_ENOMEM) {
 		c->oom = 1;
-	else if (rc)
-		err_at(c, n, "%s: %s", lb, err);
+	} else if (rc) {
+		/* "rule N: ..." points at that rule's line (a long rules file needs it). */
+		yaml_node_t *at = n;
+		unsigned long ri = 0;
+		if (list && sscanf(err, "rule %lu:", &ri) == 1 && ri >= 1 &&
+		    ri <= (unsigned long)(list->data.sequence.items.top - list->data.sequence.items.start)) {
+			yaml_node_t *item = yaml_document_get_node(c->doc, list->data.sequence.items.start[ri - 1]);
+			if (item)
+				at = item;
+		}
+		err_at(c, at, "%s: %s", lb, err);
+	}
 out:
 	/* The rules' field names first: their arrays are among strs. */
 	for (size_t i = 0; rules && list && i < (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);

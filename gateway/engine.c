@@ -203,18 +203,11 @@ char *cg_engine_event_payload(const struct cg_case_draft *d)
 		goto out;
 	if (!cJSON_AddStringToObject(o, "summary", d->summary ? d->summary : ""))
 		goto out;
-	cJSON *c = cJSON_Duplicate(d->create, 1);
-	if (!c || !cJSON_AddItemToObject(o, "create", c)) {
-		cJSON_Delete(c);
+	/* References, not copies: this runs for every accepted alert and the draft outlives o. */
+	if (!cJSON_AddItemReferenceToObject(o, "create", d->create))
 		goto out;
-	}
-	if (d->attributes) {
-		cJSON *a = cJSON_Duplicate(d->attributes, 1);
-		if (!a || !cJSON_AddItemToObject(o, "attributes", a)) {
-			cJSON_Delete(a);
-			goto out;
-		}
-	}
+	if (d->attributes && !cJSON_AddItemReferenceToObject(o, "attributes", d->attributes))
+		goto out;
 	out = cJSON_PrintUnformatted(o);
 out:
 	cJSON_Delete(o);

@@ -1,5 +1,6 @@
 /* email.c: the `email` mapper: alert mail (parsed by mail.c) becomes one case event via its rule set. */
 #include "email.h"
+#include "sbuf.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -13,60 +14,6 @@
 #include "mail.h"
 #include "registry.h"
 #include "tmpl.h"
-
-struct sb {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void sb_put(struct sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-static char *sb_take(struct sb *b)
-{
-	if (b->oom) {
-		free(b->p);
-		return NULL;
-	}
-	if (!b->p)
-		return strdup("");
-	return b->p;
-}
 
 /* ---- subject handling ---- */
 
@@ -248,47 +195,47 @@ static int quote_start(const char *line, size_t len)
 
 char *cg_email_comment_text(const cJSON *mail, size_t max)
 {
-	struct sb b = {0};
+	struct cg_sbuf b = {0};
 	const char *from = cg_json_str(mail, "from");
 	const char *name = cg_json_str(mail, "from_name");
 	const char *subject = cg_json_str(mail, "subject");
-	sb_puts(&b, "**E-mail from ");
+	cg_sbuf_add(&b, "**E-mail from ");
 	if (name && *name)
-		sb_printf(&b, "%s <%s>", name, from ? from : "?");
+		cg_sbuf_addf(&b, "%s <%s>", name, from ? from : "?");
 	else
-		sb_puts(&b, from ? from : "unknown sender");
-	sb_puts(&b, "**");
+		cg_sbuf_add(&b, from ? from : "unknown sender");
+	cg_sbuf_add(&b, "**");
 	if (subject && *subject)
-		sb_printf(&b, ": %s", subject);
-	sb_puts(&b, "\n\n");
+		cg_sbuf_addf(&b, ": %s", subject);
+	cg_sbuf_add(&b, "\n\n");
 	const char *text = cg_json_str(mail, "text");
-	size_t start = b.n;
+	size_t start = b.len;
 	for (const char *line = text; line && *line;) {
 		const char *eol = strchr(line, '\n');
 		size_t len = eol ? (size_t)(eol - line) : strlen(line);
 		if (quote_start(line, len))
 			break;
-		sb_put(&b, line, len);
-		sb_puts(&b, "\n");
+		cg_sbuf_addn(&b, line, len);
+		cg_sbuf_add(&b, "\n");
 		line = eol ? eol + 1 : NULL;
 	}
-	while (b.n > start && b.p && (b.p[b.n - 1] == '\n' || b.p[b.n - 1] == ' '))
-		b.p[--b.n] = '\0';
+	while (b.len > start && b.p && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == ' '))
+		b.p[--b.len] = '\0';
 	const cJSON *att;
 	int first = 1;
 	cJSON_ArrayForEach(att, cJSON_GetObjectItemCaseSensitive(mail, "attachments"))
 	{
-		sb_puts(&b, first ? "\n\n**Attachments (not uploaded):**\n" : "\n");
+		cg_sbuf_add(&b, first ? "\n\n**Attachments (not uploaded):**\n" : "\n");
 		first = 0;
 		double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(att, "size"));
 		const char *an = cg_json_str(att, "name");
 		if (size >= 0)
-			sb_printf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
+			cg_sbuf_addf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
 				  cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
 		else
-			sb_printf(&b, "- %.200s", an ? an : "?");
+			cg_sbuf_addf(&b, "- %.200s", an ? an : "?");
 	}
-	char *out = sb_take(&b);
+	char *out = cg_sbuf_take(&b);
 	if (out && strlen(out) > max)
 		cg_utf8_truncate(out, max);
 	return out;
@@ -296,30 +243,30 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 
 static char *description(const cJSON *mail)
 {
-	struct sb b = {0};
+	struct cg_sbuf b = {0};
 	const char *from = cg_json_str(mail, "from");
 	const char *date = cg_json_str(mail, "date");
-	sb_printf(&b, "_E-mail from %.200s%s%.40s_\n\n", from ? from : "unknown sender", date ? " at " : "",
+	cg_sbuf_addf(&b, "_E-mail from %.200s%s%.40s_\n\n", from ? from : "unknown sender", date ? " at " : "",
 		  date ? date : "");
 	const char *text = cg_json_str(mail, "text");
-	sb_puts(&b, text && *text ? text : "(no text)");
+	cg_sbuf_add(&b, text && *text ? text : "(no text)");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
-		sb_puts(&b, "\n\n_(text truncated)_");
+		cg_sbuf_add(&b, "\n\n_(text truncated)_");
 	const cJSON *att;
 	int first = 1;
 	cJSON_ArrayForEach(att, cJSON_GetObjectItemCaseSensitive(mail, "attachments"))
 	{
-		sb_puts(&b, first ? "\n\n**Attachments (not uploaded):**\n" : "\n");
+		cg_sbuf_add(&b, first ? "\n\n**Attachments (not uploaded):**\n" : "\n");
 		first = 0;
 		double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(att, "size"));
 		const char *an = cg_json_str(att, "name");
 		if (size >= 0)
-			sb_printf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
+			cg_sbuf_addf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
 				  cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
 		else
-			sb_printf(&b, "- %.200s", an ? an : "?");
+			cg_sbuf_addf(&b, "- %.200s", an ? an : "?");
 	}
-	return sb_take(&b);
+	return cg_sbuf_take(&b);
 }
 
 /* Resolved/firing from the subject alone (no rule said anything). */

@@ -1,5 +1,6 @@
 /* mail.c: parses RFC 5322/MIME messages with GMime 3 into the JSON payload the email mapper reads. */
 #include "mail.h"
+#include "sbuf.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -38,41 +39,9 @@ void cg_mail_global_init(void)
 
 /* ---- a growable byte buffer ---- */
 
-struct buf {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void buf_put(struct buf *b, const char *s, size_t n)
+static void buf_putc(struct cg_sbuf *b, char c)
 {
-	if (b->oom || n == 0)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
-static void buf_putc(struct buf *b, char c)
-{
-	buf_put(b, &c, 1);
+	cg_sbuf_addn(b, &c, 1);
 }
 
 /* ---- HTML to text ---- */
@@ -88,7 +57,7 @@ static const struct {
 	{"rsquo", "’"}, {"lsquo", "‘"},	 {"rdquo", "”"},   {"ldquo", "“"},     {"middot", "·"},	  {"times", "×"},
 };
 
-static void put_codepoint(struct buf *b, unsigned long cp)
+static void put_codepoint(struct cg_sbuf *b, unsigned long cp)
 {
 	char u[4];
 	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
@@ -98,23 +67,23 @@ static void put_codepoint(struct buf *b, unsigned long cp)
 	} else if (cp < 0x800) {
 		u[0] = (char)(0xC0 | (cp >> 6));
 		u[1] = (char)(0x80 | (cp & 0x3F));
-		buf_put(b, u, 2);
+		cg_sbuf_addn(b, u, 2);
 	} else if (cp < 0x10000) {
 		u[0] = (char)(0xE0 | (cp >> 12));
 		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
 		u[2] = (char)(0x80 | (cp & 0x3F));
-		buf_put(b, u, 3);
+		cg_sbuf_addn(b, u, 3);
 	} else {
 		u[0] = (char)(0xF0 | (cp >> 18));
 		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
 		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
 		u[3] = (char)(0x80 | (cp & 0x3F));
-		buf_put(b, u, 4);
+		cg_sbuf_addn(b, u, 4);
 	}
 }
 
 /* Decodes the entity at s[0] == '&'; returns bytes consumed (0: not an entity, emit '&'). */
-static size_t put_entity(struct buf *b, const char *s, size_t len)
+static size_t put_entity(struct cg_sbuf *b, const char *s, size_t len)
 {
 	size_t end = 1;
 	while (end < len && end < 12 && s[end] != ';' && (isalnum((unsigned char)s[end]) || s[end] == '#'))
@@ -142,7 +111,7 @@ static size_t put_entity(struct buf *b, const char *s, size_t len)
 	for (size_t i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
 		size_t nl = strlen(entities[i].name);
 		if (nl == end - 1 && memcmp(s + 1, entities[i].name, nl) == 0) {
-			buf_puts(b, entities[i].text);
+			cg_sbuf_add(b, entities[i].text);
 			return end + 1;
 		}
 	}
@@ -158,15 +127,15 @@ static int tag_is(const char *name, size_t nlen, const char *const *list)
 }
 
 /* Ends the current line unless it is already ended; keeps at most one blank line. */
-static void html_break(struct buf *b, int blank)
+static void html_break(struct cg_sbuf *b, int blank)
 {
-	if (b->n == 0)
+	if (b->len == 0)
 		return;
 	/* Drop trailing spaces of the line. */
-	while (b->n > 0 && b->p[b->n - 1] == ' ')
-		b->p[--b->n] = '\0';
+	while (b->len > 0 && b->p[b->len - 1] == ' ')
+		b->p[--b->len] = '\0';
 	size_t nl = 0;
-	while (nl < b->n && b->p[b->n - 1 - nl] == '\n')
+	while (nl < b->len && b->p[b->len - 1 - nl] == '\n')
 		nl++;
 	size_t want = blank ? 2 : 1;
 	while (nl < want) {
@@ -182,11 +151,11 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max)
 					     "header", "footer", "title", NULL};
 	static const char *const breaks[] = {"br", "td", "th", "dt", "dd", NULL};
 	static const char *const skipped[] = {"script", "style", "head", NULL};
-	struct buf b = {0};
+	struct cg_sbuf b = {0};
 	int space = 0, pre = 0;
 	size_t i = 0;
-	buf_put(&b, "", 0);
-	while (i < len && b.n < max && !b.oom) {
+	cg_sbuf_addn(&b, "", 0);
+	while (i < len && b.len < max && !b.oom) {
 		char c = html[i];
 		if (c == '<') {
 			if (i + 3 < len && memcmp(html + i, "<!--", 4) == 0) {
@@ -243,15 +212,15 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max)
 				space = 0;
 			} else if (tag_is(name, nlen, breaks)) {
 				if (nlen == 2 && (strncasecmp(name, "td", 2) == 0 || strncasecmp(name, "th", 2) == 0)) {
-					if (!closing && b.n && b.p[b.n - 1] != '\n')
-						buf_puts(&b, " | ");
+					if (!closing && b.len && b.p[b.len - 1] != '\n')
+						cg_sbuf_add(&b, " | ");
 				} else {
 					html_break(&b, 0);
 				}
 				space = 0;
 			} else if (nlen == 2 && strncasecmp(name, "li", 2) == 0 && !closing) {
 				html_break(&b, 0);
-				buf_puts(&b, "- ");
+				cg_sbuf_add(&b, "- ");
 				space = 0;
 			}
 			i = tag_end;
@@ -266,7 +235,7 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max)
 			}
 		}
 		if (!pre && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
-			if (!space && b.n && b.p[b.n - 1] != '\n')
+			if (!space && b.len && b.p[b.len - 1] != '\n')
 				buf_putc(&b, ' ');
 			space = 1;
 			i++;
@@ -285,11 +254,11 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max)
 		return NULL;
 	}
 	/* Trim trailing blank space. */
-	while (b.n > 0 && (b.p[b.n - 1] == '\n' || b.p[b.n - 1] == ' '))
-		b.p[--b.n] = '\0';
-	if (b.n > max) {
+	while (b.len > 0 && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == ' '))
+		b.p[--b.len] = '\0';
+	if (b.len > max) {
 		cg_utf8_truncate(b.p, max);
-		b.n = strlen(b.p);
+		b.len = strlen(b.p);
 	}
 	char *clean = cg_utf8_sanitize(b.p);
 	free(b.p);
@@ -300,7 +269,7 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max)
 
 struct walk {
 	const struct cg_mail_limits *lim;
-	struct buf text;
+	struct cg_sbuf text;
 	int truncated;
 	cJSON *attachments;
 	size_t nattach;
@@ -413,21 +382,21 @@ static void append_text(struct walk *w, const char *t)
 {
 	if (!t || !*t)
 		return;
-	if (w->text.n >= w->lim->max_text) {
+	if (w->text.len >= w->lim->max_text) {
 		w->truncated = 1;
 		return;
 	}
-	if (w->text.n)
-		buf_puts(&w->text, "\n\n");
-	buf_puts(&w->text, t);
+	if (w->text.len)
+		cg_sbuf_add(&w->text, "\n\n");
+	cg_sbuf_add(&w->text, t);
 	if (w->text.oom) {
 		w->oom = 1;
 		return;
 	}
-	if (w->text.n > w->lim->max_text) {
+	if (w->text.len > w->lim->max_text) {
 		/* Separators and multi-byte entities can go a little past the room: cut exactly. */
 		cg_utf8_truncate(w->text.p, w->lim->max_text);
-		w->text.n = strlen(w->text.p);
+		w->text.len = strlen(w->text.p);
 		w->truncated = 1;
 	}
 }
@@ -440,7 +409,7 @@ static void text_part(struct walk *w, GMimePart *part, int html)
 		w->oom = 1;
 		return;
 	}
-	size_t room = w->lim->max_text > w->text.n ? w->lim->max_text - w->text.n : 0;
+	size_t room = w->lim->max_text > w->text.len ? w->lim->max_text - w->text.len : 0;
 	char *t = NULL;
 	if (html) {
 		/* Convert more than the room: markup shrinks. */

@@ -19,6 +19,8 @@ struct rule {
 	enum in in;
 	regex_t re;
 	int compiled;
+	char *pattern; /* kept for cg_mail_rules_diff */
+	int case_sensitive;
 	char **fields;
 	size_t nfields;
 	int status; /* -1 none, else enum cg_mail_verdict */
@@ -41,7 +43,9 @@ static const char *const default_comment[] = {"ACKNOWLEDGEMENT", "ACKNOWLEDGED",
 					      "UPDATED"};
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- shipped rule sets (the mail formats of each tool's stock notification commands) ---- */
+/* ---- shipped rule sets (the mail formats of each tool's stock notification commands) ----
+ * conf/mail-rules/<name>.yaml spells each set in the `rules:` syntax; tests/mapper/test_mail_conf.c
+ * fails when the two differ, so change both together. */
 
 /* Nagios commands.cfg: "** PROBLEM Service Alert: web1/HTTP is CRITICAL **",
  * "** RECOVERY Host Alert: web1 is UP **"; body "Notification Type: ...". */
@@ -155,6 +159,7 @@ void cg_mail_rules_destroy(struct cg_mail_rules *r)
 	for (size_t i = 0; i < r->nrules; i++) {
 		if (r->rules[i].compiled)
 			regfree(&r->rules[i].re);
+		free(r->rules[i].pattern);
 		strv_free(r->rules[i].fields, r->rules[i].nfields);
 	}
 	free(r->rules);
@@ -230,6 +235,9 @@ int cg_mail_rules_create(const struct cg_mail_rules_spec *spec, struct cg_mail_r
 			goto fail;
 		}
 		ru->compiled = 1;
+		ru->case_sensitive = rs->case_sensitive != 0;
+		if (!(ru->pattern = strdup(rs->pattern)))
+			goto fail;
 		if (rs->nfields > ru->re.re_nsub) {
 			snprintf(err, errlen, "rule %zu: %zu field names for %zu group(s) in the pattern", i + 1,
 				 rs->nfields, (size_t)ru->re.re_nsub);
@@ -370,6 +378,64 @@ int cg_mail_rules_apply(const struct cg_mail_rules *r, const cJSON *mail, cJSON 
 		const char *st = cg_json_str(fields, "state");
 		if (st && word_in(st, r->resolved, r->nresolved))
 			*verdict = CG_MAIL_RESOLVED;
+	}
+	return 0;
+}
+
+static int strv_diff(const char *what, char *const *a, size_t na, char *const *b, size_t nb, char *why,
+		     size_t whylen)
+{
+	for (size_t i = 0; i < na || i < nb; i++) {
+		const char *x = i < na ? a[i] : "(none)", *y = i < nb ? b[i] : "(none)";
+		if (i >= na || i >= nb || strcmp(x, y) != 0) {
+			snprintf(why, whylen, "%s[%zu]: '%.120s' vs '%.120s'", what, i, x, y);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int cg_mail_rules_diff(const struct cg_mail_rules *a, const struct cg_mail_rules *b, char *why, size_t whylen)
+{
+	static const char *const in_names[] = {"subject", "body", "from"};
+	if (a->nrules != b->nrules) {
+		snprintf(why, whylen, "%zu rules vs %zu", a->nrules, b->nrules);
+		return 1;
+	}
+	for (size_t i = 0; i < a->nrules; i++) {
+		const struct rule *x = &a->rules[i], *y = &b->rules[i];
+		char what[64];
+		if (strcmp(x->pattern, y->pattern) != 0) {
+			snprintf(why, whylen, "rule %zu: pattern '%.150s' vs '%.150s'", i + 1, x->pattern, y->pattern);
+			return 1;
+		}
+		if (x->in != y->in) {
+			snprintf(why, whylen, "rule %zu: in: %s vs %s", i + 1, in_names[x->in], in_names[y->in]);
+			return 1;
+		}
+		if (x->case_sensitive != y->case_sensitive || x->status != y->status) {
+			snprintf(why, whylen, "rule %zu: case_sensitive %d vs %d, status %d vs %d", i + 1,
+				 x->case_sensitive, y->case_sensitive, x->status, y->status);
+			return 1;
+		}
+		snprintf(what, sizeof(what), "rule %zu: fields", i + 1);
+		if (strv_diff(what, x->fields, x->nfields, y->fields, y->nfields, why, whylen))
+			return 1;
+	}
+	if (strv_diff("resolved_words", a->resolved, a->nresolved, b->resolved, b->nresolved, why, whylen) ||
+	    strv_diff("comment_words", a->comment, a->ncomment, b->comment, b->ncomment, why, whylen) ||
+	    strv_diff("alert_senders", a->senders, a->nsenders, b->senders, b->nsenders, why, whylen))
+		return 1;
+	if ((a->dedup_key == NULL) != (b->dedup_key == NULL) ||
+	    (a->dedup_key && strcmp(a->dedup_key, b->dedup_key) != 0)) {
+		snprintf(why, whylen, "dedup_key '%.150s' vs '%.150s'", a->dedup_key ? a->dedup_key : "(none)",
+			 b->dedup_key ? b->dedup_key : "(none)");
+		return 1;
+	}
+	if (a->ignore_unmatched != b->ignore_unmatched) {
+		snprintf(why, whylen, "unmatched: %s vs %s", a->ignore_unmatched ? "ignore" : "case",
+			 b->ignore_unmatched ? "ignore" : "case");
+		return 1;
 	}
 	return 0;
 }

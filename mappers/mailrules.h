@@ -64,6 +64,13 @@ enum cg_mail_verdict { CG_MAIL_FIRING = 0, CG_MAIL_RESOLVED = 1, CG_MAIL_COMMENT
 int cg_mail_rules_apply(const struct cg_mail_rules *r, const cJSON *mail, cJSON *fields, int *matched,
 			enum cg_mail_verdict *verdict);
 
+/*
+ * 0 when a and b behave the same (same rules, patterns, flags, field names, word lists,
+ * senders, dedup key and unmatched policy; the name is not compared), else 1 with why
+ * saying the first difference. Proves the YAML files in conf/mail-rules match the shipped sets.
+ */
+int cg_mail_rules_diff(const struct cg_mail_rules *a, const struct cg_mail_rules *b, char *why, size_t whylen);
+
 /* 1 when from may send alerts to this source (no alert_senders configured, or one matches). */
 int cg_mail_rules_sender_ok(const struct cg_mail_rules *r, const char *from);
 

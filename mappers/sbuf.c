@@ -77,11 +77,20 @@ char *cg_sbuf_take(struct cg_sbuf *b)
 
 void cg_sbuf_pct_encode(struct cg_sbuf *b, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '.' || *p == '_' || *p == '~')
-			cg_sbuf_addn(b, (const char *)p, 1);
-		else
-			cg_sbuf_addf(b, "%%%02X", *p);
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	while (p && *p) {
+		/* Copy each run of unreserved characters at once; escape the rest. */
+		const unsigned char *run = p;
+		while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		       *p == '.' || *p == '_' || *p == '~')
+			p++;
+		if (p > run)
+			cg_sbuf_addn(b, (const char *)run, (size_t)(p - run));
+		if (*p) {
+			char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			cg_sbuf_addn(b, esc, 3);
+			p++;
+		}
 	}
 }
