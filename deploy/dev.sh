@@ -53,30 +53,58 @@ test)
 	if [ "${CG_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 		# Every libFuzzer target for a bounded time from its committed corpus; a crash fails.
 		build "$root/build-fuzz" -DCMAKE_C_COMPILER=clang -DCG_FUZZ=ON -DCG_TESTS=OFF
-		secs=${CG_FUZZ_SECONDS:-20}
+		# Mapper targets (fuzz_mappers runs them all; fuzz_mapper_<name> one each) get the
+		# short budget so one target per mapper does not multiply the step's time, and
+		# CG_FUZZ_JOBS targets run at once: ~2 min of fuzzing on 2 cores.
+		gen_secs=${CG_FUZZ_SECONDS:-20}
+		map_secs=${CG_FUZZ_MAPPER_SECONDS:-5}
+		max_jobs=${CG_FUZZ_JOBS:-2}
+		declare -A running=() # pid -> target name
+		failed=0
+		reap() { # waits for one target, prints the end of its log, records a failure
+			local pid rc=0 name
+			wait -n -p pid || rc=$?
+			name=${running[$pid]}
+			unset "running[$pid]"
+			tail -n 12 "$root/build-fuzz/$name.log"
+			if [ "$rc" != 0 ]; then
+				echo "dev.sh: $name failed (exit $rc); the input is in $root/build-fuzz/$name-*" \
+					"(log: $root/build-fuzz/$name.log)" >&2
+				failed=1
+			fi
+		}
 		for bin in "$root"/build-fuzz/fuzz_*; do
-			[ -x "$bin" ] || continue
+			[ -x "$bin" ] && [ -f "$bin" ] || continue
 			name=$(basename "$bin")
+			case $name in *.log | *-crash-* | *-leak-* | *-timeout-* | *-oom-* | *-slow-unit-*) continue ;; esac
 			corpus="$root/tests/fuzz/corpus/${name#fuzz_}"
 			dict="$root/tests/fuzz/${name#fuzz_}.dict"
-			scratch=$(mktemp -d)
-			# New inputs go to the scratch directory: the committed corpus stays as it is.
+			secs=$gen_secs
+			case $name in
+			fuzz_mappers | fuzz_mapper_*)
+				secs=$map_secs
+				[ -f "$dict" ] || dict="$root/tests/fuzz/mappers.dict"
+				;;
+			esac
+			# New inputs go to a scratch directory: the committed corpus stays as it is.
 			args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 				-artifact_prefix="$root/build-fuzz/$name-")
 			[ -f "$dict" ] && args+=(-dict="$dict")
-			echo "dev.sh: fuzzing $name for ${secs}s" >&2
-			dirs=("$scratch")
+			dirs=()
 			[ -d "$corpus" ] && dirs+=("$corpus")
-			set +e
-			"$bin" "${args[@]}" "${dirs[@]}" 2>&1 | tail -n 12
-			rc=${PIPESTATUS[0]}
-			set -e
-			rm -rf "$scratch"
-			if [ "$rc" != 0 ]; then
-				echo "dev.sh: $name failed (exit $rc); the input is in $root/build-fuzz/$name-*" >&2
-				exit 1
-			fi
+			echo "dev.sh: fuzzing $name for ${secs}s" >&2
+			(
+				scratch=$(mktemp -d)
+				rc=0
+				"$bin" "${args[@]}" "$scratch" "${dirs[@]}" >"$root/build-fuzz/$name.log" 2>&1 || rc=$?
+				rm -rf "$scratch"
+				exit "$rc"
+			) &
+			running[$!]=$name
+			while [ "${#running[@]}" -ge "$max_jobs" ]; do reap; done
 		done
+		while [ "${#running[@]}" -gt 0 ]; do reap; done
+		[ "$failed" = 0 ] || exit 1
 	fi
 	;;
 *)

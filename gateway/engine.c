@@ -940,6 +940,23 @@ static void op_send_step(struct op *op)
 		return;
 	if (s >= CG_STEP_ASSIGN && action_prepare(op))
 		return;
+	if (s != CG_STEP_CREATE && !case_ref(op) && op->cs.state == CG_CASE_CREATING && op->cs.marker) {
+		/* The create's outcome never became known (it was given up): find the case before
+		 * acting on it; if it does not exist, there is nothing to update. */
+		if (rl_defer(op))
+			return;
+		e->unanswered++;
+		op->reconciling = 1;
+		snprintf(path, sizeof(path), "/api/v2/cases?filter=%s&page%%5Bsize%%5D=10", op->cs.marker);
+		rc = cg_dd_request(e->dd, "GET", path, NULL, 0, dd_done, op);
+		if (rc) {
+			e->unanswered--;
+			op->reconciling = 0;
+			snprintf(op->reason, sizeof(op->reason), "could not send search: %s", cg_strerror(rc));
+			op_retry(op, NULL);
+		}
+		return;
+	}
 	if (s != CG_STEP_CREATE && !case_ref(op)) {
 		/* Checked before the gate: nothing is sent, so nothing may count as on the wire. */
 		snprintf(op->reason, sizeof(op->reason), "no case id for step %s", cg_step_name(s));
@@ -1237,6 +1254,30 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 		return;
 	}
 	cJSON *resp = res->body_len ? cJSON_ParseWithLength(res->body, res->body_len) : NULL;
+	if (op->reconciling && s != CG_STEP_CREATE) {
+		int found = adopt_from_search(op, resp);
+		cJSON_Delete(resp);
+		cg_metrics_add(e->metrics, "casegate_reconciliations_total",
+			       found ? "result=\"adopted\"" : "result=\"not_found\"", 1);
+		op->reconciling = 0;
+		op->need_reconcile = 0;
+		if (found) {
+			/* The given-up create had worked: this event applies to that case. */
+			op->cs.state = CG_CASE_OPEN;
+			if (!op->cs.created_ms)
+				op->cs.created_ms = op->now;
+			op_send_step(op);
+			return;
+		}
+		/* No case was ever made: nothing to comment on or close. */
+		CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, NULL,
+			  "no case with marker %s: %s ignored", op->cs.marker, cg_action_name(op->action));
+		op->cs.state = CG_CASE_NONE;
+		op->action = CG_ACT_IGNORE;
+		op->nsteps = 0;
+		op_finish(op, FIN_DONE);
+		return;
+	}
 	if (s == CG_STEP_CREATE) {
 		if (op->reconciling) {
 			int found = adopt_from_search(op, resp);

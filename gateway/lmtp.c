@@ -4,10 +4,13 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "log.h"
@@ -107,6 +110,11 @@ __attribute__((format(printf, 2, 3))) static void reply(struct conn *c, const ch
 		return;
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
+	/* Replies echo client text (a refused parameter): a bare CR or LF there would split the
+	 * reply line for the client, so control bytes go out as '?'. */
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
+			line[i] = '?';
 	line[n++] = '\r';
 	line[n++] = '\n';
 	out_put(c, line, (size_t)n);
@@ -787,14 +795,12 @@ void cg_lmtp_msg_done(struct cg_lmtp_msg *pub)
 	process(c);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* A connection linked into s with both handles initialised; the stream is not connected yet. */
+static struct conn *conn_new(struct cg_lmtp_server *s)
 {
-	struct cg_lmtp_server *s = server->data;
-	if (status < 0 || s->closing)
-		return;
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c)
-		return;
+		return NULL;
 	c->srv = s;
 	uv_tcp_init(s->loop, &c->tcp);
 	uv_timer_init(s->loop, &c->timer);
@@ -805,10 +811,13 @@ static void on_connection(uv_stream_t *server, int status)
 		s->conns->prev = c;
 	s->conns = c;
 	s->nconns++;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-		conn_close(c);
-		return;
-	}
+	return c;
+}
+
+/* The stream is connected: greet (or refuse) and start reading. */
+static void conn_greet(struct conn *c)
+{
+	struct cg_lmtp_server *s = c->srv;
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 	snprintf(c->remote, sizeof(c->remote), "?");
@@ -827,6 +836,21 @@ static void on_connection(uv_stream_t *server, int status)
 	flush(c, 0);
 	arm_timeout(c);
 	start_reading(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct cg_lmtp_server *s = server->data;
+	if (status < 0 || s->closing)
+		return;
+	struct conn *c = conn_new(s);
+	if (!c)
+		return;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c);
+		return;
+	}
+	conn_greet(c);
 }
 
 static void listener_closed(uv_handle_t *h);
@@ -925,4 +949,187 @@ void cg_lmtp_server_close(struct cg_lmtp_server *s, void (*on_closed)(void *ud),
 		flush(c, 1);
 	}
 	uv_close((uv_handle_t *)&s->listener, listener_closed);
+}
+
+/* ---------------------------------------------------------------- fuzz hook */
+
+#define FUZZ_MAX_SIZE 512
+#define FUZZ_MAX_RCPTS 3
+
+struct fuzz_state {
+	struct cg_lmtp_msg *held;
+	unsigned n;
+	int bad; /* an invariant broke */
+	char line[2048];
+	size_t line_len;
+};
+
+static int fuzz_rcpt(const char *rcpt, void *ud, char *msg, size_t msglen)
+{
+	struct fuzz_state *fs = ud;
+	if (!rcpt[0] || strpbrk(rcpt, " <>"))
+		fs->bad = 1;
+	switch (rcpt[0]) {
+	case 'x':
+		snprintf(msg, msglen, "5.1.1 <%s>: no such recipient", rcpt);
+		return 550;
+	case 't':
+		return 451; /* no text: the server supplies one */
+	default:
+		return 0;
+	}
+}
+
+/* Answers synchronously, later (from the feed loop), or not at all (every code defaults). */
+static void fuzz_msg(struct cg_lmtp_msg *m, void *ud)
+{
+	struct fuzz_state *fs = ud;
+	static const int codes[] = {250, 451, 550, 0, 999};
+	if (!m->mail_from || m->nrcpts == 0 || m->nrcpts > FUZZ_MAX_RCPTS || m->len > FUZZ_MAX_SIZE ||
+	    !m->data || m->data[m->len] != '\0' || fs->held)
+		fs->bad = 1;
+	switch (fs->n++ % 3) {
+	case 0:
+		for (size_t i = 0; i < m->nrcpts; i++)
+			cg_lmtp_reply(m, i, codes[(i + m->len) % 5], i % 2 ? NULL : "2.0.0 fuzz");
+		cg_lmtp_msg_done(m);
+		break;
+	case 1:
+		fs->held = m;
+		break;
+	default:
+		cg_lmtp_msg_done(m);
+		break;
+	}
+}
+
+/* Every reply line the server writes is "ddd" + ' ' or '-' + printable text + CRLF. */
+static void fuzz_check_out(struct fuzz_state *fs, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fs->line_len >= sizeof(fs->line)) {
+			fs->bad = 1;
+			fs->line_len = 0;
+		}
+		fs->line[fs->line_len++] = p[i];
+		if (p[i] != '\n')
+			continue;
+		const char *l = fs->line;
+		size_t ll = fs->line_len;
+		fs->line_len = 0;
+		if (ll < 6 || l[ll - 2] != '\r' || l[0] < '2' || l[0] > '5' || !isdigit((unsigned char)l[1]) ||
+		    !isdigit((unsigned char)l[2]) || (l[3] != ' ' && l[3] != '-')) {
+			fs->bad = 1;
+			continue;
+		}
+		for (size_t k = 4; k < ll - 2; k++)
+			if ((unsigned char)l[k] < ' ' || l[k] == 0x7f)
+				fs->bad = 1;
+	}
+}
+
+static void fuzz_closed(void *ud)
+{
+	*(int *)ud = 1;
+}
+
+int cg_lmtp_fuzz_feed(const uint8_t *data, size_t len)
+{
+	uv_loop_t loop;
+	struct cg_lmtp_server *s = NULL;
+	struct fuzz_state fs = {0};
+	int sv[2] = {-1, -1};
+	int closed = 0, rc = -1;
+
+	if (uv_loop_init(&loop) != 0)
+		return -1;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	s->loop = &loop;
+	s->opts.smtp = len && (data[0] & 0x80);
+	s->opts.max_size = FUZZ_MAX_SIZE;
+	s->opts.max_recipients = FUZZ_MAX_RCPTS;
+	s->opts.timeout_ms = 20;
+	s->opts.max_connections = 4;
+	s->opts.max_per_sender_hour = 2;
+	s->hostname = strdup("fuzz.example");
+	s->host = strdup("127.0.0.1");
+	s->opts.hostname = s->hostname;
+	s->opts.host = s->host;
+	s->rcpt_fn = fuzz_rcpt;
+	s->msg_fn = fuzz_msg;
+	s->ud = &fs;
+	uv_tcp_init(&loop, &s->listener); /* never bound: closed like a real listener */
+	s->listener.data = s;
+	if (!s->hostname || !s->host)
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		goto out;
+	struct conn *c = conn_new(s);
+	if (!c)
+		goto out;
+	if (uv_tcp_open(&c->tcp, sv[0]) < 0) {
+		conn_close(c);
+		goto out;
+	}
+	sv[0] = -1; /* owned by the handle now */
+	conn_greet(c);
+
+	/* First byte: bit 7 picks SMTP, the rest the write chunk size so lines split at varied places. */
+	size_t chunk = len ? (size_t)(data[0] % 64) + 1 : 1;
+	size_t off = len ? 1 : 0;
+	int shut = 0;
+	for (unsigned spins = 0; spins < 20000 && !closed; spins++) {
+		char sink[4096];
+		ssize_t r;
+		if (off < len) {
+			size_t n = len - off < chunk ? len - off : chunk;
+			ssize_t w = send(sv[1], data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0)
+				off += (size_t)w;
+		}
+		if (off == len && !shut) {
+			shutdown(sv[1], SHUT_WR);
+			shut = 1;
+		}
+		while ((r = recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+			fuzz_check_out(&fs, sink, (size_t)r);
+		if (fs.held) {
+			struct cg_lmtp_msg *m = fs.held;
+			fs.held = NULL;
+			for (size_t i = 0; i < m->nrcpts; i++)
+				cg_lmtp_reply(m, i, i % 2 ? 250 : 452, "4.2.2 later");
+			cg_lmtp_msg_done(m);
+		}
+		uv_run(&loop, UV_RUN_NOWAIT);
+		if (s && s->nconns == 0) {
+			cg_lmtp_server_close(s, fuzz_closed, &closed);
+			s = NULL;
+		}
+		if (closed)
+			break;
+		struct pollfd pfd[2] = {{.fd = uv_backend_fd(&loop), .events = POLLIN},
+					{.fd = sv[1], .events = POLLIN | (off < len ? POLLOUT : 0)}};
+		int t = uv_backend_timeout(&loop);
+		poll(pfd, 2, t < 0 || t > 50 ? 50 : t);
+	}
+	rc = closed ? 0 : -1;
+out:
+	if (fs.held) /* the connection is gone: this frees it */
+		cg_lmtp_msg_done(fs.held);
+	if (s) {
+		cg_lmtp_server_close(s, fuzz_closed, &closed);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		rc = -2;
+	if (rc == 0 && fs.bad)
+		rc = -3;
+	return rc;
 }

@@ -3,6 +3,7 @@
 #define CG_LMTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct cg_lmtp_server;
@@ -56,5 +57,16 @@ void cg_lmtp_server_close(struct cg_lmtp_server *s, void (*on_closed)(void *ud),
 void cg_lmtp_reply(struct cg_lmtp_msg *m, size_t i, int code, const char *text);
 /* Sends the replies (LMTP: one per recipient; SMTP: the worst of them) and frees m. */
 void cg_lmtp_msg_done(struct cg_lmtp_msg *m);
+
+/*
+ * Test hook for tests/fuzz/fuzz_lmtp.c: runs data (first byte: bit 7 SMTP instead of LMTP, the
+ * rest the write chunk size) as one client's byte stream through a real connection (socketpair)
+ * of a throwaway, never-bound server with small limits (512-byte messages, 3 recipients, 20 ms
+ * timeout). Recipients starting with 'x' get 550, with 't' 451; messages are answered at once,
+ * later, or with no codes set. Returns 0 when everything closed cleanly with well-formed replies,
+ * -1 on a hang, -2 on a leaked handle, -3 on a broken invariant (malformed reply line, message
+ * over the limits).
+ */
+int cg_lmtp_fuzz_feed(const uint8_t *data, size_t len);
 
 #endif

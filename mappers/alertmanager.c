@@ -531,6 +531,33 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 	return cg_sbuf_take(&b);
 }
 
+/* The alerts of a group, one short line each, for the comments about it (kept well under the
+ * builder's summary limit). */
+static char *group_alert_list(const struct mapctx *c, const cJSON *alerts, long truncated)
+{
+	struct cg_sbuf b = {0};
+	const cJSON *a;
+	int total = cJSON_GetArraySize(alerts), listed = 0;
+	cJSON_ArrayForEach(a, alerts)
+	{
+		if (b.len > 1200) {
+			cg_sbuf_addf(&b, "- … and %d more alerts\n", total - listed);
+			break;
+		}
+		char *t = alert_title(get(a, "labels"), get(a, "annotations"), c->fl->product, str(a, "fingerprint"));
+		if (!t) {
+			b.oom = 1;
+			break;
+		}
+		cg_sbuf_addf(&b, "- **%s** %.160s\n", is_resolved(str(a, "status")) ? "RESOLVED" : "FIRING", t);
+		free(t);
+		listed++;
+	}
+	if (truncated > 0)
+		cg_sbuf_addf(&b, "- %ld more alerts truncated by %s\n", truncated, c->fl->product);
+	return cg_sbuf_take(&b);
+}
+
 static int group_event(const struct mapctx *c, const cJSON *alerts, long truncated, struct cg_event_list *out)
 {
 	const cJSON *payload = c->payload, *a;
@@ -617,7 +644,8 @@ static int group_event(const struct mapctx *c, const cJSON *alerts, long truncat
 		return rc;
 	e->title = group_title(c);
 	e->description = group_description(c, e, alerts, nfiring, nresolved, truncated);
-	if (!e->title || !e->description)
+	e->comment_detail = group_alert_list(c, alerts, truncated);
+	if (!e->title || !e->description || !e->comment_detail)
 		return CG_ENOMEM;
 	rc = cg_event_build_ctx(e, payload, payload);
 	if (rc)

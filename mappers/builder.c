@@ -1129,6 +1129,11 @@ static char *build_summary(const struct cg_event *ev, const char *notes)
 			free(a);
 		}
 	}
+	if (ev->comment_detail && *ev->comment_detail) {
+		cg_sbuf_add(&s, ev->comment_detail);
+		if (s.len && s.p[s.len - 1] != '\n')
+			cg_sbuf_add(&s, "\n");
+	}
 	sb_put_links(&s, ev->links, " \xC2\xB7 ", NULL);
 	if (notes && *notes) {
 		const char *p = notes;

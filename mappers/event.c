@@ -36,6 +36,7 @@ void cg_event_cleanup(struct cg_event *e)
 	free(e->description);
 	free(e->starts_at);
 	free(e->ends_at);
+	free(e->comment_detail);
 	cJSON_Delete(e->labels);
 	cJSON_Delete(e->annotations);
 	cJSON_Delete(e->links);

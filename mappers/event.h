@@ -25,6 +25,7 @@ struct cg_event {
 	cJSON *annotations;/* object of strings */
 	cJSON *links;      /* object: name -> URL (generator, dashboard, runbook, silence, ...) */
 	char *starts_at, *ends_at; /* RFC 3339 text as sent */
+	char *comment_detail; /* Markdown added to follow-up comments (group mode: the alerts and their status) */
 	cJSON *ctx;        /* owned */
 };
 

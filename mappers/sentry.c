@@ -346,7 +346,9 @@ static int map_sentry(const cJSON *payload, const struct cg_map_opts *opts, stru
 		snprintf(err, errlen, "missing field 'data.metric_alert', 'data.issue' or 'data.event'");
 		return CG_EINVAL;
 	}
-	if (!action && !event) {
+	/* Only an issue alert (data.event alone) may come without action: metric_alert and issue
+	 * are picked first below and read it. */
+	if (!action && (metric || issue || !event)) {
 		snprintf(err, errlen, "missing field 'action'");
 		return CG_EINVAL;
 	}

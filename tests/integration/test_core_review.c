@@ -478,6 +478,64 @@ static void test_attrs_dead_keeps_case(void **state)
 	rig_stop(&r);
 }
 
+/* ---- a resolution for a case whose create was given up with an unknown outcome ------------- */
+
+static int script_drop_first_create(struct fake *f, const struct cg_http_request *req, const char *op)
+{
+	(void)req;
+	if (strcmp(op, "create") != 0)
+		return V_PROCESS;
+	return f->script_state++ == 0 ? V_DROP : V_PROCESS; /* created, answer lost */
+}
+
+static int script_refuse_create(struct fake *f, const struct cg_http_request *req, const char *op)
+{
+	(void)f;
+	(void)req;
+	return strcmp(op, "create") == 0 ? 503 : V_PROCESS;
+}
+
+static void test_resolve_after_unknown_create(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_start(&r, NULL);
+	r.cfg->max_attempts = 1; /* the create is given up at once, its outcome unknown */
+	r.fake.script = script_drop_first_create;
+	rig_event(&r, "u", CG_STATUS_FIRING, 3, "first", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	expect_cases(&r, 1);
+	/* The resolution finds the case by its marker, then comments and closes it. */
+	rig_event(&r, "u", CG_STATUS_RESOLVED, 3, "gone", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	assert_int_equal(count_recs(&r.fake, "GET", "filter=cg-"), 1);
+	assert_int_equal(count_recs(&r.fake, "POST", "/api/v2/cases/case-1/comment"), 1);
+	assert_int_equal(count_recs(&r.fake, "POST", "/api/v2/cases/case-1/status"), 1);
+	struct case_arg a = {.key = "demo:u"};
+	assert_int_equal(store_sync(&r, case_fn, &a), 0);
+	assert_int_equal(a.c.state, CG_CASE_CLOSED);
+	cg_store_case_cleanup(&a.c);
+	rig_stop(&r);
+
+	/* Same, but the create never happened: the resolution is ignored, no dead letter. */
+	rig_start(&r, NULL);
+	r.cfg->max_attempts = 1;
+	r.fake.script = script_refuse_create;
+	rig_event(&r, "v", CG_STATUS_FIRING, 3, "first", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	expect_cases(&r, 0);
+	rig_event(&r, "v", CG_STATUS_RESOLVED, 3, "gone", 0);
+	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
+	struct case_arg b = {.key = "demo:v"};
+	assert_int_equal(store_sync(&r, case_fn, &b), 0);
+	if (b.c.state != CG_CASE_NONE)
+		fprintf(stderr, "case state: got %d, want %d (none)\n", b.c.state, CG_CASE_NONE);
+	assert_int_equal(b.c.state, CG_CASE_NONE);
+	cg_store_case_cleanup(&b.c);
+	assert_int_equal(count_recs(&r.fake, "POST", "/comment"), 0);
+	rig_stop(&r);
+}
+
 /* ---- SIGHUP reload while an operation holds the old source settings ------------------------ */
 
 static int script_hold_comment(struct fake *f, const struct cg_http_request *req, const char *op)
@@ -739,10 +797,11 @@ static void test_escalation_reports_folded(void **state)
 
 /* ---- a step dead-lettered before sending must not count as a request on the wire ---------- */
 
+/* A CREATING record without a marker: nothing to search for, so the step cannot be sent. */
 static int put_creating(struct cg_store *st, void *arg)
 {
 	(void)arg;
-	struct cg_store_case c = {.dedup_key = "demo:f", .state = CG_CASE_CREATING, .generation = 1, .marker = "cg-0"};
+	struct cg_store_case c = {.dedup_key = "demo:f", .state = CG_CASE_CREATING, .generation = 1, .marker = NULL};
 	return cg_store_case_put(st, &c);
 }
 
@@ -845,6 +904,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_create_retry_reconciles),
 	    cmocka_unit_test(test_attrs_dead_keeps_case),
+	    cmocka_unit_test(test_resolve_after_unknown_create),
 	    cmocka_unit_test(test_reload_keeps_status_name),
 	    cmocka_unit_test(test_store_failure_retried),
 	    cmocka_unit_test(test_escalation_reports_folded),

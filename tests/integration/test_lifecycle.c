@@ -25,7 +25,14 @@ static const char *sources =
 	"    case_type: 00000000-0000-0000-0000-000000000001\n"
 	"    title: \"{{labels.alertname}}\"\n"
 	"    dedup_key: \"{{labels.alertname}}\"\n"
-	"    reopen_window: 1ms\n";
+	"    reopen_window: 1ms\n"
+	"  - name: amg\n"
+	"    type: alertmanager\n"
+	"    group_by: group\n"
+	"    on_repeat: comment\n"
+	"    auth: { bearer: tok }\n"
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+	"    case_type: 00000000-0000-0000-0000-000000000001\n";
 
 static char *ev(const char *name, const char *inst, const char *sev, const char *status, int n)
 {
@@ -347,6 +354,57 @@ static void test_concurrent_duplicates_one_case(void **state)
 	assert_int_equal(count_titled(t, "HAPair on am"), 1);
 }
 
+static char *am_group(const char *status, const char *st1, const char *st2)
+{
+	return cg_h_fmt("{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"DiskFull\\\"}\",\"status\":\"%s\","
+			"\"receiver\":\"casegate\",\"groupLabels\":{\"alertname\":\"DiskFull\"},"
+			"\"commonLabels\":{\"alertname\":\"DiskFull\",\"severity\":\"warning\"},\"commonAnnotations\":{},"
+			"\"externalURL\":\"http://am.example.com\",\"alerts\":["
+			"{\"status\":\"%s\",\"labels\":{\"alertname\":\"DiskFull\",\"instance\":\"db-1\",\"severity\":\"warning\"},"
+			"\"annotations\":{\"summary\":\"disk db-1\"},\"startsAt\":\"2026-01-01T00:00:00Z\",\"fingerprint\":\"a1\"},"
+			"{\"status\":\"%s\",\"labels\":{\"alertname\":\"DiskFull\",\"instance\":\"db-2\",\"severity\":\"warning\"},"
+			"\"annotations\":{\"summary\":\"disk db-2\"},\"startsAt\":\"2026-01-01T00:00:00Z\",\"fingerprint\":\"a2\"}]}",
+			status, st1, st2);
+}
+
+/* group_by: group: one case per notification group; the comments list the group's alerts. */
+static void test_group_mode_lists_alerts(void **state)
+{
+	struct itest *t = *state;
+	char *b = am_group("firing", "firing", "firing");
+	post_ok(t, "amg", b);
+	free(b);
+	cJSON *all = itest_cases(t);
+	const char *title = NULL;
+	for (int i = 0; i < 2000 && !title; i++) {
+		cJSON_Delete(all);
+		all = itest_cases(t);
+		cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(all, "cases"), 0);
+		title = c ? itest_case_attr(c, "title") : NULL;
+		if (!title) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL); /* polling interval of a bounded wait (20 s) */
+		}
+	}
+	assert_non_null(title);
+	char *want = strdup(title);
+	cJSON_Delete(all);
+	b = am_group("firing", "firing", "resolved");
+	post_ok(t, "amg", b);
+	free(b);
+	struct cond k = {.title = want, .comment_has = "**RESOLVED** DiskFull"};
+	wait_for(t, &k);
+	struct cond k2 = {.title = want, .comment_has = "**FIRING** DiskFull"};
+	wait_for(t, &k2);
+	b = am_group("resolved", "resolved", "resolved");
+	post_ok(t, "amg", b);
+	free(b);
+	struct closed_cond cc = {t, want, 1};
+	assert_true(cg_h_poll(closed_met, &cc, 20000));
+	assert_int_equal(count_titled(t, want), 1);
+	free(want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_case_after_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolve_unknown_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_duplicates_one_case, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_mode_lists_alerts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
