@@ -224,7 +224,9 @@ static inline void cg_store_close(struct cg_store *st)
 /*
  * Puts a dead letter back in the queue in its original place for its key: it takes back its
  * original event id, so it is applied before the newer events of its key that have not started
- * (an event of the key already in flight finishes first). attempts restart at 0; step is kept.
+ * (an event of the key already in flight finishes first). attempts and step restart at 0: the
+ * event is decided afresh against the case as it is then (a letter retried much later must not
+ * resume an old decision).
  */
 #define cg_store_dead_retry(st, id, now) ((st)->ops->dead_retry(st, id, now))
 #define cg_store_dead_drop(st, id) ((st)->ops->dead_drop(st, id))

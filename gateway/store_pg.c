@@ -1143,7 +1143,7 @@ static int pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 		       " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id)"
 		       " THEN nextval(pg_get_serial_sequence('events', 'id')) ELSE d.event_id END,"
 		       " d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
-		       " 0, $2, d.step, NULL, NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
+		       " 0, $2, 0, NULL, NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
 		       " FROM dead_letters d WHERE d.id = $1 RETURNING id",
 		       2, v, &r);
 	if (rc == 0 && PQntuples(r) == 0)

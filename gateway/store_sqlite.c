@@ -206,7 +206,7 @@ static const char *const stmt_sql[S_COUNT_] = {
 			 " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id) THEN NULL"
 			 " ELSE d.event_id END,"
 			 " d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
-			 " 0, ?2, d.step, NULL, 0,"
+			 " 0, ?2, 0, NULL, 0," /* step 0: decided afresh against the case as it is now */
 			 " NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
 			 " FROM dead_letters d WHERE d.id = ?1",
 	[S_DL_DEL] = "DELETE FROM dead_letters WHERE id = ?1",
