@@ -7,7 +7,7 @@ what=${1:-build}
 build_pkgs=(cmake make gcc pkg-config libuv1-dev libcurl4-openssl-dev libcjson-dev libssl-dev
 	libsqlite3-dev libpq-dev libyaml-dev libgmime-3.0-dev node-llhttp ca-certificates)
 test_pkgs=(libcmocka-dev python3 python3-jsonschema python3-yaml prometheus-alertmanager swaks
-	nginx-light postfix postgresql wrk clang curl)
+	nginx-light postfix postgresql wrk clang libclang-rt-dev valgrind openssl curl)
 
 pkgs=("${build_pkgs[@]}")
 if [ "$what" = test ]; then
