@@ -226,6 +226,7 @@ static void op_run(struct op *op);
 static void op_free(struct op *op);
 static void op_release(struct op *op);
 static void op_send_step(struct op *op);
+static void op_advance(struct op *op);
 static void finish_done(int rc, void *ud);
 static int progress_run(struct cg_store *st, void *ud);
 static void progress_done(int rc, void *ud);
@@ -1233,12 +1234,7 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 			CG_LOG_WARN("source=%s key=%s case=%s: %s skipped: %s", op->ev.source, op->ev.dedup_key,
 				    op->cs.case_key ? op->cs.case_key : "-", cg_step_name(s), op->reason);
 			cg_actions_record(s, 0, &op->cs);
-			op->index++;
-			if (op->index >= op->nsteps) {
-				op_finish(op, FIN_DONE);
-				return;
-			}
-			op_save_progress(op);
+			op_advance(op);
 			return;
 		}
 		if (res->status == 404 && s != CG_STEP_CREATE) {
@@ -1325,22 +1321,12 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 		op->cs.state = CG_CASE_OPEN;
 		op->cs.priority = op->ev.priority;
 		op->cs.created_ms = op->now;
-		op->index++;
-		if (op->index >= op->nsteps) {
-			op_finish(op, FIN_DONE);
-			return;
-		}
-		op_save_progress(op);
+		op_advance(op);
 		return;
 	}
 	cJSON_Delete(resp);
 	cg_actions_record(s, 1, &op->cs);
-	op->index++;
-	if (op->index >= op->nsteps) {
-		op_finish(op, FIN_DONE);
-		return;
-	}
-	op_save_progress(op);
+	op_advance(op);
 }
 
 /* ---- lifecycle actions: steps, project keys, bulk requests, archive sweep ---- */
