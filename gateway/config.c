@@ -1691,6 +1691,27 @@ static void parse_tls(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 	get_path(c, f[T_KEY_FILE].val, "tls.key_file", &cfg->tls_key_file);
 }
 
+/*
+ * Pair i of mapping m whose key must be a non-empty string without NUL bytes (the keys of
+ * priority.map, custom_attributes, attributes). 1 with *k and *v set; 0 when the pair is to be
+ * skipped (an error was reported for a bad key).
+ */
+static int map_pair(struct ctx *c, yaml_node_t *m, size_t i, const char *sp, const char *what, yaml_node_t **k,
+		    yaml_node_t **v)
+{
+	yaml_node_pair_t *p = &m->data.mapping.pairs.start[i];
+	*k = yaml_document_get_node(c->doc, p->key);
+	*v = node_get(c, p->value);
+	if (!*k || !*v)
+		return 0;
+	if ((*k)->type != YAML_SCALAR_NODE || !(*k)->data.scalar.length ||
+	    memchr((*k)->data.scalar.value, 0, (*k)->data.scalar.length)) {
+		err_at(c, *k, "%s: %s: keys must be non-empty strings", sp, what);
+		return 0;
+	}
+	return 1;
+}
+
 static void parse_priority(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
 {
 	enum { P_FROM, P_MAP, P_DEFAULT, P_N };
@@ -1746,16 +1767,9 @@ static void parse_priority(struct ctx *c, yaml_node_t *n, const char *sp, struct
 		return;
 	}
 	for (size_t i = 0; i < np; i++) {
-		yaml_node_pair_t *p = &m->data.mapping.pairs.start[i];
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = node_get(c, p->value);
-		if (!k || !v)
+		yaml_node_t *k, *v;
+		if (!map_pair(c, m, i, sp, "priority.map", &k, &v))
 			continue;
-		if (k->type != YAML_SCALAR_NODE || !k->data.scalar.length ||
-		    memchr(k->data.scalar.value, 0, k->data.scalar.length)) {
-			err_at(c, k, "%s: priority.map: keys must be non-empty strings", sp);
-			continue;
-		}
 		const char *word = (const char *)k->data.scalar.value;
 		snprintf(lb, sizeof(lb), "%s: priority.map.%s", sp, disp(word, kb, sizeof(kb)));
 		int dup = 0;
@@ -1861,16 +1875,9 @@ static void parse_cas(struct ctx *c, yaml_node_t *n, const char *sp, struct cg_s
 		return;
 	}
 	for (size_t i = 0; i < np; i++) {
-		yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = node_get(c, p->value);
-		if (!k || !v)
+		yaml_node_t *k, *v;
+		if (!map_pair(c, n, i, sp, "custom_attributes", &k, &v))
 			continue;
-		if (k->type != YAML_SCALAR_NODE || !k->data.scalar.length ||
-		    memchr(k->data.scalar.value, 0, k->data.scalar.length)) {
-			err_at(c, k, "%s: custom_attributes: keys must be non-empty strings", sp);
-			continue;
-		}
 		const char *key = disp((const char *)k->data.scalar.value, kb, sizeof(kb));
 		int dup = 0;
 		for (size_t j = 0; j < s->ncas; j++)
@@ -1904,16 +1911,9 @@ static void parse_attrs(struct ctx *c, yaml_node_t *n, const char *sp, struct cg
 		return;
 	}
 	for (size_t i = 0; i < np; i++) {
-		yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = node_get(c, p->value);
-		if (!k || !v)
+		yaml_node_t *k, *v;
+		if (!map_pair(c, n, i, sp, "attributes", &k, &v))
 			continue;
-		if (k->type != YAML_SCALAR_NODE || !k->data.scalar.length ||
-		    memchr(k->data.scalar.value, 0, k->data.scalar.length)) {
-			err_at(c, k, "%s: attributes: keys must be non-empty strings", sp);
-			continue;
-		}
 		const char *key = (const char *)k->data.scalar.value;
 		int dup = 0;
 		for (size_t j = 0; j < s->nattrs; j++)
