@@ -43,6 +43,19 @@ static void check_contract(struct itest *t)
 	assert_int_equal(rc, 0);
 }
 
+/* The configured attribute `service: ["{{labels.service}}"]` reached the case. */
+static int has_service_attr(void *ud)
+{
+	struct itest *t = ud;
+	cJSON *cases = itest_cases(t);
+	cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cases, "cases"), 0);
+	cJSON *attrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "attributes"), "attributes");
+	cJSON *svc = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(attrs, "service"), 0);
+	int ok = cJSON_IsString(svc) && strcmp(svc->valuestring, "checkout") == 0;
+	cJSON_Delete(cases);
+	return ok;
+}
+
 /* A webhook becomes one case with the rendered title, priority, attributes; contract holds. */
 static void test_webhook_creates_case(void **state)
 {
@@ -81,10 +94,12 @@ static void test_webhook_creates_case(void **state)
 	assert_non_null(desc);
 	assert_non_null(strstr(desc, "HighLatency is failing on web-1"));
 	assert_non_null(strstr(desc, "casegate ref: cg-"));
-	cJSON *attrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "attributes"), "attributes");
-	/* Labels are set with a second request; poll until the simulator shows them. */
 	cJSON_Delete(cases);
-	(void)attrs;
+	/* Labels are set with a second request; poll until the simulator shows them. */
+	ok = cg_h_poll(has_service_attr, &t, 20000);
+	if (!ok)
+		cg_h_dump_log(&t.gw);
+	assert_true(ok);
 	struct cg_h_resp m;
 	char url[128];
 	snprintf(url, sizeof(url), "%s/metrics", t.gw_url);
