@@ -108,24 +108,6 @@ struct cond {
 	int min_comments;
 };
 
-static int comment_contains(const cJSON *c, const char *needle)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(c, "comments"))
-	{
-		const char *s = cJSON_IsString(it) ? it->valuestring : NULL;
-		if (!s) {
-			const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "comment");
-			if (!cJSON_IsString(v))
-				v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(it, "attributes"), "comment");
-			s = cJSON_IsString(v) ? v->valuestring : NULL;
-		}
-		if (s && strstr(s, needle))
-			return 1;
-	}
-	return 0;
-}
-
 static int cond_met(void *ud)
 {
 	struct cond *k = ud;
@@ -137,7 +119,7 @@ static int cond_met(void *ud)
 		ok = v && strcmp(v, k->value) == 0;
 	}
 	if (ok && k->comment_has)
-		ok = comment_contains(c, k->comment_has);
+		ok = itest_case_has_comment(c, k->comment_has);
 	if (ok && k->min_comments)
 		ok = itest_case_ncomments(c) >= k->min_comments;
 	cJSON_Delete(all);
@@ -160,15 +142,6 @@ static void wait_for(struct itest *t, struct cond *k)
 	}
 }
 
-static int is_closed(const cJSON *c)
-{
-	const char *sn = itest_case_attr(c, "status_name");
-	const char *sg = itest_case_attr(c, "status_group");
-	const char *s = itest_case_attr(c, "status");
-	return (sn && strcmp(sn, "Closed") == 0) || (sg && strcmp(sg, "SG_CLOSED") == 0) ||
-	       (s && strcmp(s, "CLOSED") == 0);
-}
-
 struct closed_cond {
 	struct itest *t;
 	const char *title;
@@ -180,7 +153,7 @@ static int closed_met(void *ud)
 	struct closed_cond *k = ud;
 	cJSON *all;
 	cJSON *c = find_case(k->t, k->title, &all);
-	int ok = c && is_closed(c) == k->want_closed;
+	int ok = c && itest_case_closed(c) == k->want_closed;
 	cJSON_Delete(all);
 	return ok;
 }
