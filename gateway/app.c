@@ -174,15 +174,53 @@ static void guard_closed(void *ud)
 	cg_dd_client_destroy(app->dd, dd_closed, app);
 }
 
-static void maybe_finish_stop(struct cg_app *app)
+static void finish_stop(struct cg_app *app)
 {
-	if (--pending_closes > 0)
-		return;
 	/* Intake is closed, so no check waits on the guard any more. */
 	if (app->guard)
 		cg_guard_destroy(app->guard, guard_closed, app);
 	else
 		cg_dd_client_destroy(app->dd, dd_closed, app);
+}
+
+static void maybe_finish_stop(struct cg_app *app)
+{
+	if (--pending_closes > 0)
+		return;
+	/* A departed client's webhook may still be mapped on a worker thread: its events go to the
+	 * store queue when it is done, so the store must stay open until then. */
+	if (app->intake_working > 0) {
+		app->stop_waits_for_intake = 1;
+		return;
+	}
+	finish_stop(app);
+}
+
+static void gen_free(struct cg_intake_gen *g)
+{
+	if (g->cfg) {
+		cg_app_builders_free(g->builders, g->cfg->nsources);
+		cg_config_free(g->cfg);
+	}
+	free(g);
+}
+
+struct cg_intake_gen *cg_app_gen_acquire(struct cg_app *app)
+{
+	app->gen->refs++;
+	app->intake_working++;
+	return app->gen;
+}
+
+void cg_app_gen_release(struct cg_app *app, struct cg_intake_gen *g)
+{
+	app->intake_working--;
+	if (--g->refs == 0 && g->retired)
+		gen_free(g);
+	if (app->intake_working == 0 && app->stop_waits_for_intake) {
+		app->stop_waits_for_intake = 0;
+		finish_stop(app);
+	}
 }
 
 static void http_closed(void *ud)
@@ -274,16 +312,33 @@ static void reload(struct cg_app *app)
 	    (ncfg->tls_cert_file && (strcmp(ncfg->tls_cert_file, app->cfg->tls_cert_file) != 0 ||
 				     strcmp(ncfg->tls_key_file, app->cfg->tls_key_file) != 0)))
 		CG_LOG_WARN("reload: `tls` changes take effect after a restart");
+	/* Intake work still reading the old sources keeps them until it is done. */
+	struct cg_intake_gen *ngen = NULL;
+	if (app->gen->refs > 0 && !(ngen = calloc(1, sizeof(*ngen)))) {
+		CG_LOG_ERR("reload rejected: out of memory");
+		cg_app_builders_free(nb, ncfg->nsources);
+		cg_config_free(ncfg);
+		reload_outcome(app, 0);
+		return;
+	}
 	log_warnings(ncfg);
-	cg_app_builders_free(app->builders, app->cfg->nsources);
 	struct cg_config *old = app->cfg;
+	struct cg_builder **old_builders = app->builders;
 	app->builders = nb;
 	app->cfg = ncfg;
 	cg_engine_set_config(app->engine, ncfg);
 	if (cg_admission_setup(app) != 0)
 		CG_LOG_WARN("reload: out of memory for the intake rate limits: keeping the old ones");
 	log_setup(ncfg);
-	cg_config_free(old);
+	if (ngen) {
+		app->gen->cfg = old;
+		app->gen->builders = old_builders;
+		app->gen->retired = 1;
+		app->gen = ngen;
+	} else {
+		cg_app_builders_free(old_builders, old->nsources);
+		cg_config_free(old);
+	}
 	reload_outcome(app, 1);
 	CG_LOG_INFO("configuration reloaded: %zu source(s)", ncfg->nsources);
 	char note[160];
@@ -323,6 +378,10 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	if (!url) {
 		CG_LOG_ERR("no Datadog API configured: set datadog.api_key and datadog.app_key (or datadog.url), "
 			   "or start with deploy/dev.sh run to use the local simulator");
+		goto early_fail;
+	}
+	if (!(app->gen = calloc(1, sizeof(*app->gen)))) {
+		CG_LOG_ERR("out of memory");
 		goto early_fail;
 	}
 	if (cg_app_builders(cfg, &app->builders, err, sizeof(err)) != 0) {
@@ -466,6 +525,7 @@ out:
 	cg_metrics_destroy(app->metrics);
 	cg_app_builders_free(app->builders, app->cfg->nsources);
 	cg_config_free(app->cfg);
+	free(app->gen); /* the running generation (retired ones were freed by their last job) */
 	free(app->config_path);
 	return rc;
 }

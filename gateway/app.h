@@ -18,6 +18,16 @@
 #include "tbucket.h"
 #include "tls.h"
 
+/* A configuration generation: intake work on worker threads holds a reference so that a reload
+ * cannot free the source and builder it reads; the reload retires the old generation and its
+ * last reference frees it. */
+struct cg_intake_gen {
+	struct cg_config *cfg; /* set when retired (owned): freed with the last reference */
+	struct cg_builder **builders;
+	unsigned refs;
+	int retired;
+};
+
 struct cg_app {
 	uv_loop_t *loop;
 	struct cg_config *cfg;
@@ -46,7 +56,15 @@ struct cg_app {
 	struct cg_tbucket *rl_sources; /* one per cfg->sources[i] */
 	size_t intake_bytes;           /* webhook bytes waiting for the store */
 	int probe_busy;                /* a store-space probe is queued */
+	/* Intake work on worker threads (intake.c). */
+	struct cg_intake_gen *gen; /* the running configuration's generation */
+	unsigned intake_working;   /* jobs between uv_queue_work and their completion */
+	int stop_waits_for_intake; /* shutdown paused until intake_working is 0 */
 };
+
+/* A reference to the running configuration for work off the loop; release on the loop. */
+struct cg_intake_gen *cg_app_gen_acquire(struct cg_app *app);
+void cg_app_gen_release(struct cg_app *app, struct cg_intake_gen *g);
 
 /* Compiles one builder per source; on failure err names the source. */
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen);

@@ -30,6 +30,17 @@ struct intake_job {
 	char source[128];
 	char message_id[160];
 	int duplicate; /* set by intake_run: message_id was already committed */
+	/* Mapping and drafting run on a libuv worker thread (intake_work); the loop thread
+	 * only parses HTTP, checks auth and answers. */
+	uv_work_t work;
+	const struct cg_source_config *src; /* valid while gen is referenced */
+	struct cg_builder *builder;
+	struct cg_intake_gen *gen;
+	char subscribe_url[1024];    /* a subscription handshake for the loop to confirm */
+	char ignored_reason[128];
+	size_t rejected;             /* alerts the builder refused (metric, counted on the loop) */
+	int status;                  /* HTTP status when not 202, with msg */
+	char msg[768];
 };
 
 static int64_t wall_ms(void)
@@ -165,27 +176,23 @@ static const struct cg_source_config *lookup_source(const struct cg_config *cfg,
 }
 
 /*
- * Hook for SNS-like subscription handshakes: the mapper found a SubscribeURL to GET. With an sns
- * verify scheme (the signature was verified before mapping) the guard GETs it over HTTPS when its
- * host is allowed and logs the outcome; otherwise it logs the URL for the operator.
- * Returns 1 when the GET started.
+ * SNS-like subscription handshakes: the mapper found a SubscribeURL to GET. With an sns verify
+ * scheme (the signature was verified before mapping) the guard GETs it over HTTPS when its host
+ * is allowed and logs the outcome; otherwise it logs the URL for the operator (intake_worked).
  */
-static int confirm_subscription(struct cg_app *app, const struct cg_source_config *src, const char *url)
-{
-	return cg_guard_confirm_subscription(app->guard, src, url) == 0;
-}
 
 /* Maps and drafts the payload; fills j->evs and j->answer. Returns the HTTP status to answer
- * when it is not 202 (with msg), or 0. */
-static int intake_prepare(struct cg_app *app, const struct cg_source_config *src, struct cg_builder *b,
-			  const cJSON *payload, struct intake_job *j, char *msg, size_t msglen)
+ * when it is not 202 (with msg), or 0. Runs on a worker thread: no metrics, no loop calls (the
+ * caller counts j->rejected and confirms a subscription on the loop). */
+static int intake_prepare(const struct cg_source_config *src, struct cg_builder *b, const cJSON *payload,
+			  struct intake_job *j, char *msg, size_t msglen)
 {
-	struct cg_event_list events;
-	cg_event_list_init(&events);
+	struct cg_event_list evl, *events = &evl;
+	cg_event_list_init(events);
 	struct cg_map_opts opts = {.group_by = src->group_by};
 	char err[512] = "";
 	int status = 0;
-	int rc = src->mapper->map(payload, &opts, &events, err, sizeof(err));
+	int rc = src->mapper->map(payload, &opts, events, err, sizeof(err));
 	if (rc == CG_EINVAL) {
 		snprintf(msg, msglen, "%s payload not understood: %s", src->type, err);
 		status = 422;
@@ -196,15 +203,11 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		status = 500;
 		goto out;
 	}
-	if (events.subscribe_url[0]) {
-		int started = confirm_subscription(app, src, events.subscribe_url);
-		snprintf(msg, msglen, "%s: %s", events.ignored_reason[0] ? events.ignored_reason : "subscription confirmation",
-			 started ? "casegate is confirming the SubscribeURL"
-				 : "confirm by opening the SubscribeURL (casegate logged it)");
-		status = 200;
+	if (events->subscribe_url[0]) {
+		status = 200; /* the loop confirms it (intake_worked) and writes msg */
 		goto out;
 	}
-	memcpy(j->message_id, events.message_id, sizeof(j->message_id));
+	memcpy(j->message_id, events->message_id, sizeof(j->message_id));
 	snprintf(j->source, sizeof(j->source), "%s", src->name);
 	j->answer = cJSON_CreateObject();
 	cJSON *list = cJSON_CreateArray();
@@ -217,13 +220,13 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		goto out;
 	}
 	cJSON_AddItemToObject(j->answer, "events", list);
-	if (events.n == 0) {
-		snprintf(msg, msglen, "%s", events.ignored_reason[0] ? events.ignored_reason : "no alerts in payload");
+	if (events->n == 0) {
+		snprintf(msg, msglen, "%.127s", events->ignored_reason[0] ? events->ignored_reason : "no alerts in payload");
 		cJSON_Delete(skipped);
 		status = 200;
 		goto out;
 	}
-	j->evs = calloc(events.n, sizeof(*j->evs));
+	j->evs = calloc(events->n, sizeof(*j->evs));
 	if (!j->evs) {
 		cJSON_Delete(skipped);
 		status = 500;
@@ -231,15 +234,15 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		goto out;
 	}
 	int64_t now = wall_ms();
-	for (size_t i = 0; i < events.n; i++) {
+	for (size_t i = 0; i < events->n; i++) {
 		struct cg_case_draft d;
 		char berr[256] = "";
-		rc = cg_builder_build(b, &events.v[i], &d, berr, sizeof(berr));
+		rc = cg_builder_build(b, &events->v[i], &d, berr, sizeof(berr));
 		if (rc) {
 			/* One bad alert in a group must not hold back the others. */
 			CG_LOG_EV(CG_LOG_LEVEL_WARN, src->name, NULL, NULL, "alert %zu skipped: %s", i,
 				  rc == CG_EINVAL ? berr : cg_strerror(rc));
-			cg_metrics_add(app->metrics, "casegate_events_rejected_total", j->source_label, 1);
+			j->rejected++;
 			cJSON_AddItemToArray(skipped, cJSON_CreateString(rc == CG_EINVAL ? berr : cg_strerror(rc)));
 			continue;
 		}
@@ -252,7 +255,7 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		ev->severity = d.severity;
 		d.severity = NULL;
 		ev->payload = cg_engine_event_payload(&d);
-		if (ev->payload && cg_actions_payload_insights(src, &events.v[i], &ev->payload) != 0) {
+		if (ev->payload && cg_actions_payload_insights(src, &events->v[i], &ev->payload) != 0) {
 			free(ev->payload); /* out of memory: answered 500 below */
 			ev->payload = NULL;
 		}
@@ -286,10 +289,12 @@ static int intake_prepare(struct cg_app *app, const struct cg_source_config *src
 		goto out;
 	}
 	cJSON_AddNumberToObject(j->answer, "accepted", (double)j->n);
-	if (events.note[0])
-		cJSON_AddStringToObject(j->answer, "note", events.note);
+	if (events->note[0])
+		cJSON_AddStringToObject(j->answer, "note", events->note);
 out:
-	cg_event_list_cleanup(&events);
+	memcpy(j->subscribe_url, events->subscribe_url, sizeof(j->subscribe_url));
+	memcpy(j->ignored_reason, events->ignored_reason, sizeof(j->ignored_reason));
+	cg_event_list_cleanup(events);
 	return status;
 }
 
@@ -375,6 +380,78 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 	cg_guard_check(app->guard, src, req, url_token, wall_ms(), hook_checked, app);
 }
 
+/* Worker thread: parse, map and draft. Touches only the job, its source and builder (kept alive
+ * by the job's generation reference) and the request body (kept until the answer). */
+static void intake_work(uv_work_t *w)
+{
+	struct intake_job *j = w->data;
+	const struct cg_http_request *req = j->req;
+	const char *end = NULL;
+	cJSON *payload = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+	if (!payload) {
+		size_t off = end && end >= req->body ? (size_t)(end - req->body) : 0;
+		j->status = 400;
+		if (req->body_len == 0)
+			snprintf(j->msg, sizeof(j->msg), "empty body: expected a JSON object");
+		else
+			snprintf(j->msg, sizeof(j->msg), "invalid JSON near byte %zu", off);
+		return;
+	}
+	j->status = intake_prepare(j->src, j->builder, payload, j, j->msg, sizeof(j->msg));
+	cJSON_Delete(payload);
+}
+
+/* Loop thread: metrics, subscription confirmation, the answer or the store job. */
+static void intake_worked(uv_work_t *w, int wstatus)
+{
+	struct intake_job *j = w->data;
+	struct cg_app *app = j->app;
+	struct cg_http_request *req = j->req;
+	struct cg_intake_gen *gen = j->gen;
+	const struct cg_source_config *src = j->src;
+	const char *source_label = j->source_label;
+	if (wstatus != 0) { /* cancelled: never done today, but answer so the sender retries */
+		j->status = 503;
+		snprintf(j->msg, sizeof(j->msg), "shutting down: retry later");
+	}
+	if (j->rejected)
+		cg_metrics_add(app->metrics, "casegate_events_rejected_total", source_label, (double)j->rejected);
+	if (j->status == 200 && j->subscribe_url[0]) {
+		int started = cg_guard_confirm_subscription(app->guard, src, j->subscribe_url) == 0;
+		snprintf(j->msg, sizeof(j->msg), "%s: %s",
+			 j->ignored_reason[0] ? j->ignored_reason : "subscription confirmation",
+			 started ? "casegate is confirming the SubscribeURL"
+				 : "confirm by opening the SubscribeURL (casegate logged it)");
+	}
+	if (j->status == 200) {
+		CG_LOG_EV(CG_LOG_LEVEL_INFO, src->name, NULL, NULL, "ignored: %s", j->msg);
+		cg_metrics_add(app->metrics, "casegate_ignored_payloads_total", source_label, 1);
+		count_request(app, source_label, 200);
+		cJSON *body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "status", "ignored");
+		cJSON_AddStringToObject(body, "reason", j->msg);
+		respond_json(req, 200, body, NULL, 0);
+		cJSON_Delete(body);
+		intake_job_free(j);
+	} else if (j->status) {
+		count_request(app, source_label, j->status);
+		if (j->status == 503) {
+			respond_unavailable(req, j->msg, "5");
+		} else {
+			CG_LOG_EV(CG_LOG_LEVEL_WARN, src->name, NULL, NULL, "client=%s: %d: %s", req->remote_addr,
+				  j->status, j->msg);
+			cg_http_respond_error(req, j->status, j->msg);
+		}
+		intake_job_free(j);
+	} else if (cg_storeq_submit(app->q, intake_run, intake_done, j) != 0) {
+		count_request(app, source_label, 503);
+		respond_unavailable(req, "shutting down: retry later", "5");
+		intake_job_free(j);
+	}
+	/* Last: may free a retired configuration (src) or let a pending shutdown go on. */
+	cg_app_gen_release(app, gen);
+}
+
 static void hook_accept(struct cg_app *app, struct cg_http_request *req, const struct cg_source_config *src,
 			size_t idx, const struct cg_verify_pass *pass)
 {
@@ -387,28 +464,16 @@ static void hook_accept(struct cg_app *app, struct cg_http_request *req, const s
 	}
 	if (cg_admission_check(app, idx, source_label, req) != 0)
 		return;
-	const char *end = NULL;
-	cJSON *payload = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
-	if (!payload) {
-		count_request(app, source_label, 400);
-		char msg[128];
-		size_t off = end && end >= req->body ? (size_t)(end - req->body) : 0;
-		if (req->body_len == 0)
-			snprintf(msg, sizeof(msg), "empty body: expected a JSON object");
-		else
-			snprintf(msg, sizeof(msg), "invalid JSON near byte %zu", off);
-		cg_http_respond_error(req, 400, msg);
-		return;
-	}
 	struct intake_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		cJSON_Delete(payload);
 		count_request(app, source_label, 503);
 		respond_unavailable(req, "out of memory: retry later", "1");
 		return;
 	}
 	j->app = app;
 	j->req = req;
+	j->src = src;
+	j->builder = app->builders[idx];
 	j->held = req->body_len;
 	cg_admission_hold(app, j->held);
 	memcpy(j->source_label, source_label, sizeof(source_label));
@@ -416,29 +481,10 @@ static void hook_accept(struct cg_app *app, struct cg_http_request *req, const s
 		snprintf(j->replay_ns, sizeof(j->replay_ns), "webhook-id:%s", src->name);
 		snprintf(j->replay_id, sizeof(j->replay_id), "%s", pass->replay_id);
 	}
-	char msg[768] = "";
-	int status = intake_prepare(app, src, app->builders[idx], payload, j, msg, sizeof(msg));
-	cJSON_Delete(payload);
-	if (status == 200) {
-		CG_LOG_EV(CG_LOG_LEVEL_INFO, src->name, NULL, NULL, "ignored: %s", msg);
-		cg_metrics_add(app->metrics, "casegate_ignored_payloads_total", source_label, 1);
-		count_request(app, source_label, 200);
-		cJSON *body = cJSON_CreateObject();
-		cJSON_AddStringToObject(body, "status", "ignored");
-		cJSON_AddStringToObject(body, "reason", msg);
-		respond_json(req, 200, body, NULL, 0);
-		cJSON_Delete(body);
-		intake_job_free(j);
-		return;
-	}
-	if (status) {
-		count_request(app, source_label, status);
-		CG_LOG_EV(CG_LOG_LEVEL_WARN, src->name, NULL, NULL, "client=%s: %d: %s", req->remote_addr, status, msg);
-		cg_http_respond_error(req, status, msg);
-		intake_job_free(j);
-		return;
-	}
-	if (cg_storeq_submit(app->q, intake_run, intake_done, j) != 0) {
+	j->work.data = j;
+	j->gen = cg_app_gen_acquire(app);
+	if (uv_queue_work(app->loop, &j->work, intake_work, intake_worked) != 0) {
+		cg_app_gen_release(app, j->gen);
 		count_request(app, source_label, 503);
 		respond_unavailable(req, "shutting down: retry later", "5");
 		intake_job_free(j);

@@ -361,7 +361,7 @@ struct mapctx {
 	const char *external_url;
 };
 
-static int alert_event(const struct mapctx *c, const cJSON *alert, const cJSON *payload_lite, struct cg_event_list *out)
+static int alert_event(const struct mapctx *c, const cJSON *alert, struct cg_event_list *out)
 {
 	struct cg_event *e = cg_event_list_push(out);
 	if (!e)
@@ -390,7 +390,8 @@ static int alert_event(const struct mapctx *c, const cJSON *alert, const cJSON *
 	e->description = alert_description(e, alert, c->fl->grafana);
 	if (!e->title || !e->description)
 		return CG_ENOMEM;
-	return cg_event_build_ctx(e, alert, payload_lite);
+	/* ctx.payload: the payload minus `alerts` (all of them in every event would cost n²). */
+	return cg_event_build_ctx_view(e, alert, c->payload, "alerts");
 }
 
 /* The value of a string field when every alert carries the same non-empty one, else NULL. */
@@ -656,27 +657,6 @@ static int group_event(const struct mapctx *c, const cJSON *alerts, long truncat
 	return 0;
 }
 
-/* The payload minus `alerts`: every per-alert event carries it, and a full copy would make n alerts cost n². */
-static cJSON *without_alerts(const cJSON *payload)
-{
-	cJSON *o = cJSON_CreateObject();
-	const cJSON *it;
-	if (!o)
-		return NULL;
-	cJSON_ArrayForEach(it, payload)
-	{
-		if (strcmp(it->string, "alerts") == 0)
-			continue;
-		cJSON *d = cJSON_Duplicate(it, 1);
-		if (!d || !cJSON_AddItemToObject(o, it->string, d)) {
-			cJSON_Delete(d);
-			cJSON_Delete(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
 static int validate(const cJSON *alerts, char *err, size_t errlen)
 {
 	int i = 0;
@@ -735,17 +715,13 @@ int cg_am_map(const cJSON *payload, const struct cg_map_opts *opts, const struct
 	struct mapctx c = {.payload = payload, .fl = fl, .external_url = str(payload, "externalURL")};
 	if (opts && opts->group_by == CG_GROUP_GROUP)
 		return group_event(&c, alerts, truncated, out);
-	cJSON *lite = without_alerts(payload);
-	if (!lite)
-		return CG_ENOMEM;
 	const cJSON *a;
 	cJSON_ArrayForEach(a, alerts)
 	{
-		rc = alert_event(&c, a, lite, out);
+		rc = alert_event(&c, a, out);
 		if (rc)
 			break;
 	}
-	cJSON_Delete(lite);
 	return rc;
 }
 

@@ -129,6 +129,18 @@ char *cg_utf8_sanitize(const char *s)
 {
 	if (!s)
 		s = "";
+	/* Valid UTF-8 (nearly always): one exact copy. */
+	const unsigned char *q = (const unsigned char *)s;
+	for (;;) {
+		while (*q && *q < 0x80)
+			q++;
+		if (!*q)
+			return strdup(s);
+		size_t n = utf8_seq(q);
+		if (!n)
+			break;
+		q += n;
+	}
 	size_t len = strlen(s);
 	/* Worst case every byte becomes a 3-byte U+FFFD. */
 	char *out = malloc(len * 3 + 1);
@@ -665,33 +677,46 @@ static int is_http_url(const char *s)
 /* A URL as a Markdown link destination: characters that end or break one are escaped. */
 static void sb_put_url(struct cg_sbuf *s, const char *url)
 {
-	for (const char *p = url; *p; p++) {
-		if (*p == '(' || *p == ')' || *p == '<' || *p == '>' || *p == ' ')
+	for (const char *p = url; *p;) {
+		size_t run = strcspn(p, "()<> ");
+		cg_sbuf_addn(s, p, run);
+		p += run;
+		if (*p) {
 			cg_sbuf_addf(s, "%%%02X", (unsigned)(unsigned char)*p);
-		else
-			cg_sbuf_addn(s, p, 1);
+			p++;
+		}
 	}
 }
 
 /* Link text: brackets would end it early. */
 static void sb_put_linktext(struct cg_sbuf *s, const char *t)
 {
-	for (const char *p = t; *p; p++) {
-		if (*p == '[' || *p == ']' || *p == '\\')
+	for (const char *p = t; *p;) {
+		size_t run = strcspn(p, "[]\\");
+		cg_sbuf_addn(s, p, run);
+		p += run;
+		if (*p) {
 			cg_sbuf_addn(s, "\\", 1);
-		cg_sbuf_addn(s, p, 1);
+			cg_sbuf_addn(s, p, 1);
+			p++;
+		}
 	}
 }
 
 /* Writes a value on a list item: continuation lines are indented so they stay inside it. */
 static void sb_put_item_value(struct cg_sbuf *s, const char *v)
 {
-	for (const char *p = v; *p; p++) {
-		if (*p == '\r')
-			continue;
-		cg_sbuf_addn(s, p, 1);
-		if (*p == '\n' && p[1])
-			cg_sbuf_add(s, "  ");
+	for (const char *p = v; *p;) {
+		size_t run = strcspn(p, "\r\n");
+		cg_sbuf_addn(s, p, run);
+		p += run;
+		if (*p == '\n') {
+			cg_sbuf_addn(s, p, 1);
+			if (p[1])
+				cg_sbuf_add(s, "  ");
+		}
+		if (*p)
+			p++;
 	}
 }
 

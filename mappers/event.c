@@ -105,6 +105,79 @@ int cg_event_build_ctx(struct cg_event *e, const cJSON *alert, const cJSON *payl
 	return 0;
 }
 
+static int add_ref(cJSON *obj, const cJSON *item)
+{
+	return cJSON_AddItemReferenceToObject(obj, item->string, (cJSON *)item) ? 0 : CG_ENOMEM;
+}
+
+int cg_event_build_ctx_view(struct cg_event *e, const cJSON *alert, const cJSON *payload, const char *skip_key)
+{
+	/* cg_event_build_ctx's keys in its order: the alert's own members, then each normalised
+	 * field it sets (a NULL string leaves the alert's member in place). */
+	const char *status = e->status == CG_STATUS_RESOLVED ? "resolved" : "firing";
+	const struct {
+		const char *key, *val;
+	} strs[] = {{"status", status},           {"severity", e->severity},   {"title", e->title},
+		    {"description", e->description}, {"dedup_key", e->dedup_key}, {"starts_at", e->starts_at},
+		    {"ends_at", e->ends_at}};
+	const size_t nstrs = sizeof(strs) / sizeof(strs[0]);
+	cJSON *ctx = cJSON_CreateObject();
+	if (!ctx)
+		return CG_ENOMEM;
+	int rc = 0;
+	const cJSON *it;
+	if (alert && cJSON_IsObject(alert)) {
+		cJSON_ArrayForEach(it, alert)
+		{
+			const char *k = it->string;
+			if (!k)
+				continue;
+			int replaced = strcmp(k, "labels") == 0 || strcmp(k, "annotations") == 0 ||
+				       strcmp(k, "links") == 0 || (payload && strcmp(k, "payload") == 0);
+			for (size_t i = 0; i < nstrs && !replaced; i++)
+				replaced = strs[i].val && strcmp(k, strs[i].key) == 0;
+			if (!replaced && (rc = add_ref(ctx, it)))
+				goto fail;
+		}
+	}
+	for (size_t i = 0; i < nstrs && !rc; i++)
+		rc = set_str(ctx, strs[i].key, strs[i].val);
+	const cJSON *objs[] = {e->labels, e->annotations, e->links};
+	const char *okeys[] = {"labels", "annotations", "links"};
+	for (size_t i = 0; i < 3 && !rc; i++)
+		rc = objs[i] ? (cJSON_AddItemReferenceToObject(ctx, okeys[i], (cJSON *)objs[i]) ? 0 : CG_ENOMEM)
+			     : set_item(ctx, okeys[i], cJSON_CreateObject());
+	if (!rc && payload) {
+		cJSON *pv = cJSON_CreateObject();
+		rc = pv ? 0 : CG_ENOMEM;
+		if (pv && cJSON_IsObject(payload)) {
+			cJSON_ArrayForEach(it, payload)
+			{
+				if (rc || !it->string || (skip_key && strcmp(it->string, skip_key) == 0))
+					continue;
+				rc = add_ref(pv, it);
+			}
+		} else if (pv && !rc) {
+			/* Not an object: a full copy, as cg_event_build_ctx makes. */
+			cJSON_Delete(pv);
+			pv = cJSON_Duplicate(payload, 1);
+			rc = pv ? 0 : CG_ENOMEM;
+		}
+		if (rc)
+			cJSON_Delete(pv);
+		else
+			rc = set_item(ctx, "payload", pv);
+	}
+	if (rc)
+		goto fail;
+	cJSON_Delete(e->ctx);
+	e->ctx = ctx;
+	return 0;
+fail:
+	cJSON_Delete(ctx);
+	return rc;
+}
+
 const cJSON *cg_json_path(const cJSON *root, const char *dotted)
 {
 	const cJSON *cur = root;

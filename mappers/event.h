@@ -58,6 +58,12 @@ void cg_event_cleanup(struct cg_event *e);
  * alert may be NULL (ctx then holds only the normalised fields). Returns 0 or CG_ENOMEM. */
 int cg_event_build_ctx(struct cg_event *e, const cJSON *alert, const cJSON *payload);
 
+/* As cg_event_build_ctx, but ctx refers to the members of alert and payload instead of copying
+ * them (payload's member skip_key, e.g. "alerts", left out): cheap, and the same keys in the same
+ * order. alert and payload must outlive the event, so use it only for parts of the payload
+ * map() was given (the caller keeps that alive while it uses the events). */
+int cg_event_build_ctx_view(struct cg_event *e, const cJSON *alert, const cJSON *payload, const char *skip_key);
+
 /* Small JSON helpers shared by mappers: value at a dotted path ("a.b.c"), string or NULL. */
 const cJSON *cg_json_path(const cJSON *root, const char *dotted);
 const char *cg_json_str(const cJSON *root, const char *dotted);

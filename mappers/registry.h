@@ -21,7 +21,8 @@ struct cg_map_opts {
  * A mapper is a pure function: payload in, events out. No I/O, no globals, no logging.
  * Returns 0 (events appended to out; zero events with out->ignored_reason set for
  * non-alerts), CG_EINVAL with a message naming the missing/invalid field (answered 422),
- * or CG_ENOMEM.
+ * or CG_ENOMEM. The events' ctx may refer into payload (cg_event_build_ctx_view): keep payload
+ * until the events are cleaned up.
  */
 typedef int (*cg_map_fn)(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out,
 			 char *err, size_t errlen);
