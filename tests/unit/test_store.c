@@ -242,6 +242,73 @@ static void t_head_repair(void **state)
 	sqlite_remove(loc);
 }
 
+static long file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+/*
+ * Checkpoints run on the store's own thread: after enough commits the rows reach the database
+ * file (no checkpoint would leave it at its initial few pages) and the WAL is reused from its
+ * start instead of growing with every commit.
+ */
+static void t_background_checkpoint(void **state)
+{
+	(void)state;
+	char *dir = mk_tmpdir();
+	assert_non_null(dir);
+	char db[600], wal[600], err[256];
+	snprintf(db, sizeof(db), "%s/casegate.db", dir);
+	snprintf(wal, sizeof(wal), "%s/casegate.db-wal", dir);
+	struct cg_store *st = NULL;
+	assert_int_equal(cg_store_sqlite_open(dir, &st, err, sizeof(err)), 0);
+	long db0 = file_size(db);
+	static char payload[2049];
+	memset(payload, 'p', sizeof(payload) - 1);
+	enum { BATCHES = 300, PER = 40 }; /* ~12000 pages through the WAL */
+	long wal_max = 0;
+	for (int b = 0; b < BATCHES; b++) {
+		struct cg_store_event evs[PER];
+		char keys[PER][32];
+		memset(evs, 0, sizeof(evs));
+		for (int i = 0; i < PER; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "k%d-%d", b, i);
+			evs[i].source = "s";
+			evs[i].dedup_key = keys[i];
+			evs[i].payload = payload;
+		}
+		assert_int_equal(cg_store_begin(st), 0);
+		assert_int_equal(cg_store_enqueue(st, evs, PER), 0);
+		assert_int_equal(cg_store_commit(st), 0);
+		long w = file_size(wal);
+		if (w > wal_max)
+			wal_max = w;
+	}
+	/* The checkpointer runs behind the commits: wait for it (deadline, no fixed sleep). */
+	long want = db0 + (long)BATCHES * PER * 2048;
+	for (int i = 0; i < 1000 && file_size(db) < want; i++) {
+		struct cg_store_event e = {.source = "s", .dedup_key = "poke", .payload = "x"};
+		assert_int_equal(cg_store_begin(st), 0);
+		assert_int_equal(cg_store_enqueue(st, &e, 1), 0);
+		assert_int_equal(cg_store_commit(st), 0);
+		usleep(10 * 1000);
+	}
+	long dbn = file_size(db);
+	if (dbn < want)
+		fail_msg("database file: got %ld bytes, want >= %ld (rows checkpointed out of the WAL)", dbn, want);
+	/* Without checkpoints, or with a WAL never reused, it would hold all ~12000 pages (~50 MB). */
+	if (wal_max > 24L * 1024 * 1024)
+		fail_msg("WAL grew to %ld bytes, want it reused (< 24 MiB)", wal_max);
+	struct cg_store_stats stt;
+	assert_int_equal(cg_store_stats(st, &stt), 0);
+	if (stt.pending < (int64_t)BATCHES * PER)
+		fail_msg("pending: got %lld, want >= %d", (long long)stt.pending, BATCHES * PER);
+	cg_store_close(st);
+	rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	/* CG_TEST_FILTER=t_bulk runs only matching tests (profiling, debugging). */
@@ -253,6 +320,7 @@ int main(void)
 		cmocka_unit_test(t_open_errors),
 		cmocka_unit_test(t_full_errmsg),
 		cmocka_unit_test(t_head_repair),
+		cmocka_unit_test(t_background_checkpoint),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite specifics", tests, NULL, NULL);
 	failed += cg_store_suite_run(&sqlite_backend);
