@@ -864,7 +864,8 @@ static char *comment_text(struct op *op)
 	switch (op->action) {
 	case CG_ACT_REOPEN:
 		iso8601(c->closed_ms, t1, sizeof(t1));
-		snprintf(head, sizeof(head), "**Firing again** (resolved at %s): case reopened.", t1);
+		snprintf(head, sizeof(head), "**Firing again** (resolved at %s): %s.", t1,
+			 op->src.on_resolve == CG_RESOLVE_COMMENT ? "same case" : "case reopened");
 		break;
 	case CG_ACT_COMMENT:
 		if (c->pending_repeats > 0) {

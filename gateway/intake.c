@@ -496,6 +496,11 @@ static void handle_metrics(struct cg_app *app, struct cg_http_request *req)
 	cg_metrics_set(app->metrics, "casegate_http_connections", "", (double)cg_http_server_connections(app->http));
 	cg_metrics_set(app->metrics, "casegate_inflight_operations", "", (double)cg_engine_inflight(app->engine));
 	cg_metrics_set(app->metrics, "casegate_store_jobs_pending", "", (double)cg_storeq_pending(app->q));
+	struct cg_storeq_counts sc;
+	cg_storeq_counts(app->q, &sc);
+	cg_metrics_set(app->metrics, "casegate_store_commits_total", "", (double)sc.commits);
+	cg_metrics_set(app->metrics, "casegate_store_committed_jobs_total", "", (double)sc.jobs);
+	cg_metrics_set(app->metrics, "casegate_store_busy_seconds_total", "", (double)sc.busy_us / 1e6);
 	size_t len = 0;
 	char *text = cg_metrics_render(app->metrics, &len);
 	if (!text) {

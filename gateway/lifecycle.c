@@ -71,15 +71,27 @@ enum cg_action cg_lifecycle_decide(int status, int priority, const struct cg_sto
 		return (state == CG_CASE_OPEN || state == CG_CASE_CLOSED) && (c->case_id || c->case_key) ? CG_ACT_NOTE
 													  : CG_ACT_IGNORE;
 	}
+	/* Resolved, but the case left open in Datadog (on_resolve: comment): closed_ms is set while
+	 * the state stays OPEN. */
+	int resolved_open = state == CG_CASE_OPEN && c->closed_ms > 0;
 	if (status == CG_STATUS_RESOLVED) {
-		/* A resolution never creates a case. */
-		if (state != CG_CASE_OPEN && state != CG_CASE_CREATING)
+		/* A resolution never creates a case, and a repeated one adds nothing. */
+		if ((state != CG_CASE_OPEN && state != CG_CASE_CREATING) || resolved_open)
 			return CG_ACT_IGNORE;
 		return src->on_resolve == CG_RESOLVE_IGNORE ? CG_ACT_IGNORE : CG_ACT_RESOLVE;
 	}
 	if (state == CG_CASE_NONE || state == CG_CASE_CREATING)
 		return CG_ACT_CREATE;
+	/* Firing again after a resolution that left the case open: it lands on that case, however
+	 * long ago (a new case would leave two open cases for one alert). */
+	if (resolved_open)
+		return CG_ACT_REOPEN;
 	if (state == CG_CASE_CLOSED) {
+		/* A store written before on_resolve: comment kept cases open (or a config that changed
+		 * from comment_and_close) may say CLOSED: with a source that never closes, the case is
+		 * taken to be open. */
+		if (!closes_case(src))
+			return CG_ACT_REOPEN;
 		if (src->reopen_window_ms > 0 && now - c->closed_ms <= (int64_t)src->reopen_window_ms)
 			return CG_ACT_REOPEN;
 		return CG_ACT_CREATE;
@@ -136,7 +148,6 @@ int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int
 void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority, const char *summary,
 			const struct cg_source_config *src, int64_t now)
 {
-	(void)src;
 	switch (a) {
 	case CG_ACT_CREATE:
 		c->state = CG_CASE_OPEN;
@@ -170,7 +181,9 @@ void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority,
 		c->first_pending_ms = 0;
 		break;
 	case CG_ACT_RESOLVE:
-		c->state = CG_CASE_CLOSED;
+		/* on_resolve: comment leaves the case open in Datadog, and so in the store (the time of
+		 * the resolution is kept in closed_ms: the next firing comments on the same case). */
+		c->state = closes_case(src) ? CG_CASE_CLOSED : CG_CASE_OPEN;
 		c->closed_ms = now;
 		c->last_comment_ms = now;
 		c->pending_repeats = 0;

@@ -23,6 +23,11 @@ static const struct {
 	{"casegate_store_bytes", CG_GAUGE, "Size of the store on disk (database and WAL)"},
 	{"casegate_store_full", CG_GAUGE, "1 while the last store write failed for lack of space"},
 	{"casegate_store_jobs_pending", CG_GAUGE, "Store jobs queued for the store thread"},
+	{"casegate_store_commits_total", CG_COUNTER, "Store transactions committed (one group commit holds many jobs)"},
+	{"casegate_store_committed_jobs_total", CG_COUNTER,
+	 "Store jobs in committed transactions; divided by commits: the mean group-commit batch"},
+	{"casegate_store_busy_seconds_total", CG_COUNTER,
+	 "Time the store thread spent running transactions (incl. fsync); near 1 per second: the store is the bottleneck"},
 	/* delivery */
 	{"casegate_events_total", CG_COUNTER,
 	 "Events applied to cases, by source and action (created, reopened, commented, escalated, deescalated, "

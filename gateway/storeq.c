@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -38,6 +39,7 @@ struct cg_storeq {
 	int exited;           /* worker finished; its last completions are in done (mu) */
 	int joined;           /* loop thread only */
 	atomic_size_t pending;
+	atomic_uint_fast64_t commits, jobs, busy_us; /* cg_storeq_counts */
 	void (*on_closed)(void *ud);
 	void *on_closed_ud;
 };
@@ -62,6 +64,21 @@ static void list_append(struct joblist *l, struct joblist *more)
 		l->head = more->head;
 	l->tail = more->tail;
 	more->head = more->tail = NULL;
+}
+
+static void count_commit(struct cg_storeq *q, int committed, uint64_t jobs)
+{
+	if (!committed)
+		return;
+	atomic_fetch_add(&q->commits, 1);
+	atomic_fetch_add(&q->jobs, jobs);
+}
+
+void cg_storeq_counts(const struct cg_storeq *q, struct cg_storeq_counts *out)
+{
+	out->commits = atomic_load(&((struct cg_storeq *)q)->commits);
+	out->jobs = atomic_load(&((struct cg_storeq *)q)->jobs);
+	out->busy_us = atomic_load(&((struct cg_storeq *)q)->busy_us);
 }
 
 /* One job in its own transaction. */
@@ -93,8 +110,10 @@ static void run_batch(struct cg_storeq *q, struct joblist *batch)
 	int rc;
 
 	if (!q->group_commit || batch->head == batch->tail) {
-		for (j = batch->head; j; j = j->next)
+		for (j = batch->head; j; j = j->next) {
 			j->rc = run_alone(st, j);
+			count_commit(q, j->rc == 0, 1);
+		}
 		return;
 	}
 	rc = cg_store_begin(st);
@@ -103,14 +122,18 @@ static void run_batch(struct cg_storeq *q, struct joblist *batch)
 	if (rc == 0)
 		rc = cg_store_commit(st);
 	if (rc == 0) {
-		for (j = batch->head; j; j = j->next)
+		uint64_t n = 0;
+		for (j = batch->head; j; j = j->next, n++)
 			j->rc = 0;
+		count_commit(q, 1, n);
 		return;
 	}
 	cg_store_rollback(st);
 	CG_LOG_DEBUG("batch failed (%s): running its jobs one by one", cg_strerror(rc));
-	for (j = batch->head; j; j = j->next)
+	for (j = batch->head; j; j = j->next) {
 		j->rc = run_alone(st, j);
+		count_commit(q, j->rc == 0, 1);
+	}
 }
 
 static void worker(void *arg)
@@ -133,7 +156,12 @@ static void worker(void *arg)
 			q->queue.tail = NULL;
 		uv_mutex_unlock(&q->mu);
 
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		run_batch(q, &batch);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		int64_t us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		atomic_fetch_add(&q->busy_us, (uint_fast64_t)(us > 0 ? us : 0));
 
 		uv_mutex_lock(&q->mu);
 		list_append(&q->done, &batch);
@@ -196,6 +224,9 @@ int cg_storeq_create(uv_loop_t *loop, struct cg_store *st, int group_commit, str
 	q->st = st;
 	q->group_commit = group_commit;
 	atomic_init(&q->pending, 0);
+	atomic_init(&q->commits, 0);
+	atomic_init(&q->jobs, 0);
+	atomic_init(&q->busy_us, 0);
 	if (uv_mutex_init(&q->mu) != 0) {
 		free(q);
 		return CG_ENOMEM;

@@ -3,6 +3,7 @@
 #define CG_STOREQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "store.h"
@@ -33,6 +34,13 @@ struct cg_store *cg_storeq_store(const struct cg_storeq *q);
 
 /* Jobs queued but not yet finished. */
 size_t cg_storeq_pending(const struct cg_storeq *q);
+
+/* Transactions committed, jobs they held, and time spent running them (begin to commit), since
+ * create; readable from any thread. jobs / commits is the mean group-commit batch. */
+struct cg_storeq_counts {
+	uint64_t commits, jobs, busy_us;
+};
+void cg_storeq_counts(const struct cg_storeq *q, struct cg_storeq_counts *out);
 
 /* Finishes queued jobs, joins the thread, closes the async handle; on_closed runs when freed.
  * The store itself is not closed. Returns at once: the queued jobs' completions are delivered

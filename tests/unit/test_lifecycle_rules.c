@@ -65,6 +65,15 @@ static const struct decide_row decide_rows[] = {
     {"refire after window", F, 3, CG_CASE_CLOSED, 3, 180, 61, 61, 0, 0, D, D, D, D, CG_ACT_CREATE},
     {"refire, reopen_window 0", F, 3, CG_CASE_CLOSED, 3, 180, 1, 1, 0, 0, 0, D, D, D, CG_ACT_CREATE},
     {"refire, custom window 1d", F, 3, CG_CASE_CLOSED, 3, 3000, 1000, 1000, 0, 0, 24 * 60, D, D, D, CG_ACT_REOPEN},
+    /* on_resolve comment leaves the case open in Datadog: a later firing lands on it, however
+     * late (a new case would leave two open cases for one alert); a second resolution adds nothing. */
+    {"refire long after resolve, case left open", F, 3, CG_CASE_OPEN, 3, 3000, 1000, 1000, 0, CG_RESOLVE_COMMENT, D, D,
+     D, D, CG_ACT_REOPEN},
+    {"refire soon after resolve, case left open", F, 3, CG_CASE_OPEN, 3, 30, 1, 1, 0, CG_RESOLVE_COMMENT, D, D, D, D,
+     CG_ACT_REOPEN},
+    {"resolved again, case left open", R, 3, CG_CASE_OPEN, 3, 30, 1, 1, 0, CG_RESOLVE_COMMENT, D, D, D, D, CG_ACT_IGNORE},
+    {"refire after window, older store said closed", F, 3, CG_CASE_CLOSED, 3, 3000, 1000, 1000, 0, CG_RESOLVE_COMMENT, D,
+     D, D, D, CG_ACT_REOPEN},
 };
 #undef D
 
@@ -259,6 +268,28 @@ static void test_apply_cycle(void **state)
 	assert_true(c.created_ms == t);
 	assert_true(c.closed_ms == 0);
 	assert_true(c.last_comment_ms == 0);
+
+	/* on_resolve comment: the resolution comments but the case stays open, here as in Datadog;
+	 * firing again a day later comments on the same case instead of opening a second one. */
+	struct cg_source_config keep = src;
+	keep.on_resolve = CG_RESOLVE_COMMENT;
+	struct cg_store_case k = {.state = CG_CASE_NONE};
+	cg_lifecycle_apply(CG_ACT_CREATE, &k, 3, NULL, &keep, t);
+	assert_int_equal(cg_lifecycle_decide(R, 3, &k, &keep, t + MIN_MS), CG_ACT_RESOLVE);
+	cg_lifecycle_apply(CG_ACT_RESOLVE, &k, 3, NULL, &keep, t + MIN_MS);
+	assert_int_equal(k.state, CG_CASE_OPEN);
+	assert_true(k.closed_ms == t + MIN_MS);
+	assert_int_equal(cg_lifecycle_decide(R, 3, &k, &keep, t + 2 * MIN_MS), CG_ACT_IGNORE);
+	assert_int_equal(cg_lifecycle_decide(F, 3, &k, &keep, t + 24 * 60 * MIN_MS), CG_ACT_REOPEN);
+	enum cg_step steps[4];
+	int n = cg_lifecycle_steps(CG_ACT_REOPEN, &keep, 0, steps);
+	assert_int_equal(n, 1);
+	assert_int_equal(steps[0], CG_STEP_COMMENT); /* never a status change: the case is open */
+	cg_lifecycle_apply(CG_ACT_REOPEN, &k, 3, NULL, &keep, t + 24 * 60 * MIN_MS);
+	assert_int_equal(k.state, CG_CASE_OPEN);
+	assert_true(k.closed_ms == 0);
+	/* Open again and not resolved: repeats follow on_repeat as usual. */
+	assert_int_equal(cg_lifecycle_decide(F, 3, &k, &keep, t + 24 * 60 * MIN_MS + 1000), CG_ACT_FOLD);
 
 	/* IGNORE changes nothing. */
 	struct cg_store_case before = c;
