@@ -405,7 +405,7 @@ int cg_actions_payload_insights(const struct cg_source_config *src, const struct
 		rc = CG_ENOMEM;
 		goto out;
 	}
-	free(*payload);
+	cJSON_free(*payload); /* printed by cJSON (cg_engine_event_payload) */
 	*payload = text;
 out:
 	cJSON_Delete(arr);

@@ -1,6 +1,7 @@
 /* app.c: wires the daemon together and runs the loop until a stop signal; SIGHUP reloads. */
 #define CG_LOG_COMPONENT "app"
 #include "app.h"
+#include "jsonarena.h"
 #include "admission.h"
 
 #include <inttypes.h>
@@ -365,6 +366,8 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	struct cg_pidfile *pidf = NULL;
 	char err[512] = "";
 	int rc = 1;
+	/* Before any thread uses cJSON: intake workers build their trees in per-job arenas. */
+	cg_jsonarena_install();
 	uv_loop_init(&loop);
 	app->loop = &loop;
 	app->cfg = cfg;

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "err.h"
 #include "guard.h"
+#include "jsonarena.h"
 #include "log.h"
 #include "registry.h"
 
@@ -209,17 +210,22 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 	}
 	memcpy(j->message_id, events->message_id, sizeof(j->message_id));
 	snprintf(j->source, sizeof(j->source), "%s", src->name);
+	/* The answer outlives the job's arena (it is sent from the loop): plain malloc. */
+	cg_jsonarena_pause();
 	j->answer = cJSON_CreateObject();
 	cJSON *list = cJSON_CreateArray();
 	cJSON *skipped = cJSON_CreateArray();
-	if (!j->answer || !list || !skipped) {
+	if (j->answer && list)
+		cJSON_AddItemToObject(j->answer, "events", list);
+	else
 		cJSON_Delete(list);
+	cg_jsonarena_resume();
+	if (!j->answer || !list || !skipped) {
 		cJSON_Delete(skipped);
 		status = 500;
 		snprintf(msg, msglen, "out of memory");
 		goto out;
 	}
-	cJSON_AddItemToObject(j->answer, "events", list);
 	if (events->n == 0) {
 		snprintf(msg, msglen, "%.127s", events->ignored_reason[0] ? events->ignored_reason : "no alerts in payload");
 		cJSON_Delete(skipped);
@@ -243,7 +249,9 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 			CG_LOG_EV(CG_LOG_LEVEL_WARN, src->name, NULL, NULL, "alert %zu skipped: %s", i,
 				  rc == CG_EINVAL ? berr : cg_strerror(rc));
 			j->rejected++;
+			cg_jsonarena_pause();
 			cJSON_AddItemToArray(skipped, cJSON_CreateString(rc == CG_EINVAL ? berr : cg_strerror(rc)));
+			cg_jsonarena_resume();
 			continue;
 		}
 		struct cg_store_event *ev = &j->evs[j->n];
@@ -254,13 +262,17 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 		ev->priority = d.priority;
 		ev->severity = d.severity;
 		d.severity = NULL;
-		ev->payload = cg_engine_event_payload(&d);
-		if (ev->payload && cg_actions_payload_insights(src, &events->v[i], &ev->payload) != 0) {
-			free(ev->payload); /* out of memory: answered 500 below */
-			ev->payload = NULL;
+		char *text = cg_engine_event_payload(&d);
+		if (text && cg_actions_payload_insights(src, &events->v[i], &text) != 0) {
+			cJSON_free(text); /* out of memory: answered 500 below */
+			text = NULL;
 		}
+		/* Printed in the arena; the store job needs it after the arena is gone. */
+		ev->payload = text ? strdup(text) : NULL;
+		cJSON_free(text);
 		ev->received_ms = now;
 		ev->next_ms = now;
+		cg_jsonarena_pause();
 		cJSON *item = cJSON_CreateObject();
 		if (item) {
 			cJSON_AddStringToObject(item, "dedup_key", ev->dedup_key);
@@ -268,6 +280,7 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 			cJSON_AddStringToObject(item, "priority", cg_priority_name(d.priority));
 			cJSON_AddItemToArray(list, item);
 		}
+		cg_jsonarena_resume();
 		cg_case_draft_cleanup(&d);
 		j->n++;
 		if (!ev->source || !ev->payload) {
@@ -277,10 +290,12 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 			goto out;
 		}
 	}
+	cg_jsonarena_pause();
 	if (cJSON_GetArraySize(skipped) > 0)
 		cJSON_AddItemToObject(j->answer, "skipped", skipped);
 	else
 		cJSON_Delete(skipped);
+	cg_jsonarena_resume();
 	if (j->n == 0) {
 		char *why = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j->answer, "skipped"));
 		snprintf(msg, msglen, "no alert could be turned into a case: %s", why ? why : "");
@@ -288,9 +303,11 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 		status = 422;
 		goto out;
 	}
+	cg_jsonarena_pause();
 	cJSON_AddNumberToObject(j->answer, "accepted", (double)j->n);
 	if (events->note[0])
 		cJSON_AddStringToObject(j->answer, "note", events->note);
+	cg_jsonarena_resume();
 out:
 	memcpy(j->subscribe_url, events->subscribe_url, sizeof(j->subscribe_url));
 	memcpy(j->ignored_reason, events->ignored_reason, sizeof(j->ignored_reason));
@@ -387,8 +404,10 @@ static void intake_work(uv_work_t *w)
 	struct intake_job *j = w->data;
 	const struct cg_http_request *req = j->req;
 	const char *end = NULL;
+	cg_jsonarena_begin();
 	cJSON *payload = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
 	if (!payload) {
+		cg_jsonarena_end();
 		size_t off = end && end >= req->body ? (size_t)(end - req->body) : 0;
 		j->status = 400;
 		if (req->body_len == 0)
@@ -399,6 +418,7 @@ static void intake_work(uv_work_t *w)
 	}
 	j->status = intake_prepare(j->src, j->builder, payload, j, j->msg, sizeof(j->msg));
 	cJSON_Delete(payload);
+	cg_jsonarena_end();
 }
 
 /* Loop thread: metrics, subscription confirmation, the answer or the store job. */

@@ -599,7 +599,7 @@ static int put_value(struct rctx *rc, const cJSON *v, int escape)
 		s = owned;
 	}
 	int r = escape ? put_escaped(rc, s, strlen(s)) : put(rc, s, strlen(s));
-	free(owned);
+	cJSON_free(owned);
 	return r;
 }
 
