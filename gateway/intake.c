@@ -122,8 +122,12 @@ static void intake_done(int rc, void *ud)
 	if (rc == CG_EEXIST && j->replay_id[0]) {
 		count_request(app, j->source_label, 401);
 		cg_metrics_add(app->metrics, "casegate_auth_failures_total", j->source_label, 1);
-		CG_LOG_WARN("%s client=%s: unauthorized: replayed webhook id", j->source_label, j->req->remote_addr);
-		cg_http_respond_error(j->req, 401, "unauthorized: replayed webhook id");
+		const char *what = strncmp(j->replay_id, "sig:", 4) == 0 ? "replayed signature (request already accepted)"
+									: "replayed webhook id";
+		CG_LOG_WARN("%s client=%s: unauthorized: %s", j->source_label, j->req->remote_addr, what);
+		char msg[128];
+		snprintf(msg, sizeof(msg), "unauthorized: %s", what);
+		cg_http_respond_error(j->req, 401, msg);
 		intake_job_free(j);
 		return;
 	}

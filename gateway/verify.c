@@ -313,21 +313,39 @@ int cg_verify_hmac(const struct cg_verify_config *v, const struct cg_http_reques
 		goto out;
 	}
 	int ok = 0, err = 0;
+	size_t matched = 0;
 	/* No early exit: the time taken does not depend on which secret or signature matched. */
 	for (size_t k = 0; k < v->nsecrets; k++) {
 		if (hmac_sha256(&v->secrets[k], segs, nseg, mac) != 0) {
 			err = 1;
 			continue;
 		}
-		for (size_t i = 0; i < nsig; i++)
-			ok |= CRYPTO_memcmp(mac, sigs[i], sizeof(mac)) == 0;
+		for (size_t i = 0; i < nsig; i++) {
+			int eq = CRYPTO_memcmp(mac, sigs[i], sizeof(mac)) == 0;
+			ok |= eq;
+			matched = eq ? i : matched; /* which of the sender's own signatures: not secret */
+		}
 	}
 	if (!ok) {
 		snprintf(why, whylen, err ? "signature check failed (crypto error)" : "signature mismatch");
 		goto out;
 	}
-	if (v->kind == CG_VERIFY_STDWH && pass)
+	if (v->kind == CG_VERIFY_STDWH && pass) {
 		snprintf(pass->replay_id, sizeof(pass->replay_id), "%s", id);
+	} else if (v->timestamp_header && pass) {
+		/* A timestamped scheme without an id (grafana, hmac with timestamp_header): the window
+		 * alone would let a captured request be replayed within it, so the signature is
+		 * remembered like an id and a repeat is refused. */
+		static const char hex[] = "0123456789abcdef";
+		char *o = pass->replay_id;
+		memcpy(o, "sig:", 4);
+		o += 4;
+		for (size_t i = 0; i < sizeof(mac); i++) {
+			*o++ = hex[sigs[matched][i] >> 4];
+			*o++ = hex[sigs[matched][i] & 15];
+		}
+		*o = '\0';
+	}
 	rc = 0;
 out:
 	OPENSSL_cleanse(mac, sizeof(mac));

@@ -17,7 +17,8 @@
 
 /* What a passing check leaves for the caller to enforce durably (on the store thread). */
 struct cg_verify_pass {
-	char replay_id[256]; /* non-empty: a repeat of this id must be refused (Standard Webhooks webhook-id) */
+	char replay_id[256]; /* non-empty: a repeat must be refused (Standard Webhooks webhook-id, or "sig:<hex>"
+			      * for timestamped signatures without an id) */
 };
 
 /*
