@@ -533,7 +533,10 @@ static int sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	ids = calloc(n, sizeof(*ids));
 	if (!ids)
 		return CG_ENOMEM;
-	if ((rc = stmt_get(s, S_ENQ, &stmt)) || (rc = sp_begin(s)))
+	/* A savepoint makes several inserts one unit inside a caller's transaction; one INSERT
+	 * is atomic by itself (the usual webhook carries one alert). */
+	int sp = n > 1;
+	if ((rc = stmt_get(s, S_ENQ, &stmt)) || (sp && (rc = sp_begin(s))))
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const struct cg_store_event *e = &evs[i];
@@ -552,7 +555,8 @@ static int sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 		if (rc == 0)
 			ids[i] = sqlite3_last_insert_rowid(s->db);
 	}
-	rc = sp_end(s, rc);
+	if (sp)
+		rc = sp_end(s, rc);
 	if (rc == 0)
 		for (size_t i = 0; i < n; i++)
 			evs[i].id = ids[i];
