@@ -1,6 +1,7 @@
 /* opscli.c: `casegate reload` (validate, signal, wait for the verdict) and `casegate status`. */
 #define CG_LOG_COMPONENT "ops"
 #include "opscli.h"
+#include "store_open.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -266,7 +267,9 @@ int cg_cli_status(const char *config_path, int json, FILE *out, FILE *err)
 	char e[512] = "";
 	long pid = 0;
 	int running = cg_pidfile_running(cfg->state_dir, &pid) == 0;
-	int r = cg_store_sqlite_open_existing(cfg->state_dir, &st, e, sizeof(e));
+	/* The configured store: SQLite in state_dir (never created here), or PostgreSQL. */
+	int r = cfg->store_backend == CG_STORE_POSTGRES ? cg_store_open_config(cfg, 0, &st, e, sizeof(e))
+							 : cg_store_sqlite_open_existing(cfg->state_dir, &st, e, sizeof(e));
 	if (r) {
 		fprintf(err, "casegate status: %s\n", e[0] ? e : cg_strerror(r));
 		goto out;

@@ -124,6 +124,12 @@ static const char *const migrations[] = {
 	" $$ BEGIN PERFORM pg_notify('" CHANNEL_WORK "', ''); RETURN NULL; END $$;"
 	"CREATE TRIGGER events_notify AFTER INSERT OR DELETE ON events"
 	" FOR EACH STATEMENT EXECUTE FUNCTION cg_notify_work();",
+	/* 1 -> 2: per-source delivery record for `casegate status` (as in the SQLite store) */
+	"CREATE TABLE deliveries ("
+	" source text PRIMARY KEY,"
+	" delivered bigint NOT NULL DEFAULT 0,"
+	" last_ms bigint NOT NULL DEFAULT 0,"
+	" dedup_key text);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -845,8 +851,63 @@ static int pg_event_done(struct cg_store *st, int64_t id)
 		return rc;
 	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
 	if (rc == 0)
+		rc = q(s, "delivery record",
+		       "INSERT INTO deliveries (source, delivered, last_ms, dedup_key)"
+		       " SELECT source, 1, cg_now_ms(), dedup_key FROM events WHERE id = $1"
+		       " ON CONFLICT (source) DO UPDATE SET delivered = deliveries.delivered + 1,"
+		       " last_ms = excluded.last_ms, dedup_key = excluded.dedup_key",
+		       1, (const char *const[]){idb}, NULL);
+	if (rc == 0)
 		rc = delete_event(s, idb);
 	return tx_close(s, own, rc);
+}
+
+/* For `casegate status` only: scans of events per source are acceptable there. */
+static int pg_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	*out = NULL;
+	*nout = 0;
+	int rc = q(s, "source stats",
+		   "SELECT x.source,"
+		   " (SELECT count(*) FROM events e WHERE e.source = x.source),"
+		   " (SELECT min(received_ms) FROM events e WHERE e.source = x.source),"
+		   " (SELECT count(*) FROM dead_letters d WHERE d.source = x.source),"
+		   " dl.delivered, dl.last_ms, dl.dedup_key, c.case_key"
+		   " FROM (SELECT source FROM events UNION SELECT source FROM dead_letters"
+		   "       UNION SELECT source FROM deliveries) x"
+		   " LEFT JOIN deliveries dl ON dl.source = x.source"
+		   " LEFT JOIN cases c ON c.dedup_key = dl.dedup_key"
+		   " ORDER BY x.source",
+		   0, NULL, &r);
+	if (rc)
+		return rc;
+	int n = PQntuples(r);
+	struct cg_store_source_stat *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
+	if (n > 0 && !v) {
+		PQclear(r);
+		return CG_ENOMEM;
+	}
+	for (int i = 0; i < n && rc == 0; i++) {
+		struct cg_store_source_stat *x = &v[i];
+		x->pending = get_i64(r, i, 1);
+		x->oldest_ms = get_i64(r, i, 2); /* NULL reads as 0 */
+		x->dead = get_i64(r, i, 3);
+		x->delivered = get_i64(r, i, 4);
+		x->last_delivered_ms = get_i64(r, i, 5);
+		if (dup_val(r, i, 0, &x->source) || dup_val(r, i, 6, &x->last_dedup_key) ||
+		    dup_val(r, i, 7, &x->last_case_key))
+			rc = CG_ENOMEM;
+	}
+	PQclear(r);
+	if (rc) {
+		cg_store_source_stats_free(v, (size_t)n);
+		return rc;
+	}
+	*out = v;
+	*nout = (size_t)n;
+	return 0;
 }
 
 /*
@@ -1715,6 +1776,7 @@ static const struct cg_store_ops pg_ops = {
 	.next_due_ms = pg_next_due_ms,
 	.event_step = pg_event_step,
 	.event_done = pg_event_done,
+	.source_stats = pg_source_stats,
 	.event_retry = pg_event_retry,
 	.event_dead = pg_event_dead,
 	.case_get = pg_case_get,
@@ -1834,8 +1896,12 @@ int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, ch
 		}
 		s->thread_started = 1;
 	}
-	CG_LOG_INFO("PostgreSQL store open: replica %s, lease %" PRId64 " ms, schema version %d", s->name, s->lease_ms,
-		    SCHEMA_VERSION);
+	/* The daemon says which replica it is; a tool (status, dlq) keeps its output clean. */
+	if (o->listen)
+		CG_LOG_INFO("PostgreSQL store open: replica %s, lease %" PRId64 " ms, schema version %d", s->name,
+			    s->lease_ms, SCHEMA_VERSION);
+	else
+		CG_LOG_DEBUG("PostgreSQL store open: schema version %d", SCHEMA_VERSION);
 	*out = &s->base;
 	return 0;
 fail:

@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "itest.h"
+#include "opstest.h"
 #include "pgserver.h"
 
 #define NGINX_BIN "/usr/sbin/nginx"
@@ -513,6 +514,25 @@ static void t_duplicates(void **state)
 		"%d failed; sent in %.1f s, drained after %.1f s; %d cases (%d keys with duplicates, %d missing)\n",
 		N, KEYS, sa.ok, sb.ok, sa.fail + sb.fail, t_send, t_drain, total, dups, missing);
 	int bad = !ok || total != KEYS || dups || missing || sa.fail || sb.fail;
+	/* `casegate status` reads the shared PostgreSQL store: every delivery of both replicas. */
+	char *out = NULL;
+	const char *args[] = {"status", "-c", f.cfg[0], "--json", NULL};
+	int src = ops_run_casegate(&f.t, args, &out);
+	cJSON *doc = src == 0 && out ? cJSON_Parse(out) : NULL;
+	const cJSON *srcs = cJSON_GetObjectItemCaseSensitive(doc, "sources");
+	const cJSON *fl = cJSON_GetArrayItem(srcs, 0);
+	const cJSON *delivered = cJSON_GetObjectItemCaseSensitive(fl, "delivered");
+	const cJSON *depth = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "queue"), "depth");
+	long want_delivered = (long)(sa.ok + sb.ok);
+	int status_ok = cJSON_IsNumber(delivered) && (long)delivered->valuedouble == want_delivered &&
+			cJSON_IsNumber(depth) && depth->valuedouble == 0 &&
+			cJSON_IsString(cJSON_GetObjectItemCaseSensitive(fl, "last_case"));
+	if (!status_ok)
+		fprintf(stderr, "casegate status on PostgreSQL: exit %d, want %ld delivered, depth 0, a last case: %s\n",
+			src, want_delivered, out ? out : "");
+	free(out);
+	cJSON_Delete(doc);
+	bad |= !status_ok;
 	int unclean = fleet_stop(&f, bad);
 	if (unclean)
 		fail_msg("%d replica(s) did not exit cleanly", unclean);
