@@ -1690,11 +1690,14 @@ static int sweep_run(struct cg_store *st, void *ud)
 						    .received_ms = now,
 						    .next_ms = now,
 						    .step = cg_step_encode(CG_ACT_ARCHIVE, 0)};
-			v[k].action_flags |= CG_CASE_ARCHIVE_QUEUED;
-			rc = cg_store_enqueue(st, &ev, 1);
-			if (rc == 0)
-				rc = cg_store_case_put(st, &v[k]);
-			if (rc == 0)
+			/* Flag the case only if it is still the closed case listed: a replica (or this
+			 * process) may have reopened or replaced it since; writing back the listed row
+			 * would undo that. */
+			int marked = 0;
+			rc = cg_store_case_mark_closed(st, v[k].dedup_key, v[k].case_id, CG_CASE_ARCHIVE_QUEUED, &marked);
+			if (rc == 0 && marked)
+				rc = cg_store_enqueue(st, &ev, 1);
+			if (rc == 0 && marked)
 				j->queued++;
 		}
 		cg_store_cases_free(v, nv);

@@ -79,6 +79,17 @@ int cg_store_case_list_closed(struct cg_store *st, const char *key_prefix, int64
 	return st->ops->case_list_closed(st, key_prefix, closed_before, flags_clear, limit, out, nout);
 }
 
+int cg_store_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
+			      int *marked)
+{
+	*marked = 0;
+	if (!st->ops->case_mark_closed)
+		return CG_EINVAL;
+	if (!dedup_key || !case_id)
+		return CG_EINVAL;
+	return st->ops->case_mark_closed(st, dedup_key, case_id, flag, marked);
+}
+
 void cg_store_cases_free(struct cg_store_case *c, size_t n)
 {
 	if (!c)

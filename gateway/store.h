@@ -124,6 +124,9 @@ struct cg_store_ops {
 	int (*case_list_closed)(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
 				size_t limit, struct cg_store_case **out, size_t *nout);
 	int (*seen_get)(struct cg_store *st, const char *ns, int64_t now_ms, char **id);
+	/* Optional, with case_list_closed. */
+	int (*case_mark_closed)(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
+				int *marked);
 	/*
 	 * Shared-store members (several processes on one store: claims are leases). NULL in a
 	 * backend that only one process opens; the dispatchers below then answer "always owner".
@@ -244,6 +247,13 @@ static inline void cg_store_close(struct cg_store *st)
 int cg_store_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
 			      size_t limit, struct cg_store_case **out, size_t *nout);
 void cg_store_cases_free(struct cg_store_case *c, size_t n);
+/*
+ * Sets flag on the case of dedup_key only while it is still closed with case_id (one atomic
+ * update, so a replica that reopened or replaced the case meanwhile is never overwritten);
+ * *marked = 1 when it did. CG_EINVAL when the backend does not implement it.
+ */
+int cg_store_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
+			      int *marked);
 /* The newest id recorded under ns within the seen() lifetime (7 days); *id malloc'd (caller
  * frees); CG_ENOENT when none. E-mail threading keeps "mailref:<Message-ID>" -> dedup key. */
 #define cg_store_seen_get(st, ns, now, id) ((st)->ops->seen_get(st, ns, now, id))

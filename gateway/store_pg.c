@@ -1072,6 +1072,22 @@ static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
 		 18, v, NULL);
 }
 
+static int pg_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
+			       int *marked)
+{
+	struct pg_store *s = pg(st);
+	char fb[24];
+	fmt_i64(fb, sizeof(fb), flag);
+	const char *v[] = {dedup_key, case_id, fb};
+	long ch = 0;
+	int rc = q_changes(s, "case mark",
+			   "UPDATE cases SET action_flags = action_flags | $3::bigint"
+			   " WHERE dedup_key = $1 AND case_id = $2 AND state = 3",
+			   3, v, &ch);
+	*marked = rc == 0 && ch > 0;
+	return rc;
+}
+
 static int pg_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
 			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
 {
@@ -1789,6 +1805,7 @@ static const struct cg_store_ops pg_ops = {
 	.dead_drop = pg_dead_drop,
 	.seen = pg_seen,
 	.case_list_closed = pg_case_list_closed,
+	.case_mark_closed = pg_case_mark_closed,
 	.seen_get = pg_seen_get,
 	.fence = pg_fence,
 	.hold = pg_hold,

@@ -152,6 +152,7 @@ enum stmt_id {
 	S_SEEN_GET,
 	S_DELIVERED,
 	S_SOURCE_STATS,
+	S_CASE_MARK,
 	S_COUNT_
 };
 
@@ -230,6 +231,8 @@ static const char *const stmt_sql[S_COUNT_] = {
 			" SELECT source, 1, ?2, dedup_key FROM events WHERE id = ?1"
 			" ON CONFLICT (source) DO UPDATE SET delivered = delivered + 1, last_ms = excluded.last_ms,"
 			" dedup_key = excluded.dedup_key",
+	[S_CASE_MARK] = "UPDATE cases SET action_flags = action_flags | ?3"
+			" WHERE dedup_key = ?1 AND case_id = ?2 AND state = 3",
 	/* Runs for `casegate status` only: scans of events per source are acceptable there. */
 	[S_SOURCE_STATS] = "SELECT s.source,"
 			   " (SELECT COUNT(*) FROM events e WHERE e.source = s.source),"
@@ -820,6 +823,23 @@ static int sq_case_put(struct cg_store *st, const struct cg_store_case *c)
 	return run(s, stmt, "case put", NULL);
 }
 
+static int sq_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
+			       int *marked)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt = NULL;
+	int rc = stmt_get(s, S_CASE_MARK, &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, dedup_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, case_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, flag);
+	int changes = 0;
+	rc = run(s, stmt, "case mark", &changes);
+	*marked = rc == 0 && changes > 0;
+	return rc;
+}
+
 static int sq_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
 			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
 {
@@ -1266,6 +1286,7 @@ static const struct cg_store_ops sq_ops = {
 	.seen = sq_seen,
 	.probe = sq_probe,
 	.case_list_closed = sq_case_list_closed,
+	.case_mark_closed = sq_case_mark_closed,
 	.seen_get = sq_seen_get,
 	.source_stats = sq_source_stats,
 };

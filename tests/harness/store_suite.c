@@ -564,6 +564,34 @@ static void t_case_list_closed(void **state)
 	CHECK_RC(cg_store_case_list_closed(f->st, "zz:", T0, 0, 10, &v, &n), 0);
 	CHECK_I64((int64_t)n, 0);
 	cg_store_cases_free(v, n);
+
+	/* The archive sweep's mark: only the listed case, only while still closed; the rest of the
+	 * row is left as it is (nothing written back from the listing). */
+	if (!f->st->ops->case_mark_closed)
+		return;
+	int marked = -1;
+	CHECK_RC(cg_store_case_mark_closed(f->st, "am:old", "id-old", CG_CASE_ARCHIVE_QUEUED, &marked), 0);
+	CHECK_I64(marked, 1);
+	CHECK_RC(cg_store_case_mark_closed(f->st, "am:open", "id-open", CG_CASE_ARCHIVE_QUEUED, &marked), 0);
+	CHECK_I64(marked, 0); /* reopened meanwhile */
+	CHECK_RC(cg_store_case_mark_closed(f->st, "am:older", "id-other", CG_CASE_ARCHIVE_QUEUED, &marked), 0);
+	CHECK_I64(marked, 0); /* replaced by a newer case */
+	CHECK_RC(cg_store_case_mark_closed(f->st, "am:gone", "id-gone", CG_CASE_ARCHIVE_QUEUED, &marked), 0);
+	CHECK_I64(marked, 0);
+	struct cg_store_case got;
+	CHECK_RC(cg_store_case_get(f->st, "am:old", &got), 0);
+	CHECK_I64(got.action_flags, CG_CASE_ARCHIVE_QUEUED);
+	CHECK_I64(got.state, CG_CASE_CLOSED);
+	CHECK_I64(got.closed_ms, T0 - 50);
+	cg_store_case_cleanup(&got);
+	CHECK_RC(cg_store_case_get(f->st, "am:open", &got), 0);
+	CHECK_I64(got.action_flags, 0);
+	CHECK_I64(got.state, CG_CASE_OPEN);
+	cg_store_case_cleanup(&got);
+	/* Now listed as queued: the next sweep skips it. */
+	CHECK_RC(cg_store_case_list_closed(f->st, "am:", T0, CG_CASE_ARCHIVE_QUEUED | CG_CASE_ARCHIVED, 10, &v, &n), 0);
+	CHECK_I64((int64_t)n, 1);
+	cg_store_cases_free(v, n);
 }
 
 static void t_seen(void **state)
