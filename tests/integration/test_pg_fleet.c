@@ -543,6 +543,74 @@ static void t_duplicates(void **state)
 			 missing, sa.fail + sb.fail, KEYS);
 }
 
+/* ---- the org's rate limit shared by the fleet ---- */
+
+static double sim_stat(struct fleet *f, const char *name)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "%s/_sim/stats", f->t.sim_url);
+	cJSON *doc = cg_h_get_json(url);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, name);
+	double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+	cJSON_Delete(doc);
+	return d;
+}
+
+/*
+ * Datadog's limit is per organisation, not per replica: two replicas draining one backlog must
+ * keep to it together (each spends its share of the advertised window, and a 429 one of them
+ * gets closes the window for both). Each replica learns the window's edge on its own (the reset
+ * header has whole seconds), so a window may cost one 429 per replica, never a burst of them.
+ */
+static void t_rate_limit(void **state)
+{
+	(void)state;
+	enum { N = 120, LIMIT = 30 };
+	char lim[16];
+	snprintf(lim, sizeof(lim), "%d", LIMIT);
+	const char *const sim_args[] = {"--rate-limit", lim, "--rate-period", "1", NULL};
+	struct fleet f;
+	int rc = fleet_start(&f, 2, 0, sim_args);
+	if (rc == 77)
+		skip();
+	assert_int_equal(rc, 0);
+	char base[2][64];
+	for (int i = 0; i < 2; i++)
+		snprintf(base[i], sizeof(base[i]), "http://127.0.0.1:%d", f.port[i]);
+	double t0 = now_s();
+	int failed = 0;
+	for (int k = 0; k < N; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "rl-%03d", k);
+		char *body = notification(key, 1);
+		failed += post(base[k % 2], body) != 202;
+		free(body);
+	}
+	struct drained d = {&f};
+	int ok = cg_h_poll(queue_empty, &d, 60000);
+	double secs = now_s() - t0;
+	struct key_view v[N];
+	int total = view_cases(&f, "rl-", N, v);
+	double r429 = sim_stat(&f, "rejected_429"), all = sim_stat(&f, "total");
+	double windows = secs + 1;
+	double ideal = (all - r429) / LIMIT;
+	fprintf(stderr,
+		"[fleet rate limit] %d creates through 2 replicas against %d/s: drained in %.1f s (ideal %.1f s), "
+		"%.0f requests, %.0f answered 429 over ~%.0f windows\n",
+		N, LIMIT, secs, ideal, all, r429, windows);
+	double max429 = 2 * windows + 2; /* one per replica per window (without sharing: dozens) */
+	int bad = failed || !ok || total != N || r429 < 0 || r429 > max429 || secs > ideal * 2 + 3;
+	int unclean = fleet_stop(&f, bad);
+	if (unclean)
+		fail_msg("%d replica(s) did not exit cleanly", unclean);
+	if (failed || !ok || total != N)
+		fail_msg("%d posts failed, drained %d, %d cases: want 0, 1 and %d", failed, ok, total, N);
+	if (r429 > max429)
+		fail_msg("429s: got %.0f, want at most %.0f (one per replica per window)", r429, max429);
+	if (secs > ideal * 2 + 3)
+		fail_msg("drain: got %.1f s, want at most %.1f s (the fleet uses most of the window)", secs, ideal * 2 + 3);
+}
+
 /* ---- PostgreSQL restarted mid-load ---- */
 
 struct ready_poll {
@@ -662,6 +730,7 @@ int main(void)
 		printf("SKIP: no PostgreSQL server binaries (install postgresql: deploy/install-deps.sh test)\n");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_duplicates),
+		cmocka_unit_test(t_rate_limit),
 		cmocka_unit_test(t_crash),
 		cmocka_unit_test(t_db_restart),
 	};
