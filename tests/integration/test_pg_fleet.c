@@ -598,7 +598,7 @@ static void t_rate_limit(void **state)
 		"[fleet rate limit] %d creates through 2 replicas against %d/s: drained in %.1f s (ideal %.1f s), "
 		"%.0f requests, %.0f answered 429 over ~%.0f windows\n",
 		N, LIMIT, secs, ideal, all, r429, windows);
-	double max429 = 2 * windows + 2; /* one per replica per window (without sharing: dozens) */
+	double max429 = 2 * windows + 2; /* one per replica per window (uncoordinated replicas: several times that) */
 	int bad = failed || !ok || total != N || r429 < 0 || r429 > max429 || secs > ideal * 2 + 3;
 	int unclean = fleet_stop(&f, bad);
 	if (unclean)
