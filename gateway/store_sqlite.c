@@ -432,6 +432,32 @@ static int dup_col(sqlite3_stmt *stmt, int col, char **out)
 	return 0;
 }
 
+/*
+ * Steps stmt to its next row and makes room for element n of the growing array *v (elements of
+ * elem bytes, first capacity first, never more than max when max > 0). Returns 1 for a row,
+ * 0 when the rows are done, or a negative enum cg_err.
+ */
+static int next_row(struct sq_store *s, sqlite3_stmt *stmt, const char *what, void **v, size_t *cap, size_t n,
+		    size_t elem, size_t first, size_t max)
+{
+	int r = sqlite3_step(stmt);
+	if (r == SQLITE_DONE)
+		return 0;
+	if (r != SQLITE_ROW)
+		return fail_rc(s, r, what);
+	if (n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : first;
+		if (max && ncap > max)
+			ncap = max;
+		void *nv = realloc(*v, ncap * elem);
+		if (!nv)
+			return CG_ENOMEM;
+		*v = nv;
+		*cap = ncap;
+	}
+	return 1;
+}
+
 /* Reads EV_COLS starting at column c0 (id first). */
 static int read_event(sqlite3_stmt *stmt, int c0, struct cg_store_event *ev)
 {
@@ -588,30 +614,14 @@ static int sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg
 	/* Read every row first: updating rows of the index being scanned is not defined. */
 	sqlite3_bind_int64(sel, 1, now_ms);
 	sqlite3_bind_int64(sel, 2, clamp_limit(limit));
-	for (;;) {
-		int r = sqlite3_step(sel);
-		if (r == SQLITE_DONE)
-			break;
-		if (r != SQLITE_ROW) {
-			rc = fail_rc(s, r, "claim");
-			break;
-		}
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			if (ncap > limit)
-				ncap = limit;
-			struct cg_store_event *nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				rc = CG_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
+	int more;
+	while ((more = next_row(s, sel, "claim", (void **)&v, &cap, n, sizeof(*v), 16, limit)) > 0) {
 		if ((rc = read_event(sel, 0, &v[n])))
 			break;
 		n++;
 	}
+	if (more < 0)
+		rc = more;
 	stmt_done(sel);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		sqlite3_bind_int64(upd, 1, v[i].id);
@@ -928,28 +938,14 @@ static int sq_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter
 	if ((rc = stmt_get(s, S_DL_LIST, &stmt)))
 		return rc;
 	sqlite3_bind_int64(stmt, 1, clamp_limit(limit));
-	for (;;) {
-		int r = sqlite3_step(stmt);
-		if (r == SQLITE_DONE)
-			break;
-		if (r != SQLITE_ROW) {
-			rc = fail_rc(s, r, "dead letter list");
-			break;
-		}
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct cg_dead_letter *nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				rc = CG_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
+	int more;
+	while ((more = next_row(s, stmt, "dead letter list", (void **)&v, &cap, n, sizeof(*v), 16, 0)) > 0) {
 		if ((rc = read_dead(stmt, &v[n])))
 			break;
 		n++;
 	}
+	if (more < 0)
+		rc = more;
 	stmt_done(stmt);
 	if (rc) {
 		cg_dead_letters_free(v, n);
@@ -1077,24 +1073,8 @@ static int sq_source_stats(struct cg_store *st, struct cg_store_source_stat **ou
 
 	if ((rc = stmt_get(s, S_SOURCE_STATS, &stmt)))
 		return rc;
-	for (;;) {
-		int r = sqlite3_step(stmt);
-		if (r == SQLITE_DONE)
-			break;
-		if (r != SQLITE_ROW) {
-			rc = fail_rc(s, r, "source stats");
-			break;
-		}
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct cg_store_source_stat *nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				rc = CG_ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
+	int more;
+	while ((more = next_row(s, stmt, "source stats", (void **)&v, &cap, n, sizeof(*v), 8, 0)) > 0) {
 		struct cg_store_source_stat *x = &v[n];
 		memset(x, 0, sizeof(*x));
 		n++;
@@ -1107,6 +1087,8 @@ static int sq_source_stats(struct cg_store *st, struct cg_store_source_stat **ou
 		    (rc = dup_col(stmt, 7, &x->last_case_key)))
 			break;
 	}
+	if (more < 0)
+		rc = more;
 	stmt_done(stmt);
 	if (rc) {
 		cg_store_source_stats_free(v, n);
