@@ -748,6 +748,14 @@ static void rl_wait(struct op *op)
 	rl_arm(e);
 }
 
+/* The advertised window starts again: this replica's share of it (unknown: -1, unlimited). */
+static void rl_new_window(struct cg_engine *e)
+{
+	long share = e->rl_limit / (long)cg_store_fleet_size(cg_storeq_store(e->q));
+	e->rl_remaining = e->rl_limit > 0 ? (share > 0 ? share : 1) : -1;
+	e->rl_reset_at = wall_ms() + (e->rl_period > 0 ? e->rl_period * 1000 : 1000);
+}
+
 /* 1 when the window is spent: op waits in the list and is sent when it resets. */
 static int rl_defer(struct op *op)
 {
@@ -764,7 +772,7 @@ static int rl_defer(struct op *op)
 		return 1;
 	}
 	if (e->rl_remaining == 0)
-		e->rl_remaining = -1; /* the window passed without news: unknown again */
+		rl_new_window(e); /* the window passed before its timer ran: the next one, not "unlimited" */
 	if (e->rl_remaining > 0)
 		e->rl_remaining--;
 	return 0;
@@ -811,9 +819,7 @@ static void rl_timer_cb(uv_timer_t *t)
 {
 	struct cg_engine *e = t->data;
 	/* A new window: as many as it holds go now, the rest wait for the one after. */
-	long share = e->rl_limit / (long)cg_store_fleet_size(cg_storeq_store(e->q));
-	e->rl_remaining = e->rl_limit > 0 ? (share > 0 ? share : 1) : -1;
-	e->rl_reset_at = wall_ms() + (e->rl_period > 0 ? e->rl_period * 1000 : 1000);
+	rl_new_window(e);
 	struct op *list = e->wait_head;
 	e->wait_head = e->wait_tail = NULL;
 	while (list) {
