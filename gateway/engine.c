@@ -718,8 +718,7 @@ static void progress_done(int rc, void *ud)
 
 static void op_save_progress(struct op *op)
 {
-	op->ev.step = cg_step_encode_kind(op->action, op->index,
-					  op->index < op->nsteps ? op->steps[op->index] : (enum cg_step)0);
+	op->ev.step = cg_step_encode(op->action, op->index);
 	if (cg_storeq_submit(op->e->q, progress_run, progress_done, op) != 0)
 		op_release(op);
 }
@@ -1150,12 +1149,11 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		 * is decided again: its CREATING mark was undone when the attempt certainly failed,
 		 * and op_begin_create must persist it again before the create is sent. */
 		op->action = cg_step_action(op->ev.step);
+		op->index = cg_step_index(op->ev.step);
 		op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);
 		op->nsteps = cg_actions_steps(op->action, src ? src : &op->src, op->prio_before, op->ev.priority,
 					      has_insights, op->cs.prev_case_id != NULL, op->steps, op->nsteps,
 					      CG_MAX_STEPS);
-		/* A reload since the attempt may have changed the list: continue at the saved step. */
-		op->index = cg_step_resume_index(op->ev.step, op->steps, op->nsteps);
 		op_run(op);
 		return;
 	}

@@ -211,21 +211,3 @@ void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority,
 		return;
 	}
 }
-
-int cg_step_resume_index(int saved, const enum cg_step *steps, int n)
-{
-	int index = cg_step_index(saved);
-	enum cg_step kind = cg_step_kind(saved);
-	if (index > n)
-		index = n;
-	if (kind == 0 || (index < n && steps[index] == kind))
-		return index;
-	int best = -1;
-	for (int j = 0; j < n; j++) {
-		int d = j > index ? j - index : index - j;
-		int bd = best > index ? best - index : index - best;
-		if (steps[j] == kind && (best < 0 || d < bd))
-			best = j;
-	}
-	return best >= 0 ? best : index;
-}

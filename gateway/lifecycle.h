@@ -67,39 +67,18 @@ int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int
 void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority, const char *summary,
 			const struct cg_source_config *src, int64_t now);
 
-/*
- * Step encoding persisted in the event: (kind << 16) | (action << 8) | index, where index is the
- * next step to run and kind what that step is (0: unknown, as in events saved by older
- * versions, or past the last step). The kind lets a resumed event find its place again when a
- * reload changed the step list (cg_step_resume_index).
- */
-static inline int cg_step_encode_kind(enum cg_action a, int index, enum cg_step kind)
-{
-	return ((int)kind << 16) | ((int)a << 8) | index;
-}
+/* Step encoding persisted in the event: (action << 8) | index of the next step. */
 static inline int cg_step_encode(enum cg_action a, int index)
 {
-	return cg_step_encode_kind(a, index, (enum cg_step)0);
+	return ((int)a << 8) | index;
 }
 static inline enum cg_action cg_step_action(int step)
 {
-	return (enum cg_action)((step >> 8) & 0xff);
+	return (enum cg_action)(step >> 8);
 }
 static inline int cg_step_index(int step)
 {
 	return step & 0xff;
 }
-static inline enum cg_step cg_step_kind(int step)
-{
-	return (enum cg_step)((step >> 16) & 0xff);
-}
-
-/*
- * Where a resumed event continues in steps (recomputed from the current configuration) given
- * the saved encoding: the saved index when the step there is still the saved kind (or the kind
- * is unknown); else the nearest step of that kind (a reload added or removed steps before
- * it); else, the step no longer being made, the saved index (capped at n: nothing left).
- */
-int cg_step_resume_index(int saved, const enum cg_step *steps, int n);
 
 #endif

@@ -199,39 +199,6 @@ static void test_step_encoding(void **state)
 		}
 }
 
-/* The saved step kind survives too, and a resumed event finds its step in a changed list. */
-static void test_step_resume(void **state)
-{
-	(void)state;
-	for (int a = CG_ACT_CREATE; a < CG_ACT_MAX_; a++)
-		for (int k = 0; k <= CG_STEP_ARCHIVE; k++) {
-			int s = cg_step_encode_kind((enum cg_action)a, 3, (enum cg_step)k);
-			assert_int_equal(cg_step_action(s), a);
-			assert_int_equal(cg_step_index(s), 3);
-			assert_int_equal(cg_step_kind(s), k);
-		}
-	/* on_resolve was comment_and_close ([COMMENT, CLOSE]) and the comment was sent: next is CLOSE
-	 * at 1. After a reload to `close` the list is [CLOSE]: the close is at 0, not skipped. */
-	int saved = cg_step_encode_kind(CG_ACT_RESOLVE, 1, CG_STEP_CLOSE);
-	enum cg_step now_close[] = {CG_STEP_CLOSE};
-	assert_int_equal(cg_step_resume_index(saved, now_close, 1), 0);
-	/* Unchanged list: the saved index. */
-	enum cg_step same[] = {CG_STEP_COMMENT, CG_STEP_CLOSE};
-	assert_int_equal(cg_step_resume_index(saved, same, 2), 1);
-	/* A step added before it (an assignee action, say): found further on. */
-	enum cg_step more[] = {CG_STEP_COMMENT, CG_STEP_ASSIGN, CG_STEP_CLOSE};
-	assert_int_equal(cg_step_resume_index(saved, more, 3), 2);
-	/* The step is no longer made at all (`comment`): the saved index, capped: nothing left. */
-	enum cg_step none[] = {CG_STEP_COMMENT};
-	assert_int_equal(cg_step_resume_index(saved, none, 1), 1);
-	/* Of several steps of one kind (one per watcher) the nearest to the saved index. */
-	int w = cg_step_encode_kind(CG_ACT_CREATE, 3, CG_STEP_WATCH);
-	enum cg_step watch[] = {CG_STEP_CREATE, CG_STEP_ATTRS, CG_STEP_WATCH, CG_STEP_WATCH, CG_STEP_WATCH};
-	assert_int_equal(cg_step_resume_index(w, watch, 5), 3);
-	/* Saved by an older version (kind unknown): the index as it was. */
-	assert_int_equal(cg_step_resume_index(cg_step_encode(CG_ACT_RESOLVE, 1), now_close, 1), 1);
-}
-
 /* A digest cycle: create, folds, the due comment reports them, escalation, resolve, reopen, new case. */
 static void test_apply_cycle(void **state)
 {
@@ -337,7 +304,6 @@ int main(void)
 	    cmocka_unit_test(test_decide_table),
 	    cmocka_unit_test(test_steps_table),
 	    cmocka_unit_test(test_step_encoding),
-	    cmocka_unit_test(test_step_resume),
 	    cmocka_unit_test(test_apply_cycle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
