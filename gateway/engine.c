@@ -871,7 +871,7 @@ static char *comment_text(struct op *op)
 	case CG_ACT_REOPEN:
 		iso8601(c->closed_ms, t1, sizeof(t1));
 		snprintf(head, sizeof(head), "**Firing again** (resolved at %s): %s.", t1,
-			 op->src.on_resolve == CG_RESOLVE_COMMENT ? "same case" : "case reopened");
+			 c->state == CG_CASE_CLOSED ? "case reopened" : "same case");
 		break;
 	case CG_ACT_COMMENT:
 		if (c->pending_repeats > 0) {
@@ -1150,7 +1150,7 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		 * and op_begin_create must persist it again before the create is sent. */
 		op->action = cg_step_action(op->ev.step);
 		op->index = cg_step_index(op->ev.step);
-		op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);
+		op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->cs.state, op->steps);
 		op->nsteps = cg_actions_steps(op->action, src ? src : &op->src, op->prio_before, op->ev.priority,
 					      has_insights, op->cs.prev_case_id != NULL, op->steps, op->nsteps,
 					      CG_MAX_STEPS);
@@ -1158,7 +1158,7 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		return;
 	}
 	op->action = cg_lifecycle_decide(op->ev.status, op->ev.priority, &op->cs, &op->src, op->now);
-	op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->steps);
+	op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->cs.state, op->steps);
 	/* A new case after the reopen window follows the current one (op_begin_create records it). */
 	int will_have_prev = op->action == CG_ACT_CREATE &&
 			     (op->cs.state == CG_CASE_CLOSED ? op->cs.case_id != NULL : op->cs.prev_case_id != NULL);

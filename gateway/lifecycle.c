@@ -75,8 +75,11 @@ enum cg_action cg_lifecycle_decide(int status, int priority, const struct cg_sto
 	 * the state stays OPEN. */
 	int resolved_open = state == CG_CASE_OPEN && c->closed_ms > 0;
 	if (status == CG_STATUS_RESOLVED) {
-		/* A resolution never creates a case, and a repeated one adds nothing. */
-		if ((state != CG_CASE_OPEN && state != CG_CASE_CREATING) || resolved_open)
+		/* A resolution never creates a case. A repeated one adds nothing, unless the source now
+		 * closes cases (its config changed since): then the open case is closed. */
+		if (state != CG_CASE_OPEN && state != CG_CASE_CREATING)
+			return CG_ACT_IGNORE;
+		if (resolved_open && !closes_case(src))
 			return CG_ACT_IGNORE;
 		return src->on_resolve == CG_RESOLVE_IGNORE ? CG_ACT_IGNORE : CG_ACT_RESOLVE;
 	}
@@ -87,11 +90,9 @@ enum cg_action cg_lifecycle_decide(int status, int priority, const struct cg_sto
 	if (resolved_open)
 		return CG_ACT_REOPEN;
 	if (state == CG_CASE_CLOSED) {
-		/* A store written before on_resolve: comment kept cases open (or a config that changed
-		 * from comment_and_close) may say CLOSED: with a source that never closes, the case is
-		 * taken to be open. */
-		if (!closes_case(src))
-			return CG_ACT_REOPEN;
+		/* An archived case is never reopened: the alert gets a new case. */
+		if (c->action_flags & CG_CASE_ARCHIVED)
+			return CG_ACT_CREATE;
 		if (src->reopen_window_ms > 0 && now - c->closed_ms <= (int64_t)src->reopen_window_ms)
 			return CG_ACT_REOPEN;
 		return CG_ACT_CREATE;
@@ -110,7 +111,8 @@ enum cg_action cg_lifecycle_decide(int status, int priority, const struct cg_sto
 	return now - last >= (int64_t)src->digest_interval_ms ? CG_ACT_COMMENT : CG_ACT_FOLD;
 }
 
-int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int has_attrs, enum cg_step steps[4])
+int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int has_attrs, int case_state,
+		       enum cg_step steps[4])
 {
 	int n = 0;
 	switch (a) {
@@ -120,7 +122,8 @@ int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int
 			steps[n++] = CG_STEP_ATTRS;
 		break;
 	case CG_ACT_REOPEN:
-		if (closes_case(src))
+		/* Whatever on_resolve says now: a case closed (then, or by an older config) is opened. */
+		if (case_state == CG_CASE_CLOSED)
 			steps[n++] = CG_STEP_OPEN;
 		steps[n++] = CG_STEP_COMMENT;
 		break;

@@ -56,9 +56,12 @@ enum cg_action cg_lifecycle_decide(int status, int priority, const struct cg_sto
 
 /*
  * The requests an action makes, in order, into steps (at most 4). Returns the count.
- * has_attrs: the event carries labels to set after creation.
+ * has_attrs: the event carries labels to set after creation. case_state: the stored state of
+ * the case before the event (a reopen sets the status only of a case that is closed; one left
+ * open by `on_resolve: comment` keeps whatever status people gave it).
  */
-int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int has_attrs, enum cg_step steps[4]);
+int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int has_attrs, int case_state,
+		       enum cg_step steps[4]);
 
 /*
  * Applies a completed action to the case record (counters, state, times, priority).

@@ -72,8 +72,14 @@ static const struct decide_row decide_rows[] = {
     {"refire soon after resolve, case left open", F, 3, CG_CASE_OPEN, 3, 30, 1, 1, 0, CG_RESOLVE_COMMENT, D, D, D, D,
      CG_ACT_REOPEN},
     {"resolved again, case left open", R, 3, CG_CASE_OPEN, 3, 30, 1, 1, 0, CG_RESOLVE_COMMENT, D, D, D, D, CG_ACT_IGNORE},
-    {"refire after window, older store said closed", F, 3, CG_CASE_CLOSED, 3, 3000, 1000, 1000, 0, CG_RESOLVE_COMMENT, D,
-     D, D, D, CG_ACT_REOPEN},
+    /* A case closed by an older config of a now comment-only source: the reopen window applies. */
+    {"refire after window, closed case, comment-only source", F, 3, CG_CASE_CLOSED, 3, 3000, 1000, 1000, 0,
+     CG_RESOLVE_COMMENT, D, D, D, D, CG_ACT_CREATE},
+    {"refire within window, closed case, comment-only source", F, 3, CG_CASE_CLOSED, 3, 120, 30, 30, 0,
+     CG_RESOLVE_COMMENT, D, D, D, D, CG_ACT_REOPEN},
+    /* A source switched back to closing: the next resolution closes the case left open. */
+    {"resolved again, case left open, source now closes", R, 3, CG_CASE_OPEN, 3, 30, 1, 1, 0, 0, D, D, D, D,
+     CG_ACT_RESOLVE},
 };
 #undef D
 
@@ -140,22 +146,27 @@ struct steps_row {
 	int has_attrs;
 	enum cg_step want[4];
 	int nwant;
+	int case_state; /* 0: open */
 };
 
 static const struct steps_row steps_rows[] = {
-    {"create", CG_ACT_CREATE, 0, 0, {CG_STEP_CREATE}, 1},
-    {"create with labels", CG_ACT_CREATE, 0, 1, {CG_STEP_CREATE, CG_STEP_ATTRS}, 2},
-    {"comment", CG_ACT_COMMENT, 0, 1, {CG_STEP_COMMENT}, 1},
-    {"escalate", CG_ACT_ESCALATE, 0, 1, {CG_STEP_PRIORITY, CG_STEP_COMMENT}, 2},
-    {"deescalate", CG_ACT_DEESCALATE, 0, 0, {CG_STEP_PRIORITY, CG_STEP_COMMENT}, 2},
-    {"resolve comment_and_close", CG_ACT_RESOLVE, CG_RESOLVE_COMMENT_AND_CLOSE, 0, {CG_STEP_COMMENT, CG_STEP_CLOSE}, 2},
-    {"resolve comment", CG_ACT_RESOLVE, CG_RESOLVE_COMMENT, 0, {CG_STEP_COMMENT}, 1},
-    {"resolve close", CG_ACT_RESOLVE, CG_RESOLVE_CLOSE, 0, {CG_STEP_CLOSE}, 1},
-    {"reopen (case was closed)", CG_ACT_REOPEN, CG_RESOLVE_COMMENT_AND_CLOSE, 0, {CG_STEP_OPEN, CG_STEP_COMMENT}, 2},
-    /* on_resolve comment never closed the case: reopening is only a comment. */
-    {"reopen (case left open)", CG_ACT_REOPEN, CG_RESOLVE_COMMENT, 0, {CG_STEP_COMMENT}, 1},
-    {"fold", CG_ACT_FOLD, 0, 1, {0}, 0},
-    {"ignore", CG_ACT_IGNORE, 0, 1, {0}, 0},
+    {"create", CG_ACT_CREATE, 0, 0, {CG_STEP_CREATE}, 1, 0},
+    {"create with labels", CG_ACT_CREATE, 0, 1, {CG_STEP_CREATE, CG_STEP_ATTRS}, 2, 0},
+    {"comment", CG_ACT_COMMENT, 0, 1, {CG_STEP_COMMENT}, 1, 0},
+    {"escalate", CG_ACT_ESCALATE, 0, 1, {CG_STEP_PRIORITY, CG_STEP_COMMENT}, 2, 0},
+    {"deescalate", CG_ACT_DEESCALATE, 0, 0, {CG_STEP_PRIORITY, CG_STEP_COMMENT}, 2, 0},
+    {"resolve comment_and_close", CG_ACT_RESOLVE, CG_RESOLVE_COMMENT_AND_CLOSE, 0, {CG_STEP_COMMENT, CG_STEP_CLOSE}, 2, 0},
+    {"resolve comment", CG_ACT_RESOLVE, CG_RESOLVE_COMMENT, 0, {CG_STEP_COMMENT}, 1, 0},
+    {"resolve close", CG_ACT_RESOLVE, CG_RESOLVE_CLOSE, 0, {CG_STEP_CLOSE}, 1, 0},
+    {"reopen (case was closed)", CG_ACT_REOPEN, CG_RESOLVE_COMMENT_AND_CLOSE, 0, {CG_STEP_OPEN, CG_STEP_COMMENT}, 2,
+     CG_CASE_CLOSED},
+    /* on_resolve comment never closed the case: firing again is only a comment... */
+    {"reopen (case left open)", CG_ACT_REOPEN, CG_RESOLVE_COMMENT, 0, {CG_STEP_COMMENT}, 1, CG_CASE_OPEN},
+    /* ...but a case that is closed (an older config closed it) is opened, whatever on_resolve says now. */
+    {"reopen (closed, source now comment-only)", CG_ACT_REOPEN, CG_RESOLVE_COMMENT, 0,
+     {CG_STEP_OPEN, CG_STEP_COMMENT}, 2, CG_CASE_CLOSED},
+    {"fold", CG_ACT_FOLD, 0, 1, {0}, 0, 0},
+    {"ignore", CG_ACT_IGNORE, 0, 1, {0}, 0, 0},
 };
 
 static void test_steps_table(void **state)
@@ -168,7 +179,8 @@ static void test_steps_table(void **state)
 		cg_lifecycle_defaults(&src);
 		src.on_resolve = (enum cg_on_resolve)r->on_resolve;
 		enum cg_step got[4] = {0};
-		int n = cg_lifecycle_steps(r->action, &src, r->has_attrs, got);
+		int n = cg_lifecycle_steps(r->action, &src, r->has_attrs, r->case_state ? r->case_state : CG_CASE_OPEN,
+					   got);
 		int same = n == r->nwant;
 		for (int k = 0; same && k < n; k++)
 			same = got[k] == r->want[k];
@@ -282,7 +294,7 @@ static void test_apply_cycle(void **state)
 	assert_int_equal(cg_lifecycle_decide(R, 3, &k, &keep, t + 2 * MIN_MS), CG_ACT_IGNORE);
 	assert_int_equal(cg_lifecycle_decide(F, 3, &k, &keep, t + 24 * 60 * MIN_MS), CG_ACT_REOPEN);
 	enum cg_step steps[4];
-	int n = cg_lifecycle_steps(CG_ACT_REOPEN, &keep, 0, steps);
+	int n = cg_lifecycle_steps(CG_ACT_REOPEN, &keep, 0, k.state, steps);
 	assert_int_equal(n, 1);
 	assert_int_equal(steps[0], CG_STEP_COMMENT); /* never a status change: the case is open */
 	cg_lifecycle_apply(CG_ACT_REOPEN, &k, 3, NULL, &keep, t + 24 * 60 * MIN_MS);
@@ -290,6 +302,12 @@ static void test_apply_cycle(void **state)
 	assert_true(k.closed_ms == 0);
 	/* Open again and not resolved: repeats follow on_repeat as usual. */
 	assert_int_equal(cg_lifecycle_decide(F, 3, &k, &keep, t + 24 * 60 * MIN_MS + 1000), CG_ACT_FOLD);
+
+	/* An archived case is not reopened, even inside the window: the alert gets a new case. */
+	struct cg_store_case arch = {.state = CG_CASE_CLOSED, .closed_ms = t, .action_flags = CG_CASE_ARCHIVED};
+	assert_int_equal(cg_lifecycle_decide(F, 3, &arch, &src, t + MIN_MS), CG_ACT_CREATE);
+	arch.action_flags = 0;
+	assert_int_equal(cg_lifecycle_decide(F, 3, &arch, &src, t + MIN_MS), CG_ACT_REOPEN);
 
 	/* IGNORE changes nothing. */
 	struct cg_store_case before = c;

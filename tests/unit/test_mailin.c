@@ -142,7 +142,7 @@ static void test_lifecycle_note(void **state)
 	assert_int_equal(cg_lifecycle_decide(CG_STATUS_COMMENT, 1, &closed, &src, 2000), CG_ACT_NOTE);
 	assert_string_equal(cg_action_name(CG_ACT_NOTE), "note");
 	enum cg_step steps[4];
-	assert_int_equal(cg_lifecycle_steps(CG_ACT_NOTE, &src, 1, steps), 1);
+	assert_int_equal(cg_lifecycle_steps(CG_ACT_NOTE, &src, 1, CG_CASE_OPEN, steps), 1);
 	assert_int_equal(steps[0], CG_STEP_COMMENT);
 	struct cg_store_case c = open;
 	cg_lifecycle_apply(CG_ACT_NOTE, &c, 1, "x", &src, 5000);
