@@ -30,7 +30,7 @@ struct intake_job {
 	/* Sender's delivery id (SNS MessageId): a redelivery is acknowledged without new events. */
 	char source[128];
 	char message_id[160];
-	int duplicate; /* set by intake_run: message_id was already committed */
+	int duplicate; /* set by intake_run: 1 replay_id, 2 message_id was already committed */
 	/* Mapping and drafting run on a libuv worker thread (intake_work); the loop thread
 	 * only parses HTTP, checks auth and answers. */
 	uv_work_t work;
@@ -93,14 +93,18 @@ static int intake_run(struct cg_store *st, void *ud)
 	j->duplicate = 0; /* a job may run again after its batch rolled back */
 	if (j->replay_id[0]) {
 		/* Same transaction as the enqueue: a rolled-back store leaves the id unseen, so the
-		 * sender's retry is accepted. */
+		 * sender's retry is accepted. A repeat adds nothing and is acknowledged (a sender
+		 * whose 202 was lost retries with the same id): no error, which would roll back the
+		 * other webhooks of the batch. */
 		int was = 0;
 		int rc = cg_store_seen(st, j->replay_ns, j->replay_id, wall_ms(), &was);
 		if (rc)
 			return rc;
-		if (was)
-			return CG_EEXIST;
-	} /* a job may run again after its batch rolled back */
+		if (was) {
+			j->duplicate = 1;
+			return 0;
+		}
+	}
 	if (j->message_id[0]) {
 		/* Same transaction as the enqueue: the id is remembered only if the events commit. */
 		int was_seen = 0;
@@ -108,7 +112,7 @@ static int intake_run(struct cg_store *st, void *ud)
 		if (rc)
 			return rc;
 		if (was_seen) {
-			j->duplicate = 1;
+			j->duplicate = 2;
 			return 0;
 		}
 	}
@@ -119,18 +123,6 @@ static void intake_done(int rc, void *ud)
 {
 	struct intake_job *j = ud;
 	struct cg_app *app = j->app;
-	if (rc == CG_EEXIST && j->replay_id[0]) {
-		count_request(app, j->source_label, 401);
-		cg_metrics_add(app->metrics, "casegate_auth_failures_total", j->source_label, 1);
-		const char *what = strncmp(j->replay_id, "sig:", 4) == 0 ? "replayed signature (request already accepted)"
-									: "replayed webhook id";
-		CG_LOG_WARN("%s client=%s: unauthorized: %s", j->source_label, j->req->remote_addr, what);
-		char msg[128];
-		snprintf(msg, sizeof(msg), "unauthorized: %s", what);
-		cg_http_respond_error(j->req, 401, msg);
-		intake_job_free(j);
-		return;
-	}
 	if (rc) {
 		if (rc == CG_EFULL)
 			app->store_full = 1;
@@ -143,13 +135,18 @@ static void intake_done(int rc, void *ud)
 	}
 	app->store_full = 0;
 	if (j->duplicate) {
-		CG_LOG_INFO("source=%s: redelivery of message %s: already accepted", j->source, j->message_id);
+		/* The same delivery again (SNS MessageId, webhook-id, or the same signed request):
+		 * already accepted, nothing more to do. */
+		int by_message = j->duplicate == 2;
+		const char *id = by_message ? j->message_id : j->replay_id;
+		CG_LOG_EV(CG_LOG_LEVEL_INFO, j->source, NULL, NULL, "client=%s: redelivery of %s %s: already accepted",
+			  j->req->remote_addr, by_message ? "message" : "webhook", id);
 		count_request(app, j->source_label, 200);
 		cg_metrics_add(app->metrics, "casegate_duplicate_deliveries_total", j->source_label, 1);
 		cJSON *body = cJSON_CreateObject();
 		if (body) {
 			cJSON_AddStringToObject(body, "status", "duplicate");
-			cJSON_AddStringToObject(body, "message_id", j->message_id);
+			cJSON_AddStringToObject(body, by_message ? "message_id" : "webhook_id", id);
 		}
 		respond_json(j->req, 200, body, NULL, 0);
 		cJSON_Delete(body);

@@ -11,6 +11,8 @@ static const struct {
 	{"casegate_events_accepted_total", CG_COUNTER, "Events made durable, by source"},
 	{"casegate_events_rejected_total", CG_COUNTER, "Alerts of an accepted payload that could not become an event"},
 	{"casegate_ignored_payloads_total", CG_COUNTER, "Payloads answered 200 with nothing to do, by source"},
+	{"casegate_duplicate_deliveries_total", CG_COUNTER,
+	 "Repeats of an accepted delivery (SNS MessageId, webhook-id, same signed request) answered 200, by source"},
 	{"casegate_auth_failures_total", CG_COUNTER, "Rejected credentials, by source"},
 	{"casegate_overload_rejections_total", CG_COUNTER, "Requests answered 503 because the store queue was full"},
 	{"casegate_http_connections", CG_GAUGE, "Open intake connections"},

@@ -332,10 +332,11 @@ int cg_verify_hmac(const struct cg_verify_config *v, const struct cg_http_reques
 	}
 	if (v->kind == CG_VERIFY_STDWH && pass) {
 		snprintf(pass->replay_id, sizeof(pass->replay_id), "%s", id);
-	} else if (v->timestamp_header && pass) {
-		/* A timestamped scheme without an id (grafana, hmac with timestamp_header): the window
-		 * alone would let a captured request be replayed within it, so the signature is
-		 * remembered like an id and a repeat is refused. */
+	} else if (v->timestamp_header && v->signed_fmt && strstr(v->signed_fmt, "{ts}") && pass) {
+		/* A signed timestamp without an id (grafana, hmac with timestamp_header and {ts}): the
+		 * window alone would let a captured request be replayed within it, so the signature
+		 * is remembered like an id. (Without {ts} in what is signed, identical bodies have
+		 * identical signatures: nothing to tell a replay from a new alert.) */
 		static const char hex[] = "0123456789abcdef";
 		char *o = pass->replay_id;
 		memcpy(o, "sig:", 4);
