@@ -124,12 +124,15 @@ static const char *const migrations[] = {
 	" $$ BEGIN PERFORM pg_notify('" CHANNEL_WORK "', ''); RETURN NULL; END $$;"
 	"CREATE TRIGGER events_notify AFTER INSERT OR DELETE ON events"
 	" FOR EACH STATEMENT EXECUTE FUNCTION cg_notify_work();",
-	/* 1 -> 2: per-source delivery record for `casegate status` (as in the SQLite store) */
+	/* 1 -> 2: delivery record for `casegate status` (as in the SQLite store). One row per source
+	 * and replica: replicas never wait for each other's row (nor deadlock on two of them). */
 	"CREATE TABLE deliveries ("
-	" source text PRIMARY KEY,"
+	" source text NOT NULL,"
+	" replica text NOT NULL,"
 	" delivered bigint NOT NULL DEFAULT 0,"
 	" last_ms bigint NOT NULL DEFAULT 0,"
-	" dedup_key text);",
+	" dedup_key text,"
+	" PRIMARY KEY (source, replica));",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -410,9 +413,10 @@ static int ensure(struct pg_store *s)
  * NULL when it cannot be prepared (the caller sends the text instead). Prepared statements
  * save PostgreSQL parsing and planning each call: most of its CPU per event otherwise.
  */
-static const char *prepared(struct pg_store *s, const char *sql, int n, char name[16])
+static const char *prepared(struct pg_store *s, const char *sql, int n, char name[16], PGresult **failed)
 {
 	int i;
+	*failed = NULL;
 	for (i = 0; i < s->nprep; i++)
 		if (s->prep_sql[i] == sql)
 			break;
@@ -422,10 +426,11 @@ static const char *prepared(struct pg_store *s, const char *sql, int n, char nam
 	if (i >= PREP_MAX)
 		return NULL;
 	PGresult *r = PQprepare(s->conn, name, sql, n, NULL);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		*failed = r; /* the real cause (inside a transaction it also aborted it) */
+		return NULL;
+	}
 	PQclear(r);
-	if (!ok)
-		return NULL; /* sent as text: it fails the same way and reports why */
 	s->prep_sql[s->nprep++] = sql;
 	return name;
 }
@@ -436,9 +441,15 @@ static int q(struct pg_store *s, const char *what, const char *sql, int n, const
 	if (rc)
 		return rc;
 	char name[16];
-	const char *stmt = prepared(s, sql, n, name);
+	PGresult *failed = NULL;
+	const char *stmt = prepared(s, sql, n, name, &failed);
+	if (failed)
+		return fail_res(s, s->conn, failed, what);
 	PGresult *r = stmt ? PQexecPrepared(s->conn, stmt, n, vals, NULL, NULL, 0)
 			   : PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (stmt && state && strcmp(state, "26000") == 0)
+		s->nprep = 0; /* the session lost its prepared statements (DISCARD ALL, a pooler): prepare anew */
 	ExecStatusType st = PQresultStatus(r);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		if (out)
@@ -852,11 +863,11 @@ static int pg_event_done(struct cg_store *st, int64_t id)
 	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
 	if (rc == 0)
 		rc = q(s, "delivery record",
-		       "INSERT INTO deliveries (source, delivered, last_ms, dedup_key)"
-		       " SELECT source, 1, cg_now_ms(), dedup_key FROM events WHERE id = $1"
-		       " ON CONFLICT (source) DO UPDATE SET delivered = deliveries.delivered + 1,"
+		       "INSERT INTO deliveries (source, replica, delivered, last_ms, dedup_key)"
+		       " SELECT source, $2, 1, cg_now_ms(), dedup_key FROM events WHERE id = $1"
+		       " ON CONFLICT (source, replica) DO UPDATE SET delivered = deliveries.delivered + 1,"
 		       " last_ms = excluded.last_ms, dedup_key = excluded.dedup_key",
-		       1, (const char *const[]){idb}, NULL);
+		       2, (const char *const[]){idb, s->name}, NULL);
 	if (rc == 0)
 		rc = delete_event(s, idb);
 	return tx_close(s, own, rc);
@@ -874,10 +885,12 @@ static int pg_source_stats(struct cg_store *st, struct cg_store_source_stat **ou
 		   " (SELECT count(*) FROM events e WHERE e.source = x.source),"
 		   " (SELECT min(received_ms) FROM events e WHERE e.source = x.source),"
 		   " (SELECT count(*) FROM dead_letters d WHERE d.source = x.source),"
-		   " dl.delivered, dl.last_ms, dl.dedup_key, c.case_key"
+		   " (SELECT sum(delivered) FROM deliveries d WHERE d.source = x.source),"
+		   " dl.last_ms, dl.dedup_key, c.case_key"
 		   " FROM (SELECT source FROM events UNION SELECT source FROM dead_letters"
 		   "       UNION SELECT source FROM deliveries) x"
-		   " LEFT JOIN deliveries dl ON dl.source = x.source"
+		   " LEFT JOIN LATERAL (SELECT last_ms, dedup_key FROM deliveries d WHERE d.source = x.source"
+		   "   ORDER BY last_ms DESC LIMIT 1) dl ON true"
 		   " LEFT JOIN cases c ON c.dedup_key = dl.dedup_key"
 		   " ORDER BY x.source",
 		   0, NULL, &r);
