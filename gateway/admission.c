@@ -80,8 +80,9 @@ int cg_admission_check(struct cg_app *app, size_t src_idx, const char *source_la
 		refuse(app, req, source_label, 503, "store_size", "store over its size limit: retry later", 30);
 		return 503;
 	}
-	/* The store thread is behind: more would only pile up in memory. */
-	if (cg_storeq_pending(app->q) >= cfg->max_pending) {
+	/* The store thread (or the workers mapping webhooks) are behind: more would only pile up
+	 * in memory. */
+	if (cg_storeq_pending(app->q) + app->intake_working >= cfg->max_pending) {
 		refuse(app, req, source_label, 503, "pending_jobs", "overloaded: retry later", 1);
 		return 503;
 	}
