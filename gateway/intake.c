@@ -499,7 +499,7 @@ static void hook_accept(struct cg_app *app, struct cg_http_request *req, const s
 	cg_admission_hold(app, j->held);
 	memcpy(j->source_label, source_label, sizeof(source_label));
 	if (pass && pass->replay_id[0]) {
-		snprintf(j->replay_ns, sizeof(j->replay_ns), "webhook-id:%s", src->name);
+		snprintf(j->replay_ns, sizeof(j->replay_ns), CG_SEEN_REPLAY_PREFIX "%s", src->name);
 		snprintf(j->replay_id, sizeof(j->replay_id), "%s", pass->replay_id);
 	}
 	j->work.data = j;

@@ -233,6 +233,13 @@ static inline void cg_store_close(struct cg_store *st)
  */
 #define cg_store_dead_retry(st, id, now) ((st)->ops->dead_retry(st, id, now))
 #define cg_store_dead_drop(st, id) ((st)->ops->dead_drop(st, id))
+/*
+ * Namespaces starting with CG_SEEN_REPLAY_PREFIX hold webhook ids and signatures remembered
+ * against replays inside a signature's time window (at most a day either side of its timestamp):
+ * they are kept CG_SEEN_REPLAY_TTL_MS; every other namespace 7 days.
+ */
+#define CG_SEEN_REPLAY_PREFIX "webhook-id:"
+#define CG_SEEN_REPLAY_TTL_MS (49LL * 3600 * 1000)
 /* Records (ns, id) as seen (e.g. SNS MessageId); *was_seen = 1 when it was already there. */
 #define cg_store_seen(st, ns, id, now, was) ((st)->ops->seen(st, ns, id, now, was))
 /* A small real write (undone in the same transaction) that fails with CG_EFULL when the store

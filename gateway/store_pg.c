@@ -1306,9 +1306,14 @@ static int pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 	if (!ns || !id)
 		return CG_EINVAL;
 	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
+		char nb2[24];
 		fmt_i64(nb, sizeof(nb), now_ms - SEEN_TTL_MS);
-		const char *pv[] = {nb};
-		if ((rc = q(s, "seen prune", "DELETE FROM seen WHERE seen_ms < $1", 1, pv, NULL)))
+		fmt_i64(nb2, sizeof(nb2), now_ms - CG_SEEN_REPLAY_TTL_MS);
+		const char *pv[] = {nb, nb2, CG_SEEN_REPLAY_PREFIX};
+		if ((rc = q(s, "seen prune",
+			    "DELETE FROM seen WHERE seen_ms < $2::bigint"
+			    " AND (seen_ms < $1::bigint OR left(ns, length($3)) = $3)",
+			    3, pv, NULL)))
 			return rc;
 		s->last_prune_ms = now_ms;
 	}

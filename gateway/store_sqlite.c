@@ -212,7 +212,7 @@ static const char *const stmt_sql[S_COUNT_] = {
 			 " NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
 			 " FROM dead_letters d WHERE d.id = ?1",
 	[S_DL_DEL] = "DELETE FROM dead_letters WHERE id = ?1",
-	[S_SEEN_PRUNE] = "DELETE FROM seen WHERE seen_ms < ?1",
+	[S_SEEN_PRUNE] = "DELETE FROM seen WHERE seen_ms < ?2 AND (seen_ms < ?1 OR substr(ns, 1, length(?3)) = ?3)",
 	[S_SEEN_INS] = "INSERT OR IGNORE INTO seen (ns, id, seen_ms) VALUES (?1, ?2, ?3)",
 	/* The head of event ?1's key is its lowest id, unless an event of the key is in flight
 	 * (one at a time per key: the head changes when that one is done). Only differing rows. */
@@ -1046,6 +1046,8 @@ static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 		if ((rc = stmt_get(s, S_SEEN_PRUNE, &stmt)))
 			return rc;
 		sqlite3_bind_int64(stmt, 1, now_ms - SEEN_TTL_MS);
+		sqlite3_bind_int64(stmt, 2, now_ms - CG_SEEN_REPLAY_TTL_MS);
+		sqlite3_bind_text(stmt, 3, CG_SEEN_REPLAY_PREFIX, -1, SQLITE_STATIC);
 		if ((rc = run(s, stmt, "seen prune", NULL)))
 			return rc;
 		s->last_prune_ms = now_ms;

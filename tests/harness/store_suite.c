@@ -617,6 +617,26 @@ static void t_seen(void **state)
 	CHECK_I64(was, 1);
 }
 
+/* Ids remembered against replays (CG_SEEN_REPLAY_PREFIX) live two days, not seven. */
+static void t_seen_replay(void **state)
+{
+	struct fx *f = *state;
+	const int64_t H = 3600 * 1000;
+	int was = -1;
+	CHECK_RC(cg_store_seen(f->st, CG_SEEN_REPLAY_PREFIX "src", "sig:ab", T0, &was), 0);
+	CHECK_I64(was, 0);
+	CHECK_RC(cg_store_seen(f->st, "sns", "m-1", T0, &was), 0);
+	CHECK_I64(was, 0);
+	/* Inside any replay window (at most a day either side of the timestamp): still a repeat. */
+	CHECK_RC(cg_store_seen(f->st, CG_SEEN_REPLAY_PREFIX "src", "sig:ab", T0 + 48 * H, &was), 0);
+	CHECK_I64(was, 1);
+	/* Past it: forgotten; other namespaces keep their week. */
+	CHECK_RC(cg_store_seen(f->st, CG_SEEN_REPLAY_PREFIX "src", "sig:ab", T0 + 50 * H, &was), 0);
+	CHECK_I64(was, 0);
+	CHECK_RC(cg_store_seen(f->st, "sns", "m-1", T0 + 50 * H, &was), 0);
+	CHECK_I64(was, 1);
+}
+
 static void t_crash_reopen(void **state)
 {
 	struct fx *f = *state;
@@ -1151,6 +1171,7 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 		cmocka_unit_test_setup_teardown(t_step_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_seen_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_case_list_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_crash_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_transactions, setup, teardown),
