@@ -708,6 +708,33 @@ out:
 	return rc;
 }
 
+/*
+ * Every row of r into a new array (*out, NULL for none) of elem-byte items, filled by read_row;
+ * on a failure the rows read so far are released with free_rows. Clears r.
+ */
+static int read_rows(PGresult *r, size_t elem, int (*read_row)(const PGresult *r, int row, void *item),
+		     void (*free_rows)(void *items, size_t n), void **out, size_t *nout)
+{
+	size_t n = (size_t)PQntuples(r);
+	unsigned char *v = n ? calloc(n, elem) : NULL;
+	if (n && !v) {
+		PQclear(r);
+		return CG_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int rc = read_row(r, (int)i, v + i * elem);
+		if (rc) {
+			free_rows(v, i); /* a row that failed has cleaned up after itself */
+			PQclear(r);
+			return rc;
+		}
+	}
+	PQclear(r);
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
 static int read_event(const PGresult *r, int row, int c0, struct cg_store_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -733,6 +760,21 @@ static int cmp_due(const void *a, const void *b)
 	if (x->next_ms != y->next_ms)
 		return x->next_ms < y->next_ms ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* read_rows adapters: one row into one item, and the matching release of n items. */
+static int row_claimed(const PGresult *r, int row, void *item)
+{
+	struct cg_store_event *ev = item;
+	int rc = read_event(r, row, 0, ev);
+	if (rc == 0)
+		ev->lease = get_i64(r, row, 12);
+	return rc;
+}
+
+static void free_events(void *items, size_t n)
+{
+	cg_store_events_free(items, n);
 }
 
 static int pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
@@ -763,26 +805,13 @@ static int pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg
 	       4, v, &r);
 	if (rc)
 		return rc;
-	size_t n = (size_t)PQntuples(r);
-	struct cg_store_event *evs = NULL;
-	if (n) {
-		evs = calloc(n, sizeof(*evs));
-		if (!evs) {
-			PQclear(r);
-			return CG_ENOMEM;
-		}
-		for (size_t i = 0; i < n; i++) {
-			if ((rc = read_event(r, (int)i, 0, &evs[i]))) {
-				cg_store_events_free(evs, i);
-				PQclear(r);
-				return rc;
-			}
-			evs[i].lease = get_i64(r, (int)i, 12);
-		}
-		qsort(evs, n, sizeof(*evs), cmp_due);
-	}
-	PQclear(r);
-	*out = evs;
+	void *items = NULL;
+	size_t n = 0;
+	if ((rc = read_rows(r, sizeof(struct cg_store_event), row_claimed, free_events, &items, &n)))
+		return rc;
+	if (n)
+		qsort(items, n, sizeof(struct cg_store_event), cmp_due);
+	*out = items;
 	*nout = n;
 	return 0;
 }
@@ -873,6 +902,30 @@ static int pg_event_done(struct cg_store *st, int64_t id)
 	return tx_close(s, own, rc);
 }
 
+static int row_source_stat(const PGresult *r, int row, void *item)
+{
+	struct cg_store_source_stat *x = item;
+	x->pending = get_i64(r, row, 1);
+	x->oldest_ms = get_i64(r, row, 2); /* NULL reads as 0 */
+	x->dead = get_i64(r, row, 3);
+	x->delivered = get_i64(r, row, 4);
+	x->last_delivered_ms = get_i64(r, row, 5);
+	if (dup_val(r, row, 0, &x->source) || dup_val(r, row, 6, &x->last_dedup_key) ||
+	    dup_val(r, row, 7, &x->last_case_key)) {
+		free(x->source);
+		free(x->last_dedup_key);
+		free(x->last_case_key);
+		memset(x, 0, sizeof(*x));
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static void free_source_stats(void *items, size_t n)
+{
+	cg_store_source_stats_free(items, n);
+}
+
 /* For `casegate status` only: scans of events per source are acceptable there. */
 static int pg_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
 {
@@ -896,30 +949,10 @@ static int pg_source_stats(struct cg_store *st, struct cg_store_source_stat **ou
 		   0, NULL, &r);
 	if (rc)
 		return rc;
-	int n = PQntuples(r);
-	struct cg_store_source_stat *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
-	if (n > 0 && !v) {
-		PQclear(r);
-		return CG_ENOMEM;
-	}
-	for (int i = 0; i < n && rc == 0; i++) {
-		struct cg_store_source_stat *x = &v[i];
-		x->pending = get_i64(r, i, 1);
-		x->oldest_ms = get_i64(r, i, 2); /* NULL reads as 0 */
-		x->dead = get_i64(r, i, 3);
-		x->delivered = get_i64(r, i, 4);
-		x->last_delivered_ms = get_i64(r, i, 5);
-		if (dup_val(r, i, 0, &x->source) || dup_val(r, i, 6, &x->last_dedup_key) ||
-		    dup_val(r, i, 7, &x->last_case_key))
-			rc = CG_ENOMEM;
-	}
-	PQclear(r);
-	if (rc) {
-		cg_store_source_stats_free(v, (size_t)n);
+	void *items = NULL;
+	if ((rc = read_rows(r, sizeof(struct cg_store_source_stat), row_source_stat, free_source_stats, &items, nout)))
 		return rc;
-	}
-	*out = v;
-	*nout = (size_t)n;
+	*out = items;
 	return 0;
 }
 
@@ -1019,6 +1052,16 @@ static int read_case(const PGresult *r, int row, struct cg_store_case *c)
 		return CG_ENOMEM;
 	}
 	return 0;
+}
+
+static int row_case(const PGresult *r, int row, void *item)
+{
+	return read_case(r, row, item);
+}
+
+static void free_cases(void *items, size_t n)
+{
+	cg_store_cases_free(items, n);
 }
 
 static int case_query(struct pg_store *s, const char *sql, const char *arg, struct cg_store_case *out)
@@ -1123,25 +1166,10 @@ static int pg_case_list_closed(struct cg_store *st, const char *key_prefix, int6
 		   4, v, &r);
 	if (rc)
 		return rc;
-	size_t n = (size_t)PQntuples(r);
-	struct cg_store_case *c = NULL;
-	if (n) {
-		c = calloc(n, sizeof(*c));
-		if (!c) {
-			PQclear(r);
-			return CG_ENOMEM;
-		}
-		for (size_t i = 0; i < n; i++) {
-			if ((rc = read_case(r, (int)i, &c[i]))) {
-				cg_store_cases_free(c, i);
-				PQclear(r);
-				return rc;
-			}
-		}
-	}
-	PQclear(r);
-	*out = c;
-	*nout = n;
+	void *items = NULL;
+	if ((rc = read_rows(r, sizeof(struct cg_store_case), row_case, free_cases, &items, nout)))
+		return rc;
+	*out = items;
 	return 0;
 }
 
@@ -1191,6 +1219,16 @@ static int read_dead(const PGresult *r, int row, struct cg_dead_letter *d)
 	return 0;
 }
 
+static int row_dead(const PGresult *r, int row, void *item)
+{
+	return read_dead(r, row, item);
+}
+
+static void free_dead(void *items, size_t n)
+{
+	cg_dead_letters_free(items, n);
+}
+
 static int pg_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
 {
 	struct pg_store *s = pg(st);
@@ -1201,25 +1239,10 @@ static int pg_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter
 	int rc = q(s, "dead letter list", "SELECT " DL_COLS " FROM dead_letters ORDER BY id LIMIT $1", 1, v, &r);
 	if (rc)
 		return rc;
-	size_t n = (size_t)PQntuples(r);
-	struct cg_dead_letter *d = NULL;
-	if (n) {
-		d = calloc(n, sizeof(*d));
-		if (!d) {
-			PQclear(r);
-			return CG_ENOMEM;
-		}
-		for (size_t i = 0; i < n; i++) {
-			if ((rc = read_dead(r, (int)i, &d[i]))) {
-				cg_dead_letters_free(d, i);
-				PQclear(r);
-				return rc;
-			}
-		}
-	}
-	PQclear(r);
-	*out = d;
-	*nout = n;
+	void *items = NULL;
+	if ((rc = read_rows(r, sizeof(struct cg_dead_letter), row_dead, free_dead, &items, nout)))
+		return rc;
+	*out = items;
 	return 0;
 }
 
