@@ -33,7 +33,7 @@ struct chunk {
 };
 
 struct arena {
-	struct chunk *head; /* the newest chunk first; the last one is kept between jobs */
+	struct chunk *head; /* the newest chunk first; one is kept between jobs */
 	int active;
 	int paused;
 };
@@ -124,18 +124,10 @@ void cg_jsonarena_end(void)
 	if (!tl.head)
 		return;
 	/* Keep one chunk for the next job; give back the rest. */
-	struct chunk *keep = tl.head;
-	while (keep->next)
-		keep = keep->next;
-	for (struct chunk *c = tl.head; c != keep;) {
-		struct chunk *next = c->next;
-		UNPOISON(c->data, CHUNK_BYTES);
-		free(c);
-		c = next;
-	}
-	keep->used = 0;
-	POISON(keep->data, CHUNK_BYTES);
-	tl.head = keep;
+	free_chunks(tl.head->next);
+	tl.head->next = NULL;
+	tl.head->used = 0;
+	POISON(tl.head->data, CHUNK_BYTES);
 }
 
 void cg_jsonarena_pause(void)
