@@ -554,6 +554,78 @@ static void test_dlq_cli(void **state)
 	itest_teardown(&t, 0);
 }
 
+/* ---- overload: a full in-memory queue answers 503 + Retry-After, and loses nothing ---- */
+
+#define OVL_THREADS 16
+#define OVL_PER 8
+
+struct ovl_client {
+	struct itest *t;
+	int idx;
+	atomic_int *n503, *bad;
+};
+
+static void *ovl_client(void *arg)
+{
+	struct ovl_client *c = arg;
+	uint64_t deadline = mono_ms() + 60000;
+	for (int k = 0; k < OVL_PER; k++) {
+		char name[32];
+		snprintf(name, sizeof(name), "ovl-%02d-%d", c->idx, k);
+		char *body = cg_crash_payload(name, 1, 0);
+		for (;;) {
+			char ra[32] = "";
+			long st = post_hdr(c->t, "crash", body, ra, sizeof(ra));
+			if (st == 202)
+				break;
+			if (st != 503 || !ra[0] || mono_ms() > deadline) {
+				fprintf(stderr, "overload post %s: got %ld (Retry-After '%s'), want 202 or 503 with it\n", name,
+					st, ra);
+				atomic_fetch_add(c->bad, 1);
+				break;
+			}
+			atomic_fetch_add(c->n503, 1);
+			struct timespec ts = {0, 10000000}; /* a sender that retries (sooner than told: a test) */
+			nanosleep(&ts, NULL);
+		}
+		free(body);
+	}
+	return NULL;
+}
+
+static void test_overload_sheds_and_loses_nothing(void **state)
+{
+	(void)state;
+	struct itest t;
+	assert_int_equal(itest_setup(&t, "cg-overload"), 0);
+	assert_int_equal(itest_start_sim(&t, NULL), 0);
+	/* One store job (or webhook being mapped) at a time: concurrent senders must be shed. */
+	/* (itest_write_config's text ends inside its queue: mapping, so this key joins it.) */
+	assert_int_equal(itest_write_config(&t, "  max_pending: 1\n", cg_crash_sources), 0);
+	assert_int_equal(itest_start_gw(&t), 0);
+	atomic_int n503 = 0, bad = 0;
+	pthread_t th[OVL_THREADS];
+	struct ovl_client cl[OVL_THREADS];
+	for (int i = 0; i < OVL_THREADS; i++) {
+		cl[i] = (struct ovl_client){&t, i, &n503, &bad};
+		assert_int_equal(pthread_create(&th[i], NULL, ovl_client, &cl[i]), 0);
+	}
+	for (int i = 0; i < OVL_THREADS; i++)
+		pthread_join(th[i], NULL);
+	struct itest_wait w = {&t, OVL_THREADS * OVL_PER};
+	int all = cg_h_poll(itest_has_ncases, &w, 60000);
+	double shed = itest_metric(&t, "casegate_overload_rejections_total", "reason=\"pending_jobs\"");
+	printf("overload: %d senders x %d webhooks with queue.max_pending 1: %d answered 503 (metric %.0f), %d cases\n",
+	       OVL_THREADS, OVL_PER, atomic_load(&n503), shed, itest_ncases(&t));
+	assert_int_equal(atomic_load(&bad), 0);
+	assert_true(atomic_load(&n503) > 0); /* the limit did shed */
+	assert_true(shed == atomic_load(&n503));
+	assert_true(all); /* every acknowledged webhook became its case */
+	assert_int_equal(itest_ncases(&t), OVL_THREADS * OVL_PER);
+	assert_int_equal(itest_stop_gw(&t, SIGTERM), 0);
+	itest_teardown(&t, 0);
+}
+
 /* ---- intake throttling ---- */
 
 static void test_intake_throttle(void **state)
@@ -614,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_sigterm_under_load),
 		cmocka_unit_test(test_dlq_cli),
 		cmocka_unit_test(test_intake_throttle),
+		cmocka_unit_test(test_overload_sheds_and_loses_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
