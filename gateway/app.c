@@ -372,7 +372,6 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	app->loop = &loop;
 	app->cfg = cfg;
 	app->config_path = strdup(config_path);
-	app->max_pending_jobs = 10000;
 	log_setup(cfg);
 	log_warnings(cfg);
 	signal(SIGPIPE, SIG_IGN);

@@ -50,7 +50,6 @@ struct cg_app {
 	int store_down;      /* the last statistics query failed (database unreachable) */
 	int stopping;
 	int exit_code;
-	unsigned max_pending_jobs; /* unused: cfg->max_pending (queue.max_pending) decides */
 	/* Admission (admission.c). */
 	struct cg_tbucket rl_global;
 	struct cg_tbucket *rl_sources; /* one per cfg->sources[i] */

@@ -523,7 +523,7 @@ static void on_message(struct cg_lmtp_msg *m, void *ud)
 		delivery_finish(d);
 		return;
 	}
-	if (app->stopping || cg_storeq_pending(app->q) >= app->max_pending_jobs ||
+	if (app->stopping || cg_storeq_pending(app->q) + app->intake_working >= app->cfg->max_pending ||
 	    (app->cfg->store_max_bytes && app->stats.bytes > app->cfg->store_max_bytes)) {
 		answer_all(d, 451, "4.3.2 busy, try again later");
 		delivery_finish(d);
