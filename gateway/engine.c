@@ -1190,13 +1190,14 @@ static int adopt_from_search(struct op *op, const cJSON *resp)
 	return 0;
 }
 
-static void dd_done(const struct cg_dd_result *res, void *ud)
+/*
+ * What every Case API answer does first: latency and status metrics, the rate-limit window.
+ * Returns 1 for a 429: the request was not processed and waits (op) until the window resets,
+ * when it is sent again.
+ */
+static int answer_seen(struct cg_engine *e, struct op *op, const char *step, const struct cg_dd_result *res)
 {
-	struct op *op = ud;
-	struct cg_engine *e = op->e;
-	enum cg_step s = op->steps[op->index];
-	const char *step = op->reconciling ? "search" : cg_step_name(s);
-	char labels[320];
+	char labels[160];
 	snprintf(labels, sizeof(labels), "step=\"%s\"", step);
 	cg_metrics_observe(e->metrics, "casegate_outbound_latency_seconds", labels, res->elapsed_s);
 	if (res->status) {
@@ -1206,12 +1207,22 @@ static void dd_done(const struct cg_dd_result *res, void *ud)
 	if (e->unanswered)
 		e->unanswered--;
 	rl_observe(e, res);
-	if (res->status == 429 && !e->stopping) {
-		/* Not processed: hold this very request until the window resets, then send it again. */
-		cg_metrics_add(e->metrics, "casegate_rate_limit_waits_total", "", 1);
-		rl_wait(op);
+	if (res->status != 429 || e->stopping)
+		return 0;
+	cg_metrics_add(e->metrics, "casegate_rate_limit_waits_total", "", 1);
+	rl_wait(op);
+	return 1;
+}
+
+static void dd_done(const struct cg_dd_result *res, void *ud)
+{
+	struct op *op = ud;
+	struct cg_engine *e = op->e;
+	enum cg_step s = op->steps[op->index];
+	const char *step = op->reconciling ? "search" : cg_step_name(s);
+	char labels[320];
+	if (answer_seen(e, op, step, res))
 		return;
-	}
 	enum cg_outcome oc = cg_retry_classify(res->transport_error, res->status);
 	snprintf(labels, sizeof(labels), "%s,step=\"%s\",outcome=\"%s\"", op->source_label, step,
 		 oc == CG_DELIVERED ? "delivered" : oc == CG_RETRY_LATER ? "retry" : "give_up");
@@ -1600,19 +1611,8 @@ static void bulk_done(const struct cg_dd_result *res, void *ud)
 	struct op *leader = ud;
 	struct cg_engine *e = leader->e;
 	char labels[160];
-	cg_metrics_observe(e->metrics, "casegate_outbound_latency_seconds", "step=\"bulk\"", res->elapsed_s);
-	if (res->status) {
-		snprintf(labels, sizeof(labels), "code=\"%ld\"", res->status);
-		cg_metrics_add(e->metrics, "casegate_delivery_http_total", labels, 1);
-	}
-	if (e->unanswered)
-		e->unanswered--;
-	rl_observe(e, res);
-	if (res->status == 429 && !e->stopping) {
-		cg_metrics_add(e->metrics, "casegate_rate_limit_waits_total", "", 1);
-		rl_wait(leader); /* the whole batch goes again when the window resets */
-		return;
-	}
+	if (answer_seen(e, leader, "bulk", res))
+		return; /* the whole batch goes again when the window resets */
 	enum cg_outcome oc = cg_retry_classify(res->transport_error, res->status);
 	snprintf(labels, sizeof(labels), "outcome=\"%s\"",
 		 oc == CG_DELIVERED ? "delivered" : oc == CG_RETRY_LATER ? "retry" : "refused");
