@@ -71,6 +71,18 @@ void cg_store_source_stats_free(struct cg_store_source_stat *v, size_t n)
 	free(v);
 }
 
+void cg_store_notes_free(struct cg_store_note *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].replica);
+		free(v[i].name);
+		free(v[i].value);
+	}
+	free(v);
+}
+
 int cg_store_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
 			      size_t limit, struct cg_store_case **out, size_t *nout)
 {

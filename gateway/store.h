@@ -57,6 +57,16 @@ struct cg_store_case {
 	int64_t first_pending_ms; /* when the oldest unreported repeat arrived */
 	char *last_summary;   /* summary of the newest repeat (for the digest) */
 	int64_t action_flags; /* enum cg_case_action_flag: one-shot actions done for this generation */
+	int64_t sent_ms;      /* CREATING: when the create whose outcome is unknown was (last) sent */
+	int64_t confirmed_ms; /* when Datadog last confirmed the case's state (create, status answer, GET) */
+};
+
+/* A line the daemon keeps in the store for `casegate status` (Datadog circuit, storms, ...). */
+struct cg_store_note {
+	char *replica;        /* "" for a single-process store */
+	char *name;
+	char *value;
+	int64_t updated_ms;
 };
 
 /* Lifecycle actions done once per case (bits of cg_store_case.action_flags). */
@@ -140,6 +150,9 @@ struct cg_store_ops {
 	void (*rl_publish)(struct cg_store *st, int64_t until_ms);                           /* thread-safe */
 	int64_t (*rl_closed_until)(struct cg_store *st);                                     /* thread-safe */
 	int (*source_stats)(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout);
+	int (*event_defer)(struct cg_store *st, int64_t id, int64_t next_ms, const char *why);
+	int (*note_put)(struct cg_store *st, const char *name, const char *value);
+	int (*note_list)(struct cg_store *st, struct cg_store_note **out, size_t *nout);
 };
 
 struct cg_store {
@@ -213,13 +226,16 @@ static inline void cg_store_close(struct cg_store *st)
 #define cg_store_event_done(st, id) ((st)->ops->event_done(st, id))
 /* Back to pending with attempts+1, next_ms, last_error. */
 #define cg_store_event_retry(st, id, next, err) ((st)->ops->event_retry(st, id, next, err))
+/* Back to pending at next_ms without counting a failed attempt (the event waits for something
+ * outside it: a search index to settle, an outage to end); why goes to last_error. */
+#define cg_store_event_defer(st, id, next, why) ((st)->ops->event_defer(st, id, next, why))
 /* Moves the event to the dead-letter table. */
 #define cg_store_event_dead(st, id, status, reason) ((st)->ops->event_dead(st, id, status, reason))
 /* Fills out (caller cleans with cg_store_case_cleanup) or CG_ENOENT. */
 #define cg_store_case_get(st, key, out) ((st)->ops->case_get(st, key, out))
 /* Insert or replace by dedup_key. */
 #define cg_store_case_put(st, c) ((st)->ops->case_put(st, c))
-/* Looks a case up by its Datadog key ("PROJ-123"); CG_ENOENT when unknown. */
+/* Looks a case up by its Datadog key ("PROJ-123") or id (UUID); CG_ENOENT when unknown. */
 #define cg_store_case_find_by_key(st, k, out) ((st)->ops->case_find_by_key(st, k, out))
 #define cg_store_stats(st, out) ((st)->ops->stats(st, out))
 #define cg_store_dead_list(st, limit, out, nout) ((st)->ops->dead_list(st, limit, out, nout))
@@ -322,6 +338,13 @@ static inline int64_t cg_store_rl_closed_until(struct cg_store *st)
 {
 	return st->ops->rl_closed_until ? st->ops->rl_closed_until(st) : 0;
 }
+
+/* This process's note name = value (value NULL removes it); replicas of a shared store keep
+ * their own. note_list gives every replica's notes (of live replicas only, on a shared store),
+ * freed with cg_store_notes_free. */
+#define cg_store_note_put(st, name, value) ((st)->ops->note_put(st, name, value))
+#define cg_store_note_list(st, out, nout) ((st)->ops->note_list(st, out, nout))
+void cg_store_notes_free(struct cg_store_note *v, size_t n);
 
 void cg_store_event_cleanup(struct cg_store_event *ev);
 void cg_store_events_free(struct cg_store_event *evs, size_t n);

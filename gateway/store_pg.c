@@ -133,6 +133,17 @@ static const char *const migrations[] = {
 	" last_ms bigint NOT NULL DEFAULT 0,"
 	" dedup_key text,"
 	" PRIMARY KEY (source, replica));",
+	/* 2 -> 3: Datadog is the truth (as SQLite schema 4): settle time of an unknown create, last
+	 * confirmation of a case's state, lookups by case id, and each replica's status notes. */
+	"ALTER TABLE cases ADD COLUMN sent_ms bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE cases ADD COLUMN confirmed_ms bigint NOT NULL DEFAULT 0;"
+	"CREATE INDEX cases_case_id ON cases(case_id);"
+	"CREATE TABLE notes ("
+	" replica text NOT NULL,"
+	" name text NOT NULL,"
+	" value text NOT NULL,"
+	" updated_ms bigint NOT NULL,"
+	" PRIMARY KEY (replica, name));",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -140,7 +151,7 @@ static const char *const migrations[] = {
 #define CASE_COLS                                                                                          \
 	"dedup_key, case_id, case_key, state, priority, generation, marker, prev_case_key, created_ms, closed_ms, " \
 	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary, prev_case_id, "   \
-	"action_flags"
+	"action_flags, sent_ms, confirmed_ms"
 #define DL_COLS                                                                                          \
 	"id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, " \
 	"step, last_error, http_status, reason, failed_ms"
@@ -956,6 +967,60 @@ static int pg_source_stats(struct cg_store *st, struct cg_store_source_stat **ou
 	return 0;
 }
 
+static int row_note(const PGresult *r, int row, void *item)
+{
+	struct cg_store_note *x = item;
+	x->updated_ms = get_i64(r, row, 3);
+	if (dup_val(r, row, 0, &x->replica) || dup_val(r, row, 1, &x->name) || dup_val(r, row, 2, &x->value)) {
+		free(x->replica);
+		free(x->name);
+		free(x->value);
+		memset(x, 0, sizeof(*x));
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static void free_notes(void *items, size_t n)
+{
+	cg_store_notes_free(items, n);
+}
+
+static int pg_note_put(struct cg_store *st, const char *name, const char *value)
+{
+	struct pg_store *s = pg(st);
+	if (!value) {
+		const char *v[] = {s->name, name};
+		return q(s, "note", "DELETE FROM notes WHERE replica = $1 AND name = $2", 2, v, NULL);
+	}
+	const char *v[] = {s->name, name, value};
+	return q(s, "note",
+		 "INSERT INTO notes (replica, name, value, updated_ms) VALUES ($1, $2, $3, cg_now_ms())"
+		 " ON CONFLICT (replica, name) DO UPDATE SET value = EXCLUDED.value, updated_ms = EXCLUDED.updated_ms",
+		 3, v, NULL);
+}
+
+/* Notes of replicas that left (or whose heartbeat stopped) are history, not state: not listed. */
+static int pg_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	*out = NULL;
+	*nout = 0;
+	const char *v[] = {s->name};
+	int rc = q(s, "notes",
+		   "SELECT n.replica, n.name, n.value, n.updated_ms FROM notes n LEFT JOIN replicas p ON p.name = n.replica"
+		   " WHERE n.replica = $1 OR p.expires_ms >= cg_now_ms() ORDER BY n.replica, n.name",
+		   1, v, &r);
+	if (rc)
+		return rc;
+	void *items = NULL;
+	if ((rc = read_rows(r, sizeof(struct cg_store_note), row_note, free_notes, &items, nout)))
+		return rc;
+	*out = items;
+	return 0;
+}
+
 /*
  * The head of event idb's key becomes its lowest id, unless an event of the key is claimed
  * under a live lease (one at a time per key). A retried dead letter takes back its original,
@@ -972,6 +1037,32 @@ static int fix_head(struct pg_store *s, const char *idb)
 		 " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.dedup_key = k.dedup_key"
 		 " AND f.claimed_by IS NOT NULL AND f.lease_until >= cg_now_ms())",
 		 1, v, NULL);
+}
+
+/* Back to pending, the attempt not counted (the event waited for search lag or an outage). */
+static int pg_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
+{
+	struct pg_store *s = pg(st);
+	char idb[24], nb[24];
+	long ch = 0;
+	int own = 0;
+	fmt_i64(idb, sizeof(idb), id);
+	fmt_i64(nb, sizeof(nb), next_ms);
+	const char *v[] = {idb, nb, why};
+	int rc = tx_open(s, &own);
+	if (rc)
+		return rc;
+	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
+	if (rc == 0)
+		rc = q_changes(s, "event defer",
+			       "UPDATE events SET claimed_by = NULL, lease_until = 0, next_ms = $2, last_error = $3"
+			       " WHERE id = $1",
+			       3, v, &ch);
+	if (rc == 0 && ch == 0)
+		rc = CG_ENOENT;
+	if (rc == 0)
+		rc = fix_head(s, idb);
+	return tx_close(s, own, rc);
 }
 
 static int pg_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
@@ -1045,6 +1136,8 @@ static int read_case(const PGresult *r, int row, struct cg_store_case *c)
 	c->pending_repeats = get_i64(r, row, 13);
 	c->first_pending_ms = get_i64(r, row, 14);
 	c->action_flags = get_i64(r, row, 17);
+	c->sent_ms = get_i64(r, row, 18);
+	c->confirmed_ms = get_i64(r, row, 19);
 	if (dup_val(r, row, 0, &c->dedup_key) || dup_val(r, row, 1, &c->case_id) || dup_val(r, row, 2, &c->case_key) ||
 	    dup_val(r, row, 6, &c->marker) || dup_val(r, row, 7, &c->prev_case_key) ||
 	    dup_val(r, row, 15, &c->last_summary) || dup_val(r, row, 16, &c->prev_case_id)) {
@@ -1092,14 +1185,15 @@ static int pg_case_get(struct cg_store *st, const char *dedup_key, struct cg_sto
 
 static int pg_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out)
 {
-	return case_query(pg(st), "SELECT " CASE_COLS " FROM cases WHERE case_key = $1 ORDER BY created_ms DESC LIMIT 1",
+	return case_query(pg(st), "SELECT " CASE_COLS " FROM cases WHERE case_key = $1 OR case_id = $1"
+			  " ORDER BY created_ms DESC LIMIT 1",
 			  case_key, out);
 }
 
 static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
 {
 	struct pg_store *s = pg(st);
-	char n[11][24];
+	char n[13][24];
 	if (!c || !c->dedup_key)
 		return CG_EINVAL;
 	fmt_i64(n[0], 24, c->state);
@@ -1113,19 +1207,23 @@ static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
 	fmt_i64(n[8], 24, c->pending_repeats);
 	fmt_i64(n[9], 24, c->first_pending_ms);
 	fmt_i64(n[10], 24, c->action_flags);
+	fmt_i64(n[11], 24, c->sent_ms);
+	fmt_i64(n[12], 24, c->confirmed_ms);
 	const char *v[] = {c->dedup_key, c->case_id, c->case_key, n[0], n[1], n[2], c->marker, c->prev_case_key,
-			   n[3], n[4], n[5], n[6], n[7], n[8], n[9], c->last_summary, c->prev_case_id, n[10]};
+			   n[3], n[4], n[5], n[6], n[7], n[8], n[9], c->last_summary, c->prev_case_id, n[10],
+			   n[11], n[12]};
 	return q(s, "case put",
 		 "INSERT INTO cases (" CASE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
-		 " $14, $15, $16, $17, $18) ON CONFLICT (dedup_key) DO UPDATE SET case_id = EXCLUDED.case_id,"
+		 " $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (dedup_key) DO UPDATE SET case_id = EXCLUDED.case_id,"
 		 " case_key = EXCLUDED.case_key, state = EXCLUDED.state, priority = EXCLUDED.priority,"
 		 " generation = EXCLUDED.generation, marker = EXCLUDED.marker, prev_case_key = EXCLUDED.prev_case_key,"
 		 " created_ms = EXCLUDED.created_ms, closed_ms = EXCLUDED.closed_ms,"
 		 " last_fire_ms = EXCLUDED.last_fire_ms, last_comment_ms = EXCLUDED.last_comment_ms,"
 		 " fires = EXCLUDED.fires, pending_repeats = EXCLUDED.pending_repeats,"
 		 " first_pending_ms = EXCLUDED.first_pending_ms, last_summary = EXCLUDED.last_summary,"
-		 " prev_case_id = EXCLUDED.prev_case_id, action_flags = EXCLUDED.action_flags",
-		 18, v, NULL);
+		 " prev_case_id = EXCLUDED.prev_case_id, action_flags = EXCLUDED.action_flags,"
+		 " sent_ms = EXCLUDED.sent_ms, confirmed_ms = EXCLUDED.confirmed_ms",
+		 20, v, NULL);
 }
 
 static int pg_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
@@ -1834,6 +1932,9 @@ static const struct cg_store_ops pg_ops = {
 	.event_step = pg_event_step,
 	.event_done = pg_event_done,
 	.source_stats = pg_source_stats,
+	.event_defer = pg_event_defer,
+	.note_put = pg_note_put,
+	.note_list = pg_note_list,
 	.event_retry = pg_event_retry,
 	.event_dead = pg_event_dead,
 	.case_get = pg_case_get,

@@ -102,6 +102,18 @@ static const char *const migrations[] = {
 	" delivered INTEGER NOT NULL DEFAULT 0,"
 	" last_ms INTEGER NOT NULL DEFAULT 0,"
 	" dedup_key TEXT);",
+	/* 3 -> 4: Datadog is the truth: when an unknown create was sent (search lag settles from
+	 * there), when the case's state was last confirmed by Datadog, lookups by case id (case
+	 * events pushed by Datadog), and the daemon's notes for `casegate status`. */
+	"ALTER TABLE cases ADD COLUMN sent_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE cases ADD COLUMN confirmed_ms INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX cases_case_id ON cases(case_id);"
+	"CREATE TABLE notes ("
+	" replica TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (replica, name)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -109,7 +121,7 @@ static const char *const migrations[] = {
 #define CASE_COLS                                                                                          \
 	"dedup_key, case_id, case_key, state, priority, generation, marker, prev_case_key, created_ms, closed_ms, " \
 	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary, prev_case_id, "   \
-	"action_flags"
+	"action_flags, sent_ms, confirmed_ms"
 #define DL_COLS "id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms"
 
 enum stmt_id {
@@ -153,6 +165,10 @@ enum stmt_id {
 	S_DELIVERED,
 	S_SOURCE_STATS,
 	S_CASE_MARK,
+	S_DEFER,
+	S_NOTE_PUT,
+	S_NOTE_DEL,
+	S_NOTE_LIST,
 	S_COUNT_
 };
 
@@ -186,8 +202,9 @@ static const char *const stmt_sql[S_COUNT_] = {
 		       " attempts + 1, next_ms, step, last_error, ?2, ?3, ?4 FROM events WHERE id = ?1",
 	[S_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE dedup_key = ?1",
 	[S_CASE_PUT] = "INSERT OR REPLACE INTO cases (" CASE_COLS ")"
-		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-	[S_CASE_BY_KEY] = "SELECT " CASE_COLS " FROM cases WHERE case_key = ?1 ORDER BY created_ms DESC LIMIT 1",
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+	[S_CASE_BY_KEY] = "SELECT " CASE_COLS " FROM cases WHERE case_key = ?1 OR case_id = ?1"
+			  " ORDER BY created_ms DESC LIMIT 1",
 	[S_ST_COUNT] = "SELECT COUNT(*) FROM events",
 	[S_ST_INFLIGHT] = "SELECT COUNT(*) FROM events WHERE inflight = 1",
 	[S_ST_OLDEST] = "SELECT MIN(received_ms) FROM events",
@@ -231,6 +248,11 @@ static const char *const stmt_sql[S_COUNT_] = {
 			" SELECT source, 1, ?2, dedup_key FROM events WHERE id = ?1"
 			" ON CONFLICT (source) DO UPDATE SET delivered = delivered + 1, last_ms = excluded.last_ms,"
 			" dedup_key = excluded.dedup_key",
+	/* Back to pending without counting an attempt: nothing failed (search lag, a held queue). */
+	[S_DEFER] = "UPDATE events SET inflight = 0, next_ms = ?2, last_error = ?3 WHERE id = ?1",
+	[S_NOTE_PUT] = "INSERT OR REPLACE INTO notes (replica, name, value, updated_ms) VALUES ('', ?1, ?2, ?3)",
+	[S_NOTE_DEL] = "DELETE FROM notes WHERE replica = '' AND name = ?1",
+	[S_NOTE_LIST] = "SELECT replica, name, value, updated_ms FROM notes ORDER BY replica, name",
 	[S_CASE_MARK] = "UPDATE cases SET action_flags = action_flags | ?3"
 			" WHERE dedup_key = ?1 AND case_id = ?2 AND state = 3",
 	/* Runs for `casegate status` only: scans of events per source are acceptable there. */
@@ -508,6 +530,8 @@ static int read_case(sqlite3_stmt *stmt, struct cg_store_case *c)
 	c->pending_repeats = sqlite3_column_int64(stmt, 13);
 	c->first_pending_ms = sqlite3_column_int64(stmt, 14);
 	c->action_flags = sqlite3_column_int64(stmt, 17);
+	c->sent_ms = sqlite3_column_int64(stmt, 18);
+	c->confirmed_ms = sqlite3_column_int64(stmt, 19);
 	if ((dup_col(stmt, 0, &c->dedup_key) || dup_col(stmt, 1, &c->case_id) || dup_col(stmt, 2, &c->case_key) ||
 	    dup_col(stmt, 6, &c->marker) || dup_col(stmt, 7, &c->prev_case_key) ||
 	    dup_col(stmt, 15, &c->last_summary)) || dup_col(stmt, 16, &c->prev_case_id)) {
@@ -747,6 +771,24 @@ static int sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, cons
 	return fix_head(s, id);
 }
 
+static int sq_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt = NULL;
+	int changes = 0;
+	int rc = stmt_get(s, S_DEFER, &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, next_ms);
+	sqlite3_bind_text(stmt, 3, why, -1, SQLITE_STATIC);
+	if ((rc = run(s, stmt, "event defer", &changes)))
+		return rc;
+	if (!changes)
+		return CG_ENOENT;
+	return fix_head(s, id);
+}
+
 static int sq_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
 {
 	struct sq_store *s = sq(st);
@@ -830,6 +872,8 @@ static int sq_case_put(struct cg_store *st, const struct cg_store_case *c)
 	sqlite3_bind_text(stmt, 16, c->last_summary, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 17, c->prev_case_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 18, c->action_flags);
+	sqlite3_bind_int64(stmt, 19, c->sent_ms);
+	sqlite3_bind_int64(stmt, 20, c->confirmed_ms);
 	return run(s, stmt, "case put", NULL);
 }
 
@@ -1105,6 +1149,55 @@ static int sq_source_stats(struct cg_store *st, struct cg_store_source_stat **ou
 	return 0;
 }
 
+static int sq_note_put(struct cg_store *st, const char *name, const char *value)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt = NULL;
+	int rc = stmt_get(s, value ? S_NOTE_PUT : S_NOTE_DEL, &stmt);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	if (value) {
+		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 3, wall_ms());
+	}
+	return run(s, stmt, "note", NULL);
+}
+
+static int sq_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
+{
+	struct sq_store *s = sq(st);
+	sqlite3_stmt *stmt = NULL;
+	struct cg_store_note *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if ((rc = stmt_get(s, S_NOTE_LIST, &stmt)))
+		return rc;
+	int more;
+	while ((more = next_row(s, stmt, "notes", (void **)&v, &cap, n, sizeof(*v), 8, 0)) > 0) {
+		struct cg_store_note *x = &v[n];
+		memset(x, 0, sizeof(*x));
+		n++;
+		x->updated_ms = sqlite3_column_int64(stmt, 3);
+		if ((rc = dup_col(stmt, 0, &x->replica)) || (rc = dup_col(stmt, 1, &x->name)) ||
+		    (rc = dup_col(stmt, 2, &x->value)))
+			break;
+	}
+	if (more < 0)
+		rc = more;
+	stmt_done(stmt);
+	if (rc) {
+		cg_store_notes_free(v, n);
+		return rc;
+	}
+	*out = n ? v : NULL;
+	if (!n)
+		free(v);
+	*nout = n;
+	return 0;
+}
+
 /* The newest id recorded under ns (e.g. the dedup key a mail's Message-ID led to). */
 static int sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
 {
@@ -1273,6 +1366,9 @@ static const struct cg_store_ops sq_ops = {
 	.case_mark_closed = sq_case_mark_closed,
 	.seen_get = sq_seen_get,
 	.source_stats = sq_source_stats,
+	.event_defer = sq_event_defer,
+	.note_put = sq_note_put,
+	.note_list = sq_note_list,
 };
 
 /* mkdir -p with mode 0700 for the components it creates. */

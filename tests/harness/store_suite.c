@@ -487,6 +487,8 @@ static void t_cases(void **state)
 	c.last_summary = (char *)"CPU 97% on web-1";
 	c.prev_case_id = (char *)"11111111-2222-4333-8444-555555555555";
 	c.action_flags = CG_CASE_JIRA | CG_CASE_NOTEBOOK;
+	c.sent_ms = T0 + 6;
+	c.confirmed_ms = T0 + 7;
 	CHECK_RC(cg_store_case_put(f->st, &c), 0);
 	struct cg_store_case other = {.dedup_key = (char *)"am:y", .case_key = (char *)"PROJ-8", .state = CG_CASE_CLOSED};
 	CHECK_RC(cg_store_case_put(f->st, &other), 0);
@@ -510,8 +512,14 @@ static void t_cases(void **state)
 	CHECK_STR(got.last_summary, "CPU 97% on web-1");
 	CHECK_STR(got.prev_case_id, "11111111-2222-4333-8444-555555555555");
 	CHECK_I64(got.action_flags, CG_CASE_JIRA | CG_CASE_NOTEBOOK);
+	CHECK_I64(got.sent_ms, T0 + 6);
+	CHECK_I64(got.confirmed_ms, T0 + 7);
 	cg_store_case_cleanup(&got);
 	CHECK_RC(cg_store_case_find_by_key(f->st, "PROJ-5", &got), CG_ENOENT);
+	/* Datadog's case events name the case by id as well as by key. */
+	CHECK_RC(cg_store_case_find_by_key(f->st, "3f2a-uuid", &got), 0);
+	CHECK_STR(got.dedup_key, "am:x");
+	cg_store_case_cleanup(&got);
 
 	/* Setting a field back to NULL sticks. */
 	c.case_key = NULL;
@@ -527,6 +535,65 @@ static void t_cases(void **state)
 	CHECK_I64(s.cases, 2);
 	struct cg_store_case nokey = {0};
 	CHECK_RC(cg_store_case_put(f->st, &nokey), CG_EINVAL);
+}
+
+/* A deferred event waits again without counting an attempt, keeps its step and its key's order. */
+static void t_event_defer(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_event ev[2] = {
+		{.source = (char *)"am", .dedup_key = (char *)"am:k", .status = 1, .priority = 2, .received_ms = T0,
+		 .next_ms = T0},
+		{.source = (char *)"am", .dedup_key = (char *)"am:k", .status = 2, .priority = 2, .received_ms = T0,
+		 .next_ms = T0},
+	};
+	CHECK_RC(cg_store_enqueue(f->st, ev, 2), 0);
+	struct cg_store_event *got = NULL;
+	size_t n = 0;
+	CHECK_RC(cg_store_claim(f->st, T0, 10, &got, &n), 0);
+	CHECK_I64(n, 1);
+	CHECK_I64(got[0].id, ev[0].id);
+	CHECK_RC(cg_store_event_step(f->st, got[0].id, 0x105), 0);
+	CHECK_RC(cg_store_event_defer(f->st, got[0].id, T0 + 5000, "search index settling"), 0);
+	cg_store_events_free(got, n);
+	/* Not due yet, and the later event of the key waits behind it. */
+	CHECK_RC(cg_store_claim(f->st, T0 + 4999, 10, &got, &n), 0);
+	CHECK_I64(n, 0);
+	cg_store_events_free(got, n);
+	CHECK_RC(cg_store_claim(f->st, T0 + 5000, 10, &got, &n), 0);
+	CHECK_I64(n, 1);
+	CHECK_I64(got[0].id, ev[0].id);
+	CHECK_I64(got[0].attempts, 0);
+	CHECK_I64(got[0].step, 0x105);
+	CHECK_STR(got[0].last_error, "search index settling");
+	cg_store_events_free(got, n);
+	CHECK_RC(cg_store_event_defer(f->st, 999999, T0, "x"), CG_ENOENT);
+}
+
+/* Notes for `casegate status`: put, replace, remove, listed in name order. */
+static void t_notes(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_note *v = NULL;
+	size_t n = 7;
+	CHECK_RC(cg_store_note_list(f->st, &v, &n), 0);
+	CHECK_I64(n, 0);
+	CHECK_RC(cg_store_note_put(f->st, "datadog", "open: credentials rejected (HTTP 403)"), 0);
+	CHECK_RC(cg_store_note_put(f->st, "storm:am", "active"), 0);
+	CHECK_RC(cg_store_note_put(f->st, "datadog", "ok"), 0);
+	CHECK_RC(cg_store_note_list(f->st, &v, &n), 0);
+	CHECK_I64(n, 2);
+	CHECK_STR(v[0].name, "datadog");
+	CHECK_STR(v[0].value, "ok");
+	CHECK_STR(v[1].name, "storm:am");
+	if (v[0].updated_ms <= 0)
+		fail_msg("note updated_ms: got %" PRId64 ", want > 0", v[0].updated_ms);
+	cg_store_notes_free(v, n);
+	CHECK_RC(cg_store_note_put(f->st, "storm:am", NULL), 0);
+	CHECK_RC(cg_store_note_list(f->st, &v, &n), 0);
+	CHECK_I64(n, 1);
+	CHECK_STR(v[0].name, "datadog");
+	cg_store_notes_free(v, n);
 }
 
 /* Closed cases for the archive sweep: by key prefix, age and flags, oldest first. */
@@ -1170,6 +1237,8 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 		cmocka_unit_test_setup_teardown(t_dead_list_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_step_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_cases, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_event_defer, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_notes, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_seen_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_case_list_closed, setup, teardown),
