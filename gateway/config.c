@@ -926,7 +926,22 @@ static int is_loopback(const char *host)
 
 static void parse_datadog(struct ctx *c, yaml_node_t *root, yaml_node_t *n, struct cg_config *cfg)
 {
-	enum { D_SITE, D_URL, D_API_KEY, D_API_KEY_FILE, D_APP_KEY, D_APP_KEY_FILE, D_TIMEOUT, D_CA_FILE, D_PROXY, D_N };
+	enum {
+		D_SITE,
+		D_URL,
+		D_API_KEY,
+		D_API_KEY_FILE,
+		D_APP_KEY,
+		D_APP_KEY_FILE,
+		D_TIMEOUT,
+		D_CA_FILE,
+		D_PROXY,
+		D_SETTLE,
+		D_REFRESH,
+		D_MARKER_ATTR,
+		D_CIRCUIT,
+		D_N
+	};
 	struct field f[D_N] = {[D_SITE] = {"site", NULL},
 			       [D_URL] = {"url", NULL},
 			       [D_API_KEY] = {"api_key", NULL},
@@ -935,7 +950,11 @@ static void parse_datadog(struct ctx *c, yaml_node_t *root, yaml_node_t *n, stru
 			       [D_APP_KEY_FILE] = {"app_key_file", NULL},
 			       [D_TIMEOUT] = {"timeout", NULL},
 			       [D_CA_FILE] = {"ca_file", NULL},
-			       [D_PROXY] = {"proxy", NULL}};
+			       [D_PROXY] = {"proxy", NULL},
+			       [D_SETTLE] = {"search_settle", NULL},
+			       [D_REFRESH] = {"case_refresh", NULL},
+			       [D_MARKER_ATTR] = {"marker_attribute", NULL},
+			       [D_CIRCUIT] = {"circuit_threshold", NULL}};
 	char b[80];
 	int bad = 0;
 
@@ -971,6 +990,33 @@ static void parse_datadog(struct ctx *c, yaml_node_t *root, yaml_node_t *n, stru
 		get_path(c, f[D_CA_FILE].val, "datadog.ca_file", &cfg->dd_ca_file);
 	if (f[D_PROXY].val)
 		get_name(c, f[D_PROXY].val, "datadog.proxy", &cfg->dd_proxy);
+	if (f[D_SETTLE].val)
+		get_duration(c, f[D_SETTLE].val, "datadog.search_settle", 0, MS_HOUR, &cfg->dd_search_settle_ms);
+	if (f[D_REFRESH].val)
+		get_duration(c, f[D_REFRESH].val, "datadog.case_refresh", 0, 24 * MS_HOUR, &cfg->dd_case_refresh_ms);
+	if (f[D_MARKER_ATTR].val) {
+		char *m = NULL;
+		if (!get_str(c, f[D_MARKER_ATTR].val, "datadog.marker_attribute", &m)) {
+			int ok = strlen(m) < 100;
+			for (const char *p = m; *p && ok; p++)
+				ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+			if (!ok) {
+				err_at(c, f[D_MARKER_ATTR].val,
+				       "datadog.marker_attribute: a custom attribute key (a-z, 0-9, _), or \"\" for none");
+				free(m);
+			} else {
+				free(cfg->dd_marker_attr);
+				cfg->dd_marker_attr = *m ? m : NULL; /* "" turns the attribute off */
+				if (!*m)
+					free(m);
+			}
+		}
+	}
+	if (f[D_CIRCUIT].val) {
+		uint64_t v;
+		if (!get_uint(c, f[D_CIRCUIT].val, "datadog.circuit_threshold", 1, 1000, &v))
+			cfg->dd_circuit_threshold = (unsigned)v;
+	}
 	if (bad)
 		return;
 
@@ -2674,7 +2720,7 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 	s->reopen_window_ms = MS_HOUR;
 	s->raise_priority = 1;
 	s->lower_priority = 0;
-	s->actions.bulk = 1;
+	s->actions.bulk = 0; /* opt-in: the bulk endpoint is a preview with an undocumented payload */
 
 	snprintf(sp, sizeof(sp), "source #%zu", idx + 1);
 	/* Peek at the name so that even unknown-key messages can say which source they are about. */
@@ -3067,6 +3113,10 @@ static struct cg_config *config_new(void)
 	cfg->log_level = strdup("info");
 	cfg->log_format = strdup("text");
 	cfg->dd_timeout_ms = 15000;
+	cfg->dd_search_settle_ms = 2 * MS_MINUTE;
+	cfg->dd_case_refresh_ms = 5 * MS_MINUTE;
+	cfg->dd_marker_attr = strdup("casegate_ref");
+	cfg->dd_circuit_threshold = 5;
 	cfg->max_body = 1024 * 1024;
 	cfg->max_header_bytes = 16 * 1024;
 	cfg->max_connections = 1024;
@@ -3379,6 +3429,7 @@ void cg_config_free(struct cg_config *c)
 	secret_free(c->dd_app_key);
 	free(c->dd_ca_file);
 	free(c->dd_proxy);
+	free(c->dd_marker_attr);
 	secret_free(c->store_dsn);
 	free(c->store_replica);
 	free(c->log_level);

@@ -172,6 +172,10 @@ struct cg_config {
 	char *dd_api_key, *dd_app_key;/* secrets; NULL when unset */
 	unsigned dd_timeout_ms;
 	char *dd_ca_file, *dd_proxy;
+	uint64_t dd_search_settle_ms; /* an unknown create is not "not found" until this after it was sent */
+	uint64_t dd_case_refresh_ms;  /* re-read a case from Datadog before acting when older than this */
+	char *dd_marker_attr;         /* TEXT custom attribute that carries the marker (when the type has it) */
+	unsigned dd_circuit_threshold;/* transport errors / 5xx in a row that open the circuit */
 	/* limits */
 	size_t max_body;
 	size_t max_header_bytes;

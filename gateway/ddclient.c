@@ -45,6 +45,8 @@ struct req {
 	size_t len, cap;
 	int too_big, oom;
 	long rl_limit, rl_period, rl_remaining, rl_reset, retry_after;
+	char rl_name[64];
+	struct curl_slist *hdrs; /* the client's headers when it was sent (keys may change meanwhile) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -53,6 +55,10 @@ struct cg_dd_client {
 	CURLM *multi;
 	uv_timer_t timer; /* the client is freed in the last close callback, timer included */
 	struct curl_slist *hdrs; /* holds the keys: wiped before free */
+	/* Header lists replaced by cg_dd_client_set_keys while requests still used them: freed (wiped)
+	 * when nothing is in flight any more. */
+	struct curl_slist *retired[4];
+	unsigned nretired;
 	char *base_url, *ca_file, *proxy;
 	long timeout_ms, connect_timeout_ms;
 	struct req *reqs;
@@ -157,8 +163,16 @@ static int add_header(struct curl_slist **l, const char *name, const char *value
 	return 0;
 }
 
+static void free_retired(struct cg_dd_client *c)
+{
+	for (unsigned i = 0; i < c->nretired; i++)
+		wipe_headers(c->retired[i]);
+	c->nretired = 0;
+}
+
 static void free_client(struct cg_dd_client *c)
 {
+	free_retired(c);
 	wipe_headers(c->hdrs);
 	free(c->base_url);
 	free(c->ca_file);
@@ -271,6 +285,7 @@ static void fill_result(struct req *r, CURLcode rc, struct cg_dd_result *res)
 	res->ratelimit_remaining = r->rl_remaining;
 	res->ratelimit_reset = r->rl_reset;
 	res->retry_after = r->retry_after;
+	memcpy(res->ratelimit_name, r->rl_name, sizeof(res->ratelimit_name));
 	if (curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &total) == CURLE_OK)
 		res->elapsed_s = total;
 	if (rc == CURLE_OK) {
@@ -311,14 +326,18 @@ static void unlink_req(struct req *r)
 		r->next->prev = r->prev;
 	r->prev = r->next = NULL;
 	c->inflight--;
+	/* The easy handle is cleaned up before the retired key headers it may point to. */
 }
 
 static void free_req(struct req *r)
 {
+	struct cg_dd_client *c = r->c;
 	if (r->easy != NULL)
 		curl_easy_cleanup(r->easy);
 	free(r->buf);
 	free(r);
+	if (c && c->inflight == 0 && c->nretired)
+		free_retired(c);
 }
 
 /* Takes r out of the multi and the list, then runs its callback; the callback may destroy
@@ -634,6 +653,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		/* A new response (after an interim 1xx): forget the previous one's headers. */
 		r->rl_limit = r->rl_period = r->rl_remaining = r->rl_reset = r->retry_after = -1;
+		r->rl_name[0] = '\0';
 		return n;
 	}
 	colon = memchr(p, ':', n);
@@ -656,6 +676,17 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		r->rl_reset = parse_num(v, (size_t)(end - v));
 	else if (name_is(p, nlen, "Retry-After"))
 		r->retry_after = parse_retry_after(v, (size_t)(end - v));
+	else if (name_is(p, nlen, "X-RateLimit-Name")) {
+		size_t vn = (size_t)(end - v);
+		if (vn >= sizeof(r->rl_name))
+			vn = sizeof(r->rl_name) - 1;
+		/* A name is a token: anything else (control characters, spaces) ends it. */
+		size_t k = 0;
+		while (k < vn && (unsigned char)v[k] > 0x20 && v[k] != 0x7f)
+			k++;
+		memcpy(r->rl_name, v, k);
+		r->rl_name[k] = '\0';
+	}
 	return n;
 }
 
@@ -788,6 +819,28 @@ fail:
 	if (r != NULL)
 		free_req(r);
 	return rc;
+}
+
+int cg_dd_client_set_keys(struct cg_dd_client *c, const char *api_key, const char *app_key)
+{
+	struct curl_slist *h = NULL, *t;
+	if (!c || (api_key && has_ctl(api_key)) || (app_key && has_ctl(app_key)))
+		return CG_EINVAL;
+	if (c->inflight && c->nretired == sizeof(c->retired) / sizeof(c->retired[0]))
+		return CG_ENOMEM; /* reloads faster than requests finish: keep the keys for now */
+	if (add_header(&h, "Content-Type", "application/json") != 0 || add_header(&h, "Accept", "application/json") != 0 ||
+	    (t = curl_slist_append(h, "Expect:")) == NULL || !(h = t) ||
+	    (api_key && *api_key && add_header(&h, "DD-API-KEY", api_key) != 0) ||
+	    (app_key && *app_key && add_header(&h, "DD-APPLICATION-KEY", app_key) != 0)) {
+		wipe_headers(h);
+		return CG_ENOMEM;
+	}
+	if (c->inflight)
+		c->retired[c->nretired++] = c->hdrs;
+	else
+		wipe_headers(c->hdrs);
+	c->hdrs = h;
+	return 0;
 }
 
 size_t cg_dd_inflight(const struct cg_dd_client *c)

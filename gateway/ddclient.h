@@ -40,6 +40,7 @@ struct cg_dd_result {
 	/* Rate-limit headers, -1 when absent. */
 	long ratelimit_limit, ratelimit_period, ratelimit_remaining, ratelimit_reset;
 	long retry_after;     /* Retry-After seconds, -1 when absent */
+	char ratelimit_name[64]; /* X-RateLimit-Name, "" when absent */
 	double elapsed_s;     /* total request time */
 };
 
@@ -82,6 +83,13 @@ int cg_dd_request_flags(struct cg_dd_client *c, const char *method, const char *
 			size_t body_len, int flags, cg_dd_done_fn done, void *ud);
 
 size_t cg_dd_inflight(const struct cg_dd_client *c);
+
+/*
+ * Replaces the API and application keys (a reload read new ones): requests sent from now on carry
+ * them; requests already on the wire finish with the old ones. Returns 0, CG_EINVAL (control
+ * characters) or CG_ENOMEM (the old keys stay). Keys are copied and the old ones wiped.
+ */
+int cg_dd_client_set_keys(struct cg_dd_client *c, const char *api_key, const char *app_key);
 
 /*
  * Aborts pending requests: their callbacks run before this returns, with transport_error

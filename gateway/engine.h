@@ -2,6 +2,7 @@
 #ifndef CG_ENGINE_H
 #define CG_ENGINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -34,10 +35,14 @@ void cg_engine_destroy(struct cg_engine *e);
 
 unsigned cg_engine_inflight(const struct cg_engine *e);
 
+/* 1 while the Case API circuit holds the queue (Datadog down, or refusing the keys); why (may be
+ * NULL) gets a sentence for /readyz and logs. 0 when deliveries flow. */
+int cg_engine_datadog_state(const struct cg_engine *e, char *why, size_t len);
+
 /*
  * The CaseCreateRequest as sent: the drafted body with the idempotency marker (and the
  * previous case's key, when there is one) appended to the description. marker receives
- * "cg-" + 32 hex characters. Returns a new cJSON or NULL on ENOMEM.
+ * "cg" + 32 hex characters (one search token). Returns a new cJSON or NULL on ENOMEM.
  */
 cJSON *cg_engine_create_body(const cJSON *draft_create, const char *dedup_key, int generation,
 			     const char *prev_case_key, char marker[40]);

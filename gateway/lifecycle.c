@@ -12,6 +12,7 @@ static const char *const action_names[] = {
 	[CG_ACT_RESOLVE] = "resolve", [CG_ACT_FOLD] = "fold",		[CG_ACT_IGNORE] = "ignore",
 	[CG_ACT_ARCHIVE] = "archive",
 	[CG_ACT_NOTE] = "note",
+	[CG_ACT_SYNC] = "sync",
 };
 
 const char *cg_action_name(enum cg_action a)
@@ -67,9 +68,12 @@ enum cg_action cg_lifecycle_decide(int status, int priority, const struct cg_sto
 {
 	int state = c ? c->state : CG_CASE_NONE;
 	if (status == CG_STATUS_COMMENT) {
-		/* A note (mail reply, acknowledgement) needs a case to land on; it never makes one. */
-		return (state == CG_CASE_OPEN || state == CG_CASE_CLOSED) && (c->case_id || c->case_key) ? CG_ACT_NOTE
-													  : CG_ACT_IGNORE;
+		/* A note (mail reply, acknowledgement) needs a case to land on; it never makes one, and an
+		 * archived case is never touched again. */
+		return (state == CG_CASE_OPEN || state == CG_CASE_CLOSED) && (c->case_id || c->case_key) &&
+				       !(c->action_flags & CG_CASE_ARCHIVED)
+			       ? CG_ACT_NOTE
+			       : CG_ACT_IGNORE;
 	}
 	/* Resolved, but the case left open in Datadog (on_resolve: comment): closed_ms is set while
 	 * the state stays OPEN. */
@@ -209,6 +213,7 @@ void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority,
 	case CG_ACT_NOTE: /* a human's note changes no counter: digests and reopen windows run as before */
 	case CG_ACT_IGNORE:
 	case CG_ACT_ARCHIVE: /* the archive step keeps its own flags */
+	case CG_ACT_SYNC:    /* the engine writes what Datadog said */
 	case CG_ACT_NONE:
 	case CG_ACT_MAX_:
 		return;

@@ -19,6 +19,7 @@ enum cg_action {
 	CG_ACT_IGNORE,      /* nothing to do (on_repeat ignore, resolution of an unknown key, ...) */
 	CG_ACT_ARCHIVE,     /* archive a case closed long ago (queued by the engine's sweep, never decided) */
 	CG_ACT_NOTE,        /* CG_STATUS_COMMENT on a known case: one comment, the case is left as it is */
+	CG_ACT_SYNC,        /* re-read the case from Datadog (queued when Datadog says it changed; never decided) */
 	CG_ACT_MAX_
 };
 

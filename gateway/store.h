@@ -147,8 +147,8 @@ struct cg_store_ops {
 	int (*lease_valid)(struct cg_store *st, uint64_t since_mono_ms, uint64_t need_ms);  /* thread-safe */
 	int (*watch)(struct cg_store *st, void (*wake)(void *ud), void *ud);                /* thread-safe */
 	unsigned (*fleet_size)(struct cg_store *st);                                         /* thread-safe */
-	void (*rl_publish)(struct cg_store *st, int64_t until_ms);                           /* thread-safe */
-	int64_t (*rl_closed_until)(struct cg_store *st);                                     /* thread-safe */
+	void (*rl_publish)(struct cg_store *st, const char *name, int64_t until_ms);        /* thread-safe */
+	int64_t (*rl_closed_until)(struct cg_store *st, const char *name);                  /* thread-safe */
 	int (*source_stats)(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout);
 	int (*event_defer)(struct cg_store *st, int64_t id, int64_t next_ms, const char *why);
 	int (*note_put)(struct cg_store *st, const char *name, const char *value);
@@ -327,16 +327,17 @@ static inline unsigned cg_store_fleet_size(struct cg_store *st)
 	unsigned n = st->ops->fleet_size ? st->ops->fleet_size(st) : 1;
 	return n ? n : 1;
 }
-/* Fleet-wide rate-limit window: publish "closed until until_ms (wall)" to the other replicas;
- * closed_until is the latest such time heard from any of them (0: none). Thread-safe. */
-static inline void cg_store_rl_publish(struct cg_store *st, int64_t until_ms)
+/* Fleet-wide rate-limit windows, one per bucket name (X-RateLimit-Name, "" when unnamed):
+ * publish "closed until until_ms (wall)" to the other replicas; closed_until is the latest such
+ * time heard for name from any of them (0: none). Thread-safe. */
+static inline void cg_store_rl_publish(struct cg_store *st, const char *name, int64_t until_ms)
 {
 	if (st->ops->rl_publish)
-		st->ops->rl_publish(st, until_ms);
+		st->ops->rl_publish(st, name, until_ms);
 }
-static inline int64_t cg_store_rl_closed_until(struct cg_store *st)
+static inline int64_t cg_store_rl_closed_until(struct cg_store *st, const char *name)
 {
-	return st->ops->rl_closed_until ? st->ops->rl_closed_until(st) : 0;
+	return st->ops->rl_closed_until ? st->ops->rl_closed_until(st, name) : 0;
 }
 
 /* This process's note name = value (value NULL removes it); replicas of a shared store keep

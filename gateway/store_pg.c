@@ -190,10 +190,15 @@ struct pg_store {
 	void *wake_ud;
 	struct hold *holds;
 	size_t nholds, capholds;
-	int64_t rl_pending;
+	/* Fleet-wide rate-limit gates, one per X-RateLimit-Name ("" unnamed): the latest "closed
+	 * until" heard (until) and the one still to announce (pending). */
+	struct {
+		char name[64];
+		int64_t until, pending;
+	} rl[8];
+	unsigned nrl;
 	_Atomic uint64_t last_renew_mono; /* start of the last renewal that succeeded */
 	atomic_uint fleet;
-	_Atomic int64_t rl_until;
 	atomic_int main_pid;              /* backend pid of conn: our own NOTIFYs are not news */
 	atomic_int stop;
 };
@@ -1565,22 +1570,49 @@ static void poke(struct pg_store *s)
 	}
 }
 
-static void pg_rl_publish(struct cg_store *st, int64_t until_ms)
+/* The gate slot of name (made when new; the last slot is shared when all are used). Under mu. */
+static unsigned rl_slot(struct pg_store *s, const char *name)
+{
+	for (unsigned i = 0; i < s->nrl; i++)
+		if (strcmp(s->rl[i].name, name) == 0)
+			return i;
+	unsigned cap = sizeof(s->rl) / sizeof(s->rl[0]);
+	if (s->nrl == cap)
+		return cap - 1;
+	unsigned i = s->nrl++;
+	snprintf(s->rl[i].name, sizeof(s->rl[i].name), "%s", name);
+	s->rl[i].until = s->rl[i].pending = 0;
+	return i;
+}
+
+static void rl_heard(struct pg_store *s, const char *name, int64_t until_ms, int announce)
+{
+	uv_mutex_lock(&s->mu);
+	unsigned i = rl_slot(s, name ? name : "");
+	if (until_ms > s->rl[i].until)
+		s->rl[i].until = until_ms;
+	if (announce && until_ms > s->rl[i].pending)
+		s->rl[i].pending = until_ms;
+	uv_mutex_unlock(&s->mu);
+}
+
+static void pg_rl_publish(struct cg_store *st, const char *name, int64_t until_ms)
 {
 	struct pg_store *s = pg(st);
-	int64_t cur = atomic_load(&s->rl_until);
-	while (until_ms > cur && !atomic_compare_exchange_weak(&s->rl_until, &cur, until_ms))
-		;
-	uv_mutex_lock(&s->mu);
-	if (until_ms > s->rl_pending)
-		s->rl_pending = until_ms;
-	uv_mutex_unlock(&s->mu);
+	rl_heard(s, name, until_ms, 1);
 	poke(s);
 }
 
-static int64_t pg_rl_closed_until(struct cg_store *st)
+static int64_t pg_rl_closed_until(struct cg_store *st, const char *name)
 {
-	return atomic_load(&pg(st)->rl_until);
+	struct pg_store *s = pg(st);
+	int64_t until = 0;
+	uv_mutex_lock(&s->mu);
+	for (unsigned i = 0; i < s->nrl; i++)
+		if (strcmp(s->rl[i].name, name ? name : "") == 0)
+			until = s->rl[i].until;
+	uv_mutex_unlock(&s->mu);
+	return until;
 }
 
 /* ---- listener thread: NOTIFY wake-ups, lease renewal, heartbeat, rate-limit broadcast ---- */
@@ -1730,14 +1762,19 @@ static void listener(void *arg)
 			next_renew = now + period;
 		}
 		if (c) {
+			/* "until name": the window of bucket name is closed for the fleet until then. */
+			char msgs[8][96];
+			unsigned nmsg = 0;
 			uv_mutex_lock(&s->mu);
-			int64_t rl = s->rl_pending;
-			s->rl_pending = 0;
+			for (unsigned i = 0; i < s->nrl && nmsg < 8; i++) {
+				if (!s->rl[i].pending)
+					continue;
+				snprintf(msgs[nmsg++], sizeof(msgs[0]), "%lld %s", (long long)s->rl[i].pending, s->rl[i].name);
+				s->rl[i].pending = 0;
+			}
 			uv_mutex_unlock(&s->mu);
-			if (rl) {
-				char rb[24];
-				fmt_i64(rb, sizeof(rb), rl);
-				const char *v[] = {rb};
+			for (unsigned i = 0; i < nmsg; i++) {
+				const char *v[] = {msgs[i]};
 				lexec(s, c, "rate-limit notify", "SELECT pg_notify('" CHANNEL_RL "', $1)", 1, v, NULL);
 			}
 		}
@@ -1766,9 +1803,9 @@ static void listener(void *arg)
 			int self = atomic_load(&s->main_pid);
 			while ((nt = PQnotifies(c)) != NULL) {
 				if (strcmp(nt->relname, CHANNEL_RL) == 0) {
-					int64_t until_ms = strtoll(nt->extra, NULL, 10), cur = atomic_load(&s->rl_until);
-					while (until_ms > cur && !atomic_compare_exchange_weak(&s->rl_until, &cur, until_ms))
-						;
+					char *rest = NULL;
+					int64_t until_ms = strtoll(nt->extra, &rest, 10);
+					rl_heard(s, rest && *rest == ' ' ? rest + 1 : "", until_ms, 0);
 				} else if (nt->be_pid != self) {
 					wake = 1;
 				}
@@ -1999,7 +2036,6 @@ int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, ch
 	}
 	atomic_init(&s->last_renew_mono, 0);
 	atomic_init(&s->fleet, 1);
-	atomic_init(&s->rl_until, 0);
 	atomic_init(&s->main_pid, 0);
 	atomic_init(&s->stop, 0);
 	s->lease_ms = o->lease_ms > 0 ? o->lease_ms : DEFAULT_LEASE_MS;

@@ -1197,7 +1197,7 @@ struct rl_poll {
 static int rl_reached(void *ud)
 {
 	struct rl_poll *p = ud;
-	return cg_store_rl_closed_until(p->st) >= p->until;
+	return cg_store_rl_closed_until(p->st, "cases_write") >= p->until;
 }
 
 static void t_peer_wakeup(void **state)
@@ -1211,12 +1211,14 @@ static void t_peer_wakeup(void **state)
 	enq(a, "k1", T0);
 	if (!cg_h_poll(was_woken, NULL, 3000))
 		fail_msg("NOTIFY: got no wake-up within 3 s of another replica's enqueue, want one");
-	/* A published rate-limit window reaches the other replica. */
+	/* A published rate-limit window reaches the other replica, for its bucket only. */
 	int64_t until = cg_store_suite_now_ms() + 60000;
-	cg_store_rl_publish(a, until);
+	cg_store_rl_publish(a, "cases_write", until);
 	struct rl_poll rp = {b, until};
 	cg_h_poll(rl_reached, &rp, 3000);
-	CHECK_I64(cg_store_rl_closed_until(b), until);
+	CHECK_I64(cg_store_rl_closed_until(b, "cases_write"), until);
+	CHECK_I64(cg_store_rl_closed_until(b, "cases_read"), 0);
+	CHECK_I64(cg_store_rl_closed_until(b, ""), 0);
 	CHECK_RC(cg_store_watch(b, NULL, NULL), 0);
 	cg_store_close(a);
 	cg_store_close(b);

@@ -37,7 +37,7 @@ static inline int itest_write_config(struct itest *t, const char *extra_top, con
 	char *text = cg_h_fmt("listen: 127.0.0.1:0\n"
 			      "state_dir: %s/state\n"
 			      "log_level: debug\n"
-			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n"
+			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n  search_settle: 1s\n"
 			      "queue:\n  retry_base: 50ms\n  retry_cap: 1s\n"
 			      "%s"
 			      "sources:\n%s",

@@ -185,6 +185,7 @@ struct rig {
 static struct cg_config *parse_cfg(const char *source_extra)
 {
 	char *text = cg_h_fmt("listen: 127.0.0.1:0\n"
+	                      "datadog:\n  search_settle: 300ms\n"
 	                      "queue:\n  retry_base: 20ms\n  retry_cap: 100ms\n"
 	                      "sources:\n"
 	                      "  - name: demo\n"
@@ -340,6 +341,22 @@ struct case_arg {
 	const char *key;
 	struct cg_store_case c;
 };
+struct dl_arg {
+	size_t n;
+	char last_reason[512];
+};
+
+static int dl_fn(struct cg_store *st, void *arg)
+{
+	struct dl_arg *a = arg;
+	struct cg_dead_letter *v = NULL;
+	int rc = cg_store_dead_list(st, 100, &v, &a->n);
+	if (rc == 0 && a->n)
+		snprintf(a->last_reason, sizeof(a->last_reason), "%s", v[a->n - 1].reason ? v[a->n - 1].reason : "");
+	cg_dead_letters_free(v, a->n);
+	return rc;
+}
+
 static int case_fn(struct cg_store *st, void *arg)
 {
 	struct case_arg *a = arg;
@@ -436,7 +453,7 @@ static void test_create_retry_reconciles(void **state)
 	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
 	/* The third attempt must search for the marker and adopt the case the second one made. */
 	expect_cases(&r, 1);
-	assert_int_equal(count_recs(&r.fake, "GET", "filter=cg-"), 1);
+	assert_int_equal(count_recs(&r.fake, "GET", "filter=cg"), 1);
 	struct case_arg a = {.key = "demo:a"};
 	assert_int_equal(store_sync(&r, case_fn, &a), 0);
 	assert_int_equal(a.c.state, CG_CASE_OPEN);
@@ -508,7 +525,7 @@ static void test_resolve_after_unknown_create(void **state)
 	/* The resolution finds the case by its marker, then comments and closes it. */
 	rig_event(&r, "u", CG_STATUS_RESOLVED, 3, "gone", 0);
 	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
-	assert_int_equal(count_recs(&r.fake, "GET", "filter=cg-"), 1);
+	assert_int_equal(count_recs(&r.fake, "GET", "filter=cg"), 1);
 	assert_int_equal(count_recs(&r.fake, "POST", "/api/v2/cases/case-1/comment"), 1);
 	assert_int_equal(count_recs(&r.fake, "POST", "/api/v2/cases/case-1/status"), 1);
 	struct case_arg a = {.key = "demo:u"};
@@ -517,7 +534,8 @@ static void test_resolve_after_unknown_create(void **state)
 	cg_store_case_cleanup(&a.c);
 	rig_stop(&r);
 
-	/* Same, but the create never happened: the resolution is ignored, no dead letter. */
+	/* Same, but the create never happened: once the search settled, the resolution is recorded
+	 * as a dead letter (never silently ignored), and the CREATING mark stays for the next firing. */
 	rig_start(&r, NULL);
 	r.cfg->max_attempts = 1;
 	r.fake.script = script_refuse_create;
@@ -528,11 +546,20 @@ static void test_resolve_after_unknown_create(void **state)
 	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
 	struct case_arg b = {.key = "demo:v"};
 	assert_int_equal(store_sync(&r, case_fn, &b), 0);
-	if (b.c.state != CG_CASE_NONE)
-		fprintf(stderr, "case state: got %d, want %d (none)\n", b.c.state, CG_CASE_NONE);
-	assert_int_equal(b.c.state, CG_CASE_NONE);
+	if (b.c.state != CG_CASE_CREATING)
+		fprintf(stderr, "case state: got %d, want %d (creating)\n", b.c.state, CG_CASE_CREATING);
+	assert_int_equal(b.c.state, CG_CASE_CREATING);
 	cg_store_case_cleanup(&b.c);
 	assert_int_equal(count_recs(&r.fake, "POST", "/comment"), 0);
+	struct dl_arg d = {0};
+	assert_int_equal(store_sync(&r, dl_fn, &d), 0);
+	/* Two dead letters: the given-up create and the resolution with nothing to resolve. */
+	assert_int_equal(d.n, 2);
+	if (!strstr(d.last_reason, "never created"))
+		fprintf(stderr, "dead letter reason: got \"%s\", want \"... never created\"\n", d.last_reason);
+	assert_non_null(strstr(d.last_reason, "never created"));
+	/* It searched more than once: "not found" right after the create was no proof. */
+	assert_true(count_recs(&r.fake, "GET", "filter=cg") >= 2);
 	rig_stop(&r);
 }
 
@@ -819,7 +846,8 @@ static void test_unsent_step_not_counted(void **state)
 	assert_int_equal(store_sync(&r, put_creating, NULL), 0);
 	rig_event(&r, "f", CG_STATUS_RESOLVED, 3, "resolved", 0);
 	assert_true(run_until(&r, queue_empty, DEADLINE_MS));
-	assert_int_equal(r.fake.nrec, 0);
+	/* Only the engine's start-up read of the case type's custom attributes went out. */
+	assert_int_equal(r.fake.nrec - count_recs(&r.fake, "GET", "/api/v2/cases/types/"), 0);
 	/* Sequential requests: each answer says one is left, so none may wait for the window. */
 	rig_event(&r, "g", CG_STATUS_FIRING, 3, "first", 0);
 	assert_true(run_until(&r, queue_empty, DEADLINE_MS));

@@ -93,7 +93,7 @@ static void test_webhook_creates_case(void **state)
 	const char *desc = itest_case_attr(c, "description");
 	assert_non_null(desc);
 	assert_non_null(strstr(desc, "HighLatency is failing on web-1"));
-	assert_non_null(strstr(desc, "casegate ref: cg-"));
+	assert_non_null(strstr(desc, "\n---\ncasegate ref cg"));
 	cJSON_Delete(cases);
 	/* Labels are set with a second request; poll until the simulator shows them. */
 	ok = cg_h_poll(has_service_attr, &t, 20000);

@@ -154,8 +154,9 @@ static void test_text_logs_level(void **state)
 	memcpy(lvl, "log_level: warn ", 16);
 	assert_int_equal(cg_h_write_file(t.cfg_path, text, strlen(text)), 0);
 	free(text);
-	/* Idle daemon: nothing logs between here and the reload, so the log from this offset on
-	 * is written at the new level. */
+	/* Idle daemon (its start-up read of the case type's custom attributes answered): nothing
+	 * logs between here and the reload, so the log from this offset on is at the new level. */
+	assert_true(cg_h_wait_log(&t.gw, "custom attribute", 5000));
 	size_t before = 0;
 	free(cg_h_read_file(t.gw.log_path, &before));
 	kill(t.gw.pid, SIGHUP);

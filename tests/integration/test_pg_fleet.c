@@ -106,7 +106,7 @@ static int write_cfg(struct fleet *f, int i)
 	char *text = cg_h_fmt("listen: 127.0.0.1:%d\n"
 			      "state_dir: %s/state-%d\n"
 			      "log_level: info\n"
-			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n  timeout: 1s\n"
+			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n  timeout: 1s\n  search_settle: 1s\n"
 			      "queue:\n  retry_base: 50ms\n  retry_cap: 1s\n"
 			      "store:\n  backend: postgres\n  dsn: \"%s\"\n  lease: 4s\n"
 			      "sources:\n%s",

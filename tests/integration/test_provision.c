@@ -369,7 +369,7 @@ static void test_datadog_error(void **state)
 	assert_int_equal(itest_write_config(t, cfg, sources), 0);
 	free(cfg);
 	provision(t, "--plan", 1, &out);
-	expect(out, ":12: provision: project: unknown key 'colour'", 1);
+	expect(out, ":13: provision: project: unknown key 'colour'", 1);
 	expect(out, "project key 'ops'", 1);
 	free(out);
 }

@@ -459,13 +459,16 @@ static void test_dlq_cli(void **state)
 	char *out = NULL;
 	assert_int_equal(itest_setup(&t, "cg-dlq"), 0);
 	assert_int_equal(itest_start_sim(&t, NULL), 0);
-	/* Every request fails until the test says otherwise; two attempts, then a dead letter. */
+	/* Every request fails until the test says otherwise; two attempts, then a dead letter. A
+	 * circuit that never opens keeps each event on its own retry chain (an outage would
+	 * otherwise hold the queue instead of making dead letters: see test_outage). */
 	assert_int_equal(set_faults(&t, "{\"error_ratio\":1}"), 0);
 	char *top = cg_h_fmt("queue:\n  max_attempts: 2\n  retry_base: 20ms\n  retry_cap: 50ms\n");
 	/* itest_write_config writes its own queue section: write the whole file here instead. */
 	snprintf(t.cfg_path, sizeof(t.cfg_path), "%s/casegate.yaml", t.dir);
 	char *text = cg_h_fmt("listen: 127.0.0.1:0\nstate_dir: %s/state\nlog_level: debug\n"
-			      "datadog:\n  api_key: k\n  app_key: k\n%ssources:\n%s",
+			      "datadog:\n  api_key: k\n  app_key: k\n  search_settle: 1s\n  circuit_threshold: 1000\n"
+			      "%ssources:\n%s",
 			      t.dir, top, cg_crash_sources);
 	assert_int_equal(cg_h_write_file(t.cfg_path, text, strlen(text)), 0);
 	assert_int_equal(chmod(t.cfg_path, 0600), 0); /* it holds (test) secrets */

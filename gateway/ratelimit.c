@@ -1,0 +1,201 @@
+/* ratelimit.c: per-bucket rate-limit windows learned from X-RateLimit-* headers, with ordered waiters. */
+#include "ratelimit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Headers carry up to 18 digits: clamp seconds before multiplying. */
+#define MAX_WINDOW_S 3600L
+/* Reset is whole seconds and a calendar boundary: a little margin keeps us past it. */
+#define RESET_MARGIN_MS 20
+
+void cg_rl_init(struct cg_rl *rl)
+{
+	memset(rl, 0, sizeof(*rl));
+	rl->n = 1;
+	rl->b[0].remaining = -1;
+}
+
+unsigned cg_rl_bucket_of(const struct cg_rl *rl, enum cg_rl_class c)
+{
+	return c < CG_RL_CLASSES && rl->cls[c] < rl->n ? rl->cls[c] : 0;
+}
+
+static long clamp_s(long s)
+{
+	return s < 0 ? 0 : s > MAX_WINDOW_S ? MAX_WINDOW_S : s;
+}
+
+/* This replica's part of a window of limit requests. */
+static long share_of(long limit, unsigned fleet)
+{
+	if (limit <= 0)
+		return -1;
+	long share = limit / (long)(fleet ? fleet : 1);
+	return share > 0 ? share : 1;
+}
+
+static void new_window(struct cg_rl_bucket *bk, int64_t now_ms, unsigned fleet)
+{
+	bk->remaining = share_of(bk->limit, fleet);
+	bk->reset_at = now_ms + (bk->period_s > 0 ? clamp_s(bk->period_s) * 1000 : 1000);
+}
+
+int cg_rl_take(struct cg_rl *rl, unsigned b, int64_t now_ms, unsigned fleet, int64_t fleet_closed_until)
+{
+	if (b >= rl->n)
+		b = 0;
+	struct cg_rl_bucket *bk = &rl->b[b];
+	if (fleet_closed_until > now_ms && !(bk->remaining == 0 && bk->reset_at >= fleet_closed_until)) {
+		bk->remaining = 0;
+		bk->reset_at = fleet_closed_until;
+	}
+	if (bk->remaining == 0 && now_ms < bk->reset_at)
+		return 0;
+	if (bk->remaining == 0)
+		new_window(bk, now_ms, fleet); /* the window passed before anyone looked: the next one */
+	if (bk->remaining > 0)
+		bk->remaining--;
+	bk->unanswered++;
+	return 1;
+}
+
+void cg_rl_untake(struct cg_rl *rl, unsigned b)
+{
+	if (b >= rl->n)
+		return;
+	struct cg_rl_bucket *bk = &rl->b[b];
+	if (bk->unanswered)
+		bk->unanswered--;
+	if (bk->remaining >= 0)
+		bk->remaining++;
+}
+
+void cg_rl_wait(struct cg_rl *rl, unsigned b, struct cg_rl_waiter *w, int rank)
+{
+	if (b >= rl->n)
+		b = 0;
+	w->rank = rank;
+	w->seq = ++rl->seq;
+	struct cg_rl_waiter **pp = &rl->b[b].waiters;
+	while (*pp && ((*pp)->rank < rank || ((*pp)->rank == rank && (*pp)->seq < w->seq)))
+		pp = &(*pp)->next;
+	w->next = *pp;
+	*pp = w;
+}
+
+/* The bucket called name, made when first seen (the last slot is shared when all are in use). */
+static unsigned bucket_named(struct cg_rl *rl, const char *name)
+{
+	for (unsigned i = 1; i < rl->n; i++)
+		if (strcmp(rl->b[i].name, name) == 0)
+			return i;
+	if (rl->n == CG_RL_MAX_BUCKETS)
+		return CG_RL_MAX_BUCKETS - 1;
+	unsigned i = rl->n++;
+	memset(&rl->b[i], 0, sizeof(rl->b[i]));
+	snprintf(rl->b[i].name, sizeof(rl->b[i].name), "%s", name);
+	rl->b[i].remaining = -1;
+	return i;
+}
+
+unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, const struct cg_rl_answer *a,
+		       int64_t now_ms, unsigned fleet, int64_t *closed_until)
+{
+	if (closed_until)
+		*closed_until = 0;
+	if (b_sent < rl->n && rl->b[b_sent].unanswered)
+		rl->b[b_sent].unanswered--;
+	unsigned b = cg_rl_bucket_of(rl, c);
+	if (a->name && *a->name) {
+		b = bucket_named(rl, a->name);
+		if (c < CG_RL_CLASSES)
+			rl->cls[c] = b;
+		if (b != b_sent && b_sent < rl->n && rl->b[b_sent].remaining >= 0 && b_sent == 0)
+			rl->b[0].remaining++; /* it was counted in the unnamed bucket by mistake */
+	}
+	struct cg_rl_bucket *bk = &rl->b[b];
+	if (a->limit > 0)
+		bk->limit = a->limit;
+	if (a->period > 0)
+		bk->period_s = clamp_s(a->period);
+	if (a->status == 429) {
+		long s = a->reset >= 0 ? a->reset : a->retry_after >= 0 ? a->retry_after : 1;
+		bk->remaining = 0;
+		/* Reset 0 means "within the second": never spin on it. */
+		bk->reset_at = now_ms + (s > 0 ? clamp_s(s) * 1000 : 100) + RESET_MARGIN_MS;
+		bk->rejected++;
+		if (closed_until)
+			*closed_until = bk->reset_at;
+		return b;
+	}
+	if (a->remaining >= 0 && a->reset >= 0) {
+		/* Requests still on the wire count against what the server says is left; the budget is
+		 * the org's, so each live replica spends its share. */
+		long left = a->remaining - (long)bk->unanswered;
+		if (left > 0)
+			left /= (long)(fleet ? fleet : 1);
+		bk->remaining = left > 0 ? left : 0;
+		bk->reset_at = now_ms + clamp_s(a->reset) * 1000 + RESET_MARGIN_MS;
+	}
+	return b;
+}
+
+void cg_rl_close_until(struct cg_rl *rl, unsigned b, int64_t until_ms)
+{
+	if (b >= rl->n)
+		return;
+	if (rl->b[b].remaining != 0 || rl->b[b].reset_at < until_ms) {
+		rl->b[b].remaining = 0;
+		rl->b[b].reset_at = until_ms;
+	}
+}
+
+int64_t cg_rl_next_wake(const struct cg_rl *rl)
+{
+	int64_t t = 0;
+	for (unsigned i = 0; i < rl->n; i++)
+		if (rl->b[i].waiters && (!t || rl->b[i].reset_at < t))
+			t = rl->b[i].reset_at;
+	return t;
+}
+
+struct cg_rl_waiter *cg_rl_release(struct cg_rl *rl, int64_t now_ms, unsigned fleet)
+{
+	struct cg_rl_waiter *head = NULL, **tail = &head;
+	for (unsigned i = 0; i < rl->n; i++) {
+		struct cg_rl_bucket *bk = &rl->b[i];
+		if (!bk->waiters || now_ms < bk->reset_at)
+			continue;
+		new_window(bk, now_ms, fleet);
+		*tail = bk->waiters;
+		while (*tail)
+			tail = &(*tail)->next;
+		bk->waiters = NULL;
+	}
+	return head;
+}
+
+struct cg_rl_waiter *cg_rl_take_all_waiters(struct cg_rl *rl)
+{
+	struct cg_rl_waiter *head = NULL, **tail = &head;
+	for (unsigned i = 0; i < rl->n; i++) {
+		*tail = rl->b[i].waiters;
+		while (*tail)
+			tail = &(*tail)->next;
+		rl->b[i].waiters = NULL;
+	}
+	return head;
+}
+
+int cg_rl_forget(struct cg_rl *rl, struct cg_rl_waiter *w)
+{
+	for (unsigned i = 0; i < rl->n; i++)
+		for (struct cg_rl_waiter **pp = &rl->b[i].waiters; *pp; pp = &(*pp)->next)
+			if (*pp == w) {
+				*pp = w->next;
+				w->next = NULL;
+				return 1;
+			}
+	return 0;
+}

@@ -1,0 +1,99 @@
+/* ratelimit.h: Datadog's rate limits as it announces them: named buckets (X-RateLimit-Name), each a
+ * window aligned to the reset its headers give; requests wait per bucket, the most urgent first. */
+#ifndef CG_RATELIMIT_H
+#define CG_RATELIMIT_H
+
+#include <stdint.h>
+
+#define CG_RL_MAX_BUCKETS 8
+#define CG_RL_NAME_MAX 64
+
+/* The kinds of request casegate sends; each learns its bucket from the answers' X-RateLimit-Name. */
+enum cg_rl_class {
+	CG_RL_SEARCH = 0, /* GET /cases?filter=... (reconciliation) */
+	CG_RL_READ,       /* GET /cases/{id}, projects, case types */
+	CG_RL_CREATE,     /* POST /cases */
+	CG_RL_WRITE,      /* every other change of a case */
+	CG_RL_BULK,       /* POST /cases/bulk */
+	CG_RL_CLASSES
+};
+
+/* Intrusive list node of a request waiting for its bucket's window. */
+struct cg_rl_waiter {
+	struct cg_rl_waiter *next;
+	int rank;      /* lower goes first */
+	uint64_t seq;  /* then arrival order */
+};
+
+struct cg_rl_bucket {
+	char name[CG_RL_NAME_MAX]; /* "" for b[0]: answers without a name, classes not learned yet */
+	long limit, period_s;      /* as last advertised; 0 unknown */
+	long remaining;            /* this replica's requests left in the window; -1 unknown: no pacing */
+	int64_t reset_at;          /* wall ms the window ends; 0 unknown */
+	unsigned unanswered;       /* sent in this bucket, answer not yet seen */
+	struct cg_rl_waiter *waiters; /* sorted by (rank, seq) */
+	unsigned long rejected;    /* 429s seen */
+};
+
+struct cg_rl {
+	struct cg_rl_bucket b[CG_RL_MAX_BUCKETS];
+	unsigned n;                      /* buckets in use, b[0] always */
+	unsigned cls[CG_RL_CLASSES];     /* learned bucket of each class (0 until an answer names one) */
+	uint64_t seq;
+};
+
+/* What an answer says about its bucket (-1: header absent; name NULL or "": none). */
+struct cg_rl_answer {
+	long status;
+	const char *name;
+	long limit, period, remaining, reset, retry_after;
+};
+
+void cg_rl_init(struct cg_rl *rl);
+
+unsigned cg_rl_bucket_of(const struct cg_rl *rl, enum cg_rl_class c);
+
+/*
+ * 1: a request of bucket b may go now (it is counted: remaining - 1, unanswered + 1); 0: the
+ * window is spent, the caller parks it with cg_rl_wait. fleet: live replicas sharing the org's
+ * budget (each spends its share); fleet_closed_until: another replica got a 429 for this bucket
+ * and the window is closed for everyone until then (wall ms, 0 none).
+ */
+int cg_rl_take(struct cg_rl *rl, unsigned b, int64_t now_ms, unsigned fleet, int64_t fleet_closed_until);
+
+/* Undoes a take whose request could not be sent after all. */
+void cg_rl_untake(struct cg_rl *rl, unsigned b);
+
+/* Parks w in bucket b, ordered by rank then arrival. */
+void cg_rl_wait(struct cg_rl *rl, unsigned b, struct cg_rl_waiter *w, int rank);
+
+/*
+ * Learns from an answer to a request of class c counted in bucket b_sent: the class's bucket
+ * (from X-RateLimit-Name), its window (limit, period, remaining less this replica's unanswered
+ * requests, reset). An answer without headers changes nothing that is known. A 429 closes the
+ * bucket until its reset (X-RateLimit-Reset, else Retry-After, else 1 s); *closed_until (may be
+ * NULL) then gets that time, else 0. Returns the bucket the answer belongs to.
+ */
+unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, const struct cg_rl_answer *a,
+		       int64_t now_ms, unsigned fleet, int64_t *closed_until);
+
+/* Closes bucket b until until_ms (a 429 another replica got). */
+void cg_rl_close_until(struct cg_rl *rl, unsigned b, int64_t until_ms);
+
+/* Earliest window end among buckets with waiters (wall ms); 0 when nothing waits. */
+int64_t cg_rl_next_wake(const struct cg_rl *rl);
+
+/*
+ * The waiters of every bucket whose window has ended, as one list (each bucket's in rank order);
+ * their buckets start a new window of this replica's share. The caller sends them again: those
+ * past the new window's share park again.
+ */
+struct cg_rl_waiter *cg_rl_release(struct cg_rl *rl, int64_t now_ms, unsigned fleet);
+
+/* Every waiter of every bucket (shutdown). */
+struct cg_rl_waiter *cg_rl_take_all_waiters(struct cg_rl *rl);
+
+/* Removes w from whichever bucket holds it; 1 when it was parked. */
+int cg_rl_forget(struct cg_rl *rl, struct cg_rl_waiter *w);
+
+#endif
