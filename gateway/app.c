@@ -24,6 +24,8 @@ int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char 
 	if (!b)
 		return CG_ENOMEM;
 	for (size_t i = 0; i < cfg->nsources; i++) {
+		if (!cfg->sources[i].mapper)
+			continue; /* datadog_case_events: maps no alerts, drafts no case */
 		struct cg_case_spec spec;
 		cg_config_case_spec(&cfg->sources[i], &spec);
 		char e[256] = "";
@@ -268,6 +270,11 @@ static void reload_outcome_start(struct cg_app *app)
 	cg_metrics_set(app->metrics, "casegate_config_last_reload_timestamp_seconds", "", (double)time(NULL));
 }
 
+static int str_same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 static void reload(struct cg_app *app)
 {
 	struct cg_config *ncfg = NULL;
@@ -323,6 +330,13 @@ static void reload(struct cg_app *app)
 		return;
 	}
 	log_warnings(ncfg);
+	/* Keys read again (api_key_file, a rotated secret): requests from now on carry them. */
+	if (!str_same(ncfg->dd_api_key, app->cfg->dd_api_key) || !str_same(ncfg->dd_app_key, app->cfg->dd_app_key)) {
+		if (cg_dd_client_set_keys(app->dd, ncfg->dd_api_key, ncfg->dd_app_key) != 0)
+			CG_LOG_WARN("reload: the new Datadog keys take effect after a restart (too many requests in flight)");
+		else
+			CG_LOG_INFO("reload: new Datadog keys in use");
+	}
 	struct cg_config *old = app->cfg;
 	struct cg_builder **old_builders = app->builders;
 	app->builders = nb;

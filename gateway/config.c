@@ -2306,6 +2306,7 @@ static void known_mappers(struct sbuf *b)
 	for (size_t i = 0; all[i]; i++)
 		if (sb_printf(b, "%s%s", i ? ", " : "", all[i]->name))
 			return;
+	sb_printf(b, ", datadog_case_events");
 }
 
 /* ---- e-mail sources: `rules:` (a shipped set's name, a list of rules, or a mapping) ---- */
@@ -2757,7 +2758,8 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		free(kn.p);
 	} else {
 		snprintf(lb, sizeof(lb), "%s: type", sp);
-		if (!get_str(c, f[S_TYPE].val, lb, &s->type) && !(s->mapper = cg_mapper_find(s->type))) {
+		if (!get_str(c, f[S_TYPE].val, lb, &s->type) && !(s->mapper = cg_mapper_find(s->type)) &&
+		    strcmp(s->type, "datadog_case_events") != 0) {
 			struct sbuf kn = {0};
 			known_mappers(&kn);
 			err_at(c, f[S_TYPE].val, "%s: unknown mapper '%s' (known: %s)", lb, disp(s->type, b, sizeof(b)),

@@ -18,6 +18,7 @@
 int cg_eng_request_back(struct cg_engine *e);
 static void rl_timer_cb(uv_timer_t *t);
 static void probe_timer_cb(uv_timer_t *t);
+static void note_circuit(struct cg_engine *e);
 
 static struct cg_store *store(const struct cg_engine *e)
 {
@@ -53,6 +54,8 @@ void cg_gate_init(struct cg_engine *e)
 	cg_metrics_set(m, "casegate_datadog_circuit_open", "cause=\"unavailable\"", 0);
 	cg_metrics_set(m, "casegate_datadog_circuit_open", "cause=\"credentials\"", 0);
 	cg_metrics_set(m, "casegate_datadog_held_operations", "", 0);
+	/* A note left by an earlier run (stopped during an outage) is history now. */
+	note_circuit(e);
 }
 
 static void arm_probe(struct cg_engine *e)

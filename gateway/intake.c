@@ -11,6 +11,7 @@
 
 #include "actions.h"
 #include "app.h"
+#include "caseevents.h"
 #include "auth.h"
 #include "err.h"
 #include "guard.h"
@@ -473,6 +474,14 @@ static void intake_worked(uv_work_t *w, int wstatus)
 	cg_app_gen_release(app, gen);
 }
 
+/* A case event was queued: the engine reads the case now. */
+static void case_event_committed(void *ud)
+{
+	struct cg_app *app = ud;
+	if (app->engine && !app->stopping)
+		cg_engine_kick(app->engine);
+}
+
 static void hook_accept(struct cg_app *app, struct cg_http_request *req, const struct cg_source_config *src,
 			size_t idx, const struct cg_verify_pass *pass)
 {
@@ -485,6 +494,11 @@ static void hook_accept(struct cg_app *app, struct cg_http_request *req, const s
 	}
 	if (cg_admission_check(app, idx, source_label, req) != 0)
 		return;
+	if (cg_caseevents_is(src)) {
+		/* Counted by result in casegate_case_events_total. */
+		cg_caseevents_handle(req, src, app->q, app->metrics, case_event_committed, app);
+		return;
+	}
 	struct intake_job *j = calloc(1, sizeof(*j));
 	if (!j) {
 		count_request(app, source_label, 503);
@@ -576,6 +590,13 @@ void cg_app_handle(struct cg_http_request *req, void *ud)
 			why = "store unavailable";
 		else if (app->cfg->store_max_bytes && app->stats.bytes > app->cfg->store_max_bytes)
 			why = "store over its size limit";
+		/* Webhooks are still taken while Datadog is out (the queue is durable); /readyz says
+		 * deliveries are held, unless the caller only asks about intake (?scope=intake, for
+		 * load balancers that should keep sending alerts to a casegate whose queue holds). */
+		char dd[400], scope[16] = "";
+		cg_http_query_get(req, "scope", scope, sizeof(scope));
+		if (!why && strcmp(scope, "intake") != 0 && cg_engine_datadog_state(app->engine, dd, sizeof(dd)))
+			why = dd;
 		if (why) {
 			cg_http_respond_error(req, 503, why);
 			return;

@@ -192,6 +192,11 @@ static int cmd_map(const struct args *a)
 		fprintf(stderr, "casegate map: invalid JSON near byte %td\n", end ? end - text : 0);
 		goto out;
 	}
+	if (!src->mapper) {
+		fprintf(stderr, "casegate map: source '%s' (type %s) takes Datadog's case events, not alerts\n", src->name,
+			src->type);
+		goto out;
+	}
 	struct cg_case_spec spec;
 	cg_config_case_spec(src, &spec);
 	char err[512] = "";

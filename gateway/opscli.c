@@ -262,6 +262,8 @@ int cg_cli_status(const char *config_path, int json, FILE *out, FILE *err)
 	int rc = 1;
 	struct cg_store *st = NULL;
 	struct cg_store_source_stat *v = NULL;
+	struct cg_store_note *notes = NULL;
+	size_t nnotes = 0;
 	size_t n = 0;
 	cJSON *doc = NULL;
 	char e[512] = "";
@@ -280,6 +282,9 @@ int cg_cli_status(const char *config_path, int json, FILE *out, FILE *err)
 		goto out;
 	}
 	int have_sources = cg_store_source_stats(st, &v, &n) == 0;
+	/* What the daemon(s) noted: an outage the Case API circuit is holding the queue for, ... */
+	if (!st->ops->note_list || cg_store_note_list(st, &notes, &nnotes) != 0)
+		nnotes = 0;
 	int64_t now = wall_ms();
 	if (json) {
 		doc = cJSON_CreateObject();
@@ -302,6 +307,19 @@ int cg_cli_status(const char *config_path, int json, FILE *out, FILE *err)
 			cJSON_AddNullToObject(q, "oldest_received");
 			cJSON_AddNullToObject(q, "oldest_age_seconds");
 		}
+		cJSON *dd = cJSON_AddObjectToObject(doc, "datadog");
+		int holding = 0;
+		for (size_t i = 0; i < nnotes; i++) {
+			if (strcmp(notes[i].name, "datadog") != 0)
+				continue;
+			cJSON *h = holding++ ? NULL : cJSON_AddArrayToObject(dd, "holding");
+			h = h ? h : cJSON_GetObjectItemCaseSensitive(dd, "holding");
+			cJSON *one = cJSON_CreateObject();
+			cJSON_AddStringToObject(one, "replica", notes[i].replica);
+			cJSON_AddStringToObject(one, "detail", notes[i].value);
+			cJSON_AddItemToArray(h, one);
+		}
+		cJSON_AddStringToObject(dd, "state", holding ? "holding" : "delivering");
 		cJSON_AddNumberToObject(doc, "dead_letters", (double)s.dead);
 		cJSON_AddNumberToObject(doc, "cases", (double)s.cases);
 		cJSON_AddNumberToObject(doc, "store_bytes", (double)s.bytes);
@@ -335,6 +353,16 @@ int cg_cli_status(const char *config_path, int json, FILE *out, FILE *err)
 	} else {
 		fprintf(out, "oldest item:   -\n");
 	}
+	int holding = 0;
+	for (size_t i = 0; i < nnotes; i++) {
+		if (strcmp(notes[i].name, "datadog") != 0)
+			continue;
+		fprintf(out, "datadog:       %s%s%s%s\n", notes[i].value, notes[i].replica[0] ? " [replica " : "",
+			notes[i].replica, notes[i].replica[0] ? "]" : "");
+		holding = 1;
+	}
+	if (!holding)
+		fprintf(out, "datadog:       %s\n", running ? "delivering (no outage held)" : "-");
 	fprintf(out, "dead letters:  %" PRId64 "%s\n", s.dead, s.dead ? "  (casegate dlq list -c FILE)" : "");
 	fprintf(out, "cases tracked: %" PRId64 "\n", s.cases);
 	fprintf(out, "store size:    %.1f MiB\n", (double)s.bytes / (1024.0 * 1024.0));
@@ -354,6 +382,7 @@ int cg_cli_status(const char *config_path, int json, FILE *out, FILE *err)
 out:
 	cJSON_Delete(doc);
 	cg_store_source_stats_free(v, n);
+	cg_store_notes_free(notes, nnotes);
 	cg_store_close(st);
 	cg_config_free(cfg);
 	return rc;
