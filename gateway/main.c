@@ -17,6 +17,7 @@
 #include "mail.h"
 #include "mailin.h"
 #include "provision.h"
+#include "online.h"
 #include "opscli.h"
 #include "registry.h"
 #include "store.h"
@@ -28,7 +29,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage:\n"
 		   "  casegate run -c FILE [--datadog-url URL]   run the daemon\n"
-		   "  casegate check-config -c FILE              validate FILE; every error as file:line:col\n"
+		   "  casegate check-config -c FILE [--online [--datadog-url URL]]\n"
+		   "                                             validate FILE; every error as file:line:col;\n"
+		   "                                             --online also asks Datadog (keys, projects, case types)\n"
 		   "  casegate map -c FILE --source NAME [PAYLOAD|-]\n"
 		   "                                             dry run: print the case events a payload yields\n"
 		   "  casegate mail -c FILE --source NAME [--sender ADDR] < MESSAGE\n"
@@ -54,7 +57,8 @@ struct args {
 	const char *pos[4];
 	int npos;
 	int json;
-	int all; /* dlq retry/drop --all */
+	int all;    /* dlq retry/drop --all */
+	int online; /* check-config --online */
 };
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -73,6 +77,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->sender = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0)
 			a->json = 1;
+		else if (strcmp(argv[i], "--online") == 0)
+			a->online = 1;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "casegate: unknown option %s\n", argv[i]);
 			return -1;
@@ -477,6 +483,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "%s\n", cfg->warnings);
 			printf("%s: ok (%zu source(s))\n", a.config, cfg->nsources);
 			cg_app_builders_free(b, cfg->nsources);
+			if (a.online)
+				rc = cg_check_online(cfg, a.dd_url, stdout, stderr);
 		}
 		cg_config_free(cfg);
 		return rc ? 1 : 0;

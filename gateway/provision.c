@@ -15,98 +15,16 @@
 
 #include "config.h"
 #include "ddclient.h"
+#include "ddanswer.h"
+#include "ddsync.h"
 #include "err.h"
 
-/* ---- HTTP (blocking) ---- */
+/* ---- HTTP: the blocking client with the daemon's proxy, CA file, timeout, 429 handling ---- */
 
-struct api {
-	char base[512];
-	const char *api_key, *app_key;
-	FILE *err;
-};
-
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+static long call(const struct cg_ddsync *a, const char *method, const char *path, cJSON *body, cJSON **resp,
+		 char *errbuf, size_t errlen)
 {
-	struct buf *b = ud;
-	size_t add = size * n;
-	if (b->len + add > CG_DD_MAX_BODY)
-		return 0;
-	char *p = realloc(b->p, b->len + add + 1);
-	if (!p)
-		return 0;
-	memcpy(p + b->len, ptr, add);
-	b->p = p;
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
-/*
- * method path with body (taken, may be NULL). Returns the HTTP status (0 on a transport error,
- * message in errbuf); *resp gets the parsed answer (may be NULL).
- */
-static long call(const struct api *a, const char *method, const char *path, cJSON *body, cJSON **resp, char *errbuf,
-		 size_t errlen)
-{
-	char url[1024], h1[600], h2[600];
-	struct buf b = {0};
-	long status = 0;
-	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-	cJSON_Delete(body);
-	if (resp)
-		*resp = NULL;
-	errbuf[0] = '\0';
-	CURL *c = curl_easy_init();
-	struct curl_slist *hdr = NULL;
-	if (!c) {
-		snprintf(errbuf, errlen, "out of memory");
-		goto out;
-	}
-	snprintf(url, sizeof(url), "%s%s", a->base, path);
-	snprintf(h1, sizeof(h1), "DD-API-KEY: %s", a->api_key ? a->api_key : "");
-	snprintf(h2, sizeof(h2), "DD-APPLICATION-KEY: %s", a->app_key ? a->app_key : "");
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	hdr = curl_slist_append(hdr, "Accept: application/json");
-	if (a->api_key)
-		hdr = curl_slist_append(hdr, h1);
-	if (a->app_key)
-		hdr = curl_slist_append(hdr, h2);
-	OPENSSL_cleanse(h1, sizeof(h1));
-	OPENSSL_cleanse(h2, sizeof(h2));
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (text) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
-	}
-	CURLcode rc = curl_easy_perform(c);
-	if (rc != CURLE_OK) {
-		snprintf(errbuf, errlen, "%s", curl_easy_strerror(rc));
-		goto out;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status >= 300)
-		snprintf(errbuf, errlen, "HTTP %ld: %.300s", status, b.p ? b.p : "");
-	else if (resp && b.len)
-		*resp = cJSON_ParseWithLength(b.p, b.len);
-out:
-	curl_slist_free_all(hdr);
-	if (c)
-		curl_easy_cleanup(c);
-	cJSON_free(text);
-	free(b.p);
-	return status;
+	return cg_ddsync_call(a, method, path, body, resp, errbuf, errlen);
 }
 
 static int ok2xx(long st)
@@ -277,7 +195,9 @@ static const cJSON *list(struct checker *k, const cJSON *o, const char *what, co
 
 static void check_section(struct checker *k, const cJSON *sec)
 {
-	static const char *const top[] = {"prune", "projects", "maintenance_windows", NULL};
+	static const char *const top[] = {"prune", "projects", "maintenance_windows", "case_types", NULL};
+	static const char *const tk[] = {"id", "custom_attributes", NULL};
+	static const char *const ck[] = {"key", "type", "display_name", "is_multi", "description", NULL};
 	static const char *const pk[] = {"key", "name", "team", "notification_rules", "automation_rules", "views", NULL};
 	static const char *const nk[] = {"query", "enabled", "triggers", "recipients", NULL};
 	static const char *const ak[] = {"name", "enabled", "trigger", "action", NULL};
@@ -321,6 +241,19 @@ static void check_section(struct checker *k, const cJSON *sec)
 			only_keys(k, x, "view", vk);
 			need_str(k, x, "view", "name");
 			need_str(k, x, "view", "query");
+		}
+	}
+	cJSON_ArrayForEach(p, list(k, sec, "provision", "case_types"))
+	{
+		only_keys(k, p, "case type", tk);
+		need_str(k, p, "case type", "id");
+		cJSON_ArrayForEach(x, list(k, p, "case type", "custom_attributes"))
+		{
+			only_keys(k, x, "custom attribute", ck);
+			need_str(k, x, "custom attribute", "key");
+			const char *t = need_str(k, x, "custom attribute", "type");
+			if (t && cg_dd_ca_kind_parse(t) == CG_DD_CA_UNKNOWN)
+				bad(k, x, "custom attribute: type '%s': use TEXT, URL, NUMBER or SELECT", t);
 		}
 	}
 	cJSON_ArrayForEach(x, list(k, sec, "provision", "maintenance_windows"))
@@ -435,7 +368,7 @@ static void norm_time(const char *s, char *out, size_t len)
 }
 
 struct state {
-	const struct api *api;
+	const struct cg_ddsync *api;
 	struct checker *k;
 	int prune;
 	int failed;
@@ -453,6 +386,17 @@ static cJSON *get_list(struct state *s, const char *path, const char *what)
 		return NULL;
 	}
 	return resp;
+}
+
+/* Sets the string at o.key (when there is one) to upper or lower case: Datadog's enums are
+ * TRIGGER_TYPES for notification rules, trigger_types and action_types for automation rules. */
+static void enum_case(cJSON *o, const char *key, int upper)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsString(v))
+		return;
+	for (char *c = v->valuestring; *c; c++)
+		*c = (char)(upper ? toupper((unsigned char)*c) : tolower((unsigned char)*c));
 }
 
 static void plan_nrules(struct state *s, struct plan *pl, const char *pkey, const char *pid, const cJSON *decl)
@@ -475,8 +419,19 @@ static void plan_nrules(struct state *s, struct plan *pl, const char *pkey, cons
 		cJSON_AddBoolToObject(a, "is_enabled", bool_or(d, "enabled", 1));
 		const cJSON *q = cJSON_GetObjectItemCaseSensitive(d, "query");
 		cJSON_AddStringToObject(a, "query", cJSON_IsString(q) ? q->valuestring : "");
-		cJSON_AddItemToObject(a, "recipients", clean(cJSON_GetObjectItemCaseSensitive(d, "recipients")));
-		cJSON_AddItemToObject(a, "triggers", clean(cJSON_GetObjectItemCaseSensitive(d, "triggers")));
+		cJSON *rec = clean(cJSON_GetObjectItemCaseSensitive(d, "recipients"));
+		cJSON *trig = clean(cJSON_GetObjectItemCaseSensitive(d, "triggers"));
+		cJSON *e;
+		cJSON_ArrayForEach(e, rec)
+		{
+			enum_case(e, "type", 1);
+		}
+		cJSON_ArrayForEach(e, trig)
+		{
+			enum_case(e, "type", 1);
+		}
+		cJSON_AddItemToObject(a, "recipients", rec);
+		cJSON_AddItemToObject(a, "triggers", trig);
 		/* No name field: a rule is identified by its content. */
 		int found = -1, j = 0;
 		const cJSON *h;
@@ -543,8 +498,12 @@ static void plan_named(struct state *s, struct plan *pl, const char *kind, const
 		cJSON_AddStringToObject(a, "name", full);
 		if (rules) {
 			cJSON_AddStringToObject(a, "state", bool_or(d, "enabled", 1) ? "ENABLED" : "DISABLED");
-			cJSON_AddItemToObject(a, "trigger", clean(cJSON_GetObjectItemCaseSensitive(d, "trigger")));
-			cJSON_AddItemToObject(a, "action", clean(cJSON_GetObjectItemCaseSensitive(d, "action")));
+			cJSON *trig = clean(cJSON_GetObjectItemCaseSensitive(d, "trigger"));
+			cJSON *act = clean(cJSON_GetObjectItemCaseSensitive(d, "action"));
+			enum_case(trig, "type", 0);
+			enum_case(act, "type", 0);
+			cJSON_AddItemToObject(a, "trigger", trig);
+			cJSON_AddItemToObject(a, "action", act);
 		} else {
 			cJSON_AddStringToObject(a, "query", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "query")));
 		}
@@ -605,6 +564,75 @@ static void plan_named(struct state *s, struct plan *pl, const char *kind, const
 	}
 	free(matched);
 	cJSON_Delete(cur);
+}
+
+/*
+ * Case types: each declared custom attribute that the type lacks is created (e.g. the TEXT
+ * attribute that carries casegate's marker, datadog.marker_attribute). An existing attribute is
+ * never changed or deleted: one with another type or is_multi is an error to settle by hand.
+ */
+static void plan_case_types(struct state *s, struct plan *pl, const cJSON *decl)
+{
+	const cJSON *t;
+	cJSON_ArrayForEach(t, decl)
+	{
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "id"));
+		if (!id)
+			continue;
+		char path[300];
+		snprintf(path, sizeof(path), "/api/v2/cases/types/%s/custom_attributes", id);
+		cJSON *cur = get_list(s, path, "custom attributes");
+		if (!cur)
+			return;
+		char *text = cJSON_PrintUnformatted(cur);
+		struct cg_dd_ca_def *defs = NULL;
+		size_t nd = 0;
+		if (!text || cg_dd_answer_ca_defs(text, strlen(text), &defs, &nd) != 0) {
+			fprintf(s->k->err, "error: case type %s: the custom attribute listing is not understood\n", id);
+			s->failed = 1;
+		}
+		cJSON_free(text);
+		cJSON_Delete(cur);
+		const cJSON *c;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(t, "custom_attributes"))
+		{
+			const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "key"));
+			const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "type"));
+			if (!key || !type)
+				continue;
+			enum cg_dd_ca_kind kind = cg_dd_ca_kind_parse(type);
+			int multi = bool_or(c, "is_multi", 0);
+			const struct cg_dd_ca_def *have = NULL;
+			for (size_t i = 0; i < nd; i++)
+				if (strcmp(defs[i].key, key) == 0)
+					have = &defs[i];
+			if (have) {
+				if (have->type != kind || have->is_multi != multi) {
+					fprintf(s->k->err,
+						"error: case type %s: custom attribute %s is %s%s in Datadog, declared %s%s: "
+						"casegate does not change it (delete or rename it in Datadog)\n",
+						id, key, cg_dd_ca_kind_name(have->type), have->is_multi ? " (multi)" : "",
+						cg_dd_ca_kind_name(kind), multi ? " (multi)" : "");
+					s->failed = 1;
+				}
+				continue;
+			}
+			cJSON *a = cJSON_CreateObject();
+			const char *dn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "display_name"));
+			const char *desc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "description"));
+			cJSON_AddStringToObject(a, "display_name", dn ? dn : key);
+			cJSON_AddStringToObject(a, "key", key);
+			cJSON_AddStringToObject(a, "type", cg_dd_ca_kind_name(kind));
+			cJSON_AddBoolToObject(a, "is_multi", multi);
+			if (desc)
+				cJSON_AddStringToObject(a, "description", desc);
+			struct item *x = add(pl, P_CREATE, "custom_attribute", "POST", env("custom_attribute", a), "%s on %s",
+					     key, id);
+			if (x)
+				snprintf(x->path, sizeof(x->path), "/api/v2/cases/types/%s/custom_attributes", id);
+		}
+		free(defs);
+	}
 }
 
 static void plan_windows(struct state *s, struct plan *pl, const cJSON *decl)
@@ -739,6 +767,7 @@ static void make_plan(struct state *s, const cJSON *sec, struct plan *pl)
 		plan_named(s, pl, "automation_rule", key, pid, cJSON_GetObjectItemCaseSensitive(p, "automation_rules"));
 		plan_named(s, pl, "view", key, pid, cJSON_GetObjectItemCaseSensitive(p, "views"));
 	}
+	plan_case_types(s, pl, cJSON_GetObjectItemCaseSensitive(sec, "case_types"));
 	plan_windows(s, pl, cJSON_GetObjectItemCaseSensitive(sec, "maintenance_windows"));
 	cJSON_Delete(projects);
 }
@@ -866,22 +895,6 @@ static struct cg_config *load(const char *path, FILE *err)
 	return cfg;
 }
 
-static int api_init(struct api *a, const struct cg_config *cfg, const char *dd_url, FILE *err)
-{
-	const char *url = dd_url ? dd_url : cfg->dd_url;
-	if (!url) {
-		fprintf(err, "casegate: no Datadog API configured (datadog.api_key and app_key, or --datadog-url)\n");
-		return -1;
-	}
-	snprintf(a->base, sizeof(a->base), "%s", url);
-	size_t l = strlen(a->base);
-	while (l && a->base[l - 1] == '/')
-		a->base[--l] = '\0';
-	a->api_key = cfg->dd_api_key;
-	a->app_key = cfg->dd_app_key;
-	a->err = err;
-	return 0;
-}
 
 int cg_provision_cli(int argc, char **argv, FILE *out, FILE *err)
 {
@@ -894,7 +907,7 @@ int cg_provision_cli(int argc, char **argv, FILE *out, FILE *err)
 	if (!cfg)
 		return 1;
 	int missing = 0, rc = 1;
-	struct api api;
+	struct cg_ddsync api;
 	struct plan pl = {0};
 	struct checker k = {a.config, err, 0};
 	cJSON *sec = read_section(a.config, err, &missing);
@@ -904,7 +917,7 @@ int cg_provision_cli(int argc, char **argv, FILE *out, FILE *err)
 		goto out;
 	}
 	check_section(&k, sec);
-	if (k.nerr || api_init(&api, cfg, a.dd_url, err) != 0)
+	if (k.nerr || cg_ddsync_init(&api, cfg, a.dd_url, err) != 0)
 		goto out;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		goto out;
@@ -963,12 +976,12 @@ int cg_maintenance_cli(int argc, char **argv, FILE *out, FILE *err)
 	struct cg_config *cfg = load(a.config, err);
 	if (!cfg)
 		return 1;
-	struct api api;
+	struct cg_ddsync api;
 	int rc = 1;
 	char name[200], query[80], e[400], t0[32], t1[32];
 	snprintf(name, sizeof(name), "maintenance %s%s", a.project, CG_PROVISION_MARK);
 	snprintf(query, sizeof(query), "project:%s", a.project);
-	if (api_init(&api, cfg, a.dd_url, err) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (cg_ddsync_init(&api, cfg, a.dd_url, err) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		cg_config_free(cfg);
 		return 1;
 	}
