@@ -30,21 +30,37 @@ static inline int itest_start_sim(struct itest *t, const char *const extra[])
 	return 0;
 }
 
-/* Writes the config (sources part given by the test) and starts casegate against the sim. */
-static inline int itest_write_config(struct itest *t, const char *extra_top, const char *sources_yaml)
+/* Writes the config: dd_extra lines go into the datadog: section (indented two spaces each, may be
+ * NULL), extra_top at the top level, sources_yaml under sources:. */
+static inline int itest_write_config_full(struct itest *t, const char *dd_extra, const char *queue_extra,
+					  const char *extra_top, const char *sources_yaml)
 {
 	snprintf(t->cfg_path, sizeof(t->cfg_path), "%s/casegate.yaml", t->dir);
 	char *text = cg_h_fmt("listen: 127.0.0.1:0\n"
 			      "state_dir: %s/state\n"
 			      "log_level: debug\n"
-			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n  search_settle: 1s\n"
-			      "queue:\n  retry_base: 50ms\n  retry_cap: 1s\n"
+			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n%s"
+			      "queue:\n  retry_base: 50ms\n  retry_cap: 1s\n%s"
 			      "%s"
 			      "sources:\n%s",
-			      t->dir, extra_top ? extra_top : "", sources_yaml);
+			      t->dir, dd_extra ? dd_extra : "  search_settle: 1s\n", queue_extra ? queue_extra : "",
+			      extra_top ? extra_top : "", sources_yaml);
 	int rc = cg_h_write_file(t->cfg_path, text, strlen(text));
 	free(text);
 	return rc;
+}
+
+/* The same with the default queue settings. */
+static inline int itest_write_config_dd(struct itest *t, const char *dd_extra, const char *extra_top,
+					const char *sources_yaml)
+{
+	return itest_write_config_full(t, dd_extra, NULL, extra_top, sources_yaml);
+}
+
+/* Writes the config (sources part given by the test) and starts casegate against the sim. */
+static inline int itest_write_config(struct itest *t, const char *extra_top, const char *sources_yaml)
+{
+	return itest_write_config_dd(t, NULL, extra_top, sources_yaml);
 }
 
 static inline int itest_start_gw(struct itest *t)
@@ -131,6 +147,45 @@ static inline long itest_post(struct itest *t, const char *source, const char *t
 	}
 	cg_h_resp_free(&r);
 	return st;
+}
+
+/* POSTs json to the simulator's path ("/_sim/faults", "/_sim/cases/DEMO-1/close"); the status. */
+static inline long itest_sim_post(struct itest *t, const char *path, const char *json)
+{
+	char url[256];
+	snprintf(url, sizeof(url), "%s%s", t->sim_url, path);
+	const char *headers[] = {"Content-Type: application/json", NULL};
+	struct cg_h_resp r;
+	long st = cg_h_http("POST", url, headers, json, strlen(json), &r) == 0 ? r.status : 0;
+	cg_h_resp_free(&r);
+	return st;
+}
+
+/* The simulator's /_sim/stats, or NULL. */
+static inline cJSON *itest_sim_stats(struct itest *t)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "%s/_sim/stats", t->sim_url);
+	return cg_h_get_json(url);
+}
+
+/* A number in /_sim/stats by dotted path ("outage_requests", "by_operation.CreateCase"), 0 absent. */
+static inline double itest_sim_stat(struct itest *t, const char *dotted)
+{
+	cJSON *st = itest_sim_stats(t);
+	const cJSON *v = st;
+	char part[128];
+	for (const char *p = dotted; v && *p;) {
+		size_t n = strcspn(p, ".");
+		snprintf(part, sizeof(part), "%.*s", (int)n, p);
+		v = cJSON_GetObjectItemCaseSensitive(v, part);
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+	cJSON_Delete(st);
+	return d;
 }
 
 /* The simulator's cases ({"cases":[...]}), or NULL. */
