@@ -687,23 +687,6 @@ static int is_http_url(const char *s)
 	return 1;
 }
 
-/*
- * A URL as a Markdown link destination: characters that end or break one are escaped, and '@'
- * (%40 means the same in a path or query) so that no mention parser sees one.
- */
-static void sb_put_url(struct cg_sbuf *s, const char *url)
-{
-	for (const char *p = url; *p;) {
-		size_t run = strcspn(p, "()<> @\\`");
-		cg_sbuf_addn(s, p, run);
-		p += run;
-		if (*p) {
-			cg_sbuf_addf(s, "%%%02X", (unsigned)(unsigned char)*p);
-			p++;
-		}
-	}
-}
-
 /* Writes a sender's value on a list item, neutralised; continuation lines are indented so they stay inside it. */
 static void sb_put_item_value(struct cg_sbuf *s, const char *v)
 {
@@ -761,11 +744,7 @@ static void sb_put_links(struct cg_sbuf *s, const cJSON *links, const char *sep,
 		any = 1;
 		if (heading)
 			cg_sbuf_add(s, "- ");
-		cg_sbuf_add(s, "[");
-		cg_md_put(s, it->string, CG_MD_TEXT);
-		cg_sbuf_add(s, "](");
-		sb_put_url(s, it->valuestring);
-		cg_sbuf_add(s, ")");
+		cg_md_link(s, it->string, it->valuestring);
 		if (heading)
 			cg_sbuf_add(s, "\n");
 	}

@@ -68,15 +68,26 @@ static void put_pct(struct cg_sbuf *b, unsigned char c)
 	cg_sbuf_addn(b, esc, 3);
 }
 
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
 static void put_url(struct cg_sbuf *b, const unsigned char *p, size_t n)
 {
+	/* A URL value often ends in a newline (YAML block scalars): it goes, inner blanks are encoded. */
+	while (n && is_space(p[0])) {
+		p++;
+		n--;
+	}
+	while (n && is_space(p[n - 1]))
+		n--;
 	for (size_t i = 0; i < n;) {
 		size_t run = i;
-		while (run < n && ((p[run] >= 0x20 && p[run] < 0x7F && !strchr("@<>\"`", p[run])) || p[run] == '\t' ||
-		                   p[run] == '\n' || p[run] == '\r'))
+		while (run < n && p[run] > 0x20 && p[run] < 0x7F && !strchr("@<>\"`", p[run]))
 			run++;
 		cg_sbuf_addn(b, (const char *)p + i, run - i);
-		if (run < n && (p[run] >= 0x80 || (p[run] >= 0x20 && p[run] != 0x7F)))
+		if (run < n && p[run] != 0x7F && (p[run] >= 0x20 || is_space(p[run])))
 			put_pct(b, p[run]);
 		i = run + 1; /* other control characters and DEL are dropped */
 	}
@@ -277,6 +288,20 @@ void cg_md_fence(struct cg_sbuf *b, const char *s)
 	put_ticks(b, fence);
 	cg_sbuf_add(b, "\n");
 	free(c);
+}
+
+void cg_md_link(struct cg_sbuf *b, const char *text, const char *url)
+{
+	cg_sbuf_add(b, "[");
+	cg_md_put(b, text, CG_MD_TEXT);
+	cg_sbuf_add(b, "](");
+	for (const unsigned char *p = (const unsigned char *)(url ? url : ""); *p; p++) {
+		if (*p <= 0x20 || *p >= 0x7F || strchr("()<>\\`@", *p))
+			put_pct(b, *p);
+		else
+			cg_sbuf_addn(b, (const char *)p, 1);
+	}
+	cg_sbuf_add(b, ")");
 }
 
 /* At most max bytes of s, cut back to a character boundary (what %.Ns means here). */

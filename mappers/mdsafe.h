@@ -35,9 +35,8 @@ enum cg_md_mode {
 	CG_MD_TITLE,
 	/* A plain value (attributes, custom attributes): the common rules only. */
 	CG_MD_VALUE,
-	/* A URL value: '@' '<' '>' '"' '`' and every byte >= 0x80 percent-encoded (hidden characters
-	 * become visible, the URL keeps working); control characters but tab and newline dropped.
-	 * Whitespace stays, so that trimming and the caller's URL check still see it. */
+	/* A URL value: trimmed; whitespace, '@' '<' '>' '"' '`' and every byte >= 0x80 percent-encoded
+	 * (hidden characters become visible, the URL keeps working); other control characters dropped. */
 	CG_MD_URL,
 };
 
@@ -57,6 +56,13 @@ void cg_md_code(struct cg_sbuf *b, const char *s);
 /* Appends s as a fenced code block (CG_MD_BLOCK content, fence of at least 3 backticks and longer
  * than any run inside), ending with a newline. */
 void cg_md_fence(struct cg_sbuf *b, const char *s);
+
+/*
+ * Appends casegate's link to a sender's URL: "[text](url)", text neutralised as CG_MD_TEXT, and in
+ * the URL every character that could end the destination or be read as something else ( ) < >
+ * space \ ` @, control characters and bytes >= 0x80 percent-encoded. The caller checks the scheme.
+ */
+void cg_md_link(struct cg_sbuf *b, const char *text, const char *url);
 
 /*
  * Like cg_sbuf_addf, but every %s argument is appended neutralised as CG_MD_TEXT; the format

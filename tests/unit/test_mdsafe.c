@@ -196,10 +196,11 @@ static void test_value_and_url(void **state)
 	       "https://x.example/\xE2\x80\xAE"
 	       "fdp.exe",
 	       "https://x.example/%E2%80%AEfdp.exe");
+	/* Trimmed (a YAML block scalar's newline); blanks inside encoded, other controls dropped. */
 	expect(CG_MD_URL,
-	       "https://x.example/a\x01"
-	       "b\x7f c\n",
-	       "https://x.example/ab c\n");
+	       " https://x.example/a\x01"
+	       "b\x7f c\td\n",
+	       "https://x.example/ab%20c%09d");
 	expect(CG_MD_URL, "https://bücher.example/\xFF", "https://b%C3%BCcher.example/%FF");
 }
 
@@ -340,6 +341,23 @@ static void test_random_inputs(void **state)
 	}
 }
 
+static void test_link(void **state)
+{
+	(void)state;
+	struct cg_sbuf b = {0};
+	/* The text is Markdown text; in the URL whatever could end the destination or read as a mention. */
+	cg_md_link(&b, "run[b](https://evil.example)", "https://x.example/@me/a b(c)<d>\\`e\xE2\x80\xAE");
+	char *got = cg_sbuf_take(&b);
+	assert_string_equal(
+	    got, "[run\\[b\\](https://evil.example)](https://x.example/%40me/a%20b%28c%29%3Cd%3E%5C%60e%E2%80%AE)");
+	free(got);
+	cg_md_link(&b, "Source", "https://prom.example/graph?g0.expr=rate(x[5m])) [login](https://evil.example");
+	got = cg_sbuf_take(&b);
+	assert_string_equal(
+	    got, "[Source](https://prom.example/graph?g0.expr=rate%28x[5m]%29%29%20[login]%28https://evil.example)");
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +370,7 @@ int main(void)
 	    cmocka_unit_test(test_fence),
 	    cmocka_unit_test(test_addf),
 	    cmocka_unit_test(test_random_inputs),
+	    cmocka_unit_test(test_link),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
