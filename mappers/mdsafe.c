@@ -11,8 +11,7 @@
 #define FULLWIDTH_AT "\xEF\xBC\xA0" /* U+FF20 */
 #define REPLACEMENT  "\xEF\xBF\xBD" /* U+FFFD */
 
-/* Length (1..4) of the valid UTF-8 sequence at s (n bytes left) and its code point, or 0. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+size_t cg_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
 	unsigned char c = s[0];
 	if (c < 0x80) {
@@ -53,8 +52,7 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
-/* Characters that change how text reads without being seen: C1 controls, bidi, zero-width. */
-static int hidden(uint32_t cp)
+int cg_md_hidden(uint32_t cp)
 {
 	return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
 	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || (cp >= 0x200B && cp <= 0x200D) ||
@@ -122,10 +120,10 @@ static void put_clean(struct cg_sbuf *b, const unsigned char *p, size_t n)
 			i++; /* other C0 controls and DEL */
 		} else {
 			uint32_t cp = 0;
-			size_t len = utf8_decode(p + i, n - i, &cp);
+			size_t len = cg_utf8_decode(p + i, n - i, &cp);
 			if (!len)
 				cg_sbuf_add(b, REPLACEMENT);
-			else if (!hidden(cp))
+			else if (!cg_md_hidden(cp))
 				cg_sbuf_addn(b, (const char *)p + i, len);
 			i += len ? len : 1;
 		}

@@ -3,6 +3,7 @@
 #define CG_MDSAFE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sbuf.h"
 
@@ -39,6 +40,12 @@ enum cg_md_mode {
 	 * (hidden characters become visible, the URL keeps working); other control characters dropped. */
 	CG_MD_URL,
 };
+
+/* Length (1..4) of the valid UTF-8 sequence at s (n bytes available) with its code point in *cp, or 0. */
+size_t cg_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* 1 for a character that changes how text reads without being seen: C1 controls, bidi controls,
+ * zero-width and invisible characters (the set listed above). */
+int cg_md_hidden(uint32_t cp);
 
 /* Appends the n bytes at s to b, neutralised for mode. */
 void cg_md_putn(struct cg_sbuf *b, const char *s, size_t n, enum cg_md_mode mode);
