@@ -642,7 +642,7 @@ static int build_title(const struct cg_builder *b, const struct cg_event *ev, co
 	int rc;
 	if (b->title) {
 		char *r = NULL;
-		if ((rc = render(b->title, ctx, CG_TMPL_ESCAPE_TITLE, NULL, &r)))
+		if ((rc = render(b->title, ctx, CG_TMPL_ESCAPE_PLAIN, NULL, &r)))
 			return rc;
 		rc = collapsed_copy(r, &title);
 		free(r);
@@ -651,7 +651,7 @@ static int build_title(const struct cg_builder *b, const struct cg_event *ev, co
 	}
 	if (!title && ev->title) {
 		/* The mapper's title is sender text through and through. */
-		char *t = cg_md_str(ev->title, CG_MD_TITLE);
+		char *t = cg_md_str(ev->title, CG_MD_PLAIN);
 		if (!t)
 			return CG_ENOMEM;
 		rc = collapsed_copy(t, &title);
@@ -795,7 +795,7 @@ static int build_description(const struct cg_builder *b, const struct cg_event *
 	}
 	if (!d && ev->description) {
 		/* Mappers neutralise what they insert; mentions and hidden characters go again in case one slipped. */
-		d = cg_md_str(ev->description, CG_MD_VALUE);
+		d = cg_md_str(ev->description, CG_MD_MINIMAL);
 		if (!d)
 			return CG_ENOMEM;
 		if (!d[strspn(d, " \t\r\n\v\f")]) {
@@ -955,7 +955,7 @@ static int build_one_ca(const struct ca *c, const cJSON *ctx, cJSON *obj, struct
 {
 	char **vals = NULL;
 	size_t n = 0;
-	int rc = render_values(&c->values, ctx, c->type == CG_CA_URL ? CG_TMPL_ESCAPE_URL : CG_TMPL_ESCAPE_VALUE,
+	int rc = render_values(&c->values, ctx, c->type == CG_CA_URL ? CG_TMPL_ESCAPE_URL : CG_TMPL_ESCAPE_PLAIN,
 			       !c->is_multi, &vals, &n);
 	if (rc)
 		return rc;
@@ -1045,7 +1045,7 @@ static int build_attributes(const struct cg_builder *b, const struct cg_event *e
 		for (size_t i = 0; i < b->nattrs; i++) {
 			char **vals = NULL;
 			size_t n = 0;
-			if ((rc = render_values(&b->attrs[i].values, ctx, CG_TMPL_ESCAPE_VALUE, 0, &vals, &n)))
+			if ((rc = render_values(&b->attrs[i].values, ctx, CG_TMPL_ESCAPE_PLAIN, 0, &vals, &n)))
 				goto fail;
 			cJSON *arr = n ? cJSON_CreateArray() : NULL;
 			if (n && !arr) {
@@ -1073,8 +1073,8 @@ static int build_attributes(const struct cg_builder *b, const struct cg_event *e
 		{
 			if (!cJSON_IsString(it) || !it->string)
 				continue;
-			k = cg_md_str(it->string, CG_MD_VALUE);
-			v = cg_md_str(it->valuestring, CG_MD_VALUE);
+			k = cg_md_str(it->string, CG_MD_PLAIN);
+			v = cg_md_str(it->valuestring, CG_MD_PLAIN);
 			if (!k || !v)
 				goto nomem;
 			trim(k);
@@ -1146,7 +1146,7 @@ static char *build_summary(const struct cg_event *ev, const char *notes)
 		}
 	}
 	if (ev->comment_detail && *ev->comment_detail) {
-		cg_md_put(&s, ev->comment_detail, CG_MD_VALUE); /* the mapper's Markdown, neutralised by it */
+		cg_md_put(&s, ev->comment_detail, CG_MD_MINIMAL); /* the mapper's Markdown, neutralised by it */
 		if (s.len && s.p[s.len - 1] != '\n')
 			cg_sbuf_add(&s, "\n");
 	}
@@ -1167,7 +1167,7 @@ static char *build_summary(const struct cg_event *ev, const char *notes)
 	if (!out)
 		return NULL;
 	/* No operator text in here: a last pass over all of it catches a mention any part let through. */
-	char *clean = cg_md_str(out, CG_MD_VALUE);
+	char *clean = cg_md_str(out, CG_MD_MINIMAL);
 	free(out);
 	if (clean) {
 		trim(clean);
@@ -1328,7 +1328,7 @@ cJSON *cg_body_comment(const char *text)
 	cJSON *attrs = NULL;
 	cJSON *root = body_shell(&attrs);
 	/* Comments are casegate's text and sender text, never an operator's: no mention stays live. */
-	char *t = cg_md_str(text, CG_MD_VALUE);
+	char *t = cg_md_str(text, CG_MD_MINIMAL);
 	if (!root || !t)
 		goto fail;
 	cg_utf8_truncate(t, CG_COMMENT_MAX);

@@ -82,7 +82,7 @@ static void put_url(struct cg_sbuf *b, const unsigned char *p, size_t n)
 		n--;
 	for (size_t i = 0; i < n;) {
 		size_t run = i;
-		while (run < n && p[run] > 0x20 && p[run] < 0x7F && !strchr("@<>\"`", p[run]))
+		while (run < n && p[run] > 0x20 && p[run] < 0x7F && !strchr("@<>\"`[]()", p[run]))
 			run++;
 		cg_sbuf_addn(b, (const char *)p + i, run - i);
 		if (run < n && p[run] != 0x7F && (p[run] >= 0x20 || is_space(p[run])))
@@ -155,7 +155,7 @@ static int char_ref(const unsigned char *p, size_t n)
 static void put_mode(struct cg_sbuf *b, const unsigned char *p, size_t n, enum cg_md_mode mode)
 {
 	const char *special = mode == CG_MD_TEXT    ? "\\`*_[]#|~<>&"
-	                      : mode == CG_MD_TITLE ? "]<&"
+	                      : mode == CG_MD_PLAIN ? "]<&"
 	                      : mode == CG_MD_CODE  ? "\n\t"
 	                                            : "";
 	size_t i = 0;
@@ -181,7 +181,7 @@ static void put_mode(struct cg_sbuf *b, const unsigned char *p, size_t n, enum c
 				char esc[2] = {'\\', (char)c};
 				cg_sbuf_addn(b, esc, 2);
 			}
-		} else { /* CG_MD_TITLE */
+		} else { /* CG_MD_PLAIN */
 			cg_sbuf_addn(b, (const char *)p + i, 1);
 			int brk = (c == ']' && i + 1 < n && p[i + 1] == '(') ||
 			          (c == '<' && i + 1 < n && (is_alpha(p[i + 1]) || strchr("/!?", p[i + 1]))) ||
@@ -201,7 +201,7 @@ void cg_md_putn(struct cg_sbuf *b, const char *s, size_t n, enum cg_md_mode mode
 		put_url(b, (const unsigned char *)s, n);
 		return;
 	}
-	if (mode == CG_MD_BLOCK || mode == CG_MD_VALUE) {
+	if (mode == CG_MD_BLOCK || mode == CG_MD_MINIMAL) {
 		put_clean(b, (const unsigned char *)s, n);
 		return;
 	}

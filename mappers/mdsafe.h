@@ -29,15 +29,18 @@ enum cg_md_mode {
 	CG_MD_CODE,
 	/* Content of a fenced code block: lines kept, nothing escaped (see cg_md_fence). */
 	CG_MD_BLOCK,
-	/* Plain text that Datadog may or may not render as Markdown (the case title): readable as
-	 * plain text and inert as Markdown: "](" becomes "] (" (no inline link or image), '<' before
-	 * a letter, '/', '!' or '?' gets a space after it (no HTML tag or autolink), '&' before '#'
-	 * or a name ending in ';' gets a space (no character reference spelling '@' or '<'). */
-	CG_MD_TITLE,
-	/* A plain value (attributes, custom attributes): the common rules only. */
-	CG_MD_VALUE,
-	/* A URL value: trimmed; whitespace, '@' '<' '>' '"' '`' and every byte >= 0x80 percent-encoded
-	 * (hidden characters become visible, the URL keeps working); other control characters dropped. */
+	/* Plain text that Datadog may or may not render as Markdown (the case title, attribute and
+	 * custom attribute values): readable as plain text and inert as Markdown: "](" becomes "] ("
+	 * (no inline link or image), '<' before a letter, '/', '!' or '?' gets a space after it (no
+	 * HTML tag or autolink), '&' before '#' or a name ending in ';' gets a space (no character
+	 * reference spelling '@' or '<'). Nothing else changes: no backslashes to show. */
+	CG_MD_PLAIN,
+	/* Markdown casegate made itself, its sender parts neutralised when it was made (a mapper's
+	 * description, a summary, a comment): the common rules only, as a second line of defence. */
+	CG_MD_MINIMAL,
+	/* A URL value: trimmed; whitespace, '@' '<' '>' '"' '`' '[' ']' '(' ')' and every byte >= 0x80
+	 * percent-encoded (hidden characters become visible, no Markdown link can form, the URL keeps
+	 * working); other control characters dropped. */
 	CG_MD_URL,
 };
 

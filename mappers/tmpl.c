@@ -618,13 +618,10 @@ static int put_value(struct rctx *rc, const cJSON *v, int escape)
 		r = put_escaped(rc, s, strlen(s));
 		break;
 	case CG_TMPL_ESCAPE_MARKDOWN:
-		r = put_safe(rc, s, rc->markdown && v == rc->markdown ? CG_MD_VALUE : CG_MD_TEXT);
+		r = put_safe(rc, s, rc->markdown && v == rc->markdown ? CG_MD_MINIMAL : CG_MD_TEXT);
 		break;
-	case CG_TMPL_ESCAPE_TITLE:
-		r = put_safe(rc, s, CG_MD_TITLE);
-		break;
-	case CG_TMPL_ESCAPE_VALUE:
-		r = put_safe(rc, s, CG_MD_VALUE);
+	case CG_TMPL_ESCAPE_PLAIN:
+		r = put_safe(rc, s, CG_MD_PLAIN);
 		break;
 	case CG_TMPL_ESCAPE_URL:
 		r = put_safe(rc, s, CG_MD_URL);

@@ -15,9 +15,8 @@ struct cg_tmpl;
 enum cg_tmpl_flags {
 	CG_TMPL_ESCAPE_HTML = 1,     /* HTML-escaped, as the Mustache spec requires */
 	CG_TMPL_ESCAPE_MARKDOWN = 2, /* CG_MD_TEXT: case description and comment text */
-	CG_TMPL_ESCAPE_TITLE = 3,    /* CG_MD_TITLE: the case title */
-	CG_TMPL_ESCAPE_VALUE = 4,    /* CG_MD_VALUE: attributes and custom attribute values */
-	CG_TMPL_ESCAPE_URL = 5,      /* CG_MD_URL: URL custom attribute values */
+	CG_TMPL_ESCAPE_PLAIN = 3,    /* CG_MD_PLAIN: the title, attribute and custom attribute values */
+	CG_TMPL_ESCAPE_URL = 4,      /* CG_MD_URL: URL custom attribute values */
 	CG_TMPL_ESCAPE_MASK = 7,     /* 0: {{x}} inserts the value as is (dedup keys, priorities) */
 };
 
@@ -44,7 +43,7 @@ struct cg_tmpl_opts {
 	/*
 	 * A value that is Markdown casegate made itself, its sender parts neutralised already (the
 	 * mapper's description in ctx): with CG_TMPL_ESCAPE_MARKDOWN, {{x}} naming this very item
-	 * keeps its Markdown and only gets CG_MD_VALUE (no double escaping). NULL: none.
+	 * keeps its Markdown and only gets CG_MD_MINIMAL (no double escaping). NULL: none.
 	 */
 	const cJSON *markdown;
 };

@@ -937,11 +937,11 @@ static void test_sender_text_neutralised(void **state)
 	check_str("description", cJSON_GetStringValue(create_attr(&d, "description")),
 		  "@oncall-sre ping " FW_AT "oncall-team !\\[x\\](https://evil.example/p.png) &lt;img src=x&gt;\n\n"
 		  "rm \\`x\\` \\`\\`y\\`\\` " FW_AT "all");
-	check_json("attributes", d.attributes, "{\"name\":[\"Disk full " FW_AT "all [login](https://evil.example/login)\"]}");
+	check_json("attributes", d.attributes, "{\"name\":[\"Disk full " FW_AT "all [login] (https://evil.example/login)\"]}");
 	check_str("custom text", cJSON_GetStringValue(cg_json_path(create_attr(&d, "custom_attributes"), "what.value")),
-		  "Disk full " FW_AT "all [login](https://evil.example/login)");
+		  "Disk full " FW_AT "all [login] (https://evil.example/login)");
 	check_str("custom url", cJSON_GetStringValue(cg_json_path(create_attr(&d, "custom_attributes"), "where.value")),
-		  "https://x.example/?q=Disk%20full%20%40all%20[login](https://evil.example/login)");
+		  "https://x.example/?q=Disk%20full%20%40all%20%5Blogin%5D%28https://evil.example/login%29");
 	check_str("severity", d.severity, "crit'x " FW_AT "all");
 	char *create = body_text(d.create);
 	check_no_live_mention("create", create, operator, 3);
@@ -961,8 +961,8 @@ static void test_sender_text_neutralised(void **state)
 	check_excludes("description", desc, "\xE2\x80\x8B");
 	check_no_live_link("description", desc, "https://evil");
 	check_json("attributes", d.attributes,
-		   "{\"alertname\":[\"Disk full " FW_AT "all [login](https://evil.example/login)\"],"
-		   "\"cmd\":[\"rm `x` ``y`` " FW_AT "all\"],\"k" FW_AT "ey [a](https://evil.example/k)\":[\"v" FW_AT
+		   "{\"alertname\":[\"Disk full " FW_AT "all [login] (https://evil.example/login)\"],"
+		   "\"cmd\":[\"rm `x` ``y`` " FW_AT "all\"],\"k" FW_AT "ey [a] (https://evil.example/k)\":[\"v" FW_AT
 		   "team-y\"]}");
 	check_str("summary", d.summary,
 		  "**FIRING** \xC2\xB7 severity crit\\`x " FW_AT "all \xC2\xB7 started 2024 " FW_AT "now\n"
@@ -972,6 +972,7 @@ static void test_sender_text_neutralised(void **state)
 	char *attrs_body = body_text(d.attributes);
 	check_no_live_mention("create", create, NULL, 0);
 	check_no_live_mention("attributes", attrs_body, NULL, 0);
+	check_no_live_link("attributes", attrs_body, "https://evil");
 	check_no_live_mention("summary", d.summary, NULL, 0);
 	cJSON *comment = cg_body_comment("**Fired again.**\nping @all");
 	char *comment_body = body_text(comment);

@@ -17,7 +17,7 @@
 
 static const char *mode_name(enum cg_md_mode m)
 {
-	static const char *const n[] = {"TEXT", "CODE", "BLOCK", "TITLE", "VALUE", "URL"};
+	static const char *const n[] = {"TEXT", "CODE", "BLOCK", "PLAIN", "MINIMAL", "URL"};
 	return (unsigned)m < sizeof(n) / sizeof(n[0]) ? n[m] : "?";
 }
 
@@ -75,7 +75,7 @@ static void test_mentions(void **state)
 	/* A bare address too: "@user@example.com" notifies a Datadog user, and no parser is trusted to
 	 * tell the two apart. */
 	expect(CG_MD_TEXT, "mail ops@example.com", "mail ops" FW_AT "example.com");
-	for (enum cg_md_mode m = CG_MD_TEXT; m <= CG_MD_VALUE; m++) {
+	for (enum cg_md_mode m = CG_MD_TEXT; m <= CG_MD_MINIMAL; m++) {
 		char *s = cg_md_str("x @all y", m);
 		assert_non_null(s);
 		assert_null(strchr(s, '@'));
@@ -120,12 +120,12 @@ static void test_control_and_hidden(void **state)
 	       "b\x7f c\r\nd\re\tf\x1b[31mg",
 	       "ab c\nd\ne\tf\\[31mg");
 	/* C1 (U+0085 NEL, U+009B CSI), bidi and zero-width characters go. */
-	expect(CG_MD_VALUE,
+	expect(CG_MD_MINIMAL,
 	       "a\xC2\x85"
 	       "b\xC2\x9B"
 	       "c",
 	       "abc");
-	expect(CG_MD_VALUE,
+	expect(CG_MD_MINIMAL,
 	       "1\xE2\x80\xAA"
 	       "2\xE2\x80\xAB"
 	       "3\xE2\x80\xAC"
@@ -140,7 +140,7 @@ static void test_control_and_hidden(void **state)
 	       "c\xD8\x9C"
 	       "d",
 	       "123456789abcd");
-	expect(CG_MD_VALUE,
+	expect(CG_MD_MINIMAL,
 	       "z\xE2\x80\x8B"
 	       "w\xE2\x80\x8C"
 	       "j\xE2\x80\x8D"
@@ -149,7 +149,7 @@ static void test_control_and_hidden(void **state)
 	       "o",
 	       "zwjnbo");
 	/* Characters next to those ranges stay: U+2010 hyphen, U+202F narrow no-break space. */
-	expect(CG_MD_VALUE,
+	expect(CG_MD_MINIMAL,
 	       "a\xE2\x80\x90"
 	       "b\xE2\x80\xAF"
 	       "c",
@@ -163,34 +163,37 @@ static void test_control_and_hidden(void **state)
 	       "a\xFF"
 	       "b\xC3",
 	       "a" FFFD "b" FFFD);
-	expect(CG_MD_VALUE, "\xED\xA0\x80x\xF4\x90\x80\x80y\xC0\xAF",
+	expect(CG_MD_MINIMAL, "\xED\xA0\x80x\xF4\x90\x80\x80y\xC0\xAF",
 	       FFFD FFFD FFFD "x" FFFD FFFD FFFD FFFD "y" FFFD FFFD);
 }
 
-static void test_title(void **state)
+static void test_plain(void **state)
 {
 	(void)state;
 	/* Readable as plain text, inert if Datadog renders titles as Markdown after all. */
-	expect(CG_MD_TITLE, "Disk full @all @team-x see [login](https://evil.example/login)",
+	expect(CG_MD_PLAIN, "Disk full @all @team-x see [login](https://evil.example/login)",
 	       "Disk full " FW_AT "all " FW_AT "team-x see [login] (https://evil.example/login)");
-	expect(CG_MD_TITLE, "![x](https://evil.example/p.png) <img src=x> </b> <!-- c --> <?x?>",
+	expect(CG_MD_PLAIN, "![x](https://evil.example/p.png) <img src=x> </b> <!-- c --> <?x?>",
 	       "![x] (https://evil.example/p.png) < img src=x> < /b> < !-- c --> < ?x?>");
-	expect(CG_MD_TITLE, "<https://evil.example>", "< https://evil.example>");
-	expect(CG_MD_TITLE, "&#64;all &commat;x &amp; AT&T R&D", "& #64;all & commat;x & amp; AT&T R&D");
+	expect(CG_MD_PLAIN, "<https://evil.example>", "< https://evil.example>");
+	expect(CG_MD_PLAIN, "&#64;all &commat;x &amp; AT&T R&D", "& #64;all & commat;x & amp; AT&T R&D");
 	/* Ordinary titles are left alone. */
-	expect(CG_MD_TITLE, "[FIRING:2] CPU > 90% on db-1 (prod) a < b, x<1",
+	expect(CG_MD_PLAIN, "[FIRING:2] CPU > 90% on db-1 (prod) a < b, x<1",
 	       "[FIRING:2] CPU > 90% on db-1 (prod) a < b, x<1");
 	/* Hidden characters go before the checks, so they cannot hide a "](" from them. */
-	expect(CG_MD_TITLE, "[a]\xE2\x80\x8B(https://evil.example)", "[a] (https://evil.example)");
-	expect(CG_MD_TITLE, "<\xE2\x80\x8Dimg>", "< img>");
-	expect(CG_MD_TITLE, "a\nb", "a\nb"); /* the builder collapses whitespace afterwards */
+	expect(CG_MD_PLAIN, "[a]\xE2\x80\x8B(https://evil.example)", "[a] (https://evil.example)");
+	expect(CG_MD_PLAIN, "<\xE2\x80\x8Dimg>", "< img>");
+	expect(CG_MD_PLAIN, "a\nb", "a\nb"); /* the builder collapses whitespace afterwards */
 }
 
-static void test_value_and_url(void **state)
+static void test_minimal_and_url(void **state)
 {
 	(void)state;
 	/* Values keep their punctuation: only mentions and hidden characters go. */
-	expect(CG_MD_VALUE, "team@x [a](b) <b> `c` *d*", "team" FW_AT "x [a](b) <b> `c` *d*");
+	/* casegate's own Markdown keeps everything but mentions and hidden characters. */
+	expect(CG_MD_MINIMAL, "team@x [a](b) <b> `c` *d*\xE2\x80\xAE", "team" FW_AT "x [a](b) <b> `c` *d*");
+	/* A value keeps its punctuation too, only no link, image or tag can form. */
+	expect(CG_MD_PLAIN, "team@x [a](b) <b> `c` *d* \\_", "team" FW_AT "x [a] (b) < b> `c` *d* \\_");
 	expect(CG_MD_URL, "https://x.example/p?q=<a>&r=\"`\"#f", "https://x.example/p?q=%3Ca%3E&r=%22%60%22#f");
 	expect(CG_MD_URL,
 	       "https://x.example/\xE2\x80\xAE"
@@ -202,6 +205,9 @@ static void test_value_and_url(void **state)
 	       "b\x7f c\td\n",
 	       "https://x.example/ab%20c%09d");
 	expect(CG_MD_URL, "https://bücher.example/\xFF", "https://b%C3%BCcher.example/%FF");
+	/* No Markdown link can form inside a URL value either. */
+	expect(CG_MD_URL, "https://x.example/a) [login](https://evil.example",
+	       "https://x.example/a%29%20%5Blogin%5D%28https://evil.example");
 }
 
 static void expect_code(const char *in, const char *want)
@@ -317,7 +323,7 @@ static void test_random_inputs(void **state)
 				break;
 		}
 		in[n] = '\0';
-		for (enum cg_md_mode m = CG_MD_TEXT; m <= CG_MD_VALUE; m++) {
+		for (enum cg_md_mode m = CG_MD_TEXT; m <= CG_MD_MINIMAL; m++) {
 			char *out = cg_md_str(in, m);
 			assert_non_null(out);
 			int bad = !valid_utf8(out) || strchr(out, '@') != NULL || strstr(out, "\xE2\x80\xAE") ||
@@ -327,7 +333,7 @@ static void test_random_inputs(void **state)
 				      (m == CG_MD_CODE && (*p == '\n' || *p == '\t'));
 			if (!bad && m == CG_MD_TEXT)
 				bad = unescaped_active(out);
-			for (const char *p = out; *p && !bad && m == CG_MD_TITLE; p++)
+			for (const char *p = out; *p && !bad && m == CG_MD_PLAIN; p++)
 				bad = (p[0] == ']' && p[1] == '(') ||
 				      (p[0] == '<' && p[1] &&
 				       (strchr("/!?", p[1]) || ((p[1] | 0x20) >= 'a' && (p[1] | 0x20) <= 'z')));
@@ -364,8 +370,8 @@ int main(void)
 	    cmocka_unit_test(test_mentions),
 	    cmocka_unit_test(test_markdown_text),
 	    cmocka_unit_test(test_control_and_hidden),
-	    cmocka_unit_test(test_title),
-	    cmocka_unit_test(test_value_and_url),
+	    cmocka_unit_test(test_plain),
+	    cmocka_unit_test(test_minimal_and_url),
 	    cmocka_unit_test(test_code_span),
 	    cmocka_unit_test(test_fence),
 	    cmocka_unit_test(test_addf),

@@ -409,7 +409,7 @@ static void test_markdown_trusted_value(void **state)
 				 "y|**Summary:** \\[x\\] " FW_AT "y");
 	free(out);
 	/* In another mode the trusted item is just a value. */
-	md.flags = CG_TMPL_ESCAPE_TITLE;
+	md.flags = CG_TMPL_ESCAPE_PLAIN;
 	assert_int_equal(cg_tmpl_render_opts(t, ctx, &md, &out), 0);
 	assert_string_equal(out, "**Summary:** \\[x\\] " FW_AT "y|**Summary:** \\[x\\] " FW_AT
 				 "y|**Summary:** \\[x\\] " FW_AT "y");
@@ -422,11 +422,10 @@ static void test_plain_modes(void **state)
 {
 	(void)state;
 	const char *data = "{\"t\":\"@all [login](https://evil.example/login) <b>\",\"u\":\"https://x.example/@u?a=<b>\"}";
-	const struct cg_tmpl_opts title = {.flags = CG_TMPL_ESCAPE_TITLE};
-	const struct cg_tmpl_opts value = {.flags = CG_TMPL_ESCAPE_VALUE};
+	const struct cg_tmpl_opts title = {.flags = CG_TMPL_ESCAPE_PLAIN};
 	const struct cg_tmpl_opts url = {.flags = CG_TMPL_ESCAPE_URL};
+	/* The operator's "[P1]" and "@me" stay; the value cannot link, tag or mention. */
 	expect_render("[P1] {{t}} @me", data, &title, "[P1] " FW_AT "all [login] (https://evil.example/login) < b> @me");
-	expect_render("{{t}}", data, &value, FW_AT "all [login](https://evil.example/login) <b>");
 	expect_render("{{u}}#x@y", data, &url, "https://x.example/%40u?a=%3Cb%3E#x@y");
 	expect_render("{{{t}}}", data, &title, "@all [login](https://evil.example/login) <b>");
 	/* HTML escaping is unchanged. */
