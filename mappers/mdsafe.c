@@ -66,6 +66,48 @@ static void put_pct(struct cg_sbuf *b, unsigned char c)
 	cg_sbuf_addn(b, esc, 3);
 }
 
+/* Which printable ASCII characters a mode must look at (control bytes, DEL and non-ASCII always). */
+enum { S_AT = 1, S_TEXT = 2, S_PLAIN = 4, S_URL = 8, S_LINK = 16 };
+static const unsigned char ascii_class[128] = {
+    ['@'] = S_AT | S_TEXT | S_PLAIN | S_URL | S_LINK,
+    ['\\'] = S_TEXT | S_LINK,
+    ['`'] = S_TEXT | S_URL | S_LINK,
+    ['*'] = S_TEXT,
+    ['_'] = S_TEXT,
+    ['['] = S_TEXT | S_URL,
+    [']'] = S_TEXT | S_PLAIN | S_URL,
+    ['#'] = S_TEXT,
+    ['|'] = S_TEXT,
+    ['~'] = S_TEXT,
+    ['<'] = S_TEXT | S_PLAIN | S_URL | S_LINK,
+    ['>'] = S_TEXT | S_URL | S_LINK,
+    ['&'] = S_TEXT | S_PLAIN,
+    ['"'] = S_URL,
+    ['('] = S_URL | S_LINK,
+    [')'] = S_URL | S_LINK,
+    [' '] = S_URL | S_LINK,
+};
+
+/* 1 when byte c needs a look under class bit `bit` (it is not printable ASCII that is copied as is). */
+static int needs(unsigned char c, unsigned bit)
+{
+	return c < 0x20 || c >= 0x7F || (ascii_class[c] & bit);
+}
+
+static unsigned mode_bit(enum cg_md_mode mode)
+{
+	switch (mode) {
+	case CG_MD_TEXT:
+		return S_TEXT;
+	case CG_MD_PLAIN:
+		return S_PLAIN;
+	case CG_MD_URL:
+		return S_URL;
+	default:
+		return S_AT;
+	}
+}
+
 static int is_space(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -82,7 +124,7 @@ static void put_url(struct cg_sbuf *b, const unsigned char *p, size_t n)
 		n--;
 	for (size_t i = 0; i < n;) {
 		size_t run = i;
-		while (run < n && p[run] > 0x20 && p[run] < 0x7F && !strchr("@<>\"`[]()", p[run]))
+		while (run < n && !needs(p[run], S_URL))
 			run++;
 		cg_sbuf_addn(b, (const char *)p + i, run - i);
 		if (run < n && p[run] != 0x7F && (p[run] >= 0x20 || is_space(p[run])))
@@ -92,15 +134,17 @@ static void put_url(struct cg_sbuf *b, const unsigned char *p, size_t n)
 }
 
 /*
- * The rules every mode shares (see mdsafe.h), into b. Done as a pass of its own so that the
- * mode's rules see the text as it will be shown: "]\u200B(" must not slip past a check for "](".
+ * The rules every mode shares (see mdsafe.h), and for CG_MD_TEXT and CG_MD_CODE their own, which
+ * look at one character at a time, into b. CG_MD_PLAIN looks at neighbours: it runs over this
+ * pass's output (put_plain), so that "]\u200B(" cannot slip past a check for "](".
  */
-static void put_clean(struct cg_sbuf *b, const unsigned char *p, size_t n)
+static void put_clean(struct cg_sbuf *b, const unsigned char *p, size_t n, enum cg_md_mode mode)
 {
+	unsigned bit = mode == CG_MD_TEXT ? S_TEXT : S_AT;
 	size_t i = 0;
 	while (i < n) {
 		size_t run = i;
-		while (run < n && p[run] >= 0x20 && p[run] < 0x7F && p[run] != '@')
+		while (run < n && !needs(p[run], bit))
 			run++;
 		cg_sbuf_addn(b, (const char *)p + i, run - i);
 		i = run;
@@ -110,14 +154,23 @@ static void put_clean(struct cg_sbuf *b, const unsigned char *p, size_t n)
 		if (c == '@') {
 			cg_sbuf_add(b, FULLWIDTH_AT);
 			i++;
-		} else if (c == '\r') {
-			cg_sbuf_add(b, "\n");
-			i += i + 1 < n && p[i + 1] == '\n' ? 2 : 1;
-		} else if (c == '\n' || c == '\t') {
-			cg_sbuf_addn(b, (const char *)p + i, 1);
+		} else if (c == '\r' || c == '\n' || c == '\t') {
+			cg_sbuf_add(b, mode == CG_MD_CODE ? " " : c == '\t' ? "\t" : "\n");
+			i += c == '\r' && i + 1 < n && p[i + 1] == '\n' ? 2 : 1;
+		} else if (c < 0x20 || c == 0x7F) {
+			i++;           /* other C0 controls and DEL */
+		} else if (c < 0x80) { /* CG_MD_TEXT's Markdown characters */
+			if (c == '<')
+				cg_sbuf_add(b, "&lt;");
+			else if (c == '>')
+				cg_sbuf_add(b, "&gt;");
+			else if (c == '&')
+				cg_sbuf_add(b, "&amp;");
+			else {
+				char esc[2] = {'\\', (char)c};
+				cg_sbuf_addn(b, esc, 2);
+			}
 			i++;
-		} else if (c < 0x80) {
-			i++; /* other C0 controls and DEL */
 		} else {
 			uint32_t cp = 0;
 			size_t len = cg_utf8_decode(p + i, n - i, &cp);
@@ -151,66 +204,68 @@ static int char_ref(const unsigned char *p, size_t n)
 	return i > 1 && i < n && p[i] == ';';
 }
 
-/* The mode's own rules over text put_clean made (n bytes at p), into b. */
-static void put_mode(struct cg_sbuf *b, const unsigned char *p, size_t n, enum cg_md_mode mode)
+/* CG_MD_PLAIN's rules over text put_clean made (n bytes at p), into b. */
+static void put_plain(struct cg_sbuf *b, const unsigned char *p, size_t n)
 {
-	const char *special = mode == CG_MD_TEXT    ? "\\`*_[]#|~<>&"
-	                      : mode == CG_MD_PLAIN ? "]<&"
-	                      : mode == CG_MD_CODE  ? "\n\t"
-	                                            : "";
 	size_t i = 0;
 	while (i < n) {
 		size_t run = i;
-		while (run < n && (!p[run] || !strchr(special, p[run])))
+		while (run < n && (p[run] >= 0x80 || !(ascii_class[p[run]] & S_PLAIN)))
 			run++;
 		cg_sbuf_addn(b, (const char *)p + i, run - i);
 		i = run;
 		if (i >= n)
 			break;
 		unsigned char c = p[i];
-		if (mode == CG_MD_CODE) {
+		cg_sbuf_addn(b, (const char *)p + i, 1);
+		int brk = (c == ']' && i + 1 < n && p[i + 1] == '(') ||
+		          (c == '<' && i + 1 < n && (is_alpha(p[i + 1]) || strchr("/!?", p[i + 1]))) ||
+		          (c == '&' && char_ref(p + i, n - i));
+		if (brk)
 			cg_sbuf_add(b, " ");
-		} else if (mode == CG_MD_TEXT) {
-			if (c == '<')
-				cg_sbuf_add(b, "&lt;");
-			else if (c == '>')
-				cg_sbuf_add(b, "&gt;");
-			else if (c == '&')
-				cg_sbuf_add(b, "&amp;");
-			else {
-				char esc[2] = {'\\', (char)c};
-				cg_sbuf_addn(b, esc, 2);
-			}
-		} else { /* CG_MD_PLAIN */
-			cg_sbuf_addn(b, (const char *)p + i, 1);
-			int brk = (c == ']' && i + 1 < n && p[i + 1] == '(') ||
-			          (c == '<' && i + 1 < n && (is_alpha(p[i + 1]) || strchr("/!?", p[i + 1]))) ||
-			          (c == '&' && char_ref(p + i, n - i));
-			if (brk)
-				cg_sbuf_add(b, " ");
-		}
 		i++;
 	}
+}
+
+/* 1 when neutralising the n bytes at s for mode gives them back unchanged. */
+static int unchanged(const char *s, size_t n, enum cg_md_mode mode)
+{
+	unsigned bit = mode_bit(mode);
+	for (size_t i = 0; i < n; i++)
+		if (needs((unsigned char)s[i], bit))
+			return 0;
+	/* (A URL with blanks to trim never gets here: blanks are in S_URL.) */
+	return 1;
+}
+
+int cg_md_unchanged(const char *s, size_t n, enum cg_md_mode mode)
+{
+	return unchanged(s, n, mode);
 }
 
 void cg_md_putn(struct cg_sbuf *b, const char *s, size_t n, enum cg_md_mode mode)
 {
 	if (!s || !n || b->oom)
 		return;
+	/* Most values (hosts, numbers, times, words) need nothing: copied as they are. */
+	if (unchanged(s, n, mode)) {
+		cg_sbuf_addn(b, s, n);
+		return;
+	}
 	if (mode == CG_MD_URL) {
 		put_url(b, (const unsigned char *)s, n);
 		return;
 	}
-	if (mode == CG_MD_BLOCK || mode == CG_MD_MINIMAL) {
-		put_clean(b, (const unsigned char *)s, n);
+	if (mode != CG_MD_PLAIN) {
+		put_clean(b, (const unsigned char *)s, n, mode);
 		return;
 	}
 	struct cg_sbuf clean = {0};
-	put_clean(&clean, (const unsigned char *)s, n);
+	put_clean(&clean, (const unsigned char *)s, n, mode);
 	if (clean.oom)
 		b->oom = 1;
 	else
-		put_mode(b, (const unsigned char *)clean.p, clean.len, mode);
+		put_plain(b, (const unsigned char *)clean.p, clean.len);
 	free(clean.p);
 }
 
@@ -293,11 +348,14 @@ void cg_md_link(struct cg_sbuf *b, const char *text, const char *url)
 	cg_sbuf_add(b, "[");
 	cg_md_put(b, text, CG_MD_TEXT);
 	cg_sbuf_add(b, "](");
-	for (const unsigned char *p = (const unsigned char *)(url ? url : ""); *p; p++) {
-		if (*p <= 0x20 || *p >= 0x7F || strchr("()<>\\`@", *p))
-			put_pct(b, *p);
-		else
-			cg_sbuf_addn(b, (const char *)p, 1);
+	const unsigned char *p = (const unsigned char *)(url ? url : "");
+	while (*p) {
+		const unsigned char *run = p;
+		while (*p && !needs(*p, S_LINK))
+			p++;
+		cg_sbuf_addn(b, (const char *)run, (size_t)(p - run));
+		if (*p)
+			put_pct(b, *p++);
 	}
 	cg_sbuf_add(b, ")");
 }

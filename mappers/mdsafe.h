@@ -54,6 +54,8 @@ int cg_md_hidden(uint32_t cp);
 void cg_md_putn(struct cg_sbuf *b, const char *s, size_t n, enum cg_md_mode mode);
 /* The same for a NUL-terminated string; NULL appends nothing. */
 void cg_md_put(struct cg_sbuf *b, const char *s, enum cg_md_mode mode);
+/* 1 when neutralising the n bytes at s for mode would give them back unchanged (nothing to copy). */
+int cg_md_unchanged(const char *s, size_t n, enum cg_md_mode mode);
 /* A malloc'd neutralised copy of s (NULL is taken as ""); NULL on ENOMEM. */
 char *cg_md_str(const char *s, enum cg_md_mode mode);
 

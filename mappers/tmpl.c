@@ -581,6 +581,9 @@ static void fmt_number(double d, char *buf, size_t n)
 /* Appends s through mdsafe's neutraliser for mode. */
 static int put_safe(struct rctx *rc, const char *s, enum cg_md_mode mode)
 {
+	size_t n = strlen(s);
+	if (cg_md_unchanged(s, n, mode))
+		return put(rc, s, n);
 	struct cg_sbuf b = {0};
 	cg_md_put(&b, s, mode);
 	int r = b.oom ? CG_ENOMEM : put(rc, b.p, b.len);
