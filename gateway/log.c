@@ -1,6 +1,7 @@
 /* log.c: one line per record to stderr, plain text or one JSON object. */
 #include "log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
+#include "mdsafe.h" /* cg_utf8_decode, cg_md_hidden */
 
 static enum cg_log_level cur_level = CG_LOG_LEVEL_INFO;
 static enum cg_log_format cur_format = CG_LOG_TEXT;
@@ -40,6 +42,78 @@ int cg_log_level_parse(const char *s, enum cg_log_level *out)
 int cg_log_enabled(enum cg_log_level level)
 {
 	return level <= cur_level;
+}
+
+/* Appends s to buf (cap bytes, *len used, kept NUL-terminated) as long as it fits whole. */
+static int put_raw(char *buf, size_t cap, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	if (*len + n + 1 > cap)
+		return -1;
+	memcpy(buf + *len, s, n + 1);
+	*len += n;
+	return 0;
+}
+
+/* Line and paragraph separators end a line in some viewers. */
+static int breaks_line(uint32_t cp)
+{
+	return cp == 0x2028 || cp == 0x2029 || cp == 0x85;
+}
+
+/*
+ * Appends a logged value to a text record: nothing in it can end the line, move the cursor or
+ * reorder what a terminal shows. Backslash, CR, LF and tab get C escapes; other control bytes,
+ * DEL and bytes that are not UTF-8 become \xHH; C1, bidi, zero-width characters and line
+ * separators \uHHHH. quote: a key=value field (logfmt): quoted when empty or holding a space,
+ * '=' or '"', so that a value cannot pose as another field. A value that does not fit is cut
+ * between two characters and ends in "...".
+ */
+static void put_esc(char *buf, size_t cap, size_t *len, const char *s, int quote)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	int q = quote && (!n || strpbrk(s, " =\""));
+	if (q && put_raw(buf, cap, len, "\""))
+		return;
+	for (size_t i = 0; i < n;) {
+		char tmp[16];
+		uint32_t cp = 0;
+		size_t step = 1;
+		if (p[i] == '\\')
+			snprintf(tmp, sizeof(tmp), "\\\\");
+		else if (p[i] == '"' && q)
+			snprintf(tmp, sizeof(tmp), "\\\"");
+		else if (p[i] == '\n')
+			snprintf(tmp, sizeof(tmp), "\\n");
+		else if (p[i] == '\r')
+			snprintf(tmp, sizeof(tmp), "\\r");
+		else if (p[i] == '\t')
+			snprintf(tmp, sizeof(tmp), "\\t");
+		else if (p[i] < 0x20 || p[i] == 0x7F)
+			snprintf(tmp, sizeof(tmp), "\\x%02x", p[i]);
+		else if (p[i] < 0x80) {
+			tmp[0] = (char)p[i];
+			tmp[1] = '\0';
+		} else if (!(step = cg_utf8_decode(p + i, n - i, &cp))) {
+			snprintf(tmp, sizeof(tmp), "\\x%02x", p[i]);
+			step = 1;
+		} else if (cg_md_hidden(cp) || breaks_line(cp)) {
+			snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned)cp);
+		} else {
+			memcpy(tmp, p + i, step);
+			tmp[step] = '\0';
+		}
+		/* Room for this piece, and for "..." and the closing quote after it. */
+		if (*len + strlen(tmp) + 5 > cap) {
+			put_raw(buf, cap, len, "...");
+			break;
+		}
+		put_raw(buf, cap, len, tmp);
+		i += step;
+	}
+	if (q)
+		put_raw(buf, cap, len, "\"");
 }
 
 static void emit(enum cg_log_level level, const char *component, const char *source, const char *dedup_key,
@@ -82,15 +156,23 @@ static void emit(enum cg_log_level level, const char *component, const char *sou
 		cJSON_Delete(o);
 		return;
 	}
-	char ctx[1024] = "";
-	size_t n = 0;
-	if (source)
-		n += (size_t)snprintf(ctx + n, sizeof(ctx) - n, "source=%s ", source);
-	if (dedup_key && n < sizeof(ctx))
-		n += (size_t)snprintf(ctx + n, sizeof(ctx) - n, "key=%s ", dedup_key);
-	if (case_key && n < sizeof(ctx))
-		snprintf(ctx + n, sizeof(ctx) - n, "case=%s ", case_key);
-	fprintf(out, "%s %-5s [%s] %s%s\n", when, level_names[level], component, ctx, msg);
+	/* Text: every value is escaped so that one record stays one line and shows what it holds. */
+	char line[16384]; /* a 2 KiB message escaped at worst 6 bytes for one */
+	int head = snprintf(line, sizeof(line), "%s %-5s [", when, level_names[level]);
+	size_t n = head > 0 ? (size_t)head : 0;
+	put_esc(line, sizeof(line), &n, component, 0);
+	put_raw(line, sizeof(line), &n, "] ");
+	static const char *const names[] = {"source=", "key=", "case="};
+	const char *vals[] = {source, dedup_key, case_key};
+	for (int i = 0; i < 3; i++) {
+		if (!vals[i])
+			continue;
+		put_raw(line, sizeof(line), &n, names[i]);
+		put_esc(line, sizeof(line), &n, vals[i], 1);
+		put_raw(line, sizeof(line), &n, " ");
+	}
+	put_esc(line, sizeof(line), &n, msg, 0);
+	fprintf(out, "%s\n", line);
 }
 
 void cg_log_write(enum cg_log_level level, const char *component, const char *fmt, ...)

@@ -9,17 +9,23 @@
 
 #include "builder.h"
 #include "err.h"
+#include "mdsafe.h"
 
 /* ---- small string builder ---- */
 
 /* ---- JSON helpers ---- */
+
+int cg_am_is_http(const char *url)
+{
+	return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
+}
 
 int cg_am_add_link(cJSON *links, const char *name, const char *url)
 {
 	if (!url || !*url)
 		return 0;
 	/* Links end up clickable in the case; anything but http(s) (javascript:, data:) is not worth the risk. */
-	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+	if (!cg_am_is_http(url))
 		return 0;
 	if (cJSON_GetObjectItemCaseSensitive(links, name))
 		return 0;
@@ -47,7 +53,7 @@ void cg_am_links_md(struct cg_sbuf *b, const cJSON *links)
 		if (!cJSON_IsString(it))
 			continue;
 		cg_sbuf_add(b, first ? "**Links:** " : " · ");
-		cg_sbuf_addf(b, "[%s](%s)", link_label(it->string), it->valuestring);
+		cg_md_link(b, link_label(it->string), it->valuestring);
 		first = 0;
 	}
 	if (!first)
@@ -242,7 +248,7 @@ static void value_md(struct cg_sbuf *b, const cJSON *alert)
 {
 	const char *vs = str(alert, "valueString");
 	if (vs) {
-		cg_sbuf_add(b, vs);
+		cg_md_put(b, vs, CG_MD_TEXT);
 		return;
 	}
 	const cJSON *it;
@@ -251,7 +257,7 @@ static void value_md(struct cg_sbuf *b, const cJSON *alert)
 	{
 		if (!cJSON_IsNumber(it))
 			continue;
-		cg_sbuf_addf(b, "%s%s=%.10g", first ? "" : ", ", it->string, it->valuedouble);
+		cg_md_addf(b, "%s%s=%.10g", first ? "" : ", ", it->string, it->valuedouble);
 		first = 0;
 	}
 }
@@ -280,7 +286,7 @@ static void pairs_md(struct cg_sbuf *b, const cJSON *obj, const cJSON *skip_same
 		const char *common = skip_same ? cg_json_str(skip_same, v[i]->string) : NULL;
 		if (common && strcmp(common, v[i]->valuestring) == 0)
 			continue;
-		cg_sbuf_addf(b, "%s%s=%s", first ? "" : ", ", v[i]->string, v[i]->valuestring);
+		cg_md_addf(b, "%s%s=%s", first ? "" : ", ", v[i]->string, v[i]->valuestring);
 		first = 0;
 	}
 	free(v);
@@ -310,9 +316,9 @@ static char *alert_description(const struct cg_event *e, const cJSON *alert, int
 	const char *summary = str(e->annotations, "summary");
 	const char *desc = str(e->annotations, "description");
 	if (summary)
-		cg_sbuf_addf(&b, "**Summary:** %s\n\n", summary);
+		cg_md_addf(&b, "**Summary:** %s\n\n", summary);
 	if (desc)
-		cg_sbuf_addf(&b, "%s\n\n", desc);
+		cg_md_addf(&b, "%s\n\n", desc);
 	if (grafana && has_value(alert)) {
 		cg_sbuf_add(&b, "**Value:** ");
 		value_md(&b, alert);
@@ -325,7 +331,7 @@ static char *alert_description(const struct cg_event *e, const cJSON *alert, int
 	if (n)
 		cg_sbuf_add(&b, "**Labels:**\n");
 	for (size_t i = 0; i < n; i++)
-		cg_sbuf_addf(&b, "- %s: %s\n", v[i]->string, v[i]->valuestring);
+		cg_md_addf(&b, "- %s: %s\n", v[i]->string, v[i]->valuestring);
 	free(v);
 	if (n)
 		cg_sbuf_add(&b, "\n");
@@ -341,16 +347,16 @@ static char *alert_description(const struct cg_event *e, const cJSON *alert, int
 			continue;
 		if (first)
 			cg_sbuf_add(&b, "**Annotations:**\n");
-		cg_sbuf_addf(&b, "- %s: %s\n", k, v[i]->valuestring);
+		cg_md_addf(&b, "- %s: %s\n", k, v[i]->valuestring);
 		first = 0;
 	}
 	free(v);
 	if (!first)
 		cg_sbuf_add(&b, "\n");
 	if (e->starts_at)
-		cg_sbuf_addf(&b, "**Started:** %s\n\n", e->starts_at);
+		cg_md_addf(&b, "**Started:** %s\n\n", e->starts_at);
 	if (e->ends_at && e->status == CG_STATUS_RESOLVED)
-		cg_sbuf_addf(&b, "**Ended:** %s\n\n", e->ends_at);
+		cg_md_addf(&b, "**Ended:** %s\n\n", e->ends_at);
 	cg_am_links_md(&b, e->links);
 	return cg_sbuf_take(&b);
 }
@@ -469,12 +475,12 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 	int total = nfiring + nresolved;
 	cg_sbuf_addf(&b, "**%d alert%s: %d firing, %d resolved**", total, total == 1 ? "" : "s", nfiring, nresolved);
 	if (str(c->payload, "receiver"))
-		cg_sbuf_addf(&b, " (receiver %s)", str(c->payload, "receiver"));
+		cg_md_addf(&b, " (receiver %s)", str(c->payload, "receiver"));
 	cg_sbuf_add(&b, "\n\n");
 	if (str(common_ann, "summary"))
-		cg_sbuf_addf(&b, "**Summary:** %s\n\n", str(common_ann, "summary"));
+		cg_md_addf(&b, "**Summary:** %s\n\n", str(common_ann, "summary"));
 	if (str(common_ann, "description"))
-		cg_sbuf_addf(&b, "%s\n\n", str(common_ann, "description"));
+		cg_md_addf(&b, "%s\n\n", str(common_ann, "description"));
 	if (cJSON_GetArraySize(get(c->payload, "groupLabels")) > 0) {
 		cg_sbuf_add(&b, "**Group labels:** ");
 		pairs_md(&b, get(c->payload, "groupLabels"), NULL);
@@ -501,7 +507,7 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 			b.oom = 1;
 			break;
 		}
-		cg_sbuf_addf(&b, "- **%s** %s", is_resolved(str(a, "status")) ? "RESOLVED" : "FIRING", t);
+		cg_md_addf(&b, "- **%s** %s", is_resolved(str(a, "status")) ? "RESOLVED" : "FIRING", t);
 		free(t);
 		size_t before = b.len;
 		cg_sbuf_add(&b, " — ");
@@ -515,8 +521,10 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 			cg_sbuf_add(&b, " — value: ");
 			value_md(&b, a);
 		}
-		if (str(a, "generatorURL"))
-			cg_sbuf_addf(&b, " — [source](%s)", str(a, "generatorURL"));
+		if (str(a, "generatorURL") && cg_am_is_http(str(a, "generatorURL"))) {
+			cg_sbuf_add(&b, " — ");
+			cg_md_link(&b, "source", str(a, "generatorURL"));
+		}
 		cg_sbuf_add(&b, "\n");
 		listed++;
 	}
@@ -525,9 +533,9 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 			     c->fl->product);
 	cg_sbuf_add(&b, "\n");
 	if (e->starts_at)
-		cg_sbuf_addf(&b, "**Started:** %s\n\n", e->starts_at);
+		cg_md_addf(&b, "**Started:** %s\n\n", e->starts_at);
 	if (e->ends_at)
-		cg_sbuf_addf(&b, "**Ended:** %s\n\n", e->ends_at);
+		cg_md_addf(&b, "**Ended:** %s\n\n", e->ends_at);
 	cg_am_links_md(&b, e->links);
 	return cg_sbuf_take(&b);
 }
@@ -550,7 +558,7 @@ static char *group_alert_list(const struct mapctx *c, const cJSON *alerts, long 
 			b.oom = 1;
 			break;
 		}
-		cg_sbuf_addf(&b, "- **%s** %.160s\n", is_resolved(str(a, "status")) ? "RESOLVED" : "FIRING", t);
+		cg_md_addf(&b, "- **%s** %.160s\n", is_resolved(str(a, "status")) ? "RESOLVED" : "FIRING", t);
 		free(t);
 		listed++;
 	}

@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "maputil.h"
+#include "mdsafe.h"
 #include "registry.h"
 
 /*
@@ -54,18 +55,18 @@ static void conditions_md(struct cg_sbuf *b, const cJSON *ctx)
 		if (first)
 			cg_sbuf_add(b, "**Conditions:**\n");
 		first = 0;
-		cg_sbuf_addf(b, "- %s", metric);
+		cg_md_addf(b, "- %s", metric);
 		const char *op = cg_mu_str(c, "operator");
 		const cJSON *th = cg_mu_get(c, "threshold");
 		if (op)
-			cg_sbuf_addf(b, " %s", op);
+			cg_md_addf(b, " %s", op);
 		if (cJSON_IsString(th))
-			cg_sbuf_addf(b, " %s", th->valuestring);
+			cg_md_addf(b, " %s", th->valuestring);
 		else if (cJSON_IsNumber(th))
-			cg_sbuf_addf(b, " %.15g", th->valuedouble);
+			cg_md_addf(b, " %.15g", th->valuedouble);
 		const cJSON *v = cg_mu_get(c, "metricValue");
 		if (cJSON_IsNumber(v))
-			cg_sbuf_addf(b, " (value %.15g)", v->valuedouble);
+			cg_md_addf(b, " (value %.15g)", v->valuedouble);
 		cg_sbuf_add(b, "\n");
 	}
 	if (!first)
@@ -153,7 +154,7 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 
 	const char *desc = cg_mu_str(ess, "description");
 	if (desc)
-		cg_sbuf_addf(&b, "%s\n\n", desc);
+		cg_md_addf(&b, "%s\n\n", desc);
 	static const char *const rows[][2] = {
 	    {"severity", "Severity"},         {"monitorCondition", "Condition"}, {"signalType", "Signal"},
 	    {"monitoringService", "Service"}, {"firedDateTime", "Fired"},        {"resolvedDateTime", "Resolved"},
@@ -161,7 +162,7 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *v = cg_mu_str(ess, rows[i][0]);
 		if (v && (i != 5 || resolved))
-			cg_sbuf_addf(&b, "**%s:** %s\n", rows[i][1], v);
+			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
 	}
 	const cJSON *it;
 	int first = 1;
@@ -169,7 +170,8 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	{
 		if (!cJSON_IsString(it))
 			continue;
-		cg_sbuf_addf(&b, "%s%s", first ? "**Targets:** " : ", ", it->valuestring);
+		cg_sbuf_add(&b, first ? "**Targets:** " : ", ");
+		cg_md_put(&b, it->valuestring, CG_MD_TEXT);
 		first = 0;
 	}
 	cg_sbuf_add(&b, first ? "\n" : "\n\n");

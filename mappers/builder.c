@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "err.h"
+#include "mdsafe.h"
 #include "tmpl.h"
 
 #define ELLIPSIS "\xE2\x80\xA6" /* U+2026, 3 bytes */
@@ -558,11 +559,15 @@ void cg_case_draft_cleanup(struct cg_case_draft *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* Renders t over ctx into a sanitised, malloc'd string. */
-static int render(const struct cg_tmpl *t, const cJSON *ctx, char **out)
+/*
+ * Renders t over ctx into a sanitised, malloc'd string; flags says how {{x}} neutralises a
+ * sender's value for where the text goes (CG_TMPL_ESCAPE_*), markdown is cg_tmpl_opts.markdown.
+ */
+static int render(const struct cg_tmpl *t, const cJSON *ctx, int flags, const cJSON *markdown, char **out)
 {
 	char *raw = NULL;
-	int rc = cg_tmpl_render(t, ctx, 0, NULL, NULL, &raw);
+	struct cg_tmpl_opts o = {.flags = flags, .markdown = markdown};
+	int rc = cg_tmpl_render_opts(t, ctx, &o, &raw);
 	if (rc)
 		return rc;
 	char *clean = cg_utf8_sanitize(raw);
@@ -637,15 +642,23 @@ static int build_title(const struct cg_builder *b, const struct cg_event *ev, co
 	int rc;
 	if (b->title) {
 		char *r = NULL;
-		if ((rc = render(b->title, ctx, &r)))
+		if ((rc = render(b->title, ctx, CG_TMPL_ESCAPE_PLAIN, NULL, &r)))
 			return rc;
 		rc = collapsed_copy(r, &title);
 		free(r);
 		if (rc)
 			return rc;
 	}
-	if (!title && (rc = collapsed_copy(ev->title, &title)))
-		return rc;
+	if (!title && ev->title) {
+		/* The mapper's title is sender text through and through. */
+		char *t = cg_md_str(ev->title, CG_MD_PLAIN);
+		if (!t)
+			return CG_ENOMEM;
+		rc = collapsed_copy(t, &title);
+		free(t);
+		if (rc)
+			return rc;
+	}
 	if (!title) {
 		struct cg_sbuf s = {0};
 		cg_sbuf_addf(&s, "%s alert", b->source_name);
@@ -674,50 +687,26 @@ static int is_http_url(const char *s)
 	return 1;
 }
 
-/* A URL as a Markdown link destination: characters that end or break one are escaped. */
-static void sb_put_url(struct cg_sbuf *s, const char *url)
-{
-	for (const char *p = url; *p;) {
-		size_t run = strcspn(p, "()<> ");
-		cg_sbuf_addn(s, p, run);
-		p += run;
-		if (*p) {
-			cg_sbuf_addf(s, "%%%02X", (unsigned)(unsigned char)*p);
-			p++;
-		}
-	}
-}
-
-/* Link text: brackets would end it early. */
-static void sb_put_linktext(struct cg_sbuf *s, const char *t)
-{
-	for (const char *p = t; *p;) {
-		size_t run = strcspn(p, "[]\\");
-		cg_sbuf_addn(s, p, run);
-		p += run;
-		if (*p) {
-			cg_sbuf_addn(s, "\\", 1);
-			cg_sbuf_addn(s, p, 1);
-			p++;
-		}
-	}
-}
-
-/* Writes a value on a list item: continuation lines are indented so they stay inside it. */
+/* Writes a sender's value on a list item, neutralised; continuation lines are indented so they stay inside it. */
 static void sb_put_item_value(struct cg_sbuf *s, const char *v)
 {
-	for (const char *p = v; *p;) {
-		size_t run = strcspn(p, "\r\n");
+	char *safe = cg_md_str(v, CG_MD_TEXT);
+	if (!safe) {
+		s->oom = 1;
+		return;
+	}
+	for (const char *p = safe; *p;) {
+		size_t run = strcspn(p, "\n");
 		cg_sbuf_addn(s, p, run);
 		p += run;
 		if (*p == '\n') {
 			cg_sbuf_addn(s, p, 1);
 			if (p[1])
 				cg_sbuf_add(s, "  ");
-		}
-		if (*p)
 			p++;
+		}
 	}
+	free(safe);
 }
 
 static void sb_put_string_list(struct cg_sbuf *s, const char *heading, const cJSON *obj, int code)
@@ -731,13 +720,12 @@ static void sb_put_string_list(struct cg_sbuf *s, const char *heading, const cJS
 		if (!any)
 			cg_sbuf_addf(s, "\n**%s**\n", heading);
 		any = 1;
-		if (code && !strchr(it->valuestring, '`') && !strchr(it->valuestring, '\n')) {
-			cg_sbuf_addf(s, "- **%s**: `%s`\n", it->string, it->valuestring);
-		} else {
-			cg_sbuf_addf(s, "- **%s**: ", it->string);
+		cg_md_addf(s, "- **%s**: ", it->string);
+		if (code && it->valuestring[0] && !strpbrk(it->valuestring, "\r\n"))
+			cg_md_code(s, it->valuestring); /* a fence longer than any backtick run inside */
+		else
 			sb_put_item_value(s, it->valuestring);
-			cg_sbuf_add(s, "\n");
-		}
+		cg_sbuf_add(s, "\n");
 	}
 }
 
@@ -756,11 +744,7 @@ static void sb_put_links(struct cg_sbuf *s, const cJSON *links, const char *sep,
 		any = 1;
 		if (heading)
 			cg_sbuf_add(s, "- ");
-		cg_sbuf_add(s, "[");
-		sb_put_linktext(s, it->string);
-		cg_sbuf_add(s, "](");
-		sb_put_url(s, it->valuestring);
-		cg_sbuf_add(s, ")");
+		cg_md_link(s, it->string, it->valuestring);
 		if (heading)
 			cg_sbuf_add(s, "\n");
 	}
@@ -774,11 +758,11 @@ static char *generated_description(const struct cg_event *ev)
 	struct cg_sbuf s = {0};
 	cg_sbuf_addf(&s, "**Status:** %s  \n", ev->status == CG_STATUS_RESOLVED ? "resolved" : "firing");
 	if (ev->severity && *ev->severity)
-		cg_sbuf_addf(&s, "**Severity:** %s  \n", ev->severity);
+		cg_md_addf(&s, "**Severity:** %s  \n", ev->severity);
 	if (ev->starts_at && *ev->starts_at)
-		cg_sbuf_addf(&s, "**Started:** %s  \n", ev->starts_at);
+		cg_md_addf(&s, "**Started:** %s  \n", ev->starts_at);
 	if (ev->status == CG_STATUS_RESOLVED && ev->ends_at && *ev->ends_at)
-		cg_sbuf_addf(&s, "**Ended:** %s  \n", ev->ends_at);
+		cg_md_addf(&s, "**Ended:** %s  \n", ev->ends_at);
 	sb_put_string_list(&s, "Labels", ev->labels, 1);
 	sb_put_string_list(&s, "Annotations", ev->annotations, 0);
 	sb_put_links(&s, ev->links, NULL, "\n**Links**\n");
@@ -790,7 +774,11 @@ static int build_description(const struct cg_builder *b, const struct cg_event *
 	char *d = NULL;
 	int rc;
 	if (b->description) {
-		if ((rc = render(b->description, ctx, &d)))
+		/* {{description}} is the mapper's Markdown, neutralised when the mapper built it. */
+		const cJSON *mine = cJSON_GetObjectItemCaseSensitive(ctx, "description");
+		if (!ev->description || !cJSON_IsString(mine) || strcmp(mine->valuestring, ev->description) != 0)
+			mine = NULL;
+		if ((rc = render(b->description, ctx, CG_TMPL_ESCAPE_MARKDOWN, mine, &d)))
 			return rc;
 		char *probe = strdup(d);
 		if (!probe) {
@@ -806,7 +794,8 @@ static int build_description(const struct cg_builder *b, const struct cg_event *
 		}
 	}
 	if (!d && ev->description) {
-		d = cg_utf8_sanitize(ev->description);
+		/* Mappers neutralise what they insert; mentions and hidden characters go again in case one slipped. */
+		d = cg_md_str(ev->description, CG_MD_MINIMAL);
 		if (!d)
 			return CG_ENOMEM;
 		if (!d[strspn(d, " \t\r\n\v\f")]) {
@@ -881,14 +870,15 @@ static int parse_number(const char *s, double *out)
  * Renders a list of templates into values: each render is split on newlines (so a section
  * can yield several), trimmed, and empty pieces dropped. single: only the first render, not split.
  */
-static int render_values(const struct tmpl_list *l, const cJSON *ctx, int single, char ***out, size_t *nout)
+static int render_values(const struct tmpl_list *l, const cJSON *ctx, int flags, int single, char ***out,
+			 size_t *nout)
 {
 	char **v = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
 	for (size_t i = 0; i < l->n && (!single || i == 0); i++) {
 		char *r = NULL;
-		if ((rc = render(l->v[i], ctx, &r)))
+		if ((rc = render(l->v[i], ctx, flags, NULL, &r)))
 			goto fail;
 		char *p = r;
 		while (p) {
@@ -965,7 +955,8 @@ static int build_one_ca(const struct ca *c, const cJSON *ctx, cJSON *obj, struct
 {
 	char **vals = NULL;
 	size_t n = 0;
-	int rc = render_values(&c->values, ctx, !c->is_multi, &vals, &n);
+	int rc = render_values(&c->values, ctx, c->type == CG_CA_URL ? CG_TMPL_ESCAPE_URL : CG_TMPL_ESCAPE_PLAIN,
+			       !c->is_multi, &vals, &n);
 	if (rc)
 		return rc;
 	cJSON *value = NULL;
@@ -1054,7 +1045,7 @@ static int build_attributes(const struct cg_builder *b, const struct cg_event *e
 		for (size_t i = 0; i < b->nattrs; i++) {
 			char **vals = NULL;
 			size_t n = 0;
-			if ((rc = render_values(&b->attrs[i].values, ctx, 0, &vals, &n)))
+			if ((rc = render_values(&b->attrs[i].values, ctx, CG_TMPL_ESCAPE_PLAIN, 0, &vals, &n)))
 				goto fail;
 			cJSON *arr = n ? cJSON_CreateArray() : NULL;
 			if (n && !arr) {
@@ -1082,8 +1073,8 @@ static int build_attributes(const struct cg_builder *b, const struct cg_event *e
 		{
 			if (!cJSON_IsString(it) || !it->string)
 				continue;
-			k = cg_utf8_sanitize(it->string);
-			v = cg_utf8_sanitize(it->valuestring);
+			k = cg_md_str(it->string, CG_MD_PLAIN);
+			v = cg_md_str(it->valuestring, CG_MD_PLAIN);
 			if (!k || !v)
 				goto nomem;
 			trim(k);
@@ -1135,11 +1126,11 @@ static char *build_summary(const struct cg_event *ev, const char *notes)
 	struct cg_sbuf s = {0};
 	cg_sbuf_add(&s, ev->status == CG_STATUS_RESOLVED ? "**RESOLVED**" : "**FIRING**");
 	if (ev->severity && *ev->severity)
-		cg_sbuf_addf(&s, " \xC2\xB7 severity %s", ev->severity);
+		cg_md_addf(&s, " \xC2\xB7 severity %s", ev->severity);
 	if (ev->starts_at && *ev->starts_at)
-		cg_sbuf_addf(&s, " \xC2\xB7 started %s", ev->starts_at);
+		cg_md_addf(&s, " \xC2\xB7 started %s", ev->starts_at);
 	if (ev->status == CG_STATUS_RESOLVED && ev->ends_at && *ev->ends_at)
-		cg_sbuf_addf(&s, " \xC2\xB7 ended %s", ev->ends_at);
+		cg_md_addf(&s, " \xC2\xB7 ended %s", ev->ends_at);
 	cg_sbuf_add(&s, "\n");
 	const char *ann = best_annotation(ev);
 	if (ann) {
@@ -1149,13 +1140,13 @@ static char *build_summary(const struct cg_event *ev, const char *notes)
 		} else {
 			trim(a);
 			cg_utf8_truncate(a, CG_SUMMARY_MAX / 2);
-			cg_sbuf_add(&s, a);
+			cg_md_put(&s, a, CG_MD_TEXT);
 			cg_sbuf_add(&s, "\n");
 			free(a);
 		}
 	}
 	if (ev->comment_detail && *ev->comment_detail) {
-		cg_sbuf_add(&s, ev->comment_detail);
+		cg_md_put(&s, ev->comment_detail, CG_MD_MINIMAL); /* the mapper's Markdown, neutralised by it */
 		if (s.len && s.p[s.len - 1] != '\n')
 			cg_sbuf_add(&s, "\n");
 	}
@@ -1165,7 +1156,7 @@ static char *build_summary(const struct cg_event *ev, const char *notes)
 		while (*p) {
 			size_t n = strcspn(p, "\n");
 			cg_sbuf_add(&s, "_casegate: ");
-			cg_sbuf_addn(&s, p, n);
+			cg_md_putn(&s, p, n, CG_MD_TEXT); /* notes quote rendered values */
 			cg_sbuf_add(&s, "_\n");
 			p += n;
 			if (*p)
@@ -1175,13 +1166,29 @@ static char *build_summary(const struct cg_event *ev, const char *notes)
 	char *out = cg_sbuf_take(&s);
 	if (!out)
 		return NULL;
-	char *clean = cg_utf8_sanitize(out);
+	/* No operator text in here: a last pass over all of it catches a mention any part let through. */
+	char *clean = cg_md_str(out, CG_MD_MINIMAL);
 	free(out);
 	if (clean) {
 		trim(clean);
 		cg_utf8_truncate(clean, CG_SUMMARY_MAX);
 	}
 	return clean;
+}
+
+/*
+ * The severity as comments quote it (`severity is now `x``, in a one-backtick code span):
+ * one line, mentions and hidden characters gone, a backtick would end the span so it becomes "'".
+ */
+static char *safe_severity(const char *sev)
+{
+	char *s = cg_md_str(sev, CG_MD_CODE);
+	for (char *p = s; p && *p; p++)
+		if (*p == '`')
+			*p = '\'';
+	if (s)
+		cg_utf8_truncate(s, CG_VALUE_MAX);
+	return s;
 }
 
 static cJSON *add_obj(cJSON *parent, const char *key)
@@ -1254,7 +1261,7 @@ int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, stru
 	    (rc = build_description(b, ev, ctx, &description)) || (rc = build_priority(b, ctx, &d.priority)))
 		goto fail;
 	d.status = ev->status;
-	if (ev->severity && !(d.severity = strdup(ev->severity)))
+	if (ev->severity && !(d.severity = safe_severity(ev->severity)))
 		goto nomem;
 
 	if (b->ncas && !(custom = cJSON_CreateObject()))
@@ -1320,7 +1327,8 @@ cJSON *cg_body_comment(const char *text)
 {
 	cJSON *attrs = NULL;
 	cJSON *root = body_shell(&attrs);
-	char *t = cg_utf8_sanitize(text);
+	/* Comments are casegate's text and sender text, never an operator's: no mention stays live. */
+	char *t = cg_md_str(text, CG_MD_MINIMAL);
 	if (!root || !t)
 		goto fail;
 	cg_utf8_truncate(t, CG_COMMENT_MAX);

@@ -7,6 +7,7 @@
 #include "alertmanager.h"
 #include "builder.h"
 #include "err.h"
+#include "mdsafe.h"
 #include "srcutil.h"
 
 /*
@@ -107,7 +108,8 @@ static void dims_md(struct cg_sbuf *b, const cJSON *dims)
 		const char *v = cJSON_IsString(d) ? d->valuestring : stri(d, "value");
 		if (!k || !v)
 			continue;
-		cg_sbuf_addf(b, "%s%s=%s", n++ ? ", " : "", k, v);
+		cg_sbuf_add(b, n++ ? ", " : "");
+		cg_md_addf(b, "%s=%s", k, v);
 	}
 }
 
@@ -130,7 +132,7 @@ static void num_md(struct cg_sbuf *b, const cJSON *v)
 	if (cJSON_IsNumber(v))
 		cg_sbuf_addf(b, "%.10g", v->valuedouble);
 	else if (cJSON_IsString(v))
-		cg_sbuf_add(b, v->valuestring);
+		cg_md_put(b, v->valuestring, CG_MD_TEXT);
 }
 
 /* One metric of a metric-math alarm (Trigger.Metrics[] / configuration.metrics[]). */
@@ -139,18 +141,18 @@ static void metric_md(struct cg_sbuf *b, const cJSON *m)
 	const char *id = stri(m, "Id"), *expr = stri(m, "Expression"), *label = stri(m, "Label");
 	const cJSON *ms = geti(m, "MetricStat");
 	const cJSON *metric = geti(ms, "Metric");
-	cg_sbuf_addf(b, "- %s: ", id ? id : "?");
+	cg_md_addf(b, "- %s: ", id ? id : "?");
 	if (expr) {
-		cg_sbuf_addf(b, "`%s`", expr);
+		cg_md_code(b, expr);
 	} else if (metric) {
 		const char *ns = stri(metric, "Namespace"), *name = stri(metric, "MetricName");
 		if (!name)
 			name = stri(metric, "name");
-		cg_sbuf_addf(b, "%s %s", ns ? ns : "", name ? name : "?");
+		cg_md_addf(b, "%s %s", ns ? ns : "", name ? name : "?");
 		if (stri(ms, "Stat"))
-			cg_sbuf_addf(b, " %s", stri(ms, "Stat"));
+			cg_md_addf(b, " %s", stri(ms, "Stat"));
 		if (cJSON_IsNumber(geti(ms, "Period")))
-			cg_sbuf_addf(b, " over %.0f s", geti(ms, "Period")->valuedouble);
+			cg_md_addf(b, " over %.0f s", geti(ms, "Period")->valuedouble);
 		const cJSON *dims = geti(metric, "Dimensions");
 		if (cJSON_GetArraySize(dims) > 0) {
 			cg_sbuf_add(b, " — ");
@@ -158,7 +160,7 @@ static void metric_md(struct cg_sbuf *b, const cJSON *m)
 		}
 	}
 	if (label)
-		cg_sbuf_addf(b, " (%s)", label);
+		cg_md_addf(b, " (%s)", label);
 	const cJSON *rd = geti(m, "ReturnData");
 	if (cJSON_IsTrue(rd))
 		cg_sbuf_add(b, " ← alarm value");
@@ -173,9 +175,9 @@ static void trigger_md(struct cg_sbuf *b, const struct alarm *a)
 	const char *ns = stri(t, "Namespace"), *name = stri(t, "MetricName");
 	const char *stat = stri(t, "Statistic") ? stri(t, "Statistic") : stri(t, "ExtendedStatistic");
 	if (name) {
-		cg_sbuf_addf(b, "**Metric:** %s%s%s", ns ? ns : "", ns ? " " : "", name);
+		cg_md_addf(b, "**Metric:** %s%s%s", ns ? ns : "", ns ? " " : "", name);
 		if (stat)
-			cg_sbuf_addf(b, " (%s)", stat);
+			cg_md_addf(b, " (%s)", stat);
 		const cJSON *dims = geti(t, "Dimensions");
 		if (cJSON_GetArraySize(dims) > 0) {
 			cg_sbuf_add(b, " — ");
@@ -185,13 +187,13 @@ static void trigger_md(struct cg_sbuf *b, const struct alarm *a)
 	}
 	const char *op = stri(t, "ComparisonOperator");
 	if (op) {
-		cg_sbuf_addf(b, "**Condition:** %s ", op);
+		cg_md_addf(b, "**Condition:** %s ", op);
 		if (geti(t, "Threshold"))
 			num_md(b, geti(t, "Threshold"));
 		else if (stri(t, "ThresholdMetricId"))
-			cg_sbuf_addf(b, "band %s", stri(t, "ThresholdMetricId"));
+			cg_md_addf(b, "band %s", stri(t, "ThresholdMetricId"));
 		if (cJSON_IsNumber(geti(t, "EvaluationPeriods")) && cJSON_IsNumber(geti(t, "Period")))
-			cg_sbuf_addf(b, " for %.0f × %.0f s", geti(t, "EvaluationPeriods")->valuedouble,
+			cg_md_addf(b, " for %.0f × %.0f s", geti(t, "EvaluationPeriods")->valuedouble,
 			             geti(t, "Period")->valuedouble);
 		cg_sbuf_add(b, "\n");
 	}
@@ -324,29 +326,29 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 	e->title = cg_sbuf_take(&b);
 
 	if (a->description && strcmp(a->description, name) != 0)
-		cg_sbuf_addf(&b, "%s\n\n", a->description);
-	cg_sbuf_addf(&b, "**State:** %s", a->state);
+		cg_md_addf(&b, "%s\n\n", a->description);
+	cg_md_addf(&b, "**State:** %s", a->state);
 	if (a->old_state)
-		cg_sbuf_addf(&b, " (was %s)", a->old_state);
+		cg_md_addf(&b, " (was %s)", a->old_state);
 	if (a->time)
-		cg_sbuf_addf(&b, " at %s", a->time);
+		cg_md_addf(&b, " at %s", a->time);
 	cg_sbuf_add(&b, "\n");
 	if (no_data)
 		cg_sbuf_add(&b,
 		            "_The metric stopped reporting while in ALARM: the problem is not known to be over._\n");
 	if (a->reason)
-		cg_sbuf_addf(&b, "**Reason:** %s\n", a->reason);
+		cg_md_addf(&b, "**Reason:** %s\n", a->reason);
 	cg_sbuf_add(&b, "\n");
 	size_t before = b.len;
 	trigger_md(&b, a);
 	if (b.len != before)
 		cg_sbuf_add(&b, "\n");
 	if (a->account || a->region) {
-		cg_sbuf_addf(&b, "**Account:** %s · **Region:** %s\n", a->account ? a->account : "unknown",
+		cg_md_addf(&b, "**Account:** %s · **Region:** %s\n", a->account ? a->account : "unknown",
 		             a->region ? a->region : "unknown");
 	}
 	if (env && env->topic)
-		cg_sbuf_addf(&b, "**SNS topic:** %s\n", env->topic);
+		cg_md_addf(&b, "**SNS topic:** %s\n", env->topic);
 	cg_sbuf_add(&b, "\n");
 	cg_am_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);
@@ -447,15 +449,16 @@ static int other_event(const struct envelope *env, const char *message, const cJ
 		char *pretty = cJSON_Print(parsed);
 		if (!pretty)
 			return CG_ENOMEM;
-		cg_sbuf_addf(&b, "```\n%s\n```\n\n", pretty);
+		cg_md_fence(&b, pretty);
+		cg_sbuf_add(&b, "\n");
 		cJSON_free(pretty);
 	} else if (*message) {
-		cg_sbuf_addf(&b, "%s\n\n", message);
+		cg_md_addf(&b, "%s\n\n", message);
 	}
 	if (env->topic)
-		cg_sbuf_addf(&b, "**SNS topic:** %s\n", env->topic);
+		cg_md_addf(&b, "**SNS topic:** %s\n", env->topic);
 	if (env->timestamp)
-		cg_sbuf_addf(&b, "**Sent:** %s\n", env->timestamp);
+		cg_md_addf(&b, "**Sent:** %s\n", env->timestamp);
 	e->description = cg_sbuf_take(&b);
 	if (!e->dedup_key || !e->title || !e->description)
 		return CG_ENOMEM;

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "mdsafe.h"
 #include "maputil.h"
 #include "registry.h"
 
@@ -140,7 +141,11 @@ static int parse_title(const char *title, struct dd_title *t)
 	return 0;
 }
 
-/* $EVENT_MSG wraps its Markdown in "%%%" lines; the case description is Markdown already. */
+/*
+ * $EVENT_MSG wraps its Markdown in "%%%" lines. The monitor's message is sender text like any other:
+ * it carries the monitor's own @-notifications (this webhook's among them), which must not fire again
+ * from the case, so it is neutralised and its Markdown shows as written.
+ */
 static void body_md(struct cg_sbuf *b, const char *msg)
 {
 	const char *s = msg;
@@ -161,7 +166,7 @@ static void body_md(struct cg_sbuf *b, const char *msg)
 		n--;
 	if (!n)
 		return;
-	cg_sbuf_addn(b, s, n);
+	cg_md_putn(b, s, n, CG_MD_TEXT);
 	cg_sbuf_add(b, "\n\n");
 }
 
@@ -255,21 +260,24 @@ static char *description_of(const struct dd_fields *f, const struct cg_event *e,
 	if (f->msg)
 		body_md(&d, f->msg);
 	if (f->status)
-		cg_sbuf_addf(&d, "**Status:** %s\n\n", f->status);
+		cg_md_addf(&d, "**Status:** %s\n\n", f->status);
 	if (f->transition)
-		cg_sbuf_addf(&d, "**Transition:** %s\n", f->transition);
+		cg_md_addf(&d, "**Transition:** %s\n", f->transition);
 	if (scope)
-		cg_sbuf_addf(&d, "**Scope:** %s\n", scope);
+		cg_md_addf(&d, "**Scope:** %s\n", scope);
 	if (f->metric)
-		cg_sbuf_addf(&d, "**Metric:** %s\n", f->metric);
-	if (f->query)
-		cg_sbuf_addf(&d, "**Query:** `%s`\n", f->query);
+		cg_md_addf(&d, "**Metric:** %s\n", f->metric);
+	if (f->query) {
+		cg_sbuf_add(&d, "**Query:** ");
+		cg_md_code(&d, f->query);
+		cg_sbuf_add(&d, "\n");
+	}
 	if (f->host)
-		cg_sbuf_addf(&d, "**Host:** %s\n", f->host);
+		cg_md_addf(&d, "**Host:** %s\n", f->host);
 	if (prio)
-		cg_sbuf_addf(&d, "**Monitor priority:** %s\n", prio);
+		cg_md_addf(&d, "**Monitor priority:** %s\n", prio);
 	if (date)
-		cg_sbuf_addf(&d, "**%s:** %s\n", e->status == CG_STATUS_RESOLVED ? "Recovered" : "Date", date);
+		cg_md_addf(&d, "**%s:** %s\n", e->status == CG_STATUS_RESOLVED ? "Recovered" : "Date", date);
 	cg_sbuf_add(&d, "\n");
 	cg_am_links_md(&d, e->links);
 	return cg_sbuf_take(&d);

@@ -12,6 +12,7 @@
 #include "builder.h"
 #include "err.h"
 #include "mail.h"
+#include "mdsafe.h"
 #include "registry.h"
 #include "tmpl.h"
 
@@ -201,12 +202,12 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 	const char *subject = cg_json_str(mail, "subject");
 	cg_sbuf_add(&b, "**E-mail from ");
 	if (name && *name)
-		cg_sbuf_addf(&b, "%s <%s>", name, from ? from : "?");
+		cg_md_addf(&b, "%s &lt;%s&gt;", name, from ? from : "?"); /* a bare <...> could read as HTML */
 	else
-		cg_sbuf_add(&b, from ? from : "unknown sender");
+		cg_md_put(&b, from ? from : "unknown sender", CG_MD_TEXT);
 	cg_sbuf_add(&b, "**");
 	if (subject && *subject)
-		cg_sbuf_addf(&b, ": %s", subject);
+		cg_md_addf(&b, ": %s", subject);
 	cg_sbuf_add(&b, "\n\n");
 	const char *text = cg_json_str(mail, "text");
 	size_t start = b.len;
@@ -215,7 +216,7 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 		size_t len = eol ? (size_t)(eol - line) : strlen(line);
 		if (quote_start(line, len))
 			break;
-		cg_sbuf_addn(&b, line, len);
+		cg_md_putn(&b, line, len, CG_MD_TEXT);
 		cg_sbuf_add(&b, "\n");
 		line = eol ? eol + 1 : NULL;
 	}
@@ -230,10 +231,10 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 		double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(att, "size"));
 		const char *an = cg_json_str(att, "name");
 		if (size >= 0)
-			cg_sbuf_addf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
-				  cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
+			cg_md_addf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
+				   cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
 		else
-			cg_sbuf_addf(&b, "- %.200s", an ? an : "?");
+			cg_md_addf(&b, "- %.200s", an ? an : "?");
 	}
 	char *out = cg_sbuf_take(&b);
 	if (out && strlen(out) > max)
@@ -246,10 +247,13 @@ static char *description(const cJSON *mail)
 	struct cg_sbuf b = {0};
 	const char *from = cg_json_str(mail, "from");
 	const char *date = cg_json_str(mail, "date");
-	cg_sbuf_addf(&b, "_E-mail from %.200s%s%.40s_\n\n", from ? from : "unknown sender", date ? " at " : "",
-		  date ? date : "");
+	cg_md_addf(&b, "_E-mail from %.200s%s%.40s_\n\n", from ? from : "unknown sender", date ? " at " : "",
+		   date ? date : "");
 	const char *text = cg_json_str(mail, "text");
-	cg_sbuf_add(&b, text && *text ? text : "(no text)");
+	if (text && *text)
+		cg_md_put(&b, text, CG_MD_TEXT);
+	else
+		cg_sbuf_add(&b, "(no text)");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
 		cg_sbuf_add(&b, "\n\n_(text truncated)_");
 	const cJSON *att;
@@ -261,10 +265,10 @@ static char *description(const cJSON *mail)
 		double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(att, "size"));
 		const char *an = cg_json_str(att, "name");
 		if (size >= 0)
-			cg_sbuf_addf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
-				  cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
+			cg_md_addf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
+				   cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
 		else
-			cg_sbuf_addf(&b, "- %.200s", an ? an : "?");
+			cg_md_addf(&b, "- %.200s", an ? an : "?");
 	}
 	return cg_sbuf_take(&b);
 }

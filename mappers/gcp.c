@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "mdsafe.h"
 #include "maputil.h"
 #include "registry.h"
 
@@ -100,10 +101,10 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 
 	const char *summary = cg_mu_str(inc, "summary");
 	if (summary)
-		cg_sbuf_addf(&b, "%s\n\n", summary);
+		cg_md_addf(&b, "%s\n\n", summary);
 	if (doc_text)
-		cg_sbuf_addf(&b, "%s\n\n", doc_text);
-	cg_sbuf_addf(&b, "**State:** %s\n", state);
+		cg_md_addf(&b, "%s\n\n", doc_text);
+	cg_md_addf(&b, "**State:** %s\n", state);
 	static const char *const rows[][2] = {
 	    {"severity", "Severity"},
 	    {"policy_name", "Policy"},
@@ -116,17 +117,17 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *v = cg_mu_str(inc, rows[i][0]);
 		if (v)
-			cg_sbuf_addf(&b, "**%s:** %s\n", rows[i][1], v);
+			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
 	}
 	if (resource)
-		cg_sbuf_addf(
+		cg_md_addf(
 		    &b, "**Resource:** %s%s%s%s\n", resource, cg_mu_str(inc, "resource_type_display_name") ? " (" : "",
 		    cg_mu_str(inc, "resource_type_display_name") ? cg_mu_str(inc, "resource_type_display_name") : "",
 		    cg_mu_str(inc, "resource_type_display_name") ? ")" : "");
 	if (e->starts_at)
-		cg_sbuf_addf(&b, "**Started:** %s\n", e->starts_at);
+		cg_md_addf(&b, "**Started:** %s\n", e->starts_at);
 	if (e->ends_at)
-		cg_sbuf_addf(&b, "**Ended:** %s\n", e->ends_at);
+		cg_md_addf(&b, "**Ended:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
 	cg_am_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);

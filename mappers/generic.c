@@ -5,6 +5,7 @@
 
 #include "builder.h"
 #include "err.h"
+#include "mdsafe.h"
 #include "registry.h"
 
 static const char *const resolved_words[] = {"resolved", "ok", "closed", "recovered", "inactive", NULL};
@@ -35,7 +36,9 @@ static int map_generic(const cJSON *payload, const struct cg_map_opts *opts, str
 			    : CG_STATUS_FIRING;
 	e->severity = cg_strdup0(cg_json_str(payload, "severity"));
 	e->title = cg_strdup0(cg_json_str(payload, "title"));
-	e->description = cg_strdup0(cg_json_str(payload, "description"));
+	/* The sender's own text: neutralised (mdsafe.h); a template can take it raw as {{{payload.description}}}. */
+	const char *desc = cg_json_str(payload, "description");
+	e->description = desc ? cg_md_str(desc, CG_MD_TEXT) : NULL;
 	const char *key = cg_json_str(payload, "dedup_key");
 	if (!key)
 		key = cg_json_str(payload, "fingerprint");
@@ -55,7 +58,7 @@ static int map_generic(const cJSON *payload, const struct cg_map_opts *opts, str
 	e->labels = cg_json_string_object(cJSON_GetObjectItemCaseSensitive(payload, "labels"));
 	e->annotations = cg_json_string_object(cJSON_GetObjectItemCaseSensitive(payload, "annotations"));
 	e->links = cJSON_CreateObject();
-	if (!e->dedup_key || !e->labels || !e->annotations || !e->links)
+	if (!e->dedup_key || !e->labels || !e->annotations || !e->links || (desc && !e->description))
 		return CG_ENOMEM;
 	return cg_event_build_ctx(e, payload, payload);
 }

@@ -5,6 +5,7 @@
 
 #include "alertmanager.h"
 #include "err.h"
+#include "mdsafe.h"
 
 /*
  * Legacy (Grafana <= 8 "legacy alerting") notifier body: one rule per request, no alerts[]:
@@ -65,8 +66,8 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 
 	struct cg_sbuf b = {0};
 	if (msg && msg[0])
-		cg_sbuf_addf(&b, "%s\n\n", msg);
-	cg_sbuf_addf(&b, "**State:** %s\n", state ? state : "unknown");
+		cg_md_addf(&b, "%s\n\n", msg);
+	cg_md_addf(&b, "**State:** %s\n", state ? state : "unknown");
 	const cJSON *m;
 	int first = 1;
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(p, "evalMatches"))
@@ -77,9 +78,9 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 			cg_sbuf_add(&b, "\n**Values:**\n");
 		first = 0;
 		if (cJSON_IsNumber(v))
-			cg_sbuf_addf(&b, "- %s: %.10g\n", metric ? metric : "value", v->valuedouble);
+			cg_md_addf(&b, "- %s: %.10g\n", metric ? metric : "value", v->valuedouble);
 		else
-			cg_sbuf_addf(&b, "- %s: %s\n", metric ? metric : "value", cJSON_IsString(v) ? v->valuestring : "null");
+			cg_md_addf(&b, "- %s: %s\n", metric ? metric : "value", cJSON_IsString(v) ? v->valuestring : "null");
 	}
 	cg_sbuf_add(&b, "\n");
 	cg_am_links_md(&b, e->links);

@@ -7,6 +7,7 @@
 
 #include "alertmanager.h"
 #include "err.h"
+#include "mdsafe.h"
 #include "srcutil.h"
 
 /*
@@ -162,23 +163,23 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 
 	const char *ctitle = cg_src_str(ctx, "title");
 	if (ctitle)
-		cg_sbuf_addf(&b, "**%s**\n\n", ctitle);
+		cg_md_addf(&b, "**%s**\n\n", ctitle);
 	if (reason)
-		cg_sbuf_addf(&b, "%s\n\n", reason);
+		cg_md_addf(&b, "%s\n\n", reason);
 	if (message && (!reason || strcmp(message, reason) != 0))
-		cg_sbuf_addf(&b, "%s\n\n", message);
-	cg_sbuf_addf(&b, "**Action group:** %s\n",
+		cg_md_addf(&b, "%s\n\n", message);
+	cg_md_addf(&b, "**Action group:** %s\n",
 	             cg_src_str(alert, "actionGroupName") ? cg_src_str(alert, "actionGroupName")
 	             : group                              ? group
 	                                                  : "unknown");
 	if (cg_src_str(ctx, "value"))
-		cg_sbuf_addf(&b, "**Value:** %s\n", cg_src_str(ctx, "value"));
+		cg_md_addf(&b, "**Value:** %s\n", cg_src_str(ctx, "value"));
 	if (cg_src_str(ctx, "conditions"))
-		cg_sbuf_addf(&b, "**Conditions:** %s\n", cg_src_str(ctx, "conditions"));
+		cg_md_addf(&b, "**Conditions:** %s\n", cg_src_str(ctx, "conditions"));
 	if (cg_src_str(rule, "type"))
-		cg_sbuf_addf(&b, "**Rule type:** %s\n", cg_src_str(rule, "type"));
+		cg_md_addf(&b, "**Rule type:** %s\n", cg_src_str(rule, "type"));
 	if (*tagtext)
-		cg_sbuf_addf(&b, "**Tags:** %s\n", tagtext);
+		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
 	const char *flapping = cg_src_str(alert, "flapping");
 	if ((flapping && strcmp(flapping, "true") == 0) || cJSON_IsTrue(get(alert, "flapping")))

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "mdsafe.h"
 
 const cJSON *cg_mu_get(const cJSON *o, const char *key)
 {
@@ -222,14 +223,14 @@ void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj)
 	cJSON_ArrayForEach(it, obj) if ((cJSON_IsString(it) && it->valuestring[0]) || cJSON_IsNumber(it) ||
 	                                cJSON_IsBool(it)) v[i++] = it;
 	qsort(v, n, sizeof(*v), cmp_member);
-	cg_sbuf_addf(b, "**%s:**\n", heading);
+	cg_sbuf_addf(b, "**%s:**\n", heading); /* casegate's heading */
 	for (i = 0; i < n; i++) {
 		if (cJSON_IsString(v[i]))
-			cg_sbuf_addf(b, "- %s: %s\n", v[i]->string, v[i]->valuestring);
+			cg_md_addf(b, "- %s: %s\n", v[i]->string, v[i]->valuestring);
 		else if (cJSON_IsNumber(v[i]))
-			cg_sbuf_addf(b, "- %s: %.15g\n", v[i]->string, v[i]->valuedouble);
+			cg_md_addf(b, "- %s: %.15g\n", v[i]->string, v[i]->valuedouble);
 		else
-			cg_sbuf_addf(b, "- %s: %s\n", v[i]->string, cJSON_IsTrue(v[i]) ? "true" : "false");
+			cg_md_addf(b, "- %s: %s\n", v[i]->string, cJSON_IsTrue(v[i]) ? "true" : "false");
 	}
 	cg_sbuf_add(b, "\n");
 	free(v);

@@ -6,6 +6,7 @@
 
 #include "alertmanager.h"
 #include "err.h"
+#include "mdsafe.h"
 #include "srcutil.h"
 
 /*
@@ -151,13 +152,13 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	e->title = cg_sbuf_take(&b);
 
 	if (cg_src_str(p, "description"))
-		cg_sbuf_addf(&b, "%s\n\n", cg_src_str(p, "description"));
-	cg_sbuf_addf(&b, "**State:** %s", state ? state : "unknown");
+		cg_md_addf(&b, "%s\n\n", cg_src_str(p, "description"));
+	cg_md_addf(&b, "**State:** %s", state ? state : "unknown");
 	if (trigger)
-		cg_sbuf_addf(&b, " (%s)", trigger);
+		cg_md_addf(&b, " (%s)", trigger);
 	cg_sbuf_add(&b, "\n");
 	if (prio)
-		cg_sbuf_addf(&b, "**Priority:** %s\n", prio);
+		cg_md_addf(&b, "**Priority:** %s\n", prio);
 	struct {
 		const char *label;
 		const cJSON *v;
@@ -165,20 +166,24 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		if (!lists[i].v)
 			continue;
-		cg_sbuf_addf(&b, "**%s:** ", lists[i].label);
-		list_md(&b, lists[i].v);
+		cg_md_addf(&b, "**%s:** ", lists[i].label);
+		struct cg_sbuf lb = {0};
+		list_md(&lb, lists[i].v);
+		cg_md_put(&b, lb.p, CG_MD_TEXT);
+		b.oom |= lb.oom;
+		free(lb.p);
 		cg_sbuf_add(&b, "\n");
 	}
 	const cJSON *ti = get(p, "totalIncidents");
 	if (cJSON_IsNumber(ti))
-		cg_sbuf_addf(&b, "**Incidents:** %.0f%s\n", ti->valuedouble,
+		cg_md_addf(&b, "**Incidents:** %.0f%s\n", ti->valuedouble,
 		             cJSON_IsTrue(get(p, "isCorrelated")) ? " (correlated)" : "");
 	if (cg_src_str(p, "workflowName"))
-		cg_sbuf_addf(&b, "**Workflow:** %s\n", cg_src_str(p, "workflowName"));
+		cg_md_addf(&b, "**Workflow:** %s\n", cg_src_str(p, "workflowName"));
 	if (e->starts_at)
-		cg_sbuf_addf(&b, "**Created:** %s\n", e->starts_at);
+		cg_md_addf(&b, "**Created:** %s\n", e->starts_at);
 	if (e->ends_at)
-		cg_sbuf_addf(&b, "**Closed:** %s\n", e->ends_at);
+		cg_md_addf(&b, "**Closed:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
 	cg_am_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);

@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "maputil.h"
+#include "mdsafe.h"
 #include "registry.h"
 
 /*
@@ -59,7 +60,8 @@ static void list_md(struct cg_sbuf *b, const char *heading, const cJSON *arr)
 		const char *s = cJSON_IsString(it) ? it->valuestring : cg_mu_str(it, "name");
 		if (!s || !*s)
 			continue;
-		cg_sbuf_addf(b, "%s%s", first ? heading : ", ", s);
+		cg_sbuf_add(b, first ? heading : ", ");
+		cg_md_put(b, s, CG_MD_TEXT);
 		first = 0;
 	}
 	if (!first)
@@ -125,11 +127,11 @@ static int map_opsgenie(const cJSON *payload, const struct cg_map_opts *opts, st
 
 		const char *desc = cg_mu_str(alert, "description");
 		if (desc)
-			cg_sbuf_addf(&b, "%s\n\n", desc);
-		cg_sbuf_addf(&b, "**Action:** %s", action);
+			cg_md_addf(&b, "%s\n\n", desc);
+		cg_md_addf(&b, "**Action:** %s", action);
 		const char *user = cg_mu_str(alert, "username");
 		if (user)
-			cg_sbuf_addf(&b, " by %s", user);
+			cg_md_addf(&b, " by %s", user);
 		cg_sbuf_add(&b, "\n");
 		static const char *const rows[][2] = {
 		    {"entity", "Entity"},
@@ -140,15 +142,15 @@ static int map_opsgenie(const cJSON *payload, const struct cg_map_opts *opts, st
 		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 			const char *v = cg_mu_str(alert, rows[i][0]);
 			if (v)
-				cg_sbuf_addf(&b, "**%s:** %s\n", rows[i][1], v);
+				cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
 		}
 		if (prio)
-			cg_sbuf_addf(&b, "**Priority:** %s\n", prio);
+			cg_md_addf(&b, "**Priority:** %s\n", prio);
 		list_md(&b, "**Tags:** ", tag_list);
 		list_md(&b, "**Teams:** ", cg_mu_get(alert, "teams"));
 		list_md(&b, "**Recipients:** ", cg_mu_get(alert, "recipients"));
 		if (e->starts_at)
-			cg_sbuf_addf(&b, "**Created:** %s\n", e->starts_at);
+			cg_md_addf(&b, "**Created:** %s\n", e->starts_at);
 		cg_sbuf_add(&b, "\n");
 		cg_mu_pairs_md(&b, "Details", cg_mu_get(alert, "details"));
 		e->description = cg_sbuf_take(&b);

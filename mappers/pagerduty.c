@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "maputil.h"
+#include "mdsafe.h"
 #include "registry.h"
 
 /*
@@ -130,12 +131,12 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 
 		const cJSON *num = cg_mu_get(inc, "number");
 		if (cJSON_IsNumber(num))
-			cg_sbuf_addf(&b, "**Incident #%.0f**%s%s\n\n", num->valuedouble, service ? " on " : "",
+			cg_md_addf(&b, "**Incident #%.0f**%s%s\n\n", num->valuedouble, service ? " on " : "",
 			             service ? service : "");
-		cg_sbuf_addf(&b, "**Event:** %s", type);
+		cg_md_addf(&b, "**Event:** %s", type);
 		const char *agent = cg_mu_str(ev, "agent.summary");
 		if (agent)
-			cg_sbuf_addf(&b, " by %s", agent);
+			cg_md_addf(&b, " by %s", agent);
 		cg_sbuf_add(&b, "\n");
 		static const char *const rows[][2] = {
 		    {"status", "Status"},
@@ -148,12 +149,12 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 			const char *v = cg_mu_str(inc, rows[i][0]);
 			if (v)
-				cg_sbuf_addf(&b, "**%s:** %s\n", rows[i][1], v);
+				cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
 		}
 		if (teams)
-			cg_sbuf_addf(&b, "**Teams:** %s\n", teams);
+			cg_md_addf(&b, "**Teams:** %s\n", teams);
 		if (assignees)
-			cg_sbuf_addf(&b, "**Assignees:** %s\n", assignees);
+			cg_md_addf(&b, "**Assignees:** %s\n", assignees);
 		cg_sbuf_add(&b, "\n");
 		cg_am_links_md(&b, e->links);
 		e->description = cg_sbuf_take(&b);

@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "maputil.h"
+#include "mdsafe.h"
 #include "registry.h"
 
 /*
@@ -111,22 +112,28 @@ static int map_metric_alert(const cJSON *payload, const cJSON *data, const char 
 	}
 	const char *dtitle = cg_mu_str(data, "description_title"), *dtext = cg_mu_str(data, "description_text");
 	if (dtitle)
-		cg_sbuf_addf(&b, "**%s**\n\n", dtitle);
+		cg_md_addf(&b, "**%s**\n\n", dtitle);
 	if (dtext)
-		cg_sbuf_addf(&b, "%s\n\n", dtext);
+		cg_md_addf(&b, "%s\n\n", dtext);
 	const char *agg = cg_mu_str(rule, "aggregate"), *query = cg_mu_str(rule, "query");
-	if (agg)
-		cg_sbuf_addf(&b, "**Metric:** `%s`%s%s%s\n", agg, query ? " where `" : "", query ? query : "",
-		             query ? "`" : "");
+	if (agg) {
+		cg_sbuf_add(&b, "**Metric:** ");
+		cg_md_code(&b, agg);
+		if (query) {
+			cg_sbuf_add(&b, " where ");
+			cg_md_code(&b, query);
+		}
+		cg_sbuf_add(&b, "\n");
+	}
 	const cJSON *tw = cg_mu_get(rule, "time_window");
 	if (cJSON_IsNumber(tw))
-		cg_sbuf_addf(&b, "**Time window:** %.0f min\n", tw->valuedouble);
+		cg_md_addf(&b, "**Time window:** %.0f min\n", tw->valuedouble);
 	if (proj && *proj)
-		cg_sbuf_addf(&b, "**Projects:** %s\n", proj);
+		cg_md_addf(&b, "**Projects:** %s\n", proj);
 	if (e->starts_at)
-		cg_sbuf_addf(&b, "**Started:** %s\n", e->starts_at);
+		cg_md_addf(&b, "**Started:** %s\n", e->starts_at);
 	if (e->ends_at)
-		cg_sbuf_addf(&b, "**Closed:** %s\n", e->ends_at);
+		cg_md_addf(&b, "**Closed:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
 	cg_am_links_md(&b, e->links);
 	free(proj);
@@ -176,10 +183,10 @@ static int map_issue(const cJSON *payload, const cJSON *data, const char *action
 		return rc ? rc : CG_ENOMEM;
 	const char *short_id = cg_mu_str(is, "shortId");
 	if (short_id)
-		cg_sbuf_addf(&b, "**%s**%s%s\n\n", short_id, project ? " in " : "", project ? project : "");
+		cg_md_addf(&b, "**%s**%s%s\n\n", short_id, project ? " in " : "", project ? project : "");
 	const char *type = cg_mu_str(is, "metadata.type"), *value = cg_mu_str(is, "metadata.value");
 	if (type || value)
-		cg_sbuf_addf(&b, "**Error:** %s%s%s\n", type ? type : "", type && value ? ": " : "",
+		cg_md_addf(&b, "**Error:** %s%s%s\n", type ? type : "", type && value ? ": " : "",
 		             value ? value : "");
 	static const char *const rows[][2] = {
 	    {"culprit", "Culprit"}, {"level", "Level"},          {"status", "Status"},
@@ -188,11 +195,11 @@ static int map_issue(const cJSON *payload, const cJSON *data, const char *action
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *v = cg_mu_str(is, rows[i][0]);
 		if (v)
-			cg_sbuf_addf(&b, "**%s:** %s\n", rows[i][1], v);
+			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
 	}
 	const cJSON *users = cg_mu_get(is, "userCount");
 	if (cJSON_IsNumber(users))
-		cg_sbuf_addf(&b, "**Users:** %.0f\n", users->valuedouble);
+		cg_md_addf(&b, "**Users:** %.0f\n", users->valuedouble);
 	cg_sbuf_add(&b, "\n");
 	cg_am_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);
@@ -281,13 +288,13 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	if (!rule)
 		rule = cg_mu_str(root, "issue_alert.title");
 	if (rule)
-		cg_sbuf_addf(&b, "**Alert rule:** %s\n\n", rule);
+		cg_md_addf(&b, "**Alert rule:** %s\n\n", rule);
 	const char *type = cg_mu_str(ev, "metadata.type"), *value = cg_mu_str(ev, "metadata.value");
 	if (type || value)
-		cg_sbuf_addf(&b, "**Error:** %s%s%s\n", type ? type : "", type && value ? ": " : "",
+		cg_md_addf(&b, "**Error:** %s%s%s\n", type ? type : "", type && value ? ": " : "",
 		             value ? value : "");
 	else if (cg_mu_str(ev, "message"))
-		cg_sbuf_addf(&b, "**Message:** %s\n", cg_mu_str(ev, "message"));
+		cg_md_addf(&b, "**Message:** %s\n", cg_mu_str(ev, "message"));
 	static const char *const rows[][2] = {
 	    {"culprit", "Culprit"}, {"location", "Location"},    {"level", "Level"},   {"platform", "Platform"},
 	    {"release", "Release"}, {"project_name", "Project"}, {"datetime", "Seen"},
@@ -295,10 +302,10 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *v = cg_mu_str(ev, rows[i][0]);
 		if (v)
-			cg_sbuf_addf(&b, "**%s:** %s\n", rows[i][1], v);
+			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
 	}
 	if (env)
-		cg_sbuf_addf(&b, "**Environment:** %s\n", env);
+		cg_md_addf(&b, "**Environment:** %s\n", env);
 	cg_sbuf_add(&b, "\n");
 	cg_am_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);

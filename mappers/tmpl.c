@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "err.h"
+#include "mdsafe.h"
+#include "sbuf.h"
 
 /* Limits keep hostile templates and data from exhausting stack, memory or CPU. */
 #define MAX_NESTING 100            /* sections open at once inside one template */
@@ -27,7 +29,7 @@ enum kind {
 /* Slices point into cg_tmpl.src, so nodes never own memory. */
 struct node {
 	enum kind kind;
-	int escape;       /* N_VAR: {{x}} (escaped when CG_TMPL_ESCAPE_HTML) vs {{{x}}}/{{&x}} */
+	int escape;       /* N_VAR: {{x}} (escaped as flags say) vs {{{x}}}/{{&x}} (never) */
 	int has_fallback; /* N_VAR: {{x|fallback}} */
 	size_t off, len;  /* N_TEXT: text; otherwise the tag name */
 	size_t fb_off, fb_len;
@@ -430,6 +432,7 @@ struct pcache {
 
 struct rctx {
 	int flags;
+	const cJSON *markdown; /* cg_tmpl_opts.markdown */
 	cg_tmpl_partial_fn partials;
 	void *ud;
 	char *buf;
@@ -575,6 +578,20 @@ static void fmt_number(double d, char *buf, size_t n)
 	}
 }
 
+/* Appends s through mdsafe's neutraliser for mode. */
+static int put_safe(struct rctx *rc, const char *s, enum cg_md_mode mode)
+{
+	size_t n = strlen(s);
+	if (cg_md_unchanged(s, n, mode))
+		return put(rc, s, n);
+	struct cg_sbuf b = {0};
+	cg_md_put(&b, s, mode);
+	int r = b.oom ? CG_ENOMEM : put(rc, b.p, b.len);
+	free(b.p);
+	return r;
+}
+
+/* escape: the node is {{x}} (1) rather than {{{x}}} or {{&x}} (0). */
 static int put_value(struct rctx *rc, const cJSON *v, int escape)
 {
 	char num[40];
@@ -598,7 +615,24 @@ static int put_value(struct rctx *rc, const cJSON *v, int escape)
 			return CG_ENOMEM;
 		s = owned;
 	}
-	int r = escape ? put_escaped(rc, s, strlen(s)) : put(rc, s, strlen(s));
+	int r;
+	switch (escape ? rc->flags & CG_TMPL_ESCAPE_MASK : 0) {
+	case CG_TMPL_ESCAPE_HTML:
+		r = put_escaped(rc, s, strlen(s));
+		break;
+	case CG_TMPL_ESCAPE_MARKDOWN:
+		r = put_safe(rc, s, rc->markdown && v == rc->markdown ? CG_MD_MINIMAL : CG_MD_TEXT);
+		break;
+	case CG_TMPL_ESCAPE_PLAIN:
+		r = put_safe(rc, s, CG_MD_PLAIN);
+		break;
+	case CG_TMPL_ESCAPE_URL:
+		r = put_safe(rc, s, CG_MD_URL);
+		break;
+	default:
+		r = put(rc, s, strlen(s));
+		break;
+	}
 	cJSON_free(owned);
 	return r;
 }
@@ -697,7 +731,7 @@ static int render_range(struct rctx *rc, const struct cg_tmpl *t, size_t i, size
 			if (nd->has_fallback && empty)
 				r = put(rc, t->src + nd->fb_off, nd->fb_len);
 			else
-				r = put_value(rc, v, nd->escape && (rc->flags & CG_TMPL_ESCAPE_HTML));
+				r = put_value(rc, v, nd->escape);
 			i++;
 			break;
 		}
@@ -727,12 +761,15 @@ static int render_range(struct rctx *rc, const struct cg_tmpl *t, size_t i, size
 	return r;
 }
 
-int cg_tmpl_render(const struct cg_tmpl *t, const cJSON *ctx, int flags, cg_tmpl_partial_fn partials,
-		   void *partials_ud, char **out)
+int cg_tmpl_render_opts(const struct cg_tmpl *t, const cJSON *ctx, const struct cg_tmpl_opts *opts, char **out)
 {
+	static const struct cg_tmpl_opts none;
 	if (!t || !out)
 		return CG_EINVAL;
-	struct rctx rc = {.flags = flags, .partials = partials, .ud = partials_ud};
+	if (!opts)
+		opts = &none;
+	struct rctx rc = {
+		.flags = opts->flags, .markdown = opts->markdown, .partials = opts->partials, .ud = opts->partials_ud};
 	struct frame root = {ctx, NULL};
 	int r = render_range(&rc, t, 0, t->n, ctx ? &root : NULL);
 	if (!r && !rc.buf) {
@@ -755,6 +792,13 @@ int cg_tmpl_render(const struct cg_tmpl *t, const cJSON *ctx, int flags, cg_tmpl
 	rc.buf[rc.len] = '\0';
 	*out = rc.buf;
 	return 0;
+}
+
+int cg_tmpl_render(const struct cg_tmpl *t, const cJSON *ctx, int flags, cg_tmpl_partial_fn partials,
+		   void *partials_ud, char **out)
+{
+	struct cg_tmpl_opts o = {.flags = flags, .partials = partials, .partials_ud = partials_ud};
+	return cg_tmpl_render_opts(t, ctx, &o, out);
 }
 
 int cg_tmpl_render_str(const char *src, const cJSON *ctx, char **out, char *err, size_t errlen)

@@ -7,8 +7,17 @@
 
 struct cg_tmpl;
 
+/*
+ * What {{x}} does to a value (flags & CG_TMPL_ESCAPE_MASK); {{{x}}}, {{&x}} and the text of the
+ * template itself are never touched. The non-HTML modes are mdsafe.h's: a sender's value cannot
+ * mention anyone, link anywhere or hide characters, while what the operator wrote stays as written.
+ */
 enum cg_tmpl_flags {
-	CG_TMPL_ESCAPE_HTML = 1, /* {{x}} HTML-escapes as the spec requires; off for case text (JSON, Markdown) */
+	CG_TMPL_ESCAPE_HTML = 1,     /* HTML-escaped, as the Mustache spec requires */
+	CG_TMPL_ESCAPE_MARKDOWN = 2, /* CG_MD_TEXT: case description and comment text */
+	CG_TMPL_ESCAPE_PLAIN = 3,    /* CG_MD_PLAIN: the title, attribute and custom attribute values */
+	CG_TMPL_ESCAPE_URL = 4,      /* CG_MD_URL: URL custom attribute values */
+	CG_TMPL_ESCAPE_MASK = 7,     /* 0: {{x}} inserts the value as is (dedup keys, priorities) */
 };
 
 /* Looks up a partial by name; returns its source (NUL-terminated) or NULL. */
@@ -26,6 +35,21 @@ int cg_tmpl_compile(const char *src, size_t len, struct cg_tmpl **out, char *err
  */
 int cg_tmpl_render(const struct cg_tmpl *t, const cJSON *ctx, int flags, cg_tmpl_partial_fn partials,
 		   void *partials_ud, char **out);
+
+struct cg_tmpl_opts {
+	int flags;
+	cg_tmpl_partial_fn partials; /* may be NULL */
+	void *partials_ud;
+	/*
+	 * A value that is Markdown casegate made itself, its sender parts neutralised already (the
+	 * mapper's description in ctx): with CG_TMPL_ESCAPE_MARKDOWN, {{x}} naming this very item
+	 * keeps its Markdown and only gets CG_MD_MINIMAL (no double escaping). NULL: none.
+	 */
+	const cJSON *markdown;
+};
+
+/* cg_tmpl_render with options (opts NULL: flags 0, no partials). */
+int cg_tmpl_render_opts(const struct cg_tmpl *t, const cJSON *ctx, const struct cg_tmpl_opts *opts, char **out);
 
 /* Compile + render in one step (flags 0, no partials). */
 int cg_tmpl_render_str(const char *src, const cJSON *ctx, char **out, char *err, size_t errlen);

@@ -5,6 +5,7 @@
 
 #include "alertmanager.h"
 #include "err.h"
+#include "mdsafe.h"
 #include "srcutil.h"
 
 /*
@@ -156,32 +157,32 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	e->title = cg_sbuf_take(&b);
 
 	if (notice && msg)
-		cg_sbuf_addf(&b, "%s\n\n", msg);
+		cg_md_addf(&b, "%s\n\n", msg);
 	if (!notice)
-		cg_sbuf_addf(&b, "**Status:** %s%s%s\n", down ? "DOWN" : "UP", hbmsg ? " — " : "", hbmsg ? hbmsg : "");
+		cg_md_addf(&b, "**Status:** %s%s%s\n", down ? "DOWN" : "UP", hbmsg ? " — " : "", hbmsg ? hbmsg : "");
 	if (cg_src_str(mon, "description"))
-		cg_sbuf_addf(&b, "%s\n\n", cg_src_str(mon, "description"));
+		cg_md_addf(&b, "%s\n\n", cg_src_str(mon, "description"));
 	if (type || target || hostname) {
-		cg_sbuf_addf(&b, "**Monitor:** %s", type ? type : "?");
+		cg_md_addf(&b, "**Monitor:** %s", type ? type : "?");
 		if (target)
-			cg_sbuf_addf(&b, " %s", target);
+			cg_md_addf(&b, " %s", target);
 		else if (hostname) {
-			cg_sbuf_addf(&b, " %s", hostname);
+			cg_md_addf(&b, " %s", hostname);
 			const cJSON *port = get(mon, "port");
 			if (cJSON_IsNumber(port))
-				cg_sbuf_addf(&b, ":%.0f", port->valuedouble);
+				cg_md_addf(&b, ":%.0f", port->valuedouble);
 		}
 		cg_sbuf_add(&b, "\n");
 	}
 	const char *when = cg_src_str(hb, "localDateTime") ? cg_src_str(hb, "localDateTime") : cg_src_str(hb, "time");
 	if (when)
-		cg_sbuf_addf(&b, "**Time:** %s%s%s\n", when, cg_src_str(hb, "timezone") ? " " : "",
+		cg_md_addf(&b, "**Time:** %s%s%s\n", when, cg_src_str(hb, "timezone") ? " " : "",
 		             cg_src_str(hb, "timezone") ? cg_src_str(hb, "timezone") : "");
 	const cJSON *ping = get(hb, "ping");
 	if (cJSON_IsNumber(ping))
-		cg_sbuf_addf(&b, "**Response time:** %.0f ms\n", ping->valuedouble);
+		cg_md_addf(&b, "**Response time:** %.0f ms\n", ping->valuedouble);
 	if (*tagtext)
-		cg_sbuf_addf(&b, "**Tags:** %s\n", tagtext);
+		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
 	cg_sbuf_add(&b, "\n");
 	cg_am_links_md(&b, e->links);

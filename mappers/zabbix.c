@@ -6,6 +6,7 @@
 
 #include "alertmanager.h"
 #include "err.h"
+#include "mdsafe.h"
 #include "srcutil.h"
 
 /*
@@ -199,30 +200,30 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	e->title = cg_sbuf_take(&b);
 
 	if (cg_src_str(p, "trigger_description"))
-		cg_sbuf_addf(&b, "%s\n\n", cg_src_str(p, "trigger_description"));
+		cg_md_addf(&b, "%s\n\n", cg_src_str(p, "trigger_description"));
 	if (host)
-		cg_sbuf_addf(&b, "**Host:** %s%s%s%s\n", host, ip ? " (" : "", ip ? ip : "", ip ? ")" : "");
+		cg_md_addf(&b, "**Host:** %s%s%s%s\n", host, ip ? " (" : "", ip ? ip : "", ip ? ")" : "");
 	if (cg_src_str(p, "event_severity") || e->severity)
-		cg_sbuf_addf(&b, "**Severity:** %s\n",
+		cg_md_addf(&b, "**Severity:** %s\n",
 		             cg_src_str(p, "event_severity") ? cg_src_str(p, "event_severity") : e->severity);
 	if (cg_src_str(p, "event_opdata"))
-		cg_sbuf_addf(&b, "**Operational data:** %s\n", cg_src_str(p, "event_opdata"));
+		cg_md_addf(&b, "**Operational data:** %s\n", cg_src_str(p, "event_opdata"));
 	if (cg_src_str(p, "event_date"))
-		cg_sbuf_addf(&b, "**Problem started:** %s %s\n", cg_src_str(p, "event_date"),
+		cg_md_addf(&b, "**Problem started:** %s %s\n", cg_src_str(p, "event_date"),
 		             cg_src_str(p, "event_time") ? cg_src_str(p, "event_time") : "");
 	if (value == 0 && cg_src_str(p, "event_recovery_date"))
-		cg_sbuf_addf(&b, "**Resolved:** %s %s\n", cg_src_str(p, "event_recovery_date"),
+		cg_md_addf(&b, "**Resolved:** %s %s\n", cg_src_str(p, "event_recovery_date"),
 		             cg_src_str(p, "event_recovery_time") ? cg_src_str(p, "event_recovery_time") : "");
 	if (value == 0 && cg_src_str(p, "event_duration"))
-		cg_sbuf_addf(&b, "**Duration:** %s\n", cg_src_str(p, "event_duration"));
+		cg_md_addf(&b, "**Duration:** %s\n", cg_src_str(p, "event_duration"));
 	if (update == 1)
-		cg_sbuf_addf(&b, "**Update:** %s%s%s%s%s\n",
+		cg_md_addf(&b, "**Update:** %s%s%s%s%s\n",
 		             cg_src_str(p, "event_update_user") ? cg_src_str(p, "event_update_user") : "",
 		             cg_src_str(p, "event_update_user") ? " " : "", action,
 		             cg_src_str(p, "event_update_message") ? ": " : "",
 		             cg_src_str(p, "event_update_message") ? cg_src_str(p, "event_update_message") : "");
 	if (*tagtext)
-		cg_sbuf_addf(&b, "**Tags:** %s\n", tagtext);
+		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
 	cg_sbuf_add(&b, "\n");
 	cg_am_links_md(&b, e->links);

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int crc = cg_tmpl_compile(tsrc, tlen, &t, err, sizeof(err));
 	if (crc == 0) {
 		struct fuzz_ud ud = {tsrc, cJSON_GetObjectItemCaseSensitive(ctx, "partials")};
-		for (int flags = 0; flags <= CG_TMPL_ESCAPE_HTML; flags++) {
+		for (int flags = 0; flags <= CG_TMPL_ESCAPE_URL; flags++) {
 			char *out = NULL;
 			int rc = cg_tmpl_render(t, ctx, flags, fuzz_partial, &ud, &out);
 			if (rc == 0) {

@@ -274,7 +274,7 @@ def grafana():
          "links": {"generator": a1["generatorURL"], "runbook": an["runbook_url"], "dashboard": a1["dashboardURL"],
                    "panel": a1["panelURL"], "silence": sil1, "image": a1["imageURL"]},
          "starts_at": "2024-06-01T12:00:00+02:00",
-         "description_contains": ["**Value:** [ var='B' labels={} value=95.12345678901 ]", "[Panel](",
+         "description_contains": ["**Value:** \\[ var='B' labels={} value=95.12345678901 \\]", "[Panel](",
                                   "**Annotations:**\n- owner: team-blue\n"],
          "description_excludes": ["__dashboardUid__"],
          "ctx": {"valueString": a1["valueString"], "values.B": 95.12345678901, "payload.orgId": 1,
@@ -286,7 +286,7 @@ def grafana():
         "dedup_key": p["groupKey"], "status": "firing", "severity": "critical", "title": "grafana_folder=Infra",
         "labels": common, "starts_at": "2024-06-01T11:00:00+02:00",
         "links": {"silence": gf_silence(ext, common)},
-        "description_contains": ["**2 alerts: 2 firing, 0 resolved**", "— value: [ var='B' labels={} value=95.12345678901 ]",
+        "description_contains": ["**2 alerts: 2 firing, 0 resolved**", "— value: \\[ var='B' labels={} value=95.12345678901 \\]",
                                  "— value: B=99.5, C=1", "- **FIRING** High CPU: cpu at 99% — alertname=High CPU, severity=critical"],
         "ctx": {"firing_count": 2, "orgId": 1, "payload.state": "alerting"}}]})
 
@@ -301,7 +301,7 @@ def grafana():
     write(S, "resolved_state_ok", p, {"events": [{
         "dedup_key": "d8a21484c9c25a60", "status": "resolved", "severity": "warning", "title": "Disk: disk low",
         "ends_at": "2024-06-01T10:30:00Z", "links": {"generator": r["generatorURL"], "silence": r["silenceURL"]},
-        "description_contains": ["**Value:** [ var='B0' value=24 ]", "**Ended:** 2024-06-01T10:30:00Z"]}]},
+        "description_contains": ["**Value:** \\[ var='B0' value=24 \\]", "**Ended:** 2024-06-01T10:30:00Z"]}]},
           {"events": [{"dedup_key": "{}/{}:{}", "status": "resolved", "title": "Disk",
                        "links": {"generator": r["generatorURL"], "silence": r["silenceURL"]}}]})
 

@@ -77,7 +77,7 @@ def datadog():
     write(S, "triggered", base, ev(
         dedup_key="6123456789012345678", status="firing", severity="error", title="Host is Down (host:web-1)",
         starts_at=rfc(date), ends_at=None, labels=labels, annotations={}, links=links,
-        description_contains=["@webhook-casegate Host **web-1** stopped reporting.", "**Status:** host:web-1 has not reported for 5m",
+        description_contains=["\uff20webhook-casegate Host \\*\\*web-1\\*\\* stopped reporting.", "**Status:** host:web-1 has not reported for 5m",
                               "**Transition:** Triggered", "**Scope:** host:web-1", "**Metric:** datadog.agent.up",
                               "[Source](" + base["link"] + ")", "[monitor](https://app.datadoghq.eu/monitors/987654)"],
         description_excludes=["%%%"],
@@ -345,7 +345,7 @@ def azure():
                                                                           "linkToSearchResultsUI": "https://portal.azure.com/#view/x"}]}}}}
     write(S, "log_alert", log, ev(dedup_key=log["data"]["essentials"]["alertId"], title="errors-in-logs on ws-1",
                                   labels={"alert_rule": "errors-in-logs", "signal_type": "Log", "monitoring_service": "Log Alerts V2", "target": "ws-1"},
-                                  description_contains=["- AppTraces | where SeverityLevel > 2 GreaterThan 0 (value 12)"]))
+                                  description_contains=["- AppTraces \\| where SeverityLevel &gt; 2 GreaterThan 0 (value 12)"]))
     minimal = {"data": {"essentials": {"alertId": "/x/alerts/min-1", "monitorCondition": "Fired"}}}
     write(S, "missing_optional", minimal, ev(dedup_key="/x/alerts/min-1", status="firing", severity=None, title="Azure Monitor alert min-1",
                                              labels={}, links={"generator": "https://portal.azure.com/#blade/Microsoft_Azure_Monitoring/AlertDetailsTemplateBlade/alertId/%2Fx%2Falerts%2Fmin-1"}))

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "builder.h"
 #include "err.h"
 #include "event.h"
 #include "registry.h"
@@ -591,7 +592,7 @@ static void test_shared_pinned(void **state)
 		 "[{\"dedup_key\":\"d8a21484c9c25a60\",\"status\":\"resolved\",\"ends_at\":\"2022-06-17T00:51:24.067337833Z\","
 		 "\"links\":{\"generator\":\"https://grafana.example.com/alerting/grafana/zTjxv_C7k/view\",\"runbook\":\"https://example.com/\","
 		 "\"silence\":\"https://grafana.example.com/alerting/silence/new?alertmanager=grafana&matcher=alertname%3DTest+alert&matcher=test%3Dtrue\"},"
-		 "\"description_contains\":[\"**Value:** [ var='B0' metric='Value'\"]}]",
+		 "\"description_contains\":[\"**Value:** \\\\[ var='B0' metric='Value'\"]}]",
 		 0},
 		{"grafana", "grafana/zulip_alert-9-resolved_captured.json",
 		 "[{\"dedup_key\":\"{}/{test=\\\"true\\\"}:{}\",\"status\":\"resolved\",\"title\":\"Test alert\"}]", 1},
@@ -671,6 +672,155 @@ static void test_shared_pinned(void **state)
 	assert_int_equal(failures, 0);
 }
 
+
+/* ---- sender text stays text, for every mapper ---- */
+
+/* What a sender appends to every value: mentions, a link, an image, HTML, backticks, bidi and zero-width. */
+#define ATTACK                                                                                                         \
+	" @all @team-x [login](https://evil.example/login) ![x](https://evil.example/p.png) <img src=x> `x` ``y``"   \
+	" \xE2\x80\xAE\xE2\x80\x8B"
+
+/* Appends ATTACK to every string value except single words (status and action words the mapper must still
+ * recognise); in an object named labels/tags/annotations/details, also adds a member whose key attacks. */
+static void poison(cJSON *v)
+{
+	cJSON *it;
+	if (cJSON_IsString(v)) {
+		const char *s = v->valuestring;
+		if (s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789.") == strlen(s) && strlen(s) <= 40)
+			return;
+		size_t n = strlen(s) + sizeof(ATTACK);
+		char *p = malloc(n);
+		assert_non_null(p);
+		snprintf(p, n, "%s%s", s, ATTACK);
+		assert_non_null(cJSON_SetValuestring(v, p));
+		free(p);
+		return;
+	}
+	cJSON_ArrayForEach(it, v) poison(it);
+	if (cJSON_IsObject(v) && v->string &&
+	    (!strcmp(v->string, "labels") || !strcmp(v->string, "tags") || !strcmp(v->string, "annotations") ||
+	     !strcmp(v->string, "details") || !strcmp(v->string, "commonLabels")))
+		assert_non_null(cJSON_AddStringToObject(v, "k@team-k [k](https://evil.example/k)", "v" ATTACK));
+}
+
+/* The first live '@' mention ("@" and a handle character), or NULL. */
+static const char *live_mention(const char *s)
+{
+	for (const char *p = s; p && (p = strchr(p, '@')); p++) {
+		char c = p[1];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')
+			return p;
+	}
+	return NULL;
+}
+
+/* The first sender link, image or HTML tag that Markdown would render (outside code spans: "](https://evil"
+ * not escaped, "<img"), or NULL. */
+static const char *live_markup(const char *s)
+{
+	for (const char *p = s; *p; p++) {
+		if (*p == '`' && (p == s || p[-1] != '\\')) {
+			/* A code span: a run of n backticks up to the next run of exactly n. */
+			size_t n = strspn(p, "`");
+			const char *q = p + n;
+			while ((q = strchr(q, '`')) && strspn(q, "`") != n)
+				q += strspn(q, "`");
+			p = q ? q + n - 1 : p + n - 1;
+			continue;
+		}
+		if ((!strncmp(p, "](https://evil", 14) && (p == s || p[-1] != '\\')) || !strncmp(p, "<img", 4))
+			return p;
+	}
+	return NULL;
+}
+
+static void check_text(const char *where, const char *what, const char *text, int markdown, int *bad)
+{
+	const char *m = text ? live_mention(text) : NULL;
+	const char *l = text && markdown ? live_markup(text) : NULL;
+	const char *h = text ? strstr(text, "\xE2\x80\xAE") : NULL;
+	if (!h && text)
+		h = strstr(text, "\xE2\x80\x8B");
+	const char *at = m ? m : l ? l : h;
+	if (at) {
+		char got[120];
+		snprintf(got, sizeof(got), "\"%.60s\"", at);
+		fail_at(where, what, got, "no live mention, link, HTML or hidden character from the sender");
+		(*bad)++;
+	}
+}
+
+/* Every mapper, every fixture payload with ATTACK in each value: neither the mapper's description and
+ * comment detail nor what the builder makes of them (title, description, summary, attributes) may carry a
+ * live mention, a sender's link or image, HTML or a hidden character. */
+static void test_sender_text_stays_text(void **state)
+{
+	(void)state;
+	failures = 0;
+	for (const struct cg_mapper *const *m = cg_mapper_all(); *m; m++) {
+		if (!strcmp((*m)->name, "email"))
+			continue; /* maps parsed mail, not JSON fixtures: test_email and the LMTP test cover it */
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/tests/fixtures/%s", source_dir(), (*m)->name);
+		char **files = list_dir(dir, ".json", 0);
+		int events = 0, bad = 0;
+		struct cg_case_spec spec = {.source_name = "src",
+					    .project = "e555e290-ed65-49bd-ae18-8acbfcf18db7",
+					    .case_type = "3b010bde-09ce-4449-b745-71dd5f861963",
+					    .default_priority_map = (*m)->default_priority_map};
+		struct cg_builder *b = NULL;
+		char err[256] = "";
+		assert_int_equal(cg_builder_create(&spec, &b, err, sizeof(err)), 0);
+		for (size_t i = 0; files && files[i]; i++) {
+			if (ends_with(files[i], ".expected.json"))
+				continue;
+			char path[8300];
+			snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+			cJSON *payload = read_json(path);
+			if (!payload)
+				continue; /* the invalid-JSON fixtures */
+			poison(payload);
+			for (int g = 0; g <= ((*m)->supports_group_by ? 1 : 0); g++) {
+				struct cg_map_opts opts = {.group_by = g ? CG_GROUP_GROUP : CG_GROUP_ALERT};
+				struct cg_event_list out;
+				cg_event_list_init(&out);
+				if ((*m)->map(payload, &opts, &out, err, sizeof(err)) == 0) {
+					for (size_t k = 0; k < out.n; k++) {
+						struct cg_event *e = &out.v[k];
+						check_text(path, "event description", e->description, 1, &bad);
+						check_text(path, "event comment_detail", e->comment_detail, 1, &bad);
+						struct cg_case_draft d;
+						if (cg_builder_build(b, e, &d, err, sizeof(err)) != 0)
+							continue;
+						events++;
+						check_text(path, "title", d.title, 1, &bad);
+						check_text(path, "description",
+							   cJSON_GetStringValue(cg_json_path(d.create, "data.attributes.description")),
+							   1, &bad);
+						check_text(path, "summary", d.summary, 1, &bad);
+						char *attrs = d.attributes ? cJSON_PrintUnformatted(d.attributes) : NULL;
+						check_text(path, "attributes", attrs, 1, &bad);
+						cJSON_free(attrs);
+						cg_case_draft_cleanup(&d);
+					}
+				}
+				cg_event_list_cleanup(&out);
+			}
+			cJSON_Delete(payload);
+		}
+		free_list(files);
+		cg_builder_destroy(b);
+		/* The poisoned payloads must still map: a check over nothing proves nothing. */
+		if (events < 3)
+			print_error("%s: got %d poisoned events built, want at least 3\n", (*m)->name, events);
+		assert_true(events >= 3);
+		if (bad > 20)
+			break; /* enough to go on */
+	}
+	assert_int_equal(failures, 0);
+}
+
 /* ---- registry ---- */
 
 static void test_registry(void **state)
@@ -724,6 +874,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_sender_text_stays_text),
 		cmocka_unit_test(test_null_inputs),
 		cmocka_unit_test(test_alertmanager_fixtures),
 		cmocka_unit_test(test_grafana_fixtures),

@@ -19,6 +19,7 @@
 #include "builder.h"
 #include "err.h"
 #include "event.h"
+#include "mdsafe.h"
 #include "registry.h"
 
 /* ---- bodies collected for the contract check at the end ------------------------------- */
@@ -707,7 +708,11 @@ static void test_custom_attributes(void **state)
 	};
 	for (size_t i = 0; i < sizeof(noted) / sizeof(noted[0]); i++) {
 		check_contains("notes", d.notes, noted[i]);
-		check_contains("summary", d.summary, noted[i]);
+		/* In the summary a note is Markdown text like any other: escaped ("bad\_url"). */
+		char *md = cg_md_str(noted[i], CG_MD_TEXT);
+		assert_non_null(md);
+		check_contains("summary", d.summary, md);
+		free(md);
 	}
 	if (strstr(d.notes, "empty_")) {
 		print_error("notes: got \"%s\", want nothing about blank renders\n", d.notes);
@@ -826,6 +831,171 @@ static void test_summaries(void **state)
 	check_contains("summary", d.summary, "**FIRING**");
 	cg_case_draft_cleanup(&d);
 	free(huge);
+}
+
+
+/* ---- sender text stays text ----------------------------------------------------------- */
+
+#define FW_AT "\xEF\xBC\xA0" /* U+FF20: what a sender's '@' becomes */
+
+/* Fails when text has an ASCII '@' followed by a handle character other than at allowed[i]. */
+static void check_no_live_mention(const char *what, const char *text, const char *const *allowed, size_t nallowed)
+{
+	for (const char *p = text; p && (p = strchr(p, '@')); p++) {
+		char c = p[1];
+		int handle = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+			     c == '-' || c == '.';
+		int ok = !handle;
+		for (size_t i = 0; i < nallowed && !ok; i++)
+			ok = strncmp(p, allowed[i], strlen(allowed[i])) == 0;
+		if (!ok) {
+			print_error("%s: live mention at \"%.30s\" in \"%s\"\n", what, p, text);
+			fail();
+		}
+	}
+}
+
+static void check_excludes(const char *what, const char *got, const char *needle)
+{
+	if (got && strstr(got, needle)) {
+		print_error("%s: got \"%s\", want no \"%s\"\n", what, got, needle);
+		fail();
+	}
+}
+
+/* Length of the code span starting at p (a run of n backticks up to the next run of exactly n), or 0. */
+static size_t code_span(const char *p)
+{
+	size_t n = strspn(p, "`");
+	for (const char *q = p + n; (q = strchr(q, '`'));) {
+		size_t m = strspn(q, "`");
+		if (m == n)
+			return (size_t)(q + m - p);
+		q += m;
+	}
+	return 0;
+}
+
+/* Fails on a "](" outside code and not "\\](": a sender's link or image that would render as one. */
+static void check_no_live_link(const char *what, const char *text, const char *dest)
+{
+	size_t dlen = strlen(dest);
+	for (const char *p = text; p && *p; p++) {
+		if (*p == '`' && (p == text || p[-1] != '\\')) {
+			size_t span = code_span(p);
+			p += span ? span - 1 : strspn(p, "`") - 1;
+			continue;
+		}
+		if (strncmp(p, "](", 2) != 0)
+			continue;
+		if (p > text && p[-1] == '\\')
+			continue;
+		if (strncmp(p + 2, dest, dlen) == 0) {
+			print_error("%s: live link at \"%.40s\" in \"%s\"\n", what, p, text);
+			fail();
+		}
+	}
+}
+
+static char *body_text(const cJSON *body)
+{
+	char *t = cJSON_PrintUnformatted(body);
+	assert_non_null(t);
+	return t;
+}
+
+static void test_sender_text_neutralised(void **state)
+{
+	(void)state;
+	/* Everything the sender controls carries mentions, links, images, HTML, backticks and hidden characters. */
+	const char *event =
+		"{\"key\":\"k\",\"severity\":\"crit`x @all\\u202e\",\"title\":\"Disk full @all @team-x see "
+		"[login](https://evil.example/login)\",\"starts_at\":\"2024 @now\","
+		"\"labels\":{\"alertname\":\"Disk full @all [login](https://evil.example/login)\","
+		"\"cmd\":\"rm `x` ``y`` @all\",\"k@ey [a](https://evil.example/k)\":\"v\\u200b@team-y\"},"
+		"\"annotations\":{\"summary\":\"ping @oncall-team ![x](https://evil.example/p.png) <img src=x>\"},"
+		"\"links\":{\"run[b](https://evil.example)\":\"https://wiki.example/@me/rb\"}}";
+	char *t_attr[] = {"{{labels.alertname}}"};
+	const struct cg_attr_spec attrs[] = {{"name", t_attr, 1}};
+	char *t_text[] = {"{{labels.alertname}}"};
+	char *t_url[] = {"https://x.example/?q={{labels.alertname}}"};
+	const struct cg_ca_spec cas[] = {{"what", CG_CA_TEXT, 0, t_text, 1}, {"where", CG_CA_URL, 0, t_url, 1}};
+	static const char *const operator[] = {"@oncall-sre", "@oncall-team", "@me/"};
+
+	/* Templates: the operator's @oncall-sre stays live, every value is neutralised. */
+	struct cg_case_spec spec = base_spec();
+	spec.title = "{{labels.alertname}} @oncall-sre";
+	spec.description = "@oncall-sre {{annotations.summary}}\n\n{{labels.cmd}}";
+	spec.attrs = attrs;
+	spec.nattrs = 1;
+	spec.attrs_set = 1;
+	spec.cas = cas;
+	spec.ncas = 2;
+	struct cg_case_draft d;
+	build_ok(&spec, event, &d);
+	check_str("title", d.title, "Disk full " FW_AT "all [login] (https://evil.example/login) @oncall-sre");
+	check_str("description", cJSON_GetStringValue(create_attr(&d, "description")),
+		  "@oncall-sre ping " FW_AT "oncall-team !\\[x\\](https://evil.example/p.png) &lt;img src=x&gt;\n\n"
+		  "rm \\`x\\` \\`\\`y\\`\\` " FW_AT "all");
+	check_json("attributes", d.attributes, "{\"name\":[\"Disk full " FW_AT "all [login] (https://evil.example/login)\"]}");
+	check_str("custom text", cJSON_GetStringValue(cg_json_path(create_attr(&d, "custom_attributes"), "what.value")),
+		  "Disk full " FW_AT "all [login] (https://evil.example/login)");
+	check_str("custom url", cJSON_GetStringValue(cg_json_path(create_attr(&d, "custom_attributes"), "where.value")),
+		  "https://x.example/?q=Disk%20full%20%40all%20%5Blogin%5D%28https://evil.example/login%29");
+	check_str("severity", d.severity, "crit'x " FW_AT "all");
+	char *create = body_text(d.create);
+	check_no_live_mention("create", create, operator, 3);
+	cg_case_draft_cleanup(&d);
+	free(create);
+
+	/* No templates: the mapper's title, generated description, labels as attributes, summary. */
+	spec = base_spec();
+	build_ok(&spec, event, &d);
+	check_str("title", d.title, "Disk full " FW_AT "all " FW_AT "team-x see [login] (https://evil.example/login)");
+	const char *desc = cJSON_GetStringValue(create_attr(&d, "description"));
+	/* A label value in a code span: a fence longer than its runs of backticks. */
+	check_contains("description", desc, "- **cmd**: ```rm `x` ``y`` " FW_AT "all```\n");
+	check_contains("description", desc, "- **k" FW_AT "ey \\[a\\](https://evil.example/k)**: `v" FW_AT "team-y`\n");
+	check_contains("description", desc, "**Started:** 2024 " FW_AT "now");
+	check_contains("description", desc, "- [run\\[b\\](https://evil.example)](https://wiki.example/%40me/rb)");
+	check_excludes("description", desc, "\xE2\x80\x8B");
+	check_no_live_link("description", desc, "https://evil");
+	check_json("attributes", d.attributes,
+		   "{\"alertname\":[\"Disk full " FW_AT "all [login] (https://evil.example/login)\"],"
+		   "\"cmd\":[\"rm `x` ``y`` " FW_AT "all\"],\"k" FW_AT "ey [a] (https://evil.example/k)\":[\"v" FW_AT
+		   "team-y\"]}");
+	check_str("summary", d.summary,
+		  "**FIRING** \xC2\xB7 severity crit\\`x " FW_AT "all \xC2\xB7 started 2024 " FW_AT "now\n"
+		  "ping " FW_AT "oncall-team !\\[x\\](https://evil.example/p.png) &lt;img src=x&gt;\n"
+		  "[run\\[b\\](https://evil.example)](https://wiki.example/%40me/rb)");
+	create = body_text(d.create);
+	char *attrs_body = body_text(d.attributes);
+	check_no_live_mention("create", create, NULL, 0);
+	check_no_live_mention("attributes", attrs_body, NULL, 0);
+	check_no_live_link("attributes", attrs_body, "https://evil");
+	check_no_live_mention("summary", d.summary, NULL, 0);
+	cJSON *comment = cg_body_comment("**Fired again.**\nping @all");
+	char *comment_body = body_text(comment);
+	check_contains("comment", comment_body, "ping " FW_AT "all");
+	cJSON_Delete(comment);
+	free(comment_body);
+	free(attrs_body);
+	free(create);
+	cg_case_draft_cleanup(&d);
+
+	/* The mapper's own description: kept as Markdown (it neutralised its values), mentions go anyway;
+	 * inserted through {{description}} it is not escaped twice. */
+	const char *mapped = "{\"key\":\"k\",\"description\":\"**Summary:** \\\\[x\\\\] @all\\u2066\","
+			     "\"annotations\":{\"summary\":\"*s*\"}}";
+	build_ok(&spec, mapped, &d);
+	check_str("description", cJSON_GetStringValue(create_attr(&d, "description")),
+		  "**Summary:** \\[x\\] " FW_AT "all");
+	cg_case_draft_cleanup(&d);
+	spec.description = "@oncall-sre {{description}} / {{annotations.summary}} / {{{annotations.summary}}}";
+	build_ok(&spec, mapped, &d);
+	check_str("description", cJSON_GetStringValue(create_attr(&d, "description")),
+		  "@oncall-sre **Summary:** \\[x\\] " FW_AT "all / \\*s\\* / *s*");
+	cg_case_draft_cleanup(&d);
 }
 
 /* ---- the whole create body ------------------------------------------------------------ */
@@ -1229,6 +1399,7 @@ int main(void)
 		cmocka_unit_test(test_custom_attributes),
 		cmocka_unit_test(test_attributes),
 		cmocka_unit_test(test_summaries),
+		cmocka_unit_test(test_sender_text_neutralised),
 		cmocka_unit_test(test_create_body),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_followup_bodies),

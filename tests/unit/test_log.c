@@ -150,6 +150,73 @@ static void test_levels(void **state)
 	assert_int_not_equal(cg_log_level_parse("verbose", &l), 0);
 }
 
+
+/* Counts the '\n' in s. */
+static int lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void test_text_values_escaped(void **state)
+{
+	(void)state;
+	cg_log_setup(CG_LOG_LEVEL_INFO, CG_LOG_TEXT);
+	/* A dedup key and a message trying to write a second, fake record and colour the terminal. */
+	const char *key = "am:x\n2026-01-01T00:00:00.000Z info  [intake] fake \x1b[31mred\r";
+	CG_LOG_EV(CG_LOG_LEVEL_WARN, "am", key, NULL, "rejected: %s", "bad\npayload\x1b]0;title\x07 \\n");
+	char *out = take();
+	if (lines(out) != 1)
+		fail_msg("got %d lines, want 1: %s", lines(out), out);
+	if (strchr(out, '\x1b') || strchr(out, '\r') || strchr(out, '\x07'))
+		fail_msg("got a raw control character: %s", out);
+	/* The key holds spaces: quoted, so "[intake] fake" cannot pose as the record's own fields. */
+	if (!strstr(out, " warn  [testcomp] source=am key=\"am:x\\n2026-01-01T00:00:00.000Z info  [intake] fake "
+			 "\\x1b[31mred\\r\" rejected: bad\\npayload\\x1b]0;title\\x07 \\\\n\n"))
+		fail_msg("got %s", out);
+	free(out);
+
+	/* Bidi, zero-width, C1 and line separators become visible; other UTF-8 stays; stray bytes are \xHH. */
+	CG_LOG_EV(CG_LOG_LEVEL_INFO, "s", "a\xE2\x80\xAE" "b\xE2\x80\x8B" "c\xC2\x85" "d\xE2\x80\xA8" "e", "c=1",
+		  "Gr\xC3\xBC\xC3\x9F" "e \xFF\xC3 \xE2\x81\xA6x");
+	out = take();
+	if (!strstr(out, "] source=s key=a\\u202eb\\u200bc\\u0085d\\u2028e case=\"c=1\" Gr\xC3\xBC\xC3\x9F"
+			 "e \\xff\\xc3 \\u2066x\n"))
+		fail_msg("got %s", out);
+	free(out);
+
+	/* An empty value and a quote inside a quoted value. */
+	CG_LOG_EV(CG_LOG_LEVEL_INFO, "s", "", "say \"hi\"", "m");
+	out = take();
+	if (!strstr(out, "] source=s key=\"\" case=\"say \\\"hi\\\"\" m\n"))
+		fail_msg("got %s", out);
+	free(out);
+
+	/* A long message of control characters is cut between escapes, still one line. */
+	char big[2000];
+	memset(big, '\x01', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CG_LOG_EV(CG_LOG_LEVEL_INFO, "s", big, big, "%s%s%s%s", big, big, big, big);
+	out = take();
+	size_t len = strlen(out);
+	if (lines(out) != 1 || len < 8000 || strcmp(out + len - 4, "...\n") != 0)
+		fail_msg("got %d lines, %zu bytes ending \"%s\"", lines(out), len, len > 8 ? out + len - 8 : out);
+	free(out);
+
+	/* JSON records carry values as JSON strings (escaped by cJSON): unchanged. */
+	cg_log_setup(CG_LOG_LEVEL_INFO, CG_LOG_JSON);
+	CG_LOG_EV(CG_LOG_LEVEL_INFO, "s", key, NULL, "m");
+	out = take();
+	assert_int_equal(lines(out), 1);
+	cJSON *o = cJSON_Parse(out);
+	assert_non_null(o);
+	check_str(o, "dedup_key", key);
+	cJSON_Delete(o);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +224,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_json_unknown_fields_left_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_form, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_levels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_text_values_escaped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

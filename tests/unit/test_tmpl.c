@@ -339,6 +339,100 @@ static void test_len_not_nul_terminated(void **state)
 	cg_tmpl_destroy(t);
 }
 
+
+#define FW_AT "\xEF\xBC\xA0" /* U+FF20: what a sender's '@' becomes */
+
+/* Renders src over the JSON data with opts; the result must equal want. */
+static void expect_render(const char *src, const char *data_json, const struct cg_tmpl_opts *opts, const char *want)
+{
+	struct cg_tmpl *t = NULL;
+	char err[160] = "";
+	assert_int_equal(cg_tmpl_compile(src, strlen(src), &t, err, sizeof(err)), 0);
+	cJSON *data = cJSON_Parse(data_json);
+	assert_non_null(data);
+	char *out = NULL;
+	assert_int_equal(cg_tmpl_render_opts(t, data, opts, &out), 0);
+	if (strcmp(out, want) != 0) {
+		print_error("render(\"%s\", flags %d): got \"%s\", want \"%s\"\n", src, opts ? opts->flags : 0, out, want);
+		free(out);
+		fail();
+	}
+	free(out);
+	cJSON_Delete(data);
+	cg_tmpl_destroy(t);
+}
+
+static void test_markdown_mode(void **state)
+{
+	(void)state;
+	const struct cg_tmpl_opts md = {.flags = CG_TMPL_ESCAPE_MARKDOWN};
+	const char *data = "{\"t\":\"Disk full @all [login](https://evil.example/login) <img src=x> `x`\"}";
+	/* {{x}} neutralises the sender's value; the operator's own '@oncall-team' and Markdown stay live;
+	 * {{{x}}} and {{&x}} are the documented opt-out. */
+	expect_render("**Page** @oncall-team: {{t}}", data, &md,
+		      "**Page** @oncall-team: Disk full " FW_AT "all \\[login\\](https://evil.example/login) "
+		      "&lt;img src=x&gt; \\`x\\`");
+	expect_render("{{{t}}}|{{&t}}", data, &md,
+		      "Disk full @all [login](https://evil.example/login) <img src=x> `x`|"
+		      "Disk full @all [login](https://evil.example/login) <img src=x> `x`");
+	/* Flags 0 (dedup keys, priorities) insert as is. */
+	expect_render("{{t}}", data, NULL, "Disk full @all [login](https://evil.example/login) <img src=x> `x`");
+	/* The fallback is the operator's text: never escaped. */
+	expect_render("{{missing|@team-db [runbook](https://wiki.example)}}", data, &md,
+		      "@team-db [runbook](https://wiki.example)");
+	/* One render escapes each value exactly once, also through sections, lists and partial-free nesting. */
+	expect_render("{{#l}}- {{.}}\n{{/l}}{{#o}}{{k}}{{/o}}", "{\"l\":[\"a_b\",\"\\\\[x\\\\]\"],\"o\":{\"k\":\"*\"}}",
+		      &md, "- a\\_b\n- \\\\\\[x\\\\\\]\n\\*");
+	/* Numbers, booleans and objects (compact JSON) are values too. */
+	expect_render("{{n}} {{b}} {{o}}", "{\"n\":1.5,\"b\":true,\"o\":{\"a\":[\"@x\"]}}", &md,
+		      "1.5 true {\"a\":\\[\"" FW_AT "x\"\\]}");
+	/* Bidi and zero-width characters of a value go; the template's own text is untouched. */
+	expect_render("\xE2\x80\x8B{{t}}", "{\"t\":\"a\\u202eb\\u200bc\"}", &md, "\xE2\x80\x8B" "abc");
+}
+
+static void test_markdown_trusted_value(void **state)
+{
+	(void)state;
+	/* The mapper's description is Markdown casegate made: {{description}} keeps it (no double
+	 * escaping) but still loses mentions and hidden characters. Only that very item is trusted. */
+	cJSON *ctx = cJSON_Parse("{\"description\":\"**Summary:** \\\\[x\\\\] @y\\u200b\","
+				 "\"copy\":\"**Summary:** \\\\[x\\\\] @y\"}");
+	assert_non_null(ctx);
+	struct cg_tmpl_opts md = {.flags = CG_TMPL_ESCAPE_MARKDOWN,
+				  .markdown = cJSON_GetObjectItemCaseSensitive(ctx, "description")};
+	struct cg_tmpl *t = NULL;
+	const char *src = "{{description}}|{{copy}}|{{#description}}{{.}}{{/description}}";
+	assert_int_equal(cg_tmpl_compile(src, strlen(src), &t, NULL, 0), 0);
+	char *out = NULL;
+	assert_int_equal(cg_tmpl_render_opts(t, ctx, &md, &out), 0);
+	assert_string_equal(out, "**Summary:** \\[x\\] " FW_AT "y|\\*\\*Summary:\\*\\* \\\\\\[x\\\\\\] " FW_AT
+				 "y|**Summary:** \\[x\\] " FW_AT "y");
+	free(out);
+	/* In another mode the trusted item is just a value. */
+	md.flags = CG_TMPL_ESCAPE_PLAIN;
+	assert_int_equal(cg_tmpl_render_opts(t, ctx, &md, &out), 0);
+	assert_string_equal(out, "**Summary:** \\[x\\] " FW_AT "y|**Summary:** \\[x\\] " FW_AT
+				 "y|**Summary:** \\[x\\] " FW_AT "y");
+	free(out);
+	cg_tmpl_destroy(t);
+	cJSON_Delete(ctx);
+}
+
+static void test_plain_modes(void **state)
+{
+	(void)state;
+	const char *data = "{\"t\":\"@all [login](https://evil.example/login) <b>\",\"u\":\"https://x.example/@u?a=<b>\"}";
+	const struct cg_tmpl_opts title = {.flags = CG_TMPL_ESCAPE_PLAIN};
+	const struct cg_tmpl_opts url = {.flags = CG_TMPL_ESCAPE_URL};
+	/* The operator's "[P1]" and "@me" stay; the value cannot link, tag or mention. */
+	expect_render("[P1] {{t}} @me", data, &title, "[P1] " FW_AT "all [login] (https://evil.example/login) < b> @me");
+	expect_render("{{u}}#x@y", data, &url, "https://x.example/%40u?a=%3Cb%3E#x@y");
+	expect_render("{{{t}}}", data, &title, "@all [login](https://evil.example/login) <b>");
+	/* HTML escaping is unchanged. */
+	const struct cg_tmpl_opts html = {.flags = CG_TMPL_ESCAPE_HTML};
+	expect_render("{{t}}", data, &html, "@all [login](https://evil.example/login) &lt;b&gt;");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +443,9 @@ int main(void)
 		cmocka_unit_test(test_nesting_limit),
 		cmocka_unit_test(test_is_literal),
 		cmocka_unit_test(test_len_not_nul_terminated),
+		cmocka_unit_test(test_markdown_mode),
+		cmocka_unit_test(test_markdown_trusted_value),
+		cmocka_unit_test(test_plain_modes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
