@@ -7,6 +7,7 @@
 
 #include "builder.h"
 #include "err.h"
+#include "mdsafe.h"
 #include "sbuf.h"
 
 void cg_catypes_cleanup(struct cg_catypes *t)
@@ -143,24 +144,14 @@ static cJSON *attrs_of(cJSON *body)
 	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "data"), "attributes");
 }
 
-/* value as an inline code span whose fence is longer than any backtick run inside: shown as it
- * is, never as Markdown (no link, image or emphasis can come out of it). */
+/* A value as an inline code span (mentions broken, fenced past any backtick run inside): shown as
+ * it is, never as Markdown; nothing from the sender turns into a link or a notification. */
 static void put_code(struct cg_sbuf *sb, const char *v)
 {
-	size_t run = 0, longest = 0;
-	for (const char *p = v; *p; p++) {
-		run = *p == '`' ? run + 1 : 0;
-		if (run > longest)
-			longest = run;
-	}
-	for (size_t i = 0; i <= longest; i++)
-		cg_sbuf_addn(sb, "`", 1);
-	cg_sbuf_addn(sb, " ", 1);
-	for (const char *p = v; *p; p++)
-		cg_sbuf_addn(sb, *p == '\n' || *p == '\r' ? " " : p, 1);
-	cg_sbuf_addn(sb, " ", 1);
-	for (size_t i = 0; i <= longest; i++)
-		cg_sbuf_addn(sb, "`", 1);
+	if (*v)
+		cg_md_code(sb, v);
+	else
+		cg_sbuf_add(sb, "(empty)");
 }
 
 static void put_value(struct cg_sbuf *sb, const cJSON *v)
