@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "event.h"
 #include "itest.h"
 #include "opstest.h"
 
