@@ -172,9 +172,18 @@ static cJSON *create_case(const struct sim *s, const char *title)
 	return j;
 }
 
+/* Drops the cases and stats, and puts every fault back to its default: a test that failed
+ * half-way must not leave a rate limit or an outage behind for the next one. */
 static void reset(const struct sim *s)
 {
 	cJSON *j = call_json(s, "POST", "/_sim/reset", "{}", 200);
+	cJSON_Delete(j);
+	j = call_json(s, "POST", "/_sim/faults",
+		      "{\"error_ratio\":0,\"latency_ms\":0,\"drop_ratio\":0,\"buckets\":{},\"rate_period\":60,"
+		      "\"header_drop_ratio\":0,\"search_lag_ms\":0,\"search_archived\":false,\"plain_errors\":false,"
+		      "\"strict_case_types\":false,\"auth_fail\":0,\"outage\":\"none\",\"retry_after_s\":0,"
+		      "\"outage_ms\":0}",
+		      200);
 	cJSON_Delete(j);
 }
 
@@ -669,6 +678,7 @@ static uint64_t now_ms(void)
 static void test_latency(void **state)
 {
 	(void)state;
+	reset(&main_sim);
 	set_faults("{\"latency_ms\":250}");
 	struct cg_h_resp r;
 	uint64_t t0 = now_ms();
@@ -1549,6 +1559,7 @@ static void test_person_in_ui(void **state)
 static void test_faults_endpoint(void **state)
 {
 	(void)state;
+	reset(&main_sim);
 	cJSON *before = call_json(&main_sim, "GET", "/_sim/faults", NULL, 200);
 	static const char *const bad[] = {
 		"not json",
