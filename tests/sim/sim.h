@@ -255,6 +255,6 @@ int cg_sim_start(struct cg_sim *s, const char *ctl_host, int ctl_port, char *err
 /* Closes the listeners and the outage timer (shutdown); the loop then ends. */
 void cg_sim_stop(struct cg_sim *s);
 /* Makes the current faults.outage take effect (closes or re-opens the listener, arms the timer). */
-void cg_sim_outage_changed(struct cg_sim *s, enum cg_sim_outage before);
+void cg_sim_outage_changed(struct cg_sim *s);
 
 #endif

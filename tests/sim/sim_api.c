@@ -670,11 +670,10 @@ static void outage_timer_cb(uv_timer_t *t)
 	reopen_listener(s);
 }
 
-void cg_sim_outage_changed(struct cg_sim *s, enum cg_sim_outage before)
+void cg_sim_outage_changed(struct cg_sim *s)
 {
 	if (!s->timer_live || s->closing)
 		return;
-	(void)before;
 	uv_timer_stop(&s->outage_timer);
 	s->reopen_retry = 0;
 	if (s->faults.outage == CG_SIM_OUTAGE_REFUSE && s->srv) {
@@ -710,7 +709,7 @@ int cg_sim_start(struct cg_sim *s, const char *ctl_host, int ctl_port, char *err
 	s->outage_timer.data = s;
 	s->timer_live = 1;
 	if (s->faults.outage != CG_SIM_OUTAGE_NONE)
-		cg_sim_outage_changed(s, CG_SIM_OUTAGE_NONE);
+		cg_sim_outage_changed(s);
 	return 0;
 }
 
@@ -790,7 +789,6 @@ static void handle_sim(struct cg_sim *s, struct cg_http_request *req)
 		if (post) {
 			char err[200];
 			cJSON *in = cJSON_ParseWithLength(req->body, req->body_len);
-			enum cg_sim_outage before = s->faults.outage;
 			int rc = cg_sim_faults_apply(&s->faults, in, err, sizeof(err));
 			int outage_touched =
 				cJSON_HasObjectItem(in, "outage") || cJSON_HasObjectItem(in, "outage_ms");
@@ -800,7 +798,7 @@ static void handle_sim(struct cg_sim *s, struct cg_http_request *req)
 				return;
 			}
 			if (outage_touched)
-				cg_sim_outage_changed(s, before);
+				cg_sim_outage_changed(s);
 		}
 		answer_doc(s, req, 200, cg_sim_faults_json(&s->faults));
 	} else if (cg_sim_extra_control(s, req)) {
