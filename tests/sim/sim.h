@@ -22,18 +22,56 @@ struct cg_sim_project {
 };
 
 struct cg_sim_case {
-	cJSON *data;     /* the JSON:API Case object exactly as answered */
-	cJSON *comments; /* [{"comment","created_at"}] */
-	cJSON *events;   /* ["create","comment","status:Closed",...] in order */
-	uint64_t seq;    /* creation order, for sorting by created_at */
+	cJSON *data;         /* the JSON:API Case object exactly as answered */
+	cJSON *comments;     /* [{"comment","created_at"}] */
+	cJSON *events;       /* ["create","comment","status:Closed",...] in order */
+	uint64_t seq;        /* creation order, for sorting by created_at */
+	uint64_t created_ms; /* cg_sim_mono_ms() at creation: the search index sees it search_lag_ms later */
+	int deleted;         /* removed by a person (/_sim/cases/{id}/delete): the API no longer finds it */
+};
+
+enum cg_sim_outage {
+	CG_SIM_OUTAGE_NONE,
+	CG_SIM_OUTAGE_503,    /* every API request answered 503 (+ Retry-After) */
+	CG_SIM_OUTAGE_RESET,  /* the connection is closed as soon as a request arrives */
+	CG_SIM_OUTAGE_REFUSE, /* the listening socket is closed: connections are refused */
+};
+
+/* Which requests a rate-limit bucket counts: GET, every other method, or all. */
+enum cg_sim_match { CG_SIM_MATCH_ALL, CG_SIM_MATCH_READ, CG_SIM_MATCH_WRITE };
+
+#define CG_SIM_MAX_BUCKETS 8
+#define CG_SIM_LEGACY_BUCKET "cases" /* what --rate-limit / faults rate_limit configure */
+
+/*
+ * A named rate limit. Windows are calendar-aligned like Datadog's: window number =
+ * floor(unix_ms / (period * 1000)), so every client sees the same edges.
+ */
+struct cg_sim_bucket {
+	char name[48];
+	unsigned limit, period;
+	enum cg_sim_match match;
+	uint64_t window;  /* the window count and win_429 belong to */
+	unsigned count;   /* requests let through in that window */
+	unsigned win_429; /* 429s given in that window */
 };
 
 struct cg_sim_faults {
 	double error_ratio;   /* answer 500/502/503 without processing */
 	unsigned latency_ms;  /* delay every answer */
 	double drop_ratio;    /* process, then close without answering */
-	unsigned rate_limit;  /* requests per window; 0 = unlimited */
-	unsigned rate_period; /* window length in seconds */
+	unsigned rate_period; /* period of the legacy bucket, kept while rate_limit is 0 */
+	struct cg_sim_bucket buckets[CG_SIM_MAX_BUCKETS];
+	size_t nbuckets;
+	double header_drop_ratio; /* 2xx answers sent without any X-RateLimit-* header */
+	unsigned search_lag_ms;   /* SearchCases sees a case this long after its creation */
+	int search_archived;      /* SearchCases returns archived cases too */
+	int plain_errors;         /* {"errors":["msg"]} instead of JSON:API error objects */
+	int strict_case_types;    /* a case of a type the sim does not know is refused */
+	int auth_fail;            /* 0, or 401 / 403 for every API request (revoked keys) */
+	enum cg_sim_outage outage;
+	unsigned retry_after_s; /* Retry-After of outage 503 answers; 0 = none */
+	unsigned outage_ms;     /* an outage ends by itself after this long; 0 = when changed */
 };
 
 struct cg_sim_pending; /* an answer waiting for its latency timer */
@@ -41,7 +79,13 @@ struct cg_sim_extra;   /* sim_extra.c: watchers, insights, links, rules, views, 
 
 struct cg_sim {
 	uv_loop_t *loop;
-	struct cg_http_server *srv;
+	struct cg_http_server *srv;  /* the API (and /_sim) listener; NULL while connections are refused */
+	struct cg_http_server *ctl;  /* --control-listen: /_sim only, reachable during any outage */
+	char host[64];
+	int port; /* the port actually bound, so a refuse outage can re-open the same one */
+	uv_timer_t outage_timer; /* ends a timed outage; retries re-opening the listener */
+	int timer_live;
+	int reopen_retry; /* the timer retries re-opening (the port was briefly taken) */
 
 	/* Keys: NULL means "any non-empty value". no_auth accepts requests without keys too. */
 	char *api_key;
@@ -58,15 +102,18 @@ struct cg_sim {
 	uint64_t fault_rng; /* decides faults; separate from ids so faults stay reproducible */
 	uint64_t id_rng;    /* generates UUIDs */
 
-	uint64_t window_start_ms;
-	unsigned window_count;
+	/* Case types (CaseTypeResource, deleted ones keep attributes.deleted_at) and their
+	 * custom-attribute configurations (CustomAttributeConfig); sim_types.c. */
+	cJSON *case_types;
+	cJSON *ca_configs;
 
 	FILE *request_log;
 
 	/* stats */
 	cJSON *by_operation;
 	cJSON *by_status;
-	unsigned long total, rejected_429, injected_5xx, dropped, auth_failed;
+	cJSON *bucket_stats; /* name -> {"requests","rejected_429","max_429_per_window"} */
+	unsigned long total, rejected_429, injected_5xx, dropped, auth_failed, outage_requests;
 
 	struct cg_sim_pending *pending; /* doubly linked, for shutdown */
 	int closing;
@@ -86,6 +133,13 @@ void cg_sim_uuid(struct cg_sim *s, char out[37]);
 uint64_t cg_sim_rand(uint64_t *state);
 double cg_sim_rand01(uint64_t *state);
 void cg_sim_now_iso(char out[32]);
+/* Monotonic milliseconds (search lag) and wall-clock milliseconds (calendar-aligned windows). */
+uint64_t cg_sim_mono_ms(void);
+uint64_t cg_sim_wall_ms(void);
+/* Answer of the /_sim/cases/{id_or_key}/{close|reopen|archive|delete} endpoints: a person
+ * acting in Datadog's UI. Returns 200 with *out = {"data": case}, 404 or 400 (err set). */
+int cg_sim_human(struct cg_sim *s, const char *id_or_key, const char *action, cJSON **out, char *err,
+		 size_t errlen);
 
 /*
  * Datadog operations. Each takes the parsed body (may be NULL) and returns an HTTP
@@ -103,7 +157,8 @@ struct cg_sim_call {
 	int sort_asc;
 	const cJSON *body;
 	cJSON *out;
-	char err[256];
+	char err[256];         /* detail of an error answer; empty: none (a bare JSON:API error) */
+	const char *err_title; /* title of an error answer; NULL: the reason phrase */
 };
 
 int cg_sim_op_create_case(struct cg_sim_call *c);
@@ -125,8 +180,33 @@ int cg_sim_op_get_projects(struct cg_sim_call *c);
 int cg_sim_op_get_project(struct cg_sim_call *c);
 int cg_sim_op_create_project(struct cg_sim_call *c);
 
-/* The /_sim/cases document. */
+/* The /_sim/cases document: {"cases":[live cases], "deleted_cases":[removed by a person]}. */
 cJSON *cg_sim_dump_cases(struct cg_sim *s);
+/* Cases the API can still find (not deleted). */
+size_t cg_sim_live_cases(const struct cg_sim *s);
+
+/* sim_types.c: case types and their custom-attribute configurations. */
+int cg_sim_types_init(struct cg_sim *s);
+void cg_sim_types_cleanup(struct cg_sim *s);
+/* --case-type UUID[=Name]: CG_EINVAL (bad UUID or name), CG_EEXIST, CG_ENOMEM or 0. */
+int cg_sim_add_case_type(struct cg_sim *s, const char *id, const char *name);
+/* --custom-attribute TYPE_UUID:key:TYPE[:multi]; err names the problem. */
+int cg_sim_add_custom_attribute(struct cg_sim *s, const char *spec, char *err, size_t errlen);
+/*
+ * Checks a custom attribute value (key and value, both NULL: only the type) sent for a case
+ * of type_id against the type's configuration, the way Datadog enforces it. 0 when it fits
+ * (or the type is unknown and strict_case_types is off), else the status with c->err set.
+ * update: the one-key UpdateCaseCustomAttribute endpoint (an unconfigured key is 404 there).
+ */
+int cg_sim_types_check(struct cg_sim_call *c, const char *type_id, const char *key, const cJSON *value,
+		       int update);
+int cg_sim_op_get_case_types(struct cg_sim_call *c);
+int cg_sim_op_create_case_type(struct cg_sim_call *c);
+int cg_sim_op_delete_case_type(struct cg_sim_call *c);
+int cg_sim_op_get_all_custom_attributes(struct cg_sim_call *c);
+int cg_sim_op_get_type_custom_attributes(struct cg_sim_call *c);
+int cg_sim_op_create_custom_attribute(struct cg_sim_call *c);
+int cg_sim_op_delete_custom_attribute_config(struct cg_sim_call *c);
 
 /* sim_extra.c: the endpoints beyond cases, comments and projects. */
 struct cg_sim_route {
@@ -147,9 +227,34 @@ int cg_sim_extra_route(struct cg_sim *s, const struct cg_http_request *req, stru
 /* /_sim/extra (GET: state dump) and /_sim/bulk (POST {"refuse": bool}); 1 when handled. */
 int cg_sim_extra_control(struct cg_sim *s, struct cg_http_request *req);
 
+/* sim_faults.c: the fault settings, from the command line and from POST /_sim/faults. */
+/* Sets the legacy "cases" bucket (limit 0 removes it); period 0 keeps the current one. */
+int cg_sim_set_rate_limit(struct cg_sim_faults *f, unsigned limit, unsigned period);
+/* --bucket NAME=LIMIT/PERIOD[:read|write|all]; err names the problem. */
+int cg_sim_parse_bucket(struct cg_sim_faults *f, const char *spec, char *err, size_t errlen);
+int cg_sim_parse_outage(const char *v, enum cg_sim_outage *out);
+const char *cg_sim_outage_name(enum cg_sim_outage o);
+/* Applies a /_sim/faults body to a copy of *f: on error *f is unchanged and err says why. */
+int cg_sim_faults_apply(struct cg_sim_faults *f, const cJSON *in, char *err, size_t errlen);
+cJSON *cg_sim_faults_json(const struct cg_sim_faults *f);
+/* The bucket a request falls in: the first one matching its method class (read = GET,
+ * write = the rest), else the first "all" bucket; NULL when none. */
+struct cg_sim_bucket *cg_sim_bucket_for(struct cg_sim_faults *f, const char *method);
+
 /* sim_api.c: request handling, faults, stats, request log. */
 void cg_sim_handle(struct cg_http_request *req, void *ud);
+/* Handler of the --control-listen listener: /_sim only. */
+void cg_sim_handle_control(struct cg_http_request *req, void *ud);
 /* Answers every request still waiting for its latency timer (shutdown). */
 void cg_sim_flush_pending(struct cg_sim *s);
+/*
+ * Starts listening on s->host:s->port (and the control listener when ctl_host is set), then
+ * applies an outage given on the command line. 0, or negative with err set.
+ */
+int cg_sim_start(struct cg_sim *s, const char *ctl_host, int ctl_port, char *err, size_t errlen);
+/* Closes the listeners and the outage timer (shutdown); the loop then ends. */
+void cg_sim_stop(struct cg_sim *s);
+/* Makes the current faults.outage take effect (closes or re-opens the listener, arms the timer). */
+void cg_sim_outage_changed(struct cg_sim *s);
 
 #endif

@@ -8,7 +8,9 @@
 
 #include <openssl/crypto.h>
 
+#define CG_LOG_COMPONENT "sim"
 #include "err.h"
+#include "log.h"
 
 struct cg_sim_pending {
 	uv_timer_t timer;
@@ -16,13 +18,17 @@ struct cg_sim_pending {
 	struct cg_http_request *req;
 	int status;
 	int drop;
+	const char *ctype;
 	char *body;
 	size_t body_len;
-	struct cg_http_header hdr[5];
-	char hval[5][32];
+	struct cg_http_header hdr[8];
+	char hval[8][48];
 	size_t nhdr;
 	struct cg_sim_pending *prev, *next;
 };
+
+/* Datadog answers every API call, errors included, as JSON:API (recorded). */
+static const char api_ctype[] = "application/vnd.api+json";
 
 /* ---- answers ---- */
 
@@ -42,7 +48,7 @@ static void pending_send(struct cg_sim_pending *p)
 	if (p->drop)
 		cg_http_drop(p->req);
 	else
-		cg_http_respond(p->req, p->status, NULL, p->body, p->body_len, p->hdr, p->nhdr);
+		cg_http_respond(p->req, p->status, p->ctype, p->body, p->body_len, p->hdr, p->nhdr);
 	p->req = NULL;
 }
 
@@ -72,67 +78,127 @@ void cg_sim_flush_pending(struct cg_sim *s)
 	}
 }
 
-static void add_header(struct cg_sim_pending *p, const char *name, unsigned long v)
+static void add_header_str(struct cg_sim_pending *p, const char *name, const char *v)
 {
 	if (p->nhdr >= sizeof(p->hdr) / sizeof(p->hdr[0]))
 		return;
-	snprintf(p->hval[p->nhdr], sizeof(p->hval[0]), "%lu", v);
+	snprintf(p->hval[p->nhdr], sizeof(p->hval[0]), "%s", v);
 	p->hdr[p->nhdr].name = name;
 	p->hdr[p->nhdr].value = p->hval[p->nhdr];
 	p->nhdr++;
 }
 
-/* Rolls the fixed rate-limit window forward when it has passed. */
-static void window_roll(struct cg_sim *s)
+static void add_header(struct cg_sim_pending *p, const char *name, unsigned long v)
 {
-	uint64_t now = uv_now(s->loop);
-	if (now - s->window_start_ms >= (uint64_t)s->faults.rate_period * 1000) {
-		s->window_start_ms = now;
-		s->window_count = 0;
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%lu", v);
+	add_header_str(p, name, buf);
+}
+
+/* ---- rate-limit buckets ---- */
+
+static uint64_t window_of(const struct cg_sim_bucket *b, uint64_t now_ms)
+{
+	return now_ms / ((uint64_t)b->period * 1000u);
+}
+
+/* Starts the bucket's current calendar window when the one it counted has passed. */
+static void bucket_roll(struct cg_sim_bucket *b, uint64_t now_ms)
+{
+	uint64_t w = window_of(b, now_ms);
+	if (w != b->window) {
+		b->window = w;
+		b->count = b->win_429 = 0;
 	}
 }
 
-static void add_ratelimit_headers(struct cg_sim *s, struct cg_sim_pending *p)
+static cJSON *bucket_stat(struct cg_sim *s, const char *name)
 {
-	if (!s->faults.rate_limit)
-		return;
-	window_roll(s);
-	uint64_t now = uv_now(s->loop);
-	uint64_t end = s->window_start_ms + (uint64_t)s->faults.rate_period * 1000;
-	unsigned long left = end > now ? (unsigned long)((end - now + 999) / 1000) : 0;
-	unsigned rem = s->window_count < s->faults.rate_limit ? s->faults.rate_limit - s->window_count : 0;
-	add_header(p, "X-RateLimit-Limit", s->faults.rate_limit);
-	add_header(p, "X-RateLimit-Period", s->faults.rate_period);
-	add_header(p, "X-RateLimit-Remaining", rem);
-	add_header(p, "X-RateLimit-Reset", left);
-	if (p->nhdr < sizeof(p->hdr) / sizeof(p->hdr[0])) {
-		p->hdr[p->nhdr].name = "X-RateLimit-Name";
-		p->hdr[p->nhdr].value = "cases";
-		p->nhdr++;
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(s->bucket_stats, name);
+	if (o)
+		return o;
+	o = cJSON_AddObjectToObject(s->bucket_stats, name);
+	if (o && (!cJSON_AddNumberToObject(o, "requests", 0) || !cJSON_AddNumberToObject(o, "rejected_429", 0) ||
+		  !cJSON_AddNumberToObject(o, "max_429_per_window", 0))) {
+		cJSON_DeleteItemFromObjectCaseSensitive(s->bucket_stats, name);
+		return NULL;
 	}
+	return o;
 }
 
-/*
- * Sends (or drops) the answer now or after --latency-ms. Takes ownership of body
- * (malloc'd, may be NULL).
- */
-static void deliver(struct cg_sim *s, struct cg_http_request *req, int status, char *body, int drop, int api)
+static void stat_set(cJSON *o, const char *name, double v)
+{
+	cJSON *x = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (x)
+		cJSON_SetNumberValue(x, v);
+}
+
+static double stat_get(const cJSON *o, const char *name)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, name);
+	return cJSON_IsNumber(x) ? x->valuedouble : 0;
+}
+
+/* Counts a request against its bucket; 1 when the window is spent (answer 429). */
+static int bucket_take(struct cg_sim *s, struct cg_sim_bucket *b)
+{
+	bucket_roll(b, cg_sim_wall_ms());
+	cJSON *st = bucket_stat(s, b->name);
+	stat_set(st, "requests", stat_get(st, "requests") + 1);
+	if (b->count < b->limit) {
+		b->count++;
+		return 0;
+	}
+	b->win_429++;
+	stat_set(st, "rejected_429", stat_get(st, "rejected_429") + 1);
+	if (b->win_429 > stat_get(st, "max_429_per_window"))
+		stat_set(st, "max_429_per_window", b->win_429);
+	return 1;
+}
+
+static void add_ratelimit_headers(struct cg_sim_pending *p, struct cg_sim_bucket *b)
+{
+	uint64_t now = cg_sim_wall_ms();
+	bucket_roll(b, now);
+	uint64_t end = (window_of(b, now) + 1) * (uint64_t)b->period * 1000u;
+	add_header(p, "X-RateLimit-Limit", b->limit);
+	add_header(p, "X-RateLimit-Period", b->period);
+	add_header(p, "X-RateLimit-Remaining", b->count < b->limit ? b->limit - b->count : 0);
+	add_header(p, "X-RateLimit-Reset", (unsigned long)((end - now + 999) / 1000));
+	add_header_str(p, "X-RateLimit-Name", b->name);
+}
+
+/* How an answer goes out. */
+struct answer {
+	int status;
+	char *body; /* malloc'd, owned by deliver; may be NULL */
+	int drop;   /* close the connection instead */
+	int api;    /* a Datadog API answer: JSON:API media type, latency */
+	struct cg_sim_bucket *bucket; /* X-RateLimit-* from this bucket, or NULL */
+	unsigned retry_after;         /* Retry-After seconds, 0: none */
+};
+
+/* Sends (or drops) the answer now or after --latency-ms. */
+static void deliver(struct cg_sim *s, struct cg_http_request *req, const struct answer *a)
 {
 	struct cg_sim_pending *p = calloc(1, sizeof(*p));
 	if (!p) {
-		free(body);
+		free(a->body);
 		cg_http_respond_error(req, 500, "out of memory");
 		return;
 	}
 	p->sim = s;
 	p->req = req;
-	p->status = status;
-	p->drop = drop;
-	p->body = body;
-	p->body_len = body ? strlen(body) : 0;
-	if (api)
-		add_ratelimit_headers(s, p);
-	if (!api || s->faults.latency_ms == 0 || s->closing || uv_timer_init(s->loop, &p->timer) != 0) {
+	p->status = a->status;
+	p->drop = a->drop;
+	p->ctype = a->api ? api_ctype : NULL;
+	p->body = a->body;
+	p->body_len = a->body ? strlen(a->body) : 0;
+	if (a->bucket)
+		add_ratelimit_headers(p, a->bucket);
+	if (a->retry_after)
+		add_header(p, "Retry-After", a->retry_after);
+	if (!a->api || s->faults.latency_ms == 0 || s->closing || uv_timer_init(s->loop, &p->timer) != 0) {
 		pending_send(p);
 		free(p->body);
 		free(p);
@@ -146,18 +212,40 @@ static void deliver(struct cg_sim *s, struct cg_http_request *req, int status, c
 	uv_timer_start(&p->timer, pending_fire, s->faults.latency_ms, 0);
 }
 
-static char *error_body(const char *msg)
+/*
+ * An API error body: JSON:API {"errors":[{"status":"400","title":"Bad Request","detail":msg}]}
+ * (detail left out when msg is empty or only repeats the title, as Datadog's bare 400s), or the
+ * old {"errors":["msg"]} with plain_errors.
+ */
+static char *error_body(const struct cg_sim *s, int status, const char *msg, const char *title)
 {
+	const char *reason = cg_http_reason(status);
+	if (!title)
+		title = reason;
 	cJSON *doc = cJSON_CreateObject();
 	cJSON *arr = cJSON_AddArrayToObject(doc, "errors");
-	cJSON *m = cJSON_CreateString(msg);
 	char *out = NULL;
-	if (arr && m) {
+	if (!arr)
+		goto out;
+	if (s->faults.plain_errors) {
+		cJSON *m = cJSON_CreateString(msg && *msg ? msg : title);
+		if (!m)
+			goto out;
 		cJSON_AddItemToArray(arr, m);
-		m = NULL;
-		out = cJSON_PrintUnformatted(doc);
+	} else {
+		char code[8];
+		snprintf(code, sizeof(code), "%d", status);
+		cJSON *e = cJSON_CreateObject();
+		if (!e)
+			goto out;
+		cJSON_AddItemToArray(arr, e);
+		if (!cJSON_AddStringToObject(e, "status", code) || !cJSON_AddStringToObject(e, "title", title))
+			goto out;
+		if (msg && *msg && strcmp(msg, title) != 0 && !cJSON_AddStringToObject(e, "detail", msg))
+			goto out;
 	}
-	cJSON_Delete(m);
+	out = cJSON_PrintUnformatted(doc);
+out:
 	cJSON_Delete(doc);
 	return out;
 }
@@ -171,7 +259,8 @@ static void answer_doc(struct cg_sim *s, struct cg_http_request *req, int status
 		cg_http_respond_error(req, 500, "out of memory");
 		return;
 	}
-	deliver(s, req, status, body, 0, 0);
+	struct answer a = {.status = status, .body = body};
+	deliver(s, req, &a);
 }
 
 /* ---- stats and request log ---- */
@@ -292,8 +381,35 @@ static int route(const char *method, const char *path, char seg[SEG_MAX][SEG_LEN
 		c->param2 = n == 2 ? seg[1] : NULL;
 		return 0;
 	}
-	if (strcmp(seg[0], "types") == 0)
-		return 404; /* case types are not simulated */
+	if (strcmp(seg[0], "types") == 0) {
+		if (n == 1) {
+			if (get)
+				*out = (struct route){"GetAllCaseTypes", cg_sim_op_get_case_types, 0};
+			else if (post)
+				*out = (struct route){"CreateCaseType", cg_sim_op_create_case_type, 1};
+		} else if (n == 2 && strcmp(seg[1], "custom_attributes") == 0) {
+			if (get)
+				*out = (struct route){"GetAllCustomAttributes", cg_sim_op_get_all_custom_attributes, 0};
+		} else if (n == 2) {
+			c->param2 = seg[1];
+			if (del)
+				*out = (struct route){"DeleteCaseType", cg_sim_op_delete_case_type, 0};
+		} else if ((n == 3 || n == 4) && strcmp(seg[2], "custom_attributes") == 0) {
+			c->param2 = seg[1];
+			c->param3 = n == 4 ? seg[3] : NULL;
+			if (n == 3 && get)
+				*out = (struct route){"GetAllCustomAttributeConfigsByCaseType",
+						      cg_sim_op_get_type_custom_attributes, 0};
+			else if (n == 3 && post)
+				*out = (struct route){"CreateCustomAttributeConfig", cg_sim_op_create_custom_attribute, 1};
+			else if (n == 4 && del)
+				*out = (struct route){"DeleteCustomAttributeConfig", cg_sim_op_delete_custom_attribute_config,
+						      0};
+		} else {
+			return 404;
+		}
+		return out->fn ? 0 : 405;
+	}
 	c->case_id = seg[0];
 	if (n == 1) {
 		if (!get)
@@ -373,8 +489,7 @@ static void handle_api(struct cg_sim *s, struct cg_http_request *req)
 	struct cg_sim_call call = {.sim = s};
 	struct route r;
 	const char *fault = NULL, *msg = NULL;
-	int status;
-	char *body = NULL;
+	struct answer ans = {.api = 1};
 	cJSON *in = NULL;
 
 	int invalid_json = 0;
@@ -398,42 +513,66 @@ static void handle_api(struct cg_sim *s, struct cg_http_request *req)
 	double err_draw = cg_sim_rand01(&s->fault_rng);
 	double drop_draw = cg_sim_rand01(&s->fault_rng);
 	uint64_t code_draw = cg_sim_rand(&s->fault_rng);
+	/* Drawn only when asked for, so existing seeds keep their sequences. */
+	int hdr_drop = s->faults.header_drop_ratio > 0 && cg_sim_rand01(&s->fault_rng) < s->faults.header_drop_ratio;
+	struct cg_sim_bucket *bucket = cg_sim_bucket_for(&s->faults, req->method);
 
+	/* An outage is no Datadog answer at all: no processing, no rate-limit headers. */
+	if (s->faults.outage != CG_SIM_OUTAGE_NONE) {
+		s->outage_requests++;
+		fault = "outage";
+		if (s->faults.outage != CG_SIM_OUTAGE_503) {
+			/* reset; refuse catches a request on a connection accepted before it began */
+			log_request(s, req, op, 0, in, invalid_json, fault);
+			cJSON_Delete(in);
+			cg_http_drop(req);
+			return;
+		}
+		ans.status = 503;
+		ans.retry_after = s->faults.retry_after_s;
+		msg = "Service Unavailable";
+		goto answer;
+	}
+	ans.bucket = bucket;
 	if (err_draw < s->faults.error_ratio) {
 		static const int codes[] = {500, 502, 503};
-		status = codes[code_draw % 3];
-		msg = cg_http_reason(status);
+		ans.status = codes[code_draw % 3];
+		msg = cg_http_reason(ans.status);
 		fault = "error";
 		s->injected_5xx++;
 		goto answer;
 	}
-	if ((status = check_auth(s, req, &msg)) != 0) {
+	if (s->faults.auth_fail) {
+		/* Revoked keys: whatever the request carries. */
+		ans.status = s->faults.auth_fail;
+		msg = cg_http_reason(ans.status);
+		fault = "auth_fail";
 		s->auth_failed++;
 		goto answer;
 	}
-	if (s->faults.rate_limit) {
-		window_roll(s);
-		if (s->window_count >= s->faults.rate_limit) {
-			status = 429;
-			msg = "Too many requests";
-			fault = "rate_limit";
-			s->rejected_429++;
-			goto answer;
-		}
-		s->window_count++;
+	if ((ans.status = check_auth(s, req, &msg)) != 0) {
+		s->auth_failed++;
+		goto answer;
+	}
+	if (bucket && bucket_take(s, bucket)) {
+		ans.status = 429;
+		msg = "Too many requests";
+		fault = "rate_limit";
+		s->rejected_429++;
+		goto answer;
 	}
 	if (rrc != 0) {
-		status = rrc;
-		msg = rrc == 404 ? "Not Found" : "Method Not Allowed";
+		ans.status = rrc;
+		msg = cg_http_reason(rrc);
 		goto answer;
 	}
 	if (r.needs_body && req->body_len == 0) {
-		status = 400;
+		ans.status = 400;
 		msg = "request body is required";
 		goto answer;
 	}
 	if (invalid_json) {
-		status = 400;
+		ans.status = 400;
 		msg = "request body is not valid JSON";
 		goto answer;
 	}
@@ -441,7 +580,7 @@ static void handle_api(struct cg_sim *s, struct cg_http_request *req)
 	if (strcmp(r.op, "SearchCases") == 0) {
 		if (parse_long_param(req, "page[size]", 10, &call.page_size) != 0 ||
 		    parse_long_param(req, "page[number]", 0, &call.page_number) != 0) {
-			status = 400;
+			ans.status = 400;
 			msg = "page[size] and page[number] must be integers";
 			goto answer;
 		}
@@ -452,98 +591,188 @@ static void handle_api(struct cg_sim *s, struct cg_http_request *req)
 		if (cg_http_query_get(req, "sort[asc]", sort_asc, sizeof(sort_asc)) == 0)
 			call.sort_asc = strcmp(sort_asc, "true") == 0;
 	}
-	status = r.fn(&call);
-	if (status >= 200 && status < 300) {
+	ans.status = r.fn(&call);
+	if (ans.status >= 200 && ans.status < 300) {
 		/* 201/202/204 answers without a document (watch, Jira, notebook, deletes) have no body. */
-		body = call.out ? cJSON_PrintUnformatted(call.out) : strdup("");
-		if (!body) {
-			status = 500;
+		ans.body = call.out ? cJSON_PrintUnformatted(call.out) : strdup("");
+		if (!ans.body) {
+			ans.status = 500;
 			msg = "out of memory";
+		} else if (hdr_drop) {
+			ans.bucket = NULL; /* Datadog sometimes leaves X-RateLimit-* off a success */
 		}
 	} else {
 		msg = call.err;
 	}
 	/* Drop only processed requests: the state changed, the client never learns it. */
-	int drop = drop_draw < s->faults.drop_ratio;
-	if (drop) {
+	ans.drop = drop_draw < s->faults.drop_ratio;
+	if (ans.drop) {
 		fault = "drop";
 		s->dropped++;
 	}
 	cJSON_Delete(call.out);
-	if (!body)
-		body = error_body(msg);
-	if (!drop) {
+	if (!ans.body)
+		ans.body = error_body(s, ans.status, msg, call.err_title);
+	if (!ans.drop) {
 		char code[8];
-		snprintf(code, sizeof(code), "%d", status);
+		snprintf(code, sizeof(code), "%d", ans.status);
 		bump(s->by_status, code);
 	}
-	log_request(s, req, op, status, in, invalid_json, fault);
+	log_request(s, req, op, ans.status, in, invalid_json, fault);
 	cJSON_Delete(in);
-	deliver(s, req, status, body, drop, 1);
+	deliver(s, req, &ans);
 	return;
 
 answer: {
 	char code[8];
-	snprintf(code, sizeof(code), "%d", status);
+	snprintf(code, sizeof(code), "%d", ans.status);
 	bump(s->by_status, code);
-	log_request(s, req, op, status, in, invalid_json, fault);
+	log_request(s, req, op, ans.status, in, invalid_json, fault);
 	cJSON_Delete(in);
-	deliver(s, req, status, error_body(msg), 0, 1);
+	ans.body = error_body(s, ans.status, msg, NULL);
+	deliver(s, req, &ans);
 }
+}
+
+/* ---- listeners and outages ---- */
+
+static void outage_timer_cb(uv_timer_t *t);
+
+static void reopen_listener(struct cg_sim *s)
+{
+	if (s->srv || s->closing || s->faults.outage == CG_SIM_OUTAGE_REFUSE)
+		return;
+	struct cg_http_limits lim;
+	char err[256];
+	cg_http_limits_default(&lim);
+	if (cg_http_server_create(s->loop, s->host, s->port, &lim, cg_sim_handle, s, &s->srv, err, sizeof(err)) != 0) {
+		/* The port was taken meanwhile: keep trying, the clients expect the same address. */
+		CG_LOG_WARN("cannot re-open %s:%d after the outage: %s; retrying", s->host, s->port, err);
+		s->srv = NULL;
+		s->reopen_retry = 1;
+		uv_timer_start(&s->outage_timer, outage_timer_cb, 200, 0);
+		return;
+	}
+	CG_LOG_INFO("outage over: listening on %s:%d again", s->host, s->port);
+}
+
+static void outage_timer_cb(uv_timer_t *t)
+{
+	struct cg_sim *s = t->data;
+	if (s->closing)
+		return;
+	if (s->reopen_retry) {
+		s->reopen_retry = 0;
+	} else {
+		CG_LOG_INFO("outage %s ended after %u ms", cg_sim_outage_name(s->faults.outage), s->faults.outage_ms);
+		s->faults.outage = CG_SIM_OUTAGE_NONE;
+	}
+	reopen_listener(s);
+}
+
+void cg_sim_outage_changed(struct cg_sim *s)
+{
+	if (!s->timer_live || s->closing)
+		return;
+	uv_timer_stop(&s->outage_timer);
+	s->reopen_retry = 0;
+	if (s->faults.outage == CG_SIM_OUTAGE_REFUSE && s->srv) {
+		/* Closing the listener first: by the time the client reads the /_sim/faults answer,
+		 * new connections are refused. Requests in flight still get their answers. */
+		cg_http_server_close(s->srv, NULL, NULL);
+		s->srv = NULL;
+		CG_LOG_INFO("outage refuse: listener on %s:%d closed", s->host, s->port);
+	}
+	reopen_listener(s);
+	if (s->faults.outage != CG_SIM_OUTAGE_NONE && s->faults.outage_ms > 0 && !s->reopen_retry)
+		uv_timer_start(&s->outage_timer, outage_timer_cb, s->faults.outage_ms, 0);
+}
+
+int cg_sim_start(struct cg_sim *s, const char *ctl_host, int ctl_port, char *err, size_t errlen)
+{
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	if (cg_http_server_create(s->loop, s->host, s->port, &lim, cg_sim_handle, s, &s->srv, err, errlen) != 0) {
+		s->srv = NULL;
+		return CG_EIO;
+	}
+	s->port = cg_http_server_port(s->srv);
+	if (ctl_host && cg_http_server_create(s->loop, ctl_host, ctl_port, &lim, cg_sim_handle_control, s, &s->ctl, err,
+					      errlen) != 0) {
+		s->ctl = NULL;
+		return CG_EIO;
+	}
+	if (uv_timer_init(s->loop, &s->outage_timer) != 0) {
+		snprintf(err, errlen, "uv_timer_init failed");
+		return CG_EIO;
+	}
+	s->outage_timer.data = s;
+	s->timer_live = 1;
+	if (s->faults.outage != CG_SIM_OUTAGE_NONE)
+		cg_sim_outage_changed(s);
+	return 0;
+}
+
+void cg_sim_stop(struct cg_sim *s)
+{
+	s->closing = 1;
+	cg_sim_flush_pending(s);
+	if (s->srv)
+		cg_http_server_close(s->srv, NULL, NULL);
+	if (s->ctl)
+		cg_http_server_close(s->ctl, NULL, NULL);
+	s->srv = s->ctl = NULL;
+	if (s->timer_live) {
+		uv_timer_stop(&s->outage_timer);
+		uv_close((uv_handle_t *)&s->outage_timer, NULL);
+		s->timer_live = 0;
+	}
 }
 
 /* ---- /_sim inspection endpoints ---- */
 
-static cJSON *faults_json(const struct cg_sim *s)
+static cJSON *stats_json(const struct cg_sim *s)
 {
 	cJSON *o = cJSON_CreateObject();
-	if (!o)
+	if (!o || !cJSON_AddNumberToObject(o, "total", (double)s->total) ||
+	    !cJSON_AddNumberToObject(o, "rejected_429", (double)s->rejected_429) ||
+	    !cJSON_AddNumberToObject(o, "injected_5xx", (double)s->injected_5xx) ||
+	    !cJSON_AddNumberToObject(o, "dropped", (double)s->dropped) ||
+	    !cJSON_AddNumberToObject(o, "auth_failed", (double)s->auth_failed) ||
+	    !cJSON_AddNumberToObject(o, "outage_requests", (double)s->outage_requests) ||
+	    !cJSON_AddNumberToObject(o, "cases", (double)cg_sim_live_cases(s))) {
+		cJSON_Delete(o);
 		return NULL;
-	cJSON_AddNumberToObject(o, "error_ratio", s->faults.error_ratio);
-	cJSON_AddNumberToObject(o, "latency_ms", s->faults.latency_ms);
-	cJSON_AddNumberToObject(o, "drop_ratio", s->faults.drop_ratio);
-	cJSON_AddNumberToObject(o, "rate_limit", s->faults.rate_limit);
-	cJSON_AddNumberToObject(o, "rate_period", s->faults.rate_period);
+	}
+	cJSON_AddItemToObject(o, "by_operation", cJSON_Duplicate(s->by_operation, 1));
+	cJSON_AddItemToObject(o, "by_status", cJSON_Duplicate(s->by_status, 1));
+	cJSON_AddItemToObject(o, "buckets", cJSON_Duplicate(s->bucket_stats, 1));
 	return o;
 }
 
-static int set_faults(struct cg_sim *s, const cJSON *in, char *err, size_t errlen)
+/* POST /_sim/cases/{id_or_key}/{close|reopen|archive|delete}: a person in Datadog's UI. */
+static void handle_human(struct cg_sim *s, struct cg_http_request *req, const char *rest)
 {
-	struct cg_sim_faults f = s->faults;
-	if (!cJSON_IsObject(in)) {
-		snprintf(err, errlen, "body must be a JSON object");
-		return -1;
+	const char *slash = strrchr(rest, '/');
+	char id[SEG_LEN];
+	if (!slash || slash == rest || (size_t)(slash - rest) >= sizeof(id) || strchr(rest, '/') != slash) {
+		cg_http_respond_error(req, 404, "Not Found");
+		return;
 	}
-	const cJSON *e;
-	cJSON_ArrayForEach(e, in)
-	{
-		if (!cJSON_IsNumber(e) || e->valuedouble < 0) {
-			snprintf(err, errlen, "%s must be a non-negative number", e->string);
-			return -1;
-		}
-		double v = e->valuedouble;
-		if (strcmp(e->string, "error_ratio") == 0 && v <= 1)
-			f.error_ratio = v;
-		else if (strcmp(e->string, "drop_ratio") == 0 && v <= 1)
-			f.drop_ratio = v;
-		else if (strcmp(e->string, "latency_ms") == 0 && v <= 600000)
-			f.latency_ms = (unsigned)v;
-		else if (strcmp(e->string, "rate_limit") == 0 && v <= 1e9)
-			f.rate_limit = (unsigned)v;
-		else if (strcmp(e->string, "rate_period") == 0 && v >= 1 && v <= 86400)
-			f.rate_period = (unsigned)v;
-		else {
-			snprintf(err, errlen, "unknown field or value out of range: %s", e->string);
-			return -1;
-		}
+	if (strcmp(req->method, "POST") != 0) {
+		cg_http_respond_error(req, 405, "use POST");
+		return;
 	}
-	int window_changed = f.rate_limit != s->faults.rate_limit || f.rate_period != s->faults.rate_period;
-	s->faults = f;
-	if (window_changed) {
-		s->window_start_ms = uv_now(s->loop);
-		s->window_count = 0;
+	memcpy(id, rest, (size_t)(slash - rest));
+	id[slash - rest] = '\0';
+	char err[160];
+	cJSON *doc = NULL;
+	int st = cg_sim_human(s, id, slash + 1, &doc, err, sizeof(err));
+	if (st != 200) {
+		cg_http_respond_error(req, st, err);
+		return;
 	}
-	return 0;
+	answer_doc(s, req, 200, doc);
 }
 
 static void handle_sim(struct cg_sim *s, struct cg_http_request *req)
@@ -552,31 +781,26 @@ static void handle_sim(struct cg_sim *s, struct cg_http_request *req)
 	int get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
 	if (strcmp(p, "/cases") == 0 && get) {
 		answer_doc(s, req, 200, cg_sim_dump_cases(s));
+	} else if (strncmp(p, "/cases/", 7) == 0) {
+		handle_human(s, req, p + 7);
 	} else if (strcmp(p, "/stats") == 0 && get) {
-		cJSON *o = cJSON_CreateObject();
-		if (o) {
-			cJSON_AddNumberToObject(o, "total", (double)s->total);
-			cJSON_AddNumberToObject(o, "rejected_429", (double)s->rejected_429);
-			cJSON_AddNumberToObject(o, "injected_5xx", (double)s->injected_5xx);
-			cJSON_AddNumberToObject(o, "dropped", (double)s->dropped);
-			cJSON_AddNumberToObject(o, "auth_failed", (double)s->auth_failed);
-			cJSON_AddNumberToObject(o, "cases", (double)s->ncases);
-			cJSON_AddItemToObject(o, "by_operation", cJSON_Duplicate(s->by_operation, 1));
-			cJSON_AddItemToObject(o, "by_status", cJSON_Duplicate(s->by_status, 1));
-		}
-		answer_doc(s, req, 200, o);
+		answer_doc(s, req, 200, stats_json(s));
 	} else if (strcmp(p, "/faults") == 0 && (get || post)) {
 		if (post) {
-			char err[160];
+			char err[200];
 			cJSON *in = cJSON_ParseWithLength(req->body, req->body_len);
-			int rc = set_faults(s, in, err, sizeof(err));
+			int rc = cg_sim_faults_apply(&s->faults, in, err, sizeof(err));
+			int outage_touched =
+				cJSON_HasObjectItem(in, "outage") || cJSON_HasObjectItem(in, "outage_ms");
 			cJSON_Delete(in);
 			if (rc) {
 				cg_http_respond_error(req, 400, err);
 				return;
 			}
+			if (outage_touched)
+				cg_sim_outage_changed(s);
 		}
-		answer_doc(s, req, 200, faults_json(s));
+		answer_doc(s, req, 200, cg_sim_faults_json(&s->faults));
 	} else if (cg_sim_extra_control(s, req)) {
 		/* handled */
 	} else if (strcmp(p, "/reset") == 0 && post) {
@@ -597,4 +821,12 @@ void cg_sim_handle(struct cg_http_request *req, void *ud)
 		handle_sim(s, req);
 	else
 		handle_api(s, req);
+}
+
+void cg_sim_handle_control(struct cg_http_request *req, void *ud)
+{
+	if (strncmp(req->path, "/_sim/", 6) == 0)
+		handle_sim(ud, req);
+	else
+		cg_http_respond_error(req, 404, "the control listener serves /_sim/ only");
 }

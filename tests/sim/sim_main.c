@@ -14,20 +14,41 @@
 #include "log.h"
 
 static const char usage[] =
-	"usage: casegate-sim --listen HOST:PORT [--api-key K --app-key K | --no-auth]\n"
-	"                    [--request-log FILE] [--rate-limit N [--rate-period S]]\n"
-	"                    [--error-ratio F] [--latency-ms N] [--drop-ratio F] [--seed N]\n"
-	"                    [--project KEY=UUID ...] [--log-level error|warn|info|debug]\n";
+	"usage: casegate-sim --listen HOST:PORT [options]\n"
+	"  --listen HOST:PORT          API and /_sim listener (port 0: any free port)\n"
+	"  --control-listen HOST:PORT  a second listener for /_sim only, reachable during any outage\n"
+	"  --api-key K --app-key K     keys to require (default: any non-empty value)\n"
+	"  --no-auth                   accept requests without keys\n"
+	"  --request-log FILE          append one JSON line per API request\n"
+	"  --seed N                    reproducible ids and fault decisions\n"
+	"  --project KEY=UUID          another project (repeatable; DEMO always exists)\n"
+	"  --case-type UUID[=Name]     another case type (repeatable; the built-in ones always exist)\n"
+	"  --custom-attribute TYPE_UUID:key:URL|TEXT|NUMBER|SELECT[:multi]\n"
+	"                              a custom attribute defined for a case type (repeatable)\n"
+	"  --strict-case-types         refuse cases whose type_id the simulator does not know\n"
+	"  --search-lag-ms N           SearchCases finds a case only N ms after its creation\n"
+	"  --search-archived           SearchCases returns archived cases too\n"
+	"  --plain-errors              error bodies {\"errors\":[\"msg\"]} instead of JSON:API objects\n"
+	"  --rate-limit N [--rate-period S]\n"
+	"                              the bucket \"cases\" (all requests): N per S seconds (60)\n"
+	"  --bucket NAME=LIMIT/PERIOD[:read|write|all]\n"
+	"                              a named rate-limit bucket (repeatable; read = GET)\n"
+	"  --header-drop-ratio F       fraction of 2xx answers without X-RateLimit-* headers\n"
+	"  --error-ratio F             fraction answered 500/502/503 without processing\n"
+	"  --drop-ratio F              fraction processed, then closed without an answer\n"
+	"  --latency-ms N              delay every API answer\n"
+	"  --auth-fail 0|401|403       answer every API request with this status (revoked keys)\n"
+	"  --outage none|503|reset|refuse\n"
+	"                              start in an outage (see README)\n"
+	"  --retry-after-s N           Retry-After of outage 503 answers (0: none)\n"
+	"  --outage-ms N               an outage ends by itself after N ms (0: when changed)\n"
+	"  --log-level error|warn|info|debug\n"
+	"  --help\n";
 
 struct main_ctx {
 	struct cg_sim sim;
 	uv_signal_t sigterm, sigint;
 };
-
-static void on_server_closed(void *ud)
-{
-	(void)ud;
-}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -35,12 +56,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (m->sim.closing)
 		return;
 	CG_LOG_INFO("signal %d: shutting down", signum);
-	m->sim.closing = 1;
 	uv_close((uv_handle_t *)&m->sigterm, NULL);
 	uv_close((uv_handle_t *)&m->sigint, NULL);
-	cg_sim_flush_pending(&m->sim);
-	cg_http_server_close(m->sim.srv, on_server_closed, m);
-	m->sim.srv = NULL;
+	cg_sim_stop(&m->sim);
 }
 
 static int parse_ratio(const char *s, double *out)
@@ -89,13 +107,35 @@ static char *dup_str(const char *s)
 	return d;
 }
 
+/* Options that take no value. */
+static const char *const flags[] = {"--no-auth", "--strict-case-types", "--search-archived", "--plain-errors"};
+/* Options that take one. */
+static const char *const with_value[] = {
+	"--listen",	     "--control-listen", "--api-key",	     "--app-key",	 "--request-log",
+	"--rate-limit",	     "--rate-period",	 "--bucket",	     "--header-drop-ratio", "--error-ratio",
+	"--drop-ratio",	     "--latency-ms",	 "--seed",	     "--log-level",	 "--project",
+	"--case-type",	     "--custom-attribute", "--search-lag-ms", "--auth-fail",	 "--outage",
+	"--retry-after-s",   "--outage-ms",
+};
+
+static int in_list(const char *a, const char *const *list, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(a, list[k]) == 0)
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct main_ctx m; /* static: large, and alive for the whole run */
-	char host[64] = "127.0.0.1";
-	int port = -1, rc = 1, have_seed = 0;
+	char ctl_host[64] = "";
+	int ctl_port = -1, rc = 1, have_seed = 0, listen_given = 0;
 	unsigned long seed = 0, v;
+	unsigned rate_limit = 0, rate_period = 0;
 	const char *request_log = NULL;
+	const char **custom_attrs = NULL; /* applied once every --case-type is known */
+	size_t ncustom = 0;
 	uv_loop_t loop;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -123,26 +163,34 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct cg_sim *s = &m.sim;
+	snprintf(s->host, sizeof(s->host), "127.0.0.1");
+	custom_attrs = calloc((size_t)argc, sizeof(*custom_attrs));
+	if (!custom_attrs) {
+		fprintf(stderr, "casegate-sim: out of memory\n");
+		goto out;
+	}
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+		char why[200] = "";
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			fputs(usage, stdout);
 			rc = 0;
 			goto out;
 		}
-		if (strcmp(a, "--no-auth") == 0) {
-			s->no_auth = 1;
+		if (in_list(a, flags, sizeof(flags) / sizeof(flags[0]))) {
+			if (strcmp(a, "--no-auth") == 0)
+				s->no_auth = 1;
+			else if (strcmp(a, "--strict-case-types") == 0)
+				s->faults.strict_case_types = 1;
+			else if (strcmp(a, "--search-archived") == 0)
+				s->faults.search_archived = 1;
+			else
+				s->faults.plain_errors = 1;
 			continue;
 		}
-		static const char *const with_value[] = {"--listen", "--api-key", "--app-key", "--request-log",
-							 "--rate-limit", "--rate-period", "--error-ratio", "--drop-ratio",
-							 "--latency-ms", "--seed", "--log-level", "--project"};
-		int known = 0;
-		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
-			known |= strcmp(a, with_value[k]) == 0;
-		if (!known) {
+		if (!in_list(a, with_value, sizeof(with_value) / sizeof(with_value[0]))) {
 			fprintf(stderr, "casegate-sim: unknown option %s\n%s", a, usage);
 			rc = 2;
 			goto out;
@@ -155,7 +203,10 @@ int main(int argc, char **argv)
 		i++;
 		int bad = 0;
 		if (strcmp(a, "--listen") == 0) {
-			bad = parse_listen(val, host, sizeof(host), &port);
+			bad = parse_listen(val, s->host, sizeof(s->host), &s->port);
+			listen_given = !bad;
+		} else if (strcmp(a, "--control-listen") == 0) {
+			bad = parse_listen(val, ctl_host, sizeof(ctl_host), &ctl_port);
 		} else if (strcmp(a, "--api-key") == 0 || strcmp(a, "--app-key") == 0) {
 			char **dst = strcmp(a, "--api-key") == 0 ? &s->api_key : &s->app_key;
 			free(*dst);
@@ -165,10 +216,14 @@ int main(int argc, char **argv)
 			request_log = val;
 		} else if (strcmp(a, "--rate-limit") == 0) {
 			bad = parse_uint(val, 1000000000UL, &v);
-			s->faults.rate_limit = (unsigned)v;
+			rate_limit = (unsigned)v;
 		} else if (strcmp(a, "--rate-period") == 0) {
 			bad = parse_uint(val, 86400, &v) || v == 0;
-			s->faults.rate_period = (unsigned)v;
+			rate_period = (unsigned)v;
+		} else if (strcmp(a, "--bucket") == 0) {
+			bad = cg_sim_parse_bucket(&s->faults, val, why, sizeof(why)) != 0;
+		} else if (strcmp(a, "--header-drop-ratio") == 0) {
+			bad = parse_ratio(val, &s->faults.header_drop_ratio);
 		} else if (strcmp(a, "--error-ratio") == 0) {
 			bad = parse_ratio(val, &s->faults.error_ratio);
 		} else if (strcmp(a, "--drop-ratio") == 0) {
@@ -176,6 +231,24 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--latency-ms") == 0) {
 			bad = parse_uint(val, 600000, &v);
 			s->faults.latency_ms = (unsigned)v;
+		} else if (strcmp(a, "--search-lag-ms") == 0) {
+			bad = parse_uint(val, 3600000, &v);
+			s->faults.search_lag_ms = (unsigned)v;
+		} else if (strcmp(a, "--retry-after-s") == 0) {
+			bad = parse_uint(val, 86400, &v);
+			s->faults.retry_after_s = (unsigned)v;
+		} else if (strcmp(a, "--outage-ms") == 0) {
+			bad = parse_uint(val, 86400000, &v);
+			s->faults.outage_ms = (unsigned)v;
+		} else if (strcmp(a, "--auth-fail") == 0) {
+			bad = parse_uint(val, 403, &v) || (v != 0 && v != 401 && v != 403);
+			s->faults.auth_fail = (int)v;
+			if (bad)
+				snprintf(why, sizeof(why), "want 0, 401 or 403");
+		} else if (strcmp(a, "--outage") == 0) {
+			bad = cg_sim_parse_outage(val, &s->faults.outage) != 0;
+			if (bad)
+				snprintf(why, sizeof(why), "want none, 503, reset or refuse");
 		} else if (strcmp(a, "--seed") == 0) {
 			/* handled above */
 		} else if (strcmp(a, "--log-level") == 0) {
@@ -193,18 +266,44 @@ int main(int argc, char **argv)
 				key[eq - val] = '\0';
 				bad = cg_sim_add_project(s, key, eq + 1, key) != 0;
 			}
-		} else {
-			fprintf(stderr, "casegate-sim: unknown option %s\n%s", a, usage);
-			rc = 2;
-			goto out;
+		} else if (strcmp(a, "--case-type") == 0) {
+			const char *eq = strchr(val, '=');
+			char id[64];
+			if ((eq ? (size_t)(eq - val) : strlen(val)) >= sizeof(id)) {
+				bad = 1;
+			} else {
+				snprintf(id, sizeof(id), "%.*s", eq ? (int)(eq - val) : (int)strlen(val), val);
+				int r = cg_sim_add_case_type(s, id, eq ? eq + 1 : id);
+				bad = r != 0;
+				snprintf(why, sizeof(why), "%s",
+					 r == CG_EEXIST ? "that case type exists already"
+							: "want UUID or UUID=Name (a name of 1 to 200 bytes)");
+			}
+		} else if (strcmp(a, "--custom-attribute") == 0) {
+			custom_attrs[ncustom++] = val;
 		}
 		if (bad) {
-			fprintf(stderr, "casegate-sim: bad value for %s: %s\n%s", a, val, usage);
+			fprintf(stderr, "casegate-sim: bad value for %s: %s%s%s\n%s", a, val, why[0] ? ": " : "", why,
+				usage);
 			rc = 2;
 			goto out;
 		}
 	}
-	if (port < 0) {
+	for (size_t k = 0; k < ncustom; k++) {
+		char why[200];
+		if (cg_sim_add_custom_attribute(s, custom_attrs[k], why, sizeof(why)) != 0) {
+			fprintf(stderr, "casegate-sim: bad value for --custom-attribute: %s: %s\n%s", custom_attrs[k], why,
+				usage);
+			rc = 2;
+			goto out;
+		}
+	}
+	if ((rate_limit || rate_period) && cg_sim_set_rate_limit(&s->faults, rate_limit, rate_period) != 0) {
+		fprintf(stderr, "casegate-sim: --rate-limit: at most %d buckets in all\n", CG_SIM_MAX_BUCKETS);
+		rc = 2;
+		goto out;
+	}
+	if (!listen_given) {
 		fprintf(stderr, "casegate-sim: --listen is required\n%s", usage);
 		rc = 2;
 		goto out;
@@ -216,13 +315,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	s->window_start_ms = uv_now(&loop);
 
-	struct cg_http_limits lim;
 	char err[256];
-	cg_http_limits_default(&lim);
-	if (cg_http_server_create(&loop, host, port, &lim, cg_sim_handle, s, &s->srv, err, sizeof(err)) != 0) {
-		fprintf(stderr, "casegate-sim: cannot listen on %s:%d: %s\n", host, port, err);
+	if (cg_sim_start(s, ctl_host[0] ? ctl_host : NULL, ctl_port, err, sizeof(err)) != 0) {
+		fprintf(stderr, "casegate-sim: cannot listen: %s\n", err);
 		goto out;
 	}
 	uv_signal_init(&loop, &m.sigterm);
@@ -231,15 +327,17 @@ int main(int argc, char **argv)
 	uv_signal_start(&m.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&m.sigint, on_signal, SIGINT);
 
-	printf("casegate-sim listening on %s:%d\n", host, cg_http_server_port(s->srv));
+	printf("casegate-sim listening on %s:%d\n", s->host, s->port);
+	if (s->ctl)
+		printf("casegate-sim control on %s:%d\n", ctl_host, cg_http_server_port(s->ctl));
 	fflush(stdout);
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
-	if (s->srv) { /* early exit before the loop ran: close the server and let it finish */
-		cg_http_server_close(s->srv, on_server_closed, &m);
-		s->srv = NULL;
+	free(custom_attrs);
+	if (!s->closing) { /* early exit before the loop ran: close what was opened and let it finish */
+		cg_sim_stop(s);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
 	if (uv_loop_close(&loop) != 0) {

@@ -54,6 +54,18 @@ void cg_sim_now_iso(char out[32])
 	snprintf(out, 32, "%s.%03uZ", day, (unsigned)(ts.tv_nsec / 1000000) % 1000u);
 }
 
+uint64_t cg_sim_mono_ms(void)
+{
+	return uv_hrtime() / 1000000u;
+}
+
+uint64_t cg_sim_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static int is_uuid(const char *s)
 {
 	if (strlen(s) != 36)
@@ -171,7 +183,10 @@ int cg_sim_init(struct cg_sim *s, uv_loop_t *loop, uint64_t seed)
 	s->faults.rate_period = 60;
 	s->by_operation = cJSON_CreateObject();
 	s->by_status = cJSON_CreateObject();
-	if (!s->by_operation || !s->by_status)
+	s->bucket_stats = cJSON_CreateObject();
+	if (!s->by_operation || !s->by_status || !s->bucket_stats)
+		goto fail;
+	if (cg_sim_types_init(s) != 0)
 		goto fail;
 	if (cg_sim_add_project(s, CG_SIM_DEFAULT_PROJECT_KEY, CG_SIM_DEFAULT_PROJECT_ID, "Demo") != 0)
 		goto fail;
@@ -201,8 +216,10 @@ void cg_sim_cleanup(struct cg_sim *s)
 	cg_sim_extra_cleanup(s);
 	free(s->cases);
 	free(s->projects);
+	cg_sim_types_cleanup(s);
 	cJSON_Delete(s->by_operation);
 	cJSON_Delete(s->by_status);
+	cJSON_Delete(s->bucket_stats);
 	free(s->api_key);
 	free(s->app_key);
 	if (s->request_log)
@@ -216,19 +233,24 @@ void cg_sim_reset(struct cg_sim *s)
 	cg_sim_extra_reset(s);
 	for (size_t i = 0; i < s->nprojects; i++)
 		s->projects[i].next_number = 1;
-	cJSON *a = cJSON_CreateObject(), *b = cJSON_CreateObject();
-	if (a && b) {
+	cJSON *a = cJSON_CreateObject(), *b = cJSON_CreateObject(), *bs = cJSON_CreateObject();
+	if (a && b && bs) {
 		cJSON_Delete(s->by_operation);
 		cJSON_Delete(s->by_status);
+		cJSON_Delete(s->bucket_stats);
 		s->by_operation = a;
 		s->by_status = b;
+		s->bucket_stats = bs;
 	} else {
 		cJSON_Delete(a);
 		cJSON_Delete(b);
+		cJSON_Delete(bs);
 	}
-	s->total = s->rejected_429 = s->injected_5xx = s->dropped = s->auth_failed = 0;
-	s->window_count = 0;
-	s->window_start_ms = uv_now(s->loop);
+	s->total = s->rejected_429 = s->injected_5xx = s->dropped = s->auth_failed = s->outage_requests = 0;
+	for (size_t i = 0; i < s->faults.nbuckets; i++) {
+		s->faults.buckets[i].count = s->faults.buckets[i].win_429 = 0;
+		s->faults.buckets[i].window = 0;
+	}
 }
 
 static int valid_project_key(const char *key)
@@ -279,6 +301,8 @@ struct cg_sim_project *cg_sim_find_project(struct cg_sim *s, const char *id)
 struct cg_sim_case *cg_sim_find_case(struct cg_sim *s, const char *id_or_key)
 {
 	for (size_t i = 0; i < s->ncases; i++) {
+		if (s->cases[i].deleted)
+			continue;
 		const char *key = str_of(attrs_of(&s->cases[i]), "key");
 		if (eq_ci(str_of(s->cases[i].data, "id"), id_or_key) || (key && strcmp(key, id_or_key) == 0))
 			return &s->cases[i];
@@ -428,7 +452,7 @@ static int find_or_404(struct cg_sim_call *c, struct cg_sim_case **out)
 {
 	*out = c->case_id ? cg_sim_find_case(c->sim, c->case_id) : NULL;
 	if (!*out)
-		return fail(c, 404, "Not Found");
+		return fail(c, 404, "case not found"); /* Datadog's words (recorded) */
 	return 0;
 }
 
@@ -523,6 +547,17 @@ int cg_sim_op_create_case(struct cg_sim_call *c)
 				return rc;
 		}
 	}
+	/* Well-formed values, then what Datadog checks next: do they fit the case type? */
+	if ((rc = cg_sim_types_check(c, type_id->valuestring, NULL, NULL, 0)) != 0)
+		return rc;
+	if (ca) {
+		const cJSON *e;
+		cJSON_ArrayForEach(e, ca)
+		{
+			if ((rc = cg_sim_types_check(c, type_id->valuestring, e->string, e, 0)) != 0)
+				return rc;
+		}
+	}
 	const cJSON *oa = cJSON_GetObjectItemCaseSensitive(a, "attributes");
 	if (oa && (rc = check_object_attributes(c, oa, "data.attributes.attributes")) != 0)
 		return rc;
@@ -579,7 +614,8 @@ int cg_sim_op_create_case(struct cg_sim_call *c)
 	snprintf(key, sizeof(key), "%s-%lu", p->key, p->next_number);
 	cg_sim_now_iso(now);
 
-	struct cg_sim_case cs = {cJSON_CreateObject(), cJSON_CreateArray(), cJSON_CreateArray(), s->next_seq};
+	struct cg_sim_case cs = {cJSON_CreateObject(), cJSON_CreateArray(), cJSON_CreateArray(), s->next_seq,
+				 cg_sim_mono_ms(), 0};
 	cJSON *at = NULL, *rels = NULL;
 	if (!cs.data || !cs.comments || !cs.events)
 		goto nomem;
@@ -689,9 +725,17 @@ int cg_sim_op_search_cases(struct cg_sim_call *c)
 	if (!hits)
 		return fail(c, 500, "out of memory");
 	size_t n = 0;
-	for (size_t i = 0; i < s->ncases; i++)
-		if (filter_match(&s->cases[i], c->query_filter))
-			hits[n++] = &s->cases[i];
+	uint64_t now = cg_sim_mono_ms();
+	for (size_t i = 0; i < s->ncases; i++) {
+		struct cg_sim_case *cs = &s->cases[i];
+		/* Search reads an index that trails the primary store, and leaves archived cases out. */
+		if (cs->deleted || now - cs->created_ms < s->faults.search_lag_ms)
+			continue;
+		if (!s->faults.search_archived && cJSON_HasObjectItem(attrs_of(cs), "archived_at"))
+			continue;
+		if (filter_match(cs, c->query_filter))
+			hits[n++] = cs;
+	}
 	qsort(hits, n, sizeof(*hits), cmp);
 	if (!c->sort_asc) /* Datadog's default is descending */
 		for (size_t i = 0; i < n / 2; i++) {
@@ -945,6 +989,8 @@ int cg_sim_op_update_custom_attribute(struct cg_sim_call *c)
 		return fail(c, 400, "custom_attribute_key is required");
 	if ((rc = check_custom_value(c, a, "data.attributes")) != 0)
 		return rc;
+	if ((rc = cg_sim_types_check(c, str_of(attrs_of(cs), "type_id"), c->param2, a, 1)) != 0)
+		return rc;
 	cJSON *ca = cJSON_GetObjectItemCaseSensitive(attrs_of(cs), "custom_attributes");
 	if (set_item(ca, c->param2, cJSON_Duplicate(a, 1)) != 0)
 		return fail(c, 500, "out of memory");
@@ -1048,11 +1094,61 @@ int cg_sim_op_create_project(struct cg_sim_call *c)
 	return rc == 200 ? 201 : rc;
 }
 
+size_t cg_sim_live_cases(const struct cg_sim *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->ncases; i++)
+		n += !s->cases[i].deleted;
+	return n;
+}
+
+int cg_sim_human(struct cg_sim *s, const char *id_or_key, const char *action, cJSON **out, char *err, size_t errlen)
+{
+	struct cg_sim_case *cs = cg_sim_find_case(s, id_or_key);
+	if (!cs) {
+		snprintf(err, errlen, "no case %.80s", id_or_key);
+		return 404;
+	}
+	cJSON *a = attrs_of(cs);
+	if (strcmp(action, "close") == 0) {
+		apply_status(cs, status_by_name("Closed"));
+	} else if (strcmp(action, "reopen") == 0) {
+		apply_status(cs, status_by_name("Open"));
+	} else if (strcmp(action, "archive") == 0) {
+		char now[32];
+		cg_sim_now_iso(now);
+		if (!cJSON_HasObjectItem(a, "archived_at") && set_str(a, "archived_at", now) != 0)
+			goto nomem;
+	} else if (strcmp(action, "delete") == 0) {
+		cs->deleted = 1;
+	} else {
+		snprintf(err, errlen, "unknown action %.40s (close, reopen, archive, delete)", action);
+		return 404;
+	}
+	if (!cs->deleted)
+		touch(cs);
+	add_event(cs, "human:%s", action);
+	cJSON *doc = cJSON_CreateObject();
+	cJSON *dup = cJSON_Duplicate(cs->data, 1);
+	if (!doc || !dup) {
+		cJSON_Delete(doc);
+		cJSON_Delete(dup);
+		goto nomem;
+	}
+	cJSON_AddItemToObject(doc, "data", dup);
+	*out = doc;
+	return 200;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return 500;
+}
+
 cJSON *cg_sim_dump_cases(struct cg_sim *s)
 {
 	cJSON *doc = cJSON_CreateObject();
-	cJSON *arr = cJSON_AddArrayToObject(doc, "cases");
-	if (!arr)
+	cJSON *live = cJSON_AddArrayToObject(doc, "cases");
+	cJSON *gone = cJSON_AddArrayToObject(doc, "deleted_cases");
+	if (!live || !gone)
 		goto fail;
 	for (size_t i = 0; i < s->ncases; i++) {
 		cJSON *o = cJSON_Duplicate(s->cases[i].data, 1);
@@ -1066,7 +1162,7 @@ cJSON *cg_sim_dump_cases(struct cg_sim *s)
 		}
 		cJSON_AddItemToObject(o, "comments", cm);
 		cJSON_AddItemToObject(o, "events", ev);
-		cJSON_AddItemToArray(arr, o);
+		cJSON_AddItemToArray(s->cases[i].deleted ? gone : live, o);
 	}
 	return doc;
 fail:
