@@ -2809,7 +2809,9 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		yaml_node_t *v = f[uuids[i].idx].val;
 		char **dst = uuids[i].idx == S_PROJECT ? &s->project : &s->case_type;
 		if (!v) {
-			err_at(c, n, "%s: %s is required (the UUID of %s)", sp, uuids[i].key, uuids[i].what);
+			/* A case-events source makes no case: it needs neither. */
+			if (!(s->type && strcmp(s->type, "datadog_case_events") == 0))
+				err_at(c, n, "%s: %s is required (the UUID of %s)", sp, uuids[i].key, uuids[i].what);
 			continue;
 		}
 		snprintf(lb, sizeof(lb), "%s: %s", sp, uuids[i].key);

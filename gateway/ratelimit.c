@@ -37,7 +37,12 @@ static long share_of(long limit, unsigned fleet)
 
 static void new_window(struct cg_rl_bucket *bk, int64_t now_ms, unsigned fleet)
 {
-	bk->remaining = share_of(bk->limit, fleet);
+	/* Requests still on the wire from the last window may be counted in this one (they reach
+	 * the server after its edge): they come off the new share. */
+	long share = share_of(bk->limit, fleet);
+	if (share > 0)
+		share = share > (long)bk->unanswered ? share - (long)bk->unanswered : 1;
+	bk->remaining = share;
 	bk->reset_at = now_ms + (bk->period_s > 0 ? clamp_s(bk->period_s) * 1000 : 1000);
 }
 

@@ -555,6 +555,8 @@ static void test_human_changes(void **state)
 	post_ok(&t, "hu", alert("Closed-By-Hand", "warning", "firing"));
 	struct titled_wait w = {&t, "Closed-By-Hand", 1, 0};
 	assert_true(cg_h_poll(titled_reached, &w, 15000));
+	/* The whole create (case, then its labels) is done before a person acts on it. */
+	assert_true(cg_h_poll(queue_idle, &t, 15000));
 	free(events_after(&t, "Closed-By-Hand", NULL, &key));
 	char k1[64];
 	snprintf(k1, sizeof(k1), "%s", key);
@@ -574,6 +576,8 @@ static void test_human_changes(void **state)
 	post_ok(&t, "hu", alert("Resolved-By-Hand", "warning", "firing"));
 	struct titled_wait w2 = {&t, "Resolved-By-Hand", 1, 0};
 	assert_true(cg_h_poll(titled_reached, &w2, 15000));
+	/* The whole create (case, then its labels) is done before a person acts on it. */
+	assert_true(cg_h_poll(queue_idle, &t, 15000));
 	free(events_after(&t, "Resolved-By-Hand", NULL, &key));
 	char k2[64];
 	snprintf(k2, sizeof(k2), "%s", key);
@@ -606,9 +610,19 @@ static void test_human_changes(void **state)
 		if (!ti || strcmp(ti, "Closed-By-Hand") != 0)
 			continue;
 		if (k && strcmp(k, k1) == 0) {
-			const cJSON *evs = cJSON_GetObjectItemCaseSensitive(c, "events");
-			const cJSON *last = cJSON_GetArrayItem(evs, cJSON_GetArraySize(evs) - 1);
-			touched = !(cJSON_IsString(last) && strcmp(last->valuestring, "human:archive") == 0);
+			/* After the archive: nothing but the new case's link to it. */
+			const cJSON *e;
+			int after = 0;
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "events"))
+			{
+				if (!cJSON_IsString(e))
+					continue;
+				if (after && strncmp(e->valuestring, "link", 4) != 0) {
+					fprintf(stderr, "archived case got \"%s\" after human:archive\n", e->valuestring);
+					touched = 1;
+				}
+				after |= strcmp(e->valuestring, "human:archive") == 0;
+			}
 		} else if (d && strstr(d, "Follows case") && strstr(d, k1)) {
 			follows = 1;
 		}
@@ -621,6 +635,8 @@ static void test_human_changes(void **state)
 	post_ok(&t, "hu", alert("Deleted-By-Hand", "warning", "firing"));
 	struct titled_wait w3 = {&t, "Deleted-By-Hand", 1, 0};
 	assert_true(cg_h_poll(titled_reached, &w3, 15000));
+	/* The whole create (case, then its labels) is done before a person acts on it. */
+	assert_true(cg_h_poll(queue_idle, &t, 15000));
 	free(events_after(&t, "Deleted-By-Hand", NULL, &key));
 	char k3[64];
 	snprintf(k3, sizeof(k3), "%s", key);
@@ -647,6 +663,8 @@ static void test_case_events_push(void **state)
 	post_ok(&t, "hu", alert("Pushed", "warning", "firing"));
 	struct titled_wait w = {&t, "Pushed", 1, 0};
 	assert_true(cg_h_poll(titled_reached, &w, 15000));
+	/* The whole create (case, then its labels) is done before a person acts on it. */
+	assert_true(cg_h_poll(queue_idle, &t, 15000));
 	const char *key = NULL;
 	free(events_after(&t, "Pushed", NULL, &key));
 	char k[64];

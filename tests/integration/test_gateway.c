@@ -7,6 +7,12 @@
 
 #include "itest.h"
 
+/* The demo source sets the custom attribute runbook (URL) on the STANDARD case type: like real
+ * Datadog, the simulator takes it only where the type defines it. */
+#define RUNBOOK_TYPE_ATTR "00000000-0000-0000-0000-000000000001:runbook:URL"
+#define RUNBOOK_DEF "--custom-attribute", RUNBOOK_TYPE_ATTR
+static const char *const runbook_args[] = {RUNBOOK_DEF, NULL};
+
 static const char *generic_source =
 	"  - name: demo\n"
 	"    type: generic\n"
@@ -63,7 +69,7 @@ static void test_webhook_creates_case(void **state)
 	struct itest t;
 	assert_int_equal(itest_setup(&t, "cg-gw"), 0);
 	snprintf(t.req_log, sizeof(t.req_log), "%s/requests.jsonl", t.dir);
-	const char *sim_args[] = {"--request-log", t.req_log, NULL};
+	const char *sim_args[] = {"--request-log", t.req_log, RUNBOOK_DEF, NULL};
 	assert_int_equal(itest_start_sim(&t, sim_args), 0);
 	assert_int_equal(itest_write_config(&t, NULL, generic_source), 0);
 	assert_int_equal(itest_start_gw(&t), 0);
@@ -123,7 +129,7 @@ static void test_bad_requests(void **state)
 	(void)state;
 	struct itest t;
 	assert_int_equal(itest_setup(&t, "cg-gw"), 0);
-	assert_int_equal(itest_start_sim(&t, NULL), 0);
+	assert_int_equal(itest_start_sim(&t, runbook_args), 0);
 	assert_int_equal(itest_write_config(&t, "limits:\n  max_body: 64KiB\n", generic_source), 0);
 	assert_int_equal(itest_start_gw(&t), 0);
 
@@ -183,7 +189,7 @@ static void test_restart_delivers_pending(void **state)
 	struct itest t;
 	assert_int_equal(itest_setup(&t, "cg-gw"), 0);
 	/* Point casegate at a port where nothing listens yet. */
-	assert_int_equal(itest_start_sim(&t, NULL), 0);
+	assert_int_equal(itest_start_sim(&t, runbook_args), 0);
 	cg_h_stop(&t.sim, SIGTERM);
 	t.sim_running = 0;
 	assert_int_equal(itest_write_config(&t, NULL, generic_source), 0);
@@ -198,7 +204,7 @@ static void test_restart_delivers_pending(void **state)
 	cg_h_stop(&t.gw, SIGTERM);
 	t.gw_running = 0;
 
-	assert_int_equal(itest_start_sim(&t, NULL), 0);
+	assert_int_equal(itest_start_sim(&t, runbook_args), 0);
 	assert_int_equal(itest_start_gw(&t), 0);
 	struct itest_wait w = {&t, 5};
 	int ok = cg_h_poll(itest_has_ncases, &w, 30000);
@@ -216,6 +222,8 @@ static void run_fault_scenario(const char *const sim_args[], int n, unsigned dea
 	snprintf(t.req_log, sizeof(t.req_log), "%s/requests.jsonl", t.dir);
 	const char *args[16];
 	int k = 0;
+	args[k++] = "--custom-attribute";
+	args[k++] = RUNBOOK_TYPE_ATTR;
 	args[k++] = "--request-log";
 	args[k++] = t.req_log;
 	for (int i = 0; sim_args[i] && k < 15; i++)

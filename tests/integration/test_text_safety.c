@@ -86,7 +86,11 @@ struct ts {
 static int setup(void **state)
 {
 	struct ts *s = calloc(1, sizeof(*s));
-	if (!s || itest_setup(&s->t, "text-safety") != 0 || itest_start_sim(&s->t, NULL) != 0 ||
+	/* The case type defines the custom attributes the tmpl source sets (as Datadog would need). */
+	static const char *const sim_args[] = {"--custom-attribute", "00000000-0000-0000-0000-000000000001:summary:TEXT",
+					       "--custom-attribute", "00000000-0000-0000-0000-000000000001:runbook:URL",
+					       NULL};
+	if (!s || itest_setup(&s->t, "text-safety") != 0 || itest_start_sim(&s->t, sim_args) != 0 ||
 	    itest_write_config(&s->t, "log_format: text\nmail:\n  listen: 127.0.0.1:0\n  protocol: lmtp\n", sources) !=
 	        0 ||
 	    itest_start_gw(&s->t) != 0)
