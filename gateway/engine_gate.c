@@ -324,11 +324,9 @@ int cg_gate_defer(struct op *op, enum cg_rl_class cls)
 	return 1;
 }
 
-static void rl_timer_cb(uv_timer_t *t)
+/* Sends the waiters of list again (they take their bucket's room or park again). */
+static void rl_resend(struct cg_engine *e, struct cg_rl_waiter *w)
 {
-	struct cg_engine *e = t->data;
-	/* New windows: as many as each holds go now (most urgent first), the rest wait again. */
-	struct cg_rl_waiter *w = cg_rl_release(&e->rl, cg_eng_wall_ms(), fleet(e));
 	while (w) {
 		struct cg_rl_waiter *next = w->next;
 		w->next = NULL;
@@ -339,6 +337,13 @@ static void rl_timer_cb(uv_timer_t *t)
 			cg_eng_op_send_step(op);
 		w = next;
 	}
+}
+
+static void rl_timer_cb(uv_timer_t *t)
+{
+	struct cg_engine *e = t->data;
+	/* New windows: a scout goes first (most urgent first), the rest wait for its answer. */
+	rl_resend(e, cg_rl_release(&e->rl, cg_eng_wall_ms(), fleet(e)));
 	rl_arm(e);
 }
 
@@ -410,15 +415,19 @@ static int observe(struct cg_engine *e, struct op *op, enum cg_rl_class cls, uns
 	if (canary_back && !e->circ.open && !e->stopping)
 		release_held(e);
 
+	int parked = 0;
 	if (op && res->status == 429 && !e->stopping) {
 		/* Not processed: the very same request goes again when the window resets. */
 		bucket_label(e, b, labels, sizeof(labels));
 		cg_metrics_add(e->metrics, "casegate_rate_limit_waits_total", labels, 1);
 		cg_rl_wait(&e->rl, b, &op->rlw, cg_gate_rank(op));
-		rl_arm(e);
-		return -1;
+		parked = 1;
 	}
-	return (int)cc;
+	/* A scout's answer (or any) may have made room before the window's end: those waiting go. */
+	if (!e->stopping)
+		rl_resend(e, cg_rl_ready(&e->rl));
+	rl_arm(e);
+	return parked ? -1 : (int)cc;
 }
 
 int cg_gate_answer(struct cg_engine *e, struct op *op, enum cg_rl_class cls, unsigned bucket, const char *step,

@@ -35,14 +35,12 @@ static long share_of(long limit, unsigned fleet)
 	return share > 0 ? share : 1;
 }
 
+/* A new window without fresh headers: one request (the scout) first; its answer tells the rest. */
 static void new_window(struct cg_rl_bucket *bk, int64_t now_ms, unsigned fleet)
 {
-	/* Requests still on the wire from the last window may be counted in this one (they reach
-	 * the server after its edge): they come off the new share. */
 	long share = share_of(bk->limit, fleet);
-	if (share > 0)
-		share = share > (long)bk->unanswered ? share - (long)bk->unanswered : 1;
-	bk->remaining = share;
+	bk->remaining = share > 0 ? 1 : -1;
+	bk->scouting = share > 0;
 	bk->reset_at = now_ms + (bk->period_s > 0 ? clamp_s(bk->period_s) * 1000 : 1000);
 }
 
@@ -142,6 +140,13 @@ unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, co
 			left /= (long)(fleet ? fleet : 1);
 		bk->remaining = left > 0 ? left : 0;
 		bk->reset_at = now_ms + clamp_s(a->reset) * 1000 + RESET_MARGIN_MS;
+		bk->scouting = 0;
+	} else if (bk->scouting && a->status >= 200 && a->status < 300) {
+		/* The scout came back without headers: the window as advertised before, less what is
+		 * still on the wire. */
+		long share = share_of(bk->limit, fleet);
+		bk->remaining = share > (long)bk->unanswered ? share - (long)bk->unanswered : 0;
+		bk->scouting = 0;
 	}
 	return b;
 }
@@ -173,6 +178,21 @@ struct cg_rl_waiter *cg_rl_release(struct cg_rl *rl, int64_t now_ms, unsigned fl
 		if (!bk->waiters || now_ms < bk->reset_at)
 			continue;
 		new_window(bk, now_ms, fleet);
+		*tail = bk->waiters;
+		while (*tail)
+			tail = &(*tail)->next;
+		bk->waiters = NULL;
+	}
+	return head;
+}
+
+struct cg_rl_waiter *cg_rl_ready(struct cg_rl *rl)
+{
+	struct cg_rl_waiter *head = NULL, **tail = &head;
+	for (unsigned i = 0; i < rl->n; i++) {
+		struct cg_rl_bucket *bk = &rl->b[i];
+		if (!bk->waiters || bk->remaining == 0)
+			continue;
 		*tail = bk->waiters;
 		while (*tail)
 			tail = &(*tail)->next;

@@ -33,6 +33,8 @@ struct cg_rl_bucket {
 	unsigned unanswered;       /* sent in this bucket, answer not yet seen */
 	struct cg_rl_waiter *waiters; /* sorted by (rank, seq) */
 	unsigned long rejected;    /* 429s seen */
+	int scouting;              /* a new window began without fresh headers: one request goes first,
+				    * its answer says what the window really holds */
 };
 
 struct cg_rl {
@@ -85,10 +87,17 @@ int64_t cg_rl_next_wake(const struct cg_rl *rl);
 
 /*
  * The waiters of every bucket whose window has ended, as one list (each bucket's in rank order);
- * their buckets start a new window of this replica's share. The caller sends them again: those
- * past the new window's share park again.
+ * their buckets start a new window in which one request (the scout) goes first: its answer's
+ * headers say what the window holds (the edge of Datadog's calendar-aligned window is only known
+ * to the second). The caller sends them again: those past what the window allows park again.
  */
 struct cg_rl_waiter *cg_rl_release(struct cg_rl *rl, int64_t now_ms, unsigned fleet);
+
+/*
+ * The waiters of every bucket that has room again before its window ended (a scout's answer
+ * said how much), to be sent again like those of cg_rl_release.
+ */
+struct cg_rl_waiter *cg_rl_ready(struct cg_rl *rl);
 
 /* Every waiter of every bucket (shutdown). */
 struct cg_rl_waiter *cg_rl_take_all_waiters(struct cg_rl *rl);

@@ -88,10 +88,22 @@ static int titled_reached(void *ud)
 	return count_titled(w->t, w->prefix, &closed) >= w->want && closed >= w->want_closed;
 }
 
+/* Nothing queued, nothing in flight. The store is asked (`casegate status --json`): the
+ * queue_depth gauge is refreshed once a second and may not have seen the latest events yet. */
 static int queue_idle(void *ud)
 {
 	struct itest *t = ud;
-	return itest_metric(t, "casegate_queue_depth", NULL) == 0 && itest_metric(t, "casegate_inflight_operations", NULL) == 0;
+	if (itest_metric(t, "casegate_inflight_operations", NULL) != 0)
+		return 0;
+	const char *args[] = {"status", "-c", t->cfg_path, "--json", NULL};
+	char *out = NULL;
+	int rc = ops_run_casegate(t, args, &out);
+	cJSON *doc = rc == 0 && out ? cJSON_Parse(out) : NULL;
+	free(out);
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "queue"), "depth");
+	int idle = cJSON_IsNumber(d) && d->valuedouble == 0;
+	cJSON_Delete(doc);
+	return idle;
 }
 
 static int start_q(struct itest *t, const char *prefix, const char *const sim_args[], const char *dd_extra,
@@ -167,6 +179,81 @@ static void test_search_lag_lost_answers(void **state)
 			 waited);
 	assert_true(itest_metric(&t, "casegate_dead_letters", NULL) == 0);
 	faults(&t, "{\"drop_ratio\":0}");
+	stop_clean(&t);
+}
+
+/* A search engine that never matches the marker as free text (tokenised in a way nobody
+ * documented): the last word, a look at the newest cases once the search settled, still finds the
+ * case a lost answer made. */
+static void test_marker_never_found_by_text(void **state)
+{
+	(void)state;
+	struct itest t;
+	const char *sim[] = {"--search-lag-ms", "800", "--seed", "11", NULL};
+	assert_int_equal(start(&t, "cg-ddt-notext", sim, "  search_settle: 2s\n", NULL, base_sources), 0);
+	faults(&t, "{\"drop_ratio\":0.3,\"search_text\":\"none\"}");
+	char name[64];
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "Text-%02d", i);
+		post_ok(&t, "dd", alert(name, "warning", "firing"));
+	}
+	struct titled_wait w = {&t, "Text-", 20, 0};
+	assert_true(cg_h_poll(titled_reached, &w, 60000));
+	assert_true(cg_h_poll(queue_idle, &t, 60000));
+	int n = count_titled(&t, "Text-", NULL);
+	if (n != 20)
+		fail_msg("marker never found as text: %d case(s), want exactly 20", n);
+	assert_true(itest_sim_stat(&t, "dropped") >= 3);
+	assert_true(itest_metric(&t, "casegate_reconciliations_total", "result=\"adopted\"") >= 1);
+	faults(&t, "{\"drop_ratio\":0,\"search_text\":\"substring\"}");
+	stop_clean(&t);
+}
+
+/* Where the case type has the marker attribute (casegate_ref, TEXT), creates carry it and the
+ * search by key:value finds a case long before the settle time, even when free text never does. */
+static const char *ref_sources =
+	"  - name: ref\n"
+	"    type: generic\n"
+	"    auth: { bearer: tok }\n"
+	"    project: " PROJECT "\n"
+	"    case_type: " TYPE_ALERTS "\n"
+	"    title: \"{{labels.alertname}}\"\n"
+	"    dedup_key: \"{{labels.alertname}}\"\n";
+
+static void test_marker_attribute(void **state)
+{
+	(void)state;
+	struct itest t;
+	const char *sim[] = {"--case-type", TYPE_ALERTS "=Alerts", "--custom-attribute", TYPE_ALERTS ":casegate_ref:TEXT",
+			     "--search-lag-ms", "500", "--seed", "5", NULL};
+	/* A settle time far beyond the test: only the attribute search can adopt in time. */
+	assert_int_equal(start(&t, "cg-ddt-ref", sim, "  search_settle: 10m\n", NULL, ref_sources), 0);
+	assert_true(cg_h_wait_log(&t.gw, "custom attribute(s) defined", 5000));
+	faults(&t, "{\"drop_ratio\":0.3,\"search_text\":\"none\"}");
+	char name[64];
+	for (int i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "Ref-%02d", i);
+		post_ok(&t, "ref", cg_h_fmt("{\"status\":\"firing\",\"labels\":{\"alertname\":\"%s\"}}", name));
+	}
+	struct titled_wait w = {&t, "Ref-", 12, 0};
+	if (!cg_h_poll(titled_reached, &w, 30000) || !cg_h_poll(queue_idle, &t, 30000)) {
+		cg_h_dump_log(&t.gw);
+		fail_msg("with the marker attribute: %d case(s) after 30 s, want 12", count_titled(&t, "Ref-", NULL));
+	}
+	assert_int_equal(count_titled(&t, "Ref-", NULL), 12);
+	assert_true(itest_sim_stat(&t, "dropped") >= 1);
+	cJSON *all = itest_cases(&t);
+	const cJSON *c;
+	int with_ref = 0;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(all, "cases"))
+	{
+		const char *v = cg_json_str(c, "attributes.custom_attributes.casegate_ref.value");
+		const char *d = itest_case_attr(c, "description");
+		with_ref += v && strncmp(v, "cg", 2) == 0 && strlen(v) == 34 && d && strstr(d, v);
+	}
+	cJSON_Delete(all);
+	assert_int_equal(with_ref, 12);
+	faults(&t, "{\"drop_ratio\":0,\"search_text\":\"substring\"}");
 	stop_clean(&t);
 }
 
@@ -773,6 +860,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_search_lag_lost_answers),
+		cmocka_unit_test(test_marker_never_found_by_text),
+		cmocka_unit_test(test_marker_attribute),
 		cmocka_unit_test(test_undefined_custom_attribute),
 		cmocka_unit_test(test_revoked_keys),
 		cmocka_unit_test(test_rotated_keys_reload),

@@ -182,7 +182,7 @@ static void reset(const struct sim *s)
 		      "{\"error_ratio\":0,\"latency_ms\":0,\"drop_ratio\":0,\"buckets\":{},\"rate_period\":60,"
 		      "\"header_drop_ratio\":0,\"search_lag_ms\":0,\"search_archived\":false,\"plain_errors\":false,"
 		      "\"strict_case_types\":false,\"auth_fail\":0,\"outage\":\"none\",\"retry_after_s\":0,"
-		      "\"outage_ms\":0}",
+		      "\"outage_ms\":0,\"search_text\":\"substring\"}",
 		      200);
 	cJSON_Delete(j);
 }
@@ -523,6 +523,27 @@ static void test_search(void **state)
 	s = call_json(&main_sim, "GET", "/api/v2/cases", NULL, 200);
 	assert_int_equal(cJSON_GetArraySize(jget(s, "data")), 6);
 	cJSON_Delete(s);
+
+	/* How free text is matched (search_text): a whole token only, or never. */
+	cJSON_Delete(create_case(&main_sim, "ref cg0123abcd in the text"));
+	cJSON *f = call_json(&main_sim, "POST", "/_sim/faults", "{\"search_text\":\"tokens\"}", 200);
+	assert_jstr(f, "search_text", "tokens");
+	cJSON_Delete(f);
+	s = call_json(&main_sim, "GET", "/api/v2/cases?filter=cg0123abcd", NULL, 200);
+	assert_int_equal(cJSON_GetArraySize(jget(s, "data")), 1);
+	cJSON_Delete(s);
+	s = call_json(&main_sim, "GET", "/api/v2/cases?filter=cg0123", NULL, 200); /* a part of a token */
+	assert_int_equal(cJSON_GetArraySize(jget(s, "data")), 0);
+	cJSON_Delete(s);
+	cJSON_Delete(call_json(&main_sim, "POST", "/_sim/faults", "{\"search_text\":\"none\"}", 200));
+	s = call_json(&main_sim, "GET", "/api/v2/cases?filter=cg0123abcd", NULL, 200);
+	assert_int_equal(cJSON_GetArraySize(jget(s, "data")), 0);
+	cJSON_Delete(s);
+	s = call_json(&main_sim, "GET", "/api/v2/cases?filter=key:DEMO-6", NULL, 200); /* key: still works */
+	assert_int_equal(cJSON_GetArraySize(jget(s, "data")), 1);
+	cJSON_Delete(s);
+	cJSON_Delete(call_json(&main_sim, "POST", "/_sim/faults", "{\"search_text\":\"bogus\"}", 400));
+	cJSON_Delete(call_json(&main_sim, "POST", "/_sim/faults", "{\"search_text\":\"substring\"}", 200));
 }
 
 static void test_projects(void **state)

@@ -66,6 +66,7 @@ struct cg_sim_faults {
 	double header_drop_ratio; /* 2xx answers sent without any X-RateLimit-* header */
 	unsigned search_lag_ms;   /* SearchCases sees a case this long after its creation */
 	int search_archived;      /* SearchCases returns archived cases too */
+	int search_text;          /* free text: 0 substring, 1 whole tokens only, 2 never matches */
 	int plain_errors;         /* {"errors":["msg"]} instead of JSON:API error objects */
 	int strict_case_types;    /* a case of a type the sim does not know is refused */
 	int auth_fail;            /* 0, or 401 / 403 for every API request (revoked keys) */

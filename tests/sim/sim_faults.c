@@ -345,6 +345,17 @@ int cg_sim_faults_apply(struct cg_sim_faults *f, const cJSON *in, char *err, siz
 			rc = want_uint(e, 0, 86400000, &n.outage_ms, err, errlen);
 		else if (strcmp(k, "search_archived") == 0)
 			rc = want_bool(e, &n.search_archived, err, errlen);
+		else if (strcmp(k, "search_text") == 0) {
+			static const char *const modes[] = {"substring", "tokens", "none"};
+			rc = -1;
+			for (int m = 0; m < 3 && cJSON_IsString(e); m++)
+				if (strcmp(e->valuestring, modes[m]) == 0) {
+					n.search_text = m;
+					rc = 0;
+				}
+			if (rc)
+				snprintf(err, errlen, "search_text must be \"substring\", \"tokens\" or \"none\"");
+		}
 		else if (strcmp(k, "plain_errors") == 0)
 			rc = want_bool(e, &n.plain_errors, err, errlen);
 		else if (strcmp(k, "strict_case_types") == 0)
@@ -397,6 +408,8 @@ cJSON *cg_sim_faults_json(const struct cg_sim_faults *f)
 	    !cJSON_AddNumberToObject(o, "header_drop_ratio", f->header_drop_ratio) ||
 	    !cJSON_AddNumberToObject(o, "search_lag_ms", f->search_lag_ms) ||
 	    !cJSON_AddBoolToObject(o, "search_archived", f->search_archived) ||
+	    !cJSON_AddStringToObject(o, "search_text",
+				     f->search_text == 1 ? "tokens" : f->search_text == 2 ? "none" : "substring") ||
 	    !cJSON_AddBoolToObject(o, "plain_errors", f->plain_errors) ||
 	    !cJSON_AddBoolToObject(o, "strict_case_types", f->strict_case_types) ||
 	    !cJSON_AddNumberToObject(o, "auth_fail", f->auth_fail) ||

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "err.h"
@@ -665,7 +666,36 @@ int cg_sim_op_get_case(struct cg_sim_call *c)
 	return rc ? rc : answer_case(c, cs, 200);
 }
 
-static int filter_match(struct cg_sim_case *cs, const char *filter)
+/* 1 when word is one whole token of text (tokens: runs of letters and digits, case-insensitive). */
+static int has_token(const char *text, const char *word)
+{
+	size_t wl = strlen(word);
+	for (const char *p = text; p && *p;) {
+		while (*p && !isalnum((unsigned char)*p))
+			p++;
+		const char *q = p;
+		while (*q && isalnum((unsigned char)*q))
+			q++;
+		if ((size_t)(q - p) == wl && strncasecmp(p, word, wl) == 0)
+			return 1;
+		p = q;
+	}
+	return 0;
+}
+
+/* Free text as the search engine of faults.search_text sees it. */
+static int text_match(struct cg_sim *s, const char *text, const char *filter)
+{
+	if (!text)
+		return 0;
+	switch (s->faults.search_text) {
+	case 1: return has_token(text, filter);
+	case 2: return 0;
+	default: return contains_ci(text, filter);
+	}
+}
+
+static int filter_match(struct cg_sim *s, struct cg_sim_case *cs, const char *filter)
 {
 	cJSON *a = attrs_of(cs);
 	const char *key = str_of(a, "key"), *title = str_of(a, "title"), *desc = str_of(a, "description");
@@ -673,8 +703,30 @@ static int filter_match(struct cg_sim_case *cs, const char *filter)
 		return 1;
 	if (strncmp(filter, "key:", 4) == 0)
 		return key && eq_ci(key, filter + 4);
-	return (title && contains_ci(title, filter)) || (desc && contains_ci(desc, filter)) ||
-	       (key && contains_ci(key, filter));
+	/* name:value on a custom attribute the case carries: its value (or one of them), exactly. */
+	const char *colon = strchr(filter, ':');
+	if (colon && colon > filter) {
+		char name[128];
+		size_t nl = (size_t)(colon - filter);
+		if (nl < sizeof(name)) {
+			memcpy(name, filter, nl);
+			name[nl] = '\0';
+			const cJSON *ca = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(a, "custom_attributes"),
+									   name);
+			if (ca) {
+				const cJSON *v = cJSON_GetObjectItemCaseSensitive(ca, "value"), *e;
+				if (cJSON_IsString(v))
+					return strcmp(v->valuestring, colon + 1) == 0;
+				cJSON_ArrayForEach(e, v)
+				{
+					if (cJSON_IsString(e) && strcmp(e->valuestring, colon + 1) == 0)
+						return 1;
+				}
+				return 0;
+			}
+		}
+	}
+	return text_match(s, title, filter) || text_match(s, desc, filter) || (key && contains_ci(key, filter));
 }
 
 static int status_rank(struct cg_sim_case *cs)
@@ -733,7 +785,7 @@ int cg_sim_op_search_cases(struct cg_sim_call *c)
 			continue;
 		if (!s->faults.search_archived && cJSON_HasObjectItem(attrs_of(cs), "archived_at"))
 			continue;
-		if (filter_match(cs, c->query_filter))
+		if (filter_match(s, cs, c->query_filter))
 			hits[n++] = cs;
 	}
 	qsort(hits, n, sizeof(*hits), cmp);
