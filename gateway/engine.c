@@ -638,6 +638,8 @@ void cg_eng_op_retry(struct op *op, const struct cg_dd_result *res)
 void cg_eng_send_failed(struct op *op, const char *what, int rc)
 {
 	cg_rl_untake(&op->e->rl, op->rl_bucket);
+	if (op->rl_class < CG_RL_CLASSES && op->e->rl.cls_state[op->rl_class] == 1)
+		op->e->rl.cls_state[op->rl_class] = 0; /* the class's scout never left: the next one is */
 	snprintf(op->reason, sizeof(op->reason), "could not send %s: %s", what, cg_strerror(rc));
 	cg_eng_op_retry(op, NULL);
 }

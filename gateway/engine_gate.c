@@ -309,6 +309,11 @@ static void bucket_label(const struct cg_engine *e, unsigned b, char *buf, size_
 int cg_gate_defer(struct op *op, enum cg_rl_class cls)
 {
 	struct cg_engine *e = op->e;
+	if (!cg_rl_class_open(&e->rl, cls)) {
+		/* The first request of its kind is out: its answer says which bucket this is. */
+		cg_rl_wait(&e->rl, 0, &op->rlw, cg_gate_rank(op));
+		return 1;
+	}
 	unsigned b = cg_rl_bucket_of(&e->rl, cls);
 	int64_t closed = cg_store_rl_closed_until(store(e), e->rl.b[b].name);
 	if (cg_rl_take(&e->rl, b, cg_eng_wall_ms(), fleet(e), closed)) {

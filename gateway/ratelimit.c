@@ -41,7 +41,20 @@ static void new_window(struct cg_rl_bucket *bk, int64_t now_ms, unsigned fleet)
 	long share = share_of(bk->limit, fleet);
 	bk->remaining = share > 0 ? 1 : -1;
 	bk->scouting = share > 0;
+	bk->used = 0;
 	bk->reset_at = now_ms + (bk->period_s > 0 ? clamp_s(bk->period_s) * 1000 : 1000);
+}
+
+/* What this replica may still send: what the org has left (less its own requests on the wire),
+ * and never more than its share of the window (replicas of a fleet would otherwise each take
+ * half of what is left, again and again, and meet at the window's last requests with 429s). */
+static long allowed(const struct cg_rl_bucket *bk, long server_left, unsigned fleet)
+{
+	long left = server_left - (long)bk->unanswered;
+	long share = share_of(bk->limit, fleet);
+	if (fleet > 1 && share > 0 && share - bk->used < left)
+		left = share - bk->used;
+	return left > 0 ? left : 0;
 }
 
 int cg_rl_take(struct cg_rl *rl, unsigned b, int64_t now_ms, unsigned fleet, int64_t fleet_closed_until)
@@ -60,6 +73,17 @@ int cg_rl_take(struct cg_rl *rl, unsigned b, int64_t now_ms, unsigned fleet, int
 	if (bk->remaining > 0)
 		bk->remaining--;
 	bk->unanswered++;
+	bk->used++;
+	return 1;
+}
+
+int cg_rl_class_open(struct cg_rl *rl, enum cg_rl_class c)
+{
+	if (c >= CG_RL_CLASSES || rl->cls_state[c] == 2)
+		return 1;
+	if (rl->cls_state[c] == 1)
+		return 0;
+	rl->cls_state[c] = 1;
 	return 1;
 }
 
@@ -70,6 +94,8 @@ void cg_rl_untake(struct cg_rl *rl, unsigned b)
 	struct cg_rl_bucket *bk = &rl->b[b];
 	if (bk->unanswered)
 		bk->unanswered--;
+	if (bk->used)
+		bk->used--;
 	if (bk->remaining >= 0)
 		bk->remaining++;
 }
@@ -110,6 +136,12 @@ unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, co
 	if (b_sent < rl->n && rl->b[b_sent].unanswered)
 		rl->b[b_sent].unanswered--;
 	unsigned b = cg_rl_bucket_of(rl, c);
+	/* The class is known once an answer carries rate-limit headers, or is a plain success
+	 * without them (no bucket to keep to); a failure without headers teaches nothing: the next
+	 * request of the class is a scout again. */
+	int has_hdr = (a->name && *a->name) || a->remaining >= 0 || a->limit > 0;
+	if (c < CG_RL_CLASSES && rl->cls_state[c] != 2)
+		rl->cls_state[c] = has_hdr || (a->status >= 200 && a->status < 300) ? 2 : 0;
 	if (a->name && *a->name) {
 		b = bucket_named(rl, a->name);
 		if (c < CG_RL_CLASSES)
@@ -134,18 +166,21 @@ unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, co
 	}
 	if (a->remaining >= 0 && a->reset >= 0) {
 		/* Requests still on the wire count against what the server says is left; the budget is
-		 * the org's, so each live replica spends its share. */
-		long left = a->remaining - (long)bk->unanswered;
-		if (left > 0)
-			left /= (long)(fleet ? fleet : 1);
-		bk->remaining = left > 0 ? left : 0;
-		bk->reset_at = now_ms + clamp_s(a->reset) * 1000 + RESET_MARGIN_MS;
+		 * the org's, so each live replica keeps to its share of the window. An answer whose
+		 * window ends later than the one known is from the next window: what this replica
+		 * used starts again (its requests on the wire may count there). */
+		int64_t reset_at = now_ms + clamp_s(a->reset) * 1000 + RESET_MARGIN_MS;
+		int64_t half = bk->period_s > 0 ? clamp_s(bk->period_s) * 500 : 500;
+		if (!bk->reset_at || reset_at > bk->reset_at + half)
+			bk->used = (long)bk->unanswered;
+		bk->reset_at = reset_at;
+		bk->remaining = allowed(bk, a->remaining, fleet);
 		bk->scouting = 0;
 	} else if (bk->scouting && a->status >= 200 && a->status < 300) {
 		/* The scout came back without headers: the window as advertised before, less what is
 		 * still on the wire. */
 		long share = share_of(bk->limit, fleet);
-		bk->remaining = share > (long)bk->unanswered ? share - (long)bk->unanswered : 0;
+		bk->remaining = share > bk->used ? share - bk->used : 0;
 		bk->scouting = 0;
 	}
 	return b;

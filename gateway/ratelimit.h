@@ -30,6 +30,8 @@ struct cg_rl_bucket {
 	long limit, period_s;      /* as last advertised; 0 unknown */
 	long remaining;            /* this replica's requests left in the window; -1 unknown: no pacing */
 	int64_t reset_at;          /* wall ms the window ends; 0 unknown */
+	long used;                 /* requests this replica sent in the window (a fleet replica keeps to
+				    * its share of the limit however much the org has left) */
 	unsigned unanswered;       /* sent in this bucket, answer not yet seen */
 	struct cg_rl_waiter *waiters; /* sorted by (rank, seq) */
 	unsigned long rejected;    /* 429s seen */
@@ -41,6 +43,7 @@ struct cg_rl {
 	struct cg_rl_bucket b[CG_RL_MAX_BUCKETS];
 	unsigned n;                      /* buckets in use, b[0] always */
 	unsigned cls[CG_RL_CLASSES];     /* learned bucket of each class (0 until an answer names one) */
+	int cls_state[CG_RL_CLASSES];    /* 0 not known yet, 1 its first request (scout) is out, 2 known */
 	uint64_t seq;
 };
 
@@ -62,6 +65,14 @@ unsigned cg_rl_bucket_of(const struct cg_rl *rl, enum cg_rl_class c);
  * and the window is closed for everyone until then (wall ms, 0 none).
  */
 int cg_rl_take(struct cg_rl *rl, unsigned b, int64_t now_ms, unsigned fleet, int64_t fleet_closed_until);
+
+/*
+ * Whether a request of class c may go as far as its class is concerned: 1 when an answer told the
+ * class's bucket (or that it has none), or when it is the first of its class (it is marked as
+ * out: the class's scout); 0 while that scout is out: the request waits (in bucket 0) instead of
+ * going unpaced into a bucket casegate does not know yet.
+ */
+int cg_rl_class_open(struct cg_rl *rl, enum cg_rl_class c);
 
 /* Undoes a take whose request could not be sent after all. */
 void cg_rl_untake(struct cg_rl *rl, unsigned b);

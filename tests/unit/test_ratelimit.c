@@ -53,14 +53,18 @@ static void t_headers(void **state)
 	struct cg_rl_answer bare = ans(200, "", -1, -1, -1, -1);
 	cg_rl_observe(&rl, CG_RL_WRITE, b, &bare, 20, 1, NULL);
 	assert_int_equal(rl.b[b].remaining, 4); /* not "unlimited" */
-	/* Server says 5 left, one of ours is still out: 4; with two replicas, 2. */
+	/* Server says 5 left, one of ours is still out: 4. With two replicas this one keeps to its
+	 * share of the window (10 / 2 = 5), of which it used 2: 3, not half of what is left again. */
 	struct cg_rl_answer five = ans(200, "w", 10, 1, 5, 1);
 	cg_rl_observe(&rl, CG_RL_WRITE, 99, &five, 30, 1, NULL);
 	assert_int_equal(rl.b[b].remaining, 4);
 	cg_rl_observe(&rl, CG_RL_WRITE, 99, &five, 30, 2, NULL);
-	assert_int_equal(rl.b[b].remaining, 2);
-	cg_rl_untake(&rl, b);
 	assert_int_equal(rl.b[b].remaining, 3);
+	struct cg_rl_answer lots = ans(200, "w", 10, 1, 9, 1);
+	cg_rl_observe(&rl, CG_RL_WRITE, 99, &lots, 30, 2, NULL);
+	assert_int_equal(rl.b[b].remaining, 3);
+	cg_rl_untake(&rl, b);
+	assert_int_equal(rl.b[b].remaining, 4);
 }
 
 /* A 429 closes its bucket until its reset (else Retry-After, else 1 s), and says until when. */
@@ -114,14 +118,14 @@ static void t_scout(void **state)
 	cg_rl_observe(&rl, CG_RL_WRITE, b, &s, t + 5, 1, NULL);
 	assert_int_equal(rl.b[b].remaining, 7);
 	assert_ptr_equal(cg_rl_ready(&rl), &w[1]);
-	/* A scout answered without headers: the advertised share less what is on the wire. */
+	/* A scout answered without headers: the advertised share less what it used (the scout). */
 	rl.b[b].remaining = 0;
 	rl.b[b].reset_at = t + 10;
 	assert_int_equal(cg_rl_take(&rl, b, t + 10, 1, 0), 1);
 	assert_int_equal(cg_rl_take(&rl, b, t + 10, 1, 0), 0);
 	struct cg_rl_answer bare = ans(200, "", -1, -1, -1, -1);
 	cg_rl_observe(&rl, CG_RL_WRITE, b, &bare, t + 20, 1, NULL);
-	assert_int_equal(rl.b[b].remaining, 10);
+	assert_int_equal(rl.b[b].remaining, 9);
 }
 
 /* Waiters leave by rank (urgent first), then arrival. */
