@@ -14,6 +14,7 @@ void cg_rl_init(struct cg_rl *rl)
 	memset(rl, 0, sizeof(*rl));
 	rl->n = 1;
 	rl->b[0].remaining = -1;
+	rl->b[0].server_left = -1;
 }
 
 unsigned cg_rl_bucket_of(const struct cg_rl *rl, enum cg_rl_class c)
@@ -42,6 +43,7 @@ static void new_window(struct cg_rl_bucket *bk, int64_t now_ms, unsigned fleet)
 	bk->remaining = share > 0 ? 1 : -1;
 	bk->scouting = share > 0;
 	bk->used = 0;
+	bk->server_left = -1;
 	bk->reset_at = now_ms + (bk->period_s > 0 ? clamp_s(bk->period_s) * 1000 : 1000);
 }
 
@@ -125,6 +127,7 @@ static unsigned bucket_named(struct cg_rl *rl, const char *name)
 	memset(&rl->b[i], 0, sizeof(rl->b[i]));
 	snprintf(rl->b[i].name, sizeof(rl->b[i].name), "%s", name);
 	rl->b[i].remaining = -1;
+	rl->b[i].server_left = -1;
 	return i;
 }
 
@@ -171,10 +174,15 @@ unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, co
 		 * used starts again (its requests on the wire may count there). */
 		int64_t reset_at = now_ms + clamp_s(a->reset) * 1000 + RESET_MARGIN_MS;
 		int64_t half = bk->period_s > 0 ? clamp_s(bk->period_s) * 500 : 500;
-		if (!bk->reset_at || reset_at > bk->reset_at + half)
+		if (!bk->reset_at || reset_at > bk->reset_at + half) {
 			bk->used = (long)bk->unanswered;
+			bk->server_left = -1;
+		}
+		/* An answer that overtook an older one must not give back room the older one took. */
+		if (bk->server_left < 0 || a->remaining < bk->server_left)
+			bk->server_left = a->remaining;
 		bk->reset_at = reset_at;
-		bk->remaining = allowed(bk, a->remaining, fleet);
+		bk->remaining = allowed(bk, bk->server_left, fleet);
 		bk->scouting = 0;
 	} else if (bk->scouting && a->status >= 200 && a->status < 300) {
 		/* The scout came back without headers: the window as advertised before, less what is

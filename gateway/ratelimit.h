@@ -32,6 +32,8 @@ struct cg_rl_bucket {
 	int64_t reset_at;          /* wall ms the window ends; 0 unknown */
 	long used;                 /* requests this replica sent in the window (a fleet replica keeps to
 				    * its share of the limit however much the org has left) */
+	long server_left;          /* the least X-RateLimit-Remaining heard in the window (answers can
+				    * come back out of order); -1 unknown */
 	unsigned unanswered;       /* sent in this bucket, answer not yet seen */
 	struct cg_rl_waiter *waiters; /* sorted by (rank, seq) */
 	unsigned long rejected;    /* 429s seen */

@@ -122,6 +122,18 @@ static int start(struct itest *t, const char *prefix, const char *const sim_args
 	return start_q(t, prefix, sim_args, dd_extra, NULL, sources);
 }
 
+/* Every request casegate sent (the simulator's log) validates against Datadog's OpenAPI text; a
+ * missing contract is a failure, not a skip (CI always has ../shared). */
+static void contract_ok(struct itest *t)
+{
+	char *log = cg_h_fmt("%s/%s", t->dir, CG_H_SIM_REQUEST_LOG);
+	const char *const args[] = {"--skip-4xx", NULL};
+	int rc = cg_h_validate_contract_args(log, args);
+	free(log);
+	if (rc != 0)
+		fail_msg("contract validation: got %d, want 0 (every request valid)", rc);
+}
+
 static void stop_clean(struct itest *t)
 {
 	/* A clean stop is part of every promise: an ASan or leak report makes the exit non-zero. */
@@ -179,6 +191,7 @@ static void test_search_lag_lost_answers(void **state)
 			 waited);
 	assert_true(itest_metric(&t, "casegate_dead_letters", NULL) == 0);
 	faults(&t, "{\"drop_ratio\":0}");
+	contract_ok(&t);
 	stop_clean(&t);
 }
 
@@ -206,6 +219,7 @@ static void test_marker_never_found_by_text(void **state)
 	assert_true(itest_sim_stat(&t, "dropped") >= 3);
 	assert_true(itest_metric(&t, "casegate_reconciliations_total", "result=\"adopted\"") >= 1);
 	faults(&t, "{\"drop_ratio\":0,\"search_text\":\"substring\"}");
+	contract_ok(&t);
 	stop_clean(&t);
 }
 
@@ -370,6 +384,7 @@ static void test_undefined_custom_attribute(void **state)
 	assert_true(itest_sim_stat(&t, "by_status.400") >= refused_before + 1);
 	assert_true(itest_metric(&t, "casegate_optional_dropped_total", "what=\"custom_attributes\"") >= 1);
 	assert_true(itest_metric(&t, "casegate_dead_letters", NULL) == 0);
+	contract_ok(&t);
 	stop_clean(&t);
 }
 
@@ -436,6 +451,14 @@ static void test_revoked_keys(void **state)
 		fail_msg("requests refused during the outage: %.0f for 31 queued alerts, want a handful (circuit)", refused);
 	assert_true(itest_metric(&t, "casegate_dead_letters", NULL) == 0);
 	assert_true(cg_h_wait_log(&t.gw, "Datadog refuses casegate's keys", 1000));
+	/* casegate status says so too (from the store, as an operator would see it). */
+	const char *sargs[] = {"status", "-c", t.cfg_path, NULL};
+	char *sout = NULL;
+	int src = ops_run_casegate(&t, sargs, &sout);
+	if (src != 0 || !sout || !strstr(sout, "datadog:       holding since") || !strstr(sout, "(credentials)"))
+		fail_msg("casegate status during revoked keys: exit %d:\n%s\nwant a datadog: holding ... (credentials) line",
+			 src, sout ? sout : "");
+	free(sout);
 
 	/* Keys work again: everything is delivered without an operator. */
 	faults(&t, "{\"auth_fail\":0}");
@@ -449,6 +472,11 @@ static void test_revoked_keys(void **state)
 	assert_true(itest_metric(&t, "casegate_dead_letters", NULL) == 0);
 	assert_true(itest_metric(&t, "casegate_datadog_circuit_open", NULL) == 0);
 	assert_int_equal(get_status(&t, "/readyz", NULL), 200);
+	sout = NULL;
+	assert_int_equal(ops_run_casegate(&t, sargs, &sout), 0);
+	if (!strstr(sout, "delivering"))
+		fail_msg("casegate status after recovery:\n%s\nwant datadog: delivering", sout);
+	free(sout);
 	stop_clean(&t);
 }
 
@@ -543,6 +571,31 @@ static void outage_run(const char *mode, int alerts, double max_requests)
 		fail_msg("after recovery: %.0f 429s in one window of the write bucket, want at most 1", max429);
 	struct metric_wait closed = {&t, "casegate_datadog_circuit_open", NULL, 0};
 	assert_true(cg_h_poll(metric_zero, &closed, 5000));
+	stop_clean(&t);
+}
+
+/* A 503 with Retry-After: probes never come sooner than the server asked. */
+static void test_outage_retry_after(void **state)
+{
+	(void)state;
+	struct itest t;
+	assert_int_equal(start(&t, "cg-ddt-ra", NULL, NULL, NULL, base_sources), 0);
+	faults(&t, "{\"outage\":\"503\",\"retry_after_s\":2}");
+	post_ok(&t, "dd", alert("RetryAfter", "warning", "firing"));
+	struct metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"unavailable\"", 1};
+	assert_true(cg_h_poll(metric_reached, &open, 15000));
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct metric_wait probes = {&t, "casegate_datadog_probes_total", "result=\"failed\"", 2};
+	assert_true(cg_h_poll(metric_reached, &probes, 15000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* Without Retry-After (retry_base 50 ms) two probes take well under a second. */
+	if (secs < 3.5)
+		fail_msg("two failed probes %.1f s after the circuit opened; want >= 4 s (Retry-After: 2 each)", secs);
+	faults(&t, "{\"outage\":\"none\",\"retry_after_s\":0}");
+	struct titled_wait w = {&t, "RetryAfter", 1, 0};
+	assert_true(cg_h_poll(titled_reached, &w, 15000));
 	stop_clean(&t);
 }
 
@@ -737,6 +790,7 @@ static void test_human_changes(void **state)
 	assert_true(itest_metric(&t, "casegate_case_refreshes_total", "found=\"closed\"") >= 2);
 	assert_true(itest_metric(&t, "casegate_case_refreshes_total", "found=\"archived\"") >= 1);
 	assert_true(itest_metric(&t, "casegate_case_refreshes_total", "found=\"deleted\"") >= 1);
+	contract_ok(&t);
 	stop_clean(&t);
 }
 
@@ -866,6 +920,7 @@ int main(void)
 		cmocka_unit_test(test_revoked_keys),
 		cmocka_unit_test(test_rotated_keys_reload),
 		cmocka_unit_test(test_outage_503),
+		cmocka_unit_test(test_outage_retry_after),
 		cmocka_unit_test(test_outage_reset),
 		cmocka_unit_test(test_human_changes),
 		cmocka_unit_test(test_case_events_push),
