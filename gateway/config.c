@@ -1006,13 +1006,19 @@ static void parse_datadog(struct ctx *c, yaml_node_t *root, yaml_node_t *n, stru
 
 static void parse_limits(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 {
-	enum { L_MAX_BODY, L_MAX_HEADER_BYTES, L_MAX_CONNECTIONS, L_HEADER_TIMEOUT, L_BODY_TIMEOUT, L_IDLE_TIMEOUT, L_N };
+	enum {
+		L_MAX_BODY, L_MAX_HEADER_BYTES, L_MAX_CONNECTIONS, L_HEADER_TIMEOUT, L_BODY_TIMEOUT, L_IDLE_TIMEOUT,
+		L_PER_ADDRESS, L_FIRST_BYTE_TIMEOUT, L_WRITE_TIMEOUT, L_N
+	};
 	struct field f[L_N] = {[L_MAX_BODY] = {"max_body", NULL},
 			       [L_MAX_HEADER_BYTES] = {"max_header_bytes", NULL},
 			       [L_MAX_CONNECTIONS] = {"max_connections", NULL},
 			       [L_HEADER_TIMEOUT] = {"header_timeout", NULL},
 			       [L_BODY_TIMEOUT] = {"body_timeout", NULL},
-			       [L_IDLE_TIMEOUT] = {"idle_timeout", NULL}};
+			       [L_IDLE_TIMEOUT] = {"idle_timeout", NULL},
+			       [L_PER_ADDRESS] = {"max_connections_per_address", NULL},
+			       [L_FIRST_BYTE_TIMEOUT] = {"first_byte_timeout", NULL},
+			       [L_WRITE_TIMEOUT] = {"write_timeout", NULL}};
 	uint64_t v;
 
 	if (map_fields(c, n, "limits", "limits", f, L_N))
@@ -1031,6 +1037,14 @@ static void parse_limits(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 		get_duration_u(c, f[L_BODY_TIMEOUT].val, "limits.body_timeout", 1, MS_HOUR, &cfg->body_timeout_ms);
 	if (f[L_IDLE_TIMEOUT].val)
 		get_duration_u(c, f[L_IDLE_TIMEOUT].val, "limits.idle_timeout", 1, MS_DAY, &cfg->idle_timeout_ms);
+	if (f[L_PER_ADDRESS].val &&
+	    !get_uint(c, f[L_PER_ADDRESS].val, "limits.max_connections_per_address", 0, 1000000, &v))
+		cfg->max_connections_per_address = (unsigned)v;
+	if (f[L_FIRST_BYTE_TIMEOUT].val)
+		get_duration_u(c, f[L_FIRST_BYTE_TIMEOUT].val, "limits.first_byte_timeout", 1, MS_HOUR,
+			       &cfg->first_byte_timeout_ms);
+	if (f[L_WRITE_TIMEOUT].val)
+		get_duration_u(c, f[L_WRITE_TIMEOUT].val, "limits.write_timeout", 1, MS_DAY, &cfg->write_timeout_ms);
 }
 
 /* rate_limit: { rps: N, burst: M } (top level: all sources together; in a source: that source). */
@@ -3073,6 +3087,9 @@ static struct cg_config *config_new(void)
 	cfg->header_timeout_ms = 10000;
 	cfg->body_timeout_ms = 30000;
 	cfg->idle_timeout_ms = 60000;
+	cfg->max_connections_per_address = 128;
+	cfg->first_byte_timeout_ms = 3000;
+	cfg->write_timeout_ms = 30000;
 	cfg->max_inflight = 16;
 	cfg->retry_base_ms = MS_SECOND;
 	cfg->retry_cap_ms = 5 * MS_MINUTE;

@@ -177,6 +177,9 @@ struct cg_config {
 	size_t max_header_bytes;
 	unsigned max_connections;
 	unsigned header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+	unsigned max_connections_per_address; /* 0: no limit; default 128 (trusted_proxies exempt) */
+	unsigned first_byte_timeout_ms;       /* a new connection's first byte; default 3 s */
+	unsigned write_timeout_ms;            /* answers not taken for this long close the connection; 30 s */
 	/* queue / delivery */
 	unsigned max_inflight;        /* concurrent outbound operations; default 16 */
 	uint64_t retry_base_ms, retry_cap_ms;
