@@ -845,12 +845,15 @@ static void test_sns(void **state)
 		fail_msg("python HTTPS server did not start");
 	}
 	assert_int_equal(itest_start_sim(&t, NULL), 0);
+	/* The test server's port is not 443: the patterns must name it (host:port). */
 	char *sources = cg_h_fmt("  - name: sns\n    type: generic\n"
-				 "    verify: [{sns: {cert_hosts: [\"^localhost$\"], ca_file: %s/ca.pem}}]\n" PROJECT
+				 "    verify: [{sns: {cert_hosts: [\"^localhost:[0-9]+$\"], ca_file: %s/ca.pem}}]\n" PROJECT
 				 "  - name: sns-aws\n    type: generic\n    verify: [{sns: {}}]\n" PROJECT
 				 "  - name: cw\n    type: cloudwatch\n"
-				 "    verify: [{sns: {cert_hosts: [\"^localhost$\"], confirm_hosts: [\"^localhost$\"], ca_file: %s/ca.pem}}]\n" PROJECT,
-				 t.dir, t.dir);
+				 "    verify: [{sns: {cert_hosts: [\"^localhost:%d$\"], confirm_hosts: [\"^localhost:%d$\"], ca_file: %s/ca.pem}}]\n" PROJECT
+				 "  - name: sns-noport\n    type: generic\n"
+				 "    verify: [{sns: {cert_hosts: [\"^localhost$\"], ca_file: %s/ca.pem}}]\n" PROJECT,
+				 t.dir, pport, pport, t.dir, t.dir);
 	assert_int_equal(itest_write_config(&t, NULL, sources), 0);
 	free(sources);
 	if (itest_start_gw(&t) != 0)
@@ -873,6 +876,11 @@ static void test_sns(void **state)
 	rq = post_text("/hooks/sns-aws", NULL, good);
 	raw_request(NULL, t.gw_port, rq, resp, sizeof(resp));
 	expect_refused(&t, resp, "SigningCertURL refused: URL host is not in the allowlist", "SNS cert host");
+	free(rq);
+	/* The right host on another port than 443, not named with its port: refused, not fetched. */
+	rq = post_text("/hooks/sns-noport", NULL, good);
+	raw_request(NULL, t.gw_port, rq, resp, sizeof(resp));
+	expect_refused(&t, resp, "SigningCertURL refused: URL port is not 443", "SNS cert port");
 	free(rq);
 	assert_int_equal(count_lines(pylog, "GET /cert.pem"), 1);
 	/* A verified SubscriptionConfirmation is confirmed: casegate GETs the SubscribeURL. */
@@ -918,9 +926,11 @@ static void test_confirm_subscription(void **state)
 	assert_true(pport > 0);
 
 	char *text = cg_h_fmt("sources:\n  - name: cw\n    type: generic\n"
-			      "    verify: [{sns: {confirm_hosts: [\"^localhost$\"], ca_file: %s/ca.pem}}]\n" PROJECT
-			      "  - name: cw-default\n    type: generic\n    auth: none\n" PROJECT,
-			      dir);
+			      "    verify: [{sns: {confirm_hosts: [\"^localhost:%d$\"], ca_file: %s/ca.pem}}]\n" PROJECT
+			      "  - name: cw-default\n    type: generic\n    auth: none\n" PROJECT
+			      "  - name: cw-noport\n    type: generic\n"
+			      "    verify: [{sns: {confirm_hosts: [\"^localhost$\"], ca_file: %s/ca.pem}}]\n" PROJECT,
+			      pport, dir, dir);
 	struct cg_config *cfg = NULL;
 	char *errs = NULL;
 	if (cg_config_parse("t.yaml", text, strlen(text), &cfg, &errs) != 0)
@@ -933,6 +943,8 @@ static void test_confirm_subscription(void **state)
 	assert_int_equal(cg_guard_confirm_subscription(g, &cfg->sources[0], url), 0);
 	/* Default allowlist: only sns.<region>.amazonaws.com. */
 	assert_int_equal(cg_guard_confirm_subscription(g, &cfg->sources[1], url), CG_EAUTH);
+	/* The allowed host on a port the allowlist does not name: not followed. */
+	assert_int_equal(cg_guard_confirm_subscription(g, &cfg->sources[2], url), CG_EAUTH);
 	/* Plain http is never followed. */
 	assert_int_equal(cg_guard_confirm_subscription(g, &cfg->sources[0], "http://localhost/?Action=x"), CG_EAUTH);
 	struct confirm_wait w = {pylog};
