@@ -79,6 +79,9 @@
  * system once it has passed (glibc keeps freed heap otherwise). */
 #define TRIM_OUT_BYTES (4u * 1024 * 1024)
 #define TRIM_CONNS 256u
+/* The kernel's send buffer per connection: answers are small, and autotuning would let each
+ * client that does not read park megabytes of them in kernel memory before our cap applies. */
+#define SEND_BUFFER (64 * 1024)
 /* What one queued write costs besides its data: the request, and malloc's own header. */
 #define WREQ_COST(len) (sizeof(struct wreq) + (len) + 32)
 /* Buffers above these sizes are released after a request instead of kept for reuse. */
@@ -167,8 +170,7 @@ struct cg_http_server {
 	size_t nconns;
 	size_t nreserve;        /* connections in reserved slots (counted in nconns too) */
 	size_t out_total;       /* sum of the connections' out_bytes */
-	size_t out_peak;        /* highest out_total since the last trim */
-	size_t conn_peak;       /* highest nconns since the last trim */
+	unsigned trim_armed : 1; /* a peak of output or connections passed the TRIM_ thresholds */
 	int port;
 	struct cg_tls_ctx *tls; /* not owned */
 	struct cg_cidr *exempt; /* peers exempt from max_per_addr */
@@ -528,8 +530,8 @@ static int conn_write_raw(struct conn *c, struct wreq *wr)
 		c->write_progress_ms = uv_now(c->srv->loop); /* the stall clock starts now */
 	c->out_bytes += cost;
 	c->srv->out_total += cost;
-	if (c->srv->out_total > c->srv->out_peak)
-		c->srv->out_peak = c->srv->out_total;
+	if (c->srv->out_total >= TRIM_OUT_BYTES)
+		c->srv->trim_armed = 1;
 	c->writes_pending++;
 	return 0;
 }
@@ -1415,8 +1417,10 @@ static void conn_start(struct cg_http_server *srv, struct conn *c)
 
 	c->first_byte = 1;
 	c->accepted_ms = uv_now(srv->loop);
-	if (srv->nconns > srv->conn_peak)
-		srv->conn_peak = srv->nconns;
+	if (srv->nconns >= TRIM_CONNS)
+		srv->trim_armed = 1;
+	int sndbuf = SEND_BUFFER;
+	uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
 
 	if (srv->tls && !(c->tls = cg_tls_new(srv->tls))) {
 		conn_close(c);
@@ -1515,15 +1519,13 @@ static void on_sweep(uv_timer_t *t)
 			    c->peer, wt, c->out_bytes);
 		conn_close(c); /* deferred: the list stays intact */
 	}
-	if ((srv->out_peak >= TRIM_OUT_BYTES || srv->conn_peak >= TRIM_CONNS) && srv->out_total <= srv->out_peak / 8 &&
-	    srv->nconns <= srv->conn_peak / 2) {
+	/* Once the flood is over (not while it lasts: trimming then would only be undone). */
+	if (srv->trim_armed && srv->out_total <= TRIM_OUT_BYTES / 8 && srv->nconns <= TRIM_CONNS / 4) {
 #ifdef __GLIBC__
 		malloc_trim(0);
 #endif
-		CG_LOG_DEBUG("peak of %zu queued output bytes and %zu connections passed: memory returned", srv->out_peak,
-			     srv->conn_peak);
-		srv->out_peak = srv->out_total;
-		srv->conn_peak = srv->nconns;
+		CG_LOG_DEBUG("a peak of queued output or connections passed: free memory returned to the system");
+		srv->trim_armed = 0;
 	}
 }
 
