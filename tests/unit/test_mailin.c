@@ -77,6 +77,30 @@ static void test_config_mail(void **state)
 	assert_non_null(s);
 	assert_string_equal(s->name, "nagios");
 	assert_null(cg_config_mail_route(cfg, "someone@example.com"));
+	assert_int_equal(cfg->mail.max_parts, 1000);
+	assert_null(cfg->mail.authserv_id);
+	assert_int_equal(cg_config_source(cfg, "backup")->nreply_senders, 0);
+	assert_int_equal(cg_config_source(cfg, "backup")->reply_to_closed, 0);
+	cg_config_free(cfg);
+
+	/* A mail section without listen configures pipe mode only; the new keys. */
+	cfg = load("datadog: { url: 'http://127.0.0.1:1' }\n"
+		   "mail:\n  max_parts: 200\n  authserv_id: mx.example.com\n" SOURCES
+		   "  - name: replies\n    type: email\n    reply_senders: ['*@Example.COM', ops@corp.example]\n"
+		   "    reply_to_closed: yes\n"
+		   "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+		   "    case_type: 00000000-0000-0000-0000-000000000001\n",
+		   &errs);
+	if (!cfg)
+		fail_msg("pipe-only mail config: got errors:\n%s", errs ? errs : "(none)");
+	free(errs);
+	assert_false(cfg->mail.enabled);
+	assert_int_equal(cfg->mail.max_parts, 200);
+	assert_string_equal(cfg->mail.authserv_id, "mx.example.com");
+	const struct cg_source_config *rs = cg_config_source(cfg, "replies");
+	assert_int_equal(rs->nreply_senders, 2);
+	assert_string_equal(rs->reply_senders[0], "*@example.com");
+	assert_int_equal(rs->reply_to_closed, 1);
 	cg_config_free(cfg);
 
 	/* Without routes: "+name" picks the email source of that name. */
@@ -101,6 +125,17 @@ static void test_config_mail_errors(void **state)
 		{"mail: { listen: '127.0.0.1:1', protocol: pop3 }\n", "mail.protocol: unknown value 'pop3'"},
 		{"mail: { listen: '127.0.0.1:1', routes: [ { rcpt: a@b, source: hook } ] }\n", "is not `type: email`"},
 		{"mail: { listen: '127.0.0.1:1', routes: [ { rcpt: a@b, source: nope } ] }\n", "no source named 'nope'"},
+		{"mail: { max_parts: 0 }\n", "mail.max_parts"},
+		{"mail: { authserv_id: 'mx.example.com; dkim=pass' }\n", "mail.authserv_id: 'mx.example.com; dkim=pass' is not an authserv-id"},
+		{"sources:\n  - { name: h, type: generic, auth: none, reply_senders: [a@b], project: "
+		 "d4bbe1af-f36e-42f1-87c1-493ca35c320e, case_type: 00000000-0000-0000-0000-000000000001 }\n",
+		 "reply_senders: only `type: email` sources take replies"},
+		{"sources:\n  - { name: h, type: generic, auth: none, reply_to_closed: true, project: "
+		 "d4bbe1af-f36e-42f1-87c1-493ca35c320e, case_type: 00000000-0000-0000-0000-000000000001 }\n",
+		 "reply_to_closed: only `type: email` sources take replies"},
+		{"sources:\n  - { name: m, type: email, reply_to_closed: maybe, project: "
+		 "d4bbe1af-f36e-42f1-87c1-493ca35c320e, case_type: 00000000-0000-0000-0000-000000000001 }\n",
+		 "reply_to_closed"},
 		{"sources:\n  - { name: m, type: email, rules: nagious, project: d4bbe1af-f36e-42f1-87c1-493ca35c320e, "
 		 "case_type: 00000000-0000-0000-0000-000000000001 }\n",
 		 "unknown rule set 'nagious' (shipped: nagios, icinga2, zabbix, alertmanager)"},
