@@ -132,7 +132,8 @@ struct conn {
 	unsigned handles_open;
 	unsigned writes_pending;
 	size_t out_bytes;          /* what the queued writes cost (WREQ_COST) */
-	uint64_t write_progress_ms; /* loop time a write last completed, or output started */
+	uint64_t write_progress_ms; /* loop time output last moved (a write completed, the queue shrank) */
+	size_t last_wq;            /* unsent bytes at the last sweep */
 	uint64_t accepted_ms;
 	enum phase phase;
 	unsigned hscan : 3;        /* head scan state (obs-fold detection), enum hscan */
@@ -528,6 +529,9 @@ static int conn_write_raw(struct conn *c, struct wreq *wr)
 	size_t cost = WREQ_COST(wr->len);
 	if (c->out_bytes == 0)
 		c->write_progress_ms = uv_now(c->srv->loop); /* the stall clock starts now */
+	size_t wq = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+	if (wq > c->last_wq)
+		c->last_wq = wq; /* the sweep sees progress when the queue falls below its high mark */
 	c->out_bytes += cost;
 	c->srv->out_total += cost;
 	if (c->srv->out_total >= TRIM_OUT_BYTES)
@@ -1513,7 +1517,14 @@ static void on_sweep(uv_timer_t *t)
 	uint64_t now = uv_now(srv->loop);
 	unsigned wt = srv->lim.write_timeout_ms;
 	for (struct conn *c = srv->conns; c && wt; c = c->next) {
-		if (c->closing || c->out_bytes == 0 || now - c->write_progress_ms < wt)
+		if (c->closing)
+			continue;
+		/* A large answer to a slow client completes late but moves: that is progress too. */
+		size_t wq = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+		if (wq < c->last_wq)
+			c->write_progress_ms = now;
+		c->last_wq = wq;
+		if (c->out_bytes == 0 || now - c->write_progress_ms < wt)
 			continue;
 		CG_LOG_INFO("closing the connection from %s: its answers were not taken for %u ms (%zu bytes queued)",
 			    c->peer, wt, c->out_bytes);

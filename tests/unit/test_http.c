@@ -82,6 +82,15 @@ static void handler(struct cg_http_request *req, void *ud)
 		cg_http_drop(req);
 		return;
 	}
+	if (strcmp(req->path, "/big") == 0) {
+		enum { BIG = 512 * 1024 };
+		char *big = malloc(BIG);
+		assert_non_null(big);
+		memset(big, 'z', BIG);
+		x->respond_rc = cg_http_respond(req, 200, "text/plain", big, BIG, NULL, 0);
+		free(big);
+		return;
+	}
 	if (x->mode == M_ASYNC) {
 		assert_null(x->held);
 		x->held = req;
@@ -615,6 +624,36 @@ static void test_output_total_cap(void **state)
 		close(fds[i]);
 	assert_true(wait_for(&x, no_conns, DEADLINE_MS));
 	assert_int_equal(cg_http_server_output_bytes(x.srv), 0);
+	ctx_finish(&x);
+}
+
+/* A large answer taken slowly but steadily is progress: not closed by write_timeout. */
+static void test_slow_big_answer(void **state)
+{
+	struct ctx x;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.write_timeout_ms = 300;
+	ctx_start(&x, &lim, M_ECHO);
+	int fd = cli_connect_rcvbuf(x.port, 8192);
+	cli_sends(&x, fd, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+	size_t got = 0;
+	char buf[16384];
+	uint64_t end = now_ms() + 20000;
+	while (got < 512 * 1024 + 60 && now_ms() < end) {
+		/* About 200 KiB/s: the answer takes 2.5 s, far past the timeout, always moving. */
+		uint64_t until = now_ms() + 40;
+		while (now_ms() < until)
+			pump(&x, fd, 0, 10);
+		ssize_t n = recv(fd, buf, 8192, 0);
+		if (n == 0)
+			fail_msg("closed after %zu bytes of a slowly read answer", got);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	if (got < 512 * 1024)
+		fail_msg("slow big answer: got %zu bytes, want all", got);
+	close(fd);
 	ctx_finish(&x);
 }
 
@@ -1324,6 +1363,7 @@ int main(void)
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_output_total_cap),
 		cmocka_unit_test(test_write_stall),
+		cmocka_unit_test(test_slow_big_answer),
 		cmocka_unit_test(test_async_answer),
 		cmocka_unit_test(test_disconnect_reset),
 		cmocka_unit_test(test_disconnect_fin),
