@@ -18,6 +18,10 @@
 #include "opscli.h"
 #include "pidfile.h"
 
+/* Connections admitted past limits.max_connections, each for one health check. */
+#define HEALTH_RESERVED 8
+static const char *const health_paths[] = {"/healthz", "/readyz", "/metrics", NULL};
+
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
 {
 	struct cg_builder **b = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*b));
@@ -342,6 +346,8 @@ static void reload(struct cg_app *app)
 	app->builders = nb;
 	app->cfg = ncfg;
 	cg_engine_set_config(app->engine, ncfg);
+	if (app->http && cg_http_server_set_exempt(app->http, ncfg->trusted_proxies, ncfg->ntrusted_proxies) != 0)
+		CG_LOG_WARN("reload: out of memory: the per-address limit keeps the old trusted proxies");
 	if (cg_admission_setup(app) != 0)
 		CG_LOG_WARN("reload: out of memory for the intake rate limits: keeping the old ones");
 	log_setup(ncfg);
@@ -476,6 +482,12 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		lim.body_timeout_ms = cfg->body_timeout_ms;
 	if (cfg->idle_timeout_ms)
 		lim.idle_timeout_ms = cfg->idle_timeout_ms;
+	lim.max_per_addr = cfg->max_connections_per_address;
+	lim.first_byte_timeout_ms = cfg->first_byte_timeout_ms;
+	lim.write_timeout_ms = cfg->write_timeout_ms;
+	/* Probes keep working while every slot is taken (an idle flood). */
+	lim.reserved = HEALTH_RESERVED;
+	lim.reserved_paths = health_paths;
 	if (cg_http_server_create(&loop, cfg->listen_host, cfg->listen_port, &lim, cg_app_handle, app, &app->http, err,
 				  sizeof(err)) != 0) {
 		CG_LOG_ERR("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, err);
@@ -483,6 +495,10 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	}
 	if (app->tls)
 		cg_http_server_use_tls(app->http, app->tls);
+	cg_http_server_set_continue(app->http, cg_app_continue);
+	/* Reverse proxies carry many clients' connections: the per-address limit is not for them. */
+	if (cg_http_server_set_exempt(app->http, cfg->trusted_proxies, cfg->ntrusted_proxies) != 0)
+		CG_LOG_WARN("out of memory: limits.max_connections_per_address applies to trusted proxies too");
 	if (cg_mailin_start(app, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("cannot listen for mail on %s:%d: %s", cfg->mail.listen_host, cfg->mail.listen_port, err);
 		cg_http_server_close(app->http, NULL, NULL);

@@ -76,4 +76,8 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 /* The HTTP handler (intake and admin routes). */
 void cg_app_handle(struct cg_http_request *req, void *ud);
 
+/* Whether a webhook waiting for `100 Continue` may send its body: 1 when its head passes the
+ * source's allowlist and credentials (cg_http_continue_fn). */
+int cg_app_continue(struct cg_http_request *req, void *ud);
+
 #endif

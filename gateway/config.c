@@ -1052,13 +1052,19 @@ static void parse_datadog(struct ctx *c, yaml_node_t *root, yaml_node_t *n, stru
 
 static void parse_limits(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 {
-	enum { L_MAX_BODY, L_MAX_HEADER_BYTES, L_MAX_CONNECTIONS, L_HEADER_TIMEOUT, L_BODY_TIMEOUT, L_IDLE_TIMEOUT, L_N };
+	enum {
+		L_MAX_BODY, L_MAX_HEADER_BYTES, L_MAX_CONNECTIONS, L_HEADER_TIMEOUT, L_BODY_TIMEOUT, L_IDLE_TIMEOUT,
+		L_PER_ADDRESS, L_FIRST_BYTE_TIMEOUT, L_WRITE_TIMEOUT, L_N
+	};
 	struct field f[L_N] = {[L_MAX_BODY] = {"max_body", NULL},
 			       [L_MAX_HEADER_BYTES] = {"max_header_bytes", NULL},
 			       [L_MAX_CONNECTIONS] = {"max_connections", NULL},
 			       [L_HEADER_TIMEOUT] = {"header_timeout", NULL},
 			       [L_BODY_TIMEOUT] = {"body_timeout", NULL},
-			       [L_IDLE_TIMEOUT] = {"idle_timeout", NULL}};
+			       [L_IDLE_TIMEOUT] = {"idle_timeout", NULL},
+			       [L_PER_ADDRESS] = {"max_connections_per_address", NULL},
+			       [L_FIRST_BYTE_TIMEOUT] = {"first_byte_timeout", NULL},
+			       [L_WRITE_TIMEOUT] = {"write_timeout", NULL}};
 	uint64_t v;
 
 	if (map_fields(c, n, "limits", "limits", f, L_N))
@@ -1077,6 +1083,14 @@ static void parse_limits(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 		get_duration_u(c, f[L_BODY_TIMEOUT].val, "limits.body_timeout", 1, MS_HOUR, &cfg->body_timeout_ms);
 	if (f[L_IDLE_TIMEOUT].val)
 		get_duration_u(c, f[L_IDLE_TIMEOUT].val, "limits.idle_timeout", 1, MS_DAY, &cfg->idle_timeout_ms);
+	if (f[L_PER_ADDRESS].val &&
+	    !get_uint(c, f[L_PER_ADDRESS].val, "limits.max_connections_per_address", 0, 1000000, &v))
+		cfg->max_connections_per_address = (unsigned)v;
+	if (f[L_FIRST_BYTE_TIMEOUT].val)
+		get_duration_u(c, f[L_FIRST_BYTE_TIMEOUT].val, "limits.first_byte_timeout", 1, MS_HOUR,
+			       &cfg->first_byte_timeout_ms);
+	if (f[L_WRITE_TIMEOUT].val)
+		get_duration_u(c, f[L_WRITE_TIMEOUT].val, "limits.write_timeout", 1, MS_DAY, &cfg->write_timeout_ms);
 }
 
 /* rate_limit: { rps: N, burst: M } (top level: all sources together; in a source: that source). */
@@ -2683,7 +2697,7 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		S_NAME, S_TYPE, S_AUTH, S_GROUP_BY, S_PROJECT, S_CASE_TYPE, S_TITLE, S_DESCRIPTION, S_DEDUP_KEY,
 		S_PRIORITY, S_CUSTOM_ATTRIBUTES, S_ATTRIBUTES, S_ON_REPEAT, S_DIGEST_INTERVAL, S_ON_RESOLVE,
 		S_STATUS_NAME, S_REOPEN_STATUS_NAME, S_REOPEN_WINDOW, S_RAISE_PRIORITY, S_LOWER_PRIORITY, S_ACTIONS, S_RULES,
-		S_VERIFY, S_ALLOW_IPS, S_RATE_LIMIT, S_N
+		S_VERIFY, S_ALLOW_IPS, S_RATE_LIMIT, S_REPLY_SENDERS, S_REPLY_TO_CLOSED, S_N
 	};
 	struct field f[S_N] = {[S_NAME] = {"name", NULL},
 			       [S_TYPE] = {"type", NULL},
@@ -2709,7 +2723,9 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 			       [S_RULES] = {"rules", NULL},
 			       [S_VERIFY] = {"verify", NULL},
 			       [S_ALLOW_IPS] = {"allow_ips", NULL},
-			       [S_RATE_LIMIT] = {"rate_limit", NULL}};
+			       [S_RATE_LIMIT] = {"rate_limit", NULL},
+			       [S_REPLY_SENDERS] = {"reply_senders", NULL},
+			       [S_REPLY_TO_CLOSED] = {"reply_to_closed", NULL}};
 	static const char *const group_by_names[] = {"alert", "group", NULL};
 	static const char *const repeat_names[] = {"digest", "comment", "ignore", NULL};
 	static const char *const resolve_names[] = {"comment_and_close", "comment", "close", "ignore", NULL};
@@ -2790,6 +2806,25 @@ static void parse_source(struct ctx *c, yaml_node_t *n, size_t idx, struct cg_so
 		err_at(c, f[S_RULES].val, "%s: rules: only `type: email` sources have rules", sp);
 	else if (f[S_RULES].val)
 		parse_mail_rules(c, f[S_RULES].val, sp, s);
+	static const struct {
+		int idx;
+		const char *key;
+	} mail_only[] = {{S_REPLY_SENDERS, "reply_senders"}, {S_REPLY_TO_CLOSED, "reply_to_closed"}};
+	for (size_t i = 0; i < 2; i++)
+		if (f[mail_only[i].idx].val && !is_email)
+			err_at(c, f[mail_only[i].idx].val, "%s: %s: only `type: email` sources take replies", sp,
+			       mail_only[i].key);
+	if (f[S_REPLY_SENDERS].val && is_email) {
+		snprintf(lb, sizeof(lb), "%s: reply_senders", sp);
+		if (!get_strs(c, f[S_REPLY_SENDERS].val, lb, 0, &s->reply_senders, &s->nreply_senders))
+			for (size_t i = 0; i < s->nreply_senders; i++)
+				for (char *p = s->reply_senders[i]; *p; p++)
+					*p = (char)tolower((unsigned char)*p);
+	}
+	if (f[S_REPLY_TO_CLOSED].val && is_email) {
+		snprintf(lb, sizeof(lb), "%s: reply_to_closed", sp);
+		get_bool(c, f[S_REPLY_TO_CLOSED].val, lb, &s->reply_to_closed);
+	}
 
 	if (f[S_GROUP_BY].val) {
 		snprintf(lb, sizeof(lb), "%s: group_by", sp);
@@ -2923,7 +2958,10 @@ static void parse_sources(struct ctx *c, yaml_node_t *root, yaml_node_t *n, stru
 
 static void parse_mail(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 {
-	enum { X_LISTEN, X_PROTOCOL, X_MAX_SIZE, X_MAX_RCPT, X_TIMEOUT, X_MAX_CONN, X_PER_SENDER, X_HOSTNAME, X_ROUTES, X_N };
+	enum {
+		X_LISTEN, X_PROTOCOL, X_MAX_SIZE, X_MAX_RCPT, X_TIMEOUT, X_MAX_CONN, X_PER_SENDER, X_HOSTNAME, X_ROUTES,
+		X_MAX_PARTS, X_AUTHSERV_ID, X_N
+	};
 	struct field f[X_N] = {[X_LISTEN] = {"listen", NULL},
 			       [X_PROTOCOL] = {"protocol", NULL},
 			       [X_MAX_SIZE] = {"max_size", NULL},
@@ -2932,7 +2970,9 @@ static void parse_mail(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 			       [X_MAX_CONN] = {"max_connections", NULL},
 			       [X_PER_SENDER] = {"max_per_sender_hour", NULL},
 			       [X_HOSTNAME] = {"hostname", NULL},
-			       [X_ROUTES] = {"routes", NULL}};
+			       [X_ROUTES] = {"routes", NULL},
+			       [X_MAX_PARTS] = {"max_parts", NULL},
+			       [X_AUTHSERV_ID] = {"authserv_id", NULL}};
 	static const char *const proto_names[] = {"lmtp", "smtp", NULL};
 	struct cg_mail_config *m = &cfg->mail;
 	char b[80];
@@ -2940,10 +2980,9 @@ static void parse_mail(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 	int e;
 	if (map_fields(c, n, "mail", "mail", f, X_N))
 		return;
-	m->enabled = 1;
-	if (!f[X_LISTEN].val) {
-		err_at(c, n, "mail: listen is required (e.g. 127.0.0.1:2525)");
-	} else {
+	/* Without listen, the section configures pipe mode (`casegate mail`) only. */
+	m->enabled = f[X_LISTEN].val != NULL;
+	if (f[X_LISTEN].val) {
 		char *s = scalar(c, f[X_LISTEN].val, "mail.listen", "host:port", 0);
 		if (s) {
 			char *host = NULL;
@@ -2974,6 +3013,14 @@ static void parse_mail(struct ctx *c, yaml_node_t *n, struct cg_config *cfg)
 		m->max_per_sender_hour = (unsigned)v;
 	if (f[X_HOSTNAME].val)
 		get_name(c, f[X_HOSTNAME].val, "mail.hostname", &m->hostname);
+	if (f[X_MAX_PARTS].val && !get_uint(c, f[X_MAX_PARTS].val, "mail.max_parts", 1, 1000000, &v))
+		m->max_parts = (size_t)v;
+	if (f[X_AUTHSERV_ID].val && !get_name(c, f[X_AUTHSERV_ID].val, "mail.authserv_id", &m->authserv_id) &&
+	    strpbrk(m->authserv_id, " \t;()\"")) {
+		/* RFC 8601: a token or a domain name, the text before the first ';'. */
+		err_at(c, f[X_AUTHSERV_ID].val, "mail.authserv_id: '%s' is not an authserv-id (no spaces, ';', '(' or quotes)",
+		       disp(m->authserv_id, b, sizeof(b)));
+	}
 	yaml_node_t *r = f[X_ROUTES].val;
 	if (!r)
 		return;
@@ -3095,6 +3142,17 @@ static void parse_root(struct ctx *c, yaml_node_t *root, struct cg_config *cfg)
 
 	if (c->nerrs || c->oom || !cfg->listen_host)
 		return;
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		const struct cg_source_config *s = &cfg->sources[i];
+		/* No alert_senders: a forged From (or envelope) opens and closes cases. */
+		if (s->type && strcmp(s->type, "email") == 0 && cg_mail_rules_sender_ok(s->mail_rules, NULL)) {
+			yaml_mark_t m = {0, (size_t)s->line - 1, 0};
+			warn_mark(c, m,
+				  "source '%s' accepts alert mail from any sender: whoever can mail it can open and close its "
+				  "cases (set rules.alert_senders%s)",
+				  s->name, cfg->mail.authserv_id ? "" : ", and mail.authserv_id to check them");
+		}
+	}
 	if (!is_loopback(cfg->listen_host)) {
 		for (size_t i = 0; i < cfg->nsources; i++) {
 			const struct cg_source_config *s = &cfg->sources[i];
@@ -3127,6 +3185,9 @@ static struct cg_config *config_new(void)
 	cfg->header_timeout_ms = 10000;
 	cfg->body_timeout_ms = 30000;
 	cfg->idle_timeout_ms = 60000;
+	cfg->max_connections_per_address = 128;
+	cfg->first_byte_timeout_ms = 3000;
+	cfg->write_timeout_ms = 30000;
 	cfg->max_inflight = 16;
 	cfg->retry_base_ms = MS_SECOND;
 	cfg->retry_cap_ms = 5 * MS_MINUTE;
@@ -3139,6 +3200,7 @@ static struct cg_config *config_new(void)
 	cfg->mail.timeout_ms = 5 * 60 * 1000;
 	cfg->mail.max_connections = 100;
 	cfg->mail.max_per_sender_hour = 120;
+	cfg->mail.max_parts = 1000;
 	cfg->group_commit = 1;
 	if (!cfg->listen_host || !cfg->log_level || !cfg->log_format) {
 		cg_config_free(cfg);
@@ -3408,6 +3470,7 @@ static void source_cleanup(struct cg_source_config *s)
 	free(s->reopen_status_name);
 	actions_cleanup(&s->actions);
 	cg_mail_rules_destroy(s->mail_rules);
+	strv_free(s->reply_senders, s->nreply_senders, 0);
 }
 
 void cg_config_free(struct cg_config *c)
@@ -3424,6 +3487,7 @@ void cg_config_free(struct cg_config *c)
 	free(c->mail.routes);
 	free(c->mail.listen_host);
 	free(c->mail.hostname);
+	free(c->mail.authserv_id);
 	free(c->path);
 	free(c->listen_host);
 	free(c->state_dir);

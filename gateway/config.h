@@ -136,6 +136,11 @@ struct cg_source_config {
 	struct cg_actions_config actions;
 	int line;                     /* where the source was declared */
 	struct cg_mail_rules *mail_rules; /* type email: compiled `rules:` (owned); NULL: subject heuristics */
+	/* type email: who may comment on this source's cases by replying (fnmatch globs, lowercase);
+	 * none given: the rules' alert_senders; neither: nobody. */
+	char **reply_senders;
+	size_t nreply_senders;
+	int reply_to_closed;          /* replies may comment on closed cases; default 0 */
 };
 
 /* E-mail intake (gateway/lmtp.c): one listener, recipients routed to `type: email` sources. */
@@ -147,7 +152,7 @@ struct cg_mail_route {
 };
 
 struct cg_mail_config {
-	int enabled;                  /* a `mail:` section was given */
+	int enabled;                  /* mail.listen was given: the daemon runs the listener */
 	char *listen_host;
 	int listen_port;
 	enum cg_mail_protocol protocol;
@@ -159,6 +164,10 @@ struct cg_mail_config {
 	char *hostname;               /* for the greeting; default "casegate" */
 	struct cg_mail_route *routes;
 	size_t nroutes;
+	size_t max_parts;             /* MIME parts per message, default 1000 (554 / exit 65 past it) */
+	/* The authserv-id of the MTA in front of casegate: its topmost Authentication-Results
+	 * header decides whether a sender is authenticated (mailtrust.h). NULL: not used. */
+	char *authserv_id;
 };
 
 struct cg_config {
@@ -181,6 +190,9 @@ struct cg_config {
 	size_t max_header_bytes;
 	unsigned max_connections;
 	unsigned header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+	unsigned max_connections_per_address; /* 0: no limit; default 128 (trusted_proxies exempt) */
+	unsigned first_byte_timeout_ms;       /* a new connection's first byte; default 3 s */
+	unsigned write_timeout_ms;            /* answers not taken for this long close the connection; 30 s */
 	/* queue / delivery */
 	unsigned max_inflight;        /* concurrent outbound operations; default 16 */
 	uint64_t retry_base_ms, retry_cap_ms;

@@ -446,18 +446,27 @@ static void sns_check(struct cg_guard *g, const struct cg_verify_config *v, stru
 	g->pend = p;
 }
 
+int cg_guard_check_head(const struct cg_source_config *src, const struct cg_http_request *req, const char *url_token,
+			char *why, size_t whylen)
+{
+	if (src->nallow_ips && !cg_cidr_match(src->allow_ips, src->nallow_ips, req->remote_addr)) {
+		snprintf(why, whylen, "client address not allowed for this source");
+		return 403;
+	}
+	if (check_credentials(src, req, url_token, why, whylen) != 0)
+		return 401;
+	return 0;
+}
+
 void cg_guard_check(struct cg_guard *g, const struct cg_source_config *src, struct cg_http_request *req,
 		    const char *url_token, int64_t now_ms, cg_guard_done_fn done, void *ud)
 {
 	struct cg_verify_pass pass;
 	char why[192];
 	memset(&pass, 0, sizeof(pass));
-	if (src->nallow_ips && !cg_cidr_match(src->allow_ips, src->nallow_ips, req->remote_addr)) {
-		done(req, 403, "client address not allowed for this source", &pass, src->name, ud);
-		return;
-	}
-	if (check_credentials(src, req, url_token, why, sizeof(why)) != 0) {
-		done(req, 401, why, &pass, src->name, ud);
+	int st = cg_guard_check_head(src, req, url_token, why, sizeof(why));
+	if (st) {
+		done(req, st, why, &pass, src->name, ud);
 		return;
 	}
 	const struct cg_verify_config *sns = NULL;

@@ -50,6 +50,15 @@ void cg_guard_check(struct cg_guard *g, const struct cg_source_config *src, stru
 		    const char *url_token, int64_t now_ms, cg_guard_done_fn done, void *ud);
 
 /*
+ * The checks of cg_guard_check that need only the request head: the client address against
+ * allow_ips (403) and the credentials (401). 0 when both pass (signatures, which need the
+ * body, are not checked). why receives the reason; never a secret. Used to decide whether a
+ * client that waits for `100 Continue` may send its body.
+ */
+int cg_guard_check_head(const struct cg_source_config *src, const struct cg_http_request *req, const char *url_token,
+			char *why, size_t whylen);
+
+/*
  * Confirms an SNS subscription: GETs url when src has an sns verify scheme (so the handshake's
  * signature was verified) with confirm on, and the host is allowed (its confirm_hosts, default
  * ^sns\.<region>\.amazonaws\.com(\.cn)?$); logs the outcome. Otherwise logs the URL for the

@@ -5,6 +5,10 @@
 
 #include <assert.h>
 #include <signal.h>
+#include <stdarg.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +18,7 @@
 
 #include <llhttp.h>
 
+#include "cidr.h"
 #include "err.h"
 #include "tls.h"
 
@@ -47,19 +52,38 @@
  * Close callbacks always run on a later loop iteration, so a conn stays valid
  * for the rest of any callback that closed it.
  *
- * Buffers: one 64 KiB read buffer per server is shared by all connections (libuv
+ * Buffers: one 16 KiB read buffer per server is shared by all connections (libuv
  * calls alloc_cb and read_cb back to back); bytes are copied once into the
  * connection's head buffer (method/url/headers, NUL-separated) or body buffer,
  * both reused across keep-alive requests. Bytes of pipelined requests that
  * arrive while a request is in flight are kept in c->pend, bounded by
  * PEND_MAX (reading stops past it: TCP backpressure).
+ *
+ * Output: every answer is one write request holding its bytes until libuv wrote them.
+ * What they cost (data and bookkeeping, c->out_bytes, srv->out_total) is capped per
+ * connection and in total: past a cap, further pipelined requests of that connection
+ * are neither parsed nor read (a client that sends without reading fills its own TCP
+ * window, not our memory), and a connection whose answers make no progress for
+ * write_timeout is closed by the server's sweep timer, which also gives memory back to
+ * the system after a peak (malloc_trim).
  */
 
-#define READ_BUF_SIZE (64 * 1024)
-#define PEND_MAX (64 * 1024)
-/* Pipelined requests wait while this many answer bytes are unsent (client not reading). */
-#define WQ_MAX (256 * 1024)
+#define READ_BUF_SIZE (16 * 1024)
+#define PEND_MAX (16 * 1024)
 #define LINGER_MS 1000u
+/* A connection admitted to a reserved slot must ask for a health path within this. */
+#define RESERVE_TIMEOUT_MS 1000u
+/* The sweep: write stalls are noticed within this. */
+#define SWEEP_MS 1000u
+/* After a peak of queued output or connections this large, free memory is returned to the
+ * system once it has passed (glibc keeps freed heap otherwise). */
+#define TRIM_OUT_BYTES (4u * 1024 * 1024)
+#define TRIM_CONNS 256u
+/* The kernel's send buffer per connection: answers are small, and autotuning would let each
+ * client that does not read park megabytes of them in kernel memory before our cap applies. */
+#define SEND_BUFFER (64 * 1024)
+/* What one queued write costs besides its data: the request, and malloc's own header. */
+#define WREQ_COST(len) (sizeof(struct wreq) + (len) + 32)
 /* Buffers above these sizes are released after a request instead of kept for reuse. */
 #define HBUF_KEEP (16 * 1024)
 #define BBUF_KEEP (64 * 1024)
@@ -98,6 +122,7 @@ struct conn {
 
 	struct cg_tls *tls; /* NULL: plain HTTP */
 	char peer[64];      /* the TCP peer; req.remote_addr is reset to it for every request */
+	char err_buf[96];   /* err_msg text built for this request */
 
 	char *pend; /* unparsed bytes waiting for the in-flight request to be answered */
 	size_t pend_len, pend_cap;
@@ -106,7 +131,12 @@ struct conn {
 	const char *err_msg;
 	unsigned handles_open;
 	unsigned writes_pending;
+	size_t out_bytes;          /* what the queued writes cost (WREQ_COST) */
+	uint64_t write_progress_ms; /* loop time output last moved (a write completed, the queue shrank) */
+	size_t last_wq;            /* unsent bytes at the last sweep */
+	uint64_t accepted_ms;
 	enum phase phase;
+	unsigned hscan : 3;        /* head scan state (obs-fold detection), enum hscan */
 	unsigned closing : 1;      /* uv_close called */
 	unsigned reading : 1;
 	unsigned peer_eof : 1;
@@ -123,7 +153,13 @@ struct conn {
 	unsigned keep_alive : 1;
 	unsigned http10 : 1;
 	unsigned upgrade : 1;
+	unsigned first_byte : 1;   /* nothing received yet (first_byte_timeout) */
+	unsigned reserve : 1;      /* admitted past max_connections for one health check */
 };
+
+/* Where the head scan is: start of a request (leading CRLF allowed), inside a line, at a
+ * line start, after a CR at a line start, done (head over: body and the rest not scanned). */
+enum hscan { HS_START, HS_MID, HS_LINESTART, HS_CR, HS_DONE };
 
 struct cg_http_server {
 	uv_loop_t *loop;
@@ -133,8 +169,18 @@ struct cg_http_server {
 	void *ud;
 	struct conn *conns;
 	size_t nconns;
+	size_t nreserve;        /* connections in reserved slots (counted in nconns too) */
+	size_t out_total;       /* sum of the connections' out_bytes */
+	unsigned trim_armed : 1; /* a peak of output or connections passed the TRIM_ thresholds */
 	int port;
 	struct cg_tls_ctx *tls; /* not owned */
+	struct cg_cidr *exempt; /* peers exempt from max_per_addr */
+	size_t nexempt;
+	cg_http_continue_fn continue_fn;
+	uv_timer_t sweep;
+	size_t refused;           /* connections refused since the last warning about it */
+	uint64_t refused_log_ms;
+	unsigned sweep_open : 1; /* sweep timer initialised and not yet closed */
 	unsigned closing : 1;
 	unsigned listener_closed : 1;
 	void (*on_closed)(void *ud);
@@ -167,6 +213,13 @@ void cg_http_limits_default(struct cg_http_limits *l)
 	l->body_timeout_ms = 30000;
 	l->idle_timeout_ms = 60000;
 	l->max_connections = 1024;
+	l->max_output_conn = 64 * 1024;
+	l->max_output_total = 16 * 1024 * 1024;
+	l->write_timeout_ms = 30000;
+	l->first_byte_timeout_ms = 0;
+	l->max_per_addr = 0;
+	l->reserved = 0;
+	l->reserved_paths = NULL;
 }
 
 const char *cg_http_reason(int status)
@@ -360,10 +413,11 @@ static void conn_free(struct conn *c)
 
 static void server_maybe_done(struct cg_http_server *srv)
 {
-	if (!srv->closing || !srv->listener_closed || srv->nconns > 0)
+	if (!srv->closing || !srv->listener_closed || srv->sweep_open || srv->nconns > 0)
 		return;
 	void (*cb)(void *) = srv->on_closed;
 	void *ud = srv->closed_ud;
+	free(srv->exempt);
 	free(srv);
 	if (cb)
 		cb(ud);
@@ -382,6 +436,8 @@ static void conn_handle_closed(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	if (c->reserve)
+		srv->nreserve--;
 	c->srv = NULL;
 	if (!c->req_active)
 		conn_free(c); /* else orphaned: freed by respond/drop */
@@ -416,7 +472,14 @@ static void conn_set_phase(struct conn *c, enum phase ph)
 	c->phase = ph;
 	switch (ph) {
 	case PH_IDLE: conn_timer(c, l->idle_timeout_ms); break;
-	case PH_HEAD: conn_timer(c, l->header_timeout_ms); break;
+	case PH_HEAD:
+		if (c->reserve)
+			conn_timer(c, l->header_timeout_ms < RESERVE_TIMEOUT_MS ? l->header_timeout_ms : RESERVE_TIMEOUT_MS);
+		else if (c->first_byte && l->first_byte_timeout_ms && l->first_byte_timeout_ms < l->header_timeout_ms)
+			conn_timer(c, l->first_byte_timeout_ms);
+		else
+			conn_timer(c, l->header_timeout_ms);
+		break;
 	case PH_BODY: conn_timer(c, l->body_timeout_ms); break;
 	case PH_WAIT: conn_timer(c, 0); break;
 	case PH_LINGER:
@@ -427,12 +490,22 @@ static void conn_set_phase(struct conn *c, enum phase ph)
 
 /* ---------------------------------------------------------------- writing */
 
+static void out_release(struct conn *c, size_t cost)
+{
+	c->out_bytes -= cost;
+	if (c->srv)
+		c->srv->out_total -= cost;
+}
+
 static void on_write(uv_write_t *w, int status)
 {
 	struct wreq *wr = (struct wreq *)w;
 	struct conn *c = wr->c;
+	out_release(c, WREQ_COST(wr->len));
 	free(wr);
 	c->writes_pending--;
+	if (c->srv)
+		c->write_progress_ms = uv_now(c->srv->loop);
 	if (c->closing)
 		return;
 	if (status < 0) {
@@ -453,6 +526,16 @@ static int conn_write_raw(struct conn *c, struct wreq *wr)
 		conn_close(c);
 		return CG_EIO;
 	}
+	size_t cost = WREQ_COST(wr->len);
+	if (c->out_bytes == 0)
+		c->write_progress_ms = uv_now(c->srv->loop); /* the stall clock starts now */
+	size_t wq = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+	if (wq > c->last_wq)
+		c->last_wq = wq; /* the sweep sees progress when the queue falls below its high mark */
+	c->out_bytes += cost;
+	c->srv->out_total += cost;
+	if (c->srv->out_total >= TRIM_OUT_BYTES)
+		c->srv->trim_armed = 1;
 	c->writes_pending++;
 	return 0;
 }
@@ -583,19 +666,36 @@ static void on_shutdown(uv_shutdown_t *s, int status)
 	conn_read_start(c);
 }
 
+/* 1 while this connection's next pipelined request must wait for its answers to be taken. */
 static int conn_wq_full(struct conn *c)
 {
-	return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >= WQ_MAX;
+	const struct cg_http_limits *l = &c->srv->lim;
+	if (c->out_bytes >= l->max_output_conn)
+		return 1;
+	/* Past the total, only connections with nothing queued go on: those that read. */
+	return c->out_bytes > 0 && c->srv->out_total >= l->max_output_total;
+}
+
+/* Reads while there is room for input and the client takes its answers; stops otherwise
+ * (TCP backpressure). Not for closing or lingering connections. */
+static void conn_pace(struct conn *c)
+{
+	if (c->closing || c->close_after)
+		return;
+	if (c->pend_len < PEND_MAX && !conn_wq_full(c)) {
+		conn_read_start(c);
+	} else if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
 }
 
 static void conn_after_write(struct conn *c)
 {
-	/* Resume pipelined requests held back by a full write queue. */
-	if (!c->req_active && !c->close_after && !c->closing && c->pend_len > 0 && !conn_wq_full(c)) {
+	/* Resume pipelined requests (and reading) held back by queued output. */
+	if (!c->req_active && !c->close_after && !c->closing && c->pend_len > 0 && !conn_wq_full(c))
 		conn_drain(c);
-		if (!c->closing && !c->close_after && c->pend_len < PEND_MAX)
-			conn_read_start(c);
-	}
+	conn_pace(c);
 	if (c->writes_pending > 0 || c->req_active || c->closing || c->shutting)
 		return;
 	if (c->close_after || (c->srv && c->srv->closing)) {
@@ -770,6 +870,31 @@ static int on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
+/* The first header that may appear once only and appears twice, or NULL. */
+static const char *duplicate_singleton(const struct cg_http_header *h, size_t n)
+{
+	static const char *const once[] = {"Authorization", "Proxy-Authorization", "Host", "Content-Type",
+					   "Content-Encoding", "Expect", NULL};
+	for (size_t k = 0; once[k]; k++) {
+		int seen = 0;
+		for (size_t i = 0; i < n; i++)
+			if (ascii_casecmp(h[i].name, once[k]) == 0 && seen++)
+				return once[k];
+	}
+	return NULL;
+}
+
+/* A GET or HEAD of a reserved path (a health check): what a reserved slot may serve. */
+static int reserved_request(const struct cg_http_server *srv, const struct cg_http_request *r)
+{
+	if (!srv->lim.reserved_paths || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
+		return 0;
+	for (size_t i = 0; srv->lim.reserved_paths[i]; i++)
+		if (strcmp(r->path, srv->lim.reserved_paths[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static void send_continue(struct conn *c)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -800,6 +925,12 @@ static int on_headers_complete(llhttp_t *p)
 		c->hdrs[i].name = c->hbuf + c->hoff[2 * i];
 		c->hdrs[i].value = c->hoff[2 * i + 1] == SIZE_MAX ? empty_str : c->hbuf + c->hoff[2 * i + 1];
 	}
+	const char *dup = duplicate_singleton(c->hdrs, c->nhdr);
+	if (dup) {
+		/* Which one counts would depend on who reads it (a proxy, us): refuse instead. */
+		snprintf(c->err_buf, sizeof(c->err_buf), "duplicate %s header", dup);
+		return refuse(c, 400, c->err_buf);
+	}
 	struct cg_http_request *r = &c->req;
 	r->method = llhttp_method_name((llhttp_method_t)llhttp_get_method(p));
 	char *url = c->hbuf + c->url_off;
@@ -816,6 +947,8 @@ static int on_headers_complete(llhttp_t *p)
 	r->body = empty_str;
 	r->body_len = 0;
 	c->http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0;
+	if (c->reserve && !reserved_request(c->srv, r))
+		return refuse(c, 503, "too many connections");
 
 	int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > l->max_body)
@@ -827,7 +960,10 @@ static int on_headers_complete(llhttp_t *p)
 	}
 	if (has_body) {
 		const char *expect = cg_http_header_get(r, "Expect");
-		if (expect && ascii_casecmp(expect, "100-continue") == 0 && !c->http10)
+		/* 100 only once the head passed the server's checks (credentials): an unauthenticated
+		 * client is not invited to send its body. */
+		if (expect && ascii_casecmp(expect, "100-continue") == 0 && !c->http10 &&
+		    (!c->srv->continue_fn || c->srv->continue_fn(r, c->srv->ud)))
 			send_continue(c);
 		conn_set_phase(c, PH_BODY);
 	}
@@ -854,8 +990,9 @@ static int on_message_complete(llhttp_t *p)
 		c->req.body = c->bbuf;
 		c->req.body_len = c->blen;
 	}
-	c->keep_alive = llhttp_should_keep_alive(p) ? 1 : 0;
+	c->keep_alive = llhttp_should_keep_alive(p) && !c->reserve ? 1 : 0;
 	c->upgrade = p->upgrade ? 1 : 0;
+	c->hscan = HS_START; /* the next bytes start the next request */
 	conn_set_phase(c, PH_WAIT);
 	/* Stop here: the next pipelined request is parsed only after this one is answered. */
 	return HPE_PAUSED;
@@ -876,9 +1013,49 @@ static const llhttp_settings_t parser_settings = {
 
 enum feed_result { FEED_MORE, FEED_MSG, FEED_ERR };
 
+/*
+ * Scans the head bytes in data for obs-fold (a header line starting with a space or tab,
+ * RFC 9112 5.2): llhttp joins such a line to the previous value, others read it as its own
+ * line or drop it, which lets a client smuggle a header past a proxy. 1 when found.
+ */
+static int head_scan(struct conn *c, const char *data, size_t len)
+{
+	enum hscan st = (enum hscan)c->hscan;
+	for (size_t i = 0; i < len && st != HS_DONE; i++) {
+		char ch = data[i];
+		switch (st) {
+		case HS_START:
+			if (ch != '\r' && ch != '\n')
+				st = HS_MID;
+			break;
+		case HS_MID:
+			if (ch == '\n')
+				st = HS_LINESTART;
+			break;
+		case HS_LINESTART:
+			if (ch == ' ' || ch == '\t')
+				return 1;
+			st = ch == '\r' ? HS_CR : ch == '\n' ? HS_DONE : HS_MID;
+			break;
+		case HS_CR:
+			st = ch == '\n' ? HS_DONE : HS_MID;
+			break;
+		case HS_DONE:
+			break;
+		}
+	}
+	c->hscan = st;
+	return 0;
+}
+
 /* Runs the parser over data; *used = bytes consumed. On FEED_ERR an error answer is on its way. */
 static enum feed_result conn_feed(struct conn *c, const char *data, size_t len, size_t *used)
 {
+	if (head_scan(c, data, len)) {
+		*used = len;
+		conn_send_error(c, 400, "malformed request: obs-folded header line (starts with a space or tab)");
+		return FEED_ERR;
+	}
 	if (c->in_head)
 		c->head_base = data;
 	llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
@@ -954,8 +1131,11 @@ static void conn_drain(struct conn *c)
 		c->pend_cap = 0;
 	}
 	if (!c->closing && !c->req_active && !c->close_after && c->peer_eof && c->writes_pending == 0 &&
-	    c->pend_len == 0)
+	    c->pend_len == 0) {
 		conn_close(c);
+		return;
+	}
+	conn_pace(c);
 }
 
 static void conn_input(struct conn *c, const char *data, size_t len)
@@ -965,11 +1145,7 @@ static void conn_input(struct conn *c, const char *data, size_t len)
 			conn_close(c);
 			return;
 		}
-		if (c->pend_len >= PEND_MAX && c->reading) {
-			uv_read_stop((uv_stream_t *)&c->tcp); /* backpressure until answered */
-			c->reading = 0;
-		}
-		conn_drain(c);
+		conn_drain(c); /* also stops reading past PEND_MAX: backpressure until answered */
 		return;
 	}
 	/* Common case: parse straight from the read buffer, no copy of the raw bytes. */
@@ -1056,6 +1232,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (c->phase == PH_LINGER)
 		return;
+	if (c->first_byte) {
+		/* The first byte came in time: the head (or handshake) now has what is left of the
+		 * header timeout since the connection was accepted (no restart: slowloris). */
+		c->first_byte = 0;
+		const struct cg_http_limits *l = &c->srv->lim;
+		uint64_t spent = uv_now(c->srv->loop) - c->accepted_ms;
+		if (c->phase == PH_HEAD && !c->reserve && l->first_byte_timeout_ms &&
+		    l->first_byte_timeout_ms < l->header_timeout_ms)
+			conn_timer(c, spent < l->header_timeout_ms ? (unsigned)(l->header_timeout_ms - spent) : 1);
+	}
 	if (c->tls)
 		tls_input(c, buf->base, (size_t)nread);
 	else
@@ -1081,8 +1267,10 @@ static void on_timer(uv_timer_t *t)
 		if (c->msg_started) {
 			CG_LOG_DEBUG("header timeout from %s", c->req.remote_addr);
 			conn_send_error(c, 408, "request header timeout");
+		} else if (c->reserve) {
+			conn_send_error(c, 503, "too many connections");
 		} else {
-			conn_close(c);
+			conn_close(c); /* nothing sent (first byte timeout): nothing to answer */
 		}
 		break;
 	case PH_BODY:
@@ -1116,7 +1304,7 @@ int cg_http_respond(struct cg_http_request *req, int status, const char *content
 		req_release(c); /* client went away: the answer is discarded */
 		return 0;
 	}
-	int last = !c->keep_alive || c->upgrade || c->peer_eof || c->srv->closing;
+	int last = !c->keep_alive || c->upgrade || c->peer_eof || c->srv->closing || c->reserve;
 	struct wreq *wr = build_response(status, content_type ? content_type : "application/json", body,
 					 body ? body_len : 0, extra, nextra, last, c->http10 && !last);
 	if (!wr) {
@@ -1143,10 +1331,9 @@ int cg_http_respond(struct cg_http_request *req, int status, const char *content
 		llhttp_resume(&c->parser);
 	}
 	conn_set_phase(c, PH_IDLE);
+	/* Keeps reading while the next request is in flight too (it notices disconnects), as long
+	 * as the client takes its answers. */
 	conn_drain(c);
-	/* Keep reading while the next request is in flight too: it notices disconnects. */
-	if (!c->closing && !c->close_after && c->pend_len < PEND_MAX)
-		conn_read_start(c);
 	return 0;
 }
 
@@ -1193,6 +1380,26 @@ static void free_on_close(uv_handle_t *h)
 	free(h);
 }
 
+/* Refusals come in floods: one warning per second says how many. */
+__attribute__((format(printf, 2, 3))) static void refused_log(struct cg_http_server *srv, const char *fmt, ...)
+{
+	uint64_t now = uv_now(srv->loop);
+	srv->refused++;
+	if (srv->refused_log_ms && now - srv->refused_log_ms < 1000)
+		return;
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (srv->refused > 1)
+		CG_LOG_WARN("%s (%zu refused since the last such warning)", line, srv->refused);
+	else
+		CG_LOG_WARN("%s", line);
+	srv->refused = 0;
+	srv->refused_log_ms = now;
+}
+
 /* Sets up c (calloc'd, tcp initialised and connected) as a live connection of srv. */
 static void conn_start(struct cg_http_server *srv, struct conn *c)
 {
@@ -1212,15 +1419,40 @@ static void conn_start(struct cg_http_server *srv, struct conn *c)
 	peer_name(c);
 	uv_tcp_nodelay(&c->tcp, 1);
 
+	c->first_byte = 1;
+	c->accepted_ms = uv_now(srv->loop);
+	if (srv->nconns >= TRIM_CONNS)
+		srv->trim_armed = 1;
+	int sndbuf = SEND_BUFFER;
+	uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
+
 	if (srv->tls && !(c->tls = cg_tls_new(srv->tls))) {
 		conn_close(c);
 		return;
 	}
-	if (srv->nconns > srv->lim.max_connections) {
-		CG_LOG_WARN("connection limit (%u) reached: refusing %s", srv->lim.max_connections,
-			    c->req.remote_addr);
-		conn_send_error(c, 503, "too many connections");
-		return;
+	if (srv->lim.max_per_addr && c->peer[0] && !cg_cidr_match(srv->exempt, srv->nexempt, c->peer)) {
+		unsigned same = 0;
+		for (struct conn *o = srv->conns; o; o = o->next)
+			if (!o->closing && !o->close_after && strcmp(o->peer, c->peer) == 0)
+				same++; /* c itself included */
+		if (same > srv->lim.max_per_addr) {
+			refused_log(srv, "per-address connection limit (%u) reached: refusing %s", srv->lim.max_per_addr,
+				    c->peer);
+			conn_send_error(c, 503, "too many connections from this address");
+			return;
+		}
+	}
+	if (srv->nconns - srv->nreserve > srv->lim.max_connections) {
+		if (srv->lim.reserved && srv->lim.reserved_paths && srv->nreserve < srv->lim.reserved) {
+			/* Past the limit, but a health check must still get through: one request, short
+			 * timer, health paths only. */
+			c->reserve = 1;
+			srv->nreserve++;
+		} else {
+			refused_log(srv, "connection limit (%u) reached: refusing %s", srv->lim.max_connections, c->peer);
+			conn_send_error(c, 503, "too many connections");
+			return;
+		}
 	}
 	conn_set_phase(c, PH_HEAD); /* a new connection must send its head (and TLS handshake) in time */
 	conn_read_start(c);
@@ -1275,6 +1507,44 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss)
 static void srv_free_on_close(uv_handle_t *h)
 {
 	free(h->data);
+}
+
+/* Every SWEEP_MS: closes connections whose answers are not being taken, and returns memory to
+ * the system once a peak of queued output or connections has passed. */
+static void on_sweep(uv_timer_t *t)
+{
+	struct cg_http_server *srv = t->data;
+	uint64_t now = uv_now(srv->loop);
+	unsigned wt = srv->lim.write_timeout_ms;
+	for (struct conn *c = srv->conns; c && wt; c = c->next) {
+		if (c->closing)
+			continue;
+		/* A large answer to a slow client completes late but moves: that is progress too. */
+		size_t wq = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+		if (wq < c->last_wq)
+			c->write_progress_ms = now;
+		c->last_wq = wq;
+		if (c->out_bytes == 0 || now - c->write_progress_ms < wt)
+			continue;
+		CG_LOG_INFO("closing the connection from %s: its answers were not taken for %u ms (%zu bytes queued)",
+			    c->peer, wt, c->out_bytes);
+		conn_close(c); /* deferred: the list stays intact */
+	}
+	/* Once the flood is over (not while it lasts: trimming then would only be undone). */
+	if (srv->trim_armed && srv->out_total <= TRIM_OUT_BYTES / 8 && srv->nconns <= TRIM_CONNS / 4) {
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		CG_LOG_DEBUG("a peak of queued output or connections passed: free memory returned to the system");
+		srv->trim_armed = 0;
+	}
+}
+
+static void sweep_closed(uv_handle_t *h)
+{
+	struct cg_http_server *srv = h->data;
+	srv->sweep_open = 0;
+	server_maybe_done(srv);
 }
 
 int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const struct cg_http_limits *limits,
@@ -1340,8 +1610,36 @@ int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const str
 		else if (bound.ss_family == AF_INET6)
 			srv->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
 	}
+	uv_timer_init(loop, &srv->sweep);
+	srv->sweep.data = srv;
+	srv->sweep_open = 1;
+	uv_timer_start(&srv->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
 	*out = srv;
 	return 0;
+}
+
+int cg_http_server_set_exempt(struct cg_http_server *srv, const struct cg_cidr *v, size_t n)
+{
+	struct cg_cidr *copy = NULL;
+	if (n) {
+		if (!(copy = malloc(n * sizeof(*copy))))
+			return CG_ENOMEM;
+		memcpy(copy, v, n * sizeof(*copy));
+	}
+	free(srv->exempt);
+	srv->exempt = copy;
+	srv->nexempt = n;
+	return 0;
+}
+
+void cg_http_server_set_continue(struct cg_http_server *srv, cg_http_continue_fn fn)
+{
+	srv->continue_fn = fn;
+}
+
+size_t cg_http_server_output_bytes(const struct cg_http_server *srv)
+{
+	return srv->out_total;
 }
 
 void cg_http_server_use_tls(struct cg_http_server *srv, struct cg_tls_ctx *tls)
@@ -1367,6 +1665,8 @@ void cg_http_server_close(struct cg_http_server *srv, void (*on_closed)(void *ud
 	srv->on_closed = on_closed;
 	srv->closed_ud = ud;
 	uv_close((uv_handle_t *)&srv->listener, listener_closed);
+	if (srv->sweep_open)
+		uv_close((uv_handle_t *)&srv->sweep, sweep_closed);
 	/* Idle and half-read connections go now; busy ones close after their answer is written;
 	 * lingering ones close on EOF or their short timer. uv_close is deferred, so the list stays
 	 * intact while we walk it. */

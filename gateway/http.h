@@ -57,6 +57,23 @@ struct cg_http_limits {
 	unsigned body_timeout_ms;  /* body must arrive within (after head); default 30 s */
 	unsigned idle_timeout_ms;  /* keep-alive idle; default 60 s */
 	unsigned max_connections;  /* further accepts are closed at once; default 1024 */
+	/* Answers waiting to be written cost memory (data plus bookkeeping). A connection whose
+	 * queued answers exceed max_output_conn, or hold any while all connections together exceed
+	 * max_output_total, has its further pipelined requests left unread until the client takes
+	 * its answers. Defaults 64 KiB and 16 MiB. */
+	size_t max_output_conn;
+	size_t max_output_total;
+	unsigned write_timeout_ms; /* answers not taken for this long: the connection is closed; 30 s; 0: never */
+	unsigned first_byte_timeout_ms; /* a new connection must send its first byte within; 0: header_timeout */
+	unsigned max_per_addr;     /* connections from one peer address (see cg_http_server_set_exempt); 0: any */
+	/*
+	 * Health checks stay answerable when every slot is taken: up to `reserved` connections past
+	 * max_connections are admitted, each for one GET/HEAD of a path in reserved_paths
+	 * (NULL-terminated, not copied: keep it alive), answered with Connection: close; anything
+	 * else (or nothing within 1 s) gets 503. Defaults 0 / NULL: none.
+	 */
+	unsigned reserved;
+	const char *const *reserved_paths;
 };
 
 /* Fills in the defaults above. */
@@ -84,8 +101,27 @@ void cg_http_server_use_tls(struct cg_http_server *srv, struct cg_tls_ctx *tls);
 
 int cg_http_server_port(const struct cg_http_server *srv);
 
+/*
+ * Peers in these ranges (the trusted reverse proxies) are exempt from limits.max_per_addr.
+ * The n ranges are copied; call again to replace them (e.g. after a reload). 0 or CG_ENOMEM.
+ */
+struct cg_cidr;
+int cg_http_server_set_exempt(struct cg_http_server *srv, const struct cg_cidr *v, size_t n);
+
+/*
+ * A request announcing `Expect: 100-continue` gets its interim 100 answer only when fn (called
+ * with the parsed head, body still unread) returns 1: a server that checks credentials first
+ * tells an unauthenticated client nothing and reads no body it did not ask for (the client
+ * sends it after its own timeout, and gets the real answer). Without fn, 100 is always sent.
+ */
+typedef int (*cg_http_continue_fn)(struct cg_http_request *req, void *ud);
+void cg_http_server_set_continue(struct cg_http_server *srv, cg_http_continue_fn fn);
+
 /* Number of open connections (for metrics and tests). */
 size_t cg_http_server_connections(const struct cg_http_server *srv);
+
+/* Bytes of answers queued for writing on all connections (data and bookkeeping). */
+size_t cg_http_server_output_bytes(const struct cg_http_server *srv);
 
 /*
  * Stops accepting; open connections finish their in-flight request (answers are

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "admission.h"
@@ -327,6 +328,22 @@ static void source_label_of(const char *name, char *out, size_t len)
 	snprintf(out, len, "source=\"%s\"", esc);
 }
 
+/*
+ * One answer for every request that may not post to a hook: an unknown source, a mail source,
+ * missing or wrong credentials or signatures, a client outside allow_ips. Telling them apart
+ * would let anyone list the configured sources (and learn how each is protected); the
+ * operator finds the reason in the log (warn).
+ */
+static void respond_unauthorized(struct cg_app *app, struct cg_http_request *req, const char *source_label)
+{
+	static const char body[] = "{\"errors\":[\"unauthorized: unknown source, or missing or invalid credentials "
+				   "(casegate's log says which)\"]}";
+	count_request(app, source_label, 401);
+	cg_metrics_add(app->metrics, "casegate_auth_failures_total", source_label, 1);
+	struct cg_http_header h[] = {{"WWW-Authenticate", "Bearer realm=\"casegate\""}};
+	cg_http_respond(req, 401, "application/json", body, sizeof(body) - 1, h, 1);
+}
+
 /* The guard's verdict; may come later (SNS certificate fetch), after a reload: look up again. */
 static void hook_checked(struct cg_http_request *req, int status, const char *why, const struct cg_verify_pass *pass,
 			 const char *source, void *ud)
@@ -334,61 +351,67 @@ static void hook_checked(struct cg_http_request *req, int status, const char *wh
 	struct cg_app *app = ud;
 	char source_label[160];
 	source_label_of(source, source_label, sizeof(source_label));
+	if (status == 401 || status == 403) {
+		CG_LOG_EV(CG_LOG_LEVEL_WARN, source, NULL, NULL, "client=%s: %s: %s (answered 401)", req->remote_addr,
+			  status == 403 ? "forbidden" : "unauthorized", why);
+		respond_unauthorized(app, req, source_label);
+		return;
+	}
 	if (status) {
 		count_request(app, source_label, status);
-		cg_metrics_add(app->metrics, "casegate_auth_failures_total", source_label, 1);
-		CG_LOG_EV(CG_LOG_LEVEL_WARN, source, NULL, NULL, "client=%s: %s: %s", req->remote_addr,
-			  status == 403 ? "forbidden" : status == 401 ? "unauthorized" : "cannot verify", why);
+		CG_LOG_EV(CG_LOG_LEVEL_WARN, source, NULL, NULL, "client=%s: cannot verify: %s", req->remote_addr, why);
 		char msg[256];
-		snprintf(msg, sizeof(msg), "%s: %s",
-			 status == 403 ? "forbidden" : status == 401 ? "unauthorized" : "unavailable", why);
-		if (status != 401) {
-			cg_http_respond_error(req, status, msg);
-			return;
-		}
-		char *body = NULL;
-		cJSON *doc = cJSON_CreateObject();
-		cJSON *errs = doc ? cJSON_AddArrayToObject(doc, "errors") : NULL;
-		if (errs)
-			cJSON_AddItemToArray(errs, cJSON_CreateString(msg));
-		body = doc ? cJSON_PrintUnformatted(doc) : NULL;
-		cJSON_Delete(doc);
-		struct cg_http_header h[] = {{"WWW-Authenticate", "Bearer realm=\"casegate\""}};
-		if (body)
-			cg_http_respond(req, 401, "application/json", body, strlen(body), h, 1);
-		else
-			cg_http_respond_error(req, 401, "unauthorized");
-		cJSON_free(body);
+		snprintf(msg, sizeof(msg), "unavailable: %s", why);
+		cg_http_respond_error(req, status, msg);
 		return;
 	}
 	size_t idx = 0;
 	const struct cg_source_config *src = lookup_source(app->cfg, source, strlen(source), &idx);
 	if (!src) {
-		count_request(app, "source=\"\"", 404);
-		cg_http_respond_error(req, 404, "unknown source");
+		CG_LOG_WARN("client=%s: source '%s' went away in a reload while its request was checked (answered 401)",
+			    req->remote_addr, source);
+		respond_unauthorized(app, req, "source=\"\"");
 		return;
 	}
 	hook_accept(app, req, src, idx, pass);
+}
+
+/* The webhook source a request may post to: NULL for unknown names and mail sources (mail
+ * sources take mail, through mail.listen or `casegate mail`, never webhooks). */
+static const struct cg_source_config *hook_source(const struct cg_config *cfg, const char *name, size_t name_len,
+						  size_t *idx)
+{
+	const struct cg_source_config *src = lookup_source(cfg, name, name_len, idx);
+	if (src && src->type && strcmp(src->type, "email") == 0)
+		return NULL;
+	return src;
+}
+
+/* NULL when the request's Content-Encoding is absent or identity; else the encoding named. */
+static const char *foreign_encoding(const struct cg_http_request *req)
+{
+	const char *ce = cg_http_header_get(req, "Content-Encoding");
+	if (!ce)
+		return NULL;
+	while (*ce == ' ' || *ce == '\t')
+		ce++;
+	size_t n = strlen(ce);
+	while (n && (ce[n - 1] == ' ' || ce[n - 1] == '\t'))
+		n--;
+	if (n == 0 || (n == 8 && strncasecmp(ce, "identity", 8) == 0))
+		return NULL;
+	return ce;
 }
 
 static void handle_hook(struct cg_app *app, struct cg_http_request *req, const char *name, size_t name_len,
 			const char *url_token)
 {
 	size_t idx = 0;
-	const struct cg_source_config *src = lookup_source(app->cfg, name, name_len, &idx);
-	if (!src) {
-		count_request(app, "source=\"\"", 404);
-		cg_http_respond_error(req, 404, "unknown source");
-		return;
-	}
-	if (src->type && strcmp(src->type, "email") == 0) {
-		/* Mail sources take mail (mail.listen or `casegate mail`), never webhooks. */
-		count_request(app, "source=\"\"", 404);
-		cg_http_respond_error(req, 404, "unknown source");
-		return;
-	}
-	char source_label[160];
-	source_label_of(src->name, source_label, sizeof(source_label));
+	const struct cg_source_config *src = hook_source(app->cfg, name, name_len, &idx);
+	char source_label[160] = "source=\"\"";
+	if (src)
+		source_label_of(src->name, source_label, sizeof(source_label));
+	/* Answers that do not depend on the source come first, alike for known and unknown names. */
 	if (strcmp(req->method, "POST") != 0) {
 		count_request(app, source_label, 405);
 		struct cg_http_header h[] = {{"Allow", "POST"}};
@@ -396,7 +419,136 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 		cg_http_respond(req, 405, "application/json", body, strlen(body), h, 1);
 		return;
 	}
+	const char *enc = foreign_encoding(req);
+	if (enc) {
+		/* A compressed body would reach the JSON parser as binary: say so instead. */
+		char msg[160];
+		snprintf(msg, sizeof(msg), "Content-Encoding '%.40s' is not supported: send the body uncompressed", enc);
+		count_request(app, source_label, 415);
+		cg_http_respond_error(req, 415, msg);
+		return;
+	}
+	if (!src) {
+		/* As much work as checking a token, so timing does not tell unknown names apart. */
+		const char *h = cg_http_header_get(req, "Authorization");
+		(void)cg_secret_equal(h ? h : "", h ? strlen(h) : 0, "-", 1);
+		CG_LOG_WARN("client=%s: no webhook source named '%.*s' (answered 401)", req->remote_addr,
+			    (int)(name_len > 64 ? 64 : name_len), name);
+		respond_unauthorized(app, req, source_label);
+		return;
+	}
 	cg_guard_check(app->guard, src, req, url_token, wall_ms(), hook_checked, app);
+}
+
+/*
+ * What cJSON would let through silently: a NUL byte, or a \u0000 escape inside a string
+ * (the C string ends there: the rest of the value is lost). 0, or 400 with msg.
+ */
+static int json_nul_check(const char *b, size_t len, char *msg, size_t msglen)
+{
+	const char *nul = memchr(b, '\0', len);
+	if (nul) {
+		snprintf(msg, msglen, "invalid JSON: NUL byte at byte %zu", (size_t)(nul - b));
+		return 400;
+	}
+	int in_str = 0;
+	for (size_t i = 0; i < len; i++) {
+		char ch = b[i];
+		if (!in_str) {
+			in_str = ch == '"';
+			continue;
+		}
+		if (ch == '"') {
+			in_str = 0;
+		} else if (ch == '\\' && i + 1 < len) {
+			if (b[i + 1] == 'u' && i + 5 < len && memcmp(b + i + 2, "0000", 4) == 0) {
+				snprintf(msg, msglen, "invalid JSON: \\u0000 (NUL) in a string at byte %zu", i);
+				return 400;
+			}
+			i++; /* the escaped character (an escaped quote does not end the string) */
+		}
+	}
+	return 0;
+}
+
+struct dup_walk {
+	char path[256];
+	size_t plen;
+	char *msg;
+	size_t msglen;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Appends a path step, cut (with "...") when the path grows past its buffer. */
+static void path_push(struct dup_walk *w, const char *fmt_key, int idx)
+{
+	size_t cap = sizeof(w->path);
+	int n = fmt_key ? snprintf(w->path + w->plen, cap - w->plen, ".%.40s", fmt_key)
+			: snprintf(w->path + w->plen, cap - w->plen, "[%d]", idx);
+	if (n < 0 || (size_t)n >= cap - w->plen) {
+		/* Too deep to name in full: "..." ends it, and deeper steps add nothing. */
+		memcpy(w->path + cap - 4, "...", 4);
+		w->plen = cap - 1;
+	} else {
+		w->plen += (size_t)n;
+	}
+}
+
+/*
+ * Duplicate member names: cJSON keeps both, and which one a reader sees depends on how it
+ * looks (the first by name, the last when iterating): the same payload would mean two
+ * things. 0, or 400 with msg naming the key and where it is.
+ */
+static int json_dup_check(const cJSON *v, struct dup_walk *w)
+{
+	if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+		return 0;
+	size_t n = 0;
+	for (const cJSON *c = v->child; c; c = c->next)
+		n++;
+	if (cJSON_IsObject(v) && n > 1) {
+		const char *stack_keys[16];
+		const char **keys = n <= 16 ? stack_keys : malloc(n * sizeof(*keys));
+		if (!keys) {
+			snprintf(w->msg, w->msglen, "out of memory");
+			return 500;
+		}
+		size_t k = 0;
+		for (const cJSON *c = v->child; c; c = c->next)
+			keys[k++] = c->string ? c->string : "";
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		const char *dup = NULL;
+		for (size_t i = 1; i < n && !dup; i++)
+			if (strcmp(keys[i - 1], keys[i]) == 0)
+				dup = keys[i];
+		int rc = 0;
+		if (dup) {
+			snprintf(w->msg, w->msglen, "invalid JSON: duplicate key \"%.64s\" in %s", dup,
+				 w->plen ? w->path : "$");
+			rc = 400;
+		}
+		if (keys != stack_keys)
+			free(keys);
+		if (rc)
+			return rc;
+	}
+	int idx = 0;
+	for (const cJSON *c = v->child; c; c = c->next, idx++) {
+		size_t saved = w->plen;
+		if (w->plen == 0)
+			w->plen = (size_t)snprintf(w->path, sizeof(w->path), "$");
+		path_push(w, cJSON_IsObject(v) ? (c->string ? c->string : "") : NULL, idx);
+		int rc = json_dup_check(c, w);
+		w->plen = saved;
+		w->path[saved] = '\0';
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* Worker thread: parse, map and draft. Touches only the job, its source and builder (kept alive
@@ -406,16 +558,38 @@ static void intake_work(uv_work_t *w)
 	struct intake_job *j = w->data;
 	const struct cg_http_request *req = j->req;
 	const char *end = NULL;
+	if (req->body_len == 0) {
+		j->status = 400;
+		snprintf(j->msg, sizeof(j->msg), "empty body: expected a JSON object");
+		return;
+	}
+	/* Every sender's text means one thing: what the JSON parser would resolve silently (or
+	 * differently from one mapper to the next) is refused before mapping. */
+	if ((j->status = json_nul_check(req->body, req->body_len, j->msg, sizeof(j->msg))))
+		return;
 	cg_jsonarena_begin();
 	cJSON *payload = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
 	if (!payload) {
 		cg_jsonarena_end();
 		size_t off = end && end >= req->body ? (size_t)(end - req->body) : 0;
 		j->status = 400;
-		if (req->body_len == 0)
-			snprintf(j->msg, sizeof(j->msg), "empty body: expected a JSON object");
-		else
-			snprintf(j->msg, sizeof(j->msg), "invalid JSON near byte %zu", off);
+		snprintf(j->msg, sizeof(j->msg), "invalid JSON near byte %zu", off);
+		return;
+	}
+	size_t used = end && end >= req->body ? (size_t)(end - req->body) : req->body_len;
+	while (used < req->body_len && (req->body[used] == ' ' || req->body[used] == '\t' || req->body[used] == '\r' ||
+					req->body[used] == '\n'))
+		used++;
+	if (used < req->body_len) {
+		j->status = 400;
+		snprintf(j->msg, sizeof(j->msg), "invalid JSON: data after the JSON value at byte %zu", used);
+	} else {
+		struct dup_walk dw = {.msg = j->msg, .msglen = sizeof(j->msg)};
+		j->status = json_dup_check(payload, &dw);
+	}
+	if (j->status) {
+		cJSON_Delete(payload);
+		cg_jsonarena_end();
 		return;
 	}
 	j->status = intake_prepare(j->src, j->builder, payload, j, j->msg, sizeof(j->msg));
@@ -546,33 +720,78 @@ static void handle_metrics(struct cg_app *app, struct cg_http_request *req)
 	free(text);
 }
 
+enum hook_path { HOOK_NONE, HOOK_OK, HOOK_BAD };
+
+/*
+ * /hooks/<name>[/] (HOOK_OK, token "") or /hooks/<name>/<token>[/] (for senders that cannot
+ * set headers; HOOK_OK with the token); HOOK_BAD for other paths under /hooks/, HOOK_NONE
+ * for the rest. name is a slice of p. The caller wipes token.
+ */
+static enum hook_path hook_route(const char *p, const char **name, size_t *len, char token[512])
+{
+	token[0] = '\0';
+	if (strncmp(p, "/hooks/", 7) != 0 || !p[7])
+		return HOOK_NONE;
+	*name = p + 7;
+	*len = strcspn(*name, "/");
+	const char *rest = *name + *len;
+	if (rest[0] == '\0' || (rest[0] == '/' && rest[1] == '\0'))
+		return HOOK_OK;
+	const char *tok = rest + 1;
+	size_t tlen = strcspn(tok, "/");
+	if (tlen > 0 && tlen < 512 && (tok[tlen] == '\0' || (tok[tlen] == '/' && tok[tlen + 1] == '\0'))) {
+		memcpy(token, tok, tlen);
+		token[tlen] = '\0';
+		return HOOK_OK;
+	}
+	return HOOK_BAD;
+}
+
+int cg_app_continue(struct cg_http_request *req, void *ud)
+{
+	struct cg_app *app = ud;
+	const char *name = NULL;
+	size_t len = 0, idx = 0;
+	char token[512];
+	int ok = 1; /* not a hook (nothing to protect): the server's usual 100 */
+	enum hook_path hp = hook_route(req->path, &name, &len, token);
+	if (hp != HOOK_NONE) {
+		const struct cg_source_config *src = hp == HOOK_OK ? hook_source(app->cfg, name, len, &idx) : NULL;
+		ok = 0;
+		if (src && strcmp(req->method, "POST") == 0 && !foreign_encoding(req)) {
+			/* The handler resolves the client address again from the TCP peer. */
+			char peer[sizeof(req->remote_addr)], why[192];
+			memcpy(peer, req->remote_addr, sizeof(peer));
+			cg_guard_client_addr(app->cfg, req);
+			ok = cg_guard_check_head(src, req, token[0] ? token : NULL, why, sizeof(why)) == 0;
+			memcpy(req->remote_addr, peer, sizeof(peer));
+		}
+	}
+	OPENSSL_cleanse(token, sizeof(token));
+	return ok;
+}
+
 void cg_app_handle(struct cg_http_request *req, void *ud)
 {
 	struct cg_app *app = ud;
 	const char *p = req->path;
 	/* From here on remote_addr is the client (behind trusted proxies), for logs and allowlists. */
 	cg_guard_client_addr(app->cfg, req);
-	if (strncmp(p, "/hooks/", 7) == 0 && p[7]) {
-		const char *name = p + 7;
-		size_t len = strcspn(name, "/");
-		if (name[len] == '\0' || (name[len] == '/' && name[len + 1] == '\0')) {
-			handle_hook(app, req, name, len, NULL);
-			return;
-		}
-		/* /hooks/<name>/<token>[/]: for senders that cannot set headers. The path is never logged. */
-		const char *tok = name + len + 1;
-		size_t tlen = strcspn(tok, "/");
-		if (tlen > 0 && tlen < 512 && (tok[tlen] == '\0' || (tok[tlen] == '/' && tok[tlen + 1] == '\0'))) {
-			char token[512];
-			memcpy(token, tok, tlen);
-			token[tlen] = '\0';
-			handle_hook(app, req, name, len, token);
-			OPENSSL_cleanse(token, sizeof(token));
-			return;
-		}
+	const char *name = NULL;
+	size_t len = 0;
+	char token[512];
+	switch (hook_route(p, &name, &len, token)) {
+	case HOOK_OK:
+		/* The path (it may hold a token) is never logged. */
+		handle_hook(app, req, name, len, token[0] ? token : NULL);
+		OPENSSL_cleanse(token, sizeof(token));
+		return;
+	case HOOK_BAD:
 		count_request(app, "source=\"\"", 404);
 		cg_http_respond_error(req, 404, "not found");
 		return;
+	case HOOK_NONE:
+		break;
 	}
 	int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 	if (strcmp(p, "/healthz") == 0 && is_get) {

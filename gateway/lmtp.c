@@ -18,6 +18,7 @@
 #define LINE_MAX_CMD 2048     /* RFC 5321 asks for 512; be lenient with long parameters */
 #define DATA_CHUNK 8192       /* a partial data line longer than this is taken as it is */
 #define IN_MAX (256 * 1024)   /* unprocessed input held while a message is being stored */
+#define OUT_MAX (64 * 1024)   /* replies not yet taken by the client: past this, input waits */
 #define RATE_SLOTS 1024
 
 struct rate_slot {
@@ -74,6 +75,7 @@ struct conn {
 	struct msg_priv *busy; /* handed to the handler */
 	int closing, quit;
 	int reading;
+	int out_paused; /* reading stopped: the client does not take its replies */
 };
 
 static uint64_t now_ms(uv_loop_t *loop)
@@ -121,6 +123,8 @@ __attribute__((format(printf, 2, 3))) static void reply(struct conn *c, const ch
 }
 
 static void conn_close(struct conn *c);
+static void start_reading(struct conn *c);
+static void process(struct conn *c);
 
 struct wreq {
 	uv_write_t req;
@@ -136,8 +140,18 @@ static void write_done(uv_write_t *req, int status)
 	free(w->buf);
 	int close_after = w->close_after;
 	free(w);
-	if (status < 0 || close_after)
+	if (status < 0 || close_after) {
 		conn_close(c);
+		return;
+	}
+	/* The client took its replies: go on with what it pipelined. */
+	if (c->out_paused && !c->closing && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < OUT_MAX / 2) {
+		c->out_paused = 0;
+		if (!c->busy) {
+			start_reading(c);
+			process(c);
+		}
+	}
 }
 
 static void flush(struct conn *c, int close_after)
@@ -242,6 +256,12 @@ static void on_timeout(uv_timer_t *t)
 	struct conn *c = t->data;
 	if (c->busy)
 		return; /* waiting on us, not on the peer */
+	if (c->out_paused) {
+		/* It does not read: a goodbye would only wait behind the replies it never took. */
+		CG_LOG_INFO("client=%s: timeout, replies not taken", c->remote);
+		conn_close(c);
+		return;
+	}
 	CG_LOG_INFO("client=%s: timeout", c->remote);
 	reply(c, "421 4.4.2 %s timeout, closing connection", c->srv->hostname);
 	flush(c, 1);
@@ -705,6 +725,13 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (!c->closing && c->busy == NULL && c->in_len > IN_MAX && !c->in_data) {
 		reply(c, "421 4.7.0 too much pipelined input");
 		flush(c, 1);
+		return;
+	}
+	if (!c->closing && c->reading && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >= OUT_MAX) {
+		/* Commands answered faster than the client reads: its replies would pile up here. */
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+		c->out_paused = 1;
 	}
 }
 
@@ -791,7 +818,8 @@ void cg_lmtp_msg_done(struct cg_lmtp_msg *pub)
 		return;
 	}
 	arm_timeout(c);
-	start_reading(c);
+	if (!c->out_paused)
+		start_reading(c);
 	process(c);
 }
 
@@ -827,6 +855,9 @@ static void conn_greet(struct conn *c)
 		else if (ss.ss_family == AF_INET6)
 			uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote, sizeof(c->remote));
 	}
+	/* Replies are small: a large kernel buffer would only hold those a client does not read. */
+	int sndbuf = OUT_MAX;
+	uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
 	if (s->nconns > s->opts.max_connections) {
 		reply(c, "421 4.7.0 %s too many connections, try again later", s->hostname);
 		flush(c, 1);

@@ -16,7 +16,10 @@
 #include "log.h"
 #include "mail.h"
 #include "mailrules.h"
+#include "mailtrust.h"
 #include "store_open.h"
+
+#include <fnmatch.h>
 
 static int64_t wall_ms(void)
 {
@@ -71,8 +74,22 @@ static char *note_payload(const char *text)
 	return out;
 }
 
-int cg_mail_plan_build(const struct cg_source_config *src, const struct cg_builder *b, const cJSON *mail, int64_t now,
-		       struct cg_mail_plan **out, char *err, size_t errlen)
+static int on_alert_list(const char *addr, const void *ud)
+{
+	return cg_mail_rules_sender_ok(ud, addr);
+}
+
+static int on_reply_list(const char *addr, const void *ud)
+{
+	const struct cg_source_config *src = ud;
+	for (size_t i = 0; i < src->nreply_senders; i++)
+		if (fnmatch(src->reply_senders[i], addr, 0) == 0)
+			return 1;
+	return 0;
+}
+
+int cg_mail_plan_build(const struct cg_source_config *src, const struct cg_builder *b, const cJSON *mail,
+		       const char *authserv_id, int64_t now, struct cg_mail_plan **out, char *err, size_t errlen)
 {
 	struct cg_mail_plan *p = calloc(1, sizeof(*p));
 	struct cg_event_list events;
@@ -112,7 +129,40 @@ int cg_mail_plan_build(const struct cg_source_config *src, const struct cg_build
 	char why[256];
 	const char *noise = cg_mail_noise(mail, 0, why, sizeof(why));
 	/* Threading is for people: a rule-recognised alert or machine mail never becomes a comment. */
-	p->may_thread = !noise && matched == 0 && (p->nrefs || p->case_key[0]) && !cg_mail_noise(mail, 1, why, sizeof(why));
+	int reply = !noise && matched == 0 && (p->nrefs || p->case_key[0]) && !cg_mail_noise(mail, 1, why, sizeof(why));
+	/*
+	 * Who may act through this source: the rules' alert_senders raise alerts (none given:
+	 * anyone), reply_senders (else alert_senders, else nobody) comment by replying. From, the
+	 * envelope and, with authserv_id, the MTA's Authentication-Results must agree: a header
+	 * From alone is whatever the sender wrote.
+	 */
+	int alert_list = src->mail_rules && !cg_mail_rules_sender_ok(src->mail_rules, NULL);
+	char awhy[256] = "", rwhy[256] = "";
+	int alert_ok = !noise && (!alert_list || cg_mail_sender_trusted(mail, authserv_id, on_alert_list, src->mail_rules,
+									    awhy, sizeof(awhy)));
+	int reply_ok = 0;
+	if (reply && src->nreply_senders) {
+		reply_ok = cg_mail_sender_trusted(mail, authserv_id, on_reply_list, src, rwhy, sizeof(rwhy));
+	} else if (reply && alert_list) {
+		reply_ok = alert_ok;
+		snprintf(rwhy, sizeof(rwhy), "%s", awhy);
+	} else if (reply) {
+		snprintf(rwhy, sizeof(rwhy), "this source takes no replies (no reply_senders or alert_senders)");
+	}
+	p->may_thread = reply && reply_ok;
+	p->reply_to_closed = src->reply_to_closed;
+	if (!noise && !alert_ok) {
+		/* Not an alert sender: nothing of this mail is queued (a reply it may be, see below). */
+		for (size_t i = 0; i < events.n; i++)
+			cg_event_cleanup(&events.v[i]);
+		events.n = 0;
+		snprintf(p->reason_code, sizeof(p->reason_code), "sender");
+		snprintf(p->reason, sizeof(p->reason), "not an alert sender: %.200s", awhy);
+	}
+	if (reply && !reply_ok && events.n == 0) {
+		snprintf(p->reason_code, sizeof(p->reason_code), "reply_sender");
+		snprintf(p->reason, sizeof(p->reason), "a reply, not threaded: %.200s", rwhy[0] ? rwhy : awhy);
+	}
 	if (events.n == 0 && !p->reason_code[0]) {
 		const char *r = events.ignored_reason[0] ? events.ignored_reason : "nothing: no event";
 		size_t cl = strcspn(r, ":");
@@ -162,46 +212,113 @@ out:
 	return rc;
 }
 
-static int remember(struct cg_store *st, const char *message_id, const char *key, int64_t now)
+/* "mailref:<source>:<Message-ID>": per source, so a reply can only find its own source's mail. */
+static char *mailref_ns(const char *source, const char *message_id)
+{
+	size_t n = strlen(message_id) + (source ? strlen(source) : 0) + 16;
+	char *ns = malloc(n);
+	if (ns) {
+		if (source)
+			snprintf(ns, n, "mailref:%s:%s", source, message_id);
+		else
+			snprintf(ns, n, "mailref:%s", message_id); /* written before per-source refs */
+	}
+	return ns;
+}
+
+static int remember(struct cg_store *st, const char *source, const char *message_id, const char *key, int64_t now)
 {
 	if (!message_id || !key)
 		return 0;
-	size_t n = strlen(message_id) + 16;
-	char *ns = malloc(n);
+	char *ns = mailref_ns(source, message_id);
 	if (!ns)
 		return CG_ENOMEM;
-	snprintf(ns, n, "mailref:%s", message_id);
 	int was = 0;
 	int rc = cg_store_seen(st, ns, key, now, &was);
 	free(ns);
 	return rc;
 }
 
-/* The dedup key of the case a reply belongs to, or NULL (CG_ENOENT). */
-static int find_thread(struct cg_store *st, const struct cg_mail_plan *p, int64_t now, char **key)
+/* What a reply may land on: found (0), nothing of this source (CG_ENOENT), or an error. */
+enum thread_verdict { THREAD_NONE, THREAD_OK, THREAD_CLOSED, THREAD_FOREIGN };
+
+/* Whether key (a dedup key a reply names) is a case this plan's reply may comment on. */
+static int thread_check(struct cg_store *st, const struct cg_mail_plan *p, const char *key, enum thread_verdict *v)
 {
+	size_t sl = strlen(p->source);
+	if (strncmp(key, p->source, sl) != 0 || key[sl] != ':') {
+		*v = THREAD_FOREIGN; /* another source's case: not ours to touch */
+		return 0;
+	}
+	struct cg_store_case c;
+	int rc = cg_store_case_get(st, key, &c);
+	if (rc == CG_ENOENT) {
+		*v = THREAD_OK; /* not created yet: the note waits behind the create in key order */
+		return 0;
+	}
+	if (rc)
+		return rc;
+	*v = c.state == CG_CASE_CLOSED && !p->reply_to_closed ? THREAD_CLOSED : THREAD_OK;
+	cg_store_case_cleanup(&c);
+	return 0;
+}
+
+/*
+ * The dedup key of the case a reply belongs to (*key, malloc'd) with *v THREAD_OK; else *v
+ * says why there is none (THREAD_NONE: nothing found; CLOSED/FOREIGN: found, but not one this
+ * reply may touch). Returns 0 or a store error.
+ */
+static int find_thread(struct cg_store *st, const struct cg_mail_plan *p, int64_t now, char **key,
+		       enum thread_verdict *v)
+{
+	enum thread_verdict worst = THREAD_NONE;
+	*key = NULL;
 	for (size_t i = 0; i < p->nrefs; i++) {
-		size_t n = strlen(p->refs[i]) + 16;
-		char *ns = malloc(n);
-		if (!ns)
-			return CG_ENOMEM;
-		snprintf(ns, n, "mailref:%s", p->refs[i]);
-		int rc = cg_store_seen_get(st, ns, now, key);
-		free(ns);
-		if (rc != CG_ENOENT)
-			return rc;
+		/* This source's refs, then those written before refs were per source. */
+		for (int legacy = 0; legacy < 2; legacy++) {
+			char *ns = mailref_ns(legacy ? NULL : p->source, p->refs[i]);
+			if (!ns)
+				return CG_ENOMEM;
+			char *k = NULL;
+			int rc = cg_store_seen_get(st, ns, now, &k);
+			free(ns);
+			if (rc == CG_ENOENT)
+				continue;
+			if (!rc)
+				rc = thread_check(st, p, k, v);
+			if (rc) {
+				free(k);
+				return rc;
+			}
+			if (*v == THREAD_OK) {
+				*key = k;
+				return 0;
+			}
+			free(k);
+			if (*v > worst)
+				worst = *v;
+		}
 	}
 	if (p->case_key[0]) {
 		struct cg_store_case c;
 		int rc = cg_store_case_find_by_key(st, p->case_key, &c);
-		if (rc)
+		if (rc && rc != CG_ENOENT)
 			return rc;
-		*key = c.dedup_key;
-		c.dedup_key = NULL;
-		cg_store_case_cleanup(&c);
-		return *key ? 0 : CG_ENOENT;
+		if (rc == 0) {
+			rc = c.dedup_key ? thread_check(st, p, c.dedup_key, v) : 0;
+			if (!rc && c.dedup_key && *v == THREAD_OK) {
+				*key = c.dedup_key;
+				c.dedup_key = NULL;
+			} else if (!rc && c.dedup_key && *v > worst) {
+				worst = *v;
+			}
+			cg_store_case_cleanup(&c);
+			if (rc || *key)
+				return rc;
+		}
 	}
-	return CG_ENOENT;
+	*v = worst;
+	return 0;
 }
 
 int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)
@@ -230,10 +347,11 @@ int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)
 	}
 	if (p->may_thread) {
 		char *key = NULL;
-		rc = find_thread(st, p, now, &key);
-		if (rc && rc != CG_ENOENT)
+		enum thread_verdict v = THREAD_NONE;
+		rc = find_thread(st, p, now, &key, &v);
+		if (rc)
 			return rc;
-		if (rc == 0) {
+		if (key) {
 			struct cg_store_event ev = {
 				.source = p->source,
 				.dedup_key = key,
@@ -244,7 +362,7 @@ int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)
 			};
 			rc = cg_store_enqueue(st, &ev, 1);
 			if (!rc)
-				rc = remember(st, p->message_id, key, now);
+				rc = remember(st, p->source, p->message_id, key, now);
 			if (rc) {
 				free(key);
 				return rc;
@@ -254,13 +372,21 @@ int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)
 			p->outcome = CG_MAIL_OUT_COMMENT;
 			return 0;
 		}
+		if (v == THREAD_CLOSED || v == THREAD_FOREIGN) {
+			/* A reply to a case it may not touch: dropped, not turned into a new alert. */
+			snprintf(p->reason_code, sizeof(p->reason_code), "%s", v == THREAD_CLOSED ? "reply_closed" : "reply_source");
+			snprintf(p->reason, sizeof(p->reason), "%s",
+				 v == THREAD_CLOSED ? "a reply to a closed case (reply_to_closed is off)"
+						    : "a reply to a case of another source");
+			return 0;
+		}
 	}
 	if (p->nevs == 0)
 		return 0;
 	if ((rc = cg_store_enqueue(st, p->evs, p->nevs)))
 		return rc;
 	for (size_t i = 0; i < p->nevs; i++)
-		if ((rc = remember(st, p->message_id, p->evs[i].dedup_key, now)))
+		if ((rc = remember(st, p->source, p->message_id, p->evs[i].dedup_key, now)))
 			return rc;
 	p->queued = p->nevs;
 	p->outcome = CG_MAIL_OUT_EVENTS;
@@ -289,6 +415,7 @@ struct delivery {
 	struct rcpt_plan *r;
 	size_t n;
 	int64_t now;
+	struct cg_mail_limits lim; /* taken on the loop: the worker must not read the configuration */
 };
 
 static void count(struct cg_app *app, const char *name, const char *source, const char *k, const char *v)
@@ -338,7 +465,7 @@ static int route_rcpt(const char *rcpt, void *ud, char *msg, size_t msglen)
 static void parse_work(uv_work_t *w)
 {
 	struct delivery *d = w->data;
-	d->parse_rc = cg_mail_parse(d->m->data, d->m->len, NULL, &d->mail, d->parse_err, sizeof(d->parse_err));
+	d->parse_rc = cg_mail_parse(d->m->data, d->m->len, &d->lim, &d->mail, d->parse_err, sizeof(d->parse_err));
 }
 
 static int store_run(struct cg_store *st, void *ud)
@@ -431,6 +558,17 @@ static void parse_done(uv_work_t *w, int status)
 		delivery_finish(d);
 		return;
 	}
+	if (d->parse_rc == CG_E2BIG) {
+		/* A mail bomb: refused before GMime built its parts. */
+		CG_LOG_WARN("from=<%s> client=%s: refused: %s", d->m->mail_from, d->m->remote, d->parse_err);
+		for (size_t i = 0; i < d->n; i++)
+			count(app, "casegate_mail_ignored_total", d->r[i].source, "reason", "too_many_parts");
+		char text[sizeof(d->r[0].text)];
+		snprintf(text, sizeof(text), "5.6.0 %.180s", d->parse_err);
+		answer_all(d, 554, text);
+		delivery_finish(d);
+		return;
+	}
 	if (d->parse_rc) {
 		CG_LOG_WARN("from=<%s> client=%s: not a message: %s", d->m->mail_from, d->m->remote, d->parse_err);
 		for (size_t i = 0; i < d->n; i++)
@@ -467,7 +605,8 @@ static void parse_done(uv_work_t *w, int status)
 			continue;
 		char err[256] = "";
 		size_t idx = (size_t)(src - cfg->sources);
-		int rc = cg_mail_plan_build(src, app->builders[idx], d->mail, d->now, &r->plan, err, sizeof(err));
+		int rc = cg_mail_plan_build(src, app->builders[idx], d->mail, cfg->mail.authserv_id, d->now, &r->plan, err,
+					    sizeof(err));
 		if (rc) {
 			r->code = rc == CG_ENOMEM ? 451 : 554;
 			snprintf(r->text, sizeof(r->text), "%s %.150s", rc == CG_ENOMEM ? "4.3.0" : "5.6.0", err);
@@ -530,6 +669,8 @@ static void on_message(struct cg_lmtp_msg *m, void *ud)
 		return;
 	}
 	d->work.data = d;
+	cg_mail_limits_default(&d->lim);
+	d->lim.max_parts = app->cfg->mail.max_parts;
 	/* MIME parsing of a large message is too slow for the loop. */
 	if (uv_queue_work(app->loop, &d->work, parse_work, parse_done) != 0) {
 		answer_all(d, 451, "4.3.0 internal error, try again later");
@@ -592,8 +733,11 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 	struct cg_store *st = NULL;
 	char err[512] = "";
 	int code = 75;
-	int rc = cg_mail_parse(raw, len, NULL, &mail, err, sizeof(err));
-	if (rc == CG_EINVAL) {
+	struct cg_mail_limits lim;
+	cg_mail_limits_default(&lim);
+	lim.max_parts = cfg->mail.max_parts;
+	int rc = cg_mail_parse(raw, len, &lim, &mail, err, sizeof(err));
+	if (rc == CG_EINVAL || rc == CG_E2BIG) {
 		snprintf(msg, msglen, "%s", err);
 		return 65;
 	}
@@ -611,7 +755,7 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 		goto out;
 	}
 	int64_t now = wall_ms();
-	rc = cg_mail_plan_build(src, b, mail, now, &p, err, sizeof(err));
+	rc = cg_mail_plan_build(src, b, mail, cfg->mail.authserv_id, now, &p, err, sizeof(err));
 	if (rc) {
 		snprintf(msg, msglen, "%s", err);
 		code = rc == CG_ENOMEM ? 75 : 65;

@@ -186,9 +186,12 @@ static int cmd_map(const struct args *a)
 	if (is_email) {
 		/* An email source maps a message (.eml): parse it as the listener would. */
 		char perr[256] = "";
-		int prc = cg_mail_parse(text, len, NULL, &payload, perr, sizeof(perr));
+		struct cg_mail_limits lim;
+		cg_mail_limits_default(&lim);
+		lim.max_parts = cfg->mail.max_parts;
+		int prc = cg_mail_parse(text, len, &lim, &payload, perr, sizeof(perr));
 		if (prc) {
-			fprintf(stderr, "casegate map: %s\n", prc == CG_EINVAL ? perr : cg_strerror(prc));
+			fprintf(stderr, "casegate map: %s\n", prc == CG_EINVAL || prc == CG_E2BIG ? perr : cg_strerror(prc));
 			goto out;
 		}
 	} else {

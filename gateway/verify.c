@@ -466,7 +466,7 @@ int cg_sns_string_to_sign(const struct cg_sns_msg *m, char **out, size_t *outlen
 
 int cg_verify_url_allowed(const char *url, const regex_t *hosts, size_t n, char *why, size_t whylen)
 {
-	char host[256];
+	char host[256 + 8]; /* a name of up to 255 bytes, and room for ":port" */
 	if (!url || strncasecmp(url, "https://", 8) != 0) {
 		snprintf(why, whylen, "URL is not https");
 		return 0;
@@ -478,7 +478,7 @@ int cg_verify_url_allowed(const char *url, const regex_t *hosts, size_t n, char 
 		return 0;
 	}
 	size_t hlen = strcspn(a, ":/?#");
-	if (hlen == 0 || hlen >= sizeof(host) || hlen > alen) {
+	if (hlen == 0 || hlen >= 256 || hlen > alen) {
 		snprintf(why, whylen, "URL has no valid host");
 		return 0;
 	}
@@ -491,6 +491,7 @@ int cg_verify_url_allowed(const char *url, const regex_t *hosts, size_t n, char 
 		host[i] = (char)tolower(ch);
 	}
 	host[hlen] = '\0';
+	int other_port = 0;
 	if (a[hlen] == ':') {
 		const char *p = a + hlen + 1;
 		size_t plen = alen - hlen - 1;
@@ -498,11 +499,24 @@ int cg_verify_url_allowed(const char *url, const regex_t *hosts, size_t n, char 
 			snprintf(why, whylen, "URL has a bad port");
 			return 0;
 		}
+		/* AWS serves certificates and confirmations on 443 only: another port on an allowed
+		 * name is some other service. It must be named in a pattern ("^host:8443$"), which
+		 * the anchored defaults never do. */
+		unsigned long port = strtoul(p, NULL, 10);
+		if (port != 443) {
+			snprintf(host + hlen, sizeof(host) - hlen, ":%lu", port);
+			other_port = 1;
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		if (regexec(&hosts[i], host, 0, NULL, 0) == 0)
 			return 1;
-	snprintf(why, whylen, "URL host is not in the allowlist");
+	int host_ok = 0;
+	host[hlen] = '\0';
+	for (size_t i = 0; other_port && i < n && !host_ok; i++)
+		host_ok = regexec(&hosts[i], host, 0, NULL, 0) == 0;
+	snprintf(why, whylen, host_ok ? "URL port is not 443 (and host:port is not in the allowlist)"
+				      : "URL host is not in the allowlist");
 	return 0;
 }
 

@@ -13,6 +13,8 @@ struct cg_mail_limits {
 	size_t max_attachments; /* attachments listed, default 50 */
 	size_t max_refs;        /* message ids kept from References, default 20 */
 	unsigned max_depth;     /* MIME nesting walked, default 16 */
+	size_t max_parts;       /* MIME parts (multiparts and the parts they delimit), default 1000:
+				 * counted over the raw text before GMime builds anything */
 };
 
 void cg_mail_limits_default(struct cg_mail_limits *lim);
@@ -34,7 +36,9 @@ void cg_mail_global_init(void);
  *   content_type}], is_bounce, is_auto_reply (bools), size (raw bytes).
  * Charsets are converted to UTF-8; invalid bytes become U+FFFD. Malformed MIME never
  * fails: what GMime recovers is used. Returns 0, CG_EINVAL (not a message: no header at
- * all, err says why) or CG_ENOMEM. lim may be NULL (defaults). Thread-safe.
+ * all, err says why), CG_E2BIG (more than lim->max_parts MIME parts: err says so; nothing
+ * was built, so a mail bomb costs one pass over its text) or CG_ENOMEM. lim may be NULL
+ * (defaults). Thread-safe.
  */
 int cg_mail_parse(const char *raw, size_t len, const struct cg_mail_limits *lim, cJSON **out, char *err,
 		  size_t errlen);
@@ -56,5 +60,14 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max);
  * "bulk") and writes a human sentence to why.
  */
 const char *cg_mail_noise(const cJSON *mail, int for_comment, char *why, size_t whylen);
+
+/*
+ * MIME parts of a raw message as GMime would build them, counted without building them:
+ * every multipart Content-Type (found at any line start, folded lines joined) counts one
+ * and declares a boundary; every line "--<boundary>" (trailing blanks allowed) counts one.
+ * Text that only looks like a header counts too, so the count is never lower than the
+ * parts GMime makes. Counting stops once it passes cap (the result is then cap + 1).
+ */
+size_t cg_mail_count_parts(const char *raw, size_t len, size_t cap);
 
 #endif

@@ -20,7 +20,8 @@
 
 static const char *sources = "  - name: nagios\n"
 			     "    type: email\n"
-			     "    rules: nagios\n"
+			     "    rules: {base: nagios, alert_senders: ['nagios@mon.example.com']}\n"
+			     "    reply_senders: ['*@example.com']\n"
 			     "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
 			     "    case_type: 00000000-0000-0000-0000-000000000001\n"
 			     "  - name: zabbix\n"

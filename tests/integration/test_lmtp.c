@@ -405,12 +405,82 @@ static void test_smtp_mode_and_rate(void **state)
 	stop(s);
 }
 
+/* A client that pipelines commands without reading the replies: the listener stops reading
+ * once its replies back up (they would pile up in memory), and answers everything once the
+ * client reads; one that never reads is closed at the timeout. */
+static void test_unread_replies(void **state)
+{
+	(void)state;
+	struct srv *s = start(0, 4096, 3000, 0);
+	int fd = dial(s->port);
+	static char noops[6 * 4096];
+	for (size_t i = 0; i < sizeof(noops); i += 6)
+		memcpy(noops + i, "NOOP\r\n", 6);
+	size_t sent = 0;
+	int blocked = 0;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		if (poll(&p, 1, 500) != 1) {
+			blocked = 1;
+			break;
+		}
+		ssize_t w = send(fd, noops, sizeof(noops), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0)
+			sent += (size_t)w;
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 10)
+			break;
+	}
+	if (!blocked)
+		fail_msg("the listener kept reading commands whose replies were not taken (%zu bytes sent)", sent);
+
+	/* Now read: every complete NOOP is answered (the greeting first). */
+	size_t want = sent / 6 + 1, got = 0, carry = 0;
+	char rb[65536];
+	while (got < want) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 5000) != 1)
+			fail_msg("replies: got %zu of %zu", got, want);
+		ssize_t r = recv(fd, rb + carry, sizeof(rb) - carry, 0);
+		if (r <= 0)
+			fail_msg("connection closed after %zu of %zu replies", got, want);
+		size_t len = carry + (size_t)r, start = 0;
+		for (size_t i = 0; i < len; i++)
+			if (rb[i] == '\n') {
+				got++;
+				start = i + 1;
+			}
+		carry = len - start;
+		memmove(rb, rb + start, carry);
+	}
+	close(fd);
+	/* One that never reads is closed at the inactivity timeout (3 s here), not kept. */
+	fd = dial(s->port);
+	for (int i = 0; i < 2000; i++)
+		if (send(fd, noops, sizeof(noops), MSG_NOSIGNAL | MSG_DONTWAIT) <= 0)
+			break;
+	struct timespec ts = {0, 100 * 1000 * 1000};
+	int closed = 0;
+	for (int i = 0; i < 100 && !closed; i++) {
+		nanosleep(&ts, NULL); /* waiting for the listener's timeout, polled */
+		closed = cg_lmtp_server_connections(s->s) == 0;
+	}
+	close(fd);
+	if (!closed)
+		fail_msg("a client that never reads was not closed at the timeout");
+	stop(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pipelined_session), cmocka_unit_test(test_dot_stuffing),
 		cmocka_unit_test(test_bad_commands),	  cmocka_unit_test(test_oversize_and_tempfail),
 		cmocka_unit_test(test_timeout),		  cmocka_unit_test(test_smtp_mode_and_rate),
+		cmocka_unit_test(test_unread_replies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

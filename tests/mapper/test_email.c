@@ -367,6 +367,60 @@ static void test_bad_input(void **state)
 	cg_event_list_cleanup(&ev);
 }
 
+/* MIME parts are counted over the raw text the way GMime will find them, before it builds any. */
+static void test_count_parts(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *raw;
+		size_t want;
+	} cases[] = {
+		{"Subject: plain\n\nno parts\n", 0},
+		/* one multipart, two delimiters, the closing line delimits nothing */
+		{"Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n\na\n--b1\n\nb\n--b1--\n", 3},
+		/* folded header, unquoted boundary, CRLF lines and trailing blanks */
+		{"Content-Type: multipart/mixed;\r\n\tboundary=b2\r\n\r\n--b2  \r\n\r\na\r\n--b2\r\n\r\nb\r\n--b2--\r\n", 3},
+		/* RFC 2231 parameter, as GMime reads it */
+		{"Content-Type: multipart/mixed; boundary*0=\"ab\"; boundary*1=\"cd\"\n\n--abcd\n\nx\n--abcd--\n", 2},
+		/* nested: two multiparts, three delimiters */
+		{"Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; boundary=i\n\n"
+		 "--i\n\nx\n--i--\n--o--\n",
+		 4},
+		/* lines that only start like a delimiter, or name another boundary, do not count */
+		{"Content-Type: multipart/mixed; boundary=b3\n\n--b3\n\n--b3x\n-- b3\n--other\n--b3--\n", 2},
+		/* a header name with space before the colon, in any case */
+		{"content-TYPE : Multipart/Mixed; boundary=b4\n\n--b4\n\n--b4\n\n", 3},
+		/* no boundary parameter: the multipart still counts */
+		{"Content-Type: multipart/mixed\n\n--x\n", 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t got = cg_mail_count_parts(cases[i].raw, strlen(cases[i].raw), 1000);
+		if (got != cases[i].want)
+			fail_msg("#%zu: got %zu parts, want %zu", i, got, cases[i].want);
+	}
+	/* Past the cap the count stops at cap + 1, and cg_mail_parse refuses with CG_E2BIG. */
+	char *bomb = malloc(64 + 7 * 5000);
+	assert_non_null(bomb);
+	size_t cap = 64 + 7 * 5000;
+	size_t o = (size_t)snprintf(bomb, cap, "Subject: b\nContent-Type: multipart/mixed; boundary=z\n\n");
+	for (int i = 0; i < 5000; i++)
+		o += (size_t)snprintf(bomb + o, cap - o, "--z\n\n");
+	assert_int_equal(cg_mail_count_parts(bomb, o, 100), 101);
+	struct cg_mail_limits lim;
+	cg_mail_limits_default(&lim);
+	assert_int_equal(lim.max_parts, 1000);
+	lim.max_parts = 100;
+	cJSON *m = NULL;
+	char err[256];
+	assert_int_equal(cg_mail_parse(bomb, o, &lim, &m, err, sizeof(err)), CG_E2BIG);
+	assert_null(m);
+	assert_string_equal(err, "message has more than 100 MIME parts (mail.max_parts)");
+	lim.max_parts = 6000;
+	assert_int_equal(cg_mail_parse(bomb, o, &lim, &m, err, sizeof(err)), 0);
+	cJSON_Delete(m);
+	free(bomb);
+}
+
 /* The literal corpus: every message parses, nothing crashes, payloads are sane. */
 static void test_shared_corpus(void **state)
 {
@@ -427,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_rules_nagios),	   cmocka_unit_test(test_rules_icinga_zabbix_am),
 		cmocka_unit_test(test_no_rules_heuristics), cmocka_unit_test(test_rules_custom),
 		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_count_parts),
 		cmocka_unit_test(test_shared_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,8 +46,17 @@ static struct cg_config *load_tool_file(const char *tool)
 	struct cg_config *cfg = parse(name, text, &errs);
 	if (!cfg)
 		fail_msg("conf/mail-rules/%s.yaml: got errors:\n%s\nwant it to load", tool, errs ? errs : "(none)");
-	if (cfg->warnings && *cfg->warnings)
-		fail_msg("conf/mail-rules/%s.yaml: got warnings:\n%s\nwant none", tool, cfg->warnings);
+	/* The shipped rule sets name no alert senders (a site's own): only that warning, about the
+	 * source, is expected; nothing about the rules file. */
+	for (const char *l = cfg->warnings; l && *l;) {
+		const char *eol = strchr(l, '\n');
+		size_t len = eol ? (size_t)(eol - l) : strlen(l);
+		char line[512];
+		snprintf(line, sizeof(line), "%.*s", (int)len, l);
+		if (!strstr(line, "source 'm' accepts alert mail from any sender"))
+			fail_msg("conf/mail-rules/%s.yaml: got warning:\n%s\nwant none about the rules", tool, line);
+		l = eol ? eol + 1 : NULL;
+	}
 	free(errs);
 	free(text);
 	free(name);

@@ -133,6 +133,9 @@ static void test_full_roundtrip(void **state)
 	assert_int_equal(c->header_timeout_ms, 3000);
 	assert_int_equal(c->body_timeout_ms, 60000);
 	assert_int_equal(c->idle_timeout_ms, 90 * 60000);
+	assert_int_equal(c->max_connections_per_address, 0);
+	assert_int_equal(c->first_byte_timeout_ms, 750);
+	assert_int_equal(c->write_timeout_ms, 120000);
 	assert_int_equal(c->max_inflight, 4);
 	assert_int_equal(c->retry_base_ms, 250);
 	assert_int_equal(c->retry_cap_ms, 600000);
@@ -210,7 +213,7 @@ static void test_full_roundtrip(void **state)
 	assert_int_equal(s->reopen_window_ms, 2 * 3600000);
 	assert_int_equal(s->raise_priority, 0);
 	assert_int_equal(s->lower_priority, 1);
-	assert_int_equal(s->line, 27);
+	assert_int_equal(s->line, 30);
 
 	struct cg_case_spec spec;
 	cg_config_case_spec(s, &spec);
@@ -280,6 +283,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c->header_timeout_ms, 10000);
 	assert_int_equal(c->body_timeout_ms, 30000);
 	assert_int_equal(c->idle_timeout_ms, 60000);
+	assert_int_equal(c->max_connections_per_address, 128);
+	assert_int_equal(c->first_byte_timeout_ms, 3000);
+	assert_int_equal(c->write_timeout_ms, 30000);
 	assert_int_equal(c->max_inflight, 16);
 	assert_int_equal(c->retry_base_ms, 1000);
 	assert_int_equal(c->retry_cap_ms, 300000);

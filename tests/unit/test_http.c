@@ -21,6 +21,7 @@
 
 #include <uv.h>
 
+#include "cidr.h"
 #include "err.h"
 #include "http.h"
 
@@ -79,6 +80,15 @@ static void handler(struct cg_http_request *req, void *ud)
 	assert_int_equal(req->body[req->body_len], '\0');
 	if (strcmp(req->path, "/drop") == 0 || x->mode == M_DROP) {
 		cg_http_drop(req);
+		return;
+	}
+	if (strcmp(req->path, "/big") == 0) {
+		enum { BIG = 512 * 1024 };
+		char *big = malloc(BIG);
+		assert_non_null(big);
+		memset(big, 'z', BIG);
+		x->respond_rc = cg_http_respond(req, 200, "text/plain", big, BIG, NULL, 0);
+		free(big);
 		return;
 	}
 	if (x->mode == M_ASYNC) {
@@ -185,6 +195,21 @@ static int cli_connect_rcvbuf(int port, int rcvbuf)
 static int cli_connect(int port)
 {
 	return cli_connect_rcvbuf(port, 0);
+}
+
+/* A connection from another loopback address (127.0.0.0/8 is all local). */
+static int cli_connect_from(int port, const char *ip)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in b = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	inet_pton(AF_INET, ip, &b.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&b, sizeof(b)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
 }
 
 static void cli_send(struct ctx *x, int fd, const char *data, size_t len)
@@ -518,6 +543,143 @@ static void test_pipeline_flood_async(void **state)
 	run_pipeline_flood(M_ASYNC);
 }
 
+/* Sends req repeatedly without reading answers until the socket takes no more (the server
+ * stopped reading) or max_ms passed. Returns how many whole requests went out. */
+static int flood_unread(struct ctx *x, int fd, const char *req, unsigned max_ms)
+{
+	size_t len = strlen(req), off = 0;
+	int sent = 0, idle = 0;
+	uint64_t end = now_ms() + max_ms;
+	while (now_ms() < end && idle < 10) {
+		ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			idle = 0;
+			off += (size_t)n;
+			if (off == len) {
+				off = 0;
+				sent++;
+			}
+		} else {
+			idle++;
+		}
+		pump(x, fd, POLLOUT, n > 0 ? 0 : 10);
+	}
+	return sent;
+}
+
+/* A client that pipelines without reading: the server parses only while its queued answers
+ * stay under the per-connection cap, then stops reading; everything is answered once the
+ * client reads. */
+static void test_output_cap(void **state)
+{
+	struct ctx x;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.max_output_conn = 16 * 1024;
+	ctx_start(&x, &lim, M_ECHO);
+	int fd = cli_connect_rcvbuf(x.port, 4096);
+	int sent = flood_unread(&x, fd, "GET /p HTTP/1.1\r\nHost: t\r\n\r\n", 3000);
+	size_t queued = cg_http_server_output_bytes(x.srv);
+	/* One answer may start past the cap (it is checked before each request). */
+	if (queued > lim.max_output_conn + 1024)
+		fail_msg("queued output: got %zu bytes, want at most %zu", queued, lim.max_output_conn + 1024);
+	if (x.nreq >= sent)
+		fail_msg("requests parsed while the client read nothing: got %d of %d, want fewer", x.nreq, sent);
+	struct cbuf *b = calloc(1, sizeof(*b));
+	struct resp r;
+	assert_non_null(b);
+	for (int i = 0; i < sent; i++) {
+		if (cli_resp(&x, fd, b, &r) != 0)
+			fail_msg("answer %d of %d missing", i, sent);
+		expect_status(&r, 200);
+	}
+	assert_int_equal(x.nreq, sent);
+	assert_int_equal(cg_http_server_output_bytes(x.srv), 0);
+	free(b);
+	close(fd);
+	ctx_finish(&x);
+}
+
+/* The total cap holds across connections: ten slow readers together stay under it. */
+static void test_output_total_cap(void **state)
+{
+	enum { N = 10 };
+	struct ctx x;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.max_output_conn = 64 * 1024;
+	lim.max_output_total = 32 * 1024;
+	ctx_start(&x, &lim, M_ECHO);
+	int fds[N];
+	for (int i = 0; i < N; i++) {
+		fds[i] = cli_connect_rcvbuf(x.port, 4096);
+		flood_unread(&x, fds[i], "GET /p HTTP/1.1\r\nHost: t\r\n\r\n", 1000);
+	}
+	size_t queued = cg_http_server_output_bytes(x.srv);
+	/* Each connection may finish the answer it was writing when the total was reached. */
+	if (queued > lim.max_output_total + N * 1024)
+		fail_msg("queued output over %d connections: got %zu bytes, want at most %zu", N, queued,
+			 lim.max_output_total + N * 1024);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	assert_true(wait_for(&x, no_conns, DEADLINE_MS));
+	assert_int_equal(cg_http_server_output_bytes(x.srv), 0);
+	ctx_finish(&x);
+}
+
+/* A large answer taken slowly but steadily is progress: not closed by write_timeout. */
+static void test_slow_big_answer(void **state)
+{
+	struct ctx x;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.write_timeout_ms = 300;
+	ctx_start(&x, &lim, M_ECHO);
+	int fd = cli_connect_rcvbuf(x.port, 8192);
+	cli_sends(&x, fd, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+	size_t got = 0;
+	char buf[16384];
+	uint64_t end = now_ms() + 20000;
+	while (got < 512 * 1024 + 60 && now_ms() < end) {
+		/* About 200 KiB/s: the answer takes 2.5 s, far past the timeout, always moving. */
+		uint64_t until = now_ms() + 40;
+		while (now_ms() < until)
+			pump(&x, fd, 0, 10);
+		ssize_t n = recv(fd, buf, 8192, 0);
+		if (n == 0)
+			fail_msg("closed after %zu bytes of a slowly read answer", got);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	if (got < 512 * 1024)
+		fail_msg("slow big answer: got %zu bytes, want all", got);
+	close(fd);
+	ctx_finish(&x);
+}
+
+/* A client that never takes its answers is closed after write_timeout. */
+static void test_write_stall(void **state)
+{
+	struct ctx x;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.write_timeout_ms = 1500;
+	lim.max_output_conn = 8 * 1024;
+	ctx_start(&x, &lim, M_ECHO);
+	int fd = cli_connect_rcvbuf(x.port, 4096);
+	flood_unread(&x, fd, "GET /stall HTTP/1.1\r\nHost: t\r\n\r\n", 2000);
+	assert_true(cg_http_server_output_bytes(x.srv) > 0);
+	uint64_t t0 = now_ms();
+	assert_true(wait_for(&x, no_conns, DEADLINE_MS));
+	uint64_t took = now_ms() - t0;
+	/* Checked once a second: by the timeout plus one sweep (and some slack). */
+	if (took > 1500 + 1000 + 500)
+		fail_msg("stalled writer closed after %llu ms, want within 3 s", (unsigned long long)took);
+	assert_int_equal(cg_http_server_output_bytes(x.srv), 0);
+	close(fd);
+	ctx_finish(&x);
+}
+
 static void test_async_answer(void **state)
 {
 	struct ctx x;
@@ -724,6 +886,14 @@ static void test_malformed(void **state)
 		"GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
 		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 		"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+		/* obs-fold: a continuation line, also as the first header line, also split across reads */
+		"GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n",
+		"GET / HTTP/1.1\r\n\tX-A: a\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: t\r\nX-A:\r\n Authorization: Bearer x\r\nContent-Length: 0\r\n\r\n",
+		/* the same credential or routing header twice: which one counts would depend on the reader */
+		"GET / HTTP/1.1\r\nAuthorization: Bearer a\r\nauthorization: Bearer b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Type: a/b\r\nContent-Type: c/d\r\nContent-Length: 0\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct cbuf b = {0};
@@ -735,6 +905,31 @@ static void test_malformed(void **state)
 		close(fd);
 	}
 	assert_int_equal(x.nreq, 0);
+	/* The fold split between two reads is found as well; the messages say what was wrong. */
+	struct cbuf b = {0};
+	int fd = cli_connect(x.port);
+	cli_sends(&x, fd, "GET / HTTP/1.1\r\nX-A: a\r\n");
+	pump(&x, fd, POLLIN, 50);
+	assert_int_equal(get_resp(&x, fd, &b, " b\r\n\r\n", &r), 0);
+	expect_json_error(&r, 400);
+	if (!strstr(r.body, "obs-folded header line"))
+		fail_msg("obs-fold: got %s, want the reason named", r.body);
+	close(fd);
+	struct cbuf b2 = {0};
+	fd = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd, &b2, "GET / HTTP/1.1\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n", &r), 0);
+	if (!strstr(r.body, "duplicate Authorization header"))
+		fail_msg("duplicate: got %s, want the header named", r.body);
+	close(fd);
+	/* A body that looks like a folded header line is not a head: a normal answer. */
+	struct cbuf b3 = {0};
+	fd = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd, &b3, "POST /ok HTTP/1.1\r\nContent-Length: 6\r\n\r\n\n b\r\n\r", &r), 0);
+	expect_status(&r, 200);
+	assert_int_equal(get_resp(&x, fd, &b3, "GET /next HTTP/1.1\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	close(fd);
+	assert_int_equal(x.nreq, 2);
 	ctx_finish(&x);
 }
 
@@ -830,6 +1025,164 @@ static void test_max_connections(void **state)
 	assert_true(wait_for(&x, two_conns, DEADLINE_MS));
 	close(fd1);
 	close(fd2);
+	ctx_finish(&x);
+}
+
+static const char *const health[] = {"/healthz", NULL};
+
+/* With every slot taken, a reserved slot still answers a health check (and nothing else). */
+static void test_reserved_slots(void **state)
+{
+	struct ctx x;
+	struct resp r;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.max_connections = 2;
+	lim.reserved = 1;
+	lim.reserved_paths = health;
+	ctx_start(&x, &lim, M_ECHO);
+	int fd1 = cli_connect(x.port), fd2 = cli_connect(x.port);
+	assert_true(wait_for(&x, two_conns, DEADLINE_MS));
+	/* The probe gets through, once (Connection: close). */
+	struct cbuf b3 = {0};
+	int fd3 = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd3, &b3, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	assert_non_null(find_ci(r.head, "Connection: close"));
+	assert_true(cli_eof(&x, fd3, &b3, DEADLINE_MS));
+	close(fd3);
+	/* Anything else in a reserved slot: 503. */
+	struct cbuf b4 = {0};
+	int fd4 = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd4, &b4, "POST /hooks/x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", &r), 0);
+	expect_json_error(&r, 503);
+	close(fd4);
+	assert_true(wait_for(&x, two_conns, DEADLINE_MS));
+	/* One reserved slot: while it is held, the next connection is refused at once; the holder
+	 * gets 503 after a second of silence. */
+	struct cbuf b5 = {0}, b6 = {0};
+	int fd5 = cli_connect(x.port);
+	pump(&x, fd5, POLLIN, 50);
+	int fd6 = cli_connect(x.port);
+	assert_int_equal(cli_resp(&x, fd6, &b6, &r), 0);
+	expect_json_error(&r, 503);
+	uint64_t t0 = now_ms();
+	assert_int_equal(cli_resp(&x, fd5, &b5, &r), 0);
+	expect_json_error(&r, 503);
+	if (now_ms() - t0 > 1500)
+		fail_msg("silent reserved connection answered after %llu ms, want about 1 s",
+			 (unsigned long long)(now_ms() - t0));
+	close(fd5);
+	close(fd6);
+	assert_int_equal(x.nreq, 1);
+	close(fd1);
+	close(fd2);
+	ctx_finish(&x);
+}
+
+/* One address may hold max_per_addr connections; other addresses and exempt ranges may not be held back. */
+static void test_per_address(void **state)
+{
+	struct ctx x;
+	struct resp r;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.max_per_addr = 2;
+	ctx_start(&x, &lim, M_ECHO);
+	int fd1 = cli_connect(x.port), fd2 = cli_connect(x.port);
+	assert_true(wait_for(&x, two_conns, DEADLINE_MS));
+	struct cbuf b3 = {0};
+	int fd3 = cli_connect(x.port);
+	assert_int_equal(cli_resp(&x, fd3, &b3, &r), 0);
+	expect_json_error(&r, 503);
+	if (!strstr(r.body, "too many connections from this address"))
+		fail_msg("per-address refusal: got %s", r.body);
+	close(fd3);
+	/* Another address is served. */
+	struct cbuf b4 = {0};
+	int fd4 = cli_connect_from(x.port, "127.0.0.2");
+	assert_int_equal(get_resp(&x, fd4, &b4, "GET /other HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	close(fd4);
+	/* A trusted proxy carries many clients: exempt. */
+	struct cg_cidr lo;
+	assert_int_equal(cg_cidr_parse("127.0.0.1/32", &lo), 0);
+	assert_int_equal(cg_http_server_set_exempt(x.srv, &lo, 1), 0);
+	struct cbuf b5 = {0};
+	int fd5 = cli_connect(x.port);
+	assert_int_equal(get_resp(&x, fd5, &b5, "GET /proxy HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	close(fd5);
+	close(fd1);
+	close(fd2);
+	ctx_finish(&x);
+}
+
+/* A connection that sends nothing is dropped after first_byte_timeout; one that started has
+ * the rest of the header timeout. */
+static void test_first_byte_timeout(void **state)
+{
+	struct ctx x;
+	struct resp r;
+	struct cg_http_limits lim;
+	cg_http_limits_default(&lim);
+	lim.first_byte_timeout_ms = 150;
+	lim.header_timeout_ms = 3000;
+	ctx_start(&x, &lim, M_ECHO);
+	struct cbuf b = {0};
+	int fd = cli_connect(x.port);
+	uint64_t t0 = now_ms();
+	assert_true(cli_eof(&x, fd, &b, DEADLINE_MS));
+	uint64_t took = now_ms() - t0;
+	if (took > 1000)
+		fail_msg("silent connection closed after %llu ms, want about 150", (unsigned long long)took);
+	assert_int_equal(b.len, 0);
+	close(fd);
+	struct cbuf b2 = {0};
+	fd = cli_connect(x.port);
+	cli_sends(&x, fd, "GET /slow");
+	uint64_t end = now_ms() + 400; /* past the first-byte timeout, within the header timeout */
+	while (now_ms() < end)
+		pump(&x, fd, POLLIN, 20);
+	assert_int_equal(get_resp(&x, fd, &b2, " HTTP/1.1\r\nHost: t\r\n\r\n", &r), 0);
+	expect_status(&r, 200);
+	close(fd);
+	ctx_finish(&x);
+}
+
+static int deny_continue(struct cg_http_request *req, void *ud)
+{
+	(void)ud;
+	return cg_http_header_get(req, "x-test") == NULL;
+}
+
+/* 100 Continue only when the server's check of the head says so. */
+static void test_continue_hook(void **state)
+{
+	struct ctx x;
+	struct resp r;
+	ctx_start(&x, NULL, M_ECHO);
+	cg_http_server_set_continue(x.srv, deny_continue);
+	struct cbuf b = {0};
+	int fd = cli_connect(x.port);
+	cli_sends(&x, fd, "POST /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+	assert_int_equal(cli_resp(&x, fd, &b, &r), 0);
+	expect_status(&r, 100);
+	assert_int_equal(get_resp(&x, fd, &b, "data", &r), 0);
+	expect_status(&r, 200);
+	close(fd);
+	/* Refused by the check: no 100; the body sent anyway (after the client's wait) is answered. */
+	struct cbuf b2 = {0};
+	fd = cli_connect(x.port);
+	cli_sends(&x, fd, "POST /e HTTP/1.1\r\nHost: t\r\nX-Test: no\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+	uint64_t end = now_ms() + 300;
+	while (now_ms() < end)
+		cli_fill(&x, fd, &b2);
+	if (b2.len != 0)
+		fail_msg("refused head: got %zu bytes (%.40s), want no 100 Continue", b2.len, b2.d);
+	assert_int_equal(get_resp(&x, fd, &b2, "data", &r), 0);
+	expect_status(&r, 200);
+	close(fd);
 	ctx_finish(&x);
 }
 
@@ -1007,6 +1360,10 @@ int main(void)
 		cmocka_unit_test(test_pipeline_async),
 		cmocka_unit_test(test_pipeline_flood),
 		cmocka_unit_test(test_pipeline_flood_async),
+		cmocka_unit_test(test_output_cap),
+		cmocka_unit_test(test_output_total_cap),
+		cmocka_unit_test(test_write_stall),
+		cmocka_unit_test(test_slow_big_answer),
 		cmocka_unit_test(test_async_answer),
 		cmocka_unit_test(test_disconnect_reset),
 		cmocka_unit_test(test_disconnect_fin),
@@ -1018,6 +1375,10 @@ int main(void)
 		cmocka_unit_test(test_header_timeout),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_reserved_slots),
+		cmocka_unit_test(test_per_address),
+		cmocka_unit_test(test_first_byte_timeout),
+		cmocka_unit_test(test_continue_hook),
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_server_close),
 		cmocka_unit_test(test_create_errors),

@@ -22,6 +22,7 @@
 	"  - name: nagios\n"                                                                       \
 	"    type: email\n"                                                                        \
 	"    rules: nagios\n"                                                                      \
+	"    reply_senders: ['*@example.com']\n"                                                   \
 	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                      \
 	"    case_type: 00000000-0000-0000-0000-000000000001\n"                                    \
 	"  - name: backup\n"                                                                       \
@@ -76,6 +77,30 @@ static void test_config_mail(void **state)
 	assert_non_null(s);
 	assert_string_equal(s->name, "nagios");
 	assert_null(cg_config_mail_route(cfg, "someone@example.com"));
+	assert_int_equal(cfg->mail.max_parts, 1000);
+	assert_null(cfg->mail.authserv_id);
+	assert_int_equal(cg_config_source(cfg, "backup")->nreply_senders, 0);
+	assert_int_equal(cg_config_source(cfg, "backup")->reply_to_closed, 0);
+	cg_config_free(cfg);
+
+	/* A mail section without listen configures pipe mode only; the new keys. */
+	cfg = load("datadog: { url: 'http://127.0.0.1:1' }\n"
+		   "mail:\n  max_parts: 200\n  authserv_id: mx.example.com\n" SOURCES
+		   "  - name: replies\n    type: email\n    reply_senders: ['*@Example.COM', ops@corp.example]\n"
+		   "    reply_to_closed: yes\n"
+		   "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+		   "    case_type: 00000000-0000-0000-0000-000000000001\n",
+		   &errs);
+	if (!cfg)
+		fail_msg("pipe-only mail config: got errors:\n%s", errs ? errs : "(none)");
+	free(errs);
+	assert_false(cfg->mail.enabled);
+	assert_int_equal(cfg->mail.max_parts, 200);
+	assert_string_equal(cfg->mail.authserv_id, "mx.example.com");
+	const struct cg_source_config *rs = cg_config_source(cfg, "replies");
+	assert_int_equal(rs->nreply_senders, 2);
+	assert_string_equal(rs->reply_senders[0], "*@example.com");
+	assert_int_equal(rs->reply_to_closed, 1);
 	cg_config_free(cfg);
 
 	/* Without routes: "+name" picks the email source of that name. */
@@ -100,6 +125,17 @@ static void test_config_mail_errors(void **state)
 		{"mail: { listen: '127.0.0.1:1', protocol: pop3 }\n", "mail.protocol: unknown value 'pop3'"},
 		{"mail: { listen: '127.0.0.1:1', routes: [ { rcpt: a@b, source: hook } ] }\n", "is not `type: email`"},
 		{"mail: { listen: '127.0.0.1:1', routes: [ { rcpt: a@b, source: nope } ] }\n", "no source named 'nope'"},
+		{"mail: { max_parts: 0 }\n", "mail.max_parts"},
+		{"mail: { authserv_id: 'mx.example.com; dkim=pass' }\n", "mail.authserv_id: 'mx.example.com; dkim=pass' is not an authserv-id"},
+		{"sources:\n  - { name: h, type: generic, auth: none, reply_senders: [a@b], project: "
+		 "d4bbe1af-f36e-42f1-87c1-493ca35c320e, case_type: 00000000-0000-0000-0000-000000000001 }\n",
+		 "reply_senders: only `type: email` sources take replies"},
+		{"sources:\n  - { name: h, type: generic, auth: none, reply_to_closed: true, project: "
+		 "d4bbe1af-f36e-42f1-87c1-493ca35c320e, case_type: 00000000-0000-0000-0000-000000000001 }\n",
+		 "reply_to_closed: only `type: email` sources take replies"},
+		{"sources:\n  - { name: m, type: email, reply_to_closed: maybe, project: "
+		 "d4bbe1af-f36e-42f1-87c1-493ca35c320e, case_type: 00000000-0000-0000-0000-000000000001 }\n",
+		 "reply_to_closed"},
 		{"sources:\n  - { name: m, type: email, rules: nagious, project: d4bbe1af-f36e-42f1-87c1-493ca35c320e, "
 		 "case_type: 00000000-0000-0000-0000-000000000001 }\n",
 		 "unknown rule set 'nagious' (shipped: nagios, icinga2, zabbix, alertmanager)"},
@@ -183,7 +219,7 @@ static struct cg_mail_plan *take(struct fx *f, const char *name, int64_t now)
 	struct cg_mail_plan *p = NULL;
 	char err[256];
 	const struct cg_source_config *src = cg_config_source(f->cfg, "nagios");
-	if (cg_mail_plan_build(src, f->b, m, now, &p, err, sizeof(err)) != 0)
+	if (cg_mail_plan_build(src, f->b, m, NULL, now, &p, err, sizeof(err)) != 0)
 		fail_msg("%s: plan: %s", name, err);
 	cJSON_Delete(m);
 	assert_int_equal(cg_store_begin(f->st), 0);
@@ -220,7 +256,7 @@ static void test_threading(void **state)
 	assert_string_equal(p->evs[0].dedup_key, "nagios:web1/HTTP");
 	cg_mail_plan_free(p);
 	char *key = NULL;
-	assert_int_equal(cg_store_seen_get(f.st, "mailref:nagios-1@mon.example.com", now, &key), 0);
+	assert_int_equal(cg_store_seen_get(f.st, "mailref:nagios:nagios-1@mon.example.com", now, &key), 0);
 	assert_string_equal(key, "nagios:web1/HTTP");
 	free(key);
 	/* The same message again (an MTA retry after a lost 250): dropped. */
@@ -248,8 +284,8 @@ static void test_threading(void **state)
 	assert_int_equal(cg_store_case_put(f.st, &c), 0);
 	cJSON *m = mail_of("reply_casekey.eml");
 	cJSON_ReplaceItemInObject(m, "message_id", cJSON_CreateString("reply-3@mail.example.com"));
-	assert_int_equal(cg_mail_plan_build(cg_config_source(f.cfg, "nagios"), f.b, m, now + 5, &p, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		cg_mail_plan_build(cg_config_source(f.cfg, "nagios"), f.b, m, NULL, now + 5, &p, err, sizeof(err)), 0);
 	cJSON_Delete(m);
 	assert_int_equal(cg_mail_plan_store(f.st, p, now + 5), 0);
 	assert_int_equal(p->outcome, CG_MAIL_OUT_COMMENT);
@@ -274,6 +310,205 @@ static void test_threading(void **state)
 	free(f.dir);
 }
 
+/* ---- who may act through a mail source ---- */
+
+#define TRUST_SOURCES                                                                               \
+	"sources:\n"                                                                               \
+	"  - name: ops\n"                                                                          \
+	"    type: email\n"                                                                        \
+	"    rules: {base: nagios, alert_senders: ['nagios@mon.example.com']}\n"                   \
+	"    reply_senders: ['*@example.com']\n"                                                   \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                      \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n"                                    \
+	"  - name: other\n"                                                                        \
+	"    type: email\n"                                                                        \
+	"    rules: {base: nagios, alert_senders: ['nagios@mon.example.com']}\n"                   \
+	"    reply_senders: ['*@example.com']\n"                                                   \
+	"    reply_to_closed: true\n"                                                              \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                      \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n"                                    \
+	"  - name: open\n"                                                                         \
+	"    type: email\n"                                                                        \
+	"    rules: nagios\n"                                                                      \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                      \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n"
+
+struct tfx {
+	char *dir;
+	struct cg_config *cfg;
+	struct cg_store *st;
+	struct cg_builder *b[3];
+	int64_t now;
+};
+
+static void set_str(cJSON *m, const char *k, const char *v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(m, k);
+	if (v)
+		assert_non_null(cJSON_AddStringToObject(m, k, v));
+}
+
+/* Plans and stores fixture `name` for source with From/envelope/Message-ID replaced (NULL: keep,
+ * "" envelope: remove it). Returns the plan (caller frees). */
+static struct cg_mail_plan *deliver(struct tfx *f, const char *source, const char *name, const char *from,
+				    const char *envelope, const char *message_id, const char *authserv_id)
+{
+	cJSON *m = mail_of(name);
+	if (from)
+		set_str(m, "from", from);
+	set_str(m, "envelope_from", envelope && *envelope ? envelope : NULL);
+	if (message_id)
+		set_str(m, "message_id", message_id);
+	const struct cg_source_config *src = cg_config_source(f->cfg, source);
+	size_t idx = (size_t)(src - f->cfg->sources);
+	struct cg_mail_plan *p = NULL;
+	char err[256];
+	f->now += 10;
+	if (cg_mail_plan_build(src, f->b[idx], m, authserv_id, f->now, &p, err, sizeof(err)) != 0)
+		fail_msg("%s: plan: %s", name, err);
+	cJSON_Delete(m);
+	assert_int_equal(cg_store_begin(f->st), 0);
+	int rc = cg_mail_plan_store(f->st, p, f->now);
+	if (rc)
+		fail_msg("%s: store: %s", name, cg_strerror(rc));
+	assert_int_equal(cg_store_commit(f->st), 0);
+	return p;
+}
+
+static void expect_outcome(struct cg_mail_plan *p, enum cg_mail_outcome want, const char *reason, const char *what)
+{
+	if (p->outcome != want || (reason && strcmp(p->reason_code, reason) != 0))
+		fail_msg("%s: got outcome %d (%s: %s), want %d (%s)", what, p->outcome, p->reason_code, p->reason, want,
+			 reason ? reason : "-");
+	cg_mail_plan_free(p);
+}
+
+static void test_reply_rules(void **state)
+{
+	(void)state;
+	struct tfx f = {0};
+	f.dir = cg_h_tmpdir("mailtrust");
+	char *errs = NULL;
+	char *text = cg_h_fmt("datadog: { url: 'http://127.0.0.1:1' }\nstate_dir: %s\n" TRUST_SOURCES, f.dir);
+	f.cfg = load(text, &errs);
+	free(text);
+	if (!f.cfg)
+		fail_msg("config: %s", errs);
+	/* The open source accepts alerts from anyone: check-config says so. */
+	if (!f.cfg->warnings || !strstr(f.cfg->warnings, "source 'open' accepts alert mail from any sender"))
+		fail_msg("warnings: got %s, want one about source 'open'", f.cfg->warnings ? f.cfg->warnings : "(none)");
+	if (strstr(f.cfg->warnings, "source 'ops'"))
+		fail_msg("warnings: %s names source 'ops', which has alert_senders", f.cfg->warnings);
+	free(errs);
+	char err[256];
+	assert_int_equal(cg_store_sqlite_open(f.dir, &f.st, err, sizeof(err)), 0);
+	for (size_t i = 0; i < 3; i++) {
+		struct cg_case_spec spec;
+		cg_config_case_spec(&f.cfg->sources[i], &spec);
+		assert_int_equal(cg_builder_create(&spec, &f.b[i], err, sizeof(err)), 0);
+	}
+	f.now = 1715680000000;
+
+	/* An alert from the alert sender, with its own envelope: queued. */
+	expect_outcome(deliver(&f, "ops", "nagios_problem.eml", NULL, "nagios@mon.example.com", NULL, NULL),
+		       CG_MAIL_OUT_EVENTS, NULL, "alert");
+	/* The same From with a stranger's envelope: nothing (forged), also for the recovery. */
+	expect_outcome(deliver(&f, "ops", "nagios_recovery.eml", NULL, "attacker@evil.example", NULL, NULL),
+		       CG_MAIL_OUT_IGNORED, "sender", "forged envelope");
+	/* A reply sender's reply threads (the envelope agrees). */
+	struct cg_mail_plan *p = deliver(&f, "ops", "reply_thread.eml", NULL, "joerg@example.com", NULL, NULL);
+	assert_string_equal(p->target, "ops:web1/HTTP");
+	expect_outcome(p, CG_MAIL_OUT_COMMENT, NULL, "trusted reply");
+	/* A stranger's reply, or a reply sender's From over a stranger's envelope: no comment. */
+	expect_outcome(deliver(&f, "ops", "reply_thread.eml", "random@evil.example", "random@evil.example", "r-2@x", NULL),
+		       CG_MAIL_OUT_IGNORED, "reply_sender", "stranger reply");
+	expect_outcome(deliver(&f, "ops", "reply_thread.eml", NULL, "random@evil.example", "r-3@x", NULL),
+		       CG_MAIL_OUT_IGNORED, "reply_sender", "forged reply envelope");
+	/* Another source never finds this source's mail (its refs are per source)... */
+	expect_outcome(deliver(&f, "other", "reply_thread.eml", NULL, "joerg@example.com", "r-4@x", NULL),
+		       CG_MAIL_OUT_IGNORED, NULL, "reply through another source");
+	/* ...nor its case by key in the subject. */
+	struct cg_store_case c = {.dedup_key = "ops:web1/HTTP", .case_id = "id-1", .case_key = "PROJ-42",
+				  .state = CG_CASE_OPEN, .generation = 1};
+	assert_int_equal(cg_store_case_put(f.st, &c), 0);
+	expect_outcome(deliver(&f, "other", "reply_casekey.eml", NULL, "ops@example.com", "r-5@x", NULL),
+		       CG_MAIL_OUT_IGNORED, "reply_source", "case key of another source");
+	p = deliver(&f, "ops", "reply_casekey.eml", NULL, "ops@example.com", "r-6@x", NULL);
+	expect_outcome(p, CG_MAIL_OUT_COMMENT, NULL, "case key of its own source");
+	/* A reference written before refs were per source still threads, for its own source only. */
+	assert_int_equal(cg_store_begin(f.st), 0);
+	int was = 0;
+	assert_int_equal(cg_store_seen(f.st, "mailref:legacy-1@mon.example.com", "ops:web1/HTTP", f.now, &was), 0);
+	assert_int_equal(cg_store_commit(f.st), 0);
+	/* Closed: ops refuses replies to it, other (reply_to_closed: true) would take its own. */
+	c.state = CG_CASE_CLOSED;
+	c.closed_ms = f.now;
+	assert_int_equal(cg_store_case_put(f.st, &c), 0);
+	expect_outcome(deliver(&f, "ops", "reply_thread.eml", NULL, "joerg@example.com", "r-7@x", NULL),
+		       CG_MAIL_OUT_IGNORED, "reply_closed", "reply to a closed case");
+	expect_outcome(deliver(&f, "ops", "reply_casekey.eml", NULL, "ops@example.com", "r-8@x", NULL),
+		       CG_MAIL_OUT_IGNORED, "reply_closed", "case key of a closed case");
+	struct cg_store_case oc = {.dedup_key = "other:web1/HTTP", .case_id = "id-2", .case_key = "PROJ-43",
+				   .state = CG_CASE_CLOSED, .closed_ms = f.now, .generation = 1};
+	assert_int_equal(cg_store_case_put(f.st, &oc), 0);
+	cJSON *mk = mail_of("reply_casekey.eml");
+	set_str(mk, "subject", "Re: [PROJ-43] still broken");
+	set_str(mk, "envelope_from", "ops@example.com");
+	set_str(mk, "message_id", "r-9@x");
+	const struct cg_source_config *other = cg_config_source(f.cfg, "other");
+	assert_int_equal(cg_mail_plan_build(other, f.b[1], mk, NULL, f.now, &p, err, sizeof(err)), 0);
+	cJSON_Delete(mk);
+	assert_int_equal(cg_store_begin(f.st), 0);
+	assert_int_equal(cg_mail_plan_store(f.st, p, f.now), 0);
+	assert_int_equal(cg_store_commit(f.st), 0);
+	assert_string_equal(p->target, "other:web1/HTTP");
+	expect_outcome(p, CG_MAIL_OUT_COMMENT, NULL, "reply_to_closed: true");
+	/* The legacy reference of ops' mail, through another source: not threaded there. */
+	mk = mail_of("reply_thread.eml");
+	cJSON_DeleteItemFromObjectCaseSensitive(mk, "references");
+	set_str(mk, "in_reply_to", "legacy-1@mon.example.com");
+	set_str(mk, "envelope_from", "joerg@example.com");
+	set_str(mk, "message_id", "r-10@x");
+	assert_int_equal(cg_mail_plan_build(other, f.b[1], mk, NULL, f.now, &p, err, sizeof(err)), 0);
+	cJSON_Delete(mk);
+	assert_int_equal(cg_store_begin(f.st), 0);
+	assert_int_equal(cg_mail_plan_store(f.st, p, f.now), 0);
+	assert_int_equal(cg_store_commit(f.st), 0);
+	expect_outcome(p, CG_MAIL_OUT_IGNORED, "reply_source", "legacy ref of another source");
+
+	/* A source with neither reply_senders nor alert_senders takes no replies. */
+	expect_outcome(deliver(&f, "open", "reply_casekey.eml", NULL, "ops@example.com", "r-11@x", NULL),
+		       CG_MAIL_OUT_EVENTS, NULL, "reply to a source without reply senders (an alert, by its config)");
+
+	/* With mail.authserv_id, the MTA's Authentication-Results decide (the envelope may differ). */
+	cJSON *ma = mail_of("nagios_problem.eml");
+	cJSON *h = cJSON_GetObjectItemCaseSensitive(ma, "headers");
+	cJSON_AddStringToObject(h, "authentication-results",
+				"mx.example.com; dmarc=pass (p=reject) header.from=mon.example.com");
+	set_str(ma, "envelope_from", "bounces+srs=x@forwarder.example");
+	set_str(ma, "message_id", "a-1@x");
+	const struct cg_source_config *ops = cg_config_source(f.cfg, "ops");
+	assert_int_equal(cg_mail_plan_build(ops, f.b[0], ma, "mx.example.com", f.now, &p, err, sizeof(err)), 0);
+	if (p->nevs != 1)
+		fail_msg("authenticated alert: got %zu events (%s), want 1", p->nevs, p->reason);
+	cg_mail_plan_free(p);
+	/* The same mail checked against another authserv-id: untrusted. */
+	assert_int_equal(cg_mail_plan_build(ops, f.b[0], ma, "mx.other.example", f.now, &p, err, sizeof(err)), 0);
+	assert_int_equal(p->nevs, 0);
+	assert_string_equal(p->reason_code, "sender");
+	if (!strstr(p->reason, "not 'mx.other.example'"))
+		fail_msg("reason: got %s, want the authserv-id named", p->reason);
+	cg_mail_plan_free(p);
+	cJSON_Delete(ma);
+
+	for (size_t i = 0; i < 3; i++)
+		cg_builder_destroy(f.b[i]);
+	cg_store_close(f.st);
+	cg_config_free(f.cfg);
+	cg_h_rmrf(f.dir);
+	free(f.dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_config_mail_errors),
 		cmocka_unit_test(test_lifecycle_note),
 		cmocka_unit_test(test_threading),
+		cmocka_unit_test(test_reply_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

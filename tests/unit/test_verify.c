@@ -538,6 +538,11 @@ static void test_url_allowlist(void **state)
 		{"https://SNS.eu-west-3.amazonaws.com/x.pem", 1},
 		{"https://sns.cn-north-1.amazonaws.com.cn/x.pem", 1},
 		{"https://sns.us-east-1.amazonaws.com:443/x.pem", 1},
+		{"https://sns.us-east-1.amazonaws.com:8443/x.pem", 0},
+		{"https://sns.us-east-1.amazonaws.com:444/x.pem", 0},
+		{"https://sns.us-east-1.amazonaws.com:0/x.pem", 0},
+		{"https://sns.us-east-1.amazonaws.com:65535?x", 0},
+		{"https://sns.us-east-1.amazonaws.com:00443/x.pem", 1},
 		{"http://sns.us-east-1.amazonaws.com/x.pem", 0},
 		{"https://sns.us-east-1.amazonaws.com.evil.example/x.pem", 0},
 		{"https://evil.example/sns.us-east-1.amazonaws.com/x.pem", 0},
@@ -556,6 +561,20 @@ static void test_url_allowlist(void **state)
 		}
 	}
 	assert_int_equal(v->confirm, 1);
+	cg_config_free(c);
+	/* Another port only where a pattern names it (host:port); the host alone does not allow it. */
+	c = cfg_with("      - sns: {cert_hosts: ['^certs\\.example$', '^certs\\.example:8443$']}\n");
+	v = &c->sources[0].verify[0];
+	assert_int_equal(cg_verify_url_allowed("https://certs.example:8443/c.pem", v->cert_hosts, v->ncert_hosts, why,
+					       sizeof(why)),
+			 1);
+	assert_int_equal(cg_verify_url_allowed("https://certs.example:8444/c.pem", v->cert_hosts, v->ncert_hosts, why,
+					       sizeof(why)),
+			 0);
+	CHECK_STR(why, "URL port is not 443 (and host:port is not in the allowlist)");
+	assert_int_equal(cg_verify_url_allowed("https://certs.example/c.pem", v->cert_hosts, v->ncert_hosts, why,
+					       sizeof(why)),
+			 1);
 	cg_config_free(c);
 }
 
