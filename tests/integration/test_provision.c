@@ -375,6 +375,70 @@ static void test_datadog_error(void **state)
 }
 
 
+/* case_types: the marker attribute is created once; Datadog's enum cases are sent whatever the file
+ * says; a tight rate limit is waited out (429s), not failed. */
+static void test_case_types_enums_429(void **state)
+{
+	struct itest *t = *state;
+	char *out;
+	char *cfg = cg_h_fmt("provision:\n"
+			     "  case_types:\n"
+			     "    - id: 00000000-0000-0000-0000-000000000001\n"
+			     "      custom_attributes:\n"
+			     "        - { key: casegate_ref, type: TEXT, display_name: casegate reference }\n"
+			     "  projects:\n"
+			     "    - key: ENUM\n"
+			     "      name: Enums\n"
+			     "      notification_rules:\n"
+			     "        - { query: \"\", triggers: [{type: status_transitioned}], recipients: [{type: http, data: "
+			     "{name: casegate-case-events}}] }\n"
+			     "      automation_rules:\n"
+			     "        - name: Upper in the file\n"
+			     "          trigger: { type: CASE_CREATED }\n"
+			     "          action: { type: EXECUTE_WORKFLOW, data: { handle: page-oncall } }\n");
+	assert_int_equal(itest_write_config(t, cfg, sources), 0);
+	free(cfg);
+	/* Three requests a second: the plan and the apply need more; 429s are waited out. */
+	assert_int_equal(itest_sim_post(t, "/_sim/faults", "{\"rate_limit\":3,\"rate_period\":1}"), 200);
+	double r429 = itest_sim_stat(t, "rejected_429");
+	provision(t, "--plan", 0, &out);
+	expect(out, "+ custom_attribute casegate_ref on 00000000-0000-0000-0000-000000000001", 1);
+	free(out);
+	provision(t, "--apply", 0, &out);
+	expect(out, "created custom_attribute casegate_ref", 1);
+	expect(out, "created notification_rule ENUM", 1);
+	expect(out, "created automation_rule ENUM", 1);
+	free(out);
+	provision(t, "--plan", 0, &out);
+	expect(out, "No changes.", 1);
+	free(out);
+	double got429 = itest_sim_stat(t, "rejected_429") - r429;
+	assert_int_equal(itest_sim_post(t, "/_sim/faults", "{\"rate_limit\":0}"), 200);
+	if (got429 < 1)
+		fail_msg("429 answers during provisioning: got %.0f, want >= 1 (the limit must have been hit)", got429);
+	/* The type has the attribute, as TEXT. */
+	char url[256];
+	snprintf(url, sizeof(url), "%s/api/v2/cases/types/00000000-0000-0000-0000-000000000001/custom_attributes",
+		 t->sim_url);
+	const char *h[] = {"DD-API-KEY: k", "DD-APPLICATION-KEY: k", NULL};
+	struct cg_h_resp r;
+	assert_int_equal(cg_h_http("GET", url, h, NULL, 0, &r), 0);
+	assert_non_null(strstr(r.body, "\"key\":\"casegate_ref\""));
+	assert_non_null(strstr(r.body, "\"type\":\"TEXT\""));
+	cg_h_resp_free(&r);
+	/* An existing attribute of another type is an error to settle by hand, never changed. */
+	cfg = cg_h_fmt("provision:\n"
+		       "  case_types:\n"
+		       "    - id: 00000000-0000-0000-0000-000000000001\n"
+		       "      custom_attributes:\n"
+		       "        - { key: casegate_ref, type: NUMBER }\n");
+	assert_int_equal(itest_write_config(t, cfg, sources), 0);
+	free(cfg);
+	provision(t, "--plan", 1, &out);
+	expect(out, "casegate_ref is TEXT in Datadog, declared NUMBER", 1);
+	free(out);
+}
+
 /* casegate maintenance start|end for deploy scripts. */
 static void test_maintenance(void **state)
 {
@@ -431,7 +495,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plan_apply_apply), cmocka_unit_test(test_update_and_owned_delete),
 		cmocka_unit_test(test_prune),		 cmocka_unit_test(test_datadog_error),
-		cmocka_unit_test(test_maintenance),
+		cmocka_unit_test(test_maintenance),	 cmocka_unit_test(test_case_types_enums_429),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
