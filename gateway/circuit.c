@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DEFAULT_THRESHOLD 5u
+#define DEFAULT_THRESHOLD 10u
 #define MAX_SERVER_WAIT_S 3600L
 
 enum cg_circuit_class cg_circuit_classify(int transport_error, long status)

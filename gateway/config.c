@@ -3178,7 +3178,7 @@ static struct cg_config *config_new(void)
 	cfg->dd_search_settle_ms = 2 * MS_MINUTE;
 	cfg->dd_case_refresh_ms = 5 * MS_MINUTE;
 	cfg->dd_marker_attr = strdup("casegate_ref");
-	cfg->dd_circuit_threshold = 5;
+	cfg->dd_circuit_threshold = 10;
 	cfg->max_body = 1024 * 1024;
 	cfg->max_header_bytes = 16 * 1024;
 	cfg->max_connections = 1024;

@@ -70,7 +70,7 @@ static void arm_probe(struct cg_engine *e)
 void cg_gate_config(struct cg_engine *e)
 {
 	const struct cg_config *c = e->cfg;
-	e->circ.threshold = c->dd_circuit_threshold ? c->dd_circuit_threshold : 5;
+	e->circ.threshold = c->dd_circuit_threshold ? c->dd_circuit_threshold : 10;
 	e->circ.base_ms = c->retry_base_ms ? c->retry_base_ms : 1000;
 	e->circ.cap_ms = c->retry_cap_ms >= e->circ.base_ms ? c->retry_cap_ms : e->circ.base_ms;
 	/* A reload may bring the keys or settings that end the outage: look at once. */

@@ -42,7 +42,8 @@ static void new_window(struct cg_rl_bucket *bk, int64_t now_ms, unsigned fleet)
 	long share = share_of(bk->limit, fleet);
 	bk->remaining = share > 0 ? 1 : -1;
 	bk->scouting = share > 0;
-	bk->used = 0;
+	/* Requests still on the wire from the last window may be counted in this one. */
+	bk->used = (long)bk->unanswered;
 	bk->server_left = -1;
 	bk->reset_at = now_ms + (bk->period_s > 0 ? clamp_s(bk->period_s) * 1000 : 1000);
 }

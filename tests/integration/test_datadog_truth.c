@@ -581,7 +581,12 @@ static void test_outage_retry_after(void **state)
 	struct itest t;
 	assert_int_equal(start(&t, "cg-ddt-ra", NULL, NULL, NULL, base_sources), 0);
 	faults(&t, "{\"outage\":\"503\",\"retry_after_s\":2}");
-	post_ok(&t, "dd", alert("RetryAfter", "warning", "firing"));
+	/* Enough at once to make the run of failures that opens the circuit (10). */
+	char name[32];
+	for (int i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "RetryAfter-%02d", i);
+		post_ok(&t, "dd", alert(name, "warning", "firing"));
+	}
 	struct metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"unavailable\"", 1};
 	assert_true(cg_h_poll(metric_reached, &open, 15000));
 	struct timespec t0, t1;
@@ -594,7 +599,7 @@ static void test_outage_retry_after(void **state)
 	if (secs < 3.5)
 		fail_msg("two failed probes %.1f s after the circuit opened; want >= 4 s (Retry-After: 2 each)", secs);
 	faults(&t, "{\"outage\":\"none\",\"retry_after_s\":0}");
-	struct titled_wait w = {&t, "RetryAfter", 1, 0};
+	struct titled_wait w = {&t, "RetryAfter-", 12, 0};
 	assert_true(cg_h_poll(titled_reached, &w, 15000));
 	stop_clean(&t);
 }
