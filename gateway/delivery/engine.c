@@ -121,27 +121,6 @@ cJSON *cg_engine_create_body(const cJSON *draft_create, const char *dedup_key, i
 	return body;
 }
 
-char *cg_engine_event_payload(const struct cg_case_draft *d)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (!o)
-		return NULL;
-	char *out = NULL;
-	if (!cJSON_AddStringToObject(o, "title", d->title ? d->title : ""))
-		goto out;
-	if (!cJSON_AddStringToObject(o, "summary", d->summary ? d->summary : ""))
-		goto out;
-	/* References, not copies: this runs for every accepted alert and the draft outlives o. */
-	if (!cJSON_AddItemReferenceToObject(o, "create", d->create))
-		goto out;
-	if (d->attributes && !cJSON_AddItemReferenceToObject(o, "attributes", d->attributes))
-		goto out;
-	out = cJSON_PrintUnformatted(o);
-out:
-	cJSON_Delete(o);
-	return out;
-}
-
 static void op_run(struct op *op);
 static void op_free(struct op *op);
 static void finish_done(int rc, void *ud);
@@ -435,7 +414,7 @@ static void op_free(struct op *op)
 	cg_store_event_cleanup(&op->ev);
 	cg_store_case_cleanup(&op->cs);
 	cg_store_case_cleanup(&op->before);
-	cJSON_Delete(op->payload);
+	cg_payload_cleanup(&op->pl);
 	free(op->src.status_name);
 	free(op->src.reopen_status_name);
 	cJSON_Delete(op->areq.body);
@@ -588,8 +567,7 @@ void cg_eng_op_finish(struct op *op, enum fin kind)
 {
 	op->finish_kind = kind;
 	if (kind == FIN_DONE) {
-		const char *summary = cg_json_str(op->payload, "summary");
-		cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, summary, &op->src, op->now);
+		cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, op->pl.summary, &op->src, op->now);
 	}
 	if (kind == FIN_DEAD && op->action == CG_ACT_CREATE && op->http_status != 404 &&
 	    (op->cs.state == CG_CASE_OPEN || op->cs.state == CG_CASE_CREATING)) {
@@ -698,9 +676,7 @@ static int send_json(struct op *op, const char *method, const char *path, cJSON 
 
 static char *comment_text(struct op *op)
 {
-	const char *summary = cg_json_str(op->payload, "summary");
-	if (!summary)
-		summary = "";
+	const char *summary = op->pl.summary;
 	char head[512] = "";
 	char t1[32], t2[32];
 	const struct cg_store_case *c = &op->cs;
@@ -819,7 +795,7 @@ void cg_eng_op_send_step(struct op *op)
 	case CG_STEP_ATTRS:
 		snprintf(path, sizeof(path), "/api/v2/cases/%s/attributes", cg_eng_case_ref(op));
 		rc = send_json(op, "POST", path,
-			       cg_body_attributes(cJSON_GetObjectItemCaseSensitive(op->payload, "attributes")));
+			       cg_body_attributes(op->pl.attributes));
 		break;
 	case CG_STEP_COMMENT: {
 		char *text = comment_text(op);
@@ -917,8 +893,8 @@ static int lifecycle_copy(struct op *op, const struct cg_source_config *src)
 static void op_plan(struct op *op)
 {
 	const struct cg_source_config *src = cg_eng_find_source(op->e->cfg, op->ev.source);
-	int has_attrs = cJSON_GetObjectItemCaseSensitive(op->payload, "attributes") != NULL;
-	int has_insights = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(op->payload, "insights")) > 0;
+	int has_attrs = cg_payload_has_attributes(&op->pl);
+	int has_insights = cg_payload_has_insights(&op->pl);
 	/* The case's priority before this event: escalation actions compare against it (unchanged in
 	 * the store until the event finishes, so a resumed event computes the same steps). */
 	op->prio_before = op->cs.priority;
@@ -990,8 +966,7 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		return;
 	}
 
-	op->payload = cJSON_Parse(op->ev.payload ? op->ev.payload : "");
-	if (!cJSON_IsObject(op->payload)) {
+	if (cg_payload_decode(op->ev.payload, &op->pl) != 0) {
 		snprintf(op->reason, sizeof(op->reason), "stored event payload is not valid JSON");
 		cg_eng_op_finish(op, FIN_DEAD);
 		return;
@@ -1001,8 +976,8 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		/* Resume where an earlier attempt stopped; its decision stands. A create at index 0
 		 * is decided again: its CREATING mark was undone when the attempt certainly failed,
 		 * and op_begin_create must persist it again before the create is sent. */
-		int has_attrs = cJSON_GetObjectItemCaseSensitive(op->payload, "attributes") != NULL;
-		int has_insights = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(op->payload, "insights")) > 0;
+		int has_attrs = cg_payload_has_attributes(&op->pl);
+		int has_insights = cg_payload_has_insights(&op->pl);
 		op->prio_before = op->cs.priority;
 		op->action = cg_step_action(op->ev.step);
 		op->index = cg_step_index(op->ev.step);
@@ -1044,7 +1019,7 @@ static int create_fallback(struct op *op, const struct cg_dd_result *res)
 		return 0;
 	while (op->strip < 2) {
 		op->strip++;
-		cJSON *probe = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(op->payload, "create"), 1);
+		cJSON *probe = cJSON_Duplicate(op->pl.create, 1);
 		if (!probe)
 			return 0;
 		/* Is there anything left to drop at this level? */
@@ -1201,7 +1176,7 @@ int cg_eng_send_create(struct op *op)
 	struct cg_engine *e = op->e;
 	const struct cg_source_config *src = cg_eng_find_source(e->cfg, op->ev.source);
 	const struct cg_catype *t = cg_eng_catype(e, src);
-	cJSON *draft = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(op->payload, "create"), 1);
+	cJSON *draft = cJSON_Duplicate(op->pl.create, 1);
 	if (!draft)
 		return CG_ENOMEM;
 	int dropped = cg_create_drop_refused(draft, t);

@@ -47,7 +47,5 @@ int cg_engine_datadog_state(const struct cg_engine *e, char *why, size_t len);
 cJSON *cg_engine_create_body(const cJSON *draft_create, const char *dedup_key, int generation,
 			     const char *prev_case_key, char marker[40]);
 
-/* Serialises what the engine needs from a draft into the stored event payload (malloc'd JSON). */
-char *cg_engine_event_payload(const struct cg_case_draft *d);
 
 #endif

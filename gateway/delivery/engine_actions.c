@@ -30,7 +30,7 @@ int cg_acts_prepare(struct op *op)
 	cJSON_Delete(op->areq.body);
 	memset(&op->areq, 0, sizeof(op->areq));
 	int r = cg_actions_request(src, op->action, op->steps, op->index, op->prio_before, op->ev.priority, &op->cs,
-				   op->payload, op->now, &op->areq);
+				   &op->pl, op->now, &op->areq);
 	if (r == 0)
 		return 0;
 	if (r == 1) {
@@ -111,7 +111,7 @@ static void projects_fetch(struct cg_engine *e)
 int cg_acts_project_wait(struct op *op)
 {
 	struct cg_engine *e = op->e;
-	const char *p = cg_json_str(op->payload, "create.data.relationships.project.data.id");
+	const char *p = cg_payload_project(&op->pl);
 	if (!p || !cg_project_is_key(p))
 		return 0;
 	if (e->projects.loaded && cg_projects_id(&e->projects, p))
@@ -324,8 +324,12 @@ static int sweep_run(struct cg_store *st, void *ud)
 		if (rc)
 			return rc;
 		for (size_t k = 0; k < nv && rc == 0; k++) {
-			char payload[128];
-			snprintf(payload, sizeof(payload), "{\"case_id\":\"%.64s\"}", v[k].case_id);
+			struct cg_payload_in in = {.case_id = v[k].case_id};
+			char *payload = cg_payload_encode(&in);
+			if (!payload) {
+				rc = CG_ENOMEM;
+				break;
+			}
 			struct cg_store_event ev = {.source = j->names[i],
 						    .dedup_key = v[k].dedup_key,
 						    .status = CG_STATUS_RESOLVED,
@@ -343,6 +347,7 @@ static int sweep_run(struct cg_store *st, void *ud)
 				rc = cg_store_enqueue(st, &ev, 1);
 			if (rc == 0 && marked)
 				j->queued++;
+			free(payload);
 		}
 		cg_store_cases_free(v, nv);
 		if (rc)

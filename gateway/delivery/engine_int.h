@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "lifecycle.h"
 #include "metrics.h"
+#include "payload.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "storeq.h"
@@ -69,7 +70,7 @@ struct op {
 	struct cg_store_event ev;
 	struct cg_store_case cs;
 	struct cg_store_case before; /* case as claimed: restored when the event dead-letters */
-	cJSON *payload;               /* parsed ev.payload */
+	struct cg_payload pl;         /* ev.payload, decoded */
 	struct cg_source_config src;  /* lifecycle settings (copied: the config may be reloaded) */
 	char source_label[160];
 	enum cg_action action;

@@ -36,7 +36,7 @@ static int settled(const struct op *op, int64_t now)
 /* The project the case was created in (its UUID), or NULL when not known here. */
 static const char *project_of(const struct op *op)
 {
-	const char *p = cg_json_str(op->payload, "create.data.relationships.project.data.id");
+	const char *p = cg_payload_project(&op->pl);
 	if (p && cg_project_is_key(p))
 		p = cg_projects_id(&op->e->projects, p);
 	return p;

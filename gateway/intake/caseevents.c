@@ -11,6 +11,7 @@
 #include "event.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "payload.h"
 #include "store.h"
 
 int cg_caseevents_is(const struct cg_source_config *src)
@@ -76,15 +77,22 @@ static int ce_run(struct cg_store *st, void *ud)
 	size_t sl = strcspn(c.dedup_key, ":");
 	snprintf(source, sizeof(source), "%.*s", (int)(sl < sizeof(source) ? sl : sizeof(source) - 1), c.dedup_key);
 	int64_t now = wall_ms();
+	struct cg_payload_in in = {0};
+	char *payload = cg_payload_encode(&in); /* a sync event carries nothing */
+	if (!payload) {
+		cg_store_case_cleanup(&c);
+		return CG_ENOMEM;
+	}
 	struct cg_store_event ev = {.source = source,
 				    .dedup_key = c.dedup_key,
 				    .status = CG_STATUS_COMMENT,
 				    .priority = c.priority,
-				    .payload = (char *)"{}",
+				    .payload = payload,
 				    .received_ms = now,
 				    .next_ms = now,
 				    .step = cg_step_encode(CG_ACT_SYNC, 0)};
 	rc = cg_store_enqueue(st, &ev, 1);
+	free(payload);
 	if (rc == 0) {
 		j->found = 1;
 		snprintf(j->case_key, sizeof(j->case_key), "%s", c.case_key ? c.case_key : j->ref);

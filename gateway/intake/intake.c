@@ -12,6 +12,7 @@
 
 #include "actions.h"
 #include "app.h"
+#include "accept.h"
 #include "caseevents.h"
 #include "auth.h"
 #include "err.h"
@@ -258,23 +259,8 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 			continue;
 		}
 		struct cg_store_event *ev = &j->evs[j->n];
-		ev->source = strdup(src->name);
-		ev->dedup_key = d.dedup_key;
-		d.dedup_key = NULL;
-		ev->status = (int)d.status;
-		ev->priority = d.priority;
-		ev->severity = d.severity;
-		d.severity = NULL;
-		char *text = cg_engine_event_payload(&d);
-		if (text && cg_actions_payload_insights(src, &events->v[i], &text) != 0) {
-			cJSON_free(text); /* out of memory: answered 500 below */
-			text = NULL;
-		}
-		/* Printed in the arena; the store job needs it after the arena is gone. */
-		ev->payload = text ? strdup(text) : NULL;
-		cJSON_free(text);
-		ev->received_ms = now;
-		ev->next_ms = now;
+		/* The payload is printed to plain heap memory: the store job needs it after the arena. */
+		int arc = cg_accept_event(src, &d, &events->v[i], NULL, now, ev);
 		cg_jsonarena_pause();
 		cJSON *item = cJSON_CreateObject();
 		if (item) {
@@ -286,7 +272,7 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 		cg_jsonarena_resume();
 		cg_case_draft_cleanup(&d);
 		j->n++;
-		if (!ev->source || !ev->payload) {
+		if (arc) {
 			status = 500;
 			snprintf(msg, msglen, "out of memory");
 			cJSON_Delete(skipped);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "accept.h"
 #include "app.h"
 #include "email.h"
 #include "engine.h"
@@ -17,6 +18,7 @@
 #include "mail.h"
 #include "mailrules.h"
 #include "mailtrust.h"
+#include "payload.h"
 #include "store_open.h"
 
 #include <fnmatch.h>
@@ -66,12 +68,8 @@ static int add_ref(struct cg_mail_plan *p, const char *id)
 /* {"summary": text, "comment_only": true}: what the engine needs for a note. */
 static char *note_payload(const char *text)
 {
-	cJSON *o = cJSON_CreateObject();
-	char *out = NULL;
-	if (o && cJSON_AddStringToObject(o, "summary", text) && cJSON_AddTrueToObject(o, "comment_only"))
-		out = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return out;
+	struct cg_payload_in in = {.summary = text, .comment_only = 1};
+	return cg_payload_encode(&in);
 }
 
 static int on_alert_list(const char *addr, const void *ud)
@@ -185,19 +183,10 @@ int cg_mail_plan_build(const struct cg_source_config *src, const struct cg_build
 			continue;
 		}
 		struct cg_store_event *ev = &p->evs[p->nevs++];
-		ev->source = strdup(src->name);
-		ev->dedup_key = d.dedup_key;
-		d.dedup_key = NULL;
-		ev->status = (int)d.status;
-		ev->priority = d.priority;
-		ev->severity = d.severity;
-		d.severity = NULL;
 		/* A note (acknowledgement, Zabbix update) carries the mail as its comment. */
-		ev->payload = d.status == CG_STATUS_COMMENT ? strdup(p->comment_payload) : cg_engine_event_payload(&d);
-		ev->received_ms = now;
-		ev->next_ms = now;
+		int arc = cg_accept_event(src, &d, NULL, d.status == CG_STATUS_COMMENT ? comment : NULL, now, ev);
 		cg_case_draft_cleanup(&d);
-		if (!ev->source || !ev->payload)
+		if (arc)
 			goto out;
 	}
 	*out = p;

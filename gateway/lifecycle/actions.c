@@ -195,8 +195,8 @@ static void due_day(int64_t now_ms, uint64_t offset_ms, char out[16])
 }
 
 int cg_actions_request(const struct cg_source_config *src, enum cg_action a, const enum cg_step *steps, int index,
-		       int prio_before, int prio, const struct cg_store_case *cs, const cJSON *payload, int64_t now,
-		       struct cg_action_req *req)
+		       int prio_before, int prio, const struct cg_store_case *cs, const struct cg_payload *payload,
+		       int64_t now, struct cg_action_req *req)
 {
 	const struct cg_actions_config *ac = &src->actions;
 	struct cg_action_set eff;
@@ -224,7 +224,7 @@ int cg_actions_request(const struct cg_source_config *src, enum cg_action a, con
 		return 0; /* no body */
 	}
 	case CG_STEP_INSIGHTS: {
-		const cJSON *ins = cJSON_GetObjectItemCaseSensitive(payload, "insights");
+		const cJSON *ins = payload->insights;
 		if (!cJSON_IsArray(ins) || cJSON_GetArraySize(ins) == 0)
 			return 1;
 		cJSON *attrs = cJSON_CreateObject();
@@ -289,7 +289,7 @@ int cg_actions_request(const struct cg_source_config *src, enum cg_action a, con
 		break;
 	case CG_STEP_ARCHIVE: {
 		/* Only the case the sweep saw, still closed: a newer case of the key stays. */
-		const char *want = cg_json_str(payload, "case_id");
+		const char *want = payload->case_id;
 		if (cs->state != CG_CASE_CLOSED || !cs->case_id || (cs->action_flags & CG_CASE_ARCHIVED) || !want ||
 		    strcmp(want, cs->case_id) != 0)
 			return 1;
@@ -370,19 +370,19 @@ out:
 	return rc;
 }
 
-int cg_actions_payload_insights(const struct cg_source_config *src, const struct cg_event *ev, char **payload)
+int cg_actions_render_insights(const struct cg_source_config *src, const struct cg_event *ev, cJSON **out)
 {
 	const struct cg_actions_config *ac = &src->actions;
 	/* The datadog mapper's payload template carries the monitor as alert.id (or alert_id). */
 	static const char dd_id[] = "{{alert.id}}{{^alert.id}}{{alert_id}}{{/alert.id}}";
 	static const char dd_ref[] = "/monitors/{{alert.id}}{{^alert.id}}{{alert_id}}{{/alert.id}}";
 	int dd_default = !ac->insights_set && src->type && strcmp(src->type, "datadog") == 0;
-	if ((!ac->ninsights && !dd_default) || !ev->ctx || !*payload)
+	*out = NULL;
+	if ((!ac->ninsights && !dd_default) || !ev->ctx)
 		return 0;
-	cJSON *doc = cJSON_Parse(*payload);
 	cJSON *arr = cJSON_CreateArray();
 	int rc = CG_ENOMEM;
-	if (!doc || !arr)
+	if (!arr)
 		goto out;
 	if (dd_default) {
 		if ((rc = render_insight("MONITOR", dd_ref, dd_id, ev->ctx, 1, arr)))
@@ -396,20 +396,12 @@ int cg_actions_payload_insights(const struct cg_source_config *src, const struct
 			goto out;
 	}
 	rc = 0;
-	if (cJSON_GetArraySize(arr) == 0)
-		goto out;
-	cJSON_AddItemToObject(doc, "insights", arr);
-	arr = NULL;
-	char *text = cJSON_PrintUnformatted(doc);
-	if (!text) {
-		rc = CG_ENOMEM;
-		goto out;
+	if (cJSON_GetArraySize(arr) > 0) {
+		*out = arr;
+		arr = NULL;
 	}
-	cJSON_free(*payload); /* printed by cJSON (cg_engine_event_payload) */
-	*payload = text;
 out:
 	cJSON_Delete(arr);
-	cJSON_Delete(doc);
 	return rc;
 }
 

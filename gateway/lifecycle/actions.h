@@ -12,6 +12,7 @@
 #include "ddclient.h"
 #include "event.h"
 #include "lifecycle.h"
+#include "payload.h"
 #include "store.h"
 
 /* Steps one event may take at most (lifecycle steps + actions). */
@@ -49,8 +50,8 @@ struct cg_action_req {
  * do (a one-shot integration already done, an archive for a case that moved on), CG_ENOMEM.
  */
 int cg_actions_request(const struct cg_source_config *src, enum cg_action a, const enum cg_step *steps, int index,
-		       int prio_before, int prio, const struct cg_store_case *cs, const cJSON *payload, int64_t now,
-		       struct cg_action_req *req);
+		       int prio_before, int prio, const struct cg_store_case *cs, const struct cg_payload *payload,
+		       int64_t now, struct cg_action_req *req);
 
 /* Records a completed (done = 1) or skipped (done = 0) action step in the case record. */
 void cg_actions_record(enum cg_step s, int done, struct cg_store_case *cs);
@@ -59,11 +60,11 @@ void cg_actions_record(enum cg_step s, int done, struct cg_store_case *cs);
 
 /*
  * Renders the source's insights (or, for a `datadog` source without `insights:`, the monitor
- * as a MONITOR insight) over the event's context and adds them to the stored payload JSON
- * (*payload is replaced). Insights whose ref or resource_id render empty are dropped.
- * Returns 0 or CG_ENOMEM (payload untouched).
+ * as a MONITOR insight) over the event's context: *out gets an array (caller deletes) or NULL
+ * when there are none (those whose ref or resource_id render empty are dropped).
+ * Returns 0 or CG_ENOMEM.
  */
-int cg_actions_payload_insights(const struct cg_source_config *src, const struct cg_event *ev, char **payload);
+int cg_actions_render_insights(const struct cg_source_config *src, const struct cg_event *ev, cJSON **out);
 
 /* ---- project keys ---- */
 
