@@ -2,7 +2,6 @@
 #define CG_LOG_COMPONENT "app"
 #include "app.h"
 #include "jsonarena.h"
-#include "admission.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -13,7 +12,6 @@
 
 #include "err.h"
 #include "log.h"
-#include "mailin.h"
 #include "store_open.h"
 #include "opscli.h"
 #include "pidfile.h"
@@ -24,33 +22,12 @@ static const char *const health_paths[] = {"/healthz", "/readyz", "/metrics", NU
 
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
 {
-	struct cg_builder **b = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*b));
-	if (!b)
-		return CG_ENOMEM;
-	for (size_t i = 0; i < cfg->nsources; i++) {
-		if (!cfg->sources[i].mapper)
-			continue; /* datadog_case_events: maps no alerts, drafts no case */
-		struct cg_case_spec spec;
-		cg_config_case_spec(&cfg->sources[i], &spec);
-		char e[256] = "";
-		int rc = cg_builder_create(&spec, &b[i], e, sizeof(e));
-		if (rc) {
-			snprintf(err, errlen, "source '%s': %s", cfg->sources[i].name, rc == CG_EINVAL ? e : cg_strerror(rc));
-			cg_app_builders_free(b, i);
-			return rc;
-		}
-	}
-	*out = b;
-	return 0;
+	return cg_intake_builders(cfg, out, err, errlen);
 }
 
 void cg_app_builders_free(struct cg_builder **b, size_t n)
 {
-	if (!b)
-		return;
-	for (size_t i = 0; i < n; i++)
-		cg_builder_destroy(b[i]);
-	free(b);
+	cg_intake_builders_free(b, n);
 }
 
 /* Non-fatal config findings (world-readable secrets, unauthenticated public sources): one line each. */
@@ -93,9 +70,8 @@ static void stats_done(int rc, void *ud)
 	struct cg_app *app = j->app;
 	app->stats_busy = 0;
 	/* The store answers nothing (database unreachable): /readyz says so until it does. */
-	app->store_down = rc != 0 && rc != CG_ENOMEM;
+	cg_intake_store_stats(app->intake, rc == 0 ? &j->st : NULL, rc != 0 && rc != CG_ENOMEM);
 	if (rc == 0) {
-		app->stats = j->st;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -107,7 +83,7 @@ static void stats_done(int rc, void *ud)
 		cg_metrics_set(app->metrics, "casegate_store_bytes", "", (double)j->st.bytes);
 		cg_metrics_set(app->metrics, "casegate_queue_inflight", "", (double)j->st.inflight);
 	}
-	cg_metrics_set(app->metrics, "casegate_store_full", "", app->store_full ? 1 : 0);
+	cg_metrics_set(app->metrics, "casegate_store_full", "", cg_intake_store_full(app->intake) ? 1 : 0);
 	free(j);
 }
 
@@ -118,7 +94,7 @@ static void stats_tick(uv_timer_t *t)
 		return;
 	/* Also picks up work queued by other processes (`casegate dlq retry`). */
 	cg_engine_kick(app->engine);
-	cg_admission_tick(app);
+	cg_intake_tick(app->intake);
 	if (app->stats_busy)
 		return;
 	struct stats_job *j = calloc(1, sizeof(*j));
@@ -190,44 +166,18 @@ static void finish_stop(struct cg_app *app)
 		cg_dd_client_destroy(app->dd, dd_closed, app);
 }
 
+static void finish_stop_cb(void *ud)
+{
+	finish_stop(ud);
+}
+
 static void maybe_finish_stop(struct cg_app *app)
 {
 	if (--pending_closes > 0)
 		return;
 	/* A departed client's webhook may still be mapped on a worker thread: its events go to the
 	 * store queue when it is done, so the store must stay open until then. */
-	if (app->intake_working > 0) {
-		app->stop_waits_for_intake = 1;
-		return;
-	}
-	finish_stop(app);
-}
-
-static void gen_free(struct cg_intake_gen *g)
-{
-	if (g->cfg) {
-		cg_app_builders_free(g->builders, g->cfg->nsources);
-		cg_config_free(g->cfg);
-	}
-	free(g);
-}
-
-struct cg_intake_gen *cg_app_gen_acquire(struct cg_app *app)
-{
-	app->gen->refs++;
-	app->intake_working++;
-	return app->gen;
-}
-
-void cg_app_gen_release(struct cg_app *app, struct cg_intake_gen *g)
-{
-	app->intake_working--;
-	if (--g->refs == 0 && g->retired)
-		gen_free(g);
-	if (app->intake_working == 0 && app->stop_waits_for_intake) {
-		app->stop_waits_for_intake = 0;
-		finish_stop(app);
-	}
+	cg_intake_when_idle(app->intake, finish_stop_cb, app);
 }
 
 static void http_closed(void *ud)
@@ -256,7 +206,7 @@ static void app_stop(struct cg_app *app)
 	uv_close((uv_handle_t *)&store_wake, handle_closed);
 	pending_closes = 3;
 	cg_http_server_close(app->http, http_closed, app);
-	cg_mailin_stop(app, http_closed, app);
+	cg_intake_stop(app->intake, http_closed, app);
 	cg_engine_stop(app->engine, engine_stopped, app);
 }
 
@@ -294,7 +244,7 @@ static void reload(struct cg_app *app)
 	free(errs);
 	struct cg_builder **nb = NULL;
 	char err[512];
-	rc = cg_app_builders(ncfg, &nb, err, sizeof(err));
+	rc = cg_intake_builders(ncfg, &nb, err, sizeof(err));
 	if (rc) {
 		CG_LOG_ERR("reload rejected, keeping the running configuration: %s", err);
 		cg_reload_note(app->cfg->state_dir, 0, err);
@@ -309,7 +259,7 @@ static void reload(struct cg_app *app)
 		ncfg->state_dir = strdup(app->cfg->state_dir);
 		if (!ncfg->state_dir) {
 			CG_LOG_ERR("reload rejected: out of memory");
-			cg_app_builders_free(nb, ncfg->nsources);
+			cg_intake_builders_free(nb, ncfg->nsources);
 			cg_config_free(ncfg);
 			reload_outcome(app, 0);
 			return;
@@ -324,15 +274,6 @@ static void reload(struct cg_app *app)
 	    (ncfg->tls_cert_file && (strcmp(ncfg->tls_cert_file, app->cfg->tls_cert_file) != 0 ||
 				     strcmp(ncfg->tls_key_file, app->cfg->tls_key_file) != 0)))
 		CG_LOG_WARN("reload: `tls` changes take effect after a restart");
-	/* Intake work still reading the old sources keeps them until it is done. */
-	struct cg_intake_gen *ngen = NULL;
-	if (app->gen->refs > 0 && !(ngen = calloc(1, sizeof(*ngen)))) {
-		CG_LOG_ERR("reload rejected: out of memory");
-		cg_app_builders_free(nb, ncfg->nsources);
-		cg_config_free(ncfg);
-		reload_outcome(app, 0);
-		return;
-	}
 	log_warnings(ncfg);
 	/* Keys read again (api_key_file, a rotated secret): requests from now on carry them. */
 	if (!str_same(ncfg->dd_api_key, app->cfg->dd_api_key) || !str_same(ncfg->dd_app_key, app->cfg->dd_app_key)) {
@@ -341,31 +282,34 @@ static void reload(struct cg_app *app)
 		else
 			CG_LOG_INFO("reload: new Datadog keys in use");
 	}
-	struct cg_config *old = app->cfg;
-	struct cg_builder **old_builders = app->builders;
-	app->builders = nb;
-	app->cfg = ncfg;
+	/* Delivery first: intake may free the old configuration the engine still points at. */
 	cg_engine_set_config(app->engine, ncfg);
+	if (cg_intake_reload(app->intake, ncfg, nb) != 0) {
+		CG_LOG_ERR("reload rejected: out of memory");
+		cg_engine_set_config(app->engine, app->cfg);
+		cg_intake_builders_free(nb, ncfg->nsources);
+		cg_config_free(ncfg);
+		reload_outcome(app, 0);
+		return;
+	}
+	app->cfg = ncfg;
 	if (app->http && cg_http_server_set_exempt(app->http, ncfg->trusted_proxies, ncfg->ntrusted_proxies) != 0)
 		CG_LOG_WARN("reload: out of memory: the per-address limit keeps the old trusted proxies");
-	if (cg_admission_setup(app) != 0)
-		CG_LOG_WARN("reload: out of memory for the intake rate limits: keeping the old ones");
 	log_setup(ncfg);
-	if (ngen) {
-		app->gen->cfg = old;
-		app->gen->builders = old_builders;
-		app->gen->retired = 1;
-		app->gen = ngen;
-	} else {
-		cg_app_builders_free(old_builders, old->nsources);
-		cg_config_free(old);
-	}
 	reload_outcome(app, 1);
 	CG_LOG_INFO("configuration reloaded: %zu source(s)", ncfg->nsources);
 	char note[160];
 	snprintf(note, sizeof(note), "%zu source(s)%s", ncfg->nsources,
 		 restart_needed ? "; `listen` changes need a restart" : "");
 	cg_reload_note(ncfg->state_dir, 1, note);
+}
+
+/* Intake stored events: delivery may start now. */
+static void events_committed(void *ud)
+{
+	struct cg_app *app = ud;
+	if (app->engine && !app->stopping)
+		cg_engine_kick(app->engine);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -391,6 +335,8 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	uv_loop_init(&loop);
 	app->loop = &loop;
 	app->cfg = cfg;
+	app->cfg_owned = cfg;
+	struct cg_builder **builders = NULL;
 	app->config_path = strdup(config_path);
 	log_setup(cfg);
 	log_warnings(cfg);
@@ -402,11 +348,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 			   "or start with deploy/dev.sh run to use the local simulator");
 		goto early_fail;
 	}
-	if (!(app->gen = calloc(1, sizeof(*app->gen)))) {
-		CG_LOG_ERR("out of memory");
-		goto early_fail;
-	}
-	if (cg_app_builders(cfg, &app->builders, err, sizeof(err)) != 0) {
+	if (cg_intake_builders(cfg, &builders, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("%s", err);
 		goto early_fail;
 	}
@@ -457,12 +399,24 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	cg_metrics_describe(app->metrics, "casegate_store_bytes", CG_GAUGE, "Size of the store");
 	if (cg_engine_create(&loop, app->q, app->dd, app->metrics, cfg, &app->engine) != 0)
 		goto early_fail;
-	if (cg_admission_setup(app) != 0)
-		goto late_fail;
 	if (cg_guard_create(&loop, &app->guard) != 0) {
 		CG_LOG_ERR("out of memory");
 		goto late_fail;
 	}
+	struct cg_intake_deps ideps = {
+		.loop = &loop,
+		.q = app->q,
+		.metrics = app->metrics,
+		.guard = app->guard,
+		.committed = events_committed,
+		.ud = app,
+	};
+	if (cg_intake_create(&ideps, cfg, builders, &app->intake) != 0) {
+		CG_LOG_ERR("out of memory");
+		goto late_fail;
+	}
+	app->cfg_owned = NULL; /* intake's now */
+	builders = NULL;
 	if (cfg->tls_cert_file && cg_tls_ctx_create(cfg->tls_cert_file, cfg->tls_key_file, &app->tls, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("tls: %s", err);
 		goto late_fail;
@@ -499,7 +453,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	/* Reverse proxies carry many clients' connections: the per-address limit is not for them. */
 	if (cg_http_server_set_exempt(app->http, cfg->trusted_proxies, cfg->ntrusted_proxies) != 0)
 		CG_LOG_WARN("out of memory: limits.max_connections_per_address applies to trusted proxies too");
-	if (cg_mailin_start(app, err, sizeof(err)) != 0) {
+	if (cg_intake_mail_start(app->intake, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("cannot listen for mail on %s:%d: %s", cfg->mail.listen_host, cfg->mail.listen_port, err);
 		cg_http_server_close(app->http, NULL, NULL);
 		app->http = NULL;
@@ -552,12 +506,13 @@ out:
 	cg_tls_ctx_destroy(app->tls);
 	if (uv_loop_close(&loop) != 0)
 		CG_LOG_WARN("event loop closed with open handles");
-	cg_admission_cleanup(app);
 	cg_pidfile_release(pidf);
+	cg_intake_destroy(app->intake); /* and the running configuration with it */
 	cg_metrics_destroy(app->metrics);
-	cg_app_builders_free(app->builders, app->cfg->nsources);
-	cg_config_free(app->cfg);
-	free(app->gen); /* the running generation (retired ones were freed by their last job) */
+	if (app->cfg_owned) {
+		cg_intake_builders_free(builders, app->cfg_owned->nsources);
+		cg_config_free(app->cfg_owned);
+	}
 	free(app->config_path);
 	return rc;
 }

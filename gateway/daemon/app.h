@@ -1,4 +1,4 @@
-/* app.h: the running daemon: config, store, engine, HTTP intake, signals, metrics. */
+/* app.h: the running daemon: wires store, delivery and intake together; signals, reload, metrics. */
 #ifndef CG_APP_H
 #define CG_APP_H
 
@@ -11,61 +11,35 @@
 #include "engine.h"
 #include "guard.h"
 #include "http.h"
-#include "lmtp.h"
+#include "intake.h"
 #include "metrics.h"
 #include "store.h"
 #include "storeq.h"
-#include "tbucket.h"
 #include "tls.h"
 
-/* A configuration generation: intake work on worker threads holds a reference so that a reload
- * cannot free the source and builder it reads; the reload retires the old generation and its
- * last reference frees it. */
-struct cg_intake_gen {
-	struct cg_config *cfg; /* set when retired (owned): freed with the last reference */
-	struct cg_builder **builders;
-	unsigned refs;
-	int retired;
-};
-
+/* The daemon: the one owner of every part's instance; nothing below daemon/ sees this struct. */
 struct cg_app {
 	uv_loop_t *loop;
-	struct cg_config *cfg;
+	const struct cg_config *cfg;  /* the running configuration (owned by intake, see cg_intake_config) */
+	struct cg_config *cfg_owned;  /* until intake takes it */
 	char *config_path;
-	struct cg_builder **builders; /* one per cfg->sources[i] */
 	struct cg_store *store;
 	struct cg_storeq *q;
 	struct cg_dd_client *dd;
 	struct cg_engine *engine;
+	struct cg_intake *intake;
 	struct cg_metrics *metrics;
 	struct cg_http_server *http;
 	struct cg_guard *guard;       /* inbound checks, SNS certificate cache and fetches */
 	struct cg_tls_ctx *tls;       /* listener TLS; NULL: plain HTTP */
-	struct cg_lmtp_server *mail;  /* the mail listener (mailin.c); NULL without `mail:` */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stats_timer;
-	struct cg_store_stats stats;
 	int stats_busy;
-	int store_full;      /* the last write failed for lack of space */
-	int store_down;      /* the last statistics query failed (database unreachable) */
 	int stopping;
 	int exit_code;
-	/* Admission (admission.c). */
-	struct cg_tbucket rl_global;
-	struct cg_tbucket *rl_sources; /* one per cfg->sources[i] */
-	size_t intake_bytes;           /* webhook bytes waiting for the store */
-	int probe_busy;                /* a store-space probe is queued */
-	/* Intake work on worker threads (intake.c). */
-	struct cg_intake_gen *gen; /* the running configuration's generation */
-	unsigned intake_working;   /* jobs between uv_queue_work and their completion */
-	int stop_waits_for_intake; /* shutdown paused until intake_working is 0 */
 };
 
-/* A reference to the running configuration for work off the loop; release on the loop. */
-struct cg_intake_gen *cg_app_gen_acquire(struct cg_app *app);
-void cg_app_gen_release(struct cg_app *app, struct cg_intake_gen *g);
-
-/* Compiles one builder per source; on failure err names the source. */
+/* Compiles one builder per source; on failure err names the source (cg_intake_builders). */
 int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen);
 void cg_app_builders_free(struct cg_builder **b, size_t n);
 
@@ -73,11 +47,9 @@ void cg_app_builders_free(struct cg_builder **b, size_t n);
  * Returns the process exit code. Takes ownership of cfg. */
 int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_url);
 
-/* The HTTP handler (intake and admin routes). */
+/* The HTTP handler: /hooks/ go to intake; /healthz, /readyz and /metrics are the daemon's. */
 void cg_app_handle(struct cg_http_request *req, void *ud);
-
-/* Whether a webhook waiting for `100 Continue` may send its body: 1 when its head passes the
- * source's allowlist and credentials (cg_http_continue_fn). */
+/* The `100 Continue` check (cg_http_continue_fn; ud is the app): intake's. */
 int cg_app_continue(struct cg_http_request *req, void *ud);
 
 #endif

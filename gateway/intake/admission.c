@@ -8,7 +8,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
-#include "app.h"
+#include "intake_int.h"
 #include "err.h"
 #include "log.h"
 
@@ -23,98 +23,97 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int cg_admission_setup(struct cg_app *app)
+int cg_admission_setup(struct cg_intake *in)
 {
-	const struct cg_config *cfg = app->cfg;
+	const struct cg_config *cfg = in->cfg;
 	struct cg_tbucket *b = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*b));
 	if (!b) {
 		/* Never keep buckets sized for another configuration's sources. */
-		free(app->rl_sources);
-		app->rl_sources = NULL;
+		free(in->rl_sources);
+		in->rl_sources = NULL;
 		return CG_ENOMEM;
 	}
 	for (size_t i = 0; i < cfg->nsources; i++)
 		cg_tbucket_init(&b[i], cfg->sources[i].rl_rps, cfg->sources[i].rl_burst);
-	free(app->rl_sources);
-	app->rl_sources = b;
-	cg_tbucket_init(&app->rl_global, cfg->rl_rps, cfg->rl_burst);
-	cg_metrics_describe(app->metrics, "casegate_intake_throttled_total", CG_COUNTER,
+	free(in->rl_sources);
+	in->rl_sources = b;
+	cg_tbucket_init(&in->rl_global, cfg->rl_rps, cfg->rl_burst);
+	cg_metrics_describe(in->d.metrics, "casegate_intake_throttled_total", CG_COUNTER,
 			    "Webhooks refused with 429 by the intake rate limit, by source and scope");
-	cg_metrics_describe(app->metrics, "casegate_overload_rejections_total", CG_COUNTER,
+	cg_metrics_describe(in->d.metrics, "casegate_overload_rejections_total", CG_COUNTER,
 			    "Webhooks refused with 503 to protect memory or the store, by source and reason");
-	cg_metrics_describe(app->metrics, "casegate_intake_pending_bytes", CG_GAUGE,
+	cg_metrics_describe(in->d.metrics, "casegate_intake_pending_bytes", CG_GAUGE,
 			    "Bytes of accepted webhooks waiting for the store");
 	return 0;
 }
 
-void cg_admission_cleanup(struct cg_app *app)
+void cg_admission_cleanup(struct cg_intake *in)
 {
-	free(app->rl_sources);
-	app->rl_sources = NULL;
+	free(in->rl_sources);
+	in->rl_sources = NULL;
 }
 
-static void refuse(struct cg_app *app, struct cg_http_request *req, const char *source_label, int status,
+static void refuse(struct cg_intake *in, struct cg_http_request *req, const char *source_label, int status,
 		   const char *reason, const char *msg, uint64_t retry_after_s)
 {
 	char labels[256], ra[32], body[256];
 	snprintf(labels, sizeof(labels), "%s,%s=\"%s\"", source_label, status == 429 ? "scope" : "reason", reason);
-	cg_metrics_add(app->metrics,
+	cg_metrics_add(in->d.metrics,
 		       status == 429 ? "casegate_intake_throttled_total" : "casegate_overload_rejections_total", labels,
 		       1);
-	snprintf(labels, sizeof(labels), "%s,code=\"%d\"", source_label, status);
-	cg_metrics_add(app->metrics, "casegate_http_requests_total", labels, 1);
+	cg_intake_count(in, source_label, status);
 	snprintf(ra, sizeof(ra), "%llu", (unsigned long long)(retry_after_s ? retry_after_s : 1));
 	snprintf(body, sizeof(body), "{\"errors\":[\"%s\"]}", msg);
 	struct cg_http_header h[] = {{"Retry-After", ra}};
 	cg_http_respond(req, status, "application/json", body, strlen(body), h, 1);
 }
 
-int cg_admission_check(struct cg_app *app, size_t src_idx, const char *source_label, struct cg_http_request *req)
+int cg_admission_check(struct cg_intake *in, size_t src_idx, const char *source_label, struct cg_http_request *req)
 {
-	const struct cg_config *cfg = app->cfg;
-	if (app->store_full) {
-		refuse(app, req, source_label, 503, "store_full", "store full: retry later", 30);
+	const struct cg_config *cfg = in->cfg;
+	if (in->store_full) {
+		refuse(in, req, source_label, 503, "store_full", "store full: retry later", 30);
 		return 503;
 	}
-	if (cfg->store_max_bytes && app->stats.bytes > cfg->store_max_bytes) {
-		refuse(app, req, source_label, 503, "store_size", "store over its size limit: retry later", 30);
+	if (cfg->store_max_bytes && in->stats.bytes > cfg->store_max_bytes) {
+		refuse(in, req, source_label, 503, "store_size", "store over its size limit: retry later", 30);
 		return 503;
 	}
 	/* The store thread (or the workers mapping webhooks) are behind: more would only pile up
 	 * in memory. */
-	if (cg_storeq_pending(app->q) + app->intake_working >= cfg->max_pending) {
-		refuse(app, req, source_label, 503, "pending_jobs", "overloaded: retry later", 1);
+	if (cg_storeq_pending(in->d.q) + in->working >= cfg->max_pending) {
+		refuse(in, req, source_label, 503, "pending_jobs", "overloaded: retry later", 1);
 		return 503;
 	}
-	if (app->intake_bytes + req->body_len > cfg->max_pending_bytes) {
-		refuse(app, req, source_label, 503, "pending_bytes", "overloaded: retry later", 1);
+	if (in->pending_bytes + req->body_len > cfg->max_pending_bytes) {
+		refuse(in, req, source_label, 503, "pending_bytes", "overloaded: retry later", 1);
 		return 503;
 	}
-	struct cg_tbucket *bs[2] = {app->rl_sources ? &app->rl_sources[src_idx] : NULL, &app->rl_global};
+	struct cg_tbucket *bs[2] = {in->rl_sources ? &in->rl_sources[src_idx] : NULL, &in->rl_global};
 	uint64_t wait_ms = 0;
 	int which = cg_tbucket_take(bs, 2, wall_ms(), &wait_ms);
 	if (which) {
-		refuse(app, req, source_label, 429, which == 1 ? "source" : "global", "rate limited: retry later",
+		refuse(in, req, source_label, 429, which == 1 ? "source" : "global", "rate limited: retry later",
 		       (wait_ms + 999) / 1000);
 		return 429;
 	}
 	return 0;
 }
 
-void cg_admission_hold(struct cg_app *app, size_t bytes)
+void cg_admission_hold(struct cg_intake *in, size_t bytes)
 {
-	app->intake_bytes += bytes;
+	in->pending_bytes += bytes;
 }
 
-void cg_admission_release(struct cg_app *app, size_t bytes)
+void cg_admission_release(struct cg_intake *in, size_t bytes)
 {
-	app->intake_bytes = app->intake_bytes > bytes ? app->intake_bytes - bytes : 0;
+	in->pending_bytes = in->pending_bytes > bytes ? in->pending_bytes - bytes : 0;
 }
 
 /* ---- recovery from a full store ---- */
 
 struct probe_job {
-	struct cg_app *app;
+	struct cg_intake *in;
 	char *dir;
 	unsigned long long avail;
 };
@@ -137,10 +136,10 @@ static int probe_run(struct cg_store *st, void *ud)
 static void probe_done(int rc, void *ud)
 {
 	struct probe_job *j = ud;
-	struct cg_app *app = j->app;
-	app->probe_busy = 0;
-	if (rc == 0 && app->store_full) {
-		app->store_full = 0;
+	struct cg_intake *in = j->in;
+	in->probe_busy = 0;
+	if (rc == 0 && in->store_full) {
+		in->store_full = 0;
 		CG_LOG_INFO("store has space again (%llu bytes free): accepting webhooks", j->avail);
 	} else if (rc) {
 		CG_LOG_DEBUG("store still full: %s (%llu bytes free)", cg_strerror(rc), j->avail);
@@ -149,20 +148,20 @@ static void probe_done(int rc, void *ud)
 	free(j);
 }
 
-void cg_admission_tick(struct cg_app *app)
+void cg_admission_tick(struct cg_intake *in)
 {
-	cg_metrics_set(app->metrics, "casegate_intake_pending_bytes", "", (double)app->intake_bytes);
-	if (!app->store_full || app->probe_busy || app->stopping)
+	cg_metrics_set(in->d.metrics, "casegate_intake_pending_bytes", "", (double)in->pending_bytes);
+	if (!in->store_full || in->probe_busy || in->stopping)
 		return;
 	struct probe_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return;
-	j->app = app;
-	j->dir = strdup(app->cfg->state_dir);
-	if (!j->dir || cg_storeq_submit(app->q, probe_run, probe_done, j) != 0) {
+	j->in = in;
+	j->dir = strdup(in->cfg->state_dir);
+	if (!j->dir || cg_storeq_submit(in->d.q, probe_run, probe_done, j) != 0) {
 		free(j->dir);
 		free(j);
 		return;
 	}
-	app->probe_busy = 1;
+	in->probe_busy = 1;
 }

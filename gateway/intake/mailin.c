@@ -9,9 +9,8 @@
 #include <time.h>
 
 #include "accept.h"
-#include "app.h"
+#include "intake_int.h"
 #include "email.h"
-#include "engine.h"
 #include "err.h"
 #include "lmtp.h"
 #include "log.h"
@@ -394,7 +393,7 @@ struct rcpt_plan {
 };
 
 struct delivery {
-	struct cg_app *app;
+	struct cg_intake *in;
 	struct cg_lmtp_msg *m;
 	uv_work_t work;
 	/* parse results (worker thread) */
@@ -407,12 +406,12 @@ struct delivery {
 	struct cg_mail_limits lim; /* taken on the loop: the worker must not read the configuration */
 };
 
-static void count(struct cg_app *app, const char *name, const char *source, const char *k, const char *v)
+static void count(struct cg_intake *in, const char *name, const char *source, const char *k, const char *v)
 {
 	char esc[128], labels[256];
 	cg_metrics_escape(source ? source : "", esc, sizeof(esc));
 	snprintf(labels, sizeof(labels), "source=\"%s\",%s=\"%s\"", esc, k, v);
-	cg_metrics_add(app->metrics, name, labels, 1);
+	cg_metrics_add(in->d.metrics, name, labels, 1);
 }
 
 static void delivery_finish(struct delivery *d)
@@ -439,12 +438,12 @@ static void answer_all(struct delivery *d, int code, const char *text)
 
 static int route_rcpt(const char *rcpt, void *ud, char *msg, size_t msglen)
 {
-	struct cg_app *app = ud;
-	if (app->stopping) {
+	struct cg_intake *in = ud;
+	if (in->stopping) {
 		snprintf(msg, msglen, "4.3.2 shutting down, try again later");
 		return 421;
 	}
-	if (!cg_config_mail_route(app->cfg, rcpt)) {
+	if (!cg_config_mail_route(in->cfg, rcpt)) {
 		snprintf(msg, msglen, "5.1.1 <%.200s>: no casegate source for this recipient", rcpt);
 		return 550;
 	}
@@ -473,19 +472,19 @@ static int store_run(struct cg_store *st, void *ud)
 static void store_done(int rc, void *ud)
 {
 	struct delivery *d = ud;
-	struct cg_app *app = d->app;
+	struct cg_intake *in = d->in;
 	if (rc) {
 		if (rc == CG_EFULL)
-			app->store_full = 1;
+			in->store_full = 1;
 		CG_LOG_ERR("from=<%s>: could not store mail: %s", d->m->mail_from, cg_strerror(rc));
 		for (size_t i = 0; i < d->n; i++)
 			if (d->r[i].owner)
-				count(app, "casegate_mail_messages_total", d->r[i].source, "outcome", "tempfail");
+				count(in, "casegate_mail_messages_total", d->r[i].source, "outcome", "tempfail");
 		answer_all(d, 451, "4.3.0 could not store the message, try again later");
 		delivery_finish(d);
 		return;
 	}
-	app->store_full = 0;
+	in->store_full = 0;
 	int queued = 0;
 	for (size_t i = 0; i < d->n; i++) {
 		struct rcpt_plan *r = &d->r[i];
@@ -498,7 +497,7 @@ static void store_done(int rc, void *ud)
 		case CG_MAIL_OUT_EVENTS:
 			snprintf(r->text, sizeof(r->text), "2.0.0 queued %zu event(s) for %s", p->queued, p->source);
 			if (r->owner) {
-				count(app, "casegate_mail_messages_total", p->source, "outcome", "events");
+				count(in, "casegate_mail_messages_total", p->source, "outcome", "events");
 				CG_LOG_INFO("source=%s message-id=<%s> from=<%s>: %zu event(s) queued", p->source, mid,
 					    d->m->mail_from, p->queued);
 				queued = 1;
@@ -507,7 +506,7 @@ static void store_done(int rc, void *ud)
 		case CG_MAIL_OUT_COMMENT:
 			snprintf(r->text, sizeof(r->text), "2.0.0 comment queued for %s", p->source);
 			if (r->owner) {
-				count(app, "casegate_mail_messages_total", p->source, "outcome", "comment");
+				count(in, "casegate_mail_messages_total", p->source, "outcome", "comment");
 				CG_LOG_INFO("source=%s message-id=<%s> from=<%s>: reply, comment on key %s", p->source,
 					    mid, d->m->mail_from, p->target);
 				queued = 1;
@@ -516,7 +515,7 @@ static void store_done(int rc, void *ud)
 		case CG_MAIL_OUT_DUPLICATE:
 			snprintf(r->text, sizeof(r->text), "2.0.0 already received");
 			if (r->owner) {
-				count(app, "casegate_mail_messages_total", p->source, "outcome", "duplicate");
+				count(in, "casegate_mail_messages_total", p->source, "outcome", "duplicate");
 				CG_LOG_INFO("source=%s message-id=<%s>: duplicate delivery dropped", p->source, mid);
 			}
 			break;
@@ -524,9 +523,9 @@ static void store_done(int rc, void *ud)
 			snprintf(r->text, sizeof(r->text), "2.0.0 accepted and ignored (%s)",
 				 p->reason_code[0] ? p->reason_code : "no event");
 			if (r->owner) {
-				count(app, "casegate_mail_ignored_total", p->source, "reason",
+				count(in, "casegate_mail_ignored_total", p->source, "reason",
 				      p->reason_code[0] ? p->reason_code : "no_event");
-				count(app, "casegate_mail_messages_total", p->source, "outcome", "ignored");
+				count(in, "casegate_mail_messages_total", p->source, "outcome", "ignored");
 				CG_LOG_INFO("source=%s message-id=<%s> from=<%s>: ignored: %s", p->source, mid,
 					    d->m->mail_from, p->reason[0] ? p->reason : p->reason_code);
 			}
@@ -535,13 +534,13 @@ static void store_done(int rc, void *ud)
 	}
 	delivery_finish(d);
 	if (queued)
-		cg_engine_kick(app->engine);
+		cg_intake_committed(in);
 }
 
 static void parse_done(uv_work_t *w, int status)
 {
 	struct delivery *d = w->data;
-	struct cg_app *app = d->app;
+	struct cg_intake *in = d->in;
 	if (status != 0 || d->parse_rc == CG_ENOMEM) {
 		answer_all(d, 451, "4.3.0 out of memory, try again later");
 		delivery_finish(d);
@@ -551,7 +550,7 @@ static void parse_done(uv_work_t *w, int status)
 		/* A mail bomb: refused before GMime built its parts. */
 		CG_LOG_WARN("from=<%s> client=%s: refused: %s", d->m->mail_from, d->m->remote, d->parse_err);
 		for (size_t i = 0; i < d->n; i++)
-			count(app, "casegate_mail_ignored_total", d->r[i].source, "reason", "too_many_parts");
+			count(in, "casegate_mail_ignored_total", d->r[i].source, "reason", "too_many_parts");
 		char text[sizeof(d->r[0].text)];
 		snprintf(text, sizeof(text), "5.6.0 %.180s", d->parse_err);
 		answer_all(d, 554, text);
@@ -561,7 +560,7 @@ static void parse_done(uv_work_t *w, int status)
 	if (d->parse_rc) {
 		CG_LOG_WARN("from=<%s> client=%s: not a message: %s", d->m->mail_from, d->m->remote, d->parse_err);
 		for (size_t i = 0; i < d->n; i++)
-			count(app, "casegate_mail_ignored_total", d->r[i].source, "reason", "unparseable");
+			count(in, "casegate_mail_ignored_total", d->r[i].source, "reason", "unparseable");
 		answer_all(d, 554, "5.6.0 not an e-mail message");
 		delivery_finish(d);
 		return;
@@ -572,7 +571,7 @@ static void parse_done(uv_work_t *w, int status)
 		return;
 	}
 	d->now = wall_ms();
-	const struct cg_config *cfg = app->cfg;
+	const struct cg_config *cfg = in->cfg;
 	for (size_t i = 0; i < d->n; i++) {
 		struct rcpt_plan *r = &d->r[i];
 		/* The configuration may have been reloaded while parsing: route again. */
@@ -594,7 +593,7 @@ static void parse_done(uv_work_t *w, int status)
 			continue;
 		char err[256] = "";
 		size_t idx = (size_t)(src - cfg->sources);
-		int rc = cg_mail_plan_build(src, app->builders[idx], d->mail, cfg->mail.authserv_id, d->now, &r->plan, err,
+		int rc = cg_mail_plan_build(src, in->builders[idx], d->mail, cfg->mail.authserv_id, d->now, &r->plan, err,
 					    sizeof(err));
 		if (rc) {
 			r->code = rc == CG_ENOMEM ? 451 : 554;
@@ -610,7 +609,7 @@ static void parse_done(uv_work_t *w, int status)
 		delivery_finish(d);
 		return;
 	}
-	if (cg_storeq_submit(app->q, store_run, store_done, d) != 0) {
+	if (cg_storeq_submit(in->d.q, store_run, store_done, d) != 0) {
 		for (size_t i = 0; i < d->n; i++) {
 			d->r[i].code = 451;
 			snprintf(d->r[i].text, sizeof(d->r[i].text), "4.3.2 shutting down, try again later");
@@ -621,7 +620,7 @@ static void parse_done(uv_work_t *w, int status)
 
 static void on_message(struct cg_lmtp_msg *m, void *ud)
 {
-	struct cg_app *app = ud;
+	struct cg_intake *in = ud;
 	struct delivery *d = calloc(1, sizeof(*d));
 	if (d)
 		d->r = calloc(m->nrcpts ? m->nrcpts : 1, sizeof(*d->r));
@@ -633,11 +632,11 @@ static void on_message(struct cg_lmtp_msg *m, void *ud)
 		cg_lmtp_msg_done(m);
 		return;
 	}
-	d->app = app;
+	d->in = in;
 	d->m = m;
 	d->n = m->nrcpts;
 	for (size_t i = 0; i < d->n; i++) {
-		const struct cg_source_config *src = cg_config_mail_route(app->cfg, m->rcpts[i]);
+		const struct cg_source_config *src = cg_config_mail_route(in->cfg, m->rcpts[i]);
 		d->r[i].source = src ? strdup(src->name) : NULL;
 		d->r[i].code = 451;
 		snprintf(d->r[i].text, sizeof(d->r[i].text), "4.3.0 internal error");
@@ -646,36 +645,36 @@ static void on_message(struct cg_lmtp_msg *m, void *ud)
 		/* A mail loop or a storm: accept and drop, so the sender stops rather than retries. */
 		CG_LOG_WARN("from=<%s> client=%s: over mail.max_per_sender_hour: dropped", m->mail_from, m->remote);
 		for (size_t i = 0; i < d->n; i++)
-			count(app, "casegate_mail_ignored_total", d->r[i].source, "reason", "rate_limited");
+			count(in, "casegate_mail_ignored_total", d->r[i].source, "reason", "rate_limited");
 		answer_all(d, 250, "2.0.0 accepted and dropped: sender over its hourly limit");
 		delivery_finish(d);
 		return;
 	}
-	if (app->stopping || cg_storeq_pending(app->q) + app->intake_working >= app->cfg->max_pending ||
-	    (app->cfg->store_max_bytes && app->stats.bytes > app->cfg->store_max_bytes)) {
+	if (in->stopping || cg_storeq_pending(in->d.q) + in->working >= in->cfg->max_pending ||
+	    (in->cfg->store_max_bytes && in->stats.bytes > in->cfg->store_max_bytes)) {
 		answer_all(d, 451, "4.3.2 busy, try again later");
 		delivery_finish(d);
 		return;
 	}
 	d->work.data = d;
 	cg_mail_limits_default(&d->lim);
-	d->lim.max_parts = app->cfg->mail.max_parts;
+	d->lim.max_parts = in->cfg->mail.max_parts;
 	/* MIME parsing of a large message is too slow for the loop. */
-	if (uv_queue_work(app->loop, &d->work, parse_work, parse_done) != 0) {
+	if (uv_queue_work(in->d.loop, &d->work, parse_work, parse_done) != 0) {
 		answer_all(d, 451, "4.3.0 internal error, try again later");
 		delivery_finish(d);
 	}
 }
 
-int cg_mailin_start(struct cg_app *app, char *err, size_t errlen)
+int cg_mailin_start(struct cg_intake *in, char *err, size_t errlen)
 {
-	const struct cg_mail_config *mc = &app->cfg->mail;
+	const struct cg_mail_config *mc = &in->cfg->mail;
 	if (!mc->enabled)
 		return 0;
 	cg_mail_global_init();
-	cg_metrics_describe(app->metrics, "casegate_mail_messages_total", CG_COUNTER,
+	cg_metrics_describe(in->d.metrics, "casegate_mail_messages_total", CG_COUNTER,
 			    "Mail taken per source by outcome (events, comment, ignored, duplicate, tempfail)");
-	cg_metrics_describe(app->metrics, "casegate_mail_ignored_total", CG_COUNTER,
+	cg_metrics_describe(in->d.metrics, "casegate_mail_ignored_total", CG_COUNTER,
 			    "Mail accepted and dropped, by source and reason");
 	struct cg_lmtp_opts o = {
 		.host = mc->listen_host,
@@ -688,17 +687,17 @@ int cg_mailin_start(struct cg_app *app, char *err, size_t errlen)
 		.max_per_sender_hour = mc->max_per_sender_hour,
 		.hostname = mc->hostname,
 	};
-	int rc = cg_lmtp_server_create(app->loop, &o, route_rcpt, on_message, app, &app->mail, err, errlen);
+	int rc = cg_lmtp_server_create(in->d.loop, &o, route_rcpt, on_message, in, &in->mail, err, errlen);
 	if (rc)
 		return rc;
-	CG_LOG_INFO("mail: %s on %s:%d", o.smtp ? "SMTP" : "LMTP", mc->listen_host, cg_lmtp_server_port(app->mail));
+	CG_LOG_INFO("mail: %s on %s:%d", o.smtp ? "SMTP" : "LMTP", mc->listen_host, cg_lmtp_server_port(in->mail));
 	return 0;
 }
 
-void cg_mailin_stop(struct cg_app *app, void (*on_closed)(void *ud), void *ud)
+void cg_mailin_stop(struct cg_intake *in, void (*on_closed)(void *ud), void *ud)
 {
-	struct cg_lmtp_server *s = app->mail;
-	app->mail = NULL;
+	struct cg_lmtp_server *s = in->mail;
+	in->mail = NULL;
 	cg_lmtp_server_close(s, on_closed, ud);
 }
 

@@ -10,7 +10,7 @@
 #include "config.h"
 #include "store.h"
 
-struct cg_app;
+struct cg_intake;
 
 enum cg_mail_outcome {
 	CG_MAIL_OUT_EVENTS = 0, /* alert events queued */
@@ -66,9 +66,9 @@ int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)
 void cg_mail_plan_free(struct cg_mail_plan *p);
 
 /* The daemon's listener: starts it when cfg->mail.enabled (else does nothing). */
-int cg_mailin_start(struct cg_app *app, char *err, size_t errlen);
+int cg_mailin_start(struct cg_intake *in, char *err, size_t errlen);
 /* Stops it; on_closed runs when every connection is gone (at once when none was started). */
-void cg_mailin_stop(struct cg_app *app, void (*on_closed)(void *ud), void *ud);
+void cg_mailin_stop(struct cg_intake *in, void (*on_closed)(void *ud), void *ud);
 
 /*
  * Pipe mode (`casegate mail`): maps raw for the source and queues the result directly in

@@ -1,4 +1,4 @@
-/* intake.c: HTTP routes: webhooks become durable events (202 after commit), plus health and metrics. */
+/* webhook.c: /hooks/<source>: a webhook becomes durable events (202 after commit) or a clear error. */
 #define CG_LOG_COMPONENT "intake"
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "actions.h"
-#include "app.h"
+#include "intake_int.h"
 #include "accept.h"
 #include "caseevents.h"
 #include "auth.h"
@@ -22,7 +22,7 @@
 #include "registry.h"
 
 struct intake_job {
-	struct cg_app *app;
+	struct cg_intake *in;
 	struct cg_http_request *req;
 	struct cg_store_event *evs;
 	size_t n;
@@ -54,12 +54,6 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void count_request(struct cg_app *app, const char *source_label, int status)
-{
-	char labels[256];
-	snprintf(labels, sizeof(labels), "%s,code=\"%d\"", source_label, status);
-	cg_metrics_add(app->metrics, "casegate_http_requests_total", labels, 1);
-}
 
 static void respond_json(struct cg_http_request *req, int status, cJSON *body, const struct cg_http_header *extra,
 			 size_t nextra)
@@ -83,7 +77,7 @@ static void respond_unavailable(struct cg_http_request *req, const char *msg, co
 
 static void intake_job_free(struct intake_job *j)
 {
-	cg_admission_release(j->app, j->held);
+	cg_admission_release(j->in, j->held);
 	if (j->evs)
 		cg_store_events_free(j->evs, j->n);
 	cJSON_Delete(j->answer);
@@ -125,18 +119,18 @@ static int intake_run(struct cg_store *st, void *ud)
 static void intake_done(int rc, void *ud)
 {
 	struct intake_job *j = ud;
-	struct cg_app *app = j->app;
+	struct cg_intake *in = j->in;
 	if (rc) {
 		if (rc == CG_EFULL)
-			app->store_full = 1;
+			in->store_full = 1;
 		CG_LOG_ERR("could not store %zu event(s): %s", j->n, cg_strerror(rc));
-		count_request(app, j->source_label, 503);
+		cg_intake_count(in, j->source_label, 503);
 		respond_unavailable(j->req, rc == CG_EFULL ? "store full: retry later" : "store unavailable: retry later",
 				    "30");
 		intake_job_free(j);
 		return;
 	}
-	app->store_full = 0;
+	in->store_full = 0;
 	if (j->duplicate) {
 		/* The same delivery again (SNS MessageId, webhook-id, or the same signed request):
 		 * already accepted, nothing more to do. */
@@ -144,8 +138,8 @@ static void intake_done(int rc, void *ud)
 		const char *id = by_message ? j->message_id : j->replay_id;
 		CG_LOG_EV(CG_LOG_LEVEL_INFO, j->source, NULL, NULL, "client=%s: redelivery of %s %s: already accepted",
 			  j->req->remote_addr, by_message ? "message" : "webhook", id);
-		count_request(app, j->source_label, 200);
-		cg_metrics_add(app->metrics, "casegate_duplicate_deliveries_total", j->source_label, 1);
+		cg_intake_count(in, j->source_label, 200);
+		cg_metrics_add(in->d.metrics, "casegate_duplicate_deliveries_total", j->source_label, 1);
 		cJSON *body = cJSON_CreateObject();
 		if (body) {
 			cJSON_AddStringToObject(body, "status", "duplicate");
@@ -159,13 +153,11 @@ static void intake_done(int rc, void *ud)
 	for (size_t i = 0; i < j->n; i++)
 		CG_LOG_EV(CG_LOG_LEVEL_DEBUG, j->evs[i].source, j->evs[i].dedup_key, NULL, "queued event %" PRId64,
 			  j->evs[i].id);
-	count_request(app, j->source_label, 202);
-	cg_metrics_add(app->metrics, "casegate_events_accepted_total", j->source_label, (double)j->n);
+	cg_intake_count(in, j->source_label, 202);
+	cg_metrics_add(in->d.metrics, "casegate_events_accepted_total", j->source_label, (double)j->n);
 	respond_json(j->req, 202, j->answer, NULL, 0);
 	intake_job_free(j);
-	/* During shutdown the engine may already be gone (the commit outlived a departed client). */
-	if (app->engine && !app->stopping)
-		cg_engine_kick(app->engine);
+	cg_intake_committed(in);
 }
 
 static const struct cg_source_config *lookup_source(const struct cg_config *cfg, const char *name, size_t len,
@@ -304,7 +296,7 @@ out:
 	return status;
 }
 
-static void hook_accept(struct cg_app *app, struct cg_http_request *req, const struct cg_source_config *src,
+static void hook_accept(struct cg_intake *in, struct cg_http_request *req, const struct cg_source_config *src,
 			size_t idx, const struct cg_verify_pass *pass);
 
 static void source_label_of(const char *name, char *out, size_t len)
@@ -320,12 +312,12 @@ static void source_label_of(const char *name, char *out, size_t len)
  * would let anyone list the configured sources (and learn how each is protected); the
  * operator finds the reason in the log (warn).
  */
-static void respond_unauthorized(struct cg_app *app, struct cg_http_request *req, const char *source_label)
+static void respond_unauthorized(struct cg_intake *in, struct cg_http_request *req, const char *source_label)
 {
 	static const char body[] = "{\"errors\":[\"unauthorized: unknown source, or missing or invalid credentials "
 				   "(casegate's log says which)\"]}";
-	count_request(app, source_label, 401);
-	cg_metrics_add(app->metrics, "casegate_auth_failures_total", source_label, 1);
+	cg_intake_count(in, source_label, 401);
+	cg_metrics_add(in->d.metrics, "casegate_auth_failures_total", source_label, 1);
 	struct cg_http_header h[] = {{"WWW-Authenticate", "Bearer realm=\"casegate\""}};
 	cg_http_respond(req, 401, "application/json", body, sizeof(body) - 1, h, 1);
 }
@@ -334,17 +326,17 @@ static void respond_unauthorized(struct cg_app *app, struct cg_http_request *req
 static void hook_checked(struct cg_http_request *req, int status, const char *why, const struct cg_verify_pass *pass,
 			 const char *source, void *ud)
 {
-	struct cg_app *app = ud;
+	struct cg_intake *in = ud;
 	char source_label[160];
 	source_label_of(source, source_label, sizeof(source_label));
 	if (status == 401 || status == 403) {
 		CG_LOG_EV(CG_LOG_LEVEL_WARN, source, NULL, NULL, "client=%s: %s: %s (answered 401)", req->remote_addr,
 			  status == 403 ? "forbidden" : "unauthorized", why);
-		respond_unauthorized(app, req, source_label);
+		respond_unauthorized(in, req, source_label);
 		return;
 	}
 	if (status) {
-		count_request(app, source_label, status);
+		cg_intake_count(in, source_label, status);
 		CG_LOG_EV(CG_LOG_LEVEL_WARN, source, NULL, NULL, "client=%s: cannot verify: %s", req->remote_addr, why);
 		char msg[256];
 		snprintf(msg, sizeof(msg), "unavailable: %s", why);
@@ -352,14 +344,14 @@ static void hook_checked(struct cg_http_request *req, int status, const char *wh
 		return;
 	}
 	size_t idx = 0;
-	const struct cg_source_config *src = lookup_source(app->cfg, source, strlen(source), &idx);
+	const struct cg_source_config *src = lookup_source(in->cfg, source, strlen(source), &idx);
 	if (!src) {
 		CG_LOG_WARN("client=%s: source '%s' went away in a reload while its request was checked (answered 401)",
 			    req->remote_addr, source);
-		respond_unauthorized(app, req, "source=\"\"");
+		respond_unauthorized(in, req, "source=\"\"");
 		return;
 	}
-	hook_accept(app, req, src, idx, pass);
+	hook_accept(in, req, src, idx, pass);
 }
 
 /* The webhook source a request may post to: NULL for unknown names and mail sources (mail
@@ -389,17 +381,17 @@ static const char *foreign_encoding(const struct cg_http_request *req)
 	return ce;
 }
 
-static void handle_hook(struct cg_app *app, struct cg_http_request *req, const char *name, size_t name_len,
+static void handle_hook(struct cg_intake *in, struct cg_http_request *req, const char *name, size_t name_len,
 			const char *url_token)
 {
 	size_t idx = 0;
-	const struct cg_source_config *src = hook_source(app->cfg, name, name_len, &idx);
+	const struct cg_source_config *src = hook_source(in->cfg, name, name_len, &idx);
 	char source_label[160] = "source=\"\"";
 	if (src)
 		source_label_of(src->name, source_label, sizeof(source_label));
 	/* Answers that do not depend on the source come first, alike for known and unknown names. */
 	if (strcmp(req->method, "POST") != 0) {
-		count_request(app, source_label, 405);
+		cg_intake_count(in, source_label, 405);
 		struct cg_http_header h[] = {{"Allow", "POST"}};
 		const char *body = "{\"errors\":[\"method not allowed: use POST\"]}";
 		cg_http_respond(req, 405, "application/json", body, strlen(body), h, 1);
@@ -410,7 +402,7 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 		/* A compressed body would reach the JSON parser as binary: say so instead. */
 		char msg[160];
 		snprintf(msg, sizeof(msg), "Content-Encoding '%.40s' is not supported: send the body uncompressed", enc);
-		count_request(app, source_label, 415);
+		cg_intake_count(in, source_label, 415);
 		cg_http_respond_error(req, 415, msg);
 		return;
 	}
@@ -420,10 +412,10 @@ static void handle_hook(struct cg_app *app, struct cg_http_request *req, const c
 		(void)cg_secret_equal(h ? h : "", h ? strlen(h) : 0, "-", 1);
 		CG_LOG_WARN("client=%s: no webhook source named '%.*s' (answered 401)", req->remote_addr,
 			    (int)(name_len > 64 ? 64 : name_len), name);
-		respond_unauthorized(app, req, source_label);
+		respond_unauthorized(in, req, source_label);
 		return;
 	}
-	cg_guard_check(app->guard, src, req, url_token, wall_ms(), hook_checked, app);
+	cg_guard_check(in->d.guard, src, req, url_token, wall_ms(), hook_checked, in);
 }
 
 /*
@@ -587,7 +579,7 @@ static void intake_work(uv_work_t *w)
 static void intake_worked(uv_work_t *w, int wstatus)
 {
 	struct intake_job *j = w->data;
-	struct cg_app *app = j->app;
+	struct cg_intake *in = j->in;
 	struct cg_http_request *req = j->req;
 	struct cg_intake_gen *gen = j->gen;
 	const struct cg_source_config *src = j->src;
@@ -597,9 +589,9 @@ static void intake_worked(uv_work_t *w, int wstatus)
 		snprintf(j->msg, sizeof(j->msg), "shutting down: retry later");
 	}
 	if (j->rejected)
-		cg_metrics_add(app->metrics, "casegate_events_rejected_total", source_label, (double)j->rejected);
+		cg_metrics_add(in->d.metrics, "casegate_events_rejected_total", source_label, (double)j->rejected);
 	if (j->status == 200 && j->subscribe_url[0]) {
-		int started = cg_guard_confirm_subscription(app->guard, src, j->subscribe_url) == 0;
+		int started = cg_guard_confirm_subscription(in->d.guard, src, j->subscribe_url) == 0;
 		snprintf(j->msg, sizeof(j->msg), "%s: %s",
 			 j->ignored_reason[0] ? j->ignored_reason : "subscription confirmation",
 			 started ? "casegate is confirming the SubscribeURL"
@@ -607,8 +599,8 @@ static void intake_worked(uv_work_t *w, int wstatus)
 	}
 	if (j->status == 200) {
 		CG_LOG_EV(CG_LOG_LEVEL_INFO, src->name, NULL, NULL, "ignored: %s", j->msg);
-		cg_metrics_add(app->metrics, "casegate_ignored_payloads_total", source_label, 1);
-		count_request(app, source_label, 200);
+		cg_metrics_add(in->d.metrics, "casegate_ignored_payloads_total", source_label, 1);
+		cg_intake_count(in, source_label, 200);
 		cJSON *body = cJSON_CreateObject();
 		cJSON_AddStringToObject(body, "status", "ignored");
 		cJSON_AddStringToObject(body, "reason", j->msg);
@@ -616,7 +608,7 @@ static void intake_worked(uv_work_t *w, int wstatus)
 		cJSON_Delete(body);
 		intake_job_free(j);
 	} else if (j->status) {
-		count_request(app, source_label, j->status);
+		cg_intake_count(in, source_label, j->status);
 		if (j->status == 503) {
 			respond_unavailable(req, j->msg, "5");
 		} else {
@@ -625,85 +617,63 @@ static void intake_worked(uv_work_t *w, int wstatus)
 			cg_http_respond_error(req, j->status, j->msg);
 		}
 		intake_job_free(j);
-	} else if (cg_storeq_submit(app->q, intake_run, intake_done, j) != 0) {
-		count_request(app, source_label, 503);
+	} else if (cg_storeq_submit(in->d.q, intake_run, intake_done, j) != 0) {
+		cg_intake_count(in, source_label, 503);
 		respond_unavailable(req, "shutting down: retry later", "5");
 		intake_job_free(j);
 	}
 	/* Last: may free a retired configuration (src) or let a pending shutdown go on. */
-	cg_app_gen_release(app, gen);
+	cg_intake_gen_release(in, gen);
 }
 
 /* A case event was queued: the engine reads the case now. */
 static void case_event_committed(void *ud)
 {
-	struct cg_app *app = ud;
-	if (app->engine && !app->stopping)
-		cg_engine_kick(app->engine);
+	cg_intake_committed(ud);
 }
 
-static void hook_accept(struct cg_app *app, struct cg_http_request *req, const struct cg_source_config *src,
+static void hook_accept(struct cg_intake *in, struct cg_http_request *req, const struct cg_source_config *src,
 			size_t idx, const struct cg_verify_pass *pass)
 {
 	char source_label[160];
 	source_label_of(src->name, source_label, sizeof(source_label));
-	if (app->stopping) {
-		count_request(app, source_label, 503);
+	if (in->stopping) {
+		cg_intake_count(in, source_label, 503);
 		respond_unavailable(req, "shutting down: retry later", "5");
 		return;
 	}
-	if (cg_admission_check(app, idx, source_label, req) != 0)
+	if (cg_admission_check(in, idx, source_label, req) != 0)
 		return;
 	if (cg_caseevents_is(src)) {
 		/* Counted by result in casegate_case_events_total. */
-		cg_caseevents_handle(req, src, app->q, app->metrics, case_event_committed, app);
+		cg_caseevents_handle(req, src, in->d.q, in->d.metrics, case_event_committed, in);
 		return;
 	}
 	struct intake_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		count_request(app, source_label, 503);
+		cg_intake_count(in, source_label, 503);
 		respond_unavailable(req, "out of memory: retry later", "1");
 		return;
 	}
-	j->app = app;
+	j->in = in;
 	j->req = req;
 	j->src = src;
-	j->builder = app->builders[idx];
+	j->builder = in->builders[idx];
 	j->held = req->body_len;
-	cg_admission_hold(app, j->held);
+	cg_admission_hold(in, j->held);
 	memcpy(j->source_label, source_label, sizeof(source_label));
 	if (pass && pass->replay_id[0]) {
 		snprintf(j->replay_ns, sizeof(j->replay_ns), CG_SEEN_REPLAY_PREFIX "%s", src->name);
 		snprintf(j->replay_id, sizeof(j->replay_id), "%s", pass->replay_id);
 	}
 	j->work.data = j;
-	j->gen = cg_app_gen_acquire(app);
-	if (uv_queue_work(app->loop, &j->work, intake_work, intake_worked) != 0) {
-		cg_app_gen_release(app, j->gen);
-		count_request(app, source_label, 503);
+	j->gen = cg_intake_gen_acquire(in);
+	if (uv_queue_work(in->d.loop, &j->work, intake_work, intake_worked) != 0) {
+		cg_intake_gen_release(in, j->gen);
+		cg_intake_count(in, source_label, 503);
 		respond_unavailable(req, "shutting down: retry later", "5");
 		intake_job_free(j);
 	}
-}
-
-static void handle_metrics(struct cg_app *app, struct cg_http_request *req)
-{
-	cg_metrics_set(app->metrics, "casegate_http_connections", "", (double)cg_http_server_connections(app->http));
-	cg_metrics_set(app->metrics, "casegate_inflight_operations", "", (double)cg_engine_inflight(app->engine));
-	cg_metrics_set(app->metrics, "casegate_store_jobs_pending", "", (double)cg_storeq_pending(app->q));
-	struct cg_storeq_counts sc;
-	cg_storeq_counts(app->q, &sc);
-	cg_metrics_set(app->metrics, "casegate_store_commits_total", "", (double)sc.commits);
-	cg_metrics_set(app->metrics, "casegate_store_committed_jobs_total", "", (double)sc.jobs);
-	cg_metrics_set(app->metrics, "casegate_store_busy_seconds_total", "", (double)sc.busy_us / 1e6);
-	size_t len = 0;
-	char *text = cg_metrics_render(app->metrics, &len);
-	if (!text) {
-		cg_http_respond_error(req, 500, "out of memory");
-		return;
-	}
-	cg_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL, 0);
-	free(text);
 }
 
 enum hook_path { HOOK_NONE, HOOK_OK, HOOK_BAD };
@@ -733,22 +703,22 @@ static enum hook_path hook_route(const char *p, const char **name, size_t *len, 
 	return HOOK_BAD;
 }
 
-int cg_app_continue(struct cg_http_request *req, void *ud)
+int cg_intake_continue(struct cg_http_request *req, void *ud)
 {
-	struct cg_app *app = ud;
+	struct cg_intake *in = ud;
 	const char *name = NULL;
 	size_t len = 0, idx = 0;
 	char token[512];
 	int ok = 1; /* not a hook (nothing to protect): the server's usual 100 */
 	enum hook_path hp = hook_route(req->path, &name, &len, token);
 	if (hp != HOOK_NONE) {
-		const struct cg_source_config *src = hp == HOOK_OK ? hook_source(app->cfg, name, len, &idx) : NULL;
+		const struct cg_source_config *src = hp == HOOK_OK ? hook_source(in->cfg, name, len, &idx) : NULL;
 		ok = 0;
 		if (src && strcmp(req->method, "POST") == 0 && !foreign_encoding(req)) {
 			/* The handler resolves the client address again from the TCP peer. */
 			char peer[sizeof(req->remote_addr)], why[192];
 			memcpy(peer, req->remote_addr, sizeof(peer));
-			cg_guard_client_addr(app->cfg, req);
+			cg_guard_client_addr(in->cfg, req);
 			ok = cg_guard_check_head(src, req, token[0] ? token : NULL, why, sizeof(why)) == 0;
 			memcpy(req->remote_addr, peer, sizeof(peer));
 		}
@@ -757,62 +727,23 @@ int cg_app_continue(struct cg_http_request *req, void *ud)
 	return ok;
 }
 
-void cg_app_handle(struct cg_http_request *req, void *ud)
+int cg_intake_handle(struct cg_intake *in, struct cg_http_request *req)
 {
-	struct cg_app *app = ud;
-	const char *p = req->path;
-	/* From here on remote_addr is the client (behind trusted proxies), for logs and allowlists. */
-	cg_guard_client_addr(app->cfg, req);
 	const char *name = NULL;
 	size_t len = 0;
 	char token[512];
-	switch (hook_route(p, &name, &len, token)) {
+	switch (hook_route(req->path, &name, &len, token)) {
 	case HOOK_OK:
 		/* The path (it may hold a token) is never logged. */
-		handle_hook(app, req, name, len, token[0] ? token : NULL);
+		handle_hook(in, req, name, len, token[0] ? token : NULL);
 		OPENSSL_cleanse(token, sizeof(token));
-		return;
+		return 1;
 	case HOOK_BAD:
-		count_request(app, "source=\"\"", 404);
+		cg_intake_count(in, "source=\"\"", 404);
 		cg_http_respond_error(req, 404, "not found");
-		return;
+		return 1;
 	case HOOK_NONE:
 		break;
 	}
-	int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-	if (strcmp(p, "/healthz") == 0 && is_get) {
-		const char *ok = "{\"status\":\"ok\"}";
-		cg_http_respond(req, 200, "application/json", ok, strlen(ok), NULL, 0);
-		return;
-	}
-	if (strcmp(p, "/readyz") == 0 && is_get) {
-		const char *why = NULL;
-		if (app->stopping)
-			why = "shutting down";
-		else if (app->store_full)
-			why = "store full";
-		else if (app->store_down)
-			why = "store unavailable";
-		else if (app->cfg->store_max_bytes && app->stats.bytes > app->cfg->store_max_bytes)
-			why = "store over its size limit";
-		/* Webhooks are still taken while Datadog is out (the queue is durable); /readyz says
-		 * deliveries are held, unless the caller only asks about intake (?scope=intake, for
-		 * load balancers that should keep sending alerts to a casegate whose queue holds). */
-		char dd[400], scope[16] = "";
-		cg_http_query_get(req, "scope", scope, sizeof(scope));
-		if (!why && strcmp(scope, "intake") != 0 && cg_engine_datadog_state(app->engine, dd, sizeof(dd)))
-			why = dd;
-		if (why) {
-			cg_http_respond_error(req, 503, why);
-			return;
-		}
-		const char *ok = "{\"status\":\"ready\"}";
-		cg_http_respond(req, 200, "application/json", ok, strlen(ok), NULL, 0);
-		return;
-	}
-	if (strcmp(p, "/metrics") == 0 && is_get) {
-		handle_metrics(app, req);
-		return;
-	}
-	cg_http_respond_error(req, 404, "not found");
+	return 0;
 }

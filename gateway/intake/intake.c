@@ -1,0 +1,198 @@
+/* intake.c: the intake part's state: its configuration generations, store view, stop and idle. */
+#define CG_LOG_COMPONENT "intake"
+#include "intake.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "admission.h"
+#include "err.h"
+#include "intake_int.h"
+#include "log.h"
+#include "mailin.h"
+
+int cg_intake_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
+{
+	struct cg_builder **b = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*b));
+	if (!b)
+		return CG_ENOMEM;
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		if (!cfg->sources[i].mapper)
+			continue; /* datadog_case_events: maps no alerts, drafts no case */
+		struct cg_case_spec spec;
+		cg_config_case_spec(&cfg->sources[i], &spec);
+		char e[256] = "";
+		int rc = cg_builder_create(&spec, &b[i], e, sizeof(e));
+		if (rc) {
+			snprintf(err, errlen, "source '%s': %s", cfg->sources[i].name, rc == CG_EINVAL ? e : cg_strerror(rc));
+			cg_intake_builders_free(b, i);
+			return rc;
+		}
+	}
+	*out = b;
+	return 0;
+}
+
+void cg_intake_builders_free(struct cg_builder **b, size_t n)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < n; i++)
+		cg_builder_destroy(b[i]);
+	free(b);
+}
+
+int cg_intake_create(const struct cg_intake_deps *deps, struct cg_config *cfg, struct cg_builder **builders,
+		     struct cg_intake **out)
+{
+	struct cg_intake *in = calloc(1, sizeof(*in));
+	if (!in || !(in->gen = calloc(1, sizeof(*in->gen)))) {
+		free(in);
+		return CG_ENOMEM;
+	}
+	in->d = *deps;
+	in->cfg = cfg;
+	in->builders = builders;
+	if (cg_admission_setup(in) != 0) {
+		free(in->gen);
+		free(in);
+		return CG_ENOMEM;
+	}
+	*out = in;
+	return 0;
+}
+
+const struct cg_config *cg_intake_config(const struct cg_intake *in)
+{
+	return in->cfg;
+}
+
+static void gen_free(struct cg_intake_gen *g)
+{
+	if (g->cfg) {
+		cg_intake_builders_free(g->builders, g->cfg->nsources);
+		cg_config_free(g->cfg);
+	}
+	free(g);
+}
+
+int cg_intake_reload(struct cg_intake *in, struct cg_config *cfg, struct cg_builder **builders)
+{
+	/* Intake work still reading the old sources keeps them until it is done. */
+	struct cg_intake_gen *ngen = NULL;
+	if (in->gen->refs > 0 && !(ngen = calloc(1, sizeof(*ngen))))
+		return CG_ENOMEM;
+	struct cg_config *old = in->cfg;
+	struct cg_builder **old_builders = in->builders;
+	in->cfg = cfg;
+	in->builders = builders;
+	if (cg_admission_setup(in) != 0)
+		CG_LOG_WARN("reload: out of memory for the intake rate limits: keeping the old ones");
+	if (ngen) {
+		in->gen->cfg = old;
+		in->gen->builders = old_builders;
+		in->gen->retired = 1;
+		in->gen = ngen;
+	} else {
+		cg_intake_builders_free(old_builders, old->nsources);
+		cg_config_free(old);
+	}
+	return 0;
+}
+
+struct cg_intake_gen *cg_intake_gen_acquire(struct cg_intake *in)
+{
+	in->gen->refs++;
+	in->working++;
+	return in->gen;
+}
+
+void cg_intake_gen_release(struct cg_intake *in, struct cg_intake_gen *g)
+{
+	in->working--;
+	if (--g->refs == 0 && g->retired)
+		gen_free(g);
+	if (in->working == 0 && in->idle_cb) {
+		void (*cb)(void *) = in->idle_cb;
+		in->idle_cb = NULL;
+		cb(in->idle_ud);
+	}
+}
+
+void cg_intake_committed(struct cg_intake *in)
+{
+	/* During shutdown delivery may already be gone (the commit outlived a departed client). */
+	if (!in->stopping && in->d.committed)
+		in->d.committed(in->d.ud);
+}
+
+void cg_intake_count(struct cg_intake *in, const char *source_label, int status)
+{
+	char labels[256];
+	snprintf(labels, sizeof(labels), "%s,code=\"%d\"", source_label, status);
+	cg_metrics_add(in->d.metrics, "casegate_http_requests_total", labels, 1);
+}
+
+void cg_intake_store_stats(struct cg_intake *in, const struct cg_store_stats *st, int down)
+{
+	in->store_down = down;
+	if (st)
+		in->stats = *st;
+}
+
+const char *cg_intake_not_ready(const struct cg_intake *in)
+{
+	if (in->stopping)
+		return "shutting down";
+	if (in->store_full)
+		return "store full";
+	if (in->store_down)
+		return "store unavailable";
+	if (in->cfg->store_max_bytes && in->stats.bytes > in->cfg->store_max_bytes)
+		return "store over its size limit";
+	return NULL;
+}
+
+int cg_intake_store_full(const struct cg_intake *in)
+{
+	return in->store_full;
+}
+
+void cg_intake_tick(struct cg_intake *in)
+{
+	cg_admission_tick(in);
+}
+
+int cg_intake_mail_start(struct cg_intake *in, char *err, size_t errlen)
+{
+	return cg_mailin_start(in, err, errlen);
+}
+
+void cg_intake_stop(struct cg_intake *in, void (*on_closed)(void *ud), void *ud)
+{
+	in->stopping = 1;
+	cg_mailin_stop(in, on_closed, ud);
+}
+
+void cg_intake_when_idle(struct cg_intake *in, void (*done)(void *ud), void *ud)
+{
+	/* A departed client's webhook may still be mapped on a worker thread: its events go to the
+	 * store queue when it is done, so the store must stay open until then. */
+	if (in->working == 0) {
+		done(ud);
+		return;
+	}
+	in->idle_cb = done;
+	in->idle_ud = ud;
+}
+
+void cg_intake_destroy(struct cg_intake *in)
+{
+	if (!in)
+		return;
+	cg_admission_cleanup(in);
+	cg_intake_builders_free(in->builders, in->cfg ? in->cfg->nsources : 0);
+	cg_config_free(in->cfg);
+	free(in->gen); /* the running generation (retired ones were freed by their last job) */
+	free(in);
+}
