@@ -8,7 +8,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
-#include "intake_int.h"
+#include "state.h"
 #include "err.h"
 #include "log.h"
 

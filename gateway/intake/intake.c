@@ -7,40 +7,9 @@
 
 #include "admission.h"
 #include "err.h"
-#include "intake_int.h"
+#include "state.h"
 #include "log.h"
 #include "mailin.h"
-
-int cg_intake_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
-{
-	struct cg_builder **b = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*b));
-	if (!b)
-		return CG_ENOMEM;
-	for (size_t i = 0; i < cfg->nsources; i++) {
-		if (!cfg->sources[i].mapper)
-			continue; /* datadog_case_events: maps no alerts, drafts no case */
-		struct cg_case_spec spec;
-		cg_config_case_spec(&cfg->sources[i], &spec);
-		char e[256] = "";
-		int rc = cg_builder_create(&spec, &b[i], e, sizeof(e));
-		if (rc) {
-			snprintf(err, errlen, "source '%s': %s", cfg->sources[i].name, rc == CG_EINVAL ? e : cg_strerror(rc));
-			cg_intake_builders_free(b, i);
-			return rc;
-		}
-	}
-	*out = b;
-	return 0;
-}
-
-void cg_intake_builders_free(struct cg_builder **b, size_t n)
-{
-	if (!b)
-		return;
-	for (size_t i = 0; i < n; i++)
-		cg_builder_destroy(b[i]);
-	free(b);
-}
 
 int cg_intake_create(const struct cg_intake_deps *deps, struct cg_config *cfg, struct cg_builder **builders,
 		     struct cg_intake **out)
@@ -67,15 +36,6 @@ const struct cg_config *cg_intake_config(const struct cg_intake *in)
 	return in->cfg;
 }
 
-static void gen_free(struct cg_intake_gen *g)
-{
-	if (g->cfg) {
-		cg_intake_builders_free(g->builders, g->cfg->nsources);
-		cg_config_free(g->cfg);
-	}
-	free(g);
-}
-
 int cg_intake_reload(struct cg_intake *in, struct cg_config *cfg, struct cg_builder **builders)
 {
 	/* Intake work still reading the old sources keeps them until it is done. */
@@ -98,39 +58,6 @@ int cg_intake_reload(struct cg_intake *in, struct cg_config *cfg, struct cg_buil
 		cg_config_free(old);
 	}
 	return 0;
-}
-
-struct cg_intake_gen *cg_intake_gen_acquire(struct cg_intake *in)
-{
-	in->gen->refs++;
-	in->working++;
-	return in->gen;
-}
-
-void cg_intake_gen_release(struct cg_intake *in, struct cg_intake_gen *g)
-{
-	in->working--;
-	if (--g->refs == 0 && g->retired)
-		gen_free(g);
-	if (in->working == 0 && in->idle_cb) {
-		void (*cb)(void *) = in->idle_cb;
-		in->idle_cb = NULL;
-		cb(in->idle_ud);
-	}
-}
-
-void cg_intake_committed(struct cg_intake *in)
-{
-	/* During shutdown delivery may already be gone (the commit outlived a departed client). */
-	if (!in->stopping && in->d.committed)
-		in->d.committed(in->d.ud);
-}
-
-void cg_intake_count(struct cg_intake *in, const char *source_label, int status)
-{
-	char labels[256];
-	snprintf(labels, sizeof(labels), "%s,code=\"%d\"", source_label, status);
-	cg_metrics_add(in->d.metrics, "casegate_http_requests_total", labels, 1);
 }
 
 void cg_intake_store_stats(struct cg_intake *in, const struct cg_store_stats *st, int down)

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "accept.h"
-#include "intake_int.h"
+#include "state.h"
 #include "email.h"
 #include "err.h"
 #include "lmtp.h"

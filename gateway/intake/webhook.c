@@ -11,7 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "actions.h"
-#include "intake_int.h"
+#include "state.h"
 #include "accept.h"
 #include "caseevents.h"
 #include "auth.h"

@@ -1,6 +1,6 @@
-/* intake_int.h: the intake part's insides, shared by its files only (webhooks, mail, admission). */
-#ifndef CG_INTAKE_INT_H
-#define CG_INTAKE_INT_H
+/* state.h: the intake part's insides, shared by its files only (webhooks, mail, admission). */
+#ifndef CG_INTAKE_STATE_H
+#define CG_INTAKE_STATE_H
 
 #include <stddef.h>
 #include <stdint.h>
