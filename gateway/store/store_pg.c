@@ -1,6 +1,7 @@
 /* store_pg.c: the store in PostgreSQL (libpq), shared by several replicas: claims are leases, NOTIFY wakes peers. */
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,13 +19,13 @@
 #include <uv.h>
 
 #include "err.h"
+#include "sbuf.h"
+#include "store_sql.h"
 
 #define CG_LOG_COMPONENT "store-pg"
 #include "log.h"
 
 #define DEFAULT_LEASE_MS 30000
-#define SEEN_TTL_MS (7LL * 24 * 3600 * 1000)
-#define SEEN_PRUNE_EVERY_MS (3600LL * 1000)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define CHANNEL_WORK "casegate_work"
@@ -147,15 +148,6 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define EV_COLS "id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error"
-#define CASE_COLS                                                                                          \
-	"dedup_key, case_id, case_key, state, priority, generation, marker, prev_case_key, created_ms, closed_ms, " \
-	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary, prev_case_id, "   \
-	"action_flags, sent_ms, confirmed_ms"
-#define DL_COLS                                                                                          \
-	"id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, " \
-	"step, last_error, http_status, reason, failed_ms"
-
 struct hold {
 	int64_t id, lease;
 };
@@ -210,13 +202,6 @@ static struct pg_store *pg(struct cg_store *st)
 	return (struct pg_store *)st;
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t mono_ms(void)
 {
 	return uv_hrtime() / 1000000;
@@ -224,71 +209,81 @@ static uint64_t mono_ms(void)
 
 /* ---- small helpers ---- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void buf_put(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 256;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		char *np = realloc(b->p, ncap);
-		if (!np) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
 /* Appends one element of a PostgreSQL array literal: NULL, or a quoted, escaped string. */
-static void buf_elem(struct buf *b, const char *s, int first)
+static void buf_elem(struct cg_sbuf *b, const char *s, int first)
 {
 	if (!first)
-		buf_put(b, ",", 1);
+		cg_sbuf_addn(b, ",", 1);
 	if (!s) {
-		buf_put(b, "NULL", 4);
+		cg_sbuf_addn(b, "NULL", 4);
 		return;
 	}
-	buf_put(b, "\"", 1);
+	cg_sbuf_addn(b, "\"", 1);
 	for (const char *p = s; *p;) {
 		size_t run = strcspn(p, "\"\\");
-		buf_put(b, p, run);
+		cg_sbuf_addn(b, p, run);
 		p += run;
 		if (*p) {
 			char esc[2] = {'\\', *p};
-			buf_put(b, esc, 2);
+			cg_sbuf_addn(b, esc, 2);
 			p++;
 		}
 	}
-	buf_put(b, "\"", 1);
+	cg_sbuf_addn(b, "\"", 1);
 }
 
-static void buf_i64(struct buf *b, int64_t v, int first)
+static void buf_i64(struct cg_sbuf *b, int64_t v, int first)
 {
-	char t[32];
-	snprintf(t, sizeof(t), "%s%" PRId64, first ? "" : ",", v);
-	buf_str(b, t);
+	cg_sbuf_addf(b, "%s%" PRId64, first ? "" : ",", v);
 }
 
-static void fmt_i64(char *dst, size_t len, int64_t v)
+/* Appends one argument to an array literal (an element of a column of unnest()). */
+static void buf_arg(struct cg_sbuf *b, const struct cg_store_arg *a, int first)
 {
-	snprintf(dst, len, "%" PRId64, v);
+	if (a->is_text)
+		buf_elem(b, a->text, first);
+	else
+		buf_i64(b, a->i, first);
+}
+
+/* Runs sql, or the statement prepared under name when name is not NULL, with the arguments as
+ * text parameters. */
+static PGresult *exec_args(PGconn *c, const char *name, const char *sql, const struct cg_store_arg *a, int n)
+{
+	char num[CG_ARGS_MAX][24];
+	const char *vals[CG_ARGS_MAX];
+	assert(n <= CG_ARGS_MAX);
+	for (int i = 0; i < n; i++) {
+		if (a[i].is_text) {
+			vals[i] = a[i].text;
+		} else {
+			snprintf(num[i], sizeof(num[i]), "%" PRId64, a[i].i);
+			vals[i] = num[i];
+		}
+	}
+	return name ? PQexecPrepared(c, name, n, vals, NULL, NULL, 0) : PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
+}
+
+/* 1 when r succeeded: it is then handed to *out, or cleared when out is NULL. */
+static int res_ok(PGresult *r, PGresult **out)
+{
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return 0;
+	if (out)
+		*out = r;
+	else
+		PQclear(r);
+	return 1;
+}
+
+/* The length of m without its trailing newlines and blanks (libpq's messages end in one). */
+static int trimmed(const char *m)
+{
+	size_t ml = strlen(m);
+	while (ml && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
+		ml--;
+	return (int)ml;
 }
 
 static int64_t get_i64(const PGresult *r, int row, int col)
@@ -298,13 +293,54 @@ static int64_t get_i64(const PGresult *r, int row, int col)
 	return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-static int dup_val(const PGresult *r, int row, int col, char **out)
+static int64_t col_i64(const struct cg_store_row *r, int col)
+{
+	return get_i64(r->res, r->row, col);
+}
+
+static int col_text(const struct cg_store_row *r, int col, char **out)
 {
 	*out = NULL;
-	if (PQgetisnull(r, row, col))
+	if (PQgetisnull(r->res, r->row, col))
 		return 0;
-	*out = strdup(PQgetvalue(r, row, col));
+	*out = strdup(PQgetvalue(r->res, r->row, col));
 	return *out ? 0 : CG_ENOMEM;
+}
+
+/*
+ * Every row of r into a new array (*out, NULL for none) of rec items; on a failure nothing is
+ * left allocated. Clears r.
+ */
+static int read_rows(PGresult *r, const struct cg_store_rec *rec, void **out, size_t *nout)
+{
+	size_t n = (size_t)PQntuples(r);
+	unsigned char *v = n ? calloc(n, rec->size) : NULL;
+	if (n && !v) {
+		PQclear(r);
+		return CG_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct cg_store_row row = {col_i64, col_text, r, (int)i};
+		int rc = rec->read(&row, v + i * rec->size);
+		if (rc) {
+			rec->free(v, i); /* a row that failed has cleaned up after itself */
+			PQclear(r);
+			return rc;
+		}
+	}
+	PQclear(r);
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+/* The first row of r into item; CG_ENOENT when r has none. Clears r. */
+static int read_row1(PGresult *r, const struct cg_store_rec *rec, void *item)
+{
+	struct cg_store_row row = {col_i64, col_text, r, 0};
+	int rc = PQntuples(r) == 0 ? CG_ENOENT : rec->read(&row, item);
+	PQclear(r);
+	return rc;
 }
 
 /* ---- connection ---- */
@@ -331,10 +367,7 @@ static int fail_res(struct pg_store *s, PGconn *c, PGresult *r, const char *what
 		else if (strncmp(state, "22", 2) == 0)
 			rc = CG_EINVAL;
 	}
-	size_t ml = strlen(msg);
-	while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-		ml--;
-	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %.*s%s%s", what, (int)ml, msg, state ? " SQLSTATE " : "",
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %.*s%s%s", what, trimmed(msg), msg, state ? " SQLSTATE " : "",
 		 state ? state : "");
 	if (c && PQstatus(c) != CONNECTION_OK) {
 		if (c == s->conn && !s->down) {
@@ -363,10 +396,7 @@ static PGconn *connect_db(const char *conninfo, char *err, size_t errlen)
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
 		const char *m = PQerrorMessage(c);
-		size_t ml = strlen(m);
-		while (ml && (m[ml - 1] == '\n' || m[ml - 1] == ' '))
-			ml--;
-		snprintf(err, errlen, "%.*s", (int)ml, m);
+		snprintf(err, errlen, "%.*s", trimmed(m), m);
 		PQfinish(c);
 		return NULL;
 	}
@@ -423,7 +453,6 @@ static int ensure(struct pg_store *s)
 	return CG_EIO;
 }
 
-/* Runs one statement with text parameters; *out (may be NULL) gets a row-returning result. */
 /*
  * The name of sql's prepared statement on the current connection, preparing it the first time;
  * NULL when it cannot be prepared (the caller sends the text instead). Prepared statements
@@ -451,7 +480,9 @@ static const char *prepared(struct pg_store *s, const char *sql, int n, char nam
 	return name;
 }
 
-static int q(struct pg_store *s, const char *what, const char *sql, int n, const char *const *vals, PGresult **out)
+/* Runs one statement with the arguments ($1 first); *out (may be NULL) gets a row-returning result. */
+static int q(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+	     PGresult **out)
 {
 	int rc = ensure(s);
 	if (rc)
@@ -461,28 +492,19 @@ static int q(struct pg_store *s, const char *what, const char *sql, int n, const
 	const char *stmt = prepared(s, sql, n, name, &failed);
 	if (failed)
 		return fail_res(s, s->conn, failed, what);
-	PGresult *r = stmt ? PQexecPrepared(s->conn, stmt, n, vals, NULL, NULL, 0)
-			   : PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	PGresult *r = exec_args(s->conn, stmt, sql, a, n);
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	if (stmt && state && strcmp(state, "26000") == 0)
 		s->nprep = 0; /* the session lost its prepared statements (DISCARD ALL, a pooler): prepare anew */
-	ExecStatusType st = PQresultStatus(r);
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		if (out)
-			*out = r;
-		else
-			PQclear(r);
-		return 0;
-	}
-	return fail_res(s, s->conn, r, what);
+	return res_ok(r, out) ? 0 : fail_res(s, s->conn, r, what);
 }
 
 /* Rows changed by a statement (UPDATE/DELETE/INSERT). */
-static int q_changes(struct pg_store *s, const char *what, const char *sql, int n, const char *const *vals,
+static int q_changes(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 		     long *changes)
 {
 	PGresult *r = NULL;
-	int rc = q(s, what, sql, n, vals, &r);
+	int rc = q(s, what, sql, a, n, &r);
 	if (rc)
 		return rc;
 	*changes = strtol(PQcmdTuples(r), NULL, 10);
@@ -490,12 +512,38 @@ static int q_changes(struct pg_store *s, const char *what, const char *sql, int 
 	return 0;
 }
 
+/* q, then every row of its result into a new array of rec items (read_rows). */
+static int q_rows(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+		  const struct cg_store_rec *rec, void **out, size_t *nout)
+{
+	PGresult *r = NULL;
+	int rc = q(s, what, sql, a, n, &r);
+	return rc ? rc : read_rows(r, rec, out, nout);
+}
+
+/* q, then its first row into item (read_row1): CG_ENOENT when there is none. */
+static int q_row1(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+		  const struct cg_store_rec *rec, void *item)
+{
+	PGresult *r = NULL;
+	int rc = q(s, what, sql, a, n, &r);
+	return rc ? rc : read_row1(r, rec, item);
+}
+
+/* q for a statement that changes one row: CG_ENOENT when it changed none. */
+static int q_one(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n)
+{
+	long ch = 0;
+	int rc = q_changes(s, what, sql, a, n, &ch);
+	return rc ? rc : ch ? 0 : CG_ENOENT;
+}
+
 /* ---- transactions ---- */
 
 static int pg_begin(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
-	int rc = q(s, "begin", "BEGIN", 0, NULL, NULL);
+	int rc = q(s, "begin", "BEGIN", NULL, 0, NULL);
 	if (rc == 0) {
 		s->in_tx = 1;
 		s->tx_key_locks = 0;
@@ -507,7 +555,7 @@ static int pg_commit(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
 	PGresult *r = NULL;
-	int rc = q(s, "commit", "COMMIT", 0, NULL, &r);
+	int rc = q(s, "commit", "COMMIT", NULL, 0, &r);
 	s->in_tx = 0;
 	s->tx_key_locks = 0;
 	if (rc)
@@ -564,18 +612,17 @@ static int tx_close(struct pg_store *s, int own, int rc)
 static int lock_keys(struct pg_store *s, const char *array_literal, size_t nkeys)
 {
 	PGresult *r = NULL;
-	const char *v[] = {array_literal};
 	int rc;
 	if (s->tx_key_locks == 0) {
 		rc = q(s, "lock keys",
 		       "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
 		       " FROM unnest($1::text[]) AS k ORDER BY 1) x",
-		       1, v, NULL);
+		       CG_ARGS(CG_ARG_TEXT(array_literal)), NULL);
 	} else {
 		rc = q(s, "try-lock keys",
 		       "SELECT coalesce(bool_and(pg_try_advisory_xact_lock(h)), true) FROM (SELECT DISTINCT"
 		       " hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) x",
-		       1, v, &r);
+		       CG_ARGS(CG_ARG_TEXT(array_literal)), &r);
 		if (rc == 0) {
 			if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 				snprintf(s->errmsg, sizeof(s->errmsg), "key locked by another replica's transaction");
@@ -589,19 +636,36 @@ static int lock_keys(struct pg_store *s, const char *array_literal, size_t nkeys
 	return rc;
 }
 
-static int lock_key(struct pg_store *s, const char *key)
+/* The key of row id (lookup_sql: SELECT dedup_key ... WHERE id = $1). */
+#define KEY_OF_EVENT "SELECT dedup_key FROM events WHERE id = $1"
+#define KEY_OF_DEAD "SELECT dedup_key FROM dead_letters WHERE id = $1"
+
+/*
+ * Opens the transaction of a write to one key's events (the caller's, or its own: *own) and
+ * takes the lock of the key of row id, found by lookup_sql; CG_ENOENT when the row is gone.
+ * On a failure the transaction it opened is closed again. The caller ends with tx_close().
+ */
+static int key_tx_open(struct pg_store *s, const char *lookup_sql, int64_t id, int *own)
 {
-	struct buf b = {0};
-	buf_str(&b, "{");
-	buf_elem(&b, key, 1);
-	buf_str(&b, "}");
-	if (b.oom) {
+	PGresult *r = NULL;
+	int rc = tx_open(s, own);
+	if (rc)
+		return rc;
+	rc = q(s, "key lookup", lookup_sql, CG_ARGS(CG_ARG_I64(id)), &r);
+	if (rc == 0) {
+		struct cg_sbuf b = {0};
+		if (PQntuples(r) == 0) {
+			rc = CG_ENOENT;
+		} else {
+			cg_sbuf_add(&b, "{");
+			buf_elem(&b, PQgetvalue(r, 0, 0), 1);
+			cg_sbuf_add(&b, "}");
+			rc = b.oom ? CG_ENOMEM : lock_keys(s, b.p, 1);
+		}
 		free(b.p);
-		return CG_ENOMEM;
+		PQclear(r);
 	}
-	int rc = lock_keys(s, b.p, 1);
-	free(b.p);
-	return rc;
+	return rc ? tx_close(s, *own, rc) : 0;
 }
 
 /* ---- events ---- */
@@ -623,8 +687,9 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	const char **keys = NULL;
 	int64_t *ids = NULL;
 	PGresult *r = NULL;
-	struct buf a[12] = {{0}};
-	struct buf kb = {0};
+	/* One array literal per column of unnest(): the id, then the event's arguments. */
+	struct cg_sbuf a[1 + CG_EV_NARGS] = {{0}};
+	struct cg_sbuf kb = {0};
 	int own = 0, rc;
 
 	if (n == 0)
@@ -643,10 +708,10 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		keys[i] = evs[i].dedup_key;
 	qsort(keys, n, sizeof(*keys), cmp_str);
-	buf_str(&kb, "{");
+	cg_sbuf_add(&kb, "{");
 	for (size_t i = 0; i < n; i++)
 		buf_elem(&kb, keys[i], i == 0);
-	buf_str(&kb, "}");
+	cg_sbuf_add(&kb, "}");
 	if ((rc = tx_open(s, &own)))
 		goto out;
 	if (kb.oom) {
@@ -656,10 +721,8 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	if ((rc = lock_keys(s, kb.p, n)))
 		goto done;
 	/* Ids first, in order, so id order is the order of evs (per-key order). */
-	char nbuf[24];
-	fmt_i64(nbuf, sizeof(nbuf), (int64_t)n);
-	const char *nv[] = {nbuf};
-	if ((rc = q(s, "enqueue ids", "SELECT nextval('events_id_seq') FROM generate_series(1, $1::int)", 1, nv, &r)))
+	if ((rc = q(s, "enqueue ids", "SELECT nextval('events_id_seq') FROM generate_series(1, $1::int)",
+		    CG_ARGS(CG_ARG_I64(n)), &r)))
 		goto done;
 	if ((size_t)PQntuples(r) != n) {
 		PQclear(r);
@@ -670,32 +733,23 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 		ids[i] = get_i64(r, (int)i, 0);
 	PQclear(r);
 	qsort(ids, n, sizeof(*ids), cmp_i64);
-	for (int k = 0; k < 12; k++)
-		buf_str(&a[k], "{");
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
+		cg_sbuf_add(&a[k], "{");
 	for (size_t i = 0; i < n; i++) {
-		const struct cg_store_event *e = &evs[i];
-		int f = i == 0;
-		buf_i64(&a[0], ids[i], f);
-		buf_elem(&a[1], e->source, f);
-		buf_elem(&a[2], e->dedup_key, f);
-		buf_i64(&a[3], e->status, f);
-		buf_i64(&a[4], e->priority, f);
-		buf_elem(&a[5], e->severity, f);
-		buf_elem(&a[6], e->payload, f);
-		buf_i64(&a[7], e->received_ms, f);
-		buf_i64(&a[8], e->attempts, f);
-		buf_i64(&a[9], e->next_ms, f);
-		buf_i64(&a[10], e->step, f);
-		buf_elem(&a[11], e->last_error, f);
+		struct cg_store_arg ev[CG_EV_NARGS];
+		cg_store_event_args(&evs[i], ev);
+		buf_i64(&a[0], ids[i], i == 0);
+		for (int k = 0; k < CG_EV_NARGS; k++)
+			buf_arg(&a[1 + k], &ev[k], i == 0);
 	}
-	const char *v[12];
-	for (int k = 0; k < 12; k++) {
-		buf_str(&a[k], "}");
+	struct cg_store_arg v[1 + CG_EV_NARGS];
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++) {
+		cg_sbuf_add(&a[k], "}");
 		if (a[k].oom) {
 			rc = CG_ENOMEM;
 			goto done;
 		}
-		v[k] = a[k].p;
+		v[k] = CG_ARG_TEXT(a[k].p);
 	}
 	/* The first event of a key in this statement is its head unless the key has events. */
 	rc = q(s, "enqueue",
@@ -709,65 +763,19 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	       " $8::bigint[], $9::int[], $10::bigint[], $11::int[], $12::text[])"
 	       " AS u(id, source, k, status, priority, severity, payload, received_ms, attempts, next_ms, step,"
 	       " last_error)",
-	       12, v, NULL);
+	       v, 1 + CG_EV_NARGS, NULL);
 done:
 	rc = tx_close(s, own, rc);
 	if (rc == 0)
 		for (size_t i = 0; i < n; i++)
 			evs[i].id = ids[i];
 out:
-	for (int k = 0; k < 12; k++)
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
 		free(a[k].p);
 	free(kb.p);
 	free(keys);
 	free(ids);
 	return rc;
-}
-
-/*
- * Every row of r into a new array (*out, NULL for none) of elem-byte items, filled by read_row;
- * on a failure the rows read so far are released with free_rows. Clears r.
- */
-static int read_rows(PGresult *r, size_t elem, int (*read_row)(const PGresult *r, int row, void *item),
-		     void (*free_rows)(void *items, size_t n), void **out, size_t *nout)
-{
-	size_t n = (size_t)PQntuples(r);
-	unsigned char *v = n ? calloc(n, elem) : NULL;
-	if (n && !v) {
-		PQclear(r);
-		return CG_ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int rc = read_row(r, (int)i, v + i * elem);
-		if (rc) {
-			free_rows(v, i); /* a row that failed has cleaned up after itself */
-			PQclear(r);
-			return rc;
-		}
-	}
-	PQclear(r);
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
-static int read_event(const PGresult *r, int row, int c0, struct cg_store_event *ev)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->id = get_i64(r, row, c0);
-	ev->status = (int)get_i64(r, row, c0 + 3);
-	ev->priority = (int)get_i64(r, row, c0 + 4);
-	ev->received_ms = get_i64(r, row, c0 + 7);
-	ev->attempts = (int)get_i64(r, row, c0 + 8);
-	ev->next_ms = get_i64(r, row, c0 + 9);
-	ev->step = (int)get_i64(r, row, c0 + 10);
-	if (dup_val(r, row, c0 + 1, &ev->source) || dup_val(r, row, c0 + 2, &ev->dedup_key) ||
-	    dup_val(r, row, c0 + 5, &ev->severity) || dup_val(r, row, c0 + 6, &ev->payload) ||
-	    dup_val(r, row, c0 + 11, &ev->last_error)) {
-		cg_store_event_cleanup(ev);
-		return CG_ENOMEM;
-	}
-	return 0;
 }
 
 static int cmp_due(const void *a, const void *b)
@@ -778,39 +786,30 @@ static int cmp_due(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* read_rows adapters: one row into one item, and the matching release of n items. */
-static int row_claimed(const PGresult *r, int row, void *item)
+/* A claimed event: CG_EV_COLS, then its claim token (the lease). */
+static int item_claimed(const struct cg_store_row *r, void *item)
 {
 	struct cg_store_event *ev = item;
-	int rc = read_event(r, row, 0, ev);
+	int rc = cg_store_read_event(r, 0, ev);
 	if (rc == 0)
-		ev->lease = get_i64(r, row, 12);
+		ev->lease = r->i64(r, 12);
 	return rc;
-}
-
-static void free_events(void *items, size_t n)
-{
-	cg_store_events_free(items, n);
 }
 
 static int pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
 {
 	struct pg_store *s = pg(st);
-	PGresult *r = NULL;
-	char nowb[24], limb[24], leaseb[24];
-	int rc;
+	const struct cg_store_rec claimed = {sizeof(struct cg_store_event), item_claimed, cg_store_rec_event.free};
+	void *items = NULL;
+	size_t n = 0;
 
 	if (limit == 0) {
 		*out = NULL;
 		*nout = 0;
 		return 0;
 	}
-	fmt_i64(nowb, sizeof(nowb), now_ms);
-	fmt_i64(limb, sizeof(limb), limit > 100000 ? 100000 : (int64_t)limit);
-	fmt_i64(leaseb, sizeof(leaseb), s->lease_ms);
-	const char *v[] = {nowb, limb, s->name, leaseb};
 	/* SKIP LOCKED: replicas claiming at once take different heads instead of waiting. */
-	rc = q(s, "claim",
+	int rc = q_rows(s, "claim",
 	       "WITH c AS (SELECT id FROM events WHERE is_head AND next_ms <= $1"
 	       " AND (claimed_by IS NULL OR lease_until < cg_now_ms())"
 	       " ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)"
@@ -818,12 +817,10 @@ static int pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg
 	       " claim_token = nextval('claim_tokens') FROM c WHERE e.id = c.id"
 	       " RETURNING e.id, e.source, e.dedup_key, e.status, e.priority, e.severity, e.payload, e.received_ms,"
 	       " e.attempts, e.next_ms, e.step, e.last_error, e.claim_token",
-	       4, v, &r);
+	       CG_ARGS(CG_ARG_I64(now_ms), CG_ARG_I64(limit > 100000 ? 100000 : (int64_t)limit), CG_ARG_TEXT(s->name),
+		       CG_ARG_I64(s->lease_ms)),
+	       &claimed, &items, &n);
 	if (rc)
-		return rc;
-	void *items = NULL;
-	size_t n = 0;
-	if ((rc = read_rows(r, sizeof(struct cg_store_event), row_claimed, free_events, &items, &n)))
 		return rc;
 	if (n)
 		qsort(items, n, sizeof(struct cg_store_event), cmp_due);
@@ -838,7 +835,7 @@ static int pg_next_due_ms(struct cg_store *st, int64_t *out)
 	PGresult *r = NULL;
 	int rc = q(s, "next due",
 		   "SELECT min(next_ms) FROM events WHERE is_head AND (claimed_by IS NULL OR lease_until < cg_now_ms())",
-		   0, NULL, &r);
+		   NULL, 0, &r);
 	if (rc)
 		return rc;
 	if (PQgetisnull(r, 0, 0))
@@ -851,44 +848,20 @@ static int pg_next_due_ms(struct cg_store *st, int64_t *out)
 
 static int pg_event_step(struct cg_store *st, int64_t id, int step)
 {
-	struct pg_store *s = pg(st);
-	char idb[24], stb[24];
-	long ch = 0;
-	fmt_i64(idb, sizeof(idb), id);
-	fmt_i64(stb, sizeof(stb), step);
-	const char *v[] = {idb, stb};
-	int rc = q_changes(s, "event step", "UPDATE events SET step = $2 WHERE id = $1", 2, v, &ch);
-	return rc ? rc : ch ? 0 : CG_ENOENT;
-}
-
-/* Locks the key of a row (events or dead_letters by id); CG_ENOENT when the row is gone. */
-static int lock_key_of(struct pg_store *s, const char *sql, const char *idb)
-{
-	PGresult *r = NULL;
-	const char *v[] = {idb};
-	int rc = q(s, "key lookup", sql, 1, v, &r);
-	if (rc)
-		return rc;
-	if (PQntuples(r) == 0) {
-		PQclear(r);
-		return CG_ENOENT;
-	}
-	rc = lock_key(s, PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return rc;
+	return q_one(pg(st), "event step", "UPDATE events SET step = $2 WHERE id = $1",
+		     CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(step)));
 }
 
 /* Deletes an event and hands the head role of its key to the next one. Key locked by caller. */
-static int delete_event(struct pg_store *s, const char *idb)
+static int delete_event(struct pg_store *s, int64_t id)
 {
 	PGresult *r = NULL;
-	const char *v[] = {idb};
 	int rc = q(s, "event delete",
 		   "WITH d AS (DELETE FROM events WHERE id = $1 RETURNING dedup_key, is_head),"
 		   " p AS (UPDATE events SET is_head = true WHERE id = (SELECT min(e.id) FROM events e JOIN d"
 		   " ON e.dedup_key = d.dedup_key WHERE d.is_head AND e.id <> $1) RETURNING id)"
 		   " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM p)",
-		   1, v, &r);
+		   CG_ARGS(CG_ARG_I64(id)), &r);
 	if (rc)
 		return rc;
 	rc = get_i64(r, 0, 0) ? 0 : CG_ENOENT;
@@ -896,60 +869,39 @@ static int delete_event(struct pg_store *s, const char *idb)
 	return rc;
 }
 
-static int pg_event_done(struct cg_store *st, int64_t id)
+/* Ends event id: sql ($1 the id, the arguments after it) first copies what outlives the event,
+ * then the event is deleted. CG_ENOENT when the event is gone. */
+static int end_event(struct pg_store *s, int64_t id, const char *what, const char *sql, const struct cg_store_arg *a,
+		     int n)
 {
-	struct pg_store *s = pg(st);
-	char idb[24];
 	int own = 0;
-	fmt_i64(idb, sizeof(idb), id);
-	int rc = tx_open(s, &own);
+	int rc = key_tx_open(s, KEY_OF_EVENT, id, &own);
 	if (rc)
 		return rc;
-	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
+	rc = q_one(s, what, sql, a, n);
 	if (rc == 0)
-		rc = q(s, "delivery record",
-		       "INSERT INTO deliveries (source, replica, delivered, last_ms, dedup_key)"
-		       " SELECT source, $2, 1, cg_now_ms(), dedup_key FROM events WHERE id = $1"
-		       " ON CONFLICT (source, replica) DO UPDATE SET delivered = deliveries.delivered + 1,"
-		       " last_ms = excluded.last_ms, dedup_key = excluded.dedup_key",
-		       2, (const char *const[]){idb, s->name}, NULL);
-	if (rc == 0)
-		rc = delete_event(s, idb);
+		rc = delete_event(s, id);
 	return tx_close(s, own, rc);
 }
 
-static int row_source_stat(const PGresult *r, int row, void *item)
+static int pg_event_done(struct cg_store *st, int64_t id)
 {
-	struct cg_store_source_stat *x = item;
-	x->pending = get_i64(r, row, 1);
-	x->oldest_ms = get_i64(r, row, 2); /* NULL reads as 0 */
-	x->dead = get_i64(r, row, 3);
-	x->delivered = get_i64(r, row, 4);
-	x->last_delivered_ms = get_i64(r, row, 5);
-	if (dup_val(r, row, 0, &x->source) || dup_val(r, row, 6, &x->last_dedup_key) ||
-	    dup_val(r, row, 7, &x->last_case_key)) {
-		free(x->source);
-		free(x->last_dedup_key);
-		free(x->last_case_key);
-		memset(x, 0, sizeof(*x));
-		return CG_ENOMEM;
-	}
-	return 0;
-}
-
-static void free_source_stats(void *items, size_t n)
-{
-	cg_store_source_stats_free(items, n);
+	struct pg_store *s = pg(st);
+	return end_event(s, id, "delivery record",
+			 "INSERT INTO deliveries (source, replica, delivered, last_ms, dedup_key)"
+			 " SELECT source, $2, 1, cg_now_ms(), dedup_key FROM events WHERE id = $1"
+			 " ON CONFLICT (source, replica) DO UPDATE SET delivered = deliveries.delivered + 1,"
+			 " last_ms = excluded.last_ms, dedup_key = excluded.dedup_key",
+			 CG_ARGS(CG_ARG_I64(id), CG_ARG_TEXT(s->name)));
 }
 
 /* For `casegate status` only: scans of events per source are acceptable there. */
 static int pg_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
 {
-	struct pg_store *s = pg(st);
-	PGresult *r = NULL;
+	void *items = NULL;
 	*out = NULL;
 	*nout = 0;
-	int rc = q(s, "source stats",
+	int rc = q_rows(pg(st), "source stats",
 		   "SELECT x.source,"
 		   " (SELECT count(*) FROM events e WHERE e.source = x.source),"
 		   " (SELECT min(received_ms) FROM events e WHERE e.source = x.source),"
@@ -962,78 +914,47 @@ static int pg_source_stats(struct cg_store *st, struct cg_store_source_stat **ou
 		   "   ORDER BY last_ms DESC LIMIT 1) dl ON true"
 		   " LEFT JOIN cases c ON c.dedup_key = dl.dedup_key"
 		   " ORDER BY x.source",
-		   0, NULL, &r);
-	if (rc)
-		return rc;
-	void *items = NULL;
-	if ((rc = read_rows(r, sizeof(struct cg_store_source_stat), row_source_stat, free_source_stats, &items, nout)))
-		return rc;
-	*out = items;
-	return 0;
-}
-
-static int row_note(const PGresult *r, int row, void *item)
-{
-	struct cg_store_note *x = item;
-	x->updated_ms = get_i64(r, row, 3);
-	if (dup_val(r, row, 0, &x->replica) || dup_val(r, row, 1, &x->name) || dup_val(r, row, 2, &x->value)) {
-		free(x->replica);
-		free(x->name);
-		free(x->value);
-		memset(x, 0, sizeof(*x));
-		return CG_ENOMEM;
-	}
-	return 0;
-}
-
-static void free_notes(void *items, size_t n)
-{
-	cg_store_notes_free(items, n);
+		   NULL, 0, &cg_store_rec_source_stat, &items, nout);
+	if (rc == 0)
+		*out = items;
+	return rc;
 }
 
 static int pg_note_put(struct cg_store *st, const char *name, const char *value)
 {
 	struct pg_store *s = pg(st);
-	if (!value) {
-		const char *v[] = {s->name, name};
-		return q(s, "note", "DELETE FROM notes WHERE replica = $1 AND name = $2", 2, v, NULL);
-	}
-	const char *v[] = {s->name, name, value};
+	if (!value)
+		return q(s, "note", "DELETE FROM notes WHERE replica = $1 AND name = $2",
+			 CG_ARGS(CG_ARG_TEXT(s->name), CG_ARG_TEXT(name)), NULL);
 	return q(s, "note",
 		 "INSERT INTO notes (replica, name, value, updated_ms) VALUES ($1, $2, $3, cg_now_ms())"
 		 " ON CONFLICT (replica, name) DO UPDATE SET value = EXCLUDED.value, updated_ms = EXCLUDED.updated_ms",
-		 3, v, NULL);
+		 CG_ARGS(CG_ARG_TEXT(s->name), CG_ARG_TEXT(name), CG_ARG_TEXT(value)), NULL);
 }
 
 /* Notes of replicas that left (or whose heartbeat stopped) are history, not state: not listed. */
 static int pg_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
 {
 	struct pg_store *s = pg(st);
-	PGresult *r = NULL;
+	void *items = NULL;
 	*out = NULL;
 	*nout = 0;
-	const char *v[] = {s->name};
-	int rc = q(s, "notes",
+	int rc = q_rows(s, "notes",
 		   "SELECT n.replica, n.name, n.value, n.updated_ms FROM notes n LEFT JOIN replicas p ON p.name = n.replica"
 		   " WHERE n.replica = $1 OR p.expires_ms >= cg_now_ms() ORDER BY n.replica, n.name",
-		   1, v, &r);
-	if (rc)
-		return rc;
-	void *items = NULL;
-	if ((rc = read_rows(r, sizeof(struct cg_store_note), row_note, free_notes, &items, nout)))
-		return rc;
-	*out = items;
-	return 0;
+		   CG_ARGS(CG_ARG_TEXT(s->name)), &cg_store_rec_note, &items, nout);
+	if (rc == 0)
+		*out = items;
+	return rc;
 }
 
 /*
- * The head of event idb's key becomes its lowest id, unless an event of the key is claimed
+ * The head of event id's key becomes its lowest id, unless an event of the key is claimed
  * under a live lease (one at a time per key). A retried dead letter takes back its original,
  * lower id and waits here for the key to be idle. Key locked by the caller.
  */
-static int fix_head(struct pg_store *s, const char *idb)
+static int fix_head(struct pg_store *s, int64_t id)
 {
-	const char *v[] = {idb};
 	return q(s, "fix head",
 		 "WITH k AS (SELECT dedup_key FROM events WHERE id = $1),"
 		 " m AS (SELECT min(e.id) AS id FROM events e JOIN k ON e.dedup_key = k.dedup_key)"
@@ -1041,184 +962,86 @@ static int fix_head(struct pg_store *s, const char *idb)
 		 " WHERE events.dedup_key = k.dedup_key AND events.is_head <> (events.id = m.id)"
 		 " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.dedup_key = k.dedup_key"
 		 " AND f.claimed_by IS NOT NULL AND f.lease_until >= cg_now_ms())",
-		 1, v, NULL);
+		 CG_ARGS(CG_ARG_I64(id)), NULL);
 }
 
-/* Back to pending, the attempt not counted (the event waited for search lag or an outage). */
-static int pg_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
+/* Back to pending by sql ($1 id, $2 next_ms, $3 text), the claim released; then the key is idle,
+ * and a dead letter retried meanwhile (lower id) goes first. */
+static int release(struct pg_store *s, const char *what, const char *sql, int64_t id, int64_t next_ms,
+		   const char *text)
 {
-	struct pg_store *s = pg(st);
-	char idb[24], nb[24];
-	long ch = 0;
 	int own = 0;
-	fmt_i64(idb, sizeof(idb), id);
-	fmt_i64(nb, sizeof(nb), next_ms);
-	const char *v[] = {idb, nb, why};
-	int rc = tx_open(s, &own);
+	int rc = key_tx_open(s, KEY_OF_EVENT, id, &own);
 	if (rc)
 		return rc;
-	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
+	rc = q_one(s, what, sql, CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(next_ms), CG_ARG_TEXT(text)));
 	if (rc == 0)
-		rc = q_changes(s, "event defer",
-			       "UPDATE events SET claimed_by = NULL, lease_until = 0, next_ms = $2, last_error = $3"
-			       " WHERE id = $1",
-			       3, v, &ch);
-	if (rc == 0 && ch == 0)
-		rc = CG_ENOENT;
-	if (rc == 0)
-		rc = fix_head(s, idb);
+		rc = fix_head(s, id);
 	return tx_close(s, own, rc);
+}
+
+/* The attempt is not counted (the event waited for search lag or an outage). */
+static int pg_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
+{
+	return release(pg(st), "event defer",
+		       "UPDATE events SET claimed_by = NULL, lease_until = 0, next_ms = $2, last_error = $3"
+		       " WHERE id = $1",
+		       id, next_ms, why);
 }
 
 static int pg_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
 {
-	struct pg_store *s = pg(st);
-	char idb[24], nb[24];
-	long ch = 0;
-	int own = 0;
-	fmt_i64(idb, sizeof(idb), id);
-	fmt_i64(nb, sizeof(nb), next_ms);
-	const char *v[] = {idb, nb, err};
-	int rc = tx_open(s, &own);
-	if (rc)
-		return rc;
-	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
-	if (rc == 0)
-		rc = q_changes(s, "event retry",
-			       "UPDATE events SET claimed_by = NULL, lease_until = 0, attempts = attempts + 1,"
-			       " next_ms = $2, last_error = $3 WHERE id = $1",
-			       3, v, &ch);
-	if (rc == 0 && ch == 0)
-		rc = CG_ENOENT;
-	/* The key is idle now: a dead letter retried meanwhile (lower id) goes first. */
-	if (rc == 0)
-		rc = fix_head(s, idb);
-	return tx_close(s, own, rc);
+	return release(pg(st), "event retry",
+		       "UPDATE events SET claimed_by = NULL, lease_until = 0, attempts = attempts + 1,"
+		       " next_ms = $2, last_error = $3 WHERE id = $1",
+		       id, next_ms, err);
 }
 
 static int pg_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
 {
-	struct pg_store *s = pg(st);
-	char idb[24], hb[24], fb[24];
-	long ch = 0;
-	int own = 0;
-	fmt_i64(idb, sizeof(idb), id);
-	fmt_i64(hb, sizeof(hb), http_status);
-	fmt_i64(fb, sizeof(fb), wall_ms());
-	const char *v[] = {idb, hb, reason, fb};
-	int rc = tx_open(s, &own);
-	if (rc)
-		return rc;
-	rc = lock_key_of(s, "SELECT dedup_key FROM events WHERE id = $1", idb);
 	/* The attempt that gave up counts as a failed attempt. */
-	if (rc == 0)
-		rc = q_changes(s, "dead letter insert",
-			       "INSERT INTO dead_letters (event_id, source, dedup_key, status, priority, severity, payload,"
-			       " received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms)"
-			       " SELECT id, source, dedup_key, status, priority, severity, payload, received_ms,"
-			       " attempts + 1, next_ms, step, last_error, $2, $3, $4 FROM events WHERE id = $1",
-			       4, v, &ch);
-	if (rc == 0 && ch == 0)
-		rc = CG_ENOENT;
-	if (rc == 0)
-		rc = delete_event(s, idb);
-	return tx_close(s, own, rc);
+	return end_event(pg(st), id, "dead letter insert",
+			 "INSERT INTO dead_letters (event_id, source, dedup_key, status, priority, severity, payload,"
+			 " received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms)"
+			 " SELECT id, source, dedup_key, status, priority, severity, payload, received_ms,"
+			 " attempts + 1, next_ms, step, last_error, $2, $3, $4 FROM events WHERE id = $1",
+			 CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(http_status), CG_ARG_TEXT(reason),
+				 CG_ARG_I64(cg_store_wall_ms())));
 }
 
 /* ---- cases ---- */
 
-static int read_case(const PGresult *r, int row, struct cg_store_case *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->state = (int)get_i64(r, row, 3);
-	c->priority = (int)get_i64(r, row, 4);
-	c->generation = (int)get_i64(r, row, 5);
-	c->created_ms = get_i64(r, row, 8);
-	c->closed_ms = get_i64(r, row, 9);
-	c->last_fire_ms = get_i64(r, row, 10);
-	c->last_comment_ms = get_i64(r, row, 11);
-	c->fires = get_i64(r, row, 12);
-	c->pending_repeats = get_i64(r, row, 13);
-	c->first_pending_ms = get_i64(r, row, 14);
-	c->action_flags = get_i64(r, row, 17);
-	c->sent_ms = get_i64(r, row, 18);
-	c->confirmed_ms = get_i64(r, row, 19);
-	if (dup_val(r, row, 0, &c->dedup_key) || dup_val(r, row, 1, &c->case_id) || dup_val(r, row, 2, &c->case_key) ||
-	    dup_val(r, row, 6, &c->marker) || dup_val(r, row, 7, &c->prev_case_key) ||
-	    dup_val(r, row, 15, &c->last_summary) || dup_val(r, row, 16, &c->prev_case_id)) {
-		cg_store_case_cleanup(c);
-		return CG_ENOMEM;
-	}
-	return 0;
-}
-
-static int row_case(const PGresult *r, int row, void *item)
-{
-	return read_case(r, row, item);
-}
-
-static void free_cases(void *items, size_t n)
-{
-	cg_store_cases_free(items, n);
-}
-
 static int case_query(struct pg_store *s, const char *sql, const char *arg, struct cg_store_case *out)
 {
-	PGresult *r = NULL;
+	struct cg_store_case c;
 	if (!arg)
 		return CG_EINVAL;
-	const char *v[] = {arg};
-	int rc = q(s, "case lookup", sql, 1, v, &r);
-	if (rc)
-		return rc;
-	if (PQntuples(r) == 0) {
-		rc = CG_ENOENT;
-	} else {
-		struct cg_store_case c;
-		rc = read_case(r, 0, &c);
-		if (rc == 0)
-			*out = c;
-	}
-	PQclear(r);
+	int rc = q_row1(s, "case lookup", sql, CG_ARGS(CG_ARG_TEXT(arg)), &cg_store_rec_case, &c);
+	if (rc == 0)
+		*out = c;
 	return rc;
 }
 
 static int pg_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out)
 {
-	return case_query(pg(st), "SELECT " CASE_COLS " FROM cases WHERE dedup_key = $1", dedup_key, out);
+	return case_query(pg(st), "SELECT " CG_CASE_COLS " FROM cases WHERE dedup_key = $1", dedup_key, out);
 }
 
 static int pg_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out)
 {
-	return case_query(pg(st), "SELECT " CASE_COLS " FROM cases WHERE case_key = $1 OR case_id = $1"
+	return case_query(pg(st), "SELECT " CG_CASE_COLS " FROM cases WHERE case_key = $1 OR case_id = $1"
 			  " ORDER BY created_ms DESC LIMIT 1",
 			  case_key, out);
 }
 
 static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
 {
-	struct pg_store *s = pg(st);
-	char n[13][24];
+	struct cg_store_arg a[CG_CASE_NARGS];
 	if (!c || !c->dedup_key)
 		return CG_EINVAL;
-	fmt_i64(n[0], 24, c->state);
-	fmt_i64(n[1], 24, c->priority);
-	fmt_i64(n[2], 24, c->generation);
-	fmt_i64(n[3], 24, c->created_ms);
-	fmt_i64(n[4], 24, c->closed_ms);
-	fmt_i64(n[5], 24, c->last_fire_ms);
-	fmt_i64(n[6], 24, c->last_comment_ms);
-	fmt_i64(n[7], 24, c->fires);
-	fmt_i64(n[8], 24, c->pending_repeats);
-	fmt_i64(n[9], 24, c->first_pending_ms);
-	fmt_i64(n[10], 24, c->action_flags);
-	fmt_i64(n[11], 24, c->sent_ms);
-	fmt_i64(n[12], 24, c->confirmed_ms);
-	const char *v[] = {c->dedup_key, c->case_id, c->case_key, n[0], n[1], n[2], c->marker, c->prev_case_key,
-			   n[3], n[4], n[5], n[6], n[7], n[8], n[9], c->last_summary, c->prev_case_id, n[10],
-			   n[11], n[12]};
-	return q(s, "case put",
-		 "INSERT INTO cases (" CASE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+	cg_store_case_args(c, a);
+	return q(pg(st), "case put",
+		 "INSERT INTO cases (" CG_CASE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
 		 " $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (dedup_key) DO UPDATE SET case_id = EXCLUDED.case_id,"
 		 " case_key = EXCLUDED.case_key, state = EXCLUDED.state, priority = EXCLUDED.priority,"
 		 " generation = EXCLUDED.generation, marker = EXCLUDED.marker, prev_case_key = EXCLUDED.prev_case_key,"
@@ -1228,21 +1051,17 @@ static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
 		 " first_pending_ms = EXCLUDED.first_pending_ms, last_summary = EXCLUDED.last_summary,"
 		 " prev_case_id = EXCLUDED.prev_case_id, action_flags = EXCLUDED.action_flags,"
 		 " sent_ms = EXCLUDED.sent_ms, confirmed_ms = EXCLUDED.confirmed_ms",
-		 20, v, NULL);
+		 a, CG_CASE_NARGS, NULL);
 }
 
 static int pg_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
 			       int *marked)
 {
-	struct pg_store *s = pg(st);
-	char fb[24];
-	fmt_i64(fb, sizeof(fb), flag);
-	const char *v[] = {dedup_key, case_id, fb};
 	long ch = 0;
-	int rc = q_changes(s, "case mark",
+	int rc = q_changes(pg(st), "case mark",
 			   "UPDATE cases SET action_flags = action_flags | $3::bigint"
 			   " WHERE dedup_key = $1 AND case_id = $2 AND state = 3",
-			   3, v, &ch);
+			   CG_ARGS(CG_ARG_TEXT(dedup_key), CG_ARG_TEXT(case_id), CG_ARG_I64(flag)), &ch);
 	*marked = rc == 0 && ch > 0;
 	return rc;
 }
@@ -1250,30 +1069,17 @@ static int pg_case_mark_closed(struct cg_store *st, const char *dedup_key, const
 static int pg_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
 			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
 {
-	struct pg_store *s = pg(st);
-	PGresult *r = NULL;
-	char cb[24], fb[24], lb[24];
-	if (!key_prefix)
-		return CG_EINVAL;
-	if (limit > 1000)
-		limit = 1000;
-	fmt_i64(cb, sizeof(cb), closed_before);
-	fmt_i64(fb, sizeof(fb), flags_clear);
-	fmt_i64(lb, sizeof(lb), (int64_t)limit);
-	const char *v[] = {key_prefix, cb, fb, lb};
-	int rc = q(s, "closed case list",
-		   "SELECT " CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < $2 AND case_id IS NOT NULL"
+	void *items = NULL;
+	int rc = q_rows(pg(st), "closed case list",
+		   "SELECT " CG_CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < $2 AND case_id IS NOT NULL"
 		   " AND (action_flags & $3::bigint) = 0 AND left(dedup_key, length($1)) = $1"
 		   /* Two replicas sweeping at once take different cases (locks last until commit). */
 		   " ORDER BY closed_ms LIMIT $4 FOR UPDATE SKIP LOCKED",
-		   4, v, &r);
-	if (rc)
-		return rc;
-	void *items = NULL;
-	if ((rc = read_rows(r, sizeof(struct cg_store_case), row_case, free_cases, &items, nout)))
-		return rc;
-	*out = items;
-	return 0;
+		   CG_ARGS(CG_ARG_TEXT(key_prefix), CG_ARG_I64(closed_before), CG_ARG_I64(flags_clear), CG_ARG_I64(limit)),
+		   &cg_store_rec_case, &items, nout);
+	if (rc == 0)
+		*out = items;
+	return rc;
 }
 
 /* ---- stats ---- */
@@ -1289,7 +1095,7 @@ static int pg_stats(struct cg_store *st, struct cg_store_stats *out)
 		   " (SELECT count(*) FROM cases),"
 		   " pg_total_relation_size('events') + pg_total_relation_size('cases')"
 		   " + pg_total_relation_size('dead_letters') + pg_total_relation_size('seen')",
-		   0, NULL, &r);
+		   NULL, 0, &r);
 	if (rc)
 		return rc;
 	struct cg_store_stats v = {0};
@@ -1306,119 +1112,60 @@ static int pg_stats(struct cg_store *st, struct cg_store_stats *out)
 
 /* ---- dead letters ---- */
 
-static int read_dead(const PGresult *r, int row, struct cg_dead_letter *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->id = get_i64(r, row, 0);
-	int rc = read_event(r, row, 1, &d->ev);
-	if (rc)
-		return rc;
-	d->http_status = (int)get_i64(r, row, 13);
-	d->failed_ms = get_i64(r, row, 15);
-	if (dup_val(r, row, 14, &d->reason)) {
-		cg_dead_letter_cleanup(d);
-		return CG_ENOMEM;
-	}
-	return 0;
-}
-
-static int row_dead(const PGresult *r, int row, void *item)
-{
-	return read_dead(r, row, item);
-}
-
-static void free_dead(void *items, size_t n)
-{
-	cg_dead_letters_free(items, n);
-}
-
 static int pg_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
 {
-	struct pg_store *s = pg(st);
-	PGresult *r = NULL;
-	char lb[24];
-	fmt_i64(lb, sizeof(lb), limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit);
-	const char *v[] = {lb};
-	int rc = q(s, "dead letter list", "SELECT " DL_COLS " FROM dead_letters ORDER BY id LIMIT $1", 1, v, &r);
-	if (rc)
-		return rc;
 	void *items = NULL;
-	if ((rc = read_rows(r, sizeof(struct cg_dead_letter), row_dead, free_dead, &items, nout)))
-		return rc;
-	*out = items;
-	return 0;
+	int rc = q_rows(pg(st), "dead letter list", "SELECT " CG_DL_COLS " FROM dead_letters ORDER BY id LIMIT $1",
+			CG_ARGS(CG_ARG_I64(limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit)), &cg_store_rec_dead,
+			&items, nout);
+	if (rc == 0)
+		*out = items;
+	return rc;
 }
 
 static int pg_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
 {
-	struct pg_store *s = pg(st);
-	PGresult *r = NULL;
-	char idb[24];
-	fmt_i64(idb, sizeof(idb), id);
-	const char *v[] = {idb};
-	int rc = q(s, "dead letter get", "SELECT " DL_COLS " FROM dead_letters WHERE id = $1", 1, v, &r);
-	if (rc)
-		return rc;
-	if (PQntuples(r) == 0) {
-		rc = CG_ENOENT;
-	} else {
-		struct cg_dead_letter d;
-		rc = read_dead(r, 0, &d);
-		if (rc == 0)
-			*out = d;
-	}
-	PQclear(r);
+	struct cg_dead_letter d;
+	int rc = q_row1(pg(st), "dead letter get", "SELECT " CG_DL_COLS " FROM dead_letters WHERE id = $1",
+			CG_ARGS(CG_ARG_I64(id)), &cg_store_rec_dead, &d);
+	if (rc == 0)
+		*out = d;
 	return rc;
 }
 
 static int pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 {
 	struct pg_store *s = pg(st);
-	char idb[24], nb[24];
 	int own = 0;
-	fmt_i64(idb, sizeof(idb), id);
-	fmt_i64(nb, sizeof(nb), now_ms);
-	const char *v[] = {idb, nb};
-	int rc = tx_open(s, &own);
+	int rc = key_tx_open(s, KEY_OF_DEAD, id, &own);
 	if (rc)
 		return rc;
-	rc = lock_key_of(s, "SELECT dedup_key FROM dead_letters WHERE id = $1", idb);
 	/* Keeps received_ms (when the alert arrived) and step (operations already applied), and
 	 * takes back the original event id (the sequence never hands it out again): per-key order
 	 * is id order, so the event goes back before the newer events of its key. */
 	PGresult *r = NULL;
-	if (rc == 0)
-		rc = q(s, "dead letter requeue",
-		       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
-		       " attempts, next_ms, step, last_error, is_head)"
-		       " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id)"
-		       " THEN nextval(pg_get_serial_sequence('events', 'id')) ELSE d.event_id END,"
-		       " d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
-		       " 0, $2, 0, NULL, NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
-		       " FROM dead_letters d WHERE d.id = $1 RETURNING id",
-		       2, v, &r);
+	rc = q(s, "dead letter requeue",
+	       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
+	       " attempts, next_ms, step, last_error, is_head)"
+	       " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id)"
+	       " THEN nextval(pg_get_serial_sequence('events', 'id')) ELSE d.event_id END,"
+	       " d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
+	       " 0, $2, 0, NULL, NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
+	       " FROM dead_letters d WHERE d.id = $1 RETURNING id",
+	       CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(now_ms)), &r);
 	if (rc == 0 && PQntuples(r) == 0)
 		rc = CG_ENOENT;
-	if (rc == 0) {
-		char nid[24];
-		snprintf(nid, sizeof(nid), "%s", PQgetvalue(r, 0, 0));
-		rc = fix_head(s, nid);
-	}
+	if (rc == 0)
+		rc = fix_head(s, get_i64(r, 0, 0));
 	PQclear(r);
 	if (rc == 0)
-		rc = q(s, "dead letter delete", "DELETE FROM dead_letters WHERE id = $1", 1, v, NULL);
+		rc = q(s, "dead letter delete", "DELETE FROM dead_letters WHERE id = $1", CG_ARGS(CG_ARG_I64(id)), NULL);
 	return tx_close(s, own, rc);
 }
 
 static int pg_dead_drop(struct cg_store *st, int64_t id)
 {
-	struct pg_store *s = pg(st);
-	char idb[24];
-	long ch = 0;
-	fmt_i64(idb, sizeof(idb), id);
-	const char *v[] = {idb};
-	int rc = q_changes(s, "dead letter drop", "DELETE FROM dead_letters WHERE id = $1", 1, v, &ch);
-	return rc ? rc : ch ? 0 : CG_ENOENT;
+	return q_one(pg(st), "dead letter drop", "DELETE FROM dead_letters WHERE id = $1", CG_ARGS(CG_ARG_I64(id)));
 }
 
 /* ---- seen ---- */
@@ -1426,27 +1173,22 @@ static int pg_dead_drop(struct cg_store *st, int64_t id)
 static int pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
 {
 	struct pg_store *s = pg(st);
-	char nb[24];
 	long ch = 0;
 	int rc;
 	if (!ns || !id)
 		return CG_EINVAL;
-	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
-		char nb2[24];
-		fmt_i64(nb, sizeof(nb), now_ms - SEEN_TTL_MS);
-		fmt_i64(nb2, sizeof(nb2), now_ms - CG_SEEN_REPLAY_TTL_MS);
-		const char *pv[] = {nb, nb2, CG_SEEN_REPLAY_PREFIX};
+	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= CG_SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
 		if ((rc = q(s, "seen prune",
 			    "DELETE FROM seen WHERE seen_ms < $2::bigint"
 			    " AND (seen_ms < $1::bigint OR left(ns, length($3)) = $3)",
-			    3, pv, NULL)))
+			    CG_ARGS(CG_ARG_I64(now_ms - CG_SEEN_TTL_MS), CG_ARG_I64(now_ms - CG_SEEN_REPLAY_TTL_MS),
+				    CG_ARG_TEXT(CG_SEEN_REPLAY_PREFIX)),
+			    NULL)))
 			return rc;
 		s->last_prune_ms = now_ms;
 	}
-	fmt_i64(nb, sizeof(nb), now_ms);
-	const char *v[] = {ns, id, nb};
 	rc = q_changes(s, "seen insert", "INSERT INTO seen (ns, id, seen_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-		       3, v, &ch);
+		       CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_TEXT(id), CG_ARG_I64(now_ms)), &ch);
 	if (rc)
 		return rc;
 	*was_seen = ch == 0;
@@ -1455,28 +1197,15 @@ static int pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 
 static int pg_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
 {
-	struct pg_store *s = pg(st);
-	PGresult *r = NULL;
-	char nb[24];
+	char *v = NULL;
 	if (!ns || !id)
 		return CG_EINVAL;
 	/* Entries past their time are gone for seen() too, whether or not pruning ran yet. */
-	fmt_i64(nb, sizeof(nb), now_ms - SEEN_TTL_MS);
-	const char *v[] = {ns, nb};
-	int rc = q(s, "seen get", "SELECT id FROM seen WHERE ns = $1 AND seen_ms >= $2 ORDER BY seen_ms DESC, id LIMIT 1",
-		   2, v, &r);
-	if (rc)
-		return rc;
-	if (PQntuples(r) == 0) {
-		rc = CG_ENOENT;
-	} else {
-		char *c = strdup(PQgetvalue(r, 0, 0));
-		if (c)
-			*id = c;
-		else
-			rc = CG_ENOMEM;
-	}
-	PQclear(r);
+	int rc = q_row1(pg(st), "seen get",
+			"SELECT id FROM seen WHERE ns = $1 AND seen_ms >= $2 ORDER BY seen_ms DESC, id LIMIT 1",
+			CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_I64(now_ms - CG_SEEN_TTL_MS)), &cg_store_rec_text, &v);
+	if (rc == 0)
+		*id = v;
 	return rc;
 }
 
@@ -1485,17 +1214,12 @@ static int pg_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char
 static int pg_fence(struct cg_store *st, int64_t id, int64_t lease)
 {
 	struct pg_store *s = pg(st);
-	char idb[24], tb[24], lb[24];
 	long ch = 0;
-	fmt_i64(idb, sizeof(idb), id);
-	fmt_i64(tb, sizeof(tb), lease);
-	fmt_i64(lb, sizeof(lb), s->lease_ms);
-	const char *v[] = {idb, tb, s->name, lb};
 	/* The row lock taken here lasts until commit: no claim can take the event meanwhile. */
 	int rc = q_changes(s, "fence",
 			   "UPDATE events SET lease_until = cg_now_ms() + $4"
 			   " WHERE id = $1 AND claim_token = $2 AND claimed_by = $3",
-			   4, v, &ch);
+			   CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(lease), CG_ARG_TEXT(s->name), CG_ARG_I64(s->lease_ms)), &ch);
 	if (rc)
 		return rc;
 	if (ch == 0) {
@@ -1625,18 +1349,13 @@ static void call_wake(struct pg_store *s)
 	uv_mutex_unlock(&s->mu);
 }
 
-static int lexec(struct pg_store *s, PGconn *c, const char *what, const char *sql, int n, const char *const *v,
+/* q on the listener's own connection c: no prepared statements, failures logged at debug level. */
+static int lexec(struct pg_store *s, PGconn *c, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 		 PGresult **out)
 {
-	PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		if (out)
-			*out = r;
-		else
-			PQclear(r);
+	PGresult *r = exec_args(c, NULL, sql, a, n);
+	if (res_ok(r, out))
 		return 0;
-	}
 	const char *m = PQresultErrorMessage(r);
 	CG_LOG_DEBUG("listener %s: %s", what, m && m[0] ? m : PQerrorMessage(c));
 	PQclear(r);
@@ -1647,12 +1366,11 @@ static int lexec(struct pg_store *s, PGconn *c, const char *what, const char *sq
 static int renew(struct pg_store *s, PGconn *c)
 {
 	uint64_t start = mono_ms();
-	struct buf ids = {0}, toks = {0};
-	char lb[24], win[24];
+	struct cg_sbuf ids = {0}, toks = {0};
 	int rc = 0;
 
-	buf_str(&ids, "{");
-	buf_str(&toks, "{");
+	cg_sbuf_add(&ids, "{");
+	cg_sbuf_add(&toks, "{");
 	uv_mutex_lock(&s->mu);
 	size_t n = s->nholds;
 	for (size_t i = 0; i < n; i++) {
@@ -1660,39 +1378,35 @@ static int renew(struct pg_store *s, PGconn *c)
 		buf_i64(&toks, s->holds[i].lease, i == 0);
 	}
 	uv_mutex_unlock(&s->mu);
-	buf_str(&ids, "}");
-	buf_str(&toks, "}");
+	cg_sbuf_add(&ids, "}");
+	cg_sbuf_add(&toks, "}");
 	if (ids.oom || toks.oom) {
 		rc = CG_ENOMEM;
 		goto out;
 	}
-	fmt_i64(lb, sizeof(lb), s->lease_ms);
 	if (n) {
 		/* Only leases not yet expired: an expired one may belong to another replica now. */
-		const char *v[] = {ids.p, toks.p, s->name, lb};
 		rc = lexec(s, c, "renew",
 			   "WITH h AS (SELECT e.id FROM events e JOIN unnest($1::bigint[], $2::bigint[]) AS u(id, tok)"
 			   " ON e.id = u.id AND e.claim_token = u.tok WHERE e.claimed_by = $3"
 			   " AND e.lease_until >= cg_now_ms() FOR UPDATE OF e SKIP LOCKED)"
 			   " UPDATE events SET lease_until = cg_now_ms() + $4::bigint FROM h WHERE events.id = h.id",
-			   4, v, NULL);
+			   CG_ARGS(CG_ARG_TEXT(ids.p), CG_ARG_TEXT(toks.p), CG_ARG_TEXT(s->name), CG_ARG_I64(s->lease_ms)),
+			   NULL);
 		if (rc)
 			goto out;
 	}
 	/* Live: a heartbeat within three of its own renewal periods. */
-	fmt_i64(win, sizeof(win), 3 * (s->lease_ms / 4) + 1000);
-	const char *hv[] = {s->name, win};
 	rc = lexec(s, c, "heartbeat",
 		   "INSERT INTO replicas (name, started_ms, heartbeat_ms, expires_ms)"
 		   " VALUES ($1, cg_now_ms(), cg_now_ms(), cg_now_ms() + $2::bigint) ON CONFLICT (name)"
 		   " DO UPDATE SET heartbeat_ms = EXCLUDED.heartbeat_ms, expires_ms = EXCLUDED.expires_ms",
-		   2, hv, NULL);
+		   CG_ARGS(CG_ARG_TEXT(s->name), CG_ARG_I64(3 * (s->lease_ms / 4) + 1000)), NULL);
 	if (rc)
 		goto out;
-	const char *cv[] = {s->name};
 	PGresult *r = NULL;
-	rc = lexec(s, c, "fleet", "SELECT count(*) FROM replicas WHERE name <> $1 AND expires_ms > cg_now_ms()", 1, cv,
-		   &r);
+	rc = lexec(s, c, "fleet", "SELECT count(*) FROM replicas WHERE name <> $1 AND expires_ms > cg_now_ms()",
+		   CG_ARGS(CG_ARG_TEXT(s->name)), &r);
 	if (rc)
 		goto out;
 	atomic_store(&s->fleet, 1 + (unsigned)get_i64(r, 0, 0));
@@ -1712,9 +1426,9 @@ static PGconn *listener_connect(struct pg_store *s)
 		CG_LOG_DEBUG("listener: %s", err);
 		return NULL;
 	}
-	if (lexec(s, c, "listen", "LISTEN " CHANNEL_WORK, 0, NULL, NULL) ||
-	    lexec(s, c, "listen", "LISTEN " CHANNEL_RL, 0, NULL, NULL) ||
-	    lexec(s, c, "prune", "DELETE FROM replicas WHERE expires_ms < cg_now_ms() - 86400000", 0, NULL, NULL)) {
+	if (lexec(s, c, "listen", "LISTEN " CHANNEL_WORK, NULL, 0, NULL) ||
+	    lexec(s, c, "listen", "LISTEN " CHANNEL_RL, NULL, 0, NULL) ||
+	    lexec(s, c, "prune", "DELETE FROM replicas WHERE expires_ms < cg_now_ms() - 86400000", NULL, 0, NULL)) {
 		PQfinish(c);
 		return NULL;
 	}
@@ -1773,10 +1487,9 @@ static void listener(void *arg)
 				s->rl[i].pending = 0;
 			}
 			uv_mutex_unlock(&s->mu);
-			for (unsigned i = 0; i < nmsg; i++) {
-				const char *v[] = {msgs[i]};
-				lexec(s, c, "rate-limit notify", "SELECT pg_notify('" CHANNEL_RL "', $1)", 1, v, NULL);
-			}
+			for (unsigned i = 0; i < nmsg; i++)
+				lexec(s, c, "rate-limit notify", "SELECT pg_notify('" CHANNEL_RL "', $1)",
+				      CG_ARGS(CG_ARG_TEXT(msgs[i])), NULL);
 		}
 		now = mono_ms();
 		uint64_t until = c ? next_renew : next_connect;
@@ -1816,8 +1529,7 @@ static void listener(void *arg)
 		}
 	}
 	if (c) {
-		const char *v[] = {s->name};
-		lexec(s, c, "leave", "DELETE FROM replicas WHERE name = $1", 1, v, NULL);
+		lexec(s, c, "leave", "DELETE FROM replicas WHERE name = $1", CG_ARGS(CG_ARG_TEXT(s->name)), NULL);
 		PQfinish(c);
 	}
 }
@@ -1827,18 +1539,14 @@ static void listener(void *arg)
 static int exec_simple(PGconn *c, const char *sql, char *err, size_t errlen)
 {
 	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		const char *m = PQresultErrorMessage(r);
-		snprintf(err, errlen, "%s", m && m[0] ? m : PQerrorMessage(c));
-		size_t l = strlen(err);
-		while (l && (err[l - 1] == '\n' || err[l - 1] == ' '))
-			err[--l] = '\0';
-		PQclear(r);
-		return CG_EIO;
-	}
+	if (res_ok(r, NULL))
+		return 0;
+	const char *m = PQresultErrorMessage(r);
+	if (!m || !m[0])
+		m = PQerrorMessage(c);
+	snprintf(err, errlen, "%.*s", trimmed(m), m);
 	PQclear(r);
-	return 0;
+	return CG_EIO;
 }
 
 static int read_version(PGconn *c, int *out, char *err, size_t errlen)
@@ -2066,9 +1774,9 @@ int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, ch
 	}
 	/* Claims of an earlier process under this name: it is gone, they are free again. */
 	long ch = 0;
-	const char *v[] = {s->name};
 	if ((rc = q_changes(s, "release own claims",
-			    "UPDATE events SET claimed_by = NULL, lease_until = 0 WHERE claimed_by = $1", 1, v, &ch))) {
+			    "UPDATE events SET claimed_by = NULL, lease_until = 0 WHERE claimed_by = $1",
+			    CG_ARGS(CG_ARG_TEXT(s->name)), &ch))) {
 		snprintf(err, errlen, "%s", s->errmsg);
 		goto fail;
 	}

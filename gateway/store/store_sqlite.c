@@ -13,13 +13,10 @@
 #include <sqlite3.h>
 
 #include "err.h"
+#include "store_sql.h"
 
 #define CG_LOG_COMPONENT "store"
 #include "log.h"
-
-/* seen() entries live this long; pruning runs at most once per SEEN_PRUNE_EVERY_MS. */
-#define SEEN_TTL_MS (7LL * 24 * 3600 * 1000)
-#define SEEN_PRUNE_EVERY_MS (3600LL * 1000)
 
 /*
  * Schema. Each entry upgrades user_version i to i+1 and runs in its own transaction, so a
@@ -117,13 +114,6 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-#define EV_COLS "id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error"
-#define CASE_COLS                                                                                          \
-	"dedup_key, case_id, case_key, state, priority, generation, marker, prev_case_key, created_ms, closed_ms, " \
-	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary, prev_case_id, "   \
-	"action_flags, sent_ms, confirmed_ms"
-#define DL_COLS "id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms"
-
 enum stmt_id {
 	S_SP_BEGIN,
 	S_SP_RELEASE,
@@ -184,7 +174,7 @@ static const char *const stmt_sql[S_COUNT_] = {
 		  " attempts, next_ms, step, last_error, inflight, is_head)"
 		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0,"
 		  " NOT EXISTS (SELECT 1 FROM events WHERE dedup_key = ?2))",
-	[S_CLAIM_SEL] = "SELECT " EV_COLS " FROM events WHERE is_head = 1 AND inflight = 0 AND next_ms <= ?1"
+	[S_CLAIM_SEL] = "SELECT " CG_EV_COLS " FROM events WHERE is_head = 1 AND inflight = 0 AND next_ms <= ?1"
 			" ORDER BY next_ms, id LIMIT ?2",
 	[S_CLAIM_UPD] = "UPDATE events SET inflight = 1 WHERE id = ?1",
 	[S_NEXT_DUE] = "SELECT MIN(next_ms) FROM events WHERE is_head = 1 AND inflight = 0",
@@ -200,10 +190,10 @@ static const char *const stmt_sql[S_COUNT_] = {
 		       " received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms)"
 		       " SELECT id, source, dedup_key, status, priority, severity, payload, received_ms,"
 		       " attempts + 1, next_ms, step, last_error, ?2, ?3, ?4 FROM events WHERE id = ?1",
-	[S_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE dedup_key = ?1",
-	[S_CASE_PUT] = "INSERT OR REPLACE INTO cases (" CASE_COLS ")"
+	[S_CASE_GET] = "SELECT " CG_CASE_COLS " FROM cases WHERE dedup_key = ?1",
+	[S_CASE_PUT] = "INSERT OR REPLACE INTO cases (" CG_CASE_COLS ")"
 		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-	[S_CASE_BY_KEY] = "SELECT " CASE_COLS " FROM cases WHERE case_key = ?1 OR case_id = ?1"
+	[S_CASE_BY_KEY] = "SELECT " CG_CASE_COLS " FROM cases WHERE case_key = ?1 OR case_id = ?1"
 			  " ORDER BY created_ms DESC LIMIT 1",
 	[S_ST_COUNT] = "SELECT COUNT(*) FROM events",
 	[S_ST_INFLIGHT] = "SELECT COUNT(*) FROM events WHERE inflight = 1",
@@ -212,8 +202,8 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_ST_CASES] = "SELECT COUNT(*) FROM cases",
 	[S_ST_PAGES] = "PRAGMA page_count",
 	[S_ST_PSIZE] = "PRAGMA page_size",
-	[S_DL_LIST] = "SELECT " DL_COLS " FROM dead_letters ORDER BY id LIMIT ?1",
-	[S_DL_GET] = "SELECT " DL_COLS " FROM dead_letters WHERE id = ?1",
+	[S_DL_LIST] = "SELECT " CG_DL_COLS " FROM dead_letters ORDER BY id LIMIT ?1",
+	[S_DL_GET] = "SELECT " CG_DL_COLS " FROM dead_letters WHERE id = ?1",
 	/*
 	 * Keeps received_ms (when the alert arrived) and step (operations already applied), and
 	 * takes back the event's original id (AUTOINCREMENT never hands it out again): per-key order
@@ -240,7 +230,7 @@ static const char *const stmt_sql[S_COUNT_] = {
 	/* A write that needs fresh pages (overflow), undone in the same transaction. */
 	[S_PROBE_INS] = "INSERT INTO seen (ns, id, seen_ms) VALUES ('casegate:probe', hex(randomblob(4096)), 0)",
 	[S_PROBE_DEL] = "DELETE FROM seen WHERE ns = 'casegate:probe'",
-	[S_CASE_CLOSED] = "SELECT " CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < ?2 AND case_id IS NOT NULL"
+	[S_CASE_CLOSED] = "SELECT " CG_CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < ?2 AND case_id IS NOT NULL"
 			  " AND (action_flags & ?3) = 0 AND substr(dedup_key, 1, length(?1)) = ?1"
 			  " ORDER BY closed_ms LIMIT ?4",
 	[S_SEEN_GET] = "SELECT id FROM seen WHERE ns = ?1 AND seen_ms >= ?2 ORDER BY seen_ms DESC, id LIMIT 1",
@@ -303,13 +293,6 @@ static const struct cg_store_ops sq_ops;
 static struct sq_store *sq(struct cg_store *st)
 {
 	return (struct sq_store *)st;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int map_sqlite(int rc)
@@ -382,13 +365,43 @@ static int run(struct sq_store *s, sqlite3_stmt *stmt, const char *what, int *ch
 	return 0;
 }
 
-static int run_id(struct sq_store *s, enum stmt_id id, const char *what)
+/* Gets statement id with the arguments bound in order (?1 first). */
+static int prep(struct sq_store *s, enum stmt_id id, const struct cg_store_arg *a, int n, sqlite3_stmt **out)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc = stmt_get(s, id, &stmt);
 	if (rc)
 		return rc;
-	return run(s, stmt, what, NULL);
+	for (int i = 0; i < n; i++) {
+		if (a[i].is_text)
+			sqlite3_bind_text(stmt, i + 1, a[i].text, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(stmt, i + 1, a[i].i);
+	}
+	*out = stmt;
+	return 0;
+}
+
+/* Runs statement id with the arguments; *changes may be NULL. */
+static int exec_args(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n,
+		     int *changes)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = prep(s, id, a, n, &stmt);
+	return rc ? rc : run(s, stmt, what, changes);
+}
+
+/* exec_args for a statement that changes one row: CG_ENOENT when it changed none. */
+static int exec_one(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n)
+{
+	int changes = 0;
+	int rc = exec_args(s, id, what, a, n, &changes);
+	return rc ? rc : changes ? 0 : CG_ENOENT;
+}
+
+static int run_id(struct sq_store *s, enum stmt_id id, const char *what)
+{
+	return exec_args(s, id, what, NULL, 0, NULL);
 }
 
 /* Single integer query; *is_null set when the result is NULL. */
@@ -436,15 +449,22 @@ static int sp_end(struct sq_store *s, int rc)
 	return rc;
 }
 
-static int dup_col(sqlite3_stmt *stmt, int col, char **out)
+/* ---- rows (struct cg_store_row over a statement's current row) ---- */
+
+static int64_t col_i64(const struct cg_store_row *r, int col)
+{
+	return sqlite3_column_int64(r->res, col);
+}
+
+static int col_text(const struct cg_store_row *r, int col, char **out)
 {
 	*out = NULL;
-	if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+	if (sqlite3_column_type(r->res, col) == SQLITE_NULL)
 		return 0;
-	const unsigned char *t = sqlite3_column_text(stmt, col);
+	const unsigned char *t = sqlite3_column_text(r->res, col);
 	if (!t)
 		return CG_ENOMEM;
-	size_t n = (size_t)sqlite3_column_bytes(stmt, col);
+	size_t n = (size_t)sqlite3_column_bytes(r->res, col);
 	char *p = malloc(n + 1);
 	if (!p)
 		return CG_ENOMEM;
@@ -455,90 +475,87 @@ static int dup_col(sqlite3_stmt *stmt, int col, char **out)
 }
 
 /*
- * Steps stmt to its next row and makes room for element n of the growing array *v (elements of
- * elem bytes, first capacity first, never more than max when max > 0). Returns 1 for a row,
- * 0 when the rows are done, or a negative enum cg_err.
+ * Steps stmt through its rows (at most max when max > 0) into a new array of rec items
+ * (*out, NULL for none), then resets stmt. On a failure nothing is left allocated.
  */
-static int next_row(struct sq_store *s, sqlite3_stmt *stmt, const char *what, void **v, size_t *cap, size_t n,
-		    size_t elem, size_t first, size_t max)
+static int read_rows(struct sq_store *s, sqlite3_stmt *stmt, const char *what, const struct cg_store_rec *rec,
+		     size_t max, void **out, size_t *nout)
 {
-	int r = sqlite3_step(stmt);
-	if (r == SQLITE_DONE)
-		return 0;
-	if (r != SQLITE_ROW)
-		return fail_rc(s, r, what);
-	if (n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : first;
-		if (max && ncap > max)
-			ncap = max;
-		void *nv = realloc(*v, ncap * elem);
-		if (!nv)
-			return CG_ENOMEM;
-		*v = nv;
-		*cap = ncap;
-	}
-	return 1;
-}
+	struct cg_store_row row = {col_i64, col_text, stmt, 0};
+	unsigned char *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
 
-/* Reads EV_COLS starting at column c0 (id first). */
-static int read_event(sqlite3_stmt *stmt, int c0, struct cg_store_event *ev)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->id = sqlite3_column_int64(stmt, c0);
-	ev->status = sqlite3_column_int(stmt, c0 + 3);
-	ev->priority = sqlite3_column_int(stmt, c0 + 4);
-	ev->received_ms = sqlite3_column_int64(stmt, c0 + 7);
-	ev->attempts = sqlite3_column_int(stmt, c0 + 8);
-	ev->next_ms = sqlite3_column_int64(stmt, c0 + 9);
-	ev->step = sqlite3_column_int(stmt, c0 + 10);
-	if (dup_col(stmt, c0 + 1, &ev->source) || dup_col(stmt, c0 + 2, &ev->dedup_key) ||
-	    dup_col(stmt, c0 + 5, &ev->severity) || dup_col(stmt, c0 + 6, &ev->payload) ||
-	    dup_col(stmt, c0 + 11, &ev->last_error)) {
-		cg_store_event_cleanup(ev);
-		return CG_ENOMEM;
+	while (!max || n < max) {
+		int r = sqlite3_step(stmt);
+		if (r == SQLITE_DONE)
+			break;
+		if (r != SQLITE_ROW) {
+			rc = fail_rc(s, r, what);
+			break;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			if (max && ncap > max)
+				ncap = max;
+			void *nv = realloc(v, ncap * rec->size);
+			if (!nv) {
+				rc = CG_ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if ((rc = rec->read(&row, v + n * rec->size)))
+			break; /* the row that failed has cleaned up after itself */
+		n++;
 	}
-	return 0;
-}
-
-static int read_dead(sqlite3_stmt *stmt, struct cg_dead_letter *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->id = sqlite3_column_int64(stmt, 0);
-	int rc = read_event(stmt, 1, &d->ev);
-	if (rc)
+	stmt_done(stmt);
+	if (rc) {
+		rec->free(v, n);
 		return rc;
-	d->http_status = sqlite3_column_int(stmt, 13);
-	d->failed_ms = sqlite3_column_int64(stmt, 15);
-	if (dup_col(stmt, 14, &d->reason)) {
-		cg_dead_letter_cleanup(d);
-		return CG_ENOMEM;
 	}
+	if (n == 0) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*nout = n;
 	return 0;
 }
 
-static int read_case(sqlite3_stmt *stmt, struct cg_store_case *c)
+/* Reads the first row of stmt into item (CG_ENOENT when there is none), then resets stmt. */
+static int read_row1(struct sq_store *s, sqlite3_stmt *stmt, const char *what, const struct cg_store_rec *rec,
+		     void *item)
 {
-	memset(c, 0, sizeof(*c));
-	c->state = sqlite3_column_int(stmt, 3);
-	c->priority = sqlite3_column_int(stmt, 4);
-	c->generation = sqlite3_column_int(stmt, 5);
-	c->created_ms = sqlite3_column_int64(stmt, 8);
-	c->closed_ms = sqlite3_column_int64(stmt, 9);
-	c->last_fire_ms = sqlite3_column_int64(stmt, 10);
-	c->last_comment_ms = sqlite3_column_int64(stmt, 11);
-	c->fires = sqlite3_column_int64(stmt, 12);
-	c->pending_repeats = sqlite3_column_int64(stmt, 13);
-	c->first_pending_ms = sqlite3_column_int64(stmt, 14);
-	c->action_flags = sqlite3_column_int64(stmt, 17);
-	c->sent_ms = sqlite3_column_int64(stmt, 18);
-	c->confirmed_ms = sqlite3_column_int64(stmt, 19);
-	if ((dup_col(stmt, 0, &c->dedup_key) || dup_col(stmt, 1, &c->case_id) || dup_col(stmt, 2, &c->case_key) ||
-	    dup_col(stmt, 6, &c->marker) || dup_col(stmt, 7, &c->prev_case_key) ||
-	    dup_col(stmt, 15, &c->last_summary)) || dup_col(stmt, 16, &c->prev_case_id)) {
-		cg_store_case_cleanup(c);
-		return CG_ENOMEM;
-	}
-	return 0;
+	struct cg_store_row row = {col_i64, col_text, stmt, 0};
+	int r = sqlite3_step(stmt), rc;
+	if (r == SQLITE_ROW)
+		rc = rec->read(&row, item);
+	else if (r == SQLITE_DONE)
+		rc = CG_ENOENT;
+	else
+		rc = fail_rc(s, r, what);
+	stmt_done(stmt);
+	return rc;
+}
+
+/* Runs statement id with the arguments and reads its rows (read_rows). */
+static int query_rows(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n,
+		      const struct cg_store_rec *rec, size_t max, void **out, size_t *nout)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = prep(s, id, a, n, &stmt);
+	return rc ? rc : read_rows(s, stmt, what, rec, max, out, nout);
+}
+
+/* Runs statement id with the arguments and reads its first row (read_row1). */
+static int query_row1(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n,
+		      const struct cg_store_rec *rec, void *item)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = prep(s, id, a, n, &stmt);
+	return rc ? rc : read_row1(s, stmt, what, rec, item);
 }
 
 static int64_t clamp_limit(size_t limit)
@@ -572,9 +589,8 @@ static int sq_rollback(struct cg_store *st)
 static int sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
 	int64_t *ids = NULL;
-	int rc;
+	int rc = 0;
 
 	if (n == 0)
 		return 0;
@@ -589,22 +605,12 @@ static int sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	/* A savepoint makes several inserts one unit inside a caller's transaction; one INSERT
 	 * is atomic by itself (the usual webhook carries one alert). */
 	int sp = n > 1;
-	if ((rc = stmt_get(s, S_ENQ, &stmt)) || (sp && (rc = sp_begin(s))))
+	if (sp && (rc = sp_begin(s)))
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		const struct cg_store_event *e = &evs[i];
-		sqlite3_bind_text(stmt, 1, e->source, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, e->dedup_key, -1, SQLITE_STATIC);
-		sqlite3_bind_int(stmt, 3, e->status);
-		sqlite3_bind_int(stmt, 4, e->priority);
-		sqlite3_bind_text(stmt, 5, e->severity, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 6, e->payload, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 7, e->received_ms);
-		sqlite3_bind_int(stmt, 8, e->attempts);
-		sqlite3_bind_int64(stmt, 9, e->next_ms);
-		sqlite3_bind_int(stmt, 10, e->step);
-		sqlite3_bind_text(stmt, 11, e->last_error, -1, SQLITE_STATIC);
-		rc = run(s, stmt, "enqueue", NULL);
+		struct cg_store_arg a[CG_EV_NARGS];
+		cg_store_event_args(&evs[i], a);
+		rc = exec_args(s, S_ENQ, "enqueue", a, CG_EV_NARGS, NULL);
 		if (rc == 0)
 			ids[i] = sqlite3_last_insert_rowid(s->db);
 	}
@@ -621,9 +627,8 @@ out:
 static int sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *sel = NULL, *upd = NULL;
-	struct cg_store_event *v = NULL;
-	size_t n = 0, cap = 0;
+	void *items = NULL;
+	size_t n = 0;
 	int rc;
 
 	if (limit == 0) {
@@ -631,34 +636,18 @@ static int sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg
 		*nout = 0;
 		return 0;
 	}
-	if ((rc = stmt_get(s, S_CLAIM_SEL, &sel)) || (rc = stmt_get(s, S_CLAIM_UPD, &upd)))
-		return rc;
 	if ((rc = sp_begin(s)))
 		return rc;
 	/* Read every row first: updating rows of the index being scanned is not defined. */
-	sqlite3_bind_int64(sel, 1, now_ms);
-	sqlite3_bind_int64(sel, 2, clamp_limit(limit));
-	int more;
-	while ((more = next_row(s, sel, "claim", (void **)&v, &cap, n, sizeof(*v), 16, limit)) > 0) {
-		if ((rc = read_event(sel, 0, &v[n])))
-			break;
-		n++;
-	}
-	if (more < 0)
-		rc = more;
-	stmt_done(sel);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		sqlite3_bind_int64(upd, 1, v[i].id);
-		rc = run(s, upd, "claim mark", NULL);
-	}
+	rc = query_rows(s, S_CLAIM_SEL, "claim", CG_ARGS(CG_ARG_I64(now_ms), CG_ARG_I64(clamp_limit(limit))),
+			&cg_store_rec_event, limit, &items, &n);
+	struct cg_store_event *v = items;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = exec_args(s, S_CLAIM_UPD, "claim mark", CG_ARGS(CG_ARG_I64(v[i].id)), NULL);
 	rc = sp_end(s, rc);
 	if (rc) {
 		cg_store_events_free(v, n);
 		return rc;
-	}
-	if (n == 0) {
-		free(v);
-		v = NULL;
 	}
 	*out = v;
 	*nout = n;
@@ -680,50 +669,33 @@ static int sq_next_due_ms(struct cg_store *st, int64_t *out)
 
 static int sq_event_step(struct cg_store *st, int64_t id, int step)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_STEP, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int(stmt, 2, step);
-	if ((rc = run(s, stmt, "event step", &changes)))
-		return rc;
-	return changes ? 0 : CG_ENOENT;
+	return exec_one(sq(st), S_STEP, "event step", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(step)));
 }
 
 /* Deletes an event and hands the head role of its key to the next one. Inside a savepoint. */
 static int delete_event(struct sq_store *s, int64_t id)
 {
-	sqlite3_stmt *head = NULL, *del = NULL, *promote = NULL;
+	sqlite3_stmt *head = NULL;
 	char *key = NULL;
 	int was_head = 0, rc;
 
-	if ((rc = stmt_get(s, S_EV_HEAD, &head)) || (rc = stmt_get(s, S_EV_DEL, &del)) ||
-	    (rc = stmt_get(s, S_PROMOTE, &promote)))
+	if ((rc = prep(s, S_EV_HEAD, CG_ARGS(CG_ARG_I64(id)), &head)))
 		return rc;
-	sqlite3_bind_int64(head, 1, id);
 	int r = sqlite3_step(head);
 	if (r == SQLITE_ROW) {
-		was_head = sqlite3_column_int(head, 1);
-		rc = dup_col(head, 0, &key);
+		struct cg_store_row row = {col_i64, col_text, head, 0};
+		was_head = (int)col_i64(&row, 1);
+		rc = col_text(&row, 0, &key);
 	} else if (r == SQLITE_DONE) {
 		rc = CG_ENOENT;
 	} else {
 		rc = fail_rc(s, r, "event lookup");
 	}
 	stmt_done(head);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(del, 1, id);
-	if ((rc = run(s, del, "event delete", NULL)))
-		goto out;
-	if (was_head && key) {
-		sqlite3_bind_text(promote, 1, key, -1, SQLITE_STATIC);
-		rc = run(s, promote, "event promote", NULL);
-	}
-out:
+	if (rc == 0)
+		rc = exec_args(s, S_EV_DEL, "event delete", CG_ARGS(CG_ARG_I64(id)), NULL);
+	if (rc == 0 && was_head && key)
+		rc = exec_args(s, S_PROMOTE, "event promote", CG_ARGS(CG_ARG_TEXT(key)), NULL);
 	free(key);
 	return rc;
 }
@@ -731,79 +703,48 @@ out:
 static int sq_event_done(struct cg_store *st, int64_t id)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *dl = NULL;
-	int rc = stmt_get(s, S_DELIVERED, &dl);
-	if (rc || (rc = sp_begin(s)))
+	int rc = sp_begin(s);
+	if (rc)
 		return rc;
-	sqlite3_bind_int64(dl, 1, id);
-	sqlite3_bind_int64(dl, 2, wall_ms());
-	rc = run(s, dl, "delivery record", NULL);
+	rc = exec_args(s, S_DELIVERED, "delivery record", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(cg_store_wall_ms())),
+		       NULL);
 	return sp_end(s, rc ? rc : delete_event(s, id));
 }
 
 static int fix_head(struct sq_store *s, int64_t id)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = stmt_get(s, S_FIX_HEAD, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	return run(s, stmt, "fix head", NULL);
+	return exec_args(s, S_FIX_HEAD, "fix head", CG_ARGS(CG_ARG_I64(id)), NULL);
+}
+
+/* Back to pending by statement id (?1 id, ?2 next_ms, ?3 text), then a dead letter retried
+ * while the event was in flight (it waits behind it with a lower id) gets the head now that
+ * the key is idle. */
+static int release(struct sq_store *s, enum stmt_id id, const char *what, int64_t ev, int64_t next_ms,
+		   const char *text)
+{
+	int rc = exec_one(s, id, what, CG_ARGS(CG_ARG_I64(ev), CG_ARG_I64(next_ms), CG_ARG_TEXT(text)));
+	return rc ? rc : fix_head(s, ev);
 }
 
 static int sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_RETRY, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int64(stmt, 2, next_ms);
-	sqlite3_bind_text(stmt, 3, err, -1, SQLITE_STATIC);
-	if ((rc = run(s, stmt, "event retry", &changes)))
-		return rc;
-	if (!changes)
-		return CG_ENOENT;
-	/* A dead letter retried while this event was in flight waits behind it with a lower id:
-	 * hand it the head now that the key is idle. */
-	return fix_head(s, id);
+	return release(sq(st), S_RETRY, "event retry", id, next_ms, err);
 }
 
 static int sq_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_DEFER, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int64(stmt, 2, next_ms);
-	sqlite3_bind_text(stmt, 3, why, -1, SQLITE_STATIC);
-	if ((rc = run(s, stmt, "event defer", &changes)))
-		return rc;
-	if (!changes)
-		return CG_ENOENT;
-	return fix_head(s, id);
+	return release(sq(st), S_DEFER, "event defer", id, next_ms, why);
 }
 
 static int sq_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_DEAD_INS, &stmt);
-	if (rc || (rc = sp_begin(s)))
+	int rc = sp_begin(s);
+	if (rc)
 		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int(stmt, 2, http_status);
-	sqlite3_bind_text(stmt, 3, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, wall_ms());
-	rc = run(s, stmt, "dead letter insert", &changes);
-	if (rc == 0 && changes == 0)
-		rc = CG_ENOENT;
+	rc = exec_one(s, S_DEAD_INS, "dead letter insert",
+		      CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(http_status), CG_ARG_TEXT(reason),
+			      CG_ARG_I64(cg_store_wall_ms())));
 	if (rc == 0)
 		rc = delete_event(s, id);
 	return sp_end(s, rc);
@@ -813,25 +754,12 @@ static int sq_event_dead(struct cg_store *st, int64_t id, int http_status, const
 
 static int case_query(struct sq_store *s, enum stmt_id id, const char *arg, struct cg_store_case *out)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc;
+	struct cg_store_case c;
 	if (!arg)
 		return CG_EINVAL;
-	if ((rc = stmt_get(s, id, &stmt)))
-		return rc;
-	sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
-	int r = sqlite3_step(stmt);
-	if (r == SQLITE_ROW) {
-		struct cg_store_case c;
-		rc = read_case(stmt, &c);
-		if (rc == 0)
-			*out = c;
-	} else if (r == SQLITE_DONE) {
-		rc = CG_ENOENT;
-	} else {
-		rc = fail_rc(s, r, "case lookup");
-	}
-	stmt_done(stmt);
+	int rc = query_row1(s, id, "case lookup", CG_ARGS(CG_ARG_TEXT(arg)), &cg_store_rec_case, &c);
+	if (rc == 0)
+		*out = c;
 	return rc;
 }
 
@@ -847,49 +775,19 @@ static int sq_case_find_by_key(struct cg_store *st, const char *case_key, struct
 
 static int sq_case_put(struct cg_store *st, const struct cg_store_case *c)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc;
+	struct cg_store_arg a[CG_CASE_NARGS];
 	if (!c || !c->dedup_key)
 		return CG_EINVAL;
-	if ((rc = stmt_get(s, S_CASE_PUT, &stmt)))
-		return rc;
-	sqlite3_bind_text(stmt, 1, c->dedup_key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, c->case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, c->case_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 4, c->state);
-	sqlite3_bind_int(stmt, 5, c->priority);
-	sqlite3_bind_int(stmt, 6, c->generation);
-	sqlite3_bind_text(stmt, 7, c->marker, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 8, c->prev_case_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 9, c->created_ms);
-	sqlite3_bind_int64(stmt, 10, c->closed_ms);
-	sqlite3_bind_int64(stmt, 11, c->last_fire_ms);
-	sqlite3_bind_int64(stmt, 12, c->last_comment_ms);
-	sqlite3_bind_int64(stmt, 13, c->fires);
-	sqlite3_bind_int64(stmt, 14, c->pending_repeats);
-	sqlite3_bind_int64(stmt, 15, c->first_pending_ms);
-	sqlite3_bind_text(stmt, 16, c->last_summary, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 17, c->prev_case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 18, c->action_flags);
-	sqlite3_bind_int64(stmt, 19, c->sent_ms);
-	sqlite3_bind_int64(stmt, 20, c->confirmed_ms);
-	return run(s, stmt, "case put", NULL);
+	cg_store_case_args(c, a);
+	return exec_args(sq(st), S_CASE_PUT, "case put", a, CG_CASE_NARGS, NULL);
 }
 
 static int sq_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
 			       int *marked)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc = stmt_get(s, S_CASE_MARK, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(stmt, 1, dedup_key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, flag);
 	int changes = 0;
-	rc = run(s, stmt, "case mark", &changes);
+	int rc = exec_args(sq(st), S_CASE_MARK, "case mark",
+			   CG_ARGS(CG_ARG_TEXT(dedup_key), CG_ARG_TEXT(case_id), CG_ARG_I64(flag)), &changes);
 	*marked = rc == 0 && changes > 0;
 	return rc;
 }
@@ -897,50 +795,14 @@ static int sq_case_mark_closed(struct cg_store *st, const char *dedup_key, const
 static int sq_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
 			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	struct cg_store_case *v = NULL;
-	size_t n = 0;
-	int rc;
-
-	if (!key_prefix)
-		return CG_EINVAL;
-	if (limit > 1000)
-		limit = 1000;
-	if (limit && !(v = calloc(limit, sizeof(*v))))
-		return CG_ENOMEM;
-	if ((rc = stmt_get(s, S_CASE_CLOSED, &stmt))) {
-		free(v);
-		return rc;
-	}
-	sqlite3_bind_text(stmt, 1, key_prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, closed_before);
-	sqlite3_bind_int64(stmt, 3, flags_clear);
-	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
-	while (n < limit) {
-		int r = sqlite3_step(stmt);
-		if (r == SQLITE_DONE)
-			break;
-		if (r != SQLITE_ROW) {
-			rc = fail_rc(s, r, "closed case list");
-			break;
-		}
-		if ((rc = read_case(stmt, &v[n])))
-			break;
-		n++;
-	}
-	stmt_done(stmt);
-	if (rc) {
-		cg_store_cases_free(v, n);
-		return rc;
-	}
-	if (n == 0) {
-		free(v);
-		v = NULL;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
+	void *items = NULL;
+	int rc = query_rows(sq(st), S_CASE_CLOSED, "closed case list",
+			    CG_ARGS(CG_ARG_TEXT(key_prefix), CG_ARG_I64(closed_before), CG_ARG_I64(flags_clear),
+				    CG_ARG_I64(limit)),
+			    &cg_store_rec_case, limit, &items, nout);
+	if (rc == 0)
+		*out = items;
+	return rc;
 }
 
 /* ---- stats ---- */
@@ -973,106 +835,52 @@ static int sq_stats(struct cg_store *st, struct cg_store_stats *out)
 
 static int sq_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	struct cg_dead_letter *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	if ((rc = stmt_get(s, S_DL_LIST, &stmt)))
-		return rc;
-	sqlite3_bind_int64(stmt, 1, clamp_limit(limit));
-	int more;
-	while ((more = next_row(s, stmt, "dead letter list", (void **)&v, &cap, n, sizeof(*v), 16, 0)) > 0) {
-		if ((rc = read_dead(stmt, &v[n])))
-			break;
-		n++;
-	}
-	if (more < 0)
-		rc = more;
-	stmt_done(stmt);
-	if (rc) {
-		cg_dead_letters_free(v, n);
-		return rc;
-	}
-	if (n == 0) {
-		free(v);
-		v = NULL;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
+	void *items = NULL;
+	int rc = query_rows(sq(st), S_DL_LIST, "dead letter list", CG_ARGS(CG_ARG_I64(clamp_limit(limit))),
+			    &cg_store_rec_dead, 0, &items, nout);
+	if (rc == 0)
+		*out = items;
+	return rc;
 }
 
 static int sq_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-	if ((rc = stmt_get(s, S_DL_GET, &stmt)))
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	int r = sqlite3_step(stmt);
-	if (r == SQLITE_ROW) {
-		struct cg_dead_letter d;
-		rc = read_dead(stmt, &d);
-		if (rc == 0)
-			*out = d;
-	} else if (r == SQLITE_DONE) {
-		rc = CG_ENOENT;
-	} else {
-		rc = fail_rc(s, r, "dead letter get");
-	}
-	stmt_done(stmt);
+	struct cg_dead_letter d;
+	int rc = query_row1(sq(st), S_DL_GET, "dead letter get", CG_ARGS(CG_ARG_I64(id)), &cg_store_rec_dead, &d);
+	if (rc == 0)
+		*out = d;
 	return rc;
 }
 
 static int sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *ins = NULL, *del = NULL;
-	int changes = 0, rc;
-	if ((rc = stmt_get(s, S_DL_REQUEUE, &ins)) || (rc = stmt_get(s, S_DL_DEL, &del)) || (rc = sp_begin(s)))
+	int rc = sp_begin(s);
+	if (rc)
 		return rc;
-	sqlite3_bind_int64(ins, 1, id);
-	sqlite3_bind_int64(ins, 2, now_ms);
-	rc = run(s, ins, "dead letter requeue", &changes);
-	if (rc == 0 && changes == 0)
-		rc = CG_ENOENT;
+	rc = exec_one(s, S_DL_REQUEUE, "dead letter requeue", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(now_ms)));
 	if (rc == 0)
 		rc = fix_head(s, sqlite3_last_insert_rowid(s->db));
-	if (rc == 0) {
-		sqlite3_bind_int64(del, 1, id);
-		rc = run(s, del, "dead letter delete", NULL);
-	}
+	if (rc == 0)
+		rc = exec_args(s, S_DL_DEL, "dead letter delete", CG_ARGS(CG_ARG_I64(id)), NULL);
 	return sp_end(s, rc);
 }
 
 static int sq_probe(struct cg_store *st)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *ins = NULL, *del = NULL;
-	int rc;
-	if ((rc = stmt_get(s, S_PROBE_INS, &ins)) || (rc = stmt_get(s, S_PROBE_DEL, &del)) || (rc = sp_begin(s)))
+	int rc = sp_begin(s);
+	if (rc)
 		return rc;
-	rc = run(s, ins, "probe insert", NULL);
+	rc = run_id(s, S_PROBE_INS, "probe insert");
 	if (rc == 0)
-		rc = run(s, del, "probe delete", NULL);
+		rc = run_id(s, S_PROBE_DEL, "probe delete");
 	return sp_end(s, rc);
 }
 
 static int sq_dead_drop(struct cg_store *st, int64_t id)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *del = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_DL_DEL, &del);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(del, 1, id);
-	if ((rc = run(s, del, "dead letter drop", &changes)))
-		return rc;
-	return changes ? 0 : CG_ENOENT;
+	return exec_one(sq(st), S_DL_DEL, "dead letter drop", CG_ARGS(CG_ARG_I64(id)));
 }
 
 /* ---- seen ---- */
@@ -1080,154 +888,66 @@ static int sq_dead_drop(struct cg_store *st, int64_t id)
 static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
 	int changes = 0, rc;
 
 	if (!ns || !id)
 		return CG_EINVAL;
 	/* Opportunistic pruning keeps the table bounded without a timer of its own. */
-	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
-		if ((rc = stmt_get(s, S_SEEN_PRUNE, &stmt)))
-			return rc;
-		sqlite3_bind_int64(stmt, 1, now_ms - SEEN_TTL_MS);
-		sqlite3_bind_int64(stmt, 2, now_ms - CG_SEEN_REPLAY_TTL_MS);
-		sqlite3_bind_text(stmt, 3, CG_SEEN_REPLAY_PREFIX, -1, SQLITE_STATIC);
-		if ((rc = run(s, stmt, "seen prune", NULL)))
+	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= CG_SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
+		if ((rc = exec_args(s, S_SEEN_PRUNE, "seen prune",
+				    CG_ARGS(CG_ARG_I64(now_ms - CG_SEEN_TTL_MS), CG_ARG_I64(now_ms - CG_SEEN_REPLAY_TTL_MS),
+					    CG_ARG_TEXT(CG_SEEN_REPLAY_PREFIX)),
+				    NULL)))
 			return rc;
 		s->last_prune_ms = now_ms;
 	}
-	if ((rc = stmt_get(s, S_SEEN_INS, &stmt)))
-		return rc;
-	sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, now_ms);
-	if ((rc = run(s, stmt, "seen insert", &changes)))
+	if ((rc = exec_args(s, S_SEEN_INS, "seen insert", CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_TEXT(id), CG_ARG_I64(now_ms)),
+			    &changes)))
 		return rc;
 	*was_seen = changes == 0;
-	return 0;
-}
-
-/* ---- per-source summary ---- */
-
-static int sq_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	struct cg_store_source_stat *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	if ((rc = stmt_get(s, S_SOURCE_STATS, &stmt)))
-		return rc;
-	int more;
-	while ((more = next_row(s, stmt, "source stats", (void **)&v, &cap, n, sizeof(*v), 8, 0)) > 0) {
-		struct cg_store_source_stat *x = &v[n];
-		memset(x, 0, sizeof(*x));
-		n++;
-		x->pending = sqlite3_column_int64(stmt, 1);
-		x->oldest_ms = sqlite3_column_int64(stmt, 2); /* NULL reads as 0 */
-		x->dead = sqlite3_column_int64(stmt, 3);
-		x->delivered = sqlite3_column_int64(stmt, 4);
-		x->last_delivered_ms = sqlite3_column_int64(stmt, 5);
-		if ((rc = dup_col(stmt, 0, &x->source)) || (rc = dup_col(stmt, 6, &x->last_dedup_key)) ||
-		    (rc = dup_col(stmt, 7, &x->last_case_key)))
-			break;
-	}
-	if (more < 0)
-		rc = more;
-	stmt_done(stmt);
-	if (rc) {
-		cg_store_source_stats_free(v, n);
-		return rc;
-	}
-	if (n == 0) {
-		free(v);
-		v = NULL;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
-static int sq_note_put(struct cg_store *st, const char *name, const char *value)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc = stmt_get(s, value ? S_NOTE_PUT : S_NOTE_DEL, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	if (value) {
-		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, wall_ms());
-	}
-	return run(s, stmt, "note", NULL);
-}
-
-static int sq_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	struct cg_store_note *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	if ((rc = stmt_get(s, S_NOTE_LIST, &stmt)))
-		return rc;
-	int more;
-	while ((more = next_row(s, stmt, "notes", (void **)&v, &cap, n, sizeof(*v), 8, 0)) > 0) {
-		struct cg_store_note *x = &v[n];
-		memset(x, 0, sizeof(*x));
-		n++;
-		x->updated_ms = sqlite3_column_int64(stmt, 3);
-		if ((rc = dup_col(stmt, 0, &x->replica)) || (rc = dup_col(stmt, 1, &x->name)) ||
-		    (rc = dup_col(stmt, 2, &x->value)))
-			break;
-	}
-	if (more < 0)
-		rc = more;
-	stmt_done(stmt);
-	if (rc) {
-		cg_store_notes_free(v, n);
-		return rc;
-	}
-	*out = n ? v : NULL;
-	if (!n)
-		free(v);
-	*nout = n;
 	return 0;
 }
 
 /* The newest id recorded under ns (e.g. the dedup key a mail's Message-ID led to). */
 static int sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
 {
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc;
+	char *v = NULL;
 	if (!ns || !id)
 		return CG_EINVAL;
-	if ((rc = stmt_get(s, S_SEEN_GET, &stmt)))
-		return rc;
-	sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
 	/* Entries past their time are gone for seen() too, whether or not pruning ran yet. */
-	sqlite3_bind_int64(stmt, 2, now_ms - SEEN_TTL_MS);
-	int r = sqlite3_step(stmt);
-	if (r == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(stmt, 0);
-		char *copy = strdup(v ? v : "");
-		stmt_done(stmt);
-		if (!copy)
-			return CG_ENOMEM;
-		*id = copy;
-		return 0;
-	}
-	if (r != SQLITE_DONE) {
-		rc = fail_rc(s, r, "seen get");
-		stmt_done(stmt);
-		return rc;
-	}
-	stmt_done(stmt);
-	return CG_ENOENT;
+	int rc = query_row1(sq(st), S_SEEN_GET, "seen get", CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_I64(now_ms - CG_SEEN_TTL_MS)),
+			    &cg_store_rec_text, &v);
+	if (rc == 0)
+		*id = v;
+	return rc;
+}
+
+/* ---- per-source summary and notes ---- */
+
+static int sq_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
+{
+	void *items = NULL;
+	int rc = query_rows(sq(st), S_SOURCE_STATS, "source stats", NULL, 0, &cg_store_rec_source_stat, 0, &items, nout);
+	if (rc == 0)
+		*out = items;
+	return rc;
+}
+
+static int sq_note_put(struct cg_store *st, const char *name, const char *value)
+{
+	if (!value)
+		return exec_args(sq(st), S_NOTE_DEL, "note", CG_ARGS(CG_ARG_TEXT(name)), NULL);
+	return exec_args(sq(st), S_NOTE_PUT, "note",
+			 CG_ARGS(CG_ARG_TEXT(name), CG_ARG_TEXT(value), CG_ARG_I64(cg_store_wall_ms())), NULL);
+}
+
+static int sq_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
+{
+	void *items = NULL;
+	int rc = query_rows(sq(st), S_NOTE_LIST, "notes", NULL, 0, &cg_store_rec_note, 0, &items, nout);
+	if (rc == 0)
+		*out = items;
+	return rc;
 }
 
 /* ---- background checkpoints ---- */
@@ -1409,17 +1129,23 @@ static int exec_sql(struct sq_store *s, const char *sql, char *err, size_t errle
 	return 0;
 }
 
-static int migrate(struct sq_store *s, char *err, size_t errlen)
+/* The file's schema version (PRAGMA user_version); SQLITE_OK or SQLITE_ERROR. */
+static int read_version(struct sq_store *s, int *out)
 {
 	sqlite3_stmt *stmt = NULL;
-	int version = 0;
 	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL);
 	if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
-		version = sqlite3_column_int(stmt, 0);
+		*out = sqlite3_column_int(stmt, 0);
 	else
 		rc = SQLITE_ERROR;
 	sqlite3_finalize(stmt);
-	if (rc != SQLITE_OK) {
+	return rc;
+}
+
+static int migrate(struct sq_store *s, char *err, size_t errlen)
+{
+	int version = 0, rc;
+	if (read_version(s, &version) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot read schema version: %s", s->path, sqlite3_errmsg(s->db));
 		return map_sqlite(sqlite3_errcode(s->db));
 	}
@@ -1443,58 +1169,15 @@ static int migrate(struct sq_store *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* recover: the daemon's open (in-flight events made pending again); 0: a tool's. */
-static int sq_open(const char *dir, int recover, struct cg_store **out, char *err, size_t errlen)
+/* The daemon's open-time repair: derived data is checked, not trusted. */
+static int repair(struct sq_store *s, char *err, size_t errlen)
 {
-	struct sq_store *s = NULL;
-	char scratch[1];
 	int rc;
-
-	if (!err || errlen == 0) {
-		err = scratch;
-		errlen = sizeof(scratch);
-	}
-	err[0] = '\0';
-	if (!dir || !out) {
-		snprintf(err, errlen, "no store directory");
-		return CG_EINVAL;
-	}
-	if (mkdir_p(dir) != 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return CG_EIO;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return CG_ENOMEM;
-	s->base.ops = &sq_ops;
-	size_t plen = strlen(dir) + sizeof("/casegate.db");
-	s->path = malloc(plen);
-	if (!s->path) {
-		rc = CG_ENOMEM;
-		goto fail;
-	}
-	snprintf(s->path, plen, "%s/casegate.db", dir);
-
-	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		rc = map_sqlite(rc);
-		goto fail;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	/* A second process (the dlq CLI) may hold the write lock briefly. */
-	sqlite3_busy_timeout(s->db, 5000);
-	if ((rc = exec_sql(s, "PRAGMA journal_mode = WAL", err, errlen)) ||
-	    (rc = exec_sql(s, "PRAGMA synchronous = FULL", err, errlen)) ||
-	    (rc = exec_sql(s, "PRAGMA foreign_keys = OFF", err, errlen)))
-		goto fail;
-	if ((rc = migrate(s, err, errlen)))
-		goto fail;
 	/* Whatever a previous process had in flight it did not finish: make it pending again.
 	 * Only the daemon may: a tool's open would hand a running daemon's events out twice. */
-	if (recover && (rc = exec_sql(s, "UPDATE events SET inflight = 0 WHERE inflight = 1", err, errlen)))
-		goto fail;
-	int reset = recover ? sqlite3_changes(s->db) : 0;
+	if ((rc = exec_sql(s, "UPDATE events SET inflight = 0 WHERE inflight = 1", err, errlen)))
+		return rc;
+	int reset = sqlite3_changes(s->db);
 	if (reset > 0)
 		CG_LOG_WARN("%s: %d event(s) left in flight by a previous run are pending again", s->path, reset);
 	/* is_head is derived data: a key without a head would never be claimed again, so check it
@@ -1506,16 +1189,113 @@ static int sq_open(const char *dir, int recover, struct cg_store **out, char *er
 			   " WHERE is_head != (id IN (SELECT MIN(id) FROM events GROUP BY dedup_key))"
 			   " AND dedup_key NOT IN (SELECT dedup_key FROM events WHERE inflight = 1)",
 			   err, errlen)))
-		goto fail;
+		return rc;
 	reset = sqlite3_changes(s->db);
 	if (reset > 0)
 		CG_LOG_WARN("%s: repaired the queue-head flag of %d event(s)", s->path, reset);
-	if (recover)
+	return 0;
+}
+
+/* The daemon's open of the file: WAL, every commit synced, the schema migrated, then repaired. */
+static int schema_create(struct sq_store *s, char *err, size_t errlen)
+{
+	int rc;
+	if ((rc = exec_sql(s, "PRAGMA journal_mode = WAL", err, errlen)) ||
+	    (rc = exec_sql(s, "PRAGMA synchronous = FULL", err, errlen)) ||
+	    (rc = exec_sql(s, "PRAGMA foreign_keys = OFF", err, errlen)) || (rc = migrate(s, err, errlen)))
+		return rc;
+	return repair(s, err, errlen);
+}
+
+/* A tool's open: the schema must be one this build reads; nothing is migrated or repaired. */
+static int schema_check(struct sq_store *s, char *err, size_t errlen)
+{
+	int version = -1;
+	if (read_version(s, &version) != SQLITE_OK)
+		version = -1;
+	if (version < 1 || version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is not one this casegate reads (1..%d)", s->path, version,
+			 SCHEMA_VERSION);
+		return CG_EINVAL;
+	}
+	/* journal_mode is a property of the file (WAL already); synchronous is per connection. */
+	return exec_sql(s, "PRAGMA synchronous = FULL", err, errlen);
+}
+
+/* A store for dir/casegate.db, not yet open. */
+static int sq_new(const char *dir, struct sq_store **out)
+{
+	struct sq_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return CG_ENOMEM;
+	s->base.ops = &sq_ops;
+	size_t plen = strlen(dir) + sizeof("/casegate.db");
+	s->path = malloc(plen);
+	if (!s->path) {
+		free(s);
+		return CG_ENOMEM;
+	}
+	snprintf(s->path, plen, "%s/casegate.db", dir);
+	*out = s;
+	return 0;
+}
+
+/* Opens s's file (flags of sqlite3_open_v2). */
+static int sq_connect(struct sq_store *s, int flags, char *err, size_t errlen)
+{
+	int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		return map_sqlite(rc);
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* A second process (the dlq CLI) may hold the write lock briefly. */
+	sqlite3_busy_timeout(s->db, 5000);
+	return 0;
+}
+
+/*
+ * create: the daemon's open: creates and migrates the file, makes what a previous process left
+ * in flight pending again, checkpoints in the background. 0: a tool's open of an existing store
+ * next to a running daemon: no creation, no migration, nothing in flight touched.
+ */
+static int sq_open(const char *dir, int create, struct cg_store **out, char *err, size_t errlen)
+{
+	struct sq_store *s = NULL;
+	char scratch[1];
+	struct stat sb;
+	int rc;
+
+	if (!err || errlen == 0) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
+	if (!dir || !out) {
+		snprintf(err, errlen, "no store directory");
+		return CG_EINVAL;
+	}
+	if (create && mkdir_p(dir) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return CG_EIO;
+	}
+	if ((rc = sq_new(dir, &s)))
+		return rc;
+	if (!create && stat(s->path, &sb) != 0) {
+		snprintf(err, errlen, "%s: no store (has casegate run with this state_dir?)", s->path);
+		rc = CG_ENOENT;
+		goto fail;
+	}
+	if ((rc = sq_connect(s, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), err, errlen)) ||
+	    (rc = create ? schema_create(s, err, errlen) : schema_check(s, err, errlen)))
+		goto fail;
+	if (create)
 		ckpt_start(s);
 	*out = &s->base;
 	return 0;
 fail:
-	if (err[0])
+	/* A tool's caller decides what a missing store means (the CLI then creates one). */
+	if (create && err[0])
 		CG_LOG_ERR("open: %s", err);
 	sq_close(&s->base);
 	return rc;
@@ -1528,62 +1308,7 @@ int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size
 
 int cg_store_sqlite_open_existing(const char *dir, struct cg_store **out, char *err, size_t errlen)
 {
-	struct sq_store *s = NULL;
-	char scratch[1];
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-
-	if (!err || errlen == 0) {
-		err = scratch;
-		errlen = sizeof(scratch);
-	}
-	err[0] = '\0';
-	if (!dir || !out)
-		return CG_EINVAL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return CG_ENOMEM;
-	s->base.ops = &sq_ops;
-	size_t plen = strlen(dir) + sizeof("/casegate.db");
-	s->path = malloc(plen);
-	if (!s->path) {
-		rc = CG_ENOMEM;
-		goto fail;
-	}
-	snprintf(s->path, plen, "%s/casegate.db", dir);
-	struct stat sb;
-	if (stat(s->path, &sb) != 0) {
-		snprintf(err, errlen, "%s: no store (has casegate run with this state_dir?)", s->path);
-		rc = CG_ENOENT;
-		goto fail;
-	}
-	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		rc = map_sqlite(rc);
-		goto fail;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, 5000);
-	int version = -1;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
-	    sqlite3_step(stmt) == SQLITE_ROW)
-		version = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
-	if (version < 1 || version > SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s: schema version %d is not one this casegate reads (1..%d)", s->path, version,
-			 SCHEMA_VERSION);
-		rc = CG_EINVAL;
-		goto fail;
-	}
-	/* journal_mode is a property of the file (WAL already); synchronous is per connection. */
-	if ((rc = exec_sql(s, "PRAGMA synchronous = FULL", err, errlen)))
-		goto fail;
-	*out = &s->base;
-	return 0;
-fail:
-	sq_close(&s->base);
-	return rc;
+	return sq_open(dir, 0, out, err, errlen);
 }
 
 static struct sq_store *as_sqlite(struct cg_store *st)
