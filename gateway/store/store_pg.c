@@ -21,15 +21,11 @@
 #include "err.h"
 #include "sbuf.h"
 #include "store_sql.h"
+#include "store_pg_int.h"
 
 #define CG_LOG_COMPONENT "store-pg"
 #include "log.h"
 
-#define DEFAULT_LEASE_MS 30000
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-#define CHANNEL_WORK "casegate_work"
-#define CHANNEL_RL "casegate_rl"
 /* Two-int4 advisory lock for migrations: a key space apart from the per-key bigint locks. */
 #define MIGRATE_LOCK "1667330917, 1"
 
@@ -148,69 +144,12 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-struct hold {
-	int64_t id, lease;
-};
-
-#define PREP_MAX 64 /* more than the store's distinct statements */
-
-struct pg_store {
-	struct cg_store base;
-	/* store thread only */
-	PGconn *conn;
-	char *conninfo; /* may hold a password: wiped */
-	char *name;
-	int64_t lease_ms;
-	int in_tx;
-	int tx_key_locks;  /* advisory key locks taken in the open transaction */
-	int64_t last_prune_ms;
-	uint64_t next_connect_mono;
-	unsigned backoff_ms;
-	int down;          /* connection lost and not yet back (log once per outage) */
-	char errmsg[512];
-	/* Statements prepared on conn (q()): keyed by the SQL text's address, which is always a
-	 * string literal, so a pointer names one statement. Emptied when conn is replaced. */
-	const char *prep_sql[PREP_MAX];
-	int nprep;
-	/* listener thread */
-	int listen;
-	int thread_started;
-	uv_thread_t thread;
-	int pipefd[2];
-	uv_mutex_t mu;     /* wake, holds, rl_pending */
-	void (*wake)(void *ud);
-	void *wake_ud;
-	struct hold *holds;
-	size_t nholds, capholds;
-	/* Fleet-wide rate-limit gates, one per X-RateLimit-Name ("" unnamed): the latest "closed
-	 * until" heard (until) and the one still to announce (pending). */
-	struct {
-		char name[64];
-		int64_t until, pending;
-	} rl[8];
-	unsigned nrl;
-	_Atomic uint64_t last_renew_mono; /* start of the last renewal that succeeded */
-	atomic_uint fleet;
-	atomic_int main_pid;              /* backend pid of conn: our own NOTIFYs are not news */
-	atomic_int stop;
-};
-
 static const struct cg_store_ops pg_ops;
-
-static struct pg_store *pg(struct cg_store *st)
-{
-	return (struct pg_store *)st;
-}
-
-static uint64_t mono_ms(void)
-{
-	return uv_hrtime() / 1000000;
-}
 
 /* ---- small helpers ---- */
 
 /* Appends one element of a PostgreSQL array literal: NULL, or a quoted, escaped string. */
-static void buf_elem(struct cg_sbuf *b, const char *s, int first)
+void cg_pg_buf_elem(struct cg_sbuf *b, const char *s, int first)
 {
 	if (!first)
 		cg_sbuf_addn(b, ",", 1);
@@ -232,7 +171,7 @@ static void buf_elem(struct cg_sbuf *b, const char *s, int first)
 	cg_sbuf_addn(b, "\"", 1);
 }
 
-static void buf_i64(struct cg_sbuf *b, int64_t v, int first)
+void cg_pg_buf_i64(struct cg_sbuf *b, int64_t v, int first)
 {
 	cg_sbuf_addf(b, "%s%" PRId64, first ? "" : ",", v);
 }
@@ -241,9 +180,9 @@ static void buf_i64(struct cg_sbuf *b, int64_t v, int first)
 static void buf_arg(struct cg_sbuf *b, const struct cg_store_arg *a, int first)
 {
 	if (a->is_text)
-		buf_elem(b, a->text, first);
+		cg_pg_buf_elem(b, a->text, first);
 	else
-		buf_i64(b, a->i, first);
+		cg_pg_buf_i64(b, a->i, first);
 }
 
 /* Runs sql, or the statement prepared under name when name is not NULL, with the arguments as
@@ -286,7 +225,7 @@ static int trimmed(const char *m)
 	return (int)ml;
 }
 
-static int64_t get_i64(const PGresult *r, int row, int col)
+int64_t cg_pg_get_i64(const PGresult *r, int row, int col)
 {
 	if (PQgetisnull(r, row, col))
 		return 0;
@@ -295,7 +234,7 @@ static int64_t get_i64(const PGresult *r, int row, int col)
 
 static int64_t col_i64(const struct cg_store_row *r, int col)
 {
-	return get_i64(r->res, r->row, col);
+	return cg_pg_get_i64(r->res, r->row, col);
 }
 
 static int col_text(const struct cg_store_row *r, int col, char **out)
@@ -383,7 +322,7 @@ static int fail_res(struct pg_store *s, PGconn *c, PGresult *r, const char *what
 	return rc;
 }
 
-static PGconn *connect_db(const char *conninfo, char *err, size_t errlen)
+PGconn *cg_pg_connect(const char *conninfo, char *err, size_t errlen)
 {
 	/* Defaults first: anything in the DSN overrides them (expand_dbname). */
 	const char *const keys[] = {"connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
@@ -429,7 +368,7 @@ static int ensure(struct pg_store *s)
 		s->conn = NULL;
 	}
 	char err[512];
-	s->conn = connect_db(s->conninfo, err, sizeof(err));
+	s->conn = cg_pg_connect(s->conninfo, err, sizeof(err));
 	s->nprep = 0; /* a new session has no prepared statements */
 	if (s->conn) {
 		atomic_store(&s->main_pid, PQbackendPID(s->conn));
@@ -481,7 +420,7 @@ static const char *prepared(struct pg_store *s, const char *sql, int n, char nam
 }
 
 /* Runs one statement with the arguments ($1 first); *out (may be NULL) gets a row-returning result. */
-static int q(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+int cg_pg_q(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 	     PGresult **out)
 {
 	int rc = ensure(s);
@@ -500,11 +439,11 @@ static int q(struct pg_store *s, const char *what, const char *sql, const struct
 }
 
 /* Rows changed by a statement (UPDATE/DELETE/INSERT). */
-static int q_changes(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+int cg_pg_q_changes(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 		     long *changes)
 {
 	PGresult *r = NULL;
-	int rc = q(s, what, sql, a, n, &r);
+	int rc = cg_pg_q(s, what, sql, a, n, &r);
 	if (rc)
 		return rc;
 	*changes = strtol(PQcmdTuples(r), NULL, 10);
@@ -512,38 +451,38 @@ static int q_changes(struct pg_store *s, const char *what, const char *sql, cons
 	return 0;
 }
 
-/* q, then every row of its result into a new array of rec items (read_rows). */
-static int q_rows(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+/* cg_pg_q, then every row of its result into a new array of rec items (read_rows). */
+int cg_pg_q_rows(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 		  const struct cg_store_rec *rec, void **out, size_t *nout)
 {
 	PGresult *r = NULL;
-	int rc = q(s, what, sql, a, n, &r);
+	int rc = cg_pg_q(s, what, sql, a, n, &r);
 	return rc ? rc : read_rows(r, rec, out, nout);
 }
 
-/* q, then its first row into item (read_row1): CG_ENOENT when there is none. */
-static int q_row1(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+/* cg_pg_q, then its first row into item (read_row1): CG_ENOENT when there is none. */
+int cg_pg_q_row1(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 		  const struct cg_store_rec *rec, void *item)
 {
 	PGresult *r = NULL;
-	int rc = q(s, what, sql, a, n, &r);
+	int rc = cg_pg_q(s, what, sql, a, n, &r);
 	return rc ? rc : read_row1(r, rec, item);
 }
 
-/* q for a statement that changes one row: CG_ENOENT when it changed none. */
-static int q_one(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n)
+/* cg_pg_q for a statement that changes one row: CG_ENOENT when it changed none. */
+int cg_pg_q_one(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n)
 {
 	long ch = 0;
-	int rc = q_changes(s, what, sql, a, n, &ch);
+	int rc = cg_pg_q_changes(s, what, sql, a, n, &ch);
 	return rc ? rc : ch ? 0 : CG_ENOENT;
 }
 
 /* ---- transactions ---- */
 
-static int pg_begin(struct cg_store *st)
+int cg_pg_begin(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
-	int rc = q(s, "begin", "BEGIN", NULL, 0, NULL);
+	int rc = cg_pg_q(s, "begin", "BEGIN", NULL, 0, NULL);
 	if (rc == 0) {
 		s->in_tx = 1;
 		s->tx_key_locks = 0;
@@ -551,11 +490,11 @@ static int pg_begin(struct cg_store *st)
 	return rc;
 }
 
-static int pg_commit(struct cg_store *st)
+int cg_pg_commit(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
 	PGresult *r = NULL;
-	int rc = q(s, "commit", "COMMIT", NULL, 0, &r);
+	int rc = cg_pg_q(s, "commit", "COMMIT", NULL, 0, &r);
 	s->in_tx = 0;
 	s->tx_key_locks = 0;
 	if (rc)
@@ -569,7 +508,7 @@ static int pg_commit(struct cg_store *st)
 	return rc;
 }
 
-static int pg_rollback(struct cg_store *st)
+int cg_pg_rollback(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
 	s->in_tx = 0;
@@ -582,24 +521,24 @@ static int pg_rollback(struct cg_store *st)
 }
 
 /* Multi-statement operations run in the caller's transaction, or in their own one. */
-static int tx_open(struct pg_store *s, int *own)
+int cg_pg_tx_open(struct pg_store *s, int *own)
 {
 	*own = 0;
 	if (s->in_tx)
 		return 0;
-	int rc = pg_begin(&s->base);
+	int rc = cg_pg_begin(&s->base);
 	if (rc == 0)
 		*own = 1;
 	return rc;
 }
 
-static int tx_close(struct pg_store *s, int own, int rc)
+int cg_pg_tx_close(struct pg_store *s, int own, int rc)
 {
 	if (!own)
 		return rc;
 	if (rc == 0)
-		return pg_commit(&s->base);
-	pg_rollback(&s->base);
+		return cg_pg_commit(&s->base);
+	cg_pg_rollback(&s->base);
 	return rc;
 }
 
@@ -609,17 +548,17 @@ static int tx_close(struct pg_store *s, int own, int rc)
  * key lock only while it holds none; once it holds some, it only tries, and a busy key makes
  * the operation fail with CG_EAGAIN (the batch rolls back and its jobs run alone).
  */
-static int lock_keys(struct pg_store *s, const char *array_literal, size_t nkeys)
+int cg_pg_lock_keys(struct pg_store *s, const char *array_literal, size_t nkeys)
 {
 	PGresult *r = NULL;
 	int rc;
 	if (s->tx_key_locks == 0) {
-		rc = q(s, "lock keys",
+		rc = cg_pg_q(s, "lock keys",
 		       "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
 		       " FROM unnest($1::text[]) AS k ORDER BY 1) x",
 		       CG_ARGS(CG_ARG_TEXT(array_literal)), NULL);
 	} else {
-		rc = q(s, "try-lock keys",
+		rc = cg_pg_q(s, "try-lock keys",
 		       "SELECT coalesce(bool_and(pg_try_advisory_xact_lock(h)), true) FROM (SELECT DISTINCT"
 		       " hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) x",
 		       CG_ARGS(CG_ARG_TEXT(array_literal)), &r);
@@ -636,36 +575,32 @@ static int lock_keys(struct pg_store *s, const char *array_literal, size_t nkeys
 	return rc;
 }
 
-/* The key of row id (lookup_sql: SELECT dedup_key ... WHERE id = $1). */
-#define KEY_OF_EVENT "SELECT dedup_key FROM events WHERE id = $1"
-#define KEY_OF_DEAD "SELECT dedup_key FROM dead_letters WHERE id = $1"
-
 /*
  * Opens the transaction of a write to one key's events (the caller's, or its own: *own) and
  * takes the lock of the key of row id, found by lookup_sql; CG_ENOENT when the row is gone.
- * On a failure the transaction it opened is closed again. The caller ends with tx_close().
+ * On a failure the transaction it opened is closed again. The caller ends with cg_pg_tx_close().
  */
-static int key_tx_open(struct pg_store *s, const char *lookup_sql, int64_t id, int *own)
+int cg_pg_key_tx_open(struct pg_store *s, const char *lookup_sql, int64_t id, int *own)
 {
 	PGresult *r = NULL;
-	int rc = tx_open(s, own);
+	int rc = cg_pg_tx_open(s, own);
 	if (rc)
 		return rc;
-	rc = q(s, "key lookup", lookup_sql, CG_ARGS(CG_ARG_I64(id)), &r);
+	rc = cg_pg_q(s, "key lookup", lookup_sql, CG_ARGS(CG_ARG_I64(id)), &r);
 	if (rc == 0) {
 		struct cg_sbuf b = {0};
 		if (PQntuples(r) == 0) {
 			rc = CG_ENOENT;
 		} else {
 			cg_sbuf_add(&b, "{");
-			buf_elem(&b, PQgetvalue(r, 0, 0), 1);
+			cg_pg_buf_elem(&b, PQgetvalue(r, 0, 0), 1);
 			cg_sbuf_add(&b, "}");
-			rc = b.oom ? CG_ENOMEM : lock_keys(s, b.p, 1);
+			rc = b.oom ? CG_ENOMEM : cg_pg_lock_keys(s, b.p, 1);
 		}
 		free(b.p);
 		PQclear(r);
 	}
-	return rc ? tx_close(s, *own, rc) : 0;
+	return rc ? cg_pg_tx_close(s, *own, rc) : 0;
 }
 
 /* ---- events ---- */
@@ -681,7 +616,7 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
+int cg_pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 {
 	struct pg_store *s = pg(st);
 	const char **keys = NULL;
@@ -710,18 +645,18 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	qsort(keys, n, sizeof(*keys), cmp_str);
 	cg_sbuf_add(&kb, "{");
 	for (size_t i = 0; i < n; i++)
-		buf_elem(&kb, keys[i], i == 0);
+		cg_pg_buf_elem(&kb, keys[i], i == 0);
 	cg_sbuf_add(&kb, "}");
-	if ((rc = tx_open(s, &own)))
+	if ((rc = cg_pg_tx_open(s, &own)))
 		goto out;
 	if (kb.oom) {
 		rc = CG_ENOMEM;
 		goto done;
 	}
-	if ((rc = lock_keys(s, kb.p, n)))
+	if ((rc = cg_pg_lock_keys(s, kb.p, n)))
 		goto done;
 	/* Ids first, in order, so id order is the order of evs (per-key order). */
-	if ((rc = q(s, "enqueue ids", "SELECT nextval('events_id_seq') FROM generate_series(1, $1::int)",
+	if ((rc = cg_pg_q(s, "enqueue ids", "SELECT nextval('events_id_seq') FROM generate_series(1, $1::int)",
 		    CG_ARGS(CG_ARG_I64(n)), &r)))
 		goto done;
 	if ((size_t)PQntuples(r) != n) {
@@ -730,7 +665,7 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++)
-		ids[i] = get_i64(r, (int)i, 0);
+		ids[i] = cg_pg_get_i64(r, (int)i, 0);
 	PQclear(r);
 	qsort(ids, n, sizeof(*ids), cmp_i64);
 	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
@@ -738,7 +673,7 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct cg_store_arg ev[CG_EV_NARGS];
 		cg_store_event_args(&evs[i], ev);
-		buf_i64(&a[0], ids[i], i == 0);
+		cg_pg_buf_i64(&a[0], ids[i], i == 0);
 		for (int k = 0; k < CG_EV_NARGS; k++)
 			buf_arg(&a[1 + k], &ev[k], i == 0);
 	}
@@ -752,7 +687,7 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 		v[k] = CG_ARG_TEXT(a[k].p);
 	}
 	/* The first event of a key in this statement is its head unless the key has events. */
-	rc = q(s, "enqueue",
+	rc = cg_pg_q(s, "enqueue",
 	       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
 	       " attempts, next_ms, step, last_error, is_head)"
 	       " SELECT u.id, u.source, u.k, u.status, u.priority, u.severity, u.payload, u.received_ms, u.attempts,"
@@ -765,7 +700,7 @@ static int pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	       " last_error)",
 	       v, 1 + CG_EV_NARGS, NULL);
 done:
-	rc = tx_close(s, own, rc);
+	rc = cg_pg_tx_close(s, own, rc);
 	if (rc == 0)
 		for (size_t i = 0; i < n; i++)
 			evs[i].id = ids[i];
@@ -796,7 +731,7 @@ static int item_claimed(const struct cg_store_row *r, void *item)
 	return rc;
 }
 
-static int pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
+int cg_pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
 {
 	struct pg_store *s = pg(st);
 	const struct cg_store_rec claimed = {sizeof(struct cg_store_event), item_claimed, cg_store_rec_event.free};
@@ -809,7 +744,7 @@ static int pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg
 		return 0;
 	}
 	/* SKIP LOCKED: replicas claiming at once take different heads instead of waiting. */
-	int rc = q_rows(s, "claim",
+	int rc = cg_pg_q_rows(s, "claim",
 	       "WITH c AS (SELECT id FROM events WHERE is_head AND next_ms <= $1"
 	       " AND (claimed_by IS NULL OR lease_until < cg_now_ms())"
 	       " ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)"
@@ -829,11 +764,11 @@ static int pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg
 	return 0;
 }
 
-static int pg_next_due_ms(struct cg_store *st, int64_t *out)
+int cg_pg_next_due_ms(struct cg_store *st, int64_t *out)
 {
 	struct pg_store *s = pg(st);
 	PGresult *r = NULL;
-	int rc = q(s, "next due",
+	int rc = cg_pg_q(s, "next due",
 		   "SELECT min(next_ms) FROM events WHERE is_head AND (claimed_by IS NULL OR lease_until < cg_now_ms())",
 		   NULL, 0, &r);
 	if (rc)
@@ -841,14 +776,14 @@ static int pg_next_due_ms(struct cg_store *st, int64_t *out)
 	if (PQgetisnull(r, 0, 0))
 		rc = CG_ENOENT;
 	else
-		*out = get_i64(r, 0, 0);
+		*out = cg_pg_get_i64(r, 0, 0);
 	PQclear(r);
 	return rc;
 }
 
-static int pg_event_step(struct cg_store *st, int64_t id, int step)
+int cg_pg_event_step(struct cg_store *st, int64_t id, int step)
 {
-	return q_one(pg(st), "event step", "UPDATE events SET step = $2 WHERE id = $1",
+	return cg_pg_q_one(pg(st), "event step", "UPDATE events SET step = $2 WHERE id = $1",
 		     CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(step)));
 }
 
@@ -856,7 +791,7 @@ static int pg_event_step(struct cg_store *st, int64_t id, int step)
 static int delete_event(struct pg_store *s, int64_t id)
 {
 	PGresult *r = NULL;
-	int rc = q(s, "event delete",
+	int rc = cg_pg_q(s, "event delete",
 		   "WITH d AS (DELETE FROM events WHERE id = $1 RETURNING dedup_key, is_head),"
 		   " p AS (UPDATE events SET is_head = true WHERE id = (SELECT min(e.id) FROM events e JOIN d"
 		   " ON e.dedup_key = d.dedup_key WHERE d.is_head AND e.id <> $1) RETURNING id)"
@@ -864,7 +799,7 @@ static int delete_event(struct pg_store *s, int64_t id)
 		   CG_ARGS(CG_ARG_I64(id)), &r);
 	if (rc)
 		return rc;
-	rc = get_i64(r, 0, 0) ? 0 : CG_ENOENT;
+	rc = cg_pg_get_i64(r, 0, 0) ? 0 : CG_ENOENT;
 	PQclear(r);
 	return rc;
 }
@@ -875,16 +810,16 @@ static int end_event(struct pg_store *s, int64_t id, const char *what, const cha
 		     int n)
 {
 	int own = 0;
-	int rc = key_tx_open(s, KEY_OF_EVENT, id, &own);
+	int rc = cg_pg_key_tx_open(s, KEY_OF_EVENT, id, &own);
 	if (rc)
 		return rc;
-	rc = q_one(s, what, sql, a, n);
+	rc = cg_pg_q_one(s, what, sql, a, n);
 	if (rc == 0)
 		rc = delete_event(s, id);
-	return tx_close(s, own, rc);
+	return cg_pg_tx_close(s, own, rc);
 }
 
-static int pg_event_done(struct cg_store *st, int64_t id)
+int cg_pg_event_done(struct cg_store *st, int64_t id)
 {
 	struct pg_store *s = pg(st);
 	return end_event(s, id, "delivery record",
@@ -896,12 +831,12 @@ static int pg_event_done(struct cg_store *st, int64_t id)
 }
 
 /* For `casegate status` only: scans of events per source are acceptable there. */
-static int pg_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
+int cg_pg_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
 {
 	void *items = NULL;
 	*out = NULL;
 	*nout = 0;
-	int rc = q_rows(pg(st), "source stats",
+	int rc = cg_pg_q_rows(pg(st), "source stats",
 		   "SELECT x.source,"
 		   " (SELECT count(*) FROM events e WHERE e.source = x.source),"
 		   " (SELECT min(received_ms) FROM events e WHERE e.source = x.source),"
@@ -920,26 +855,26 @@ static int pg_source_stats(struct cg_store *st, struct cg_store_source_stat **ou
 	return rc;
 }
 
-static int pg_note_put(struct cg_store *st, const char *name, const char *value)
+int cg_pg_note_put(struct cg_store *st, const char *name, const char *value)
 {
 	struct pg_store *s = pg(st);
 	if (!value)
-		return q(s, "note", "DELETE FROM notes WHERE replica = $1 AND name = $2",
+		return cg_pg_q(s, "note", "DELETE FROM notes WHERE replica = $1 AND name = $2",
 			 CG_ARGS(CG_ARG_TEXT(s->name), CG_ARG_TEXT(name)), NULL);
-	return q(s, "note",
+	return cg_pg_q(s, "note",
 		 "INSERT INTO notes (replica, name, value, updated_ms) VALUES ($1, $2, $3, cg_now_ms())"
 		 " ON CONFLICT (replica, name) DO UPDATE SET value = EXCLUDED.value, updated_ms = EXCLUDED.updated_ms",
 		 CG_ARGS(CG_ARG_TEXT(s->name), CG_ARG_TEXT(name), CG_ARG_TEXT(value)), NULL);
 }
 
 /* Notes of replicas that left (or whose heartbeat stopped) are history, not state: not listed. */
-static int pg_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
+int cg_pg_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
 {
 	struct pg_store *s = pg(st);
 	void *items = NULL;
 	*out = NULL;
 	*nout = 0;
-	int rc = q_rows(s, "notes",
+	int rc = cg_pg_q_rows(s, "notes",
 		   "SELECT n.replica, n.name, n.value, n.updated_ms FROM notes n LEFT JOIN replicas p ON p.name = n.replica"
 		   " WHERE n.replica = $1 OR p.expires_ms >= cg_now_ms() ORDER BY n.replica, n.name",
 		   CG_ARGS(CG_ARG_TEXT(s->name)), &cg_store_rec_note, &items, nout);
@@ -953,9 +888,9 @@ static int pg_note_list(struct cg_store *st, struct cg_store_note **out, size_t 
  * under a live lease (one at a time per key). A retried dead letter takes back its original,
  * lower id and waits here for the key to be idle. Key locked by the caller.
  */
-static int fix_head(struct pg_store *s, int64_t id)
+int cg_pg_fix_head(struct pg_store *s, int64_t id)
 {
-	return q(s, "fix head",
+	return cg_pg_q(s, "fix head",
 		 "WITH k AS (SELECT dedup_key FROM events WHERE id = $1),"
 		 " m AS (SELECT min(e.id) AS id FROM events e JOIN k ON e.dedup_key = k.dedup_key)"
 		 " UPDATE events SET is_head = (events.id = m.id) FROM k, m"
@@ -971,17 +906,17 @@ static int release(struct pg_store *s, const char *what, const char *sql, int64_
 		   const char *text)
 {
 	int own = 0;
-	int rc = key_tx_open(s, KEY_OF_EVENT, id, &own);
+	int rc = cg_pg_key_tx_open(s, KEY_OF_EVENT, id, &own);
 	if (rc)
 		return rc;
-	rc = q_one(s, what, sql, CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(next_ms), CG_ARG_TEXT(text)));
+	rc = cg_pg_q_one(s, what, sql, CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(next_ms), CG_ARG_TEXT(text)));
 	if (rc == 0)
-		rc = fix_head(s, id);
-	return tx_close(s, own, rc);
+		rc = cg_pg_fix_head(s, id);
+	return cg_pg_tx_close(s, own, rc);
 }
 
 /* The attempt is not counted (the event waited for search lag or an outage). */
-static int pg_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
+int cg_pg_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
 {
 	return release(pg(st), "event defer",
 		       "UPDATE events SET claimed_by = NULL, lease_until = 0, next_ms = $2, last_error = $3"
@@ -989,7 +924,7 @@ static int pg_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, cons
 		       id, next_ms, why);
 }
 
-static int pg_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
+int cg_pg_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
 {
 	return release(pg(st), "event retry",
 		       "UPDATE events SET claimed_by = NULL, lease_until = 0, attempts = attempts + 1,"
@@ -997,7 +932,7 @@ static int pg_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, cons
 		       id, next_ms, err);
 }
 
-static int pg_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
+int cg_pg_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
 {
 	/* The attempt that gave up counts as a failed attempt. */
 	return end_event(pg(st), id, "dead letter insert",
@@ -1016,31 +951,31 @@ static int case_query(struct pg_store *s, const char *sql, const char *arg, stru
 	struct cg_store_case c;
 	if (!arg)
 		return CG_EINVAL;
-	int rc = q_row1(s, "case lookup", sql, CG_ARGS(CG_ARG_TEXT(arg)), &cg_store_rec_case, &c);
+	int rc = cg_pg_q_row1(s, "case lookup", sql, CG_ARGS(CG_ARG_TEXT(arg)), &cg_store_rec_case, &c);
 	if (rc == 0)
 		*out = c;
 	return rc;
 }
 
-static int pg_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out)
+int cg_pg_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out)
 {
 	return case_query(pg(st), "SELECT " CG_CASE_COLS " FROM cases WHERE dedup_key = $1", dedup_key, out);
 }
 
-static int pg_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out)
+int cg_pg_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out)
 {
 	return case_query(pg(st), "SELECT " CG_CASE_COLS " FROM cases WHERE case_key = $1 OR case_id = $1"
 			  " ORDER BY created_ms DESC LIMIT 1",
 			  case_key, out);
 }
 
-static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
+int cg_pg_case_put(struct cg_store *st, const struct cg_store_case *c)
 {
 	struct cg_store_arg a[CG_CASE_NARGS];
 	if (!c || !c->dedup_key)
 		return CG_EINVAL;
 	cg_store_case_args(c, a);
-	return q(pg(st), "case put",
+	return cg_pg_q(pg(st), "case put",
 		 "INSERT INTO cases (" CG_CASE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
 		 " $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (dedup_key) DO UPDATE SET case_id = EXCLUDED.case_id,"
 		 " case_key = EXCLUDED.case_key, state = EXCLUDED.state, priority = EXCLUDED.priority,"
@@ -1054,11 +989,11 @@ static int pg_case_put(struct cg_store *st, const struct cg_store_case *c)
 		 a, CG_CASE_NARGS, NULL);
 }
 
-static int pg_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
+int cg_pg_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
 			       int *marked)
 {
 	long ch = 0;
-	int rc = q_changes(pg(st), "case mark",
+	int rc = cg_pg_q_changes(pg(st), "case mark",
 			   "UPDATE cases SET action_flags = action_flags | $3::bigint"
 			   " WHERE dedup_key = $1 AND case_id = $2 AND state = 3",
 			   CG_ARGS(CG_ARG_TEXT(dedup_key), CG_ARG_TEXT(case_id), CG_ARG_I64(flag)), &ch);
@@ -1066,11 +1001,11 @@ static int pg_case_mark_closed(struct cg_store *st, const char *dedup_key, const
 	return rc;
 }
 
-static int pg_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
+int cg_pg_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
 			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
 {
 	void *items = NULL;
-	int rc = q_rows(pg(st), "closed case list",
+	int rc = cg_pg_q_rows(pg(st), "closed case list",
 		   "SELECT " CG_CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < $2 AND case_id IS NOT NULL"
 		   " AND (action_flags & $3::bigint) = 0 AND left(dedup_key, length($1)) = $1"
 		   /* Two replicas sweeping at once take different cases (locks last until commit). */
@@ -1084,11 +1019,11 @@ static int pg_case_list_closed(struct cg_store *st, const char *key_prefix, int6
 
 /* ---- stats ---- */
 
-static int pg_stats(struct cg_store *st, struct cg_store_stats *out)
+int cg_pg_stats(struct cg_store *st, struct cg_store_stats *out)
 {
 	struct pg_store *s = pg(st);
 	PGresult *r = NULL;
-	int rc = q(s, "stats",
+	int rc = cg_pg_q(s, "stats",
 		   "SELECT (SELECT count(*) FROM events),"
 		   " (SELECT count(*) FROM events WHERE claimed_by IS NOT NULL AND lease_until >= cg_now_ms()),"
 		   " (SELECT min(received_ms) FROM events), (SELECT count(*) FROM dead_letters),"
@@ -1099,12 +1034,12 @@ static int pg_stats(struct cg_store *st, struct cg_store_stats *out)
 	if (rc)
 		return rc;
 	struct cg_store_stats v = {0};
-	v.pending = get_i64(r, 0, 0);
-	v.inflight = get_i64(r, 0, 1);
-	v.oldest_ms = get_i64(r, 0, 2);
-	v.dead = get_i64(r, 0, 3);
-	v.cases = get_i64(r, 0, 4);
-	v.bytes = (uint64_t)get_i64(r, 0, 5);
+	v.pending = cg_pg_get_i64(r, 0, 0);
+	v.inflight = cg_pg_get_i64(r, 0, 1);
+	v.oldest_ms = cg_pg_get_i64(r, 0, 2);
+	v.dead = cg_pg_get_i64(r, 0, 3);
+	v.cases = cg_pg_get_i64(r, 0, 4);
+	v.bytes = (uint64_t)cg_pg_get_i64(r, 0, 5);
 	PQclear(r);
 	*out = v;
 	return 0;
@@ -1112,10 +1047,10 @@ static int pg_stats(struct cg_store *st, struct cg_store_stats *out)
 
 /* ---- dead letters ---- */
 
-static int pg_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
+int cg_pg_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
 {
 	void *items = NULL;
-	int rc = q_rows(pg(st), "dead letter list", "SELECT " CG_DL_COLS " FROM dead_letters ORDER BY id LIMIT $1",
+	int rc = cg_pg_q_rows(pg(st), "dead letter list", "SELECT " CG_DL_COLS " FROM dead_letters ORDER BY id LIMIT $1",
 			CG_ARGS(CG_ARG_I64(limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit)), &cg_store_rec_dead,
 			&items, nout);
 	if (rc == 0)
@@ -1123,28 +1058,28 @@ static int pg_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter
 	return rc;
 }
 
-static int pg_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
+int cg_pg_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
 {
 	struct cg_dead_letter d;
-	int rc = q_row1(pg(st), "dead letter get", "SELECT " CG_DL_COLS " FROM dead_letters WHERE id = $1",
+	int rc = cg_pg_q_row1(pg(st), "dead letter get", "SELECT " CG_DL_COLS " FROM dead_letters WHERE id = $1",
 			CG_ARGS(CG_ARG_I64(id)), &cg_store_rec_dead, &d);
 	if (rc == 0)
 		*out = d;
 	return rc;
 }
 
-static int pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
+int cg_pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 {
 	struct pg_store *s = pg(st);
 	int own = 0;
-	int rc = key_tx_open(s, KEY_OF_DEAD, id, &own);
+	int rc = cg_pg_key_tx_open(s, KEY_OF_DEAD, id, &own);
 	if (rc)
 		return rc;
 	/* Keeps received_ms (when the alert arrived) and step (operations already applied), and
 	 * takes back the original event id (the sequence never hands it out again): per-key order
 	 * is id order, so the event goes back before the newer events of its key. */
 	PGresult *r = NULL;
-	rc = q(s, "dead letter requeue",
+	rc = cg_pg_q(s, "dead letter requeue",
 	       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
 	       " attempts, next_ms, step, last_error, is_head)"
 	       " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id)"
@@ -1156,21 +1091,21 @@ static int pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 	if (rc == 0 && PQntuples(r) == 0)
 		rc = CG_ENOENT;
 	if (rc == 0)
-		rc = fix_head(s, get_i64(r, 0, 0));
+		rc = cg_pg_fix_head(s, cg_pg_get_i64(r, 0, 0));
 	PQclear(r);
 	if (rc == 0)
-		rc = q(s, "dead letter delete", "DELETE FROM dead_letters WHERE id = $1", CG_ARGS(CG_ARG_I64(id)), NULL);
-	return tx_close(s, own, rc);
+		rc = cg_pg_q(s, "dead letter delete", "DELETE FROM dead_letters WHERE id = $1", CG_ARGS(CG_ARG_I64(id)), NULL);
+	return cg_pg_tx_close(s, own, rc);
 }
 
-static int pg_dead_drop(struct cg_store *st, int64_t id)
+int cg_pg_dead_drop(struct cg_store *st, int64_t id)
 {
-	return q_one(pg(st), "dead letter drop", "DELETE FROM dead_letters WHERE id = $1", CG_ARGS(CG_ARG_I64(id)));
+	return cg_pg_q_one(pg(st), "dead letter drop", "DELETE FROM dead_letters WHERE id = $1", CG_ARGS(CG_ARG_I64(id)));
 }
 
 /* ---- seen ---- */
 
-static int pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
+int cg_pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
 {
 	struct pg_store *s = pg(st);
 	long ch = 0;
@@ -1178,7 +1113,7 @@ static int pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 	if (!ns || !id)
 		return CG_EINVAL;
 	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= CG_SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
-		if ((rc = q(s, "seen prune",
+		if ((rc = cg_pg_q(s, "seen prune",
 			    "DELETE FROM seen WHERE seen_ms < $2::bigint"
 			    " AND (seen_ms < $1::bigint OR left(ns, length($3)) = $3)",
 			    CG_ARGS(CG_ARG_I64(now_ms - CG_SEEN_TTL_MS), CG_ARG_I64(now_ms - CG_SEEN_REPLAY_TTL_MS),
@@ -1187,7 +1122,7 @@ static int pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 			return rc;
 		s->last_prune_ms = now_ms;
 	}
-	rc = q_changes(s, "seen insert", "INSERT INTO seen (ns, id, seen_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+	rc = cg_pg_q_changes(s, "seen insert", "INSERT INTO seen (ns, id, seen_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
 		       CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_TEXT(id), CG_ARG_I64(now_ms)), &ch);
 	if (rc)
 		return rc;
@@ -1195,13 +1130,13 @@ static int pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 	return 0;
 }
 
-static int pg_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
+int cg_pg_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
 {
 	char *v = NULL;
 	if (!ns || !id)
 		return CG_EINVAL;
 	/* Entries past their time are gone for seen() too, whether or not pruning ran yet. */
-	int rc = q_row1(pg(st), "seen get",
+	int rc = cg_pg_q_row1(pg(st), "seen get",
 			"SELECT id FROM seen WHERE ns = $1 AND seen_ms >= $2 ORDER BY seen_ms DESC, id LIMIT 1",
 			CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_I64(now_ms - CG_SEEN_TTL_MS)), &cg_store_rec_text, &v);
 	if (rc == 0)
@@ -1211,12 +1146,12 @@ static int pg_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char
 
 /* ---- leases ---- */
 
-static int pg_fence(struct cg_store *st, int64_t id, int64_t lease)
+int cg_pg_fence(struct cg_store *st, int64_t id, int64_t lease)
 {
 	struct pg_store *s = pg(st);
 	long ch = 0;
 	/* The row lock taken here lasts until commit: no claim can take the event meanwhile. */
-	int rc = q_changes(s, "fence",
+	int rc = cg_pg_q_changes(s, "fence",
 			   "UPDATE events SET lease_until = cg_now_ms() + $4"
 			   " WHERE id = $1 AND claim_token = $2 AND claimed_by = $3",
 			   CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(lease), CG_ARG_TEXT(s->name), CG_ARG_I64(s->lease_ms)), &ch);
@@ -1230,7 +1165,7 @@ static int pg_fence(struct cg_store *st, int64_t id, int64_t lease)
 	return 0;
 }
 
-static void pg_hold(struct cg_store *st, int64_t id, int64_t lease, int held)
+void cg_pg_hold(struct cg_store *st, int64_t id, int64_t lease, int held)
 {
 	struct pg_store *s = pg(st);
 	uv_mutex_lock(&s->mu);
@@ -1259,7 +1194,7 @@ static void pg_hold(struct cg_store *st, int64_t id, int64_t lease, int held)
 	uv_mutex_unlock(&s->mu);
 }
 
-static int pg_lease_valid(struct cg_store *st, uint64_t since_mono_ms, uint64_t need_ms)
+int cg_pg_lease_valid(struct cg_store *st, uint64_t since_mono_ms, uint64_t need_ms)
 {
 	struct pg_store *s = pg(st);
 	uint64_t base = atomic_load(&s->last_renew_mono);
@@ -1268,7 +1203,7 @@ static int pg_lease_valid(struct cg_store *st, uint64_t since_mono_ms, uint64_t 
 	return mono_ms() + need_ms < base + (uint64_t)s->lease_ms;
 }
 
-static int pg_watch(struct cg_store *st, void (*wake)(void *ud), void *ud)
+int cg_pg_watch(struct cg_store *st, void (*wake)(void *ud), void *ud)
 {
 	struct pg_store *s = pg(st);
 	if (!s->listen)
@@ -1281,12 +1216,12 @@ static int pg_watch(struct cg_store *st, void (*wake)(void *ud), void *ud)
 	return 0;
 }
 
-static unsigned pg_fleet_size(struct cg_store *st)
+unsigned cg_pg_fleet_size(struct cg_store *st)
 {
 	return atomic_load(&pg(st)->fleet);
 }
 
-static void poke(struct pg_store *s)
+void cg_pg_poke(struct pg_store *s)
 {
 	if (s->pipefd[1] >= 0) {
 		ssize_t w = write(s->pipefd[1], "x", 1);
@@ -1320,14 +1255,14 @@ static void rl_heard(struct pg_store *s, const char *name, int64_t until_ms, int
 	uv_mutex_unlock(&s->mu);
 }
 
-static void pg_rl_publish(struct cg_store *st, const char *name, int64_t until_ms)
+void cg_pg_rl_publish(struct cg_store *st, const char *name, int64_t until_ms)
 {
 	struct pg_store *s = pg(st);
 	rl_heard(s, name, until_ms, 1);
-	poke(s);
+	cg_pg_poke(s);
 }
 
-static int64_t pg_rl_closed_until(struct cg_store *st, const char *name)
+int64_t cg_pg_rl_closed_until(struct cg_store *st, const char *name)
 {
 	struct pg_store *s = pg(st);
 	int64_t until = 0;
@@ -1349,8 +1284,8 @@ static void call_wake(struct pg_store *s)
 	uv_mutex_unlock(&s->mu);
 }
 
-/* q on the listener's own connection c: no prepared statements, failures logged at debug level. */
-static int lexec(struct pg_store *s, PGconn *c, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+/* cg_pg_q on the listener's own connection c: no prepared statements, failures logged at debug level. */
+int cg_pg_lexec(struct pg_store *s, PGconn *c, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 		 PGresult **out)
 {
 	PGresult *r = exec_args(c, NULL, sql, a, n);
@@ -1374,8 +1309,8 @@ static int renew(struct pg_store *s, PGconn *c)
 	uv_mutex_lock(&s->mu);
 	size_t n = s->nholds;
 	for (size_t i = 0; i < n; i++) {
-		buf_i64(&ids, s->holds[i].id, i == 0);
-		buf_i64(&toks, s->holds[i].lease, i == 0);
+		cg_pg_buf_i64(&ids, s->holds[i].id, i == 0);
+		cg_pg_buf_i64(&toks, s->holds[i].lease, i == 0);
 	}
 	uv_mutex_unlock(&s->mu);
 	cg_sbuf_add(&ids, "}");
@@ -1386,7 +1321,7 @@ static int renew(struct pg_store *s, PGconn *c)
 	}
 	if (n) {
 		/* Only leases not yet expired: an expired one may belong to another replica now. */
-		rc = lexec(s, c, "renew",
+		rc = cg_pg_lexec(s, c, "renew",
 			   "WITH h AS (SELECT e.id FROM events e JOIN unnest($1::bigint[], $2::bigint[]) AS u(id, tok)"
 			   " ON e.id = u.id AND e.claim_token = u.tok WHERE e.claimed_by = $3"
 			   " AND e.lease_until >= cg_now_ms() FOR UPDATE OF e SKIP LOCKED)"
@@ -1397,7 +1332,7 @@ static int renew(struct pg_store *s, PGconn *c)
 			goto out;
 	}
 	/* Live: a heartbeat within three of its own renewal periods. */
-	rc = lexec(s, c, "heartbeat",
+	rc = cg_pg_lexec(s, c, "heartbeat",
 		   "INSERT INTO replicas (name, started_ms, heartbeat_ms, expires_ms)"
 		   " VALUES ($1, cg_now_ms(), cg_now_ms(), cg_now_ms() + $2::bigint) ON CONFLICT (name)"
 		   " DO UPDATE SET heartbeat_ms = EXCLUDED.heartbeat_ms, expires_ms = EXCLUDED.expires_ms",
@@ -1405,11 +1340,11 @@ static int renew(struct pg_store *s, PGconn *c)
 	if (rc)
 		goto out;
 	PGresult *r = NULL;
-	rc = lexec(s, c, "fleet", "SELECT count(*) FROM replicas WHERE name <> $1 AND expires_ms > cg_now_ms()",
+	rc = cg_pg_lexec(s, c, "fleet", "SELECT count(*) FROM replicas WHERE name <> $1 AND expires_ms > cg_now_ms()",
 		   CG_ARGS(CG_ARG_TEXT(s->name)), &r);
 	if (rc)
 		goto out;
-	atomic_store(&s->fleet, 1 + (unsigned)get_i64(r, 0, 0));
+	atomic_store(&s->fleet, 1 + (unsigned)cg_pg_get_i64(r, 0, 0));
 	PQclear(r);
 	atomic_store(&s->last_renew_mono, start);
 out:
@@ -1421,21 +1356,21 @@ out:
 static PGconn *listener_connect(struct pg_store *s)
 {
 	char err[512];
-	PGconn *c = connect_db(s->conninfo, err, sizeof(err));
+	PGconn *c = cg_pg_connect(s->conninfo, err, sizeof(err));
 	if (!c) {
 		CG_LOG_DEBUG("listener: %s", err);
 		return NULL;
 	}
-	if (lexec(s, c, "listen", "LISTEN " CHANNEL_WORK, NULL, 0, NULL) ||
-	    lexec(s, c, "listen", "LISTEN " CHANNEL_RL, NULL, 0, NULL) ||
-	    lexec(s, c, "prune", "DELETE FROM replicas WHERE expires_ms < cg_now_ms() - 86400000", NULL, 0, NULL)) {
+	if (cg_pg_lexec(s, c, "listen", "LISTEN " CHANNEL_WORK, NULL, 0, NULL) ||
+	    cg_pg_lexec(s, c, "listen", "LISTEN " CHANNEL_RL, NULL, 0, NULL) ||
+	    cg_pg_lexec(s, c, "prune", "DELETE FROM replicas WHERE expires_ms < cg_now_ms() - 86400000", NULL, 0, NULL)) {
 		PQfinish(c);
 		return NULL;
 	}
 	return c;
 }
 
-static void listener(void *arg)
+void cg_pg_listener(void *arg)
 {
 	struct pg_store *s = arg;
 	PGconn *c = NULL;
@@ -1488,7 +1423,7 @@ static void listener(void *arg)
 			}
 			uv_mutex_unlock(&s->mu);
 			for (unsigned i = 0; i < nmsg; i++)
-				lexec(s, c, "rate-limit notify", "SELECT pg_notify('" CHANNEL_RL "', $1)",
+				cg_pg_lexec(s, c, "rate-limit notify", "SELECT pg_notify('" CHANNEL_RL "', $1)",
 				      CG_ARGS(CG_ARG_TEXT(msgs[i])), NULL);
 		}
 		now = mono_ms();
@@ -1529,14 +1464,14 @@ static void listener(void *arg)
 		}
 	}
 	if (c) {
-		lexec(s, c, "leave", "DELETE FROM replicas WHERE name = $1", CG_ARGS(CG_ARG_TEXT(s->name)), NULL);
+		cg_pg_lexec(s, c, "leave", "DELETE FROM replicas WHERE name = $1", CG_ARGS(CG_ARG_TEXT(s->name)), NULL);
 		PQfinish(c);
 	}
 }
 
 /* ---- migrations ---- */
 
-static int exec_simple(PGconn *c, const char *sql, char *err, size_t errlen)
+int cg_pg_exec_simple(PGconn *c, const char *sql, char *err, size_t errlen)
 {
 	PGresult *r = PQexec(c, sql);
 	if (res_ok(r, NULL))
@@ -1578,9 +1513,9 @@ static int migrate_conn(PGconn *c, int *from, int *to, char *err, size_t errlen)
 	int version = 0, rc;
 	char e2[512];
 	/* Session lock: replicas starting together migrate one after the other. */
-	if ((rc = exec_simple(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", err, errlen)))
+	if ((rc = cg_pg_exec_simple(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", err, errlen)))
 		return rc;
-	if ((rc = exec_simple(c, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)", err, errlen)) ||
+	if ((rc = cg_pg_exec_simple(c, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)", err, errlen)) ||
 	    (rc = read_version(c, &version, err, errlen)))
 		goto out;
 	if (from)
@@ -1594,11 +1529,11 @@ static int migrate_conn(PGconn *c, int *from, int *to, char *err, size_t errlen)
 	for (int v = version; v < SCHEMA_VERSION; v++) {
 		char set[128];
 		snprintf(set, sizeof(set), "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)", v + 1);
-		if ((rc = exec_simple(c, "BEGIN", err, errlen)))
+		if ((rc = cg_pg_exec_simple(c, "BEGIN", err, errlen)))
 			goto out;
-		if ((rc = exec_simple(c, migrations[v], err, errlen)) || (rc = exec_simple(c, set, err, errlen)) ||
-		    (rc = exec_simple(c, "COMMIT", err, errlen))) {
-			exec_simple(c, "ROLLBACK", e2, sizeof(e2));
+		if ((rc = cg_pg_exec_simple(c, migrations[v], err, errlen)) || (rc = cg_pg_exec_simple(c, set, err, errlen)) ||
+		    (rc = cg_pg_exec_simple(c, "COMMIT", err, errlen))) {
+			cg_pg_exec_simple(c, "ROLLBACK", e2, sizeof(e2));
 			size_t l = strlen(err);
 			snprintf(err + l, errlen - l, " (migrating to version %d)", v + 1);
 			goto out;
@@ -1608,7 +1543,7 @@ static int migrate_conn(PGconn *c, int *from, int *to, char *err, size_t errlen)
 	if (to)
 		*to = SCHEMA_VERSION;
 out:
-	exec_simple(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")", e2, sizeof(e2));
+	cg_pg_exec_simple(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")", e2, sizeof(e2));
 	return rc;
 }
 
@@ -1624,7 +1559,7 @@ int cg_store_pg_migrate(const char *dsn, int *from, int *to, char *err, size_t e
 		snprintf(err, errlen, "no database DSN");
 		return CG_EINVAL;
 	}
-	PGconn *c = connect_db(dsn, err, errlen);
+	PGconn *c = cg_pg_connect(dsn, err, errlen);
 	if (!c)
 		return CG_EIO;
 	int rc = migrate_conn(c, from, to, err, errlen);
@@ -1637,6 +1572,22 @@ int cg_store_pg_schema_version(void)
 	return SCHEMA_VERSION;
 }
 
+/* At open: migrate (the daemon, under the advisory lock), or check that the schema is this build's. */
+int cg_pg_schema_open(PGconn *c, int migrate, char *err, size_t errlen)
+{
+	int version = 0, rc;
+	if (migrate)
+		return migrate_conn(c, NULL, NULL, err, errlen);
+	if ((rc = read_version(c, &version, err, errlen)))
+		return rc;
+	if (version != SCHEMA_VERSION) {
+		snprintf(err, errlen, "database schema version %d, this casegate needs %d: run `casegate migrate`", version,
+			 SCHEMA_VERSION);
+		return CG_EINVAL;
+	}
+	return 0;
+}
+
 /* ---- open / close ---- */
 
 static void pg_close(struct cg_store *st)
@@ -1646,7 +1597,7 @@ static void pg_close(struct cg_store *st)
 		return;
 	if (s->thread_started) {
 		atomic_store(&s->stop, 1);
-		poke(s);
+		cg_pg_poke(s);
 		uv_thread_join(&s->thread);
 	}
 	if (s->conn)
@@ -1668,39 +1619,39 @@ static void pg_close(struct cg_store *st)
 static const struct cg_store_ops pg_ops = {
 	.name = "postgres",
 	.close = pg_close,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
-	.enqueue = pg_enqueue,
-	.claim = pg_claim,
-	.next_due_ms = pg_next_due_ms,
-	.event_step = pg_event_step,
-	.event_done = pg_event_done,
-	.source_stats = pg_source_stats,
-	.event_defer = pg_event_defer,
-	.note_put = pg_note_put,
-	.note_list = pg_note_list,
-	.event_retry = pg_event_retry,
-	.event_dead = pg_event_dead,
-	.case_get = pg_case_get,
-	.case_put = pg_case_put,
-	.case_find_by_key = pg_case_find_by_key,
-	.stats = pg_stats,
-	.dead_list = pg_dead_list,
-	.dead_get = pg_dead_get,
-	.dead_retry = pg_dead_retry,
-	.dead_drop = pg_dead_drop,
-	.seen = pg_seen,
-	.case_list_closed = pg_case_list_closed,
-	.case_mark_closed = pg_case_mark_closed,
-	.seen_get = pg_seen_get,
-	.fence = pg_fence,
-	.hold = pg_hold,
-	.lease_valid = pg_lease_valid,
-	.watch = pg_watch,
-	.fleet_size = pg_fleet_size,
-	.rl_publish = pg_rl_publish,
-	.rl_closed_until = pg_rl_closed_until,
+	.begin = cg_pg_begin,
+	.commit = cg_pg_commit,
+	.rollback = cg_pg_rollback,
+	.enqueue = cg_pg_enqueue,
+	.claim = cg_pg_claim,
+	.next_due_ms = cg_pg_next_due_ms,
+	.event_step = cg_pg_event_step,
+	.event_done = cg_pg_event_done,
+	.source_stats = cg_pg_source_stats,
+	.event_defer = cg_pg_event_defer,
+	.note_put = cg_pg_note_put,
+	.note_list = cg_pg_note_list,
+	.event_retry = cg_pg_event_retry,
+	.event_dead = cg_pg_event_dead,
+	.case_get = cg_pg_case_get,
+	.case_put = cg_pg_case_put,
+	.case_find_by_key = cg_pg_case_find_by_key,
+	.stats = cg_pg_stats,
+	.dead_list = cg_pg_dead_list,
+	.dead_get = cg_pg_dead_get,
+	.dead_retry = cg_pg_dead_retry,
+	.dead_drop = cg_pg_dead_drop,
+	.seen = cg_pg_seen,
+	.case_list_closed = cg_pg_case_list_closed,
+	.case_mark_closed = cg_pg_case_mark_closed,
+	.seen_get = cg_pg_seen_get,
+	.fence = cg_pg_fence,
+	.hold = cg_pg_hold,
+	.lease_valid = cg_pg_lease_valid,
+	.watch = cg_pg_watch,
+	.fleet_size = cg_pg_fleet_size,
+	.rl_publish = cg_pg_rl_publish,
+	.rl_closed_until = cg_pg_rl_closed_until,
 };
 
 static char *default_name(void)
@@ -1722,7 +1673,7 @@ int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, ch
 {
 	struct pg_store *s = NULL;
 	char scratch[1];
-	int rc, version = 0;
+	int rc;
 
 	if (!err || errlen == 0) {
 		err = scratch;
@@ -1753,28 +1704,17 @@ int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, ch
 		rc = CG_ENOMEM;
 		goto fail;
 	}
-	s->conn = connect_db(s->conninfo, err, errlen);
+	s->conn = cg_pg_connect(s->conninfo, err, errlen);
 	if (!s->conn) {
 		rc = CG_EIO;
 		goto fail;
 	}
 	atomic_store(&s->main_pid, PQbackendPID(s->conn));
-	if (o->migrate) {
-		if ((rc = migrate_conn(s->conn, NULL, NULL, err, errlen)))
-			goto fail;
-	} else {
-		if ((rc = read_version(s->conn, &version, err, errlen)))
-			goto fail;
-		if (version != SCHEMA_VERSION) {
-			snprintf(err, errlen, "database schema version %d, this casegate needs %d: run `casegate migrate`",
-				 version, SCHEMA_VERSION);
-			rc = CG_EINVAL;
-			goto fail;
-		}
-	}
+	if ((rc = cg_pg_schema_open(s->conn, o->migrate, err, errlen)))
+		goto fail;
 	/* Claims of an earlier process under this name: it is gone, they are free again. */
 	long ch = 0;
-	if ((rc = q_changes(s, "release own claims",
+	if ((rc = cg_pg_q_changes(s, "release own claims",
 			    "UPDATE events SET claimed_by = NULL, lease_until = 0 WHERE claimed_by = $1",
 			    CG_ARGS(CG_ARG_TEXT(s->name)), &ch))) {
 		snprintf(err, errlen, "%s", s->errmsg);
@@ -1792,7 +1732,7 @@ int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, ch
 	atomic_store(&s->last_renew_mono, mono_ms());
 	s->listen = o->listen;
 	if (s->listen) {
-		if (uv_thread_create(&s->thread, listener, s) != 0) {
+		if (uv_thread_create(&s->thread, cg_pg_listener, s) != 0) {
 			snprintf(err, errlen, "cannot start the listener thread");
 			rc = CG_EIO;
 			goto fail;
@@ -1802,9 +1742,9 @@ int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, ch
 	/* The daemon says which replica it is; a tool (status, dlq) keeps its output clean. */
 	if (o->listen)
 		CG_LOG_INFO("PostgreSQL store open: replica %s, lease %" PRId64 " ms, schema version %d", s->name,
-			    s->lease_ms, SCHEMA_VERSION);
+			    s->lease_ms, cg_store_pg_schema_version());
 	else
-		CG_LOG_DEBUG("PostgreSQL store open: schema version %d", SCHEMA_VERSION);
+		CG_LOG_DEBUG("PostgreSQL store open: schema version %d", cg_store_pg_schema_version());
 	*out = &s->base;
 	return 0;
 fail:

@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "store_sql.h"
+#include "store_sqlite_int.h"
 
 #define CG_LOG_COMPONENT "store"
 #include "log.h"
@@ -113,54 +114,6 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (replica, name)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
-
-enum stmt_id {
-	S_SP_BEGIN,
-	S_SP_RELEASE,
-	S_SP_ROLLBACK_TO,
-	S_BEGIN,
-	S_COMMIT,
-	S_ROLLBACK,
-	S_ENQ,
-	S_CLAIM_SEL,
-	S_CLAIM_UPD,
-	S_NEXT_DUE,
-	S_STEP,
-	S_EV_HEAD,
-	S_EV_DEL,
-	S_PROMOTE,
-	S_RETRY,
-	S_DEAD_INS,
-	S_CASE_GET,
-	S_CASE_PUT,
-	S_CASE_BY_KEY,
-	S_ST_COUNT,
-	S_ST_INFLIGHT,
-	S_ST_OLDEST,
-	S_ST_DEAD,
-	S_ST_CASES,
-	S_ST_PAGES,
-	S_ST_PSIZE,
-	S_DL_LIST,
-	S_DL_GET,
-	S_DL_REQUEUE,
-	S_DL_DEL,
-	S_SEEN_PRUNE,
-	S_SEEN_INS,
-	S_FIX_HEAD,
-	S_PROBE_INS,
-	S_PROBE_DEL,
-	S_CASE_CLOSED,
-	S_SEEN_GET,
-	S_DELIVERED,
-	S_SOURCE_STATS,
-	S_CASE_MARK,
-	S_DEFER,
-	S_NOTE_PUT,
-	S_NOTE_DEL,
-	S_NOTE_LIST,
-	S_COUNT_
-};
 
 static const char *const stmt_sql[S_COUNT_] = {
 	[S_SP_BEGIN] = "SAVEPOINT cg_op",
@@ -278,24 +231,9 @@ struct sq_ckpt {
 	int wanted, stop, running;
 };
 
-struct sq_store {
-	struct cg_store base;
-	sqlite3 *db;
-	struct sq_ckpt *ckpt; /* NULL: SQLite's auto-checkpoint (tools) */
-	sqlite3_stmt *stmts[S_COUNT_];
-	char *path;
-	int64_t last_prune_ms;
-	char errmsg[512];
-};
-
 static const struct cg_store_ops sq_ops;
 
-static struct sq_store *sq(struct cg_store *st)
-{
-	return (struct sq_store *)st;
-}
-
-static int map_sqlite(int rc)
+int cg_sq_map(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -320,12 +258,12 @@ static int map_sqlite(int rc)
 }
 
 /* Records and logs the failure; returns the mapped enum cg_err. */
-static int fail_rc(struct sq_store *s, int rc, const char *what)
+int cg_sq_fail(struct sq_store *s, int rc, const char *what)
 {
 	const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
 	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s (sqlite %d)", what, msg, rc);
 	CG_LOG_ERR("%s", s->errmsg);
-	return map_sqlite(rc);
+	return cg_sq_map(rc);
 }
 
 static int stmt_get(struct sq_store *s, enum stmt_id id, sqlite3_stmt **out)
@@ -334,11 +272,20 @@ static int stmt_get(struct sq_store *s, enum stmt_id id, sqlite3_stmt **out)
 		int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL);
 		if (rc != SQLITE_OK) {
 			s->stmts[id] = NULL;
-			return fail_rc(s, rc, "prepare");
+			return cg_sq_fail(s, rc, "prepare");
 		}
 	}
 	*out = s->stmts[id];
 	return 0;
+}
+
+/* Finalizes every cached statement (before the connection closes). */
+void cg_sq_stmts_close(struct sq_store *s)
+{
+	for (int i = 0; i < S_COUNT_; i++) {
+		sqlite3_finalize(s->stmts[i]);
+		s->stmts[i] = NULL;
+	}
 }
 
 /* Makes the statement reusable and drops references to the caller's strings (bound STATIC). */
@@ -355,7 +302,7 @@ static int run(struct sq_store *s, sqlite3_stmt *stmt, const char *what, int *ch
 	while (rc == SQLITE_ROW) /* PRAGMAs and RETURNING-less writes do not, but be safe */
 		rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE) {
-		rc = fail_rc(s, rc, what);
+		rc = cg_sq_fail(s, rc, what);
 		stmt_done(stmt);
 		return rc;
 	}
@@ -383,7 +330,7 @@ static int prep(struct sq_store *s, enum stmt_id id, const struct cg_store_arg *
 }
 
 /* Runs statement id with the arguments; *changes may be NULL. */
-static int exec_args(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n,
+int cg_sq_exec(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n,
 		     int *changes)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -391,21 +338,21 @@ static int exec_args(struct sq_store *s, enum stmt_id id, const char *what, cons
 	return rc ? rc : run(s, stmt, what, changes);
 }
 
-/* exec_args for a statement that changes one row: CG_ENOENT when it changed none. */
-static int exec_one(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n)
+/* cg_sq_exec for a statement that changes one row: CG_ENOENT when it changed none. */
+int cg_sq_exec_one(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n)
 {
 	int changes = 0;
-	int rc = exec_args(s, id, what, a, n, &changes);
+	int rc = cg_sq_exec(s, id, what, a, n, &changes);
 	return rc ? rc : changes ? 0 : CG_ENOENT;
 }
 
 static int run_id(struct sq_store *s, enum stmt_id id, const char *what)
 {
-	return exec_args(s, id, what, NULL, 0, NULL);
+	return cg_sq_exec(s, id, what, NULL, 0, NULL);
 }
 
 /* Single integer query; *is_null set when the result is NULL. */
-static int query_i64(struct sq_store *s, enum stmt_id id, int64_t *out, int *is_null)
+int cg_sq_query_i64(struct sq_store *s, enum stmt_id id, int64_t *out, int *is_null)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc = stmt_get(s, id, &stmt);
@@ -414,7 +361,7 @@ static int query_i64(struct sq_store *s, enum stmt_id id, int64_t *out, int *is_
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
 		stmt_done(stmt);
-		return fail_rc(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, stmt_sql[id]);
+		return cg_sq_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, stmt_sql[id]);
 	}
 	if (is_null)
 		*is_null = sqlite3_column_type(stmt, 0) == SQLITE_NULL;
@@ -428,12 +375,12 @@ static int query_i64(struct sq_store *s, enum stmt_id id, int64_t *out, int *is_
  * (storeq batches) and in autocommit mode (tests, the dlq CLI), where the outermost
  * savepoint is itself the transaction.
  */
-static int sp_begin(struct sq_store *s)
+int cg_sq_sp_begin(struct sq_store *s)
 {
 	return run_id(s, S_SP_BEGIN, "savepoint");
 }
 
-static int sp_end(struct sq_store *s, int rc)
+int cg_sq_sp_end(struct sq_store *s, int rc)
 {
 	if (rc == 0) {
 		int r = run_id(s, S_SP_RELEASE, "release");
@@ -491,7 +438,7 @@ static int read_rows(struct sq_store *s, sqlite3_stmt *stmt, const char *what, c
 		if (r == SQLITE_DONE)
 			break;
 		if (r != SQLITE_ROW) {
-			rc = fail_rc(s, r, what);
+			rc = cg_sq_fail(s, r, what);
 			break;
 		}
 		if (n == cap) {
@@ -535,13 +482,13 @@ static int read_row1(struct sq_store *s, sqlite3_stmt *stmt, const char *what, c
 	else if (r == SQLITE_DONE)
 		rc = CG_ENOENT;
 	else
-		rc = fail_rc(s, r, what);
+		rc = cg_sq_fail(s, r, what);
 	stmt_done(stmt);
 	return rc;
 }
 
 /* Runs statement id with the arguments and reads its rows (read_rows). */
-static int query_rows(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n,
+int cg_sq_rows(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n,
 		      const struct cg_store_rec *rec, size_t max, void **out, size_t *nout)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -550,7 +497,7 @@ static int query_rows(struct sq_store *s, enum stmt_id id, const char *what, con
 }
 
 /* Runs statement id with the arguments and reads its first row (read_row1). */
-static int query_row1(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n,
+int cg_sq_row1(struct sq_store *s, enum stmt_id id, const char *what, const struct cg_store_arg *a, int n,
 		      const struct cg_store_rec *rec, void *item)
 {
 	sqlite3_stmt *stmt = NULL;
@@ -558,24 +505,19 @@ static int query_row1(struct sq_store *s, enum stmt_id id, const char *what, con
 	return rc ? rc : read_row1(s, stmt, what, rec, item);
 }
 
-static int64_t clamp_limit(size_t limit)
-{
-	return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
-}
-
 /* ---- transactions ---- */
 
-static int sq_begin(struct cg_store *st)
+int cg_sq_begin(struct cg_store *st)
 {
 	return run_id(sq(st), S_BEGIN, "begin");
 }
 
-static int sq_commit(struct cg_store *st)
+int cg_sq_commit(struct cg_store *st)
 {
 	return run_id(sq(st), S_COMMIT, "commit");
 }
 
-static int sq_rollback(struct cg_store *st)
+int cg_sq_rollback(struct cg_store *st)
 {
 	struct sq_store *s = sq(st);
 	/* Errors such as SQLITE_FULL can end the transaction by themselves. */
@@ -586,7 +528,7 @@ static int sq_rollback(struct cg_store *st)
 
 /* ---- events ---- */
 
-static int sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
+int cg_sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 {
 	struct sq_store *s = sq(st);
 	int64_t *ids = NULL;
@@ -605,17 +547,17 @@ static int sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	/* A savepoint makes several inserts one unit inside a caller's transaction; one INSERT
 	 * is atomic by itself (the usual webhook carries one alert). */
 	int sp = n > 1;
-	if (sp && (rc = sp_begin(s)))
+	if (sp && (rc = cg_sq_sp_begin(s)))
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct cg_store_arg a[CG_EV_NARGS];
 		cg_store_event_args(&evs[i], a);
-		rc = exec_args(s, S_ENQ, "enqueue", a, CG_EV_NARGS, NULL);
+		rc = cg_sq_exec(s, S_ENQ, "enqueue", a, CG_EV_NARGS, NULL);
 		if (rc == 0)
 			ids[i] = sqlite3_last_insert_rowid(s->db);
 	}
 	if (sp)
-		rc = sp_end(s, rc);
+		rc = cg_sq_sp_end(s, rc);
 	if (rc == 0)
 		for (size_t i = 0; i < n; i++)
 			evs[i].id = ids[i];
@@ -624,7 +566,7 @@ out:
 	return rc;
 }
 
-static int sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
+int cg_sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
 {
 	struct sq_store *s = sq(st);
 	void *items = NULL;
@@ -636,15 +578,15 @@ static int sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg
 		*nout = 0;
 		return 0;
 	}
-	if ((rc = sp_begin(s)))
+	if ((rc = cg_sq_sp_begin(s)))
 		return rc;
 	/* Read every row first: updating rows of the index being scanned is not defined. */
-	rc = query_rows(s, S_CLAIM_SEL, "claim", CG_ARGS(CG_ARG_I64(now_ms), CG_ARG_I64(clamp_limit(limit))),
+	rc = cg_sq_rows(s, S_CLAIM_SEL, "claim", CG_ARGS(CG_ARG_I64(now_ms), CG_ARG_I64(clamp_limit(limit))),
 			&cg_store_rec_event, limit, &items, &n);
 	struct cg_store_event *v = items;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = exec_args(s, S_CLAIM_UPD, "claim mark", CG_ARGS(CG_ARG_I64(v[i].id)), NULL);
-	rc = sp_end(s, rc);
+		rc = cg_sq_exec(s, S_CLAIM_UPD, "claim mark", CG_ARGS(CG_ARG_I64(v[i].id)), NULL);
+	rc = cg_sq_sp_end(s, rc);
 	if (rc) {
 		cg_store_events_free(v, n);
 		return rc;
@@ -654,11 +596,11 @@ static int sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg
 	return 0;
 }
 
-static int sq_next_due_ms(struct cg_store *st, int64_t *out)
+int cg_sq_next_due_ms(struct cg_store *st, int64_t *out)
 {
 	int64_t v;
 	int is_null;
-	int rc = query_i64(sq(st), S_NEXT_DUE, &v, &is_null);
+	int rc = cg_sq_query_i64(sq(st), S_NEXT_DUE, &v, &is_null);
 	if (rc)
 		return rc;
 	if (is_null)
@@ -667,53 +609,52 @@ static int sq_next_due_ms(struct cg_store *st, int64_t *out)
 	return 0;
 }
 
-static int sq_event_step(struct cg_store *st, int64_t id, int step)
+int cg_sq_event_step(struct cg_store *st, int64_t id, int step)
 {
-	return exec_one(sq(st), S_STEP, "event step", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(step)));
+	return cg_sq_exec_one(sq(st), S_STEP, "event step", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(step)));
+}
+
+/* The key of an event and whether the event is the key's head (S_EV_HEAD). */
+struct head {
+	char *key;
+	int64_t is_head;
+};
+
+static int item_head(const struct cg_store_row *r, void *item)
+{
+	struct head *h = item;
+	h->is_head = r->i64(r, 1);
+	return r->text(r, 0, &h->key);
 }
 
 /* Deletes an event and hands the head role of its key to the next one. Inside a savepoint. */
 static int delete_event(struct sq_store *s, int64_t id)
 {
-	sqlite3_stmt *head = NULL;
-	char *key = NULL;
-	int was_head = 0, rc;
-
-	if ((rc = prep(s, S_EV_HEAD, CG_ARGS(CG_ARG_I64(id)), &head)))
-		return rc;
-	int r = sqlite3_step(head);
-	if (r == SQLITE_ROW) {
-		struct cg_store_row row = {col_i64, col_text, head, 0};
-		was_head = (int)col_i64(&row, 1);
-		rc = col_text(&row, 0, &key);
-	} else if (r == SQLITE_DONE) {
-		rc = CG_ENOENT;
-	} else {
-		rc = fail_rc(s, r, "event lookup");
-	}
-	stmt_done(head);
+	const struct cg_store_rec rec = {sizeof(struct head), item_head, NULL};
+	struct head h = {0};
+	int rc = cg_sq_row1(s, S_EV_HEAD, "event lookup", CG_ARGS(CG_ARG_I64(id)), &rec, &h);
 	if (rc == 0)
-		rc = exec_args(s, S_EV_DEL, "event delete", CG_ARGS(CG_ARG_I64(id)), NULL);
-	if (rc == 0 && was_head && key)
-		rc = exec_args(s, S_PROMOTE, "event promote", CG_ARGS(CG_ARG_TEXT(key)), NULL);
-	free(key);
+		rc = cg_sq_exec(s, S_EV_DEL, "event delete", CG_ARGS(CG_ARG_I64(id)), NULL);
+	if (rc == 0 && h.is_head && h.key)
+		rc = cg_sq_exec(s, S_PROMOTE, "event promote", CG_ARGS(CG_ARG_TEXT(h.key)), NULL);
+	free(h.key);
 	return rc;
 }
 
-static int sq_event_done(struct cg_store *st, int64_t id)
+int cg_sq_event_done(struct cg_store *st, int64_t id)
 {
 	struct sq_store *s = sq(st);
-	int rc = sp_begin(s);
+	int rc = cg_sq_sp_begin(s);
 	if (rc)
 		return rc;
-	rc = exec_args(s, S_DELIVERED, "delivery record", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(cg_store_wall_ms())),
+	rc = cg_sq_exec(s, S_DELIVERED, "delivery record", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(cg_store_wall_ms())),
 		       NULL);
-	return sp_end(s, rc ? rc : delete_event(s, id));
+	return cg_sq_sp_end(s, rc ? rc : delete_event(s, id));
 }
 
-static int fix_head(struct sq_store *s, int64_t id)
+int cg_sq_fix_head(struct sq_store *s, int64_t id)
 {
-	return exec_args(s, S_FIX_HEAD, "fix head", CG_ARGS(CG_ARG_I64(id)), NULL);
+	return cg_sq_exec(s, S_FIX_HEAD, "fix head", CG_ARGS(CG_ARG_I64(id)), NULL);
 }
 
 /* Back to pending by statement id (?1 id, ?2 next_ms, ?3 text), then a dead letter retried
@@ -722,32 +663,32 @@ static int fix_head(struct sq_store *s, int64_t id)
 static int release(struct sq_store *s, enum stmt_id id, const char *what, int64_t ev, int64_t next_ms,
 		   const char *text)
 {
-	int rc = exec_one(s, id, what, CG_ARGS(CG_ARG_I64(ev), CG_ARG_I64(next_ms), CG_ARG_TEXT(text)));
-	return rc ? rc : fix_head(s, ev);
+	int rc = cg_sq_exec_one(s, id, what, CG_ARGS(CG_ARG_I64(ev), CG_ARG_I64(next_ms), CG_ARG_TEXT(text)));
+	return rc ? rc : cg_sq_fix_head(s, ev);
 }
 
-static int sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
+int cg_sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
 {
 	return release(sq(st), S_RETRY, "event retry", id, next_ms, err);
 }
 
-static int sq_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
+int cg_sq_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
 {
 	return release(sq(st), S_DEFER, "event defer", id, next_ms, why);
 }
 
-static int sq_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
+int cg_sq_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
 {
 	struct sq_store *s = sq(st);
-	int rc = sp_begin(s);
+	int rc = cg_sq_sp_begin(s);
 	if (rc)
 		return rc;
-	rc = exec_one(s, S_DEAD_INS, "dead letter insert",
+	rc = cg_sq_exec_one(s, S_DEAD_INS, "dead letter insert",
 		      CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(http_status), CG_ARG_TEXT(reason),
 			      CG_ARG_I64(cg_store_wall_ms())));
 	if (rc == 0)
 		rc = delete_event(s, id);
-	return sp_end(s, rc);
+	return cg_sq_sp_end(s, rc);
 }
 
 /* ---- cases ---- */
@@ -757,46 +698,46 @@ static int case_query(struct sq_store *s, enum stmt_id id, const char *arg, stru
 	struct cg_store_case c;
 	if (!arg)
 		return CG_EINVAL;
-	int rc = query_row1(s, id, "case lookup", CG_ARGS(CG_ARG_TEXT(arg)), &cg_store_rec_case, &c);
+	int rc = cg_sq_row1(s, id, "case lookup", CG_ARGS(CG_ARG_TEXT(arg)), &cg_store_rec_case, &c);
 	if (rc == 0)
 		*out = c;
 	return rc;
 }
 
-static int sq_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out)
+int cg_sq_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out)
 {
 	return case_query(sq(st), S_CASE_GET, dedup_key, out);
 }
 
-static int sq_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out)
+int cg_sq_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out)
 {
 	return case_query(sq(st), S_CASE_BY_KEY, case_key, out);
 }
 
-static int sq_case_put(struct cg_store *st, const struct cg_store_case *c)
+int cg_sq_case_put(struct cg_store *st, const struct cg_store_case *c)
 {
 	struct cg_store_arg a[CG_CASE_NARGS];
 	if (!c || !c->dedup_key)
 		return CG_EINVAL;
 	cg_store_case_args(c, a);
-	return exec_args(sq(st), S_CASE_PUT, "case put", a, CG_CASE_NARGS, NULL);
+	return cg_sq_exec(sq(st), S_CASE_PUT, "case put", a, CG_CASE_NARGS, NULL);
 }
 
-static int sq_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
+int cg_sq_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
 			       int *marked)
 {
 	int changes = 0;
-	int rc = exec_args(sq(st), S_CASE_MARK, "case mark",
+	int rc = cg_sq_exec(sq(st), S_CASE_MARK, "case mark",
 			   CG_ARGS(CG_ARG_TEXT(dedup_key), CG_ARG_TEXT(case_id), CG_ARG_I64(flag)), &changes);
 	*marked = rc == 0 && changes > 0;
 	return rc;
 }
 
-static int sq_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
+int cg_sq_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
 			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
 {
 	void *items = NULL;
-	int rc = query_rows(sq(st), S_CASE_CLOSED, "closed case list",
+	int rc = cg_sq_rows(sq(st), S_CASE_CLOSED, "closed case list",
 			    CG_ARGS(CG_ARG_TEXT(key_prefix), CG_ARG_I64(closed_before), CG_ARG_I64(flags_clear),
 				    CG_ARG_I64(limit)),
 			    &cg_store_rec_case, limit, &items, nout);
@@ -807,17 +748,17 @@ static int sq_case_list_closed(struct cg_store *st, const char *key_prefix, int6
 
 /* ---- stats ---- */
 
-static int sq_stats(struct cg_store *st, struct cg_store_stats *out)
+int cg_sq_stats(struct cg_store *st, struct cg_store_stats *out)
 {
 	struct sq_store *s = sq(st);
 	struct cg_store_stats r = {0};
 	int64_t pages = 0, psize = 0;
 	int is_null = 0, rc;
 
-	if ((rc = query_i64(s, S_ST_COUNT, &r.pending, NULL)) || (rc = query_i64(s, S_ST_INFLIGHT, &r.inflight, NULL)) ||
-	    (rc = query_i64(s, S_ST_OLDEST, &r.oldest_ms, &is_null)) || (rc = query_i64(s, S_ST_DEAD, &r.dead, NULL)) ||
-	    (rc = query_i64(s, S_ST_CASES, &r.cases, NULL)) || (rc = query_i64(s, S_ST_PAGES, &pages, NULL)) ||
-	    (rc = query_i64(s, S_ST_PSIZE, &psize, NULL)))
+	if ((rc = cg_sq_query_i64(s, S_ST_COUNT, &r.pending, NULL)) || (rc = cg_sq_query_i64(s, S_ST_INFLIGHT, &r.inflight, NULL)) ||
+	    (rc = cg_sq_query_i64(s, S_ST_OLDEST, &r.oldest_ms, &is_null)) || (rc = cg_sq_query_i64(s, S_ST_DEAD, &r.dead, NULL)) ||
+	    (rc = cg_sq_query_i64(s, S_ST_CASES, &r.cases, NULL)) || (rc = cg_sq_query_i64(s, S_ST_PAGES, &pages, NULL)) ||
+	    (rc = cg_sq_query_i64(s, S_ST_PSIZE, &psize, NULL)))
 		return rc;
 	if (is_null)
 		r.oldest_ms = 0;
@@ -833,59 +774,59 @@ static int sq_stats(struct cg_store *st, struct cg_store_stats *out)
 
 /* ---- dead letters ---- */
 
-static int sq_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
+int cg_sq_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
 {
 	void *items = NULL;
-	int rc = query_rows(sq(st), S_DL_LIST, "dead letter list", CG_ARGS(CG_ARG_I64(clamp_limit(limit))),
+	int rc = cg_sq_rows(sq(st), S_DL_LIST, "dead letter list", CG_ARGS(CG_ARG_I64(clamp_limit(limit))),
 			    &cg_store_rec_dead, 0, &items, nout);
 	if (rc == 0)
 		*out = items;
 	return rc;
 }
 
-static int sq_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
+int cg_sq_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
 {
 	struct cg_dead_letter d;
-	int rc = query_row1(sq(st), S_DL_GET, "dead letter get", CG_ARGS(CG_ARG_I64(id)), &cg_store_rec_dead, &d);
+	int rc = cg_sq_row1(sq(st), S_DL_GET, "dead letter get", CG_ARGS(CG_ARG_I64(id)), &cg_store_rec_dead, &d);
 	if (rc == 0)
 		*out = d;
 	return rc;
 }
 
-static int sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
+int cg_sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 {
 	struct sq_store *s = sq(st);
-	int rc = sp_begin(s);
+	int rc = cg_sq_sp_begin(s);
 	if (rc)
 		return rc;
-	rc = exec_one(s, S_DL_REQUEUE, "dead letter requeue", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(now_ms)));
+	rc = cg_sq_exec_one(s, S_DL_REQUEUE, "dead letter requeue", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(now_ms)));
 	if (rc == 0)
-		rc = fix_head(s, sqlite3_last_insert_rowid(s->db));
+		rc = cg_sq_fix_head(s, sqlite3_last_insert_rowid(s->db));
 	if (rc == 0)
-		rc = exec_args(s, S_DL_DEL, "dead letter delete", CG_ARGS(CG_ARG_I64(id)), NULL);
-	return sp_end(s, rc);
+		rc = cg_sq_exec(s, S_DL_DEL, "dead letter delete", CG_ARGS(CG_ARG_I64(id)), NULL);
+	return cg_sq_sp_end(s, rc);
 }
 
-static int sq_probe(struct cg_store *st)
+int cg_sq_probe(struct cg_store *st)
 {
 	struct sq_store *s = sq(st);
-	int rc = sp_begin(s);
+	int rc = cg_sq_sp_begin(s);
 	if (rc)
 		return rc;
-	rc = run_id(s, S_PROBE_INS, "probe insert");
+	rc = cg_sq_exec(s, S_PROBE_INS, "probe insert", NULL, 0, NULL);
 	if (rc == 0)
-		rc = run_id(s, S_PROBE_DEL, "probe delete");
-	return sp_end(s, rc);
+		rc = cg_sq_exec(s, S_PROBE_DEL, "probe delete", NULL, 0, NULL);
+	return cg_sq_sp_end(s, rc);
 }
 
-static int sq_dead_drop(struct cg_store *st, int64_t id)
+int cg_sq_dead_drop(struct cg_store *st, int64_t id)
 {
-	return exec_one(sq(st), S_DL_DEL, "dead letter drop", CG_ARGS(CG_ARG_I64(id)));
+	return cg_sq_exec_one(sq(st), S_DL_DEL, "dead letter drop", CG_ARGS(CG_ARG_I64(id)));
 }
 
 /* ---- seen ---- */
 
-static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
+int cg_sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
 {
 	struct sq_store *s = sq(st);
 	int changes = 0, rc;
@@ -894,14 +835,14 @@ static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 		return CG_EINVAL;
 	/* Opportunistic pruning keeps the table bounded without a timer of its own. */
 	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= CG_SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
-		if ((rc = exec_args(s, S_SEEN_PRUNE, "seen prune",
+		if ((rc = cg_sq_exec(s, S_SEEN_PRUNE, "seen prune",
 				    CG_ARGS(CG_ARG_I64(now_ms - CG_SEEN_TTL_MS), CG_ARG_I64(now_ms - CG_SEEN_REPLAY_TTL_MS),
 					    CG_ARG_TEXT(CG_SEEN_REPLAY_PREFIX)),
 				    NULL)))
 			return rc;
 		s->last_prune_ms = now_ms;
 	}
-	if ((rc = exec_args(s, S_SEEN_INS, "seen insert", CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_TEXT(id), CG_ARG_I64(now_ms)),
+	if ((rc = cg_sq_exec(s, S_SEEN_INS, "seen insert", CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_TEXT(id), CG_ARG_I64(now_ms)),
 			    &changes)))
 		return rc;
 	*was_seen = changes == 0;
@@ -909,13 +850,13 @@ static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t 
 }
 
 /* The newest id recorded under ns (e.g. the dedup key a mail's Message-ID led to). */
-static int sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
+int cg_sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
 {
 	char *v = NULL;
 	if (!ns || !id)
 		return CG_EINVAL;
 	/* Entries past their time are gone for seen() too, whether or not pruning ran yet. */
-	int rc = query_row1(sq(st), S_SEEN_GET, "seen get", CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_I64(now_ms - CG_SEEN_TTL_MS)),
+	int rc = cg_sq_row1(sq(st), S_SEEN_GET, "seen get", CG_ARGS(CG_ARG_TEXT(ns), CG_ARG_I64(now_ms - CG_SEEN_TTL_MS)),
 			    &cg_store_rec_text, &v);
 	if (rc == 0)
 		*id = v;
@@ -924,27 +865,27 @@ static int sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char
 
 /* ---- per-source summary and notes ---- */
 
-static int sq_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
+int cg_sq_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
 {
 	void *items = NULL;
-	int rc = query_rows(sq(st), S_SOURCE_STATS, "source stats", NULL, 0, &cg_store_rec_source_stat, 0, &items, nout);
+	int rc = cg_sq_rows(sq(st), S_SOURCE_STATS, "source stats", NULL, 0, &cg_store_rec_source_stat, 0, &items, nout);
 	if (rc == 0)
 		*out = items;
 	return rc;
 }
 
-static int sq_note_put(struct cg_store *st, const char *name, const char *value)
+int cg_sq_note_put(struct cg_store *st, const char *name, const char *value)
 {
 	if (!value)
-		return exec_args(sq(st), S_NOTE_DEL, "note", CG_ARGS(CG_ARG_TEXT(name)), NULL);
-	return exec_args(sq(st), S_NOTE_PUT, "note",
+		return cg_sq_exec(sq(st), S_NOTE_DEL, "note", CG_ARGS(CG_ARG_TEXT(name)), NULL);
+	return cg_sq_exec(sq(st), S_NOTE_PUT, "note",
 			 CG_ARGS(CG_ARG_TEXT(name), CG_ARG_TEXT(value), CG_ARG_I64(cg_store_wall_ms())), NULL);
 }
 
-static int sq_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
+int cg_sq_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
 {
 	void *items = NULL;
-	int rc = query_rows(sq(st), S_NOTE_LIST, "notes", NULL, 0, &cg_store_rec_note, 0, &items, nout);
+	int rc = cg_sq_rows(sq(st), S_NOTE_LIST, "notes", NULL, 0, &cg_store_rec_note, 0, &items, nout);
 	if (rc == 0)
 		*out = items;
 	return rc;
@@ -994,7 +935,7 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
-static void ckpt_stop(struct sq_store *s)
+void cg_sq_ckpt_stop(struct sq_store *s)
 {
 	struct sq_ckpt *c = s->ckpt;
 	if (!c)
@@ -1013,7 +954,7 @@ static void ckpt_stop(struct sq_store *s)
 }
 
 /* Starts the checkpointer; on any failure SQLite's auto-checkpoint stays in charge. */
-static void ckpt_start(struct sq_store *s)
+void cg_sq_ckpt_start(struct sq_store *s)
 {
 	struct sq_ckpt *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -1045,9 +986,8 @@ static void sq_close(struct cg_store *st)
 	struct sq_store *s = sq(st);
 	if (!s)
 		return;
-	ckpt_stop(s);
-	for (int i = 0; i < S_COUNT_; i++)
-		sqlite3_finalize(s->stmts[i]);
+	cg_sq_ckpt_stop(s);
+	cg_sq_stmts_close(s);
 	if (s->db) {
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1062,33 +1002,33 @@ static void sq_close(struct cg_store *st)
 static const struct cg_store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.enqueue = sq_enqueue,
-	.claim = sq_claim,
-	.next_due_ms = sq_next_due_ms,
-	.event_step = sq_event_step,
-	.event_done = sq_event_done,
-	.event_retry = sq_event_retry,
-	.event_dead = sq_event_dead,
-	.case_get = sq_case_get,
-	.case_put = sq_case_put,
-	.case_find_by_key = sq_case_find_by_key,
-	.stats = sq_stats,
-	.dead_list = sq_dead_list,
-	.dead_get = sq_dead_get,
-	.dead_retry = sq_dead_retry,
-	.dead_drop = sq_dead_drop,
-	.seen = sq_seen,
-	.probe = sq_probe,
-	.case_list_closed = sq_case_list_closed,
-	.case_mark_closed = sq_case_mark_closed,
-	.seen_get = sq_seen_get,
-	.source_stats = sq_source_stats,
-	.event_defer = sq_event_defer,
-	.note_put = sq_note_put,
-	.note_list = sq_note_list,
+	.begin = cg_sq_begin,
+	.commit = cg_sq_commit,
+	.rollback = cg_sq_rollback,
+	.enqueue = cg_sq_enqueue,
+	.claim = cg_sq_claim,
+	.next_due_ms = cg_sq_next_due_ms,
+	.event_step = cg_sq_event_step,
+	.event_done = cg_sq_event_done,
+	.event_retry = cg_sq_event_retry,
+	.event_dead = cg_sq_event_dead,
+	.case_get = cg_sq_case_get,
+	.case_put = cg_sq_case_put,
+	.case_find_by_key = cg_sq_case_find_by_key,
+	.stats = cg_sq_stats,
+	.dead_list = cg_sq_dead_list,
+	.dead_get = cg_sq_dead_get,
+	.dead_retry = cg_sq_dead_retry,
+	.dead_drop = cg_sq_dead_drop,
+	.seen = cg_sq_seen,
+	.probe = cg_sq_probe,
+	.case_list_closed = cg_sq_case_list_closed,
+	.case_mark_closed = cg_sq_case_mark_closed,
+	.seen_get = cg_sq_seen_get,
+	.source_stats = cg_sq_source_stats,
+	.event_defer = cg_sq_event_defer,
+	.note_put = cg_sq_note_put,
+	.note_list = cg_sq_note_list,
 };
 
 /* mkdir -p with mode 0700 for the components it creates. */
@@ -1124,7 +1064,7 @@ static int exec_sql(struct sq_store *s, const char *sql, char *err, size_t errle
 		snprintf(err, errlen, "%s: %s", s->path, msg ? msg : sqlite3_errstr(rc));
 		snprintf(s->errmsg, sizeof(s->errmsg), "%s", err);
 		sqlite3_free(msg);
-		return map_sqlite(rc);
+		return cg_sq_map(rc);
 	}
 	return 0;
 }
@@ -1147,7 +1087,7 @@ static int migrate(struct sq_store *s, char *err, size_t errlen)
 	int version = 0, rc;
 	if (read_version(s, &version) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot read schema version: %s", s->path, sqlite3_errmsg(s->db));
-		return map_sqlite(sqlite3_errcode(s->db));
+		return cg_sq_map(sqlite3_errcode(s->db));
 	}
 	if (version > SCHEMA_VERSION) {
 		snprintf(err, errlen, "%s: schema version %d is newer than this casegate (%d)", s->path, version,
@@ -1197,7 +1137,7 @@ static int repair(struct sq_store *s, char *err, size_t errlen)
 }
 
 /* The daemon's open of the file: WAL, every commit synced, the schema migrated, then repaired. */
-static int schema_create(struct sq_store *s, char *err, size_t errlen)
+int cg_sq_schema_create(struct sq_store *s, char *err, size_t errlen)
 {
 	int rc;
 	if ((rc = exec_sql(s, "PRAGMA journal_mode = WAL", err, errlen)) ||
@@ -1208,7 +1148,7 @@ static int schema_create(struct sq_store *s, char *err, size_t errlen)
 }
 
 /* A tool's open: the schema must be one this build reads; nothing is migrated or repaired. */
-static int schema_check(struct sq_store *s, char *err, size_t errlen)
+int cg_sq_schema_check(struct sq_store *s, char *err, size_t errlen)
 {
 	int version = -1;
 	if (read_version(s, &version) != SQLITE_OK)
@@ -1246,7 +1186,7 @@ static int sq_connect(struct sq_store *s, int flags, char *err, size_t errlen)
 	int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		return map_sqlite(rc);
+		return cg_sq_map(rc);
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	/* A second process (the dlq CLI) may hold the write lock briefly. */
@@ -1287,10 +1227,10 @@ static int sq_open(const char *dir, int create, struct cg_store **out, char *err
 		goto fail;
 	}
 	if ((rc = sq_connect(s, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), err, errlen)) ||
-	    (rc = create ? schema_create(s, err, errlen) : schema_check(s, err, errlen)))
+	    (rc = create ? cg_sq_schema_create(s, err, errlen) : cg_sq_schema_check(s, err, errlen)))
 		goto fail;
 	if (create)
-		ckpt_start(s);
+		cg_sq_ckpt_start(s);
 	*out = &s->base;
 	return 0;
 fail:
@@ -1335,12 +1275,12 @@ int cg_store_sqlite_set_max_pages(struct cg_store *st, int64_t pages, int64_t *o
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64, pages);
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return fail_rc(s, rc, "max_page_count");
+		return cg_sq_fail(s, rc, "max_page_count");
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW && out)
 		*out = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail_rc(s, rc, "max_page_count");
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : cg_sq_fail(s, rc, "max_page_count");
 }
 
 int cg_store_sqlite_schema_version(void)
