@@ -1,16 +1,13 @@
-/* store_pg.c: the store in PostgreSQL (libpq), shared by several replicas: claims are leases, NOTIFY wakes peers. */
+/* store_pg.c: the store in PostgreSQL (libpq), shared by several replicas: open, close, the operations table. */
 #include "store.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -19,16 +16,18 @@
 #include <uv.h>
 
 #include "err.h"
-#include "sbuf.h"
-#include "store_sql.h"
 #include "store_pg_int.h"
 
 #define CG_LOG_COMPONENT "store-pg"
 #include "log.h"
 
+/*
+ * Claims are leases, NOTIFY wakes the peers. The backend is spread over store_pg_*.c (see
+ * store_pg_int.h): the connection and how statements run (conn), the schema and its migrations
+ * (schema), the listener thread (listen) and the queries by subject (events, cases, dead, seen,
+ * status).
+ */
 static const struct cg_store_ops pg_ops;
-
-/* ---- open / close ---- */
 
 static void pg_close(struct cg_store *st)
 {

@@ -46,11 +46,8 @@ int cg_pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 
 	if (n == 0)
 		return 0;
-	if (!evs)
-		return CG_EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!evs[i].source || !evs[i].dedup_key)
-			return CG_EINVAL;
+	if ((rc = cg_store_events_check(evs, n)))
+		return rc;
 	keys = calloc(n, sizeof(*keys));
 	ids = calloc(n, sizeof(*ids));
 	if (!keys || !ids) {

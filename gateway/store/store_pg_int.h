@@ -22,7 +22,7 @@
 #define CHANNEL_RL "casegate_rl"
 
 /* A claim the listener's lease renewal keeps alive (cg_store_hold). */
-struct hold {
+struct held_claim {
 	int64_t id, lease;
 };
 
@@ -54,7 +54,7 @@ struct pg_store {
 	uv_mutex_t mu;     /* wake, holds, rl_pending */
 	void (*wake)(void *ud);
 	void *wake_ud;
-	struct hold *holds;
+	struct held_claim *holds;
 	size_t nholds, capholds;
 	/* Fleet-wide rate-limit gates, one per X-RateLimit-Name ("" unnamed): the latest "closed
 	 * until" heard (until) and the one still to announce (pending). */

@@ -26,7 +26,7 @@ void cg_pg_hold(struct cg_store *st, int64_t id, int64_t lease, int held)
 	if (held) {
 		if (s->nholds == s->capholds) {
 			size_t ncap = s->capholds ? s->capholds * 2 : 64;
-			struct hold *nh = realloc(s->holds, ncap * sizeof(*nh));
+			struct held_claim *nh = realloc(s->holds, ncap * sizeof(*nh));
 			if (!nh) {
 				/* Unrenewed, the lease runs out and another replica retries the event. */
 				uv_mutex_unlock(&s->mu);
@@ -36,7 +36,7 @@ void cg_pg_hold(struct cg_store *st, int64_t id, int64_t lease, int held)
 			s->holds = nh;
 			s->capholds = ncap;
 		}
-		s->holds[s->nholds++] = (struct hold){id, lease};
+		s->holds[s->nholds++] = (struct held_claim){id, lease};
 	} else {
 		for (size_t i = 0; i < s->nholds; i++) {
 			if (s->holds[i].id == id && s->holds[i].lease == lease) {

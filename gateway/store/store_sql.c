@@ -20,6 +20,16 @@ void cg_store_case_args(const struct cg_store_case *c, struct cg_store_arg a[CG_
 	memcpy(a, v, sizeof(v));
 }
 
+int cg_store_events_check(const struct cg_store_event *evs, size_t n)
+{
+	if (!evs)
+		return CG_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!evs[i].source || !evs[i].dedup_key)
+			return CG_EINVAL;
+	return 0;
+}
+
 void cg_store_event_args(const struct cg_store_event *e, struct cg_store_arg a[CG_EV_NARGS])
 {
 	const struct cg_store_arg v[CG_EV_NARGS] = {

@@ -47,6 +47,8 @@ struct cg_store_arg {
 /* A case's arguments, in CG_CASE_COLS order. */
 #define CG_CASE_NARGS 20
 void cg_store_case_args(const struct cg_store_case *c, struct cg_store_arg a[CG_CASE_NARGS]);
+/* An enqueue's events are ones to store: CG_EINVAL when evs is NULL or one lacks its source or key. */
+int cg_store_events_check(const struct cg_store_event *evs, size_t n);
 /* An event's arguments, in CG_EV_COLS order without the id (source first). */
 #define CG_EV_NARGS 11
 void cg_store_event_args(const struct cg_store_event *e, struct cg_store_arg a[CG_EV_NARGS]);

@@ -1,27 +1,27 @@
-/* store_sqlite.c: the durable store in one SQLite file (WAL, synchronous=FULL, cached statements). */
+/* store_sqlite.c: the durable store in one SQLite file (WAL, synchronous=FULL): open, close, the operations table. */
 #include "store.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <sqlite3.h>
 
 #include "err.h"
-#include "store_sql.h"
 #include "store_sqlite_int.h"
 
 #define CG_LOG_COMPONENT "store"
 #include "log.h"
 
+/*
+ * The backend is spread over store_sqlite_*.c (see store_sqlite_int.h): the statements and how
+ * they run (stmt), the schema and its migrations (schema), background checkpoints (ckpt) and the
+ * queries by subject (events, cases, dead, seen, status).
+ */
 static const struct cg_store_ops sq_ops;
-
-/* ---- open / close ---- */
 
 static void sq_close(struct cg_store *st)
 {
