@@ -1,4 +1,4 @@
-/* store.c: backend-independent helpers of the store interface (freeing what backends return). */
+/* store.c: backend-independent helpers of the store interface (freeing what backends return, checking what they get). */
 #include "store.h"
 
 #include <stdlib.h>

@@ -17,6 +17,9 @@
 /*
  * Schema. Each entry upgrades version i to i+1 in its own transaction, under a session
  * advisory lock so replicas starting together do not race; a later version appends an entry.
+ * Entries are history: never edit one, a database migrated by an older casegate has run it.
+ * The SQLite store (store_sqlite_schema.c) gets the same change as its own entry; a column
+ * that records carry is also named in store_sql.h/.c (column list, reader, arguments).
  *
  * Per-key order and exclusion: is_head marks the lowest id of each dedup key and only heads
  * are claimed. Every write that changes a key's set of events (enqueue, done, dead, requeue)

@@ -12,6 +12,9 @@
 /*
  * Schema. Each entry upgrades user_version i to i+1 and runs in its own transaction, so a
  * later version appends an entry (ALTER TABLE ... ADD COLUMN ...) and old files catch up.
+ * Entries are history: never edit one, a file written by an older casegate has run it. The
+ * PostgreSQL store (store_pg_schema.c) gets the same change as its own entry; a column that
+ * records carry is also named in store_sql.h/.c (column list, reader, arguments).
  *
  * is_head marks the lowest id of each dedup key (maintained by enqueue, done, dead and
  * dead_retry). Only heads are claimable, which is the per-key order rule; the partial index
