@@ -117,9 +117,6 @@ int64_t cg_pg_get_i64(const PGresult *r, int row, int col);
 /* Appends one element to a PostgreSQL array literal: a quoted, escaped string or NULL / an integer. */
 void cg_pg_buf_elem(struct cg_sbuf *b, const char *s, int first);
 void cg_pg_buf_i64(struct cg_sbuf *b, int64_t v, int first);
-int cg_pg_begin(struct cg_store *st);
-int cg_pg_commit(struct cg_store *st);
-int cg_pg_rollback(struct cg_store *st);
 /* Multi-statement operations run in the caller's transaction, or in their own one (*own):
  * tx_close commits or rolls back the one tx_open opened, and returns rc (or the commit's failure). */
 int cg_pg_tx_open(struct pg_store *s, int *own);
@@ -138,55 +135,31 @@ int cg_pg_schema_open(PGconn *c, int migrate, char *err, size_t errlen);
 
 /* ---- the queue and its leases (store_pg_events.c) ---- */
 
-int cg_pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n);
-int cg_pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout);
-int cg_pg_next_due_ms(struct cg_store *st, int64_t *out);
-int cg_pg_event_step(struct cg_store *st, int64_t id, int step);
-int cg_pg_event_done(struct cg_store *st, int64_t id);
-int cg_pg_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why);
-int cg_pg_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err);
-int cg_pg_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason);
-int cg_pg_fence(struct cg_store *st, int64_t id, int64_t lease);
 /* Makes the lowest id of event id's key its head, unless an event of the key is claimed under a
  * live lease. Key locked by the caller. */
 int cg_pg_fix_head(struct pg_store *s, int64_t id);
 
-/* ---- cases (store_pg_cases.c) ---- */
-
-int cg_pg_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out);
-int cg_pg_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out);
-int cg_pg_case_put(struct cg_store *st, const struct cg_store_case *c);
-int cg_pg_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
-			   int *marked);
-int cg_pg_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
-			   size_t limit, struct cg_store_case **out, size_t *nout);
-
-/* ---- dead letters (store_pg_dead.c) ---- */
-
-int cg_pg_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout);
-int cg_pg_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out);
-int cg_pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms);
-int cg_pg_dead_drop(struct cg_store *st, int64_t id);
-
-/* ---- seen ids (store_pg_seen.c) ---- */
-
-int cg_pg_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen);
-int cg_pg_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id);
-
-/* ---- status: counts, per-source summary, notes (store_pg_status.c) ---- */
-
-int cg_pg_stats(struct cg_store *st, struct cg_store_stats *out);
-int cg_pg_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout);
-int cg_pg_note_put(struct cg_store *st, const char *name, const char *value);
-int cg_pg_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout);
-
-/* ---- the listener thread and the thread-safe members (store_pg_listen.c) ---- */
+/* ---- the listener thread (store_pg_listen.c) ---- */
 
 /* The listener thread's body (arg: the store): NOTIFY wake-ups, lease renewal, heartbeat,
  * rate-limit broadcast, on a connection of its own. Ends when s->stop is set (and poked). */
 void cg_pg_listener(void *arg);
 /* Wakes the listener (the stop flag, a rate-limit window to announce). Thread-safe. */
 void cg_pg_poke(struct pg_store *s);
+
+/*
+ * ---- the operations (members of struct cg_store_ops), by file ----
+ * store_pg_conn.c    begin, commit, rollback
+ * store_pg_events.c  enqueue, claim, next_due_ms, event_step / done / retry / defer / dead, and fence
+ * store_pg_cases.c   case_get, case_find_by_key, case_put, case_mark_closed, case_list_closed
+ * store_pg_dead.c    dead_list, dead_get, dead_retry, dead_drop
+ * store_pg_seen.c    seen, seen_get
+ * store_pg_status.c  stats, source_stats, note_put, note_list
+ * store_pg_listen.c  the shared-store members, thread-safe: hold, lease_valid, watch, fleet_size,
+ *                    rl_publish, rl_closed_until
+ */
+CG_STORE_OPS_DECLARE(cg_pg_)
+int cg_pg_fence(struct cg_store *st, int64_t id, int64_t lease);
 void cg_pg_hold(struct cg_store *st, int64_t id, int64_t lease, int held);
 int cg_pg_lease_valid(struct cg_store *st, uint64_t since_mono_ms, uint64_t need_ms);
 int cg_pg_watch(struct cg_store *st, void (*wake)(void *ud), void *ud);

@@ -82,6 +82,41 @@ extern const struct cg_store_rec cg_store_rec_source_stat; /* source, pending, o
 extern const struct cg_store_rec cg_store_rec_note;        /* replica, name, value, updated_ms */
 extern const struct cg_store_rec cg_store_rec_text;        /* one text column into a char * */
 
+/*
+ * Declares one backend's functions for the operations both backends have: <p><member> fills
+ * member <member> of struct cg_store_ops (store.h), with that member's signature. A backend's
+ * own operations (SQLite's probe, PostgreSQL's leases) are declared in its private header.
+ */
+#define CG_STORE_OPS_DECLARE(p)                                                                                    \
+	int p##begin(struct cg_store *st);                                                                         \
+	int p##commit(struct cg_store *st);                                                                        \
+	int p##rollback(struct cg_store *st);                                                                      \
+	int p##enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n);                                 \
+	int p##claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout); \
+	int p##next_due_ms(struct cg_store *st, int64_t *out);                                                     \
+	int p##event_step(struct cg_store *st, int64_t id, int step);                                              \
+	int p##event_done(struct cg_store *st, int64_t id);                                                        \
+	int p##event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err);                     \
+	int p##event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why);                     \
+	int p##event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason);                   \
+	int p##case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out);                    \
+	int p##case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out);             \
+	int p##case_put(struct cg_store *st, const struct cg_store_case *c);                                       \
+	int p##case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,     \
+				int *marked);                                                                      \
+	int p##case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,                \
+				int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout);      \
+	int p##stats(struct cg_store *st, struct cg_store_stats *out);                                             \
+	int p##dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout);            \
+	int p##dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out);                              \
+	int p##dead_retry(struct cg_store *st, int64_t id, int64_t now_ms);                                        \
+	int p##dead_drop(struct cg_store *st, int64_t id);                                                         \
+	int p##seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen);           \
+	int p##seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id);                           \
+	int p##source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout);                 \
+	int p##note_put(struct cg_store *st, const char *name, const char *value);                                 \
+	int p##note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout);
+
 static inline int64_t cg_store_wall_ms(void)
 {
 	struct timespec ts;

@@ -110,9 +110,6 @@ int cg_sq_row1(struct sq_store *s, enum stmt_id id, const char *what, const stru
  */
 int cg_sq_sp_begin(struct sq_store *s);
 int cg_sq_sp_end(struct sq_store *s, int rc);
-int cg_sq_begin(struct cg_store *st);
-int cg_sq_commit(struct cg_store *st);
-int cg_sq_rollback(struct cg_store *st);
 
 /* ---- schema (store_sqlite_schema.c) ---- */
 
@@ -130,45 +127,19 @@ void cg_sq_ckpt_stop(struct sq_store *s);
 
 /* ---- the queue (store_sqlite_events.c) ---- */
 
-int cg_sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n);
-int cg_sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout);
-int cg_sq_next_due_ms(struct cg_store *st, int64_t *out);
-int cg_sq_event_step(struct cg_store *st, int64_t id, int step);
-int cg_sq_event_done(struct cg_store *st, int64_t id);
-int cg_sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err);
-int cg_sq_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why);
-int cg_sq_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason);
 /* Makes the lowest id of event id's key its head, unless an event of the key is in flight. */
 int cg_sq_fix_head(struct sq_store *s, int64_t id);
 
-/* ---- cases (store_sqlite_cases.c) ---- */
-
-int cg_sq_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out);
-int cg_sq_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out);
-int cg_sq_case_put(struct cg_store *st, const struct cg_store_case *c);
-int cg_sq_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
-			   int *marked);
-int cg_sq_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
-			   size_t limit, struct cg_store_case **out, size_t *nout);
-
-/* ---- dead letters (store_sqlite_dead.c) ---- */
-
-int cg_sq_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout);
-int cg_sq_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out);
-int cg_sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms);
-int cg_sq_dead_drop(struct cg_store *st, int64_t id);
-
-/* ---- seen ids (store_sqlite_seen.c) ---- */
-
-int cg_sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen);
-int cg_sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id);
-
-/* ---- status: counts, per-source summary, notes, the space probe (store_sqlite_status.c) ---- */
-
-int cg_sq_stats(struct cg_store *st, struct cg_store_stats *out);
-int cg_sq_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout);
-int cg_sq_note_put(struct cg_store *st, const char *name, const char *value);
-int cg_sq_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout);
+/*
+ * ---- the operations (members of struct cg_store_ops), by file ----
+ * store_sqlite_stmt.c    begin, commit, rollback
+ * store_sqlite_events.c  enqueue, claim, next_due_ms, event_step / done / retry / defer / dead
+ * store_sqlite_cases.c   case_get, case_find_by_key, case_put, case_mark_closed, case_list_closed
+ * store_sqlite_dead.c    dead_list, dead_get, dead_retry, dead_drop
+ * store_sqlite_seen.c    seen, seen_get
+ * store_sqlite_status.c  stats, source_stats, note_put, note_list, and probe (SQLite's own)
+ */
+CG_STORE_OPS_DECLARE(cg_sq_)
 int cg_sq_probe(struct cg_store *st);
 
 #endif
