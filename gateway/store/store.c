@@ -1,4 +1,4 @@
-/* store.c: backend-independent helpers of the store interface (freeing what backends return). */
+/* store.c: backend-independent helpers of the store interface (freeing what backends return, checking what they get). */
 #include "store.h"
 
 #include <stdlib.h>
@@ -86,8 +86,16 @@ void cg_store_notes_free(struct cg_store_note *v, size_t n)
 int cg_store_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before, int64_t flags_clear,
 			      size_t limit, struct cg_store_case **out, size_t *nout)
 {
-	if (!st->ops->case_list_closed)
-		return CG_EINVAL; /* backend without it */
+	if (!st->ops->case_list_closed || !key_prefix)
+		return CG_EINVAL; /* a backend without it, or no prefix */
+	if (limit > 1000)
+		limit = 1000;
+	if (limit == 0) {
+		*out = NULL;
+		*nout = 0;
+		return 0;
+	}
+	/* Backends see 1 <= limit <= 1000 and a key_prefix. */
 	return st->ops->case_list_closed(st, key_prefix, closed_before, flags_clear, limit, out, nout);
 }
 

@@ -1,1333 +1,35 @@
-/* store_sqlite.c: the durable store in one SQLite file (WAL, synchronous=FULL, cached statements). */
+/* store_sqlite.c: the durable store in one SQLite file (WAL, synchronous=FULL): open, close, the operations table. */
 #include "store.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <sqlite3.h>
 
 #include "err.h"
+#include "store_sqlite_int.h"
 
 #define CG_LOG_COMPONENT "store"
 #include "log.h"
 
-/* seen() entries live this long; pruning runs at most once per SEEN_PRUNE_EVERY_MS. */
-#define SEEN_TTL_MS (7LL * 24 * 3600 * 1000)
-#define SEEN_PRUNE_EVERY_MS (3600LL * 1000)
-
 /*
- * Schema. Each entry upgrades user_version i to i+1 and runs in its own transaction, so a
- * later version appends an entry (ALTER TABLE ... ADD COLUMN ...) and old files catch up.
- *
- * is_head marks the lowest id of each dedup key (maintained by enqueue, done, dead and
- * dead_retry). Only heads are claimable, which is the per-key order rule; the partial index
- * events_ready then holds exactly the claimable candidates, so claim and next_due are an
- * index range scan however many events wait behind busy or backed-off keys.
+ * The backend is spread over store_sqlite_*.c (see store_sqlite_int.h): the statements and how
+ * they run (stmt), the schema and its migrations (schema), background checkpoints (ckpt) and the
+ * queries by subject (events, cases, dead, seen, status).
  */
-static const char *const migrations[] = {
-	/* 0 -> 1 */
-	"CREATE TABLE events ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" source TEXT NOT NULL,"
-	" dedup_key TEXT NOT NULL,"
-	" status INTEGER NOT NULL,"
-	" priority INTEGER NOT NULL,"
-	" severity TEXT,"
-	" payload TEXT,"
-	" received_ms INTEGER NOT NULL,"
-	" attempts INTEGER NOT NULL DEFAULT 0,"
-	" next_ms INTEGER NOT NULL,"
-	" step INTEGER NOT NULL DEFAULT 0,"
-	" last_error TEXT,"
-	" inflight INTEGER NOT NULL DEFAULT 0,"
-	" is_head INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX events_key ON events(dedup_key, id);"
-	"CREATE INDEX events_ready ON events(next_ms, id) WHERE is_head = 1 AND inflight = 0;"
-	"CREATE INDEX events_inflight ON events(id) WHERE inflight = 1;"
-	"CREATE INDEX events_received ON events(received_ms);"
-	"CREATE TABLE cases ("
-	" dedup_key TEXT PRIMARY KEY NOT NULL,"
-	" case_id TEXT,"
-	" case_key TEXT,"
-	" state INTEGER NOT NULL DEFAULT 0,"
-	" priority INTEGER NOT NULL DEFAULT 0,"
-	" generation INTEGER NOT NULL DEFAULT 0,"
-	" marker TEXT,"
-	" prev_case_key TEXT,"
-	" created_ms INTEGER NOT NULL DEFAULT 0,"
-	" closed_ms INTEGER NOT NULL DEFAULT 0,"
-	" last_fire_ms INTEGER NOT NULL DEFAULT 0,"
-	" last_comment_ms INTEGER NOT NULL DEFAULT 0,"
-	" fires INTEGER NOT NULL DEFAULT 0,"
-	" pending_repeats INTEGER NOT NULL DEFAULT 0,"
-	" first_pending_ms INTEGER NOT NULL DEFAULT 0,"
-	" last_summary TEXT);"
-	"CREATE INDEX cases_case_key ON cases(case_key);"
-	"CREATE TABLE dead_letters ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" event_id INTEGER NOT NULL,"
-	" source TEXT NOT NULL,"
-	" dedup_key TEXT NOT NULL,"
-	" status INTEGER NOT NULL,"
-	" priority INTEGER NOT NULL,"
-	" severity TEXT,"
-	" payload TEXT,"
-	" received_ms INTEGER NOT NULL,"
-	" attempts INTEGER NOT NULL,"
-	" next_ms INTEGER NOT NULL,"
-	" step INTEGER NOT NULL,"
-	" last_error TEXT,"
-	" http_status INTEGER NOT NULL,"
-	" reason TEXT,"
-	" failed_ms INTEGER NOT NULL);"
-	"CREATE TABLE seen ("
-	" ns TEXT NOT NULL,"
-	" id TEXT NOT NULL,"
-	" seen_ms INTEGER NOT NULL,"
-	" PRIMARY KEY (ns, id)) WITHOUT ROWID;"
-	"CREATE INDEX seen_time ON seen(seen_ms);",
-	/* 1 -> 2: lifecycle actions (link to the previous case, one-shot integrations, archive). */
-	"ALTER TABLE cases ADD COLUMN prev_case_id TEXT;"
-	"ALTER TABLE cases ADD COLUMN action_flags INTEGER NOT NULL DEFAULT 0;"
-	"CREATE INDEX cases_closed ON cases(closed_ms) WHERE state = 3;",
-	/* 2 -> 3: the latest delivery of each source (casegate status). */
-	"CREATE TABLE deliveries ("
-	" source TEXT PRIMARY KEY NOT NULL,"
-	" delivered INTEGER NOT NULL DEFAULT 0,"
-	" last_ms INTEGER NOT NULL DEFAULT 0,"
-	" dedup_key TEXT);",
-	/* 3 -> 4: Datadog is the truth: when an unknown create was sent (search lag settles from
-	 * there), when the case's state was last confirmed by Datadog, lookups by case id (case
-	 * events pushed by Datadog), and the daemon's notes for `casegate status`. */
-	"ALTER TABLE cases ADD COLUMN sent_ms INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE cases ADD COLUMN confirmed_ms INTEGER NOT NULL DEFAULT 0;"
-	"CREATE INDEX cases_case_id ON cases(case_id);"
-	"CREATE TABLE notes ("
-	" replica TEXT NOT NULL,"
-	" name TEXT NOT NULL,"
-	" value TEXT NOT NULL,"
-	" updated_ms INTEGER NOT NULL,"
-	" PRIMARY KEY (replica, name)) WITHOUT ROWID;",
-};
-#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
-
-#define EV_COLS "id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error"
-#define CASE_COLS                                                                                          \
-	"dedup_key, case_id, case_key, state, priority, generation, marker, prev_case_key, created_ms, closed_ms, " \
-	"last_fire_ms, last_comment_ms, fires, pending_repeats, first_pending_ms, last_summary, prev_case_id, "   \
-	"action_flags, sent_ms, confirmed_ms"
-#define DL_COLS "id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms"
-
-enum stmt_id {
-	S_SP_BEGIN,
-	S_SP_RELEASE,
-	S_SP_ROLLBACK_TO,
-	S_BEGIN,
-	S_COMMIT,
-	S_ROLLBACK,
-	S_ENQ,
-	S_CLAIM_SEL,
-	S_CLAIM_UPD,
-	S_NEXT_DUE,
-	S_STEP,
-	S_EV_HEAD,
-	S_EV_DEL,
-	S_PROMOTE,
-	S_RETRY,
-	S_DEAD_INS,
-	S_CASE_GET,
-	S_CASE_PUT,
-	S_CASE_BY_KEY,
-	S_ST_COUNT,
-	S_ST_INFLIGHT,
-	S_ST_OLDEST,
-	S_ST_DEAD,
-	S_ST_CASES,
-	S_ST_PAGES,
-	S_ST_PSIZE,
-	S_DL_LIST,
-	S_DL_GET,
-	S_DL_REQUEUE,
-	S_DL_DEL,
-	S_SEEN_PRUNE,
-	S_SEEN_INS,
-	S_FIX_HEAD,
-	S_PROBE_INS,
-	S_PROBE_DEL,
-	S_CASE_CLOSED,
-	S_SEEN_GET,
-	S_DELIVERED,
-	S_SOURCE_STATS,
-	S_CASE_MARK,
-	S_DEFER,
-	S_NOTE_PUT,
-	S_NOTE_DEL,
-	S_NOTE_LIST,
-	S_COUNT_
-};
-
-static const char *const stmt_sql[S_COUNT_] = {
-	[S_SP_BEGIN] = "SAVEPOINT cg_op",
-	[S_SP_RELEASE] = "RELEASE cg_op",
-	[S_SP_ROLLBACK_TO] = "ROLLBACK TO cg_op",
-	/* IMMEDIATE takes the write lock up front: no deadlock-prone read-to-write upgrade. */
-	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
-	[S_ENQ] = "INSERT INTO events (source, dedup_key, status, priority, severity, payload, received_ms,"
-		  " attempts, next_ms, step, last_error, inflight, is_head)"
-		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0,"
-		  " NOT EXISTS (SELECT 1 FROM events WHERE dedup_key = ?2))",
-	[S_CLAIM_SEL] = "SELECT " EV_COLS " FROM events WHERE is_head = 1 AND inflight = 0 AND next_ms <= ?1"
-			" ORDER BY next_ms, id LIMIT ?2",
-	[S_CLAIM_UPD] = "UPDATE events SET inflight = 1 WHERE id = ?1",
-	[S_NEXT_DUE] = "SELECT MIN(next_ms) FROM events WHERE is_head = 1 AND inflight = 0",
-	[S_STEP] = "UPDATE events SET step = ?2 WHERE id = ?1",
-	[S_EV_HEAD] = "SELECT dedup_key, is_head FROM events WHERE id = ?1",
-	[S_EV_DEL] = "DELETE FROM events WHERE id = ?1",
-	[S_PROMOTE] = "UPDATE events SET is_head = 1 WHERE id = (SELECT MIN(id) FROM events WHERE dedup_key = ?1)"
-		      " AND is_head = 0",
-	[S_RETRY] = "UPDATE events SET inflight = 0, attempts = attempts + 1, next_ms = ?2, last_error = ?3"
-		    " WHERE id = ?1",
-	/* The attempt that gave up counts as a failed attempt. */
-	[S_DEAD_INS] = "INSERT INTO dead_letters (event_id, source, dedup_key, status, priority, severity, payload,"
-		       " received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms)"
-		       " SELECT id, source, dedup_key, status, priority, severity, payload, received_ms,"
-		       " attempts + 1, next_ms, step, last_error, ?2, ?3, ?4 FROM events WHERE id = ?1",
-	[S_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE dedup_key = ?1",
-	[S_CASE_PUT] = "INSERT OR REPLACE INTO cases (" CASE_COLS ")"
-		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-	[S_CASE_BY_KEY] = "SELECT " CASE_COLS " FROM cases WHERE case_key = ?1 OR case_id = ?1"
-			  " ORDER BY created_ms DESC LIMIT 1",
-	[S_ST_COUNT] = "SELECT COUNT(*) FROM events",
-	[S_ST_INFLIGHT] = "SELECT COUNT(*) FROM events WHERE inflight = 1",
-	[S_ST_OLDEST] = "SELECT MIN(received_ms) FROM events",
-	[S_ST_DEAD] = "SELECT COUNT(*) FROM dead_letters",
-	[S_ST_CASES] = "SELECT COUNT(*) FROM cases",
-	[S_ST_PAGES] = "PRAGMA page_count",
-	[S_ST_PSIZE] = "PRAGMA page_size",
-	[S_DL_LIST] = "SELECT " DL_COLS " FROM dead_letters ORDER BY id LIMIT ?1",
-	[S_DL_GET] = "SELECT " DL_COLS " FROM dead_letters WHERE id = ?1",
-	/*
-	 * Keeps received_ms (when the alert arrived) and step (operations already applied), and
-	 * takes back the event's original id (AUTOINCREMENT never hands it out again): per-key order
-	 * is id order, so the retried event goes back before the newer events of its key.
-	 * S_FIX_HEAD then makes it the head unless its key has an event in flight.
-	 */
-	[S_DL_REQUEUE] = "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
-			 " attempts, next_ms, step, last_error, inflight, is_head)"
-			 " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id) THEN NULL"
-			 " ELSE d.event_id END,"
-			 " d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
-			 " 0, ?2, 0, NULL, 0," /* step 0: decided afresh against the case as it is now */
-			 " NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
-			 " FROM dead_letters d WHERE d.id = ?1",
-	[S_DL_DEL] = "DELETE FROM dead_letters WHERE id = ?1",
-	[S_SEEN_PRUNE] = "DELETE FROM seen WHERE seen_ms < ?2 AND (seen_ms < ?1 OR substr(ns, 1, length(?3)) = ?3)",
-	[S_SEEN_INS] = "INSERT OR IGNORE INTO seen (ns, id, seen_ms) VALUES (?1, ?2, ?3)",
-	/* The head of event ?1's key is its lowest id, unless an event of the key is in flight
-	 * (one at a time per key: the head changes when that one is done). Only differing rows. */
-	[S_FIX_HEAD] = "UPDATE events SET is_head = 1 - is_head"
-		       " WHERE dedup_key = (SELECT dedup_key FROM events WHERE id = ?1)"
-		       " AND is_head != (id = (SELECT MIN(m.id) FROM events m WHERE m.dedup_key = events.dedup_key))"
-		       " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.dedup_key = events.dedup_key AND f.inflight = 1)",
-	/* A write that needs fresh pages (overflow), undone in the same transaction. */
-	[S_PROBE_INS] = "INSERT INTO seen (ns, id, seen_ms) VALUES ('casegate:probe', hex(randomblob(4096)), 0)",
-	[S_PROBE_DEL] = "DELETE FROM seen WHERE ns = 'casegate:probe'",
-	[S_CASE_CLOSED] = "SELECT " CASE_COLS " FROM cases WHERE state = 3 AND closed_ms < ?2 AND case_id IS NOT NULL"
-			  " AND (action_flags & ?3) = 0 AND substr(dedup_key, 1, length(?1)) = ?1"
-			  " ORDER BY closed_ms LIMIT ?4",
-	[S_SEEN_GET] = "SELECT id FROM seen WHERE ns = ?1 AND seen_ms >= ?2 ORDER BY seen_ms DESC, id LIMIT 1",
-	[S_DELIVERED] = "INSERT INTO deliveries (source, delivered, last_ms, dedup_key)"
-			" SELECT source, 1, ?2, dedup_key FROM events WHERE id = ?1"
-			" ON CONFLICT (source) DO UPDATE SET delivered = delivered + 1, last_ms = excluded.last_ms,"
-			" dedup_key = excluded.dedup_key",
-	/* Back to pending without counting an attempt: nothing failed (search lag, a held queue). */
-	[S_DEFER] = "UPDATE events SET inflight = 0, next_ms = ?2, last_error = ?3 WHERE id = ?1",
-	[S_NOTE_PUT] = "INSERT OR REPLACE INTO notes (replica, name, value, updated_ms) VALUES ('', ?1, ?2, ?3)",
-	[S_NOTE_DEL] = "DELETE FROM notes WHERE replica = '' AND name = ?1",
-	[S_NOTE_LIST] = "SELECT replica, name, value, updated_ms FROM notes ORDER BY replica, name",
-	[S_CASE_MARK] = "UPDATE cases SET action_flags = action_flags | ?3"
-			" WHERE dedup_key = ?1 AND case_id = ?2 AND state = 3",
-	/* Runs for `casegate status` only: scans of events per source are acceptable there. */
-	[S_SOURCE_STATS] = "SELECT s.source,"
-			   " (SELECT COUNT(*) FROM events e WHERE e.source = s.source),"
-			   " (SELECT MIN(received_ms) FROM events e WHERE e.source = s.source),"
-			   " (SELECT COUNT(*) FROM dead_letters d WHERE d.source = s.source),"
-			   " dl.delivered, dl.last_ms, dl.dedup_key, c.case_key"
-			   " FROM (SELECT source FROM events UNION SELECT source FROM dead_letters"
-			   "       UNION SELECT source FROM deliveries) s"
-			   " LEFT JOIN deliveries dl ON dl.source = s.source"
-			   " LEFT JOIN cases c ON c.dedup_key = dl.dedup_key"
-			   " ORDER BY s.source",
-};
-
-/*
- * Checkpoints run on their own thread and connection: copying WAL frames into the database
- * (and its fsync) then overlaps the next commits instead of stalling one of them for many
- * milliseconds. The commit hook wakes the thread once the WAL holds CKPT_FRAMES frames. Under
- * steady writes the background checkpoint rarely catches the very last commit, and SQLite
- * reuses the WAL from its start only when every frame is checkpointed; so past
- * CKPT_INLINE_FRAMES the writer checkpoints the (short, not yet copied) rest itself, which
- * bounds the WAL at ~16 MiB (and covers a checkpointer that cannot keep up).
- */
-#define CKPT_FRAMES 1000
-#define CKPT_INLINE_FRAMES 4000
-
-struct sq_ckpt {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	sqlite3 *db; /* the checkpointer's own connection */
-	int wanted, stop, running;
-};
-
-struct sq_store {
-	struct cg_store base;
-	sqlite3 *db;
-	struct sq_ckpt *ckpt; /* NULL: SQLite's auto-checkpoint (tools) */
-	sqlite3_stmt *stmts[S_COUNT_];
-	char *path;
-	int64_t last_prune_ms;
-	char errmsg[512];
-};
-
 static const struct cg_store_ops sq_ops;
-
-static struct sq_store *sq(struct cg_store *st)
-{
-	return (struct sq_store *)st;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int map_sqlite(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_FULL:
-		return CG_EFULL;
-	case SQLITE_NOMEM:
-		return CG_ENOMEM;
-	case SQLITE_CONSTRAINT:
-		return CG_EEXIST;
-	case SQLITE_TOOBIG:
-		return CG_E2BIG;
-	case SQLITE_MISUSE:
-	case SQLITE_RANGE:
-		return CG_EINVAL;
-	default:
-		/* IOERR, CANTOPEN, READONLY, CORRUPT, NOTADB, BUSY, LOCKED, PROTOCOL, ... */
-		return CG_EIO;
-	}
-}
-
-/* Records and logs the failure; returns the mapped enum cg_err. */
-static int fail_rc(struct sq_store *s, int rc, const char *what)
-{
-	const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
-	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s (sqlite %d)", what, msg, rc);
-	CG_LOG_ERR("%s", s->errmsg);
-	return map_sqlite(rc);
-}
-
-static int stmt_get(struct sq_store *s, enum stmt_id id, sqlite3_stmt **out)
-{
-	if (!s->stmts[id]) {
-		int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL);
-		if (rc != SQLITE_OK) {
-			s->stmts[id] = NULL;
-			return fail_rc(s, rc, "prepare");
-		}
-	}
-	*out = s->stmts[id];
-	return 0;
-}
-
-/* Makes the statement reusable and drops references to the caller's strings (bound STATIC). */
-static void stmt_done(sqlite3_stmt *stmt)
-{
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-}
-
-/* Runs a statement that returns no row we care about; *changes may be NULL. */
-static int run(struct sq_store *s, sqlite3_stmt *stmt, const char *what, int *changes)
-{
-	int rc = sqlite3_step(stmt);
-	while (rc == SQLITE_ROW) /* PRAGMAs and RETURNING-less writes do not, but be safe */
-		rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE) {
-		rc = fail_rc(s, rc, what);
-		stmt_done(stmt);
-		return rc;
-	}
-	stmt_done(stmt);
-	if (changes)
-		*changes = sqlite3_changes(s->db);
-	return 0;
-}
-
-static int run_id(struct sq_store *s, enum stmt_id id, const char *what)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc = stmt_get(s, id, &stmt);
-	if (rc)
-		return rc;
-	return run(s, stmt, what, NULL);
-}
-
-/* Single integer query; *is_null set when the result is NULL. */
-static int query_i64(struct sq_store *s, enum stmt_id id, int64_t *out, int *is_null)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc = stmt_get(s, id, &stmt);
-	if (rc)
-		return rc;
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		stmt_done(stmt);
-		return fail_rc(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, stmt_sql[id]);
-	}
-	if (is_null)
-		*is_null = sqlite3_column_type(stmt, 0) == SQLITE_NULL;
-	*out = sqlite3_column_int64(stmt, 0);
-	stmt_done(stmt);
-	return 0;
-}
-
-/*
- * Savepoints make multi-statement operations atomic both inside the caller's transaction
- * (storeq batches) and in autocommit mode (tests, the dlq CLI), where the outermost
- * savepoint is itself the transaction.
- */
-static int sp_begin(struct sq_store *s)
-{
-	return run_id(s, S_SP_BEGIN, "savepoint");
-}
-
-static int sp_end(struct sq_store *s, int rc)
-{
-	if (rc == 0) {
-		int r = run_id(s, S_SP_RELEASE, "release");
-		if (r == 0)
-			return 0;
-		rc = r;
-	}
-	/* SQLITE_FULL/IOERR may already have rolled the whole transaction back. */
-	if (!sqlite3_get_autocommit(s->db)) {
-		if (run_id(s, S_SP_ROLLBACK_TO, "rollback to savepoint") == 0)
-			run_id(s, S_SP_RELEASE, "release after rollback");
-	}
-	return rc;
-}
-
-static int dup_col(sqlite3_stmt *stmt, int col, char **out)
-{
-	*out = NULL;
-	if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
-		return 0;
-	const unsigned char *t = sqlite3_column_text(stmt, col);
-	if (!t)
-		return CG_ENOMEM;
-	size_t n = (size_t)sqlite3_column_bytes(stmt, col);
-	char *p = malloc(n + 1);
-	if (!p)
-		return CG_ENOMEM;
-	memcpy(p, t, n);
-	p[n] = '\0';
-	*out = p;
-	return 0;
-}
-
-/*
- * Steps stmt to its next row and makes room for element n of the growing array *v (elements of
- * elem bytes, first capacity first, never more than max when max > 0). Returns 1 for a row,
- * 0 when the rows are done, or a negative enum cg_err.
- */
-static int next_row(struct sq_store *s, sqlite3_stmt *stmt, const char *what, void **v, size_t *cap, size_t n,
-		    size_t elem, size_t first, size_t max)
-{
-	int r = sqlite3_step(stmt);
-	if (r == SQLITE_DONE)
-		return 0;
-	if (r != SQLITE_ROW)
-		return fail_rc(s, r, what);
-	if (n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : first;
-		if (max && ncap > max)
-			ncap = max;
-		void *nv = realloc(*v, ncap * elem);
-		if (!nv)
-			return CG_ENOMEM;
-		*v = nv;
-		*cap = ncap;
-	}
-	return 1;
-}
-
-/* Reads EV_COLS starting at column c0 (id first). */
-static int read_event(sqlite3_stmt *stmt, int c0, struct cg_store_event *ev)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->id = sqlite3_column_int64(stmt, c0);
-	ev->status = sqlite3_column_int(stmt, c0 + 3);
-	ev->priority = sqlite3_column_int(stmt, c0 + 4);
-	ev->received_ms = sqlite3_column_int64(stmt, c0 + 7);
-	ev->attempts = sqlite3_column_int(stmt, c0 + 8);
-	ev->next_ms = sqlite3_column_int64(stmt, c0 + 9);
-	ev->step = sqlite3_column_int(stmt, c0 + 10);
-	if (dup_col(stmt, c0 + 1, &ev->source) || dup_col(stmt, c0 + 2, &ev->dedup_key) ||
-	    dup_col(stmt, c0 + 5, &ev->severity) || dup_col(stmt, c0 + 6, &ev->payload) ||
-	    dup_col(stmt, c0 + 11, &ev->last_error)) {
-		cg_store_event_cleanup(ev);
-		return CG_ENOMEM;
-	}
-	return 0;
-}
-
-static int read_dead(sqlite3_stmt *stmt, struct cg_dead_letter *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->id = sqlite3_column_int64(stmt, 0);
-	int rc = read_event(stmt, 1, &d->ev);
-	if (rc)
-		return rc;
-	d->http_status = sqlite3_column_int(stmt, 13);
-	d->failed_ms = sqlite3_column_int64(stmt, 15);
-	if (dup_col(stmt, 14, &d->reason)) {
-		cg_dead_letter_cleanup(d);
-		return CG_ENOMEM;
-	}
-	return 0;
-}
-
-static int read_case(sqlite3_stmt *stmt, struct cg_store_case *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->state = sqlite3_column_int(stmt, 3);
-	c->priority = sqlite3_column_int(stmt, 4);
-	c->generation = sqlite3_column_int(stmt, 5);
-	c->created_ms = sqlite3_column_int64(stmt, 8);
-	c->closed_ms = sqlite3_column_int64(stmt, 9);
-	c->last_fire_ms = sqlite3_column_int64(stmt, 10);
-	c->last_comment_ms = sqlite3_column_int64(stmt, 11);
-	c->fires = sqlite3_column_int64(stmt, 12);
-	c->pending_repeats = sqlite3_column_int64(stmt, 13);
-	c->first_pending_ms = sqlite3_column_int64(stmt, 14);
-	c->action_flags = sqlite3_column_int64(stmt, 17);
-	c->sent_ms = sqlite3_column_int64(stmt, 18);
-	c->confirmed_ms = sqlite3_column_int64(stmt, 19);
-	if ((dup_col(stmt, 0, &c->dedup_key) || dup_col(stmt, 1, &c->case_id) || dup_col(stmt, 2, &c->case_key) ||
-	    dup_col(stmt, 6, &c->marker) || dup_col(stmt, 7, &c->prev_case_key) ||
-	    dup_col(stmt, 15, &c->last_summary)) || dup_col(stmt, 16, &c->prev_case_id)) {
-		cg_store_case_cleanup(c);
-		return CG_ENOMEM;
-	}
-	return 0;
-}
-
-static int64_t clamp_limit(size_t limit)
-{
-	return limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit;
-}
-
-/* ---- transactions ---- */
-
-static int sq_begin(struct cg_store *st)
-{
-	return run_id(sq(st), S_BEGIN, "begin");
-}
-
-static int sq_commit(struct cg_store *st)
-{
-	return run_id(sq(st), S_COMMIT, "commit");
-}
-
-static int sq_rollback(struct cg_store *st)
-{
-	struct sq_store *s = sq(st);
-	/* Errors such as SQLITE_FULL can end the transaction by themselves. */
-	if (sqlite3_get_autocommit(s->db))
-		return 0;
-	return run_id(s, S_ROLLBACK, "rollback");
-}
-
-/* ---- events ---- */
-
-static int sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int64_t *ids = NULL;
-	int rc;
-
-	if (n == 0)
-		return 0;
-	if (!evs)
-		return CG_EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!evs[i].source || !evs[i].dedup_key)
-			return CG_EINVAL;
-	ids = calloc(n, sizeof(*ids));
-	if (!ids)
-		return CG_ENOMEM;
-	/* A savepoint makes several inserts one unit inside a caller's transaction; one INSERT
-	 * is atomic by itself (the usual webhook carries one alert). */
-	int sp = n > 1;
-	if ((rc = stmt_get(s, S_ENQ, &stmt)) || (sp && (rc = sp_begin(s))))
-		goto out;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		const struct cg_store_event *e = &evs[i];
-		sqlite3_bind_text(stmt, 1, e->source, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 2, e->dedup_key, -1, SQLITE_STATIC);
-		sqlite3_bind_int(stmt, 3, e->status);
-		sqlite3_bind_int(stmt, 4, e->priority);
-		sqlite3_bind_text(stmt, 5, e->severity, -1, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 6, e->payload, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 7, e->received_ms);
-		sqlite3_bind_int(stmt, 8, e->attempts);
-		sqlite3_bind_int64(stmt, 9, e->next_ms);
-		sqlite3_bind_int(stmt, 10, e->step);
-		sqlite3_bind_text(stmt, 11, e->last_error, -1, SQLITE_STATIC);
-		rc = run(s, stmt, "enqueue", NULL);
-		if (rc == 0)
-			ids[i] = sqlite3_last_insert_rowid(s->db);
-	}
-	if (sp)
-		rc = sp_end(s, rc);
-	if (rc == 0)
-		for (size_t i = 0; i < n; i++)
-			evs[i].id = ids[i];
-out:
-	free(ids);
-	return rc;
-}
-
-static int sq_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *sel = NULL, *upd = NULL;
-	struct cg_store_event *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	if (limit == 0) {
-		*out = NULL;
-		*nout = 0;
-		return 0;
-	}
-	if ((rc = stmt_get(s, S_CLAIM_SEL, &sel)) || (rc = stmt_get(s, S_CLAIM_UPD, &upd)))
-		return rc;
-	if ((rc = sp_begin(s)))
-		return rc;
-	/* Read every row first: updating rows of the index being scanned is not defined. */
-	sqlite3_bind_int64(sel, 1, now_ms);
-	sqlite3_bind_int64(sel, 2, clamp_limit(limit));
-	int more;
-	while ((more = next_row(s, sel, "claim", (void **)&v, &cap, n, sizeof(*v), 16, limit)) > 0) {
-		if ((rc = read_event(sel, 0, &v[n])))
-			break;
-		n++;
-	}
-	if (more < 0)
-		rc = more;
-	stmt_done(sel);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		sqlite3_bind_int64(upd, 1, v[i].id);
-		rc = run(s, upd, "claim mark", NULL);
-	}
-	rc = sp_end(s, rc);
-	if (rc) {
-		cg_store_events_free(v, n);
-		return rc;
-	}
-	if (n == 0) {
-		free(v);
-		v = NULL;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
-static int sq_next_due_ms(struct cg_store *st, int64_t *out)
-{
-	int64_t v;
-	int is_null;
-	int rc = query_i64(sq(st), S_NEXT_DUE, &v, &is_null);
-	if (rc)
-		return rc;
-	if (is_null)
-		return CG_ENOENT;
-	*out = v;
-	return 0;
-}
-
-static int sq_event_step(struct cg_store *st, int64_t id, int step)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_STEP, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int(stmt, 2, step);
-	if ((rc = run(s, stmt, "event step", &changes)))
-		return rc;
-	return changes ? 0 : CG_ENOENT;
-}
-
-/* Deletes an event and hands the head role of its key to the next one. Inside a savepoint. */
-static int delete_event(struct sq_store *s, int64_t id)
-{
-	sqlite3_stmt *head = NULL, *del = NULL, *promote = NULL;
-	char *key = NULL;
-	int was_head = 0, rc;
-
-	if ((rc = stmt_get(s, S_EV_HEAD, &head)) || (rc = stmt_get(s, S_EV_DEL, &del)) ||
-	    (rc = stmt_get(s, S_PROMOTE, &promote)))
-		return rc;
-	sqlite3_bind_int64(head, 1, id);
-	int r = sqlite3_step(head);
-	if (r == SQLITE_ROW) {
-		was_head = sqlite3_column_int(head, 1);
-		rc = dup_col(head, 0, &key);
-	} else if (r == SQLITE_DONE) {
-		rc = CG_ENOENT;
-	} else {
-		rc = fail_rc(s, r, "event lookup");
-	}
-	stmt_done(head);
-	if (rc)
-		goto out;
-	sqlite3_bind_int64(del, 1, id);
-	if ((rc = run(s, del, "event delete", NULL)))
-		goto out;
-	if (was_head && key) {
-		sqlite3_bind_text(promote, 1, key, -1, SQLITE_STATIC);
-		rc = run(s, promote, "event promote", NULL);
-	}
-out:
-	free(key);
-	return rc;
-}
-
-static int sq_event_done(struct cg_store *st, int64_t id)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *dl = NULL;
-	int rc = stmt_get(s, S_DELIVERED, &dl);
-	if (rc || (rc = sp_begin(s)))
-		return rc;
-	sqlite3_bind_int64(dl, 1, id);
-	sqlite3_bind_int64(dl, 2, wall_ms());
-	rc = run(s, dl, "delivery record", NULL);
-	return sp_end(s, rc ? rc : delete_event(s, id));
-}
-
-static int fix_head(struct sq_store *s, int64_t id)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc = stmt_get(s, S_FIX_HEAD, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	return run(s, stmt, "fix head", NULL);
-}
-
-static int sq_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_RETRY, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int64(stmt, 2, next_ms);
-	sqlite3_bind_text(stmt, 3, err, -1, SQLITE_STATIC);
-	if ((rc = run(s, stmt, "event retry", &changes)))
-		return rc;
-	if (!changes)
-		return CG_ENOENT;
-	/* A dead letter retried while this event was in flight waits behind it with a lower id:
-	 * hand it the head now that the key is idle. */
-	return fix_head(s, id);
-}
-
-static int sq_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_DEFER, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int64(stmt, 2, next_ms);
-	sqlite3_bind_text(stmt, 3, why, -1, SQLITE_STATIC);
-	if ((rc = run(s, stmt, "event defer", &changes)))
-		return rc;
-	if (!changes)
-		return CG_ENOENT;
-	return fix_head(s, id);
-}
-
-static int sq_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_DEAD_INS, &stmt);
-	if (rc || (rc = sp_begin(s)))
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int(stmt, 2, http_status);
-	sqlite3_bind_text(stmt, 3, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, wall_ms());
-	rc = run(s, stmt, "dead letter insert", &changes);
-	if (rc == 0 && changes == 0)
-		rc = CG_ENOENT;
-	if (rc == 0)
-		rc = delete_event(s, id);
-	return sp_end(s, rc);
-}
-
-/* ---- cases ---- */
-
-static int case_query(struct sq_store *s, enum stmt_id id, const char *arg, struct cg_store_case *out)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-	if (!arg)
-		return CG_EINVAL;
-	if ((rc = stmt_get(s, id, &stmt)))
-		return rc;
-	sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
-	int r = sqlite3_step(stmt);
-	if (r == SQLITE_ROW) {
-		struct cg_store_case c;
-		rc = read_case(stmt, &c);
-		if (rc == 0)
-			*out = c;
-	} else if (r == SQLITE_DONE) {
-		rc = CG_ENOENT;
-	} else {
-		rc = fail_rc(s, r, "case lookup");
-	}
-	stmt_done(stmt);
-	return rc;
-}
-
-static int sq_case_get(struct cg_store *st, const char *dedup_key, struct cg_store_case *out)
-{
-	return case_query(sq(st), S_CASE_GET, dedup_key, out);
-}
-
-static int sq_case_find_by_key(struct cg_store *st, const char *case_key, struct cg_store_case *out)
-{
-	return case_query(sq(st), S_CASE_BY_KEY, case_key, out);
-}
-
-static int sq_case_put(struct cg_store *st, const struct cg_store_case *c)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-	if (!c || !c->dedup_key)
-		return CG_EINVAL;
-	if ((rc = stmt_get(s, S_CASE_PUT, &stmt)))
-		return rc;
-	sqlite3_bind_text(stmt, 1, c->dedup_key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, c->case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, c->case_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 4, c->state);
-	sqlite3_bind_int(stmt, 5, c->priority);
-	sqlite3_bind_int(stmt, 6, c->generation);
-	sqlite3_bind_text(stmt, 7, c->marker, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 8, c->prev_case_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 9, c->created_ms);
-	sqlite3_bind_int64(stmt, 10, c->closed_ms);
-	sqlite3_bind_int64(stmt, 11, c->last_fire_ms);
-	sqlite3_bind_int64(stmt, 12, c->last_comment_ms);
-	sqlite3_bind_int64(stmt, 13, c->fires);
-	sqlite3_bind_int64(stmt, 14, c->pending_repeats);
-	sqlite3_bind_int64(stmt, 15, c->first_pending_ms);
-	sqlite3_bind_text(stmt, 16, c->last_summary, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 17, c->prev_case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 18, c->action_flags);
-	sqlite3_bind_int64(stmt, 19, c->sent_ms);
-	sqlite3_bind_int64(stmt, 20, c->confirmed_ms);
-	return run(s, stmt, "case put", NULL);
-}
-
-static int sq_case_mark_closed(struct cg_store *st, const char *dedup_key, const char *case_id, int64_t flag,
-			       int *marked)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc = stmt_get(s, S_CASE_MARK, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(stmt, 1, dedup_key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, case_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, flag);
-	int changes = 0;
-	rc = run(s, stmt, "case mark", &changes);
-	*marked = rc == 0 && changes > 0;
-	return rc;
-}
-
-static int sq_case_list_closed(struct cg_store *st, const char *key_prefix, int64_t closed_before,
-			       int64_t flags_clear, size_t limit, struct cg_store_case **out, size_t *nout)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	struct cg_store_case *v = NULL;
-	size_t n = 0;
-	int rc;
-
-	if (!key_prefix)
-		return CG_EINVAL;
-	if (limit > 1000)
-		limit = 1000;
-	if (limit && !(v = calloc(limit, sizeof(*v))))
-		return CG_ENOMEM;
-	if ((rc = stmt_get(s, S_CASE_CLOSED, &stmt))) {
-		free(v);
-		return rc;
-	}
-	sqlite3_bind_text(stmt, 1, key_prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, closed_before);
-	sqlite3_bind_int64(stmt, 3, flags_clear);
-	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
-	while (n < limit) {
-		int r = sqlite3_step(stmt);
-		if (r == SQLITE_DONE)
-			break;
-		if (r != SQLITE_ROW) {
-			rc = fail_rc(s, r, "closed case list");
-			break;
-		}
-		if ((rc = read_case(stmt, &v[n])))
-			break;
-		n++;
-	}
-	stmt_done(stmt);
-	if (rc) {
-		cg_store_cases_free(v, n);
-		return rc;
-	}
-	if (n == 0) {
-		free(v);
-		v = NULL;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
-/* ---- stats ---- */
-
-static int sq_stats(struct cg_store *st, struct cg_store_stats *out)
-{
-	struct sq_store *s = sq(st);
-	struct cg_store_stats r = {0};
-	int64_t pages = 0, psize = 0;
-	int is_null = 0, rc;
-
-	if ((rc = query_i64(s, S_ST_COUNT, &r.pending, NULL)) || (rc = query_i64(s, S_ST_INFLIGHT, &r.inflight, NULL)) ||
-	    (rc = query_i64(s, S_ST_OLDEST, &r.oldest_ms, &is_null)) || (rc = query_i64(s, S_ST_DEAD, &r.dead, NULL)) ||
-	    (rc = query_i64(s, S_ST_CASES, &r.cases, NULL)) || (rc = query_i64(s, S_ST_PAGES, &pages, NULL)) ||
-	    (rc = query_i64(s, S_ST_PSIZE, &psize, NULL)))
-		return rc;
-	if (is_null)
-		r.oldest_ms = 0;
-	r.bytes = (uint64_t)pages * (uint64_t)psize;
-	/* The WAL holds committed pages not yet checkpointed: part of what the disk holds. */
-	char wal[4096];
-	struct stat sb;
-	if (snprintf(wal, sizeof(wal), "%s-wal", s->path) < (int)sizeof(wal) && stat(wal, &sb) == 0)
-		r.bytes += (uint64_t)sb.st_size;
-	*out = r;
-	return 0;
-}
-
-/* ---- dead letters ---- */
-
-static int sq_dead_list(struct cg_store *st, size_t limit, struct cg_dead_letter **out, size_t *nout)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	struct cg_dead_letter *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	if ((rc = stmt_get(s, S_DL_LIST, &stmt)))
-		return rc;
-	sqlite3_bind_int64(stmt, 1, clamp_limit(limit));
-	int more;
-	while ((more = next_row(s, stmt, "dead letter list", (void **)&v, &cap, n, sizeof(*v), 16, 0)) > 0) {
-		if ((rc = read_dead(stmt, &v[n])))
-			break;
-		n++;
-	}
-	if (more < 0)
-		rc = more;
-	stmt_done(stmt);
-	if (rc) {
-		cg_dead_letters_free(v, n);
-		return rc;
-	}
-	if (n == 0) {
-		free(v);
-		v = NULL;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
-static int sq_dead_get(struct cg_store *st, int64_t id, struct cg_dead_letter *out)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-	if ((rc = stmt_get(s, S_DL_GET, &stmt)))
-		return rc;
-	sqlite3_bind_int64(stmt, 1, id);
-	int r = sqlite3_step(stmt);
-	if (r == SQLITE_ROW) {
-		struct cg_dead_letter d;
-		rc = read_dead(stmt, &d);
-		if (rc == 0)
-			*out = d;
-	} else if (r == SQLITE_DONE) {
-		rc = CG_ENOENT;
-	} else {
-		rc = fail_rc(s, r, "dead letter get");
-	}
-	stmt_done(stmt);
-	return rc;
-}
-
-static int sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *ins = NULL, *del = NULL;
-	int changes = 0, rc;
-	if ((rc = stmt_get(s, S_DL_REQUEUE, &ins)) || (rc = stmt_get(s, S_DL_DEL, &del)) || (rc = sp_begin(s)))
-		return rc;
-	sqlite3_bind_int64(ins, 1, id);
-	sqlite3_bind_int64(ins, 2, now_ms);
-	rc = run(s, ins, "dead letter requeue", &changes);
-	if (rc == 0 && changes == 0)
-		rc = CG_ENOENT;
-	if (rc == 0)
-		rc = fix_head(s, sqlite3_last_insert_rowid(s->db));
-	if (rc == 0) {
-		sqlite3_bind_int64(del, 1, id);
-		rc = run(s, del, "dead letter delete", NULL);
-	}
-	return sp_end(s, rc);
-}
-
-static int sq_probe(struct cg_store *st)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *ins = NULL, *del = NULL;
-	int rc;
-	if ((rc = stmt_get(s, S_PROBE_INS, &ins)) || (rc = stmt_get(s, S_PROBE_DEL, &del)) || (rc = sp_begin(s)))
-		return rc;
-	rc = run(s, ins, "probe insert", NULL);
-	if (rc == 0)
-		rc = run(s, del, "probe delete", NULL);
-	return sp_end(s, rc);
-}
-
-static int sq_dead_drop(struct cg_store *st, int64_t id)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *del = NULL;
-	int changes = 0;
-	int rc = stmt_get(s, S_DL_DEL, &del);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(del, 1, id);
-	if ((rc = run(s, del, "dead letter drop", &changes)))
-		return rc;
-	return changes ? 0 : CG_ENOENT;
-}
-
-/* ---- seen ---- */
-
-static int sq_seen(struct cg_store *st, const char *ns, const char *id, int64_t now_ms, int *was_seen)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int changes = 0, rc;
-
-	if (!ns || !id)
-		return CG_EINVAL;
-	/* Opportunistic pruning keeps the table bounded without a timer of its own. */
-	if (s->last_prune_ms == 0 || now_ms - s->last_prune_ms >= SEEN_PRUNE_EVERY_MS || now_ms < s->last_prune_ms) {
-		if ((rc = stmt_get(s, S_SEEN_PRUNE, &stmt)))
-			return rc;
-		sqlite3_bind_int64(stmt, 1, now_ms - SEEN_TTL_MS);
-		sqlite3_bind_int64(stmt, 2, now_ms - CG_SEEN_REPLAY_TTL_MS);
-		sqlite3_bind_text(stmt, 3, CG_SEEN_REPLAY_PREFIX, -1, SQLITE_STATIC);
-		if ((rc = run(s, stmt, "seen prune", NULL)))
-			return rc;
-		s->last_prune_ms = now_ms;
-	}
-	if ((rc = stmt_get(s, S_SEEN_INS, &stmt)))
-		return rc;
-	sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, now_ms);
-	if ((rc = run(s, stmt, "seen insert", &changes)))
-		return rc;
-	*was_seen = changes == 0;
-	return 0;
-}
-
-/* ---- per-source summary ---- */
-
-static int sq_source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	struct cg_store_source_stat *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	if ((rc = stmt_get(s, S_SOURCE_STATS, &stmt)))
-		return rc;
-	int more;
-	while ((more = next_row(s, stmt, "source stats", (void **)&v, &cap, n, sizeof(*v), 8, 0)) > 0) {
-		struct cg_store_source_stat *x = &v[n];
-		memset(x, 0, sizeof(*x));
-		n++;
-		x->pending = sqlite3_column_int64(stmt, 1);
-		x->oldest_ms = sqlite3_column_int64(stmt, 2); /* NULL reads as 0 */
-		x->dead = sqlite3_column_int64(stmt, 3);
-		x->delivered = sqlite3_column_int64(stmt, 4);
-		x->last_delivered_ms = sqlite3_column_int64(stmt, 5);
-		if ((rc = dup_col(stmt, 0, &x->source)) || (rc = dup_col(stmt, 6, &x->last_dedup_key)) ||
-		    (rc = dup_col(stmt, 7, &x->last_case_key)))
-			break;
-	}
-	if (more < 0)
-		rc = more;
-	stmt_done(stmt);
-	if (rc) {
-		cg_store_source_stats_free(v, n);
-		return rc;
-	}
-	if (n == 0) {
-		free(v);
-		v = NULL;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
-static int sq_note_put(struct cg_store *st, const char *name, const char *value)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc = stmt_get(s, value ? S_NOTE_PUT : S_NOTE_DEL, &stmt);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	if (value) {
-		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 3, wall_ms());
-	}
-	return run(s, stmt, "note", NULL);
-}
-
-static int sq_note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	struct cg_store_note *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-
-	if ((rc = stmt_get(s, S_NOTE_LIST, &stmt)))
-		return rc;
-	int more;
-	while ((more = next_row(s, stmt, "notes", (void **)&v, &cap, n, sizeof(*v), 8, 0)) > 0) {
-		struct cg_store_note *x = &v[n];
-		memset(x, 0, sizeof(*x));
-		n++;
-		x->updated_ms = sqlite3_column_int64(stmt, 3);
-		if ((rc = dup_col(stmt, 0, &x->replica)) || (rc = dup_col(stmt, 1, &x->name)) ||
-		    (rc = dup_col(stmt, 2, &x->value)))
-			break;
-	}
-	if (more < 0)
-		rc = more;
-	stmt_done(stmt);
-	if (rc) {
-		cg_store_notes_free(v, n);
-		return rc;
-	}
-	*out = n ? v : NULL;
-	if (!n)
-		free(v);
-	*nout = n;
-	return 0;
-}
-
-/* The newest id recorded under ns (e.g. the dedup key a mail's Message-ID led to). */
-static int sq_seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id)
-{
-	struct sq_store *s = sq(st);
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-	if (!ns || !id)
-		return CG_EINVAL;
-	if ((rc = stmt_get(s, S_SEEN_GET, &stmt)))
-		return rc;
-	sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
-	/* Entries past their time are gone for seen() too, whether or not pruning ran yet. */
-	sqlite3_bind_int64(stmt, 2, now_ms - SEEN_TTL_MS);
-	int r = sqlite3_step(stmt);
-	if (r == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(stmt, 0);
-		char *copy = strdup(v ? v : "");
-		stmt_done(stmt);
-		if (!copy)
-			return CG_ENOMEM;
-		*id = copy;
-		return 0;
-	}
-	if (r != SQLITE_DONE) {
-		rc = fail_rc(s, r, "seen get");
-		stmt_done(stmt);
-		return rc;
-	}
-	stmt_done(stmt);
-	return CG_ENOENT;
-}
-
-/* ---- background checkpoints ---- */
-
-static void *ckpt_main(void *arg)
-{
-	struct sq_ckpt *c = arg;
-	pthread_mutex_lock(&c->mu);
-	for (;;) {
-		while (!c->wanted && !c->stop)
-			pthread_cond_wait(&c->cond, &c->mu);
-		if (c->stop)
-			break;
-		c->wanted = 0;
-		c->running = 1;
-		pthread_mutex_unlock(&c->mu);
-		int nlog = 0, nckpt = 0;
-		int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-			CG_LOG_WARN("checkpoint: %s (retried after the next commits)", sqlite3_errstr(rc));
-		pthread_mutex_lock(&c->mu);
-		c->running = 0;
-	}
-	pthread_mutex_unlock(&c->mu);
-	return NULL;
-}
-
-static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int frames)
-{
-	struct sq_store *s = ud;
-	struct sq_ckpt *c = s->ckpt;
-	if (frames >= CKPT_INLINE_FRAMES) {
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		return SQLITE_OK;
-	}
-	if (frames >= CKPT_FRAMES) {
-		pthread_mutex_lock(&c->mu);
-		if (!c->running && !c->wanted) {
-			c->wanted = 1;
-			pthread_cond_signal(&c->cond);
-		}
-		pthread_mutex_unlock(&c->mu);
-	}
-	return SQLITE_OK;
-}
-
-static void ckpt_stop(struct sq_store *s)
-{
-	struct sq_ckpt *c = s->ckpt;
-	if (!c)
-		return;
-	sqlite3_wal_hook(s->db, NULL, NULL);
-	pthread_mutex_lock(&c->mu);
-	c->stop = 1;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->mu);
-	pthread_join(c->thread, NULL);
-	sqlite3_close(c->db);
-	pthread_cond_destroy(&c->cond);
-	pthread_mutex_destroy(&c->mu);
-	free(c);
-	s->ckpt = NULL;
-}
-
-/* Starts the checkpointer; on any failure SQLite's auto-checkpoint stays in charge. */
-static void ckpt_start(struct sq_store *s)
-{
-	struct sq_ckpt *c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
-	if (sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		sqlite3_close(c->db);
-		free(c);
-		return;
-	}
-	sqlite3_busy_timeout(c->db, 1000);
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cond, NULL);
-	if (sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK ||
-	    pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
-		sqlite3_close(c->db);
-		pthread_cond_destroy(&c->cond);
-		pthread_mutex_destroy(&c->mu);
-		free(c);
-		return;
-	}
-	s->ckpt = c;
-	sqlite3_wal_hook(s->db, ckpt_hook, s); /* replaces the auto-checkpoint */
-}
-
-/* ---- open / close ---- */
 
 static void sq_close(struct cg_store *st)
 {
 	struct sq_store *s = sq(st);
 	if (!s)
 		return;
-	ckpt_stop(s);
-	for (int i = 0; i < S_COUNT_; i++)
-		sqlite3_finalize(s->stmts[i]);
+	cg_sq_ckpt_stop(s);
+	cg_sq_stmts_close(s);
 	if (s->db) {
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1342,33 +44,33 @@ static void sq_close(struct cg_store *st)
 static const struct cg_store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.enqueue = sq_enqueue,
-	.claim = sq_claim,
-	.next_due_ms = sq_next_due_ms,
-	.event_step = sq_event_step,
-	.event_done = sq_event_done,
-	.event_retry = sq_event_retry,
-	.event_dead = sq_event_dead,
-	.case_get = sq_case_get,
-	.case_put = sq_case_put,
-	.case_find_by_key = sq_case_find_by_key,
-	.stats = sq_stats,
-	.dead_list = sq_dead_list,
-	.dead_get = sq_dead_get,
-	.dead_retry = sq_dead_retry,
-	.dead_drop = sq_dead_drop,
-	.seen = sq_seen,
-	.probe = sq_probe,
-	.case_list_closed = sq_case_list_closed,
-	.case_mark_closed = sq_case_mark_closed,
-	.seen_get = sq_seen_get,
-	.source_stats = sq_source_stats,
-	.event_defer = sq_event_defer,
-	.note_put = sq_note_put,
-	.note_list = sq_note_list,
+	.begin = cg_sq_begin,
+	.commit = cg_sq_commit,
+	.rollback = cg_sq_rollback,
+	.enqueue = cg_sq_enqueue,
+	.claim = cg_sq_claim,
+	.next_due_ms = cg_sq_next_due_ms,
+	.event_step = cg_sq_event_step,
+	.event_done = cg_sq_event_done,
+	.event_retry = cg_sq_event_retry,
+	.event_dead = cg_sq_event_dead,
+	.case_get = cg_sq_case_get,
+	.case_put = cg_sq_case_put,
+	.case_find_by_key = cg_sq_case_find_by_key,
+	.stats = cg_sq_stats,
+	.dead_list = cg_sq_dead_list,
+	.dead_get = cg_sq_dead_get,
+	.dead_retry = cg_sq_dead_retry,
+	.dead_drop = cg_sq_dead_drop,
+	.seen = cg_sq_seen,
+	.probe = cg_sq_probe,
+	.case_list_closed = cg_sq_case_list_closed,
+	.case_mark_closed = cg_sq_case_mark_closed,
+	.seen_get = cg_sq_seen_get,
+	.source_stats = cg_sq_source_stats,
+	.event_defer = cg_sq_event_defer,
+	.note_put = cg_sq_note_put,
+	.note_list = cg_sq_note_list,
 };
 
 /* mkdir -p with mode 0700 for the components it creates. */
@@ -1396,58 +98,48 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-static int exec_sql(struct sq_store *s, const char *sql, char *err, size_t errlen)
+/* A store for dir/casegate.db, not yet open. */
+static int sq_new(const char *dir, struct sq_store **out)
 {
-	char *msg = NULL;
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", s->path, msg ? msg : sqlite3_errstr(rc));
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s", err);
-		sqlite3_free(msg);
-		return map_sqlite(rc);
+	struct sq_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return CG_ENOMEM;
+	s->base.ops = &sq_ops;
+	size_t plen = strlen(dir) + sizeof("/casegate.db");
+	s->path = malloc(plen);
+	if (!s->path) {
+		free(s);
+		return CG_ENOMEM;
 	}
+	snprintf(s->path, plen, "%s/casegate.db", dir);
+	*out = s;
 	return 0;
 }
 
-static int migrate(struct sq_store *s, char *err, size_t errlen)
+/* Opens s's file (flags of sqlite3_open_v2). */
+static int sq_connect(struct sq_store *s, int flags, char *err, size_t errlen)
 {
-	sqlite3_stmt *stmt = NULL;
-	int version = 0;
-	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL);
-	if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
-		version = sqlite3_column_int(stmt, 0);
-	else
-		rc = SQLITE_ERROR;
-	sqlite3_finalize(stmt);
+	int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
 	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: cannot read schema version: %s", s->path, sqlite3_errmsg(s->db));
-		return map_sqlite(sqlite3_errcode(s->db));
+		snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		return cg_sq_map(rc);
 	}
-	if (version > SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s: schema version %d is newer than this casegate (%d)", s->path, version,
-			 SCHEMA_VERSION);
-		return CG_EINVAL;
-	}
-	for (int v = version; v < SCHEMA_VERSION; v++) {
-		char set[64];
-		snprintf(set, sizeof(set), "PRAGMA user_version = %d", v + 1);
-		if ((rc = exec_sql(s, "BEGIN IMMEDIATE", err, errlen)))
-			return rc;
-		if ((rc = exec_sql(s, migrations[v], err, errlen)) || (rc = exec_sql(s, set, err, errlen)) ||
-		    (rc = exec_sql(s, "COMMIT", err, errlen))) {
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-			return rc;
-		}
-		CG_LOG_INFO("%s: schema migrated to version %d", s->path, v + 1);
-	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* A second process (the dlq CLI) may hold the write lock briefly. */
+	sqlite3_busy_timeout(s->db, 5000);
 	return 0;
 }
 
-/* recover: the daemon's open (in-flight events made pending again); 0: a tool's. */
-static int sq_open(const char *dir, int recover, struct cg_store **out, char *err, size_t errlen)
+/*
+ * create: the daemon's open: creates and migrates the file, makes what a previous process left
+ * in flight pending again, checkpoints in the background. 0: a tool's open of an existing store
+ * next to a running daemon: no creation, no migration, nothing in flight touched.
+ */
+static int sq_open(const char *dir, int create, struct cg_store **out, char *err, size_t errlen)
 {
 	struct sq_store *s = NULL;
 	char scratch[1];
+	struct stat sb;
 	int rc;
 
 	if (!err || errlen == 0) {
@@ -1459,63 +151,27 @@ static int sq_open(const char *dir, int recover, struct cg_store **out, char *er
 		snprintf(err, errlen, "no store directory");
 		return CG_EINVAL;
 	}
-	if (mkdir_p(dir) != 0) {
+	if (create && mkdir_p(dir) != 0) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return CG_EIO;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return CG_ENOMEM;
-	s->base.ops = &sq_ops;
-	size_t plen = strlen(dir) + sizeof("/casegate.db");
-	s->path = malloc(plen);
-	if (!s->path) {
-		rc = CG_ENOMEM;
+	if ((rc = sq_new(dir, &s)))
+		return rc;
+	if (!create && stat(s->path, &sb) != 0) {
+		snprintf(err, errlen, "%s: no store (has casegate run with this state_dir?)", s->path);
+		rc = CG_ENOENT;
 		goto fail;
 	}
-	snprintf(s->path, plen, "%s/casegate.db", dir);
-
-	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		rc = map_sqlite(rc);
+	if ((rc = sq_connect(s, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), err, errlen)) ||
+	    (rc = create ? cg_sq_schema_create(s, err, errlen) : cg_sq_schema_check(s, err, errlen)))
 		goto fail;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	/* A second process (the dlq CLI) may hold the write lock briefly. */
-	sqlite3_busy_timeout(s->db, 5000);
-	if ((rc = exec_sql(s, "PRAGMA journal_mode = WAL", err, errlen)) ||
-	    (rc = exec_sql(s, "PRAGMA synchronous = FULL", err, errlen)) ||
-	    (rc = exec_sql(s, "PRAGMA foreign_keys = OFF", err, errlen)))
-		goto fail;
-	if ((rc = migrate(s, err, errlen)))
-		goto fail;
-	/* Whatever a previous process had in flight it did not finish: make it pending again.
-	 * Only the daemon may: a tool's open would hand a running daemon's events out twice. */
-	if (recover && (rc = exec_sql(s, "UPDATE events SET inflight = 0 WHERE inflight = 1", err, errlen)))
-		goto fail;
-	int reset = recover ? sqlite3_changes(s->db) : 0;
-	if (reset > 0)
-		CG_LOG_WARN("%s: %d event(s) left in flight by a previous run are pending again", s->path, reset);
-	/* is_head is derived data: a key without a head would never be claimed again, so check it
-	 * (one pass over events_key, ~50 ms for 100k events) rather than trust it. Keys with an
-	 * event in flight (a running daemon's, seen by a tool) keep their head: a retried dead
-	 * letter may wait there with a lower id until that event is done. */
-	if ((rc = exec_sql(s,
-			   "UPDATE events SET is_head = 1 - is_head"
-			   " WHERE is_head != (id IN (SELECT MIN(id) FROM events GROUP BY dedup_key))"
-			   " AND dedup_key NOT IN (SELECT dedup_key FROM events WHERE inflight = 1)",
-			   err, errlen)))
-		goto fail;
-	reset = sqlite3_changes(s->db);
-	if (reset > 0)
-		CG_LOG_WARN("%s: repaired the queue-head flag of %d event(s)", s->path, reset);
-	if (recover)
-		ckpt_start(s);
+	if (create)
+		cg_sq_ckpt_start(s);
 	*out = &s->base;
 	return 0;
 fail:
-	if (err[0])
+	/* A tool's caller decides what a missing store means (the CLI then creates one). */
+	if (create && err[0])
 		CG_LOG_ERR("open: %s", err);
 	sq_close(&s->base);
 	return rc;
@@ -1528,62 +184,7 @@ int cg_store_sqlite_open(const char *dir, struct cg_store **out, char *err, size
 
 int cg_store_sqlite_open_existing(const char *dir, struct cg_store **out, char *err, size_t errlen)
 {
-	struct sq_store *s = NULL;
-	char scratch[1];
-	sqlite3_stmt *stmt = NULL;
-	int rc;
-
-	if (!err || errlen == 0) {
-		err = scratch;
-		errlen = sizeof(scratch);
-	}
-	err[0] = '\0';
-	if (!dir || !out)
-		return CG_EINVAL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return CG_ENOMEM;
-	s->base.ops = &sq_ops;
-	size_t plen = strlen(dir) + sizeof("/casegate.db");
-	s->path = malloc(plen);
-	if (!s->path) {
-		rc = CG_ENOMEM;
-		goto fail;
-	}
-	snprintf(s->path, plen, "%s/casegate.db", dir);
-	struct stat sb;
-	if (stat(s->path, &sb) != 0) {
-		snprintf(err, errlen, "%s: no store (has casegate run with this state_dir?)", s->path);
-		rc = CG_ENOENT;
-		goto fail;
-	}
-	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		rc = map_sqlite(rc);
-		goto fail;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, 5000);
-	int version = -1;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK &&
-	    sqlite3_step(stmt) == SQLITE_ROW)
-		version = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
-	if (version < 1 || version > SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s: schema version %d is not one this casegate reads (1..%d)", s->path, version,
-			 SCHEMA_VERSION);
-		rc = CG_EINVAL;
-		goto fail;
-	}
-	/* journal_mode is a property of the file (WAL already); synchronous is per connection. */
-	if ((rc = exec_sql(s, "PRAGMA synchronous = FULL", err, errlen)))
-		goto fail;
-	*out = &s->base;
-	return 0;
-fail:
-	sq_close(&s->base);
-	return rc;
+	return sq_open(dir, 0, out, err, errlen);
 }
 
 static struct sq_store *as_sqlite(struct cg_store *st)
@@ -1610,15 +211,10 @@ int cg_store_sqlite_set_max_pages(struct cg_store *st, int64_t pages, int64_t *o
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %" PRId64, pages);
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return fail_rc(s, rc, "max_page_count");
+		return cg_sq_fail(s, rc, "max_page_count");
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW && out)
 		*out = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail_rc(s, rc, "max_page_count");
-}
-
-int cg_store_sqlite_schema_version(void)
-{
-	return SCHEMA_VERSION;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : cg_sq_fail(s, rc, "max_page_count");
 }

@@ -1,0 +1,325 @@
+/* store_pg_events.c: the PostgreSQL store's queue: enqueue, claims as leases, progress and outcome, fencing. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "err.h"
+#include "sbuf.h"
+#include "store_pg_int.h"
+
+#define CG_LOG_COMPONENT "store-pg"
+#include "log.h"
+
+/* Appends one argument to an array literal (an element of a column of unnest()). */
+static void buf_arg(struct cg_sbuf *b, const struct cg_store_arg *a, int first)
+{
+	if (a->is_text)
+		cg_pg_buf_elem(b, a->text, first);
+	else
+		cg_pg_buf_i64(b, a->i, first);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int cg_pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
+{
+	struct pg_store *s = pg(st);
+	const char **keys = NULL;
+	int64_t *ids = NULL;
+	PGresult *r = NULL;
+	/* One array literal per column of unnest(): the id, then the event's arguments. */
+	struct cg_sbuf a[1 + CG_EV_NARGS] = {{0}};
+	struct cg_sbuf kb = {0};
+	int own = 0, rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = cg_store_events_check(evs, n)))
+		return rc;
+	keys = calloc(n, sizeof(*keys));
+	ids = calloc(n, sizeof(*ids));
+	if (!keys || !ids) {
+		rc = CG_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		keys[i] = evs[i].dedup_key;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	cg_sbuf_add(&kb, "{");
+	for (size_t i = 0; i < n; i++)
+		cg_pg_buf_elem(&kb, keys[i], i == 0);
+	cg_sbuf_add(&kb, "}");
+	if ((rc = cg_pg_tx_open(s, &own)))
+		goto out;
+	if (kb.oom) {
+		rc = CG_ENOMEM;
+		goto done;
+	}
+	if ((rc = cg_pg_lock_keys(s, kb.p, n)))
+		goto done;
+	/* Ids first, in order, so id order is the order of evs (per-key order). */
+	if ((rc = cg_pg_q(s, "enqueue ids", "SELECT nextval('events_id_seq') FROM generate_series(1, $1::int)",
+		    CG_ARGS(CG_ARG_I64(n)), &r)))
+		goto done;
+	if ((size_t)PQntuples(r) != n) {
+		PQclear(r);
+		rc = CG_EIO;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = cg_pg_get_i64(r, (int)i, 0);
+	PQclear(r);
+	qsort(ids, n, sizeof(*ids), cmp_i64);
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
+		cg_sbuf_add(&a[k], "{");
+	for (size_t i = 0; i < n; i++) {
+		struct cg_store_arg ev[CG_EV_NARGS];
+		cg_store_event_args(&evs[i], ev);
+		cg_pg_buf_i64(&a[0], ids[i], i == 0);
+		for (int k = 0; k < CG_EV_NARGS; k++)
+			buf_arg(&a[1 + k], &ev[k], i == 0);
+	}
+	struct cg_store_arg v[1 + CG_EV_NARGS];
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++) {
+		cg_sbuf_add(&a[k], "}");
+		if (a[k].oom) {
+			rc = CG_ENOMEM;
+			goto done;
+		}
+		v[k] = CG_ARG_TEXT(a[k].p);
+	}
+	/* The first event of a key in this statement is its head unless the key has events. */
+	rc = cg_pg_q(s, "enqueue",
+	       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
+	       " attempts, next_ms, step, last_error, is_head)"
+	       " SELECT u.id, u.source, u.k, u.status, u.priority, u.severity, u.payload, u.received_ms, u.attempts,"
+	       " u.next_ms, u.step, u.last_error,"
+	       " row_number() OVER (PARTITION BY u.k ORDER BY u.id) = 1"
+	       " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = u.k)"
+	       " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],"
+	       " $8::bigint[], $9::int[], $10::bigint[], $11::int[], $12::text[])"
+	       " AS u(id, source, k, status, priority, severity, payload, received_ms, attempts, next_ms, step,"
+	       " last_error)",
+	       v, 1 + CG_EV_NARGS, NULL);
+done:
+	rc = cg_pg_tx_close(s, own, rc);
+	if (rc == 0)
+		for (size_t i = 0; i < n; i++)
+			evs[i].id = ids[i];
+out:
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
+		free(a[k].p);
+	free(kb.p);
+	free(keys);
+	free(ids);
+	return rc;
+}
+
+static int cmp_due(const void *a, const void *b)
+{
+	const struct cg_store_event *x = a, *y = b;
+	if (x->next_ms != y->next_ms)
+		return x->next_ms < y->next_ms ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* A claimed event: CG_EV_COLS, then its claim token (the lease). */
+static int item_claimed(const struct cg_store_row *r, void *item)
+{
+	struct cg_store_event *ev = item;
+	int rc = cg_store_read_event(r, 0, ev);
+	if (rc == 0)
+		ev->lease = r->i64(r, 12);
+	return rc;
+}
+
+int cg_pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_store_event **out, size_t *nout)
+{
+	struct pg_store *s = pg(st);
+	const struct cg_store_rec claimed = {sizeof(struct cg_store_event), item_claimed, cg_store_rec_event.free};
+	void *items = NULL;
+	size_t n = 0;
+
+	if (limit == 0) {
+		*out = NULL;
+		*nout = 0;
+		return 0;
+	}
+	/* SKIP LOCKED: replicas claiming at once take different heads instead of waiting. */
+	int rc = cg_pg_q_rows(s, "claim",
+	       "WITH c AS (SELECT id FROM events WHERE is_head AND next_ms <= $1"
+	       " AND (claimed_by IS NULL OR lease_until < cg_now_ms())"
+	       " ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)"
+	       " UPDATE events e SET claimed_by = $3, lease_until = cg_now_ms() + $4,"
+	       " claim_token = nextval('claim_tokens') FROM c WHERE e.id = c.id"
+	       " RETURNING e.id, e.source, e.dedup_key, e.status, e.priority, e.severity, e.payload, e.received_ms,"
+	       " e.attempts, e.next_ms, e.step, e.last_error, e.claim_token",
+	       CG_ARGS(CG_ARG_I64(now_ms), CG_ARG_I64(limit > 100000 ? 100000 : (int64_t)limit), CG_ARG_TEXT(s->name),
+		       CG_ARG_I64(s->lease_ms)),
+	       &claimed, &items, &n);
+	if (rc)
+		return rc;
+	if (n)
+		qsort(items, n, sizeof(struct cg_store_event), cmp_due);
+	*out = items;
+	*nout = n;
+	return 0;
+}
+
+int cg_pg_next_due_ms(struct cg_store *st, int64_t *out)
+{
+	struct pg_store *s = pg(st);
+	PGresult *r = NULL;
+	int rc = cg_pg_q(s, "next due",
+		   "SELECT min(next_ms) FROM events WHERE is_head AND (claimed_by IS NULL OR lease_until < cg_now_ms())",
+		   NULL, 0, &r);
+	if (rc)
+		return rc;
+	if (PQgetisnull(r, 0, 0))
+		rc = CG_ENOENT;
+	else
+		*out = cg_pg_get_i64(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+int cg_pg_event_step(struct cg_store *st, int64_t id, int step)
+{
+	return cg_pg_q_one(pg(st), "event step", "UPDATE events SET step = $2 WHERE id = $1",
+		     CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(step)));
+}
+
+/* Deletes an event and hands the head role of its key to the next one. Key locked by caller. */
+static int delete_event(struct pg_store *s, int64_t id)
+{
+	PGresult *r = NULL;
+	int rc = cg_pg_q(s, "event delete",
+		   "WITH d AS (DELETE FROM events WHERE id = $1 RETURNING dedup_key, is_head),"
+		   " p AS (UPDATE events SET is_head = true WHERE id = (SELECT min(e.id) FROM events e JOIN d"
+		   " ON e.dedup_key = d.dedup_key WHERE d.is_head AND e.id <> $1) RETURNING id)"
+		   " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM p)",
+		   CG_ARGS(CG_ARG_I64(id)), &r);
+	if (rc)
+		return rc;
+	rc = cg_pg_get_i64(r, 0, 0) ? 0 : CG_ENOENT;
+	PQclear(r);
+	return rc;
+}
+
+/* Ends event id: sql ($1 the id, the arguments after it) first copies what outlives the event,
+ * then the event is deleted. CG_ENOENT when the event is gone. */
+static int end_event(struct pg_store *s, int64_t id, const char *what, const char *sql, const struct cg_store_arg *a,
+		     int n)
+{
+	int own = 0;
+	int rc = cg_pg_key_tx_open(s, KEY_OF_EVENT, id, &own);
+	if (rc)
+		return rc;
+	rc = cg_pg_q_one(s, what, sql, a, n);
+	if (rc == 0)
+		rc = delete_event(s, id);
+	return cg_pg_tx_close(s, own, rc);
+}
+
+int cg_pg_event_done(struct cg_store *st, int64_t id)
+{
+	struct pg_store *s = pg(st);
+	return end_event(s, id, "delivery record",
+			 "INSERT INTO deliveries (source, replica, delivered, last_ms, dedup_key)"
+			 " SELECT source, $2, 1, cg_now_ms(), dedup_key FROM events WHERE id = $1"
+			 " ON CONFLICT (source, replica) DO UPDATE SET delivered = deliveries.delivered + 1,"
+			 " last_ms = excluded.last_ms, dedup_key = excluded.dedup_key",
+			 CG_ARGS(CG_ARG_I64(id), CG_ARG_TEXT(s->name)));
+}
+
+/*
+ * The head of event id's key becomes its lowest id, unless an event of the key is claimed
+ * under a live lease (one at a time per key). A retried dead letter takes back its original,
+ * lower id and waits here for the key to be idle. Key locked by the caller.
+ */
+int cg_pg_fix_head(struct pg_store *s, int64_t id)
+{
+	return cg_pg_q(s, "fix head",
+		 "WITH k AS (SELECT dedup_key FROM events WHERE id = $1),"
+		 " m AS (SELECT min(e.id) AS id FROM events e JOIN k ON e.dedup_key = k.dedup_key)"
+		 " UPDATE events SET is_head = (events.id = m.id) FROM k, m"
+		 " WHERE events.dedup_key = k.dedup_key AND events.is_head <> (events.id = m.id)"
+		 " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.dedup_key = k.dedup_key"
+		 " AND f.claimed_by IS NOT NULL AND f.lease_until >= cg_now_ms())",
+		 CG_ARGS(CG_ARG_I64(id)), NULL);
+}
+
+/* Back to pending by sql ($1 id, $2 next_ms, $3 text), the claim released; then the key is idle,
+ * and a dead letter retried meanwhile (lower id) goes first. */
+static int release(struct pg_store *s, const char *what, const char *sql, int64_t id, int64_t next_ms,
+		   const char *text)
+{
+	int own = 0;
+	int rc = cg_pg_key_tx_open(s, KEY_OF_EVENT, id, &own);
+	if (rc)
+		return rc;
+	rc = cg_pg_q_one(s, what, sql, CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(next_ms), CG_ARG_TEXT(text)));
+	if (rc == 0)
+		rc = cg_pg_fix_head(s, id);
+	return cg_pg_tx_close(s, own, rc);
+}
+
+/* The attempt is not counted (the event waited for search lag or an outage). */
+int cg_pg_event_defer(struct cg_store *st, int64_t id, int64_t next_ms, const char *why)
+{
+	return release(pg(st), "event defer",
+		       "UPDATE events SET claimed_by = NULL, lease_until = 0, next_ms = $2, last_error = $3"
+		       " WHERE id = $1",
+		       id, next_ms, why);
+}
+
+int cg_pg_event_retry(struct cg_store *st, int64_t id, int64_t next_ms, const char *err)
+{
+	return release(pg(st), "event retry",
+		       "UPDATE events SET claimed_by = NULL, lease_until = 0, attempts = attempts + 1,"
+		       " next_ms = $2, last_error = $3 WHERE id = $1",
+		       id, next_ms, err);
+}
+
+int cg_pg_event_dead(struct cg_store *st, int64_t id, int http_status, const char *reason)
+{
+	/* The attempt that gave up counts as a failed attempt. */
+	return end_event(pg(st), id, "dead letter insert",
+			 "INSERT INTO dead_letters (event_id, source, dedup_key, status, priority, severity, payload,"
+			 " received_ms, attempts, next_ms, step, last_error, http_status, reason, failed_ms)"
+			 " SELECT id, source, dedup_key, status, priority, severity, payload, received_ms,"
+			 " attempts + 1, next_ms, step, last_error, $2, $3, $4 FROM events WHERE id = $1",
+			 CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(http_status), CG_ARG_TEXT(reason),
+				 CG_ARG_I64(cg_store_wall_ms())));
+}
+
+int cg_pg_fence(struct cg_store *st, int64_t id, int64_t lease)
+{
+	struct pg_store *s = pg(st);
+	long ch = 0;
+	/* The row lock taken here lasts until commit: no claim can take the event meanwhile. */
+	int rc = cg_pg_q_changes(s, "fence",
+			   "UPDATE events SET lease_until = cg_now_ms() + $4"
+			   " WHERE id = $1 AND claim_token = $2 AND claimed_by = $3",
+			   CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(lease), CG_ARG_TEXT(s->name), CG_ARG_I64(s->lease_ms)), &ch);
+	if (rc)
+		return rc;
+	if (ch == 0) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "event %" PRId64 ": lease %" PRId64 " lost", id, lease);
+		CG_LOG_WARN("%s: another replica owns it now; dropping this replica's progress", s->errmsg);
+		return CG_ESTALE;
+	}
+	return 0;
+}
