@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "builder.h"
+#include "builders.h"
 #include "config.h"
 #include "engine.h"
 #include "err.h"

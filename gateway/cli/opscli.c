@@ -13,11 +13,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "app.h"
+#include "builders.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
 #include "pidfile.h"
+#include "reloadnote.h"
 #include "store.h"
 
 static int64_t wall_ms(void)
@@ -46,59 +47,6 @@ static struct cg_config *load(const char *path, FILE *err)
 
 /* ---- reload ---- */
 
-/* The whole file (at most 64 KiB) NUL-terminated, or NULL. */
-static char *read_small(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(65536);
-	if (buf) {
-		size_t n = fread(buf, 1, 65535, f);
-		buf[n] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
-static char *note_path(const char *state_dir)
-{
-	size_t n = strlen(state_dir) + sizeof("/casegate.reload");
-	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/casegate.reload", state_dir);
-	return p;
-}
-
-void cg_reload_note(const char *state_dir, int ok, const char *msg)
-{
-	char *path = note_path(state_dir);
-	if (!path)
-		return;
-	size_t tn = strlen(path) + 8;
-	char *tmp = malloc(tn);
-	FILE *f = NULL;
-	if (!tmp)
-		goto out;
-	snprintf(tmp, tn, "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		CG_LOG_WARN("cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* The first line differs for every reload: the CLI waits for it to change. */
-	fprintf(f, "%lld.%09ld %ld %s\n%s\n", (long long)ts.tv_sec, ts.tv_nsec, (long)getpid(), ok ? "ok" : "rejected",
-		msg ? msg : "");
-	int bad = fclose(f) != 0;
-	if (bad || rename(tmp, path) != 0)
-		CG_LOG_WARN("cannot write %s: %s", path, strerror(errno));
-out:
-	free(tmp);
-	free(path);
-}
-
 int cg_cli_reload(const char *config_path, unsigned wait_ms, FILE *out, FILE *err)
 {
 	struct cg_config *cfg = load(config_path, err);
@@ -121,10 +69,10 @@ int cg_cli_reload(const char *config_path, unsigned wait_ms, FILE *out, FILE *er
 		fprintf(err, "casegate reload: no casegate is running with state_dir %s\n", cfg->state_dir);
 		goto out;
 	}
-	path = note_path(cfg->state_dir);
+	path = cg_reload_note_path(cfg->state_dir);
 	if (!path)
 		goto out;
-	before = read_small(path);
+	before = cg_reload_note_read(path);
 	if (kill((pid_t)pid, SIGHUP) != 0) {
 		fprintf(err, "casegate reload: cannot signal pid %ld: %s\n", pid, strerror(errno));
 		goto out;
@@ -132,7 +80,7 @@ int cg_cli_reload(const char *config_path, unsigned wait_ms, FILE *out, FILE *er
 	int64_t deadline = wall_ms() + wait_ms;
 	for (;;) {
 		free(after);
-		after = read_small(path);
+		after = cg_reload_note_read(path);
 		if (after && (!before || strcmp(before, after) != 0))
 			break;
 		if (wall_ms() >= deadline) {

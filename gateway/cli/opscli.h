@@ -16,8 +16,4 @@ int cg_cli_reload(const char *config_path, unsigned wait_ms, FILE *out, FILE *er
  * per source, read from the store (the daemon may run). Returns the exit code. */
 int cg_cli_status(const char *config_path, int json, FILE *out, FILE *err);
 
-/* Daemon side: records the outcome of a reload in state_dir/casegate.reload, where
- * cg_cli_reload looks for it. msg may hold several lines. */
-void cg_reload_note(const char *state_dir, int ok, const char *msg);
-
 #endif

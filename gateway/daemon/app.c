@@ -1,6 +1,7 @@
 /* app.c: wires the daemon together and runs the loop until a stop signal; SIGHUP reloads. */
 #define CG_LOG_COMPONENT "app"
 #include "app.h"
+#include "builders.h"
 #include "jsonarena.h"
 #include "admission.h"
 
@@ -15,43 +16,12 @@
 #include "log.h"
 #include "mailin.h"
 #include "store_open.h"
-#include "opscli.h"
 #include "pidfile.h"
+#include "reloadnote.h"
 
 /* Connections admitted past limits.max_connections, each for one health check. */
 #define HEALTH_RESERVED 8
 static const char *const health_paths[] = {"/healthz", "/readyz", "/metrics", NULL};
-
-int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
-{
-	struct cg_builder **b = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*b));
-	if (!b)
-		return CG_ENOMEM;
-	for (size_t i = 0; i < cfg->nsources; i++) {
-		if (!cfg->sources[i].mapper)
-			continue; /* datadog_case_events: maps no alerts, drafts no case */
-		struct cg_case_spec spec;
-		cg_config_case_spec(&cfg->sources[i], &spec);
-		char e[256] = "";
-		int rc = cg_builder_create(&spec, &b[i], e, sizeof(e));
-		if (rc) {
-			snprintf(err, errlen, "source '%s': %s", cfg->sources[i].name, rc == CG_EINVAL ? e : cg_strerror(rc));
-			cg_app_builders_free(b, i);
-			return rc;
-		}
-	}
-	*out = b;
-	return 0;
-}
-
-void cg_app_builders_free(struct cg_builder **b, size_t n)
-{
-	if (!b)
-		return;
-	for (size_t i = 0; i < n; i++)
-		cg_builder_destroy(b[i]);
-	free(b);
-}
 
 /* Non-fatal config findings (world-readable secrets, unauthenticated public sources): one line each. */
 static void log_warnings(const struct cg_config *cfg)

@@ -65,10 +65,6 @@ struct cg_app {
 struct cg_intake_gen *cg_app_gen_acquire(struct cg_app *app);
 void cg_app_gen_release(struct cg_app *app, struct cg_intake_gen *g);
 
-/* Compiles one builder per source; on failure err names the source. */
-int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen);
-void cg_app_builders_free(struct cg_builder **b, size_t n);
-
 /* Runs the daemon until SIGTERM/SIGINT. dd_url overrides the config's Datadog URL when set.
  * Returns the process exit code. Takes ownership of cfg. */
 int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_url);

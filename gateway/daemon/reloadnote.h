@@ -1,0 +1,15 @@
+/* reloadnote.h: state_dir/casegate.reload: the daemon writes the outcome of each reload, `casegate reload` waits for it. */
+#ifndef CG_RELOADNOTE_H
+#define CG_RELOADNOTE_H
+
+/* Daemon side: records the outcome of a reload in state_dir/casegate.reload, where
+ * cg_cli_reload looks for it. msg may hold several lines. */
+void cg_reload_note(const char *state_dir, int ok, const char *msg);
+
+/* state_dir/casegate.reload (malloc'd), or NULL. */
+char *cg_reload_note_path(const char *state_dir);
+
+/* The whole file (at most 64 KiB) NUL-terminated (malloc'd), or NULL. */
+char *cg_reload_note_read(const char *path);
+
+#endif
