@@ -479,14 +479,14 @@ int main(int argc, char **argv)
 			return 1;
 		struct cg_builder **b = NULL;
 		char err[512];
-		int rc = cg_app_builders(cfg, &b, err, sizeof(err));
+		int rc = cg_builders_create(cfg, &b, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "%s: %s\n", a.config, err);
 		} else {
 			if (cfg->warnings)
 				fprintf(stderr, "%s\n", cfg->warnings);
 			printf("%s: ok (%zu source(s))\n", a.config, cfg->nsources);
-			cg_app_builders_free(b, cfg->nsources);
+			cg_builders_free(b, cfg->nsources);
 			if (a.online)
 				rc = cg_check_online(cfg, a.dd_url, stdout, stderr);
 		}

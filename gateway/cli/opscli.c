@@ -58,12 +58,12 @@ int cg_cli_reload(const char *config_path, unsigned wait_ms, FILE *out, FILE *er
 	char *path = NULL, *before = NULL, *after = NULL;
 	struct cg_builder **b = NULL;
 	char e[512] = "";
-	if (cg_app_builders(cfg, &b, e, sizeof(e)) != 0) {
+	if (cg_builders_create(cfg, &b, e, sizeof(e)) != 0) {
 		fprintf(err, "%s: %s\ncasegate reload: %s is invalid: the running daemon was not signalled\n",
 			config_path, e, config_path);
 		goto out;
 	}
-	cg_app_builders_free(b, cfg->nsources);
+	cg_builders_free(b, cfg->nsources);
 	long pid = 0;
 	if (cg_pidfile_running(cfg->state_dir, &pid) != 0) {
 		fprintf(err, "casegate reload: no casegate is running with state_dir %s\n", cfg->state_dir);
@@ -91,12 +91,8 @@ int cg_cli_reload(const char *config_path, unsigned wait_ms, FILE *out, FILE *er
 		}
 		usleep(20000);
 	}
-	/* "<stamp> <pid> ok|rejected\n<message>" */
-	const char *sp = strchr(after, ' ');
-	sp = sp ? strchr(sp + 1, ' ') : NULL;
-	int ok = sp && strncmp(sp + 1, "ok", 2) == 0;
-	const char *msg = strchr(after, '\n');
-	msg = msg ? msg + 1 : "";
+	const char *msg = NULL;
+	int ok = cg_reload_note_verdict(after, &msg);
 	if (ok) {
 		fprintf(out, "casegate reload: pid %ld reloaded %s: %s", pid, config_path, msg);
 		rc = 0;

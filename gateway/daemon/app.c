@@ -176,7 +176,7 @@ static void maybe_finish_stop(struct cg_app *app)
 static void gen_free(struct cg_intake_gen *g)
 {
 	if (g->cfg) {
-		cg_app_builders_free(g->builders, g->cfg->nsources);
+		cg_builders_free(g->builders, g->cfg->nsources);
 		cg_config_free(g->cfg);
 	}
 	free(g);
@@ -264,7 +264,7 @@ static void reload(struct cg_app *app)
 	free(errs);
 	struct cg_builder **nb = NULL;
 	char err[512];
-	rc = cg_app_builders(ncfg, &nb, err, sizeof(err));
+	rc = cg_builders_create(ncfg, &nb, err, sizeof(err));
 	if (rc) {
 		CG_LOG_ERR("reload rejected, keeping the running configuration: %s", err);
 		cg_reload_note(app->cfg->state_dir, 0, err);
@@ -279,7 +279,7 @@ static void reload(struct cg_app *app)
 		ncfg->state_dir = strdup(app->cfg->state_dir);
 		if (!ncfg->state_dir) {
 			CG_LOG_ERR("reload rejected: out of memory");
-			cg_app_builders_free(nb, ncfg->nsources);
+			cg_builders_free(nb, ncfg->nsources);
 			cg_config_free(ncfg);
 			reload_outcome(app, 0);
 			return;
@@ -298,7 +298,7 @@ static void reload(struct cg_app *app)
 	struct cg_intake_gen *ngen = NULL;
 	if (app->gen->refs > 0 && !(ngen = calloc(1, sizeof(*ngen)))) {
 		CG_LOG_ERR("reload rejected: out of memory");
-		cg_app_builders_free(nb, ncfg->nsources);
+		cg_builders_free(nb, ncfg->nsources);
 		cg_config_free(ncfg);
 		reload_outcome(app, 0);
 		return;
@@ -327,7 +327,7 @@ static void reload(struct cg_app *app)
 		app->gen->retired = 1;
 		app->gen = ngen;
 	} else {
-		cg_app_builders_free(old_builders, old->nsources);
+		cg_builders_free(old_builders, old->nsources);
 		cg_config_free(old);
 	}
 	reload_outcome(app, 1);
@@ -376,7 +376,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		CG_LOG_ERR("out of memory");
 		goto early_fail;
 	}
-	if (cg_app_builders(cfg, &app->builders, err, sizeof(err)) != 0) {
+	if (cg_builders_create(cfg, &app->builders, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("%s", err);
 		goto early_fail;
 	}
@@ -525,7 +525,7 @@ out:
 	cg_admission_cleanup(app);
 	cg_pidfile_release(pidf);
 	cg_metrics_destroy(app->metrics);
-	cg_app_builders_free(app->builders, app->cfg->nsources);
+	cg_builders_free(app->builders, app->cfg->nsources);
 	cg_config_free(app->cfg);
 	free(app->gen); /* the running generation (retired ones were freed by their last job) */
 	free(app->config_path);

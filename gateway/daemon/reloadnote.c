@@ -11,7 +11,6 @@
 
 #include "log.h"
 
-/* The whole file (at most 64 KiB) NUL-terminated, or NULL. */
 char *cg_reload_note_read(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -62,4 +61,14 @@ void cg_reload_note(const char *state_dir, int ok, const char *msg)
 out:
 	free(tmp);
 	free(path);
+}
+
+int cg_reload_note_verdict(const char *note, const char **msg)
+{
+	/* "<stamp> <pid> ok|rejected\n<message>", as cg_reload_note writes it */
+	const char *sp = strchr(note, ' ');
+	sp = sp ? strchr(sp + 1, ' ') : NULL;
+	const char *m = strchr(note, '\n');
+	*msg = m ? m + 1 : "";
+	return sp && strncmp(sp + 1, "ok", 2) == 0;
 }

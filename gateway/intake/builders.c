@@ -6,7 +6,7 @@
 
 #include "err.h"
 
-int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
+int cg_builders_create(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
 {
 	struct cg_builder **b = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*b));
 	if (!b)
@@ -20,7 +20,7 @@ int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char 
 		int rc = cg_builder_create(&spec, &b[i], e, sizeof(e));
 		if (rc) {
 			snprintf(err, errlen, "source '%s': %s", cfg->sources[i].name, rc == CG_EINVAL ? e : cg_strerror(rc));
-			cg_app_builders_free(b, i);
+			cg_builders_free(b, i);
 			return rc;
 		}
 	}
@@ -28,7 +28,7 @@ int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char 
 	return 0;
 }
 
-void cg_app_builders_free(struct cg_builder **b, size_t n)
+void cg_builders_free(struct cg_builder **b, size_t n)
 {
 	if (!b)
 		return;
