@@ -1,5 +1,5 @@
-/* provision.c: reconciles the Case Management resources of the config's `provision:` section with
- * Datadog (plan / apply), and opens or ends maintenance windows from the command line. */
+/* cmd_provision.c: `casegate provision`: reconciles the Case Management resources of the config's
+ * `provision:` section with Datadog (plan / apply). */
 #include "provision.h"
 
 #include <ctype.h>
@@ -13,24 +13,10 @@
 #include <openssl/crypto.h>
 #include <yaml.h>
 
+#include "commands.h"
 #include "config.h"
-#include "ddclient.h"
 #include "ddanswer.h"
 #include "ddsync.h"
-#include "err.h"
-
-/* ---- HTTP: the blocking client with the daemon's proxy, CA file, timeout, 429 handling ---- */
-
-static long call(const struct cg_ddsync *a, const char *method, const char *path, cJSON *body, cJSON **resp,
-		 char *errbuf, size_t errlen)
-{
-	return cg_ddsync_call(a, method, path, body, resp, errbuf, errlen);
-}
-
-static int ok2xx(long st)
-{
-	return st >= 200 && st < 300;
-}
 
 /* ---- the provision section: YAML -> JSON (mappings carry their line as "__line") ---- */
 
@@ -319,16 +305,6 @@ static void plan_free(struct plan *pl)
 	cJSON_Delete(pl->project_ids);
 }
 
-static cJSON *env(const char *type, cJSON *attrs)
-{
-	cJSON *root = cJSON_CreateObject();
-	cJSON *d = cJSON_AddObjectToObject(root, "data");
-	if (attrs)
-		cJSON_AddItemToObject(d, "attributes", attrs);
-	cJSON_AddStringToObject(d, "type", type);
-	return root;
-}
-
 static int has_mark(const char *name)
 {
 	size_t n = strlen(name), m = strlen(CG_PROVISION_MARK);
@@ -353,20 +329,6 @@ static int subset_equal(const cJSON *want, const cJSON *have)
 	return 1;
 }
 
-/* "2026-06-01T00:00:00.000Z" and "2026-06-01T00:00:00Z" are the same time. */
-static void norm_time(const char *s, char *out, size_t len)
-{
-	snprintf(out, len, "%s", s ? s : "");
-	char *dot = strchr(out, '.');
-	if (dot) {
-		char *e = dot + 1;
-		while (*e == '0')
-			e++;
-		if (!isdigit((unsigned char)*e))
-			memmove(dot, e, strlen(e) + 1);
-	}
-}
-
 struct state {
 	const struct cg_ddsync *api;
 	struct checker *k;
@@ -378,8 +340,8 @@ static cJSON *get_list(struct state *s, const char *path, const char *what)
 {
 	char e[400];
 	cJSON *resp = NULL;
-	long st = call(s->api, "GET", path, NULL, &resp, e, sizeof(e));
-	if (!ok2xx(st) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(resp, "data"))) {
+	long st = cg_ddsync_call(s->api, "GET", path, NULL, &resp, e, sizeof(e));
+	if (!cg_prov_ok(st) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(resp, "data"))) {
 		fprintf(s->k->err, "error: reading %s: %s\n", what, e[0] ? e : "answer without a data list");
 		cJSON_Delete(resp);
 		s->failed = 1;
@@ -445,7 +407,7 @@ static void plan_nrules(struct state *s, struct plan *pl, const char *pkey, cons
 			matched[found] = 1;
 			cJSON_Delete(a);
 		} else {
-			struct item *it = add(pl, P_CREATE, "notification_rule", "POST", env("notification_rule", a),
+			struct item *it = add(pl, P_CREATE, "notification_rule", "POST", cg_prov_env("notification_rule", a),
 					      "%s #%d (query \"%s\")", pkey, i + 1, cJSON_IsString(q) ? q->valuestring : "");
 			if (it) {
 				snprintf(it->path, sizeof(it->path), "/api/v2/cases/projects/{project}/notification_rules");
@@ -529,7 +491,7 @@ static void plan_named(struct state *s, struct plan *pl, const char *kind, const
 		}
 		struct item *it;
 		if (found >= 0) {
-			it = add(pl, P_UPDATE, kind, "PUT", env(rules ? "rule" : "view", a), "%s \"%s\"", pkey, name);
+			it = add(pl, P_UPDATE, kind, "PUT", cg_prov_env(rules ? "rule" : "view", a), "%s \"%s\"", pkey, name);
 			if (it && rules)
 				snprintf(it->path, sizeof(it->path), "/api/v2/cases/projects/%s/rules/%s", pid, id);
 			else if (it)
@@ -537,7 +499,7 @@ static void plan_named(struct state *s, struct plan *pl, const char *kind, const
 		} else {
 			if (!rules)
 				cJSON_AddStringToObject(a, "project_id", "{project}");
-			it = add(pl, P_CREATE, kind, "POST", env(rules ? "rule" : "view", a), "%s \"%s\"", pkey, name);
+			it = add(pl, P_CREATE, kind, "POST", cg_prov_env(rules ? "rule" : "view", a), "%s \"%s\"", pkey, name);
 			if (it) {
 				snprintf(it->path, sizeof(it->path), "%s",
 					 rules ? "/api/v2/cases/projects/{project}/rules" : "/api/v2/cases/views");
@@ -626,7 +588,7 @@ static void plan_case_types(struct state *s, struct plan *pl, const cJSON *decl)
 			cJSON_AddBoolToObject(a, "is_multi", multi);
 			if (desc)
 				cJSON_AddStringToObject(a, "description", desc);
-			struct item *x = add(pl, P_CREATE, "custom_attribute", "POST", env("custom_attribute", a), "%s on %s",
+			struct item *x = add(pl, P_CREATE, "custom_attribute", "POST", cg_prov_env("custom_attribute", a), "%s on %s",
 					     key, id);
 			if (x)
 				snprintf(x->path, sizeof(x->path), "/api/v2/cases/types/%s/custom_attributes", id);
@@ -668,10 +630,10 @@ static void plan_windows(struct state *s, struct plan *pl, const cJSON *decl)
 			matched[found] = 1;
 			const cJSON *ha = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(data, found), "attributes");
 			char h1[64], h2[64];
-			norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "start_at")), t1, sizeof(t1));
-			norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "end_at")), t2, sizeof(t2));
-			norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "start_at")), h1, sizeof(h1));
-			norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "end_at")), h2, sizeof(h2));
+			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "start_at")), t1, sizeof(t1));
+			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "end_at")), t2, sizeof(t2));
+			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "start_at")), h1, sizeof(h1));
+			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "end_at")), h2, sizeof(h2));
 			const char *hq = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "query"));
 			same = strcmp(t1, h1) == 0 && strcmp(t2, h2) == 0 && hq &&
 			       strcmp(hq, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "query"))) == 0;
@@ -684,7 +646,7 @@ static void plan_windows(struct state *s, struct plan *pl, const cJSON *decl)
 						      cJSON_GetArrayItem(data, found), "id"))
 					    : NULL;
 		struct item *it = add(pl, found >= 0 ? P_UPDATE : P_CREATE, "maintenance_window", found >= 0 ? "PUT" : "POST",
-				      env("maintenance_window", a), "\"%s\"", name);
+				      cg_prov_env("maintenance_window", a), "\"%s\"", name);
 		if (it && id)
 			snprintf(it->path, sizeof(it->path), "/api/v2/maintenance_windows/%s", id);
 		else if (it)
@@ -744,7 +706,7 @@ static void make_plan(struct state *s, const cJSON *sec, struct plan *pl)
 			cJSON_AddStringToObject(a, "name", name);
 			if (team)
 				cJSON_AddStringToObject(a, "team_uuid", team);
-			struct item *x = add(pl, P_CREATE, "project", "POST", env("project", a), "%s (%s)", key, name);
+			struct item *x = add(pl, P_CREATE, "project", "POST", cg_prov_env("project", a), "%s (%s)", key, name);
 			if (x) {
 				snprintf(x->path, sizeof(x->path), "/api/v2/cases/projects");
 				snprintf(x->project_key, sizeof(x->project_key), "%s", key);
@@ -756,7 +718,7 @@ static void make_plan(struct state *s, const cJSON *sec, struct plan *pl)
 			if (!cn || strcmp(cn, name) != 0) {
 				cJSON *a = cJSON_CreateObject();
 				cJSON_AddStringToObject(a, "name", name);
-				struct item *x = add(pl, P_UPDATE, "project", "PATCH", env("project", a), "%s", key);
+				struct item *x = add(pl, P_UPDATE, "project", "PATCH", cg_prov_env("project", a), "%s", key);
 				if (x) {
 					snprintf(x->path, sizeof(x->path), "/api/v2/cases/projects/%s", pid);
 					snprintf(x->detail, sizeof(x->detail), "name \"%s\" -> \"%s\"", cn ? cn : "", name);
@@ -821,8 +783,8 @@ static int apply_plan(struct state *s, struct plan *pl, FILE *out)
 		cJSON *resp = NULL;
 		cJSON *body = it->body;
 		it->body = NULL;
-		long st = call(s->api, it->method, it->path, body, &resp, e, sizeof(e));
-		if (!ok2xx(st)) {
+		long st = cg_ddsync_call(s->api, it->method, it->path, body, &resp, e, sizeof(e));
+		if (!cg_prov_ok(st)) {
 			fprintf(s->k->err, "error: %s %s %s: %s\n",
 				it->op == P_CREATE ? "creating" : it->op == P_UPDATE ? "updating" : "deleting", it->kind,
 				it->label, e);
@@ -842,82 +804,29 @@ static int apply_plan(struct state *s, struct plan *pl, FILE *out)
 	return failed;
 }
 
-/* ---- command line ---- */
-
-struct cli {
-	const char *config, *dd_url, *project, *duration;
-	int plan, apply;
-	const char *verb;
-};
-
-static int parse_cli(int argc, char **argv, struct cli *a, FILE *err)
+int cg_cmd_provision(struct cg_cli *c)
 {
-	memset(a, 0, sizeof(*a));
-	for (int i = 2; i < argc; i++) {
-		const char *s = argv[i];
-		int more = i + 1 < argc;
-		if ((strcmp(s, "-c") == 0 || strcmp(s, "--config") == 0) && more)
-			a->config = argv[++i];
-		else if (strcmp(s, "--datadog-url") == 0 && more)
-			a->dd_url = argv[++i];
-		else if (strcmp(s, "--project") == 0 && more)
-			a->project = argv[++i];
-		else if (strcmp(s, "--duration") == 0 && more)
-			a->duration = argv[++i];
-		else if (strcmp(s, "--plan") == 0)
-			a->plan = 1;
-		else if (strcmp(s, "--apply") == 0)
-			a->apply = 1;
-		else if (s[0] != '-' && !a->verb)
-			a->verb = s;
-		else {
-			fprintf(err, "casegate %s: unexpected argument %s\n", argv[1], s);
-			return -1;
-		}
-	}
-	if (!a->config) {
-		fprintf(err, "casegate %s: -c FILE is required\n", argv[1]);
-		return -1;
-	}
-	return 0;
-}
-
-static struct cg_config *load(const char *path, FILE *err)
-{
-	struct cg_config *cfg = NULL;
-	char *errs = NULL;
-	int rc = cg_config_load(path, &cfg, &errs);
-	if (rc) {
-		fprintf(err, "%s\n", errs ? errs : cg_strerror(rc));
-		free(errs);
-		return NULL;
-	}
-	return cfg;
-}
-
-
-int cg_provision_cli(int argc, char **argv, FILE *out, FILE *err)
-{
-	struct cli a;
-	if (parse_cli(argc, argv, &a, err) != 0 || a.plan == a.apply || a.verb || a.project || a.duration) {
+	const struct cg_cli_args *a = &c->a;
+	FILE *out = c->out, *err = c->err;
+	if (cg_prov_args(c) != 0 || a->plan == a->apply || a->verb || a->project || a->duration) {
 		fprintf(err, "usage: casegate provision -c FILE --plan | --apply [--datadog-url URL]\n");
 		return 2;
 	}
-	struct cg_config *cfg = load(a.config, err);
+	struct cg_config *cfg = cg_cli_config(c);
 	if (!cfg)
 		return 1;
 	int missing = 0, rc = 1;
 	struct cg_ddsync api;
 	struct plan pl = {0};
-	struct checker k = {a.config, err, 0};
-	cJSON *sec = read_section(a.config, err, &missing);
+	struct checker k = {a->config, err, 0};
+	cJSON *sec = read_section(a->config, err, &missing);
 	if (!sec) {
 		if (missing)
-			fprintf(err, "%s: no provision: section\n", a.config);
+			fprintf(err, "%s: no provision: section\n", a->config);
 		goto out;
 	}
 	check_section(&k, sec);
-	if (k.nerr || cg_ddsync_init(&api, cfg, a.dd_url, err) != 0)
+	if (k.nerr || cg_ddsync_init(&api, cfg, a->dd_url, err) != 0)
 		goto out;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		goto out;
@@ -929,7 +838,7 @@ int cg_provision_cli(int argc, char **argv, FILE *out, FILE *err)
 	}
 	print_plan(&pl, out);
 	rc = 0;
-	if (a.apply && pl.n)
+	if (a->apply && pl.n)
 		rc = apply_plan(&st, &pl, out) ? 1 : 0;
 	curl_global_cleanup();
 out:
@@ -939,124 +848,3 @@ out:
 	return rc;
 }
 
-static int parse_dur(const char *s, long *secs)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	long f = strcmp(end, "s") == 0 ? 1 : strcmp(end, "m") == 0 ? 60 : strcmp(end, "h") == 0 ? 3600 : strcmp(end, "d") == 0 ? 86400 : 0;
-	if (end == s || v <= 0 || !f || v > 30L * 86400 / f)
-		return -1;
-	*secs = v * f;
-	return 0;
-}
-
-static void iso(time_t t, char *out, size_t len)
-{
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-int cg_maintenance_cli(int argc, char **argv, FILE *out, FILE *err)
-{
-	struct cli a;
-	long secs = 3600;
-	if (parse_cli(argc, argv, &a, err) != 0 || !a.verb || !a.project ||
-	    (strcmp(a.verb, "start") != 0 && strcmp(a.verb, "end") != 0) || a.plan || a.apply ||
-	    (a.duration && parse_dur(a.duration, &secs) != 0)) {
-		fprintf(err, "usage: casegate maintenance start|end -c FILE --project KEY [--duration 1h] "
-			     "[--datadog-url URL]\n");
-		return 2;
-	}
-	for (const char *c = a.project; *c; c++)
-		if (!isupper((unsigned char)*c) && !isdigit((unsigned char)*c)) {
-			fprintf(err, "casegate maintenance: --project takes a project key (e.g. SEC)\n");
-			return 2;
-		}
-	struct cg_config *cfg = load(a.config, err);
-	if (!cfg)
-		return 1;
-	struct cg_ddsync api;
-	int rc = 1;
-	char name[200], query[80], e[400], t0[32], t1[32];
-	snprintf(name, sizeof(name), "maintenance %s%s", a.project, CG_PROVISION_MARK);
-	snprintf(query, sizeof(query), "project:%s", a.project);
-	if (cg_ddsync_init(&api, cfg, a.dd_url, err) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		cg_config_free(cfg);
-		return 1;
-	}
-	time_t now = time(NULL);
-	iso(now, t0, sizeof(t0));
-	if (strcmp(a.verb, "start") == 0) {
-		iso(now + secs, t1, sizeof(t1));
-		cJSON *at = cJSON_CreateObject();
-		cJSON_AddStringToObject(at, "end_at", t1);
-		cJSON_AddStringToObject(at, "name", name);
-		cJSON_AddStringToObject(at, "query", query);
-		cJSON_AddStringToObject(at, "start_at", t0);
-		cJSON *resp = NULL;
-		long st = call(&api, "POST", "/api/v2/maintenance_windows", env("maintenance_window", at), &resp, e, sizeof(e));
-		if (ok2xx(st)) {
-			const char *id = cJSON_GetStringValue(
-				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "data"), "id"));
-			fprintf(out, "maintenance window %s for project %s: %s to %s\n", id ? id : "?", a.project, t0, t1);
-			rc = 0;
-		} else {
-			fprintf(err, "error: opening the maintenance window for %s: %s\n", a.project, e);
-		}
-		cJSON_Delete(resp);
-	} else {
-		cJSON *resp = NULL;
-		long st = call(&api, "GET", "/api/v2/maintenance_windows", NULL, &resp, e, sizeof(e));
-		if (!ok2xx(st)) {
-			fprintf(err, "error: listing maintenance windows: %s\n", e);
-		} else {
-			int ended = 0;
-			rc = 0;
-			const cJSON *w;
-			cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(resp, "data"))
-			{
-				const cJSON *wa = cJSON_GetObjectItemCaseSensitive(w, "attributes");
-				const char *wn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wa, "name"));
-				const char *we = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wa, "end_at"));
-				const char *ws = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(wa, "start_at"));
-				const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "id"));
-				char ne[32], ns[32];
-				norm_time(we, ne, sizeof(ne));
-				norm_time(ws, ns, sizeof(ns));
-				/* The earliest end a window can have: one second after its start. */
-				char first_end[32] = "";
-				struct tm tm = {0};
-				if (sscanf(ns, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-					   &tm.tm_min, &tm.tm_sec) == 6) {
-					tm.tm_year -= 1900;
-					tm.tm_mon -= 1;
-					iso(timegm(&tm) + 1, first_end, sizeof(first_end));
-				}
-				if (!wn || !id || strcmp(wn, name) != 0 || strcmp(ne, t0) <= 0 || strcmp(ne, first_end) <= 0)
-					continue; /* not ours, or over already (or ended within its first second) */
-				/* End now; a window that has not started yet ends one second after its start. */
-				char endt[32];
-				snprintf(endt, sizeof(endt), "%s", strcmp(ns, t0) >= 0 && first_end[0] ? first_end : t0);
-				cJSON *at = cJSON_CreateObject();
-				cJSON_AddStringToObject(at, "end_at", endt);
-				char path[200];
-				snprintf(path, sizeof(path), "/api/v2/maintenance_windows/%s", id);
-				long s2 = call(&api, "PUT", path, env("maintenance_window", at), NULL, e, sizeof(e));
-				if (ok2xx(s2)) {
-					fprintf(out, "maintenance window %s for project %s ended at %s\n", id, a.project, endt);
-					ended++;
-				} else {
-					fprintf(err, "error: ending maintenance window %s (%s): %s\n", id, a.project, e);
-					rc = 1;
-				}
-			}
-			if (!ended && rc == 0)
-				fprintf(out, "no open maintenance window for project %s\n", a.project);
-		}
-		cJSON_Delete(resp);
-	}
-	curl_global_cleanup();
-	cg_config_free(cfg);
-	return rc;
-}

@@ -1,27 +1,32 @@
-/* provision.h: `casegate provision` (Case Management resources declared in the config, reconciled
- * like plan/apply) and `casegate maintenance start|end` (a project's maintenance window). */
+/* provision.h: what `casegate provision` (the config's provision: section reconciled with Case Management,
+ * plan / apply) and `casegate maintenance start|end` (a project's maintenance window) share. */
 #ifndef CG_PROVISION_H
 #define CG_PROVISION_H
 
-#include <stdio.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
 
 /* Name suffix that marks automation rules, case views and maintenance windows as casegate's. */
 #define CG_PROVISION_MARK " [casegate]"
 
-/*
- * casegate provision -c FILE (--plan | --apply) [--datadog-url URL]
- * Prints the plan to out ("+ create", "~ update", "- delete", then a summary line; "No changes."
- * when there is nothing to do); --apply carries it out, each failure reported on err with the
- * resource it concerns. Exit code: 0 ok, 1 failure (config, Datadog), 2 usage.
- * Blocking (libcurl easy): a command-line tool, not the daemon. Keys are never printed.
- */
-int cg_provision_cli(int argc, char **argv, FILE *out, FILE *err);
+/* Reads provision's and maintenance's options (-c, --datadog-url, --project, --duration, --plan,
+ * --apply, one verb) from c->argv into c->a. -1 after saying what is wrong on c->err: the
+ * command then prints its usage line and exits 2. */
+int cg_prov_args(struct cg_cli *c);
 
-/*
- * casegate maintenance start|end -c FILE --project KEY [--duration 1h] [--datadog-url URL]
- * start opens a window "maintenance KEY [casegate]" on query project:KEY from now for the
- * duration; end ends the open windows start made for that project (end_at = now).
- */
-int cg_maintenance_cli(int argc, char **argv, FILE *out, FILE *err);
+/* A JSON:API request body {"data":{"attributes":attrs,"type":type}}; takes attrs. */
+cJSON *cg_prov_env(const char *type, cJSON *attrs);
+
+/* s with a zero fraction of seconds dropped: "2026-06-01T00:00:00.000Z" and
+ * "2026-06-01T00:00:00Z" are the same time. */
+void cg_prov_norm_time(const char *s, char *out, size_t len);
+
+static inline int cg_prov_ok(long http_status)
+{
+	return http_status >= 200 && http_status < 300;
+}
 
 #endif
