@@ -46,27 +46,31 @@ static void make_plan(struct cg_prov *s, const cJSON *sec, struct cg_prov_plan *
 			cJSON_AddStringToObject(a, "name", name);
 			if (team)
 				cJSON_AddStringToObject(a, "team_uuid", team);
-			struct cg_prov_item *x = cg_prov_add(pl, CG_PROV_CREATE, "project", "POST", cg_prov_env("project", a), "%s (%s)", key, name);
+			struct cg_prov_item *x = cg_prov_add(pl, CG_PROV_CREATE, "project", "POST",
+			                                     cg_prov_env("project", a), "%s (%s)", key, name);
 			if (x) {
 				snprintf(x->path, sizeof(x->path), "/api/v2/cases/projects");
 				snprintf(x->project_key, sizeof(x->project_key), "%s", key);
 			}
 		} else {
-			const char *cn = cJSON_GetStringValue(
-				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cur, "attributes"), "name"));
+			const char *cn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(cur, "attributes"), "name"));
 			/* The team is given at creation only: the update endpoint has no team field. */
 			if (!cn || strcmp(cn, name) != 0) {
 				cJSON *a = cJSON_CreateObject();
 				cJSON_AddStringToObject(a, "name", name);
-				struct cg_prov_item *x = cg_prov_add(pl, CG_PROV_UPDATE, "project", "PATCH", cg_prov_env("project", a), "%s", key);
+				struct cg_prov_item *x = cg_prov_add(pl, CG_PROV_UPDATE, "project", "PATCH",
+				                                     cg_prov_env("project", a), "%s", key);
 				if (x) {
 					snprintf(x->path, sizeof(x->path), "/api/v2/cases/projects/%s", pid);
-					snprintf(x->detail, sizeof(x->detail), "name \"%s\" -> \"%s\"", cn ? cn : "", name);
+					snprintf(x->detail, sizeof(x->detail), "name \"%s\" -> \"%s\"", cn ? cn : "",
+					         name);
 				}
 			}
 		}
 		cg_prov_plan_nrules(s, pl, key, pid, cJSON_GetObjectItemCaseSensitive(p, "notification_rules"));
-		cg_prov_plan_named(s, pl, "automation_rule", key, pid, cJSON_GetObjectItemCaseSensitive(p, "automation_rules"));
+		cg_prov_plan_named(s, pl, "automation_rule", key, pid,
+		                   cJSON_GetObjectItemCaseSensitive(p, "automation_rules"));
 		cg_prov_plan_named(s, pl, "view", key, pid, cJSON_GetObjectItemCaseSensitive(p, "views"));
 	}
 	cg_prov_plan_case_types(s, pl, cJSON_GetObjectItemCaseSensitive(sec, "case_types"));

@@ -81,8 +81,8 @@ struct cg_prov {
 /* Appends an item (takes body, also on failure); NULL when out of memory. The caller sets its
  * path (and project_key when the path holds "{project}"). */
 __attribute__((format(printf, 6, 7))) struct cg_prov_item *cg_prov_add(struct cg_prov_plan *pl, enum cg_prov_op op,
-								       const char *kind, const char *method, cJSON *body,
-								       const char *label_fmt, ...);
+                                                                       const char *kind, const char *method,
+                                                                       cJSON *body, const char *label_fmt, ...);
 void cg_prov_plan_free(struct cg_prov_plan *pl);
 
 /* "+ kind label", "~ ...", "- ..." a line, then the summary ("No changes." when empty). */

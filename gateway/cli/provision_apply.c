@@ -22,18 +22,20 @@ int cg_prov_apply(struct cg_prov *s, struct cg_prov_plan *pl, FILE *out)
 	int failed = 0;
 	for (size_t i = 0; i < pl->n; i++) {
 		struct cg_prov_item *it = &pl->v[i];
-		const char *pid = it->project_key[0]
-					  ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pl->project_ids, it->project_key))
-					  : NULL;
+		const char *pid =
+		    it->project_key[0]
+		        ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pl->project_ids, it->project_key))
+		        : NULL;
 		if (strstr(it->path, "{project}") && !pid && strcmp(it->kind, "project") != 0) {
-			fprintf(s->err, "error: %s %s: project %s was not created\n", it->kind, it->label, it->project_key);
+			fprintf(s->err, "error: %s %s: project %s was not created\n", it->kind, it->label,
+			        it->project_key);
 			failed = 1;
 			continue;
 		}
 		subst(it->path, sizeof(it->path), pid);
 		cJSON *pidv = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(it->body, "data"), "attributes"),
-			"project_id");
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(it->body, "data"), "attributes"),
+		    "project_id");
 		if (pidv && pid)
 			cJSON_SetValuestring(pidv, pid);
 		char e[400];
@@ -43,15 +45,20 @@ int cg_prov_apply(struct cg_prov *s, struct cg_prov_plan *pl, FILE *out)
 		long st = cg_ddsync_call(s->api, it->method, it->path, body, &resp, e, sizeof(e));
 		if (!cg_prov_ok(st)) {
 			fprintf(s->err, "error: %s %s %s: %s\n",
-				it->op == CG_PROV_CREATE ? "creating" : it->op == CG_PROV_UPDATE ? "updating" : "deleting", it->kind,
-				it->label, e);
+			        it->op == CG_PROV_CREATE   ? "creating"
+			        : it->op == CG_PROV_UPDATE ? "updating"
+			                                   : "deleting",
+			        it->kind, it->label, e);
 			failed = 1;
 		} else {
-			fprintf(out, "%s %s %s\n", it->op == CG_PROV_CREATE ? "created" : it->op == CG_PROV_UPDATE ? "updated" : "deleted",
-				it->kind, it->label);
+			fprintf(out, "%s %s %s\n",
+			        it->op == CG_PROV_CREATE   ? "created"
+			        : it->op == CG_PROV_UPDATE ? "updated"
+			                                   : "deleted",
+			        it->kind, it->label);
 			if (strcmp(it->kind, "project") == 0 && it->op == CG_PROV_CREATE) {
-				const char *id = cJSON_GetStringValue(
-					cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "data"), "id"));
+				const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+				    cJSON_GetObjectItemCaseSensitive(resp, "data"), "id"));
 				if (id)
 					cJSON_AddStringToObject(pl->project_ids, it->project_key, id);
 			}

@@ -14,11 +14,6 @@ static int has_mark(const char *name)
 	return n >= m && strcmp(name + n - m, CG_PROVISION_MARK) == 0;
 }
 
-static void marked(const char *name, char *out, size_t len)
-{
-	snprintf(out, len, "%s%s", name, CG_PROVISION_MARK);
-}
-
 /* 1 when every member of want equals the same member of have. */
 static int subset_equal(const cJSON *want, const cJSON *have)
 {
@@ -32,6 +27,79 @@ static int subset_equal(const cJSON *want, const cJSON *have)
 	return 1;
 }
 
+/* What Datadog lists of one kind, and which of it the section declares. */
+struct listing {
+	cJSON *answer;     /* the GET answer (owned); NULL: nothing listed (a project this plan creates) */
+	const cJSON *data; /* its resources */
+	char *matched;     /* a flag per resource: a declared one matches it (the others may be deleted) */
+};
+
+/* GETs path (what names it in errors) into l: 0, or -1 with s->failed set. */
+static int listing_get(struct cg_prov *s, const char *path, const char *what, struct listing *l)
+{
+	if (!(l->answer = cg_prov_get_list(s, path, what)))
+		return -1;
+	l->data = cJSON_GetObjectItemCaseSensitive(l->answer, "data");
+	if (!(l->matched = calloc((size_t)cJSON_GetArraySize(l->data) + 1, 1))) {
+		fprintf(s->err, "error: reading %s: out of memory\n", what);
+		cJSON_Delete(l->answer);
+		s->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static void listing_cleanup(struct listing *l)
+{
+	free(l->matched);
+	cJSON_Delete(l->answer);
+}
+
+/* attributes.name of a resource in a listing, or NULL. */
+static const char *name_of(const cJSON *r)
+{
+	return cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "attributes"), "name"));
+}
+
+/* The index of the first listed resource named name, now matched; -1 when none is. */
+static int match_named(struct listing *l, const char *name)
+{
+	int j = 0;
+	const cJSON *r;
+	cJSON_ArrayForEach(r, l->data)
+	{
+		const char *rn = name_of(r);
+		if (rn && strcmp(rn, name) == 0) {
+			l->matched[j] = 1;
+			return j;
+		}
+		j++;
+	}
+	return -1;
+}
+
+/* A declared named resource (automation rule, view, maintenance window): *name as declared, new
+ * request attributes with the name casegate gives it in Datadog (with the mark), and in *found
+ * the index of the listed resource of that name, now matched (-1: none). */
+static cJSON *match_declared(struct listing *l, const cJSON *d, const char **name, int *found)
+{
+	char full[300];
+	*name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "name"));
+	snprintf(full, sizeof(full), "%s%s", *name, CG_PROVISION_MARK);
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "name", full);
+	*found = match_named(l, full);
+	return a;
+}
+
+/* The id of data's resource i, or NULL (also for i < 0: not found). */
+static const char *id_at(const cJSON *data, int i)
+{
+	return i >= 0 ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(data, i), "id"))
+	              : NULL;
+}
+
 /* Sets the string at o.key (when there is one) to upper or lower case: Datadog's enums are
  * TRIGGER_TYPES for notification rules, trigger_types and action_types for automation rules. */
 static void enum_case(cJSON *o, const char *key, int upper)
@@ -43,18 +111,18 @@ static void enum_case(cJSON *o, const char *key, int upper)
 		*c = (char)(upper ? toupper((unsigned char)*c) : tolower((unsigned char)*c));
 }
 
-void cg_prov_plan_nrules(struct cg_prov *s, struct cg_prov_plan *pl, const char *pkey, const char *pid, const cJSON *decl)
+void cg_prov_plan_nrules(struct cg_prov *s, struct cg_prov_plan *pl, const char *pkey, const char *pid,
+                         const cJSON *decl)
 {
-	cJSON *cur = NULL;
+	struct listing l = {0};
 	char path[300];
 	if (pid) {
 		snprintf(path, sizeof(path), "/api/v2/cases/projects/%s/notification_rules", pid);
-		if (!(cur = cg_prov_get_list(s, path, "notification rules")))
+		if (listing_get(s, path, "notification rules", &l) != 0)
 			return;
 	}
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(cur, "data");
-	int n = cJSON_GetArraySize(data);
-	char *matched = calloc((size_t)n + 1, 1);
+	const cJSON *data = l.data;
+	char *matched = l.matched;
 	const cJSON *d;
 	int i = 0;
 	cJSON_ArrayForEach(d, decl)
@@ -81,7 +149,8 @@ void cg_prov_plan_nrules(struct cg_prov *s, struct cg_prov_plan *pl, const char 
 		const cJSON *h;
 		cJSON_ArrayForEach(h, data)
 		{
-			if (found < 0 && !matched[j] && subset_equal(a, cJSON_GetObjectItemCaseSensitive(h, "attributes")))
+			if (found < 0 && !matched[j] &&
+			    subset_equal(a, cJSON_GetObjectItemCaseSensitive(h, "attributes")))
 				found = j;
 			j++;
 		}
@@ -89,10 +158,12 @@ void cg_prov_plan_nrules(struct cg_prov *s, struct cg_prov_plan *pl, const char 
 			matched[found] = 1;
 			cJSON_Delete(a);
 		} else {
-			struct cg_prov_item *it = cg_prov_add(pl, CG_PROV_CREATE, "notification_rule", "POST", cg_prov_env("notification_rule", a),
-					      "%s #%d (query \"%s\")", pkey, i + 1, cJSON_IsString(q) ? q->valuestring : "");
+			struct cg_prov_item *it = cg_prov_add(
+			    pl, CG_PROV_CREATE, "notification_rule", "POST", cg_prov_env("notification_rule", a),
+			    "%s #%d (query \"%s\")", pkey, i + 1, cJSON_IsString(q) ? q->valuestring : "");
 			if (it) {
-				snprintf(it->path, sizeof(it->path), "/api/v2/cases/projects/{project}/notification_rules");
+				snprintf(it->path, sizeof(it->path),
+				         "/api/v2/cases/projects/{project}/notification_rules");
 				snprintf(it->project_key, sizeof(it->project_key), "%s", pkey);
 			}
 		}
@@ -104,15 +175,15 @@ void cg_prov_plan_nrules(struct cg_prov *s, struct cg_prov_plan *pl, const char 
 		/* Notification rules have no field to mark them casegate's: only prune removes them. */
 		if (!matched[i] && s->prune) {
 			const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "id"));
-			struct cg_prov_item *it = cg_prov_add(pl, CG_PROV_DELETE, "notification_rule", "DELETE", NULL, "%s %s (prune)", pkey,
-					      id ? id : "?");
+			struct cg_prov_item *it = cg_prov_add(pl, CG_PROV_DELETE, "notification_rule", "DELETE", NULL,
+			                                      "%s %s (prune)", pkey, id ? id : "?");
 			if (it && id)
-				snprintf(it->path, sizeof(it->path), "/api/v2/cases/projects/%s/notification_rules/%s", pid, id);
+				snprintf(it->path, sizeof(it->path), "/api/v2/cases/projects/%s/notification_rules/%s",
+				         pid, id);
 		}
 		i++;
 	}
-	free(matched);
-	cJSON_Delete(cur);
+	listing_cleanup(&l);
 }
 
 /* Automation rules and views: named, casegate's carry CG_PROVISION_MARK. */
@@ -120,26 +191,23 @@ void cg_prov_plan_named(struct cg_prov *s, struct cg_prov_plan *pl, const char *
 		       const cJSON *decl)
 {
 	int rules = strcmp(kind, "automation_rule") == 0;
-	cJSON *cur = NULL;
+	struct listing l = {0};
 	char path[300];
 	if (pid) {
 		if (rules)
 			snprintf(path, sizeof(path), "/api/v2/cases/projects/%s/rules", pid);
 		else
 			snprintf(path, sizeof(path), "/api/v2/cases/views?project_id=%s", pid);
-		if (!(cur = cg_prov_get_list(s, path, rules ? "automation rules" : "case views")))
+		if (listing_get(s, path, rules ? "automation rules" : "case views", &l) != 0)
 			return;
 	}
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(cur, "data");
-	char *matched = calloc((size_t)cJSON_GetArraySize(data) + 1, 1);
+	const cJSON *data = l.data;
 	const cJSON *d;
 	cJSON_ArrayForEach(d, decl)
 	{
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "name"));
-		char full[300];
-		marked(name, full, sizeof(full));
-		cJSON *a = cJSON_CreateObject();
-		cJSON_AddStringToObject(a, "name", full);
+		const char *name;
+		int found;
+		cJSON *a = match_declared(&l, d, &name, &found);
 		if (rules) {
 			cJSON_AddStringToObject(a, "state", cg_prov_bool(d, "enabled", 1) ? "ENABLED" : "DISABLED");
 			cJSON *trig = cg_prov_clean(cJSON_GetObjectItemCaseSensitive(d, "trigger"));
@@ -149,23 +217,10 @@ void cg_prov_plan_named(struct cg_prov *s, struct cg_prov_plan *pl, const char *
 			cJSON_AddItemToObject(a, "trigger", trig);
 			cJSON_AddItemToObject(a, "action", act);
 		} else {
-			cJSON_AddStringToObject(a, "query", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "query")));
+			cJSON_AddStringToObject(a, "query",
+			                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "query")));
 		}
-		int found = -1, j = 0;
-		const cJSON *h;
-		cJSON_ArrayForEach(h, data)
-		{
-			const char *hn = cJSON_GetStringValue(
-				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h, "attributes"), "name"));
-			if (found < 0 && hn && strcmp(hn, full) == 0)
-				found = j;
-			j++;
-		}
-		const char *id = found >= 0 ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-						      cJSON_GetArrayItem(data, found), "id"))
-					    : NULL;
-		if (found >= 0)
-			matched[found] = 1;
+		const char *id = id_at(data, found);
 		if (found >= 0 &&
 		    subset_equal(a, cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(data, found), "attributes"))) {
 			cJSON_Delete(a);
@@ -173,7 +228,8 @@ void cg_prov_plan_named(struct cg_prov *s, struct cg_prov_plan *pl, const char *
 		}
 		struct cg_prov_item *it;
 		if (found >= 0) {
-			it = cg_prov_add(pl, CG_PROV_UPDATE, kind, "PUT", cg_prov_env(rules ? "rule" : "view", a), "%s \"%s\"", pkey, name);
+			it = cg_prov_add(pl, CG_PROV_UPDATE, kind, "PUT", cg_prov_env(rules ? "rule" : "view", a),
+			                 "%s \"%s\"", pkey, name);
 			if (it && rules)
 				snprintf(it->path, sizeof(it->path), "/api/v2/cases/projects/%s/rules/%s", pid, id);
 			else if (it)
@@ -181,7 +237,8 @@ void cg_prov_plan_named(struct cg_prov *s, struct cg_prov_plan *pl, const char *
 		} else {
 			if (!rules)
 				cJSON_AddStringToObject(a, "project_id", "{project}");
-			it = cg_prov_add(pl, CG_PROV_CREATE, kind, "POST", cg_prov_env(rules ? "rule" : "view", a), "%s \"%s\"", pkey, name);
+			it = cg_prov_add(pl, CG_PROV_CREATE, kind, "POST", cg_prov_env(rules ? "rule" : "view", a),
+			                 "%s \"%s\"", pkey, name);
 			if (it) {
 				snprintf(it->path, sizeof(it->path), "%s",
 					 rules ? "/api/v2/cases/projects/{project}/rules" : "/api/v2/cases/views");
@@ -193,12 +250,11 @@ void cg_prov_plan_named(struct cg_prov *s, struct cg_prov_plan *pl, const char *
 	cJSON_ArrayForEach(d, data)
 	{
 		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "id"));
-		const char *hn = cJSON_GetStringValue(
-			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "attributes"), "name"));
+		const char *hn = name_of(d);
 		int mine = hn && has_mark(hn);
-		if (!matched[i] && id && (mine || s->prune)) {
-			struct cg_prov_item *it = cg_prov_add(pl, CG_PROV_DELETE, kind, "DELETE", NULL, "%s \"%s\"%s", pkey, hn ? hn : id,
-					      mine ? "" : " (prune)");
+		if (!l.matched[i] && id && (mine || s->prune)) {
+			struct cg_prov_item *it = cg_prov_add(pl, CG_PROV_DELETE, kind, "DELETE", NULL, "%s \"%s\"%s",
+			                                      pkey, hn ? hn : id, mine ? "" : " (prune)");
 			if (it && rules)
 				snprintf(it->path, sizeof(it->path), "/api/v2/cases/projects/%s/rules/%s", pid, id);
 			else if (it)
@@ -206,8 +262,7 @@ void cg_prov_plan_named(struct cg_prov *s, struct cg_prov_plan *pl, const char *
 		}
 		i++;
 	}
-	free(matched);
-	cJSON_Delete(cur);
+	listing_cleanup(&l);
 }
 
 /*
@@ -253,10 +308,12 @@ void cg_prov_plan_case_types(struct cg_prov *s, struct cg_prov_plan *pl, const c
 			if (have) {
 				if (have->type != kind || have->is_multi != multi) {
 					fprintf(s->err,
-						"error: case type %s: custom attribute %s is %s%s in Datadog, declared %s%s: "
-						"casegate does not change it (delete or rename it in Datadog)\n",
-						id, key, cg_dd_ca_kind_name(have->type), have->is_multi ? " (multi)" : "",
-						cg_dd_ca_kind_name(kind), multi ? " (multi)" : "");
+					        "error: case type %s: custom attribute %s is %s%s in Datadog, declared "
+					        "%s%s: "
+					        "casegate does not change it (delete or rename it in Datadog)\n",
+					        id, key, cg_dd_ca_kind_name(have->type),
+					        have->is_multi ? " (multi)" : "", cg_dd_ca_kind_name(kind),
+					        multi ? " (multi)" : "");
 					s->failed = 1;
 				}
 				continue;
@@ -270,8 +327,8 @@ void cg_prov_plan_case_types(struct cg_prov *s, struct cg_prov_plan *pl, const c
 			cJSON_AddBoolToObject(a, "is_multi", multi);
 			if (desc)
 				cJSON_AddStringToObject(a, "description", desc);
-			struct cg_prov_item *x = cg_prov_add(pl, CG_PROV_CREATE, "custom_attribute", "POST", cg_prov_env("custom_attribute", a), "%s on %s",
-					     key, id);
+			struct cg_prov_item *x = cg_prov_add(pl, CG_PROV_CREATE, "custom_attribute", "POST",
+			                                     cg_prov_env("custom_attribute", a), "%s on %s", key, id);
 			if (x)
 				snprintf(x->path, sizeof(x->path), "/api/v2/cases/types/%s/custom_attributes", id);
 		}
@@ -281,41 +338,32 @@ void cg_prov_plan_case_types(struct cg_prov *s, struct cg_prov_plan *pl, const c
 
 void cg_prov_plan_windows(struct cg_prov *s, struct cg_prov_plan *pl, const cJSON *decl)
 {
-	cJSON *cur = cg_prov_get_list(s, "/api/v2/maintenance_windows", "maintenance windows");
-	if (!cur)
+	struct listing l = {0};
+	if (listing_get(s, "/api/v2/maintenance_windows", "maintenance windows", &l) != 0)
 		return;
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(cur, "data");
-	char *matched = calloc((size_t)cJSON_GetArraySize(data) + 1, 1);
 	const cJSON *d;
 	cJSON_ArrayForEach(d, decl)
 	{
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "name"));
-		char full[300], t1[64], t2[64];
-		marked(name, full, sizeof(full));
-		cJSON *a = cJSON_CreateObject();
-		cJSON_AddStringToObject(a, "name", full);
+		const char *name;
+		int found;
+		cJSON *a = match_declared(&l, d, &name, &found);
 		cJSON_AddStringToObject(a, "query", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "query")));
-		cJSON_AddStringToObject(a, "start_at", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "start")));
+		cJSON_AddStringToObject(a, "start_at",
+		                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "start")));
 		cJSON_AddStringToObject(a, "end_at", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "end")));
-		int found = -1, j = 0;
-		const cJSON *h;
-		cJSON_ArrayForEach(h, data)
-		{
-			const char *hn = cJSON_GetStringValue(
-				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h, "attributes"), "name"));
-			if (found < 0 && hn && strcmp(hn, full) == 0)
-				found = j;
-			j++;
-		}
 		int same = 0;
 		if (found >= 0) {
-			matched[found] = 1;
-			const cJSON *ha = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(data, found), "attributes");
-			char h1[64], h2[64];
-			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "start_at")), t1, sizeof(t1));
-			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "end_at")), t2, sizeof(t2));
-			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "start_at")), h1, sizeof(h1));
-			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "end_at")), h2, sizeof(h2));
+			const cJSON *ha =
+			    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(l.data, found), "attributes");
+			char t1[64], t2[64], h1[64], h2[64];
+			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "start_at")), t1,
+			                  sizeof(t1));
+			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "end_at")), t2,
+			                  sizeof(t2));
+			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "start_at")), h1,
+			                  sizeof(h1));
+			cg_prov_norm_time(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "end_at")), h2,
+			                  sizeof(h2));
 			const char *hq = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ha, "query"));
 			same = strcmp(t1, h1) == 0 && strcmp(t2, h2) == 0 && hq &&
 			       strcmp(hq, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "query"))) == 0;
@@ -324,33 +372,30 @@ void cg_prov_plan_windows(struct cg_prov *s, struct cg_prov_plan *pl, const cJSO
 			cJSON_Delete(a);
 			continue;
 		}
-		const char *id = found >= 0 ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-						      cJSON_GetArrayItem(data, found), "id"))
-					    : NULL;
-		struct cg_prov_item *it = cg_prov_add(pl, found >= 0 ? CG_PROV_UPDATE : CG_PROV_CREATE, "maintenance_window", found >= 0 ? "PUT" : "POST",
-				      cg_prov_env("maintenance_window", a), "\"%s\"", name);
+		const char *id = id_at(l.data, found);
+		struct cg_prov_item *it =
+		    cg_prov_add(pl, found >= 0 ? CG_PROV_UPDATE : CG_PROV_CREATE, "maintenance_window",
+		                found >= 0 ? "PUT" : "POST", cg_prov_env("maintenance_window", a), "\"%s\"", name);
 		if (it && id)
 			snprintf(it->path, sizeof(it->path), "/api/v2/maintenance_windows/%s", id);
 		else if (it)
 			snprintf(it->path, sizeof(it->path), "/api/v2/maintenance_windows");
 	}
 	int i = 0;
-	cJSON_ArrayForEach(d, data)
+	cJSON_ArrayForEach(d, l.data)
 	{
 		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "id"));
-		const char *hn = cJSON_GetStringValue(
-			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "attributes"), "name"));
+		const char *hn = name_of(d);
 		int mine = hn && has_mark(hn);
 		/* Windows opened by `casegate maintenance start` are not declared: they are left alone. */
 		int cli = hn && strncmp(hn, "maintenance ", 12) == 0;
-		if (!matched[i] && id && ((mine && !cli) || s->prune)) {
-			struct cg_prov_item *it = cg_prov_add(pl, CG_PROV_DELETE, "maintenance_window", "DELETE", NULL, "\"%s\"%s", hn ? hn : id,
-					      mine ? "" : " (prune)");
+		if (!l.matched[i] && id && ((mine && !cli) || s->prune)) {
+			struct cg_prov_item *it = cg_prov_add(pl, CG_PROV_DELETE, "maintenance_window", "DELETE", NULL,
+			                                      "\"%s\"%s", hn ? hn : id, mine ? "" : " (prune)");
 			if (it)
 				snprintf(it->path, sizeof(it->path), "/api/v2/maintenance_windows/%s", id);
 		}
 		i++;
 	}
-	free(matched);
-	cJSON_Delete(cur);
+	listing_cleanup(&l);
 }

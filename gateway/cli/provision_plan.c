@@ -8,8 +8,8 @@
 
 #include "ddsync.h"
 
-struct cg_prov_item *cg_prov_add(struct cg_prov_plan *pl, enum cg_prov_op op, const char *kind,
-							       const char *method, cJSON *body, const char *label_fmt, ...)
+struct cg_prov_item *cg_prov_add(struct cg_prov_plan *pl, enum cg_prov_op op, const char *kind, const char *method,
+                                 cJSON *body, const char *label_fmt, ...)
 {
 	if (pl->n == pl->cap) {
 		size_t cap = pl->cap ? pl->cap * 2 : 16;
@@ -62,11 +62,15 @@ void cg_prov_plan_print(const struct cg_prov_plan *pl, FILE *out)
 	for (size_t i = 0; i < pl->n; i++) {
 		const struct cg_prov_item *it = &pl->v[i];
 		n[it->op]++;
-		fprintf(out, "%c %s %s%s%s\n", it->op == CG_PROV_CREATE ? '+' : it->op == CG_PROV_UPDATE ? '~' : '-', it->kind,
-			it->label, it->detail[0] ? ": " : "", it->detail);
+		fprintf(out, "%c %s %s%s%s\n",
+		        it->op == CG_PROV_CREATE   ? '+'
+		        : it->op == CG_PROV_UPDATE ? '~'
+		                                   : '-',
+		        it->kind, it->label, it->detail[0] ? ": " : "", it->detail);
 	}
 	if (pl->n == 0)
 		fprintf(out, "No changes.\n");
 	else
-		fprintf(out, "Plan: %zu to create, %zu to update, %zu to delete.\n", n[CG_PROV_CREATE], n[CG_PROV_UPDATE], n[CG_PROV_DELETE]);
+		fprintf(out, "Plan: %zu to create, %zu to update, %zu to delete.\n", n[CG_PROV_CREATE],
+		        n[CG_PROV_UPDATE], n[CG_PROV_DELETE]);
 }

@@ -155,6 +155,14 @@ static const char *need_str(struct checker *k, const cJSON *o, const char *what,
 	return v->valuestring;
 }
 
+/* o.a and o.b both of the kind is() accepts; msg when either is not. */
+static void need_both(struct checker *k, const cJSON *o, cJSON_bool (*is)(const cJSON *), const char *a,
+		      const char *b, const char *msg)
+{
+	if (!is(cJSON_GetObjectItemCaseSensitive(o, a)) || !is(cJSON_GetObjectItemCaseSensitive(o, b)))
+		bad(k, o, "%s", msg);
+}
+
 int cg_prov_bool(const cJSON *o, const char *key, int dflt)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -202,17 +210,15 @@ static void check_section(struct checker *k, const cJSON *sec)
 		cJSON_ArrayForEach(x, list(k, p, "project", "notification_rules"))
 		{
 			only_keys(k, x, "notification rule", nk);
-			if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(x, "triggers")) ||
-			    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(x, "recipients")))
-				bad(k, x, "notification rule: triggers and recipients are required (lists)");
+			need_both(k, x, cJSON_IsArray, "triggers", "recipients",
+				  "notification rule: triggers and recipients are required (lists)");
 		}
 		cJSON_ArrayForEach(x, list(k, p, "project", "automation_rules"))
 		{
 			only_keys(k, x, "automation rule", ak);
 			need_str(k, x, "automation rule", "name");
-			if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(x, "trigger")) ||
-			    !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(x, "action")))
-				bad(k, x, "automation rule: trigger and action are required (mappings)");
+			need_both(k, x, cJSON_IsObject, "trigger", "action",
+				  "automation rule: trigger and action are required (mappings)");
 		}
 		cJSON_ArrayForEach(x, list(k, p, "project", "views"))
 		{
