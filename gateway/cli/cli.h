@@ -8,7 +8,7 @@
 #include "config.h"
 
 /* What a command needs (struct cg_cli_cmd.needs), or 0 for nothing. */
-#define CG_CLI_CONFIG 1u   /* -c FILE is required; the command loads it with cg_cli_config() */
+#define CG_CLI_CONFIG   1u /* -c FILE is required; the command loads it with cg_cli_config() */
 #define CG_CLI_WARNINGS 2u /* cg_cli_config() also prints the config's warnings on stderr */
 #define CG_CLI_OWN_ARGS 4u /* the command reads its own argv; main does not parse the common options */
 
@@ -17,12 +17,12 @@ struct cg_cli;
 /* One row of the command table in main.c. */
 struct cg_cli_cmd {
 	const char *name;
-	const char *alias[2]; /* other names it answers to ("--version"), or NULL */
-	unsigned needs;       /* CG_CLI_* */
+	const char *alias[2];         /* other names it answers to ("--version"), or NULL */
+	unsigned needs;               /* CG_CLI_*, or 0 */
+	int (*run)(struct cg_cli *c); /* returns the process exit code */
 	/* Its lines in `casegate help` and `casegate NAME --help`, each "  casegate NAME ...\n";
 	 * NULL: not listed (help answers with the whole table). */
 	const char *usage;
-	int (*run)(struct cg_cli *c); /* returns the process exit code */
 };
 
 /* The options, as the commands read them. cg_cli_parse() fills the common ones (run,

@@ -5,60 +5,51 @@
 #include "cli.h"
 #include "commands.h"
 
+/* Each command's lines in `casegate help` (in the table's order) and `casegate NAME --help`. */
+static const char run_usage[] = "  casegate run -c FILE [--datadog-url URL]   run the daemon\n";
+static const char check_config_usage[] =
+    "  casegate check-config -c FILE [--online [--datadog-url URL]]\n"
+    "                                             validate FILE; every error as file:line:col;\n"
+    "                                             --online also asks Datadog (keys, projects, case types)\n";
+static const char map_usage[] =
+    "  casegate map -c FILE --source NAME [PAYLOAD|-]\n"
+    "                                             dry run: print the case events a payload yields\n";
+static const char mail_usage[] =
+    "  casegate mail -c FILE --source NAME [--sender ADDR] < MESSAGE\n"
+    "                                             queue one e-mail (pipe mode; exit 0, 65, 67 or 75)\n";
+static const char dlq_usage[] = "  casegate dlq list|show ID|retry ID|drop ID -c FILE\n"
+                                "  casegate dlq retry --all|drop --all -c FILE\n"
+                                "                                             inspect and act on dead letters\n";
+static const char migrate_usage[] =
+    "  casegate migrate -c FILE                   create or upgrade the store's schema\n";
+static const char provision_usage[] =
+    "  casegate provision -c FILE --plan|--apply  reconcile the config's provision: section with Datadog\n";
+static const char maintenance_usage[] =
+    "  casegate maintenance start|end -c FILE --project KEY [--duration 1h]\n"
+    "                                             open or end a project's maintenance window\n";
+static const char reload_usage[] =
+    "  casegate reload -c FILE                    validate FILE, then make the running daemon reload it\n";
+static const char status_usage[] =
+    "  casegate status -c FILE [--json]           queue depth, oldest item, dead letters, last delivery per source\n";
+static const char mappers_usage[] = "  casegate mappers                           list source types\n";
+static const char version_usage[] = "  casegate version\n";
+
 /* One row a command, in the order `casegate help` lists them; cmd_<name>.c holds its function. */
 static const struct cg_cli_cmd commands[] = {
-	{.name = "run",
-	 .needs = CG_CLI_CONFIG,
-	 .usage = "  casegate run -c FILE [--datadog-url URL]   run the daemon\n",
-	 .run = cg_cmd_run},
-	{.name = "check-config",
-	 .needs = CG_CLI_CONFIG | CG_CLI_WARNINGS,
-	 .usage = "  casegate check-config -c FILE [--online [--datadog-url URL]]\n"
-		  "                                             validate FILE; every error as file:line:col;\n"
-		  "                                             --online also asks Datadog (keys, projects, case types)\n",
-	 .run = cg_cmd_check_config},
-	{.name = "map",
-	 .needs = CG_CLI_CONFIG | CG_CLI_WARNINGS,
-	 .usage = "  casegate map -c FILE --source NAME [PAYLOAD|-]\n"
-		  "                                             dry run: print the case events a payload yields\n",
-	 .run = cg_cmd_map},
-	{.name = "mail",
-	 .needs = CG_CLI_CONFIG | CG_CLI_WARNINGS,
-	 .usage = "  casegate mail -c FILE --source NAME [--sender ADDR] < MESSAGE\n"
-		  "                                             queue one e-mail (pipe mode; exit 0, 65, 67 or 75)\n",
-	 .run = cg_cmd_mail},
-	{.name = "dlq",
-	 .needs = CG_CLI_CONFIG | CG_CLI_WARNINGS,
-	 .usage = "  casegate dlq list|show ID|retry ID|drop ID -c FILE\n"
-		  "  casegate dlq retry --all|drop --all -c FILE\n"
-		  "                                             inspect and act on dead letters\n",
-	 .run = cg_cmd_dlq},
-	{.name = "migrate",
-	 .needs = CG_CLI_CONFIG | CG_CLI_WARNINGS,
-	 .usage = "  casegate migrate -c FILE                   create or upgrade the store's schema\n",
-	 .run = cg_cmd_migrate},
-	{.name = "provision",
-	 .needs = CG_CLI_CONFIG | CG_CLI_OWN_ARGS,
-	 .usage = "  casegate provision -c FILE --plan|--apply  reconcile the config's provision: section with Datadog\n",
-	 .run = cg_cmd_provision},
-	{.name = "maintenance",
-	 .needs = CG_CLI_CONFIG | CG_CLI_OWN_ARGS,
-	 .usage = "  casegate maintenance start|end -c FILE --project KEY [--duration 1h]\n"
-		  "                                             open or end a project's maintenance window\n",
-	 .run = cg_cmd_maintenance},
-	{.name = "reload",
-	 .needs = CG_CLI_CONFIG,
-	 .usage = "  casegate reload -c FILE                    validate FILE, then make the running daemon reload it\n",
-	 .run = cg_cmd_reload},
-	{.name = "status",
-	 .needs = CG_CLI_CONFIG,
-	 .usage = "  casegate status -c FILE [--json]           queue depth, oldest item, dead letters, last delivery per source\n",
-	 .run = cg_cmd_status},
-	{.name = "mappers",
-	 .usage = "  casegate mappers                           list source types\n",
-	 .run = cg_cmd_mappers},
-	{.name = "version", .alias = {"--version"}, .usage = "  casegate version\n", .run = cg_cmd_version},
-	{.name = "help", .alias = {"--help", "-h"}, .run = cg_cmd_help},
+    /* name, other names, needs (CG_CLI_*), function, usage lines */
+    {"run", {NULL}, CG_CLI_CONFIG, cg_cmd_run, run_usage},
+    {"check-config", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_check_config, check_config_usage},
+    {"map", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_map, map_usage},
+    {"mail", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_mail, mail_usage},
+    {"dlq", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_dlq, dlq_usage},
+    {"migrate", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_migrate, migrate_usage},
+    {"provision", {NULL}, CG_CLI_CONFIG | CG_CLI_OWN_ARGS, cg_cmd_provision, provision_usage},
+    {"maintenance", {NULL}, CG_CLI_CONFIG | CG_CLI_OWN_ARGS, cg_cmd_maintenance, maintenance_usage},
+    {"reload", {NULL}, CG_CLI_CONFIG, cg_cmd_reload, reload_usage},
+    {"status", {NULL}, CG_CLI_CONFIG, cg_cmd_status, status_usage},
+    {"mappers", {NULL}, 0, cg_cmd_mappers, mappers_usage},
+    {"version", {"--version"}, 0, cg_cmd_version, version_usage},
+    {"help", {"--help", "-h"}, 0, cg_cmd_help, NULL}, /* not listed: it prints the list */
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

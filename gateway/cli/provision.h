@@ -97,10 +97,10 @@ cJSON *cg_prov_get_list(struct cg_prov *s, const char *path, const char *what);
  * plan (its rules and views are all new). ---- */
 
 void cg_prov_plan_nrules(struct cg_prov *s, struct cg_prov_plan *pl, const char *pkey, const char *pid,
-			 const cJSON *decl);
+                         const cJSON *decl);
 /* kind: "automation_rule" or "view". */
-void cg_prov_plan_named(struct cg_prov *s, struct cg_prov_plan *pl, const char *kind, const char *pkey,
-			const char *pid, const cJSON *decl);
+void cg_prov_plan_named(struct cg_prov *s, struct cg_prov_plan *pl, const char *kind, const char *pkey, const char *pid,
+                        const cJSON *decl);
 void cg_prov_plan_case_types(struct cg_prov *s, struct cg_prov_plan *pl, const cJSON *decl);
 void cg_prov_plan_windows(struct cg_prov *s, struct cg_prov_plan *pl, const cJSON *decl);
 
