@@ -1,4 +1,4 @@
-/* provision_kinds.c: one planner per kind of Case Management resource: what Datadog has against what the section declares. */
+/* provision_kinds.c: one planner per kind of Case Management resource: what Datadog has vs what is declared. */
 #include "provision.h"
 
 #include <ctype.h>

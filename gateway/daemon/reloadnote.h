@@ -1,4 +1,4 @@
-/* reloadnote.h: state_dir/casegate.reload: the daemon writes the outcome of each reload, `casegate reload` waits for it. */
+/* reloadnote.h: state_dir/casegate.reload: the daemon notes how each reload went, `casegate reload` reads it. */
 #ifndef CG_RELOADNOTE_H
 #define CG_RELOADNOTE_H
 

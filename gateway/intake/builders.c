@@ -1,4 +1,4 @@
-/* builders.c: one case builder per configured source (the daemon, check-config, reload and map). */
+/* builders.c: one case builder per configured source (the daemon, check-config and reload). */
 #include "builders.h"
 
 #include <stdio.h>
