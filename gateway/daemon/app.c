@@ -13,22 +13,12 @@
 #include "err.h"
 #include "log.h"
 #include "store_open.h"
-#include "opscli.h"
+#include "reloadnote.h"
 #include "pidfile.h"
 
 /* Connections admitted past limits.max_connections, each for one health check. */
 #define HEALTH_RESERVED 8
 static const char *const health_paths[] = {"/healthz", "/readyz", "/metrics", NULL};
-
-int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen)
-{
-	return cg_intake_builders(cfg, out, err, errlen);
-}
-
-void cg_app_builders_free(struct cg_builder **b, size_t n)
-{
-	cg_intake_builders_free(b, n);
-}
 
 /* Non-fatal config findings (world-readable secrets, unauthenticated public sources): one line each. */
 static void log_warnings(const struct cg_config *cfg)
@@ -244,7 +234,7 @@ static void reload(struct cg_app *app)
 	free(errs);
 	struct cg_builder **nb = NULL;
 	char err[512];
-	rc = cg_intake_builders(ncfg, &nb, err, sizeof(err));
+	rc = cg_builders_create(ncfg, &nb, err, sizeof(err));
 	if (rc) {
 		CG_LOG_ERR("reload rejected, keeping the running configuration: %s", err);
 		cg_reload_note(app->cfg->state_dir, 0, err);
@@ -259,7 +249,7 @@ static void reload(struct cg_app *app)
 		ncfg->state_dir = strdup(app->cfg->state_dir);
 		if (!ncfg->state_dir) {
 			CG_LOG_ERR("reload rejected: out of memory");
-			cg_intake_builders_free(nb, ncfg->nsources);
+			cg_builders_free(nb, ncfg->nsources);
 			cg_config_free(ncfg);
 			reload_outcome(app, 0);
 			return;
@@ -287,7 +277,7 @@ static void reload(struct cg_app *app)
 	if (cg_intake_reload(app->intake, ncfg, nb) != 0) {
 		CG_LOG_ERR("reload rejected: out of memory");
 		cg_engine_set_config(app->engine, app->cfg);
-		cg_intake_builders_free(nb, ncfg->nsources);
+		cg_builders_free(nb, ncfg->nsources);
 		cg_config_free(ncfg);
 		reload_outcome(app, 0);
 		return;
@@ -348,7 +338,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 			   "or start with deploy/dev.sh run to use the local simulator");
 		goto early_fail;
 	}
-	if (cg_intake_builders(cfg, &builders, err, sizeof(err)) != 0) {
+	if (cg_builders_create(cfg, &builders, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("%s", err);
 		goto early_fail;
 	}
@@ -510,7 +500,7 @@ out:
 	cg_intake_destroy(app->intake); /* and the running configuration with it */
 	cg_metrics_destroy(app->metrics);
 	if (app->cfg_owned) {
-		cg_intake_builders_free(builders, app->cfg_owned->nsources);
+		cg_builders_free(builders, app->cfg_owned->nsources);
 		cg_config_free(app->cfg_owned);
 	}
 	free(app->config_path);

@@ -39,10 +39,6 @@ struct cg_app {
 	int exit_code;
 };
 
-/* Compiles one builder per source; on failure err names the source (cg_intake_builders). */
-int cg_app_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen);
-void cg_app_builders_free(struct cg_builder **b, size_t n);
-
 /* Runs the daemon until SIGTERM/SIGINT. dd_url overrides the config's Datadog URL when set.
  * Returns the process exit code. Takes ownership of cfg. */
 int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_url);

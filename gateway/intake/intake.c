@@ -54,7 +54,7 @@ int cg_intake_reload(struct cg_intake *in, struct cg_config *cfg, struct cg_buil
 		in->gen->retired = 1;
 		in->gen = ngen;
 	} else {
-		cg_intake_builders_free(old_builders, old->nsources);
+		cg_builders_free(old_builders, old->nsources);
 		cg_config_free(old);
 	}
 	return 0;
@@ -118,7 +118,7 @@ void cg_intake_destroy(struct cg_intake *in)
 	if (!in)
 		return;
 	cg_admission_cleanup(in);
-	cg_intake_builders_free(in->builders, in->cfg ? in->cfg->nsources : 0);
+	cg_builders_free(in->builders, in->cfg ? in->cfg->nsources : 0);
 	cg_config_free(in->cfg);
 	free(in->gen); /* the running generation (retired ones were freed by their last job) */
 	free(in);

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "builder.h"
+#include "builders.h"
 #include "config.h"
 #include "guard.h"
 #include "http.h"
@@ -26,7 +27,7 @@ struct cg_intake_deps {
 };
 
 /*
- * Takes cfg and builders (one per source, cg_intake_builders) as the running configuration;
+ * Takes cfg and builders (one per source, cg_builders_create) as the running configuration;
  * they are freed by cg_intake_reload (once no intake work reads them) or cg_intake_destroy.
  * 0 or CG_ENOMEM (cfg and builders stay the caller's).
  */
@@ -39,11 +40,6 @@ const struct cg_config *cg_intake_config(const struct cg_intake *in);
 /* Swaps in a new configuration (taken, as at create); work in flight keeps the old one alive. 0,
  * or CG_ENOMEM: nothing changed and cfg/builders stay the caller's. */
 int cg_intake_reload(struct cg_intake *in, struct cg_config *cfg, struct cg_builder **builders);
-
-/* Compiles one builder per source (none for sources that draft no case); on failure err names
- * the source. */
-int cg_intake_builders(const struct cg_config *cfg, struct cg_builder ***out, char *err, size_t errlen);
-void cg_intake_builders_free(struct cg_builder **b, size_t n);
 
 /* Starts the mail listener (`mail.listen`); 0 when there is none to start. */
 int cg_intake_mail_start(struct cg_intake *in, char *err, size_t errlen);

@@ -1,16 +1,25 @@
-/* online.c: check-config --online: keys, projects and case types as Datadog has them. */
-#include "online.h"
-
+/* cmd_check_config.c: `casegate check-config`: the config and its templates, and with --online what Datadog has. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
 #include "actions.h"
+#include "builders.h"
 #include "catypes.h"
+#include "commands.h"
+#include "config.h"
 #include "ddsync.h"
 
-int cg_check_online(const struct cg_config *cfg, const char *dd_url, FILE *out, FILE *err)
+/*
+ * --online: asks Datadog (blocking) whether the keys work, every source's project exists and
+ * every case type defines the custom attributes the sources set (and the marker attribute).
+ * Errors (keys refused, a project or case type missing) and warnings go to err as
+ * "file:line: ..." lines; a summary line to out. Returns 0 (no errors; warnings may have been
+ * printed) or 1.
+ */
+static int check_online(const struct cg_config *cfg, const char *dd_url, FILE *out, FILE *err)
 {
 	struct cg_ddsync api;
 	if (cg_ddsync_init(&api, cfg, dd_url, err) != 0)
@@ -105,4 +114,29 @@ int cg_check_online(const struct cg_config *cfg, const char *dd_url, FILE *out, 
 	fprintf(out, "%s: ok online (keys accepted, %zu source(s) checked against Datadog, %zu warning(s))\n", file,
 		cfg->nsources, warnings);
 	return 0;
+}
+
+int cg_cmd_check_config(struct cg_cli *c)
+{
+	const struct cg_cli_args *a = &c->a;
+	struct cg_config *cfg = cg_cli_config(c);
+	if (!cfg)
+		return 1;
+	struct cg_builder **b = NULL;
+	char err[512];
+	int rc = cg_builders_create(cfg, &b, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", a->config, err);
+	} else {
+		/* cg_cli_config printed the warnings already; they come again here, as they always
+		 * have (scripts may read this output). */
+		if (cfg->warnings)
+			fprintf(stderr, "%s\n", cfg->warnings);
+		printf("%s: ok (%zu source(s))\n", a->config, cfg->nsources);
+		cg_builders_free(b, cfg->nsources);
+		if (a->online)
+			rc = check_online(cfg, a->dd_url, stdout, stderr);
+	}
+	cg_config_free(cfg);
+	return rc ? 1 : 0;
 }

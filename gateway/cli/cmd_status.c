@@ -1,24 +1,17 @@
-/* opscli.c: `casegate reload` (validate, signal, wait for the verdict) and `casegate status`. */
-#define CG_LOG_COMPONENT "ops"
-#include "opscli.h"
-#include "store_open.h"
-
-#include <errno.h>
+/* cmd_status.c: `casegate status`: queue depth, oldest item, dead letters, last delivery per source, from the store. */
 #include <inttypes.h>
-#include <signal.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
-#include "app.h"
+#include "commands.h"
 #include "config.h"
 #include "err.h"
-#include "log.h"
 #include "pidfile.h"
 #include "store.h"
+#include "store_open.h"
 
 static int64_t wall_ms(void)
 {
@@ -26,145 +19,6 @@ static int64_t wall_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-
-static struct cg_config *load(const char *path, FILE *err)
-{
-	struct cg_config *cfg = NULL;
-	char *errs = NULL;
-	int rc = cg_config_load(path, &cfg, &errs);
-	if (rc) {
-		if (errs && errs[0])
-			fprintf(err, "%s%s", errs, errs[strlen(errs) - 1] == '\n' ? "" : "\n");
-		else
-			fprintf(err, "%s: %s\n", path, cg_strerror(rc));
-		free(errs);
-		return NULL;
-	}
-	free(errs);
-	return cfg;
-}
-
-/* ---- reload ---- */
-
-/* The whole file (at most 64 KiB) NUL-terminated, or NULL. */
-static char *read_small(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(65536);
-	if (buf) {
-		size_t n = fread(buf, 1, 65535, f);
-		buf[n] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
-static char *note_path(const char *state_dir)
-{
-	size_t n = strlen(state_dir) + sizeof("/casegate.reload");
-	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/casegate.reload", state_dir);
-	return p;
-}
-
-void cg_reload_note(const char *state_dir, int ok, const char *msg)
-{
-	char *path = note_path(state_dir);
-	if (!path)
-		return;
-	size_t tn = strlen(path) + 8;
-	char *tmp = malloc(tn);
-	FILE *f = NULL;
-	if (!tmp)
-		goto out;
-	snprintf(tmp, tn, "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		CG_LOG_WARN("cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* The first line differs for every reload: the CLI waits for it to change. */
-	fprintf(f, "%lld.%09ld %ld %s\n%s\n", (long long)ts.tv_sec, ts.tv_nsec, (long)getpid(), ok ? "ok" : "rejected",
-		msg ? msg : "");
-	int bad = fclose(f) != 0;
-	if (bad || rename(tmp, path) != 0)
-		CG_LOG_WARN("cannot write %s: %s", path, strerror(errno));
-out:
-	free(tmp);
-	free(path);
-}
-
-int cg_cli_reload(const char *config_path, unsigned wait_ms, FILE *out, FILE *err)
-{
-	struct cg_config *cfg = load(config_path, err);
-	if (!cfg) {
-		fprintf(err, "casegate reload: %s is invalid: the running daemon was not signalled\n", config_path);
-		return 1;
-	}
-	int rc = 1;
-	char *path = NULL, *before = NULL, *after = NULL;
-	struct cg_builder **b = NULL;
-	char e[512] = "";
-	if (cg_app_builders(cfg, &b, e, sizeof(e)) != 0) {
-		fprintf(err, "%s: %s\ncasegate reload: %s is invalid: the running daemon was not signalled\n",
-			config_path, e, config_path);
-		goto out;
-	}
-	cg_app_builders_free(b, cfg->nsources);
-	long pid = 0;
-	if (cg_pidfile_running(cfg->state_dir, &pid) != 0) {
-		fprintf(err, "casegate reload: no casegate is running with state_dir %s\n", cfg->state_dir);
-		goto out;
-	}
-	path = note_path(cfg->state_dir);
-	if (!path)
-		goto out;
-	before = read_small(path);
-	if (kill((pid_t)pid, SIGHUP) != 0) {
-		fprintf(err, "casegate reload: cannot signal pid %ld: %s\n", pid, strerror(errno));
-		goto out;
-	}
-	int64_t deadline = wall_ms() + wait_ms;
-	for (;;) {
-		free(after);
-		after = read_small(path);
-		if (after && (!before || strcmp(before, after) != 0))
-			break;
-		if (wall_ms() >= deadline) {
-			fprintf(out, "casegate reload: sent SIGHUP to pid %ld; no answer within %u ms (see its log)\n", pid,
-				wait_ms);
-			rc = 3;
-			goto out;
-		}
-		usleep(20000);
-	}
-	/* "<stamp> <pid> ok|rejected\n<message>" */
-	const char *sp = strchr(after, ' ');
-	sp = sp ? strchr(sp + 1, ' ') : NULL;
-	int ok = sp && strncmp(sp + 1, "ok", 2) == 0;
-	const char *msg = strchr(after, '\n');
-	msg = msg ? msg + 1 : "";
-	if (ok) {
-		fprintf(out, "casegate reload: pid %ld reloaded %s: %s", pid, config_path, msg);
-		rc = 0;
-	} else {
-		fprintf(err, "casegate reload: pid %ld rejected %s and keeps its configuration:\n%s", pid, config_path,
-			msg);
-	}
-out:
-	free(before);
-	free(after);
-	free(path);
-	cg_config_free(cfg);
-	return rc;
-}
-
-/* ---- status ---- */
 
 static void fmt_age(int64_t ms, char *buf, size_t len)
 {
@@ -254,9 +108,11 @@ static void print_source_line(FILE *out, const char *name, int is_configured, co
 		is_configured ? "" : "  (not in config)");
 }
 
-int cg_cli_status(const char *config_path, int json, FILE *out, FILE *err)
+int cg_cmd_status(struct cg_cli *c)
 {
-	struct cg_config *cfg = load(config_path, err);
+	int json = c->a.json;
+	FILE *out = c->out, *err = c->err;
+	struct cg_config *cfg = cg_cli_config(c);
 	if (!cfg)
 		return 1;
 	int rc = 1;
