@@ -165,10 +165,16 @@ static void test_fault_soak(void **state)
 	for (int i = 0; i < SOAK_THREADS; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(atomic_load(&s.failed), 0);
+	/* The promise is eventual (every acknowledged event in Datadog, once): the backlog of retries
+	 * after the fault window may take a while on a loaded 2-core machine, so the deadline is
+	 * generous; a lost or doubled event fails below no matter how long it is given. */
 	if (!ok)
-		ok = cg_crash_poll(cg_crash_all_match, &chk, 5000);
+		ok = cg_crash_poll(cg_crash_all_match, &chk, 30000);
 	int drained = cg_crash_poll(queue_empty, &t, 10000);
-	cg_crash_all_match(&chk);
+	if (!ok)
+		ok = cg_crash_all_match(&chk);
+	else
+		cg_crash_all_match(&chk);
 	int acked = 0;
 	for (int i = 0; i < SOAK_KEYS; i++)
 		acked += s.keys[i].next;
