@@ -1,68 +1,35 @@
-/* ddsync.c: blocking Case API calls for the command line, with the daemon's transport settings. */
+/* ddsync.c: blocking Case API calls for the command line: the daemon's client on a private loop
+ * (ddclient.h, cg_dd_request_wait), with the config's settings and patience with 429s. */
 #define _POSIX_C_SOURCE 200809L
 #include "ddsync.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-
-#include <curl/curl.h>
-#include <openssl/crypto.h>
 
 #include "ddanswer.h"
 #include "ddclient.h"
 
-#define USER_AGENT "casegate/0.1"
-
-struct buf {
-	char *p;
-	size_t len;
-};
-
-struct hdrs {
+/* What one attempt brought back (the body copied out of the callback). */
+struct answer {
+	long status;
 	long reset, retry_after;
+	char *body;
+	size_t len;
+	char errmsg[256];
 };
 
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+static void got(const struct cg_dd_result *res, void *ud)
 {
-	struct buf *b = ud;
-	size_t add = size * n;
-	if (b->len + add > CG_DD_MAX_BODY)
-		return 0;
-	char *p = realloc(b->p, b->len + add + 1);
-	if (!p)
-		return 0;
-	memcpy(p + b->len, ptr, add);
-	b->p = p;
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
-static long header_num(const char *p, size_t n, const char *name)
-{
-	size_t nl = strlen(name);
-	if (n <= nl + 1 || strncasecmp(p, name, nl) != 0 || p[nl] != ':')
-		return -1;
-	const char *v = p + nl + 1;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	char *end;
-	long x = strtol(v, &end, 10);
-	return end != v && x >= 0 ? x : -1;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-	struct hdrs *h = ud;
-	size_t len = size * n;
-	long v;
-	if ((v = header_num(p, len, "X-RateLimit-Reset")) >= 0)
-		h->reset = v;
-	else if ((v = header_num(p, len, "Retry-After")) >= 0)
-		h->retry_after = v;
-	return len;
+	struct answer *a = ud;
+	a->status = res->transport_error ? 0 : res->status;
+	a->reset = res->ratelimit_reset;
+	a->retry_after = res->retry_after;
+	snprintf(a->errmsg, sizeof(a->errmsg), "%s", res->errmsg);
+	if (!res->transport_error && (a->body = malloc(res->body_len + 1)) != NULL) {
+		memcpy(a->body, res->body, res->body_len + 1);
+		a->len = res->body_len;
+	}
 }
 
 static void default_sleep(unsigned ms)
@@ -94,92 +61,54 @@ int cg_ddsync_init(struct cg_ddsync *a, const struct cg_config *cfg, const char 
 	return 0;
 }
 
-/* One attempt. */
-static long once(const struct cg_ddsync *a, const char *method, const char *url, const char *text, struct buf *b,
-		 struct hdrs *h, char *errbuf, size_t errlen)
+/* One attempt, through the daemon's client (net/ddclient.c) on a private loop. */
+static long once(const struct cg_ddsync *a, const char *method, const char *path, const char *text, struct answer *ans,
+		 char *errbuf, size_t errlen)
 {
-	char h1[600], h2[600];
-	long status = 0;
-	CURL *c = curl_easy_init();
-	struct curl_slist *hdr = NULL;
-	if (!c) {
-		snprintf(errbuf, errlen, "out of memory");
+	struct cg_dd_opts o = {
+		.base_url = a->base,
+		.api_key = a->api_key,
+		.app_key = a->app_key,
+		.timeout_ms = (unsigned)a->timeout_ms,
+		.ca_file = a->ca_file,
+		.proxy = a->proxy,
+	};
+	if (cg_dd_request_wait(&o, method, path, text, text ? strlen(text) : 0, 0, got, ans, errbuf, errlen) != 0)
 		return 0;
-	}
-	snprintf(h1, sizeof(h1), "DD-API-KEY: %s", a->api_key ? a->api_key : "");
-	snprintf(h2, sizeof(h2), "DD-APPLICATION-KEY: %s", a->app_key ? a->app_key : "");
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	hdr = curl_slist_append(hdr, "Accept: application/json");
-	if (a->api_key)
-		hdr = curl_slist_append(hdr, h1);
-	if (a->app_key)
-		hdr = curl_slist_append(hdr, h2);
-	OPENSSL_cleanse(h1, sizeof(h1));
-	OPENSSL_cleanse(h2, sizeof(h2));
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* keys never go to another host */
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	/* As the daemon: the configured proxy or none (the environment's *_proxy is not followed). */
-	curl_easy_setopt(c, CURLOPT_PROXY, a->proxy ? a->proxy : "");
-	if (a->ca_file) {
-		curl_easy_setopt(c, CURLOPT_CAINFO, a->ca_file);
-		curl_easy_setopt(c, CURLOPT_PROXY_CAINFO, a->ca_file);
-	}
-	if (text) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
-	}
-	CURLcode rc = curl_easy_perform(c);
-	if (rc != CURLE_OK)
-		snprintf(errbuf, errlen, "%s", curl_easy_strerror(rc));
-	else
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
-	return status;
+	if (!ans->status)
+		snprintf(errbuf, errlen, "%s", ans->errmsg);
+	return ans->status;
 }
 
 long cg_ddsync_call(const struct cg_ddsync *a, const char *method, const char *path, cJSON *body, cJSON **resp,
 		    char *errbuf, size_t errlen)
 {
-	char url[1024];
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
 	cJSON_Delete(body);
 	if (resp)
 		*resp = NULL;
 	errbuf[0] = '\0';
-	snprintf(url, sizeof(url), "%s%s", a->base, path);
 	long status = 0;
 	for (unsigned waits = 0;; waits++) {
-		struct buf b = {0};
-		struct hdrs h = {-1, -1};
+		struct answer b = {0};
 		errbuf[0] = '\0';
-		status = once(a, method, url, text, &b, &h, errbuf, errlen);
+		status = once(a, method, path, text, &b, errbuf, errlen);
 		if (status == 429 && waits < a->max_429_waits) {
-			long s = h.reset >= 0 ? h.reset : h.retry_after >= 0 ? h.retry_after : 1;
+			long s = b.reset >= 0 ? b.reset : b.retry_after >= 0 ? b.retry_after : 1;
 			if (s > (long)a->max_wait_s)
 				s = (long)a->max_wait_s;
-			free(b.p);
+			free(b.body);
 			(a->sleep_ms ? a->sleep_ms : default_sleep)((unsigned)(s * 1000 + 100));
 			continue;
 		}
 		if (status && (status < 200 || status >= 300)) {
 			char why[400];
-			cg_dd_answer_error(b.p, b.len, why, sizeof(why));
+			cg_dd_answer_error(b.body, b.len, why, sizeof(why));
 			snprintf(errbuf, errlen, "HTTP %ld: %s", status, why);
 		} else if (status && resp && b.len) {
-			*resp = cJSON_ParseWithLength(b.p, b.len);
+			*resp = cJSON_ParseWithLength(b.body, b.len);
 		}
-		free(b.p);
+		free(b.body);
 		break;
 	}
 	cJSON_free(text);

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <yaml.h>
 
@@ -919,19 +918,19 @@ int cg_provision_cli(int argc, char **argv, FILE *out, FILE *err)
 	check_section(&k, sec);
 	if (k.nerr || cg_ddsync_init(&api, cfg, a.dd_url, err) != 0)
 		goto out;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (cg_dd_global_init() != 0)
 		goto out;
 	struct state st = {&api, &k, bool_or(sec, "prune", 0), 0};
 	make_plan(&st, sec, &pl);
 	if (st.failed) {
-		curl_global_cleanup();
+		cg_dd_global_cleanup();
 		goto out;
 	}
 	print_plan(&pl, out);
 	rc = 0;
 	if (a.apply && pl.n)
 		rc = apply_plan(&st, &pl, out) ? 1 : 0;
-	curl_global_cleanup();
+	cg_dd_global_cleanup();
 out:
 	plan_free(&pl);
 	cJSON_Delete(sec);
@@ -981,7 +980,7 @@ int cg_maintenance_cli(int argc, char **argv, FILE *out, FILE *err)
 	char name[200], query[80], e[400], t0[32], t1[32];
 	snprintf(name, sizeof(name), "maintenance %s%s", a.project, CG_PROVISION_MARK);
 	snprintf(query, sizeof(query), "project:%s", a.project);
-	if (cg_ddsync_init(&api, cfg, a.dd_url, err) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (cg_ddsync_init(&api, cfg, a.dd_url, err) != 0 || cg_dd_global_init() != 0) {
 		cg_config_free(cfg);
 		return 1;
 	}
@@ -1056,7 +1055,7 @@ int cg_maintenance_cli(int argc, char **argv, FILE *out, FILE *err)
 		}
 		cJSON_Delete(resp);
 	}
-	curl_global_cleanup();
+	cg_dd_global_cleanup();
 	cg_config_free(cfg);
 	return rc;
 }
