@@ -459,7 +459,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		goto early_fail;
 	if (cg_admission_setup(app) != 0)
 		goto late_fail;
-	if (cg_guard_create(&loop, &app->guard) != 0) {
+	if (cg_guard_create(&loop, cfg, &app->guard) != 0) {
 		CG_LOG_ERR("out of memory");
 		goto late_fail;
 	}
