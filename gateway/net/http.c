@@ -96,15 +96,19 @@ enum phase {
 	PH_LINGER, /* last answer sent, write side shut: discard input until EOF */
 };
 
-struct conn {
-	uv_tcp_t tcp;
-	uv_timer_t timer;
-	uv_shutdown_t shutdown;
-	llhttp_t parser;
-	struct cg_http_request req;
-	struct cg_http_server *srv; /* NULL once orphaned */
-	struct conn *prev, *next;
+/* What a feed reports besides its result (events, read and cleared by the caller). */
+enum { HP_BEGAN = 1, HP_BODY = 2, HP_CONTINUE = 4 };
+enum hp_feed { HP_MORE, HP_MSG, HP_ERR };
 
+/*
+ * The request parser: llhttp glue that turns a connection's bytes into cg_http_request, within
+ * the head and body limits. It knows nothing of the connection: what the connection must do
+ * (timers, a 100 Continue, the error answer) it learns from a feed's result and events.
+ */
+struct hparse {
+	llhttp_t llh;
+	struct cg_http_request *req;       /* filled in for each message */
+	const struct cg_http_limits *lim;
 	/* head: "url\0name\0value\0..." as offsets, turned into pointers at headers_complete */
 	char *hbuf;
 	size_t hlen, hcap;
@@ -116,19 +120,38 @@ struct conn {
 	size_t tok_start;
 	const char *head_base; /* where head bytes start in the buffer being parsed */
 	size_t head_prev;      /* head bytes seen in earlier buffers */
-
 	char *bbuf;
 	size_t blen, bcap;
+	int err_status;        /* HP_ERR: the answer's status (400, 413, 431, ...) and text */
+	const char *err_msg;
+	char err_buf[160];     /* err_msg text built for this request */
+	unsigned events;       /* HP_BEGAN | HP_BODY | HP_CONTINUE since the caller last looked */
+	unsigned hscan : 3;    /* head scan state (obs-fold detection), enum hscan */
+	unsigned in_head : 1;
+	unsigned url_done : 1;
+	unsigned tok_open : 1;
+	unsigned paused : 1;   /* paused after a complete message */
+	unsigned keep_alive : 1;
+	unsigned http10 : 1;
+	unsigned upgrade : 1;
+	unsigned reserve_only : 1; /* a reserved slot: health checks only (503 otherwise) */
+};
+
+struct conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_shutdown_t shutdown;
+	struct hparse hp;
+	struct cg_http_request req;
+	struct cg_http_server *srv; /* NULL once orphaned */
+	struct conn *prev, *next;
 
 	struct cg_tls *tls; /* NULL: plain HTTP */
 	char peer[64];      /* the TCP peer; req.remote_addr is reset to it for every request */
-	char err_buf[96];   /* err_msg text built for this request */
 
 	char *pend; /* unparsed bytes waiting for the in-flight request to be answered */
 	size_t pend_len, pend_cap;
 
-	int err_status; /* set by parser callbacks to refuse a request (413, 431) */
-	const char *err_msg;
 	unsigned handles_open;
 	unsigned writes_pending;
 	size_t out_bytes;          /* what the queued writes cost (WREQ_COST) */
@@ -136,7 +159,6 @@ struct conn {
 	size_t last_wq;            /* unsent bytes at the last sweep */
 	uint64_t accepted_ms;
 	enum phase phase;
-	unsigned hscan : 3;        /* head scan state (obs-fold detection), enum hscan */
 	unsigned closing : 1;      /* uv_close called */
 	unsigned reading : 1;
 	unsigned peer_eof : 1;
@@ -144,15 +166,7 @@ struct conn {
 	unsigned shutting : 1;     /* uv_shutdown issued */
 	unsigned req_active : 1;   /* handler holds c->req */
 	unsigned in_process : 1;
-	unsigned paused : 1;       /* parser paused after a complete message */
-	unsigned in_head : 1;
-	unsigned url_done : 1;
-	unsigned url_open : 1;
-	unsigned tok_open : 1;
 	unsigned msg_started : 1;  /* bytes of a request were seen since the last answer */
-	unsigned keep_alive : 1;
-	unsigned http10 : 1;
-	unsigned upgrade : 1;
 	unsigned first_byte : 1;   /* nothing received yet (first_byte_timeout) */
 	unsigned reserve : 1;      /* admitted past max_connections for one health check */
 };
@@ -201,6 +215,7 @@ static void conn_close(struct conn *c);
 static void conn_drain(struct conn *c);
 static void conn_after_write(struct conn *c);
 static void conn_read_start(struct conn *c);
+static void hp_cleanup(struct hparse *h);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -403,10 +418,7 @@ static int header_safe(const char *s)
 static void conn_free(struct conn *c)
 {
 	cg_tls_free(c->tls);
-	free(c->hbuf);
-	free(c->hoff);
-	free(c->hdrs);
-	free(c->bbuf);
+	hp_cleanup(&c->hp);
 	free(c->pend);
 	free(c);
 }
@@ -717,223 +729,192 @@ static void conn_after_write(struct conn *c)
 
 /* ---------------------------------------------------------------- parsing */
 
-static struct conn *pconn(llhttp_t *p)
+static struct hparse *php(llhttp_t *p)
 {
 	return p->data;
 }
 
-static int refuse(struct conn *c, int status, const char *msg)
+static int refuse(struct hparse *h, int status, const char *msg)
 {
-	c->err_status = status;
-	c->err_msg = msg;
+	h->err_status = status;
+	h->err_msg = msg;
 	return -1;
 }
 
 /* Counts head bytes up to at+len; the whole head (request line + headers) is bounded. */
-static int head_check(struct conn *c, const char *at, size_t len)
+static int head_check(struct hparse *h, const char *at, size_t len)
 {
-	if (!c->head_base)
-		c->head_base = at;
-	size_t n = c->head_prev + (size_t)(at + len - c->head_base);
-	if (n > c->srv->lim.max_header_bytes)
-		return refuse(c, 431, "request header too large");
+	if (!h->head_base)
+		h->head_base = at;
+	size_t n = h->head_prev + (size_t)(at + len - h->head_base);
+	if (n > h->lim->max_header_bytes)
+		return refuse(h, 431, "request header too large");
 	return 0;
 }
 
-static int head_append(struct conn *c, const char *at, size_t len)
+static int head_append(struct hparse *h, const char *at, size_t len)
 {
-	if (!c->tok_open) {
-		c->tok_start = c->hlen;
-		c->tok_open = 1;
+	if (!h->tok_open) {
+		h->tok_start = h->hlen;
+		h->tok_open = 1;
 	}
-	if (grow(&c->hbuf, &c->hcap, c->hlen + len + 1, 512) < 0)
-		return refuse(c, 500, "out of memory");
-	memcpy(c->hbuf + c->hlen, at, len);
-	c->hlen += len;
+	if (grow(&h->hbuf, &h->hcap, h->hlen + len + 1, 512) < 0)
+		return refuse(h, 500, "out of memory");
+	memcpy(h->hbuf + h->hlen, at, len);
+	h->hlen += len;
 	return 0;
 }
 
 /* Ends the current token with a NUL; returns its offset. */
-static int head_token_end(struct conn *c, size_t *off)
+static int head_token_end(struct hparse *h, size_t *off)
 {
-	if (!c->tok_open) {
-		c->tok_start = c->hlen;
+	if (!h->tok_open) {
+		h->tok_start = h->hlen;
 	}
-	if (grow(&c->hbuf, &c->hcap, c->hlen + 1, 512) < 0)
-		return refuse(c, 500, "out of memory");
-	c->hbuf[c->hlen++] = '\0';
-	c->tok_open = 0;
-	*off = c->tok_start;
+	if (grow(&h->hbuf, &h->hcap, h->hlen + 1, 512) < 0)
+		return refuse(h, 500, "out of memory");
+	h->hbuf[h->hlen++] = '\0';
+	h->tok_open = 0;
+	*off = h->tok_start;
 	return 0;
 }
 
 static int on_message_begin(llhttp_t *p)
 {
-	struct conn *c = pconn(p);
-	c->hlen = 0;
-	c->nhdr = 0;
-	c->blen = 0;
-	c->tok_open = 0;
-	c->url_done = 0;
-	c->in_head = 1;
-	c->head_prev = 0;
-	c->head_base = NULL;
-	c->msg_started = 1;
-	c->err_status = 0;
-	memcpy(c->req.remote_addr, c->peer, sizeof(c->peer)); /* the handler may have rewritten it */
+	struct hparse *h = php(p);
+	h->hlen = 0;
+	h->nhdr = 0;
+	h->blen = 0;
+	h->tok_open = 0;
+	h->url_done = 0;
+	h->in_head = 1;
+	h->head_prev = 0;
+	h->head_base = NULL;
+	h->err_status = 0;
+	h->events |= HP_BEGAN;
 	/* Release what one large request grew, so idle connections stay small. */
-	if (c->bcap > BBUF_KEEP) {
-		free(c->bbuf);
-		c->bbuf = NULL;
-		c->bcap = 0;
+	if (h->bcap > BBUF_KEEP) {
+		free(h->bbuf);
+		h->bbuf = NULL;
+		h->bcap = 0;
 	}
-	if (c->hcap > HBUF_KEEP) {
-		free(c->hbuf);
-		c->hbuf = NULL;
-		c->hcap = 0;
+	if (h->hcap > HBUF_KEEP) {
+		free(h->hbuf);
+		h->hbuf = NULL;
+		h->hcap = 0;
 	}
-	/* A fresh connection keeps the header timer armed at accept (no restart: slowloris). */
-	if (c->phase != PH_HEAD)
-		conn_set_phase(c, PH_HEAD);
 	return 0;
 }
 
-static int on_url(llhttp_t *p, const char *at, size_t len)
+/* The URL, a header name or a header value (trailers are ignored: the request already points
+ * into hbuf). */
+static int on_head_bytes(llhttp_t *p, const char *at, size_t len)
 {
-	struct conn *c = pconn(p);
-	if (head_check(c, at, len) < 0)
+	struct hparse *h = php(p);
+	if (!h->in_head)
+		return 0;
+	if (head_check(h, at, len) < 0)
 		return -1;
-	return head_append(c, at, len);
+	return head_append(h, at, len);
 }
 
 static int on_url_complete(llhttp_t *p)
 {
-	struct conn *c = pconn(p);
-	c->url_done = 1;
-	return head_token_end(c, &c->url_off);
-}
-
-static int on_header_field(llhttp_t *p, const char *at, size_t len)
-{
-	struct conn *c = pconn(p);
-	if (!c->in_head)
-		return 0; /* trailers: ignored (the request already points into hbuf) */
-	if (head_check(c, at, len) < 0)
-		return -1;
-	return head_append(c, at, len);
+	struct hparse *h = php(p);
+	h->url_done = 1;
+	return head_token_end(h, &h->url_off);
 }
 
 static int on_header_field_complete(llhttp_t *p)
 {
-	struct conn *c = pconn(p);
-	if (!c->in_head)
+	struct hparse *h = php(p);
+	if (!h->in_head)
 		return 0; /* trailers: ignored (the request already points into hbuf) */
 	size_t off;
-	if (c->nhdr >= c->srv->lim.max_headers)
-		return refuse(c, 431, "too many request headers");
-	if (c->nhdr * 2 + 2 > c->hoff_cap) {
-		size_t ncap = c->hoff_cap ? c->hoff_cap * 2 : 32;
-		size_t *n = realloc(c->hoff, ncap * sizeof(*n));
+	if (h->nhdr >= h->lim->max_headers)
+		return refuse(h, 431, "too many request headers");
+	if (h->nhdr * 2 + 2 > h->hoff_cap) {
+		size_t ncap = h->hoff_cap ? h->hoff_cap * 2 : 32;
+		size_t *n = realloc(h->hoff, ncap * sizeof(*n));
 		if (!n)
-			return refuse(c, 500, "out of memory");
-		c->hoff = n;
-		c->hoff_cap = ncap;
+			return refuse(h, 500, "out of memory");
+		h->hoff = n;
+		h->hoff_cap = ncap;
 	}
-	if (head_token_end(c, &off) < 0)
+	if (head_token_end(h, &off) < 0)
 		return -1;
-	c->hoff[c->nhdr * 2] = off;
-	c->hoff[c->nhdr * 2 + 1] = SIZE_MAX;
-	c->nhdr++;
+	h->hoff[h->nhdr * 2] = off;
+	h->hoff[h->nhdr * 2 + 1] = SIZE_MAX;
+	h->nhdr++;
 	return 0;
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t len)
-{
-	struct conn *c = pconn(p);
-	if (!c->in_head)
-		return 0; /* trailers: ignored (the request already points into hbuf) */
-	if (head_check(c, at, len) < 0)
-		return -1;
-	return head_append(c, at, len);
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
-	struct conn *c = pconn(p);
-	if (!c->in_head)
+	struct hparse *h = php(p);
+	if (!h->in_head)
 		return 0; /* trailers: ignored (the request already points into hbuf) */
 	size_t off;
-	if (head_token_end(c, &off) < 0)
+	if (head_token_end(h, &off) < 0)
 		return -1;
-	if (c->nhdr > 0)
-		c->hoff[c->nhdr * 2 - 1] = off;
+	if (h->nhdr > 0)
+		h->hoff[h->nhdr * 2 - 1] = off;
 	return 0;
 }
 
 /* The first header that may appear once only and appears twice, or NULL. */
-static const char *duplicate_singleton(const struct cg_http_header *h, size_t n)
+static const char *duplicate_singleton(const struct cg_http_header *hd, size_t n)
 {
 	static const char *const once[] = {"Authorization", "Proxy-Authorization", "Host", "Content-Type",
 					   "Content-Encoding", "Expect", NULL};
 	for (size_t k = 0; once[k]; k++) {
 		int seen = 0;
 		for (size_t i = 0; i < n; i++)
-			if (ascii_casecmp(h[i].name, once[k]) == 0 && seen++)
+			if (ascii_casecmp(hd[i].name, once[k]) == 0 && seen++)
 				return once[k];
 	}
 	return NULL;
 }
 
 /* A GET or HEAD of a reserved path (a health check): what a reserved slot may serve. */
-static int reserved_request(const struct cg_http_server *srv, const struct cg_http_request *r)
+static int reserved_request(const struct cg_http_limits *l, const struct cg_http_request *r)
 {
-	if (!srv->lim.reserved_paths || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
+	if (!l->reserved_paths || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
 		return 0;
-	for (size_t i = 0; srv->lim.reserved_paths[i]; i++)
-		if (strcmp(r->path, srv->lim.reserved_paths[i]) == 0)
+	for (size_t i = 0; l->reserved_paths[i]; i++)
+		if (strcmp(r->path, l->reserved_paths[i]) == 0)
 			return 1;
 	return 0;
 }
 
-static void send_continue(struct conn *c)
-{
-	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	struct wreq *wr = malloc(sizeof(*wr) + sizeof(cont));
-	if (!wr)
-		return; /* the client sends the body after its own timeout anyway */
-	memcpy(wr->data, cont, sizeof(cont) - 1);
-	wr->len = sizeof(cont) - 1;
-	conn_write(c, wr);
-}
-
 static int on_headers_complete(llhttp_t *p)
 {
-	struct conn *c = pconn(p);
-	const struct cg_http_limits *l = &c->srv->lim;
-	c->in_head = 0;
-	if (!c->url_done)
-		return refuse(c, 400, "missing request target");
+	struct hparse *h = php(p);
+	const struct cg_http_limits *l = h->lim;
+	h->in_head = 0;
+	if (!h->url_done)
+		return refuse(h, 400, "missing request target");
 
-	if (c->nhdr > c->hdrs_cap) {
-		struct cg_http_header *h = realloc(c->hdrs, c->nhdr * sizeof(*h));
-		if (!h)
-			return refuse(c, 500, "out of memory");
-		c->hdrs = h;
-		c->hdrs_cap = c->nhdr;
+	if (h->nhdr > h->hdrs_cap) {
+		struct cg_http_header *hd = realloc(h->hdrs, h->nhdr * sizeof(*hd));
+		if (!hd)
+			return refuse(h, 500, "out of memory");
+		h->hdrs = hd;
+		h->hdrs_cap = h->nhdr;
 	}
-	for (size_t i = 0; i < c->nhdr; i++) {
-		c->hdrs[i].name = c->hbuf + c->hoff[2 * i];
-		c->hdrs[i].value = c->hoff[2 * i + 1] == SIZE_MAX ? empty_str : c->hbuf + c->hoff[2 * i + 1];
+	for (size_t i = 0; i < h->nhdr; i++) {
+		h->hdrs[i].name = h->hbuf + h->hoff[2 * i];
+		h->hdrs[i].value = h->hoff[2 * i + 1] == SIZE_MAX ? empty_str : h->hbuf + h->hoff[2 * i + 1];
 	}
-	const char *dup = duplicate_singleton(c->hdrs, c->nhdr);
+	const char *dup = duplicate_singleton(h->hdrs, h->nhdr);
 	if (dup) {
 		/* Which one counts would depend on who reads it (a proxy, us): refuse instead. */
-		snprintf(c->err_buf, sizeof(c->err_buf), "duplicate %s header", dup);
-		return refuse(c, 400, c->err_buf);
+		snprintf(h->err_buf, sizeof(h->err_buf), "duplicate %s header", dup);
+		return refuse(h, 400, h->err_buf);
 	}
-	struct cg_http_request *r = &c->req;
+	struct cg_http_request *r = h->req;
 	r->method = llhttp_method_name((llhttp_method_t)llhttp_get_method(p));
-	char *url = c->hbuf + c->url_off;
+	char *url = h->hbuf + h->url_off;
 	char *q = strchr(url, '?');
 	if (q) {
 		*q = '\0';
@@ -942,67 +923,65 @@ static int on_headers_complete(llhttp_t *p)
 		r->query = empty_str;
 	}
 	r->path = url;
-	r->headers = c->hdrs;
-	r->nheaders = c->nhdr;
+	r->headers = h->hdrs;
+	r->nheaders = h->nhdr;
 	r->body = empty_str;
 	r->body_len = 0;
-	c->http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0;
-	if (c->reserve && !reserved_request(c->srv, r))
-		return refuse(c, 503, "too many connections");
+	h->http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0;
+	if (h->reserve_only && !reserved_request(l, r))
+		return refuse(h, 503, "too many connections");
 
 	int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > l->max_body)
-		return refuse(c, 413, "request body too large");
+		return refuse(h, 413, "request body too large");
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
 		/* Exact size known (and bounded above): one allocation, no regrowth. */
-		if (grow(&c->bbuf, &c->bcap, (size_t)p->content_length + 1, 256) < 0)
-			return refuse(c, 500, "out of memory");
+		if (grow(&h->bbuf, &h->bcap, (size_t)p->content_length + 1, 256) < 0)
+			return refuse(h, 500, "out of memory");
 	}
 	if (has_body) {
 		const char *expect = cg_http_header_get(r, "Expect");
-		/* 100 only once the head passed the server's checks (credentials): an unauthenticated
-		 * client is not invited to send its body. */
-		if (expect && ascii_casecmp(expect, "100-continue") == 0 && !c->http10 &&
-		    (!c->srv->continue_fn || c->srv->continue_fn(r, c->srv->ud)))
-			send_continue(c);
-		conn_set_phase(c, PH_BODY);
+		h->events |= HP_BODY;
+		/* The connection decides whether to invite the body (credentials first). */
+		if (expect && ascii_casecmp(expect, "100-continue") == 0 && !h->http10)
+			h->events |= HP_CONTINUE;
 	}
 	return 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
-	struct conn *c = pconn(p);
-	if (len > c->srv->lim.max_body - c->blen)
-		return refuse(c, 413, "request body too large");
-	if (grow(&c->bbuf, &c->bcap, c->blen + len + 1, 256) < 0)
-		return refuse(c, 500, "out of memory");
-	memcpy(c->bbuf + c->blen, at, len);
-	c->blen += len;
+	struct hparse *h = php(p);
+	if (len > h->lim->max_body - h->blen)
+		return refuse(h, 413, "request body too large");
+	if (grow(&h->bbuf, &h->bcap, h->blen + len + 1, 256) < 0)
+		return refuse(h, 500, "out of memory");
+	memcpy(h->bbuf + h->blen, at, len);
+	h->blen += len;
 	return 0;
 }
 
 static int on_message_complete(llhttp_t *p)
 {
-	struct conn *c = pconn(p);
-	if (c->blen > 0) {
-		c->bbuf[c->blen] = '\0';
-		c->req.body = c->bbuf;
-		c->req.body_len = c->blen;
+	struct hparse *h = php(p);
+	if (h->blen > 0) {
+		h->bbuf[h->blen] = '\0';
+		h->req->body = h->bbuf;
+		h->req->body_len = h->blen;
 	}
-	c->keep_alive = llhttp_should_keep_alive(p) && !c->reserve ? 1 : 0;
-	c->upgrade = p->upgrade ? 1 : 0;
-	c->hscan = HS_START; /* the next bytes start the next request */
-	conn_set_phase(c, PH_WAIT);
+	h->keep_alive = llhttp_should_keep_alive(p) ? 1 : 0;
+	h->upgrade = p->upgrade ? 1 : 0;
+	h->hscan = HS_START; /* the next bytes start the next request */
+	h->paused = 1;
 	/* Stop here: the next pipelined request is parsed only after this one is answered. */
 	return HPE_PAUSED;
 }
 
 static const llhttp_settings_t parser_settings = {
 	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
+	.on_url = on_head_bytes,
+	.on_header_field = on_head_bytes,
+	.on_header_value = on_head_bytes,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
 	.on_message_complete = on_message_complete,
@@ -1011,16 +990,41 @@ static const llhttp_settings_t parser_settings = {
 	.on_header_value_complete = on_header_value_complete,
 };
 
-enum feed_result { FEED_MORE, FEED_MSG, FEED_ERR };
+/* Ready to parse a connection's bytes into req within lim (both kept by pointer). */
+static void hp_init(struct hparse *h, struct cg_http_request *req, const struct cg_http_limits *lim)
+{
+	llhttp_init(&h->llh, HTTP_REQUEST, &parser_settings);
+	h->llh.data = h;
+	h->req = req;
+	h->lim = lim;
+	h->keep_alive = 1;
+}
+
+static void hp_cleanup(struct hparse *h)
+{
+	free(h->hbuf);
+	free(h->hoff);
+	free(h->hdrs);
+	free(h->bbuf);
+}
+
+/* After the answer to a complete message: the next pipelined one may be parsed. */
+static void hp_resume(struct hparse *h)
+{
+	if (h->paused) {
+		h->paused = 0;
+		llhttp_resume(&h->llh);
+	}
+}
 
 /*
  * Scans the head bytes in data for obs-fold (a header line starting with a space or tab,
  * RFC 9112 5.2): llhttp joins such a line to the previous value, others read it as its own
  * line or drop it, which lets a client smuggle a header past a proxy. 1 when found.
  */
-static int head_scan(struct conn *c, const char *data, size_t len)
+static int head_scan(struct hparse *h, const char *data, size_t len)
 {
-	enum hscan st = (enum hscan)c->hscan;
+	enum hscan st = (enum hscan)h->hscan;
 	for (size_t i = 0; i < len && st != HS_DONE; i++) {
 		char ch = data[i];
 		switch (st) {
@@ -1044,49 +1048,92 @@ static int head_scan(struct conn *c, const char *data, size_t len)
 			break;
 		}
 	}
-	c->hscan = st;
+	h->hscan = st;
 	return 0;
 }
 
-/* Runs the parser over data; *used = bytes consumed. On FEED_ERR an error answer is on its way. */
-static enum feed_result conn_feed(struct conn *c, const char *data, size_t len, size_t *used)
+/*
+ * Runs the parser over data; *used = bytes consumed. HP_MSG: a whole request is in req (the
+ * parser is paused until hp_resume). HP_ERR: the request is refused with err_status and
+ * err_msg (the parser state is unusable: answer and close).
+ */
+static enum hp_feed hp_feed(struct hparse *h, const char *data, size_t len, size_t *used)
 {
-	if (head_scan(c, data, len)) {
+	if (head_scan(h, data, len)) {
 		*used = len;
-		conn_send_error(c, 400, "malformed request: obs-folded header line (starts with a space or tab)");
-		return FEED_ERR;
+		refuse(h, 400, "malformed request: obs-folded header line (starts with a space or tab)");
+		return HP_ERR;
 	}
-	if (c->in_head)
-		c->head_base = data;
-	llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+	if (h->in_head)
+		h->head_base = data;
+	llhttp_errno_t e = llhttp_execute(&h->llh, data, len);
 	if (e == HPE_OK) {
 		*used = len;
-		if (c->in_head && c->head_base) {
-			c->head_prev += (size_t)(data + len - c->head_base);
-			c->head_base = NULL;
-			if (c->head_prev > c->srv->lim.max_header_bytes) {
-				conn_send_error(c, 431, "request header too large");
-				return FEED_ERR;
+		if (h->in_head && h->head_base) {
+			h->head_prev += (size_t)(data + len - h->head_base);
+			h->head_base = NULL;
+			if (h->head_prev > h->lim->max_header_bytes) {
+				refuse(h, 431, "request header too large");
+				return HP_ERR;
 			}
 		}
-		return FEED_MORE;
+		return HP_MORE;
 	}
-	if (e == HPE_PAUSED || (e == HPE_PAUSED_UPGRADE && c->phase == PH_WAIT)) {
-		const char *pos = llhttp_get_error_pos(&c->parser);
+	if (e == HPE_PAUSED || (e == HPE_PAUSED_UPGRADE && h->paused)) {
+		const char *pos = llhttp_get_error_pos(&h->llh);
 		*used = pos ? (size_t)(pos - data) : len;
-		c->paused = 1;
-		return FEED_MSG;
+		return HP_MSG;
 	}
 	*used = len;
-	if (c->err_status) {
-		conn_send_error(c, c->err_status, c->err_msg);
-	} else {
-		const char *why = llhttp_get_error_reason(&c->parser);
-		char msg[160];
-		snprintf(msg, sizeof(msg), "malformed request: %s", why ? why : llhttp_errno_name(e));
-		conn_send_error(c, 400, msg);
+	if (!h->err_status) {
+		const char *why = llhttp_get_error_reason(&h->llh);
+		snprintf(h->err_buf, sizeof(h->err_buf), "malformed request: %s", why ? why : llhttp_errno_name(e));
+		refuse(h, 400, h->err_buf);
 	}
-	return FEED_ERR;
+	return HP_ERR;
+}
+
+/* ---------------------------------------------------------------- connection input */
+
+static void send_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct wreq *wr = malloc(sizeof(*wr) + sizeof(cont));
+	if (!wr)
+		return; /* the client sends the body after its own timeout anyway */
+	memcpy(wr->data, cont, sizeof(cont) - 1);
+	wr->len = sizeof(cont) - 1;
+	conn_write(c, wr);
+}
+
+enum feed_result { FEED_MORE, FEED_MSG, FEED_ERR };
+
+/* Parses data and does what the parser reports: timers per phase, a 100 Continue once the head
+ * passed the server's checks, the error answer. *used = bytes consumed. */
+static enum feed_result conn_feed(struct conn *c, const char *data, size_t len, size_t *used)
+{
+	enum hp_feed r = hp_feed(&c->hp, data, len, used);
+	unsigned ev = c->hp.events;
+	c->hp.events = 0;
+	if (ev & HP_BEGAN) {
+		c->msg_started = 1;
+		memcpy(c->req.remote_addr, c->peer, sizeof(c->peer)); /* the handler may have rewritten it */
+	}
+	/* 100 only once the head passed the server's checks (credentials): an unauthenticated
+	 * client is not invited to send its body. */
+	if ((ev & HP_CONTINUE) && (!c->srv->continue_fn || c->srv->continue_fn(&c->req, c->srv->ud)))
+		send_continue(c);
+	if (r == HP_MSG)
+		conn_set_phase(c, PH_WAIT);
+	else if (ev & HP_BODY)
+		conn_set_phase(c, PH_BODY);
+	else if ((ev & HP_BEGAN) && c->phase != PH_HEAD)
+		conn_set_phase(c, PH_HEAD); /* a fresh connection keeps the timer armed at accept (slowloris) */
+	if (r == HP_ERR) {
+		conn_send_error(c, c->hp.err_status, c->hp.err_msg);
+		return FEED_ERR;
+	}
+	return r == HP_MSG ? FEED_MSG : FEED_MORE;
 }
 
 /* Hands the parsed request to the handler; called with in_process set. */
@@ -1304,9 +1351,9 @@ int cg_http_respond(struct cg_http_request *req, int status, const char *content
 		req_release(c); /* client went away: the answer is discarded */
 		return 0;
 	}
-	int last = !c->keep_alive || c->upgrade || c->peer_eof || c->srv->closing || c->reserve;
+	int last = !c->hp.keep_alive || c->hp.upgrade || c->peer_eof || c->srv->closing || c->reserve;
 	struct wreq *wr = build_response(status, content_type ? content_type : "application/json", body,
-					 body ? body_len : 0, extra, nextra, last, c->http10 && !last);
+					 body ? body_len : 0, extra, nextra, last, c->hp.http10 && !last);
 	if (!wr) {
 		/* Cannot answer: closing tells the client the outcome is unknown. */
 		conn_close(c);
@@ -1326,10 +1373,7 @@ int cg_http_respond(struct cg_http_request *req, int status, const char *content
 		}
 		return 0;
 	}
-	if (c->paused) {
-		c->paused = 0;
-		llhttp_resume(&c->parser);
-	}
+	hp_resume(&c->hp);
 	conn_set_phase(c, PH_IDLE);
 	/* Keeps reading while the next request is in flight too (it notices disconnects), as long
 	 * as the client takes its answers. */
@@ -1413,9 +1457,7 @@ static void conn_start(struct cg_http_server *srv, struct conn *c)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
-	c->parser.data = c;
-	c->keep_alive = 1;
+	hp_init(&c->hp, &c->req, &srv->lim);
 	peer_name(c);
 	uv_tcp_nodelay(&c->tcp, 1);
 
@@ -1447,6 +1489,7 @@ static void conn_start(struct cg_http_server *srv, struct conn *c)
 			/* Past the limit, but a health check must still get through: one request, short
 			 * timer, health paths only. */
 			c->reserve = 1;
+			c->hp.reserve_only = 1;
 			srv->nreserve++;
 		} else {
 			refused_log(srv, "connection limit (%u) reached: refusing %s", srv->lim.max_connections, c->peer);
