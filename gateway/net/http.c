@@ -28,7 +28,7 @@
 /*
  * Lifecycle (the part that must not go wrong)
  * -------------------------------------------
- * A connection (struct conn) owns two handles (tcp, timer) and embeds the one
+ * A connection (struct cg_http_conn) owns two handles (tcp, timer) and embeds the one
  * request it may have in flight: parsing is paused when a request completes and
  * resumed only after the handler answered it, so pipelined requests are handled
  * strictly in order and at most one request per connection exists at a time.
@@ -68,7 +68,7 @@
  * the system after a peak (malloc_trim).
  */
 
-#define READ_BUF_SIZE (16 * 1024)
+#define CG_HTTP_READ_BUF (16 * 1024)
 #define PEND_MAX (16 * 1024)
 #define LINGER_MS 1000u
 /* A connection admitted to a reserved slot must ask for a health path within this. */
@@ -77,8 +77,8 @@
 #define SWEEP_MS 1000u
 /* After a peak of queued output or connections this large, free memory is returned to the
  * system once it has passed (glibc keeps freed heap otherwise). */
-#define TRIM_OUT_BYTES (4u * 1024 * 1024)
-#define TRIM_CONNS 256u
+#define CG_HTTP_TRIM_OUT_BYTES (4u * 1024 * 1024)
+#define CG_HTTP_TRIM_CONNS 256u
 /* The kernel's send buffer per connection: answers are small, and autotuning would let each
  * client that does not read park megabytes of them in kernel memory before our cap applies. */
 #define SEND_BUFFER (64 * 1024)
@@ -88,24 +88,24 @@
 #define HBUF_KEEP (16 * 1024)
 #define BBUF_KEEP (64 * 1024)
 
-enum phase {
-	PH_IDLE,   /* keep-alive, waiting for the next request (idle_timeout) */
-	PH_HEAD,   /* reading the request head (header_timeout) */
-	PH_BODY,   /* reading the body (body_timeout) */
-	PH_WAIT,   /* handler holds the request: no timeout */
-	PH_LINGER, /* last answer sent, write side shut: discard input until EOF */
+enum cg_http_phase {
+	CG_HTTP_PH_IDLE,   /* keep-alive, waiting for the next request (idle_timeout) */
+	CG_HTTP_PH_HEAD,   /* reading the request head (header_timeout) */
+	CG_HTTP_PH_BODY,   /* reading the body (body_timeout) */
+	CG_HTTP_PH_WAIT,   /* handler holds the request: no timeout */
+	CG_HTTP_PH_LINGER, /* last answer sent, write side shut: discard input until EOF */
 };
 
 /* What a feed reports besides its result (events, read and cleared by the caller). */
-enum { HP_BEGAN = 1, HP_BODY = 2, HP_CONTINUE = 4 };
-enum hp_feed { HP_MORE, HP_MSG, HP_ERR };
+enum { CG_HTTP_PARSE_BEGAN = 1, CG_HTTP_PARSE_BODY = 2, CG_HTTP_PARSE_CONTINUE = 4 };
+enum cg_http_parse_result { CG_HTTP_PARSE_MORE, CG_HTTP_PARSE_MSG, CG_HTTP_PARSE_ERR };
 
 /*
  * The request parser: llhttp glue that turns a connection's bytes into cg_http_request, within
  * the head and body limits. It knows nothing of the connection: what the connection must do
  * (timers, a 100 Continue, the error answer) it learns from a feed's result and events.
  */
-struct hparse {
+struct cg_http_parse {
 	llhttp_t llh;
 	struct cg_http_request *req;       /* filled in for each message */
 	const struct cg_http_limits *lim;
@@ -122,10 +122,10 @@ struct hparse {
 	size_t head_prev;      /* head bytes seen in earlier buffers */
 	char *bbuf;
 	size_t blen, bcap;
-	int err_status;        /* HP_ERR: the answer's status (400, 413, 431, ...) and text */
+	int err_status;        /* CG_HTTP_PARSE_ERR: the answer's status (400, 413, 431, ...) and text */
 	const char *err_msg;
 	char err_buf[160];     /* err_msg text built for this request */
-	unsigned events;       /* HP_BEGAN | HP_BODY | HP_CONTINUE since the caller last looked */
+	unsigned events;       /* CG_HTTP_PARSE_BEGAN | CG_HTTP_PARSE_BODY | CG_HTTP_PARSE_CONTINUE since the caller last looked */
 	unsigned hscan : 3;    /* head scan state (obs-fold detection), enum hscan */
 	unsigned in_head : 1;
 	unsigned url_done : 1;
@@ -137,14 +137,14 @@ struct hparse {
 	unsigned reserve_only : 1; /* a reserved slot: health checks only (503 otherwise) */
 };
 
-struct conn {
+struct cg_http_conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_shutdown_t shutdown;
-	struct hparse hp;
+	struct cg_http_parse hp;
 	struct cg_http_request req;
 	struct cg_http_server *srv; /* NULL once orphaned */
-	struct conn *prev, *next;
+	struct cg_http_conn *prev, *next;
 
 	struct cg_tls *tls; /* NULL: plain HTTP */
 	char peer[64];      /* the TCP peer; req.remote_addr is reset to it for every request */
@@ -158,7 +158,7 @@ struct conn {
 	uint64_t write_progress_ms; /* loop time output last moved (a write completed, the queue shrank) */
 	size_t last_wq;            /* unsent bytes at the last sweep */
 	uint64_t accepted_ms;
-	enum phase phase;
+	enum cg_http_phase phase;
 	unsigned closing : 1;      /* uv_close called */
 	unsigned reading : 1;
 	unsigned peer_eof : 1;
@@ -181,7 +181,7 @@ struct cg_http_server {
 	struct cg_http_limits lim;
 	cg_http_handler_fn handler;
 	void *ud;
-	struct conn *conns;
+	struct cg_http_conn *conns;
 	size_t nconns;
 	size_t nreserve;        /* connections in reserved slots (counted in nconns too) */
 	size_t out_total;       /* sum of the connections' out_bytes */
@@ -199,23 +199,23 @@ struct cg_http_server {
 	unsigned listener_closed : 1;
 	void (*on_closed)(void *ud);
 	void *closed_ud;
-	char rbuf[READ_BUF_SIZE];
+	char rbuf[CG_HTTP_READ_BUF];
 };
 
 struct wreq {
 	uv_write_t w;
-	struct conn *c;
+	struct cg_http_conn *c;
 	size_t len;
 	char data[];
 };
 
 static const char empty_str[] = "";
 
-static void conn_close(struct conn *c);
-static void conn_drain(struct conn *c);
-static void conn_after_write(struct conn *c);
-static void conn_read_start(struct conn *c);
-static void hp_cleanup(struct hparse *h);
+static void cg_http_conn_close(struct cg_http_conn *c);
+static void conn_drain(struct cg_http_conn *c);
+static void conn_after_write(struct cg_http_conn *c);
+static void conn_read_start(struct cg_http_conn *c);
+static void cg_http_parse_cleanup(struct cg_http_parse *h);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -283,7 +283,7 @@ static int ascii_lower(int ch)
 	return (ch >= 'A' && ch <= 'Z') ? ch + ('a' - 'A') : ch;
 }
 
-static int ascii_casecmp(const char *a, const char *b)
+static int cg_http_casecmp(const char *a, const char *b)
 {
 	for (;; a++, b++) {
 		int x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
@@ -295,7 +295,7 @@ static int ascii_casecmp(const char *a, const char *b)
 const char *cg_http_header_get(const struct cg_http_request *req, const char *name)
 {
 	for (size_t i = 0; i < req->nheaders; i++)
-		if (ascii_casecmp(req->headers[i].name, name) == 0)
+		if (cg_http_casecmp(req->headers[i].name, name) == 0)
 			return req->headers[i].value;
 	return NULL;
 }
@@ -367,7 +367,7 @@ int cg_http_query_get(const struct cg_http_request *req, const char *name, char 
 }
 
 /* Grows *buf to hold at least need bytes (doubling). */
-static int grow(char **buf, size_t *cap, size_t need, size_t min)
+static int cg_http_grow(char **buf, size_t *cap, size_t need, size_t min)
 {
 	if (need <= *cap)
 		return 0;
@@ -383,7 +383,7 @@ static int grow(char **buf, size_t *cap, size_t need, size_t min)
 }
 
 /* JSON string body {"errors":["msg"]}, malloc'd. */
-static char *json_error(const char *msg, size_t *len)
+static char *cg_http_json_error(const char *msg, size_t *len)
 {
 	static const char pre[] = "{\"errors\":[\"", post[] = "\"]}";
 	size_t mlen = strlen(msg);
@@ -415,15 +415,15 @@ static int header_safe(const char *s)
 
 /* ---------------------------------------------------------------- lifetime */
 
-static void conn_free(struct conn *c)
+static void conn_free(struct cg_http_conn *c)
 {
 	cg_tls_free(c->tls);
-	hp_cleanup(&c->hp);
+	cg_http_parse_cleanup(&c->hp);
 	free(c->pend);
 	free(c);
 }
 
-static void server_maybe_done(struct cg_http_server *srv)
+static void cg_http_server_maybe_done(struct cg_http_server *srv)
 {
 	if (!srv->closing || !srv->listener_closed || srv->sweep_open || srv->nconns > 0)
 		return;
@@ -437,7 +437,7 @@ static void server_maybe_done(struct cg_http_server *srv)
 
 static void conn_handle_closed(uv_handle_t *h)
 {
-	struct conn *c = h->data;
+	struct cg_http_conn *c = h->data;
 	if (--c->handles_open > 0)
 		return;
 	struct cg_http_server *srv = c->srv;
@@ -453,10 +453,10 @@ static void conn_handle_closed(uv_handle_t *h)
 	c->srv = NULL;
 	if (!c->req_active)
 		conn_free(c); /* else orphaned: freed by respond/drop */
-	server_maybe_done(srv);
+	cg_http_server_maybe_done(srv);
 }
 
-static void conn_close(struct conn *c)
+static void cg_http_conn_close(struct cg_http_conn *c)
 {
 	if (c->closing)
 		return;
@@ -468,7 +468,7 @@ static void conn_close(struct conn *c)
 
 static void on_timer(uv_timer_t *t);
 
-static void conn_timer(struct conn *c, unsigned ms)
+static void conn_timer(struct cg_http_conn *c, unsigned ms)
 {
 	if (c->closing)
 		return;
@@ -478,13 +478,13 @@ static void conn_timer(struct conn *c, unsigned ms)
 		uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
-static void conn_set_phase(struct conn *c, enum phase ph)
+static void conn_set_phase(struct cg_http_conn *c, enum cg_http_phase ph)
 {
 	const struct cg_http_limits *l = &c->srv->lim;
 	c->phase = ph;
 	switch (ph) {
-	case PH_IDLE: conn_timer(c, l->idle_timeout_ms); break;
-	case PH_HEAD:
+	case CG_HTTP_PH_IDLE: conn_timer(c, l->idle_timeout_ms); break;
+	case CG_HTTP_PH_HEAD:
 		if (c->reserve)
 			conn_timer(c, l->header_timeout_ms < RESERVE_TIMEOUT_MS ? l->header_timeout_ms : RESERVE_TIMEOUT_MS);
 		else if (c->first_byte && l->first_byte_timeout_ms && l->first_byte_timeout_ms < l->header_timeout_ms)
@@ -492,9 +492,9 @@ static void conn_set_phase(struct conn *c, enum phase ph)
 		else
 			conn_timer(c, l->header_timeout_ms);
 		break;
-	case PH_BODY: conn_timer(c, l->body_timeout_ms); break;
-	case PH_WAIT: conn_timer(c, 0); break;
-	case PH_LINGER:
+	case CG_HTTP_PH_BODY: conn_timer(c, l->body_timeout_ms); break;
+	case CG_HTTP_PH_WAIT: conn_timer(c, 0); break;
+	case CG_HTTP_PH_LINGER:
 		conn_timer(c, l->idle_timeout_ms && l->idle_timeout_ms < LINGER_MS ? l->idle_timeout_ms : LINGER_MS);
 		break;
 	}
@@ -502,7 +502,7 @@ static void conn_set_phase(struct conn *c, enum phase ph)
 
 /* ---------------------------------------------------------------- writing */
 
-static void out_release(struct conn *c, size_t cost)
+static void out_release(struct cg_http_conn *c, size_t cost)
 {
 	c->out_bytes -= cost;
 	if (c->srv)
@@ -512,7 +512,7 @@ static void out_release(struct conn *c, size_t cost)
 static void on_write(uv_write_t *w, int status)
 {
 	struct wreq *wr = (struct wreq *)w;
-	struct conn *c = wr->c;
+	struct cg_http_conn *c = wr->c;
 	out_release(c, WREQ_COST(wr->len));
 	free(wr);
 	c->writes_pending--;
@@ -522,20 +522,20 @@ static void on_write(uv_write_t *w, int status)
 		return;
 	if (status < 0) {
 		CG_LOG_DEBUG("write to %s failed: %s", c->req.remote_addr, uv_strerror(status));
-		conn_close(c);
+		cg_http_conn_close(c);
 		return;
 	}
 	conn_after_write(c);
 }
 
-static int conn_write_raw(struct conn *c, struct wreq *wr)
+static int conn_write_raw(struct cg_http_conn *c, struct wreq *wr)
 {
 	uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
 	wr->c = c;
 	int r = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write);
 	if (r < 0) {
 		free(wr);
-		conn_close(c);
+		cg_http_conn_close(c);
 		return CG_EIO;
 	}
 	size_t cost = WREQ_COST(wr->len);
@@ -546,20 +546,20 @@ static int conn_write_raw(struct conn *c, struct wreq *wr)
 		c->last_wq = wq; /* the sweep sees progress when the queue falls below its high mark */
 	c->out_bytes += cost;
 	c->srv->out_total += cost;
-	if (c->srv->out_total >= TRIM_OUT_BYTES)
+	if (c->srv->out_total >= CG_HTTP_TRIM_OUT_BYTES)
 		c->srv->trim_armed = 1;
 	c->writes_pending++;
 	return 0;
 }
 
 /* Sends the ciphertext OpenSSL produced (handshake, records, alerts). 0 or CG_EIO (closing). */
-static int tls_flush(struct conn *c)
+static int tls_flush(struct cg_http_conn *c)
 {
 	size_t n;
 	while (c->tls && !c->closing && (n = cg_tls_pending(c->tls)) > 0) {
 		struct wreq *wr = malloc(sizeof(*wr) + n);
 		if (!wr) {
-			conn_close(c);
+			cg_http_conn_close(c);
 			return CG_EIO;
 		}
 		wr->len = cg_tls_take(c->tls, wr->data, n);
@@ -570,7 +570,7 @@ static int tls_flush(struct conn *c)
 }
 
 /* Writes wr (consumed): encrypted first on a TLS connection. On failure c is closing. */
-static int conn_write(struct conn *c, struct wreq *wr)
+static int conn_write(struct cg_http_conn *c, struct wreq *wr)
 {
 	if (!c->tls)
 		return conn_write_raw(c, wr);
@@ -578,7 +578,7 @@ static int conn_write(struct conn *c, struct wreq *wr)
 	int rc = cg_tls_write(c->tls, wr->data, wr->len);
 	free(wr);
 	if (rc < 0) {
-		conn_close(c);
+		cg_http_conn_close(c);
 		return CG_EIO;
 	}
 	return tls_flush(c);
@@ -642,10 +642,10 @@ static struct wreq *build_response(int status, const char *ctype, const char *bo
 }
 
 /* Server-generated error: JSON body, then close (the parser state is unusable). */
-static void conn_send_error(struct conn *c, int status, const char *msg)
+static void cg_http_conn_send_error(struct cg_http_conn *c, int status, const char *msg)
 {
 	size_t blen = 0;
-	char *body = json_error(msg, &blen);
+	char *body = cg_http_json_error(msg, &blen);
 	struct wreq *wr = body ? build_response(status, "application/json", body, blen, NULL, 0, 1, 0) : NULL;
 	free(body);
 	if (c->reading) {
@@ -656,7 +656,7 @@ static void conn_send_error(struct conn *c, int status, const char *msg)
 	c->pend_len = 0;
 	conn_timer(c, 0);
 	if (!wr) {
-		conn_close(c);
+		cg_http_conn_close(c);
 		return;
 	}
 	if (conn_write(c, wr) < 0)
@@ -665,21 +665,21 @@ static void conn_send_error(struct conn *c, int status, const char *msg)
 
 static void on_shutdown(uv_shutdown_t *s, int status)
 {
-	struct conn *c = s->data;
+	struct cg_http_conn *c = s->data;
 	if (c->closing)
 		return;
 	if (status < 0 || c->peer_eof) {
-		conn_close(c);
+		cg_http_conn_close(c);
 		return;
 	}
 	/* Lingering close: reading until the peer's EOF keeps unread input from turning our
 	 * close into a RST that could destroy the answer before the client read it. */
-	conn_set_phase(c, PH_LINGER);
+	conn_set_phase(c, CG_HTTP_PH_LINGER);
 	conn_read_start(c);
 }
 
 /* 1 while this connection's next pipelined request must wait for its answers to be taken. */
-static int conn_wq_full(struct conn *c)
+static int conn_wq_full(struct cg_http_conn *c)
 {
 	const struct cg_http_limits *l = &c->srv->lim;
 	if (c->out_bytes >= l->max_output_conn)
@@ -690,7 +690,7 @@ static int conn_wq_full(struct conn *c)
 
 /* Reads while there is room for input and the client takes its answers; stops otherwise
  * (TCP backpressure). Not for closing or lingering connections. */
-static void conn_pace(struct conn *c)
+static void conn_pace(struct cg_http_conn *c)
 {
 	if (c->closing || c->close_after)
 		return;
@@ -702,7 +702,7 @@ static void conn_pace(struct conn *c)
 	}
 }
 
-static void conn_after_write(struct conn *c)
+static void conn_after_write(struct cg_http_conn *c)
 {
 	/* Resume pipelined requests (and reading) held back by queued output. */
 	if (!c->req_active && !c->close_after && !c->closing && c->pend_len > 0 && !conn_wq_full(c))
@@ -720,21 +720,21 @@ static void conn_after_write(struct conn *c)
 		}
 		c->shutdown.data = c;
 		if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
-			conn_close(c);
+			cg_http_conn_close(c);
 		return;
 	}
 	if (c->peer_eof)
-		conn_close(c);
+		cg_http_conn_close(c);
 }
 
 /* ---------------------------------------------------------------- parsing */
 
-static struct hparse *php(llhttp_t *p)
+static struct cg_http_parse *php(llhttp_t *p)
 {
 	return p->data;
 }
 
-static int refuse(struct hparse *h, int status, const char *msg)
+static int refuse(struct cg_http_parse *h, int status, const char *msg)
 {
 	h->err_status = status;
 	h->err_msg = msg;
@@ -742,7 +742,7 @@ static int refuse(struct hparse *h, int status, const char *msg)
 }
 
 /* Counts head bytes up to at+len; the whole head (request line + headers) is bounded. */
-static int head_check(struct hparse *h, const char *at, size_t len)
+static int head_check(struct cg_http_parse *h, const char *at, size_t len)
 {
 	if (!h->head_base)
 		h->head_base = at;
@@ -752,13 +752,13 @@ static int head_check(struct hparse *h, const char *at, size_t len)
 	return 0;
 }
 
-static int head_append(struct hparse *h, const char *at, size_t len)
+static int head_append(struct cg_http_parse *h, const char *at, size_t len)
 {
 	if (!h->tok_open) {
 		h->tok_start = h->hlen;
 		h->tok_open = 1;
 	}
-	if (grow(&h->hbuf, &h->hcap, h->hlen + len + 1, 512) < 0)
+	if (cg_http_grow(&h->hbuf, &h->hcap, h->hlen + len + 1, 512) < 0)
 		return refuse(h, 500, "out of memory");
 	memcpy(h->hbuf + h->hlen, at, len);
 	h->hlen += len;
@@ -766,12 +766,12 @@ static int head_append(struct hparse *h, const char *at, size_t len)
 }
 
 /* Ends the current token with a NUL; returns its offset. */
-static int head_token_end(struct hparse *h, size_t *off)
+static int head_token_end(struct cg_http_parse *h, size_t *off)
 {
 	if (!h->tok_open) {
 		h->tok_start = h->hlen;
 	}
-	if (grow(&h->hbuf, &h->hcap, h->hlen + 1, 512) < 0)
+	if (cg_http_grow(&h->hbuf, &h->hcap, h->hlen + 1, 512) < 0)
 		return refuse(h, 500, "out of memory");
 	h->hbuf[h->hlen++] = '\0';
 	h->tok_open = 0;
@@ -781,7 +781,7 @@ static int head_token_end(struct hparse *h, size_t *off)
 
 static int on_message_begin(llhttp_t *p)
 {
-	struct hparse *h = php(p);
+	struct cg_http_parse *h = php(p);
 	h->hlen = 0;
 	h->nhdr = 0;
 	h->blen = 0;
@@ -791,7 +791,7 @@ static int on_message_begin(llhttp_t *p)
 	h->head_prev = 0;
 	h->head_base = NULL;
 	h->err_status = 0;
-	h->events |= HP_BEGAN;
+	h->events |= CG_HTTP_PARSE_BEGAN;
 	/* Release what one large request grew, so idle connections stay small. */
 	if (h->bcap > BBUF_KEEP) {
 		free(h->bbuf);
@@ -810,7 +810,7 @@ static int on_message_begin(llhttp_t *p)
  * into hbuf). */
 static int on_head_bytes(llhttp_t *p, const char *at, size_t len)
 {
-	struct hparse *h = php(p);
+	struct cg_http_parse *h = php(p);
 	if (!h->in_head)
 		return 0;
 	if (head_check(h, at, len) < 0)
@@ -820,14 +820,14 @@ static int on_head_bytes(llhttp_t *p, const char *at, size_t len)
 
 static int on_url_complete(llhttp_t *p)
 {
-	struct hparse *h = php(p);
+	struct cg_http_parse *h = php(p);
 	h->url_done = 1;
 	return head_token_end(h, &h->url_off);
 }
 
 static int on_header_field_complete(llhttp_t *p)
 {
-	struct hparse *h = php(p);
+	struct cg_http_parse *h = php(p);
 	if (!h->in_head)
 		return 0; /* trailers: ignored (the request already points into hbuf) */
 	size_t off;
@@ -851,7 +851,7 @@ static int on_header_field_complete(llhttp_t *p)
 
 static int on_header_value_complete(llhttp_t *p)
 {
-	struct hparse *h = php(p);
+	struct cg_http_parse *h = php(p);
 	if (!h->in_head)
 		return 0; /* trailers: ignored (the request already points into hbuf) */
 	size_t off;
@@ -870,7 +870,7 @@ static const char *duplicate_singleton(const struct cg_http_header *hd, size_t n
 	for (size_t k = 0; once[k]; k++) {
 		int seen = 0;
 		for (size_t i = 0; i < n; i++)
-			if (ascii_casecmp(hd[i].name, once[k]) == 0 && seen++)
+			if (cg_http_casecmp(hd[i].name, once[k]) == 0 && seen++)
 				return once[k];
 	}
 	return NULL;
@@ -889,7 +889,7 @@ static int reserved_request(const struct cg_http_limits *l, const struct cg_http
 
 static int on_headers_complete(llhttp_t *p)
 {
-	struct hparse *h = php(p);
+	struct cg_http_parse *h = php(p);
 	const struct cg_http_limits *l = h->lim;
 	h->in_head = 0;
 	if (!h->url_done)
@@ -936,25 +936,25 @@ static int on_headers_complete(llhttp_t *p)
 		return refuse(h, 413, "request body too large");
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
 		/* Exact size known (and bounded above): one allocation, no regrowth. */
-		if (grow(&h->bbuf, &h->bcap, (size_t)p->content_length + 1, 256) < 0)
+		if (cg_http_grow(&h->bbuf, &h->bcap, (size_t)p->content_length + 1, 256) < 0)
 			return refuse(h, 500, "out of memory");
 	}
 	if (has_body) {
 		const char *expect = cg_http_header_get(r, "Expect");
-		h->events |= HP_BODY;
+		h->events |= CG_HTTP_PARSE_BODY;
 		/* The connection decides whether to invite the body (credentials first). */
-		if (expect && ascii_casecmp(expect, "100-continue") == 0 && !h->http10)
-			h->events |= HP_CONTINUE;
+		if (expect && cg_http_casecmp(expect, "100-continue") == 0 && !h->http10)
+			h->events |= CG_HTTP_PARSE_CONTINUE;
 	}
 	return 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
-	struct hparse *h = php(p);
+	struct cg_http_parse *h = php(p);
 	if (len > h->lim->max_body - h->blen)
 		return refuse(h, 413, "request body too large");
-	if (grow(&h->bbuf, &h->bcap, h->blen + len + 1, 256) < 0)
+	if (cg_http_grow(&h->bbuf, &h->bcap, h->blen + len + 1, 256) < 0)
 		return refuse(h, 500, "out of memory");
 	memcpy(h->bbuf + h->blen, at, len);
 	h->blen += len;
@@ -963,7 +963,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 static int on_message_complete(llhttp_t *p)
 {
-	struct hparse *h = php(p);
+	struct cg_http_parse *h = php(p);
 	if (h->blen > 0) {
 		h->bbuf[h->blen] = '\0';
 		h->req->body = h->bbuf;
@@ -991,7 +991,7 @@ static const llhttp_settings_t parser_settings = {
 };
 
 /* Ready to parse a connection's bytes into req within lim (both kept by pointer). */
-static void hp_init(struct hparse *h, struct cg_http_request *req, const struct cg_http_limits *lim)
+static void cg_http_parse_init(struct cg_http_parse *h, struct cg_http_request *req, const struct cg_http_limits *lim)
 {
 	llhttp_init(&h->llh, HTTP_REQUEST, &parser_settings);
 	h->llh.data = h;
@@ -1000,7 +1000,7 @@ static void hp_init(struct hparse *h, struct cg_http_request *req, const struct 
 	h->keep_alive = 1;
 }
 
-static void hp_cleanup(struct hparse *h)
+static void cg_http_parse_cleanup(struct cg_http_parse *h)
 {
 	free(h->hbuf);
 	free(h->hoff);
@@ -1009,7 +1009,7 @@ static void hp_cleanup(struct hparse *h)
 }
 
 /* After the answer to a complete message: the next pipelined one may be parsed. */
-static void hp_resume(struct hparse *h)
+static void cg_http_parse_resume(struct cg_http_parse *h)
 {
 	if (h->paused) {
 		h->paused = 0;
@@ -1022,7 +1022,7 @@ static void hp_resume(struct hparse *h)
  * RFC 9112 5.2): llhttp joins such a line to the previous value, others read it as its own
  * line or drop it, which lets a client smuggle a header past a proxy. 1 when found.
  */
-static int head_scan(struct hparse *h, const char *data, size_t len)
+static int head_scan(struct cg_http_parse *h, const char *data, size_t len)
 {
 	enum hscan st = (enum hscan)h->hscan;
 	for (size_t i = 0; i < len && st != HS_DONE; i++) {
@@ -1053,16 +1053,16 @@ static int head_scan(struct hparse *h, const char *data, size_t len)
 }
 
 /*
- * Runs the parser over data; *used = bytes consumed. HP_MSG: a whole request is in req (the
- * parser is paused until hp_resume). HP_ERR: the request is refused with err_status and
+ * Runs the parser over data; *used = bytes consumed. CG_HTTP_PARSE_MSG: a whole request is in req (the
+ * parser is paused until cg_http_parse_resume). CG_HTTP_PARSE_ERR: the request is refused with err_status and
  * err_msg (the parser state is unusable: answer and close).
  */
-static enum hp_feed hp_feed(struct hparse *h, const char *data, size_t len, size_t *used)
+static enum cg_http_parse_result cg_http_parse_feed(struct cg_http_parse *h, const char *data, size_t len, size_t *used)
 {
 	if (head_scan(h, data, len)) {
 		*used = len;
 		refuse(h, 400, "malformed request: obs-folded header line (starts with a space or tab)");
-		return HP_ERR;
+		return CG_HTTP_PARSE_ERR;
 	}
 	if (h->in_head)
 		h->head_base = data;
@@ -1074,15 +1074,15 @@ static enum hp_feed hp_feed(struct hparse *h, const char *data, size_t len, size
 			h->head_base = NULL;
 			if (h->head_prev > h->lim->max_header_bytes) {
 				refuse(h, 431, "request header too large");
-				return HP_ERR;
+				return CG_HTTP_PARSE_ERR;
 			}
 		}
-		return HP_MORE;
+		return CG_HTTP_PARSE_MORE;
 	}
 	if (e == HPE_PAUSED || (e == HPE_PAUSED_UPGRADE && h->paused)) {
 		const char *pos = llhttp_get_error_pos(&h->llh);
 		*used = pos ? (size_t)(pos - data) : len;
-		return HP_MSG;
+		return CG_HTTP_PARSE_MSG;
 	}
 	*used = len;
 	if (!h->err_status) {
@@ -1090,12 +1090,12 @@ static enum hp_feed hp_feed(struct hparse *h, const char *data, size_t len, size
 		snprintf(h->err_buf, sizeof(h->err_buf), "malformed request: %s", why ? why : llhttp_errno_name(e));
 		refuse(h, 400, h->err_buf);
 	}
-	return HP_ERR;
+	return CG_HTTP_PARSE_ERR;
 }
 
 /* ---------------------------------------------------------------- connection input */
 
-static void send_continue(struct conn *c)
+static void send_continue(struct cg_http_conn *c)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	struct wreq *wr = malloc(sizeof(*wr) + sizeof(cont));
@@ -1110,45 +1110,45 @@ enum feed_result { FEED_MORE, FEED_MSG, FEED_ERR };
 
 /* Parses data and does what the parser reports: timers per phase, a 100 Continue once the head
  * passed the server's checks, the error answer. *used = bytes consumed. */
-static enum feed_result conn_feed(struct conn *c, const char *data, size_t len, size_t *used)
+static enum feed_result conn_feed(struct cg_http_conn *c, const char *data, size_t len, size_t *used)
 {
-	enum hp_feed r = hp_feed(&c->hp, data, len, used);
+	enum cg_http_parse_result r = cg_http_parse_feed(&c->hp, data, len, used);
 	unsigned ev = c->hp.events;
 	c->hp.events = 0;
-	if (ev & HP_BEGAN) {
+	if (ev & CG_HTTP_PARSE_BEGAN) {
 		c->msg_started = 1;
 		memcpy(c->req.remote_addr, c->peer, sizeof(c->peer)); /* the handler may have rewritten it */
 	}
 	/* 100 only once the head passed the server's checks (credentials): an unauthenticated
 	 * client is not invited to send its body. */
-	if ((ev & HP_CONTINUE) && (!c->srv->continue_fn || c->srv->continue_fn(&c->req, c->srv->ud)))
+	if ((ev & CG_HTTP_PARSE_CONTINUE) && (!c->srv->continue_fn || c->srv->continue_fn(&c->req, c->srv->ud)))
 		send_continue(c);
-	if (r == HP_MSG)
-		conn_set_phase(c, PH_WAIT);
-	else if (ev & HP_BODY)
-		conn_set_phase(c, PH_BODY);
-	else if ((ev & HP_BEGAN) && c->phase != PH_HEAD)
-		conn_set_phase(c, PH_HEAD); /* a fresh connection keeps the timer armed at accept (slowloris) */
-	if (r == HP_ERR) {
-		conn_send_error(c, c->hp.err_status, c->hp.err_msg);
+	if (r == CG_HTTP_PARSE_MSG)
+		conn_set_phase(c, CG_HTTP_PH_WAIT);
+	else if (ev & CG_HTTP_PARSE_BODY)
+		conn_set_phase(c, CG_HTTP_PH_BODY);
+	else if ((ev & CG_HTTP_PARSE_BEGAN) && c->phase != CG_HTTP_PH_HEAD)
+		conn_set_phase(c, CG_HTTP_PH_HEAD); /* a fresh connection keeps the timer armed at accept (slowloris) */
+	if (r == CG_HTTP_PARSE_ERR) {
+		cg_http_conn_send_error(c, c->hp.err_status, c->hp.err_msg);
 		return FEED_ERR;
 	}
-	return r == HP_MSG ? FEED_MSG : FEED_MORE;
+	return r == CG_HTTP_PARSE_MSG ? FEED_MSG : FEED_MORE;
 }
 
 /* Hands the parsed request to the handler; called with in_process set. */
-static void conn_dispatch(struct conn *c)
+static void conn_dispatch(struct cg_http_conn *c)
 {
 	c->req_active = 1;
 	c->req.conn = c;
 	c->srv->handler(&c->req, c->srv->ud);
 }
 
-static int pend_append(struct conn *c, const char *data, size_t len)
+static int pend_append(struct cg_http_conn *c, const char *data, size_t len)
 {
 	if (len == 0)
 		return 0;
-	if (grow(&c->pend, &c->pend_cap, c->pend_len + len, 1024) < 0)
+	if (cg_http_grow(&c->pend, &c->pend_cap, c->pend_len + len, 1024) < 0)
 		return CG_ENOMEM;
 	memcpy(c->pend + c->pend_len, data, len);
 	c->pend_len += len;
@@ -1156,7 +1156,7 @@ static int pend_append(struct conn *c, const char *data, size_t len)
 }
 
 /* Parses buffered pipelined bytes while no request is in flight. */
-static void conn_drain(struct conn *c)
+static void conn_drain(struct cg_http_conn *c)
 {
 	if (c->in_process)
 		return;
@@ -1179,17 +1179,17 @@ static void conn_drain(struct conn *c)
 	}
 	if (!c->closing && !c->req_active && !c->close_after && c->peer_eof && c->writes_pending == 0 &&
 	    c->pend_len == 0) {
-		conn_close(c);
+		cg_http_conn_close(c);
 		return;
 	}
 	conn_pace(c);
 }
 
-static void conn_input(struct conn *c, const char *data, size_t len)
+static void conn_input(struct cg_http_conn *c, const char *data, size_t len)
 {
 	if (c->req_active || c->pend_len > 0 || c->in_process) {
 		if (pend_append(c, data, len) < 0) {
-			conn_close(c);
+			cg_http_conn_close(c);
 			return;
 		}
 		conn_drain(c); /* also stops reading past PEND_MAX: backpressure until answered */
@@ -1202,7 +1202,7 @@ static void conn_input(struct conn *c, const char *data, size_t len)
 	if (r == FEED_MSG) {
 		if (pend_append(c, data + used, len - used) < 0) {
 			c->in_process = 0;
-			conn_close(c);
+			cg_http_conn_close(c);
 			return;
 		}
 		conn_dispatch(c);
@@ -1213,12 +1213,12 @@ static void conn_input(struct conn *c, const char *data, size_t len)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct conn *c = h->data;
+	struct cg_http_conn *c = h->data;
 	buf->base = c->srv->rbuf;
 	buf->len = sizeof(c->srv->rbuf);
 }
 
-static void conn_peer_eof(struct conn *c)
+static void conn_peer_eof(struct cg_http_conn *c)
 {
 	c->peer_eof = 1;
 	if (c->reading)
@@ -1226,15 +1226,15 @@ static void conn_peer_eof(struct conn *c)
 	c->reading = 0;
 	/* Half-closed client: answer what it sent, then close. */
 	if (!c->req_active && c->pend_len == 0 && c->writes_pending == 0)
-		conn_close(c);
+		cg_http_conn_close(c);
 }
 
 /* Ciphertext in: decrypts whatever is complete and parses it like plain input. */
-static void tls_input(struct conn *c, const char *data, size_t len)
+static void tls_input(struct cg_http_conn *c, const char *data, size_t len)
 {
 	char plain[16384];
 	if (cg_tls_feed(c->tls, data, len) < 0) {
-		conn_close(c);
+		cg_http_conn_close(c);
 		return;
 	}
 	while (!c->closing && !c->peer_eof) {
@@ -1257,7 +1257,7 @@ static void tls_input(struct conn *c, const char *data, size_t len)
 			c->close_after = 1;
 			c->pend_len = 0;
 			if (c->writes_pending == 0)
-				conn_close(c);
+				cg_http_conn_close(c);
 		}
 		return;
 	}
@@ -1266,18 +1266,18 @@ static void tls_input(struct conn *c, const char *data, size_t len)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-	struct conn *c = s->data;
+	struct cg_http_conn *c = s->data;
 	if (nread == 0 || c->closing)
 		return;
 	if (nread < 0) {
-		if (nread != UV_EOF || c->phase == PH_LINGER) {
-			conn_close(c);
+		if (nread != UV_EOF || c->phase == CG_HTTP_PH_LINGER) {
+			cg_http_conn_close(c);
 			return;
 		}
 		conn_peer_eof(c);
 		return;
 	}
-	if (c->phase == PH_LINGER)
+	if (c->phase == CG_HTTP_PH_LINGER)
 		return;
 	if (c->first_byte) {
 		/* The first byte came in time: the head (or handshake) now has what is left of the
@@ -1285,7 +1285,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->first_byte = 0;
 		const struct cg_http_limits *l = &c->srv->lim;
 		uint64_t spent = uv_now(c->srv->loop) - c->accepted_ms;
-		if (c->phase == PH_HEAD && !c->reserve && l->first_byte_timeout_ms &&
+		if (c->phase == CG_HTTP_PH_HEAD && !c->reserve && l->first_byte_timeout_ms &&
 		    l->first_byte_timeout_ms < l->header_timeout_ms)
 			conn_timer(c, spent < l->header_timeout_ms ? (unsigned)(l->header_timeout_ms - spent) : 1);
 	}
@@ -1295,12 +1295,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_input(c, buf->base, (size_t)nread);
 }
 
-static void conn_read_start(struct conn *c)
+static void conn_read_start(struct cg_http_conn *c)
 {
 	if (c->reading || c->closing || c->peer_eof)
 		return;
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
-		conn_close(c);
+		cg_http_conn_close(c);
 		return;
 	}
 	c->reading = 1;
@@ -1308,34 +1308,50 @@ static void conn_read_start(struct conn *c)
 
 static void on_timer(uv_timer_t *t)
 {
-	struct conn *c = t->data;
+	struct cg_http_conn *c = t->data;
 	switch (c->phase) {
-	case PH_HEAD:
+	case CG_HTTP_PH_HEAD:
 		if (c->msg_started) {
 			CG_LOG_DEBUG("header timeout from %s", c->req.remote_addr);
-			conn_send_error(c, 408, "request header timeout");
+			cg_http_conn_send_error(c, 408, "request header timeout");
 		} else if (c->reserve) {
-			conn_send_error(c, 503, "too many connections");
+			cg_http_conn_send_error(c, 503, "too many connections");
 		} else {
-			conn_close(c); /* nothing sent (first byte timeout): nothing to answer */
+			cg_http_conn_close(c); /* nothing sent (first byte timeout): nothing to answer */
 		}
 		break;
-	case PH_BODY:
+	case CG_HTTP_PH_BODY:
 		CG_LOG_DEBUG("body timeout from %s", c->req.remote_addr);
-		conn_send_error(c, 408, "request body timeout");
+		cg_http_conn_send_error(c, 408, "request body timeout");
 		break;
-	case PH_WAIT:
+	case CG_HTTP_PH_WAIT:
 		break;
-	case PH_IDLE:
-	case PH_LINGER:
-		conn_close(c);
+	case CG_HTTP_PH_IDLE:
+	case CG_HTTP_PH_LINGER:
+		cg_http_conn_close(c);
 		break;
 	}
 }
 
+/* A new connection (admitted) must send its head, and TLS handshake, in time. */
+static void cg_http_conn_begin(struct cg_http_conn *c)
+{
+	conn_set_phase(c, CG_HTTP_PH_HEAD);
+	conn_read_start(c);
+}
+
+/* The server closes: idle and half-read connections go now; busy ones close after their answer
+ * is written, lingering ones on EOF or their short timer. */
+static void cg_http_conn_close_idle(struct cg_http_conn *c)
+{
+	if (c->req_active || c->writes_pending > 0 || c->shutting || c->phase == CG_HTTP_PH_LINGER)
+		return;
+	cg_http_conn_close(c);
+}
+
 /* ---------------------------------------------------------------- answers */
 
-static void req_release(struct conn *c)
+static void req_release(struct cg_http_conn *c)
 {
 	c->req_active = 0;
 	if (c->closing && c->handles_open == 0)
@@ -1345,7 +1361,7 @@ static void req_release(struct conn *c)
 int cg_http_respond(struct cg_http_request *req, int status, const char *content_type, const char *body,
 		    size_t body_len, const struct cg_http_header *extra, size_t nextra)
 {
-	struct conn *c = req->conn;
+	struct cg_http_conn *c = req->conn;
 	assert(c && c->req_active && req == &c->req);
 	if (c->closing) {
 		req_release(c); /* client went away: the answer is discarded */
@@ -1356,7 +1372,7 @@ int cg_http_respond(struct cg_http_request *req, int status, const char *content
 					 body ? body_len : 0, extra, nextra, last, c->hp.http10 && !last);
 	if (!wr) {
 		/* Cannot answer: closing tells the client the outcome is unknown. */
-		conn_close(c);
+		cg_http_conn_close(c);
 		req_release(c);
 		return CG_ENOMEM;
 	}
@@ -1373,8 +1389,8 @@ int cg_http_respond(struct cg_http_request *req, int status, const char *content
 		}
 		return 0;
 	}
-	hp_resume(&c->hp);
-	conn_set_phase(c, PH_IDLE);
+	cg_http_parse_resume(&c->hp);
+	conn_set_phase(c, CG_HTTP_PH_IDLE);
 	/* Keeps reading while the next request is in flight too (it notices disconnects), as long
 	 * as the client takes its answers. */
 	conn_drain(c);
@@ -1384,7 +1400,7 @@ int cg_http_respond(struct cg_http_request *req, int status, const char *content
 int cg_http_respond_error(struct cg_http_request *req, int status, const char *msg)
 {
 	size_t len = 0;
-	char *body = json_error(msg ? msg : cg_http_reason(status), &len);
+	char *body = cg_http_json_error(msg ? msg : cg_http_reason(status), &len);
 	if (!body) {
 		cg_http_drop(req);
 		return CG_ENOMEM;
@@ -1396,15 +1412,15 @@ int cg_http_respond_error(struct cg_http_request *req, int status, const char *m
 
 void cg_http_drop(struct cg_http_request *req)
 {
-	struct conn *c = req->conn;
+	struct cg_http_conn *c = req->conn;
 	assert(c && c->req_active && req == &c->req);
-	conn_close(c);
+	cg_http_conn_close(c);
 	req_release(c);
 }
 
 /* ---------------------------------------------------------------- server */
 
-static void peer_name(struct conn *c)
+static void peer_name(struct cg_http_conn *c)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
@@ -1445,7 +1461,7 @@ __attribute__((format(printf, 2, 3))) static void refused_log(struct cg_http_ser
 }
 
 /* Sets up c (calloc'd, tcp initialised and connected) as a live connection of srv. */
-static void conn_start(struct cg_http_server *srv, struct conn *c)
+static void conn_start(struct cg_http_server *srv, struct cg_http_conn *c)
 {
 	c->srv = srv;
 	c->tcp.data = c;
@@ -1457,30 +1473,30 @@ static void conn_start(struct cg_http_server *srv, struct conn *c)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	hp_init(&c->hp, &c->req, &srv->lim);
+	cg_http_parse_init(&c->hp, &c->req, &srv->lim);
 	peer_name(c);
 	uv_tcp_nodelay(&c->tcp, 1);
 
 	c->first_byte = 1;
 	c->accepted_ms = uv_now(srv->loop);
-	if (srv->nconns >= TRIM_CONNS)
+	if (srv->nconns >= CG_HTTP_TRIM_CONNS)
 		srv->trim_armed = 1;
 	int sndbuf = SEND_BUFFER;
 	uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
 
 	if (srv->tls && !(c->tls = cg_tls_new(srv->tls))) {
-		conn_close(c);
+		cg_http_conn_close(c);
 		return;
 	}
 	if (srv->lim.max_per_addr && c->peer[0] && !cg_cidr_match(srv->exempt, srv->nexempt, c->peer)) {
 		unsigned same = 0;
-		for (struct conn *o = srv->conns; o; o = o->next)
+		for (struct cg_http_conn *o = srv->conns; o; o = o->next)
 			if (!o->closing && !o->close_after && strcmp(o->peer, c->peer) == 0)
 				same++; /* c itself included */
 		if (same > srv->lim.max_per_addr) {
 			refused_log(srv, "per-address connection limit (%u) reached: refusing %s", srv->lim.max_per_addr,
 				    c->peer);
-			conn_send_error(c, 503, "too many connections from this address");
+			cg_http_conn_send_error(c, 503, "too many connections from this address");
 			return;
 		}
 	}
@@ -1493,12 +1509,11 @@ static void conn_start(struct cg_http_server *srv, struct conn *c)
 			srv->nreserve++;
 		} else {
 			refused_log(srv, "connection limit (%u) reached: refusing %s", srv->lim.max_connections, c->peer);
-			conn_send_error(c, 503, "too many connections");
+			cg_http_conn_send_error(c, 503, "too many connections");
 			return;
 		}
 	}
-	conn_set_phase(c, PH_HEAD); /* a new connection must send its head (and TLS handshake) in time */
-	conn_read_start(c);
+	cg_http_conn_begin(c);
 }
 
 static void on_connection(uv_stream_t *ls, int status)
@@ -1508,7 +1523,7 @@ static void on_connection(uv_stream_t *ls, int status)
 		CG_LOG_WARN("accept: %s", uv_strerror(status));
 		return;
 	}
-	struct conn *c = calloc(1, sizeof(*c));
+	struct cg_http_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
 		/* Accept into a throwaway handle so the pending connection does not spin the loop. */
 		uv_tcp_t *t = malloc(sizeof(*t));
@@ -1533,7 +1548,7 @@ static void listener_closed(uv_handle_t *h)
 {
 	struct cg_http_server *srv = h->data;
 	srv->listener_closed = 1;
-	server_maybe_done(srv);
+	cg_http_server_maybe_done(srv);
 }
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss)
@@ -1559,7 +1574,7 @@ static void on_sweep(uv_timer_t *t)
 	struct cg_http_server *srv = t->data;
 	uint64_t now = uv_now(srv->loop);
 	unsigned wt = srv->lim.write_timeout_ms;
-	for (struct conn *c = srv->conns; c && wt; c = c->next) {
+	for (struct cg_http_conn *c = srv->conns; c && wt; c = c->next) {
 		if (c->closing)
 			continue;
 		/* A large answer to a slow client completes late but moves: that is progress too. */
@@ -1571,10 +1586,10 @@ static void on_sweep(uv_timer_t *t)
 			continue;
 		CG_LOG_INFO("closing the connection from %s: its answers were not taken for %u ms (%zu bytes queued)",
 			    c->peer, wt, c->out_bytes);
-		conn_close(c); /* deferred: the list stays intact */
+		cg_http_conn_close(c); /* deferred: the list stays intact */
 	}
 	/* Once the flood is over (not while it lasts: trimming then would only be undone). */
-	if (srv->trim_armed && srv->out_total <= TRIM_OUT_BYTES / 8 && srv->nconns <= TRIM_CONNS / 4) {
+	if (srv->trim_armed && srv->out_total <= CG_HTTP_TRIM_OUT_BYTES / 8 && srv->nconns <= CG_HTTP_TRIM_CONNS / 4) {
 #ifdef __GLIBC__
 		malloc_trim(0);
 #endif
@@ -1587,7 +1602,7 @@ static void sweep_closed(uv_handle_t *h)
 {
 	struct cg_http_server *srv = h->data;
 	srv->sweep_open = 0;
-	server_maybe_done(srv);
+	cg_http_server_maybe_done(srv);
 }
 
 int cg_http_server_create(uv_loop_t *loop, const char *host, int port, const struct cg_http_limits *limits,
@@ -1713,11 +1728,8 @@ void cg_http_server_close(struct cg_http_server *srv, void (*on_closed)(void *ud
 	/* Idle and half-read connections go now; busy ones close after their answer is written;
 	 * lingering ones close on EOF or their short timer. uv_close is deferred, so the list stays
 	 * intact while we walk it. */
-	for (struct conn *c = srv->conns; c; c = c->next) {
-		if (c->req_active || c->writes_pending > 0 || c->shutting || c->phase == PH_LINGER)
-			continue;
-		conn_close(c);
-	}
+	for (struct cg_http_conn *c = srv->conns; c; c = c->next)
+		cg_http_conn_close_idle(c);
 }
 
 /* ---------------------------------------------------------------- fuzz hook */
@@ -1785,7 +1797,7 @@ int cg_http_fuzz_feed(const uint8_t *data, size_t len)
 	srv->listener.data = srv;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		goto out;
-	struct conn *c = calloc(1, sizeof(*c));
+	struct cg_http_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		goto out;
 	uv_tcp_init(&loop, &c->tcp);
