@@ -21,6 +21,448 @@
 #define OUT_MAX (64 * 1024)   /* replies not yet taken by the client: past this, input waits */
 #define RATE_SLOTS 1024
 
+/* ---- the dialogue: commands, replies, the transaction (no I/O) ---- */
+
+/* What every session of a server obeys (not owned by the sessions). */
+struct cg_lmtp_rules {
+	int smtp;                /* 0: LMTP; 1: SMTP */
+	size_t max_size;         /* message bytes */
+	unsigned max_recipients; /* per transaction */
+	const char *hostname;    /* in replies */
+	int (*rcpt)(const char *rcpt, void *ud, char *msg, size_t msglen); /* as cg_lmtp_rcpt_fn */
+	void *ud;
+};
+
+/* One client's side of the dialogue: its transaction and the replies not yet written. */
+struct cg_lmtp_session {
+	const struct cg_lmtp_rules *rules;
+	const char *remote; /* peer address, for logs */
+	int helo, has_mail, in_data, at_line_start, oversize, discard_line, quit;
+	char *mail_from;
+	char **rcpts;
+	size_t nrcpts;
+	char *data;
+	size_t data_len, data_cap, data_bytes;
+	struct {
+		char *p;
+		size_t n, cap;
+	} out;
+};
+
+/* What cg_lmtp_session_feed stopped at. */
+enum { CG_LMTP_MORE, CG_LMTP_MESSAGE };
+
+static void out_put(struct cg_lmtp_session *s, const char *p, size_t n)
+{
+	if (s->out.n + n > s->out.cap) {
+		size_t cap = s->out.cap ? s->out.cap : 512;
+		while (cap < s->out.n + n)
+			cap *= 2;
+		char *np = realloc(s->out.p, cap);
+		if (!np)
+			return; /* the peer times out; nothing better to do without memory */
+		s->out.p = np;
+		s->out.cap = cap;
+	}
+	memcpy(s->out.p + s->out.n, p, n);
+	s->out.n += n;
+}
+
+/* Queues one reply line (CRLF added). */
+__attribute__((format(printf, 2, 3))) static void cg_lmtp_say(struct cg_lmtp_session *s, const char *fmt, ...)
+{
+	char line[1100];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	/* Replies echo client text (a refused parameter): a bare CR or LF there would split the
+	 * reply line for the client, so control bytes go out as '?'. */
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
+			line[i] = '?';
+	line[n++] = '\r';
+	line[n++] = '\n';
+	out_put(s, line, (size_t)n);
+}
+
+/* Forgets the transaction (sender, recipients, data). */
+static void cg_lmtp_session_reset(struct cg_lmtp_session *s)
+{
+	free(s->mail_from);
+	s->mail_from = NULL;
+	for (size_t i = 0; i < s->nrcpts; i++)
+		free(s->rcpts[i]);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = 0;
+	free(s->data);
+	s->data = NULL;
+	s->data_len = s->data_cap = s->data_bytes = 0;
+	s->has_mail = s->in_data = s->oversize = 0;
+}
+
+static void cg_lmtp_session_init(struct cg_lmtp_session *s, const struct cg_lmtp_rules *rules, const char *remote)
+{
+	memset(s, 0, sizeof(*s));
+	s->rules = rules;
+	s->remote = remote;
+}
+
+static void cg_lmtp_session_cleanup(struct cg_lmtp_session *s)
+{
+	cg_lmtp_session_reset(s);
+	free(s->out.p);
+	s->out.p = NULL;
+	s->out.n = s->out.cap = 0;
+}
+
+/* Parses "<addr> params" after "FROM:" / "TO:". addr gets the address (no <>); params the rest. */
+static int parse_path(const char *p, char *addr, size_t alen, const char **params)
+{
+	while (*p == ' ')
+		p++;
+	if (*p != '<')
+		return -1;
+	const char *end = strchr(p, '>');
+	if (!end || (size_t)(end - p - 1) >= alen)
+		return -1;
+	size_t n = (size_t)(end - p - 1);
+	memcpy(addr, p + 1, n);
+	addr[n] = '\0';
+	/* A source route ("<@a,@b:user@c>") is obsolete: keep the mailbox. */
+	if (addr[0] == '@') {
+		char *colon = strchr(addr, ':');
+		if (!colon)
+			return -1;
+		memmove(addr, colon + 1, strlen(colon + 1) + 1);
+	}
+	for (const char *q = addr; *q; q++)
+		if ((unsigned char)*q <= ' ' || *q == '<' || *q == '>')
+			return -1;
+	*params = end + 1;
+	return 0;
+}
+
+static void cmd_hello(struct cg_lmtp_session *s, const char *verb, const char *arg)
+{
+	int lmtp = !s->rules->smtp;
+	if (lmtp && strcasecmp(verb, "LHLO") != 0) {
+		cg_lmtp_say(s, "500 5.5.1 this is LMTP: use LHLO");
+		return;
+	}
+	if (!lmtp && strcasecmp(verb, "LHLO") == 0) {
+		cg_lmtp_say(s, "500 5.5.1 this is SMTP: use EHLO or HELO");
+		return;
+	}
+	if (!*arg) {
+		cg_lmtp_say(s, "501 5.5.4 %s needs a domain", verb);
+		return;
+	}
+	cg_lmtp_session_reset(s);
+	s->helo = 1;
+	if (strcasecmp(verb, "HELO") == 0) {
+		cg_lmtp_say(s, "250 %s", s->rules->hostname);
+		return;
+	}
+	cg_lmtp_say(s, "250-%s", s->rules->hostname);
+	cg_lmtp_say(s, "250-PIPELINING");
+	cg_lmtp_say(s, "250-ENHANCEDSTATUSCODES");
+	cg_lmtp_say(s, "250-8BITMIME");
+	cg_lmtp_say(s, "250 SIZE %zu", s->rules->max_size);
+}
+
+static void cmd_mail(struct cg_lmtp_session *s, const char *arg)
+{
+	if (!s->helo) {
+		cg_lmtp_say(s, "503 5.5.1 say %s first", s->rules->smtp ? "EHLO" : "LHLO");
+		return;
+	}
+	if (s->has_mail) {
+		cg_lmtp_say(s, "503 5.5.1 nested MAIL command");
+		return;
+	}
+	if (strncasecmp(arg, "FROM:", 5) != 0) {
+		cg_lmtp_say(s, "501 5.5.4 syntax: MAIL FROM:<address>");
+		return;
+	}
+	char addr[512];
+	const char *params = NULL;
+	if (parse_path(arg + 5, addr, sizeof(addr), &params) != 0) {
+		cg_lmtp_say(s, "501 5.1.7 bad sender address syntax");
+		return;
+	}
+	/* Parameters: SIZE=n and BODY=7BIT|8BITMIME are known; others are refused (RFC 5321 4.1.1.11). */
+	while (*params) {
+		while (*params == ' ')
+			params++;
+		if (!*params)
+			break;
+		size_t n = strcspn(params, " ");
+		if (n > 5 && strncasecmp(params, "SIZE=", 5) == 0) {
+			char num[24];
+			size_t ln = n - 5 < sizeof(num) - 1 ? n - 5 : sizeof(num) - 1;
+			memcpy(num, params + 5, ln);
+			num[ln] = '\0';
+			char *e = NULL;
+			unsigned long long v = strtoull(num, &e, 10);
+			if (!e || *e || !isdigit((unsigned char)num[0])) {
+				cg_lmtp_say(s, "501 5.5.4 bad SIZE value");
+				return;
+			}
+			if (v > s->rules->max_size) {
+				cg_lmtp_say(s, "552 5.3.4 message size exceeds fixed limit of %zu bytes", s->rules->max_size);
+				return;
+			}
+		} else if (n > 5 && strncasecmp(params, "BODY=", 5) == 0) {
+			if (!((n == 9 && strncasecmp(params + 5, "7BIT", 4) == 0) ||
+			      (n == 13 && strncasecmp(params + 5, "8BITMIME", 8) == 0))) {
+				cg_lmtp_say(s, "501 5.5.4 BODY must be 7BIT or 8BITMIME");
+				return;
+			}
+		} else {
+			cg_lmtp_say(s, "555 5.5.4 unsupported MAIL parameter %.*s", (int)(n > 40 ? 40 : n), params);
+			return;
+		}
+		params += n;
+	}
+	if (!(s->mail_from = strdup(addr))) {
+		cg_lmtp_say(s, "451 4.3.0 out of memory");
+		return;
+	}
+	s->has_mail = 1;
+	cg_lmtp_say(s, "250 2.1.0 Ok");
+}
+
+static void cmd_rcpt(struct cg_lmtp_session *s, const char *arg)
+{
+	if (!s->has_mail) {
+		cg_lmtp_say(s, "503 5.5.1 need MAIL before RCPT");
+		return;
+	}
+	if (strncasecmp(arg, "TO:", 3) != 0) {
+		cg_lmtp_say(s, "501 5.5.4 syntax: RCPT TO:<address>");
+		return;
+	}
+	char addr[512];
+	const char *params = NULL;
+	if (parse_path(arg + 3, addr, sizeof(addr), &params) != 0 || !addr[0]) {
+		cg_lmtp_say(s, "501 5.1.3 bad recipient address syntax");
+		return;
+	}
+	while (*params == ' ')
+		params++;
+	if (*params) {
+		cg_lmtp_say(s, "555 5.5.4 RCPT parameters are not supported");
+		return;
+	}
+	if (s->nrcpts >= s->rules->max_recipients) {
+		cg_lmtp_say(s, "452 4.5.3 too many recipients");
+		return;
+	}
+	char msg[300] = "";
+	int code = s->rules->rcpt(addr, s->rules->ud, msg, sizeof(msg));
+	if (code) {
+		cg_lmtp_say(s, "%d %s", code, msg[0] ? msg : "5.1.1 recipient unknown");
+		return;
+	}
+	char **nr = realloc(s->rcpts, (s->nrcpts + 1) * sizeof(*nr));
+	char *copy = strdup(addr);
+	if (!nr || !copy) {
+		if (nr)
+			s->rcpts = nr;
+		free(copy);
+		cg_lmtp_say(s, "451 4.3.0 out of memory");
+		return;
+	}
+	s->rcpts = nr;
+	s->rcpts[s->nrcpts++] = copy;
+	cg_lmtp_say(s, "250 2.1.5 Ok");
+}
+
+static void cmd_data(struct cg_lmtp_session *s)
+{
+	if (!s->has_mail) {
+		cg_lmtp_say(s, "503 5.5.1 need MAIL before DATA");
+		return;
+	}
+	if (s->nrcpts == 0) {
+		cg_lmtp_say(s, "554 5.5.1 no valid recipients");
+		return;
+	}
+	s->in_data = 1;
+	s->at_line_start = 1;
+	s->data_bytes = 0;
+	s->oversize = 0;
+	cg_lmtp_say(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void command(struct cg_lmtp_session *s, char *line)
+{
+	char verb[16];
+	size_t n = 0;
+	while (line[n] && line[n] != ' ' && n + 1 < sizeof(verb)) {
+		verb[n] = line[n];
+		n++;
+	}
+	verb[n] = '\0';
+	const char *arg = line + n;
+	while (*arg == ' ')
+		arg++;
+	if (strcasecmp(verb, "LHLO") == 0 || strcasecmp(verb, "EHLO") == 0 || strcasecmp(verb, "HELO") == 0)
+		cmd_hello(s, verb, arg);
+	else if (strcasecmp(verb, "MAIL") == 0)
+		cmd_mail(s, arg);
+	else if (strcasecmp(verb, "RCPT") == 0)
+		cmd_rcpt(s, arg);
+	else if (strcasecmp(verb, "DATA") == 0 && !*arg)
+		cmd_data(s);
+	else if (strcasecmp(verb, "RSET") == 0) {
+		cg_lmtp_session_reset(s);
+		cg_lmtp_say(s, "250 2.0.0 Ok");
+	} else if (strcasecmp(verb, "NOOP") == 0)
+		cg_lmtp_say(s, "250 2.0.0 Ok");
+	else if (strcasecmp(verb, "QUIT") == 0) {
+		cg_lmtp_say(s, "221 2.0.0 %s closing connection", s->rules->hostname);
+		s->quit = 1;
+	} else if (strcasecmp(verb, "VRFY") == 0)
+		cg_lmtp_say(s, "252 2.5.2 cannot verify; send mail and it will be tried");
+	else if (strcasecmp(verb, "HELP") == 0)
+		cg_lmtp_say(s, "214 2.0.0 commands: %s MAIL RCPT DATA RSET NOOP QUIT", s->rules->smtp ? "EHLO HELO" : "LHLO");
+	else if (strcasecmp(verb, "STARTTLS") == 0 || strcasecmp(verb, "AUTH") == 0 || strcasecmp(verb, "BDAT") == 0 ||
+		 strcasecmp(verb, "ETRN") == 0 || strcasecmp(verb, "EXPN") == 0)
+		cg_lmtp_say(s, "502 5.5.1 %s not implemented", verb);
+	else
+		cg_lmtp_say(s, "500 5.5.2 unknown command");
+}
+
+static void data_append(struct cg_lmtp_session *s, const char *p, size_t n)
+{
+	s->data_bytes += n;
+	if (s->oversize)
+		return;
+	if (s->data_bytes > s->rules->max_size) {
+		/* Keep reading to the end of DATA (the reply must follow it), but keep nothing. */
+		s->oversize = 1;
+		free(s->data);
+		s->data = NULL;
+		s->data_len = s->data_cap = 0;
+		return;
+	}
+	if (s->data_len + n + 1 > s->data_cap) {
+		size_t cap = s->data_cap ? s->data_cap : 16384;
+		while (cap < s->data_len + n + 1)
+			cap *= 2;
+		char *np = realloc(s->data, cap);
+		if (!np) {
+			s->oversize = 1; /* answered as too big: nothing better to say */
+			free(s->data);
+			s->data = NULL;
+			s->data_len = s->data_cap = 0;
+			return;
+		}
+		s->data = np;
+		s->data_cap = cap;
+	}
+	memcpy(s->data + s->data_len, p, n);
+	s->data_len += n;
+	s->data[s->data_len] = '\0';
+}
+
+/* The final "." of DATA: 1 when the message is there to be handed over (mail_from, rcpts, data);
+ * 0 when it was over max_size (refused and forgotten). */
+static int message_end(struct cg_lmtp_session *s)
+{
+	s->in_data = 0;
+	if (!s->oversize)
+		return 1;
+	CG_LOG_WARN("client=%s from=<%s>: message of %zu bytes over mail.max_size (%zu)", s->remote,
+		    s->mail_from ? s->mail_from : "", s->data_bytes, s->rules->max_size);
+	size_t n = s->rules->smtp ? 1 : s->nrcpts;
+	for (size_t i = 0; i < n; i++)
+		cg_lmtp_say(s, "552 5.3.4 message size exceeds fixed limit of %zu bytes", s->rules->max_size);
+	cg_lmtp_session_reset(s);
+	return 0;
+}
+
+static void consume(char *in, size_t *len, size_t n)
+{
+	memmove(in, in + n, *len - n);
+	*len -= n;
+}
+
+/*
+ * Handles the commands and data lines in in[0..*len) (what it consumes is removed) until a
+ * message is complete (CG_LMTP_MESSAGE: hand it over, then call again), or the client said QUIT
+ * (quit set), or more input is needed (CG_LMTP_MORE). Replies queue in out.
+ */
+static int cg_lmtp_session_feed(struct cg_lmtp_session *s, char *in, size_t *len)
+{
+	while (!s->quit && *len) {
+		char *nl = memchr(in, '\n', *len);
+		if (s->in_data) {
+			if (!nl) {
+				if (*len < DATA_CHUNK)
+					break;
+				/* A very long line: pass it on in pieces (it cannot be the final "."). */
+				size_t skip = s->at_line_start && in[0] == '.' ? 1 : 0;
+				data_append(s, in + skip, *len - skip);
+				s->at_line_start = 0;
+				*len = 0;
+				break;
+			}
+			size_t n = (size_t)(nl - in);
+			size_t ll = n && in[n - 1] == '\r' ? n - 1 : n;
+			if (s->at_line_start && ll == 1 && in[0] == '.') {
+				consume(in, len, n + 1);
+				if (message_end(s))
+					return CG_LMTP_MESSAGE;
+				continue;
+			}
+			size_t skip = s->at_line_start && ll > 0 && in[0] == '.' ? 1 : 0;
+			data_append(s, in + skip, ll - skip);
+			data_append(s, "\n", 1);
+			s->at_line_start = 1;
+			consume(in, len, n + 1);
+			continue;
+		}
+		if (!nl) {
+			if (*len > LINE_MAX_CMD) {
+				cg_lmtp_say(s, "500 5.5.2 line too long");
+				s->discard_line = 1;
+				*len = 0;
+			}
+			break;
+		}
+		size_t n = (size_t)(nl - in);
+		if (s->discard_line) {
+			s->discard_line = 0;
+			consume(in, len, n + 1);
+			continue;
+		}
+		if (n > LINE_MAX_CMD) {
+			cg_lmtp_say(s, "500 5.5.2 line too long");
+			consume(in, len, n + 1);
+			continue;
+		}
+		char line[LINE_MAX_CMD + 1];
+		size_t ll = n && in[n - 1] == '\r' ? n - 1 : n;
+		memcpy(line, in, ll);
+		line[ll] = '\0';
+		consume(in, len, n + 1);
+		if (memchr(line, '\0', ll)) {
+			cg_lmtp_say(s, "500 5.5.2 NUL in command");
+			continue;
+		}
+		command(s, line);
+	}
+	return CG_LMTP_MORE;
+}
+
 struct rate_slot {
 	uint64_t hash;    /* 0: free */
 	double tokens;
@@ -43,6 +485,7 @@ struct cg_lmtp_server {
 	int closing, listener_closed;
 	void (*on_closed)(void *ud);
 	void *closed_ud;
+	struct cg_lmtp_rules rules; /* what its sessions obey (from opts) */
 	struct rate_slot rate[RATE_SLOTS];
 };
 
@@ -62,18 +505,9 @@ struct conn {
 	char remote[64];
 	char *in;
 	size_t in_len, in_cap;
-	struct {
-		char *p;
-		size_t n, cap;
-	} out;
-	int helo, has_mail, in_data, at_line_start, oversize, discard_line;
-	char *mail_from;
-	char **rcpts;
-	size_t nrcpts;
-	char *data;
-	size_t data_len, data_cap, data_bytes;
+	struct cg_lmtp_session s;
 	struct msg_priv *busy; /* handed to the handler */
-	int closing, quit;
+	int closing;
 	int reading;
 	int out_paused; /* reading stopped: the client does not take its replies */
 };
@@ -84,43 +518,6 @@ static uint64_t now_ms(uv_loop_t *loop)
 }
 
 /* ---- output ---- */
-
-static void out_put(struct conn *c, const char *s, size_t n)
-{
-	if (c->out.n + n > c->out.cap) {
-		size_t cap = c->out.cap ? c->out.cap : 512;
-		while (cap < c->out.n + n)
-			cap *= 2;
-		char *p = realloc(c->out.p, cap);
-		if (!p)
-			return; /* the peer times out; nothing better to do without memory */
-		c->out.p = p;
-		c->out.cap = cap;
-	}
-	memcpy(c->out.p + c->out.n, s, n);
-	c->out.n += n;
-}
-
-__attribute__((format(printf, 2, 3))) static void reply(struct conn *c, const char *fmt, ...)
-{
-	char line[1100];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
-	/* Replies echo client text (a refused parameter): a bare CR or LF there would split the
-	 * reply line for the client, so control bytes go out as '?'. */
-	for (int i = 0; i < n; i++)
-		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
-			line[i] = '?';
-	line[n++] = '\r';
-	line[n++] = '\n';
-	out_put(c, line, (size_t)n);
-}
 
 static void conn_close(struct conn *c);
 static void start_reading(struct conn *c);
@@ -158,7 +555,7 @@ static void flush(struct conn *c, int close_after)
 {
 	if (c->closing)
 		return;
-	if (c->out.n == 0) {
+	if (c->s.out.n == 0) {
 		if (close_after)
 			conn_close(c);
 		return;
@@ -169,11 +566,11 @@ static void flush(struct conn *c, int close_after)
 		return;
 	}
 	w->c = c;
-	w->buf = c->out.p;
+	w->buf = c->s.out.p;
 	w->close_after = close_after;
-	uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.n);
-	c->out.p = NULL;
-	c->out.n = c->out.cap = 0;
+	uv_buf_t b = uv_buf_init(c->s.out.p, (unsigned)c->s.out.n);
+	c->s.out.p = NULL;
+	c->s.out.n = c->s.out.cap = 0;
 	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
 		free(w->buf);
 		free(w);
@@ -196,27 +593,11 @@ static void maybe_server_closed(struct cg_lmtp_server *s)
 	}
 }
 
-static void txn_reset(struct conn *c)
-{
-	free(c->mail_from);
-	c->mail_from = NULL;
-	for (size_t i = 0; i < c->nrcpts; i++)
-		free(c->rcpts[i]);
-	free(c->rcpts);
-	c->rcpts = NULL;
-	c->nrcpts = 0;
-	free(c->data);
-	c->data = NULL;
-	c->data_len = c->data_cap = c->data_bytes = 0;
-	c->has_mail = c->in_data = c->oversize = 0;
-}
-
 static void conn_free(struct conn *c)
 {
 	struct cg_lmtp_server *s = c->srv;
-	txn_reset(c);
+	cg_lmtp_session_cleanup(&c->s);
 	free(c->in);
-	free(c->out.p);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -263,7 +644,7 @@ static void on_timeout(uv_timer_t *t)
 		return;
 	}
 	CG_LOG_INFO("client=%s: timeout", c->remote);
-	reply(c, "421 4.4.2 %s timeout, closing connection", c->srv->hostname);
+	cg_lmtp_say(&c->s, "421 4.4.2 %s timeout, closing connection", c->srv->hostname);
 	flush(c, 1);
 }
 
@@ -307,309 +688,44 @@ static int rate_take(struct cg_lmtp_server *s, const char *sender)
 	return 1;
 }
 
-/* ---- commands ---- */
-
-static void process(struct conn *c);
-
-/* Parses "<addr> params" after "FROM:" / "TO:". addr gets the address (no <>); params the rest. */
-static int parse_path(const char *p, char *addr, size_t alen, const char **params)
+/* The session holds a whole message: it becomes the handler's (the connection reads nothing
+ * further until cg_lmtp_msg_done). */
+static void hand_over(struct conn *c)
 {
-	while (*p == ' ')
-		p++;
-	if (*p != '<')
-		return -1;
-	const char *end = strchr(p, '>');
-	if (!end || (size_t)(end - p - 1) >= alen)
-		return -1;
-	size_t n = (size_t)(end - p - 1);
-	memcpy(addr, p + 1, n);
-	addr[n] = '\0';
-	/* A source route ("<@a,@b:user@c>") is obsolete: keep the mailbox. */
-	if (addr[0] == '@') {
-		char *colon = strchr(addr, ':');
-		if (!colon)
-			return -1;
-		memmove(addr, colon + 1, strlen(colon + 1) + 1);
-	}
-	for (const char *q = addr; *q; q++)
-		if ((unsigned char)*q <= ' ' || *q == '<' || *q == '>')
-			return -1;
-	*params = end + 1;
-	return 0;
-}
-
-static void cmd_hello(struct conn *c, const char *verb, const char *arg)
-{
-	int lmtp = !c->srv->opts.smtp;
-	if (lmtp && strcasecmp(verb, "LHLO") != 0) {
-		reply(c, "500 5.5.1 this is LMTP: use LHLO");
-		return;
-	}
-	if (!lmtp && strcasecmp(verb, "LHLO") == 0) {
-		reply(c, "500 5.5.1 this is SMTP: use EHLO or HELO");
-		return;
-	}
-	if (!*arg) {
-		reply(c, "501 5.5.4 %s needs a domain", verb);
-		return;
-	}
-	txn_reset(c);
-	c->helo = 1;
-	if (strcasecmp(verb, "HELO") == 0) {
-		reply(c, "250 %s", c->srv->hostname);
-		return;
-	}
-	reply(c, "250-%s", c->srv->hostname);
-	reply(c, "250-PIPELINING");
-	reply(c, "250-ENHANCEDSTATUSCODES");
-	reply(c, "250-8BITMIME");
-	reply(c, "250 SIZE %zu", c->srv->opts.max_size);
-}
-
-static void cmd_mail(struct conn *c, const char *arg)
-{
-	if (!c->helo) {
-		reply(c, "503 5.5.1 say %s first", c->srv->opts.smtp ? "EHLO" : "LHLO");
-		return;
-	}
-	if (c->has_mail) {
-		reply(c, "503 5.5.1 nested MAIL command");
-		return;
-	}
-	if (strncasecmp(arg, "FROM:", 5) != 0) {
-		reply(c, "501 5.5.4 syntax: MAIL FROM:<address>");
-		return;
-	}
-	char addr[512];
-	const char *params = NULL;
-	if (parse_path(arg + 5, addr, sizeof(addr), &params) != 0) {
-		reply(c, "501 5.1.7 bad sender address syntax");
-		return;
-	}
-	/* Parameters: SIZE=n and BODY=7BIT|8BITMIME are known; others are refused (RFC 5321 4.1.1.11). */
-	while (*params) {
-		while (*params == ' ')
-			params++;
-		if (!*params)
-			break;
-		size_t n = strcspn(params, " ");
-		if (n > 5 && strncasecmp(params, "SIZE=", 5) == 0) {
-			char num[24];
-			size_t ln = n - 5 < sizeof(num) - 1 ? n - 5 : sizeof(num) - 1;
-			memcpy(num, params + 5, ln);
-			num[ln] = '\0';
-			char *e = NULL;
-			unsigned long long v = strtoull(num, &e, 10);
-			if (!e || *e || !isdigit((unsigned char)num[0])) {
-				reply(c, "501 5.5.4 bad SIZE value");
-				return;
-			}
-			if (v > c->srv->opts.max_size) {
-				reply(c, "552 5.3.4 message size exceeds fixed limit of %zu bytes", c->srv->opts.max_size);
-				return;
-			}
-		} else if (n > 5 && strncasecmp(params, "BODY=", 5) == 0) {
-			if (!((n == 9 && strncasecmp(params + 5, "7BIT", 4) == 0) ||
-			      (n == 13 && strncasecmp(params + 5, "8BITMIME", 8) == 0))) {
-				reply(c, "501 5.5.4 BODY must be 7BIT or 8BITMIME");
-				return;
-			}
-		} else {
-			reply(c, "555 5.5.4 unsupported MAIL parameter %.*s", (int)(n > 40 ? 40 : n), params);
-			return;
-		}
-		params += n;
-	}
-	if (!(c->mail_from = strdup(addr))) {
-		reply(c, "451 4.3.0 out of memory");
-		return;
-	}
-	c->has_mail = 1;
-	reply(c, "250 2.1.0 Ok");
-}
-
-static void cmd_rcpt(struct conn *c, const char *arg)
-{
-	if (!c->has_mail) {
-		reply(c, "503 5.5.1 need MAIL before RCPT");
-		return;
-	}
-	if (strncasecmp(arg, "TO:", 3) != 0) {
-		reply(c, "501 5.5.4 syntax: RCPT TO:<address>");
-		return;
-	}
-	char addr[512];
-	const char *params = NULL;
-	if (parse_path(arg + 3, addr, sizeof(addr), &params) != 0 || !addr[0]) {
-		reply(c, "501 5.1.3 bad recipient address syntax");
-		return;
-	}
-	while (*params == ' ')
-		params++;
-	if (*params) {
-		reply(c, "555 5.5.4 RCPT parameters are not supported");
-		return;
-	}
-	if (c->nrcpts >= c->srv->opts.max_recipients) {
-		reply(c, "452 4.5.3 too many recipients");
-		return;
-	}
-	char msg[300] = "";
-	int code = c->srv->rcpt_fn(addr, c->srv->ud, msg, sizeof(msg));
-	if (code) {
-		reply(c, "%d %s", code, msg[0] ? msg : "5.1.1 recipient unknown");
-		return;
-	}
-	char **nr = realloc(c->rcpts, (c->nrcpts + 1) * sizeof(*nr));
-	char *copy = strdup(addr);
-	if (!nr || !copy) {
-		if (nr)
-			c->rcpts = nr;
-		free(copy);
-		reply(c, "451 4.3.0 out of memory");
-		return;
-	}
-	c->rcpts = nr;
-	c->rcpts[c->nrcpts++] = copy;
-	reply(c, "250 2.1.5 Ok");
-}
-
-static void cmd_data(struct conn *c)
-{
-	if (!c->has_mail) {
-		reply(c, "503 5.5.1 need MAIL before DATA");
-		return;
-	}
-	if (c->nrcpts == 0) {
-		reply(c, "554 5.5.1 no valid recipients");
-		return;
-	}
-	c->in_data = 1;
-	c->at_line_start = 1;
-	c->data_bytes = 0;
-	c->oversize = 0;
-	reply(c, "354 End data with <CR><LF>.<CR><LF>");
-}
-
-static void command(struct conn *c, char *line)
-{
-	char verb[16];
-	size_t n = 0;
-	while (line[n] && line[n] != ' ' && n + 1 < sizeof(verb)) {
-		verb[n] = line[n];
-		n++;
-	}
-	verb[n] = '\0';
-	const char *arg = line + n;
-	while (*arg == ' ')
-		arg++;
-	if (strcasecmp(verb, "LHLO") == 0 || strcasecmp(verb, "EHLO") == 0 || strcasecmp(verb, "HELO") == 0)
-		cmd_hello(c, verb, arg);
-	else if (strcasecmp(verb, "MAIL") == 0)
-		cmd_mail(c, arg);
-	else if (strcasecmp(verb, "RCPT") == 0)
-		cmd_rcpt(c, arg);
-	else if (strcasecmp(verb, "DATA") == 0 && !*arg)
-		cmd_data(c);
-	else if (strcasecmp(verb, "RSET") == 0) {
-		txn_reset(c);
-		reply(c, "250 2.0.0 Ok");
-	} else if (strcasecmp(verb, "NOOP") == 0)
-		reply(c, "250 2.0.0 Ok");
-	else if (strcasecmp(verb, "QUIT") == 0) {
-		reply(c, "221 2.0.0 %s closing connection", c->srv->hostname);
-		c->quit = 1;
-	} else if (strcasecmp(verb, "VRFY") == 0)
-		reply(c, "252 2.5.2 cannot verify; send mail and it will be tried");
-	else if (strcasecmp(verb, "HELP") == 0)
-		reply(c, "214 2.0.0 commands: %s MAIL RCPT DATA RSET NOOP QUIT", c->srv->opts.smtp ? "EHLO HELO" : "LHLO");
-	else if (strcasecmp(verb, "STARTTLS") == 0 || strcasecmp(verb, "AUTH") == 0 || strcasecmp(verb, "BDAT") == 0 ||
-		 strcasecmp(verb, "ETRN") == 0 || strcasecmp(verb, "EXPN") == 0)
-		reply(c, "502 5.5.1 %s not implemented", verb);
-	else
-		reply(c, "500 5.5.2 unknown command");
-}
-
-/* ---- data ---- */
-
-static void data_append(struct conn *c, const char *p, size_t n)
-{
-	c->data_bytes += n;
-	if (c->oversize)
-		return;
-	if (c->data_bytes > c->srv->opts.max_size) {
-		/* Keep reading to the end of DATA (the reply must follow it), but keep nothing. */
-		c->oversize = 1;
-		free(c->data);
-		c->data = NULL;
-		c->data_len = c->data_cap = 0;
-		return;
-	}
-	if (c->data_len + n + 1 > c->data_cap) {
-		size_t cap = c->data_cap ? c->data_cap : 16384;
-		while (cap < c->data_len + n + 1)
-			cap *= 2;
-		char *np = realloc(c->data, cap);
-		if (!np) {
-			c->oversize = 1; /* answered as too big: nothing better to say */
-			free(c->data);
-			c->data = NULL;
-			c->data_len = c->data_cap = 0;
-			return;
-		}
-		c->data = np;
-		c->data_cap = cap;
-	}
-	memcpy(c->data + c->data_len, p, n);
-	c->data_len += n;
-	c->data[c->data_len] = '\0';
-}
-
-static void data_end(struct conn *c)
-{
-	c->in_data = 0;
 	struct cg_lmtp_server *s = c->srv;
-	if (c->oversize) {
-		CG_LOG_WARN("client=%s from=<%s>: message of %zu bytes over mail.max_size (%zu)", c->remote,
-			    c->mail_from ? c->mail_from : "", c->data_bytes, s->opts.max_size);
-		size_t n = s->opts.smtp ? 1 : c->nrcpts;
-		for (size_t i = 0; i < n; i++)
-			reply(c, "552 5.3.4 message size exceeds fixed limit of %zu bytes", s->opts.max_size);
-		txn_reset(c);
-		return;
-	}
+	struct cg_lmtp_session *ss = &c->s;
 	struct msg_priv *m = calloc(1, sizeof(*m));
 	if (m) {
-		m->codes = calloc(c->nrcpts, sizeof(*m->codes));
-		m->texts = calloc(c->nrcpts, sizeof(*m->texts));
+		m->codes = calloc(ss->nrcpts, sizeof(*m->codes));
+		m->texts = calloc(ss->nrcpts, sizeof(*m->texts));
 	}
-	if (!m || !m->codes || !m->texts || (!c->data && !(c->data = strdup("")))) {
+	if (!m || !m->codes || !m->texts || (!ss->data && !(ss->data = strdup("")))) {
 		if (m) {
 			free(m->codes);
 			free(m->texts);
 			free(m);
 		}
-		size_t n = s->opts.smtp ? 1 : c->nrcpts;
+		size_t n = s->opts.smtp ? 1 : ss->nrcpts;
 		for (size_t i = 0; i < n; i++)
-			reply(c, "451 4.3.0 out of memory");
-		txn_reset(c);
+			cg_lmtp_say(ss, "451 4.3.0 out of memory");
+		cg_lmtp_session_reset(ss);
 		return;
 	}
 	/* Ownership of the transaction moves to the message. */
 	m->conn = c;
-	m->pub.mail_from = c->mail_from;
-	m->pub.rcpts = c->rcpts;
-	m->pub.nrcpts = c->nrcpts;
-	m->pub.data = c->data;
-	m->pub.len = c->data_len;
+	m->pub.mail_from = ss->mail_from;
+	m->pub.rcpts = ss->rcpts;
+	m->pub.nrcpts = ss->nrcpts;
+	m->pub.data = ss->data;
+	m->pub.len = ss->data_len;
 	m->pub.remote = c->remote;
-	m->pub.rate_limited = !rate_take(s, c->mail_from ? c->mail_from : "");
-	c->mail_from = NULL;
-	c->rcpts = NULL;
-	c->nrcpts = 0;
-	c->data = NULL;
-	c->data_len = c->data_cap = 0;
-	c->has_mail = 0;
+	m->pub.rate_limited = !rate_take(s, ss->mail_from ? ss->mail_from : "");
+	ss->mail_from = NULL;
+	ss->rcpts = NULL;
+	ss->nrcpts = 0;
+	ss->data = NULL;
+	ss->data_len = ss->data_cap = 0;
+	ss->has_mail = 0;
 	c->busy = m;
 	uv_timer_stop(&c->timer);
 	if (c->reading) {
@@ -619,77 +735,15 @@ static void data_end(struct conn *c)
 	s->msg_fn(&m->pub, s->ud);
 }
 
-static void consume(struct conn *c, size_t n)
-{
-	memmove(c->in, c->in + n, c->in_len - n);
-	c->in_len -= n;
-}
-
 /* Handles what is buffered, as far as possible without waiting on the handler. */
 static void process(struct conn *c)
 {
-	while (!c->busy && !c->closing && !c->quit && c->in_len) {
-		char *nl = memchr(c->in, '\n', c->in_len);
-		if (c->in_data) {
-			if (!nl) {
-				if (c->in_len < DATA_CHUNK)
-					break;
-				/* A very long line: pass it on in pieces (it cannot be the final "."). */
-				size_t skip = c->at_line_start && c->in[0] == '.' ? 1 : 0;
-				data_append(c, c->in + skip, c->in_len - skip);
-				c->at_line_start = 0;
-				c->in_len = 0;
-				break;
-			}
-			size_t len = (size_t)(nl - c->in);
-			size_t ll = len && c->in[len - 1] == '\r' ? len - 1 : len;
-			if (c->at_line_start && ll == 1 && c->in[0] == '.') {
-				consume(c, len + 1);
-				data_end(c);
-				continue;
-			}
-			size_t skip = c->at_line_start && ll > 0 && c->in[0] == '.' ? 1 : 0;
-			data_append(c, c->in + skip, ll - skip);
-			data_append(c, "\n", 1);
-			c->at_line_start = 1;
-			consume(c, len + 1);
-			continue;
-		}
-		if (!nl) {
-			if (c->in_len > LINE_MAX_CMD) {
-				reply(c, "500 5.5.2 line too long");
-				c->discard_line = 1;
-				c->in_len = 0;
-			}
+	while (!c->busy && !c->closing && !c->s.quit && c->in_len) {
+		if (cg_lmtp_session_feed(&c->s, c->in, &c->in_len) != CG_LMTP_MESSAGE)
 			break;
-		}
-		size_t len = (size_t)(nl - c->in);
-		if (c->discard_line) {
-			c->discard_line = 0;
-			consume(c, len + 1);
-			continue;
-		}
-		if (len > LINE_MAX_CMD) {
-			reply(c, "500 5.5.2 line too long");
-			consume(c, len + 1);
-			continue;
-		}
-		char line[LINE_MAX_CMD + 1];
-		size_t ll = len && c->in[len - 1] == '\r' ? len - 1 : len;
-		memcpy(line, c->in, ll);
-		line[ll] = '\0';
-		consume(c, len + 1);
-		if (memchr(line, '\0', ll)) {
-			reply(c, "500 5.5.2 NUL in command");
-			continue;
-		}
-		command(c, line);
+		hand_over(c);
 	}
-	if (c->quit) {
-		flush(c, 1);
-		return;
-	}
-	flush(c, 0);
+	flush(c, c->s.quit);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -722,8 +776,8 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	c->in_len += (size_t)nread;
 	arm_timeout(c);
 	process(c);
-	if (!c->closing && c->busy == NULL && c->in_len > IN_MAX && !c->in_data) {
-		reply(c, "421 4.7.0 too much pipelined input");
+	if (!c->closing && c->busy == NULL && c->in_len > IN_MAX && !c->s.in_data) {
+		cg_lmtp_say(&c->s, "421 4.7.0 too much pipelined input");
 		flush(c, 1);
 		return;
 	}
@@ -803,17 +857,17 @@ void cg_lmtp_msg_done(struct cg_lmtp_msg *pub)
 		}
 		if (pick == SIZE_MAX)
 			pick = 0;
-		reply(c, "%d %s", default_code(m->codes[pick]), m->texts[pick] ? m->texts[pick] : "");
+		cg_lmtp_say(&c->s, "%d %s", default_code(m->codes[pick]), m->texts[pick] ? m->texts[pick] : "");
 	} else {
 		for (size_t i = 0; i < pub->nrcpts; i++)
-			reply(c, "%d %s", default_code(m->codes[i]), m->texts[i] ? m->texts[i] : "");
+			cg_lmtp_say(&c->s, "%d %s", default_code(m->codes[i]), m->texts[i] ? m->texts[i] : "");
 	}
 	c->busy = NULL;
 	msg_free(m);
 	if (c->closing)
 		return;
 	if (s->closing) {
-		reply(c, "421 4.3.2 %s shutting down", s->hostname);
+		cg_lmtp_say(&c->s, "421 4.3.2 %s shutting down", s->hostname);
 		flush(c, 1);
 		return;
 	}
@@ -834,6 +888,7 @@ static struct conn *conn_new(struct cg_lmtp_server *s)
 	uv_timer_init(s->loop, &c->timer);
 	c->tcp.data = c->timer.data = c;
 	c->open_handles = 2;
+	cg_lmtp_session_init(&c->s, &s->rules, c->remote);
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -859,11 +914,11 @@ static void conn_greet(struct conn *c)
 	int sndbuf = OUT_MAX;
 	uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
 	if (s->nconns > s->opts.max_connections) {
-		reply(c, "421 4.7.0 %s too many connections, try again later", s->hostname);
+		cg_lmtp_say(&c->s, "421 4.7.0 %s too many connections, try again later", s->hostname);
 		flush(c, 1);
 		return;
 	}
-	reply(c, "220 %s casegate %s ready", s->hostname, s->opts.smtp ? "ESMTP" : "LMTP");
+	cg_lmtp_say(&c->s, "220 %s casegate %s ready", s->hostname, s->opts.smtp ? "ESMTP" : "LMTP");
 	flush(c, 0);
 	arm_timeout(c);
 	start_reading(c);
@@ -885,6 +940,16 @@ static void on_connection(uv_stream_t *server, int status)
 }
 
 static void listener_closed(uv_handle_t *h);
+
+static void set_rules(struct cg_lmtp_server *s)
+{
+	s->rules = (struct cg_lmtp_rules){.smtp = s->opts.smtp,
+					  .max_size = s->opts.max_size,
+					  .max_recipients = s->opts.max_recipients,
+					  .hostname = s->hostname,
+					  .rcpt = s->rcpt_fn,
+					  .ud = s->ud};
+}
 
 int cg_lmtp_server_create(uv_loop_t *loop, const struct cg_lmtp_opts *opts, cg_lmtp_rcpt_fn rcpt, cg_lmtp_msg_fn msg,
 			  void *ud, struct cg_lmtp_server **out, char *err, size_t errlen)
@@ -915,6 +980,7 @@ int cg_lmtp_server_create(uv_loop_t *loop, const struct cg_lmtp_opts *opts, cg_l
 	}
 	s->opts.hostname = s->hostname;
 	s->opts.host = s->host;
+	set_rules(s);
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
 	if (uv_ip4_addr(s->host, opts->port, (struct sockaddr_in *)&ss) != 0 &&
@@ -976,7 +1042,7 @@ void cg_lmtp_server_close(struct cg_lmtp_server *s, void (*on_closed)(void *ud),
 	for (struct conn *c = s->conns; c; c = c->next) {
 		if (c->busy)
 			continue; /* answered first, then closed by the peer or at QUIT */
-		reply(c, "421 4.3.2 %s shutting down", s->hostname);
+		cg_lmtp_say(&c->s, "421 4.3.2 %s shutting down", s->hostname);
 		flush(c, 1);
 	}
 	uv_close((uv_handle_t *)&s->listener, listener_closed);
@@ -1091,6 +1157,7 @@ int cg_lmtp_fuzz_feed(const uint8_t *data, size_t len)
 	s->rcpt_fn = fuzz_rcpt;
 	s->msg_fn = fuzz_msg;
 	s->ud = &fs;
+	set_rules(s);
 	uv_tcp_init(&loop, &s->listener); /* never bound: closed like a real listener */
 	s->listener.data = s;
 	if (!s->hostname || !s->host)
