@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "cidr.h"
 #include "err.h"
+#include "fuzzpump.h"
 #include "http_conn.h"
 #include "tls.h"
 
@@ -350,6 +350,8 @@ void cg_http_server_close(struct cg_http_server *srv, void (*on_closed)(void *ud
 struct fuzz_state {
 	struct cg_http_request *held;
 	unsigned n;
+	struct cg_http_server *srv; /* NULL once closing */
+	int closed;
 };
 
 static void fuzz_handler(struct cg_http_request *req, void *ud)
@@ -383,13 +385,32 @@ static void fuzz_closed(void *ud)
 	*(int *)ud = 1;
 }
 
+/* Answers a held request later (its connection may be gone by then: an orphan). */
+static void fuzz_answer_held(void *ud)
+{
+	struct fuzz_state *fs = ud;
+	if (fs->held) {
+		struct cg_http_request *r = fs->held;
+		fs->held = NULL;
+		cg_http_respond(r, 201, "application/json", "{}", 2, NULL, 0);
+	}
+}
+
+static int fuzz_server_gone(void *ud)
+{
+	struct fuzz_state *fs = ud;
+	if (fs->srv && fs->srv->nconns == 0) {
+		cg_http_server_close(fs->srv, fuzz_closed, &fs->closed);
+		fs->srv = NULL;
+	}
+	return fs->closed;
+}
+
 int cg_http_fuzz_feed(const uint8_t *data, size_t len)
 {
-	uv_loop_t loop;
-	struct cg_http_server *srv = NULL;
 	struct fuzz_state fs = {0};
-	int sv[2] = {-1, -1};
-	int closed = 0, rc = -1;
+	struct cg_fuzz_pump p = {.before = fuzz_answer_held, .after = fuzz_server_gone, .ud = &fs};
+	int rc = -1;
 	struct cg_http_limits lim;
 	cg_http_limits_default(&lim);
 	lim.max_body = 256;
@@ -397,80 +418,38 @@ int cg_http_fuzz_feed(const uint8_t *data, size_t len)
 	lim.max_headers = 8;
 	lim.header_timeout_ms = lim.body_timeout_ms = lim.idle_timeout_ms = 20;
 
-	if (uv_loop_init(&loop) != 0)
+	if (cg_fuzz_pump_open(&p) != 0)
 		return -1;
-	srv = calloc(1, sizeof(*srv));
+	struct cg_http_server *srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		goto out;
-	srv->loop = &loop;
+	srv->loop = &p.loop;
 	srv->lim = lim;
 	srv->handler = fuzz_handler;
 	srv->ud = &fs;
-	uv_tcp_init(&loop, &srv->listener); /* never bound: closed like a real listener */
+	uv_tcp_init(&p.loop, &srv->listener); /* never bound: closed like a real listener */
 	srv->listener.data = srv;
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-		goto out;
+	fs.srv = srv;
 	struct cg_http_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		goto out;
-	uv_tcp_init(&loop, &c->tcp);
-	if (uv_tcp_open(&c->tcp, sv[0]) < 0) {
+	uv_tcp_init(&p.loop, &c->tcp);
+	if (uv_tcp_open(&c->tcp, p.sv[0]) < 0) {
 		uv_close((uv_handle_t *)&c->tcp, free_on_close);
 		goto out;
 	}
-	sv[0] = -1; /* owned by the handle now */
+	p.sv[0] = -1; /* owned by the handle now */
 	conn_start(srv, c);
-
 	/* First byte picks the write chunk size so tokens get split at varied places. */
-	size_t chunk = len ? (size_t)(data[0] % 64) + 1 : 1;
-	size_t off = len ? 1 : 0;
-	int shut = 0;
-	for (unsigned spins = 0; spins < 20000 && !closed; spins++) {
-		char sink[4096];
-		if (off < len) {
-			size_t n = len - off < chunk ? len - off : chunk;
-			ssize_t w = send(sv[1], data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (w > 0)
-				off += (size_t)w;
-		}
-		if (off == len && !shut) {
-			shutdown(sv[1], SHUT_WR);
-			shut = 1;
-		}
-		while (recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT) > 0) {
-		}
-		if (fs.held) {
-			struct cg_http_request *r = fs.held;
-			fs.held = NULL;
-			cg_http_respond(r, 201, "application/json", "{}", 2, NULL, 0);
-		}
-		uv_run(&loop, UV_RUN_NOWAIT);
-		if (srv && srv->nconns == 0) {
-			cg_http_server_close(srv, fuzz_closed, &closed);
-			srv = NULL;
-		}
-		if (closed)
-			break;
-		/* Wait for either side instead of spinning: the loop's fd and our client end. */
-		struct pollfd pfd[2] = {{.fd = uv_backend_fd(&loop), .events = POLLIN},
-					{.fd = sv[1], .events = POLLIN | (off < len ? POLLOUT : 0)}};
-		int t = uv_backend_timeout(&loop);
-		poll(pfd, 2, t < 0 || t > 50 ? 50 : t);
-	}
-	rc = closed ? 0 : -1;
+	rc = cg_fuzz_pump_run(&p, data + (len ? 1 : 0), len ? len - 1 : 0, len ? (size_t)(data[0] % 64) + 1 : 1);
 out:
 	if (fs.held) /* an orphan (peer gone): this frees it */
 		cg_http_respond(fs.held, 201, "application/json", "{}", 2, NULL, 0);
-	if (srv) {
-		cg_http_server_close(srv, fuzz_closed, &closed);
-		uv_run(&loop, UV_RUN_DEFAULT);
+	if (fs.srv) {
+		cg_http_server_close(fs.srv, fuzz_closed, &fs.closed);
+		uv_run(&p.loop, UV_RUN_DEFAULT);
 	}
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&loop) != 0)
+	if (cg_fuzz_pump_close(&p) != 0)
 		rc = -2;
 	return rc;
 }

@@ -5,14 +5,12 @@
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "err.h"
+#include "fuzzpump.h"
 #include "lmtp_session.h"
 #include "log.h"
 
@@ -612,6 +610,8 @@ void cg_lmtp_server_close(struct cg_lmtp_server *s, void (*on_closed)(void *ud),
 
 struct fuzz_state {
 	struct cg_lmtp_msg *held;
+	struct cg_lmtp_server *srv; /* NULL once closing */
+	int closed;
 	unsigned n;
 	int bad; /* an invariant broke */
 	char line[2048];
@@ -687,20 +687,46 @@ static void fuzz_closed(void *ud)
 	*(int *)ud = 1;
 }
 
+static void fuzz_output(const char *p, size_t n, void *ud)
+{
+	fuzz_check_out(ud, p, n);
+}
+
+/* Answers a held message later (its connection may be gone by then). */
+static void fuzz_answer_held(void *ud)
+{
+	struct fuzz_state *fs = ud;
+	if (fs->held) {
+		struct cg_lmtp_msg *m = fs->held;
+		fs->held = NULL;
+		for (size_t i = 0; i < m->nrcpts; i++)
+			cg_lmtp_reply(m, i, i % 2 ? 250 : 452, "4.2.2 later");
+		cg_lmtp_msg_done(m);
+	}
+}
+
+static int fuzz_server_gone(void *ud)
+{
+	struct fuzz_state *fs = ud;
+	if (fs->srv && fs->srv->nconns == 0) {
+		cg_lmtp_server_close(fs->srv, fuzz_closed, &fs->closed);
+		fs->srv = NULL;
+	}
+	return fs->closed;
+}
+
 int cg_lmtp_fuzz_feed(const uint8_t *data, size_t len)
 {
-	uv_loop_t loop;
-	struct cg_lmtp_server *s = NULL;
 	struct fuzz_state fs = {0};
-	int sv[2] = {-1, -1};
-	int closed = 0, rc = -1;
+	struct cg_fuzz_pump p = {.before = fuzz_answer_held, .after = fuzz_server_gone, .output = fuzz_output, .ud = &fs};
+	int rc = -1;
 
-	if (uv_loop_init(&loop) != 0)
+	if (cg_fuzz_pump_open(&p) != 0)
 		return -1;
-	s = calloc(1, sizeof(*s));
+	struct cg_lmtp_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		goto out;
-	s->loop = &loop;
+	s->loop = &p.loop;
 	s->opts.smtp = len && (data[0] & 0x80);
 	s->opts.max_size = FUZZ_MAX_SIZE;
 	s->opts.max_recipients = FUZZ_MAX_RCPTS;
@@ -715,74 +741,30 @@ int cg_lmtp_fuzz_feed(const uint8_t *data, size_t len)
 	s->msg_fn = fuzz_msg;
 	s->ud = &fs;
 	set_rules(s);
-	uv_tcp_init(&loop, &s->listener); /* never bound: closed like a real listener */
+	uv_tcp_init(&p.loop, &s->listener); /* never bound: closed like a real listener */
 	s->listener.data = s;
+	fs.srv = s;
 	if (!s->hostname || !s->host)
-		goto out;
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		goto out;
 	struct conn *c = conn_new(s);
 	if (!c)
 		goto out;
-	if (uv_tcp_open(&c->tcp, sv[0]) < 0) {
+	if (uv_tcp_open(&c->tcp, p.sv[0]) < 0) {
 		conn_close(c);
 		goto out;
 	}
-	sv[0] = -1; /* owned by the handle now */
+	p.sv[0] = -1; /* owned by the handle now */
 	conn_greet(c);
-
 	/* First byte: bit 7 picks SMTP, the rest the write chunk size so lines split at varied places. */
-	size_t chunk = len ? (size_t)(data[0] % 64) + 1 : 1;
-	size_t off = len ? 1 : 0;
-	int shut = 0;
-	for (unsigned spins = 0; spins < 20000 && !closed; spins++) {
-		char sink[4096];
-		ssize_t r;
-		if (off < len) {
-			size_t n = len - off < chunk ? len - off : chunk;
-			ssize_t w = send(sv[1], data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (w > 0)
-				off += (size_t)w;
-		}
-		if (off == len && !shut) {
-			shutdown(sv[1], SHUT_WR);
-			shut = 1;
-		}
-		while ((r = recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT)) > 0)
-			fuzz_check_out(&fs, sink, (size_t)r);
-		if (fs.held) {
-			struct cg_lmtp_msg *m = fs.held;
-			fs.held = NULL;
-			for (size_t i = 0; i < m->nrcpts; i++)
-				cg_lmtp_reply(m, i, i % 2 ? 250 : 452, "4.2.2 later");
-			cg_lmtp_msg_done(m);
-		}
-		uv_run(&loop, UV_RUN_NOWAIT);
-		if (s && s->nconns == 0) {
-			cg_lmtp_server_close(s, fuzz_closed, &closed);
-			s = NULL;
-		}
-		if (closed)
-			break;
-		struct pollfd pfd[2] = {{.fd = uv_backend_fd(&loop), .events = POLLIN},
-					{.fd = sv[1], .events = POLLIN | (off < len ? POLLOUT : 0)}};
-		int t = uv_backend_timeout(&loop);
-		poll(pfd, 2, t < 0 || t > 50 ? 50 : t);
-	}
-	rc = closed ? 0 : -1;
+	rc = cg_fuzz_pump_run(&p, data + (len ? 1 : 0), len ? len - 1 : 0, len ? (size_t)(data[0] % 64) + 1 : 1);
 out:
 	if (fs.held) /* the connection is gone: this frees it */
 		cg_lmtp_msg_done(fs.held);
-	if (s) {
-		cg_lmtp_server_close(s, fuzz_closed, &closed);
-		uv_run(&loop, UV_RUN_DEFAULT);
+	if (fs.srv) {
+		cg_lmtp_server_close(fs.srv, fuzz_closed, &fs.closed);
+		uv_run(&p.loop, UV_RUN_DEFAULT);
 	}
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&loop) != 0)
+	if (cg_fuzz_pump_close(&p) != 0)
 		rc = -2;
 	if (rc == 0 && fs.bad)
 		rc = -3;
