@@ -822,28 +822,38 @@ static int confirmed(void *ud)
 	return count_lines(w->log, "GET /?Action=ConfirmSubscription") > 0;
 }
 
+/* In dir: a CA, a localhost certificate and an SNS signing key and certificate; the HTTPS server
+ * (py_server) started with them, logging to *pylog. Returns its port. */
+static int start_sns_server(const char *dir, struct cg_h_proc *ps, char **pylog)
+{
+	make_pki(dir);
+	char *cmd = cg_h_fmt("cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout sns.key -out sns.pem -days 2 "
+			     "-subj /CN=sns.amazonaws.com 2>/dev/null",
+			     dir);
+	sh(cmd);
+	free(cmd);
+	char *py = cg_h_fmt("%s/srv.py", dir);
+	cg_h_write_file(py, py_server, strlen(py_server));
+	*pylog = cg_h_fmt("%s/py.log", dir);
+	char *const argv[] = {"/usr/bin/python3", py, (char *)dir, NULL};
+	assert_int_equal(cg_h_spawn(ps, argv, NULL, *pylog), 0);
+	int pport = cg_h_log_port(ps, "PORT ", 10000);
+	if (pport <= 0) {
+		cg_h_dump_log(ps);
+		fail_msg("python HTTPS server did not start");
+	}
+	free(py);
+	return pport;
+}
+
 static void test_sns(void **state)
 {
 	struct itest t;
 	char resp[8192];
 	assert_int_equal(itest_setup(&t, "sec-sns"), 0);
-	make_pki(t.dir);
-	char *cmd = cg_h_fmt("cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout sns.key -out sns.pem -days 2 "
-			     "-subj /CN=sns.amazonaws.com 2>/dev/null",
-			     t.dir);
-	sh(cmd);
-	free(cmd);
-	char *py = cg_h_fmt("%s/srv.py", t.dir);
-	cg_h_write_file(py, py_server, strlen(py_server));
 	struct cg_h_proc ps;
-	char *pylog = cg_h_fmt("%s/py.log", t.dir);
-	char *const argv[] = {"/usr/bin/python3", py, t.dir, NULL};
-	assert_int_equal(cg_h_spawn(&ps, argv, NULL, pylog), 0);
-	int pport = cg_h_log_port(&ps, "PORT ", 10000);
-	if (pport <= 0) {
-		cg_h_dump_log(&ps);
-		fail_msg("python HTTPS server did not start");
-	}
+	char *pylog = NULL;
+	int pport = start_sns_server(t.dir, &ps, &pylog);
 	assert_int_equal(itest_start_sim(&t, NULL), 0);
 	/* The test server's port is not 443: the patterns must name it (host:port). */
 	char *sources = cg_h_fmt("  - name: sns\n    type: generic\n"
@@ -902,7 +912,6 @@ static void test_sns(void **state)
 	free(other);
 	free(good);
 	free(bad);
-	free(py);
 	free(pylog);
 	finish(&t);
 }
@@ -1109,20 +1118,9 @@ static void test_proxy_everywhere(void **state)
 	struct itest t;
 	char resp[8192];
 	assert_int_equal(itest_setup(&t, "sec-proxy"), 0);
-	make_pki(t.dir);
-	char *cmd = cg_h_fmt("cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout sns.key -out sns.pem -days 2 "
-			     "-subj /CN=sns.amazonaws.com 2>/dev/null",
-			     t.dir);
-	sh(cmd);
-	free(cmd);
-	char *py = cg_h_fmt("%s/srv.py", t.dir);
-	cg_h_write_file(py, py_server, strlen(py_server));
 	struct cg_h_proc ps, proxy, trap;
-	char *pylog = cg_h_fmt("%s/py.log", t.dir), *plog = NULL, *tlog = NULL;
-	char *const argv[] = {"/usr/bin/python3", py, t.dir, NULL};
-	assert_int_equal(cg_h_spawn(&ps, argv, NULL, pylog), 0);
-	int pport = cg_h_log_port(&ps, "PORT ", 10000);
-	assert_true(pport > 0);
+	char *pylog = NULL, *plog = NULL, *tlog = NULL;
+	int pport = start_sns_server(t.dir, &ps, &pylog);
 	int proxy_port = start_proxy(&proxy, t.dir, "proxy", &plog);
 	int trap_port = start_proxy(&trap, t.dir, "trap", &tlog);
 	assert_int_equal(itest_start_sim(&t, NULL), 0);
@@ -1198,7 +1196,6 @@ static void test_proxy_everywhere(void **state)
 	free(e4);
 	free(e5);
 	free(trap_url);
-	free(py);
 	free(pylog);
 	free(plog);
 	free(tlog);
