@@ -3,13 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "actions.h"
 #include "builders.h"
 #include "catypes.h"
 #include "commands.h"
 #include "config.h"
+#include "ddclient.h"
 #include "ddsync.h"
 
 /*
@@ -24,7 +23,7 @@ static int check_online(const struct cg_config *cfg, const char *dd_url, FILE *o
 	struct cg_ddsync api;
 	if (cg_ddsync_init(&api, cfg, dd_url, err) != 0)
 		return 1;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (cg_dd_global_init() != 0) {
 		fprintf(err, "casegate: libcurl initialisation failed\n");
 		return 1;
 	}
@@ -38,12 +37,12 @@ static int check_online(const struct cg_config *cfg, const char *dd_url, FILE *o
 		fprintf(err, "%s: error: Datadog refuses the API or application key (%s): the daemon would hold every "
 			     "event until they work\n",
 			file, e);
-		curl_global_cleanup();
+		cg_dd_global_cleanup();
 		return 1;
 	}
 	if (st < 200 || st >= 300) {
 		fprintf(err, "%s: error: listing projects: %s\n", file, e[0] ? e : "no answer");
-		curl_global_cleanup();
+		cg_dd_global_cleanup();
 		return 1;
 	}
 	struct cg_projects projects = {0};
@@ -108,7 +107,7 @@ static int check_online(const struct cg_config *cfg, const char *dd_url, FILE *o
 		fprintf(err, "%s\n", lines);
 	free(lines);
 	cg_catypes_cleanup(&types);
-	curl_global_cleanup();
+	cg_dd_global_cleanup();
 	if (errors)
 		return 1;
 	fprintf(out, "%s: ok online (keys accepted, %zu source(s) checked against Datadog, %zu warning(s))\n", file,

@@ -8,10 +8,10 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "commands.h"
 #include "config.h"
+#include "ddclient.h"
 #include "ddsync.h"
 #include "provision.h"
 
@@ -58,7 +58,7 @@ int cg_cmd_maintenance(struct cg_cli *c)
 	char name[200], query[80], e[400], t0[32], t1[32];
 	snprintf(name, sizeof(name), "maintenance %s%s", a->project, CG_PROVISION_MARK);
 	snprintf(query, sizeof(query), "project:%s", a->project);
-	if (cg_ddsync_init(&api, cfg, a->dd_url, err) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (cg_ddsync_init(&api, cfg, a->dd_url, err) != 0 || cg_dd_global_init() != 0) {
 		cg_config_free(cfg);
 		return 1;
 	}
@@ -133,7 +133,7 @@ int cg_cmd_maintenance(struct cg_cli *c)
 		}
 		cJSON_Delete(resp);
 	}
-	curl_global_cleanup();
+	cg_dd_global_cleanup();
 	cg_config_free(cfg);
 	return rc;
 }

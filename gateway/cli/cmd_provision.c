@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 
 #include "commands.h"
 #include "config.h"
+#include "ddclient.h"
 #include "ddsync.h"
 #include "provision.h"
 
@@ -100,19 +100,19 @@ int cg_cmd_provision(struct cg_cli *c)
 	}
 	if (cg_prov_section_check(sec, a->config, err) || cg_ddsync_init(&api, cfg, a->dd_url, err) != 0)
 		goto out;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (cg_dd_global_init() != 0)
 		goto out;
 	struct cg_prov st = {&api, err, cg_prov_bool(sec, "prune", 0), 0};
 	make_plan(&st, sec, &pl);
 	if (st.failed) {
-		curl_global_cleanup();
+		cg_dd_global_cleanup();
 		goto out;
 	}
 	cg_prov_plan_print(&pl, out);
 	rc = 0;
 	if (a->apply && pl.n)
 		rc = cg_prov_apply(&st, &pl, out) ? 1 : 0;
-	curl_global_cleanup();
+	cg_dd_global_cleanup();
 out:
 	cg_prov_plan_free(&pl);
 	cJSON_Delete(sec);

@@ -389,7 +389,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	cg_metrics_describe(app->metrics, "casegate_store_bytes", CG_GAUGE, "Size of the store");
 	if (cg_engine_create(&loop, app->q, app->dd, app->metrics, cfg, &app->engine) != 0)
 		goto early_fail;
-	if (cg_guard_create(&loop, &app->guard) != 0) {
+	if (cg_guard_create(&loop, cfg, &app->guard) != 0) {
 		CG_LOG_ERR("out of memory");
 		goto late_fail;
 	}

@@ -66,13 +66,13 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int cg_guard_create(uv_loop_t *loop, struct cg_guard **out)
+int cg_guard_create(uv_loop_t *loop, const struct cg_config *cfg, struct cg_guard **out)
 {
 	struct cg_guard *g = calloc(1, sizeof(*g));
 	if (!g)
 		return CG_ENOMEM;
 	g->loop = loop;
-	int rc = cg_fetch_create(loop, &g->fetch);
+	int rc = cg_fetch_create(loop, cfg->dd_proxy, cfg->dd_ca_file, &g->fetch);
 	if (rc) {
 		free(g);
 		return rc;

@@ -14,7 +14,12 @@
 
 struct cg_guard;
 
-int cg_guard_create(uv_loop_t *loop, struct cg_guard **out);
+/*
+ * Certificate and SubscribeURL fetches go through cfg's datadog.proxy and trust its
+ * datadog.ca_file (a source's verify ca_file first), like every outbound call; both are copied
+ * (a reload's new values need a restart, as for the Case API client).
+ */
+int cg_guard_create(uv_loop_t *loop, const struct cg_config *cfg, struct cg_guard **out);
 
 /* Checks in flight finish (their done runs with 503); on_closed runs once freed. Accepts NULL. */
 void cg_guard_destroy(struct cg_guard *g, void (*on_closed)(void *ud), void *ud);

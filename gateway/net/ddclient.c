@@ -1,4 +1,4 @@
-/* ddclient.c: Datadog API client: libcurl multi driven by the libuv loop (after curl's multi-uv.c). */
+/* ddclient.c: Datadog API client on the loop (requests go through curlio.c, the libcurl-libuv bridge). */
 #define _POSIX_C_SOURCE 200809L
 
 #include "ddclient.h"
@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "curlio.h"
 #include "err.h"
 
 #define CG_LOG_COMPONENT "ddclient"
@@ -27,23 +28,12 @@
  * a duplicate; keeping idle time short makes that race rare. */
 #define MAX_IDLE_AGE_S 30L
 
-/* One per socket curl asks us to watch; freed only in the poll's close callback. */
-struct sock {
-	uv_poll_t poll;
-	curl_socket_t fd;
-	struct cg_dd_client *c;
-	struct sock *prev, *next;
-};
-
 struct req {
 	struct cg_dd_client *c;
 	CURL *easy;
-	struct req *prev, *next;
 	cg_dd_done_fn done;
 	void *ud;
-	char *buf; /* response body, NUL-terminated */
-	size_t len, cap;
-	int too_big, oom;
+	struct cg_curlio_body body;
 	long rl_limit, rl_period, rl_remaining, rl_reset, retry_after;
 	char rl_name[64];
 	struct curl_slist *hdrs; /* the client's headers when it was sent (keys may change meanwhile) */
@@ -51,9 +41,7 @@ struct req {
 };
 
 struct cg_dd_client {
-	uv_loop_t *loop;
-	CURLM *multi;
-	uv_timer_t timer; /* the client is freed in the last close callback, timer included */
+	struct cg_curlio *io; /* the client is freed once the bridge closed */
 	struct curl_slist *hdrs; /* holds the keys: wiped before free */
 	/* Header lists replaced by cg_dd_client_set_keys while requests still used them: freed (wiped)
 	 * when nothing is in flight any more. */
@@ -61,10 +49,7 @@ struct cg_dd_client {
 	unsigned nretired;
 	char *base_url, *ca_file, *proxy;
 	long timeout_ms, connect_timeout_ms;
-	struct req *reqs;
 	size_t inflight;
-	struct sock *socks;
-	unsigned open_handles; /* timer + polls not yet through their close callback */
 	int closing;
 	void (*on_closed)(void *ud);
 	void *on_closed_ud;
@@ -163,6 +148,27 @@ static int add_header(struct curl_slist **l, const char *name, const char *value
 	return 0;
 }
 
+/* Every request's headers; the keys' lines are left out when a key is NULL or "". NULL: no memory. */
+static struct curl_slist *make_headers(const char *api_key, const char *app_key)
+{
+	struct curl_slist *h = NULL, *t;
+
+	if (add_header(&h, "Content-Type", "application/json") != 0 || add_header(&h, "Accept", "application/json") != 0)
+		goto fail;
+	/* An empty Expect stops curl from waiting for "100 Continue" on larger bodies. */
+	if ((t = curl_slist_append(h, "Expect:")) == NULL)
+		goto fail;
+	h = t;
+	if (api_key && *api_key && add_header(&h, "DD-API-KEY", api_key) != 0)
+		goto fail;
+	if (app_key && *app_key && add_header(&h, "DD-APPLICATION-KEY", app_key) != 0)
+		goto fail;
+	return h;
+fail:
+	wipe_headers(h);
+	return NULL;
+}
+
 static void free_retired(struct cg_dd_client *c)
 {
 	for (unsigned i = 0; i < c->nretired; i++)
@@ -180,51 +186,15 @@ static void free_client(struct cg_dd_client *c)
 	free(c);
 }
 
-static void maybe_finish(struct cg_dd_client *c)
+static void io_closed(void *ud)
 {
-	void (*cb)(void *ud);
-	void *ud;
+	struct cg_dd_client *c = ud;
+	void (*cb)(void *ud) = c->on_closed;
+	void *cud = c->on_closed_ud;
 
-	if (!c->closing || c->open_handles > 0)
-		return;
-	cb = c->on_closed;
-	ud = c->on_closed_ud;
 	free_client(c);
 	if (cb != NULL)
-		cb(ud);
-}
-
-static void on_handle_closed(uv_handle_t *h)
-{
-	struct cg_dd_client *c = h->data;
-
-	c->open_handles--;
-	maybe_finish(c);
-}
-
-static void on_sock_closed(uv_handle_t *h)
-{
-	struct sock *k = h->data;
-	struct cg_dd_client *c = k->c;
-
-	free(k);
-	c->open_handles--;
-	maybe_finish(c);
-}
-
-static void sock_close(struct sock *k)
-{
-	struct cg_dd_client *c = k->c;
-
-	if (k->prev != NULL)
-		k->prev->next = k->next;
-	else
-		c->socks = k->next;
-	if (k->next != NULL)
-		k->next->prev = k->prev;
-	k->prev = k->next = NULL;
-	/* uv_close stops polling at once, before curl closes the descriptor. */
-	uv_close((uv_handle_t *)&k->poll, on_sock_closed);
+		cb(cud);
 }
 
 /* --- completion -------------------------------------------------------------------------- */
@@ -294,17 +264,17 @@ static void fill_result(struct req *r, CURLcode rc, struct cg_dd_result *res)
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 		res->status = status;
 		res->maybe_sent = 1;
-		if (r->buf != NULL) {
-			res->body = r->buf;
-			res->body_len = r->len;
+		if (r->body.p != NULL) {
+			res->body = r->body.p;
+			res->body_len = r->body.len;
 		}
 		return;
 	}
 	res->transport_error = (int)rc;
 	res->maybe_sent = guess_maybe_sent(r->easy, rc);
-	if (r->too_big)
+	if (r->body.too_big)
 		snprintf(res->errmsg, sizeof(res->errmsg), "response body over the %u byte limit", CG_DD_MAX_BODY);
-	else if (r->oom)
+	else if (r->body.oom)
 		snprintf(res->errmsg, sizeof(res->errmsg), "out of memory reading the response body");
 	else if (rc == CURLE_ABORTED_BY_CALLBACK)
 		snprintf(res->errmsg, sizeof(res->errmsg), "aborted: client shut down");
@@ -314,167 +284,34 @@ static void fill_result(struct req *r, CURLcode rc, struct cg_dd_result *res)
 		snprintf(res->errmsg, sizeof(res->errmsg), "%s", curl_easy_strerror(rc));
 }
 
-static void unlink_req(struct req *r)
-{
-	struct cg_dd_client *c = r->c;
-
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		c->reqs = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	r->prev = r->next = NULL;
-	c->inflight--;
-	/* The easy handle is cleaned up before the retired key headers it may point to. */
-}
-
+/* The easy handle is cleaned up before the retired key headers it may point to. */
 static void free_req(struct req *r)
 {
 	struct cg_dd_client *c = r->c;
 	if (r->easy != NULL)
 		curl_easy_cleanup(r->easy);
-	free(r->buf);
+	free(r->body.p);
 	free(r);
 	if (c && c->inflight == 0 && c->nretired)
 		free_retired(c);
 }
 
-/* Takes r out of the multi and the list, then runs its callback; the callback may destroy
- * the client or start new requests. */
-static void finish_req(struct req *r, CURLcode rc)
+/* The bridge is done with r (answered, failed, or aborted by destroy): runs its callback, which
+ * may destroy the client or start new requests. */
+static void req_done(CURL *easy, CURLcode rc, void *ud)
 {
+	struct req *r = ud;
 	struct cg_dd_result res;
 
+	(void)easy;
 	fill_result(r, rc, &res);
-	curl_multi_remove_handle(r->c->multi, r->easy);
-	unlink_req(r);
+	r->c->inflight--;
 	if (res.transport_error != 0)
 		CG_LOG_DEBUG("request failed: %s (maybe_sent=%d, %.3f s)", res.errmsg, res.maybe_sent, res.elapsed_s);
 	else
 		CG_LOG_DEBUG("HTTP %ld, %zu bytes, %.3f s", res.status, res.body_len, res.elapsed_s);
 	r->done(&res, r->ud);
 	free_req(r);
-}
-
-static void check_done(struct cg_dd_client *c)
-{
-	CURLMsg *m;
-	int pending;
-
-	/* A callback may destroy the client: its memory stays until the close callbacks, but
-	 * the multi handle is gone, so stop reading. */
-	while (!c->closing && (m = curl_multi_info_read(c->multi, &pending)) != NULL) {
-		CURL *e;
-		CURLcode rc;
-		char *priv = NULL;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		/* m is invalid once the handle leaves the multi: copy first. */
-		e = m->easy_handle;
-		rc = m->data.result;
-		if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv) != CURLE_OK || priv == NULL)
-			continue;
-		finish_req((struct req *)(void *)priv, rc);
-	}
-}
-
-/* --- libuv <-> curl glue ------------------------------------------------------------------ */
-
-static void drive(struct cg_dd_client *c, curl_socket_t fd, int flags)
-{
-	int running = 0;
-	CURLMcode mc = curl_multi_socket_action(c->multi, fd, flags, &running);
-
-	/* Even after an error some transfers may have finished: collect them. */
-	if (mc != CURLM_OK)
-		CG_LOG_WARN("curl_multi_socket_action: %s", curl_multi_strerror(mc));
-	check_done(c);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	struct sock *k = h->data;
-	struct cg_dd_client *c = k->c;
-	int flags = 0;
-
-	if (c->closing)
-		return;
-	if (status < 0) {
-		flags = CURL_CSELECT_ERR;
-	} else {
-		if (events & UV_READABLE)
-			flags |= CURL_CSELECT_IN;
-		if (events & UV_WRITABLE)
-			flags |= CURL_CSELECT_OUT;
-	}
-	drive(c, k->fd, flags);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-	struct cg_dd_client *c = t->data;
-
-	if (c->closing)
-		return;
-	drive(c, CURL_SOCKET_TIMEOUT, 0);
-}
-
-static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct cg_dd_client *c = userp;
-
-	(void)multi;
-	if (timeout_ms < 0) {
-		uv_timer_stop(&c->timer);
-		return 0;
-	}
-	/* Even a 0 ms timeout goes through the loop: curl forbids re-entering socket_action from
-	 * this callback. */
-	return uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0) == 0 ? 0 : -1;
-}
-
-static int curl_sock_cb(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
-{
-	struct cg_dd_client *c = userp;
-	struct sock *k = socketp;
-	int events = 0;
-
-	(void)easy;
-	if (action == CURL_POLL_REMOVE) {
-		if (k != NULL) {
-			curl_multi_assign(c->multi, s, NULL);
-			sock_close(k);
-		}
-		return 0;
-	}
-	if (k == NULL) {
-		k = calloc(1, sizeof(*k));
-		if (k == NULL)
-			return -1; /* curl fails the transfers on this socket */
-		if (uv_poll_init_socket(c->loop, &k->poll, s) != 0) {
-			free(k);
-			return -1;
-		}
-		k->fd = s;
-		k->c = c;
-		k->poll.data = k;
-		k->next = c->socks;
-		if (c->socks != NULL)
-			c->socks->prev = k;
-		c->socks = k;
-		c->open_handles++;
-		if (curl_multi_assign(c->multi, s, k) != CURLM_OK) {
-			sock_close(k);
-			return -1;
-		}
-	}
-	if (action & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (action & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	return uv_poll_start(&k->poll, events, on_poll) == 0 ? 0 : -1;
 }
 
 /* --- public API --------------------------------------------------------------------------- */
@@ -509,7 +346,6 @@ int cg_dd_client_create(uv_loop_t *loop, const struct cg_dd_opts *opts, struct c
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		goto fail;
-	c->loop = loop;
 	c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
 	maxconn = opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNECTIONS;
@@ -524,84 +360,25 @@ int cg_dd_client_create(uv_loop_t *loop, const struct cg_dd_opts *opts, struct c
 	if (opts->proxy != NULL && (c->proxy = dup_str(opts->proxy)) == NULL)
 		goto fail;
 
-	if (add_header(&c->hdrs, "Content-Type", "application/json") != 0 ||
-	    add_header(&c->hdrs, "Accept", "application/json") != 0)
-		goto fail;
-	/* An empty Expect stops curl from waiting for "100 Continue" on larger bodies. */
-	if ((c->hdrs = curl_slist_append(c->hdrs, "Expect:")) == NULL)
-		goto fail;
-	if (opts->api_key != NULL && opts->api_key[0] != '\0' && add_header(&c->hdrs, "DD-API-KEY", opts->api_key) != 0)
-		goto fail;
-	if (opts->app_key != NULL && opts->app_key[0] != '\0' &&
-	    add_header(&c->hdrs, "DD-APPLICATION-KEY", opts->app_key) != 0)
+	if ((c->hdrs = make_headers(opts->api_key, opts->app_key)) == NULL)
 		goto fail;
 
-	c->multi = curl_multi_init();
-	if (c->multi == NULL)
-		goto fail;
-	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxconn) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, maxconn) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING) != CURLM_OK) {
-		set_err(err, errlen, "libcurl rejected a multi option");
-		rc = CG_EIO;
-		goto fail;
+	/* Last: from here on the client is freed through the bridge's on_closed. */
+	struct cg_curlio_opts io = {.max_host_connections = maxconn, .max_connects = maxconn, .no_multiplex = 1};
+	rc = cg_curlio_create(loop, &io, &c->io);
+	if (rc != 0) {
+		set_err(err, errlen, rc == CG_ENOMEM ? "out of memory" : "libcurl rejected a multi option");
+		free_client(c);
+		return rc;
 	}
-
-	/* Last: from here on the client can only be freed through the timer's close callback. */
-	if (uv_timer_init(loop, &c->timer) != 0) {
-		set_err(err, errlen, "uv_timer_init failed");
-		rc = CG_EIO;
-		goto fail;
-	}
-	c->timer.data = c;
-	c->open_handles = 1;
 	*out = c;
 	return 0;
 
 fail:
-	if (rc == CG_ENOMEM)
-		set_err(err, errlen, "out of memory");
-	if (c != NULL) {
-		if (c->multi != NULL)
-			curl_multi_cleanup(c->multi);
+	set_err(err, errlen, "out of memory");
+	if (c != NULL)
 		free_client(c);
-	}
 	return rc;
-}
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct req *r = ud;
-	size_t n = size * nmemb; /* size is always 1 */
-
-	if (n > CG_DD_MAX_BODY - r->len) {
-		r->too_big = 1;
-		return 0; /* anything but n fails the transfer with CURLE_WRITE_ERROR */
-	}
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 1024;
-		char *nb;
-
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		if (cap > CG_DD_MAX_BODY + 1)
-			cap = CG_DD_MAX_BODY + 1;
-		nb = realloc(r->buf, cap);
-		if (nb == NULL) {
-			r->oom = 1;
-			return 0;
-		}
-		r->buf = nb;
-		r->cap = cap;
-	}
-	memcpy(r->buf + r->len, p, n);
-	r->len += n;
-	r->buf[r->len] = '\0';
-	return n;
 }
 
 /* Non-negative decimal integer of at most 18 digits, else -1. */
@@ -750,6 +527,7 @@ int cg_dd_request_flags(struct cg_dd_client *c, const char *method, const char *
 	r->c = c;
 	r->done = done;
 	r->ud = ud;
+	r->body.max = CG_DD_MAX_BODY;
 	r->rl_limit = r->rl_period = r->rl_remaining = r->rl_reset = r->retry_after = -1;
 	ulen = strlen(c->base_url) + strlen(path) + 1;
 	url = malloc(ulen);
@@ -762,7 +540,6 @@ int cg_dd_request_flags(struct cg_dd_client *c, const char *method, const char *
 
 	rc = CG_EIO; /* a setopt failure is not an allocation failure in most cases */
 	SETOPT(CURLOPT_URL, url);
-	SETOPT(CURLOPT_PRIVATE, (char *)r);
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
 	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the keys elsewhere */
@@ -778,15 +555,11 @@ int cg_dd_request_flags(struct cg_dd_client *c, const char *method, const char *
 	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
 	SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (c->ca_file != NULL) {
-		SETOPT(CURLOPT_CAINFO, c->ca_file);
-		SETOPT(CURLOPT_PROXY_CAINFO, c->ca_file);
-	}
-	/* "" disables the *_proxy environment variables: only the configured proxy is used. */
-	SETOPT(CURLOPT_PROXY, c->proxy != NULL ? c->proxy : "");
+	if (cg_curlio_route(e, c->proxy, c->ca_file, NULL) != 0)
+		goto fail;
 	SETOPT(CURLOPT_ERRORBUFFER, r->errbuf);
-	SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-	SETOPT(CURLOPT_WRITEDATA, r);
+	SETOPT(CURLOPT_WRITEFUNCTION, cg_curlio_body_write);
+	SETOPT(CURLOPT_WRITEDATA, &r->body);
 	SETOPT(CURLOPT_HEADERFUNCTION, on_header);
 	SETOPT(CURLOPT_HEADERDATA, r);
 
@@ -803,13 +576,9 @@ int cg_dd_request_flags(struct cg_dd_client *c, const char *method, const char *
 		SETOPT(CURLOPT_CUSTOMREQUEST, method);
 	}
 
-	rc = CG_ENOMEM;
-	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
+	rc = cg_curlio_add(c->io, e, req_done, r);
+	if (rc != 0)
 		goto fail;
-	r->next = c->reqs;
-	if (c->reqs != NULL)
-		c->reqs->prev = r;
-	c->reqs = r;
 	c->inflight++;
 	free(url); /* curl copied it */
 	return 0;
@@ -821,20 +590,56 @@ fail:
 	return rc;
 }
 
+struct waiter {
+	cg_dd_done_fn done;
+	void *ud;
+	int finished;
+};
+
+static void wait_done(const struct cg_dd_result *res, void *ud)
+{
+	struct waiter *w = ud;
+	w->finished = 1;
+	w->done(res, w->ud);
+}
+
+int cg_dd_request_wait(const struct cg_dd_opts *opts, const char *method, const char *path, const char *body,
+		       size_t body_len, int flags, cg_dd_done_fn done, void *ud, char *err, size_t errlen)
+{
+	uv_loop_t loop;
+	struct cg_dd_client *c = NULL;
+	struct waiter w = {done, ud, 0};
+	int rc;
+
+	if (uv_loop_init(&loop) != 0) {
+		set_err(err, errlen, "cannot create an event loop");
+		return CG_EIO;
+	}
+	rc = cg_dd_client_create(&loop, opts, &c, err, errlen);
+	if (rc == 0) {
+		rc = cg_dd_request_flags(c, method, path, body, body_len, flags, wait_done, &w);
+		if (rc != 0)
+			set_err(err, errlen, cg_strerror(rc));
+		/* The request holds the timer while it runs: a loop without work would mean it ended. */
+		while (rc == 0 && !w.finished && uv_run(&loop, UV_RUN_ONCE) != 0)
+			;
+		cg_dd_client_destroy(c, NULL, NULL); /* still running: done now, aborted */
+	}
+	uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks free the client */
+	if (uv_loop_close(&loop) != 0)
+		CG_LOG_WARN("blocking request: a loop handle was left open");
+	return rc;
+}
+
 int cg_dd_client_set_keys(struct cg_dd_client *c, const char *api_key, const char *app_key)
 {
-	struct curl_slist *h = NULL, *t;
+	struct curl_slist *h;
 	if (!c || (api_key && has_ctl(api_key)) || (app_key && has_ctl(app_key)))
 		return CG_EINVAL;
 	if (c->inflight && c->nretired == sizeof(c->retired) / sizeof(c->retired[0]))
 		return CG_ENOMEM; /* reloads faster than requests finish: keep the keys for now */
-	if (add_header(&h, "Content-Type", "application/json") != 0 || add_header(&h, "Accept", "application/json") != 0 ||
-	    (t = curl_slist_append(h, "Expect:")) == NULL || !(h = t) ||
-	    (api_key && *api_key && add_header(&h, "DD-API-KEY", api_key) != 0) ||
-	    (app_key && *app_key && add_header(&h, "DD-APPLICATION-KEY", app_key) != 0)) {
-		wipe_headers(h);
+	if ((h = make_headers(api_key, app_key)) == NULL)
 		return CG_ENOMEM;
-	}
 	if (c->inflight)
 		c->retired[c->nretired++] = c->hdrs;
 	else
@@ -855,18 +660,9 @@ void cg_dd_client_destroy(struct cg_dd_client *c, void (*on_closed)(void *ud), v
 	c->closing = 1;
 	c->on_closed = on_closed;
 	c->on_closed_ud = ud;
-	/* closing is set first: a callback below cannot start a request (CG_ECLOSED) nor
-	 * re-enter destroy. */
-	while (c->reqs != NULL)
-		finish_req(c->reqs, CURLE_ABORTED_BY_CALLBACK);
-	/* Stop watching before curl closes the descriptors (and a new socket reuses a number). */
-	while (c->socks != NULL) {
-		curl_multi_assign(c->multi, c->socks->fd, NULL);
-		sock_close(c->socks);
-	}
-	curl_multi_cleanup(c->multi);
-	c->multi = NULL;
-	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+	/* closing is set first: a callback of an aborted request cannot start another one
+	 * (CG_ECLOSED) nor re-enter destroy. The bridge runs those callbacks before it returns. */
+	cg_curlio_destroy(c->io, io_closed, c);
 }
 
 #undef SETOPT

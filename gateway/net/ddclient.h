@@ -1,4 +1,5 @@
-/* ddclient.h: asynchronous HTTP client for Datadog's API: libcurl multi driven by the libuv loop. */
+/* ddclient.h: HTTP client for Datadog's API on a libuv loop (through curlio.h, the libcurl bridge),
+ * and its blocking form for command-line tools. */
 #ifndef CG_DDCLIENT_H
 #define CG_DDCLIENT_H
 
@@ -25,8 +26,8 @@ struct cg_dd_opts {
 	unsigned timeout_ms;    /* whole request; default 15000 */
 	unsigned connect_timeout_ms; /* default 5000 */
 	const char *ca_file;    /* optional CA bundle (also used to verify an https:// proxy) */
-	const char *proxy;      /* optional proxy URL ("http://proxy:3128"); when NULL the
-				 * http(s)_proxy environment variables are ignored */
+	const char *proxy;      /* optional proxy URL ("http://proxy:3128"); the *_proxy environment
+				 * variables are never used */
 	unsigned max_connections; /* per host; default 8 */
 };
 
@@ -83,6 +84,16 @@ int cg_dd_request_flags(struct cg_dd_client *c, const char *method, const char *
 			size_t body_len, int flags, cg_dd_done_fn done, void *ud);
 
 size_t cg_dd_inflight(const struct cg_dd_client *c);
+
+/*
+ * The blocking form, for command-line tools: a client with opts on a private loop sends one
+ * request (as cg_dd_request_flags) and the loop runs until done has run; the client and the loop
+ * are closed before this returns. Returns 0 once done ran (exactly once), or an error of
+ * cg_dd_client_create / cg_dd_request_flags, or CG_EIO (no loop), with err set; done is then
+ * not called.
+ */
+int cg_dd_request_wait(const struct cg_dd_opts *opts, const char *method, const char *path, const char *body,
+		       size_t body_len, int flags, cg_dd_done_fn done, void *ud, char *err, size_t errlen);
 
 /*
  * Replaces the API and application keys (a reload read new ones): requests sent from now on carry

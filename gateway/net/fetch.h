@@ -1,5 +1,6 @@
 /* fetch.h: small asynchronous HTTPS GET client on the loop (SNS signing certificates and
- * subscription confirmations). https only, no redirects, size-capped, never sends credentials. */
+ * subscription confirmations) over curlio.h. https only, no redirects, size-capped, never sends
+ * credentials; the configured proxy or none (never the *_proxy environment variables). */
 #ifndef CG_FETCH_H
 #define CG_FETCH_H
 
@@ -9,7 +10,7 @@
 struct cg_fetch;
 
 struct cg_fetch_opts {
-	const char *ca_file;  /* trust store; NULL: the system's */
+	const char *ca_file;  /* trust store for this server; NULL: the client's ca_file, else the system's */
 	size_t max_bytes;     /* larger bodies fail; 0: 64 KiB */
 	unsigned timeout_ms;  /* whole transfer; 0: 10 s */
 };
@@ -21,7 +22,12 @@ struct cg_fetch_opts {
  */
 typedef void (*cg_fetch_done_fn)(int rc, long status, const char *body, size_t len, const char *errmsg, void *ud);
 
-int cg_fetch_create(uv_loop_t *loop, struct cg_fetch **out);
+/*
+ * proxy (may be NULL: none) and ca_file (may be NULL: the system's trust store) are where every
+ * fetch goes and whom it trusts, as for the Case API (datadog.proxy, datadog.ca_file); ca_file
+ * also verifies an https:// proxy. Both are copied. Returns 0, CG_ENOMEM or CG_EIO.
+ */
+int cg_fetch_create(uv_loop_t *loop, const char *proxy, const char *ca_file, struct cg_fetch **out);
 
 /* Starts GET url. Returns 0 (done will run later, never from inside this call) or an error
  * (done is not called). */

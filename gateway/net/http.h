@@ -1,4 +1,6 @@
-/* http.h: HTTP/1.1 server on libuv + llhttp with request limits; used by casegate and casegate-sim. */
+/* http.h: HTTP/1.1 server on libuv + llhttp with request limits; used by casegate and casegate-sim.
+ * Built from http_server.c (listening, admission, sweep), http_conn.c (a connection's life and
+ * the answers), http_parse.c (llhttp glue) and http_text.c (limits, reasons, lookups). */
 #ifndef CG_HTTP_H
 #define CG_HTTP_H
 

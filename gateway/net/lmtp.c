@@ -1,22 +1,19 @@
-/* lmtp.c: LMTP/SMTP receiver: command state machine, pipelining, dot-unstuffing, size and time limits. */
+/* lmtp.c: LMTP/SMTP receiver on libuv: connections, pipelining and backpressure, time limits,
+ * handing messages over; the dialogue itself is lmtp_session.c. */
 #define CG_LOG_COMPONENT "mail"
 #include "lmtp.h"
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "err.h"
+#include "fuzzpump.h"
+#include "lmtp_session.h"
 #include "log.h"
 
-#define LINE_MAX_CMD 2048     /* RFC 5321 asks for 512; be lenient with long parameters */
-#define DATA_CHUNK 8192       /* a partial data line longer than this is taken as it is */
 #define IN_MAX (256 * 1024)   /* unprocessed input held while a message is being stored */
 #define OUT_MAX (64 * 1024)   /* replies not yet taken by the client: past this, input waits */
 #define RATE_SLOTS 1024
@@ -43,6 +40,7 @@ struct cg_lmtp_server {
 	int closing, listener_closed;
 	void (*on_closed)(void *ud);
 	void *closed_ud;
+	struct cg_lmtp_rules rules; /* what its sessions obey (from opts) */
 	struct rate_slot rate[RATE_SLOTS];
 };
 
@@ -62,18 +60,9 @@ struct conn {
 	char remote[64];
 	char *in;
 	size_t in_len, in_cap;
-	struct {
-		char *p;
-		size_t n, cap;
-	} out;
-	int helo, has_mail, in_data, at_line_start, oversize, discard_line;
-	char *mail_from;
-	char **rcpts;
-	size_t nrcpts;
-	char *data;
-	size_t data_len, data_cap, data_bytes;
+	struct cg_lmtp_session s;
 	struct msg_priv *busy; /* handed to the handler */
-	int closing, quit;
+	int closing;
 	int reading;
 	int out_paused; /* reading stopped: the client does not take its replies */
 };
@@ -84,43 +73,6 @@ static uint64_t now_ms(uv_loop_t *loop)
 }
 
 /* ---- output ---- */
-
-static void out_put(struct conn *c, const char *s, size_t n)
-{
-	if (c->out.n + n > c->out.cap) {
-		size_t cap = c->out.cap ? c->out.cap : 512;
-		while (cap < c->out.n + n)
-			cap *= 2;
-		char *p = realloc(c->out.p, cap);
-		if (!p)
-			return; /* the peer times out; nothing better to do without memory */
-		c->out.p = p;
-		c->out.cap = cap;
-	}
-	memcpy(c->out.p + c->out.n, s, n);
-	c->out.n += n;
-}
-
-__attribute__((format(printf, 2, 3))) static void reply(struct conn *c, const char *fmt, ...)
-{
-	char line[1100];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
-	/* Replies echo client text (a refused parameter): a bare CR or LF there would split the
-	 * reply line for the client, so control bytes go out as '?'. */
-	for (int i = 0; i < n; i++)
-		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
-			line[i] = '?';
-	line[n++] = '\r';
-	line[n++] = '\n';
-	out_put(c, line, (size_t)n);
-}
 
 static void conn_close(struct conn *c);
 static void start_reading(struct conn *c);
@@ -158,7 +110,7 @@ static void flush(struct conn *c, int close_after)
 {
 	if (c->closing)
 		return;
-	if (c->out.n == 0) {
+	if (c->s.out.n == 0) {
 		if (close_after)
 			conn_close(c);
 		return;
@@ -169,11 +121,11 @@ static void flush(struct conn *c, int close_after)
 		return;
 	}
 	w->c = c;
-	w->buf = c->out.p;
+	w->buf = c->s.out.p;
 	w->close_after = close_after;
-	uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.n);
-	c->out.p = NULL;
-	c->out.n = c->out.cap = 0;
+	uv_buf_t b = uv_buf_init(c->s.out.p, (unsigned)c->s.out.n);
+	c->s.out.p = NULL;
+	c->s.out.n = c->s.out.cap = 0;
 	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
 		free(w->buf);
 		free(w);
@@ -196,27 +148,11 @@ static void maybe_server_closed(struct cg_lmtp_server *s)
 	}
 }
 
-static void txn_reset(struct conn *c)
-{
-	free(c->mail_from);
-	c->mail_from = NULL;
-	for (size_t i = 0; i < c->nrcpts; i++)
-		free(c->rcpts[i]);
-	free(c->rcpts);
-	c->rcpts = NULL;
-	c->nrcpts = 0;
-	free(c->data);
-	c->data = NULL;
-	c->data_len = c->data_cap = c->data_bytes = 0;
-	c->has_mail = c->in_data = c->oversize = 0;
-}
-
 static void conn_free(struct conn *c)
 {
 	struct cg_lmtp_server *s = c->srv;
-	txn_reset(c);
+	cg_lmtp_session_cleanup(&c->s);
 	free(c->in);
-	free(c->out.p);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -263,7 +199,7 @@ static void on_timeout(uv_timer_t *t)
 		return;
 	}
 	CG_LOG_INFO("client=%s: timeout", c->remote);
-	reply(c, "421 4.4.2 %s timeout, closing connection", c->srv->hostname);
+	cg_lmtp_say(&c->s, "421 4.4.2 %s timeout, closing connection", c->srv->hostname);
 	flush(c, 1);
 }
 
@@ -307,309 +243,44 @@ static int rate_take(struct cg_lmtp_server *s, const char *sender)
 	return 1;
 }
 
-/* ---- commands ---- */
-
-static void process(struct conn *c);
-
-/* Parses "<addr> params" after "FROM:" / "TO:". addr gets the address (no <>); params the rest. */
-static int parse_path(const char *p, char *addr, size_t alen, const char **params)
+/* The session holds a whole message: it becomes the handler's (the connection reads nothing
+ * further until cg_lmtp_msg_done). */
+static void hand_over(struct conn *c)
 {
-	while (*p == ' ')
-		p++;
-	if (*p != '<')
-		return -1;
-	const char *end = strchr(p, '>');
-	if (!end || (size_t)(end - p - 1) >= alen)
-		return -1;
-	size_t n = (size_t)(end - p - 1);
-	memcpy(addr, p + 1, n);
-	addr[n] = '\0';
-	/* A source route ("<@a,@b:user@c>") is obsolete: keep the mailbox. */
-	if (addr[0] == '@') {
-		char *colon = strchr(addr, ':');
-		if (!colon)
-			return -1;
-		memmove(addr, colon + 1, strlen(colon + 1) + 1);
-	}
-	for (const char *q = addr; *q; q++)
-		if ((unsigned char)*q <= ' ' || *q == '<' || *q == '>')
-			return -1;
-	*params = end + 1;
-	return 0;
-}
-
-static void cmd_hello(struct conn *c, const char *verb, const char *arg)
-{
-	int lmtp = !c->srv->opts.smtp;
-	if (lmtp && strcasecmp(verb, "LHLO") != 0) {
-		reply(c, "500 5.5.1 this is LMTP: use LHLO");
-		return;
-	}
-	if (!lmtp && strcasecmp(verb, "LHLO") == 0) {
-		reply(c, "500 5.5.1 this is SMTP: use EHLO or HELO");
-		return;
-	}
-	if (!*arg) {
-		reply(c, "501 5.5.4 %s needs a domain", verb);
-		return;
-	}
-	txn_reset(c);
-	c->helo = 1;
-	if (strcasecmp(verb, "HELO") == 0) {
-		reply(c, "250 %s", c->srv->hostname);
-		return;
-	}
-	reply(c, "250-%s", c->srv->hostname);
-	reply(c, "250-PIPELINING");
-	reply(c, "250-ENHANCEDSTATUSCODES");
-	reply(c, "250-8BITMIME");
-	reply(c, "250 SIZE %zu", c->srv->opts.max_size);
-}
-
-static void cmd_mail(struct conn *c, const char *arg)
-{
-	if (!c->helo) {
-		reply(c, "503 5.5.1 say %s first", c->srv->opts.smtp ? "EHLO" : "LHLO");
-		return;
-	}
-	if (c->has_mail) {
-		reply(c, "503 5.5.1 nested MAIL command");
-		return;
-	}
-	if (strncasecmp(arg, "FROM:", 5) != 0) {
-		reply(c, "501 5.5.4 syntax: MAIL FROM:<address>");
-		return;
-	}
-	char addr[512];
-	const char *params = NULL;
-	if (parse_path(arg + 5, addr, sizeof(addr), &params) != 0) {
-		reply(c, "501 5.1.7 bad sender address syntax");
-		return;
-	}
-	/* Parameters: SIZE=n and BODY=7BIT|8BITMIME are known; others are refused (RFC 5321 4.1.1.11). */
-	while (*params) {
-		while (*params == ' ')
-			params++;
-		if (!*params)
-			break;
-		size_t n = strcspn(params, " ");
-		if (n > 5 && strncasecmp(params, "SIZE=", 5) == 0) {
-			char num[24];
-			size_t ln = n - 5 < sizeof(num) - 1 ? n - 5 : sizeof(num) - 1;
-			memcpy(num, params + 5, ln);
-			num[ln] = '\0';
-			char *e = NULL;
-			unsigned long long v = strtoull(num, &e, 10);
-			if (!e || *e || !isdigit((unsigned char)num[0])) {
-				reply(c, "501 5.5.4 bad SIZE value");
-				return;
-			}
-			if (v > c->srv->opts.max_size) {
-				reply(c, "552 5.3.4 message size exceeds fixed limit of %zu bytes", c->srv->opts.max_size);
-				return;
-			}
-		} else if (n > 5 && strncasecmp(params, "BODY=", 5) == 0) {
-			if (!((n == 9 && strncasecmp(params + 5, "7BIT", 4) == 0) ||
-			      (n == 13 && strncasecmp(params + 5, "8BITMIME", 8) == 0))) {
-				reply(c, "501 5.5.4 BODY must be 7BIT or 8BITMIME");
-				return;
-			}
-		} else {
-			reply(c, "555 5.5.4 unsupported MAIL parameter %.*s", (int)(n > 40 ? 40 : n), params);
-			return;
-		}
-		params += n;
-	}
-	if (!(c->mail_from = strdup(addr))) {
-		reply(c, "451 4.3.0 out of memory");
-		return;
-	}
-	c->has_mail = 1;
-	reply(c, "250 2.1.0 Ok");
-}
-
-static void cmd_rcpt(struct conn *c, const char *arg)
-{
-	if (!c->has_mail) {
-		reply(c, "503 5.5.1 need MAIL before RCPT");
-		return;
-	}
-	if (strncasecmp(arg, "TO:", 3) != 0) {
-		reply(c, "501 5.5.4 syntax: RCPT TO:<address>");
-		return;
-	}
-	char addr[512];
-	const char *params = NULL;
-	if (parse_path(arg + 3, addr, sizeof(addr), &params) != 0 || !addr[0]) {
-		reply(c, "501 5.1.3 bad recipient address syntax");
-		return;
-	}
-	while (*params == ' ')
-		params++;
-	if (*params) {
-		reply(c, "555 5.5.4 RCPT parameters are not supported");
-		return;
-	}
-	if (c->nrcpts >= c->srv->opts.max_recipients) {
-		reply(c, "452 4.5.3 too many recipients");
-		return;
-	}
-	char msg[300] = "";
-	int code = c->srv->rcpt_fn(addr, c->srv->ud, msg, sizeof(msg));
-	if (code) {
-		reply(c, "%d %s", code, msg[0] ? msg : "5.1.1 recipient unknown");
-		return;
-	}
-	char **nr = realloc(c->rcpts, (c->nrcpts + 1) * sizeof(*nr));
-	char *copy = strdup(addr);
-	if (!nr || !copy) {
-		if (nr)
-			c->rcpts = nr;
-		free(copy);
-		reply(c, "451 4.3.0 out of memory");
-		return;
-	}
-	c->rcpts = nr;
-	c->rcpts[c->nrcpts++] = copy;
-	reply(c, "250 2.1.5 Ok");
-}
-
-static void cmd_data(struct conn *c)
-{
-	if (!c->has_mail) {
-		reply(c, "503 5.5.1 need MAIL before DATA");
-		return;
-	}
-	if (c->nrcpts == 0) {
-		reply(c, "554 5.5.1 no valid recipients");
-		return;
-	}
-	c->in_data = 1;
-	c->at_line_start = 1;
-	c->data_bytes = 0;
-	c->oversize = 0;
-	reply(c, "354 End data with <CR><LF>.<CR><LF>");
-}
-
-static void command(struct conn *c, char *line)
-{
-	char verb[16];
-	size_t n = 0;
-	while (line[n] && line[n] != ' ' && n + 1 < sizeof(verb)) {
-		verb[n] = line[n];
-		n++;
-	}
-	verb[n] = '\0';
-	const char *arg = line + n;
-	while (*arg == ' ')
-		arg++;
-	if (strcasecmp(verb, "LHLO") == 0 || strcasecmp(verb, "EHLO") == 0 || strcasecmp(verb, "HELO") == 0)
-		cmd_hello(c, verb, arg);
-	else if (strcasecmp(verb, "MAIL") == 0)
-		cmd_mail(c, arg);
-	else if (strcasecmp(verb, "RCPT") == 0)
-		cmd_rcpt(c, arg);
-	else if (strcasecmp(verb, "DATA") == 0 && !*arg)
-		cmd_data(c);
-	else if (strcasecmp(verb, "RSET") == 0) {
-		txn_reset(c);
-		reply(c, "250 2.0.0 Ok");
-	} else if (strcasecmp(verb, "NOOP") == 0)
-		reply(c, "250 2.0.0 Ok");
-	else if (strcasecmp(verb, "QUIT") == 0) {
-		reply(c, "221 2.0.0 %s closing connection", c->srv->hostname);
-		c->quit = 1;
-	} else if (strcasecmp(verb, "VRFY") == 0)
-		reply(c, "252 2.5.2 cannot verify; send mail and it will be tried");
-	else if (strcasecmp(verb, "HELP") == 0)
-		reply(c, "214 2.0.0 commands: %s MAIL RCPT DATA RSET NOOP QUIT", c->srv->opts.smtp ? "EHLO HELO" : "LHLO");
-	else if (strcasecmp(verb, "STARTTLS") == 0 || strcasecmp(verb, "AUTH") == 0 || strcasecmp(verb, "BDAT") == 0 ||
-		 strcasecmp(verb, "ETRN") == 0 || strcasecmp(verb, "EXPN") == 0)
-		reply(c, "502 5.5.1 %s not implemented", verb);
-	else
-		reply(c, "500 5.5.2 unknown command");
-}
-
-/* ---- data ---- */
-
-static void data_append(struct conn *c, const char *p, size_t n)
-{
-	c->data_bytes += n;
-	if (c->oversize)
-		return;
-	if (c->data_bytes > c->srv->opts.max_size) {
-		/* Keep reading to the end of DATA (the reply must follow it), but keep nothing. */
-		c->oversize = 1;
-		free(c->data);
-		c->data = NULL;
-		c->data_len = c->data_cap = 0;
-		return;
-	}
-	if (c->data_len + n + 1 > c->data_cap) {
-		size_t cap = c->data_cap ? c->data_cap : 16384;
-		while (cap < c->data_len + n + 1)
-			cap *= 2;
-		char *np = realloc(c->data, cap);
-		if (!np) {
-			c->oversize = 1; /* answered as too big: nothing better to say */
-			free(c->data);
-			c->data = NULL;
-			c->data_len = c->data_cap = 0;
-			return;
-		}
-		c->data = np;
-		c->data_cap = cap;
-	}
-	memcpy(c->data + c->data_len, p, n);
-	c->data_len += n;
-	c->data[c->data_len] = '\0';
-}
-
-static void data_end(struct conn *c)
-{
-	c->in_data = 0;
 	struct cg_lmtp_server *s = c->srv;
-	if (c->oversize) {
-		CG_LOG_WARN("client=%s from=<%s>: message of %zu bytes over mail.max_size (%zu)", c->remote,
-			    c->mail_from ? c->mail_from : "", c->data_bytes, s->opts.max_size);
-		size_t n = s->opts.smtp ? 1 : c->nrcpts;
-		for (size_t i = 0; i < n; i++)
-			reply(c, "552 5.3.4 message size exceeds fixed limit of %zu bytes", s->opts.max_size);
-		txn_reset(c);
-		return;
-	}
+	struct cg_lmtp_session *ss = &c->s;
 	struct msg_priv *m = calloc(1, sizeof(*m));
 	if (m) {
-		m->codes = calloc(c->nrcpts, sizeof(*m->codes));
-		m->texts = calloc(c->nrcpts, sizeof(*m->texts));
+		m->codes = calloc(ss->nrcpts, sizeof(*m->codes));
+		m->texts = calloc(ss->nrcpts, sizeof(*m->texts));
 	}
-	if (!m || !m->codes || !m->texts || (!c->data && !(c->data = strdup("")))) {
+	if (!m || !m->codes || !m->texts || (!ss->data && !(ss->data = strdup("")))) {
 		if (m) {
 			free(m->codes);
 			free(m->texts);
 			free(m);
 		}
-		size_t n = s->opts.smtp ? 1 : c->nrcpts;
+		size_t n = s->opts.smtp ? 1 : ss->nrcpts;
 		for (size_t i = 0; i < n; i++)
-			reply(c, "451 4.3.0 out of memory");
-		txn_reset(c);
+			cg_lmtp_say(ss, "451 4.3.0 out of memory");
+		cg_lmtp_session_reset(ss);
 		return;
 	}
 	/* Ownership of the transaction moves to the message. */
 	m->conn = c;
-	m->pub.mail_from = c->mail_from;
-	m->pub.rcpts = c->rcpts;
-	m->pub.nrcpts = c->nrcpts;
-	m->pub.data = c->data;
-	m->pub.len = c->data_len;
+	m->pub.mail_from = ss->mail_from;
+	m->pub.rcpts = ss->rcpts;
+	m->pub.nrcpts = ss->nrcpts;
+	m->pub.data = ss->data;
+	m->pub.len = ss->data_len;
 	m->pub.remote = c->remote;
-	m->pub.rate_limited = !rate_take(s, c->mail_from ? c->mail_from : "");
-	c->mail_from = NULL;
-	c->rcpts = NULL;
-	c->nrcpts = 0;
-	c->data = NULL;
-	c->data_len = c->data_cap = 0;
-	c->has_mail = 0;
+	m->pub.rate_limited = !rate_take(s, ss->mail_from ? ss->mail_from : "");
+	ss->mail_from = NULL;
+	ss->rcpts = NULL;
+	ss->nrcpts = 0;
+	ss->data = NULL;
+	ss->data_len = ss->data_cap = 0;
+	ss->has_mail = 0;
 	c->busy = m;
 	uv_timer_stop(&c->timer);
 	if (c->reading) {
@@ -619,77 +290,15 @@ static void data_end(struct conn *c)
 	s->msg_fn(&m->pub, s->ud);
 }
 
-static void consume(struct conn *c, size_t n)
-{
-	memmove(c->in, c->in + n, c->in_len - n);
-	c->in_len -= n;
-}
-
 /* Handles what is buffered, as far as possible without waiting on the handler. */
 static void process(struct conn *c)
 {
-	while (!c->busy && !c->closing && !c->quit && c->in_len) {
-		char *nl = memchr(c->in, '\n', c->in_len);
-		if (c->in_data) {
-			if (!nl) {
-				if (c->in_len < DATA_CHUNK)
-					break;
-				/* A very long line: pass it on in pieces (it cannot be the final "."). */
-				size_t skip = c->at_line_start && c->in[0] == '.' ? 1 : 0;
-				data_append(c, c->in + skip, c->in_len - skip);
-				c->at_line_start = 0;
-				c->in_len = 0;
-				break;
-			}
-			size_t len = (size_t)(nl - c->in);
-			size_t ll = len && c->in[len - 1] == '\r' ? len - 1 : len;
-			if (c->at_line_start && ll == 1 && c->in[0] == '.') {
-				consume(c, len + 1);
-				data_end(c);
-				continue;
-			}
-			size_t skip = c->at_line_start && ll > 0 && c->in[0] == '.' ? 1 : 0;
-			data_append(c, c->in + skip, ll - skip);
-			data_append(c, "\n", 1);
-			c->at_line_start = 1;
-			consume(c, len + 1);
-			continue;
-		}
-		if (!nl) {
-			if (c->in_len > LINE_MAX_CMD) {
-				reply(c, "500 5.5.2 line too long");
-				c->discard_line = 1;
-				c->in_len = 0;
-			}
+	while (!c->busy && !c->closing && !c->s.quit && c->in_len) {
+		if (cg_lmtp_session_feed(&c->s, c->in, &c->in_len) != CG_LMTP_MESSAGE)
 			break;
-		}
-		size_t len = (size_t)(nl - c->in);
-		if (c->discard_line) {
-			c->discard_line = 0;
-			consume(c, len + 1);
-			continue;
-		}
-		if (len > LINE_MAX_CMD) {
-			reply(c, "500 5.5.2 line too long");
-			consume(c, len + 1);
-			continue;
-		}
-		char line[LINE_MAX_CMD + 1];
-		size_t ll = len && c->in[len - 1] == '\r' ? len - 1 : len;
-		memcpy(line, c->in, ll);
-		line[ll] = '\0';
-		consume(c, len + 1);
-		if (memchr(line, '\0', ll)) {
-			reply(c, "500 5.5.2 NUL in command");
-			continue;
-		}
-		command(c, line);
+		hand_over(c);
 	}
-	if (c->quit) {
-		flush(c, 1);
-		return;
-	}
-	flush(c, 0);
+	flush(c, c->s.quit);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -722,8 +331,8 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	c->in_len += (size_t)nread;
 	arm_timeout(c);
 	process(c);
-	if (!c->closing && c->busy == NULL && c->in_len > IN_MAX && !c->in_data) {
-		reply(c, "421 4.7.0 too much pipelined input");
+	if (!c->closing && c->busy == NULL && c->in_len > IN_MAX && !c->s.in_data) {
+		cg_lmtp_say(&c->s, "421 4.7.0 too much pipelined input");
 		flush(c, 1);
 		return;
 	}
@@ -803,17 +412,17 @@ void cg_lmtp_msg_done(struct cg_lmtp_msg *pub)
 		}
 		if (pick == SIZE_MAX)
 			pick = 0;
-		reply(c, "%d %s", default_code(m->codes[pick]), m->texts[pick] ? m->texts[pick] : "");
+		cg_lmtp_say(&c->s, "%d %s", default_code(m->codes[pick]), m->texts[pick] ? m->texts[pick] : "");
 	} else {
 		for (size_t i = 0; i < pub->nrcpts; i++)
-			reply(c, "%d %s", default_code(m->codes[i]), m->texts[i] ? m->texts[i] : "");
+			cg_lmtp_say(&c->s, "%d %s", default_code(m->codes[i]), m->texts[i] ? m->texts[i] : "");
 	}
 	c->busy = NULL;
 	msg_free(m);
 	if (c->closing)
 		return;
 	if (s->closing) {
-		reply(c, "421 4.3.2 %s shutting down", s->hostname);
+		cg_lmtp_say(&c->s, "421 4.3.2 %s shutting down", s->hostname);
 		flush(c, 1);
 		return;
 	}
@@ -834,6 +443,7 @@ static struct conn *conn_new(struct cg_lmtp_server *s)
 	uv_timer_init(s->loop, &c->timer);
 	c->tcp.data = c->timer.data = c;
 	c->open_handles = 2;
+	cg_lmtp_session_init(&c->s, &s->rules, c->remote);
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -859,11 +469,11 @@ static void conn_greet(struct conn *c)
 	int sndbuf = OUT_MAX;
 	uv_send_buffer_size((uv_handle_t *)&c->tcp, &sndbuf);
 	if (s->nconns > s->opts.max_connections) {
-		reply(c, "421 4.7.0 %s too many connections, try again later", s->hostname);
+		cg_lmtp_say(&c->s, "421 4.7.0 %s too many connections, try again later", s->hostname);
 		flush(c, 1);
 		return;
 	}
-	reply(c, "220 %s casegate %s ready", s->hostname, s->opts.smtp ? "ESMTP" : "LMTP");
+	cg_lmtp_say(&c->s, "220 %s casegate %s ready", s->hostname, s->opts.smtp ? "ESMTP" : "LMTP");
 	flush(c, 0);
 	arm_timeout(c);
 	start_reading(c);
@@ -885,6 +495,16 @@ static void on_connection(uv_stream_t *server, int status)
 }
 
 static void listener_closed(uv_handle_t *h);
+
+static void set_rules(struct cg_lmtp_server *s)
+{
+	s->rules = (struct cg_lmtp_rules){.smtp = s->opts.smtp,
+					  .max_size = s->opts.max_size,
+					  .max_recipients = s->opts.max_recipients,
+					  .hostname = s->hostname,
+					  .rcpt = s->rcpt_fn,
+					  .ud = s->ud};
+}
 
 int cg_lmtp_server_create(uv_loop_t *loop, const struct cg_lmtp_opts *opts, cg_lmtp_rcpt_fn rcpt, cg_lmtp_msg_fn msg,
 			  void *ud, struct cg_lmtp_server **out, char *err, size_t errlen)
@@ -915,6 +535,7 @@ int cg_lmtp_server_create(uv_loop_t *loop, const struct cg_lmtp_opts *opts, cg_l
 	}
 	s->opts.hostname = s->hostname;
 	s->opts.host = s->host;
+	set_rules(s);
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
 	if (uv_ip4_addr(s->host, opts->port, (struct sockaddr_in *)&ss) != 0 &&
@@ -976,7 +597,7 @@ void cg_lmtp_server_close(struct cg_lmtp_server *s, void (*on_closed)(void *ud),
 	for (struct conn *c = s->conns; c; c = c->next) {
 		if (c->busy)
 			continue; /* answered first, then closed by the peer or at QUIT */
-		reply(c, "421 4.3.2 %s shutting down", s->hostname);
+		cg_lmtp_say(&c->s, "421 4.3.2 %s shutting down", s->hostname);
 		flush(c, 1);
 	}
 	uv_close((uv_handle_t *)&s->listener, listener_closed);
@@ -989,6 +610,8 @@ void cg_lmtp_server_close(struct cg_lmtp_server *s, void (*on_closed)(void *ud),
 
 struct fuzz_state {
 	struct cg_lmtp_msg *held;
+	struct cg_lmtp_server *srv; /* NULL once closing */
+	int closed;
 	unsigned n;
 	int bad; /* an invariant broke */
 	char line[2048];
@@ -1064,20 +687,46 @@ static void fuzz_closed(void *ud)
 	*(int *)ud = 1;
 }
 
+static void fuzz_output(const char *p, size_t n, void *ud)
+{
+	fuzz_check_out(ud, p, n);
+}
+
+/* Answers a held message later (its connection may be gone by then). */
+static void fuzz_answer_held(void *ud)
+{
+	struct fuzz_state *fs = ud;
+	if (fs->held) {
+		struct cg_lmtp_msg *m = fs->held;
+		fs->held = NULL;
+		for (size_t i = 0; i < m->nrcpts; i++)
+			cg_lmtp_reply(m, i, i % 2 ? 250 : 452, "4.2.2 later");
+		cg_lmtp_msg_done(m);
+	}
+}
+
+static int fuzz_server_gone(void *ud)
+{
+	struct fuzz_state *fs = ud;
+	if (fs->srv && fs->srv->nconns == 0) {
+		cg_lmtp_server_close(fs->srv, fuzz_closed, &fs->closed);
+		fs->srv = NULL;
+	}
+	return fs->closed;
+}
+
 int cg_lmtp_fuzz_feed(const uint8_t *data, size_t len)
 {
-	uv_loop_t loop;
-	struct cg_lmtp_server *s = NULL;
 	struct fuzz_state fs = {0};
-	int sv[2] = {-1, -1};
-	int closed = 0, rc = -1;
+	struct cg_fuzz_pump p = {.before = fuzz_answer_held, .after = fuzz_server_gone, .output = fuzz_output, .ud = &fs};
+	int rc = -1;
 
-	if (uv_loop_init(&loop) != 0)
+	if (cg_fuzz_pump_open(&p) != 0)
 		return -1;
-	s = calloc(1, sizeof(*s));
+	struct cg_lmtp_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		goto out;
-	s->loop = &loop;
+	s->loop = &p.loop;
 	s->opts.smtp = len && (data[0] & 0x80);
 	s->opts.max_size = FUZZ_MAX_SIZE;
 	s->opts.max_recipients = FUZZ_MAX_RCPTS;
@@ -1091,74 +740,31 @@ int cg_lmtp_fuzz_feed(const uint8_t *data, size_t len)
 	s->rcpt_fn = fuzz_rcpt;
 	s->msg_fn = fuzz_msg;
 	s->ud = &fs;
-	uv_tcp_init(&loop, &s->listener); /* never bound: closed like a real listener */
+	set_rules(s);
+	uv_tcp_init(&p.loop, &s->listener); /* never bound: closed like a real listener */
 	s->listener.data = s;
+	fs.srv = s;
 	if (!s->hostname || !s->host)
-		goto out;
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		goto out;
 	struct conn *c = conn_new(s);
 	if (!c)
 		goto out;
-	if (uv_tcp_open(&c->tcp, sv[0]) < 0) {
+	if (uv_tcp_open(&c->tcp, p.sv[0]) < 0) {
 		conn_close(c);
 		goto out;
 	}
-	sv[0] = -1; /* owned by the handle now */
+	p.sv[0] = -1; /* owned by the handle now */
 	conn_greet(c);
-
 	/* First byte: bit 7 picks SMTP, the rest the write chunk size so lines split at varied places. */
-	size_t chunk = len ? (size_t)(data[0] % 64) + 1 : 1;
-	size_t off = len ? 1 : 0;
-	int shut = 0;
-	for (unsigned spins = 0; spins < 20000 && !closed; spins++) {
-		char sink[4096];
-		ssize_t r;
-		if (off < len) {
-			size_t n = len - off < chunk ? len - off : chunk;
-			ssize_t w = send(sv[1], data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (w > 0)
-				off += (size_t)w;
-		}
-		if (off == len && !shut) {
-			shutdown(sv[1], SHUT_WR);
-			shut = 1;
-		}
-		while ((r = recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT)) > 0)
-			fuzz_check_out(&fs, sink, (size_t)r);
-		if (fs.held) {
-			struct cg_lmtp_msg *m = fs.held;
-			fs.held = NULL;
-			for (size_t i = 0; i < m->nrcpts; i++)
-				cg_lmtp_reply(m, i, i % 2 ? 250 : 452, "4.2.2 later");
-			cg_lmtp_msg_done(m);
-		}
-		uv_run(&loop, UV_RUN_NOWAIT);
-		if (s && s->nconns == 0) {
-			cg_lmtp_server_close(s, fuzz_closed, &closed);
-			s = NULL;
-		}
-		if (closed)
-			break;
-		struct pollfd pfd[2] = {{.fd = uv_backend_fd(&loop), .events = POLLIN},
-					{.fd = sv[1], .events = POLLIN | (off < len ? POLLOUT : 0)}};
-		int t = uv_backend_timeout(&loop);
-		poll(pfd, 2, t < 0 || t > 50 ? 50 : t);
-	}
-	rc = closed ? 0 : -1;
+	rc = cg_fuzz_pump_run(&p, data + (len ? 1 : 0), len ? len - 1 : 0, len ? (size_t)(data[0] % 64) + 1 : 1);
 out:
 	if (fs.held) /* the connection is gone: this frees it */
 		cg_lmtp_msg_done(fs.held);
-	if (s) {
-		cg_lmtp_server_close(s, fuzz_closed, &closed);
-		uv_run(&loop, UV_RUN_DEFAULT);
+	if (fs.srv) {
+		cg_lmtp_server_close(fs.srv, fuzz_closed, &fs.closed);
+		uv_run(&p.loop, UV_RUN_DEFAULT);
 	}
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&loop) != 0)
+	if (cg_fuzz_pump_close(&p) != 0)
 		rc = -2;
 	if (rc == 0 && fs.bad)
 		rc = -3;

@@ -1,4 +1,4 @@
-/* tls.c: server-side TLS on memory BIOs: http.c feeds ciphertext in and takes ciphertext out. */
+/* tls.c: server-side TLS on memory BIOs: http_conn.c feeds ciphertext in and takes ciphertext out. */
 #include "tls.h"
 
 #include <stdio.h>

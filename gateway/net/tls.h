@@ -1,4 +1,4 @@
-/* tls.h: TLS for the HTTP listener: OpenSSL over memory BIOs, so http.c keeps driving the libuv
+/* tls.h: TLS for the HTTP listener: OpenSSL over memory BIOs, so http_conn.c keeps driving the libuv
  * stream itself (ciphertext in and out), with no socket handed to OpenSSL. */
 #ifndef CG_TLS_H
 #define CG_TLS_H

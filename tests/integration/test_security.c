@@ -822,28 +822,38 @@ static int confirmed(void *ud)
 	return count_lines(w->log, "GET /?Action=ConfirmSubscription") > 0;
 }
 
+/* In dir: a CA, a localhost certificate and an SNS signing key and certificate; the HTTPS server
+ * (py_server) started with them, logging to *pylog. Returns its port. */
+static int start_sns_server(const char *dir, struct cg_h_proc *ps, char **pylog)
+{
+	make_pki(dir);
+	char *cmd = cg_h_fmt("cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout sns.key -out sns.pem -days 2 "
+			     "-subj /CN=sns.amazonaws.com 2>/dev/null",
+			     dir);
+	sh(cmd);
+	free(cmd);
+	char *py = cg_h_fmt("%s/srv.py", dir);
+	cg_h_write_file(py, py_server, strlen(py_server));
+	*pylog = cg_h_fmt("%s/py.log", dir);
+	char *const argv[] = {"/usr/bin/python3", py, (char *)dir, NULL};
+	assert_int_equal(cg_h_spawn(ps, argv, NULL, *pylog), 0);
+	int pport = cg_h_log_port(ps, "PORT ", 10000);
+	if (pport <= 0) {
+		cg_h_dump_log(ps);
+		fail_msg("python HTTPS server did not start");
+	}
+	free(py);
+	return pport;
+}
+
 static void test_sns(void **state)
 {
 	struct itest t;
 	char resp[8192];
 	assert_int_equal(itest_setup(&t, "sec-sns"), 0);
-	make_pki(t.dir);
-	char *cmd = cg_h_fmt("cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout sns.key -out sns.pem -days 2 "
-			     "-subj /CN=sns.amazonaws.com 2>/dev/null",
-			     t.dir);
-	sh(cmd);
-	free(cmd);
-	char *py = cg_h_fmt("%s/srv.py", t.dir);
-	cg_h_write_file(py, py_server, strlen(py_server));
 	struct cg_h_proc ps;
-	char *pylog = cg_h_fmt("%s/py.log", t.dir);
-	char *const argv[] = {"/usr/bin/python3", py, t.dir, NULL};
-	assert_int_equal(cg_h_spawn(&ps, argv, NULL, pylog), 0);
-	int pport = cg_h_log_port(&ps, "PORT ", 10000);
-	if (pport <= 0) {
-		cg_h_dump_log(&ps);
-		fail_msg("python HTTPS server did not start");
-	}
+	char *pylog = NULL;
+	int pport = start_sns_server(t.dir, &ps, &pylog);
 	assert_int_equal(itest_start_sim(&t, NULL), 0);
 	/* The test server's port is not 443: the patterns must name it (host:port). */
 	char *sources = cg_h_fmt("  - name: sns\n    type: generic\n"
@@ -902,9 +912,126 @@ static void test_sns(void **state)
 	free(other);
 	free(good);
 	free(bad);
-	free(py);
 	free(pylog);
 	finish(&t);
+}
+
+/* ---- outbound calls through datadog.proxy, never the *_proxy environment variables ---- */
+
+/* A forward proxy: CONNECT tunnels (https targets) and absolute-form requests (http targets),
+ * keep-alive; logs each request line as "PROXY <line>". Started twice: the configured proxy, and
+ * a trap the environment's *_proxy variables point at (which must stay silent). */
+static const char *py_proxy =
+	"import http.client, select, socket, sys, threading\n"
+	"def log(s):\n"
+	"    print('PROXY ' + s, flush=True)\n"
+	"def tunnel(a, b):\n"
+	"    while True:\n"
+	"        r, _, _ = select.select([a, b], [], [], 30)\n"
+	"        if not r:\n"
+	"            return\n"
+	"        for s in r:\n"
+	"            d = s.recv(65536)\n"
+	"            if not d:\n"
+	"                return\n"
+	"            (b if s is a else a).sendall(d)\n"
+	"def serve(c):\n"
+	"    f = c.makefile('rb')\n"
+	"    while True:\n"
+	"        line = f.readline().decode().rstrip('\\r\\n')\n"
+	"        if not line:\n"
+	"            return\n"
+	"        hdrs = []\n"
+	"        while True:\n"
+	"            h = f.readline().decode().rstrip('\\r\\n')\n"
+	"            if not h:\n"
+	"                break\n"
+	"            k, v = h.split(':', 1)\n"
+	"            hdrs.append((k.strip(), v.strip()))\n"
+	"        log(line)\n"
+	"        method, target, _ = line.split(' ')\n"
+	"        if method == 'CONNECT':\n"
+	"            host, port = target.rsplit(':', 1)\n"
+	"            u = socket.create_connection((host, int(port)))\n"
+	"            c.sendall(b'HTTP/1.1 200 Connection established\\r\\n\\r\\n')\n"
+	"            tunnel(c, u)\n"
+	"            u.close()\n"
+	"            return\n"
+	"        n = int(dict((k.lower(), v) for k, v in hdrs).get('content-length', '0'))\n"
+	"        body = f.read(n) if n else None\n"
+	"        hostport, _, path = target.split('://', 1)[1].partition('/')\n"
+	"        host, port = hostport.rsplit(':', 1)\n"
+	"        u = http.client.HTTPConnection(host, int(port), timeout=30)\n"
+	"        u.putrequest(method, '/' + path, skip_host=True, skip_accept_encoding=True)\n"
+	"        for k, v in hdrs:\n"
+	"            if not k.lower().startswith('proxy-'):\n"
+	"                u.putheader(k, v)\n"
+	"        u.endheaders(body)\n"
+	"        r = u.getresponse()\n"
+	"        data = r.read()\n"
+	"        out = 'HTTP/1.1 %d %s\\r\\n' % (r.status, r.reason)\n"
+	"        for k, v in r.getheaders():\n"
+	"            if k.lower() not in ('transfer-encoding', 'content-length', 'connection'):\n"
+	"                out += '%s: %s\\r\\n' % (k, v)\n"
+	"        out += 'Content-Length: %d\\r\\n\\r\\n' % len(data)\n"
+	"        c.sendall(out.encode() + data)\n"
+	"        u.close()\n"
+	"def run(c):\n"
+	"    try:\n"
+	"        serve(c)\n"
+	"    except Exception as e:\n"
+	"        print('ERROR %r' % e, flush=True)\n"
+	"    finally:\n"
+	"        c.close()\n"
+	"ls = socket.socket()\n"
+	"ls.bind(('127.0.0.1', 0))\n"
+	"ls.listen(16)\n"
+	"print('PORT %d' % ls.getsockname()[1], flush=True)\n"
+	"while True:\n"
+	"    c, _ = ls.accept()\n"
+	"    threading.Thread(target=run, args=(c,), daemon=True).start()\n";
+
+/* Starts py_proxy logging to dir/name.log; returns its port. */
+static int start_proxy(struct cg_h_proc *p, const char *dir, const char *name, char **log_out)
+{
+	char *py = cg_h_fmt("%s/proxy.py", dir);
+	cg_h_write_file(py, py_proxy, strlen(py_proxy));
+	*log_out = cg_h_fmt("%s/%s.log", dir, name);
+	char *const argv[] = {"/usr/bin/python3", py, NULL};
+	assert_int_equal(cg_h_spawn(p, argv, NULL, *log_out), 0);
+	int port = cg_h_log_port(p, "PORT ", 10000);
+	if (port <= 0) {
+		cg_h_dump_log(p);
+		fail_msg("python proxy did not start");
+	}
+	free(py);
+	return port;
+}
+
+/* Points every *_proxy variable libcurl reads at url (NULL: removes them). */
+static void env_proxy(const char *url)
+{
+	static const char *const names[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+					    "ALL_PROXY", NULL};
+	for (size_t i = 0; names[i]; i++) {
+		if (url)
+			setenv(names[i], url, 1);
+		else
+			unsetenv(names[i]);
+	}
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+}
+
+struct lines_wait {
+	const char *log, *needle;
+	int want;
+};
+
+static int has_lines(void *ud)
+{
+	struct lines_wait *w = ud;
+	return count_lines(w->log, w->needle) >= w->want;
 }
 
 /* ---- SNS subscription confirmation (in process: guard + fetch on a loop) ---- */
@@ -935,10 +1062,16 @@ static void test_confirm_subscription(void **state)
 	char *errs = NULL;
 	if (cg_config_parse("t.yaml", text, strlen(text), &cfg, &errs) != 0)
 		fail_msg("config: %s", errs);
+	/* No datadog.proxy: fetches go straight to the server, whatever https_proxy says. */
+	struct cg_h_proc trap;
+	char *tlog = NULL;
+	int trap_port = start_proxy(&trap, dir, "trap", &tlog);
+	char *trap_url = cg_h_fmt("http://127.0.0.1:%d", trap_port);
+	env_proxy(trap_url);
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct cg_guard *g = NULL;
-	assert_int_equal(cg_guard_create(&loop, &g), 0);
+	assert_int_equal(cg_guard_create(&loop, cfg, &g), 0);
 	char *url = cg_h_fmt("https://localhost:%d/?Action=ConfirmSubscription&TopicArn=arn:x&Token=abc", pport);
 	assert_int_equal(cg_guard_confirm_subscription(g, &cfg->sources[0], url), 0);
 	/* Default allowlist: only sns.<region>.amazonaws.com. */
@@ -958,6 +1091,11 @@ static void test_confirm_subscription(void **state)
 	cg_guard_destroy(g, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
+	env_proxy(NULL);
+	assert_int_equal(count_lines(tlog, "PROXY "), 0);
+	cg_h_stop(&trap, SIGTERM);
+	free(tlog);
+	free(trap_url);
 	cg_h_stop(&ps, SIGTERM);
 	cg_config_free(cfg);
 	free(errs);
@@ -967,6 +1105,100 @@ static void test_confirm_subscription(void **state)
 	free(pylog);
 	cg_h_rmrf(dir);
 	free(dir);
+}
+
+/*
+ * datadog.proxy carries every outbound call of the daemon and the CLI: the SNS certificate fetch
+ * (CONNECT, trusting datadog.ca_file as the source sets no ca_file of its own), the Case API calls
+ * and check-config --online; the *_proxy environment variables (pointing at a trap) are never used.
+ */
+static void test_proxy_everywhere(void **state)
+{
+	(void)state;
+	struct itest t;
+	char resp[8192];
+	assert_int_equal(itest_setup(&t, "sec-proxy"), 0);
+	struct cg_h_proc ps, proxy, trap;
+	char *pylog = NULL, *plog = NULL, *tlog = NULL;
+	int pport = start_sns_server(t.dir, &ps, &pylog);
+	int proxy_port = start_proxy(&proxy, t.dir, "proxy", &plog);
+	int trap_port = start_proxy(&trap, t.dir, "trap", &tlog);
+	assert_int_equal(itest_start_sim(&t, NULL), 0);
+
+	char *dd = cg_h_fmt("  proxy: http://127.0.0.1:%d\n  ca_file: %s/ca.pem\n  search_settle: 1s\n", proxy_port, t.dir);
+	char *sources = cg_h_fmt("  - name: sns\n    type: generic\n"
+				 "    verify: [{sns: {cert_hosts: [\"^localhost:[0-9]+$\"]}}]\n" PROJECT);
+	assert_int_equal(itest_write_config_dd(&t, dd, NULL, sources), 0);
+	free(dd);
+	free(sources);
+	/* The daemon and the CLI run with every *_proxy variable pointing at the trap. */
+	char *trap_url = cg_h_fmt("http://127.0.0.1:%d", trap_port);
+	char *e1 = cg_h_fmt("http_proxy=%s", trap_url), *e2 = cg_h_fmt("https_proxy=%s", trap_url),
+	     *e3 = cg_h_fmt("HTTPS_PROXY=%s", trap_url), *e4 = cg_h_fmt("ALL_PROXY=%s", trap_url),
+	     *e5 = cg_h_fmt("all_proxy=%s", trap_url);
+	char *const env[] = {e1, e2, e3, e4, e5, NULL};
+	char bin[512], gwlog[600];
+	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+	snprintf(gwlog, sizeof(gwlog), "%s/casegate.log", t.dir);
+	char *const gargv[] = {bin, "run", "-c", t.cfg_path, "--datadog-url", t.sim_url, NULL};
+	assert_int_equal(cg_h_spawn(&t.gw, gargv, env, gwlog), 0);
+	t.gw_port = cg_h_log_port(&t.gw, "listening on 127.0.0.1:", 15000);
+	if (t.gw_port <= 0) {
+		cg_h_dump_log(&t.gw);
+		fail_msg("casegate did not start");
+	}
+	t.gw_running = 1;
+
+	const char *msg = "{\"AlarmName\":\"cpu-high\",\"NewStateValue\":\"ALARM\"}";
+	char *good = sns_envelope(t.dir, pport, msg, 0);
+	char *rq = post_text("/hooks/sns", NULL, good);
+	expect_status(raw_request(NULL, t.gw_port, rq, resp, sizeof(resp)), 202, "SNS signed, through the proxy", resp);
+	free(rq);
+	free(good);
+	char *connect = cg_h_fmt("PROXY CONNECT localhost:%d ", pport);
+	assert_int_equal(count_lines(plog, connect), 1);
+	assert_int_equal(count_lines(pylog, "GET /cert.pem"), 1);
+	/* The case is created through the proxy too (absolute-form requests to the simulator). */
+	char *cases = cg_h_fmt("PROXY POST %s/api/v2/cases", t.sim_url);
+	struct lines_wait w = {plog, cases, 1};
+	if (!cg_h_poll(has_lines, &w, 15000)) {
+		cg_h_dump_log(&t.gw);
+		fail_msg("no Case API call through the proxy");
+	}
+	/* The CLI goes the same way. */
+	char clilog[600];
+	snprintf(clilog, sizeof(clilog), "%s/cli.log", t.dir);
+	char *const cargv[] = {bin, "check-config", "-c", t.cfg_path, "--online", "--datadog-url", t.sim_url, NULL};
+	struct cg_h_proc cli;
+	assert_int_equal(cg_h_spawn(&cli, cargv, env, clilog), 0);
+	char *projects = cg_h_fmt("PROXY GET %s/api/v2/cases/projects", t.sim_url);
+	w.needle = projects;
+	if (!cg_h_poll(has_lines, &w, 15000)) {
+		cg_h_stop(&cli, SIGKILL);
+		cg_h_dump_log(&cli);
+		fail_msg("check-config --online did not go through the proxy");
+	}
+	int st = cg_h_stop(&cli, SIGTERM);
+	(void)st;
+	/* Nothing ever reached the trap. */
+	assert_int_equal(count_lines(tlog, "PROXY "), 0);
+	assert_int_equal(count_lines(plog, "ERROR"), 0);
+	finish(&t);
+	cg_h_stop(&ps, SIGTERM);
+	cg_h_stop(&proxy, SIGTERM);
+	cg_h_stop(&trap, SIGTERM);
+	free(projects);
+	free(cases);
+	free(connect);
+	free(e1);
+	free(e2);
+	free(e3);
+	free(e4);
+	free(e5);
+	free(trap_url);
+	free(pylog);
+	free(plog);
+	free(tlog);
 }
 
 int main(void)
@@ -979,6 +1211,7 @@ int main(void)
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_sns),
 		cmocka_unit_test(test_confirm_subscription),
+		cmocka_unit_test(test_proxy_everywhere),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

@@ -1,5 +1,6 @@
-/* ddsync.h: a blocking Case API client for command-line tools (provision, check-config --online):
- * the daemon's settings (proxy, CA file, timeout, User-Agent) and its patience with 429s. */
+/* ddsync.h: a blocking Case API client for command-line tools (provision, maintenance,
+ * check-config --online): the daemon's client and settings (proxy, CA file, timeout, User-Agent)
+ * on a private loop, and patience with 429s. The process calls cg_dd_global_init() first. */
 #ifndef CG_DDSYNC_H
 #define CG_DDSYNC_H
 
