@@ -140,12 +140,16 @@ unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, co
 	if (b_sent < rl->n && rl->b[b_sent].unanswered)
 		rl->b[b_sent].unanswered--;
 	unsigned b = cg_rl_bucket_of(rl, c);
-	/* The class is known once an answer carries rate-limit headers, or is a plain success
-	 * without them (no bucket to keep to); a failure without headers teaches nothing: the next
-	 * request of the class is a scout again. */
+	/* The class is known once an answer carries rate-limit headers, or after CG_RL_BARE_KNOWN
+	 * plain successes in a row without them (no bucket to keep to); until then its requests go
+	 * one at a time, each a scout. A failure without headers teaches nothing. */
 	int has_hdr = (a->name && *a->name) || a->remaining >= 0 || a->limit > 0;
-	if (c < CG_RL_CLASSES && rl->cls_state[c] != 2)
-		rl->cls_state[c] = has_hdr || (a->status >= 200 && a->status < 300) ? 2 : 0;
+	if (c < CG_RL_CLASSES && rl->cls_state[c] != 2) {
+		int ok = a->status >= 200 && a->status < 300;
+		if (!has_hdr)
+			rl->cls_bare[c] = ok ? rl->cls_bare[c] + 1 : 0;
+		rl->cls_state[c] = has_hdr || (ok && rl->cls_bare[c] >= CG_RL_BARE_KNOWN) ? 2 : 0;
+	}
 	if (a->name && *a->name) {
 		b = bucket_named(rl, a->name);
 		if (c < CG_RL_CLASSES)

@@ -41,11 +41,17 @@ struct cg_rl_bucket {
 				    * its answer says what the window really holds */
 };
 
+/* A class is taken as unpaced (no bucket) only after this many successes in a row without
+ * rate-limit headers, one at a time: an endpoint that sometimes leaves the headers off must not
+ * turn pacing off on its first answer (and burst into its bucket). */
+#define CG_RL_BARE_KNOWN 8
+
 struct cg_rl {
 	struct cg_rl_bucket b[CG_RL_MAX_BUCKETS];
 	unsigned n;                      /* buckets in use, b[0] always */
 	unsigned cls[CG_RL_CLASSES];     /* learned bucket of each class (0 until an answer names one) */
 	int cls_state[CG_RL_CLASSES];    /* 0 not known yet, 1 its first request (scout) is out, 2 known */
+	unsigned cls_bare[CG_RL_CLASSES]; /* successes without rate-limit headers while not known */
 	uint64_t seq;
 };
 

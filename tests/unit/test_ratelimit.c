@@ -13,6 +13,34 @@ static struct cg_rl_answer ans(long status, const char *name, long limit, long p
 	return a;
 }
 
+/* A class whose answers sometimes lack the headers stays one-at-a-time until one carries them
+ * (then its bucket paces it) or CG_RL_BARE_KNOWN successes in a row came bare (unpaced). */
+static void t_bare_class(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	struct cg_rl_answer bare = ans(201, "", -1, -1, -1, -1);
+	struct cg_rl_answer named = ans(201, "cases_write", 6, 1, 5, 1);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 1);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 0); /* the scout is out */
+	cg_rl_observe(&rl, CG_RL_CREATE, 0, &bare, 0, 1, NULL);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 1); /* still a scout, not "unpaced" */
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 0);
+	cg_rl_observe(&rl, CG_RL_CREATE, 0, &named, 10, 1, NULL);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 1);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 1); /* known: the bucket paces it */
+	assert_int_not_equal(cg_rl_bucket_of(&rl, CG_RL_CREATE), 0);
+	/* A class that never carries headers: unpaced after CG_RL_BARE_KNOWN bare successes. */
+	for (int i = 0; i < CG_RL_BARE_KNOWN; i++) {
+		assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 1);
+		assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 0);
+		cg_rl_observe(&rl, CG_RL_WRITE, 0, &bare, 20, 1, NULL);
+	}
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 1);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 1);
+}
+
 /* Classes learn their bucket from X-RateLimit-Name; buckets keep separate windows. */
 static void t_named_buckets(void **state)
 {
@@ -155,7 +183,7 @@ static void t_rank_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(t_named_buckets), cmocka_unit_test(t_headers),	   cmocka_unit_test(t_429),
+		cmocka_unit_test(t_bare_class), cmocka_unit_test(t_named_buckets), cmocka_unit_test(t_headers),	   cmocka_unit_test(t_429),
 		cmocka_unit_test(t_scout),	   cmocka_unit_test(t_rank_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
