@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "event.h"
+#include "text.h" /* cg_utf8_truncate, cg_utf8_sanitize, cg_sha256_hex: callers got them here */
 
 /* The Case API documents no length limits; these are casegate's, applied at UTF-8 boundaries. */
 #define CG_TITLE_MAX 250
@@ -108,16 +109,5 @@ cJSON *cg_body_status(const char *status_name);
 cJSON *cg_body_reopen(const char *status_name);
 cJSON *cg_body_priority(int prio);                  /* CaseUpdatePriorityRequest */
 cJSON *cg_body_attributes(const cJSON *attrs);      /* CaseUpdateAttributesRequest; attrs duplicated */
-
-/* Truncates s in place to at most max bytes without splitting a UTF-8 sequence, adding "…" when cut. */
-void cg_utf8_truncate(char *s, size_t max);
-
-/* Lower-case SHA-256 hex of data into out (65 bytes); out is "" in the (allocation) failure case. */
-void cg_sha256_hex(const void *data, size_t len, char out[65]);
-/* The same, returning 0 or CG_ENOMEM. */
-int cg_sha256_hex_r(const void *data, size_t len, char out[65]);
-
-/* A malloc'd copy of s with every invalid UTF-8 sequence replaced by U+FFFD; NULL on ENOMEM. */
-char *cg_utf8_sanitize(const char *s);
 
 #endif

@@ -1,0 +1,21 @@
+/* text.h: text helpers shared by mappers and the gateway: UTF-8 repair and cutting, SHA-256 hex, strdup0. */
+#ifndef CG_TEXT_H
+#define CG_TEXT_H
+
+#include <stddef.h>
+
+/* strdup that accepts NULL. */
+char *cg_strdup0(const char *s);
+
+/* Truncates s in place to at most max bytes without splitting a UTF-8 sequence, adding "…" when cut. */
+void cg_utf8_truncate(char *s, size_t max);
+
+/* Lower-case SHA-256 hex of data into out (65 bytes); out is "" in the (allocation) failure case. */
+void cg_sha256_hex(const void *data, size_t len, char out[65]);
+/* The same, returning 0 or CG_ENOMEM. */
+int cg_sha256_hex_r(const void *data, size_t len, char out[65]);
+
+/* A malloc'd copy of s with every invalid UTF-8 sequence replaced by U+FFFD; NULL on ENOMEM. */
+char *cg_utf8_sanitize(const char *s);
+
+#endif
