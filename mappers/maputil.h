@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
-#include "alertmanager.h" /* cg_am_add_link, cg_am_links_md */
+#include "amshape.h" /* cg_am_add_link, cg_am_links_md */
 #include "event.h"
 #include "sbuf.h"
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
-#include "alertmanager.h"
+#include "amshape.h"
 
 /* Non-empty string member of o, or NULL (also for a placeholder left unexpanded: "{EVENT.ID}", "{{rule.id}}"). */
 const char *cg_src_str(const cJSON *o, const char *key);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alertmanager.h"
+#include "amshape.h"
 #include "err.h"
 #include "mdsafe.h"
 #include "srcutil.h"

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alertmanager.h"
+#include "amshape.h"
 #include "err.h"
 #include "mdsafe.h"
 #include "srcutil.h"

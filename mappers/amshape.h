@@ -1,6 +1,6 @@
-/* alertmanager.h: the Alertmanager webhook shape, shared by the alertmanager and grafana mappers. */
-#ifndef CG_ALERTMANAGER_H
-#define CG_ALERTMANAGER_H
+/* amshape.h: the Alertmanager webhook shape, shared by the alertmanager and grafana mappers. */
+#ifndef CG_AMSHAPE_H
+#define CG_AMSHAPE_H
 
 #include <stddef.h>
 #include <cjson/cJSON.h>

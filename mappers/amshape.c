@@ -1,0 +1,734 @@
+/* amshape.c: the Alertmanager webhook shape (alerts[] plus group fields) to events, one per alert or one per notification. */
+#include "amshape.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "builder.h"
+#include "err.h"
+#include "mdsafe.h"
+
+/* ---- small string builder ---- */
+
+/* ---- JSON helpers ---- */
+
+int cg_am_is_http(const char *url)
+{
+	return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
+}
+
+int cg_am_add_link(cJSON *links, const char *name, const char *url)
+{
+	if (!url || !*url)
+		return 0;
+	/* Links end up clickable in the case; anything but http(s) (javascript:, data:) is not worth the risk. */
+	if (!cg_am_is_http(url))
+		return 0;
+	if (cJSON_GetObjectItemCaseSensitive(links, name))
+		return 0;
+	return cJSON_AddStringToObject(links, name, url) ? 0 : CG_ENOMEM;
+}
+
+static const char *link_label(const char *name)
+{
+	static const char *const names[][2] = {
+		{"generator", "Source"}, {"runbook", "Runbook"}, {"dashboard", "Dashboard"},
+		{"panel", "Panel"},      {"silence", "Silence"}, {"image", "Image"},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(names[i][0], name) == 0)
+			return names[i][1];
+	return name;
+}
+
+void cg_am_links_md(struct cg_sbuf *b, const cJSON *links)
+{
+	const cJSON *it;
+	int first = 1;
+	cJSON_ArrayForEach(it, links)
+	{
+		if (!cJSON_IsString(it))
+			continue;
+		cg_sbuf_add(b, first ? "**Links:** " : " · ");
+		cg_md_link(b, link_label(it->string), it->valuestring);
+		first = 0;
+	}
+	if (!first)
+		cg_sbuf_add(b, "\n");
+}
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+/* Non-empty string member or NULL. */
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = get(o, key);
+	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+static int dup_into(char **dst, const char *s)
+{
+	*dst = cg_strdup0(s);
+	return s && !*dst ? CG_ENOMEM : 0;
+}
+
+static int cmp_member(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	return strcmp(x->string, y->string);
+}
+
+/* The string members of obj sorted by name (malloc'd, may be NULL when *n is 0). */
+static int sorted_strings(const cJSON *obj, const cJSON ***out, size_t *n)
+{
+	size_t cnt = 0, i = 0;
+	const cJSON *it;
+	*out = NULL;
+	*n = 0;
+	cJSON_ArrayForEach(it, obj)
+		cnt += cJSON_IsString(it) ? 1 : 0;
+	if (!cnt)
+		return 0;
+	const cJSON **v = malloc(cnt * sizeof(*v));
+	if (!v)
+		return CG_ENOMEM;
+	cJSON_ArrayForEach(it, obj)
+		if (cJSON_IsString(it))
+			v[i++] = it;
+	qsort(v, cnt, sizeof(*v), cmp_member);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/*
+ * The key used when an alert has no fingerprint. Alertmanager's fingerprint is FNV-64a over the
+ * label pairs sorted by name, each name and value followed by a 0xff byte; we hash the same byte
+ * string with SHA-256, so the key depends on the label set only, as Alertmanager's does.
+ */
+static int label_hash(const cJSON *labels, const char *prefix, char hex[65])
+{
+	const cJSON **v = NULL;
+	size_t n = 0;
+	struct cg_sbuf b = {0};
+	int rc = sorted_strings(labels, &v, &n);
+	if (rc)
+		return rc;
+	cg_sbuf_add(&b, prefix);
+	for (size_t i = 0; i < n; i++) {
+		cg_sbuf_add(&b, v[i]->string);
+		cg_sbuf_addn(&b, "\xff", 1);
+		cg_sbuf_add(&b, v[i]->valuestring);
+		cg_sbuf_addn(&b, "\xff", 1);
+	}
+	free(v);
+	size_t len = b.len;
+	char *text = cg_sbuf_take(&b);
+	if (!text)
+		return CG_ENOMEM;
+	cg_sha256_hex(text, len, hex);
+	free(text);
+	return 0;
+}
+
+/*
+ * A "new silence" link prefilled with the label matchers. Alertmanager's UI takes
+ * /#/silences/new?filter={a="b", c="d"}; Grafana's takes
+ * /alerting/silence/new?alertmanager=grafana&matcher=a%3Db&matcher=... (as its own silenceURL).
+ */
+static int silence_link(cJSON *links, const char *external_url, const cJSON *labels, int grafana)
+{
+	const cJSON **v = NULL;
+	size_t n = 0;
+	if (!external_url || get(links, "silence"))
+		return 0;
+	int rc = sorted_strings(labels, &v, &n);
+	if (rc || !n)
+		return rc;
+	struct cg_sbuf b = {0}, f = {0};
+	size_t ulen = strlen(external_url);
+	while (ulen && external_url[ulen - 1] == '/')
+		ulen--;
+	cg_sbuf_addn(&b, external_url, ulen);
+	if (grafana) {
+		cg_sbuf_add(&b, "/alerting/silence/new?alertmanager=grafana");
+		for (size_t i = 0; i < n; i++) {
+			cg_sbuf_add(&b, "&matcher=");
+			cg_sbuf_pct_encode(&b, v[i]->string);
+			cg_sbuf_add(&b, "%3D");
+			cg_sbuf_pct_encode(&b, v[i]->valuestring);
+		}
+	} else {
+		cg_sbuf_add(&f, "{");
+		for (size_t i = 0; i < n; i++) {
+			cg_sbuf_addf(&f, "%s%s=\"", i ? ", " : "", v[i]->string);
+			for (const char *p = v[i]->valuestring; *p; p++) {
+				if (*p == '"' || *p == '\\')
+					cg_sbuf_addn(&f, "\\", 1);
+				if (*p == '\n')
+					cg_sbuf_add(&f, "\\n");
+				else
+					cg_sbuf_addn(&f, p, 1);
+			}
+			cg_sbuf_add(&f, "\"");
+		}
+		cg_sbuf_add(&f, "}");
+		cg_sbuf_add(&b, "/#/silences/new?filter=");
+		if (!f.oom)
+			cg_sbuf_pct_encode(&b, f.p);
+	}
+	free(v);
+	int oom = f.oom;
+	free(cg_sbuf_take(&f));
+	char *url = cg_sbuf_take(&b);
+	if (!url || oom) {
+		free(url);
+		return CG_ENOMEM;
+	}
+	rc = cg_am_add_link(links, "silence", url);
+	free(url);
+	return rc;
+}
+
+static int is_resolved(const char *s)
+{
+	return s && strcasecmp(s, "resolved") == 0;
+}
+
+/* Go's zero time.Time: what Alertmanager sends as endsAt of a firing alert. */
+static const char *real_time(const char *s)
+{
+	return s && strncmp(s, "0001-01-01", 10) != 0 ? s : NULL;
+}
+
+/* critical > high/error > warning > low > info > (unknown word) > none > (no severity). */
+static int sev_rank(const char *s)
+{
+	static const struct {
+		const char *w;
+		int r;
+	} t[] = {
+		{"critical", 8}, {"crit", 8},     {"fatal", 8},  {"emergency", 8},     {"high", 7},
+		{"error", 7},    {"major", 7},    {"warning", 6}, {"warn", 6},         {"medium", 6},
+		{"low", 5},      {"minor", 5},    {"info", 4},   {"informational", 4}, {"none", 1},
+	};
+	if (!s || !*s)
+		return 0;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcasecmp(s, t[i].w) == 0)
+			return t[i].r;
+	return 2;
+}
+
+/* "<alertname>: <summary or instance>", with fallbacks down to "<product> alert <key>". */
+static char *alert_title(const cJSON *labels, const cJSON *annotations, const char *product, const char *key)
+{
+	const char *name = str(labels, "alertname");
+	const char *detail = str(annotations, "summary");
+	struct cg_sbuf b = {0};
+	if (!detail)
+		detail = str(labels, "instance");
+	if (name && detail && strcmp(name, detail) != 0)
+		cg_sbuf_addf(&b, "%s: %s", name, detail);
+	else if (name || detail)
+		cg_sbuf_add(&b, name ? name : detail);
+	else
+		cg_sbuf_addf(&b, "%s alert %s", product, key ? key : "");
+	return cg_sbuf_take(&b);
+}
+
+/* Grafana's evaluated values: valueString, else the `values` map as "B=44.2, C=1". */
+static void value_md(struct cg_sbuf *b, const cJSON *alert)
+{
+	const char *vs = str(alert, "valueString");
+	if (vs) {
+		cg_md_put(b, vs, CG_MD_TEXT);
+		return;
+	}
+	const cJSON *it;
+	int first = 1;
+	cJSON_ArrayForEach(it, get(alert, "values"))
+	{
+		if (!cJSON_IsNumber(it))
+			continue;
+		cg_md_addf(b, "%s%s=%.10g", first ? "" : ", ", it->string, it->valuedouble);
+		first = 0;
+	}
+}
+
+static int has_value(const cJSON *alert)
+{
+	if (str(alert, "valueString"))
+		return 1;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, get(alert, "values"))
+		if (cJSON_IsNumber(it))
+			return 1;
+	return 0;
+}
+
+static void pairs_md(struct cg_sbuf *b, const cJSON *obj, const cJSON *skip_same)
+{
+	const cJSON **v = NULL;
+	size_t n = 0;
+	int first = 1;
+	if (sorted_strings(obj, &v, &n)) {
+		b->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *common = skip_same ? cg_json_str(skip_same, v[i]->string) : NULL;
+		if (common && strcmp(common, v[i]->valuestring) == 0)
+			continue;
+		cg_md_addf(b, "%s%s=%s", first ? "" : ", ", v[i]->string, v[i]->valuestring);
+		first = 0;
+	}
+	free(v);
+}
+
+static int alert_links(cJSON *links, const cJSON *alert, const cJSON *labels, const cJSON *ann,
+		       const char *external_url, int grafana)
+{
+	int rc = cg_am_add_link(links, "generator", str(alert, "generatorURL"));
+	rc = rc ? rc : cg_am_add_link(links, "runbook", str(ann, "runbook_url"));
+	if (grafana) {
+		rc = rc ? rc : cg_am_add_link(links, "dashboard", str(alert, "dashboardURL"));
+		rc = rc ? rc : cg_am_add_link(links, "panel", str(alert, "panelURL"));
+		rc = rc ? rc : cg_am_add_link(links, "silence", str(alert, "silenceURL"));
+		rc = rc ? rc : cg_am_add_link(links, "image", str(alert, "imageURL"));
+	}
+	rc = rc ? rc : cg_am_add_link(links, "dashboard", str(ann, "dashboard_url"));
+	rc = rc ? rc : cg_am_add_link(links, "dashboard", str(ann, "grafana_url"));
+	rc = rc ? rc : cg_am_add_link(links, "dashboard", str(ann, "dashboard"));
+	rc = rc ? rc : silence_link(links, external_url, labels, grafana);
+	return rc;
+}
+
+static char *alert_description(const struct cg_event *e, const cJSON *alert, int grafana)
+{
+	struct cg_sbuf b = {0};
+	const char *summary = str(e->annotations, "summary");
+	const char *desc = str(e->annotations, "description");
+	if (summary)
+		cg_md_addf(&b, "**Summary:** %s\n\n", summary);
+	if (desc)
+		cg_md_addf(&b, "%s\n\n", desc);
+	if (grafana && has_value(alert)) {
+		cg_sbuf_add(&b, "**Value:** ");
+		value_md(&b, alert);
+		cg_sbuf_add(&b, "\n\n");
+	}
+	const cJSON **v = NULL;
+	size_t n = 0;
+	if (sorted_strings(e->labels, &v, &n))
+		b.oom = 1;
+	if (n)
+		cg_sbuf_add(&b, "**Labels:**\n");
+	for (size_t i = 0; i < n; i++)
+		cg_md_addf(&b, "- %s: %s\n", v[i]->string, v[i]->valuestring);
+	free(v);
+	if (n)
+		cg_sbuf_add(&b, "\n");
+	/* Other annotations (summary, description and URLs are shown elsewhere). */
+	if (sorted_strings(e->annotations, &v, &n))
+		b.oom = 1;
+	int first = 1;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = v[i]->string;
+		/* "__x__" are Grafana's internal annotations (__dashboardUid__, __value_string__). */
+		if (strcmp(k, "summary") == 0 || strcmp(k, "description") == 0 || strcmp(k, "runbook_url") == 0 ||
+		    strcmp(k, "dashboard_url") == 0 || strcmp(k, "grafana_url") == 0 || strncmp(k, "__", 2) == 0)
+			continue;
+		if (first)
+			cg_sbuf_add(&b, "**Annotations:**\n");
+		cg_md_addf(&b, "- %s: %s\n", k, v[i]->valuestring);
+		first = 0;
+	}
+	free(v);
+	if (!first)
+		cg_sbuf_add(&b, "\n");
+	if (e->starts_at)
+		cg_md_addf(&b, "**Started:** %s\n\n", e->starts_at);
+	if (e->ends_at && e->status == CG_STATUS_RESOLVED)
+		cg_md_addf(&b, "**Ended:** %s\n\n", e->ends_at);
+	cg_am_links_md(&b, e->links);
+	return cg_sbuf_take(&b);
+}
+
+struct mapctx {
+	const cJSON *payload;
+	const struct cg_am_flavor *fl;
+	const char *external_url;
+};
+
+static int alert_event(const struct mapctx *c, const cJSON *alert, struct cg_event_list *out)
+{
+	struct cg_event *e = cg_event_list_push(out);
+	if (!e)
+		return CG_ENOMEM;
+	e->status = is_resolved(str(alert, "status")) ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
+	e->labels = cg_am_string_object(get(alert, "labels"));
+	e->annotations = cg_am_string_object(get(alert, "annotations"));
+	e->links = cJSON_CreateObject();
+	if (!e->labels || !e->annotations || !e->links)
+		return CG_ENOMEM;
+	char hex[65];
+	const char *key = str(alert, "fingerprint");
+	int rc = 0;
+	if (!key) {
+		rc = label_hash(e->labels, "", hex);
+		key = hex;
+	}
+	rc = rc ? rc : dup_into(&e->dedup_key, key);
+	rc = rc ? rc : dup_into(&e->severity, str(e->labels, "severity"));
+	rc = rc ? rc : dup_into(&e->starts_at, real_time(str(alert, "startsAt")));
+	rc = rc ? rc : dup_into(&e->ends_at, real_time(str(alert, "endsAt")));
+	rc = rc ? rc : alert_links(e->links, alert, e->labels, e->annotations, c->external_url, c->fl->grafana);
+	if (rc)
+		return rc;
+	e->title = alert_title(e->labels, e->annotations, c->fl->product, e->dedup_key);
+	e->description = alert_description(e, alert, c->fl->grafana);
+	if (!e->title || !e->description)
+		return CG_ENOMEM;
+	/* ctx.payload: the payload minus `alerts` (all of them in every event would cost n²). */
+	return cg_event_build_ctx_view(e, alert, c->payload, "alerts");
+}
+
+/* The value of a string field when every alert carries the same non-empty one, else NULL. */
+static const char *common_field(const cJSON *alerts, const char *key)
+{
+	const char *val = NULL;
+	const cJSON *a;
+	cJSON_ArrayForEach(a, alerts)
+	{
+		const char *s = str(a, key);
+		if (!s || (val && strcmp(val, s) != 0))
+			return NULL;
+		val = s;
+	}
+	return val;
+}
+
+static char *group_title(const struct mapctx *c)
+{
+	const cJSON *common = get(c->payload, "commonLabels");
+	const cJSON *group = get(c->payload, "groupLabels");
+	const char *name = str(common, "alertname");
+	struct cg_sbuf extras = {0}, b = {0};
+	const cJSON **v = NULL;
+	size_t n = 0;
+	if (!name)
+		name = str(group, "alertname");
+	if (!name) {
+		/* Senders that leave commonLabels out (custom templates): the alertname all alerts share. */
+		const cJSON *a;
+		cJSON_ArrayForEach(a, get(c->payload, "alerts"))
+		{
+			const char *s = str(get(a, "labels"), "alertname");
+			if (!s || (name && strcmp(name, s) != 0)) {
+				name = NULL;
+				break;
+			}
+			name = s;
+		}
+	}
+	if (sorted_strings(group, &v, &n))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i]->string, "alertname") == 0 || !v[i]->valuestring[0])
+			continue;
+		cg_sbuf_addf(&extras, "%s%s=%s", extras.len ? ", " : "", v[i]->string, v[i]->valuestring);
+	}
+	free(v);
+	if (name && extras.len)
+		cg_sbuf_addf(&b, "%s (%s)", name, extras.p);
+	else if (name || extras.len)
+		cg_sbuf_add(&b, name ? name : extras.p);
+	else if (str(get(c->payload, "commonAnnotations"), "summary"))
+		cg_sbuf_add(&b, str(get(c->payload, "commonAnnotations"), "summary"));
+	else if (str(c->payload, "receiver"))
+		cg_sbuf_addf(&b, "%s alert group for %s", c->fl->product, str(c->payload, "receiver"));
+	else
+		cg_sbuf_addf(&b, "%s alert group", c->fl->product);
+	int oom = extras.oom;
+	free(cg_sbuf_take(&extras));
+	char *t = cg_sbuf_take(&b);
+	if (oom) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static char *group_description(const struct mapctx *c, const struct cg_event *e, const cJSON *alerts,
+			       int nfiring, int nresolved, long truncated)
+{
+	struct cg_sbuf b = {0};
+	const cJSON *common_ann = get(c->payload, "commonAnnotations");
+	const cJSON *common = get(c->payload, "commonLabels");
+	int total = nfiring + nresolved;
+	cg_sbuf_addf(&b, "**%d alert%s: %d firing, %d resolved**", total, total == 1 ? "" : "s", nfiring, nresolved);
+	if (str(c->payload, "receiver"))
+		cg_md_addf(&b, " (receiver %s)", str(c->payload, "receiver"));
+	cg_sbuf_add(&b, "\n\n");
+	if (str(common_ann, "summary"))
+		cg_md_addf(&b, "**Summary:** %s\n\n", str(common_ann, "summary"));
+	if (str(common_ann, "description"))
+		cg_md_addf(&b, "%s\n\n", str(common_ann, "description"));
+	if (cJSON_GetArraySize(get(c->payload, "groupLabels")) > 0) {
+		cg_sbuf_add(&b, "**Group labels:** ");
+		pairs_md(&b, get(c->payload, "groupLabels"), NULL);
+		cg_sbuf_add(&b, "\n\n");
+	}
+	if (cJSON_GetArraySize(e->labels) > 0) {
+		cg_sbuf_add(&b, "**Common labels:** ");
+		pairs_md(&b, e->labels, NULL);
+		cg_sbuf_add(&b, "\n\n");
+	}
+	cg_sbuf_add(&b, "**Alerts:**\n");
+	const cJSON *a;
+	int listed = 0;
+	cJSON_ArrayForEach(a, alerts)
+	{
+		/* The builder cuts at CG_DESCRIPTION_MAX anyway; stopping here keeps huge groups cheap and says so. */
+		if (b.len > CG_DESCRIPTION_MAX) {
+			cg_sbuf_addf(&b, "- … and %d more alerts\n", total - listed);
+			break;
+		}
+		const cJSON *labels = get(a, "labels"), *ann = get(a, "annotations");
+		char *t = alert_title(labels, ann, c->fl->product, str(a, "fingerprint"));
+		if (!t) {
+			b.oom = 1;
+			break;
+		}
+		cg_md_addf(&b, "- **%s** %s", is_resolved(str(a, "status")) ? "RESOLVED" : "FIRING", t);
+		free(t);
+		size_t before = b.len;
+		cg_sbuf_add(&b, " — ");
+		size_t mark = b.len;
+		pairs_md(&b, labels, common);
+		if (b.len == mark && !b.oom) {
+			b.len = before; /* no labels of its own: drop the dash */
+			b.p[b.len] = '\0';
+		}
+		if (c->fl->grafana && has_value(a)) {
+			cg_sbuf_add(&b, " — value: ");
+			value_md(&b, a);
+		}
+		if (str(a, "generatorURL") && cg_am_is_http(str(a, "generatorURL"))) {
+			cg_sbuf_add(&b, " — ");
+			cg_md_link(&b, "source", str(a, "generatorURL"));
+		}
+		cg_sbuf_add(&b, "\n");
+		listed++;
+	}
+	if (truncated > 0)
+		cg_sbuf_addf(&b, "\n_%ld more alert%s truncated by %s_\n", truncated, truncated == 1 ? "" : "s",
+			     c->fl->product);
+	cg_sbuf_add(&b, "\n");
+	if (e->starts_at)
+		cg_md_addf(&b, "**Started:** %s\n\n", e->starts_at);
+	if (e->ends_at)
+		cg_md_addf(&b, "**Ended:** %s\n\n", e->ends_at);
+	cg_am_links_md(&b, e->links);
+	return cg_sbuf_take(&b);
+}
+
+/* The alerts of a group, one short line each, for the comments about it (kept well under the
+ * builder's summary limit). */
+static char *group_alert_list(const struct mapctx *c, const cJSON *alerts, long truncated)
+{
+	struct cg_sbuf b = {0};
+	const cJSON *a;
+	int total = cJSON_GetArraySize(alerts), listed = 0;
+	cJSON_ArrayForEach(a, alerts)
+	{
+		if (b.len > 1200) {
+			cg_sbuf_addf(&b, "- … and %d more alerts\n", total - listed);
+			break;
+		}
+		char *t = alert_title(get(a, "labels"), get(a, "annotations"), c->fl->product, str(a, "fingerprint"));
+		if (!t) {
+			b.oom = 1;
+			break;
+		}
+		cg_md_addf(&b, "- **%s** %.160s\n", is_resolved(str(a, "status")) ? "RESOLVED" : "FIRING", t);
+		free(t);
+		listed++;
+	}
+	if (truncated > 0)
+		cg_sbuf_addf(&b, "- %ld more alerts truncated by %s\n", truncated, c->fl->product);
+	return cg_sbuf_take(&b);
+}
+
+static int group_event(const struct mapctx *c, const cJSON *alerts, long truncated, struct cg_event_list *out)
+{
+	const cJSON *payload = c->payload, *a;
+	int nfiring = 0, nresolved = 0, best = -1;
+	const char *sev = NULL, *start = NULL, *end = NULL;
+	/* Severity from the firing alerts; a wholly resolved group keeps the one it fired with. */
+	for (int pass = 0; pass < 2 && !sev; pass++) {
+		cJSON_ArrayForEach(a, alerts)
+		{
+			int resolved = is_resolved(str(a, "status"));
+			if (pass == 0 && resolved)
+				nresolved++;
+			else if (pass == 0)
+				nfiring++;
+			if (pass == 0 && resolved)
+				continue;
+			const char *s = cg_json_str(get(a, "labels"), "severity");
+			if (s && sev_rank(s) > best) {
+				best = sev_rank(s);
+				sev = s;
+			}
+		}
+	}
+	/* RFC 3339 text as sent; Alertmanager sends UTC, so comparing text gives the earliest/latest. */
+	cJSON_ArrayForEach(a, alerts)
+	{
+		const char *s = real_time(str(a, "startsAt"));
+		const char *t = real_time(str(a, "endsAt"));
+		if (s && (!start || strcmp(s, start) < 0))
+			start = s;
+		if (t && (!end || strcmp(t, end) > 0))
+			end = t;
+	}
+
+	struct cg_event *e = cg_event_list_push(out);
+	if (!e)
+		return CG_ENOMEM;
+	const char *st = str(payload, "status");
+	if (st)
+		e->status = is_resolved(st) ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
+	else
+		e->status = nfiring == 0 ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
+	/* Grafana's deprecated `state` says "ok" once every alert of the group resolved. */
+	if (c->fl->grafana && cg_json_str(payload, "state") && strcasecmp(cg_json_str(payload, "state"), "ok") == 0)
+		e->status = CG_STATUS_RESOLVED;
+
+	e->labels = cg_am_string_object(get(payload, "commonLabels"));
+	e->annotations = cg_am_string_object(get(payload, "commonAnnotations"));
+	e->links = cJSON_CreateObject();
+	if (!e->labels || !e->annotations || !e->links)
+		return CG_ENOMEM;
+	char hex[65];
+	const char *key = str(payload, "groupKey");
+	int rc = 0;
+	if (!key) {
+		/* No groupKey: the receiver and the group labels are what Alertmanager builds it from. */
+		struct cg_sbuf pre = {0};
+		cg_sbuf_add(&pre, "group\xff");
+		cg_sbuf_add(&pre, str(payload, "receiver"));
+		cg_sbuf_addn(&pre, "\xff", 1);
+		char *p = cg_sbuf_take(&pre);
+		if (!p)
+			return CG_ENOMEM;
+		rc = label_hash(get(payload, "groupLabels"), p, hex);
+		free(p);
+		key = hex;
+	}
+	rc = rc ? rc : dup_into(&e->dedup_key, key);
+	rc = rc ? rc : dup_into(&e->severity, sev);
+	rc = rc ? rc : dup_into(&e->starts_at, start);
+	rc = rc ? rc : dup_into(&e->ends_at, e->status == CG_STATUS_RESOLVED ? end : NULL);
+	rc = rc ? rc : cg_am_add_link(e->links, "generator", common_field(alerts, "generatorURL"));
+	rc = rc ? rc : cg_am_add_link(e->links, "runbook", str(e->annotations, "runbook_url"));
+	if (c->fl->grafana) {
+		rc = rc ? rc : cg_am_add_link(e->links, "dashboard", common_field(alerts, "dashboardURL"));
+		rc = rc ? rc : cg_am_add_link(e->links, "panel", common_field(alerts, "panelURL"));
+		if (cJSON_GetArraySize(alerts) == 1)
+			rc = rc ? rc : cg_am_add_link(e->links, "silence", common_field(alerts, "silenceURL"));
+	}
+	rc = rc ? rc : cg_am_add_link(e->links, "dashboard", str(e->annotations, "dashboard_url"));
+	rc = rc ? rc : cg_am_add_link(e->links, "dashboard", str(e->annotations, "grafana_url"));
+	rc = rc ? rc : silence_link(e->links, c->external_url, e->labels, c->fl->grafana);
+	if (rc)
+		return rc;
+	e->title = group_title(c);
+	e->description = group_description(c, e, alerts, nfiring, nresolved, truncated);
+	e->comment_detail = group_alert_list(c, alerts, truncated);
+	if (!e->title || !e->description || !e->comment_detail)
+		return CG_ENOMEM;
+	rc = cg_event_build_ctx(e, payload, payload);
+	if (rc)
+		return rc;
+	if (!cJSON_AddNumberToObject(e->ctx, "firing_count", nfiring) ||
+	    !cJSON_AddNumberToObject(e->ctx, "resolved_count", nresolved))
+		return CG_ENOMEM;
+	return 0;
+}
+
+static int validate(const cJSON *alerts, char *err, size_t errlen)
+{
+	int i = 0;
+	const cJSON *a;
+	cJSON_ArrayForEach(a, alerts)
+	{
+		if (!cJSON_IsObject(a)) {
+			snprintf(err, errlen, "invalid field 'alerts[%d]': not an object", i);
+			return CG_EINVAL;
+		}
+		static const char *const objs[] = {"labels", "annotations"};
+		for (size_t k = 0; k < 2; k++) {
+			const cJSON *v = get(a, objs[k]);
+			if (v && !cJSON_IsNull(v) && !cJSON_IsObject(v)) {
+				snprintf(err, errlen, "invalid field 'alerts[%d].%s': not an object", i, objs[k]);
+				return CG_EINVAL;
+			}
+		}
+		const cJSON *st = get(a, "status");
+		if (st && !cJSON_IsNull(st) && !cJSON_IsString(st)) {
+			snprintf(err, errlen, "invalid field 'alerts[%d].status': not a string", i);
+			return CG_EINVAL;
+		}
+		i++;
+	}
+	return 0;
+}
+
+int cg_am_map(const cJSON *payload, const struct cg_map_opts *opts, const struct cg_am_flavor *fl,
+	      struct cg_event_list *out, char *err, size_t errlen)
+{
+	if (!cJSON_IsObject(payload)) {
+		snprintf(err, errlen, "payload must be a JSON object");
+		return CG_EINVAL;
+	}
+	const cJSON *alerts = get(payload, "alerts");
+	if (!cJSON_IsArray(alerts)) {
+		snprintf(err, errlen, alerts ? "invalid field 'alerts': not an array" : "missing field 'alerts'");
+		return CG_EINVAL;
+	}
+	int rc = validate(alerts, err, errlen);
+	if (rc)
+		return rc;
+	/* `version` ("4" for Alertmanager, "1" for Grafana) is not checked: the fields we read have not changed. */
+	long truncated = 0;
+	const cJSON *tr = get(payload, "truncatedAlerts");
+	if (cJSON_IsNumber(tr) && tr->valuedouble >= 1 && tr->valuedouble < 1e15)
+		truncated = (long)tr->valuedouble;
+	if (truncated > 0)
+		snprintf(out->note, sizeof(out->note), "%ld alert%s truncated by %s", truncated, truncated == 1 ? "" : "s",
+			 fl->product);
+	if (cJSON_GetArraySize(alerts) == 0) {
+		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "no alerts in notification");
+		return 0;
+	}
+	struct mapctx c = {.payload = payload, .fl = fl, .external_url = str(payload, "externalURL")};
+	if (opts && opts->group_by == CG_GROUP_GROUP)
+		return group_event(&c, alerts, truncated, out);
+	const cJSON *a;
+	cJSON_ArrayForEach(a, alerts)
+	{
+		rc = alert_event(&c, a, out);
+		if (rc)
+			break;
+	}
+	return rc;
+}
