@@ -9,56 +9,8 @@
 
 #include "builder.h"
 #include "err.h"
+#include "maputil.h"
 #include "mdsafe.h"
-
-/* ---- small string builder ---- */
-
-/* ---- JSON helpers ---- */
-
-int cg_am_is_http(const char *url)
-{
-	return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
-}
-
-int cg_am_add_link(cJSON *links, const char *name, const char *url)
-{
-	if (!url || !*url)
-		return 0;
-	/* Links end up clickable in the case; anything but http(s) (javascript:, data:) is not worth the risk. */
-	if (!cg_am_is_http(url))
-		return 0;
-	if (cJSON_GetObjectItemCaseSensitive(links, name))
-		return 0;
-	return cJSON_AddStringToObject(links, name, url) ? 0 : CG_ENOMEM;
-}
-
-static const char *link_label(const char *name)
-{
-	static const char *const names[][2] = {
-		{"generator", "Source"}, {"runbook", "Runbook"}, {"dashboard", "Dashboard"},
-		{"panel", "Panel"},      {"silence", "Silence"}, {"image", "Image"},
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(names[i][0], name) == 0)
-			return names[i][1];
-	return name;
-}
-
-void cg_am_links_md(struct cg_sbuf *b, const cJSON *links)
-{
-	const cJSON *it;
-	int first = 1;
-	cJSON_ArrayForEach(it, links)
-	{
-		if (!cJSON_IsString(it))
-			continue;
-		cg_sbuf_add(b, first ? "**Links:** " : " · ");
-		cg_md_link(b, link_label(it->string), it->valuestring);
-		first = 0;
-	}
-	if (!first)
-		cg_sbuf_add(b, "\n");
-}
 
 static const cJSON *get(const cJSON *o, const char *key)
 {

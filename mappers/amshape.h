@@ -30,12 +30,5 @@ static inline cJSON *cg_am_string_object(const cJSON *src)
 {
 	return cg_json_string_object(src);
 }
-/* 1 when url starts with http:// or https:// (case-insensitive): the only links casegate makes. */
-int cg_am_is_http(const char *url);
-/* Sets links[name] = url when url is a non-empty http(s) URL (other schemes are dropped). 0 or CG_ENOMEM. */
-int cg_am_add_link(cJSON *links, const char *name, const char *url);
-/* Appends the event's links as one Markdown line ("**Links:** [Source](...) · ..."), URLs escaped
- * (cg_md_link); nothing when empty. */
-void cg_am_links_md(struct cg_sbuf *b, const cJSON *links);
 
 #endif

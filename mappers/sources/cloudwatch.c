@@ -4,11 +4,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "amshape.h"
 #include "builder.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * Shapes accepted, first match wins:

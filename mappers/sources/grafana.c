@@ -5,6 +5,7 @@
 
 #include "amshape.h"
 #include "err.h"
+#include "maputil.h"
 #include "mdsafe.h"
 
 /*

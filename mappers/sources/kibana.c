@@ -5,10 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "amshape.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * Kibana's webhook connector has no body of its own: the rule action renders the Mustache

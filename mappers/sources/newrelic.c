@@ -4,10 +4,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "amshape.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * The workflow's default payload: {id (issueId), issueUrl, title, priority CRITICAL|HIGH|MEDIUM|LOW,

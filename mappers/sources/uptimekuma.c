@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "amshape.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * Uptime Kuma's webhook posts {heartbeat, monitor, msg}. heartbeat.status: 0 DOWN (fires),

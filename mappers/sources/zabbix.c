@@ -4,10 +4,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "amshape.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * The body is what conf/zabbix/casegate.js sends: the media type's parameters, each a macro
