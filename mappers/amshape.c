@@ -143,7 +143,7 @@ static int silence_link(cJSON *links, const char *external_url, const cJSON *lab
 		free(url);
 		return CG_ENOMEM;
 	}
-	rc = cg_am_add_link(links, "silence", url);
+	rc = cg_mu_link(links, "silence", url);
 	free(url);
 	return rc;
 }
@@ -247,17 +247,17 @@ static void pairs_md(struct cg_sbuf *b, const cJSON *obj, const cJSON *skip_same
 static int alert_links(cJSON *links, const cJSON *alert, const cJSON *labels, const cJSON *ann,
 		       const char *external_url, int grafana)
 {
-	int rc = cg_am_add_link(links, "generator", str(alert, "generatorURL"));
-	rc = rc ? rc : cg_am_add_link(links, "runbook", str(ann, "runbook_url"));
+	int rc = cg_mu_link(links, "generator", str(alert, "generatorURL"));
+	rc = rc ? rc : cg_mu_link(links, "runbook", str(ann, "runbook_url"));
 	if (grafana) {
-		rc = rc ? rc : cg_am_add_link(links, "dashboard", str(alert, "dashboardURL"));
-		rc = rc ? rc : cg_am_add_link(links, "panel", str(alert, "panelURL"));
-		rc = rc ? rc : cg_am_add_link(links, "silence", str(alert, "silenceURL"));
-		rc = rc ? rc : cg_am_add_link(links, "image", str(alert, "imageURL"));
+		rc = rc ? rc : cg_mu_link(links, "dashboard", str(alert, "dashboardURL"));
+		rc = rc ? rc : cg_mu_link(links, "panel", str(alert, "panelURL"));
+		rc = rc ? rc : cg_mu_link(links, "silence", str(alert, "silenceURL"));
+		rc = rc ? rc : cg_mu_link(links, "image", str(alert, "imageURL"));
 	}
-	rc = rc ? rc : cg_am_add_link(links, "dashboard", str(ann, "dashboard_url"));
-	rc = rc ? rc : cg_am_add_link(links, "dashboard", str(ann, "grafana_url"));
-	rc = rc ? rc : cg_am_add_link(links, "dashboard", str(ann, "dashboard"));
+	rc = rc ? rc : cg_mu_link(links, "dashboard", str(ann, "dashboard_url"));
+	rc = rc ? rc : cg_mu_link(links, "dashboard", str(ann, "grafana_url"));
+	rc = rc ? rc : cg_mu_link(links, "dashboard", str(ann, "dashboard"));
 	rc = rc ? rc : silence_link(links, external_url, labels, grafana);
 	return rc;
 }
@@ -309,7 +309,7 @@ static char *alert_description(const struct cg_event *e, const cJSON *alert, int
 		cg_md_addf(&b, "**Started:** %s\n\n", e->starts_at);
 	if (e->ends_at && e->status == CG_STATUS_RESOLVED)
 		cg_md_addf(&b, "**Ended:** %s\n\n", e->ends_at);
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	return cg_sbuf_take(&b);
 }
 
@@ -473,7 +473,7 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 			cg_sbuf_add(&b, " — value: ");
 			value_md(&b, a);
 		}
-		if (str(a, "generatorURL") && cg_am_is_http(str(a, "generatorURL"))) {
+		if (str(a, "generatorURL") && cg_mu_is_http(str(a, "generatorURL"))) {
 			cg_sbuf_add(&b, " — ");
 			cg_md_link(&b, "source", str(a, "generatorURL"));
 		}
@@ -488,7 +488,7 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 		cg_md_addf(&b, "**Started:** %s\n\n", e->starts_at);
 	if (e->ends_at)
 		cg_md_addf(&b, "**Ended:** %s\n\n", e->ends_at);
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	return cg_sbuf_take(&b);
 }
 
@@ -590,16 +590,16 @@ static int group_event(const struct mapctx *c, const cJSON *alerts, long truncat
 	rc = rc ? rc : dup_into(&e->severity, sev);
 	rc = rc ? rc : dup_into(&e->starts_at, start);
 	rc = rc ? rc : dup_into(&e->ends_at, e->status == CG_STATUS_RESOLVED ? end : NULL);
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", common_field(alerts, "generatorURL"));
-	rc = rc ? rc : cg_am_add_link(e->links, "runbook", str(e->annotations, "runbook_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", common_field(alerts, "generatorURL"));
+	rc = rc ? rc : cg_mu_link(e->links, "runbook", str(e->annotations, "runbook_url"));
 	if (c->fl->grafana) {
-		rc = rc ? rc : cg_am_add_link(e->links, "dashboard", common_field(alerts, "dashboardURL"));
-		rc = rc ? rc : cg_am_add_link(e->links, "panel", common_field(alerts, "panelURL"));
+		rc = rc ? rc : cg_mu_link(e->links, "dashboard", common_field(alerts, "dashboardURL"));
+		rc = rc ? rc : cg_mu_link(e->links, "panel", common_field(alerts, "panelURL"));
 		if (cJSON_GetArraySize(alerts) == 1)
-			rc = rc ? rc : cg_am_add_link(e->links, "silence", common_field(alerts, "silenceURL"));
+			rc = rc ? rc : cg_mu_link(e->links, "silence", common_field(alerts, "silenceURL"));
 	}
-	rc = rc ? rc : cg_am_add_link(e->links, "dashboard", str(e->annotations, "dashboard_url"));
-	rc = rc ? rc : cg_am_add_link(e->links, "dashboard", str(e->annotations, "grafana_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "dashboard", str(e->annotations, "dashboard_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "dashboard", str(e->annotations, "grafana_url"));
 	rc = rc ? rc : silence_link(e->links, c->external_url, e->labels, c->fl->grafana);
 	if (rc)
 		return rc;

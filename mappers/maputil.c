@@ -239,7 +239,7 @@ void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj)
 	free(v);
 }
 
-int cg_src_unexpanded(const char *s)
+int cg_mu_unexpanded(const char *s)
 {
 	if (!s)
 		return 0;
@@ -257,19 +257,19 @@ int cg_src_unexpanded(const char *s)
 	return 1;
 }
 
-const char *cg_src_str(const cJSON *o, const char *key)
+const char *cg_mu_filled(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!cJSON_IsString(v) || !v->valuestring[0] || cg_src_unexpanded(v->valuestring))
+	if (!cJSON_IsString(v) || !v->valuestring[0] || cg_mu_unexpanded(v->valuestring))
 		return NULL;
 	return v->valuestring;
 }
 
-const char *cg_src_id(const cJSON *o, const char *key, char *buf, size_t buflen)
+const char *cg_mu_filled_id(const cJSON *o, const char *key, char *buf, size_t buflen)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	if (cJSON_IsString(v))
-		return cg_src_str(o, key);
+		return cg_mu_filled(o, key);
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || fabs(v->valuedouble) >= 1e17 ||
 	    v->valuedouble != floor(v->valuedouble))
 		return NULL;
@@ -277,7 +277,7 @@ const char *cg_src_id(const cJSON *o, const char *key, char *buf, size_t buflen)
 	return buf;
 }
 
-int cg_src_ms_to_rfc3339(double ms, char *out, size_t outlen)
+int cg_mu_ms_text(double ms, char *out, size_t outlen)
 {
 	/* Years 1970..9999: anything else is not a timestamp a monitoring tool meant. */
 	if (!isfinite(ms) || ms < 0 || ms > 253402300799999.0)
@@ -295,7 +295,7 @@ int cg_src_ms_to_rfc3339(double ms, char *out, size_t outlen)
 	return 0;
 }
 
-int cg_src_join(struct cg_sbuf *b, const cJSON *arr, const char *sep)
+int cg_mu_join(struct cg_sbuf *b, const cJSON *arr, const char *sep)
 {
 	int n = 0;
 	const cJSON *it;
@@ -312,7 +312,7 @@ int cg_src_join(struct cg_sbuf *b, const cJSON *arr, const char *sep)
 	return n;
 }
 
-char *cg_src_word(const char *s)
+char *cg_mu_word(const char *s)
 {
 	char *w = cg_strdup0(s);
 	for (char *p = w; p && *p; p++) {
@@ -324,14 +324,14 @@ char *cg_src_word(const char *s)
 	return w;
 }
 
-int cg_src_set(cJSON *obj, const char *key, const char *s)
+int cg_mu_set(cJSON *obj, const char *key, const char *s)
 {
 	if (!s || !*s || cJSON_GetObjectItemCaseSensitive(obj, key))
 		return 0;
 	return cJSON_AddStringToObject(obj, key, s) ? 0 : CG_ENOMEM;
 }
 
-int cg_src_ctx_put(cJSON *ctx, const char *key, const cJSON *val)
+int cg_mu_ctx_put(cJSON *ctx, const char *key, const cJSON *val)
 {
 	cJSON *d = cJSON_Duplicate(val, 1);
 	if (!d)
@@ -344,7 +344,7 @@ int cg_src_ctx_put(cJSON *ctx, const char *key, const cJSON *val)
 	return 0;
 }
 
-char *cg_src_first_line(const char *s, size_t max)
+char *cg_mu_first_line(const char *s, size_t max)
 {
 	if (!s)
 		return NULL;
@@ -360,17 +360,17 @@ char *cg_src_first_line(const char *s, size_t max)
 	return t;
 }
 
-int cg_am_is_http(const char *url)
+int cg_mu_is_http(const char *url)
 {
 	return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
 }
 
-int cg_am_add_link(cJSON *links, const char *name, const char *url)
+int cg_mu_link(cJSON *links, const char *name, const char *url)
 {
 	if (!url || !*url)
 		return 0;
 	/* Links end up clickable in the case; anything but http(s) (javascript:, data:) is not worth the risk. */
-	if (!cg_am_is_http(url))
+	if (!cg_mu_is_http(url))
 		return 0;
 	if (cJSON_GetObjectItemCaseSensitive(links, name))
 		return 0;
@@ -389,7 +389,7 @@ static const char *link_label(const char *name)
 	return name;
 }
 
-void cg_am_links_md(struct cg_sbuf *b, const cJSON *links)
+void cg_mu_links_md(struct cg_sbuf *b, const cJSON *links)
 {
 	const cJSON *it;
 	int first = 1;

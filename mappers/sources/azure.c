@@ -28,7 +28,7 @@ static int portal_link(cJSON *links, const char *name, const char *prefix, const
 	char *url = cg_sbuf_take(&b);
 	if (!url)
 		return CG_ENOMEM;
-	int rc = cg_am_add_link(links, name, url);
+	int rc = cg_mu_link(links, name, url);
 	free(url);
 	return rc;
 }
@@ -177,7 +177,7 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	cg_sbuf_add(&b, first ? "\n" : "\n\n");
 	conditions_md(&b, actx);
 	cg_mu_pairs_md(&b, "Custom properties", custom);
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);
 	if (!e->title || !e->description)
 		return CG_ENOMEM;

@@ -92,7 +92,7 @@ static char *description_severity(const char *desc)
 		char w[40];
 		memcpy(w, q, n);
 		w[n] = '\0';
-		return cg_src_word(w);
+		return cg_mu_word(w);
 	}
 	return cg_strdup0("alarm");
 }
@@ -122,7 +122,7 @@ static int dims_labels(cJSON *labels, const cJSON *dims)
 		const char *k = cJSON_IsString(d) ? d->string : stri(d, "name");
 		const char *v = cJSON_IsString(d) ? d->valuestring : stri(d, "value");
 		if (k && v)
-			rc = rc ? rc : cg_src_set(labels, k, v);
+			rc = rc ? rc : cg_mu_set(labels, k, v);
 	}
 	return rc;
 }
@@ -250,7 +250,7 @@ static int console_link(cJSON *links, const struct alarm *a)
 	char *url = cg_sbuf_take(&b);
 	if (!url)
 		return CG_ENOMEM;
-	int rc = cg_am_add_link(links, "console", url);
+	int rc = cg_mu_link(links, "console", url);
 	free(url);
 	return rc;
 }
@@ -303,21 +303,21 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 		return CG_ENOMEM;
 	if (resolved && a->time && !(e->ends_at = cg_strdup0(a->time)))
 		return CG_ENOMEM;
-	int rc = cg_src_set(e->labels, "alarm_name", a->name);
-	rc = rc ? rc : cg_src_set(e->labels, "aws_account", a->account);
-	rc = rc ? rc : cg_src_set(e->labels, "region", a->region_code ? a->region_code : a->region);
-	rc = rc ? rc : cg_src_set(e->labels, "namespace", stri(a->trigger, "Namespace"));
-	rc = rc ? rc : cg_src_set(e->labels, "metric_name", stri(a->trigger, "MetricName"));
+	int rc = cg_mu_set(e->labels, "alarm_name", a->name);
+	rc = rc ? rc : cg_mu_set(e->labels, "aws_account", a->account);
+	rc = rc ? rc : cg_mu_set(e->labels, "region", a->region_code ? a->region_code : a->region);
+	rc = rc ? rc : cg_mu_set(e->labels, "namespace", stri(a->trigger, "Namespace"));
+	rc = rc ? rc : cg_mu_set(e->labels, "metric_name", stri(a->trigger, "MetricName"));
 	rc = rc ? rc : dims_labels(e->labels, geti(a->trigger, "Dimensions"));
-	rc = rc ? rc : cg_src_set(e->annotations, "description", a->description);
-	rc = rc ? rc : cg_src_set(e->annotations, "reason", a->reason);
+	rc = rc ? rc : cg_mu_set(e->annotations, "description", a->description);
+	rc = rc ? rc : cg_mu_set(e->annotations, "reason", a->reason);
 	rc = rc ? rc : console_link(e->links, a);
 	if (rc)
 		return rc;
 
 	struct cg_sbuf b = {0};
 	const char *name = a->name ? a->name : key;
-	char *first = a->description ? cg_src_first_line(a->description, 160) : NULL;
+	char *first = a->description ? cg_mu_first_line(a->description, 160) : NULL;
 	if (first && *first && strcmp(first, name) != 0)
 		cg_sbuf_addf(&b, "%s: %s", name, first);
 	else
@@ -350,13 +350,13 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 	if (env && env->topic)
 		cg_md_addf(&b, "**SNS topic:** %s\n", env->topic);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);
 	if (!e->title || !e->description)
 		return CG_ENOMEM;
 	rc = cg_event_build_ctx(e, a->json, payload);
 	if (!rc && env && env->json)
-		rc = cg_src_ctx_put(e->ctx, "sns", env->json);
+		rc = cg_mu_ctx_put(e->ctx, "sns", env->json);
 	if (!rc && !cJSON_AddStringToObject(e->ctx, "state", a->state))
 		rc = CG_ENOMEM;
 	return rc;
@@ -367,14 +367,14 @@ static void alarm_from_sns(struct alarm *a, const cJSON *m)
 	memset(a, 0, sizeof(*a));
 	a->json = m;
 	a->name = cg_json_str(m, "AlarmName");
-	a->description = cg_src_str(m, "AlarmDescription");
-	a->account = cg_src_str(m, "AWSAccountId");
-	a->region = cg_src_str(m, "Region");
-	a->arn = cg_src_str(m, "AlarmArn");
-	a->state = cg_src_str(m, "NewStateValue");
-	a->old_state = cg_src_str(m, "OldStateValue");
-	a->reason = cg_src_str(m, "NewStateReason");
-	a->time = cg_src_str(m, "StateChangeTime");
+	a->description = cg_mu_filled(m, "AlarmDescription");
+	a->account = cg_mu_filled(m, "AWSAccountId");
+	a->region = cg_mu_filled(m, "Region");
+	a->arn = cg_mu_filled(m, "AlarmArn");
+	a->state = cg_mu_filled(m, "NewStateValue");
+	a->old_state = cg_mu_filled(m, "OldStateValue");
+	a->reason = cg_mu_filled(m, "NewStateReason");
+	a->time = cg_mu_filled(m, "StateChangeTime");
 	a->trigger = cJSON_IsObject(get(m, "Trigger")) ? get(m, "Trigger") : NULL;
 	if (a->name && !*a->name)
 		a->name = NULL;
@@ -394,11 +394,11 @@ static void alarm_from_eventbridge(struct alarm *a, const cJSON *ev)
 	const cJSON *d = get(ev, "detail");
 	memset(a, 0, sizeof(*a));
 	a->json = d;
-	a->name = cg_src_str(d, "alarmName");
+	a->name = cg_mu_filled(d, "alarmName");
 	a->trigger = cJSON_IsObject(get(d, "configuration")) ? get(d, "configuration") : NULL;
-	a->description = cg_src_str(a->trigger, "description");
-	a->account = cg_src_str(ev, "account");
-	a->region = cg_src_str(ev, "region");
+	a->description = cg_mu_filled(a->trigger, "description");
+	a->account = cg_mu_filled(ev, "account");
+	a->region = cg_mu_filled(ev, "region");
 	a->arn = cg_json_str(ev, "resources.0");
 	if (a->arn && !*a->arn)
 		a->arn = NULL;
@@ -440,7 +440,7 @@ static int other_event(const struct envelope *env, const char *message, const cJ
 	if (env->subject)
 		e->title = cg_strdup0(env->subject);
 	else
-		e->title = cg_src_first_line(message, 200);
+		e->title = cg_mu_first_line(message, 200);
 	if (e->title && !*e->title) {
 		free(e->title);
 		e->title = cg_strdup0("SNS notification");
@@ -462,17 +462,17 @@ static int other_event(const struct envelope *env, const char *message, const cJ
 	e->description = cg_sbuf_take(&b);
 	if (!e->dedup_key || !e->title || !e->description)
 		return CG_ENOMEM;
-	int rc = cg_src_set(e->labels, "sns_topic", env->topic);
-	rc = rc ? rc : cg_src_set(e->annotations, "subject", env->subject);
+	int rc = cg_mu_set(e->labels, "sns_topic", env->topic);
+	rc = rc ? rc : cg_mu_set(e->annotations, "subject", env->subject);
 	if (rc)
 		return rc;
 	if (env->timestamp && !(e->starts_at = cg_strdup0(env->timestamp)))
 		return CG_ENOMEM;
 	rc = cg_event_build_ctx(e, env->json, payload);
 	if (!rc && parsed)
-		rc = cg_src_ctx_put(e->ctx, "message", parsed);
+		rc = cg_mu_ctx_put(e->ctx, "message", parsed);
 	if (!rc)
-		rc = cg_src_ctx_put(e->ctx, "sns", env->json);
+		rc = cg_mu_ctx_put(e->ctx, "sns", env->json);
 	return rc;
 }
 
@@ -498,10 +498,10 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 	const char *type = cg_json_str(envj, "Type");
 	struct envelope env = {
 	    .json = envj,
-	    .message_id = cg_src_str(envj, "MessageId"),
-	    .topic = cg_src_str(envj, "TopicArn"),
-	    .subject = cg_src_str(envj, "Subject"),
-	    .timestamp = cg_src_str(envj, "Timestamp"),
+	    .message_id = cg_mu_filled(envj, "MessageId"),
+	    .topic = cg_mu_filled(envj, "TopicArn"),
+	    .subject = cg_mu_filled(envj, "Subject"),
+	    .timestamp = cg_mu_filled(envj, "Timestamp"),
 	};
 	if (!type) {
 		snprintf(err, errlen, "missing field 'Type' (SNS message)");
@@ -516,7 +516,7 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 			return rc;
 	}
 	if (strcmp(type, "SubscriptionConfirmation") == 0) {
-		const char *url = cg_src_str(envj, "SubscribeURL");
+		const char *url = cg_mu_filled(envj, "SubscribeURL");
 		if (!url) {
 			snprintf(err, errlen, "missing field 'SubscribeURL' (SNS SubscriptionConfirmation)");
 			return CG_EINVAL;

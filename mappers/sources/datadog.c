@@ -186,7 +186,7 @@ static int monitor_link(cJSON *links, const char *link, const char *alert_id)
 	char *url = cg_sbuf_take(&b);
 	if (!url)
 		return CG_ENOMEM;
-	int rc = cg_am_add_link(links, "monitor", url);
+	int rc = cg_mu_link(links, "monitor", url);
 	free(url);
 	return rc;
 }
@@ -279,7 +279,7 @@ static char *description_of(const struct dd_fields *f, const struct cg_event *e,
 	if (date)
 		cg_md_addf(&d, "**%s:** %s\n", e->status == CG_STATUS_RESOLVED ? "Recovered" : "Date", date);
 	cg_sbuf_add(&d, "\n");
-	cg_am_links_md(&d, e->links);
+	cg_mu_links_md(&d, e->links);
 	return cg_sbuf_take(&d);
 }
 
@@ -368,9 +368,9 @@ static int map_datadog(const cJSON *payload, const struct cg_map_opts *opts, str
 	rc = rc ? rc : cg_mu_tags_text(e->labels, NULL, scope);
 	rc = rc ? rc : cg_mu_tags(e->labels, tag_list, tags);
 	rc = rc ? rc : cg_mu_label(e->labels, "host", f->host);
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", f->link);
+	rc = rc ? rc : cg_mu_link(e->links, "generator", f->link);
 	rc = rc ? rc : monitor_link(e->links, f->link, f->alert_id);
-	rc = rc ? rc : cg_am_add_link(e->links, "image", f->snapshot);
+	rc = rc ? rc : cg_mu_link(e->links, "image", f->snapshot);
 	if (rc)
 		goto out;
 	e->description = description_of(f, e, scope, prio, date);

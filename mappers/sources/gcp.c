@@ -74,7 +74,7 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 	rc = rc ? rc : cg_mu_label(e->labels, "resource_type", cg_mu_str(inc, "resource.type"));
 	rc = rc ? rc : cg_mu_label(e->labels, "metric_type", cg_mu_str(inc, "metric.type"));
 	rc = rc ? rc : cg_mu_label(e->labels, "project", cg_mu_str(inc, "scoping_project_id"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(inc, "url"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(inc, "url"));
 	const cJSON *l;
 	int n = 0;
 	cJSON_ArrayForEach(l, cg_json_path(doc, "links"))
@@ -85,7 +85,7 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 		snprintf(name, sizeof(name), "%s", dn ? dn : "");
 		if (!dn)
 			snprintf(name, sizeof(name), "link%d", ++n);
-		rc = rc ? rc : cg_am_add_link(e->links, name, cg_mu_str(l, "url"));
+		rc = rc ? rc : cg_mu_link(e->links, name, cg_mu_str(l, "url"));
 	}
 	if (rc)
 		return rc;
@@ -129,7 +129,7 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 	if (e->ends_at)
 		cg_md_addf(&b, "**Ended:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);
 	if (!e->title || !e->description)
 		return CG_ENOMEM;

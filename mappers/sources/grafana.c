@@ -60,8 +60,8 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 	e->title = cg_strdup0(title && title[0] ? title : key);
 	if (!e->dedup_key || !e->title || (sev && !e->severity))
 		return CG_ENOMEM;
-	int rc = cg_am_add_link(e->links, "generator", cg_json_str(p, "ruleUrl"));
-	rc = rc ? rc : cg_am_add_link(e->links, "image", cg_json_str(p, "imageUrl"));
+	int rc = cg_mu_link(e->links, "generator", cg_json_str(p, "ruleUrl"));
+	rc = rc ? rc : cg_mu_link(e->links, "image", cg_json_str(p, "imageUrl"));
 	if (rc)
 		return rc;
 
@@ -84,7 +84,7 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 			cg_md_addf(&b, "- %s: %s\n", metric ? metric : "value", cJSON_IsString(v) ? v->valuestring : "null");
 	}
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);
 	if (!e->description)
 		return CG_ENOMEM;

@@ -117,9 +117,9 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 	rc = rc ? rc : cg_mu_label(e->labels, "priority", prio);
 	rc = rc ? rc : cg_mu_label(e->labels, "escalation_policy", cg_mu_str(inc, "escalation_policy.summary"));
 	rc = rc ? rc : cg_mu_label(e->labels, "teams", teams);
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(inc, "html_url"));
-	rc = rc ? rc : cg_am_add_link(e->links, "service", cg_mu_str(inc, "service.html_url"));
-	rc = rc ? rc : cg_am_add_link(e->links, "conference", cg_mu_str(inc, "conference_bridge.conference_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(inc, "html_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "service", cg_mu_str(inc, "service.html_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "conference", cg_mu_str(inc, "conference_bridge.conference_url"));
 	struct cg_sbuf b = {0};
 	if (!rc) {
 		const char *title = cg_mu_str(inc, "title");
@@ -156,7 +156,7 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 		if (assignees)
 			cg_md_addf(&b, "**Assignees:** %s\n", assignees);
 		cg_sbuf_add(&b, "\n");
-		cg_am_links_md(&b, e->links);
+		cg_mu_links_md(&b, e->links);
 		e->description = cg_sbuf_take(&b);
 		if (!e->title || !e->description)
 			rc = CG_ENOMEM;

@@ -105,7 +105,7 @@ static int map_metric_alert(const cJSON *payload, const cJSON *data, const char 
 	rc = rc ? rc : cg_mu_label(e->labels, "project", proj);
 	rc = rc ? rc : cg_mu_label(e->labels, "environment", cg_mu_str(rule, "environment"));
 	rc = rc ? rc : cg_mu_label(e->labels, "dataset", cg_mu_str(rule, "dataset"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(data, "web_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(data, "web_url"));
 	if (rc || !e->dedup_key || !e->title) {
 		free(proj);
 		return rc ? rc : CG_ENOMEM;
@@ -135,7 +135,7 @@ static int map_metric_alert(const cJSON *payload, const cJSON *data, const char 
 	if (e->ends_at)
 		cg_md_addf(&b, "**Closed:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	free(proj);
 	e->description = cg_sbuf_take(&b);
 	if (!e->description)
@@ -177,8 +177,8 @@ static int map_issue(const cJSON *payload, const cJSON *data, const char *action
 	rc = rc ? rc : cg_mu_label(e->labels, "project", project);
 	rc = rc ? rc : cg_mu_label(e->labels, "level", cg_mu_str(is, "level"));
 	rc = rc ? rc : cg_mu_label(e->labels, "platform", cg_mu_str(is, "platform"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(is, "permalink"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(is, "web_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(is, "permalink"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(is, "web_url"));
 	if (rc || !e->dedup_key || !e->title)
 		return rc ? rc : CG_ENOMEM;
 	const char *short_id = cg_mu_str(is, "shortId");
@@ -201,7 +201,7 @@ static int map_issue(const cJSON *payload, const cJSON *data, const char *action
 	if (cJSON_IsNumber(users))
 		cg_md_addf(&b, "**Users:** %.0f\n", users->valuedouble);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);
 	if (!e->description)
 		return CG_ENOMEM;
@@ -270,14 +270,14 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	rc = rc ? rc : cg_mu_label(e->labels, "environment", env);
 	rc = rc ? rc : cg_mu_label(e->labels, "release", cg_mu_str(ev, "release"));
 	rc = rc ? rc : cg_mu_label(e->labels, "platform", cg_mu_str(ev, "platform"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", web);
+	rc = rc ? rc : cg_mu_link(e->links, "generator", web);
 	/* The event page is .../issues/<id>/events/<event id>/; the issue page is what stays useful. */
 	const char *events = web ? strstr(web, "/events/") : NULL;
 	if (!rc && events && !legacy) {
 		struct cg_sbuf u = {0};
 		cg_sbuf_addn(&u, web, (size_t)(events - web) + 1);
 		char *url = cg_sbuf_take(&u);
-		rc = url ? cg_am_add_link(e->links, "issue", url) : CG_ENOMEM;
+		rc = url ? cg_mu_link(e->links, "issue", url) : CG_ENOMEM;
 		free(url);
 	}
 	if (rc || !e->dedup_key || !e->title) {
@@ -307,7 +307,7 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	if (env)
 		cg_md_addf(&b, "**Environment:** %s\n", env);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);
 	rc = e->description ? finish(e, root, payload, legacy ? "legacy_webhook" : "event_alert") : CG_ENOMEM;
 	if (!rc && !cJSON_AddItemToObject(e->ctx, "event_tags", tags))

@@ -47,7 +47,7 @@ static int tag_labels(cJSON *labels, struct cg_sbuf *md, const cJSON *tags)
 		if (!name || !*name)
 			continue;
 		cg_sbuf_addf(md, "%s%s%s%s", md->len ? ", " : "", name, value && *value ? ":" : "", value ? value : "");
-		rc = rc ? rc : cg_src_set(labels, name, value && *value ? value : "true");
+		rc = rc ? rc : cg_mu_set(labels, name, value && *value ? value : "true");
 	}
 	return rc;
 }
@@ -61,7 +61,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		return CG_EINVAL;
 	}
 	const cJSON *hb = get(p, "heartbeat"), *mon = get(p, "monitor");
-	const char *msg = cg_src_str(p, "msg");
+	const char *msg = cg_mu_filled(p, "msg");
 	if ((hb && !cJSON_IsNull(hb) && !cJSON_IsObject(hb)) || (mon && !cJSON_IsNull(mon) && !cJSON_IsObject(mon))) {
 		snprintf(err, errlen, "invalid field '%s': not an object",
 		         hb && !cJSON_IsObject(hb) && !cJSON_IsNull(hb) ? "heartbeat" : "monitor");
@@ -76,9 +76,9 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		return 0;
 	}
 	char idbuf[32];
-	const char *mid = cg_src_id(mon, "id", idbuf, sizeof(idbuf));
+	const char *mid = cg_mu_filled_id(mon, "id", idbuf, sizeof(idbuf));
 	if (!mid)
-		mid = cg_src_id(hb, "monitorID", idbuf, sizeof(idbuf));
+		mid = cg_mu_filled_id(hb, "monitorID", idbuf, sizeof(idbuf));
 	if (!mid) {
 		snprintf(err, errlen, "missing field 'monitor.id' (Uptime Kuma monitor)");
 		return CG_EINVAL;
@@ -104,14 +104,14 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		}
 		down = s == 0;
 	}
-	const char *name = cg_src_str(mon, "name");
-	const char *target = cg_src_str(mon, "url");
+	const char *name = cg_mu_filled(mon, "name");
+	const char *target = cg_mu_filled(mon, "url");
 	/* Kuma keeps its form default "https://" as the url of port, ping, DNS ... monitors. */
 	if (target && (strcmp(target, "https://") == 0 || strcmp(target, "http://") == 0))
 		target = NULL;
-	const char *hostname = cg_src_str(mon, "hostname");
-	const char *type = cg_src_str(mon, "type");
-	const char *hbmsg = cg_src_str(hb, "msg");
+	const char *hostname = cg_mu_filled(mon, "hostname");
+	const char *type = cg_mu_filled(mon, "type");
+	const char *hbmsg = cg_mu_filled(hb, "msg");
 
 	struct cg_event *e = cg_event_list_push(out);
 	if (!e)
@@ -127,8 +127,8 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	if (!e->dedup_key || !e->severity || !e->labels || !e->annotations || !e->links)
 		return CG_ENOMEM;
 	if (!notice) {
-		char *t = kuma_time(cg_src_str(hb, "time"));
-		if (cg_src_str(hb, "time") && !t)
+		char *t = kuma_time(cg_mu_filled(hb, "time"));
+		if (cg_mu_filled(hb, "time") && !t)
 			return CG_ENOMEM;
 		if (down)
 			e->starts_at = t;
@@ -136,13 +136,13 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 			e->ends_at = t;
 	}
 	struct cg_sbuf tagmd = {0};
-	int rc = cg_src_set(e->labels, "monitor", name);
-	rc = rc ? rc : cg_src_set(e->labels, "monitor_type", type);
-	rc = rc ? rc : cg_src_set(e->labels, "hostname", hostname);
+	int rc = cg_mu_set(e->labels, "monitor", name);
+	rc = rc ? rc : cg_mu_set(e->labels, "monitor_type", type);
+	rc = rc ? rc : cg_mu_set(e->labels, "hostname", hostname);
 	rc = rc ? rc : tag_labels(e->labels, &tagmd, get(mon, "tags"));
-	rc = rc ? rc : cg_src_set(e->annotations, "message", notice ? msg : hbmsg);
-	rc = rc ? rc : cg_src_set(e->annotations, "description", cg_src_str(mon, "description"));
-	rc = rc ? rc : cg_am_add_link(e->links, "target", target);
+	rc = rc ? rc : cg_mu_set(e->annotations, "message", notice ? msg : hbmsg);
+	rc = rc ? rc : cg_mu_set(e->annotations, "description", cg_mu_filled(mon, "description"));
+	rc = rc ? rc : cg_mu_link(e->links, "target", target);
 	char *tagtext = cg_sbuf_take(&tagmd);
 	if (rc || !tagtext) {
 		free(tagtext);
@@ -160,8 +160,8 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		cg_md_addf(&b, "%s\n\n", msg);
 	if (!notice)
 		cg_md_addf(&b, "**Status:** %s%s%s\n", down ? "DOWN" : "UP", hbmsg ? " — " : "", hbmsg ? hbmsg : "");
-	if (cg_src_str(mon, "description"))
-		cg_md_addf(&b, "%s\n\n", cg_src_str(mon, "description"));
+	if (cg_mu_filled(mon, "description"))
+		cg_md_addf(&b, "%s\n\n", cg_mu_filled(mon, "description"));
 	if (type || target || hostname) {
 		cg_md_addf(&b, "**Monitor:** %s", type ? type : "?");
 		if (target)
@@ -174,10 +174,10 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		}
 		cg_sbuf_add(&b, "\n");
 	}
-	const char *when = cg_src_str(hb, "localDateTime") ? cg_src_str(hb, "localDateTime") : cg_src_str(hb, "time");
+	const char *when = cg_mu_filled(hb, "localDateTime") ? cg_mu_filled(hb, "localDateTime") : cg_mu_filled(hb, "time");
 	if (when)
-		cg_md_addf(&b, "**Time:** %s%s%s\n", when, cg_src_str(hb, "timezone") ? " " : "",
-		             cg_src_str(hb, "timezone") ? cg_src_str(hb, "timezone") : "");
+		cg_md_addf(&b, "**Time:** %s%s%s\n", when, cg_mu_filled(hb, "timezone") ? " " : "",
+		             cg_mu_filled(hb, "timezone") ? cg_mu_filled(hb, "timezone") : "");
 	const cJSON *ping = get(hb, "ping");
 	if (cJSON_IsNumber(ping))
 		cg_md_addf(&b, "**Response time:** %.0f ms\n", ping->valuedouble);
@@ -185,7 +185,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
+	cg_mu_links_md(&b, e->links);
 	e->description = cg_sbuf_take(&b);
 	if (!e->title || !e->description)
 		return CG_ENOMEM;
