@@ -23,17 +23,23 @@ const char *cg_mu_str(const cJSON *o, const char *dotted)
 	return s && s[0] ? s : NULL;
 }
 
+/* The one rule for numeric ids (maputil.h says why): exact integers below 2^53 in magnitude. */
+static const char *number_id(const cJSON *v, char *buf, size_t buflen)
+{
+	if (!cJSON_IsNumber(v))
+		return NULL;
+	double d = v->valuedouble;
+	if (!(d > -CG_MU_ID_LIMIT && d < CG_MU_ID_LIMIT) || d != (double)(long long)d)
+		return NULL;
+	snprintf(buf, buflen, "%lld", (long long)d); /* -0 prints as 0 */
+	return buf;
+}
+
 const char *cg_mu_id(const cJSON *v, char *buf, size_t buflen)
 {
 	if (cJSON_IsString(v) && v->valuestring[0])
 		return v->valuestring;
-	/* Beyond 2^53 a double no longer holds every integer: such an "id" is not one we can print faithfully. */
-	if (cJSON_IsNumber(v) && v->valuedouble > -9007199254740992.0 && v->valuedouble < 9007199254740992.0 &&
-	    v->valuedouble == (double)(long long)v->valuedouble) {
-		snprintf(buf, buflen, "%lld", (long long)v->valuedouble);
-		return buf;
-	}
-	return NULL;
+	return number_id(v, buf, buflen);
 }
 
 const char *cg_mu_epoch_text(const cJSON *v, char out[40])
@@ -70,9 +76,7 @@ const char *cg_mu_epoch_text(const cJSON *v, char out[40])
 
 int cg_mu_label(cJSON *labels, const char *key, const char *value)
 {
-	if (!key || !*key || !value || !*value || cJSON_GetObjectItemCaseSensitive(labels, key))
-		return 0;
-	return cJSON_AddStringToObject(labels, key, value) ? 0 : CG_ENOMEM;
+	return key && *key ? cg_mu_set(labels, key, value) : 0;
 }
 
 int cg_mu_labels_from(cJSON *labels, const cJSON *src)
@@ -257,24 +261,18 @@ int cg_mu_unexpanded(const char *s)
 	return 1;
 }
 
-const char *cg_mu_filled(const cJSON *o, const char *key)
+const char *cg_mu_filled(const cJSON *o, const char *dotted)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!cJSON_IsString(v) || !v->valuestring[0] || cg_mu_unexpanded(v->valuestring))
-		return NULL;
-	return v->valuestring;
+	const char *s = cg_mu_str(o, dotted);
+	return s && !cg_mu_unexpanded(s) ? s : NULL;
 }
 
-const char *cg_mu_filled_id(const cJSON *o, const char *key, char *buf, size_t buflen)
+const char *cg_mu_filled_id(const cJSON *o, const char *dotted, char *buf, size_t buflen)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	const cJSON *v = cg_json_path(o, dotted);
 	if (cJSON_IsString(v))
-		return cg_mu_filled(o, key);
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || fabs(v->valuedouble) >= 1e17 ||
-	    v->valuedouble != floor(v->valuedouble))
-		return NULL;
-	snprintf(buf, buflen, "%.0f", v->valuedouble);
-	return buf;
+		return cg_mu_filled(o, dotted);
+	return number_id(v, buf, buflen);
 }
 
 int cg_mu_ms_text(double ms, char *out, size_t outlen)

@@ -9,16 +9,34 @@
 #include "event.h"
 #include "sbuf.h"
 
+/* ---- reading the payload ----------------------------------------------------------------------------
+ * Readers take a dotted path ("incident.resource.type", cg_json_path) and give NULL for anything
+ * absent, of another type or empty: a mapper tests one pointer. */
+
 /* Member of o (an object, or anything: NULL) by exact name. */
 const cJSON *cg_mu_get(const cJSON *o, const char *key);
 /* Non-empty string at a dotted path, or NULL. */
 const char *cg_mu_str(const cJSON *o, const char *dotted);
+/* 1 when s is a Zabbix/Mustache placeholder the sender left unexpanded ("{EVENT.ID}", "{{rule.id}}"). */
+int cg_mu_unexpanded(const char *s);
+/* cg_mu_str, and NULL for a placeholder left unexpanded too: for senders whose body is a template the
+ * user fills (Zabbix media type, Kibana connector, New Relic workflow, Uptime Kuma). */
+const char *cg_mu_filled(const cJSON *o, const char *dotted);
 
 /*
- * An id that senders give as a string or a number, as text into buf (size >= 32): a non-empty
- * string is returned as is, an integral number is printed; NULL otherwise.
+ * Ids. Senders give an id as a string or as a JSON number. A non-empty string is the id as given.
+ * A number is an id only when it is an exact integer below 2^53 in magnitude (printed in decimal
+ * into buf, size >= 32; -0 is "0"); a fraction, or anything from 2^53 up, is no id: NULL, as for
+ * an absent one. Why not keep the number's text instead: cJSON keeps the parsed double, not the
+ * digits the sender wrote, so by the time a mapper runs they are gone; and from 2^53 up a double
+ * no longer holds every integer, so two different ids (2^53 and 2^53 + 1) arrive as one double
+ * and would share one case. A sender with larger ids sends them as strings, which are used as is.
  */
+#define CG_MU_ID_LIMIT 9007199254740992.0 /* 2^53 */
+/* The id v holds, or NULL. */
 const char *cg_mu_id(const cJSON *v, char *buf, size_t buflen);
+/* The id at a dotted path; a string must also be filled (cg_mu_filled). */
+const char *cg_mu_filled_id(const cJSON *o, const char *dotted, char *buf, size_t buflen);
 
 /*
  * RFC 3339 UTC text for an epoch number in seconds, milliseconds, microseconds or nanoseconds
@@ -27,12 +45,22 @@ const char *cg_mu_id(const cJSON *v, char *buf, size_t buflen);
  * plausible time (missing, zero, negative, past year 9999).
  */
 const char *cg_mu_epoch_text(const cJSON *v, char out[40]);
+/* Milliseconds since the epoch to RFC 3339 UTC ("2024-04-22T06:16:30.228Z") in out (>= 32 bytes); 0 or CG_EINVAL. */
+int cg_mu_ms_text(double ms, char *out, size_t outlen);
 
-/* Sets labels[key] = value unless key is already there or either is empty. 0 or CG_ENOMEM. */
+/* ---- filling events --------------------------------------------------------------------------------- */
+
+/* Pushes an event with empty labels, annotations and links; NULL on ENOMEM. */
+struct cg_event *cg_mu_push(struct cg_event_list *out);
+/* e->field = strdup(s) (NULL stays NULL). 0 or CG_ENOMEM. */
+int cg_mu_dup(char **field, const char *s);
+
+/* Sets obj[key] = s (string) when s is non-empty and the key is not there yet; 0 or CG_ENOMEM. */
+int cg_mu_set(cJSON *obj, const char *key, const char *s);
+/* The same for a label whose key may come from the payload: an empty or NULL key is no label. */
 int cg_mu_label(cJSON *labels, const char *key, const char *value);
 /* Adds the string members of src to labels (first wins). 0 or CG_ENOMEM. */
 int cg_mu_labels_from(cJSON *labels, const cJSON *src);
-
 /*
  * Parses "key:value" tags into labels: a comma-separated string ("env:prod, team:db") or an
  * array of such strings. A key seen twice gets its values joined with ","; tags without a
@@ -43,43 +71,26 @@ int cg_mu_tags(cJSON *labels, cJSON *list, const cJSON *tags);
 /* The same for a comma-separated text (NULL: nothing). */
 int cg_mu_tags_text(cJSON *labels, cJSON *list, const char *text);
 
-
-/* Pushes an event with empty labels, annotations and links; NULL on ENOMEM. */
-struct cg_event *cg_mu_push(struct cg_event_list *out);
-/* e->field = strdup(s) (NULL stays NULL). 0 or CG_ENOMEM. */
-int cg_mu_dup(char **field, const char *s);
-
-/* "- key: value" lines for the string/number members of obj, sorted by key (nothing when none). */
-void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj);
-
-/* Non-empty string member of o, or NULL (also for a placeholder left unexpanded: "{EVENT.ID}", "{{rule.id}}"). */
-const char *cg_mu_filled(const cJSON *o, const char *key);
-/*
- * An id member as text: a non-empty string, or an integral number (printed without
- * exponent). buf receives the number form. NULL when absent, empty, or another type.
- */
-const char *cg_mu_filled_id(const cJSON *o, const char *key, char *buf, size_t buflen);
-/* 1 when s is a Zabbix/Mustache placeholder the sender left unexpanded ("{EVENT.ID}", "{{rule.id}}"). */
-int cg_mu_unexpanded(const char *s);
-/* Milliseconds since the epoch to RFC 3339 UTC ("2024-04-22T06:16:30.228Z") in out (>= 32 bytes); 0 or CG_EINVAL. */
-int cg_mu_ms_text(double ms, char *out, size_t outlen);
-/* The string items of an array joined with sep into b (non-strings skipped); returns how many were added. */
-int cg_mu_join(struct cg_sbuf *b, const cJSON *arr, const char *sep);
-/* A malloc'd lower-case copy with spaces turned into '_' ("Not classified" -> "not_classified"); NULL on ENOMEM. */
-char *cg_mu_word(const char *s);
-/* Sets obj[key] = s (string) when s is non-empty and the key is not there yet; 0 or CG_ENOMEM. */
-int cg_mu_set(cJSON *obj, const char *key, const char *s);
-/* Adds a duplicate of val as ctx[key] (replacing); 0 or CG_ENOMEM. */
-int cg_mu_ctx_put(cJSON *ctx, const char *key, const cJSON *val);
-/* The first line of s, at most max bytes (cut on a UTF-8 boundary), malloc'd; NULL on ENOMEM. */
-char *cg_mu_first_line(const char *s, size_t max);
-
 /* 1 when url starts with http:// or https:// (case-insensitive): the only links casegate makes. */
 int cg_mu_is_http(const char *url);
 /* Sets links[name] = url when url is a non-empty http(s) URL (other schemes are dropped). 0 or CG_ENOMEM. */
 int cg_mu_link(cJSON *links, const char *name, const char *url);
+
+/* Adds a duplicate of val as ctx[key] (replacing); 0 or CG_ENOMEM. */
+int cg_mu_ctx_put(cJSON *ctx, const char *key, const cJSON *val);
+
+/* ---- text ------------------------------------------------------------------------------------------- */
+
 /* Appends the event's links as one Markdown line ("**Links:** [Source](...) · ..."), URLs escaped
  * (cg_md_link); nothing when empty. */
 void cg_mu_links_md(struct cg_sbuf *b, const cJSON *links);
+/* "- key: value" lines for the string/number members of obj, sorted by key (nothing when none). */
+void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj);
+/* The string items of an array joined with sep into b (non-strings skipped); returns how many were added. */
+int cg_mu_join(struct cg_sbuf *b, const cJSON *arr, const char *sep);
+/* A malloc'd lower-case copy with spaces turned into '_' ("Not classified" -> "not_classified"); NULL on ENOMEM. */
+char *cg_mu_word(const char *s);
+/* The first line of s, at most max bytes (cut on a UTF-8 boundary), malloc'd; NULL on ENOMEM. */
+char *cg_mu_first_line(const char *s, size_t max);
 
 #endif

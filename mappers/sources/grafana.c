@@ -27,13 +27,11 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "legacy Grafana alert state '%s'", state);
 		return 0;
 	}
-	char key[128];
-	const cJSON *rule_id = cJSON_GetObjectItemCaseSensitive(p, "ruleId");
+	char key[128], idb[32];
+	const char *rule_id = cg_mu_id(cJSON_GetObjectItemCaseSensitive(p, "ruleId"), idb, sizeof(idb));
 	const char *name = cg_json_str(p, "ruleName");
-	if (cJSON_IsNumber(rule_id))
-		snprintf(key, sizeof(key), "rule-%.0f", rule_id->valuedouble);
-	else if (cJSON_IsString(rule_id) && rule_id->valuestring[0])
-		snprintf(key, sizeof(key), "rule-%s", rule_id->valuestring);
+	if (rule_id)
+		snprintf(key, sizeof(key), "rule-%s", rule_id);
 	else if (name && name[0])
 		snprintf(key, sizeof(key), "rule-name-%s", name);
 	else {
