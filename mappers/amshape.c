@@ -12,24 +12,6 @@
 #include "maputil.h"
 #include "mdsafe.h"
 
-static const cJSON *get(const cJSON *o, const char *key)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-/* Non-empty string member or NULL. */
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = get(o, key);
-	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
-static int dup_into(char **dst, const char *s)
-{
-	*dst = cg_strdup0(s);
-	return s && !*dst ? CG_ENOMEM : 0;
-}
-
 static int cmp_member(const void *a, const void *b)
 {
 	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
@@ -98,7 +80,7 @@ static int silence_link(cJSON *links, const char *external_url, const cJSON *lab
 {
 	const cJSON **v = NULL;
 	size_t n = 0;
-	if (!external_url || get(links, "silence"))
+	if (!external_url || cg_mu_get(links, "silence"))
 		return 0;
 	int rc = sorted_strings(labels, &v, &n);
 	if (rc || !n)
@@ -181,11 +163,11 @@ static int sev_rank(const char *s)
 /* "<alertname>: <summary or instance>", with fallbacks down to "<product> alert <key>". */
 static char *alert_title(const cJSON *labels, const cJSON *annotations, const char *product, const char *key)
 {
-	const char *name = str(labels, "alertname");
-	const char *detail = str(annotations, "summary");
+	const char *name = cg_mu_str(labels, "alertname");
+	const char *detail = cg_mu_str(annotations, "summary");
 	struct cg_sbuf b = {0};
 	if (!detail)
-		detail = str(labels, "instance");
+		detail = cg_mu_str(labels, "instance");
 	if (name && detail && strcmp(name, detail) != 0)
 		cg_sbuf_addf(&b, "%s: %s", name, detail);
 	else if (name || detail)
@@ -198,14 +180,14 @@ static char *alert_title(const cJSON *labels, const cJSON *annotations, const ch
 /* Grafana's evaluated values: valueString, else the `values` map as "B=44.2, C=1". */
 static void value_md(struct cg_sbuf *b, const cJSON *alert)
 {
-	const char *vs = str(alert, "valueString");
+	const char *vs = cg_mu_str(alert, "valueString");
 	if (vs) {
 		cg_md_put(b, vs, CG_MD_TEXT);
 		return;
 	}
 	const cJSON *it;
 	int first = 1;
-	cJSON_ArrayForEach(it, get(alert, "values"))
+	cJSON_ArrayForEach(it, cg_mu_get(alert, "values"))
 	{
 		if (!cJSON_IsNumber(it))
 			continue;
@@ -216,10 +198,10 @@ static void value_md(struct cg_sbuf *b, const cJSON *alert)
 
 static int has_value(const cJSON *alert)
 {
-	if (str(alert, "valueString"))
+	if (cg_mu_str(alert, "valueString"))
 		return 1;
 	const cJSON *it;
-	cJSON_ArrayForEach(it, get(alert, "values"))
+	cJSON_ArrayForEach(it, cg_mu_get(alert, "values"))
 		if (cJSON_IsNumber(it))
 			return 1;
 	return 0;
@@ -247,26 +229,26 @@ static void pairs_md(struct cg_sbuf *b, const cJSON *obj, const cJSON *skip_same
 static int alert_links(cJSON *links, const cJSON *alert, const cJSON *labels, const cJSON *ann,
 		       const char *external_url, int grafana)
 {
-	int rc = cg_mu_link(links, "generator", str(alert, "generatorURL"));
-	rc = rc ? rc : cg_mu_link(links, "runbook", str(ann, "runbook_url"));
+	int rc = cg_mu_link(links, "generator", cg_mu_str(alert, "generatorURL"));
+	rc = rc ? rc : cg_mu_link(links, "runbook", cg_mu_str(ann, "runbook_url"));
 	if (grafana) {
-		rc = rc ? rc : cg_mu_link(links, "dashboard", str(alert, "dashboardURL"));
-		rc = rc ? rc : cg_mu_link(links, "panel", str(alert, "panelURL"));
-		rc = rc ? rc : cg_mu_link(links, "silence", str(alert, "silenceURL"));
-		rc = rc ? rc : cg_mu_link(links, "image", str(alert, "imageURL"));
+		rc = rc ? rc : cg_mu_link(links, "dashboard", cg_mu_str(alert, "dashboardURL"));
+		rc = rc ? rc : cg_mu_link(links, "panel", cg_mu_str(alert, "panelURL"));
+		rc = rc ? rc : cg_mu_link(links, "silence", cg_mu_str(alert, "silenceURL"));
+		rc = rc ? rc : cg_mu_link(links, "image", cg_mu_str(alert, "imageURL"));
 	}
-	rc = rc ? rc : cg_mu_link(links, "dashboard", str(ann, "dashboard_url"));
-	rc = rc ? rc : cg_mu_link(links, "dashboard", str(ann, "grafana_url"));
-	rc = rc ? rc : cg_mu_link(links, "dashboard", str(ann, "dashboard"));
+	rc = rc ? rc : cg_mu_link(links, "dashboard", cg_mu_str(ann, "dashboard_url"));
+	rc = rc ? rc : cg_mu_link(links, "dashboard", cg_mu_str(ann, "grafana_url"));
+	rc = rc ? rc : cg_mu_link(links, "dashboard", cg_mu_str(ann, "dashboard"));
 	rc = rc ? rc : silence_link(links, external_url, labels, grafana);
 	return rc;
 }
 
-static char *alert_description(const struct cg_event *e, const cJSON *alert, int grafana)
+static int alert_description(struct cg_event *e, const cJSON *alert, int grafana)
 {
 	struct cg_sbuf b = {0};
-	const char *summary = str(e->annotations, "summary");
-	const char *desc = str(e->annotations, "description");
+	const char *summary = cg_mu_str(e->annotations, "summary");
+	const char *desc = cg_mu_str(e->annotations, "description");
 	if (summary)
 		cg_md_addf(&b, "**Summary:** %s\n\n", summary);
 	if (desc)
@@ -309,8 +291,7 @@ static char *alert_description(const struct cg_event *e, const cJSON *alert, int
 		cg_md_addf(&b, "**Started:** %s\n\n", e->starts_at);
 	if (e->ends_at && e->status == CG_STATUS_RESOLVED)
 		cg_md_addf(&b, "**Ended:** %s\n\n", e->ends_at);
-	cg_mu_links_md(&b, e->links);
-	return cg_sbuf_take(&b);
+	return cg_mu_describe(e, &b);
 }
 
 struct mapctx {
@@ -324,30 +305,29 @@ static int alert_event(const struct mapctx *c, const cJSON *alert, struct cg_eve
 	struct cg_event *e = cg_event_list_push(out);
 	if (!e)
 		return CG_ENOMEM;
-	e->status = is_resolved(str(alert, "status")) ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
-	e->labels = cg_am_string_object(get(alert, "labels"));
-	e->annotations = cg_am_string_object(get(alert, "annotations"));
+	e->status = is_resolved(cg_mu_str(alert, "status")) ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
+	e->labels = cg_json_string_object(cg_mu_get(alert, "labels"));
+	e->annotations = cg_json_string_object(cg_mu_get(alert, "annotations"));
 	e->links = cJSON_CreateObject();
 	if (!e->labels || !e->annotations || !e->links)
 		return CG_ENOMEM;
 	char hex[65];
-	const char *key = str(alert, "fingerprint");
+	const char *key = cg_mu_str(alert, "fingerprint");
 	int rc = 0;
 	if (!key) {
 		rc = label_hash(e->labels, "", hex);
 		key = hex;
 	}
-	rc = rc ? rc : dup_into(&e->dedup_key, key);
-	rc = rc ? rc : dup_into(&e->severity, str(e->labels, "severity"));
-	rc = rc ? rc : dup_into(&e->starts_at, real_time(str(alert, "startsAt")));
-	rc = rc ? rc : dup_into(&e->ends_at, real_time(str(alert, "endsAt")));
+	rc = rc ? rc : cg_mu_dup(&e->dedup_key, key);
+	rc = rc ? rc : cg_mu_dup(&e->severity, cg_mu_str(e->labels, "severity"));
+	rc = rc ? rc : cg_mu_dup(&e->starts_at, real_time(cg_mu_str(alert, "startsAt")));
+	rc = rc ? rc : cg_mu_dup(&e->ends_at, real_time(cg_mu_str(alert, "endsAt")));
 	rc = rc ? rc : alert_links(e->links, alert, e->labels, e->annotations, c->external_url, c->fl->grafana);
 	if (rc)
 		return rc;
 	e->title = alert_title(e->labels, e->annotations, c->fl->product, e->dedup_key);
-	e->description = alert_description(e, alert, c->fl->grafana);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
+	if ((rc = alert_description(e, alert, c->fl->grafana)))
+		return rc;
 	/* ctx.payload: the payload minus `alerts` (all of them in every event would cost n²). */
 	return cg_event_build_ctx_view(e, alert, c->payload, "alerts");
 }
@@ -359,7 +339,7 @@ static const char *common_field(const cJSON *alerts, const char *key)
 	const cJSON *a;
 	cJSON_ArrayForEach(a, alerts)
 	{
-		const char *s = str(a, key);
+		const char *s = cg_mu_str(a, key);
 		if (!s || (val && strcmp(val, s) != 0))
 			return NULL;
 		val = s;
@@ -369,20 +349,20 @@ static const char *common_field(const cJSON *alerts, const char *key)
 
 static char *group_title(const struct mapctx *c)
 {
-	const cJSON *common = get(c->payload, "commonLabels");
-	const cJSON *group = get(c->payload, "groupLabels");
-	const char *name = str(common, "alertname");
+	const cJSON *common = cg_mu_get(c->payload, "commonLabels");
+	const cJSON *group = cg_mu_get(c->payload, "groupLabels");
+	const char *name = cg_mu_str(common, "alertname");
 	struct cg_sbuf extras = {0}, b = {0};
 	const cJSON **v = NULL;
 	size_t n = 0;
 	if (!name)
-		name = str(group, "alertname");
+		name = cg_mu_str(group, "alertname");
 	if (!name) {
 		/* Senders that leave commonLabels out (custom templates): the alertname all alerts share. */
 		const cJSON *a;
-		cJSON_ArrayForEach(a, get(c->payload, "alerts"))
+		cJSON_ArrayForEach(a, cg_mu_get(c->payload, "alerts"))
 		{
-			const char *s = str(get(a, "labels"), "alertname");
+			const char *s = cg_mu_str(cg_mu_get(a, "labels"), "alertname");
 			if (!s || (name && strcmp(name, s) != 0)) {
 				name = NULL;
 				break;
@@ -402,10 +382,10 @@ static char *group_title(const struct mapctx *c)
 		cg_sbuf_addf(&b, "%s (%s)", name, extras.p);
 	else if (name || extras.len)
 		cg_sbuf_add(&b, name ? name : extras.p);
-	else if (str(get(c->payload, "commonAnnotations"), "summary"))
-		cg_sbuf_add(&b, str(get(c->payload, "commonAnnotations"), "summary"));
-	else if (str(c->payload, "receiver"))
-		cg_sbuf_addf(&b, "%s alert group for %s", c->fl->product, str(c->payload, "receiver"));
+	else if (cg_mu_str(cg_mu_get(c->payload, "commonAnnotations"), "summary"))
+		cg_sbuf_add(&b, cg_mu_str(cg_mu_get(c->payload, "commonAnnotations"), "summary"));
+	else if (cg_mu_str(c->payload, "receiver"))
+		cg_sbuf_addf(&b, "%s alert group for %s", c->fl->product, cg_mu_str(c->payload, "receiver"));
 	else
 		cg_sbuf_addf(&b, "%s alert group", c->fl->product);
 	int oom = extras.oom;
@@ -418,24 +398,24 @@ static char *group_title(const struct mapctx *c)
 	return t;
 }
 
-static char *group_description(const struct mapctx *c, const struct cg_event *e, const cJSON *alerts,
-			       int nfiring, int nresolved, long truncated)
+static int group_description(const struct mapctx *c, struct cg_event *e, const cJSON *alerts, int nfiring,
+			     int nresolved, long truncated)
 {
 	struct cg_sbuf b = {0};
-	const cJSON *common_ann = get(c->payload, "commonAnnotations");
-	const cJSON *common = get(c->payload, "commonLabels");
+	const cJSON *common_ann = cg_mu_get(c->payload, "commonAnnotations");
+	const cJSON *common = cg_mu_get(c->payload, "commonLabels");
 	int total = nfiring + nresolved;
 	cg_sbuf_addf(&b, "**%d alert%s: %d firing, %d resolved**", total, total == 1 ? "" : "s", nfiring, nresolved);
-	if (str(c->payload, "receiver"))
-		cg_md_addf(&b, " (receiver %s)", str(c->payload, "receiver"));
+	if (cg_mu_str(c->payload, "receiver"))
+		cg_md_addf(&b, " (receiver %s)", cg_mu_str(c->payload, "receiver"));
 	cg_sbuf_add(&b, "\n\n");
-	if (str(common_ann, "summary"))
-		cg_md_addf(&b, "**Summary:** %s\n\n", str(common_ann, "summary"));
-	if (str(common_ann, "description"))
-		cg_md_addf(&b, "%s\n\n", str(common_ann, "description"));
-	if (cJSON_GetArraySize(get(c->payload, "groupLabels")) > 0) {
+	if (cg_mu_str(common_ann, "summary"))
+		cg_md_addf(&b, "**Summary:** %s\n\n", cg_mu_str(common_ann, "summary"));
+	if (cg_mu_str(common_ann, "description"))
+		cg_md_addf(&b, "%s\n\n", cg_mu_str(common_ann, "description"));
+	if (cJSON_GetArraySize(cg_mu_get(c->payload, "groupLabels")) > 0) {
 		cg_sbuf_add(&b, "**Group labels:** ");
-		pairs_md(&b, get(c->payload, "groupLabels"), NULL);
+		pairs_md(&b, cg_mu_get(c->payload, "groupLabels"), NULL);
 		cg_sbuf_add(&b, "\n\n");
 	}
 	if (cJSON_GetArraySize(e->labels) > 0) {
@@ -453,13 +433,13 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 			cg_sbuf_addf(&b, "- … and %d more alerts\n", total - listed);
 			break;
 		}
-		const cJSON *labels = get(a, "labels"), *ann = get(a, "annotations");
-		char *t = alert_title(labels, ann, c->fl->product, str(a, "fingerprint"));
+		const cJSON *labels = cg_mu_get(a, "labels"), *ann = cg_mu_get(a, "annotations");
+		char *t = alert_title(labels, ann, c->fl->product, cg_mu_str(a, "fingerprint"));
 		if (!t) {
 			b.oom = 1;
 			break;
 		}
-		cg_md_addf(&b, "- **%s** %s", is_resolved(str(a, "status")) ? "RESOLVED" : "FIRING", t);
+		cg_md_addf(&b, "- **%s** %s", is_resolved(cg_mu_str(a, "status")) ? "RESOLVED" : "FIRING", t);
 		free(t);
 		size_t before = b.len;
 		cg_sbuf_add(&b, " — ");
@@ -473,9 +453,9 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 			cg_sbuf_add(&b, " — value: ");
 			value_md(&b, a);
 		}
-		if (str(a, "generatorURL") && cg_mu_is_http(str(a, "generatorURL"))) {
+		if (cg_mu_str(a, "generatorURL") && cg_mu_is_http(cg_mu_str(a, "generatorURL"))) {
 			cg_sbuf_add(&b, " — ");
-			cg_md_link(&b, "source", str(a, "generatorURL"));
+			cg_md_link(&b, "source", cg_mu_str(a, "generatorURL"));
 		}
 		cg_sbuf_add(&b, "\n");
 		listed++;
@@ -488,8 +468,7 @@ static char *group_description(const struct mapctx *c, const struct cg_event *e,
 		cg_md_addf(&b, "**Started:** %s\n\n", e->starts_at);
 	if (e->ends_at)
 		cg_md_addf(&b, "**Ended:** %s\n\n", e->ends_at);
-	cg_mu_links_md(&b, e->links);
-	return cg_sbuf_take(&b);
+	return cg_mu_describe(e, &b);
 }
 
 /* The alerts of a group, one short line each, for the comments about it (kept well under the
@@ -505,12 +484,12 @@ static char *group_alert_list(const struct mapctx *c, const cJSON *alerts, long 
 			cg_sbuf_addf(&b, "- … and %d more alerts\n", total - listed);
 			break;
 		}
-		char *t = alert_title(get(a, "labels"), get(a, "annotations"), c->fl->product, str(a, "fingerprint"));
+		char *t = alert_title(cg_mu_get(a, "labels"), cg_mu_get(a, "annotations"), c->fl->product, cg_mu_str(a, "fingerprint"));
 		if (!t) {
 			b.oom = 1;
 			break;
 		}
-		cg_md_addf(&b, "- **%s** %.160s\n", is_resolved(str(a, "status")) ? "RESOLVED" : "FIRING", t);
+		cg_md_addf(&b, "- **%s** %.160s\n", is_resolved(cg_mu_str(a, "status")) ? "RESOLVED" : "FIRING", t);
 		free(t);
 		listed++;
 	}
@@ -528,14 +507,14 @@ static int group_event(const struct mapctx *c, const cJSON *alerts, long truncat
 	for (int pass = 0; pass < 2 && !sev; pass++) {
 		cJSON_ArrayForEach(a, alerts)
 		{
-			int resolved = is_resolved(str(a, "status"));
+			int resolved = is_resolved(cg_mu_str(a, "status"));
 			if (pass == 0 && resolved)
 				nresolved++;
 			else if (pass == 0)
 				nfiring++;
 			if (pass == 0 && resolved)
 				continue;
-			const char *s = cg_json_str(get(a, "labels"), "severity");
+			const char *s = cg_json_str(cg_mu_get(a, "labels"), "severity");
 			if (s && sev_rank(s) > best) {
 				best = sev_rank(s);
 				sev = s;
@@ -545,8 +524,8 @@ static int group_event(const struct mapctx *c, const cJSON *alerts, long truncat
 	/* RFC 3339 text as sent; Alertmanager sends UTC, so comparing text gives the earliest/latest. */
 	cJSON_ArrayForEach(a, alerts)
 	{
-		const char *s = real_time(str(a, "startsAt"));
-		const char *t = real_time(str(a, "endsAt"));
+		const char *s = real_time(cg_mu_str(a, "startsAt"));
+		const char *t = real_time(cg_mu_str(a, "endsAt"));
 		if (s && (!start || strcmp(s, start) < 0))
 			start = s;
 		if (t && (!end || strcmp(t, end) > 0))
@@ -556,7 +535,7 @@ static int group_event(const struct mapctx *c, const cJSON *alerts, long truncat
 	struct cg_event *e = cg_event_list_push(out);
 	if (!e)
 		return CG_ENOMEM;
-	const char *st = str(payload, "status");
+	const char *st = cg_mu_str(payload, "status");
 	if (st)
 		e->status = is_resolved(st) ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
 	else
@@ -565,48 +544,49 @@ static int group_event(const struct mapctx *c, const cJSON *alerts, long truncat
 	if (c->fl->grafana && cg_json_str(payload, "state") && strcasecmp(cg_json_str(payload, "state"), "ok") == 0)
 		e->status = CG_STATUS_RESOLVED;
 
-	e->labels = cg_am_string_object(get(payload, "commonLabels"));
-	e->annotations = cg_am_string_object(get(payload, "commonAnnotations"));
+	e->labels = cg_json_string_object(cg_mu_get(payload, "commonLabels"));
+	e->annotations = cg_json_string_object(cg_mu_get(payload, "commonAnnotations"));
 	e->links = cJSON_CreateObject();
 	if (!e->labels || !e->annotations || !e->links)
 		return CG_ENOMEM;
 	char hex[65];
-	const char *key = str(payload, "groupKey");
+	const char *key = cg_mu_str(payload, "groupKey");
 	int rc = 0;
 	if (!key) {
 		/* No groupKey: the receiver and the group labels are what Alertmanager builds it from. */
 		struct cg_sbuf pre = {0};
 		cg_sbuf_add(&pre, "group\xff");
-		cg_sbuf_add(&pre, str(payload, "receiver"));
+		cg_sbuf_add(&pre, cg_mu_str(payload, "receiver"));
 		cg_sbuf_addn(&pre, "\xff", 1);
 		char *p = cg_sbuf_take(&pre);
 		if (!p)
 			return CG_ENOMEM;
-		rc = label_hash(get(payload, "groupLabels"), p, hex);
+		rc = label_hash(cg_mu_get(payload, "groupLabels"), p, hex);
 		free(p);
 		key = hex;
 	}
-	rc = rc ? rc : dup_into(&e->dedup_key, key);
-	rc = rc ? rc : dup_into(&e->severity, sev);
-	rc = rc ? rc : dup_into(&e->starts_at, start);
-	rc = rc ? rc : dup_into(&e->ends_at, e->status == CG_STATUS_RESOLVED ? end : NULL);
+	rc = rc ? rc : cg_mu_dup(&e->dedup_key, key);
+	rc = rc ? rc : cg_mu_dup(&e->severity, sev);
+	rc = rc ? rc : cg_mu_dup(&e->starts_at, start);
+	rc = rc ? rc : cg_mu_dup(&e->ends_at, e->status == CG_STATUS_RESOLVED ? end : NULL);
 	rc = rc ? rc : cg_mu_link(e->links, "generator", common_field(alerts, "generatorURL"));
-	rc = rc ? rc : cg_mu_link(e->links, "runbook", str(e->annotations, "runbook_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "runbook", cg_mu_str(e->annotations, "runbook_url"));
 	if (c->fl->grafana) {
 		rc = rc ? rc : cg_mu_link(e->links, "dashboard", common_field(alerts, "dashboardURL"));
 		rc = rc ? rc : cg_mu_link(e->links, "panel", common_field(alerts, "panelURL"));
 		if (cJSON_GetArraySize(alerts) == 1)
 			rc = rc ? rc : cg_mu_link(e->links, "silence", common_field(alerts, "silenceURL"));
 	}
-	rc = rc ? rc : cg_mu_link(e->links, "dashboard", str(e->annotations, "dashboard_url"));
-	rc = rc ? rc : cg_mu_link(e->links, "dashboard", str(e->annotations, "grafana_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "dashboard", cg_mu_str(e->annotations, "dashboard_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "dashboard", cg_mu_str(e->annotations, "grafana_url"));
 	rc = rc ? rc : silence_link(e->links, c->external_url, e->labels, c->fl->grafana);
 	if (rc)
 		return rc;
 	e->title = group_title(c);
-	e->description = group_description(c, e, alerts, nfiring, nresolved, truncated);
+	if ((rc = group_description(c, e, alerts, nfiring, nresolved, truncated)))
+		return rc;
 	e->comment_detail = group_alert_list(c, alerts, truncated);
-	if (!e->title || !e->description || !e->comment_detail)
+	if (!e->comment_detail)
 		return CG_ENOMEM;
 	rc = cg_event_build_ctx(e, payload, payload);
 	if (rc)
@@ -629,13 +609,13 @@ static int validate(const cJSON *alerts, char *err, size_t errlen)
 		}
 		static const char *const objs[] = {"labels", "annotations"};
 		for (size_t k = 0; k < 2; k++) {
-			const cJSON *v = get(a, objs[k]);
+			const cJSON *v = cg_mu_get(a, objs[k]);
 			if (v && !cJSON_IsNull(v) && !cJSON_IsObject(v)) {
 				snprintf(err, errlen, "invalid field 'alerts[%d].%s': not an object", i, objs[k]);
 				return CG_EINVAL;
 			}
 		}
-		const cJSON *st = get(a, "status");
+		const cJSON *st = cg_mu_get(a, "status");
 		if (st && !cJSON_IsNull(st) && !cJSON_IsString(st)) {
 			snprintf(err, errlen, "invalid field 'alerts[%d].status': not a string", i);
 			return CG_EINVAL;
@@ -652,7 +632,7 @@ int cg_am_map(const cJSON *payload, const struct cg_map_opts *opts, const struct
 		snprintf(err, errlen, "payload must be a JSON object");
 		return CG_EINVAL;
 	}
-	const cJSON *alerts = get(payload, "alerts");
+	const cJSON *alerts = cg_mu_get(payload, "alerts");
 	if (!cJSON_IsArray(alerts)) {
 		snprintf(err, errlen, alerts ? "invalid field 'alerts': not an array" : "missing field 'alerts'");
 		return CG_EINVAL;
@@ -662,7 +642,7 @@ int cg_am_map(const cJSON *payload, const struct cg_map_opts *opts, const struct
 		return rc;
 	/* `version` ("4" for Alertmanager, "1" for Grafana) is not checked: the fields we read have not changed. */
 	long truncated = 0;
-	const cJSON *tr = get(payload, "truncatedAlerts");
+	const cJSON *tr = cg_mu_get(payload, "truncatedAlerts");
 	if (cJSON_IsNumber(tr) && tr->valuedouble >= 1 && tr->valuedouble < 1e15)
 		truncated = (long)tr->valuedouble;
 	if (truncated > 0)
@@ -672,7 +652,7 @@ int cg_am_map(const cJSON *payload, const struct cg_map_opts *opts, const struct
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "no alerts in notification");
 		return 0;
 	}
-	struct mapctx c = {.payload = payload, .fl = fl, .external_url = str(payload, "externalURL")};
+	struct mapctx c = {.payload = payload, .fl = fl, .external_url = cg_mu_str(payload, "externalURL")};
 	if (opts && opts->group_by == CG_GROUP_GROUP)
 		return group_event(&c, alerts, truncated, out);
 	const cJSON *a;

@@ -25,10 +25,5 @@ struct cg_am_flavor {
 int cg_am_map(const cJSON *payload, const struct cg_map_opts *opts, const struct cg_am_flavor *fl,
 	      struct cg_event_list *out, char *err, size_t errlen);
 
-/* The string members of src (cg_json_string_object), under the name the mappers use. */
-static inline cJSON *cg_am_string_object(const cJSON *src)
-{
-	return cg_json_string_object(src);
-}
 
 #endif

@@ -12,8 +12,9 @@
 
 #include <gmime/gmime.h>
 
-#include "builder.h"
 #include "err.h"
+#include "json.h"
+#include "text.h"
 
 void cg_mail_limits_default(struct cg_mail_limits *lim)
 {

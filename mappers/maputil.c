@@ -243,6 +243,26 @@ void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj)
 	free(v);
 }
 
+int cg_mu_need_object(const cJSON *payload, char *err, size_t errlen)
+{
+	if (cJSON_IsObject(payload))
+		return 0;
+	snprintf(err, errlen, "payload must be a JSON object");
+	return CG_EINVAL;
+}
+
+const cJSON *cg_mu_object(const cJSON *o, const char *dotted, char *err, size_t errlen)
+{
+	const cJSON *v = cg_json_path(o, dotted);
+	if (cJSON_IsObject(v))
+		return v;
+	if (v)
+		snprintf(err, errlen, "invalid field '%s': not an object", dotted);
+	else
+		snprintf(err, errlen, "missing field '%s'", dotted);
+	return NULL;
+}
+
 int cg_mu_unexpanded(const char *s)
 {
 	if (!s)
@@ -401,4 +421,27 @@ void cg_mu_links_md(struct cg_sbuf *b, const cJSON *links)
 	}
 	if (!first)
 		cg_sbuf_add(b, "\n");
+}
+
+int cg_mu_link_take(cJSON *links, const char *name, struct cg_sbuf *b)
+{
+	char *url = cg_sbuf_take(b);
+	if (!url)
+		return CG_ENOMEM;
+	int rc = cg_mu_link(links, name, url);
+	free(url);
+	return rc;
+}
+
+int cg_mu_describe(struct cg_event *e, struct cg_sbuf *b)
+{
+	cg_mu_links_md(b, e->links);
+	e->description = cg_sbuf_take(b);
+	return e->title && e->description ? 0 : CG_ENOMEM;
+}
+
+int cg_mu_finish(struct cg_event *e, struct cg_sbuf *b, const cJSON *alert, const cJSON *payload)
+{
+	int rc = cg_mu_describe(e, b);
+	return rc ? rc : cg_event_build_ctx(e, alert, payload);
 }

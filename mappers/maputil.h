@@ -17,6 +17,11 @@
 const cJSON *cg_mu_get(const cJSON *o, const char *key);
 /* Non-empty string at a dotted path, or NULL. */
 const char *cg_mu_str(const cJSON *o, const char *dotted);
+/* 0 when payload is a JSON object, else CG_EINVAL with err "payload must be a JSON object". */
+int cg_mu_need_object(const cJSON *payload, char *err, size_t errlen);
+/* The object at a dotted path, or NULL with err naming the path ("missing field 'incident'",
+ * "invalid field 'incident': not an object"): the mapper then returns CG_EINVAL. */
+const cJSON *cg_mu_object(const cJSON *o, const char *dotted, char *err, size_t errlen);
 /* 1 when s is a Zabbix/Mustache placeholder the sender left unexpanded ("{EVENT.ID}", "{{rule.id}}"). */
 int cg_mu_unexpanded(const char *s);
 /* cg_mu_str, and NULL for a placeholder left unexpanded too: for senders whose body is a template the
@@ -75,6 +80,18 @@ int cg_mu_tags_text(cJSON *labels, cJSON *list, const char *text);
 int cg_mu_is_http(const char *url);
 /* Sets links[name] = url when url is a non-empty http(s) URL (other schemes are dropped). 0 or CG_ENOMEM. */
 int cg_mu_link(cJSON *links, const char *name, const char *url);
+
+/* cg_mu_link with the text of b as the URL (b is taken, so reset); CG_ENOMEM when b ran out of memory. */
+int cg_mu_link_take(cJSON *links, const char *name, struct cg_sbuf *b);
+
+/*
+ * The end every mapper's description shares: the links line (cg_mu_links_md) appended to b, and b
+ * handed over to e->description. 0, or CG_ENOMEM when b ran out of memory or e->title is missing
+ * (its allocation failed): mappers build the title first.
+ */
+int cg_mu_describe(struct cg_event *e, struct cg_sbuf *b);
+/* cg_mu_describe, then e's template context from alert and payload (cg_event_build_ctx). */
+int cg_mu_finish(struct cg_event *e, struct cg_sbuf *b, const cJSON *alert, const cJSON *payload);
 
 /* Adds a duplicate of val as ctx[key] (replacing); 0 or CG_ENOMEM. */
 int cg_mu_ctx_put(cJSON *ctx, const char *key, const cJSON *val);

@@ -294,6 +294,15 @@ static size_t longest_backticks(const char *s)
 	return best;
 }
 
+/* s neutralised for mode (malloc'd), or NULL with b->oom set. */
+static char *neutral(struct cg_sbuf *b, const char *s, enum cg_md_mode mode)
+{
+	char *c = cg_md_str(s, mode);
+	if (!c)
+		b->oom = 1;
+	return c;
+}
+
 static void put_ticks(struct cg_sbuf *b, size_t n)
 {
 	while (n--)
@@ -302,11 +311,9 @@ static void put_ticks(struct cg_sbuf *b, size_t n)
 
 void cg_md_code(struct cg_sbuf *b, const char *s)
 {
-	char *c = cg_md_str(s, CG_MD_CODE);
-	if (!c) {
-		b->oom = 1;
+	char *c = neutral(b, s, CG_MD_CODE);
+	if (!c)
 		return;
-	}
 	size_t len = strlen(c);
 	if (len) {
 		size_t fence = longest_backticks(c) + 1;
@@ -324,11 +331,9 @@ void cg_md_code(struct cg_sbuf *b, const char *s)
 
 void cg_md_fence(struct cg_sbuf *b, const char *s)
 {
-	char *c = cg_md_str(s, CG_MD_BLOCK);
-	if (!c) {
-		b->oom = 1;
+	char *c = neutral(b, s, CG_MD_BLOCK);
+	if (!c)
 		return;
-	}
 	size_t len = strlen(c);
 	size_t fence = longest_backticks(c) + 1;
 	if (fence < 3)

@@ -2,12 +2,14 @@
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "text.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "err.h"
+#include "mdsafe.h" /* cg_utf8_decode */
 
 #define ELLIPSIS "\xE2\x80\xA6" /* U+2026, 3 bytes */
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
@@ -39,37 +41,12 @@ void cg_sha256_hex(const void *data, size_t len, char out[65])
 	(void)cg_sha256_hex_r(data, len, out);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not one. */
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not one. s is
+ * NUL-terminated: cg_utf8_decode stops at the NUL, which is no continuation byte. */
 static size_t utf8_seq(const unsigned char *s)
 {
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n;
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0; /* overlong */
-		else if (c == 0xED)
-			hi = 0x9F; /* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F; /* > U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	return n;
+	uint32_t cp;
+	return cg_utf8_decode(s, 4, &cp);
 }
 
 char *cg_utf8_sanitize(const char *s)

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "builder.h"
 #include "err.h"
 #include "mdsafe.h"
 #include "maputil.h"
@@ -24,11 +23,6 @@
  * right after ALARM, where it is reported as a firing repeat (the open case stays open with
  * its priority and gets a comment) because missing data is no proof the problem went away.
  */
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
 
 /* SNS alarms spell Trigger keys "MetricName", EventBridge "metricStat"/"name": look up either. */
 static const cJSON *geti(const cJSON *o, const char *k)
@@ -247,12 +241,7 @@ static int console_link(cJSON *links, const struct alarm *a)
 	struct cg_sbuf b = {0};
 	cg_sbuf_addf(&b, "https://console.aws.amazon.com/cloudwatch/home?region=%s#alarmsV2:alarm/", a->region_code);
 	cg_sbuf_pct_encode(&b, a->name);
-	char *url = cg_sbuf_take(&b);
-	if (!url)
-		return CG_ENOMEM;
-	int rc = cg_mu_link(links, "console", url);
-	free(url);
-	return rc;
+	return cg_mu_link_take(links, "console", &b);
 }
 
 static int alarm_event(const struct alarm *a, const struct envelope *env, const cJSON *payload,
@@ -288,16 +277,13 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 		snprintf(err, errlen, "missing field 'AlarmName' (CloudWatch alarm)");
 		return CG_EINVAL;
 	}
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = resolved ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
 	e->dedup_key = cg_strdup0(key);
 	e->severity = description_severity(a->description);
-	if (!e->labels || !e->annotations || !e->links || !e->dedup_key || !e->severity)
+	if (!e->dedup_key || !e->severity)
 		return CG_ENOMEM;
 	if (a->time && !(e->starts_at = cg_strdup0(a->time)))
 		return CG_ENOMEM;
@@ -350,11 +336,7 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 	if (env && env->topic)
 		cg_md_addf(&b, "**SNS topic:** %s\n", env->topic);
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	rc = cg_event_build_ctx(e, a->json, payload);
+	rc = cg_mu_finish(e, &b, a->json, payload);
 	if (!rc && env && env->json)
 		rc = cg_mu_ctx_put(e->ctx, "sns", env->json);
 	if (!rc && !cJSON_AddStringToObject(e->ctx, "state", a->state))
@@ -375,7 +357,7 @@ static void alarm_from_sns(struct alarm *a, const cJSON *m)
 	a->old_state = cg_mu_filled(m, "OldStateValue");
 	a->reason = cg_mu_filled(m, "NewStateReason");
 	a->time = cg_mu_filled(m, "StateChangeTime");
-	a->trigger = cJSON_IsObject(get(m, "Trigger")) ? get(m, "Trigger") : NULL;
+	a->trigger = cJSON_IsObject(cg_mu_get(m, "Trigger")) ? cg_mu_get(m, "Trigger") : NULL;
 	if (a->name && !*a->name)
 		a->name = NULL;
 	from_arn(a);
@@ -386,16 +368,16 @@ static void alarm_from_sns(struct alarm *a, const cJSON *m)
 static int is_eventbridge_alarm(const cJSON *m)
 {
 	const char *dt = cg_json_str(m, "detail-type");
-	return dt && strcmp(dt, "CloudWatch Alarm State Change") == 0 && cJSON_IsObject(get(m, "detail"));
+	return dt && strcmp(dt, "CloudWatch Alarm State Change") == 0 && cJSON_IsObject(cg_mu_get(m, "detail"));
 }
 
 static void alarm_from_eventbridge(struct alarm *a, const cJSON *ev)
 {
-	const cJSON *d = get(ev, "detail");
+	const cJSON *d = cg_mu_get(ev, "detail");
 	memset(a, 0, sizeof(*a));
 	a->json = d;
 	a->name = cg_mu_filled(d, "alarmName");
-	a->trigger = cJSON_IsObject(get(d, "configuration")) ? get(d, "configuration") : NULL;
+	a->trigger = cJSON_IsObject(cg_mu_get(d, "configuration")) ? cg_mu_get(d, "configuration") : NULL;
 	a->description = cg_mu_filled(a->trigger, "description");
 	a->account = cg_mu_filled(ev, "account");
 	a->region = cg_mu_filled(ev, "region");
@@ -415,15 +397,12 @@ static void alarm_from_eventbridge(struct alarm *a, const cJSON *ev)
 static int other_event(const struct envelope *env, const char *message, const cJSON *parsed, const cJSON *payload,
                        struct cg_event_list *out)
 {
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = CG_STATUS_FIRING;
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
 	e->severity = cg_strdup0("notification");
-	if (!e->labels || !e->annotations || !e->links || !e->severity)
+	if (!e->severity)
 		return CG_ENOMEM;
 	struct cg_sbuf b = {0};
 	char hex[65];
@@ -546,7 +525,7 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 		         type);
 		return CG_EINVAL;
 	}
-	const cJSON *msg = get(envj, "Message");
+	const cJSON *msg = cg_mu_get(envj, "Message");
 	if (!cJSON_IsString(msg)) {
 		snprintf(err, errlen,
 		         msg ? "invalid field 'Message': not a string" : "missing field 'Message' (SNS Notification)");
@@ -555,7 +534,7 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 	cJSON *parsed = cJSON_Parse(msg->valuestring);
 	int rc;
 	struct alarm a;
-	if (cJSON_IsObject(parsed) && (get(parsed, "AlarmName") || get(parsed, "NewStateValue"))) {
+	if (cJSON_IsObject(parsed) && (cg_mu_get(parsed, "AlarmName") || cg_mu_get(parsed, "NewStateValue"))) {
 		alarm_from_sns(&a, parsed);
 		rc = alarm_event(&a, &env, payload, out, err, errlen);
 	} else if (cJSON_IsObject(parsed) && is_eventbridge_alarm(parsed)) {
@@ -573,11 +552,9 @@ static int map_cloudwatch(const cJSON *payload, const struct cg_map_opts *opts, 
                           size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
-	const cJSON *records = get(payload, "Records");
+	const cJSON *records = cg_mu_get(payload, "Records");
 	if (records) {
 		if (!cJSON_IsArray(records)) {
 			snprintf(err, errlen, "invalid field 'Records': not an array");
@@ -587,7 +564,7 @@ static int map_cloudwatch(const cJSON *payload, const struct cg_map_opts *opts, 
 		const cJSON *r;
 		cJSON_ArrayForEach(r, records)
 		{
-			const cJSON *sns = get(r, "Sns");
+			const cJSON *sns = cg_mu_get(r, "Sns");
 			if (!cJSON_IsObject(sns)) {
 				snprintf(err, errlen, "missing field 'Records[%d].Sns'", i);
 				return CG_EINVAL;
@@ -604,10 +581,10 @@ static int map_cloudwatch(const cJSON *payload, const struct cg_map_opts *opts, 
 			out->ignored_reason[0] = '\0';
 		return 0;
 	}
-	if (cg_json_str(payload, "Type") && (get(payload, "MessageId") || get(payload, "TopicArn")))
+	if (cg_json_str(payload, "Type") && (cg_mu_get(payload, "MessageId") || cg_mu_get(payload, "TopicArn")))
 		return envelope_map(payload, payload, 1, out, err, errlen);
 	struct alarm a;
-	if (get(payload, "AlarmName") || get(payload, "NewStateValue")) {
+	if (cg_mu_get(payload, "AlarmName") || cg_mu_get(payload, "NewStateValue")) {
 		alarm_from_sns(&a, payload);
 		return alarm_event(&a, NULL, payload, out, err, errlen);
 	}

@@ -23,20 +23,16 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
                    size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	const char *version = cg_mu_str(payload, "version");
 	if (version && strcasecmp(version, "test") == 0) {
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "test notification");
 		return 0;
 	}
-	const cJSON *inc = cg_mu_get(payload, "incident");
-	if (!cJSON_IsObject(inc)) {
-		snprintf(err, errlen, inc ? "invalid field 'incident': not an object" : "missing field 'incident'");
+	const cJSON *inc = cg_mu_object(payload, "incident", err, errlen);
+	if (!inc)
 		return CG_EINVAL;
-	}
 	char idb[32];
 	const char *id = cg_mu_id(cg_mu_get(inc, "incident_id"), idb, sizeof(idb));
 	if (!id) {
@@ -129,12 +125,8 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 	if (e->ends_at)
 		cg_md_addf(&b, "**Ended:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
 	/* Templates see the incident's fields at the root ({{policy_name}}, {{resource.labels.zone}}). */
-	rc = cg_event_build_ctx(e, inc, payload);
+	rc = cg_mu_finish(e, &b, inc, payload);
 	if (!rc && !cJSON_AddStringToObject(e->ctx, "documentation_text", doc_text ? doc_text : ""))
 		rc = CG_ENOMEM;
 	return rc;

@@ -3,10 +3,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "builder.h"
 #include "err.h"
+#include "maputil.h"
 #include "mdsafe.h"
 #include "registry.h"
+#include "text.h"
 
 static const char *const resolved_words[] = {"resolved", "ok", "closed", "recovered", "inactive", NULL};
 
@@ -24,10 +25,8 @@ static int map_generic(const cJSON *payload, const struct cg_map_opts *opts, str
 		       size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	struct cg_event *e = cg_event_list_push(out);
 	if (!e)
 		return CG_ENOMEM;

@@ -42,7 +42,7 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 	if (!e)
 		return CG_ENOMEM;
 	e->status = state && strcasecmp(state, "ok") == 0 ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
-	e->labels = cg_am_string_object(cJSON_GetObjectItemCaseSensitive(p, "tags"));
+	e->labels = cg_json_string_object(cJSON_GetObjectItemCaseSensitive(p, "tags"));
 	e->annotations = cJSON_CreateObject();
 	e->links = cJSON_CreateObject();
 	if (!e->labels || !e->annotations || !e->links)
@@ -82,11 +82,7 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 			cg_md_addf(&b, "- %s: %s\n", metric ? metric : "value", cJSON_IsString(v) ? v->valuestring : "null");
 	}
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 static int map_grafana(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,

@@ -23,11 +23,6 @@
  * SLO burn-rate groups their level, no-data groups "warning", anything else "high").
  */
 
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
 static const char *group_severity(const char *g)
 {
 	static const struct {
@@ -79,11 +74,9 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
                       size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(p)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(p, err, errlen))
 		return CG_EINVAL;
-	}
-	const cJSON *rule = get(p, "rule"), *alert = get(p, "alert"), *ctx = get(p, "context");
+	const cJSON *rule = cg_mu_get(p, "rule"), *alert = cg_mu_get(p, "alert"), *ctx = cg_mu_get(p, "context");
 	if (!cJSON_IsObject(rule)) {
 		snprintf(err, errlen,
 		         rule ? "invalid field 'rule': not an object"
@@ -111,7 +104,7 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	const char *rule_name = cg_mu_filled(rule, "name");
 	int resolved = group && strcasecmp(group, "recovered") == 0;
 
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = resolved ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
@@ -122,10 +115,7 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	e->dedup_key = cg_sbuf_take(&b);
 	const char *sev = cg_mu_filled(p, "severity");
 	e->severity = sev ? cg_mu_word(sev) : cg_strdup0(resolved ? "high" : group_severity(group));
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
-	if (!e->dedup_key || !e->severity || !e->labels || !e->annotations || !e->links)
+	if (!e->dedup_key || !e->severity)
 		return CG_ENOMEM;
 	const char *date = cg_mu_filled(p, "date");
 	if (date && !(resolved ? (e->ends_at = cg_strdup0(date)) : (e->starts_at = cg_strdup0(date))))
@@ -133,7 +123,7 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	const char *reason = cg_mu_filled(ctx, "reason");
 	const char *message = cg_mu_filled(ctx, "message");
 	struct cg_sbuf tagb = {0};
-	tags_join(&tagb, get(rule, "tags"));
+	tags_join(&tagb, cg_mu_get(rule, "tags"));
 	char *tagtext = cg_sbuf_take(&tagb);
 	if (!tagtext)
 		return CG_ENOMEM;
@@ -182,14 +172,10 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
 	const char *flapping = cg_mu_filled(alert, "flapping");
-	if ((flapping && strcmp(flapping, "true") == 0) || cJSON_IsTrue(get(alert, "flapping")))
+	if ((flapping && strcmp(flapping, "true") == 0) || cJSON_IsTrue(cg_mu_get(alert, "flapping")))
 		cg_sbuf_add(&b, "_The alert is flapping._\n");
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 const struct cg_mapper cg_mapper_kibana = {

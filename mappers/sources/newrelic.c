@@ -18,11 +18,6 @@
  * conditionName, accumulations.*) are read too.
  */
 
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
 /* The first of the keys (dotted paths) present as an array or a non-empty string. */
 static const cJSON *first_of(const cJSON *p, const char *const keys[])
 {
@@ -61,7 +56,7 @@ static int list_label(cJSON *labels, const char *key, const cJSON *v)
 
 static int ms_field(const cJSON *p, const char *key, char **out)
 {
-	const cJSON *v = get(p, key);
+	const cJSON *v = cg_mu_get(p, key);
 	char buf[40];
 	if (cJSON_IsNumber(v) && cg_mu_ms_text(v->valuedouble, buf, sizeof(buf)) == 0)
 		*out = cg_strdup0(buf);
@@ -81,10 +76,8 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	                                        NULL};
 	static const char *const entity_keys[] = {"impactedEntities", "entitiesData.names", "entityNames", NULL};
 	static const char *const source_keys[] = {"sources", "accumulations.source", NULL};
-	if (!cJSON_IsObject(p)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(p, err, errlen))
 		return CG_EINVAL;
-	}
 	char idbuf[40];
 	const char *id = cg_mu_filled_id(p, "id", idbuf, sizeof(idbuf));
 	if (!id)
@@ -112,15 +105,12 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	else
 		resolved = strstr(trigger, "CLOSED") != NULL;
 
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = resolved ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
 	e->dedup_key = cg_strdup0(id);
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
-	if (!e->dedup_key || !e->labels || !e->annotations || !e->links)
+	if (!e->dedup_key)
 		return CG_ENOMEM;
 	const char *prio = cg_mu_filled(p, "priority");
 	if (prio && !(e->severity = cg_mu_word(prio)))
@@ -174,10 +164,10 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 		free(lb.p);
 		cg_sbuf_add(&b, "\n");
 	}
-	const cJSON *ti = get(p, "totalIncidents");
+	const cJSON *ti = cg_mu_get(p, "totalIncidents");
 	if (cJSON_IsNumber(ti))
 		cg_md_addf(&b, "**Incidents:** %.0f%s\n", ti->valuedouble,
-		             cJSON_IsTrue(get(p, "isCorrelated")) ? " (correlated)" : "");
+		             cJSON_IsTrue(cg_mu_get(p, "isCorrelated")) ? " (correlated)" : "");
 	if (cg_mu_filled(p, "workflowName"))
 		cg_md_addf(&b, "**Workflow:** %s\n", cg_mu_filled(p, "workflowName"));
 	if (e->starts_at)
@@ -185,11 +175,7 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	if (e->ends_at)
 		cg_md_addf(&b, "**Closed:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 const struct cg_mapper cg_mapper_newrelic = {

@@ -72,20 +72,16 @@ static int map_opsgenie(const cJSON *payload, const struct cg_map_opts *opts, st
                         size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	const char *action = cg_mu_str(payload, "action");
 	if (!action) {
 		snprintf(err, errlen, "missing field 'action'");
 		return CG_EINVAL;
 	}
-	const cJSON *alert = cg_mu_get(payload, "alert");
-	if (!cJSON_IsObject(alert)) {
-		snprintf(err, errlen, alert ? "invalid field 'alert': not an object" : "missing field 'alert'");
+	const cJSON *alert = cg_mu_object(payload, "alert", err, errlen);
+	if (!alert)
 		return CG_EINVAL;
-	}
 	int resolved = in_list(action, resolving_actions);
 	if (!resolved && !in_list(action, firing_actions)) {
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason),

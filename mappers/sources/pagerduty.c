@@ -60,10 +60,8 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
                          size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	const cJSON *ev = cg_mu_get(payload, "event");
 	if (!cJSON_IsObject(ev)) {
 		if (cJSON_IsArray(cg_mu_get(payload, "messages")))
@@ -88,11 +86,9 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 		         type);
 		return 0;
 	}
-	const cJSON *inc = cg_mu_get(ev, "data");
-	if (!cJSON_IsObject(inc)) {
-		snprintf(err, errlen, inc ? "invalid field 'event.data': not an object" : "missing field 'event.data'");
+	const cJSON *inc = cg_mu_object(payload, "event.data", err, errlen);
+	if (!inc)
 		return CG_EINVAL;
-	}
 	const char *id = cg_mu_str(inc, "id");
 	if (!id) {
 		snprintf(err, errlen, "missing field 'event.data.id'");
@@ -156,10 +152,7 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 		if (assignees)
 			cg_md_addf(&b, "**Assignees:** %s\n", assignees);
 		cg_sbuf_add(&b, "\n");
-		cg_mu_links_md(&b, e->links);
-		e->description = cg_sbuf_take(&b);
-		if (!e->title || !e->description)
-			rc = CG_ENOMEM;
+		rc = cg_mu_describe(e, &b);
 	}
 	free(teams);
 	free(assignees);

@@ -135,12 +135,9 @@ static int map_metric_alert(const cJSON *payload, const cJSON *data, const char 
 	if (e->ends_at)
 		cg_md_addf(&b, "**Closed:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
 	free(proj);
-	e->description = cg_sbuf_take(&b);
-	if (!e->description)
-		return CG_ENOMEM;
-	return finish(e, data, payload, "metric_alert");
+	rc = cg_mu_describe(e, &b);
+	return rc ? rc : finish(e, data, payload, "metric_alert");
 }
 
 static int map_issue(const cJSON *payload, const cJSON *data, const char *action, struct cg_event_list *out, char *err,
@@ -201,11 +198,8 @@ static int map_issue(const cJSON *payload, const cJSON *data, const char *action
 	if (cJSON_IsNumber(users))
 		cg_md_addf(&b, "**Users:** %.0f\n", users->valuedouble);
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->description)
-		return CG_ENOMEM;
-	return finish(e, data, payload, "issue");
+	rc = cg_mu_describe(e, &b);
+	return rc ? rc : finish(e, data, payload, "issue");
 }
 
 /* event.tags is [[key, value], ...]; an object is what templates can use. */
@@ -276,9 +270,7 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	if (!rc && events && !legacy) {
 		struct cg_sbuf u = {0};
 		cg_sbuf_addn(&u, web, (size_t)(events - web) + 1);
-		char *url = cg_sbuf_take(&u);
-		rc = url ? cg_mu_link(e->links, "issue", url) : CG_ENOMEM;
-		free(url);
+		rc = cg_mu_link_take(e->links, "issue", &u);
 	}
 	if (rc || !e->dedup_key || !e->title) {
 		cJSON_Delete(tags);
@@ -307,9 +299,8 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	if (env)
 		cg_md_addf(&b, "**Environment:** %s\n", env);
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	rc = e->description ? finish(e, root, payload, legacy ? "legacy_webhook" : "event_alert") : CG_ENOMEM;
+	rc = cg_mu_describe(e, &b);
+	rc = rc ? rc : finish(e, root, payload, legacy ? "legacy_webhook" : "event_alert");
 	if (!rc && !cJSON_AddItemToObject(e->ctx, "event_tags", tags))
 		rc = CG_ENOMEM;
 	else if (!rc)
@@ -328,17 +319,13 @@ static int map_sentry(const cJSON *payload, const struct cg_map_opts *opts, stru
                       size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	if (is_legacy(payload))
 		return map_event(payload, payload, payload, 1, out, err, errlen);
-	const cJSON *data = cg_mu_get(payload, "data");
-	if (!cJSON_IsObject(data)) {
-		snprintf(err, errlen, data ? "invalid field 'data': not an object" : "missing field 'data'");
+	const cJSON *data = cg_mu_object(payload, "data", err, errlen);
+	if (!data)
 		return CG_EINVAL;
-	}
 	const char *action = cg_mu_str(payload, "action");
 	if (cJSON_IsObject(cg_mu_get(data, "installation")))
 		return ignore(out, "Sentry installation webhook", action);

@@ -17,11 +17,6 @@
  * field, and a custom body is the user's own shape (use the generic type for that).
  */
 
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
 /* Kuma's heartbeat.time is UTC "YYYY-MM-DD HH:MM:SS.mmm": RFC 3339 with a 'T' and a 'Z'. */
 static char *kuma_time(const char *t)
 {
@@ -56,11 +51,9 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
                           size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(p)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(p, err, errlen))
 		return CG_EINVAL;
-	}
-	const cJSON *hb = get(p, "heartbeat"), *mon = get(p, "monitor");
+	const cJSON *hb = cg_mu_get(p, "heartbeat"), *mon = cg_mu_get(p, "monitor");
 	const char *msg = cg_mu_filled(p, "msg");
 	if ((hb && !cJSON_IsNull(hb) && !cJSON_IsObject(hb)) || (mon && !cJSON_IsNull(mon) && !cJSON_IsObject(mon))) {
 		snprintf(err, errlen, "invalid field '%s': not an object",
@@ -68,7 +61,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		return CG_EINVAL;
 	}
 	if (!cJSON_IsObject(hb) && !cJSON_IsObject(mon)) {
-		if (!msg && !get(p, "heartbeat")) {
+		if (!msg && !cg_mu_get(p, "heartbeat")) {
 			snprintf(err, errlen, "missing field 'heartbeat' (Uptime Kuma webhook)");
 			return CG_EINVAL;
 		}
@@ -85,7 +78,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	}
 	int notice = !cJSON_IsObject(hb), down = 0;
 	if (!notice) {
-		const cJSON *st = get(hb, "status");
+		const cJSON *st = cg_mu_get(hb, "status");
 		if (!cJSON_IsNumber(st)) {
 			snprintf(err, errlen,
 			         st ? "invalid field 'heartbeat.status': not a number"
@@ -113,7 +106,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	const char *type = cg_mu_filled(mon, "type");
 	const char *hbmsg = cg_mu_filled(hb, "msg");
 
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = notice || down ? CG_STATUS_FIRING : CG_STATUS_RESOLVED;
@@ -121,10 +114,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	cg_sbuf_addf(&b, notice ? "%s:notice" : "%s", mid);
 	e->dedup_key = cg_sbuf_take(&b);
 	e->severity = cg_strdup0(notice ? "warning" : down ? "down" : "up");
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
-	if (!e->dedup_key || !e->severity || !e->labels || !e->annotations || !e->links)
+	if (!e->dedup_key || !e->severity)
 		return CG_ENOMEM;
 	if (!notice) {
 		char *t = kuma_time(cg_mu_filled(hb, "time"));
@@ -139,7 +129,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	int rc = cg_mu_set(e->labels, "monitor", name);
 	rc = rc ? rc : cg_mu_set(e->labels, "monitor_type", type);
 	rc = rc ? rc : cg_mu_set(e->labels, "hostname", hostname);
-	rc = rc ? rc : tag_labels(e->labels, &tagmd, get(mon, "tags"));
+	rc = rc ? rc : tag_labels(e->labels, &tagmd, cg_mu_get(mon, "tags"));
 	rc = rc ? rc : cg_mu_set(e->annotations, "message", notice ? msg : hbmsg);
 	rc = rc ? rc : cg_mu_set(e->annotations, "description", cg_mu_filled(mon, "description"));
 	rc = rc ? rc : cg_mu_link(e->links, "target", target);
@@ -168,7 +158,7 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 			cg_md_addf(&b, " %s", target);
 		else if (hostname) {
 			cg_md_addf(&b, " %s", hostname);
-			const cJSON *port = get(mon, "port");
+			const cJSON *port = cg_mu_get(mon, "port");
 			if (cJSON_IsNumber(port))
 				cg_md_addf(&b, ":%.0f", port->valuedouble);
 		}
@@ -178,18 +168,14 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	if (when)
 		cg_md_addf(&b, "**Time:** %s%s%s\n", when, cg_mu_filled(hb, "timezone") ? " " : "",
 		             cg_mu_filled(hb, "timezone") ? cg_mu_filled(hb, "timezone") : "");
-	const cJSON *ping = get(hb, "ping");
+	const cJSON *ping = cg_mu_get(hb, "ping");
 	if (cJSON_IsNumber(ping))
 		cg_md_addf(&b, "**Response time:** %.0f ms\n", ping->valuedouble);
 	if (*tagtext)
 		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 const struct cg_mapper cg_mapper_uptimekuma = {

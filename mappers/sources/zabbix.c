@@ -108,22 +108,15 @@ static int event_link(cJSON *links, const char *base, const char *trigger_id, co
 	struct cg_sbuf b = {0};
 	cg_sbuf_addn(&b, base, n);
 	cg_sbuf_addf(&b, "/tr_events.php?triggerid=%s&eventid=%s", trigger_id, event_id);
-	char *url = cg_sbuf_take(&b);
-	if (!url)
-		return CG_ENOMEM;
-	int rc = cg_mu_link(links, "event", url);
-	free(url);
-	return rc;
+	return cg_mu_link_take(links, "event", &b);
 }
 
 static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
                       size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(p)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(p, err, errlen))
 		return CG_EINVAL;
-	}
 	char idbuf[32], tidbuf[32], srcbuf[32];
 	const char *id = cg_mu_filled_id(p, "event_id", idbuf, sizeof(idbuf));
 	if (!id) {
@@ -161,16 +154,13 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		host = cg_mu_filled(p, "host_host");
 	const char *ip = cg_mu_filled(p, "host_ip");
 
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = value == 0 ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
 	e->dedup_key = cg_strdup0(id);
 	e->severity = severity_word(p);
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
-	if (!e->dedup_key || !e->labels || !e->annotations || !e->links)
+	if (!e->dedup_key)
 		return CG_ENOMEM;
 	struct cg_sbuf tagmd = {0};
 	int rc = cg_mu_set(e->labels, "host", host);
@@ -226,11 +216,7 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
 	cg_sbuf_add(&b, "\n");
-	cg_mu_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 const struct cg_mapper cg_mapper_zabbix = {
