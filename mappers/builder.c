@@ -137,17 +137,22 @@ struct attr {
 	struct tmpl_list values;
 };
 
+/* The custom attribute and attribute templates, compiled. */
+struct caseattrs {
+	struct ca *cas;
+	size_t ncas;
+	struct attr *attrs;
+	size_t nattrs;
+	int attrs_set;
+};
+
 struct cg_builder {
 	char *source_name, *project, *case_type;
 	struct cg_tmpl *title, *description, *dedup_key, *priority_from; /* NULL: not configured */
 	struct prio_word *prio;
 	size_t nprio;
 	int prio_default;
-	struct ca *cas;
-	size_t ncas;
-	struct attr *attrs;
-	size_t nattrs;
-	int attrs_set;
+	struct caseattrs *values;
 };
 
 static void tmpl_list_cleanup(struct tmpl_list *l)
@@ -157,6 +162,23 @@ static void tmpl_list_cleanup(struct tmpl_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+}
+
+static void caseattrs_destroy(struct caseattrs *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->ncas; i++) {
+		free(a->cas[i].key);
+		tmpl_list_cleanup(&a->cas[i].values);
+	}
+	free(a->cas);
+	for (size_t i = 0; i < a->nattrs; i++) {
+		free(a->attrs[i].key);
+		tmpl_list_cleanup(&a->attrs[i].values);
+	}
+	free(a->attrs);
+	free(a);
 }
 
 void cg_builder_destroy(struct cg_builder *b)
@@ -173,16 +195,7 @@ void cg_builder_destroy(struct cg_builder *b)
 	for (size_t i = 0; i < b->nprio; i++)
 		free(b->prio[i].word);
 	free(b->prio);
-	for (size_t i = 0; i < b->ncas; i++) {
-		free(b->cas[i].key);
-		tmpl_list_cleanup(&b->cas[i].values);
-	}
-	free(b->cas);
-	for (size_t i = 0; i < b->nattrs; i++) {
-		free(b->attrs[i].key);
-		tmpl_list_cleanup(&b->attrs[i].values);
-	}
-	free(b->attrs);
+	caseattrs_destroy(b->values);
 	free(b);
 }
 
@@ -268,6 +281,93 @@ static int parse_default_map(struct cg_builder *b, const char *map, char *err, s
 	return 0;
 }
 
+/* Compiles the custom attribute and attribute templates; err names the entry on CG_EINVAL. */
+static int caseattrs_create(const struct cg_ca_spec *cas, size_t ncas, const struct cg_attr_spec *attrs, size_t nattrs,
+			    int attrs_set, struct caseattrs **out, char *err, size_t errlen)
+{
+	int rc;
+	struct caseattrs *a = calloc(1, sizeof(*a));
+	if (!a)
+		goto nomem;
+	a->attrs_set = attrs_set;
+	if (ncas) {
+		a->cas = calloc(ncas, sizeof(*a->cas));
+		if (!a->cas)
+			goto nomem;
+	}
+	for (size_t i = 0; i < ncas; i++) {
+		const struct cg_ca_spec *c = &cas[i];
+		if (!c->key || !*c->key) {
+			snprintf(err, errlen, "custom_attributes[%zu]: key is required", i);
+			rc = CG_EINVAL;
+			goto fail;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cas[j].key, c->key) == 0) {
+				snprintf(err, errlen, "custom_attributes.%s: given twice", c->key);
+				rc = CG_EINVAL;
+				goto fail;
+			}
+		}
+		if (c->nvalues == 0 || (!c->is_multi && c->nvalues != 1)) {
+			snprintf(err, errlen, "custom_attributes.%s: %s", c->key,
+				 c->nvalues ? "a single-value attribute takes one value" : "no value");
+			rc = CG_EINVAL;
+			goto fail;
+		}
+		if ((unsigned)c->type > CG_CA_SELECT) {
+			snprintf(err, errlen, "custom_attributes.%s: unknown type", c->key);
+			rc = CG_EINVAL;
+			goto fail;
+		}
+		a->cas[i].key = strdup(c->key);
+		if (!a->cas[i].key)
+			goto nomem;
+		a->ncas = i + 1;
+		a->cas[i].type = c->type;
+		a->cas[i].is_multi = c->is_multi;
+		if ((rc = compile_list("custom_attributes", c->key, c->values, c->nvalues, &a->cas[i].values, err,
+				       errlen)))
+			goto fail;
+	}
+
+	if (nattrs) {
+		a->attrs = calloc(nattrs, sizeof(*a->attrs));
+		if (!a->attrs)
+			goto nomem;
+	}
+	for (size_t i = 0; i < nattrs; i++) {
+		const struct cg_attr_spec *at = &attrs[i];
+		if (!at->key || !*at->key) {
+			snprintf(err, errlen, "attributes[%zu]: key is required", i);
+			rc = CG_EINVAL;
+			goto fail;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(attrs[j].key, at->key) == 0) {
+				snprintf(err, errlen, "attributes.%s: given twice", at->key);
+				rc = CG_EINVAL;
+				goto fail;
+			}
+		}
+		a->attrs[i].key = strdup(at->key);
+		if (!a->attrs[i].key)
+			goto nomem;
+		a->nattrs = i + 1;
+		if ((rc = compile_list("attributes", at->key, at->values, at->nvalues, &a->attrs[i].values, err, errlen)))
+			goto fail;
+	}
+
+	*out = a;
+	return 0;
+nomem:
+	rc = CG_ENOMEM;
+	snprintf(err, errlen, "%s", cg_strerror(rc));
+fail:
+	caseattrs_destroy(a);
+	return rc;
+}
+
 static int check_literal(const char *what, const char *s, char *err, size_t errlen)
 {
 	if (!s || !*s) {
@@ -310,7 +410,6 @@ int cg_builder_create(const struct cg_case_spec *spec, struct cg_builder **out, 
 	if (!b->source_name || !b->project || !b->case_type)
 		goto nomem;
 	b->prio_default = spec->prio_default_set ? spec->prio_default : 0;
-	b->attrs_set = spec->attrs_set;
 
 	if ((spec->title && (rc = compile("title", spec->title, &b->title, err, errlen))) ||
 	    (spec->description && (rc = compile("description", spec->description, &b->description, err, errlen))) ||
@@ -341,73 +440,9 @@ int cg_builder_create(const struct cg_case_spec *spec, struct cg_builder **out, 
 			goto fail;
 	}
 
-	if (spec->ncas) {
-		b->cas = calloc(spec->ncas, sizeof(*b->cas));
-		if (!b->cas)
-			goto nomem;
-	}
-	for (size_t i = 0; i < spec->ncas; i++) {
-		const struct cg_ca_spec *c = &spec->cas[i];
-		if (!c->key || !*c->key) {
-			snprintf(err, errlen, "custom_attributes[%zu]: key is required", i);
-			rc = CG_EINVAL;
-			goto fail;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(spec->cas[j].key, c->key) == 0) {
-				snprintf(err, errlen, "custom_attributes.%s: given twice", c->key);
-				rc = CG_EINVAL;
-				goto fail;
-			}
-		}
-		if (c->nvalues == 0 || (!c->is_multi && c->nvalues != 1)) {
-			snprintf(err, errlen, "custom_attributes.%s: %s", c->key,
-				 c->nvalues ? "a single-value attribute takes one value" : "no value");
-			rc = CG_EINVAL;
-			goto fail;
-		}
-		if ((unsigned)c->type > CG_CA_SELECT) {
-			snprintf(err, errlen, "custom_attributes.%s: unknown type", c->key);
-			rc = CG_EINVAL;
-			goto fail;
-		}
-		b->cas[i].key = strdup(c->key);
-		if (!b->cas[i].key)
-			goto nomem;
-		b->ncas = i + 1;
-		b->cas[i].type = c->type;
-		b->cas[i].is_multi = c->is_multi;
-		if ((rc = compile_list("custom_attributes", c->key, c->values, c->nvalues, &b->cas[i].values, err,
-				       errlen)))
-			goto fail;
-	}
-
-	if (spec->nattrs) {
-		b->attrs = calloc(spec->nattrs, sizeof(*b->attrs));
-		if (!b->attrs)
-			goto nomem;
-	}
-	for (size_t i = 0; i < spec->nattrs; i++) {
-		const struct cg_attr_spec *a = &spec->attrs[i];
-		if (!a->key || !*a->key) {
-			snprintf(err, errlen, "attributes[%zu]: key is required", i);
-			rc = CG_EINVAL;
-			goto fail;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(spec->attrs[j].key, a->key) == 0) {
-				snprintf(err, errlen, "attributes.%s: given twice", a->key);
-				rc = CG_EINVAL;
-				goto fail;
-			}
-		}
-		b->attrs[i].key = strdup(a->key);
-		if (!b->attrs[i].key)
-			goto nomem;
-		b->nattrs = i + 1;
-		if ((rc = compile_list("attributes", a->key, a->values, a->nvalues, &b->attrs[i].values, err, errlen)))
-			goto fail;
-	}
+	if ((rc = caseattrs_create(spec->cas, spec->ncas, spec->attrs, spec->nattrs, spec->attrs_set, &b->values, err,
+				   errlen)))
+		goto fail;
 
 	*out = b;
 	return 0;
@@ -892,6 +927,27 @@ nomem:
 	goto out;
 }
 
+/* The custom attributes of the draft: an object, or NULL in *out when no value survived. */
+static int caseattrs_custom(const struct caseattrs *a, const cJSON *ctx, cJSON **out, struct cg_sbuf *notes)
+{
+	cJSON *custom = NULL;
+	if (a->ncas && !(custom = cJSON_CreateObject()))
+		return CG_ENOMEM;
+	for (size_t i = 0; i < a->ncas; i++) {
+		int rc = build_one_ca(&a->cas[i], ctx, custom, notes);
+		if (rc) {
+			cJSON_Delete(custom);
+			return rc;
+		}
+	}
+	if (custom && !custom->child) {
+		cJSON_Delete(custom);
+		custom = NULL;
+	}
+	*out = custom;
+	return 0;
+}
+
 /* Appends v to the array unless already there. */
 static int add_unique(cJSON *arr, const char *v)
 {
@@ -909,7 +965,8 @@ static int add_unique(cJSON *arr, const char *v)
 	return 0;
 }
 
-static int build_attributes(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, cJSON **out,
+/* The attributes (labels) of the draft: the spec's templates, or the event's labels when it gave none. */
+static int caseattrs_labels(const struct caseattrs *a, const struct cg_event *ev, const cJSON *ctx, cJSON **out,
 			    struct cg_sbuf *notes)
 {
 	cJSON *obj = cJSON_CreateObject();
@@ -917,11 +974,11 @@ static int build_attributes(const struct cg_builder *b, const struct cg_event *e
 	int rc = 0;
 	if (!obj)
 		return CG_ENOMEM;
-	if (b->attrs_set) {
-		for (size_t i = 0; i < b->nattrs; i++) {
+	if (a->attrs_set) {
+		for (size_t i = 0; i < a->nattrs; i++) {
 			char **vals = NULL;
 			size_t n = 0;
-			if ((rc = render_values(&b->attrs[i].values, ctx, CG_TMPL_ESCAPE_PLAIN, 0, &vals, &n)))
+			if ((rc = render_values(&a->attrs[i].values, ctx, CG_TMPL_ESCAPE_PLAIN, 0, &vals, &n)))
 				goto fail;
 			cJSON *arr = n ? cJSON_CreateArray() : NULL;
 			if (n && !arr) {
@@ -931,14 +988,14 @@ static int build_attributes(const struct cg_builder *b, const struct cg_event *e
 			for (size_t j = 0; j < n && !rc; j++) {
 				if (cJSON_GetArraySize(arr) == CG_MULTI_MAX) {
 					cg_sbuf_addf(notes, "attribute %s: more than %d values; the rest dropped\n",
-						  b->attrs[i].key, CG_MULTI_MAX);
+						  a->attrs[i].key, CG_MULTI_MAX);
 					break;
 				}
 				cg_utf8_truncate(vals[j], CG_VALUE_MAX);
 				rc = add_unique(arr, vals[j]);
 			}
 			free_values(vals, n);
-			if (rc || (arr && !cJSON_AddItemToObject(obj, b->attrs[i].key, arr))) {
+			if (rc || (arr && !cJSON_AddItemToObject(obj, a->attrs[i].key, arr))) {
 				cJSON_Delete(arr);
 				goto nomem;
 			}
@@ -1077,14 +1134,14 @@ static cJSON *add_obj(cJSON *parent, const char *key)
 	return o;
 }
 
-static cJSON *create_body(const struct cg_builder *b, const char *title, const char *description, int prio,
-			  cJSON *custom /* taken */)
+static cJSON *create_body(const char *project, const char *case_type, const char *title, const char *description,
+			  int prio, cJSON *custom /* taken */)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *data = root ? add_obj(root, "data") : NULL;
 	cJSON *attrs = data && cJSON_AddStringToObject(data, "type", "case") ? add_obj(data, "attributes") : NULL;
 	if (!attrs || !cJSON_AddStringToObject(attrs, "title", title) ||
-	    !cJSON_AddStringToObject(attrs, "type_id", b->case_type) ||
+	    !cJSON_AddStringToObject(attrs, "type_id", case_type) ||
 	    !cJSON_AddStringToObject(attrs, "priority", cg_priority_name(prio)) ||
 	    !cJSON_AddStringToObject(attrs, "description", description))
 		goto fail;
@@ -1096,7 +1153,7 @@ static cJSON *create_body(const struct cg_builder *b, const char *title, const c
 	cJSON *rel = add_obj(data, "relationships");
 	cJSON *proj = rel ? add_obj(rel, "project") : NULL;
 	cJSON *pd = proj ? add_obj(proj, "data") : NULL;
-	if (!pd || !cJSON_AddStringToObject(pd, "id", b->project) || !cJSON_AddStringToObject(pd, "type", "project"))
+	if (!pd || !cJSON_AddStringToObject(pd, "id", project) || !cJSON_AddStringToObject(pd, "type", "project"))
 		goto fail;
 	return root;
 fail:
@@ -1140,19 +1197,11 @@ int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, stru
 	if (ev->severity && !(d.severity = safe_severity(ev->severity)))
 		goto nomem;
 
-	if (b->ncas && !(custom = cJSON_CreateObject()))
-		goto nomem;
-	for (size_t i = 0; i < b->ncas; i++)
-		if ((rc = build_one_ca(&b->cas[i], ctx, custom, &notes)))
-			goto fail;
-	if (custom && !custom->child) {
-		cJSON_Delete(custom);
-		custom = NULL;
-	}
-	if ((rc = build_attributes(b, ev, ctx, &d.attributes, &notes)))
+	if ((rc = caseattrs_custom(b->values, ctx, &custom, &notes)) ||
+	    (rc = caseattrs_labels(b->values, ev, ctx, &d.attributes, &notes)))
 		goto fail;
 
-	d.create = create_body(b, d.title, description, d.priority, custom);
+	d.create = create_body(b->project, b->case_type, d.title, description, d.priority, custom);
 	custom = NULL;
 	if (!d.create)
 		goto nomem;
