@@ -1,10 +1,11 @@
-/* text.c: text helpers shared by mappers and the gateway: UTF-8 repair and cutting, SHA-256 hex, strdup0. */
+/* text.c: text helpers shared by mappers and the gateway: UTF-8 repair and cutting, whitespace, http(s) URLs, SHA-256 hex, strdup0. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -112,4 +113,56 @@ void cg_utf8_truncate(char *s, size_t max)
 	if (((unsigned char)s[c] & 0xC0) == 0x80)
 		c = orig;
 	memcpy(s + c, ELLIPSIS, sizeof(ELLIPSIS)); /* includes the NUL */
+}
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Collapses every run of whitespace into one space and trims both ends, in place. */
+void cg_text_collapse_ws(char *s)
+{
+	char *w = s;
+	int pending = 0;
+	for (const char *r = s; *r; r++) {
+		if (is_ws(*r)) {
+			pending = w != s;
+			continue;
+		}
+		if (pending)
+			*w++ = ' ';
+		pending = 0;
+		*w++ = *r;
+	}
+	*w = '\0';
+}
+
+void cg_text_trim(char *s)
+{
+	size_t len = strlen(s);
+	while (len > 0 && is_ws(s[len - 1]))
+		s[--len] = '\0';
+	size_t lead = 0;
+	while (is_ws(s[lead]))
+		lead++;
+	if (lead)
+		memmove(s, s + lead, len - lead + 1);
+}
+
+int cg_text_is_http_url(const char *s)
+{
+	size_t skip;
+	if (strncasecmp(s, "http://", 7) == 0)
+		skip = 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		skip = 8;
+	else
+		return 0;
+	if (!s[skip] || s[skip] == '/')
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
 }

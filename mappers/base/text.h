@@ -1,4 +1,4 @@
-/* text.h: text helpers shared by mappers and the gateway: UTF-8 repair and cutting, SHA-256 hex, strdup0. */
+/* text.h: text helpers shared by mappers and the gateway: UTF-8 repair and cutting, whitespace, http(s) URLs, SHA-256 hex, strdup0. */
 #ifndef CG_TEXT_H
 #define CG_TEXT_H
 
@@ -17,5 +17,12 @@ int cg_sha256_hex_r(const void *data, size_t len, char out[65]);
 
 /* A malloc'd copy of s with every invalid UTF-8 sequence replaced by U+FFFD; NULL on ENOMEM. */
 char *cg_utf8_sanitize(const char *s);
+
+/* Collapses every run of whitespace into one space and trims both ends, in place. */
+void cg_text_collapse_ws(char *s);
+/* Trims whitespace (space, \t \n \r \v \f) at both ends, in place. */
+void cg_text_trim(char *s);
+/* 1 when s is an http:// or https:// URL with a host and no space or control character: what casegate sends as one. */
+int cg_text_is_http_url(const char *s);
 
 #endif
