@@ -1,4 +1,4 @@
-/* text.c: text helpers shared by mappers and the gateway: UTF-8 repair and cutting, whitespace, http(s) URLs, SHA-256 hex, strdup0. */
+/* text.c: text helpers shared by mappers and the gateway: UTF-8 decoding, repair and cutting, whitespace, http(s) URLs, SHA-256 hex, strdup0. */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "text.h"
 
@@ -10,7 +10,6 @@
 #include <openssl/evp.h>
 
 #include "err.h"
-#include "mdsafe.h" /* cg_utf8_decode */
 
 #define ELLIPSIS "\xE2\x80\xA6" /* U+2026, 3 bytes */
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
@@ -40,6 +39,47 @@ int cg_sha256_hex_r(const void *data, size_t len, char out[65])
 void cg_sha256_hex(const void *data, size_t len, char out[65])
 {
 	(void)cg_sha256_hex_r(data, len, out);
+}
+
+size_t cg_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t len;
+	uint32_t v;
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		v = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		v = c & 0x0F;
+		if (c == 0xE0)
+			lo = 0xA0; /* overlong */
+		else if (c == 0xED)
+			hi = 0x9F; /* surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		v = c & 0x07;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F; /* > U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3F);
+	}
+	*cp = v;
+	return len;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not one. s is

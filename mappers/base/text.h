@@ -1,8 +1,12 @@
-/* text.h: text helpers shared by mappers and the gateway: UTF-8 repair and cutting, whitespace, http(s) URLs, SHA-256 hex, strdup0. */
+/* text.h: text helpers shared by mappers and the gateway: UTF-8 decoding, repair and cutting, whitespace, http(s) URLs, SHA-256 hex, strdup0. */
 #ifndef CG_TEXT_H
 #define CG_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* Length (1..4) of the valid UTF-8 sequence at s (n bytes available) with its code point in *cp, or 0. */
+size_t cg_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* strdup that accepts NULL. */
 char *cg_strdup0(const char *s);
