@@ -7,10 +7,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "builder.h"
+#include "casebody.h" /* CG_DESCRIPTION_MAX */
 #include "err.h"
 #include "maputil.h"
 #include "mdsafe.h"
+#include "text.h"
 
 static int cmp_member(const void *a, const void *b)
 {
