@@ -91,91 +91,95 @@ static int compile_list(const char *what, const char *key, char *const *src, siz
 	return 0;
 }
 
-/* Compiles the custom attribute and attribute templates; err names the entry on CG_EINVAL. */
-int cg_caseattrs_create(const struct cg_ca_spec *cas, size_t ncas, const struct cg_attr_spec *attrs, size_t nattrs,
-			int attrs_set, struct cg_caseattrs **out, char *err, size_t errlen)
+/* err reads "out of memory", as cg_builder_create says it. */
+static int nomem(char *err, size_t errlen)
 {
-	int rc;
-	struct cg_caseattrs *a = calloc(1, sizeof(*a));
-	if (!a)
-		goto nomem;
-	a->attrs_set = attrs_set;
-	if (ncas) {
-		a->cas = calloc(ncas, sizeof(*a->cas));
-		if (!a->cas)
-			goto nomem;
-	}
+	snprintf(err, errlen, "%s", cg_strerror(CG_ENOMEM));
+	return CG_ENOMEM;
+}
+
+static int compile_cas(struct cg_caseattrs *a, const struct cg_ca_spec *cas, size_t ncas, char *err, size_t errlen)
+{
+	if (ncas && !(a->cas = calloc(ncas, sizeof(*a->cas))))
+		return nomem(err, errlen);
 	for (size_t i = 0; i < ncas; i++) {
 		const struct cg_ca_spec *c = &cas[i];
 		if (!c->key || !*c->key) {
 			snprintf(err, errlen, "custom_attributes[%zu]: key is required", i);
-			rc = CG_EINVAL;
-			goto fail;
+			return CG_EINVAL;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(cas[j].key, c->key) == 0) {
 				snprintf(err, errlen, "custom_attributes.%s: given twice", c->key);
-				rc = CG_EINVAL;
-				goto fail;
+				return CG_EINVAL;
 			}
 		}
 		if (c->nvalues == 0 || (!c->is_multi && c->nvalues != 1)) {
 			snprintf(err, errlen, "custom_attributes.%s: %s", c->key,
 				 c->nvalues ? "a single-value attribute takes one value" : "no value");
-			rc = CG_EINVAL;
-			goto fail;
+			return CG_EINVAL;
 		}
 		if ((unsigned)c->type > CG_CA_SELECT) {
 			snprintf(err, errlen, "custom_attributes.%s: unknown type", c->key);
-			rc = CG_EINVAL;
-			goto fail;
+			return CG_EINVAL;
 		}
 		a->cas[i].key = strdup(c->key);
 		if (!a->cas[i].key)
-			goto nomem;
+			return nomem(err, errlen);
 		a->ncas = i + 1;
 		a->cas[i].type = c->type;
 		a->cas[i].is_multi = c->is_multi;
-		if ((rc = compile_list("custom_attributes", c->key, c->values, c->nvalues, &a->cas[i].values, err,
-				       errlen)))
-			goto fail;
+		int rc = compile_list("custom_attributes", c->key, c->values, c->nvalues, &a->cas[i].values, err, errlen);
+		if (rc)
+			return rc;
 	}
+	return 0;
+}
 
-	if (nattrs) {
-		a->attrs = calloc(nattrs, sizeof(*a->attrs));
-		if (!a->attrs)
-			goto nomem;
-	}
+static int compile_attrs(struct cg_caseattrs *a, const struct cg_attr_spec *attrs, size_t nattrs, char *err,
+			 size_t errlen)
+{
+	if (nattrs && !(a->attrs = calloc(nattrs, sizeof(*a->attrs))))
+		return nomem(err, errlen);
 	for (size_t i = 0; i < nattrs; i++) {
 		const struct cg_attr_spec *at = &attrs[i];
 		if (!at->key || !*at->key) {
 			snprintf(err, errlen, "attributes[%zu]: key is required", i);
-			rc = CG_EINVAL;
-			goto fail;
+			return CG_EINVAL;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(attrs[j].key, at->key) == 0) {
 				snprintf(err, errlen, "attributes.%s: given twice", at->key);
-				rc = CG_EINVAL;
-				goto fail;
+				return CG_EINVAL;
 			}
 		}
 		a->attrs[i].key = strdup(at->key);
 		if (!a->attrs[i].key)
-			goto nomem;
+			return nomem(err, errlen);
 		a->nattrs = i + 1;
-		if ((rc = compile_list("attributes", at->key, at->values, at->nvalues, &a->attrs[i].values, err, errlen)))
-			goto fail;
+		int rc = compile_list("attributes", at->key, at->values, at->nvalues, &a->attrs[i].values, err, errlen);
+		if (rc)
+			return rc;
 	}
+	return 0;
+}
 
+int cg_caseattrs_create(const struct cg_ca_spec *cas, size_t ncas, const struct cg_attr_spec *attrs, size_t nattrs,
+			int attrs_set, struct cg_caseattrs **out, char *err, size_t errlen)
+{
+	struct cg_caseattrs *a = calloc(1, sizeof(*a));
+	if (!a)
+		return nomem(err, errlen);
+	a->attrs_set = attrs_set;
+	int rc = compile_cas(a, cas, ncas, err, errlen);
+	if (!rc)
+		rc = compile_attrs(a, attrs, nattrs, err, errlen);
+	if (rc) {
+		cg_caseattrs_destroy(a);
+		return rc;
+	}
 	*out = a;
 	return 0;
-nomem:
-	rc = CG_ENOMEM;
-	snprintf(err, errlen, "%s", cg_strerror(rc));
-fail:
-	cg_caseattrs_destroy(a);
-	return rc;
 }
 
 /* Quotes a rejected value in a note, shortened. */

@@ -127,19 +127,21 @@ fail:
 	return NULL;
 }
 
-static cJSON *body_status(const char *status_name, const char *legacy)
+/* {"data":{"type":"case","attributes":{key: value}}}. */
+static cJSON *body_one(const char *key, const char *value)
 {
 	cJSON *attrs = NULL;
 	cJSON *root = body_shell(&attrs);
-	if (!root)
-		return NULL;
-	int ok = status_name && *status_name ? cJSON_AddStringToObject(attrs, "status_name", status_name) != NULL
-					     : cJSON_AddStringToObject(attrs, "status", legacy) != NULL;
-	if (!ok) {
+	if (root && !cJSON_AddStringToObject(attrs, key, value)) {
 		cJSON_Delete(root);
 		return NULL;
 	}
 	return root;
+}
+
+static cJSON *body_status(const char *status_name, const char *legacy)
+{
+	return status_name && *status_name ? body_one("status_name", status_name) : body_one("status", legacy);
 }
 
 cJSON *cg_body_status(const char *status_name)
@@ -154,13 +156,7 @@ cJSON *cg_body_reopen(const char *status_name)
 
 cJSON *cg_body_priority(int prio)
 {
-	cJSON *attrs = NULL;
-	cJSON *root = body_shell(&attrs);
-	if (root && !cJSON_AddStringToObject(attrs, "priority", cg_priority_name(prio))) {
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
+	return body_one("priority", cg_priority_name(prio));
 }
 
 cJSON *cg_body_attributes(const cJSON *attrs)
