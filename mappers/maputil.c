@@ -45,6 +45,14 @@ const cJSON *cg_mu_object(const cJSON *o, const char *dotted, char *err, size_t 
 	return NULL;
 }
 
+int cg_mu_one_of(const char *s, const char *const list[])
+{
+	for (size_t i = 0; list[i]; i++)
+		if (strcasecmp(s, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int cg_mu_unexpanded(const char *s)
 {
 	if (!s)
@@ -405,6 +413,15 @@ void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj)
 	}
 	cg_sbuf_add(b, "\n");
 	free(v);
+}
+
+void cg_mu_rows_md(struct cg_sbuf *b, const cJSON *o, const char *const rows[][2], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *v = cg_mu_str(o, rows[i][0]);
+		if (v)
+			cg_md_addf(b, "**%s:** %s\n", rows[i][1], v);
+	}
 }
 
 int cg_mu_join(struct cg_sbuf *b, const cJSON *arr, const char *sep)

@@ -22,6 +22,8 @@ int cg_mu_need_object(const cJSON *payload, char *err, size_t errlen);
 /* The object at a dotted path, or NULL with err naming the path ("missing field 'incident'",
  * "invalid field 'incident': not an object"): the mapper then returns CG_EINVAL. */
 const cJSON *cg_mu_object(const cJSON *o, const char *dotted, char *err, size_t errlen);
+/* 1 when s is one of the words of list (NULL-terminated), compared case-insensitively. */
+int cg_mu_one_of(const char *s, const char *const list[]);
 /* 1 when s is a Zabbix/Mustache placeholder the sender left unexpanded ("{EVENT.ID}", "{{rule.id}}"). */
 int cg_mu_unexpanded(const char *s);
 /* cg_mu_str, and NULL for a placeholder left unexpanded too: for senders whose body is a template the
@@ -103,6 +105,9 @@ int cg_mu_ctx_put(cJSON *ctx, const char *key, const cJSON *val);
 void cg_mu_links_md(struct cg_sbuf *b, const cJSON *links);
 /* "- key: value" lines for the string/number members of obj, sorted by key (nothing when none). */
 void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj);
+/* "**label:** value" lines, value neutralised, for each {dotted path, label} row whose path holds a
+ * non-empty string (cg_mu_str), in the rows' order. */
+void cg_mu_rows_md(struct cg_sbuf *b, const cJSON *o, const char *const rows[][2], size_t n);
 /* The string items of an array joined with sep into b (non-strings skipped); returns how many were added. */
 int cg_mu_join(struct cg_sbuf *b, const cJSON *arr, const char *sep);
 /* A malloc'd lower-case copy with spaces turned into '_' ("Not classified" -> "not_classified"); NULL on ENOMEM. */

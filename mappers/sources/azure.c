@@ -152,11 +152,8 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	    {"severity", "Severity"},         {"monitorCondition", "Condition"}, {"signalType", "Signal"},
 	    {"monitoringService", "Service"}, {"firedDateTime", "Fired"},        {"resolvedDateTime", "Resolved"},
 	};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const char *v = cg_mu_str(ess, rows[i][0]);
-		if (v && (i != 5 || resolved))
-			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-	}
+	/* The last row, resolvedDateTime, only once resolved. */
+	cg_mu_rows_md(&b, ess, rows, sizeof(rows) / sizeof(rows[0]) - (resolved ? 0 : 1));
 	const cJSON *it;
 	int first = 1;
 	cJSON_ArrayForEach(it, cg_mu_get(ess, "alertTargetIDs"))

@@ -110,11 +110,7 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 	    {"threshold_value", "Threshold"},
 	    {"scoping_project_id", "Project"},
 	};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const char *v = cg_mu_str(inc, rows[i][0]);
-		if (v)
-			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-	}
+	cg_mu_rows_md(&b, inc, rows, sizeof(rows) / sizeof(rows[0]));
 	if (resource)
 		cg_md_addf(
 		    &b, "**Resource:** %s%s%s%s\n", resource, cg_mu_str(inc, "resource_type_display_name") ? " (" : "",

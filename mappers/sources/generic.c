@@ -1,7 +1,6 @@
 /* generic.c: any JSON object is one alert; the source's templates say what it means. */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "err.h"
 #include "maputil.h"
@@ -13,12 +12,7 @@ static const char *const resolved_words[] = {"resolved", "ok", "closed", "recove
 
 static int is_resolved(const char *s)
 {
-	if (!s)
-		return 0;
-	for (size_t i = 0; resolved_words[i]; i++)
-		if (strcasecmp(s, resolved_words[i]) == 0)
-			return 1;
-	return 0;
+	return s && cg_mu_one_of(s, resolved_words);
 }
 
 static int map_generic(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,

@@ -32,14 +32,6 @@ static const char *const firing_types[] = {
     NULL,
 };
 
-static int in_list(const char *s, const char *const list[])
-{
-	for (size_t i = 0; list[i]; i++)
-		if (strcasecmp(s, list[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* The summaries of an array of references ("Engineering,Platform"); NULL when none. */
 static char *summaries(const cJSON *arr)
 {
@@ -81,7 +73,7 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 		return 0;
 	}
 	int resolved = strcasecmp(type, "incident.resolved") == 0;
-	if (!resolved && !in_list(type, firing_types)) {
+	if (!resolved && !cg_mu_one_of(type, firing_types)) {
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "PagerDuty %.60s is not an alert transition",
 		         type);
 		return 0;
@@ -142,11 +134,7 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 		    {"incident_key", "Incident key"},
 		    {"created_at", "Created"},
 		};
-		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-			const char *v = cg_mu_str(inc, rows[i][0]);
-			if (v)
-				cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-		}
+		cg_mu_rows_md(&b, inc, rows, sizeof(rows) / sizeof(rows[0]));
 		if (teams)
 			cg_md_addf(&b, "**Teams:** %s\n", teams);
 		if (assignees)

@@ -189,11 +189,7 @@ static int map_issue(const cJSON *payload, const cJSON *data, const char *action
 	    {"culprit", "Culprit"}, {"level", "Level"},          {"status", "Status"},
 	    {"count", "Events"},    {"firstSeen", "First seen"}, {"lastSeen", "Last seen"},
 	};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const char *v = cg_mu_str(is, rows[i][0]);
-		if (v)
-			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-	}
+	cg_mu_rows_md(&b, is, rows, sizeof(rows) / sizeof(rows[0]));
 	const cJSON *users = cg_mu_get(is, "userCount");
 	if (cJSON_IsNumber(users))
 		cg_md_addf(&b, "**Users:** %.0f\n", users->valuedouble);
@@ -291,11 +287,7 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	    {"culprit", "Culprit"}, {"location", "Location"},    {"level", "Level"},   {"platform", "Platform"},
 	    {"release", "Release"}, {"project_name", "Project"}, {"datetime", "Seen"},
 	};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const char *v = cg_mu_str(ev, rows[i][0]);
-		if (v)
-			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-	}
+	cg_mu_rows_md(&b, ev, rows, sizeof(rows) / sizeof(rows[0]));
 	if (env)
 		cg_md_addf(&b, "**Environment:** %s\n", env);
 	cg_sbuf_add(&b, "\n");
