@@ -1,230 +1,17 @@
-/* builder.c: turns a normalised event plus a source's case spec into Datadog Case API bodies. */
+/* builder.c: a normalised event plus a source's case spec become a case draft (the create body, attributes, comment text). */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "builder.h"
 #include "sbuf.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
+#include "casetext.h"
 #include "err.h"
 #include "mdsafe.h"
 #include "tmpl.h"
-
-#define ELLIPSIS "\xE2\x80\xA6" /* U+2026, 3 bytes */
-#define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
-#define NOTE_VALUE_MAX 60 /* how much of a rejected value a note quotes */
-
-/* ---- small helpers -------------------------------------------------------------------- */
-
-const char *cg_priority_name(int prio)
-{
-	static const char *const names[] = {"NOT_DEFINED", "P1", "P2", "P3", "P4", "P5"};
-	return prio >= 0 && prio <= 5 ? names[prio] : names[0];
-}
-
-int cg_priority_parse(const char *s, int *out)
-{
-	if (!s)
-		return CG_EINVAL;
-	if (strcasecmp(s, "NOT_DEFINED") == 0) {
-		*out = 0;
-		return 0;
-	}
-	const char *d = (s[0] == 'P' || s[0] == 'p') ? s + 1 : s;
-	if (d[0] >= '1' && d[0] <= '5' && d[1] == '\0') {
-		*out = d[0] - '0';
-		return 0;
-	}
-	return CG_EINVAL;
-}
-
-const char *cg_ca_type_name(enum cg_ca_type t)
-{
-	switch (t) {
-	case CG_CA_TEXT: return "TEXT";
-	case CG_CA_URL: return "URL";
-	case CG_CA_NUMBER: return "NUMBER";
-	case CG_CA_SELECT: return "SELECT";
-	}
-	return "TEXT";
-}
-
-int cg_ca_type_parse(const char *s, enum cg_ca_type *out)
-{
-	static const enum cg_ca_type all[] = {CG_CA_TEXT, CG_CA_URL, CG_CA_NUMBER, CG_CA_SELECT};
-	if (!s)
-		return CG_EINVAL;
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		if (strcasecmp(s, cg_ca_type_name(all[i])) == 0) {
-			*out = all[i];
-			return 0;
-		}
-	}
-	return CG_EINVAL;
-}
-
-int cg_sha256_hex_r(const void *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	static const char hex[] = "0123456789abcdef";
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-		out[0] = '\0';
-		return CG_ENOMEM;
-	}
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-	return 0;
-}
-
-void cg_sha256_hex(const void *data, size_t len, char out[65])
-{
-	(void)cg_sha256_hex_r(data, len, out);
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not one. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n;
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0; /* overlong */
-		else if (c == 0xED)
-			hi = 0x9F; /* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F; /* > U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	return n;
-}
-
-char *cg_utf8_sanitize(const char *s)
-{
-	if (!s)
-		s = "";
-	/* Valid UTF-8 (nearly always): one exact copy. */
-	const unsigned char *q = (const unsigned char *)s;
-	for (;;) {
-		while (*q && *q < 0x80)
-			q++;
-		if (!*q)
-			return strdup(s);
-		size_t n = utf8_seq(q);
-		if (!n)
-			break;
-		q += n;
-	}
-	size_t len = strlen(s);
-	/* Worst case every byte becomes a 3-byte U+FFFD. */
-	char *out = malloc(len * 3 + 1);
-	if (!out)
-		return NULL;
-	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0;
-	while (*p) {
-		size_t n = utf8_seq(p);
-		if (n) {
-			memcpy(out + o, p, n);
-			o += n;
-			p += n;
-		} else {
-			memcpy(out + o, REPLACEMENT, 3);
-			o += 3;
-			p++;
-		}
-	}
-	out[o] = '\0';
-	char *shrunk = realloc(out, o + 1);
-	return shrunk ? shrunk : out;
-}
-
-void cg_utf8_truncate(char *s, size_t max)
-{
-	size_t len = strlen(s);
-	if (len <= max)
-		return;
-	if (max < sizeof(ELLIPSIS) - 1) {
-		/* No room for the ellipsis: cut at a boundary and mark nothing. */
-		size_t c = max;
-		for (int k = 0; k < 3 && c > 0 && ((unsigned char)s[c] & 0xC0) == 0x80; k++)
-			c--;
-		if (((unsigned char)s[c] & 0xC0) == 0x80)
-			c = max; /* a run of stray continuation bytes: nothing valid to protect */
-		s[c] = '\0';
-		return;
-	}
-	size_t c = max - (sizeof(ELLIPSIS) - 1);
-	size_t orig = c;
-	/* A valid sequence is at most 4 bytes, so at most 3 continuation bytes precede a boundary. */
-	for (int k = 0; k < 3 && c > 0 && ((unsigned char)s[c] & 0xC0) == 0x80; k++)
-		c--;
-	if (((unsigned char)s[c] & 0xC0) == 0x80)
-		c = orig;
-	memcpy(s + c, ELLIPSIS, sizeof(ELLIPSIS)); /* includes the NUL */
-}
-
-static int is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* Collapses every run of whitespace into one space and trims both ends, in place. */
-static void collapse_ws(char *s)
-{
-	char *w = s;
-	int pending = 0;
-	for (const char *r = s; *r; r++) {
-		if (is_ws(*r)) {
-			pending = w != s;
-			continue;
-		}
-		if (pending)
-			*w++ = ' ';
-		pending = 0;
-		*w++ = *r;
-	}
-	*w = '\0';
-}
-
-static void trim(char *s)
-{
-	size_t len = strlen(s);
-	while (len > 0 && is_ws(s[len - 1]))
-		s[--len] = '\0';
-	size_t lead = 0;
-	while (is_ws(s[lead]))
-		lead++;
-	if (lead)
-		memmove(s, s + lead, len - lead + 1);
-}
 
 static char *dup_n(const char *s, size_t n)
 {
@@ -236,29 +23,11 @@ static char *dup_n(const char *s, size_t n)
 	return d;
 }
 
-
 /* ---- compiled spec -------------------------------------------------------------------- */
 
 struct prio_word {
 	char *word;
 	int prio;
-};
-
-struct tmpl_list {
-	struct cg_tmpl **v;
-	size_t n;
-};
-
-struct ca {
-	char *key;
-	enum cg_ca_type type;
-	int is_multi;
-	struct tmpl_list values;
-};
-
-struct attr {
-	char *key;
-	struct tmpl_list values;
 };
 
 struct cg_builder {
@@ -267,21 +36,8 @@ struct cg_builder {
 	struct prio_word *prio;
 	size_t nprio;
 	int prio_default;
-	struct ca *cas;
-	size_t ncas;
-	struct attr *attrs;
-	size_t nattrs;
-	int attrs_set;
+	struct cg_caseattrs *values;
 };
-
-static void tmpl_list_cleanup(struct tmpl_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		cg_tmpl_destroy(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
 
 void cg_builder_destroy(struct cg_builder *b)
 {
@@ -297,54 +53,8 @@ void cg_builder_destroy(struct cg_builder *b)
 	for (size_t i = 0; i < b->nprio; i++)
 		free(b->prio[i].word);
 	free(b->prio);
-	for (size_t i = 0; i < b->ncas; i++) {
-		free(b->cas[i].key);
-		tmpl_list_cleanup(&b->cas[i].values);
-	}
-	free(b->cas);
-	for (size_t i = 0; i < b->nattrs; i++) {
-		free(b->attrs[i].key);
-		tmpl_list_cleanup(&b->attrs[i].values);
-	}
-	free(b->attrs);
+	cg_caseattrs_destroy(b->values);
 	free(b);
-}
-
-/* Compiles src; on a template error err reads "<what>: line N: ...". */
-static int compile(const char *what, const char *src, struct cg_tmpl **out, char *err, size_t errlen)
-{
-	char terr[200] = "";
-	int rc = cg_tmpl_compile(src, strlen(src), out, terr, sizeof(terr));
-	if (rc == CG_EINVAL)
-		snprintf(err, errlen, "%s: %s", what, terr[0] ? terr : "invalid template");
-	else if (rc)
-		snprintf(err, errlen, "%s: %s", what, cg_strerror(rc));
-	return rc;
-}
-
-static int compile_list(const char *what, const char *key, char *const *src, size_t n, struct tmpl_list *out,
-			char *err, size_t errlen)
-{
-	if (n == 0)
-		return 0;
-	out->v = calloc(n, sizeof(*out->v));
-	if (!out->v) {
-		snprintf(err, errlen, "%s", cg_strerror(CG_ENOMEM));
-		return CG_ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char name[160];
-		snprintf(name, sizeof(name), "%s.%s[%zu]", what, key, i);
-		if (!src[i]) {
-			snprintf(err, errlen, "%s: missing value", name);
-			return CG_EINVAL;
-		}
-		int rc = compile(name, src[i], &out->v[i], err, errlen);
-		if (rc)
-			return rc;
-		out->n = i + 1;
-	}
-	return 0;
 }
 
 /* Parses the mapper's "word=P1,word2=P3" map. */
@@ -371,9 +81,9 @@ static int parse_default_map(struct cg_builder *b, const char *map, char *err, s
 			free(val);
 			return CG_ENOMEM;
 		}
-		trim(word);
+		cg_text_trim(word);
 		if (val)
-			trim(val);
+			cg_text_trim(val);
 		int prio = 0;
 		if (!eq || !*word || cg_priority_parse(val, &prio)) {
 			snprintf(err, errlen, "default_priority_map: bad entry \"%.*s\"", (int)(elen > 60 ? 60 : elen), p);
@@ -434,12 +144,11 @@ int cg_builder_create(const struct cg_case_spec *spec, struct cg_builder **out, 
 	if (!b->source_name || !b->project || !b->case_type)
 		goto nomem;
 	b->prio_default = spec->prio_default_set ? spec->prio_default : 0;
-	b->attrs_set = spec->attrs_set;
 
-	if ((spec->title && (rc = compile("title", spec->title, &b->title, err, errlen))) ||
-	    (spec->description && (rc = compile("description", spec->description, &b->description, err, errlen))) ||
-	    (spec->dedup_key && (rc = compile("dedup_key", spec->dedup_key, &b->dedup_key, err, errlen))) ||
-	    (rc = compile("priority_from", spec->priority_from ? spec->priority_from : "{{severity}}",
+	if ((spec->title && (rc = cg_tmpl_compile_named("title", spec->title, &b->title, err, errlen))) ||
+	    (spec->description && (rc = cg_tmpl_compile_named("description", spec->description, &b->description, err, errlen))) ||
+	    (spec->dedup_key && (rc = cg_tmpl_compile_named("dedup_key", spec->dedup_key, &b->dedup_key, err, errlen))) ||
+	    (rc = cg_tmpl_compile_named("priority_from", spec->priority_from ? spec->priority_from : "{{severity}}",
 			  &b->priority_from, err, errlen)))
 		goto fail;
 
@@ -465,73 +174,9 @@ int cg_builder_create(const struct cg_case_spec *spec, struct cg_builder **out, 
 			goto fail;
 	}
 
-	if (spec->ncas) {
-		b->cas = calloc(spec->ncas, sizeof(*b->cas));
-		if (!b->cas)
-			goto nomem;
-	}
-	for (size_t i = 0; i < spec->ncas; i++) {
-		const struct cg_ca_spec *c = &spec->cas[i];
-		if (!c->key || !*c->key) {
-			snprintf(err, errlen, "custom_attributes[%zu]: key is required", i);
-			rc = CG_EINVAL;
-			goto fail;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(spec->cas[j].key, c->key) == 0) {
-				snprintf(err, errlen, "custom_attributes.%s: given twice", c->key);
-				rc = CG_EINVAL;
-				goto fail;
-			}
-		}
-		if (c->nvalues == 0 || (!c->is_multi && c->nvalues != 1)) {
-			snprintf(err, errlen, "custom_attributes.%s: %s", c->key,
-				 c->nvalues ? "a single-value attribute takes one value" : "no value");
-			rc = CG_EINVAL;
-			goto fail;
-		}
-		if ((unsigned)c->type > CG_CA_SELECT) {
-			snprintf(err, errlen, "custom_attributes.%s: unknown type", c->key);
-			rc = CG_EINVAL;
-			goto fail;
-		}
-		b->cas[i].key = strdup(c->key);
-		if (!b->cas[i].key)
-			goto nomem;
-		b->ncas = i + 1;
-		b->cas[i].type = c->type;
-		b->cas[i].is_multi = c->is_multi;
-		if ((rc = compile_list("custom_attributes", c->key, c->values, c->nvalues, &b->cas[i].values, err,
-				       errlen)))
-			goto fail;
-	}
-
-	if (spec->nattrs) {
-		b->attrs = calloc(spec->nattrs, sizeof(*b->attrs));
-		if (!b->attrs)
-			goto nomem;
-	}
-	for (size_t i = 0; i < spec->nattrs; i++) {
-		const struct cg_attr_spec *a = &spec->attrs[i];
-		if (!a->key || !*a->key) {
-			snprintf(err, errlen, "attributes[%zu]: key is required", i);
-			rc = CG_EINVAL;
-			goto fail;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(spec->attrs[j].key, a->key) == 0) {
-				snprintf(err, errlen, "attributes.%s: given twice", a->key);
-				rc = CG_EINVAL;
-				goto fail;
-			}
-		}
-		b->attrs[i].key = strdup(a->key);
-		if (!b->attrs[i].key)
-			goto nomem;
-		b->nattrs = i + 1;
-		if ((rc = compile_list("attributes", a->key, a->values, a->nvalues, &b->attrs[i].values, err, errlen)))
-			goto fail;
-	}
+	if ((rc = cg_caseattrs_create(spec->cas, spec->ncas, spec->attrs, spec->nattrs, spec->attrs_set, &b->values,
+				      err, errlen)))
+		goto fail;
 
 	*out = b;
 	return 0;
@@ -559,25 +204,6 @@ void cg_case_draft_cleanup(struct cg_case_draft *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/*
- * Renders t over ctx into a sanitised, malloc'd string; flags says how {{x}} neutralises a
- * sender's value for where the text goes (CG_TMPL_ESCAPE_*), markdown is cg_tmpl_opts.markdown.
- */
-static int render(const struct cg_tmpl *t, const cJSON *ctx, int flags, const cJSON *markdown, char **out)
-{
-	char *raw = NULL;
-	struct cg_tmpl_opts o = {.flags = flags, .markdown = markdown};
-	int rc = cg_tmpl_render_opts(t, ctx, &o, &raw);
-	if (rc)
-		return rc;
-	char *clean = cg_utf8_sanitize(raw);
-	free(raw);
-	if (!clean)
-		return CG_ENOMEM;
-	*out = clean;
-	return 0;
-}
-
 /* A sanitised copy with collapsed whitespace; NULL in *out when s is NULL or collapses to "". */
 static int collapsed_copy(const char *s, char **out)
 {
@@ -587,7 +213,7 @@ static int collapsed_copy(const char *s, char **out)
 	char *c = cg_utf8_sanitize(s);
 	if (!c)
 		return CG_ENOMEM;
-	collapse_ws(c);
+	cg_text_collapse_ws(c);
 	if (!*c) {
 		free(c);
 		return 0;
@@ -609,7 +235,7 @@ static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, co
 		if (!key)
 			return CG_ENOMEM;
 	}
-	trim(key);
+	cg_text_trim(key);
 	if (!*key) {
 		free(key);
 		snprintf(err, errlen, "dedup_key rendered empty");
@@ -642,7 +268,7 @@ static int build_title(const struct cg_builder *b, const struct cg_event *ev, co
 	int rc;
 	if (b->title) {
 		char *r = NULL;
-		if ((rc = render(b->title, ctx, CG_TMPL_ESCAPE_PLAIN, NULL, &r)))
+		if ((rc = cg_tmpl_render_utf8(b->title, ctx, CG_TMPL_ESCAPE_PLAIN, NULL, &r)))
 			return rc;
 		rc = collapsed_copy(r, &title);
 		free(r);
@@ -670,105 +296,6 @@ static int build_title(const struct cg_builder *b, const struct cg_event *ev, co
 	return 0;
 }
 
-static int is_http_url(const char *s)
-{
-	size_t skip;
-	if (strncasecmp(s, "http://", 7) == 0)
-		skip = 7;
-	else if (strncasecmp(s, "https://", 8) == 0)
-		skip = 8;
-	else
-		return 0;
-	if (!s[skip] || s[skip] == '/')
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* Writes a sender's value on a list item, neutralised; continuation lines are indented so they stay inside it. */
-static void sb_put_item_value(struct cg_sbuf *s, const char *v)
-{
-	char *safe = cg_md_str(v, CG_MD_TEXT);
-	if (!safe) {
-		s->oom = 1;
-		return;
-	}
-	for (const char *p = safe; *p;) {
-		size_t run = strcspn(p, "\n");
-		cg_sbuf_addn(s, p, run);
-		p += run;
-		if (*p == '\n') {
-			cg_sbuf_addn(s, p, 1);
-			if (p[1])
-				cg_sbuf_add(s, "  ");
-			p++;
-		}
-	}
-	free(safe);
-}
-
-static void sb_put_string_list(struct cg_sbuf *s, const char *heading, const cJSON *obj, int code)
-{
-	const cJSON *it;
-	int any = 0;
-	cJSON_ArrayForEach(it, obj)
-	{
-		if (!cJSON_IsString(it) || !it->string)
-			continue;
-		if (!any)
-			cg_sbuf_addf(s, "\n**%s**\n", heading);
-		any = 1;
-		cg_md_addf(s, "- **%s**: ", it->string);
-		if (code && it->valuestring[0] && !strpbrk(it->valuestring, "\r\n"))
-			cg_md_code(s, it->valuestring); /* a fence longer than any backtick run inside */
-		else
-			sb_put_item_value(s, it->valuestring);
-		cg_sbuf_add(s, "\n");
-	}
-}
-
-static void sb_put_links(struct cg_sbuf *s, const cJSON *links, const char *sep, const char *heading)
-{
-	const cJSON *it;
-	int any = 0;
-	cJSON_ArrayForEach(it, links)
-	{
-		if (!cJSON_IsString(it) || !it->string || !is_http_url(it->valuestring))
-			continue;
-		if (heading)
-			cg_sbuf_add(s, any ? "" : heading);
-		else if (any)
-			cg_sbuf_add(s, sep);
-		any = 1;
-		if (heading)
-			cg_sbuf_add(s, "- ");
-		cg_md_link(s, it->string, it->valuestring);
-		if (heading)
-			cg_sbuf_add(s, "\n");
-	}
-	if (any && !heading)
-		cg_sbuf_add(s, "\n");
-}
-
-/* The Markdown description used when neither the spec nor the mapper gives one. */
-static char *generated_description(const struct cg_event *ev)
-{
-	struct cg_sbuf s = {0};
-	cg_sbuf_addf(&s, "**Status:** %s  \n", ev->status == CG_STATUS_RESOLVED ? "resolved" : "firing");
-	if (ev->severity && *ev->severity)
-		cg_md_addf(&s, "**Severity:** %s  \n", ev->severity);
-	if (ev->starts_at && *ev->starts_at)
-		cg_md_addf(&s, "**Started:** %s  \n", ev->starts_at);
-	if (ev->status == CG_STATUS_RESOLVED && ev->ends_at && *ev->ends_at)
-		cg_md_addf(&s, "**Ended:** %s  \n", ev->ends_at);
-	sb_put_string_list(&s, "Labels", ev->labels, 1);
-	sb_put_string_list(&s, "Annotations", ev->annotations, 0);
-	sb_put_links(&s, ev->links, NULL, "\n**Links**\n");
-	return cg_sbuf_take(&s);
-}
-
 static int build_description(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, char **out)
 {
 	char *d = NULL;
@@ -778,14 +305,14 @@ static int build_description(const struct cg_builder *b, const struct cg_event *
 		const cJSON *mine = cJSON_GetObjectItemCaseSensitive(ctx, "description");
 		if (!ev->description || !cJSON_IsString(mine) || strcmp(mine->valuestring, ev->description) != 0)
 			mine = NULL;
-		if ((rc = render(b->description, ctx, CG_TMPL_ESCAPE_MARKDOWN, mine, &d)))
+		if ((rc = cg_tmpl_render_utf8(b->description, ctx, CG_TMPL_ESCAPE_MARKDOWN, mine, &d)))
 			return rc;
 		char *probe = strdup(d);
 		if (!probe) {
 			free(d);
 			return CG_ENOMEM;
 		}
-		trim(probe);
+		cg_text_trim(probe);
 		int empty = !*probe;
 		free(probe);
 		if (empty) {
@@ -804,14 +331,14 @@ static int build_description(const struct cg_builder *b, const struct cg_event *
 		}
 	}
 	if (!d) {
-		char *g = generated_description(ev);
+		char *g = cg_casetext_description(ev);
 		if (!g)
 			return CG_ENOMEM;
 		d = cg_utf8_sanitize(g);
 		free(g);
 		if (!d)
 			return CG_ENOMEM;
-		trim(d);
+		cg_text_trim(d);
 	}
 	cg_utf8_truncate(d, CG_DESCRIPTION_MAX);
 	*out = d;
@@ -824,7 +351,7 @@ static int build_priority(const struct cg_builder *b, const cJSON *ctx, int *out
 	int rc = cg_tmpl_render(b->priority_from, ctx, 0, NULL, NULL, &v);
 	if (rc)
 		return rc;
-	trim(v);
+	cg_text_trim(v);
 	int prio = b->prio_default;
 	int found = 0;
 	if (*v) {
@@ -842,391 +369,6 @@ static int build_priority(const struct cg_builder *b, const cJSON *ctx, int *out
 	free(v);
 	*out = prio;
 	return 0;
-}
-
-/* Quotes a rejected value in a note, shortened. */
-static void note_value(struct cg_sbuf *notes, const char *v)
-{
-	char q[NOTE_VALUE_MAX + 4];
-	snprintf(q, sizeof(q), "%s", v);
-	cg_utf8_truncate(q, NOTE_VALUE_MAX);
-	cg_sbuf_addf(notes, "\"%s\"", q);
-}
-
-static int parse_number(const char *s, double *out)
-{
-	if (!*s || s[strspn(s, "0123456789+-.eE")])
-		return CG_EINVAL; /* also rules out hex, inf and nan, which strtod would take */
-	errno = 0;
-	char *end = NULL;
-	double d = strtod(s, &end);
-	if (end == s || *end || errno == ERANGE || !isfinite(d))
-		return CG_EINVAL;
-	*out = d;
-	return 0;
-}
-
-/*
- * Renders a list of templates into values: each render is split on newlines (so a section
- * can yield several), trimmed, and empty pieces dropped. single: only the first render, not split.
- */
-static int render_values(const struct tmpl_list *l, const cJSON *ctx, int flags, int single, char ***out,
-			 size_t *nout)
-{
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0;
-	for (size_t i = 0; i < l->n && (!single || i == 0); i++) {
-		char *r = NULL;
-		if ((rc = render(l->v[i], ctx, flags, NULL, &r)))
-			goto fail;
-		char *p = r;
-		while (p) {
-			char *nl = single ? NULL : strchr(p, '\n');
-			if (nl)
-				*nl = '\0';
-			char *piece = strdup(p);
-			if (!piece) {
-				free(r);
-				rc = CG_ENOMEM;
-				goto fail;
-			}
-			trim(piece);
-			if (!*piece) {
-				free(piece);
-			} else {
-				if (n == cap) {
-					size_t nc = cap ? cap * 2 : 4;
-					char **nv = realloc(v, nc * sizeof(*nv));
-					if (!nv) {
-						free(piece);
-						free(r);
-						rc = CG_ENOMEM;
-						goto fail;
-					}
-					v = nv;
-					cap = nc;
-				}
-				v[n++] = piece;
-			}
-			p = nl ? nl + 1 : NULL;
-		}
-		free(r);
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-fail:
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-	return rc;
-}
-
-static void free_values(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Checks one rendered value for its type; 0 keeps it (the number in *num for NUMBER). */
-static int check_value(const struct ca *c, char *v, double *num, struct cg_sbuf *notes)
-{
-	if (c->type == CG_CA_NUMBER && parse_number(v, num)) {
-		cg_sbuf_addf(notes, "custom attribute %s: ", c->key);
-		note_value(notes, v);
-		cg_sbuf_add(notes, " is not a number; skipped\n");
-		return CG_EINVAL;
-	}
-	if (c->type == CG_CA_URL && (!is_http_url(v) || strlen(v) > CG_VALUE_MAX)) {
-		cg_sbuf_addf(notes, "custom attribute %s: ", c->key);
-		note_value(notes, v);
-		cg_sbuf_add(notes, strlen(v) > CG_VALUE_MAX ? " is too long for a URL; skipped\n"
-							: " is not an http(s) URL; skipped\n");
-		return CG_EINVAL;
-	}
-	cg_utf8_truncate(v, CG_VALUE_MAX);
-	return 0;
-}
-
-/* Adds {"type","is_multi","value"} for c to obj, or nothing when no value survives. */
-static int build_one_ca(const struct ca *c, const cJSON *ctx, cJSON *obj, struct cg_sbuf *notes)
-{
-	char **vals = NULL;
-	size_t n = 0;
-	int rc = render_values(&c->values, ctx, c->type == CG_CA_URL ? CG_TMPL_ESCAPE_URL : CG_TMPL_ESCAPE_PLAIN,
-			       !c->is_multi, &vals, &n);
-	if (rc)
-		return rc;
-	cJSON *value = NULL;
-	if (!c->is_multi) {
-		double num = 0;
-		/* Rendered empty: the alert has no value for it, nothing to note. */
-		if (n == 0 || check_value(c, vals[0], &num, notes))
-			goto out;
-		value = c->type == CG_CA_NUMBER ? cJSON_CreateNumber(num) : cJSON_CreateString(vals[0]);
-		if (!value)
-			goto nomem;
-	} else {
-		value = cJSON_CreateArray();
-		if (!value)
-			goto nomem;
-		size_t kept = 0;
-		for (size_t i = 0; i < n; i++) {
-			double num = 0;
-			if (check_value(c, vals[i], &num, notes))
-				continue;
-			if (kept == CG_MULTI_MAX) {
-				cg_sbuf_addf(notes, "custom attribute %s: more than %d values; the rest dropped\n", c->key,
-					  CG_MULTI_MAX);
-				break;
-			}
-			cJSON *el = c->type == CG_CA_NUMBER ? cJSON_CreateNumber(num) : cJSON_CreateString(vals[i]);
-			if (!el || !cJSON_AddItemToArray(value, el)) {
-				cJSON_Delete(el);
-				goto nomem;
-			}
-			kept++;
-		}
-		if (kept == 0) {
-			/* An empty array would match both list shapes of the oneOf: send nothing. */
-			cJSON_Delete(value);
-			value = NULL;
-			goto out;
-		}
-	}
-	cJSON *item = cJSON_CreateObject();
-	if (!item || !cJSON_AddItemToObject(obj, c->key, item)) {
-		cJSON_Delete(item);
-		goto nomem;
-	}
-	if (!cJSON_AddStringToObject(item, "type", cg_ca_type_name(c->type)) ||
-	    !cJSON_AddBoolToObject(item, "is_multi", c->is_multi ? 1 : 0))
-		goto nomem;
-	if (!cJSON_AddItemToObject(item, "value", value))
-		goto nomem;
-	value = NULL;
-out:
-	cJSON_Delete(value);
-	free_values(vals, n);
-	return rc;
-nomem:
-	rc = CG_ENOMEM;
-	goto out;
-}
-
-/* Appends v to the array unless already there. */
-static int add_unique(cJSON *arr, const char *v)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, arr)
-	{
-		if (strcmp(it->valuestring, v) == 0)
-			return 0;
-	}
-	cJSON *s = cJSON_CreateString(v);
-	if (!s || !cJSON_AddItemToArray(arr, s)) {
-		cJSON_Delete(s);
-		return CG_ENOMEM;
-	}
-	return 0;
-}
-
-static int build_attributes(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, cJSON **out,
-			    struct cg_sbuf *notes)
-{
-	cJSON *obj = cJSON_CreateObject();
-	char *k = NULL, *v = NULL;
-	int rc = 0;
-	if (!obj)
-		return CG_ENOMEM;
-	if (b->attrs_set) {
-		for (size_t i = 0; i < b->nattrs; i++) {
-			char **vals = NULL;
-			size_t n = 0;
-			if ((rc = render_values(&b->attrs[i].values, ctx, CG_TMPL_ESCAPE_PLAIN, 0, &vals, &n)))
-				goto fail;
-			cJSON *arr = n ? cJSON_CreateArray() : NULL;
-			if (n && !arr) {
-				free_values(vals, n);
-				goto nomem;
-			}
-			for (size_t j = 0; j < n && !rc; j++) {
-				if (cJSON_GetArraySize(arr) == CG_MULTI_MAX) {
-					cg_sbuf_addf(notes, "attribute %s: more than %d values; the rest dropped\n",
-						  b->attrs[i].key, CG_MULTI_MAX);
-					break;
-				}
-				cg_utf8_truncate(vals[j], CG_VALUE_MAX);
-				rc = add_unique(arr, vals[j]);
-			}
-			free_values(vals, n);
-			if (rc || (arr && !cJSON_AddItemToObject(obj, b->attrs[i].key, arr))) {
-				cJSON_Delete(arr);
-				goto nomem;
-			}
-		}
-	} else {
-		const cJSON *it;
-		cJSON_ArrayForEach(it, ev->labels)
-		{
-			if (!cJSON_IsString(it) || !it->string)
-				continue;
-			k = cg_md_str(it->string, CG_MD_PLAIN);
-			v = cg_md_str(it->valuestring, CG_MD_PLAIN);
-			if (!k || !v)
-				goto nomem;
-			trim(k);
-			trim(v);
-			if (*k && *v && !cJSON_GetObjectItemCaseSensitive(obj, k)) {
-				cg_utf8_truncate(v, CG_VALUE_MAX);
-				cJSON *arr = cJSON_CreateArray();
-				if (!arr || !cJSON_AddItemToObject(obj, k, arr)) {
-					cJSON_Delete(arr);
-					goto nomem;
-				}
-				if (add_unique(arr, v))
-					goto nomem;
-			}
-			free(k);
-			free(v);
-			k = v = NULL;
-		}
-	}
-	if (!obj->child) {
-		cJSON_Delete(obj);
-		obj = NULL;
-	}
-	*out = obj;
-	return 0;
-nomem:
-	rc = CG_ENOMEM;
-fail:
-	free(k);
-	free(v);
-	cJSON_Delete(obj);
-	return rc;
-}
-
-/* The annotation most worth repeating in a comment. */
-static const char *best_annotation(const struct cg_event *ev)
-{
-	static const char *const keys[] = {"summary", "message", "description"};
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *s = cg_json_str(ev->annotations, keys[i]);
-		if (s && s[strspn(s, " \t\r\n")])
-			return s;
-	}
-	return NULL;
-}
-
-static char *build_summary(const struct cg_event *ev, const char *notes)
-{
-	struct cg_sbuf s = {0};
-	cg_sbuf_add(&s, ev->status == CG_STATUS_RESOLVED ? "**RESOLVED**" : "**FIRING**");
-	if (ev->severity && *ev->severity)
-		cg_md_addf(&s, " \xC2\xB7 severity %s", ev->severity);
-	if (ev->starts_at && *ev->starts_at)
-		cg_md_addf(&s, " \xC2\xB7 started %s", ev->starts_at);
-	if (ev->status == CG_STATUS_RESOLVED && ev->ends_at && *ev->ends_at)
-		cg_md_addf(&s, " \xC2\xB7 ended %s", ev->ends_at);
-	cg_sbuf_add(&s, "\n");
-	const char *ann = best_annotation(ev);
-	if (ann) {
-		char *a = cg_utf8_sanitize(ann);
-		if (!a) {
-			s.oom = 1;
-		} else {
-			trim(a);
-			cg_utf8_truncate(a, CG_SUMMARY_MAX / 2);
-			cg_md_put(&s, a, CG_MD_TEXT);
-			cg_sbuf_add(&s, "\n");
-			free(a);
-		}
-	}
-	if (ev->comment_detail && *ev->comment_detail) {
-		cg_md_put(&s, ev->comment_detail, CG_MD_MINIMAL); /* the mapper's Markdown, neutralised by it */
-		if (s.len && s.p[s.len - 1] != '\n')
-			cg_sbuf_add(&s, "\n");
-	}
-	sb_put_links(&s, ev->links, " \xC2\xB7 ", NULL);
-	if (notes && *notes) {
-		const char *p = notes;
-		while (*p) {
-			size_t n = strcspn(p, "\n");
-			cg_sbuf_add(&s, "_casegate: ");
-			cg_md_putn(&s, p, n, CG_MD_TEXT); /* notes quote rendered values */
-			cg_sbuf_add(&s, "_\n");
-			p += n;
-			if (*p)
-				p++;
-		}
-	}
-	char *out = cg_sbuf_take(&s);
-	if (!out)
-		return NULL;
-	/* No operator text in here: a last pass over all of it catches a mention any part let through. */
-	char *clean = cg_md_str(out, CG_MD_MINIMAL);
-	free(out);
-	if (clean) {
-		trim(clean);
-		cg_utf8_truncate(clean, CG_SUMMARY_MAX);
-	}
-	return clean;
-}
-
-/*
- * The severity as comments quote it (`severity is now `x``, in a one-backtick code span):
- * one line, mentions and hidden characters gone, a backtick would end the span so it becomes "'".
- */
-static char *safe_severity(const char *sev)
-{
-	char *s = cg_md_str(sev, CG_MD_CODE);
-	for (char *p = s; p && *p; p++)
-		if (*p == '`')
-			*p = '\'';
-	if (s)
-		cg_utf8_truncate(s, CG_VALUE_MAX);
-	return s;
-}
-
-static cJSON *add_obj(cJSON *parent, const char *key)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (!o || !cJSON_AddItemToObject(parent, key, o)) {
-		cJSON_Delete(o);
-		return NULL;
-	}
-	return o;
-}
-
-static cJSON *create_body(const struct cg_builder *b, const char *title, const char *description, int prio,
-			  cJSON *custom /* taken */)
-{
-	cJSON *root = cJSON_CreateObject();
-	cJSON *data = root ? add_obj(root, "data") : NULL;
-	cJSON *attrs = data && cJSON_AddStringToObject(data, "type", "case") ? add_obj(data, "attributes") : NULL;
-	if (!attrs || !cJSON_AddStringToObject(attrs, "title", title) ||
-	    !cJSON_AddStringToObject(attrs, "type_id", b->case_type) ||
-	    !cJSON_AddStringToObject(attrs, "priority", cg_priority_name(prio)) ||
-	    !cJSON_AddStringToObject(attrs, "description", description))
-		goto fail;
-	if (custom) {
-		if (!cJSON_AddItemToObject(attrs, "custom_attributes", custom))
-			goto fail;
-		custom = NULL;
-	}
-	cJSON *rel = add_obj(data, "relationships");
-	cJSON *proj = rel ? add_obj(rel, "project") : NULL;
-	cJSON *pd = proj ? add_obj(proj, "data") : NULL;
-	if (!pd || !cJSON_AddStringToObject(pd, "id", b->project) || !cJSON_AddStringToObject(pd, "type", "project"))
-		goto fail;
-	return root;
-fail:
-	cJSON_Delete(custom);
-	cJSON_Delete(root);
-	return NULL;
 }
 
 int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, struct cg_case_draft *out, char *err,
@@ -1261,22 +403,14 @@ int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, stru
 	    (rc = build_description(b, ev, ctx, &description)) || (rc = build_priority(b, ctx, &d.priority)))
 		goto fail;
 	d.status = ev->status;
-	if (ev->severity && !(d.severity = safe_severity(ev->severity)))
+	if (ev->severity && !(d.severity = cg_casetext_severity(ev->severity)))
 		goto nomem;
 
-	if (b->ncas && !(custom = cJSON_CreateObject()))
-		goto nomem;
-	for (size_t i = 0; i < b->ncas; i++)
-		if ((rc = build_one_ca(&b->cas[i], ctx, custom, &notes)))
-			goto fail;
-	if (custom && !custom->child) {
-		cJSON_Delete(custom);
-		custom = NULL;
-	}
-	if ((rc = build_attributes(b, ev, ctx, &d.attributes, &notes)))
+	if ((rc = cg_caseattrs_custom(b->values, ctx, &custom, &notes)) ||
+	    (rc = cg_caseattrs_labels(b->values, ev, ctx, &d.attributes, &notes)))
 		goto fail;
 
-	d.create = create_body(b, d.title, description, d.priority, custom);
+	d.create = cg_body_create(b->project, b->case_type, d.title, description, d.priority, custom);
 	custom = NULL;
 	if (!d.create)
 		goto nomem;
@@ -1287,7 +421,7 @@ int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, stru
 		if (!d.notes)
 			goto nomem;
 	}
-	if (!(d.summary = build_summary(ev, d.notes)))
+	if (!(d.summary = cg_casetext_summary(ev, d.notes)))
 		goto nomem;
 
 	free(description);
@@ -1307,86 +441,4 @@ fail:
 	cJSON_Delete(own_ctx);
 	cg_case_draft_cleanup(&d);
 	return rc;
-}
-
-/* ---- follow-up bodies ----------------------------------------------------------------- */
-
-/* {"data":{"type":"case","attributes":{}}}; *attrs receives the inner object. */
-static cJSON *body_shell(cJSON **attrs)
-{
-	cJSON *root = cJSON_CreateObject();
-	cJSON *data = root ? add_obj(root, "data") : NULL;
-	if (!data || !cJSON_AddStringToObject(data, "type", "case") || !(*attrs = add_obj(data, "attributes"))) {
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
-cJSON *cg_body_comment(const char *text)
-{
-	cJSON *attrs = NULL;
-	cJSON *root = body_shell(&attrs);
-	/* Comments are casegate's text and sender text, never an operator's: no mention stays live. */
-	char *t = cg_md_str(text, CG_MD_MINIMAL);
-	if (!root || !t)
-		goto fail;
-	cg_utf8_truncate(t, CG_COMMENT_MAX);
-	if (!cJSON_AddStringToObject(attrs, "comment", t))
-		goto fail;
-	free(t);
-	return root;
-fail:
-	free(t);
-	cJSON_Delete(root);
-	return NULL;
-}
-
-static cJSON *body_status(const char *status_name, const char *legacy)
-{
-	cJSON *attrs = NULL;
-	cJSON *root = body_shell(&attrs);
-	if (!root)
-		return NULL;
-	int ok = status_name && *status_name ? cJSON_AddStringToObject(attrs, "status_name", status_name) != NULL
-					     : cJSON_AddStringToObject(attrs, "status", legacy) != NULL;
-	if (!ok) {
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
-cJSON *cg_body_status(const char *status_name)
-{
-	return body_status(status_name, "CLOSED");
-}
-
-cJSON *cg_body_reopen(const char *status_name)
-{
-	return body_status(status_name, "OPEN");
-}
-
-cJSON *cg_body_priority(int prio)
-{
-	cJSON *attrs = NULL;
-	cJSON *root = body_shell(&attrs);
-	if (root && !cJSON_AddStringToObject(attrs, "priority", cg_priority_name(prio))) {
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
-cJSON *cg_body_attributes(const cJSON *attrs)
-{
-	cJSON *inner = NULL;
-	cJSON *root = body_shell(&inner);
-	cJSON *copy = attrs ? cJSON_Duplicate(attrs, 1) : cJSON_CreateObject();
-	if (!root || !copy || !cJSON_AddItemToObject(inner, "attributes", copy)) {
-		cJSON_Delete(copy);
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
 }

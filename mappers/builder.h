@@ -1,46 +1,14 @@
-/* builder.h: turns a normalised event plus a source's case spec into Datadog Case API bodies. */
+/* builder.h: a normalised event plus a source's case spec become a case draft (the create body, attributes, comment text). */
 #ifndef CG_BUILDER_H
 #define CG_BUILDER_H
 
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "caseattrs.h" /* struct cg_ca_spec, struct cg_attr_spec */
+#include "casebody.h"  /* limits, priorities, custom attribute types, request bodies: callers got them here */
 #include "event.h"
-
-/* The Case API documents no length limits; these are casegate's, applied at UTF-8 boundaries. */
-#define CG_TITLE_MAX 250
-#define CG_DESCRIPTION_MAX 32768
-#define CG_COMMENT_MAX 16384
-#define CG_DEDUP_KEY_MAX 200 /* longer keys are replaced by their SHA-256 hex */
-#define CG_SUMMARY_MAX 2048     /* the per-occurrence comment text in a draft */
-#define CG_VALUE_MAX 1024       /* one custom-attribute string or attribute (label) value */
-#define CG_MULTI_MAX 100        /* values kept per multi custom attribute or attribute key */
-#define CG_SOURCE_NAME_MAX 120  /* so that "<source>:sha256:<64 hex>" fits CG_DEDUP_KEY_MAX */
-
-/* Priorities: 0 = NOT_DEFINED, 1..5 = P1..P5 (1 is the most urgent). */
-const char *cg_priority_name(int prio);
-/* Parses "P1".."P5", "NOT_DEFINED" (case-insensitive, also "1".."5"); 0 or CG_EINVAL. */
-int cg_priority_parse(const char *s, int *out);
-
-enum cg_ca_type { CG_CA_TEXT = 0, CG_CA_URL, CG_CA_NUMBER, CG_CA_SELECT };
-const char *cg_ca_type_name(enum cg_ca_type t);
-int cg_ca_type_parse(const char *s, enum cg_ca_type *out);
-
-/* A custom attribute: one template (is_multi = 0) or a list (is_multi = 1). */
-struct cg_ca_spec {
-	char *key;
-	enum cg_ca_type type;
-	int is_multi;
-	char **values; /* templates */
-	size_t nvalues;
-};
-
-/* A free-form case attribute (label): key -> list of templates; empty renders are dropped. */
-struct cg_attr_spec {
-	char *key;
-	char **values;
-	size_t nvalues;
-};
+#include "text.h" /* cg_utf8_truncate, cg_utf8_sanitize, cg_sha256_hex: callers got them here */
 
 struct cg_prio_entry {
 	char *word; /* compared case-insensitively with the rendered `from` */
@@ -98,26 +66,5 @@ struct cg_case_draft {
 int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, struct cg_case_draft *out, char *err,
 		     size_t errlen);
 void cg_case_draft_cleanup(struct cg_case_draft *d);
-
-/* Request bodies for follow-ups (caller frees with cJSON_Delete); NULL on ENOMEM. */
-cJSON *cg_body_comment(const char *text);           /* CaseCommentRequest, text truncated to CG_COMMENT_MAX */
-/* CaseUpdateStatusRequest closing the case: {"status_name": name}, or the deprecated
- * {"status": "CLOSED"} when status_name is NULL or empty (valid for every case type). */
-cJSON *cg_body_status(const char *status_name);
-/* The same for reopening: status_name, else the deprecated {"status": "OPEN"}. */
-cJSON *cg_body_reopen(const char *status_name);
-cJSON *cg_body_priority(int prio);                  /* CaseUpdatePriorityRequest */
-cJSON *cg_body_attributes(const cJSON *attrs);      /* CaseUpdateAttributesRequest; attrs duplicated */
-
-/* Truncates s in place to at most max bytes without splitting a UTF-8 sequence, adding "…" when cut. */
-void cg_utf8_truncate(char *s, size_t max);
-
-/* Lower-case SHA-256 hex of data into out (65 bytes); out is "" in the (allocation) failure case. */
-void cg_sha256_hex(const void *data, size_t len, char out[65]);
-/* The same, returning 0 or CG_ENOMEM. */
-int cg_sha256_hex_r(const void *data, size_t len, char out[65]);
-
-/* A malloc'd copy of s with every invalid UTF-8 sequence replaced by U+FFFD; NULL on ENOMEM. */
-char *cg_utf8_sanitize(const char *s);
 
 #endif

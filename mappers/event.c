@@ -1,4 +1,4 @@
-/* event.c: normalised alert events and small JSON helpers for mappers. */
+/* event.c: normalised alert events and their template context. */
 #include "event.h"
 
 #include <stdlib.h>
@@ -176,61 +176,4 @@ int cg_event_build_ctx_view(struct cg_event *e, const cJSON *alert, const cJSON 
 fail:
 	cJSON_Delete(ctx);
 	return rc;
-}
-
-const cJSON *cg_json_path(const cJSON *root, const char *dotted)
-{
-	const cJSON *cur = root;
-	const char *p = dotted;
-	char part[256];
-	while (cur && *p) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		if (n >= sizeof(part))
-			return NULL;
-		memcpy(part, p, n);
-		part[n] = '\0';
-		if (cJSON_IsArray(cur)) {
-			char *end = NULL;
-			long idx = strtol(part, &end, 10);
-			if (!*part || *end || idx < 0)
-				return NULL;
-			cur = cJSON_GetArrayItem(cur, (int)idx);
-		} else if (cJSON_IsObject(cur)) {
-			cur = cJSON_GetObjectItemCaseSensitive(cur, part);
-		} else {
-			return NULL;
-		}
-		p += n;
-		if (*p == '.')
-			p++;
-	}
-	return cur;
-}
-
-const char *cg_json_str(const cJSON *root, const char *dotted)
-{
-	const cJSON *v = cg_json_path(root, dotted);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-char *cg_strdup0(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-cJSON *cg_json_string_object(const cJSON *src)
-{
-	cJSON *o = cJSON_CreateObject();
-	if (!o || !cJSON_IsObject(src))
-		return o;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, src)
-	{
-		if (cJSON_IsString(it) && !cJSON_AddStringToObject(o, it->string, it->valuestring)) {
-			cJSON_Delete(o);
-			return NULL;
-		}
-	}
-	return o;
 }

@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "json.h" /* cg_json_path, cg_json_str, cg_json_string_object: mappers' callers use them */
+#include "text.h" /* cg_strdup0 */
+
 /* CG_STATUS_COMMENT: a note for the case of the dedup key (an e-mail reply, an acknowledgement);
  * it never creates, closes or reopens a case and is dropped when the key has no case. */
 enum cg_alert_status { CG_STATUS_FIRING = 0, CG_STATUS_RESOLVED = 1, CG_STATUS_COMMENT = 2 };
@@ -63,14 +66,5 @@ int cg_event_build_ctx(struct cg_event *e, const cJSON *alert, const cJSON *payl
  * order. alert and payload must outlive the event, so use it only for parts of the payload
  * map() was given (the caller keeps that alive while it uses the events). */
 int cg_event_build_ctx_view(struct cg_event *e, const cJSON *alert, const cJSON *payload, const char *skip_key);
-
-/* Small JSON helpers shared by mappers: value at a dotted path ("a.b.c"), string or NULL. */
-const cJSON *cg_json_path(const cJSON *root, const char *dotted);
-const char *cg_json_str(const cJSON *root, const char *dotted);
-/* A new object holding copies of the string members of src (an object; anything else gives
- * an empty object). NULL on ENOMEM. */
-cJSON *cg_json_string_object(const cJSON *src);
-/* strdup that accepts NULL. */
-char *cg_strdup0(const char *s);
 
 #endif

@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "mailhtml.h"  /* cg_mail_html_to_text: callers got it here */
+#include "mailparts.h" /* cg_mail_count_parts: callers got it here */
+
 /* Caps on what one message may put into the payload (the raw size is capped by the caller). */
 struct cg_mail_limits {
 	size_t max_text;        /* bytes of body text kept (UTF-8 boundary), default 64 KiB */
@@ -44,13 +47,6 @@ int cg_mail_parse(const char *raw, size_t len, const struct cg_mail_limits *lim,
 		  size_t errlen);
 
 /*
- * Readable text from HTML: tags dropped (script/style with their content), block
- * elements and <br> as line breaks, list items as "- ", entities decoded, runs of
- * blank space collapsed. At most max bytes of output. Returns malloc'd UTF-8 or NULL.
- */
-char *cg_mail_html_to_text(const char *html, size_t len, size_t max);
-
-/*
  * Why a mail must not be turned into anything, or NULL when it may. Checks bounces
  * (null Return-Path, MAILER-DAEMON, multipart/report delivery-status), X-Loop: casegate,
  * auto-replies and out-of-office notices; for_comment additionally refuses any
@@ -60,14 +56,5 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max);
  * "bulk") and writes a human sentence to why.
  */
 const char *cg_mail_noise(const cJSON *mail, int for_comment, char *why, size_t whylen);
-
-/*
- * MIME parts of a raw message as GMime would build them, counted without building them:
- * every multipart Content-Type (found at any line start, folded lines joined) counts one
- * and declares a boundary; every line "--<boundary>" (trailing blanks allowed) counts one.
- * Text that only looks like a header counts too, so the count is never lower than the
- * parts GMime makes. Counting stops once it passes cap (the result is then cap + 1).
- */
-size_t cg_mail_count_parts(const char *raw, size_t len, size_t cap);
 
 #endif

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "builder.h"
 #include "err.h"
-#include "event.h"
+#include "json.h"
+#include "text.h"
 #include "tmpl.h"
 
 enum in { IN_SUBJECT = 0, IN_BODY, IN_FROM };

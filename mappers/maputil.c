@@ -1,13 +1,18 @@
-/* maputil.c: small helpers shared by the SaaS mappers (datadog, sentry, azure, gcp, pagerduty, opsgenie). */
+/* maputil.c: the mapper helper kit: reading a sender's payload, filling events (labels, links, text). */
 #include "maputil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "err.h"
 #include "mdsafe.h"
+#include "text.h"
+
+/* ---- reading the payload ------------------------------------------------------------------------- */
 
 const cJSON *cg_mu_get(const cJSON *o, const char *key)
 {
@@ -20,17 +25,83 @@ const char *cg_mu_str(const cJSON *o, const char *dotted)
 	return s && s[0] ? s : NULL;
 }
 
+int cg_mu_need_object(const cJSON *payload, char *err, size_t errlen)
+{
+	if (cJSON_IsObject(payload))
+		return 0;
+	snprintf(err, errlen, "payload must be a JSON object");
+	return CG_EINVAL;
+}
+
+const cJSON *cg_mu_object(const cJSON *o, const char *dotted, char *err, size_t errlen)
+{
+	const cJSON *v = cg_json_path(o, dotted);
+	if (cJSON_IsObject(v))
+		return v;
+	if (v)
+		snprintf(err, errlen, "invalid field '%s': not an object", dotted);
+	else
+		snprintf(err, errlen, "missing field '%s'", dotted);
+	return NULL;
+}
+
+int cg_mu_one_of(const char *s, const char *const list[])
+{
+	for (size_t i = 0; list[i]; i++)
+		if (strcasecmp(s, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int cg_mu_unexpanded(const char *s)
+{
+	if (!s)
+		return 0;
+	size_t n = strlen(s);
+	if (n >= 4 && strncmp(s, "{{", 2) == 0 && strcmp(s + n - 2, "}}") == 0)
+		return 1;
+	/* Zabbix macros: {EVENT.ID}, {$ZABBIX.URL}, {EVENT.RECOVERY.ID} outside recovery messages. */
+	if (n < 3 || s[0] != '{' || s[n - 1] != '}')
+		return 0;
+	for (size_t i = 1; i + 1 < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '$' || c == ':'))
+			return 0;
+	}
+	return 1;
+}
+
+const char *cg_mu_filled(const cJSON *o, const char *dotted)
+{
+	const char *s = cg_mu_str(o, dotted);
+	return s && !cg_mu_unexpanded(s) ? s : NULL;
+}
+
+/* The one rule for numeric ids (maputil.h says why): exact integers below 2^53 in magnitude. */
+static const char *number_id(const cJSON *v, char *buf, size_t buflen)
+{
+	if (!cJSON_IsNumber(v))
+		return NULL;
+	double d = v->valuedouble;
+	if (!(d > -CG_MU_ID_LIMIT && d < CG_MU_ID_LIMIT) || d != (double)(long long)d)
+		return NULL;
+	snprintf(buf, buflen, "%lld", (long long)d); /* -0 prints as 0 */
+	return buf;
+}
+
 const char *cg_mu_id(const cJSON *v, char *buf, size_t buflen)
 {
 	if (cJSON_IsString(v) && v->valuestring[0])
 		return v->valuestring;
-	/* Beyond 2^53 a double no longer holds every integer: such an "id" is not one we can print faithfully. */
-	if (cJSON_IsNumber(v) && v->valuedouble > -9007199254740992.0 && v->valuedouble < 9007199254740992.0 &&
-	    v->valuedouble == (double)(long long)v->valuedouble) {
-		snprintf(buf, buflen, "%lld", (long long)v->valuedouble);
-		return buf;
-	}
-	return NULL;
+	return number_id(v, buf, buflen);
+}
+
+const char *cg_mu_filled_id(const cJSON *o, const char *dotted, char *buf, size_t buflen)
+{
+	const cJSON *v = cg_json_path(o, dotted);
+	if (cJSON_IsString(v))
+		return cg_mu_filled(o, dotted);
+	return number_id(v, buf, buflen);
 }
 
 const char *cg_mu_epoch_text(const cJSON *v, char out[40])
@@ -65,11 +136,56 @@ const char *cg_mu_epoch_text(const cJSON *v, char out[40])
 	return out;
 }
 
+int cg_mu_ms_text(double ms, char *out, size_t outlen)
+{
+	/* Years 1970..9999: anything else is not a timestamp a monitoring tool meant. */
+	if (!isfinite(ms) || ms < 0 || ms > 253402300799999.0)
+		return CG_EINVAL;
+	time_t secs = (time_t)(ms / 1000);
+	int msec = (int)(ms - (double)secs * 1000);
+	struct tm tm;
+	if (!gmtime_r(&secs, &tm))
+		return CG_EINVAL;
+	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	         tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         msec < 0     ? 0
+	         : msec > 999 ? 999
+	                      : msec);
+	return 0;
+}
+
+/* ---- filling events ------------------------------------------------------------------------------ */
+
+struct cg_event *cg_mu_push(struct cg_event_list *out)
+{
+	struct cg_event *e = cg_event_list_push(out);
+	if (!e)
+		return NULL;
+	e->labels = cJSON_CreateObject();
+	e->annotations = cJSON_CreateObject();
+	e->links = cJSON_CreateObject();
+	if (!e->labels || !e->annotations || !e->links)
+		return NULL; /* the caller's cleanup frees what was made */
+	return e;
+}
+
+int cg_mu_dup(char **field, const char *s)
+{
+	free(*field);
+	*field = cg_strdup0(s);
+	return s && !*field ? CG_ENOMEM : 0;
+}
+
+int cg_mu_set(cJSON *obj, const char *key, const char *s)
+{
+	if (!s || !*s || cJSON_GetObjectItemCaseSensitive(obj, key))
+		return 0;
+	return cJSON_AddStringToObject(obj, key, s) ? 0 : CG_ENOMEM;
+}
+
 int cg_mu_label(cJSON *labels, const char *key, const char *value)
 {
-	if (!key || !*key || !value || !*value || cJSON_GetObjectItemCaseSensitive(labels, key))
-		return 0;
-	return cJSON_AddStringToObject(labels, key, value) ? 0 : CG_ENOMEM;
+	return key && *key ? cg_mu_set(labels, key, value) : 0;
 }
 
 int cg_mu_labels_from(cJSON *labels, const cJSON *src)
@@ -179,24 +295,87 @@ int cg_mu_tags(cJSON *labels, cJSON *list, const cJSON *tags)
 	return rc;
 }
 
-struct cg_event *cg_mu_push(struct cg_event_list *out)
+int cg_mu_is_http(const char *url)
 {
-	struct cg_event *e = cg_event_list_push(out);
-	if (!e)
-		return NULL;
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
-	if (!e->labels || !e->annotations || !e->links)
-		return NULL; /* the caller's cleanup frees what was made */
-	return e;
+	return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
 }
 
-int cg_mu_dup(char **field, const char *s)
+int cg_mu_link(cJSON *links, const char *name, const char *url)
 {
-	free(*field);
-	*field = cg_strdup0(s);
-	return s && !*field ? CG_ENOMEM : 0;
+	if (!url || !*url)
+		return 0;
+	/* Links end up clickable in the case; anything but http(s) (javascript:, data:) is not worth the risk. */
+	if (!cg_mu_is_http(url))
+		return 0;
+	if (cJSON_GetObjectItemCaseSensitive(links, name))
+		return 0;
+	return cJSON_AddStringToObject(links, name, url) ? 0 : CG_ENOMEM;
+}
+
+int cg_mu_link_take(cJSON *links, const char *name, struct cg_sbuf *b)
+{
+	char *url = cg_sbuf_take(b);
+	if (!url)
+		return CG_ENOMEM;
+	int rc = cg_mu_link(links, name, url);
+	free(url);
+	return rc;
+}
+
+int cg_mu_describe(struct cg_event *e, struct cg_sbuf *b)
+{
+	cg_mu_links_md(b, e->links);
+	e->description = cg_sbuf_take(b);
+	return e->title && e->description ? 0 : CG_ENOMEM;
+}
+
+int cg_mu_finish(struct cg_event *e, struct cg_sbuf *b, const cJSON *alert, const cJSON *payload)
+{
+	int rc = cg_mu_describe(e, b);
+	return rc ? rc : cg_event_build_ctx(e, alert, payload);
+}
+
+int cg_mu_ctx_put(cJSON *ctx, const char *key, const cJSON *val)
+{
+	cJSON *d = cJSON_Duplicate(val, 1);
+	if (!d)
+		return CG_ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(ctx, key);
+	if (!cJSON_AddItemToObject(ctx, key, d)) {
+		cJSON_Delete(d);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- text ---------------------------------------------------------------------------------------- */
+
+static const char *link_label(const char *name)
+{
+	static const char *const names[][2] = {
+		{"generator", "Source"}, {"runbook", "Runbook"}, {"dashboard", "Dashboard"},
+		{"panel", "Panel"},      {"silence", "Silence"}, {"image", "Image"},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(names[i][0], name) == 0)
+			return names[i][1];
+	return name;
+}
+
+void cg_mu_links_md(struct cg_sbuf *b, const cJSON *links)
+{
+	const cJSON *it;
+	int first = 1;
+	cJSON_ArrayForEach(it, links)
+	{
+		if (!cJSON_IsString(it))
+			continue;
+		cg_sbuf_add(b, first ? "**Links:** " : " · ");
+		cg_md_link(b, link_label(it->string), it->valuestring);
+		first = 0;
+	}
+	if (!first)
+		cg_sbuf_add(b, "\n");
 }
 
 static int cmp_member(const void *a, const void *b)
@@ -234,4 +413,58 @@ void cg_mu_pairs_md(struct cg_sbuf *b, const char *heading, const cJSON *obj)
 	}
 	cg_sbuf_add(b, "\n");
 	free(v);
+}
+
+void cg_mu_rows_md(struct cg_sbuf *b, const cJSON *o, const char *const rows[][2], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *v = cg_mu_str(o, rows[i][0]);
+		if (v)
+			cg_md_addf(b, "**%s:** %s\n", rows[i][1], v);
+	}
+}
+
+int cg_mu_join(struct cg_sbuf *b, const cJSON *arr, const char *sep)
+{
+	int n = 0;
+	const cJSON *it;
+	if (!cJSON_IsArray(arr))
+		return 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (!cJSON_IsString(it) || !it->valuestring[0])
+			continue;
+		if (n++)
+			cg_sbuf_add(b, sep);
+		cg_sbuf_add(b, it->valuestring);
+	}
+	return n;
+}
+
+char *cg_mu_word(const char *s)
+{
+	char *w = cg_strdup0(s);
+	for (char *p = w; p && *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+		else if (*p == ' ')
+			*p = '_';
+	}
+	return w;
+}
+
+char *cg_mu_first_line(const char *s, size_t max)
+{
+	if (!s)
+		return NULL;
+	while (*s == '\n' || *s == '\r' || *s == ' ')
+		s++;
+	size_t n = strcspn(s, "\r\n");
+	char *t = malloc(n + 1);
+	if (!t)
+		return NULL;
+	memcpy(t, s, n);
+	t[n] = '\0';
+	cg_utf8_truncate(t, max);
+	return t;
 }

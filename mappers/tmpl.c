@@ -9,6 +9,7 @@
 #include "err.h"
 #include "mdsafe.h"
 #include "sbuf.h"
+#include "text.h"
 
 /* Limits keep hostile templates and data from exhausting stack, memory or CPU. */
 #define MAX_NESTING 100            /* sections open at once inside one template */
@@ -812,4 +813,35 @@ int cg_tmpl_render_str(const char *src, const cJSON *ctx, char **out, char *err,
 		snprintf(err, errlen, "render: %s", cg_strerror(r));
 	cg_tmpl_destroy(t);
 	return r;
+}
+
+/* Compiles src; on a template error err reads "<what>: line N: ...". */
+int cg_tmpl_compile_named(const char *what, const char *src, struct cg_tmpl **out, char *err, size_t errlen)
+{
+	char terr[200] = "";
+	int rc = cg_tmpl_compile(src, strlen(src), out, terr, sizeof(terr));
+	if (rc == CG_EINVAL)
+		snprintf(err, errlen, "%s: %s", what, terr[0] ? terr : "invalid template");
+	else if (rc)
+		snprintf(err, errlen, "%s: %s", what, cg_strerror(rc));
+	return rc;
+}
+
+/*
+ * Renders t over ctx into a sanitised, malloc'd string; flags says how {{x}} neutralises a
+ * sender's value for where the text goes (CG_TMPL_ESCAPE_*), markdown is cg_tmpl_opts.markdown.
+ */
+int cg_tmpl_render_utf8(const struct cg_tmpl *t, const cJSON *ctx, int flags, const cJSON *markdown, char **out)
+{
+	char *raw = NULL;
+	struct cg_tmpl_opts o = {.flags = flags, .markdown = markdown};
+	int rc = cg_tmpl_render_opts(t, ctx, &o, &raw);
+	if (rc)
+		return rc;
+	char *clean = cg_utf8_sanitize(raw);
+	free(raw);
+	if (!clean)
+		return CG_ENOMEM;
+	*out = clean;
+	return 0;
 }

@@ -59,4 +59,13 @@ int cg_tmpl_is_literal(const struct cg_tmpl *t);
 
 void cg_tmpl_destroy(struct cg_tmpl *t);
 
+/* Compiles the NUL-terminated src; on a template error err reads "<what>: line N: ...". */
+int cg_tmpl_compile_named(const char *what, const char *src, struct cg_tmpl **out, char *err, size_t errlen);
+/*
+ * Renders t over ctx into a malloc'd string made valid UTF-8 (cg_utf8_sanitize): flags says how {{x}}
+ * neutralises a sender's value for where the text goes (CG_TMPL_ESCAPE_*), markdown is
+ * cg_tmpl_opts.markdown. 0, CG_ENOMEM or CG_EINVAL.
+ */
+int cg_tmpl_render_utf8(const struct cg_tmpl *t, const cJSON *ctx, int flags, const cJSON *markdown, char **out);
+
 #endif

@@ -11,47 +11,6 @@
 #define FULLWIDTH_AT "\xEF\xBC\xA0" /* U+FF20 */
 #define REPLACEMENT  "\xEF\xBF\xBD" /* U+FFFD */
 
-size_t cg_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t len;
-	uint32_t v;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		v = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		v = c & 0x0F;
-		if (c == 0xE0)
-			lo = 0xA0; /* overlong */
-		else if (c == 0xED)
-			hi = 0x9F; /* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		v = c & 0x07;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F; /* > U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	*cp = v;
-	return len;
-}
-
 int cg_md_hidden(uint32_t cp)
 {
 	return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
@@ -294,6 +253,15 @@ static size_t longest_backticks(const char *s)
 	return best;
 }
 
+/* s neutralised for mode (malloc'd), or NULL with b->oom set. */
+static char *neutral(struct cg_sbuf *b, const char *s, enum cg_md_mode mode)
+{
+	char *c = cg_md_str(s, mode);
+	if (!c)
+		b->oom = 1;
+	return c;
+}
+
 static void put_ticks(struct cg_sbuf *b, size_t n)
 {
 	while (n--)
@@ -302,11 +270,9 @@ static void put_ticks(struct cg_sbuf *b, size_t n)
 
 void cg_md_code(struct cg_sbuf *b, const char *s)
 {
-	char *c = cg_md_str(s, CG_MD_CODE);
-	if (!c) {
-		b->oom = 1;
+	char *c = neutral(b, s, CG_MD_CODE);
+	if (!c)
 		return;
-	}
 	size_t len = strlen(c);
 	if (len) {
 		size_t fence = longest_backticks(c) + 1;
@@ -324,11 +290,9 @@ void cg_md_code(struct cg_sbuf *b, const char *s)
 
 void cg_md_fence(struct cg_sbuf *b, const char *s)
 {
-	char *c = cg_md_str(s, CG_MD_BLOCK);
-	if (!c) {
-		b->oom = 1;
+	char *c = neutral(b, s, CG_MD_BLOCK);
+	if (!c)
 		return;
-	}
 	size_t len = strlen(c);
 	size_t fence = longest_backticks(c) + 1;
 	if (fence < 3)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "sbuf.h"
+#include "text.h" /* cg_utf8_decode: callers got it here */
 
 /*
  * Where a piece of sender text goes decides how it is neutralised. Every mode:
@@ -44,8 +45,6 @@ enum cg_md_mode {
 	CG_MD_URL,
 };
 
-/* Length (1..4) of the valid UTF-8 sequence at s (n bytes available) with its code point in *cp, or 0. */
-size_t cg_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* 1 for a character that changes how text reads without being seen: C1 controls, bidi controls,
  * zero-width and invisible characters (the set listed above). */
 int cg_md_hidden(uint32_t cp);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
+#include "text.h"
 
 void cg_sbuf_addn(struct cg_sbuf *b, const char *s, size_t n)
 {

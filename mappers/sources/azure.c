@@ -25,12 +25,7 @@ static int portal_link(cJSON *links, const char *name, const char *prefix, const
 		cg_sbuf_pct_encode(&b, id);
 	else
 		cg_sbuf_add(&b, id);
-	char *url = cg_sbuf_take(&b);
-	if (!url)
-		return CG_ENOMEM;
-	int rc = cg_am_add_link(links, name, url);
-	free(url);
-	return rc;
+	return cg_mu_link_take(links, name, &b);
 }
 
 /* The last path segment of a resource id ("/subscriptions/.../virtualMachines/vm1" -> "vm1"). */
@@ -77,10 +72,8 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
                      size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	const char *schema = cg_mu_str(payload, "schemaId");
 	if (schema && strcasecmp(schema, "azureMonitorCommonAlertSchema") != 0) {
 		snprintf(err, errlen,
@@ -159,11 +152,8 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	    {"severity", "Severity"},         {"monitorCondition", "Condition"}, {"signalType", "Signal"},
 	    {"monitoringService", "Service"}, {"firedDateTime", "Fired"},        {"resolvedDateTime", "Resolved"},
 	};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const char *v = cg_mu_str(ess, rows[i][0]);
-		if (v && (i != 5 || resolved))
-			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-	}
+	/* The last row, resolvedDateTime, only once resolved. */
+	cg_mu_rows_md(&b, ess, rows, sizeof(rows) / sizeof(rows[0]) - (resolved ? 0 : 1));
 	const cJSON *it;
 	int first = 1;
 	cJSON_ArrayForEach(it, cg_mu_get(ess, "alertTargetIDs"))
@@ -177,10 +167,8 @@ static int map_azure(const cJSON *payload, const struct cg_map_opts *opts, struc
 	cg_sbuf_add(&b, first ? "\n" : "\n\n");
 	conditions_md(&b, actx);
 	cg_mu_pairs_md(&b, "Custom properties", custom);
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
+	if ((rc = cg_mu_describe(e, &b)))
+		return rc;
 
 	/* Templates see the essentials at the root ({{alertRule}}) and the rest by name ({{alertContext.x}}). */
 	cJSON *root = cJSON_Duplicate(ess, 1);

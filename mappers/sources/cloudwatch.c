@@ -4,11 +4,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alertmanager.h"
-#include "builder.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * Shapes accepted, first match wins:
@@ -24,11 +23,6 @@
  * right after ALARM, where it is reported as a firing repeat (the open case stays open with
  * its priority and gets a comment) because missing data is no proof the problem went away.
  */
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
 
 /* SNS alarms spell Trigger keys "MetricName", EventBridge "metricStat"/"name": look up either. */
 static const cJSON *geti(const cJSON *o, const char *k)
@@ -92,7 +86,7 @@ static char *description_severity(const char *desc)
 		char w[40];
 		memcpy(w, q, n);
 		w[n] = '\0';
-		return cg_src_word(w);
+		return cg_mu_word(w);
 	}
 	return cg_strdup0("alarm");
 }
@@ -122,7 +116,7 @@ static int dims_labels(cJSON *labels, const cJSON *dims)
 		const char *k = cJSON_IsString(d) ? d->string : stri(d, "name");
 		const char *v = cJSON_IsString(d) ? d->valuestring : stri(d, "value");
 		if (k && v)
-			rc = rc ? rc : cg_src_set(labels, k, v);
+			rc = rc ? rc : cg_mu_set(labels, k, v);
 	}
 	return rc;
 }
@@ -247,12 +241,7 @@ static int console_link(cJSON *links, const struct alarm *a)
 	struct cg_sbuf b = {0};
 	cg_sbuf_addf(&b, "https://console.aws.amazon.com/cloudwatch/home?region=%s#alarmsV2:alarm/", a->region_code);
 	cg_sbuf_pct_encode(&b, a->name);
-	char *url = cg_sbuf_take(&b);
-	if (!url)
-		return CG_ENOMEM;
-	int rc = cg_am_add_link(links, "console", url);
-	free(url);
-	return rc;
+	return cg_mu_link_take(links, "console", &b);
 }
 
 static int alarm_event(const struct alarm *a, const struct envelope *env, const cJSON *payload,
@@ -288,36 +277,33 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 		snprintf(err, errlen, "missing field 'AlarmName' (CloudWatch alarm)");
 		return CG_EINVAL;
 	}
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = resolved ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
 	e->dedup_key = cg_strdup0(key);
 	e->severity = description_severity(a->description);
-	if (!e->labels || !e->annotations || !e->links || !e->dedup_key || !e->severity)
+	if (!e->dedup_key || !e->severity)
 		return CG_ENOMEM;
 	if (a->time && !(e->starts_at = cg_strdup0(a->time)))
 		return CG_ENOMEM;
 	if (resolved && a->time && !(e->ends_at = cg_strdup0(a->time)))
 		return CG_ENOMEM;
-	int rc = cg_src_set(e->labels, "alarm_name", a->name);
-	rc = rc ? rc : cg_src_set(e->labels, "aws_account", a->account);
-	rc = rc ? rc : cg_src_set(e->labels, "region", a->region_code ? a->region_code : a->region);
-	rc = rc ? rc : cg_src_set(e->labels, "namespace", stri(a->trigger, "Namespace"));
-	rc = rc ? rc : cg_src_set(e->labels, "metric_name", stri(a->trigger, "MetricName"));
+	int rc = cg_mu_set(e->labels, "alarm_name", a->name);
+	rc = rc ? rc : cg_mu_set(e->labels, "aws_account", a->account);
+	rc = rc ? rc : cg_mu_set(e->labels, "region", a->region_code ? a->region_code : a->region);
+	rc = rc ? rc : cg_mu_set(e->labels, "namespace", stri(a->trigger, "Namespace"));
+	rc = rc ? rc : cg_mu_set(e->labels, "metric_name", stri(a->trigger, "MetricName"));
 	rc = rc ? rc : dims_labels(e->labels, geti(a->trigger, "Dimensions"));
-	rc = rc ? rc : cg_src_set(e->annotations, "description", a->description);
-	rc = rc ? rc : cg_src_set(e->annotations, "reason", a->reason);
+	rc = rc ? rc : cg_mu_set(e->annotations, "description", a->description);
+	rc = rc ? rc : cg_mu_set(e->annotations, "reason", a->reason);
 	rc = rc ? rc : console_link(e->links, a);
 	if (rc)
 		return rc;
 
 	struct cg_sbuf b = {0};
 	const char *name = a->name ? a->name : key;
-	char *first = a->description ? cg_src_first_line(a->description, 160) : NULL;
+	char *first = a->description ? cg_mu_first_line(a->description, 160) : NULL;
 	if (first && *first && strcmp(first, name) != 0)
 		cg_sbuf_addf(&b, "%s: %s", name, first);
 	else
@@ -350,13 +336,9 @@ static int alarm_event(const struct alarm *a, const struct envelope *env, const 
 	if (env && env->topic)
 		cg_md_addf(&b, "**SNS topic:** %s\n", env->topic);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	rc = cg_event_build_ctx(e, a->json, payload);
+	rc = cg_mu_finish(e, &b, a->json, payload);
 	if (!rc && env && env->json)
-		rc = cg_src_ctx_put(e->ctx, "sns", env->json);
+		rc = cg_mu_ctx_put(e->ctx, "sns", env->json);
 	if (!rc && !cJSON_AddStringToObject(e->ctx, "state", a->state))
 		rc = CG_ENOMEM;
 	return rc;
@@ -367,15 +349,15 @@ static void alarm_from_sns(struct alarm *a, const cJSON *m)
 	memset(a, 0, sizeof(*a));
 	a->json = m;
 	a->name = cg_json_str(m, "AlarmName");
-	a->description = cg_src_str(m, "AlarmDescription");
-	a->account = cg_src_str(m, "AWSAccountId");
-	a->region = cg_src_str(m, "Region");
-	a->arn = cg_src_str(m, "AlarmArn");
-	a->state = cg_src_str(m, "NewStateValue");
-	a->old_state = cg_src_str(m, "OldStateValue");
-	a->reason = cg_src_str(m, "NewStateReason");
-	a->time = cg_src_str(m, "StateChangeTime");
-	a->trigger = cJSON_IsObject(get(m, "Trigger")) ? get(m, "Trigger") : NULL;
+	a->description = cg_mu_filled(m, "AlarmDescription");
+	a->account = cg_mu_filled(m, "AWSAccountId");
+	a->region = cg_mu_filled(m, "Region");
+	a->arn = cg_mu_filled(m, "AlarmArn");
+	a->state = cg_mu_filled(m, "NewStateValue");
+	a->old_state = cg_mu_filled(m, "OldStateValue");
+	a->reason = cg_mu_filled(m, "NewStateReason");
+	a->time = cg_mu_filled(m, "StateChangeTime");
+	a->trigger = cJSON_IsObject(cg_mu_get(m, "Trigger")) ? cg_mu_get(m, "Trigger") : NULL;
 	if (a->name && !*a->name)
 		a->name = NULL;
 	from_arn(a);
@@ -386,19 +368,19 @@ static void alarm_from_sns(struct alarm *a, const cJSON *m)
 static int is_eventbridge_alarm(const cJSON *m)
 {
 	const char *dt = cg_json_str(m, "detail-type");
-	return dt && strcmp(dt, "CloudWatch Alarm State Change") == 0 && cJSON_IsObject(get(m, "detail"));
+	return dt && strcmp(dt, "CloudWatch Alarm State Change") == 0 && cJSON_IsObject(cg_mu_get(m, "detail"));
 }
 
 static void alarm_from_eventbridge(struct alarm *a, const cJSON *ev)
 {
-	const cJSON *d = get(ev, "detail");
+	const cJSON *d = cg_mu_get(ev, "detail");
 	memset(a, 0, sizeof(*a));
 	a->json = d;
-	a->name = cg_src_str(d, "alarmName");
-	a->trigger = cJSON_IsObject(get(d, "configuration")) ? get(d, "configuration") : NULL;
-	a->description = cg_src_str(a->trigger, "description");
-	a->account = cg_src_str(ev, "account");
-	a->region = cg_src_str(ev, "region");
+	a->name = cg_mu_filled(d, "alarmName");
+	a->trigger = cJSON_IsObject(cg_mu_get(d, "configuration")) ? cg_mu_get(d, "configuration") : NULL;
+	a->description = cg_mu_filled(a->trigger, "description");
+	a->account = cg_mu_filled(ev, "account");
+	a->region = cg_mu_filled(ev, "region");
 	a->arn = cg_json_str(ev, "resources.0");
 	if (a->arn && !*a->arn)
 		a->arn = NULL;
@@ -415,15 +397,12 @@ static void alarm_from_eventbridge(struct alarm *a, const cJSON *ev)
 static int other_event(const struct envelope *env, const char *message, const cJSON *parsed, const cJSON *payload,
                        struct cg_event_list *out)
 {
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = CG_STATUS_FIRING;
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
 	e->severity = cg_strdup0("notification");
-	if (!e->labels || !e->annotations || !e->links || !e->severity)
+	if (!e->severity)
 		return CG_ENOMEM;
 	struct cg_sbuf b = {0};
 	char hex[65];
@@ -440,7 +419,7 @@ static int other_event(const struct envelope *env, const char *message, const cJ
 	if (env->subject)
 		e->title = cg_strdup0(env->subject);
 	else
-		e->title = cg_src_first_line(message, 200);
+		e->title = cg_mu_first_line(message, 200);
 	if (e->title && !*e->title) {
 		free(e->title);
 		e->title = cg_strdup0("SNS notification");
@@ -462,17 +441,17 @@ static int other_event(const struct envelope *env, const char *message, const cJ
 	e->description = cg_sbuf_take(&b);
 	if (!e->dedup_key || !e->title || !e->description)
 		return CG_ENOMEM;
-	int rc = cg_src_set(e->labels, "sns_topic", env->topic);
-	rc = rc ? rc : cg_src_set(e->annotations, "subject", env->subject);
+	int rc = cg_mu_set(e->labels, "sns_topic", env->topic);
+	rc = rc ? rc : cg_mu_set(e->annotations, "subject", env->subject);
 	if (rc)
 		return rc;
 	if (env->timestamp && !(e->starts_at = cg_strdup0(env->timestamp)))
 		return CG_ENOMEM;
 	rc = cg_event_build_ctx(e, env->json, payload);
 	if (!rc && parsed)
-		rc = cg_src_ctx_put(e->ctx, "message", parsed);
+		rc = cg_mu_ctx_put(e->ctx, "message", parsed);
 	if (!rc)
-		rc = cg_src_ctx_put(e->ctx, "sns", env->json);
+		rc = cg_mu_ctx_put(e->ctx, "sns", env->json);
 	return rc;
 }
 
@@ -498,10 +477,10 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 	const char *type = cg_json_str(envj, "Type");
 	struct envelope env = {
 	    .json = envj,
-	    .message_id = cg_src_str(envj, "MessageId"),
-	    .topic = cg_src_str(envj, "TopicArn"),
-	    .subject = cg_src_str(envj, "Subject"),
-	    .timestamp = cg_src_str(envj, "Timestamp"),
+	    .message_id = cg_mu_filled(envj, "MessageId"),
+	    .topic = cg_mu_filled(envj, "TopicArn"),
+	    .subject = cg_mu_filled(envj, "Subject"),
+	    .timestamp = cg_mu_filled(envj, "Timestamp"),
 	};
 	if (!type) {
 		snprintf(err, errlen, "missing field 'Type' (SNS message)");
@@ -516,7 +495,7 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 			return rc;
 	}
 	if (strcmp(type, "SubscriptionConfirmation") == 0) {
-		const char *url = cg_src_str(envj, "SubscribeURL");
+		const char *url = cg_mu_filled(envj, "SubscribeURL");
 		if (!url) {
 			snprintf(err, errlen, "missing field 'SubscribeURL' (SNS SubscriptionConfirmation)");
 			return CG_EINVAL;
@@ -546,7 +525,7 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 		         type);
 		return CG_EINVAL;
 	}
-	const cJSON *msg = get(envj, "Message");
+	const cJSON *msg = cg_mu_get(envj, "Message");
 	if (!cJSON_IsString(msg)) {
 		snprintf(err, errlen,
 		         msg ? "invalid field 'Message': not a string" : "missing field 'Message' (SNS Notification)");
@@ -555,7 +534,7 @@ static int envelope_map(const cJSON *envj, const cJSON *payload, int single, str
 	cJSON *parsed = cJSON_Parse(msg->valuestring);
 	int rc;
 	struct alarm a;
-	if (cJSON_IsObject(parsed) && (get(parsed, "AlarmName") || get(parsed, "NewStateValue"))) {
+	if (cJSON_IsObject(parsed) && (cg_mu_get(parsed, "AlarmName") || cg_mu_get(parsed, "NewStateValue"))) {
 		alarm_from_sns(&a, parsed);
 		rc = alarm_event(&a, &env, payload, out, err, errlen);
 	} else if (cJSON_IsObject(parsed) && is_eventbridge_alarm(parsed)) {
@@ -573,11 +552,9 @@ static int map_cloudwatch(const cJSON *payload, const struct cg_map_opts *opts, 
                           size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
-	const cJSON *records = get(payload, "Records");
+	const cJSON *records = cg_mu_get(payload, "Records");
 	if (records) {
 		if (!cJSON_IsArray(records)) {
 			snprintf(err, errlen, "invalid field 'Records': not an array");
@@ -587,7 +564,7 @@ static int map_cloudwatch(const cJSON *payload, const struct cg_map_opts *opts, 
 		const cJSON *r;
 		cJSON_ArrayForEach(r, records)
 		{
-			const cJSON *sns = get(r, "Sns");
+			const cJSON *sns = cg_mu_get(r, "Sns");
 			if (!cJSON_IsObject(sns)) {
 				snprintf(err, errlen, "missing field 'Records[%d].Sns'", i);
 				return CG_EINVAL;
@@ -604,10 +581,10 @@ static int map_cloudwatch(const cJSON *payload, const struct cg_map_opts *opts, 
 			out->ignored_reason[0] = '\0';
 		return 0;
 	}
-	if (cg_json_str(payload, "Type") && (get(payload, "MessageId") || get(payload, "TopicArn")))
+	if (cg_json_str(payload, "Type") && (cg_mu_get(payload, "MessageId") || cg_mu_get(payload, "TopicArn")))
 		return envelope_map(payload, payload, 1, out, err, errlen);
 	struct alarm a;
-	if (get(payload, "AlarmName") || get(payload, "NewStateValue")) {
+	if (cg_mu_get(payload, "AlarmName") || cg_mu_get(payload, "NewStateValue")) {
 		alarm_from_sns(&a, payload);
 		return alarm_event(&a, NULL, payload, out, err, errlen);
 	}

@@ -183,12 +183,7 @@ static int monitor_link(cJSON *links, const char *link, const char *alert_id)
 	cg_sbuf_addn(&b, link, origin);
 	cg_sbuf_add(&b, "/monitors/");
 	cg_sbuf_add(&b, alert_id);
-	char *url = cg_sbuf_take(&b);
-	if (!url)
-		return CG_ENOMEM;
-	int rc = cg_am_add_link(links, "monitor", url);
-	free(url);
-	return rc;
+	return cg_mu_link_take(links, "monitor", &b);
 }
 
 /* The case's severity word: the monitor priority when set, else from the transition or alert type. */
@@ -253,8 +248,8 @@ static void read_fields(const cJSON *payload, struct dd_fields *f)
 #undef F
 }
 
-static char *description_of(const struct dd_fields *f, const struct cg_event *e, const char *scope, const char *prio,
-                            const char *date)
+static int describe(const struct dd_fields *f, struct cg_event *e, const char *scope, const char *prio,
+                    const char *date)
 {
 	struct cg_sbuf d = {0};
 	if (f->msg)
@@ -279,18 +274,15 @@ static char *description_of(const struct dd_fields *f, const struct cg_event *e,
 	if (date)
 		cg_md_addf(&d, "**%s:** %s\n", e->status == CG_STATUS_RESOLVED ? "Recovered" : "Date", date);
 	cg_sbuf_add(&d, "\n");
-	cg_am_links_md(&d, e->links);
-	return cg_sbuf_take(&d);
+	return cg_mu_describe(e, &d);
 }
 
 static int map_datadog(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
                        size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	struct dd_fields *f = calloc(1, sizeof(*f));
 	if (!f)
 		return CG_ENOMEM;
@@ -368,17 +360,12 @@ static int map_datadog(const cJSON *payload, const struct cg_map_opts *opts, str
 	rc = rc ? rc : cg_mu_tags_text(e->labels, NULL, scope);
 	rc = rc ? rc : cg_mu_tags(e->labels, tag_list, tags);
 	rc = rc ? rc : cg_mu_label(e->labels, "host", f->host);
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", f->link);
+	rc = rc ? rc : cg_mu_link(e->links, "generator", f->link);
 	rc = rc ? rc : monitor_link(e->links, f->link, f->alert_id);
-	rc = rc ? rc : cg_am_add_link(e->links, "image", f->snapshot);
+	rc = rc ? rc : cg_mu_link(e->links, "image", f->snapshot);
 	if (rc)
 		goto out;
-	e->description = description_of(f, e, scope, prio, date);
-	if (!e->description) {
-		rc = CG_ENOMEM;
-		goto out;
-	}
-	if ((rc = cg_event_build_ctx(e, payload, payload)))
+	if ((rc = describe(f, e, scope, prio, date)) || (rc = cg_event_build_ctx(e, payload, payload)))
 		goto out;
 	if (!cJSON_AddItemToObject(e->ctx, "tag_list", tag_list)) {
 		rc = CG_ENOMEM;

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "builder.h"
 #include "err.h"
 #include "mail.h"
 #include "mdsafe.h"
 #include "registry.h"
+#include "text.h"
 #include "tmpl.h"
 
 /* ---- subject handling ---- */
@@ -194,6 +194,25 @@ static int quote_start(const char *line, size_t len)
 	return 0;
 }
 
+/* The mail's attachments as a list after the text (they are named, never uploaded). */
+static void attachments_md(struct cg_sbuf *b, const cJSON *mail)
+{
+	const cJSON *att;
+	int first = 1;
+	cJSON_ArrayForEach(att, cJSON_GetObjectItemCaseSensitive(mail, "attachments"))
+	{
+		cg_sbuf_add(b, first ? "\n\n**Attachments (not uploaded):**\n" : "\n");
+		first = 0;
+		double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(att, "size"));
+		const char *an = cg_json_str(att, "name");
+		if (size >= 0)
+			cg_md_addf(b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
+				   cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
+		else
+			cg_md_addf(b, "- %.200s", an ? an : "?");
+	}
+}
+
 char *cg_email_comment_text(const cJSON *mail, size_t max)
 {
 	struct cg_sbuf b = {0};
@@ -222,20 +241,7 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 	}
 	while (b.len > start && b.p && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == ' '))
 		b.p[--b.len] = '\0';
-	const cJSON *att;
-	int first = 1;
-	cJSON_ArrayForEach(att, cJSON_GetObjectItemCaseSensitive(mail, "attachments"))
-	{
-		cg_sbuf_add(&b, first ? "\n\n**Attachments (not uploaded):**\n" : "\n");
-		first = 0;
-		double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(att, "size"));
-		const char *an = cg_json_str(att, "name");
-		if (size >= 0)
-			cg_md_addf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
-				   cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
-		else
-			cg_md_addf(&b, "- %.200s", an ? an : "?");
-	}
+	attachments_md(&b, mail);
 	char *out = cg_sbuf_take(&b);
 	if (out && strlen(out) > max)
 		cg_utf8_truncate(out, max);
@@ -256,20 +262,7 @@ static char *description(const cJSON *mail)
 		cg_sbuf_add(&b, "(no text)");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
 		cg_sbuf_add(&b, "\n\n_(text truncated)_");
-	const cJSON *att;
-	int first = 1;
-	cJSON_ArrayForEach(att, cJSON_GetObjectItemCaseSensitive(mail, "attachments"))
-	{
-		cg_sbuf_add(&b, first ? "\n\n**Attachments (not uploaded):**\n" : "\n");
-		first = 0;
-		double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(att, "size"));
-		const char *an = cg_json_str(att, "name");
-		if (size >= 0)
-			cg_md_addf(&b, "- %.200s (%.0f bytes, %.80s)", an ? an : "?", size,
-				   cg_json_str(att, "content_type") ? cg_json_str(att, "content_type") : "?");
-		else
-			cg_md_addf(&b, "- %.200s", an ? an : "?");
-	}
+	attachments_md(&b, mail);
 	return cg_sbuf_take(&b);
 }
 

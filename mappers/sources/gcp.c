@@ -23,20 +23,16 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
                    size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	const char *version = cg_mu_str(payload, "version");
 	if (version && strcasecmp(version, "test") == 0) {
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "test notification");
 		return 0;
 	}
-	const cJSON *inc = cg_mu_get(payload, "incident");
-	if (!cJSON_IsObject(inc)) {
-		snprintf(err, errlen, inc ? "invalid field 'incident': not an object" : "missing field 'incident'");
+	const cJSON *inc = cg_mu_object(payload, "incident", err, errlen);
+	if (!inc)
 		return CG_EINVAL;
-	}
 	char idb[32];
 	const char *id = cg_mu_id(cg_mu_get(inc, "incident_id"), idb, sizeof(idb));
 	if (!id) {
@@ -74,7 +70,7 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 	rc = rc ? rc : cg_mu_label(e->labels, "resource_type", cg_mu_str(inc, "resource.type"));
 	rc = rc ? rc : cg_mu_label(e->labels, "metric_type", cg_mu_str(inc, "metric.type"));
 	rc = rc ? rc : cg_mu_label(e->labels, "project", cg_mu_str(inc, "scoping_project_id"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(inc, "url"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(inc, "url"));
 	const cJSON *l;
 	int n = 0;
 	cJSON_ArrayForEach(l, cg_json_path(doc, "links"))
@@ -85,7 +81,7 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 		snprintf(name, sizeof(name), "%s", dn ? dn : "");
 		if (!dn)
 			snprintf(name, sizeof(name), "link%d", ++n);
-		rc = rc ? rc : cg_am_add_link(e->links, name, cg_mu_str(l, "url"));
+		rc = rc ? rc : cg_mu_link(e->links, name, cg_mu_str(l, "url"));
 	}
 	if (rc)
 		return rc;
@@ -114,11 +110,7 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 	    {"threshold_value", "Threshold"},
 	    {"scoping_project_id", "Project"},
 	};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const char *v = cg_mu_str(inc, rows[i][0]);
-		if (v)
-			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-	}
+	cg_mu_rows_md(&b, inc, rows, sizeof(rows) / sizeof(rows[0]));
 	if (resource)
 		cg_md_addf(
 		    &b, "**Resource:** %s%s%s%s\n", resource, cg_mu_str(inc, "resource_type_display_name") ? " (" : "",
@@ -129,12 +121,8 @@ static int map_gcp(const cJSON *payload, const struct cg_map_opts *opts, struct 
 	if (e->ends_at)
 		cg_md_addf(&b, "**Ended:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
 	/* Templates see the incident's fields at the root ({{policy_name}}, {{resource.labels.zone}}). */
-	rc = cg_event_build_ctx(e, inc, payload);
+	rc = cg_mu_finish(e, &b, inc, payload);
 	if (!rc && !cJSON_AddStringToObject(e->ctx, "documentation_text", doc_text ? doc_text : ""))
 		rc = CG_ENOMEM;
 	return rc;

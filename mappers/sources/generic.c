@@ -1,33 +1,26 @@
 /* generic.c: any JSON object is one alert; the source's templates say what it means. */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
-#include "builder.h"
 #include "err.h"
+#include "maputil.h"
 #include "mdsafe.h"
 #include "registry.h"
+#include "text.h"
 
 static const char *const resolved_words[] = {"resolved", "ok", "closed", "recovered", "inactive", NULL};
 
 static int is_resolved(const char *s)
 {
-	if (!s)
-		return 0;
-	for (size_t i = 0; resolved_words[i]; i++)
-		if (strcasecmp(s, resolved_words[i]) == 0)
-			return 1;
-	return 0;
+	return s && cg_mu_one_of(s, resolved_words);
 }
 
 static int map_generic(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
 		       size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	struct cg_event *e = cg_event_list_push(out);
 	if (!e)
 		return CG_ENOMEM;

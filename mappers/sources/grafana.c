@@ -3,8 +3,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alertmanager.h"
+#include "amshape.h"
 #include "err.h"
+#include "maputil.h"
 #include "mdsafe.h"
 
 /*
@@ -26,13 +27,11 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "legacy Grafana alert state '%s'", state);
 		return 0;
 	}
-	char key[128];
-	const cJSON *rule_id = cJSON_GetObjectItemCaseSensitive(p, "ruleId");
+	char key[128], idb[32];
+	const char *rule_id = cg_mu_id(cJSON_GetObjectItemCaseSensitive(p, "ruleId"), idb, sizeof(idb));
 	const char *name = cg_json_str(p, "ruleName");
-	if (cJSON_IsNumber(rule_id))
-		snprintf(key, sizeof(key), "rule-%.0f", rule_id->valuedouble);
-	else if (cJSON_IsString(rule_id) && rule_id->valuestring[0])
-		snprintf(key, sizeof(key), "rule-%s", rule_id->valuestring);
+	if (rule_id)
+		snprintf(key, sizeof(key), "rule-%s", rule_id);
 	else if (name && name[0])
 		snprintf(key, sizeof(key), "rule-name-%s", name);
 	else {
@@ -43,7 +42,7 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 	if (!e)
 		return CG_ENOMEM;
 	e->status = state && strcasecmp(state, "ok") == 0 ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
-	e->labels = cg_am_string_object(cJSON_GetObjectItemCaseSensitive(p, "tags"));
+	e->labels = cg_json_string_object(cJSON_GetObjectItemCaseSensitive(p, "tags"));
 	e->annotations = cJSON_CreateObject();
 	e->links = cJSON_CreateObject();
 	if (!e->labels || !e->annotations || !e->links)
@@ -59,8 +58,8 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 	e->title = cg_strdup0(title && title[0] ? title : key);
 	if (!e->dedup_key || !e->title || (sev && !e->severity))
 		return CG_ENOMEM;
-	int rc = cg_am_add_link(e->links, "generator", cg_json_str(p, "ruleUrl"));
-	rc = rc ? rc : cg_am_add_link(e->links, "image", cg_json_str(p, "imageUrl"));
+	int rc = cg_mu_link(e->links, "generator", cg_json_str(p, "ruleUrl"));
+	rc = rc ? rc : cg_mu_link(e->links, "image", cg_json_str(p, "imageUrl"));
 	if (rc)
 		return rc;
 
@@ -83,11 +82,7 @@ static int map_legacy(const cJSON *p, struct cg_event_list *out, char *err, size
 			cg_md_addf(&b, "- %s: %s\n", metric ? metric : "value", cJSON_IsString(v) ? v->valuestring : "null");
 	}
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 static int map_grafana(const cJSON *payload, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,

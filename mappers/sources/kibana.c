@@ -5,10 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alertmanager.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * Kibana's webhook connector has no body of its own: the rule action renders the Mustache
@@ -22,11 +22,6 @@
  * that rule's action; without it, the action group decides (warning groups "warning",
  * SLO burn-rate groups their level, no-data groups "warning", anything else "high").
  */
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
 
 static const char *group_severity(const char *g)
 {
@@ -54,8 +49,8 @@ static const char *group_severity(const char *g)
 static int tags_join(struct cg_sbuf *b, const cJSON *tags)
 {
 	if (cJSON_IsArray(tags))
-		return cg_src_join(b, tags, ", ");
-	if (!cJSON_IsString(tags) || !tags->valuestring[0] || cg_src_unexpanded(tags->valuestring))
+		return cg_mu_join(b, tags, ", ");
+	if (!cJSON_IsString(tags) || !tags->valuestring[0] || cg_mu_unexpanded(tags->valuestring))
 		return 0;
 	int n = 0;
 	for (const char *p = tags->valuestring; *p;) {
@@ -79,11 +74,9 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
                       size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(p)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(p, err, errlen))
 		return CG_EINVAL;
-	}
-	const cJSON *rule = get(p, "rule"), *alert = get(p, "alert"), *ctx = get(p, "context");
+	const cJSON *rule = cg_mu_get(p, "rule"), *alert = cg_mu_get(p, "alert"), *ctx = cg_mu_get(p, "context");
 	if (!cJSON_IsObject(rule)) {
 		snprintf(err, errlen,
 		         rule ? "invalid field 'rule': not an object"
@@ -91,13 +84,13 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		return CG_EINVAL;
 	}
 	const char *raw_id = cg_json_str(rule, "id");
-	if (raw_id && cg_src_unexpanded(raw_id)) {
+	if (raw_id && cg_mu_unexpanded(raw_id)) {
 		/* The connector's Test tab sends the body as typed: nothing was rendered. */
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason),
 		         "Kibana connector test (template not rendered)");
 		return 0;
 	}
-	const char *rule_id = cg_src_str(rule, "id");
+	const char *rule_id = cg_mu_filled(rule, "id");
 	if (!rule_id) {
 		snprintf(err, errlen, "missing field 'rule.id'");
 		return CG_EINVAL;
@@ -106,12 +99,12 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		snprintf(err, errlen, "invalid field 'alert': not an object");
 		return CG_EINVAL;
 	}
-	const char *alert_id = cg_src_str(alert, "id");
-	const char *group = cg_src_str(alert, "actionGroup");
-	const char *rule_name = cg_src_str(rule, "name");
+	const char *alert_id = cg_mu_filled(alert, "id");
+	const char *group = cg_mu_filled(alert, "actionGroup");
+	const char *rule_name = cg_mu_filled(rule, "name");
 	int resolved = group && strcasecmp(group, "recovered") == 0;
 
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = resolved ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
@@ -120,33 +113,30 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	if (alert_id)
 		cg_sbuf_addf(&b, "/%s", alert_id);
 	e->dedup_key = cg_sbuf_take(&b);
-	const char *sev = cg_src_str(p, "severity");
-	e->severity = sev ? cg_src_word(sev) : cg_strdup0(resolved ? "high" : group_severity(group));
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
-	if (!e->dedup_key || !e->severity || !e->labels || !e->annotations || !e->links)
+	const char *sev = cg_mu_filled(p, "severity");
+	e->severity = sev ? cg_mu_word(sev) : cg_strdup0(resolved ? "high" : group_severity(group));
+	if (!e->dedup_key || !e->severity)
 		return CG_ENOMEM;
-	const char *date = cg_src_str(p, "date");
+	const char *date = cg_mu_filled(p, "date");
 	if (date && !(resolved ? (e->ends_at = cg_strdup0(date)) : (e->starts_at = cg_strdup0(date))))
 		return CG_ENOMEM;
-	const char *reason = cg_src_str(ctx, "reason");
-	const char *message = cg_src_str(ctx, "message");
+	const char *reason = cg_mu_filled(ctx, "reason");
+	const char *message = cg_mu_filled(ctx, "message");
 	struct cg_sbuf tagb = {0};
-	tags_join(&tagb, get(rule, "tags"));
+	tags_join(&tagb, cg_mu_get(rule, "tags"));
 	char *tagtext = cg_sbuf_take(&tagb);
 	if (!tagtext)
 		return CG_ENOMEM;
-	int rc = cg_src_set(e->labels, "rule", rule_name);
-	rc = rc ? rc : cg_src_set(e->labels, "rule_type", cg_src_str(rule, "type"));
-	rc = rc ? rc : cg_src_set(e->labels, "space", cg_src_str(rule, "spaceId"));
-	rc = rc ? rc : cg_src_set(e->labels, "tags", tagtext);
-	rc = rc ? rc : cg_src_set(e->annotations, "reason", reason);
-	rc = rc ? rc : cg_src_set(e->annotations, "message", message);
-	rc = rc ? rc : cg_am_add_link(e->links, "details", cg_src_str(ctx, "alertDetailsUrl"));
-	rc = rc ? rc : cg_am_add_link(e->links, "details", cg_src_str(ctx, "viewInAppUrl"));
-	rc = rc ? rc : cg_am_add_link(e->links, "details", cg_src_str(ctx, "link"));
-	rc = rc ? rc : cg_am_add_link(e->links, "rule", cg_src_str(rule, "url"));
+	int rc = cg_mu_set(e->labels, "rule", rule_name);
+	rc = rc ? rc : cg_mu_set(e->labels, "rule_type", cg_mu_filled(rule, "type"));
+	rc = rc ? rc : cg_mu_set(e->labels, "space", cg_mu_filled(rule, "spaceId"));
+	rc = rc ? rc : cg_mu_set(e->labels, "tags", tagtext);
+	rc = rc ? rc : cg_mu_set(e->annotations, "reason", reason);
+	rc = rc ? rc : cg_mu_set(e->annotations, "message", message);
+	rc = rc ? rc : cg_mu_link(e->links, "details", cg_mu_filled(ctx, "alertDetailsUrl"));
+	rc = rc ? rc : cg_mu_link(e->links, "details", cg_mu_filled(ctx, "viewInAppUrl"));
+	rc = rc ? rc : cg_mu_link(e->links, "details", cg_mu_filled(ctx, "link"));
+	rc = rc ? rc : cg_mu_link(e->links, "rule", cg_mu_filled(rule, "url"));
 	if (rc) {
 		free(tagtext);
 		return rc;
@@ -161,7 +151,7 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		cg_sbuf_add(&b, title);
 	e->title = cg_sbuf_take(&b);
 
-	const char *ctitle = cg_src_str(ctx, "title");
+	const char *ctitle = cg_mu_filled(ctx, "title");
 	if (ctitle)
 		cg_md_addf(&b, "**%s**\n\n", ctitle);
 	if (reason)
@@ -169,27 +159,23 @@ static int map_kibana(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	if (message && (!reason || strcmp(message, reason) != 0))
 		cg_md_addf(&b, "%s\n\n", message);
 	cg_md_addf(&b, "**Action group:** %s\n",
-	             cg_src_str(alert, "actionGroupName") ? cg_src_str(alert, "actionGroupName")
+	             cg_mu_filled(alert, "actionGroupName") ? cg_mu_filled(alert, "actionGroupName")
 	             : group                              ? group
 	                                                  : "unknown");
-	if (cg_src_str(ctx, "value"))
-		cg_md_addf(&b, "**Value:** %s\n", cg_src_str(ctx, "value"));
-	if (cg_src_str(ctx, "conditions"))
-		cg_md_addf(&b, "**Conditions:** %s\n", cg_src_str(ctx, "conditions"));
-	if (cg_src_str(rule, "type"))
-		cg_md_addf(&b, "**Rule type:** %s\n", cg_src_str(rule, "type"));
+	if (cg_mu_filled(ctx, "value"))
+		cg_md_addf(&b, "**Value:** %s\n", cg_mu_filled(ctx, "value"));
+	if (cg_mu_filled(ctx, "conditions"))
+		cg_md_addf(&b, "**Conditions:** %s\n", cg_mu_filled(ctx, "conditions"));
+	if (cg_mu_filled(rule, "type"))
+		cg_md_addf(&b, "**Rule type:** %s\n", cg_mu_filled(rule, "type"));
 	if (*tagtext)
 		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
-	const char *flapping = cg_src_str(alert, "flapping");
-	if ((flapping && strcmp(flapping, "true") == 0) || cJSON_IsTrue(get(alert, "flapping")))
+	const char *flapping = cg_mu_filled(alert, "flapping");
+	if ((flapping && strcmp(flapping, "true") == 0) || cJSON_IsTrue(cg_mu_get(alert, "flapping")))
 		cg_sbuf_add(&b, "_The alert is flapping._\n");
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 const struct cg_mapper cg_mapper_kibana = {

@@ -4,10 +4,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alertmanager.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * The workflow's default payload: {id (issueId), issueUrl, title, priority CRITICAL|HIGH|MEDIUM|LOW,
@@ -17,11 +17,6 @@
  * so the names New Relic's variables carry (issueId, issuePageUrl, triggerEvent, policyName,
  * conditionName, accumulations.*) are read too.
  */
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
 
 /* The first of the keys (dotted paths) present as an array or a non-empty string. */
 static const cJSON *first_of(const cJSON *p, const char *const keys[])
@@ -41,7 +36,7 @@ static int list_md(struct cg_sbuf *b, const cJSON *v)
 		cg_sbuf_add(b, v->valuestring);
 		return 1;
 	}
-	return cg_src_join(b, v, ", ") > 0;
+	return cg_mu_join(b, v, ", ") > 0;
 }
 
 static int list_label(cJSON *labels, const char *key, const cJSON *v)
@@ -54,18 +49,18 @@ static int list_label(cJSON *labels, const char *key, const cJSON *v)
 	char *s = cg_sbuf_take(&b);
 	if (!s)
 		return CG_ENOMEM;
-	int rc = cg_src_set(labels, key, s);
+	int rc = cg_mu_set(labels, key, s);
 	free(s);
 	return rc;
 }
 
 static int ms_field(const cJSON *p, const char *key, char **out)
 {
-	const cJSON *v = get(p, key);
+	const cJSON *v = cg_mu_get(p, key);
 	char buf[40];
-	if (cJSON_IsNumber(v) && cg_src_ms_to_rfc3339(v->valuedouble, buf, sizeof(buf)) == 0)
+	if (cJSON_IsNumber(v) && cg_mu_ms_text(v->valuedouble, buf, sizeof(buf)) == 0)
 		*out = cg_strdup0(buf);
-	else if (cJSON_IsString(v) && v->valuestring[0] && !cg_src_unexpanded(v->valuestring))
+	else if (cJSON_IsString(v) && v->valuestring[0] && !cg_mu_unexpanded(v->valuestring))
 		*out = cg_strdup0(v->valuestring);
 	else
 		return 0;
@@ -81,22 +76,20 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	                                        NULL};
 	static const char *const entity_keys[] = {"impactedEntities", "entitiesData.names", "entityNames", NULL};
 	static const char *const source_keys[] = {"sources", "accumulations.source", NULL};
-	if (!cJSON_IsObject(p)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(p, err, errlen))
 		return CG_EINVAL;
-	}
 	char idbuf[40];
-	const char *id = cg_src_id(p, "id", idbuf, sizeof(idbuf));
+	const char *id = cg_mu_filled_id(p, "id", idbuf, sizeof(idbuf));
 	if (!id)
-		id = cg_src_id(p, "issueId", idbuf, sizeof(idbuf));
+		id = cg_mu_filled_id(p, "issueId", idbuf, sizeof(idbuf));
 	if (!id) {
 		snprintf(err, errlen, "missing field 'id' (New Relic issue id)");
 		return CG_EINVAL;
 	}
-	const char *state = cg_src_str(p, "state");
-	const char *trigger = cg_src_str(p, "trigger");
+	const char *state = cg_mu_filled(p, "state");
+	const char *trigger = cg_mu_filled(p, "trigger");
 	if (!trigger)
-		trigger = cg_src_str(p, "triggerEvent");
+		trigger = cg_mu_filled(p, "triggerEvent");
 	if (!state && !trigger) {
 		snprintf(err, errlen, "missing field 'state' (New Relic issue state)");
 		return CG_EINVAL;
@@ -112,18 +105,15 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	else
 		resolved = strstr(trigger, "CLOSED") != NULL;
 
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = resolved ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
 	e->dedup_key = cg_strdup0(id);
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
-	if (!e->dedup_key || !e->labels || !e->annotations || !e->links)
+	if (!e->dedup_key)
 		return CG_ENOMEM;
-	const char *prio = cg_src_str(p, "priority");
-	if (prio && !(e->severity = cg_src_word(prio)))
+	const char *prio = cg_mu_filled(p, "priority");
+	if (prio && !(e->severity = cg_mu_word(prio)))
 		return CG_ENOMEM;
 	int rc = ms_field(p, "createdAt", &e->starts_at);
 	if (!rc && resolved)
@@ -133,26 +123,26 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 	rc = rc ? rc : list_label(e->labels, "policy", policies);
 	rc = rc ? rc : list_label(e->labels, "condition", conds);
 	rc = rc ? rc : list_label(e->labels, "entity", entities);
-	rc = rc ? rc : cg_src_set(e->labels, "workflow", cg_src_str(p, "workflowName"));
-	rc = rc ? rc : cg_src_set(e->annotations, "title", cg_src_str(p, "title"));
-	rc = rc ? rc : cg_src_set(e->annotations, "description", cg_src_str(p, "description"));
-	const char *url = cg_src_str(p, "issueUrl");
-	rc = rc ? rc : cg_am_add_link(e->links, "issue", url ? url : cg_src_str(p, "issuePageUrl"));
-	rc = rc ? rc : cg_am_add_link(e->links, "runbook", cg_src_str(p, "runbookUrl"));
-	rc = rc ? rc : cg_am_add_link(e->links, "runbook", cg_json_str(p, "accumulations.runbookUrl.0"));
+	rc = rc ? rc : cg_mu_set(e->labels, "workflow", cg_mu_filled(p, "workflowName"));
+	rc = rc ? rc : cg_mu_set(e->annotations, "title", cg_mu_filled(p, "title"));
+	rc = rc ? rc : cg_mu_set(e->annotations, "description", cg_mu_filled(p, "description"));
+	const char *url = cg_mu_filled(p, "issueUrl");
+	rc = rc ? rc : cg_mu_link(e->links, "issue", url ? url : cg_mu_filled(p, "issuePageUrl"));
+	rc = rc ? rc : cg_mu_link(e->links, "runbook", cg_mu_filled(p, "runbookUrl"));
+	rc = rc ? rc : cg_mu_link(e->links, "runbook", cg_json_str(p, "accumulations.runbookUrl.0"));
 	if (rc)
 		return rc;
 
 	struct cg_sbuf b = {0};
-	const char *title = cg_src_str(p, "title");
+	const char *title = cg_mu_filled(p, "title");
 	if (title)
 		cg_sbuf_add(&b, title);
 	else if (!conds || !list_md(&b, conds)) /* the condition names, else the id */
 		cg_sbuf_addf(&b, "New Relic issue %s", id);
 	e->title = cg_sbuf_take(&b);
 
-	if (cg_src_str(p, "description"))
-		cg_md_addf(&b, "%s\n\n", cg_src_str(p, "description"));
+	if (cg_mu_filled(p, "description"))
+		cg_md_addf(&b, "%s\n\n", cg_mu_filled(p, "description"));
 	cg_md_addf(&b, "**State:** %s", state ? state : "unknown");
 	if (trigger)
 		cg_md_addf(&b, " (%s)", trigger);
@@ -174,22 +164,18 @@ static int map_newrelic(const cJSON *p, const struct cg_map_opts *opts, struct c
 		free(lb.p);
 		cg_sbuf_add(&b, "\n");
 	}
-	const cJSON *ti = get(p, "totalIncidents");
+	const cJSON *ti = cg_mu_get(p, "totalIncidents");
 	if (cJSON_IsNumber(ti))
 		cg_md_addf(&b, "**Incidents:** %.0f%s\n", ti->valuedouble,
-		             cJSON_IsTrue(get(p, "isCorrelated")) ? " (correlated)" : "");
-	if (cg_src_str(p, "workflowName"))
-		cg_md_addf(&b, "**Workflow:** %s\n", cg_src_str(p, "workflowName"));
+		             cJSON_IsTrue(cg_mu_get(p, "isCorrelated")) ? " (correlated)" : "");
+	if (cg_mu_filled(p, "workflowName"))
+		cg_md_addf(&b, "**Workflow:** %s\n", cg_mu_filled(p, "workflowName"));
 	if (e->starts_at)
 		cg_md_addf(&b, "**Created:** %s\n", e->starts_at);
 	if (e->ends_at)
 		cg_md_addf(&b, "**Closed:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 const struct cg_mapper cg_mapper_newrelic = {

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "err.h"
 #include "maputil.h"
@@ -25,14 +24,6 @@
 static const char *const firing_actions[] = {"Create",    "Escalate", "EscalateNext", "UnAcknowledge", "UpdatePriority",
                                              "SnoozeEnd", NULL};
 static const char *const resolving_actions[] = {"Close", "Delete", NULL};
-
-static int in_list(const char *s, const char *const list[])
-{
-	for (size_t i = 0; list[i]; i++)
-		if (strcasecmp(s, list[i]) == 0)
-			return 1;
-	return 0;
-}
 
 /* "P3", or 3 / "3" as some senders give it, as "P3"; NULL for anything else. */
 static const char *priority_word(const cJSON *v, char buf[4])
@@ -72,22 +63,18 @@ static int map_opsgenie(const cJSON *payload, const struct cg_map_opts *opts, st
                         size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	const char *action = cg_mu_str(payload, "action");
 	if (!action) {
 		snprintf(err, errlen, "missing field 'action'");
 		return CG_EINVAL;
 	}
-	const cJSON *alert = cg_mu_get(payload, "alert");
-	if (!cJSON_IsObject(alert)) {
-		snprintf(err, errlen, alert ? "invalid field 'alert': not an object" : "missing field 'alert'");
+	const cJSON *alert = cg_mu_object(payload, "alert", err, errlen);
+	if (!alert)
 		return CG_EINVAL;
-	}
-	int resolved = in_list(action, resolving_actions);
-	if (!resolved && !in_list(action, firing_actions)) {
+	int resolved = cg_mu_one_of(action, resolving_actions);
+	if (!resolved && !cg_mu_one_of(action, firing_actions)) {
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason),
 		         "Opsgenie action '%.60s' is not an alert transition", action);
 		return 0;
@@ -139,11 +126,7 @@ static int map_opsgenie(const cJSON *payload, const struct cg_map_opts *opts, st
 		    {"alias", "Alias"},
 		    {"tinyId", "Tiny id"},
 		};
-		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-			const char *v = cg_mu_str(alert, rows[i][0]);
-			if (v)
-				cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-		}
+		cg_mu_rows_md(&b, alert, rows, sizeof(rows) / sizeof(rows[0]));
 		if (prio)
 			cg_md_addf(&b, "**Priority:** %s\n", prio);
 		list_md(&b, "**Tags:** ", tag_list);

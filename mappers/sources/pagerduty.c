@@ -32,14 +32,6 @@ static const char *const firing_types[] = {
     NULL,
 };
 
-static int in_list(const char *s, const char *const list[])
-{
-	for (size_t i = 0; list[i]; i++)
-		if (strcasecmp(s, list[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* The summaries of an array of references ("Engineering,Platform"); NULL when none. */
 static char *summaries(const cJSON *arr)
 {
@@ -60,10 +52,8 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
                          size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	const cJSON *ev = cg_mu_get(payload, "event");
 	if (!cJSON_IsObject(ev)) {
 		if (cJSON_IsArray(cg_mu_get(payload, "messages")))
@@ -83,16 +73,14 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 		return 0;
 	}
 	int resolved = strcasecmp(type, "incident.resolved") == 0;
-	if (!resolved && !in_list(type, firing_types)) {
+	if (!resolved && !cg_mu_one_of(type, firing_types)) {
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "PagerDuty %.60s is not an alert transition",
 		         type);
 		return 0;
 	}
-	const cJSON *inc = cg_mu_get(ev, "data");
-	if (!cJSON_IsObject(inc)) {
-		snprintf(err, errlen, inc ? "invalid field 'event.data': not an object" : "missing field 'event.data'");
+	const cJSON *inc = cg_mu_object(payload, "event.data", err, errlen);
+	if (!inc)
 		return CG_EINVAL;
-	}
 	const char *id = cg_mu_str(inc, "id");
 	if (!id) {
 		snprintf(err, errlen, "missing field 'event.data.id'");
@@ -117,9 +105,9 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 	rc = rc ? rc : cg_mu_label(e->labels, "priority", prio);
 	rc = rc ? rc : cg_mu_label(e->labels, "escalation_policy", cg_mu_str(inc, "escalation_policy.summary"));
 	rc = rc ? rc : cg_mu_label(e->labels, "teams", teams);
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(inc, "html_url"));
-	rc = rc ? rc : cg_am_add_link(e->links, "service", cg_mu_str(inc, "service.html_url"));
-	rc = rc ? rc : cg_am_add_link(e->links, "conference", cg_mu_str(inc, "conference_bridge.conference_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(inc, "html_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "service", cg_mu_str(inc, "service.html_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "conference", cg_mu_str(inc, "conference_bridge.conference_url"));
 	struct cg_sbuf b = {0};
 	if (!rc) {
 		const char *title = cg_mu_str(inc, "title");
@@ -146,20 +134,13 @@ static int map_pagerduty(const cJSON *payload, const struct cg_map_opts *opts, s
 		    {"incident_key", "Incident key"},
 		    {"created_at", "Created"},
 		};
-		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-			const char *v = cg_mu_str(inc, rows[i][0]);
-			if (v)
-				cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-		}
+		cg_mu_rows_md(&b, inc, rows, sizeof(rows) / sizeof(rows[0]));
 		if (teams)
 			cg_md_addf(&b, "**Teams:** %s\n", teams);
 		if (assignees)
 			cg_md_addf(&b, "**Assignees:** %s\n", assignees);
 		cg_sbuf_add(&b, "\n");
-		cg_am_links_md(&b, e->links);
-		e->description = cg_sbuf_take(&b);
-		if (!e->title || !e->description)
-			rc = CG_ENOMEM;
+		rc = cg_mu_describe(e, &b);
 	}
 	free(teams);
 	free(assignees);

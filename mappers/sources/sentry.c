@@ -105,7 +105,7 @@ static int map_metric_alert(const cJSON *payload, const cJSON *data, const char 
 	rc = rc ? rc : cg_mu_label(e->labels, "project", proj);
 	rc = rc ? rc : cg_mu_label(e->labels, "environment", cg_mu_str(rule, "environment"));
 	rc = rc ? rc : cg_mu_label(e->labels, "dataset", cg_mu_str(rule, "dataset"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(data, "web_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(data, "web_url"));
 	if (rc || !e->dedup_key || !e->title) {
 		free(proj);
 		return rc ? rc : CG_ENOMEM;
@@ -135,12 +135,9 @@ static int map_metric_alert(const cJSON *payload, const cJSON *data, const char 
 	if (e->ends_at)
 		cg_md_addf(&b, "**Closed:** %s\n", e->ends_at);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
 	free(proj);
-	e->description = cg_sbuf_take(&b);
-	if (!e->description)
-		return CG_ENOMEM;
-	return finish(e, data, payload, "metric_alert");
+	rc = cg_mu_describe(e, &b);
+	return rc ? rc : finish(e, data, payload, "metric_alert");
 }
 
 static int map_issue(const cJSON *payload, const cJSON *data, const char *action, struct cg_event_list *out, char *err,
@@ -177,8 +174,8 @@ static int map_issue(const cJSON *payload, const cJSON *data, const char *action
 	rc = rc ? rc : cg_mu_label(e->labels, "project", project);
 	rc = rc ? rc : cg_mu_label(e->labels, "level", cg_mu_str(is, "level"));
 	rc = rc ? rc : cg_mu_label(e->labels, "platform", cg_mu_str(is, "platform"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(is, "permalink"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", cg_mu_str(is, "web_url"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(is, "permalink"));
+	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(is, "web_url"));
 	if (rc || !e->dedup_key || !e->title)
 		return rc ? rc : CG_ENOMEM;
 	const char *short_id = cg_mu_str(is, "shortId");
@@ -192,20 +189,13 @@ static int map_issue(const cJSON *payload, const cJSON *data, const char *action
 	    {"culprit", "Culprit"}, {"level", "Level"},          {"status", "Status"},
 	    {"count", "Events"},    {"firstSeen", "First seen"}, {"lastSeen", "Last seen"},
 	};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const char *v = cg_mu_str(is, rows[i][0]);
-		if (v)
-			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-	}
+	cg_mu_rows_md(&b, is, rows, sizeof(rows) / sizeof(rows[0]));
 	const cJSON *users = cg_mu_get(is, "userCount");
 	if (cJSON_IsNumber(users))
 		cg_md_addf(&b, "**Users:** %.0f\n", users->valuedouble);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->description)
-		return CG_ENOMEM;
-	return finish(e, data, payload, "issue");
+	rc = cg_mu_describe(e, &b);
+	return rc ? rc : finish(e, data, payload, "issue");
 }
 
 /* event.tags is [[key, value], ...]; an object is what templates can use. */
@@ -270,15 +260,13 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	rc = rc ? rc : cg_mu_label(e->labels, "environment", env);
 	rc = rc ? rc : cg_mu_label(e->labels, "release", cg_mu_str(ev, "release"));
 	rc = rc ? rc : cg_mu_label(e->labels, "platform", cg_mu_str(ev, "platform"));
-	rc = rc ? rc : cg_am_add_link(e->links, "generator", web);
+	rc = rc ? rc : cg_mu_link(e->links, "generator", web);
 	/* The event page is .../issues/<id>/events/<event id>/; the issue page is what stays useful. */
 	const char *events = web ? strstr(web, "/events/") : NULL;
 	if (!rc && events && !legacy) {
 		struct cg_sbuf u = {0};
 		cg_sbuf_addn(&u, web, (size_t)(events - web) + 1);
-		char *url = cg_sbuf_take(&u);
-		rc = url ? cg_am_add_link(e->links, "issue", url) : CG_ENOMEM;
-		free(url);
+		rc = cg_mu_link_take(e->links, "issue", &u);
 	}
 	if (rc || !e->dedup_key || !e->title) {
 		cJSON_Delete(tags);
@@ -299,17 +287,12 @@ static int map_event(const cJSON *payload, const cJSON *root, const cJSON *ev, i
 	    {"culprit", "Culprit"}, {"location", "Location"},    {"level", "Level"},   {"platform", "Platform"},
 	    {"release", "Release"}, {"project_name", "Project"}, {"datetime", "Seen"},
 	};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		const char *v = cg_mu_str(ev, rows[i][0]);
-		if (v)
-			cg_md_addf(&b, "**%s:** %s\n", rows[i][1], v);
-	}
+	cg_mu_rows_md(&b, ev, rows, sizeof(rows) / sizeof(rows[0]));
 	if (env)
 		cg_md_addf(&b, "**Environment:** %s\n", env);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	rc = e->description ? finish(e, root, payload, legacy ? "legacy_webhook" : "event_alert") : CG_ENOMEM;
+	rc = cg_mu_describe(e, &b);
+	rc = rc ? rc : finish(e, root, payload, legacy ? "legacy_webhook" : "event_alert");
 	if (!rc && !cJSON_AddItemToObject(e->ctx, "event_tags", tags))
 		rc = CG_ENOMEM;
 	else if (!rc)
@@ -328,17 +311,13 @@ static int map_sentry(const cJSON *payload, const struct cg_map_opts *opts, stru
                       size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(payload)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(payload, err, errlen))
 		return CG_EINVAL;
-	}
 	if (is_legacy(payload))
 		return map_event(payload, payload, payload, 1, out, err, errlen);
-	const cJSON *data = cg_mu_get(payload, "data");
-	if (!cJSON_IsObject(data)) {
-		snprintf(err, errlen, data ? "invalid field 'data': not an object" : "missing field 'data'");
+	const cJSON *data = cg_mu_object(payload, "data", err, errlen);
+	if (!data)
 		return CG_EINVAL;
-	}
 	const char *action = cg_mu_str(payload, "action");
 	if (cJSON_IsObject(cg_mu_get(data, "installation")))
 		return ignore(out, "Sentry installation webhook", action);

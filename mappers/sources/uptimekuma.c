@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alertmanager.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * Uptime Kuma's webhook posts {heartbeat, monitor, msg}. heartbeat.status: 0 DOWN (fires),
@@ -16,11 +16,6 @@
  * Only the "application/json" body type is read: "form-data" puts the JSON in a form
  * field, and a custom body is the user's own shape (use the generic type for that).
  */
-
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
 
 /* Kuma's heartbeat.time is UTC "YYYY-MM-DD HH:MM:SS.mmm": RFC 3339 with a 'T' and a 'Z'. */
 static char *kuma_time(const char *t)
@@ -47,7 +42,7 @@ static int tag_labels(cJSON *labels, struct cg_sbuf *md, const cJSON *tags)
 		if (!name || !*name)
 			continue;
 		cg_sbuf_addf(md, "%s%s%s%s", md->len ? ", " : "", name, value && *value ? ":" : "", value ? value : "");
-		rc = rc ? rc : cg_src_set(labels, name, value && *value ? value : "true");
+		rc = rc ? rc : cg_mu_set(labels, name, value && *value ? value : "true");
 	}
 	return rc;
 }
@@ -56,19 +51,17 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
                           size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(p)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(p, err, errlen))
 		return CG_EINVAL;
-	}
-	const cJSON *hb = get(p, "heartbeat"), *mon = get(p, "monitor");
-	const char *msg = cg_src_str(p, "msg");
+	const cJSON *hb = cg_mu_get(p, "heartbeat"), *mon = cg_mu_get(p, "monitor");
+	const char *msg = cg_mu_filled(p, "msg");
 	if ((hb && !cJSON_IsNull(hb) && !cJSON_IsObject(hb)) || (mon && !cJSON_IsNull(mon) && !cJSON_IsObject(mon))) {
 		snprintf(err, errlen, "invalid field '%s': not an object",
 		         hb && !cJSON_IsObject(hb) && !cJSON_IsNull(hb) ? "heartbeat" : "monitor");
 		return CG_EINVAL;
 	}
 	if (!cJSON_IsObject(hb) && !cJSON_IsObject(mon)) {
-		if (!msg && !get(p, "heartbeat")) {
+		if (!msg && !cg_mu_get(p, "heartbeat")) {
 			snprintf(err, errlen, "missing field 'heartbeat' (Uptime Kuma webhook)");
 			return CG_EINVAL;
 		}
@@ -76,16 +69,16 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		return 0;
 	}
 	char idbuf[32];
-	const char *mid = cg_src_id(mon, "id", idbuf, sizeof(idbuf));
+	const char *mid = cg_mu_filled_id(mon, "id", idbuf, sizeof(idbuf));
 	if (!mid)
-		mid = cg_src_id(hb, "monitorID", idbuf, sizeof(idbuf));
+		mid = cg_mu_filled_id(hb, "monitorID", idbuf, sizeof(idbuf));
 	if (!mid) {
 		snprintf(err, errlen, "missing field 'monitor.id' (Uptime Kuma monitor)");
 		return CG_EINVAL;
 	}
 	int notice = !cJSON_IsObject(hb), down = 0;
 	if (!notice) {
-		const cJSON *st = get(hb, "status");
+		const cJSON *st = cg_mu_get(hb, "status");
 		if (!cJSON_IsNumber(st)) {
 			snprintf(err, errlen,
 			         st ? "invalid field 'heartbeat.status': not a number"
@@ -104,16 +97,16 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		}
 		down = s == 0;
 	}
-	const char *name = cg_src_str(mon, "name");
-	const char *target = cg_src_str(mon, "url");
+	const char *name = cg_mu_filled(mon, "name");
+	const char *target = cg_mu_filled(mon, "url");
 	/* Kuma keeps its form default "https://" as the url of port, ping, DNS ... monitors. */
 	if (target && (strcmp(target, "https://") == 0 || strcmp(target, "http://") == 0))
 		target = NULL;
-	const char *hostname = cg_src_str(mon, "hostname");
-	const char *type = cg_src_str(mon, "type");
-	const char *hbmsg = cg_src_str(hb, "msg");
+	const char *hostname = cg_mu_filled(mon, "hostname");
+	const char *type = cg_mu_filled(mon, "type");
+	const char *hbmsg = cg_mu_filled(hb, "msg");
 
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = notice || down ? CG_STATUS_FIRING : CG_STATUS_RESOLVED;
@@ -121,14 +114,11 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 	cg_sbuf_addf(&b, notice ? "%s:notice" : "%s", mid);
 	e->dedup_key = cg_sbuf_take(&b);
 	e->severity = cg_strdup0(notice ? "warning" : down ? "down" : "up");
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
-	if (!e->dedup_key || !e->severity || !e->labels || !e->annotations || !e->links)
+	if (!e->dedup_key || !e->severity)
 		return CG_ENOMEM;
 	if (!notice) {
-		char *t = kuma_time(cg_src_str(hb, "time"));
-		if (cg_src_str(hb, "time") && !t)
+		char *t = kuma_time(cg_mu_filled(hb, "time"));
+		if (cg_mu_filled(hb, "time") && !t)
 			return CG_ENOMEM;
 		if (down)
 			e->starts_at = t;
@@ -136,13 +126,13 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 			e->ends_at = t;
 	}
 	struct cg_sbuf tagmd = {0};
-	int rc = cg_src_set(e->labels, "monitor", name);
-	rc = rc ? rc : cg_src_set(e->labels, "monitor_type", type);
-	rc = rc ? rc : cg_src_set(e->labels, "hostname", hostname);
-	rc = rc ? rc : tag_labels(e->labels, &tagmd, get(mon, "tags"));
-	rc = rc ? rc : cg_src_set(e->annotations, "message", notice ? msg : hbmsg);
-	rc = rc ? rc : cg_src_set(e->annotations, "description", cg_src_str(mon, "description"));
-	rc = rc ? rc : cg_am_add_link(e->links, "target", target);
+	int rc = cg_mu_set(e->labels, "monitor", name);
+	rc = rc ? rc : cg_mu_set(e->labels, "monitor_type", type);
+	rc = rc ? rc : cg_mu_set(e->labels, "hostname", hostname);
+	rc = rc ? rc : tag_labels(e->labels, &tagmd, cg_mu_get(mon, "tags"));
+	rc = rc ? rc : cg_mu_set(e->annotations, "message", notice ? msg : hbmsg);
+	rc = rc ? rc : cg_mu_set(e->annotations, "description", cg_mu_filled(mon, "description"));
+	rc = rc ? rc : cg_mu_link(e->links, "target", target);
 	char *tagtext = cg_sbuf_take(&tagmd);
 	if (rc || !tagtext) {
 		free(tagtext);
@@ -160,36 +150,32 @@ static int map_uptimekuma(const cJSON *p, const struct cg_map_opts *opts, struct
 		cg_md_addf(&b, "%s\n\n", msg);
 	if (!notice)
 		cg_md_addf(&b, "**Status:** %s%s%s\n", down ? "DOWN" : "UP", hbmsg ? " — " : "", hbmsg ? hbmsg : "");
-	if (cg_src_str(mon, "description"))
-		cg_md_addf(&b, "%s\n\n", cg_src_str(mon, "description"));
+	if (cg_mu_filled(mon, "description"))
+		cg_md_addf(&b, "%s\n\n", cg_mu_filled(mon, "description"));
 	if (type || target || hostname) {
 		cg_md_addf(&b, "**Monitor:** %s", type ? type : "?");
 		if (target)
 			cg_md_addf(&b, " %s", target);
 		else if (hostname) {
 			cg_md_addf(&b, " %s", hostname);
-			const cJSON *port = get(mon, "port");
+			const cJSON *port = cg_mu_get(mon, "port");
 			if (cJSON_IsNumber(port))
 				cg_md_addf(&b, ":%.0f", port->valuedouble);
 		}
 		cg_sbuf_add(&b, "\n");
 	}
-	const char *when = cg_src_str(hb, "localDateTime") ? cg_src_str(hb, "localDateTime") : cg_src_str(hb, "time");
+	const char *when = cg_mu_filled(hb, "localDateTime") ? cg_mu_filled(hb, "localDateTime") : cg_mu_filled(hb, "time");
 	if (when)
-		cg_md_addf(&b, "**Time:** %s%s%s\n", when, cg_src_str(hb, "timezone") ? " " : "",
-		             cg_src_str(hb, "timezone") ? cg_src_str(hb, "timezone") : "");
-	const cJSON *ping = get(hb, "ping");
+		cg_md_addf(&b, "**Time:** %s%s%s\n", when, cg_mu_filled(hb, "timezone") ? " " : "",
+		             cg_mu_filled(hb, "timezone") ? cg_mu_filled(hb, "timezone") : "");
+	const cJSON *ping = cg_mu_get(hb, "ping");
 	if (cJSON_IsNumber(ping))
 		cg_md_addf(&b, "**Response time:** %.0f ms\n", ping->valuedouble);
 	if (*tagtext)
 		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 const struct cg_mapper cg_mapper_uptimekuma = {

@@ -2,12 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "alertmanager.h"
 #include "err.h"
 #include "mdsafe.h"
-#include "srcutil.h"
+#include "maputil.h"
+#include "registry.h"
 
 /*
  * The body is what conf/zabbix/casegate.js sends: the media type's parameters, each a macro
@@ -26,7 +25,7 @@ static const char *const severity_names[] = {"not_classified", "information", "w
 static int flag(const cJSON *p, const char *key)
 {
 	char buf[32];
-	const char *s = cg_src_id(p, key, buf, sizeof(buf));
+	const char *s = cg_mu_filled_id(p, key, buf, sizeof(buf));
 	if (!s)
 		return -1;
 	if (strcmp(s, "0") == 0)
@@ -49,12 +48,12 @@ static int all_digits(const char *s)
 static char *severity_word(const cJSON *p)
 {
 	char buf[32];
-	const char *n = cg_src_id(p, "event_nseverity", buf, sizeof(buf));
+	const char *n = cg_mu_filled_id(p, "event_nseverity", buf, sizeof(buf));
 	if (n && strlen(n) == 1 && n[0] >= '0' && n[0] <= '5')
 		return cg_strdup0(severity_names[n[0] - '0']);
 	/* {EVENT.SEVERITY}: the name, which an administrator may have renamed. */
-	const char *name = cg_src_str(p, "event_severity");
-	return name ? cg_src_word(name) : NULL;
+	const char *name = cg_mu_filled(p, "event_severity");
+	return name ? cg_mu_word(name) : NULL;
 }
 
 static int tag_pair(cJSON *labels, struct cg_sbuf *md, const char *tag, const char *value)
@@ -62,7 +61,7 @@ static int tag_pair(cJSON *labels, struct cg_sbuf *md, const char *tag, const ch
 	if (!tag || !*tag)
 		return 0;
 	cg_sbuf_addf(md, "%s%s%s%s", md->len ? ", " : "", tag, value && *value ? ":" : "", value ? value : "");
-	return cg_src_set(labels, tag, value);
+	return cg_mu_set(labels, tag, value);
 }
 
 /* event_tags: [{tag, value}] ({EVENT.TAGSJSON}) or "a:b, c" ({EVENT.TAGS}). */
@@ -75,7 +74,7 @@ static int tags(cJSON *labels, struct cg_sbuf *md, const cJSON *v)
 		    rc ? rc : tag_pair(labels, md, cg_json_str(t, "tag"), cg_json_str(t, "value"));
 		return rc;
 	}
-	if (!cJSON_IsString(v) || cg_src_unexpanded(v->valuestring))
+	if (!cJSON_IsString(v) || cg_mu_unexpanded(v->valuestring))
 		return 0;
 	char *copy = cg_strdup0(v->valuestring);
 	if (!copy)
@@ -108,30 +107,23 @@ static int event_link(cJSON *links, const char *base, const char *trigger_id, co
 	struct cg_sbuf b = {0};
 	cg_sbuf_addn(&b, base, n);
 	cg_sbuf_addf(&b, "/tr_events.php?triggerid=%s&eventid=%s", trigger_id, event_id);
-	char *url = cg_sbuf_take(&b);
-	if (!url)
-		return CG_ENOMEM;
-	int rc = cg_am_add_link(links, "event", url);
-	free(url);
-	return rc;
+	return cg_mu_link_take(links, "event", &b);
 }
 
 static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
                       size_t errlen)
 {
 	(void)opts;
-	if (!cJSON_IsObject(p)) {
-		snprintf(err, errlen, "payload must be a JSON object");
+	if (cg_mu_need_object(p, err, errlen))
 		return CG_EINVAL;
-	}
 	char idbuf[32], tidbuf[32], srcbuf[32];
-	const char *id = cg_src_id(p, "event_id", idbuf, sizeof(idbuf));
+	const char *id = cg_mu_filled_id(p, "event_id", idbuf, sizeof(idbuf));
 	if (!id) {
 		snprintf(err, errlen, "missing field 'event_id' ({EVENT.ID})");
 		return CG_EINVAL;
 	}
 	/* 0 triggers, 1 discovery, 2 autoregistration, 3 internal: only triggers and internal events are problems. */
-	const char *source = cg_src_id(p, "event_source", srcbuf, sizeof(srcbuf));
+	const char *source = cg_mu_filled_id(p, "event_source", srcbuf, sizeof(srcbuf));
 	if (source && (strcmp(source, "1") == 0 || strcmp(source, "2") == 0)) {
 		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "Zabbix %s event: not a problem",
 		         source[0] == '1' ? "discovery" : "autoregistration");
@@ -145,7 +137,7 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		return CG_EINVAL;
 	}
 	int update = flag(p, "event_update_status");
-	const char *action = cg_src_str(p, "event_update_action");
+	const char *action = cg_mu_filled(p, "event_update_action");
 	if (update == 1) {
 		/* An update (ack, comment, suppress, close) is no change of the alert, but a new severity is. */
 		if (value == 0 || !action || !strstr(action, "severity")) {
@@ -155,30 +147,27 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 			return 0;
 		}
 	}
-	const char *trigger_id = cg_src_id(p, "trigger_id", tidbuf, sizeof(tidbuf));
-	const char *host = cg_src_str(p, "host_name");
+	const char *trigger_id = cg_mu_filled_id(p, "trigger_id", tidbuf, sizeof(tidbuf));
+	const char *host = cg_mu_filled(p, "host_name");
 	if (!host)
-		host = cg_src_str(p, "host_host");
-	const char *ip = cg_src_str(p, "host_ip");
+		host = cg_mu_filled(p, "host_host");
+	const char *ip = cg_mu_filled(p, "host_ip");
 
-	struct cg_event *e = cg_event_list_push(out);
+	struct cg_event *e = cg_mu_push(out);
 	if (!e)
 		return CG_ENOMEM;
 	e->status = value == 0 ? CG_STATUS_RESOLVED : CG_STATUS_FIRING;
 	e->dedup_key = cg_strdup0(id);
 	e->severity = severity_word(p);
-	e->labels = cJSON_CreateObject();
-	e->annotations = cJSON_CreateObject();
-	e->links = cJSON_CreateObject();
-	if (!e->dedup_key || !e->labels || !e->annotations || !e->links)
+	if (!e->dedup_key)
 		return CG_ENOMEM;
 	struct cg_sbuf tagmd = {0};
-	int rc = cg_src_set(e->labels, "host", host);
+	int rc = cg_mu_set(e->labels, "host", host);
 	rc = rc ? rc : tags(e->labels, &tagmd, cJSON_GetObjectItemCaseSensitive(p, "event_tags"));
-	rc = rc ? rc : cg_src_set(e->annotations, "description", cg_src_str(p, "trigger_description"));
-	rc = rc ? rc : cg_src_set(e->annotations, "opdata", cg_src_str(p, "event_opdata"));
-	rc = rc ? rc : event_link(e->links, cg_src_str(p, "zabbix_url"), trigger_id, id);
-	rc = rc ? rc : cg_am_add_link(e->links, "trigger_url", cg_src_str(p, "trigger_url"));
+	rc = rc ? rc : cg_mu_set(e->annotations, "description", cg_mu_filled(p, "trigger_description"));
+	rc = rc ? rc : cg_mu_set(e->annotations, "opdata", cg_mu_filled(p, "event_opdata"));
+	rc = rc ? rc : event_link(e->links, cg_mu_filled(p, "zabbix_url"), trigger_id, id);
+	rc = rc ? rc : cg_mu_link(e->links, "trigger_url", cg_mu_filled(p, "trigger_url"));
 	char *tagtext = cg_sbuf_take(&tagmd);
 	if (rc || !tagtext) {
 		free(tagtext);
@@ -186,11 +175,11 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 	}
 
 	struct cg_sbuf b = {0};
-	const char *name = cg_src_str(p, "event_name");
+	const char *name = cg_mu_filled(p, "event_name");
 	if (!name)
-		name = cg_src_str(p, "trigger_name");
+		name = cg_mu_filled(p, "trigger_name");
 	if (!name)
-		name = cg_src_str(p, "alert_subject");
+		name = cg_mu_filled(p, "alert_subject");
 	if (name)
 		cg_sbuf_add(&b, name);
 	else
@@ -199,38 +188,34 @@ static int map_zabbix(const cJSON *p, const struct cg_map_opts *opts, struct cg_
 		cg_sbuf_addf(&b, " on %s", host);
 	e->title = cg_sbuf_take(&b);
 
-	if (cg_src_str(p, "trigger_description"))
-		cg_md_addf(&b, "%s\n\n", cg_src_str(p, "trigger_description"));
+	if (cg_mu_filled(p, "trigger_description"))
+		cg_md_addf(&b, "%s\n\n", cg_mu_filled(p, "trigger_description"));
 	if (host)
 		cg_md_addf(&b, "**Host:** %s%s%s%s\n", host, ip ? " (" : "", ip ? ip : "", ip ? ")" : "");
-	if (cg_src_str(p, "event_severity") || e->severity)
+	if (cg_mu_filled(p, "event_severity") || e->severity)
 		cg_md_addf(&b, "**Severity:** %s\n",
-		             cg_src_str(p, "event_severity") ? cg_src_str(p, "event_severity") : e->severity);
-	if (cg_src_str(p, "event_opdata"))
-		cg_md_addf(&b, "**Operational data:** %s\n", cg_src_str(p, "event_opdata"));
-	if (cg_src_str(p, "event_date"))
-		cg_md_addf(&b, "**Problem started:** %s %s\n", cg_src_str(p, "event_date"),
-		             cg_src_str(p, "event_time") ? cg_src_str(p, "event_time") : "");
-	if (value == 0 && cg_src_str(p, "event_recovery_date"))
-		cg_md_addf(&b, "**Resolved:** %s %s\n", cg_src_str(p, "event_recovery_date"),
-		             cg_src_str(p, "event_recovery_time") ? cg_src_str(p, "event_recovery_time") : "");
-	if (value == 0 && cg_src_str(p, "event_duration"))
-		cg_md_addf(&b, "**Duration:** %s\n", cg_src_str(p, "event_duration"));
+		             cg_mu_filled(p, "event_severity") ? cg_mu_filled(p, "event_severity") : e->severity);
+	if (cg_mu_filled(p, "event_opdata"))
+		cg_md_addf(&b, "**Operational data:** %s\n", cg_mu_filled(p, "event_opdata"));
+	if (cg_mu_filled(p, "event_date"))
+		cg_md_addf(&b, "**Problem started:** %s %s\n", cg_mu_filled(p, "event_date"),
+		             cg_mu_filled(p, "event_time") ? cg_mu_filled(p, "event_time") : "");
+	if (value == 0 && cg_mu_filled(p, "event_recovery_date"))
+		cg_md_addf(&b, "**Resolved:** %s %s\n", cg_mu_filled(p, "event_recovery_date"),
+		             cg_mu_filled(p, "event_recovery_time") ? cg_mu_filled(p, "event_recovery_time") : "");
+	if (value == 0 && cg_mu_filled(p, "event_duration"))
+		cg_md_addf(&b, "**Duration:** %s\n", cg_mu_filled(p, "event_duration"));
 	if (update == 1)
 		cg_md_addf(&b, "**Update:** %s%s%s%s%s\n",
-		             cg_src_str(p, "event_update_user") ? cg_src_str(p, "event_update_user") : "",
-		             cg_src_str(p, "event_update_user") ? " " : "", action,
-		             cg_src_str(p, "event_update_message") ? ": " : "",
-		             cg_src_str(p, "event_update_message") ? cg_src_str(p, "event_update_message") : "");
+		             cg_mu_filled(p, "event_update_user") ? cg_mu_filled(p, "event_update_user") : "",
+		             cg_mu_filled(p, "event_update_user") ? " " : "", action,
+		             cg_mu_filled(p, "event_update_message") ? ": " : "",
+		             cg_mu_filled(p, "event_update_message") ? cg_mu_filled(p, "event_update_message") : "");
 	if (*tagtext)
 		cg_md_addf(&b, "**Tags:** %s\n", tagtext);
 	free(tagtext);
 	cg_sbuf_add(&b, "\n");
-	cg_am_links_md(&b, e->links);
-	e->description = cg_sbuf_take(&b);
-	if (!e->title || !e->description)
-		return CG_ENOMEM;
-	return cg_event_build_ctx(e, p, p);
+	return cg_mu_finish(e, &b, p, p);
 }
 
 const struct cg_mapper cg_mapper_zabbix = {

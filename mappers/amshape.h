@@ -1,6 +1,6 @@
-/* alertmanager.h: the Alertmanager webhook shape, shared by the alertmanager and grafana mappers. */
-#ifndef CG_ALERTMANAGER_H
-#define CG_ALERTMANAGER_H
+/* amshape.h: the Alertmanager webhook shape, shared by the alertmanager and grafana mappers. */
+#ifndef CG_AMSHAPE_H
+#define CG_AMSHAPE_H
 
 #include <stddef.h>
 #include <cjson/cJSON.h>
@@ -25,17 +25,5 @@ struct cg_am_flavor {
 int cg_am_map(const cJSON *payload, const struct cg_map_opts *opts, const struct cg_am_flavor *fl,
 	      struct cg_event_list *out, char *err, size_t errlen);
 
-/* The string members of src (cg_json_string_object), under the name the mappers use. */
-static inline cJSON *cg_am_string_object(const cJSON *src)
-{
-	return cg_json_string_object(src);
-}
-/* 1 when url starts with http:// or https:// (case-insensitive): the only links casegate makes. */
-int cg_am_is_http(const char *url);
-/* Sets links[name] = url when url is a non-empty http(s) URL (other schemes are dropped). 0 or CG_ENOMEM. */
-int cg_am_add_link(cJSON *links, const char *name, const char *url);
-/* Appends the event's links as one Markdown line ("**Links:** [Source](...) · ..."), URLs escaped
- * (cg_md_link); nothing when empty. */
-void cg_am_links_md(struct cg_sbuf *b, const cJSON *links);
 
 #endif
