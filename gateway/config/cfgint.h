@@ -41,7 +41,7 @@ struct cg_cfg_field {
 	yaml_node_t *val; /* NULL when absent or null */
 };
 
-/* load.c */
+/* doc.c */
 int cg_cfgbuf_append(struct cg_cfgbuf *b, const char *s, size_t n);
 __attribute__((format(printf, 2, 3))) int cg_cfgbuf_printf(struct cg_cfgbuf *b, const char *fmt, ...);
 void cg_cfgbuf_wipe(struct cg_cfgbuf *b);

@@ -1,4 +1,4 @@
-/* load.c: reads the YAML document: diagnostics as file:line:col, ${VAR} expansion, secrets from files, the entry points. */
+/* doc.c: reads the YAML document: diagnostics as file:line:col, ${VAR} expansion, secrets from files, the entry points. */
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* realpath */
 
