@@ -1,4 +1,4 @@
-/* auth.c: a source's `auth:` (bearer tokens, basic credentials) and `verify:` (signature schemes). */
+/* auth.c: a source's `auth:` (bearer tokens, basic credentials) and `verify:` (signature schemes): their key tables and readers. */
 
 #include "cfgint.h"
 
@@ -10,39 +10,32 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+static int user_check(const struct cg_keyarg *a)
+{
+	const char *u = *(char **)cg_key_field(a);
+	if (!strchr(u, ':'))
+		return 0;
+	cg_cfg_err(a->c, a->node, "%s: must not contain ':'", a->label);
+	return -1;
+}
+
+static const struct cg_key basic_rows[] = {
+	{.key = "user", .type = CG_KEY_NAME, CG_KEY_AT(struct cg_basic_cred, user), .check = user_check,
+	 .required = "user is required", .doc = "the user name (no ':')"},
+	{.key = "password", .type = CG_KEY_SECRET, CG_KEY_AT(struct cg_basic_cred, password),
+	 .required = "password or password_file is required", .doc = "the password"},
+};
+
+static const struct cg_keys basic_keys = {
+	.name = "config: sources[].auth.basic", .keys = basic_rows, .n = CG_KEYS_N(basic_rows)};
+
 static int parse_basic_one(struct cg_cfg *c, yaml_node_t *n, const char *sp, const char *label,
 			   struct cg_basic_cred *cred)
 {
-	enum { B_USER, B_PASSWORD, B_PASSWORD_FILE, B_N };
-	struct cg_cfg_field f[B_N] = {
-		[B_USER] = {"user", NULL}, [B_PASSWORD] = {"password", NULL}, [B_PASSWORD_FILE] = {"password_file", NULL}};
-	char lb[320], lb2[320], where[256];
-	int rc = 0;
-
+	char where[256], prefix[330];
 	snprintf(where, sizeof(where), "%s auth.basic", sp);
-	if (cg_cfg_fields(c, n, label, where, f, B_N))
-		return -1;
-	if (!f[B_USER].val) {
-		cg_cfg_err(c, n, "%s: user is required", label);
-		rc = -1;
-	} else {
-		snprintf(lb, sizeof(lb), "%s.user", label);
-		if (cg_cfg_name(c, f[B_USER].val, lb, &cred->user)) {
-			rc = -1;
-		} else if (strchr(cred->user, ':')) {
-			cg_cfg_err(c, f[B_USER].val, "%s: must not contain ':'", lb);
-			rc = -1;
-		}
-	}
-	snprintf(lb, sizeof(lb), "%s.password", label);
-	snprintf(lb2, sizeof(lb2), "%s.password_file", label);
-	if (cg_cfg_secret(c, f[B_PASSWORD].val, f[B_PASSWORD_FILE].val, lb, lb2, &cred->password))
-		rc = -1;
-	else if (!cred->password) {
-		cg_cfg_err(c, n, "%s: password or password_file is required", label);
-		rc = -1;
-	}
-	return rc;
+	snprintf(prefix, sizeof(prefix), "%s.", label);
+	return cg_keys_walk(c, n, NULL, CG_KEYS_SUB(&basic_keys), cred, NULL, label, where, prefix);
 }
 
 /* Why t cannot be a bearer token, or NULL. Never quotes the token. */
@@ -56,11 +49,21 @@ static const char *bad_token(const char *t)
 	return NULL;
 }
 
-void cg_cfg_parse_auth(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct cg_auth_config *a)
+static const struct cg_key auth_rows[] = {
+	{.key = "bearer", .type = CG_KEY_CUSTOM, .doc = "a token or a list of them (rotation)"},
+	{.key = "bearer_file", .type = CG_KEY_CUSTOM, .doc = "a file holding a token, or a list of them"},
+	{.key = "basic", .type = CG_KEY_CUSTOM, .sub = CG_KEYS_SUB(&basic_keys),
+	 .doc = "{user, password | password_file} or a list of them"},
+};
+
+const struct cg_keys cg_auth_keys = {.name = "config: sources[].auth", .keys = auth_rows, .n = CG_KEYS_N(auth_rows)};
+
+/* auth: `none`, or a mapping read here (bearer and bearer_file add up to one list of tokens). */
+static void parse_auth(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct cg_auth_config *a)
 {
 	enum { A_BEARER, A_BEARER_FILE, A_BASIC, A_N };
-	struct cg_cfg_field f[A_N] = {
-		[A_BEARER] = {"bearer", NULL}, [A_BEARER_FILE] = {"bearer_file", NULL}, [A_BASIC] = {"basic", NULL}};
+	yaml_node_t *f[A_N];
+	struct cg_keymap m;
 	char lb[256], where[256];
 
 	snprintf(lb, sizeof(lb), "%s: auth", sp);
@@ -74,21 +77,23 @@ void cg_cfg_parse_auth(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct 
 		return;
 	}
 	snprintf(where, sizeof(where), "%s auth", sp);
-	if (cg_cfg_fields(c, n, lb, where, f, A_N))
+	if (cg_keys_match(c, n, CG_KEYS_SUB(&cg_auth_keys), lb, where, &m))
 		return;
-	if (!f[A_BEARER].val && !f[A_BEARER_FILE].val && !f[A_BASIC].val) {
+	for (size_t i = 0; i < A_N; i++)
+		f[i] = m.val[i];
+	if (!f[A_BEARER] && !f[A_BEARER_FILE] && !f[A_BASIC]) {
 		cg_cfg_err(c, n, "%s: give bearer, bearer_file or basic (or write `auth: none`)", lb);
 		return;
 	}
 	int bad = 0;
 	char **tok = NULL, **files = NULL;
 	size_t ntok = 0, nfiles = 0;
-	if (f[A_BEARER].val) {
+	if (f[A_BEARER]) {
 		snprintf(lb, sizeof(lb), "%s: auth.bearer", sp);
-		if (cg_cfg_strs(c, f[A_BEARER].val, lb, 2, &tok, &ntok))
+		if (cg_cfg_strs(c, f[A_BEARER], lb, 2, &tok, &ntok))
 			bad = 1;
 		for (size_t i = 0; i < ntok; i++) {
-			yaml_node_t *bv = f[A_BEARER].val;
+			yaml_node_t *bv = f[A_BEARER];
 			yaml_node_t *item = bv->type == YAML_SEQUENCE_NODE
 						    ? yaml_document_get_node(c->doc, bv->data.sequence.items.start[i])
 						    : bv;
@@ -100,9 +105,9 @@ void cg_cfg_parse_auth(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct 
 			}
 		}
 	}
-	if (f[A_BEARER_FILE].val) {
+	if (f[A_BEARER_FILE]) {
 		snprintf(lb, sizeof(lb), "%s: auth.bearer_file", sp);
-		yaml_node_t *fn = f[A_BEARER_FILE].val;
+		yaml_node_t *fn = f[A_BEARER_FILE];
 		size_t nf = fn->type == YAML_SEQUENCE_NODE ? (size_t)(fn->data.sequence.items.top - fn->data.sequence.items.start) : 1;
 		if (fn->type == YAML_MAPPING_NODE) {
 			cg_cfg_err(c, fn, "%s: expected a path or a list of paths, got a mapping", lb);
@@ -145,8 +150,8 @@ void cg_cfg_parse_auth(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct 
 	}
 	cg_cfg_strv_free(tok, ntok, 1);
 	cg_cfg_strv_free(files, nfiles, 1);
-	if (f[A_BASIC].val) {
-		yaml_node_t *bn = f[A_BASIC].val;
+	if (f[A_BASIC]) {
+		yaml_node_t *bn = f[A_BASIC];
 		size_t nb = bn->type == YAML_SEQUENCE_NODE ? (size_t)(bn->data.sequence.items.top - bn->data.sequence.items.start) : 1;
 		if (bn->type == YAML_SCALAR_NODE) {
 			cg_cfg_err(c, bn, "%s: auth.basic: expected a mapping {user, password} or a list of them", sp);
@@ -220,7 +225,7 @@ static int get_regexes(struct cg_cfg *c, yaml_node_t *n, const char *label, rege
 	return 0;
 }
 
-void cg_cfg_verify_cleanup(struct cg_verify_config *v)
+static void verify_cleanup(struct cg_verify_config *v)
 {
 	for (size_t i = 0; i < v->nsecrets; i++) {
 		if (v->secrets[i].p) {
@@ -300,44 +305,58 @@ static char *dup_or_oom(struct cg_cfg *c, const char *s)
 	return d;
 }
 
+enum {
+	V_SECRET, V_SECRET_FILE, V_SECRETS, V_HEADER, V_ENCODING, V_PREFIX, V_TS_HEADER, V_SIGNED,
+	V_REPLAY_WINDOW, V_TIMESTAMP, V_CERT_HOSTS, V_CONFIRM_HOSTS, V_CA_FILE, V_CERT_FILE, V_CONFIRM, V_N
+};
+
+/* Every key a scheme may take (read by parse_verify_one); each scheme names its own below. */
+static const struct cg_key verify_field_rows[V_N] = {
+	[V_SECRET] = {.key = "secret", .type = CG_KEY_CUSTOM, .doc = "the shared secret (secret, secret_file and secrets add up)"},
+	[V_SECRET_FILE] = {.key = "secret_file", .type = CG_KEY_CUSTOM, .doc = "a file holding the secret"},
+	[V_SECRETS] = {.key = "secrets", .type = CG_KEY_CUSTOM, .doc = "several secrets (rotation: any may match)"},
+	[V_HEADER] = {.key = "header", .type = CG_KEY_CUSTOM, .doc = "hmac: the request header holding the signature"},
+	[V_ENCODING] = {.key = "encoding", .type = CG_KEY_CUSTOM, .doc = "hmac: hex (default) or base64"},
+	[V_PREFIX] = {.key = "prefix", .type = CG_KEY_CUSTOM, .doc = "hmac: cut from the header value (sha256=)"},
+	[V_TS_HEADER] = {.key = "timestamp_header", .type = CG_KEY_CUSTOM, .doc = "hmac: the header holding the timestamp"},
+	[V_SIGNED] = {.key = "signed", .type = CG_KEY_CUSTOM, .doc = "hmac: the signed content: {ts}, {id}, {body}"},
+	[V_REPLAY_WINDOW] = {.key = "replay_window", .type = CG_KEY_CUSTOM, .def = "5m",
+			     .doc = "how far the timestamp may be from now"},
+	[V_TIMESTAMP] = {.key = "timestamp", .type = CG_KEY_CUSTOM, .doc = "grafana: the signature covers the timestamp"},
+	[V_CERT_HOSTS] = {.key = "cert_hosts", .type = CG_KEY_CUSTOM, .doc = "sns: hosts the signing certificate may come from"},
+	[V_CONFIRM_HOSTS] = {.key = "confirm_hosts", .type = CG_KEY_CUSTOM, .doc = "sns: hosts a SubscribeURL may point at"},
+	[V_CA_FILE] = {.key = "ca_file", .type = CG_KEY_CUSTOM, .doc = "sns: trust store for the certificate fetch"},
+	[V_CERT_FILE] = {.key = "cert_file", .type = CG_KEY_CUSTOM, .doc = "sns: a PEM instead of fetching (tests)"},
+	[V_CONFIRM] = {.key = "confirm", .type = CG_KEY_CUSTOM, .def = "true", .doc = "sns: confirm subscriptions"},
+};
+
+static const struct cg_keys verify_field_keys = {
+	.name = "config: sources[].verify[].<scheme>", .keys = verify_field_rows, .n = V_N};
+
+#define SECRET_KEYS "secret", "secret_file", "secrets"
+#define SCHEME(name_, doc_, ...)                                                                               \
+	{.key = name_, .type = CG_KEY_TABLE, .sub = CG_KEYS_SUB(&verify_field_keys),                            \
+	 .names = (const char *const[]){__VA_ARGS__, NULL}, .doc = doc_}
+
+/* The schemes in enum cg_verify_kind's order; .names: the keys each takes. */
+static const struct cg_key scheme_rows[] = {
+	SCHEME("hmac", "generic HMAC-SHA256 over the body", SECRET_KEYS, "header", "encoding", "prefix", "timestamp_header",
+	       "signed", "replay_window"),
+	SCHEME("sentry", "Sentry-Hook-Signature", SECRET_KEYS),
+	SCHEME("pagerduty", "X-PagerDuty-Signature", SECRET_KEYS),
+	SCHEME("standard_webhooks", "webhook-id, -timestamp, -signature", SECRET_KEYS, "replay_window"),
+	SCHEME("grafana", "X-Grafana-Alerting-Signature", SECRET_KEYS, "timestamp", "replay_window"),
+	SCHEME("sns", "AWS SNS message signatures", "cert_hosts", "confirm_hosts", "ca_file", "cert_file", "confirm"),
+};
+_Static_assert(CG_KEYS_N(scheme_rows) == CG_VERIFY_SNS, "one row per enum cg_verify_kind, in its order");
+
+const struct cg_keys cg_verify_keys = {
+	.name = "config: sources[].verify[]", .keys = scheme_rows, .n = CG_KEYS_N(scheme_rows)};
+
 static void parse_verify_one(struct cg_cfg *c, yaml_node_t *item, const char *sp, size_t idx, struct cg_verify_config *v)
 {
-	enum {
-		V_SECRET, V_SECRET_FILE, V_SECRETS, V_HEADER, V_ENCODING, V_PREFIX, V_TS_HEADER, V_SIGNED,
-		V_REPLAY_WINDOW, V_TIMESTAMP, V_CERT_HOSTS, V_CONFIRM_HOSTS, V_CA_FILE, V_CERT_FILE, V_CONFIRM, V_N
-	};
-	static const struct {
-		const char *name;
-		enum cg_verify_kind kind;
-		uint64_t keys; /* allowed fields */
-	} schemes[] = {
-		{"hmac", CG_VERIFY_HMAC,
-		 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS | 1u << V_HEADER | 1u << V_ENCODING |
-			 1u << V_PREFIX | 1u << V_TS_HEADER | 1u << V_SIGNED | 1u << V_REPLAY_WINDOW},
-		{"sentry", CG_VERIFY_SENTRY, 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS},
-		{"pagerduty", CG_VERIFY_PAGERDUTY, 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS},
-		{"standard_webhooks", CG_VERIFY_STDWH,
-		 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS | 1u << V_REPLAY_WINDOW},
-		{"grafana", CG_VERIFY_GRAFANA,
-		 1u << V_SECRET | 1u << V_SECRET_FILE | 1u << V_SECRETS | 1u << V_TIMESTAMP | 1u << V_REPLAY_WINDOW},
-		{"sns", CG_VERIFY_SNS,
-		 1u << V_CERT_HOSTS | 1u << V_CONFIRM_HOSTS | 1u << V_CA_FILE | 1u << V_CERT_FILE | 1u << V_CONFIRM},
-	};
-	struct cg_cfg_field f[V_N] = {[V_SECRET] = {"secret", NULL},
-			       [V_SECRET_FILE] = {"secret_file", NULL},
-			       [V_SECRETS] = {"secrets", NULL},
-			       [V_HEADER] = {"header", NULL},
-			       [V_ENCODING] = {"encoding", NULL},
-			       [V_PREFIX] = {"prefix", NULL},
-			       [V_TS_HEADER] = {"timestamp_header", NULL},
-			       [V_SIGNED] = {"signed", NULL},
-			       [V_REPLAY_WINDOW] = {"replay_window", NULL},
-			       [V_TIMESTAMP] = {"timestamp", NULL},
-			       [V_CERT_HOSTS] = {"cert_hosts", NULL},
-			       [V_CONFIRM_HOSTS] = {"confirm_hosts", NULL},
-			       [V_CA_FILE] = {"ca_file", NULL},
-			       [V_CERT_FILE] = {"cert_file", NULL},
-			       [V_CONFIRM] = {"confirm", NULL}};
+	yaml_node_t *f[V_N];
+	struct cg_keymap m;
 	static const char *const enc_names[] = {"hex", "base64", NULL};
 	char lb[300], where[300], b[80];
 
@@ -359,51 +378,53 @@ static void parse_verify_one(struct cg_cfg *c, yaml_node_t *item, const char *sp
 		return;
 	const char *kn = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
 	size_t si;
-	for (si = 0; si < sizeof(schemes) / sizeof(schemes[0]); si++)
-		if (strcmp(kn, schemes[si].name) == 0)
+	for (si = 0; si < CG_KEYS_N(scheme_rows); si++)
+		if (strcmp(kn, scheme_rows[si].key) == 0)
 			break;
-	if (si == sizeof(schemes) / sizeof(schemes[0])) {
+	if (si == CG_KEYS_N(scheme_rows)) {
 		cg_cfg_err(c, k, "%s: unknown scheme '%s' (schemes: hmac, sentry, pagerduty, standard_webhooks, grafana, sns)",
 		       lb, cg_cfg_disp(kn, b, sizeof(b)));
 		return;
 	}
-	v->kind = schemes[si].kind;
+	v->kind = (enum cg_verify_kind)(si + 1);
 	snprintf(lb, sizeof(lb), "%s: verify.%s", sp, kn);
 	snprintf(where, sizeof(where), "%s verify.%s", sp, kn);
-	if (cg_cfg_is_null(val)) {
-		for (size_t i = 0; i < V_N; i++)
-			f[i].val = NULL;
-	} else if (cg_cfg_fields(c, val, lb, where, f, V_N)) {
+	if (cg_cfg_is_null(val))
+		cg_keys_empty(c, CG_KEYS_SUB(&verify_field_keys), lb, &m);
+	else if (cg_keys_match(c, val, CG_KEYS_SUB(&verify_field_keys), lb, where, &m))
 		return;
-	}
 	for (size_t i = 0; i < V_N; i++) {
-		if (f[i].val && !(schemes[si].keys & (1u << i))) {
-			cg_cfg_err(c, f[i].val, "%s: '%s' does not apply to this scheme", lb, f[i].key);
-			f[i].val = NULL;
+		int allowed = 0;
+		for (const char *const *ok = scheme_rows[si].names; *ok; ok++)
+			allowed |= strcmp(*ok, verify_field_rows[i].key) == 0;
+		f[i] = m.val[i];
+		if (f[i] && !allowed) {
+			cg_cfg_err(c, f[i], "%s: '%s' does not apply to this scheme", lb, verify_field_rows[i].key);
+			f[i] = NULL;
 		}
 	}
 	char fl[340];
 	size_t errs0 = c->nerrs;
 	/* Secrets: secret, secret_file and secrets all add up (rotation: old and new both valid). */
-	if (f[V_SECRET].val) {
+	if (f[V_SECRET]) {
 		snprintf(fl, sizeof(fl), "%s.secret", lb);
-		char *s = cg_cfg_scalar(c, f[V_SECRET].val, fl, "a string", 1);
+		char *s = cg_cfg_scalar(c, f[V_SECRET], fl, "a string", 1);
 		if (s)
-			add_secret(c, f[V_SECRET].val, fl, v, s);
+			add_secret(c, f[V_SECRET], fl, v, s);
 	}
-	if (f[V_SECRET_FILE].val) {
+	if (f[V_SECRET_FILE]) {
 		snprintf(fl, sizeof(fl), "%s.secret_file", lb);
 		char *s = NULL;
-		if (!cg_cfg_secret_file(c, f[V_SECRET_FILE].val, fl, &s))
-			add_secret(c, f[V_SECRET_FILE].val, fl, v, s);
+		if (!cg_cfg_secret_file(c, f[V_SECRET_FILE], fl, &s))
+			add_secret(c, f[V_SECRET_FILE], fl, v, s);
 	}
-	if (f[V_SECRETS].val) {
+	if (f[V_SECRETS]) {
 		snprintf(fl, sizeof(fl), "%s.secrets", lb);
 		char **sv = NULL;
 		size_t ns = 0;
-		if (!cg_cfg_strs(c, f[V_SECRETS].val, fl, 2, &sv, &ns)) {
+		if (!cg_cfg_strs(c, f[V_SECRETS], fl, 2, &sv, &ns)) {
 			for (size_t i = 0; i < ns; i++) {
-				add_secret(c, f[V_SECRETS].val, fl, v, sv[i]);
+				add_secret(c, f[V_SECRETS], fl, v, sv[i]);
 				sv[i] = NULL;
 			}
 			free(sv);
@@ -412,39 +433,39 @@ static void parse_verify_one(struct cg_cfg *c, yaml_node_t *item, const char *sp
 	if (v->kind != CG_VERIFY_SNS && v->nsecrets == 0 && c->nerrs == errs0)
 		cg_cfg_err(c, val, "%s: give secret, secret_file or secrets", lb);
 
-	if (f[V_REPLAY_WINDOW].val) {
+	if (f[V_REPLAY_WINDOW]) {
 		snprintf(fl, sizeof(fl), "%s.replay_window", lb);
-		cg_cfg_duration(c, f[V_REPLAY_WINDOW].val, fl, CG_MS_SECOND, CG_MS_DAY, &v->replay_window_ms);
+		cg_cfg_duration(c, f[V_REPLAY_WINDOW], fl, CG_MS_SECOND, CG_MS_DAY, &v->replay_window_ms);
 	}
 	switch (v->kind) {
 	case CG_VERIFY_HMAC:
-		if (!f[V_HEADER].val) {
+		if (!f[V_HEADER]) {
 			cg_cfg_err(c, val, "%s: header is required (the request header holding the signature)", lb);
 		} else {
 			snprintf(fl, sizeof(fl), "%s.header", lb);
-			cg_cfg_name(c, f[V_HEADER].val, fl, &v->header);
+			cg_cfg_name(c, f[V_HEADER], fl, &v->header);
 		}
-		if (f[V_ENCODING].val) {
+		if (f[V_ENCODING]) {
 			int e;
 			snprintf(fl, sizeof(fl), "%s.encoding", lb);
-			if (!cg_cfg_enum(c, f[V_ENCODING].val, fl, enc_names, &e))
+			if (!cg_cfg_enum(c, f[V_ENCODING], fl, enc_names, &e))
 				v->encoding = (enum cg_verify_enc)e;
 		}
-		if (f[V_PREFIX].val) {
+		if (f[V_PREFIX]) {
 			snprintf(fl, sizeof(fl), "%s.prefix", lb);
-			cg_cfg_str(c, f[V_PREFIX].val, fl, &v->prefix);
+			cg_cfg_str(c, f[V_PREFIX], fl, &v->prefix);
 		}
-		if (f[V_TS_HEADER].val) {
+		if (f[V_TS_HEADER]) {
 			snprintf(fl, sizeof(fl), "%s.timestamp_header", lb);
-			cg_cfg_name(c, f[V_TS_HEADER].val, fl, &v->timestamp_header);
+			cg_cfg_name(c, f[V_TS_HEADER], fl, &v->timestamp_header);
 		}
-		if (f[V_SIGNED].val) {
+		if (f[V_SIGNED]) {
 			snprintf(fl, sizeof(fl), "%s.signed", lb);
-			if (!cg_cfg_str(c, f[V_SIGNED].val, fl, &v->signed_fmt)) {
+			if (!cg_cfg_str(c, f[V_SIGNED], fl, &v->signed_fmt)) {
 				if (!strstr(v->signed_fmt, "{body}"))
-					cg_cfg_err(c, f[V_SIGNED].val, "%s: must contain {body}", fl);
+					cg_cfg_err(c, f[V_SIGNED], "%s: must contain {body}", fl);
 				else if (strstr(v->signed_fmt, "{ts}") && !v->timestamp_header)
-					cg_cfg_err(c, f[V_SIGNED].val, "%s: {ts} needs timestamp_header", fl);
+					cg_cfg_err(c, f[V_SIGNED], "%s: {ts} needs timestamp_header", fl);
 			}
 		} else if (v->timestamp_header) {
 			v->signed_fmt = dup_or_oom(c, "{ts}:{body}");
@@ -466,7 +487,7 @@ static void parse_verify_one(struct cg_cfg *c, yaml_node_t *item, const char *sp
 		int ts = 0;
 		v->header = dup_or_oom(c, "X-Grafana-Alerting-Signature");
 		snprintf(fl, sizeof(fl), "%s.timestamp", lb);
-		if (f[V_TIMESTAMP].val && !cg_cfg_bool(c, f[V_TIMESTAMP].val, fl, &ts) && ts) {
+		if (f[V_TIMESTAMP] && !cg_cfg_bool(c, f[V_TIMESTAMP], fl, &ts) && ts) {
 			v->timestamp_header = dup_or_oom(c, "X-Grafana-Alerting-Timestamp");
 			v->signed_fmt = dup_or_oom(c, "{ts}:{body}");
 		}
@@ -474,26 +495,26 @@ static void parse_verify_one(struct cg_cfg *c, yaml_node_t *item, const char *sp
 	}
 	case CG_VERIFY_SNS:
 		snprintf(fl, sizeof(fl), "%s.cert_hosts", lb);
-		get_regexes(c, f[V_CERT_HOSTS].val, fl, &v->cert_hosts, &v->ncert_hosts);
+		get_regexes(c, f[V_CERT_HOSTS], fl, &v->cert_hosts, &v->ncert_hosts);
 		snprintf(fl, sizeof(fl), "%s.confirm_hosts", lb);
-		get_regexes(c, f[V_CONFIRM_HOSTS].val, fl, &v->confirm_hosts, &v->nconfirm_hosts);
-		if (f[V_CA_FILE].val) {
+		get_regexes(c, f[V_CONFIRM_HOSTS], fl, &v->confirm_hosts, &v->nconfirm_hosts);
+		if (f[V_CA_FILE]) {
 			snprintf(fl, sizeof(fl), "%s.ca_file", lb);
-			cg_cfg_path(c, f[V_CA_FILE].val, fl, &v->ca_file);
+			cg_cfg_path(c, f[V_CA_FILE], fl, &v->ca_file);
 		}
-		if (f[V_CERT_FILE].val) {
+		if (f[V_CERT_FILE]) {
 			snprintf(fl, sizeof(fl), "%s.cert_file", lb);
-			cg_cfg_path(c, f[V_CERT_FILE].val, fl, &v->cert_file);
+			cg_cfg_path(c, f[V_CERT_FILE], fl, &v->cert_file);
 		}
-		if (f[V_CONFIRM].val) {
+		if (f[V_CONFIRM]) {
 			snprintf(fl, sizeof(fl), "%s.confirm", lb);
-			cg_cfg_bool(c, f[V_CONFIRM].val, fl, &v->confirm);
+			cg_cfg_bool(c, f[V_CONFIRM], fl, &v->confirm);
 		}
 		break;
 	}
 }
 
-void cg_cfg_parse_verify(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
+static void parse_verify(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
 {
 	size_t cnt = n->type == YAML_SEQUENCE_NODE ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
 	if (cnt == 0) {
@@ -513,4 +534,38 @@ void cg_cfg_parse_verify(struct cg_cfg *c, yaml_node_t *n, const char *sp, struc
 			if (s->verify[i].kind && s->verify[j].kind == s->verify[i].kind && s->verify[i].kind == CG_VERIFY_SNS)
 				cg_cfg_err(c, item, "%s: verify: sns is given twice", sp);
 	}
+}
+
+int cg_cfg_auth(const struct cg_keyarg *a)
+{
+	struct cg_source_config *s = a->base;
+	size_t errs0 = a->c->nerrs;
+	parse_auth(a->c, a->node, a->owner, &s->auth);
+	return a->c->nerrs == errs0 ? 0 : -1;
+}
+
+void cg_cfg_auth_free(void *base, const struct cg_key *k)
+{
+	struct cg_auth_config *a = &((struct cg_source_config *)base)->auth;
+	(void)k;
+	cg_cfg_strv_free(a->bearer, a->nbearer, 1);
+	for (size_t i = 0; i < a->nbasic; i++)
+		cg_keys_free(CG_KEYS_SUB(&basic_keys), &a->basic[i]);
+	free(a->basic);
+}
+
+int cg_cfg_verify(const struct cg_keyarg *a)
+{
+	size_t errs0 = a->c->nerrs;
+	parse_verify(a->c, a->node, a->owner, a->base);
+	return a->c->nerrs == errs0 ? 0 : -1;
+}
+
+void cg_cfg_verify_free(void *base, const struct cg_key *k)
+{
+	struct cg_source_config *s = base;
+	(void)k;
+	for (size_t i = 0; i < s->nverify; i++)
+		verify_cleanup(&s->verify[i]);
+	free(s->verify);
 }

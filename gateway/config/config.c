@@ -1,494 +1,65 @@
-/* config.c: casegate's YAML configuration: the top-level sections, defaults, freeing and lookups. */
+/* config.c: the document's top level (the parts' sections assembled) and the keys of the parts below config (listen, limits, tls, logs, proxies); warnings, freeing, lookups. */
+#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 
 #include "cfgint.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fnmatch.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <yaml.h>
-
-#include "ddclient.h"
 #include "err.h"
+
 #include "mailrules.h"
+
+#define CFG_AT(field) CG_KEY_AT(struct cg_config, field)
+
+/* limits.* and tls.*: net reads them, and net sits below config. */
+static const struct cg_key limits_rows[] = {
+	{.key = "max_body", .type = CG_KEY_SIZE, CFG_AT(max_body), .def = "1MiB", .min = 1, .max = 1024ULL * 1024 * 1024,
+	 .doc = "larger requests get 413"},
+	{.key = "max_header_bytes", .type = CG_KEY_SIZE, CFG_AT(max_header_bytes), .def = "16KiB", .min = 1024,
+	 .max = 1024 * 1024, .doc = "larger heads get 431"},
+	{.key = "max_connections", .type = CG_KEY_UINT, CFG_AT(max_connections), .def = "1024", .min = 1, .max = 1000000,
+	 .doc = "further connections get 503 and are closed"},
+	{.key = "header_timeout", .type = CG_KEY_DURATION, CFG_AT(header_timeout_ms), .def = "10s", .min = 1,
+	 .max = CG_MS_HOUR, .doc = "request head deadline (slowloris)"},
+	{.key = "body_timeout", .type = CG_KEY_DURATION, CFG_AT(body_timeout_ms), .def = "30s", .min = 1, .max = CG_MS_HOUR,
+	 .doc = "body deadline after the head"},
+	{.key = "idle_timeout", .type = CG_KEY_DURATION, CFG_AT(idle_timeout_ms), .def = "60s", .min = 1, .max = CG_MS_DAY,
+	 .doc = "keep-alive idle time"},
+	{.key = "max_connections_per_address", .type = CG_KEY_UINT, CFG_AT(max_connections_per_address), .def = "128",
+	 .max = 1000000, .doc = "connections from one client address (trusted_proxies exempt; 0: no limit)"},
+	{.key = "first_byte_timeout", .type = CG_KEY_DURATION, CFG_AT(first_byte_timeout_ms), .def = "3s", .min = 1,
+	 .max = CG_MS_HOUR, .doc = "a new connection that sends nothing for this long is closed"},
+	{.key = "write_timeout", .type = CG_KEY_DURATION, CFG_AT(write_timeout_ms), .def = "30s", .min = 1,
+	 .max = CG_MS_DAY, .doc = "a connection whose answers are not taken for this long is closed"},
+};
+
+static const struct cg_keys limits_keys = {.name = "config: limits", .keys = limits_rows, .n = CG_KEYS_N(limits_rows)};
+
+static const struct cg_key tls_rows[] = {
+	{.key = "cert_file", .type = CG_KEY_PATH, CFG_AT(tls_cert_file), .doc = "the listener's certificate chain (PEM)"},
+	{.key = "key_file", .type = CG_KEY_PATH, CFG_AT(tls_key_file), .doc = "its private key (PEM)"},
+};
+
+static const struct cg_keys tls_keys = {.name = "config: tls",
+					.keys = tls_rows,
+					.n = CG_KEYS_N(tls_rows),
+					.required = "cert_file and key_file are both required"};
 
 static int is_loopback(const char *host)
 {
 	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
 }
 
-/* ---- sections ---- */
-
-static void parse_datadog(struct cg_cfg *c, yaml_node_t *root, yaml_node_t *n, struct cg_config *cfg)
+/* Findings that are not errors, once the whole document is read without one. */
+static void warnings(const struct cg_keyarg *a)
 {
-	enum {
-		D_SITE,
-		D_URL,
-		D_API_KEY,
-		D_API_KEY_FILE,
-		D_APP_KEY,
-		D_APP_KEY_FILE,
-		D_TIMEOUT,
-		D_CA_FILE,
-		D_PROXY,
-		D_SETTLE,
-		D_REFRESH,
-		D_MARKER_ATTR,
-		D_CIRCUIT,
-		D_N
-	};
-	struct cg_cfg_field f[D_N] = {[D_SITE] = {"site", NULL},
-			       [D_URL] = {"url", NULL},
-			       [D_API_KEY] = {"api_key", NULL},
-			       [D_API_KEY_FILE] = {"api_key_file", NULL},
-			       [D_APP_KEY] = {"app_key", NULL},
-			       [D_APP_KEY_FILE] = {"app_key_file", NULL},
-			       [D_TIMEOUT] = {"timeout", NULL},
-			       [D_CA_FILE] = {"ca_file", NULL},
-			       [D_PROXY] = {"proxy", NULL},
-			       [D_SETTLE] = {"search_settle", NULL},
-			       [D_REFRESH] = {"case_refresh", NULL},
-			       [D_MARKER_ATTR] = {"marker_attribute", NULL},
-			       [D_CIRCUIT] = {"circuit_threshold", NULL}};
-	char b[80];
-	int bad = 0;
-
-	if (n && cg_cfg_fields(c, n, "datadog", "datadog", f, D_N))
-		return;
-	if (f[D_SITE].val && cg_cfg_name(c, f[D_SITE].val, "datadog.site", &cfg->dd_site))
-		bad = 1;
-	if (f[D_URL].val) {
-		char *u = NULL;
-		if (cg_cfg_name(c, f[D_URL].val, "datadog.url", &u)) {
-			bad = 1;
-		} else if ((strncmp(u, "http://", 7) != 0 || !u[7]) && (strncmp(u, "https://", 8) != 0 || !u[8])) {
-			cg_cfg_err(c, f[D_URL].val, "datadog.url: expected an http:// or https:// URL, got '%s'",
-			       cg_cfg_disp(u, b, sizeof(b)));
-			free(u);
-			bad = 1;
-		} else {
-			size_t l = strlen(u);
-			while (l > 8 && u[l - 1] == '/')
-				u[--l] = '\0';
-			cfg->dd_url = u;
-		}
-	}
-	if (cg_cfg_secret(c, f[D_API_KEY].val, f[D_API_KEY_FILE].val, "datadog.api_key", "datadog.api_key_file",
-		       &cfg->dd_api_key))
-		bad = 1;
-	if (cg_cfg_secret(c, f[D_APP_KEY].val, f[D_APP_KEY_FILE].val, "datadog.app_key", "datadog.app_key_file",
-		       &cfg->dd_app_key))
-		bad = 1;
-	if (f[D_TIMEOUT].val)
-		cg_cfg_duration_u(c, f[D_TIMEOUT].val, "datadog.timeout", 1, CG_MS_HOUR, &cfg->dd_timeout_ms);
-	if (f[D_CA_FILE].val)
-		cg_cfg_path(c, f[D_CA_FILE].val, "datadog.ca_file", &cfg->dd_ca_file);
-	if (f[D_PROXY].val)
-		cg_cfg_name(c, f[D_PROXY].val, "datadog.proxy", &cfg->dd_proxy);
-	if (f[D_SETTLE].val)
-		cg_cfg_duration(c, f[D_SETTLE].val, "datadog.search_settle", 0, CG_MS_HOUR, &cfg->dd_search_settle_ms);
-	if (f[D_REFRESH].val)
-		cg_cfg_duration(c, f[D_REFRESH].val, "datadog.case_refresh", 0, 24 * CG_MS_HOUR, &cfg->dd_case_refresh_ms);
-	if (f[D_MARKER_ATTR].val) {
-		char *m = NULL;
-		if (!cg_cfg_str(c, f[D_MARKER_ATTR].val, "datadog.marker_attribute", &m)) {
-			int ok = strlen(m) < 100;
-			for (const char *p = m; *p && ok; p++)
-				ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
-			if (!ok) {
-				cg_cfg_err(c, f[D_MARKER_ATTR].val,
-				       "datadog.marker_attribute: a custom attribute key (a-z, 0-9, _), or \"\" for none");
-				free(m);
-			} else {
-				free(cfg->dd_marker_attr);
-				cfg->dd_marker_attr = *m ? m : NULL; /* "" turns the attribute off */
-				if (!*m)
-					free(m);
-			}
-		}
-	}
-	if (f[D_CIRCUIT].val) {
-		uint64_t v;
-		if (!cg_cfg_uint(c, f[D_CIRCUIT].val, "datadog.circuit_threshold", 1, 1000, &v))
-			cfg->dd_circuit_threshold = (unsigned)v;
-	}
-	if (bad)
-		return;
-
-	if (f[D_SITE].val && f[D_URL].val) {
-		cg_cfg_err(c, f[D_URL].val, "datadog: give site or url, not both");
-		return;
-	}
-	if (cfg->dd_url)
-		return;
-	if (!cfg->dd_site && !(cfg->dd_site = strdup("datadoghq.com"))) {
-		c->oom = 1;
-		return;
-	}
-	char url[256];
-	yaml_node_t *at = f[D_SITE].val ? f[D_SITE].val : n ? n : root;
-	if (cg_dd_site_url(cfg->dd_site, url, sizeof(url)) != 0) {
-		cg_cfg_err(c, at,
-		       "datadog.site: unknown Datadog site '%s' (e.g. datadoghq.com, us3.datadoghq.com, datadoghq.eu, "
-		       "ap1.datadoghq.com, ddog-gov.com)",
-		       cg_cfg_disp(cfg->dd_site, b, sizeof(b)));
-		return;
-	}
-	if (!cfg->dd_api_key && !cfg->dd_app_key)
-		return; /* No keys, no url: dd_url stays NULL and the run command starts the local simulator. */
-	if (!cfg->dd_api_key || !cfg->dd_app_key) {
-		cg_cfg_err(c, at, "datadog: %s is set but %s is not: give both (or neither, to use the local simulator)",
-		       cfg->dd_api_key ? "api_key" : "app_key", cfg->dd_api_key ? "app_key" : "api_key");
-		return;
-	}
-	if (!(cfg->dd_url = strdup(url)))
-		c->oom = 1;
-}
-
-static void parse_limits(struct cg_cfg *c, yaml_node_t *n, struct cg_config *cfg)
-{
-	enum {
-		L_MAX_BODY, L_MAX_HEADER_BYTES, L_MAX_CONNECTIONS, L_HEADER_TIMEOUT, L_BODY_TIMEOUT, L_IDLE_TIMEOUT,
-		L_PER_ADDRESS, L_FIRST_BYTE_TIMEOUT, L_WRITE_TIMEOUT, L_N
-	};
-	struct cg_cfg_field f[L_N] = {[L_MAX_BODY] = {"max_body", NULL},
-			       [L_MAX_HEADER_BYTES] = {"max_header_bytes", NULL},
-			       [L_MAX_CONNECTIONS] = {"max_connections", NULL},
-			       [L_HEADER_TIMEOUT] = {"header_timeout", NULL},
-			       [L_BODY_TIMEOUT] = {"body_timeout", NULL},
-			       [L_IDLE_TIMEOUT] = {"idle_timeout", NULL},
-			       [L_PER_ADDRESS] = {"max_connections_per_address", NULL},
-			       [L_FIRST_BYTE_TIMEOUT] = {"first_byte_timeout", NULL},
-			       [L_WRITE_TIMEOUT] = {"write_timeout", NULL}};
-	uint64_t v;
-
-	if (cg_cfg_fields(c, n, "limits", "limits", f, L_N))
-		return;
-	if (f[L_MAX_BODY].val && !cg_cfg_size(c, f[L_MAX_BODY].val, "limits.max_body", 1, 1024ULL * 1024 * 1024, &v))
-		cfg->max_body = (size_t)v;
-	if (f[L_MAX_HEADER_BYTES].val &&
-	    !cg_cfg_size(c, f[L_MAX_HEADER_BYTES].val, "limits.max_header_bytes", 1024, 1024 * 1024, &v))
-		cfg->max_header_bytes = (size_t)v;
-	if (f[L_MAX_CONNECTIONS].val &&
-	    !cg_cfg_uint(c, f[L_MAX_CONNECTIONS].val, "limits.max_connections", 1, 1000000, &v))
-		cfg->max_connections = (unsigned)v;
-	if (f[L_HEADER_TIMEOUT].val)
-		cg_cfg_duration_u(c, f[L_HEADER_TIMEOUT].val, "limits.header_timeout", 1, CG_MS_HOUR, &cfg->header_timeout_ms);
-	if (f[L_BODY_TIMEOUT].val)
-		cg_cfg_duration_u(c, f[L_BODY_TIMEOUT].val, "limits.body_timeout", 1, CG_MS_HOUR, &cfg->body_timeout_ms);
-	if (f[L_IDLE_TIMEOUT].val)
-		cg_cfg_duration_u(c, f[L_IDLE_TIMEOUT].val, "limits.idle_timeout", 1, CG_MS_DAY, &cfg->idle_timeout_ms);
-	if (f[L_PER_ADDRESS].val &&
-	    !cg_cfg_uint(c, f[L_PER_ADDRESS].val, "limits.max_connections_per_address", 0, 1000000, &v))
-		cfg->max_connections_per_address = (unsigned)v;
-	if (f[L_FIRST_BYTE_TIMEOUT].val)
-		cg_cfg_duration_u(c, f[L_FIRST_BYTE_TIMEOUT].val, "limits.first_byte_timeout", 1, CG_MS_HOUR,
-			       &cfg->first_byte_timeout_ms);
-	if (f[L_WRITE_TIMEOUT].val)
-		cg_cfg_duration_u(c, f[L_WRITE_TIMEOUT].val, "limits.write_timeout", 1, CG_MS_DAY, &cfg->write_timeout_ms);
-}
-
-/* rate_limit: { rps: N, burst: M } (top level: all sources together; in a source: that source). */
-void cg_cfg_parse_rate_limit(struct cg_cfg *c, yaml_node_t *n, const char *label, unsigned *rps, unsigned *burst)
-{
-	enum { R_RPS, R_BURST, R_N };
-	struct cg_cfg_field f[R_N] = {[R_RPS] = {"rps", NULL}, [R_BURST] = {"burst", NULL}};
-	char lb[256];
-	uint64_t v;
-
-	if (cg_cfg_fields(c, n, label, label, f, R_N))
-		return;
-	if (!f[R_RPS].val) {
-		cg_cfg_err(c, n, "%s: rps is required (webhooks per second)", label);
-		return;
-	}
-	snprintf(lb, sizeof(lb), "%s.rps", label);
-	if (!cg_cfg_uint(c, f[R_RPS].val, lb, 1, 1000000, &v))
-		*rps = (unsigned)v;
-	snprintf(lb, sizeof(lb), "%s.burst", label);
-	if (f[R_BURST].val && !cg_cfg_uint(c, f[R_BURST].val, lb, 1, 10000000, &v))
-		*burst = (unsigned)v;
-}
-
-static void parse_queue(struct cg_cfg *c, yaml_node_t *n, struct cg_config *cfg)
-{
-	enum {
-		Q_MAX_INFLIGHT, Q_RETRY_BASE, Q_RETRY_CAP, Q_MAX_ATTEMPTS, Q_STORE_MAX_BYTES, Q_GROUP_COMMIT, Q_MAX_PENDING,
-		Q_MAX_PENDING_BYTES, Q_N
-	};
-	struct cg_cfg_field f[Q_N] = {[Q_MAX_INFLIGHT] = {"max_inflight", NULL},
-			       [Q_RETRY_BASE] = {"retry_base", NULL},
-			       [Q_RETRY_CAP] = {"retry_cap", NULL},
-			       [Q_MAX_ATTEMPTS] = {"max_attempts", NULL},
-			       [Q_STORE_MAX_BYTES] = {"store_max_bytes", NULL},
-			       [Q_GROUP_COMMIT] = {"group_commit", NULL},
-			       [Q_MAX_PENDING] = {"max_pending", NULL},
-			       [Q_MAX_PENDING_BYTES] = {"max_pending_bytes", NULL}};
-	uint64_t v;
-	int ok = 1;
-
-	if (cg_cfg_fields(c, n, "queue", "queue", f, Q_N))
-		return;
-	if (f[Q_MAX_INFLIGHT].val && !cg_cfg_uint(c, f[Q_MAX_INFLIGHT].val, "queue.max_inflight", 1, 1024, &v))
-		cfg->max_inflight = (unsigned)v;
-	if (f[Q_RETRY_BASE].val && cg_cfg_duration(c, f[Q_RETRY_BASE].val, "queue.retry_base", 1, CG_MS_HOUR, &cfg->retry_base_ms))
-		ok = 0;
-	if (f[Q_RETRY_CAP].val &&
-	    cg_cfg_duration(c, f[Q_RETRY_CAP].val, "queue.retry_cap", 1, 7 * CG_MS_DAY, &cfg->retry_cap_ms))
-		ok = 0;
-	if (f[Q_MAX_ATTEMPTS].val && !cg_cfg_uint(c, f[Q_MAX_ATTEMPTS].val, "queue.max_attempts", 0, 1000000, &v))
-		cfg->max_attempts = (unsigned)v;
-	if (f[Q_STORE_MAX_BYTES].val)
-		cg_cfg_size(c, f[Q_STORE_MAX_BYTES].val, "queue.store_max_bytes", 0, UINT64_MAX, &cfg->store_max_bytes);
-	if (f[Q_GROUP_COMMIT].val)
-		cg_cfg_bool(c, f[Q_GROUP_COMMIT].val, "queue.group_commit", &cfg->group_commit);
-	if (f[Q_MAX_PENDING].val && !cg_cfg_uint(c, f[Q_MAX_PENDING].val, "queue.max_pending", 1, 10000000, &v))
-		cfg->max_pending = (unsigned)v;
-	if (f[Q_MAX_PENDING_BYTES].val)
-		cg_cfg_size(c, f[Q_MAX_PENDING_BYTES].val, "queue.max_pending_bytes", 64 * 1024, 1ULL << 40,
-			 &cfg->max_pending_bytes);
-	if (ok && cfg->retry_base_ms > cfg->retry_cap_ms)
-		cg_cfg_err(c, f[Q_RETRY_CAP].val ? f[Q_RETRY_CAP].val : f[Q_RETRY_BASE].val ? f[Q_RETRY_BASE].val : n,
-		       "queue: retry_base must not exceed retry_cap");
-}
-
-/* store: { backend: sqlite|postgres, dsn | dsn_file, replica, lease } */
-static void parse_store(struct cg_cfg *c, yaml_node_t *n, struct cg_config *cfg)
-{
-	enum { S_BACKEND, S_DSN, S_DSN_FILE, S_REPLICA, S_LEASE, S_N };
-	struct cg_cfg_field f[S_N] = {[S_BACKEND] = {"backend", NULL},
-			       [S_DSN] = {"dsn", NULL},
-			       [S_DSN_FILE] = {"dsn_file", NULL},
-			       [S_REPLICA] = {"replica", NULL},
-			       [S_LEASE] = {"lease", NULL}};
-	static const char *const backends[] = {"sqlite", "postgres", NULL};
-	int e;
-
-	if (cg_cfg_fields(c, n, "store", "store", f, S_N))
-		return;
-	if (f[S_BACKEND].val && !cg_cfg_enum(c, f[S_BACKEND].val, "store.backend", backends, &e))
-		cfg->store_backend = e == 1 ? CG_STORE_POSTGRES : CG_STORE_SQLITE;
-	if (cg_cfg_secret(c, f[S_DSN].val, f[S_DSN_FILE].val, "store.dsn", "store.dsn_file", &cfg->store_dsn))
-		return;
-	if (f[S_REPLICA].val)
-		cg_cfg_name(c, f[S_REPLICA].val, "store.replica", &cfg->store_replica);
-	if (f[S_LEASE].val &&
-	    !cg_cfg_duration(c, f[S_LEASE].val, "store.lease", CG_MS_SECOND, CG_MS_HOUR, &cfg->store_lease_ms) &&
-	    cfg->store_lease_ms < 2 * ((uint64_t)cfg->dd_timeout_ms + CG_MS_SECOND))
-		/* A replica starts a request only with datadog.timeout left on its lease (renewed every lease/4). */
-		cg_cfg_err(c, f[S_LEASE].val, "store.lease: at least 2 x (datadog.timeout + 1s) = %llu ms, got %llu ms",
-		       (unsigned long long)(2 * ((uint64_t)cfg->dd_timeout_ms + CG_MS_SECOND)),
-		       (unsigned long long)cfg->store_lease_ms);
-	if (cfg->store_backend == CG_STORE_POSTGRES && !cfg->store_dsn)
-		cg_cfg_err(c, f[S_BACKEND].val ? f[S_BACKEND].val : n,
-		       "store: backend postgres needs dsn (e.g. dsn: ${CASEGATE_PG_DSN}) or dsn_file");
-	if (cfg->store_backend == CG_STORE_SQLITE && (f[S_DSN].val || f[S_DSN_FILE].val || f[S_REPLICA].val))
-		cg_cfg_err(c, f[S_DSN].val ? f[S_DSN].val : f[S_DSN_FILE].val ? f[S_DSN_FILE].val : f[S_REPLICA].val,
-		       "store: dsn and replica apply to backend postgres only");
-}
-
-static void parse_tls(struct cg_cfg *c, yaml_node_t *n, struct cg_config *cfg)
-{
-	enum { T_CERT_FILE, T_KEY_FILE, T_N };
-	struct cg_cfg_field f[T_N] = {[T_CERT_FILE] = {"cert_file", NULL}, [T_KEY_FILE] = {"key_file", NULL}};
-	if (cg_cfg_fields(c, n, "tls", "tls", f, T_N))
-		return;
-	if (!f[T_CERT_FILE].val || !f[T_KEY_FILE].val) {
-		cg_cfg_err(c, n, "tls: cert_file and key_file are both required");
-		return;
-	}
-	cg_cfg_path(c, f[T_CERT_FILE].val, "tls.cert_file", &cfg->tls_cert_file);
-	cg_cfg_path(c, f[T_KEY_FILE].val, "tls.key_file", &cfg->tls_key_file);
-}
-
-/* ---- mail: the LMTP/SMTP listener ---- */
-
-static void parse_mail(struct cg_cfg *c, yaml_node_t *n, struct cg_config *cfg)
-{
-	enum {
-		X_LISTEN, X_PROTOCOL, X_MAX_SIZE, X_MAX_RCPT, X_TIMEOUT, X_MAX_CONN, X_PER_SENDER, X_HOSTNAME, X_ROUTES,
-		X_MAX_PARTS, X_AUTHSERV_ID, X_N
-	};
-	struct cg_cfg_field f[X_N] = {[X_LISTEN] = {"listen", NULL},
-			       [X_PROTOCOL] = {"protocol", NULL},
-			       [X_MAX_SIZE] = {"max_size", NULL},
-			       [X_MAX_RCPT] = {"max_recipients", NULL},
-			       [X_TIMEOUT] = {"timeout", NULL},
-			       [X_MAX_CONN] = {"max_connections", NULL},
-			       [X_PER_SENDER] = {"max_per_sender_hour", NULL},
-			       [X_HOSTNAME] = {"hostname", NULL},
-			       [X_ROUTES] = {"routes", NULL},
-			       [X_MAX_PARTS] = {"max_parts", NULL},
-			       [X_AUTHSERV_ID] = {"authserv_id", NULL}};
-	static const char *const proto_names[] = {"lmtp", "smtp", NULL};
-	struct cg_mail_config *m = &cfg->mail;
-	char b[80];
-	uint64_t v;
-	int e;
-	if (cg_cfg_fields(c, n, "mail", "mail", f, X_N))
-		return;
-	/* Without listen, the section configures pipe mode (`casegate mail`) only. */
-	m->enabled = f[X_LISTEN].val != NULL;
-	if (f[X_LISTEN].val) {
-		char *s = cg_cfg_scalar(c, f[X_LISTEN].val, "mail.listen", "host:port", 0);
-		if (s) {
-			char *host = NULL;
-			int rc = cg_cfg_listen(s, &host, &m->listen_port);
-			if (rc == CG_ENOMEM)
-				c->oom = 1;
-			else if (rc)
-				cg_cfg_err(c, f[X_LISTEN].val, "mail.listen: expected IP:port (e.g. 127.0.0.1:2525), got '%s'",
-				       cg_cfg_disp(s, b, sizeof(b)));
-			else {
-				free(m->listen_host);
-				m->listen_host = host;
-			}
-			free(s);
-		}
-	}
-	if (f[X_PROTOCOL].val && !cg_cfg_enum(c, f[X_PROTOCOL].val, "mail.protocol", proto_names, &e))
-		m->protocol = (enum cg_mail_protocol)e;
-	if (f[X_MAX_SIZE].val && !cg_cfg_size(c, f[X_MAX_SIZE].val, "mail.max_size", 1024, 1024ULL * 1024 * 1024, &v))
-		m->max_size = v;
-	if (f[X_MAX_RCPT].val && !cg_cfg_uint(c, f[X_MAX_RCPT].val, "mail.max_recipients", 1, 10000, &v))
-		m->max_recipients = (unsigned)v;
-	if (f[X_TIMEOUT].val)
-		cg_cfg_duration_u(c, f[X_TIMEOUT].val, "mail.timeout", 1, CG_MS_HOUR, &m->timeout_ms);
-	if (f[X_MAX_CONN].val && !cg_cfg_uint(c, f[X_MAX_CONN].val, "mail.max_connections", 1, 100000, &v))
-		m->max_connections = (unsigned)v;
-	if (f[X_PER_SENDER].val && !cg_cfg_uint(c, f[X_PER_SENDER].val, "mail.max_per_sender_hour", 0, 1000000, &v))
-		m->max_per_sender_hour = (unsigned)v;
-	if (f[X_HOSTNAME].val)
-		cg_cfg_name(c, f[X_HOSTNAME].val, "mail.hostname", &m->hostname);
-	if (f[X_MAX_PARTS].val && !cg_cfg_uint(c, f[X_MAX_PARTS].val, "mail.max_parts", 1, 1000000, &v))
-		m->max_parts = (size_t)v;
-	if (f[X_AUTHSERV_ID].val && !cg_cfg_name(c, f[X_AUTHSERV_ID].val, "mail.authserv_id", &m->authserv_id) &&
-	    strpbrk(m->authserv_id, " \t;()\"")) {
-		/* RFC 8601: a token or a domain name, the text before the first ';'. */
-		cg_cfg_err(c, f[X_AUTHSERV_ID].val, "mail.authserv_id: '%s' is not an authserv-id (no spaces, ';', '(' or quotes)",
-		       cg_cfg_disp(m->authserv_id, b, sizeof(b)));
-	}
-	yaml_node_t *r = f[X_ROUTES].val;
-	if (!r)
-		return;
-	if (r->type != YAML_SEQUENCE_NODE) {
-		cg_cfg_err(c, r, "mail.routes: expected a list of {rcpt, source}, got %s", cg_cfg_kind_name(r));
-		return;
-	}
-	size_t nr = (size_t)(r->data.sequence.items.top - r->data.sequence.items.start);
-	if (nr && !(m->routes = calloc(nr, sizeof(*m->routes)))) {
-		c->oom = 1;
-		return;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		char lb[64];
-		snprintf(lb, sizeof(lb), "mail.routes[%zu]", i);
-		yaml_node_t *item = cg_cfg_node(c, r->data.sequence.items.start[i]);
-		struct cg_cfg_field rf[2] = {{"rcpt", NULL}, {"source", NULL}};
-		if (!item || cg_cfg_fields(c, item, lb, lb, rf, 2))
-			continue;
-		struct cg_mail_route *rt = &m->routes[m->nroutes++];
-		if (!rf[0].val || !rf[1].val) {
-			cg_cfg_err(c, item, "%s: rcpt and source are required", lb);
-			continue;
-		}
-		char l2[96];
-		snprintf(l2, sizeof(l2), "%s.rcpt", lb);
-		if (!cg_cfg_str(c, rf[0].val, l2, &rt->rcpt))
-			for (char *p = rt->rcpt; *p; p++)
-				*p = (char)tolower((unsigned char)*p);
-		snprintf(l2, sizeof(l2), "%s.source", lb);
-		if (cg_cfg_str(c, rf[1].val, l2, &rt->source))
-			continue;
-		const struct cg_source_config *src = cg_config_source(cfg, rt->source);
-		if (!src)
-			cg_cfg_err(c, rf[1].val, "%s: no source named '%s'", l2, cg_cfg_disp(rt->source, b, sizeof(b)));
-		else if (!src->type || strcmp(src->type, "email") != 0)
-			cg_cfg_err(c, rf[1].val, "%s: source '%s' is not `type: email`", l2, rt->source);
-	}
-}
-
-void cg_cfg_parse_root(struct cg_cfg *c, yaml_node_t *root, struct cg_config *cfg)
-{
-	enum {
-		K_LISTEN, K_STATE_DIR, K_LOG_LEVEL, K_LOG_FORMAT, K_DATADOG, K_LIMITS, K_QUEUE, K_STORE, K_SOURCES, K_PROVISION,
-		K_MAIL, K_TRUSTED_PROXIES, K_PROXY_HEADER, K_TLS, K_RATE_LIMIT, K_N
-	};
-	struct cg_cfg_field f[K_N] = {[K_RATE_LIMIT] = {"rate_limit", NULL},
-			       [K_LISTEN] = {"listen", NULL},
-			       [K_STATE_DIR] = {"state_dir", NULL},
-			       [K_LOG_LEVEL] = {"log_level", NULL},
-			       [K_LOG_FORMAT] = {"log_format", NULL},
-			       [K_DATADOG] = {"datadog", NULL},
-			       [K_LIMITS] = {"limits", NULL},
-			       [K_QUEUE] = {"queue", NULL},
-			       [K_STORE] = {"store", NULL},
-			       [K_SOURCES] = {"sources", NULL},
-			       /* Case Management resources for `casegate provision` (provision.c reads them). */
-			       [K_PROVISION] = {"provision", NULL},
-			       [K_MAIL] = {"mail", NULL},
-			       [K_TRUSTED_PROXIES] = {"trusted_proxies", NULL},
-			       [K_PROXY_HEADER] = {"proxy_header", NULL},
-			       [K_TLS] = {"tls", NULL}};
-	static const char *const proxy_header_names[] = {"x-forwarded-for", "forwarded", NULL};
-	static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
-	static const char *const format_names[] = {"text", "json", NULL};
-	char b[80];
-	int e;
-
-	if (cg_cfg_fields(c, root, "configuration", NULL, f, K_N))
-		return;
-	if (f[K_LISTEN].val) {
-		char *s = cg_cfg_scalar(c, f[K_LISTEN].val, "listen", "host:port", 0);
-		if (s) {
-			char *host = NULL;
-			int rc = cg_cfg_listen(s, &host, &cfg->listen_port);
-			if (rc == CG_ENOMEM)
-				c->oom = 1;
-			else if (rc)
-				cg_cfg_err(c, f[K_LISTEN].val,
-				       "listen: expected IP:port (e.g. 127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080), got '%s'",
-				       cg_cfg_disp(s, b, sizeof(b)));
-			else {
-				free(cfg->listen_host);
-				cfg->listen_host = host;
-			}
-			free(s);
-		}
-	}
-	if (f[K_STATE_DIR].val)
-		cg_cfg_path(c, f[K_STATE_DIR].val, "state_dir", &cfg->state_dir);
-	if (f[K_LOG_LEVEL].val && !cg_cfg_enum(c, f[K_LOG_LEVEL].val, "log_level", level_names, &e)) {
-		free(cfg->log_level);
-		if (!(cfg->log_level = strdup(level_names[e])))
-			c->oom = 1;
-	}
-	if (f[K_LOG_FORMAT].val && !cg_cfg_enum(c, f[K_LOG_FORMAT].val, "log_format", format_names, &e)) {
-		free(cfg->log_format);
-		if (!(cfg->log_format = strdup(format_names[e])))
-			c->oom = 1;
-	}
-	parse_datadog(c, root, f[K_DATADOG].val, cfg);
-	if (f[K_LIMITS].val)
-		parse_limits(c, f[K_LIMITS].val, cfg);
-	if (f[K_QUEUE].val)
-		parse_queue(c, f[K_QUEUE].val, cfg);
-	if (f[K_STORE].val)
-		parse_store(c, f[K_STORE].val, cfg);
-	if (f[K_RATE_LIMIT].val)
-		cg_cfg_parse_rate_limit(c, f[K_RATE_LIMIT].val, "rate_limit", &cfg->rl_rps, &cfg->rl_burst);
-	cg_cfg_parse_sources(c, root, f[K_SOURCES].val, cfg);
-	if (f[K_MAIL].val)
-		parse_mail(c, f[K_MAIL].val, cfg);
-	if (f[K_TRUSTED_PROXIES].val)
-		cg_cfg_cidrs(c, f[K_TRUSTED_PROXIES].val, "trusted_proxies", &cfg->trusted_proxies, &cfg->ntrusted_proxies);
-	if (f[K_PROXY_HEADER].val && !cg_cfg_enum(c, f[K_PROXY_HEADER].val, "proxy_header", proxy_header_names, &e))
-		cfg->proxy_header_forwarded = e == 1;
-	if (f[K_TLS].val)
-		parse_tls(c, f[K_TLS].val, cfg);
+	struct cg_cfg *c = a->c;
+	const struct cg_config *cfg = a->base;
 
 	if (c->nerrs || c->oom || !cfg->listen_host)
 		return;
@@ -498,9 +69,9 @@ void cg_cfg_parse_root(struct cg_cfg *c, yaml_node_t *root, struct cg_config *cf
 		if (s->type && strcmp(s->type, "email") == 0 && cg_mail_rules_sender_ok(s->mail_rules, NULL)) {
 			yaml_mark_t m = {0, (size_t)s->line - 1, 0};
 			cg_cfg_warn_mark(c, m,
-				  "source '%s' accepts alert mail from any sender: whoever can mail it can open and close its "
-				  "cases (set rules.alert_senders%s)",
-				  s->name, cfg->mail.authserv_id ? "" : ", and mail.authserv_id to check them");
+					 "source '%s' accepts alert mail from any sender: whoever can mail it can open and "
+					 "close its cases (set rules.alert_senders%s)",
+					 s->name, cfg->mail.authserv_id ? "" : ", and mail.authserv_id to check them");
 		}
 	}
 	if (!is_loopback(cfg->listen_host)) {
@@ -509,89 +80,182 @@ void cg_cfg_parse_root(struct cg_cfg *c, yaml_node_t *root, struct cg_config *cf
 			if (s->auth.kind == CG_AUTH_NONE && s->nverify == 0 && s->nallow_ips == 0) {
 				yaml_mark_t m = {0, (size_t)s->line - 1, 0};
 				cg_cfg_warn_mark(c, m, "source '%s' accepts unauthenticated requests on %s, which is not loopback",
-					  s->name, cfg->listen_host);
+						 s->name, cfg->listen_host);
 			}
 		}
 	}
 }
 
-struct cg_config *cg_cfg_config_new(void)
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const format_names[] = {"text", "json", NULL};
+static const char *const proxy_header_names[] = {"x-forwarded-for", "forwarded", NULL};
+
+/*
+ * The document, top down, in the order it is read. A section's keys come from the part that
+ * uses them (keys.h names the tables); one mapping may gather several parts' tables.
+ */
+static const struct cg_key config_rows[] = {
+	{.key = "listen", .type = CG_KEY_ADDR, CFG_AT(listen_host), .count = offsetof(struct cg_config, listen_port),
+	 .def = "127.0.0.1:8080", .what = "127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080",
+	 .doc = "webhook listen address; port 0 picks a free port"},
+	{.key = "state_dir", .type = CG_KEY_PATH, CFG_AT(state_dir), .def = "./var",
+	 .doc = "the SQLite store (durable queue and case mapping)"},
+	{.key = "log_level", .type = CG_KEY_ENUM_NAME, CFG_AT(log_level), .def = "info", .names = level_names,
+	 .doc = "the least severe level logged"},
+	{.key = "log_format", .type = CG_KEY_ENUM_NAME, CFG_AT(log_format), .def = "text", .names = format_names,
+	 .doc = "text or JSON lines"},
+	{.key = "datadog", .type = CG_KEY_TABLE, .sub = CG_KEYS_SUB(&cg_datadog_keys), .flags = CG_KEY_F_ALWAYS,
+	 .doc = "the Case API: site or url, keys, timeouts"},
+	{.key = "limits", .type = CG_KEY_TABLE, .sub = CG_KEYS_SUB(&limits_keys), .doc = "the HTTP listener's bounds"},
+	{.key = "queue", .type = CG_KEY_TABLE, .sub = CG_KEYS_SUB(&cg_queue_delivery_keys, &cg_queue_store_keys, &cg_queue_intake_keys),
+	 .doc = "delivery pace and retries, the store's size, what waits in memory"},
+	{.key = "store", .type = CG_KEY_TABLE, .sub = CG_KEYS_SUB(&cg_store_keys), .doc = "the store's backend"},
+	{.key = "rate_limit", .type = CG_KEY_TABLE, CFG_AT(rl_rps), .sub = CG_KEYS_SUB(&cg_rate_limit_keys),
+	 .doc = "intake token bucket for all sources"},
+	{.key = "sources", .type = CG_KEY_CUSTOM, .parse = cg_cfg_sources, .release = cg_cfg_sources_free,
+	 .flags = CG_KEY_F_ALWAYS, .sub = CG_KEYS_SUB(&cg_source_intake_keys, &cg_source_lifecycle_keys),
+	 .doc = "where alerts come from, and the cases they make (at least one)"},
+	{.key = "mail", .type = CG_KEY_TABLE, CFG_AT(mail), .sub = CG_KEYS_SUB(&cg_mail_keys),
+	 .doc = "the LMTP/SMTP listener"},
+	{.key = "trusted_proxies", .type = CG_KEY_CIDRS, CFG_AT(trusted_proxies),
+	 .count = offsetof(struct cg_config, ntrusted_proxies), .doc = "peers whose forwarded client addresses are believed"},
+	{.key = "proxy_header", .type = CG_KEY_ENUM, CFG_AT(proxy_header_forwarded), .def = "x-forwarded-for",
+	 .names = proxy_header_names, .doc = "the header they forward the client address in"},
+	{.key = "tls", .type = CG_KEY_TABLE, .sub = CG_KEYS_SUB(&tls_keys), .doc = "TLS on the listener"},
+	/* Case Management resources for `casegate provision` (cli/provision.c reads them). */
+	{.key = "provision", .type = CG_KEY_OPAQUE, .doc = "Case Management resources, for `casegate provision`"},
+};
+
+const struct cg_keys cg_config_keys = {
+	.name = "config: the top level", .keys = config_rows, .n = CG_KEYS_N(config_rows), .check = warnings};
+
+/* ---- the entry points ---- */
+
+#define MAX_CONFIG_FILE (4 * 1024 * 1024)
+
+static char *strip_nl(struct cg_cfgbuf *b)
 {
-	struct cg_config *cfg = calloc(1, sizeof(*cfg));
-	if (!cfg)
-		return NULL;
-	cfg->listen_host = strdup("127.0.0.1");
-	cfg->listen_port = 8080;
-	cfg->log_level = strdup("info");
-	cfg->log_format = strdup("text");
-	cfg->dd_timeout_ms = 15000;
-	cfg->dd_search_settle_ms = 2 * CG_MS_MINUTE;
-	cfg->dd_case_refresh_ms = 5 * CG_MS_MINUTE;
-	cfg->dd_marker_attr = strdup("casegate_ref");
-	cfg->dd_circuit_threshold = 10;
-	cfg->max_body = 1024 * 1024;
-	cfg->max_header_bytes = 16 * 1024;
-	cfg->max_connections = 1024;
-	cfg->header_timeout_ms = 10000;
-	cfg->body_timeout_ms = 30000;
-	cfg->idle_timeout_ms = 60000;
-	cfg->max_connections_per_address = 128;
-	cfg->first_byte_timeout_ms = 3000;
-	cfg->write_timeout_ms = 30000;
-	cfg->max_inflight = 16;
-	cfg->retry_base_ms = CG_MS_SECOND;
-	cfg->retry_cap_ms = 5 * CG_MS_MINUTE;
-	cfg->max_attempts = 0;
-	cfg->store_max_bytes = 0;
-	cfg->max_pending = 10000;
-	cfg->max_pending_bytes = 64ULL * 1024 * 1024;
-	cfg->mail.max_size = 10 * 1024 * 1024;
-	cfg->mail.max_recipients = 100;
-	cfg->mail.timeout_ms = 5 * 60 * 1000;
-	cfg->mail.max_connections = 100;
-	cfg->mail.max_per_sender_hour = 120;
-	cfg->mail.max_parts = 1000;
-	cfg->group_commit = 1;
-	if (!cfg->listen_host || !cfg->log_level || !cfg->log_format) {
-		cg_config_free(cfg);
-		return NULL;
+	if (b->p && b->len && b->p[b->len - 1] == '\n')
+		b->p[--b->len] = '\0';
+	return b->p;
+}
+
+static int parse_text(const char *name, const char *dir, const char *text, size_t len, int world_readable,
+		      struct cg_config **out, char **errs)
+{
+	struct cg_cfg c = {0};
+	struct cg_cfg_doc d;
+	struct cg_config *cfg = NULL;
+	int rc;
+
+	if (errs)
+		*errs = NULL;
+	c.name = name;
+	c.dir = dir;
+	yaml_node_t *root = cg_cfg_doc_open(&c, &d, text, len, "the configuration is empty (at least `sources:` is required)");
+	if (root && (!(cfg = calloc(1, sizeof(*cfg))) || !(cfg->path = strdup(name))))
+		c.oom = 1;
+	if (root && !c.oom) {
+		c.cfg = cfg;
+		cg_keys_defaults(&c, CG_KEYS_SUB(&cg_config_keys), cfg);
+		if (!c.oom)
+			cg_keys_walk(&c, root, NULL, CG_KEYS_SUB(&cg_config_keys), cfg, NULL, "configuration", NULL, "");
+		if (!c.nerrs && !c.oom && world_readable && c.inline_secret)
+			cg_cfg_warn_mark(&c, c.inline_mark,
+					 "%s is readable by every user and holds a secret: chmod o-r it, or use ${VAR} or *_file",
+					 name);
 	}
-	return cfg;
+	if (c.oom) {
+		rc = CG_ENOMEM;
+	} else if (c.nerrs) {
+		rc = CG_EINVAL;
+	} else {
+		rc = 0;
+		cfg->warnings = strip_nl(&c.warns);
+		c.warns.p = NULL;
+		*out = cfg;
+		cfg = NULL;
+	}
+	if (rc && errs && !c.oom) {
+		*errs = strip_nl(&c.errs);
+		c.errs.p = NULL;
+	}
+	cg_config_free(cfg);
+	free(c.errs.p);
+	free(c.warns.p);
+	cg_cfg_doc_close(&c, &d);
+	return rc;
+}
+
+/* Directory part of path ("." when none). */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int cg_config_parse(const char *name, const char *text, size_t len, struct cg_config **out, char **errs)
+{
+	char *dir = dir_of(name);
+	if (!dir) {
+		if (errs)
+			*errs = NULL;
+		return CG_ENOMEM;
+	}
+	int rc = parse_text(name, dir, text, len, 0, out, errs);
+	free(dir);
+	return rc;
+}
+
+int cg_config_load(const char *path, struct cg_config **out, char **errs)
+{
+	struct cg_cfgbuf e = {0};
+	struct cg_cfg_file f;
+	char *dir = NULL, *real = NULL;
+	int rc;
+
+	if (errs)
+		*errs = NULL;
+	rc = cg_cfg_read_file(path, MAX_CONFIG_FILE, &f);
+	if (rc == CG_E2BIG)
+		cg_cfgbuf_printf(&e, "%s: not a regular file of at most 4 MiB", path);
+	else if (rc == CG_EIO)
+		cg_cfgbuf_printf(&e, "%s: cannot read: %s", path, strerror(errno));
+	if (rc) {
+		rc = rc == CG_ENOMEM ? CG_ENOMEM : CG_EIO;
+		goto out;
+	}
+	if (!(dir = dir_of(path))) {
+		rc = CG_ENOMEM;
+		goto out;
+	}
+	/* An absolute base keeps state_dir and *_file paths valid whatever the working directory. */
+	real = realpath(dir, NULL);
+	rc = parse_text(path, real ? real : dir, f.b.p, f.b.len, f.world_readable, out, errs);
+out:
+	cg_cfgbuf_wipe(&f.b);
+	free(dir);
+	free(real);
+	if (e.p) {
+		if (errs)
+			*errs = e.p;
+		else
+			free(e.p);
+	}
+	return rc;
 }
 
 void cg_config_free(struct cg_config *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nsources; i++)
-		cg_cfg_source_cleanup(&c->sources[i]);
-	free(c->sources);
-	for (size_t i = 0; i < c->mail.nroutes; i++) {
-		free(c->mail.routes[i].rcpt);
-		free(c->mail.routes[i].source);
-	}
-	free(c->mail.routes);
-	free(c->mail.listen_host);
-	free(c->mail.hostname);
-	free(c->mail.authserv_id);
+	cg_keys_free(CG_KEYS_SUB(&cg_config_keys), c);
 	free(c->path);
-	free(c->listen_host);
-	free(c->state_dir);
-	free(c->dd_url);
-	free(c->dd_site);
-	cg_cfg_secret_free(c->dd_api_key);
-	cg_cfg_secret_free(c->dd_app_key);
-	free(c->dd_ca_file);
-	free(c->dd_proxy);
-	free(c->dd_marker_attr);
-	cg_cfg_secret_free(c->store_dsn);
-	free(c->store_replica);
-	free(c->log_level);
-	free(c->log_format);
 	free(c->warnings);
-	free(c->trusted_proxies);
-	free(c->tls_cert_file);
-	free(c->tls_key_file);
 	free(c);
 }
 

@@ -1,4 +1,4 @@
-/* doc.c: reads the YAML document: diagnostics as file:line:col, ${VAR} expansion, secrets from files, the entry points. */
+/* doc.c: the YAML document under the walker: diagnostics as file:line:col, ${VAR} expansion, scalars, files and secrets from files, opening and wiping documents. */
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* realpath */
 
@@ -20,8 +20,6 @@
 
 #include "err.h"
 
-#define MAX_SECRET_FILE (64 * 1024)
-#define MAX_CONFIG_FILE (4 * 1024 * 1024)
 
 static int sb_reserve(struct cg_cfgbuf *b, size_t extra)
 {
@@ -120,7 +118,8 @@ __attribute__((format(printf, 5, 0))) static void vdiag(struct cg_cfg *c, struct
 		c->oom = 1;
 }
 
-__attribute__((format(printf, 3, 4))) void cg_cfg_err_mark(struct cg_cfg *c, yaml_mark_t m, const char *fmt, ...)
+/* An error at m; past the cap only a note that the rest was left out. */
+__attribute__((format(printf, 3, 0))) static void verr(struct cg_cfg *c, yaml_mark_t m, const char *fmt, va_list ap)
 {
 	c->nerrs++;
 	if (c->nerrs > CG_CFG_MAX_ERRORS) {
@@ -128,23 +127,22 @@ __attribute__((format(printf, 3, 4))) void cg_cfg_err_mark(struct cg_cfg *c, yam
 			c->oom = 1;
 		return;
 	}
+	vdiag(c, &c->errs, m, "", fmt, ap);
+}
+
+__attribute__((format(printf, 3, 4))) void cg_cfg_err_mark(struct cg_cfg *c, yaml_mark_t m, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(c, &c->errs, m, "", fmt, ap);
+	verr(c, m, fmt, ap);
 	va_end(ap);
 }
 
 __attribute__((format(printf, 3, 4))) void cg_cfg_err(struct cg_cfg *c, const yaml_node_t *n, const char *fmt, ...)
 {
-	c->nerrs++;
-	if (c->nerrs > CG_CFG_MAX_ERRORS) {
-		if (c->nerrs == CG_CFG_MAX_ERRORS + 1 && cg_cfgbuf_printf(&c->errs, "%s: too many errors, stopping here\n", c->name))
-			c->oom = 1;
-		return;
-	}
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(c, &c->errs, n->start_mark, "", fmt, ap);
+	verr(c, n->start_mark, fmt, ap);
 	va_end(ap);
 }
 
@@ -308,100 +306,52 @@ char *cg_cfg_scalar(struct cg_cfg *c, yaml_node_t *n, const char *label, const c
 	return s;
 }
 
-/* Reads a secret from the file named by n: whole content, one trailing newline cut. */
-int cg_cfg_secret_file(struct cg_cfg *c, yaml_node_t *n, const char *label, char **dst)
+int cg_cfg_read_file(const char *path, size_t max, struct cg_cfg_file *f)
 {
-	char *path = NULL, *buf = NULL;
-	char pb[160];
 	struct stat st;
-	int fd = -1, rc = -1;
+	int rc = CG_EIO, err = 0;
 
-	if (cg_cfg_path(c, n, label, &path))
-		return -1;
+	memset(f, 0, sizeof(*f));
 	/* O_NONBLOCK: a FIFO must not hang the loader; it fails the regular-file check below. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) != 0) {
-		cg_cfg_err(c, n, "%s: cannot read '%s': %s", label, cg_cfg_disp(path, pb, sizeof(pb)), strerror(errno));
+		err = errno;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > MAX_SECRET_FILE) {
-		cg_cfg_err(c, n, "%s: '%s' is not a regular file of at most 64 KiB", label, cg_cfg_disp(path, pb, sizeof(pb)));
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		rc = CG_E2BIG;
 		goto out;
 	}
-	if (st.st_mode & S_IROTH)
-		cg_cfg_warn_mark(c, n->start_mark, "%s: '%s' is readable by every user (chmod o-r)", label,
-			  cg_cfg_disp(path, pb, sizeof(pb)));
-	size_t cap = (size_t)st.st_size, len = 0;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		c->oom = 1;
+	f->world_readable = (st.st_mode & S_IROTH) != 0;
+	f->b.cap = (size_t)st.st_size + 1;
+	if (!(f->b.p = malloc(f->b.cap))) {
+		rc = CG_ENOMEM;
 		goto out;
 	}
-	while (len < cap) {
-		ssize_t r = read(fd, buf + len, cap - len);
+	while (f->b.len < f->b.cap - 1) {
+		ssize_t r = read(fd, f->b.p + f->b.len, f->b.cap - 1 - f->b.len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			cg_cfg_err(c, n, "%s: cannot read '%s': %s", label, cg_cfg_disp(path, pb, sizeof(pb)), strerror(errno));
+			err = errno;
 			goto out;
 		}
 		if (r == 0)
 			break;
-		len += (size_t)r;
+		f->b.len += (size_t)r;
 	}
-	if (len && buf[len - 1] == '\n')
-		len--;
-	if (len && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
-	if (memchr(buf, 0, len)) {
-		cg_cfg_err(c, n, "%s: '%s' contains a NUL byte", label, cg_cfg_disp(path, pb, sizeof(pb)));
-		goto out;
-	}
-	if (len == 0) {
-		cg_cfg_err(c, n, "%s: '%s' is empty", label, cg_cfg_disp(path, pb, sizeof(pb)));
-		goto out;
-	}
-	*dst = buf;
-	buf = NULL;
+	f->b.p[f->b.len] = '\0';
 	rc = 0;
 out:
-	if (buf) {
-		OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
-		free(buf);
-	}
 	if (fd >= 0)
 		close(fd);
-	free(path);
+	if (rc)
+		cg_cfgbuf_wipe(&f->b);
+	errno = err;
 	return rc;
 }
 
-/* A secret given inline (key) or from a file (key_file): not both. */
-int cg_cfg_secret(struct cg_cfg *c, yaml_node_t *val, yaml_node_t *file, const char *label, const char *file_label,
-		      char **dst)
-{
-	if (val && file) {
-		cg_cfg_err(c, file, "%s: give %s or %s, not both", file_label, label, file_label);
-		return -1;
-	}
-	if (val) {
-		char *s = cg_cfg_scalar(c, val, label, "a string", 1);
-		if (!s)
-			return -1;
-		if (!*s) {
-			/* Empty after expansion (${DD_API_KEY:-}) means "not given". */
-			free(s);
-			return 0;
-		}
-		*dst = s;
-		return 0;
-	}
-	if (file)
-		return cg_cfg_secret_file(c, file, file_label, dst);
-	return 0;
-}
-
-void cg_cfg_syntax_error(struct cg_cfg *c, const yaml_parser_t *p, const char *text, size_t len)
+static void syntax_error(struct cg_cfg *c, const yaml_parser_t *p, const char *text, size_t len)
 {
 	yaml_mark_t m = p->problem_mark;
 	if (p->error == YAML_MEMORY_ERROR) {
@@ -453,174 +403,66 @@ static void parser_wipe(yaml_parser_t *p)
 		OPENSSL_cleanse(p->raw_buffer.start, (size_t)(p->raw_buffer.end - p->raw_buffer.start));
 }
 
-static char *strip_nl(struct cg_cfgbuf *b)
+yaml_node_t *cg_cfg_doc_open(struct cg_cfg *c, struct cg_cfg_doc *d, const char *text, size_t len, const char *empty)
 {
-	if (b->p && b->len && b->p[b->len - 1] == '\n')
-		b->p[--b->len] = '\0';
-	return b->p;
-}
+	yaml_document_t doc2;
 
-static int parse_text(const char *name, const char *dir, const char *text, size_t len, int world_readable,
-		      struct cg_config **out, char **errs)
-{
-	struct cg_cfg c = {0};
-	yaml_parser_t parser;
-	yaml_document_t doc, doc2;
-	int have_doc = 0;
-	struct cg_config *cfg = NULL;
-	int rc = CG_EINVAL;
-
-	if (errs)
-		*errs = NULL;
-	c.name = name;
-	c.dir = dir;
-	if (!yaml_parser_initialize(&parser))
-		return CG_ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		cg_cfg_syntax_error(&c, &parser, text, len);
-		goto done;
+	memset(d, 0, sizeof(*d));
+	if (!yaml_parser_initialize(&d->parser)) {
+		c->oom = 1;
+		return NULL;
 	}
-	have_doc = 1;
-	c.doc = &doc;
-	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	d->have_parser = 1;
+	yaml_parser_set_input_string(&d->parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&d->parser, &d->doc)) {
+		syntax_error(c, &d->parser, text, len);
+		return NULL;
+	}
+	d->have_doc = 1;
+	c->doc = &d->doc;
+	yaml_node_t *root = yaml_document_get_root_node(&d->doc);
 	if (!root) {
-		cg_cfg_err_mark(&c, parser.mark, "the configuration is empty (at least `sources:` is required)");
-		goto done;
+		cg_cfg_err_mark(c, d->parser.mark, "%s", empty);
+		return NULL;
 	}
-	if (!yaml_parser_load(&parser, &doc2)) {
-		cg_cfg_syntax_error(&c, &parser, text, len);
+	if (!yaml_parser_load(&d->parser, &doc2)) {
+		syntax_error(c, &d->parser, text, len);
 	} else {
 		yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
 		if (r2)
-			cg_cfg_err(&c, r2, "only one YAML document is allowed");
+			cg_cfg_err(c, r2, "only one YAML document is allowed");
 		doc_wipe(&doc2);
 		yaml_document_delete(&doc2);
 	}
-	c.nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
-	if (!(c.seen = calloc(c.nnodes ? c.nnodes : 1, 1)) || !(cfg = cg_cfg_config_new())) {
-		c.oom = 1;
-		goto done;
+	c->nnodes = (size_t)(d->doc.nodes.top - d->doc.nodes.start);
+	if (!(c->seen = calloc(c->nnodes ? c->nnodes : 1, 1))) {
+		c->oom = 1;
+		return NULL;
 	}
-	c.seen[0] = 1; /* the root */
-	if (!(cfg->path = strdup(name)) || !(cfg->state_dir = cg_cfg_path_join(&c, "var"))) {
-		c.oom = 1;
-		goto done;
-	}
-	cg_cfg_parse_root(&c, root, cfg);
-	if (!c.nerrs && !c.oom && world_readable && c.inline_secret)
-		cg_cfg_warn_mark(&c, c.inline_mark,
-			  "%s is readable by every user and holds a secret: chmod o-r it, or use ${VAR} or *_file", name);
-done:
-	if (c.oom) {
-		rc = CG_ENOMEM;
-	} else if (c.nerrs) {
-		rc = CG_EINVAL;
-	} else {
-		rc = 0;
-		cfg->warnings = strip_nl(&c.warns);
-		c.warns.p = NULL;
-		*out = cfg;
-		cfg = NULL;
-	}
-	if (rc && errs && !c.oom) {
-		*errs = strip_nl(&c.errs);
-		c.errs.p = NULL;
-	}
-	cg_config_free(cfg);
-	free(c.seen);
-	free(c.errs.p);
-	free(c.warns.p);
-	if (have_doc) {
-		doc_wipe(&doc);
-		yaml_document_delete(&doc);
-	}
-	parser_wipe(&parser);
-	yaml_parser_delete(&parser);
-	return rc;
+	c->seen[0] = 1; /* the root */
+	return root;
 }
 
-/* Directory part of path ("." when none). */
-static char *dir_of(const char *path)
+void cg_cfg_doc_close(struct cg_cfg *c, struct cg_cfg_doc *d)
 {
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
+	free(c->seen);
+	c->seen = NULL;
+	if (d->have_doc) {
+		doc_wipe(&d->doc);
+		yaml_document_delete(&d->doc);
+	}
+	if (d->have_parser) {
+		parser_wipe(&d->parser);
+		yaml_parser_delete(&d->parser);
+	}
 }
 
-int cg_config_parse(const char *name, const char *text, size_t len, struct cg_config **out, char **errs)
+struct cg_config *cg_cfg_config(struct cg_cfg *c)
 {
-	char *dir = dir_of(name);
-	if (!dir) {
-		if (errs)
-			*errs = NULL;
-		return CG_ENOMEM;
-	}
-	int rc = parse_text(name, dir, text, len, 0, out, errs);
-	free(dir);
-	return rc;
+	return c->cfg;
 }
 
-int cg_config_load(const char *path, struct cg_config **out, char **errs)
+void cg_cfg_nomem(struct cg_cfg *c)
 {
-	struct cg_cfgbuf e = {0};
-	struct stat st;
-	char *buf = NULL, *dir = NULL, *real = NULL;
-	size_t len = 0;
-	int rc = CG_EIO;
-
-	if (errs)
-		*errs = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		cg_cfgbuf_printf(&e, "%s: cannot read: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > MAX_CONFIG_FILE) {
-		cg_cfgbuf_printf(&e, "%s: not a regular file of at most 4 MiB", path);
-		goto out;
-	}
-	if (!(buf = malloc((size_t)st.st_size + 1))) {
-		rc = CG_ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + len, (size_t)st.st_size - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			cg_cfgbuf_printf(&e, "%s: cannot read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	if (!(dir = dir_of(path))) {
-		rc = CG_ENOMEM;
-		goto out;
-	}
-	/* An absolute base keeps state_dir and *_file paths valid whatever the working directory. */
-	real = realpath(dir, NULL);
-	rc = parse_text(path, real ? real : dir, buf, len, (st.st_mode & S_IROTH) != 0, out, errs);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (buf) {
-		OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
-		free(buf);
-	}
-	free(dir);
-	free(real);
-	if (e.p) {
-		if (errs)
-			*errs = e.p;
-		else
-			free(e.p);
-	}
-	return rc;
+	c->oom = 1;
 }

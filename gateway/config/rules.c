@@ -1,22 +1,17 @@
-/* rules.c: an e-mail source's `rules:` (a shipped set, rules inline, or a rules file read as a document of its own). */
+/* rules.c: an e-mail source's `rules:` (a shipped set, rules inline, or a rules file read as a document of its own): its key tables and reader. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cfgint.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <yaml.h>
 
 #include "err.h"
 #include "mailrules.h"
-
-/* ---- e-mail sources: `rules:` (a shipped set's name, a list of rules, or a mapping) ---- */
 
 static void known_rule_sets(struct cg_cfgbuf *b)
 {
@@ -25,50 +20,76 @@ static void known_rule_sets(struct cg_cfgbuf *b)
 		cg_cfgbuf_printf(b, "%s%s", i++ ? ", " : "", *n);
 }
 
+enum { R_IN, R_PATTERN, R_FIELDS, R_CASE, R_STATUS, R_N };
+
+static const struct cg_key rule_rows[R_N] = {
+	[R_IN] = {.key = "in", .type = CG_KEY_CUSTOM, .def = "subject", .doc = "subject, body or from"},
+	[R_PATTERN] = {.key = "pattern", .type = CG_KEY_CUSTOM, .doc = "a POSIX extended regular expression"},
+	[R_FIELDS] = {.key = "fields", .type = CG_KEY_CUSTOM, .doc = "names for the pattern's groups"},
+	[R_CASE] = {.key = "case_sensitive", .type = CG_KEY_CUSTOM, .def = "false", .doc = "the pattern minds case"},
+	[R_STATUS] = {.key = "status", .type = CG_KEY_CUSTOM, .doc = "firing, resolved or comment, when it matches"},
+};
+
+static const struct cg_keys rule_keys = {.name = "config: sources[].rules.match[]", .keys = rule_rows, .n = R_N};
+
+enum { M_BASE, M_MATCH, M_RESOLVED, M_COMMENT, M_SENDERS, M_DEDUP, M_UNMATCHED, M_FILE, M_N };
+
+/* rules: as a mapping (it may also be a shipped set's name, or the list of rules alone). */
+static const struct cg_key rules_rows[M_N] = {
+	[M_BASE] = {.key = "base", .type = CG_KEY_CUSTOM, .doc = "a shipped rule set to start from"},
+	[M_MATCH] = {.key = "match", .type = CG_KEY_CUSTOM, .sub = CG_KEYS_SUB(&rule_keys), .doc = "the rules, first match wins"},
+	[M_RESOLVED] = {.key = "resolved_words", .type = CG_KEY_CUSTOM, .doc = "words that mean resolved"},
+	[M_COMMENT] = {.key = "comment_words", .type = CG_KEY_CUSTOM, .doc = "words that mean a comment"},
+	[M_SENDERS] = {.key = "alert_senders", .type = CG_KEY_CUSTOM, .doc = "who may raise alerts (globs)"},
+	[M_DEDUP] = {.key = "dedup_key", .type = CG_KEY_CUSTOM, .doc = "template: which mails share a case"},
+	[M_UNMATCHED] = {.key = "unmatched", .type = CG_KEY_CUSTOM, .def = "case", .doc = "case or ignore"},
+	[M_FILE] = {.key = "file", .type = CG_KEY_CUSTOM, .doc = "a file holding what could stand here (alone)"},
+};
+
+const struct cg_keys cg_rules_keys = {.name = "config: sources[].rules", .keys = rules_rows, .n = M_N};
+
 /* One rule mapping into rs (strings owned by the caller's arrays). */
 static int parse_mail_rule(struct cg_cfg *c, yaml_node_t *n, const char *label, struct cg_mail_rule_spec *rs,
 			   char ***strs, size_t *nstrs)
 {
-	enum { R_IN, R_PATTERN, R_FIELDS, R_CASE, R_STATUS, R_N };
-	struct cg_cfg_field f[R_N] = {[R_IN] = {"in", NULL},
-			       [R_PATTERN] = {"pattern", NULL},
-			       [R_FIELDS] = {"fields", NULL},
-			       [R_CASE] = {"case_sensitive", NULL},
-			       [R_STATUS] = {"status", NULL}};
+	yaml_node_t *f[R_N];
+	struct cg_keymap km;
 	static const char *const in_names[] = {"subject", "body", "from", NULL};
 	static const char *const status_names[] = {"firing", "resolved", "comment", NULL};
 	char lb[400];
 	int e, bad = 0;
-	if (cg_cfg_fields(c, n, label, label, f, R_N))
+	if (cg_keys_match(c, n, CG_KEYS_SUB(&rule_keys), label, label, &km))
 		return -1;
+	for (size_t i = 0; i < R_N; i++)
+		f[i] = km.val[i];
 	rs->in = "subject";
-	if (f[R_IN].val) {
+	if (f[R_IN]) {
 		snprintf(lb, sizeof(lb), "%.300s: in", label);
-		if (!cg_cfg_enum(c, f[R_IN].val, lb, in_names, &e))
+		if (!cg_cfg_enum(c, f[R_IN], lb, in_names, &e))
 			rs->in = in_names[e];
 		else
 			bad = 1;
 	}
-	if (f[R_STATUS].val) {
+	if (f[R_STATUS]) {
 		snprintf(lb, sizeof(lb), "%.300s: status", label);
-		if (!cg_cfg_enum(c, f[R_STATUS].val, lb, status_names, &e))
+		if (!cg_cfg_enum(c, f[R_STATUS], lb, status_names, &e))
 			rs->status = status_names[e];
 		else
 			bad = 1;
 	}
-	if (f[R_CASE].val) {
+	if (f[R_CASE]) {
 		snprintf(lb, sizeof(lb), "%.300s: case_sensitive", label);
-		if (cg_cfg_bool(c, f[R_CASE].val, lb, &rs->case_sensitive))
+		if (cg_cfg_bool(c, f[R_CASE], lb, &rs->case_sensitive))
 			bad = 1;
 	}
 	char **pv = NULL;
 	size_t np = 0;
-	if (!f[R_PATTERN].val) {
+	if (!f[R_PATTERN]) {
 		cg_cfg_err(c, n, "%s: pattern is required (a POSIX extended regular expression)", label);
 		bad = 1;
 	} else {
 		snprintf(lb, sizeof(lb), "%.300s: pattern", label);
-		char *pat = cg_cfg_scalar(c, f[R_PATTERN].val, lb, "a string", 0);
+		char *pat = cg_cfg_scalar(c, f[R_PATTERN], lb, "a string", 0);
 		if (!pat)
 			bad = 1;
 		else {
@@ -85,9 +106,9 @@ static int parse_mail_rule(struct cg_cfg *c, yaml_node_t *n, const char *label, 
 	}
 	char **fv = NULL;
 	size_t nf = 0;
-	if (f[R_FIELDS].val) {
+	if (f[R_FIELDS]) {
 		snprintf(lb, sizeof(lb), "%.300s: fields", label);
-		if (cg_cfg_strs(c, f[R_FIELDS].val, lb, 0, &fv, &nf))
+		if (cg_cfg_strs(c, f[R_FIELDS], lb, 0, &fv, &nf))
 			bad = 1;
 	}
 	rs->fields = (const char *const *)fv;
@@ -111,6 +132,8 @@ static int parse_mail_rule(struct cg_cfg *c, yaml_node_t *n, const char *label, 
 
 #define MAX_RULES_FILE (1024 * 1024)
 
+static void parse_mail_rules(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct cg_source_config *s);
+
 /*
  * `rules: { file: path }` (relative to the config file): the file holds exactly what could stand
  * under `rules:` (conf/mail-rules/ ships one per built-in set), so a copy can be adapted; its
@@ -119,13 +142,10 @@ static int parse_mail_rule(struct cg_cfg *c, yaml_node_t *n, const char *label, 
 static void parse_mail_rules_file(struct cg_cfg *c, yaml_node_t *n, const char *lb, const char *sp,
 				  struct cg_source_config *s)
 {
-	char l2[300], pb[160];
-	char *path = NULL, *buf = NULL;
-	struct stat st;
+	char l2[300], pb[160], *path = NULL;
 	struct cg_cfg sub = {0};
-	yaml_parser_t parser;
-	yaml_document_t doc, doc2;
-	int fd = -1, have_parser = 0, have_doc = 0;
+	struct cg_cfg_file f = {0};
+	struct cg_cfg_doc d;
 
 	snprintf(l2, sizeof(l2), "%s.file", lb);
 	if (c->in_rules_file) {
@@ -134,69 +154,26 @@ static void parse_mail_rules_file(struct cg_cfg *c, yaml_node_t *n, const char *
 	}
 	if (cg_cfg_path(c, n, l2, &path))
 		return;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		cg_cfg_err(c, n, "%s: cannot read '%s': %s", l2, cg_cfg_disp(path, pb, sizeof(pb)), strerror(errno));
+	int r = cg_cfg_read_file(path, MAX_RULES_FILE, &f);
+	if (r == CG_ENOMEM) {
+		c->oom = 1;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > MAX_RULES_FILE) {
+	if (r == CG_E2BIG) {
 		cg_cfg_err(c, n, "%s: '%s' is not a regular file of at most 1 MiB", l2, cg_cfg_disp(path, pb, sizeof(pb)));
 		goto out;
 	}
-	size_t cap = (size_t)st.st_size, len = 0;
-	if (!(buf = malloc(cap + 1))) {
-		c->oom = 1;
+	if (r) {
+		cg_cfg_err(c, n, "%s: cannot read '%s': %s", l2, cg_cfg_disp(path, pb, sizeof(pb)), strerror(errno));
 		goto out;
 	}
-	while (len < cap) {
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			cg_cfg_err(c, n, "%s: cannot read '%s': %s", l2, cg_cfg_disp(path, pb, sizeof(pb)), strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
 	sub.name = path;
 	sub.dir = c->dir;
 	sub.in_rules_file = 1;
-	if (!yaml_parser_initialize(&parser)) {
-		c->oom = 1;
-		goto out;
-	}
-	have_parser = 1;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		cg_cfg_syntax_error(&sub, &parser, buf, len);
-		goto merge;
-	}
-	have_doc = 1;
-	sub.doc = &doc;
-	yaml_node_t *root = yaml_document_get_root_node(&doc);
-	if (!root) {
-		cg_cfg_err_mark(&sub, parser.mark, "the rules file is empty (give `match:` or `base:`, as under `rules:`)");
-		goto merge;
-	}
-	if (!yaml_parser_load(&parser, &doc2)) {
-		cg_cfg_syntax_error(&sub, &parser, buf, len);
-	} else {
-		yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
-		if (r2)
-			cg_cfg_err(&sub, r2, "only one YAML document is allowed");
-		yaml_document_delete(&doc2);
-	}
-	sub.nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
-	if (!(sub.seen = calloc(sub.nnodes ? sub.nnodes : 1, 1))) {
-		sub.oom = 1;
-		goto merge;
-	}
-	sub.seen[0] = 1; /* the root */
-	cg_cfg_parse_mail_rules(&sub, root, sp, s);
-merge:
+	yaml_node_t *root =
+		cg_cfg_doc_open(&sub, &d, f.b.p, f.b.len, "the rules file is empty (give `match:` or `base:`, as under `rules:`)");
+	if (root)
+		parse_mail_rules(&sub, root, sp, s);
 	/* The file's diagnostics join the config's (the error cap counts both). */
 	if (sub.errs.p && c->nerrs < CG_CFG_MAX_ERRORS && cg_cfgbuf_append(&c->errs, sub.errs.p, sub.errs.len))
 		c->oom = 1;
@@ -205,21 +182,15 @@ merge:
 	c->nerrs += sub.nerrs;
 	if (sub.oom)
 		c->oom = 1;
-out:
-	if (have_doc)
-		yaml_document_delete(&doc);
-	if (have_parser)
-		yaml_parser_delete(&parser);
-	free(sub.seen);
+	cg_cfg_doc_close(&sub, &d);
 	free(sub.errs.p);
 	free(sub.warns.p);
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+out:
+	cg_cfgbuf_wipe(&f.b);
 	free(path);
 }
 
-void cg_cfg_parse_mail_rules(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
+static void parse_mail_rules(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
 {
 	char lb[256], b[80];
 	struct cg_mail_rules_spec spec = {0};
@@ -238,57 +209,52 @@ void cg_cfg_parse_mail_rules(struct cg_cfg *c, yaml_node_t *n, const char *sp, s
 	} else if (n->type == YAML_SEQUENCE_NODE) {
 		list = n;
 	} else {
-		enum { M_BASE, M_MATCH, M_RESOLVED, M_COMMENT, M_SENDERS, M_DEDUP, M_UNMATCHED, M_FILE, M_N };
-		struct cg_cfg_field f[M_N] = {[M_BASE] = {"base", NULL},
-				       [M_MATCH] = {"match", NULL},
-				       [M_RESOLVED] = {"resolved_words", NULL},
-				       [M_COMMENT] = {"comment_words", NULL},
-				       [M_SENDERS] = {"alert_senders", NULL},
-				       [M_DEDUP] = {"dedup_key", NULL},
-				       [M_UNMATCHED] = {"unmatched", NULL},
-				       [M_FILE] = {"file", NULL}};
+		yaml_node_t *f[M_N];
+		struct cg_keymap km;
 		static const char *const unmatched_names[] = {"case", "ignore", NULL};
 		char l2[300];
 		int e;
-		if (cg_cfg_fields(c, n, lb, lb, f, M_N))
+		if (cg_keys_match(c, n, CG_KEYS_SUB(&cg_rules_keys), lb, lb, &km))
 			return;
-		if (f[M_FILE].val) {
+		for (size_t i = 0; i < M_N; i++)
+			f[i] = km.val[i];
+		if (f[M_FILE]) {
 			for (int i = 0; i < M_FILE; i++)
-				if (f[i].val) {
-					cg_cfg_err(c, f[i].val, "%s: give `file:` alone (put %s in the file)", lb, f[i].key);
+				if (f[i]) {
+					cg_cfg_err(c, f[i], "%s: give `file:` alone (put %s in the file)", lb, rules_rows[i].key);
 					return;
 				}
-			parse_mail_rules_file(c, f[M_FILE].val, lb, sp, s);
+			parse_mail_rules_file(c, f[M_FILE], lb, sp, s);
 			return;
 		}
-		if (f[M_BASE].val) {
+		if (f[M_BASE]) {
 			snprintf(l2, sizeof(l2), "%s.base", lb);
-			if (!(base = cg_cfg_scalar(c, f[M_BASE].val, l2, "a rule set name", 0)))
+			if (!(base = cg_cfg_scalar(c, f[M_BASE], l2, "a rule set name", 0)))
 				bad = 1;
 		}
-		if (f[M_MATCH].val) {
-			if (f[M_MATCH].val->type != YAML_SEQUENCE_NODE) {
-				cg_cfg_err(c, f[M_MATCH].val, "%s.match: expected a list of rules, got %s", lb,
-				       cg_cfg_kind_name(f[M_MATCH].val));
+		if (f[M_MATCH]) {
+			if (f[M_MATCH]->type != YAML_SEQUENCE_NODE) {
+				cg_cfg_err(c, f[M_MATCH], "%s.match: expected a list of rules, got %s", lb,
+				       cg_cfg_kind_name(f[M_MATCH]));
 				bad = 1;
 			} else {
-				list = f[M_MATCH].val;
+				list = f[M_MATCH];
 			}
 		}
 		snprintf(l2, sizeof(l2), "%s.resolved_words", lb);
-		if (f[M_RESOLVED].val && cg_cfg_strs(c, f[M_RESOLVED].val, l2, 0, &resolved, &nres))
+		if (f[M_RESOLVED] && cg_cfg_strs(c, f[M_RESOLVED], l2, 0, &resolved, &nres))
 			bad = 1;
 		snprintf(l2, sizeof(l2), "%s.comment_words", lb);
-		if (f[M_COMMENT].val && cg_cfg_strs(c, f[M_COMMENT].val, l2, 0, &comment, &ncom))
+		if (f[M_COMMENT] && cg_cfg_strs(c, f[M_COMMENT], l2, 0, &comment, &ncom))
 			bad = 1;
 		snprintf(l2, sizeof(l2), "%s.alert_senders", lb);
-		if (f[M_SENDERS].val && cg_cfg_strs(c, f[M_SENDERS].val, l2, 0, &senders, &nsend))
+		if (f[M_SENDERS] && cg_cfg_strs(c, f[M_SENDERS], l2, 0, &senders, &nsend))
 			bad = 1;
 		snprintf(l2, sizeof(l2), "%s.dedup_key", lb);
-		if (f[M_DEDUP].val && cg_cfg_tmpl(c, f[M_DEDUP].val, l2, &dedup))
+		if (f[M_DEDUP] && cg_cfg_tmpl(c, f[M_DEDUP], l2, &dedup))
 			bad = 1;
 		snprintf(l2, sizeof(l2), "%s.unmatched", lb);
-		if (f[M_UNMATCHED].val && !cg_cfg_enum(c, f[M_UNMATCHED].val, l2, unmatched_names, &e))
+		if (f[M_UNMATCHED] && !cg_cfg_enum(c, f[M_UNMATCHED], l2, unmatched_names, &e))
 			spec.ignore_unmatched = e;
 		if (!list && !base) {
 			cg_cfg_err(c, n, "%s: give `base:` (a shipped rule set) or `match:` (a list of rules)", lb);
@@ -379,4 +345,17 @@ out:
 	cg_cfg_strv_free(senders, nsend, 0);
 	free(dedup);
 	free(base);
+}
+
+int cg_cfg_rules(const struct cg_keyarg *a)
+{
+	size_t errs0 = a->c->nerrs;
+	parse_mail_rules(a->c, a->node, a->owner, a->base);
+	return a->c->nerrs == errs0 ? 0 : -1;
+}
+
+void cg_cfg_rules_free(void *base, const struct cg_key *k)
+{
+	(void)k;
+	cg_mail_rules_destroy(((struct cg_source_config *)base)->mail_rules);
 }

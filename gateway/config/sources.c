@@ -1,4 +1,4 @@
-/* sources.c: the `sources:` list: each source's keys, its priority map and custom attributes. */
+/* sources.c: the `sources:` list (each source walked over the parts' tables) and the values config reads for them: priority, custom_attributes, attributes. */
 
 #include "cfgint.h"
 
@@ -11,7 +11,6 @@
 #include <openssl/crypto.h>
 #include <yaml.h>
 
-#include "mailrules.h"
 
 /*
  * Pair i of mapping m whose key must be a non-empty string without NUL bytes (the keys of
@@ -34,10 +33,23 @@ static int map_pair(struct cg_cfg *c, yaml_node_t *m, size_t i, const char *sp, 
 	return 1;
 }
 
+enum { P_FROM, P_MAP, P_DEFAULT, P_N };
+
+static const struct cg_key priority_rows[P_N] = {
+	[P_FROM] = {.key = "from", .type = CG_KEY_CUSTOM, .def = "{{severity}}",
+		    .doc = "template: the word that picks the priority (default: the mapper's)"},
+	[P_MAP] = {.key = "map", .type = CG_KEY_CUSTOM, .doc = "word: P1..P5 or NOT_DEFINED (words compared case-insensitively)"},
+	[P_DEFAULT] = {.key = "default", .type = CG_KEY_CUSTOM, .doc = "the priority when no word matches"},
+};
+
+const struct cg_keys cg_priority_keys = {
+	.name = "config: sources[].priority", .keys = priority_rows, .n = CG_KEYS_N(priority_rows)};
+
+/* priority: `P2` (fixed), or {from, map, default}. */
 static void parse_priority(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct cg_source_config *s)
 {
-	enum { P_FROM, P_MAP, P_DEFAULT, P_N };
-	struct cg_cfg_field f[P_N] = {[P_FROM] = {"from", NULL}, [P_MAP] = {"map", NULL}, [P_DEFAULT] = {"default", NULL}};
+	yaml_node_t *f[P_N];
+	struct cg_keymap km;
 	char lb[256], where[256], b[80], kb[80];
 
 	if (n->type == YAML_SCALAR_NODE) {
@@ -58,23 +70,25 @@ static void parse_priority(struct cg_cfg *c, yaml_node_t *n, const char *sp, str
 	}
 	snprintf(lb, sizeof(lb), "%s: priority", sp);
 	snprintf(where, sizeof(where), "%s priority", sp);
-	if (cg_cfg_fields(c, n, lb, where, f, P_N))
+	if (cg_keys_match(c, n, CG_KEYS_SUB(&cg_priority_keys), lb, where, &km))
 		return;
-	if (f[P_FROM].val) {
+	for (size_t i = 0; i < P_N; i++)
+		f[i] = km.val[i];
+	if (f[P_FROM]) {
 		snprintf(lb, sizeof(lb), "%s: priority.from", sp);
-		cg_cfg_tmpl(c, f[P_FROM].val, lb, &s->priority_from);
+		cg_cfg_tmpl(c, f[P_FROM], lb, &s->priority_from);
 	}
-	if (f[P_DEFAULT].val) {
+	if (f[P_DEFAULT]) {
 		snprintf(lb, sizeof(lb), "%s: priority.default", sp);
-		char *v = cg_cfg_scalar(c, f[P_DEFAULT].val, lb, "a priority", 0);
+		char *v = cg_cfg_scalar(c, f[P_DEFAULT], lb, "a priority", 0);
 		if (v && cg_priority_parse(v, &s->prio_default))
-			cg_cfg_err(c, f[P_DEFAULT].val, "%s: bad priority '%s' (use P1..P5 or NOT_DEFINED)", lb,
+			cg_cfg_err(c, f[P_DEFAULT], "%s: bad priority '%s' (use P1..P5 or NOT_DEFINED)", lb,
 			       cg_cfg_disp(v, b, sizeof(b)));
 		else if (v)
 			s->prio_default_set = 1;
 		free(v);
 	}
-	yaml_node_t *m = f[P_MAP].val;
+	yaml_node_t *m = f[P_MAP];
 	if (!m)
 		return;
 	if (m->type != YAML_MAPPING_NODE) {
@@ -119,14 +133,23 @@ static void parse_priority(struct cg_cfg *c, yaml_node_t *n, const char *sp, str
 	}
 }
 
+enum { C_TYPE, C_MULTI, C_IS_MULTI, C_VALUE, C_VALUES, C_N };
+
+/* One custom attribute (`key: "{{tmpl}}"` is a single TEXT one). */
+static const struct cg_key ca_rows[C_N] = {
+	[C_TYPE] = {.key = "type", .type = CG_KEY_CUSTOM, .def = "TEXT", .doc = "TEXT, URL, NUMBER or SELECT"},
+	[C_MULTI] = {.key = "multi", .type = CG_KEY_CUSTOM, .doc = "a list of values"},
+	[C_IS_MULTI] = {.key = "is_multi", .type = CG_KEY_CUSTOM, .doc = "the same as multi"},
+	[C_VALUE] = {.key = "value", .type = CG_KEY_CUSTOM, .doc = "template: the value"},
+	[C_VALUES] = {.key = "values", .type = CG_KEY_CUSTOM, .doc = "templates: the values (multi)"},
+};
+
+const struct cg_keys cg_ca_keys = {.name = "config: sources[].custom_attributes.<key>", .keys = ca_rows, .n = C_N};
+
 static void parse_one_ca(struct cg_cfg *c, yaml_node_t *n, const char *sp, const char *key, struct cg_ca_spec *ca)
 {
-	enum { C_TYPE, C_MULTI, C_IS_MULTI, C_VALUE, C_VALUES, C_N };
-	struct cg_cfg_field f[C_N] = {[C_TYPE] = {"type", NULL},
-			       [C_MULTI] = {"multi", NULL},
-			       [C_IS_MULTI] = {"is_multi", NULL},
-			       [C_VALUE] = {"value", NULL},
-			       [C_VALUES] = {"values", NULL}};
+	yaml_node_t *f[C_N];
+	struct cg_keymap km;
 	char lb[256], where[256], b[80];
 
 	ca->type = CG_CA_TEXT;
@@ -137,29 +160,31 @@ static void parse_one_ca(struct cg_cfg *c, yaml_node_t *n, const char *sp, const
 		return;
 	}
 	snprintf(where, sizeof(where), "%s custom attribute '%s'", sp, key);
-	if (cg_cfg_fields(c, n, lb, where, f, C_N))
+	if (cg_keys_match(c, n, CG_KEYS_SUB(&cg_ca_keys), lb, where, &km))
 		return;
-	if (f[C_TYPE].val) {
+	for (size_t i = 0; i < C_N; i++)
+		f[i] = km.val[i];
+	if (f[C_TYPE]) {
 		char tl[300];
 		snprintf(tl, sizeof(tl), "%s.type", lb);
-		char *t = cg_cfg_scalar(c, f[C_TYPE].val, tl, "a string", 0);
+		char *t = cg_cfg_scalar(c, f[C_TYPE], tl, "a string", 0);
 		if (t && cg_ca_type_parse(t, &ca->type))
-			cg_cfg_err(c, f[C_TYPE].val, "%s: unknown type '%s' (use TEXT, URL, NUMBER or SELECT)", tl,
+			cg_cfg_err(c, f[C_TYPE], "%s: unknown type '%s' (use TEXT, URL, NUMBER or SELECT)", tl,
 			       cg_cfg_disp(t, b, sizeof(b)));
 		free(t);
 	}
-	if (f[C_MULTI].val && f[C_IS_MULTI].val) {
-		cg_cfg_err(c, f[C_IS_MULTI].val, "%s: give multi or is_multi, not both", lb);
+	if (f[C_MULTI] && f[C_IS_MULTI]) {
+		cg_cfg_err(c, f[C_IS_MULTI], "%s: give multi or is_multi, not both", lb);
 		return;
 	}
-	yaml_node_t *mn = f[C_MULTI].val ? f[C_MULTI].val : f[C_IS_MULTI].val;
+	yaml_node_t *mn = f[C_MULTI] ? f[C_MULTI] : f[C_IS_MULTI];
 	if (mn) {
 		char ml[300];
-		snprintf(ml, sizeof(ml), "%s.%s", lb, f[C_MULTI].val ? "multi" : "is_multi");
+		snprintf(ml, sizeof(ml), "%s.%s", lb, f[C_MULTI] ? "multi" : "is_multi");
 		if (cg_cfg_bool(c, mn, ml, &ca->is_multi))
 			return;
 	}
-	yaml_node_t *vn = f[C_VALUE].val, *vsn = f[C_VALUES].val;
+	yaml_node_t *vn = f[C_VALUE], *vsn = f[C_VALUES];
 	if (vn && vsn) {
 		cg_cfg_err(c, vsn, "%s: give value or values, not both", lb);
 		return;
@@ -254,337 +279,147 @@ static void parse_attrs(struct cg_cfg *c, yaml_node_t *n, const char *sp, struct
 	}
 }
 
-/* A project: its UUID, or its key (resolved through GET /cases/projects when casegate starts). */
-static int is_project_key(const char *s)
+int cg_cfg_priority(const struct cg_keyarg *a)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > 31 || strcmp(s, "CASE") == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i]))
-			return 0;
-	return isupper((unsigned char)s[0]);
+	size_t errs0 = a->c->nerrs;
+	parse_priority(a->c, a->node, a->owner, a->base);
+	return a->c->nerrs == errs0 ? 0 : -1;
 }
 
-static int valid_source_name(const char *s)
+void cg_cfg_priority_free(void *base, const struct cg_key *k)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > 64)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-			return 0;
-	return 1;
+	struct cg_source_config *s = base;
+	(void)k;
+	free(s->priority_from);
+	for (size_t i = 0; i < s->nprio; i++)
+		free(s->prio_map[i].word);
+	free(s->prio_map);
 }
 
-static void known_mappers(struct cg_cfgbuf *b)
+int cg_cfg_custom_attributes(const struct cg_keyarg *a)
 {
-	const struct cg_mapper *const *all = cg_mapper_all();
-	for (size_t i = 0; all[i]; i++)
-		if (cg_cfgbuf_printf(b, "%s%s", i ? ", " : "", all[i]->name))
-			return;
-	cg_cfgbuf_printf(b, ", datadog_case_events");
+	size_t errs0 = a->c->nerrs;
+	parse_cas(a->c, a->node, a->owner, a->base);
+	return a->c->nerrs == errs0 ? 0 : -1;
 }
 
-static void parse_source(struct cg_cfg *c, yaml_node_t *n, size_t idx, struct cg_source_config *s)
+void cg_cfg_custom_attributes_free(void *base, const struct cg_key *k)
 {
-	enum {
-		S_NAME, S_TYPE, S_AUTH, S_GROUP_BY, S_PROJECT, S_CASE_TYPE, S_TITLE, S_DESCRIPTION, S_DEDUP_KEY,
-		S_PRIORITY, S_CUSTOM_ATTRIBUTES, S_ATTRIBUTES, S_ON_REPEAT, S_DIGEST_INTERVAL, S_ON_RESOLVE,
-		S_STATUS_NAME, S_REOPEN_STATUS_NAME, S_REOPEN_WINDOW, S_RAISE_PRIORITY, S_LOWER_PRIORITY, S_ACTIONS, S_RULES,
-		S_VERIFY, S_ALLOW_IPS, S_RATE_LIMIT, S_REPLY_SENDERS, S_REPLY_TO_CLOSED, S_N
-	};
-	struct cg_cfg_field f[S_N] = {[S_NAME] = {"name", NULL},
-			       [S_TYPE] = {"type", NULL},
-			       [S_AUTH] = {"auth", NULL},
-			       [S_GROUP_BY] = {"group_by", NULL},
-			       [S_PROJECT] = {"project", NULL},
-			       [S_CASE_TYPE] = {"case_type", NULL},
-			       [S_TITLE] = {"title", NULL},
-			       [S_DESCRIPTION] = {"description", NULL},
-			       [S_DEDUP_KEY] = {"dedup_key", NULL},
-			       [S_PRIORITY] = {"priority", NULL},
-			       [S_CUSTOM_ATTRIBUTES] = {"custom_attributes", NULL},
-			       [S_ATTRIBUTES] = {"attributes", NULL},
-			       [S_ON_REPEAT] = {"on_repeat", NULL},
-			       [S_DIGEST_INTERVAL] = {"digest_interval", NULL},
-			       [S_ON_RESOLVE] = {"on_resolve", NULL},
-			       [S_STATUS_NAME] = {"status_name", NULL},
-			       [S_REOPEN_STATUS_NAME] = {"reopen_status_name", NULL},
-			       [S_REOPEN_WINDOW] = {"reopen_window", NULL},
-			       [S_RAISE_PRIORITY] = {"raise_priority", NULL},
-			       [S_LOWER_PRIORITY] = {"lower_priority", NULL},
-			       [S_ACTIONS] = {"actions", NULL},
-			       [S_RULES] = {"rules", NULL},
-			       [S_VERIFY] = {"verify", NULL},
-			       [S_ALLOW_IPS] = {"allow_ips", NULL},
-			       [S_RATE_LIMIT] = {"rate_limit", NULL},
-			       [S_REPLY_SENDERS] = {"reply_senders", NULL},
-			       [S_REPLY_TO_CLOSED] = {"reply_to_closed", NULL}};
-	static const char *const group_by_names[] = {"alert", "group", NULL};
-	static const char *const repeat_names[] = {"digest", "comment", "ignore", NULL};
-	static const char *const resolve_names[] = {"comment_and_close", "comment", "close", "ignore", NULL};
-	char sp[128], lb[256], b[80];
-	int e;
+	struct cg_source_config *s = base;
+	(void)k;
+	for (size_t i = 0; i < s->ncas; i++) {
+		free(s->cas[i].key);
+		cg_cfg_strv_free(s->cas[i].values, s->cas[i].nvalues, 0);
+	}
+	free(s->cas);
+}
+
+int cg_cfg_attributes(const struct cg_keyarg *a)
+{
+	size_t errs0 = a->c->nerrs;
+	parse_attrs(a->c, a->node, a->owner, a->base);
+	return a->c->nerrs == errs0 ? 0 : -1;
+}
+
+void cg_cfg_attributes_free(void *base, const struct cg_key *k)
+{
+	struct cg_source_config *s = base;
+	(void)k;
+	for (size_t i = 0; i < s->nattrs; i++) {
+		free(s->attrs[i].key);
+		cg_cfg_strv_free(s->attrs[i].values, s->attrs[i].nvalues, 0);
+	}
+	free(s->attrs);
+}
+
+/* ---- the sources list ---- */
+
+/* The name, if it is one, before anything is read: even unknown-key messages say which source. */
+static void peek_name(struct cg_cfg *c, yaml_node_t *n, char *sp, size_t len)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		if (!k || !v || k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE ||
+		    strcmp((const char *)k->data.scalar.value, "name") != 0)
+			continue;
+		const char *name = (const char *)v->data.scalar.value;
+		size_t nl = strlen(name);
+		int ok = nl > 0 && nl <= 64;
+		for (const char *q = name; *q && ok; q++)
+			ok = (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_' || *q == '-';
+		if (ok)
+			snprintf(sp, len, "source '%s'", name);
+	}
+}
+
+static void parse_source(struct cg_cfg *c, yaml_node_t *n, size_t idx, struct cg_source_config *s,
+			 const struct cg_keys *const *tables, struct cg_config *cfg)
+{
+	char sp[128], prefix[136];
+	struct cg_keymap m;
 
 	s->line = (int)n->start_mark.line + 1;
-	s->digest_interval_ms = 15 * CG_MS_MINUTE;
-	s->reopen_window_ms = CG_MS_HOUR;
-	s->raise_priority = 1;
-	s->lower_priority = 0;
-	s->actions.bulk = 0; /* opt-in: the bulk endpoint is a preview with an undocumented payload */
-
+	cg_keys_defaults(c, tables, s);
 	snprintf(sp, sizeof(sp), "source #%zu", idx + 1);
-	/* Peek at the name so that even unknown-key messages can say which source they are about. */
-	if (n->type == YAML_MAPPING_NODE) {
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-			yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-			if (k && v && k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
-			    strcmp((const char *)k->data.scalar.value, "name") == 0 &&
-			    valid_source_name((const char *)v->data.scalar.value))
-				snprintf(sp, sizeof(sp), "source '%s'", (const char *)v->data.scalar.value);
-		}
-	}
-	if (cg_cfg_fields(c, n, sp, sp, f, S_N))
+	peek_name(c, n, sp, sizeof(sp));
+	if (cg_keys_match(c, n, tables, sp, sp, &m))
 		return;
-	if (!f[S_NAME].val) {
-		cg_cfg_err(c, n, "%s: name is required", sp);
-	} else {
-		snprintf(lb, sizeof(lb), "%s: name", sp);
-		char *name = cg_cfg_scalar(c, f[S_NAME].val, lb, "a string", 0);
-		if (name && !valid_source_name(name)) {
-			cg_cfg_err(c, f[S_NAME].val, "%s: '%s' is not a valid name (use 1 to 64 of a-z, 0-9, _ and -)", lb,
-			       cg_cfg_disp(name, b, sizeof(b)));
-			free(name);
-		} else if (name) {
-			s->name = name;
-			snprintf(sp, sizeof(sp), "source '%s'", name);
-		}
+	/* The name first: the messages about the other keys say which source they are about. */
+	snprintf(prefix, sizeof(prefix), "%s: ", sp);
+	cg_keys_apply_one(&m, "name", s, cfg, prefix);
+	if (s->name) {
+		snprintf(sp, sizeof(sp), "source '%s'", s->name);
+		snprintf(prefix, sizeof(prefix), "%s: ", sp);
 	}
-	if (!f[S_TYPE].val) {
-		struct cg_cfgbuf kn = {0};
-		known_mappers(&kn);
-		cg_cfg_err(c, n, "%s: type is required (known: %s)", sp, kn.p ? kn.p : "");
-		free(kn.p);
-	} else {
-		snprintf(lb, sizeof(lb), "%s: type", sp);
-		if (!cg_cfg_str(c, f[S_TYPE].val, lb, &s->type) && !(s->mapper = cg_mapper_find(s->type)) &&
-		    strcmp(s->type, "datadog_case_events") != 0) {
-			struct cg_cfgbuf kn = {0};
-			known_mappers(&kn);
-			cg_cfg_err(c, f[S_TYPE].val, "%s: unknown mapper '%s' (known: %s)", lb, cg_cfg_disp(s->type, b, sizeof(b)),
-			       kn.p ? kn.p : "");
-			free(kn.p);
-		}
-	}
-
-	if (f[S_RATE_LIMIT].val) {
-		snprintf(lb, sizeof(lb), "%s: rate_limit", sp);
-		cg_cfg_parse_rate_limit(c, f[S_RATE_LIMIT].val, lb, &s->rl_rps, &s->rl_burst);
-	}
-
-	int is_email = s->type && strcmp(s->type, "email") == 0;
-	if (f[S_VERIFY].val)
-		cg_cfg_parse_verify(c, f[S_VERIFY].val, sp, s);
-	if (f[S_ALLOW_IPS].val) {
-		snprintf(lb, sizeof(lb), "%s: allow_ips", sp);
-		cg_cfg_cidrs(c, f[S_ALLOW_IPS].val, lb, &s->allow_ips, &s->nallow_ips);
-	}
-	if (!f[S_AUTH].val && f[S_VERIFY].val)
-		s->auth.kind = CG_AUTH_NONE; /* the signature is the credential */
-	else if (!f[S_AUTH].val && !is_email) /* mail comes through the mail listener, not HTTP */
-		cg_cfg_err(c, n, "%s: auth is required (write `auth: none` to accept unauthenticated requests)", sp);
-	else if (f[S_AUTH].val)
-		cg_cfg_parse_auth(c, f[S_AUTH].val, sp, &s->auth);
-	if (f[S_RULES].val && !is_email)
-		cg_cfg_err(c, f[S_RULES].val, "%s: rules: only `type: email` sources have rules", sp);
-	else if (f[S_RULES].val)
-		cg_cfg_parse_mail_rules(c, f[S_RULES].val, sp, s);
-	static const struct {
-		int idx;
-		const char *key;
-	} mail_only[] = {{S_REPLY_SENDERS, "reply_senders"}, {S_REPLY_TO_CLOSED, "reply_to_closed"}};
-	for (size_t i = 0; i < 2; i++)
-		if (f[mail_only[i].idx].val && !is_email)
-			cg_cfg_err(c, f[mail_only[i].idx].val, "%s: %s: only `type: email` sources take replies", sp,
-			       mail_only[i].key);
-	if (f[S_REPLY_SENDERS].val && is_email) {
-		snprintf(lb, sizeof(lb), "%s: reply_senders", sp);
-		if (!cg_cfg_strs(c, f[S_REPLY_SENDERS].val, lb, 0, &s->reply_senders, &s->nreply_senders))
-			for (size_t i = 0; i < s->nreply_senders; i++)
-				for (char *p = s->reply_senders[i]; *p; p++)
-					*p = (char)tolower((unsigned char)*p);
-	}
-	if (f[S_REPLY_TO_CLOSED].val && is_email) {
-		snprintf(lb, sizeof(lb), "%s: reply_to_closed", sp);
-		cg_cfg_bool(c, f[S_REPLY_TO_CLOSED].val, lb, &s->reply_to_closed);
-	}
-
-	if (f[S_GROUP_BY].val) {
-		snprintf(lb, sizeof(lb), "%s: group_by", sp);
-		if (!cg_cfg_enum(c, f[S_GROUP_BY].val, lb, group_by_names, &e)) {
-			s->group_by = (enum cg_group_by)e;
-			if (s->group_by == CG_GROUP_GROUP && s->mapper && !s->mapper->supports_group_by)
-				cg_cfg_err(c, f[S_GROUP_BY].val, "%s: mapper '%s' cannot group alerts (use group_by: alert)", lb,
-				       s->mapper->name);
-		}
-	}
-
-	static const struct {
-		int idx;
-		const char *key, *what;
-	} uuids[] = {{S_PROJECT, "project", "the Datadog project"}, {S_CASE_TYPE, "case_type", "the case type"}};
-	for (size_t i = 0; i < 2; i++) {
-		yaml_node_t *v = f[uuids[i].idx].val;
-		char **dst = uuids[i].idx == S_PROJECT ? &s->project : &s->case_type;
-		if (!v) {
-			/* A case-events source makes no case: it needs neither. */
-			if (!(s->type && strcmp(s->type, "datadog_case_events") == 0))
-				cg_cfg_err(c, n, "%s: %s is required (the UUID of %s)", sp, uuids[i].key, uuids[i].what);
-			continue;
-		}
-		snprintf(lb, sizeof(lb), "%s: %s", sp, uuids[i].key);
-		if (cg_cfg_str(c, v, lb, dst))
-			continue;
-		if (!cg_cfg_is_uuid(*dst) && !(uuids[i].idx == S_PROJECT && is_project_key(*dst))) {
-			cg_cfg_err(c, v, "%s: '%s' is not a UUID%s", lb, cg_cfg_disp(*dst, b, sizeof(b)),
-			       uuids[i].idx == S_PROJECT ? " or a project key (upper-case letters and digits)" : "");
-			free(*dst);
-			*dst = NULL;
-		}
-	}
-
-	static const struct {
-		int idx;
-		const char *key;
-	} tmpls[] = {{S_TITLE, "title"}, {S_DESCRIPTION, "description"}, {S_DEDUP_KEY, "dedup_key"}};
-	for (size_t i = 0; i < 3; i++) {
-		yaml_node_t *v = f[tmpls[i].idx].val;
-		char **dst = tmpls[i].idx == S_TITLE ? &s->title : tmpls[i].idx == S_DESCRIPTION ? &s->description
-												     : &s->dedup_key;
-		if (!v)
-			continue;
-		snprintf(lb, sizeof(lb), "%s: %s", sp, tmpls[i].key);
-		cg_cfg_tmpl(c, v, lb, dst);
-	}
-
-	if (f[S_PRIORITY].val)
-		parse_priority(c, f[S_PRIORITY].val, sp, s);
-	if (f[S_CUSTOM_ATTRIBUTES].val)
-		parse_cas(c, f[S_CUSTOM_ATTRIBUTES].val, sp, s);
-	if (f[S_ATTRIBUTES].val)
-		parse_attrs(c, f[S_ATTRIBUTES].val, sp, s);
-
-	if (f[S_ON_REPEAT].val) {
-		snprintf(lb, sizeof(lb), "%s: on_repeat", sp);
-		if (!cg_cfg_enum(c, f[S_ON_REPEAT].val, lb, repeat_names, &e))
-			s->on_repeat = (enum cg_on_repeat)e;
-	}
-	if (f[S_DIGEST_INTERVAL].val) {
-		snprintf(lb, sizeof(lb), "%s: digest_interval", sp);
-		cg_cfg_duration(c, f[S_DIGEST_INTERVAL].val, lb, CG_MS_SECOND, 30 * CG_MS_DAY, &s->digest_interval_ms);
-	}
-	if (f[S_ON_RESOLVE].val) {
-		snprintf(lb, sizeof(lb), "%s: on_resolve", sp);
-		if (!cg_cfg_enum(c, f[S_ON_RESOLVE].val, lb, resolve_names, &e))
-			s->on_resolve = (enum cg_on_resolve)e;
-	}
-	if (f[S_STATUS_NAME].val) {
-		snprintf(lb, sizeof(lb), "%s: status_name", sp);
-		cg_cfg_name(c, f[S_STATUS_NAME].val, lb, &s->status_name);
-	}
-	if (f[S_REOPEN_STATUS_NAME].val) {
-		snprintf(lb, sizeof(lb), "%s: reopen_status_name", sp);
-		cg_cfg_name(c, f[S_REOPEN_STATUS_NAME].val, lb, &s->reopen_status_name);
-	}
-	if (f[S_REOPEN_WINDOW].val) {
-		snprintf(lb, sizeof(lb), "%s: reopen_window", sp);
-		cg_cfg_duration(c, f[S_REOPEN_WINDOW].val, lb, 0, 365 * CG_MS_DAY, &s->reopen_window_ms);
-	}
-	if (f[S_RAISE_PRIORITY].val) {
-		snprintf(lb, sizeof(lb), "%s: raise_priority", sp);
-		cg_cfg_bool(c, f[S_RAISE_PRIORITY].val, lb, &s->raise_priority);
-	}
-	if (f[S_LOWER_PRIORITY].val) {
-		snprintf(lb, sizeof(lb), "%s: lower_priority", sp);
-		cg_cfg_bool(c, f[S_LOWER_PRIORITY].val, lb, &s->lower_priority);
-	}
-	if (f[S_ACTIONS].val)
-		cg_cfg_parse_actions(c, f[S_ACTIONS].val, sp, s);
+	cg_keys_apply(&m, s, cfg, prefix);
 }
 
-void cg_cfg_parse_sources(struct cg_cfg *c, yaml_node_t *root, yaml_node_t *n, struct cg_config *cfg)
+int cg_cfg_sources(const struct cg_keyarg *a)
 {
+	struct cg_cfg *c = a->c;
+	struct cg_config *cfg = a->base;
+	yaml_node_t *n = a->node;
 	if (!n) {
-		cg_cfg_err(c, root, "sources: at least one source is required");
-		return;
+		cg_cfg_err(c, a->at, "sources: at least one source is required");
+		return -1;
 	}
 	if (n->type != YAML_SEQUENCE_NODE) {
 		cg_cfg_err(c, n, "sources: expected a list of sources, got %s", cg_cfg_kind_name(n));
-		return;
+		return -1;
 	}
 	size_t ns = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (!ns) {
 		cg_cfg_err(c, n, "sources: at least one source is required");
-		return;
+		return -1;
 	}
 	if (!(cfg->sources = calloc(ns, sizeof(*cfg->sources)))) {
 		c->oom = 1;
-		return;
+		return -1;
 	}
 	for (size_t i = 0; i < ns; i++) {
 		yaml_node_t *item = cg_cfg_node(c, n->data.sequence.items.start[i]);
 		struct cg_source_config *s = &cfg->sources[cfg->nsources++];
 		if (!item)
 			continue;
-		parse_source(c, item, i, s);
+		parse_source(c, item, i, s, a->key->sub, cfg);
 		for (size_t j = 0; j < i && s->name; j++) {
 			if (cfg->sources[j].name && strcmp(cfg->sources[j].name, s->name) == 0) {
 				cg_cfg_err(c, item, "duplicate source name '%s' (first declared at line %d)", s->name,
-				       cfg->sources[j].line);
+					   cfg->sources[j].line);
 				break;
 			}
 		}
 	}
+	return 0;
 }
 
-void cg_cfg_source_cleanup(struct cg_source_config *s)
+void cg_cfg_sources_free(void *base, const struct cg_key *k)
 {
-	free(s->name);
-	free(s->type);
-	cg_cfg_strv_free(s->auth.bearer, s->auth.nbearer, 1);
-	for (size_t i = 0; i < s->auth.nbasic; i++) {
-		free(s->auth.basic[i].user);
-		cg_cfg_secret_free(s->auth.basic[i].password);
-	}
-	free(s->auth.basic);
-	for (size_t i = 0; i < s->nverify; i++)
-		cg_cfg_verify_cleanup(&s->verify[i]);
-	free(s->verify);
-	free(s->allow_ips);
-	free(s->project);
-	free(s->case_type);
-	free(s->title);
-	free(s->description);
-	free(s->dedup_key);
-	free(s->priority_from);
-	for (size_t i = 0; i < s->nprio; i++)
-		free(s->prio_map[i].word);
-	free(s->prio_map);
-	for (size_t i = 0; i < s->ncas; i++) {
-		free(s->cas[i].key);
-		cg_cfg_strv_free(s->cas[i].values, s->cas[i].nvalues, 0);
-	}
-	free(s->cas);
-	for (size_t i = 0; i < s->nattrs; i++) {
-		free(s->attrs[i].key);
-		cg_cfg_strv_free(s->attrs[i].values, s->attrs[i].nvalues, 0);
-	}
-	free(s->attrs);
-	free(s->status_name);
-	free(s->reopen_status_name);
-	cg_cfg_actions_cleanup(&s->actions);
-	cg_mail_rules_destroy(s->mail_rules);
-	cg_cfg_strv_free(s->reply_senders, s->nreply_senders, 0);
+	struct cg_config *cfg = base;
+	for (size_t i = 0; i < cfg->nsources; i++)
+		cg_keys_free(k->sub, &cfg->sources[i]);
+	free(cfg->sources);
 }

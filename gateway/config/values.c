@@ -1,8 +1,9 @@
-/* values.c: typed values of the configuration (strings, names, numbers, durations, sizes, booleans, enums, templates, lists, paths, addresses, CIDRs, JSON subtrees). */
+/* values.c: the types of key-table rows: each value's parse (strings, names, numbers, durations, sizes, booleans, enums, templates, lists, paths, addresses, CIDRs, JSON) and its default. */
 
 #include "cfgint.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <yaml.h>
 
 #include "err.h"
@@ -60,8 +62,14 @@ static int parse_u64(const char **ps, uint64_t *out)
 	return 0;
 }
 
+/* A whole number, nothing after it. */
+int cg_cfg_parse_uint(const char *s, uint64_t *out)
+{
+	return parse_u64(&s, out) || *s ? -1 : 0;
+}
+
 /* "1h30m", "500ms", "15s", "0". */
-static int parse_duration(const char *s, uint64_t *ms)
+int cg_cfg_parse_duration(const char *s, uint64_t *ms)
 {
 	uint64_t total = 0;
 	if (strcmp(s, "0") == 0) {
@@ -101,7 +109,7 @@ static int parse_duration(const char *s, uint64_t *ms)
 }
 
 /* "1048576", "1MiB", "16 KiB", "10MB". */
-static int parse_size(const char *s, uint64_t *out)
+int cg_cfg_parse_size(const char *s, uint64_t *out)
 {
 	static const struct {
 		const char *unit;
@@ -156,7 +164,7 @@ int cg_cfg_duration(struct cg_cfg *c, yaml_node_t *n, const char *label, uint64_
 	if (!s)
 		return -1;
 	uint64_t v;
-	if (parse_duration(s, &v)) {
+	if (cg_cfg_parse_duration(s, &v)) {
 		cg_cfg_err(c, n, "%s: bad duration '%s' (write e.g. 500ms, 15s, 5m, 1h, 1h30m)", label, cg_cfg_disp(s, b, sizeof(b)));
 		free(s);
 		return -1;
@@ -170,17 +178,6 @@ int cg_cfg_duration(struct cg_cfg *c, yaml_node_t *n, const char *label, uint64_
 	return 0;
 }
 
-int cg_cfg_duration_u(struct cg_cfg *c, yaml_node_t *n, const char *label, uint64_t min, uint64_t max, unsigned *out)
-{
-	uint64_t v;
-	if (max > UINT_MAX)
-		max = UINT_MAX;
-	if (cg_cfg_duration(c, n, label, min, max, &v))
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 int cg_cfg_size(struct cg_cfg *c, yaml_node_t *n, const char *label, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char b[80];
@@ -188,7 +185,7 @@ int cg_cfg_size(struct cg_cfg *c, yaml_node_t *n, const char *label, uint64_t mi
 	if (!s)
 		return -1;
 	uint64_t v;
-	if (parse_size(s, &v)) {
+	if (cg_cfg_parse_size(s, &v)) {
 		cg_cfg_err(c, n, "%s: bad size '%s' (write bytes or e.g. 512KiB, 1MiB, 10MB)", label, cg_cfg_disp(s, b, sizeof(b)));
 		free(s);
 		return -1;
@@ -203,19 +200,27 @@ int cg_cfg_size(struct cg_cfg *c, yaml_node_t *n, const char *label, uint64_t mi
 	return 0;
 }
 
-int cg_cfg_bool(struct cg_cfg *c, yaml_node_t *n, const char *label, int *out)
+int cg_cfg_parse_bool(const char *s, int *out)
 {
 	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+	for (size_t i = 0; i < 3; i++) {
+		if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+			*out = strcasecmp(s, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int cg_cfg_bool(struct cg_cfg *c, yaml_node_t *n, const char *label, int *out)
+{
 	char b[80];
 	char *s = cg_cfg_scalar(c, n, label, "true or false", 0);
 	if (!s)
 		return -1;
-	for (size_t i = 0; i < 3; i++) {
-		if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
-			*out = strcasecmp(s, yes[i]) == 0;
-			free(s);
-			return 0;
-		}
+	if (cg_cfg_parse_bool(s, out) == 0) {
+		free(s);
+		return 0;
 	}
 	cg_cfg_err(c, n, "%s: expected true or false, got '%s'", label, cg_cfg_disp(s, b, sizeof(b)));
 	free(s);
@@ -365,6 +370,80 @@ int cg_cfg_path(struct cg_cfg *c, yaml_node_t *n, const char *label, char **dst)
 	return 0;
 }
 
+#define MAX_SECRET_FILE (64 * 1024)
+
+/* Reads a secret from the file named by n: whole content, one trailing newline cut. */
+int cg_cfg_secret_file(struct cg_cfg *c, yaml_node_t *n, const char *label, char **dst)
+{
+	struct cg_cfg_file f;
+	char *path = NULL, pb[160];
+	int rc = -1;
+
+	if (cg_cfg_path(c, n, label, &path))
+		return -1;
+	int r = cg_cfg_read_file(path, MAX_SECRET_FILE, &f);
+	if (r == CG_ENOMEM) {
+		c->oom = 1;
+		goto out;
+	}
+	if (r == CG_E2BIG) {
+		cg_cfg_err(c, n, "%s: '%s' is not a regular file of at most 64 KiB", label, cg_cfg_disp(path, pb, sizeof(pb)));
+		goto out;
+	}
+	if (r) {
+		cg_cfg_err(c, n, "%s: cannot read '%s': %s", label, cg_cfg_disp(path, pb, sizeof(pb)), strerror(errno));
+		goto out;
+	}
+	if (f.world_readable)
+		cg_cfg_warn_mark(c, n->start_mark, "%s: '%s' is readable by every user (chmod o-r)", label,
+				 cg_cfg_disp(path, pb, sizeof(pb)));
+	if (f.b.len && f.b.p[f.b.len - 1] == '\n')
+		f.b.len--;
+	if (f.b.len && f.b.p[f.b.len - 1] == '\r')
+		f.b.len--;
+	f.b.p[f.b.len] = '\0';
+	if (memchr(f.b.p, 0, f.b.len)) {
+		cg_cfg_err(c, n, "%s: '%s' contains a NUL byte", label, cg_cfg_disp(path, pb, sizeof(pb)));
+		goto out;
+	}
+	if (f.b.len == 0) {
+		cg_cfg_err(c, n, "%s: '%s' is empty", label, cg_cfg_disp(path, pb, sizeof(pb)));
+		goto out;
+	}
+	*dst = f.b.p;
+	f.b.p = NULL;
+	rc = 0;
+out:
+	cg_cfgbuf_wipe(&f.b);
+	free(path);
+	return rc;
+}
+
+/* A secret given inline (key) or from a file (key_file): not both. */
+int cg_cfg_secret(struct cg_cfg *c, yaml_node_t *val, yaml_node_t *file, const char *label, const char *file_label,
+		      char **dst)
+{
+	if (val && file) {
+		cg_cfg_err(c, file, "%s: give %s or %s, not both", file_label, label, file_label);
+		return -1;
+	}
+	if (val) {
+		char *s = cg_cfg_scalar(c, val, label, "a string", 1);
+		if (!s)
+			return -1;
+		if (!*s) {
+			/* Empty after expansion (${DD_API_KEY:-}) means "not given". */
+			free(s);
+			return 0;
+		}
+		*dst = s;
+		return 0;
+	}
+	if (file)
+		return cg_cfg_secret_file(c, file, file_label, dst);
+	return 0;
+}
+
 int cg_cfg_listen(const char *s, char **host, int *port)
 {
 	char h[64];
@@ -456,8 +535,8 @@ int cg_cfg_cidrs(struct cg_cfg *c, yaml_node_t *n, const char *label, struct cg_
 	return 0;
 }
 
-/* A YAML subtree as JSON: plain true/false become booleans, plain numbers numbers, the rest strings. */
-cJSON *cg_cfg_json(struct cg_cfg *c, yaml_node_t *n, const char *label)
+/* A YAML subtree as JSON (jira, servicenow): plain true/false become booleans, plain numbers numbers, the rest strings. */
+static cJSON *yaml_json(struct cg_cfg *c, yaml_node_t *n, const char *label)
 {
 	char lb[320];
 	if (n->type == YAML_SCALAR_NODE) {
@@ -491,7 +570,7 @@ cJSON *cg_cfg_json(struct cg_cfg *c, yaml_node_t *n, const char *label)
 		for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
 			yaml_node_t *v = cg_cfg_node(c, *it);
 			snprintf(lb, sizeof(lb), "%s[%zu]", label, i);
-			cJSON *j = v ? cg_cfg_json(c, v, lb) : NULL;
+			cJSON *j = v ? yaml_json(c, v, lb) : NULL;
 			if (!j) {
 				cJSON_Delete(out);
 				return NULL;
@@ -510,7 +589,7 @@ cJSON *cg_cfg_json(struct cg_cfg *c, yaml_node_t *n, const char *label)
 			return NULL;
 		}
 		snprintf(lb, sizeof(lb), "%s.%s", label, (const char *)k->data.scalar.value);
-		cJSON *j = cg_cfg_json(c, v, lb);
+		cJSON *j = yaml_json(c, v, lb);
 		if (!j) {
 			cJSON_Delete(out);
 			return NULL;
@@ -518,4 +597,45 @@ cJSON *cg_cfg_json(struct cg_cfg *c, yaml_node_t *n, const char *label)
 		cJSON_AddItemToObject(out, (const char *)k->data.scalar.value, j);
 	}
 	return out;
+}
+
+cJSON *cg_cfg_json_object(struct cg_cfg *c, yaml_node_t *n, const char *label, const char *const *required,
+			  const char *const *optional)
+{
+	char b[80];
+	if (n->type != YAML_MAPPING_NODE) {
+		cg_cfg_err(c, n, "%s: expected a mapping, got %s", label, cg_cfg_kind_name(n));
+		return NULL;
+	}
+	cJSON *o = yaml_json(c, n, label);
+	if (!o)
+		return NULL;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, o)
+	{
+		int known = 0;
+		for (size_t i = 0; required[i]; i++)
+			known |= strcmp(it->string, required[i]) == 0;
+		for (size_t i = 0; optional[i]; i++)
+			known |= strcmp(it->string, optional[i]) == 0;
+		if (!known) {
+			cg_cfg_err(c, n, "%s: unknown key '%s'", label, cg_cfg_disp(it->string, b, sizeof(b)));
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; required[i]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, required[i]);
+		if (!cJSON_IsString(v) || !v->valuestring[0]) {
+			cg_cfg_err(c, n, "%s: %s is required (a string)", label, required[i]);
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+void cg_cfg_json_free(void *base, const struct cg_key *k)
+{
+	cJSON_Delete(*(cJSON **)((char *)base + k->off));
 }
