@@ -11,7 +11,11 @@
  * mean" hint, duplicates), parses each given value by its type with the row's bounds, reports
  * every problem as file:line:col, sets the defaults first and frees what it stored (secrets
  * wiped). One mapping may take its keys from several parts' tables (`queue:`, a source).
- * tests/unit/test_config_keys.c holds the tables against README's Configuration section.
+ *
+ * To add a key: its field in the struct it belongs to (config.h), one row in the table of the
+ * part that reads it (the parts below config, net and base, keep theirs in config/config.c),
+ * and the key in README's Configuration table: tests/unit/test_config_keys.c fails naming
+ * every key the README does not document, and every README row no table has.
  */
 
 struct cg_cfg;      /* the loader: the document, its errors and warnings (config/) */
@@ -43,11 +47,9 @@ enum cg_key_type {
 enum {
 	CG_KEY_F_ALWAYS = 1 << 0, /* .parse runs (and a TABLE's checks) even when the key is absent */
 	CG_KEY_F_STOP = 1 << 1,   /* when this key fails, the mapping's later keys and checks are skipped */
-	CG_KEY_F_GATE = 1 << 6,   /* when this required key is absent, the same */
-	CG_KEY_F_SET = 1 << 2,    /* the int at .set becomes 1 when the key was given */
-	CG_KEY_F_LOWER = 1 << 3,  /* STR, LIST: lowercased */
-	CG_KEY_F_TMPL = 1 << 4,   /* LIST: each item is a template */
-	CG_KEY_F_SECRET = 1 << 5, /* LIST: each item is a secret (wiped when freed) */
+	CG_KEY_F_GATE = 1 << 2,   /* when this required key is absent, the same */
+	CG_KEY_F_SET = 1 << 3,    /* the int at .set becomes 1 when the key was given */
+	CG_KEY_F_LOWER = 1 << 4,  /* STR, LIST: lowercased */
 };
 
 /* What a hook is handed: the value, where it stands and the struct its mapping fills. */
@@ -163,8 +165,6 @@ __attribute__((format(printf, 3, 4))) void cg_cfg_err(struct cg_cfg *c, const st
 						      ...);
 /* s made printable and bounded for a message (control characters as '?', cut with "..."). */
 const char *cg_cfg_disp(const char *s, char *buf, size_t len);
-/* The text of a scalar n, ${VAR} expanded (malloc'd), or NULL (reported: "expected <what>"). */
-char *cg_cfg_scalar(struct cg_cfg *c, struct yaml_node_s *n, const char *label, const char *what, int secret);
 /* A user UUID ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"). */
 int cg_cfg_is_uuid(const char *s);
 

@@ -358,10 +358,9 @@ int cg_key_parse_typed(const struct cg_keyarg *a)
 	case CG_KEY_LIST: {
 		char **lv = NULL;
 		size_t ln = 0;
-		int secret = (k->flags & CG_KEY_F_SECRET) != 0;
-		rc = cg_cfg_strs(c, n, a->label, k->flags & CG_KEY_F_TMPL ? 1 : secret ? 2 : 0, &lv, &ln);
+		rc = cg_cfg_strs(c, n, a->label, 0, &lv, &ln);
 		if (!rc) {
-			cg_cfg_strv_free(*(char ***)f, *(size_t *)second, secret);
+			cg_cfg_strv_free(*(char ***)f, *(size_t *)second, 0);
 			*(char ***)f = lv;
 			*(size_t *)second = ln;
 			for (size_t i = 0; i < ln && (k->flags & CG_KEY_F_LOWER); i++)
@@ -552,7 +551,7 @@ void cg_keys_free(const struct cg_keys *const *tables, void *base)
 				*(char **)f = NULL;
 				break;
 			case CG_KEY_LIST:
-				cg_cfg_strv_free(*(char ***)f, *(size_t *)((char *)base + k->count), (k->flags & CG_KEY_F_SECRET) != 0);
+				cg_cfg_strv_free(*(char ***)f, *(size_t *)((char *)base + k->count), 0);
 				*(char ***)f = NULL;
 				break;
 			case CG_KEY_TABLE:

@@ -166,7 +166,7 @@ static void read_readme(void)
 				int is_list = nl2 > 2 && strcmp(name + nl2 - 2, "[]") == 0;
 				if (is_list)
 					name[nl2 - 2] = '\0';
-				char full[256];
+				char full[420];
 				if (name[0] == '.') {
 					char lp[200];
 					path_str(&list, lp, sizeof(lp));
