@@ -170,6 +170,10 @@ struct cg_mail_config {
 	char *authserv_id;
 };
 
+/*
+ * The whole configuration. Each field is set by one row of a key table (keys.h), declared by
+ * the part that reads it; the structs above are filled the same way.
+ */
 struct cg_config {
 	char *path;
 	char *listen_host;
