@@ -111,6 +111,7 @@ struct op {
 enum fin { FIN_DONE = 0, FIN_RETRY, FIN_DEAD, FIN_DEFER };
 
 /* engine.c */
+void cg_eng_op_run(struct op *op);
 int64_t cg_eng_wall_ms(void);
 uint64_t cg_eng_rnd64(void);
 void cg_eng_arm_timer(struct cg_engine *e, int64_t due);
@@ -131,7 +132,11 @@ void cg_eng_dd_done(const struct cg_dd_result *res, void *ud);
 /* The request failed to leave (no answer will come): undo the gate's count, retry the event. */
 void cg_eng_send_failed(struct op *op, const char *what, int rc);
 
-/* engine_gate.c: circuit, rate limits, what every answer does first. */
+/* engine_store.c: an op's writes to the store, and its end. */
+/* Deep copy of a case record (strings duplicated). 0 or CG_ENOMEM. */
+int cg_eng_case_copy(struct cg_store_case *dst, const struct cg_store_case *src);
+
+/* gate.c: circuit, rate limits, what every answer does first. */
 void cg_gate_init(struct cg_engine *e);
 void cg_gate_config(struct cg_engine *e);
 void cg_gate_stop(struct cg_engine *e);
@@ -154,7 +159,7 @@ void cg_gate_park_held(struct op *op);
 /* 1 while the circuit holds the queue (nothing is claimed). */
 int cg_gate_holding(const struct cg_engine *e);
 
-/* engine_recon.c: reconciliation under search lag, reading cases back, case types. */
+/* recon.c: reconciliation under search lag, reading cases back, case types. */
 void cg_recon_send(struct op *op);
 void cg_recon_answer(struct op *op, const struct cg_dd_result *res);
 int cg_refresh_due(const struct op *op);
@@ -163,12 +168,15 @@ void cg_refresh_answer(struct op *op, const struct cg_dd_result *res);
 void cg_catypes_fetch(struct cg_engine *e);
 const struct cg_catype *cg_eng_catype(struct cg_engine *e, const struct cg_source_config *src);
 
-/* engine_actions.c: project keys, bulk requests, archive sweep. */
+/* engine_actions.c, lookups.c, bulk.c, sweep.c: action requests, project keys, case types, bulk
+ * requests, archive sweep. */
 void cg_acts_start(struct cg_engine *e);
 void cg_acts_stop(struct cg_engine *e);
 int cg_acts_project_wait(struct op *op);
 int cg_acts_bulk_collect(struct op *op);
 int cg_acts_send_bulk(struct op *op);
 int cg_acts_prepare(struct op *op);
+void cg_lookups_projects_fetch(struct cg_engine *e);
+void cg_sweep_cb(uv_timer_t *t);
 
 #endif

@@ -13,6 +13,7 @@
 #include "event.h"
 #include "lifecycle.h"
 #include "payload.h"
+#include "projects.h"
 #include "store.h"
 
 /* Steps one event may take at most (lifecycle steps + actions). */
@@ -65,24 +66,6 @@ void cg_actions_record(enum cg_step s, int done, struct cg_store_case *cs);
  * Returns 0 or CG_ENOMEM.
  */
 int cg_actions_render_insights(const struct cg_source_config *src, const struct cg_event *ev, cJSON **out);
-
-/* ---- project keys ---- */
-
-/* Projects by key, as GET /api/v2/cases/projects lists them. */
-struct cg_projects {
-	char **keys, **ids;
-	size_t n;
-	int loaded;        /* 1 after a successful listing */
-	int64_t loaded_ms;
-};
-
-void cg_projects_cleanup(struct cg_projects *p);
-/* Replaces p's content from a GET /cases/projects answer. 0, CG_EINVAL (not a listing) or CG_ENOMEM. */
-int cg_projects_parse(struct cg_projects *p, const char *body, size_t len);
-/* The UUID of key, or NULL. */
-const char *cg_projects_id(const struct cg_projects *p, const char *key);
-/* 1 when project (a source's project setting) is a key rather than a UUID. */
-int cg_project_is_key(const char *project);
 
 /*
  * Completes the CaseCreateRequest body for a source: relationships.assignee for the case's

@@ -1,5 +1,5 @@
-/* engine_recon.c: Datadog is the truth: finding a case whose create's answer was lost (under search
- * lag), reading a case back before acting on an old record, and the case types' custom attributes. */
+/* recon.c: Datadog is the truth: finding a case whose create's answer was lost (under search
+ * lag), and reading a case back before acting on an old record. */
 #define CG_LOG_COMPONENT "engine"
 #include <inttypes.h>
 #include <stdio.h>
@@ -290,86 +290,4 @@ void cg_refresh_answer(struct op *op, const struct cg_dd_result *res)
 		return;
 	}
 	cg_eng_op_replan(op);
-}
-
-/* ---- case types ---- */
-
-const struct cg_catype *cg_eng_catype(struct cg_engine *e, const struct cg_source_config *src)
-{
-	return src && src->case_type ? cg_catypes_get(&e->types, src->case_type, 0) : NULL;
-}
-
-struct type_fetch {
-	struct cg_engine *e;
-	char id[64];
-};
-
-static void type_done(const struct cg_dd_result *res, void *ud)
-{
-	struct type_fetch *f = ud;
-	struct cg_engine *e = f->e;
-	if (cg_eng_request_back(e)) {
-		free(f);
-		return;
-	}
-	cg_gate_answer(e, NULL, CG_RL_READ, CG_RL_MAX_BUCKETS, "case_type", res);
-	struct cg_catype *t = cg_catypes_get(&e->types, f->id, 1);
-	if (t && res->status == 200 && cg_catype_set(t, res->body, res->body_len) == 0) {
-		/* Only the sources of this type: one warning per configured attribute it refuses. */
-		struct cg_catypes one = {.v = t, .n = 1};
-		char *lines = NULL;
-		cg_catypes_report(e->cfg, &one, &lines);
-		for (char *p = lines; p && *p;) {
-			char *nl = strchr(p, '\n');
-			if (nl)
-				*nl = '\0';
-			CG_LOG_WARN("%s", p);
-			p = nl ? nl + 1 : NULL;
-		}
-		free(lines);
-		CG_LOG_DEBUG("case type %s: %zu custom attribute(s) defined", f->id, t->n);
-	} else {
-		char why[300];
-		if (res->transport_error)
-			snprintf(why, sizeof(why), "%s", res->errmsg);
-		else
-			cg_dd_answer_error(res->body, res->body_len, why, sizeof(why));
-		CG_LOG_WARN("could not read the custom attributes of case type %s (%s%ld: %s): they are sent as "
-			    "configured (a create Datadog refuses for them goes again without them)",
-			    f->id, res->transport_error ? "" : "HTTP ", res->status, why);
-	}
-	free(f);
-}
-
-void cg_catypes_fetch(struct cg_engine *e)
-{
-	for (size_t i = 0; i < e->cfg->nsources; i++) {
-		const struct cg_source_config *src = &e->cfg->sources[i];
-		if (!src->case_type || strlen(src->case_type) >= 64)
-			continue;
-		/* One request per type, whichever source names it first. */
-		int seen = 0;
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = e->cfg->sources[k].case_type && strcmp(e->cfg->sources[k].case_type, src->case_type) == 0;
-		if (seen)
-			continue;
-		struct type_fetch *f = calloc(1, sizeof(*f));
-		if (!f)
-			return;
-		f->e = e;
-		snprintf(f->id, sizeof(f->id), "%s", src->case_type);
-		char path[160];
-		struct cg_sbuf p = {0};
-		cg_sbuf_add(&p, "/api/v2/cases/types/");
-		cg_sbuf_pct_encode(&p, src->case_type);
-		cg_sbuf_add(&p, "/custom_attributes");
-		char *ps = cg_sbuf_take(&p);
-		snprintf(path, sizeof(path), "%s", ps ? ps : "");
-		free(ps);
-		if (!path[0] || cg_dd_request(e->dd, "GET", path, NULL, 0, type_done, f) != 0) {
-			free(f);
-			continue;
-		}
-		e->pending_cb++;
-	}
 }

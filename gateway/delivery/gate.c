@@ -1,4 +1,4 @@
-/* engine_gate.c: what stands between an op and the Case API: the outage circuit (hold, probe,
+/* gate.c: what stands between an op and the Case API: the outage circuit (hold, probe,
  * resume) and the rate-limit buckets (wait for the window, most urgent first). */
 #define CG_LOG_COMPONENT "engine"
 #include <inttypes.h>
