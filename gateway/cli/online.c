@@ -6,9 +6,9 @@
 
 #include <curl/curl.h>
 
-#include "actions.h"
 #include "catypes.h"
 #include "ddsync.h"
+#include "projects.h"
 
 int cg_check_online(const struct cg_config *cfg, const char *dd_url, FILE *out, FILE *err)
 {

@@ -83,36 +83,23 @@ static void bulk_timer_cb(uv_timer_t *t)
 	}
 }
 
-static void bulk_done(const struct cg_dd_result *res, void *ud);
-
-int cg_acts_send_bulk(struct op *leader)
+/* The case ids a bulk request's leader carries: its own first (malloc'd; NULL on ENOMEM). */
+const char **cg_acts_bulk_ids(const struct op *leader, size_t *n)
 {
-	size_t n = 1;
-	for (struct op *m = leader->bulk_members; m; m = m->bulk_next)
-		n++;
-	const char **ids = calloc(n, sizeof(*ids));
+	*n = 1;
+	for (const struct op *m = leader->bulk_members; m; m = m->bulk_next)
+		(*n)++;
+	const char **ids = calloc(*n, sizeof(*ids));
 	if (!ids)
-		return CG_ENOMEM;
+		return NULL;
 	ids[0] = leader->cs.case_id;
 	size_t i = 1;
-	for (struct op *m = leader->bulk_members; m; m = m->bulk_next)
+	for (const struct op *m = leader->bulk_members; m; m = m->bulk_next)
 		ids[i++] = m->cs.case_id;
-	cJSON *body = cg_body_bulk(ids, n, "priority", "priority", cg_priority_name(leader->ev.priority));
-	free(ids);
-	if (!body)
-		return CG_ENOMEM;
-	char *text = cJSON_PrintUnformatted(body);
-	cJSON_Delete(body);
-	if (!text)
-		return CG_ENOMEM;
-	int rc = cg_dd_request(leader->e->dd, "POST", "/api/v2/cases/bulk", text, strlen(text), bulk_done, leader);
-	cJSON_free(text);
-	if (rc == 0)
-		CG_LOG_DEBUG("bulk priority change of %zu cases", n);
-	return rc;
+	return ids;
 }
 
-static void bulk_done(const struct cg_dd_result *res, void *ud)
+void cg_acts_bulk_done(const struct cg_dd_result *res, void *ud)
 {
 	struct op *leader = ud;
 	struct cg_engine *e = leader->e;

@@ -10,7 +10,6 @@
 
 #include <openssl/rand.h>
 
-#include "builder.h"
 #include "ddanswer.h"
 #include "engine_int.h"
 #include "err.h"
@@ -33,13 +32,6 @@ uint64_t cg_eng_rnd64(void)
 	return r;
 }
 
-static void iso8601(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static char *dupstr(const char *s)
 {
@@ -53,51 +45,10 @@ void cg_eng_set_str(char **dst, const char *v)
 	*dst = c;
 }
 
-/* The marker is one token of letters and digits: a search engine keeps it whole. */
-static void make_marker(const char *dedup_key, int generation, char marker[40])
-{
-	char seed[600];
-	snprintf(seed, sizeof(seed), "%s#%d", dedup_key, generation);
-	char hex[65];
-	cg_sha256_hex(seed, strlen(seed), hex);
-	snprintf(marker, 40, "cg%.32s", hex);
-}
-
 cJSON *cg_engine_create_body(const cJSON *draft_create, const char *dedup_key, int generation,
 			     const char *prev_case_key, char marker[40])
 {
-	make_marker(dedup_key, generation, marker);
-
-	cJSON *body = cJSON_Duplicate(draft_create, 1);
-	if (!body)
-		return NULL;
-	cJSON *attrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "data"), "attributes");
-	if (!cJSON_IsObject(attrs)) {
-		cJSON_Delete(body);
-		return NULL;
-	}
-	const char *desc = cg_json_str(attrs, "description");
-	size_t dlen = desc ? strlen(desc) : 0;
-	size_t cap = dlen + 256 + (prev_case_key ? strlen(prev_case_key) : 0);
-	char *text = malloc(cap);
-	if (!text) {
-		cJSON_Delete(body);
-		return NULL;
-	}
-	/* The marker lets casegate find this case again when the create's answer was lost. It stands
-	 * alone on its line, outside any Markdown, so that a search index keeps it one token. */
-	int n = snprintf(text, cap, "%s%s", desc ? desc : "", dlen ? "\n\n" : "");
-	if (prev_case_key)
-		n += snprintf(text + n, cap - (size_t)n, "Follows case %s (resolved earlier).\n\n", prev_case_key);
-	snprintf(text + n, cap - (size_t)n, "---\ncasegate ref %s", marker);
-	cJSON_DeleteItemFromObjectCaseSensitive(attrs, "description");
-	cJSON *s = cJSON_AddStringToObject(attrs, "description", text);
-	free(text);
-	if (!s) {
-		cJSON_Delete(body);
-		return NULL;
-	}
-	return body;
+	return cg_req_create_body(draft_create, dedup_key, generation, prev_case_key, marker);
 }
 
 static void op_run(struct op *op);
@@ -383,79 +334,8 @@ const struct cg_source_config *cg_eng_find_source(const struct cg_config *cfg, c
 }
 
 
-static int send_json_flags(struct op *op, const char *method, const char *path, cJSON *body, int flags)
-{
-	char *text = NULL;
-	if (body) {
-		text = cJSON_PrintUnformatted(body);
-		cJSON_Delete(body);
-		if (!text)
-			return CG_ENOMEM;
-	}
-	int rc = cg_dd_request_flags(op->e->dd, method, path, text, text ? strlen(text) : 0, flags, cg_eng_dd_done, op);
-	cJSON_free(text);
-	return rc;
-}
 
-static int send_json(struct op *op, const char *method, const char *path, cJSON *body)
-{
-	return send_json_flags(op, method, path, body, 0);
-}
 
-static char *comment_text(struct op *op)
-{
-	const char *summary = op->pl.summary;
-	char head[512] = "";
-	char t1[32], t2[32];
-	const struct cg_store_case *c = &op->cs;
-	if (op->action == CG_ACT_NOTE)
-		return strdup(summary); /* the note is the whole comment (e-mail replies) */
-	switch (op->action) {
-	case CG_ACT_REOPEN:
-		iso8601(c->closed_ms, t1, sizeof(t1));
-		snprintf(head, sizeof(head), "**Firing again** (resolved at %s): %s.", t1,
-			 c->state == CG_CASE_CLOSED ? "case reopened" : "same case");
-		break;
-	case CG_ACT_COMMENT:
-		if (c->pending_repeats > 0) {
-			iso8601(c->first_pending_ms, t1, sizeof(t1));
-			snprintf(head, sizeof(head), "**Still firing**: fired %" PRId64 " more time%s since %s; latest:",
-				 c->pending_repeats + 1, c->pending_repeats + 1 == 1 ? "" : "s", t1);
-		} else {
-			snprintf(head, sizeof(head), "**Fired again.**");
-		}
-		break;
-	case CG_ACT_ESCALATE:
-	case CG_ACT_DEESCALATE:
-		snprintf(head, sizeof(head), "**Priority %s** from %s to %s: severity is now `%s`.",
-			 op->action == CG_ACT_ESCALATE ? "raised" : "lowered", cg_priority_name(c->priority),
-			 cg_priority_name(op->ev.priority), op->ev.severity ? op->ev.severity : "unknown");
-		if (c->pending_repeats > 0) {
-			/* This comment ends the digest window: report the folded repeats too. */
-			size_t n = strlen(head);
-			iso8601(c->first_pending_ms, t2, sizeof(t2));
-			snprintf(head + n, sizeof(head) - n, " It fired %" PRId64 " more time%s since %s.",
-				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
-		}
-		break;
-	case CG_ACT_RESOLVE:
-		if (c->pending_repeats > 0) {
-			iso8601(c->first_pending_ms, t2, sizeof(t2));
-			snprintf(head, sizeof(head), "**Resolved.** It fired %" PRId64 " more time%s since %s.",
-				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
-		} else {
-			snprintf(head, sizeof(head), "**Resolved.**");
-		}
-		break;
-	default:
-		break;
-	}
-	size_t cap = strlen(head) + strlen(summary) + 4;
-	char *text = malloc(cap);
-	if (text)
-		snprintf(text, cap, "%s\n\n%s", head, summary);
-	return text;
-}
 
 const char *cg_eng_case_ref(const struct op *op)
 {
@@ -465,9 +345,6 @@ const char *cg_eng_case_ref(const struct op *op)
 
 void cg_eng_op_send_step(struct op *op)
 {
-	struct cg_engine *e = op->e;
-	char path[512];
-	int rc = 0;
 	if (cg_eng_lease_lost(op))
 		return;
 	if (cg_gate_hold(op))
@@ -478,8 +355,6 @@ void cg_eng_op_send_step(struct op *op)
 	}
 	enum cg_step s = op->steps[op->index];
 	if (s == CG_STEP_CREATE && cg_acts_project_wait(op))
-		return;
-	if (s >= CG_STEP_ASSIGN && cg_acts_prepare(op))
 		return;
 	/* The create's outcome never became known: find the case before creating again, or before
 	 * acting on it (a given-up create); without the case there is nothing to update. */
@@ -498,55 +373,77 @@ void cg_eng_op_send_step(struct op *op)
 	}
 	if (s == CG_STEP_PRIORITY && cg_acts_bulk_collect(op))
 		return;
-	if (cg_gate_defer(op, s == CG_STEP_CREATE ? CG_RL_CREATE : op->bulk_members ? CG_RL_BULK : CG_RL_WRITE))
+	cg_eng_send_request(op, op->bulk_members ? CG_REQ_BULK_PRIORITY : cg_req_of_step(s));
+}
+
+/* What op's requests are built from (requests.h). */
+static void req_ctx(const struct op *op, struct cg_req_ctx *c)
+{
+	struct cg_engine *e = op->e;
+	const struct cg_source_config *src = cg_eng_find_source(e->cfg, op->ev.source);
+	memset(c, 0, sizeof(*c));
+	c->cs = &op->cs;
+	c->pl = &op->pl;
+	c->dedup_key = op->ev.dedup_key;
+	c->action = op->action;
+	c->steps = op->steps;
+	c->index = op->index;
+	c->prio_before = op->prio_before;
+	c->prio = op->ev.priority;
+	c->severity = op->ev.severity;
+	c->now = op->now;
+	c->src = src;
+	c->life = &op->src;
+	c->strip = op->strip;
+	c->catype = cg_eng_catype(e, src);
+	c->marker_attr = e->cfg->dd_marker_attr;
+	c->projects = &e->projects;
+}
+
+void cg_eng_send_request(struct op *op, enum cg_req_kind k)
+{
+	struct cg_engine *e = op->e;
+	const struct cg_req_row *row = cg_req_row(k);
+	struct cg_req_ctx ctx;
+	struct cg_request rq;
+	const char **ids = NULL;
+	req_ctx(op, &ctx);
+	if (k == CG_REQ_BULK_PRIORITY && !(ids = cg_acts_bulk_ids(op, &ctx.ncase_ids))) {
+		cg_eng_send_failed(op, row->name, CG_ENOMEM);
 		return;
-	switch (s) {
-	case CG_STEP_CREATE:
-		rc = cg_eng_send_create(op);
-		break;
-	case CG_STEP_ATTRS:
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/attributes", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path,
-			       cg_body_attributes(op->pl.attributes));
-		break;
-	case CG_STEP_COMMENT: {
-		char *text = comment_text(op);
-		if (!text) {
-			rc = CG_ENOMEM;
-			break;
-		}
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/comment", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path, cg_body_comment(text));
-		free(text);
-		break;
 	}
-	case CG_STEP_CLOSE:
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/status", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path, cg_body_status(op->src.status_name));
-		break;
-	case CG_STEP_OPEN:
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/status", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path, cg_body_reopen(op->src.reopen_status_name));
-		break;
-	case CG_STEP_PRIORITY:
-		if (op->bulk_members) {
-			rc = cg_acts_send_bulk(op);
-			break;
-		}
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/priority", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path, cg_body_priority(op->ev.priority));
-		break;
-	default: {
-		/* An action step: cg_acts_prepare built the request. */
-		cJSON *body = op->areq.body;
-		op->areq.body = NULL;
-		rc = body ? send_json(op, op->areq.method, op->areq.path, body)
-			  : cg_dd_request(e->dd, op->areq.method, op->areq.path, NULL, 0, cg_eng_dd_done, op);
-		break;
+	ctx.case_ids = ids;
+	int rc = cg_req_build(k, &ctx, &rq);
+	free(ids);
+	if (rc == 1) {
+		/* An action step with nothing to do (cg_actions_args): skipped. */
+		CG_LOG_DEBUG("key=%s: %s: nothing to do", op->ev.dedup_key, row->name);
+		cg_actions_record(row->step, 0, &op->cs);
+		cg_eng_op_advance(op);
+		return;
 	}
+	if (rc) {
+		snprintf(op->reason, sizeof(op->reason), "could not build %s: %s", row->name, cg_strerror(rc));
+		cg_eng_op_retry(op, NULL);
+		return;
 	}
+	if (cg_gate_defer(op, row->rl)) {
+		cg_request_cleanup(&rq);
+		return;
+	}
+	if (rq.dropped > 0) {
+		char labels[256];
+		snprintf(labels, sizeof(labels), "%s,what=\"custom_attributes\"", op->source_label);
+		cg_metrics_add(e->metrics, "casegate_optional_dropped_total", labels, 1);
+	}
+	/* Creates are the one request casegate cannot repeat blindly: never let libcurl replay one. */
+	rc = cg_dd_request_flags(e->dd, row->method, rq.path, rq.body, rq.body_len, row->create ? CG_DD_NO_REPLAY : 0,
+				 k == CG_REQ_BULK_PRIORITY ? cg_acts_bulk_done : cg_eng_dd_done, op);
+	if (rc == 0 && k == CG_REQ_BULK_PRIORITY)
+		CG_LOG_DEBUG("bulk priority change of %zu cases", ctx.ncase_ids);
+	cg_request_cleanup(&rq);
 	if (rc)
-		cg_eng_send_failed(op, cg_step_name(s), rc);
+		cg_eng_send_failed(op, row->name, rc);
 }
 
 /* Moves the case into CREATING (persisted) before the create request leaves. */
@@ -566,7 +463,7 @@ static void op_begin_create(struct op *op)
 	/* Search lag is measured from here: a crash between this save and the send counts too. */
 	c->sent_ms = cg_eng_wall_ms();
 	char marker[40];
-	make_marker(op->ev.dedup_key, c->generation, marker);
+	cg_req_marker(op->ev.dedup_key, c->generation, marker);
 	cg_eng_set_str(&c->marker, marker);
 	cg_eng_op_save_progress(op);
 }
@@ -734,30 +631,22 @@ static int create_fallback(struct op *op, const struct cg_dd_result *res)
 {
 	if (res->status != 400 && res->status != 422)
 		return 0;
-	while (op->strip < 2) {
-		op->strip++;
-		cJSON *probe = cJSON_Duplicate(op->pl.create, 1);
-		if (!probe)
-			return 0;
-		/* Is there anything left to drop at this level? */
-		int n = op->strip == 1 ? cg_create_drop_custom(probe) : cg_create_drop_optional(probe);
-		cJSON_Delete(probe);
-		if (n <= 0)
-			continue;
-		char labels[256];
-		snprintf(labels, sizeof(labels), "%s,what=\"%s\"", op->source_label,
-			 op->strip == 1 ? "custom_attributes" : "assignee_status");
-		cg_metrics_add(op->e->metrics, "casegate_optional_dropped_total", labels, 1);
-		CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key, NULL,
-			  "Datadog refused the create (%s): sending it again without its %s (kept in the description)",
-			  op->reason, op->strip == 1 ? "custom attributes" : "assignee and status");
-		/* Certainly not created (4xx): no search needed; the CREATING mark stays on disk. */
-		op->need_reconcile = 0;
-		op->cs.sent_ms = cg_eng_wall_ms();
-		cg_eng_op_send_step(op);
-		return 1;
-	}
-	return 0;
+	int next = cg_req_create_strip_next(op->pl.create, op->strip);
+	if (next <= 0)
+		return 0;
+	op->strip = next;
+	char labels[256];
+	snprintf(labels, sizeof(labels), "%s,what=\"%s\"", op->source_label,
+		 op->strip == 1 ? "custom_attributes" : "assignee_status");
+	cg_metrics_add(op->e->metrics, "casegate_optional_dropped_total", labels, 1);
+	CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key, NULL,
+		  "Datadog refused the create (%s): sending it again without its %s (kept in the description)",
+		  op->reason, op->strip == 1 ? "custom attributes" : "assignee and status");
+	/* Certainly not created (4xx): no search needed; the CREATING mark stays on disk. */
+	op->need_reconcile = 0;
+	op->cs.sent_ms = cg_eng_wall_ms();
+	cg_eng_op_send_step(op);
+	return 1;
 }
 
 static int certainly_not_created(const struct cg_dd_result *res)
@@ -826,7 +715,7 @@ void cg_eng_dd_done(const struct cg_dd_result *res, void *ud)
 			cg_eng_op_retry(op, res);
 			return;
 		}
-		if (cg_actions_is_optional(s) || s == CG_STEP_ATTRS) {
+		if (cg_req_row(cg_req_of_step(s))->optional) {
 			/* Optional data (labels, an action Datadog refuses: integration not set up, bad
 			 * user) must not undo the case work before it: note it and go on. */
 			CG_LOG_WARN("source=%s key=%s case=%s: %s skipped: %s", op->ev.source, op->ev.dedup_key,
@@ -884,43 +773,4 @@ void cg_eng_op_advance(struct op *op)
 		return;
 	}
 	cg_eng_op_save_progress(op);
-}
-
-/* The create request: the drafted body without what the case type refuses, the marker (also as
- * a custom attribute where the type has one for it), the assignee and the project's UUID. */
-int cg_eng_send_create(struct op *op)
-{
-	struct cg_engine *e = op->e;
-	const struct cg_source_config *src = cg_eng_find_source(e->cfg, op->ev.source);
-	const struct cg_catype *t = cg_eng_catype(e, src);
-	cJSON *draft = cJSON_Duplicate(op->pl.create, 1);
-	if (!draft)
-		return CG_ENOMEM;
-	int dropped = cg_create_drop_refused(draft, t);
-	if (dropped > 0) {
-		char labels[256];
-		snprintf(labels, sizeof(labels), "%s,what=\"custom_attributes\"", op->source_label);
-		cg_metrics_add(e->metrics, "casegate_optional_dropped_total", labels, 1);
-	}
-	int rc = dropped < 0 ? dropped : 0;
-	if (!rc && op->strip >= 1 && (rc = cg_create_drop_custom(draft)) > 0)
-		rc = 0;
-	if (!rc && op->strip >= 2 && (rc = cg_create_drop_optional(draft)) > 0)
-		rc = 0;
-	cJSON *body = NULL;
-	if (!rc) {
-		body = cg_engine_create_body(draft, op->ev.dedup_key, op->cs.generation, op->cs.prev_case_key, op->marker);
-		rc = body ? 0 : CG_ENOMEM;
-	}
-	cJSON_Delete(draft);
-	if (!rc && op->strip < 1 && e->cfg->dd_marker_attr && cg_catype_has_text(t, e->cfg->dd_marker_attr))
-		rc = cg_create_set_marker_attr(body, e->cfg->dd_marker_attr, op->marker);
-	if (!rc)
-		rc = cg_actions_decorate_create(body, src, op->ev.priority, &e->projects);
-	if (rc) {
-		cJSON_Delete(body);
-		return rc;
-	}
-	/* Creates are the one request casegate cannot repeat blindly: never let libcurl replay one. */
-	return send_json_flags(op, "POST", "/api/v2/cases", body, CG_DD_NO_REPLAY);
 }

@@ -1,5 +1,5 @@
-/* engine_actions.c: the engine's helpers for lifecycle actions: action step requests; starting and
- * stopping project keys, bulk priority changes and the archive sweep. */
+/* engine_actions.c: the engine's helpers for lifecycle actions: starting and stopping project keys,
+ * bulk priority changes and the archive sweep. */
 #define CG_LOG_COMPONENT "engine"
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,38 +11,6 @@
 #include "event.h"
 #include "log.h"
 #include "retry.h"
-
-int cg_eng_request_back(struct cg_engine *e);
-
-/* Builds an action step's request into op->areq. 1 when the op moved on (skipped, or retry). */
-int cg_acts_prepare(struct op *op)
-{
-	struct cg_engine *e = op->e;
-	enum cg_step s = op->steps[op->index];
-	if (!cg_eng_case_ref(op))
-		return 0; /* op_send_step dead-letters it with the usual message */
-	const struct cg_source_config *src = cg_eng_find_source(e->cfg, op->ev.source);
-	struct cg_source_config dflt;
-	if (!src) {
-		cg_lifecycle_defaults(&dflt);
-		src = &dflt;
-	}
-	cJSON_Delete(op->areq.body);
-	memset(&op->areq, 0, sizeof(op->areq));
-	int r = cg_actions_request(src, op->action, op->steps, op->index, op->prio_before, op->ev.priority, &op->cs,
-				   &op->pl, op->now, &op->areq);
-	if (r == 0)
-		return 0;
-	if (r == 1) {
-		CG_LOG_DEBUG("key=%s: %s: nothing to do", op->ev.dedup_key, cg_step_name(s));
-		cg_actions_record(s, 0, &op->cs);
-		cg_eng_op_advance(op);
-		return 1;
-	}
-	snprintf(op->reason, sizeof(op->reason), "could not build %s: %s", cg_step_name(s), cg_strerror(r));
-	cg_eng_op_retry(op, NULL);
-	return 1;
-}
 
 /* At creation and after a reload: resolve project keys, (re)arm the archive sweep. */
 void cg_acts_start(struct cg_engine *e)

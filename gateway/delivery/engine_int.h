@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "payload.h"
 #include "ratelimit.h"
+#include "requests.h"
 #include "store.h"
 #include "storeq.h"
 
@@ -77,7 +78,6 @@ struct op {
 	enum cg_step steps[CG_MAX_STEPS];
 	int nsteps;
 	int prio_before;              /* the case's priority when the event started */
-	struct cg_action_req areq;    /* the pending action step's request */
 	struct op *bulk_next;         /* collected for a bulk request, or a member of one */
 	struct op *bulk_members;      /* the leader of a bulk request: the other ops it carries */
 	int no_bulk;                  /* bulk was refused: single requests */
@@ -99,7 +99,6 @@ struct op {
 	cg_storeq_job_fn sr_fn;       /* the store job to run again, and its completion */
 	cg_storeq_done_fn sr_done;
 	int64_t now;
-	char marker[40];
 	/* job results */
 	int job_rc;
 	int finish_kind; /* enum fin */
@@ -123,7 +122,9 @@ void cg_eng_op_retry(struct op *op, const struct cg_dd_result *res);
 void cg_eng_op_advance(struct op *op);
 void cg_eng_op_save_progress(struct op *op);
 void cg_eng_op_decided(struct op *op);
-int cg_eng_send_create(struct op *op);
+/* Builds request k of op (requests.h) and sends it through the gate; a step with nothing to do
+ * moves on, a request that cannot be built or sent is retried. */
+void cg_eng_send_request(struct op *op, enum cg_req_kind k);
 const char *cg_eng_case_ref(const struct op *op);
 const struct cg_source_config *cg_eng_find_source(const struct cg_config *cfg, const char *name);
 void cg_eng_set_str(char **dst, const char *v);
@@ -174,8 +175,8 @@ void cg_acts_start(struct cg_engine *e);
 void cg_acts_stop(struct cg_engine *e);
 int cg_acts_project_wait(struct op *op);
 int cg_acts_bulk_collect(struct op *op);
-int cg_acts_send_bulk(struct op *op);
-int cg_acts_prepare(struct op *op);
+const char **cg_acts_bulk_ids(const struct op *leader, size_t *n);
+void cg_acts_bulk_done(const struct cg_dd_result *res, void *ud);
 void cg_lookups_projects_fetch(struct cg_engine *e);
 void cg_sweep_cb(uv_timer_t *t);
 

@@ -47,7 +47,6 @@ static void op_free(struct op *op)
 	cg_payload_cleanup(&op->pl);
 	free(op->src.status_name);
 	free(op->src.reopen_status_name);
-	cJSON_Delete(op->areq.body);
 	free(op);
 }
 

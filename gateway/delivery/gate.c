@@ -459,8 +459,14 @@ static void probe_timer_cb(uv_timer_t *t)
 	struct cg_engine *e = t->data;
 	if (!e->circ.open || e->probe_out || e->stopping)
 		return;
-	/* A cheap read that needs both keys: it answers when the API and the keys work. */
-	if (cg_dd_request(e->dd, "GET", "/api/v2/cases/projects", NULL, 0, probe_done, e) != 0) {
+	struct cg_req_ctx ctx = {0};
+	struct cg_request rq;
+	int rc = cg_req_build(CG_REQ_PROBE, &ctx, &rq);
+	if (!rc) {
+		rc = cg_dd_request(e->dd, rq.row->method, rq.path, rq.body, rq.body_len, probe_done, e);
+		cg_request_cleanup(&rq);
+	}
+	if (rc != 0) {
 		e->circ.failed_probes++;
 		e->circ.next_probe_ms = cg_eng_wall_ms() + (int64_t)e->circ.base_ms;
 		arm_probe(e);

@@ -10,9 +10,21 @@
 #include "engine_int.h"
 #include "err.h"
 #include "log.h"
-#include "sbuf.h"
 
 int cg_eng_request_back(struct cg_engine *e);
+
+/* Sends the engine's own read k (case_type: the listing's type) with done(ud). 0 or an error. */
+static int send_lookup(struct cg_engine *e, enum cg_req_kind k, const char *case_type, cg_dd_done_fn done, void *ud)
+{
+	struct cg_req_ctx ctx = {.case_type = case_type};
+	struct cg_request rq;
+	int rc = cg_req_build(k, &ctx, &rq);
+	if (rc)
+		return rc;
+	rc = cg_dd_request(e->dd, rq.row->method, rq.path, rq.body, rq.body_len, done, ud);
+	cg_request_cleanup(&rq);
+	return rc;
+}
 
 
 static void projects_check(struct cg_engine *e)
@@ -68,7 +80,7 @@ void cg_lookups_projects_fetch(struct cg_engine *e)
 		return;
 	e->proj_fetching = 1;
 	e->proj_fetch_ms = cg_eng_wall_ms();
-	if (cg_dd_request(e->dd, "GET", "/api/v2/cases/projects", NULL, 0, projects_done, e) != 0) {
+	if (send_lookup(e, CG_REQ_PROJECTS, NULL, projects_done, e) != 0) {
 		e->proj_fetching = 0;
 		CG_LOG_WARN("could not ask Datadog for the project list");
 		return;
@@ -174,15 +186,7 @@ void cg_catypes_fetch(struct cg_engine *e)
 			return;
 		f->e = e;
 		snprintf(f->id, sizeof(f->id), "%s", src->case_type);
-		char path[160];
-		struct cg_sbuf p = {0};
-		cg_sbuf_add(&p, "/api/v2/cases/types/");
-		cg_sbuf_pct_encode(&p, src->case_type);
-		cg_sbuf_add(&p, "/custom_attributes");
-		char *ps = cg_sbuf_take(&p);
-		snprintf(path, sizeof(path), "%s", ps ? ps : "");
-		free(ps);
-		if (!path[0] || cg_dd_request(e->dd, "GET", path, NULL, 0, type_done, f) != 0) {
+		if (send_lookup(e, CG_REQ_CASE_TYPE_ATTRS, src->case_type, type_done, f) != 0) {
 			free(f);
 			continue;
 		}

@@ -13,7 +13,6 @@
 #include "event.h"
 #include "log.h"
 #include "retry.h"
-#include "sbuf.h"
 
 int cg_eng_request_back(struct cg_engine *e);
 void cg_eng_op_replan(struct op *op);
@@ -44,7 +43,6 @@ static const char *project_of(const struct op *op)
 
 void cg_recon_send(struct op *op)
 {
-	struct cg_engine *e = op->e;
 	op->reconciling = 1;
 	if (op->recon_phase == PHASE_ATTR && !attr_search(op))
 		op->recon_phase = PHASE_NEWEST;
@@ -54,32 +52,9 @@ void cg_recon_send(struct op *op)
 		/* Nothing left to ask this round (only reached when a phase was skipped). */
 		op->recon_phase = PHASE_MARKER;
 	}
-	if (cg_gate_defer(op, CG_RL_SEARCH))
-		return;
-	struct cg_sbuf p = {0};
-	switch (op->recon_phase) {
-	case PHASE_MARKER:
-		cg_sbuf_add(&p, "/api/v2/cases?filter=");
-		cg_sbuf_pct_encode(&p, op->cs.marker);
-		cg_sbuf_add(&p, "&page%5Bsize%5D=10");
-		break;
-	case PHASE_ATTR:
-		cg_sbuf_add(&p, "/api/v2/cases?filter=");
-		cg_sbuf_pct_encode(&p, e->cfg->dd_marker_attr);
-		cg_sbuf_add(&p, "%3A");
-		cg_sbuf_pct_encode(&p, op->cs.marker);
-		cg_sbuf_add(&p, "&page%5Bsize%5D=10");
-		break;
-	default:
-		/* The last word, whatever the search engine makes of the marker: the newest cases. */
-		cg_sbuf_add(&p, "/api/v2/cases?page%5Bsize%5D=100&sort%5Bfield%5D=created_at&sort%5Basc%5D=false");
-		break;
-	}
-	char *path = cg_sbuf_take(&p);
-	int rc = path ? cg_dd_request(e->dd, "GET", path, NULL, 0, cg_eng_dd_done, op) : CG_ENOMEM;
-	free(path);
-	if (rc)
-		cg_eng_send_failed(op, "search", rc);
+	static const enum cg_req_kind kinds[] = {
+		[PHASE_MARKER] = CG_REQ_SEARCH_MARKER, [PHASE_ATTR] = CG_REQ_SEARCH_ATTR, [PHASE_NEWEST] = CG_REQ_SEARCH_NEWEST};
+	cg_eng_send_request(op, kinds[op->recon_phase]);
 }
 
 /* The case our marker names exists: this event applies to it. */
@@ -205,13 +180,7 @@ int cg_refresh_due(const struct op *op)
 
 void cg_refresh_send(struct op *op)
 {
-	if (cg_gate_defer(op, CG_RL_READ))
-		return;
-	char path[256];
-	snprintf(path, sizeof(path), "/api/v2/cases/%s", op->cs.case_id);
-	int rc = cg_dd_request(op->e->dd, "GET", path, NULL, 0, cg_eng_dd_done, op);
-	if (rc)
-		cg_eng_send_failed(op, "refresh", rc);
+	cg_eng_send_request(op, CG_REQ_GET_CASE);
 }
 
 static void refresh_count(struct op *op, const char *what)
