@@ -1,144 +1,112 @@
-/* bulk.c: bulk priority changes (opt-in): ops whose next step sets the same priority share one request. */
-#define CG_LOG_COMPONENT "engine"
-#include <inttypes.h>
-#include <stdio.h>
+/* bulk.c: bulk priority changes (opt-in, actions.bulk): requests that set the same priority within
+ * 50 ms go as one; the window's items are grouped here, the engine sends each group's request. */
+#include "bulk.h"
+
+#include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "engine_int.h"
 #include "err.h"
-#include "event.h"
-#include "log.h"
-#include "retry.h"
 
-/* Bulk (opt-in, `actions.bulk`): ops whose next step sets the same priority, within 50 ms, share one
- * request. Closes always go one by one: the bulk payload for statuses is undocumented, and a
- * close that silently did nothing would leave a case open. */
 #define BULK_WINDOW_MS 50
 #define BULK_MAX 100
 
-static int bulk_enabled(const struct op *op)
+struct cg_bulk {
+	uv_timer_t timer;
+	struct cg_bulk_hooks hooks;
+	struct cg_bulk_item *head; /* collected, newest first */
+	int refused;
+};
+
+int cg_bulk_create(uv_loop_t *loop, const struct cg_bulk_hooks *hooks, struct cg_bulk **out)
 {
-	const struct cg_source_config *src = cg_eng_find_source(op->e->cfg, op->ev.source);
-	if (!src || !src->actions.bulk || op->no_bulk || !op->cs.case_id || op->e->bulk_refused)
-		return 0;
-	return op->steps[op->index] == CG_STEP_PRIORITY;
+	struct cg_bulk *b = calloc(1, sizeof(*b));
+	if (!b)
+		return CG_ENOMEM;
+	b->hooks = *hooks;
+	uv_timer_init(loop, &b->timer);
+	b->timer.data = b;
+	*out = b;
+	return 0;
 }
 
-static void bulk_timer_cb(uv_timer_t *t);
-
-int cg_acts_bulk_collect(struct op *op)
+static void timer_cb(uv_timer_t *t)
 {
-	struct cg_engine *e = op->e;
-	if (op->bulk_members || !bulk_enabled(op))
-		return 0;
-	op->bulk_next = e->bulk_head;
-	e->bulk_head = op;
-	if (!uv_is_active((uv_handle_t *)&e->bulk_timer))
-		uv_timer_start(&e->bulk_timer, bulk_timer_cb, BULK_WINDOW_MS, 0);
-	return 1;
-}
-
-static int same_bulk(const struct op *a, const struct op *b)
-{
-	enum cg_step sa = a->steps[a->index], sb = b->steps[b->index];
-	return sa == sb && (sa != CG_STEP_PRIORITY || a->ev.priority == b->ev.priority);
-}
-
-static void bulk_timer_cb(uv_timer_t *t)
-{
-	struct cg_engine *e = t->data;
+	struct cg_bulk *b = t->data;
 	/* Arrival order (the list is newest first). */
-	struct op *rev = NULL, *list = e->bulk_head;
-	e->bulk_head = NULL;
+	struct cg_bulk_item *rev = NULL, *list = b->head;
+	b->head = NULL;
 	while (list) {
-		struct op *n = list->bulk_next;
-		list->bulk_next = rev;
+		struct cg_bulk_item *n = list->next;
+		list->next = rev;
 		rev = list;
 		list = n;
 	}
 	while (rev) {
-		struct op *leader = rev, *tail = NULL;
+		struct cg_bulk_item *leader = rev, *tail = NULL;
 		size_t n = 1;
-		rev = rev->bulk_next;
-		leader->bulk_next = NULL;
-		for (struct op **pp = &rev; *pp && n < BULK_MAX;) {
-			struct op *o = *pp;
-			if (!same_bulk(leader, o)) {
-				pp = &o->bulk_next;
+		rev = rev->next;
+		leader->next = NULL;
+		for (struct cg_bulk_item **pp = &rev; *pp && n < BULK_MAX;) {
+			struct cg_bulk_item *o = *pp;
+			if (o->key != leader->key) {
+				pp = &o->next;
 				continue;
 			}
-			*pp = o->bulk_next;
-			o->bulk_next = NULL;
+			*pp = o->next;
+			o->next = NULL;
 			if (tail)
-				tail->bulk_next = o;
+				tail->next = o;
 			else
-				leader->bulk_members = o;
+				leader->members = o;
 			tail = o;
 			n++;
 		}
 		if (n == 1)
-			leader->no_bulk = 1; /* alone: the single request is the cheaper one */
-		cg_eng_op_send_step(leader);
+			leader->single = 1; /* alone: the single request is the cheaper one */
+		b->hooks.send(leader, b->hooks.ud);
 	}
 }
 
-/* The case ids a bulk request's leader carries: its own first (malloc'd; NULL on ENOMEM). */
-const char **cg_acts_bulk_ids(const struct op *leader, size_t *n)
+void cg_bulk_collect(struct cg_bulk *b, struct cg_bulk_item *it, int key)
 {
-	*n = 1;
-	for (const struct op *m = leader->bulk_members; m; m = m->bulk_next)
-		(*n)++;
-	const char **ids = calloc(*n, sizeof(*ids));
-	if (!ids)
-		return NULL;
-	ids[0] = leader->cs.case_id;
-	size_t i = 1;
-	for (const struct op *m = leader->bulk_members; m; m = m->bulk_next)
-		ids[i++] = m->cs.case_id;
-	return ids;
+	it->key = key;
+	it->next = b->head;
+	b->head = it;
+	if (!uv_is_active((uv_handle_t *)&b->timer))
+		uv_timer_start(&b->timer, timer_cb, BULK_WINDOW_MS, 0);
 }
 
-void cg_acts_bulk_done(const struct cg_dd_result *res, void *ud)
+void cg_bulk_refuse(struct cg_bulk *b)
 {
-	struct op *leader = ud;
-	struct cg_engine *e = leader->e;
-	char labels[160];
-	int cc = cg_gate_answer(e, leader, leader->rl_class, leader->rl_bucket, "bulk", res);
-	if (cc < 0)
-		return; /* the whole batch goes again when the window resets */
-	enum cg_outcome oc = cg_retry_classify(res->transport_error, res->status);
-	snprintf(labels, sizeof(labels), "outcome=\"%s\"",
-		 oc == CG_DELIVERED ? "delivered" : oc == CG_RETRY_LATER ? "retry" : "refused");
-	cg_metrics_add(e->metrics, "casegate_bulk_requests_total", labels, 1);
-	struct op *all = leader;
-	leader->bulk_next = leader->bulk_members;
-	leader->bulk_members = NULL;
-	if (oc == CG_GIVE_UP) {
-		/* Remembered: the preview endpoint is not retried on every batch. */
-		CG_LOG_WARN("bulk update refused (HTTP %ld: %.200s): single requests from now on", res->status,
-			    res->body ? res->body : "");
-		e->bulk_refused = 1;
+	b->refused = 1;
+}
+
+int cg_bulk_refused(const struct cg_bulk *b)
+{
+	return b->refused;
+}
+
+void cg_bulk_stop(struct cg_bulk *b)
+{
+	uv_timer_stop(&b->timer);
+	/* Collected items have saved their progress: they resume after restart. */
+	struct cg_bulk_item *list = b->head;
+	b->head = NULL;
+	while (list) {
+		struct cg_bulk_item *it = list;
+		list = it->next;
+		it->next = NULL;
+		b->hooks.release(it, b->hooks.ud);
 	}
-	while (all) {
-		struct op *op = all;
-		all = op->bulk_next;
-		op->bulk_next = NULL;
-		if (cc != CG_CIRCUIT_ANSWERED && e->circ.open) {
-			cg_gate_park_held(op);
-		} else if (oc == CG_DELIVERED) {
-			cg_metrics_add(e->metrics, "casegate_bulk_cases_total", op->source_label, 1);
-			cg_eng_op_advance(op);
-		} else if (oc == CG_GIVE_UP) {
-			op->no_bulk = 1;
-			cg_eng_op_send_step(op);
-		} else {
-			if (res->transport_error)
-				snprintf(op->reason, sizeof(op->reason), "bulk: %s", res->errmsg);
-			else
-				snprintf(op->reason, sizeof(op->reason), "bulk: HTTP %ld", res->status);
-			op->http_status = (int)res->status;
-			cg_eng_op_retry(op, res);
-		}
-	}
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void cg_bulk_destroy(struct cg_bulk *b)
+{
+	if (b)
+		uv_close((uv_handle_t *)&b->timer, timer_closed);
 }

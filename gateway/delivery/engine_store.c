@@ -1,7 +1,9 @@
-/* engine_store.c: an op's writes to the store: progress before each request, the outcome at the
- * end (done, retry, dead letter), again while the store fails; and the op's end. */
+/* engine_store.c: the engine's store jobs: claiming due events; an op's progress before each request
+ * and its outcome at the end (done, retry, dead letter), again while the store fails; the op's end.
+ * It hands the op back to engine.c through the continuations the engine registered. */
 #define CG_LOG_COMPONENT "engine"
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "err.h"
 #include "log.h"
 #include "retry.h"
+#include "timing.h"
 
 static char *dupstr(const char *s)
 {
@@ -50,27 +53,74 @@ static void op_free(struct op *op)
 	free(op);
 }
 
-void cg_gate_op_gone(struct op *op);
+/* ---- claiming ---- */
+
+static void claim_reset(struct claim_job *j)
+{
+	if (j->cases)
+		for (size_t i = 0; i < j->n; i++)
+			cg_store_case_cleanup(&j->cases[i]);
+	free(j->cases);
+	if (j->evs)
+		cg_store_events_free(j->evs, j->n);
+	j->cases = NULL;
+	j->evs = NULL;
+	j->n = 0;
+	j->has_next = 0;
+}
+
+int cg_eng_claim_run(struct cg_store *st, void *ud)
+{
+	struct claim_job *j = ud;
+	/* storeq re-runs a job alone when its batch failed: start from nothing. */
+	claim_reset(j);
+	int rc = cg_store_claim(st, j->now, j->limit, &j->evs, &j->n);
+	if (rc)
+		return rc;
+	if (j->n) {
+		j->cases = calloc(j->n, sizeof(*j->cases));
+		if (!j->cases)
+			return CG_ENOMEM;
+		for (size_t i = 0; i < j->n; i++) {
+			rc = cg_store_case_get(st, j->evs[i].dedup_key, &j->cases[i]);
+			if (rc == CG_ENOENT)
+				rc = 0;
+			if (rc)
+				return rc;
+		}
+	}
+	rc = cg_store_next_due_ms(st, &j->next_due);
+	if (rc == 0)
+		j->has_next = 1;
+	return rc == CG_ENOENT ? 0 : rc;
+}
+
+void cg_eng_claim_free(struct claim_job *j)
+{
+	claim_reset(j);
+	free(j);
+}
+
+/* ---- an op ---- */
+
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 /* Ends an op after its final job: counts it out and looks for more work. */
 void cg_eng_op_release(struct op *op)
 {
 	struct cg_engine *e = op->e;
 	/* A bulk request's leader carries the other ops: they end with it (progress is saved). */
-	struct op *m = op->bulk_members;
-	op->bulk_members = NULL;
+	struct cg_bulk_item *m = op->bulk.members;
+	op->bulk.members = NULL;
 	while (m) {
-		struct op *next = m->bulk_next;
-		cg_eng_op_release(m);
+		struct cg_bulk_item *next = m->next;
+		cg_eng_op_release(container_of(m, struct op, bulk));
 		m = next;
 	}
-	cg_gate_op_gone(op);
+	cg_gate_gone(e->gate, &op->gate);
 	op_free(op);
 	e->inflight--;
-	if (e->stopping)
-		cg_eng_maybe_stopped(e);
-	else
-		cg_engine_kick(e);
+	e->op_gone(e);
 }
 
 static void store_retry_cb(uv_timer_t *t)
@@ -183,11 +233,11 @@ static void finish_done(int rc, void *ud)
 			  "dead letter (HTTP %d): %s", op->http_status, op->reason);
 	} else if (op->finish_kind == FIN_DEFER) {
 		CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, op->cs.case_key,
-			  "waits %" PRId64 " ms: %s", op->next_ms - cg_eng_wall_ms(), op->reason);
+			  "waits %" PRId64 " ms: %s", op->next_ms - cg_timing_wall_ms(), op->reason);
 	} else {
 		cg_metrics_add(e->metrics, "casegate_retries_total", op->source_label, 1);
 		CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key, op->cs.case_key,
-			  "retry in %" PRId64 " ms: %s", op->next_ms - cg_eng_wall_ms(), op->reason);
+			  "retry in %" PRId64 " ms: %s", op->next_ms - cg_timing_wall_ms(), op->reason);
 	}
 	cg_eng_op_release(op);
 }
@@ -223,16 +273,16 @@ void cg_eng_op_retry(struct op *op, const struct cg_dd_result *res)
 	unsigned attempt = (unsigned)op->ev.attempts + 1;
 	uint64_t base = e->cfg->retry_base_ms ? e->cfg->retry_base_ms : 1000;
 	uint64_t cap = e->cfg->retry_cap_ms ? e->cfg->retry_cap_ms : 300000;
-	uint64_t delay = cg_backoff_ms(attempt, base, cap, cg_eng_rnd64());
+	uint64_t delay = cg_backoff_ms(attempt, base, cap, cg_timing_rnd64());
 	/* A server that says when to come back (429, or Retry-After on a 503) is believed, within
 	 * reason: never sooner than it asked. */
 	if (res && (res->status == 429 || (res->status == 503 && res->retry_after >= 0))) {
 		uint64_t server = cg_ratelimit_delay_ms(res->status == 429 ? res->ratelimit_reset : -1, res->retry_after,
-							attempt, base, cap, cg_eng_rnd64());
+							attempt, base, cap, cg_timing_rnd64());
 		if (server > delay)
 			delay = server;
 	}
-	op->next_ms = cg_eng_wall_ms() + (int64_t)delay;
+	op->next_ms = cg_timing_wall_ms() + (int64_t)delay;
 	if (e->cfg->max_attempts && attempt >= e->cfg->max_attempts) {
 		size_t n = strlen(op->reason);
 		snprintf(op->reason + n, sizeof(op->reason) - n, " (gave up after %u attempts)", attempt);
@@ -240,15 +290,6 @@ void cg_eng_op_retry(struct op *op, const struct cg_dd_result *res)
 		return;
 	}
 	cg_eng_op_finish(op, FIN_RETRY);
-}
-
-void cg_eng_send_failed(struct op *op, const char *what, int rc)
-{
-	cg_rl_untake(&op->e->rl, op->rl_bucket);
-	if (op->rl_class < CG_RL_CLASSES && op->e->rl.cls_state[op->rl_class] == 1)
-		op->e->rl.cls_state[op->rl_class] = 0; /* the class's scout never left: the next one is */
-	snprintf(op->reason, sizeof(op->reason), "could not send %s: %s", what, cg_strerror(rc));
-	cg_eng_op_retry(op, NULL);
 }
 
 /* Persists progress (step index, case record) before the next request. */
@@ -274,7 +315,7 @@ static void progress_done(int rc, void *ud)
 		cg_eng_op_release(op);
 		return;
 	}
-	cg_eng_op_run(op);
+	op->e->op_next(op);
 }
 
 void cg_eng_op_save_progress(struct op *op)
@@ -299,4 +340,16 @@ int cg_eng_lease_lost(struct op *op)
 		    "next claim", op->ev.dedup_key, op->ev.id);
 	cg_eng_op_release(op);
 	return 1;
+}
+
+void cg_eng_store_stop(struct cg_engine *e)
+{
+	uv_timer_stop(&e->store_timer);
+	struct op *list = e->sr_head;
+	e->sr_head = e->sr_tail = NULL;
+	while (list) {
+		struct op *op = list;
+		list = op->sr_next;
+		cg_eng_op_release(op);
+	}
 }

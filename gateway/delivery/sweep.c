@@ -1,18 +1,32 @@
-/* sweep.c: the archive sweep: closed cases older than a source's archive_after get an archive event. */
+/* sweep.c: the archive sweep: closed cases older than a source's archive_after get an archive event,
+ * which then runs like any other event of their key (ordered, rate-limited, retried). */
 #define CG_LOG_COMPONENT "engine"
+#include "sweep.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
 #include "err.h"
+#include "event.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "payload.h"
+#include "store.h"
+#include "timing.h"
 
-/* Archive sweep: closed cases older than a source's archive_after get an archive event, which
- * then runs like any other event of their key (ordered, rate-limited, retried). */
+struct cg_sweep {
+	uv_timer_t timer;
+	struct cg_storeq *q;
+	const struct cg_config *cfg;
+	struct cg_sweep_hooks hooks;
+	int running;          /* a sweep job is in the store queue */
+	int stopping, destroyed, closed;
+};
+
 struct sweep_job {
-	struct cg_engine *e;
+	struct cg_sweep *s;
 	size_t n;
 	char **names;
 	int64_t *before;
@@ -32,7 +46,7 @@ static void sweep_free(struct sweep_job *j)
 static int sweep_run(struct cg_store *st, void *ud)
 {
 	struct sweep_job *j = ud;
-	int64_t now = cg_eng_wall_ms();
+	int64_t now = cg_timing_wall_ms();
 	j->queued = 0;
 	j->unsupported = 0;
 	for (size_t i = 0; i < j->n; i++) {
@@ -81,49 +95,121 @@ static int sweep_run(struct cg_store *st, void *ud)
 	return 0;
 }
 
+static void sweep_release(struct cg_sweep *s)
+{
+	if (s->destroyed && s->closed && !s->running)
+		free(s);
+}
+
 static void sweep_done(int rc, void *ud)
 {
 	struct sweep_job *j = ud;
-	struct cg_engine *e = j->e;
-	e->sweeping = 0;
+	struct cg_sweep *s = j->s;
+	s->running = 0;
 	if (rc)
 		CG_LOG_WARN("archive sweep failed: %s", cg_strerror(rc));
 	else if (j->unsupported)
 		CG_LOG_WARN("archive_after: the store cannot list closed cases; archiving is off");
 	else if (j->queued) {
 		CG_LOG_INFO("archive sweep: %zu case(s) to archive", j->queued);
-		if (!e->stopping)
-			cg_engine_kick(e);
+		if (!s->stopping)
+			s->hooks.queued(s->hooks.ud);
 	}
 	sweep_free(j);
-	cg_eng_maybe_stopped(e);
+	if (s->destroyed) {
+		sweep_release(s);
+		return;
+	}
+	s->hooks.idle(s->hooks.ud);
 }
 
-void cg_sweep_cb(uv_timer_t *t)
+static void sweep_cb(uv_timer_t *t)
 {
-	struct cg_engine *e = t->data;
-	if (e->sweeping || e->stopping)
+	struct cg_sweep *s = t->data;
+	if (s->running || s->stopping)
 		return;
 	struct sweep_job *j = calloc(1, sizeof(*j));
-	size_t n = e->cfg->nsources;
+	size_t n = s->cfg->nsources;
 	if (!j || !(j->names = calloc(n ? n : 1, sizeof(char *))) || !(j->before = calloc(n ? n : 1, sizeof(int64_t)))) {
 		if (j)
 			sweep_free(j);
 		return;
 	}
-	j->e = e;
-	int64_t now = cg_eng_wall_ms();
+	j->s = s;
+	int64_t now = cg_timing_wall_ms();
 	for (size_t i = 0; i < n; i++) {
-		const struct cg_source_config *src = &e->cfg->sources[i];
+		const struct cg_source_config *src = &s->cfg->sources[i];
 		if (!src->actions.archive_after_ms)
 			continue;
 		if (!(j->names[j->n] = strdup(src->name)))
 			break;
 		j->before[j->n++] = now - (int64_t)src->actions.archive_after_ms;
 	}
-	if (j->n == 0 || cg_storeq_submit(e->q, sweep_run, sweep_done, j) != 0) {
+	if (j->n == 0 || cg_storeq_submit(s->q, sweep_run, sweep_done, j) != 0) {
 		sweep_free(j);
 		return;
 	}
-	e->sweeping = 1;
+	s->running = 1;
+}
+
+int cg_sweep_create(uv_loop_t *loop, struct cg_storeq *q, const struct cg_sweep_hooks *hooks, struct cg_sweep **out)
+{
+	struct cg_sweep *s = calloc(1, sizeof(*s));
+	if (!s)
+		return CG_ENOMEM;
+	s->q = q;
+	s->hooks = *hooks;
+	uv_timer_init(loop, &s->timer);
+	s->timer.data = s;
+	*out = s;
+	return 0;
+}
+
+void cg_sweep_set_config(struct cg_sweep *s, const struct cg_config *cfg)
+{
+	uint64_t min = 0;
+	s->cfg = cfg;
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		uint64_t after = cfg->sources[i].actions.archive_after_ms;
+		if (after && (!min || after < min))
+			min = after;
+	}
+	if (!min) {
+		uv_timer_stop(&s->timer);
+		return;
+	}
+	/* Often enough that a case is archived soon after its time, rarely enough to cost nothing. */
+	uint64_t iv = min / 4;
+	if (iv < 250)
+		iv = 250;
+	if (iv > 10 * 60 * 1000)
+		iv = 10 * 60 * 1000;
+	uv_timer_start(&s->timer, sweep_cb, iv, iv);
+}
+
+int cg_sweep_busy(const struct cg_sweep *s)
+{
+	return s->running;
+}
+
+void cg_sweep_stop(struct cg_sweep *s)
+{
+	s->stopping = 1;
+	uv_timer_stop(&s->timer);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct cg_sweep *s = h->data;
+	s->closed = 1;
+	sweep_release(s);
+}
+
+void cg_sweep_destroy(struct cg_sweep *s)
+{
+	if (!s)
+		return;
+	s->destroyed = 1;
+	s->stopping = 1;
+	uv_close((uv_handle_t *)&s->timer, timer_closed);
 }
