@@ -348,7 +348,6 @@ void cg_engine_kick(struct cg_engine *e)
 
 /* ---- one operation: deciding ---- */
 
-
 /*
  * Copies the lifecycle settings of src into op. Only these, and the strings copied: a reload
  * frees the config while the op (waiting on a request, a store job or the rate-limit window)
@@ -522,7 +521,6 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	}
 	op_decided(op);
 }
-
 
 /* ---- one operation: the answers ---- */
 

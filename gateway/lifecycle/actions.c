@@ -194,7 +194,6 @@ int cg_actions_args(const struct cg_source_config *src, enum cg_action a, const 
 	}
 }
 
-
 void cg_actions_record(enum cg_step s, int done, struct cg_store_case *cs)
 {
 	switch (s) {

@@ -24,12 +24,7 @@
 
 static const char config_text[] =
 	"sources:\n"
-	"  - name: demo\n"
-	"    type: generic\n"
-	"    auth: none\n"
-	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
-	"    case_type: 00000000-0000-0000-0000-000000000001\n"
-	"    actions:\n"
+	"  - actions:\n"
 	"      assignee: " A_BASE "\n"
 	"      watchers: [" W1 ", " W2 "]\n"
 	"      due: 7d\n"
@@ -39,7 +34,12 @@ static const char config_text[] =
 	"        watchers: [" W1 ", " W3 "]\n"
 	"        due: 1d\n"
 	"        jira: { project_id: \"OPS\", issue_type_id: \"3\", jira_account_id: \"acct-1\" }\n"
-	"        notebook: true\n";
+	"        notebook: true\n"
+	"    name: demo\n"
+	"    type: generic\n"
+	"    auth: none\n"
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+	"    case_type: 00000000-0000-0000-0000-000000000001\n";
 
 static struct cg_config *cfg;
 

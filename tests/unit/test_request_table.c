@@ -138,7 +138,8 @@ static const char *const ids2[] = {CASE_ID, PREV_ID};
 static const struct want wants[] = {
 	{CG_REQ_CREATE, "CreateCase", CG_ACT_CREATE, {CG_STEP_CREATE}, 1, "POST", "/api/v2/cases",
 	 "{\"data\":{\"type\":\"case\",\"attributes\":{\"title\":\"disk full\",\"type_id\":\"" TYPE_ID "\","
-	 "\"priority\":\"P1\",\"status_name\":\"Triage\",\"custom_attributes\":{\"team\":{\"type\":\"TEXT\",\"is_multi\":false,\"value\":\"storage\"}},"
+	 "\"priority\":\"P1\",\"status_name\":\"Triage\","
+	 "\"custom_attributes\":{\"team\":{\"type\":\"TEXT\",\"is_multi\":false,\"value\":\"storage\"}},"
 	 "\"description\":\"db-1 is out of disk\\n\\nFollows case DEMO-1 (resolved earlier).\\n\\n---\\ncasegate ref "
 	 "cgf2e82b3e23673dc909749dcc3e3a4041\"},"
 	 "\"relationships\":{\"project\":{\"data\":{\"id\":\"" PROJECT_ID "\",\"type\":\"project\"}},"
@@ -378,7 +379,8 @@ static void test_skips_and_errors(void **state)
 	struct cg_catype t = {.id = TYPE_ID, .known = 1, .defs = &def, .n = 1};
 	c.catype = &t;
 	assert_int_equal(cg_req_build(CG_REQ_CREATE, &c, &rq), 0);
-	assert_non_null(strstr(rq.body, "\"casegate ref\":{\"type\":\"TEXT\",\"is_multi\":false,\"value\":\"cgf2e82b3e23673dc909749dcc3e3a4041\"}"));
+	assert_non_null(strstr(rq.body, "\"casegate ref\":{\"type\":\"TEXT\",\"is_multi\":false,"
+					"\"value\":\"cgf2e82b3e23673dc909749dcc3e3a4041\"}"));
 	/* ... and what the known type does not define is left out (and counted). */
 	assert_null(strstr(rq.body, "\"team\":{"));
 	assert_int_equal(rq.dropped, 1);
