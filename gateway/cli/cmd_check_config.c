@@ -10,6 +10,7 @@
 #include "config.h"
 #include "ddclient.h"
 #include "ddsync.h"
+#include "projects.h"
 
 /*
  * --online: asks Datadog (blocking) whether the keys work, every source's project exists and

@@ -170,6 +170,18 @@ static int carries(const cJSON *item, const char *marker, const char *attr_key)
 	return 0;
 }
 
+/* The document of an answer whose data is a list (a search, a listing); NULL when it is not one. */
+static cJSON *parse_list(const char *body, size_t len, const cJSON **data)
+{
+	cJSON *doc = cJSON_ParseWithLength(body, len);
+	*data = cJSON_GetObjectItemCaseSensitive(doc, "data");
+	if (!cJSON_IsArray(*data)) {
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	return doc;
+}
+
 int cg_dd_answer_find_marker(const char *body, size_t len, const char *marker, const char *attr_key,
 			     const char *project_id, struct cg_dd_case_view *out, int64_t *oldest_ms)
 {
@@ -177,12 +189,10 @@ int cg_dd_answer_find_marker(const char *body, size_t len, const char *marker, c
 		*oldest_ms = 0;
 	if (!body || !len || !marker || !*marker)
 		return CG_EINVAL;
-	cJSON *doc = cJSON_ParseWithLength(body, len);
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(doc, "data");
-	if (!cJSON_IsArray(data)) {
-		cJSON_Delete(doc);
+	const cJSON *data;
+	cJSON *doc = parse_list(body, len, &data);
+	if (!doc)
 		return CG_EINVAL;
-	}
 	int found = 0;
 	int64_t oldest = 0;
 	const cJSON *it;
@@ -228,12 +238,10 @@ int cg_dd_answer_ca_defs(const char *body, size_t len, struct cg_dd_ca_def **out
 {
 	if (!body || !len)
 		return CG_EINVAL;
-	cJSON *doc = cJSON_ParseWithLength(body, len);
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(doc, "data");
-	if (!cJSON_IsArray(data)) {
-		cJSON_Delete(doc);
+	const cJSON *data;
+	cJSON *doc = parse_list(body, len, &data);
+	if (!doc)
 		return CG_EINVAL;
-	}
 	size_t cap = (size_t)cJSON_GetArraySize(data), k = 0;
 	struct cg_dd_ca_def *v = cap ? calloc(cap, sizeof(*v)) : NULL;
 	if (cap && !v) {

@@ -1,137 +1,162 @@
-/* engine.c: claims due events from the store and drives each through its case requests. */
+/* engine.c: claims due events from the store and drives each through its Case API requests, one
+ * operation per dedup key: decide, send each step's request (requests.c) through the gate, act on
+ * the answer. */
 #define CG_LOG_COMPONENT "engine"
 #include "engine.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <openssl/rand.h>
-
-#include "builder.h"
+#include "circuit.h"
 #include "ddanswer.h"
 #include "engine_int.h"
 #include "err.h"
 #include "event.h"
 #include "log.h"
+#include "recon.h"
 #include "retry.h"
+#include "timing.h"
 
-int64_t cg_eng_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
-uint64_t cg_eng_rnd64(void)
-{
-	uint64_t r = 0;
-	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = (uint64_t)cg_eng_wall_ms() * 6364136223846793005ULL;
-	return r;
-}
-
-static void iso8601(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
+static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_store_case *cs);
+static void dd_done(const struct cg_dd_result *res, void *ud);
+static void bulk_done(const struct cg_dd_result *res, void *ud);
+static void op_run(struct op *op);
+static void op_replan(struct op *op);
+static void maybe_stopped(struct cg_engine *e);
 
 static char *dupstr(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
 
-/* Deep copy of a case record (strings duplicated). 0 or CG_ENOMEM. */
-static int case_copy(struct cg_store_case *dst, const struct cg_store_case *src)
-{
-	*dst = *src;
-	dst->dedup_key = dupstr(src->dedup_key);
-	dst->case_id = dupstr(src->case_id);
-	dst->case_key = dupstr(src->case_key);
-	dst->marker = dupstr(src->marker);
-	dst->prev_case_key = dupstr(src->prev_case_key);
-	dst->prev_case_id = dupstr(src->prev_case_id);
-	dst->last_summary = dupstr(src->last_summary);
-	if ((src->dedup_key && !dst->dedup_key) || (src->case_id && !dst->case_id) ||
-	    (src->case_key && !dst->case_key) || (src->marker && !dst->marker) ||
-	    (src->prev_case_key && !dst->prev_case_key) || (src->last_summary && !dst->last_summary) ||
-	    (src->prev_case_id && !dst->prev_case_id)) {
-		cg_store_case_cleanup(dst);
-		return CG_ENOMEM;
-	}
-	return 0;
-}
-
-void cg_eng_set_str(char **dst, const char *v)
+static void set_str(char **dst, const char *v)
 {
 	char *c = v ? strdup(v) : NULL;
 	free(*dst);
 	*dst = c;
 }
 
-/* The marker is one token of letters and digits: a search engine keeps it whole. */
-static void make_marker(const char *dedup_key, int generation, char marker[40])
-{
-	char seed[600];
-	snprintf(seed, sizeof(seed), "%s#%d", dedup_key, generation);
-	char hex[65];
-	cg_sha256_hex(seed, strlen(seed), hex);
-	snprintf(marker, 40, "cg%.32s", hex);
-}
-
 cJSON *cg_engine_create_body(const cJSON *draft_create, const char *dedup_key, int generation,
 			     const char *prev_case_key, char marker[40])
 {
-	make_marker(dedup_key, generation, marker);
-
-	cJSON *body = cJSON_Duplicate(draft_create, 1);
-	if (!body)
-		return NULL;
-	cJSON *attrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "data"), "attributes");
-	if (!cJSON_IsObject(attrs)) {
-		cJSON_Delete(body);
-		return NULL;
-	}
-	const char *desc = cg_json_str(attrs, "description");
-	size_t dlen = desc ? strlen(desc) : 0;
-	size_t cap = dlen + 256 + (prev_case_key ? strlen(prev_case_key) : 0);
-	char *text = malloc(cap);
-	if (!text) {
-		cJSON_Delete(body);
-		return NULL;
-	}
-	/* The marker lets casegate find this case again when the create's answer was lost. It stands
-	 * alone on its line, outside any Markdown, so that a search index keeps it one token. */
-	int n = snprintf(text, cap, "%s%s", desc ? desc : "", dlen ? "\n\n" : "");
-	if (prev_case_key)
-		n += snprintf(text + n, cap - (size_t)n, "Follows case %s (resolved earlier).\n\n", prev_case_key);
-	snprintf(text + n, cap - (size_t)n, "---\ncasegate ref %s", marker);
-	cJSON_DeleteItemFromObjectCaseSensitive(attrs, "description");
-	cJSON *s = cJSON_AddStringToObject(attrs, "description", text);
-	free(text);
-	if (!s) {
-		cJSON_Delete(body);
-		return NULL;
-	}
-	return body;
+	return cg_req_create_body(draft_create, dedup_key, generation, prev_case_key, marker);
 }
 
-static void op_run(struct op *op);
-static void op_free(struct op *op);
-static void finish_done(int rc, void *ud);
-static int progress_run(struct cg_store *st, void *ud);
-static void progress_done(int rc, void *ud);
+/* ---- what the parts below hand back (their hooks) ---- */
+
+static struct op *op_of_gate(const struct cg_gate_item *it)
+{
+	return container_of(it, struct op, gate);
+}
+
+static void gate_resend(struct cg_gate_item *it, void *ud)
+{
+	(void)ud;
+	cg_eng_op_send_step(op_of_gate(it));
+}
+
+static void gate_release(struct cg_gate_item *it, void *ud)
+{
+	(void)ud;
+	cg_eng_op_release(op_of_gate(it));
+}
+
+/* A new case or a raised priority is what someone must see now; comments, closes and the rest of
+ * an equally urgent alert come after it. */
+static int gate_rank(const struct cg_gate_item *it, void *ud)
+{
+	(void)ud;
+	const struct op *op = op_of_gate(it);
+	int p = op->ev.priority >= 1 && op->ev.priority <= 5 ? op->ev.priority : 6;
+	int urgent = op->action == CG_ACT_CREATE || op->action == CG_ACT_ESCALATE || op->action == CG_ACT_REOPEN;
+	return p * 2 + (urgent ? 0 : 1);
+}
+
+/* The outage ended, or archive events were queued: there is work to claim. */
+static void engine_resume(void *ud)
+{
+	cg_engine_kick(ud);
+}
+
+static void project_done(struct cg_lookup_waiter *w, const char *why, void *ud)
+{
+	(void)ud;
+	struct op *op = container_of(w, struct op, wait);
+	if (why) {
+		snprintf(op->reason, sizeof(op->reason), "project key not resolved: %s", why);
+		cg_eng_op_retry(op, NULL);
+		return;
+	}
+	cg_eng_op_send_step(op);
+}
+
+static void waiter_release(struct cg_lookup_waiter *w, void *ud)
+{
+	(void)ud;
+	cg_eng_op_release(container_of(w, struct op, wait));
+}
+
+static void bulk_send(struct cg_bulk_item *leader, void *ud)
+{
+	(void)ud;
+	cg_eng_op_send_step(container_of(leader, struct op, bulk));
+}
+
+static void bulk_release(struct cg_bulk_item *it, void *ud)
+{
+	(void)ud;
+	cg_eng_op_release(container_of(it, struct op, bulk));
+}
+
+static void sweep_idle(void *ud)
+{
+	maybe_stopped(ud);
+}
+
+/* engine_store.c's: an op ended. */
+static void op_gone(struct cg_engine *e)
+{
+	if (e->stopping)
+		maybe_stopped(e);
+	else
+		cg_engine_kick(e);
+}
+
+/* ---- the engine ---- */
 
 static void timer_cb(uv_timer_t *t)
 {
 	struct cg_engine *e = t->data;
 	e->timer_due = 0;
 	cg_engine_kick(e);
+}
+
+static const struct {
+	const char *name;
+	enum cg_metric_type type;
+	const char *help;
+} metrics_described[] = {
+	{"casegate_events_total", CG_COUNTER, "Events applied to cases, by source and action"},
+	{"casegate_deliveries_total", CG_COUNTER, "Case API requests by source, step and outcome"},
+	{"casegate_delivery_http_total", CG_COUNTER, "Case API answers by HTTP status"},
+	{"casegate_retries_total", CG_COUNTER, "Requests scheduled for retry, by source"},
+	{"casegate_dead_letters_total", CG_COUNTER, "Events moved to the dead-letter table"},
+	{"casegate_reconciliations_total", CG_COUNTER, "Unknown create outcomes resolved by searching, by result"},
+	{"casegate_outbound_latency_seconds", CG_HISTOGRAM, "Case API request latency by step"},
+	{"casegate_optional_dropped_total", CG_COUNTER,
+	 "Optional parts of creates and updates that Datadog would not take, by source and what"},
+	{"casegate_case_refreshes_total", CG_COUNTER,
+	 "Cases read back from Datadog before acting on them, by what was found"},
+};
+
+static void engine_free(struct cg_engine *e)
+{
+	free(e);
 }
 
 int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *dd, struct cg_metrics *metrics,
@@ -145,42 +170,44 @@ int cg_engine_create(uv_loop_t *loop, struct cg_storeq *q, struct cg_dd_client *
 	e->dd = dd;
 	e->metrics = metrics;
 	e->cfg = cfg;
+	e->op_next = op_run;
+	e->op_gone = op_gone;
+	e->on_answer = dd_done;
+	e->on_bulk_answer = bulk_done;
+	const struct cg_gate_hooks gh = {gate_resend, gate_release, gate_rank, engine_resume, e};
+	const struct cg_lookups_hooks lh = {project_done, waiter_release, e};
+	const struct cg_bulk_hooks bh = {bulk_send, bulk_release, e};
+	const struct cg_sweep_hooks sh = {engine_resume, sweep_idle, e};
+	if (cg_gate_create(loop, q, dd, metrics, cfg, &gh, &e->gate) != 0 ||
+	    cg_lookups_create(dd, e->gate, cfg, &lh, &e->lookups) != 0 || cg_bulk_create(loop, &bh, &e->bulk) != 0 ||
+	    cg_sweep_create(loop, q, &sh, &e->sweep) != 0) {
+		cg_lookups_destroy(e->lookups);
+		cg_bulk_destroy(e->bulk);
+		cg_sweep_destroy(e->sweep);
+		cg_gate_destroy(e->gate);
+		free(e);
+		return CG_ENOMEM;
+	}
 	uv_timer_init(loop, &e->timer);
 	e->timer.data = e;
 	uv_timer_init(loop, &e->store_timer);
 	e->store_timer.data = e;
-	uv_timer_init(loop, &e->bulk_timer);
-	e->bulk_timer.data = e;
-	uv_timer_init(loop, &e->sweep_timer);
-	e->sweep_timer.data = e;
-	cg_gate_init(e);
-	cg_metrics_describe(metrics, "casegate_events_total", CG_COUNTER,
-			    "Events applied to cases, by source and action");
-	cg_metrics_describe(metrics, "casegate_deliveries_total", CG_COUNTER,
-			    "Case API requests by source, step and outcome");
-	cg_metrics_describe(metrics, "casegate_delivery_http_total", CG_COUNTER, "Case API answers by HTTP status");
-	cg_metrics_describe(metrics, "casegate_retries_total", CG_COUNTER, "Requests scheduled for retry, by source");
-	cg_metrics_describe(metrics, "casegate_dead_letters_total", CG_COUNTER, "Events moved to the dead-letter table");
-	cg_metrics_describe(metrics, "casegate_reconciliations_total", CG_COUNTER,
-			    "Unknown create outcomes resolved by searching, by result");
-	cg_metrics_describe(metrics, "casegate_outbound_latency_seconds", CG_HISTOGRAM,
-			    "Case API request latency by step");
-	cg_metrics_describe(metrics, "casegate_optional_dropped_total", CG_COUNTER,
-			    "Optional parts of creates and updates that Datadog would not take, by source and what");
-	cg_metrics_describe(metrics, "casegate_case_refreshes_total", CG_COUNTER,
-			    "Cases read back from Datadog before acting on them, by what was found");
+	for (size_t i = 0; i < sizeof(metrics_described) / sizeof(metrics_described[0]); i++)
+		cg_metrics_describe(metrics, metrics_described[i].name, metrics_described[i].type,
+				    metrics_described[i].help);
 	*out = e;
-	cg_acts_start(e);
-	cg_catypes_fetch(e);
+	/* Project keys first (creates wait for them), then the case types; the archive sweep. */
+	cg_lookups_set_config(e->lookups, cfg);
+	cg_sweep_set_config(e->sweep, cfg);
 	return 0;
 }
 
 void cg_engine_set_config(struct cg_engine *e, const struct cg_config *cfg)
 {
 	e->cfg = cfg;
-	cg_gate_config(e);
-	cg_acts_start(e);
-	cg_catypes_fetch(e);
+	cg_gate_set_config(e->gate, cfg);
+	cg_lookups_set_config(e->lookups, cfg);
+	cg_sweep_set_config(e->sweep, cfg);
 }
 
 unsigned cg_engine_inflight(const struct cg_engine *e)
@@ -188,43 +215,26 @@ unsigned cg_engine_inflight(const struct cg_engine *e)
 	return e->inflight;
 }
 
-void cg_eng_maybe_stopped(struct cg_engine *e)
+int cg_engine_datadog_state(const struct cg_engine *e, char *why, size_t len)
 {
-	if (e->stopping && e->inflight == 0 && !e->claiming && !e->sweeping && e->on_stopped) {
+	return e ? cg_gate_state(e->gate, why, len) : 0;
+}
+
+static void maybe_stopped(struct cg_engine *e)
+{
+	if (e->stopping && e->inflight == 0 && !e->claiming && !cg_sweep_busy(e->sweep) && e->on_stopped) {
 		void (*cb)(void *) = e->on_stopped;
 		e->on_stopped = NULL;
 		cb(e->stopped_ud);
 	}
 }
 
-static void engine_free(struct cg_engine *e)
-{
-	cg_projects_cleanup(&e->projects);
-	cg_catypes_cleanup(&e->types);
-	free(e);
-}
-
 static void timer_closed(uv_handle_t *h)
 {
 	struct cg_engine *e = h->data;
-	/* The timers share the engine: free it when the last one has closed and no engine-level
-	 * request (projects, probe, case types) is still to call back. */
-	if (++e->closed == ENGINE_TIMERS && !e->pending_cb)
+	/* The timers share the engine: free it when the last one has closed. */
+	if (++e->closed == ENGINE_TIMERS)
 		engine_free(e);
-}
-
-/* An engine-level request answered: frees a destroyed engine when it was the last thing. 1 when
- * the engine is gone (the caller must not touch it). */
-int cg_eng_request_back(struct cg_engine *e);
-int cg_eng_request_back(struct cg_engine *e)
-{
-	e->pending_cb--;
-	if (e->closed == ENGINE_TIMERS) {
-		if (!e->pending_cb)
-			engine_free(e);
-		return 1;
-	}
-	return 0;
 }
 
 void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
@@ -233,103 +243,42 @@ void cg_engine_stop(struct cg_engine *e, void (*on_stopped)(void *ud), void *ud)
 	e->on_stopped = on_stopped;
 	e->stopped_ud = ud;
 	uv_timer_stop(&e->timer);
-	cg_acts_stop(e);
-	/* Waiting and held ops have saved their progress: they resume from the store after restart. */
-	cg_gate_stop(e);
+	/* Waiting, held and collected ops have saved their progress: they resume from the store
+	 * after restart. The gate first: an op released elsewhere must not end an outage's hold. */
+	cg_gate_stop(e->gate);
+	cg_sweep_stop(e->sweep);
+	cg_bulk_stop(e->bulk);
+	cg_lookups_stop(e->lookups);
 	/* Ops whose store job failed: their events stay in flight and are retried after restart. */
-	uv_timer_stop(&e->store_timer);
-	struct op *list = e->sr_head;
-	e->sr_head = e->sr_tail = NULL;
-	while (list) {
-		struct op *op = list;
-		list = op->sr_next;
-		cg_eng_op_release(op);
-	}
-	cg_eng_maybe_stopped(e);
+	cg_eng_store_stop(e);
+	maybe_stopped(e);
 }
 
 void cg_engine_destroy(struct cg_engine *e)
 {
 	if (!e)
 		return;
+	/* Each part is freed when its handles closed and its requests answered. */
+	cg_gate_destroy(e->gate);
+	cg_lookups_destroy(e->lookups);
+	cg_bulk_destroy(e->bulk);
+	cg_sweep_destroy(e->sweep);
 	uv_close((uv_handle_t *)&e->timer, timer_closed);
 	uv_close((uv_handle_t *)&e->store_timer, timer_closed);
-	uv_close((uv_handle_t *)&e->bulk_timer, timer_closed);
-	uv_close((uv_handle_t *)&e->sweep_timer, timer_closed);
-	cg_gate_close_handles(e, timer_closed);
 }
 
-void cg_eng_arm_timer(struct cg_engine *e, int64_t due)
+static void arm_timer(struct cg_engine *e, int64_t due)
 {
 	if (e->stopping)
 		return;
 	if (e->timer_due && e->timer_due <= due)
 		return;
-	int64_t now = cg_eng_wall_ms();
+	int64_t now = cg_timing_wall_ms();
 	e->timer_due = due;
 	uv_timer_start(&e->timer, timer_cb, due > now ? (uint64_t)(due - now) : 0, 0);
 }
 
 /* ---- claiming ---- */
-
-struct claim_job {
-	struct cg_engine *e;
-	int64_t now;
-	size_t limit;
-	struct cg_store_event *evs;
-	size_t n;
-	struct cg_store_case *cases; /* state CG_CASE_NONE and dedup_key NULL when unknown */
-	int64_t next_due;
-	int has_next;
-};
-
-static void claim_reset(struct claim_job *j)
-{
-	if (j->cases)
-		for (size_t i = 0; i < j->n; i++)
-			cg_store_case_cleanup(&j->cases[i]);
-	free(j->cases);
-	if (j->evs)
-		cg_store_events_free(j->evs, j->n);
-	j->cases = NULL;
-	j->evs = NULL;
-	j->n = 0;
-	j->has_next = 0;
-}
-
-static int claim_run(struct cg_store *st, void *ud)
-{
-	struct claim_job *j = ud;
-	/* storeq re-runs a job alone when its batch failed: start from nothing. */
-	claim_reset(j);
-	int rc = cg_store_claim(st, j->now, j->limit, &j->evs, &j->n);
-	if (rc)
-		return rc;
-	if (j->n) {
-		j->cases = calloc(j->n, sizeof(*j->cases));
-		if (!j->cases)
-			return CG_ENOMEM;
-		for (size_t i = 0; i < j->n; i++) {
-			rc = cg_store_case_get(st, j->evs[i].dedup_key, &j->cases[i]);
-			if (rc == CG_ENOENT)
-				rc = 0;
-			if (rc)
-				return rc;
-		}
-	}
-	rc = cg_store_next_due_ms(st, &j->next_due);
-	if (rc == 0)
-		j->has_next = 1;
-	return rc == CG_ENOENT ? 0 : rc;
-}
-
-static void claim_free(struct claim_job *j)
-{
-	claim_reset(j);
-	free(j);
-}
-
-static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_store_case *cs);
 
 static void claim_done(int rc, void *ud)
 {
@@ -339,9 +288,9 @@ static void claim_done(int rc, void *ud)
 	if (rc) {
 		CG_LOG_ERR("claiming due events failed: %s", cg_strerror(rc));
 		/* Claims were rolled back with the batch; try again shortly. */
-		claim_free(j);
-		cg_eng_arm_timer(e, cg_eng_wall_ms() + 1000);
-		cg_eng_maybe_stopped(e);
+		cg_eng_claim_free(j);
+		arm_timer(e, cg_timing_wall_ms() + 1000);
+		maybe_stopped(e);
 		return;
 	}
 	for (size_t i = 0; i < j->n && !e->stopping; i++) {
@@ -353,10 +302,10 @@ static void claim_done(int rc, void *ud)
 	}
 	size_t got = j->n, limit = j->limit;
 	if (got < limit && j->has_next)
-		cg_eng_arm_timer(e, j->next_due);
-	claim_free(j);
+		arm_timer(e, j->next_due);
+	cg_eng_claim_free(j);
 	if (e->stopping) {
-		cg_eng_maybe_stopped(e);
+		maybe_stopped(e);
 		return;
 	}
 	if (e->rekick || got == limit) {
@@ -370,7 +319,7 @@ void cg_engine_kick(struct cg_engine *e)
 	if (e->stopping)
 		return;
 	/* Datadog is down or refuses the keys: the queue holds (the probe resumes it). */
-	if (cg_gate_holding(e))
+	if (cg_gate_holding(e->gate))
 		return;
 	if (e->claiming) {
 		e->rekick = 1;
@@ -379,10 +328,10 @@ void cg_engine_kick(struct cg_engine *e)
 	unsigned max = e->cfg->max_inflight ? e->cfg->max_inflight : 16;
 	if (e->inflight >= max)
 		return;
-	int64_t now = cg_eng_wall_ms();
+	int64_t now = cg_timing_wall_ms();
 	struct claim_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		cg_eng_arm_timer(e, now + 1000);
+		arm_timer(e, now + 1000);
 		return;
 	}
 	j->e = e;
@@ -390,483 +339,14 @@ void cg_engine_kick(struct cg_engine *e)
 	j->limit = max - e->inflight;
 	e->claiming = 1;
 	e->rekick = 0;
-	if (cg_storeq_submit(e->q, claim_run, claim_done, j) != 0) {
+	if (cg_storeq_submit(e->q, cg_eng_claim_run, claim_done, j) != 0) {
 		e->claiming = 0;
 		free(j);
-		cg_eng_arm_timer(e, now + 1000);
+		arm_timer(e, now + 1000);
 	}
 }
 
-/* ---- one operation ---- */
-
-const struct cg_source_config *cg_eng_find_source(const struct cg_config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->nsources; i++)
-		if (strcmp(cfg->sources[i].name, name) == 0)
-			return &cfg->sources[i];
-	return NULL;
-}
-
-static void op_free(struct op *op)
-{
-	/* Not renewed any more: a lease held by an abandoned op runs out and another replica retries. */
-	cg_store_hold(cg_storeq_store(op->e->q), op->ev.id, op->ev.lease, 0);
-	cg_store_event_cleanup(&op->ev);
-	cg_store_case_cleanup(&op->cs);
-	cg_store_case_cleanup(&op->before);
-	cg_payload_cleanup(&op->pl);
-	free(op->src.status_name);
-	free(op->src.reopen_status_name);
-	cJSON_Delete(op->areq.body);
-	free(op);
-}
-
-void cg_gate_op_gone(struct op *op);
-
-/* Ends an op after its final job: counts it out and looks for more work. */
-void cg_eng_op_release(struct op *op)
-{
-	struct cg_engine *e = op->e;
-	/* A bulk request's leader carries the other ops: they end with it (progress is saved). */
-	struct op *m = op->bulk_members;
-	op->bulk_members = NULL;
-	while (m) {
-		struct op *next = m->bulk_next;
-		cg_eng_op_release(m);
-		m = next;
-	}
-	cg_gate_op_gone(op);
-	op_free(op);
-	e->inflight--;
-	if (e->stopping)
-		cg_eng_maybe_stopped(e);
-	else
-		cg_engine_kick(e);
-}
-
-static void store_retry_cb(uv_timer_t *t)
-{
-	struct cg_engine *e = t->data;
-	struct op *list = e->sr_head;
-	e->sr_head = e->sr_tail = NULL;
-	while (list) {
-		struct op *op = list;
-		list = op->sr_next;
-		if (e->stopping || cg_storeq_submit(e->q, op->sr_fn, op->sr_done, op) != 0)
-			cg_eng_op_release(op);
-	}
-}
-
-/*
- * A store job of op failed (disk full, database locked, I/O error) and was rolled back: the
- * event is still in flight in the store, and nothing would ever claim it again before a
- * restart. The job is idempotent (it writes op's state), so run it again a little later.
- */
-static void store_retry(struct op *op, int rc, cg_storeq_job_fn fn, cg_storeq_done_fn done)
-{
-	struct cg_engine *e = op->e;
-	/* CG_ENOENT: the event row is gone (deleted behind our back); nothing to save. */
-	if (e->stopping || rc == CG_ENOENT) {
-		/* Otherwise the event stays in flight; the next start makes it pending again. */
-		cg_eng_op_release(op);
-		return;
-	}
-	op->sr_fn = fn;
-	op->sr_done = done;
-	op->sr_next = NULL;
-	if (e->sr_tail)
-		e->sr_tail->sr_next = op;
-	else
-		e->sr_head = op;
-	e->sr_tail = op;
-	if (!uv_is_active((uv_handle_t *)&e->store_timer))
-		uv_timer_start(&e->store_timer, store_retry_cb, 1000, 0);
-}
-
-static int finish_run(struct cg_store *st, void *ud)
-{
-	struct op *op = ud;
-	/* Shared store: write nothing unless the event is still ours (the lease may have run out). */
-	int rc = cg_store_fence(st, op->ev.id, op->ev.lease);
-	if (rc)
-		return rc;
-	if (op->cs.dedup_key)
-		rc = cg_store_case_put(st, &op->cs);
-	if (rc)
-		return rc;
-	switch (op->finish_kind) {
-	case FIN_DONE:
-		return cg_store_event_done(st, op->ev.id);
-	case FIN_RETRY:
-		/* The case record keeps any CREATING mark so the next attempt reconciles. */
-		rc = cg_store_event_step(st, op->ev.id, op->ev.step);
-		return rc ? rc : cg_store_event_retry(st, op->ev.id, op->next_ms, op->reason);
-	case FIN_DEFER:
-		rc = cg_store_event_step(st, op->ev.id, op->ev.step);
-		return rc ? rc : cg_store_event_defer(st, op->ev.id, op->next_ms, op->reason);
-	case FIN_DEAD:
-		return cg_store_event_dead(st, op->ev.id, op->http_status, op->reason);
-	}
-	return CG_EINVAL;
-}
-
-/* What the event did to its case, as the casegate_events_total action label (past tense). */
-static const char *action_label(const struct op *op)
-{
-	switch (op->action) {
-	case CG_ACT_CREATE: return "created";
-	case CG_ACT_REOPEN: return "reopened";
-	case CG_ACT_COMMENT: return "commented";
-	case CG_ACT_ESCALATE: return "escalated";
-	case CG_ACT_DEESCALATE: return "deescalated";
-	case CG_ACT_RESOLVE:
-		for (int i = 0; i < op->nsteps; i++)
-			if (op->steps[i] == CG_STEP_CLOSE)
-				return "closed";
-		return "commented";
-	case CG_ACT_FOLD: return "folded";
-	case CG_ACT_IGNORE: return "ignored";
-	case CG_ACT_SYNC: return "synced";
-	default: return cg_action_name(op->action);
-	}
-}
-
-static void finish_done(int rc, void *ud)
-{
-	struct op *op = ud;
-	struct cg_engine *e = op->e;
-	char labels[256];
-	if (rc) {
-		/* The event is still in flight in the store and this op owns it: save again later. */
-		CG_LOG_ERR("saving the outcome of event %" PRId64 " (%s) failed: %s; retrying", op->ev.id,
-			   op->ev.dedup_key, cg_strerror(rc));
-		store_retry(op, rc, finish_run, finish_done);
-		return;
-	}
-	if (op->finish_kind == FIN_DONE) {
-		snprintf(labels, sizeof(labels), "%s,action=\"%s\"", op->source_label, action_label(op));
-		cg_metrics_add(e->metrics, "casegate_events_total", labels, 1);
-		CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, op->cs.case_key, "action=%s",
-			  cg_action_name(op->action));
-	} else if (op->finish_kind == FIN_DEAD) {
-		cg_metrics_add(e->metrics, "casegate_dead_letters_total", op->source_label, 1);
-		CG_LOG_EV(CG_LOG_LEVEL_ERR, op->ev.source, op->ev.dedup_key, op->cs.case_key,
-			  "dead letter (HTTP %d): %s", op->http_status, op->reason);
-	} else if (op->finish_kind == FIN_DEFER) {
-		CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, op->cs.case_key,
-			  "waits %" PRId64 " ms: %s", op->next_ms - cg_eng_wall_ms(), op->reason);
-	} else {
-		cg_metrics_add(e->metrics, "casegate_retries_total", op->source_label, 1);
-		CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key, op->cs.case_key,
-			  "retry in %" PRId64 " ms: %s", op->next_ms - cg_eng_wall_ms(), op->reason);
-	}
-	cg_eng_op_release(op);
-}
-
-void cg_eng_op_finish(struct op *op, enum fin kind)
-{
-	op->finish_kind = kind;
-	if (kind == FIN_DONE) {
-		cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, op->pl.summary, &op->src, op->now);
-	}
-	if (kind == FIN_DEAD && op->action == CG_ACT_CREATE && op->http_status != 404 &&
-	    (op->cs.state == CG_CASE_OPEN || op->cs.state == CG_CASE_CREATING)) {
-		/* The case exists (a later step failed) or may exist (outcome unknown): keep it
-		 * (or the CREATING mark, so the next firing reconciles) instead of opening a
-		 * duplicate on the next firing. */
-		if (op->cs.state == CG_CASE_OPEN)
-			cg_lifecycle_apply(op->action, &op->cs, op->ev.priority, NULL, &op->src, op->now);
-	} else if (kind == FIN_DEAD) {
-		/* Nothing of this event happened: the case stays as it was. */
-		cg_store_case_cleanup(&op->cs);
-		if (op->before.dedup_key && case_copy(&op->cs, &op->before) != 0)
-			memset(&op->cs, 0, sizeof(op->cs));
-	}
-	if (cg_storeq_submit(op->e->q, finish_run, finish_done, op) != 0) {
-		CG_LOG_ERR("store queue closed; event %" PRId64 " stays queued", op->ev.id);
-		cg_eng_op_release(op);
-	}
-}
-
-void cg_eng_op_retry(struct op *op, const struct cg_dd_result *res)
-{
-	struct cg_engine *e = op->e;
-	unsigned attempt = (unsigned)op->ev.attempts + 1;
-	uint64_t base = e->cfg->retry_base_ms ? e->cfg->retry_base_ms : 1000;
-	uint64_t cap = e->cfg->retry_cap_ms ? e->cfg->retry_cap_ms : 300000;
-	uint64_t delay = cg_backoff_ms(attempt, base, cap, cg_eng_rnd64());
-	/* A server that says when to come back (429, or Retry-After on a 503) is believed, within
-	 * reason: never sooner than it asked. */
-	if (res && (res->status == 429 || (res->status == 503 && res->retry_after >= 0))) {
-		uint64_t server = cg_ratelimit_delay_ms(res->status == 429 ? res->ratelimit_reset : -1, res->retry_after,
-							attempt, base, cap, cg_eng_rnd64());
-		if (server > delay)
-			delay = server;
-	}
-	op->next_ms = cg_eng_wall_ms() + (int64_t)delay;
-	if (e->cfg->max_attempts && attempt >= e->cfg->max_attempts) {
-		size_t n = strlen(op->reason);
-		snprintf(op->reason + n, sizeof(op->reason) - n, " (gave up after %u attempts)", attempt);
-		cg_eng_op_finish(op, FIN_DEAD);
-		return;
-	}
-	cg_eng_op_finish(op, FIN_RETRY);
-}
-
-void cg_eng_send_failed(struct op *op, const char *what, int rc)
-{
-	cg_rl_untake(&op->e->rl, op->rl_bucket);
-	if (op->rl_class < CG_RL_CLASSES && op->e->rl.cls_state[op->rl_class] == 1)
-		op->e->rl.cls_state[op->rl_class] = 0; /* the class's scout never left: the next one is */
-	snprintf(op->reason, sizeof(op->reason), "could not send %s: %s", what, cg_strerror(rc));
-	cg_eng_op_retry(op, NULL);
-}
-
-/* Persists progress (step index, case record) before the next request. */
-static int progress_run(struct cg_store *st, void *ud)
-{
-	struct op *op = ud;
-	int rc = cg_store_fence(st, op->ev.id, op->ev.lease);
-	if (!rc && op->cs.dedup_key)
-		rc = cg_store_case_put(st, &op->cs);
-	return rc ? rc : cg_store_event_step(st, op->ev.id, op->ev.step);
-}
-
-static void progress_done(int rc, void *ud)
-{
-	struct op *op = ud;
-	if (rc) {
-		CG_LOG_ERR("saving progress of event %" PRId64 " failed: %s; retrying", op->ev.id, cg_strerror(rc));
-		store_retry(op, rc, progress_run, progress_done);
-		return;
-	}
-	if (op->e->stopping) {
-		/* Progress is saved; the event resumes from here after restart. */
-		cg_eng_op_release(op);
-		return;
-	}
-	op_run(op);
-}
-
-void cg_eng_op_save_progress(struct op *op)
-{
-	op->ev.step = cg_step_encode(op->action, op->index);
-	if (cg_storeq_submit(op->e->q, progress_run, progress_done, op) != 0)
-		cg_eng_op_release(op);
-}
-
-static int send_json_flags(struct op *op, const char *method, const char *path, cJSON *body, int flags)
-{
-	char *text = NULL;
-	if (body) {
-		text = cJSON_PrintUnformatted(body);
-		cJSON_Delete(body);
-		if (!text)
-			return CG_ENOMEM;
-	}
-	int rc = cg_dd_request_flags(op->e->dd, method, path, text, text ? strlen(text) : 0, flags, cg_eng_dd_done, op);
-	cJSON_free(text);
-	return rc;
-}
-
-static int send_json(struct op *op, const char *method, const char *path, cJSON *body)
-{
-	return send_json_flags(op, method, path, body, 0);
-}
-
-static char *comment_text(struct op *op)
-{
-	const char *summary = op->pl.summary;
-	char head[512] = "";
-	char t1[32], t2[32];
-	const struct cg_store_case *c = &op->cs;
-	if (op->action == CG_ACT_NOTE)
-		return strdup(summary); /* the note is the whole comment (e-mail replies) */
-	switch (op->action) {
-	case CG_ACT_REOPEN:
-		iso8601(c->closed_ms, t1, sizeof(t1));
-		snprintf(head, sizeof(head), "**Firing again** (resolved at %s): %s.", t1,
-			 c->state == CG_CASE_CLOSED ? "case reopened" : "same case");
-		break;
-	case CG_ACT_COMMENT:
-		if (c->pending_repeats > 0) {
-			iso8601(c->first_pending_ms, t1, sizeof(t1));
-			snprintf(head, sizeof(head), "**Still firing**: fired %" PRId64 " more time%s since %s; latest:",
-				 c->pending_repeats + 1, c->pending_repeats + 1 == 1 ? "" : "s", t1);
-		} else {
-			snprintf(head, sizeof(head), "**Fired again.**");
-		}
-		break;
-	case CG_ACT_ESCALATE:
-	case CG_ACT_DEESCALATE:
-		snprintf(head, sizeof(head), "**Priority %s** from %s to %s: severity is now `%s`.",
-			 op->action == CG_ACT_ESCALATE ? "raised" : "lowered", cg_priority_name(c->priority),
-			 cg_priority_name(op->ev.priority), op->ev.severity ? op->ev.severity : "unknown");
-		if (c->pending_repeats > 0) {
-			/* This comment ends the digest window: report the folded repeats too. */
-			size_t n = strlen(head);
-			iso8601(c->first_pending_ms, t2, sizeof(t2));
-			snprintf(head + n, sizeof(head) - n, " It fired %" PRId64 " more time%s since %s.",
-				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
-		}
-		break;
-	case CG_ACT_RESOLVE:
-		if (c->pending_repeats > 0) {
-			iso8601(c->first_pending_ms, t2, sizeof(t2));
-			snprintf(head, sizeof(head), "**Resolved.** It fired %" PRId64 " more time%s since %s.",
-				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
-		} else {
-			snprintf(head, sizeof(head), "**Resolved.**");
-		}
-		break;
-	default:
-		break;
-	}
-	size_t cap = strlen(head) + strlen(summary) + 4;
-	char *text = malloc(cap);
-	if (text)
-		snprintf(text, cap, "%s\n\n%s", head, summary);
-	return text;
-}
-
-const char *cg_eng_case_ref(const struct op *op)
-{
-	return op->cs.case_id ? op->cs.case_id : op->cs.case_key;
-}
-
-/*
- * Shared store: 1 when the op's lease might run out before a request answers (the database
- * was unreachable for a while, so renewals failed). The op is then dropped without writing;
- * the next claimer resumes the event, reconciling an unfinished create by its marker.
- */
-int cg_eng_lease_lost(struct op *op)
-{
-	struct cg_engine *e = op->e;
-	uint64_t need = (uint64_t)(e->cfg->dd_timeout_ms ? e->cfg->dd_timeout_ms : 15000) + 1000;
-	if (cg_store_lease_valid(cg_storeq_store(e->q), op->claimed_mono, need))
-		return 0;
-	CG_LOG_WARN("key=%s event %" PRId64 ": its lease could run out before a request ends; leaving it to the "
-		    "next claim", op->ev.dedup_key, op->ev.id);
-	cg_eng_op_release(op);
-	return 1;
-}
-
-void cg_eng_op_send_step(struct op *op)
-{
-	struct cg_engine *e = op->e;
-	char path[512];
-	int rc = 0;
-	if (cg_eng_lease_lost(op))
-		return;
-	if (cg_gate_hold(op))
-		return;
-	if (op->refreshing) {
-		cg_refresh_send(op);
-		return;
-	}
-	enum cg_step s = op->steps[op->index];
-	if (s == CG_STEP_CREATE && cg_acts_project_wait(op))
-		return;
-	if (s >= CG_STEP_ASSIGN && cg_acts_prepare(op))
-		return;
-	/* The create's outcome never became known: find the case before creating again, or before
-	 * acting on it (a given-up create); without the case there is nothing to update. */
-	if (op->cs.state == CG_CASE_CREATING && op->cs.marker &&
-	    (s == CG_STEP_CREATE ? op->need_reconcile : !cg_eng_case_ref(op))) {
-		cg_recon_send(op);
-		return;
-	}
-	op->reconciling = 0;
-	if (s != CG_STEP_CREATE && !cg_eng_case_ref(op)) {
-		/* Checked before the gate: nothing is sent, so nothing may count as on the wire. */
-		snprintf(op->reason, sizeof(op->reason), "no case id for step %s", cg_step_name(s));
-		op->http_status = 0;
-		cg_eng_op_finish(op, FIN_DEAD);
-		return;
-	}
-	if (s == CG_STEP_PRIORITY && cg_acts_bulk_collect(op))
-		return;
-	if (cg_gate_defer(op, s == CG_STEP_CREATE ? CG_RL_CREATE : op->bulk_members ? CG_RL_BULK : CG_RL_WRITE))
-		return;
-	switch (s) {
-	case CG_STEP_CREATE:
-		rc = cg_eng_send_create(op);
-		break;
-	case CG_STEP_ATTRS:
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/attributes", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path,
-			       cg_body_attributes(op->pl.attributes));
-		break;
-	case CG_STEP_COMMENT: {
-		char *text = comment_text(op);
-		if (!text) {
-			rc = CG_ENOMEM;
-			break;
-		}
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/comment", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path, cg_body_comment(text));
-		free(text);
-		break;
-	}
-	case CG_STEP_CLOSE:
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/status", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path, cg_body_status(op->src.status_name));
-		break;
-	case CG_STEP_OPEN:
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/status", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path, cg_body_reopen(op->src.reopen_status_name));
-		break;
-	case CG_STEP_PRIORITY:
-		if (op->bulk_members) {
-			rc = cg_acts_send_bulk(op);
-			break;
-		}
-		snprintf(path, sizeof(path), "/api/v2/cases/%s/priority", cg_eng_case_ref(op));
-		rc = send_json(op, "POST", path, cg_body_priority(op->ev.priority));
-		break;
-	default: {
-		/* An action step: cg_acts_prepare built the request. */
-		cJSON *body = op->areq.body;
-		op->areq.body = NULL;
-		rc = body ? send_json(op, op->areq.method, op->areq.path, body)
-			  : cg_dd_request(e->dd, op->areq.method, op->areq.path, NULL, 0, cg_eng_dd_done, op);
-		break;
-	}
-	}
-	if (rc)
-		cg_eng_send_failed(op, cg_step_name(s), rc);
-}
-
-/* Moves the case into CREATING (persisted) before the create request leaves. */
-static void op_begin_create(struct op *op)
-{
-	struct cg_store_case *c = &op->cs;
-	if (c->state == CG_CASE_CLOSED) {
-		/* After the reopen window: a new case that points back to the old one. */
-		cg_eng_set_str(&c->prev_case_key, c->case_key);
-		cg_eng_set_str(&c->prev_case_id, c->case_id);
-	}
-	c->action_flags = 0; /* one-shot actions are per case */
-	cg_eng_set_str(&c->case_id, NULL);
-	cg_eng_set_str(&c->case_key, NULL);
-	c->generation++;
-	c->state = CG_CASE_CREATING;
-	/* Search lag is measured from here: a crash between this save and the send counts too. */
-	c->sent_ms = cg_eng_wall_ms();
-	char marker[40];
-	make_marker(op->ev.dedup_key, c->generation, marker);
-	cg_eng_set_str(&c->marker, marker);
-	cg_eng_op_save_progress(op);
-}
-
-static void op_run(struct op *op)
-{
-	if (op->index >= op->nsteps) {
-		cg_eng_op_finish(op, FIN_DONE);
-		return;
-	}
-	cg_eng_op_send_step(op);
-}
+/* ---- one operation: deciding ---- */
 
 /*
  * Copies the lifecycle settings of src into op. Only these, and the strings copied: a reload
@@ -889,27 +369,55 @@ static int lifecycle_copy(struct op *op, const struct cg_source_config *src)
 	return 0;
 }
 
+/* The steps of op->action: the lifecycle's, then the actions'. has_prev: the case follows an
+ * earlier one of its key. */
+static void op_steps(struct op *op, int has_prev)
+{
+	const struct cg_source_config *src = cg_eng_find_source(op->e->cfg, op->ev.source);
+	op->nsteps = cg_lifecycle_steps(op->action, &op->src, cg_payload_has_attributes(&op->pl), op->cs.state,
+					op->steps);
+	op->nsteps = cg_actions_steps(op->action, src ? src : &op->src, op->prio_before, op->ev.priority,
+				      cg_payload_has_insights(&op->pl), has_prev, op->steps, op->nsteps, CG_MAX_STEPS);
+}
+
 /* The action of a fresh event against the case as op->cs has it, and its steps. */
 static void op_plan(struct op *op)
 {
-	const struct cg_source_config *src = cg_eng_find_source(op->e->cfg, op->ev.source);
-	int has_attrs = cg_payload_has_attributes(&op->pl);
-	int has_insights = cg_payload_has_insights(&op->pl);
 	/* The case's priority before this event: escalation actions compare against it (unchanged in
 	 * the store until the event finishes, so a resumed event computes the same steps). */
 	op->prio_before = op->cs.priority;
 	op->action = cg_lifecycle_decide(op->ev.status, op->ev.priority, &op->cs, &op->src, op->now);
-	op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->cs.state, op->steps);
 	/* A new case after the reopen window follows the current one (op_begin_create records it). */
 	int will_have_prev = op->action == CG_ACT_CREATE &&
 			     (op->cs.state == CG_CASE_CLOSED ? op->cs.case_id != NULL : op->cs.prev_case_id != NULL);
-	op->nsteps = cg_actions_steps(op->action, src ? src : &op->src, op->prio_before, op->ev.priority, has_insights,
-				      will_have_prev, op->steps, op->nsteps, CG_MAX_STEPS);
+	op_steps(op, will_have_prev);
 	op->index = 0;
 }
 
+/* Moves the case into CREATING (persisted) before the create request leaves. */
+static void op_begin_create(struct op *op)
+{
+	struct cg_store_case *c = &op->cs;
+	if (c->state == CG_CASE_CLOSED) {
+		/* After the reopen window: a new case that points back to the old one. */
+		set_str(&c->prev_case_key, c->case_key);
+		set_str(&c->prev_case_id, c->case_id);
+	}
+	c->action_flags = 0; /* one-shot actions are per case */
+	set_str(&c->case_id, NULL);
+	set_str(&c->case_key, NULL);
+	c->generation++;
+	c->state = CG_CASE_CREATING;
+	/* Search lag is measured from here: a crash between this save and the send counts too. */
+	c->sent_ms = cg_timing_wall_ms();
+	char marker[40];
+	cg_req_marker(op->ev.dedup_key, c->generation, marker);
+	set_str(&c->marker, marker);
+	cg_eng_op_save_progress(op);
+}
+
 /* The decision stands (the case was read back, or needed no reading): carry it out. */
-void cg_eng_op_decided(struct op *op)
+static void op_decided(struct op *op)
 {
 	op->decided = 1;
 	if (op->action == CG_ACT_CREATE && op->cs.state != CG_CASE_CREATING) {
@@ -920,11 +428,19 @@ void cg_eng_op_decided(struct op *op)
 }
 
 /* After a refresh changed what casegate knows of the case: decide again. */
-void cg_eng_op_replan(struct op *op);
-void cg_eng_op_replan(struct op *op)
+static void op_replan(struct op *op)
 {
 	op_plan(op);
-	cg_eng_op_decided(op);
+	op_decided(op);
+}
+
+static void op_run(struct op *op)
+{
+	if (op->index >= op->nsteps) {
+		cg_eng_op_finish(op, FIN_DONE);
+		return;
+	}
+	cg_eng_op_send_step(op);
 }
 
 static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_store_case *cs)
@@ -941,7 +457,7 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 	op->e = e;
 	op->ev = *ev;
 	op->cs = *cs;
-	op->now = cg_eng_wall_ms();
+	op->now = cg_timing_wall_ms();
 	op->claimed_mono = uv_now(e->loop);
 	cg_store_hold(cg_storeq_store(e->q), op->ev.id, op->ev.lease, 1);
 	if (!op->cs.dedup_key) {
@@ -949,7 +465,7 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		op->cs.state = CG_CASE_NONE;
 	}
 	op->need_reconcile = op->cs.state == CG_CASE_CREATING;
-	if (case_copy(&op->before, &op->cs) != 0 || !op->cs.dedup_key) {
+	if (cg_eng_case_copy(&op->before, &op->cs) != 0 || !op->cs.dedup_key) {
 		snprintf(op->reason, sizeof(op->reason), "out of memory");
 		cg_eng_op_retry(op, NULL);
 		return;
@@ -976,8 +492,6 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 		/* Resume where an earlier attempt stopped; its decision stands. A create at index 0
 		 * is decided again: its CREATING mark was undone when the attempt certainly failed,
 		 * and op_begin_create must persist it again before the create is sent. */
-		int has_attrs = cg_payload_has_attributes(&op->pl);
-		int has_insights = cg_payload_has_insights(&op->pl);
 		op->prio_before = op->cs.priority;
 		op->action = cg_step_action(op->ev.step);
 		op->index = cg_step_index(op->ev.step);
@@ -994,21 +508,105 @@ static void op_start(struct cg_engine *e, struct cg_store_event *ev, struct cg_s
 			cg_eng_op_send_step(op);
 			return;
 		}
-		op->nsteps = cg_lifecycle_steps(op->action, &op->src, has_attrs, op->cs.state, op->steps);
-		op->nsteps = cg_actions_steps(op->action, src ? src : &op->src, op->prio_before, op->ev.priority,
-					      has_insights, op->cs.prev_case_id != NULL, op->steps, op->nsteps,
-					      CG_MAX_STEPS);
+		op_steps(op, op->cs.prev_case_id != NULL);
 		op_run(op);
 		return;
 	}
 	op_plan(op);
-	if (cg_refresh_due(op)) {
+	if (op->nsteps > 0 && cg_refresh_due(&op->cs, cg_timing_wall_ms(), e->cfg->dd_case_refresh_ms)) {
 		/* casegate's record is a cache: read the case back before acting on an old one. */
 		op->refreshing = 1;
 		cg_eng_op_send_step(op);
 		return;
 	}
-	cg_eng_op_decided(op);
+	op_decided(op);
+}
+
+/* ---- one operation: the answers ---- */
+
+/* A search found the case the marker names: this event applies to it. */
+static void recon_adopt(struct op *op, const struct cg_dd_case_view *v)
+{
+	int create = op->steps[op->index] == CG_STEP_CREATE;
+	cg_metrics_add(op->e->metrics, "casegate_reconciliations_total", "result=\"adopted\"", 1);
+	cg_recon_adopt(&op->cs, v, create, op->ev.priority, op->now, cg_timing_wall_ms());
+	op->need_reconcile = 0;
+	if (create) {
+		CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key, op->cs.case_key ? op->cs.case_key : v->id,
+			  "adopted the case created by an earlier attempt");
+		cg_eng_op_advance(op);
+		return;
+	}
+	cg_eng_op_send_step(op);
+}
+
+static void recon_answer(struct op *op, const struct cg_dd_result *res)
+{
+	struct cg_engine *e = op->e;
+	struct cg_recon r;
+	struct cg_dd_case_view v;
+	int64_t now = cg_timing_wall_ms(), next = 0;
+	cg_eng_recon_of(op, &r);
+	enum cg_recon_verdict verdict = cg_recon_answer(&op->recon_phase, &r, res, op->reason, now, &v, &next);
+	if (verdict == CG_RECON_NEXT) {
+		cg_eng_recon_send(op);
+		return;
+	}
+	op->reconciling = 0;
+	switch (verdict) {
+	case CG_RECON_FOUND:
+		recon_adopt(op, &v);
+		return;
+	case CG_RECON_RETRY:
+		cg_eng_op_retry(op, res);
+		return;
+	case CG_RECON_WAIT:
+		cg_metrics_add(e->metrics, "casegate_reconciliations_total", "result=\"waiting\"", 1);
+		op->next_ms = next;
+		snprintf(op->reason, sizeof(op->reason),
+			 "create outcome unknown and no case carries %s yet: searching again until the index settles",
+			 op->cs.marker);
+		cg_eng_op_finish(op, FIN_DEFER);
+		return;
+	default:
+		break;
+	}
+	cg_metrics_add(e->metrics, "casegate_reconciliations_total", "result=\"not_found\"", 1);
+	if (op->steps[op->index] == CG_STEP_CREATE) {
+		/* Same generation and marker; the send time is saved before the create leaves again. */
+		CG_LOG_EV(CG_LOG_LEVEL_INFO, op->ev.source, op->ev.dedup_key, NULL,
+			  "no case carries %s after the search settled; creating it", op->cs.marker);
+		op->need_reconcile = 0;
+		op->cs.sent_ms = now;
+		cg_eng_op_save_progress(op);
+		return;
+	}
+	/* The given-up create never made a case: recorded as a dead letter (visible, retryable),
+	 * never silently ignored. */
+	snprintf(op->reason, sizeof(op->reason),
+		 "no case carries %s after datadog.search_settle: the case this %s belongs to was never created",
+		 op->cs.marker, cg_action_name(op->action));
+	op->http_status = 0;
+	cg_eng_op_finish(op, FIN_DEAD);
+}
+
+static void refresh_answer(struct op *op, const struct cg_dd_result *res)
+{
+	op->refreshing = 0;
+	const char *found =
+		cg_refresh_apply(&op->cs, res, op->ev.source, op->ev.dedup_key, op->reason, cg_timing_wall_ms());
+	if (!found) {
+		cg_eng_op_retry(op, res);
+		return;
+	}
+	char labels[256];
+	snprintf(labels, sizeof(labels), "%s,found=\"%s\"", op->source_label, found);
+	cg_metrics_add(op->e->metrics, "casegate_case_refreshes_total", labels, 1);
+	if (op->action == CG_ACT_SYNC) {
+		cg_eng_op_finish(op, FIN_DONE);
+		return;
+	}
+	op_replan(op);
 }
 
 /* A create that Datadog refused as invalid: drop what is optional (custom attributes first, then
@@ -1017,30 +615,22 @@ static int create_fallback(struct op *op, const struct cg_dd_result *res)
 {
 	if (res->status != 400 && res->status != 422)
 		return 0;
-	while (op->strip < 2) {
-		op->strip++;
-		cJSON *probe = cJSON_Duplicate(op->pl.create, 1);
-		if (!probe)
-			return 0;
-		/* Is there anything left to drop at this level? */
-		int n = op->strip == 1 ? cg_create_drop_custom(probe) : cg_create_drop_optional(probe);
-		cJSON_Delete(probe);
-		if (n <= 0)
-			continue;
-		char labels[256];
-		snprintf(labels, sizeof(labels), "%s,what=\"%s\"", op->source_label,
-			 op->strip == 1 ? "custom_attributes" : "assignee_status");
-		cg_metrics_add(op->e->metrics, "casegate_optional_dropped_total", labels, 1);
-		CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key, NULL,
-			  "Datadog refused the create (%s): sending it again without its %s (kept in the description)",
-			  op->reason, op->strip == 1 ? "custom attributes" : "assignee and status");
-		/* Certainly not created (4xx): no search needed; the CREATING mark stays on disk. */
-		op->need_reconcile = 0;
-		op->cs.sent_ms = cg_eng_wall_ms();
-		cg_eng_op_send_step(op);
-		return 1;
-	}
-	return 0;
+	int next = cg_req_create_strip_next(op->pl.create, op->strip);
+	if (next <= 0)
+		return 0;
+	op->strip = next;
+	char labels[256];
+	snprintf(labels, sizeof(labels), "%s,what=\"%s\"", op->source_label,
+		 op->strip == 1 ? "custom_attributes" : "assignee_status");
+	cg_metrics_add(op->e->metrics, "casegate_optional_dropped_total", labels, 1);
+	CG_LOG_EV(CG_LOG_LEVEL_WARN, op->ev.source, op->ev.dedup_key, NULL,
+		  "Datadog refused the create (%s): sending it again without its %s (kept in the description)",
+		  op->reason, op->strip == 1 ? "custom attributes" : "assignee and status");
+	/* Certainly not created (4xx): no search needed; the CREATING mark stays on disk. */
+	op->need_reconcile = 0;
+	op->cs.sent_ms = cg_timing_wall_ms();
+	cg_eng_op_send_step(op);
+	return 1;
 }
 
 static int certainly_not_created(const struct cg_dd_result *res)
@@ -1048,52 +638,78 @@ static int certainly_not_created(const struct cg_dd_result *res)
 	return (res->transport_error && !res->maybe_sent) || (res->status >= 400 && res->status < 500);
 }
 
-/* After a held request: what the op must do first when it goes again. */
-static void prepare_hold(struct op *op, const struct cg_dd_result *res)
+/* The answer says what failed: op->reason and op->http_status say it in turn. */
+static void note_failure(struct op *op, const char *step, const struct cg_dd_result *res)
 {
-	enum cg_step s = op->steps[op->index];
-	if (!op->refreshing && !op->reconciling && s == CG_STEP_CREATE)
-		op->need_reconcile = !certainly_not_created(res);
+	char why[300];
+	if (res->transport_error) {
+		snprintf(why, sizeof(why), "%s", res->errmsg);
+		snprintf(op->reason, sizeof(op->reason), "%s: %s", step, why);
+	} else {
+		cg_dd_answer_error(res->body, res->body_len, why, sizeof(why));
+		snprintf(op->reason, sizeof(op->reason), "%s: HTTP %ld: %s", step, res->status, why);
+	}
+	op->http_status = (int)res->status;
 }
 
-void cg_eng_dd_done(const struct cg_dd_result *res, void *ud)
+/* A step Datadog refused for good. */
+static void step_refused(struct op *op, enum cg_step s, const struct cg_dd_result *res)
+{
+	struct cg_engine *e = op->e;
+	if (cg_req_row(cg_req_of_step(s))->optional) {
+		/* Optional data (labels, an action Datadog refuses: integration not set up, bad user)
+		 * must not undo the case work before it: note it and go on. */
+		char labels[320];
+		CG_LOG_WARN("source=%s key=%s case=%s: %s skipped: %s", op->ev.source, op->ev.dedup_key,
+			    op->cs.case_key ? op->cs.case_key : "-", cg_step_name(s), op->reason);
+		snprintf(labels, sizeof(labels), "%s,what=\"%s\"", op->source_label, cg_step_name(s));
+		cg_metrics_add(e->metrics, "casegate_optional_dropped_total", labels, 1);
+		cg_actions_record(s, 0, &op->cs);
+		cg_eng_op_advance(op);
+		return;
+	}
+	if (res->status == 404 && s != CG_STEP_CREATE) {
+		/* The case is gone (deleted in Datadog): forget it so a new alert opens a new one. */
+		op->finish_kind = FIN_DEAD;
+		cg_store_case_cleanup(&op->before);
+		memset(&op->before, 0, sizeof(op->before));
+		op->before.dedup_key = dupstr(op->ev.dedup_key);
+		op->before.state = CG_CASE_NONE;
+		op->before.generation = op->cs.generation;
+	}
+	cg_eng_op_finish(op, FIN_DEAD);
+}
+
+static void dd_done(const struct cg_dd_result *res, void *ud)
 {
 	struct op *op = ud;
 	struct cg_engine *e = op->e;
 	enum cg_step s = op->steps[op->index];
-	const char *step = op->refreshing ? "refresh" : op->reconciling ? "search" : cg_step_name(s);
+	const char *step = op->row->name;
 	char labels[320];
-	int cc = cg_gate_answer(e, op, op->rl_class, op->rl_bucket, step, res);
+	int cc = cg_gate_answer(e->gate, &op->gate, step, res);
 	if (cc < 0)
 		return; /* parked until the rate-limit window resets */
 	enum cg_outcome oc = cg_retry_classify(res->transport_error, res->status);
 	snprintf(labels, sizeof(labels), "%s,step=\"%s\",outcome=\"%s\"", op->source_label, step,
 		 oc == CG_DELIVERED ? "delivered" : oc == CG_RETRY_LATER ? "retry" : "give_up");
 	cg_metrics_add(e->metrics, "casegate_deliveries_total", labels, 1);
-	if (oc != CG_DELIVERED) {
-		char why[300];
-		if (res->transport_error)
-			snprintf(why, sizeof(why), "%s", res->errmsg);
-		else
-			cg_dd_answer_error(res->body, res->body_len, why, sizeof(why));
-		if (res->transport_error)
-			snprintf(op->reason, sizeof(op->reason), "%s: %s", step, why);
-		else
-			snprintf(op->reason, sizeof(op->reason), "%s: HTTP %ld: %s", step, res->status, why);
-		op->http_status = (int)res->status;
-	}
-	if (cc != CG_CIRCUIT_ANSWERED && e->circ.open) {
-		/* Datadog is down or refuses the keys: this request waits for the outage to end. */
-		prepare_hold(op, res);
-		cg_gate_park_held(op);
+	if (oc != CG_DELIVERED)
+		note_failure(op, step, res);
+	if (cc != CG_CIRCUIT_ANSWERED && cg_gate_open(e->gate)) {
+		/* Datadog is down or refuses the keys: this request waits for the outage to end; a
+		 * create whose outcome is unknown searches first when it goes again. */
+		if (!op->refreshing && !op->reconciling && s == CG_STEP_CREATE)
+			op->need_reconcile = !certainly_not_created(res);
+		cg_gate_park_held(e->gate, &op->gate);
 		return;
 	}
 	if (op->refreshing) {
-		cg_refresh_answer(op, res);
+		refresh_answer(op, res);
 		return;
 	}
 	if (op->reconciling) {
-		cg_recon_answer(op, res);
+		recon_answer(op, res);
 		return;
 	}
 	if (oc != CG_DELIVERED) {
@@ -1102,34 +718,13 @@ void cg_eng_dd_done(const struct cg_dd_result *res, void *ud)
 		if (s == CG_STEP_CREATE && op->before.state != CG_CASE_CREATING && certainly_not_created(res)) {
 			/* Certainly not created: no need to search before the next attempt. */
 			cg_store_case_cleanup(&op->cs);
-			if (case_copy(&op->cs, &op->before) != 0)
+			if (cg_eng_case_copy(&op->cs, &op->before) != 0)
 				memset(&op->cs, 0, sizeof(op->cs));
 		}
-		if (oc == CG_RETRY_LATER) {
+		if (oc == CG_RETRY_LATER)
 			cg_eng_op_retry(op, res);
-			return;
-		}
-		if (cg_actions_is_optional(s) || s == CG_STEP_ATTRS) {
-			/* Optional data (labels, an action Datadog refuses: integration not set up, bad
-			 * user) must not undo the case work before it: note it and go on. */
-			CG_LOG_WARN("source=%s key=%s case=%s: %s skipped: %s", op->ev.source, op->ev.dedup_key,
-				    op->cs.case_key ? op->cs.case_key : "-", cg_step_name(s), op->reason);
-			snprintf(labels, sizeof(labels), "%s,what=\"%s\"", op->source_label, cg_step_name(s));
-			cg_metrics_add(e->metrics, "casegate_optional_dropped_total", labels, 1);
-			cg_actions_record(s, 0, &op->cs);
-			cg_eng_op_advance(op);
-			return;
-		}
-		if (res->status == 404 && s != CG_STEP_CREATE) {
-			/* The case is gone (deleted in Datadog): forget it so a new alert opens a new one. */
-			op->finish_kind = FIN_DEAD;
-			cg_store_case_cleanup(&op->before);
-			memset(&op->before, 0, sizeof(op->before));
-			op->before.dedup_key = dupstr(op->ev.dedup_key);
-			op->before.state = CG_CASE_NONE;
-			op->before.generation = op->cs.generation;
-		}
-		cg_eng_op_finish(op, FIN_DEAD);
+		else
+			step_refused(op, s, res);
 		return;
 	}
 	if (s == CG_STEP_CREATE) {
@@ -1141,69 +736,63 @@ void cg_eng_dd_done(const struct cg_dd_result *res, void *ud)
 			cg_eng_op_retry(op, NULL);
 			return;
 		}
-		cg_eng_set_str(&op->cs.case_id, v.id);
-		cg_eng_set_str(&op->cs.case_key, v.key[0] ? v.key : NULL);
+		set_str(&op->cs.case_id, v.id);
+		set_str(&op->cs.case_key, v.key[0] ? v.key : NULL);
 		/* The case exists now: record it before anything else can go wrong. The
 		 * lifecycle counters are applied once, when the whole action finishes. */
 		op->cs.state = CG_CASE_OPEN;
 		op->cs.priority = op->ev.priority;
 		op->cs.created_ms = op->now;
-		op->cs.confirmed_ms = cg_eng_wall_ms();
+		op->cs.confirmed_ms = cg_timing_wall_ms();
 		cg_eng_op_advance(op);
 		return;
 	}
 	if (s == CG_STEP_CLOSE || s == CG_STEP_OPEN || s == CG_STEP_PRIORITY)
-		op->cs.confirmed_ms = cg_eng_wall_ms(); /* these answer with the whole case, as it is now */
+		op->cs.confirmed_ms = cg_timing_wall_ms(); /* these answer with the whole case, as it is now */
 	cg_actions_record(s, 1, &op->cs);
 	cg_eng_op_advance(op);
 }
 
-/* After a successful (or skipped) step: the next one, or the end of the event. */
-void cg_eng_op_advance(struct op *op)
+/* The answer to a bulk request: it speaks for every op the leader carries. */
+static void bulk_done(const struct cg_dd_result *res, void *ud)
 {
-	op->index++;
-	if (op->index >= op->nsteps) {
-		cg_eng_op_finish(op, FIN_DONE);
-		return;
+	struct op *leader = ud;
+	struct cg_engine *e = leader->e;
+	char labels[160];
+	int cc = cg_gate_answer(e->gate, &leader->gate, leader->row->name, res);
+	if (cc < 0)
+		return; /* the whole batch goes again when the window resets */
+	enum cg_outcome oc = cg_retry_classify(res->transport_error, res->status);
+	snprintf(labels, sizeof(labels), "outcome=\"%s\"",
+		 oc == CG_DELIVERED ? "delivered" : oc == CG_RETRY_LATER ? "retry" : "refused");
+	cg_metrics_add(e->metrics, "casegate_bulk_requests_total", labels, 1);
+	struct cg_bulk_item *all = &leader->bulk;
+	leader->bulk.next = leader->bulk.members;
+	leader->bulk.members = NULL;
+	if (oc == CG_GIVE_UP) {
+		CG_LOG_WARN("bulk update refused (HTTP %ld: %.200s): single requests from now on", res->status,
+			    res->body ? res->body : "");
+		cg_bulk_refuse(e->bulk);
 	}
-	cg_eng_op_save_progress(op);
-}
-
-/* The create request: the drafted body without what the case type refuses, the marker (also as
- * a custom attribute where the type has one for it), the assignee and the project's UUID. */
-int cg_eng_send_create(struct op *op)
-{
-	struct cg_engine *e = op->e;
-	const struct cg_source_config *src = cg_eng_find_source(e->cfg, op->ev.source);
-	const struct cg_catype *t = cg_eng_catype(e, src);
-	cJSON *draft = cJSON_Duplicate(op->pl.create, 1);
-	if (!draft)
-		return CG_ENOMEM;
-	int dropped = cg_create_drop_refused(draft, t);
-	if (dropped > 0) {
-		char labels[256];
-		snprintf(labels, sizeof(labels), "%s,what=\"custom_attributes\"", op->source_label);
-		cg_metrics_add(e->metrics, "casegate_optional_dropped_total", labels, 1);
+	while (all) {
+		struct op *op = container_of(all, struct op, bulk);
+		all = all->next;
+		op->bulk.next = NULL;
+		if (cc != CG_CIRCUIT_ANSWERED && cg_gate_open(e->gate)) {
+			cg_gate_park_held(e->gate, &op->gate);
+		} else if (oc == CG_DELIVERED) {
+			cg_metrics_add(e->metrics, "casegate_bulk_cases_total", op->source_label, 1);
+			cg_eng_op_advance(op);
+		} else if (oc == CG_GIVE_UP) {
+			op->bulk.single = 1;
+			cg_eng_op_send_step(op);
+		} else {
+			if (res->transport_error)
+				snprintf(op->reason, sizeof(op->reason), "bulk: %s", res->errmsg);
+			else
+				snprintf(op->reason, sizeof(op->reason), "bulk: HTTP %ld", res->status);
+			op->http_status = (int)res->status;
+			cg_eng_op_retry(op, res);
+		}
 	}
-	int rc = dropped < 0 ? dropped : 0;
-	if (!rc && op->strip >= 1 && (rc = cg_create_drop_custom(draft)) > 0)
-		rc = 0;
-	if (!rc && op->strip >= 2 && (rc = cg_create_drop_optional(draft)) > 0)
-		rc = 0;
-	cJSON *body = NULL;
-	if (!rc) {
-		body = cg_engine_create_body(draft, op->ev.dedup_key, op->cs.generation, op->cs.prev_case_key, op->marker);
-		rc = body ? 0 : CG_ENOMEM;
-	}
-	cJSON_Delete(draft);
-	if (!rc && op->strip < 1 && e->cfg->dd_marker_attr && cg_catype_has_text(t, e->cfg->dd_marker_attr))
-		rc = cg_create_set_marker_attr(body, e->cfg->dd_marker_attr, op->marker);
-	if (!rc)
-		rc = cg_actions_decorate_create(body, src, op->ev.priority, &e->projects);
-	if (rc) {
-		cJSON_Delete(body);
-		return rc;
-	}
-	/* Creates are the one request casegate cannot repeat blindly: never let libcurl replay one. */
-	return send_json_flags(op, "POST", "/api/v2/cases", body, CG_DD_NO_REPLAY);
 }

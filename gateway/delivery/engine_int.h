@@ -1,4 +1,4 @@
-/* engine_int.h: the delivery engine's insides, shared by engine*.c only (nothing else includes it). */
+/* engine_int.h: the delivery engine's insides, shared by engine.c, engine_send.c and engine_store.c only. */
 #ifndef CG_ENGINE_INT_H
 #define CG_ENGINE_INT_H
 
@@ -6,16 +6,16 @@
 #include <uv.h>
 
 #include "actions.h"
-#include "catypes.h"
-#include "circuit.h"
-#include "ddclient.h"
-#include "engine.h"
+#include "bulk.h"
+#include "gate.h"
 #include "lifecycle.h"
+#include "lookups.h"
 #include "metrics.h"
 #include "payload.h"
-#include "ratelimit.h"
+#include "requests.h"
 #include "store.h"
 #include "storeq.h"
+#include "sweep.h"
 
 struct op;
 
@@ -31,38 +31,24 @@ struct cg_engine {
 	int claiming;          /* a claim job is running */
 	int rekick;            /* kick again when the claim job returns */
 	int stopping;
-	/* Rate limits per bucket (engine_gate.c). */
-	struct cg_rl rl;
-	uv_timer_t rl_timer;
-	/* The Case API circuit (engine_gate.c): while open, ops wait in the held list, nothing is
-	 * claimed, and one probe goes out at a capped backoff. */
-	struct cg_circuit circ;
-	uv_timer_t probe_timer;
-	struct op *held_head, *held_tail;
-	int probe_out;         /* the cheap probe request is on the wire */
-	struct op *canary;     /* after the circuit closed: the one op sent before the others */
-	int64_t circ_noted;    /* opened_ms of the state last written to the store's notes */
+	struct cg_gate *gate;       /* the circuit and the rate-limit windows */
+	struct cg_lookups *lookups; /* project keys, case types */
+	struct cg_bulk *bulk;       /* bulk priority changes */
+	struct cg_sweep *sweep;     /* archive sweep */
 	uv_timer_t store_timer;
 	struct op *sr_head, *sr_tail; /* ops whose store job failed, waiting to run it again */
 	void (*on_stopped)(void *ud);
 	void *stopped_ud;
 	int closed;
-	unsigned pending_cb;   /* engine-level requests (projects, probe, case types) on the wire */
-	/* Lifecycle actions (engine_actions.c). */
-	struct cg_projects projects;  /* project keys -> UUIDs */
-	int proj_fetching;
-	int64_t proj_fetch_ms;        /* when the last listing was asked for */
-	struct op *proj_head, *proj_tail; /* creates waiting for the listing */
-	struct op *bulk_head;         /* priority changes collected for one bulk request */
-	int bulk_refused;             /* Datadog refused a bulk request: single requests from then on */
-	uv_timer_t bulk_timer;
-	uv_timer_t sweep_timer;       /* archive sweep */
-	int sweeping;
-	/* Custom attributes of the sources' case types (engine_recon.c). */
-	struct cg_catypes types;
+	/* engine.c's continuations for the files below it (registered at create: nothing calls back
+	 * up by name). */
+	void (*op_next)(struct op *op);       /* progress saved: the op's next request */
+	void (*op_gone)(struct cg_engine *e); /* an op ended: claim more, or complete the stop */
+	cg_dd_done_fn on_answer;              /* the answer to an op's request */
+	cg_dd_done_fn on_bulk_answer;         /* the answer to a bulk request (its leader's) */
 };
 
-#define ENGINE_TIMERS 6
+#define ENGINE_TIMERS 2
 
 /* One event being applied. */
 struct op {
@@ -77,31 +63,23 @@ struct op {
 	enum cg_step steps[CG_MAX_STEPS];
 	int nsteps;
 	int prio_before;              /* the case's priority when the event started */
-	struct cg_action_req areq;    /* the pending action step's request */
-	struct op *bulk_next;         /* collected for a bulk request, or a member of one */
-	struct op *bulk_members;      /* the leader of a bulk request: the other ops it carries */
-	int no_bulk;                  /* bulk was refused: single requests */
 	int index;                    /* next step */
+	const struct cg_req_row *row; /* the request on the wire (requests.c) */
 	int reconciling;              /* the current request is a search for an unknown create */
-	int recon_phase;              /* which search (engine_recon.c) */
+	int recon_phase;              /* which search (enum cg_recon_phase) */
 	int need_reconcile;           /* an earlier create's outcome is unknown: search before creating */
 	int refreshing;               /* the current request reads the case back from Datadog */
 	int decided;                  /* the action is decided (refresh done or not needed) */
 	int strip;                    /* optional parts of the create dropped after refusals (0..2) */
-	struct cg_rl_waiter rlw;      /* parked for a rate-limit window */
-	unsigned rl_bucket;           /* bucket the current request was counted in */
-	enum cg_rl_class rl_class;
-	struct op *wait_next;         /* in the project-listing wait list */
-	struct op *held_next;         /* in the circuit's held list */
-	int held;
+	struct cg_gate_item gate;     /* parked in the gate: a rate-limit window, the circuit */
+	struct cg_bulk_item bulk;     /* collected for a bulk request, or carrying one */
+	struct cg_lookup_waiter wait; /* waiting for the project listing */
 	uint64_t claimed_mono;        /* uv_now when claimed: a shared store's lease runs from here */
 	struct op *sr_next;           /* in the store-retry list */
 	cg_storeq_job_fn sr_fn;       /* the store job to run again, and its completion */
 	cg_storeq_done_fn sr_done;
 	int64_t now;
-	char marker[40];
 	/* job results */
-	int job_rc;
 	int finish_kind; /* enum fin */
 	char reason[512];
 	int http_status;
@@ -110,65 +88,62 @@ struct op {
 
 enum fin { FIN_DONE = 0, FIN_RETRY, FIN_DEAD, FIN_DEFER };
 
-/* engine.c */
-int64_t cg_eng_wall_ms(void);
-uint64_t cg_eng_rnd64(void);
-void cg_eng_arm_timer(struct cg_engine *e, int64_t due);
-void cg_eng_maybe_stopped(struct cg_engine *e);
+struct cg_recon;
+
+/* ---- engine_send.c: an op's next request ---- */
+
+/* Sends the request of op's current step (or its refresh, search, bulk request), or parks op where
+ * it must wait first. */
 void cg_eng_op_send_step(struct op *op);
-void cg_eng_op_release(struct op *op);
-void cg_eng_op_finish(struct op *op, enum fin kind);
-void cg_eng_op_retry(struct op *op, const struct cg_dd_result *res);
+
+/* After a successful (or skipped) step: the next one, or the end of the event. */
 void cg_eng_op_advance(struct op *op);
-void cg_eng_op_save_progress(struct op *op);
-void cg_eng_op_decided(struct op *op);
-int cg_eng_send_create(struct op *op);
-const char *cg_eng_case_ref(const struct op *op);
+
+/* What a reconciliation round of op knows; and its next search. */
+void cg_eng_recon_of(const struct op *op, struct cg_recon *r);
+void cg_eng_recon_send(struct op *op);
+
 const struct cg_source_config *cg_eng_find_source(const struct cg_config *cfg, const char *name);
-void cg_eng_set_str(char **dst, const char *v);
+
+/* ---- engine_store.c: the engine's store jobs, an op's end ---- */
+
+/* Claiming due events (engine.c's claim loop submits it). */
+struct claim_job {
+	struct cg_engine *e;
+	int64_t now;
+	size_t limit;
+	struct cg_store_event *evs;
+	size_t n;
+	struct cg_store_case *cases; /* state CG_CASE_NONE and dedup_key NULL when unknown */
+	int64_t next_due;
+	int has_next;
+};
+
+/* The store job: claims up to limit due events and reads their cases. */
+int cg_eng_claim_run(struct cg_store *st, void *ud);
+void cg_eng_claim_free(struct claim_job *j);
+
+/* Deep copy of a case record (strings duplicated). 0 or CG_ENOMEM. */
+int cg_eng_case_copy(struct cg_store_case *dst, const struct cg_store_case *src);
+
+/* Saves the op's progress (step index, case record) before its next request; then e->op_next. */
+void cg_eng_op_save_progress(struct op *op);
+
+/* Ends the event: done, retried at op->next_ms, deferred, or dead-lettered (op->reason); the
+ * outcome is saved, then the op is released. */
+void cg_eng_op_finish(struct op *op, enum fin kind);
+
+/* Schedules the event's next attempt (backoff, a server's Retry-After), or dead-letters it after
+ * the configured attempts. */
+void cg_eng_op_retry(struct op *op, const struct cg_dd_result *res);
+
+/* Ends an op without writing (its progress is saved, or its lease is another replica's now). */
+void cg_eng_op_release(struct op *op);
+
+/* Shared store: 1 (and the op released) when its lease might run out before a request answers. */
 int cg_eng_lease_lost(struct op *op);
-void cg_eng_dd_done(const struct cg_dd_result *res, void *ud);
-/* The request failed to leave (no answer will come): undo the gate's count, retry the event. */
-void cg_eng_send_failed(struct op *op, const char *what, int rc);
 
-/* engine_gate.c: circuit, rate limits, what every answer does first. */
-void cg_gate_init(struct cg_engine *e);
-void cg_gate_config(struct cg_engine *e);
-void cg_gate_stop(struct cg_engine *e);
-void cg_gate_close_handles(struct cg_engine *e, uv_close_cb cb);
-/* 1 when op was parked (circuit open: held; window spent: waits). 0: send now (counted). */
-int cg_gate_hold(struct op *op);
-int cg_gate_defer(struct op *op, enum cg_rl_class cls);
-/* Rank of op's next request among waiters: urgent creates and escalations first. */
-int cg_gate_rank(const struct op *op);
-/*
- * What every Case API answer does first: metrics, the rate-limit window, the circuit. op may
- * be NULL (engine-level requests; cls their class, bucket as counted). Returns -1 when op
- * was parked (429: it goes again when the window resets; circuit open: held), otherwise the
- * circuit class of the answer.
- */
-int cg_gate_answer(struct cg_engine *e, struct op *op, enum cg_rl_class cls, unsigned bucket, const char *step,
-		   const struct cg_dd_result *res);
-/* op's failed request belongs to the outage: hold it (no attempt is burnt). */
-void cg_gate_park_held(struct op *op);
-/* 1 while the circuit holds the queue (nothing is claimed). */
-int cg_gate_holding(const struct cg_engine *e);
-
-/* engine_recon.c: reconciliation under search lag, reading cases back, case types. */
-void cg_recon_send(struct op *op);
-void cg_recon_answer(struct op *op, const struct cg_dd_result *res);
-int cg_refresh_due(const struct op *op);
-void cg_refresh_send(struct op *op);
-void cg_refresh_answer(struct op *op, const struct cg_dd_result *res);
-void cg_catypes_fetch(struct cg_engine *e);
-const struct cg_catype *cg_eng_catype(struct cg_engine *e, const struct cg_source_config *src);
-
-/* engine_actions.c: project keys, bulk requests, archive sweep. */
-void cg_acts_start(struct cg_engine *e);
-void cg_acts_stop(struct cg_engine *e);
-int cg_acts_project_wait(struct op *op);
-int cg_acts_bulk_collect(struct op *op);
-int cg_acts_send_bulk(struct op *op);
-int cg_acts_prepare(struct op *op);
+/* Stop: ops waiting to run a failed store job again are released (they resume after restart). */
+void cg_eng_store_stop(struct cg_engine *e);
 
 #endif

@@ -1,6 +1,5 @@
 /* actions.c: which lifecycle actions an event takes (assign, watch, insights, link, due date,
- * Jira/ServiceNow/notebook, archive) and the Case API requests that carry them out. */
-#define CG_LOG_COMPONENT "actions"
+ * Jira/ServiceNow/notebook, archive) and what each carries; delivery turns them into requests. */
 #include "actions.h"
 
 #include <ctype.h>
@@ -11,7 +10,6 @@
 
 #include "builder.h"
 #include "err.h"
-#include "log.h"
 #include "tmpl.h"
 
 void cg_actions_effective(const struct cg_actions_config *ac, int prio, struct cg_action_set *out)
@@ -125,66 +123,6 @@ int cg_actions_steps(enum cg_action a, const struct cg_source_config *src, int p
 	return n;
 }
 
-int cg_actions_is_optional(enum cg_step s)
-{
-	return s >= CG_STEP_ASSIGN && s != CG_STEP_ARCHIVE;
-}
-
-/* {"data":{"type":type}} with attrs (taken, may be NULL) as data.attributes. */
-static cJSON *envelope(const char *type, cJSON *attrs)
-{
-	cJSON *root = cJSON_CreateObject();
-	cJSON *data = root ? cJSON_AddObjectToObject(root, "data") : NULL;
-	if (!data || (attrs && !cJSON_AddItemToObject(data, "attributes", attrs)) ||
-	    !cJSON_AddStringToObject(data, "type", type)) {
-		if (!data || !cJSON_GetObjectItemCaseSensitive(data, "attributes"))
-			cJSON_Delete(attrs);
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
-static cJSON *attrs_with(const char *k, const char *v)
-{
-	cJSON *a = cJSON_CreateObject();
-	if (!a || !cJSON_AddStringToObject(a, k, v)) {
-		cJSON_Delete(a);
-		return NULL;
-	}
-	return a;
-}
-
-cJSON *cg_body_archive(void)
-{
-	return envelope("case", NULL);
-}
-
-cJSON *cg_body_bulk(const char **case_ids, size_t n, const char *type, const char *key, const char *value)
-{
-	cJSON *a = cJSON_CreateObject();
-	cJSON *ids = a ? cJSON_AddArrayToObject(a, "case_ids") : NULL;
-	if (!ids)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		cJSON *s = cJSON_CreateString(case_ids[i]);
-		if (!s)
-			goto fail;
-		cJSON_AddItemToArray(ids, s);
-	}
-	if (key) {
-		cJSON *p = cJSON_AddObjectToObject(a, "payload");
-		if (!p || !cJSON_AddStringToObject(p, key, value))
-			goto fail;
-	}
-	if (!cJSON_AddStringToObject(a, "type", type))
-		goto fail;
-	return envelope("bulk", a);
-fail:
-	cJSON_Delete(a);
-	return NULL;
-}
-
 static void due_day(int64_t now_ms, uint64_t offset_ms, char out[16])
 {
 	time_t t = (time_t)((now_ms + (int64_t)offset_ms) / 1000);
@@ -194,25 +132,18 @@ static void due_day(int64_t now_ms, uint64_t offset_ms, char out[16])
 		out[0] = '\0';
 }
 
-int cg_actions_request(const struct cg_source_config *src, enum cg_action a, const enum cg_step *steps, int index,
-		       int prio_before, int prio, const struct cg_store_case *cs, const struct cg_payload *payload,
-		       int64_t now, struct cg_action_req *req)
+int cg_actions_args(const struct cg_source_config *src, enum cg_action a, const enum cg_step *steps, int index,
+		    int prio_before, int prio, const struct cg_store_case *cs, const struct cg_payload *payload,
+		    int64_t now, struct cg_action_args *out)
 {
 	const struct cg_actions_config *ac = &src->actions;
 	struct cg_action_set eff;
-	enum cg_step s = steps[index];
-	const char *id = cs->case_id ? cs->case_id : cs->case_key;
 	cg_actions_effective(ac, prio, &eff);
-	req->method = "POST";
-	req->body = NULL;
-	req->path[0] = '\0';
-	switch (s) {
+	memset(out, 0, sizeof(*out));
+	switch (steps[index]) {
 	case CG_STEP_ASSIGN:
-		if (!eff.assignee)
-			return 1;
-		snprintf(req->path, sizeof(req->path), "/api/v2/cases/%s/assign", id);
-		req->body = envelope("case", attrs_with("assignee_id", eff.assignee));
-		break;
+		out->assignee = eff.assignee;
+		return eff.assignee ? 0 : 1;
 	case CG_STEP_WATCH: {
 		const char *w[16];
 		size_t nw = watch_list(a, ac, prio_before, prio, w, 16), nth = 0;
@@ -220,87 +151,47 @@ int cg_actions_request(const struct cg_source_config *src, enum cg_action a, con
 			nth += steps[i] == CG_STEP_WATCH;
 		if (nth >= nw)
 			return 1; /* the config changed since the event started */
-		snprintf(req->path, sizeof(req->path), "/api/v2/cases/%s/watchers/%s", id, w[nth]);
-		return 0; /* no body */
+		out->watcher = w[nth];
+		return 0;
 	}
-	case CG_STEP_INSIGHTS: {
-		const cJSON *ins = payload->insights;
-		if (!cJSON_IsArray(ins) || cJSON_GetArraySize(ins) == 0)
-			return 1;
-		cJSON *attrs = cJSON_CreateObject();
-		cJSON *dup = cJSON_Duplicate(ins, 1);
-		if (!attrs || !dup || !cJSON_AddItemToObject(attrs, "insights", dup)) {
-			cJSON_Delete(attrs);
-			cJSON_Delete(dup);
-			return CG_ENOMEM;
-		}
-		req->method = "PUT";
-		snprintf(req->path, sizeof(req->path), "/api/v2/cases/%s/insights", id);
-		req->body = envelope("case", attrs);
-		break;
-	}
+	case CG_STEP_INSIGHTS:
+		out->insights = payload->insights;
+		return cJSON_IsArray(out->insights) && cJSON_GetArraySize(out->insights) > 0 ? 0 : 1;
 	case CG_STEP_LINK: {
 		if (!cs->prev_case_id || !cs->case_id || ac->link_previous == CG_LINK_NONE)
 			return 1;
 		/* SUCCESSOR_OF reads "parent is the successor of child": the new case is the parent.
 		 * RELATES_TO is symmetric; the older case is the parent there. */
 		int succ = ac->link_previous == CG_LINK_SUCCESSOR_OF;
-		const char *parent = succ ? cs->case_id : cs->prev_case_id;
-		const char *child = succ ? cs->prev_case_id : cs->case_id;
-		cJSON *attrs = cJSON_CreateObject();
-		if (!attrs || !cJSON_AddStringToObject(attrs, "child_entity_id", child) ||
-		    !cJSON_AddStringToObject(attrs, "child_entity_type", "CASE") ||
-		    !cJSON_AddStringToObject(attrs, "parent_entity_id", parent) ||
-		    !cJSON_AddStringToObject(attrs, "parent_entity_type", "CASE") ||
-		    !cJSON_AddStringToObject(attrs, "relationship", succ ? "SUCCESSOR_OF" : "RELATES_TO")) {
-			cJSON_Delete(attrs);
-			return CG_ENOMEM;
-		}
-		snprintf(req->path, sizeof(req->path), "/api/v2/cases/link");
-		req->body = envelope("link", attrs);
-		break;
+		out->parent = succ ? cs->case_id : cs->prev_case_id;
+		out->child = succ ? cs->prev_case_id : cs->case_id;
+		out->relationship = succ ? "SUCCESSOR_OF" : "RELATES_TO";
+		return 0;
 	}
-	case CG_STEP_DUE_DATE: {
-		char day[16];
+	case CG_STEP_DUE_DATE:
 		if (!eff.due_set || !eff.due_ms)
 			return 1;
-		due_day(now, eff.due_ms, day);
-		snprintf(req->path, sizeof(req->path), "/api/v2/cases/%s/due_date", id);
-		req->body = envelope("case", attrs_with("due_date", day));
-		break;
-	}
+		due_day(now, eff.due_ms, out->due_date);
+		return 0;
 	case CG_STEP_JIRA:
-		if (!eff.jira || (cs->action_flags & CG_CASE_JIRA))
-			return 1;
-		snprintf(req->path, sizeof(req->path), "/api/v2/cases/%s/relationships/jira_issues", id);
-		req->body = envelope("issues", cJSON_Duplicate(eff.jira, 1));
-		break;
+		out->integration = eff.jira;
+		return !eff.jira || (cs->action_flags & CG_CASE_JIRA) ? 1 : 0;
 	case CG_STEP_SERVICENOW:
-		if (!eff.servicenow || (cs->action_flags & CG_CASE_SERVICENOW))
-			return 1;
-		snprintf(req->path, sizeof(req->path), "/api/v2/cases/%s/relationships/servicenow_tickets", id);
-		req->body = envelope("tickets", cJSON_Duplicate(eff.servicenow, 1));
-		break;
+		out->integration = eff.servicenow;
+		return !eff.servicenow || (cs->action_flags & CG_CASE_SERVICENOW) ? 1 : 0;
 	case CG_STEP_NOTEBOOK:
-		if (eff.notebook != 1 || (cs->action_flags & CG_CASE_NOTEBOOK))
-			return 1;
-		snprintf(req->path, sizeof(req->path), "/api/v2/cases/%s/relationships/notebook", id);
-		req->body = envelope("notebook", NULL);
-		break;
+		return eff.notebook != 1 || (cs->action_flags & CG_CASE_NOTEBOOK) ? 1 : 0;
 	case CG_STEP_ARCHIVE: {
 		/* Only the case the sweep saw, still closed: a newer case of the key stays. */
 		const char *want = payload->case_id;
-		if (cs->state != CG_CASE_CLOSED || !cs->case_id || (cs->action_flags & CG_CASE_ARCHIVED) || !want ||
-		    strcmp(want, cs->case_id) != 0)
-			return 1;
-		snprintf(req->path, sizeof(req->path), "/api/v2/cases/%s/archive", id);
-		req->body = cg_body_archive();
-		break;
+		return cs->state != CG_CASE_CLOSED || !cs->case_id || (cs->action_flags & CG_CASE_ARCHIVED) || !want ||
+				       strcmp(want, cs->case_id) != 0
+			       ? 1
+			       : 0;
 	}
 	default:
 		return 1;
 	}
-	return req->body ? 0 : CG_ENOMEM;
 }
 
 void cg_actions_record(enum cg_step s, int done, struct cg_store_case *cs)
@@ -403,113 +294,4 @@ int cg_actions_render_insights(const struct cg_source_config *src, const struct 
 out:
 	cJSON_Delete(arr);
 	return rc;
-}
-
-/* ---- projects ---- */
-
-void cg_projects_cleanup(struct cg_projects *p)
-{
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->keys[i]);
-		free(p->ids[i]);
-	}
-	free(p->keys);
-	free(p->ids);
-	p->keys = p->ids = NULL;
-	p->n = 0;
-	p->loaded = 0;
-}
-
-int cg_projects_parse(struct cg_projects *p, const char *body, size_t len)
-{
-	cJSON *doc = cJSON_ParseWithLength(body, len);
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(doc, "data");
-	struct cg_projects np = {0};
-	int rc = CG_EINVAL;
-	if (!cJSON_IsArray(data))
-		goto out;
-	size_t n = (size_t)cJSON_GetArraySize(data);
-	rc = CG_ENOMEM;
-	np.keys = calloc(n ? n : 1, sizeof(char *));
-	np.ids = calloc(n ? n : 1, sizeof(char *));
-	if (!np.keys || !np.ids)
-		goto out;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, data)
-	{
-		const char *id = cg_json_str(it, "id"), *key = cg_json_str(it, "attributes.key");
-		if (!id || !key)
-			continue;
-		np.keys[np.n] = strdup(key);
-		np.ids[np.n] = strdup(id);
-		if (!np.keys[np.n] || !np.ids[np.n]) {
-			free(np.keys[np.n]);
-			free(np.ids[np.n]);
-			goto out;
-		}
-		np.n++;
-	}
-	np.loaded = 1;
-	cg_projects_cleanup(p);
-	*p = np;
-	memset(&np, 0, sizeof(np));
-	rc = 0;
-out:
-	cg_projects_cleanup(&np);
-	cJSON_Delete(doc);
-	return rc;
-}
-
-const char *cg_projects_id(const struct cg_projects *p, const char *key)
-{
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->keys[i], key) == 0)
-			return p->ids[i];
-	return NULL;
-}
-
-int cg_project_is_key(const char *project)
-{
-	return project && strlen(project) != 36;
-}
-
-static cJSON *user_rel(const char *id)
-{
-	cJSON *r = cJSON_CreateObject();
-	cJSON *d = r ? cJSON_AddObjectToObject(r, "data") : NULL;
-	if (!d || !cJSON_AddStringToObject(d, "id", id) || !cJSON_AddStringToObject(d, "type", "user")) {
-		cJSON_Delete(r);
-		return NULL;
-	}
-	return r;
-}
-
-int cg_actions_decorate_create(cJSON *body, const struct cg_source_config *src, int prio,
-			       const struct cg_projects *projects)
-{
-	cJSON *data = cJSON_GetObjectItemCaseSensitive(body, "data");
-	cJSON *rel = cJSON_GetObjectItemCaseSensitive(data, "relationships");
-	cJSON *pd = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rel, "project"), "data");
-	cJSON *pid = cJSON_GetObjectItemCaseSensitive(pd, "id");
-	if (cJSON_IsString(pid) && cg_project_is_key(pid->valuestring)) {
-		if (!projects || !projects->loaded)
-			return CG_EAGAIN;
-		const char *uuid = cg_projects_id(projects, pid->valuestring);
-		if (!uuid)
-			return CG_ENOENT;
-		if (!cJSON_SetValuestring(pid, uuid))
-			return CG_ENOMEM;
-	}
-	if (!src)
-		return 0;
-	struct cg_action_set eff;
-	cg_actions_effective(&src->actions, prio, &eff);
-	if (eff.assignee && rel) {
-		cJSON *r = user_rel(eff.assignee);
-		if (!r)
-			return CG_ENOMEM;
-		cJSON_DeleteItemFromObjectCaseSensitive(rel, "assignee");
-		cJSON_AddItemToObject(rel, "assignee", r);
-	}
-	return 0;
 }

@@ -1,5 +1,5 @@
 /* actions.h: lifecycle actions beyond create/comment/close (assignment, watchers, insights, links,
- * integrations, due dates, archive), project keys, and the bodies of those requests. */
+ * integrations, due dates, archive): which steps an event takes and what each carries (pure). */
 #ifndef CG_ACTIONS_H
 #define CG_ACTIONS_H
 
@@ -9,7 +9,6 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
-#include "ddclient.h"
 #include "event.h"
 #include "lifecycle.h"
 #include "payload.h"
@@ -34,29 +33,30 @@ void cg_actions_effective(const struct cg_actions_config *ac, int prio, struct c
 int cg_actions_steps(enum cg_action a, const struct cg_source_config *src, int prio_before, int prio,
 		     int has_insights, int has_prev, enum cg_step *steps, int n, int cap);
 
-/* 1 for the action steps: a 4xx answer (other than 429) skips them instead of dead-lettering. */
-int cg_actions_is_optional(enum cg_step s);
-
-/* One request of an action step. */
-struct cg_action_req {
-	const char *method;
-	char path[512];
-	cJSON *body; /* owned by the caller after the call; NULL for no body */
+/* What an action step carries, decided from the config and the case: plain values, no request. */
+struct cg_action_args {
+	const char *assignee;       /* ASSIGN: the user the case goes to */
+	const char *watcher;        /* WATCH: the user this step adds */
+	char due_date[16];          /* DUE_DATE: "YYYY-MM-DD" (UTC) */
+	const char *parent, *child; /* LINK: the two cases as the relationship reads them */
+	const char *relationship;   /* LINK: "SUCCESSOR_OF" or "RELATES_TO" */
+	const cJSON *insights;      /* INSIGHTS: the rendered list the event carries */
+	const cJSON *integration;   /* JIRA, SERVICENOW: the attributes the config gives */
 };
 
 /*
- * Builds the request of action step steps[index] of action a for the case cs (an event at
- * priority prio on a case at prio_before, payload as stored, now in wall ms). Returns 0 with *req filled, 1 when the step has nothing to
- * do (a one-shot integration already done, an archive for a case that moved on), CG_ENOMEM.
+ * Decides what action step steps[index] of action a carries for the case cs (an event at
+ * priority prio on a case at prio_before, payload as stored, now in wall ms). Returns 0 with
+ * *out filled (pointers into src, cs and payload), or 1 when the step has nothing to do (a
+ * one-shot integration already done, an archive for a case that moved on, a watcher the
+ * config no longer has).
  */
-int cg_actions_request(const struct cg_source_config *src, enum cg_action a, const enum cg_step *steps, int index,
-		       int prio_before, int prio, const struct cg_store_case *cs, const struct cg_payload *payload,
-		       int64_t now, struct cg_action_req *req);
+int cg_actions_args(const struct cg_source_config *src, enum cg_action a, const enum cg_step *steps, int index,
+		    int prio_before, int prio, const struct cg_store_case *cs, const struct cg_payload *payload,
+		    int64_t now, struct cg_action_args *out);
 
 /* Records a completed (done = 1) or skipped (done = 0) action step in the case record. */
 void cg_actions_record(enum cg_step s, int done, struct cg_store_case *cs);
-
-/* ---- creation ---- */
 
 /*
  * Renders the source's insights (or, for a `datadog` source without `insights:`, the monitor
@@ -65,35 +65,5 @@ void cg_actions_record(enum cg_step s, int done, struct cg_store_case *cs);
  * Returns 0 or CG_ENOMEM.
  */
 int cg_actions_render_insights(const struct cg_source_config *src, const struct cg_event *ev, cJSON **out);
-
-/* ---- project keys ---- */
-
-/* Projects by key, as GET /api/v2/cases/projects lists them. */
-struct cg_projects {
-	char **keys, **ids;
-	size_t n;
-	int loaded;        /* 1 after a successful listing */
-	int64_t loaded_ms;
-};
-
-void cg_projects_cleanup(struct cg_projects *p);
-/* Replaces p's content from a GET /cases/projects answer. 0, CG_EINVAL (not a listing) or CG_ENOMEM. */
-int cg_projects_parse(struct cg_projects *p, const char *body, size_t len);
-/* The UUID of key, or NULL. */
-const char *cg_projects_id(const struct cg_projects *p, const char *key);
-/* 1 when project (a source's project setting) is a key rather than a UUID. */
-int cg_project_is_key(const char *project);
-
-/*
- * Completes the CaseCreateRequest body for a source: relationships.assignee for the case's
- * priority, and the project key swapped for its UUID. Returns 0, CG_EAGAIN (the key is not
- * resolved yet), CG_ENOENT (no project has that key) or CG_ENOMEM.
- */
-int cg_actions_decorate_create(cJSON *body, const struct cg_source_config *src, int prio,
-			       const struct cg_projects *projects);
-
-/* Bodies (NULL on ENOMEM). */
-cJSON *cg_body_bulk(const char **case_ids, size_t n, const char *type, const char *key, const char *value);
-cJSON *cg_body_archive(void);
 
 #endif

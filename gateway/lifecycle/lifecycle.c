@@ -1,9 +1,14 @@
-/* lifecycle.c: the per-dedup-key case lifecycle: create, fold repeats, escalate, resolve, reopen. */
+/* lifecycle.c: the per-dedup-key case lifecycle: create, fold repeats, escalate, resolve, reopen, and
+ * what each says on the case. */
 #include "lifecycle.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "builder.h"
 #include "event.h"
 
 static const char *const action_names[] = {
@@ -152,6 +157,15 @@ int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int
 	return n;
 }
 
+/* A firing the case shows (not folded): counted, and any digest window ends with it. */
+static void fired(struct cg_store_case *c, int64_t now)
+{
+	c->last_fire_ms = now;
+	c->fires++;
+	c->pending_repeats = 0;
+	c->first_pending_ms = 0;
+}
+
 void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority, const char *summary,
 			const struct cg_source_config *src, int64_t now)
 {
@@ -162,19 +176,13 @@ void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority,
 		c->created_ms = now;
 		c->closed_ms = 0;
 		c->last_comment_ms = 0;
-		c->last_fire_ms = now;
-		c->fires++;
-		c->pending_repeats = 0;
-		c->first_pending_ms = 0;
+		fired(c, now);
 		break;
 	case CG_ACT_REOPEN:
 		c->state = CG_CASE_OPEN;
 		c->closed_ms = 0;
 		c->last_comment_ms = now;
-		c->last_fire_ms = now;
-		c->fires++;
-		c->pending_repeats = 0;
-		c->first_pending_ms = 0;
+		fired(c, now);
 		break;
 	case CG_ACT_COMMENT:
 	case CG_ACT_ESCALATE:
@@ -182,10 +190,7 @@ void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority,
 		if (a != CG_ACT_COMMENT)
 			c->priority = priority;
 		c->last_comment_ms = now;
-		c->last_fire_ms = now;
-		c->fires++;
-		c->pending_repeats = 0;
-		c->first_pending_ms = 0;
+		fired(c, now);
 		break;
 	case CG_ACT_RESOLVE:
 		/* on_resolve: comment leaves the case open in Datadog, and so in the store (the time of
@@ -218,4 +223,66 @@ void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority,
 	case CG_ACT_MAX_:
 		return;
 	}
+}
+
+static void iso8601(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *cg_lifecycle_comment(enum cg_action a, const struct cg_store_case *c, int prio, const char *severity,
+			   const char *summary)
+{
+	char head[512] = "";
+	char t1[32], t2[32];
+	if (a == CG_ACT_NOTE)
+		return strdup(summary); /* the note is the whole comment (e-mail replies) */
+	switch (a) {
+	case CG_ACT_REOPEN:
+		iso8601(c->closed_ms, t1, sizeof(t1));
+		snprintf(head, sizeof(head), "**Firing again** (resolved at %s): %s.", t1,
+			 c->state == CG_CASE_CLOSED ? "case reopened" : "same case");
+		break;
+	case CG_ACT_COMMENT:
+		if (c->pending_repeats > 0) {
+			iso8601(c->first_pending_ms, t1, sizeof(t1));
+			snprintf(head, sizeof(head), "**Still firing**: fired %" PRId64 " more time%s since %s; latest:",
+				 c->pending_repeats + 1, c->pending_repeats + 1 == 1 ? "" : "s", t1);
+		} else {
+			snprintf(head, sizeof(head), "**Fired again.**");
+		}
+		break;
+	case CG_ACT_ESCALATE:
+	case CG_ACT_DEESCALATE:
+		snprintf(head, sizeof(head), "**Priority %s** from %s to %s: severity is now `%s`.",
+			 a == CG_ACT_ESCALATE ? "raised" : "lowered", cg_priority_name(c->priority),
+			 cg_priority_name(prio), severity ? severity : "unknown");
+		if (c->pending_repeats > 0) {
+			/* This comment ends the digest window: report the folded repeats too. */
+			size_t n = strlen(head);
+			iso8601(c->first_pending_ms, t2, sizeof(t2));
+			snprintf(head + n, sizeof(head) - n, " It fired %" PRId64 " more time%s since %s.",
+				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
+		}
+		break;
+	case CG_ACT_RESOLVE:
+		if (c->pending_repeats > 0) {
+			iso8601(c->first_pending_ms, t2, sizeof(t2));
+			snprintf(head, sizeof(head), "**Resolved.** It fired %" PRId64 " more time%s since %s.",
+				 c->pending_repeats, c->pending_repeats == 1 ? "" : "s", t2);
+		} else {
+			snprintf(head, sizeof(head), "**Resolved.**");
+		}
+		break;
+	default:
+		break;
+	}
+	size_t cap = strlen(head) + strlen(summary) + 4;
+	char *text = malloc(cap);
+	if (text)
+		snprintf(text, cap, "%s\n\n%s", head, summary);
+	return text;
 }

@@ -71,6 +71,14 @@ int cg_lifecycle_steps(enum cg_action a, const struct cg_source_config *src, int
 void cg_lifecycle_apply(enum cg_action a, struct cg_store_case *c, int priority, const char *summary,
 			const struct cg_source_config *src, int64_t now);
 
+/*
+ * The text of the comment step of action a on case c (as stored before the event: its
+ * priority, counters and times), for an event at priority prio with severity (may be NULL) and
+ * summary. A note's comment is the summary alone. malloc'd (caller frees); NULL on ENOMEM.
+ */
+char *cg_lifecycle_comment(enum cg_action a, const struct cg_store_case *c, int prio, const char *severity,
+			   const char *summary);
+
 /* Step encoding persisted in the event: (action << 8) | index of the next step. */
 static inline int cg_step_encode(enum cg_action a, int index)
 {

@@ -13,10 +13,10 @@
 #include <cjson/cJSON.h>
 #include <yaml.h>
 
-#include "actions.h"
 #include "ddanswer.h"
 #include "err.h"
 #include "harness.h"
+#include "projects.h"
 
 /* ---- the recorded cassettes (../shared/contracts/datadog-recorded) ---- */
 
