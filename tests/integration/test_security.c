@@ -812,6 +812,20 @@ static int count_lines(const char *path, const char *needle)
 	return n;
 }
 
+/* Proxy-form requests the trap proxy got (CONNECT host:port, or an absolute http(s) URL): what a
+ * client sent it as a proxy. Other lines (a test running beside this one that connected to a port
+ * it believed free) are not ours; they are printed, not counted. */
+static int trap_hits(const char *path)
+{
+	int n = count_lines(path, "PROXY CONNECT ") + count_lines(path, " http://") + count_lines(path, " https://");
+	if (n || count_lines(path, "PROXY ")) {
+		char *s = cg_h_read_file(path, NULL);
+		fprintf(stderr, "trap proxy log (%d proxy-form request(s)):\n%s\n", n, s ? s : "");
+		free(s);
+	}
+	return n;
+}
+
 struct confirm_wait {
 	const char *log;
 };
@@ -1092,7 +1106,7 @@ static void test_confirm_subscription(void **state)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	env_proxy(NULL);
-	assert_int_equal(count_lines(tlog, "PROXY "), 0);
+	assert_int_equal(trap_hits(tlog), 0);
 	cg_h_stop(&trap, SIGTERM);
 	free(tlog);
 	free(trap_url);
@@ -1181,7 +1195,7 @@ static void test_proxy_everywhere(void **state)
 	int st = cg_h_stop(&cli, SIGTERM);
 	(void)st;
 	/* Nothing ever reached the trap. */
-	assert_int_equal(count_lines(tlog, "PROXY "), 0);
+	assert_int_equal(trap_hits(tlog), 0);
 	assert_int_equal(count_lines(plog, "ERROR"), 0);
 	finish(&t);
 	cg_h_stop(&ps, SIGTERM);
