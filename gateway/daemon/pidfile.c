@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fsdir.h"
 
 struct cg_pidfile {
 	int fd;
@@ -21,25 +22,6 @@ static int pid_path(const char *state_dir, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/casegate.pid", state_dir);
 	return n > 0 && (size_t)n < len ? 0 : CG_EINVAL;
-}
-
-static int mkdirs(const char *dir)
-{
-	char buf[4096];
-	size_t len = strlen(dir);
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, dir, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		char c = buf[i];
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return -1;
-		buf[i] = c;
-	}
-	return 0;
 }
 
 static long read_pid(int fd)
@@ -66,7 +48,7 @@ int cg_pidfile_acquire(const char *state_dir, struct cg_pidfile **out, long *hol
 		rc = CG_EINVAL;
 		goto fail;
 	}
-	if (mkdirs(state_dir) != 0) {
+	if (cg_mkdir_p(state_dir) != 0) {
 		snprintf(err, errlen, "%s: %s", state_dir, strerror(errno));
 		goto fail;
 	}

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "err.h"
+#include "fsdir.h"
 #include "store_sqlite_int.h"
 
 #define CG_LOG_COMPONENT "store"
@@ -73,31 +74,6 @@ static const struct cg_store_ops sq_ops = {
 	.note_list = cg_sq_note_list,
 };
 
-/* mkdir -p with mode 0700 for the components it creates. */
-static int mkdir_p(const char *dir)
-{
-	char buf[4096];
-	size_t len = strlen(dir);
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, dir, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		char c = buf[i];
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return -1;
-		buf[i] = c;
-	}
-	struct stat sb;
-	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
-}
-
 /* A store for dir/casegate.db, not yet open. */
 static int sq_new(const char *dir, struct sq_store **out)
 {
@@ -151,7 +127,7 @@ static int sq_open(const char *dir, int create, struct cg_store **out, char *err
 		snprintf(err, errlen, "no store directory");
 		return CG_EINVAL;
 	}
-	if (create && mkdir_p(dir) != 0) {
+	if (create && cg_mkdir_p(dir) != 0) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return CG_EIO;
 	}

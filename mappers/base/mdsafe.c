@@ -47,6 +47,18 @@ static const unsigned char ascii_class[128] = {
     [' '] = S_URL | S_LINK,
 };
 
+/* Copies the bytes from i on that stop() lets through, as they are, into b; returns where it
+ * stopped (n at the end). Every mode's pass is this run, then its rule for the one byte after. */
+static size_t copy_run(struct cg_sbuf *b, const unsigned char *p, size_t n, size_t i,
+		       int (*stop)(unsigned char c, unsigned bit), unsigned bit)
+{
+	size_t run = i;
+	while (run < n && !stop(p[run], bit))
+		run++;
+	cg_sbuf_addn(b, (const char *)p + i, run - i);
+	return run;
+}
+
 /* 1 when byte c needs a look under class bit `bit` (it is not printable ASCII that is copied as is). */
 static int needs(unsigned char c, unsigned bit)
 {
@@ -82,10 +94,7 @@ static void put_url(struct cg_sbuf *b, const unsigned char *p, size_t n)
 	while (n && is_space(p[n - 1]))
 		n--;
 	for (size_t i = 0; i < n;) {
-		size_t run = i;
-		while (run < n && !needs(p[run], S_URL))
-			run++;
-		cg_sbuf_addn(b, (const char *)p + i, run - i);
+		size_t run = copy_run(b, p, n, i, needs, S_URL);
 		if (run < n && p[run] != 0x7F && (p[run] >= 0x20 || is_space(p[run])))
 			put_pct(b, p[run]);
 		i = run + 1; /* other control characters and DEL are dropped */
@@ -102,11 +111,7 @@ static void put_clean(struct cg_sbuf *b, const unsigned char *p, size_t n, enum 
 	unsigned bit = mode == CG_MD_TEXT ? S_TEXT : S_AT;
 	size_t i = 0;
 	while (i < n) {
-		size_t run = i;
-		while (run < n && !needs(p[run], bit))
-			run++;
-		cg_sbuf_addn(b, (const char *)p + i, run - i);
-		i = run;
+		i = copy_run(b, p, n, i, needs, bit);
 		if (i >= n)
 			break;
 		unsigned char c = p[i];
@@ -163,16 +168,18 @@ static int char_ref(const unsigned char *p, size_t n)
 	return i > 1 && i < n && p[i] == ';';
 }
 
+/* What CG_MD_PLAIN looks at: its ASCII characters (controls are gone after put_clean). */
+static int plain_stop(unsigned char c, unsigned bit)
+{
+	return c < 0x80 && (ascii_class[c] & bit);
+}
+
 /* CG_MD_PLAIN's rules over text put_clean made (n bytes at p), into b. */
 static void put_plain(struct cg_sbuf *b, const unsigned char *p, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
-		size_t run = i;
-		while (run < n && (p[run] >= 0x80 || !(ascii_class[p[run]] & S_PLAIN)))
-			run++;
-		cg_sbuf_addn(b, (const char *)p + i, run - i);
-		i = run;
+		i = copy_run(b, p, n, i, plain_stop, S_PLAIN);
 		if (i >= n)
 			break;
 		unsigned char c = p[i];
