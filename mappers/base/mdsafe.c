@@ -177,19 +177,15 @@ static int plain_stop(unsigned char c, unsigned bit)
 /* CG_MD_PLAIN's rules over text put_clean made (n bytes at p), into b. */
 static void put_plain(struct cg_sbuf *b, const unsigned char *p, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		i = copy_run(b, p, n, i, plain_stop, S_PLAIN);
-		if (i >= n)
-			break;
-		unsigned char c = p[i];
+	/* Each character the mode looks at is kept; a blank after it breaks what it would start. */
+	for (size_t i = copy_run(b, p, n, 0, plain_stop, S_PLAIN); i < n;
+	     i = copy_run(b, p, n, i + 1, plain_stop, S_PLAIN)) {
 		cg_sbuf_addn(b, (const char *)p + i, 1);
-		int brk = (c == ']' && i + 1 < n && p[i + 1] == '(') ||
-		          (c == '<' && i + 1 < n && (is_alpha(p[i + 1]) || strchr("/!?", p[i + 1]))) ||
-		          (c == '&' && char_ref(p + i, n - i));
-		if (brk)
+		unsigned char c = p[i];
+		if ((c == ']' && i + 1 < n && p[i + 1] == '(') ||
+		    (c == '<' && i + 1 < n && (is_alpha(p[i + 1]) || strchr("/!?", p[i + 1]))) ||
+		    (c == '&' && char_ref(p + i, n - i)))
 			cg_sbuf_add(b, " ");
-		i++;
 	}
 }
 
