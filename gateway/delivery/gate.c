@@ -340,6 +340,16 @@ static int rank(const struct cg_gate *g, const struct cg_gate_item *it)
 
 int cg_gate_defer(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class cls)
 {
+	int64_t now = cg_timing_wall_ms();
+	int known = cls >= CG_RL_CLASSES || g->rl.cls_state[cls] == 2;
+	int spent = known ? -1 : cg_rl_spent_bucket(&g->rl, now);
+	if (spent >= 0) {
+		/* Its bucket is not known yet and a window is spent: it may be this class's, so the
+		 * scout waits for that window to pass instead of meeting a 429 in it. */
+		cg_rl_wait(&g->rl, (unsigned)spent, &it->rlw, rank(g, it));
+		rl_arm(g);
+		return 1;
+	}
 	if (!cg_rl_class_open(&g->rl, cls)) {
 		/* The first request of its kind is out: its answer says which bucket this is. */
 		cg_rl_wait(&g->rl, 0, &it->rlw, rank(g, it));
@@ -347,7 +357,7 @@ int cg_gate_defer(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class c
 	}
 	unsigned b = cg_rl_bucket_of(&g->rl, cls);
 	int64_t closed = cg_store_rl_closed_until(store(g), g->rl.b[b].name);
-	if (cg_rl_take(&g->rl, b, cg_timing_wall_ms(), fleet(g), closed)) {
+	if (cg_rl_take(&g->rl, b, now, fleet(g), closed)) {
 		it->bucket = b;
 		it->cls = cls;
 		return 0;

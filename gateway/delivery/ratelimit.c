@@ -90,6 +90,14 @@ int cg_rl_class_open(struct cg_rl *rl, enum cg_rl_class c)
 	return 1;
 }
 
+int cg_rl_spent_bucket(const struct cg_rl *rl, int64_t now_ms)
+{
+	for (unsigned i = 0; i < rl->n; i++)
+		if (rl->b[i].remaining == 0 && now_ms < rl->b[i].reset_at)
+			return (int)i;
+	return -1;
+}
+
 void cg_rl_untake(struct cg_rl *rl, unsigned b)
 {
 	if (b >= rl->n)

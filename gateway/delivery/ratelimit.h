@@ -82,6 +82,10 @@ int cg_rl_take(struct cg_rl *rl, unsigned b, int64_t now_ms, unsigned fleet, int
  */
 int cg_rl_class_open(struct cg_rl *rl, enum cg_rl_class c);
 
+/* A bucket whose window is spent at now_ms (nothing left, reset still ahead), or -1. A class not
+ * known yet may belong to it: its scout waits for that window rather than meet a 429 there. */
+int cg_rl_spent_bucket(const struct cg_rl *rl, int64_t now_ms);
+
 /* Undoes a take whose request could not be sent after all. */
 void cg_rl_untake(struct cg_rl *rl, unsigned b);
 

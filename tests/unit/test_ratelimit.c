@@ -39,6 +39,12 @@ static void t_bare_class(void **state)
 	}
 	assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 1);
 	assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 1);
+	/* A spent window (a 429 named it) holds the scouts of classes not known yet until it passes. */
+	assert_int_equal(cg_rl_spent_bucket(&rl, 30), -1);
+	struct cg_rl_answer full = ans(429, "cases_write", 6, 1, 0, 1);
+	unsigned b = cg_rl_observe(&rl, CG_RL_CREATE, cg_rl_bucket_of(&rl, CG_RL_CREATE), &full, 40, 1, NULL);
+	assert_int_equal(cg_rl_spent_bucket(&rl, 41), (int)b);
+	assert_int_equal(cg_rl_spent_bucket(&rl, 40 + 1000 + 100), -1);
 }
 
 /* Classes learn their bucket from X-RateLimit-Name; buckets keep separate windows. */
