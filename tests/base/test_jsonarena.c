@@ -1,6 +1,7 @@
 /* test_jsonarena.c: per-thread cJSON arenas: trees built inside are dropped at end(), objects
  * made while paused survive it, big blocks and many chunks work, other threads are untouched.
  * (Leaks and breaches show up under the ASan build: the arena poisons what it dropped.) */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
 /* test_log.c: log records: JSON shape (ts, level, component, source, dedup_key, case, msg), text form, levels. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

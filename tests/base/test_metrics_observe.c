@@ -1,4 +1,5 @@
-/* test_observe.c: the daemon's JSON log lines (shape, alert fields, no secrets) and its /metrics catalogue. */
+/* test_metrics_observe.c: the daemon's JSON log lines (shape, alert fields, no secrets) and its /metrics catalogue. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
 /* test_tbucket.c: token bucket arithmetic for intake throttling. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

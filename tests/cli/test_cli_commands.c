@@ -1,5 +1,6 @@
-/* test_cli.c: the command table: `casegate help`, every command's --help, unknown commands, and the one
+/* test_cli_commands.c: the command table: `casegate help`, every command's --help, unknown commands, and the one
  * way every command loads its config (the same error text, warnings where the table says so). */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,7 @@
 /* test_provision.c: casegate provision plan/apply/apply against the simulator (the second apply
  * changes nothing), updates and casegate-owned deletions, prune, Datadog errors, and
  * casegate maintenance start|end. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
 /* test_config.c: the YAML config loader: every field, every error class with its position, env and file secrets. */
+/* labels: unit */
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* realpath */
 

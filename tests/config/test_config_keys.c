@@ -1,4 +1,5 @@
 /* test_config_keys.c: every key of every part's table is documented in README's Configuration section, every row there names a real key, and the defaults agree. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

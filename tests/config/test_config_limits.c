@@ -1,4 +1,5 @@
 /* test_config_limits.c: the reliability settings: rate_limit (global and per source), queue.max_pending*. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_core_review.c: regression tests for daemon-core review findings (engine, store use, reload, CLI). */
+/* test_app_core_review.c: regression tests for daemon-core review findings (engine, store use, reload, CLI). */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_gateway.c: casegate + casegate-sim as real processes: webhook to case, errors, faults, restart. */
+/* test_app_gateway.c: casegate + casegate-sim as real processes: webhook to case, errors, faults, restart. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_reliability.c: disk full, graceful SIGTERM under load, dead-letter CLI, intake throttling. */
+/* test_app_reliability.c: disk full, graceful SIGTERM under load, dead-letter CLI, intake throttling. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

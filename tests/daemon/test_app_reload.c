@@ -1,4 +1,5 @@
-/* test_reload.c: hot reload under traffic (SIGHUP and `casegate reload`), the pid file lock, `casegate status`. */
+/* test_app_reload.c: hot reload under traffic (SIGHUP and `casegate reload`), the pid file lock, `casegate status`. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

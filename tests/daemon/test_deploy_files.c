@@ -1,4 +1,5 @@
-/* test_deploy.c: runs tests/deploy/check_deploy.py over each deploy/ file (real nginx, systemd-analyze, postmap, ...). */
+/* test_deploy_files.c: runs tests/deploy/check_deploy.py over each deploy/ file (real nginx, systemd-analyze, postmap, ...). */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,6 @@
 /* test_bulk.c: delivery/bulk.c groups the priority changes of one 50 ms window: same priority in one
  * request (arrival order, the first leads), a lone one goes single, stop releases what is collected. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
 /* test_circuit.c: the Case API circuit's decisions: when it opens, how probes back off, when it closes. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

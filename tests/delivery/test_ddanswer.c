@@ -1,4 +1,5 @@
 /* test_ddanswer.c: casegate's reading of Case API answers, replayed against answers recorded from real Datadog. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

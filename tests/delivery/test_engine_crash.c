@@ -1,4 +1,5 @@
-/* test_crash.c: SIGKILL casegate at random points under load: nothing acknowledged lost, no case twice, order kept. */
+/* test_engine_crash.c: SIGKILL casegate at random points under load: nothing acknowledged lost, no case twice, order kept. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

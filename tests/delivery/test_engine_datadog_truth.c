@@ -1,6 +1,7 @@
-/* test_datadog_truth.c: the promises hold when the Case API behaves like real Datadog: search lag with lost
+/* test_engine_datadog_truth.c: the promises hold when the Case API behaves like real Datadog: search lag with lost
  * answers, case types that refuse custom attributes, revoked keys, outages, people changing cases, named
  * rate-limit buckets. Real casegate against casegate-sim, each fault switched on in the simulator. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_soak.c: delivery under a hostile API (5xx, drops, latency, 429 bursts) and pacing to a rate limit. */
+/* test_engine_soak.c: delivery under a hostile API (5xx, drops, latency, 429 bursts) and pacing to a rate limit. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
 /* test_ratelimit.c: rate-limit buckets learned from headers: names, windows, scouts, urgent first. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

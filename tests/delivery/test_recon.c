@@ -1,5 +1,6 @@
 /* test_recon.c: the decisions of delivery/recon.c: which search finds a create whose answer was lost
  * (and when to stop searching), and what reading a case back does to the record. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

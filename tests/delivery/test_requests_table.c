@@ -1,6 +1,7 @@
-/* test_request_table.c: the Case API request table (delivery/requests.c): every row's method, path
+/* test_requests_table.c: the Case API request table (delivery/requests.c): every row's method, path
  * and body for one fixed case, each row's flags, and every request against Datadog's reference
  * (the OpenAPI contract, validated by tests/contract/validate.py, or the API reference text). */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

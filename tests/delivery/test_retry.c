@@ -1,4 +1,5 @@
 /* test_retry.c: classification table, backoff bounds (jitter, cap, overflow) and 429 delays. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_sim.c: casegate-sim behaves like Datadog's Case Management API v2 (incl. faults and contract). */
+/* test_sim_case_api.c: casegate-sim behaves like Datadog's Case Management API v2 (incl. faults and contract). */
+/* labels: integration */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stddef.h>

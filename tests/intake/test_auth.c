@@ -1,4 +1,5 @@
 /* test_auth.c: inbound authentication edge cases (schemes, whitespace, Basic padding, rotation). */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,7 @@
-/* test_security.c: inbound security through the real daemon: signatures and replay, URL tokens
+/* test_guard_security.c: inbound security through the real daemon: signatures and replay, URL tokens
  * and their redaction, IP allowlists behind a real nginx, limits bounded in time, listener TLS,
  * AWS SNS with a certificate fetched over HTTPS from a local server. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,6 @@
-/* test_sns.c: CloudWatch alarms over AWS SNS end to end: MessageId redelivery dedup, resolve, subscription handshake.
+/* test_guard_sns.c: CloudWatch alarms over AWS SNS end to end: MessageId redelivery dedup, resolve, subscription handshake.
  */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,7 @@
 /* test_intake_strict.c: webhook text means one thing, through the real daemon: ambiguous JSON,
  * encodings, repeated or folded headers, 100 Continue only after credentials, and one answer
  * for every refusal so source names cannot be probed. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

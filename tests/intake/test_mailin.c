@@ -1,4 +1,5 @@
 /* test_mailin.c: mail config, routing, the note lifecycle action, and threading over a real store. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_mail.c: end to end with real mail tools: swaks (LMTP) and a private Postfix relay into casegate. */
+/* test_mailin_e2e.c: end to end with real mail tools: swaks (LMTP) and a private Postfix relay into casegate. */
+/* labels: e2e */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../integration/itest.h"
+#include "itest.h"
 
 #define SWAKS "/usr/bin/swaks"
 #define POSTFIX "/usr/sbin/postfix"
@@ -73,7 +74,7 @@ static int run(char *const argv[], const char *log, const char *stdin_file)
 static int setup(void **state)
 {
 	if (access(SWAKS, X_OK) != 0) {
-		fprintf(stderr, "test_mail: %s missing (apt-get install swaks): skipped\n", SWAKS);
+		fprintf(stderr, "test_mailin_e2e: %s missing (apt-get install swaks): skipped\n", SWAKS);
 		*state = NULL;
 		return 0;
 	}
@@ -222,7 +223,7 @@ static void test_postfix_relay(void **state)
 	if (!m)
 		skip();
 	if (access(POSTFIX, X_OK) != 0 || geteuid() != 0) {
-		fprintf(stderr, "test_mail: Postfix needs %s and root (postfix start): skipped\n", POSTFIX);
+		fprintf(stderr, "test_mailin_e2e: Postfix needs %s and root (postfix start): skipped\n", POSTFIX);
 		skip();
 	}
 	char *pd = cg_h_fmt("%s/postfix", m->t.dir);

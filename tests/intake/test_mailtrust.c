@@ -1,4 +1,5 @@
 /* test_mailtrust.c: Authentication-Results reading and the sender decision (envelope, From, authserv-id). */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

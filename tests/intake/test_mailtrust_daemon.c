@@ -1,6 +1,7 @@
-/* test_mail_trust.c: who may act through mail, through the real daemon (LMTP) and pipe mode:
+/* test_mailtrust_daemon.c: who may act through mail, through the real daemon (LMTP) and pipe mode:
  * forged envelopes open and close nothing, replies stay inside their source and out of closed
  * cases, the MTA's Authentication-Results decide when configured, MIME bombs are refused. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

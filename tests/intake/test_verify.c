@@ -1,5 +1,6 @@
 /* test_verify.c: signature schemes with vectors computed by the openssl CLI at test time,
  * SNS RSA signatures, URL allowlists, client address resolution, CIDRs, verify config. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

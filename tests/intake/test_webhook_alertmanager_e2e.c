@@ -1,4 +1,5 @@
-/* test_alertmanager.c: end to end with the real Alertmanager: alerts -> webhook -> casegate -> cases. */
+/* test_webhook_alertmanager_e2e.c: end to end with the real Alertmanager: alerts -> webhook -> casegate -> cases. */
+/* labels: e2e */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../integration/itest.h"
+#include "itest.h"
 
 /* Debian's path; CG_ALERTMANAGER overrides it (e.g. an upstream `alertmanager` binary). */
 #define AM_BIN "/usr/bin/prometheus-alertmanager"

@@ -1,4 +1,5 @@
-/* test_sources.c: every source type through the real gateway: alerts make cases, non-alerts 200, bad shapes 422. */
+/* test_webhook_sources.c: every source type through the real gateway: alerts make cases, non-alerts 200, bad shapes 422. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,7 @@
-/* test_actions.c: lifecycle actions end to end: assignee, watchers, insights, due dates, escalation
+/* test_actions_daemon.c: lifecycle actions end to end: assignee, watchers, insights, due dates, escalation
  * assignment and integrations (once per case), links to the previous case, archive sweep, bulk
  * closes with fallback, project keys (resolved and unknown). */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,6 @@
 /* test_actions_rules.c: the pure lifecycle decisions behind the Case API requests: which action steps an
  * event takes (lifecycle/actions.c), what each carries, and what the comment step says (lifecycle.c). */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

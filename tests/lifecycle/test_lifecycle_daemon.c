@@ -1,4 +1,5 @@
-/* test_lifecycle.c: one case per alert lifecycle: repeats, digests, escalation, resolve, reopen, HA pairs. */
+/* test_lifecycle_daemon.c: one case per alert lifecycle: repeats, digests, escalation, resolve, reopen, HA pairs. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,6 @@
 /* test_lifecycle_rules.c: table-driven checks of the lifecycle rules (decide, steps, apply) against the README table.
  */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
 """gen_fixtures.py: writes tests/fixtures/{alertmanager,grafana,generic}/ payload + expected pairs.
 
 Expected values (hashes, silence URLs) are computed here independently of the C code.
-Run from anywhere: /usr/bin/python3 tests/mapper/gen_fixtures.py
+Run from anywhere: /usr/bin/python3 tests/mappers/gen_fixtures.py
 """
 import hashlib
 import json

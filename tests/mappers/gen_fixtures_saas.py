@@ -2,7 +2,7 @@
 """gen_fixtures_saas.py: writes tests/fixtures/{datadog,sentry,azure,gcp,pagerduty,opsgenie}/ payload + expected pairs.
 
 Expected values (keys, times, portal URLs) are computed here independently of the C code.
-Run from anywhere: /usr/bin/python3 tests/mapper/gen_fixtures_saas.py
+Run from anywhere: /usr/bin/python3 tests/mappers/gen_fixtures_saas.py
 """
 import copy
 import datetime

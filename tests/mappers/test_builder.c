@@ -1,4 +1,5 @@
 /* test_builder.c: the case builder: dedup keys, titles, descriptions, priorities, attributes, API bodies. */
+/* labels: unit */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,5 @@
-/* test_sns_envelope.c: the envelope facts the cloudwatch mapper hands the gateway (subscribe URL, MessageId, Type). */
+/* test_cloudwatch_sns_envelope.c: the envelope facts the cloudwatch mapper hands the gateway (subscribe URL, MessageId, Type). */
+/* labels: mapper */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,7 @@
-/* test_event.c: the template context of an event: the referencing view (cg_event_build_ctx_view)
+/* test_event_ctx.c: the template context of an event: the referencing view (cg_event_build_ctx_view)
  * must give templates exactly what the copying cg_event_build_ctx gives, and must not free or
  * change the payload it refers to. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_email.c: mail parsing (GMime) and the email mapper's rule sets over .eml fixtures. */
+/* test_mail_eml.c: mail parsing (GMime) and the email mapper's rule sets over .eml fixtures. */
+/* labels: mapper */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_mail_conf.c: the YAML files in conf/mail-rules equal the built-in rule sets; `rules: { file: }` loading and its errors. */
+/* test_mailrules_conf.c: the YAML files in conf/mail-rules equal the built-in rule sets; `rules: { file: }` loading and its errors. */
+/* labels: mapper */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

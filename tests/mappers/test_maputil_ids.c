@@ -1,4 +1,5 @@
-/* test_maputil.c: the mapper kit's one rule for ids: a string as given, a JSON number only as an exact integer below 2^53. */
+/* test_maputil_ids.c: the mapper kit's one rule for ids: a string as given, a JSON number only as an exact integer below 2^53. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
 /* test_mdsafe.c: the neutraliser that keeps sender text from mentioning, linking or hiding anything in case text. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

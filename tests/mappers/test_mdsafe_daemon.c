@@ -1,4 +1,5 @@
-/* test_text_safety.c: through the running daemon, sender text reaches Datadog as text and logs as one line each. */
+/* test_mdsafe_daemon.c: through the running daemon, sender text reaches Datadog as text and logs as one line each. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_mappers.c: table-driven mapper tests over fixture pairs (payload -> expected events). */
+/* test_registry_sources.c: table-driven mapper tests over fixture pairs (payload -> expected events). */
+/* labels: mapper */
 /* strdup, opendir under -std=c11 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -760,7 +761,7 @@ static void test_sender_text_stays_text(void **state)
 	failures = 0;
 	for (const struct cg_mapper *const *m = cg_mapper_all(); *m; m++) {
 		if (!strcmp((*m)->name, "email"))
-			continue; /* maps parsed mail, not JSON fixtures: test_email and the LMTP test cover it */
+			continue; /* maps parsed mail, not JSON fixtures: test_mail_eml and the LMTP tests cover it */
 		char dir[4096];
 		snprintf(dir, sizeof(dir), "%s/tests/fixtures/%s", source_dir(), (*m)->name);
 		char **files = list_dir(dir, ".json", 0);

@@ -1,4 +1,5 @@
-/* test_conf_sources.c: the tool-side files casegate ships (Zabbix media type, Kibana body) agree with their mappers. */
+/* test_sources_conf.c: the tool-side files casegate ships (Zabbix media type, Kibana body) agree with their mappers. */
+/* labels: mapper */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
 /* test_tmpl.c: Mustache engine against the official spec files, our case table and the limits. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

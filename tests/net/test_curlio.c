@@ -1,6 +1,7 @@
 /* test_curlio.c: the libcurl-libuv bridge against casegate's own HTTP server on the same loop:
  * transfers complete, destroy aborts what is in flight (every callback once, nothing leaked, the
  * loop closes clean), and a transfer's route: the configured proxy, never the environment's. */
+/* labels: unit */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdarg.h>

@@ -1,4 +1,5 @@
 /* test_ddclient.c: the Datadog client against a scripted HTTP/1.1 server on the same libuv loop. */
+/* labels: unit */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdarg.h>

@@ -1,5 +1,6 @@
 /* test_http_floods.c: connection floods against the real daemon stay within a memory bound and
  * leave health checks answerable: slow readers, idle floods, per-address limit, first-byte timeout. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_http.c: HTTP server behaviour, driving the loop and raw client sockets from one thread. */
+/* test_http_server.c: HTTP server behaviour, driving the loop and raw client sockets from one thread. */
+/* labels: unit */
 #define _GNU_SOURCE
 
 #include <stdarg.h>

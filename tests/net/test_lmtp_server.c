@@ -1,4 +1,5 @@
-/* test_lmtp.c: the LMTP/SMTP listener driven over a real socket: pipelining, errors, limits, timeouts. */
+/* test_lmtp_server.c: the LMTP/SMTP listener driven over a real socket: pipelining, errors, limits, timeouts. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
 /* test_payload.c: the stored event payload codec: round trip, the older texts, what is not a payload. */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* test_store_config.c: the `store:` section of the configuration (backend, dsn, replica, lease). */
+/* test_store_open_config.c: the `store:` section of the configuration (backend, dsn, replica, lease). */
+/* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

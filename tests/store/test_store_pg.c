@@ -1,4 +1,5 @@
 /* test_store_pg.c: the store conformance suite on PostgreSQL (a private server), plus migrations. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

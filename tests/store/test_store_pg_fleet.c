@@ -1,4 +1,5 @@
-/* test_pg_fleet.c: several casegate replicas on one PostgreSQL behind nginx: crashes, duplicates, DB restart. */
+/* test_store_pg_fleet.c: several casegate replicas on one PostgreSQL behind nginx: crashes, duplicates, DB restart. */
+/* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

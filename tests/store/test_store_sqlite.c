@@ -1,4 +1,5 @@
-/* test_store.c: the store conformance suite on SQLite, plus SQLite-specific checks (files, schema, errors). */
+/* test_store_sqlite.c: the store conformance suite on SQLite, plus SQLite-specific checks (files, schema, errors). */
+/* labels: unit */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,5 @@
 /* test_storeq.c: group commit, completion order, failure isolation and shutdown of the store job queue. */
+/* labels: unit */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <stdarg.h>
 #include <stddef.h>
