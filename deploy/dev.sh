@@ -48,7 +48,7 @@ test)
 		# Short integration tests with the daemon under valgrind (CG_VALGRIND=1: itest.h wraps
 		# it; any error or definite leak fails the test).
 		(cd "$root/build" && CG_VALGRIND=1 ctest --output-on-failure --timeout 600 \
-			-R "${CG_VALGRIND_TESTS:-^(test_reliability|test_lifecycle)\$}")
+			-R "${CG_VALGRIND_TESTS:-^(test_app_reliability|test_lifecycle_daemon)\$}")
 	fi
 	if [ "${CG_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 		# Every libFuzzer target for a bounded time from its committed corpus; a crash fails.

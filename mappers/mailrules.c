@@ -44,7 +44,7 @@ static const char *const default_comment[] = {"ACKNOWLEDGEMENT", "ACKNOWLEDGED",
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- shipped rule sets (the mail formats of each tool's stock notification commands) ----
- * conf/mail-rules/<name>.yaml spells each set in the `rules:` syntax; tests/mapper/test_mail_conf.c
+ * conf/mail-rules/<name>.yaml spells each set in the `rules:` syntax; tests/mappers/test_mailrules_conf.c
  * fails when the two differ, so change both together. */
 
 /* Nagios commands.cfg: "** PROBLEM Service Alert: web1/HTTP is CRITICAL **",

@@ -14,7 +14,7 @@
  *
  * To add a key: its field in the struct it belongs to (config.h), one row in the table of the
  * part that reads it (the parts below config, net and base, keep theirs in config/config.c),
- * and the key in README's Configuration table: tests/unit/test_config_keys.c fails naming
+ * and the key in README's Configuration table: tests/config/test_config_keys.c fails naming
  * every key the README does not document, and every README row no table has.
  */
 

@@ -411,7 +411,7 @@ static const char *placeholder(const struct cg_req_in *in, const char *name, siz
 }
 
 /* The row's path with its placeholders filled in; NULL on ENOMEM. An unknown placeholder or one
- * without a value is a programmer's error (asserted by test_request_table) and expands empty. */
+ * without a value is a programmer's error (asserted by test_requests_table) and expands empty. */
 static char *expand(const struct cg_req_in *in, const char *tmpl)
 {
 	struct cg_sbuf b = {0};

@@ -1,0 +1,302 @@
+/* test_app_gateway.c: casegate + casegate-sim as real processes: webhook to case, errors, faults, restart. */
+/* labels: integration */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "itest.h"
+
+/* The demo source sets the custom attribute runbook (URL) on the STANDARD case type: like real
+ * Datadog, the simulator takes it only where the type defines it. */
+#define RUNBOOK_TYPE_ATTR "00000000-0000-0000-0000-000000000001:runbook:URL"
+#define RUNBOOK_DEF "--custom-attribute", RUNBOOK_TYPE_ATTR
+static const char *const runbook_args[] = {RUNBOOK_DEF, NULL};
+
+static const char *generic_source =
+	"  - name: demo\n"
+	"    type: generic\n"
+	"    auth: { bearer: s3cret-token }\n"
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+	"    case_type: 00000000-0000-0000-0000-000000000001\n"
+	"    title: \"{{labels.alertname}} on {{labels.instance}}\"\n"
+	"    description: \"{{annotations.summary}}\"\n"
+	"    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n"
+	"    priority: { from: \"{{labels.severity}}\", map: { critical: P1, warning: P3 }, default: P4 }\n"
+	"    custom_attributes:\n"
+	"      runbook: { type: URL, value: \"{{annotations.runbook_url}}\" }\n"
+	"    attributes: { service: [\"{{labels.service}}\"] }\n"
+	"  - name: open\n"
+	"    type: generic\n"
+	"    auth: none\n"
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+	"    case_type: 00000000-0000-0000-0000-000000000001\n";
+
+static char *alert(const char *name, const char *instance, const char *severity)
+{
+	return cg_h_fmt("{\"labels\":{\"alertname\":\"%s\",\"instance\":\"%s\",\"severity\":\"%s\","
+			"\"service\":\"checkout\"},"
+			"\"annotations\":{\"summary\":\"%s is failing on %s\","
+			"\"runbook_url\":\"https://runbooks.example.com/%s\"}}",
+			name, instance, severity, name, instance, name);
+}
+
+static void check_contract(struct itest *t)
+{
+	int rc = cg_h_validate_contract(t->req_log);
+	if (rc == 77)
+		return;
+	assert_int_equal(rc, 0);
+}
+
+/* The configured attribute `service: ["{{labels.service}}"]` reached the case. */
+static int has_service_attr(void *ud)
+{
+	struct itest *t = ud;
+	cJSON *cases = itest_cases(t);
+	cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cases, "cases"), 0);
+	cJSON *attrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "attributes"), "attributes");
+	cJSON *svc = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(attrs, "service"), 0);
+	int ok = cJSON_IsString(svc) && strcmp(svc->valuestring, "checkout") == 0;
+	cJSON_Delete(cases);
+	return ok;
+}
+
+/* A webhook becomes one case with the rendered title, priority, attributes; contract holds. */
+static void test_webhook_creates_case(void **state)
+{
+	(void)state;
+	struct itest t;
+	assert_int_equal(itest_setup(&t, "cg-gw"), 0);
+	snprintf(t.req_log, sizeof(t.req_log), "%s/requests.jsonl", t.dir);
+	const char *sim_args[] = {"--request-log", t.req_log, RUNBOOK_DEF, NULL};
+	assert_int_equal(itest_start_sim(&t, sim_args), 0);
+	assert_int_equal(itest_write_config(&t, NULL, generic_source), 0);
+	assert_int_equal(itest_start_gw(&t), 0);
+
+	char *a = alert("HighLatency", "web-1", "critical");
+	char *resp = NULL;
+	long st = itest_post(&t, "demo", "s3cret-token", a, &resp);
+	if (st != 202)
+		fprintf(stderr, "got %ld (%s), want 202\n", st, resp ? resp : "");
+	assert_int_equal(st, 202);
+	cJSON *r = cJSON_Parse(resp);
+	assert_non_null(r);
+	assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(r, "accepted")->valuedouble, 1);
+	cJSON_Delete(r);
+	free(resp);
+	free(a);
+
+	struct itest_wait w = {&t, 1};
+	int ok = cg_h_poll(itest_has_ncases, &w, 20000);
+	if (!ok)
+		cg_h_dump_log(&t.gw);
+	assert_true(ok);
+	cJSON *cases = itest_cases(&t);
+	cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cases, "cases"), 0);
+	assert_string_equal(itest_case_attr(c, "title"), "HighLatency on web-1");
+	assert_string_equal(itest_case_attr(c, "priority"), "P1");
+	const char *desc = itest_case_attr(c, "description");
+	assert_non_null(desc);
+	assert_non_null(strstr(desc, "HighLatency is failing on web-1"));
+	assert_non_null(strstr(desc, "\n---\ncasegate ref cg"));
+	cJSON_Delete(cases);
+	/* Labels are set with a second request; poll until the simulator shows them. */
+	ok = cg_h_poll(has_service_attr, &t, 20000);
+	if (!ok)
+		cg_h_dump_log(&t.gw);
+	assert_true(ok);
+	struct cg_h_resp m;
+	char url[128];
+	snprintf(url, sizeof(url), "%s/metrics", t.gw_url);
+	assert_int_equal(cg_h_http("GET", url, NULL, NULL, 0, &m), 0);
+	assert_int_equal(m.status, 200);
+	assert_non_null(strstr(m.body, "casegate_http_requests_total{source=\"demo\",code=\"202\"} 1"));
+	cg_h_resp_free(&m);
+	snprintf(url, sizeof(url), "%s/readyz", t.gw_url);
+	assert_int_equal(cg_h_http("GET", url, NULL, NULL, 0, &m), 0);
+	assert_int_equal(m.status, 200);
+	cg_h_resp_free(&m);
+
+	itest_teardown(&t, 1);
+	check_contract(&t);
+	(void)t;
+}
+
+/* Bad input gets a clear error and creates nothing. */
+static void test_bad_requests(void **state)
+{
+	(void)state;
+	struct itest t;
+	assert_int_equal(itest_setup(&t, "cg-gw"), 0);
+	assert_int_equal(itest_start_sim(&t, runbook_args), 0);
+	assert_int_equal(itest_write_config(&t, "limits:\n  max_body: 64KiB\n", generic_source), 0);
+	assert_int_equal(itest_start_gw(&t), 0);
+
+	char *body = NULL;
+	long st = itest_post(&t, "demo", "s3cret-token", "{\"labels\": {", &body);
+	assert_int_equal(st, 400);
+	assert_non_null(strstr(body, "\"errors\""));
+	assert_non_null(strstr(body, "invalid JSON"));
+	free(body);
+
+	char *a = alert("A", "b", "warning");
+	char *wrong = NULL;
+	st = itest_post(&t, "demo", "wrong-token", a, &wrong);
+	assert_int_equal(st, 401);
+	assert_non_null(strstr(wrong, "\"errors\""));
+	assert_null(strstr(wrong, "s3cret")); /* never echo the secret */
+	st = itest_post(&t, "demo", NULL, a, &body);
+	assert_int_equal(st, 401);
+	free(body);
+	/* An unknown source answers exactly like a wrong credential: names cannot be probed. */
+	st = itest_post(&t, "nosuch", "s3cret-token", a, &body);
+	assert_int_equal(st, 401);
+	if (strcmp(body, wrong) != 0)
+		fail_msg("unknown source: got %s, want the same answer as a wrong token: %s", body, wrong);
+	free(body);
+	free(wrong);
+	assert_true(cg_h_wait_log(&t.gw, "no webhook source named 'nosuch'", 5000));
+	free(a);
+
+	size_t big = 100 * 1024;
+	char *huge = malloc(big + 64);
+	assert_non_null(huge);
+	memset(huge, 'x', big + 63);
+	memcpy(huge, "{\"labels\":{\"alertname\":\"", 24);
+	memcpy(huge + big + 60, "\"}}", 4);
+	st = itest_post(&t, "demo", "s3cret-token", huge, &body);
+	assert_int_equal(st, 413);
+	assert_non_null(strstr(body, "\"errors\""));
+	free(body);
+	free(huge);
+
+	st = itest_post(&t, "demo", "s3cret-token", "[1,2,3]", &body);
+	assert_int_equal(st, 422);
+	assert_non_null(strstr(body, "\"errors\""));
+	free(body);
+
+	/* A source with auth: none accepts requests without credentials. */
+	st = itest_post(&t, "open", NULL, "{\"title\":\"disk full\",\"id\":\"x1\"}", &body);
+	assert_int_equal(st, 202);
+	free(body);
+	struct itest_wait w = {&t, 1};
+	assert_true(cg_h_poll(itest_has_ncases, &w, 20000));
+	assert_int_equal(itest_ncases(&t), 1);
+	itest_teardown(&t, 0);
+}
+
+/* Work accepted while Datadog is unreachable survives a restart and is delivered after it. */
+static void test_restart_delivers_pending(void **state)
+{
+	(void)state;
+	struct itest t;
+	assert_int_equal(itest_setup(&t, "cg-gw"), 0);
+	/* Point casegate at a port where nothing listens yet. */
+	assert_int_equal(itest_start_sim(&t, runbook_args), 0);
+	cg_h_stop(&t.sim, SIGTERM);
+	t.sim_running = 0;
+	assert_int_equal(itest_write_config(&t, NULL, generic_source), 0);
+	assert_int_equal(itest_start_gw(&t), 0);
+	for (int i = 0; i < 5; i++) {
+		char inst[16];
+		snprintf(inst, sizeof(inst), "node-%d", i);
+		char *a = alert("DiskFull", inst, "warning");
+		assert_int_equal(itest_post(&t, "demo", "s3cret-token", a, NULL), 202);
+		free(a);
+	}
+	cg_h_stop(&t.gw, SIGTERM);
+	t.gw_running = 0;
+
+	assert_int_equal(itest_start_sim(&t, runbook_args), 0);
+	assert_int_equal(itest_start_gw(&t), 0);
+	struct itest_wait w = {&t, 5};
+	int ok = cg_h_poll(itest_has_ncases, &w, 30000);
+	if (!ok)
+		cg_h_dump_log(&t.gw);
+	assert_true(ok);
+	assert_int_equal(itest_ncases(&t), 5);
+	itest_teardown(&t, 0);
+}
+
+static void run_fault_scenario(const char *const sim_args[], int n, unsigned deadline_ms)
+{
+	struct itest t;
+	assert_int_equal(itest_setup(&t, "cg-gw"), 0);
+	snprintf(t.req_log, sizeof(t.req_log), "%s/requests.jsonl", t.dir);
+	const char *args[16];
+	int k = 0;
+	args[k++] = "--custom-attribute";
+	args[k++] = RUNBOOK_TYPE_ATTR;
+	args[k++] = "--request-log";
+	args[k++] = t.req_log;
+	for (int i = 0; sim_args[i] && k < 15; i++)
+		args[k++] = sim_args[i];
+	args[k] = NULL;
+	assert_int_equal(itest_start_sim(&t, args), 0);
+	assert_int_equal(itest_write_config(&t, NULL, generic_source), 0);
+	assert_int_equal(itest_start_gw(&t), 0);
+	for (int i = 0; i < n; i++) {
+		char inst[16];
+		snprintf(inst, sizeof(inst), "host-%d", i);
+		char *a = alert("Storm", inst, "critical");
+		long st = itest_post(&t, "demo", "s3cret-token", a, NULL);
+		free(a);
+		assert_int_equal(st, 202);
+	}
+	struct itest_wait w = {&t, n};
+	int ok = cg_h_poll(itest_has_ncases, &w, deadline_ms);
+	int got = itest_ncases(&t);
+	if (!ok || got != n) {
+		fprintf(stderr, "got %d cases, want %d\n", got, n);
+		cg_h_dump_log(&t.gw);
+	}
+	assert_int_equal(got, n);
+	/* Exactly one case per key: titles are unique. */
+	cJSON *cases = itest_cases(&t);
+	cJSON *arr = cJSON_GetObjectItemCaseSensitive(cases, "cases");
+	for (int i = 0; i < cJSON_GetArraySize(arr); i++)
+		for (int j = i + 1; j < cJSON_GetArraySize(arr); j++)
+			assert_string_not_equal(itest_case_attr(cJSON_GetArrayItem(arr, i), "title"),
+						itest_case_attr(cJSON_GetArrayItem(arr, j), "title"));
+	cJSON_Delete(cases);
+	itest_teardown(&t, 1);
+	int rc = cg_h_validate_contract(t.req_log);
+	assert_true(rc == 0 || rc == 77);
+}
+
+static void test_rate_limit_storm(void **state)
+{
+	(void)state;
+	const char *args[] = {"--rate-limit", "10", "--rate-period", "1", NULL};
+	run_fault_scenario(args, 30, 60000);
+}
+
+static void test_server_errors(void **state)
+{
+	(void)state;
+	const char *args[] = {"--error-ratio", "0.3", "--seed", "7", NULL};
+	run_fault_scenario(args, 30, 60000);
+}
+
+/* The simulator processes requests but drops the connection: no case may be created twice. */
+static void test_unknown_outcome_no_duplicates(void **state)
+{
+	(void)state;
+	const char *args[] = {"--drop-ratio", "0.3", "--seed", "11", NULL};
+	run_fault_scenario(args, 20, 60000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_webhook_creates_case),
+		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_restart_delivers_pending),
+		cmocka_unit_test(test_rate_limit_storm),
+		cmocka_unit_test(test_server_errors),
+		cmocka_unit_test(test_unknown_outcome_no_duplicates),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

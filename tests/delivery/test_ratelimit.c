@@ -1,0 +1,197 @@
+/* test_ratelimit.c: rate-limit buckets learned from headers: names, windows, scouts, urgent first. */
+/* labels: unit */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "ratelimit.h"
+
+static struct cg_rl_answer ans(long status, const char *name, long limit, long period, long remaining, long reset)
+{
+	struct cg_rl_answer a = {status, name, limit, period, remaining, reset, -1};
+	return a;
+}
+
+/* A class whose answers sometimes lack the headers stays one-at-a-time until one carries them
+ * (then its bucket paces it) or CG_RL_BARE_KNOWN successes in a row came bare (unpaced). */
+static void t_bare_class(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	struct cg_rl_answer bare = ans(201, "", -1, -1, -1, -1);
+	struct cg_rl_answer named = ans(201, "cases_write", 6, 1, 5, 1);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 1);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 0); /* the scout is out */
+	cg_rl_observe(&rl, CG_RL_CREATE, 0, &bare, 0, 1, NULL);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 1); /* still a scout, not "unpaced" */
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 0);
+	cg_rl_observe(&rl, CG_RL_CREATE, 0, &named, 10, 1, NULL);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 1);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_CREATE), 1); /* known: the bucket paces it */
+	assert_int_not_equal(cg_rl_bucket_of(&rl, CG_RL_CREATE), 0);
+	/* A class that never carries headers: unpaced after CG_RL_BARE_KNOWN bare successes. */
+	for (int i = 0; i < CG_RL_BARE_KNOWN; i++) {
+		assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 1);
+		assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 0);
+		cg_rl_observe(&rl, CG_RL_WRITE, 0, &bare, 20, 1, NULL);
+	}
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 1);
+	assert_int_equal(cg_rl_class_open(&rl, CG_RL_WRITE), 1);
+	/* A spent window (a 429 named it) holds the scouts of classes not known yet until it passes. */
+	assert_int_equal(cg_rl_spent_bucket(&rl, 30), -1);
+	struct cg_rl_answer full = ans(429, "cases_write", 6, 1, 0, 1);
+	unsigned b = cg_rl_observe(&rl, CG_RL_CREATE, cg_rl_bucket_of(&rl, CG_RL_CREATE), &full, 40, 1, NULL);
+	assert_int_equal(cg_rl_spent_bucket(&rl, 41), (int)b);
+	assert_int_equal(cg_rl_spent_bucket(&rl, 40 + 1000 + 100), -1);
+}
+
+/* Classes learn their bucket from X-RateLimit-Name; buckets keep separate windows. */
+static void t_named_buckets(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	assert_int_equal(cg_rl_bucket_of(&rl, CG_RL_SEARCH), 0);
+	assert_int_equal(cg_rl_take(&rl, 0, 1000, 1, 0), 1); /* unknown: no pacing */
+	struct cg_rl_answer a = ans(200, "cases_read", 50, 10, 0, 4);
+	unsigned b = cg_rl_observe(&rl, CG_RL_SEARCH, 0, &a, 1000, 1, NULL);
+	assert_int_equal(b, 1);
+	assert_int_equal(cg_rl_bucket_of(&rl, CG_RL_SEARCH), 1);
+	assert_string_equal(rl.b[1].name, "cases_read");
+	assert_int_equal(rl.b[0].unanswered, 0);
+	/* The read bucket is spent: searches wait, writes do not. */
+	assert_int_equal(cg_rl_take(&rl, 1, 1500, 1, 0), 0);
+	assert_int_equal(cg_rl_take(&rl, cg_rl_bucket_of(&rl, CG_RL_CREATE), 1500, 1, 0), 1);
+	struct cg_rl_answer w = ans(201, "cases_write", 20, 10, 15, 4);
+	assert_int_equal(cg_rl_observe(&rl, CG_RL_CREATE, 0, &w, 1500, 1, NULL), 2);
+	assert_int_equal(rl.b[2].remaining, 15);
+	assert_true(rl.b[1].reset_at >= 1000 + 4000 && rl.b[1].reset_at <= 1000 + 4100);
+}
+
+/* An answer without headers changes nothing known; on the wire counts against what is left; a
+ * replica spends its share of the org's budget. */
+static void t_headers(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	struct cg_rl_answer a = ans(200, "w", 10, 1, 6, 1);
+	cg_rl_observe(&rl, CG_RL_WRITE, 0, &a, 0, 1, NULL);
+	unsigned b = cg_rl_bucket_of(&rl, CG_RL_WRITE);
+	assert_int_equal(rl.b[b].remaining, 6);
+	assert_int_equal(cg_rl_take(&rl, b, 10, 1, 0), 1);
+	assert_int_equal(cg_rl_take(&rl, b, 10, 1, 0), 1);
+	assert_int_equal(rl.b[b].remaining, 4);
+	struct cg_rl_answer bare = ans(200, "", -1, -1, -1, -1);
+	cg_rl_observe(&rl, CG_RL_WRITE, b, &bare, 20, 1, NULL);
+	assert_int_equal(rl.b[b].remaining, 4); /* not "unlimited" */
+	/* Server says 5 left, one of ours is still out: 4. With two replicas this one keeps to its
+	 * share of the window (10 / 2 = 5), of which it used 2: 3, not half of what is left again. */
+	struct cg_rl_answer five = ans(200, "w", 10, 1, 5, 1);
+	cg_rl_observe(&rl, CG_RL_WRITE, 99, &five, 30, 1, NULL);
+	assert_int_equal(rl.b[b].remaining, 4);
+	cg_rl_observe(&rl, CG_RL_WRITE, 99, &five, 30, 2, NULL);
+	assert_int_equal(rl.b[b].remaining, 3);
+	struct cg_rl_answer lots = ans(200, "w", 10, 1, 9, 1);
+	cg_rl_observe(&rl, CG_RL_WRITE, 99, &lots, 30, 2, NULL);
+	assert_int_equal(rl.b[b].remaining, 3);
+	cg_rl_untake(&rl, b);
+	assert_int_equal(rl.b[b].remaining, 4);
+}
+
+/* A 429 closes its bucket until its reset (else Retry-After, else 1 s), and says until when. */
+static void t_429(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	struct cg_rl_answer r = ans(429, "w", 10, 1, 0, 3);
+	int64_t until = 0;
+	unsigned b = cg_rl_observe(&rl, CG_RL_CREATE, 0, &r, 1000, 1, &until);
+	assert_true(until >= 4000 && until <= 4100);
+	assert_int_equal(cg_rl_take(&rl, b, 3999, 1, 0), 0);
+	struct cg_rl_answer ra = {429, "w", -1, -1, -1, -1, 2};
+	cg_rl_observe(&rl, CG_RL_CREATE, 0, &ra, 5000, 1, &until);
+	assert_true(until >= 7000 && until <= 7100);
+	/* Another replica's 429 closes this replica's bucket too. */
+	struct cg_rl rl2;
+	cg_rl_init(&rl2);
+	assert_int_equal(cg_rl_take(&rl2, 0, 100, 2, 900), 0);
+	assert_int_equal(cg_rl_take(&rl2, 0, 901, 2, 900), 1);
+	/* Absurd header values are clamped (no overflow, at most an hour). */
+	struct cg_rl_answer huge = ans(429, "w", 10, 1, 0, 999999999999999999L);
+	cg_rl_observe(&rl, CG_RL_CREATE, 0, &huge, 0, 1, &until);
+	assert_true(until > 0 && until <= 3600 * 1000 + 100);
+}
+
+/* After the window ends, one request (the scout) goes; its answer says how many more may. */
+static void t_scout(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	struct cg_rl_answer a = ans(200, "w", 10, 1, 0, 1);
+	unsigned b = cg_rl_observe(&rl, CG_RL_WRITE, 0, &a, 0, 1, NULL);
+	struct cg_rl_waiter w[4] = {{0}};
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(cg_rl_take(&rl, b, 10, 1, 0), 0);
+		cg_rl_wait(&rl, b, &w[i], 10);
+	}
+	assert_int_equal(cg_rl_next_wake(&rl), rl.b[b].reset_at);
+	assert_null(cg_rl_release(&rl, rl.b[b].reset_at - 1, 1));
+	int64_t t = rl.b[b].reset_at;
+	struct cg_rl_waiter *list = cg_rl_release(&rl, t, 1);
+	assert_ptr_equal(list, &w[0]);
+	assert_int_equal(cg_rl_take(&rl, b, t, 1, 0), 1); /* the scout */
+	assert_int_equal(cg_rl_take(&rl, b, t, 1, 0), 0);
+	cg_rl_wait(&rl, b, &w[1], 10);
+	assert_null(cg_rl_ready(&rl));
+	struct cg_rl_answer s = ans(200, "w", 10, 1, 7, 1);
+	cg_rl_observe(&rl, CG_RL_WRITE, b, &s, t + 5, 1, NULL);
+	assert_int_equal(rl.b[b].remaining, 7);
+	assert_ptr_equal(cg_rl_ready(&rl), &w[1]);
+	/* A scout answered without headers: the advertised share less what it used (the scout). */
+	rl.b[b].remaining = 0;
+	rl.b[b].reset_at = t + 10;
+	assert_int_equal(cg_rl_take(&rl, b, t + 10, 1, 0), 1);
+	assert_int_equal(cg_rl_take(&rl, b, t + 10, 1, 0), 0);
+	struct cg_rl_answer bare = ans(200, "", -1, -1, -1, -1);
+	cg_rl_observe(&rl, CG_RL_WRITE, b, &bare, t + 20, 1, NULL);
+	assert_int_equal(rl.b[b].remaining, 9);
+}
+
+/* Waiters leave by rank (urgent first), then arrival. */
+static void t_rank_order(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	struct cg_rl_answer a = ans(200, "w", 10, 1, 0, 1);
+	unsigned b = cg_rl_observe(&rl, CG_RL_WRITE, 0, &a, 0, 1, NULL);
+	struct cg_rl_waiter w[5] = {{0}};
+	int ranks[5] = {11, 11, 2, 7, 2};
+	for (int i = 0; i < 5; i++)
+		cg_rl_wait(&rl, b, &w[i], ranks[i]);
+	struct cg_rl_waiter *l = cg_rl_release(&rl, rl.b[b].reset_at, 1);
+	struct cg_rl_waiter *want[5] = {&w[2], &w[4], &w[3], &w[0], &w[1]};
+	for (int i = 0; i < 5; i++, l = l->next)
+		assert_ptr_equal(l, want[i]);
+	assert_null(l);
+	cg_rl_wait(&rl, b, &w[0], 1);
+	assert_int_equal(cg_rl_forget(&rl, &w[0]), 1);
+	assert_int_equal(cg_rl_forget(&rl, &w[0]), 0);
+	cg_rl_wait(&rl, b, &w[1], 1);
+	assert_ptr_equal(cg_rl_take_all_waiters(&rl), &w[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_bare_class), cmocka_unit_test(t_named_buckets), cmocka_unit_test(t_headers),	   cmocka_unit_test(t_429),
+		cmocka_unit_test(t_scout),	   cmocka_unit_test(t_rank_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

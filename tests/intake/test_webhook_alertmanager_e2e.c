@@ -1,0 +1,524 @@
+/* test_webhook_alertmanager_e2e.c: end to end with the real Alertmanager: alerts -> webhook -> casegate -> cases. */
+/* labels: e2e */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+/* Debian's path; CG_ALERTMANAGER overrides it (e.g. an upstream `alertmanager` binary). */
+#define AM_BIN "/usr/bin/prometheus-alertmanager"
+#define AM_TOKEN "e2e-am-token-7f3c9a"
+/* Every test, start to finish, fits in this budget; each wait takes what is left of it. */
+#define BUDGET_MS 90000u
+
+static const char *am_source = "  - name: am\n"
+			       "    type: alertmanager\n"
+			       "    auth: { bearer: " AM_TOKEN " }\n"
+			       "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+			       "    case_type: 00000000-0000-0000-0000-000000000001\n"
+			       /* Repeats from Alertmanager (repeat_interval 2s) become comments. */
+			       "    digest_interval: 1s\n";
+
+struct e2e {
+	struct itest t;
+	struct cg_h_proc am;
+	int am_running, am_port;
+	char am_url[64];
+	char am_cfg[600];
+	uint64_t end_ms;
+	int passed, skipped, started;
+	int gw_status; /* casegate's wait status once stopped */
+};
+
+static const char *am_bin(void)
+{
+	const char *b = getenv("CG_ALERTMANAGER");
+	return b && *b ? b : AM_BIN;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* What is left of the test's budget, capped at cap_ms (at least 1 ms so a poll runs once). */
+static unsigned left_ms(const struct e2e *e, unsigned cap_ms)
+{
+	uint64_t now = mono_ms();
+	uint64_t left = e->end_ms > now ? e->end_ms - now : 1;
+	return left < cap_ms ? (unsigned)left : cap_ms;
+}
+
+/* A port that was free a moment ago: Alertmanager cannot be told to bind port 0 and report it. */
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof(a);
+	int port = -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Replaces every @KEY@ of vars ({"KEY", "value", ..., NULL}) in text; malloc'd result. */
+static char *fill_template(const char *text, const char *const vars[])
+{
+	size_t cap = strlen(text) + 1;
+	for (size_t i = 0; vars[i]; i += 2)
+		cap += 8 * strlen(vars[i + 1]); /* generous: each key appears a few times at most */
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	size_t n = 0;
+	for (const char *p = text; *p;) {
+		int done = 0;
+		for (size_t i = 0; *p == '@' && vars[i]; i += 2) {
+			size_t kl = strlen(vars[i]);
+			if (strncmp(p + 1, vars[i], kl) == 0 && p[1 + kl] == '@') {
+				size_t vl = strlen(vars[i + 1]);
+				if (n + vl >= cap) {
+					free(out);
+					return NULL;
+				}
+				memcpy(out + n, vars[i + 1], vl);
+				n += vl;
+				p += kl + 2;
+				done = 1;
+				break;
+			}
+		}
+		if (!done) {
+			if (n + 1 >= cap) {
+				free(out);
+				return NULL;
+			}
+			out[n++] = *p++;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static void iso_time(char buf[32], time_t t)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+struct http_ok {
+	const char *url;
+	long want;
+	struct cg_h_proc *proc;
+	int dead;
+};
+
+static int http_answers(void *ud)
+{
+	struct http_ok *w = ud;
+	if (w->proc && !cg_h_alive(w->proc)) {
+		w->dead = 1;
+		return 1;
+	}
+	struct cg_h_resp r;
+	int ok = cg_h_http("GET", w->url, NULL, NULL, 0, &r) == 0 && r.status == w->want;
+	cg_h_resp_free(&r);
+	return ok;
+}
+
+/* Starts Alertmanager with the fixture config pointed at casegate; retries when the port was taken. */
+static int start_am(struct e2e *e)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/tests/fixtures/e2e/alertmanager.yml", cg_h_source_dir());
+	char *tmpl = cg_h_read_file(path, NULL);
+	if (!tmpl) {
+		fprintf(stderr, "cannot read %s\n", path);
+		return -1;
+	}
+	const char *vars[] = {"CASEGATE_URL", e->t.gw_url, "TOKEN", AM_TOKEN, NULL};
+	char *cfg = fill_template(tmpl, vars);
+	free(tmpl);
+	snprintf(e->am_cfg, sizeof(e->am_cfg), "%s/alertmanager.yml", e->t.dir);
+	int rc = cfg ? cg_h_write_file(e->am_cfg, cfg, strlen(cfg)) : -1;
+	free(cfg);
+	if (rc != 0)
+		return -1;
+
+	for (int attempt = 0; attempt < 3; attempt++) {
+		e->am_port = free_port();
+		if (e->am_port <= 0)
+			return -1;
+		char cfg_arg[700], storage[700], listen[64], log[600];
+		snprintf(cfg_arg, sizeof(cfg_arg), "--config.file=%s", e->am_cfg);
+		snprintf(storage, sizeof(storage), "--storage.path=%s/am-data", e->t.dir);
+		snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", e->am_port);
+		snprintf(log, sizeof(log), "%s/alertmanager.%d.log", e->t.dir, attempt);
+		/* An empty cluster address disables gossip: no second port, no peers to wait for. */
+		char *const argv[] = {(char *)am_bin(), cfg_arg, storage, listen, "--cluster.listen-address=",
+				      "--log.level=debug", NULL};
+		if (cg_h_spawn(&e->am, argv, NULL, log) != 0)
+			return -1;
+		e->am_running = 1;
+		snprintf(e->am_url, sizeof(e->am_url), "http://127.0.0.1:%d", e->am_port);
+		char ready[128];
+		snprintf(ready, sizeof(ready), "%s/-/ready", e->am_url);
+		struct http_ok w = {ready, 200, &e->am, 0};
+		int ok = cg_h_poll(http_answers, &w, left_ms(e, 20000));
+		if (ok && !w.dead)
+			return 0;
+		cg_h_dump_log(&e->am);
+		cg_h_stop(&e->am, SIGKILL);
+		e->am_running = 0;
+		if (!w.dead)
+			return -1; /* running but never ready: another attempt would not help */
+	}
+	return -1;
+}
+
+/* Stops Alertmanager first (so nothing is sent to a stopping casegate), then casegate and the sim. */
+static void stop_all(struct e2e *e)
+{
+	if (e->am_running) {
+		cg_h_stop(&e->am, SIGTERM);
+		e->am_running = 0;
+	}
+	if (e->t.gw_running) {
+		e->gw_status = cg_h_stop(&e->t.gw, SIGTERM);
+		e->t.gw_running = 0;
+	}
+	if (e->t.sim_running) {
+		cg_h_stop(&e->t.sim, SIGTERM);
+		e->t.sim_running = 0;
+	}
+}
+
+static void start_all(struct e2e *e)
+{
+	assert_int_equal(itest_setup(&e->t, "cg-e2e-am"), 0);
+	e->started = 1;
+	snprintf(e->t.req_log, sizeof(e->t.req_log), "%s/requests.jsonl", e->t.dir);
+	const char *sim_args[] = {"--request-log", e->t.req_log, NULL};
+	assert_int_equal(itest_start_sim(&e->t, sim_args), 0);
+	assert_int_equal(itest_write_config(&e->t, NULL, am_source), 0);
+	assert_int_equal(itest_start_gw(&e->t), 0);
+	assert_int_equal(start_am(e), 0);
+}
+
+static int setup(void **state)
+{
+	struct e2e *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -1;
+	e->end_ms = mono_ms() + BUDGET_MS;
+	*state = e;
+	return 0;
+}
+
+static void dump_all(struct e2e *e)
+{
+	if (e->am.log_path[0])
+		cg_h_dump_log(&e->am);
+	if (e->t.gw.log_path[0])
+		cg_h_dump_log(&e->t.gw);
+	if (e->t.sim.log_path[0])
+		cg_h_dump_log(&e->t.sim);
+	if (e->t.dir) {
+		cJSON *cases = e->t.sim_running ? itest_cases(&e->t) : NULL;
+		char *s = cases ? cJSON_Print(cases) : NULL;
+		if (s)
+			fprintf(stderr, "---- simulator cases ----\n%s\n", s);
+		cJSON_free(s);
+		cJSON_Delete(cases);
+		fprintf(stderr, "test files kept in %s\n", e->t.dir);
+	}
+}
+
+/* Runs even when an assertion failed: stops every process, keeps the files and dumps logs on failure. */
+static int teardown(void **state)
+{
+	struct e2e *e = *state;
+	if (e->started && !e->passed && !e->skipped)
+		dump_all(e); /* before stopping: the sim's cases live in its memory */
+	stop_all(e);
+	if (e->started)
+		itest_teardown(&e->t, !e->passed);
+	free(e);
+	return 0;
+}
+
+static void skip_without_am(struct e2e *e)
+{
+	if (access(am_bin(), X_OK) != 0) {
+		fprintf(stderr, "%s not installed (apt-get install prometheus-alertmanager): skipped\n", am_bin());
+		e->skipped = 1;
+		skip();
+	}
+}
+
+/* POSTs alerts (a JSON array) to Alertmanager's API; asserts it took them. */
+static void am_post(struct e2e *e, const char *alerts)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "%s/api/v2/alerts", e->am_url);
+	const char *headers[] = {"Content-Type: application/json", NULL};
+	struct cg_h_resp r;
+	assert_int_equal(cg_h_http("POST", url, headers, alerts, strlen(alerts), &r), 0);
+	if (r.status != 200)
+		fprintf(stderr, "POST %s: got %ld (%s), want 200\n", url, r.status, r.body ? r.body : "");
+	long st = r.status;
+	cg_h_resp_free(&r);
+	assert_int_equal(st, 200);
+}
+
+/* One alert object; ends_at NULL while firing, a past time to resolve it. */
+static char *alert_json(const char *name, const char *instance, const char *severity, const char *starts_at,
+			const char *ends_at)
+{
+	char ends[64] = "";
+	if (ends_at)
+		snprintf(ends, sizeof(ends), ",\"endsAt\":\"%s\"", ends_at);
+	return cg_h_fmt("{\"labels\":{\"alertname\":\"%s\",\"instance\":\"%s\",\"severity\":\"%s\",\"job\":\"node\"},"
+			"\"annotations\":{\"summary\":\"%s on %s\","
+			"\"description\":\"%s has been failing on %s for a while.\"},"
+			"\"startsAt\":\"%s\"%s,"
+			"\"generatorURL\":\"http://prometheus.example.com/graph?g0.expr=up\"}",
+			name, instance, severity, name, instance, name, instance, starts_at, ends);
+}
+
+/* ---- waits (all bounded by the test's budget) ---- */
+
+struct case_wait {
+	struct e2e *e;
+	const char *needle;   /* title substring */
+	int want_closed;      /* also wait for status Closed and a "Resolved" comment */
+};
+
+static int case_ready(void *ud)
+{
+	struct case_wait *w = ud;
+	cJSON *cases = itest_cases(&w->e->t);
+	cJSON *c = cases ? itest_find_case(cases, w->needle) : NULL;
+	int ok = c && (!w->want_closed || (itest_case_closed(c) && itest_case_has_comment(c, "Resolved")));
+	cJSON_Delete(cases);
+	return ok;
+}
+
+static void wait_case(struct e2e *e, const char *needle, int want_closed)
+{
+	struct case_wait w = {e, needle, want_closed};
+	if (!cg_h_poll(case_ready, &w, left_ms(e, 45000))) {
+		fprintf(stderr, "got no %scase titled \"...%s...\" in time, want one\n", want_closed ? "closed " : "",
+			needle);
+		/* Tell "Alertmanager never got through" apart from "casegate did not deliver". */
+		fprintf(stderr, "casegate saw %g webhook requests from am, %g auth failures\n",
+			itest_metric(&e->t, "casegate_http_requests_total", "source=\"am\""),
+			itest_metric(&e->t, "casegate_auth_failures_total", NULL));
+		fail();
+	}
+}
+
+struct metric_wait {
+	struct e2e *e;
+	const char *name, *labels;
+	double want;
+};
+
+static int metric_reached(void *ud)
+{
+	struct metric_wait *w = ud;
+	return itest_metric(&w->e->t, w->name, w->labels) >= w->want;
+}
+
+/* Waits until casegate applied at least n events from source am (repeats included). */
+static void wait_events_applied(struct e2e *e, double n)
+{
+	struct metric_wait w = {e, "casegate_events_total", "source=\"am\"", n};
+	if (!cg_h_poll(metric_reached, &w, left_ms(e, 45000))) {
+		fprintf(stderr, "got %g events applied for source am, want >= %g\n",
+			itest_metric(&e->t, w.name, w.labels), n);
+		fail();
+	}
+}
+
+static int count_cases_with(struct e2e *e, const char *needle)
+{
+	cJSON *cases = itest_cases(&e->t);
+	assert_non_null(cases);
+	int n = 0;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(cases, "cases"))
+	{
+		const char *title = itest_case_attr(c, "title");
+		n += title && strstr(title, needle);
+	}
+	cJSON_Delete(cases);
+	return n;
+}
+
+static void expect_attr(const cJSON *c, const char *name, const char *want)
+{
+	const char *got = itest_case_attr(c, name);
+	if (!got || strcmp(got, want) != 0)
+		fprintf(stderr, "case %s: got \"%s\", want \"%s\"\n", name, got ? got : "(none)", want);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+}
+
+/* casegate drains and exits 0 on SIGTERM (under CG_SANITIZE a leak report makes this fail). */
+static void expect_clean_exit(struct e2e *e)
+{
+	int st = e->gw_status;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "got casegate wait status 0x%x on SIGTERM, want exit 0\n", (unsigned)st);
+		cg_h_dump_log(&e->t.gw);
+	}
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void check_contract(struct e2e *e)
+{
+	int rc = cg_h_validate_contract(e->t.req_log);
+	if (rc != 77)
+		assert_int_equal(rc, 0);
+}
+
+/* One alert: fires (case, P1 from critical), repeats (comments, still one case), resolves (comment, Closed). */
+static void test_fire_repeat_resolve(void **state)
+{
+	struct e2e *e = *state;
+	skip_without_am(e);
+	start_all(e);
+
+	char starts[32], ends[32];
+	iso_time(starts, time(NULL) - 60);
+	char *a = alert_json("HighErrorRate", "web-1", "critical", starts, NULL);
+	char *body = cg_h_fmt("[%s]", a);
+	am_post(e, body);
+
+	wait_case(e, "HighErrorRate", 0);
+	cJSON *cases = itest_cases(&e->t);
+	cJSON *c = itest_find_case(cases, "HighErrorRate");
+	assert_non_null(c);
+	expect_attr(c, "priority", "P1");
+	assert_false(itest_case_closed(c));
+	const char *desc = itest_case_attr(c, "description");
+	assert_non_null(desc);
+	if (!strstr(desc, "web-1"))
+		fprintf(stderr, "got description \"%s\", want it to mention web-1\n", desc);
+	assert_non_null(strstr(desc, "web-1"));
+	cJSON_Delete(cases);
+
+	/* Re-posting while firing and Alertmanager's own repeats must not open a second case. */
+	am_post(e, body);
+	wait_events_applied(e, 3);
+	assert_int_equal(itest_ncases(&e->t), 1);
+	cases = itest_cases(&e->t);
+	c = itest_find_case(cases, "HighErrorRate");
+	assert_non_null(c);
+	assert_false(itest_case_closed(c));
+	if (itest_case_ncomments(c) < 1)
+		fprintf(stderr, "got no repeat comment, want at least one (digest_interval 1s)\n");
+	assert_true(itest_case_ncomments(c) >= 1);
+	assert_false(itest_case_has_comment(c, "Resolved"));
+	cJSON_Delete(cases);
+	free(body);
+	free(a);
+
+	/* Resolution: the same labels with endsAt in the past. */
+	iso_time(ends, time(NULL) - 1);
+	a = alert_json("HighErrorRate", "web-1", "critical", starts, ends);
+	body = cg_h_fmt("[%s]", a);
+	am_post(e, body);
+	free(body);
+	free(a);
+	wait_case(e, "HighErrorRate", 1);
+	assert_int_equal(itest_ncases(&e->t), 1);
+	assert_int_equal(itest_metric(&e->t, "casegate_auth_failures_total", NULL) > 0, 0);
+
+	stop_all(e);
+	expect_clean_exit(e);
+	check_contract(e);
+	e->passed = 1;
+}
+
+/* Two instances of one alert are two cases; resolving one closes only its own case. */
+static void test_two_instances(void **state)
+{
+	struct e2e *e = *state;
+	skip_without_am(e);
+	start_all(e);
+
+	char starts[32], ends[32];
+	iso_time(starts, time(NULL) - 30);
+	char *a1 = alert_json("DiskFull", "db-1", "warning", starts, NULL);
+	char *a2 = alert_json("DiskFull", "db-2", "critical", starts, NULL);
+	char *body = cg_h_fmt("[%s,%s]", a1, a2);
+	am_post(e, body);
+
+	wait_case(e, "DiskFull on db-1", 0);
+	wait_case(e, "DiskFull on db-2", 0);
+	cJSON *cases = itest_cases(&e->t);
+	expect_attr(itest_find_case(cases, "DiskFull on db-1"), "priority", "P3");
+	expect_attr(itest_find_case(cases, "DiskFull on db-2"), "priority", "P1");
+	cJSON_Delete(cases);
+
+	am_post(e, body);
+	wait_events_applied(e, 4); /* two creates and at least one repeat of each group */
+	int n = count_cases_with(e, "DiskFull");
+	if (n != 2)
+		fprintf(stderr, "got %d DiskFull cases, want 2\n", n);
+	assert_int_equal(n, 2);
+	free(body);
+	free(a2);
+
+	iso_time(ends, time(NULL) - 1);
+	a2 = alert_json("DiskFull", "db-2", "critical", starts, ends);
+	body = cg_h_fmt("[%s]", a2);
+	am_post(e, body);
+	wait_case(e, "DiskFull on db-2", 1);
+	cases = itest_cases(&e->t);
+	cJSON *c1 = itest_find_case(cases, "DiskFull on db-1");
+	assert_non_null(c1);
+	if (itest_case_closed(c1))
+		fprintf(stderr, "got db-1's case closed, want it open (only db-2 resolved)\n");
+	assert_false(itest_case_closed(c1));
+	assert_false(itest_case_has_comment(c1, "Resolved"));
+	cJSON_Delete(cases);
+	assert_int_equal(count_cases_with(e, "DiskFull"), 2);
+	free(body);
+	free(a1);
+	free(a2);
+
+	stop_all(e);
+	expect_clean_exit(e);
+	check_contract(e);
+	e->passed = 1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fire_repeat_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_instances, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

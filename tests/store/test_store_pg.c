@@ -1,0 +1,184 @@
+/* test_store_pg.c: the store conformance suite on PostgreSQL (a private server), plus migrations. */
+/* labels: integration */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "harness.h"
+#include "pgserver.h"
+#include "store.h"
+#include "store_suite.h"
+
+static struct cg_h_pg server;
+static int nschemas;
+
+struct loc {
+	char schema[64];
+	char *dsn;
+};
+
+static int pg_open_as(struct loc *l, const char *name, int64_t lease_ms, int listen, struct cg_store **out)
+{
+	struct cg_store_pg_opts o = {.dsn = l->dsn, .name = name, .lease_ms = lease_ms, .migrate = 1, .listen = listen};
+	char err[512];
+	int rc = cg_store_pg_open(&o, out, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "open %s: %s\n", l->schema, err);
+	return rc;
+}
+
+static int pg_reopen(void *loc, struct cg_store **out)
+{
+	/* Same replica name: a restart releases that replica's claims, as SQLite's open does. */
+	return pg_open_as(loc, "suite-main", 0, 0, out);
+}
+
+static int pg_create(void **out_loc, struct cg_store **out)
+{
+	struct loc *l = calloc(1, sizeof(*l));
+	if (!l)
+		return CG_ENOMEM;
+	snprintf(l->schema, sizeof(l->schema), "suite_%ld_%d", (long)getpid(), nschemas++);
+	l->dsn = cg_h_pg_schema_dsn(&server, l->schema);
+	if (!l->dsn) {
+		free(l);
+		return CG_EIO;
+	}
+	int rc = pg_reopen(l, out);
+	if (rc) {
+		free(l->dsn);
+		free(l);
+		return rc;
+	}
+	*out_loc = l;
+	return 0;
+}
+
+static void pg_remove(void *loc)
+{
+	struct loc *l = loc;
+	char *sql = cg_h_fmt("DROP SCHEMA %s CASCADE", l->schema);
+	if (sql)
+		cg_h_pg_exec(&server, sql);
+	free(sql);
+	free(l->dsn);
+	free(l);
+}
+
+static int pg_peer(void *loc, const char *name, int64_t lease_ms, struct cg_store **out)
+{
+	return pg_open_as(loc, name, lease_ms, 1, out);
+}
+
+/* Migrations: versioned, idempotent, refused when the schema is behind and migrate is off. */
+static void t_migrate(void **state)
+{
+	(void)state;
+	char *dsn = cg_h_pg_schema_dsn(&server, "mig");
+	assert_non_null(dsn);
+	struct cg_store_pg_opts o = {.dsn = dsn, .name = "m", .migrate = 0};
+	struct cg_store *st = NULL;
+	char err[512] = "";
+	int rc = cg_store_pg_open(&o, &st, err, sizeof(err));
+	if (rc != CG_EINVAL || !strstr(err, "casegate migrate"))
+		fail_msg("open of an empty database without migrate: got %d (%s), want CG_EINVAL naming `casegate migrate`",
+			 rc, err);
+	int from = -1, to = -1;
+	rc = cg_store_pg_migrate(dsn, &from, &to, err, sizeof(err));
+	if (rc || from != 0 || to != cg_store_pg_schema_version())
+		fail_msg("migrate: got rc %d from %d to %d (%s), want 0 from 0 to %d", rc, from, to, err,
+			 cg_store_pg_schema_version());
+	rc = cg_store_pg_migrate(dsn, &from, &to, err, sizeof(err));
+	if (rc || from != to)
+		fail_msg("second migrate: got rc %d from %d to %d, want a no-op", rc, from, to);
+	rc = cg_store_pg_open(&o, &st, err, sizeof(err));
+	if (rc)
+		fail_msg("open after migrate: got %d (%s), want 0", rc, err);
+	cg_store_close(st);
+	/* A newer schema than this build is refused. */
+	char *sql = cg_h_fmt("UPDATE mig.schema_version SET version = %d", cg_store_pg_schema_version() + 1);
+	assert_int_equal(cg_h_pg_exec(&server, sql), 0);
+	free(sql);
+	rc = cg_store_pg_migrate(dsn, NULL, NULL, err, sizeof(err));
+	if (rc != CG_EINVAL || !strstr(err, "newer"))
+		fail_msg("migrate over a newer schema: got %d (%s), want CG_EINVAL", rc, err);
+	cg_h_pg_exec(&server, "DROP SCHEMA mig CASCADE");
+	free(dsn);
+	/* Unreachable database: a clear error, no hang. */
+	o.dsn = "host=127.0.0.1 port=1 user=x dbname=x connect_timeout=2";
+	rc = cg_store_pg_open(&o, &st, err, sizeof(err));
+	if (rc != CG_EIO)
+		fail_msg("open of an unreachable database: got %d, want CG_EIO", rc);
+}
+
+/* `casegate migrate -c FILE`: creates the schema, then has nothing to do. */
+static void t_migrate_cli(void **state)
+{
+	(void)state;
+	char *dir = cg_h_tmpdir("cg-migrate");
+	char *dsn = cg_h_pg_schema_dsn(&server, "cli");
+	assert_non_null(dir);
+	assert_non_null(dsn);
+	char *cfg = cg_h_fmt("%s/c.yaml", dir);
+	char *text = cg_h_fmt("listen: 127.0.0.1:0\nstore:\n  backend: postgres\n  dsn: \"%s\"\nsources:\n"
+			      "  - name: s\n    type: generic\n    auth: none\n"
+			      "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+			      "    case_type: 00000000-0000-0000-0000-000000000001\n",
+			      dsn);
+	assert_int_equal(cg_h_write_file(cfg, text, strlen(text)), 0);
+	const char *want[] = {"migrated from version 0 to", "nothing to do"};
+	for (int i = 0; i < 2; i++) {
+		char bin[512], log[600];
+		snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+		snprintf(log, sizeof(log), "%s/migrate-%d.log", dir, i);
+		char *const argv[] = {bin, "migrate", "-c", cfg, NULL};
+		struct cg_h_proc p;
+		assert_int_equal(cg_h_spawn(&p, argv, NULL, log), 0);
+		int st = cg_h_stop(&p, 0);
+		char *out = cg_h_read_file(log, NULL);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !out || !strstr(out, want[i]))
+			fail_msg("casegate migrate #%d: got status %d, output '%s', want 0 and '%s'", i + 1, st,
+				 out ? out : "", want[i]);
+		free(out);
+	}
+	cg_h_pg_exec(&server, "DROP SCHEMA cli CASCADE");
+	cg_h_rmrf(dir);
+	free(dir);
+	free(dsn);
+	free(cfg);
+	free(text);
+}
+
+int main(void)
+{
+	int rc = cg_h_pg_start(&server);
+	if (rc == 77) {
+		printf("SKIP: no PostgreSQL server binaries (install postgresql: deploy/install-deps.sh test)\n");
+		return 0;
+	}
+	if (rc)
+		return 1;
+	const struct CMUnitTest tests[] = {cmocka_unit_test(t_migrate), cmocka_unit_test(t_migrate_cli)};
+	int failed = cmocka_run_group_tests_name("postgres migrations", tests, NULL, NULL);
+	struct cg_store_suite_backend b = {
+		.name = "postgres",
+		.create = pg_create,
+		.reopen = pg_reopen,
+		.remove = pg_remove,
+		.set_full = NULL, /* a full disk cannot be imitated per database */
+		.bulk_events = 2000,
+		.open_peer = pg_peer,
+	};
+	failed += cg_store_suite_run(&b);
+	cg_h_pg_destroy(&server);
+	return failed ? 1 : 0;
+}
