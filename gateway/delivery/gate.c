@@ -356,12 +356,24 @@ int cg_gate_defer(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class c
 		return 1;
 	}
 	unsigned b = cg_rl_bucket_of(&g->rl, cls);
+	unsigned charged = 0, full = 0;
+	if (!known && cg_rl_charge_all(&g->rl, now, fleet(g), &charged, &full)) {
+		/* Its bucket may be the one without room: the scout waits for that window. */
+		g->rl.cls_state[cls] = 0;
+		cg_rl_wait(&g->rl, full, &it->rlw, rank(g, it));
+		rl_arm(g);
+		return 1;
+	}
 	int64_t closed = cg_store_rl_closed_until(store(g), g->rl.b[b].name);
 	if (cg_rl_take(&g->rl, b, now, fleet(g), closed)) {
 		it->bucket = b;
+		it->charged = charged;
 		it->cls = cls;
 		return 0;
 	}
+	cg_rl_discharge(&g->rl, charged, 0);
+	if (!known && cls < CG_RL_CLASSES)
+		g->rl.cls_state[cls] = 0; /* the scout waits: when it goes, it is the scout again */
 	char labels[96];
 	bucket_label(g, b, labels, sizeof(labels));
 	cg_metrics_add(g->metrics, "casegate_rate_limit_deferred_total", labels, 1);
@@ -373,6 +385,8 @@ int cg_gate_defer(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class c
 void cg_gate_unsent(struct cg_gate *g, struct cg_gate_item *it)
 {
 	cg_rl_untake(&g->rl, it->bucket);
+	cg_rl_discharge(&g->rl, it->charged, 0);
+	it->charged = 0;
 	if (it->cls < CG_RL_CLASSES && g->rl.cls_state[it->cls] == 1)
 		g->rl.cls_state[it->cls] = 0; /* the class's scout never left: the next one is */
 }
@@ -435,6 +449,10 @@ static int observe(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class 
 	};
 	int64_t closed_until = 0;
 	unsigned b = cg_rl_observe(&g->rl, cls, bucket, &a, now, fleet(g), &closed_until);
+	if (it && it->charged) {
+		cg_rl_discharge(&g->rl, it->charged, a.name && *a.name ? b : 0);
+		it->charged = 0;
+	}
 	if (closed_until)
 		cg_store_rl_publish(store(g), g->rl.b[b].name, closed_until);
 

@@ -18,6 +18,8 @@ struct cg_gate_item {
 	struct cg_rl_waiter rlw;        /* parked for its bucket's window */
 	struct cg_gate_item *held_next; /* in the circuit's held list */
 	unsigned bucket;                /* where the request on the wire was counted */
+	unsigned charged;               /* a scout of a class not known yet: the named buckets it is
+					 * also counted in (cg_rl_charge_all) */
 	enum cg_rl_class cls;
 };
 

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
+
 /* Headers carry up to 18 digits: clamp seconds before multiplying. */
 #define MAX_WINDOW_S 3600L
 /* Reset is whole seconds and a calendar boundary: a little margin keeps us past it. */
@@ -90,6 +92,34 @@ int cg_rl_class_open(struct cg_rl *rl, enum cg_rl_class c)
 	return 1;
 }
 
+int cg_rl_charge_all(struct cg_rl *rl, int64_t now_ms, unsigned fleet, unsigned *charged, unsigned *full)
+{
+	*charged = 0;
+	for (unsigned i = 1; i < rl->n; i++) {
+		if (cg_rl_take(rl, i, now_ms, fleet, 0)) {
+			*charged |= 1u << i;
+			continue;
+		}
+		cg_rl_discharge(rl, *charged, 0);
+		*charged = 0;
+		*full = i;
+		return 1;
+	}
+	return 0;
+}
+
+void cg_rl_discharge(struct cg_rl *rl, unsigned charged, unsigned b)
+{
+	for (unsigned i = 1; i < rl->n && i < 32; i++) {
+		if (!(charged & (1u << i)))
+			continue;
+		if (i != b)
+			cg_rl_untake(rl, i);
+		else if (rl->b[i].unanswered)
+			rl->b[i].unanswered--;
+	}
+}
+
 int cg_rl_spent_bucket(const struct cg_rl *rl, int64_t now_ms)
 {
 	for (unsigned i = 0; i < rl->n; i++)
@@ -157,6 +187,11 @@ unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, co
 		if (!has_hdr)
 			rl->cls_bare[c] = ok ? rl->cls_bare[c] + 1 : 0;
 		rl->cls_state[c] = has_hdr || (ok && rl->cls_bare[c] >= CG_RL_BARE_KNOWN) ? 2 : 0;
+		if (rl->cls_state[c] == 2)
+			CG_LOG_DEBUG("rate-limit class %d known: %s", (int)c,
+				     a->name && *a->name ? a->name
+				     : has_hdr               ? "headers without a bucket name"
+							     : "unpaced (successes without rate-limit headers)");
 	}
 	if (a->name && *a->name) {
 		b = bucket_named(rl, a->name);

@@ -82,6 +82,17 @@ int cg_rl_take(struct cg_rl *rl, unsigned b, int64_t now_ms, unsigned fleet, int
  */
 int cg_rl_class_open(struct cg_rl *rl, enum cg_rl_class c);
 
+/*
+ * A scout of a class whose bucket is not known yet may count in any bucket: it is charged to
+ * every named bucket (1..n-1) so that the classes that know them leave room for it. 0 and the
+ * set of charged buckets (bit i: bucket i) in *charged, or 1 when one has no room (nothing
+ * charged; *full: that bucket, to wait on).
+ */
+int cg_rl_charge_all(struct cg_rl *rl, int64_t now_ms, unsigned fleet, unsigned *charged, unsigned *full);
+/* The scout's answer said its bucket is b (0: none): the charges of the other buckets go back;
+ * in b it stays used, no longer on the wire. */
+void cg_rl_discharge(struct cg_rl *rl, unsigned charged, unsigned b);
+
 /* A bucket whose window is spent at now_ms (nothing left, reset still ahead), or -1. A class not
  * known yet may belong to it: its scout waits for that window rather than meet a 429 there. */
 int cg_rl_spent_bucket(const struct cg_rl *rl, int64_t now_ms);

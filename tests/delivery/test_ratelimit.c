@@ -48,6 +48,37 @@ static void t_bare_class(void **state)
 	assert_int_equal(cg_rl_spent_bucket(&rl, 40 + 1000 + 100), -1);
 }
 
+/* A scout of a class not known yet is counted in every named bucket while it is out, so the
+ * classes that know a bucket leave room for it; its answer gives the others their room back. */
+static void t_scout_charged(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	struct cg_rl_answer w = ans(201, "cases_write", 6, 1, 2, 1);
+	struct cg_rl_answer r = ans(200, "cases_read", 100, 1, 50, 1);
+	unsigned bw = cg_rl_observe(&rl, CG_RL_CREATE, 0, &w, 0, 1, NULL);
+	unsigned br = cg_rl_observe(&rl, CG_RL_READ, 0, &r, 0, 1, NULL);
+	assert_int_equal(rl.b[bw].remaining, 2);
+	unsigned charged = 0, full = 99;
+	assert_int_equal(cg_rl_charge_all(&rl, 10, 1, &charged, &full), 0);
+	assert_int_equal(charged, (1u << bw) | (1u << br));
+	assert_int_equal(rl.b[bw].remaining, 1); /* a create now finds one place, not two */
+	assert_int_equal(rl.b[br].remaining, 49);
+	/* The answer names the write bucket: the read bucket gets its place back. */
+	cg_rl_discharge(&rl, charged, bw);
+	assert_int_equal(rl.b[br].remaining, 50);
+	assert_int_equal(rl.b[br].unanswered, 0);
+	assert_int_equal(rl.b[bw].remaining, 1);
+	assert_int_equal(rl.b[bw].unanswered, 0);
+	/* A spent bucket: nothing is charged, the scout waits on it. */
+	assert_int_equal(cg_rl_take(&rl, bw, 20, 1, 0), 1);
+	assert_int_equal(cg_rl_charge_all(&rl, 20, 1, &charged, &full), 1);
+	assert_int_equal(full, bw);
+	assert_int_equal(charged, 0);
+	assert_int_equal(rl.b[br].remaining, 50);
+}
+
 /* Classes learn their bucket from X-RateLimit-Name; buckets keep separate windows. */
 static void t_named_buckets(void **state)
 {
@@ -190,7 +221,7 @@ static void t_rank_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(t_bare_class), cmocka_unit_test(t_named_buckets), cmocka_unit_test(t_headers),	   cmocka_unit_test(t_429),
+		cmocka_unit_test(t_bare_class), cmocka_unit_test(t_scout_charged), cmocka_unit_test(t_named_buckets), cmocka_unit_test(t_headers),	   cmocka_unit_test(t_429),
 		cmocka_unit_test(t_scout),	   cmocka_unit_test(t_rank_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,21 @@
 
 #include <curl/curl.h>
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+/* CG_TEST_FILTER=pattern runs only the matching cases of a test program (cmocka's filter):
+ * `CG_TEST_FILTER=test_rate_limit_buckets ./test_engine_datadog_truth` to chase one case. */
+__attribute__((constructor)) static void test_filter_from_env(void)
+{
+	const char *f = getenv("CG_TEST_FILTER");
+	if (f && *f)
+		cmocka_set_test_filter(f);
+}
+
 #ifndef CG_SOURCE_DIR
 #define CG_SOURCE_DIR "."
 #endif
