@@ -369,9 +369,12 @@ int cg_gate_defer(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class c
 		it->bucket = b;
 		it->charged = charged;
 		it->cls = cls;
+		CG_LOG_DEBUG("rl take cls=%d b=%u rem=%ld used=%ld unans=%u left=%ld reset_in=%lld scout=%d charged=%u", (int)cls, b,
+			     g->rl.b[b].remaining, g->rl.b[b].used, g->rl.b[b].unanswered, g->rl.b[b].server_left,
+			     (long long)(g->rl.b[b].reset_at - now), g->rl.b[b].scouting, charged);
 		return 0;
 	}
-	cg_rl_discharge(&g->rl, charged, 0);
+	cg_rl_discharge(&g->rl, charged, -1);
 	if (!known && cls < CG_RL_CLASSES)
 		g->rl.cls_state[cls] = 0; /* the scout waits: when it goes, it is the scout again */
 	char labels[96];
@@ -385,7 +388,7 @@ int cg_gate_defer(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class c
 void cg_gate_unsent(struct cg_gate *g, struct cg_gate_item *it)
 {
 	cg_rl_untake(&g->rl, it->bucket);
-	cg_rl_discharge(&g->rl, it->charged, 0);
+	cg_rl_discharge(&g->rl, it->charged, -1);
 	it->charged = 0;
 	if (it->cls < CG_RL_CLASSES && g->rl.cls_state[it->cls] == 1)
 		g->rl.cls_state[it->cls] = 0; /* the class's scout never left: the next one is */
@@ -449,8 +452,11 @@ static int observe(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class 
 	};
 	int64_t closed_until = 0;
 	unsigned b = cg_rl_observe(&g->rl, cls, bucket, &a, now, fleet(g), &closed_until);
+	CG_LOG_DEBUG("rl answer %ld cls=%d sent=%u b=%u hdr=%ld/%ld reset=%ld rem=%ld used=%ld unans=%u left=%ld", res->status, (int)cls,
+		     bucket, b, a.remaining, a.limit, a.reset, g->rl.b[b].remaining, g->rl.b[b].used, g->rl.b[b].unanswered,
+		     g->rl.b[b].server_left);
 	if (it && it->charged) {
-		cg_rl_discharge(&g->rl, it->charged, a.name && *a.name ? b : 0);
+		cg_rl_discharge(&g->rl, it->charged, a.name && *a.name ? (int)b : 0);
 		it->charged = 0;
 	}
 	if (closed_until)

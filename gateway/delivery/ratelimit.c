@@ -100,7 +100,7 @@ int cg_rl_charge_all(struct cg_rl *rl, int64_t now_ms, unsigned fleet, unsigned 
 			*charged |= 1u << i;
 			continue;
 		}
-		cg_rl_discharge(rl, *charged, 0);
+		cg_rl_discharge(rl, *charged, -1);
 		*charged = 0;
 		*full = i;
 		return 1;
@@ -108,12 +108,12 @@ int cg_rl_charge_all(struct cg_rl *rl, int64_t now_ms, unsigned fleet, unsigned 
 	return 0;
 }
 
-void cg_rl_discharge(struct cg_rl *rl, unsigned charged, unsigned b)
+void cg_rl_discharge(struct cg_rl *rl, unsigned charged, int b)
 {
 	for (unsigned i = 1; i < rl->n && i < 32; i++) {
 		if (!(charged & (1u << i)))
 			continue;
-		if (i != b)
+		if (b < 0 || (b > 0 && (unsigned)b != i))
 			cg_rl_untake(rl, i);
 		else if (rl->b[i].unanswered)
 			rl->b[i].unanswered--;

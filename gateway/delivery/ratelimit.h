@@ -89,9 +89,10 @@ int cg_rl_class_open(struct cg_rl *rl, enum cg_rl_class c);
  * charged; *full: that bucket, to wait on).
  */
 int cg_rl_charge_all(struct cg_rl *rl, int64_t now_ms, unsigned fleet, unsigned *charged, unsigned *full);
-/* The scout's answer said its bucket is b (0: none): the charges of the other buckets go back;
- * in b it stays used, no longer on the wire. */
-void cg_rl_discharge(struct cg_rl *rl, unsigned charged, unsigned b);
+/* What becomes of a scout's charges: b > 0, its answer named bucket b (the others get their
+ * place back; in b it stays used, no longer on the wire); b == 0, its answer named none (it may
+ * have counted in any: it stays used in each); b < 0, it never left (every place goes back). */
+void cg_rl_discharge(struct cg_rl *rl, unsigned charged, int b);
 
 /* A bucket whose window is spent at now_ms (nothing left, reset still ahead), or -1. A class not
  * known yet may belong to it: its scout waits for that window rather than meet a 429 there. */

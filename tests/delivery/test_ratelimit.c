@@ -71,12 +71,27 @@ static void t_scout_charged(void **state)
 	assert_int_equal(rl.b[br].unanswered, 0);
 	assert_int_equal(rl.b[bw].remaining, 1);
 	assert_int_equal(rl.b[bw].unanswered, 0);
+	/* An answer naming no bucket: the scout may have counted in either, so it stays used in
+	 * both (no longer on the wire); one that never left gives every place back. */
+	assert_int_equal(cg_rl_charge_all(&rl, 12, 1, &charged, &full), 0);
+	assert_int_equal(rl.b[bw].remaining, 0);
+	cg_rl_discharge(&rl, charged, 0);
+	assert_int_equal(rl.b[bw].remaining, 0);
+	assert_int_equal(rl.b[br].remaining, 49);
+	assert_int_equal(rl.b[bw].unanswered + rl.b[br].unanswered, 0);
+	assert_int_equal(cg_rl_charge_all(&rl, 13, 1, &charged, &full), 1); /* write is spent now */
+	assert_int_equal(rl.b[br].remaining, 49);
+	rl.b[bw].remaining = 1;
+	assert_int_equal(cg_rl_charge_all(&rl, 14, 1, &charged, &full), 0);
+	cg_rl_discharge(&rl, charged, -1);
+	assert_int_equal(rl.b[bw].remaining, 1);
+	assert_int_equal(rl.b[br].remaining, 49);
 	/* A spent bucket: nothing is charged, the scout waits on it. */
 	assert_int_equal(cg_rl_take(&rl, bw, 20, 1, 0), 1);
 	assert_int_equal(cg_rl_charge_all(&rl, 20, 1, &charged, &full), 1);
 	assert_int_equal(full, bw);
 	assert_int_equal(charged, 0);
-	assert_int_equal(rl.b[br].remaining, 50);
+	assert_int_equal(rl.b[br].remaining, 49);
 }
 
 /* Classes learn their bucket from X-RateLimit-Name; buckets keep separate windows. */
