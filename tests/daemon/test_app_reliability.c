@@ -153,7 +153,7 @@ static void test_disk_full(void **state)
 {
 	struct full_fx *f = *state;
 	if (!f->mounted)
-		skip();
+		cg_h_skip(geteuid() == 0 ? "mount" : "root", "cannot mount a 4 MiB tmpfs for the state directory (needs root)");
 	struct itest *t = &f->t;
 	assert_int_equal(itest_start_sim(t, NULL), 0);
 	assert_int_equal(itest_write_config(t, NULL, cg_crash_sources), 0);

@@ -515,7 +515,7 @@ static int port_open(void *ud)
 static void test_nginx(void **state)
 {
 	if (access("/usr/sbin/nginx", X_OK) != 0)
-		skip(); /* deploy/install-deps.sh test installs nginx-light */
+		cg_h_skip("nginx", "/usr/sbin/nginx missing (deploy/install-deps.sh test installs nginx-light)");
 	struct itest t;
 	char resp[8192];
 	/* nginx reaches casegate from 127.0.0.2 (proxy_bind): only that peer is trusted. */

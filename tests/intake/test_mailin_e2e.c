@@ -74,8 +74,7 @@ static int run(char *const argv[], const char *log, const char *stdin_file)
 static int setup(void **state)
 {
 	if (access(SWAKS, X_OK) != 0) {
-		fprintf(stderr, "test_mailin_e2e: %s missing (apt-get install swaks): skipped\n", SWAKS);
-		*state = NULL;
+		*state = NULL; /* each case says so with cg_h_skip */
 		return 0;
 	}
 	struct mt *m = calloc(1, sizeof(*m));
@@ -145,7 +144,7 @@ static void test_swaks_lmtp_thread(void **state)
 {
 	struct mt *m = *state;
 	if (!m)
-		skip();
+		cg_h_skip("swaks", "%s missing (apt-get install swaks)", SWAKS);
 	int rc = swaks_lmtp(m, "alerts+nagios@example.com", "nagios@mon.example.com", "nagios_problem.eml");
 	if (rc != 0)
 		fail_msg("swaks: exit %d (log %s/swaks.log)", rc, m->t.dir);
@@ -221,11 +220,11 @@ static void test_postfix_relay(void **state)
 {
 	struct mt *m = *state;
 	if (!m)
-		skip();
-	if (access(POSTFIX, X_OK) != 0 || geteuid() != 0) {
-		fprintf(stderr, "test_mailin_e2e: Postfix needs %s and root (postfix start): skipped\n", POSTFIX);
-		skip();
-	}
+		cg_h_skip("swaks", "%s missing (apt-get install swaks)", SWAKS);
+	if (access(POSTFIX, X_OK) != 0)
+		cg_h_skip("postfix", "%s missing (apt-get install postfix)", POSTFIX);
+	if (geteuid() != 0)
+		cg_h_skip("root", "Postfix needs root (postfix start)");
 	char *pd = cg_h_fmt("%s/postfix", m->t.dir);
 	char *conf = cg_h_fmt("%s/conf", pd), *queue = cg_h_fmt("%s/queue", pd), *data = cg_h_fmt("%s/data", pd);
 	mkdir(pd, 0755);
@@ -320,5 +319,5 @@ int main(void)
 		cmocka_unit_test(test_swaks_lmtp_thread),
 		cmocka_unit_test(test_postfix_relay),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cg_h_run_group(tests, setup, teardown);
 }

@@ -209,8 +209,6 @@ static int count_log_lines(struct fleet *f, const char *needle)
 static int fleet_start(struct fleet *f, int n, int with_nginx, const char *const sim_args[])
 {
 	memset(f, 0, sizeof(*f));
-	if (server_state == 77)
-		return 77;
 	if (server_state != 0)
 		return -1;
 	if (with_nginx && access(NGINX_BIN, X_OK) != 0)
@@ -366,7 +364,7 @@ static void t_crash(void **state)
 	const char *sim_args[] = {"--latency-ms", "40", NULL};
 	int rc = fleet_start(&f, 3, 1, sim_args);
 	if (rc == 77)
-		skip();
+		cg_h_skip("nginx", "%s missing (apt-get install nginx-light)", NGINX_BIN);
 	assert_int_equal(rc, 0);
 	unsigned seed = (unsigned)time(NULL);
 	if (getenv("CG_FLEET_SEED"))
@@ -484,7 +482,7 @@ static void t_duplicates(void **state)
 	struct fleet f;
 	int rc = fleet_start(&f, 2, 0, NULL);
 	if (rc == 77)
-		skip();
+		cg_h_skip("nginx", "%s missing (apt-get install nginx-light)", NGINX_BIN);
 	assert_int_equal(rc, 0);
 	char a[64], b[64];
 	snprintf(a, sizeof(a), "http://127.0.0.1:%d", f.port[0]);
@@ -573,7 +571,7 @@ static void t_rate_limit(void **state)
 	struct fleet f;
 	int rc = fleet_start(&f, 2, 0, sim_args);
 	if (rc == 77)
-		skip();
+		cg_h_skip("nginx", "%s missing (apt-get install nginx-light)", NGINX_BIN);
 	assert_int_equal(rc, 0);
 	char base[2][64];
 	for (int i = 0; i < 2; i++)
@@ -644,7 +642,7 @@ static void t_outage(void **state)
 	struct fleet f;
 	int rc = fleet_start(&f, 2, 0, sim_args);
 	if (rc == 77)
-		skip();
+		cg_h_skip("nginx", "%s missing (apt-get install nginx-light)", NGINX_BIN);
 	assert_int_equal(rc, 0);
 	assert_int_equal(itest_sim_post(&f.t, "/_sim/faults", "{\"outage\":\"503\"}"), 200);
 	char base[2][64];
@@ -718,7 +716,7 @@ static void t_db_restart(void **state)
 	struct fleet f;
 	int rc = fleet_start(&f, 2, 1, NULL);
 	if (rc == 77)
-		skip();
+		cg_h_skip("nginx", "%s missing (apt-get install nginx-light)", NGINX_BIN);
 	assert_int_equal(rc, 0);
 	static long status[MAXK];
 	int k = 0, n202 = 0, n503 = 0, nother = 0;
@@ -813,8 +811,11 @@ static void t_db_restart(void **state)
 int main(void)
 {
 	server_state = cg_h_pg_start(&server);
-	if (server_state == 77)
-		printf("SKIP: no PostgreSQL server binaries (install postgresql: deploy/install-deps.sh test)\n");
+	if (server_state == 77) {
+		cg_h_skip_note("postgresql", "main", "no PostgreSQL server binaries (install postgresql: deploy/install-deps.sh test)");
+		cg_h_pg_destroy(&server);
+		return 77;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_duplicates),
 		cmocka_unit_test(t_rate_limit),
@@ -824,5 +825,5 @@ int main(void)
 	};
 	int failed = cmocka_run_group_tests_name("casegate fleet on PostgreSQL", tests, NULL, NULL);
 	cg_h_pg_destroy(&server);
-	return failed ? 1 : 0;
+	return cg_h_tests_done(failed ? 1 : 0, sizeof(tests) / sizeof(tests[0]));
 }
