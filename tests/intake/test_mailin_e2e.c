@@ -99,14 +99,23 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int swaks_lmtp(struct mt *m, const char *to, const char *from, const char *file)
+/* swaks's dialogue goes to log (NULL: <dir>/swaks.log), appended. */
+static int swaks_lmtp_log(struct mt *m, const char *to, const char *from, const char *file, const char *log_path)
 {
 	char server[64], log[600];
 	snprintf(server, sizeof(server), "127.0.0.1:%d", m->lmtp_port);
-	snprintf(log, sizeof(log), "%s/swaks.log", m->t.dir);
+	if (log_path)
+		snprintf(log, sizeof(log), "%s", log_path);
+	else
+		snprintf(log, sizeof(log), "%s/swaks.log", m->t.dir);
 	char *const argv[] = {SWAKS, "--protocol", "LMTP", "--server", server, "--to", (char *)to, "--from",
 			      (char *)from, "--data", (char *)fixture(file), "--timeout", "20", NULL};
 	return run(argv, log, NULL);
+}
+
+static int swaks_lmtp(struct mt *m, const char *to, const char *from, const char *file)
+{
+	return swaks_lmtp_log(m, to, from, file, NULL);
 }
 
 struct want_case {
@@ -154,9 +163,18 @@ static void test_swaks_lmtp_thread(void **state)
 	wait_case(m, "Service Alert: web1/HTTP", "Load-Balancer hängt", 0);
 	rc = swaks_lmtp(m, "alerts+nagios@example.com", "joerg@example.com", "ooo.eml");
 	assert_int_equal(rc, 0);
-	/* An unknown recipient is refused at RCPT: swaks reports the failure. */
-	rc = swaks_lmtp(m, "nobody@example.com", "joerg@example.com", "ooo.eml");
+	/* An unknown recipient is refused at RCPT with 550 (permanent: the MTA bounces, never
+	 * retries), not any failure. swaks marks a refusal "<** ". */
+	char *nolog = cg_h_fmt("%s/swaks-unknown.log", m->t.dir);
+	rc = swaks_lmtp_log(m, "nobody@example.com", "joerg@example.com", "ooo.eml", nolog);
 	assert_int_not_equal(rc, 0);
+	char *dialogue = cg_h_read_file(nolog, NULL);
+	const char *rcpt = dialogue ? strstr(dialogue, "RCPT TO:<nobody@example.com>") : NULL;
+	const char *answer = rcpt ? strstr(rcpt, "\n<") : NULL;
+	if (!answer || strncmp(answer, "\n<** 550 ", 9) != 0)
+		fail_msg("unknown recipient: want RCPT answered 550, got swaks dialogue:\n%s", dialogue ? dialogue : "(none)");
+	free(dialogue);
+	free(nolog);
 
 	/* Pipe mode: the daemon picks the queued recovery up. */
 	char bin[512], log[600];
