@@ -328,10 +328,11 @@ static inline int itest_wall_past(void *ud)
 
 /*
  * Another client of the same Datadog organisation spends what is left of the simulator's
- * rate-limit window (GET /api/v2/cases until X-RateLimit-Remaining is 0, never past it, so it
- * meets no 429 itself) in a window with at least min_left_s seconds to run: casegate's next
- * request in that window meets a 429 it could not have foreseen. Returns the requests spent, or
- * -1 (no rate-limit headers, an error, or no such window within 30 s).
+ * rate-limit window (GET /api/v2/cases until X-RateLimit-Remaining is 0, never past it while
+ * casegate is idle) in a window with at least min_left_s seconds to run: casegate's next request
+ * in that window meets a 429 it could not have foreseen. Injected faults (5xx, dropped
+ * connections) are tried again; a 429 of its own (casegate spent the rest meanwhile) ends it.
+ * Returns the requests answered 200, or -1 (no rate-limit headers, or no such window).
  */
 static inline int itest_sim_spend_window(struct itest *t, long min_left_s)
 {
@@ -342,14 +343,19 @@ static inline int itest_sim_spend_window(struct itest *t, long min_left_s)
 	for (int tries = 0; tries < 10000; tries++) {
 		struct cg_h_resp r;
 		char rem[32], reset[32];
-		int ok = cg_h_http("GET", url, headers, NULL, 0, &r) == 0 && r.status == 200 &&
-			 cg_h_resp_header(&r, "X-RateLimit-Remaining", rem, sizeof(rem)) == 0 &&
+		int got = cg_h_http("GET", url, headers, NULL, 0, &r) == 0;
+		long st = got ? r.status : 0;
+		int ok = st == 200 && cg_h_resp_header(&r, "X-RateLimit-Remaining", rem, sizeof(rem)) == 0 &&
 			 cg_h_resp_header(&r, "X-RateLimit-Reset", reset, sizeof(reset)) == 0;
-		if (!ok)
-			fprintf(stderr, "spending the window: GET %s got %ld, want 200 with X-RateLimit-*\n", url, r.status);
 		cg_h_resp_free(&r);
-		if (!ok)
+		if (st == 429)
+			return spent;
+		if (st == 0 || st >= 500)
+			continue; /* an injected fault: not counted against the window, or unknown */
+		if (!ok) {
+			fprintf(stderr, "spending the window: GET %s got %ld, want 200 with X-RateLimit-*\n", url, st);
 			return -1;
+		}
 		spent++;
 		if (strtol(rem, NULL, 10) > 0)
 			continue;
