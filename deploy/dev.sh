@@ -35,20 +35,81 @@ run)
 	;;
 test)
 	"$root/deploy/install-deps.sh" test
+	# Skips are shown, never silent: every test that skips prints a CASEGATE-SKIP line (see
+	# tests/harness/harness.h); they are gathered from each ctest run's log and listed at the end,
+	# however the run ends. Under CI=true a skip for a tool deploy/install-deps.sh installs (its
+	# skip-tools table) fails the run: there the tool should have been there.
+	skips=$(mktemp)
+	skipped() { # skipped TOOL WHAT REASON: a part of this script that did not run
+		echo "dev.sh $2: tool=$1 $3" >>"$skips"
+	}
+	collect_skips() { # collect_skips BUILD_DIR RUN: the skip lines of the ctest run just done
+		local log=$1/Testing/Temporary/LastTest.log
+		[ -f "$log" ] || return 0
+		# "N/M Test: name" opens each test's part of the log; a line from a child process
+		# (check_deploy.py, validate.py) is thus put under the test that ran it.
+		awk -v run="$2" '
+			/^[0-9]+\/[0-9]+ Test: / { name = $3 }
+			/CASEGATE-SKIP / { sub(/.*CASEGATE-SKIP /, ""); print run " " name ": " $0 }
+		' "$log" >>"$skips"
+	}
+	skip_summary() {
+		local rc=$? line tool required=() bad=()
+		if [ -s "$skips" ]; then
+			echo "dev.sh: skipped (run test: tool=... test=...: why):" >&2
+			sort -u "$skips" | sed 's/^/  /' >&2
+			mapfile -t required < <("$root/deploy/install-deps.sh" skip-tools | cut -d' ' -f1)
+			while IFS= read -r line; do
+				tool=${line#*tool=}
+				tool=${tool%% *}
+				if printf '%s\n' "${required[@]}" | grep -qxF -- "$tool"; then
+					bad+=("$line")
+				fi
+			done < <(sort -u "$skips")
+			if [ "${CI:-}" = true ] && [ ${#bad[@]} -gt 0 ]; then
+				echo "dev.sh: CI=true: ${#bad[@]} skip(s) for tools deploy/install-deps.sh installs" \
+					"(deploy/install-deps.sh skip-tools); failing" >&2
+				[ "$rc" != 0 ] || rc=1
+			fi
+		else
+			echo "dev.sh: nothing skipped" >&2
+		fi
+		rm -f "$skips"
+		exit "$rc"
+	}
+	trap skip_summary EXIT
 	build "$root/build"
-	(cd "$root/build" && ctest --output-on-failure -j2 --timeout 900 "$@")
+	rc=0
+	(cd "$root/build" && ctest --output-on-failure -j2 --timeout 900 "$@") || rc=$?
+	collect_skips "$root/build" plain
+	[ "$rc" = 0 ] || exit "$rc"
 	if [ "${CG_SKIP_SANITIZE:-0}" != 1 ]; then
 		# The same suite under ASan + UBSan.
 		build "$root/build-asan" -DCG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 		(cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-			ctest --output-on-failure -j2 --timeout 900 "$@")
+			ctest --output-on-failure -j2 --timeout 900 "$@") || rc=$?
+		collect_skips "$root/build-asan" asan
+		[ "$rc" = 0 ] || exit "$rc"
+	else
+		skipped none asan "CG_SKIP_SANITIZE=1: no ASan/UBSan run"
 	fi
-	if [ "${CG_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
+	if [ "${CG_SKIP_VALGRIND:-0}" = 1 ]; then
+		skipped none valgrind "CG_SKIP_VALGRIND=1: no valgrind run"
+	elif ! command -v valgrind >/dev/null; then
+		skipped valgrind valgrind "valgrind missing: no valgrind run"
+	else
 		# Short integration tests with the daemon under valgrind (CG_VALGRIND=1: itest.h wraps
 		# it; any error or definite leak fails the test).
 		(cd "$root/build" && CG_VALGRIND=1 ctest --output-on-failure --timeout 600 \
-			-R "${CG_VALGRIND_TESTS:-^(test_app_reliability|test_lifecycle_daemon)\$}")
+			-R "${CG_VALGRIND_TESTS:-^(test_app_reliability|test_lifecycle_daemon)\$}") || rc=$?
+		collect_skips "$root/build" valgrind
+		[ "$rc" = 0 ] || exit "$rc"
+	fi
+	if [ "${CG_SKIP_FUZZ:-0}" = 1 ]; then
+		skipped none fuzz "CG_SKIP_FUZZ=1: no fuzzing"
+	elif ! command -v clang >/dev/null; then
+		skipped clang fuzz "clang missing: no fuzzing"
 	fi
 	if [ "${CG_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 		# Every libFuzzer target for a bounded time from its committed corpus; a crash fails.

@@ -58,17 +58,17 @@ def main(argv):
     if spec_path is None:
         shared = os.environ.get("CG_SHARED_DIR")
         if not shared:
-            print("skip: CG_SHARED_DIR not set")
+            print("CASEGATE-SKIP tool=shared test=validate_bodies.py: CG_SHARED_DIR not set", flush=True)
             return SKIP
         spec_path = os.path.join(shared, "contracts", "datadog-cases-openapi.yaml")
     if not os.path.exists(spec_path):
-        print("skip: no spec at %s" % spec_path)
+        print("CASEGATE-SKIP tool=shared test=validate_bodies.py: no spec at %s" % spec_path, flush=True)
         return SKIP
     try:
         import jsonschema
         import yaml
     except ImportError as e:
-        print("skip: %s" % e)
+        print("CASEGATE-SKIP tool=python3-%s test=validate_bodies.py: %s" % (getattr(e, "name", None) or "yaml", e), flush=True)
         return SKIP
 
     with open(spec_path, encoding="utf-8") as f:

@@ -42,6 +42,15 @@ static long post_hdr(struct itest *t, const char *source, const char *body, char
 	return st;
 }
 
+/* Retry-After as casegate must send it: whole seconds (digits only) within [lo, hi]. */
+static int retry_after_in(const char *ra, long lo, long hi)
+{
+	if (!ra[0] || strspn(ra, "0123456789") != strlen(ra) || strlen(ra) > 9)
+		return 0;
+	long v = strtol(ra, NULL, 10);
+	return v >= lo && v <= hi;
+}
+
 static long get_status(struct itest *t, const char *path)
 {
 	char url[256];
@@ -153,7 +162,7 @@ static void test_disk_full(void **state)
 {
 	struct full_fx *f = *state;
 	if (!f->mounted)
-		skip();
+		cg_h_skip(geteuid() == 0 ? "mount" : "root", "cannot mount a 4 MiB tmpfs for the state directory (needs root)");
 	struct itest *t = &f->t;
 	assert_int_equal(itest_start_sim(t, NULL), 0);
 	assert_int_equal(itest_write_config(t, NULL, cg_crash_sources), 0);
@@ -183,6 +192,9 @@ static void test_disk_full(void **state)
 			if (st != 503)
 				fprintf(stderr, "post while filling: got %ld, want 202 or 503\n", st);
 			assert_int_equal(st, 503);
+			/* Every 503 of a full store says when to come back: 30 s (README, "disk full"). */
+			if (!retry_after_in(hdr, 30, 30))
+				fail_msg("503 while the disk is full: got Retry-After '%s', want 30", hdr);
 			n503++;
 			snprintf(ra, sizeof(ra), "%s", hdr);
 		}
@@ -582,7 +594,8 @@ static void *ovl_client(void *arg)
 			long st = post_hdr(c->t, "crash", body, ra, sizeof(ra));
 			if (st == 202)
 				break;
-			if (st != 503 || !ra[0] || mono_ms() > deadline) {
+			/* Overloaded: come back within a few seconds (casegate says 1). */
+			if (st != 503 || !retry_after_in(ra, 1, 5) || mono_ms() > deadline) {
 				fprintf(stderr, "overload post %s: got %ld (Retry-After '%s'), want 202 or 503 with it\n", name,
 					st, ra);
 				atomic_fetch_add(c->bad, 1);
@@ -651,13 +664,17 @@ static void test_intake_throttle(void **state)
 	assert_int_equal(itest_start_gw(&t), 0);
 	const char *body = "{\"status\":\"firing\",\"labels\":{\"alertname\":\"storm\"}}";
 	int ok_a = 0, lim_a = 0, ok_b = 0, lim_b = 0;
-	char ra[32] = "";
+	char ra[32] = "", hdr[32];
 	for (int i = 0; i < 6; i++) {
-		long st = post_hdr(&t, "crash", body, ra, sizeof(ra));
+		long st = post_hdr(&t, "crash", body, hdr, sizeof(hdr));
 		ok_a += st == 202;
 		lim_a += st == 429;
+		/* A token drips in every second (rps 1): each 429 says to come back within 1 s. */
+		if (st == 429 && !retry_after_in(hdr, 1, 1))
+			fail_msg("429: got Retry-After '%s', want 1 (rps 1: the next token within a second)", hdr);
+		if (st == 429)
+			snprintf(ra, sizeof(ra), "%s", hdr);
 	}
-	assert_true(ra[0] >= '1' && ra[0] <= '9');
 	for (int i = 0; i < 6; i++) {
 		long st = post_hdr(&t, "other", body, NULL, 0);
 		ok_b += st == 202;

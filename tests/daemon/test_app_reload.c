@@ -1,14 +1,20 @@
 /* test_app_reload.c: hot reload under traffic (SIGHUP and `casegate reload`), the pid file lock, `casegate status`. */
 /* labels: integration */
+#define _GNU_SOURCE /* strcasestr */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "opstest.h"
 
@@ -41,10 +47,88 @@ static const char *demo_bad = "  - name: demo\n"
 			      "    case_type: 00000000-0000-0000-0000-000000000001\n"
 			      "    title: \"{{#labels}}never closed\"\n";
 
+/* ---- one kept-alive HTTP/1.1 connection, by hand (libcurl would hide a reconnect) ---- */
+
+static int ka_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* Generous: a loaded 2-core machine may take seconds to answer; a dropped connection is
+	 * seen at once (EOF), not by this timeout. */
+	struct timeval tv = {30, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int ka_send(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads one response; its status, or 0 when the connection was closed or broke. *closing: the
+ * server said Connection: close. */
+static long ka_response(int fd, int *closing)
+{
+	char buf[8192];
+	size_t n = 0;
+	char *end = NULL;
+	while (!end) {
+		if (n + 1 >= sizeof(buf))
+			return 0;
+		ssize_t r = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		n += (size_t)r;
+		buf[n] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+	}
+	long status = strncmp(buf, "HTTP/1.1 ", 9) == 0 ? strtol(buf + 9, NULL, 10) : 0;
+	const char *cl = strcasestr(buf, "\r\nContent-Length:");
+	long want = cl ? strtol(cl + 17, NULL, 10) : 0;
+	*closing = strcasestr(buf, "\r\nConnection: close") != NULL;
+	long have = (long)(n - (size_t)(end + 4 - buf));
+	while (have < want) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		have += r;
+	}
+	return status;
+}
+
+/* The head of a POST to /hooks/demo whose body is body_len bytes. */
+static char *ka_head(size_t body_len)
+{
+	return cg_h_fmt("POST /hooks/demo HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tok-demo\r\n"
+			"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			body_len);
+}
+
 struct poster {
 	struct itest *t;
 	atomic_int stop;
-	int sent, accepted, failed;
+	atomic_int accepted;
+	int sent, failed, connections;
 	long last_bad_status;
 	pthread_t th;
 	int running;
@@ -72,22 +156,64 @@ static int reload_teardown(void **state)
 	return 0;
 }
 
+/* Posts over one kept-alive connection for the whole test: a reload that dropped or closed it
+ * would show as a failure and a second connection. */
 static void *poster_main(void *ud)
 {
 	struct poster *p = ud;
+	int fd = -1;
 	while (!atomic_load(&p->stop)) {
+		if (fd < 0) {
+			fd = ka_connect(p->t->gw_port);
+			p->connections++;
+			if (fd < 0) {
+				p->failed++;
+				break;
+			}
+		}
 		char *body = cg_h_fmt("{\"title\":\"flow-%d\",\"status\":\"firing\",\"id\":\"flow-%d\"}", p->sent, p->sent);
-		long st = itest_post(p->t, "demo", "tok-demo", body, NULL);
+		char *head = ka_head(strlen(body));
+		int closing = 0;
+		long st = ka_send(fd, head, strlen(head)) == 0 && ka_send(fd, body, strlen(body)) == 0
+				  ? ka_response(fd, &closing)
+				  : 0;
+		free(head);
 		free(body);
 		p->sent++;
 		if (st == 202) {
-			p->accepted++;
+			atomic_fetch_add(&p->accepted, 1);
 		} else {
 			p->failed++;
 			p->last_bad_status = st;
 		}
+		if (st == 0 || closing) {
+			close(fd);
+			fd = -1;
+		}
 	}
+	if (fd >= 0)
+		close(fd);
 	return NULL;
+}
+
+/* The poster got at least want answers 202 (traffic flows). */
+struct flow_wait {
+	struct poster *p;
+	int want;
+};
+
+static int flowed(void *ud)
+{
+	struct flow_wait *w = ud;
+	return atomic_load(&w->p->accepted) >= w->want;
+}
+
+static void wait_flow(struct poster *p, int more)
+{
+	struct flow_wait w = {p, atomic_load(&p->accepted) + more};
+	if (!cg_h_poll(flowed, &w, 30000))
+		fail_msg("poster: got %d accepted, want %d (failed %d, last status %ld)", atomic_load(&p->accepted), w.want,
+			 p->failed, p->last_bad_status);
 }
 
 static int count_titles(struct itest *t, const char *prefix)
@@ -134,7 +260,6 @@ static void test_reload_under_traffic(void **state)
 	assert_int_equal(itest_start_sim(tp, sim_args), 0);
 	assert_int_equal(itest_write_config(tp, NULL, demo_v1), 0);
 	assert_int_equal(itest_start_gw(tp), 0);
-	/* libcurl's global init on this thread before the poster thread uses it. */
 	assert_int_equal(itest_post(tp, "demo", "tok-demo", "{\"title\":\"warmup\",\"status\":\"firing\",\"id\":\"w\"}", NULL),
 			 202);
 
@@ -142,11 +267,23 @@ static void test_reload_under_traffic(void **state)
 	memset(pp, 0, sizeof(*pp));
 	pp->t = tp;
 	atomic_init(&pp->stop, 0);
+	atomic_init(&pp->accepted, 0);
 	assert_int_equal(pthread_create(&pp->th, NULL, poster_main, pp), 0);
 	pp->running = 1;
-	/* Let traffic flow before and after each reload. */
-	struct timespec pause = {0, 300 * 1000 * 1000};
-	nanosleep(&pause, NULL);
+	/* Traffic flows before and after each reload (counted, not timed). */
+	wait_flow(pp, 10);
+
+	/* A request in flight across the reload, on its own kept-alive connection: its head and
+	 * half its body before the reload, the rest after; then a second request on the same
+	 * connection. Both must be answered 202 on it. */
+	const char *held_body = "{\"title\":\"held\",\"status\":\"firing\",\"id\":\"held\"}";
+	size_t held_len = strlen(held_body), half = held_len / 2;
+	char *held_head = ka_head(held_len);
+	int held = ka_connect(tp->gw_port);
+	assert_true(held >= 0);
+	assert_int_equal(ka_send(held, held_head, strlen(held_head)), 0);
+	assert_int_equal(ka_send(held, held_body, half), 0);
+	free(held_head);
 
 	assert_int_equal(itest_write_config(tp, NULL, demo_v2), 0);
 	char *out = NULL;
@@ -158,10 +295,26 @@ static void test_reload_under_traffic(void **state)
 		fail();
 	}
 	free(out);
-	nanosleep(&pause, NULL);
+	/* The reload was applied (the new source answers) while the request was half sent. */
 	assert_int_equal(itest_post(tp, "extra", "tok-extra", "{\"title\":\"new-source\",\"status\":\"firing\",\"id\":\"x1\"}",
 				    NULL),
 			 202);
+	int closing = 0;
+	assert_int_equal(ka_send(held, held_body + half, held_len - half), 0);
+	long held_st = ka_response(held, &closing);
+	if (held_st != 202 || closing)
+		fail_msg("request in flight across the reload: got %ld%s, want 202 on a connection kept alive", held_st,
+			 closing ? " with Connection: close" : "");
+	const char *after_body = "{\"title\":\"after\",\"status\":\"firing\",\"id\":\"after\"}";
+	char *after_head = ka_head(strlen(after_body));
+	assert_int_equal(ka_send(held, after_head, strlen(after_head)), 0);
+	assert_int_equal(ka_send(held, after_body, strlen(after_body)), 0);
+	free(after_head);
+	held_st = ka_response(held, &closing);
+	close(held);
+	if (held_st != 202)
+		fail_msg("second request on the connection kept across the reload: got %ld, want 202", held_st);
+	wait_flow(pp, 10);
 
 	/* An invalid config: the CLI refuses to signal... */
 	assert_int_equal(itest_write_config(tp, NULL, demo_bad), 0);
@@ -186,20 +339,24 @@ static void test_reload_under_traffic(void **state)
 		fprintf(stderr, "casegate_config_last_reload_success: got %g, want 0\n", last_ok);
 		fail();
 	}
-	nanosleep(&pause, NULL);
+	wait_flow(pp, 10);
 	poster_stop(pp);
 	assert_int_equal(itest_post(tp, "extra", "tok-extra", "{\"title\":\"still-there\",\"status\":\"firing\",\"id\":\"x2\"}",
 				    NULL),
 			 202);
 
-	if (pp->failed != 0 || pp->accepted < 20) {
-		fprintf(stderr, "poster: got %d accepted, %d failed (last status %ld) of %d; want 0 failed, >= 20 accepted\n",
-			pp->accepted, pp->failed, pp->last_bad_status, pp->sent);
+	int accepted = atomic_load(&pp->accepted);
+	if (pp->failed != 0 || accepted < 30 || pp->connections != 1) {
+		fprintf(stderr,
+			"poster: got %d accepted, %d failed (last status %ld) of %d over %d connection(s); want 0 failed, "
+			">= 30 accepted, one kept-alive connection\n",
+			accepted, pp->failed, pp->last_bad_status, pp->sent, pp->connections);
 		fail();
 	}
-	fprintf(stderr, "reload under traffic: %d requests, %d accepted, %d failed\n", pp->sent, pp->accepted, pp->failed);
-	/* Every accepted event became a case: warmup + flow-* + two on extra. */
-	struct cases_wait cw = {tp, 1 + pp->accepted + 2};
+	fprintf(stderr, "reload under traffic: %d requests on one connection, %d accepted, %d failed\n", pp->sent,
+		accepted, pp->failed);
+	/* Every accepted event became a case: warmup + flow-* + held + after + two on extra. */
+	struct cases_wait cw = {tp, 1 + accepted + 2 + 2};
 	if (!cg_h_poll(all_delivered, &cw, 60000)) {
 		fprintf(stderr, "cases: got %d, want %d (queue depth %g)\n", itest_ncases(tp), cw.want,
 			itest_metric(tp, "casegate_queue_depth", NULL));
@@ -208,9 +365,12 @@ static void test_reload_under_traffic(void **state)
 	}
 	assert_int_equal(itest_ncases(tp), cw.want);
 	int v1 = count_titles(tp, "v1 "), v2 = count_titles(tp, "v2 "), extra = count_titles(tp, "extra ");
-	if (v2 == 0 || v1 == 0 || extra != 2 || v1 + v2 != 1 + pp->accepted) {
-		fprintf(stderr, "titles: got v1 %d, v2 %d, extra %d; want both v1 and v2 > 0 summing to %d, extra 2\n", v1,
-			v2, extra, 1 + pp->accepted);
+	/* The held request finished after the reload: v2's title. */
+	if (v2 == 0 || v1 == 0 || extra != 2 || v1 + v2 != 1 + accepted + 2 || count_titles(tp, "v2 held") != 1) {
+		fprintf(stderr,
+			"titles: got v1 %d, v2 %d, extra %d, \"v2 held\" %d; want both v1 and v2 > 0 summing to %d, extra 2, "
+			"one \"v2 held\"\n",
+			v1, v2, extra, count_titles(tp, "v2 held"), 1 + accepted + 2);
 		fail();
 	}
 	double reloads = itest_metric(tp, "casegate_config_reloads_total", NULL);

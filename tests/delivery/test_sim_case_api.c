@@ -1767,7 +1767,7 @@ static void test_request_log_contract(void **state)
 	int rc = cg_h_validate_contract(log);
 	free(log);
 	if (rc == 77)
-		skip();
+		cg_h_skip(NULL, "contract validator skipped (line above)");
 	if (rc != 0)
 		fprintf(stderr, "contract validation of valid traffic: got %d, want 0\n", rc);
 	assert_int_equal(rc, 0);

@@ -22,6 +22,12 @@ SRC = os.environ.get("CG_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.di
 BIN = os.environ.get("CG_BINARY_DIR") or os.path.join(SRC, "build")
 DEPLOY = os.path.join(SRC, "deploy")
 SKIP = 77
+WHAT = sys.argv[1] if len(sys.argv) > 1 else "?"
+
+
+def skip_note(tool, reason):
+    """A check left out for a missing tool, in the line deploy/dev.sh summarises (see tests/harness/harness.h)."""
+    print("CASEGATE-SKIP tool=%s test=check_deploy.py/%s: %s" % (tool, WHAT, reason), flush=True)
 
 problems = []
 
@@ -193,7 +199,7 @@ def check_systemd():
         check_config_text(conf.replace("state_dir: ./var", "state_dir: %s/var" % tmp), env, tmp, "conf/casegate.yaml")
 
         if not shutil.which("systemd-analyze"):
-            print("systemd-analyze missing: unit verified by parsing only", file=sys.stderr)
+            skip_note("systemd-analyze", "systemd-analyze missing: unit verified by parsing only")
             return
         local = os.path.join(tmp, "casegate.service")
         with open(local, "w") as f:
@@ -229,7 +235,7 @@ def adapt_nginx(sample, port, gw_port, cert, key):
 def check_nginx():
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if not nginx or not shutil.which("openssl"):
-        print("nginx or openssl missing: skipped", file=sys.stderr)
+        skip_note("nginx" if not nginx else "openssl", "nginx or openssl missing: the nginx sample not run")
         return SKIP
     with open(os.path.join(DEPLOY, "nginx-casegate.conf")) as f:
         sample = f.read()
@@ -497,7 +503,7 @@ def check_postfix():
              "transport %s: got next hop %r, want lmtp:inet:HOST:PORT or lmtp:unix:PATH" % (dom, nexthop))
     postmap = shutil.which("postmap") or ("/usr/sbin/postmap" if os.path.exists("/usr/sbin/postmap") else None)
     if not postmap:
-        print("postmap missing: transport checked by parsing only", file=sys.stderr)
+        skip_note("postmap", "postmap missing: transport checked by parsing only")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         t = os.path.join(tmp, "transport")
@@ -562,6 +568,10 @@ def check_rules():
     if promtool:
         res = subprocess.run([promtool, "check", "rules", path], capture_output=True, text=True, timeout=60)
         need(res.returncode == 0, "promtool check rules: %s" % (res.stdout + res.stderr))
+        if res.returncode == 0:
+            print("promtool check rules: ok")
+    else:
+        skip_note("promtool", "promtool missing (package prometheus): rules not checked by Prometheus itself")
 
     # Every casegate_* name (and label) an expression uses exists in a running casegate's /metrics.
     tmp = tempfile.mkdtemp(prefix="cg-rules-")
@@ -615,7 +625,7 @@ def main():
     try:
         import yaml  # noqa: F401
     except ImportError:
-        print("python3-yaml missing: skipped", file=sys.stderr)
+        skip_note("python3-yaml", "python3-yaml missing: nothing checked")
         return SKIP
     rc = fn() or 0
     if rc == SKIP:

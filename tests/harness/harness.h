@@ -76,6 +76,29 @@ int cg_h_validate_contract(const char *req_log);
  * the sim rejected with a 4xx answer. */
 int cg_h_validate_contract_args(const char *req_log, const char *const extra_args[]);
 
+/* Skips that show. A test that cannot run because a tool (or ../shared) is missing calls
+ * cg_h_skip(tool, fmt, ...) instead of cmocka's skip(): it prints one line
+ *   CASEGATE-SKIP tool=<tool> test=<program>/<function>: <reason>
+ * to stdout (deploy/dev.sh collects these from ctest's log, summarises them and, under CI=true,
+ * fails when <tool> is one deploy/install-deps.sh installs) and then skips the cmocka test.
+ * `tool` is a short name without spaces: nginx, postgresql, alertmanager, swaks, postfix, root,
+ * shared, python3, ... ("none" when nothing is missing: the case does not apply).
+ * cg_h_skip_note() prints the same line without skipping (a part of a test left out, e.g. a
+ * contract check). A NULL tool skips without a line: a child process (check_deploy.py,
+ * validate.py) printed it already. Programs end with cg_h_run_group(): when every case skipped, the program
+ * exits 77, which CMake's SKIP_RETURN_CODE turns into ctest's "Not Run (Skipped)". */
+#define cg_h_skip(tool, ...)                                                                                           \
+	do {                                                                                                           \
+		cg_h_skip_case((tool), __func__, __VA_ARGS__);                                                         \
+		skip();                                                                                                \
+	} while (0)
+void cg_h_skip_case(const char *tool, const char *test, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cg_h_skip_note(const char *tool, const char *test, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* main's exit status: cmocka's failure count when anything failed, 77 when all ncases skipped. */
+int cg_h_tests_done(int failed, size_t ncases);
+#define cg_h_run_group(group, setup, teardown)                                                                         \
+	cg_h_tests_done(cmocka_run_group_tests(group, setup, teardown), sizeof(group) / sizeof((group)[0]))
+
 /* Formats into a malloc'd string. */
 char *cg_h_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

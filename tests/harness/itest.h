@@ -2,11 +2,19 @@
 #ifndef CG_ITEST_H
 #define CG_ITEST_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "harness.h"
 
@@ -112,19 +120,29 @@ static inline int itest_setup(struct itest *t, const char *prefix)
 	return t->dir ? 0 : -1;
 }
 
+/* Stops what is still running and removes the files (kept when keep). A daemon still running
+ * is stopped with SIGTERM and must exit 0: a sanitizer finding (ASan, UBSan), a leak LeakSanitizer
+ * reports at exit, a crash or a hang at shutdown fails the test here, whichever test it was. */
 static inline void itest_teardown(struct itest *t, int keep)
 {
-	if (t->gw_running && itest_stop_gw(t, SIGTERM) == 99) {
+	int code = t->gw_running ? itest_stop_gw(t, SIGTERM) : 0;
+	if (code == 99) {
 		/* Under CG_VALGRIND=1: fail the test program, whichever test left the daemon running. */
 		fprintf(stderr, "valgrind reported errors in casegate (log above)\n");
 		exit(99);
 	}
 	if (t->sim_running)
 		cg_h_stop(&t->sim, SIGTERM);
-	if (t->dir && !keep)
+	if (t->dir && !keep && code == 0)
 		cg_h_rmrf(t->dir);
+	else if (t->dir && code != 0)
+		fprintf(stderr, "test files kept in %s\n", t->dir);
 	free(t->dir);
 	t->dir = NULL;
+	if (code != 0)
+		fail_msg("casegate exited %d on SIGTERM at teardown, want 0 (a sanitizer finding, a leak, a crash or a "
+			 "hang at shutdown: its log is above)",
+			 code);
 }
 
 /* POSTs body to /hooks/<source> with a bearer token (NULL: none). Returns the status. */
@@ -298,6 +316,60 @@ static inline int itest_case_has_comment(const cJSON *c, const char *needle)
 			return 1;
 	}
 	return 0;
+}
+
+/* 1 once the wall clock passed the time (ms since the epoch) ud points at. */
+static inline int itest_wall_past(void *ud)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >= *(const int64_t *)ud;
+}
+
+/*
+ * Another client of the same Datadog organisation spends what is left of the simulator's
+ * rate-limit window (GET /api/v2/cases until X-RateLimit-Remaining is 0, never past it while
+ * casegate is idle) in a window with at least min_left_s seconds to run: casegate's next request
+ * in that window meets a 429 it could not have foreseen. Injected faults (5xx, dropped
+ * connections) are tried again; a 429 of its own (casegate spent the rest meanwhile) ends it.
+ * Returns the requests answered 200, or -1 (no rate-limit headers, or no such window).
+ */
+static inline int itest_sim_spend_window(struct itest *t, long min_left_s)
+{
+	char url[160];
+	snprintf(url, sizeof(url), "%s/api/v2/cases", t->sim_url);
+	const char *headers[] = {"DD-API-KEY: test-api-key", "DD-APPLICATION-KEY: test-app-key", NULL};
+	int spent = 0;
+	for (int tries = 0; tries < 10000; tries++) {
+		struct cg_h_resp r;
+		char rem[32], reset[32];
+		int got = cg_h_http("GET", url, headers, NULL, 0, &r) == 0;
+		long st = got ? r.status : 0;
+		int ok = st == 200 && cg_h_resp_header(&r, "X-RateLimit-Remaining", rem, sizeof(rem)) == 0 &&
+			 cg_h_resp_header(&r, "X-RateLimit-Reset", reset, sizeof(reset)) == 0;
+		cg_h_resp_free(&r);
+		if (st == 429)
+			return spent;
+		if (st == 0 || st >= 500)
+			continue; /* an injected fault: not counted against the window, or unknown */
+		if (!ok) {
+			fprintf(stderr, "spending the window: GET %s got %ld, want 200 with X-RateLimit-*\n", url, st);
+			return -1;
+		}
+		spent++;
+		if (strtol(rem, NULL, 10) > 0)
+			continue;
+		long left = strtol(reset, NULL, 10);
+		if (left >= min_left_s)
+			return spent;
+		/* Too near the window's end: let it pass (one more request now would meet a 429). */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t after = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + left * 1000 + 50;
+		if (!cg_h_poll(itest_wall_past, &after, (unsigned)left * 1000 + 1000))
+			return -1;
+	}
+	return -1;
 }
 
 #endif

@@ -603,7 +603,7 @@ static void t_case_list_closed(void **state)
 	struct cg_store_case *v = NULL;
 	size_t n = 99;
 	if (!f->st->ops->case_list_closed)
-		skip();
+		cg_h_skip("none", "backend %s has no case_list_closed", B->name);
 	struct cg_store_case cs[] = {
 		{.dedup_key = (char *)"am:old", .case_id = (char *)"id-old", .state = CG_CASE_CLOSED, .closed_ms = T0 - 50},
 		{.dedup_key = (char *)"am:older", .case_id = (char *)"id-older", .state = CG_CASE_CLOSED,
@@ -803,7 +803,7 @@ static void t_source_stats(void **state)
 {
 	struct fx *f = *state;
 	if (!f->st->ops->source_stats)
-		skip(); /* optional op: this backend does not keep per-source delivery stats */
+		cg_h_skip("none", "backend %s keeps no per-source delivery stats (optional op)", B->name);
 	struct cg_store_source_stat *v = NULL;
 	size_t n = 99;
 	CHECK_RC(cg_store_source_stats(f->st, &v, &n), 0);
@@ -866,7 +866,7 @@ static void t_disk_full(void **state)
 {
 	struct fx *f = *state;
 	if (!B->set_full)
-		skip();
+		cg_h_skip("none", "backend %s: a full disk cannot be imitated", B->name);
 	char *big = malloc(4001);
 	assert_non_null(big);
 	memset(big, 'x', 4000);
@@ -1041,7 +1041,7 @@ static void t_fence_owner(void **state)
 static struct cg_store *peer(struct fx *f, const char *name, int64_t lease_ms)
 {
 	if (!B->open_peer)
-		skip();
+		cg_h_skip("none", "backend %s: no shared store (no peers)", B->name);
 	struct cg_store *p = NULL;
 	CHECK_RC(B->open_peer(f->loc, name, lease_ms, &p), 0);
 	return p;

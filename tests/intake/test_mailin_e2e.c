@@ -74,8 +74,7 @@ static int run(char *const argv[], const char *log, const char *stdin_file)
 static int setup(void **state)
 {
 	if (access(SWAKS, X_OK) != 0) {
-		fprintf(stderr, "test_mailin_e2e: %s missing (apt-get install swaks): skipped\n", SWAKS);
-		*state = NULL;
+		*state = NULL; /* each case says so with cg_h_skip */
 		return 0;
 	}
 	struct mt *m = calloc(1, sizeof(*m));
@@ -100,14 +99,23 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int swaks_lmtp(struct mt *m, const char *to, const char *from, const char *file)
+/* swaks's dialogue goes to log (NULL: <dir>/swaks.log), appended. */
+static int swaks_lmtp_log(struct mt *m, const char *to, const char *from, const char *file, const char *log_path)
 {
 	char server[64], log[600];
 	snprintf(server, sizeof(server), "127.0.0.1:%d", m->lmtp_port);
-	snprintf(log, sizeof(log), "%s/swaks.log", m->t.dir);
+	if (log_path)
+		snprintf(log, sizeof(log), "%s", log_path);
+	else
+		snprintf(log, sizeof(log), "%s/swaks.log", m->t.dir);
 	char *const argv[] = {SWAKS, "--protocol", "LMTP", "--server", server, "--to", (char *)to, "--from",
 			      (char *)from, "--data", (char *)fixture(file), "--timeout", "20", NULL};
 	return run(argv, log, NULL);
+}
+
+static int swaks_lmtp(struct mt *m, const char *to, const char *from, const char *file)
+{
+	return swaks_lmtp_log(m, to, from, file, NULL);
 }
 
 struct want_case {
@@ -145,7 +153,7 @@ static void test_swaks_lmtp_thread(void **state)
 {
 	struct mt *m = *state;
 	if (!m)
-		skip();
+		cg_h_skip("swaks", "%s missing (apt-get install swaks)", SWAKS);
 	int rc = swaks_lmtp(m, "alerts+nagios@example.com", "nagios@mon.example.com", "nagios_problem.eml");
 	if (rc != 0)
 		fail_msg("swaks: exit %d (log %s/swaks.log)", rc, m->t.dir);
@@ -155,9 +163,18 @@ static void test_swaks_lmtp_thread(void **state)
 	wait_case(m, "Service Alert: web1/HTTP", "Load-Balancer hängt", 0);
 	rc = swaks_lmtp(m, "alerts+nagios@example.com", "joerg@example.com", "ooo.eml");
 	assert_int_equal(rc, 0);
-	/* An unknown recipient is refused at RCPT: swaks reports the failure. */
-	rc = swaks_lmtp(m, "nobody@example.com", "joerg@example.com", "ooo.eml");
+	/* An unknown recipient is refused at RCPT with 550 (permanent: the MTA bounces, never
+	 * retries), not any failure. swaks marks a refusal "<** ". */
+	char *nolog = cg_h_fmt("%s/swaks-unknown.log", m->t.dir);
+	rc = swaks_lmtp_log(m, "nobody@example.com", "joerg@example.com", "ooo.eml", nolog);
 	assert_int_not_equal(rc, 0);
+	char *dialogue = cg_h_read_file(nolog, NULL);
+	const char *rcpt = dialogue ? strstr(dialogue, "RCPT TO:<nobody@example.com>") : NULL;
+	const char *answer = rcpt ? strstr(rcpt, "\n<") : NULL;
+	if (!answer || strncmp(answer, "\n<** 550 ", 9) != 0)
+		fail_msg("unknown recipient: want RCPT answered 550, got swaks dialogue:\n%s", dialogue ? dialogue : "(none)");
+	free(dialogue);
+	free(nolog);
 
 	/* Pipe mode: the daemon picks the queued recovery up. */
 	char bin[512], log[600];
@@ -221,11 +238,11 @@ static void test_postfix_relay(void **state)
 {
 	struct mt *m = *state;
 	if (!m)
-		skip();
-	if (access(POSTFIX, X_OK) != 0 || geteuid() != 0) {
-		fprintf(stderr, "test_mailin_e2e: Postfix needs %s and root (postfix start): skipped\n", POSTFIX);
-		skip();
-	}
+		cg_h_skip("swaks", "%s missing (apt-get install swaks)", SWAKS);
+	if (access(POSTFIX, X_OK) != 0)
+		cg_h_skip("postfix", "%s missing (apt-get install postfix)", POSTFIX);
+	if (geteuid() != 0)
+		cg_h_skip("root", "Postfix needs root (postfix start)");
 	char *pd = cg_h_fmt("%s/postfix", m->t.dir);
 	char *conf = cg_h_fmt("%s/conf", pd), *queue = cg_h_fmt("%s/queue", pd), *data = cg_h_fmt("%s/data", pd);
 	mkdir(pd, 0755);
@@ -320,5 +337,5 @@ int main(void)
 		cmocka_unit_test(test_swaks_lmtp_thread),
 		cmocka_unit_test(test_postfix_relay),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cg_h_run_group(tests, setup, teardown);
 }

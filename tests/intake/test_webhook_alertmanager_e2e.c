@@ -264,14 +264,15 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void skip_without_am(struct e2e *e)
-{
-	if (access(am_bin(), X_OK) != 0) {
-		fprintf(stderr, "%s not installed (apt-get install prometheus-alertmanager): skipped\n", am_bin());
-		e->skipped = 1;
-		skip();
-	}
-}
+/* A macro so the skip line names the test, not a helper. */
+#define skip_without_am(e)                                                                                             \
+	do {                                                                                                           \
+		if (access(am_bin(), X_OK) != 0) {                                                                     \
+			(e)->skipped = 1;                                                                              \
+			cg_h_skip("alertmanager", "%s not installed (apt-get install prometheus-alertmanager)",        \
+				  am_bin());                                                                           \
+		}                                                                                                      \
+	} while (0)
 
 /* POSTs alerts (a JSON array) to Alertmanager's API; asserts it took them. */
 static void am_post(struct e2e *e, const char *alerts)
@@ -520,5 +521,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fire_repeat_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_instances, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cg_h_run_group(tests, NULL, NULL);
 }

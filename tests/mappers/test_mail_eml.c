@@ -428,12 +428,12 @@ static void test_shared_corpus(void **state)
 	(void)state;
 	const char *shared = cg_h_shared_dir();
 	if (!shared)
-		skip();
+		cg_h_skip("shared", "../shared (CG_SHARED_DIR) not found: the e-mail corpus not parsed");
 	char dir[1024];
 	snprintf(dir, sizeof(dir), "%s/fixtures/email", shared);
 	DIR *d = opendir(dir);
 	if (!d)
-		skip();
+		cg_h_skip("shared", "%s missing", dir);
 	int n = 0, saw15 = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
@@ -470,7 +470,7 @@ static void test_shared_corpus(void **state)
 	}
 	closedir(d);
 	if (n == 0)
-		skip();
+		cg_h_skip("shared", "no .eml file in %s", dir);
 	assert_true(saw15);
 }
 

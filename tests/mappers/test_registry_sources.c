@@ -19,6 +19,7 @@
 #include "builder.h"
 #include "err.h"
 #include "event.h"
+#include "harness.h"
 #include "registry.h"
 
 /*
@@ -529,7 +530,7 @@ static void test_shared_fixtures(void **state)
 	(void)state;
 	const char *shared = shared_dir();
 	if (!shared)
-		skip();
+		cg_h_skip("shared", "../shared (CG_SHARED_DIR) not found: real payloads not mapped");
 	int ran = 0;
 	failures = 0;
 	for (const struct cg_mapper *const *m = cg_mapper_all(); *m; m++) {
@@ -565,7 +566,7 @@ static void test_shared_fixtures(void **state)
 		free_list(files);
 	}
 	if (!ran)
-		skip();
+		cg_h_skip("shared", "no payload found under %s/fixtures", shared);
 	assert_int_equal(failures, 0);
 }
 
@@ -656,7 +657,7 @@ static void test_shared_pinned(void **state)
 	};
 	const char *shared = shared_dir();
 	if (!shared)
-		skip();
+		cg_h_skip("shared", "../shared (CG_SHARED_DIR) not found: real payloads not mapped");
 	int ran = 0;
 	failures = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -669,7 +670,7 @@ static void test_shared_pinned(void **state)
 		ran += run_want(cg_mapper_find(cases[i].mapper), path, want, cases[i].file, cases[i].group);
 	}
 	if (!ran)
-		skip();
+		cg_h_skip("shared", "no payload found under %s/fixtures", shared);
 	assert_int_equal(failures, 0);
 }
 

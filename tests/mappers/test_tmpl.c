@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
+#include "harness.h"
 #include "tmpl.h"
 
 static char *read_file(const char *path)
@@ -111,11 +112,11 @@ static void test_spec(void **state)
 	const char *shared = getenv("CG_SHARED_DIR");
 	char path[1024];
 	if (!shared)
-		skip();
+		cg_h_skip("shared", "CG_SHARED_DIR not set: the mustache spec not run");
 	snprintf(path, sizeof(path), "%s/mustache-spec/comments.json", shared);
 	FILE *probe = fopen(path, "rb");
 	if (!probe)
-		skip();
+		cg_h_skip("shared", "%s missing", path);
 	fclose(probe);
 
 	int total = 0, failed = 0;

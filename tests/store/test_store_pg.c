@@ -162,8 +162,8 @@ int main(void)
 {
 	int rc = cg_h_pg_start(&server);
 	if (rc == 77) {
-		printf("SKIP: no PostgreSQL server binaries (install postgresql: deploy/install-deps.sh test)\n");
-		return 0;
+		cg_h_skip_note("postgresql", "main", "no PostgreSQL server binaries (install postgresql: deploy/install-deps.sh test)");
+		return 77;
 	}
 	if (rc)
 		return 1;
