@@ -183,28 +183,30 @@ static void test_no_arguments_taken(void **state)
 	}
 }
 
-static const char *const config_text = "listen: 127.0.0.1:0\n"
-                                       "state_dir: %s/state\n"
-                                       "datadog:\n  api_key: k\n  app_key: a\n"
-                                       "sources:\n"
-                                       "  - name: demo\n"
-                                       "    type: generic\n"
-                                       "    auth: none\n"
-                                       "    project: SEC\n"
-                                       "    case_type: 00000000-0000-0000-0000-000000000001\n"
-                                       "  - name: am\n"
-                                       "    type: alertmanager\n"
-                                       "    auth: none\n"
-                                       "    project: SEC\n"
-                                       "    case_type: 00000000-0000-0000-0000-000000000001\n"
-                                       "  - name: dd\n"
-                                       "    type: datadog_case_events\n"
-                                       "    auth: none\n";
+/* The config every map test uses (state_dir: %s/state); a literal, so the format is checked. */
+#define CONFIG_TEXT \
+	"listen: 127.0.0.1:0\n" \
+	"state_dir: %s/state\n" \
+	"datadog:\n  api_key: k\n  app_key: a\n" \
+	"sources:\n" \
+	"  - name: demo\n" \
+	"    type: generic\n" \
+	"    auth: none\n" \
+	"    project: SEC\n" \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n" \
+	"  - name: am\n" \
+	"    type: alertmanager\n" \
+	"    auth: none\n" \
+	"    project: SEC\n" \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n" \
+	"  - name: dd\n" \
+	"    type: datadog_case_events\n" \
+	"    auth: none\n"
 
 static char *write_config(const char *dir)
 {
 	char *path = cg_h_fmt("%s/casegate.yaml", dir);
-	char *text = cg_h_fmt(config_text, dir);
+	char *text = cg_h_fmt(CONFIG_TEXT, dir);
 	assert_int_equal(cg_h_write_file(path, text, strlen(text)), 0);
 	free(text);
 	return path;
