@@ -11,6 +11,7 @@
 #define CG_CLI_CONFIG   1u /* -c FILE is required; the command loads it with cg_cli_config() */
 #define CG_CLI_WARNINGS 2u /* cg_cli_config() also prints the config's warnings on stderr */
 #define CG_CLI_OWN_ARGS 4u /* the command reads its own argv; main does not parse the common options */
+#define CG_CLI_NO_ARGS  8u /* the command takes nothing: anything after its name is refused (exit 2) */
 
 struct cg_cli;
 

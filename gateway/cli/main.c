@@ -47,8 +47,8 @@ static const struct cg_cli_cmd commands[] = {
     {"maintenance", {NULL}, CG_CLI_CONFIG | CG_CLI_OWN_ARGS, cg_cmd_maintenance, maintenance_usage},
     {"reload", {NULL}, CG_CLI_CONFIG, cg_cmd_reload, reload_usage},
     {"status", {NULL}, CG_CLI_CONFIG, cg_cmd_status, status_usage},
-    {"mappers", {NULL}, 0, cg_cmd_mappers, mappers_usage},
-    {"version", {"--version"}, 0, cg_cmd_version, version_usage},
+    {"mappers", {NULL}, CG_CLI_NO_ARGS, cg_cmd_mappers, mappers_usage},
+    {"version", {"--version"}, CG_CLI_NO_ARGS, cg_cmd_version, version_usage},
     {"help", {"--help", "-h"}, 0, cg_cmd_help, NULL}, /* not listed: it prints the list */
 };
 
@@ -100,6 +100,12 @@ int main(int argc, char **argv)
 		else
 			usage(stdout);
 		return 0;
+	}
+	if ((cmd->needs & CG_CLI_NO_ARGS) && argc > 2) {
+		/* Said, not ignored: `casegate version --json` must not look like it was understood. */
+		fprintf(stderr, "casegate %s takes no arguments (got %s)\n", cmd->name, argv[2]);
+		usage(stderr);
+		return 2;
 	}
 	struct cg_cli c = {.cmd = cmd, .argc = argc, .argv = argv, .out = stdout, .err = stderr, .usage = usage};
 	if ((cmd->needs & CG_CLI_CONFIG) && !(cmd->needs & CG_CLI_OWN_ARGS) && cg_cli_parse(&c) != 0)

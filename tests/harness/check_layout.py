@@ -36,7 +36,6 @@ EXEMPT = {
     "gateway/delivery/lookups.h": "the engine's project and case-type lookups (reached only through engine_int.h), tested through test_engine_datadog_truth and test_actions_daemon",
     "gateway/delivery/sweep.h": "the engine's archive sweep (reached only through engine_int.h), tested through test_actions_daemon (archive sweep)",
     "gateway/intake/state.h": "intake's own shared state (struct cg_intake), included by intake's files only, tested through test_intake_* and test_webhook_*",
-    "gateway/intake/admission.h": "intake's admission over struct cg_intake (intake's files only), tested through test_app_reliability (intake throttling, disk full, overload)",
     "mappers/amshape.h": "the Alertmanager payload shape shared by the alertmanager and grafana sources, tested by their fixtures in test_registry_sources",
     "mappers/caseattrs.h": "builder.c's attribute half (reached through builder.h), tested by test_builder",
     "mappers/casetext.h": "builder.c's text half (builder.c's only), tested by test_builder",

@@ -1,0 +1,406 @@
+/* test_cli_offline.c: the offline commands as a user runs them: `casegate map`, `mappers` and `version` (output shape, exit codes, bad input). */
+/* labels: integration */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+#include "registry.h"
+
+extern char **environ;
+
+struct result {
+	int code;
+	char *out, *err;
+};
+
+static void result_free(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+struct child {
+	pid_t pid;
+	int status;
+};
+
+static int exited(void *ud)
+{
+	struct child *c = ud;
+	return waitpid(c->pid, &c->status, WNOHANG) == c->pid;
+}
+
+/* Runs the real casegate with args (NULL-terminated, after the program name), stdin from in_path
+ * (NULL: /dev/null); stdout and stderr apart. */
+static struct result run_in(const char *dir, const char *in_path, const char *const args[])
+{
+	static int n;
+	struct result r = {-1, NULL, NULL};
+	char bin[600], out[600], err[600];
+	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+	snprintf(out, sizeof(out), "%s/out.%d", dir, n);
+	snprintf(err, sizeof(err), "%s/err.%d", dir, n++);
+	char *argv[16];
+	size_t k = 0;
+	argv[k++] = bin;
+	for (size_t i = 0; args[i] && k < 15; i++)
+		argv[k++] = (char *)args[i];
+	argv[k] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, in_path ? in_path : "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct child c = {0};
+	int rc = posix_spawn(&c.pid, bin, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(rc, 0);
+	if (!cg_h_poll(exited, &c, 20000)) {
+		kill(c.pid, SIGKILL);
+		waitpid(c.pid, &c.status, 0);
+		fail_msg("casegate %s did not exit", args[0] ? args[0] : "");
+	}
+	r.code = WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+	r.out = cg_h_read_file(out, NULL);
+	r.err = cg_h_read_file(err, NULL);
+	assert_non_null(r.out);
+	assert_non_null(r.err);
+	return r;
+}
+
+static struct result run(const char *dir, const char *const args[])
+{
+	return run_in(dir, NULL, args);
+}
+
+static void expect_code(const struct result *r, int want, const char *what)
+{
+	if (r->code != want)
+		fail_msg("%s: got exit %d, want %d\nstdout:\n%s\nstderr:\n%s", what, r->code, want, r->out, r->err);
+}
+
+static void expect_has(const char *got, const char *want, const char *what)
+{
+	if (!strstr(got, want))
+		fail_msg("%s: got:\n%s\nwant it to hold:\n%s", what, got, want);
+}
+
+static int setup(void **state)
+{
+	char *dir = cg_h_tmpdir("cg-cli-off");
+	if (!dir)
+		return -1;
+	*state = dir;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	cg_h_rmrf(*state);
+	free(*state);
+	return 0;
+}
+
+/* `casegate version` and `--version`: one line "casegate X.Y.Z", nothing else, exit 0. */
+static void test_version(void **state)
+{
+	const char *dir = *state;
+	regex_t re;
+	assert_int_equal(regcomp(&re, "^casegate [0-9]+\\.[0-9]+\\.[0-9]+\n$", REG_EXTENDED), 0);
+	const char *const forms[][2] = {{"version", NULL}, {"--version", NULL}};
+	for (size_t i = 0; i < 2; i++) {
+		struct result r = run(dir, forms[i]);
+		expect_code(&r, 0, forms[i][0]);
+		if (regexec(&re, r.out, 0, NULL, 0) != 0)
+			fail_msg("casegate %s: got stdout \"%s\", want one line \"casegate X.Y.Z\"", forms[i][0], r.out);
+		if (r.err[0])
+			fail_msg("casegate %s: got stderr \"%s\", want nothing", forms[i][0], r.err);
+		result_free(&r);
+	}
+	regfree(&re);
+}
+
+/* `casegate mappers`: one line per registered source type, in the registry's order, each with its
+ * description; exit 0. */
+static void test_mappers(void **state)
+{
+	const char *dir = *state;
+	struct result r = run(dir, (const char *const[]){"mappers", NULL});
+	expect_code(&r, 0, "mappers");
+	if (r.err[0])
+		fail_msg("casegate mappers: got stderr \"%s\", want nothing", r.err);
+	const char *line = r.out;
+	size_t n = 0;
+	for (const struct cg_mapper *const *m = cg_mapper_all(); *m; m++, n++) {
+		const char *eol = strchr(line, '\n');
+		if (!eol)
+			fail_msg("casegate mappers: output ends before '%s':\n%s", (*m)->name, r.out);
+		size_t nl = strlen((*m)->name);
+		const char *desc = line + nl;
+		while (*desc == ' ' && desc < eol)
+			desc++;
+		if (strncmp(line, (*m)->name, nl) != 0 || line[nl] != ' ' ||
+		    (size_t)(eol - desc) != strlen((*m)->description) ||
+		    strncmp(desc, (*m)->description, (size_t)(eol - desc)) != 0)
+			fail_msg("casegate mappers line %zu: got \"%.*s\", want \"%s  %s\"", n + 1, (int)(eol - line), line,
+				 (*m)->name, (*m)->description);
+		line = eol + 1;
+	}
+	assert_true(n >= 15); /* every webhook source and email */
+	if (*line)
+		fail_msg("casegate mappers: got extra lines after the registry's %zu:\n%s", n, line);
+	result_free(&r);
+}
+
+/* A command that takes nothing says so instead of ignoring what it was given. */
+static void test_no_arguments_taken(void **state)
+{
+	const char *dir = *state;
+	const char *const cases[][2] = {{"version", "extra"}, {"mappers", "--bogus"}, {"mappers", "generic"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[] = {cases[i][0], cases[i][1], NULL};
+		struct result r = run(dir, args);
+		char what[64];
+		snprintf(what, sizeof(what), "casegate %s %s", cases[i][0], cases[i][1]);
+		expect_code(&r, 2, what);
+		expect_has(r.err, cases[i][1], what);
+		expect_has(r.err, "takes no arguments", what);
+		if (r.out[0])
+			fail_msg("%s: got stdout \"%s\", want nothing", what, r.out);
+		result_free(&r);
+	}
+}
+
+/* The config every map test uses (state_dir: %s/state); a literal, so the format is checked. */
+#define CONFIG_TEXT \
+	"listen: 127.0.0.1:0\n" \
+	"state_dir: %s/state\n" \
+	"datadog:\n  api_key: k\n  app_key: a\n" \
+	"sources:\n" \
+	"  - name: demo\n" \
+	"    type: generic\n" \
+	"    auth: none\n" \
+	"    project: SEC\n" \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n" \
+	"  - name: am\n" \
+	"    type: alertmanager\n" \
+	"    auth: none\n" \
+	"    project: SEC\n" \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n" \
+	"  - name: dd\n" \
+	"    type: datadog_case_events\n" \
+	"    auth: none\n"
+
+static char *write_config(const char *dir)
+{
+	char *path = cg_h_fmt("%s/casegate.yaml", dir);
+	char *text = cg_h_fmt(CONFIG_TEXT, dir);
+	assert_int_equal(cg_h_write_file(path, text, strlen(text)), 0);
+	free(text);
+	return path;
+}
+
+static char *write_payload(const char *dir, const char *name, const char *text)
+{
+	char *path = cg_h_fmt("%s/%s", dir, name);
+	assert_int_equal(cg_h_write_file(path, text, strlen(text)), 0);
+	return path;
+}
+
+static const char *str_at(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+	if (b)
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
+	if (c)
+		v = cJSON_GetObjectItemCaseSensitive(v, c);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void expect_str(const cJSON *o, const char *a, const char *b, const char *c, const char *want)
+{
+	const char *got = str_at(o, a, b, c);
+	if (!got || strcmp(got, want) != 0)
+		fail_msg("map output %s%s%s%s%s: got %s, want %s", a, b ? "." : "", b ? b : "", c ? "." : "", c ? c : "",
+			 got ? got : "(absent)", want);
+}
+
+/* One JSON object per line of out; n lines wanted. */
+static cJSON **parse_lines(const char *out, size_t want)
+{
+	cJSON **v = calloc(want + 1, sizeof(*v));
+	size_t n = 0;
+	for (const char *p = out; *p;) {
+		const char *eol = strchr(p, '\n');
+		if (!eol)
+			fail_msg("map output does not end its line: %s", p);
+		if (n == want)
+			fail_msg("map output: got more than %zu lines:\n%s", want, out);
+		v[n] = cJSON_ParseWithLength(p, (size_t)(eol - p));
+		if (!cJSON_IsObject(v[n]))
+			fail_msg("map output line %zu is not a JSON object: %.*s", n + 1, (int)(eol - p), p);
+		n++;
+		p = eol + 1;
+	}
+	if (n != want)
+		fail_msg("map output: got %zu lines, want %zu:\n%s", n, want, out);
+	return v;
+}
+
+static void free_lines(cJSON **v)
+{
+	for (size_t i = 0; v[i]; i++)
+		cJSON_Delete(v[i]);
+	free(v);
+}
+
+/* `casegate map`: what a payload becomes, one JSON line per case event, the exact create request;
+ * from a file, from stdin, and with no state written. */
+static void test_map_output(void **state)
+{
+	const char *dir = *state;
+	char *cfg = write_config(dir);
+	char *firing = write_payload(dir, "firing.json",
+				     "{\"title\":\"Disk full on db-1\",\"status\":\"firing\",\"dedup_key\":\"DiskFull/db-1\","
+				     "\"severity\":\"critical\",\"labels\":{\"team\":\"storage\"}}");
+	const char *const from_file[] = {"map", "-c", cfg, "--source", "demo", firing, NULL};
+	const char *const from_dash[] = {"map", "-c", cfg, "--source", "demo", "-", NULL};
+	const char *const from_stdin[] = {"map", "-c", cfg, "--source", "demo", NULL};
+	struct result r[3] = {run(dir, from_file), run_in(dir, firing, from_dash), run_in(dir, firing, from_stdin)};
+	for (int i = 0; i < 3; i++) {
+		expect_code(&r[i], 0, "map of a firing generic alert");
+		if (strcmp(r[i].out, r[0].out) != 0)
+			fail_msg("map from stdin differs from map of the file:\n%s\nvs\n%s", r[i].out, r[0].out);
+	}
+	cJSON **v = parse_lines(r[0].out, 1);
+	expect_str(v[0], "source", NULL, NULL, "demo");
+	expect_str(v[0], "dedup_key", NULL, NULL, "demo:DiskFull/db-1");
+	expect_str(v[0], "status", NULL, NULL, "firing");
+	expect_str(v[0], "priority", NULL, NULL, "P1");
+	expect_str(v[0], "action", NULL, NULL, "create");
+	expect_str(v[0], "request", "method", NULL, "POST");
+	expect_str(v[0], "request", "path", NULL, "/api/v2/cases");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(v[0], "request"), "body"), "data");
+	expect_str(data, "type", NULL, NULL, "case");
+	expect_str(data, "attributes", "title", NULL, "Disk full on db-1");
+	expect_str(data, "attributes", "priority", NULL, "P1");
+	expect_str(data, "attributes", "type_id", NULL, "00000000-0000-0000-0000-000000000001");
+	const char *desc = str_at(data, "attributes", "description", NULL);
+	assert_non_null(desc);
+	expect_has(desc, "casegate ref cg", "the create body's description (the idempotency marker)");
+	const cJSON *proj =
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(data, "relationships"), "project");
+	expect_str(proj, "data", "id", NULL, "SEC");
+	/* Labels go in a second request once the case exists. */
+	expect_str(v[0], "then", "method", NULL, "POST");
+	expect_str(v[0], "then", "path", NULL, "/api/v2/cases/{case_id}/attributes");
+	assert_non_null(strstr(r[0].out, "\"team\":[\"storage\"]"));
+	free_lines(v);
+	for (int i = 0; i < 3; i++)
+		result_free(&r[i]);
+
+	/* No state: not even the state directory is created. */
+	char *state_dir = cg_h_fmt("%s/state", dir);
+	struct stat sb;
+	if (stat(state_dir, &sb) == 0)
+		fail_msg("casegate map created %s: want no state touched", state_dir);
+	free(state_dir);
+
+	/* A resolution on empty state is ignored: no request. */
+	char *resolved = write_payload(dir, "resolved.json",
+				       "{\"title\":\"Disk full on db-1\",\"status\":\"resolved\",\"dedup_key\":\"DiskFull/db-1\"}");
+	struct result rr = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "demo", resolved, NULL});
+	expect_code(&rr, 0, "map of a resolution");
+	v = parse_lines(rr.out, 1);
+	expect_str(v[0], "status", NULL, NULL, "resolved");
+	expect_str(v[0], "action", NULL, NULL, "ignore");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(v[0], "request")));
+	free_lines(v);
+	result_free(&rr);
+
+	/* One line per case event: an Alertmanager group of two alerts is two lines. */
+	char *am = cg_h_fmt("%s/tests/fixtures/alertmanager/many_alerts.json", cg_h_source_dir());
+	struct result ra = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "am", am, NULL});
+	expect_code(&ra, 0, "map of an Alertmanager group");
+	char *text = cg_h_read_file(am, NULL);
+	cJSON *doc = cJSON_Parse(text);
+	size_t alerts = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "alerts"));
+	assert_true(alerts >= 2);
+	v = parse_lines(ra.out, alerts);
+	for (size_t i = 0; i < alerts; i++)
+		expect_str(v[i], "source", NULL, NULL, "am");
+	free_lines(v);
+	cJSON_Delete(doc);
+	free(text);
+	result_free(&ra);
+	free(am);
+	free(resolved);
+	free(firing);
+	free(cfg);
+}
+
+/* Bad input to map: a clear message on stderr, nothing on stdout, the exit code the usage says. */
+static void test_map_errors(void **state)
+{
+	const char *dir = *state;
+	char *cfg = write_config(dir);
+	char *good = write_payload(dir, "good.json", "{\"title\":\"t\",\"status\":\"firing\",\"dedup_key\":\"k\"}");
+	char *bad = write_payload(dir, "bad.json", "{\"title\": \"t\", oops}");
+	char *shape = write_payload(dir, "shape.json", "{\"receiver\":\"x\"}");
+	char *missing = cg_h_fmt("%s/no-such.json", dir);
+	struct {
+		const char *args[9];
+		int code;
+		const char *err;
+	} cases[] = {
+	    {{"map", "-c", cfg, good, NULL}, 2, "--source NAME is required"},
+	    {{"map", "--source", "demo", good, NULL}, 2, "-c FILE is required"},
+	    {{"map", "-c", cfg, "--source", "demo", "--bogus", good, NULL}, 2, "unknown option --bogus"},
+	    {{"map", "-c", cfg, "--source", "nope", good, NULL}, 1, "no source named 'nope'"},
+	    {{"map", "-c", cfg, "--source", "demo", bad, NULL}, 1, "invalid JSON near byte 16"},
+	    {{"map", "-c", cfg, "--source", "demo", missing, NULL}, 1, "cannot open"},
+	    {{"map", "-c", cfg, "--source", "am", shape, NULL}, 1, "alertmanager payload not understood"},
+	    {{"map", "-c", cfg, "--source", "dd", good, NULL}, 1, "takes Datadog's case events, not alerts"},
+	    {{"map", "-c", missing, "--source", "demo", good, NULL}, 1, "cannot read"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct result r = run(dir, cases[i].args);
+		char what[80];
+		snprintf(what, sizeof(what), "map error case %zu (%s)", i, cases[i].err);
+		expect_code(&r, cases[i].code, what);
+		expect_has(r.err, cases[i].err, what);
+		if (r.out[0])
+			fail_msg("%s: got stdout \"%s\", want nothing", what, r.out);
+		result_free(&r);
+	}
+	free(missing);
+	free(shape);
+	free(bad);
+	free(good);
+	free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_version, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mappers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_arguments_taken, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map_errors, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
