@@ -279,7 +279,9 @@ def main():
             print("|---|---|---|---|---|")
             for m, result, failed, secs in rows:
                 by = f" ({failed})" if result == "killed" and failed else ""
-                print(f"| `{m.id}` | {m.promise} | `{m.tests}` | {result}{by} | {secs:.0f} |")
+                # A pipe splits a Markdown table cell, even inside backticks: escape it.
+                tests_md = m.tests.replace("|", "\\|")
+                print(f"| `{m.id}` | {m.promise} | `{tests_md}` | {result}{by} | {secs:.0f} |")
         else:
             for m, result, failed, secs in rows:
                 print(f"{m.id:28} {result:9} {secs:6.0f} s  {m.promise}")
