@@ -32,7 +32,6 @@ EXEMPT = {
     "gateway/net/fuzzpump.h": "fuzz-only (drives the servers from libFuzzer targets in tests/fuzz)",
     "gateway/net/http_conn.h": "the HTTP server's connection half (http_server.c's only), tested through test_http_server (timeouts, write stalls, output caps)",
     "gateway/delivery/engine_int.h": "the engine's own header, shared by engine*.c, tested through test_engine_*",
-    "gateway/delivery/gate.h": "the engine's Case API gate (reached only through engine_int.h), tested through test_engine_* (outages, revoked keys, rate limits)",
     "gateway/delivery/lookups.h": "the engine's project and case-type lookups (reached only through engine_int.h), tested through test_engine_datadog_truth and test_actions_daemon",
     "gateway/delivery/sweep.h": "the engine's archive sweep (reached only through engine_int.h), tested through test_actions_daemon (archive sweep)",
     "gateway/intake/state.h": "intake's own shared state (struct cg_intake), included by intake's files only, tested through test_intake_* and test_webhook_*",
