@@ -71,8 +71,13 @@ static int dial_from(const char *ip, int port, int rcvbuf)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		fail_msg("socket: %s", strerror(errno));
-	if (rcvbuf > 0)
+	if (rcvbuf > 0) {
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		/* A slow reader's own send buffer stays small too: left to grow (up to 4 MiB a socket),
+		 * the client's kernel would soak up what the daemon never read, and "the sender is
+		 * stopped" would say nothing about the daemon. */
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof(rcvbuf));
+	}
 	struct sockaddr_in b = {.sin_family = AF_INET};
 	inet_pton(AF_INET, ip, &b.sin_addr);
 	if (bind(fd, (struct sockaddr *)&b, sizeof(b)) != 0)
