@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <regex.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,74 +17,19 @@
 #include "harness.h"
 #include "registry.h"
 
-extern char **environ;
 
-struct result {
-	int code;
-	char *out, *err;
-};
-
-static void result_free(struct result *r)
+/* Runs the real casegate (cg_h_cli_run) with stdin from in_path (NULL: /dev/null). */
+static struct cg_h_cli run_in(const char *dir, const char *in_path, const char *const args[])
 {
-	free(r->out);
-	free(r->err);
+	return cg_h_cli_run(dir, in_path, args);
 }
 
-struct child {
-	pid_t pid;
-	int status;
-};
-
-static int exited(void *ud)
-{
-	struct child *c = ud;
-	return waitpid(c->pid, &c->status, WNOHANG) == c->pid;
-}
-
-/* Runs the real casegate with args (NULL-terminated, after the program name), stdin from in_path
- * (NULL: /dev/null); stdout and stderr apart. */
-static struct result run_in(const char *dir, const char *in_path, const char *const args[])
-{
-	static int n;
-	struct result r = {-1, NULL, NULL};
-	char bin[600], out[600], err[600];
-	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
-	snprintf(out, sizeof(out), "%s/out.%d", dir, n);
-	snprintf(err, sizeof(err), "%s/err.%d", dir, n++);
-	char *argv[16];
-	size_t k = 0;
-	argv[k++] = bin;
-	for (size_t i = 0; args[i] && k < 15; i++)
-		argv[k++] = (char *)args[i];
-	argv[k] = NULL;
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, in_path ? in_path : "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	struct child c = {0};
-	int rc = posix_spawn(&c.pid, bin, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	assert_int_equal(rc, 0);
-	if (!cg_h_poll(exited, &c, 20000)) {
-		kill(c.pid, SIGKILL);
-		waitpid(c.pid, &c.status, 0);
-		fail_msg("casegate %s did not exit", args[0] ? args[0] : "");
-	}
-	r.code = WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
-	r.out = cg_h_read_file(out, NULL);
-	r.err = cg_h_read_file(err, NULL);
-	assert_non_null(r.out);
-	assert_non_null(r.err);
-	return r;
-}
-
-static struct result run(const char *dir, const char *const args[])
+static struct cg_h_cli run(const char *dir, const char *const args[])
 {
 	return run_in(dir, NULL, args);
 }
 
-static void expect_code(const struct result *r, int want, const char *what)
+static void expect_code(const struct cg_h_cli *r, int want, const char *what)
 {
 	if (r->code != want)
 		fail_msg("%s: got exit %d, want %d\nstdout:\n%s\nstderr:\n%s", what, r->code, want, r->out, r->err);
@@ -121,13 +65,13 @@ static void test_version(void **state)
 	assert_int_equal(regcomp(&re, "^casegate [0-9]+\\.[0-9]+\\.[0-9]+\n$", REG_EXTENDED), 0);
 	const char *const forms[][2] = {{"version", NULL}, {"--version", NULL}};
 	for (size_t i = 0; i < 2; i++) {
-		struct result r = run(dir, forms[i]);
+		struct cg_h_cli r = run(dir, forms[i]);
 		expect_code(&r, 0, forms[i][0]);
 		if (regexec(&re, r.out, 0, NULL, 0) != 0)
 			fail_msg("casegate %s: got stdout \"%s\", want one line \"casegate X.Y.Z\"", forms[i][0], r.out);
 		if (r.err[0])
 			fail_msg("casegate %s: got stderr \"%s\", want nothing", forms[i][0], r.err);
-		result_free(&r);
+		cg_h_cli_free(&r);
 	}
 	regfree(&re);
 }
@@ -137,7 +81,7 @@ static void test_version(void **state)
 static void test_mappers(void **state)
 {
 	const char *dir = *state;
-	struct result r = run(dir, (const char *const[]){"mappers", NULL});
+	struct cg_h_cli r = run(dir, (const char *const[]){"mappers", NULL});
 	expect_code(&r, 0, "mappers");
 	if (r.err[0])
 		fail_msg("casegate mappers: got stderr \"%s\", want nothing", r.err);
@@ -161,7 +105,7 @@ static void test_mappers(void **state)
 	assert_true(n >= 15); /* every webhook source and email */
 	if (*line)
 		fail_msg("casegate mappers: got extra lines after the registry's %zu:\n%s", n, line);
-	result_free(&r);
+	cg_h_cli_free(&r);
 }
 
 /* A command that takes nothing says so instead of ignoring what it was given. */
@@ -171,7 +115,7 @@ static void test_no_arguments_taken(void **state)
 	const char *const cases[][2] = {{"version", "extra"}, {"mappers", "--bogus"}, {"mappers", "generic"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *args[] = {cases[i][0], cases[i][1], NULL};
-		struct result r = run(dir, args);
+		struct cg_h_cli r = run(dir, args);
 		char what[64];
 		snprintf(what, sizeof(what), "casegate %s %s", cases[i][0], cases[i][1]);
 		expect_code(&r, 2, what);
@@ -179,7 +123,7 @@ static void test_no_arguments_taken(void **state)
 		expect_has(r.err, "takes no arguments", what);
 		if (r.out[0])
 			fail_msg("%s: got stdout \"%s\", want nothing", what, r.out);
-		result_free(&r);
+		cg_h_cli_free(&r);
 	}
 }
 
@@ -278,7 +222,7 @@ static void test_map_output(void **state)
 	const char *const from_file[] = {"map", "-c", cfg, "--source", "demo", firing, NULL};
 	const char *const from_dash[] = {"map", "-c", cfg, "--source", "demo", "-", NULL};
 	const char *const from_stdin[] = {"map", "-c", cfg, "--source", "demo", NULL};
-	struct result r[3] = {run(dir, from_file), run_in(dir, firing, from_dash), run_in(dir, firing, from_stdin)};
+	struct cg_h_cli r[3] = {run(dir, from_file), run_in(dir, firing, from_dash), run_in(dir, firing, from_stdin)};
 	for (int i = 0; i < 3; i++) {
 		expect_code(&r[i], 0, "map of a firing generic alert");
 		if (strcmp(r[i].out, r[0].out) != 0)
@@ -310,7 +254,7 @@ static void test_map_output(void **state)
 	assert_non_null(strstr(r[0].out, "\"team\":[\"storage\"]"));
 	free_lines(v);
 	for (int i = 0; i < 3; i++)
-		result_free(&r[i]);
+		cg_h_cli_free(&r[i]);
 
 	/* No state: not even the state directory is created. */
 	char *state_dir = cg_h_fmt("%s/state", dir);
@@ -322,18 +266,18 @@ static void test_map_output(void **state)
 	/* A resolution on empty state is ignored: no request. */
 	char *resolved = write_payload(dir, "resolved.json",
 				       "{\"title\":\"Disk full on db-1\",\"status\":\"resolved\",\"dedup_key\":\"DiskFull/db-1\"}");
-	struct result rr = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "demo", resolved, NULL});
+	struct cg_h_cli rr = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "demo", resolved, NULL});
 	expect_code(&rr, 0, "map of a resolution");
 	v = parse_lines(rr.out, 1);
 	expect_str(v[0], "status", NULL, NULL, "resolved");
 	expect_str(v[0], "action", NULL, NULL, "ignore");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(v[0], "request")));
 	free_lines(v);
-	result_free(&rr);
+	cg_h_cli_free(&rr);
 
 	/* One line per case event: an Alertmanager group of two alerts is two lines. */
 	char *am = cg_h_fmt("%s/tests/fixtures/alertmanager/many_alerts.json", cg_h_source_dir());
-	struct result ra = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "am", am, NULL});
+	struct cg_h_cli ra = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "am", am, NULL});
 	expect_code(&ra, 0, "map of an Alertmanager group");
 	char *text = cg_h_read_file(am, NULL);
 	cJSON *doc = cJSON_Parse(text);
@@ -345,7 +289,7 @@ static void test_map_output(void **state)
 	free_lines(v);
 	cJSON_Delete(doc);
 	free(text);
-	result_free(&ra);
+	cg_h_cli_free(&ra);
 	free(am);
 	free(resolved);
 	free(firing);
@@ -377,14 +321,14 @@ static void test_map_errors(void **state)
 	    {{"map", "-c", missing, "--source", "demo", good, NULL}, 1, "cannot read"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct result r = run(dir, cases[i].args);
+		struct cg_h_cli r = run(dir, cases[i].args);
 		char what[80];
 		snprintf(what, sizeof(what), "map error case %zu (%s)", i, cases[i].err);
 		expect_code(&r, cases[i].code, what);
 		expect_has(r.err, cases[i].err, what);
 		if (r.out[0])
 			fail_msg("%s: got stdout \"%s\", want nothing", what, r.out);
-		result_free(&r);
+		cg_h_cli_free(&r);
 	}
 	free(missing);
 	free(shape);

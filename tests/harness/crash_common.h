@@ -27,6 +27,34 @@ static inline char *cg_crash_payload(const char *name, int firing, int seq)
 			firing ? "firing" : "resolved", name, name, seq);
 }
 
+/* A webhook's answer as a test reads it: status (0: none came), Retry-After ("" when absent) and
+ * the body (malloc'd, may be NULL). */
+struct cg_crash_answer {
+	long status;
+	char retry_after[32];
+	char *body;
+};
+
+/* Posts the crash source's firing alert `name` to the daemon at gw_url (bearer tok). */
+static inline void cg_crash_post(const char *gw_url, const char *name, struct cg_crash_answer *a)
+{
+	char url[256];
+	snprintf(url, sizeof(url), "%s/hooks/crash", gw_url);
+	const char *headers[] = {"Content-Type: application/json", "Authorization: Bearer tok", NULL};
+	char *body = cg_crash_payload(name, 1, 0);
+	struct cg_h_resp r;
+	memset(a, 0, sizeof(*a));
+	if (cg_h_http("POST", url, headers, body, strlen(body), &r) == 0) {
+		a->status = r.status;
+		if (cg_h_resp_header(&r, "Retry-After", a->retry_after, sizeof(a->retry_after)) != 0)
+			a->retry_after[0] = '\0';
+		a->body = r.body;
+		r.body = NULL;
+	}
+	cg_h_resp_free(&r);
+	free(body);
+}
+
 static inline uint64_t cg_crash_rand(uint64_t *s)
 {
 	/* xorshift64*: reproducible from the printed seed. */

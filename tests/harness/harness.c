@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+extern char **environ;
 
 /* CG_TEST_FILTER=pattern runs only the matching cases of a test program (cmocka's filter):
  * `CG_TEST_FILTER=test_rate_limit_buckets ./test_engine_datadog_truth` to chase one case. */
@@ -574,4 +577,57 @@ out:
 int cg_h_validate_contract(const char *req_log)
 {
 	return cg_h_validate_contract_args(req_log, NULL);
+}
+
+struct cg_h_child {
+	pid_t pid;
+	int status;
+};
+
+static int child_exited(void *ud)
+{
+	struct cg_h_child *c = ud;
+	return waitpid(c->pid, &c->status, WNOHANG) == c->pid;
+}
+
+struct cg_h_cli cg_h_cli_run(const char *dir, const char *in_path, const char *const args[])
+{
+	static int n;
+	struct cg_h_cli r = {-1, NULL, NULL};
+	char bin[600], out[600], err[600];
+	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+	snprintf(out, sizeof(out), "%s/out.%d", dir, n);
+	snprintf(err, sizeof(err), "%s/err.%d", dir, n++);
+	char *argv[16];
+	size_t k = 0;
+	argv[k++] = bin;
+	for (size_t i = 0; args[i] && k < 15; i++)
+		argv[k++] = (char *)args[i];
+	argv[k] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, in_path ? in_path : "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct cg_h_child c = {0};
+	int rc = posix_spawn(&c.pid, bin, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(rc, 0);
+	if (!cg_h_poll(child_exited, &c, 20000)) {
+		kill(c.pid, SIGKILL);
+		waitpid(c.pid, &c.status, 0);
+		fail_msg("casegate %s did not exit", args[0] ? args[0] : "");
+	}
+	r.code = WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+	r.out = cg_h_read_file(out, NULL);
+	r.err = cg_h_read_file(err, NULL);
+	assert_non_null(r.out);
+	assert_non_null(r.err);
+	return r;
+}
+
+void cg_h_cli_free(struct cg_h_cli *r)
+{
+	free(r->out);
+	free(r->err);
 }

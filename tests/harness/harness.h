@@ -102,4 +102,16 @@ int cg_h_tests_done(int failed, size_t ncases);
 /* Formats into a malloc'd string. */
 char *cg_h_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* What a run of the casegate binary gave: its exit code (-1 when a signal ended it), stdout and
+ * stderr (malloc'd). */
+struct cg_h_cli {
+	int code;
+	char *out, *err;
+};
+/* Runs the built casegate with args (NULL-terminated, after the program name; at most 14), stdin
+ * from in_path (NULL: /dev/null), stdout and stderr apart in files under dir. Fails the test when
+ * it cannot start or has not exited within 20 s. */
+struct cg_h_cli cg_h_cli_run(const char *dir, const char *in_path, const char *const args[]);
+void cg_h_cli_free(struct cg_h_cli *r);
+
 #endif

@@ -26,29 +26,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-struct answer {
-	long status;
-	char retry_after[32];
-	char *body;
-};
-
-static void post(const char *name, struct answer *a)
+static void post(const char *name, struct cg_crash_answer *a)
 {
-	char url[256];
-	snprintf(url, sizeof(url), "%s/hooks/crash", T.gw_url);
-	const char *headers[] = {"Content-Type: application/json", "Authorization: Bearer tok", NULL};
-	char *body = cg_crash_payload(name, 1, 0);
-	struct cg_h_resp r;
-	memset(a, 0, sizeof(*a));
-	if (cg_h_http("POST", url, headers, body, strlen(body), &r) == 0) {
-		a->status = r.status;
-		if (cg_h_resp_header(&r, "Retry-After", a->retry_after, sizeof(a->retry_after)) != 0)
-			a->retry_after[0] = '\0';
-		a->body = r.body;
-		r.body = NULL;
-	}
-	cg_h_resp_free(&r);
-	free(body);
+	cg_crash_post(T.gw_url, name, a);
 }
 
 static long get_status(const char *path, char **body)
@@ -104,7 +84,7 @@ static int has_ncases(void *ud)
 }
 
 /* A 503 of the size limit, with its Retry-After and its reason. */
-static int size_refusal(const struct answer *a)
+static int size_refusal(const struct cg_crash_answer *a)
 {
 	return a->status == 503 && strcmp(a->retry_after, "30") == 0 && a->body && strstr(a->body, "\"errors\"") &&
 	       strstr(a->body, "size limit");
@@ -123,7 +103,7 @@ static int post_over(void *ud)
 		return 1;
 	char name[32];
 	snprintf(name, sizeof(name), "over%03d", r->posts++);
-	struct answer a;
+	struct cg_crash_answer a;
 	post(name, &a);
 	if (a.status == 202 && r->n503 == 0)
 		r->acked++;
@@ -148,7 +128,7 @@ static void test_store_size_limit(void **state)
 
 	/* Under the limit: accepted. */
 	int acked = 0;
-	struct answer a;
+	struct cg_crash_answer a;
 	post("under", &a);
 	assert_int_equal(a.status, 202);
 	free(a.body);

@@ -35,29 +35,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-struct answer {
-	long status;
-	char retry_after[32];
-	char *body;
-};
-
-static void post(const char *name, struct answer *a)
+static void post(const char *name, struct cg_crash_answer *a)
 {
-	char url[256];
-	snprintf(url, sizeof(url), "%s/hooks/crash", T.gw_url);
-	const char *headers[] = {"Content-Type: application/json", "Authorization: Bearer tok", NULL};
-	char *body = cg_crash_payload(name, 1, 0);
-	struct cg_h_resp r;
-	memset(a, 0, sizeof(*a));
-	if (cg_h_http("POST", url, headers, body, strlen(body), &r) == 0) {
-		a->status = r.status;
-		if (cg_h_resp_header(&r, "Retry-After", a->retry_after, sizeof(a->retry_after)) != 0)
-			a->retry_after[0] = '\0';
-		a->body = r.body;
-		r.body = NULL;
-	}
-	cg_h_resp_free(&r);
-	free(body);
+	cg_crash_post(T.gw_url, name, a);
 }
 
 static void store_sql(const char *sql)
@@ -105,7 +85,7 @@ static void test_store_refuses_writes(void **state)
 	assert_int_equal(itest_write_config(&T, NULL, cg_crash_sources), 0);
 	assert_int_equal(itest_start_gw(&T), 0);
 
-	struct answer a;
+	struct cg_crash_answer a;
 	post("before", &a);
 	assert_int_equal(a.status, 202);
 	free(a.body);
