@@ -24,7 +24,7 @@ static const struct {
 	{"casegate_queue_oldest_age_seconds", CG_GAUGE, "Age of the oldest undelivered event"},
 	{"casegate_dead_letters", CG_GAUGE, "Events in the dead-letter table"},
 	{"casegate_cases_tracked", CG_GAUGE, "Dedup keys with a case record"},
-	{"casegate_store_bytes", CG_GAUGE, "Size of the store on disk (database and WAL)"},
+	{"casegate_store_bytes", CG_GAUGE, "Size of the store: SQLite pages in use plus its WAL; PostgreSQL tables on disk"},
 	{"casegate_store_full", CG_GAUGE, "1 while the last store write failed for lack of space"},
 	{"casegate_store_jobs_pending", CG_GAUGE, "Store jobs queued for the store thread"},
 	{"casegate_store_commits_total", CG_COUNTER, "Store transactions committed (one group commit holds many jobs)"},

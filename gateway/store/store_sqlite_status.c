@@ -19,7 +19,10 @@ int cg_sq_stats(struct cg_store *st, struct cg_store_stats *out)
 		return rc;
 	if (is_null)
 		r.oldest_ms = 0;
-	r.bytes = (uint64_t)pages * (uint64_t)psize;
+	/* The pages in use, not the file: SQLite never gives the file back, but the pages of
+	 * delivered events are free for new ones, so a store over queue.store_max_bytes comes back
+	 * under it once its backlog is delivered. */
+	r.bytes = (uint64_t)(pages > 0 ? pages : 0) * (uint64_t)psize;
 	/* The WAL holds committed pages not yet checkpointed: part of what the disk holds. */
 	char wal[4096];
 	struct stat sb;

@@ -49,7 +49,9 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_ST_OLDEST] = "SELECT MIN(received_ms) FROM events",
 	[S_ST_DEAD] = "SELECT COUNT(*) FROM dead_letters",
 	[S_ST_CASES] = "SELECT COUNT(*) FROM cases",
-	[S_ST_PAGES] = "PRAGMA page_count",
+	/* Pages holding data: free pages (delivered events' rows deleted) are room, not size. */
+	[S_ST_PAGES] = "SELECT (SELECT page_count FROM pragma_page_count()) - "
+		       "(SELECT freelist_count FROM pragma_freelist_count())",
 	[S_ST_PSIZE] = "PRAGMA page_size",
 	[S_DL_LIST] = "SELECT " CG_DL_COLS " FROM dead_letters ORDER BY id LIMIT ?1",
 	[S_DL_GET] = "SELECT " CG_DL_COLS " FROM dead_letters WHERE id = ?1",
