@@ -342,14 +342,6 @@ int cg_gate_defer(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class c
 {
 	int64_t now = cg_timing_wall_ms();
 	int known = cls >= CG_RL_CLASSES || g->rl.cls_state[cls] == 2;
-	int spent = known ? -1 : cg_rl_spent_bucket(&g->rl, now);
-	if (spent >= 0) {
-		/* Its bucket is not known yet and a window is spent: it may be this class's, so the
-		 * scout waits for that window to pass instead of meeting a 429 in it. */
-		cg_rl_wait(&g->rl, (unsigned)spent, &it->rlw, rank(g, it));
-		rl_arm(g);
-		return 1;
-	}
 	if (!cg_rl_class_open(&g->rl, cls)) {
 		/* The first request of its kind is out: its answer says which bucket this is. */
 		cg_rl_wait(&g->rl, 0, &it->rlw, rank(g, it));
@@ -358,7 +350,8 @@ int cg_gate_defer(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class c
 	unsigned b = cg_rl_bucket_of(&g->rl, cls);
 	unsigned charged = 0, full = 0;
 	if (!known && cg_rl_charge_all(&g->rl, now, fleet(g), &charged, &full)) {
-		/* Its bucket may be the one without room: the scout waits for that window. */
+		/* Its bucket is not known yet and may be the one without room: the scout waits for
+		 * that window to pass instead of meeting a 429 in it. */
 		g->rl.cls_state[cls] = 0;
 		cg_rl_wait(&g->rl, full, &it->rlw, rank(g, it));
 		rl_arm(g);
@@ -371,7 +364,8 @@ int cg_gate_defer(struct cg_gate *g, struct cg_gate_item *it, enum cg_rl_class c
 		it->cls = cls;
 		CG_LOG_DEBUG("rl take cls=%d b=%u rem=%ld used=%ld unans=%u left=%ld reset_in=%lld scout=%d charged=%u", (int)cls, b,
 			     g->rl.b[b].remaining, g->rl.b[b].used, g->rl.b[b].unanswered, g->rl.b[b].server_left,
-			     (long long)(g->rl.b[b].reset_at - now), g->rl.b[b].scouting, charged);
+			     (long long)(g->rl.b[b].reset_at ? g->rl.b[b].reset_at - now : -1), g->rl.b[b].scouting,
+			     charged);
 		return 0;
 	}
 	cg_rl_discharge(&g->rl, charged, -1);

@@ -57,7 +57,9 @@ static long allowed(const struct cg_rl_bucket *bk, long server_left, unsigned fl
 {
 	long left = server_left - (long)bk->unanswered;
 	long share = share_of(bk->limit, fleet);
-	if (fleet > 1 && share > 0 && share - bk->used < left)
+	/* Also for one replica: answers come back out of order and some without headers, so the
+	 * least Remaining heard may be older than what this replica already sent in the window. */
+	if (share > 0 && share - bk->used < left)
 		left = share - bk->used;
 	return left > 0 ? left : 0;
 }
@@ -118,14 +120,6 @@ void cg_rl_discharge(struct cg_rl *rl, unsigned charged, int b)
 		else if (rl->b[i].unanswered)
 			rl->b[i].unanswered--;
 	}
-}
-
-int cg_rl_spent_bucket(const struct cg_rl *rl, int64_t now_ms)
-{
-	for (unsigned i = 0; i < rl->n; i++)
-		if (rl->b[i].remaining == 0 && now_ms < rl->b[i].reset_at)
-			return (int)i;
-	return -1;
 }
 
 void cg_rl_untake(struct cg_rl *rl, unsigned b)

@@ -94,10 +94,6 @@ int cg_rl_charge_all(struct cg_rl *rl, int64_t now_ms, unsigned fleet, unsigned 
  * have counted in any: it stays used in each); b < 0, it never left (every place goes back). */
 void cg_rl_discharge(struct cg_rl *rl, unsigned charged, int b);
 
-/* A bucket whose window is spent at now_ms (nothing left, reset still ahead), or -1. A class not
- * known yet may belong to it: its scout waits for that window rather than meet a 429 there. */
-int cg_rl_spent_bucket(const struct cg_rl *rl, int64_t now_ms);
-
 /* Undoes a take whose request could not be sent after all. */
 void cg_rl_untake(struct cg_rl *rl, unsigned b);
 
