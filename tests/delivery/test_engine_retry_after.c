@@ -60,6 +60,13 @@ static int has_ncases(void *ud)
 	return itest_ncases(&T) >= *(int *)ud;
 }
 
+static int idle(void *ud)
+{
+	(void)ud;
+	return itest_metric(&T, "casegate_inflight_operations", NULL) == 0 &&
+	       itest_metric(&T, "casegate_queue_depth", NULL) == 0;
+}
+
 static void post_alert(const char *name)
 {
 	char *body = cg_crash_payload(name, 1, 0);
@@ -81,6 +88,9 @@ static void test_retry_after_not_undercut(void **state)
 	post_alert("first");
 	int want = 1;
 	assert_true(cg_h_poll(has_ncases, &want, 20000));
+	/* ... and all of its requests answered (its attributes too), so that every request the
+	 * outage meets is the second alert's. */
+	assert_true(cg_h_poll(idle, NULL, 20000));
 
 	char *faults = cg_h_fmt("{\"outage\":\"503\",\"retry_after_s\":%d}", RETRY_AFTER_S);
 	assert_int_equal(itest_sim_post(&T, "/_sim/faults", faults), 200);
