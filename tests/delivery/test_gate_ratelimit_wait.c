@@ -47,20 +47,6 @@ static int has_ncases(void *ud)
 	return itest_ncases(&T) >= w->want;
 }
 
-static int title_count(const char *title)
-{
-	cJSON *c = itest_cases(&T);
-	int n = 0;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(c, "cases"))
-	{
-		const char *t = itest_case_attr(it, "title");
-		n += t && strcmp(t, title) == 0;
-	}
-	cJSON_Delete(c);
-	return n;
-}
-
 static int queue_empty(void *ud)
 {
 	(void)ud;
@@ -103,8 +89,8 @@ static void test_waits_out_each_window(void **state)
 	for (int i = 0; i < N; i++) {
 		char title[64];
 		snprintf(title, sizeof(title), "crash rl%02d", i);
-		if (title_count(title) != 1)
-			fail_msg("%s: %d case(s), want exactly 1", title, title_count(title));
+		if (itest_count_titled(&T, title) != 1)
+			fail_msg("%s: %d case(s), want exactly 1", title, itest_count_titled(&T, title));
 	}
 	assert_int_equal(itest_ncases(&T), N);
 	assert_true(itest_metric(&T, "casegate_dead_letters", NULL) == 0);

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -630,4 +632,26 @@ void cg_h_cli_free(struct cg_h_cli *r)
 {
 	free(r->out);
 	free(r->err);
+}
+
+size_t cg_h_read_for(int fd, char *buf, size_t cap, unsigned ms, int *eof)
+{
+	size_t n = 0;
+	uint64_t end = mono_ms() + ms;
+	*eof = 0;
+	while (mono_ms() < end) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, (int)(end - mono_ms())) <= 0)
+			continue;
+		char tmp[4096];
+		ssize_t r = recv(fd, n + 1 < cap ? buf + n : tmp, n + 1 < cap ? cap - n - 1 : sizeof(tmp), 0);
+		if (r <= 0) {
+			*eof = 1;
+			break;
+		}
+		if (n + 1 < cap)
+			n += (size_t)r;
+	}
+	buf[n] = '\0';
+	return n;
 }

@@ -114,4 +114,8 @@ struct cg_h_cli {
 struct cg_h_cli cg_h_cli_run(const char *dir, const char *in_path, const char *const args[]);
 void cg_h_cli_free(struct cg_h_cli *r);
 
+/* Reads fd (a socket) until the peer closes it or ms passed; keeps what fits in buf (cap - 1
+ * bytes, NUL-terminated) and drops the rest. Returns the bytes kept; *eof is 1 when it closed. */
+size_t cg_h_read_for(int fd, char *buf, size_t cap, unsigned ms, int *eof);
+
 #endif

@@ -284,6 +284,21 @@ static inline double itest_metric(struct itest *t, const char *name, const char 
 	return sum;
 }
 
+/* How many of the simulator's cases are titled exactly title. */
+static inline int itest_count_titled(struct itest *t, const char *title)
+{
+	cJSON *c = itest_cases(t);
+	int n = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(c, "cases"))
+	{
+		const char *ti = itest_case_attr(it, "title");
+		n += ti && strcmp(ti, title) == 0;
+	}
+	cJSON_Delete(c);
+	return n;
+}
+
 /* The first case of a /_sim/cases document whose title contains needle, or NULL. */
 static inline cJSON *itest_find_case(const cJSON *cases_doc, const char *needle)
 {

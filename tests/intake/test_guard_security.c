@@ -57,29 +57,6 @@ static int tcp_connect(const char *bind_ip, int port)
 	return fd;
 }
 
-/* Reads until EOF or deadline; returns bytes (NUL-terminated in buf). *eof set when the peer closed. */
-static size_t read_until_close(int fd, char *buf, size_t cap, unsigned deadline_ms, int *eof)
-{
-	size_t n = 0;
-	int64_t end = mono_ms() + deadline_ms;
-	*eof = 0;
-	while (mono_ms() < end) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, (int)(end - mono_ms())) <= 0)
-			continue;
-		char tmpb[4096];
-		ssize_t r = recv(fd, n + 1 < cap ? buf + n : tmpb, n + 1 < cap ? cap - n - 1 : sizeof(tmpb), 0);
-		if (r <= 0) {
-			*eof = 1;
-			break;
-		}
-		if (n + 1 < cap)
-			n += (size_t)r;
-	}
-	buf[n] = '\0';
-	return n;
-}
-
 static int status_of(const char *resp)
 {
 	int st = 0;
@@ -95,7 +72,7 @@ static int raw_request(const char *bind_ip, int port, const char *text, char *re
 	size_t len = strlen(text);
 	assert_int_equal(send(fd, text, len, MSG_NOSIGNAL), (ssize_t)len);
 	int eof;
-	read_until_close(fd, resp, cap, 5000, &eof);
+	cg_h_read_for(fd, resp, cap, 5000, &eof);
 	close(fd);
 	return status_of(resp);
 }
@@ -349,13 +326,13 @@ static void test_limits(void **state)
 	resp[0] = '\0';
 	while (!eof && mono_ms() - t0 < 5000) {
 		send(fd, "a", 1, MSG_NOSIGNAL);
-		read_until_close(fd, resp, sizeof(resp), 100, &eof);
+		cg_h_read_for(fd, resp, sizeof(resp), 100, &eof);
 		if (resp[0])
 			break;
 	}
 	size_t have = strlen(resp);
 	if (!eof) /* the rest of the answer, after what the loop read */
-		read_until_close(fd, resp + have, sizeof(resp) - have, 2000, &eof);
+		cg_h_read_for(fd, resp + have, sizeof(resp) - have, 2000, &eof);
 	int64_t took = mono_ms() - t0;
 	close(fd);
 	expect_status(status_of(resp), 408, "slow head", resp);
@@ -369,7 +346,7 @@ static void test_limits(void **state)
 	fd = tcp_connect(NULL, t.gw_port);
 	const char *sb = "POST /hooks/open HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"title\":";
 	send(fd, sb, strlen(sb), MSG_NOSIGNAL);
-	read_until_close(fd, resp, sizeof(resp), 3000, &eof);
+	cg_h_read_for(fd, resp, sizeof(resp), 3000, &eof);
 	took = mono_ms() - t0;
 	close(fd);
 	expect_status(status_of(resp), 408, "slow body", resp);
@@ -396,7 +373,7 @@ static void test_limits(void **state)
 	for (int i = 0; i < 16; i++)
 		if (send(fd, chunk, (size_t)n + 8194, MSG_NOSIGNAL) < 0)
 			break;
-	read_until_close(fd, resp, sizeof(resp), 3000, &eof);
+	cg_h_read_for(fd, resp, sizeof(resp), 3000, &eof);
 	close(fd);
 	expect_status(status_of(resp), 413, "chunked over max_body", resp);
 
@@ -416,7 +393,7 @@ static void test_limits(void **state)
 		send(fds[i], "GET /", 5, MSG_NOSIGNAL);
 	}
 	fd = tcp_connect(NULL, t.gw_port);
-	read_until_close(fd, resp, sizeof(resp), 2000, &eof);
+	cg_h_read_for(fd, resp, sizeof(resp), 2000, &eof);
 	close(fd);
 	for (int i = 0; i < 16; i++)
 		close(fds[i]);
@@ -694,7 +671,7 @@ static void test_tls(void **state)
 	/* A client that never starts the handshake is closed by the header timeout. */
 	int64_t t0 = mono_ms();
 	int fd = tcp_connect(NULL, t.gw_port);
-	read_until_close(fd, resp, sizeof(resp), 3000, &eof);
+	cg_h_read_for(fd, resp, sizeof(resp), 3000, &eof);
 	close(fd);
 	if (!eof || mono_ms() - t0 > 2500)
 		fail_msg("silent TLS client: closed=%d after %lld ms", eof, (long long)(mono_ms() - t0));

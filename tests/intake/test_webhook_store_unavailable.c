@@ -64,20 +64,6 @@ static int has_ncases(void *ud)
 	return itest_ncases(&T) >= w->want;
 }
 
-static int title_count(const char *title)
-{
-	cJSON *c = itest_cases(&T);
-	int n = 0;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(c, "cases"))
-	{
-		const char *t = itest_case_attr(it, "title");
-		n += t && strcmp(t, title) == 0;
-	}
-	cJSON_Delete(c);
-	return n;
-}
-
 static void test_store_refuses_writes(void **state)
 {
 	(void)state;
@@ -125,7 +111,7 @@ static void test_store_refuses_writes(void **state)
 	for (int i = 0; i < 3; i++) {
 		char title[64];
 		snprintf(title, sizeof(title), "crash %s", names[i]);
-		assert_int_equal(title_count(title), 1);
+		assert_int_equal(itest_count_titled(&T, title), 1);
 	}
 	assert_int_equal(itest_stop_gw(&T, SIGTERM), 0);
 }

@@ -101,29 +101,6 @@ static int connected(int fd, unsigned ms)
 	return err == 0;
 }
 
-/* Reads from fd until EOF or ms passed; returns what came (NUL-terminated). */
-static size_t read_for(int fd, char *buf, size_t cap, unsigned ms, int *eof)
-{
-	size_t n = 0;
-	int64_t end = mono_ms() + ms;
-	*eof = 0;
-	while (mono_ms() < end) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, (int)(end - mono_ms())) <= 0)
-			continue;
-		char tmp[4096];
-		ssize_t r = recv(fd, n + 1 < cap ? buf + n : tmp, n + 1 < cap ? cap - n - 1 : sizeof(tmp), 0);
-		if (r <= 0) {
-			*eof = 1;
-			break;
-		}
-		if (n + 1 < cap)
-			n += (size_t)r;
-	}
-	buf[n] = '\0';
-	return n;
-}
-
 /* GET path from ip with a deadline; returns the status (0: none in time). */
 static int get_status(const char *ip, int port, const char *path, unsigned ms, char *resp, size_t cap)
 {
@@ -139,7 +116,7 @@ static int get_status(const char *ip, int port, const char *path, unsigned ms, c
 		return 0;
 	}
 	int eof;
-	read_for(fd, resp, cap, ms, &eof);
+	cg_h_read_for(fd, resp, cap, ms, &eof);
 	close(fd);
 	int st = 0;
 	return sscanf(resp, "HTTP/1.1 %d", &st) == 1 ? st : 0;
@@ -391,7 +368,7 @@ static void test_per_address_and_first_byte(void **state)
 	/* The eleventh from that address is refused at once. */
 	int fd = dial_from("127.0.3.1", t.gw_port, 0);
 	assert_true(connected(fd, 5000));
-	read_for(fd, resp, sizeof(resp), 3000, &eof);
+	cg_h_read_for(fd, resp, sizeof(resp), 3000, &eof);
 	close(fd);
 	if (strncmp(resp, "HTTP/1.1 503", 12) != 0 || !strstr(resp, "too many connections from this address"))
 		fail_msg("11th connection from one address: got %s, want 503 too many connections from this address",
@@ -407,7 +384,7 @@ static void test_per_address_and_first_byte(void **state)
 	}
 	for (int i = 0; i < 15; i++) {
 		assert_int_equal(send(prox[i], "Host: x\r\nConnection: close\r\n\r\n", 31, MSG_NOSIGNAL), 31);
-		read_for(prox[i], resp, sizeof(resp), 3000, &eof);
+		cg_h_read_for(prox[i], resp, sizeof(resp), 3000, &eof);
 		if (strncmp(resp, "HTTP/1.1 200", 12) != 0)
 			fail_msg("proxy connection %d: got %s, want 200", i, resp);
 		close(prox[i]);
@@ -418,7 +395,7 @@ static void test_per_address_and_first_byte(void **state)
 	t0 = mono_ms();
 	fd = dial_from("127.0.3.3", t.gw_port, 0);
 	assert_true(connected(fd, 5000));
-	size_t got = read_for(fd, resp, sizeof(resp), 5000, &eof);
+	size_t got = cg_h_read_for(fd, resp, sizeof(resp), 5000, &eof);
 	int64_t took = mono_ms() - t0;
 	close(fd);
 	if (!eof || got != 0 || took > 2000)
@@ -428,10 +405,10 @@ static void test_per_address_and_first_byte(void **state)
 	fd = dial_from("127.0.3.3", t.gw_port, 0);
 	assert_true(connected(fd, 5000));
 	assert_int_equal(send(fd, "GET /healthz", 12, MSG_NOSIGNAL), 12);
-	read_for(fd, resp, sizeof(resp), 800, &eof);
+	cg_h_read_for(fd, resp, sizeof(resp), 800, &eof);
 	assert_false(eof);
 	assert_int_equal(send(fd, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 41, MSG_NOSIGNAL), 41);
-	read_for(fd, resp, sizeof(resp), 3000, &eof);
+	cg_h_read_for(fd, resp, sizeof(resp), 3000, &eof);
 	close(fd);
 	if (strncmp(resp, "HTTP/1.1 200", 12) != 0)
 		fail_msg("slow but started request: got %s, want 200", resp);
