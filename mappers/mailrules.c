@@ -225,6 +225,12 @@ int cg_mail_rules_create(const struct cg_mail_rules_spec *spec, struct cg_mail_r
 			rc = CG_EINVAL;
 			goto fail;
 		}
+		if (!cg_text_regex_cheap(rs->pattern)) {
+			snprintf(err, errlen, "rule %zu: pattern: a quantifier right after another, or a {} bound above 255",
+				 i + 1);
+			rc = CG_EINVAL;
+			goto fail;
+		}
 		int cflags = REG_EXTENDED | REG_NEWLINE | (rs->case_sensitive ? 0 : REG_ICASE);
 		int rerr = regcomp(&ru->re, rs->pattern, cflags);
 		if (rerr) {

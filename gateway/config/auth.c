@@ -1,6 +1,7 @@
 /* auth.c: a source's `auth:` (bearer tokens, basic credentials) and `verify:` (signature schemes): their key tables and readers. */
 
 #include "cfgint.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,12 @@ static int get_regexes(struct cg_cfg *c, yaml_node_t *n, const char *label, rege
 	size_t ok = 0;
 	for (size_t i = 0; i < cnt; i++) {
 		const char *s = n ? v[i] : def[i];
+		if (!cg_text_regex_cheap(s)) {
+			cg_cfg_err(c, n, "%s: '%s': a quantifier right after another, or a {} bound above 255", label,
+				   cg_cfg_disp(s, b, sizeof(b)));
+			bad = 1;
+			continue;
+		}
 		if (regcomp(&r[ok], s, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
 			cg_cfg_err(c, n, "%s: '%s' is not a valid regular expression", label, cg_cfg_disp(s, b, sizeof(b)));
 			bad = 1;

@@ -206,3 +206,56 @@ int cg_text_is_http_url(const char *s)
 			return 0;
 	return 1;
 }
+
+int cg_text_regex_cheap(const char *p)
+{
+	int after_quant = 0;
+	for (size_t i = 0; p[i]; i++) {
+		char c = p[i];
+		if (c == '\\') {
+			if (p[i + 1])
+				i++;
+			after_quant = 0;
+		} else if (c == '[') {
+			/* A bracket expression: "]" first is a member, then up to the closing "]". */
+			size_t j = i + 1;
+			if (p[j] == '^')
+				j++;
+			if (p[j] == ']')
+				j++;
+			while (p[j] && p[j] != ']')
+				j++;
+			if (!p[j])
+				return 1; /* unbalanced: regcomp says so */
+			i = j;
+			after_quant = 0;
+		} else if (c == '*' || c == '+' || c == '?' || c == '{') {
+			if (after_quant)
+				return 0;
+			if (c == '{') {
+				unsigned long v = 0;
+				size_t j = i + 1;
+				for (; p[j] && p[j] != '}'; j++) {
+					if (p[j] >= '0' && p[j] <= '9') {
+						v = v * 10 + (unsigned long)(p[j] - '0');
+						if (v > 255)
+							return 0;
+					} else if (p[j] == ',') {
+						v = 0;
+					} else {
+						break;
+					}
+				}
+				if (p[j] != '}') {
+					after_quant = 0; /* a literal "{": regcomp decides */
+					continue;
+				}
+				i = j;
+			}
+			after_quant = 1;
+		} else {
+			after_quant = 0;
+		}
+	}
+	return 1;
+}

@@ -29,4 +29,12 @@ void cg_text_trim(char *s);
 /* 1 when s is an http:// or https:// URL with a host and no space or control character: what casegate sends as one. */
 int cg_text_is_http_url(const char *s);
 
+/*
+ * 1 when an extended regular expression (before regcomp) stays cheap to compile: no quantifier
+ * right after another ("a++", "a*{2}": glibc builds such stacks by copying the tree again for
+ * each, which a config or rule file could use to exhaust memory), and no {m,n} bound above 255.
+ * Bracket expressions and escaped characters are skipped.
+ */
+int cg_text_regex_cheap(const char *pat);
+
 #endif

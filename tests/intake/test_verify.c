@@ -17,6 +17,7 @@
 #include "err.h"
 #include "guard.h"
 #include "harness.h"
+#include "text.h"
 #include "verify.h"
 
 static char *tmp;
@@ -687,6 +688,13 @@ static void test_config(void **state)
 	expect_config_error("    verify: [{hmac: {header: X, secret: abc, signed: \"{ts}:{body}\"}}]\n",
 			    "{ts} needs timestamp_header", NULL);
 	expect_config_error("    verify: [{sns: {cert_hosts: [\"(\"]}}]\n", "not a valid regular expression", NULL);
+	/* Stacked quantifiers and huge bounds are refused before regcomp (glibc copies the tree for
+	 * each: a fuzzed rules pattern with thirty "+" in a row took 2 GB); a bracketed "+" is fine. */
+	expect_config_error("    verify: [{sns: {cert_hosts: [\"a++\"]}}]\n", "a quantifier right after another", NULL);
+	expect_config_error("    verify: [{sns: {cert_hosts: [\"a{1,300}\"]}}]\n", "a quantifier right after another", NULL);
+	assert_int_equal(cg_text_regex_cheap("^sns\\.[a-z0-9+*]+\\.amazonaws\\.com(\\.cn)?$"), 1);
+	assert_int_equal(cg_text_regex_cheap("x\\++"), 1);
+	assert_int_equal(cg_text_regex_cheap("(a+)*{2}"), 0);
 	expect_config_error("    verify: [{sns: {}}, {sns: {}}]\n", "sns is given twice", NULL);
 	expect_config_error("    auth: none\n    allow_ips: [10.0.0.0/99]\n", "not an address or CIDR range", NULL);
 }
