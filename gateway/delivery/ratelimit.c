@@ -48,6 +48,24 @@ static void new_window(struct cg_rl_bucket *bk, int64_t now_ms, unsigned fleet)
 	bk->used = (long)bk->unanswered;
 	bk->server_left = -1;
 	bk->reset_at = now_ms + (bk->period_s > 0 ? clamp_s(bk->period_s) * 1000 : 1000);
+	bk->bare_windows++;
+}
+
+/* The bucket's answers stopped carrying headers: what it knew is forgotten, it goes unpaced. */
+static void forget(struct cg_rl_bucket *bk)
+{
+	CG_LOG_INFO("rate limit %s: no rate-limit headers for %u windows (%u answers in a row): no longer paced "
+		    "to %ld per %ld s until an answer advertises a limit again",
+		    bk->name[0] ? bk->name : "(unnamed)", bk->bare_windows, bk->bare_run, bk->limit, bk->period_s);
+	bk->limit = 0;
+	bk->period_s = 0;
+	bk->remaining = -1;
+	bk->server_left = -1;
+	bk->reset_at = 0;
+	bk->used = 0;
+	bk->scouting = 0;
+	bk->bare_run = 0;
+	bk->bare_windows = 0;
 }
 
 /* What this replica may still send: what the org has left (less its own requests on the wire),
@@ -75,8 +93,10 @@ int cg_rl_take(struct cg_rl *rl, unsigned b, int64_t now_ms, unsigned fleet, int
 	}
 	if (bk->remaining == 0 && now_ms < bk->reset_at)
 		return 0;
-	if (bk->remaining == 0)
-		new_window(bk, now_ms, fleet); /* the window passed before anyone looked: the next one */
+	/* The window passed (spent or not): what was left in it says nothing of the next one, which
+	 * another client or replica may already be spending. The next begins with a scout. */
+	if (bk->remaining == 0 || (bk->limit > 0 && bk->reset_at && now_ms >= bk->reset_at))
+		new_window(bk, now_ms, fleet);
 	if (bk->remaining > 0)
 		bk->remaining--;
 	bk->unanswered++;
@@ -195,6 +215,14 @@ unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, co
 			rl->b[0].remaining++; /* it was counted in the unnamed bucket by mistake */
 	}
 	struct cg_rl_bucket *bk = &rl->b[b];
+	if (has_hdr) {
+		bk->bare_run = 0;
+		bk->bare_windows = 0;
+	} else if (a->status >= 200 && a->status < 300 && bk->limit > 0 &&
+		   ++bk->bare_run >= CG_RL_BARE_KNOWN && bk->bare_windows >= CG_RL_STALE_WINDOWS) {
+		forget(bk);
+		return b;
+	}
 	if (a->limit > 0)
 		bk->limit = a->limit;
 	if (a->period > 0)

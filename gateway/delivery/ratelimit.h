@@ -39,7 +39,15 @@ struct cg_rl_bucket {
 	unsigned long rejected;    /* 429s seen */
 	int scouting;              /* a new window began without fresh headers: one request goes first,
 				    * its answer says what the window really holds */
+	unsigned bare_run;         /* successes in a row in this bucket without rate-limit headers */
+	unsigned bare_windows;     /* windows begun since the last answer with them */
 };
+
+/* A bucket whose answers stopped carrying rate-limit headers (the limit was lifted, or a proxy now
+ * strips them) is forgotten, and unpaced, after this many windows and CG_RL_BARE_KNOWN successes
+ * in a row without them: pacing to the last limit heard would otherwise go on forever. Answers
+ * that only sometimes lack them (about half, at worst, in what was seen) keep what is known. */
+#define CG_RL_STALE_WINDOWS 3
 
 /* A class is taken as unpaced (no bucket) only after this many successes in a row without
  * rate-limit headers, one at a time: an endpoint that sometimes leaves the headers off must not

@@ -240,6 +240,81 @@ static void t_scout(void **state)
 	assert_int_equal(rl.b[b].remaining, 9);
 }
 
+/* Sends one window's worth at time *now (every take answered by what answer() says); when the
+ * window is spent, *now moves to its end. Returns how many went in the window. */
+static int one_window(struct cg_rl *rl, unsigned b, int64_t *now, int window, int cap)
+{
+	int sent = 0;
+	while (sent < cap && cg_rl_take(rl, b, *now, 1, 0)) {
+		sent++;
+		/* Half the answers bare when window < 0 (alternating), else all bare. */
+		struct cg_rl_answer a = window < 0 && sent % 2 ? ans(201, "cases_write", 6, 1, 6 - sent < 0 ? 0 : 6 - sent, 1)
+							       : ans(201, "", -1, -1, -1, -1);
+		cg_rl_observe(rl, CG_RL_CREATE, b, &a, *now, 1, NULL);
+		if (window < 0 && rl->b[b].limit != 6)
+			fail_msg("half the answers bare: the limit was forgotten (%ld) at request %d", rl->b[b].limit, sent);
+	}
+	if (sent < cap)
+		*now = rl->b[b].reset_at;
+	return sent;
+}
+
+/* The limit was lifted (answers stop carrying the headers): after CG_RL_STALE_WINDOWS windows the
+ * bucket is forgotten and unpaced; answers only sometimes bare keep it paced. */
+static void t_stale_limit(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	struct cg_rl_answer named = ans(201, "cases_write", 6, 1, 6, 1);
+	unsigned b = cg_rl_observe(&rl, CG_RL_CREATE, 0, &named, 0, 1, NULL);
+	int64_t now = 0;
+	for (int w = 0; w < 3; w++) { /* the first window, then two new ones: still paced */
+		int sent = one_window(&rl, b, &now, w, 100);
+		if (sent > 6)
+			fail_msg("window %d: %d sent, want at most 6 while the limit is known", w, sent);
+	}
+	/* Forgotten within the third new window: nothing holds the requests back any more. */
+	int sent = one_window(&rl, b, &now, 0, 100);
+	assert_int_equal(sent, 100);
+	assert_int_equal(rl.b[b].limit, 0);
+	assert_int_equal(rl.b[b].remaining, -1);
+	/* An answer that advertises a limit again paces again. */
+	struct cg_rl_answer back = ans(201, "cases_write", 6, 1, 0, 1);
+	cg_rl_observe(&rl, CG_RL_CREATE, b, &back, now, 1, NULL);
+	assert_int_equal(cg_rl_take(&rl, b, now + 1, 1, 0), 0);
+
+	/* Half bare: never forgotten, however many windows. */
+	cg_rl_init(&rl);
+	b = cg_rl_observe(&rl, CG_RL_CREATE, 0, &named, 0, 1, NULL);
+	now = 0;
+	for (int w = 0; w < 20; w++) {
+		sent = one_window(&rl, b, &now, -1, 100);
+		if (sent > 6)
+			fail_msg("half-bare window %d: %d sent, want at most 6", w, sent);
+	}
+	assert_int_equal(rl.b[b].limit, 6);
+}
+
+/* A window that passed with room left says nothing of the next (another client may be spending
+ * it): the next begins with one request, the rest wait for its answer. */
+static void t_window_passed(void **state)
+{
+	(void)state;
+	struct cg_rl rl;
+	cg_rl_init(&rl);
+	struct cg_rl_answer a = ans(200, "w", 10, 1, 9, 1);
+	unsigned b = cg_rl_observe(&rl, CG_RL_WRITE, 0, &a, 0, 1, NULL);
+	assert_int_equal(cg_rl_take(&rl, b, 10, 1, 0), 1);
+	assert_int_equal(cg_rl_take(&rl, b, 10, 1, 0), 1); /* room left in this window */
+	int64_t next = rl.b[b].reset_at + 1;
+	assert_int_equal(cg_rl_take(&rl, b, next, 1, 0), 1);  /* the next window's scout */
+	assert_int_equal(cg_rl_take(&rl, b, next, 1, 0), 0);  /* the rest wait for its answer */
+	struct cg_rl_answer spent = ans(429, "w", 10, 1, 0, 1);
+	cg_rl_observe(&rl, CG_RL_WRITE, b, &spent, next + 5, 1, NULL);
+	assert_int_equal(cg_rl_take(&rl, b, next + 6, 1, 0), 0); /* spent by someone else: to its reset */
+}
+
 /* Waiters leave by rank (urgent first), then arrival. */
 static void t_rank_order(void **state)
 {
@@ -268,7 +343,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_bare_class), cmocka_unit_test(t_scout_charged), cmocka_unit_test(t_late_remaining), cmocka_unit_test(t_named_buckets), cmocka_unit_test(t_headers),	   cmocka_unit_test(t_429),
-		cmocka_unit_test(t_scout),	   cmocka_unit_test(t_rank_order),
+		cmocka_unit_test(t_scout),	   cmocka_unit_test(t_rank_order), cmocka_unit_test(t_stale_limit), cmocka_unit_test(t_window_passed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,6 +54,9 @@ struct cg_sim_bucket {
 	uint64_t window;  /* the window count and win_429 belong to */
 	unsigned count;   /* requests let through in that window */
 	unsigned win_429; /* 429s given in that window */
+	uint64_t spent_window; /* a window that begins already spent (rate_spent); 0 none */
+	uint64_t told_window;  /* the window a 429 was last sent for, and when (wall ms): a 429 */
+	uint64_t told_ms;      /* later in that window is a request sent in spite of it (late_429) */
 };
 
 struct cg_sim_faults {

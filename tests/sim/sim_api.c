@@ -24,8 +24,14 @@ struct cg_sim_pending {
 	struct cg_http_header hdr[8];
 	char hval[8][48];
 	size_t nhdr;
+	char told_bucket[48];  /* a 429 of this bucket... */
+	uint64_t told_window;  /* ...for this window: once sent, the client has been told */
 	struct cg_sim_pending *prev, *next;
 };
+
+/* How long after a 429 is sent a request in the same window counts as sent in spite of it (what
+ * was already on its way, or read in the same turn of the loop, does not). */
+#define TOLD_GRACE_MS 100
 
 /* Datadog answers every API call, errors included, as JSON:API (recorded). */
 static const char api_ctype[] = "application/vnd.api+json";
@@ -43,8 +49,24 @@ static void pending_unlink(struct cg_sim_pending *p)
 	p->prev = p->next = NULL;
 }
 
+static struct cg_sim_bucket *bucket_named(struct cg_sim *s, const char *name)
+{
+	for (size_t i = 0; i < s->faults.nbuckets; i++)
+		if (strcmp(s->faults.buckets[i].name, name) == 0)
+			return &s->faults.buckets[i];
+	return NULL;
+}
+
 static void pending_send(struct cg_sim_pending *p)
 {
+	if (p->told_bucket[0] && !p->drop) {
+		/* The client now knows this window is spent (the first such answer sets the time). */
+		struct cg_sim_bucket *b = bucket_named(p->sim, p->told_bucket);
+		if (b && b->window == p->told_window && b->told_window != p->told_window) {
+			b->told_window = p->told_window;
+			b->told_ms = cg_sim_wall_ms();
+		}
+	}
 	if (p->drop)
 		cg_http_drop(p->req);
 	else
@@ -109,6 +131,8 @@ static void bucket_roll(struct cg_sim_bucket *b, uint64_t now_ms)
 	if (w != b->window) {
 		b->window = w;
 		b->count = b->win_429 = 0;
+		if (w == b->spent_window)
+			b->count = b->limit; /* another client spent it before anyone here asked */
 	}
 }
 
@@ -119,7 +143,7 @@ static cJSON *bucket_stat(struct cg_sim *s, const char *name)
 		return o;
 	o = cJSON_AddObjectToObject(s->bucket_stats, name);
 	if (o && (!cJSON_AddNumberToObject(o, "requests", 0) || !cJSON_AddNumberToObject(o, "rejected_429", 0) ||
-		  !cJSON_AddNumberToObject(o, "max_429_per_window", 0))) {
+		  !cJSON_AddNumberToObject(o, "max_429_per_window", 0) || !cJSON_AddNumberToObject(o, "late_429", 0))) {
 		cJSON_DeleteItemFromObjectCaseSensitive(s->bucket_stats, name);
 		return NULL;
 	}
@@ -151,6 +175,8 @@ static int bucket_take(struct cg_sim *s, struct cg_sim_bucket *b)
 	}
 	b->win_429++;
 	stat_set(st, "rejected_429", stat_get(st, "rejected_429") + 1);
+	if (b->told_window == b->window && cg_sim_wall_ms() >= b->told_ms + TOLD_GRACE_MS)
+		stat_set(st, "late_429", stat_get(st, "late_429") + 1);
 	if (b->win_429 > stat_get(st, "max_429_per_window"))
 		stat_set(st, "max_429_per_window", b->win_429);
 	return 1;
@@ -196,6 +222,10 @@ static void deliver(struct cg_sim *s, struct cg_http_request *req, const struct 
 	p->body_len = a->body ? strlen(a->body) : 0;
 	if (a->bucket)
 		add_ratelimit_headers(p, a->bucket);
+	if (a->bucket && a->status == 429) {
+		snprintf(p->told_bucket, sizeof(p->told_bucket), "%s", a->bucket->name);
+		p->told_window = a->bucket->window;
+	}
 	if (a->retry_after)
 		add_header(p, "Retry-After", a->retry_after);
 	if (!a->api || s->faults.latency_ms == 0 || s->closing || uv_timer_init(s->loop, &p->timer) != 0) {

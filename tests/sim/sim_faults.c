@@ -314,7 +314,7 @@ int cg_sim_faults_apply(struct cg_sim_faults *f, const cJSON *in, char *err, siz
 	if (b && apply_buckets(&n, b, err, errlen) != 0)
 		return CG_EINVAL;
 	unsigned limit = legacy_limit(&n), period = 0;
-	int rate_given = 0;
+	int rate_given = 0, spent = 0;
 	const cJSON *e;
 	cJSON_ArrayForEach(e, in)
 	{
@@ -336,7 +336,8 @@ int cg_sim_faults_apply(struct cg_sim_faults *f, const cJSON *in, char *err, siz
 		} else if (strcmp(k, "rate_period") == 0) {
 			rc = want_uint(e, 1, 86400, &period, err, errlen);
 			rate_given = 1;
-		}
+		} else if (strcmp(k, "rate_spent") == 0)
+			rc = want_bool(e, &spent, err, errlen);
 		else if (strcmp(k, "search_lag_ms") == 0)
 			rc = want_uint(e, 0, 3600000, &n.search_lag_ms, err, errlen);
 		else if (strcmp(k, "retry_after_s") == 0)
@@ -382,6 +383,18 @@ int cg_sim_faults_apply(struct cg_sim_faults *f, const cJSON *in, char *err, siz
 	if (rate_given && cg_sim_set_rate_limit(&n, limit, period) != 0) {
 		snprintf(err, errlen, "rate_limit: at most %d buckets in all", CG_SIM_MAX_BUCKETS);
 		return CG_EINVAL;
+	}
+	if (spent) {
+		/* Another client of the organisation spends the next window of the bucket `cases` as
+		 * soon as it begins: casegate's first request in it meets a 429 it could not foresee
+		 * (the next window, so that nothing casegate sent in the current one has told it
+		 * otherwise). */
+		struct cg_sim_bucket *lb = find_bucket(&n, CG_SIM_LEGACY_BUCKET);
+		if (!lb) {
+			snprintf(err, errlen, "rate_spent needs rate_limit (the bucket cases)");
+			return CG_EINVAL;
+		}
+		lb->spent_window = cg_sim_wall_ms() / ((uint64_t)lb->period * 1000u) + 1;
 	}
 	*f = n;
 	return 0;

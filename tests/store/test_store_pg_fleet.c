@@ -189,10 +189,13 @@ static int start_nginx(struct fleet *f)
 }
 
 /* Lines containing needle in every replica log written so far. */
-static int count_log_lines(struct fleet *f, const char *needle)
+/* Lines with needle in the logs of replica only (-1: every replica). */
+static int count_log_lines_of(struct fleet *f, int only, const char *needle)
 {
 	int n = 0;
 	for (int i = 0; i < f->n; i++) {
+		if (only >= 0 && i != only)
+			continue;
 		for (int g = 0; g < f->gen; g++) {
 			char *path = cg_h_fmt("%s/casegate-%d.%d.log", f->t.dir, i, g);
 			char *text = path ? cg_h_read_file(path, NULL) : NULL;
@@ -203,6 +206,11 @@ static int count_log_lines(struct fleet *f, const char *needle)
 		}
 	}
 	return n;
+}
+
+static int count_log_lines(struct fleet *f, const char *needle)
+{
+	return count_log_lines_of(f, -1, needle);
 }
 
 /* Sim + n replicas on a fresh schema; nginx in front when with_nginx. 0 ok, 77 skip, -1 failure. */
@@ -353,6 +361,12 @@ static int queue_empty(void *ud)
 	return n == 0;
 }
 
+/* What the replicas log in the windows the crash tests are for (gateway/delivery/engine.c,
+ * gateway/store/store_pg_events.c). */
+#define ADOPTED_LOG "adopted the case created by an earlier attempt"
+#define NOT_FOUND_LOG "after the search settled; creating it"
+#define FENCED_LOG "another replica owns it now"
+
 /* ---- crash test: random SIGKILLs while webhooks flow through nginx ---- */
 
 static void t_crash(void **state)
@@ -442,8 +456,8 @@ static void t_crash(void **state)
 		"[fleet crash] seed %u: %d webhooks via nginx to 3 replicas, %d SIGKILLs, %d client retries; sent in "
 		"%.1f s, all delivered after %.1f s; %d cases for %d keys; %d create(s) reconciled by marker, "
 		"%d stale write(s) fenced off\n",
-		seed, sent, kills, retries, t_send, t_drain, total, KEYS, count_log_lines(&f, "adopted case") + count_log_lines(&f, "no case with marker"),
-		count_log_lines(&f, "another replica owns it now"));
+		seed, sent, kills, retries, t_send, t_drain, total, KEYS, count_log_lines(&f, ADOPTED_LOG) + count_log_lines(&f, NOT_FOUND_LOG),
+		count_log_lines(&f, FENCED_LOG));
 	bad |= odd > 0;
 	int unclean = fleet_stop(&f, bad);
 	if (!ok)
@@ -454,6 +468,128 @@ static void t_crash(void **state)
 			 odd, odd_status);
 	if (bad)
 		fail_msg("lost, duplicated or reordered events (see above); got %d cases, want %d", total, KEYS);
+	if (unclean)
+		fail_msg("%d replica(s) did not exit cleanly", unclean);
+}
+
+/* ---- the windows the crash test exists for, forced ---- */
+
+struct titled {
+	struct fleet *f;
+	const char *title;
+};
+
+static int case_titled(void *ud)
+{
+	struct titled *w = ud;
+	struct key_view v[1];
+	return view_cases(w->f, w->title, 1, v) >= 1;
+}
+
+struct log_wait {
+	struct fleet *f;
+	int replica; /* -1: any */
+	const char *needle;
+};
+
+static int logged(void *ud)
+{
+	struct log_wait *w = ud;
+	return count_log_lines_of(w->f, w->replica, w->needle) >= 1;
+}
+
+/* The claim token on the (only) queued event; 0 none. */
+static long token_of(struct fleet *f)
+{
+	char *sql = cg_h_fmt("SELECT coalesce(max(claim_token), 0) FROM %s.events", f->schema);
+	long n = pg_long(server.dsn, sql);
+	free(sql);
+	return n;
+}
+
+struct claim_wait {
+	struct fleet *f;
+	long token;
+};
+
+static int claimed_anew(void *ud)
+{
+	struct claim_wait *w = ud;
+	long t = token_of(w->f);
+	return t > 0 && t != w->token;
+}
+
+/*
+ * A replica stopped after its create reached Datadog and before the answer came back (the case
+ * exists, the outcome is unknown to the fleet); the other replica takes the key once the lease
+ * lapses and finds the case by its marker instead of creating a second one. Then the stopped
+ * replica wakes with the answer in hand, and its progress is fenced off: another replica owns the
+ * key now. (SIGSTOP rather than SIGKILL: the frozen replica comes back, stale, as a paused VM or
+ * a long GC pause would.)
+ */
+static void t_crash_windows(void **state)
+{
+	(void)state;
+	/* Answers 700 ms after the work is done, under the 1 s timeout: the gap to stop a replica in. */
+	const char *sim_args[] = {"--latency-ms", "700", NULL};
+	struct fleet f;
+	assert_int_equal(fleet_start(&f, 2, 0, sim_args), 0);
+	char base0[64];
+	snprintf(base0, sizeof(base0), "http://127.0.0.1:%d", f.port[0]);
+	/* Replica 1 frozen: replica 0 accepts the webhook and is the one to claim its key. */
+	assert_int_equal(kill(f.gw[1].pid, SIGSTOP), 0);
+	char *body = notification("window-000", 1);
+	long st = post(base0, body);
+	free(body);
+	int bad = st != 202;
+	struct titled tw = {&f, "window-000"};
+	if (!bad && !cg_h_poll(case_titled, &tw, 10000)) {
+		fprintf(stderr, "window-000: no case in Datadog 10 s after the webhook\n");
+		bad = 1;
+	}
+	/* The case exists, its answer is still on the way: replica 0 freezes, replica 1 wakes. */
+	kill(f.gw[0].pid, SIGSTOP);
+	kill(f.gw[1].pid, SIGCONT);
+	struct claim_wait cw = {&f, token_of(&f)};
+	/* Replica 1 claims the key once replica 0's lease lapses (a new claim token), and is held
+	 * there, its lease fresh: the key is its own for the next 4 s... */
+	int claimed = !bad && cw.token > 0 && cg_h_poll(claimed_anew, &cw, 30000);
+	kill(f.gw[1].pid, SIGSTOP);
+	/* ...while replica 0 comes back, finds its create's outcome, and would record it: fenced
+	 * off (the event is there, held under another token). */
+	kill(f.gw[0].pid, SIGCONT);
+	struct drained d = {&f};
+	struct log_wait adopted = {&f, 1, ADOPTED_LOG}, fenced = {&f, 0, FENCED_LOG};
+	int was_fenced = claimed && cg_h_poll(logged, &fenced, 15000);
+	/* Replica 1 goes on: it finds the case by its marker and finishes the event (never fenced). */
+	kill(f.gw[1].pid, SIGCONT);
+	int took_over = claimed && cg_h_poll(queue_empty, &d, 30000) && cg_h_poll(logged, &adopted, 5000);
+	/* The key goes on, through either replica, on the same case. */
+	body = notification("window-000", 2);
+	long st2 = post(base0, body);
+	free(body);
+	int drained = cg_h_poll(queue_empty, &d, 30000);
+	struct key_view v[1];
+	view_cases(&f, "window-", 1, v);
+	int occ1 = 0, occ2 = 0;
+	for (int i = 0; i < v[0].nocc; i++) {
+		occ1 += v[0].occ[i] == 1;
+		occ2 += v[0].occ[i] == 2;
+	}
+	int adopted_n = count_log_lines(&f, ADOPTED_LOG), fenced_n = count_log_lines_of(&f, 0, FENCED_LOG);
+	/* The replica that holds the key is never fenced off: only the stale one is. */
+	int fenced_owner = count_log_lines_of(&f, 1, FENCED_LOG);
+	fprintf(stderr,
+		"[fleet windows] webhook %ld; replica 1 claimed the key: %s, took over: %s (%d adoption(s) by marker); "
+		"replica 0 fenced off: %s (%d), replica 1 (the owner) fenced off %d time(s); second webhook %ld, "
+		"drained %s; %d case(s), occurrence 1 seen %d time(s), 2 seen %d\n",
+		st, claimed ? "yes" : "no", took_over ? "yes" : "no", adopted_n, was_fenced ? "yes" : "no", fenced_n,
+		fenced_owner, st2, drained ? "yes" : "no", v[0].ncases, occ1, occ2);
+	bad |= !took_over || !was_fenced || fenced_owner != 0 || st2 != 202 || !drained || v[0].ncases != 1 || occ1 != 1 || occ2 != 1;
+	int unclean = fleet_stop(&f, bad);
+	if (bad)
+		fail_msg("forced windows: want replica 1 to adopt the case by its marker, replica 0's stale progress "
+			 "fenced off (and never replica 1's), and one case with occurrences 1 and 2 once each (see above)");
 	if (unclean)
 		fail_msg("%d replica(s) did not exit cleanly", unclean);
 }
@@ -846,6 +982,7 @@ int main(void)
 		cmocka_unit_test(t_rate_limit),
 		cmocka_unit_test(t_outage),
 		cmocka_unit_test(t_crash),
+		cmocka_unit_test(t_crash_windows),
 		cmocka_unit_test(t_db_restart),
 	};
 	int failed = cmocka_run_group_tests_name("casegate fleet on PostgreSQL", tests, NULL, NULL);
