@@ -352,13 +352,19 @@ struct drained {
 	struct fleet *f;
 };
 
+/* SELECT what FROM the fleet's schema's table (events, dead_letters): one number. */
+static long fleet_long(struct fleet *f, const char *what, const char *table)
+{
+	char *sql = cg_h_fmt("SELECT %s FROM %s.%s", what, f->schema, table);
+	long n = pg_long(server.dsn, sql);
+	free(sql);
+	return n;
+}
+
 static int queue_empty(void *ud)
 {
 	struct drained *d = ud;
-	char *sql = cg_h_fmt("SELECT count(*) FROM %s.events", d->f->schema);
-	long n = pg_long(server.dsn, sql);
-	free(sql);
-	return n == 0;
+	return fleet_long(d->f, "count(*)", "events") == 0;
 }
 
 /* What the replicas log in the windows the crash tests are for (gateway/delivery/engine.c,
@@ -501,10 +507,7 @@ static int logged(void *ud)
 /* The claim token on the (only) queued event; 0 none. */
 static long token_of(struct fleet *f)
 {
-	char *sql = cg_h_fmt("SELECT coalesce(max(claim_token), 0) FROM %s.events", f->schema);
-	long n = pg_long(server.dsn, sql);
-	free(sql);
-	return n;
+	return fleet_long(f, "coalesce(max(claim_token), 0)", "events");
 }
 
 struct claim_wait {
@@ -832,9 +835,7 @@ static void t_outage(void **state)
 		dups += v[k].ncases > 1;
 		missing += v[k].ncases == 0;
 	}
-	char *sql = cg_h_fmt("SELECT count(*) FROM %s.dead_letters", f.schema);
-	long dead = pg_long(server.dsn, sql);
-	free(sql);
+	long dead = fleet_long(&f, "count(*)", "dead_letters");
 	double max429 = itest_sim_stat(&f.t, "buckets.cases.max_429_per_window");
 	fprintf(stderr, "[fleet outage] %d queued: %.0f Case API requests during the outage, %ld dead letters, "
 			"%d cases, at most %.0f 429s in one window after it\n",
