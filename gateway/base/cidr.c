@@ -75,8 +75,8 @@ int cg_cidr_parse(const char *s, struct cg_cidr *out)
 	unsigned bits = total;
 	if (slash) {
 		const char *p = slash + 1;
-		if (!*p)
-			return CG_EINVAL;
+		if (!*p || (p[0] == '0' && p[1]))
+			return CG_EINVAL; /* "/008": no leading zeros (other parsers read them as octal) */
 		bits = 0;
 		for (; *p; p++) {
 			if (*p < '0' || *p > '9' || bits > 128)

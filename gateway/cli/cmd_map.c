@@ -24,6 +24,11 @@ int cg_cmd_map(struct cg_cli *c)
 		fprintf(stderr, "casegate map: --source NAME is required\n");
 		return 2;
 	}
+	if (a->npos > 1) {
+		/* A second file would be ignored: say so rather than map only the first. */
+		fprintf(stderr, "casegate map: one PAYLOAD file (or -), got %d: %s ...\n", a->npos, a->pos[1]);
+		return 2;
+	}
 	struct cg_config *cfg = cg_cli_config(c);
 	if (!cfg)
 		return 1;

@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "keys.h" /* cg_cfg_is_uuid */
 
 void cg_projects_cleanup(struct cg_projects *p)
 {
@@ -72,5 +73,5 @@ const char *cg_projects_id(const struct cg_projects *p, const char *key)
 
 int cg_project_is_key(const char *project)
 {
-	return project && strlen(project) != 36;
+	return project && !cg_cfg_is_uuid(project); /* any 36 characters are not yet an id */
 }

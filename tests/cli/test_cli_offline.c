@@ -319,6 +319,7 @@ static void test_map_errors(void **state)
 	    {{"map", "-c", cfg, "--source", "am", shape, NULL}, 1, "alertmanager payload not understood"},
 	    {{"map", "-c", cfg, "--source", "dd", good, NULL}, 1, "takes Datadog's case events, not alerts"},
 	    {{"map", "-c", missing, "--source", "demo", good, NULL}, 1, "cannot read"},
+	    {{"map", "-c", cfg, "--source", "demo", good, bad, NULL}, 2, "one PAYLOAD file (or -), got 2"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cg_h_cli r = run(dir, cases[i].args);

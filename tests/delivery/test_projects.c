@@ -80,6 +80,9 @@ static void test_is_key(void **state)
 	assert_true(cg_project_is_key("DDFC"));
 	assert_false(cg_project_is_key("d4bbe1af-f36e-42f1-87c1-493ca35c320e"));
 	assert_false(cg_project_is_key(NULL));
+	/* 36 characters, not a UUID: a key to look up, not an id to send. */
+	assert_true(cg_project_is_key("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"));
+	assert_true(cg_project_is_key("d4bbe1af-f36e-42f1-87c1-493ca35c320g"));
 }
 
 int main(void)
