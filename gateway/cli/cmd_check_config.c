@@ -128,10 +128,7 @@ int cg_cmd_check_config(struct cg_cli *c)
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", a->config, err);
 	} else {
-		/* cg_cli_config printed the warnings already; they come again here, as they always
-		 * have (scripts may read this output). */
-		if (cfg->warnings)
-			fprintf(stderr, "%s\n", cfg->warnings);
+		/* cg_cli_config printed the warnings already (CG_CLI_WARNINGS in the command table). */
 		printf("%s: ok (%zu source(s))\n", a->config, cfg->nsources);
 		cg_builders_free(b, cfg->nsources);
 		if (a->online)

@@ -221,6 +221,13 @@ static void test_config_warnings_where_the_table_says(void **state)
 	struct cg_h_cli dlq = run(t, (const char *const[]){"dlq", "list", "-c", warn, NULL});
 	assert_int_equal(dlq.code, 0);
 	expect_has(dlq.err, needle, 1);
+	/* check-config says each warning once. */
+	struct cg_h_cli cc = run(t, (const char *const[]){"check-config", "-c", warn, NULL});
+	assert_int_equal(cc.code, 0);
+	const char *first = strstr(cc.err, needle);
+	if (!first || strstr(first + 1, needle))
+		fail_msg("check-config: got stderr:\n%s\nwant \"%s\" exactly once", cc.err, needle);
+	cg_h_cli_free(&cc);
 	struct cg_h_cli st = run(t, (const char *const[]){"status", "-c", warn, NULL});
 	assert_int_equal(st.code, 0);
 	expect_has(st.err, needle, 0);
