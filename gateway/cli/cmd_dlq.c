@@ -80,6 +80,12 @@ int cg_cmd_dlq(struct cg_cli *c)
 		struct cg_dead_letter *dl = NULL;
 		size_t n = 0;
 		if (cg_store_dead_list(st, 1000, &dl, &n) == 0) {
+			/* A header over the rows; an empty list says so (nothing printed looked like a
+			 * failure). Rows still begin with their id, for scripts. */
+			if (n == 0)
+				printf("no dead letters\n");
+			else
+				printf("ID\tFAILED\tSOURCE\tKEY\tSTATUS\tREASON\n");
 			for (size_t i = 0; i < n; i++)
 				print_dead(&dl[i], 0);
 			cg_dead_letters_free(dl, n);

@@ -498,6 +498,7 @@ static void test_dlq_cli(void **state)
 
 	assert_int_equal(run_dlq(&t, &out, "list", NULL, NULL), 0);
 	assert_int_equal(count_lines(out), 1);
+	assert_non_null(strstr(out, "ID\tFAILED\tSOURCE\tKEY\tSTATUS\tREASON\n")); /* the header */
 	assert_non_null(strstr(out, "crash:d1"));
 	assert_non_null(strstr(out, "gave up after 2 attempts"));
 	const char *first = out;
@@ -523,6 +524,7 @@ static void test_dlq_cli(void **state)
 	assert_true(cg_crash_poll(d1_complete, &t, 20000));
 	assert_int_equal(run_dlq(&t, &out, "list", NULL, NULL), 0);
 	assert_int_equal(count_lines(out), 0);
+	assert_non_null(strstr(out, "no dead letters"));
 	free(out);
 
 	/* Two more dead letters; retry --all while the API still fails, then drop --all. */
