@@ -44,15 +44,23 @@ int cg_cmd_map(struct cg_cli *c)
 		goto out;
 	}
 	const char *file = a->npos > 0 ? a->pos[0] : "-";
-	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
-	if (!f) {
-		fprintf(stderr, "casegate map: cannot open %s\n", file);
-		goto out;
-	}
 	size_t len = 0;
-	text = cg_cli_read_all(f, &len);
-	if (f != stdin)
-		fclose(f);
+	if (file[0] == '{' || file[0] == '[') {
+		/* The payload itself on the command line (no file name starts with a brace here). */
+		text = strdup(file);
+		len = text ? strlen(text) : 0;
+	} else {
+		FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+		if (!f) {
+			fprintf(stderr, "casegate map: cannot open %s (PAYLOAD is a file, - for stdin, or JSON "
+					"starting with { or [)\n",
+				file);
+			goto out;
+		}
+		text = cg_cli_read_all(f, &len);
+		if (f != stdin)
+			fclose(f);
+	}
 	if (!text)
 		goto out;
 	const char *end = NULL;

@@ -222,8 +222,13 @@ static void test_map_output(void **state)
 	const char *const from_file[] = {"map", "-c", cfg, "--source", "demo", firing, NULL};
 	const char *const from_dash[] = {"map", "-c", cfg, "--source", "demo", "-", NULL};
 	const char *const from_stdin[] = {"map", "-c", cfg, "--source", "demo", NULL};
-	struct cg_h_cli r[3] = {run(dir, from_file), run_in(dir, firing, from_dash), run_in(dir, firing, from_stdin)};
-	for (int i = 0; i < 3; i++) {
+	const char *const inline_json[] = {"map", "-c", cfg, "--source", "demo",
+					   "{\"title\":\"Disk full on db-1\",\"status\":\"firing\",\"dedup_key\":"
+					   "\"DiskFull/db-1\",\"severity\":\"critical\",\"labels\":{\"team\":\"storage\"}}",
+					   NULL};
+	struct cg_h_cli r[4] = {run(dir, from_file), run_in(dir, firing, from_dash), run_in(dir, firing, from_stdin),
+				run(dir, inline_json)};
+	for (int i = 0; i < 4; i++) {
 		expect_code(&r[i], 0, "map of a firing generic alert");
 		if (strcmp(r[i].out, r[0].out) != 0)
 			fail_msg("map from stdin differs from map of the file:\n%s\nvs\n%s", r[i].out, r[0].out);
@@ -253,7 +258,7 @@ static void test_map_output(void **state)
 	expect_str(v[0], "then", "path", NULL, "/api/v2/cases/{case_id}/attributes");
 	assert_non_null(strstr(r[0].out, "\"team\":[\"storage\"]"));
 	free_lines(v);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		cg_h_cli_free(&r[i]);
 
 	/* No state: not even the state directory is created. */
