@@ -440,6 +440,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	if (app->tls)
 		cg_http_server_use_tls(app->http, app->tls);
 	cg_http_server_set_continue(app->http, cg_app_continue);
+	cg_http_server_set_refused(app->http, cg_app_refused);
 	/* Reverse proxies carry many clients' connections: the per-address limit is not for them. */
 	if (cg_http_server_set_exempt(app->http, cfg->trusted_proxies, cfg->ntrusted_proxies) != 0)
 		CG_LOG_WARN("out of memory: limits.max_connections_per_address applies to trusted proxies too");

@@ -37,6 +37,8 @@ struct cg_app {
 	int stats_busy;
 	int stopping;
 	int exit_code;
+	uint64_t refused_log_ms[6];     /* per kind of refusal (routes.c), the last warning: one a second */
+	unsigned long refused_quiet[6]; /* refused requests of that kind not logged since */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT. dd_url overrides the config's Datadog URL when set.
@@ -47,5 +49,8 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 void cg_app_handle(struct cg_http_request *req, void *ud);
 /* The `100 Continue` check (cg_http_continue_fn; ud is the app): intake's. */
 int cg_app_continue(struct cg_http_request *req, void *ud);
+/* A request refused before any route saw it (cg_http_refused_fn; ud is the app): logged and
+ * counted like the routes' own refusals. */
+void cg_app_refused(int status, const char *msg, const char *peer, void *ud);
 
 #endif

@@ -1,8 +1,12 @@
 /* routes.c: the daemon's HTTP routes: /hooks/ go to intake; /healthz, /readyz and /metrics answer here. */
+#define CG_LOG_COMPONENT "http"
 #include "app.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 static void handle_metrics(struct cg_app *app, struct cg_http_request *req)
 {
@@ -42,6 +46,50 @@ static void handle_ready(struct cg_app *app, struct cg_http_request *req)
 	cg_http_respond(req, 200, "application/json", ok, strlen(ok), NULL, 0);
 }
 
+/* What no route took, logged (at most once a second, with how many were not) and counted: a
+ * typo in a hook URL or an oversized alert group must not be invisible. what is already safe to
+ * log (no path beyond its first segment: the rest may hold a token). */
+static void refused(struct cg_app *app, int status, const char *peer, const char *what)
+{
+	char labels[64];
+	snprintf(labels, sizeof(labels), "source=\"\",code=\"%d\"", status);
+	cg_metrics_add(app->metrics, "casegate_http_requests_total", labels, 1);
+	/* One warning a second per kind: a flood of one kind does not hide another. */
+	static const int kinds[] = {400, 404, 405, 413, 431};
+	size_t k = 0;
+	while (k < sizeof(kinds) / sizeof(kinds[0]) && kinds[k] != status)
+		k++;
+	uint64_t now = uv_now(app->loop);
+	if (app->refused_log_ms[k] && now - app->refused_log_ms[k] < 1000) {
+		app->refused_quiet[k]++;
+		return;
+	}
+	if (app->refused_quiet[k])
+		CG_LOG_WARN("client=%s: %d %s (and %lu more like it in the last second or so)", peer, status, what,
+			    app->refused_quiet[k]);
+	else
+		CG_LOG_WARN("client=%s: %d %s", peer, status, what);
+	app->refused_log_ms[k] = now;
+	app->refused_quiet[k] = 0;
+}
+
+void cg_app_refused(int status, const char *msg, const char *peer, void *ud)
+{
+	refused(ud, status, peer, msg);
+}
+
+/* "METHOD /first-segment..." of a request no route took (control bytes replaced). */
+static void route_of(const struct cg_http_request *req, char *out, size_t cap)
+{
+	const char *p = req->path;
+	size_t n = p[0] == '/' ? 1 + strcspn(p + 1, "/?") : strcspn(p, "/?");
+	int more = p[n] != '\0';
+	snprintf(out, cap, "%.10s %.*s%s", req->method, (int)(n > 64 ? 64 : n), p, more ? "/..." : "");
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+			*c = '?';
+}
+
 void cg_app_handle(struct cg_http_request *req, void *ud)
 {
 	struct cg_app *app = ud;
@@ -51,14 +99,24 @@ void cg_app_handle(struct cg_http_request *req, void *ud)
 		return;
 	const char *p = req->path;
 	int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
-	if (strcmp(p, "/healthz") == 0 && is_get) {
+	int own = strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 || strcmp(p, "/metrics") == 0;
+	char what[120];
+	if (own && !is_get) {
+		static const struct cg_http_header allow[] = {{"Allow", "GET, HEAD"}};
+		static const char body[] = "{\"errors\":[\"method not allowed: GET or HEAD\"]}";
+		route_of(req, what, sizeof(what));
+		refused(app, 405, req->remote_addr, what);
+		cg_http_respond(req, 405, "application/json", body, sizeof(body) - 1, allow, 1);
+	} else if (strcmp(p, "/healthz") == 0) {
 		const char *ok = "{\"status\":\"ok\"}";
 		cg_http_respond(req, 200, "application/json", ok, strlen(ok), NULL, 0);
-	} else if (strcmp(p, "/readyz") == 0 && is_get) {
+	} else if (strcmp(p, "/readyz") == 0) {
 		handle_ready(app, req);
-	} else if (strcmp(p, "/metrics") == 0 && is_get) {
+	} else if (strcmp(p, "/metrics") == 0) {
 		handle_metrics(app, req);
 	} else {
+		route_of(req, what, sizeof(what));
+		refused(app, 404, req->remote_addr, what);
 		cg_http_respond_error(req, 404, "not found");
 	}
 }

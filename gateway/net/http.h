@@ -119,6 +119,15 @@ int cg_http_server_set_exempt(struct cg_http_server *srv, const struct cg_cidr *
 typedef int (*cg_http_continue_fn)(struct cg_http_request *req, void *ud);
 void cg_http_server_set_continue(struct cg_http_server *srv, cg_http_continue_fn fn);
 
+/*
+ * A request refused while its head or body was read, before any handler saw it (413 body too
+ * large, 431 head too large or too many headers, 400 malformed): status, the message the client
+ * got (limits included) and the client's address, so the server's owner can log and count what
+ * would otherwise be invisible.
+ */
+typedef void (*cg_http_refused_fn)(int status, const char *msg, const char *peer, void *ud);
+void cg_http_server_set_refused(struct cg_http_server *srv, cg_http_refused_fn fn);
+
 /* Number of open connections (for metrics and tests). */
 size_t cg_http_server_connections(const struct cg_http_server *srv);
 

@@ -433,7 +433,20 @@ static enum feed_result conn_feed(struct cg_http_conn *c, const char *data, size
 	else if ((ev & CG_HTTP_PARSE_BEGAN) && c->phase != CG_HTTP_PH_HEAD)
 		conn_set_phase(c, CG_HTTP_PH_HEAD); /* a fresh connection keeps the timer armed at accept (slowloris) */
 	if (r == CG_HTTP_PARSE_ERR) {
-		cg_http_conn_send_error(c, c->hp.err_status, c->hp.err_msg);
+		int st = c->hp.err_status;
+		const char *msg = c->hp.err_msg ? c->hp.err_msg : "bad request";
+		char text[160];
+		/* A limit the client met is named, so the sender's owner knows what to change. */
+		if (st == 413)
+			snprintf(text, sizeof(text), "%s: at most %zu bytes", msg,
+				 (size_t)c->srv->lim.max_body);
+		else if (st == 431 && strstr(msg, "too large"))
+			snprintf(text, sizeof(text), "%s: at most %zu bytes", msg, (size_t)c->srv->lim.max_header_bytes);
+		else
+			snprintf(text, sizeof(text), "%s", msg);
+		cg_http_conn_send_error(c, st, text);
+		if (c->srv->refused_fn && st != 503)
+			c->srv->refused_fn(st, text, c->peer, c->srv->ud);
 		return FEED_ERR;
 	}
 	return r == CG_HTTP_PARSE_MSG ? FEED_MSG : FEED_MORE;

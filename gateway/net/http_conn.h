@@ -74,6 +74,7 @@ struct cg_http_server {
 	struct cg_cidr *exempt; /* peers exempt from max_per_addr */
 	size_t nexempt;
 	cg_http_continue_fn continue_fn;
+	cg_http_refused_fn refused_fn;
 	uv_timer_t sweep;
 	size_t refused;           /* connections refused since the last warning about it */
 	uint64_t refused_log_ms;

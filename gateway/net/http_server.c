@@ -308,6 +308,11 @@ void cg_http_server_set_continue(struct cg_http_server *srv, cg_http_continue_fn
 	srv->continue_fn = fn;
 }
 
+void cg_http_server_set_refused(struct cg_http_server *srv, cg_http_refused_fn fn)
+{
+	srv->refused_fn = fn;
+}
+
 size_t cg_http_server_output_bytes(const struct cg_http_server *srv)
 {
 	return srv->out_total;

@@ -169,8 +169,32 @@ static void test_bad_requests(void **state)
 	st = itest_post(&t, "demo", "s3cret-token", huge, &body);
 	assert_int_equal(st, 413);
 	assert_non_null(strstr(body, "\"errors\""));
+	if (!strstr(body, "at most "))
+		fail_msg("413: got %s, want the limit named (\"at most N bytes\")", body);
 	free(body);
 	free(huge);
+	/* Refusals no route saw are logged and counted too: an oversized alert group, a typo in a
+	 * hook URL (its token never logged), a POST to a health check. */
+	assert_true(cg_h_wait_log(&t.gw, "413 request body too large: at most", 5000));
+	assert_true(itest_metric(&t, "casegate_http_requests_total", "code=\"413\"") >= 1);
+	char url[160];
+	struct cg_h_resp r;
+	snprintf(url, sizeof(url), "%s/hoks/demo/typo-secret-token", t.gw_url);
+	assert_int_equal(cg_h_http("POST", url, NULL, "{}", 2, &r), 0);
+	assert_int_equal(r.status, 404);
+	cg_h_resp_free(&r);
+	assert_true(cg_h_wait_log(&t.gw, "404 POST /hoks/...", 5000));
+	if (cg_h_wait_log(&t.gw, "typo-secret-token", 200))
+		fail_msg("a 404's path was logged with the token in it");
+	assert_true(itest_metric(&t, "casegate_http_requests_total", "code=\"404\"") >= 1);
+	snprintf(url, sizeof(url), "%s/healthz", t.gw_url);
+	assert_int_equal(cg_h_http("POST", url, NULL, "{}", 2, &r), 0);
+	char allow[32] = "";
+	cg_h_resp_header(&r, "Allow", allow, sizeof(allow));
+	if (r.status != 405 || strcmp(allow, "GET, HEAD") != 0)
+		fail_msg("POST /healthz: got %ld (Allow: %s), want 405 with Allow: GET, HEAD", r.status, allow);
+	cg_h_resp_free(&r);
+	assert_true(itest_metric(&t, "casegate_http_requests_total", "code=\"405\"") >= 1);
 
 	st = itest_post(&t, "demo", "s3cret-token", "[1,2,3]", &body);
 	assert_int_equal(st, 422);
