@@ -180,8 +180,20 @@ static const char *type_name(enum cg_metric_type t)
 	return t == CG_COUNTER ? "counter" : t == CG_GAUGE ? "gauge" : "histogram";
 }
 
+/* The shortest decimal that reads back as v (0.009578, not 0.0095779999999999997). */
+static const char *num(double v, char *buf, size_t cap)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, cap, "%.*g", prec, v);
+		if (prec == 17 || strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
 char *cg_metrics_render(const struct cg_metrics *m, size_t *len)
 {
+	char v[40];
 	struct cg_sbuf b = {0};
 	for (const struct family *f = m->families; f; f = f->next) {
 		cg_sbuf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, type_name(f->type));
@@ -189,17 +201,17 @@ char *cg_metrics_render(const struct cg_metrics *m, size_t *len)
 			const char *sep = s->labels[0] ? "," : "";
 			if (f->type != CG_HISTOGRAM) {
 				if (s->labels[0])
-					cg_sbuf_addf(&b, "%s{%s} %.17g\n", f->name, s->labels, s->value);
+					cg_sbuf_addf(&b, "%s{%s} %s\n", f->name, s->labels, num(s->value, v, sizeof(v)));
 				else
-					cg_sbuf_addf(&b, "%s %.17g\n", f->name, s->value);
+					cg_sbuf_addf(&b, "%s %s\n", f->name, num(s->value, v, sizeof(v)));
 				continue;
 			}
 			for (size_t i = 0; i < NBUCKETS; i++)
 				cg_sbuf_addf(&b, "%s_bucket{%s%sle=\"%g\"} %llu\n", f->name, s->labels, sep, buckets[i],
 					   s->bucket[i]);
 			cg_sbuf_addf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, s->labels, sep, s->count);
-			cg_sbuf_addf(&b, "%s_sum{%s} %.17g\n%s_count{%s} %llu\n", f->name, s->labels, s->value, f->name,
-				   s->labels, s->count);
+			cg_sbuf_addf(&b, "%s_sum{%s} %s\n%s_count{%s} %llu\n", f->name, s->labels, num(s->value, v, sizeof(v)),
+				   f->name, s->labels, s->count);
 		}
 	}
 	size_t n = b.len;
