@@ -348,6 +348,14 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		CG_LOG_ERR("%s", err);
 		goto early_fail;
 	}
+	/* A port taken by another process fails the start before the store is opened (or created,
+	 * or migrated): a start that cannot listen leaves the state as it was. */
+	if (cg_http_listen_probe(cfg->listen_host, cfg->listen_port, err, sizeof(err)) != 0 ||
+	    (cfg->mail.enabled && cfg->mail.listen_host &&
+	     cg_http_listen_probe(cfg->mail.listen_host, cfg->mail.listen_port, err, sizeof(err)) != 0)) {
+		CG_LOG_ERR("cannot %s", err);
+		goto early_fail;
+	}
 	if (cg_store_open_config(cfg, CG_STORE_OPEN_DAEMON, &app->store, err, sizeof(err)) != 0) {
 		if (cfg->store_backend == CG_STORE_POSTGRES)
 			CG_LOG_ERR("opening the PostgreSQL store: %s", err);
@@ -434,7 +442,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	lim.reserved_paths = health_paths;
 	if (cg_http_server_create(&loop, cfg->listen_host, cfg->listen_port, &lim, cg_app_handle, app, &app->http, err,
 				  sizeof(err)) != 0) {
-		CG_LOG_ERR("cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port, err);
+		CG_LOG_ERR("cannot %s", err); /* err: "listen on HOST:PORT: reason" */
 		goto late_fail;
 	}
 	if (app->tls)

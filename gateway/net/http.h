@@ -128,6 +128,14 @@ void cg_http_server_set_continue(struct cg_http_server *srv, cg_http_continue_fn
 typedef void (*cg_http_refused_fn)(int status, const char *msg, const char *peer, void *ud);
 void cg_http_server_set_refused(struct cg_http_server *srv, cg_http_refused_fn fn);
 
+/*
+ * Whether host:port could be bound now (a throwaway socket, bound as the server would and closed):
+ * a daemon that is bound to fail to listen says so before it touches its store. 0 (or nothing to
+ * probe: port 0, an address cg_http_server_create will refuse itself) or CG_EIO with
+ * "listen on HOST:PORT: reason" in err.
+ */
+int cg_http_listen_probe(const char *host, int port, char *err, size_t errlen);
+
 /* Number of open connections (for metrics and tests). */
 size_t cg_http_server_connections(const struct cg_http_server *srv);
 

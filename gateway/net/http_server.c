@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #ifdef __GLIBC__
+#include <errno.h>
 #include <malloc.h>
 #endif
 #include <stdio.h>
@@ -301,6 +302,27 @@ int cg_http_server_set_exempt(struct cg_http_server *srv, const struct cg_cidr *
 	srv->exempt = copy;
 	srv->nexempt = n;
 	return 0;
+}
+
+int cg_http_listen_probe(const char *host, int port, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	if (port <= 0 || resolve(host, port, &ss) < 0)
+		return 0; /* nothing to probe (an ephemeral port), or an address the real bind reports */
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* as libuv binds */
+	socklen_t len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int rc = bind(fd, (const struct sockaddr *)&ss, len);
+	int e = errno;
+	close(fd);
+	if (rc == 0)
+		return 0;
+	snprintf(err, errlen, "listen on %s:%d: %s", host ? host : "127.0.0.1", port, uv_strerror(uv_translate_sys_error(e)));
+	return CG_EIO;
 }
 
 void cg_http_server_set_continue(struct cg_http_server *srv, cg_http_continue_fn fn)

@@ -6,6 +6,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "itest.h"
 
 /* The demo source sets the custom attribute runbook (URL) on the STANDARD case type: like real
@@ -349,11 +354,69 @@ static void test_unknown_outcome_no_duplicates(void **state)
 	run_fault_scenario(args, 20, 60000, 0);
 }
 
+/* ---- a listen port another process holds ---- */
+
+static int exited(void *ud)
+{
+	return !cg_h_alive(ud);
+}
+
+/* The start fails at once with one clear line, before the store is created or migrated. */
+static void test_port_taken(void **state)
+{
+	(void)state;
+	struct itest t;
+	assert_int_equal(itest_setup(&t, "cg-port"), 0);
+	assert_int_equal(itest_start_sim(&t, NULL), 0);
+	int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(holder >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	assert_int_equal(bind(holder, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(holder, 4), 0);
+	assert_int_equal(getsockname(holder, (struct sockaddr *)&a, &alen), 0);
+	int port = ntohs(a.sin_port);
+	assert_int_equal(itest_write_config(&t, NULL, generic_source), 0);
+	char *text = cg_h_read_file(t.cfg_path, NULL);
+	assert_non_null(text);
+	char *at = strstr(text, "listen: 127.0.0.1:0\n");
+	assert_non_null(at);
+	char *cfg = cg_h_fmt("%.*slisten: 127.0.0.1:%d\n%s", (int)(at - text), text, port, at + strlen("listen: 127.0.0.1:0\n"));
+	assert_int_equal(cg_h_write_file(t.cfg_path, cfg, strlen(cfg)), 0);
+	free(cfg);
+	free(text);
+	char bin[512], log[700];
+	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+	snprintf(log, sizeof(log), "%s/taken.log", t.dir);
+	char *const argv[] = {bin, "run", "-c", t.cfg_path, "--datadog-url", t.sim_url, NULL};
+	struct cg_h_proc p;
+	assert_int_equal(cg_h_spawn(&p, argv, NULL, log), 0);
+	if (!cg_h_poll(exited, &p, 15000)) {
+		cg_h_stop(&p, SIGKILL);
+		fail_msg("casegate kept running on a port another process holds");
+	}
+	close(holder);
+	char *out = cg_h_read_file(log, NULL);
+	assert_non_null(out);
+	char *want = cg_h_fmt("cannot listen on 127.0.0.1:%d: address already in use", port);
+	if (!WIFEXITED(p.wstatus) || WEXITSTATUS(p.wstatus) == 0 || !strstr(out, want) || strstr(out, ": listen on"))
+		fail_msg("port taken: got exit status 0x%x and log:\n%s\nwant a non-zero exit and \"%s\" once", p.wstatus,
+			 out, want);
+	char *db = cg_h_fmt("%s/state/casegate.db", t.dir);
+	if (access(db, F_OK) == 0)
+		fail_msg("port taken: %s was created (or migrated) by a start that could not listen", db);
+	free(db);
+	free(want);
+	free(out);
+	itest_teardown(&t, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_webhook_creates_case),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_port_taken),
 		cmocka_unit_test(test_restart_delivers_pending),
 		cmocka_unit_test(test_rate_limit_storm),
 		cmocka_unit_test(test_server_errors),
