@@ -133,6 +133,74 @@ const struct cg_keys cg_config_keys = {
 
 #define MAX_CONFIG_FILE (4 * 1024 * 1024)
 
+/* One error line and where it points. */
+struct err_line {
+	const char *s;
+	size_t len, idx;
+	int other;       /* not of the main file (an included file, or no position): kept in order, last */
+	long line, col;
+};
+
+static int err_cmp(const void *a, const void *b)
+{
+	const struct err_line *x = a, *y = b;
+	if (x->other != y->other)
+		return x->other - y->other;
+	if (!x->other && x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (!x->other && x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The main file's errors in the file's order (line, then column), whatever order the checks ran
+ * in; errors of other files and lines without a position keep their order after them. */
+static void sort_errors(struct cg_cfgbuf *b, const char *name)
+{
+	size_t n = 0, nl = strlen(name);
+	for (size_t i = 0; i < b->len; i++)
+		n += b->p[i] == '\n';
+	if (n < 2)
+		return;
+	struct err_line *v = calloc(n, sizeof(*v));
+	char *out = malloc(b->len + 1);
+	if (!v || !out) {
+		free(v);
+		free(out);
+		return; /* unsorted is still every error */
+	}
+	size_t k = 0;
+	for (const char *p = b->p; k < n && p < b->p + b->len; k++) {
+		const char *eol = memchr(p, '\n', (size_t)(b->p + b->len - p));
+		struct err_line *e = &v[k];
+		e->s = p;
+		e->len = (size_t)(eol - p) + 1;
+		e->idx = k;
+		e->other = 1;
+		char *end = NULL;
+		if (strncmp(p, name, nl) == 0 && p[nl] == ':' && p[nl + 1] >= '0' && p[nl + 1] <= '9') {
+			e->line = strtol(p + nl + 1, &end, 10);
+			if (end && *end == ':' && end[1] >= '0' && end[1] <= '9') {
+				e->col = strtol(end + 1, NULL, 10);
+				e->other = 0;
+			}
+		}
+		p = eol + 1;
+	}
+	qsort(v, k, sizeof(*v), err_cmp);
+	size_t o = 0;
+	for (size_t i = 0; i < k; i++) {
+		memcpy(out + o, v[i].s, v[i].len);
+		o += v[i].len;
+	}
+	memcpy(out + o, b->p + o, b->len - o); /* nothing, unless the text did not end in a newline */
+	out[b->len] = '\0';
+	free(b->p);
+	b->p = out;
+	b->cap = b->len + 1;
+	free(v);
+}
+
 static char *strip_nl(struct cg_cfgbuf *b)
 {
 	if (b->p && b->len && b->p[b->len - 1] == '\n')
@@ -177,6 +245,7 @@ static int parse_text(const char *name, const char *dir, const char *text, size_
 		cfg = NULL;
 	}
 	if (rc && errs && !c.oom) {
+		sort_errors(&c.errs, name);
 		*errs = strip_nl(&c.errs);
 		c.errs.p = NULL;
 	}

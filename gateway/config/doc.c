@@ -383,6 +383,8 @@ static void syntax_error(struct cg_cfg *c, const yaml_parser_t *p, const char *t
 	for (size_t i = 0; i + 1 < linelen; i++)
 		if (text[start + i] == '$' && text[start + i + 1] == '{')
 			hint = " (inside { } or [ ], quote values that use variables: \"${VAR}\")";
+	if (p->problem && strstr(p->problem, "tab character"))
+		hint = " (YAML indents with spaces only: replace the tab with spaces)";
 	cg_cfg_err_mark(c, m, "YAML syntax error: %s%s%s%s", p->problem ? p->problem : "unknown problem",
 		 p->context ? " " : "", p->context ? p->context : "", hint);
 }

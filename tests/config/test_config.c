@@ -696,6 +696,45 @@ static void test_paths_and_dd(void **state)
 	cg_config_free(c);
 }
 
+/* Errors come in the file's order, whatever order the checks ran in; a tab says what to do. */
+static void test_errors_in_file_order(void **state)
+{
+	(void)state;
+	const char *text = "listen: 127.0.0.1:0\n"
+			   "bogus1: 1\n"
+			   "datadog:\n  api_key: k\n  app_key: a\n  bogus2: 2\n"
+			   "sources:\n"
+			   "  - name: demo\n    type: nosuchtype\n    auth: none\n    project: SEC\n"
+			   "    case_type: 00000000-0000-0000-0000-000000000001\n"
+			   "bogus3: 3\n";
+	struct cg_config *c = NULL;
+	char *errs = NULL;
+	assert_int_equal(parse(text, &c, &errs), CG_EINVAL);
+	assert_non_null(errs);
+	long last = 0;
+	int n = 0;
+	for (const char *line = errs; line && *line; n++) {
+		const char *colon = strchr(line, ':');
+		long at = colon ? strtol(colon + 1, NULL, 10) : -1;
+		if (at < last)
+			fail_msg("errors out of the file's order (line %ld after line %ld):\n%s", at, last, errs);
+		last = at;
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	if (n != 4)
+		fail_msg("got %d error lines, want 4:\n%s", n, errs);
+	free(errs);
+	expect_error("listen: 127.0.0.1:0\ndatadog:\n  api_key: k\n\tapp_key: a\n",
+		     "/cfgdir/t.yaml:4:1: YAML syntax error: found a tab character");
+	c = NULL;
+	errs = NULL;
+	assert_int_equal(parse("listen: 127.0.0.1:0\ndatadog:\n  api_key: k\n\tapp_key: a\n", &c, &errs), CG_EINVAL);
+	if (!errs || !strstr(errs, "YAML indents with spaces only: replace the tab with spaces"))
+		fail_msg("a tab: got %s, want the hint to use spaces", errs ? errs : "(none)");
+	free(errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -707,6 +746,7 @@ int main(void)
 		cmocka_unit_test(test_env_expansion),
 		cmocka_unit_test(test_file_secrets_and_warnings),
 		cmocka_unit_test(test_paths_and_dd),
+		cmocka_unit_test(test_errors_in_file_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
