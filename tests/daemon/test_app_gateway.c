@@ -356,11 +356,6 @@ static void test_unknown_outcome_no_duplicates(void **state)
 
 /* ---- a listen port another process holds ---- */
 
-static int exited(void *ud)
-{
-	return !cg_h_alive(ud);
-}
-
 /* The start fails at once with one clear line, before the store is created or migrated. */
 static void test_port_taken(void **state)
 {
@@ -385,22 +380,14 @@ static void test_port_taken(void **state)
 	assert_int_equal(cg_h_write_file(t.cfg_path, cfg, strlen(cfg)), 0);
 	free(cfg);
 	free(text);
-	char bin[512], log[700];
-	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
-	snprintf(log, sizeof(log), "%s/taken.log", t.dir);
-	char *const argv[] = {bin, "run", "-c", t.cfg_path, "--datadog-url", t.sim_url, NULL};
-	struct cg_h_proc p;
-	assert_int_equal(cg_h_spawn(&p, argv, NULL, log), 0);
-	if (!cg_h_poll(exited, &p, 15000)) {
-		cg_h_stop(&p, SIGKILL);
-		fail_msg("casegate kept running on a port another process holds");
-	}
+	int wstatus = 0;
+	char *out = itest_run_must_exit(&t, "taken.log", 15000, &wstatus);
 	close(holder);
-	char *out = cg_h_read_file(log, NULL);
-	assert_non_null(out);
+	if (!out)
+		fail_msg("casegate kept running on a port another process holds");
 	char *want = cg_h_fmt("cannot listen on 127.0.0.1:%d: address already in use", port);
-	if (!WIFEXITED(p.wstatus) || WEXITSTATUS(p.wstatus) == 0 || !strstr(out, want) || strstr(out, ": listen on"))
-		fail_msg("port taken: got exit status 0x%x and log:\n%s\nwant a non-zero exit and \"%s\" once", p.wstatus,
+	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) == 0 || !strstr(out, want) || strstr(out, ": listen on"))
+		fail_msg("port taken: got exit status 0x%x and log:\n%s\nwant a non-zero exit and \"%s\" once", wstatus,
 			 out, want);
 	char *db = cg_h_fmt("%s/state/casegate.db", t.dir);
 	if (access(db, F_OK) == 0)

@@ -460,11 +460,6 @@ static int d1_complete(void *ud)
 	return done;
 }
 
-static int proc_exited(void *ud)
-{
-	return !cg_h_alive(ud);
-}
-
 static void test_dlq_cli(void **state)
 {
 	(void)state;
@@ -556,18 +551,13 @@ static void test_dlq_cli(void **state)
 
 	/* A second daemon on the same state_dir refuses to start (it would reclaim in-flight work;
 	 * casegate.pid is locked). */
-	char bin[512], log[700];
-	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
-	snprintf(log, sizeof(log), "%s/second.log", t.dir);
-	char *const argv[] = {bin, "run", "-c", t.cfg_path, "--datadog-url", t.sim_url, NULL};
-	struct cg_h_proc second;
-	assert_int_equal(cg_h_spawn(&second, argv, NULL, log), 0);
-	assert_true(cg_h_poll(proc_exited, &second, 15000));
-	char *second_log = cg_h_read_file(log, NULL);
-	int refused = second_log && strstr(second_log, "locked by another casegate") != NULL;
+	int second = 0;
+	char *second_log = itest_run_must_exit(&t, "second.log", 15000, &second);
+	assert_non_null(second_log);
+	int refused = strstr(second_log, "locked by another casegate") != NULL;
 	free(second_log);
 	assert_true(refused);
-	assert_true(WIFEXITED(second.wstatus) && WEXITSTATUS(second.wstatus) != 0);
+	assert_true(WIFEXITED(second) && WEXITSTATUS(second) != 0);
 	assert_int_equal(itest_stop_gw(&t, SIGTERM), 0);
 	itest_teardown(&t, 0);
 }

@@ -99,6 +99,34 @@ static inline int itest_start_gw(struct itest *t)
 	return 0;
 }
 
+static inline int itest_exited_(void *ud)
+{
+	return !cg_h_alive(ud);
+}
+
+/*
+ * A start that must fail: runs `casegate run` on t's configuration (log in t->dir/logname) and
+ * waits up to deadline_ms for it to exit. Returns its log (malloc'd; "" when unreadable) with the
+ * exit status in *wstatus, or NULL when it was still running (it is killed).
+ */
+static inline char *itest_run_must_exit(struct itest *t, const char *logname, unsigned deadline_ms, int *wstatus)
+{
+	char bin[512], log[700];
+	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+	snprintf(log, sizeof(log), "%s/%s", t->dir, logname);
+	char *const argv[] = {bin, "run", "-c", t->cfg_path, "--datadog-url", t->sim_url, NULL};
+	struct cg_h_proc p;
+	if (cg_h_spawn(&p, argv, NULL, log) != 0)
+		return NULL;
+	if (!cg_h_poll(itest_exited_, &p, deadline_ms)) {
+		cg_h_stop(&p, SIGKILL);
+		return NULL;
+	}
+	*wstatus = p.wstatus;
+	char *text = cg_h_read_file(log, NULL);
+	return text ? text : strdup("");
+}
+
 /* Stops casegate with sig (SIGTERM: graceful) and returns its exit code, 128+signal when a
  * signal ended it, or -1. Under CG_VALGRIND=1, 99 means valgrind found errors (log dumped). */
 static inline int itest_stop_gw(struct itest *t, int sig)
