@@ -391,20 +391,6 @@ static void test_undefined_custom_attribute(void **state)
 
 /* ---- row 4: revoked keys: nothing dead-lettered, everything delivered after recovery --------- */
 
-static long get_status(struct itest *t, const char *path, char **body)
-{
-	char url[256];
-	snprintf(url, sizeof(url), "%s%s", t->gw_url, path);
-	struct cg_h_resp r;
-	long st = cg_h_http("GET", url, NULL, NULL, 0, &r) == 0 ? r.status : 0;
-	if (body) {
-		*body = r.body;
-		r.body = NULL;
-	}
-	cg_h_resp_free(&r);
-	return st;
-}
-
 struct metric_wait {
 	struct itest *t;
 	const char *name, *labels;
@@ -437,11 +423,11 @@ static void test_revoked_keys(void **state)
 	struct metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"credentials\"", 1};
 	assert_true(cg_h_poll(metric_reached, &open, 10000));
 	char *body = NULL;
-	long st = get_status(&t, "/readyz", &body);
+	long st = itest_get(&t, "/readyz", &body);
 	if (st != 503 || !body || !strstr(body, "refuses casegate's keys"))
 		fail_msg("/readyz during revoked keys: got %ld %s, want 503 naming the keys", st, body ? body : "");
 	free(body);
-	assert_int_equal(get_status(&t, "/readyz?scope=intake", NULL), 200);
+	assert_int_equal(itest_get(&t, "/readyz?scope=intake", NULL), 200);
 	/* Webhooks are still taken: the queue is durable. */
 	post_ok(&t, "dd", alert("Keys-late", "warning", "firing"));
 	/* Let it probe for a while: the probes are few and no event burns an attempt. */
@@ -472,7 +458,7 @@ static void test_revoked_keys(void **state)
 	assert_int_equal(count_titled(&t, "Keys-", NULL), 31);
 	assert_true(itest_metric(&t, "casegate_dead_letters", NULL) == 0);
 	assert_true(itest_metric(&t, "casegate_datadog_circuit_open", NULL) == 0);
-	assert_int_equal(get_status(&t, "/readyz", NULL), 200);
+	assert_int_equal(itest_get(&t, "/readyz", NULL), 200);
 	sout = NULL;
 	assert_int_equal(ops_run_casegate(&t, sargs, &sout), 0);
 	if (!strstr(sout, "delivering"))
@@ -551,7 +537,7 @@ static void outage_run(const char *mode, int alerts, double max_requests)
 		fail_msg("outage %s: %.0f Case API requests for %d queued alerts, want at most %.0f (one circuit)", mode,
 			 during, alerts, max_requests);
 	char *body = NULL;
-	long st = get_status(&t, "/readyz", &body);
+	long st = itest_get(&t, "/readyz", &body);
 	if (st != 503 || !body || !strstr(body, "unavailable"))
 		fail_msg("/readyz during the outage: got %ld %s, want 503 (unavailable)", st, body ? body : "");
 	free(body);

@@ -99,6 +99,22 @@ static inline int itest_start_gw(struct itest *t)
 	return 0;
 }
 
+/* GET path from t's daemon: the status (0 on a transport error); the body (malloc'd) in *body
+ * when body is not NULL. */
+static inline long itest_get(struct itest *t, const char *path, char **body)
+{
+	char url[256];
+	snprintf(url, sizeof(url), "%s%s", t->gw_url, path);
+	struct cg_h_resp r;
+	long st = cg_h_http("GET", url, NULL, NULL, 0, &r) == 0 ? r.status : 0;
+	if (body) {
+		*body = r.body;
+		r.body = NULL;
+	}
+	cg_h_resp_free(&r);
+	return st;
+}
+
 static inline int itest_exited_(void *ud)
 {
 	return !cg_h_alive(ud);

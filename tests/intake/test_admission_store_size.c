@@ -31,20 +31,6 @@ static void post(const char *name, struct cg_crash_answer *a)
 	cg_crash_post(T.gw_url, name, a);
 }
 
-static long get_status(const char *path, char **body)
-{
-	char url[256];
-	snprintf(url, sizeof(url), "%s%s", T.gw_url, path);
-	struct cg_h_resp r;
-	long st = cg_h_http("GET", url, NULL, NULL, 0, &r) == 0 ? r.status : 0;
-	if (body) {
-		*body = r.body;
-		r.body = NULL;
-	}
-	cg_h_resp_free(&r);
-	return st;
-}
-
 static int store_measured(void *ud)
 {
 	(void)ud;
@@ -153,11 +139,11 @@ static void test_store_size_limit(void **state)
 	acked += r.acked;
 	assert_true(cg_h_alive(&T.gw));
 	char *rb = NULL;
-	assert_int_equal(get_status("/readyz", &rb), 503);
+	assert_int_equal(itest_get(&T, "/readyz", &rb), 503);
 	assert_non_null(rb);
 	assert_non_null(strstr(rb, "size limit"));
 	free(rb);
-	assert_int_equal(get_status("/healthz", NULL), 200);
+	assert_int_equal(itest_get(&T, "/healthz", NULL), 200);
 	assert_true(itest_metric(&T, "casegate_overload_rejections_total", "reason=\"store_size\"") >= 3);
 
 	/* The limit raised (0: unlimited): accepted again, and nothing accepted was lost. */
@@ -167,7 +153,7 @@ static void test_store_size_limit(void **state)
 		fail_msg("post after the limit was lifted: got %ld (%s), want 202", a.status, a.body ? a.body : "");
 	free(a.body);
 	acked++;
-	assert_int_equal(get_status("/readyz", NULL), 200);
+	assert_int_equal(itest_get(&T, "/readyz", NULL), 200);
 	struct ncases_wait w = {acked};
 	int ok = cg_h_poll(has_ncases, &w, 30000);
 	int n = itest_ncases(&T);
