@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envfile.h"
 #include "err.h"
 
 int cg_cli_parse(struct cg_cli *c)
@@ -15,6 +16,8 @@ int cg_cli_parse(struct cg_cli *c)
 	for (int i = 2; i < argc; i++) {
 		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
 			a->config = argv[++i];
+		else if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc)
+			a->env_file = argv[++i];
 		else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
 			a->source = argv[++i];
 		else if (strcmp(argv[i], "--datadog-url") == 0 && i + 1 < argc)
@@ -54,25 +57,120 @@ static void put_lines(FILE *f, const char *text)
 	fprintf(f, "%s%s", text, n && text[n - 1] == '\n' ? "" : "\n");
 }
 
+/* The name of the command as the user typed it ("casegate status"). */
+static const char *cmd_name(const struct cg_cli *c)
+{
+	return c->cmd ? c->cmd->name : "casegate";
+}
+
+/* One line of cfg->unset, "file:line:col: label: VAR", split at its last ": ": where = the
+ * position and label, var = the variable. 0 when the line has no such shape. */
+struct unset_ref {
+	int where_len, var_len;
+	const char *where, *var, *label;
+};
+
+static int unset_split(const char *l, size_t n, struct unset_ref *u)
+{
+	const char *sep = NULL;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (l[i] == ':' && l[i + 1] == ' ')
+			sep = l + i;
+	if (!sep)
+		return 0;
+	u->where = l;
+	u->where_len = (int)(sep - l);
+	u->var = sep + 2;
+	u->var_len = (int)(n - (size_t)(u->var - l));
+	/* The label starts after "file:line:col: ": the first ": " in the line. */
+	const char *first = strstr(l, ": ");
+	u->label = first && first < sep ? first + 2 : sep;
+	return 1;
+}
+
+/* Calls fn for each line of cfg->unset; returns how many lines fn accepted. */
+static int each_unset(const struct cg_cli *c, const char *unset, int (*fn)(const struct cg_cli *, const struct unset_ref *))
+{
+	int k = 0;
+	for (const char *l = unset; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+		struct unset_ref u;
+		if (unset_split(l, n, &u))
+			k += fn(c, &u);
+		l = nl ? nl + 1 : l + n;
+	}
+	return k;
+}
+
+/* state_dir and store.* must expand: the command cannot find the store without them. */
+static int store_unset(const struct cg_cli *c, const struct unset_ref *u)
+{
+	if (strncmp(u->label, "state_dir:", 10) != 0 && strncmp(u->label, "store", 5) != 0)
+		return 0;
+	fprintf(c->err, "%.*s: environment variable %.*s is not set: casegate %s needs it to find the store\n",
+		u->where_len, u->where, u->var_len, u->var, cmd_name(c));
+	return 1;
+}
+
+/* A reference left as written; never a value. */
+static int note_unset(const struct cg_cli *c, const struct unset_ref *u)
+{
+	fprintf(c->err, "%.*s: note: ${%.*s} is not set here: left as written\n", u->where_len, u->where, u->var_len,
+		u->var);
+	return 1;
+}
+
 struct cg_config *cg_cli_config(const struct cg_cli *c)
 {
 	const char *path = c->a.config;
 	struct cg_config *cfg = NULL;
 	char *errs = NULL;
-	int rc = cg_config_load(path, &cfg, &errs);
+	unsigned needs = c->cmd ? c->cmd->needs : CG_CLI_SECRETS;
+	if (c->a.env_file) {
+		int er = cg_envfile_apply(c->a.env_file, &errs);
+		if (er) {
+			if (errs && errs[0])
+				put_lines(c->err, errs);
+			else
+				fprintf(c->err, "%s: %s\n", c->a.env_file, cg_strerror(er));
+			fprintf(c->err, "casegate %s: --env-file %s was not used: nothing was done\n", cmd_name(c), c->a.env_file);
+			free(errs);
+			return NULL;
+		}
+	}
+	int rc = cg_config_load_ex(path, (needs & CG_CLI_SECRETS) ? 0 : CG_CONFIG_ENV_LENIENT, &cfg, &errs);
 	if (rc) {
 		if (errs && errs[0])
 			put_lines(c->err, errs);
 		else
 			fprintf(c->err, "%s: %s\n", path, cg_strerror(rc));
+		/* The secrets usually live in the daemon's EnvironmentFile, not the operator's shell. */
+		if (errs && strstr(errs, ": environment variable ") && !c->a.env_file)
+			fprintf(c->err,
+				"casegate %s: the daemon's environment is the one that counts: --env-file FILE "
+				"(e.g. /etc/casegate/casegate.env) reads it\n",
+				cmd_name(c));
 		free(errs);
 		return NULL;
 	}
 	free(errs);
+	if ((needs & CG_CLI_STORE) && each_unset(c, cfg->unset, store_unset)) {
+		if (!c->a.env_file)
+			fprintf(c->err, "casegate %s: --env-file FILE (e.g. /etc/casegate/casegate.env) reads the daemon's environment\n",
+				cmd_name(c));
+		cg_config_free(cfg);
+		return NULL;
+	}
+	if ((needs & CG_CLI_ENV_NOTE) && each_unset(c, cfg->unset, note_unset))
+		fprintf(c->err,
+			"casegate %s: the daemon expands these from its own environment (--env-file FILE reads "
+			"one like it)\n",
+			cmd_name(c));
 	/* Non-fatal findings (world-readable secrets, auth: none on a public address). The daemon
 	 * logs them itself, in its log format; commands that only read the store or call Datadog
 	 * (status, reload, provision, maintenance) have never printed them. */
-	if ((c->cmd->needs & CG_CLI_WARNINGS) && cfg->warnings)
+	if ((needs & CG_CLI_WARNINGS) && cfg->warnings)
 		put_lines(c->err, cfg->warnings);
 	return cfg;
 }

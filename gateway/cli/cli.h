@@ -12,6 +12,14 @@
 #define CG_CLI_WARNINGS 2u /* cg_cli_config() also prints the config's warnings on stderr */
 #define CG_CLI_OWN_ARGS 4u /* the command reads its own argv; main does not parse the common options */
 #define CG_CLI_NO_ARGS  8u /* the command takes nothing: anything after its name is refused (exit 2) */
+/* ${VAR} in the config: with CG_CLI_SECRETS an unset VAR is an error (the command needs every
+ * value: run, check-config, provision, maintenance); without it the reference is left as written
+ * (status, dlq, map, ... need no secret), except where CG_CLI_STORE says the command opens the
+ * store or the state directory (state_dir and store.* must expand). CG_CLI_ENV_NOTE: say which
+ * references were left as written (their values show in the command's output or verdict). */
+#define CG_CLI_SECRETS  16u
+#define CG_CLI_STORE    32u
+#define CG_CLI_ENV_NOTE 64u
 
 struct cg_cli;
 
@@ -30,7 +38,8 @@ struct cg_cli_cmd {
  * check-config, map, mail, dlq, migrate, reload, status); provision and maintenance read
  * theirs with cg_prov_args() (provision.h). */
 struct cg_cli_args {
-	const char *config; /* -c, --config FILE */
+	const char *config;   /* -c, --config FILE */
+	const char *env_file; /* --env-file FILE: a systemd EnvironmentFile read before the config */
 	const char *dd_url; /* --datadog-url URL */
 	const char *source; /* --source NAME (map, mail) */
 	const char *sender; /* --sender ADDR (mail) */
@@ -60,9 +69,11 @@ struct cg_cli {
  * option, says so on stderr with the whole usage and returns -1 (exit code 2). */
 int cg_cli_parse(struct cg_cli *c);
 
-/* The one way a command loads its config (c->a.config): errors go to c->err as the loader
- * wrote them (file:line:col), then NULL (exit code 1 for most commands). With CG_CLI_WARNINGS
- * in the command's needs, the config's warnings are printed too. Free with cg_config_free. */
+/* The one way a command loads its config (c->a.config), after --env-file's variables are set:
+ * errors go to c->err as the loader wrote them (file:line:col), then NULL (exit code 1 for most
+ * commands). ${VAR} follows CG_CLI_SECRETS / CG_CLI_STORE / CG_CLI_ENV_NOTE. With
+ * CG_CLI_WARNINGS in the command's needs, the config's warnings are printed too. Free with
+ * cg_config_free. */
 struct cg_config *cg_cli_config(const struct cg_cli *c);
 
 /* All of f (a payload, a message), NUL-terminated; *len gets its length. NULL when out of memory. */

@@ -70,8 +70,11 @@ int cg_cmd_dlq(struct cg_cli *c)
 	struct cg_store *st = NULL;
 	char err[256];
 	int rc = 1;
-	/* The daemon may be running: opened as a tool, the store leaves its in-flight events alone. */
-	if (cg_store_open_config(cfg, 0, &st, err, sizeof(err)) != 0) {
+	/* The daemon may be running: opened as a tool, the store leaves its in-flight events alone.
+	 * SQLite: an existing store only; created here it would belong to the operator's user, not
+	 * the daemon's, and list an empty queue as if all were well. */
+	if ((cfg->store_backend == CG_STORE_POSTGRES ? cg_store_open_config(cfg, 0, &st, err, sizeof(err))
+						      : cg_store_sqlite_open_existing(cfg->state_dir, &st, err, sizeof(err))) != 0) {
 		fprintf(stderr, "casegate dlq: %s\n", err);
 		goto out;
 	}

@@ -12,7 +12,7 @@ static const char check_config_usage[] =
     "                                             validate FILE; every error as file:line:col;\n"
     "                                             --online also asks Datadog (keys, projects, case types)\n";
 static const char map_usage[] =
-    "  casegate map -c FILE --source NAME [PAYLOAD|-]\n"
+    "  casegate map -c FILE --source NAME [PAYLOAD-FILE|-|'{JSON}']\n"
     "                                             dry run: print the case events a payload yields\n";
 static const char mail_usage[] =
     "  casegate mail -c FILE --source NAME [--sender ADDR] < MESSAGE\n"
@@ -33,20 +33,24 @@ static const char status_usage[] =
     "  casegate status -c FILE [--json]           queue depth, oldest item, dead letters, last delivery per source\n";
 static const char mappers_usage[] = "  casegate mappers                           list source types\n";
 static const char version_usage[] = "  casegate version\n";
+/* After the table, and after one command's lines when it takes -c FILE. */
+static const char env_file_usage[] =
+    "every command with -c FILE also takes --env-file FILE: a systemd EnvironmentFile (KEY=VALUE lines,\n"
+    "the one the unit reads) whose variables are set before FILE's ${VAR} are expanded\n";
 
 /* One row a command, in the order `casegate help` lists them; cmd_<name>.c holds its function. */
 static const struct cg_cli_cmd commands[] = {
     /* name, other names, needs (CG_CLI_*), function, usage lines */
-    {"run", {NULL}, CG_CLI_CONFIG, cg_cmd_run, run_usage},
-    {"check-config", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_check_config, check_config_usage},
-    {"map", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_map, map_usage},
-    {"mail", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_mail, mail_usage},
-    {"dlq", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_dlq, dlq_usage},
-    {"migrate", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS, cg_cmd_migrate, migrate_usage},
-    {"provision", {NULL}, CG_CLI_CONFIG | CG_CLI_OWN_ARGS, cg_cmd_provision, provision_usage},
-    {"maintenance", {NULL}, CG_CLI_CONFIG | CG_CLI_OWN_ARGS, cg_cmd_maintenance, maintenance_usage},
-    {"reload", {NULL}, CG_CLI_CONFIG, cg_cmd_reload, reload_usage},
-    {"status", {NULL}, CG_CLI_CONFIG, cg_cmd_status, status_usage},
+    {"run", {NULL}, CG_CLI_CONFIG | CG_CLI_SECRETS, cg_cmd_run, run_usage},
+    {"check-config", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_SECRETS, cg_cmd_check_config, check_config_usage},
+    {"map", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_ENV_NOTE, cg_cmd_map, map_usage},
+    {"mail", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_STORE, cg_cmd_mail, mail_usage},
+    {"dlq", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_STORE, cg_cmd_dlq, dlq_usage},
+    {"migrate", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_STORE, cg_cmd_migrate, migrate_usage},
+    {"provision", {NULL}, CG_CLI_CONFIG | CG_CLI_OWN_ARGS | CG_CLI_SECRETS, cg_cmd_provision, provision_usage},
+    {"maintenance", {NULL}, CG_CLI_CONFIG | CG_CLI_OWN_ARGS | CG_CLI_SECRETS, cg_cmd_maintenance, maintenance_usage},
+    {"reload", {NULL}, CG_CLI_CONFIG | CG_CLI_STORE | CG_CLI_ENV_NOTE, cg_cmd_reload, reload_usage},
+    {"status", {NULL}, CG_CLI_CONFIG | CG_CLI_STORE, cg_cmd_status, status_usage},
     {"mappers", {NULL}, CG_CLI_NO_ARGS, cg_cmd_mappers, mappers_usage},
     {"version", {"--version"}, CG_CLI_NO_ARGS, cg_cmd_version, version_usage},
     {"help", {"--help", "-h"}, 0, cg_cmd_help, NULL}, /* not listed: it prints the list */
@@ -60,6 +64,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (commands[i].usage)
 			fputs(commands[i].usage, f);
+	fputs(env_file_usage, f);
 }
 
 static const struct cg_cli_cmd *find(const char *name)
@@ -96,7 +101,7 @@ int main(int argc, char **argv)
 	}
 	if (wants_help(argc, argv)) {
 		if (cmd->usage)
-			printf("usage:\n%s", cmd->usage);
+			printf("usage:\n%s%s", cmd->usage, (cmd->needs & CG_CLI_CONFIG) ? env_file_usage : "");
 		else
 			usage(stdout);
 		return 0;

@@ -16,6 +16,8 @@ int cg_prov_args(struct cg_cli *c)
 		int more = i + 1 < argc;
 		if ((strcmp(s, "-c") == 0 || strcmp(s, "--config") == 0) && more)
 			a->config = argv[++i];
+		else if (strcmp(s, "--env-file") == 0 && more)
+			a->env_file = argv[++i];
 		else if (strcmp(s, "--datadog-url") == 0 && more)
 			a->dd_url = argv[++i];
 		else if (strcmp(s, "--project") == 0 && more)

@@ -209,9 +209,10 @@ static char *strip_nl(struct cg_cfgbuf *b)
 }
 
 static int parse_text(const char *name, const char *dir, const char *text, size_t len, int world_readable,
-		      struct cg_config **out, char **errs)
+		      unsigned flags, struct cg_config **out, char **errs)
 {
 	struct cg_cfg c = {0};
+	struct cg_cfgbuf unset = {0};
 	struct cg_cfg_doc d;
 	struct cg_config *cfg = NULL;
 	int rc;
@@ -220,6 +221,8 @@ static int parse_text(const char *name, const char *dir, const char *text, size_
 		*errs = NULL;
 	c.name = name;
 	c.dir = dir;
+	c.env_lenient = (flags & CG_CONFIG_ENV_LENIENT) != 0;
+	c.unset = &unset;
 	yaml_node_t *root = cg_cfg_doc_open(&c, &d, text, len, "the configuration is empty (at least `sources:` is required)");
 	if (root && (!(cfg = calloc(1, sizeof(*cfg))) || !(cfg->path = strdup(name))))
 		c.oom = 1;
@@ -241,6 +244,8 @@ static int parse_text(const char *name, const char *dir, const char *text, size_
 		rc = 0;
 		cfg->warnings = strip_nl(&c.warns);
 		c.warns.p = NULL;
+		cfg->unset = strip_nl(&unset);
+		unset.p = NULL;
 		*out = cfg;
 		cfg = NULL;
 	}
@@ -252,6 +257,7 @@ static int parse_text(const char *name, const char *dir, const char *text, size_
 	cg_config_free(cfg);
 	free(c.errs.p);
 	free(c.warns.p);
+	free(unset.p);
 	cg_cfg_doc_close(&c, &d);
 	return rc;
 }
@@ -275,12 +281,17 @@ int cg_config_parse(const char *name, const char *text, size_t len, struct cg_co
 			*errs = NULL;
 		return CG_ENOMEM;
 	}
-	int rc = parse_text(name, dir, text, len, 0, out, errs);
+	int rc = parse_text(name, dir, text, len, 0, 0, out, errs);
 	free(dir);
 	return rc;
 }
 
 int cg_config_load(const char *path, struct cg_config **out, char **errs)
+{
+	return cg_config_load_ex(path, 0, out, errs);
+}
+
+int cg_config_load_ex(const char *path, unsigned flags, struct cg_config **out, char **errs)
 {
 	struct cg_cfgbuf e = {0};
 	struct cg_cfg_file f;
@@ -304,7 +315,7 @@ int cg_config_load(const char *path, struct cg_config **out, char **errs)
 	}
 	/* An absolute base keeps state_dir and *_file paths valid whatever the working directory. */
 	real = realpath(dir, NULL);
-	rc = parse_text(path, real ? real : dir, f.b.p, f.b.len, f.world_readable, out, errs);
+	rc = parse_text(path, real ? real : dir, f.b.p, f.b.len, f.world_readable, flags, out, errs);
 out:
 	cg_cfgbuf_wipe(&f.b);
 	free(dir);
@@ -325,6 +336,7 @@ void cg_config_free(struct cg_config *c)
 	cg_keys_free(CG_KEYS_SUB(&cg_config_keys), c);
 	free(c->path);
 	free(c->warnings);
+	free(c->unset);
 	free(c);
 }
 

@@ -226,6 +226,9 @@ struct cg_config {
 	 * world-readable and holds a secret, a *_file secret is world-readable, auth: none on a
 	 * non-loopback listen address); NULL when none. The caller logs each line. */
 	char *warnings;
+	/* Loaded with CG_CONFIG_ENV_LENIENT: each ${VAR} left as written because VAR is unset,
+	 * one per line "file:line:col: label: VAR"; NULL when none. */
+	char *unset;
 };
 
 /*
@@ -236,6 +239,11 @@ struct cg_config {
  * ${VAR:-default}); keys ending in _file read the secret from that file (trailing newline cut).
  */
 int cg_config_load(const char *path, struct cg_config **out, char **errs);
+
+/* cg_config_load with flags: CG_CONFIG_ENV_LENIENT leaves an unset ${VAR} as written (listed in
+ * cfg->unset) instead of failing: for commands that need no secret (status, dlq, map, ...). */
+#define CG_CONFIG_ENV_LENIENT 1u
+int cg_config_load_ex(const char *path, unsigned flags, struct cg_config **out, char **errs);
 
 /* Same over an in-memory document; name is used in messages. */
 int cg_config_parse(const char *name, const char *text, size_t len, struct cg_config **out, char **errs);

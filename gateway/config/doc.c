@@ -269,6 +269,12 @@ static char *expand(struct cg_cfg *c, const yaml_node_t *n, const char *label, c
 				goto oom;
 			if (deflen)
 				*literal = 1;
+		} else if (!v && c->env_lenient && c->unset) {
+			/* A command that needs no secret runs on: the reference stays as written. */
+			if (cg_cfgbuf_append(&b, s + i, j + 1 - i) ||
+			    cg_cfgbuf_printf(c->unset, "%s:%zu:%zu: %s: %s\n", c->name, n->start_mark.line + 1,
+					     n->start_mark.column + 1, label, name))
+				goto oom;
 		} else if (!v) {
 			cg_cfg_err(c, n, "%s: environment variable %s is not set (write ${%s:-default} to give a default)", label,
 			       name, name);

@@ -170,6 +170,8 @@ static void parse_mail_rules_file(struct cg_cfg *c, yaml_node_t *n, const char *
 	sub.name = path;
 	sub.dir = c->dir;
 	sub.in_rules_file = 1;
+	sub.env_lenient = c->env_lenient;
+	sub.unset = c->unset;
 	yaml_node_t *root =
 		cg_cfg_doc_open(&sub, &d, f.b.p, f.b.len, "the rules file is empty (give `match:` or `base:`, as under `rules:`)");
 	if (root)

@@ -82,14 +82,15 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* `casegate help` is "usage:" and, command after command, what `casegate NAME --help` shows. */
+/* `casegate help` is "usage:" and, command after command, what `casegate NAME --help` shows, then
+ * once the --env-file note that each command taking -c FILE repeats after its own lines. */
 static void test_help_is_every_commands_usage(void **state)
 {
 	struct cli_test *t = *state;
 	struct cg_h_cli help = run(t, (const char *const[]){"help", NULL});
 	assert_int_equal(help.code, 0);
 	assert_string_equal(help.err, "");
-	char *joined = strdup("usage:\n");
+	char *joined = strdup("usage:\n"), *env_note = NULL;
 	for (size_t i = 0; i < NLISTED; i++) {
 		struct cg_h_cli one = run(t, (const char *const[]){listed[i], "--help", NULL});
 		if (one.code != 0)
@@ -98,12 +99,29 @@ static void test_help_is_every_commands_usage(void **state)
 		char *want = cg_h_fmt("usage:\n  casegate %s", listed[i]);
 		expect_prefix(one.out, want);
 		free(want);
+		/* The note follows exactly the commands that take -c FILE. */
+		char *note = strstr(one.out, "every command with -c FILE also takes --env-file FILE");
+		int takes_config = strstr(one.out, " -c FILE") != NULL;
+		if (takes_config != (note != NULL))
+			fail_msg("casegate %s --help: %s the --env-file note:\n%s", listed[i],
+				 takes_config ? "takes -c FILE but lacks" : "takes no -c FILE but has", one.out);
+		if (note) {
+			if (!env_note)
+				env_note = strdup(note);
+			else
+				assert_string_equal(note, env_note);
+			*note = '\0';
+		}
 		char *next = cg_h_fmt("%s%s", joined, one.out + strlen("usage:\n"));
 		free(joined);
 		joined = next;
 		cg_h_cli_free(&one);
 	}
-	assert_string_equal(help.out, joined);
+	assert_non_null(env_note);
+	char *whole = cg_h_fmt("%s%s", joined, env_note);
+	assert_string_equal(help.out, whole);
+	free(whole);
+	free(env_note);
 	free(joined);
 	/* The other names of help and version. */
 	const char *const names[] = {"--help", "-h"};
