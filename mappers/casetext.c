@@ -104,17 +104,28 @@ static const char *best_annotation(const struct cg_event *ev)
 	return NULL;
 }
 
+/* One "label value" of the summary's first line: the first capitalised, the rest after " · ". */
+static void sb_fact(struct cg_sbuf *s, int *parts, const char *first, const char *later, const char *value)
+{
+	cg_sbuf_add(s, (*parts)++ ? " \xC2\xB7 " : "");
+	cg_sbuf_add(s, *parts == 1 ? first : later);
+	cg_md_addf(s, " %s", value); /* the sender's text, neutralised */
+}
+
 char *cg_casetext_summary(const struct cg_event *ev, const char *notes)
 {
 	struct cg_sbuf s = {0};
-	cg_sbuf_add(&s, ev->status == CG_STATUS_RESOLVED ? "**RESOLVED**" : "**FIRING**");
+	/* No status word here: the comment's head says it ("**Resolved.**", "**Fired again.**");
+	 * this line adds what the head does not, and is left out when there is nothing to add. */
+	int parts = 0;
 	if (ev->severity && *ev->severity)
-		cg_md_addf(&s, " \xC2\xB7 severity %s", ev->severity);
+		sb_fact(&s, &parts, "Severity", "severity", ev->severity);
 	if (ev->starts_at && *ev->starts_at)
-		cg_md_addf(&s, " \xC2\xB7 started %s", ev->starts_at);
+		sb_fact(&s, &parts, "Started", "started", ev->starts_at);
 	if (ev->status == CG_STATUS_RESOLVED && ev->ends_at && *ev->ends_at)
-		cg_md_addf(&s, " \xC2\xB7 ended %s", ev->ends_at);
-	cg_sbuf_add(&s, "\n");
+		sb_fact(&s, &parts, "Ended", "ended", ev->ends_at);
+	if (parts)
+		cg_sbuf_add(&s, "\n");
 	const char *ann = best_annotation(ev);
 	if (ann) {
 		char *a = cg_utf8_sanitize(ann);

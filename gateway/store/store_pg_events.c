@@ -240,7 +240,11 @@ int cg_pg_event_done(struct cg_store *st, int64_t id)
 			 "INSERT INTO deliveries (source, replica, delivered, last_ms, dedup_key)"
 			 " SELECT source, $2, 1, cg_now_ms(), dedup_key FROM events WHERE id = $1"
 			 " ON CONFLICT (source, replica) DO UPDATE SET delivered = deliveries.delivered + 1,"
-			 " last_ms = excluded.last_ms, dedup_key = excluded.dedup_key",
+			 " last_ms = excluded.last_ms,"
+			 /* The key stays the last one with a case: an ignored resolution (no case) must
+			  * not blank `casegate status`'s LAST CASE. */
+			 " dedup_key = CASE WHEN EXISTS (SELECT 1 FROM cases c WHERE c.dedup_key = excluded.dedup_key"
+			 "   AND c.case_key IS NOT NULL) THEN excluded.dedup_key ELSE deliveries.dedup_key END",
 			 CG_ARGS(CG_ARG_I64(id), CG_ARG_TEXT(s->name)));
 }
 

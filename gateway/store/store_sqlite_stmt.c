@@ -88,7 +88,10 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_DELIVERED] = "INSERT INTO deliveries (source, delivered, last_ms, dedup_key)"
 			" SELECT source, 1, ?2, dedup_key FROM events WHERE id = ?1"
 			" ON CONFLICT (source) DO UPDATE SET delivered = delivered + 1, last_ms = excluded.last_ms,"
-			" dedup_key = excluded.dedup_key",
+			/* The key stays the last one with a case: an ignored resolution (no case) must
+			 * not blank `casegate status`'s LAST CASE. */
+			" dedup_key = CASE WHEN EXISTS (SELECT 1 FROM cases c WHERE c.dedup_key = excluded.dedup_key"
+			"   AND c.case_key IS NOT NULL) THEN excluded.dedup_key ELSE dedup_key END",
 	/* Back to pending without counting an attempt: nothing failed (search lag, a held queue). */
 	[S_DEFER] = "UPDATE events SET inflight = 0, next_ms = ?2, last_error = ?3 WHERE id = ?1",
 	[S_NOTE_PUT] = "INSERT OR REPLACE INTO notes (replica, name, value, updated_ms) VALUES ('', ?1, ?2, ?3)",

@@ -500,6 +500,26 @@ static void test_status(void **state)
 		fail();
 	}
 	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(extra, "last_delivery")));
+	char *case1 = strdup(cJSON_GetObjectItemCaseSensitive(demo, "last_case")->valuestring);
+	cJSON_Delete(doc);
+
+	/* A resolution for an alert that has no case is delivered as "ignored": LAST CASE stays
+	 * the last case the source made, not "-". */
+	assert_int_equal(itest_post(&t, "demo", "tok-demo", "{\"title\":\"s9\",\"status\":\"resolved\",\"id\":\"s9\"}", NULL),
+			 202);
+	struct ops_metric_wait iw = {&t, "casegate_events_total", "action=\"ignored\"", 1};
+	assert_true(cg_h_poll(ops_metric_at_least, &iw, 10000));
+	doc = run_status(&t);
+	assert_non_null(doc);
+	demo = status_source(doc, "demo");
+	const cJSON *lc = cJSON_GetObjectItemCaseSensitive(demo, "last_case");
+	if (num(demo, "delivered", NULL) != 2 || !cJSON_IsString(lc) || strcmp(lc->valuestring, case1) != 0) {
+		char *s = cJSON_Print(demo);
+		fprintf(stderr, "status demo after an ignored resolve: got %s; want delivered 2, last_case %s\n", s, case1);
+		free(s);
+		fail();
+	}
+	free(case1);
 	cJSON_Delete(doc);
 
 	/* Case API down: events wait, and status shows them with their age. */

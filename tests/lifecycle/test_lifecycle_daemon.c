@@ -212,8 +212,27 @@ static void test_escalate_resolve_reopen(void **state)
 	b = ev("CPU", "app-1", "warning", "resolved", 4);
 	post_ok(t, "lc", b);
 	free(b);
-	struct cond k3 = {.title = "CPU on app-1", .comment_has = "Resolved", .attr = "priority", .value = "P1"};
+	struct cond k3 = {.title = "CPU on app-1", .comment_has = "**Resolved.**", .attr = "priority", .value = "P1"};
 	wait_for(t, &k3);
+	/* The resolve comment says "Resolved" once: its details line repeats no status word. */
+	{
+		cJSON *all;
+		cJSON *c = find_case(t, "CPU on app-1", &all);
+		const cJSON *m;
+		int seen = 0;
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(c, "comments"))
+		{
+			const cJSON *text = cJSON_GetObjectItemCaseSensitive(m, "comment");
+			if (!cJSON_IsString(text) || !strstr(text->valuestring, "**Resolved.**"))
+				continue;
+			seen = 1;
+			const char *after = strstr(text->valuestring, "**Resolved.**") + 5;
+			if (strstr(after, "Resolved") || strstr(after, "resolved") || strstr(text->valuestring, "RESOLVED") || strstr(text->valuestring, "FIRING"))
+				fail_msg("resolve comment: got \"%s\", want the status said once", text->valuestring);
+		}
+		assert_true(seen);
+		cJSON_Delete(all);
+	}
 	struct closed_cond cc = {t, "CPU on app-1", 1};
 	assert_true(cg_h_poll(closed_met, &cc, 20000));
 

@@ -804,7 +804,7 @@ static void test_summaries(void **state)
 		 "\"links\":{\"generator\":\"https://prom.example/g\",\"silence\":\"https://am.example/s\"}}",
 		 &d);
 	check_str("summary", d.summary,
-		  "**FIRING** \xC2\xB7 severity critical \xC2\xB7 started 2024-05-01T10:00:00Z\nCPU is high\n"
+		  "Severity critical \xC2\xB7 started 2024-05-01T10:00:00Z\nCPU is high\n"
 		  "[generator](https://prom.example/g) \xC2\xB7 [silence](https://am.example/s)");
 	assert_int_equal(d.status, CG_STATUS_FIRING);
 	check_str("severity", d.severity, "critical");
@@ -816,7 +816,7 @@ static void test_summaries(void **state)
 		 "\"ends_at\":\"2024-05-01T11:00:00Z\",\"annotations\":{\"message\":\"back to normal\"}}",
 		 &d);
 	check_str("summary", d.summary,
-		  "**RESOLVED** \xC2\xB7 started 2024-05-01T10:00:00Z \xC2\xB7 ended 2024-05-01T11:00:00Z\n"
+		  "Started 2024-05-01T10:00:00Z \xC2\xB7 ended 2024-05-01T11:00:00Z\n"
 		  "back to normal");
 	assert_int_equal(d.status, CG_STATUS_RESOLVED);
 	assert_null(d.severity);
@@ -830,7 +830,9 @@ static void test_summaries(void **state)
 		print_error("summary: got %zu bytes, want <= %d\n", strlen(d.summary), CG_SUMMARY_MAX);
 		fail();
 	}
-	check_contains("summary", d.summary, "**FIRING**");
+	if (strstr(d.summary, "FIRING"))
+		fail_msg("summary: got %s, want no status word (the comment head says it)", d.summary);
+	check_contains("summary", d.summary, "word word");
 	cg_case_draft_cleanup(&d);
 	free(huge);
 }
@@ -967,7 +969,7 @@ static void test_sender_text_neutralised(void **state)
 		   "\"cmd\":[\"rm `x` ``y`` " FW_AT "all\"],\"k" FW_AT "ey [a] (https://evil.example/k)\":[\"v" FW_AT
 		   "team-y\"]}");
 	check_str("summary", d.summary,
-		  "**FIRING** \xC2\xB7 severity crit\\`x " FW_AT "all \xC2\xB7 started 2024 " FW_AT "now\n"
+		  "Severity crit\\`x " FW_AT "all \xC2\xB7 started 2024 " FW_AT "now\n"
 		  "ping " FW_AT "oncall-team !\\[x\\](https://evil.example/p.png) &lt;img src=x&gt;\n"
 		  "[run\\[b\\](https://evil.example)](https://wiki.example/%40me/rb)");
 	create = body_text(d.create);
