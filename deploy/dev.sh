@@ -20,6 +20,11 @@ run)
 	build "$root/build" -DCG_TESTS=OFF
 	config=${CASEGATE_CONFIG:-$root/conf/casegate.yaml}
 	args=(run -c "$config")
+	if [ -z "${DEMO_TOKEN:-}" ]; then
+		# The example config holds no secret: its demo source's token comes from here.
+		export DEMO_TOKEN=demo
+		echo "dev.sh: DEMO_TOKEN not set: the demo source takes 'Authorization: Bearer demo'" >&2
+	fi
 	if [ -z "${DD_API_KEY:-}" ] || [ -z "${DD_APP_KEY:-}" ]; then
 		# No Datadog keys: run against the local Case API simulator instead.
 		sim_port=${CASEGATE_SIM_PORT:-8126}

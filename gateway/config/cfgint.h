@@ -28,7 +28,7 @@ struct cg_cfg {
 	unsigned char *seen; /* per node: already walked (a second visit means an alias) */
 	size_t nnodes;
 	int oom;
-	int inline_secret; /* a secret's text came from the file itself, not the environment */
+	int inline_secret; /* a secret's text came from the file: bit 1 as written, bit 2 a ${VAR:-default} in use */
 	yaml_mark_t inline_mark;
 	int in_rules_file; /* parsing a `rules: { file: }` file: it may not name another */
 	struct cg_config *cfg; /* what is being read (NULL in a rules file) */

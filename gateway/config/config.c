@@ -231,7 +231,13 @@ static int parse_text(const char *name, const char *dir, const char *text, size_
 		cg_keys_defaults(&c, CG_KEYS_SUB(&cg_config_keys), cfg);
 		if (!c.oom)
 			cg_keys_walk(&c, root, NULL, CG_KEYS_SUB(&cg_config_keys), cfg, NULL, "configuration", NULL, "");
-		if (!c.nerrs && !c.oom && world_readable && c.inline_secret)
+		if (!c.nerrs && !c.oom && world_readable && c.inline_secret == 2)
+			/* Only a default is the secret: it is in use because its variable is unset or empty. */
+			cg_cfg_warn_mark(&c, c.inline_mark,
+					 "%s is readable by every user and a secret here is a ${VAR:-default}'s default, "
+					 "in use because VAR is unset or empty: set VAR, or drop the default",
+					 name);
+		else if (!c.nerrs && !c.oom && world_readable && c.inline_secret)
 			cg_cfg_warn_mark(&c, c.inline_mark,
 					 "%s is readable by every user and holds a secret: chmod o-r it, or use ${VAR} or *_file",
 					 name);

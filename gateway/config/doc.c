@@ -210,8 +210,8 @@ yaml_node_t *cg_cfg_node(struct cg_cfg *c, int id)
 
 /*
  * Expands ${VAR}, ${VAR:-default} (default when unset or empty) and $${ (a literal ${)
- * in s. Returns malloc'd text, or NULL (reported, or c->oom). *literal is set when
- * any byte of the result came from the file rather than the environment.
+ * in s. Returns malloc'd text, or NULL (reported, or c->oom). *literal gets bit 1 when
+ * some of the result is the file's own text, bit 2 when some is a ${VAR:-default} in use.
  */
 static char *expand(struct cg_cfg *c, const yaml_node_t *n, const char *label, const char *s, size_t len, int *literal)
 {
@@ -224,14 +224,14 @@ static char *expand(struct cg_cfg *c, const yaml_node_t *n, const char *label, c
 		if (s[i] == '$' && i + 2 < len && s[i + 1] == '$' && s[i + 2] == '{') {
 			if (cg_cfgbuf_append(&b, "${", 2))
 				goto oom;
-			*literal = 1;
+			*literal |= 1;
 			i += 3;
 			continue;
 		}
 		if (!(s[i] == '$' && i + 1 < len && s[i + 1] == '{')) {
 			if (cg_cfgbuf_append(&b, s + i, 1))
 				goto oom;
-			*literal = 1;
+			*literal |= 1;
 			i++;
 			continue;
 		}
@@ -268,7 +268,7 @@ static char *expand(struct cg_cfg *c, const yaml_node_t *n, const char *label, c
 			if (cg_cfgbuf_append(&b, def, deflen))
 				goto oom;
 			if (deflen)
-				*literal = 1;
+				*literal |= 2; /* the file's text, as a default */
 		} else if (!v && c->env_lenient && c->unset) {
 			/* A command that needs no secret runs on: the reference stays as written. */
 			if (cg_cfgbuf_append(&b, s + i, j + 1 - i) ||
@@ -306,7 +306,7 @@ char *cg_cfg_scalar(struct cg_cfg *c, yaml_node_t *n, const char *label, const c
 	int literal = 0;
 	char *s = expand(c, n, label, (const char *)n->data.scalar.value, n->data.scalar.length, &literal);
 	if (s && secret && literal && *s && !c->inline_secret) {
-		c->inline_secret = 1;
+		c->inline_secret = literal;
 		c->inline_mark = n->start_mark;
 	}
 	return s;

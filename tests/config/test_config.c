@@ -318,15 +318,24 @@ static void test_example_conf(void **state)
 	unsetenv("DEMO_TOKEN");
 	struct cg_config *c = NULL;
 	char *errs = NULL;
+	/* The example holds no secret: the demo token must come from the environment. */
 	int rc = cg_config_load(path, &c, &errs);
+	assert_int_equal(rc, CG_EINVAL);
+	if (!errs || !strstr(errs, "environment variable DEMO_TOKEN is not set"))
+		fail_msg("example without DEMO_TOKEN: got \"%s\", want DEMO_TOKEN named", errs ? errs : "");
+	free(errs);
+	errs = NULL;
+	setenv("DEMO_TOKEN", "demo", 1);
+	rc = cg_config_load(path, &c, &errs);
 	if (rc != 0)
 		fail_msg("got rc %d, want 0: %s", rc, errs ? errs : "");
-	/* No keys in the environment: the simulator is used. */
+	/* No keys in the environment: the simulator is used; nothing to warn about. */
 	assert_null(c->dd_url);
+	assert_null(c->warnings);
 	const struct cg_source_config *s = cg_config_source(c, "demo");
 	assert_non_null(s);
 	assert_int_equal(s->auth.kind, CG_AUTH_BEARER);
-	assert_string_equal(s->auth.bearer[0], "change-me");
+	assert_string_equal(s->auth.bearer[0], "demo");
 	assert_int_equal(s->ncas, 0);
 	assert_int_equal(s->nattrs, 2);
 	cg_config_free(c);
@@ -611,6 +620,29 @@ static void test_file_secrets_and_warnings(void **state)
 	rc = cg_config_load(cfgp, &c, &errs);
 	assert_int_equal(rc, 0);
 	assert_string_equal(c->sources[0].auth.bearer[0], "env-secret");
+	assert_null(c->warnings);
+	cg_config_free(c);
+	unsetenv("CGT_TOK");
+
+	/* A ${VAR:-default} default as the secret: warned only while it is in use, and the warning
+	 * says so (not "use ${VAR}", which it does). */
+	free(cfgp);
+	cfgp = write_tmp(dir, "c.yaml",
+			 "sources:\n  - name: demo\n    type: generic\n    auth: { bearer: \"${CGT_TOK:-fallback}\" }\n"
+			 "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+			 "    case_type: 00000000-0000-0000-0000-000000000001\n",
+			 0644);
+	rc = cg_config_load(cfgp, &c, &errs);
+	assert_int_equal(rc, 0);
+	assert_non_null(c->warnings);
+	assert_non_null(strstr(c->warnings, ":4:21: warning: "));
+	assert_non_null(strstr(c->warnings, "a ${VAR:-default}'s default, in use because VAR is unset or empty"));
+	assert_null(strstr(c->warnings, "fallback"));
+	assert_null(strchr(c->warnings, '\n')); /* once */
+	cg_config_free(c);
+	setenv("CGT_TOK", "env-secret", 1);
+	rc = cg_config_load(cfgp, &c, &errs);
+	assert_int_equal(rc, 0);
 	assert_null(c->warnings);
 	cg_config_free(c);
 	unsetenv("CGT_TOK");
