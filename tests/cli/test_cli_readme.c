@@ -1,0 +1,102 @@
+/* test_cli_readme.c: the README's `casegate map` example is what the real binary prints for the Quick start's alert against the example config. */
+/* labels: integration */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static const char *src_dir(void)
+{
+	const char *d = getenv("CG_SOURCE_DIR");
+	return d ? d : CG_SOURCE_DIR;
+}
+
+/* The text between the first `open` after `from` and the next `close` (malloc'd). */
+static char *between(const char *from, const char *open, const char *close, const char *what)
+{
+	const char *a = strstr(from, open);
+	if (!a)
+		fail_msg("README: %s: no \"%s\"", what, open);
+	a += strlen(open);
+	const char *b = strstr(a, close);
+	if (!b)
+		fail_msg("README: %s: no \"%s\" after \"%s\"", what, close, open);
+	return strndup(a, (size_t)(b - a));
+}
+
+static void test_map_example_is_true(void **state)
+{
+	(void)state;
+	char *path = cg_h_fmt("%s/README.md", src_dir());
+	size_t len = 0;
+	char *readme = cg_h_read_file(path, &len);
+	if (!readme)
+		fail_msg("cannot read %s", path);
+
+	const char *cmd = "casegate map -c conf/casegate.yaml --source demo '";
+	const char *at = strstr(readme, cmd);
+	if (!at)
+		fail_msg("README: no `%s...` example", cmd);
+	char *payload = between(at, cmd, "'\n", "map example's payload");
+	char *want = between(at, "```json\n", "\n```", "map example's output");
+
+	/* The Quick start posts the same alert (written over two lines there). */
+	char *posted = between(readme, "http://127.0.0.1:8080/hooks/demo \\\n  -d '", "'", "Quick start's curl");
+	cJSON *a = cJSON_Parse(payload), *b = cJSON_Parse(posted);
+	if (!a || !b || !cJSON_Compare(a, b, 1))
+		fail_msg("README: the map example's payload\n%s\nis not the Quick start's\n%s", payload, posted);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	/* ... and the answer the Quick start shows names the same key and priority. */
+	char *answer = between(readme, "# {\"events\":[", "]", "Quick start's answer");
+	cJSON *mapped = cJSON_Parse(want);
+	if (!mapped)
+		fail_msg("README: the map example's output is not JSON:\n%s", want);
+	char *key = cg_h_fmt("\"dedup_key\":\"%s\"", cJSON_GetObjectItemCaseSensitive(mapped, "dedup_key")->valuestring);
+	char *prio = cg_h_fmt("\"priority\":\"%s\"", cJSON_GetObjectItemCaseSensitive(mapped, "priority")->valuestring);
+	if (!strstr(answer, key) || !strstr(answer, prio))
+		fail_msg("README: the Quick start's answer %s disagrees with the map example (%s, %s)", answer, key, prio);
+	cJSON_Delete(mapped);
+
+	char *dir = cg_h_tmpdir("cg-cli-readme");
+	assert_non_null(dir);
+	char *conf = cg_h_fmt("%s/conf/casegate.yaml", src_dir());
+	setenv("DEMO_TOKEN", "demo", 1);
+	const char *args[] = {"map", "-c", conf, "--source", "demo", payload, NULL};
+	struct cg_h_cli r = cg_h_cli_run(dir, NULL, args);
+	unsetenv("DEMO_TOKEN");
+	if (r.code != 0)
+		fail_msg("casegate map (README example): exit %d\n%s", r.code, r.err);
+	size_t n = strlen(r.out);
+	if (n && r.out[n - 1] == '\n')
+		r.out[n - 1] = '\0';
+	if (strcmp(r.out, want) != 0)
+		fail_msg("README's map example is stale:\nREADME:\n%s\ncasegate map prints:\n%s", want, r.out);
+	cg_h_cli_free(&r);
+	cg_h_rmrf(dir);
+	free(dir);
+	free(conf);
+	free(key);
+	free(prio);
+	free(answer);
+	free(posted);
+	free(payload);
+	free(want);
+	free(readme);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_map_example_is_true),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
