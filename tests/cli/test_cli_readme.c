@@ -1,4 +1,4 @@
-/* test_cli_readme.c: the README's `casegate map` example is what the real binary prints for the Quick start's alert against the example config. */
+/* test_cli_readme.c: the README stays true where it can be checked: its `casegate map` example is what the real binary prints for the Quick start's alert, and its table of contents is every section in order. */
 /* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,10 +94,84 @@ static void test_map_example_is_true(void **state)
 	free(path);
 }
 
+/* GitHub's anchor of a heading: lower case, spaces to '-', other ASCII punctuation but '-' and
+ * '_' dropped (the ToC's links must land). */
+static char *anchor(const char *h, size_t n)
+{
+	char *a = malloc(n + 1);
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)h[i];
+		if (isalnum(ch) || ch == '-' || ch == '_' || ch >= 0x80)
+			a[j++] = (char)tolower(ch);
+		else if (ch == ' ')
+			a[j++] = '-';
+	}
+	a[j] = '\0';
+	return a;
+}
+
+/* The "## Contents" list is every "## " heading after it, in order, each linked to its anchor. */
+static void test_toc_is_every_section(void **state)
+{
+	(void)state;
+	char *path = cg_h_fmt("%s/README.md", src_dir());
+	size_t len = 0;
+	char *readme = cg_h_read_file(path, &len);
+	if (!readme)
+		fail_msg("cannot read %s", path);
+	char *toc = strstr(readme, "\n## Contents\n");
+	if (!toc)
+		fail_msg("README: no \"## Contents\" section");
+	toc += strlen("\n## Contents\n");
+	char *toc_end = strstr(toc, "\n## ");
+	assert_non_null(toc_end);
+	/* The headings after the ToC, outside code blocks. */
+	char want[8192] = "";
+	size_t wl = 0;
+	int code = 0, nsec = 0;
+	for (char *l = toc_end + 1; l && *l;) {
+		char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+		if (n >= 3 && strncmp(l, "```", 3) == 0)
+			code = !code;
+		else if (!code && n > 3 && strncmp(l, "## ", 3) == 0) {
+			char *a = anchor(l + 3, n - 3);
+			int w = snprintf(want + wl, sizeof(want) - wl, "- [%.*s](#%s)\n", (int)(n - 3), l + 3, a);
+			assert_true(w > 0 && (size_t)w < sizeof(want) - wl);
+			wl += (size_t)w;
+			free(a);
+			nsec++;
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	/* The ToC's list lines (blank lines around it aside). */
+	char got[8192] = "";
+	size_t gl = 0;
+	for (char *l = toc; l < toc_end;) {
+		char *nl = strchr(l, '\n');
+		size_t n = (size_t)((nl ? nl : toc_end) - l);
+		if (n > 0 && l[0] == '-') {
+			assert_true(gl + n + 2 < sizeof(got));
+			memcpy(got + gl, l, n);
+			gl += n;
+			got[gl++] = '\n';
+			got[gl] = '\0';
+		}
+		l = nl ? nl + 1 : toc_end;
+	}
+	assert_true(nsec >= 20);
+	if (strcmp(got, want) != 0)
+		fail_msg("README's Contents is not the sections in order:\ngot:\n%s\nwant:\n%s", got, want);
+	free(readme);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_map_example_is_true),
+	    cmocka_unit_test(test_toc_is_every_section),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
