@@ -323,7 +323,10 @@ def verify_unit(root, tmp):
     if not shutil.which("systemd-analyze"):
         skip_note("systemd-analyze", "systemd-analyze missing: the packaged unit was not verified")
         return
-    with open(os.path.join(root, "lib", "systemd", "system", "casegate.service")) as f:
+    path = os.path.join(root, "lib", "systemd", "system", "casegate.service")
+    if not os.path.isfile(path):
+        return  # check_tree said so
+    with open(path) as f:
         unit = f.read()
     for p in ("/usr/bin/casegate", "/etc/casegate/"):
         need(p in unit, "packaged unit: got no %s in it" % p)
@@ -354,8 +357,8 @@ def make_stubs(d, log, users_exist):
         # getent group/passwd casegate: the user exists or not, as the case wants.
         "getent": "exit 0" if users_exist else "exit 2",
         "adduser": "exit 0", "addgroup": "exit 0", "chown": "exit 0", "systemctl": "exit 0",
-        # no statoverride registered yet: --list fails, --update --add succeeds
-        "dpkg-statoverride": 'case "$1" in --list) exit 1;; esac\nexit 0',
+        # --list: registered on an upgrade (exit 0), not on a first install (exit 1)
+        "dpkg-statoverride": 'case "$1" in --list) exit %d;; esac\nexit 0' % (0 if users_exist else 1),
     }
     for name, body in bodies.items():
         p = os.path.join(d, name)
@@ -417,8 +420,8 @@ def check_scripts(tmp):
         f.write("state")
     os.makedirs(os.path.join(root, "run", "systemd", "system"))
     calls = run_script("postinst", ["configure", "0.0.9"], root, old, log)
-    need(not any(c.startswith(("adduser", "addgroup", "chown")) for c in calls),
-         "postinst (upgrade): got calls %r, want no adduser/addgroup/chown (user and state exist)" % calls)
+    need(not any(c.startswith(("adduser", "addgroup", "chown", "dpkg-statoverride --update")) for c in calls),
+         "postinst (upgrade): got calls %r, want no adduser/addgroup/chown/statoverride (all there already)" % calls)
     need(os.path.isfile(os.path.join(state, "queue.db")), "postinst (upgrade): state dir content gone")
     need("systemctl --system daemon-reload" in calls, "postinst with systemd: got calls %r, want daemon-reload" % calls)
     need(not any(c.startswith("systemctl enable") or c.startswith("systemctl start") for c in calls),
@@ -440,6 +443,8 @@ def check_scripts(tmp):
     need(os.path.isdir(state) and os.path.isdir(private), "postrm remove: got the state deleted, want it kept")
     need("systemctl --system daemon-reload" in calls, "postrm remove: got calls %r, want daemon-reload" % calls)
     calls = run_script("postrm", ["purge"], root, old, log)
+    need("dpkg-statoverride --remove /etc/casegate/casegate.yaml" in calls,
+         "postrm purge: got calls %r, want the config's statoverride removed" % calls)
     need(not os.path.exists(state) and not os.path.exists(private),
          "postrm purge: got the state dir kept, want %s and %s deleted" % (state, private))
     need(not os.path.exists(os.path.join(root, "etc", "casegate")), "postrm purge: got /etc/casegate kept, want it gone")
