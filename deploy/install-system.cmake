@@ -30,21 +30,32 @@ function(cg_replace var old new count what)
   set(${var} "${text}" PARENT_SCOPE)
 endfunction()
 
+# A config file an admin may have edited (secrets, sources) is never overwritten by a later
+# `cmake --install`: an existing one is kept and the new one named. (The .deb installs into an empty
+# staging tree, and dpkg handles conffiles itself.)
+function(cg_install_conf src dir name)
+  if(EXISTS "$ENV{DESTDIR}${dir}/${name}")
+    message(STATUS "Keeping: $ENV{DESTDIR}${dir}/${name} (exists; the new one is ${src})")
+    return()
+  endif()
+  file(INSTALL ${src} DESTINATION ${dir} RENAME ${name} FILE_PERMISSIONS ${ARGN})
+endfunction()
+
 # The example config, its state in /var/lib/casegate (the unit's StateDirectory), not next to it.
 file(READ ${CG_SRC}/conf/casegate.yaml conf)
 cg_replace(conf "state_dir: ./var" "state_dir: /var/lib/casegate" 1 "conf/casegate.yaml")
 file(WRITE ${cg_gen}/casegate.yaml "${conf}")
 # Not world-readable: it may hold secrets (the demo token's default does). The .deb's postinst gives
 # it the group casegate (dpkg-statoverride) so the daemon can read it.
-file(INSTALL ${cg_gen}/casegate.yaml DESTINATION ${cg_conf}
-     FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
+cg_install_conf(${cg_gen}/casegate.yaml ${cg_conf} casegate.yaml OWNER_READ OWNER_WRITE GROUP_READ)
 # Secrets: root only (systemd reads EnvironmentFile= before dropping privileges).
-file(INSTALL ${CG_SRC}/deploy/casegate.env.example DESTINATION ${cg_conf} RENAME casegate.env
-     FILE_PERMISSIONS OWNER_READ OWNER_WRITE)
+cg_install_conf(${CG_SRC}/deploy/casegate.env.example ${cg_conf} casegate.env OWNER_READ OWNER_WRITE)
 # The shipped mail rule sets, where `rules: { file: mail-rules/<set>.yaml }` finds them.
 file(GLOB cg_rules ${CG_SRC}/conf/mail-rules/*.yaml)
-file(INSTALL ${cg_rules} DESTINATION ${cg_conf}/mail-rules
-     FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+foreach(r ${cg_rules})
+  get_filename_component(n ${r} NAME)
+  cg_install_conf(${r} ${cg_conf}/mail-rules ${n} OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+endforeach()
 
 # The unit, with this install's binary and config paths.
 file(READ ${CG_SRC}/deploy/casegate.service unit)

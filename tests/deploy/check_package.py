@@ -145,6 +145,20 @@ def check_install(tmp):
         if not need(r.returncode == 0, "%s: got exit %d: %s" % (what, r.returncode, (r.stdout + r.stderr)[-2000:])):
             continue
         check_tree(root, prefix, etc, unitdir, what)
+        # Installed again over an edited config: the admin's files stay (secrets are in them).
+        env_file = os.path.join(root, etc.lstrip("/"), "casegate", "casegate.env")
+        conf_file = os.path.join(root, etc.lstrip("/"), "casegate", "casegate.yaml")
+        if os.path.isfile(env_file) and os.path.isfile(conf_file):
+            for f in (env_file, conf_file):
+                with open(f, "a") as fh:
+                    fh.write("# edited by the admin\n")
+            r = run(["cmake", "--install", BIN, "--prefix", prefix], env=env, timeout=300)
+            need(r.returncode == 0, "%s (again): got exit %d: %s" % (what, r.returncode, (r.stdout + r.stderr)[-2000:]))
+            for f in (env_file, conf_file):
+                with open(f) as fh:
+                    need(fh.read().endswith("# edited by the admin\n"),
+                         "%s (again): %s got overwritten, want the admin's edit kept" % (what, f))
+                need("Keeping: " + f in r.stdout, "%s (again): got no `Keeping: %s` in its output" % (what, f))
         # Nothing outside the prefix but the system files (config and unit).
         allowed = [prefix.lstrip("/")] + [p.lstrip("/") for p in (etc, unitdir)]
         for dirpath, _, files in os.walk(root):
