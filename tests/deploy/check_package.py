@@ -438,6 +438,8 @@ def check_scripts(tmp):
          "postinst (upgrade): got calls %r, want no adduser/addgroup/chown/statoverride (all there already)" % calls)
     need(os.path.isfile(os.path.join(state, "queue.db")), "postinst (upgrade): state dir content gone")
     need("systemctl --system daemon-reload" in calls, "postinst with systemd: got calls %r, want daemon-reload" % calls)
+    need("systemctl try-restart casegate.service" in calls,
+         "postinst (upgrade, service active): got calls %r, want a try-restart (the new binary runs)" % calls)
     need(not any(c.startswith("systemctl enable") or c.startswith("systemctl start") for c in calls),
          "postinst: got calls %r, want the service neither enabled nor started (it needs keys first)" % calls)
     run_script("postinst", ["abort-upgrade", "0.0.9"], root, old, log)
