@@ -8,14 +8,18 @@ what=${1:-build}
 build_pkgs=(cmake make gcc pkg-config libuv1-dev libcurl4-openssl-dev libcjson-dev libssl-dev
 	libsqlite3-dev libpq-dev libyaml-dev libgmime-3.0-dev node-llhttp ca-certificates)
 test_pkgs=(libcmocka-dev python3 python3-jsonschema python3-yaml prometheus-alertmanager swaks
-	nginx-light postfix postgresql wrk clang libclang-rt-dev valgrind openssl curl prometheus)
+	nginx-light postfix postgresql wrk clang libclang-rt-dev valgrind openssl curl prometheus
+	dpkg-dev systemd shellcheck groff-base)
 # The tools tests skip without (the `tool=` of their CASEGATE-SKIP line, see tests/harness/harness.h),
 # each with the package above that brings it. deploy/dev.sh reads this table: under CI=true a test
 # skipped for one of these tools fails the run, since this script was supposed to install it.
-# (prometheus is here for promtool: `check rules` on deploy/prometheus-rules.yml.)
+# (prometheus is here for promtool: `check rules` on deploy/prometheus-rules.yml; dpkg-dev for
+# dpkg-shlibdeps, which `cpack -G DEB` runs for the .deb's Depends; systemd for systemd-analyze.)
 skip_tools=(
 	"alertmanager prometheus-alertmanager"
 	"clang clang"
+	"dpkg-shlibdeps dpkg-dev"
+	"groff groff-base"
 	"nginx nginx-light"
 	"openssl openssl"
 	"postfix postfix"
@@ -25,7 +29,9 @@ skip_tools=(
 	"python3 python3"
 	"python3-jsonschema python3-jsonschema"
 	"python3-yaml python3-yaml"
+	"shellcheck shellcheck"
 	"swaks swaks"
+	"systemd-analyze systemd"
 	"valgrind valgrind"
 )
 if [ "$what" = skip-tools ]; then

@@ -203,7 +203,7 @@ def check_systemd():
             return
         local = os.path.join(tmp, "casegate.service")
         with open(local, "w") as f:
-            f.write(unit.replace("/usr/local/bin/casegate", os.path.join(BIN, "casegate")))
+            f.write(unit.replace("/usr/bin/casegate", os.path.join(BIN, "casegate")))
         r = subprocess.run(["systemd-analyze", "verify", local], capture_output=True, text=True, timeout=60)
         out = (r.stdout + r.stderr).strip()
         need(r.returncode == 0 and "Unknown" not in out and "Failed" not in out,
