@@ -45,7 +45,7 @@ endfunction()
 file(READ ${CG_SRC}/conf/casegate.yaml conf)
 cg_replace(conf "state_dir: ./var" "state_dir: /var/lib/casegate" 1 "conf/casegate.yaml")
 file(WRITE ${cg_gen}/casegate.yaml "${conf}")
-# Not world-readable: it may hold secrets (the demo token's default does). The .deb's postinst gives
+# Not world-readable: it may hold secrets once the admin edits it. The .deb's postinst gives
 # it the group casegate (dpkg-statoverride) so the daemon can read it.
 cg_install_conf(${cg_gen}/casegate.yaml ${cg_conf} casegate.yaml OWNER_READ OWNER_WRITE GROUP_READ)
 # Secrets: root only (systemd reads EnvironmentFile= before dropping privileges).
