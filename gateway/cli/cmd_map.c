@@ -14,6 +14,26 @@
 #include "lifecycle.h"
 #include "mail.h"
 #include "store.h"
+#include "tmpl.h"
+
+/* Which alert of the payload the warnings are about ("" when it holds one). */
+struct map_watch {
+	char alert[32];
+};
+
+/* A template asked for something the payload does not have: say so, the output stays as rendered. */
+static void map_var(const char *field, const struct cg_tmpl_var *v, void *ud)
+{
+	const struct map_watch *mw = ud;
+	int n = (int)(v->name_len > 80 ? 80 : v->name_len);
+	if (v->fallback)
+		return; /* the operator planned for it */
+	if (!v->found)
+		fprintf(stderr, "warning: %s%s: {{%.*s}} is not in the payload (rendered empty)\n", mw->alert, field, n,
+			v->name);
+	else if (v->text_len == 0)
+		fprintf(stderr, "warning: %s%s: {{%.*s}} rendered empty\n", mw->alert, field, n, v->name);
+}
 
 /* `casegate map`: dry run: the case events a payload yields and the requests they would send on
  * empty state; no network, no store. */
@@ -110,7 +130,11 @@ int cg_cmd_map(struct cg_cli *c)
 	rc = 0;
 	for (size_t i = 0; i < events.n; i++) {
 		struct cg_case_draft d;
-		if (cg_builder_build(b, &events.v[i], &d, err, sizeof(err)) != 0) {
+		struct map_watch mw = {""};
+		if (events.n > 1)
+			snprintf(mw.alert, sizeof(mw.alert), "alert %zu: ", i);
+		struct cg_field_watch w = {map_var, &mw};
+		if (cg_builder_build_watch(b, &events.v[i], &w, &d, err, sizeof(err)) != 0) {
 			fprintf(stderr, "casegate map: alert %zu skipped: %s\n", i, err);
 			rc = 1;
 			continue;
