@@ -232,20 +232,28 @@ static int collapsed_copy(const char *s, char **out)
 struct var_seen {
 	const struct cg_field_watch *w;
 	const char *field;
-	int alnum;             /* some tag inserted a letter or digit */
-	struct cg_sbuf missing; /* "a, b" of the names not in the payload (dedup key only) */
+	int collect;            /* note what is missing (the dedup key's message) */
+	int text;               /* some tag inserted more than blanks */
+	struct cg_sbuf missing; /* "a, b" of the names not in the payload */
 	size_t nmissing;
 };
 
-/* ASCII letters and digits, and any non-ASCII character (a name in another script identifies too). */
-static int has_alnum(const char *p, size_t n)
+/* Anything but blanks: a value of the payload, even "-" or "{}:{}" (an Alertmanager groupKey), identifies. */
+static int has_text(const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(" \t\r\n\v\f", p[i]))
 			return 1;
-	}
 	return 0;
+}
+
+/* Template text for a one-line message: control characters shown as '?', long ones cut. */
+static void add_shown(struct cg_sbuf *s, const char *t, size_t n, size_t max)
+{
+	for (size_t i = 0; i < n && i < max; i++)
+		cg_sbuf_addf(s, "%c", ((unsigned char)t[i] < 0x20 || t[i] == 0x7f) ? '?' : t[i]);
+	if (n > max)
+		cg_sbuf_add(s, "...");
 }
 
 static void seen_var(const struct cg_tmpl_var *v, void *ud)
@@ -253,26 +261,20 @@ static void seen_var(const struct cg_tmpl_var *v, void *ud)
 	struct var_seen *s = ud;
 	if (s->w && s->w->fn)
 		s->w->fn(s->field, v, s->w->ud);
-	if (has_alnum(v->text, v->text_len))
-		s->alnum = 1;
-	if (!v->found && !v->fallback && s->nmissing < 4) {
-		cg_sbuf_addf(&s->missing, "%s%.*s", s->nmissing ? ", " : "", (int)(v->name_len > 60 ? 60 : v->name_len),
-			     v->name);
-		s->nmissing++;
-	} else if (!v->found && !v->fallback && s->nmissing == 4) {
+	if (!s->collect)
+		return;
+	if (has_text(v->text, v->text_len))
+		s->text = 1;
+	if (v->found || v->fallback)
+		return;
+	if (s->nmissing < 4) {
+		if (s->nmissing)
+			cg_sbuf_add(&s->missing, ", ");
+		add_shown(&s->missing, v->name, v->name_len, 60);
+	} else if (s->nmissing == 4) {
 		cg_sbuf_add(&s->missing, ", ...");
-		s->nmissing++;
 	}
-}
-
-/* Template text for a one-line message: control characters shown as '?', long ones cut. */
-static void add_shown(struct cg_sbuf *s, const char *t, size_t max)
-{
-	size_t n = strlen(t);
-	for (size_t i = 0; i < n && i < max; i++)
-		cg_sbuf_addf(s, "%c", ((unsigned char)t[i] < 0x20 || t[i] == 0x7f) ? '?' : t[i]);
-	if (n > max)
-		cg_sbuf_add(s, "...");
+	s->nmissing++;
 }
 
 static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx,
@@ -280,7 +282,7 @@ static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, co
 {
 	char *key = NULL;
 	int rc;
-	struct var_seen seen = {.w = w, .field = "dedup_key"};
+	struct var_seen seen = {.w = w, .field = "dedup_key", .collect = 1};
 	if (b->dedup_key) {
 		struct cg_tmpl_opts o = {.on_var = seen_var, .on_var_ud = &seen};
 		if ((rc = cg_tmpl_render_opts(b->dedup_key, ctx, &o, &key))) {
@@ -293,23 +295,25 @@ static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, co
 			return CG_ENOMEM;
 	}
 	cg_text_trim(key);
-	/* A key without anything of the alert in it would fold every such alert into one case. */
-	int refuse = !*key || (b->dedup_key ? !cg_tmpl_is_literal(b->dedup_key) && !seen.alnum
-					    : !has_alnum(key, strlen(key)));
+	/*
+	 * A key without anything of the alert in it ("/" from "{{a}}/{{b}}") would fold every such
+	 * alert into one case. A template without tags is a constant the operator chose.
+	 */
+	int refuse = !*key || (b->dedup_key && !cg_tmpl_is_literal(b->dedup_key) && !seen.text);
 	if (refuse) {
 		struct cg_sbuf m = {0};
 		cg_sbuf_addf(&m, "source '%s': dedup_key ", b->source_name);
 		if (b->dedup_src) {
 			cg_sbuf_add(&m, "\"");
-			add_shown(&m, b->dedup_src, 80);
+			add_shown(&m, b->dedup_src, strlen(b->dedup_src), 80);
 			cg_sbuf_add(&m, "\" ");
 		} else {
 			cg_sbuf_add(&m, "(the mapper's) ");
 		}
 		if (*key) {
 			cg_sbuf_add(&m, "rendered \"");
-			add_shown(&m, key, 40);
-			cg_sbuf_add(&m, "\": no letter or digit from the payload");
+			add_shown(&m, key, strlen(key), 40);
+			cg_sbuf_add(&m, "\": nothing from the payload");
 		} else {
 			cg_sbuf_add(&m, "rendered empty");
 		}

@@ -25,14 +25,17 @@ struct map_watch {
 static void map_var(const char *field, const struct cg_tmpl_var *v, void *ud)
 {
 	const struct map_watch *mw = ud;
-	int n = (int)(v->name_len > 80 ? 80 : v->name_len);
-	if (v->fallback)
-		return; /* the operator planned for it */
+	char name[84];
+	size_t n = v->name_len < sizeof(name) - 1 ? v->name_len : sizeof(name) - 1;
+	if (v->fallback || (v->found && v->text_len))
+		return; /* a fallback: the operator planned for it */
+	for (size_t i = 0; i < n; i++) /* one warning, one line */
+		name[i] = (unsigned char)v->name[i] < 0x20 || v->name[i] == 0x7f ? '?' : v->name[i];
+	name[n] = '\0';
 	if (!v->found)
-		fprintf(stderr, "warning: %s%s: {{%.*s}} is not in the payload (rendered empty)\n", mw->alert, field, n,
-			v->name);
-	else if (v->text_len == 0)
-		fprintf(stderr, "warning: %s%s: {{%.*s}} rendered empty\n", mw->alert, field, n, v->name);
+		fprintf(stderr, "warning: %s%s: {{%s}} is not in the payload (rendered empty)\n", mw->alert, field, name);
+	else
+		fprintf(stderr, "warning: %s%s: {{%s}} rendered empty\n", mw->alert, field, name);
 }
 
 /* `casegate map`: dry run: the case events a payload yields and the requests they would send on

@@ -169,8 +169,8 @@ static void test_map_warns_about_missing_variables(void **state)
 	/* The shipped example's case: `{}` has no key; map says so as the daemon's 422 does. */
 	r = cg_h_cli_run(t->dir, NULL, (const char *const[]){"map", "-c", path, "--source", "demo", "{}", NULL});
 	const char *want_tail = "casegate map: alert 0 skipped: source 'demo': dedup_key "
-				"\"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": no letter or digit from the "
-				"payload (not in the payload: labels.alertname, labels.instance)\n";
+				"\"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": nothing from the payload "
+				"(not in the payload: labels.alertname, labels.instance)\n";
 	const char *want_head = "warning: dedup_key: {{labels.alertname}} is not in the payload (rendered empty)\n"
 				"warning: dedup_key: {{labels.instance}} is not in the payload (rendered empty)\n";
 	char *want = cg_h_fmt("%s%s", want_head, want_tail);

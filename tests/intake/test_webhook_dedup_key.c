@@ -32,8 +32,8 @@ static const char *good_sources = DEMO_SOURCE("{{labels.alertname}} on {{labels.
 static const char *bad_sources = DEMO_SOURCE("{{labels.alertname} on {{labels.instance}}");
 
 #define DEMO_KEY_ERR(src)                                                                                              \
-	"source '" src "': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": no letter or digit " \
-	"from the payload (not in the payload: labels.alertname, labels.instance)"
+	"source '" src "': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": nothing from the " \
+	"payload (not in the payload: labels.alertname, labels.instance)"
 
 static const char *title_err = "source 'demo': title: bad template: line 1, col 1: unclosed tag: '{{' has no '}}' "
 			       "before the next '{{' (line 1, col 24)";
@@ -122,7 +122,7 @@ static void test_empty_key_is_422_and_nothing_stored(void **state)
 	st = itest_post(&t, "am", "tok-am", none, &resp);
 	const char *const both[] = {"alert 0: " DEMO_KEY_ERR("am"),
 				    "alert 1: source 'am': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered "
-				    "\"/\": no letter or digit from the payload",
+				    "\"/\": nothing from the payload",
 				    NULL};
 	if (st != 422 || !strings_are(resp, "errors", both)) {
 		print_error("am batch without keys: got HTTP %ld, want 422 with an error per alert\n", st);

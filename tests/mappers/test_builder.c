@@ -387,11 +387,14 @@ static void test_dedup_keys(void **state)
 		{NULL, ev196, want196},
 		{NULL, ev197, want197},
 		{NULL, "{\"key\":\"sha256:abc\"}", want_sha},
-		/* One tag with a letter or digit is enough; a fallback counts (the operator chose it). */
+		/* One tag that put more than blanks in is enough; a fallback counts (the operator chose it). */
 		{"{{a}}/{{b}}", "{\"alert\":{\"a\":\"x\"}}", "src:x/"},
 		{"{{a|none}}/{{b}}", "{}", "src:none/"},
 		{"{{a}}", "{\"alert\":{\"a\":\"\u6771\u4eac\"}}", "src:\xe6\x9d\xb1\xe4\xba\xac"},
 		{"{{a}}", "{\"alert\":{\"a\":7}}", "src:7"},
+		/* Punctuation from the payload is the payload's: an Alertmanager groupKey may be "{}:{}". */
+		{"{{a}}/{{b}}", "{\"alert\":{\"a\":\"{}:{}\"}}", "src:{}:{}/"},
+		{NULL, "{\"key\":\"{}:{}\"}", "src:{}:{}"},
 		{"{{#labels}}{{alertname}}{{/labels}}", "{\"labels\":{\"alertname\":\"A\"}}", "src:A"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -405,7 +408,7 @@ static void test_dedup_keys(void **state)
 	}
 
 	/*
-	 * Keys that render empty, or whose tags put no letter or digit in them (nothing of the
+	 * Keys that render empty, or whose tags put nothing but blanks in them (nothing of the
 	 * alert: every such alert would share one case), are an error the caller answers with 422.
 	 */
 	const struct {
@@ -413,19 +416,19 @@ static void test_dedup_keys(void **state)
 	} empty[] = {
 		{NULL, "{}", "source 'src': dedup_key (the mapper's) rendered empty"},
 		{NULL, "{\"key\":\" \\t\"}", "source 'src': dedup_key (the mapper's) rendered empty"},
-		{NULL, "{\"key\":\"-/\"}",
-		 "source 'src': dedup_key (the mapper's) rendered \"-/\": no letter or digit from the payload"},
 		{"{{labels.missing}}", "{\"key\":\"abc\"}",
 		 "source 'src': dedup_key \"{{labels.missing}}\" rendered empty (not in the payload: labels.missing)"},
 		{"  \n ", "{\"key\":\"abc\"}", "source 'src': dedup_key \"  ? \" rendered empty"},
 		{"{{labels.alertname}}/{{labels.instance}}", "{}",
-		 "source 'src': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": no letter or digit from "
-		 "the payload (not in the payload: labels.alertname, labels.instance)"},
+		 "source 'src': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": nothing from the "
+		 "payload (not in the payload: labels.alertname, labels.instance)"},
 		{"static-{{x}}", "{\"key\":\"abc\"}",
-		 "source 'src': dedup_key \"static-{{x}}\" rendered \"static-\": no letter or digit from the payload (not "
+		 "source 'src': dedup_key \"static-{{x}}\" rendered \"static-\": nothing from the payload (not "
 		 "in the payload: x)"},
-		{"{{a}}-{{b}}", "{\"alert\":{\"a\":\"-\",\"b\":\"\"}}",
-		 "source 'src': dedup_key \"{{a}}-{{b}}\" rendered \"--\": no letter or digit from the payload"},
+		{"{{a}}-{{b}}", "{\"alert\":{\"a\":\" \\t\",\"b\":\"\"}}",
+		 "source 'src': dedup_key \"{{a}}-{{b}}\" rendered \"-\": nothing from the payload"},
+		{"{{a}}\n{{b}}", "{}",
+		 "source 'src': dedup_key \"{{a}}?{{b}}\" rendered empty (not in the payload: a, b)"},
 		{"{{a}}{{b}}{{c}}{{d}}{{e}}{{f}}", "{}",
 		 "source 'src': dedup_key \"{{a}}{{b}}{{c}}{{d}}{{e}}{{f}}\" rendered empty (not in the payload: a, b, c, d, "
 		 "...)"},
