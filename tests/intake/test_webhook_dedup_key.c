@@ -1,4 +1,5 @@
-/* test_webhook_dedup_key.c: a dedup key with nothing of the alert in it is a 422 (alone or per alert of a batch), nothing stored; a template syntax error stops start and reload with file:line:col. */
+/* test_webhook_dedup_key.c: a dedup key with nothing of the alert in it is a 422 (alone or per alert of a batch),
+ * nothing stored; a template syntax error stops start and reload with file:line:col. */
 /* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,18 +14,18 @@
 /* The shipped example's `demo` source (conf/casegate.yaml), and an Alertmanager source keyed the same way. */
 #define DEMO_SOURCE(title)                                                                                             \
 	"  - name: demo\n"                                                                                             \
-	"    type: generic\n"                                                                                      \
-	"    auth: { bearer: tok-demo }\n"                                                                         \
-	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                      \
-	"    case_type: 00000000-0000-0000-0000-000000000001\n"                                                    \
-	"    title: \"" title "\"\n"                                                                                \
-	"    description: \"{{annotations.summary}}\"\n"                                                           \
-	"    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n"                                            \
-	"  - name: am\n"                                                                                           \
-	"    type: alertmanager\n"                                                                                 \
-	"    auth: { bearer: tok-am }\n"                                                                           \
-	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                      \
-	"    case_type: 00000000-0000-0000-0000-000000000001\n"                                                    \
+	"    type: generic\n"                                                                                          \
+	"    auth: { bearer: tok-demo }\n"                                                                             \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                          \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n"                                                        \
+	"    title: \"" title "\"\n"                                                                                   \
+	"    description: \"{{annotations.summary}}\"\n"                                                               \
+	"    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n"                                                \
+	"  - name: am\n"                                                                                               \
+	"    type: alertmanager\n"                                                                                     \
+	"    auth: { bearer: tok-am }\n"                                                                               \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                          \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n"                                                        \
 	"    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n"
 
 static const char *good_sources = DEMO_SOURCE("{{labels.alertname}} on {{labels.instance}}");
@@ -32,23 +33,23 @@ static const char *good_sources = DEMO_SOURCE("{{labels.alertname}} on {{labels.
 static const char *bad_sources = DEMO_SOURCE("{{labels.alertname} on {{labels.instance}}");
 
 #define DEMO_KEY_ERR(src)                                                                                              \
-	"source '" src "': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": nothing from the " \
+	"source '" src "': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": nothing from the "   \
 	"payload (not in the payload: labels.alertname, labels.instance)"
 
 static const char *title_err = "source 'demo': title: bad template: line 1, col 1: unclosed tag: '{{' has no '}}' "
-			       "before the next '{{' (line 1, col 24)";
+                               "before the next '{{' (line 1, col 24)";
 
 /* An Alertmanager notification with two alerts: labels (JSON object text) of each. */
 static char *am_batch(const char *labels0, const char *labels1)
 {
 	return cg_h_fmt("{\"version\":\"4\",\"groupKey\":\"g\",\"status\":\"firing\",\"receiver\":\"casegate\","
-			"\"groupLabels\":{},\"commonLabels\":{},\"commonAnnotations\":{},\"externalURL\":\"http://am\","
-			"\"alerts\":["
-			"{\"status\":\"firing\",\"labels\":%s,\"annotations\":{},\"startsAt\":\"2024-05-01T10:00:00Z\","
-			"\"endsAt\":\"0001-01-01T00:00:00Z\",\"fingerprint\":\"f0\"},"
-			"{\"status\":\"firing\",\"labels\":%s,\"annotations\":{},\"startsAt\":\"2024-05-01T10:00:00Z\","
-			"\"endsAt\":\"0001-01-01T00:00:00Z\",\"fingerprint\":\"f1\"}]}",
-			labels0, labels1);
+	                "\"groupLabels\":{},\"commonLabels\":{},\"commonAnnotations\":{},\"externalURL\":\"http://am\","
+	                "\"alerts\":["
+	                "{\"status\":\"firing\",\"labels\":%s,\"annotations\":{},\"startsAt\":\"2024-05-01T10:00:00Z\","
+	                "\"endsAt\":\"0001-01-01T00:00:00Z\",\"fingerprint\":\"f0\"},"
+	                "{\"status\":\"firing\",\"labels\":%s,\"annotations\":{},\"startsAt\":\"2024-05-01T10:00:00Z\","
+	                "\"endsAt\":\"0001-01-01T00:00:00Z\",\"fingerprint\":\"f1\"}]}",
+	                labels0, labels1);
 }
 
 /* body's member name must be an array of exactly the strings want (NULL-terminated). */
@@ -120,10 +121,11 @@ static void test_empty_key_is_422_and_nothing_stored(void **state)
 	/* A batch where no alert has a key: 422, one error per alert. */
 	char *none = am_batch("{}", "{\"alertname\":\"\",\"instance\":\"\"}");
 	st = itest_post(&t, "am", "tok-am", none, &resp);
-	const char *const both[] = {"alert 0: " DEMO_KEY_ERR("am"),
-				    "alert 1: source 'am': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered "
-				    "\"/\": nothing from the payload",
-				    NULL};
+	const char *const both[] = {
+	    "alert 0: " DEMO_KEY_ERR("am"),
+	    "alert 1: source 'am': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered "
+	    "\"/\": nothing from the payload",
+	    NULL};
 	if (st != 422 || !strings_are(resp, "errors", both)) {
 		print_error("am batch without keys: got HTTP %ld, want 422 with an error per alert\n", st);
 		failed++;
@@ -132,7 +134,8 @@ static void test_empty_key_is_422_and_nothing_stored(void **state)
 	free(none);
 
 	/* A good alert afterwards: exactly the two good alerts became cases, nothing of the refused ones. */
-	st = itest_post(&t, "demo", "tok-demo", "{\"labels\":{\"alertname\":\"HighCPU\",\"instance\":\"web-1\"}}", NULL);
+	st =
+	    itest_post(&t, "demo", "tok-demo", "{\"labels\":{\"alertname\":\"HighCPU\",\"instance\":\"web-1\"}}", NULL);
 	if (st != 202) {
 		print_error("good demo alert: got HTTP %ld, want 202\n", st);
 		failed++;
@@ -180,7 +183,8 @@ static void test_template_error_stops_reload_and_start(void **state)
 	/* `casegate reload` reads the file first and does not signal. */
 	struct cg_h_cli rl = cg_h_cli_run(t.dir, NULL, (const char *const[]){"reload", "-c", t.cfg_path, NULL});
 	if (rl.code != 1 || strncmp(rl.err, want, strlen(want)) != 0) {
-		print_error("casegate reload: got exit %d, stderr:\n%s\nwant 1, starting with:\n%s", rl.code, rl.err, want);
+		print_error("casegate reload: got exit %d, stderr:\n%s\nwant 1, starting with:\n%s", rl.code, rl.err,
+		            want);
 		failed++;
 	}
 	cg_h_cli_free(&rl);
@@ -204,7 +208,7 @@ static void test_template_error_stops_reload_and_start(void **state)
 	char *log = itest_run_must_exit(&t, "start-bad.log", 15000, &ws);
 	if (!log || !WIFEXITED(ws) || WEXITSTATUS(ws) == 0 || !strstr(log, in_log)) {
 		print_error("start: got %s, log:\n%s\nwant a non-zero exit and:\n%s\n", log ? "an exit" : "no exit",
-			    log ? log : "", in_log);
+		            log ? log : "", in_log);
 		failed++;
 	}
 	free(log);
