@@ -32,6 +32,8 @@ struct prio_word {
 
 struct cg_builder {
 	char *source_name, *project, *case_type;
+	char *dedup_src; /* the dedup_key template as configured, for messages; NULL: the mapper's key */
+	int prio_from_set; /* priority.from was configured (watched; the default is not) */
 	struct cg_tmpl *title, *description, *dedup_key, *priority_from; /* NULL: not configured */
 	struct prio_word *prio;
 	size_t nprio;
@@ -46,6 +48,7 @@ void cg_builder_destroy(struct cg_builder *b)
 	free(b->source_name);
 	free(b->project);
 	free(b->case_type);
+	free(b->dedup_src);
 	cg_tmpl_destroy(b->title);
 	cg_tmpl_destroy(b->description);
 	cg_tmpl_destroy(b->dedup_key);
@@ -144,6 +147,9 @@ int cg_builder_create(const struct cg_case_spec *spec, struct cg_builder **out, 
 	if (!b->source_name || !b->project || !b->case_type)
 		goto nomem;
 	b->prio_default = spec->prio_default_set ? spec->prio_default : 0;
+	b->prio_from_set = spec->priority_from != NULL;
+	if (spec->dedup_key && !(b->dedup_src = strdup(spec->dedup_key)))
+		goto nomem;
 
 	if ((spec->title && (rc = cg_tmpl_compile_named("title", spec->title, &b->title, err, errlen))) ||
 	    (spec->description && (rc = cg_tmpl_compile_named("description", spec->description, &b->description, err, errlen))) ||
@@ -222,25 +228,105 @@ static int collapsed_copy(const char *s, char **out)
 	return 0;
 }
 
-static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, char **out, char *err,
-		       size_t errlen)
+/* What one template's {{name}} tags did, for the watcher and for the dedup key's check. */
+struct var_seen {
+	const struct cg_field_watch *w;
+	const char *field;
+	int collect;            /* note what is missing (the dedup key's message) */
+	int text;               /* some tag inserted more than blanks */
+	struct cg_sbuf missing; /* "a, b" of the names not in the payload */
+	size_t nmissing;
+};
+
+/* Anything but blanks: a value of the payload, even "-" or "{}:{}" (an Alertmanager groupKey), identifies. */
+static int has_text(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(" \t\r\n\v\f", p[i]))
+			return 1;
+	return 0;
+}
+
+/* Template text for a one-line message: control characters shown as '?', long ones cut. */
+static void add_shown(struct cg_sbuf *s, const char *t, size_t n, size_t max)
+{
+	for (size_t i = 0; i < n && i < max; i++)
+		cg_sbuf_addf(s, "%c", ((unsigned char)t[i] < 0x20 || t[i] == 0x7f) ? '?' : t[i]);
+	if (n > max)
+		cg_sbuf_add(s, "...");
+}
+
+static void seen_var(const struct cg_tmpl_var *v, void *ud)
+{
+	struct var_seen *s = ud;
+	if (s->w && s->w->fn)
+		s->w->fn(s->field, v, s->w->ud);
+	if (!s->collect)
+		return;
+	if (has_text(v->text, v->text_len))
+		s->text = 1;
+	if (v->found || v->fallback)
+		return;
+	if (s->nmissing < 4) {
+		if (s->nmissing)
+			cg_sbuf_add(&s->missing, ", ");
+		add_shown(&s->missing, v->name, v->name_len, 60);
+	} else if (s->nmissing == 4) {
+		cg_sbuf_add(&s->missing, ", ...");
+	}
+	s->nmissing++;
+}
+
+static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx,
+		       const struct cg_field_watch *w, char **out, char *err, size_t errlen)
 {
 	char *key = NULL;
 	int rc;
+	struct var_seen seen = {.w = w, .field = "dedup_key", .collect = 1};
 	if (b->dedup_key) {
-		if ((rc = cg_tmpl_render(b->dedup_key, ctx, 0, NULL, NULL, &key)))
+		struct cg_tmpl_opts o = {.on_var = seen_var, .on_var_ud = &seen};
+		if ((rc = cg_tmpl_render_opts(b->dedup_key, ctx, &o, &key))) {
+			free(seen.missing.p);
 			return rc;
+		}
 	} else {
 		key = strdup(ev->dedup_key ? ev->dedup_key : "");
 		if (!key)
 			return CG_ENOMEM;
 	}
 	cg_text_trim(key);
-	if (!*key) {
+	/*
+	 * A key without anything of the alert in it ("/" from "{{a}}/{{b}}") would fold every such
+	 * alert into one case. A template without tags is a constant the operator chose.
+	 */
+	int refuse = !*key || (b->dedup_key && !cg_tmpl_is_literal(b->dedup_key) && !seen.text);
+	if (refuse) {
+		struct cg_sbuf m = {0};
+		cg_sbuf_addf(&m, "source '%s': dedup_key ", b->source_name);
+		if (b->dedup_src) {
+			cg_sbuf_add(&m, "\"");
+			add_shown(&m, b->dedup_src, strlen(b->dedup_src), 80);
+			cg_sbuf_add(&m, "\" ");
+		} else {
+			cg_sbuf_add(&m, "(the mapper's) ");
+		}
+		if (*key) {
+			cg_sbuf_add(&m, "rendered \"");
+			add_shown(&m, key, strlen(key), 40);
+			cg_sbuf_add(&m, "\": nothing from the payload");
+		} else {
+			cg_sbuf_add(&m, "rendered empty");
+		}
+		if (seen.nmissing)
+			cg_sbuf_addf(&m, " (not in the payload: %s)", seen.missing.p ? seen.missing.p : "");
+		snprintf(err, errlen, "%s", m.p && !m.oom ? m.p : "dedup_key rendered empty");
+		int oom = m.oom || seen.missing.oom;
+		free(m.p);
+		free(seen.missing.p);
 		free(key);
-		snprintf(err, errlen, "dedup_key rendered empty");
-		return CG_EINVAL;
+		return oom ? CG_ENOMEM : CG_EINVAL;
 	}
+	free(seen.missing.p);
 	struct cg_sbuf s = {0};
 	size_t klen = strlen(key);
 	/*
@@ -262,13 +348,32 @@ static int build_dedup(const struct cg_builder *b, const struct cg_event *ev, co
 	return *out ? 0 : CG_ENOMEM;
 }
 
-static int build_title(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, char **out)
+/* cg_tmpl_opts that pass each {{name}} of field to the watcher (w may be NULL or empty). */
+static struct cg_tmpl_opts watched(int flags, const cJSON *markdown, const struct cg_field_watch *w, struct var_seen *vs,
+				   const char *field)
+{
+	struct cg_tmpl_opts o = {.flags = flags, .markdown = markdown};
+	vs->w = w;
+	vs->field = field;
+	if (w && w->fn) {
+		o.on_var = seen_var;
+		o.on_var_ud = vs;
+	}
+	return o;
+}
+
+static int build_title(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx,
+		       const struct cg_field_watch *w, char **out)
 {
 	char *title = NULL;
 	int rc;
 	if (b->title) {
 		char *r = NULL;
-		if ((rc = cg_tmpl_render_utf8(b->title, ctx, CG_TMPL_ESCAPE_PLAIN, NULL, &r)))
+		struct var_seen vs = {0};
+		struct cg_tmpl_opts o = watched(CG_TMPL_ESCAPE_PLAIN, NULL, w, &vs, "title");
+		rc = cg_tmpl_render_utf8(b->title, ctx, &o, &r);
+		free(vs.missing.p);
+		if (rc)
 			return rc;
 		rc = collapsed_copy(r, &title);
 		free(r);
@@ -296,7 +401,8 @@ static int build_title(const struct cg_builder *b, const struct cg_event *ev, co
 	return 0;
 }
 
-static int build_description(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx, char **out)
+static int build_description(const struct cg_builder *b, const struct cg_event *ev, const cJSON *ctx,
+			     const struct cg_field_watch *w, char **out)
 {
 	char *d = NULL;
 	int rc;
@@ -305,7 +411,11 @@ static int build_description(const struct cg_builder *b, const struct cg_event *
 		const cJSON *mine = cJSON_GetObjectItemCaseSensitive(ctx, "description");
 		if (!ev->description || !cJSON_IsString(mine) || strcmp(mine->valuestring, ev->description) != 0)
 			mine = NULL;
-		if ((rc = cg_tmpl_render_utf8(b->description, ctx, CG_TMPL_ESCAPE_MARKDOWN, mine, &d)))
+		struct var_seen vs = {0};
+		struct cg_tmpl_opts o = watched(CG_TMPL_ESCAPE_MARKDOWN, mine, w, &vs, "description");
+		rc = cg_tmpl_render_utf8(b->description, ctx, &o, &d);
+		free(vs.missing.p);
+		if (rc)
 			return rc;
 		char *probe = strdup(d);
 		if (!probe) {
@@ -345,10 +455,13 @@ static int build_description(const struct cg_builder *b, const struct cg_event *
 	return 0;
 }
 
-static int build_priority(const struct cg_builder *b, const cJSON *ctx, int *out)
+static int build_priority(const struct cg_builder *b, const cJSON *ctx, const struct cg_field_watch *w, int *out)
 {
 	char *v = NULL;
-	int rc = cg_tmpl_render(b->priority_from, ctx, 0, NULL, NULL, &v);
+	struct var_seen vs = {0};
+	struct cg_tmpl_opts o = watched(0, NULL, b->prio_from_set ? w : NULL, &vs, "priority.from");
+	int rc = cg_tmpl_render_opts(b->priority_from, ctx, &o, &v);
+	free(vs.missing.p);
 	if (rc)
 		return rc;
 	cg_text_trim(v);
@@ -373,6 +486,12 @@ static int build_priority(const struct cg_builder *b, const cJSON *ctx, int *out
 
 int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, struct cg_case_draft *out, char *err,
 		     size_t errlen)
+{
+	return cg_builder_build_watch(b, ev, NULL, out, err, errlen);
+}
+
+int cg_builder_build_watch(const struct cg_builder *b, const struct cg_event *ev, const struct cg_field_watch *w,
+			   struct cg_case_draft *out, char *err, size_t errlen)
 {
 	struct cg_case_draft d;
 	memset(&d, 0, sizeof(d));
@@ -399,15 +518,15 @@ int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, stru
 		ctx = own_ctx;
 	}
 
-	if ((rc = build_dedup(b, ev, ctx, &d.dedup_key, err, errlen)) || (rc = build_title(b, ev, ctx, &d.title)) ||
-	    (rc = build_description(b, ev, ctx, &description)) || (rc = build_priority(b, ctx, &d.priority)))
+	if ((rc = build_dedup(b, ev, ctx, w, &d.dedup_key, err, errlen)) || (rc = build_title(b, ev, ctx, w, &d.title)) ||
+	    (rc = build_description(b, ev, ctx, w, &description)) || (rc = build_priority(b, ctx, w, &d.priority)))
 		goto fail;
 	d.status = ev->status;
 	if (ev->severity && !(d.severity = cg_casetext_severity(ev->severity)))
 		goto nomem;
 
-	if ((rc = cg_caseattrs_custom(b->values, ctx, &custom, &notes)) ||
-	    (rc = cg_caseattrs_labels(b->values, ev, ctx, &d.attributes, &notes)))
+	if ((rc = cg_caseattrs_custom(b->values, ctx, w, &custom, &notes)) ||
+	    (rc = cg_caseattrs_labels(b->values, ev, ctx, w, &d.attributes, &notes)))
 		goto fail;
 
 	d.create = cg_body_create(b->project, b->case_type, d.title, description, d.priority, custom);

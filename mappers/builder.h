@@ -60,11 +60,25 @@ struct cg_case_draft {
 };
 
 /*
- * Builds the draft for ev. Returns 0, CG_EINVAL (err says why: e.g. "dedup_key rendered
- * empty"), or CG_ENOMEM. Out is written only on success.
+ * Builds the draft for ev. Returns 0, CG_EINVAL (err says why: e.g. "source 'demo': dedup_key
+ * \"{{labels.x}}\" rendered empty ..."), or CG_ENOMEM. Out is written only on success.
  */
 int cg_builder_build(const struct cg_builder *b, const struct cg_event *ev, struct cg_case_draft *out, char *err,
 		     size_t errlen);
+/*
+ * cg_builder_build, telling w (may be NULL) about every {{name}} the source's own templates
+ * render (title, description, dedup_key, priority.from when configured, attributes,
+ * custom_attributes): `casegate map` warns about the ones the payload lacks.
+ *
+ * A dedup key must identify the alert: it is refused (CG_EINVAL, err names the source, the
+ * template, what it rendered and the names the payload lacked) when it is empty after trimming,
+ * or when the template's {{name}} tags inserted nothing but blanks (a fallback's text counts):
+ * "{{a}}/{{b}}" over a payload without a and b renders "/" and is refused. A template without
+ * any tag is a constant the operator chose and is kept; the mapper's own key (no template) is
+ * refused only when empty.
+ */
+int cg_builder_build_watch(const struct cg_builder *b, const struct cg_event *ev, const struct cg_field_watch *w,
+			   struct cg_case_draft *out, char *err, size_t errlen);
 void cg_case_draft_cleanup(struct cg_case_draft *d);
 
 #endif

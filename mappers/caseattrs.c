@@ -208,15 +208,38 @@ static int parse_number(const char *s, double *out)
  * Renders a list of templates into values: each render is split on newlines (so a section
  * can yield several), trimmed, and empty pieces dropped. single: only the first render, not split.
  */
-static int render_values(const struct tmpl_list *l, const cJSON *ctx, int flags, int single, char ***out,
-			 size_t *nout)
+/* Passes a template's {{name}} on to the watcher with the field it belongs to. */
+struct field_var {
+	const struct cg_field_watch *w;
+	const char *field;
+};
+
+static void field_var(const struct cg_tmpl_var *v, void *ud)
+{
+	const struct field_var *fv = ud;
+	fv->w->fn(fv->field, v, fv->w->ud);
+}
+
+static int render_values(const struct tmpl_list *l, const char *what, const char *key, const cJSON *ctx, int flags,
+			 int single, const struct cg_field_watch *w, char ***out, size_t *nout)
 {
 	char **v = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
 	for (size_t i = 0; i < l->n && (!single || i == 0); i++) {
 		char *r = NULL;
-		if ((rc = cg_tmpl_render_utf8(l->v[i], ctx, flags, NULL, &r)))
+		char field[200];
+		struct field_var fv = {w, field};
+		struct cg_tmpl_opts o = {.flags = flags};
+		if (w && w->fn) {
+			if (l->n > 1)
+				snprintf(field, sizeof(field), "%s.%s[%zu]", what, key, i);
+			else
+				snprintf(field, sizeof(field), "%s.%s", what, key);
+			o.on_var = field_var;
+			o.on_var_ud = &fv;
+		}
+		if ((rc = cg_tmpl_render_utf8(l->v[i], ctx, &o, &r)))
 			goto fail;
 		char *p = r;
 		while (p) {
@@ -289,12 +312,13 @@ static int check_value(const struct ca *c, char *v, double *num, struct cg_sbuf 
 }
 
 /* Adds {"type","is_multi","value"} for c to obj, or nothing when no value survives. */
-static int build_one_ca(const struct ca *c, const cJSON *ctx, cJSON *obj, struct cg_sbuf *notes)
+static int build_one_ca(const struct ca *c, const cJSON *ctx, const struct cg_field_watch *w, cJSON *obj,
+			struct cg_sbuf *notes)
 {
 	char **vals = NULL;
 	size_t n = 0;
-	int rc = render_values(&c->values, ctx, c->type == CG_CA_URL ? CG_TMPL_ESCAPE_URL : CG_TMPL_ESCAPE_PLAIN,
-			       !c->is_multi, &vals, &n);
+	int rc = render_values(&c->values, "custom_attributes", c->key, ctx,
+			       c->type == CG_CA_URL ? CG_TMPL_ESCAPE_URL : CG_TMPL_ESCAPE_PLAIN, !c->is_multi, w, &vals, &n);
 	if (rc)
 		return rc;
 	cJSON *value = NULL;
@@ -355,13 +379,14 @@ nomem:
 }
 
 /* The custom attributes of the draft: an object, or NULL in *out when no value survived. */
-int cg_caseattrs_custom(const struct cg_caseattrs *a, const cJSON *ctx, cJSON **out, struct cg_sbuf *notes)
+int cg_caseattrs_custom(const struct cg_caseattrs *a, const cJSON *ctx, const struct cg_field_watch *w, cJSON **out,
+			struct cg_sbuf *notes)
 {
 	cJSON *custom = NULL;
 	if (a->ncas && !(custom = cJSON_CreateObject()))
 		return CG_ENOMEM;
 	for (size_t i = 0; i < a->ncas; i++) {
-		int rc = build_one_ca(&a->cas[i], ctx, custom, notes);
+		int rc = build_one_ca(&a->cas[i], ctx, w, custom, notes);
 		if (rc) {
 			cJSON_Delete(custom);
 			return rc;
@@ -393,8 +418,8 @@ static int add_unique(cJSON *arr, const char *v)
 }
 
 /* The attributes (labels) of the draft: the spec's templates, or the event's labels when it gave none. */
-int cg_caseattrs_labels(const struct cg_caseattrs *a, const struct cg_event *ev, const cJSON *ctx, cJSON **out,
-			struct cg_sbuf *notes)
+int cg_caseattrs_labels(const struct cg_caseattrs *a, const struct cg_event *ev, const cJSON *ctx,
+			const struct cg_field_watch *w, cJSON **out, struct cg_sbuf *notes)
 {
 	cJSON *obj = cJSON_CreateObject();
 	char *k = NULL, *v = NULL;
@@ -405,7 +430,8 @@ int cg_caseattrs_labels(const struct cg_caseattrs *a, const struct cg_event *ev,
 		for (size_t i = 0; i < a->nattrs; i++) {
 			char **vals = NULL;
 			size_t n = 0;
-			if ((rc = render_values(&a->attrs[i].values, ctx, CG_TMPL_ESCAPE_PLAIN, 0, &vals, &n)))
+			if ((rc = render_values(&a->attrs[i].values, "attributes", a->attrs[i].key, ctx, CG_TMPL_ESCAPE_PLAIN, 0, w,
+						&vals, &n)))
 				goto fail;
 			cJSON *arr = n ? cJSON_CreateArray() : NULL;
 			if (n && !arr) {

@@ -25,6 +25,17 @@ struct cg_attr_spec {
 	size_t nvalues;
 };
 
+struct cg_tmpl_var;
+/*
+ * Told about each {{name}} of a source's template while a draft is rendered; field names the
+ * template as the config does ("title", "dedup_key", "attributes.env", "custom_attributes.x[1]").
+ */
+typedef void (*cg_field_var_fn)(const char *field, const struct cg_tmpl_var *v, void *ud);
+struct cg_field_watch {
+	cg_field_var_fn fn; /* NULL: nobody watches */
+	void *ud;
+};
+
 /* The custom attribute and attribute templates of a source, compiled. */
 struct cg_caseattrs;
 
@@ -38,14 +49,16 @@ int cg_caseattrs_create(const struct cg_ca_spec *cas, size_t ncas, const struct 
 void cg_caseattrs_destroy(struct cg_caseattrs *a);
 
 /*
- * The custom_attributes object of a CaseCreateRequest rendered over ctx: {"key": {"type", "is_multi",
+ * The custom_attributes object of a CaseCreateRequest rendered over ctx (w, may be NULL, is told
+ * about every {{name}}): {"key": {"type", "is_multi",
  * "value"}}, or NULL in *out when no value survived. A value that is not a number (NUMBER) or not an
  * http(s) URL (URL) is skipped with a line in notes. 0, CG_ENOMEM, or a template error.
  */
-int cg_caseattrs_custom(const struct cg_caseattrs *a, const cJSON *ctx, cJSON **out, struct cg_sbuf *notes);
+int cg_caseattrs_custom(const struct cg_caseattrs *a, const cJSON *ctx, const struct cg_field_watch *w, cJSON **out,
+			struct cg_sbuf *notes);
 /* The attributes {"key": ["v", ...]} for ev: the templates over ctx, or ev's labels when the config gave
  * none; NULL in *out when empty. 0, CG_ENOMEM, or a template error. */
-int cg_caseattrs_labels(const struct cg_caseattrs *a, const struct cg_event *ev, const cJSON *ctx, cJSON **out,
-			struct cg_sbuf *notes);
+int cg_caseattrs_labels(const struct cg_caseattrs *a, const struct cg_event *ev, const cJSON *ctx,
+			const struct cg_field_watch *w, cJSON **out, struct cg_sbuf *notes);
 
 #endif

@@ -36,7 +36,7 @@ struct node {
 	size_t fb_off, fb_len;
 	size_t ind_off, ind_len; /* N_PARTIAL: indentation of a standalone partial tag */
 	size_t end;              /* N_SECTION/N_INVERTED: index of the first node after the body */
-	size_t line;             /* N_SECTION/N_INVERTED: line of the open tag (for errors) */
+	size_t tag;              /* N_SECTION/N_INVERTED: offset of the open tag (for errors) */
 };
 
 struct cg_tmpl {
@@ -49,19 +49,29 @@ struct cg_tmpl {
 
 /* ---------- compiler ---------- */
 
-static size_t line_of(const char *src, size_t pos)
+/* Line and column (1-based; the column counts UTF-8 characters) of byte pos, as an editor shows them. */
+static void line_col(const char *src, size_t pos, size_t *line, size_t *col)
 {
-	size_t line = 1;
-	for (size_t i = 0; i < pos; i++)
-		if (src[i] == '\n')
-			line++;
-	return line;
+	size_t l = 1, c = 1;
+	for (size_t i = 0; i < pos; i++) {
+		if (src[i] == '\n') {
+			l++;
+			c = 1;
+		} else if (((unsigned char)src[i] & 0xC0) != 0x80) {
+			c++;
+		}
+	}
+	*line = l;
+	*col = c;
 }
 
 static void set_err(char *err, size_t errlen, const char *src, size_t pos, const char *msg)
 {
-	if (err && errlen)
-		snprintf(err, errlen, "line %zu: %s", line_of(src, pos), msg);
+	size_t l, c;
+	if (!err || !errlen)
+		return;
+	line_col(src, pos, &l, &c);
+	snprintf(err, errlen, "line %zu, col %zu: %s", l, c, msg);
 }
 
 static int is_ws(char c)
@@ -156,7 +166,7 @@ static int compile_src(struct cg_tmpl *t, char *err, size_t errlen)
 	size_t stack[MAX_NESTING]; /* indexes of open section nodes */
 	size_t depth = 0;
 	size_t pos = 0, text_start = 0;
-	char msg[160];
+	char msg[240];
 
 	for (;;) {
 		const char *o = find_mem(s + pos, n - pos, otag, olen);
@@ -194,13 +204,34 @@ static int compile_src(struct cg_tmpl *t, char *err, size_t errlen)
 			if (c)
 				tag_end = (size_t)(c - s) + clen;
 		}
+		int triple = sigil == '{';
 		if (!c) {
-			set_err(err, errlen, s, tag_start, "unclosed tag");
+			snprintf(msg, sizeof(msg), "unclosed tag: '%.*s%s' has no '%s%.*s' after it", (int)olen, otag,
+				 triple ? "{" : "", triple ? "}" : "", (int)clen, ctag);
+			set_err(err, errlen, s, tag_start, msg);
 			return CG_EINVAL;
 		}
 		cend = (size_t)(c - s);
 		if (cstart > cend)
 			cstart = cend; /* e.g. "{{}}" after a sigil-less scan */
+		if (sigil != '!' && sigil != '=') {
+			/*
+			 * "{{a} and {{b}}" would otherwise be one tag named "a} and {{b" that renders
+			 * nothing: an opening delimiter inside a tag means the tag before it was never
+			 * closed. Comments may say anything, delimiter changes are checked on their own.
+			 */
+			const char *again = find_mem(s + cstart, cend - cstart, otag, olen);
+			if (again) {
+				size_t al, ac;
+				line_col(s, (size_t)(again - s), &al, &ac);
+				snprintf(msg, sizeof(msg),
+					 "unclosed tag: '%.*s%s' has no '%s%.*s' before the next '%.*s' (line %zu, col %zu)",
+					 (int)olen, otag, triple ? "{" : "", triple ? "}" : "", (int)clen, ctag, (int)olen,
+					 otag, al, ac);
+				set_err(err, errlen, s, tag_start, msg);
+				return CG_EINVAL;
+			}
+		}
 		t->ntags++;
 
 		/* Standalone: only whitespace around the tag on its line; the line then vanishes. */
@@ -244,6 +275,21 @@ static int compile_src(struct cg_tmpl *t, char *err, size_t errlen)
 
 		size_t noff = cstart, nlen = cend - cstart;
 		trim(s, &noff, &nlen);
+		{
+			/* An interpolation's name stops at its fallback's '|'; a brace in a name is a typo ("{{a}b}}"). */
+			int interp = sigil != '#' && sigil != '^' && sigil != '/' && sigil != '>';
+			const char *bar = interp ? memchr(s + noff, '|', nlen) : NULL;
+			size_t name_len = bar ? (size_t)(bar - (s + noff)) : nlen;
+			const char *brace = memchr(s + noff, '}', name_len);
+			if (!brace)
+				brace = memchr(s + noff, '{', name_len);
+			if (brace) {
+				snprintf(msg, sizeof(msg), "'%c' in tag name '%.*s' (a brace too many or too few?)", *brace,
+					 (int)(name_len > 64 ? 64 : name_len), s + noff);
+				set_err(err, errlen, s, tag_start, msg);
+				return CG_EINVAL;
+			}
+		}
 		struct node *nd;
 		switch (sigil) {
 		case '#':
@@ -263,10 +309,14 @@ static int compile_src(struct cg_tmpl *t, char *err, size_t errlen)
 			nd->kind = sigil == '#' ? N_SECTION : N_INVERTED;
 			nd->off = noff;
 			nd->len = nlen;
-			nd->line = line_of(s, tag_start);
+			nd->tag = tag_start;
 			stack[depth++] = t->n - 1;
 			break;
 		case '/': {
+			if (nlen == 0) {
+				set_err(err, errlen, s, tag_start, "close tag without a name");
+				return CG_EINVAL;
+			}
 			if (depth == 0) {
 				snprintf(msg, sizeof(msg), "close tag '%.*s' without an open section",
 					 (int)(nlen > 64 ? 64 : nlen), s + noff);
@@ -275,9 +325,12 @@ static int compile_src(struct cg_tmpl *t, char *err, size_t errlen)
 			}
 			struct node *open = &t->nodes[stack[depth - 1]];
 			if (open->len != nlen || memcmp(s + open->off, s + noff, nlen) != 0) {
-				snprintf(msg, sizeof(msg), "close tag '%.*s' does not match open section '%.*s' (line %zu)",
+				size_t ol, oc;
+				line_col(s, open->tag, &ol, &oc);
+				snprintf(msg, sizeof(msg),
+					 "close tag '%.*s' does not match open section '%.*s' (line %zu, col %zu)",
 					 (int)(nlen > 64 ? 64 : nlen), s + noff, (int)(open->len > 64 ? 64 : open->len),
-					 s + open->off, open->line);
+					 s + open->off, ol, oc);
 				set_err(err, errlen, s, tag_start, msg);
 				return CG_EINVAL;
 			}
@@ -312,7 +365,9 @@ static int compile_src(struct cg_tmpl *t, char *err, size_t errlen)
 				trim(s, &noff, &nlen);
 			}
 			if (nlen == 0) {
-				set_err(err, errlen, s, tag_start, "empty tag");
+				snprintf(msg, sizeof(msg), "empty tag: no name between '%.*s' and '%.*s'", (int)olen, otag, (int)clen,
+					 ctag);
+				set_err(err, errlen, s, tag_start, msg);
 				return CG_EINVAL;
 			}
 			nd = push_node(t);
@@ -331,9 +386,10 @@ static int compile_src(struct cg_tmpl *t, char *err, size_t errlen)
 	}
 	if (depth) {
 		const struct node *open = &t->nodes[stack[depth - 1]];
-		if (err && errlen)
-			snprintf(err, errlen, "line %zu: unclosed section '%.*s'", open->line,
-				 (int)(open->len > 64 ? 64 : open->len), s + open->off);
+		int ln = (int)(open->len > 64 ? 64 : open->len);
+		snprintf(msg, sizeof(msg), "unclosed section '%.*s' (no '%.*s/%.*s%.*s' after it)", ln, s + open->off,
+			 (int)olen, otag, ln, s + open->off, (int)clen, ctag);
+		set_err(err, errlen, s, open->tag, msg);
 		return CG_EINVAL;
 	}
 	return emit_text(t, text_start, n - text_start);
@@ -433,6 +489,8 @@ struct pcache {
 
 struct rctx {
 	int flags;
+	cg_tmpl_var_fn on_var;
+	void *on_var_ud;
 	const cJSON *markdown; /* cg_tmpl_opts.markdown */
 	cg_tmpl_partial_fn partials;
 	void *ud;
@@ -729,10 +787,20 @@ static int render_range(struct rctx *rc, const struct cg_tmpl *t, size_t i, size
 			const cJSON *v = lookup(f, t->src + nd->off, nd->len);
 			int empty = !v || cJSON_IsNull(v) || cJSON_IsFalse(v) ||
 				    (cJSON_IsString(v) && (!v->valuestring || !v->valuestring[0]));
+			size_t before = rc->len;
 			if (nd->has_fallback && empty)
 				r = put(rc, t->src + nd->fb_off, nd->fb_len);
 			else
 				r = put_value(rc, v, nd->escape);
+			if (!r && rc->on_var) {
+				struct cg_tmpl_var tv = {.name = t->src + nd->off,
+							 .name_len = nd->len,
+							 .found = v && !cJSON_IsNull(v),
+							 .fallback = nd->has_fallback && empty,
+							 .text = rc->buf ? rc->buf + before : "",
+							 .text_len = rc->len - before};
+				rc->on_var(&tv, rc->on_var_ud);
+			}
 			i++;
 			break;
 		}
@@ -769,8 +837,12 @@ int cg_tmpl_render_opts(const struct cg_tmpl *t, const cJSON *ctx, const struct 
 		return CG_EINVAL;
 	if (!opts)
 		opts = &none;
-	struct rctx rc = {
-		.flags = opts->flags, .markdown = opts->markdown, .partials = opts->partials, .ud = opts->partials_ud};
+	struct rctx rc = {.flags = opts->flags,
+			  .on_var = opts->on_var,
+			  .on_var_ud = opts->on_var_ud,
+			  .markdown = opts->markdown,
+			  .partials = opts->partials,
+			  .ud = opts->partials_ud};
 	struct frame root = {ctx, NULL};
 	int r = render_range(&rc, t, 0, t->n, ctx ? &root : NULL);
 	if (!r && !rc.buf) {
@@ -815,7 +887,7 @@ int cg_tmpl_render_str(const char *src, const cJSON *ctx, char **out, char *err,
 	return r;
 }
 
-/* Compiles src; on a template error err reads "<what>: line N: ...". */
+/* Compiles src; on a template error err reads "<what>: line L, col C: ...". */
 int cg_tmpl_compile_named(const char *what, const char *src, struct cg_tmpl **out, char *err, size_t errlen)
 {
 	char terr[200] = "";
@@ -827,15 +899,11 @@ int cg_tmpl_compile_named(const char *what, const char *src, struct cg_tmpl **ou
 	return rc;
 }
 
-/*
- * Renders t over ctx into a sanitised, malloc'd string; flags says how {{x}} neutralises a
- * sender's value for where the text goes (CG_TMPL_ESCAPE_*), markdown is cg_tmpl_opts.markdown.
- */
-int cg_tmpl_render_utf8(const struct cg_tmpl *t, const cJSON *ctx, int flags, const cJSON *markdown, char **out)
+/* Renders t over ctx into a sanitised, malloc'd string (opts as cg_tmpl_render_opts takes them). */
+int cg_tmpl_render_utf8(const struct cg_tmpl *t, const cJSON *ctx, const struct cg_tmpl_opts *opts, char **out)
 {
 	char *raw = NULL;
-	struct cg_tmpl_opts o = {.flags = flags, .markdown = markdown};
-	int rc = cg_tmpl_render_opts(t, ctx, &o, &raw);
+	int rc = cg_tmpl_render_opts(t, ctx, opts, &raw);
 	if (rc)
 		return rc;
 	char *clean = cg_utf8_sanitize(raw);

@@ -25,7 +25,10 @@ typedef const char *(*cg_tmpl_partial_fn)(const char *name, void *ud);
 
 /*
  * Compiles src (len bytes). Returns 0 and sets *out, or CG_EINVAL with a message
- * "line N: ..." in err (unclosed section, bad delimiters, ...), or CG_ENOMEM.
+ * "line L, col C: what" in err (L and C 1-based, C in characters), or CG_ENOMEM. Refused: a tag
+ * not closed before the end or before the next opening delimiter ("{{a} on {{b}}"), a brace in
+ * a tag name, an empty name, an unclosed section, a close tag that matches no open one, a bad
+ * delimiter change.
  */
 int cg_tmpl_compile(const char *src, size_t len, struct cg_tmpl **out, char *err, size_t errlen);
 
@@ -35,6 +38,21 @@ int cg_tmpl_compile(const char *src, size_t len, struct cg_tmpl **out, char *err
  */
 int cg_tmpl_render(const struct cg_tmpl *t, const cJSON *ctx, int flags, cg_tmpl_partial_fn partials,
 		   void *partials_ud, char **out);
+
+/*
+ * One {{name}} a render met (cg_tmpl_opts.on_var), so a caller can tell what the payload lacked
+ * without the renderer deciding what is worth a warning. Everything points into the template or
+ * the output being built: valid only during the call.
+ */
+struct cg_tmpl_var {
+	const char *name; /* as written, trimmed, without the fallback: "labels.alertname" */
+	size_t name_len;
+	int found;        /* the name resolved to a value other than null */
+	int fallback;     /* {{name|fallback}} inserted its fallback */
+	const char *text; /* the bytes the tag added to the output (escaped as flags say) */
+	size_t text_len;
+};
+typedef void (*cg_tmpl_var_fn)(const struct cg_tmpl_var *v, void *ud);
 
 struct cg_tmpl_opts {
 	int flags;
@@ -46,6 +64,8 @@ struct cg_tmpl_opts {
 	 * keeps its Markdown and only gets CG_MD_MINIMAL (no double escaping). NULL: none.
 	 */
 	const cJSON *markdown;
+	cg_tmpl_var_fn on_var; /* told about every {{name}} rendered, in output order; NULL: nobody */
+	void *on_var_ud;
 };
 
 /* cg_tmpl_render with options (opts NULL: flags 0, no partials). */
@@ -59,13 +79,13 @@ int cg_tmpl_is_literal(const struct cg_tmpl *t);
 
 void cg_tmpl_destroy(struct cg_tmpl *t);
 
-/* Compiles the NUL-terminated src; on a template error err reads "<what>: line N: ...". */
+/* Compiles the NUL-terminated src; on a template error err reads "<what>: line L, col C: ...". */
 int cg_tmpl_compile_named(const char *what, const char *src, struct cg_tmpl **out, char *err, size_t errlen);
 /*
- * Renders t over ctx into a malloc'd string made valid UTF-8 (cg_utf8_sanitize): flags says how {{x}}
- * neutralises a sender's value for where the text goes (CG_TMPL_ESCAPE_*), markdown is
- * cg_tmpl_opts.markdown. 0, CG_ENOMEM or CG_EINVAL.
+ * Renders t over ctx into a malloc'd string made valid UTF-8 (cg_utf8_sanitize): opts->flags says how
+ * {{x}} neutralises a sender's value for where the text goes (CG_TMPL_ESCAPE_*); opts may be NULL.
+ * 0, CG_ENOMEM or CG_EINVAL.
  */
-int cg_tmpl_render_utf8(const struct cg_tmpl *t, const cJSON *ctx, int flags, const cJSON *markdown, char **out);
+int cg_tmpl_render_utf8(const struct cg_tmpl *t, const cJSON *ctx, const struct cg_tmpl_opts *opts, char **out);
 
 #endif

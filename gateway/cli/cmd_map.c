@@ -14,6 +14,29 @@
 #include "lifecycle.h"
 #include "mail.h"
 #include "store.h"
+#include "tmpl.h"
+
+/* Which alert of the payload the warnings are about ("" when it holds one). */
+struct map_watch {
+	char alert[32];
+};
+
+/* A template asked for something the payload does not have: say so, the output stays as rendered. */
+static void map_var(const char *field, const struct cg_tmpl_var *v, void *ud)
+{
+	const struct map_watch *mw = ud;
+	char name[84];
+	size_t n = v->name_len < sizeof(name) - 1 ? v->name_len : sizeof(name) - 1;
+	if (v->fallback || (v->found && v->text_len))
+		return; /* a fallback: the operator planned for it */
+	for (size_t i = 0; i < n; i++) /* one warning, one line */
+		name[i] = (unsigned char)v->name[i] < 0x20 || v->name[i] == 0x7f ? '?' : v->name[i];
+	name[n] = '\0';
+	if (!v->found)
+		fprintf(stderr, "warning: %s%s: {{%s}} is not in the payload (rendered empty)\n", mw->alert, field, name);
+	else
+		fprintf(stderr, "warning: %s%s: {{%s}} rendered empty\n", mw->alert, field, name);
+}
 
 /* `casegate map`: dry run: the case events a payload yields and the requests they would send on
  * empty state; no network, no store. */
@@ -110,7 +133,11 @@ int cg_cmd_map(struct cg_cli *c)
 	rc = 0;
 	for (size_t i = 0; i < events.n; i++) {
 		struct cg_case_draft d;
-		if (cg_builder_build(b, &events.v[i], &d, err, sizeof(err)) != 0) {
+		struct map_watch mw = {""};
+		if (events.n > 1)
+			snprintf(mw.alert, sizeof(mw.alert), "alert %zu: ", i);
+		struct cg_field_watch w = {map_var, &mw};
+		if (cg_builder_build_watch(b, &events.v[i], &w, &d, err, sizeof(err)) != 0) {
 			fprintf(stderr, "casegate map: alert %zu skipped: %s\n", i, err);
 			rc = 1;
 			continue;

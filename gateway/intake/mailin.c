@@ -172,13 +172,13 @@ int cg_mail_plan_build(const struct cg_source_config *src, const struct cg_build
 	}
 	for (size_t i = 0; i < events.n; i++) {
 		struct cg_case_draft d;
-		char berr[256] = "";
+		char berr[512] = "";
 		int brc = cg_builder_build(b, &events.v[i], &d, berr, sizeof(berr));
 		if (brc == CG_ENOMEM)
 			goto out;
 		if (brc) {
 			snprintf(p->reason_code, sizeof(p->reason_code), "invalid");
-			snprintf(p->reason, sizeof(p->reason), "%.150s", berr);
+			snprintf(p->reason, sizeof(p->reason), "%.255s", berr);
 			continue;
 		}
 		struct cg_store_event *ev = &p->evs[p->nevs++];

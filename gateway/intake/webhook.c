@@ -238,15 +238,20 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 	int64_t now = wall_ms();
 	for (size_t i = 0; i < events->n; i++) {
 		struct cg_case_draft d;
-		char berr[256] = "";
+		char berr[512] = "";
 		rc = cg_builder_build(b, &events->v[i], &d, berr, sizeof(berr));
 		if (rc) {
 			/* One bad alert in a group must not hold back the others. */
-			CG_LOG_EV(CG_LOG_LEVEL_WARN, src->name, NULL, NULL, "alert %zu skipped: %s", i,
-				  rc == CG_EINVAL ? berr : cg_strerror(rc));
+			char why[600];
+			const char *what = rc == CG_EINVAL ? berr : cg_strerror(rc);
+			if (events->n > 1)
+				snprintf(why, sizeof(why), "alert %zu: %s", i, what);
+			else
+				snprintf(why, sizeof(why), "%s", what);
+			CG_LOG_EV(CG_LOG_LEVEL_WARN, src->name, NULL, NULL, "alert %zu skipped: %s", i, what);
 			j->rejected++;
 			cg_jsonarena_pause();
-			cJSON_AddItemToArray(skipped, cJSON_CreateString(rc == CG_EINVAL ? berr : cg_strerror(rc)));
+			cJSON_AddItemToArray(skipped, cJSON_CreateString(why));
 			cg_jsonarena_resume();
 			continue;
 		}
@@ -278,9 +283,20 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 		cJSON_Delete(skipped);
 	cg_jsonarena_resume();
 	if (j->n == 0) {
-		char *why = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j->answer, "skipped"));
-		snprintf(msg, msglen, "no alert could be turned into a case: %s", why ? why : "");
-		cJSON_free(why);
+		/* Each alert's reason is one entry of the 422's errors (the sender's fix is in them). */
+		const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j->answer, "skipped"), 0);
+		snprintf(msg, msglen, "no alert could be turned into a case: %s",
+			 cJSON_IsString(first) ? first->valuestring : "");
+		cg_jsonarena_pause();
+		cJSON *errs = cJSON_DetachItemFromObjectCaseSensitive(j->answer, "skipped");
+		cJSON_Delete(j->answer);
+		j->answer = cJSON_CreateObject();
+		if (!j->answer || !errs || !cJSON_AddItemToObject(j->answer, "errors", errs)) {
+			cJSON_Delete(errs);
+			cJSON_Delete(j->answer);
+			j->answer = NULL; /* answered with msg alone */
+		}
+		cg_jsonarena_resume();
 		status = 422;
 		goto out;
 	}
@@ -614,7 +630,10 @@ static void intake_worked(uv_work_t *w, int wstatus)
 		} else {
 			CG_LOG_EV(CG_LOG_LEVEL_WARN, src->name, NULL, NULL, "client=%s: %d: %s", req->remote_addr,
 				  j->status, j->msg);
-			cg_http_respond_error(req, j->status, j->msg);
+			if (j->status == 422 && cJSON_GetObjectItemCaseSensitive(j->answer, "errors"))
+				respond_json(req, 422, j->answer, NULL, 0); /* one error per alert */
+			else
+				cg_http_respond_error(req, j->status, j->msg);
 		}
 		intake_job_free(j);
 	} else if (cg_storeq_submit(in->d.q, intake_run, intake_done, j) != 0) {

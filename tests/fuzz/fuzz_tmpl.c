@@ -1,4 +1,4 @@
-/* fuzz_tmpl.c: libFuzzer target: template \0 JSON data; compile + render must never crash or leak. */
+/* fuzz_tmpl.c: libFuzzer target: template \0 JSON data; compile + render (with every {{name}} reported) must never crash or leak. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +31,21 @@ static const char *fuzz_partial(const char *name, void *ud)
 	return cJSON_IsString(p) ? p->valuestring : NULL;
 }
 
+/* Every {{name}} a render reports: its name and text must be readable, the texts add up to at most the output. */
+static void fuzz_var(const struct cg_tmpl_var *v, void *ud)
+{
+	size_t *sum = ud;
+	volatile unsigned char x = 0;
+	for (size_t i = 0; i < v->name_len; i++)
+		x ^= (unsigned char)v->name[i];
+	for (size_t i = 0; i < v->text_len; i++)
+		x ^= (unsigned char)v->text[i];
+	(void)x;
+	if (v->name_len == 0)
+		abort();
+	*sum += v->text_len;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul = memchr(data, 0, size);
@@ -52,9 +67,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct fuzz_ud ud = {tsrc, cJSON_GetObjectItemCaseSensitive(ctx, "partials")};
 		for (int flags = 0; flags <= CG_TMPL_ESCAPE_URL; flags++) {
 			char *out = NULL;
-			int rc = cg_tmpl_render(t, ctx, flags, fuzz_partial, &ud, &out);
+			size_t sum = 0;
+			struct cg_tmpl_opts o = {.flags = flags,
+						 .partials = fuzz_partial,
+						 .partials_ud = &ud,
+						 .on_var = fuzz_var,
+						 .on_var_ud = &sum};
+			int rc = cg_tmpl_render_opts(t, ctx, &o, &out);
 			if (rc == 0) {
-				if (!out || strlen(out) > 1024 * 1024)
+				if (!out || strlen(out) > 1024 * 1024 || sum > strlen(out))
 					abort();
 				free(out);
 			} else if (out) {
@@ -62,8 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		(void)cg_tmpl_is_literal(t);
-	} else if (t || (crc == CG_EINVAL && strncmp(err, "line ", 5) != 0)) {
-		abort(); /* every compile error names its line */
+	} else if (t || (crc == CG_EINVAL && (strncmp(err, "line ", 5) != 0 || !strstr(err, ", col ")))) {
+		abort(); /* every compile error names its line and column */
 	}
 	cg_tmpl_destroy(t);
 	cJSON_Delete(ctx);

@@ -349,6 +349,54 @@ static void set_str(cJSON *m, const char *k, const char *v)
 		assert_non_null(cJSON_AddStringToObject(m, k, v));
 }
 
+/* A mail whose dedup key has nothing of the alert in it takes the path of any mail the builder refuses:
+ * accepted and ignored (`invalid`), the reason naming the source and the template, nothing queued. */
+static void test_keyless_mail_ignored(void **state)
+{
+	(void)state;
+	struct fx f = {0};
+	f.dir = cg_h_tmpdir("mailkey");
+	char *errs = NULL;
+	char *text = cg_h_fmt("datadog: { url: 'http://127.0.0.1:1' }\nstate_dir: %s\n"
+			      "sources:\n"
+			      "  - name: nagios\n"
+			      "    type: email\n"
+			      "    rules: nagios\n"
+			      "    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n"
+			      "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+			      "    case_type: 00000000-0000-0000-0000-000000000001\n",
+			      f.dir);
+	f.cfg = load(text, &errs);
+	free(text);
+	if (!f.cfg)
+		fail_msg("config: %s", errs);
+	free(errs);
+	char err[256];
+	assert_int_equal(cg_store_sqlite_open(f.dir, &f.st, err, sizeof(err)), 0);
+	struct cg_case_spec spec;
+	cg_config_case_spec(cg_config_source(f.cfg, "nagios"), &spec);
+	assert_int_equal(cg_builder_create(&spec, &f.b, err, sizeof(err)), 0);
+	int64_t now = 1715680000000;
+	struct cg_mail_plan *p = take(&f, "nagios_problem.eml", now);
+	assert_int_equal(p->outcome, CG_MAIL_OUT_IGNORED);
+	assert_int_equal(p->queued, 0);
+	assert_string_equal(p->reason_code, "invalid");
+	assert_string_equal(p->reason, "source 'nagios': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered "
+					"\"/\": nothing from the payload (not in the payload: labels.alertname, "
+					"labels.instance)");
+	cg_mail_plan_free(p);
+	struct cg_store_event *evs = NULL;
+	size_t n = 0;
+	assert_int_equal(cg_store_claim(f.st, now + 10, 10, &evs, &n), 0);
+	assert_int_equal(n, 0);
+	cg_store_events_free(evs, n);
+	cg_builder_destroy(f.b);
+	cg_store_close(f.st);
+	cg_config_free(f.cfg);
+	cg_h_rmrf(f.dir);
+	free(f.dir);
+}
+
 /* Plans and stores fixture `name` for source with From/envelope/Message-ID replaced (NULL: keep,
  * "" envelope: remove it). Returns the plan (caller frees). */
 static struct cg_mail_plan *deliver(struct tfx *f, const char *source, const char *name, const char *from,
@@ -517,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_config_mail_errors),
 		cmocka_unit_test(test_lifecycle_note),
 		cmocka_unit_test(test_threading),
+		cmocka_unit_test(test_keyless_mail_ignored),
 		cmocka_unit_test(test_reply_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

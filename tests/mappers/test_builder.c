@@ -387,6 +387,15 @@ static void test_dedup_keys(void **state)
 		{NULL, ev196, want196},
 		{NULL, ev197, want197},
 		{NULL, "{\"key\":\"sha256:abc\"}", want_sha},
+		/* One tag that put more than blanks in is enough; a fallback counts (the operator chose it). */
+		{"{{a}}/{{b}}", "{\"alert\":{\"a\":\"x\"}}", "src:x/"},
+		{"{{a|none}}/{{b}}", "{}", "src:none/"},
+		{"{{a}}", "{\"alert\":{\"a\":\"\u6771\u4eac\"}}", "src:\xe6\x9d\xb1\xe4\xba\xac"},
+		{"{{a}}", "{\"alert\":{\"a\":7}}", "src:7"},
+		/* Punctuation from the payload is the payload's: an Alertmanager groupKey may be "{}:{}". */
+		{"{{a}}/{{b}}", "{\"alert\":{\"a\":\"{}:{}\"}}", "src:{}:{}/"},
+		{NULL, "{\"key\":\"{}:{}\"}", "src:{}:{}"},
+		{"{{#labels}}{{alertname}}{{/labels}}", "{\"labels\":{\"alertname\":\"A\"}}", "src:A"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cg_case_spec spec = base_spec();
@@ -398,14 +407,31 @@ static void test_dedup_keys(void **state)
 		cg_case_draft_cleanup(&d);
 	}
 
-	/* Keys that render empty are an error the caller answers with 422. */
+	/*
+	 * Keys that render empty, or whose tags put nothing but blanks in them (nothing of the
+	 * alert: every such alert would share one case), are an error the caller answers with 422.
+	 */
 	const struct {
-		const char *tmpl, *event;
+		const char *tmpl, *event, *want;
 	} empty[] = {
-		{NULL, "{}"},
-		{NULL, "{\"key\":\" \\t\"}"},
-		{"{{labels.missing}}", "{\"key\":\"abc\"}"},
-		{"  \n ", "{\"key\":\"abc\"}"},
+		{NULL, "{}", "source 'src': dedup_key (the mapper's) rendered empty"},
+		{NULL, "{\"key\":\" \\t\"}", "source 'src': dedup_key (the mapper's) rendered empty"},
+		{"{{labels.missing}}", "{\"key\":\"abc\"}",
+		 "source 'src': dedup_key \"{{labels.missing}}\" rendered empty (not in the payload: labels.missing)"},
+		{"  \n ", "{\"key\":\"abc\"}", "source 'src': dedup_key \"  ? \" rendered empty"},
+		{"{{labels.alertname}}/{{labels.instance}}", "{}",
+		 "source 'src': dedup_key \"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": nothing from the "
+		 "payload (not in the payload: labels.alertname, labels.instance)"},
+		{"static-{{x}}", "{\"key\":\"abc\"}",
+		 "source 'src': dedup_key \"static-{{x}}\" rendered \"static-\": nothing from the payload (not "
+		 "in the payload: x)"},
+		{"{{a}}-{{b}}", "{\"alert\":{\"a\":\" \\t\",\"b\":\"\"}}",
+		 "source 'src': dedup_key \"{{a}}-{{b}}\" rendered \"-\": nothing from the payload"},
+		{"{{a}}\n{{b}}", "{}",
+		 "source 'src': dedup_key \"{{a}}?{{b}}\" rendered empty (not in the payload: a, b)"},
+		{"{{a}}{{b}}{{c}}{{d}}{{e}}{{f}}", "{}",
+		 "source 'src': dedup_key \"{{a}}{{b}}{{c}}{{d}}{{e}}{{f}}\" rendered empty (not in the payload: a, b, c, d, "
+		 "...)"},
 	};
 	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
 		struct cg_case_spec spec = base_spec();
@@ -415,13 +441,13 @@ static void test_dedup_keys(void **state)
 		ev_from(&ev, empty[i].event);
 		struct cg_case_draft d;
 		memset(&d, 0x5a, sizeof(d)); /* must stay untouched */
-		char err[128] = "";
+		char err[512] = "";
 		int rc = cg_builder_build(b, &ev, &d, err, sizeof(err));
 		if (rc != CG_EINVAL) {
 			print_error("empty key case %zu: got %d, want CG_EINVAL\n", i, rc);
 			fail();
 		}
-		check_str("err", err, "dedup_key rendered empty");
+		check_str("err", err, empty[i].want);
 		assert_int_equal(((unsigned char *)&d)[0], 0x5a);
 		cg_event_cleanup(&ev);
 		cg_builder_destroy(b);

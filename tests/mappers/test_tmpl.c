@@ -279,8 +279,8 @@ static void test_nesting_limit(void **state)
 	struct cg_tmpl *t = NULL;
 	assert_int_equal(cg_tmpl_compile(src, n, &t, err, sizeof(err)), CG_EINVAL);
 	assert_null(t);
-	if (strstr(err, "line 101:") == NULL)
-		fail_msg("got \"%s\", want \"line 101: ...\"", err);
+	if (strstr(err, "line 101, col 1: sections nested deeper than 100") == NULL)
+		fail_msg("got \"%s\", want \"line 101, col 1: sections nested deeper than 100\"", err);
 
 	/* 100 levels compile and render. */
 	n = 0;
