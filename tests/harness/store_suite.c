@@ -844,7 +844,9 @@ static void t_source_stats(void **state)
 	CHECK_STR(gr->last_dedup_key, NULL);
 	cg_store_source_stats_free(v, n);
 
-	/* A rolled-back done is not a delivery; a later done of the same source replaces the latest. */
+	/* A rolled-back done is not a delivery; a later done of the same source counts, and replaces
+	 * the latest key only when that key has a case (an ignored resolution has none: LAST CASE
+	 * stays the source's last case). */
 	CHECK_RC(cg_store_begin(f->st), 0);
 	CHECK_RC(cg_store_event_done(f->st, evs[1].id), 0);
 	CHECK_RC(cg_store_rollback(f->st), 0);
@@ -857,8 +859,22 @@ static void t_source_stats(void **state)
 	am = find_src(v, n, "am");
 	CHECK_I64(am->delivered, 2);
 	CHECK_I64(am->pending, 0);
-	CHECK_STR(am->last_dedup_key, "am:two");
-	CHECK_STR(am->last_case_key, NULL);
+	CHECK_STR(am->last_dedup_key, "am:one");
+	CHECK_STR(am->last_case_key, "PROJ-7");
+	cg_store_source_stats_free(v, n);
+
+	struct cg_store_event a3 = mk("am:three", T0);
+	a3.source = (char *)"am";
+	CHECK_RC(cg_store_enqueue(f->st, &a3, 1), 0);
+	struct cg_store_case c3 = {.dedup_key = (char *)"am:three", .case_id = (char *)"uuid-3",
+				   .case_key = (char *)"PROJ-9", .state = CG_CASE_OPEN, .generation = 1};
+	CHECK_RC(cg_store_case_put(f->st, &c3), 0);
+	CHECK_RC(cg_store_event_done(f->st, a3.id), 0);
+	CHECK_RC(cg_store_source_stats(f->st, &v, &n), 0);
+	am = find_src(v, n, "am");
+	CHECK_I64(am->delivered, 3);
+	CHECK_STR(am->last_dedup_key, "am:three");
+	CHECK_STR(am->last_case_key, "PROJ-9");
 	cg_store_source_stats_free(v, n);
 }
 
