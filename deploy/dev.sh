@@ -28,11 +28,16 @@ run)
 	if [ -z "${DD_API_KEY:-}" ] || [ -z "${DD_APP_KEY:-}" ]; then
 		# No Datadog keys: run against the local Case API simulator instead.
 		sim_port=${CASEGATE_SIM_PORT:-8126}
-		"$root/build/casegate-sim" --listen "127.0.0.1:$sim_port" &
+		# The simulator keeps its cases next to casegate's state (conf/var, the example config's
+		# state_dir): casegate remembers cases across a restart, so must the simulator, or the
+		# next update of a remembered case gets 404. Deleting conf/var resets both.
+		sim_state=${CASEGATE_SIM_STATE:-$root/conf/var/sim-state.json}
+		(umask 077 && mkdir -p "$(dirname "$sim_state")")
+		"$root/build/casegate-sim" --listen "127.0.0.1:$sim_port" --state "$sim_state" &
 		sim_pid=$!
 		trap 'kill $sim_pid 2>/dev/null || true' EXIT
 		echo "dev.sh: no DD_API_KEY/DD_APP_KEY set: using casegate-sim on 127.0.0.1:$sim_port" \
-			"(cases: curl http://127.0.0.1:$sim_port/_sim/cases)" >&2
+			"(cases: curl http://127.0.0.1:$sim_port/_sim/cases; kept in $sim_state)" >&2
 		export DD_API_KEY=sim DD_APP_KEY=sim
 		args+=(--datadog-url "http://127.0.0.1:$sim_port")
 	fi

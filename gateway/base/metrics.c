@@ -146,6 +146,13 @@ void cg_metrics_observe(struct cg_metrics *m, const char *name, const char *labe
 			s->bucket[i]++;
 }
 
+void cg_metrics_zero(struct cg_metrics *m, const char *name, const char *labels)
+{
+	const struct family *f = find_family(m, name);
+	if (f)
+		(void)get_series(m, name, labels, f->type);
+}
+
 double cg_metrics_get(const struct cg_metrics *m, const char *name, const char *labels)
 {
 	const struct family *f = find_family(m, name);

@@ -200,6 +200,13 @@ static void app_stop(struct cg_app *app)
 	cg_engine_stop(app->engine, engine_stopped, app);
 }
 
+/* 0 samples for each configured source (see cg_metrics_zero_source). */
+static void zero_sources(struct cg_app *app, const struct cg_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nsources; i++)
+		cg_metrics_zero_source(app->metrics, cfg->sources[i].name, cfg->sources[i].type);
+}
+
 static void reload_outcome(struct cg_app *app, int ok)
 {
 	cg_metrics_add(app->metrics, ok ? "casegate_config_reloads_total" : "casegate_config_reload_failures_total", "", 1);
@@ -286,6 +293,7 @@ static void reload(struct cg_app *app)
 	if (app->http && cg_http_server_set_exempt(app->http, ncfg->trusted_proxies, ncfg->ntrusted_proxies) != 0)
 		CG_LOG_WARN("reload: out of memory: the per-address limit keeps the old trusted proxies");
 	log_setup(ncfg);
+	zero_sources(app, ncfg);
 	reload_outcome(app, 1);
 	CG_LOG_INFO("configuration reloaded: %zu source(s)", ncfg->nsources);
 	char note[160];
@@ -371,6 +379,7 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	if (!cfg->group_commit)
 		CG_LOG_WARN("queue.group_commit is off: one fsync per store job (slow; for benchmarks)");
 	cg_metrics_describe_casegate(app->metrics);
+	zero_sources(app, cfg);
 	cg_metrics_set(app->metrics, "casegate_start_time_seconds", "", (double)time(NULL));
 	reload_outcome_start(app);
 	struct cg_dd_opts dopts = {

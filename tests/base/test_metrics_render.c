@@ -1,4 +1,4 @@
-/* test_metrics_render.c: /metrics text: each value in the shortest form that reads back exactly. */
+/* test_metrics_render.c: /metrics text: shortest exact values; declared families start with 0 samples. */
 /* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,10 +46,70 @@ static void test_shortest_round_trip(void **state)
 	cg_metrics_destroy(m);
 }
 
+static void expect_no_line(const char *text, const char *line)
+{
+	if (strstr(text, line))
+		fail_msg("/metrics: unexpected line \"%s\" in:\n%s", line, text);
+}
+
+/* Every declared counter or gauge without labels has its `name 0` sample before anything
+ * happened; labelled families only for label values known up front, never a bare sample. */
+static void test_declared_start_at_zero(void **state)
+{
+	(void)state;
+	struct cg_metrics *m = NULL;
+	assert_int_equal(cg_metrics_create(&m), 0);
+	cg_metrics_describe_casegate(m);
+	cg_metrics_zero_source(m, "demo", "generic");
+	cg_metrics_zero_source(m, "mail\"box", "email");
+	cg_metrics_add(m, "casegate_dead_letters_total", "source=\"demo\"", 2); /* zero again: keeps 2 */
+	cg_metrics_zero_source(m, "demo", "generic");
+	cg_metrics_zero(m, "t_undeclared", ""); /* not declared: stays out */
+	char *text = cg_metrics_render(m, NULL);
+	assert_non_null(text);
+	expect_line(text, "\ncasegate_config_reload_failures_total 0\n");
+	expect_line(text, "\ncasegate_overload_rejections_total{source=\"demo\",reason=\"store_full\"} 0\n");
+	expect_line(text, "\ncasegate_queue_depth 0\n");
+	expect_line(text, "\ncasegate_datadog_circuit_opened_total{cause=\"credentials\"} 0\n");
+	expect_line(text, "\ncasegate_reconciliations_total{result=\"not_found\"} 0\n");
+	expect_line(text, "\ncasegate_events_accepted_total{source=\"demo\"} 0\n");
+	expect_line(text, "\ncasegate_http_requests_total{source=\"demo\",code=\"202\"} 0\n");
+	expect_line(text, "\ncasegate_events_total{source=\"demo\",action=\"created\"} 0\n");
+	expect_line(text, "\ncasegate_deliveries_total{source=\"demo\",step=\"create\",outcome=\"give_up\"} 0\n");
+	expect_line(text, "\ncasegate_dead_letters_total{source=\"demo\"} 2\n");
+	expect_line(text, "\ncasegate_mail_messages_total{source=\"mail\\\"box\",outcome=\"tempfail\"} 0\n");
+	expect_no_line(text, "\ncasegate_dead_letters_total 0\n");
+	expect_no_line(text, "\ncasegate_http_requests_total 0\n");
+	expect_no_line(text, "casegate_events_accepted_total{source=\"mail");
+	expect_no_line(text, "t_undeclared");
+	/* A family with no sample at all is one whose label values come from traffic only. */
+	static const char *const from_traffic[] = {
+		"casegate_delivery_http_total",	      "casegate_rate_limit_waits_total",
+		"casegate_rate_limit_deferred_total", "casegate_optional_dropped_total",
+		"casegate_case_refreshes_total",      "casegate_outbound_latency_seconds",
+		"casegate_case_events_total",	      "casegate_mail_ignored_total",
+	};
+	for (const char *p = strstr(text, "# TYPE "); p; p = strstr(p + 1, "# TYPE ")) {
+		char name[128];
+		assert_int_equal(sscanf(p, "# TYPE %127s", name), 1);
+		const char *next = strchr(p, '\n') + 1;
+		if (strncmp(next, name, strlen(name)) == 0)
+			continue;
+		int known = 0;
+		for (size_t i = 0; i < sizeof(from_traffic) / sizeof(from_traffic[0]); i++)
+			known |= strcmp(name, from_traffic[i]) == 0;
+		if (!known)
+			fail_msg("%s: declared but no sample on a fresh /metrics (want a 0 sample)", name);
+	}
+	free(text);
+	cg_metrics_destroy(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shortest_round_trip),
+		cmocka_unit_test(test_declared_start_at_zero),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

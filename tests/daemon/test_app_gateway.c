@@ -129,6 +129,44 @@ static void test_webhook_creates_case(void **state)
 	(void)t;
 }
 
+/* A fresh daemon's /metrics has a 0 sample for declared counters, per configured source for the
+ * label sets known at start: dashboards read 0 (not "no data") and increase() sees the first event. */
+static void test_fresh_metrics_zero(void **state)
+{
+	(void)state;
+	struct itest t;
+	assert_int_equal(itest_setup(&t, "cg-gw"), 0);
+	assert_int_equal(itest_start_sim(&t, runbook_args), 0);
+	assert_int_equal(itest_write_config(&t, "", generic_source), 0);
+	assert_int_equal(itest_start_gw(&t), 0);
+	char *body = NULL;
+	assert_int_equal(itest_get(&t, "/metrics", &body), 200);
+	assert_non_null(body);
+	static const char *const want[] = {
+		"\ncasegate_config_reload_failures_total 0\n",
+		"\ncasegate_overload_rejections_total{source=\"demo\",reason=\"pending_jobs\"} 0\n",
+		"\ncasegate_events_accepted_total{source=\"demo\"} 0\n",
+		"\ncasegate_auth_failures_total{source=\"demo\"} 0\n",
+		"\ncasegate_dead_letters_total{source=\"demo\"} 0\n",
+		"\ncasegate_retries_total{source=\"demo\"} 0\n",
+		"\ncasegate_http_requests_total{source=\"demo\",code=\"202\"} 0\n",
+		"\ncasegate_http_requests_total{source=\"demo\",code=\"503\"} 0\n",
+		"\ncasegate_events_total{source=\"demo\",action=\"created\"} 0\n",
+		"\ncasegate_deliveries_total{source=\"demo\",step=\"create\",outcome=\"delivered\"} 0\n",
+		"\ncasegate_deliveries_total{source=\"demo\",step=\"create\",outcome=\"give_up\"} 0\n",
+		"\ncasegate_datadog_circuit_opened_total{cause=\"unavailable\"} 0\n",
+		"\ncasegate_datadog_probes_total{result=\"failed\"} 0\n",
+		"\ncasegate_reconciliations_total{result=\"adopted\"} 0\n",
+		"\ncasegate_queue_depth 0\n",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(body, want[i]))
+			fail_msg("fresh /metrics: no line \"%s\" in:\n%s", want[i] + 1, body);
+	assert_null(strstr(body, "\ncasegate_dead_letters_total 0\n")); /* labelled: no bare sample */
+	free(body);
+	itest_teardown(&t, 1);
+}
+
 /* Bad input gets a clear error and creates nothing. */
 static void test_bad_requests(void **state)
 {
@@ -402,6 +440,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_webhook_creates_case),
+		cmocka_unit_test(test_fresh_metrics_zero),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_port_taken),
 		cmocka_unit_test(test_restart_delivers_pending),

@@ -82,12 +82,21 @@ static void test_prometheus_rules(void **state)
 	check("rules");
 }
 
+/* Valid JSON for Grafana 9/10, every panel queries ${datasource}, every metric it names is on a
+ * running casegate's /metrics. */
+static void test_grafana_dashboard(void **state)
+{
+	(void)state;
+	check("dashboard");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_systemd_unit),	   cmocka_unit_test(test_nginx_in_front),
 		cmocka_unit_test(test_dockerfile),	   cmocka_unit_test(test_k8s_manifests),
 		cmocka_unit_test(test_postfix_transport), cmocka_unit_test(test_prometheus_rules),
+		cmocka_unit_test(test_grafana_dashboard),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }

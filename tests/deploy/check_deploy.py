@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""check_deploy.py: exercises every file in deploy/ for real: systemd, nginx, Docker, k8s, Postfix, alert rules.
+"""check_deploy.py: exercises every file in deploy/ for real: systemd, nginx, Docker, k8s, Postfix, alert rules,
+Grafana dashboard.
 
-Usage: check_deploy.py systemd|nginx|docker|k8s|postfix|rules
+Usage: check_deploy.py systemd|nginx|docker|k8s|postfix|rules|dashboard
 Exit 0 pass, 1 fail (each problem printed as "got X, want Y"), 77 skipped (a tool is missing).
 Paths: CG_SOURCE_DIR (repo) and CG_BINARY_DIR (build dir with casegate, casegate-sim).
 """
@@ -545,6 +546,30 @@ def family_of(name, types):
     return None
 
 
+def scrape_casegate():
+    """/metrics of a real casegate that took one alert (delivered to casegate-sim) and one bad credential."""
+    tmp = tempfile.mkdtemp(prefix="cg-metrics-")
+    procs = Procs(tmp)
+    try:
+        gw_port, _ = start_casegate(procs, DEMO_SOURCE)
+        base = "http://127.0.0.1:%d" % gw_port
+        auth = {"Authorization": "Bearer nginx-test-token", "Content-Type": "application/json"}
+        http("POST", base + "/hooks/demo", b'{"title":"a","status":"firing","id":"a"}', auth)
+        http("POST", base + "/hooks/demo", b'{"title":"a","status":"firing","id":"a"}', {"Authorization": "Bearer no"})
+
+        def delivered():
+            # Not "casegate_deliveries_total{": its 0 samples are there from the start.
+            _, t, _ = http("GET", base + "/metrics")
+            return re.search(r'^casegate_deliveries_total\{[^}]*outcome="delivered"\} [1-9]', t, re.M) is not None \
+                and "casegate_outbound_latency_seconds_bucket{" in t
+        poll(delivered, 15)
+        _, text, _ = http("GET", base + "/metrics")
+    finally:
+        procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return text
+
+
 def check_rules():
     path = os.path.join(DEPLOY, "prometheus-rules.yml")
     docs = load_yaml_docs(path)
@@ -574,41 +599,130 @@ def check_rules():
         skip_note("promtool", "promtool missing (package prometheus): rules not checked by Prometheus itself")
 
     # Every casegate_* name (and label) an expression uses exists in a running casegate's /metrics.
-    tmp = tempfile.mkdtemp(prefix="cg-rules-")
-    procs = Procs(tmp)
-    try:
-        gw_port, _ = start_casegate(procs, DEMO_SOURCE)
-        base = "http://127.0.0.1:%d" % gw_port
-        auth = {"Authorization": "Bearer nginx-test-token", "Content-Type": "application/json"}
-        http("POST", base + "/hooks/demo", b'{"title":"a","status":"firing","id":"a"}', auth)
-        http("POST", base + "/hooks/demo", b'{"title":"a","status":"firing","id":"a"}', {"Authorization": "Bearer no"})
+    text = scrape_casegate()
+    check_exprs([(r.get("alert"), r.get("expr", "")) for r in rules], text, strict=True)
+    return 0
 
-        def delivered():
-            _, t, _ = http("GET", base + "/metrics")
-            return "casegate_deliveries_total{" in t and "casegate_outbound_latency_seconds_bucket{" in t
-        poll(delivered, 15)
-        _, text, _ = http("GET", base + "/metrics")
-    finally:
-        procs.stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
+
+# Labels Prometheus adds to every scraped series; casegate's /metrics does not print them.
+TARGET_LABELS = ("instance", "job")
+
+
+def check_exprs(exprs, text, strict):
+    """Every casegate_* name each (what, expr) uses is a family on /metrics (text); each label it
+    selects or groups by is on that family's samples. strict=False: a family with no sample at
+    all (label values only traffic reveals, e.g. rate-limit buckets) has its labels unchecked."""
     types, samples = parse_exposition(text)
-    for r in rules:
-        expr = r.get("expr", "")
-        for name in set(re.findall(r"\b(casegate_[a-z0-9_]+)", expr)):
+    for what, expr in exprs:
+        used = re.findall(r"\b(casegate_[a-z0-9_]+)", expr)
+        for name in set(used):
             fam = family_of(name, types)
-            if not need(fam is not None, "%s: metric %s is not exported by casegate" % (r.get("alert"), name)):
+            if not need(fam is not None, "%s: metric %s is not exported by casegate" % (what, name)):
+                continue
+            if not strict and not samples.get(name):
                 continue
             for sel in re.findall(re.escape(name) + r"\{([^}]*)\}", expr):
                 for label in re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", sel):
+                    if label in TARGET_LABELS:
+                        continue
                     need(label in samples.get(name, set()),
-                         "%s: %s has no label %s (got %s)" % (r.get("alert"), name, label, sorted(samples.get(name, []))))
+                         "%s: %s has no label %s (got %s)" % (what, name, label, sorted(samples.get(name, []))))
         for labels in re.findall(r"by \(([^)]*)\)", expr):
             for label in [l.strip() for l in labels.split(",")]:
-                if label in ("instance", "job", "le"):
+                if label in TARGET_LABELS + ("le",):
                     continue
-                used = [n for n in re.findall(r"\b(casegate_[a-z0-9_]+)", expr)]
+                if not strict and not any(samples.get(n) for n in used):
+                    continue
                 need(any(label in samples.get(n, set()) for n in used),
-                     "%s: grouping label %s is on none of %s" % (r.get("alert"), label, used))
+                     "%s: grouping label %s is on none of %s" % (what, label, used))
+
+
+# ---------------------------------------------------------------- Grafana dashboard
+
+PANEL_TYPES = ("timeseries", "stat", "gauge", "bargauge", "table", "text", "row")
+DS_UID = "${datasource}"
+
+
+def check_dashboard():
+    path = os.path.join(DEPLOY, "grafana-dashboard.json")
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except (OSError, ValueError) as e:
+        bad("dashboard: %s is not valid JSON: %s" % (path, e))
+        return 1
+    # Grafana 9.0 writes schemaVersion 36, 10.x up to 39: an import migrates older ones, newer fail.
+    need(isinstance(d.get("schemaVersion"), int) and 36 <= d["schemaVersion"] <= 39,
+         "dashboard: schemaVersion %r, want 36..39 (Grafana 9/10)" % d.get("schemaVersion"))
+    need(isinstance(d.get("title"), str) and d["title"], "dashboard: no title")
+    need(isinstance(d.get("uid"), str) and re.match(r"^[A-Za-z0-9_-]{1,40}$", d.get("uid", "")),
+         "dashboard: uid %r" % d.get("uid"))
+    need(d.get("id") is None, "dashboard: a fixed id %r (an import would overwrite that dashboard)" % d.get("id"))
+    variables = {v.get("name"): v for v in d.get("templating", {}).get("list", [])}
+    ds = variables.get("datasource", {})
+    need(ds.get("type") == "datasource" and ds.get("query") == "prometheus",
+         "dashboard: no `datasource` variable of type datasource for prometheus (got %r)" % ds)
+    exprs = []
+    for v in variables.values():
+        q = v.get("query")
+        q = q.get("query") if isinstance(q, dict) else q
+        if v.get("type") == "query":
+            need((v.get("datasource") or {}).get("uid") == DS_UID, "variable %s: datasource is not %s" % (v.get("name"), DS_UID))
+            exprs.append(("variable " + str(v.get("name")), q or ""))
+    panels = list(d.get("panels") or [])
+    for p in list(panels):
+        panels.extend(p.get("panels") or [])  # panels of a collapsed row
+    need(len([p for p in panels if p.get("type") != "row"]) >= 8, "dashboard: want >= 8 panels")
+    ids = set()
+    for p in panels:
+        title = "panel %r" % p.get("title")
+        need(p.get("type") in PANEL_TYPES, "%s: type %r" % (title, p.get("type")))
+        need(isinstance(p.get("id"), int) and p["id"] not in ids, "%s: id %r missing or repeated" % (title, p.get("id")))
+        ids.add(p.get("id"))
+        g = p.get("gridPos") or {}
+        need(all(isinstance(g.get(k), int) for k in "hwxy") and g.get("x", 0) + g.get("w", 0) <= 24,
+             "%s: gridPos %r" % (title, g))
+        if p.get("type") in ("row", "text"):
+            continue
+        need((p.get("datasource") or {}).get("uid") == DS_UID, "%s: datasource is not %s" % (title, DS_UID))
+        targets = p.get("targets") or []
+        if not need(targets, "%s: no target" % title):
+            continue
+        refs = set()
+        for t in targets:
+            expr = t.get("expr")
+            need(t.get("refId") and t.get("refId") not in refs, "%s: refId %r missing or repeated" % (title, t.get("refId")))
+            refs.add(t.get("refId"))
+            need((t.get("datasource") or {}).get("uid", DS_UID) == DS_UID, "%s: target datasource is not %s" % (title, DS_UID))
+            if not need(isinstance(expr, str) and "casegate_" in expr, "%s: target %s: no casegate expr" % (title, t.get("refId"))):
+                continue
+            for o, c in ("()", "{}", "[]"):
+                need(expr.count(o) == expr.count(c), "%s: unbalanced %s%s in %s" % (title, o, c, expr))
+            exprs.append(("%s/%s" % (title, t.get("refId")), expr))
+
+    # PromQL syntax: Prometheus parses each expression (as a recording rule, Grafana's variables filled in).
+    promtool = shutil.which("promtool")
+    tmp = tempfile.mkdtemp(prefix="cg-dash-")
+    try:
+        if promtool:
+            import yaml
+            rules = []
+            for i, (_, e) in enumerate(x for x in exprs if not x[0].startswith("variable ")):
+                e = e.replace("$__rate_interval", "5m").replace("$instance", ".*")
+                rules.append({"record": "casegate:dashboard_%d" % i, "expr": e})
+            rpath = os.path.join(tmp, "dashboard-rules.yml")
+            with open(rpath, "w") as f:
+                yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, f)
+            res = subprocess.run([promtool, "check", "rules", rpath], capture_output=True, text=True, timeout=60)
+            need(res.returncode == 0, "dashboard: promtool does not parse an expression: %s" % (res.stdout + res.stderr))
+        else:
+            skip_note("promtool", "promtool missing (package prometheus): dashboard PromQL not parsed")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # Every metric an expression queries is a family of a running casegate's /metrics.
+    check_exprs(exprs, scrape_casegate(), strict=False)
+    print("dashboard: %d panels, %d expressions checked" % (len(panels), len(exprs)))
     return 0
 
 
@@ -618,7 +732,7 @@ def main():
         return 2
     what = sys.argv[1]
     fn = {"systemd": check_systemd, "nginx": check_nginx, "docker": check_docker, "k8s": check_k8s,
-          "postfix": check_postfix, "rules": check_rules}.get(what)
+          "postfix": check_postfix, "rules": check_rules, "dashboard": check_dashboard}.get(what)
     if not fn:
         print(__doc__, file=sys.stderr)
         return 2

@@ -122,6 +122,12 @@ struct cg_sim {
 	struct cg_sim_pending *pending; /* doubly linked, for shutdown */
 	int closing;
 	struct cg_sim_extra *extra;
+
+	/* --state FILE (sim_state.c): the model survives a restart. */
+	char *state_path;
+	uv_timer_t state_timer; /* debounces saves after changes */
+	int state_timer_live;
+	int state_dirty;
 };
 
 /* sim_model.c: cases and projects. */
@@ -230,6 +236,28 @@ int cg_sim_extra_route(struct cg_sim *s, const struct cg_http_request *req, stru
 		       struct cg_sim_call *c);
 /* /_sim/extra (GET: state dump) and /_sim/bulk (POST {"refuse": bool}); 1 when handled. */
 int cg_sim_extra_control(struct cg_sim *s, struct cg_http_request *req);
+
+/* The --state parts of sim_extra.c: per-case state and configuration resources as one object. */
+cJSON *cg_sim_extra_save(const struct cg_sim *s);
+/* Replaces them with in (from cg_sim_extra_save); on error err says which part is wrong. */
+int cg_sim_extra_load(struct cg_sim *s, const cJSON *in, char *err, size_t errlen);
+
+/*
+ * sim_state.c: --state FILE. cg_sim_state_open loads FILE when it exists (cases with their
+ * comments and events, projects and their next case numbers, case types, custom attributes, the
+ * sim_extra.c resources, the id generator), merging projects, case types and custom attributes
+ * given on the command line; then saves it once (so an unwritable path fails at start). Returns
+ * 0, or negative with err set (a corrupt or unreadable file names the problem). After that,
+ * cg_sim_state_changed after each request that may have changed the model saves it within
+ * CG_SIM_STATE_DEBOUNCE_MS, and cg_sim_state_close (from cg_sim_stop) saves what is pending.
+ * Each save writes FILE.tmp, fsyncs it, renames it over FILE and fsyncs the directory.
+ */
+#define CG_SIM_STATE_DEBOUNCE_MS 50
+int cg_sim_state_open(struct cg_sim *s, const char *path, char *err, size_t errlen);
+void cg_sim_state_changed(struct cg_sim *s);
+void cg_sim_state_close(struct cg_sim *s);
+/* Writes the state now; 0, or negative with err set. */
+int cg_sim_state_save(struct cg_sim *s, char *err, size_t errlen);
 
 /* sim_faults.c: the fault settings, from the command line and from POST /_sim/faults. */
 /* Sets the legacy "cases" bucket (limit 0 removes it); period 0 keeps the current one. */

@@ -757,6 +757,7 @@ void cg_sim_stop(struct cg_sim *s)
 		uv_close((uv_handle_t *)&s->outage_timer, NULL);
 		s->timer_live = 0;
 	}
+	cg_sim_state_close(s);
 }
 
 /* ---- /_sim inspection endpoints ---- */
@@ -844,19 +845,32 @@ static void handle_sim(struct cg_sim *s, struct cg_http_request *req)
 	}
 }
 
+/* Every request but a read may have changed the model (requests are processed before their
+ * answer is delayed or dropped): --state saves it shortly. */
+static int may_change(const struct cg_http_request *req)
+{
+	return strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+}
+
 void cg_sim_handle(struct cg_http_request *req, void *ud)
 {
 	struct cg_sim *s = ud;
+	int change = may_change(req);
 	if (strncmp(req->path, "/_sim/", 6) == 0)
 		handle_sim(s, req);
 	else
 		handle_api(s, req);
+	if (change)
+		cg_sim_state_changed(s);
 }
 
 void cg_sim_handle_control(struct cg_http_request *req, void *ud)
 {
+	int change = may_change(req);
 	if (strncmp(req->path, "/_sim/", 6) == 0)
 		handle_sim(ud, req);
 	else
 		cg_http_respond_error(req, 404, "the control listener serves /_sim/ only");
+	if (change)
+		cg_sim_state_changed(ud);
 }

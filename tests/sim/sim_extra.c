@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1334,5 +1335,65 @@ int cg_sim_extra_control(struct cg_sim *s, struct cg_http_request *req)
 		answer(req, 200, o);
 		return 1;
 	}
+	return 0;
+}
+
+/* ---- --state: what this file holds, as one JSON object ---- */
+
+static const struct {
+	const char *name;
+	size_t off;
+	int object; /* 1: a JSON object, 0: an array */
+} saved[] = {
+	{"per_case", offsetof(struct cg_sim_extra, per_case), 1},
+	{"links", offsetof(struct cg_sim_extra, links), 0},
+	{"notification_rules", offsetof(struct cg_sim_extra, nrules), 0},
+	{"automation_rules", offsetof(struct cg_sim_extra, rules), 0},
+	{"views", offsetof(struct cg_sim_extra, views), 0},
+	{"maintenance_windows", offsetof(struct cg_sim_extra, windows), 0},
+};
+
+cJSON *cg_sim_extra_save(const struct cg_sim *s)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddNumberToObject(o, "jira_seq", (double)s->extra->jira_seq))
+		goto fail;
+	for (size_t i = 0; i < sizeof(saved) / sizeof(saved[0]); i++) {
+		cJSON *v = cJSON_Duplicate(*(cJSON **)((char *)s->extra + saved[i].off), 1);
+		if (!v)
+			goto fail;
+		cJSON_AddItemToObject(o, saved[i].name, v);
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+int cg_sim_extra_load(struct cg_sim *s, const cJSON *in, char *err, size_t errlen)
+{
+	const cJSON *js = cJSON_GetObjectItemCaseSensitive(in, "jira_seq");
+	if (!cJSON_IsObject(in) || !cJSON_IsNumber(js) || js->valuedouble < 0) {
+		snprintf(err, errlen, "extra: want an object with jira_seq (a number >= 0)");
+		return CG_EINVAL;
+	}
+	for (size_t i = 0; i < sizeof(saved) / sizeof(saved[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, saved[i].name);
+		if (saved[i].object ? !cJSON_IsObject(v) : !cJSON_IsArray(v)) {
+			snprintf(err, errlen, "extra.%s: want a JSON %s", saved[i].name, saved[i].object ? "object" : "array");
+			return CG_EINVAL;
+		}
+	}
+	for (size_t i = 0; i < sizeof(saved) / sizeof(saved[0]); i++) {
+		cJSON *v = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(in, saved[i].name), 1);
+		if (!v) {
+			snprintf(err, errlen, "out of memory");
+			return CG_ENOMEM;
+		}
+		cJSON **slot = (cJSON **)((char *)s->extra + saved[i].off);
+		cJSON_Delete(*slot);
+		*slot = v;
+	}
+	s->extra->jira_seq = (unsigned long)js->valuedouble;
 	return 0;
 }

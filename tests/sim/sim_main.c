@@ -20,6 +20,8 @@ static const char usage[] =
 	"  --api-key K --app-key K     keys to require (default: any non-empty value)\n"
 	"  --no-auth                   accept requests without keys\n"
 	"  --request-log FILE          append one JSON line per API request\n"
+	"  --state FILE                keep cases, projects, case types and the rest in FILE across\n"
+	"                              restarts (loaded at start, saved after changes and at exit)\n"
 	"  --seed N                    reproducible ids and fault decisions\n"
 	"  --project KEY=UUID          another project (repeatable; DEMO always exists)\n"
 	"  --case-type UUID[=Name]     another case type (repeatable; the built-in ones always exist)\n"
@@ -115,7 +117,7 @@ static const char *const with_value[] = {
 	"--rate-limit",	     "--rate-period",	 "--bucket",	     "--header-drop-ratio", "--error-ratio",
 	"--drop-ratio",	     "--latency-ms",	 "--seed",	     "--log-level",	 "--project",
 	"--case-type",	     "--custom-attribute", "--search-lag-ms", "--auth-fail",	 "--outage",
-	"--retry-after-s",   "--outage-ms",
+	"--retry-after-s",   "--outage-ms",	 "--state",
 };
 
 static int in_list(const char *a, const char *const *list, size_t n)
@@ -133,7 +135,7 @@ int main(int argc, char **argv)
 	int ctl_port = -1, rc = 1, have_seed = 0, listen_given = 0;
 	unsigned long seed = 0, v;
 	unsigned rate_limit = 0, rate_period = 0;
-	const char *request_log = NULL;
+	const char *request_log = NULL, *state_path = NULL;
 	const char **custom_attrs = NULL; /* applied once every --case-type is known */
 	size_t ncustom = 0;
 	uv_loop_t loop;
@@ -214,6 +216,9 @@ int main(int argc, char **argv)
 			bad = !*dst || !*val;
 		} else if (strcmp(a, "--request-log") == 0) {
 			request_log = val;
+		} else if (strcmp(a, "--state") == 0) {
+			state_path = val;
+			bad = !*val;
 		} else if (strcmp(a, "--rate-limit") == 0) {
 			bad = parse_uint(val, 1000000000UL, &v);
 			rate_limit = (unsigned)v;
@@ -316,7 +321,12 @@ int main(int argc, char **argv)
 		}
 	}
 
-	char err[256];
+	char err[512];
+	/* After the command line: its projects, case types and custom attributes merge with the file's. */
+	if (state_path && cg_sim_state_open(s, state_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "casegate-sim: --state: %s\n", err);
+		goto out;
+	}
 	if (cg_sim_start(s, ctl_host[0] ? ctl_host : NULL, ctl_port, err, sizeof(err)) != 0) {
 		fprintf(stderr, "casegate-sim: cannot listen: %s\n", err);
 		goto out;

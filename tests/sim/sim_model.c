@@ -223,6 +223,7 @@ void cg_sim_cleanup(struct cg_sim *s)
 	cJSON_Delete(s->bucket_stats);
 	free(s->api_key);
 	free(s->app_key);
+	free(s->state_path);
 	if (s->request_log)
 		fclose(s->request_log);
 	memset(s, 0, sizeof(*s));
