@@ -30,7 +30,8 @@ int cg_cmd_reload(struct cg_cli *c)
 	FILE *out = c->out, *err = c->err;
 	struct cg_config *cfg = cg_cli_config(c);
 	if (!cfg) {
-		fprintf(err, "casegate reload: %s is invalid: the running daemon was not signalled\n", config_path);
+		/* The reason is above: the config, the --env-file, or a state_dir that does not expand. */
+		fprintf(err, "casegate reload: the running daemon was not signalled\n");
 		return 1;
 	}
 	int rc = 1;

@@ -389,8 +389,18 @@ static void syntax_error(struct cg_cfg *c, const yaml_parser_t *p, const char *t
 	for (size_t i = 0; i + 1 < linelen; i++)
 		if (text[start + i] == '$' && text[start + i + 1] == '{')
 			hint = " (inside { } or [ ], quote values that use variables: \"${VAR}\")";
-	if (p->problem && strstr(p->problem, "tab character"))
-		hint = " (YAML indents with spaces only: replace the tab with spaces)";
+	/* A tab where YAML wants indentation reaches libyaml as many different problems ("found a
+	 * tab character ...", "found character that cannot start any token", ...): a tab on the
+	 * line before or at the error's column is the cause, said one way. */
+	int tab = p->problem && strstr(p->problem, "tab character");
+	for (size_t i = 0; i < linelen && i <= m.column; i++)
+		if (text[start + i] == '\t')
+			tab = 1;
+	if (tab) {
+		cg_cfg_err_mark(c, m, "YAML syntax error: a tab character in the indentation (YAML indents with spaces "
+				      "only: replace the tab with spaces)");
+		return;
+	}
 	cg_cfg_err_mark(c, m, "YAML syntax error: %s%s%s%s", p->problem ? p->problem : "unknown problem",
 		 p->context ? " " : "", p->context ? p->context : "", hint);
 }

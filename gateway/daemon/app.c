@@ -232,8 +232,19 @@ static void reload(struct cg_app *app)
 	char *errs = NULL;
 	int rc = cg_config_load(app->config_path, &ncfg, &errs);
 	if (rc) {
-		CG_LOG_ERR("reload rejected, keeping the running configuration:\n%s", errs ? errs : cg_strerror(rc));
-		cg_reload_note(app->cfg->state_dir, 0, errs ? errs : cg_strerror(rc));
+		/* The environment is the one the daemon started with: a new ${VAR} cannot come by reload. */
+		const char *why = errs ? errs : cg_strerror(rc);
+		char *text = NULL;
+		if (errs && strstr(errs, ": environment variable ") &&
+		    (text = malloc(strlen(errs) + 128)) != NULL) {
+			snprintf(text, strlen(errs) + 128,
+				 "%s\na reload re-reads the config, not the environment: restart casegate with the variable set",
+				 errs);
+			why = text;
+		}
+		CG_LOG_ERR("reload rejected, keeping the running configuration:\n%s", why);
+		cg_reload_note(app->cfg->state_dir, 0, why);
+		free(text);
 		free(errs);
 		reload_outcome(app, 0);
 		return;

@@ -51,6 +51,6 @@ void cg_app_handle(struct cg_http_request *req, void *ud);
 int cg_app_continue(struct cg_http_request *req, void *ud);
 /* A request refused before any route saw it (cg_http_refused_fn; ud is the app): logged and
  * counted like the routes' own refusals. */
-void cg_app_refused(int status, const char *msg, const char *peer, void *ud);
+void cg_app_refused(const struct cg_http_refusal *r, void *ud);
 
 #endif

@@ -2,6 +2,7 @@
 #define CG_LOG_COMPONENT "http"
 #include "app.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,23 @@ static void handle_ready(struct cg_app *app, struct cg_http_request *req)
 	cg_http_respond(req, 200, "application/json", ok, strlen(ok), NULL, 0);
 }
 
-/* What no route took, logged (at most once a second, with how many were not) and counted: a
- * typo in a hook URL or an oversized alert group must not be invisible. what is already safe to
- * log (no path beyond its first segment: the rest may hold a token). */
+/* "METHOD /hooks/<source>/..." or "METHOD /first-segment/..." of path, safe to log: control
+ * bytes replaced, no query, nothing past the source's name (the rest may hold a token). */
+static void safe_route(const char *method, const char *p, char *out, size_t cap)
+{
+	size_t n = p[0] == '/' ? 1 + strcspn(p + 1, "/?") : strcspn(p, "/?");
+	if (strncmp(p, "/hooks/", 7) == 0)
+		n = 7 + strcspn(p + 7, "/?");
+	int more = p[n] == '/' && p[n + 1] != '\0'; /* a query is left out, not hinted at */
+	snprintf(out, cap, "%.10s %.*s%s", method ? method : "?", (int)(n > 80 ? 80 : n), p, more ? "/..." : "");
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+			*c = '?';
+}
+
+/* What no route took, logged (at most once a second per kind, with how many were not) and
+ * counted: a typo in a hook URL or an oversized alert group must not be invisible. what is
+ * already safe to log. */
 static void refused(struct cg_app *app, int status, const char *peer, const char *what)
 {
 	char labels[64];
@@ -73,21 +88,30 @@ static void refused(struct cg_app *app, int status, const char *peer, const char
 	app->refused_quiet[k] = 0;
 }
 
-void cg_app_refused(int status, const char *msg, const char *peer, void *ud)
+void cg_app_refused(const struct cg_http_refusal *r, void *ud)
 {
-	refused(ud, status, peer, msg);
+	/* "413 request body too large: at most 1048576 bytes: POST /hooks/am (2000000 bytes
+	 * declared)": which hook, how big, against which limit. */
+	char route[128] = "", what[320];
+	if (r->path)
+		safe_route(r->method, r->path, route, sizeof(route));
+	if (r->size && route[0])
+		snprintf(what, sizeof(what), "%s: %s (%" PRIu64 " bytes%s)", r->msg, route, r->size,
+			 r->declared ? " declared" : r->status == 413 ? " and more" : " read");
+	else if (r->size)
+		snprintf(what, sizeof(what), "%s (%" PRIu64 " bytes%s)", r->msg, r->size,
+			 r->declared ? " declared" : r->status == 413 ? " and more" : " read");
+	else if (route[0])
+		snprintf(what, sizeof(what), "%s: %s", r->msg, route);
+	else
+		snprintf(what, sizeof(what), "%s", r->msg);
+	refused(ud, r->status, r->peer, what);
 }
 
-/* "METHOD /first-segment..." of a request no route took (control bytes replaced). */
+/* "METHOD /hooks/<source>/..." or "METHOD /first-segment/..." of a request no route took. */
 static void route_of(const struct cg_http_request *req, char *out, size_t cap)
 {
-	const char *p = req->path;
-	size_t n = p[0] == '/' ? 1 + strcspn(p + 1, "/?") : strcspn(p, "/?");
-	int more = p[n] != '\0';
-	snprintf(out, cap, "%.10s %.*s%s", req->method, (int)(n > 64 ? 64 : n), p, more ? "/..." : "");
-	for (char *c = out; *c; c++)
-		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
-			*c = '?';
+	safe_route(req->method, req->path, out, cap);
 }
 
 void cg_app_handle(struct cg_http_request *req, void *ud)

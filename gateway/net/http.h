@@ -121,11 +121,18 @@ void cg_http_server_set_continue(struct cg_http_server *srv, cg_http_continue_fn
 
 /*
  * A request refused while its head or body was read, before any handler saw it (413 body too
- * large, 431 head too large or too many headers, 400 malformed): status, the message the client
- * got (limits included) and the client's address, so the server's owner can log and count what
- * would otherwise be invisible.
+ * large, 431 head too large or too many headers, 400 malformed), so the server's owner can log
+ * and count what would otherwise be invisible.
  */
-typedef void (*cg_http_refused_fn)(int status, const char *msg, const char *peer, void *ud);
+struct cg_http_refusal {
+	int status;
+	const char *msg;           /* what the client got (limits included) */
+	const char *peer;          /* the client's address */
+	const char *method, *path; /* the request line's, or NULL when refused before it was read (raw: sanitise before logging) */
+	uint64_t size;             /* 413: the body's size (declared, or read so far); 431: head bytes read so far; 0: unknown */
+	int declared;              /* size is the request's Content-Length */
+};
+typedef void (*cg_http_refused_fn)(const struct cg_http_refusal *r, void *ud);
 void cg_http_server_set_refused(struct cg_http_server *srv, cg_http_refused_fn fn);
 
 /*

@@ -445,8 +445,16 @@ static enum feed_result conn_feed(struct cg_http_conn *c, const char *data, size
 		else
 			snprintf(text, sizeof(text), "%s", msg);
 		cg_http_conn_send_error(c, st, text);
-		if (c->srv->refused_fn && st != 503)
-			c->srv->refused_fn(st, text, c->peer, c->srv->ud);
+		if (c->srv->refused_fn && st != 503) {
+			struct cg_http_refusal rf = {.status = st, .msg = text, .peer = c->peer,
+						     .size = c->hp.err_size, .declared = c->hp.err_declared};
+			/* The request line, once read (a head refused mid-way may have it already). */
+			if (c->hp.url_done && c->hp.hbuf) {
+				rf.method = llhttp_method_name((llhttp_method_t)llhttp_get_method(&c->hp.llh));
+				rf.path = c->hp.hbuf + c->hp.url_off;
+			}
+			c->srv->refused_fn(&rf, c->srv->ud);
+		}
 		return FEED_ERR;
 	}
 	return r == CG_HTTP_PARSE_MSG ? FEED_MSG : FEED_MORE;

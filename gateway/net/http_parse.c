@@ -37,8 +37,10 @@ static int head_check(struct cg_http_parse *h, const char *at, size_t len)
 	if (!h->head_base)
 		h->head_base = at;
 	size_t n = h->head_prev + (size_t)(at + len - h->head_base);
-	if (n > h->lim->max_header_bytes)
+	if (n > h->lim->max_header_bytes) {
+		h->err_size = n;
 		return refuse(h, 431, "request header too large");
+	}
 	return 0;
 }
 
@@ -81,6 +83,8 @@ static int on_message_begin(llhttp_t *p)
 	h->head_prev = 0;
 	h->head_base = NULL;
 	h->err_status = 0;
+	h->err_size = 0;
+	h->err_declared = 0;
 	h->events |= CG_HTTP_PARSE_BEGAN;
 	/* Release what one large request grew, so idle connections stay small. */
 	if (h->bcap > BBUF_KEEP) {
@@ -222,8 +226,11 @@ static int on_headers_complete(llhttp_t *p)
 		return refuse(h, 503, "too many connections");
 
 	int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
-	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > l->max_body)
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > l->max_body) {
+		h->err_size = p->content_length;
+		h->err_declared = 1;
 		return refuse(h, 413, "request body too large");
+	}
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
 		/* Exact size known (and bounded above): one allocation, no regrowth. */
 		if (cg_http_grow(&h->bbuf, &h->bcap, (size_t)p->content_length + 1, 256) < 0)
@@ -242,8 +249,10 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
 	struct cg_http_parse *h = php(p);
-	if (len > h->lim->max_body - h->blen)
+	if (len > h->lim->max_body - h->blen) {
+		h->err_size = (uint64_t)h->blen + len; /* chunked: what came so far */
 		return refuse(h, 413, "request body too large");
+	}
 	if (cg_http_grow(&h->bbuf, &h->bcap, h->blen + len + 1, 256) < 0)
 		return refuse(h, 500, "out of memory");
 	memcpy(h->bbuf + h->blen, at, len);
@@ -356,6 +365,7 @@ enum cg_http_parse_result cg_http_parse_feed(struct cg_http_parse *h, const char
 			h->head_prev += (size_t)(data + len - h->head_base);
 			h->head_base = NULL;
 			if (h->head_prev > h->lim->max_header_bytes) {
+				h->err_size = h->head_prev;
 				refuse(h, 431, "request header too large");
 				return CG_HTTP_PARSE_ERR;
 			}

@@ -37,6 +37,8 @@ struct cg_http_parse {
 	size_t blen, bcap;
 	int err_status;        /* CG_HTTP_PARSE_ERR: the answer's status (400, 413, 431, ...) and text */
 	const char *err_msg;
+	uint64_t err_size;     /* 413/431: the size met (see struct cg_http_refusal) */
+	unsigned err_declared : 1;
 	char err_buf[160];     /* err_msg text built for this request */
 	unsigned events;       /* CG_HTTP_PARSE_BEGAN | CG_HTTP_PARSE_BODY | CG_HTTP_PARSE_CONTINUE since the caller last looked */
 	unsigned hscan : 3;    /* head scan state (obs-fold detection), enum hscan */

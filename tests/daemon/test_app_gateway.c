@@ -219,9 +219,32 @@ static void test_bad_requests(void **state)
 	/* Refusals no route saw are logged and counted too: an oversized alert group, a typo in a
 	 * hook URL (its token never logged), a POST to a health check. */
 	assert_true(cg_h_wait_log(&t.gw, "413 request body too large: at most", 5000));
+	/* ... naming the hook and the size against the limit. */
+	char want413[128];
+	snprintf(want413, sizeof(want413), "at most 65536 bytes: POST /hooks/demo (%zu bytes declared)", big + 63);
+	if (!cg_h_wait_log(&t.gw, want413, 5000))
+		fail_msg("413: want a warning holding \"%s\"", want413);
 	assert_true(itest_metric(&t, "casegate_http_requests_total", "code=\"413\"") >= 1);
 	char url[160];
 	struct cg_h_resp r;
+	/* A head over the limit (431): logged with the hook and the bytes read, counted. */
+	char *bighdr = malloc(20100);
+	assert_non_null(bighdr);
+	memcpy(bighdr, "X-Big: ", 7);
+	memset(bighdr + 7, 'h', 20000);
+	bighdr[20007] = '\0';
+	const char *const hdrs431[] = {bighdr, NULL};
+	snprintf(url, sizeof(url), "%s/hooks/demo?token=query-secret", t.gw_url);
+	assert_int_equal(cg_h_http("POST", url, hdrs431, "{}", 2, &r), 0);
+	assert_int_equal(r.status, 431);
+	if (!strstr(r.body, "at most 16384 bytes"))
+		fail_msg("431: got %s, want the limit named", r.body);
+	cg_h_resp_free(&r);
+	free(bighdr);
+	assert_true(cg_h_wait_log(&t.gw, "431 request header too large: at most 16384 bytes: POST /hooks/demo (", 5000));
+	if (cg_h_wait_log(&t.gw, "query-secret", 200))
+		fail_msg("a 431's query string was logged");
+	assert_true(itest_metric(&t, "casegate_http_requests_total", "code=\"431\"") >= 1);
 	snprintf(url, sizeof(url), "%s/hoks/demo/typo-secret-token", t.gw_url);
 	assert_int_equal(cg_h_http("POST", url, NULL, "{}", 2, &r), 0);
 	assert_int_equal(r.status, 404);

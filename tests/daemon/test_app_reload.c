@@ -433,6 +433,43 @@ static void test_pidfile(void **state)
 	itest_teardown(&t, 0);
 }
 
+/* The daemon's environment is the one that counts: a config that now uses a ${VAR} the daemon
+ * was started without is rejected by the daemon even when the operator's --env-file has it, and
+ * the answer says a restart with the variable set is what it takes. */
+static void test_reload_new_variable(void **state)
+{
+	(void)state;
+	struct itest t;
+	unsetenv("CG_T_NEWV");
+	assert_int_equal(itest_setup(&t, "cg-newvar"), 0);
+	assert_int_equal(itest_start_sim(&t, NULL), 0);
+	assert_int_equal(itest_write_config(&t, NULL, demo_v1), 0);
+	assert_int_equal(itest_start_gw(&t), 0);
+	static const char with_var[] = "  - name: demo\n"
+				       "    type: generic\n"
+				       "    auth: { bearer: \"${CG_T_NEWV}\" }\n"
+				       "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+				       "    case_type: 00000000-0000-0000-0000-000000000001\n";
+	assert_int_equal(itest_write_config(&t, NULL, with_var), 0);
+	char *envfile = cg_h_fmt("%s/casegate.env", t.dir);
+	assert_int_equal(cg_h_write_file(envfile, "CG_T_NEWV=new-token\n", 20), 0);
+	char *out = NULL;
+	const char *reload[] = {"reload", "-c", t.cfg_path, "--env-file", envfile, NULL};
+	int rc = ops_run_casegate(&t, reload, &out);
+	if (rc != 1 || !out || !strstr(out, "environment variable CG_T_NEWV is not set") ||
+	    !strstr(out, "restart casegate with the variable set"))
+		fail_msg("reload with a variable only the operator has: got exit %d, output:\n%s\nwant 1, the variable "
+			 "named and a restart asked for",
+			 rc, out ? out : "");
+	free(out);
+	assert_true(cg_h_wait_log(&t.gw, "a reload re-reads the config, not the environment", 5000));
+	/* The running configuration stays: the old token still works. */
+	assert_int_equal(itest_post(&t, "demo", "tok-demo", "{\"title\":\"a\",\"status\":\"firing\",\"id\":\"a\"}", NULL),
+			 202);
+	free(envfile);
+	itest_teardown(&t, 0);
+}
+
 static const cJSON *status_source(const cJSON *doc, const char *name)
 {
 	const cJSON *s;
@@ -563,6 +600,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_reload_under_traffic, reload_teardown),
 		cmocka_unit_test(test_pidfile),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_reload_new_variable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
