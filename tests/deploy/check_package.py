@@ -1,17 +1,22 @@
 #!/usr/bin/python3
 """check_package.py: casegate installed as a Debian daemon: `cmake --install`, the .deb, its man page and maintainer scripts.
 
-Usage: check_package.py [install|man|deb|scripts ...]   (no argument: all four, in that order)
+Usage: check_package.py [install|man|deb|scripts|deps ...]   (no argument: all five, in that order)
   install  `cmake --install` of the build into scratch DESTDIRs (prefix /usr and /opt/casegate): every
            file where README's Install says, the config and the unit rewritten for the prefix.
   man      deploy/man/casegate.8 names every command, subcommand and option `casegate help` prints
            (so the two cannot drift), and its version is the project's.
   deb      `cpack -G DEB` from the build into a scratch dir; `dpkg-deb -I/-c` (name, version, Depends,
-           conffiles, maintainer scripts and modes); `dpkg-deb -x`: the binary runs, the config is
-           valid, `systemd-analyze verify` passes on the unit with the extracted root's paths.
-  scripts  postinst, prerm, postrm under `sh -n` and shellcheck, then run with DPKG_ROOT at a scratch
-           root and the system tools (adduser, getent, chown, systemctl, dpkg-statoverride) replaced
-           by stubs that log: nothing on this machine changes.
+           maintainer scripts and modes, the examples); `dpkg-deb -e`: conffiles names every file under
+           /etc/casegate; `dpkg-deb -x`: the binary runs, the config is valid, `systemd-analyze verify`
+           passes on the unit with the extracted root's paths.
+  scripts  the .deb's own postinst, prerm, postrm (`dpkg-deb -e`; the .deb is built if `deb` did not
+           run), byte for byte deploy/debian/'s, under `sh -n` and shellcheck, then run with DPKG_ROOT
+           at a scratch root and the system tools (adduser, getent, chown, systemctl,
+           dpkg-statoverride) replaced by stubs that log: nothing on this machine changes.
+  deps     every library `readelf -d` lists as NEEDED by the build's casegate has its row in README's
+           Dependencies table; every tool this script can skip for is in deploy/install-deps.sh's
+           skip-tools table with a package `install-deps.sh test` installs.
 Exit 0 pass, 1 fail (each problem printed as "got X, want Y"), 77 skipped (a tool is missing: the
 CASEGATE-SKIP line names it). Paths: CG_SOURCE_DIR (repo), CG_BINARY_DIR (the build, casegate built).
 Scratch dirs are made under CG_BINARY_DIR and removed at the end.
@@ -29,13 +34,19 @@ import tempfile
 SRC = os.environ.get("CG_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("CG_BINARY_DIR") or os.path.join(SRC, "build")
 SKIP = 77
-PARTS = ["install", "man", "deb", "scripts"]
+PARTS = ["install", "man", "deb", "scripts", "deps"]
+# Every tool a part skips for (the `tool=` of its CASEGATE-SKIP line). `deps` checks each is in
+# deploy/install-deps.sh's skip-tools table, so under CI=true deploy/dev.sh fails on the skip.
+SKIP_TOOLS = ("groff", "cpack", "dpkg-deb", "dpkg-shlibdeps", "systemd-analyze", "shellcheck", "readelf",
+              "ldd", "dpkg")
 problems = []
 where = "?"
+built = {}  # the .deb, once built: "deb" (its path), "ctrl" (its control archive, `dpkg-deb -e`)
 
 
 def skip_note(tool, reason):
     """A check left out for a missing tool, in the line deploy/dev.sh summarises (see tests/harness/harness.h)."""
+    need(tool in SKIP_TOOLS, "skip_note(%r): not in SKIP_TOOLS, so `deps` does not hold install-deps.sh to it" % tool)
     print("CASEGATE-SKIP tool=%s test=check_package.py/%s: %s" % (tool, where, reason), flush=True)
 
 
@@ -81,7 +92,8 @@ def check_tree(root, prefix, etc, unitdir, what):
     doc = prefix + "/share/doc/casegate"
     want = [exe, prefix + "/share/man/man8/casegate.8.gz", doc + "/README.md",
             doc + "/examples/nginx-casegate.conf", doc + "/examples/postfix-transport.example",
-            doc + "/examples/prometheus-rules.yml", doc + "/examples/zabbix/media_casegate.yaml",
+            doc + "/examples/prometheus-rules.yml", doc + "/examples/grafana-dashboard.json",
+            doc + "/examples/zabbix/media_casegate.yaml",
             etc + "/casegate/casegate.yaml", etc + "/casegate/casegate.env", unitdir + "/casegate.service"]
     want += [etc + "/casegate/mail-rules/" + r for r in conf_rules()]
     for p in want:
@@ -241,21 +253,45 @@ def check_man():
 
 # ---------------------------------------------------------------- deb
 
-def check_deb(tmp):
-    if not shutil.which("cpack"):
-        skip_note("cpack", "cpack missing: no .deb built")
-        return SKIP
-    for tool in ("dpkg-deb", "dpkg-shlibdeps"):
+def deb_tool_missing():
+    """The first tool building and reading the .deb needs that is missing, or None."""
+    for tool in ("cpack", "dpkg-deb", "dpkg-shlibdeps"):
         if not shutil.which(tool):
-            skip_note(tool, "%s missing: no .deb built (CPACK_DEBIAN_PACKAGE_SHLIBDEPS needs dpkg-dev)" % tool)
-            return SKIP
+            return tool
+    return None
+
+
+def build_deb(tmp):
+    """`cpack -G DEB` into tmp and `dpkg-deb -e` of it, once per run (deb and scripts share it).
+    Returns the .deb's path or None (said why); a missing tool is the caller's to report."""
+    if "deb" in built:
+        return built["deb"]
+    built["deb"] = None
     out = os.path.join(tmp, "deb")
     r = run(["cpack", "-G", "DEB", "-B", out, "--config", os.path.join(BIN, "CPackConfig.cmake")], timeout=400, cwd=BIN)
     debs = [f for f in os.listdir(out) if f.endswith(".deb")] if os.path.isdir(out) else []
     if not need(r.returncode == 0 and len(debs) == 1, "cpack -G DEB: got exit %d and %r: %s; want one .deb" %
                 (r.returncode, debs, (r.stdout + r.stderr)[-3000:])):
-        return 1
+        return None
     deb = os.path.join(out, debs[0])
+    ctrl = os.path.join(tmp, "control")
+    r = run(["dpkg-deb", "-e", deb, ctrl], timeout=60)
+    if not need(r.returncode == 0, "dpkg-deb -e: got exit %d: %s" % (r.returncode, r.stderr.strip())):
+        return None
+    built.update(deb=deb, ctrl=ctrl)
+    return deb
+
+
+def check_deb(tmp):
+    tool = deb_tool_missing()
+    if tool:
+        skip_note(tool, "%s missing: no .deb built (cpack is cmake's, dpkg-shlibdeps dpkg-dev's: "
+                  "deploy/install-deps.sh test)" % tool)
+        return SKIP
+    deb = build_deb(tmp)
+    if not deb:
+        return 1
+    debs = [os.path.basename(deb)]
     version = project_version()
     arch = run(["dpkg", "--print-architecture"]).stdout.strip()
     need(debs[0] == "casegate_%s_%s.deb" % (version, arch), "file name: got %s, want casegate_%s_%s.deb" %
@@ -289,8 +325,12 @@ def check_deb(tmp):
         need(modes.get(script) == 0o755, "control %s mode: got %s, want 755" % (script, oct(modes.get(script, 0))))
     need(modes.get("conffiles") == 0o644, "control conffiles mode: got %s, want 644" % oct(modes.get("conffiles", 0)))
 
-    # conffiles: every file under /etc and nothing else.
-    conffiles = sorted(run(["dpkg-deb", "-I", deb, "conffiles"]).stdout.split())
+    # conffiles (from the control archive as dpkg unpacks it): every file under /etc and nothing else.
+    conffiles = []
+    path = os.path.join(built["ctrl"], "conffiles")
+    if need(os.path.isfile(path), "dpkg-deb -e: got no conffiles in the control archive"):
+        with open(path) as f:
+            conffiles = sorted(f.read().split())
     listing = run(["dpkg-deb", "-c", deb]).stdout
     files = {}
     for l in listing.splitlines():
@@ -302,6 +342,13 @@ def check_deb(tmp):
                        ["/etc/casegate/mail-rules/" + r for r in conf_rules()])
     need(conffiles == want_conf, "conffiles: got %r, want %r" % (conffiles, want_conf))
     need(etc_files == want_conf, "files under /etc: got %r, want %r (each a conffile)" % (etc_files, want_conf))
+    for p in etc_files:
+        need(p in conffiles, "conffiles: got no %s, which the package installs under /etc, want each listed" % p)
+    for p in conffiles:
+        need(p in files, "conffiles: got %s, which the package does not ship" % p)
+    for p in ("/usr/share/doc/casegate/examples/grafana-dashboard.json",
+              "/usr/share/doc/casegate/examples/prometheus-rules.yml"):
+        need(p in files, "dpkg-deb -c: got no %s, want it in the package" % p)
     for p, (mode, owner) in files.items():
         need(owner == "root/root", "dpkg-deb -c: %s owned by %s, want root/root" % (p, owner))
         need(not p.startswith("/usr/local/"), "dpkg-deb -c: got %s, want nothing under /usr/local" % p)
@@ -381,9 +428,9 @@ def make_stubs(d, log, users_exist):
         os.chmod(p, 0o755)
 
 
-def run_script(script, args, root, stubs, log):
+def run_script(sdir, script, args, root, stubs, log):
     env = {"PATH": stubs + ":/usr/bin:/bin", "DPKG_ROOT": root, "LC_ALL": "C"}
-    r = run(["/bin/sh", os.path.join(SRC, "deploy", "debian", script)] + args, env=env, timeout=60)
+    r = run(["/bin/sh", os.path.join(sdir, script)] + args, env=env, timeout=60)
     need(r.returncode == 0, "%s %s: got exit %d: %s, want 0" % (script, " ".join(args), r.returncode, r.stderr.strip()))
     calls = []
     if os.path.exists(log):
@@ -394,9 +441,28 @@ def run_script(script, args, root, stubs, log):
 
 
 def check_scripts(tmp):
-    scripts = [os.path.join(SRC, "deploy", "debian", s) for s in ("postinst", "prerm", "postrm")]
-    for s in scripts:
+    names = ("postinst", "prerm", "postrm")
+    for n in names:
+        s = os.path.join(SRC, "deploy", "debian", n)
         need(os.access(s, os.X_OK), "%s: not executable in the tree" % s)
+    # What runs is what the .deb ships (its control archive), and that is deploy/debian/'s text.
+    tool = deb_tool_missing()
+    if tool:
+        skip_note(tool, "%s missing: no .deb, so deploy/debian/'s maintainer scripts ran, not the package's" % tool)
+        sdir = os.path.join(SRC, "deploy", "debian")
+    else:
+        if not build_deb(tmp):
+            bad("got no .deb to take the maintainer scripts from (see cpack above)")
+            return 1
+        sdir = built["ctrl"]
+        for n in names:
+            got_p, want_p = os.path.join(sdir, n), os.path.join(SRC, "deploy", "debian", n)
+            if need(os.path.isfile(got_p), "the .deb's control archive: got no %s" % n):
+                with open(got_p, "rb") as a, open(want_p, "rb") as b:
+                    need(a.read() == b.read(), "the .deb's %s: got a different text from deploy/debian/%s, want the "
+                         "same bytes (the package ships what is tested; rebuild/reconfigure)" % (n, n))
+    scripts = [os.path.join(sdir, n) for n in names]
+    for s in scripts:
         r = run(["sh", "-n", s], timeout=30)
         need(r.returncode == 0, "sh -n %s: got exit %d: %s" % (s, r.returncode, r.stderr.strip()))
     if shutil.which("shellcheck"):
@@ -415,7 +481,7 @@ def check_scripts(tmp):
 
     # First install, no systemd running: user and group made, state dir 0700 owned by casegate, the
     # config's statoverride, no systemctl.
-    calls = run_script("postinst", ["configure", ""], root, new, log)
+    calls = run_script(sdir, "postinst", ["configure", ""], root, new, log)
     need("addgroup --system casegate" in calls, "postinst (first): got calls %r, want `addgroup --system casegate`" % calls)
     need(any(c.startswith("adduser --system") and c.endswith(" casegate") and "--ingroup casegate" in c
              and "--home /var/lib/casegate" in c for c in calls),
@@ -433,7 +499,7 @@ def check_scripts(tmp):
     with open(os.path.join(state, "queue.db"), "w") as f:
         f.write("state")
     os.makedirs(os.path.join(root, "run", "systemd", "system"))
-    calls = run_script("postinst", ["configure", "0.0.9"], root, old, log)
+    calls = run_script(sdir, "postinst", ["configure", "0.0.9"], root, old, log)
     need(not any(c.startswith(("adduser", "addgroup", "chown", "dpkg-statoverride --update")) for c in calls),
          "postinst (upgrade): got calls %r, want no adduser/addgroup/chown/statoverride (all there already)" % calls)
     need(os.path.isfile(os.path.join(state, "queue.db")), "postinst (upgrade): state dir content gone")
@@ -442,23 +508,23 @@ def check_scripts(tmp):
          "postinst (upgrade, service active): got calls %r, want a try-restart (the new binary runs)" % calls)
     need(not any(c.startswith("systemctl enable") or c.startswith("systemctl start") for c in calls),
          "postinst: got calls %r, want the service neither enabled nor started (it needs keys first)" % calls)
-    run_script("postinst", ["abort-upgrade", "0.0.9"], root, old, log)
+    run_script(sdir, "postinst", ["abort-upgrade", "0.0.9"], root, old, log)
     r = run(["/bin/sh", scripts[0], "bogus"], env={"PATH": old + ":/usr/bin:/bin", "DPKG_ROOT": root}, timeout=30)
     need(r.returncode != 0 and "bogus" in r.stderr, "postinst bogus: got exit %d %r, want an error naming it" %
          (r.returncode, r.stderr))
 
-    calls = run_script("prerm", ["remove"], root, old, log)
+    calls = run_script(sdir, "prerm", ["remove"], root, old, log)
     need("systemctl stop casegate.service" in calls, "prerm remove: got calls %r, want the service stopped" % calls)
-    calls = run_script("prerm", ["upgrade", "0.2.0"], root, old, log)
+    calls = run_script(sdir, "prerm", ["upgrade", "0.2.0"], root, old, log)
     need(not calls, "prerm upgrade: got calls %r, want none (postinst restarts)" % calls)
 
     # remove keeps the state; purge deletes it (and DynamicUser's private copy), keeps the user.
     private = os.path.join(root, "var", "lib", "private", "casegate")
     os.makedirs(private)
-    calls = run_script("postrm", ["remove"], root, old, log)
+    calls = run_script(sdir, "postrm", ["remove"], root, old, log)
     need(os.path.isdir(state) and os.path.isdir(private), "postrm remove: got the state deleted, want it kept")
     need("systemctl --system daemon-reload" in calls, "postrm remove: got calls %r, want daemon-reload" % calls)
-    calls = run_script("postrm", ["purge"], root, old, log)
+    calls = run_script(sdir, "postrm", ["purge"], root, old, log)
     need("dpkg-statoverride --remove /etc/casegate/casegate.yaml" in calls,
          "postrm purge: got calls %r, want the config's statoverride removed" % calls)
     need(not os.path.exists(state) and not os.path.exists(private),
@@ -467,6 +533,102 @@ def check_scripts(tmp):
     need(not any(c.startswith(("deluser", "delgroup")) for c in calls), "postrm purge: got %r, want the user kept" % calls)
     need(os.path.isdir(os.path.join(root, "run")), "postrm purge: scratch root damaged")
     return 0
+
+
+# ---------------------------------------------------------------- deps
+
+# NEEDED entries that are not README rows: the C library itself (libc6) and what the kernel maps,
+# and the sanitizer runtimes an ASan/UBSan build (-DCG_SANITIZE=ON) adds: not casegate's dependencies.
+BASE_LIBS = re.compile(r"^(libc\.so|libm\.so|ld-linux|linux-vdso|libasan\.so|libubsan\.so|liblsan\.so|libtsan\.so)")
+
+
+def readme_dependency_rows():
+    """The package names in the first column of README.md's `## Dependencies` table."""
+    with open(os.path.join(SRC, "README.md")) as f:
+        text = f.read()
+    m = re.search(r"^## Dependencies\n(.*?)(?=^## )", text, re.M | re.S)
+    rows = []
+    for line in (m.group(1) if m else "").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or not cells[0] or set(cells[0]) <= set("-") or cells[0] == "package":
+            continue
+        rows += [w.split()[0] for w in cells[0].split(",") if w.strip()]
+    return rows
+
+
+def package_of(path):
+    """The Debian package that holds `path` (`dpkg -S`), trying the /usr-merged twin of the path:
+    ldd says /lib/..., Debian 12's database may have /usr/lib/... (and the other way round)."""
+    cands = [path, os.path.realpath(path)]
+    cands += [c[4:] if c.startswith("/usr/") else "/usr" + c for c in list(cands)]
+    for c in cands:
+        r = run(["dpkg", "-S", c], timeout=30)
+        if r.returncode == 0 and r.stdout.strip():
+            return r.stdout.splitlines()[0].split(": ", 1)[0].split(":")[0]
+    return None
+
+
+def check_libraries():
+    """Each library the daemon links (readelf -d NEEDED) has its -dev row in README's Dependencies.
+    The mapping, kept simple: the soname's file (where ldd finds it) -> its Debian package (`dpkg -S`,
+    e.g. libuv.so.1 -> libuv1, libglib-2.0.so.0 -> libglib2.0-0) -> that name's stem, the package
+    name less its trailing soname version (digits, dots, hyphens: libuv1 -> libuv, libyaml-0-2 ->
+    libyaml, libglib2.0-0 -> libglib, libssl3 -> libssl). A README row covers the library when it
+    names a `-dev` package starting with the stem (libuv1-dev, libssl-dev, libglib2.0-dev)."""
+    exe = os.path.join(BIN, "casegate")
+    for tool in ("readelf", "ldd", "dpkg"):
+        if not shutil.which(tool):
+            skip_note(tool, "%s missing: the daemon's libraries were not held to README's Dependencies" % tool)
+            return SKIP
+    r = run(["readelf", "-d", exe], timeout=30)
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
+    if not need(r.returncode == 0 and needed, "readelf -d %s: got exit %d and no NEEDED" % (exe, r.returncode)):
+        return 1
+    r = run(["ldd", exe], timeout=30)
+    where_is = dict(re.findall(r"^\s*(\S+) => (/\S+)", r.stdout, re.M))
+    rows = readme_dependency_rows()
+    need(len(rows) >= 5, "README ## Dependencies: got rows %r, want the table" % rows)
+    for so in needed:
+        if BASE_LIBS.match(so):
+            continue
+        path = where_is.get(so)
+        if not need(path, "NEEDED %s: got no file for it from ldd %s" % (so, exe)):
+            continue
+        pkg = package_of(path)
+        if not need(pkg, "NEEDED %s: dpkg -S %s: got no package" % (so, path)):
+            continue
+        stem = re.sub(r"[-.0-9]+$", "", pkg)
+        need(any(row.startswith(stem) and row.endswith("-dev") for row in rows),
+             "NEEDED %s (%s, Debian package %s): got no row in README's ## Dependencies for it, want a "
+             "`%s...-dev` row (rows: %s)" % (so, path, pkg, stem, ", ".join(rows)))
+    return 0
+
+
+def install_deps_array(text, name):
+    m = re.search(r"^%s=\(([^)]*)\)" % name, text, re.M)
+    return m.group(1).split() if m else []
+
+
+def check_skip_tools():
+    """Each tool in SKIP_TOOLS is in `install-deps.sh skip-tools` (so under CI=true deploy/dev.sh
+    fails on its skip), with a package `install-deps.sh test` installs (build_pkgs + test_pkgs)."""
+    script = os.path.join(SRC, "deploy", "install-deps.sh")
+    r = run(["bash", script, "skip-tools"], timeout=30)
+    need(r.returncode == 0, "install-deps.sh skip-tools: got exit %d" % r.returncode)
+    table = dict(l.split(None, 1) for l in r.stdout.splitlines() if len(l.split()) == 2)
+    with open(script) as f:
+        text = f.read()
+    installed = install_deps_array(text, "build_pkgs") + install_deps_array(text, "test_pkgs")
+    for tool in SKIP_TOOLS:
+        if need(tool in table, "install-deps.sh skip-tools: got no row for %s, which check_package.py skips "
+                "for, want `%s <package>`" % (tool, tool)):
+            need(table[tool] in installed, "install-deps.sh: %s's package %s: got it in neither build_pkgs nor "
+                 "test_pkgs, want `install-deps.sh test` to install it" % (tool, table[tool]))
+
+
+def check_deps():
+    check_skip_tools()
+    return check_libraries()
 
 
 def main():
@@ -486,7 +648,7 @@ def main():
             sub = os.path.join(tmp, p)
             os.mkdir(sub)
             fn = {"install": check_install, "man": lambda _: check_man(), "deb": check_deb,
-                  "scripts": check_scripts}[p]
+                  "scripts": check_scripts, "deps": lambda _: check_deps()}[p]
             if fn(sub) == SKIP:
                 skipped.append(p)
     finally:
