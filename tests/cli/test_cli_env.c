@@ -81,24 +81,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect_code(const struct cg_h_cli *r, int want, const char *what)
-{
-	if (r->code != want)
-		fail_msg("%s: got exit %d, want %d\nstdout:\n%s\nstderr:\n%s", what, r->code, want, r->out, r->err);
-}
-
-static void expect_has(const char *got, const char *want, const char *what)
-{
-	if (!strstr(got, want))
-		fail_msg("%s: got:\n%s\nwant it to hold:\n%s", what, got, want);
-}
-
-static void expect_not(const char *got, const char *unwanted, const char *what)
-{
-	if (strstr(got, unwanted))
-		fail_msg("%s: got:\n%s\nwant nothing like:\n%s", what, got, unwanted);
-}
-
 /* No secret in the shell: migrate, status, dlq and map run; map says which references it left
  * as written (never a value); check-config refuses and points at --env-file. */
 static void test_commands_without_secrets(void **state)
@@ -106,38 +88,38 @@ static void test_commands_without_secrets(void **state)
 	struct env_t *t = *state;
 	const char *migrate[] = {"migrate", "-c", t->cfg, NULL};
 	struct cg_h_cli r = cg_h_cli_run(t->dir, NULL, migrate);
-	expect_code(&r, 0, "migrate without the secrets");
+	cg_h_cli_expect_code(&r, 0, "migrate without the secrets");
 	cg_h_cli_free(&r);
 
 	const char *status[] = {"status", "-c", t->cfg, NULL};
 	r = cg_h_cli_run(t->dir, NULL, status);
-	expect_code(&r, 0, "status without the secrets");
-	expect_has(r.out, "am", "status without the secrets: the configured source");
-	expect_not(r.err, "is not set", "status without the secrets");
+	cg_h_cli_expect_code(&r, 0, "status without the secrets");
+	cg_h_expect_has(r.out, "am", "status without the secrets: the configured source");
+	cg_h_expect_not(r.err, "is not set", "status without the secrets");
 	cg_h_cli_free(&r);
 
 	const char *dlq[] = {"dlq", "list", "-c", t->cfg, NULL};
 	r = cg_h_cli_run(t->dir, NULL, dlq);
-	expect_code(&r, 0, "dlq list without the secrets");
-	expect_has(r.out, "no dead letters", "dlq list without the secrets");
+	cg_h_cli_expect_code(&r, 0, "dlq list without the secrets");
+	cg_h_expect_has(r.out, "no dead letters", "dlq list without the secrets");
 	cg_h_cli_free(&r);
 
 	const char *map[] = {"map", "-c", t->cfg, "--source", "am", payload, NULL};
 	r = cg_h_cli_run(t->dir, NULL, map);
-	expect_code(&r, 0, "map without the secrets");
-	expect_has(r.out, "\"dedup_key\":\"am:", "map without the secrets");
-	expect_has(r.err, "casegate.yaml:9:", "map: where the unexpanded reference is");
-	expect_has(r.err, "note: ${CG_T_AM_TOKEN} is not set here: left as written", "map: which variable");
-	expect_has(r.err, "note: ${CG_T_DD_API_KEY} is not set here", "map: which variable");
-	expect_has(r.err, "--env-file FILE", "map: the way to give them");
+	cg_h_cli_expect_code(&r, 0, "map without the secrets");
+	cg_h_expect_has(r.out, "\"dedup_key\":\"am:", "map without the secrets");
+	cg_h_expect_has(r.err, "casegate.yaml:9:", "map: where the unexpanded reference is");
+	cg_h_expect_has(r.err, "note: ${CG_T_AM_TOKEN} is not set here: left as written", "map: which variable");
+	cg_h_expect_has(r.err, "note: ${CG_T_DD_API_KEY} is not set here", "map: which variable");
+	cg_h_expect_has(r.err, "--env-file FILE", "map: the way to give them");
 	cg_h_cli_free(&r);
 
 	const char *check[] = {"check-config", "-c", t->cfg, NULL};
 	r = cg_h_cli_run(t->dir, NULL, check);
-	expect_code(&r, 1, "check-config without the secrets");
-	expect_has(r.err, "casegate.yaml:9:", "check-config: the line");
-	expect_has(r.err, "environment variable CG_T_AM_TOKEN is not set", "check-config without the secrets");
-	expect_has(r.err, "the daemon's environment is the one that counts: --env-file FILE", "check-config: the hint");
+	cg_h_cli_expect_code(&r, 1, "check-config without the secrets");
+	cg_h_expect_has(r.err, "casegate.yaml:9:", "check-config: the line");
+	cg_h_expect_has(r.err, "environment variable CG_T_AM_TOKEN is not set", "check-config without the secrets");
+	cg_h_expect_has(r.err, "the daemon's environment is the one that counts: --env-file FILE", "check-config: the hint");
 	cg_h_cli_free(&r);
 }
 
@@ -148,42 +130,42 @@ static void test_env_file(void **state)
 	struct env_t *t = *state;
 	const char *check[] = {"check-config", "-c", t->cfg, "--env-file", t->envfile, NULL};
 	struct cg_h_cli r = cg_h_cli_run(t->dir, NULL, check);
-	expect_code(&r, 0, "check-config --env-file");
+	cg_h_cli_expect_code(&r, 0, "check-config --env-file");
 	cg_h_cli_free(&r);
 
 	const char *map[] = {"map", "-c", t->cfg, "--source", "am", "--env-file", t->envfile, payload, NULL};
 	r = cg_h_cli_run(t->dir, NULL, map);
-	expect_code(&r, 0, "map --env-file");
-	expect_not(r.err, "note:", "map --env-file: every variable set");
+	cg_h_cli_expect_code(&r, 0, "map --env-file");
+	cg_h_expect_not(r.err, "note:", "map --env-file: every variable set");
 	cg_h_cli_free(&r);
 
 	/* The file wins over the shell (the daemon gets the file's value). */
 	setenv("CG_T_AM_TOKEN", "has spaces so auth refuses it", 1);
 	r = cg_h_cli_run(t->dir, NULL, check);
-	expect_code(&r, 0, "check-config --env-file with a different value in the shell");
+	cg_h_cli_expect_code(&r, 0, "check-config --env-file with a different value in the shell");
 	cg_h_cli_free(&r);
 	const char *check_shell[] = {"check-config", "-c", t->cfg, NULL};
 	setenv("CG_T_DD_API_KEY", "k1", 1);
 	setenv("CG_T_DD_APP_KEY", "k2", 1);
 	r = cg_h_cli_run(t->dir, NULL, check_shell);
-	expect_code(&r, 1, "check-config with the shell's token");
-	expect_has(r.err, "token contains whitespace", "check-config with the shell's token");
+	cg_h_cli_expect_code(&r, 1, "check-config with the shell's token");
+	cg_h_expect_has(r.err, "token contains whitespace", "check-config with the shell's token");
 	cg_h_cli_free(&r);
 	unset_all();
 
 	static const char bad[] = "CG_T_DD_API_KEY=k1\nCG_T_AM_TOKEN=\"unclosed\n";
 	assert_int_equal(cg_h_write_file(t->envfile, bad, sizeof(bad) - 1), 0);
 	r = cg_h_cli_run(t->dir, NULL, check);
-	expect_code(&r, 1, "check-config with a bad --env-file");
-	expect_has(r.err, "casegate.env:2: the double quote opened here is never closed", "a bad --env-file");
-	expect_has(r.err, "was not used: nothing was done", "a bad --env-file");
+	cg_h_cli_expect_code(&r, 1, "check-config with a bad --env-file");
+	cg_h_expect_has(r.err, "casegate.env:2: the double quote opened here is never closed", "a bad --env-file");
+	cg_h_expect_has(r.err, "was not used: nothing was done", "a bad --env-file");
 	cg_h_cli_free(&r);
 
 	/* provision and maintenance read their own options: --env-file too. */
 	const char *prov[] = {"provision", "-c", t->cfg, "--plan", "--env-file", "/nonexistent/casegate.env", NULL};
 	r = cg_h_cli_run(t->dir, NULL, prov);
-	expect_code(&r, 1, "provision with a missing --env-file");
-	expect_has(r.err, "/nonexistent/casegate.env: cannot read", "provision --env-file");
+	cg_h_cli_expect_code(&r, 1, "provision with a missing --env-file");
+	cg_h_expect_has(r.err, "/nonexistent/casegate.env: cannot read", "provision --env-file");
 	cg_h_cli_free(&r);
 }
 
@@ -195,15 +177,15 @@ static void test_store_needs_its_variables(void **state)
 	write_config(t, "${CG_T_STATE}");
 	const char *status[] = {"status", "-c", t->cfg, NULL};
 	struct cg_h_cli r = cg_h_cli_run(t->dir, NULL, status);
-	expect_code(&r, 1, "status with state_dir unset");
-	expect_has(r.err, "casegate.yaml:2:", "status with state_dir unset: the line");
-	expect_has(r.err, "environment variable CG_T_STATE is not set: casegate status needs it to find the store",
+	cg_h_cli_expect_code(&r, 1, "status with state_dir unset");
+	cg_h_expect_has(r.err, "casegate.yaml:2:", "status with state_dir unset: the line");
+	cg_h_expect_has(r.err, "environment variable CG_T_STATE is not set: casegate status needs it to find the store",
 		   "status with state_dir unset");
 	cg_h_cli_free(&r);
 	const char *dlq[] = {"dlq", "list", "-c", t->cfg, NULL};
 	r = cg_h_cli_run(t->dir, NULL, dlq);
-	expect_code(&r, 1, "dlq with state_dir unset");
-	expect_has(r.err, "casegate dlq needs it to find the store", "dlq with state_dir unset");
+	cg_h_cli_expect_code(&r, 1, "dlq with state_dir unset");
+	cg_h_expect_has(r.err, "casegate dlq needs it to find the store", "dlq with state_dir unset");
 	cg_h_cli_free(&r);
 	char *lit = cg_h_fmt("%s/${CG_T_STATE}", t->dir);
 	struct stat st;
@@ -215,8 +197,8 @@ static void test_store_needs_its_variables(void **state)
 	char *fresh = cg_h_fmt("%s/fresh", t->dir);
 	setenv("CG_T_STATE", fresh, 1);
 	r = cg_h_cli_run(t->dir, NULL, dlq);
-	expect_code(&r, 1, "dlq on a state_dir without a store");
-	expect_has(r.err, "no store (has casegate run with this state_dir?)", "dlq on a state_dir without a store");
+	cg_h_cli_expect_code(&r, 1, "dlq on a state_dir without a store");
+	cg_h_expect_has(r.err, "no store (has casegate run with this state_dir?)", "dlq on a state_dir without a store");
 	cg_h_cli_free(&r);
 	char *db = cg_h_fmt("%s/casegate.db", fresh);
 	if (stat(db, &st) == 0)

@@ -29,33 +29,6 @@ static struct cg_h_cli run(const char *dir, const char *const args[])
 	return run_in(dir, NULL, args);
 }
 
-static void expect_code(const struct cg_h_cli *r, int want, const char *what)
-{
-	if (r->code != want)
-		fail_msg("%s: got exit %d, want %d\nstdout:\n%s\nstderr:\n%s", what, r->code, want, r->out, r->err);
-}
-
-static void expect_has(const char *got, const char *want, const char *what)
-{
-	if (!strstr(got, want))
-		fail_msg("%s: got:\n%s\nwant it to hold:\n%s", what, got, want);
-}
-
-static int setup(void **state)
-{
-	char *dir = cg_h_tmpdir("cg-cli-off");
-	if (!dir)
-		return -1;
-	*state = dir;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	cg_h_rmrf(*state);
-	free(*state);
-	return 0;
-}
 
 /* `casegate version` and `--version`: one line "casegate X.Y.Z", nothing else, exit 0. */
 static void test_version(void **state)
@@ -66,7 +39,7 @@ static void test_version(void **state)
 	const char *const forms[][2] = {{"version", NULL}, {"--version", NULL}};
 	for (size_t i = 0; i < 2; i++) {
 		struct cg_h_cli r = run(dir, forms[i]);
-		expect_code(&r, 0, forms[i][0]);
+		cg_h_cli_expect_code(&r, 0, forms[i][0]);
 		if (regexec(&re, r.out, 0, NULL, 0) != 0)
 			fail_msg("casegate %s: got stdout \"%s\", want one line \"casegate X.Y.Z\"", forms[i][0], r.out);
 		if (r.err[0])
@@ -82,7 +55,7 @@ static void test_mappers(void **state)
 {
 	const char *dir = *state;
 	struct cg_h_cli r = run(dir, (const char *const[]){"mappers", NULL});
-	expect_code(&r, 0, "mappers");
+	cg_h_cli_expect_code(&r, 0, "mappers");
 	if (r.err[0])
 		fail_msg("casegate mappers: got stderr \"%s\", want nothing", r.err);
 	const char *line = r.out;
@@ -118,9 +91,9 @@ static void test_no_arguments_taken(void **state)
 		struct cg_h_cli r = run(dir, args);
 		char what[64];
 		snprintf(what, sizeof(what), "casegate %s %s", cases[i][0], cases[i][1]);
-		expect_code(&r, 2, what);
-		expect_has(r.err, cases[i][1], what);
-		expect_has(r.err, "takes no arguments", what);
+		cg_h_cli_expect_code(&r, 2, what);
+		cg_h_expect_has(r.err, cases[i][1], what);
+		cg_h_expect_has(r.err, "takes no arguments", what);
 		if (r.out[0])
 			fail_msg("%s: got stdout \"%s\", want nothing", what, r.out);
 		cg_h_cli_free(&r);
@@ -229,7 +202,7 @@ static void test_map_output(void **state)
 	struct cg_h_cli r[4] = {run(dir, from_file), run_in(dir, firing, from_dash), run_in(dir, firing, from_stdin),
 				run(dir, inline_json)};
 	for (int i = 0; i < 4; i++) {
-		expect_code(&r[i], 0, "map of a firing generic alert");
+		cg_h_cli_expect_code(&r[i], 0, "map of a firing generic alert");
 		if (strcmp(r[i].out, r[0].out) != 0)
 			fail_msg("map from stdin differs from map of the file:\n%s\nvs\n%s", r[i].out, r[0].out);
 	}
@@ -249,7 +222,7 @@ static void test_map_output(void **state)
 	expect_str(data, "attributes", "type_id", NULL, "00000000-0000-0000-0000-000000000001");
 	const char *desc = str_at(data, "attributes", "description", NULL);
 	assert_non_null(desc);
-	expect_has(desc, "casegate ref cg", "the create body's description (the idempotency marker)");
+	cg_h_expect_has(desc, "casegate ref cg", "the create body's description (the idempotency marker)");
 	const cJSON *proj =
 	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(data, "relationships"), "project");
 	expect_str(proj, "data", "id", NULL, "SEC");
@@ -272,7 +245,7 @@ static void test_map_output(void **state)
 	char *resolved = write_payload(dir, "resolved.json",
 				       "{\"title\":\"Disk full on db-1\",\"status\":\"resolved\",\"dedup_key\":\"DiskFull/db-1\"}");
 	struct cg_h_cli rr = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "demo", resolved, NULL});
-	expect_code(&rr, 0, "map of a resolution");
+	cg_h_cli_expect_code(&rr, 0, "map of a resolution");
 	v = parse_lines(rr.out, 1);
 	expect_str(v[0], "status", NULL, NULL, "resolved");
 	expect_str(v[0], "action", NULL, NULL, "ignore");
@@ -283,7 +256,7 @@ static void test_map_output(void **state)
 	/* One line per case event: an Alertmanager group of two alerts is two lines. */
 	char *am = cg_h_fmt("%s/tests/fixtures/alertmanager/many_alerts.json", cg_h_source_dir());
 	struct cg_h_cli ra = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "am", am, NULL});
-	expect_code(&ra, 0, "map of an Alertmanager group");
+	cg_h_cli_expect_code(&ra, 0, "map of an Alertmanager group");
 	char *text = cg_h_read_file(am, NULL);
 	cJSON *doc = cJSON_Parse(text);
 	size_t alerts = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "alerts"));
@@ -330,8 +303,8 @@ static void test_map_errors(void **state)
 		struct cg_h_cli r = run(dir, cases[i].args);
 		char what[80];
 		snprintf(what, sizeof(what), "map error case %zu (%s)", i, cases[i].err);
-		expect_code(&r, cases[i].code, what);
-		expect_has(r.err, cases[i].err, what);
+		cg_h_cli_expect_code(&r, cases[i].code, what);
+		cg_h_expect_has(r.err, cases[i].err, what);
 		if (r.out[0])
 			fail_msg("%s: got stdout \"%s\", want nothing", what, r.out);
 		cg_h_cli_free(&r);
@@ -346,11 +319,11 @@ static void test_map_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_version, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_mappers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_arguments_taken, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_map_output, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_map_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_version, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_mappers, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_no_arguments_taken, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_map_output, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_map_errors, cg_h_dir_setup, cg_h_dir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,12 +13,6 @@
 
 #include "harness.h"
 
-static const char *src_dir(void)
-{
-	const char *d = getenv("CG_SOURCE_DIR");
-	return d ? d : CG_SOURCE_DIR;
-}
-
 /* The text between the first `open` after `from` and the next `close` (malloc'd). */
 static char *between(const char *from, const char *open, const char *close, const char *what)
 {
@@ -35,11 +29,7 @@ static char *between(const char *from, const char *open, const char *close, cons
 static void test_map_example_is_true(void **state)
 {
 	(void)state;
-	char *path = cg_h_fmt("%s/README.md", src_dir());
-	size_t len = 0;
-	char *readme = cg_h_read_file(path, &len);
-	if (!readme)
-		fail_msg("cannot read %s", path);
+	char *readme = cg_h_readme();
 
 	const char *cmd = "casegate map -c conf/casegate.yaml --source demo '";
 	const char *at = strstr(readme, cmd);
@@ -68,7 +58,7 @@ static void test_map_example_is_true(void **state)
 
 	char *dir = cg_h_tmpdir("cg-cli-readme");
 	assert_non_null(dir);
-	char *conf = cg_h_fmt("%s/conf/casegate.yaml", src_dir());
+	char *conf = cg_h_fmt("%s/conf/casegate.yaml", cg_h_source_dir());
 	setenv("DEMO_TOKEN", "demo", 1);
 	const char *args[] = {"map", "-c", conf, "--source", "demo", payload, NULL};
 	struct cg_h_cli r = cg_h_cli_run(dir, NULL, args);
@@ -91,7 +81,6 @@ static void test_map_example_is_true(void **state)
 	free(payload);
 	free(want);
 	free(readme);
-	free(path);
 }
 
 /* GitHub's anchor of a heading: lower case, spaces to '-', other ASCII punctuation but '-' and
@@ -115,11 +104,7 @@ static char *anchor(const char *h, size_t n)
 static void test_toc_is_every_section(void **state)
 {
 	(void)state;
-	char *path = cg_h_fmt("%s/README.md", src_dir());
-	size_t len = 0;
-	char *readme = cg_h_read_file(path, &len);
-	if (!readme)
-		fail_msg("cannot read %s", path);
+	char *readme = cg_h_readme();
 	char *toc = strstr(readme, "\n## Contents\n");
 	if (!toc)
 		fail_msg("README: no \"## Contents\" section");
@@ -164,7 +149,6 @@ static void test_toc_is_every_section(void **state)
 	if (strcmp(got, want) != 0)
 		fail_msg("README's Contents is not the sections in order:\ngot:\n%s\nwant:\n%s", got, want);
 	free(readme);
-	free(path);
 }
 
 int main(void)

@@ -13,32 +13,10 @@
 
 #include "harness.h"
 
-struct cli_test {
-	char *dir;
-};
-
-static int setup(void **state)
-{
-	struct cli_test *t = calloc(1, sizeof(*t));
-	if (!t || !(t->dir = cg_h_tmpdir("cg-clitmpl")))
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct cli_test *t = *state;
-	cg_h_rmrf(t->dir);
-	free(t->dir);
-	free(t);
-	return 0;
-}
-
 /* Line 9 of every config is the source's `title:`, its value at column 12. */
-static char *write_config(struct cli_test *t, const char *name, const char *rest)
+static char *write_config(const char *dir, const char *name, const char *rest)
 {
-	char *path = cg_h_fmt("%s/%s", t->dir, name);
+	char *path = cg_h_fmt("%s/%s", dir, name);
 	char *text = cg_h_fmt("listen: 127.0.0.1:0\n"
 	                      "state_dir: %s/state\n"
 	                      "sources:\n"
@@ -48,7 +26,7 @@ static char *write_config(struct cli_test *t, const char *name, const char *rest
 	                      "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
 	                      "    case_type: 00000000-0000-0000-0000-000000000001\n"
 	                      "%s",
-	                      t->dir, rest);
+	                      dir, rest);
 	assert_int_equal(cg_h_write_file(path, text, strlen(text)), 0);
 	free(text);
 	return path;
@@ -57,7 +35,7 @@ static char *write_config(struct cli_test *t, const char *name, const char *rest
 /* Each kind of template error: check-config exits 1 with exactly "file:line:col: what" per error. */
 static void test_check_config_names_each_error(void **state)
 {
-	struct cli_test *t = *state;
+	const char *dir = *state;
 	static const struct {
 		const char *yaml; /* from line 9 on */
 		const char *want; /* stderr after "<file>:"; '@' in it stands for the file */
@@ -105,14 +83,14 @@ static void test_check_config_names_each_error(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "bad%zu.yaml", i);
-		char *path = write_config(t, name, cases[i].yaml);
+		char *path = write_config(dir, name, cases[i].yaml);
 		char *want = cg_h_fmt("%s:", path);
 		for (const char *p = cases[i].want; *p; p++) {
 			char *more = *p == '@' ? cg_h_fmt("%s%s", want, path) : cg_h_fmt("%s%c", want, *p);
 			free(want);
 			want = more;
 		}
-		struct cg_h_cli r = cg_h_cli_run(t->dir, NULL, (const char *const[]){"check-config", "-c", path, NULL});
+		struct cg_h_cli r = cg_h_cli_run(dir, NULL, (const char *const[]){"check-config", "-c", path, NULL});
 		if (r.code != 1 || strcmp(r.err, want) != 0) {
 			print_error("case %zu: got exit %d, stderr:\n%swant exit 1, stderr:\n%s", i, r.code, r.err,
 			            want);
@@ -121,7 +99,7 @@ static void test_check_config_names_each_error(void **state)
 		/* The daemon's start reads the file the same way and refuses with the same lines. */
 		if (i == 0) {
 			struct cg_h_cli run =
-			    cg_h_cli_run(t->dir, NULL, (const char *const[]){"run", "-c", path, NULL});
+			    cg_h_cli_run(dir, NULL, (const char *const[]){"run", "-c", path, NULL});
 			if (run.code != 1 || strcmp(run.err, want) != 0) {
 				print_error("run: got exit %d, stderr:\n%swant exit 1, stderr:\n%s", run.code, run.err,
 				            want);
@@ -139,8 +117,8 @@ static void test_check_config_names_each_error(void **state)
 /* What map warns about: one line per {{name}} the payload lacks or that rendered empty; a fallback is no surprise. */
 static void test_map_warns_about_missing_variables(void **state)
 {
-	struct cli_test *t = *state;
-	char *path = write_config(t, "map.yaml",
+	const char *dir = *state;
+	char *path = write_config(dir, "map.yaml",
 	                          "    title: \"{{lables.alertname}} on {{labels.instance}}\"\n"
 	                          "    description: \"{{annotations.summary}}\"\n"
 	                          "    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n"
@@ -156,7 +134,7 @@ static void test_map_warns_about_missing_variables(void **state)
 	                          "    title: \"{{labels.alertname}} on {{labels.instance}}\"\n"
 	                          "    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n");
 	struct cg_h_cli r = cg_h_cli_run(
-	    t->dir, NULL,
+	    dir, NULL,
 	    (const char *const[]){"map", "-c", path, "--source", "demo",
 	                          "{\"labels\":{\"alertname\":\"A\",\"instance\":\"h\",\"service\":\"\"}}", NULL});
 	const char *want_err = "warning: title: {{lables.alertname}} is not in the payload (rendered empty)\n"
@@ -172,7 +150,7 @@ static void test_map_warns_about_missing_variables(void **state)
 	cg_h_cli_free(&r);
 
 	/* The shipped example's case: `{}` has no key; map says so as the daemon's 422 does. */
-	r = cg_h_cli_run(t->dir, NULL, (const char *const[]){"map", "-c", path, "--source", "demo", "{}", NULL});
+	r = cg_h_cli_run(dir, NULL, (const char *const[]){"map", "-c", path, "--source", "demo", "{}", NULL});
 	const char *want_tail = "casegate map: alert 0 skipped: source 'demo': dedup_key "
 	                        "\"{{labels.alertname}}/{{labels.instance}}\" rendered \"/\": nothing from the payload "
 	                        "(not in the payload: labels.alertname, labels.instance)\n";
@@ -187,7 +165,7 @@ static void test_map_warns_about_missing_variables(void **state)
 
 	/* A notification with several alerts: the warnings say which alert. */
 	r = cg_h_cli_run(
-	    t->dir, NULL,
+	    dir, NULL,
 	    (const char *const[]){"map", "-c", path, "--source", "am",
 	                          "{\"version\":\"4\",\"groupKey\":\"g\",\"status\":\"firing\",\"alerts\":["
 	                          "{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\",\"instance\":\"h\"},"
@@ -205,8 +183,8 @@ static void test_map_warns_about_missing_variables(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_check_config_names_each_error, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_map_warns_about_missing_variables, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_config_names_each_error, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_map_warns_about_missing_variables, cg_h_dir_setup, cg_h_dir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "harness.h"
 
 /* A minimal valid source; it starts on line `sources:` + 1. */
 #define SRC                                                                                                  \
@@ -28,11 +29,6 @@
 	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                \
 	"    case_type: 00000000-0000-0000-0000-000000000001\n"
 
-static const char *src_dir(void)
-{
-	const char *d = getenv("CG_SOURCE_DIR");
-	return d ? d : CG_SOURCE_DIR;
-}
 
 __attribute__((format(printf, 1, 2))) static char *fmt(const char *f, ...)
 {
@@ -99,8 +95,8 @@ static size_t count_lines(const char *s)
 static void test_full_roundtrip(void **state)
 {
 	(void)state;
-	char *path = fmt("%s/tests/fixtures/config/full.yaml", src_dir());
-	char *fixdir = fmt("%s/tests/fixtures/config", src_dir());
+	char *path = fmt("%s/tests/fixtures/config/full.yaml", cg_h_source_dir());
+	char *fixdir = fmt("%s/tests/fixtures/config", cg_h_source_dir());
 	char *real = realpath(fixdir, NULL);
 	assert_non_null(real);
 	setenv("CGT_API_KEY", "api-secret", 1);
@@ -311,7 +307,7 @@ static void test_defaults(void **state)
 static void test_example_conf(void **state)
 {
 	(void)state;
-	char *path = fmt("%s/conf/casegate.yaml", src_dir());
+	char *path = fmt("%s/conf/casegate.yaml", cg_h_source_dir());
 	unsetenv("DD_API_KEY");
 	unsetenv("DD_APP_KEY");
 	unsetenv("DD_SITE");

@@ -634,6 +634,50 @@ void cg_h_cli_free(struct cg_h_cli *r)
 	free(r->err);
 }
 
+void cg_h_cli_expect_code(const struct cg_h_cli *r, int want, const char *what)
+{
+	if (r->code != want)
+		fail_msg("%s: got exit %d, want %d\nstdout:\n%s\nstderr:\n%s", what, r->code, want, r->out, r->err);
+}
+
+void cg_h_expect_has(const char *got, const char *want, const char *what)
+{
+	if (!got || !strstr(got, want))
+		fail_msg("%s: got:\n%s\nwant it to hold:\n%s", what, got ? got : "(nothing)", want);
+}
+
+void cg_h_expect_not(const char *got, const char *unwanted, const char *what)
+{
+	if (got && strstr(got, unwanted))
+		fail_msg("%s: got:\n%s\nwant nothing like:\n%s", what, got, unwanted);
+}
+
+int cg_h_dir_setup(void **state)
+{
+	char *dir = cg_h_tmpdir("cg-case");
+	if (!dir)
+		return -1;
+	*state = dir;
+	return 0;
+}
+
+int cg_h_dir_teardown(void **state)
+{
+	cg_h_rmrf(*state);
+	free(*state);
+	return 0;
+}
+
+char *cg_h_readme(void)
+{
+	char *path = cg_h_fmt("%s/README.md", cg_h_source_dir());
+	char *text = cg_h_read_file(path, NULL);
+	if (!text)
+		fail_msg("cannot read %s", path);
+	free(path);
+	return text;
+}
+
 size_t cg_h_read_for(int fd, char *buf, size_t cap, unsigned ms, int *eof)
 {
 	size_t n = 0;

@@ -17,6 +17,10 @@ const char *cg_h_shared_dir(void);
 
 /* Creates a fresh temporary directory (removed by cg_h_rmrf). Returns malloc'd path. */
 char *cg_h_tmpdir(const char *prefix);
+/* cmocka setup and teardown for a case that needs a scratch directory: *state is its path
+ * (char *), made fresh before the case and removed after it. */
+int cg_h_dir_setup(void **state);
+int cg_h_dir_teardown(void **state);
 void cg_h_rmrf(const char *path);
 int cg_h_write_file(const char *path, const char *data, size_t len);
 /* Reads a whole file, NUL-terminated; *len may be NULL. NULL on error. */
@@ -113,6 +117,14 @@ struct cg_h_cli {
  * it cannot start or has not exited within 20 s. */
 struct cg_h_cli cg_h_cli_run(const char *dir, const char *in_path, const char *const args[]);
 void cg_h_cli_free(struct cg_h_cli *r);
+/* Fails the test (naming what, with the run's stdout and stderr) unless r exited with want. */
+void cg_h_cli_expect_code(const struct cg_h_cli *r, int want, const char *what);
+/* Fails the test unless got holds want (cg_h_expect_has) / holds nothing like it (cg_h_expect_not). */
+void cg_h_expect_has(const char *got, const char *want, const char *what);
+void cg_h_expect_not(const char *got, const char *unwanted, const char *what);
+
+/* The source tree's README.md, NUL-terminated (malloc'd); fails the test when unreadable. */
+char *cg_h_readme(void);
 
 /* Reads fd (a socket) until the peer closes it or ms passed; keeps what fits in buf (cap - 1
  * bytes, NUL-terminated) and drops the rest. Returns the bytes kept; *eof is 1 when it closed. */

@@ -231,23 +231,39 @@ static struct cg_mail_plan *take(struct fx *f, const char *name, int64_t now)
 	return p;
 }
 
+/* The fixture over sources (a `sources:` block): a config with an unreachable Datadog, a fresh
+ * SQLite store and the nagios source's builder. */
+static void fx_open(struct fx *f, const char *prefix, const char *sources)
+{
+	f->dir = cg_h_tmpdir(prefix);
+	char *errs = NULL;
+	char *text = cg_h_fmt("datadog: { url: 'http://127.0.0.1:1' }\nstate_dir: %s\n%s", f->dir, sources);
+	f->cfg = load(text, &errs);
+	free(text);
+	if (!f->cfg)
+		fail_msg("config: %s", errs);
+	free(errs);
+	char err[256];
+	assert_int_equal(cg_store_sqlite_open(f->dir, &f->st, err, sizeof(err)), 0);
+	struct cg_case_spec spec;
+	cg_config_case_spec(cg_config_source(f->cfg, "nagios"), &spec);
+	assert_int_equal(cg_builder_create(&spec, &f->b, err, sizeof(err)), 0);
+}
+
+static void fx_close(struct fx *f)
+{
+	cg_builder_destroy(f->b);
+	cg_store_close(f->st);
+	cg_config_free(f->cfg);
+	cg_h_rmrf(f->dir);
+	free(f->dir);
+}
+
 static void test_threading(void **state)
 {
 	(void)state;
 	struct fx f = {0};
-	f.dir = cg_h_tmpdir("mailin");
-	char *errs = NULL;
-	char *text = cg_h_fmt("datadog: { url: 'http://127.0.0.1:1' }\nstate_dir: %s\n" SOURCES, f.dir);
-	f.cfg = load(text, &errs);
-	free(text);
-	if (!f.cfg)
-		fail_msg("config: %s", errs);
-	free(errs);
-	char err[256];
-	assert_int_equal(cg_store_sqlite_open(f.dir, &f.st, err, sizeof(err)), 0);
-	struct cg_case_spec spec;
-	cg_config_case_spec(cg_config_source(f.cfg, "nagios"), &spec);
-	assert_int_equal(cg_builder_create(&spec, &f.b, err, sizeof(err)), 0);
+	fx_open(&f, "mailin", SOURCES);
 	int64_t now = 1715680000000;
 
 	/* The alert: one firing event, its Message-ID remembered for replies. */
@@ -283,6 +299,7 @@ static void test_threading(void **state)
 	struct cg_store_case c = {.dedup_key = "nagios:web1/HTTP", .case_id = "id-1", .case_key = "PROJ-42",
 				  .state = CG_CASE_OPEN, .generation = 1};
 	assert_int_equal(cg_store_case_put(f.st, &c), 0);
+	char err[256];
 	cJSON *m = mail_of("reply_casekey.eml");
 	cJSON_ReplaceItemInObject(m, "message_id", cJSON_CreateString("reply-3@mail.example.com"));
 	assert_int_equal(
@@ -304,11 +321,7 @@ static void test_threading(void **state)
 		fail_msg("claim: got %zu events (%d notes), want 2 heads and no note first", n, notes);
 	cg_store_events_free(evs, n);
 
-	cg_builder_destroy(f.b);
-	cg_store_close(f.st);
-	cg_config_free(f.cfg);
-	cg_h_rmrf(f.dir);
-	free(f.dir);
+	fx_close(&f);
 }
 
 /* ---- who may act through a mail source ---- */
@@ -355,27 +368,14 @@ static void test_keyless_mail_ignored(void **state)
 {
 	(void)state;
 	struct fx f = {0};
-	f.dir = cg_h_tmpdir("mailkey");
-	char *errs = NULL;
-	char *text = cg_h_fmt("datadog: { url: 'http://127.0.0.1:1' }\nstate_dir: %s\n"
-			      "sources:\n"
-			      "  - name: nagios\n"
-			      "    type: email\n"
-			      "    rules: nagios\n"
-			      "    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n"
-			      "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
-			      "    case_type: 00000000-0000-0000-0000-000000000001\n",
-			      f.dir);
-	f.cfg = load(text, &errs);
-	free(text);
-	if (!f.cfg)
-		fail_msg("config: %s", errs);
-	free(errs);
-	char err[256];
-	assert_int_equal(cg_store_sqlite_open(f.dir, &f.st, err, sizeof(err)), 0);
-	struct cg_case_spec spec;
-	cg_config_case_spec(cg_config_source(f.cfg, "nagios"), &spec);
-	assert_int_equal(cg_builder_create(&spec, &f.b, err, sizeof(err)), 0);
+	fx_open(&f, "mailkey",
+		"sources:\n"
+		"  - name: nagios\n"
+		"    type: email\n"
+		"    rules: nagios\n"
+		"    dedup_key: \"{{labels.alertname}}/{{labels.instance}}\"\n"
+		"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+		"    case_type: 00000000-0000-0000-0000-000000000001\n");
 	int64_t now = 1715680000000;
 	struct cg_mail_plan *p = take(&f, "nagios_problem.eml", now);
 	assert_int_equal(p->outcome, CG_MAIL_OUT_IGNORED);
@@ -390,11 +390,7 @@ static void test_keyless_mail_ignored(void **state)
 	assert_int_equal(cg_store_claim(f.st, now + 10, 10, &evs, &n), 0);
 	assert_int_equal(n, 0);
 	cg_store_events_free(evs, n);
-	cg_builder_destroy(f.b);
-	cg_store_close(f.st);
-	cg_config_free(f.cfg);
-	cg_h_rmrf(f.dir);
-	free(f.dir);
+	fx_close(&f);
 }
 
 /* Plans and stores fixture `name` for source with From/envelope/Message-ID replaced (NULL: keep,

@@ -13,21 +13,10 @@
 #include "harness.h"
 #include "store.h"
 
-static const char *src_dir(void)
-{
-	const char *d = getenv("CG_SOURCE_DIR");
-	return d ? d : CG_SOURCE_DIR;
-}
-
 /* The README's text from the heading `from` up to the next heading of any level (malloc'd). */
 static char *readme_section(const char *from)
 {
-	char *path = cg_h_fmt("%s/README.md", src_dir());
-	size_t len = 0;
-	char *text = cg_h_read_file(path, &len);
-	if (!text)
-		fail_msg("cannot read %s", path);
-	free(path);
+	char *text = cg_h_readme();
 	char *at = strstr(text, from);
 	if (!at)
 		fail_msg("README: no section \"%s\"", from);
