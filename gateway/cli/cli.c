@@ -63,62 +63,20 @@ static const char *cmd_name(const struct cg_cli *c)
 	return c->cmd ? c->cmd->name : "casegate";
 }
 
-/* One line of cfg->unset, "file:line:col: label: VAR", split at its last ": ": where = the
- * position and label, var = the variable. 0 when the line has no such shape. */
-struct unset_ref {
-	int where_len, var_len;
-	const char *where, *var, *label;
-};
-
-static int unset_split(const char *l, size_t n, struct unset_ref *u)
+/* state_dir and store.* must expand: the command cannot find the store without them. Returns
+ * how many did not (each said). */
+static int store_unset(const struct cg_cli *c, const struct cg_config *cfg)
 {
-	const char *sep = NULL;
-	for (size_t i = 0; i + 1 < n; i++)
-		if (l[i] == ':' && l[i + 1] == ' ')
-			sep = l + i;
-	if (!sep)
-		return 0;
-	u->where = l;
-	u->where_len = (int)(sep - l);
-	u->var = sep + 2;
-	u->var_len = (int)(n - (size_t)(u->var - l));
-	/* The label starts after "file:line:col: ": the first ": " in the line. */
-	const char *first = strstr(l, ": ");
-	u->label = first && first < sep ? first + 2 : sep;
-	return 1;
-}
-
-/* Calls fn for each line of cfg->unset; returns how many lines fn accepted. */
-static int each_unset(const struct cg_cli *c, const char *unset, int (*fn)(const struct cg_cli *, const struct unset_ref *))
-{
-	int k = 0;
-	for (const char *l = unset; l && *l;) {
-		const char *nl = strchr(l, '\n');
-		size_t n = nl ? (size_t)(nl - l) : strlen(l);
-		struct unset_ref u;
-		if (unset_split(l, n, &u))
-			k += fn(c, &u);
-		l = nl ? nl + 1 : l + n;
+	int bad = 0;
+	for (size_t i = 0; i < cfg->nunset; i++) {
+		const struct cg_config_unset *u = &cfg->unset[i];
+		if (strcmp(u->label, "state_dir") != 0 && strncmp(u->label, "store", 5) != 0)
+			continue;
+		fprintf(c->err, "%s: %s: environment variable %s is not set: casegate %s needs it to find the store\n",
+			u->where, u->label, u->var, cmd_name(c));
+		bad++;
 	}
-	return k;
-}
-
-/* state_dir and store.* must expand: the command cannot find the store without them. */
-static int store_unset(const struct cg_cli *c, const struct unset_ref *u)
-{
-	if (strncmp(u->label, "state_dir:", 10) != 0 && strncmp(u->label, "store", 5) != 0)
-		return 0;
-	fprintf(c->err, "%.*s: environment variable %.*s is not set: casegate %s needs it to find the store\n",
-		u->where_len, u->where, u->var_len, u->var, cmd_name(c));
-	return 1;
-}
-
-/* A reference left as written; never a value. */
-static int note_unset(const struct cg_cli *c, const struct unset_ref *u)
-{
-	fprintf(c->err, "%.*s: note: ${%.*s} is not set here: left as written\n", u->where_len, u->where, u->var_len,
-		u->var);
-	return 1;
+	return bad;
 }
 
 struct cg_config *cg_cli_config(const struct cg_cli *c)
@@ -155,14 +113,18 @@ struct cg_config *cg_cli_config(const struct cg_cli *c)
 		return NULL;
 	}
 	free(errs);
-	if ((needs & CG_CLI_STORE) && each_unset(c, cfg->unset, store_unset)) {
+	if ((needs & CG_CLI_STORE) && store_unset(c, cfg)) {
 		if (!c->a.env_file)
 			fprintf(c->err, "casegate %s: --env-file FILE (e.g. /etc/casegate/casegate.env) reads the daemon's environment\n",
 				cmd_name(c));
 		cg_config_free(cfg);
 		return NULL;
 	}
-	if ((needs & CG_CLI_ENV_NOTE) && each_unset(c, cfg->unset, note_unset))
+	/* Where each reference left as written is, and which variable; never a value. */
+	for (size_t i = 0; (needs & CG_CLI_ENV_NOTE) && i < cfg->nunset; i++)
+		fprintf(c->err, "%s: %s: note: ${%s} is not set here: left as written\n", cfg->unset[i].where,
+			cfg->unset[i].label, cfg->unset[i].var);
+	if ((needs & CG_CLI_ENV_NOTE) && cfg->nunset)
 		fprintf(c->err,
 			"casegate %s: the daemon expands these from its own environment (--env-file FILE reads "
 			"one like it)\n",

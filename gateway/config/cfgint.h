@@ -32,10 +32,16 @@ struct cg_cfg {
 	yaml_mark_t inline_mark;
 	int in_rules_file; /* parsing a `rules: { file: }` file: it may not name another */
 	struct cg_config *cfg; /* what is being read (NULL in a rules file) */
-	/* CG_CONFIG_ENV_LENIENT: an unset ${VAR} is left as written and listed in *unset
-	 * ("file:line:col: label: VAR" lines) instead of being an error. */
+	/* CG_CONFIG_ENV_LENIENT: an unset ${VAR} is left as written and listed in *unset instead
+	 * of being an error. */
 	int env_lenient;
-	struct cg_cfgbuf *unset;
+	struct cg_cfg_unsets *unset;
+};
+
+/* The references a lenient load left as written (shared with a rules file's parse). */
+struct cg_cfg_unsets {
+	struct cg_config_unset *v;
+	size_t n, cap;
 };
 
 /* Key slots of one mapping: a row's key, and a secret's KEY_file after it. */

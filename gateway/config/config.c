@@ -201,6 +201,16 @@ static void sort_errors(struct cg_cfgbuf *b, const char *name)
 	free(v);
 }
 
+static void unsets_free(struct cg_config_unset *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].where);
+		free(v[i].label);
+		free(v[i].var);
+	}
+	free(v);
+}
+
 static char *strip_nl(struct cg_cfgbuf *b)
 {
 	if (b->p && b->len && b->p[b->len - 1] == '\n')
@@ -212,7 +222,7 @@ static int parse_text(const char *name, const char *dir, const char *text, size_
 		      unsigned flags, struct cg_config **out, char **errs)
 {
 	struct cg_cfg c = {0};
-	struct cg_cfgbuf unset = {0};
+	struct cg_cfg_unsets unset = {0};
 	struct cg_cfg_doc d;
 	struct cg_config *cfg = NULL;
 	int rc;
@@ -250,8 +260,10 @@ static int parse_text(const char *name, const char *dir, const char *text, size_
 		rc = 0;
 		cfg->warnings = strip_nl(&c.warns);
 		c.warns.p = NULL;
-		cfg->unset = strip_nl(&unset);
-		unset.p = NULL;
+		cfg->unset = unset.v;
+		cfg->nunset = unset.n;
+		unset.v = NULL;
+		unset.n = 0;
 		*out = cfg;
 		cfg = NULL;
 	}
@@ -263,7 +275,7 @@ static int parse_text(const char *name, const char *dir, const char *text, size_
 	cg_config_free(cfg);
 	free(c.errs.p);
 	free(c.warns.p);
-	free(unset.p);
+	unsets_free(unset.v, unset.n);
 	cg_cfg_doc_close(&c, &d);
 	return rc;
 }
@@ -342,7 +354,7 @@ void cg_config_free(struct cg_config *c)
 	cg_keys_free(CG_KEYS_SUB(&cg_config_keys), c);
 	free(c->path);
 	free(c->warnings);
-	free(c->unset);
+	unsets_free(c->unset, c->nunset);
 	free(c);
 }
 

@@ -174,6 +174,13 @@ struct cg_mail_config {
  * The whole configuration. Each field is set by one row of a key table (keys.h), declared by
  * the part that reads it; the structs above are filled the same way.
  */
+/* A ${VAR} reference left as written (CG_CONFIG_ENV_LENIENT). */
+struct cg_config_unset {
+	char *where; /* "file:line:col" of the value */
+	char *label; /* the value as messages name it ("source 'am': auth.bearer") */
+	char *var;   /* the variable's name */
+};
+
 struct cg_config {
 	char *path;
 	char *listen_host;
@@ -226,9 +233,9 @@ struct cg_config {
 	 * world-readable and holds a secret, a *_file secret is world-readable, auth: none on a
 	 * non-loopback listen address); NULL when none. The caller logs each line. */
 	char *warnings;
-	/* Loaded with CG_CONFIG_ENV_LENIENT: each ${VAR} left as written because VAR is unset,
-	 * one per line "file:line:col: label: VAR"; NULL when none. */
-	char *unset;
+	/* Loaded with CG_CONFIG_ENV_LENIENT: each ${VAR} left as written because VAR is unset. */
+	struct cg_config_unset *unset;
+	size_t nunset;
 };
 
 /*

@@ -208,6 +208,31 @@ yaml_node_t *cg_cfg_node(struct cg_cfg *c, int id)
 	return n;
 }
 
+/* Records a ${name} left as written at n (CG_CONFIG_ENV_LENIENT); CG_ENOMEM or 0. */
+static int unset_add(struct cg_cfg *c, const yaml_node_t *n, const char *label, const char *name)
+{
+	struct cg_cfg_unsets *u = c->unset;
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? 2 * u->cap : 4;
+		struct cg_config_unset *v = realloc(u->v, cap * sizeof(*v));
+		if (!v)
+			return CG_ENOMEM;
+		u->v = v;
+		u->cap = cap;
+	}
+	struct cg_cfgbuf where = {0};
+	if (cg_cfgbuf_printf(&where, "%s:%zu:%zu", c->name, n->start_mark.line + 1, n->start_mark.column + 1)) {
+		free(where.p);
+		return CG_ENOMEM;
+	}
+	struct cg_config_unset *e = &u->v[u->n];
+	e->where = where.p;
+	e->label = strdup(label);
+	e->var = strdup(name);
+	u->n++; /* counted even half-made: cg_config_free frees what is there */
+	return e->label && e->var ? 0 : CG_ENOMEM;
+}
+
 /*
  * Expands ${VAR}, ${VAR:-default} (default when unset or empty) and $${ (a literal ${)
  * in s. Returns malloc'd text, or NULL (reported, or c->oom). *literal gets bit 1 when
@@ -271,9 +296,7 @@ static char *expand(struct cg_cfg *c, const yaml_node_t *n, const char *label, c
 				*literal |= 2; /* the file's text, as a default */
 		} else if (!v && c->env_lenient && c->unset) {
 			/* A command that needs no secret runs on: the reference stays as written. */
-			if (cg_cfgbuf_append(&b, s + i, j + 1 - i) ||
-			    cg_cfgbuf_printf(c->unset, "%s:%zu:%zu: %s: %s\n", c->name, n->start_mark.line + 1,
-					     n->start_mark.column + 1, label, name))
+			if (cg_cfgbuf_append(&b, s + i, j + 1 - i) || unset_add(c, n, label, name))
 				goto oom;
 		} else if (!v) {
 			cg_cfg_err(c, n, "%s: environment variable %s is not set (write ${%s:-default} to give a default)", label,

@@ -772,12 +772,53 @@ static void test_errors_in_file_order(void **state)
 	free(errs);
 }
 
+/* CG_CONFIG_ENV_LENIENT (the commands that need no secret): an unset ${VAR} stays as written and
+ * is listed with where it is, what it is and which variable; the strict load refuses the same. */
+static void test_env_lenient(void **state)
+{
+	(void)state;
+	char *dir = cg_h_tmpdir("cg-lenient");
+	assert_non_null(dir);
+	unsetenv("CG_T_LENIENT");
+	char *path = write_tmp(dir, "c.yaml",
+			       "listen: 127.0.0.1:0\n"
+			       "sources:\n  - name: demo\n    type: generic\n    auth: { bearer: \"${CG_T_LENIENT}\" }\n"
+			       "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+			       "    case_type: 00000000-0000-0000-0000-000000000001\n",
+			       0600);
+	struct cg_config *c = NULL;
+	char *errs = NULL;
+	assert_int_equal(cg_config_load(path, &c, &errs), CG_EINVAL);
+	assert_non_null(strstr(errs, "environment variable CG_T_LENIENT is not set"));
+	free(errs);
+	errs = NULL;
+	assert_int_equal(cg_config_load_ex(path, CG_CONFIG_ENV_LENIENT, &c, &errs), 0);
+	assert_int_equal(c->nunset, 1);
+	char *where = fmt("%s:5:21", path);
+	assert_string_equal(c->unset[0].where, where);
+	free(where);
+	assert_string_equal(c->unset[0].label, "source 'demo': auth.bearer");
+	assert_string_equal(c->unset[0].var, "CG_T_LENIENT");
+	assert_string_equal(c->sources[0].auth.bearer[0], "${CG_T_LENIENT}");
+	cg_config_free(c);
+	setenv("CG_T_LENIENT", "tok", 1);
+	assert_int_equal(cg_config_load_ex(path, CG_CONFIG_ENV_LENIENT, &c, &errs), 0);
+	assert_int_equal(c->nunset, 0);
+	assert_null(c->unset);
+	cg_config_free(c);
+	unsetenv("CG_T_LENIENT");
+	cg_h_rmrf(dir);
+	free(dir);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_roundtrip),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_example_conf),
+		cmocka_unit_test(test_env_lenient),
 		cmocka_unit_test(test_error_positions),
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_env_expansion),
