@@ -92,10 +92,13 @@ char *cg_casetext_description(const struct cg_event *ev)
 	return cg_sbuf_take(&s);
 }
 
-/* The annotation most worth repeating in a comment. */
+/* The annotation most worth repeating in a comment. `output` (a check's plugin output, which
+ * the e-mail rules capture: "DISK OK - free space: / 3326 MB") says what this occurrence found,
+ * so it comes before `description`, which often explains the alert in general and reads the same
+ * on every repeat; a tool's own one-line `summary` or `message` still wins. */
 static const char *best_annotation(const struct cg_event *ev)
 {
-	static const char *const keys[] = {"summary", "message", "description"};
+	static const char *const keys[] = {"summary", "message", "output", "description"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *s = cg_json_str(ev->annotations, keys[i]);
 		if (s && s[strspn(s, " \t\r\n")])

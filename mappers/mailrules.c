@@ -90,7 +90,7 @@ static const struct cg_mail_rule_spec zabbix_rules[] = {
  * "[RESOLVED] HighLatency api (prod critical)". */
 static const struct cg_mail_rule_spec am_rules[] = {
 	{"subject", "^\\[(FIRING|RESOLVED)(:[0-9]+)?\\] ([^(]*[^ (])( \\((.*)\\))?$",
-	 (const char *const[]){"status", "count", "group", "_", "common_labels"}, 5, 0, NULL},
+	 (const char *const[]){"type", "count", "group", "_", "common_labels"}, 5, 0, NULL},
 	{"body", "severity *[=:] *([A-Za-z]+)", (const char *const[]){"severity"}, 1, 0, NULL},
 };
 
@@ -444,6 +444,28 @@ int cg_mail_rules_diff(const struct cg_mail_rules *a, const struct cg_mail_rules
 		return 1;
 	}
 	return 0;
+}
+
+const char *cg_mail_field_builtin(const char *name)
+{
+	/* cg_event_build_ctx's names that the email mapper fills whatever the rules captured. */
+	static const struct {
+		const char *name, *what;
+	} builtin[] = {
+		{"status", "the case status, firing or resolved"},
+		{"title", "the cleaned subject"},
+		{"description", "the mail's text as Markdown"},
+		{"dedup_key", "the event's dedup key"},
+		{"labels", "the event's labels"},
+		{"annotations", "the event's annotations"},
+		{"links", "the event's links"},
+		{"payload", "the whole parsed mail"},
+		{"fields", "the captured fields"},
+	};
+	for (size_t i = 0; name && i < NELEM(builtin); i++)
+		if (strcmp(name, builtin[i].name) == 0)
+			return builtin[i].what;
+	return NULL;
 }
 
 int cg_mail_rules_sender_ok(const struct cg_mail_rules *r, const char *from)

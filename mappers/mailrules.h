@@ -74,6 +74,15 @@ int cg_mail_rules_diff(const struct cg_mail_rules *a, const struct cg_mail_rules
 /* 1 when from may send alerts to this source (no alert_senders configured, or one matches). */
 int cg_mail_rules_sender_ok(const struct cg_mail_rules *r, const char *from);
 
+/*
+ * When a captured field's name is also a built-in template variable whose value is the event's
+ * own (status, title, description, dedup_key, labels, annotations, links, payload, fields), what
+ * that variable holds ("the case status, firing or resolved"); else NULL. Templates reach such a
+ * field only as {{fields.<name>}}. severity and starts_at are not listed: a captured one becomes
+ * the event's value, so both spellings agree.
+ */
+const char *cg_mail_field_builtin(const char *name);
+
 /* Verdict of one status word with the default word lists (used without a rule set). */
 enum cg_mail_verdict cg_mail_status_word(const char *word);
 

@@ -48,6 +48,36 @@ static const struct cg_key rules_rows[M_N] = {
 
 const struct cg_keys cg_rules_keys = {.name = "config: sources[].rules", .keys = rules_rows, .n = M_N};
 
+/*
+ * A captured field named like a built-in template variable ({{status}}, {{title}}, ...) is
+ * hidden by the event's own value in templates: say so at the name, with the spelling that
+ * reaches it. A warning, not an error: `status` also decides the verdict, and configurations
+ * written before `fields.` existed keep loading.
+ */
+static void warn_builtin_fields(struct cg_cfg *c, yaml_node_t *n, const char *label, char **fv, size_t nf)
+{
+	size_t nitems = n->type == YAML_SEQUENCE_NODE
+				? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+				: 1;
+	for (size_t i = 0; i < nf; i++) {
+		const char *what = cg_mail_field_builtin(fv[i]);
+		if (!what)
+			continue;
+		yaml_node_t *at = n;
+		if (n->type == YAML_SEQUENCE_NODE && nf == nitems) {
+			yaml_node_t *item = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+			if (item)
+				at = item;
+		}
+		cg_cfg_warn_mark(c, at->start_mark,
+				 "%s: field '%s' is hidden in templates by the built-in {{%s}} (%s): write "
+				 "{{fields.%s}} for the captured value%s",
+				 label, fv[i], fv[i], what, fv[i],
+				 strcmp(fv[i], "status") == 0 ? ", or name it `type` (it decides resolved/comment the same way)"
+							       : "");
+	}
+}
+
 /* One rule mapping into rs (strings owned by the caller's arrays). */
 static int parse_mail_rule(struct cg_cfg *c, yaml_node_t *n, const char *label, struct cg_mail_rule_spec *rs,
 			   char ***strs, size_t *nstrs)
@@ -110,6 +140,8 @@ static int parse_mail_rule(struct cg_cfg *c, yaml_node_t *n, const char *label, 
 		snprintf(lb, sizeof(lb), "%.300s: fields", label);
 		if (cg_cfg_strs(c, f[R_FIELDS], lb, 0, &fv, &nf))
 			bad = 1;
+		else
+			warn_builtin_fields(c, f[R_FIELDS], lb, fv, nf);
 	}
 	rs->fields = (const char *const *)fv;
 	rs->nfields = nf;

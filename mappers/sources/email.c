@@ -321,7 +321,7 @@ int cg_email_map(const cJSON *mail, const struct cg_mail_rules *rules, struct cg
 		return 0;
 	}
 	int rc = CG_ENOMEM;
-	cJSON *fields = cJSON_CreateObject();
+	cJSON *fields = cJSON_CreateObject(), *captured = NULL;
 	char *key = NULL, *clean = NULL;
 	if (!fields)
 		return CG_ENOMEM;
@@ -342,13 +342,22 @@ int cg_email_map(const cJSON *mail, const struct cg_mail_rules *rules, struct cg
 	if (verdict == CG_MAIL_UNKNOWN)
 		verdict = subject_verdict(subject);
 
-	/* Template context: the extracted fields plus the mail's own facts. */
+	/* Template context: the extracted fields plus the mail's own facts, and the captured fields
+	 * again under `fields`: a field named like a built-in variable ({{status}}, {{title}}, ...)
+	 * is hidden at the top level by the event's own value, never under `fields.` (check-config
+	 * warns about such names, see cg_mail_field_builtin). */
+	if (!(captured = cJSON_Duplicate(fields, 1)))
+		goto out;
 	static const char *const facts[] = {"subject", "from", "from_name", "message_id", "date", NULL};
 	for (size_t i = 0; facts[i]; i++) {
 		const char *v = cg_json_str(mail, facts[i]);
 		if (v && !cJSON_GetObjectItemCaseSensitive(fields, facts[i]) && !cJSON_AddStringToObject(fields, facts[i], v))
 			goto out;
 	}
+	cJSON_DeleteItemFromObjectCaseSensitive(fields, "fields");
+	if (!cJSON_AddItemToObject(fields, "fields", captured))
+		goto out;
+	captured = NULL;
 	if (!(clean = cg_email_clean_subject(subject)))
 		goto out;
 	const char *tmpl = rules ? cg_mail_rules_dedup_key(rules) : NULL;
@@ -385,12 +394,15 @@ int cg_email_map(const cJSON *mail, const struct cg_mail_rules *rules, struct cg
 	e->description = description(mail);
 	e->dedup_key = key;
 	key = NULL;
-	e->starts_at = cg_strdup0(cg_json_str(mail, "date"));
+	/* A mail tells when it was sent, not when the problem began: every repeat has a new Date, so
+	 * "started" stays empty unless a rule captured a `starts_at` field ({{date}} keeps the Date). */
+	const char *started = cg_json_str(fields, "fields.starts_at");
+	e->starts_at = cg_strdup0(started);
 	e->labels = cJSON_CreateObject();
 	e->annotations = cJSON_CreateObject();
 	e->links = cJSON_CreateObject();
 	if (!e->title || !e->description || !e->labels || !e->annotations || !e->links || (sev && !e->severity) ||
-	    (cg_json_str(mail, "date") && !e->starts_at))
+	    (started && !e->starts_at))
 		goto out;
 	static const char *const label_keys[] = {"host", "service", "address", "event_id", "group", NULL};
 	for (size_t i = 0; label_keys[i]; i++)
@@ -411,6 +423,7 @@ out:
 		snprintf(err, errlen, "out of memory");
 	free(key);
 	free(clean);
+	cJSON_Delete(captured);
 	cJSON_Delete(fields);
 	return rc;
 }

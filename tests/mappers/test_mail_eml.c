@@ -315,6 +315,120 @@ static void test_rules_custom(void **state)
 	}
 }
 
+/* Builds the case draft of ev's first event with a title template (the email mapper's priorities). */
+static void build_draft(const struct cg_event_list *ev, const char *title, struct cg_case_draft *d)
+{
+	struct cg_case_spec spec;
+	memset(&spec, 0, sizeof(spec));
+	spec.source_name = "m";
+	spec.project = "e555e290-ed65-49bd-ae18-8acbfcf18db7";
+	spec.case_type = "3b010bde-09ce-4449-b745-71dd5f861963";
+	spec.title = title;
+	spec.default_priority_map = cg_mapper_find("email")->default_priority_map;
+	struct cg_builder *b = NULL;
+	char err[256] = "";
+	if (cg_builder_create(&spec, &b, err, sizeof(err)))
+		fail_msg("builder: %s", err);
+	if (ev->n != 1)
+		fail_msg("got %zu events (ignored: %s), want 1", ev->n, ev->ignored_reason);
+	if (cg_builder_build(b, &ev->v[0], d, err, sizeof(err)))
+		fail_msg("build: %s", err);
+	cg_builder_destroy(b);
+}
+
+/* A captured `status` is hidden at the top level by the case status, never under `fields.`;
+ * names that collide with nothing stay reachable as before. */
+static void test_fields_namespace(void **state)
+{
+	(void)state;
+	static const char *const f[] = {"status", "job"};
+	struct cg_mail_rule_spec rs[] = {{"subject", "^Backup (OK|FAILED): (.+)$", f, 2, 0, NULL}};
+	static const char *const resolved[] = {"OK"};
+	struct cg_mail_rules_spec spec = {.name = "backup",
+					  .rules = rs,
+					  .nrules = 1,
+					  .resolved_words = resolved,
+					  .nresolved = 1,
+					  .dedup_key = "backup/{{fields.job}}"};
+	struct cg_mail_rules *r = NULL;
+	char err[256];
+	assert_int_equal(cg_mail_rules_create(&spec, &r, err, sizeof(err)), 0);
+	cJSON *m = cJSON_Parse("{\"subject\":\"Backup FAILED: nightly db\",\"from\":\"backup@host1\",\"text\":\"x\"}");
+	assert_non_null(m);
+	struct cg_event_list ev;
+	cg_event_list_init(&ev);
+	int matched = 0;
+	assert_int_equal(cg_email_map(m, r, &ev, &matched, err, sizeof(err)), 0);
+	assert_int_equal(ev.n, 1);
+	assert_string_equal(ev.v[0].dedup_key, "backup/nightly db");
+	struct cg_case_draft d;
+	build_draft(&ev, "{{fields.status}}: {{fields.job}} ({{status}}, {{job}}, {{fields.subject|no fact}})", &d);
+	if (strcmp(d.title, "FAILED: nightly db (firing, nightly db, no fact)") != 0)
+		fail_msg("title: got \"%s\", want \"FAILED: nightly db (firing, nightly db, no fact)\"", d.title);
+	cg_case_draft_cleanup(&d);
+	cg_event_list_cleanup(&ev);
+	/* A field named `fields` cannot hide the namespace. */
+	static const char *const f2[] = {"fields", "job"};
+	struct cg_mail_rule_spec rs2[] = {{"subject", "^Backup (OK|FAILED): (.+)$", f2, 2, 0, NULL}};
+	spec.rules = rs2;
+	cg_mail_rules_destroy(r);
+	assert_int_equal(cg_mail_rules_create(&spec, &r, err, sizeof(err)), 0);
+	cg_event_list_init(&ev);
+	assert_int_equal(cg_email_map(m, r, &ev, &matched, err, sizeof(err)), 0);
+	build_draft(&ev, "{{fields.fields}} {{fields.job}}", &d);
+	assert_string_equal(d.title, "FAILED nightly db");
+	cg_case_draft_cleanup(&d);
+	cg_event_list_cleanup(&ev);
+	cg_mail_rules_destroy(r);
+	cJSON_Delete(m);
+
+	assert_non_null(cg_mail_field_builtin("status"));
+	assert_non_null(cg_mail_field_builtin("title"));
+	assert_non_null(cg_mail_field_builtin("fields"));
+	assert_null(cg_mail_field_builtin("severity")); /* a captured one is the event's severity */
+	assert_null(cg_mail_field_builtin("job"));
+}
+
+/* A recovery mail's comment carries the plugin output; the mail's Date is not a start time. */
+static void test_recovery_comment(void **state)
+{
+	(void)state;
+	struct cg_event_list ev;
+	int matched = 0;
+	map_fixture("nagios_recovery.eml", "nagios", &ev, &matched);
+	assert_int_equal(ev.n, 1);
+	if (ev.v[0].starts_at)
+		fail_msg("starts_at: got \"%s\", want none (a mail's Date changes with every repeat)", ev.v[0].starts_at);
+	expect_str(ev.v[0].ctx, "date", "2024-05-14T08:05:00Z"); /* still there for templates */
+	struct cg_case_draft d;
+	build_draft(&ev, NULL, &d);
+	expect_contains("summary", d.summary, "HTTP OK: HTTP/1.1 200 OK - 512 bytes in 0.01 second response time");
+	expect_contains("summary", d.summary, "Severity OK");
+	if (strstr(d.summary, "tarted") || strstr(d.summary, "2024"))
+		fail_msg("summary: got \"%s\", want no start time", d.summary);
+	cg_case_draft_cleanup(&d);
+	cg_event_list_cleanup(&ev);
+
+	/* A rule that captures a start time gives one. */
+	static const char *const f[] = {"starts_at"};
+	struct cg_mail_rule_spec rs[] = {{"body", "Since: *([^\n]+)", f, 1, 0, NULL}};
+	struct cg_mail_rules_spec spec = {.name = "since", .rules = rs, .nrules = 1};
+	struct cg_mail_rules *r = NULL;
+	char err[256];
+	assert_int_equal(cg_mail_rules_create(&spec, &r, err, sizeof(err)), 0);
+	cJSON *m = cJSON_Parse("{\"subject\":\"disk full\",\"from\":\"a@b\",\"date\":\"Tue, 14 May 2024\","
+			       "\"text\":\"Since: 2024-05-14T08:00:00Z\\n\"}");
+	assert_non_null(m);
+	cg_event_list_init(&ev);
+	assert_int_equal(cg_email_map(m, r, &ev, &matched, err, sizeof(err)), 0);
+	assert_int_equal(ev.n, 1);
+	assert_non_null(ev.v[0].starts_at);
+	assert_string_equal(ev.v[0].starts_at, "2024-05-14T08:00:00Z");
+	cg_event_list_cleanup(&ev);
+	cg_mail_rules_destroy(r);
+	cJSON_Delete(m);
+}
+
 static void test_comment_text(void **state)
 {
 	(void)state;
@@ -482,7 +596,8 @@ int main(void)
 		cmocka_unit_test(test_rules_nagios),	   cmocka_unit_test(test_rules_icinga_zabbix_am),
 		cmocka_unit_test(test_no_rules_heuristics), cmocka_unit_test(test_rules_custom),
 		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_count_parts),
+		cmocka_unit_test(test_count_parts),	   cmocka_unit_test(test_fields_namespace),
+		cmocka_unit_test(test_recovery_comment),
 		cmocka_unit_test(test_shared_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

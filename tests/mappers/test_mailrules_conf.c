@@ -386,12 +386,49 @@ static void test_file_errors(void **state)
 	free(tmp);
 }
 
+/* A captured field named like a built-in template variable gets a warning at its name, naming
+ * {{fields.<name>}}; the config still loads, and harmless names get none. */
+static void test_builtin_field_warning(void **state)
+{
+	(void)state;
+	/* line 6, col 74: "status" inside the flow list; "title" two lines below. */
+	const char *text = "sources:\n"
+			   "  - name: m\n"
+			   "    type: email\n"
+			   "    rules:\n"
+			   "      match:\n"
+			   "        - { in: subject, pattern: '^Backup (OK|FAILED): (.+)$', fields: [status, job] }\n"
+			   "        - in: body\n"
+			   "          fields: [severity, title]\n"
+			   "          pattern: 'sev=([a-z]+) (.*)'\n"
+			   "      alert_senders: ['backup@*']\n" SOURCE_TAIL;
+	char *errs = NULL;
+	struct cg_config *cfg = parse("casegate.yaml", text, &errs);
+	if (!cfg)
+		fail_msg("got errors:\n%s\nwant the config to load", errs ? errs : "(none)");
+	const char *w = cfg->warnings ? cfg->warnings : "";
+	static const char *const want[] = {
+		"casegate.yaml:6:74: warning: source 'm': rules[0]: fields: field 'status' is hidden in templates by the "
+		"built-in {{status}} (the case status, firing or resolved): write {{fields.status}} for the captured value, "
+		"or name it `type`",
+		"casegate.yaml:8:30: warning: source 'm': rules[1]: fields: field 'title' is hidden in templates by the "
+		"built-in {{title}} (the cleaned subject): write {{fields.title}} for the captured value",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(w, want[i]))
+			fail_msg("warnings: got\n%s\nwant a line containing\n%s", w, want[i]);
+	if (strstr(w, "'job'") || strstr(w, "'severity'"))
+		fail_msg("warnings: got\n%s\nwant none about job or severity", w);
+	cg_config_free(cfg);
+	free(errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_files_equal_builtins), cmocka_unit_test(test_inline_copy),
 		cmocka_unit_test(test_fixture_events_equal), cmocka_unit_test(test_diff_detects_changes),
-		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_file_errors), cmocka_unit_test(test_builtin_field_warning),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
