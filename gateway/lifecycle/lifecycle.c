@@ -258,7 +258,8 @@ char *cg_lifecycle_comment(enum cg_action a, const struct cg_store_case *c, int 
 			int64_t since = c->last_comment_ms > c->created_ms ? c->last_comment_ms : c->created_ms;
 			if (since > 0) {
 				iso8601(since, t1, sizeof(t1));
-				snprintf(head, sizeof(head), "**Still firing**: fired 1 more time since %s; latest:", t1);
+				snprintf(head, sizeof(head), "**Still firing**: fired 1 more time since %s; latest:",
+					 t1);
 			} else {
 				snprintf(head, sizeof(head), "**Still firing**; latest:");
 			}

@@ -1,4 +1,4 @@
-/* test_config_keys.c: every key of every part's table is documented in README's Configuration section (an e-mail source's rule keys also in E-mail intake's tables), every row there names a real key, and the defaults agree. */
+/* test_config_keys.c: every key of every part's table is documented in README's Configuration section, every row there names a real key, and the defaults agree. */
 /* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
