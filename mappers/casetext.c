@@ -118,7 +118,7 @@ static void sb_fact(struct cg_sbuf *s, int *parts, const char *first, const char
 char *cg_casetext_summary(const struct cg_event *ev, const char *notes)
 {
 	struct cg_sbuf s = {0};
-	/* No status word here: the comment's head says it ("**Resolved.**", "**Fired again.**");
+	/* No status word here: the comment's head says it ("**Resolved.**", "**Still firing**");
 	 * this line adds what the head does not, and is left out when there is nothing to add. */
 	int parts = 0;
 	if (ev->severity && *ev->severity)

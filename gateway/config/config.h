@@ -99,7 +99,7 @@ struct cg_actions_config {
 	int insights_set;             /* 1 when given (even empty: no default MONITOR insight) */
 	enum cg_link_rel link_previous; /* new case after the reopen window -> previous case */
 	uint64_t archive_after_ms;    /* archive cases closed longer than this; 0: never */
-	int bulk;                     /* close cases resolved together with one bulk request (default 1) */
+	int bulk;                     /* one bulk request for a notification's priority changes (default 0) */
 };
 
 struct cg_source_config {

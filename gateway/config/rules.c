@@ -37,7 +37,8 @@ enum { M_BASE, M_MATCH, M_RESOLVED, M_COMMENT, M_SENDERS, M_DEDUP, M_UNMATCHED, 
 /* rules: as a mapping (it may also be a shipped set's name, or the list of rules alone). */
 static const struct cg_key rules_rows[M_N] = {
 	[M_BASE] = {.key = "base", .type = CG_KEY_CUSTOM, .doc = "a shipped rule set to start from"},
-	[M_MATCH] = {.key = "match", .type = CG_KEY_CUSTOM, .sub = CG_KEYS_SUB(&rule_keys), .doc = "the rules, first match wins"},
+	[M_MATCH] = {.key = "match", .type = CG_KEY_CUSTOM, .sub = CG_KEYS_SUB(&rule_keys),
+		     .doc = "the rules: every one that matches fills the fields not yet filled"},
 	[M_RESOLVED] = {.key = "resolved_words", .type = CG_KEY_CUSTOM, .doc = "words that mean resolved"},
 	[M_COMMENT] = {.key = "comment_words", .type = CG_KEY_CUSTOM, .doc = "words that mean a comment"},
 	[M_SENDERS] = {.key = "alert_senders", .type = CG_KEY_CUSTOM, .doc = "who may raise alerts (globs)"},

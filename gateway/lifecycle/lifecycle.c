@@ -247,12 +247,22 @@ char *cg_lifecycle_comment(enum cg_action a, const struct cg_store_case *c, int 
 			 c->state == CG_CASE_CLOSED ? "case reopened" : "same case");
 		break;
 	case CG_ACT_COMMENT:
+		/* A repeat of an alert that never resolved (a resolution reopens instead): it is still
+		 * firing, never "again". Counted since the oldest repeat folded into this comment, else
+		 * since the case last said something (its last comment, else its creation). */
 		if (c->pending_repeats > 0) {
 			iso8601(c->first_pending_ms, t1, sizeof(t1));
 			snprintf(head, sizeof(head), "**Still firing**: fired %" PRId64 " more time%s since %s; latest:",
 				 c->pending_repeats + 1, c->pending_repeats + 1 == 1 ? "" : "s", t1);
 		} else {
-			snprintf(head, sizeof(head), "**Fired again.**");
+			int64_t since = c->last_comment_ms > c->created_ms ? c->last_comment_ms : c->created_ms;
+			if (since > 0) {
+				iso8601(since, t1, sizeof(t1));
+				snprintf(head, sizeof(head), "**Still firing**: fired 1 more time since %s; latest:",
+					 t1);
+			} else {
+				snprintf(head, sizeof(head), "**Still firing**; latest:");
+			}
 		}
 		break;
 	case CG_ACT_ESCALATE:

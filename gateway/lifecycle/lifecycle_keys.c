@@ -141,7 +141,7 @@ static const struct cg_key actions_rows[] = {
 	{.key = "archive_after", .type = CG_KEY_DURATION, ACT_AT(archive_after_ms), .max = 3650 * CG_MS_DAY,
 	 .check = archive_check, .doc = "archive cases closed longer than this (0: never)"},
 	{.key = "bulk", .type = CG_KEY_BOOL, ACT_AT(bulk), .def = "false",
-	 .doc = "close cases resolved together with one bulk request (a preview API: opt-in)"},
+	 .doc = "priority changes of one notification in one bulk request (a preview API: opt-in)"},
 	PRIO_BLOCK(1),
 	PRIO_BLOCK(2),
 	PRIO_BLOCK(3),

@@ -154,6 +154,36 @@ char *cg_email_subject_key(const char *subject)
 	return c;
 }
 
+/* The case title: the cleaned subject without a trailing " is STATE" (Nagios' "web1/HTTP is
+ * CRITICAL", Icinga's "... is WARNING!"). The title is set once, at creation: a state in it would
+ * still say WARNING after an escalation to CRITICAL and after the recovery. Other text is kept as
+ * written; the dedup key (cg_email_subject_key) is left as it was, so existing cases still match. */
+static char *title_of(const char *clean)
+{
+	char *t = strdup(clean);
+	if (!t)
+		return NULL;
+	char *is = NULL;
+	for (char *p = t; (p = strstr(p, " is ")); p++)
+		is = p;
+	if (is) {
+		size_t n = strlen(is + 4);
+		while (n && is[4 + n - 1] == '!')
+			n--;
+		if (is_state_word(is + 4, n)) {
+			*is = '\0';
+			size_t m = strlen(t);
+			while (m && (t[m - 1] == ' ' || t[m - 1] == '\t' || t[m - 1] == '-' || t[m - 1] == ':'))
+				t[--m] = '\0';
+			if (!*t) { /* nothing before it: keep the subject as it was */
+				free(t);
+				return strdup(clean);
+			}
+		}
+	}
+	return t;
+}
+
 void cg_email_subject_case_key(const char *subject, char out[64])
 {
 	out[0] = '\0';
@@ -390,7 +420,7 @@ int cg_email_map(const cJSON *mail, const struct cg_mail_rules *rules, struct cg
 	if (!sev)
 		sev = cg_json_str(fields, "state");
 	e->severity = cg_strdup0(sev);
-	e->title = strdup(clean);
+	e->title = title_of(clean);
 	e->description = description(mail);
 	e->dedup_key = key;
 	key = NULL;

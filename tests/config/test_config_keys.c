@@ -372,11 +372,87 @@ static void test_defaults_parse(void **state)
 	cg_config_free(c);
 }
 
+/*
+ * An e-mail source's rule keys have their own tables under ## E-mail intake ("**Rule set keys**",
+ * "**Rule keys**"): each key of the tables has a row there, with the table's default when it has
+ * one, and each row names a real key.
+ */
+static void check_key_table(const char *text, const char *marker, const struct cg_keys *t)
+{
+	const char *at = strstr(text, marker);
+	if (!at) {
+		complain("README.md: no %s table (%s)", marker, t->name);
+		return;
+	}
+	int seen[32] = {0};
+	assert_true(t->n <= sizeof(seen) / sizeof(seen[0]));
+	/* The table: the first run of lines starting with '|' after the marker. */
+	const char *p = strstr(at, "\n|");
+	int rows_read = 0;
+	while (p && p[1] == '|') {
+		p++;
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char line[1024];
+		snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) - 1 ? len : sizeof(line) - 1), p);
+		char *c[8];
+		size_t nc = cells(line, c, 8);
+		p = eol;
+		if (nc < 3 || c[0][strspn(c[0], " -")] == '\0' || strstr(c[0], " key "))
+			continue; /* the separator and the header */
+		char key[64] = "", def[128] = "";
+		if (sscanf(c[0], " `%63[^`]`", key) != 1) {
+			complain("README.md, %s: a row whose key is not in backticks: %s", marker, c[0]);
+			continue;
+		}
+		sscanf(c[1], " `%127[^`]`", def);
+		rows_read++;
+		size_t i = 0;
+		while (i < t->n && strcmp(t->keys[i].key, key) != 0)
+			i++;
+		if (i == t->n) {
+			complain("README.md, %s: the row names `%s`, which %s has not", marker, key, t->name);
+			continue;
+		}
+		seen[i] = 1;
+		if (t->keys[i].def && strcmp(def, t->keys[i].def) != 0)
+			complain("README.md, %s: `%s` defaults to `%s`, the table (%s) to \"%s\"", marker, key, def,
+				 t->name, t->keys[i].def);
+	}
+	if (rows_read == 0)
+		complain("README.md, %s: got no rows, want the table", marker);
+	for (size_t i = 0; i < t->n; i++)
+		if (!seen[i])
+			complain("README.md, %s: no row for `%s` (%s: %s)", marker, t->keys[i].key, t->name,
+				 t->keys[i].doc ? t->keys[i].doc : "");
+}
+
+static void test_readme_rule_keys(void **state)
+{
+	(void)state;
+	char *text = cg_h_readme();
+	assert_non_null(text);
+	const char *mail = strstr(text, "\n## E-mail intake");
+	assert_non_null(mail);
+	failures = 0;
+	check_key_table(mail, "**Rule set keys**", &cg_rules_keys);
+	const struct cg_keys *rule = NULL;
+	for (size_t i = 0; i < cg_rules_keys.n; i++)
+		if (strcmp(cg_rules_keys.keys[i].key, "match") == 0 && cg_rules_keys.keys[i].sub)
+			rule = cg_rules_keys.keys[i].sub[0];
+	assert_non_null(rule);
+	check_key_table(mail, "**Rule keys**", rule);
+	free(text);
+	if (failures)
+		fail_msg("got %d problems (listed above), want none", failures);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_readme_documents_every_key),
 		cmocka_unit_test(test_defaults_parse),
+		cmocka_unit_test(test_readme_rule_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -149,7 +149,8 @@ static const struct want wants[] = {
 	 "/api/v2/cases/" CASE_ID "/attributes",
 	 "{\"data\":{\"type\":\"case\",\"attributes\":{\"attributes\":{\"env\":[\"prod\"],\"team\":[\"storage\"]}}}}"},
 	{CG_REQ_COMMENT, "CommentCase", CG_ACT_COMMENT, {CG_STEP_COMMENT}, 3, "POST", "/api/v2/cases/" CASE_ID "/comment",
-	 "{\"data\":{\"type\":\"case\",\"attributes\":{\"comment\":\"**Fired again.**\\n\\ndb-1 is out of disk\"}}}"},
+	 "{\"data\":{\"type\":\"case\",\"attributes\":{\"comment\":"
+	 "\"**Still firing**; latest:\\n\\ndb-1 is out of disk\"}}}"},
 	{CG_REQ_CLOSE, "UpdateStatus", CG_ACT_RESOLVE, {CG_STEP_COMMENT, CG_STEP_CLOSE}, 3, "POST",
 	 "/api/v2/cases/" CASE_ID "/status", "{\"data\":{\"type\":\"case\",\"attributes\":{\"status_name\":\"Resolved\"}}}"},
 	{CG_REQ_OPEN, "UpdateStatus", CG_ACT_REOPEN, {CG_STEP_OPEN}, 3, "POST", "/api/v2/cases/" CASE_ID "/status",

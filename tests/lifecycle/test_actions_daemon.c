@@ -50,6 +50,12 @@ static const char *sources =
 	"    case_type: " CASE_TYPE "\n"
 	"    on_resolve: close\n"
 	"    actions: { bulk: true }\n"
+	"  - name: am-plain\n"
+	"    type: alertmanager\n"
+	"    auth: { bearer: tok }\n"
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+	"    case_type: " CASE_TYPE "\n"
+	"    on_resolve: close\n"
 	"  - name: dd\n"
 	"    type: datadog\n"
 	"    auth: { bearer: tok }\n"
@@ -391,18 +397,40 @@ static int all_at_prio(void *ud)
 	return n == w->want;
 }
 
-/* Escalate a group of n alerts (warning -> critical) and wait until every case is P1. */
-static void escalate_group(struct itest *t, const char *name, int n)
+/* Escalate a group of n alerts (warning -> critical) on a source and wait until every case is P1. */
+static void escalate_group_on(struct itest *t, const char *src, const char *name, int n)
 {
-	post_ok(t, "am", am_group_sev(name, n, "firing", "warning"));
+	post_ok(t, src, am_group_sev(name, n, "firing", "warning"));
 	struct prio_wait p3 = {t, name, n, "P3"};
 	assert_true(cg_h_poll(all_at_prio, &p3, 15000));
-	post_ok(t, "am", am_group_sev(name, n, "firing", "critical"));
+	post_ok(t, src, am_group_sev(name, n, "firing", "critical"));
 	struct prio_wait p1 = {t, name, n, "P1"};
 	if (!cg_h_poll(all_at_prio, &p1, 15000)) {
 		cg_h_dump_log(&t->gw);
 		fail();
 	}
+}
+
+static void escalate_group(struct itest *t, const char *name, int n)
+{
+	escalate_group_on(t, "am", name, n);
+}
+
+/* Without `actions.bulk` (a preview endpoint: off unless asked for) the same escalation of many
+ * cases goes as single priority requests, never POST /cases/bulk. Runs before test_bulk_priority,
+ * whose refusal would turn bulk off for the daemon's lifetime anyway. */
+static void test_bulk_off_by_default(void **state)
+{
+	struct itest *t = *state;
+	double bulk_before = sim_op_count(t, "BulkUpdateCases"), prio_before = sim_op_count(t, "UpdatePriority");
+	escalate_group_on(t, "am-plain", "Disks", 5);
+	double bulk = sim_op_count(t, "BulkUpdateCases") - bulk_before;
+	double singles = sim_op_count(t, "UpdatePriority") - prio_before;
+	if (bulk != 0 || singles != 5)
+		fprintf(stderr, "without actions.bulk: got %.0f bulk and %.0f single priority changes, want 0 and 5\n",
+			bulk, singles);
+	assert_true(bulk == 0);
+	assert_true(singles == 5);
 }
 
 /* `actions.bulk` (opt-in): one escalation of many cases is one bulk priority request; closes always
@@ -520,6 +548,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_actions),  cmocka_unit_test(test_escalation_actions),
 		cmocka_unit_test(test_link_previous), cmocka_unit_test(test_archive),
+		cmocka_unit_test(test_bulk_off_by_default),
 		cmocka_unit_test(test_bulk_priority),
 		cmocka_unit_test(test_monitor_insight),	    cmocka_unit_test(test_unknown_project_key),
 		cmocka_unit_test(test_contract),

@@ -221,7 +221,16 @@ static void test_comments(void **state)
 {
 	(void)state;
 	struct cg_store_case c = {.state = CG_CASE_OPEN, .priority = 3};
-	expect_comment(CG_ACT_COMMENT, &c, 3, NULL, "**Fired again.**\n\nlatest text");
+	/* A repeat that never resolved is "still firing", never "fired again" (issue #20): without
+	 * folded repeats it counts one since the case last spoke (created, else its last comment). */
+	expect_comment(CG_ACT_COMMENT, &c, 3, NULL, "**Still firing**; latest:\n\nlatest text");
+	c.created_ms = NOW_MS;
+	expect_comment(CG_ACT_COMMENT, &c, 3, NULL,
+		       "**Still firing**: fired 1 more time since 2026-01-01T00:00:00Z; latest:\n\nlatest text");
+	c.last_comment_ms = NOW_MS + 15 * 60 * 1000;
+	expect_comment(CG_ACT_COMMENT, &c, 3, NULL,
+		       "**Still firing**: fired 1 more time since 2026-01-01T00:15:00Z; latest:\n\nlatest text");
+	c.created_ms = c.last_comment_ms = 0;
 	expect_comment(CG_ACT_RESOLVE, &c, 3, NULL, "**Resolved.**\n\nlatest text");
 	expect_comment(CG_ACT_ESCALATE, &c, 1, "critical",
 		       "**Priority raised** from P3 to P1: severity is now `critical`.\n\nlatest text");

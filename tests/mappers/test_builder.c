@@ -1004,7 +1004,7 @@ static void test_sender_text_neutralised(void **state)
 	check_no_live_mention("attributes", attrs_body, NULL, 0);
 	check_no_live_link("attributes", attrs_body, "https://evil");
 	check_no_live_mention("summary", d.summary, NULL, 0);
-	cJSON *comment = cg_body_comment("**Fired again.**\nping @all");
+	cJSON *comment = cg_body_comment("**Still firing**\nping @all");
 	char *comment_body = body_text(comment);
 	check_contains("comment", comment_body, "ping " FW_AT "all");
 	cJSON_Delete(comment);

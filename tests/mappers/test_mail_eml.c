@@ -231,12 +231,49 @@ static void test_rules_icinga_zabbix_am(void **state)
 	expect_event("am_resolved.eml", "alertmanager", CG_STATUS_RESOLVED, "HighLatency api", "critical", NULL);
 }
 
+static void expect_title(const char *fixture, const char *rules, const char *want)
+{
+	struct cg_event_list ev;
+	int matched = 0;
+	map_fixture(fixture, rules, &ev, &matched);
+	if (ev.n != 1)
+		fail_msg("%s: got %zu events (ignored: %s), want 1", fixture, ev.n, ev.ignored_reason);
+	if (!ev.v[0].title || strcmp(ev.v[0].title, want) != 0)
+		fail_msg("%s (rules %s): title got \"%s\", want \"%s\"", fixture, rules ? rules : "none", ev.v[0].title,
+			 want);
+	cg_event_list_cleanup(&ev);
+}
+
+/* A title is set once, at creation: a state in it ("... is WARNING") would stay after an
+ * escalation and after the recovery (issue #20). Problem and recovery mails give the same
+ * state-free title, with the shipped rules and without rules. */
+static void test_titles_state_free(void **state)
+{
+	(void)state;
+	static const char *const sets[] = {"nagios", NULL};
+	for (int i = 0; i < 2; i++) {
+		const char *r = sets[i];
+		expect_title("nagios_problem.eml", r, "Service Alert: web1/HTTP");
+		expect_title("nagios_recovery.eml", r, "Service Alert: web1/HTTP");
+		expect_title("nagios_host_down.eml", r, "Host Alert: db2");
+	}
+	static const char *const isets[] = {"icinga2", NULL};
+	for (int i = 0; i < 2; i++) {
+		const char *r = isets[i];
+		expect_title("icinga_problem.eml", r, "web1.example.com - disk /var");
+		expect_title("icinga_recovery.eml", r, "web1.example.com - disk /var");
+		expect_title("icinga_host.eml", r, "db2.example.com"); /* "... is DOWN!" */
+	}
+	/* No state word after " is ": the subject stays as written. */
+	expect_title("zabbix_problem.eml", "zabbix", "High CPU utilization (over 90% for 5m)");
+}
+
 static void test_no_rules_heuristics(void **state)
 {
 	(void)state;
 	/* Without rules, a problem and its recovery still share a key (the normalised subject). */
 	expect_event("nagios_problem.eml", NULL, CG_STATUS_FIRING, "service alert: web1/http", NULL,
-		     "Service Alert: web1/HTTP is CRITICAL");
+		     "Service Alert: web1/HTTP");
 	expect_event("nagios_recovery.eml", NULL, CG_STATUS_RESOLVED, "service alert: web1/http", NULL, NULL);
 	expect_event("am_firing.eml", NULL, CG_STATUS_FIRING, "highlatency api (prod critical)", NULL, NULL);
 	expect_event("am_resolved.eml", NULL, CG_STATUS_RESOLVED, "highlatency api (prod critical)", NULL, NULL);
@@ -594,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_parse_basic),	   cmocka_unit_test(test_parse_charsets),
 		cmocka_unit_test(test_parse_html),	   cmocka_unit_test(test_noise),
 		cmocka_unit_test(test_rules_nagios),	   cmocka_unit_test(test_rules_icinga_zabbix_am),
+		cmocka_unit_test(test_titles_state_free),
 		cmocka_unit_test(test_no_rules_heuristics), cmocka_unit_test(test_rules_custom),
 		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_count_parts),	   cmocka_unit_test(test_fields_namespace),
