@@ -735,8 +735,10 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 		snprintf(msg, msglen, "%s", cg_strerror(rc));
 		return 75;
 	}
-	if (sender && !cJSON_AddStringToObject(mail, "envelope_from", sender))
+	if (sender && !cJSON_AddStringToObject(mail, "envelope_from", sender)) {
+		snprintf(msg, msglen, "out of memory: exit 75, the MTA keeps the message");
 		goto out;
+	}
 	struct cg_case_spec spec;
 	cg_config_case_spec(src, &spec);
 	if ((rc = cg_builder_create(&spec, &b, err, sizeof(err)))) {
