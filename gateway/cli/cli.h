@@ -20,6 +20,9 @@
 #define CG_CLI_SECRETS  16u
 #define CG_CLI_STORE    32u
 #define CG_CLI_ENV_NOTE 64u
+/* An MTA runs the command (pipe mode): a usage error exits 75 (EX_TEMPFAIL), not 2, so the mail
+ * stays queued while the operator fixes the command line (other codes bounce it for good). */
+#define CG_CLI_TEMPFAIL 128u
 
 struct cg_cli;
 

@@ -16,7 +16,7 @@ static const char map_usage[] =
     "                                             dry run: print the case events a payload yields\n";
 static const char mail_usage[] =
     "  casegate mail -c FILE --source NAME [--sender ADDR] < MESSAGE\n"
-    "                                             queue one e-mail (pipe mode; exit 0, 65, 67 or 75)\n";
+    "                                             queue one e-mail (pipe mode; exit 0, 65 or 75)\n";
 static const char dlq_usage[] = "  casegate dlq list|show ID|retry ID|drop ID -c FILE\n"
                                 "  casegate dlq retry --all|drop --all -c FILE\n"
                                 "                                             inspect and act on dead letters\n";
@@ -44,7 +44,7 @@ static const struct cg_cli_cmd commands[] = {
     {"run", {NULL}, CG_CLI_CONFIG | CG_CLI_SECRETS, cg_cmd_run, run_usage},
     {"check-config", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_SECRETS, cg_cmd_check_config, check_config_usage},
     {"map", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_ENV_NOTE, cg_cmd_map, map_usage},
-    {"mail", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_STORE, cg_cmd_mail, mail_usage},
+    {"mail", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_STORE | CG_CLI_TEMPFAIL, cg_cmd_mail, mail_usage},
     {"dlq", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_STORE, cg_cmd_dlq, dlq_usage},
     {"migrate", {NULL}, CG_CLI_CONFIG | CG_CLI_WARNINGS | CG_CLI_STORE, cg_cmd_migrate, migrate_usage},
     {"provision", {NULL}, CG_CLI_CONFIG | CG_CLI_OWN_ARGS | CG_CLI_SECRETS, cg_cmd_provision, provision_usage},
@@ -114,6 +114,6 @@ int main(int argc, char **argv)
 	}
 	struct cg_cli c = {.cmd = cmd, .argc = argc, .argv = argv, .out = stdout, .err = stderr, .usage = usage};
 	if ((cmd->needs & CG_CLI_CONFIG) && !(cmd->needs & CG_CLI_OWN_ARGS) && cg_cli_parse(&c) != 0)
-		return 2;
+		return (cmd->needs & CG_CLI_TEMPFAIL) ? 75 : 2;
 	return cmd->run(&c);
 }

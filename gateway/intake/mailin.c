@@ -708,8 +708,10 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 {
 	const struct cg_source_config *src = cg_config_source(cfg, source);
 	if (!src || !src->type || strcmp(src->type, "email") != 0) {
-		snprintf(msg, msglen, "no `type: email` source named '%s'", source);
-		return 67;
+		/* The MTA's command line or the config is wrong, not the mail: kept until fixed. */
+		snprintf(msg, msglen, "no `type: email` source named '%s' in the config: exit 75, the MTA keeps the message",
+			 source);
+		return 75;
 	}
 	if (len > cfg->mail.max_size) {
 		snprintf(msg, msglen, "message of %zu bytes over mail.max_size: ignored", len);
@@ -733,13 +735,15 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 		snprintf(msg, msglen, "%s", cg_strerror(rc));
 		return 75;
 	}
-	if (sender && !cJSON_AddStringToObject(mail, "envelope_from", sender))
+	if (sender && !cJSON_AddStringToObject(mail, "envelope_from", sender)) {
+		snprintf(msg, msglen, "out of memory: exit 75, the MTA keeps the message");
 		goto out;
+	}
 	struct cg_case_spec spec;
 	cg_config_case_spec(src, &spec);
 	if ((rc = cg_builder_create(&spec, &b, err, sizeof(err)))) {
 		snprintf(msg, msglen, "source '%s': %s", src->name, err);
-		code = rc == CG_ENOMEM ? 75 : 78; /* EX_CONFIG */
+		code = 75; /* the source's config, not the mail: kept until fixed */
 		goto out;
 	}
 	int64_t now = wall_ms();
@@ -751,7 +755,7 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 	}
 	/* Opened as a tool: a running daemon's in-flight events stay untouched. */
 	if (cg_store_open_config(cfg, 0, &st, err, sizeof(err)) != 0) {
-		snprintf(msg, msglen, "store: %s", err);
+		snprintf(msg, msglen, "store: %s: exit 75, the MTA keeps the message", err);
 		goto out;
 	}
 	if ((rc = cg_store_begin(st)) == 0) {
@@ -761,7 +765,7 @@ int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *
 			cg_store_rollback(st);
 	}
 	if (rc) {
-		snprintf(msg, msglen, "store: %s", cg_strerror(rc));
+		snprintf(msg, msglen, "store: %s: exit 75, the MTA keeps the message", cg_strerror(rc));
 		goto out;
 	}
 	code = 0;

@@ -74,8 +74,8 @@ void cg_mailin_stop(struct cg_intake *in, void (*on_closed)(void *ud), void *ud)
  * Pipe mode (`casegate mail`): maps raw for the source and queues the result directly in
  * the store. sender is the envelope sender (--sender; NULL when unknown). Returns a sysexits
  * code: 0 done (also for ignored mail), 65 (EX_DATAERR) not a message or more MIME parts than
- * mail.max_parts, 67 (EX_NOUSER) no such email source, 75 (EX_TEMPFAIL) store busy or
- * failing: the MTA keeps the mail and tries again. msg receives one line for stderr.
+ * mail.max_parts, 75 (EX_TEMPFAIL) no such email source, a source the config cannot build,
+ * the store busy or failing: the MTA keeps the mail and tries again. msg receives one line for stderr.
  */
 int cg_mailin_pipe(const struct cg_config *cfg, const char *source, const char *raw, size_t len, const char *sender,
 		   char *msg, size_t msglen);

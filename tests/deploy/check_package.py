@@ -494,8 +494,9 @@ def check_scripts(tmp):
     need("chown casegate:casegate %s" % state in calls, "postinst (first): got calls %r, want the state dir chowned" % calls)
     need(not any(c.startswith("systemctl") for c in calls), "postinst without systemd: got %r, want no systemctl" % calls)
 
-    # Upgrade with systemd running: the user exists (no adduser), the state dir stays (even as the
-    # symlink DynamicUser leaves), systemd reloads.
+    # Upgrade with systemd running: the user exists (no adduser), the state dir stays (also as the
+    # symlink an older unit's DynamicUser=yes left; systemd moves the state back on the next start),
+    # systemd reloads.
     with open(os.path.join(state, "queue.db"), "w") as f:
         f.write("state")
     os.makedirs(os.path.join(root, "run", "systemd", "system"))
@@ -518,7 +519,8 @@ def check_scripts(tmp):
     calls = run_script(sdir, "prerm", ["upgrade", "0.2.0"], root, old, log)
     need(not calls, "prerm upgrade: got calls %r, want none (postinst restarts)" % calls)
 
-    # remove keeps the state; purge deletes it (and DynamicUser's private copy), keeps the user.
+    # remove keeps the state; purge deletes it (and the private copy an older unit with
+    # DynamicUser=yes may have left), keeps the user.
     private = os.path.join(root, "var", "lib", "private", "casegate")
     os.makedirs(private)
     calls = run_script(sdir, "postrm", ["remove"], root, old, log)
