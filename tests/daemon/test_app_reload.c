@@ -295,6 +295,13 @@ static void test_reload_under_traffic(void **state)
 		fail();
 	}
 	free(out);
+	/* A source a reload adds gets its 0 samples too (dashboards read 0, not "no data"). */
+	char *metrics = NULL;
+	assert_int_equal(itest_get(tp, "/metrics", &metrics), 200);
+	if (!metrics || !strstr(metrics, "\ncasegate_dead_letters_total{source=\"extra\"} 0\n") ||
+	    !strstr(metrics, "\ncasegate_events_total{source=\"extra\",action=\"created\"} 0\n"))
+		fail_msg("after a reload adding source extra: want its 0 samples in:\n%s", metrics ? metrics : "(none)");
+	free(metrics);
 	/* The reload was applied (the new source answers) while the request was half sent. */
 	assert_int_equal(itest_post(tp, "extra", "tok-extra", "{\"title\":\"new-source\",\"status\":\"firing\",\"id\":\"x1\"}",
 				    NULL),
