@@ -1,0 +1,491 @@
+/* test_nagios_e2e.c: the real Nagios 4 with its stock mail commands, through a private Postfix, into casegate over LMTP and in pipe mode as the README sets it up. */
+/* labels: e2e */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#define NAGIOS "/usr/sbin/nagios4"
+#define NAGIOS_COMMANDS "/etc/nagios4/objects/commands.cfg"
+#define MAIL "/usr/bin/mail"
+#define POSTFIX "/usr/sbin/postfix"
+#define POSTMAP "/usr/sbin/postmap"
+#define POSTQUEUE "/usr/sbin/postqueue"
+#define SETPRIV "/usr/bin/setpriv"
+#define PIPE_USER "casegate"
+
+/* Where the source's alerts come from: Nagios on mon.example.com, as the README's example has it. */
+#define SOURCES                                                                                                        \
+	"  - name: nagios\n"                                                                                           \
+	"    type: email\n"                                                                                        \
+	"    rules: {base: nagios, alert_senders: ['nagios@mon.example.com']}\n"                                    \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                      \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n"
+
+struct ng {
+	struct itest t;
+	char *pf;   /* the private Postfix: <dir>/postfix, its config in <pf>/conf */
+	char *conf;
+	int pf_up;
+	char *nd; /* Nagios's files: <dir>/nagios */
+	struct cg_h_proc nagios;
+	int nagios_up;
+	char *mail_config; /* Nagios's MAIL_CONFIG=...: putenv'd in its child, so kept to the end */
+};
+
+/* Runs argv to completion (at most 30 s); returns its exit status or -1. Output goes to log. */
+static int run(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		FILE *o = freopen(log, "a", stdout);
+		(void)o;
+		dup2(1, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 3000; i++) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL); /* polling a child's exit, not waiting for an effect */
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+/* s with every `from` replaced by `to` (malloc'd). */
+__attribute__((unused)) static char *replace_all(const char *s, const char *from, const char *to)
+{
+	size_t n = 0, fl = strlen(from), tl = strlen(to);
+	for (const char *p = strstr(s, from); p; p = strstr(p + fl, from))
+		n++;
+	char *out = malloc(strlen(s) + n * tl + 1), *o = out;
+	assert_non_null(out);
+	for (const char *p = s, *q; (q = strstr(p, from)) != NULL; p = q + fl) {
+		memcpy(o, p, (size_t)(q - p));
+		o += q - p;
+		memcpy(o, to, tl);
+		o += tl;
+		s = q + fl;
+	}
+	memcpy(o, s, strlen(s) + 1);
+	return out;
+}
+
+static int setup(void **state)
+{
+	struct ng *g = calloc(1, sizeof(*g));
+	if (!g || itest_setup(&g->t, "nagios-e2e") != 0)
+		return -1;
+	/* Postfix's own user and the pipe's user must reach what lies below. */
+	chmod(g->t.dir, 0755);
+	g->pf = cg_h_fmt("%s/postfix", g->t.dir);
+	g->conf = cg_h_fmt("%s/conf", g->pf);
+	g->nd = cg_h_fmt("%s/nagios", g->t.dir);
+	if (mkdir(g->nd, 0755) != 0)
+		return -1;
+	*state = g;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ng *g = *state;
+	if (!g)
+		return 0;
+	if (g->nagios_up)
+		cg_h_stop(&g->nagios, SIGTERM);
+	if (g->pf_up) {
+		char *log = cg_h_fmt("%s/postfix.out", g->pf);
+		run((char *const[]){POSTFIX, "-c", g->conf, "stop", NULL}, log);
+		free(log);
+	}
+	itest_teardown(&g->t, 0);
+	free(g->pf);
+	free(g->conf);
+	free(g->nd);
+	free(g->mail_config);
+	free(g);
+	return 0;
+}
+
+/* The tools this test runs, each skipped for by the name deploy/install-deps.sh gives it. */
+static void need_tools(void)
+{
+	if (access(NAGIOS, X_OK) != 0 || access(NAGIOS_COMMANDS, R_OK) != 0)
+		cg_h_skip("nagios4", "%s or %s missing (apt-get install nagios4-core)", NAGIOS, NAGIOS_COMMANDS);
+	if (access(MAIL, X_OK) != 0)
+		cg_h_skip("mail", "%s missing (apt-get install bsd-mailx)", MAIL);
+	if (access(POSTFIX, X_OK) != 0 || access(POSTQUEUE, X_OK) != 0)
+		cg_h_skip("postfix", "%s missing (apt-get install postfix)", POSTFIX);
+	if (access(POSTMAP, X_OK) != 0)
+		cg_h_skip("postmap", "%s missing (apt-get install postfix)", POSTMAP);
+	if (geteuid() != 0)
+		cg_h_skip("root", "Postfix (postfix start, MAIL_CONFIG for sendmail) and pipe(8)'s user= need root");
+}
+
+static char *maillog(struct ng *g)
+{
+	char *p = cg_h_fmt("%s/maillog", g->pf);
+	char *text = cg_h_read_file(p, NULL);
+	free(p);
+	return text ? text : strdup("(no maillog)");
+}
+
+/* What a failed step shows: casegate's log, Nagios's log and Postfix's. */
+static void dump_all(struct ng *g)
+{
+	cg_h_dump_log(&g->t.gw);
+	char *p = cg_h_fmt("%s/nagios.log", g->nd);
+	char *nl = cg_h_read_file(p, NULL);
+	char *ml = maillog(g);
+	fprintf(stderr, "---- nagios.log\n%s\n---- maillog\n%s\n", nl ? nl : "(none)", ml);
+	free(nl);
+	free(ml);
+	free(p);
+}
+
+#define MASTER_CF                                                                                                      \
+	"pickup unix n - n 60 1 pickup\n"                                                                              \
+	"cleanup unix n - n - 0 cleanup\n"                                                                             \
+	"qmgr unix n - n 300 1 qmgr\n"                                                                                 \
+	"rewrite unix - - n - - trivial-rewrite\n"                                                                     \
+	"bounce unix - - n - 0 bounce\n"                                                                               \
+	"defer unix - - n - 0 bounce\n"                                                                                \
+	"trace unix - - n - 0 bounce\n"                                                                                \
+	"verify unix - - n - 1 verify\n"                                                                               \
+	"proxymap unix - - n - - proxymap\n"                                                                           \
+	"smtp unix - - n - - smtp\n"                                                                                   \
+	"error unix - - n - - error\n"                                                                                 \
+	"retry unix - - n - - error\n"                                                                                 \
+	"discard unix - - n - - discard\n"                                                                             \
+	"lmtp unix - - n - - lmtp\n"                                                                                   \
+	"anvil unix - - n - 1 anvil\n"                                                                                 \
+	"scache unix - - n - 1 scache\n"                                                                               \
+	"postlog unix-dgram n - n - 1 postlogd\n"
+
+/*
+ * Starts a private Postfix (its own config, queue and log under <dir>/postfix; no listener:
+ * mail comes in through sendmail, as Nagios's /usr/bin/mail hands it over) whose transport_maps
+ * is `transport` and whose master.cf has the stock services plus master_extra.
+ */
+static void pf_start(struct ng *g, const char *transport, const char *master_extra)
+{
+	char *queue = cg_h_fmt("%s/queue", g->pf), *data = cg_h_fmt("%s/data", g->pf);
+	assert_int_equal(mkdir(g->pf, 0755), 0);
+	assert_int_equal(mkdir(g->conf, 0755), 0);
+	assert_int_equal(mkdir(queue, 0755), 0);
+	assert_int_equal(mkdir(data, 0755), 0);
+	char *log = cg_h_fmt("%s/postfix.out", g->pf);
+	if (run((char *const[]){"/bin/chown", "postfix", data, NULL}, log) != 0)
+		fail_msg("chown postfix %s failed", data);
+	/* Mail leaves the Nagios host as the user Nagios runs as (myorigin appended). Nagios runs as
+	 * root here, since Postfix's postdrop takes MAIL_CONFIG (this private Postfix) only from root
+	 * or from directories the system's main.cf lists; the canonical map gives its mail the
+	 * address the packaged Nagios (user nagios) sends from, envelope and From alike. */
+	char *main_cf = cg_h_fmt("compatibility_level = 3.6\n"
+				 "queue_directory = %s\n"
+				 "data_directory = %s\n"
+				 "mail_owner = postfix\n"
+				 "setgid_group = postdrop\n"
+				 "inet_interfaces = loopback-only\n"
+				 "inet_protocols = ipv4\n"
+				 "myhostname = mx.casegate.test\n"
+				 "myorigin = mon.example.com\n"
+				 "mydestination =\n"
+				 "mynetworks = 127.0.0.0/8\n"
+				 "relay_domains = example.com\n"
+				 "sender_canonical_maps = inline:{ root@mon.example.com=nagios@mon.example.com }\n"
+				 "transport_maps = %s\n"
+				 "maillog_file = %s/maillog\n"
+				 "maillog_file_prefixes = %s\n"
+				 "smtputf8_enable = no\n"
+				 "biff = no\n",
+				 queue, data, transport, g->pf, g->pf);
+	char *master = cg_h_fmt("%s%s", MASTER_CF, master_extra ? master_extra : "");
+	char *p1 = cg_h_fmt("%s/main.cf", g->conf), *p2 = cg_h_fmt("%s/master.cf", g->conf);
+	assert_int_equal(cg_h_write_file(p1, main_cf, strlen(main_cf)), 0);
+	assert_int_equal(cg_h_write_file(p2, master, strlen(master)), 0);
+	int rc = run((char *const[]){POSTFIX, "-c", g->conf, "start", NULL}, log);
+	if (rc != 0) {
+		char *ml = maillog(g), *out = cg_h_read_file(log, NULL);
+		fail_msg("postfix start: exit %d; output:\n%s\nmaillog:\n%s", rc, out ? out : "", ml);
+	}
+	g->pf_up = 1;
+	free(queue);
+	free(data);
+	free(log);
+	free(main_cf);
+	free(master);
+	free(p1);
+	free(p2);
+}
+
+/* The service's next check result: "<exit> <output>" read by the check script (renamed into place,
+ * so a check never reads half of it). */
+static void set_state(struct ng *g, int code, const char *output)
+{
+	char *tmp = cg_h_fmt("%s/state.tmp", g->nd), *path = cg_h_fmt("%s/state", g->nd);
+	char *text = cg_h_fmt("%d %s\n", code, output);
+	assert_int_equal(cg_h_write_file(tmp, text, strlen(text)), 0);
+	assert_int_equal(rename(tmp, path), 0);
+	free(tmp);
+	free(path);
+	free(text);
+}
+
+/*
+ * Writes a private Nagios configuration (its own log, status, command file and check results
+ * under <dir>/nagios; the stock commands.cfg included as Debian ships it, so notifications are
+ * the stock notify-service-by-email / notify-host-by-email) for host db-1 with the service
+ * "Disk /var" checked every second, notifying contact ops at `email`, and starts Nagios with
+ * MAIL_CONFIG pointing its sendmail at the private Postfix.
+ */
+static void nagios_start(struct ng *g, const char *email)
+{
+	char *results = cg_h_fmt("%s/checkresults", g->nd);
+	assert_int_equal(mkdir(results, 0755), 0);
+	char *script = cg_h_fmt("%s/check_state", g->nd);
+	const char *check = "#!/bin/sh\n"
+			    "# the test's stand-in for a plugin: prints the output and exits with the code it is told\n"
+			    "read code text < \"$1\" || exit 3\n"
+			    "printf '%s\\n' \"$text\"\n"
+			    "exit \"$code\"\n";
+	assert_int_equal(cg_h_write_file(script, check, strlen(check)), 0);
+	assert_int_equal(chmod(script, 0755), 0);
+	char *objects = cg_h_fmt("define timeperiod {\n"
+				 "  timeperiod_name 24x7\n  alias always\n"
+				 "  sunday 00:00-24:00\n  monday 00:00-24:00\n  tuesday 00:00-24:00\n"
+				 "  wednesday 00:00-24:00\n  thursday 00:00-24:00\n  friday 00:00-24:00\n"
+				 "  saturday 00:00-24:00\n}\n"
+				 "define command {\n  command_name check_state\n  command_line %s %s/state\n}\n"
+				 "define command {\n  command_name host_up\n  command_line /bin/true\n}\n"
+				 "define contact {\n  contact_name ops\n  email %s\n"
+				 "  service_notification_period 24x7\n  host_notification_period 24x7\n"
+				 "  service_notification_options w,u,c,r\n  host_notification_options d,u,r\n"
+				 "  service_notification_commands notify-service-by-email\n"
+				 "  host_notification_commands notify-host-by-email\n}\n"
+				 "define host {\n  host_name db-1\n  address 127.0.0.1\n  check_command host_up\n"
+				 "  max_check_attempts 1\n  check_interval 60\n  check_period 24x7\n"
+				 "  notification_period 24x7\n  notification_interval 3600\n  contacts ops\n}\n"
+				 /* One check a second (interval_length 1), hard at once; no re-notification
+				  * within the test: every mail is a state change or the acknowledgement. */
+				 "define service {\n  host_name db-1\n  service_description Disk /var\n"
+				 "  check_command check_state\n  max_check_attempts 1\n  check_interval 1\n"
+				 "  retry_interval 1\n  check_period 24x7\n  notification_period 24x7\n"
+				 "  notification_interval 3600\n  notification_options w,u,c,r\n  contacts ops\n}\n",
+				 script, g->nd, email);
+	char *cfg = cg_h_fmt("log_file=%1$s/nagios.log\n"
+			     "cfg_file=" NAGIOS_COMMANDS "\n"
+			     "cfg_file=%1$s/objects.cfg\n"
+			     "object_cache_file=%1$s/objects.cache\n"
+			     "precached_object_file=%1$s/objects.precache\n"
+			     "status_file=%1$s/status.dat\n"
+			     "status_update_interval=1\n"
+			     /* root: see pf_start (MAIL_CONFIG); Nagios 4.4 runs as root when told to */
+			     "nagios_user=root\n"
+			     "nagios_group=root\n"
+			     "check_external_commands=1\n"
+			     "command_file=%1$s/nagios.cmd\n"
+			     "lock_file=%1$s/nagios.lock\n"
+			     "temp_file=%1$s/nagios.tmp\n"
+			     "temp_path=%1$s\n"
+			     "check_result_path=%1$s/checkresults\n"
+			     "query_socket=%1$s/nagios.qh\n"
+			     "retain_state_information=0\n"
+			     "state_retention_file=%1$s/retention.dat\n"
+			     "use_syslog=0\n"
+			     "interval_length=1\n"
+			     "service_inter_check_delay_method=n\n"
+			     "host_inter_check_delay_method=n\n"
+			     "max_service_check_spread=1\n"
+			     "max_host_check_spread=1\n"
+			     "enable_flap_detection=0\n"
+			     "enable_notifications=1\n"
+			     "log_notifications=1\n"
+			     "check_workers=1\n",
+			     g->nd);
+	char *p1 = cg_h_fmt("%s/objects.cfg", g->nd), *p2 = cg_h_fmt("%s/nagios.cfg", g->nd);
+	assert_int_equal(cg_h_write_file(p1, objects, strlen(objects)), 0);
+	assert_int_equal(cg_h_write_file(p2, cfg, strlen(cfg)), 0);
+	char *log = cg_h_fmt("%s/nagios.out", g->nd);
+	char *verify = cg_h_fmt("%s/verify.out", g->nd);
+	if (run((char *const[]){NAGIOS, "-v", p2, NULL}, verify) != 0) {
+		char *out = cg_h_read_file(verify, NULL);
+		fail_msg("nagios4 -v %s failed:\n%s", p2, out ? out : "");
+	}
+	/* Nagios passes its environment on to the notification commands: /usr/bin/mail runs
+	 * /usr/sbin/sendmail, which reads MAIL_CONFIG. */
+	g->mail_config = cg_h_fmt("MAIL_CONFIG=%s", g->conf);
+	char *const env[] = {g->mail_config, NULL};
+	assert_int_equal(cg_h_spawn(&g->nagios, (char *const[]){NAGIOS, p2, NULL}, env, log), 0);
+	g->nagios_up = 1;
+	free(results);
+	free(script);
+	free(objects);
+	free(cfg);
+	free(p1);
+	free(p2);
+	free(log);
+	free(verify);
+}
+
+/* Writes an external command into Nagios's command file (a FIFO it creates once running). */
+static int cmd_file_ready(void *ud)
+{
+	struct stat st;
+	return stat(ud, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+static void nagios_command(struct ng *g, const char *command)
+{
+	char *path = cg_h_fmt("%s/nagios.cmd", g->nd);
+	if (!cg_h_poll(cmd_file_ready, path, 10000))
+		fail_msg("Nagios never created its command file %s", path);
+	char *line = cg_h_fmt("[%lld] %s\n", (long long)time(NULL), command);
+	int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	close(fd);
+	free(line);
+	free(path);
+}
+
+/* 1 when the case's attributes (labels, which casegate sets after creating the case) give key
+ * the value. */
+static int case_label(const cJSON *c, const char *key, const char *value)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "attributes"), "attributes");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, key), *it;
+	if (cJSON_IsString(v))
+		return strcmp(v->valuestring, value) == 0;
+	cJSON_ArrayForEach(it, v)
+	{
+		if (cJSON_IsString(it) && strcmp(it->valuestring, value) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* What a step waits for on the one case about "Disk /var". */
+struct want {
+	struct itest *t;
+	const char *priority; /* NULL: any */
+	int ncomments;        /* -1: any */
+	int closed;
+	const char *comment; /* NULL: any */
+	int labelled;        /* 1: host db-1, service Disk /var */
+};
+
+static int case_is(void *ud)
+{
+	struct want *w = ud;
+	cJSON *doc = itest_cases(w->t);
+	const cJSON *c = itest_find_case(doc, "Disk /var");
+	const char *p = c ? itest_case_attr(c, "priority") : NULL;
+	int ok = c && (!w->priority || (p && strcmp(p, w->priority) == 0)) &&
+		 (w->ncomments < 0 || itest_case_ncomments(c) == w->ncomments) && itest_case_closed(c) == w->closed &&
+		 (!w->comment || itest_case_has_comment(c, w->comment)) &&
+		 (!w->labelled || (case_label(c, "host", "db-1") && case_label(c, "service", "Disk /var")));
+	cJSON_Delete(doc);
+	return ok;
+}
+
+static void wait_case(struct ng *g, const char *step, struct want w, unsigned ms)
+{
+	w.t = &g->t;
+	if (cg_h_poll(case_is, &w, ms))
+		return;
+	cJSON *doc = itest_cases(&g->t);
+	char *s = doc ? cJSON_Print(doc) : NULL;
+	dump_all(g);
+	fail_msg("%s: want the \"Disk /var\" case with priority %s, %d comments%s%s%s, %s; got %s", step,
+		 w.priority ? w.priority : "any", w.ncomments, w.comment ? " one holding " : "", w.comment ? w.comment : "",
+		 w.labelled ? ", labels host db-1 and service Disk /var" : "", w.closed ? "closed" : "open",
+		 s ? s : "(none)");
+}
+
+static void expect_one_case(struct ng *g, const char *step)
+{
+	int n = itest_ncases(&g->t);
+	if (n != 1) {
+		cJSON *doc = itest_cases(&g->t);
+		char *s = doc ? cJSON_Print(doc) : NULL;
+		fail_msg("%s: %d cases, want the one; got %s", step, n, s ? s : "(none)");
+	}
+}
+
+/*
+ * Nagios's stock notify-service-by-email → /usr/bin/mail → Postfix's sendmail → the private
+ * Postfix → LMTP: the WARNING opens one case (P3, host and service labels), the CRITICAL raises
+ * its priority, the acknowledgement is a comment on it, the recovery closes it.
+ */
+static void test_nagios_postfix_lmtp(void **state)
+{
+	struct ng *g = *state;
+	need_tools();
+	if (itest_start_sim(&g->t, NULL) != 0 ||
+	    itest_write_config(&g->t, "mail:\n  listen: 127.0.0.1:0\n  protocol: lmtp\n", SOURCES) != 0 ||
+	    itest_start_gw(&g->t) != 0)
+		fail_msg("casegate or the simulator did not start");
+	int lmtp = cg_h_log_port(&g->t.gw, "LMTP on 127.0.0.1:", 10000);
+	assert_true(lmtp > 0);
+	char *transport = cg_h_fmt("inline:{ example.com=lmtp:inet:127.0.0.1:%d }", lmtp);
+	pf_start(g, transport, NULL);
+
+	set_state(g, 1, "DISK WARNING - free space: /var 9% (1843 MB)");
+	nagios_start(g, "alerts+nagios@example.com");
+	wait_case(g, "PROBLEM (WARNING)", (struct want){.priority = "P3", .ncomments = 0, .labelled = 1}, 30000);
+	expect_one_case(g, "problem");
+
+	set_state(g, 2, "DISK CRITICAL - free space: /var 3% (602 MB)");
+	wait_case(g, "escalation (CRITICAL)", (struct want){.priority = "P1", .ncomments = 1, .labelled = 1}, 20000);
+	expect_one_case(g, "escalation");
+
+	nagios_command(g, "ACKNOWLEDGE_SVC_PROBLEM;db-1;Disk /var;2;1;0;ops;looking at /var");
+	wait_case(g, "ACKNOWLEDGEMENT", (struct want){.priority = "P1", .ncomments = 2, .comment = "ACKNOWLEDGEMENT"},
+		  20000);
+	expect_one_case(g, "acknowledgement");
+
+	set_state(g, 0, "DISK OK - free space: /var 41% (25120 MB)");
+	wait_case(g, "RECOVERY", (struct want){.priority = "P1", .ncomments = 3, .closed = 1, .comment = "DISK OK"},
+		  20000);
+	expect_one_case(g, "recovery");
+	/* Each of the four came from Nagios's own notification, not from a test's mail. */
+	char *p = cg_h_fmt("%s/nagios.log", g->nd);
+	char *nl = cg_h_read_file(p, NULL);
+	assert_non_null(nl);
+	const char *kinds[] = {";WARNING;notify-service-by-email;", ";CRITICAL;notify-service-by-email;",
+			       ";ACKNOWLEDGEMENT (CRITICAL);notify-service-by-email;", ";OK;notify-service-by-email;"};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strstr(nl, kinds[i]))
+			fail_msg("nagios.log has no SERVICE NOTIFICATION with %s:\n%s", kinds[i], nl);
+	free(nl);
+	free(p);
+	free(transport);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_nagios_postfix_lmtp, setup, teardown),
+	};
+	return cg_h_run_group(tests, NULL, NULL);
+}
