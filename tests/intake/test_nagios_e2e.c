@@ -70,7 +70,7 @@ static int run(char *const argv[], const char *log)
 }
 
 /* s with every `from` replaced by `to` (malloc'd). */
-__attribute__((unused)) static char *replace_all(const char *s, const char *from, const char *to)
+static char *replace_all(const char *s, const char *from, const char *to)
 {
 	size_t n = 0, fl = strlen(from), tl = strlen(to);
 	for (const char *p = strstr(s, from); p; p = strstr(p + fl, from))
@@ -319,7 +319,8 @@ static void nagios_start(struct ng *g, const char *email)
 			     "enable_flap_detection=0\n"
 			     "enable_notifications=1\n"
 			     "log_notifications=1\n"
-			     "check_workers=1\n",
+			     "check_workers=1\n"
+			     "illegal_macro_output_chars=`~$&|'\"<>\n",
 			     g->nd);
 	char *p1 = cg_h_fmt("%s/objects.cfg", g->nd), *p2 = cg_h_fmt("%s/nagios.cfg", g->nd);
 	assert_int_equal(cg_h_write_file(p1, objects, strlen(objects)), 0);
@@ -482,10 +483,204 @@ static void test_nagios_postfix_lmtp(void **state)
 	free(transport);
 }
 
+/* The .deb's system user, created by the command deploy/debian/postinst uses when the machine has
+ * none (the test runs as root; the user stays, as after installing the package). */
+static void ensure_pipe_user(void)
+{
+	if (getpwnam(PIPE_USER))
+		return;
+	char *log = cg_h_fmt("%s/adduser.log", cg_h_binary_dir());
+	if (run((char *const[]){"/usr/sbin/addgroup", "--system", PIPE_USER, NULL}, log) != 0 ||
+	    run((char *const[]){"/usr/sbin/adduser", "--system", "--ingroup", PIPE_USER, "--home", "/var/lib/casegate",
+				"--no-create-home", "--shell", "/usr/sbin/nologin", "--gecos", "casegate daemon", PIPE_USER,
+				NULL},
+		log) != 0 ||
+	    !getpwnam(PIPE_USER)) {
+		char *out = cg_h_read_file(log, NULL);
+		fail_msg("adding the system user %s failed:\n%s", PIPE_USER, out ? out : "");
+	}
+	free(log);
+}
+
+/* The lines that follow `marker` in text up to the next empty line (malloc'd), or NULL. */
+static char *lines_after(const char *text, const char *marker)
+{
+	const char *p = strstr(text, marker);
+	if (!p)
+		return NULL;
+	p += strlen(marker);
+	const char *end = strstr(p, "\n\n");
+	const char *fence = strstr(p, "\n```");
+	if (!end || (fence && fence < end))
+		end = fence;
+	if (!end)
+		return NULL;
+	return cg_h_fmt("%.*s\n", (int)(end - p), p);
+}
+
+static int chown_name(const char *path, const char *user, const char *group)
+{
+	/* getpwnam's answer lives in one static buffer: take the uid before the next call. */
+	struct passwd *pw = getpwnam(user);
+	if (!pw)
+		return -1;
+	uid_t uid = pw->pw_uid;
+	pw = getpwnam(group);
+	return pw ? chown(path, uid, pw->pw_gid) : -1;
+}
+
+/* Starts casegate as the pipe's user, as the packaged unit runs it (User=casegate): the daemon
+ * and `casegate mail` share state_dir. */
+static void start_gw_as_pipe_user(struct ng *g)
+{
+	char *bin = cg_h_fmt("%s/casegate", cg_h_binary_dir());
+	char *log = cg_h_fmt("%s/casegate.log", g->t.dir);
+	char *const argv[] = {SETPRIV, "--reuid=" PIPE_USER, "--regid=" PIPE_USER, "--init-groups", bin, "run", "-c",
+			      g->t.cfg_path, "--datadog-url", g->t.sim_url, NULL};
+	assert_int_equal(cg_h_spawn(&g->t.gw, argv, NULL, log), 0);
+	g->t.gw_running = 1;
+	g->t.gw_port = cg_h_log_port(&g->t.gw, "listening on 127.0.0.1:", 15000);
+	if (g->t.gw_port <= 0) {
+		cg_h_dump_log(&g->t.gw);
+		fail_msg("casegate (as %s) did not start", PIPE_USER);
+	}
+	snprintf(g->t.gw_url, sizeof(g->t.gw_url), "http://127.0.0.1:%d", g->t.gw_port);
+	free(bin);
+	free(log);
+}
+
+struct logwait {
+	struct ng *g;
+	const char *a, *b; /* a line of the maillog holding both */
+	int times;
+};
+
+static int maillog_has(void *ud)
+{
+	struct logwait *w = ud;
+	char *text = maillog(w->g);
+	int n = 0;
+	for (const char *line = text; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		char *l = cg_h_fmt("%.*s", (int)len, line);
+		n += strstr(l, w->a) && strstr(l, w->b);
+		free(l);
+		line = eol ? eol + 1 : NULL;
+	}
+	free(text);
+	return n >= w->times;
+}
+
+static void wait_maillog(struct ng *g, const char *a, const char *b, int times)
+{
+	struct logwait w = {g, a, b, times};
+	if (!cg_h_poll(maillog_has, &w, 20000)) {
+		dump_all(g);
+		fail_msg("the maillog has not %d line(s) with \"%s\" and \"%s\"", times, a, b);
+	}
+}
+
+/*
+ * Pipe mode exactly as the README's E-mail intake shows it: its master.cf service (a pipe(8)
+ * with user=casegate) and transport entry in the private Postfix, the config root:casegate 0640
+ * and state_dir casegate's 0700, the daemon running as casegate. Nagios's PROBLEM opens the case;
+ * with the config unreadable for the pipe's user, the RECOVERY is deferred (kept in Postfix's
+ * queue, not bounced); once the config is readable again a queue flush delivers it and the case
+ * closes.
+ */
+static void test_nagios_postfix_pipe(void **state)
+{
+	struct ng *g = *state;
+	need_tools();
+	assert_int_equal(access(SETPRIV, X_OK), 0);
+	ensure_pipe_user();
+
+	/* The documented text: the master.cf service and the transport entry. */
+	char *readme = cg_h_readme();
+	char *service = lines_after(readme, "# /etc/postfix/master.cf (then: postfix reload)\n");
+	char *entry = lines_after(readme, "(then: postmap /etc/postfix/transport)\n");
+	if (!service || !entry || !strstr(service, " pipe\n") || !strstr(service, "user=" PIPE_USER " ") ||
+	    !strstr(service, "/usr/bin/casegate mail -c /etc/casegate/casegate.yaml "))
+		fail_msg("README.md (E-mail intake, pipe mode): no master.cf pipe service running /usr/bin/casegate mail -c "
+			 "/etc/casegate/casegate.yaml as user=%s, or no transport entry after it; got service:\n%s\nentry:\n%s",
+			 PIPE_USER, service ? service : "(none)", entry ? entry : "(none)");
+	char address[256];
+	if (sscanf(entry, "%255s", address) != 1 || !strchr(address, '@'))
+		fail_msg("README.md's transport entry names no address: %s", entry);
+
+	if (itest_start_sim(&g->t, NULL) != 0 || itest_write_config(&g->t, NULL, SOURCES) != 0)
+		fail_msg("the simulator did not start or the config was not written");
+	/* As the README says the package sets them up. */
+	char *sd = cg_h_fmt("%s/state", g->t.dir);
+	assert_int_equal(mkdir(sd, 0700), 0);
+	assert_int_equal(chown_name(sd, PIPE_USER, PIPE_USER), 0);
+	assert_int_equal(chown_name(g->t.cfg_path, "root", PIPE_USER), 0);
+	assert_int_equal(chmod(g->t.cfg_path, 0640), 0);
+	start_gw_as_pipe_user(g);
+
+	char *bin = cg_h_fmt("%s/casegate", cg_h_binary_dir());
+	char *s1 = replace_all(service, "/usr/bin/casegate", bin);
+	char *master = replace_all(s1, "/etc/casegate/casegate.yaml", g->t.cfg_path);
+	char *tpath = cg_h_fmt("%s/transport", g->conf);
+	char *transport = cg_h_fmt("hash:%s", tpath);
+	pf_start(g, transport, master);
+	assert_int_equal(cg_h_write_file(tpath, entry, strlen(entry)), 0);
+	char *pmlog = cg_h_fmt("%s/postmap.out", g->pf);
+	if (run((char *const[]){POSTMAP, "-c", g->conf, transport, NULL}, pmlog) != 0) {
+		char *out = cg_h_read_file(pmlog, NULL);
+		fail_msg("postmap %s failed:\n%s", transport, out ? out : "");
+	}
+
+	set_state(g, 1, "DISK WARNING - free space: /var 9% (1843 MB)");
+	nagios_start(g, address);
+	wait_case(g, "PROBLEM through the pipe", (struct want){.priority = "P3", .ncomments = 0, .labelled = 1}, 30000);
+	wait_maillog(g, "relay=casegate-nagios", "status=sent", 1);
+
+	/* The config unreadable for the pipe's user (root's 0600, as casegate once advised): the
+	 * recovery waits in the queue. */
+	assert_int_equal(chmod(g->t.cfg_path, 0600), 0);
+	set_state(g, 0, "DISK OK - free space: /var 41% (25120 MB)");
+	wait_maillog(g, "relay=casegate-nagios", "status=deferred", 1);
+	char *ml = maillog(g);
+	if (strstr(ml, "status=bounced") || !strstr(ml, "Permission denied"))
+		fail_msg("want the recovery deferred with casegate's \"Permission denied\", never bounced; maillog:\n%s", ml);
+	free(ml);
+	char *qlog = cg_h_fmt("%s/postqueue.out", g->pf);
+	assert_int_equal(run((char *const[]){POSTQUEUE, "-c", g->conf, "-p", NULL}, qlog), 0);
+	char *queue = cg_h_read_file(qlog, NULL);
+	if (!queue || !strstr(queue, address))
+		fail_msg("postqueue -p does not list the deferred mail to %s:\n%s", address, queue ? queue : "");
+	free(queue);
+	expect_one_case(g, "deferred recovery");
+	wait_case(g, "deferred recovery", (struct want){.priority = "P3", .ncomments = 0}, 1000);
+
+	/* Fixed: Postfix's next try (flushed now instead of after its backoff) delivers it. */
+	assert_int_equal(chmod(g->t.cfg_path, 0640), 0);
+	assert_int_equal(run((char *const[]){POSTQUEUE, "-c", g->conf, "-f", NULL}, qlog), 0);
+	wait_maillog(g, "relay=casegate-nagios", "status=sent", 2);
+	wait_case(g, "RECOVERY after the flush", (struct want){.priority = "P3", .ncomments = 1, .closed = 1, .comment = "DISK OK"},
+		  20000);
+	expect_one_case(g, "recovery");
+
+	free(readme);
+	free(service);
+	free(entry);
+	free(sd);
+	free(bin);
+	free(s1);
+	free(master);
+	free(tpath);
+	free(transport);
+	free(pmlog);
+	free(qlog);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_nagios_postfix_lmtp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nagios_postfix_pipe, setup, teardown),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
