@@ -1,4 +1,4 @@
-/* test_nagios_e2e.c: the real Nagios 4 with its stock mail commands, through a private Postfix, into casegate over LMTP and in pipe mode as the README sets it up. */
+/* test_nagios_e2e.c: real Nagios 4, stock mail commands, private Postfix, casegate's LMTP and pipe mode. */
 /* labels: e2e */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,26 +16,26 @@
 
 #include "itest.h"
 
-#define NAGIOS "/usr/sbin/nagios4"
+#define NAGIOS          "/usr/sbin/nagios4"
 #define NAGIOS_COMMANDS "/etc/nagios4/objects/commands.cfg"
-#define MAIL "/usr/bin/mail"
-#define POSTFIX "/usr/sbin/postfix"
-#define POSTMAP "/usr/sbin/postmap"
-#define POSTQUEUE "/usr/sbin/postqueue"
-#define SETPRIV "/usr/bin/setpriv"
-#define PIPE_USER "casegate"
+#define MAIL            "/usr/bin/mail"
+#define POSTFIX         "/usr/sbin/postfix"
+#define POSTMAP         "/usr/sbin/postmap"
+#define POSTQUEUE       "/usr/sbin/postqueue"
+#define SETPRIV         "/usr/bin/setpriv"
+#define PIPE_USER       "casegate"
 
 /* Where the source's alerts come from: Nagios on mon.example.com, as the README's example has it. */
 #define SOURCES                                                                                                        \
 	"  - name: nagios\n"                                                                                           \
-	"    type: email\n"                                                                                        \
-	"    rules: {base: nagios, alert_senders: ['nagios@mon.example.com']}\n"                                    \
-	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                      \
+	"    type: email\n"                                                                                            \
+	"    rules: {base: nagios, alert_senders: ['nagios@mon.example.com']}\n"                                       \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                          \
 	"    case_type: 00000000-0000-0000-0000-000000000001\n"
 
 struct ng {
 	struct itest t;
-	char *pf;   /* the private Postfix: <dir>/postfix, its config in <pf>/conf */
+	char *pf; /* the private Postfix: <dir>/postfix, its config in <pf>/conf */
 	char *conf;
 	int pf_up;
 	char *nd; /* Nagios's files: <dir>/nagios */
@@ -200,24 +200,24 @@ static void pf_start(struct ng *g, const char *transport, const char *master_ext
 	 * or from directories the system's main.cf lists; the canonical map gives its mail the
 	 * address the packaged Nagios (user nagios) sends from, envelope and From alike. */
 	char *main_cf = cg_h_fmt("compatibility_level = 3.6\n"
-				 "queue_directory = %s\n"
-				 "data_directory = %s\n"
-				 "mail_owner = postfix\n"
-				 "setgid_group = postdrop\n"
-				 "inet_interfaces = loopback-only\n"
-				 "inet_protocols = ipv4\n"
-				 "myhostname = mx.casegate.test\n"
-				 "myorigin = mon.example.com\n"
-				 "mydestination =\n"
-				 "mynetworks = 127.0.0.0/8\n"
-				 "relay_domains = example.com\n"
-				 "sender_canonical_maps = inline:{ root@mon.example.com=nagios@mon.example.com }\n"
-				 "transport_maps = %s\n"
-				 "maillog_file = %s/maillog\n"
-				 "maillog_file_prefixes = %s\n"
-				 "smtputf8_enable = no\n"
-				 "biff = no\n",
-				 queue, data, transport, g->pf, g->pf);
+	                         "queue_directory = %s\n"
+	                         "data_directory = %s\n"
+	                         "mail_owner = postfix\n"
+	                         "setgid_group = postdrop\n"
+	                         "inet_interfaces = loopback-only\n"
+	                         "inet_protocols = ipv4\n"
+	                         "myhostname = mx.casegate.test\n"
+	                         "myorigin = mon.example.com\n"
+	                         "mydestination =\n"
+	                         "mynetworks = 127.0.0.0/8\n"
+	                         "relay_domains = example.com\n"
+	                         "sender_canonical_maps = inline:{ root@mon.example.com=nagios@mon.example.com }\n"
+	                         "transport_maps = %s\n"
+	                         "maillog_file = %s/maillog\n"
+	                         "maillog_file_prefixes = %s\n"
+	                         "smtputf8_enable = no\n"
+	                         "biff = no\n",
+	                         queue, data, transport, g->pf, g->pf);
 	char *master = cg_h_fmt("%s%s", MASTER_CF, master_extra ? master_extra : "");
 	char *p1 = cg_h_fmt("%s/main.cf", g->conf), *p2 = cg_h_fmt("%s/master.cf", g->conf);
 	assert_int_equal(cg_h_write_file(p1, main_cf, strlen(main_cf)), 0);
@@ -263,65 +263,65 @@ static void nagios_start(struct ng *g, const char *email)
 	assert_int_equal(mkdir(results, 0755), 0);
 	char *script = cg_h_fmt("%s/check_state", g->nd);
 	const char *check = "#!/bin/sh\n"
-			    "# the test's stand-in for a plugin: prints the output and exits with the code it is told\n"
-			    "read code text < \"$1\" || exit 3\n"
-			    "printf '%s\\n' \"$text\"\n"
-			    "exit \"$code\"\n";
+	                    "# the test's stand-in for a plugin: prints the output and exits with the code it is told\n"
+	                    "read code text < \"$1\" || exit 3\n"
+	                    "printf '%s\\n' \"$text\"\n"
+	                    "exit \"$code\"\n";
 	assert_int_equal(cg_h_write_file(script, check, strlen(check)), 0);
 	assert_int_equal(chmod(script, 0755), 0);
 	char *objects = cg_h_fmt("define timeperiod {\n"
-				 "  timeperiod_name 24x7\n  alias always\n"
-				 "  sunday 00:00-24:00\n  monday 00:00-24:00\n  tuesday 00:00-24:00\n"
-				 "  wednesday 00:00-24:00\n  thursday 00:00-24:00\n  friday 00:00-24:00\n"
-				 "  saturday 00:00-24:00\n}\n"
-				 "define command {\n  command_name check_state\n  command_line %s %s/state\n}\n"
-				 "define command {\n  command_name host_up\n  command_line /bin/true\n}\n"
-				 "define contact {\n  contact_name ops\n  email %s\n"
-				 "  service_notification_period 24x7\n  host_notification_period 24x7\n"
-				 "  service_notification_options w,u,c,r\n  host_notification_options d,u,r\n"
-				 "  service_notification_commands notify-service-by-email\n"
-				 "  host_notification_commands notify-host-by-email\n}\n"
-				 "define host {\n  host_name db-1\n  address 127.0.0.1\n  check_command host_up\n"
-				 "  max_check_attempts 1\n  check_interval 60\n  check_period 24x7\n"
-				 "  notification_period 24x7\n  notification_interval 3600\n  contacts ops\n}\n"
-				 /* One check a second (interval_length 1), hard at once; no re-notification
-				  * within the test: every mail is a state change or the acknowledgement. */
-				 "define service {\n  host_name db-1\n  service_description Disk /var\n"
-				 "  check_command check_state\n  max_check_attempts 1\n  check_interval 1\n"
-				 "  retry_interval 1\n  check_period 24x7\n  notification_period 24x7\n"
-				 "  notification_interval 3600\n  notification_options w,u,c,r\n  contacts ops\n}\n",
-				 script, g->nd, email);
+	                         "  timeperiod_name 24x7\n  alias always\n"
+	                         "  sunday 00:00-24:00\n  monday 00:00-24:00\n  tuesday 00:00-24:00\n"
+	                         "  wednesday 00:00-24:00\n  thursday 00:00-24:00\n  friday 00:00-24:00\n"
+	                         "  saturday 00:00-24:00\n}\n"
+	                         "define command {\n  command_name check_state\n  command_line %s %s/state\n}\n"
+	                         "define command {\n  command_name host_up\n  command_line /bin/true\n}\n"
+	                         "define contact {\n  contact_name ops\n  email %s\n"
+	                         "  service_notification_period 24x7\n  host_notification_period 24x7\n"
+	                         "  service_notification_options w,u,c,r\n  host_notification_options d,u,r\n"
+	                         "  service_notification_commands notify-service-by-email\n"
+	                         "  host_notification_commands notify-host-by-email\n}\n"
+	                         "define host {\n  host_name db-1\n  address 127.0.0.1\n  check_command host_up\n"
+	                         "  max_check_attempts 1\n  check_interval 60\n  check_period 24x7\n"
+	                         "  notification_period 24x7\n  notification_interval 3600\n  contacts ops\n}\n"
+	                         /* One check a second (interval_length 1), hard at once; no re-notification
+	                          * within the test: every mail is a state change or the acknowledgement. */
+	                         "define service {\n  host_name db-1\n  service_description Disk /var\n"
+	                         "  check_command check_state\n  max_check_attempts 1\n  check_interval 1\n"
+	                         "  retry_interval 1\n  check_period 24x7\n  notification_period 24x7\n"
+	                         "  notification_interval 3600\n  notification_options w,u,c,r\n  contacts ops\n}\n",
+	                         script, g->nd, email);
 	char *cfg = cg_h_fmt("log_file=%1$s/nagios.log\n"
-			     "cfg_file=" NAGIOS_COMMANDS "\n"
-			     "cfg_file=%1$s/objects.cfg\n"
-			     "object_cache_file=%1$s/objects.cache\n"
-			     "precached_object_file=%1$s/objects.precache\n"
-			     "status_file=%1$s/status.dat\n"
-			     "status_update_interval=1\n"
-			     /* root: see pf_start (MAIL_CONFIG); Nagios 4.4 runs as root when told to */
-			     "nagios_user=root\n"
-			     "nagios_group=root\n"
-			     "check_external_commands=1\n"
-			     "command_file=%1$s/nagios.cmd\n"
-			     "lock_file=%1$s/nagios.lock\n"
-			     "temp_file=%1$s/nagios.tmp\n"
-			     "temp_path=%1$s\n"
-			     "check_result_path=%1$s/checkresults\n"
-			     "query_socket=%1$s/nagios.qh\n"
-			     "retain_state_information=0\n"
-			     "state_retention_file=%1$s/retention.dat\n"
-			     "use_syslog=0\n"
-			     "interval_length=1\n"
-			     "service_inter_check_delay_method=n\n"
-			     "host_inter_check_delay_method=n\n"
-			     "max_service_check_spread=1\n"
-			     "max_host_check_spread=1\n"
-			     "enable_flap_detection=0\n"
-			     "enable_notifications=1\n"
-			     "log_notifications=1\n"
-			     "check_workers=1\n"
-			     "illegal_macro_output_chars=`~$&|'\"<>\n",
-			     g->nd);
+	                     "cfg_file=" NAGIOS_COMMANDS "\n"
+	                     "cfg_file=%1$s/objects.cfg\n"
+	                     "object_cache_file=%1$s/objects.cache\n"
+	                     "precached_object_file=%1$s/objects.precache\n"
+	                     "status_file=%1$s/status.dat\n"
+	                     "status_update_interval=1\n"
+	                     /* root: see pf_start (MAIL_CONFIG); Nagios 4.4 runs as root when told to */
+	                     "nagios_user=root\n"
+	                     "nagios_group=root\n"
+	                     "check_external_commands=1\n"
+	                     "command_file=%1$s/nagios.cmd\n"
+	                     "lock_file=%1$s/nagios.lock\n"
+	                     "temp_file=%1$s/nagios.tmp\n"
+	                     "temp_path=%1$s\n"
+	                     "check_result_path=%1$s/checkresults\n"
+	                     "query_socket=%1$s/nagios.qh\n"
+	                     "retain_state_information=0\n"
+	                     "state_retention_file=%1$s/retention.dat\n"
+	                     "use_syslog=0\n"
+	                     "interval_length=1\n"
+	                     "service_inter_check_delay_method=n\n"
+	                     "host_inter_check_delay_method=n\n"
+	                     "max_service_check_spread=1\n"
+	                     "max_host_check_spread=1\n"
+	                     "enable_flap_detection=0\n"
+	                     "enable_notifications=1\n"
+	                     "log_notifications=1\n"
+	                     "check_workers=1\n"
+	                     "illegal_macro_output_chars=`~$&|'\"<>\n",
+	                     g->nd);
 	char *p1 = cg_h_fmt("%s/objects.cfg", g->nd), *p2 = cg_h_fmt("%s/nagios.cfg", g->nd);
 	assert_int_equal(cg_h_write_file(p1, objects, strlen(objects)), 0);
 	assert_int_equal(cg_h_write_file(p2, cfg, strlen(cfg)), 0);
@@ -373,7 +373,8 @@ static void nagios_command(struct ng *g, const char *command)
  * the value. */
 static int case_label(const cJSON *c, const char *key, const char *value)
 {
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "attributes"), "attributes");
+	const cJSON *a =
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "attributes"), "attributes");
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, key), *it;
 	if (cJSON_IsString(v))
 		return strcmp(v->valuestring, value) == 0;
@@ -402,9 +403,9 @@ static int case_is(void *ud)
 	const cJSON *c = itest_find_case(doc, "Disk /var");
 	const char *p = c ? itest_case_attr(c, "priority") : NULL;
 	int ok = c && (!w->priority || (p && strcmp(p, w->priority) == 0)) &&
-		 (w->ncomments < 0 || itest_case_ncomments(c) == w->ncomments) && itest_case_closed(c) == w->closed &&
-		 (!w->comment || itest_case_has_comment(c, w->comment)) &&
-		 (!w->labelled || (case_label(c, "host", "db-1") && case_label(c, "service", "Disk /var")));
+	         (w->ncomments < 0 || itest_case_ncomments(c) == w->ncomments) && itest_case_closed(c) == w->closed &&
+	         (!w->comment || itest_case_has_comment(c, w->comment)) &&
+	         (!w->labelled || (case_label(c, "host", "db-1") && case_label(c, "service", "Disk /var")));
 	cJSON_Delete(doc);
 	return ok;
 }
@@ -418,9 +419,9 @@ static void wait_case(struct ng *g, const char *step, struct want w, unsigned ms
 	char *s = doc ? cJSON_Print(doc) : NULL;
 	dump_all(g);
 	fail_msg("%s: want the \"Disk /var\" case with priority %s, %d comments%s%s%s, %s; got %s", step,
-		 w.priority ? w.priority : "any", w.ncomments, w.comment ? " one holding " : "", w.comment ? w.comment : "",
-		 w.labelled ? ", labels host db-1 and service Disk /var" : "", w.closed ? "closed" : "open",
-		 s ? s : "(none)");
+	         w.priority ? w.priority : "any", w.ncomments, w.comment ? " one holding " : "",
+	         w.comment ? w.comment : "", w.labelled ? ", labels host db-1 and service Disk /var" : "",
+	         w.closed ? "closed" : "open", s ? s : "(none)");
 }
 
 static void expect_one_case(struct ng *g, const char *step)
@@ -462,19 +463,19 @@ static void test_nagios_postfix_lmtp(void **state)
 
 	nagios_command(g, "ACKNOWLEDGE_SVC_PROBLEM;db-1;Disk /var;2;1;0;ops;looking at /var");
 	wait_case(g, "ACKNOWLEDGEMENT", (struct want){.priority = "P1", .ncomments = 2, .comment = "ACKNOWLEDGEMENT"},
-		  20000);
+	          20000);
 	expect_one_case(g, "acknowledgement");
 
 	set_state(g, 0, "DISK OK - free space: /var 41% (25120 MB)");
 	wait_case(g, "RECOVERY", (struct want){.priority = "P1", .ncomments = 3, .closed = 1, .comment = "DISK OK"},
-		  20000);
+	          20000);
 	expect_one_case(g, "recovery");
 	/* Each of the four came from Nagios's own notification, not from a test's mail. */
 	char *p = cg_h_fmt("%s/nagios.log", g->nd);
 	char *nl = cg_h_read_file(p, NULL);
 	assert_non_null(nl);
 	const char *kinds[] = {";WARNING;notify-service-by-email;", ";CRITICAL;notify-service-by-email;",
-			       ";ACKNOWLEDGEMENT (CRITICAL);notify-service-by-email;", ";OK;notify-service-by-email;"};
+	                       ";ACKNOWLEDGEMENT (CRITICAL);notify-service-by-email;", ";OK;notify-service-by-email;"};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (!strstr(nl, kinds[i]))
 			fail_msg("nagios.log has no SERVICE NOTIFICATION with %s:\n%s", kinds[i], nl);
@@ -492,9 +493,9 @@ static void ensure_pipe_user(void)
 	char *log = cg_h_fmt("%s/adduser.log", cg_h_binary_dir());
 	if (run((char *const[]){"/usr/sbin/addgroup", "--system", PIPE_USER, NULL}, log) != 0 ||
 	    run((char *const[]){"/usr/sbin/adduser", "--system", "--ingroup", PIPE_USER, "--home", "/var/lib/casegate",
-				"--no-create-home", "--shell", "/usr/sbin/nologin", "--gecos", "casegate daemon", PIPE_USER,
-				NULL},
-		log) != 0 ||
+	                        "--no-create-home", "--shell", "/usr/sbin/nologin", "--gecos", "casegate daemon",
+	                        PIPE_USER, NULL},
+	        log) != 0 ||
 	    !getpwnam(PIPE_USER)) {
 		char *out = cg_h_read_file(log, NULL);
 		fail_msg("adding the system user %s failed:\n%s", PIPE_USER, out ? out : "");
@@ -535,8 +536,8 @@ static void start_gw_as_pipe_user(struct ng *g)
 {
 	char *bin = cg_h_fmt("%s/casegate", cg_h_binary_dir());
 	char *log = cg_h_fmt("%s/casegate.log", g->t.dir);
-	char *const argv[] = {SETPRIV, "--reuid=" PIPE_USER, "--regid=" PIPE_USER, "--init-groups", bin, "run", "-c",
-			      g->t.cfg_path, "--datadog-url", g->t.sim_url, NULL};
+	char *const argv[] = {SETPRIV, "--reuid=" PIPE_USER, "--regid=" PIPE_USER, "--init-groups", bin, "run",
+	                      "-c",    g->t.cfg_path,        "--datadog-url",      g->t.sim_url,    NULL};
 	assert_int_equal(cg_h_spawn(&g->t.gw, argv, NULL, log), 0);
 	g->t.gw_running = 1;
 	g->t.gw_port = cg_h_log_port(&g->t.gw, "listening on 127.0.0.1:", 15000);
@@ -553,6 +554,7 @@ struct logwait {
 	struct ng *g;
 	const char *a, *b; /* a line of the maillog holding both */
 	int times;
+	int bounced; /* set by maillog_has: Postfix bounced a mail */
 };
 
 static int maillog_has(void *ud)
@@ -560,24 +562,28 @@ static int maillog_has(void *ud)
 	struct logwait *w = ud;
 	char *text = maillog(w->g);
 	int n = 0;
+	w->bounced = 0;
 	for (const char *line = text; line && *line;) {
 		const char *eol = strchr(line, '\n');
 		size_t len = eol ? (size_t)(eol - line) : strlen(line);
 		char *l = cg_h_fmt("%.*s", (int)len, line);
 		n += strstr(l, w->a) && strstr(l, w->b);
+		w->bounced |= strstr(l, "status=bounced") != NULL;
 		free(l);
 		line = eol ? eol + 1 : NULL;
 	}
 	free(text);
-	return n >= w->times;
+	/* A bounce is final: no use waiting for anything else. */
+	return n >= w->times || w->bounced;
 }
 
 static void wait_maillog(struct ng *g, const char *a, const char *b, int times)
 {
-	struct logwait w = {g, a, b, times};
-	if (!cg_h_poll(maillog_has, &w, 20000)) {
+	struct logwait w = {g, a, b, times, 0};
+	if (!cg_h_poll(maillog_has, &w, 20000) || w.bounced) {
 		dump_all(g);
-		fail_msg("the maillog has not %d line(s) with \"%s\" and \"%s\"", times, a, b);
+		fail_msg("the maillog has not %d line(s) with \"%s\" and \"%s\"%s", times, a, b,
+		         w.bounced ? ", and Postfix bounced a mail (status=bounced)" : "");
 	}
 }
 
@@ -602,9 +608,11 @@ static void test_nagios_postfix_pipe(void **state)
 	char *entry = lines_after(readme, "(then: postmap /etc/postfix/transport)\n");
 	if (!service || !entry || !strstr(service, " pipe\n") || !strstr(service, "user=" PIPE_USER " ") ||
 	    !strstr(service, "/usr/bin/casegate mail -c /etc/casegate/casegate.yaml "))
-		fail_msg("README.md (E-mail intake, pipe mode): no master.cf pipe service running /usr/bin/casegate mail -c "
-			 "/etc/casegate/casegate.yaml as user=%s, or no transport entry after it; got service:\n%s\nentry:\n%s",
-			 PIPE_USER, service ? service : "(none)", entry ? entry : "(none)");
+		fail_msg(
+		    "README.md (E-mail intake, pipe mode): no master.cf pipe service running /usr/bin/casegate mail -c "
+		    "/etc/casegate/casegate.yaml as user=%s, or no transport entry after it; got "
+		    "service:\n%s\nentry:\n%s",
+		    PIPE_USER, service ? service : "(none)", entry ? entry : "(none)");
 	char address[256];
 	if (sscanf(entry, "%255s", address) != 1 || !strchr(address, '@'))
 		fail_msg("README.md's transport entry names no address: %s", entry);
@@ -644,7 +652,9 @@ static void test_nagios_postfix_pipe(void **state)
 	wait_maillog(g, "relay=casegate-nagios", "status=deferred", 1);
 	char *ml = maillog(g);
 	if (strstr(ml, "status=bounced") || !strstr(ml, "Permission denied"))
-		fail_msg("want the recovery deferred with casegate's \"Permission denied\", never bounced; maillog:\n%s", ml);
+		fail_msg(
+		    "want the recovery deferred with casegate's \"Permission denied\", never bounced; maillog:\n%s",
+		    ml);
 	free(ml);
 	char *qlog = cg_h_fmt("%s/postqueue.out", g->pf);
 	assert_int_equal(run((char *const[]){POSTQUEUE, "-c", g->conf, "-p", NULL}, qlog), 0);
@@ -659,8 +669,8 @@ static void test_nagios_postfix_pipe(void **state)
 	assert_int_equal(chmod(g->t.cfg_path, 0640), 0);
 	assert_int_equal(run((char *const[]){POSTQUEUE, "-c", g->conf, "-f", NULL}, qlog), 0);
 	wait_maillog(g, "relay=casegate-nagios", "status=sent", 2);
-	wait_case(g, "RECOVERY after the flush", (struct want){.priority = "P3", .ncomments = 1, .closed = 1, .comment = "DISK OK"},
-		  20000);
+	wait_case(g, "RECOVERY after the flush",
+	          (struct want){.priority = "P3", .ncomments = 1, .closed = 1, .comment = "DISK OK"}, 20000);
 	expect_one_case(g, "recovery");
 
 	free(readme);
@@ -679,8 +689,8 @@ static void test_nagios_postfix_pipe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_nagios_postfix_lmtp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nagios_postfix_pipe, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nagios_postfix_lmtp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nagios_postfix_pipe, setup, teardown),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
