@@ -675,6 +675,21 @@ static void expect_label(const cJSON *c, const char *name, const char *want)
 	assert_string_equal(got, want);
 }
 
+struct label_wait {
+	struct e2e *e;
+	const char *needle, *label;
+};
+
+static int label_set(void *ud)
+{
+	struct label_wait *w = ud;
+	cJSON *cases = itest_cases(&w->e->t);
+	const cJSON *c = cases ? itest_find_case(cases, w->needle) : NULL;
+	int ok = c && case_label(c, w->label);
+	cJSON_Delete(cases);
+	return ok;
+}
+
 /* Prometheus evaluates up{job="target"} == 0 on a target that refuses scrapes: the rule fires, Alertmanager
  * sends it to casegate (one case: title, priority and labels from the rule, its generatorURL a link); the
  * target then answers, the rule resolves, and the same case closes. */
@@ -692,6 +707,10 @@ static void test_prometheus_rule_fires_resolves(void **state)
 	char title[96];
 	snprintf(title, sizeof(title), "TargetDown: 127.0.0.1:%d is down", tport);
 	wait_case(e, "TargetDown", 0);
+	/* Labels are set right after the case is created: wait for them too. */
+	struct label_wait lw = {e, "TargetDown", "alertname"};
+	if (!cg_h_poll(label_set, &lw, left_ms(e, 10000)))
+		fprintf(stderr, "got no alertname label on the TargetDown case in time\n");
 	cJSON *cases = itest_cases(&e->t);
 	cJSON *c = itest_find_case(cases, "TargetDown");
 	assert_non_null(c);
