@@ -1,5 +1,5 @@
 /* test_mailhtml_links.c: an HTML mail's links survive as casegate's own Markdown links, http(s) only, their text inert. */
-/* labels: unit */
+/* labels: mapper */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +15,7 @@
 #include "event.h"
 #include "harness.h"
 #include "mail.h"
+#include "mailrules.h"
 #include "sbuf.h"
 
 /* The links cg_mail_html_to_text collects, as "text -> url" lines. */
@@ -156,12 +157,71 @@ static void test_description(void **state)
 	cJSON_Delete(m);
 }
 
+/* Maps tests/fixtures/email/<name> with the shipped `alertmanager` rules into ev (one event). */
+static void map_am(const char *name, struct cg_event_list *ev)
+{
+	char *path = cg_h_fmt("%s/tests/fixtures/email/%s", cg_h_source_dir(), name);
+	size_t len = 0;
+	char *raw = cg_h_read_file(path, &len);
+	if (!raw)
+		fail_msg("cannot read %s", path);
+	cJSON *m = NULL;
+	char err[256] = "";
+	if (cg_mail_parse(raw, len, NULL, &m, err, sizeof(err)) != 0)
+		fail_msg("%s: parse: %s", name, err);
+	struct cg_mail_rules *r = NULL;
+	if (cg_mail_rules_create(cg_mail_rules_builtin("alertmanager"), &r, err, sizeof(err)) != 0)
+		fail_msg("rules alertmanager: %s", err);
+	cg_event_list_init(ev);
+	int matched = 0;
+	if (cg_email_map(m, r, ev, &matched, err, sizeof(err)) != 0)
+		fail_msg("%s: map: %s", name, err);
+	if (ev->n != 1 || matched == 0)
+		fail_msg("%s: got %zu events, %d rules matched (ignored: %s), want 1 event, rules matched", name, ev->n,
+			 matched, ev->ignored_reason);
+	cg_mail_rules_destroy(r);
+	cJSON_Delete(m);
+	free(raw);
+	free(path);
+}
+
+/* Real Alertmanager 0.25 mail (email_configs, its stock HTML template, group_by [alertname]; see
+ * tests/fixtures/e2e/alertmanager-email.yml): what `casegate map` gives with `rules: alertmanager`. */
+static void test_alertmanager_stock_mail(void **state)
+{
+	(void)state;
+	struct cg_event_list ev;
+	map_am("am_stock_firing.eml", &ev);
+	const struct cg_event *e = &ev.v[0];
+	assert_int_equal(e->status, CG_STATUS_FIRING);
+	expect_eq("dedup_key", e->dedup_key, "DiskFull");
+	expect_eq("severity", e->severity ? e->severity : "(none)", "critical");
+	expect_eq("title", e->title, "DiskFull (db-1:9100 node critical)");
+	expect_eq("label group", cg_json_str(e->labels, "group") ? cg_json_str(e->labels, "group") : "(none)", "DiskFull");
+	const char *want[] = {
+		"[View in Alertmanager](http://alertmanager.example.com:9093/#/alerts?receiver=casegate-mail)",
+		"[Source](http://prometheus.example.com:9090/graph?g0.expr=node_filesystem_avail_bytes%20%3C%201e9&g0.tab=1)",
+		"[Sent by Alertmanager](http://alertmanager.example.com:9093)",
+		"summary = /var on db-1 is 97% full",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(e->description, want[i]))
+			fail_msg("description: got\n%s\nwant it to contain %s", e->description, want[i]);
+	cg_event_list_cleanup(&ev);
+
+	map_am("am_stock_resolved.eml", &ev);
+	assert_int_equal(ev.v[0].status, CG_STATUS_RESOLVED);
+	expect_eq("resolved dedup_key", ev.v[0].dedup_key, "DiskFull");
+	cg_event_list_cleanup(&ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_collect),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_description),
+		cmocka_unit_test(test_alertmanager_stock_mail),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
