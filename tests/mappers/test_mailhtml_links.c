@@ -1,4 +1,5 @@
-/* test_mailhtml_links.c: an HTML mail's links survive as casegate's own Markdown links, http(s) only, their text inert. */
+/* test_mailhtml_links.c: an HTML mail's links survive as casegate's own Markdown links, http(s) only, their text inert.
+ */
 /* labels: mapper */
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,23 +54,24 @@ static void expect_eq(const char *what, const char *got, const char *want)
 static void test_collect(void **state)
 {
 	(void)state;
-	const char *html = "<p><a class=\"btn\" href=\"https://ok.example/a?x=1&amp;y=2\" style='color:red'>Go <b>here</b></a>"
-			   "<a HREF='http://b.example/'>B</a><a href=http://c.example/c>C</a>"
-			   "<a href=\"javascript:alert(1)\">J</a><a href=\"JavaScript:alert(1)\">J2</a>"
-			   "<a href=\"data:text/html,x\">D</a><a href=\"/relative\">R</a><a href=\"mailto:x@y.example\">M</a>"
-			   "<a href=\"  https://ok.example/a?x=1&amp;y=2 \">dup</a><a name=\"top\">no href</a>"
-			   "<a href=\"https://n.example/\">  </a>"
-			   "<a href=\"https://nl.example/a\nb\">split<br>text</a>"
-			   "<a href=\"https://f.example/x\">unclosed";
+	const char *html =
+	    "<p><a class=\"btn\" href=\"https://ok.example/a?x=1&amp;y=2\" style='color:red'>Go <b>here</b></a>"
+	    "<a HREF='http://b.example/'>B</a><a href=http://c.example/c>C</a>"
+	    "<a href=\"javascript:alert(1)\">J</a><a href=\"JavaScript:alert(1)\">J2</a>"
+	    "<a href=\"data:text/html,x\">D</a><a href=\"/relative\">R</a><a href=\"mailto:x@y.example\">M</a>"
+	    "<a href=\"  https://ok.example/a?x=1&amp;y=2 \">dup</a><a name=\"top\">no href</a>"
+	    "<a href=\"https://n.example/\">  </a>"
+	    "<a href=\"https://nl.example/a\nb\">split<br>text</a>"
+	    "<a href=\"https://f.example/x\">unclosed";
 	char *text = NULL;
 	char *got = links_of(html, 4096, &text);
 	expect_eq("links", got,
-		  "Go here -> https://ok.example/a?x=1&y=2\n"
-		  "B -> http://b.example/\n"
-		  "C -> http://c.example/c\n"
-		  "https://n.example/ -> https://n.example/\n"
-		  "split text -> https://nl.example/ab\n"
-		  "unclosed -> https://f.example/x\n");
+	          "Go here -> https://ok.example/a?x=1&y=2\n"
+	          "B -> http://b.example/\n"
+	          "C -> http://c.example/c\n"
+	          "https://n.example/ -> https://n.example/\n"
+	          "split text -> https://nl.example/ab\n"
+	          "unclosed -> https://f.example/x\n");
 	/* The text is as before: the words, no URL. */
 	if (!strstr(text, "Go here") || strstr(text, "https://"))
 		fail_msg("text: got \"%s\", want the anchors' words and no URL", text);
@@ -115,19 +117,20 @@ static void test_limits(void **state)
 static void test_description(void **state)
 {
 	(void)state;
-	const char *raw = "From: alertmanager@mon.example.com\r\n"
-			  "To: alerts+am@example.com\r\n"
-			  "Subject: [FIRING:1] DiskFull (db-1 critical)\r\n"
-			  "Message-Id: <links-1@mon.example.com>\r\n"
-			  "MIME-Version: 1.0\r\n"
-			  "Content-Type: text/html; charset=UTF-8\r\n\r\n"
-			  "<html><body><a href=\"http://am.example.com:9093/#/alerts?receiver=mail\">View in Alertmanager</a>"
-			  "<br>alertname = DiskFull<br>"
-			  "<a href=\"http://prom.example.com:9090/graph?g0.expr=up%20%3D%3D%200&amp;g0.tab=1\">Source</a>"
-			  "<a href=\"https://evil.example/a b)c [d]\">[x](javascript:alert(1)) @team</a>"
-			  "<a href=\"javascript:alert(2)\">click</a>"
-			  "<a href=\"https://dup.example/1\">Source</a>"
-			  "</body></html>\r\n";
+	const char *raw =
+	    "From: alertmanager@mon.example.com\r\n"
+	    "To: alerts+am@example.com\r\n"
+	    "Subject: [FIRING:1] DiskFull (db-1 critical)\r\n"
+	    "Message-Id: <links-1@mon.example.com>\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: text/html; charset=UTF-8\r\n\r\n"
+	    "<html><body><a href=\"http://am.example.com:9093/#/alerts?receiver=mail\">View in Alertmanager</a>"
+	    "<br>alertname = DiskFull<br>"
+	    "<a href=\"http://prom.example.com:9090/graph?g0.expr=up%20%3D%3D%200&amp;g0.tab=1\">Source</a>"
+	    "<a href=\"https://evil.example/a b)c [d]\">[x](javascript:alert(1)) @team</a>"
+	    "<a href=\"javascript:alert(2)\">click</a>"
+	    "<a href=\"https://dup.example/1\">Source</a>"
+	    "</body></html>\r\n";
 	cJSON *m = NULL;
 	char err[256] = "";
 	int rc = cg_mail_parse(raw, strlen(raw), NULL, &m, err, sizeof(err));
@@ -139,10 +142,10 @@ static void test_description(void **state)
 	assert_int_equal(ev.n, 1);
 	const char *d = ev.v[0].description;
 	const char *want = "\n\n**Links**\n"
-			   "- [View in Alertmanager](http://am.example.com:9093/#/alerts?receiver=mail)\n"
-			   "- [Source](http://prom.example.com:9090/graph?g0.expr=up%20%3D%3D%200&g0.tab=1)\n"
-			   "- [\\[x\\](javascript:alert(1)) \xEF\xBC\xA0team](https://evil.example/a%20b%29c%20[d])\n"
-			   "- [Source](https://dup.example/1)";
+	                   "- [View in Alertmanager](http://am.example.com:9093/#/alerts?receiver=mail)\n"
+	                   "- [Source](http://prom.example.com:9090/graph?g0.expr=up%20%3D%3D%200&g0.tab=1)\n"
+	                   "- [\\[x\\](javascript:alert(1)) \xEF\xBC\xA0team](https://evil.example/a%20b%29c%20[d])\n"
+	                   "- [Source](https://dup.example/1)";
 	if (!d || !strstr(d, want))
 		fail_msg("description: got\n%s\nwant it to contain\n%s", d ? d : "(null)", want);
 	if (strstr(d, "alert(2)"))
@@ -178,7 +181,7 @@ static void map_am(const char *name, struct cg_event_list *ev)
 		fail_msg("%s: map: %s", name, err);
 	if (ev->n != 1 || matched == 0)
 		fail_msg("%s: got %zu events, %d rules matched (ignored: %s), want 1 event, rules matched", name, ev->n,
-			 matched, ev->ignored_reason);
+		         matched, ev->ignored_reason);
 	cg_mail_rules_destroy(r);
 	cJSON_Delete(m);
 	free(raw);
@@ -197,12 +200,14 @@ static void test_alertmanager_stock_mail(void **state)
 	expect_eq("dedup_key", e->dedup_key, "DiskFull");
 	expect_eq("severity", e->severity ? e->severity : "(none)", "critical");
 	expect_eq("title", e->title, "DiskFull (db-1:9100 node critical)");
-	expect_eq("label group", cg_json_str(e->labels, "group") ? cg_json_str(e->labels, "group") : "(none)", "DiskFull");
+	expect_eq("label group", cg_json_str(e->labels, "group") ? cg_json_str(e->labels, "group") : "(none)",
+	          "DiskFull");
 	const char *want[] = {
-		"[View in Alertmanager](http://alertmanager.example.com:9093/#/alerts?receiver=casegate-mail)",
-		"[Source](http://prometheus.example.com:9090/graph?g0.expr=node_filesystem_avail_bytes%20%3C%201e9&g0.tab=1)",
-		"[Sent by Alertmanager](http://alertmanager.example.com:9093)",
-		"summary = /var on db-1 is 97% full",
+	    "[View in Alertmanager](http://alertmanager.example.com:9093/#/alerts?receiver=casegate-mail)",
+	    "[Source](http://prometheus.example.com:9090/"
+	    "graph?g0.expr=node_filesystem_avail_bytes%20%3C%201e9&g0.tab=1)",
+	    "[Sent by Alertmanager](http://alertmanager.example.com:9093)",
+	    "summary = /var on db-1 is 97% full",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(e->description, want[i]))
@@ -218,10 +223,10 @@ static void test_alertmanager_stock_mail(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_collect),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_description),
-		cmocka_unit_test(test_alertmanager_stock_mail),
+	    cmocka_unit_test(test_collect),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_description),
+	    cmocka_unit_test(test_alertmanager_stock_mail),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
