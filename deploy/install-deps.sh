@@ -38,6 +38,7 @@ skip_tools=(
 	"postfix postfix"
 	"postmap postfix"
 	"postgresql postgresql"
+	"prometheus prometheus"
 	"promtool prometheus"
 	"python3 python3"
 	"python3-jsonschema python3-jsonschema"

@@ -46,6 +46,7 @@ struct walk {
 	struct cg_sbuf text;
 	int truncated;
 	cJSON *attachments;
+	cJSON *links; /* the http(s) links of HTML text parts (cg_mail_html_to_text) */
 	size_t nattach;
 	int is_report; /* saw multipart/report; report-type=delivery-status or a delivery-status part */
 	int oom;
@@ -190,7 +191,7 @@ static void text_part(struct walk *w, GMimePart *part, int html)
 		size_t in = arr->len;
 		if (in > room * 8 + 4096)
 			in = room * 8 + 4096;
-		t = cg_mail_html_to_text((const char *)arr->data, in, room);
+		t = cg_mail_html_to_text((const char *)arr->data, in, room, w->links);
 	} else {
 		t = clean_text(arr->data, arr->len, room, &w->truncated);
 	}
@@ -633,7 +634,8 @@ int cg_mail_parse(const char *raw, size_t len, const struct cg_mail_limits *lim_
 	if (crc)
 		goto out;
 
-	if (!(w.attachments = cJSON_AddArrayToObject(root, "attachments")))
+	if (!(w.attachments = cJSON_AddArrayToObject(root, "attachments")) ||
+	    !(w.links = cJSON_AddArrayToObject(root, "links")))
 		goto out;
 	walk(&w, body, 0);
 	if (w.oom || w.text.oom)

@@ -112,8 +112,133 @@ static void html_break(struct cg_sbuf *b, int blank)
 	}
 }
 
-char *cg_mail_html_to_text(const char *html, size_t len, size_t max)
+/* The decoded value of the href attribute among the attribute bytes a[0..n) of an <a> tag, or NULL
+ * (none, or out of memory: a link is an extra, its loss is not worth failing the mail for). */
+static char *href_of(const char *a, size_t n)
 {
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && (isspace((unsigned char)a[i]) || a[i] == '/'))
+			i++;
+		size_t ns = i;
+		while (i < n && !isspace((unsigned char)a[i]) && a[i] != '=' && a[i] != '/')
+			i++;
+		size_t nl = i - ns;
+		while (i < n && isspace((unsigned char)a[i]))
+			i++;
+		size_t vs = i, vl = 0;
+		if (i < n && a[i] == '=') {
+			i++;
+			while (i < n && isspace((unsigned char)a[i]))
+				i++;
+			if (i < n && (a[i] == '"' || a[i] == '\'')) {
+				char q = a[i++];
+				vs = i;
+				while (i < n && a[i] != q)
+					i++;
+				vl = i - vs;
+				if (i < n)
+					i++;
+			} else {
+				vs = i;
+				while (i < n && !isspace((unsigned char)a[i]))
+					i++;
+				vl = i - vs;
+			}
+		}
+		if (nl == 0 && i == ns)
+			i++; /* a stray byte: step over it */
+		if (nl != 4 || strncasecmp(a + ns, "href", 4) != 0)
+			continue;
+		/* The first href counts, as in a browser; entities decoded (&amp; in a query string). */
+		struct cg_sbuf u = {0};
+		cg_sbuf_addn(&u, "", 0);
+		for (size_t k = vs; k < vs + vl && !u.oom;) {
+			size_t used = a[k] == '&' ? put_entity(&u, a + k, vs + vl - k) : 0;
+			if (used) {
+				k += used;
+				continue;
+			}
+			/* A browser drops tabs and newlines inside a URL. */
+			if (a[k] != '\t' && a[k] != '\n' && a[k] != '\r')
+				buf_putc(&u, a[k]);
+			k++;
+		}
+		if (u.oom) {
+			free(u.p);
+			return NULL;
+		}
+		size_t s = 0, e = u.len;
+		while (s < e && (unsigned char)u.p[s] <= ' ')
+			s++;
+		while (e > s && (unsigned char)u.p[e - 1] <= ' ')
+			e--;
+		memmove(u.p, u.p + s, e - s);
+		u.p[e - s] = '\0';
+		return u.p;
+	}
+	return NULL;
+}
+
+static int is_http(const char *u)
+{
+	return strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0;
+}
+
+/* An open <a href>: where its text starts in the output, and its URL (NULL: not collected). */
+struct anchor {
+	size_t start;
+	char *url;
+};
+
+/* Ends the open anchor: adds {text, url} to links unless its URL is not wanted (see the header). */
+static void anchor_end(struct anchor *an, const struct cg_sbuf *b, cJSON *links)
+{
+	char *url = an->url;
+	an->url = NULL;
+	if (!url)
+		return;
+	int n = cJSON_GetArraySize(links), dup = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, links)
+	{
+		const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "url"));
+		dup |= u && strcmp(u, url) == 0;
+	}
+	if (dup || n >= CG_MAIL_MAX_LINKS) {
+		free(url);
+		return;
+	}
+	/* The anchor's text on one line: the output since it opened, breaks as spaces. */
+	size_t start = an->start < b->len ? an->start : b->len;
+	struct cg_sbuf t = {0};
+	cg_sbuf_addn(&t, "", 0);
+	for (size_t i = start; i < b->len; i++) {
+		char c = b->p[i] == '\n' ? ' ' : b->p[i];
+		if (c == ' ' && (t.len == 0 || t.p[t.len - 1] == ' '))
+			continue;
+		buf_putc(&t, c);
+	}
+	while (t.len > 0 && t.p[t.len - 1] == ' ')
+		t.p[--t.len] = '\0';
+	if (!t.oom && t.len > CG_MAIL_MAX_LINK_TEXT)
+		cg_utf8_truncate(t.p, CG_MAIL_MAX_LINK_TEXT);
+	char *text = t.oom ? NULL : cg_utf8_sanitize(t.len ? t.p : url);
+	char *curl = cg_utf8_sanitize(url);
+	cJSON *o = text && curl ? cJSON_CreateObject() : NULL;
+	if (o && (!cJSON_AddStringToObject(o, "text", text) || !cJSON_AddStringToObject(o, "url", curl) ||
+		  !cJSON_AddItemToArray(links, o))) {
+		cJSON_Delete(o); /* out of memory: the link is an extra, the text goes on */
+	}
+	free(t.p);
+	free(text);
+	free(curl);
+	free(url);
+}
+
+char *cg_mail_html_to_text(const char *html, size_t len, size_t max, cJSON *links)
+{
+	struct anchor an = {0, NULL};
 	static const char *const blocks[] = {"p",  "div", "table", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
 					     "ul", "ol",  "pre",   "blockquote", "hr", "section", "article",
 					     "header", "footer", "title", NULL};
@@ -175,6 +300,18 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max)
 			}
 			if (nlen == 3 && strncasecmp(name, "pre", 3) == 0)
 				pre = !closing;
+			if (links && nlen == 1 && (name[0] == 'a' || name[0] == 'A')) {
+				/* A new <a> ends an open one, as in a browser. */
+				anchor_end(&an, &b, links);
+				if (!closing) {
+					char *url = href_of(name + 1, (k < len ? k : len) - (ns + 1));
+					if (url && is_http(url) && strlen(url) <= CG_MAIL_MAX_URL)
+						an.url = url;
+					else
+						free(url);
+					an.start = b.len;
+				}
+			}
 			if (tag_is(name, nlen, blocks)) {
 				html_break(&b, 1);
 				space = 0;
@@ -217,6 +354,9 @@ char *cg_mail_html_to_text(const char *html, size_t len, size_t max)
 		space = 0;
 		i++;
 	}
+	if (links)
+		anchor_end(&an, &b, links); /* never closed, or cut off by max */
+	free(an.url);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

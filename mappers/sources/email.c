@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "mail.h"
+#include "maputil.h"
 #include "mdsafe.h"
 #include "registry.h"
 #include "text.h"
@@ -292,8 +293,43 @@ static char *description(const cJSON *mail)
 		cg_sbuf_add(&b, "(no text)");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
 		cg_sbuf_add(&b, "\n\n_(text truncated)_");
+	/* The HTML's links (an HTML body's text keeps only their words): casegate's own Markdown links,
+	 * http(s) only, their text neutralised like the body, their URL percent-encoded where it could
+	 * end the link (cg_md_link). */
+	const cJSON *l;
+	int first = 1;
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(mail, "links"))
+	{
+		const char *url = cg_json_str(l, "url"), *ltext = cg_json_str(l, "text");
+		if (!cg_mu_is_http(url))
+			continue;
+		cg_sbuf_add(&b, first ? "\n\n**Links**\n- " : "\n- ");
+		cg_md_link(&b, ltext && *ltext ? ltext : url, url);
+		first = 0;
+	}
 	attachments_md(&b, mail);
 	return cg_sbuf_take(&b);
+}
+
+/* The mail's links as the event's links (comments list them; templates see {{links.TEXT}}), named
+ * by their text; a second link with the same text is "TEXT (2)", and so on. */
+static int mail_links(cJSON *links, const cJSON *mail)
+{
+	const cJSON *l;
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(mail, "links"))
+	{
+		const char *url = cg_json_str(l, "url"), *text = cg_json_str(l, "text");
+		if (!cg_mu_is_http(url))
+			continue;
+		char name[CG_MAIL_MAX_LINK_TEXT + 16];
+		snprintf(name, sizeof(name), "%s", text && *text ? text : url);
+		for (int n = 2; cJSON_GetObjectItemCaseSensitive(links, name) && n <= CG_MAIL_MAX_LINKS + 1; n++)
+			snprintf(name, sizeof(name), "%.*s (%d)", CG_MAIL_MAX_LINK_TEXT, text && *text ? text : url, n);
+		int rc = cg_mu_link(links, name, url);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* Resolved/firing from the subject alone (no rule said anything). */
@@ -438,6 +474,9 @@ int cg_email_map(const cJSON *mail, const struct cg_mail_rules *rules, struct cg
 	for (size_t i = 0; label_keys[i]; i++)
 		if (add_label(e->labels, label_keys[i], cg_json_str(fields, label_keys[i])))
 			goto out;
+	if ((rc = mail_links(e->links, mail)))
+		goto out;
+	rc = CG_ENOMEM;
 	if (add_label(e->annotations, "from", from) || add_label(e->annotations, "subject", subject) ||
 	    add_label(e->annotations, "message_id", cg_json_str(mail, "message_id")) ||
 	    add_label(e->annotations, "output", cg_json_str(fields, "output")))

@@ -40,7 +40,6 @@ EXEMPT = {
     "mappers/casetext.h": "builder.c's text half (builder.c's only), tested by test_builder",
     "mappers/tmpl_int.h": "the compiled template shared by tmpl.c (compiler) and tmpl_render.c (renderer), tested by test_tmpl",
     "mappers/casebody.h": "builder.c's Case API bodies (reached through builder.h), tested by test_builder and test_requests_table",
-    "mappers/mailhtml.h": "mail.c's HTML-to-text half (reached through mail.h), tested by test_mail_eml",
     "mappers/mailparts.h": "mail.c's MIME part counting (reached through mail.h), tested by test_mail_eml",
 }
 # mappers/sources/*: one file per source, every one proved by the table-driven mapper test

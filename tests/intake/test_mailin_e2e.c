@@ -1,4 +1,4 @@
-/* test_mailin_e2e.c: end to end with real mail tools: swaks (LMTP) and a private Postfix relay into casegate. */
+/* test_mailin_e2e.c: end to end with real mail tools: swaks (LMTP), a private Postfix relay and Alertmanager's e-mail into casegate. */
 /* labels: e2e */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "sbuf.h"
 
 #define SWAKS "/usr/bin/swaks"
 #define POSTFIX "/usr/sbin/postfix"
@@ -23,6 +24,11 @@ static const char *sources = "  - name: nagios\n"
 			     "    type: email\n"
 			     "    rules: {base: nagios, alert_senders: ['nagios@mon.example.com']}\n"
 			     "    reply_senders: ['*@example.com']\n"
+			     "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+			     "    case_type: 00000000-0000-0000-0000-000000000001\n"
+			     "  - name: am\n"
+			     "    type: email\n"
+			     "    rules: {base: alertmanager, alert_senders: ['alertmanager@mon.example.com']}\n"
 			     "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
 			     "    case_type: 00000000-0000-0000-0000-000000000001\n"
 			     "  - name: zabbix\n"
@@ -233,28 +239,59 @@ static int free_port(void)
 			       "scache unix - - n - 1 scache\n" \
 			       "postlog unix-dgram n - n - 1 postlogd\n"
 
-/* A private Postfix (loopback only, its own config and queue) relays SMTP to casegate's LMTP. */
-static void test_postfix_relay(void **state)
+/* A private Postfix (loopback only, its own config, queue and log under the test dir) that relays
+ * mail for example.com to casegate's LMTP. */
+struct pf {
+	char *dir, *conf, *log;
+	int port; /* its SMTP port on 127.0.0.1 */
+	int running;
+};
+
+static void pf_free(struct pf *p)
 {
-	struct mt *m = *state;
-	if (!m)
-		cg_h_skip("swaks", "%s missing (apt-get install swaks)", SWAKS);
+	free(p->dir);
+	free(p->conf);
+	free(p->log);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Postfix's maillog (malloc'd; "(none)" when it cannot be read). */
+static char *pf_maillog(const struct pf *p)
+{
+	char *ml = cg_h_fmt("%s/maillog", p->dir);
+	char *text = ml ? cg_h_read_file(ml, NULL) : NULL;
+	free(ml);
+	return text ? text : strdup("(none)");
+}
+
+static void pf_stop(struct pf *p)
+{
+	if (p->running)
+		run((char *const[]){POSTFIX, "-c", p->conf, "stop", NULL}, p->log, NULL);
+	p->running = 0;
+}
+
+/* Skips (naming the tool) without Postfix or root; starts it in <dir>/<name>, or fails the test. */
+static void pf_start(struct mt *m, struct pf *p, const char *name)
+{
 	if (access(POSTFIX, X_OK) != 0)
 		cg_h_skip("postfix", "%s missing (apt-get install postfix)", POSTFIX);
 	if (geteuid() != 0)
 		cg_h_skip("root", "Postfix needs root (postfix start)");
-	char *pd = cg_h_fmt("%s/postfix", m->t.dir);
-	char *conf = cg_h_fmt("%s/conf", pd), *queue = cg_h_fmt("%s/queue", pd), *data = cg_h_fmt("%s/data", pd);
-	mkdir(pd, 0755);
-	mkdir(conf, 0755);
+	p->dir = cg_h_fmt("%s/%s", m->t.dir, name);
+	p->conf = cg_h_fmt("%s/conf", p->dir);
+	p->log = cg_h_fmt("%s/postfix.out", p->dir);
+	char *queue = cg_h_fmt("%s/queue", p->dir), *data = cg_h_fmt("%s/data", p->dir);
+	mkdir(p->dir, 0755);
+	mkdir(p->conf, 0755);
 	mkdir(queue, 0755);
 	mkdir(data, 0755);
 	/* Postfix's own user must reach its queue and own its data directory. */
 	chmod(m->t.dir, 0755);
 	if (run((char *const[]){"/bin/chown", "postfix", data, NULL}, "/dev/null", NULL) != 0)
 		fail_msg("chown postfix %s failed", data);
-	int port = free_port();
-	assert_true(port > 0);
+	p->port = free_port();
+	assert_true(p->port > 0);
 	char *main_cf = cg_h_fmt("compatibility_level = 3.6\n"
 				 "queue_directory = %s\n"
 				 "data_directory = %s\n"
@@ -271,23 +308,38 @@ static void test_postfix_relay(void **state)
 				 "maillog_file_prefixes = %s\n"
 				 "smtputf8_enable = no\n"
 				 "biff = no\n",
-				 queue, data, m->lmtp_port, pd, pd);
-	char *master = cg_h_fmt(MASTER_CF, port);
-	char *p1 = cg_h_fmt("%s/main.cf", conf), *p2 = cg_h_fmt("%s/master.cf", conf);
+				 queue, data, m->lmtp_port, p->dir, p->dir);
+	char *master = cg_h_fmt(MASTER_CF, p->port);
+	char *p1 = cg_h_fmt("%s/main.cf", p->conf), *p2 = cg_h_fmt("%s/master.cf", p->conf);
 	assert_int_equal(cg_h_write_file(p1, main_cf, strlen(main_cf)), 0);
 	assert_int_equal(cg_h_write_file(p2, master, strlen(master)), 0);
-	char *log = cg_h_fmt("%s/postfix.out", pd);
-	int rc = run((char *const[]){POSTFIX, "-c", conf, "start", NULL}, log, NULL);
+	free(queue);
+	free(data);
+	free(main_cf);
+	free(master);
+	free(p1);
+	free(p2);
+	int rc = run((char *const[]){POSTFIX, "-c", p->conf, "start", NULL}, p->log, NULL);
 	if (rc != 0) {
-		char *ml = cg_h_fmt("%s/maillog", pd);
-		char *text = cg_h_read_file(ml, NULL);
-		fail_msg("postfix start: exit %d; maillog:\n%s", rc, text ? text : "(none)");
+		char *text = pf_maillog(p);
+		fail_msg("postfix start: exit %d; maillog:\n%s", rc, text);
 	}
+	p->running = 1;
+}
+
+/* A private Postfix (loopback only, its own config and queue) relays SMTP to casegate's LMTP. */
+static void test_postfix_relay(void **state)
+{
+	struct mt *m = *state;
+	if (!m)
+		cg_h_skip("swaks", "%s missing (apt-get install swaks)", SWAKS);
+	struct pf pf = {0};
+	pf_start(m, &pf, "postfix");
 	/* swaks speaks SMTP to Postfix, which delivers over LMTP to casegate. */
 	char server[64];
-	snprintf(server, sizeof(server), "127.0.0.1:%d", port);
+	snprintf(server, sizeof(server), "127.0.0.1:%d", pf.port);
 	char *swlog = cg_h_fmt("%s/swaks-smtp.log", m->t.dir);
-	int ok = 0;
+	int ok = 0, rc;
 	for (int i = 0; i < 100 && !ok; i++) {
 		/* smtpd may need a moment after `postfix start` returns */
 		rc = run((char *const[]){SWAKS, "--server", server, "--to", "alerts+zabbix@example.com", "--from",
@@ -311,24 +363,239 @@ static void test_postfix_relay(void **state)
 		struct want_case w2 = {&m->t, "High CPU utilization", "Resolved", 1};
 		got = rc == 0 && cg_h_poll(case_ready, &w2, 30000);
 	}
-	run((char *const[]){POSTFIX, "-c", conf, "stop", NULL}, log, NULL);
+	pf_stop(&pf);
 	if (!got) {
-		char *ml = cg_h_fmt("%s/maillog", pd);
-		char *text = cg_h_read_file(ml, NULL);
+		char *text = pf_maillog(&pf);
 		cg_h_dump_log(&m->t.gw);
-		fail_msg("Postfix relay: swaks %s, case not resolved; maillog:\n%s", ok ? "ok" : "failed",
-			 text ? text : "(none)");
+		fail_msg("Postfix relay: swaks %s, case not resolved; maillog:\n%s", ok ? "ok" : "failed", text);
 	}
-	free(pd);
-	free(conf);
-	free(queue);
-	free(data);
-	free(main_cf);
-	free(master);
-	free(p1);
-	free(p2);
-	free(log);
+	pf_free(&pf);
 	free(swlog);
+}
+
+/* ---- Alertmanager's email_configs -> Postfix -> LMTP ---- */
+
+/* Debian's path; CG_ALERTMANAGER overrides it (as in test_webhook_alertmanager_e2e). */
+#define AM_BIN "/usr/bin/prometheus-alertmanager"
+#define AM_GENERATOR "http://prometheus.example.com:9090/graph?g0.expr=node_filesystem_avail_bytes%20%3C%201e9&g0.tab=1"
+
+static const char *am_bin(void)
+{
+	const char *b = getenv("CG_ALERTMANAGER");
+	return b && *b ? b : AM_BIN;
+}
+
+struct http_ok {
+	const char *url;
+	struct cg_h_proc *proc;
+	int dead;
+};
+
+static int http_answers(void *ud)
+{
+	struct http_ok *w = ud;
+	if (!cg_h_alive(w->proc)) {
+		w->dead = 1;
+		return 1;
+	}
+	struct cg_h_resp r;
+	int ok = cg_h_http("GET", w->url, NULL, NULL, 0, &r) == 0 && r.status == 200;
+	cg_h_resp_free(&r);
+	return ok;
+}
+
+/* Starts Alertmanager with tests/fixtures/e2e/alertmanager-email.yml sending to smtp_port; its port
+ * goes to *port (its external URL is http://127.0.0.1:PORT: the mail's links point there). */
+static int am_start(struct mt *m, struct cg_h_proc *am, int smtp_port, int *port)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/tests/fixtures/e2e/alertmanager-email.yml", cg_h_source_dir());
+	char *tmpl = cg_h_read_file(path, NULL);
+	char *at = tmpl ? strstr(tmpl, "@SMARTHOST@") : NULL;
+	if (!at) {
+		free(tmpl);
+		fprintf(stderr, "cannot read %s (or no @SMARTHOST@ in it)\n", path);
+		return -1;
+	}
+	*at = '\0';
+	char *cfg = cg_h_fmt("%s127.0.0.1:%d%s", tmpl, smtp_port, at + strlen("@SMARTHOST@"));
+	free(tmpl);
+	char *cfg_path = cg_h_fmt("%s/alertmanager-email.yml", m->t.dir);
+	int rc = cfg && cfg_path ? cg_h_write_file(cfg_path, cfg, strlen(cfg)) : -1;
+	free(cfg);
+	int started = 0;
+	for (int attempt = 0; rc == 0 && !started && attempt < 3; attempt++) {
+		*port = free_port();
+		char *cfg_arg = cg_h_fmt("--config.file=%s", cfg_path);
+		char *storage = cg_h_fmt("--storage.path=%s/am-data.%d", m->t.dir, attempt);
+		char *listen = cg_h_fmt("--web.listen-address=127.0.0.1:%d", *port);
+		char *url = cg_h_fmt("--web.external-url=http://127.0.0.1:%d", *port);
+		char *log = cg_h_fmt("%s/alertmanager.%d.log", m->t.dir, attempt);
+		/* An empty cluster address disables gossip: no second port, no peers to wait for. */
+		char *const argv[] = {(char *)am_bin(), cfg_arg, storage, listen, url, "--cluster.listen-address=", NULL};
+		int spawned = cg_h_spawn(am, argv, NULL, log) == 0;
+		free(cfg_arg);
+		free(storage);
+		free(listen);
+		free(url);
+		free(log);
+		if (!spawned)
+			break;
+		char *ready = cg_h_fmt("http://127.0.0.1:%d/-/ready", *port);
+		struct http_ok w = {ready, am, 0};
+		started = cg_h_poll(http_answers, &w, 20000) && !w.dead;
+		free(ready);
+		if (started)
+			break;
+		cg_h_dump_log(am);
+		cg_h_stop(am, SIGKILL);
+		if (!w.dead)
+			break; /* running but never ready: another attempt would not help */
+		/* it died: most likely the port was taken meanwhile; try another */
+	}
+	free(cfg_path);
+	return started ? 0 : -1;
+}
+
+/* POSTs one DiskFull alert to Alertmanager's API; ends_at NULL while firing. 1 when it took it. */
+static int am_post(int port, const char *ends_at)
+{
+	char *url = cg_h_fmt("http://127.0.0.1:%d/api/v2/alerts", port);
+	char ends[64] = "";
+	if (ends_at)
+		snprintf(ends, sizeof(ends), ",\"endsAt\":\"%s\"", ends_at);
+	char *body = cg_h_fmt("[{\"labels\":{\"alertname\":\"DiskFull\",\"instance\":\"db-1:9100\",\"job\":\"node\","
+			      "\"severity\":\"critical\"},\"annotations\":{\"summary\":\"/var on db-1 is 97%% full\"},"
+			      "\"generatorURL\":\"%s\"%s}]",
+			      AM_GENERATOR, ends);
+	const char *headers[] = {"Content-Type: application/json", NULL};
+	struct cg_h_resp r;
+	int ok = cg_h_http("POST", url, headers, body, strlen(body), &r) == 0 && r.status == 200;
+	if (!ok)
+		fprintf(stderr, "POST %s: got %ld (%s), want 200\n", url, r.status, r.body ? r.body : "");
+	cg_h_resp_free(&r);
+	free(url);
+	free(body);
+	return ok;
+}
+
+/* The first value of a case's attribute (label) as the simulator keeps it: attributes.attributes.NAME. */
+static const char *case_label(const cJSON *c, const char *name)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(c, "attributes");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(a, "attributes"), name);
+	const cJSON *first = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, 0) : v;
+	return cJSON_IsString(first) ? first->valuestring : NULL;
+}
+
+/* What the firing mail's case must show: "" when it does, else what is wrong (malloc'd). */
+static char *am_case_problems(struct mt *m, int am_port)
+{
+	cJSON *doc = itest_cases(&m->t);
+	const cJSON *c = itest_find_case(doc, "DiskFull");
+	struct cg_sbuf b = {0};
+	cg_sbuf_addn(&b, "", 0);
+	const char *title = c ? itest_case_attr(c, "title") : NULL;
+	const char *prio = c ? itest_case_attr(c, "priority") : NULL;
+	const char *group = c ? case_label(c, "group") : NULL;
+	const char *desc = c ? itest_case_attr(c, "description") : NULL;
+	/* The stock template's links, as links: Prometheus's generatorURL ("Source") and Alertmanager's own. */
+	char *view = cg_h_fmt("[View in Alertmanager](http://127.0.0.1:%d/#/alerts?receiver=casegate-mail)", am_port);
+	const char *source = "[Source](" AM_GENERATOR ")";
+	if (!c)
+		cg_sbuf_add(&b, "no DiskFull case; ");
+	if (c && (!title || strcmp(title, "DiskFull (db-1:9100 node critical)") != 0))
+		cg_sbuf_addf(&b, "title \"%s\", want \"DiskFull (db-1:9100 node critical)\"; ", title ? title : "(none)");
+	if (c && (!prio || strcmp(prio, "P1") != 0))
+		cg_sbuf_addf(&b, "priority %s, want P1 (severity = critical); ", prio ? prio : "(none)");
+	if (c && (!group || strcmp(group, "DiskFull") != 0))
+		cg_sbuf_addf(&b, "label group \"%s\", want \"DiskFull\"; ", group ? group : "(none)");
+	if (c && (!desc || !strstr(desc, source) || !strstr(desc, view) || !strstr(desc, "/var on db-1 is 97% full")))
+		cg_sbuf_addf(&b, "description\n%s\nwant the summary and the links %s and %s; ", desc ? desc : "(none)",
+			     source, view);
+	free(view);
+	cJSON_Delete(doc);
+	return cg_sbuf_take(&b);
+}
+
+struct am_wait {
+	struct mt *m;
+	int am_port;
+	char *problems; /* the last look's */
+};
+
+static int am_case_ok(void *ud)
+{
+	struct am_wait *w = ud;
+	free(w->problems);
+	w->problems = am_case_problems(w->m, w->am_port);
+	return w->problems && !*w->problems;
+}
+
+static char *iso_now(int offset_s)
+{
+	time_t t = time(NULL) + offset_s;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char buf[32];
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return strdup(buf);
+}
+
+/* The real Alertmanager's email_configs (its stock HTML template) through a private Postfix into
+ * casegate's LMTP: one case with the title, priority and label the `alertmanager` rules give, the
+ * mail's links kept as links; the [RESOLVED] mail closes the same case. */
+static void test_alertmanager_email(void **state)
+{
+	struct mt *m = *state;
+	if (!m)
+		cg_h_skip("swaks", "%s missing (apt-get install swaks)", SWAKS);
+	if (access(am_bin(), X_OK) != 0)
+		cg_h_skip("alertmanager", "%s not installed (apt-get install prometheus-alertmanager)", am_bin());
+	struct pf pf = {0};
+	pf_start(m, &pf, "postfix-am");
+	struct cg_h_proc am = {0};
+	int am_port = 0;
+	const char *stage = "Alertmanager did not start";
+	char *problems = NULL;
+	if (am_start(m, &am, pf.port, &am_port) == 0) {
+		stage = "Alertmanager refused the firing alert";
+		if (am_post(am_port, NULL)) {
+			/* Until the case shows all of it (its labels are set right after it is created). */
+			struct am_wait aw = {m, am_port, NULL};
+			stage = "the firing mail's case";
+			if (cg_h_poll(am_case_ok, &aw, 30000)) {
+				stage = "Alertmanager refused the resolved alert";
+				char *ends = iso_now(-1);
+				if (am_post(am_port, ends)) {
+					stage = "the DiskFull case was not resolved by the [RESOLVED] mail in time";
+					struct want_case w2 = {&m->t, "DiskFull", "Resolved", 1};
+					if (cg_h_poll(case_ready, &w2, 30000))
+						stage = NULL;
+				}
+				free(ends);
+			}
+			problems = aw.problems;
+		}
+		cg_h_stop(&am, SIGTERM);
+	}
+	pf_stop(&pf);
+	if (stage) {
+		char *text = pf_maillog(&pf);
+		cJSON *doc = itest_cases(&m->t);
+		char *cases = doc ? cJSON_Print(doc) : NULL;
+		if (am.log_path[0])
+			cg_h_dump_log(&am);
+		cg_h_dump_log(&m->t.gw);
+		fail_msg("%s%s%s\ncases: %s\nmaillog:\n%s", stage, problems && *problems ? ": " : "",
+			 problems ? problems : "", cases ? cases : "(none)", text);
+	}
+	free(problems);
+	/* One case: the resolved mail went to the firing mail's case. */
+	int n = itest_count_titled(&m->t, "DiskFull (db-1:9100 node critical)");
+	if (n != 1)
+		fail_msg("got %d DiskFull cases, want 1", n);
+	pf_free(&pf);
 }
 
 int main(void)
@@ -336,6 +603,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_swaks_lmtp_thread),
 		cmocka_unit_test(test_postfix_relay),
+		cmocka_unit_test(test_alertmanager_email),
 	};
 	return cg_h_run_group(tests, setup, teardown);
 }

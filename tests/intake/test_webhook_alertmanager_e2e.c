@@ -1,4 +1,4 @@
-/* test_webhook_alertmanager_e2e.c: end to end with the real Alertmanager: alerts -> webhook -> casegate -> cases. */
+/* test_webhook_alertmanager_e2e.c: end to end with the real Alertmanager (and Prometheus): alerts -> webhook -> casegate -> cases. */
 /* labels: e2e */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,6 +18,8 @@
 
 /* Debian's path; CG_ALERTMANAGER overrides it (e.g. an upstream `alertmanager` binary). */
 #define AM_BIN "/usr/bin/prometheus-alertmanager"
+/* Debian's path; CG_PROMETHEUS overrides it. */
+#define PROM_BIN "/usr/bin/prometheus"
 #define AM_TOKEN "e2e-am-token-7f3c9a"
 /* Every test, start to finish, fits in this budget; each wait takes what is left of it. */
 #define BUDGET_MS 90000u
@@ -38,12 +41,22 @@ struct e2e {
 	uint64_t end_ms;
 	int passed, skipped, started;
 	int gw_status; /* casegate's wait status once stopped */
+	struct cg_h_proc prom;
+	int prom_running, prom_port;
+	int target_fd;     /* the scrape target's socket: bound (refusing) until it listens */
+	pid_t target_pid;  /* the child serving /metrics on target_fd, once started */
 };
 
 static const char *am_bin(void)
 {
 	const char *b = getenv("CG_ALERTMANAGER");
 	return b && *b ? b : AM_BIN;
+}
+
+static const char *prom_bin(void)
+{
+	const char *b = getenv("CG_PROMETHEUS");
+	return b && *b ? b : PROM_BIN;
 }
 
 static uint64_t mono_ms(void)
@@ -143,23 +156,29 @@ static int http_answers(void *ud)
 	return ok;
 }
 
-/* Starts Alertmanager with the fixture config pointed at casegate; retries when the port was taken. */
-static int start_am(struct e2e *e)
+/* Writes tests/fixtures/e2e/<name> with its @KEY@s filled in to out. */
+static int write_fixture(const char *name, const char *const vars[], const char *out)
 {
 	char path[600];
-	snprintf(path, sizeof(path), "%s/tests/fixtures/e2e/alertmanager.yml", cg_h_source_dir());
+	snprintf(path, sizeof(path), "%s/tests/fixtures/e2e/%s", cg_h_source_dir(), name);
 	char *tmpl = cg_h_read_file(path, NULL);
 	if (!tmpl) {
 		fprintf(stderr, "cannot read %s\n", path);
 		return -1;
 	}
-	const char *vars[] = {"CASEGATE_URL", e->t.gw_url, "TOKEN", AM_TOKEN, NULL};
 	char *cfg = fill_template(tmpl, vars);
 	free(tmpl);
-	snprintf(e->am_cfg, sizeof(e->am_cfg), "%s/alertmanager.yml", e->t.dir);
-	int rc = cfg ? cg_h_write_file(e->am_cfg, cfg, strlen(cfg)) : -1;
+	int rc = cfg ? cg_h_write_file(out, cfg, strlen(cfg)) : -1;
 	free(cfg);
-	if (rc != 0)
+	return rc;
+}
+
+/* Starts Alertmanager with the fixture config pointed at casegate; retries when the port was taken. */
+static int start_am(struct e2e *e)
+{
+	const char *vars[] = {"CASEGATE_URL", e->t.gw_url, "TOKEN", AM_TOKEN, NULL};
+	snprintf(e->am_cfg, sizeof(e->am_cfg), "%s/alertmanager.yml", e->t.dir);
+	if (write_fixture("alertmanager.yml", vars, e->am_cfg) != 0)
 		return -1;
 
 	for (int attempt = 0; attempt < 3; attempt++) {
@@ -193,9 +212,22 @@ static int start_am(struct e2e *e)
 	return -1;
 }
 
-/* Stops Alertmanager first (so nothing is sent to a stopping casegate), then casegate and the sim. */
+/* Stops Prometheus and Alertmanager first (so nothing is sent to a stopping casegate), then casegate and the sim. */
 static void stop_all(struct e2e *e)
 {
+	if (e->prom_running) {
+		cg_h_stop(&e->prom, SIGTERM);
+		e->prom_running = 0;
+	}
+	if (e->target_pid > 0) {
+		kill(e->target_pid, SIGKILL);
+		waitpid(e->target_pid, NULL, 0);
+		e->target_pid = 0;
+	}
+	if (e->target_fd >= 0) {
+		close(e->target_fd);
+		e->target_fd = -1;
+	}
 	if (e->am_running) {
 		cg_h_stop(&e->am, SIGTERM);
 		e->am_running = 0;
@@ -228,12 +260,15 @@ static int setup(void **state)
 	if (!e)
 		return -1;
 	e->end_ms = mono_ms() + BUDGET_MS;
+	e->target_fd = -1;
 	*state = e;
 	return 0;
 }
 
 static void dump_all(struct e2e *e)
 {
+	if (e->prom.log_path[0])
+		cg_h_dump_log(&e->prom);
 	if (e->am.log_path[0])
 		cg_h_dump_log(&e->am);
 	if (e->t.gw.log_path[0])
@@ -515,11 +550,210 @@ static void test_two_instances(void **state)
 	e->passed = 1;
 }
 
+/* ---- Prometheus: a rule that fires and resolves, evaluated by the real Prometheus ---- */
+
+#define skip_without_prom(e)                                                                                           \
+	do {                                                                                                           \
+		if (access(prom_bin(), X_OK) != 0) {                                                                   \
+			(e)->skipped = 1;                                                                              \
+			cg_h_skip("prometheus", "%s not installed (apt-get install prometheus)", prom_bin());           \
+		}                                                                                                      \
+	} while (0)
+
+/* The scrape target: a loopback socket, bound but not listening, so Prometheus's scrapes are refused
+ * (up == 0) until target_serve; no other process can take the port meanwhile. Returns its port. */
+static int target_bind(struct e2e *e)
+{
+	e->target_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (e->target_fd < 0)
+		return -1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof(a);
+	if (bind(e->target_fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(e->target_fd, (struct sockaddr *)&a, &alen) != 0)
+		return -1;
+	return ntohs(a.sin_port);
+}
+
+/* The target recovers: a child answers every request on the target's socket with a tiny /metrics. */
+static int target_serve(struct e2e *e)
+{
+	if (listen(e->target_fd, 16) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the test */
+		static const char resp[] = "HTTP/1.1 200 OK\r\n"
+					   "Content-Type: text/plain; version=0.0.4\r\n"
+					   "Content-Length: 19\r\n"
+					   "Connection: close\r\n\r\n"
+					   "cg_e2e_target_up 1\n";
+		for (;;) {
+			int c = accept(e->target_fd, NULL, NULL);
+			if (c < 0)
+				continue;
+			char req[4096];
+			size_t n = 0;
+			ssize_t r;
+			/* The whole request head, so closing does not reset an unread request. */
+			while (n < sizeof(req) - 1 && (r = read(c, req + n, sizeof(req) - 1 - n)) > 0) {
+				n += (size_t)r;
+				req[n] = '\0';
+				if (strstr(req, "\r\n\r\n"))
+					break;
+			}
+			if (write(c, resp, sizeof(resp) - 1) < 0) {
+				/* the scraper went away: it scrapes again in a second */
+			}
+			close(c);
+		}
+	}
+	e->target_pid = pid;
+	return 0;
+}
+
+/* Starts Prometheus (private TSDB in the test dir) scraping the target and alerting to Alertmanager. */
+static int start_prom(struct e2e *e, int target_port)
+{
+	char am[64], target[64], rules[600], cfg[600];
+	snprintf(am, sizeof(am), "127.0.0.1:%d", e->am_port);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", target_port);
+	snprintf(rules, sizeof(rules), "%s/prometheus-rules.yml", e->t.dir);
+	snprintf(cfg, sizeof(cfg), "%s/prometheus.yml", e->t.dir);
+	const char *vars[] = {"ALERTMANAGER", am, "TARGET", target, "RULES", rules, NULL};
+	if (write_fixture("prometheus-rules.yml", vars, rules) != 0 || write_fixture("prometheus.yml", vars, cfg) != 0)
+		return -1;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		e->prom_port = free_port();
+		if (e->prom_port <= 0)
+			return -1;
+		char cfg_arg[700], storage[700], listen_arg[64], url[80], log[600];
+		snprintf(cfg_arg, sizeof(cfg_arg), "--config.file=%s", cfg);
+		snprintf(storage, sizeof(storage), "--storage.tsdb.path=%s/prom-data.%d", e->t.dir, attempt);
+		snprintf(listen_arg, sizeof(listen_arg), "--web.listen-address=127.0.0.1:%d", e->prom_port);
+		/* generatorURL is built from the external URL: make it this Prometheus, not the host's name. */
+		snprintf(url, sizeof(url), "--web.external-url=http://127.0.0.1:%d/", e->prom_port);
+		snprintf(log, sizeof(log), "%s/prometheus.%d.log", e->t.dir, attempt);
+		char *const argv[] = {(char *)prom_bin(), cfg_arg, storage, listen_arg, url, "--log.level=debug", NULL};
+		if (cg_h_spawn(&e->prom, argv, NULL, log) != 0)
+			return -1;
+		e->prom_running = 1;
+		char ready[128];
+		snprintf(ready, sizeof(ready), "http://127.0.0.1:%d/-/ready", e->prom_port);
+		struct http_ok w = {ready, 200, &e->prom, 0};
+		int ok = cg_h_poll(http_answers, &w, left_ms(e, 20000));
+		if (ok && !w.dead)
+			return 0;
+		cg_h_dump_log(&e->prom);
+		cg_h_stop(&e->prom, SIGKILL);
+		e->prom_running = 0;
+		if (!w.dead)
+			return -1;
+	}
+	return -1;
+}
+
+/* The attribute (label) name of a case as the simulator keeps it: attributes.attributes.NAME[0]. */
+static const char *case_label(const cJSON *c, const char *name)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(c, "attributes");
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(a ? a : c, "attributes");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(labels, name);
+	const cJSON *first = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, 0) : v;
+	return cJSON_IsString(first) ? first->valuestring : NULL;
+}
+
+static void expect_label(const cJSON *c, const char *name, const char *want)
+{
+	const char *got = case_label(c, name);
+	if (!got || strcmp(got, want) != 0)
+		fprintf(stderr, "case label %s: got \"%s\", want \"%s\"\n", name, got ? got : "(none)", want);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+}
+
+struct label_wait {
+	struct e2e *e;
+	const char *needle, *label;
+};
+
+static int label_set(void *ud)
+{
+	struct label_wait *w = ud;
+	cJSON *cases = itest_cases(&w->e->t);
+	const cJSON *c = cases ? itest_find_case(cases, w->needle) : NULL;
+	int ok = c && case_label(c, w->label);
+	cJSON_Delete(cases);
+	return ok;
+}
+
+/* Prometheus evaluates up{job="target"} == 0 on a target that refuses scrapes: the rule fires, Alertmanager
+ * sends it to casegate (one case: title, priority and labels from the rule, its generatorURL a link); the
+ * target then answers, the rule resolves, and the same case closes. */
+static void test_prometheus_rule_fires_resolves(void **state)
+{
+	struct e2e *e = *state;
+	skip_without_am(e);
+	skip_without_prom(e);
+	e->end_ms = mono_ms() + 45000;
+	start_all(e);
+	int tport = target_bind(e);
+	assert_true(tport > 0);
+	assert_int_equal(start_prom(e, tport), 0);
+
+	char title[96];
+	snprintf(title, sizeof(title), "TargetDown: 127.0.0.1:%d is down", tport);
+	wait_case(e, "TargetDown", 0);
+	/* Labels are set right after the case is created: wait for them too. */
+	struct label_wait lw = {e, "TargetDown", "alertname"};
+	if (!cg_h_poll(label_set, &lw, left_ms(e, 10000)))
+		fprintf(stderr, "got no alertname label on the TargetDown case in time\n");
+	cJSON *cases = itest_cases(&e->t);
+	cJSON *c = itest_find_case(cases, "TargetDown");
+	assert_non_null(c);
+	expect_attr(c, "title", title);
+	expect_attr(c, "priority", "P3"); /* severity: warning */
+	assert_false(itest_case_closed(c));
+	char instance[64];
+	snprintf(instance, sizeof(instance), "127.0.0.1:%d", tport);
+	expect_label(c, "alertname", "TargetDown");
+	expect_label(c, "job", "target");
+	expect_label(c, "instance", instance);
+	expect_label(c, "severity", "warning");
+	const char *desc = itest_case_attr(c, "description");
+	assert_non_null(desc);
+	/* Prometheus's generatorURL (its external URL + the rule's expression) as a Markdown link. */
+	char *link = cg_h_fmt("](http://127.0.0.1:%d/graph?g0.expr=up", e->prom_port);
+	if (!strstr(desc, link) || !strstr(desc, "Scrape job target got no answer from"))
+		fprintf(stderr, "got description:\n%s\nwant the rule's description and a link \"...%s...\"\n", desc, link);
+	assert_non_null(strstr(desc, link));
+	assert_non_null(strstr(desc, "Scrape job target got no answer from"));
+	free(link);
+	cJSON_Delete(cases);
+
+	/* The target answers: up == 1, the rule resolves, Prometheus sends the resolved alert. */
+	assert_int_equal(target_serve(e), 0);
+	wait_case(e, "TargetDown", 1);
+	if (itest_ncases(&e->t) != 1)
+		fprintf(stderr, "got %d cases, want 1 (firing and resolved on one case)\n", itest_ncases(&e->t));
+	assert_int_equal(itest_ncases(&e->t), 1);
+	assert_int_equal(itest_metric(&e->t, "casegate_auth_failures_total", NULL) > 0, 0);
+
+	stop_all(e);
+	expect_clean_exit(e);
+	check_contract(e);
+	e->passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fire_repeat_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_instances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prometheus_rule_fires_resolves, setup, teardown),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }

@@ -150,7 +150,7 @@ static void test_parse_html(void **state)
 	cJSON_Delete(m);
 
 	const char *html = "<ul><li>a&#x41;</li><li>b&#66;&unknown;</li></ul>x<br>y";
-	char *s = cg_mail_html_to_text(html, strlen(html), 1000);
+	char *s = cg_mail_html_to_text(html, strlen(html), 1000, NULL);
 	assert_non_null(s);
 	if (strcmp(s, "- aA\n- bB&unknown;\n\nx\ny") != 0)
 		fail_msg("html_to_text: got \"%s\"", s);
