@@ -259,18 +259,31 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 		cg_md_addf(&b, ": %s", subject);
 	cg_sbuf_add(&b, "\n\n");
 	const char *text = cg_json_str(mail, "text");
-	size_t start = b.len;
+	/* The reply's own text: up to the quote of the mail it answers. */
+	size_t own = 0;
 	for (const char *line = text; line && *line;) {
 		const char *eol = strchr(line, '\n');
 		size_t len = eol ? (size_t)(eol - line) : strlen(line);
 		if (quote_start(line, len))
 			break;
-		cg_md_putn(&b, line, len, CG_MD_TEXT);
-		cg_sbuf_add(&b, "\n");
+		own = (size_t)(line - text) + len;
 		line = eol ? eol + 1 : NULL;
 	}
-	while (b.len > start && b.p && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == ' '))
-		b.p[--b.len] = '\0';
+	while (own && (text[own - 1] == '\n' || text[own - 1] == ' ' || text[own - 1] == '\t'))
+		own--;
+	if (own && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_html"))) {
+		cg_md_putn(&b, text, own, CG_MD_TEXT);
+	} else if (own) {
+		/* Plain text shown as written (see description()). */
+		char *t = strndup(text, own);
+		if (t)
+			cg_md_fence(&b, t);
+		else
+			b.oom = 1;
+		free(t);
+		if (b.len && b.p && b.p[b.len - 1] == '\n')
+			b.p[--b.len] = '\0';
+	}
 	attachments_md(&b, mail);
 	char *out = cg_sbuf_take(&b);
 	if (out && strlen(out) > max)
@@ -286,10 +299,17 @@ static char *description(const cJSON *mail)
 	cg_md_addf(&b, "_E-mail from %.200s%s%.40s_\n\n", from ? from : "unknown sender", date ? " at " : "",
 		   date ? date : "");
 	const char *text = cg_json_str(mail, "text");
-	if (text && *text)
-		cg_md_put(&b, text, CG_MD_TEXT);
-	else
+	if (!text || !*text)
 		cg_sbuf_add(&b, "(no text)");
+	else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_html")))
+		cg_md_put(&b, text, CG_MD_TEXT); /* HTML made readable: paragraphs already, as Markdown text */
+	else
+		/* Plain text is laid out by its lines ("***** Nagios *****", "Host: web1" one under the
+		 * other): as Markdown text its line breaks run together and its stars turn into emphasis.
+		 * A fenced block shows it as written, and nothing inside a fence renders (cg_md_fence:
+		 * the fence is longer than any backtick run inside, mentions and hidden characters are
+		 * neutralised as everywhere). */
+		cg_md_fence(&b, text);
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
 		cg_sbuf_add(&b, "\n\n_(text truncated)_");
 	attachments_md(&b, mail);
