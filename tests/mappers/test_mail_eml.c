@@ -477,8 +477,51 @@ static void test_comment_text(void **state)
 	expect_contains("comment", t, "Load-Balancer hängt");
 	if (strstr(t, "Nagios *****") || strstr(t, "wrote:"))
 		fail_msg("comment: got \"%s\", want the quoted history cut", t);
+	/* The reply's plain text is shown as written: a fenced block after the head line, which ends it. */
+	expect_contains("comment", t, "\n\n```\n");
+	if (strcmp(t + strlen(t) - 4, "\n```") != 0)
+		fail_msg("comment: got \"%s\", want it to end with the closing fence", t);
 	free(t);
 	cJSON_Delete(m);
+}
+
+/* The description of one mail (raw RFC 5322 text), mapped without rules; caller frees. */
+static char *description_of(const char *raw)
+{
+	cJSON *m = NULL;
+	char err[256] = "";
+	if (cg_mail_parse(raw, strlen(raw), NULL, &m, err, sizeof(err)))
+		fail_msg("parse: %s", err);
+	struct cg_event_list ev;
+	cg_event_list_init(&ev);
+	assert_int_equal(cg_email_map(m, NULL, &ev, NULL, err, sizeof(err)), 0);
+	assert_int_equal(ev.n, 1);
+	char *d = strdup(ev.v[0].description);
+	cg_event_list_cleanup(&ev);
+	cJSON_Delete(m);
+	return d;
+}
+
+/* A plain-text body is a fenced block: its lines and stars as written, and still inert: the fence
+ * is longer than any backtick run inside (so the text cannot close it and write Markdown after
+ * it), a mention is neutralised. An HTML body keeps its handling: readable text, Markdown-escaped. */
+static void test_plain_text_fenced(void **state)
+{
+	(void)state;
+	char *d = description_of("From: nagios@mon.example.com\nSubject: x\nContent-Type: text/plain\n\n"
+				 "***** Nagios *****\n\nHost: web1\n````\n@here [x](http://evil.example/) <b>hi</b>\n");
+	expect_contains("description", d,
+			"\n\n`````\n***** Nagios *****\n\nHost: web1\n````\n\xEF\xBC\xA0here [x](http://evil.example/) "
+			"<b>hi</b>\n`````\n");
+	if (strstr(d, "@here") || strstr(d, "\\*"))
+		fail_msg("description: got \"%s\", want no live mention and no escapes inside the block", d);
+	free(d);
+
+	d = description_of("From: a@b.example\nSubject: x\nContent-Type: text/html\n\n<p>***** Nagios *****</p>\n");
+	expect_contains("description", d, "\\*\\*\\*\\*\\* Nagios \\*\\*\\*\\*\\*");
+	if (strstr(d, "```"))
+		fail_msg("description of an HTML mail: got \"%s\", want no fenced block", d);
+	free(d);
 }
 
 static void test_bad_input(void **state)
@@ -633,7 +676,8 @@ int main(void)
 		cmocka_unit_test(test_rules_nagios),	   cmocka_unit_test(test_rules_icinga_zabbix_am),
 		cmocka_unit_test(test_titles_state_free),
 		cmocka_unit_test(test_no_rules_heuristics), cmocka_unit_test(test_rules_custom),
-		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_plain_text_fenced),
+		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_count_parts),	   cmocka_unit_test(test_fields_namespace),
 		cmocka_unit_test(test_recovery_comment),
 		cmocka_unit_test(test_shared_corpus),
