@@ -77,6 +77,9 @@ static const struct cg_mail_rule_spec icinga_rules[] = {
 	{"subject", "^\\[?([A-Z]+)\\]? - (.+) is ([A-Z]+)!?$", icinga_host_f, 3, 1, NULL},
 	{"body", "Info:[ \t]*([^\n]+)", nagios_info_f, 1, 0, NULL},
 	{"body", "IPv4:[ \t]*([^\n]+)", nagios_addr_f, 1, 0, NULL},
+	/* An acknowledgement's (or custom notification's) "Comment by AUTHOR:\n  TEXT". */
+	{"body", "(^|\n)Comment by ([^\n]*):\n[ \t]*([^\n]*[^\n \t])", (const char *const[]){"_", "author", "comment"},
+	 3, 1, NULL},
 };
 
 /* Zabbix default media messages: "Problem: High CPU on web1" / "Resolved in 5m: ..." /

@@ -462,6 +462,19 @@ int cg_email_map(const cJSON *mail, const struct cg_mail_rules *rules, struct cg
 	    add_label(e->annotations, "message_id", cg_json_str(mail, "message_id")) ||
 	    add_label(e->annotations, "output", cg_json_str(fields, "output")))
 		goto out;
+	/* Who acknowledged and why (Icinga's "Comment by ana:" line, any rule's `comment`/`author`):
+	 * the comment on the case says it, next to the plugin output. */
+	const char *note = cg_json_str(fields, "fields.comment");
+	if (note && *note) {
+		struct cg_sbuf cb = {0};
+		const char *who = cg_json_str(fields, "fields.author");
+		if (who && *who)
+			cg_md_addf(&cb, "**Comment by %.200s:** %.2000s", who, note);
+		else
+			cg_md_addf(&cb, "**Comment:** %.2000s", note);
+		if (!(e->comment_detail = cg_sbuf_take(&cb)))
+			goto out;
+	}
 	if ((rc = cg_event_build_ctx(e, fields, mail)))
 		goto out;
 	if (rules && nmatched)

@@ -485,6 +485,31 @@ static void test_comment_text(void **state)
 	cJSON_Delete(m);
 }
 
+/* Icinga 2.13's acknowledgement (generated from the real script) is a comment on the service's
+ * case that says who acknowledged it and why; the problem mail has no such line. */
+static void test_icinga_ack_comment(void **state)
+{
+	(void)state;
+	struct cg_event_list ev;
+	int matched = 0;
+	map_fixture("icinga213_service_ack.eml", "icinga2", &ev, &matched);
+	assert_int_equal(ev.v[0].status, CG_STATUS_COMMENT);
+	assert_string_equal(ev.v[0].dedup_key, "db-1.prod.example/disk-var");
+	if (!ev.v[0].comment_detail ||
+	    strcmp(ev.v[0].comment_detail, "**Comment by ana:** Rotating the postgres logs, see OPS-1234") != 0)
+		fail_msg("comment_detail: got \"%s\", want the acknowledgement's author and comment",
+			 ev.v[0].comment_detail ? ev.v[0].comment_detail : "(none)");
+	struct cg_case_draft d;
+	build_draft(&ev, NULL, &d);
+	expect_contains("summary", d.summary, "**Comment by ana:** Rotating the postgres logs");
+	expect_contains("summary", d.summary, "DISK CRITICAL - free space: /var 398 MiB");
+	cg_case_draft_cleanup(&d);
+	cg_event_list_cleanup(&ev);
+	map_fixture("icinga213_service_problem_critical.eml", "icinga2", &ev, &matched);
+	assert_null(ev.v[0].comment_detail);
+	cg_event_list_cleanup(&ev);
+}
+
 /* The description of one mail (raw RFC 5322 text), mapped without rules; caller frees. */
 static char *description_of(const char *raw)
 {
@@ -677,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_titles_state_free),
 		cmocka_unit_test(test_no_rules_heuristics), cmocka_unit_test(test_rules_custom),
 		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_plain_text_fenced),
+		cmocka_unit_test(test_icinga_ack_comment),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_count_parts),	   cmocka_unit_test(test_fields_namespace),
 		cmocka_unit_test(test_recovery_comment),
