@@ -243,6 +243,29 @@ static void attachments_md(struct cg_sbuf *b, const cJSON *mail)
 	}
 }
 
+/* The builder cuts a description at CG_DESCRIPTION_MAX (32 KiB): the fenced text stays below it,
+ * with room for the head line and the notes after it, so the block is always closed. */
+#define FENCED_TEXT_MAX (30 * 1024)
+
+/* Appends the n bytes at s as a fenced block (cg_md_fence) of at most max bytes of neutralised
+ * content (neutralising can make text longer: it is cut after). Returns 1 when it cut. */
+static int fenced(struct cg_sbuf *b, const char *s, size_t n, size_t max)
+{
+	struct cg_sbuf t = {0};
+	cg_md_putn(&t, s, n, CG_MD_BLOCK);
+	char *c = cg_sbuf_take(&t);
+	if (!c) {
+		b->oom = 1;
+		return 0;
+	}
+	int cut = strlen(c) > max;
+	if (cut)
+		cg_utf8_truncate(c, max);
+	cg_md_fence(b, c); /* CG_MD_BLOCK again: changes nothing now */
+	free(c);
+	return cut;
+}
+
 char *cg_email_comment_text(const cJSON *mail, size_t max)
 {
 	struct cg_sbuf b = {0};
@@ -274,13 +297,8 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 	if (own && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_html"))) {
 		cg_md_putn(&b, text, own, CG_MD_TEXT);
 	} else if (own) {
-		/* Plain text shown as written (see description()). */
-		char *t = strndup(text, own);
-		if (t)
-			cg_md_fence(&b, t);
-		else
-			b.oom = 1;
-		free(t);
+		/* Plain text shown as written (see description()), the block closed within max. */
+		fenced(&b, text, own, max > 2048 ? max - 1024 : max / 2);
 		if (b.len && b.p && b.p[b.len - 1] == '\n')
 			b.p[--b.len] = '\0';
 	}
@@ -299,18 +317,22 @@ static char *description(const cJSON *mail)
 	cg_md_addf(&b, "_E-mail from %.200s%s%.40s_\n\n", from ? from : "unknown sender", date ? " at " : "",
 		   date ? date : "");
 	const char *text = cg_json_str(mail, "text");
+	int cut = 0;
 	if (!text || !*text)
 		cg_sbuf_add(&b, "(no text)");
 	else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_html")))
 		cg_md_put(&b, text, CG_MD_TEXT); /* HTML made readable: paragraphs already, as Markdown text */
-	else
+	else {
 		/* Plain text is laid out by its lines ("***** Nagios *****", "Host: web1" one under the
 		 * other): as Markdown text its line breaks run together and its stars turn into emphasis.
 		 * A fenced block shows it as written, and nothing inside a fence renders (cg_md_fence:
 		 * the fence is longer than any backtick run inside, mentions and hidden characters are
 		 * neutralised as everywhere). */
-		cg_md_fence(&b, text);
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
+		cut = fenced(&b, text, strlen(text), FENCED_TEXT_MAX);
+		if (b.len && b.p && b.p[b.len - 1] == '\n')
+			b.p[--b.len] = '\0'; /* what follows starts with its own blank line */
+	}
+	if (cut || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
 		cg_sbuf_add(&b, "\n\n_(text truncated)_");
 	attachments_md(&b, mail);
 	return cg_sbuf_take(&b);

@@ -537,10 +537,30 @@ static void test_plain_text_fenced(void **state)
 				 "***** Nagios *****\n\nHost: web1\n````\n@here [x](http://evil.example/) <b>hi</b>\n");
 	expect_contains("description", d,
 			"\n\n`````\n***** Nagios *****\n\nHost: web1\n````\n\xEF\xBC\xA0here [x](http://evil.example/) "
-			"<b>hi</b>\n`````\n");
+			"<b>hi</b>\n`````");
+	if (strcmp(d + strlen(d) - 6, "\n`````") != 0)
+		fail_msg("description: got \"%s\", want it to end with the closing fence", d);
 	if (strstr(d, "@here") || strstr(d, "\\*"))
 		fail_msg("description: got \"%s\", want no live mention and no escapes inside the block", d);
 	free(d);
+
+	/* Longer than a description may be (32 KiB): the block is cut and closed, then says so. */
+	size_t big = 40 * 1024;
+	char *raw = malloc(big + 100);
+	assert_non_null(raw);
+	int h = snprintf(raw, 100, "From: a@b.example\nSubject: x\n\n");
+	for (size_t i = 0; i < big; i++)
+		raw[h + i] = i % 64 == 63 ? '\n' : '@'; /* '@' grows to 3 bytes when neutralised */
+	raw[h + big] = '\0';
+	d = description_of(raw);
+	if (strlen(d) > CG_DESCRIPTION_MAX - 1024)
+		fail_msg("description of a 40 KiB mail: got %zu bytes, want the fenced text cut below %d", strlen(d),
+			 CG_DESCRIPTION_MAX - 1024);
+	expect_contains("description", d, "\n```\n\n_(text truncated)_");
+	if (strcmp(d + strlen(d) - 24, "\n```\n\n_(text truncated)_") != 0)
+		fail_msg("description of a 40 KiB mail: got \"...%s\", want the closed block, then the note", d + strlen(d) - 60);
+	free(d);
+	free(raw);
 
 	d = description_of("From: a@b.example\nSubject: x\nContent-Type: text/html\n\n<p>***** Nagios *****</p>\n");
 	expect_contains("description", d, "\\*\\*\\*\\*\\* Nagios \\*\\*\\*\\*\\*");
