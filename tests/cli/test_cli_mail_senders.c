@@ -1,4 +1,5 @@
-/* test_cli_mail_senders.c: `casegate map` on the mail the real Icinga 2.13 scripts and Nagios 4.4 commands write (fixtures regenerated from them and compared). */
+/* test_cli_mail_senders.c: `casegate map` on the mail the real Icinga 2.13 scripts and Nagios 4.4 commands write
+ * (fixtures regenerated from them and compared). */
 /* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,11 +16,11 @@
 
 #include "harness.h"
 
-#define ICINGA_SVC "/etc/icinga2/scripts/mail-service-notification.sh"
+#define ICINGA_SVC  "/etc/icinga2/scripts/mail-service-notification.sh"
 #define ICINGA_HOST "/etc/icinga2/scripts/mail-host-notification.sh"
 #define NAGIOS_CMDS "/etc/nagios4/objects/commands.cfg"
-#define MAIL_BIN "/usr/bin/mail"
-#define PYTHON "/usr/bin/python3"
+#define MAIL_BIN    "/usr/bin/mail"
+#define PYTHON      "/usr/bin/python3"
 
 /* The fixtures gen_mail_fixtures.py writes (and nothing else starts with these prefixes). */
 static int generated_name(const char *n)
@@ -74,22 +75,24 @@ static void test_fixtures_are_the_real_senders_mail(void **state)
 		if (de->d_name[0] == '.')
 			continue;
 		if (!generated_name(de->d_name))
-			fail_msg("gen_mail_fixtures.py wrote %s: want only icinga213_*.eml and nagios4_*.eml", de->d_name);
+			fail_msg("gen_mail_fixtures.py wrote %s: want only icinga213_*.eml and nagios4_*.eml",
+			         de->d_name);
 		char *a = cg_h_fmt("%s/%s", out, de->d_name), *b = cg_h_fmt("%s/%s", fixdir, de->d_name);
 		size_t la = 0, lb = 0;
 		char *ga = cg_h_read_file(a, &la), *fb = cg_h_read_file(b, &lb);
 		if (!fb)
 			fail_msg("tests/fixtures/email/%s: not checked in; the real scripts write it (run "
-				 "tests/mappers/gen_mail_fixtures.py)",
-				 de->d_name);
+			         "tests/mappers/gen_mail_fixtures.py)",
+			         de->d_name);
 		if (!ga || la != lb || memcmp(ga, fb, la) != 0) {
 			size_t i = 0, line = 1;
 			while (ga && i < la && i < lb && ga[i] == fb[i])
 				line += ga[i++] == '\n';
 			fail_msg("tests/fixtures/email/%s differs from what the real scripts write now, from line %zu "
-				 "(re-run tests/mappers/gen_mail_fixtures.py and review the change):\n--- generated\n%s\n--- "
-				 "checked in\n%s",
-				 de->d_name, line, ga ? ga : "", fb);
+			         "(re-run tests/mappers/gen_mail_fixtures.py and review the change):\n--- "
+			         "generated\n%s\n--- "
+			         "checked in\n%s",
+			         de->d_name, line, ga ? ga : "", fb);
 		}
 		free(ga);
 		free(fb);
@@ -123,15 +126,15 @@ static char *write_config(const char *dir)
 {
 	char *path = cg_h_fmt("%s/casegate.yaml", dir);
 	char *text = cg_h_fmt("state_dir: %s/state\n"
-			      "datadog:\n  api_key: k\n  app_key: a\n"
-			      "sources:\n"
-			      "  - { name: icinga, type: email, rules: icinga2, project: SEC, case_type: "
-			      "00000000-0000-0000-0000-000000000001 }\n"
-			      "  - { name: icingafile, type: email, rules: { file: %s/conf/mail-rules/icinga2.yaml }, "
-			      "project: SEC, case_type: 00000000-0000-0000-0000-000000000001 }\n"
-			      "  - { name: nagios, type: email, rules: nagios, project: SEC, case_type: "
-			      "00000000-0000-0000-0000-000000000001 }\n",
-			      dir, cg_h_source_dir());
+	                      "datadog:\n  api_key: k\n  app_key: a\n"
+	                      "sources:\n"
+	                      "  - { name: icinga, type: email, rules: icinga2, project: SEC, case_type: "
+	                      "00000000-0000-0000-0000-000000000001 }\n"
+	                      "  - { name: icingafile, type: email, rules: { file: %s/conf/mail-rules/icinga2.yaml }, "
+	                      "project: SEC, case_type: 00000000-0000-0000-0000-000000000001 }\n"
+	                      "  - { name: nagios, type: email, rules: nagios, project: SEC, case_type: "
+	                      "00000000-0000-0000-0000-000000000001 }\n",
+	                      dir, cg_h_source_dir());
 	assert_int_equal(cg_h_write_file(path, text, strlen(text)), 0);
 	free(text);
 	return path;
@@ -141,7 +144,8 @@ static char *write_config(const char *dir)
 static cJSON *map_one(const char *dir, const char *cfg, const char *src, const char *fx)
 {
 	char *path = cg_h_fmt("%s/tests/fixtures/email/%s", cg_h_source_dir(), fx);
-	struct cg_h_cli r = cg_h_cli_run(dir, NULL, (const char *const[]){"map", "-c", cfg, "--source", src, path, NULL});
+	struct cg_h_cli r =
+	    cg_h_cli_run(dir, NULL, (const char *const[]){"map", "-c", cfg, "--source", src, path, NULL});
 	char what[160];
 	snprintf(what, sizeof(what), "casegate map --source %s %s", src, fx);
 	cg_h_cli_expect_code(&r, 0, what);
@@ -168,7 +172,7 @@ static void expect(const char *fx, const char *src, const char *what, const char
 {
 	if ((want == NULL) != (got == NULL) || (want && strcmp(got, want) != 0))
 		fail_msg("%s via source %s: %s: got %s, want %s", fx, src, what, got ? got : "(absent)",
-			 want ? want : "(absent)");
+		         want ? want : "(absent)");
 }
 
 /* What each stock mail becomes: status, priority (from the state: CRITICAL/DOWN P1, WARNING P3;
@@ -181,34 +185,34 @@ static void test_map_stock_mails(void **state)
 	static const struct {
 		const char *fx, *src, *status, *priority, *key, *host, *service, *address;
 	} cases[] = {
-		{"icinga213_service_problem_warning.eml", "icinga", "firing", "P3", "db-1.prod.example/disk-var",
-		 "db-1.prod.example", "disk-var", "10.0.20.11"},
-		{"icinga213_service_problem_critical.eml", "icinga", "firing", "P1", "db-1.prod.example/disk-var",
-		 "db-1.prod.example", "disk-var", "10.0.20.11"},
-		{"icinga213_service_ack.eml", "icinga", "comment", "P1", "db-1.prod.example/disk-var", "db-1.prod.example",
-		 "disk-var", "10.0.20.11"},
-		{"icinga213_service_recovery.eml", "icinga", "resolved", "NOT_DEFINED", "db-1.prod.example/disk-var",
-		 "db-1.prod.example", "disk-var", "10.0.20.11"},
-		{"icinga213_host_problem.eml", "icinga", "firing", "P1", "edge-3", "edge-3", NULL, "192.0.2.33"},
-		{"icinga213_host_recovery.eml", "icinga", "resolved", "NOT_DEFINED", "edge-3", "edge-3", NULL,
-		 "192.0.2.33"},
-		/* Icinga 2.7 and earlier ("PROBLEM - web1.example.com - disk /var is WARNING") still work. */
-		{"icinga_problem.eml", "icinga", "firing", "P3", "web1.example.com/disk /var", "web1.example.com",
-		 "disk /var", "10.0.0.5"},
-		{"icinga_recovery.eml", "icinga", "resolved", "NOT_DEFINED", "web1.example.com/disk /var",
-		 "web1.example.com", "disk /var", NULL},
-		{"icinga_host.eml", "icinga", "firing", "P1", "db2.example.com", "db2.example.com", NULL, NULL},
-		/* Nagios' stock service mail names the host by its alias (see test_nagios_host_label). */
-		{"nagios4_service_problem_warning.eml", "nagios", "firing", "P3", "web1.example.com/HTTP",
-		 "web1.example.com", "HTTP", "10.0.0.5"},
-		{"nagios4_service_problem_critical.eml", "nagios", "firing", "P1", "web1.example.com/HTTP",
-		 "web1.example.com", "HTTP", "10.0.0.5"},
-		{"nagios4_service_ack.eml", "nagios", "comment", "P1", "web1.example.com/HTTP", "web1.example.com", "HTTP",
-		 "10.0.0.5"},
-		{"nagios4_service_recovery.eml", "nagios", "resolved", "NOT_DEFINED", "web1.example.com/HTTP",
-		 "web1.example.com", "HTTP", "10.0.0.5"},
-		{"nagios4_host_problem.eml", "nagios", "firing", "P1", "web1", "web1", NULL, "10.0.0.5"},
-		{"nagios4_host_recovery.eml", "nagios", "resolved", "NOT_DEFINED", "web1", "web1", NULL, "10.0.0.5"},
+	    {"icinga213_service_problem_warning.eml", "icinga", "firing", "P3", "db-1.prod.example/disk-var",
+	     "db-1.prod.example", "disk-var", "10.0.20.11"},
+	    {"icinga213_service_problem_critical.eml", "icinga", "firing", "P1", "db-1.prod.example/disk-var",
+	     "db-1.prod.example", "disk-var", "10.0.20.11"},
+	    {"icinga213_service_ack.eml", "icinga", "comment", "P1", "db-1.prod.example/disk-var", "db-1.prod.example",
+	     "disk-var", "10.0.20.11"},
+	    {"icinga213_service_recovery.eml", "icinga", "resolved", "NOT_DEFINED", "db-1.prod.example/disk-var",
+	     "db-1.prod.example", "disk-var", "10.0.20.11"},
+	    {"icinga213_host_problem.eml", "icinga", "firing", "P1", "edge-3", "edge-3", NULL, "192.0.2.33"},
+	    {"icinga213_host_recovery.eml", "icinga", "resolved", "NOT_DEFINED", "edge-3", "edge-3", NULL,
+	     "192.0.2.33"},
+	    /* Icinga 2.7 and earlier ("PROBLEM - web1.example.com - disk /var is WARNING") still work. */
+	    {"icinga_problem.eml", "icinga", "firing", "P3", "web1.example.com/disk /var", "web1.example.com",
+	     "disk /var", "10.0.0.5"},
+	    {"icinga_recovery.eml", "icinga", "resolved", "NOT_DEFINED", "web1.example.com/disk /var",
+	     "web1.example.com", "disk /var", NULL},
+	    {"icinga_host.eml", "icinga", "firing", "P1", "db2.example.com", "db2.example.com", NULL, NULL},
+	    /* Nagios' stock service mail names the host by its alias (see test_nagios_host_label). */
+	    {"nagios4_service_problem_warning.eml", "nagios", "firing", "P3", "web1.example.com/HTTP",
+	     "web1.example.com", "HTTP", "10.0.0.5"},
+	    {"nagios4_service_problem_critical.eml", "nagios", "firing", "P1", "web1.example.com/HTTP",
+	     "web1.example.com", "HTTP", "10.0.0.5"},
+	    {"nagios4_service_ack.eml", "nagios", "comment", "P1", "web1.example.com/HTTP", "web1.example.com", "HTTP",
+	     "10.0.0.5"},
+	    {"nagios4_service_recovery.eml", "nagios", "resolved", "NOT_DEFINED", "web1.example.com/HTTP",
+	     "web1.example.com", "HTTP", "10.0.0.5"},
+	    {"nagios4_host_problem.eml", "nagios", "firing", "P1", "web1", "web1", NULL, "10.0.0.5"},
+	    {"nagios4_host_recovery.eml", "nagios", "resolved", "NOT_DEFINED", "web1", "web1", NULL, "10.0.0.5"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		/* Icinga's set as the shipped file gives the same. */
@@ -244,26 +248,27 @@ static void test_title_and_description(void **state)
 	static const struct {
 		const char *fx, *src, *title, *verbatim;
 	} cases[] = {
-		{"nagios4_service_problem_warning.eml", "nagios", "Service Alert: web1.example.com/HTTP",
-		 "\n```\n***** Nagios *****\n\nNotification Type: PROBLEM\n\nService: HTTP\nHost: web1.example.com\n"
-		 "Address: 10.0.0.5\nState: WARNING\n"},
-		{"nagios4_host_problem.eml", "nagios", "Host Alert: web1", "\n```\n***** Nagios *****\n"},
-		{"icinga213_service_problem_warning.eml", "icinga", "Disk /var on db-1 on rack-4",
-		 "\n```\n***** Service Monitoring on icinga-master *****\n\nDisk /var on db-1 on rack-4 is WARNING!\n\n"
-		 "Info:    DISK WARNING - free space: /var 1843 MiB (9.02% inode=96%);\n\n"},
-		{"icinga213_host_problem.eml", "icinga", "Host edge-3", "Host:    edge-3\nIPv4:\t 192.0.2.33\n```\n"},
+	    {"nagios4_service_problem_warning.eml", "nagios", "Service Alert: web1.example.com/HTTP",
+	     "\n```\n***** Nagios *****\n\nNotification Type: PROBLEM\n\nService: HTTP\nHost: web1.example.com\n"
+	     "Address: 10.0.0.5\nState: WARNING\n"},
+	    {"nagios4_host_problem.eml", "nagios", "Host Alert: web1", "\n```\n***** Nagios *****\n"},
+	    {"icinga213_service_problem_warning.eml", "icinga", "Disk /var on db-1 on rack-4",
+	     "\n```\n***** Service Monitoring on icinga-master *****\n\nDisk /var on db-1 on rack-4 is WARNING!\n\n"
+	     "Info:    DISK WARNING - free space: /var 1843 MiB (9.02% inode=96%);\n\n"},
+	    {"icinga213_host_problem.eml", "icinga", "Host edge-3", "Host:    edge-3\nIPv4:\t 192.0.2.33\n```\n"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cJSON *o = map_one(dir, cfg, cases[i].src, cases[i].fx);
 		const cJSON *attr = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "request"), "body"), "data"),
-			"attributes");
+		    cJSON_GetObjectItemCaseSensitive(
+		        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "request"), "body"),
+		        "data"),
+		    "attributes");
 		expect(cases[i].fx, cases[i].src, "title", str_of(attr, "title", NULL), cases[i].title);
 		const char *desc = str_of(attr, "description", NULL);
 		if (!desc || !strstr(desc, cases[i].verbatim))
-			fail_msg("%s: description: got \"%s\", want it to hold \"%s\"", cases[i].fx, desc ? desc : "(absent)",
-				 cases[i].verbatim);
+			fail_msg("%s: description: got \"%s\", want it to hold \"%s\"", cases[i].fx,
+			         desc ? desc : "(absent)", cases[i].verbatim);
 		cg_h_expect_not(desc, "\\*", cases[i].fx); /* no Markdown escape: nothing renders in a fence */
 		cJSON_Delete(o);
 	}
