@@ -49,6 +49,7 @@ struct walk {
 	cJSON *links; /* the http(s) links of HTML text parts (cg_mail_html_to_text) */
 	size_t nattach;
 	int is_report; /* saw multipart/report; report-type=delivery-status or a delivery-status part */
+	int html;      /* some of text came from an HTML part */
 	int oom;
 };
 
@@ -200,6 +201,8 @@ static void text_part(struct walk *w, GMimePart *part, int html)
 		w->oom = 1;
 		return;
 	}
+	if (html && *t)
+		w->html = 1;
 	append_text(w, t);
 	free(t);
 }
@@ -648,6 +651,7 @@ int cg_mail_parse(const char *raw, size_t len, const struct cg_mail_limits *lim_
 	if (add_str(root, "text", w.text.p ? w.text.p : ""))
 		goto out;
 	if (!cJSON_AddBoolToObject(root, "text_truncated", w.truncated) ||
+	    !cJSON_AddBoolToObject(root, "text_html", w.html) ||
 	    !cJSON_AddBoolToObject(root, "is_bounce", detect_bounce(root, w.is_report)) ||
 	    !cJSON_AddBoolToObject(root, "is_auto_reply", detect_auto_reply(root)) ||
 	    !cJSON_AddNumberToObject(root, "size", (double)total))

@@ -35,9 +35,10 @@ void cg_mail_global_init(void);
  *   from (address), from_name, to [addresses], date (RFC 3339 UTC or absent),
  *   auto_submitted (lowercased token or absent), headers {lowercase name: value}
  *   (first occurrence, unfolded, decoded), content_type, text (text/plain preferred,
- *   else HTML made readable), text_truncated (bool), links [{text, url}] (the http(s)
- *   links of the HTML part read for text, see cg_mail_html_to_text), attachments [{name,
- *   size, content_type}], is_bounce, is_auto_reply (bools), size (raw bytes).
+ *   else HTML made readable), text_truncated (bool), text_html (bool: some of text was made
+ *   from HTML, so it is not plain text as written), links [{text, url}] (the http(s) links of
+ *   the HTML part read for text, see cg_mail_html_to_text), attachments [{name, size,
+ *   content_type}], is_bounce, is_auto_reply (bools), size (raw bytes).
  * Charsets are converted to UTF-8; invalid bytes become U+FFFD. Malformed MIME never
  * fails: what GMime recovers is used. Returns 0, CG_EINVAL (not a message: no header at
  * all, err says why), CG_E2BIG (more than lim->max_parts MIME parts: err says so; nothing

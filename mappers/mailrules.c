@@ -60,15 +60,26 @@ static const struct cg_mail_rule_spec nagios_rules[] = {
 	{"body", "(Additional )?Info:[ \n]*([^\n]+)", (const char *const[]){"_", "output"}, 2, 0, NULL},
 };
 
-/* Icinga 2 mail-service-notification.sh: "PROBLEM - web1 - HTTP is CRITICAL";
- * mail-host-notification.sh: "RECOVERY - web1 is UP!". */
+/* Icinga 2's stock mail-service-notification.sh / mail-host-notification.sh, two generations.
+ * 2.8 and later (Debian 12 ships 2.13): subject "[PROBLEM] Disk /var on db-1 is CRITICAL!" /
+ * "[PROBLEM] Host edge-3 is DOWN!", made of display names, which can differ from the object names
+ * and contain " on ": the subject is not split; the body's "Host:" (host.name) and "Service:"
+ * (service.name) lines name the case, so problem, acknowledgement and recovery share a key.
+ * 2.7 and earlier: "PROBLEM - web1 - HTTP is CRITICAL", "RECOVERY - web1 is UP!" (split as
+ * before, the body lines still win when they are there). */
 static const char *const icinga_svc_f[] = {"type", "host", "service", "state"};
 static const char *const icinga_host_f[] = {"type", "host", "state"};
 static const struct cg_mail_rule_spec icinga_rules[] = {
+	{"body", "(^|\n)Service:[ \t]*([^\n]*[^\n \t])", (const char *const[]){"_", "service"}, 2, 1, NULL},
+	{"body", "(^|\n)Host:[ \t]*([^\n]*[^\n \t])", (const char *const[]){"_", "host"}, 2, 1, NULL},
+	{"subject", "^\\[([A-Z]+)\\] .+ is ([A-Z]+)!$", (const char *const[]){"type", "state"}, 2, 1, NULL},
 	{"subject", "^\\[?([A-Z]+)\\]? - (.+) - (.+) is ([A-Z]+)!?$", icinga_svc_f, 4, 1, NULL},
 	{"subject", "^\\[?([A-Z]+)\\]? - (.+) is ([A-Z]+)!?$", icinga_host_f, 3, 1, NULL},
-	{"body", "Info: *([^\n]+)", nagios_info_f, 1, 0, NULL},
-	{"body", "IPv4: *([^\n]+)", nagios_addr_f, 1, 0, NULL},
+	{"body", "Info:[ \t]*([^\n]+)", nagios_info_f, 1, 0, NULL},
+	{"body", "IPv4:[ \t]*([^\n]+)", nagios_addr_f, 1, 0, NULL},
+	/* An acknowledgement's (or custom notification's) "Comment by AUTHOR:\n  TEXT". */
+	{"body", "(^|\n)Comment by ([^\n]*):\n[ \t]*([^\n]*[^\n \t])", (const char *const[]){"_", "author", "comment"},
+	 3, 1, NULL},
 };
 
 /* Zabbix default media messages: "Problem: High CPU on web1" / "Resolved in 5m: ..." /

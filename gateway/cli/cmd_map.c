@@ -151,6 +151,9 @@ int cg_cmd_map(struct cg_cli *c)
 						     : d.status == CG_STATUS_COMMENT ? "comment"
 										     : "firing");
 		cJSON_AddStringToObject(o, "priority", cg_priority_name(d.priority));
+		/* The event's labels: what a comment or a resolution (no request below) was read as. */
+		const cJSON *lab = events.v[i].labels;
+		cJSON_AddItemToObject(o, "labels", lab ? cJSON_Duplicate(lab, 1) : cJSON_CreateObject());
 		cJSON_AddStringToObject(o, "action", cg_action_name(act));
 		if (act == CG_ACT_CREATE) {
 			char marker[40];

@@ -244,6 +244,29 @@ static void attachments_md(struct cg_sbuf *b, const cJSON *mail)
 	}
 }
 
+/* The builder cuts a description at CG_DESCRIPTION_MAX (32 KiB): the fenced text stays below it,
+ * with room for the head line and the notes after it, so the block is always closed. */
+#define FENCED_TEXT_MAX (30 * 1024)
+
+/* Appends the n bytes at s as a fenced block (cg_md_fence) of at most max bytes of neutralised
+ * content (neutralising can make text longer: it is cut after). Returns 1 when it cut. */
+static int fenced(struct cg_sbuf *b, const char *s, size_t n, size_t max)
+{
+	struct cg_sbuf t = {0};
+	cg_md_putn(&t, s, n, CG_MD_BLOCK);
+	char *c = cg_sbuf_take(&t);
+	if (!c) {
+		b->oom = 1;
+		return 0;
+	}
+	int cut = strlen(c) > max;
+	if (cut)
+		cg_utf8_truncate(c, max);
+	cg_md_fence(b, c); /* CG_MD_BLOCK again: changes nothing now */
+	free(c);
+	return cut;
+}
+
 char *cg_email_comment_text(const cJSON *mail, size_t max)
 {
 	struct cg_sbuf b = {0};
@@ -260,18 +283,26 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 		cg_md_addf(&b, ": %s", subject);
 	cg_sbuf_add(&b, "\n\n");
 	const char *text = cg_json_str(mail, "text");
-	size_t start = b.len;
+	/* The reply's own text: up to the quote of the mail it answers. */
+	size_t own = 0;
 	for (const char *line = text; line && *line;) {
 		const char *eol = strchr(line, '\n');
 		size_t len = eol ? (size_t)(eol - line) : strlen(line);
 		if (quote_start(line, len))
 			break;
-		cg_md_putn(&b, line, len, CG_MD_TEXT);
-		cg_sbuf_add(&b, "\n");
+		own = (size_t)(line - text) + len;
 		line = eol ? eol + 1 : NULL;
 	}
-	while (b.len > start && b.p && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == ' '))
-		b.p[--b.len] = '\0';
+	while (own && (text[own - 1] == '\n' || text[own - 1] == ' ' || text[own - 1] == '\t'))
+		own--;
+	if (own && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_html"))) {
+		cg_md_putn(&b, text, own, CG_MD_TEXT);
+	} else if (own) {
+		/* Plain text shown as written (see description()), the block closed within max. */
+		fenced(&b, text, own, max > 2048 ? max - 1024 : max / 2);
+		if (b.len && b.p && b.p[b.len - 1] == '\n')
+			b.p[--b.len] = '\0';
+	}
 	attachments_md(&b, mail);
 	char *out = cg_sbuf_take(&b);
 	if (out && strlen(out) > max)
@@ -287,11 +318,22 @@ static char *description(const cJSON *mail)
 	cg_md_addf(&b, "_E-mail from %.200s%s%.40s_\n\n", from ? from : "unknown sender", date ? " at " : "",
 		   date ? date : "");
 	const char *text = cg_json_str(mail, "text");
-	if (text && *text)
-		cg_md_put(&b, text, CG_MD_TEXT);
-	else
+	int cut = 0;
+	if (!text || !*text)
 		cg_sbuf_add(&b, "(no text)");
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
+	else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_html")))
+		cg_md_put(&b, text, CG_MD_TEXT); /* HTML made readable: paragraphs already, as Markdown text */
+	else {
+		/* Plain text is laid out by its lines ("***** Nagios *****", "Host: web1" one under the
+		 * other): as Markdown text its line breaks run together and its stars turn into emphasis.
+		 * A fenced block shows it as written, and nothing inside a fence renders (cg_md_fence:
+		 * the fence is longer than any backtick run inside, mentions and hidden characters are
+		 * neutralised as everywhere). */
+		cut = fenced(&b, text, strlen(text), FENCED_TEXT_MAX);
+		if (b.len && b.p && b.p[b.len - 1] == '\n')
+			b.p[--b.len] = '\0'; /* what follows starts with its own blank line */
+	}
+	if (cut || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_truncated")))
 		cg_sbuf_add(&b, "\n\n_(text truncated)_");
 	/* The HTML's links (an HTML body's text keeps only their words): casegate's own Markdown links,
 	 * http(s) only, their text neutralised like the body, their URL percent-encoded where it could
@@ -481,6 +523,19 @@ int cg_email_map(const cJSON *mail, const struct cg_mail_rules *rules, struct cg
 	    add_label(e->annotations, "message_id", cg_json_str(mail, "message_id")) ||
 	    add_label(e->annotations, "output", cg_json_str(fields, "output")))
 		goto out;
+	/* Who acknowledged and why (Icinga's "Comment by ana:" line, any rule's `comment`/`author`):
+	 * the comment on the case says it, next to the plugin output. */
+	const char *note = cg_json_str(fields, "fields.comment");
+	if (note && *note) {
+		struct cg_sbuf cb = {0};
+		const char *who = cg_json_str(fields, "fields.author");
+		if (who && *who)
+			cg_md_addf(&cb, "**Comment by %.200s:** %.2000s", who, note);
+		else
+			cg_md_addf(&cb, "**Comment:** %.2000s", note);
+		if (!(e->comment_detail = cg_sbuf_take(&cb)))
+			goto out;
+	}
 	if ((rc = cg_event_build_ctx(e, fields, mail)))
 		goto out;
 	if (rules && nmatched)

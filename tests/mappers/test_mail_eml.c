@@ -477,8 +477,96 @@ static void test_comment_text(void **state)
 	expect_contains("comment", t, "Load-Balancer hängt");
 	if (strstr(t, "Nagios *****") || strstr(t, "wrote:"))
 		fail_msg("comment: got \"%s\", want the quoted history cut", t);
+	/* The reply's plain text is shown as written: a fenced block after the head line, which ends it. */
+	expect_contains("comment", t, "\n\n```\n");
+	if (strcmp(t + strlen(t) - 4, "\n```") != 0)
+		fail_msg("comment: got \"%s\", want it to end with the closing fence", t);
 	free(t);
 	cJSON_Delete(m);
+}
+
+/* Icinga 2.13's acknowledgement (generated from the real script) is a comment on the service's
+ * case that says who acknowledged it and why; the problem mail has no such line. */
+static void test_icinga_ack_comment(void **state)
+{
+	(void)state;
+	struct cg_event_list ev;
+	int matched = 0;
+	map_fixture("icinga213_service_ack.eml", "icinga2", &ev, &matched);
+	assert_int_equal(ev.v[0].status, CG_STATUS_COMMENT);
+	assert_string_equal(ev.v[0].dedup_key, "db-1.prod.example/disk-var");
+	if (!ev.v[0].comment_detail ||
+	    strcmp(ev.v[0].comment_detail, "**Comment by ana:** Rotating the postgres logs, see OPS-1234") != 0)
+		fail_msg("comment_detail: got \"%s\", want the acknowledgement's author and comment",
+			 ev.v[0].comment_detail ? ev.v[0].comment_detail : "(none)");
+	struct cg_case_draft d;
+	build_draft(&ev, NULL, &d);
+	expect_contains("summary", d.summary, "**Comment by ana:** Rotating the postgres logs");
+	expect_contains("summary", d.summary, "DISK CRITICAL - free space: /var 398 MiB");
+	cg_case_draft_cleanup(&d);
+	cg_event_list_cleanup(&ev);
+	map_fixture("icinga213_service_problem_critical.eml", "icinga2", &ev, &matched);
+	assert_null(ev.v[0].comment_detail);
+	cg_event_list_cleanup(&ev);
+}
+
+/* The description of one mail (raw RFC 5322 text), mapped without rules; caller frees. */
+static char *description_of(const char *raw)
+{
+	cJSON *m = NULL;
+	char err[256] = "";
+	if (cg_mail_parse(raw, strlen(raw), NULL, &m, err, sizeof(err)))
+		fail_msg("parse: %s", err);
+	struct cg_event_list ev;
+	cg_event_list_init(&ev);
+	assert_int_equal(cg_email_map(m, NULL, &ev, NULL, err, sizeof(err)), 0);
+	assert_int_equal(ev.n, 1);
+	char *d = strdup(ev.v[0].description);
+	cg_event_list_cleanup(&ev);
+	cJSON_Delete(m);
+	return d;
+}
+
+/* A plain-text body is a fenced block: its lines and stars as written, and still inert: the fence
+ * is longer than any backtick run inside (so the text cannot close it and write Markdown after
+ * it), a mention is neutralised. An HTML body keeps its handling: readable text, Markdown-escaped. */
+static void test_plain_text_fenced(void **state)
+{
+	(void)state;
+	char *d = description_of("From: nagios@mon.example.com\nSubject: x\nContent-Type: text/plain\n\n"
+				 "***** Nagios *****\n\nHost: web1\n````\n@here [x](http://evil.example/) <b>hi</b>\n");
+	expect_contains("description", d,
+			"\n\n`````\n***** Nagios *****\n\nHost: web1\n````\n\xEF\xBC\xA0here [x](http://evil.example/) "
+			"<b>hi</b>\n`````");
+	if (strcmp(d + strlen(d) - 6, "\n`````") != 0)
+		fail_msg("description: got \"%s\", want it to end with the closing fence", d);
+	if (strstr(d, "@here") || strstr(d, "\\*"))
+		fail_msg("description: got \"%s\", want no live mention and no escapes inside the block", d);
+	free(d);
+
+	/* Longer than a description may be (32 KiB): the block is cut and closed, then says so. */
+	size_t big = 40 * 1024;
+	char *raw = malloc(big + 100);
+	assert_non_null(raw);
+	int h = snprintf(raw, 100, "From: a@b.example\nSubject: x\n\n");
+	for (size_t i = 0; i < big; i++)
+		raw[h + i] = i % 64 == 63 ? '\n' : '@'; /* '@' grows to 3 bytes when neutralised */
+	raw[h + big] = '\0';
+	d = description_of(raw);
+	if (strlen(d) > CG_DESCRIPTION_MAX - 1024)
+		fail_msg("description of a 40 KiB mail: got %zu bytes, want the fenced text cut below %d", strlen(d),
+			 CG_DESCRIPTION_MAX - 1024);
+	expect_contains("description", d, "\n```\n\n_(text truncated)_");
+	if (strcmp(d + strlen(d) - 24, "\n```\n\n_(text truncated)_") != 0)
+		fail_msg("description of a 40 KiB mail: got \"...%s\", want the closed block, then the note", d + strlen(d) - 60);
+	free(d);
+	free(raw);
+
+	d = description_of("From: a@b.example\nSubject: x\nContent-Type: text/html\n\n<p>***** Nagios *****</p>\n");
+	expect_contains("description", d, "\\*\\*\\*\\*\\* Nagios \\*\\*\\*\\*\\*");
+	if (strstr(d, "```"))
+		fail_msg("description of an HTML mail: got \"%s\", want no fenced block", d);
+	free(d);
 }
 
 static void test_bad_input(void **state)
@@ -633,7 +721,9 @@ int main(void)
 		cmocka_unit_test(test_rules_nagios),	   cmocka_unit_test(test_rules_icinga_zabbix_am),
 		cmocka_unit_test(test_titles_state_free),
 		cmocka_unit_test(test_no_rules_heuristics), cmocka_unit_test(test_rules_custom),
-		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_plain_text_fenced),
+		cmocka_unit_test(test_icinga_ack_comment),
+		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_count_parts),	   cmocka_unit_test(test_fields_namespace),
 		cmocka_unit_test(test_recovery_comment),
 		cmocka_unit_test(test_shared_corpus),

@@ -20,8 +20,8 @@
 #include "mailrules.h"
 
 static const char *const TOOLS[] = {"nagios", "icinga2", "zabbix", "alertmanager"};
-/* The fixture name prefix of each tool's mail. */
-static const char *const PREFIX[] = {"nagios_", "icinga_", "zabbix_", "am_"};
+/* The fixture name prefix of each tool's mail (nagios_/nagios4_, icinga_/icinga213_). */
+static const char *const PREFIX[] = {"nagios", "icinga", "zabbix_", "am_"};
 #define NTOOLS 4
 
 #define SOURCE_TAIL                                                                                \
