@@ -321,7 +321,7 @@ int cg_mail_rules_create(const struct cg_mail_rules_spec *spec, struct cg_mail_r
 			if (st->rule != i)
 				continue;
 			if (!st->field || !*st->field || strcmp(st->field, "_") == 0) {
-				snprintf(err, errlen, "rule %zu: set: a field name is empty", i + 1);
+				snprintf(err, errlen, "rule %zu: set: a field name is empty or _", i + 1);
 				rc = CG_EINVAL;
 				goto fail;
 			}
