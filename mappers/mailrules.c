@@ -101,10 +101,11 @@ static const struct cg_mail_rule_spec am_rules[] = {
  * check has a failure event and its recovery (Event_Table in monit's event.c, the strings of 5.33):
  * "Connection failed"/"Connection succeeded", "Does not exist"/"Exists", "Resource limit
  * matched"/"Resource limit succeeded", "Timeout"/"Timeout recovery", "Link down"/"Link up",
- * "Saturation exceeded"/"Saturation ok", "X changed"/"X not changed". The first rule with a status
- * decides: monit's own events (start, stop, reload: "Monit instance changed"; a user's action:
- * "Action done") are comments, the recovery forms resolve, anything else fires. monit has no
- * severity: thresholds and changes are a warning (P3), every other failure an error (P2). */
+ * "Saturation exceeded"/"Saturation ok", "Does exist"/"Exists not" (`if exist`), and
+ * "X changed" (`if changed`: one mail per change, no "X not changed" follows). The first rule with a
+ * status decides: monit's own events (start, stop, reload: "Monit instance changed"; a user's
+ * action: "Action done") are comments, the recovery forms resolve, anything else fires. monit has
+ * no severity: thresholds and changes are a warning (P3), every other failure an error (P2). */
 static const struct cg_mail_rule_spec monit_rules[] = {
 	{.in = "subject",
 	 .pattern = "^monit alert -- +(Monit instance [a-z ]+|Action done) ([^ ]+)$",
@@ -255,7 +256,8 @@ int cg_mail_rules_create(const struct cg_mail_rules_spec *spec, struct cg_mail_r
 		goto fail;
 	for (size_t k = 0; k < spec->nsettings; k++) {
 		if (spec->settings[k].rule >= spec->nrules) {
-			snprintf(err, errlen, "set: rule %zu of %zu", spec->settings[k].rule + 1, spec->nrules);
+			snprintf(err, errlen, "set: for rule %zu, but there are %zu rules", spec->settings[k].rule + 1,
+				 spec->nrules);
 			rc = CG_EINVAL;
 			goto fail;
 		}

@@ -79,6 +79,13 @@ static const struct {
 	/* The recovery lands on the failure's key (with no case in `map`, the resolution is ignored:
 	 * it never creates one). */
 	{"monit_conn_ok.eml", "resolved", "NOT_DEFINED", "ignore", "monit:web-1.example.com/webapp", NULL, NULL},
+	/* `if exist`: the file is there ("Does exist"), then gone ("Exists not"). */
+	{"monit_exist.eml", "firing", "P2", "create", "monit:web-1.example.com/stale", "monit alert -- Does exist stale",
+	 "stale"},
+	{"monit_exist_gone.eml", "resolved", "NOT_DEFINED", "ignore", "monit:web-1.example.com/stale", NULL, NULL},
+	/* `if changed checksum`: a change is a warning (monit sends no "Checksum not changed"). */
+	{"monit_checksum_changed.eml", "firing", "P3", "create", "monit:web-1.example.com/appconf",
+	 "monit alert -- Checksum changed appconf", "appconf"},
 };
 
 static void map_all(const char *dir, const char *cfg, const char *how)

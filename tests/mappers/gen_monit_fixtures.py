@@ -2,7 +2,9 @@
 """gen_monit_fixtures.py: runs the real monit (Debian `monit`, 5.33) and keeps the mail it sends as
 tests/fixtures/email/monit_*.eml: the start ("Monit instance changed"), a file check failing
 ("Does not exist") and recovering ("Exists"), a port check failing ("Connection failed") and
-recovering ("Connection succeeded"), and the stop.
+recovering ("Connection succeeded"), `if exist` failing ("Does exist") and recovering ("Exists
+not"), `if changed checksum` ("Checksum changed": monit sends no "not changed" after it), and the
+stop.
 
 monit runs in the foreground (-I) with a private control file, `set daemon 1` and its default
 mail-format; a small SMTP server on 127.0.0.1 receives what it sends. The only edit to a captured
@@ -111,6 +113,11 @@ def main():
     cap = Capture()
     d = tempfile.mkdtemp(prefix="monit-fix-")
     marker = os.path.join(d, "marker")
+    stale = os.path.join(d, "stale.lock")
+    conf = os.path.join(d, "app.conf")
+    open(stale, "w").close()
+    with open(conf, "w") as f:
+        f.write("a = 1\n")
     port = free_port()
     rc = os.path.join(d, "monitrc")
     with open(rc, "w") as f:
@@ -123,7 +130,11 @@ def main():
                 "set alert ops@example.com\n"
                 "check file marker with path %s\n"
                 "check host webapp with address 127.0.0.1\n"
-                "  if failed port %d then alert\n" % (d, d, d, d, cap.port, marker, port))
+                "  if failed port %d then alert\n"
+                "check file stale with path %s\n"
+                "  if exist then alert\n"
+                "check file appconf with path %s\n"
+                "  if changed checksum then alert\n" % (d, d, d, d, cap.port, marker, port, stale, conf))
     os.chmod(rc, 0o600)  # monit refuses a control file others can read
     p = subprocess.Popen([MONIT, "-I", "-c", rc], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -136,6 +147,12 @@ def main():
         srv.bind(("127.0.0.1", port))
         srv.listen(8)
         save("monit_conn_ok.eml", cap.wait_for("Connection succeeded webapp"))
+        save("monit_exist.eml", cap.wait_for("Does exist stale"))
+        os.unlink(stale)
+        save("monit_exist_gone.eml", cap.wait_for("Exists not stale"))
+        with open(conf, "w") as f:
+            f.write("a = 2\n")
+        save("monit_checksum_changed.eml", cap.wait_for("Checksum changed appconf"))
         p.send_signal(signal.SIGTERM)
         p.wait(30)
         changed = [m for m in cap.messages if b"Monit instance changed" in m]
