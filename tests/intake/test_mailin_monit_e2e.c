@@ -84,22 +84,6 @@ static int start_handled(void *ud)
 	return metric_reached(w) || itest_ncases(w->t) > 1;
 }
 
-struct case_wait {
-	struct itest *t;
-	const char *title;
-	int closed;
-};
-
-static int case_there(void *ud)
-{
-	struct case_wait *w = ud;
-	cJSON *doc = itest_cases(w->t);
-	const cJSON *c = itest_find_case(doc, w->title);
-	int ok = c && (!w->closed || itest_case_closed(c));
-	cJSON_Delete(doc);
-	return ok;
-}
-
 /* The value of custom attribute name on case c ("host"), or NULL. */
 static const char *case_custom(const cJSON *c, const char *name)
 {
@@ -109,6 +93,23 @@ static const char *case_custom(const cJSON *c, const char *name)
 	if (cJSON_IsArray(v))
 		v = cJSON_GetArrayItem(v, 0);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+struct case_wait {
+	struct itest *t;
+	const char *title;
+	int closed;
+	int attrs; /* the attributes too (a request of their own after the create) */
+};
+
+static int case_there(void *ud)
+{
+	struct case_wait *w = ud;
+	cJSON *doc = itest_cases(w->t);
+	const cJSON *c = itest_find_case(doc, w->title);
+	int ok = c && (!w->closed || itest_case_closed(c)) && (!w->attrs || case_custom(c, "service"));
+	cJSON_Delete(doc);
+	return ok;
 }
 
 /* What a failing test leaves behind is stopped by teardown (fail_msg leaves the test at once). */
@@ -203,7 +204,7 @@ static void test_monit_failure_then_recovery(void **state)
 
 	/* Start and failure: two mails, in that order. */
 	wait_metric(t, "casegate_mail_messages_total", "source=\"monit\"", 2, "monit's start and failure mail");
-	struct case_wait w = {t, "Connection failed webapp", 0};
+	struct case_wait w = {t, "Connection failed webapp", 0, 1};
 	if (!cg_h_poll(case_there, &w, 20000))
 		dump_and_fail(t, monit, "no case for \"Connection failed webapp\"");
 	/* The start mail was a comment with no case to land on: handled, ignored (had it opened a
