@@ -1,4 +1,4 @@
-/* test_cli_map_monit.c: `casegate map` on mail the real monit sent, with `rules: monit` and its conf/ copy: status, priority, key, title and labels; `set:` errors in check-config. */
+/* test_cli_map_monit.c: `casegate map` on real monit mail with `rules: monit`; `set:` errors in check-config. */
 /* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +13,8 @@
 
 #include "harness.h"
 
-#define SOURCE_TAIL                                                                                \
-	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                      \
+#define SOURCE_TAIL                                                                                                    \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                          \
 	"    case_type: 00000000-0000-0000-0000-000000000001\n"
 
 /* A config whose source "monit" uses rules (the value of `rules:`); written 0600 in dir. */
@@ -22,9 +22,9 @@ static char *write_cfg(const char *dir, const char *name, const char *rules)
 {
 	char *path = cg_h_fmt("%s/%s", dir, name);
 	char *text = cg_h_fmt("state_dir: %s/state\n"
-			      "datadog:\n  api_key: k\n  app_key: a\n"
-			      "sources:\n  - name: monit\n    type: email\n    rules: %s\n" SOURCE_TAIL,
-			      dir, rules);
+	                      "datadog:\n  api_key: k\n  app_key: a\n"
+	                      "sources:\n  - name: monit\n    type: email\n    rules: %s\n" SOURCE_TAIL,
+	                      dir, rules);
 	assert_int_equal(cg_h_write_file(path, text, strlen(text)), 0);
 	chmod(path, 0600);
 	free(text);
@@ -66,33 +66,33 @@ static const struct {
 	const char *title; /* for a create: the case title, and host/service attributes are set */
 	const char *service;
 } want[] = {
-	/* monit's start and stop: comments, never a case ("every monit start opens a case"). */
-	{"monit_instance.eml", "comment", "NOT_DEFINED", "ignore", "monit:web-1.example.com/web-1.example.com", NULL,
-	 NULL},
-	{"monit_instance_stop.eml", "comment", "NOT_DEFINED", "ignore", "monit:web-1.example.com/web-1.example.com",
-	 NULL, NULL},
-	{"monit_file_missing.eml", "firing", "P2", "create", "monit:web-1.example.com/marker",
-	 "monit alert -- Does not exist marker", "marker"},
-	{"monit_file_exists.eml", "resolved", "NOT_DEFINED", "ignore", "monit:web-1.example.com/marker", NULL, NULL},
-	{"monit_conn_failed.eml", "firing", "P2", "create", "monit:web-1.example.com/webapp",
-	 "monit alert -- Connection failed webapp", "webapp"},
-	/* The recovery lands on the failure's key (with no case in `map`, the resolution is ignored:
-	 * it never creates one). */
-	{"monit_conn_ok.eml", "resolved", "NOT_DEFINED", "ignore", "monit:web-1.example.com/webapp", NULL, NULL},
-	/* `if exist`: the file is there ("Does exist"), then gone ("Exists not"). */
-	{"monit_exist.eml", "firing", "P2", "create", "monit:web-1.example.com/stale", "monit alert -- Does exist stale",
-	 "stale"},
-	{"monit_exist_gone.eml", "resolved", "NOT_DEFINED", "ignore", "monit:web-1.example.com/stale", NULL, NULL},
-	/* `if changed checksum`: a change is a warning (monit sends no "Checksum not changed"). */
-	{"monit_checksum_changed.eml", "firing", "P3", "create", "monit:web-1.example.com/appconf",
-	 "monit alert -- Checksum changed appconf", "appconf"},
+    /* monit's start and stop: comments, never a case ("every monit start opens a case"). */
+    {"monit_instance.eml", "comment", "NOT_DEFINED", "ignore", "monit:web-1.example.com/web-1.example.com", NULL, NULL},
+    {"monit_instance_stop.eml", "comment", "NOT_DEFINED", "ignore", "monit:web-1.example.com/web-1.example.com", NULL,
+     NULL},
+    {"monit_file_missing.eml", "firing", "P2", "create", "monit:web-1.example.com/marker",
+     "monit alert -- Does not exist marker", "marker"},
+    {"monit_file_exists.eml", "resolved", "NOT_DEFINED", "ignore", "monit:web-1.example.com/marker", NULL, NULL},
+    {"monit_conn_failed.eml", "firing", "P2", "create", "monit:web-1.example.com/webapp",
+     "monit alert -- Connection failed webapp", "webapp"},
+    /* The recovery lands on the failure's key (with no case in `map`, the resolution is ignored:
+     * it never creates one). */
+    {"monit_conn_ok.eml", "resolved", "NOT_DEFINED", "ignore", "monit:web-1.example.com/webapp", NULL, NULL},
+    /* `if exist`: the file is there ("Does exist"), then gone ("Exists not"). */
+    {"monit_exist.eml", "firing", "P2", "create", "monit:web-1.example.com/stale", "monit alert -- Does exist stale",
+     "stale"},
+    {"monit_exist_gone.eml", "resolved", "NOT_DEFINED", "ignore", "monit:web-1.example.com/stale", NULL, NULL},
+    /* `if changed checksum`: a change is a warning (monit sends no "Checksum not changed"). */
+    {"monit_checksum_changed.eml", "firing", "P3", "create", "monit:web-1.example.com/appconf",
+     "monit alert -- Checksum changed appconf", "appconf"},
 };
 
 static void map_all(const char *dir, const char *cfg, const char *how)
 {
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		char *fx = fixture(want[i].fixture);
-		struct cg_h_cli r = cg_h_cli_run(dir, NULL, (const char *const[]){"map", "-c", cfg, "--source", "monit", fx, NULL});
+		struct cg_h_cli r =
+		    cg_h_cli_run(dir, NULL, (const char *const[]){"map", "-c", cfg, "--source", "monit", fx, NULL});
 		char what[160];
 		snprintf(what, sizeof(what), "map %s (%s)", want[i].fixture, how);
 		cg_h_cli_expect_code(&r, 0, what);
@@ -107,17 +107,19 @@ static void map_all(const char *dir, const char *cfg, const char *how)
 		expect_str(what, "action", str_at(o, (const char *const[]){"action", NULL}), want[i].action);
 		expect_str(what, "dedup_key", str_at(o, (const char *const[]){"dedup_key", NULL}), want[i].key);
 		if (want[i].title) {
-			expect_str(what, "title",
-				   str_at(o, (const char *const[]){"request", "body", "data", "attributes", "title", NULL}),
-				   want[i].title);
-			expect_str(what, "priority in the create",
-				   str_at(o, (const char *const[]){"request", "body", "data", "attributes", "priority", NULL}),
-				   want[i].priority);
+			expect_str(
+			    what, "title",
+			    str_at(o, (const char *const[]){"request", "body", "data", "attributes", "title", NULL}),
+			    want[i].title);
+			expect_str(
+			    what, "priority in the create",
+			    str_at(o, (const char *const[]){"request", "body", "data", "attributes", "priority", NULL}),
+			    want[i].priority);
 			expect_str(what, "host attribute", attr_of(o, "host"), "web-1.example.com");
 			expect_str(what, "service attribute", attr_of(o, "service"), want[i].service);
 			/* monit's Description: line is in the case (the description keeps the mail's text). */
-			const char *desc =
-				str_at(o, (const char *const[]){"request", "body", "data", "attributes", "description", NULL});
+			const char *desc = str_at(
+			    o, (const char *const[]){"request", "body", "data", "attributes", "description", NULL});
 			cg_h_expect_has(desc, "Description:", what);
 		}
 		cJSON_Delete(o);
@@ -154,24 +156,24 @@ static void test_map_monit_events(void **state)
 	static const struct {
 		const char *event, *status, *priority;
 	} ev[] = {
-		{"Status failed", "firing", "P2"},
-		{"Timeout", "firing", "P2"},
-		{"Execution failed", "firing", "P2"},
-		{"Checksum failed", "firing", "P2"},
-		{"Link down", "firing", "P2"},
-		{"Resource limit matched", "firing", "P3"},
-		{"Saturation exceeded", "firing", "P3"},
-		{"PID changed", "firing", "P3"},
-		{"Status succeeded", "resolved", "NOT_DEFINED"},
-		{"Resource limit succeeded", "resolved", "NOT_DEFINED"},
-		{"Timeout recovery", "resolved", "NOT_DEFINED"},
-		{"Link up", "resolved", "NOT_DEFINED"},
-		{"Speed ok", "resolved", "NOT_DEFINED"},
-		{"PID not changed", "resolved", "NOT_DEFINED"},
-		{"Exists not", "resolved", "NOT_DEFINED"},
-		{"Does exist", "firing", "P2"},
-		{"Action done", "comment", "NOT_DEFINED"},
-		{"Monit instance not changed", "comment", "NOT_DEFINED"},
+	    {"Status failed", "firing", "P2"},
+	    {"Timeout", "firing", "P2"},
+	    {"Execution failed", "firing", "P2"},
+	    {"Checksum failed", "firing", "P2"},
+	    {"Link down", "firing", "P2"},
+	    {"Resource limit matched", "firing", "P3"},
+	    {"Saturation exceeded", "firing", "P3"},
+	    {"PID changed", "firing", "P3"},
+	    {"Status succeeded", "resolved", "NOT_DEFINED"},
+	    {"Resource limit succeeded", "resolved", "NOT_DEFINED"},
+	    {"Timeout recovery", "resolved", "NOT_DEFINED"},
+	    {"Link up", "resolved", "NOT_DEFINED"},
+	    {"Speed ok", "resolved", "NOT_DEFINED"},
+	    {"PID not changed", "resolved", "NOT_DEFINED"},
+	    {"Exists not", "resolved", "NOT_DEFINED"},
+	    {"Does exist", "firing", "P2"},
+	    {"Action done", "comment", "NOT_DEFINED"},
+	    {"Monit instance not changed", "comment", "NOT_DEFINED"},
 	};
 	/* The real "Connection failed" mail with another event in its subject. */
 	char *src = fixture("monit_conn_failed.eml");
@@ -181,10 +183,11 @@ static void test_map_monit_events(void **state)
 		const char *subj = strstr(orig, "Connection failed webapp");
 		assert_non_null(subj);
 		char *mail = cg_h_fmt("%.*s%s webapp%s", (int)(subj - orig), orig, ev[i].event,
-				      subj + strlen("Connection failed webapp"));
+		                      subj + strlen("Connection failed webapp"));
 		char *path = cg_h_fmt("%s/ev%zu.eml", dir, i);
 		assert_int_equal(cg_h_write_file(path, mail, strlen(mail)), 0);
-		struct cg_h_cli r = cg_h_cli_run(dir, NULL, (const char *const[]){"map", "-c", cfg, "--source", "monit", path, NULL});
+		struct cg_h_cli r =
+		    cg_h_cli_run(dir, NULL, (const char *const[]){"map", "-c", cfg, "--source", "monit", path, NULL});
 		char what[160];
 		snprintf(what, sizeof(what), "map \"monit alert --  %s webapp\"", ev[i].event);
 		cg_h_cli_expect_code(&r, 0, what);
@@ -194,7 +197,7 @@ static void test_map_monit_events(void **state)
 		expect_str(what, "status", str_at(o, (const char *const[]){"status", NULL}), ev[i].status);
 		expect_str(what, "priority", str_at(o, (const char *const[]){"priority", NULL}), ev[i].priority);
 		expect_str(what, "dedup_key", str_at(o, (const char *const[]){"dedup_key", NULL}),
-			   "monit:web-1.example.com/webapp");
+		           "monit:web-1.example.com/webapp");
 		cJSON_Delete(o);
 		cg_h_cli_free(&r);
 		free(path);
@@ -212,9 +215,10 @@ static void test_set_errors(void **state)
 	static const struct {
 		const char *rules, *want;
 	} cases[] = {
-		{"[{ pattern: 'x', set: [severity] }]", "rules[0]: set: expected a mapping of field names to values, got a list"},
-		{"[{ pattern: 'x', set: { severity: [a] } }]", "rules[0]: set.severity: expected a string"},
-		{"[{ pattern: 'x', set: { '': a } }]", "rules[0]: set: a field name is empty"},
+	    {"[{ pattern: 'x', set: [severity] }]",
+	     "rules[0]: set: expected a mapping of field names to values, got a list"},
+	    {"[{ pattern: 'x', set: { severity: [a] } }]", "rules[0]: set.severity: expected a string"},
+	    {"[{ pattern: 'x', set: { '': a } }]", "rules[0]: set: a field name is empty"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *cfg = write_cfg(dir, "bad.yaml", cases[i].rules);
@@ -230,9 +234,9 @@ static void test_set_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_map_monit_mail, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(test_map_monit_events, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(test_set_errors, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_map_monit_mail, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_map_monit_events, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_set_errors, cg_h_dir_setup, cg_h_dir_teardown),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }

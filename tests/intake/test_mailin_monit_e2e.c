@@ -1,4 +1,4 @@
-/* test_mailin_monit_e2e.c: the real monit (Debian `monit`) mails casegate's SMTP listener: its start opens no case, a failed port check opens one, its recovery closes it. */
+/* test_mailin_monit_e2e.c: real monit -> SMTP listener: start opens no case, a failure one, its recovery closes it. */
 /* labels: e2e */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,14 +15,14 @@
 #include "itest.h"
 
 #define MONIT "/usr/bin/monit"
-#define FROM "monit@web-1.example.com"
+#define FROM  "monit@web-1.example.com"
 
 /* The README's monit source (E-mail intake, monit), with the sim's project and case type. */
 static const char *sources = "  - name: monit\n"
-			     "    type: email\n"
-			     "    rules: { base: monit, alert_senders: ['" FROM "'] }\n"
-			     "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
-			     "    case_type: 00000000-0000-0000-0000-000000000001\n";
+                             "    type: email\n"
+                             "    rules: { base: monit, alert_senders: ['" FROM "'] }\n"
+                             "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+                             "    case_type: 00000000-0000-0000-0000-000000000001\n";
 
 /* A loopback port nobody listens on (bound, read, released). */
 static int free_port(void)
@@ -183,16 +183,16 @@ static void test_monit_failure_then_recovery(void **state)
 	 * monit refuses one that others may read. */
 	char *rc = cg_h_fmt("%s/monitrc", t->dir);
 	char *text = cg_h_fmt("set daemon 1\n"
-			      "set logfile %s/monit.log\n"
-			      "set pidfile %s/monit.pid\n"
-			      "set idfile %s/monit.id\n"
-			      "set statefile %s/monit.state\n"
-			      "set mailserver 127.0.0.1 port %d\n"
-			      "set alert alerts+monit@example.com\n"
-			      "set mail-format { from: " FROM " }\n"
-			      "check host webapp with address 127.0.0.1\n"
-			      "  if failed port %d then alert\n",
-			      t->dir, t->dir, t->dir, t->dir, smtp, port);
+	                      "set logfile %s/monit.log\n"
+	                      "set pidfile %s/monit.pid\n"
+	                      "set idfile %s/monit.id\n"
+	                      "set statefile %s/monit.state\n"
+	                      "set mailserver 127.0.0.1 port %d\n"
+	                      "set alert alerts+monit@example.com\n"
+	                      "set mail-format { from: " FROM " }\n"
+	                      "check host webapp with address 127.0.0.1\n"
+	                      "  if failed port %d then alert\n",
+	                      t->dir, t->dir, t->dir, t->dir, smtp, port);
 	assert_int_equal(cg_h_write_file(rc, text, strlen(text)), 0);
 	assert_int_equal(chmod(rc, 0600), 0);
 	char *mlog = cg_h_fmt("%s/monit.out", t->dir);
@@ -215,8 +215,7 @@ static void test_monit_failure_then_recovery(void **state)
 	cJSON *doc = itest_cases(t);
 	const cJSON *c = itest_find_case(doc, "Connection failed webapp");
 	const char *title = itest_case_attr(c, "title"), *prio = itest_case_attr(c, "priority");
-	if (!title || strcmp(title, "monit alert -- Connection failed webapp") != 0 || !prio ||
-	    strcmp(prio, "P2") != 0)
+	if (!title || strcmp(title, "monit alert -- Connection failed webapp") != 0 || !prio || strcmp(prio, "P2") != 0)
 		dump_and_fail(t, monit, "want title \"monit alert -- Connection failed webapp\", priority P2");
 	const char *h = case_custom(c, "host"), *svc = case_custom(c, "service");
 	if (!h || strcmp(h, host) != 0 || !svc || strcmp(svc, "webapp") != 0)
@@ -247,7 +246,7 @@ static void test_monit_failure_then_recovery(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_monit_failure_then_recovery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_monit_failure_then_recovery, setup, teardown),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* test_mailrules_set.c: a rule's fixed fields (`set:`, cg_mail_rule_setting): set when it matches, first filler wins, nothing when its status lost; bad settings refused. */
+/* test_mailrules_set.c: a rule's fixed fields (`set:`): set on a match, first filler wins, none if its status lost. */
 /* labels: mapper */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,10 +20,10 @@ static const char *const f_sev[] = {"severity"};
 /* Three rules over the subject: a recovery form (status resolved), a failure catch-all (status
  * firing) and one without a status; the body may name a severity itself. */
 static const struct cg_mail_rule_spec rules[] = {
-	{"subject", "^(UP) ", f_type, 1, 1, "resolved"},
-	{"subject", "^([A-Z]+) ", f_type, 1, 1, "firing"},
-	{"subject", "^[A-Z]+ (x)", NULL, 0, 1, NULL},
-	{"body", "^Severity: ([a-z]+)", f_sev, 1, 0, NULL},
+    {"subject", "^(UP) ", f_type, 1, 1, "resolved"},
+    {"subject", "^([A-Z]+) ", f_type, 1, 1, "firing"},
+    {"subject", "^[A-Z]+ (x)", NULL, 0, 1, NULL},
+    {"body", "^Severity: ([a-z]+)", f_sev, 1, 0, NULL},
 };
 
 static struct cg_mail_rules *make(const struct cg_mail_rule_setting *st, size_t n)
@@ -37,8 +37,7 @@ static struct cg_mail_rules *make(const struct cg_mail_rule_setting *st, size_t 
 }
 
 /* Applies r to a mail with subject and body; returns the fields (the caller deletes them). */
-static cJSON *apply(const struct cg_mail_rules *r, const char *subject, const char *body,
-		    enum cg_mail_verdict *verdict)
+static cJSON *apply(const struct cg_mail_rules *r, const char *subject, const char *body, enum cg_mail_verdict *verdict)
 {
 	cJSON *mail = cJSON_CreateObject(), *fields = cJSON_CreateObject();
 	assert_non_null(mail);
@@ -68,9 +67,9 @@ static void test_set_applies(void **state)
 {
 	(void)state;
 	static const struct cg_mail_rule_setting st[] = {
-		{.rule = 1, .field = "severity", .value = "error"},
-		{.rule = 1, .field = "team", .value = "ops"},
-		{.rule = 2, .field = "kind", .value = "x-mail"},
+	    {.rule = 1, .field = "severity", .value = "error"},
+	    {.rule = 1, .field = "team", .value = "ops"},
+	    {.rule = 2, .field = "kind", .value = "x-mail"},
 	};
 	struct cg_mail_rules *r = make(st, 3);
 	enum cg_mail_verdict v;
@@ -101,11 +100,12 @@ static void test_set_keeps_earlier(void **state)
 {
 	(void)state;
 	static const struct cg_mail_rule_spec body_first[] = {
-		{"body", "^Severity: ([a-z]+)", f_sev, 1, 0, NULL},
-		{"subject", "^([A-Z]+) ", f_type, 1, 1, "firing"},
+	    {"body", "^Severity: ([a-z]+)", f_sev, 1, 0, NULL},
+	    {"subject", "^([A-Z]+) ", f_type, 1, 1, "firing"},
 	};
 	static const struct cg_mail_rule_setting st[] = {{.rule = 1, .field = "severity", .value = "error"}};
-	struct cg_mail_rules_spec spec = {.name = "t", .rules = body_first, .nrules = 2, .settings = st, .nsettings = 1};
+	struct cg_mail_rules_spec spec = {
+	    .name = "t", .rules = body_first, .nrules = 2, .settings = st, .nsettings = 1};
 	struct cg_mail_rules *r = NULL;
 	char err[200] = "";
 	assert_int_equal(cg_mail_rules_create(&spec, &r, err, sizeof(err)), 0);
@@ -128,12 +128,13 @@ static void test_set_refused_and_diffed(void **state)
 		struct cg_mail_rule_setting st;
 		const char *want;
 	} bad[] = {
-		{{.rule = 4, .field = "severity", .value = "x"}, "set: for rule 5, but there are 4 rules"},
-		{{.rule = 0, .field = "", .value = "x"}, "rule 1: set: a field name is empty or _"},
-		{{.rule = 2, .field = "_", .value = "x"}, "rule 3: set: a field name is empty or _"},
+	    {{.rule = 4, .field = "severity", .value = "x"}, "set: for rule 5, but there are 4 rules"},
+	    {{.rule = 0, .field = "", .value = "x"}, "rule 1: set: a field name is empty or _"},
+	    {{.rule = 2, .field = "_", .value = "x"}, "rule 3: set: a field name is empty or _"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct cg_mail_rules_spec spec = {.name = "t", .rules = rules, .nrules = 4, .settings = &bad[i].st, .nsettings = 1};
+		struct cg_mail_rules_spec spec = {
+		    .name = "t", .rules = rules, .nrules = 4, .settings = &bad[i].st, .nsettings = 1};
 		struct cg_mail_rules *r = NULL;
 		char err[200] = "";
 		int rc = cg_mail_rules_create(&spec, &r, err, sizeof(err));
@@ -158,9 +159,9 @@ static void test_set_refused_and_diffed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set_applies),
-		cmocka_unit_test(test_set_keeps_earlier),
-		cmocka_unit_test(test_set_refused_and_diffed),
+	    cmocka_unit_test(test_set_applies),
+	    cmocka_unit_test(test_set_keeps_earlier),
+	    cmocka_unit_test(test_set_refused_and_diffed),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
