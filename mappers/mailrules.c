@@ -1,4 +1,4 @@
-/* mailrules.c: compiles and applies e-mail rule sets; ships the Nagios, Icinga 2, Zabbix and Alertmanager sets. */
+/* mailrules.c: compiles and applies e-mail rule sets; ships the Nagios, Icinga 2, Zabbix, Alertmanager and monit sets. */
 #include "mailrules.h"
 
 #include <fnmatch.h>
@@ -24,6 +24,8 @@ struct rule {
 	char **fields;
 	size_t nfields;
 	int status; /* -1 none, else enum cg_mail_verdict */
+	char **set; /* name, value, name, value, ... */
+	size_t nset; /* pairs */
 };
 
 struct cg_mail_rules {
@@ -105,6 +107,53 @@ static const struct cg_mail_rule_spec am_rules[] = {
 	{"body", "severity *[=:] *([A-Za-z]+)", (const char *const[]){"severity"}, 1, 0, NULL},
 };
 
+/* monit's default mail-format (monit(1), "Message format"): subject "monit alert --  $EVENT $SERVICE",
+ * body "$EVENT Service $SERVICE" then tab-indented Date:, Action:, Host:, Description: lines. Each
+ * check has a failure event and its recovery (Event_Table in monit's event.c, the strings of 5.33):
+ * "Connection failed"/"Connection succeeded", "Does not exist"/"Exists", "Resource limit
+ * matched"/"Resource limit succeeded", "Timeout"/"Timeout recovery", "Link down"/"Link up",
+ * "Saturation exceeded"/"Saturation ok", "Does exist"/"Exists not" (`if exist`), and
+ * "X changed" (`if changed`: one mail per change, no "X not changed" follows). The first rule with a
+ * status decides: monit's own events (start, stop, reload: "Monit instance changed"; a user's
+ * action: "Action done") are comments, the recovery forms resolve, anything else fires. monit has
+ * no severity: thresholds and changes are a warning (P3), every other failure an error (P2). */
+static const struct cg_mail_rule_spec monit_rules[] = {
+	{.in = "subject",
+	 .pattern = "^monit alert -- +(Monit instance [a-z ]+|Action done) ([^ ]+)$",
+	 .fields = (const char *const[]){"type", "service"},
+	 .nfields = 2,
+	 .case_sensitive = 1,
+	 .status = "comment"},
+	{.in = "subject",
+	 .pattern = "^monit alert -- +(.+ (succeeded|ok|not changed)|Exists|Exists not|Link up|Timeout recovery) ([^ ]+)$",
+	 .fields = (const char *const[]){"type", "_", "service"},
+	 .nfields = 3,
+	 .case_sensitive = 1,
+	 .status = "resolved"},
+	{.in = "subject",
+	 .pattern = "^monit alert -- +(Resource limit matched|.+ exceeded|.+ changed) ([^ ]+)$",
+	 .fields = (const char *const[]){"type", "service"},
+	 .nfields = 2,
+	 .case_sensitive = 1,
+	 .status = "firing"},
+	{.in = "subject",
+	 .pattern = "^monit alert -- +(.+) ([^ ]+)$",
+	 .fields = (const char *const[]){"type", "service"},
+	 .nfields = 2,
+	 .case_sensitive = 1,
+	 .status = "firing"},
+	{.in = "body", .pattern = "^[ \t]*Host: *([^\r\n]+)", .fields = (const char *const[]){"host"}, .nfields = 1},
+	{.in = "body",
+	 .pattern = "^[ \t]*Description: *([^\r\n]+)",
+	 .fields = (const char *const[]){"output"},
+	 .nfields = 1},
+	{.in = "body", .pattern = "^[ \t]*Action: *([^\r\n]+)", .fields = (const char *const[]){"action"}, .nfields = 1},
+};
+static const struct cg_mail_rule_setting monit_settings[] = {
+	{.rule = 2, .field = "severity", .value = "warning"},
+	{.rule = 3, .field = "severity", .value = "error"},
+};
+
 static const struct cg_mail_rules_spec builtins[] = {
 	{.name = "nagios",
 	 .rules = nagios_rules,
@@ -119,9 +168,15 @@ static const struct cg_mail_rules_spec builtins[] = {
 	 .nrules = NELEM(zabbix_rules),
 	 .dedup_key = "{{#event_id}}event-{{event_id}}{{/event_id}}{{^event_id}}{{host}}/{{problem}}{{/event_id}}"},
 	{.name = "alertmanager", .rules = am_rules, .nrules = NELEM(am_rules), .dedup_key = "{{group}}"},
+	{.name = "monit",
+	 .rules = monit_rules,
+	 .nrules = NELEM(monit_rules),
+	 .dedup_key = "{{host}}/{{service}}",
+	 .settings = monit_settings,
+	 .nsettings = NELEM(monit_settings)},
 };
 
-static const char *const builtin_names[] = {"nagios", "icinga2", "zabbix", "alertmanager", NULL};
+static const char *const builtin_names[] = {"nagios", "icinga2", "zabbix", "alertmanager", "monit", NULL};
 
 const struct cg_mail_rules_spec *cg_mail_rules_builtin(const char *name)
 {
@@ -172,6 +227,7 @@ void cg_mail_rules_destroy(struct cg_mail_rules *r)
 			regfree(&r->rules[i].re);
 		free(r->rules[i].pattern);
 		strv_free(r->rules[i].fields, r->rules[i].nfields);
+		strv_free(r->rules[i].set, 2 * r->rules[i].nset);
 	}
 	free(r->rules);
 	strv_free(r->resolved, r->nresolved);
@@ -209,6 +265,14 @@ int cg_mail_rules_create(const struct cg_mail_rules_spec *spec, struct cg_mail_r
 		goto fail;
 	if (spec->nrules && !(r->rules = calloc(spec->nrules, sizeof(*r->rules))))
 		goto fail;
+	for (size_t k = 0; k < spec->nsettings; k++) {
+		if (spec->settings[k].rule >= spec->nrules) {
+			snprintf(err, errlen, "set: for rule %zu, but there are %zu rules", spec->settings[k].rule + 1,
+				 spec->nrules);
+			rc = CG_EINVAL;
+			goto fail;
+		}
+	}
 	for (size_t i = 0; i < spec->nrules; i++) {
 		const struct cg_mail_rule_spec *rs = &spec->rules[i];
 		struct rule *ru = &r->rules[i];
@@ -264,6 +328,31 @@ int cg_mail_rules_create(const struct cg_mail_rules_spec *spec, struct cg_mail_r
 		if (strv_copy(rs->fields, rs->nfields, &ru->fields))
 			goto fail;
 		ru->nfields = rs->nfields;
+		size_t nset = 0;
+		for (size_t k = 0; k < spec->nsettings; k++) {
+			const struct cg_mail_rule_setting *st = &spec->settings[k];
+			if (st->rule != i)
+				continue;
+			if (!st->field || !*st->field || strcmp(st->field, "_") == 0) {
+				snprintf(err, errlen, "rule %zu: set: a field name is empty or _", i + 1);
+				rc = CG_EINVAL;
+				goto fail;
+			}
+			nset++;
+		}
+		if (nset && !(ru->set = calloc(2 * nset, sizeof(*ru->set))))
+			goto fail;
+		for (size_t k = 0; k < spec->nsettings; k++) {
+			const struct cg_mail_rule_setting *st = &spec->settings[k];
+			if (st->rule != i)
+				continue;
+			if (!(ru->set[2 * ru->nset] = strdup(st->field)) ||
+			    !(ru->set[2 * ru->nset + 1] = strdup(st->value ? st->value : ""))) {
+				ru->nset++; /* frees what the pair holds */
+				goto fail;
+			}
+			ru->nset++;
+		}
 	}
 	const char *const *rw = spec->resolved_words ? spec->resolved_words : default_resolved;
 	size_t nrw = spec->resolved_words ? spec->nresolved : NELEM(default_resolved);
@@ -381,6 +470,13 @@ int cg_mail_rules_apply(const struct cg_mail_rules *r, const cJSON *mail, cJSON 
 			if (!sv)
 				return CG_ENOMEM;
 		}
+		/* A rule's fixed values go with its verdict: when an earlier rule decided otherwise
+		 * (a recovery also matches a catch-all failure rule), they do not apply. */
+		int lost = ru->status >= 0 && forced != ru->status;
+		for (size_t k = 0; !lost && k < ru->nset; k++)
+			if (!cJSON_GetObjectItemCaseSensitive(fields, ru->set[2 * k]) &&
+			    !cJSON_AddStringToObject(fields, ru->set[2 * k], ru->set[2 * k + 1]))
+				return CG_ENOMEM;
 	}
 	if (forced >= 0) {
 		*verdict = (enum cg_mail_verdict)forced;
@@ -437,6 +533,9 @@ int cg_mail_rules_diff(const struct cg_mail_rules *a, const struct cg_mail_rules
 		}
 		snprintf(what, sizeof(what), "rule %zu: fields", i + 1);
 		if (strv_diff(what, x->fields, x->nfields, y->fields, y->nfields, why, whylen))
+			return 1;
+		snprintf(what, sizeof(what), "rule %zu: set", i + 1);
+		if (strv_diff(what, x->set, 2 * x->nset, y->set, 2 * y->nset, why, whylen))
 			return 1;
 	}
 	if (strv_diff("resolved_words", a->resolved, a->nresolved, b->resolved, b->nresolved, why, whylen) ||

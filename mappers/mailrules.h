@@ -20,6 +20,17 @@ struct cg_mail_rule_spec {
 };
 
 /*
+ * A field a rule sets to a fixed value when it matches (`set:` under a rule), for a mail format
+ * that does not carry the fact (monit's mail has no severity). Like a capture, a field an
+ * earlier rule filled is kept; a rule whose status lost to an earlier rule's sets nothing.
+ */
+struct cg_mail_rule_setting {
+	size_t rule;             /* index into cg_mail_rules_spec.rules */
+	const char *field;
+	const char *value;
+};
+
+/*
  * A rule set. After the rules ran, the field "status" (else "type") decides what the
  * mail means: one of resolved_words -> resolved, one of comment_words -> a comment on the
  * key's case (acknowledgements, downtimes), anything else -> firing. The field
@@ -37,6 +48,8 @@ struct cg_mail_rules_spec {
 	size_t nsenders;
 	const char *dedup_key;               /* Mustache over the fields; NULL: {{host}}/{{service}}, else the subject */
 	int ignore_unmatched;                /* 1: a mail no rule matched is ignored (not an alert) */
+	const struct cg_mail_rule_setting *settings; /* in rule order, each rule's in the order given */
+	size_t nsettings;
 };
 
 struct cg_mail_rules;
@@ -45,7 +58,7 @@ struct cg_mail_rules;
 int cg_mail_rules_create(const struct cg_mail_rules_spec *spec, struct cg_mail_rules **out, char *err, size_t errlen);
 void cg_mail_rules_destroy(struct cg_mail_rules *r);
 
-/* The spec of a shipped rule set ("nagios", "icinga2", "zabbix", "alertmanager"), or NULL. */
+/* The spec of a shipped rule set ("nagios", "icinga2", "zabbix", "alertmanager", "monit"), or NULL. */
 const struct cg_mail_rules_spec *cg_mail_rules_builtin(const char *name);
 /* NULL-terminated list of the shipped names. */
 const char *const *cg_mail_rules_builtin_names(void);

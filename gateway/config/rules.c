@@ -20,7 +20,7 @@ static void known_rule_sets(struct cg_cfgbuf *b)
 		cg_cfgbuf_printf(b, "%s%s", i++ ? ", " : "", *n);
 }
 
-enum { R_IN, R_PATTERN, R_FIELDS, R_CASE, R_STATUS, R_N };
+enum { R_IN, R_PATTERN, R_FIELDS, R_CASE, R_STATUS, R_SET, R_N };
 
 static const struct cg_key rule_rows[R_N] = {
 	[R_IN] = {.key = "in", .type = CG_KEY_CUSTOM, .def = "subject", .doc = "subject, body or from"},
@@ -28,6 +28,7 @@ static const struct cg_key rule_rows[R_N] = {
 	[R_FIELDS] = {.key = "fields", .type = CG_KEY_CUSTOM, .doc = "names for the pattern's groups"},
 	[R_CASE] = {.key = "case_sensitive", .type = CG_KEY_CUSTOM, .def = "false", .doc = "the pattern minds case"},
 	[R_STATUS] = {.key = "status", .type = CG_KEY_CUSTOM, .doc = "firing, resolved or comment, when it matches"},
+	[R_SET] = {.key = "set", .type = CG_KEY_CUSTOM, .doc = "fields set to fixed values when it matches"},
 };
 
 static const struct cg_keys rule_keys = {.name = "config: sources[].rules.match[]", .keys = rule_rows, .n = R_N};
@@ -79,9 +80,63 @@ static void warn_builtin_fields(struct cg_cfg *c, yaml_node_t *n, const char *la
 	}
 }
 
+/* The `set:` entries of all rules of one rule set, in rule order (cg_mail_rules_spec.settings). */
+struct settings {
+	struct cg_mail_rule_setting *v;
+	size_t n;
+};
+
+/*
+ * Rule ri's `set:` ({name: value, ...}) appended to *st; every string goes into *strs (the
+ * caller frees them). -1 after an error at the node.
+ */
+static int parse_rule_set(struct cg_cfg *c, yaml_node_t *n, const char *label, size_t ri, struct settings *st,
+			  char ***strs, size_t *nstrs)
+{
+	if (n->type != YAML_MAPPING_NODE) {
+		cg_cfg_err(c, n, "%s: expected a mapping of field names to values, got %s", label, cg_cfg_kind_name(n));
+		return -1;
+	}
+	size_t np = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	char **ns = realloc(*strs, (*nstrs + 2 * np + 1) * sizeof(**strs));
+	if (ns)
+		*strs = ns;
+	struct cg_mail_rule_setting *sv = ns ? realloc(st->v, (st->n + np + 1) * sizeof(*sv)) : NULL;
+	if (sv)
+		st->v = sv;
+	if (!ns || !sv) {
+		c->oom = 1;
+		return -1;
+	}
+	int bad = 0;
+	for (size_t i = 0; i < np; i++) {
+		yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
+		yaml_node_t *k = cg_cfg_node(c, pr->key), *v = cg_cfg_node(c, pr->value);
+		char lb[400];
+		char *name = k ? cg_cfg_scalar(c, k, label, "a field name", 0) : NULL;
+		if (name)
+			snprintf(lb, sizeof(lb), "%.300s.%.60s", label, name);
+		char *val = name && v ? cg_cfg_scalar(c, v, lb, "a string", 0) : NULL;
+		if (name && !*name) {
+			cg_cfg_err(c, k, "%s: a field name is empty", label);
+			bad = 1;
+		}
+		if (name)
+			ns[(*nstrs)++] = name;
+		if (val)
+			ns[(*nstrs)++] = val;
+		if (!name || !val) {
+			bad = 1;
+			continue;
+		}
+		st->v[st->n++] = (struct cg_mail_rule_setting){.rule = ri, .field = name, .value = val};
+	}
+	return bad ? -1 : 0;
+}
+
 /* One rule mapping into rs (strings owned by the caller's arrays). */
-static int parse_mail_rule(struct cg_cfg *c, yaml_node_t *n, const char *label, struct cg_mail_rule_spec *rs,
-			   char ***strs, size_t *nstrs)
+static int parse_mail_rule(struct cg_cfg *c, yaml_node_t *n, const char *label, size_t ri,
+			   struct cg_mail_rule_spec *rs, struct settings *st, char ***strs, size_t *nstrs)
 {
 	yaml_node_t *f[R_N];
 	struct cg_keymap km;
@@ -160,6 +215,11 @@ static int parse_mail_rule(struct cg_cfg *c, yaml_node_t *n, const char *label, 
 	free(pv);
 	/* The field array itself is needed by the spec: store it as one more pointer to free. */
 	ns[(*nstrs)++] = (char *)fv;
+	if (f[R_SET]) {
+		snprintf(lb, sizeof(lb), "%.300s: set", label);
+		if (parse_rule_set(c, f[R_SET], lb, ri, st, strs, nstrs))
+			bad = 1;
+	}
 	return bad ? -1 : 0;
 }
 
@@ -231,6 +291,7 @@ static void parse_mail_rules(struct cg_cfg *c, yaml_node_t *n, const char *sp, s
 	struct cg_mail_rules_spec spec = {0};
 	struct cg_mail_rule_spec *rules = NULL;
 	char **strs = NULL; /* owned strings and arrays, freed at the end */
+	struct settings st = {0};
 	size_t nstrs = 0;
 	char **resolved = NULL, **comment = NULL, **senders = NULL, *dedup = NULL, *base = NULL;
 	size_t nres = 0, ncom = 0, nsend = 0;
@@ -314,7 +375,9 @@ static void parse_mail_rules(struct cg_cfg *c, yaml_node_t *n, const char *sp, s
 							    .comment_words = bs->comment_words,
 							    .ncomment = bs->ncomment,
 							    .dedup_key = bs->dedup_key,
-							    .ignore_unmatched = spec.ignore_unmatched};
+							    .ignore_unmatched = spec.ignore_unmatched,
+							    .settings = bs->settings,
+							    .nsettings = bs->nsettings};
 		}
 	}
 	if (list) {
@@ -328,11 +391,13 @@ static void parse_mail_rules(struct cg_cfg *c, yaml_node_t *n, const char *sp, s
 			char l3[300];
 			snprintf(l3, sizeof(l3), "%s[%zu]", lb, i);
 			yaml_node_t *item = cg_cfg_node(c, list->data.sequence.items.start[i]);
-			if (!item || parse_mail_rule(c, item, l3, &rules[i], &strs, &nstrs))
+			if (!item || parse_mail_rule(c, item, l3, i, &rules[i], &st, &strs, &nstrs))
 				bad = 1;
 		}
 		spec.rules = rules;
 		spec.nrules = nr;
+		spec.settings = st.v;
+		spec.nsettings = st.n;
 		spec.name = s->name ? s->name : "custom";
 	}
 	if (resolved) {
@@ -374,6 +439,7 @@ out:
 	for (size_t i = 0; i < nstrs; i++)
 		free(strs[i]);
 	free(strs);
+	free(st.v);
 	free(rules);
 	cg_cfg_strv_free(resolved, nres, 0);
 	cg_cfg_strv_free(comment, ncom, 0);

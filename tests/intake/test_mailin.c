@@ -139,7 +139,7 @@ static void test_config_mail_errors(void **state)
 		 "reply_to_closed"},
 		{"sources:\n  - { name: m, type: email, rules: nagious, project: d4bbe1af-f36e-42f1-87c1-493ca35c320e, "
 		 "case_type: 00000000-0000-0000-0000-000000000001 }\n",
-		 "unknown rule set 'nagious' (shipped: nagios, icinga2, zabbix, alertmanager)"},
+		 "unknown rule set 'nagious' (shipped: nagios, icinga2, zabbix, alertmanager, monit)"},
 		{"sources:\n  - { name: m, type: email, rules: [ { pattern: '(a' } ], project: "
 		 "d4bbe1af-f36e-42f1-87c1-493ca35c320e, case_type: 00000000-0000-0000-0000-000000000001 }\n",
 		 "rule 1: pattern"},

@@ -19,10 +19,10 @@
 #include "mail.h"
 #include "mailrules.h"
 
-static const char *const TOOLS[] = {"nagios", "icinga2", "zabbix", "alertmanager"};
+static const char *const TOOLS[] = {"nagios", "icinga2", "zabbix", "alertmanager", "monit"};
 /* The fixture name prefix of each tool's mail (nagios_/nagios4_, icinga_/icinga213_). */
-static const char *const PREFIX[] = {"nagios", "icinga", "zabbix_", "am_"};
-#define NTOOLS 4
+static const char *const PREFIX[] = {"nagios", "icinga", "zabbix_", "am_", "monit_"};
+#define NTOOLS 5
 
 #define SOURCE_TAIL                                                                                \
 	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                      \
@@ -273,6 +273,8 @@ static void test_diff_detects_changes(void **state)
 		{"alertmanager", "dedup_key: '{{group}}'", "dedup_key: '{{group}}/{{severity}}'", "dedup_key"},
 		{"alertmanager", "unmatched: case", "unmatched: ignore", "unmatched"},
 		{"nagios", "CLEARED]", "CLEARED, FIXED]", "resolved_words[6]"},
+		{"monit", "set: { severity: error }", "set: { severity: critical }", "rule 4: set[1]"},
+		{"monit", "set: { severity: warning }", "set: { priority: warning }", "rule 3: set[0]"},
 	};
 	char *tmp = cg_h_tmpdir("mailconf");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
