@@ -20,8 +20,7 @@ test_pkgs=(libcmocka-dev python3 python3-jsonschema python3-yaml prometheus-aler
 # tests/deploy/check_package.py needs, and it checks this table names each. nagios4-core, monit and
 # icinga2-common's stock mail-*-notification.sh are the real senders the e-mail tests run;
 # bsd-mailx is the /usr/bin/mail their stock commands pipe into.)
-skip_tools=(
-	"alertmanager prometheus-alertmanager"
+skip_tools=(	"alertmanager prometheus-alertmanager"
 	"clang clang"
 	"cpack cmake"
 	"dpkg dpkg"
@@ -29,15 +28,15 @@ skip_tools=(
 	"dpkg-shlibdeps dpkg-dev"
 	"groff groff-base"
 	"icinga2-scripts icinga2-common"
+	"ldd libc-bin"
 	"mail bsd-mailx"
 	"monit monit"
 	"nagios4 nagios4-core"
-	"ldd libc-bin"
 	"nginx nginx-light"
 	"openssl openssl"
 	"postfix postfix"
-	"postmap postfix"
 	"postgresql postgresql"
+	"postmap postfix"
 	"prometheus prometheus"
 	"promtool prometheus"
 	"python3 python3"
