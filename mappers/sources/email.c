@@ -244,6 +244,23 @@ static void attachments_md(struct cg_sbuf *b, const cJSON *mail)
 	}
 }
 
+/* Appends the n bytes of text made from HTML as Markdown text. Its single line breaks are the
+ * HTML's own layout (Alertmanager's stock mail: "Labels" over one "alertname = DiskFull" line a
+ * label); as Markdown text they would run together into one line, so each becomes a hard break
+ * (two spaces before it). Blank lines stay paragraph breaks. */
+static void html_text(struct cg_sbuf *b, const char *text, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(text + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - text) : n;
+		cg_md_putn(b, text + i, end - i, CG_MD_TEXT);
+		if (!nl)
+			break;
+		cg_sbuf_add(b, end > i && end + 1 < n && text[end + 1] != '\n' ? "  \n" : "\n");
+		i = end + 1;
+	}
+}
+
 /* The builder cuts a description at CG_DESCRIPTION_MAX (32 KiB): the fenced text stays below it,
  * with room for the head line and the notes after it, so the block is always closed. */
 #define FENCED_TEXT_MAX (30 * 1024)
@@ -296,7 +313,7 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 	while (own && (text[own - 1] == '\n' || text[own - 1] == ' ' || text[own - 1] == '\t'))
 		own--;
 	if (own && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_html"))) {
-		cg_md_putn(&b, text, own, CG_MD_TEXT);
+		html_text(&b, text, own);
 	} else if (own) {
 		/* Plain text shown as written (see description()), the block closed within max. */
 		fenced(&b, text, own, max > 2048 ? max - 1024 : max / 2);
@@ -322,7 +339,7 @@ static char *description(const cJSON *mail)
 	if (!text || !*text)
 		cg_sbuf_add(&b, "(no text)");
 	else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mail, "text_html")))
-		cg_md_put(&b, text, CG_MD_TEXT); /* HTML made readable: paragraphs already, as Markdown text */
+		html_text(&b, text, strlen(text)); /* HTML made readable, as Markdown text */
 	else {
 		/* Plain text is laid out by its lines ("***** Nagios *****", "Host: web1" one under the
 		 * other): as Markdown text its line breaks run together and its stars turn into emphasis.

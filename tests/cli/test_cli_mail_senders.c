@@ -1,5 +1,5 @@
 /* test_cli_mail_senders.c: `casegate map` on the mail the real Icinga 2.13 scripts and Nagios 4.4 commands write
- * (fixtures regenerated from them and compared). */
+ * (fixtures regenerated from them and compared), and on Alertmanager 0.25's stock mail. */
 /* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,6 +128,8 @@ static char *write_config(const char *dir)
 	                      "  - { name: icingafile, type: email, rules: { file: %s/conf/mail-rules/icinga2.yaml }, "
 	                      "project: SEC, case_type: 00000000-0000-0000-0000-000000000001 }\n"
 	                      "  - { name: nagios, type: email, rules: nagios, project: SEC, case_type: "
+	                      "00000000-0000-0000-0000-000000000001 }\n"
+	                      "  - { name: am, type: email, rules: alertmanager, project: SEC, case_type: "
 	                      "00000000-0000-0000-0000-000000000001 }\n",
 	                      dir, cg_h_source_dir());
 	assert_int_equal(cg_h_write_file(path, text, strlen(text)), 0);
@@ -294,6 +296,37 @@ static void test_nagios_host_label(void **state)
 	free(cfg);
 }
 
+/* Alertmanager 0.25's own mail (email_configs, stock template; made by the real Alertmanager, see
+ * tests/fixtures/e2e/alertmanager-email.yml): the group is the key and the label, the body's
+ * severity the priority, and the label lines of its HTML stay one under the other (hard breaks). */
+static void test_map_alertmanager_mails(void **state)
+{
+	const char *dir = *state;
+	char *cfg = write_config(dir);
+	cJSON *fire = map_one(dir, cfg, "am", "am_stock_firing.eml");
+	cJSON *res = map_one(dir, cfg, "am", "am_stock_resolved.eml");
+	expect("am_stock_firing.eml", "am", "status", str_of(fire, "status", NULL), "firing");
+	expect("am_stock_firing.eml", "am", "priority", str_of(fire, "priority", NULL), "P1");
+	expect("am_stock_firing.eml", "am", "dedup_key", str_of(fire, "dedup_key", NULL), "am:DiskFull");
+	expect("am_stock_firing.eml", "am", "labels.group", str_of(fire, "labels", "group"), "DiskFull");
+	expect("am_stock_firing.eml", "am", "action", str_of(fire, "action", NULL), "create");
+	expect("am_stock_resolved.eml", "am", "status", str_of(res, "status", NULL), "resolved");
+	expect("am_stock_resolved.eml", "am", "dedup_key", str_of(res, "dedup_key", NULL), "am:DiskFull");
+	expect("am_stock_resolved.eml", "am", "labels.group", str_of(res, "labels", "group"), "DiskFull");
+	const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fire, "request"), "body"), "data"),
+	    "attributes");
+	const char *desc = str_of(attrs, "description", NULL);
+	if (!desc || !strstr(desc, "Labels  \nalertname = DiskFull  \n"))
+		fail_msg("am_stock_firing.eml: description: got\n%s\nwant \"Labels\" and each label line ending in a "
+		         "hard break (two spaces)",
+		         desc ? desc : "(absent)");
+	cJSON_Delete(res);
+	cJSON_Delete(fire);
+	free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +334,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_map_stock_mails, cg_h_dir_setup, cg_h_dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_title_and_description, cg_h_dir_setup, cg_h_dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_nagios_host_label, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_map_alertmanager_mails, cg_h_dir_setup, cg_h_dir_teardown),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
