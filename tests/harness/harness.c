@@ -22,6 +22,9 @@
 
 #include <curl/curl.h>
 
+#include "err.h"
+#include "mail.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -698,4 +701,21 @@ size_t cg_h_read_for(int fd, char *buf, size_t cap, unsigned ms, int *eof)
 	}
 	buf[n] = '\0';
 	return n;
+}
+
+cJSON *cg_h_mail_fixture(const char *name)
+{
+	char *path = cg_h_fmt("%s/tests/fixtures/email/%s", cg_h_source_dir(), name);
+	size_t len = 0;
+	char *raw = cg_h_read_file(path, &len);
+	if (!raw)
+		fail_msg("cannot read %s", path);
+	cJSON *m = NULL;
+	char err[256] = "";
+	int rc = cg_mail_parse(raw, len, NULL, &m, err, sizeof(err));
+	free(raw);
+	free(path);
+	if (rc)
+		fail_msg("%s: parse failed: %s (%s)", name, cg_strerror(rc), err);
+	return m;
 }

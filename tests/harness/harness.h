@@ -25,6 +25,9 @@ void cg_h_rmrf(const char *path);
 int cg_h_write_file(const char *path, const char *data, size_t len);
 /* Reads a whole file, NUL-terminated; *len may be NULL. NULL on error. */
 char *cg_h_read_file(const char *path, size_t *len);
+/* Parses tests/fixtures/email/<name> with cg_mail_parse (no limits): the mail's JSON (caller
+ * deletes). Fails the test, naming the file, when it cannot be read or parsed. */
+cJSON *cg_h_mail_fixture(const char *name);
 
 /* A child process with stdout+stderr captured to a log file. */
 struct cg_h_proc {

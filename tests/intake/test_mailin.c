@@ -199,24 +199,10 @@ struct fx {
 	struct cg_builder *b;
 };
 
-static cJSON *mail_of(const char *name)
-{
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/tests/fixtures/email/%s", cg_h_source_dir(), name);
-	size_t len = 0;
-	char *raw = cg_h_read_file(path, &len);
-	assert_non_null(raw);
-	cJSON *m = NULL;
-	char err[200];
-	assert_int_equal(cg_mail_parse(raw, len, NULL, &m, err, sizeof(err)), 0);
-	free(raw);
-	return m;
-}
-
 /* Plans and stores one fixture for source nagios; returns the plan (caller frees). */
 static struct cg_mail_plan *take(struct fx *f, const char *name, int64_t now)
 {
-	cJSON *m = mail_of(name);
+	cJSON *m = cg_h_mail_fixture(name);
 	struct cg_mail_plan *p = NULL;
 	char err[256];
 	const struct cg_source_config *src = cg_config_source(f->cfg, "nagios");
@@ -300,7 +286,7 @@ static void test_threading(void **state)
 				  .state = CG_CASE_OPEN, .generation = 1};
 	assert_int_equal(cg_store_case_put(f.st, &c), 0);
 	char err[256];
-	cJSON *m = mail_of("reply_casekey.eml");
+	cJSON *m = cg_h_mail_fixture("reply_casekey.eml");
 	cJSON_ReplaceItemInObject(m, "message_id", cJSON_CreateString("reply-3@mail.example.com"));
 	assert_int_equal(
 		cg_mail_plan_build(cg_config_source(f.cfg, "nagios"), f.b, m, NULL, now + 5, &p, err, sizeof(err)), 0);
@@ -398,7 +384,7 @@ static void test_keyless_mail_ignored(void **state)
 static struct cg_mail_plan *deliver(struct tfx *f, const char *source, const char *name, const char *from,
 				    const char *envelope, const char *message_id, const char *authserv_id)
 {
-	cJSON *m = mail_of(name);
+	cJSON *m = cg_h_mail_fixture(name);
 	if (from)
 		set_str(m, "from", from);
 	set_str(m, "envelope_from", envelope && *envelope ? envelope : NULL);
@@ -496,7 +482,7 @@ static void test_reply_rules(void **state)
 	struct cg_store_case oc = {.dedup_key = "other:web1/HTTP", .case_id = "id-2", .case_key = "PROJ-43",
 				   .state = CG_CASE_CLOSED, .closed_ms = f.now, .generation = 1};
 	assert_int_equal(cg_store_case_put(f.st, &oc), 0);
-	cJSON *mk = mail_of("reply_casekey.eml");
+	cJSON *mk = cg_h_mail_fixture("reply_casekey.eml");
 	set_str(mk, "subject", "Re: [PROJ-43] still broken");
 	set_str(mk, "envelope_from", "ops@example.com");
 	set_str(mk, "message_id", "r-9@x");
@@ -509,7 +495,7 @@ static void test_reply_rules(void **state)
 	assert_string_equal(p->target, "other:web1/HTTP");
 	expect_outcome(p, CG_MAIL_OUT_COMMENT, NULL, "reply_to_closed: true");
 	/* The legacy reference of ops' mail, through another source: not threaded there. */
-	mk = mail_of("reply_thread.eml");
+	mk = cg_h_mail_fixture("reply_thread.eml");
 	cJSON_DeleteItemFromObjectCaseSensitive(mk, "references");
 	set_str(mk, "in_reply_to", "legacy-1@mon.example.com");
 	set_str(mk, "envelope_from", "joerg@example.com");
@@ -526,7 +512,7 @@ static void test_reply_rules(void **state)
 		       CG_MAIL_OUT_EVENTS, NULL, "reply to a source without reply senders (an alert, by its config)");
 
 	/* With mail.authserv_id, the MTA's Authentication-Results decide (the envelope may differ). */
-	cJSON *ma = mail_of("nagios_problem.eml");
+	cJSON *ma = cg_h_mail_fixture("nagios_problem.eml");
 	cJSON *h = cJSON_GetObjectItemCaseSensitive(ma, "headers");
 	cJSON_AddStringToObject(h, "authentication-results",
 				"mx.example.com; dmarc=pass (p=reject) header.from=mon.example.com");

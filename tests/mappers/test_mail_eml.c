@@ -19,23 +19,6 @@
 #include "mailrules.h"
 #include "registry.h"
 
-static cJSON *parse_fixture(const char *name)
-{
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/tests/fixtures/email/%s", cg_h_source_dir(), name);
-	size_t len = 0;
-	char *raw = cg_h_read_file(path, &len);
-	if (!raw)
-		fail_msg("cannot read %s", path);
-	cJSON *m = NULL;
-	char err[256] = "";
-	int rc = cg_mail_parse(raw, len, NULL, &m, err, sizeof(err));
-	free(raw);
-	if (rc)
-		fail_msg("%s: parse failed: %s (%s)", name, cg_strerror(rc), err);
-	return m;
-}
-
 static void expect_str(const cJSON *o, const char *path, const char *want)
 {
 	const char *got = cg_json_str(o, path);
@@ -52,7 +35,7 @@ static void expect_contains(const char *what, const char *got, const char *needl
 /* Maps one fixture with a built-in rule set; returns the single event's list (caller cleans). */
 static void map_fixture(const char *name, const char *rules_name, struct cg_event_list *ev, int *matched)
 {
-	cJSON *m = parse_fixture(name);
+	cJSON *m = cg_h_mail_fixture(name);
 	struct cg_mail_rules *r = NULL;
 	char err[256] = "";
 	if (rules_name) {
@@ -93,7 +76,7 @@ static void expect_event(const char *fixture, const char *rules, int status, con
 static void test_parse_basic(void **state)
 {
 	(void)state;
-	cJSON *m = parse_fixture("nagios_problem.eml");
+	cJSON *m = cg_h_mail_fixture("nagios_problem.eml");
 	expect_str(m, "message_id", "nagios-1@mon.example.com");
 	expect_str(m, "subject", "** PROBLEM Service Alert: web1/HTTP is CRITICAL **");
 	expect_str(m, "from", "nagios@mon.example.com");
@@ -112,7 +95,7 @@ static void test_parse_basic(void **state)
 static void test_parse_charsets(void **state)
 {
 	(void)state;
-	cJSON *m = parse_fixture("reply_thread.eml");
+	cJSON *m = cg_h_mail_fixture("reply_thread.eml");
 	expect_str(m, "from_name", "Jörg Müller");
 	expect_str(m, "in_reply_to", "nagios-1@mon.example.com");
 	expect_str(m, "references.0", "nagios-1@mon.example.com");
@@ -120,11 +103,11 @@ static void test_parse_charsets(void **state)
 	expect_contains("text", cg_json_str(m, "text"), "Load-Balancer hängt. Grüße");
 	cJSON_Delete(m);
 
-	m = parse_fixture("reply_casekey.eml");
+	m = cg_h_mail_fixture("reply_casekey.eml");
 	expect_contains("text", cg_json_str(m, "text"), "Restarted nginx on web1 ✔");
 	cJSON_Delete(m);
 
-	m = parse_fixture("nested_latin1.eml");
+	m = cg_h_mail_fixture("nested_latin1.eml");
 	expect_str(m, "subject", "Backup failed: ✘ db1");
 	/* text/plain preferred over the HTML alternative; soft line break joined. */
 	expect_contains("text", cg_json_str(m, "text"), "Datenträger voll. Ende.");
@@ -141,7 +124,7 @@ static void test_parse_charsets(void **state)
 static void test_parse_html(void **state)
 {
 	(void)state;
-	cJSON *m = parse_fixture("am_firing.eml");
+	cJSON *m = cg_h_mail_fixture("am_firing.eml");
 	const char *t = cg_json_str(m, "text");
 	expect_contains("text", t, "alertname = HighLatency");
 	expect_contains("text", t, "p99 latency > 2s & rising");
@@ -164,7 +147,7 @@ static void test_noise(void **state)
 		const char *file, *code;
 	} cases[] = {{"ooo.eml", "auto_reply"}, {"bounce.eml", "bounce"}, {"xloop.eml", "loop"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cJSON *m = parse_fixture(cases[i].file);
+		cJSON *m = cg_h_mail_fixture(cases[i].file);
 		char why[256] = "";
 		const char *code = cg_mail_noise(m, 0, why, sizeof(why));
 		if (!code || strcmp(code, cases[i].code) != 0)
@@ -180,7 +163,7 @@ static void test_noise(void **state)
 		cJSON_Delete(m);
 	}
 	/* A plain human reply is fine as an alert, and as a comment. */
-	cJSON *m = parse_fixture("reply_thread.eml");
+	cJSON *m = cg_h_mail_fixture("reply_thread.eml");
 	char why[256];
 	assert_null(cg_mail_noise(m, 1, why, sizeof(why)));
 	/* Machine mail never becomes a comment. */
@@ -469,7 +452,7 @@ static void test_recovery_comment(void **state)
 static void test_comment_text(void **state)
 {
 	(void)state;
-	cJSON *m = parse_fixture("reply_thread.eml");
+	cJSON *m = cg_h_mail_fixture("reply_thread.eml");
 	char *t = cg_email_comment_text(m, 16384);
 	/* The sender's text is neutralised: no live mention, Markdown shown as written. */
 	expect_contains("comment", t,

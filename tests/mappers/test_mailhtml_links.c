@@ -163,15 +163,8 @@ static void test_description(void **state)
 /* Maps tests/fixtures/email/<name> with the shipped `alertmanager` rules into ev (one event). */
 static void map_am(const char *name, struct cg_event_list *ev)
 {
-	char *path = cg_h_fmt("%s/tests/fixtures/email/%s", cg_h_source_dir(), name);
-	size_t len = 0;
-	char *raw = cg_h_read_file(path, &len);
-	if (!raw)
-		fail_msg("cannot read %s", path);
-	cJSON *m = NULL;
+	cJSON *m = cg_h_mail_fixture(name);
 	char err[256] = "";
-	if (cg_mail_parse(raw, len, NULL, &m, err, sizeof(err)) != 0)
-		fail_msg("%s: parse: %s", name, err);
 	struct cg_mail_rules *r = NULL;
 	if (cg_mail_rules_create(cg_mail_rules_builtin("alertmanager"), &r, err, sizeof(err)) != 0)
 		fail_msg("rules alertmanager: %s", err);
@@ -184,8 +177,6 @@ static void map_am(const char *name, struct cg_event_list *ev)
 		         matched, ev->ignored_reason);
 	cg_mail_rules_destroy(r);
 	cJSON_Delete(m);
-	free(raw);
-	free(path);
 }
 
 /* Real Alertmanager 0.25 mail (email_configs, its stock HTML template, group_by [alertname]; see

@@ -141,23 +141,6 @@ static void test_inline_copy(void **state)
 	}
 }
 
-static cJSON *parse_fixture(const char *name)
-{
-	char *path = cg_h_fmt("%s/tests/fixtures/email/%s", cg_h_source_dir(), name);
-	size_t len = 0;
-	char *raw = cg_h_read_file(path, &len);
-	if (!raw)
-		fail_msg("cannot read %s", path);
-	cJSON *m = NULL;
-	char err[256] = "";
-	int rc = cg_mail_parse(raw, len, NULL, &m, err, sizeof(err));
-	free(raw);
-	free(path);
-	if (rc)
-		fail_msg("%s: parse failed: %s (%s)", name, cg_strerror(rc), err);
-	return m;
-}
-
 static const char *nz(const char *s)
 {
 	return s ? s : "(null)";
@@ -207,7 +190,7 @@ static void test_fixture_events_equal(void **state)
 			if (n < 5 || strcmp(de->d_name + n - 4, ".eml") != 0)
 				continue;
 			const char *fx = de->d_name;
-			cJSON *m = parse_fixture(fx);
+			cJSON *m = cg_h_mail_fixture(fx);
 			struct cg_event_list ea, eb;
 			char err[256] = "";
 			int ma = 0, mb = 0;
