@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "casebody.h" /* CG_DESCRIPTION_MAX */
 #include "err.h"
 #include "mail.h"
 #include "maputil.h"
@@ -290,14 +291,16 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 	const char *from = cg_json_str(mail, "from");
 	const char *name = cg_json_str(mail, "from_name");
 	const char *subject = cg_json_str(mail, "subject");
+	/* Head line bounded (200 bytes each; invalid UTF-8 from a cut becomes U+FFFD), so the block
+	 * below knows its room and is always closed within max. */
 	cg_sbuf_add(&b, "**E-mail from ");
 	if (name && *name)
-		cg_md_addf(&b, "%s &lt;%s&gt;", name, from ? from : "?"); /* a bare <...> could read as HTML */
+		cg_md_addf(&b, "%.200s &lt;%.200s&gt;", name, from ? from : "?"); /* a bare <...> could read as HTML */
 	else
-		cg_md_put(&b, from ? from : "unknown sender", CG_MD_TEXT);
+		cg_md_addf(&b, "%.200s", from ? from : "unknown sender");
 	cg_sbuf_add(&b, "**");
 	if (subject && *subject)
-		cg_md_addf(&b, ": %s", subject);
+		cg_md_addf(&b, ": %.200s", subject);
 	cg_sbuf_add(&b, "\n\n");
 	const char *text = cg_json_str(mail, "text");
 	/* The reply's own text: up to the quote of the mail it answers. */
@@ -316,7 +319,8 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 		html_text(&b, text, own);
 	} else if (own) {
 		/* Plain text shown as written (see description()), the block closed within max. */
-		fenced(&b, text, own, max > 2048 ? max - 1024 : max / 2);
+		/* The head's length, then 1 KiB for the fence lines and the attachment list. */
+		fenced(&b, text, own, max > b.len + 2048 ? max - b.len - 1024 : 64);
 		if (b.len && b.p && b.p[b.len - 1] == '\n')
 			b.p[--b.len] = '\0';
 	}
@@ -325,6 +329,30 @@ char *cg_email_comment_text(const cJSON *mail, size_t max)
 	if (out && strlen(out) > max)
 		cg_utf8_truncate(out, max);
 	return out;
+}
+
+/* After a link whose words are not its URL: the host it really goes to, as text ("[Grafana
+ * dashboard](https://evil.example/...) (evil.example)"). A sender writes the words; without the
+ * host, words that look like another address ("https://grafana.corp/ok") would hide where the
+ * link leads. Userinfo ("grafana.corp@evil.example") is not the host and is not shown. */
+static void link_host(struct cg_sbuf *b, const char *text, const char *url)
+{
+	if (!text || !*text || strcmp(text, url) == 0)
+		return;
+	const char *h = strstr(url, "://");
+	if (!h)
+		return;
+	h += 3;
+	size_t n = strcspn(h, "/?#");
+	for (size_t i = n; i > 0; i--)
+		if (h[i - 1] == '@') {
+			h += i;
+			n -= i;
+			break;
+		}
+	cg_sbuf_add(b, " (");
+	cg_md_putn(b, h, n, CG_MD_TEXT);
+	cg_sbuf_add(b, ")");
 }
 
 static char *description(const cJSON *mail)
@@ -362,8 +390,16 @@ static char *description(const cJSON *mail)
 		const char *url = cg_json_str(l, "url"), *ltext = cg_json_str(l, "text");
 		if (!cg_mu_is_http(url))
 			continue;
+		/* The builder cuts at CG_DESCRIPTION_MAX: the list stops whole before that (an encoded
+		 * URL is at most three times its length), with room left for the attachments. */
+		if (b.len + 3 * strlen(url) + 4 * CG_MAIL_MAX_LINK_TEXT + 512 > CG_DESCRIPTION_MAX - 2048) {
+			cg_sbuf_add(&b, first ? "\n\n**Links**\n- _(left out: the description is full)_"
+			                      : "\n- _(more links left out: the description is full)_");
+			break;
+		}
 		cg_sbuf_add(&b, first ? "\n\n**Links**\n- " : "\n- ");
 		cg_md_link(&b, ltext && *ltext ? ltext : url, url);
+		link_host(&b, ltext, url);
 		first = 0;
 	}
 	attachments_md(&b, mail);
@@ -380,10 +416,16 @@ static int mail_links(cJSON *links, const cJSON *mail)
 		const char *url = cg_json_str(l, "url"), *text = cg_json_str(l, "text");
 		if (!cg_mu_is_http(url))
 			continue;
+		/* The name: the link's words (or its URL) cut at a character boundary, so it stays UTF-8. */
+		char *base = strdup(text && *text ? text : url);
+		if (!base)
+			return CG_ENOMEM;
+		cg_utf8_truncate(base, CG_MAIL_MAX_LINK_TEXT);
 		char name[CG_MAIL_MAX_LINK_TEXT + 16];
-		snprintf(name, sizeof(name), "%s", text && *text ? text : url);
+		snprintf(name, sizeof(name), "%s", base);
 		for (int n = 2; cJSON_GetObjectItemCaseSensitive(links, name) && n <= CG_MAIL_MAX_LINKS + 1; n++)
-			snprintf(name, sizeof(name), "%.*s (%d)", CG_MAIL_MAX_LINK_TEXT, text && *text ? text : url, n);
+			snprintf(name, sizeof(name), "%s (%d)", base, n);
+		free(base);
 		int rc = cg_mu_link(links, name, url);
 		if (rc)
 			return rc;

@@ -468,6 +468,37 @@ static void test_comment_text(void **state)
 	cJSON_Delete(m);
 }
 
+/* A long head (a 2 KiB subject of '<', 4 bytes each once neutralised, and a long sender name) and a
+ * 20 KiB body: the head is bounded and the fenced body sized after it, so the comment still ends
+ * with the closing fence within its limit. */
+static void test_comment_text_long_head(void **state)
+{
+	(void)state;
+	cJSON *m = cg_h_mail_fixture("reply_thread.eml");
+	char *subject = malloc(2049), *name = malloc(2049), *body = malloc(20 * 1024 + 1);
+	assert_true(subject && name && body);
+	memset(subject, '<', 2048);
+	subject[2048] = '\0';
+	memset(name, 'n', 2048);
+	name[2048] = '\0';
+	for (size_t i = 0; i < 20 * 1024; i++)
+		body[i] = i % 64 == 63 ? '\n' : 'x';
+	body[20 * 1024] = '\0';
+	cJSON_ReplaceItemInObject(m, "subject", cJSON_CreateString(subject));
+	cJSON_ReplaceItemInObject(m, "from_name", cJSON_CreateString(name));
+	cJSON_ReplaceItemInObject(m, "text", cJSON_CreateString(body));
+	char *t = cg_email_comment_text(m, 8192);
+	assert_non_null(t);
+	if (strlen(t) > 8192 || strcmp(t + strlen(t) - 4, "\n```") != 0)
+		fail_msg("comment: got %zu bytes ending \"%s\", want at most 8192 ending with the closing fence", strlen(t),
+		         t + (strlen(t) > 40 ? strlen(t) - 40 : 0));
+	free(t);
+	free(body);
+	free(name);
+	free(subject);
+	cJSON_Delete(m);
+}
+
 /* Icinga 2.13's acknowledgement (generated from the real script) is a comment on the service's
  * case that says who acknowledged it and why; the problem mail has no such line. */
 static void test_icinga_ack_comment(void **state)
@@ -704,7 +735,7 @@ int main(void)
 		cmocka_unit_test(test_rules_nagios),	   cmocka_unit_test(test_rules_icinga_zabbix_am),
 		cmocka_unit_test(test_titles_state_free),
 		cmocka_unit_test(test_no_rules_heuristics), cmocka_unit_test(test_rules_custom),
-		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_plain_text_fenced),
+		cmocka_unit_test(test_comment_text),	   cmocka_unit_test(test_comment_text_long_head),	   cmocka_unit_test(test_plain_text_fenced),
 		cmocka_unit_test(test_icinga_ack_comment),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_count_parts),	   cmocka_unit_test(test_fields_namespace),

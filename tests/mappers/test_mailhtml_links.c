@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "casebody.h"
 #include "email.h"
 #include "err.h"
 #include "event.h"
@@ -142,10 +143,12 @@ static void test_description(void **state)
 	assert_int_equal(ev.n, 1);
 	const char *d = ev.v[0].description;
 	const char *want = "\n\n**Links**\n"
-	                   "- [View in Alertmanager](http://am.example.com:9093/#/alerts?receiver=mail)\n"
-	                   "- [Source](http://prom.example.com:9090/graph?g0.expr=up%20%3D%3D%200&g0.tab=1)\n"
-	                   "- [\\[x\\](javascript:alert(1)) \xEF\xBC\xA0team](https://evil.example/a%20b%29c%20[d])\n"
-	                   "- [Source](https://dup.example/1)";
+	                   "- [View in Alertmanager](http://am.example.com:9093/#/alerts?receiver=mail) (am.example.com:9093)\n"
+	                   "- [Source](http://prom.example.com:9090/graph?g0.expr=up%20%3D%3D%200&g0.tab=1) "
+	                   "(prom.example.com:9090)\n"
+	                   "- [\\[x\\](javascript:alert(1)) \xEF\xBC\xA0team](https://evil.example/a%20b%29c%20[d]) "
+	                   "(evil.example)\n"
+	                   "- [Source](https://dup.example/1) (dup.example)";
 	if (!d || !strstr(d, want))
 		fail_msg("description: got\n%s\nwant it to contain\n%s", d ? d : "(null)", want);
 	if (strstr(d, "alert(2)"))
@@ -211,6 +214,84 @@ static void test_alertmanager_stock_mail(void **state)
 	cg_event_list_cleanup(&ev);
 }
 
+/* The HTML mail of raw html through the email mapper: its one event's description (caller frees
+ * with cg_event_list_cleanup). */
+static void map_html(const char *html, struct cg_event_list *ev)
+{
+	char *raw = cg_h_fmt("From: a@mon.example.com\r\nSubject: disk full\r\nMessage-Id: <h-1@mon.example.com>\r\n"
+	                     "MIME-Version: 1.0\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n%s\r\n",
+	                     html);
+	cJSON *m = NULL;
+	char err[256] = "";
+	if (cg_mail_parse(raw, strlen(raw), NULL, &m, err, sizeof(err)) != 0)
+		fail_msg("parse: %s", err);
+	cg_event_list_init(ev);
+	assert_int_equal(cg_email_map(m, NULL, ev, NULL, err, sizeof(err)), 0);
+	assert_int_equal(ev->n, 1);
+	cJSON_Delete(m);
+	free(raw);
+}
+
+/* Words that look like another address cannot hide where a link goes: the host it really goes to
+ * follows it as text, past any userinfo ("grafana.corp@"). A link whose words are its URL needs
+ * none. */
+static void test_link_shows_host(void **state)
+{
+	(void)state;
+	struct cg_event_list ev;
+	map_html("<a href=\"https://grafana.corp@evil.example:8443/x?y\">https://grafana.corp/d/ok</a>"
+	         "<a href=\"https://plain.example/p\">https://plain.example/p</a>",
+	         &ev);
+	const char *d = ev.v[0].description;
+	const char *want = "- [https://grafana.corp/d/ok](https://grafana.corp%40evil.example:8443/x?y) "
+	                   "(evil.example:8443)\n- [https://plain.example/p](https://plain.example/p)";
+	if (!d || !strstr(d, want))
+		fail_msg("description: got\n%s\nwant it to contain\n%s", d ? d : "(null)", want);
+	cg_event_list_cleanup(&ev);
+}
+
+/* Twenty links of 2 KiB URLs and 200-byte words would pass the builder's 32 KiB cut: the list
+ * stops whole before it and says so, the link names stay valid UTF-8 when cut. */
+static void test_links_fit(void **state)
+{
+	(void)state;
+	struct cg_sbuf h = {0};
+	/* No words: the name is the URL, 19 ASCII bytes then "é"s, so a byte cut at 200 splits one. */
+	cg_sbuf_add(&h, "<a href=\"https://e.example/x");
+	for (int k = 0; k < 150; k++)
+		cg_sbuf_add(&h, "\xC3\xA9");
+	cg_sbuf_add(&h, "\"></a> ");
+	for (int i = 0; i < CG_MAIL_MAX_LINKS - 1; i++) {
+		cg_sbuf_addf(&h, "<a href=\"https://e.example/%d/", i);
+		for (int k = 0; k < 2000; k++)
+			cg_sbuf_add(&h, "%");
+		cg_sbuf_add(&h, "\">");
+		for (int k = 0; k < 150; k++)
+			cg_sbuf_add(&h, "\xC3\xA9"); /* 300 bytes of "é": a cut at 200 splits none */
+		cg_sbuf_add(&h, "</a> ");
+	}
+	char *html = cg_sbuf_take(&h);
+	assert_non_null(html);
+	struct cg_event_list ev;
+	map_html(html, &ev);
+	const char *d = ev.v[0].description;
+	if (strlen(d) > CG_DESCRIPTION_MAX - 1024)
+		fail_msg("description: got %zu bytes, want the links list to stop before %d", strlen(d),
+		         CG_DESCRIPTION_MAX - 1024);
+	if (!strstr(d, "_(more links left out: the description is full)_"))
+		fail_msg("description: got no note that links were left out:\n%.300s...", d);
+	const cJSON *l;
+	cJSON_ArrayForEach(l, ev.v[0].links)
+	{
+		size_t n = strlen(l->string);
+		if (n > CG_MAIL_MAX_LINK_TEXT + 16 || (unsigned char)l->string[n - 1] == 0xC3)
+			fail_msg("link name: got \"%s\" (%zu bytes), want at most %d bytes of whole characters", l->string,
+			         n, CG_MAIL_MAX_LINK_TEXT);
+	}
+	cg_event_list_cleanup(&ev);
+	free(html);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +299,8 @@ int main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_description),
 	    cmocka_unit_test(test_alertmanager_stock_mail),
+	    cmocka_unit_test(test_link_shows_host),
+	    cmocka_unit_test(test_links_fit),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
