@@ -112,7 +112,8 @@ static const struct cg_mail_rule_spec am_rules[] = {
  * check has a failure event and its recovery (Event_Table in monit's event.c, the strings of 5.33):
  * "Connection failed"/"Connection succeeded", "Does not exist"/"Exists", "Resource limit
  * matched"/"Resource limit succeeded", "Timeout"/"Timeout recovery", "Link down"/"Link up",
- * "Saturation exceeded"/"Saturation ok", "Does exist"/"Exists not" (`if exist`), and
+ * "Saturation exceeded"/"Saturation ok", "Does exist"/"Exists not" (`if exist`), "Content
+ * match"/"Content doesn't match" (`if content`: a warning), and
  * "X changed" (`if changed`: one mail per change, no "X not changed" follows). The first rule with a
  * status decides: monit's own events (start, stop, reload: "Monit instance changed"; a user's
  * action: "Action done") are comments, the recovery forms resolve, anything else fires. monit has
@@ -125,13 +126,13 @@ static const struct cg_mail_rule_spec monit_rules[] = {
 	 .case_sensitive = 1,
 	 .status = "comment"},
 	{.in = "subject",
-	 .pattern = "^monit alert -- +(.+ (succeeded|ok|not changed)|Exists|Exists not|Link up|Timeout recovery) ([^ ]+)$",
+	 .pattern = "^monit alert -- +(.+ (succeeded|ok|not changed)|Exists|Exists not|Link up|Timeout recovery|Content doesn't match) ([^ ]+)$",
 	 .fields = (const char *const[]){"type", "_", "service"},
 	 .nfields = 3,
 	 .case_sensitive = 1,
 	 .status = "resolved"},
 	{.in = "subject",
-	 .pattern = "^monit alert -- +(Resource limit matched|.+ exceeded|.+ changed) ([^ ]+)$",
+	 .pattern = "^monit alert -- +(Resource limit matched|Content match|.+ exceeded|.+ changed) ([^ ]+)$",
 	 .fields = (const char *const[]){"type", "service"},
 	 .nfields = 2,
 	 .case_sensitive = 1,

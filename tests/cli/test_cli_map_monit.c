@@ -164,6 +164,8 @@ static void test_map_monit_events(void **state)
 	    {"Resource limit matched", "firing", "P3"},
 	    {"Saturation exceeded", "firing", "P3"},
 	    {"PID changed", "firing", "P3"},
+	    {"Content match", "firing", "P3"},
+	    {"Content doesn't match", "resolved", "NOT_DEFINED"},
 	    {"Status succeeded", "resolved", "NOT_DEFINED"},
 	    {"Resource limit succeeded", "resolved", "NOT_DEFINED"},
 	    {"Timeout recovery", "resolved", "NOT_DEFINED"},
