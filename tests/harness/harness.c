@@ -3,6 +3,7 @@
 #define _XOPEN_SOURCE 700
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -122,6 +124,47 @@ int cg_h_tests_done(int failed, size_t ncases)
 	if (ncases > 0 && skipped_cases >= ncases)
 		return 77;
 	return 0;
+}
+
+int cg_h_run_cmd(char *const argv[], const char *log, const char *stdin_file)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		FILE *o = freopen(log, "a", stdout);
+		(void)o;
+		dup2(1, 2);
+		if (stdin_file && !freopen(stdin_file, "r", stdin))
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 3000; i++) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL); /* polling a child's exit, not waiting for an effect */
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+int cg_h_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	socklen_t len = sizeof(a);
+	int port = -1;
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
 }
 
 char *cg_h_fmt(const char *fmt, ...)

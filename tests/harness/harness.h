@@ -106,6 +106,12 @@ int cg_h_tests_done(int failed, size_t ncases);
 #define cg_h_run_group(group, setup, teardown)                                                                         \
 	cg_h_tests_done(cmocka_run_group_tests(group, setup, teardown), sizeof(group) / sizeof((group)[0]))
 
+/* Runs argv to completion (at most 30 s; then SIGKILL), stdout and stderr appended to log, stdin
+ * from stdin_file (NULL: inherited). Returns its exit status, or -1 (killed, or not run). */
+int cg_h_run_cmd(char *const argv[], const char *log, const char *stdin_file);
+/* A loopback port nobody listens on (bound, read, released), or -1. */
+int cg_h_free_port(void);
+
 /* Formats into a malloc'd string. */
 char *cg_h_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -6,19 +6,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "itest.h"
+#include "pfserver.h"
 #include "sbuf.h"
 
 #define SWAKS "/usr/bin/swaks"
-#define POSTFIX "/usr/sbin/postfix"
 
 static const char *sources = "  - name: nagios\n"
 			     "    type: email\n"
@@ -47,34 +42,6 @@ static const char *fixture(const char *name)
 	static char path[1024];
 	snprintf(path, sizeof(path), "%s/tests/fixtures/email/%s", cg_h_source_dir(), name);
 	return path;
-}
-
-/* Runs argv to completion (at most 30 s); returns its exit status or -1. Output goes to log. */
-static int run(char *const argv[], const char *log, const char *stdin_file)
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		FILE *o = freopen(log, "a", stdout);
-		(void)o;
-		dup2(1, 2);
-		if (stdin_file && !freopen(stdin_file, "r", stdin))
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 3000; i++) {
-		int st;
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL); /* polling a child's exit, not waiting for an effect */
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
 }
 
 static int setup(void **state)
@@ -116,7 +83,7 @@ static int swaks_lmtp_log(struct mt *m, const char *to, const char *from, const 
 		snprintf(log, sizeof(log), "%s/swaks.log", m->t.dir);
 	char *const argv[] = {SWAKS, "--protocol", "LMTP", "--server", server, "--to", (char *)to, "--from",
 			      (char *)from, "--data", (char *)fixture(file), "--timeout", "20", NULL};
-	return run(argv, log, NULL);
+	return cg_h_run_cmd(argv, log, NULL);
 }
 
 static int swaks_lmtp(struct mt *m, const char *to, const char *from, const char *file)
@@ -187,15 +154,15 @@ static void test_swaks_lmtp_thread(void **state)
 	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
 	snprintf(log, sizeof(log), "%s/pipe.log", m->t.dir);
 	char *const argv[] = {bin, "mail", "-c", m->t.cfg_path, "--source", "nagios", NULL};
-	rc = run(argv, log, fixture("nagios_recovery.eml"));
+	rc = cg_h_run_cmd(argv, log, fixture("nagios_recovery.eml"));
 	assert_int_equal(rc, 0);
 	wait_case(m, "Service Alert: web1/HTTP", "Resolved", 1);
 	/* Garbage is EX_DATAERR; an unknown source is the operator's to fix: EX_TEMPFAIL. */
 	char *const bad[] = {bin, "mail", "-c", m->t.cfg_path, "--source", "nagios", NULL};
-	rc = run(bad, log, "/dev/null");
+	rc = cg_h_run_cmd(bad, log, "/dev/null");
 	assert_int_equal(rc, 65);
 	char *const nouser[] = {bin, "mail", "-c", m->t.cfg_path, "--source", "nope", NULL};
-	rc = run(nouser, log, fixture("nagios_recovery.eml"));
+	rc = cg_h_run_cmd(nouser, log, fixture("nagios_recovery.eml"));
 	assert_int_equal(rc, 75);
 
 	double ignored = itest_metric(&m->t, "casegate_mail_ignored_total", "reason=\"auto_reply\"");
@@ -205,126 +172,16 @@ static void test_swaks_lmtp_thread(void **state)
 	assert_int_equal(itest_ncases(&m->t), 1);
 }
 
-static int free_port(void)
+/* A private Postfix that relays mail for example.com to casegate's LMTP, with smtpd on a free
+ * loopback port (pf->port); skips without Postfix or root. */
+static void pf_start(struct mt *m, struct cg_h_pf *pf, const char *name)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	socklen_t len = sizeof(a);
-	int port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-#define MASTER_CF "%d inet n - n - - smtpd\n" \
-			       "pickup unix n - n 60 1 pickup\n" \
-			       "cleanup unix n - n - 0 cleanup\n" \
-			       "qmgr unix n - n 300 1 qmgr\n" \
-			       "rewrite unix - - n - - trivial-rewrite\n" \
-			       "bounce unix - - n - 0 bounce\n" \
-			       "defer unix - - n - 0 bounce\n" \
-			       "trace unix - - n - 0 bounce\n" \
-			       "verify unix - - n - 1 verify\n" \
-			       "proxymap unix - - n - - proxymap\n" \
-			       "smtp unix - - n - - smtp\n" \
-			       "error unix - - n - - error\n" \
-			       "retry unix - - n - - error\n" \
-			       "discard unix - - n - - discard\n" \
-			       "lmtp unix - - n - - lmtp\n" \
-			       "anvil unix - - n - 1 anvil\n" \
-			       "scache unix - - n - 1 scache\n" \
-			       "postlog unix-dgram n - n - 1 postlogd\n"
-
-/* A private Postfix (loopback only, its own config, queue and log under the test dir) that relays
- * mail for example.com to casegate's LMTP. */
-struct pf {
-	char *dir, *conf, *log;
-	int port; /* its SMTP port on 127.0.0.1 */
-	int running;
-};
-
-static void pf_free(struct pf *p)
-{
-	free(p->dir);
-	free(p->conf);
-	free(p->log);
-	memset(p, 0, sizeof(*p));
-}
-
-/* Postfix's maillog (malloc'd; "(none)" when it cannot be read). */
-static char *pf_maillog(const struct pf *p)
-{
-	char *ml = cg_h_fmt("%s/maillog", p->dir);
-	char *text = ml ? cg_h_read_file(ml, NULL) : NULL;
-	free(ml);
-	return text ? text : strdup("(none)");
-}
-
-static void pf_stop(struct pf *p)
-{
-	if (p->running)
-		run((char *const[]){POSTFIX, "-c", p->conf, "stop", NULL}, p->log, NULL);
-	p->running = 0;
-}
-
-/* Skips (naming the tool) without Postfix or root; starts it in <dir>/<name>, or fails the test. */
-static void pf_start(struct mt *m, struct pf *p, const char *name)
-{
-	if (access(POSTFIX, X_OK) != 0)
-		cg_h_skip("postfix", "%s missing (apt-get install postfix)", POSTFIX);
-	if (geteuid() != 0)
-		cg_h_skip("root", "Postfix needs root (postfix start)");
-	p->dir = cg_h_fmt("%s/%s", m->t.dir, name);
-	p->conf = cg_h_fmt("%s/conf", p->dir);
-	p->log = cg_h_fmt("%s/postfix.out", p->dir);
-	char *queue = cg_h_fmt("%s/queue", p->dir), *data = cg_h_fmt("%s/data", p->dir);
-	mkdir(p->dir, 0755);
-	mkdir(p->conf, 0755);
-	mkdir(queue, 0755);
-	mkdir(data, 0755);
-	/* Postfix's own user must reach its queue and own its data directory. */
-	chmod(m->t.dir, 0755);
-	if (run((char *const[]){"/bin/chown", "postfix", data, NULL}, "/dev/null", NULL) != 0)
-		fail_msg("chown postfix %s failed", data);
-	p->port = free_port();
-	assert_true(p->port > 0);
-	char *main_cf = cg_h_fmt("compatibility_level = 3.6\n"
-				 "queue_directory = %s\n"
-				 "data_directory = %s\n"
-				 "mail_owner = postfix\n"
-				 "setgid_group = postdrop\n"
-				 "inet_interfaces = 127.0.0.1\n"
-				 "inet_protocols = ipv4\n"
-				 "myhostname = mx.casegate.test\n"
-				 "mydestination =\n"
-				 "mynetworks = 127.0.0.0/8\n"
-				 "relay_domains = example.com\n"
-				 "transport_maps = inline:{ example.com=lmtp:inet:127.0.0.1:%d }\n"
-				 "maillog_file = %s/maillog\n"
-				 "maillog_file_prefixes = %s\n"
-				 "smtputf8_enable = no\n"
-				 "biff = no\n",
-				 queue, data, m->lmtp_port, p->dir, p->dir);
-	char *master = cg_h_fmt(MASTER_CF, p->port);
-	char *p1 = cg_h_fmt("%s/main.cf", p->conf), *p2 = cg_h_fmt("%s/master.cf", p->conf);
-	assert_int_equal(cg_h_write_file(p1, main_cf, strlen(main_cf)), 0);
-	assert_int_equal(cg_h_write_file(p2, master, strlen(master)), 0);
-	free(queue);
-	free(data);
-	free(main_cf);
-	free(master);
-	free(p1);
-	free(p2);
-	int rc = run((char *const[]){POSTFIX, "-c", p->conf, "start", NULL}, p->log, NULL);
-	if (rc != 0) {
-		char *text = pf_maillog(p);
-		fail_msg("postfix start: exit %d; maillog:\n%s", rc, text);
-	}
-	p->running = 1;
+	char *relay = cg_h_fmt("relay_domains = example.com\n"
+			       "transport_maps = inline:{ example.com=lmtp:inet:127.0.0.1:%d }\n",
+			       m->lmtp_port);
+	struct cg_h_pf_opts o = {.smtpd = 1, .main_extra = relay};
+	cg_h_pf_start(pf, m->t.dir, name, &o);
+	free(relay);
 }
 
 /* A private Postfix (loopback only, its own config and queue) relays SMTP to casegate's LMTP. */
@@ -333,7 +190,7 @@ static void test_postfix_relay(void **state)
 	struct mt *m = *state;
 	if (!m)
 		cg_h_skip("swaks", "%s missing (apt-get install swaks)", SWAKS);
-	struct pf pf = {0};
+	struct cg_h_pf pf = {0};
 	pf_start(m, &pf, "postfix");
 	/* swaks speaks SMTP to Postfix, which delivers over LMTP to casegate. */
 	char server[64];
@@ -342,7 +199,7 @@ static void test_postfix_relay(void **state)
 	int ok = 0, rc;
 	for (int i = 0; i < 100 && !ok; i++) {
 		/* smtpd may need a moment after `postfix start` returns */
-		rc = run((char *const[]){SWAKS, "--server", server, "--to", "alerts+zabbix@example.com", "--from",
+		rc = cg_h_run_cmd((char *const[]){SWAKS, "--server", server, "--to", "alerts+zabbix@example.com", "--from",
 					 "zabbix@zabbix.example.com", "--data", (char *)fixture("zabbix_problem.eml"),
 					 "--timeout", "20", NULL},
 			 swlog, NULL);
@@ -356,20 +213,20 @@ static void test_postfix_relay(void **state)
 	int got = ok && cg_h_poll(case_ready, &w, 30000);
 	/* The Zabbix recovery through the same path resolves it. */
 	if (got) {
-		rc = run((char *const[]){SWAKS, "--server", server, "--to", "alerts+zabbix@example.com", "--from",
+		rc = cg_h_run_cmd((char *const[]){SWAKS, "--server", server, "--to", "alerts+zabbix@example.com", "--from",
 					 "zabbix@zabbix.example.com", "--data", (char *)fixture("zabbix_resolved.eml"),
 					 "--timeout", "20", NULL},
 			 swlog, NULL);
 		struct want_case w2 = {&m->t, "High CPU utilization", "Resolved", 1};
 		got = rc == 0 && cg_h_poll(case_ready, &w2, 30000);
 	}
-	pf_stop(&pf);
+	cg_h_pf_stop(&pf);
 	if (!got) {
-		char *text = pf_maillog(&pf);
+		char *text = cg_h_pf_maillog(&pf);
 		cg_h_dump_log(&m->t.gw);
 		fail_msg("Postfix relay: swaks %s, case not resolved; maillog:\n%s", ok ? "ok" : "failed", text);
 	}
-	pf_free(&pf);
+	cg_h_pf_free(&pf);
 	free(swlog);
 }
 
@@ -425,7 +282,7 @@ static int am_start(struct mt *m, struct cg_h_proc *am, int smtp_port, int *port
 	free(cfg);
 	int started = 0;
 	for (int attempt = 0; rc == 0 && !started && attempt < 3; attempt++) {
-		*port = free_port();
+		*port = cg_h_free_port();
 		char *cfg_arg = cg_h_fmt("--config.file=%s", cfg_path);
 		char *storage = cg_h_fmt("--storage.path=%s/am-data.%d", m->t.dir, attempt);
 		char *listen = cg_h_fmt("--web.listen-address=127.0.0.1:%d", *port);
@@ -552,7 +409,7 @@ static void test_alertmanager_email(void **state)
 		cg_h_skip("swaks", "%s missing (apt-get install swaks)", SWAKS);
 	if (access(am_bin(), X_OK) != 0)
 		cg_h_skip("alertmanager", "%s not installed (apt-get install prometheus-alertmanager)", am_bin());
-	struct pf pf = {0};
+	struct cg_h_pf pf = {0};
 	pf_start(m, &pf, "postfix-am");
 	struct cg_h_proc am = {0};
 	int am_port = 0;
@@ -579,9 +436,9 @@ static void test_alertmanager_email(void **state)
 		}
 		cg_h_stop(&am, SIGTERM);
 	}
-	pf_stop(&pf);
+	cg_h_pf_stop(&pf);
 	if (stage) {
-		char *text = pf_maillog(&pf);
+		char *text = cg_h_pf_maillog(&pf);
 		cJSON *doc = itest_cases(&m->t);
 		char *cases = doc ? cJSON_Print(doc) : NULL;
 		if (am.log_path[0])
@@ -595,7 +452,7 @@ static void test_alertmanager_email(void **state)
 	int n = itest_count_titled(&m->t, "DiskFull (db-1:9100 node critical)");
 	if (n != 1)
 		fail_msg("got %d DiskFull cases, want 1", n);
-	pf_free(&pf);
+	cg_h_pf_free(&pf);
 }
 
 int main(void)

@@ -24,22 +24,6 @@ static const char *sources = "  - name: monit\n"
                              "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
                              "    case_type: 00000000-0000-0000-0000-000000000001\n";
 
-/* A loopback port nobody listens on (bound, read, released). */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	socklen_t len = sizeof(a);
-	int port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /* A listening socket on 127.0.0.1:port (the checked service coming up), or -1. */
 static int listen_on(int port)
 {
@@ -174,7 +158,7 @@ static void test_monit_failure_then_recovery(void **state)
 		cg_h_dump_log(&t->gw);
 		fail_msg("casegate logged no SMTP listener port");
 	}
-	int port = free_port();
+	int port = cg_h_free_port();
 	assert_true(port > 0);
 	char host[256] = "";
 	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);

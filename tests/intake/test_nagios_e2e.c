@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "pfserver.h"
 
 #define NAGIOS          "/usr/sbin/nagios4"
 #define NAGIOS_COMMANDS "/etc/nagios4/objects/commands.cfg"
 #define MAIL            "/usr/bin/mail"
-#define POSTFIX         "/usr/sbin/postfix"
 #define POSTMAP         "/usr/sbin/postmap"
 #define POSTQUEUE       "/usr/sbin/postqueue"
 #define SETPRIV         "/usr/bin/setpriv"
@@ -35,39 +35,12 @@
 
 struct ng {
 	struct itest t;
-	char *pf; /* the private Postfix: <dir>/postfix, its config in <pf>/conf */
-	char *conf;
-	int pf_up;
+	struct cg_h_pf pf; /* the private Postfix: <dir>/postfix, its config in <dir>/postfix/conf */
 	char *nd; /* Nagios's files: <dir>/nagios */
 	struct cg_h_proc nagios;
 	int nagios_up;
 	char *mail_config; /* Nagios's MAIL_CONFIG=...: putenv'd in its child, so kept to the end */
 };
-
-/* Runs argv to completion (at most 30 s); returns its exit status or -1. Output goes to log. */
-static int run(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		FILE *o = freopen(log, "a", stdout);
-		(void)o;
-		dup2(1, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 3000; i++) {
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL); /* polling a child's exit, not waiting for an effect */
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
 
 /* s with every `from` replaced by `to` (malloc'd). */
 static char *replace_all(const char *s, const char *from, const char *to)
@@ -95,8 +68,6 @@ static int setup(void **state)
 		return -1;
 	/* Postfix's own user and the pipe's user must reach what lies below. */
 	chmod(g->t.dir, 0755);
-	g->pf = cg_h_fmt("%s/postfix", g->t.dir);
-	g->conf = cg_h_fmt("%s/conf", g->pf);
 	g->nd = cg_h_fmt("%s/nagios", g->t.dir);
 	if (mkdir(g->nd, 0755) != 0)
 		return -1;
@@ -111,14 +82,8 @@ static int teardown(void **state)
 		return 0;
 	if (g->nagios_up)
 		cg_h_stop(&g->nagios, SIGTERM);
-	if (g->pf_up) {
-		char *log = cg_h_fmt("%s/postfix.out", g->pf);
-		run((char *const[]){POSTFIX, "-c", g->conf, "stop", NULL}, log);
-		free(log);
-	}
+	cg_h_pf_free(&g->pf);
 	itest_teardown(&g->t, 0);
-	free(g->pf);
-	free(g->conf);
 	free(g->nd);
 	free(g->mail_config);
 	free(g);
@@ -132,8 +97,8 @@ static void need_tools(void)
 		cg_h_skip("nagios4", "%s or %s missing (apt-get install nagios4-core)", NAGIOS, NAGIOS_COMMANDS);
 	if (access(MAIL, X_OK) != 0)
 		cg_h_skip("mail", "%s missing (apt-get install bsd-mailx)", MAIL);
-	if (access(POSTFIX, X_OK) != 0 || access(POSTQUEUE, X_OK) != 0)
-		cg_h_skip("postfix", "%s missing (apt-get install postfix)", POSTFIX);
+	if (access(CG_H_POSTFIX, X_OK) != 0 || access(POSTQUEUE, X_OK) != 0)
+		cg_h_skip("postfix", "%s missing (apt-get install postfix)", CG_H_POSTFIX);
 	if (access(POSTMAP, X_OK) != 0)
 		cg_h_skip("postmap", "%s missing (apt-get install postfix)", POSTMAP);
 	if (geteuid() != 0)
@@ -142,10 +107,7 @@ static void need_tools(void)
 
 static char *maillog(struct ng *g)
 {
-	char *p = cg_h_fmt("%s/maillog", g->pf);
-	char *text = cg_h_read_file(p, NULL);
-	free(p);
-	return text ? text : strdup("(no maillog)");
+	return cg_h_pf_maillog(&g->pf);
 }
 
 /* What a failed step shows: casegate's log, Nagios's log and Postfix's. */
@@ -161,25 +123,6 @@ static void dump_all(struct ng *g)
 	free(p);
 }
 
-#define MASTER_CF                                                                                                      \
-	"pickup unix n - n 60 1 pickup\n"                                                                              \
-	"cleanup unix n - n - 0 cleanup\n"                                                                             \
-	"qmgr unix n - n 300 1 qmgr\n"                                                                                 \
-	"rewrite unix - - n - - trivial-rewrite\n"                                                                     \
-	"bounce unix - - n - 0 bounce\n"                                                                               \
-	"defer unix - - n - 0 bounce\n"                                                                                \
-	"trace unix - - n - 0 bounce\n"                                                                                \
-	"verify unix - - n - 1 verify\n"                                                                               \
-	"proxymap unix - - n - - proxymap\n"                                                                           \
-	"smtp unix - - n - - smtp\n"                                                                                   \
-	"error unix - - n - - error\n"                                                                                 \
-	"retry unix - - n - - error\n"                                                                                 \
-	"discard unix - - n - - discard\n"                                                                             \
-	"lmtp unix - - n - - lmtp\n"                                                                                   \
-	"anvil unix - - n - 1 anvil\n"                                                                                 \
-	"scache unix - - n - 1 scache\n"                                                                               \
-	"postlog unix-dgram n - n - 1 postlogd\n"
-
 /*
  * Starts a private Postfix (its own config, queue and log under <dir>/postfix; no listener:
  * mail comes in through sendmail, as Nagios's /usr/bin/mail hands it over) whose transport_maps
@@ -187,54 +130,18 @@ static void dump_all(struct ng *g)
  */
 static void pf_start(struct ng *g, const char *transport, const char *master_extra)
 {
-	char *queue = cg_h_fmt("%s/queue", g->pf), *data = cg_h_fmt("%s/data", g->pf);
-	assert_int_equal(mkdir(g->pf, 0755), 0);
-	assert_int_equal(mkdir(g->conf, 0755), 0);
-	assert_int_equal(mkdir(queue, 0755), 0);
-	assert_int_equal(mkdir(data, 0755), 0);
-	char *log = cg_h_fmt("%s/postfix.out", g->pf);
-	if (run((char *const[]){"/bin/chown", "postfix", data, NULL}, log) != 0)
-		fail_msg("chown postfix %s failed", data);
 	/* Mail leaves the Nagios host as the user Nagios runs as (myorigin appended). Nagios runs as
 	 * root here, since Postfix's postdrop takes MAIL_CONFIG (this private Postfix) only from root
 	 * or from directories the system's main.cf lists; the canonical map gives its mail the
 	 * address the packaged Nagios (user nagios) sends from, envelope and From alike. */
-	char *main_cf = cg_h_fmt("compatibility_level = 3.6\n"
-	                         "queue_directory = %s\n"
-	                         "data_directory = %s\n"
-	                         "mail_owner = postfix\n"
-	                         "setgid_group = postdrop\n"
-	                         "inet_interfaces = loopback-only\n"
-	                         "inet_protocols = ipv4\n"
-	                         "myhostname = mx.casegate.test\n"
-	                         "myorigin = mon.example.com\n"
-	                         "mydestination =\n"
-	                         "mynetworks = 127.0.0.0/8\n"
-	                         "relay_domains = example.com\n"
-	                         "sender_canonical_maps = inline:{ root@mon.example.com=nagios@mon.example.com }\n"
-	                         "transport_maps = %s\n"
-	                         "maillog_file = %s/maillog\n"
-	                         "maillog_file_prefixes = %s\n"
-	                         "smtputf8_enable = no\n"
-	                         "biff = no\n",
-	                         queue, data, transport, g->pf, g->pf);
-	char *master = cg_h_fmt("%s%s", MASTER_CF, master_extra ? master_extra : "");
-	char *p1 = cg_h_fmt("%s/main.cf", g->conf), *p2 = cg_h_fmt("%s/master.cf", g->conf);
-	assert_int_equal(cg_h_write_file(p1, main_cf, strlen(main_cf)), 0);
-	assert_int_equal(cg_h_write_file(p2, master, strlen(master)), 0);
-	int rc = run((char *const[]){POSTFIX, "-c", g->conf, "start", NULL}, log);
-	if (rc != 0) {
-		char *ml = maillog(g), *out = cg_h_read_file(log, NULL);
-		fail_msg("postfix start: exit %d; output:\n%s\nmaillog:\n%s", rc, out ? out : "", ml);
-	}
-	g->pf_up = 1;
-	free(queue);
-	free(data);
-	free(log);
-	free(main_cf);
-	free(master);
-	free(p1);
-	free(p2);
+	char *main_extra = cg_h_fmt("myorigin = mon.example.com\n"
+	                            "relay_domains = example.com\n"
+	                            "sender_canonical_maps = inline:{ root@mon.example.com=nagios@mon.example.com }\n"
+	                            "transport_maps = %s\n",
+	                            transport);
+	struct cg_h_pf_opts o = {.smtpd = 0, .main_extra = main_extra, .master_extra = master_extra};
+	cg_h_pf_start(&g->pf, g->t.dir, "postfix", &o);
+	free(main_extra);
 }
 
 /* The service's next check result: "<exit> <output>" read by the check script (renamed into place,
@@ -327,13 +234,13 @@ static void nagios_start(struct ng *g, const char *email)
 	assert_int_equal(cg_h_write_file(p2, cfg, strlen(cfg)), 0);
 	char *log = cg_h_fmt("%s/nagios.out", g->nd);
 	char *verify = cg_h_fmt("%s/verify.out", g->nd);
-	if (run((char *const[]){NAGIOS, "-v", p2, NULL}, verify) != 0) {
+	if (cg_h_run_cmd((char *const[]){NAGIOS, "-v", p2, NULL}, verify, NULL) != 0) {
 		char *out = cg_h_read_file(verify, NULL);
 		fail_msg("nagios4 -v %s failed:\n%s", p2, out ? out : "");
 	}
 	/* Nagios passes its environment on to the notification commands: /usr/bin/mail runs
 	 * /usr/sbin/sendmail, which reads MAIL_CONFIG. */
-	g->mail_config = cg_h_fmt("MAIL_CONFIG=%s", g->conf);
+	g->mail_config = cg_h_fmt("MAIL_CONFIG=%s", g->pf.conf);
 	char *const env[] = {g->mail_config, NULL};
 	assert_int_equal(cg_h_spawn(&g->nagios, (char *const[]){NAGIOS, p2, NULL}, env, log), 0);
 	g->nagios_up = 1;
@@ -491,11 +398,11 @@ static void ensure_pipe_user(void)
 	if (getpwnam(PIPE_USER))
 		return;
 	char *log = cg_h_fmt("%s/adduser.log", cg_h_binary_dir());
-	if (run((char *const[]){"/usr/sbin/addgroup", "--system", PIPE_USER, NULL}, log) != 0 ||
-	    run((char *const[]){"/usr/sbin/adduser", "--system", "--ingroup", PIPE_USER, "--home", "/var/lib/casegate",
-	                        "--no-create-home", "--shell", "/usr/sbin/nologin", "--gecos", "casegate daemon",
-	                        PIPE_USER, NULL},
-	        log) != 0 ||
+	if (cg_h_run_cmd((char *const[]){"/usr/sbin/addgroup", "--system", PIPE_USER, NULL}, log, NULL) != 0 ||
+	    cg_h_run_cmd((char *const[]){"/usr/sbin/adduser", "--system", "--ingroup", PIPE_USER, "--home",
+	                                 "/var/lib/casegate", "--no-create-home", "--shell", "/usr/sbin/nologin", "--gecos",
+	                                 "casegate daemon", PIPE_USER, NULL},
+	                 log, NULL) != 0 ||
 	    !getpwnam(PIPE_USER)) {
 		char *out = cg_h_read_file(log, NULL);
 		fail_msg("adding the system user %s failed:\n%s", PIPE_USER, out ? out : "");
@@ -630,12 +537,13 @@ static void test_nagios_postfix_pipe(void **state)
 	char *bin = cg_h_fmt("%s/casegate", cg_h_binary_dir());
 	char *s1 = replace_all(service, "/usr/bin/casegate", bin);
 	char *master = replace_all(s1, "/etc/casegate/casegate.yaml", g->t.cfg_path);
-	char *tpath = cg_h_fmt("%s/transport", g->conf);
+	/* The map beside main.cf (pf_start makes <dir>/postfix/conf); postmap builds it once Postfix runs. */
+	char *tpath = cg_h_fmt("%s/postfix/conf/transport", g->t.dir);
 	char *transport = cg_h_fmt("hash:%s", tpath);
 	pf_start(g, transport, master);
 	assert_int_equal(cg_h_write_file(tpath, entry, strlen(entry)), 0);
-	char *pmlog = cg_h_fmt("%s/postmap.out", g->pf);
-	if (run((char *const[]){POSTMAP, "-c", g->conf, transport, NULL}, pmlog) != 0) {
+	char *pmlog = cg_h_fmt("%s/postmap.out", g->pf.dir);
+	if (cg_h_run_cmd((char *const[]){POSTMAP, "-c", g->pf.conf, transport, NULL}, pmlog, NULL) != 0) {
 		char *out = cg_h_read_file(pmlog, NULL);
 		fail_msg("postmap %s failed:\n%s", transport, out ? out : "");
 	}
@@ -656,8 +564,8 @@ static void test_nagios_postfix_pipe(void **state)
 		    "want the recovery deferred with casegate's \"Permission denied\", never bounced; maillog:\n%s",
 		    ml);
 	free(ml);
-	char *qlog = cg_h_fmt("%s/postqueue.out", g->pf);
-	assert_int_equal(run((char *const[]){POSTQUEUE, "-c", g->conf, "-p", NULL}, qlog), 0);
+	char *qlog = cg_h_fmt("%s/postqueue.out", g->pf.dir);
+	assert_int_equal(cg_h_run_cmd((char *const[]){POSTQUEUE, "-c", g->pf.conf, "-p", NULL}, qlog, NULL), 0);
 	char *queue = cg_h_read_file(qlog, NULL);
 	if (!queue || !strstr(queue, address))
 		fail_msg("postqueue -p does not list the deferred mail to %s:\n%s", address, queue ? queue : "");
@@ -667,7 +575,7 @@ static void test_nagios_postfix_pipe(void **state)
 
 	/* Fixed: Postfix's next try (flushed now instead of after its backoff) delivers it. */
 	assert_int_equal(chmod(g->t.cfg_path, 0640), 0);
-	assert_int_equal(run((char *const[]){POSTQUEUE, "-c", g->conf, "-f", NULL}, qlog), 0);
+	assert_int_equal(cg_h_run_cmd((char *const[]){POSTQUEUE, "-c", g->pf.conf, "-f", NULL}, qlog, NULL), 0);
 	wait_maillog(g, "relay=casegate-nagios", "status=sent", 2);
 	wait_case(g, "RECOVERY after the flush",
 	          (struct want){.priority = "P3", .ncomments = 1, .closed = 1, .comment = "DISK OK"}, 20000);

@@ -74,22 +74,6 @@ static unsigned left_ms(const struct e2e *e, unsigned cap_ms)
 	return left < cap_ms ? (unsigned)left : cap_ms;
 }
 
-/* A port that was free a moment ago: Alertmanager cannot be told to bind port 0 and report it. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t alen = sizeof(a);
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Replaces every @KEY@ of vars ({"KEY", "value", ..., NULL}) in text; malloc'd result. */
 static char *fill_template(const char *text, const char *const vars[])
 {
@@ -173,6 +157,28 @@ static int write_fixture(const char *name, const char *const vars[], const char 
 	return rc;
 }
 
+/*
+ * Spawns argv (a Prometheus-family server listening on 127.0.0.1:port) and polls its /-/ready:
+ * 0 ready (*running set); 1 it died, most likely because the port was taken meanwhile (try
+ * another); -1 it did not spawn, or ran but never got ready (another attempt would not help).
+ */
+static int spawn_ready(struct e2e *e, struct cg_h_proc *p, int *running, char *const argv[], const char *log, int port)
+{
+	if (cg_h_spawn(p, argv, NULL, log) != 0)
+		return -1;
+	*running = 1;
+	char ready[128];
+	snprintf(ready, sizeof(ready), "http://127.0.0.1:%d/-/ready", port);
+	struct http_ok w = {ready, 200, p, 0};
+	int ok = cg_h_poll(http_answers, &w, left_ms(e, 20000));
+	if (ok && !w.dead)
+		return 0;
+	cg_h_dump_log(p);
+	cg_h_stop(p, SIGKILL);
+	*running = 0;
+	return w.dead ? 1 : -1;
+}
+
 /* Starts Alertmanager with the fixture config pointed at casegate; retries when the port was taken. */
 static int start_am(struct e2e *e)
 {
@@ -182,7 +188,7 @@ static int start_am(struct e2e *e)
 		return -1;
 
 	for (int attempt = 0; attempt < 3; attempt++) {
-		e->am_port = free_port();
+		e->am_port = cg_h_free_port(); /* Alertmanager and Prometheus cannot be told to bind port 0 and report it */
 		if (e->am_port <= 0)
 			return -1;
 		char cfg_arg[700], storage[700], listen[64], log[600];
@@ -193,21 +199,10 @@ static int start_am(struct e2e *e)
 		/* An empty cluster address disables gossip: no second port, no peers to wait for. */
 		char *const argv[] = {(char *)am_bin(), cfg_arg, storage, listen, "--cluster.listen-address=",
 				      "--log.level=debug", NULL};
-		if (cg_h_spawn(&e->am, argv, NULL, log) != 0)
-			return -1;
-		e->am_running = 1;
 		snprintf(e->am_url, sizeof(e->am_url), "http://127.0.0.1:%d", e->am_port);
-		char ready[128];
-		snprintf(ready, sizeof(ready), "%s/-/ready", e->am_url);
-		struct http_ok w = {ready, 200, &e->am, 0};
-		int ok = cg_h_poll(http_answers, &w, left_ms(e, 20000));
-		if (ok && !w.dead)
-			return 0;
-		cg_h_dump_log(&e->am);
-		cg_h_stop(&e->am, SIGKILL);
-		e->am_running = 0;
-		if (!w.dead)
-			return -1; /* running but never ready: another attempt would not help */
+		int rc = spawn_ready(e, &e->am, &e->am_running, argv, log, e->am_port);
+		if (rc <= 0)
+			return rc;
 	}
 	return -1;
 }
@@ -627,7 +622,7 @@ static int start_prom(struct e2e *e, int target_port)
 	if (write_fixture("prometheus-rules.yml", vars, rules) != 0 || write_fixture("prometheus.yml", vars, cfg) != 0)
 		return -1;
 	for (int attempt = 0; attempt < 3; attempt++) {
-		e->prom_port = free_port();
+		e->prom_port = cg_h_free_port();
 		if (e->prom_port <= 0)
 			return -1;
 		char cfg_arg[700], storage[700], listen_arg[64], url[80], log[600];
@@ -638,20 +633,9 @@ static int start_prom(struct e2e *e, int target_port)
 		snprintf(url, sizeof(url), "--web.external-url=http://127.0.0.1:%d/", e->prom_port);
 		snprintf(log, sizeof(log), "%s/prometheus.%d.log", e->t.dir, attempt);
 		char *const argv[] = {(char *)prom_bin(), cfg_arg, storage, listen_arg, url, "--log.level=debug", NULL};
-		if (cg_h_spawn(&e->prom, argv, NULL, log) != 0)
-			return -1;
-		e->prom_running = 1;
-		char ready[128];
-		snprintf(ready, sizeof(ready), "http://127.0.0.1:%d/-/ready", e->prom_port);
-		struct http_ok w = {ready, 200, &e->prom, 0};
-		int ok = cg_h_poll(http_answers, &w, left_ms(e, 20000));
-		if (ok && !w.dead)
-			return 0;
-		cg_h_dump_log(&e->prom);
-		cg_h_stop(&e->prom, SIGKILL);
-		e->prom_running = 0;
-		if (!w.dead)
-			return -1;
+		int rc = spawn_ready(e, &e->prom, &e->prom_running, argv, log, e->prom_port);
+		if (rc <= 0)
+			return rc;
 	}
 	return -1;
 }
