@@ -391,21 +391,10 @@ static void test_undefined_custom_attribute(void **state)
 
 /* ---- row 4: revoked keys: nothing dead-lettered, everything delivered after recovery --------- */
 
-struct metric_wait {
-	struct itest *t;
-	const char *name, *labels;
-	double want;
-};
-
-static int metric_reached(void *ud)
-{
-	struct metric_wait *w = ud;
-	return itest_metric(w->t, w->name, w->labels) >= w->want;
-}
 
 static int metric_zero(void *ud)
 {
-	struct metric_wait *w = ud;
+	struct itest_metric_wait *w = ud;
 	return itest_metric(w->t, w->name, w->labels) == 0;
 }
 
@@ -420,8 +409,8 @@ static void test_revoked_keys(void **state)
 		snprintf(name, sizeof(name), "Keys-%02d", i);
 		post_ok(&t, "dd", alert(name, "warning", "firing"));
 	}
-	struct metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"credentials\"", 1};
-	assert_true(cg_h_poll(metric_reached, &open, 10000));
+	struct itest_metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"credentials\"", 1};
+	assert_true(cg_h_poll(itest_metric_reached, &open, 10000));
 	char *body = NULL;
 	long st = itest_get(&t, "/readyz", &body);
 	if (st != 503 || !body || !strstr(body, "refuses casegate's keys"))
@@ -431,8 +420,8 @@ static void test_revoked_keys(void **state)
 	/* Webhooks are still taken: the queue is durable. */
 	post_ok(&t, "dd", alert("Keys-late", "warning", "firing"));
 	/* Let it probe for a while: the probes are few and no event burns an attempt. */
-	struct metric_wait probes = {&t, "casegate_datadog_probes_total", "result=\"failed\"", 3};
-	assert_true(cg_h_poll(metric_reached, &probes, 10000));
+	struct itest_metric_wait probes = {&t, "casegate_datadog_probes_total", "result=\"failed\"", 3};
+	assert_true(cg_h_poll(itest_metric_reached, &probes, 10000));
 	double refused = itest_sim_stat(&t, "auth_failed");
 	if (refused > 40)
 		fail_msg("requests refused during the outage: %.0f for 31 queued alerts, want a handful (circuit)", refused);
@@ -490,8 +479,8 @@ static void test_rotated_keys_reload(void **state)
 	free(cfg);
 	assert_int_equal(itest_start_gw(&t), 0);
 	post_ok(&t, "dd", alert("Rotate-1", "warning", "firing"));
-	struct metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"credentials\"", 1};
-	assert_true(cg_h_poll(metric_reached, &open, 10000));
+	struct itest_metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"credentials\"", 1};
+	assert_true(cg_h_poll(itest_metric_reached, &open, 10000));
 	assert_int_equal(cg_h_write_file(keyf, "new-api-key\n", 12), 0);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -527,11 +516,11 @@ static void outage_run(const char *mode, int alerts, double max_requests)
 		snprintf(name, sizeof(name), "Out-%03d", i);
 		post_ok(&t, "dd", alert(name, "warning", "firing"));
 	}
-	struct metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"unavailable\"", 1};
-	assert_true(cg_h_poll(metric_reached, &open, 15000));
+	struct itest_metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"unavailable\"", 1};
+	assert_true(cg_h_poll(itest_metric_reached, &open, 15000));
 	/* The outage lasts while probes fail for a while (retry_cap 1 s here). */
-	struct metric_wait probes = {&t, "casegate_datadog_probes_total", "result=\"failed\"", 4};
-	assert_true(cg_h_poll(metric_reached, &probes, 20000));
+	struct itest_metric_wait probes = {&t, "casegate_datadog_probes_total", "result=\"failed\"", 4};
+	assert_true(cg_h_poll(itest_metric_reached, &probes, 20000));
 	double during = itest_sim_stat(&t, "outage_requests");
 	if (during > max_requests)
 		fail_msg("outage %s: %.0f Case API requests for %d queued alerts, want at most %.0f (one circuit)", mode,
@@ -556,7 +545,7 @@ static void outage_run(const char *mode, int alerts, double max_requests)
 	double max429 = itest_sim_stat(&t, "buckets.cases_write.max_429_per_window");
 	if (max429 > 1)
 		fail_msg("after recovery: %.0f 429s in one window of the write bucket, want at most 1", max429);
-	struct metric_wait closed = {&t, "casegate_datadog_circuit_open", NULL, 0};
+	struct itest_metric_wait closed = {&t, "casegate_datadog_circuit_open", NULL, 0};
 	assert_true(cg_h_poll(metric_zero, &closed, 5000));
 	stop_clean(&t);
 }
@@ -574,12 +563,12 @@ static void test_outage_retry_after(void **state)
 		snprintf(name, sizeof(name), "RetryAfter-%02d", i);
 		post_ok(&t, "dd", alert(name, "warning", "firing"));
 	}
-	struct metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"unavailable\"", 1};
-	assert_true(cg_h_poll(metric_reached, &open, 15000));
+	struct itest_metric_wait open = {&t, "casegate_datadog_circuit_open", "cause=\"unavailable\"", 1};
+	assert_true(cg_h_poll(itest_metric_reached, &open, 15000));
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct metric_wait probes = {&t, "casegate_datadog_probes_total", "result=\"failed\"", 2};
-	assert_true(cg_h_poll(metric_reached, &probes, 15000));
+	struct itest_metric_wait probes = {&t, "casegate_datadog_probes_total", "result=\"failed\"", 2};
+	assert_true(cg_h_poll(itest_metric_reached, &probes, 15000));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	/* Without Retry-After (retry_base 50 ms) two probes take well under a second. */
@@ -826,8 +815,8 @@ static void test_case_events_push(void **state)
 	free(note);
 	assert_non_null(strstr(resp, "accepted"));
 	free(resp);
-	struct metric_wait m = {&t, "casegate_case_refreshes_total", "found=\"closed\"", 1};
-	assert_true(cg_h_poll(metric_reached, &m, 10000));
+	struct itest_metric_wait m = {&t, "casegate_case_refreshes_total", "found=\"closed\"", 1};
+	assert_true(cg_h_poll(itest_metric_reached, &m, 10000));
 	/* So the next firing reopens it (with case_refresh 1h, only the push could have told). */
 	post_ok(&t, "hu", alert("Pushed", "warning", "firing"));
 	struct events_wait ew = {&t, "Pushed", "human:close", "status:Open,comment"};

@@ -328,6 +328,19 @@ static inline double itest_metric(struct itest *t, const char *name, const char 
 	return sum;
 }
 
+/* A metric to wait for with cg_h_poll(itest_metric_reached, &w, ms): name{labels} at least want. */
+struct itest_metric_wait {
+	struct itest *t;
+	const char *name, *labels;
+	double want;
+};
+
+static inline int itest_metric_reached(void *ud)
+{
+	struct itest_metric_wait *w = ud;
+	return itest_metric(w->t, w->name, w->labels) >= w->want;
+}
+
 /* How many of the simulator's cases are titled exactly title. */
 static inline int itest_count_titled(struct itest *t, const char *title)
 {

@@ -40,22 +40,11 @@ static int listen_on(int port)
 	return fd;
 }
 
-struct metric_wait {
-	struct itest *t;
-	const char *name, *labels;
-	double want;
-};
-
-static int metric_reached(void *ud)
-{
-	struct metric_wait *w = ud;
-	return itest_metric(w->t, w->name, w->labels) >= w->want;
-}
 
 static void wait_metric(struct itest *t, const char *name, const char *labels, double want, const char *why)
 {
-	struct metric_wait w = {t, name, labels, want};
-	if (!cg_h_poll(metric_reached, &w, 20000)) {
+	struct itest_metric_wait w = {t, name, labels, want};
+	if (!cg_h_poll(itest_metric_reached, &w, 20000)) {
 		cg_h_dump_log(&t->gw);
 		fail_msg("%s: %s{%s} got %g, want >= %g", why, name, labels, itest_metric(t, name, labels), want);
 	}
@@ -64,8 +53,8 @@ static void wait_metric(struct itest *t, const char *name, const char *labels, d
 /* monit's start mail was applied: ignored, or (the bug) a second case. */
 static int start_handled(void *ud)
 {
-	struct metric_wait *w = ud;
-	return metric_reached(w) || itest_ncases(w->t) > 1;
+	struct itest_metric_wait *w = ud;
+	return itest_metric_reached(w) || itest_ncases(w->t) > 1;
 }
 
 /* The value of custom attribute name on case c ("host"), or NULL. */
@@ -193,7 +182,7 @@ static void test_monit_failure_then_recovery(void **state)
 		dump_and_fail(t, monit, "no case for \"Connection failed webapp\"");
 	/* The start mail was a comment with no case to land on: handled, ignored (had it opened a
 	 * case, there would be two). */
-	struct metric_wait ign = {t, "casegate_events_total", "action=\"ignored\"", 1};
+	struct itest_metric_wait ign = {t, "casegate_events_total", "action=\"ignored\"", 1};
 	if (!cg_h_poll(start_handled, &ign, 20000) || itest_ncases(t) != 1)
 		dump_and_fail(t, monit, "want exactly one case after monit's start and one failure");
 	cJSON *doc = itest_cases(t);

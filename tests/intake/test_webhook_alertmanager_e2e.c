@@ -366,23 +366,12 @@ static void wait_case(struct e2e *e, const char *needle, int want_closed)
 	}
 }
 
-struct metric_wait {
-	struct e2e *e;
-	const char *name, *labels;
-	double want;
-};
-
-static int metric_reached(void *ud)
-{
-	struct metric_wait *w = ud;
-	return itest_metric(&w->e->t, w->name, w->labels) >= w->want;
-}
 
 /* Waits until casegate applied at least n events from source am (repeats included). */
 static void wait_events_applied(struct e2e *e, double n)
 {
-	struct metric_wait w = {e, "casegate_events_total", "source=\"am\"", n};
-	if (!cg_h_poll(metric_reached, &w, left_ms(e, 45000))) {
+	struct itest_metric_wait w = {&e->t, "casegate_events_total", "source=\"am\"", n};
+	if (!cg_h_poll(itest_metric_reached, &w, left_ms(e, 45000))) {
 		fprintf(stderr, "got %g events applied for source am, want >= %g\n",
 			itest_metric(&e->t, w.name, w.labels), n);
 		fail();
