@@ -121,6 +121,8 @@ static int parse_rule_set(struct cg_cfg *c, yaml_node_t *n, const char *label, s
 			cg_cfg_err(c, k, "%s: a field name is empty", label);
 			bad = 1;
 		}
+		if (name && *name)
+			warn_builtin_fields(c, k, label, &name, 1); /* as for fields: the same names hide */
 		if (name)
 			ns[(*nstrs)++] = name;
 		if (val)

@@ -371,7 +371,7 @@ static void test_file_errors(void **state)
 	free(tmp);
 }
 
-/* A captured field named like a built-in template variable gets a warning at its name, naming
+/* A captured (or set:) field named like a built-in template variable gets a warning at its name, naming
  * {{fields.<name>}}; the config still loads, and harmless names get none. */
 static void test_builtin_field_warning(void **state)
 {
@@ -386,6 +386,7 @@ static void test_builtin_field_warning(void **state)
 			   "        - in: body\n"
 			   "          fields: [severity, title]\n"
 			   "          pattern: 'sev=([a-z]+) (.*)'\n"
+			   "        - { in: from, pattern: 'x', set: { title: fixed, severity: error } }\n"
 			   "      alert_senders: ['backup@*']\n" SOURCE_TAIL;
 	char *errs = NULL;
 	struct cg_config *cfg = parse("casegate.yaml", text, &errs);
@@ -398,6 +399,9 @@ static void test_builtin_field_warning(void **state)
 		"or name it `type`",
 		"casegate.yaml:8:30: warning: source 'm': rules[1]: fields: field 'title' is hidden in templates by the "
 		"built-in {{title}} (the cleaned subject): write {{fields.title}} for the captured value",
+		/* A name a rule's set: gives hides the same way. */
+		"casegate.yaml:10:44: warning: source 'm': rules[2]: set: field 'title' is hidden in templates by the "
+		"built-in {{title}}",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(w, want[i]))
