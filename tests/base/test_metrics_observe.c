@@ -67,13 +67,13 @@ static void test_json_logs_and_metrics(void **state)
 	assert_int_equal(itest_post(&t, "demo", "Tok-Secret-4242", "{\"title\":\"Disk full\",\"status\":\"firing\",\"id\":\"disk\"}",
 				    NULL),
 			 202);
-	struct ops_metric_wait w = {&t, "casegate_events_total", "action=\"created\"", 1};
-	assert_true(cg_h_poll(ops_metric_at_least, &w, 15000));
+	struct itest_metric_wait w = {&t, "casegate_events_total", "action=\"created\"", 1};
+	assert_true(cg_h_poll(itest_metric_reached, &w, 15000));
 	assert_int_equal(
 		itest_post(&t, "demo", "Tok-Secret-4242", "{\"title\":\"Disk full\",\"status\":\"resolved\",\"id\":\"disk\"}", NULL),
 		202);
 	w.labels = "action=\"closed\"";
-	if (!cg_h_poll(ops_metric_at_least, &w, 15000)) {
+	if (!cg_h_poll(itest_metric_reached, &w, 15000)) {
 		m = get_metrics(&t);
 		fail_msg("no casegate_events_total{action=\"closed\"} after a resolve; metrics:\n%s", m ? m : "");
 	}
@@ -161,14 +161,14 @@ static void test_text_logs_level(void **state)
 	size_t before = 0;
 	free(cg_h_read_file(t.gw.log_path, &before));
 	kill(t.gw.pid, SIGHUP);
-	struct ops_metric_wait rw = {&t, "casegate_config_reloads_total", NULL, 1};
-	assert_true(cg_h_poll(ops_metric_at_least, &rw, 5000));
+	struct itest_metric_wait rw = {&t, "casegate_config_reloads_total", NULL, 1};
+	assert_true(cg_h_poll(itest_metric_reached, &rw, 5000));
 	assert_int_equal(itest_post(&t, "demo", "Wrong-Guess-9999", "{\"title\":\"x\",\"status\":\"firing\",\"id\":\"x\"}", NULL),
 			 401);
 	assert_int_equal(itest_post(&t, "demo", "Tok-Secret-4242", "{\"title\":\"y\",\"status\":\"firing\",\"id\":\"y\"}", NULL),
 			 202);
-	struct ops_metric_wait w = {&t, "casegate_events_total", "action=\"created\"", 1};
-	assert_true(cg_h_poll(ops_metric_at_least, &w, 15000));
+	struct itest_metric_wait w = {&t, "casegate_events_total", "action=\"created\"", 1};
+	assert_true(cg_h_poll(itest_metric_reached, &w, 15000));
 	int st = cg_h_stop(&t.gw, SIGTERM);
 	t.gw_running = 0;
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -244,7 +244,7 @@ static int all_delivered(void *ud)
 
 static int reloads_seen(void *ud)
 {
-	struct ops_metric_wait *w = ud;
+	struct itest_metric_wait *w = ud;
 	return itest_metric(w->t, w->name, NULL) >= w->want;
 }
 
@@ -334,7 +334,7 @@ static void test_reload_under_traffic(void **state)
 	free(out);
 	/* ...and a raw SIGHUP (as `kill -HUP` would) is rejected by the daemon, which keeps v2. */
 	kill(tp->gw.pid, SIGHUP);
-	struct ops_metric_wait mw = {tp, "casegate_config_reload_failures_total", NULL, 1};
+	struct itest_metric_wait mw = {tp, "casegate_config_reload_failures_total", NULL, 1};
 	if (!cg_h_poll(reloads_seen, &mw, 10000)) {
 		fprintf(stderr, "reload failures: got %g, want 1\n", itest_metric(tp, mw.name, NULL));
 		fail();
@@ -523,8 +523,8 @@ static void test_status(void **state)
 			 202);
 	struct itest_wait w = {&t, 1};
 	assert_true(cg_h_poll(itest_has_ncases, &w, 15000));
-	struct ops_metric_wait mw = {&t, "casegate_events_total", "action=\"created\"", 1};
-	assert_true(cg_h_poll(ops_metric_at_least, &mw, 10000));
+	struct itest_metric_wait mw = {&t, "casegate_events_total", "action=\"created\"", 1};
+	assert_true(cg_h_poll(itest_metric_reached, &mw, 10000));
 
 	cJSON *doc = run_status(&t);
 	assert_non_null(doc);
@@ -551,8 +551,8 @@ static void test_status(void **state)
 	 * the last case the source made, not "-". */
 	assert_int_equal(itest_post(&t, "demo", "tok-demo", "{\"title\":\"s9\",\"status\":\"resolved\",\"id\":\"s9\"}", NULL),
 			 202);
-	struct ops_metric_wait iw = {&t, "casegate_events_total", "action=\"ignored\"", 1};
-	assert_true(cg_h_poll(ops_metric_at_least, &iw, 10000));
+	struct itest_metric_wait iw = {&t, "casegate_events_total", "action=\"ignored\"", 1};
+	assert_true(cg_h_poll(itest_metric_reached, &iw, 10000));
 	doc = run_status(&t);
 	assert_non_null(doc);
 	demo = status_source(doc, "demo");

@@ -41,16 +41,4 @@ static inline int ops_run_casegate(struct itest *t, const char *const args[], ch
 	return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
 
-struct ops_metric_wait {
-	struct itest *t;
-	const char *name, *labels;
-	double want;
-};
-
-static inline int ops_metric_at_least(void *ud)
-{
-	struct ops_metric_wait *w = ud;
-	return itest_metric(w->t, w->name, w->labels) >= w->want;
-}
-
 #endif
