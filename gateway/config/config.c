@@ -77,7 +77,8 @@ static void warnings(const struct cg_keyarg *a)
 	if (!is_loopback(cfg->listen_host)) {
 		for (size_t i = 0; i < cfg->nsources; i++) {
 			const struct cg_source_config *s = &cfg->sources[i];
-			if (s->auth.kind == CG_AUTH_NONE && s->nverify == 0 && s->nallow_ips == 0) {
+			if (s->auth.kind == CG_AUTH_NONE && s->nverify == 0 && s->nallow_ips == 0 && !s->routing_key &&
+			    !s->genie_key) {
 				yaml_mark_t m = {0, (size_t)s->line - 1, 0};
 				cg_cfg_warn_mark(c, m, "source '%s' accepts unauthenticated requests on %s, which is not loopback",
 						 s->name, cfg->listen_host);

@@ -141,6 +141,10 @@ struct cg_source_config {
 	char **reply_senders;
 	size_t nreply_senders;
 	int reply_to_closed;          /* replies may comment on closed cases; default 0 */
+	/* The paging APIs' own credentials (secrets, wiped on free): the routing_key a
+	 * pagerduty_events sender puts in its events, the GenieKey an opsgenie_alerts sender sends. */
+	char *routing_key;
+	char *genie_key;
 };
 
 /* E-mail intake (gateway/lmtp.c): one listener, recipients routed to `type: email` sources. */

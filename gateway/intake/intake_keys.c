@@ -3,8 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "config.h"
 #include "keys.h"
+#include "pagingapi.h"
 #include "registry.h"
 #include "sbuf.h"
 
@@ -93,11 +96,58 @@ static int type_parse(const struct cg_keyarg *a)
 	return -1;
 }
 
+/* A source answering a paging API (its key is the credential). */
+static int is_paging(const struct cg_source_config *s)
+{
+	return s->type && (strcmp(s->type, "pagerduty_events") == 0 || strcmp(s->type, "opsgenie_alerts") == 0);
+}
+
+/* routing_key (pagerduty_events) and genie_key (opsgenie_alerts): the key senders send; required
+ * for that type, refused for the others. */
+static int api_key_parse(const struct cg_keyarg *a)
+{
+	const struct cg_source_config *s = a->base;
+	int pd = strcmp(a->key->key, "routing_key") == 0;
+	const char *want = pd ? "pagerduty_events" : "opsgenie_alerts";
+	int mine = s->type && strcmp(s->type, want) == 0;
+	if (!a->node && !a->file) {
+		if (!mine)
+			return 0;
+		cg_cfg_err(a->c, a->at, "%s: %s is required (or %s_file): the %s senders send", a->owner, a->key->key,
+			   a->key->key, pd ? "routing key" : "GenieKey");
+		return -1;
+	}
+	if (!mine) {
+		cg_cfg_err(a->c, a->node ? a->node : a->file, "%s: %s: only `type: %s` sources take one", a->owner,
+			   a->key->key, want);
+		return -1;
+	}
+	if (cg_key_parse_typed(a))
+		return -1;
+	/* The keys look as the real APIs' do, so every sender (and its own checks) takes them:
+	 * PagerDuty's 32 letters and digits, Opsgenie's UUID. */
+	char **v = cg_key_field(a);
+	if (*v && (pd ? cg_paging_key_shape_pd(*v) != 0 : cg_paging_key_shape_og(*v) != 0)) {
+		cg_cfg_err(a->c, a->node ? a->node : a->file, "%s: %s (make one with `%s`)", a->label,
+			   pd ? "a PagerDuty routing key is 32 letters and digits" : "an Opsgenie API key is a UUID",
+			   pd ? "openssl rand -hex 16" : "cat /proc/sys/kernel/random/uuid");
+		OPENSSL_cleanse(*v, strlen(*v));
+		free(*v);
+		*v = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static int auth_parse(const struct cg_keyarg *a)
 {
 	struct cg_source_config *s = a->base;
 	if (a->node)
 		return cg_cfg_auth(a);
+	if (is_paging(s)) {
+		s->auth.kind = CG_AUTH_NONE; /* routing_key or genie_key is the credential */
+		return 0;
+	}
 	if (cg_keymap_node(a->map, "verify")) {
 		s->auth.kind = CG_AUTH_NONE; /* the signature is the credential */
 		return 0;
@@ -206,6 +256,10 @@ static const struct cg_key source_rows[] = {
 	 .release = cg_cfg_custom_attributes_free, .sub = CG_KEYS_SUB(&cg_ca_keys), .doc = "case custom attributes"},
 	{.key = "attributes", .type = CG_KEY_CUSTOM, .parse = cg_cfg_attributes, .release = cg_cfg_attributes_free,
 	 .doc = "case attributes (labels): key: template or list"},
+	{.key = "routing_key", .type = CG_KEY_SECRET, SRC_AT(routing_key), .parse = api_key_parse,
+	 .flags = CG_KEY_F_ALWAYS, .doc = "pagerduty_events: the routing key senders put in their events (required)"},
+	{.key = "genie_key", .type = CG_KEY_SECRET, SRC_AT(genie_key), .parse = api_key_parse, .flags = CG_KEY_F_ALWAYS,
+	 .doc = "opsgenie_alerts: the key senders send as `Authorization: GenieKey <key>` (required)"},
 	/* After title: "did you mean" names the first near key, and 'tiles' has meant 'title'. */
 	{.key = "rules", .type = CG_KEY_CUSTOM, SRC_AT(mail_rules), .parse = rules_parse, .release = cg_cfg_rules_free,
 	 .sub = CG_KEYS_SUB(&cg_rules_keys), .doc = "e-mail sources: the rule set (a shipped name, rules, or a file)"},

@@ -19,6 +19,7 @@
 #include "guard.h"
 #include "jsonarena.h"
 #include "log.h"
+#include "pagingapi.h"
 #include "registry.h"
 
 struct intake_job {
@@ -190,6 +191,12 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 	char err[512] = "";
 	int status = 0;
 	int rc = src->mapper->map(payload, &opts, events, err, sizeof(err));
+	int paging = cg_paging_source_api(src) != CG_PAGING_NONE;
+	if (rc == CG_EINVAL && paging) {
+		snprintf(msg, msglen, "%s", err); /* the API's own words, as its senders know them */
+		status = 422;
+		goto out;
+	}
 	if (rc == CG_EINVAL) {
 		snprintf(msg, msglen, "%s payload not understood: %s", src->type, err);
 		status = 422;
@@ -264,6 +271,9 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 			cJSON_AddStringToObject(item, "dedup_key", ev->dedup_key);
 			cJSON_AddStringToObject(item, "status", d.status == CG_STATUS_RESOLVED ? "resolved" : "firing");
 			cJSON_AddStringToObject(item, "priority", cg_priority_name(d.priority));
+			/* The paging APIs hand the sender's key back (PagerDuty's dedup_key). */
+			if (paging && events->v[i].dedup_key)
+				cJSON_AddStringToObject(item, "sender_key", events->v[i].dedup_key);
 			cJSON_AddItemToArray(list, item);
 		}
 		cg_jsonarena_resume();
@@ -377,6 +387,10 @@ static const struct cg_source_config *hook_source(const struct cg_config *cfg, c
 {
 	const struct cg_source_config *src = lookup_source(cfg, name, name_len, idx);
 	if (src && src->type && strcmp(src->type, "email") == 0)
+		return NULL;
+	/* A paging-API source takes its API's paths only (/v2/..., /hooks/<name>/v2/...), where its
+	 * key is checked. */
+	if (src && cg_paging_source_api(src) != CG_PAGING_NONE)
 		return NULL;
 	return src;
 }
@@ -552,7 +566,8 @@ static void intake_work(uv_work_t *w)
 	struct intake_job *j = w->data;
 	const struct cg_http_request *req = j->req;
 	const char *end = NULL;
-	if (req->body_len == 0) {
+	enum cg_paging_api api = cg_paging_source_api(j->src);
+	if (req->body_len == 0 && api != CG_PAGING_OG) { /* Opsgenie's close, acknowledge, ... may have none */
 		j->status = 400;
 		snprintf(j->msg, sizeof(j->msg), "empty body: expected a JSON object");
 		return;
@@ -562,7 +577,7 @@ static void intake_work(uv_work_t *w)
 	if ((j->status = json_nul_check(req->body, req->body_len, j->msg, sizeof(j->msg))))
 		return;
 	cg_jsonarena_begin();
-	cJSON *payload = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+	cJSON *payload = req->body_len ? cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0) : cJSON_CreateObject();
 	if (!payload) {
 		cg_jsonarena_end();
 		size_t off = end && end >= req->body ? (size_t)(end - req->body) : 0;
@@ -585,6 +600,26 @@ static void intake_work(uv_work_t *w)
 		cJSON_Delete(payload);
 		cg_jsonarena_end();
 		return;
+	}
+	if (api != CG_PAGING_NONE) {
+		/* What the API's mapper reads: PagerDuty's event without its routing_key, or Opsgenie's
+		 * action and identifier (from the path) around the body. */
+		struct cg_paging_route r;
+		if (!cJSON_IsObject(payload)) {
+			j->status = 400;
+			snprintf(j->msg, sizeof(j->msg), "expected a JSON object");
+		} else if (!cg_paging_route(req->method, req->path, req, &r) || r.status) {
+			j->status = 404; /* checked on the loop already */
+			snprintf(j->msg, sizeof(j->msg), "not found");
+		} else if (!(payload = cg_paging_envelope(&r, payload))) {
+			j->status = 500;
+			snprintf(j->msg, sizeof(j->msg), "out of memory");
+		}
+		if (j->status) {
+			cJSON_Delete(payload);
+			cg_jsonarena_end();
+			return;
+		}
 	}
 	j->status = intake_prepare(j->src, j->builder, payload, j, j->msg, sizeof(j->msg));
 	cJSON_Delete(payload);
@@ -663,6 +698,16 @@ static void hook_accept(struct cg_intake *in, struct cg_http_request *req, const
 	}
 	if (cg_admission_check(in, idx, source_label, req) != 0)
 		return;
+	if (cg_paging_source_api(src) == CG_PAGING_PD && strstr(req->path, "/v2/change/")) {
+		/* PagerDuty change events (deploys, config changes) are context, not alerts: answered as
+		 * PagerDuty does, counted, and no case is made. */
+		CG_LOG_EV(CG_LOG_LEVEL_INFO, src->name, NULL, NULL, "client=%s: change event: no case", req->remote_addr);
+		cg_intake_count(in, source_label, 202);
+		cg_metrics_add(in->d.metrics, "casegate_ignored_payloads_total", source_label, 1);
+		const char *ok = "{\"status\":\"ignored\",\"reason\":\"change event\"}";
+		cg_http_respond(req, 202, "application/json", ok, strlen(ok), NULL, 0);
+		return;
+	}
 	if (cg_caseevents_is(src)) {
 		/* Counted by result in casegate_case_events_total. */
 		cg_caseevents_handle(req, src, in->d.q, in->d.metrics, case_event_committed, in);
@@ -722,6 +767,113 @@ static enum hook_path hook_route(const char *p, const char **name, size_t *len, 
 	return HOOK_BAD;
 }
 
+/* A key that selects no source, answered as the API does (status, its words), logged with why
+ * and counted like any other authentication failure. */
+static void paging_refuse2(struct cg_intake *in, struct cg_http_request *req, int status, const char *words,
+			   const char *more, const char *why)
+{
+	const char *label = "source=\"\"";
+	CG_LOG_WARN("client=%s: %s API: %s (answered %d)", req->remote_addr,
+		    req->reshape == cg_paging_reshape_og ? "Opsgenie Alert" : "PagerDuty Events", why, status);
+	cg_intake_count(in, label, status);
+	cg_metrics_add(in->d.metrics, "casegate_auth_failures_total", label, 1);
+	cJSON *body = cJSON_CreateObject(), *errs = cJSON_AddArrayToObject(body, "errors");
+	cJSON_AddItemToArray(errs, cJSON_CreateString(words));
+	if (more)
+		cJSON_AddItemToArray(errs, cJSON_CreateString(more));
+	respond_json(req, status, body, NULL, 0);
+	cJSON_Delete(body);
+}
+
+static void paging_refuse(struct cg_intake *in, struct cg_http_request *req, int status, const char *words,
+			  const char *why)
+{
+	paging_refuse2(in, req, status, words, NULL, why);
+}
+
+/*
+ * A request in a paging API's dialect: its answers are shaped like the API's; the key (PagerDuty's
+ * routing_key in the body, Opsgenie's GenieKey header) picks the source, then the source's own
+ * checks (allow_ips, auth when given, verify) run as for any hook.
+ */
+static void handle_paging(struct cg_intake *in, struct cg_http_request *req, const struct cg_paging_route *r)
+{
+	req->reshape = r->api == CG_PAGING_OG ? cg_paging_reshape_og
+		       : r->api == CG_PAGING_NONE ? NULL
+						  : cg_paging_reshape_pd;
+	const char *label = "source=\"\"";
+	if (r->status) {
+		cg_intake_count(in, label, r->status);
+		if (r->status == 405) {
+			struct cg_http_header h[] = {{"Allow", r->api == CG_PAGING_OG ? "POST, PUT, DELETE" : "POST"}};
+			char body[256];
+			snprintf(body, sizeof(body), "{\"errors\":[\"%s\"]}", r->why);
+			cg_http_respond(req, 405, "application/json", body, strlen(body), h, 1);
+		} else {
+			cg_http_respond_error(req, r->status, r->why);
+		}
+		return;
+	}
+	const char *enc = foreign_encoding(req);
+	if (enc) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "Content-Encoding '%.40s' is not supported: send the body uncompressed", enc);
+		cg_intake_count(in, label, 415);
+		cg_http_respond_error(req, 415, msg);
+		return;
+	}
+	const char *key = NULL;
+	size_t klen = 0;
+	cJSON *body = NULL;
+	if (r->api == CG_PAGING_OG) {
+		key = cg_paging_genie_key(cg_http_header_get(req, "Authorization"), &klen);
+		char shape[40];
+		if (!key || klen >= sizeof(shape) || (memcpy(shape, key, klen), shape[klen] = '\0', cg_paging_key_shape_og(shape))) {
+			/* Opsgenie's answer to a key that cannot be one (no secret compared). */
+			OPENSSL_cleanse(shape, sizeof(shape));
+			paging_refuse(in, req, 422, CG_PAGING_OG_BAD_KEY, key ? "a GenieKey of the wrong shape" : "no GenieKey");
+			return;
+		}
+		OPENSSL_cleanse(shape, sizeof(shape));
+	} else {
+		/* The routing key is in the body: read it here (the worker reads the whole event). */
+		body = req->body_len ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+		if (!cJSON_IsObject(body)) {
+			cJSON_Delete(body);
+			cg_intake_count(in, label, 400);
+			cg_http_respond_error(req, 400, req->body_len ? "invalid JSON: expected an event object" : "empty body: expected an event object");
+			return;
+		}
+		const cJSON *rk = cJSON_GetObjectItemCaseSensitive(body, "routing_key");
+		int bad = cJSON_IsString(rk) ? cg_paging_key_shape_pd(rk->valuestring) : CG_PAGING_KEY_LENGTH;
+		if (bad) {
+			/* PagerDuty's own words for a key that cannot be one (no secret compared). */
+			cJSON_Delete(body);
+			const char *len_words = "Length of 'routing_key' is incorrect (should be 32 characters)";
+			const char *chars_words = "'routing_key' cannot contain non-alphanumeric characters.";
+			paging_refuse2(in, req, 400, bad & CG_PAGING_KEY_LENGTH ? len_words : chars_words,
+				       bad == (CG_PAGING_KEY_LENGTH | CG_PAGING_KEY_CHARS) ? chars_words : NULL,
+				       "a routing_key of the wrong shape");
+			return;
+		}
+		key = rk->valuestring;
+		klen = strlen(key);
+	}
+	size_t idx = 0;
+	const struct cg_source_config *src = key ? cg_paging_source_for_key(in->cfg, r->api, r->source, r->source_len,
+									     key, klen, &idx)
+						 : NULL;
+	cJSON_Delete(body);
+	if (!src) {
+		if (r->api == CG_PAGING_OG)
+			paging_refuse(in, req, 401, "Could not authenticate", "no source has this GenieKey");
+		else
+			paging_refuse(in, req, 400, "Invalid routing key", "no source has this routing_key");
+		return;
+	}
+	cg_guard_check(in->d.guard, src, req, NULL, wall_ms(), hook_checked, in);
+}
+
 int cg_intake_continue(struct cg_http_request *req, void *ud)
 {
 	struct cg_intake *in = ud;
@@ -729,6 +881,9 @@ int cg_intake_continue(struct cg_http_request *req, void *ud)
 	size_t len = 0, idx = 0;
 	char token[512];
 	int ok = 1; /* not a hook (nothing to protect): the server's usual 100 */
+	struct cg_paging_route pr;
+	if (cg_paging_route(req->method, req->path, NULL, &pr))
+		return pr.status == 0; /* the key is in the body, or checked with it */
 	enum hook_path hp = hook_route(req->path, &name, &len, token);
 	if (hp != HOOK_NONE) {
 		const struct cg_source_config *src = hp == HOOK_OK ? hook_source(in->cfg, name, len, &idx) : NULL;
@@ -751,6 +906,11 @@ int cg_intake_handle(struct cg_intake *in, struct cg_http_request *req)
 	const char *name = NULL;
 	size_t len = 0;
 	char token[512];
+	struct cg_paging_route pr;
+	if (cg_paging_route(req->method, req->path, req, &pr)) {
+		handle_paging(in, req, &pr);
+		return 1;
+	}
 	switch (hook_route(req->path, &name, &len, token)) {
 	case HOOK_OK:
 		/* The path (it may hold a token) is never logged. */

@@ -38,6 +38,12 @@ struct cg_http_request {
 	char remote_addr[64]; /* peer IP as text; the handler may rewrite it (client behind a trusted
 			       * proxy): it is reset to the TCP peer for every request */
 	void *conn;          /* private */
+	/* Set by a handler that answers in another API's dialect (PagerDuty, Opsgenie): every answer
+	 * to this request, whoever sends it, passes through it. It gets casegate's status and JSON
+	 * body; it may change the status and return a new body in *out (malloc'd; the caller frees)
+	 * or leave *out NULL to send the body as it is. Cleared for every request. */
+	void (*reshape)(const struct cg_http_request *req, int *status, const char *body, size_t len, char **out,
+			size_t *outlen);
 };
 
 /* Case-insensitive header lookup; returns the first value or NULL. */

@@ -465,6 +465,7 @@ static void conn_dispatch(struct cg_http_conn *c)
 {
 	c->req_active = 1;
 	c->req.conn = c;
+	c->req.reshape = NULL;
 	c->srv->handler(&c->req, c->srv->ud);
 }
 
@@ -688,9 +689,20 @@ int cg_http_respond(struct cg_http_request *req, int status, const char *content
 		req_release(c); /* client went away: the answer is discarded */
 		return 0;
 	}
+	char *shaped = NULL;
+	size_t shaped_len = 0;
+	if (req->reshape) {
+		req->reshape(req, &status, body, body ? body_len : 0, &shaped, &shaped_len);
+		if (shaped) {
+			body = shaped;
+			body_len = shaped_len;
+			content_type = "application/json";
+		}
+	}
 	int last = !c->hp.keep_alive || c->hp.upgrade || c->peer_eof || c->srv->closing || c->reserve;
 	struct wreq *wr = build_response(status, content_type ? content_type : "application/json", body,
 					 body ? body_len : 0, extra, nextra, last, c->hp.http10 && !last);
+	free(shaped);
 	if (!wr) {
 		/* Cannot answer: closing tells the client the outcome is unknown. */
 		cg_http_conn_close(c);
