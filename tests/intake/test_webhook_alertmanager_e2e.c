@@ -179,12 +179,12 @@ static int spawn_ready(struct e2e *e, struct cg_h_proc *p, int *running, char *c
 	return w.dead ? 1 : -1;
 }
 
-/* Starts Alertmanager with the fixture config pointed at casegate; retries when the port was taken. */
-static int start_am(struct e2e *e)
+/* Starts Alertmanager with a fixture config (its @KEY@s from vars) pointed at casegate; retries when
+ * the port was taken. */
+static int start_am_with(struct e2e *e, const char *fixture, const char *const vars[])
 {
-	const char *vars[] = {"CASEGATE_URL", e->t.gw_url, "TOKEN", AM_TOKEN, NULL};
 	snprintf(e->am_cfg, sizeof(e->am_cfg), "%s/alertmanager.yml", e->t.dir);
-	if (write_fixture("alertmanager.yml", vars, e->am_cfg) != 0)
+	if (write_fixture(fixture, vars, e->am_cfg) != 0)
 		return -1;
 
 	for (int attempt = 0; attempt < 3; attempt++) {
@@ -205,6 +205,12 @@ static int start_am(struct e2e *e)
 			return rc;
 	}
 	return -1;
+}
+
+static int start_am(struct e2e *e)
+{
+	const char *vars[] = {"CASEGATE_URL", e->t.gw_url, "TOKEN", AM_TOKEN, NULL};
+	return start_am_with(e, "alertmanager.yml", vars);
 }
 
 /* Stops Prometheus and Alertmanager first (so nothing is sent to a stopping casegate), then casegate and the sim. */
@@ -237,15 +243,21 @@ static void stop_all(struct e2e *e)
 	}
 }
 
-static void start_all(struct e2e *e)
+/* The simulator and casegate with these sources. */
+static void start_gw_sim(struct e2e *e, const char *sources)
 {
 	assert_int_equal(itest_setup(&e->t, "cg-e2e-am"), 0);
 	e->started = 1;
 	snprintf(e->t.req_log, sizeof(e->t.req_log), "%s/requests.jsonl", e->t.dir);
 	const char *sim_args[] = {"--request-log", e->t.req_log, NULL};
 	assert_int_equal(itest_start_sim(&e->t, sim_args), 0);
-	assert_int_equal(itest_write_config(&e->t, NULL, am_source), 0);
+	assert_int_equal(itest_write_config(&e->t, NULL, sources), 0);
 	assert_int_equal(itest_start_gw(&e->t), 0);
+}
+
+static void start_all(struct e2e *e)
+{
+	start_gw_sim(e, am_source);
 	assert_int_equal(start_am(e), 0);
 }
 
@@ -721,12 +733,100 @@ static void test_prometheus_rule_fires_resolves(void **state)
 	e->passed = 1;
 }
 
+/* ---- the paging APIs: Alertmanager's own pagerduty_configs and opsgenie_configs ---- */
+
+#define PD_KEY "e2e0pagerduty0routing0key0000001"
+#define OG_KEY "3f0c2b9e-7d4a-4c1e-9b7a-2e5d8c6f1a04"
+
+static const char *paging_sources = "  - name: pd\n"
+				    "    type: pagerduty_events\n"
+				    "    routing_key: " PD_KEY "\n"
+				    "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+				    "    case_type: 00000000-0000-0000-0000-000000000001\n"
+				    "  - name: og\n"
+				    "    type: opsgenie_alerts\n"
+				    "    genie_key: " OG_KEY "\n"
+				    "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+				    "    case_type: 00000000-0000-0000-0000-000000000001\n";
+
+/* Whether the case titled ...needle... has a comment containing text. */
+static int case_comment_has(struct e2e *e, const char *needle, const char *text)
+{
+	cJSON *cases = itest_cases(&e->t);
+	const cJSON *c = cases ? itest_find_case(cases, needle) : NULL;
+	int ok = c && itest_case_has_comment(c, text);
+	cJSON_Delete(cases);
+	return ok;
+}
+
+/* Alertmanager configured with the stock pagerduty_configs (url: casegate's /v2/enqueue) and
+ * opsgenie_configs (api_url: casegate's /hooks/og/): each alert opens one case through its API, with
+ * the priority the sender chose, and its resolution closes it. Nothing is refused. */
+static void test_alertmanager_paging_apis(void **state)
+{
+	struct e2e *e = *state;
+	skip_without_am(e);
+	start_gw_sim(e, paging_sources);
+	const char *vars[] = {"CASEGATE_URL", e->t.gw_url, "PD_KEY", PD_KEY, "OG_KEY", OG_KEY, NULL};
+	assert_int_equal(start_am_with(e, "alertmanager-paging.yml", vars), 0);
+
+	char starts[32], ends[32];
+	iso_time(starts, time(NULL) - 60);
+	char *pd = alert_json("ApiLatencyHigh", "api-1", "critical", starts, NULL);
+	/* team=ops routes to Opsgenie. */
+	char *og0 = alert_json("QueueBacklog", "mq-1", "warning", starts, NULL);
+	char *og = cg_h_fmt("{\"labels\":{\"team\":\"ops\",%s", strstr(og0, "\"labels\":{") + 11);
+	char *body = cg_h_fmt("[%s,%s]", pd, og);
+	am_post(e, body);
+	free(body);
+
+	wait_case(e, "ApiLatencyHigh", 0);
+	wait_case(e, "QueueBacklog", 0);
+	cJSON *cases = itest_cases(&e->t);
+	expect_attr(itest_find_case(cases, "ApiLatencyHigh"), "priority", "P1"); /* PagerDuty severity critical */
+	expect_attr(itest_find_case(cases, "QueueBacklog"), "priority", "P3");	  /* the opsgenie_configs priority */
+	cJSON_Delete(cases);
+	assert_int_equal(itest_ncases(&e->t), 2);
+	free(pd);
+	free(og);
+
+	/* Both resolve: Alertmanager sends PagerDuty's resolve and Opsgenie's close (by alias). */
+	iso_time(ends, time(NULL) - 1);
+	pd = alert_json("ApiLatencyHigh", "api-1", "critical", starts, ends);
+	char *og1 = alert_json("QueueBacklog", "mq-1", "warning", starts, ends);
+	og = cg_h_fmt("{\"labels\":{\"team\":\"ops\",%s", strstr(og1, "\"labels\":{") + 11);
+	body = cg_h_fmt("[%s,%s]", pd, og);
+	am_post(e, body);
+	free(body);
+	free(pd);
+	free(og);
+	free(og0);
+	free(og1);
+	wait_case(e, "ApiLatencyHigh", 1);
+	wait_case(e, "QueueBacklog", 1);
+	assert_int_equal(itest_ncases(&e->t), 2);
+	assert_false(case_comment_has(e, "ApiLatencyHigh", "QueueBacklog"));
+	/* Alertmanager was never refused: every request it sent was taken. */
+	assert_int_equal(itest_metric(&e->t, "casegate_auth_failures_total", NULL) > 0, 0);
+	double pd_ok = itest_metric(&e->t, "casegate_http_requests_total", "source=\"pd\",code=\"202\"");
+	double og_ok = itest_metric(&e->t, "casegate_http_requests_total", "source=\"og\",code=\"202\"");
+	if (pd_ok < 2 || og_ok < 2)
+		fprintf(stderr, "got %g PagerDuty and %g Opsgenie requests answered 202, want >= 2 each\n", pd_ok, og_ok);
+	assert_true(pd_ok >= 2 && og_ok >= 2);
+
+	stop_all(e);
+	expect_clean_exit(e);
+	check_contract(e);
+	e->passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fire_repeat_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_instances, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prometheus_rule_fires_resolves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alertmanager_paging_apis, setup, teardown),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
