@@ -20,6 +20,9 @@ extern const struct cg_mapper cg_mapper_newrelic;
 extern const struct cg_mapper cg_mapper_zabbix;
 extern const struct cg_mapper cg_mapper_uptimekuma;
 extern const struct cg_mapper cg_mapper_kibana;
+/* the paging APIs casegate answers in their own shape (the intake hands the request to these) */
+extern const struct cg_mapper cg_mapper_pagerduty_events;
+extern const struct cg_mapper cg_mapper_opsgenie_alerts;
 /* e-mail (mail.c parses, sources/email.c maps) */
 extern const struct cg_mapper cg_mapper_email;
 
@@ -38,6 +41,8 @@ static const struct cg_mapper *const all[] = {
 	&cg_mapper_zabbix,
 	&cg_mapper_uptimekuma,
 	&cg_mapper_kibana,
+	&cg_mapper_pagerduty_events,
+	&cg_mapper_opsgenie_alerts,
 	&cg_mapper_email,
 	NULL,
 };

@@ -30,8 +30,8 @@
  *   {"group_by": "alert"|"group", "error": "substring of the error message",
  *    "ignored_reason": "...", "note": "...", "count": N (else the number of events listed),
  *    "events": [{"index": i (default: position), <field>: value, ...}]}
- * Event fields: dedup_key, status ("firing"/"resolved"), severity, title, description,
- * starts_at, ends_at (null = must be NULL); labels, annotations, links (objects, compared
+ * Event fields: dedup_key, status ("firing"/"resolved"/"comment"), severity, title, description,
+ * starts_at, ends_at, comment_detail (null = must be NULL); labels, annotations, links (objects, compared
  * whole); ctx {"dotted.path": value (null = absent)}; and for every string field F:
  * F_contains [..], F_excludes [..], F_min_len, F_maxlen. Unknown keys fail (typos).
  */
@@ -178,7 +178,8 @@ static void show_str(char *buf, size_t len, const char *s)
 		snprintf(buf, len, "\"%.400s%s\"", s, strlen(s) > 400 ? "..." : "");
 }
 
-static const char *const str_fields[] = {"dedup_key", "severity", "title", "description", "starts_at", "ends_at", NULL};
+static const char *const str_fields[] = {"dedup_key", "severity",       "title", "description", "starts_at",
+                                         "ends_at",   "comment_detail", NULL};
 
 static const char *event_str(const struct cg_event *e, const char *name)
 {
@@ -194,8 +195,13 @@ static const char *event_str(const struct cg_event *e, const char *name)
 		return e->starts_at;
 	if (strcmp(name, "ends_at") == 0)
 		return e->ends_at;
+	if (strcmp(name, "comment_detail") == 0)
+		return e->comment_detail;
 	if (strcmp(name, "status") == 0)
-		return e->status == CG_STATUS_RESOLVED ? "resolved" : e->status == CG_STATUS_FIRING ? "firing" : "?";
+		return e->status == CG_STATUS_RESOLVED ? "resolved"
+		       : e->status == CG_STATUS_FIRING ? "firing"
+		       : e->status == CG_STATUS_COMMENT ? "comment"
+		                                        : "?";
 	return NULL;
 }
 
