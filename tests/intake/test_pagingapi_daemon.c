@@ -1,10 +1,13 @@
 /* test_pagingapi_daemon.c: the daemon answers PagerDuty's Events API v2 and Opsgenie's Alert API with their documentation's own examples: cases opened, commented, closed, and keys refused as the real APIs refuse them. */
 /* labels: integration */
+#define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <string.h>
 
 #include "itest.h"
 
@@ -16,6 +19,8 @@
 static const char *sources = "  - name: pd\n"
 			     "    type: pagerduty_events\n"
 			     "    routing_key: " PD_KEY "\n"
+			     /* A template that asks for the secret gets nothing. */
+			     "    description: \"key={{payload.routing_key}}; {{summary}}\"\n"
 			     "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
 			     "    case_type: 00000000-0000-0000-0000-000000000001\n"
 			     "  - name: pd2\n"
@@ -213,6 +218,25 @@ static void test_pagerduty_documented_examples(void **state)
 	assert_int_equal(itest_post(&c->t, "pd", PD_KEY, "{\"title\":\"x\"}", NULL), 401);
 
 	assert_int_equal(itest_ncases(&c->t), 2); /* the change event and the refusals made none */
+	/* The routing key is a secret: no template sees it, so it never reaches the store or Datadog. */
+	cJSON *cases = itest_cases(&c->t);
+	const char *desc = itest_case_attr(itest_find_case(cases, "Example alert on host1.example.com"), "description");
+	assert_non_null(desc);
+	if (!strstr(desc, "key=; Example alert"))
+		fprintf(stderr, "got description %s, want \"key=; Example alert...\"\n", desc);
+	assert_non_null(strstr(desc, "key=; Example alert"));
+	cJSON_Delete(cases);
+	for (int i = 0; i < 2; i++) {
+		char path[600];
+		snprintf(path, sizeof(path), "%s/state/casegate.db%s", c->t.dir, i ? "-wal" : "");
+		size_t len = 0;
+		char *db = cg_h_read_file(path, &len);
+		assert_true(i == 1 || db); /* the WAL may be checkpointed away */
+		if (db && memmem(db, len, PD_KEY, strlen(PD_KEY)))
+			fprintf(stderr, "got the routing key in %s, want it never stored\n", path);
+		assert_false(db && memmem(db, len, PD_KEY, strlen(PD_KEY)));
+		free(db);
+	}
 	assert_true(itest_metric(&c->t, "casegate_auth_failures_total", NULL) >= 5);
 	c->passed = 1;
 }

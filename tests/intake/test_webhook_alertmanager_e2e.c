@@ -775,7 +775,7 @@ static void test_alertmanager_paging_apis(void **state)
 	char *pd = alert_json("ApiLatencyHigh", "api-1", "critical", starts, NULL);
 	/* team=ops routes to Opsgenie. */
 	char *og0 = alert_json("QueueBacklog", "mq-1", "warning", starts, NULL);
-	char *og = cg_h_fmt("{\"labels\":{\"team\":\"ops\",%s", strstr(og0, "\"labels\":{") + 11);
+	char *og = cg_h_fmt("{\"labels\":{\"team\":\"ops\",%s", strstr(og0, "\"labels\":{") + 10);
 	char *body = cg_h_fmt("[%s,%s]", pd, og);
 	am_post(e, body);
 	free(body);
@@ -794,7 +794,7 @@ static void test_alertmanager_paging_apis(void **state)
 	iso_time(ends, time(NULL) - 1);
 	pd = alert_json("ApiLatencyHigh", "api-1", "critical", starts, ends);
 	char *og1 = alert_json("QueueBacklog", "mq-1", "warning", starts, ends);
-	og = cg_h_fmt("{\"labels\":{\"team\":\"ops\",%s", strstr(og1, "\"labels\":{") + 11);
+	og = cg_h_fmt("{\"labels\":{\"team\":\"ops\",%s", strstr(og1, "\"labels\":{") + 10);
 	body = cg_h_fmt("[%s,%s]", pd, og);
 	am_post(e, body);
 	free(body);
