@@ -154,6 +154,15 @@ cJSON *cg_body_reopen(const char *status_name)
 	return body_status(status_name, "OPEN");
 }
 
+cJSON *cg_body_set_status(const char *status)
+{
+	static const char *const plain[] = {"OPEN", "IN_PROGRESS", "CLOSED"};
+	for (size_t i = 0; status && i < sizeof(plain) / sizeof(plain[0]); i++)
+		if (strcmp(status, plain[i]) == 0)
+			return body_one("status", status);
+	return status && *status ? body_one("status_name", status) : NULL;
+}
+
 cJSON *cg_body_priority(int prio)
 {
 	return body_one("priority", cg_priority_name(prio));

@@ -35,6 +35,9 @@ cJSON *cg_body_comment(const char *text);           /* CaseCommentRequest, text 
 /* CaseUpdateStatusRequest closing the case: {"status_name": name}, or the deprecated
  * {"status": "CLOSED"} when status_name is NULL or empty (valid for every case type). */
 cJSON *cg_body_status(const char *status_name);
+/* {"data":{"type":"case","attributes":{"status": S}}} for OPEN, IN_PROGRESS, CLOSED; otherwise S is a
+ * custom status: {"status_name": S}. NULL for an empty S or without memory. */
+cJSON *cg_body_set_status(const char *status);
 /* The same for reopening: status_name, else the deprecated {"status": "OPEN"}. */
 cJSON *cg_body_reopen(const char *status_name);
 cJSON *cg_body_priority(int prio);                  /* CaseUpdatePriorityRequest */

@@ -29,6 +29,7 @@ struct cg_event {
 	cJSON *links;      /* object: name -> URL (generator, dashboard, runbook, silence, ...) */
 	char *starts_at, *ends_at; /* RFC 3339 text as sent */
 	char *comment_detail; /* Markdown added to follow-up comments (group mode: the alerts and their status) */
+	int acknowledged;  /* a COMMENT saying someone took the alert (the paging APIs' acknowledge) */
 	cJSON *ctx;        /* owned */
 };
 

@@ -100,6 +100,9 @@ struct cg_actions_config {
 	enum cg_link_rel link_previous; /* new case after the reopen window -> previous case */
 	uint64_t archive_after_ms;    /* archive cases closed longer than this; 0: never */
 	int bulk;                     /* one bulk request for a notification's priority changes (default 0) */
+	/* An acknowledgement (PagerDuty's and Opsgenie's acknowledge) of an open case sets this
+	 * status: IN_PROGRESS, OPEN or a custom status name. NULL: it is a comment only. */
+	char *acknowledge_status;
 };
 
 struct cg_source_config {

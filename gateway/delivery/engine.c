@@ -377,7 +377,8 @@ static void op_steps(struct op *op, int has_prev)
 	op->nsteps = cg_lifecycle_steps(op->action, &op->src, cg_payload_has_attributes(&op->pl), op->cs.state,
 					op->steps);
 	op->nsteps = cg_actions_steps(op->action, src ? src : &op->src, op->prio_before, op->ev.priority,
-				      cg_payload_has_insights(&op->pl), has_prev, op->steps, op->nsteps, CG_MAX_STEPS);
+				      cg_payload_has_insights(&op->pl), has_prev, op->pl.acknowledged, op->steps, op->nsteps,
+				      CG_MAX_STEPS);
 }
 
 /* The action of a fresh event against the case as op->cs has it, and its steps. */

@@ -291,6 +291,11 @@ static cJSON *body_notebook(struct cg_req_in *in)
 	return envelope("notebook", NULL);
 }
 
+static cJSON *body_ack_status(struct cg_req_in *in)
+{
+	return cg_body_set_status(in->args.status);
+}
+
 static cJSON *body_archive(struct cg_req_in *in)
 {
 	(void)in;
@@ -358,6 +363,9 @@ static const struct cg_req_row rows[CG_REQ_MAX_] = {
 			     body_notebook, 1, CG_RL_WRITE, 0},
 	[CG_REQ_ARCHIVE] = {"archive", CG_STEP_ARCHIVE, "POST", "/api/v2/cases/{case_id}/archive", body_archive, 0,
 			    CG_RL_WRITE, 0},
+	/* Optional: a status Datadog does not know (a custom name removed) costs the comment nothing. */
+	[CG_REQ_ACK_STATUS] = {"acknowledge", CG_STEP_ACK_STATUS, "POST", "/api/v2/cases/{case_id}/status",
+			       body_ack_status, 1, CG_RL_WRITE, 0},
 	/* Closes always go one by one: the bulk payload for statuses is undocumented, and a close that
 	 * silently did nothing would leave a case open. */
 	[CG_REQ_BULK_PRIORITY] = {"bulk", 0, "POST", "/api/v2/cases/bulk", body_bulk_priority, 0, CG_RL_BULK, 0},

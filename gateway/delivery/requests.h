@@ -35,6 +35,7 @@ enum cg_req_kind {
 	CG_REQ_SERVICENOW,
 	CG_REQ_NOTEBOOK,
 	CG_REQ_ARCHIVE,
+	CG_REQ_ACK_STATUS,
 	/* The rest of an event's requests. */
 	CG_REQ_BULK_PRIORITY, /* one priority change for several cases (actions.bulk) */
 	CG_REQ_GET_CASE,      /* read a case back before acting on an old record */

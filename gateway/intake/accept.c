@@ -31,7 +31,8 @@ int cg_accept_event(const struct cg_source_config *src, struct cg_case_draft *d,
 					   .summary = d->summary ? d->summary : "",
 					   .create = d->create,
 					   .attributes = d->attributes,
-					   .insights = insights};
+					   .insights = insights,
+					   .acknowledged = d->status == CG_STATUS_COMMENT && ev && ev->acknowledged};
 		out->payload = cg_payload_encode(&in);
 		cJSON_Delete(insights);
 	}

@@ -77,7 +77,7 @@ static int add_step(enum cg_step *steps, int n, int cap, enum cg_step s)
 }
 
 int cg_actions_steps(enum cg_action a, const struct cg_source_config *src, int prio_before, int prio,
-		     int has_insights, int has_prev, enum cg_step *steps, int n, int cap)
+		     int has_insights, int has_prev, int acknowledged, enum cg_step *steps, int n, int cap)
 {
 	const struct cg_actions_config *ac = &src->actions;
 	struct cg_action_set now, before;
@@ -110,6 +110,9 @@ int cg_actions_steps(enum cg_action a, const struct cg_source_config *src, int p
 	}
 	case CG_ACT_ARCHIVE:
 		return add_step(steps, n, cap, CG_STEP_ARCHIVE);
+	case CG_ACT_NOTE:
+		/* Someone took the alert (the paging APIs' acknowledge): the case says so too. */
+		return acknowledged && ac->acknowledge_status ? add_step(steps, n, cap, CG_STEP_ACK_STATUS) : n;
 	default:
 		return n;
 	}
@@ -181,6 +184,10 @@ int cg_actions_args(const struct cg_source_config *src, enum cg_action a, const 
 		return !eff.servicenow || (cs->action_flags & CG_CASE_SERVICENOW) ? 1 : 0;
 	case CG_STEP_NOTEBOOK:
 		return eff.notebook != 1 || (cs->action_flags & CG_CASE_NOTEBOOK) ? 1 : 0;
+	case CG_STEP_ACK_STATUS:
+		/* Only an open case: an acknowledgement that comes after the close reopens nothing. */
+		out->status = ac->acknowledge_status;
+		return out->status && payload->acknowledged && cs->state == CG_CASE_OPEN && cs->closed_ms == 0 ? 0 : 1;
 	case CG_STEP_ARCHIVE: {
 		/* Only the case the sweep saw, still closed: a newer case of the key stays. */
 		const char *want = payload->case_id;

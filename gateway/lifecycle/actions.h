@@ -27,11 +27,12 @@ void cg_actions_effective(const struct cg_actions_config *ac, int prio, struct c
  * Appends the action steps of action a to steps[0..n), at most cap in all; returns the new
  * count. prio_before: the case's priority before the event (escalations); prio: the event's.
  * has_insights: the event's payload carries rendered insights; has_prev: the case follows an
- * earlier case of its key (cg_store_case.prev_case_id). The list depends only on these and
- * on the config, so an event resumed after a restart finds the same steps at the same index.
+ * earlier case of its key (cg_store_case.prev_case_id); acknowledged: the event is an
+ * acknowledgement (its payload says so). The list depends only on these and on the config, so
+ * an event resumed after a restart finds the same steps at the same index.
  */
 int cg_actions_steps(enum cg_action a, const struct cg_source_config *src, int prio_before, int prio,
-		     int has_insights, int has_prev, enum cg_step *steps, int n, int cap);
+		     int has_insights, int has_prev, int acknowledged, enum cg_step *steps, int n, int cap);
 
 /* What an action step carries, decided from the config and the case: plain values, no request. */
 struct cg_action_args {
@@ -42,6 +43,7 @@ struct cg_action_args {
 	const char *relationship;   /* LINK: "SUCCESSOR_OF" or "RELATES_TO" */
 	const cJSON *insights;      /* INSIGHTS: the rendered list the event carries */
 	const cJSON *integration;   /* JIRA, SERVICENOW: the attributes the config gives */
+	const char *status;         /* ACK_STATUS: the status an acknowledgement sets */
 };
 
 /*

@@ -43,6 +43,7 @@ const char *cg_step_name(enum cg_step s)
 	case CG_STEP_SERVICENOW: return "servicenow";
 	case CG_STEP_NOTEBOOK: return "notebook";
 	case CG_STEP_ARCHIVE: return "archive";
+	case CG_STEP_ACK_STATUS: return "acknowledge";
 	}
 	return "unknown";
 }

@@ -40,6 +40,7 @@ enum cg_step {
 	CG_STEP_SERVICENOW, /* POST /cases/{id}/relationships/servicenow_tickets */
 	CG_STEP_NOTEBOOK,   /* POST /cases/{id}/relationships/notebook */
 	CG_STEP_ARCHIVE,    /* POST /cases/{id}/archive */
+	CG_STEP_ACK_STATUS, /* POST /cases/{id}/status (actions.acknowledge_status) */
 };
 
 const char *cg_action_name(enum cg_action a);

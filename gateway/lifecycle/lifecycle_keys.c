@@ -1,6 +1,7 @@
 /* lifecycle_keys.c: a source's lifecycle keys (on_repeat, on_resolve, reopen, priority changes, actions.*) as key-table rows. */
 #include <stddef.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -122,6 +123,19 @@ static int archive_check(const struct cg_keyarg *a)
 	return 0;
 }
 
+/* Acknowledging never closes: that is the resolution's job (and its on_resolve). */
+static int ack_status_check(const struct cg_keyarg *a)
+{
+	char **v = cg_key_field(a);
+	if (!*v || strcasecmp(*v, "CLOSED") != 0)
+		return 0;
+	cg_cfg_err(a->c, a->node, "%s: an acknowledgement does not close the case (use IN_PROGRESS, OPEN or a custom "
+		   "status name)", a->label);
+	free(*v);
+	*v = NULL;
+	return -1;
+}
+
 static const char *const link_names[] = {"SUCCESSOR_OF", "RELATES_TO", "none", NULL};
 
 #define ACT_AT(field) CG_KEY_AT(struct cg_actions_config, field)
@@ -142,6 +156,9 @@ static const struct cg_key actions_rows[] = {
 	 .check = archive_check, .doc = "archive cases closed longer than this (0: never)"},
 	{.key = "bulk", .type = CG_KEY_BOOL, ACT_AT(bulk), .def = "false",
 	 .doc = "priority changes of one notification in one bulk request (a preview API: opt-in)"},
+	{.key = "acknowledge_status", .type = CG_KEY_NAME, ACT_AT(acknowledge_status), .check = ack_status_check,
+	 .doc = "an acknowledgement (pagerduty_events, opsgenie_alerts) sets this status on the open case: "
+		"IN_PROGRESS, OPEN or a custom status name (none: a comment only)"},
 	PRIO_BLOCK(1),
 	PRIO_BLOCK(2),
 	PRIO_BLOCK(3),

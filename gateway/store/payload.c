@@ -27,6 +27,8 @@ char *cg_payload_encode(const struct cg_payload_in *in)
 		goto out;
 	if (in->case_id && !cJSON_AddStringToObject(o, "case_id", in->case_id))
 		goto out;
+	if (in->acknowledged && !cJSON_AddTrueToObject(o, "acknowledged"))
+		goto out;
 	if (in->comment_only && !cJSON_AddTrueToObject(o, "comment_only"))
 		goto out;
 	char *text = cJSON_PrintUnformatted(o);
@@ -64,6 +66,7 @@ int cg_payload_decode(const char *text, struct cg_payload *out)
 		out->insights = NULL;
 	out->case_id = cg_json_str(doc, "case_id");
 	out->comment_only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "comment_only"));
+	out->acknowledged = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "acknowledged"));
 	return 0;
 }
 

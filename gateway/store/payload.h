@@ -18,6 +18,7 @@ struct cg_payload_in {
 	const cJSON *insights;      /* rendered insights for the case */
 	const char *case_id;        /* archive events: the closed case the sweep saw */
 	int comment_only;           /* a note (mail reply): the summary is the whole comment */
+	int acknowledged;           /* a note that acknowledges the alert (actions.acknowledge_status) */
 };
 
 /* The JSON text to store (malloc'd, caller frees with free()), or NULL on ENOMEM. */
@@ -29,6 +30,7 @@ struct cg_payload {
 	const cJSON *create, *attributes, *insights; /* NULL when absent */
 	const char *case_id;        /* NULL when absent */
 	int comment_only;
+	int acknowledged;
 };
 
 /* Reads a stored payload. 0, or CG_EINVAL when text is not a payload (not a JSON object). */

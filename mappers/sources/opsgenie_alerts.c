@@ -301,6 +301,7 @@ static int follow_up(const cJSON *env, const cJSON *req, const char *action, con
 	if (!e)
 		return CG_ENOMEM;
 	e->status = resolved ? CG_STATUS_RESOLVED : CG_STATUS_COMMENT;
+	e->acknowledged = strcmp(action, "acknowledge") == 0; /* actions.acknowledge_status may act on it */
 	int rc = cg_mu_dup(&e->dedup_key, id);
 	rc = rc ? rc : cg_mu_label(e->labels, "source", source);
 	rc = rc ? rc : cg_mu_label(e->labels, "user", user);

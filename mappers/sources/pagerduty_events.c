@@ -305,6 +305,7 @@ static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opt
 		return CG_ENOMEM;
 	const char *client = cg_mu_str(body, "client");
 	if (ack) {
+		e->acknowledged = 1; /* actions.acknowledge_status may act on it */
 		/* The whole comment: who acknowledged is all a PagerDuty acknowledge says. */
 		cg_sbuf_add(&b, "**Acknowledged** via PagerDuty Events API");
 		if (client)

@@ -448,6 +448,21 @@ static void test_error_positions(void **state)
 		{"datadog:\n  site: nowhere.example\n" SRC, "/cfgdir/t.yaml:2:9: datadog.site: unknown Datadog site 'nowhere.example'"},
 		{"datadog:\n  api_key: k\n" SRC, "/cfgdir/t.yaml:2:3: datadog: api_key is set but app_key is not"},
 		{"datadog:\n  url: ftp://x\n" SRC, "/cfgdir/t.yaml:2:8: datadog.url: expected an http:// or https:// URL"},
+		/* the paging APIs' keys, and what an acknowledgement may set */
+		{"sources:\n  - name: pd\n    type: pagerduty_events\n"
+		 "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n    case_type: 00000000-0000-0000-0000-000000000001\n",
+		 "/cfgdir/t.yaml:2:5: source 'pd': routing_key is required (or routing_key_file): the routing key senders send"},
+		{"sources:\n  - name: pd\n    type: pagerduty_events\n    routing_key: samplekeyhere\n"
+		 "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n    case_type: 00000000-0000-0000-0000-000000000001\n",
+		 "/cfgdir/t.yaml:4:18: source 'pd': routing_key: a PagerDuty routing key is 32 letters and digits (make one "
+		 "with `openssl rand -hex 16`)"},
+		{"sources:\n  - name: og\n    type: opsgenie_alerts\n    genie_key: 12345\n"
+		 "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n    case_type: 00000000-0000-0000-0000-000000000001\n",
+		 "/cfgdir/t.yaml:4:16: source 'og': genie_key: an Opsgenie API key is a UUID"},
+		{SRC "    routing_key: 0a1b2c3d4e5f60718293a4b5c6d7e8f9\n",
+		 "/cfgdir/t.yaml:7:18: source 'demo': routing_key: only `type: pagerduty_events` sources take one"},
+		{SRC "    actions: { acknowledge_status: CLOSED }\n",
+		 "/cfgdir/t.yaml:7:36: source 'demo': actions.acknowledge_status: an acknowledgement does not close the case"},
 		{"datadog:\n  api_key: a\n  api_key_file: f\n" SRC,
 		 "/cfgdir/t.yaml:3:17: datadog.api_key_file: give datadog.api_key or datadog.api_key_file, not both"},
 	};

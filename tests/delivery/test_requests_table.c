@@ -43,6 +43,7 @@ static const char config_text[] =
 	"      watchers: [" WATCHER1 ", " WATCHER2 "]\n"
 	"      due: 7d\n"
 	"      link_previous: SUCCESSOR_OF\n"
+	"      acknowledge_status: IN_PROGRESS\n"
 	"      P1:\n"
 	"        assignee: " ASSIGNEE_P1 "\n"
 	"        jira: { project_id: \"OPS\", issue_type_id: \"3\", jira_account_id: \"acct-1\" }\n"
@@ -80,7 +81,7 @@ static int setup(void **state)
 	assert_non_null(attrs);
 	assert_non_null(insights);
 	struct cg_payload_in in = {.title = "disk full", .summary = "db-1 is out of disk", .create = create,
-				   .attributes = attrs, .insights = insights, .case_id = CASE_ID};
+				   .attributes = attrs, .insights = insights, .case_id = CASE_ID, .acknowledged = 1};
 	char *text = cg_payload_encode(&in);
 	assert_non_null(text);
 	assert_int_equal(cg_payload_decode(text, &f->pl), 0);
@@ -186,6 +187,9 @@ static const struct want wants[] = {
 	 "/api/v2/cases/" CASE_ID "/relationships/notebook", "{\"data\":{\"type\":\"notebook\"}}"},
 	{CG_REQ_ARCHIVE, "ArchiveCase", CG_ACT_ARCHIVE, {CG_STEP_ARCHIVE}, 3, "POST", "/api/v2/cases/" CASE_ID "/archive",
 	 "{\"data\":{\"type\":\"case\"}}"},
+	/* An acknowledgement (PagerDuty, Opsgenie) with actions.acknowledge_status. */
+	{CG_REQ_ACK_STATUS, "UpdateStatus", CG_ACT_NOTE, {CG_STEP_COMMENT, CG_STEP_ACK_STATUS}, 3, "POST",
+	 "/api/v2/cases/" CASE_ID "/status", "{\"data\":{\"type\":\"case\",\"attributes\":{\"status\":\"IN_PROGRESS\"}}}"},
 	{CG_REQ_BULK_PRIORITY, "BulkUpdateCases", CG_ACT_ESCALATE, {CG_STEP_PRIORITY}, 2, "POST", "/api/v2/cases/bulk",
 	 "{\"data\":{\"attributes\":{\"case_ids\":[\"" CASE_ID "\",\"" PREV_ID "\"],\"payload\":{\"priority\":\"P2\"},"
 	 "\"type\":\"priority\"},\"type\":\"bulk\"}}"},
@@ -297,7 +301,7 @@ static void test_row_flags(void **state)
 			assert_non_null(r->body);
 	}
 	/* Every step has its row, named as the step is in metrics and logs. */
-	for (int s = CG_STEP_CREATE; s <= CG_STEP_ARCHIVE; s++) {
+	for (int s = CG_STEP_CREATE; s <= CG_STEP_ACK_STATUS; s++) {
 		enum cg_req_kind k = cg_req_of_step((enum cg_step)s);
 		const struct cg_req_row *r = cg_req_row(k);
 		if (!r || r->step != (enum cg_step)s || strcmp(r->name, cg_step_name((enum cg_step)s)) != 0)

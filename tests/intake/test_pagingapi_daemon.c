@@ -31,6 +31,7 @@ static const char *sources = "  - name: pd\n"
 			     "  - name: og\n"
 			     "    type: opsgenie_alerts\n"
 			     "    genie_key: " OG_KEY "\n"
+			     "    actions: { acknowledge_status: IN_PROGRESS }\n"
 			     "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
 			     "    case_type: 00000000-0000-0000-0000-000000000001\n";
 
@@ -155,6 +156,33 @@ static void wait_case(struct ctx *c, const char *title, int closed, const char *
 	}
 }
 
+/* The case's status (OPEN, IN_PROGRESS, CLOSED) as the simulator has it. */
+static void expect_status(struct ctx *c, const char *title, const char *want)
+{
+	cJSON *cases = itest_cases(&c->t);
+	const char *got = itest_case_attr(itest_find_case(cases, title), "status");
+	if (!got || strcmp(got, want) != 0)
+		fprintf(stderr, "case %s: got status %s, want %s\n", title, got ? got : "(none)", want);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	cJSON_Delete(cases);
+}
+
+struct status_wait {
+	struct ctx *c;
+	const char *title, *want;
+};
+
+static int status_is(void *ud)
+{
+	struct status_wait *w = ud;
+	cJSON *cases = itest_cases(&w->c->t);
+	const char *got = itest_case_attr(itest_find_case(cases, w->title), "status");
+	int ok = got && strcmp(got, w->want) == 0;
+	cJSON_Delete(cases);
+	return ok;
+}
+
 static void expect_priority(struct ctx *c, const char *title, const char *want)
 {
 	cJSON *cases = itest_cases(&c->t);
@@ -179,6 +207,7 @@ static void test_pagerduty_documented_examples(void **state)
 	free(pd_send(c, "/v2/enqueue", "docs_acknowledge.json", PD_KEY, "samplekeyhere", 202,
 		     "{\"status\":\"success\",\"message\":\"Event processed\",\"dedup_key\":\"samplekeyhere\"}"));
 	wait_case(c, "Example alert on host1.example.com", 0, "Acknowledged");
+	expect_status(c, "Example alert on host1.example.com", "OPEN"); /* no acknowledge_status: a comment only */
 	free(pd_send(c, "/hooks/pd/v2/enqueue", "docs_resolve.json", PD_KEY, "samplekeyhere", 202, NULL));
 	wait_case(c, "Example alert on host1.example.com", 1, NULL);
 
@@ -295,6 +324,10 @@ static void test_opsgenie_documented_examples(void **state)
 	expect_og_accepted(st, resp);
 	free(resp);
 	wait_case(c, "An example alert message", 0, "Acknowledged");
+	/* actions.acknowledge_status: the acknowledgement moves the case along too. */
+	struct status_wait sw = {c, "An example alert message", "IN_PROGRESS"};
+	if (!cg_h_poll(status_is, &sw, WAIT_MS))
+		expect_status(c, "An example alert message", "IN_PROGRESS");
 	snprintf(path, sizeof(path), "/hooks/og%s/notes?identifierType=alias", alias);
 	st = og_send(c, "POST", path, OG_KEY, "docs_add_note.json", &resp);
 	expect_og_accepted(st, resp);

@@ -30,6 +30,7 @@ static const char config_text[] =
 	"      watchers: [" W1 ", " W2 "]\n"
 	"      due: 7d\n"
 	"      link_previous: RELATES_TO\n"
+	"      acknowledge_status: In Review\n"
 	"      P1:\n"
 	"        assignee: " A_P1 "\n"
 	"        watchers: [" W1 ", " W3 "]\n"
@@ -86,13 +87,13 @@ static void test_steps(void **state)
 	enum cg_step s[CG_MAX_STEPS] = {CG_STEP_CREATE};
 
 	/* A new P3 case: every watcher, insights, the link to the earlier case, the due date. */
-	int n = cg_actions_steps(CG_ACT_CREATE, src, 0, 3, 1, 1, s, 1, CG_MAX_STEPS);
+	int n = cg_actions_steps(CG_ACT_CREATE, src, 0, 3, 1, 1, 0, s, 1, CG_MAX_STEPS);
 	const enum cg_step create_p3[] = {CG_STEP_CREATE, CG_STEP_WATCH, CG_STEP_WATCH, CG_STEP_INSIGHTS, CG_STEP_LINK,
 					  CG_STEP_DUE_DATE};
 	expect_steps(s, n, create_p3, 6, "create P3");
 
 	/* A new P1 case without insights or predecessor: P1's watchers and its integrations. */
-	n = cg_actions_steps(CG_ACT_CREATE, src, 0, 1, 0, 0, s, 1, CG_MAX_STEPS);
+	n = cg_actions_steps(CG_ACT_CREATE, src, 0, 1, 0, 0, 0, s, 1, CG_MAX_STEPS);
 	const enum cg_step create_p1[] = {CG_STEP_CREATE, CG_STEP_WATCH, CG_STEP_WATCH, CG_STEP_DUE_DATE,
 					  CG_STEP_JIRA, CG_STEP_NOTEBOOK};
 	expect_steps(s, n, create_p1, 6, "create P1");
@@ -100,22 +101,53 @@ static void test_steps(void **state)
 	/* P3 -> P1: the new assignee, the one watcher P1 adds, the tighter due date, integrations. */
 	s[0] = CG_STEP_PRIORITY;
 	s[1] = CG_STEP_COMMENT;
-	n = cg_actions_steps(CG_ACT_ESCALATE, src, 3, 1, 1, 1, s, 2, CG_MAX_STEPS);
+	n = cg_actions_steps(CG_ACT_ESCALATE, src, 3, 1, 1, 1, 0, s, 2, CG_MAX_STEPS);
 	const enum cg_step esc[] = {CG_STEP_PRIORITY, CG_STEP_COMMENT, CG_STEP_ASSIGN, CG_STEP_WATCH,
 				    CG_STEP_DUE_DATE, CG_STEP_JIRA, CG_STEP_NOTEBOOK};
 	expect_steps(s, n, esc, 7, "escalate P3 -> P1");
 
 	/* P4 -> P3: same settings, nothing to add. */
-	n = cg_actions_steps(CG_ACT_ESCALATE, src, 4, 3, 1, 1, s, 2, CG_MAX_STEPS);
+	n = cg_actions_steps(CG_ACT_ESCALATE, src, 4, 3, 1, 1, 0, s, 2, CG_MAX_STEPS);
 	expect_steps(s, n, esc, 2, "escalate P4 -> P3");
 
 	/* The cap holds; archives are one step; comments take none. */
-	n = cg_actions_steps(CG_ACT_CREATE, src, 0, 3, 1, 1, s, 1, 3);
+	n = cg_actions_steps(CG_ACT_CREATE, src, 0, 3, 1, 1, 0, s, 1, 3);
 	assert_int_equal(n, 3);
-	n = cg_actions_steps(CG_ACT_ARCHIVE, src, 3, 3, 0, 0, s, 0, CG_MAX_STEPS);
+	n = cg_actions_steps(CG_ACT_ARCHIVE, src, 3, 3, 0, 0, 0, s, 0, CG_MAX_STEPS);
 	expect_steps(s, n, (const enum cg_step[]){CG_STEP_ARCHIVE}, 1, "archive");
-	n = cg_actions_steps(CG_ACT_COMMENT, src, 3, 3, 1, 1, s, 0, CG_MAX_STEPS);
+	n = cg_actions_steps(CG_ACT_COMMENT, src, 3, 3, 1, 1, 0, s, 0, CG_MAX_STEPS);
 	assert_int_equal(n, 0);
+	/* A note: the status step only when it acknowledges (and the source sets acknowledge_status). */
+	s[0] = CG_STEP_COMMENT;
+	n = cg_actions_steps(CG_ACT_NOTE, src, 3, 3, 0, 0, 0, s, 1, CG_MAX_STEPS);
+	assert_int_equal(n, 1);
+	n = cg_actions_steps(CG_ACT_NOTE, src, 3, 3, 0, 0, 1, s, 1, CG_MAX_STEPS);
+	expect_steps(s, n, (const enum cg_step[]){CG_STEP_COMMENT, CG_STEP_ACK_STATUS}, 2, "acknowledge");
+	struct cg_source_config plain = *src;
+	plain.actions.acknowledge_status = NULL;
+	n = cg_actions_steps(CG_ACT_NOTE, &plain, 3, 3, 0, 0, 1, s, 1, CG_MAX_STEPS);
+	assert_int_equal(n, 1);
+}
+
+/* An acknowledgement's status step carries the configured status, for an open case only. */
+static void test_ack_status_args(void **state)
+{
+	(void)state;
+	const struct cg_source_config *src = &cfg->sources[0];
+	const enum cg_step steps[] = {CG_STEP_COMMENT, CG_STEP_ACK_STATUS};
+	struct cg_store_case cs = {.state = CG_CASE_OPEN};
+	struct cg_payload pl = {.acknowledged = 1};
+	struct cg_action_args a;
+	assert_int_equal(cg_actions_args(src, CG_ACT_NOTE, steps, 1, 3, 3, &cs, &pl, NOW_MS, &a), 0);
+	assert_string_equal(a.status, "In Review");
+	cs.state = CG_CASE_CLOSED; /* acknowledged after the close: nothing reopens it */
+	assert_int_equal(cg_actions_args(src, CG_ACT_NOTE, steps, 1, 3, 3, &cs, &pl, NOW_MS, &a), 1);
+	cs.state = CG_CASE_OPEN;
+	cs.closed_ms = NOW_MS; /* resolved, left open by on_resolve: comment */
+	assert_int_equal(cg_actions_args(src, CG_ACT_NOTE, steps, 1, 3, 3, &cs, &pl, NOW_MS, &a), 1);
+	cs.closed_ms = 0;
+	pl.acknowledged = 0;
+	assert_int_equal(cg_actions_args(src, CG_ACT_NOTE, steps, 1, 3, 3, &cs, &pl, NOW_MS, &a), 1);
 }
 
 struct fixture_case {
@@ -263,6 +295,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_steps),
 		cmocka_unit_test(test_args),
+		cmocka_unit_test(test_ack_status_args),
 		cmocka_unit_test(test_comments),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
