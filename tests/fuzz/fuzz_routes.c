@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define PROJECT "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n    case_type: 00000000-0000-0000-0000-000000000001\n"
 
 /* One source per way in: none, bearer, basic, a signature, a mail source (never a webhook),
- * Datadog's case events. Short timeouts: an unfinished request ends soon. Datadog is a closed
+ * Datadog's case events, the paging APIs (a routing key in the body, a GenieKey header). Short timeouts: an unfinished request ends soon. Datadog is a closed
  * port: deliveries fail and wait, intake goes on. */
 static const char *const config_fmt =
 	"listen: 127.0.0.1:%d\n"
@@ -41,7 +41,10 @@ static const char *const config_fmt =
 	"  - name: gh\n    type: generic\n    auth: none\n"
 	"    verify: [{hmac: {header: X-Hub-Signature-256, secret: s3cret, prefix: 'sha256=', encoding: hex}}]\n" PROJECT
 	"  - name: mail\n    type: email\n" PROJECT
-	"  - name: dd\n    type: datadog_case_events\n    auth: {bearer: tok-2}\n";
+	"  - name: dd\n    type: datadog_case_events\n    auth: {bearer: tok-2}\n"
+	"  - name: pd\n    type: pagerduty_events\n    routing_key: 0a1b2c3d4e5f60718293a4b5c6d7e8f9\n" PROJECT
+	"  - name: og\n    type: opsgenie_alerts\n    genie_key: eb243592-faa2-4ba2-a551-1afdf565c889\n"
+	"    actions: {acknowledge_status: IN_PROGRESS}\n" PROJECT;
 
 static int port;
 
