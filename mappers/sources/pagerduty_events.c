@@ -316,7 +316,7 @@ static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opt
 			return CG_ENOMEM;
 	}
 	if (summary && utf8_chars(summary) > PD_SUMMARY_MAX)
-		cg_md_addf(&b, "%s\n\n", summary + strlen(e->title)); /* the rest of a summary cut for the title */
+		cg_md_addf(&b, "%.16000s\n\n", summary); /* the title had to cut it: the whole of it here */
 	static const char *const rows[][2] = {
 	    {"source", "Source"}, {"component", "Component"}, {"group", "Group"}, {"class", "Class"},
 	};

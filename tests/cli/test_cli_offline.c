@@ -316,6 +316,73 @@ static void test_map_errors(void **state)
 	free(cfg);
 }
 
+/* The paging APIs' mappers through `casegate map`: PagerDuty's documented trigger opens a case at the
+ * priority its severity maps to, its acknowledge is a comment (nothing to land on in empty state),
+ * Opsgenie's documented create keeps its alias, and a body PagerDuty would refuse is refused with
+ * PagerDuty's words. */
+static void test_map_paging(void **state)
+{
+	const char *dir = *state;
+	char *cfg = cg_h_fmt("%s/paging.yaml", dir);
+	char *text = cg_h_fmt("listen: 127.0.0.1:0\n"
+			      "state_dir: %s/state\n"
+			      "datadog:\n  api_key: k\n  app_key: a\n"
+			      "sources:\n"
+			      "  - name: pd\n    type: pagerduty_events\n    auth: none\n    project: SEC\n"
+			      "    case_type: 00000000-0000-0000-0000-000000000001\n"
+			      "  - name: og\n    type: opsgenie_alerts\n    auth: none\n    project: SEC\n"
+			      "    case_type: 00000000-0000-0000-0000-000000000001\n",
+			      dir);
+	assert_int_equal(cg_h_write_file(cfg, text, strlen(text)), 0);
+	free(text);
+	char *trigger = cg_h_fmt("%s/tests/fixtures/pagerduty_events/docs_trigger.json", cg_h_source_dir());
+	char *ack = cg_h_fmt("%s/tests/fixtures/pagerduty_events/docs_acknowledge.json", cg_h_source_dir());
+	char *bad = cg_h_fmt("%s/tests/fixtures/pagerduty_events/bad_no_summary.json", cg_h_source_dir());
+	char *create = cg_h_fmt("%s/tests/fixtures/opsgenie_alerts/docs_create.json", cg_h_source_dir());
+
+	struct cg_h_cli r = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "pd", trigger, NULL});
+	cg_h_cli_expect_code(&r, 0, "map of PagerDuty's documented trigger");
+	cJSON **v = parse_lines(r.out, 1);
+	expect_str(v[0], "dedup_key", NULL, NULL, "pd:samplekeyhere");
+	expect_str(v[0], "status", NULL, NULL, "firing");
+	expect_str(v[0], "priority", NULL, NULL, "P4"); /* severity info */
+	expect_str(v[0], "action", NULL, NULL, "create");
+	if (strstr(r.out, "routing_key"))
+		fail_msg("map output carries routing_key:\n%s", r.out);
+	free_lines(v);
+	cg_h_cli_free(&r);
+
+	r = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "pd", ack, NULL});
+	cg_h_cli_expect_code(&r, 0, "map of PagerDuty's documented acknowledge");
+	v = parse_lines(r.out, 1);
+	expect_str(v[0], "dedup_key", NULL, NULL, "pd:dedupkeyhere");
+	expect_str(v[0], "status", NULL, NULL, "comment");
+	expect_str(v[0], "action", NULL, NULL, "ignore");
+	free_lines(v);
+	cg_h_cli_free(&r);
+
+	r = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "og", create, NULL});
+	cg_h_cli_expect_code(&r, 0, "map of Opsgenie's documented create");
+	v = parse_lines(r.out, 1);
+	expect_str(v[0], "dedup_key", NULL, NULL, "og:Life is too short for no alias");
+	expect_str(v[0], "priority", NULL, NULL, "P1");
+	expect_str(v[0], "action", NULL, NULL, "create");
+	free_lines(v);
+	cg_h_cli_free(&r);
+
+	r = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "pd", bad, NULL});
+	cg_h_cli_expect_code(&r, 1, "map of a trigger without summary");
+	cg_h_expect_has(r.err, "'payload.summary' is missing or blank", "map's error for a trigger without summary");
+	if (r.out[0])
+		fail_msg("map of a refused body: got stdout \"%s\", want nothing", r.out);
+	cg_h_cli_free(&r);
+	free(create);
+	free(bad);
+	free(ack);
+	free(trigger);
+	free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +391,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_arguments_taken, cg_h_dir_setup, cg_h_dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_map_output, cg_h_dir_setup, cg_h_dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_map_errors, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_map_paging, cg_h_dir_setup, cg_h_dir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,10 @@ static void check(const struct cg_mapper *m, int rc, const struct cg_event_list 
 		abort();
 	for (size_t i = 0; i < out->n; i++) {
 		const struct cg_event *e = &out->v[i];
-		if (e->status != CG_STATUS_FIRING && e->status != CG_STATUS_RESOLVED)
+		if (e->status != CG_STATUS_FIRING && e->status != CG_STATUS_RESOLVED && e->status != CG_STATUS_COMMENT)
+			abort();
+		/* A comment lands on an existing case: it needs the key and the text it adds. */
+		if (e->status == CG_STATUS_COMMENT && (!e->comment_detail || !e->comment_detail[0]))
 			abort();
 		if (!e->ctx || !e->labels || !e->annotations || !e->links)
 			abort();
