@@ -37,10 +37,10 @@
  * {"message": "Request body is not processable. Please check the errors.", "errors": {field: reason}}.
  */
 
-#define OG_MESSAGE_MAX 130 /* characters; longer messages are cut, as Alertmanager and Grafana do */
-#define OG_ALIAS_MAX 512
+#define OG_MESSAGE_MAX     130 /* characters; longer messages are cut, as Alertmanager and Grafana do */
+#define OG_ALIAS_MAX       512
 #define OG_DESCRIPTION_MAX 15000
-#define OG_TAGS_MAX 20
+#define OG_TAGS_MAX        20
 
 static const char *const identifier_types[] = {"id", "alias", "tiny", NULL};
 
@@ -228,7 +228,10 @@ static int map_create(const cJSON *env, const cJSON *req, struct cg_event_list *
 		cg_md_addf(&b, "**Message:** %s\n", message);
 	cg_md_addf(&b, "**Priority:** %s\n", prio);
 	static const char *const rows[][2] = {
-	    {"entity", "Entity"}, {"source", "Source"}, {"alias", "Alias"}, {"user", "User"},
+	    {"entity", "Entity"},
+	    {"source", "Source"},
+	    {"alias", "Alias"},
+	    {"user", "User"},
 	};
 	cg_mu_rows_md(&b, req, rows, sizeof(rows) / sizeof(rows[0]));
 	if (note)
@@ -288,8 +291,8 @@ static int follow_up(const cJSON *env, const cJSON *req, const char *action, con
 			snprintf(err, errlen, "%s: can not be empty.", action);
 			return CG_EINVAL;
 		}
-		if (strcmp(action, "priority") == 0 && strcmp(value, "P1") && strcmp(value, "P2") && strcmp(value, "P3") &&
-		    strcmp(value, "P4") && strcmp(value, "P5")) {
+		if (strcmp(action, "priority") == 0 && strcmp(value, "P1") && strcmp(value, "P2") &&
+		    strcmp(value, "P3") && strcmp(value, "P4") && strcmp(value, "P5")) {
 			snprintf(err, errlen, "priority: should be one of [ P1, P2, P3, P4, P5 ]");
 			return CG_EINVAL;
 		}
@@ -351,14 +354,14 @@ static int map_opsgenie_alerts(const cJSON *env, const struct cg_map_opts *opts,
 	if (strcmp(action, "create") == 0)
 		return map_create(env, req, out, err, errlen);
 
-	static const char *const known[] = {"close",   "delete",  "acknowledge", "unacknowledge", "note",
-	                                    "message", "description", "priority", NULL};
+	static const char *const known[] = {
+	    "close", "delete", "acknowledge", "unacknowledge", "note", "message", "description", "priority", NULL};
 	int is_known = 0;
 	for (size_t i = 0; known[i]; i++)
 		is_known |= strcmp(action, known[i]) == 0;
 	if (!is_known) {
-		snprintf(out->ignored_reason, sizeof(out->ignored_reason),
-		         "Opsgenie action '%.40s' changes no case", action);
+		snprintf(out->ignored_reason, sizeof(out->ignored_reason), "Opsgenie action '%.40s' changes no case",
+		         action);
 		return 0;
 	}
 	const char *type = cg_mu_str(env, "identifierType");
@@ -380,7 +383,8 @@ static int map_opsgenie_alerts(const cJSON *env, const struct cg_map_opts *opts,
 
 const struct cg_mapper cg_mapper_opsgenie_alerts = {
     .name = "opsgenie_alerts",
-    .description = "Opsgenie Alert API request (create, close, acknowledge, notes, updates), as senders post it to /v2/alerts",
+    .description =
+        "Opsgenie Alert API request (create, close, acknowledge, notes, updates), as senders post it to /v2/alerts",
     .map = map_opsgenie_alerts,
     .supports_group_by = 0,
     .default_priority_map = "P1=P1,P2=P2,P3=P3,P4=P4,P5=P5",

@@ -27,11 +27,11 @@
  * body lands on the same case; the intake answers that key, as PagerDuty answers its own.
  */
 
-#define PD_SUMMARY_MAX 1024  /* characters (PagerDuty's limit) */
-#define PD_DEDUP_KEY_MAX 255 /* characters */
-#define PD_DETAIL_LABELS 20  /* custom_details members that become labels, at most */
+#define PD_SUMMARY_MAX     1024 /* characters (PagerDuty's limit) */
+#define PD_DEDUP_KEY_MAX   255  /* characters */
+#define PD_DETAIL_LABELS   20   /* custom_details members that become labels, at most */
 #define PD_LABEL_VALUE_MAX 200
-#define PD_DETAILS_MD_MAX 16384 /* bytes of custom details quoted in the description */
+#define PD_DETAILS_MD_MAX  16384 /* bytes of custom details quoted in the description */
 
 static const char *const severities[] = {"critical", "error", "warning", "info", NULL};
 
@@ -69,7 +69,7 @@ static char *cut_chars(const char *s, size_t max)
 static void lower_word(const char *s, char out[16])
 {
 	size_t i = 0;
-	for (; s[i] && i < 15; i++)
+	for (; i < 15 && s[i]; i++)
 		out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
 	out[i] = '\0';
 }
@@ -208,8 +208,8 @@ static int pd_links(cJSON *links, const cJSON *body)
 	return rc;
 }
 
-static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opts, struct cg_event_list *out,
-                                char *err, size_t errlen)
+static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opts, struct cg_event_list *out, char *err,
+                                size_t errlen)
 {
 	(void)opts;
 	if (cg_mu_need_object(body, err, errlen))
@@ -259,7 +259,8 @@ static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opt
 			return CG_EINVAL;
 		}
 		if (!cg_mu_one_of(sevword, severities)) {
-			snprintf(err, errlen, "'payload.severity' is invalid (must be one of: critical, error, warning, info)");
+			snprintf(err, errlen,
+			         "'payload.severity' is invalid (must be one of: critical, error, warning, info)");
 			return CG_EINVAL;
 		}
 	} else if (sevword && !cg_mu_one_of(sevword, severities)) {
@@ -318,7 +319,10 @@ static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opt
 	if (summary && utf8_chars(summary) > PD_SUMMARY_MAX)
 		cg_md_addf(&b, "%.16000s\n\n", summary); /* the title had to cut it: the whole of it here */
 	static const char *const rows[][2] = {
-	    {"source", "Source"}, {"component", "Component"}, {"group", "Group"}, {"class", "Class"},
+	    {"source", "Source"},
+	    {"component", "Component"},
+	    {"group", "Group"},
+	    {"class", "Class"},
 	};
 	cg_mu_rows_md(&b, pl, rows, sizeof(rows) / sizeof(rows[0]));
 	if (sev[0])
@@ -339,7 +343,8 @@ static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opt
 	rc = cg_mu_finish(e, &b, cJSON_IsObject(pl) ? pl : body, body);
 	/* The intake takes routing_key out before mapping; should one slip through, no template reads it. */
 	if (!rc)
-		cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(e->ctx, "payload"), "routing_key");
+		cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(e->ctx, "payload"),
+		                                        "routing_key");
 	return rc;
 }
 

@@ -1,4 +1,5 @@
-/* test_paging_sources.c: the pagerduty_events and opsgenie_alerts mappers: generated keys, PagerDuty's and Opsgenie's checks, comments. */
+/* test_paging_sources.c: the pagerduty_events and opsgenie_alerts mappers: generated keys, PagerDuty's and Opsgenie's
+ * checks, comments. */
 /* labels: mapper */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -78,8 +79,9 @@ static int is_hex(const char *s, size_t n)
 }
 
 #define PD_BASE "\"event_action\":\"trigger\",\"payload\":{"
-#define PD_FIELDS                                                                                                    \
-	"\"summary\":\"CPU high\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\","  \
+#define PD_FIELDS                                                                                                      \
+	"\"summary\":\"CPU "                                                                                           \
+	"high\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\","                \
 	"\"class\":\"load\""
 
 /* A trigger without dedup_key: the key comes from the content, the same content gives the same key
@@ -106,14 +108,28 @@ static void test_pd_generated_key(void **state)
 	free(k2);
 	free(k3);
 	static const char *const others[] = {
-	    "\"summary\":\"CPU low\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\",\"class\":\"load\"",
-	    "\"summary\":\"CPU high\",\"source\":\"web-2\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\",\"class\":\"load\"",
-	    "\"summary\":\"CPU high\",\"source\":\"web-1\",\"severity\":\"error\",\"component\":\"cpu\",\"group\":\"www\",\"class\":\"load\"",
-	    "\"summary\":\"CPU high\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"mem\",\"group\":\"www\",\"class\":\"load\"",
-	    "\"summary\":\"CPU high\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"db\",\"class\":\"load\"",
-	    "\"summary\":\"CPU high\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\",\"class\":\"temp\"",
+	    "\"summary\":\"CPU "
+	    "low\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\",\"class\":"
+	    "\"load\"",
+	    "\"summary\":\"CPU "
+	    "high\",\"source\":\"web-2\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\",\"class\":"
+	    "\"load\"",
+	    "\"summary\":\"CPU "
+	    "high\",\"source\":\"web-1\",\"severity\":\"error\",\"component\":\"cpu\",\"group\":\"www\",\"class\":"
+	    "\"load\"",
+	    "\"summary\":\"CPU "
+	    "high\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"mem\",\"group\":\"www\",\"class\":"
+	    "\"load\"",
+	    "\"summary\":\"CPU "
+	    "high\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"db\",\"class\":"
+	    "\"load\"",
+	    "\"summary\":\"CPU "
+	    "high\",\"source\":\"web-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\",\"class\":"
+	    "\"temp\"",
 	    /* the same bytes split otherwise between two fields */
-	    "\"summary\":\"CPU hig\",\"source\":\"hweb-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\",\"class\":\"load\"",
+	    "\"summary\":\"CPU "
+	    "hig\",\"source\":\"hweb-1\",\"severity\":\"warning\",\"component\":\"cpu\",\"group\":\"www\",\"class\":"
+	    "\"load\"",
 	};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		char json[512];
@@ -159,7 +175,8 @@ static void test_pd_errors(void **state)
 	     "'payload.severity' is missing or blank"},
 	    {"{\"event_action\":\"trigger\",\"payload\":{\"summary\":\"s\",\"source\":\"h\",\"severity\":\"fatal\"}}",
 	     "'payload.severity' is invalid (must be one of: critical, error, warning, info)"},
-	    {"{\"event_action\":\"trigger\",\"dedup_key\":[1],\"payload\":{\"summary\":\"s\",\"source\":\"h\",\"severity\":\"info\"}}",
+	    {"{\"event_action\":\"trigger\",\"dedup_key\":[1],\"payload\":{\"summary\":\"s\",\"source\":\"h\","
+	     "\"severity\":\"info\"}}",
 	     "'dedup_key' must be a string"},
 	    {"[]", "payload must be a JSON object"},
 	};
@@ -192,7 +209,8 @@ static void test_pd_acknowledge_is_comment(void **state)
 	char err[256];
 	int rc = map("pagerduty_events",
 	             "{\"event_action\":\"acknowledge\",\"dedup_key\":\"k1\",\"client\":\"Zabbix\","
-	             "\"payload\":{\"summary\":\"s\",\"source\":\"h\",\"severity\":\"critical\",\"timestamp\":\"2026-01-01T00:00:00Z\"}}",
+	             "\"payload\":{\"summary\":\"s\",\"source\":\"h\",\"severity\":\"critical\",\"timestamp\":\"2026-"
+	             "01-01T00:00:00Z\"}}",
 	             &out, err, sizeof(err));
 	assert_int_equal(rc, 0);
 	assert_int_equal(out.n, 1);
@@ -220,10 +238,11 @@ static void test_pd_routing_key_not_kept(void **state)
 	(void)state;
 	struct cg_event_list out;
 	char err[256];
-	int rc = map("pagerduty_events",
-	             "{\"routing_key\":\"R0UT1NGK3Y5ECRET0000000000000000\",\"dedup_key\":\"k\",\"event_action\":\"trigger\","
-	             "\"payload\":{\"summary\":\"s\",\"source\":\"h\",\"severity\":\"info\"}}",
-	             &out, err, sizeof(err));
+	int rc = map(
+	    "pagerduty_events",
+	    "{\"routing_key\":\"R0UT1NGK3Y5ECRET0000000000000000\",\"dedup_key\":\"k\",\"event_action\":\"trigger\","
+	    "\"payload\":{\"summary\":\"s\",\"source\":\"h\",\"severity\":\"info\"}}",
+	    &out, err, sizeof(err));
 	assert_int_equal(rc, 0);
 	char *ctx = cJSON_PrintUnformatted(out.v[0].ctx);
 	assert_non_null(ctx);
@@ -254,10 +273,11 @@ static void test_pd_priorities(void **state)
 	assert_int_equal(cg_builder_create(&spec, &b, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		char json[256];
-		snprintf(json, sizeof(json),
-		         "{\"event_action\":\"trigger\",\"dedup_key\":\"k\",\"payload\":{\"summary\":\"s\",\"source\":\"h\","
-		         "\"severity\":\"%s\"}}",
-		         want[i].sev);
+		snprintf(
+		    json, sizeof(json),
+		    "{\"event_action\":\"trigger\",\"dedup_key\":\"k\",\"payload\":{\"summary\":\"s\",\"source\":\"h\","
+		    "\"severity\":\"%s\"}}",
+		    want[i].sev);
 		struct cg_event_list out;
 		assert_int_equal(map("pagerduty_events", json, &out, err, sizeof(err)), 0);
 		struct cg_case_draft d;
@@ -271,14 +291,16 @@ static void test_pd_priorities(void **state)
 	}
 	/* An acknowledge's comment reaches the case: the builder's summary (the note's text) says it. */
 	struct cg_event_list out;
-	assert_int_equal(map("pagerduty_events", "{\"event_action\":\"acknowledge\",\"dedup_key\":\"k\",\"client\":\"Nagios\"}",
-	                     &out, err, sizeof(err)),
+	assert_int_equal(map("pagerduty_events",
+	                     "{\"event_action\":\"acknowledge\",\"dedup_key\":\"k\",\"client\":\"Nagios\"}", &out, err,
+	                     sizeof(err)),
 	                 0);
 	struct cg_case_draft d;
 	assert_int_equal(cg_builder_build(b, &out.v[0], &d, err, sizeof(err)), 0);
 	assert_int_equal(d.status, CG_STATUS_COMMENT);
 	if (!d.summary || !strstr(d.summary, "**Acknowledged** via PagerDuty Events API by Nagios"))
-		print_error("acknowledge summary: got \"%s\", want the acknowledgement\n", d.summary ? d.summary : "NULL");
+		print_error("acknowledge summary: got \"%s\", want the acknowledgement\n",
+		            d.summary ? d.summary : "NULL");
 	assert_non_null(d.summary);
 	assert_non_null(strstr(d.summary, "**Acknowledged** via PagerDuty Events API by Nagios"));
 	assert_non_null(strstr(d.dedup_key, "k"));
@@ -291,20 +313,24 @@ static void test_pd_priorities(void **state)
 static void test_og_generated_alias(void **state)
 {
 	(void)state;
-	const char *base = "{\"action\":\"create\",\"request\":{\"message\":\"Backup failed\",\"entity\":\"db-2\",\"source\":\"cron\"}}";
+	const char *base = "{\"action\":\"create\",\"request\":{\"message\":\"Backup "
+	                   "failed\",\"entity\":\"db-2\",\"source\":\"cron\"}}";
 	char *k1 = key_of("opsgenie_alerts", base);
 	if (strncmp(k1, "og-", 3) != 0 || !is_hex(k1 + 3, 32))
 		print_error("generated alias: got \"%s\", want og- and 32 hex digits\n", k1);
 	assert_true(strncmp(k1, "og-", 3) == 0 && is_hex(k1 + 3, 32));
-	char *k2 = key_of("opsgenie_alerts", "{\"action\":\"create\",\"request\":{\"message\":\"Backup failed\",\"entity\":"
-	                                     "\"db-2\",\"source\":\"cron\",\"description\":\"retry 2\",\"priority\":\"P1\","
-	                                     "\"tags\":[\"x\"],\"details\":{\"try\":\"2\"}}}");
+	char *k2 =
+	    key_of("opsgenie_alerts", "{\"action\":\"create\",\"request\":{\"message\":\"Backup failed\",\"entity\":"
+	                              "\"db-2\",\"source\":\"cron\",\"description\":\"retry 2\",\"priority\":\"P1\","
+	                              "\"tags\":[\"x\"],\"details\":{\"try\":\"2\"}}}");
 	assert_string_equal(k1, k2);
 	free(k2);
 	static const char *const others[] = {
 	    "{\"action\":\"create\",\"request\":{\"message\":\"Backup done\",\"entity\":\"db-2\",\"source\":\"cron\"}}",
-	    "{\"action\":\"create\",\"request\":{\"message\":\"Backup failed\",\"entity\":\"db-3\",\"source\":\"cron\"}}",
-	    "{\"action\":\"create\",\"request\":{\"message\":\"Backup failed\",\"entity\":\"db-2\",\"source\":\"manual\"}}",
+	    "{\"action\":\"create\",\"request\":{\"message\":\"Backup "
+	    "failed\",\"entity\":\"db-3\",\"source\":\"cron\"}}",
+	    "{\"action\":\"create\",\"request\":{\"message\":\"Backup "
+	    "failed\",\"entity\":\"db-2\",\"source\":\"manual\"}}",
 	    "{\"action\":\"create\",\"request\":{\"message\":\"Backup failed\",\"entity\":\"db-2\"}}",
 	};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
@@ -314,7 +340,8 @@ static void test_og_generated_alias(void **state)
 		assert_string_not_equal(k, k1);
 		free(k);
 	}
-	char *given = key_of("opsgenie_alerts", "{\"action\":\"create\",\"request\":{\"message\":\"m\",\"alias\":\"a-1\"}}");
+	char *given =
+	    key_of("opsgenie_alerts", "{\"action\":\"create\",\"request\":{\"message\":\"m\",\"alias\":\"a-1\"}}");
 	assert_string_equal(given, "a-1");
 	free(given);
 	free(k1);
@@ -338,7 +365,8 @@ static void test_og_identifiers(void **state)
 		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
 			char json[512];
 			snprintf(json, sizeof(json),
-			         "{\"action\":\"%s\",\"identifier\":\"x-1\",%s\"request\":{\"user\":\"ana\",\"note\":\"on it\"}}",
+			         "{\"action\":\"%s\",\"identifier\":\"x-1\",%s\"request\":{\"user\":\"ana\",\"note\":"
+			         "\"on it\"}}",
 			         acts[a].action, types[t]);
 			struct cg_event_list out;
 			char err[256];
@@ -371,8 +399,10 @@ static void test_og_errors(void **state)
 	     "priority: should be one of [ P1, P2, P3, P4, P5 ]"},
 	    {"{\"action\":\"create\",\"request\":{\"message\":\"m\",\"priority\":3}}", "priority: should be a string"},
 	    {"{\"action\":\"create\",\"request\":{\"message\":\"m\",\"alias\":{}}}", "alias: should be a string"},
-	    {"{\"action\":\"create\",\"request\":{\"message\":\"m\",\"tags\":{}}}", "tags: should be an array of strings"},
-	    {"{\"action\":\"create\",\"request\":{\"message\":\"m\",\"details\":\"k=v\"}}", "details: should be an object"},
+	    {"{\"action\":\"create\",\"request\":{\"message\":\"m\",\"tags\":{}}}",
+	     "tags: should be an array of strings"},
+	    {"{\"action\":\"create\",\"request\":{\"message\":\"m\",\"details\":\"k=v\"}}",
+	     "details: should be an object"},
 	    {"{\"action\":\"create\",\"request\":\"m\"}", "Request body is not a JSON object"},
 	    {"{\"request\":{\"message\":\"m\"}}", "missing field 'action'"},
 	    {"{\"action\":\"close\"}", "identifier: can not be empty."},
@@ -393,8 +423,9 @@ static void test_og_create_fields(void **state)
 	(void)state;
 	struct cg_event_list out;
 	char err[256];
-	assert_int_equal(map("opsgenie_alerts", "{\"action\":\"create\",\"request\":{\"message\":\"m\"}}", &out, err, sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    map("opsgenie_alerts", "{\"action\":\"create\",\"request\":{\"message\":\"m\"}}", &out, err, sizeof(err)),
+	    0);
 	assert_int_equal(out.v[0].status, CG_STATUS_FIRING);
 	assert_string_equal(out.v[0].severity, "P3");
 	cg_event_list_cleanup(&out);
@@ -405,14 +436,16 @@ static void test_og_create_fields(void **state)
 		msg[mn++] = '\xA4';
 	}
 	msg[mn] = '\0';
-	snprintf(json, sizeof(json), "{\"action\":\"create\",\"request\":{\"message\":\"%s\",\"priority\":\"P5\"}}", msg);
+	snprintf(json, sizeof(json), "{\"action\":\"create\",\"request\":{\"message\":\"%s\",\"priority\":\"P5\"}}",
+	         msg);
 	assert_int_equal(map("opsgenie_alerts", json, &out, err, sizeof(err)), 0);
 	assert_string_equal(out.v[0].severity, "P5");
 	assert_int_equal(strlen(out.v[0].title), 130 * 2);
 	assert_int_equal(memcmp(out.v[0].title, msg, 260), 0);
 	cg_event_list_cleanup(&out);
 	/* An action Opsgenie has but casegate does not act on: answered, no event. */
-	assert_int_equal(map("opsgenie_alerts", "{\"action\":\"escalate\",\"identifier\":\"a\"}", &out, err, sizeof(err)), 0);
+	assert_int_equal(
+	    map("opsgenie_alerts", "{\"action\":\"escalate\",\"identifier\":\"a\"}", &out, err, sizeof(err)), 0);
 	assert_int_equal(out.n, 0);
 	assert_string_equal(out.ignored_reason, "Opsgenie action 'escalate' changes no case");
 	cg_event_list_cleanup(&out);
@@ -421,10 +454,14 @@ static void test_og_create_fields(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pd_generated_key),   cmocka_unit_test(test_pd_errors),
-	    cmocka_unit_test(test_pd_acknowledge_is_comment), cmocka_unit_test(test_pd_routing_key_not_kept),
-	    cmocka_unit_test(test_pd_priorities),      cmocka_unit_test(test_og_generated_alias),
-	    cmocka_unit_test(test_og_identifiers),     cmocka_unit_test(test_og_errors),
+	    cmocka_unit_test(test_pd_generated_key),
+	    cmocka_unit_test(test_pd_errors),
+	    cmocka_unit_test(test_pd_acknowledge_is_comment),
+	    cmocka_unit_test(test_pd_routing_key_not_kept),
+	    cmocka_unit_test(test_pd_priorities),
+	    cmocka_unit_test(test_og_generated_alias),
+	    cmocka_unit_test(test_og_identifiers),
+	    cmocka_unit_test(test_og_errors),
 	    cmocka_unit_test(test_og_create_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
