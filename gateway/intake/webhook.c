@@ -269,7 +269,9 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 		cJSON *item = cJSON_CreateObject();
 		if (item) {
 			cJSON_AddStringToObject(item, "dedup_key", ev->dedup_key);
-			cJSON_AddStringToObject(item, "status", d.status == CG_STATUS_RESOLVED ? "resolved" : "firing");
+			cJSON_AddStringToObject(item, "status", d.status == CG_STATUS_RESOLVED  ? "resolved"
+								: d.status == CG_STATUS_COMMENT ? "comment"
+												: "firing");
 			cJSON_AddStringToObject(item, "priority", cg_priority_name(d.priority));
 			/* The paging APIs hand the sender's key back (PagerDuty's dedup_key). */
 			if (paging && events->v[i].dedup_key)
