@@ -102,6 +102,16 @@ struct cg_actions_config {
 	int bulk;                     /* one bulk request for a notification's priority changes (default 0) */
 };
 
+/* A source's heartbeat (dead-man's switch, `heartbeat:`): traffic promised at least every
+ * every_ms; after every_ms + grace_ms of silence casegate raises a case for the source. */
+struct cg_heartbeat_config {
+	uint64_t every_ms;            /* 0: no heartbeat */
+	uint64_t grace_ms;            /* default 1 min */
+	int prio_idx;                 /* the case's priority: 0..4 for P1..P5 (default P2) */
+	int priority;                 /* 1..5, from prio_idx once the mapping is read */
+	char *alert;                  /* only firing alerts of this name count (and open no case); NULL: any traffic */
+};
+
 struct cg_source_config {
 	char *name;
 	char *type;                   /* mapper name */
@@ -141,6 +151,7 @@ struct cg_source_config {
 	char **reply_senders;
 	size_t nreply_senders;
 	int reply_to_closed;          /* replies may comment on closed cases; default 0 */
+	struct cg_heartbeat_config heartbeat;
 };
 
 /* E-mail intake (gateway/lmtp.c): one listener, recipients routed to `type: email` sources. */
