@@ -145,6 +145,11 @@ static void t_silence_then_traffic(void **state)
 	if (itest_metric(t, "casegate_source_last_heard_timestamp_seconds", "source=\"hb\"") < 1.7e9)
 		fail_msg("casegate_source_last_heard_timestamp_seconds: got %g, want the time of the webhook",
 			 itest_metric(t, "casegate_source_last_heard_timestamp_seconds", "source=\"hb\""));
+	/* `casegate status` names the silent source. */
+	struct cg_h_cli st = cg_h_cli_run(t->dir, NULL, (const char *const[]){"status", "-c", t->cfg_path, NULL});
+	cg_h_cli_expect_code(&st, 0, "casegate status");
+	cg_h_expect_has(st.out, "silent:        hb: last heard ", "casegate status while hb is silent");
+	cg_h_cli_free(&st);
 	/* Traffic returns: the case closes (on_resolve comment_and_close). */
 	post_ok(t, "hb", alert_body, NULL);
 	wait_case(t, HB_TITLE, 1, 20000);
