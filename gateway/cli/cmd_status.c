@@ -1,6 +1,7 @@
 /* cmd_status.c: `casegate status`: queue depth, oldest item, dead letters, last delivery per source, from the store. */
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -146,6 +147,17 @@ int cg_cmd_status(struct cg_cli *c)
 	/* Heartbeats (a store from before them has none). */
 	if (cg_store_hb_list(st, &hbs, &nhbs) != 0)
 		nhbs = 0;
+	/* Only the sources watched now (a heartbeat removed from the config leaves its record). */
+	for (size_t i = 0; i < nhbs;) {
+		const struct cg_source_config *src = cg_config_source(cfg, hbs[i].source);
+		if (src && src->heartbeat.every_ms) {
+			i++;
+			continue;
+		}
+		free(hbs[i].source);
+		memmove(&hbs[i], &hbs[i + 1], (nhbs - i - 1) * sizeof(*hbs));
+		nhbs--;
+	}
 	int64_t now = wall_ms();
 	if (json) {
 		doc = cJSON_CreateObject();

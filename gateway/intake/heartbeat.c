@@ -26,6 +26,7 @@ struct hb_source {
 	struct cg_builder *b;    /* the source's project and case type, the heartbeat's own title, key, priority */
 	int64_t written_ms;      /* the latest time intake asked the store to record */
 	int busy;                /* a raise or clear job is queued */
+	int raised;              /* as the latest check found it (the gauge keeps it across a reload) */
 	char label[160];         /* source="<name>" */
 };
 
@@ -129,8 +130,14 @@ int cg_heartbeat_configure(struct cg_heartbeat *hb, const struct cg_config *cfg,
 		}
 		/* A reload keeps what intake recorded (no extra write for a source heard a moment ago). */
 		const struct hb_source *old = find(hb, src->name);
-		if (old)
+		if (old) {
 			e->written_ms = old->written_ms;
+			e->raised = old->raised;
+		} else {
+			/* Samples from the start (0 until the first check): alert rules see the series. */
+			cg_metrics_set(hb->d.metrics, "casegate_source_silent", e->label, 0);
+			cg_metrics_set(hb->d.metrics, "casegate_source_last_heard_timestamp_seconds", e->label, 0);
+		}
 	}
 	if (rc) {
 		sources_free(v, k);
@@ -141,10 +148,6 @@ int cg_heartbeat_configure(struct cg_heartbeat *hb, const struct cg_config *cfg,
 	hb->n = n;
 	hb->cfg = cfg;
 	hb->need_register = n > 0;
-	for (size_t i = 0; i < n; i++) {
-		cg_metrics_set(hb->d.metrics, "casegate_source_silent", v[i].label, 0);
-		cg_metrics_set(hb->d.metrics, "casegate_source_last_heard_timestamp_seconds", v[i].label, 0);
-	}
 	return 0;
 }
 
@@ -332,8 +335,10 @@ static void decide_done(int rc, void *ud)
 		else
 			CG_LOG_EV(CG_LOG_LEVEL_INFO, j->name, j->ev.dedup_key, NULL,
 				  "source heard again: queued resolve event %" PRId64, j->ev.id);
-		if (e)
-			cg_metrics_set(hb->d.metrics, "casegate_source_silent", e->label, j->raise ? 1 : 0);
+		if (e) {
+			e->raised = j->raise;
+			cg_metrics_set(hb->d.metrics, "casegate_source_silent", e->label, e->raised);
+		}
 		if (hb->d.committed)
 			hb->d.committed(hb->d.ud);
 	}
@@ -425,7 +430,8 @@ static void list_done(int rc, void *ud)
 			hb->need_register = 1; /* configured after this job was queued */
 			continue;
 		}
-		cg_metrics_set(hb->d.metrics, "casegate_source_silent", e->label, row->raised ? 1 : 0);
+		e->raised = row->raised != 0;
+		cg_metrics_set(hb->d.metrics, "casegate_source_silent", e->label, e->raised);
 		cg_metrics_set(hb->d.metrics, "casegate_source_last_heard_timestamp_seconds", e->label,
 			       (double)row->heard_ms / 1000.0);
 		if (e->busy)

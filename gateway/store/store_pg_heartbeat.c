@@ -4,14 +4,28 @@
 #include "err.h"
 #include "store_pg_int.h"
 
+/* Also drops the traffic records of replicas gone from the fleet (a restart under a new name
+ * leaves one per source), except the latest: what was heard stays. */
 int cg_pg_hb_register(struct cg_store *st, const char *source, int64_t now_ms)
 {
-	return cg_pg_q(pg(st), "heartbeat register",
-		       "INSERT INTO heartbeats (source, started_ms) VALUES ($1, $2) ON CONFLICT (source) DO NOTHING",
-		       CG_ARGS(CG_ARG_TEXT(source), CG_ARG_I64(now_ms)), NULL);
+	struct pg_store *s = pg(st);
+	int rc = cg_pg_q(s, "heartbeat register",
+			 "INSERT INTO heartbeats (source, started_ms) VALUES ($1, $2) ON CONFLICT (source) DO NOTHING",
+			 CG_ARGS(CG_ARG_TEXT(source), CG_ARG_I64(now_ms)), NULL);
+	if (rc == 0)
+		rc = cg_pg_q(s, "heartbeat prune",
+			     "DELETE FROM heartbeat_heard x WHERE x.source = $1 AND x.replica <> ''"
+			     " AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.name = x.replica)"
+			     " AND x.last_ms < (SELECT max(y.last_ms) FROM heartbeat_heard y WHERE y.source = $1)",
+			     CG_ARGS(CG_ARG_TEXT(source)), NULL);
+	return rc;
 }
 
-/* This replica's own row: no other replica writes it, so the intake path never waits on a lock. */
+/*
+ * A replica writes its own row: no other replica writes it, so the intake path never waits on
+ * a lock. A process outside the fleet (`casegate mail` in pipe mode: a new name each run) shares
+ * the row '' instead of leaving one behind per run.
+ */
 int cg_pg_hb_heard(struct cg_store *st, const char *source, int64_t now_ms)
 {
 	struct pg_store *s = pg(st);
@@ -19,7 +33,7 @@ int cg_pg_hb_heard(struct cg_store *st, const char *source, int64_t now_ms)
 		       "INSERT INTO heartbeat_heard (source, replica, last_ms) VALUES ($1, $2, $3)"
 		       " ON CONFLICT (source, replica) DO UPDATE"
 		       " SET last_ms = greatest(heartbeat_heard.last_ms, excluded.last_ms)",
-		       CG_ARGS(CG_ARG_TEXT(source), CG_ARG_TEXT(s->name), CG_ARG_I64(now_ms)), NULL);
+		       CG_ARGS(CG_ARG_TEXT(source), CG_ARG_TEXT(s->listen ? s->name : ""), CG_ARG_I64(now_ms)), NULL);
 }
 
 int cg_pg_hb_list(struct cg_store *st, struct cg_store_heartbeat **out, size_t *nout)
