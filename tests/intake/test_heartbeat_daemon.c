@@ -263,12 +263,33 @@ static void t_watchdog_alert(void **state)
 	free(wd);
 }
 
+/* An e-mail source: every alert mail counts (here through `casegate mail`, the path LMTP shares). */
+static void t_email_source(void **state)
+{
+	struct itest *t = *state;
+	start(t, "  - name: mon\n"
+		 "    type: email\n"
+		 "    rules: {base: nagios, alert_senders: ['nagios@mon.example.com']}\n" PROJECT
+		 "    heartbeat: { every: 1s, grace: 1s }\n");
+	wait_case(t, "casegate: source 'mon' went silent", 0, 20000);
+	char bin[512], log[600], eml[600];
+	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
+	snprintf(log, sizeof(log), "%s/pipe.log", t->dir);
+	snprintf(eml, sizeof(eml), "%s/tests/fixtures/email/nagios_problem.eml", cg_h_source_dir());
+	char *const argv[] = {bin, "mail", "-c", t->cfg_path, "--source", "mon", NULL};
+	if (cg_h_run_cmd(argv, log, eml) != 0)
+		fail_msg("casegate mail: failed (log %s)", log);
+	wait_case(t, "casegate: source 'mon' went silent", 1, 20000);
+	wait_case(t, "Service Alert: web1/HTTP", 0, 20000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(t_silence_then_traffic, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_restart_while_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_watchdog_alert, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_email_source, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
