@@ -145,13 +145,13 @@ struct cg_source_config {
 	unsigned rl_rps, rl_burst;
 	struct cg_actions_config actions;
 	int line;                     /* where the source was declared */
+	struct cg_heartbeat_config heartbeat; /* `heartbeat:` (dead-man's switch) */
 	struct cg_mail_rules *mail_rules; /* type email: compiled `rules:` (owned); NULL: subject heuristics */
 	/* type email: who may comment on this source's cases by replying (fnmatch globs, lowercase);
 	 * none given: the rules' alert_senders; neither: nobody. */
 	char **reply_senders;
 	size_t nreply_senders;
 	int reply_to_closed;          /* replies may comment on closed cases; default 0 */
-	struct cg_heartbeat_config heartbeat;
 };
 
 /* E-mail intake (gateway/lmtp.c): one listener, recipients routed to `type: email` sources. */
