@@ -283,6 +283,18 @@ static void t_email_source(void **state)
 	wait_case(t, "Service Alert: web1/HTTP", 0, 20000);
 }
 
+/* A heartbeat added by a reload: watched from the reload on. */
+static void t_added_by_reload(void **state)
+{
+	struct itest *t = *state;
+	start(t, "  - name: hb\n    type: generic\n    auth: { bearer: tok }\n" PROJECT);
+	if (itest_write_config(t, NULL, generic_src) != 0 || kill(t->gw.pid, SIGHUP) != 0)
+		fail_msg("could not rewrite the config and signal casegate");
+	wait_case(t, HB_TITLE, 0, 20000);
+	if (log_count(t, "configuration reloaded") != 1)
+		fail_msg("reload: got %d 'configuration reloaded' lines, want 1", log_count(t, "configuration reloaded"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +302,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_restart_while_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_watchdog_alert, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_email_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_added_by_reload, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
