@@ -1243,8 +1243,15 @@ static void t_peer_heartbeats(void **state)
 	CHECK_RC(cg_store_commit(b), 0);
 	CHECK_I64(hb_clear(a, "am"), 0);
 	CHECK_I64(hb_get(a, "am").raised, 0);
-	cg_store_close(a);
+	/* Replicas leave; a later registration tidies their records but keeps what was heard last. */
+	struct cg_store *c = peer(f, "replica-c", 30000);
+	CHECK_RC(cg_store_hb_heard(c, "am", T0 + 5000), 0);
+	cg_store_close(c);
 	cg_store_close(b);
+	CHECK_RC(cg_store_hb_register(a, "am", T0 + 6000), 0);
+	CHECK_I64(hb_get(a, "am").heard_ms, T0 + 5000);
+	CHECK_I64(hb_get(a, "am").started_ms, T0);
+	cg_store_close(a);
 }
 
 static void t_peer_lease_expiry(void **state)
