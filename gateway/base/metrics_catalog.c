@@ -28,6 +28,10 @@ static const struct {
 	 "E-mail messages by source and outcome (events, comment, duplicate, ignored, tempfail)"},
 	{"casegate_mail_ignored_total", CG_COUNTER, "source,reason", "E-mail messages accepted and ignored, by source and reason"},
 	{"casegate_http_connections", CG_GAUGE, NULL, "Open intake connections"},
+	{"casegate_source_silent", CG_GAUGE, "source",
+	 "1 while a source's heartbeat is raised (nothing heard for heartbeat.every + grace), by source"},
+	{"casegate_source_last_heard_timestamp_seconds", CG_GAUGE, "source",
+	 "When a source with a heartbeat was last heard by any replica (Unix seconds; 0: never), by source"},
 	/* queue and store */
 	{"casegate_queue_depth", CG_GAUGE, NULL, "Events waiting for delivery (including in flight)"},
 	{"casegate_queue_inflight", CG_GAUGE, NULL, "Events being delivered now"},

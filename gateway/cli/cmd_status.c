@@ -1,6 +1,7 @@
 /* cmd_status.c: `casegate status`: queue depth, oldest item, dead letters, last delivery per source, from the store. */
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -120,6 +121,8 @@ int cg_cmd_status(struct cg_cli *c)
 	struct cg_store_source_stat *v = NULL;
 	struct cg_store_note *notes = NULL;
 	size_t nnotes = 0;
+	struct cg_store_heartbeat *hbs = NULL;
+	size_t nhbs = 0;
 	size_t n = 0;
 	cJSON *doc = NULL;
 	char e[512] = "";
@@ -141,6 +144,20 @@ int cg_cmd_status(struct cg_cli *c)
 	/* What the daemon(s) noted: an outage the Case API circuit is holding the queue for, ... */
 	if (!st->ops->note_list || cg_store_note_list(st, &notes, &nnotes) != 0)
 		nnotes = 0;
+	/* Heartbeats (a store from before them has none). */
+	if (cg_store_hb_list(st, &hbs, &nhbs) != 0)
+		nhbs = 0;
+	/* Only the sources watched now (a heartbeat removed from the config leaves its record). */
+	for (size_t i = 0; i < nhbs;) {
+		const struct cg_source_config *src = cg_config_source(cfg, hbs[i].source);
+		if (src && src->heartbeat.every_ms) {
+			i++;
+			continue;
+		}
+		free(hbs[i].source);
+		memmove(&hbs[i], &hbs[i + 1], (nhbs - i - 1) * sizeof(*hbs));
+		nhbs--;
+	}
 	int64_t now = wall_ms();
 	if (json) {
 		doc = cJSON_CreateObject();
@@ -179,6 +196,22 @@ int cg_cmd_status(struct cg_cli *c)
 		cJSON_AddNumberToObject(doc, "dead_letters", (double)s.dead);
 		cJSON_AddNumberToObject(doc, "cases", (double)s.cases);
 		cJSON_AddNumberToObject(doc, "store_bytes", (double)s.bytes);
+		cJSON *hba = cJSON_AddArrayToObject(doc, "heartbeats");
+		for (size_t i = 0; hba && i < nhbs; i++) {
+			cJSON *one = cJSON_CreateObject();
+			char t[32];
+			cJSON_AddStringToObject(one, "source", hbs[i].source);
+			cJSON_AddBoolToObject(one, "silent", hbs[i].raised);
+			if (hbs[i].heard_ms) {
+				iso(hbs[i].heard_ms, t, sizeof(t));
+				cJSON_AddStringToObject(one, "last_heard", t);
+			} else {
+				cJSON_AddNullToObject(one, "last_heard");
+			}
+			iso(hbs[i].started_ms, t, sizeof(t));
+			cJSON_AddStringToObject(one, "watched_since", t);
+			cJSON_AddItemToArray(hba, one);
+		}
 		cJSON *arr = have_sources ? cJSON_AddArrayToObject(doc, "sources") : NULL;
 		if (arr) {
 			for (size_t i = 0; i < cfg->nsources; i++)
@@ -222,6 +255,16 @@ int cg_cmd_status(struct cg_cli *c)
 	fprintf(out, "dead letters:  %" PRId64 "%s\n", s.dead, s.dead ? "  (casegate dlq list -c FILE)" : "");
 	fprintf(out, "cases tracked: %" PRId64 "\n", s.cases);
 	fprintf(out, "store size:    %.1f MiB\n", (double)s.bytes / (1024.0 * 1024.0));
+	for (size_t i = 0; i < nhbs; i++) {
+		if (!hbs[i].raised)
+			continue;
+		char t[32], age[32];
+		int64_t since = hbs[i].heard_ms ? hbs[i].heard_ms : hbs[i].started_ms;
+		iso(since, t, sizeof(t));
+		fmt_age(now - since, age, sizeof(age));
+		fprintf(out, "silent:        %s: %s %s (%s ago)\n", hbs[i].source,
+			hbs[i].heard_ms ? "last heard" : "never heard since", t, age);
+	}
 	if (!have_sources) {
 		fprintf(out, "per source:    unavailable (store schema older than this casegate: start the daemon once)\n");
 		rc = 0;
@@ -239,6 +282,7 @@ out:
 	cJSON_Delete(doc);
 	cg_store_source_stats_free(v, n);
 	cg_store_notes_free(notes, nnotes);
+	cg_store_heartbeats_free(hbs, nhbs);
 	cg_store_close(st);
 	cg_config_free(cfg);
 	return rc;

@@ -105,6 +105,16 @@ struct cg_actions_config {
 	char *acknowledge_status;
 };
 
+/* A source's heartbeat (dead-man's switch, `heartbeat:`): traffic promised at least every
+ * every_ms; after every_ms + grace_ms of silence casegate raises a case for the source. */
+struct cg_heartbeat_config {
+	uint64_t every_ms;            /* 0: no heartbeat */
+	uint64_t grace_ms;            /* default 1 min */
+	int prio_idx;                 /* the case's priority: 0..4 for P1..P5 (default P2) */
+	int priority;                 /* 1..5, from prio_idx once the mapping is read */
+	char *alert;                  /* only firing alerts of this name count (and open no case); NULL: any traffic */
+};
+
 struct cg_source_config {
 	char *name;
 	char *type;                   /* mapper name */
@@ -138,6 +148,7 @@ struct cg_source_config {
 	unsigned rl_rps, rl_burst;
 	struct cg_actions_config actions;
 	int line;                     /* where the source was declared */
+	struct cg_heartbeat_config heartbeat; /* `heartbeat:` (dead-man's switch) */
 	struct cg_mail_rules *mail_rules; /* type email: compiled `rules:` (owned); NULL: subject heuristics */
 	/* type email: who may comment on this source's cases by replying (fnmatch globs, lowercase);
 	 * none given: the rules' alert_senders; neither: nobody. */

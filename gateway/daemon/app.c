@@ -98,6 +98,15 @@ static void stats_tick(uv_timer_t *t)
 	}
 }
 
+/* ---- heartbeats: every second intake checks the sources' deadlines (a store job, never a wait) ---- */
+
+static void heartbeat_tick(uv_timer_t *t)
+{
+	struct cg_app *app = t->data;
+	if (!app->stopping)
+		cg_intake_heartbeat_tick(app->intake);
+}
+
 /* ---- wake-ups from other replicas (shared store): kick the engine from the loop thread ---- */
 
 static uv_async_t store_wake;
@@ -188,6 +197,8 @@ static void app_stop(struct cg_app *app)
 	CG_LOG_INFO("stopping: no new requests; finishing requests in flight");
 	uv_timer_stop(&app->stats_timer);
 	uv_close((uv_handle_t *)&app->stats_timer, handle_closed);
+	uv_timer_stop(&app->heartbeat_timer);
+	uv_close((uv_handle_t *)&app->heartbeat_timer, handle_closed);
 	uv_close((uv_handle_t *)&app->sig_term, handle_closed);
 	uv_close((uv_handle_t *)&app->sig_int, handle_closed);
 	uv_close((uv_handle_t *)&app->sig_hup, handle_closed);
@@ -292,8 +303,9 @@ static void reload(struct cg_app *app)
 	}
 	/* Delivery first: intake may free the old configuration the engine still points at. */
 	cg_engine_set_config(app->engine, ncfg);
-	if (cg_intake_reload(app->intake, ncfg, nb) != 0) {
-		CG_LOG_ERR("reload rejected: out of memory");
+	int irc = cg_intake_reload(app->intake, ncfg, nb);
+	if (irc != 0) {
+		CG_LOG_ERR("reload rejected: %s", irc == CG_ENOMEM ? "out of memory" : "a source's heartbeat (see above)");
 		cg_engine_set_config(app->engine, app->cfg);
 		cg_builders_free(nb, ncfg->nsources);
 		cg_config_free(ncfg);
@@ -490,6 +502,9 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 	uv_timer_init(&loop, &app->stats_timer);
 	app->stats_timer.data = app;
 	uv_timer_start(&app->stats_timer, stats_tick, 0, 1000);
+	uv_timer_init(&loop, &app->heartbeat_timer);
+	app->heartbeat_timer.data = app;
+	uv_timer_start(&app->heartbeat_timer, heartbeat_tick, 0, 1000);
 	uv_async_init(&loop, &store_wake, store_wake_cb);
 	store_wake.data = app;
 	cg_store_watch(app->store, store_wake_send, &store_wake); /* CG_EINVAL: single-process store */

@@ -34,6 +34,7 @@ struct cg_app {
 	struct cg_tls_ctx *tls;       /* listener TLS; NULL: plain HTTP */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stats_timer;
+	uv_timer_t heartbeat_timer;   /* sources' heartbeat deadlines, checked every second */
 	int stats_busy;
 	int stopping;
 	int exit_code;

@@ -11,6 +11,12 @@
 #include "log.h"
 #include "mailin.h"
 
+/* A heartbeat event was stored. */
+static void heartbeat_committed(void *ud)
+{
+	cg_intake_committed(ud);
+}
+
 int cg_intake_create(const struct cg_intake_deps *deps, struct cg_config *cfg, struct cg_builder **builders,
 		     struct cg_intake **out)
 {
@@ -22,7 +28,13 @@ int cg_intake_create(const struct cg_intake_deps *deps, struct cg_config *cfg, s
 	in->d = *deps;
 	in->cfg = cfg;
 	in->builders = builders;
-	if (cg_admission_setup(in) != 0) {
+	struct cg_heartbeat_deps hd = {.q = deps->q, .metrics = deps->metrics, .committed = heartbeat_committed, .ud = in};
+	char err[256] = "";
+	if (cg_heartbeat_create(&hd, &in->hb) != 0 || cg_heartbeat_configure(in->hb, cfg, err, sizeof(err)) != 0 ||
+	    cg_admission_setup(in) != 0) {
+		if (err[0])
+			CG_LOG_ERR("%s", err);
+		cg_heartbeat_destroy(in->hb);
 		free(in->gen);
 		free(in);
 		return CG_ENOMEM;
@@ -42,6 +54,14 @@ int cg_intake_reload(struct cg_intake *in, struct cg_config *cfg, struct cg_buil
 	struct cg_intake_gen *ngen = NULL;
 	if (in->gen->refs > 0 && !(ngen = calloc(1, sizeof(*ngen))))
 		return CG_ENOMEM;
+	/* First: a failure leaves everything as it was. */
+	char err[256] = "";
+	int rc = cg_heartbeat_configure(in->hb, cfg, err, sizeof(err));
+	if (rc) {
+		CG_LOG_ERR("reload: %s", err[0] ? err : cg_strerror(rc));
+		free(ngen);
+		return rc;
+	}
 	struct cg_config *old = in->cfg;
 	struct cg_builder **old_builders = in->builders;
 	in->cfg = cfg;
@@ -90,6 +110,12 @@ void cg_intake_tick(struct cg_intake *in)
 	cg_admission_tick(in);
 }
 
+void cg_intake_heartbeat_tick(struct cg_intake *in)
+{
+	if (!in->stopping)
+		cg_heartbeat_tick(in->hb);
+}
+
 int cg_intake_mail_start(struct cg_intake *in, char *err, size_t errlen)
 {
 	return cg_mailin_start(in, err, errlen);
@@ -118,6 +144,7 @@ void cg_intake_destroy(struct cg_intake *in)
 	if (!in)
 		return;
 	cg_admission_cleanup(in);
+	cg_heartbeat_destroy(in->hb);
 	cg_builders_free(in->builders, in->cfg ? in->cfg->nsources : 0);
 	cg_config_free(in->cfg);
 	free(in->gen); /* the running generation (retired ones were freed by their last job) */

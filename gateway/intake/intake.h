@@ -38,7 +38,8 @@ int cg_intake_create(const struct cg_intake_deps *deps, struct cg_config *cfg, s
 const struct cg_config *cg_intake_config(const struct cg_intake *in);
 
 /* Swaps in a new configuration (taken, as at create); work in flight keeps the old one alive. 0,
- * or CG_ENOMEM: nothing changed and cfg/builders stay the caller's. */
+ * or CG_ENOMEM (or CG_EINVAL: a heartbeat's case could not be drafted, logged): nothing changed
+ * and cfg/builders stay the caller's. */
 int cg_intake_reload(struct cg_intake *in, struct cg_config *cfg, struct cg_builder **builders);
 
 /* Starts the mail listener (`mail.listen`); 0 when there is none to start. */
@@ -64,6 +65,9 @@ int cg_intake_store_full(const struct cg_intake *in);
 
 /* Every second: metrics, and while the store is full a probe for space. */
 void cg_intake_tick(struct cg_intake *in);
+/* The daemon's heartbeat timer (every second): sources' deadlines checked in the store, a
+ * "went silent" event raised or resolved once per silence (heartbeat.h). Nothing while stopping. */
+void cg_intake_heartbeat_tick(struct cg_intake *in);
 
 /* Takes no more work; on_closed runs when the mail listener has closed (at once without one). */
 void cg_intake_stop(struct cg_intake *in, void (*on_closed)(void *ud), void *ud);

@@ -222,6 +222,42 @@ static int case_uuid_parse(const struct cg_keyarg *a)
 
 static const char *const group_by_names[] = {"alert", "group", NULL};
 
+/* ---- heartbeat: { every, grace, priority, alert } ---- */
+
+#define HB_AT(field) CG_KEY_AT(struct cg_heartbeat_config, field)
+
+static const char *const hb_prio_names[] = {"P1", "P2", "P3", "P4", "P5", NULL};
+
+/* Runs once the mapping is read: the priority as a number, and what the source can promise. */
+static void heartbeat_check(const struct cg_keyarg *a)
+{
+	struct cg_heartbeat_config *h = a->base;
+	const struct cg_source_config *s = a->parent;
+	h->priority = h->prio_idx + 1;
+	if (s && s->type && strcmp(s->type, "datadog_case_events") == 0)
+		cg_cfg_err(a->c, a->node, "%s: a datadog_case_events source sends no alerts to watch", a->label);
+	else if (s && is_email(s) && h->alert)
+		cg_cfg_err(a->c, a->node, "%s: alert: only webhook sources name a heartbeat alert (every mail an e-mail "
+			   "source accepts as an alert counts)", a->label);
+}
+
+static const struct cg_key heartbeat_rows[] = {
+	{.key = "every", .type = CG_KEY_DURATION, HB_AT(every_ms), .min = CG_MS_SECOND, .max = 7 * CG_MS_DAY,
+	 .required = "every is required (how often the sender promises something, e.g. 5m)", .flags = CG_KEY_F_GATE,
+	 .doc = "the sender promises traffic (or the heartbeat alert) at least this often"},
+	{.key = "grace", .type = CG_KEY_DURATION, HB_AT(grace_ms), .def = "1m", .max = 7 * CG_MS_DAY,
+	 .doc = "extra time before the source counts as silent"},
+	{.key = "priority", .type = CG_KEY_ENUM, HB_AT(prio_idx), .def = "P2", .names = hb_prio_names,
+	 .doc = "the priority of the \"went silent\" case"},
+	{.key = "alert", .type = CG_KEY_NAME, HB_AT(alert),
+	 .doc = "only firing alerts with this alertname (else title) count; they open no case"},
+};
+
+static const struct cg_keys heartbeat_keys = {.name = "intake: sources[].heartbeat",
+					      .keys = heartbeat_rows,
+					      .n = CG_KEYS_N(heartbeat_rows),
+					      .check = heartbeat_check};
+
 static const struct cg_key source_rows[] = {
 	{.key = "name", .type = CG_KEY_STR, SRC_AT(name), .check = valid_name, .required = "name is required",
 	 .doc = "unique; the URL is /hooks/<name>; namespaces dedup keys"},
@@ -241,6 +277,8 @@ static const struct cg_key source_rows[] = {
 	 .doc = "e-mail sources: who may comment on this source's cases by replying (globs)"},
 	{.key = "reply_to_closed", .type = CG_KEY_BOOL, SRC_AT(reply_to_closed), .def = "false", .parse = reply_parse,
 	 .doc = "e-mail sources: replies may comment on closed cases too"},
+	{.key = "heartbeat", .type = CG_KEY_TABLE, SRC_AT(heartbeat), .sub = CG_KEYS_SUB(&heartbeat_keys),
+	 .doc = "dead-man's switch: a case when the source goes silent, closed when it is heard again"},
 	{.key = "group_by", .type = CG_KEY_ENUM, SRC_AT(group_by), .def = "alert", .names = group_by_names,
 	 .check = group_by_check, .doc = "one case per alert, or one per notification group"},
 	{.key = "project", .type = CG_KEY_STR, SRC_AT(project), .parse = case_uuid_parse, .flags = CG_KEY_F_ALWAYS,

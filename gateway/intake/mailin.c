@@ -148,6 +148,7 @@ int cg_mail_plan_build(const struct cg_source_config *src, const struct cg_build
 	}
 	p->may_thread = reply && reply_ok;
 	p->reply_to_closed = src->reply_to_closed;
+	p->heartbeat = src->heartbeat.every_ms > 0;
 	if (!noise && !alert_ok) {
 		/* Not an alert sender: nothing of this mail is queued (a reply it may be, see below). */
 		for (size_t i = 0; i < events.n; i++)
@@ -371,6 +372,9 @@ int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)
 	}
 	if (p->nevs == 0)
 		return 0;
+	/* An alert mail: the source is alive (mail is rare enough to record each one). */
+	if (p->heartbeat && (rc = cg_store_hb_heard(st, p->source, now)))
+		return rc;
 	if ((rc = cg_store_enqueue(st, p->evs, p->nevs)))
 		return rc;
 	for (size_t i = 0; i < p->nevs; i++)

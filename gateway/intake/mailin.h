@@ -32,6 +32,7 @@ struct cg_mail_plan {
 	char *comment_payload;   /* engine payload for a threaded comment */
 	struct cg_store_event *evs; /* alert events (dedup keys namespaced) */
 	size_t nevs;
+	int heartbeat;           /* the source has a heartbeat: its alerts are recorded as heard */
 	char reason_code[24];    /* why nothing is queued when there are no events */
 	char reason[256];
 	/* Filled by cg_mail_plan_store. */

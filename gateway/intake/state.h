@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heartbeat.h"
 #include "intake.h"
 #include "lmtp.h"
 #include "tbucket.h"
@@ -25,6 +26,7 @@ struct cg_intake {
 	struct cg_builder **builders;  /* one per cfg->sources[i] */
 	struct cg_intake_gen *gen;     /* the running configuration's generation */
 	struct cg_lmtp_server *mail;   /* the mail listener; NULL without `mail.listen` */
+	struct cg_heartbeat *hb;       /* the sources' heartbeats (heartbeat.c) */
 	struct cg_store_stats stats;
 	int store_full;                /* the last write failed for lack of space */
 	int store_down;                /* the last statistics query failed (database unreachable) */

@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "err.h"
 #include "guard.h"
+#include "heartbeat.h"
 #include "jsonarena.h"
 #include "log.h"
 #include "pagingapi.h"
@@ -46,6 +47,8 @@ struct intake_job {
 	size_t rejected;             /* alerts the builder refused (metric, counted on the loop) */
 	int status;                  /* HTTP status when not 202, with msg */
 	char msg[768];
+	size_t beats, beats_seen;    /* the source's heartbeat alerts: firing ones, all (they open no case) */
+	int64_t heard_ms;            /* record this traffic for the source's heartbeat (0: no need) */
 };
 
 static int64_t wall_ms(void)
@@ -89,6 +92,12 @@ static int intake_run(struct cg_store *st, void *ud)
 {
 	struct intake_job *j = ud;
 	j->duplicate = 0; /* a job may run again after its batch rolled back */
+	if (j->heard_ms) {
+		/* The sender is alive (a redelivery too): the source's heartbeat, in the same transaction. */
+		int rc = cg_store_hb_heard(st, j->source, j->heard_ms);
+		if (rc)
+			return rc;
+	}
 	if (j->replay_id[0]) {
 		/* Same transaction as the enqueue: a rolled-back store leaves the id unseen, so the
 		 * sender's retry is accepted. A repeat adds nothing and is acknowledged (a sender
@@ -114,7 +123,7 @@ static int intake_run(struct cg_store *st, void *ud)
 			return 0;
 		}
 	}
-	return cg_store_enqueue(st, j->evs, j->n);
+	return j->n ? cg_store_enqueue(st, j->evs, j->n) : 0; /* none: only heartbeat alerts */
 }
 
 static void intake_done(int rc, void *ud)
@@ -246,6 +255,12 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 	for (size_t i = 0; i < events->n; i++) {
 		struct cg_case_draft d;
 		char berr[512] = "";
+		if (cg_heartbeat_is_beat(src, &events->v[i])) {
+			/* The source's heartbeat alert (Alertmanager's Watchdog): heard, and no case. */
+			j->beats_seen++;
+			j->beats += events->v[i].status == CG_STATUS_FIRING;
+			continue;
+		}
 		rc = cg_builder_build(b, &events->v[i], &d, berr, sizeof(berr));
 		if (rc) {
 			/* One bad alert in a group must not hold back the others. */
@@ -294,7 +309,7 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 	else
 		cJSON_Delete(skipped);
 	cg_jsonarena_resume();
-	if (j->n == 0) {
+	if (j->n == 0 && j->beats_seen == 0) {
 		/* Each alert's reason is one entry of the 422's errors (the sender's fix is in them). */
 		const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j->answer, "skipped"), 0);
 		snprintf(msg, msglen, "no alert could be turned into a case: %s",
@@ -314,6 +329,8 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 	}
 	cg_jsonarena_pause();
 	cJSON_AddNumberToObject(j->answer, "accepted", (double)j->n);
+	if (j->beats_seen)
+		cJSON_AddNumberToObject(j->answer, "heartbeats", (double)j->beats_seen);
 	if (events->note[0])
 		cJSON_AddStringToObject(j->answer, "note", events->note);
 	cg_jsonarena_resume();
@@ -643,6 +660,8 @@ static void intake_worked(uv_work_t *w, int wstatus)
 	}
 	if (j->rejected)
 		cg_metrics_add(in->d.metrics, "casegate_events_rejected_total", source_label, (double)j->rejected);
+	if (j->status == 0)
+		j->heard_ms = cg_heartbeat_heard(in->hb, src, j->n, j->beats, wall_ms());
 	if (j->status == 200 && j->subscribe_url[0]) {
 		int started = cg_guard_confirm_subscription(in->d.guard, src, j->subscribe_url) == 0;
 		snprintf(j->msg, sizeof(j->msg), "%s: %s",

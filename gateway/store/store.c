@@ -71,6 +71,15 @@ void cg_store_source_stats_free(struct cg_store_source_stat *v, size_t n)
 	free(v);
 }
 
+void cg_store_heartbeats_free(struct cg_store_heartbeat *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].source);
+	free(v);
+}
+
 void cg_store_notes_free(struct cg_store_note *v, size_t n)
 {
 	if (!v)

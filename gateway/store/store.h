@@ -99,6 +99,15 @@ struct cg_store_source_stat {
 	char *last_case_key;       /* that key's case ("PROJ-12"), NULL when unknown */
 };
 
+/* A source's heartbeat (dead-man's switch) as the store keeps it, fleet-wide. */
+struct cg_store_heartbeat {
+	char *source;
+	int64_t started_ms; /* when a heartbeat was first configured for it (the clock of a sender never heard) */
+	int64_t heard_ms;   /* latest traffic recorded by any process, 0 when never */
+	int raised;         /* its "went silent" event is queued (and not yet answered by a resolve) */
+	int64_t raised_ms;  /* when it was raised */
+};
+
 struct cg_dead_letter {
 	int64_t id;
 	struct cg_store_event ev;
@@ -153,6 +162,12 @@ struct cg_store_ops {
 	int (*event_defer)(struct cg_store *st, int64_t id, int64_t next_ms, const char *why);
 	int (*note_put)(struct cg_store *st, const char *name, const char *value);
 	int (*note_list)(struct cg_store *st, struct cg_store_note **out, size_t *nout);
+	/* Heartbeats (see cg_store_hb_* below). */
+	int (*hb_register)(struct cg_store *st, const char *source, int64_t now_ms);
+	int (*hb_heard)(struct cg_store *st, const char *source, int64_t now_ms);
+	int (*hb_list)(struct cg_store *st, struct cg_store_heartbeat **out, size_t *nout);
+	int (*hb_raise)(struct cg_store *st, const char *source, int64_t silent_before_ms, int64_t now_ms, int *won);
+	int (*hb_clear)(struct cg_store *st, const char *source, int *won);
 };
 
 struct cg_store {
@@ -346,6 +361,47 @@ static inline int64_t cg_store_rl_closed_until(struct cg_store *st, const char *
 #define cg_store_note_put(st, name, value) ((st)->ops->note_put(st, name, value))
 #define cg_store_note_list(st, out, nout) ((st)->ops->note_list(st, out, nout))
 void cg_store_notes_free(struct cg_store_note *v, size_t n);
+
+/*
+ * Heartbeats: a source promises traffic at least every so often; the daemon raises a "went
+ * silent" event when it stops. Each decision is one atomic conditional update, made in the
+ * transaction that queues the event, so replicas sharing a store raise (and clear) it once.
+ * A backend without them answers CG_EINVAL (hb_heard: 0, it is on the intake path).
+ *
+ * register: the source has a heartbeat from now on; started_ms = now_ms unless it had one
+ * already (a restart keeps the clock of a sender never heard).
+ * heard: traffic from source at now_ms (latest wins; each process writes its own record, so
+ * intakes of several replicas never wait for each other).
+ * list: every registered source with its latest traffic, by name; freed with
+ * cg_store_heartbeats_free.
+ * raise: marks source raised (raised_ms = now_ms) when it is not and nothing was heard since
+ * silent_before_ms (nor was it registered since); *won = 1 when this call did it. A row another
+ * replica is deciding right now is skipped (not waited for): that replica decides.
+ * clear: marks a raised source no longer raised when traffic was heard after it was raised;
+ * *won = 1 when this call did it.
+ */
+static inline int cg_store_hb_register(struct cg_store *st, const char *source, int64_t now_ms)
+{
+	return st->ops->hb_register ? st->ops->hb_register(st, source, now_ms) : CG_EINVAL;
+}
+static inline int cg_store_hb_heard(struct cg_store *st, const char *source, int64_t now_ms)
+{
+	return st->ops->hb_heard ? st->ops->hb_heard(st, source, now_ms) : 0;
+}
+static inline int cg_store_hb_list(struct cg_store *st, struct cg_store_heartbeat **out, size_t *nout)
+{
+	return st->ops->hb_list ? st->ops->hb_list(st, out, nout) : CG_EINVAL;
+}
+static inline int cg_store_hb_raise(struct cg_store *st, const char *source, int64_t silent_before_ms, int64_t now_ms,
+				    int *won)
+{
+	return st->ops->hb_raise ? st->ops->hb_raise(st, source, silent_before_ms, now_ms, won) : CG_EINVAL;
+}
+static inline int cg_store_hb_clear(struct cg_store *st, const char *source, int *won)
+{
+	return st->ops->hb_clear ? st->ops->hb_clear(st, source, won) : CG_EINVAL;
+}
+void cg_store_heartbeats_free(struct cg_store_heartbeat *v, size_t n);
 
 void cg_store_event_cleanup(struct cg_store_event *ev);
 void cg_store_events_free(struct cg_store_event *evs, size_t n);

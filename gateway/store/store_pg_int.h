@@ -155,6 +155,7 @@ void cg_pg_poke(struct pg_store *s);
  * store_pg_dead.c    dead_list, dead_get, dead_retry, dead_drop
  * store_pg_seen.c    seen, seen_get
  * store_pg_status.c  stats, source_stats, note_put, note_list
+ * store_pg_heartbeat.c  hb_register, hb_heard, hb_list, hb_raise, hb_clear
  * store_pg_listen.c  the shared-store members, thread-safe: hold, lease_valid, watch, fleet_size,
  *                    rl_publish, rl_closed_until
  */

@@ -129,6 +129,18 @@ static const char *const migrations[] = {
 	" value text NOT NULL,"
 	" updated_ms bigint NOT NULL,"
 	" PRIMARY KEY (replica, name));",
+	/* 3 -> 4: per-source heartbeats (as SQLite schema 5). Traffic is recorded one row per
+	 * replica, so the intakes of replicas never wait for each other's row lock. */
+	"CREATE TABLE heartbeats ("
+	" source text PRIMARY KEY,"
+	" started_ms bigint NOT NULL,"
+	" raised integer NOT NULL DEFAULT 0,"
+	" raised_ms bigint NOT NULL DEFAULT 0);"
+	"CREATE TABLE heartbeat_heard ("
+	" source text NOT NULL,"
+	" replica text NOT NULL,"
+	" last_ms bigint NOT NULL,"
+	" PRIMARY KEY (source, replica));",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -176,6 +176,22 @@ static void free_notes(void *items, size_t n)
 	cg_store_notes_free(items, n);
 }
 
+static int item_heartbeat(const struct cg_store_row *r, void *item)
+{
+	struct cg_store_heartbeat *x = item;
+	memset(x, 0, sizeof(*x));
+	x->started_ms = r->i64(r, 1);
+	x->heard_ms = r->i64(r, 2);
+	x->raised = r->i64(r, 3) != 0;
+	x->raised_ms = r->i64(r, 4);
+	return r->text(r, 0, &x->source);
+}
+
+static void free_heartbeats(void *items, size_t n)
+{
+	cg_store_heartbeats_free(items, n);
+}
+
 static int item_text(const struct cg_store_row *r, void *item)
 {
 	return r->text(r, 0, item);
@@ -195,4 +211,6 @@ const struct cg_store_rec cg_store_rec_dead = {sizeof(struct cg_dead_letter), it
 const struct cg_store_rec cg_store_rec_source_stat = {sizeof(struct cg_store_source_stat), item_source_stat,
 						      free_source_stats};
 const struct cg_store_rec cg_store_rec_note = {sizeof(struct cg_store_note), item_note, free_notes};
+const struct cg_store_rec cg_store_rec_heartbeat = {sizeof(struct cg_store_heartbeat), item_heartbeat,
+						     free_heartbeats};
 const struct cg_store_rec cg_store_rec_text = {sizeof(char *), item_text, free_texts};

@@ -80,6 +80,7 @@ extern const struct cg_store_rec cg_store_rec_case;        /* CG_CASE_COLS */
 extern const struct cg_store_rec cg_store_rec_dead;        /* CG_DL_COLS */
 extern const struct cg_store_rec cg_store_rec_source_stat; /* source, pending, oldest, dead, delivered, last ms, key, case key */
 extern const struct cg_store_rec cg_store_rec_note;        /* replica, name, value, updated_ms */
+extern const struct cg_store_rec cg_store_rec_heartbeat;   /* source, started_ms, heard_ms, raised, raised_ms */
 extern const struct cg_store_rec cg_store_rec_text;        /* one text column into a char * */
 
 /*
@@ -115,7 +116,13 @@ extern const struct cg_store_rec cg_store_rec_text;        /* one text column in
 	int p##seen_get(struct cg_store *st, const char *ns, int64_t now_ms, char **id);                           \
 	int p##source_stats(struct cg_store *st, struct cg_store_source_stat **out, size_t *nout);                 \
 	int p##note_put(struct cg_store *st, const char *name, const char *value);                                 \
-	int p##note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout);
+	int p##note_list(struct cg_store *st, struct cg_store_note **out, size_t *nout);                           \
+	int p##hb_register(struct cg_store *st, const char *source, int64_t now_ms);                               \
+	int p##hb_heard(struct cg_store *st, const char *source, int64_t now_ms);                                  \
+	int p##hb_list(struct cg_store *st, struct cg_store_heartbeat **out, size_t *nout);                        \
+	int p##hb_raise(struct cg_store *st, const char *source, int64_t silent_before_ms, int64_t now_ms,        \
+			int *won);                                                                                 \
+	int p##hb_clear(struct cg_store *st, const char *source, int *won);
 
 static inline int64_t cg_store_wall_ms(void)
 {

@@ -72,6 +72,11 @@ static const struct cg_store_ops sq_ops = {
 	.event_defer = cg_sq_event_defer,
 	.note_put = cg_sq_note_put,
 	.note_list = cg_sq_note_list,
+	.hb_register = cg_sq_hb_register,
+	.hb_heard = cg_sq_hb_heard,
+	.hb_list = cg_sq_hb_list,
+	.hb_raise = cg_sq_hb_raise,
+	.hb_clear = cg_sq_hb_clear,
 };
 
 /* A store for dir/casegate.db, not yet open. */

@@ -56,6 +56,11 @@ enum stmt_id {
 	S_NOTE_PUT,
 	S_NOTE_DEL,
 	S_NOTE_LIST,
+	S_HB_REG,
+	S_HB_HEARD,
+	S_HB_LIST,
+	S_HB_RAISE,
+	S_HB_CLEAR,
 	S_COUNT_
 };
 
@@ -138,6 +143,7 @@ int cg_sq_fix_head(struct sq_store *s, int64_t id);
  * store_sqlite_dead.c    dead_list, dead_get, dead_retry, dead_drop
  * store_sqlite_seen.c    seen, seen_get
  * store_sqlite_status.c  stats, source_stats, note_put, note_list, and probe (SQLite's own)
+ * store_sqlite_heartbeat.c  hb_register, hb_heard, hb_list, hb_raise, hb_clear
  */
 CG_STORE_OPS_DECLARE(cg_sq_)
 int cg_sq_probe(struct cg_store *st);

@@ -105,6 +105,18 @@ static const char *const migrations[] = {
 	" value TEXT NOT NULL,"
 	" updated_ms INTEGER NOT NULL,"
 	" PRIMARY KEY (replica, name)) WITHOUT ROWID;",
+	/* 4 -> 5: per-source heartbeats (dead-man's switch): when the clock started, whether the
+	 * "went silent" event is raised, and the latest traffic, one row per writer (replica). */
+	"CREATE TABLE heartbeats ("
+	" source TEXT PRIMARY KEY NOT NULL,"
+	" started_ms INTEGER NOT NULL,"
+	" raised INTEGER NOT NULL DEFAULT 0,"
+	" raised_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE TABLE heartbeat_heard ("
+	" source TEXT NOT NULL,"
+	" replica TEXT NOT NULL,"
+	" last_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (source, replica)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -97,6 +97,18 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_NOTE_PUT] = "INSERT OR REPLACE INTO notes (replica, name, value, updated_ms) VALUES ('', ?1, ?2, ?3)",
 	[S_NOTE_DEL] = "DELETE FROM notes WHERE replica = '' AND name = ?1",
 	[S_NOTE_LIST] = "SELECT replica, name, value, updated_ms FROM notes ORDER BY replica, name",
+	/* Heartbeats: the conditional updates are the decisions (one process decides at a time). */
+	[S_HB_REG] = "INSERT OR IGNORE INTO heartbeats (source, started_ms) VALUES (?1, ?2)",
+	[S_HB_HEARD] = "INSERT INTO heartbeat_heard (source, replica, last_ms) VALUES (?1, '', ?2)"
+		       " ON CONFLICT (source, replica) DO UPDATE SET last_ms = max(last_ms, excluded.last_ms)",
+	[S_HB_LIST] = "SELECT h.source, h.started_ms,"
+		      " coalesce((SELECT max(x.last_ms) FROM heartbeat_heard x WHERE x.source = h.source), 0),"
+		      " h.raised, h.raised_ms FROM heartbeats h ORDER BY h.source",
+	[S_HB_RAISE] = "UPDATE heartbeats SET raised = 1, raised_ms = ?3 WHERE source = ?1 AND raised = 0"
+		       " AND max(started_ms, coalesce((SELECT max(x.last_ms) FROM heartbeat_heard x"
+		       " WHERE x.source = ?1), 0)) < ?2",
+	[S_HB_CLEAR] = "UPDATE heartbeats SET raised = 0 WHERE source = ?1 AND raised = 1"
+		       " AND coalesce((SELECT max(x.last_ms) FROM heartbeat_heard x WHERE x.source = ?1), 0) > raised_ms",
 	[S_CASE_MARK] = "UPDATE cases SET action_flags = action_flags | ?3"
 			" WHERE dedup_key = ?1 AND case_id = ?2 AND state = 3",
 	/* Runs for `casegate status` only: scans of events per source are acceptable there. */

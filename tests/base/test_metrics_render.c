@@ -88,6 +88,8 @@ static void test_declared_start_at_zero(void **state)
 		"casegate_rate_limit_deferred_total", "casegate_optional_dropped_total",
 		"casegate_case_refreshes_total",      "casegate_outbound_latency_seconds",
 		"casegate_case_events_total",	      "casegate_mail_ignored_total",
+		/* Samples for the sources with a `heartbeat:` only, from 0 as intake configures them. */
+		"casegate_source_silent",	      "casegate_source_last_heard_timestamp_seconds",
 	};
 	for (const char *p = strstr(text, "# TYPE "); p; p = strstr(p + 1, "# TYPE ")) {
 		char name[128];

@@ -596,6 +596,88 @@ static void t_notes(void **state)
 	cg_store_notes_free(v, n);
 }
 
+/* One source's heartbeat row as list() gives it (fails when absent). */
+static struct cg_store_heartbeat hb_get(struct cg_store *st, const char *source)
+{
+	struct cg_store_heartbeat *v = NULL, out = {0};
+	size_t n = 0;
+	CHECK_RC(cg_store_hb_list(st, &v, &n), 0);
+	size_t i = 0;
+	while (i < n && strcmp(v[i].source, source) != 0)
+		i++;
+	if (i == n)
+		fail_msg("heartbeat %s: not listed (%zu rows)", source, n);
+	out = v[i];
+	out.source = NULL;
+	cg_store_heartbeats_free(v, n);
+	return out;
+}
+
+static int hb_raise(struct cg_store *st, const char *source, int64_t before, int64_t now)
+{
+	int won = -1;
+	CHECK_RC(cg_store_hb_raise(st, source, before, now, &won), 0);
+	return won;
+}
+
+static int hb_clear(struct cg_store *st, const char *source)
+{
+	int won = -1;
+	CHECK_RC(cg_store_hb_clear(st, source, &won), 0);
+	return won;
+}
+
+/* Heartbeats: the clock of a never-heard source survives re-registration and reopen; raise and
+ * clear each happen once per silence; heard keeps the latest time. */
+static void t_heartbeats(void **state)
+{
+	struct fx *f = *state;
+	CHECK_RC(cg_store_hb_register(f->st, "am", T0), 0);
+	CHECK_RC(cg_store_hb_register(f->st, "am", T0 + 5000), 0); /* a restart: the clock stays */
+	CHECK_RC(cg_store_hb_heard(f->st, "unregistered", T0), 0);
+	struct cg_store_heartbeat h = hb_get(f->st, "am");
+	CHECK_I64(h.started_ms, T0);
+	CHECK_I64(h.heard_ms, 0);
+	CHECK_I64(h.raised, 0);
+	struct cg_store_heartbeat *v = NULL;
+	size_t n = 0;
+	CHECK_RC(cg_store_hb_list(f->st, &v, &n), 0);
+	CHECK_I64(n, 1); /* traffic of a source without a heartbeat lists nothing */
+	cg_store_heartbeats_free(v, n);
+	/* Silent since T0: not yet at the deadline T0, raised past it, once. */
+	CHECK_I64(hb_raise(f->st, "am", T0, T0 + 2000), 0);
+	CHECK_I64(hb_raise(f->st, "am", T0 + 1, T0 + 2000), 1);
+	CHECK_I64(hb_raise(f->st, "am", T0 + 1, T0 + 2001), 0);
+	CHECK_I64(hb_raise(f->st, "other", T0 + 1, T0 + 2001), 0);
+	h = hb_get(f->st, "am");
+	CHECK_I64(h.raised, 1);
+	CHECK_I64(h.raised_ms, T0 + 2000);
+	/* Nothing heard, or heard only before the raise: still silent. */
+	CHECK_I64(hb_clear(f->st, "am"), 0);
+	CHECK_RC(cg_store_hb_heard(f->st, "am", T0 + 1500), 0);
+	CHECK_I64(hb_clear(f->st, "am"), 0);
+	/* A restart while silent keeps it raised. */
+	reopen(f);
+	h = hb_get(f->st, "am");
+	CHECK_I64(h.raised, 1);
+	CHECK_I64(h.heard_ms, T0 + 1500);
+	CHECK_RC(cg_store_hb_heard(f->st, "am", T0 + 3000), 0);
+	CHECK_RC(cg_store_hb_heard(f->st, "am", T0 + 2500), 0); /* an older time never goes back */
+	CHECK_I64(hb_get(f->st, "am").heard_ms, T0 + 3000);
+	CHECK_I64(hb_clear(f->st, "am"), 1);
+	CHECK_I64(hb_clear(f->st, "am"), 0);
+	CHECK_I64(hb_get(f->st, "am").raised, 0);
+	/* The next silence counts from the traffic. */
+	CHECK_I64(hb_raise(f->st, "am", T0 + 3000, T0 + 9000), 0);
+	CHECK_I64(hb_raise(f->st, "am", T0 + 3001, T0 + 9000), 1);
+	/* A raise rolled back leaves the source unraised. */
+	CHECK_RC(cg_store_hb_register(f->st, "grafana", T0), 0);
+	CHECK_RC(cg_store_begin(f->st), 0);
+	CHECK_I64(hb_raise(f->st, "grafana", T0 + 1, T0 + 10), 1);
+	CHECK_RC(cg_store_rollback(f->st), 0);
+	CHECK_I64(hb_get(f->st, "grafana").raised, 0);
+}
+
 /* Closed cases for the archive sweep: by key prefix, age and flags, oldest first. */
 static void t_case_list_closed(void **state)
 {
@@ -1132,6 +1214,46 @@ static int try_claim(void *ud)
 	return p->got;
 }
 
+/* Two replicas: traffic either records counts; a raise (and a clear) is won by exactly one,
+ * and a replica never waits for the other's undecided transaction. */
+static void t_peer_heartbeats(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store *a = peer(f, "replica-a", 30000), *b = peer(f, "replica-b", 30000);
+	CHECK_RC(cg_store_hb_register(a, "am", T0), 0);
+	CHECK_RC(cg_store_hb_register(b, "am", T0 + 50), 0);
+	CHECK_RC(cg_store_hb_heard(a, "am", T0 + 10), 0);
+	CHECK_RC(cg_store_hb_heard(b, "am", T0 + 20), 0);
+	CHECK_I64(hb_get(a, "am").heard_ms, T0 + 20);
+	CHECK_I64(hb_get(b, "am").started_ms, T0);
+	/* A decides inside its transaction; B, at the same moment, neither waits nor wins. */
+	CHECK_RC(cg_store_begin(a), 0);
+	CHECK_I64(hb_raise(a, "am", T0 + 100, T0 + 200), 1);
+	CHECK_I64(hb_raise(b, "am", T0 + 100, T0 + 200), 0);
+	CHECK_RC(cg_store_rollback(a), 0);
+	/* A's decision rolled back: B may take it, and then A cannot. */
+	CHECK_RC(cg_store_begin(b), 0);
+	CHECK_I64(hb_raise(b, "am", T0 + 100, T0 + 200), 1);
+	CHECK_RC(cg_store_commit(b), 0);
+	CHECK_I64(hb_raise(a, "am", T0 + 100, T0 + 201), 0);
+	CHECK_RC(cg_store_hb_heard(a, "am", T0 + 300), 0);
+	CHECK_RC(cg_store_begin(b), 0);
+	CHECK_I64(hb_clear(b, "am"), 1);
+	CHECK_I64(hb_clear(a, "am"), 0);
+	CHECK_RC(cg_store_commit(b), 0);
+	CHECK_I64(hb_clear(a, "am"), 0);
+	CHECK_I64(hb_get(a, "am").raised, 0);
+	/* Replicas leave; a later registration tidies their records but keeps what was heard last. */
+	struct cg_store *c = peer(f, "replica-c", 30000);
+	CHECK_RC(cg_store_hb_heard(c, "am", T0 + 5000), 0);
+	cg_store_close(c);
+	cg_store_close(b);
+	CHECK_RC(cg_store_hb_register(a, "am", T0 + 6000), 0);
+	CHECK_I64(hb_get(a, "am").heard_ms, T0 + 5000);
+	CHECK_I64(hb_get(a, "am").started_ms, T0);
+	cg_store_close(a);
+}
+
 static void t_peer_lease_expiry(void **state)
 {
 	struct fx *f = *state;
@@ -1257,6 +1379,7 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 		cmocka_unit_test_setup_teardown(t_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_event_defer, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_notes, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_heartbeats, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_seen_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_case_list_closed, setup, teardown),
@@ -1267,6 +1390,7 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 		cmocka_unit_test_setup_teardown(t_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_fence_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_peer_exclusive, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_peer_heartbeats, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_peer_lease_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_peer_renewal, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_peer_wakeup, setup, teardown),
