@@ -13,6 +13,7 @@
 #include "event.h"
 #include "lifecycle.h"
 #include "mail.h"
+#include "pagingapi.h"
 #include "store.h"
 #include "tmpl.h"
 
@@ -110,6 +111,17 @@ int cg_cmd_map(struct cg_cli *c)
 		fprintf(stderr, "casegate map: source '%s' (type %s) takes Datadog's case events, not alerts\n", src->name,
 			src->type);
 		goto out;
+	}
+	enum cg_paging_api api = cg_paging_source_api(src);
+	if (api != CG_PAGING_NONE && cJSON_IsObject(payload) &&
+	    (api == CG_PAGING_PD || !cJSON_GetObjectItemCaseSensitive(payload, "action"))) {
+		/* As the route hands it over: PagerDuty's event without its routing key; an Opsgenie body
+		 * (not already an envelope {action, identifier, request}) is a create, POST /v2/alerts. */
+		struct cg_paging_route r = {.api = api, .action = "create"};
+		if (!(payload = cg_paging_envelope(&r, payload))) {
+			fprintf(stderr, "casegate map: out of memory\n");
+			goto out;
+		}
 	}
 	struct cg_case_spec spec;
 	cg_config_case_spec(src, &spec);

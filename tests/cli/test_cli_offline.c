@@ -328,9 +328,11 @@ static void test_map_paging(void **state)
 			      "state_dir: %s/state\n"
 			      "datadog:\n  api_key: k\n  app_key: a\n"
 			      "sources:\n"
-			      "  - name: pd\n    type: pagerduty_events\n    auth: none\n    project: SEC\n"
+			      "  - name: pd\n    type: pagerduty_events\n    routing_key: 0a1b2c3d4e5f60718293a4b5c6d7e8f9\n"
+			      "    project: SEC\n"
 			      "    case_type: 00000000-0000-0000-0000-000000000001\n"
-			      "  - name: og\n    type: opsgenie_alerts\n    auth: none\n    project: SEC\n"
+			      "  - name: og\n    type: opsgenie_alerts\n    genie_key: eb243592-faa2-4ba2-a551-1afdf565c889\n"
+			      "    project: SEC\n"
 			      "    case_type: 00000000-0000-0000-0000-000000000001\n",
 			      dir);
 	assert_int_equal(cg_h_write_file(cfg, text, strlen(text)), 0);
@@ -366,6 +368,18 @@ static void test_map_paging(void **state)
 	v = parse_lines(r.out, 1);
 	expect_str(v[0], "dedup_key", NULL, NULL, "og:Life is too short for no alias");
 	expect_str(v[0], "priority", NULL, NULL, "P1");
+	expect_str(v[0], "action", NULL, NULL, "create");
+	free_lines(v);
+	cg_h_cli_free(&r);
+
+	/* The request body as a sender posts it (no envelope) is a create, as POST /v2/alerts takes it. */
+	r = run(dir, (const char *const[]){"map", "-c", cfg, "--source", "og",
+					    "{\"message\":\"Disk full on db-1\",\"alias\":\"db-1/disk\",\"priority\":\"P2\"}",
+					    NULL});
+	cg_h_cli_expect_code(&r, 0, "map of a plain Opsgenie create body");
+	v = parse_lines(r.out, 1);
+	expect_str(v[0], "dedup_key", NULL, NULL, "og:db-1/disk");
+	expect_str(v[0], "priority", NULL, NULL, "P2");
 	expect_str(v[0], "action", NULL, NULL, "create");
 	free_lines(v);
 	cg_h_cli_free(&r);
