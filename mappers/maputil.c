@@ -453,6 +453,58 @@ char *cg_mu_word(const char *s)
 	return w;
 }
 
+size_t cg_mu_utf8_chars(const char *s)
+{
+	size_t n = 0, len = strlen(s);
+	for (size_t i = 0; i < len; n++) {
+		uint32_t cp;
+		size_t k = cg_utf8_decode((const unsigned char *)s + i, len - i, &cp);
+		i += k ? k : 1;
+	}
+	return n;
+}
+
+char *cg_mu_cut_chars(const char *s, size_t max, int *cut)
+{
+	size_t i = 0, n = 0, len = strlen(s);
+	while (i < len && n < max) {
+		uint32_t cp;
+		size_t k = cg_utf8_decode((const unsigned char *)s + i, len - i, &cp);
+		i += k ? k : 1;
+		n++;
+	}
+	if (cut)
+		*cut = i < len;
+	char *out = malloc(i + 1);
+	if (out) {
+		memcpy(out, s, i);
+		out[i] = '\0';
+	}
+	return out;
+}
+
+int cg_mu_content_key(const char *prefix, const char *const fields[], size_t n, char **out)
+{
+	struct cg_sbuf b = {0};
+	for (size_t i = 0; i < n; i++) {
+		const char *f = fields[i] ? fields[i] : "";
+		cg_sbuf_addf(&b, "%zu:", strlen(f));
+		cg_sbuf_add(&b, f);
+		cg_sbuf_add(&b, "\n");
+	}
+	char *text = cg_sbuf_take(&b);
+	if (!text)
+		return CG_ENOMEM;
+	char hex[65];
+	int rc = cg_sha256_hex_r(text, strlen(text), hex);
+	free(text);
+	if (rc)
+		return rc;
+	cg_sbuf_addf(&b, "%s%.32s", prefix ? prefix : "", hex);
+	*out = cg_sbuf_take(&b);
+	return *out ? 0 : CG_ENOMEM;
+}
+
 char *cg_mu_first_line(const char *s, size_t max)
 {
 	if (!s)

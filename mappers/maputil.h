@@ -114,5 +114,14 @@ int cg_mu_join(struct cg_sbuf *b, const cJSON *arr, const char *sep);
 char *cg_mu_word(const char *s);
 /* The first line of s, at most max bytes (cut on a UTF-8 boundary), malloc'd; NULL on ENOMEM. */
 char *cg_mu_first_line(const char *s, size_t max);
+/* Characters (UTF-8 sequences; a stray byte counts as one) in s. */
+size_t cg_mu_utf8_chars(const char *s);
+/* A malloc'd copy of s cut to at most max characters (never inside a UTF-8 sequence), *cut set
+ * when something was cut (cut may be NULL); NULL on ENOMEM. The paging APIs count characters. */
+char *cg_mu_cut_chars(const char *s, size_t max, int *cut);
+/* A key made from content, for a sender that gave none (the same content: the same key): prefix
+ * and 32 hex digits of SHA-256 over the fields, each as its length and bytes so no two splits of
+ * the same text collide (NULL fields count as ""). 0 or CG_ENOMEM. */
+int cg_mu_content_key(const char *prefix, const char *const fields[], size_t n, char **out);
 
 #endif

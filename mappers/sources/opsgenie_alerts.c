@@ -44,30 +44,10 @@
 
 static const char *const identifier_types[] = {"id", "alias", "tiny", NULL};
 
-/* A malloc'd copy of s cut to at most max characters (never inside a UTF-8 sequence); NULL on ENOMEM. */
-static char *cut_chars(const char *s, size_t max, int *cut)
-{
-	size_t i = 0, n = 0, len = strlen(s);
-	while (i < len && n < max) {
-		uint32_t cp;
-		size_t k = cg_utf8_decode((const unsigned char *)s + i, len - i, &cp);
-		i += k ? k : 1;
-		n++;
-	}
-	if (cut)
-		*cut = i < len;
-	char *out = malloc(i + 1);
-	if (out) {
-		memcpy(out, s, i);
-		out[i] = '\0';
-	}
-	return out;
-}
-
 static int too_long(const char *s, size_t max)
 {
 	int cut = 0;
-	char *c = s ? cut_chars(s, max, &cut) : NULL;
+	char *c = s ? cg_mu_cut_chars(s, max, &cut) : NULL;
 	free(c);
 	return cut;
 }
@@ -87,30 +67,6 @@ static int opt_str(const cJSON *req, const char *key, const char **out, char *er
 	return 0;
 }
 
-/* "og-" and 32 hex digits over the fields (each as its length and bytes, so no two splits collide). */
-static int content_key(const char *const fields[], size_t n, char **out)
-{
-	struct cg_sbuf b = {0};
-	for (size_t i = 0; i < n; i++) {
-		const char *f = fields[i] ? fields[i] : "";
-		cg_sbuf_addf(&b, "%zu:", strlen(f));
-		cg_sbuf_add(&b, f);
-		cg_sbuf_add(&b, "\n");
-	}
-	char *text = cg_sbuf_take(&b);
-	if (!text)
-		return CG_ENOMEM;
-	char hex[65];
-	int rc = cg_sha256_hex_r(text, strlen(text), hex);
-	free(text);
-	if (rc)
-		return rc;
-	cg_sbuf_addf(&b, "og-%.32s", hex);
-	*out = cg_sbuf_take(&b);
-	return *out ? 0 : CG_ENOMEM;
-}
-
-/* responders[] / visibleTo[]: {id|name|username, type}: named in the description, nothing more. */
 static void people_md(struct cg_sbuf *b, const char *heading, const cJSON *arr)
 {
 	const cJSON *it;
@@ -178,7 +134,7 @@ static int map_create(const cJSON *env, const cJSON *req, struct cg_event_list *
 		rc = cg_mu_dup(&e->dedup_key, alias);
 	} else {
 		const char *const fields[] = {message, entity, source};
-		rc = content_key(fields, sizeof(fields) / sizeof(fields[0]), &e->dedup_key);
+		rc = cg_mu_content_key("og-", fields, sizeof(fields) / sizeof(fields[0]), &e->dedup_key);
 	}
 	rc = rc ? rc : cg_mu_dup(&e->severity, prio);
 	/* The first OG_TAGS_MAX tags count, as at Opsgenie: "key:value" ones become labels. */
@@ -209,14 +165,14 @@ static int map_create(const cJSON *env, const cJSON *req, struct cg_event_list *
 	/* Grafana puts its alert list in details.url. */
 	rc = rc ? rc : cg_mu_link(e->links, "generator", cg_mu_str(det, "url"));
 	struct cg_sbuf b = {0};
-	if (!rc && !(e->title = cut_chars(message, OG_MESSAGE_MAX, NULL)))
+	if (!rc && !(e->title = cg_mu_cut_chars(message, OG_MESSAGE_MAX, NULL)))
 		rc = CG_ENOMEM;
 	if (rc) {
 		cJSON_Delete(tag_list);
 		return rc;
 	}
 	if (desc) {
-		char *d = cut_chars(desc, OG_DESCRIPTION_MAX, NULL);
+		char *d = cg_mu_cut_chars(desc, OG_DESCRIPTION_MAX, NULL);
 		if (!d) {
 			cJSON_Delete(tag_list);
 			return CG_ENOMEM;

@@ -35,36 +35,6 @@
 
 static const char *const severities[] = {"critical", "error", "warning", "info", NULL};
 
-/* Characters (UTF-8 sequences; a stray byte counts as one) in s. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0, len = strlen(s);
-	for (size_t i = 0; i < len; n++) {
-		uint32_t cp;
-		size_t k = cg_utf8_decode((const unsigned char *)s + i, len - i, &cp);
-		i += k ? k : 1;
-	}
-	return n;
-}
-
-/* A malloc'd copy of s cut to at most max characters (never inside a UTF-8 sequence); NULL on ENOMEM. */
-static char *cut_chars(const char *s, size_t max)
-{
-	size_t i = 0, n = 0, len = strlen(s);
-	while (i < len && n < max) {
-		uint32_t cp;
-		size_t k = cg_utf8_decode((const unsigned char *)s + i, len - i, &cp);
-		i += k ? k : 1;
-		n++;
-	}
-	char *out = malloc(i + 1);
-	if (out) {
-		memcpy(out, s, i);
-		out[i] = '\0';
-	}
-	return out;
-}
-
 /* Lower-case copy of a severity word already checked against severities[] (at most 8 bytes). */
 static void lower_word(const char *s, char out[16])
 {
@@ -72,32 +42,6 @@ static void lower_word(const char *s, char out[16])
 	for (; i < 15 && s[i]; i++)
 		out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
 	out[i] = '\0';
-}
-
-/*
- * The key of a trigger sent without one: the same content gives the same key. Each field goes in
- * as its length and its bytes, so ("ab", "c") and ("a", "bc") differ.
- */
-static int content_key(const char *const fields[], size_t n, char **out)
-{
-	struct cg_sbuf b = {0};
-	for (size_t i = 0; i < n; i++) {
-		const char *f = fields[i] ? fields[i] : "";
-		cg_sbuf_addf(&b, "%zu:", strlen(f));
-		cg_sbuf_add(&b, f);
-		cg_sbuf_add(&b, "\n");
-	}
-	char *text = cg_sbuf_take(&b);
-	if (!text)
-		return CG_ENOMEM;
-	char hex[65];
-	int rc = cg_sha256_hex_r(text, strlen(text), hex);
-	free(text);
-	if (rc)
-		return rc;
-	hex[32] = '\0';
-	*out = cg_strdup0(hex);
-	return *out ? 0 : CG_ENOMEM;
 }
 
 /* A custom detail fit to be a label: a scalar on one short line. Its text in buf (numbers, booleans). */
@@ -232,7 +176,7 @@ static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opt
 		return CG_EINVAL;
 	}
 	const char *dedup = cJSON_IsString(dk) && dk->valuestring[0] ? dk->valuestring : NULL;
-	if (dedup && utf8_chars(dedup) > PD_DEDUP_KEY_MAX) {
+	if (dedup && cg_mu_utf8_chars(dedup) > PD_DEDUP_KEY_MAX) {
 		snprintf(err, errlen, "Length of 'dedup_key' is incorrect (should be at most %d characters)",
 		         PD_DEDUP_KEY_MAX);
 		return CG_EINVAL;
@@ -281,7 +225,7 @@ static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opt
 		rc = cg_mu_dup(&e->dedup_key, dedup);
 	} else {
 		const char *const fields[] = {summary, source, sev, component, group, klass};
-		rc = content_key(fields, sizeof(fields) / sizeof(fields[0]), &e->dedup_key);
+		rc = cg_mu_content_key("", fields, sizeof(fields) / sizeof(fields[0]), &e->dedup_key);
 	}
 	if (!ack) {
 		rc = rc ? rc : cg_mu_dup(&e->severity, sev[0] ? sev : NULL);
@@ -297,7 +241,7 @@ static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opt
 
 	struct cg_sbuf b = {0};
 	if (summary) {
-		e->title = cut_chars(summary, PD_SUMMARY_MAX);
+		e->title = cg_mu_cut_chars(summary, PD_SUMMARY_MAX, NULL);
 	} else {
 		cg_sbuf_addf(&b, "PagerDuty alert %.200s", e->dedup_key);
 		e->title = cg_sbuf_take(&b);
@@ -316,7 +260,7 @@ static int map_pagerduty_events(const cJSON *body, const struct cg_map_opts *opt
 		if (!(e->comment_detail = cg_sbuf_take(&b)))
 			return CG_ENOMEM;
 	}
-	if (summary && utf8_chars(summary) > PD_SUMMARY_MAX)
+	if (summary && cg_mu_utf8_chars(summary) > PD_SUMMARY_MAX)
 		cg_md_addf(&b, "%.16000s\n\n", summary); /* the title had to cut it: the whole of it here */
 	static const char *const rows[][2] = {
 	    {"source", "Source"},
