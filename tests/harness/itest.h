@@ -38,6 +38,25 @@ static inline int itest_start_sim(struct itest *t, const char *const extra[])
 	return 0;
 }
 
+/* Writes the config of replica i of a PostgreSQL fleet (state dir state-<i> under t's dir) to
+ * path: listening on port (0: any), the store at dsn, sources under sources:. lease 4s: the
+ * shortest allowed with a 1 s Datadog timeout; a killed replica's work moves on after at most that. */
+static inline int itest_write_fleet_config(struct itest *t, const char *path, int i, int port, const char *dsn,
+					   const char *sources_yaml)
+{
+	char *text = cg_h_fmt("listen: 127.0.0.1:%d\n"
+			      "state_dir: %s/state-%d\n"
+			      "log_level: info\n"
+			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n  timeout: 1s\n  search_settle: 1s\n"
+			      "queue:\n  retry_base: 50ms\n  retry_cap: 1s\n"
+			      "store:\n  backend: postgres\n  dsn: \"%s\"\n  lease: 4s\n"
+			      "sources:\n%s",
+			      port, t->dir, i, dsn, sources_yaml);
+	int rc = cg_h_write_file(path, text, strlen(text));
+	free(text);
+	return rc;
+}
+
 /* Writes the config: dd_extra lines go into the datadog: section (indented two spaces each, may be
  * NULL), extra_top at the top level, sources_yaml under sources:. */
 static inline int itest_write_config_full(struct itest *t, const char *dd_extra, const char *queue_extra,

@@ -40,17 +40,7 @@ static const char *sources = "  - name: hb\n"
 static int start_gw(struct fleet *f, int i)
 {
 	snprintf(f->cfg[i], sizeof(f->cfg[i]), "%s/casegate-%d.yaml", f->t.dir, i);
-	char *text = cg_h_fmt("listen: 127.0.0.1:0\n"
-			      "state_dir: %s/state-%d\n"
-			      "log_level: info\n"
-			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n  timeout: 1s\n  search_settle: 1s\n"
-			      "queue:\n  retry_base: 50ms\n  retry_cap: 1s\n"
-			      "store:\n  backend: postgres\n  dsn: \"%s\"\n  lease: 4s\n"
-			      "sources:\n%s",
-			      f->t.dir, i, f->dsn, sources);
-	int rc = cg_h_write_file(f->cfg[i], text, strlen(text));
-	free(text);
-	if (rc)
+	if (itest_write_fleet_config(&f->t, f->cfg[i], i, 0, f->dsn, sources) != 0)
 		return -1;
 	char log[700], bin[512];
 	snprintf(log, sizeof(log), "%s/casegate-%d.log", f->t.dir, i);

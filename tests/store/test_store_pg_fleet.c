@@ -102,19 +102,7 @@ static const char *sources =
 static int write_cfg(struct fleet *f, int i)
 {
 	snprintf(f->cfg[i], sizeof(f->cfg[i]), "%s/casegate-%d.yaml", f->t.dir, i);
-	/* lease 4s: the shortest allowed with a 1 s Datadog timeout; a killed replica's work
-	 * moves on after at most that. */
-	char *text = cg_h_fmt("listen: 127.0.0.1:%d\n"
-			      "state_dir: %s/state-%d\n"
-			      "log_level: info\n"
-			      "datadog:\n  api_key: test-api-key\n  app_key: test-app-key\n  timeout: 1s\n  search_settle: 1s\n"
-			      "queue:\n  retry_base: 50ms\n  retry_cap: 1s\n"
-			      "store:\n  backend: postgres\n  dsn: \"%s\"\n  lease: 4s\n"
-			      "sources:\n%s",
-			      f->port[i], f->t.dir, i, f->dsn, sources);
-	int rc = cg_h_write_file(f->cfg[i], text, strlen(text));
-	free(text);
-	return rc;
+	return itest_write_fleet_config(&f->t, f->cfg[i], i, f->port[i], f->dsn, sources);
 }
 
 static int start_gw(struct fleet *f, int i)
