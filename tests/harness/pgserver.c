@@ -232,6 +232,20 @@ int cg_h_pg_exec(const struct cg_h_pg *pg, const char *sql)
 	return ok ? 0 : -1;
 }
 
+long cg_h_pg_long(const char *dsn, const char *sql)
+{
+	PGconn *c = PQconnectdb(dsn);
+	long v = -1;
+	if (c && PQstatus(c) == CONNECTION_OK) {
+		PGresult *r = PQexec(c, sql);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+			v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+	}
+	PQfinish(c);
+	return v;
+}
+
 char *cg_h_pg_schema_dsn(const struct cg_h_pg *pg, const char *schema)
 {
 	char *sql = cg_h_fmt("CREATE SCHEMA IF NOT EXISTS %s", schema);

@@ -24,6 +24,8 @@ int cg_h_pg_restart(struct cg_h_pg *pg);
 void cg_h_pg_destroy(struct cg_h_pg *pg);
 /* Runs SQL as the superuser on database "postgres"; 0 or -1 (message printed). */
 int cg_h_pg_exec(const struct cg_h_pg *pg, const char *sql);
+/* One integer a query returns (one row, one column) over dsn; -1 on any error. */
+long cg_h_pg_long(const char *dsn, const char *sql);
 /* A DSN for the same server whose search_path is schema (created if needed); malloc'd. */
 char *cg_h_pg_schema_dsn(const struct cg_h_pg *pg, const char *schema);
 /* Prints the server log to stderr. */

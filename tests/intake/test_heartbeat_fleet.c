@@ -90,21 +90,6 @@ static void let_time_pass(unsigned ms)
 	cg_h_poll(itest_wall_past, &until, ms + 1000);
 }
 
-/* One integer from a query on the fleet's schema; -1 on error. */
-static long pg_long(const char *dsn, const char *sql)
-{
-	PGconn *c = PQconnectdb(dsn);
-	long v = -1;
-	if (c && PQstatus(c) == CONNECTION_OK) {
-		PGresult *r = PQexec(c, sql);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-			v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-		PQclear(r);
-	}
-	PQfinish(c);
-	return v;
-}
-
 static int pg_ok(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);
@@ -137,7 +122,7 @@ struct pgwait {
 static int pg_reached(void *ud)
 {
 	struct pgwait *w = ud;
-	return pg_long(w->dsn, w->sql) >= w->want;
+	return cg_h_pg_long(w->dsn, w->sql) >= w->want;
 }
 
 /*
@@ -220,7 +205,7 @@ static void t_one_case_for_the_fleet(void **state)
 		let_time_pass(3500);
 	int ncases = itest_count_titled(&f.t, TITLE);
 	int raises = log_count(&f, "source went silent");
-	long fires = pg_long(f.dsn, "SELECT fires FROM cases WHERE dedup_key = 'hb:casegate-heartbeat'");
+	long fires = cg_h_pg_long(f.dsn, "SELECT fires FROM cases WHERE dedup_key = 'hb:casegate-heartbeat'");
 	/* Traffic at replica 1: both see it and decide to resolve, at once. */
 	int raced2 = opened && race_both(&f, post_traffic);
 	struct case_wait closed = {&f.t, 1};

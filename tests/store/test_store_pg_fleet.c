@@ -73,21 +73,6 @@ static void pause_ms(unsigned ms)
 	cg_h_poll(never, NULL, ms);
 }
 
-/* One integer from a query on the fleet's schema; -1 on error. */
-static long pg_long(const char *dsn, const char *sql)
-{
-	PGconn *c = PQconnectdb(dsn);
-	long v = -1;
-	if (c && PQstatus(c) == CONNECTION_OK) {
-		PGresult *r = PQexec(c, sql);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-			v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-		PQclear(r);
-	}
-	PQfinish(c);
-	return v;
-}
-
 static const char *sources =
 	"  - name: fl\n"
 	"    type: generic\n"
@@ -344,7 +329,7 @@ struct drained {
 static long fleet_long(struct fleet *f, const char *what, const char *table)
 {
 	char *sql = cg_h_fmt("SELECT %s FROM %s.%s", what, f->schema, table);
-	long n = pg_long(server.dsn, sql);
+	long n = cg_h_pg_long(server.dsn, sql);
 	free(sql);
 	return n;
 }
