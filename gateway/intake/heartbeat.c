@@ -12,6 +12,7 @@
 #include "builder.h"
 #include "err.h"
 #include "log.h"
+#include "pagingapi.h"
 #include "sbuf.h"
 
 /* Traffic is recorded at most this often per source (and process): the intake path stays cheap. */
@@ -23,6 +24,7 @@ struct hb_source {
 	int priority;
 	char *alert;             /* the heartbeat alert's name; NULL: any traffic */
 	int email;
+	int paging;              /* a paging API's source: its senders post to /v2/..., not /hooks/<name> */
 	struct cg_builder *b;    /* the source's project and case type, the heartbeat's own title, key, priority */
 	int64_t written_ms;      /* the latest time intake asked the store to record */
 	int busy;                /* a raise or clear job is queued */
@@ -115,6 +117,7 @@ int cg_heartbeat_configure(struct cg_heartbeat *hb, const struct cg_config *cfg,
 		e->grace_ms = src->heartbeat.grace_ms;
 		e->priority = src->heartbeat.priority;
 		e->email = src->type && strcmp(src->type, "email") == 0;
+		e->paging = cg_paging_source_api(src) != CG_PAGING_NONE;
 		char esc[128];
 		cg_metrics_escape(src->name, esc, sizeof(esc));
 		snprintf(e->label, sizeof(e->label), "source=\"%s\"", esc);
@@ -240,12 +243,18 @@ static char *describe(const struct hb_source *e, const struct cg_store_heartbeat
 		cg_sbuf_add(&b, "- Is the sender running, and does it still mail the address routed to this source?\n"
 				"- The mail path: the MTA's log and queue, and its route to casegate's mail listener.\n");
 	} else {
+		if (e->paging)
+			cg_sbuf_add(&b, "- Is the sender running, and does it still post to casegate's paging API "
+					"(`/v2/enqueue` or `/v2/alerts`) with this source's key?\n");
+		else
+			cg_sbuf_addf(&b, "- Is the sender running, and does it still post to casegate (`/hooks/%s`, its "
+					 "credentials)?\n",
+				     e->name);
 		cg_sbuf_addf(&b,
-			     "- Is the sender running, and does it still post to casegate (`/hooks/%s`, its credentials)?\n"
 			     "- casegate's log and `casegate_http_requests_total{source=\"%s\"}`: are its requests refused "
 			     "(401, 403, 413, 429)?\n"
 			     "- The network between the sender and casegate (proxy, firewall, DNS, TLS certificates).\n",
-			     e->name, e->name);
+			     e->name);
 	}
 	if (e->alert)
 		cg_sbuf_addf(&b,

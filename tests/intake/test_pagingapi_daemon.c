@@ -40,16 +40,32 @@ struct ctx {
 	int passed;
 };
 
-static int setup(void **state)
+static int start(void **state, const char *srcs)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
 	assert_non_null(c);
 	assert_int_equal(itest_setup(&c->t, "cg-paging"), 0);
 	assert_int_equal(itest_start_sim(&c->t, NULL), 0);
-	assert_int_equal(itest_write_config(&c->t, NULL, sources), 0);
+	assert_int_equal(itest_write_config(&c->t, NULL, srcs), 0);
 	assert_int_equal(itest_start_gw(&c->t), 0);
 	*state = c;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return start(state, sources);
+}
+
+/* A PagerDuty source whose sender must be heard every second (and a second's grace). */
+static int setup_heartbeat(void **state)
+{
+	return start(state, "  - name: pd\n"
+			    "    type: pagerduty_events\n"
+			    "    routing_key: " PD_KEY "\n"
+			    "    heartbeat: { every: 1s, grace: 1s }\n"
+			    "    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+			    "    case_type: 00000000-0000-0000-0000-000000000001\n");
 }
 
 static int teardown(void **state)
@@ -366,11 +382,32 @@ static void test_opsgenie_documented_examples(void **state)
 	c->passed = 1;
 }
 
+/* A paging source's heartbeat: its silence opens the "went silent" case (which points at the paging
+ * routes, not /hooks/), and an event through /v2/enqueue closes it. */
+static void test_paging_source_heartbeat(void **state)
+{
+	struct ctx *c = *state;
+	wait_case(c, "source 'pd' went silent", 0, NULL);
+	cJSON *cases = itest_cases(&c->t);
+	const char *desc = itest_case_attr(itest_find_case(cases, "source 'pd' went silent"), "description");
+	assert_non_null(desc);
+	if (!strstr(desc, "`/v2/enqueue` or `/v2/alerts`") || strstr(desc, "/hooks/pd"))
+		fprintf(stderr, "got description %s, want the paging routes named, not /hooks/pd\n", desc);
+	assert_non_null(strstr(desc, "`/v2/enqueue` or `/v2/alerts`"));
+	assert_null(strstr(desc, "/hooks/pd"));
+	cJSON_Delete(cases);
+	free(pd_send(c, "/v2/enqueue", "docs_trigger.json", PD_KEY, NULL, 202, NULL));
+	wait_case(c, "source 'pd' went silent", 1, NULL);
+	wait_case(c, "Example alert on host1.example.com", 0, NULL);
+	c->passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_pagerduty_documented_examples, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_opsgenie_documented_examples, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_paging_source_heartbeat, setup_heartbeat, teardown),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
