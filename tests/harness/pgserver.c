@@ -80,20 +80,6 @@ static int run_as(const struct cg_h_pg *pg, char *const argv[], const char *log)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = 0};
-	socklen_t al = sizeof(a);
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 void cg_h_pg_dump_log(const struct cg_h_pg *pg)
 {
 	const char *names[] = {"initdb.log", "server.log", "pg_ctl.log"};
@@ -157,7 +143,7 @@ int cg_h_pg_start(struct cg_h_pg *pg)
 		return -1;
 	}
 	for (int attempt = 0; attempt < 3; attempt++) {
-		pg->port = free_port();
+		pg->port = cg_h_free_port();
 		if (pg->port <= 0)
 			continue;
 		if (pg_ctl_start(pg) == 0) {

@@ -467,18 +467,6 @@ static void test_limits(void **state)
 
 /* ---- behind a real nginx ---- */
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	socklen_t l = sizeof(a);
-	getsockname(fd, (struct sockaddr *)&a, &l);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 struct port_wait {
 	int port;
 };
@@ -515,7 +503,7 @@ static void test_nginx(void **state)
 	struct cg_h_proc ng;
 	int started = 0;
 	for (int attempt = 0; attempt < 3 && !started; attempt++) {
-		nport = free_port();
+		nport = cg_h_free_port();
 		char *conf = cg_h_fmt("worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/nginx-error.log info;\n"
 				      "events { worker_connections 64; }\n"
 				      "http {\n  access_log off;\n"
@@ -907,7 +895,7 @@ static void test_sns(void **state)
 	assert_true(cg_h_wait_log(&t.gw, "SNS subscription confirmed (HTTP 200)", 5000));
 	/* Certificate server gone: 503 (SNS retries), not 401. */
 	cg_h_stop(&ps, SIGTERM);
-	char *other = sns_envelope(t.dir, free_port(), msg, 0);
+	char *other = sns_envelope(t.dir, cg_h_free_port(), msg, 0);
 	rq = post_text("/hooks/sns", NULL, other);
 	expect_status(raw_request(NULL, t.gw_port, rq, resp, sizeof(resp)), 503, "SNS cert unreachable", resp);
 	free(rq);

@@ -49,19 +49,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	int port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static int never(void *ud)
 {
 	(void)ud;
@@ -113,7 +100,7 @@ static int start_nginx(struct fleet *f)
 	for (int i = 0; i < f->n; i++)
 		ul += (size_t)snprintf(ups + ul, sizeof(ups) - ul, "    server 127.0.0.1:%d max_fails=1 fail_timeout=1s;\n",
 				       f->port[i]);
-	f->nginx_port = free_port();
+	f->nginx_port = cg_h_free_port();
 	char *tmp = cg_h_fmt("%s/nginx-tmp", f->t.dir);
 	mkdir(tmp, 0777);
 	chmod(tmp, 0777);
@@ -202,7 +189,7 @@ static int fleet_start(struct fleet *f, int n, int with_nginx, const char *const
 		return -1;
 	f->n = n;
 	for (int i = 0; i < n; i++) {
-		f->port[i] = free_port();
+		f->port[i] = cg_h_free_port();
 		if (write_cfg(f, i) != 0 || start_gw(f, i) != 0)
 			return -1;
 	}
