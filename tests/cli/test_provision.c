@@ -74,21 +74,12 @@ static const char *provision_v2 =
 
 static int setup(void **state)
 {
-	struct itest *t = calloc(1, sizeof(*t));
-	if (!t || itest_setup(t, "cg-prov") != 0 || itest_start_sim(t, NULL) != 0)
-		return -1;
-	*state = t;
-	return 0;
+	return itest_state_with_sim(state, "cg-prov");
 }
 
 static int teardown(void **state)
 {
-	struct itest *t = *state;
-	if (t) {
-		itest_teardown(t, 0);
-		free(t);
-	}
-	return 0;
+	return itest_state_free(state);
 }
 
 static int exited(void *ud)

@@ -208,6 +208,28 @@ static inline void itest_teardown(struct itest *t, int keep)
 			 code);
 }
 
+/* A cmocka setup's body: a fresh struct itest in *state with the simulator running (the test
+ * writes the config and starts casegate). 0 or -1. */
+static inline int itest_state_with_sim(void **state, const char *prefix)
+{
+	struct itest *t = calloc(1, sizeof(*t));
+	if (!t || itest_setup(t, prefix) != 0 || itest_start_sim(t, NULL) != 0)
+		return -1;
+	*state = t;
+	return 0;
+}
+
+/* The cmocka teardown of such a state: stops what runs, removes the files, frees it. */
+static inline int itest_state_free(void **state)
+{
+	struct itest *t = *state;
+	if (t) {
+		itest_teardown(t, 0);
+		free(t);
+	}
+	return 0;
+}
+
 /* POSTs body to /hooks/<source> with a bearer token (NULL: none). Returns the status. */
 static inline long itest_post(struct itest *t, const char *source, const char *token, const char *body,
 			      char **resp_body)

@@ -28,21 +28,12 @@ static const char *am_src = "  - name: am\n"
 
 static int setup(void **state)
 {
-	struct itest *t = calloc(1, sizeof(*t));
-	if (!t || itest_setup(t, "cg-hb") != 0 || itest_start_sim(t, NULL) != 0)
-		return -1;
-	*state = t;
-	return 0;
+	return itest_state_with_sim(state, "cg-hb");
 }
 
 static int teardown(void **state)
 {
-	struct itest *t = *state;
-	if (t) {
-		itest_teardown(t, 0);
-		free(t);
-	}
-	return 0;
+	return itest_state_free(state);
 }
 
 static void start(struct itest *t, const char *sources)

@@ -172,13 +172,14 @@ static void wait_case(struct ctx *c, const char *title, int closed, const char *
 	}
 }
 
-/* The case's status (OPEN, IN_PROGRESS, CLOSED) as the simulator has it. */
-static void expect_status(struct ctx *c, const char *title, const char *want)
+/* An attribute of the case titled ...title... as the simulator has it (status: OPEN, IN_PROGRESS,
+ * CLOSED; priority: P1..P5). */
+static void expect_attr(struct ctx *c, const char *title, const char *name, const char *want)
 {
 	cJSON *cases = itest_cases(&c->t);
-	const char *got = itest_case_attr(itest_find_case(cases, title), "status");
+	const char *got = itest_case_attr(itest_find_case(cases, title), name);
 	if (!got || strcmp(got, want) != 0)
-		fprintf(stderr, "case %s: got status %s, want %s\n", title, got ? got : "(none)", want);
+		fprintf(stderr, "case %s: got %s %s, want %s\n", title, name, got ? got : "(none)", want);
 	assert_non_null(got);
 	assert_string_equal(got, want);
 	cJSON_Delete(cases);
@@ -199,16 +200,6 @@ static int status_is(void *ud)
 	return ok;
 }
 
-static void expect_priority(struct ctx *c, const char *title, const char *want)
-{
-	cJSON *cases = itest_cases(&c->t);
-	const char *got = itest_case_attr(itest_find_case(cases, title), "priority");
-	if (!got || strcmp(got, want) != 0)
-		fprintf(stderr, "case %s: got priority %s, want %s\n", title, got ? got : "(none)", want);
-	assert_non_null(got);
-	assert_string_equal(got, want);
-	cJSON_Delete(cases);
-}
 
 /* PagerDuty's documented trigger, acknowledge and resolve on one case; a trigger without dedup_key
  * gets one back that resolves it; a change event makes no case; keys are refused in PagerDuty's words. */
@@ -218,12 +209,12 @@ static void test_pagerduty_documented_examples(void **state)
 	free(pd_send(c, "/v2/enqueue", "docs_trigger.json", PD_KEY, NULL, 202,
 		     "{\"status\":\"success\",\"message\":\"Event processed\",\"dedup_key\":\"samplekeyhere\"}"));
 	wait_case(c, "Example alert on host1.example.com", 0, NULL);
-	expect_priority(c, "Example alert on host1.example.com", "P4"); /* severity info */
+	expect_attr(c, "Example alert on host1.example.com", "priority", "P4"); /* severity info */
 	/* The documented acknowledge and resolve, for the dedup key the trigger used. */
 	free(pd_send(c, "/v2/enqueue", "docs_acknowledge.json", PD_KEY, "samplekeyhere", 202,
 		     "{\"status\":\"success\",\"message\":\"Event processed\",\"dedup_key\":\"samplekeyhere\"}"));
 	wait_case(c, "Example alert on host1.example.com", 0, "Acknowledged");
-	expect_status(c, "Example alert on host1.example.com", "OPEN"); /* no acknowledge_status: a comment only */
+	expect_attr(c, "Example alert on host1.example.com", "status", "OPEN"); /* no acknowledge_status: a comment only */
 	free(pd_send(c, "/hooks/pd/v2/enqueue", "docs_resolve.json", PD_KEY, "samplekeyhere", 202, NULL));
 	wait_case(c, "Example alert on host1.example.com", 1, NULL);
 
@@ -331,7 +322,7 @@ static void test_opsgenie_documented_examples(void **state)
 	expect_og_accepted(st, resp);
 	free(resp);
 	wait_case(c, "An example alert message", 0, NULL);
-	expect_priority(c, "An example alert message", "P1");
+	expect_attr(c, "An example alert message", "priority", "P1");
 
 	const char *alias = "/v2/alerts/Life%20is%20too%20short%20for%20no%20alias";
 	char path[256];
@@ -343,7 +334,7 @@ static void test_opsgenie_documented_examples(void **state)
 	/* actions.acknowledge_status: the acknowledgement moves the case along too. */
 	struct status_wait sw = {c, "An example alert message", "IN_PROGRESS"};
 	if (!cg_h_poll(status_is, &sw, WAIT_MS))
-		expect_status(c, "An example alert message", "IN_PROGRESS");
+		expect_attr(c, "An example alert message", "status", "IN_PROGRESS");
 	snprintf(path, sizeof(path), "/hooks/og%s/notes?identifierType=alias", alias);
 	st = og_send(c, "POST", path, OG_KEY, "docs_add_note.json", &resp);
 	expect_og_accepted(st, resp);

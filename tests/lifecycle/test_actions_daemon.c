@@ -100,12 +100,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct itest *t = *state;
-	if (t) {
-		itest_teardown(t, 0);
-		free(t);
-	}
-	return 0;
+	return itest_state_free(state);
 }
 
 /* ---- reading the simulator ---- */

@@ -65,12 +65,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct itest *t = *state;
-	if (t) {
-		itest_teardown(t, 0);
-		free(t);
-	}
-	return 0;
+	return itest_state_free(state);
 }
 
 /* Finds the case whose title is `title` in a fresh /_sim/cases answer; caller deletes *all. */
