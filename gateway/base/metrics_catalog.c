@@ -32,6 +32,10 @@ static const struct {
 	 "1 while a source's heartbeat is raised (nothing heard for heartbeat.every + grace), by source"},
 	{"casegate_source_last_heard_timestamp_seconds", CG_GAUGE, "source",
 	 "When a source with a heartbeat was last heard by any replica (Unix seconds; 0: never), by source"},
+	{"casegate_storm_active", CG_GAUGE, "source",
+	 "1 while a source's new alerts fold into a storm case (storm: max_new_cases passed), by source"},
+	{"casegate_storm_alerts_folded_total", CG_COUNTER, "source",
+	 "New alerts folded into a storm case instead of opening their own, by source"},
 	/* queue and store */
 	{"casegate_queue_depth", CG_GAUGE, NULL, "Events waiting for delivery (including in flight)"},
 	{"casegate_queue_inflight", CG_GAUGE, NULL, "Events being delivered now"},

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "pidfile.h"
 #include "store.h"
+#include "storm.h"
 #include "store_open.h"
 
 static int64_t wall_ms(void)
@@ -123,6 +124,9 @@ int cg_cmd_status(struct cg_cli *c)
 	size_t nnotes = 0;
 	struct cg_store_heartbeat *hbs = NULL;
 	size_t nhbs = 0;
+	struct cg_storm_info *storms = NULL;
+	char **storm_cases = NULL;
+	size_t nstorms = 0;
 	size_t n = 0;
 	cJSON *doc = NULL;
 	char e[512] = "";
@@ -157,6 +161,18 @@ int cg_cmd_status(struct cg_cli *c)
 		free(hbs[i].source);
 		memmove(&hbs[i], &hbs[i + 1], (nhbs - i - 1) * sizeof(*hbs));
 		nhbs--;
+	}
+	/* Storms going on (a store from before them has none), each with its case when known. */
+	if (cg_storm_list(st, &storms, &nstorms) != 0)
+		nstorms = 0;
+	if (nstorms && !(storm_cases = calloc(nstorms, sizeof(*storm_cases))))
+		goto out;
+	for (size_t i = 0; i < nstorms; i++) {
+		struct cg_store_case sc;
+		if (cg_store_case_get(st, storms[i].key, &sc) == 0) {
+			storm_cases[i] = sc.case_key ? strdup(sc.case_key) : NULL;
+			cg_store_case_cleanup(&sc);
+		}
 	}
 	int64_t now = wall_ms();
 	if (json) {
@@ -212,6 +228,22 @@ int cg_cmd_status(struct cg_cli *c)
 			cJSON_AddStringToObject(one, "watched_since", t);
 			cJSON_AddItemToArray(hba, one);
 		}
+		cJSON *sta = cJSON_AddArrayToObject(doc, "storms");
+		for (size_t i = 0; sta && i < nstorms; i++) {
+			cJSON *one = cJSON_CreateObject();
+			char t[32];
+			cJSON_AddStringToObject(one, "source", storms[i].source);
+			cJSON_AddStringToObject(one, "dedup_key", storms[i].key);
+			if (storm_cases[i])
+				cJSON_AddStringToObject(one, "case", storm_cases[i]);
+			else
+				cJSON_AddNullToObject(one, "case");
+			iso(storms[i].started_ms, t, sizeof(t));
+			cJSON_AddStringToObject(one, "started", t);
+			cJSON_AddNumberToObject(one, "alerts", (double)storms[i].members);
+			cJSON_AddNumberToObject(one, "firing", (double)storms[i].open);
+			cJSON_AddItemToArray(sta, one);
+		}
 		cJSON *arr = have_sources ? cJSON_AddArrayToObject(doc, "sources") : NULL;
 		if (arr) {
 			for (size_t i = 0; i < cfg->nsources; i++)
@@ -265,6 +297,12 @@ int cg_cmd_status(struct cg_cli *c)
 		fprintf(out, "silent:        %s: %s %s (%s ago)\n", hbs[i].source,
 			hbs[i].heard_ms ? "last heard" : "never heard since", t, age);
 	}
+	for (size_t i = 0; i < nstorms; i++) {
+		char t[32];
+		iso(storms[i].started_ms, t, sizeof(t));
+		fprintf(out, "storm:         %s: case %s, %ld alert(s) folded, %ld still firing, since %s\n", storms[i].source,
+			storm_cases[i] ? storm_cases[i] : "(not created yet)", storms[i].members, storms[i].open, t);
+	}
 	if (!have_sources) {
 		fprintf(out, "per source:    unavailable (store schema older than this casegate: start the daemon once)\n");
 		rc = 0;
@@ -283,6 +321,10 @@ out:
 	cg_store_source_stats_free(v, n);
 	cg_store_notes_free(notes, nnotes);
 	cg_store_heartbeats_free(hbs, nhbs);
+	for (size_t i = 0; storm_cases && i < nstorms; i++)
+		free(storm_cases[i]);
+	free(storm_cases);
+	cg_storm_infos_free(storms, nstorms);
 	cg_store_close(st);
 	cg_config_free(cfg);
 	return rc;

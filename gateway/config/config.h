@@ -115,6 +115,14 @@ struct cg_heartbeat_config {
 	char *alert;                  /* only firing alerts of this name count (and open no case); NULL: any traffic */
 };
 
+/* A source's storm folding (`storm:`): past max_new_cases new cases within per, further new
+ * alerts go to one storm case (see gateway/intake/storm.h). */
+struct cg_storm_config {
+	unsigned max_new_cases;       /* 0: no storm folding */
+	uint64_t per_ms;              /* the window new cases are counted in */
+	uint64_t digest_ms;           /* one digest comment naming newly folded alerts per this */
+};
+
 struct cg_source_config {
 	char *name;
 	char *type;                   /* mapper name */
@@ -149,6 +157,7 @@ struct cg_source_config {
 	struct cg_actions_config actions;
 	int line;                     /* where the source was declared */
 	struct cg_heartbeat_config heartbeat; /* `heartbeat:` (dead-man's switch) */
+	struct cg_storm_config storm;  /* `storm:` (alert storms folded into one case) */
 	struct cg_mail_rules *mail_rules; /* type email: compiled `rules:` (owned); NULL: subject heuristics */
 	/* type email: who may comment on this source's cases by replying (fnmatch globs, lowercase);
 	 * none given: the rules' alert_senders; neither: nobody. */

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "mailin.h"
 
-/* A heartbeat event was stored. */
+/* A heartbeat event or a storm digest was stored. */
 static void heartbeat_committed(void *ud)
 {
 	cg_intake_committed(ud);
@@ -29,12 +29,15 @@ int cg_intake_create(const struct cg_intake_deps *deps, struct cg_config *cfg, s
 	in->cfg = cfg;
 	in->builders = builders;
 	struct cg_heartbeat_deps hd = {.q = deps->q, .metrics = deps->metrics, .committed = heartbeat_committed, .ud = in};
+	struct cg_storm_deps sd = {.q = deps->q, .metrics = deps->metrics, .committed = heartbeat_committed, .ud = in};
 	char err[256] = "";
 	if (cg_heartbeat_create(&hd, &in->hb) != 0 || cg_heartbeat_configure(in->hb, cfg, err, sizeof(err)) != 0 ||
+	    cg_storm_create(&sd, &in->storm) != 0 || cg_storm_configure(in->storm, cfg) != 0 ||
 	    cg_admission_setup(in) != 0) {
 		if (err[0])
 			CG_LOG_ERR("%s", err);
 		cg_heartbeat_destroy(in->hb);
+		cg_storm_destroy(in->storm);
 		free(in->gen);
 		free(in);
 		return CG_ENOMEM;
@@ -62,6 +65,8 @@ int cg_intake_reload(struct cg_intake *in, struct cg_config *cfg, struct cg_buil
 		free(ngen);
 		return rc;
 	}
+	if (cg_storm_configure(in->storm, cfg) != 0)
+		CG_LOG_WARN("reload: out of memory for the storm gauges: keeping the old ones");
 	struct cg_config *old = in->cfg;
 	struct cg_builder **old_builders = in->builders;
 	in->cfg = cfg;
@@ -112,8 +117,10 @@ void cg_intake_tick(struct cg_intake *in)
 
 void cg_intake_heartbeat_tick(struct cg_intake *in)
 {
-	if (!in->stopping)
+	if (!in->stopping) {
 		cg_heartbeat_tick(in->hb);
+		cg_storm_tick(in->storm);
+	}
 }
 
 int cg_intake_mail_start(struct cg_intake *in, char *err, size_t errlen)
@@ -145,6 +152,7 @@ void cg_intake_destroy(struct cg_intake *in)
 		return;
 	cg_admission_cleanup(in);
 	cg_heartbeat_destroy(in->hb);
+	cg_storm_destroy(in->storm);
 	cg_builders_free(in->builders, in->cfg ? in->cfg->nsources : 0);
 	cg_config_free(in->cfg);
 	free(in->gen); /* the running generation (retired ones were freed by their last job) */

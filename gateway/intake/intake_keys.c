@@ -258,6 +258,33 @@ static const struct cg_keys heartbeat_keys = {.name = "intake: sources[].heartbe
 					      .n = CG_KEYS_N(heartbeat_rows),
 					      .check = heartbeat_check};
 
+/* ---- storm: { max_new_cases, per, digest_interval } ---- */
+
+#define STORM_AT(field) CG_KEY_AT(struct cg_storm_config, field)
+
+static void storm_check(const struct cg_keyarg *a)
+{
+	const struct cg_source_config *s = a->parent;
+	if (s && s->type && strcmp(s->type, "datadog_case_events") == 0)
+		cg_cfg_err(a->c, a->node, "%s: a datadog_case_events source opens no cases to fold", a->label);
+}
+
+static const struct cg_key storm_rows[] = {
+	{.key = "max_new_cases", .type = CG_KEY_UINT, STORM_AT(max_new_cases), .min = 1, .max = 100000,
+	 .required = "max_new_cases is required (new cases allowed per window before alerts fold, e.g. 20)",
+	 .flags = CG_KEY_F_GATE, .doc = "new cases the source may open per window; further new alerts fold into one storm case"},
+	{.key = "per", .type = CG_KEY_DURATION, STORM_AT(per_ms), .min = CG_MS_SECOND, .max = CG_MS_DAY,
+	 .required = "per is required (the window new cases are counted in, e.g. 5m)",
+	 .doc = "the window new cases are counted in"},
+	{.key = "digest_interval", .type = CG_KEY_DURATION, STORM_AT(digest_ms), .def = "5m", .min = CG_MS_SECOND,
+	 .max = CG_MS_DAY, .doc = "at most one comment this often naming newly folded and resolved alerts"},
+};
+
+static const struct cg_keys storm_keys = {.name = "intake: sources[].storm",
+					  .keys = storm_rows,
+					  .n = CG_KEYS_N(storm_rows),
+					  .check = storm_check};
+
 static const struct cg_key source_rows[] = {
 	{.key = "name", .type = CG_KEY_STR, SRC_AT(name), .check = valid_name, .required = "name is required",
 	 .doc = "unique; the URL is /hooks/<name>; namespaces dedup keys"},
@@ -279,6 +306,8 @@ static const struct cg_key source_rows[] = {
 	 .doc = "e-mail sources: replies may comment on closed cases too"},
 	{.key = "heartbeat", .type = CG_KEY_TABLE, SRC_AT(heartbeat), .sub = CG_KEYS_SUB(&heartbeat_keys),
 	 .doc = "dead-man's switch: a case when the source goes silent, closed when it is heard again"},
+	{.key = "storm", .type = CG_KEY_TABLE, SRC_AT(storm), .sub = CG_KEYS_SUB(&storm_keys),
+	 .doc = "alert storms: past max_new_cases new cases per window, new alerts fold into one storm case"},
 	{.key = "group_by", .type = CG_KEY_ENUM, SRC_AT(group_by), .def = "alert", .names = group_by_names,
 	 .check = group_by_check, .doc = "one case per alert, or one per notification group"},
 	{.key = "project", .type = CG_KEY_STR, SRC_AT(project), .parse = case_uuid_parse, .flags = CG_KEY_F_ALWAYS,

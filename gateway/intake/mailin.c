@@ -43,6 +43,7 @@ void cg_mail_plan_free(struct cg_mail_plan *p)
 	free(p->comment_payload);
 	if (p->evs)
 		cg_store_events_free(p->evs, p->nevs);
+	cg_storm_fold_cleanup(&p->fold);
 	free(p->target);
 	free(p);
 }
@@ -149,6 +150,7 @@ int cg_mail_plan_build(const struct cg_source_config *src, const struct cg_build
 	p->may_thread = reply && reply_ok;
 	p->reply_to_closed = src->reply_to_closed;
 	p->heartbeat = src->heartbeat.every_ms > 0;
+	cg_storm_rule_of(src, &p->storm);
 	if (!noise && !alert_ok) {
 		/* Not an alert sender: nothing of this mail is queued (a reply it may be, see below). */
 		for (size_t i = 0; i < events.n; i++)
@@ -310,6 +312,15 @@ static int find_thread(struct cg_store *st, const struct cg_mail_plan *p, int64_
 	return 0;
 }
 
+/* Stores evs, through the source's storm folding when it has one. */
+static int enqueue(struct cg_store *st, struct cg_mail_plan *p, struct cg_store_event *evs, size_t n, int64_t now)
+{
+	if (!p->storm.max_new)
+		return cg_store_enqueue(st, evs, n);
+	int rc = cg_storm_fold(st, &p->storm, evs, n, now, &p->fold);
+	return rc || !p->fold.n ? rc : cg_store_enqueue(st, p->fold.evs, p->fold.n);
+}
+
 int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)
 {
 	/* A re-run after a rollback starts from nothing. */
@@ -349,7 +360,7 @@ int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)
 				.received_ms = now,
 				.next_ms = now,
 			};
-			rc = cg_store_enqueue(st, &ev, 1);
+			rc = enqueue(st, p, &ev, 1, now);
 			if (!rc)
 				rc = remember(st, p->source, p->message_id, key, now);
 			if (rc) {
@@ -375,7 +386,7 @@ int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)
 	/* An alert mail: the source is alive (mail is rare enough to record each one). */
 	if (p->heartbeat && (rc = cg_store_hb_heard(st, p->source, now)))
 		return rc;
-	if ((rc = cg_store_enqueue(st, p->evs, p->nevs)))
+	if ((rc = enqueue(st, p, p->evs, p->nevs, now)))
 		return rc;
 	for (size_t i = 0; i < p->nevs; i++)
 		if ((rc = remember(st, p->source, p->message_id, p->evs[i].dedup_key, now)))
@@ -502,6 +513,7 @@ static void store_done(int rc, void *ud)
 			snprintf(r->text, sizeof(r->text), "2.0.0 queued %zu event(s) for %s", p->queued, p->source);
 			if (r->owner) {
 				count(in, "casegate_mail_messages_total", p->source, "outcome", "events");
+				cg_storm_counted(in->storm, p->source, &p->fold);
 				CG_LOG_INFO("source=%s message-id=<%s> from=<%s>: %zu event(s) queued", p->source, mid,
 					    d->m->mail_from, p->queued);
 				queued = 1;

@@ -9,6 +9,7 @@
 #include "builder.h"
 #include "config.h"
 #include "store.h"
+#include "storm.h"
 
 struct cg_intake;
 
@@ -33,6 +34,8 @@ struct cg_mail_plan {
 	struct cg_store_event *evs; /* alert events (dedup keys namespaced) */
 	size_t nevs;
 	int heartbeat;           /* the source has a heartbeat: its alerts are recorded as heard */
+	struct cg_storm_rule storm; /* the source's storm folding (max_new 0: none) */
+	struct cg_storm_fold fold;  /* filled by cg_mail_plan_store: what the storm folding decided */
 	char reason_code[24];    /* why nothing is queued when there are no events */
 	char reason[256];
 	/* Filled by cg_mail_plan_store. */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "heartbeat.h"
+#include "storm.h"
 #include "intake.h"
 #include "lmtp.h"
 #include "tbucket.h"
@@ -27,6 +28,7 @@ struct cg_intake {
 	struct cg_intake_gen *gen;     /* the running configuration's generation */
 	struct cg_lmtp_server *mail;   /* the mail listener; NULL without `mail.listen` */
 	struct cg_heartbeat *hb;       /* the sources' heartbeats (heartbeat.c) */
+	struct cg_storm *storm;        /* the sources' storm digests and gauges (storm.c) */
 	struct cg_store_stats stats;
 	int store_full;                /* the last write failed for lack of space */
 	int store_down;                /* the last statistics query failed (database unreachable) */

@@ -50,6 +50,8 @@ struct intake_job {
 	char msg[768];
 	size_t beats, beats_seen;    /* the source's heartbeat alerts: firing ones, all (they open no case) */
 	int64_t heard_ms;            /* record this traffic for the source's heartbeat (0: no need) */
+	struct cg_storm_rule storm;  /* the source's storm folding (max_new 0: none) */
+	struct cg_storm_fold fold;   /* what it decided: the events stored instead of evs */
 };
 
 static int64_t wall_ms(void)
@@ -85,6 +87,7 @@ static void intake_job_free(struct intake_job *j)
 	cg_admission_release(j->in, j->held);
 	if (j->evs)
 		cg_store_events_free(j->evs, j->n);
+	cg_storm_fold_cleanup(&j->fold);
 	cJSON_Delete(j->answer);
 	free(j);
 }
@@ -124,7 +127,13 @@ static int intake_run(struct cg_store *st, void *ud)
 			return 0;
 		}
 	}
-	return j->n ? cg_store_enqueue(st, j->evs, j->n) : 0; /* none: only heartbeat alerts */
+	if (!j->n)
+		return 0; /* none: only heartbeat alerts */
+	if (!j->storm.max_new)
+		return cg_store_enqueue(st, j->evs, j->n);
+	/* The source folds storms: decided here, with the window and the storm in this transaction. */
+	int rc = cg_storm_fold(st, &j->storm, j->evs, j->n, wall_ms(), &j->fold);
+	return rc || !j->fold.n ? rc : cg_store_enqueue(st, j->fold.evs, j->fold.n);
 }
 
 static void intake_done(int rc, void *ud)
@@ -166,6 +175,7 @@ static void intake_done(int rc, void *ud)
 			  j->evs[i].id);
 	cg_intake_count(in, j->source_label, 202);
 	cg_metrics_add(in->d.metrics, "casegate_events_accepted_total", j->source_label, (double)j->n);
+	cg_storm_counted(in->storm, j->source, &j->fold);
 	respond_json(j->req, 202, j->answer, NULL, 0);
 	intake_job_free(j);
 	cg_intake_committed(in);
@@ -223,6 +233,7 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 	}
 	memcpy(j->message_id, events->message_id, sizeof(j->message_id));
 	snprintf(j->source, sizeof(j->source), "%s", src->name);
+	cg_storm_rule_of(src, &j->storm);
 	/* The answer outlives the job's arena (it is sent from the loop): plain malloc. */
 	cg_jsonarena_pause();
 	j->answer = cJSON_CreateObject();

@@ -108,6 +108,13 @@ struct cg_store_heartbeat {
 	int64_t raised_ms;  /* when it was raised */
 };
 
+/* A small document the intake keeps in the store (storm folding): key, JSON text, due time. */
+struct cg_store_kv {
+	char *k;
+	char *v;
+	int64_t due_ms; /* 0: nothing due */
+};
+
 struct cg_dead_letter {
 	int64_t id;
 	struct cg_store_event ev;
@@ -168,6 +175,13 @@ struct cg_store_ops {
 	int (*hb_list)(struct cg_store *st, struct cg_store_heartbeat **out, size_t *nout);
 	int (*hb_raise)(struct cg_store *st, const char *source, int64_t silent_before_ms, int64_t now_ms, int *won);
 	int (*hb_clear)(struct cg_store *st, const char *source, int *won);
+	/* Small documents and key activity (see cg_store_kv_* below). */
+	int (*kv_lock)(struct cg_store *st);
+	int (*kv_get)(struct cg_store *st, const char *k, struct cg_store_kv *out);
+	int (*kv_put)(struct cg_store *st, const char *k, const char *v, int64_t due_ms);
+	int (*kv_list)(struct cg_store *st, const char *prefix, int64_t due_before, struct cg_store_kv **out,
+		       size_t *nout);
+	int (*key_active)(struct cg_store *st, const char *dedup_key, int *active);
 };
 
 struct cg_store {
@@ -409,5 +423,41 @@ void cg_store_case_cleanup(struct cg_store_case *c);
 void cg_dead_letter_cleanup(struct cg_dead_letter *d);
 void cg_dead_letters_free(struct cg_dead_letter *d, size_t n);
 void cg_store_source_stats_free(struct cg_store_source_stat *v, size_t n);
+
+/*
+ * Small documents by key, read and written in the caller's transaction (storm folding keeps its
+ * windows, storms and folded alerts so). A backend without them answers CG_EINVAL.
+ * lock: serializes the writers of these documents across processes sharing the store until the
+ * transaction ends (PostgreSQL: one advisory lock, so two replicas never deadlock over two
+ * documents; SQLite: nothing, one writer at a time already). Take it before the first get.
+ * get: CG_ENOENT when k has none; *out cleaned with cg_store_kv_cleanup.
+ * put: v NULL removes k.
+ * list: the documents whose key starts with prefix, by key; with due_before > 0 only those due
+ * (0 < due_ms <= due_before). Freed with cg_store_kvs_free.
+ * key_active: *active = 1 when dedup_key has an event queued or a case open (or being created).
+ */
+static inline int cg_store_kv_lock(struct cg_store *st)
+{
+	return st->ops->kv_lock ? st->ops->kv_lock(st) : CG_EINVAL;
+}
+static inline int cg_store_kv_get(struct cg_store *st, const char *k, struct cg_store_kv *out)
+{
+	return st->ops->kv_get ? st->ops->kv_get(st, k, out) : CG_EINVAL;
+}
+static inline int cg_store_kv_put(struct cg_store *st, const char *k, const char *v, int64_t due_ms)
+{
+	return st->ops->kv_put ? st->ops->kv_put(st, k, v, due_ms) : CG_EINVAL;
+}
+static inline int cg_store_kv_list(struct cg_store *st, const char *prefix, int64_t due_before,
+				   struct cg_store_kv **out, size_t *nout)
+{
+	return st->ops->kv_list ? st->ops->kv_list(st, prefix, due_before, out, nout) : CG_EINVAL;
+}
+static inline int cg_store_key_active(struct cg_store *st, const char *dedup_key, int *active)
+{
+	return st->ops->key_active ? st->ops->key_active(st, dedup_key, active) : CG_EINVAL;
+}
+void cg_store_kv_cleanup(struct cg_store_kv *kv);
+void cg_store_kvs_free(struct cg_store_kv *v, size_t n);
 
 #endif

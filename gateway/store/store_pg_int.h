@@ -156,6 +156,7 @@ void cg_pg_poke(struct pg_store *s);
  * store_pg_seen.c    seen, seen_get
  * store_pg_status.c  stats, source_stats, note_put, note_list
  * store_pg_heartbeat.c  hb_register, hb_heard, hb_list, hb_raise, hb_clear
+ * store_pg_kv.c      kv_lock, kv_get, kv_put, kv_list, key_active
  * store_pg_listen.c  the shared-store members, thread-safe: hold, lease_valid, watch, fleet_size,
  *                    rl_publish, rl_closed_until
  */

@@ -141,6 +141,13 @@ static const char *const migrations[] = {
 	" replica text NOT NULL,"
 	" last_ms bigint NOT NULL,"
 	" PRIMARY KEY (source, replica));",
+	/* 4 -> 5: storm folding's small documents (as SQLite schema 6). Keys compare bytewise
+	 * (COLLATE "C"), so a prefix is a range. */
+	"CREATE TABLE kv ("
+	" k text COLLATE \"C\" PRIMARY KEY,"
+	" v text NOT NULL,"
+	" due_ms bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX kv_due ON kv(due_ms) WHERE due_ms > 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

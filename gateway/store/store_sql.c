@@ -192,6 +192,59 @@ static void free_heartbeats(void *items, size_t n)
 	cg_store_heartbeats_free(items, n);
 }
 
+static int item_kv(const struct cg_store_row *r, void *item)
+{
+	struct cg_store_kv *x = item;
+	memset(x, 0, sizeof(*x));
+	x->due_ms = r->i64(r, 2);
+	if (r->text(r, 0, &x->k) || r->text(r, 1, &x->v)) {
+		cg_store_kv_cleanup(x);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+static void free_kvs(void *items, size_t n)
+{
+	cg_store_kvs_free(items, n);
+}
+
+void cg_store_kv_cleanup(struct cg_store_kv *kv)
+{
+	if (!kv)
+		return;
+	free(kv->k);
+	free(kv->v);
+	memset(kv, 0, sizeof(*kv));
+}
+
+void cg_store_kvs_free(struct cg_store_kv *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		cg_store_kv_cleanup(&v[i]);
+	free(v);
+}
+
+char *cg_store_prefix_end(const char *prefix)
+{
+	/* The prefix with its last byte below 0xff raised by one (and what follows it dropped). */
+	size_t n = strlen(prefix);
+	while (n > 0 && (unsigned char)prefix[n - 1] == 0xff)
+		n--;
+	char *end = malloc(n + 2);
+	if (!end)
+		return NULL;
+	if (n == 0) {
+		end[0] = (char)0xff;
+		end[1] = 0;
+		return end;
+	}
+	memcpy(end, prefix, n);
+	end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+	end[n] = 0;
+	return end;
+}
+
 static int item_text(const struct cg_store_row *r, void *item)
 {
 	return r->text(r, 0, item);
@@ -213,4 +266,5 @@ const struct cg_store_rec cg_store_rec_source_stat = {sizeof(struct cg_store_sou
 const struct cg_store_rec cg_store_rec_note = {sizeof(struct cg_store_note), item_note, free_notes};
 const struct cg_store_rec cg_store_rec_heartbeat = {sizeof(struct cg_store_heartbeat), item_heartbeat,
 						     free_heartbeats};
+const struct cg_store_rec cg_store_rec_kv = {sizeof(struct cg_store_kv), item_kv, free_kvs};
 const struct cg_store_rec cg_store_rec_text = {sizeof(char *), item_text, free_texts};

@@ -77,6 +77,11 @@ static const struct cg_store_ops sq_ops = {
 	.hb_list = cg_sq_hb_list,
 	.hb_raise = cg_sq_hb_raise,
 	.hb_clear = cg_sq_hb_clear,
+	.kv_lock = cg_sq_kv_lock,
+	.kv_get = cg_sq_kv_get,
+	.kv_put = cg_sq_kv_put,
+	.kv_list = cg_sq_kv_list,
+	.key_active = cg_sq_key_active,
 };
 
 /* A store for dir/casegate.db, not yet open. */

@@ -61,6 +61,11 @@ enum stmt_id {
 	S_HB_LIST,
 	S_HB_RAISE,
 	S_HB_CLEAR,
+	S_KV_GET,
+	S_KV_PUT,
+	S_KV_DEL,
+	S_KV_LIST,
+	S_KEY_ACTIVE,
 	S_COUNT_
 };
 
@@ -144,6 +149,7 @@ int cg_sq_fix_head(struct sq_store *s, int64_t id);
  * store_sqlite_seen.c    seen, seen_get
  * store_sqlite_status.c  stats, source_stats, note_put, note_list, and probe (SQLite's own)
  * store_sqlite_heartbeat.c  hb_register, hb_heard, hb_list, hb_raise, hb_clear
+ * store_sqlite_kv.c      kv_lock, kv_get, kv_put, kv_list, key_active
  */
 CG_STORE_OPS_DECLARE(cg_sq_)
 int cg_sq_probe(struct cg_store *st);

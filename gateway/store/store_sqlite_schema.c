@@ -117,6 +117,13 @@ static const char *const migrations[] = {
 	" replica TEXT NOT NULL,"
 	" last_ms INTEGER NOT NULL,"
 	" PRIMARY KEY (source, replica)) WITHOUT ROWID;",
+	/* 5 -> 6: storm folding's small documents (windows per source, storms, folded alerts), and
+	 * when a storm's digest comment is due. */
+	"CREATE TABLE kv ("
+	" k TEXT PRIMARY KEY NOT NULL,"
+	" v TEXT NOT NULL,"
+	" due_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE INDEX kv_due ON kv(due_ms) WHERE due_ms > 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

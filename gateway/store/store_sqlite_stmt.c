@@ -109,6 +109,15 @@ static const char *const stmt_sql[S_COUNT_] = {
 		       " WHERE x.source = ?1), 0)) < ?2",
 	[S_HB_CLEAR] = "UPDATE heartbeats SET raised = 0 WHERE source = ?1 AND raised = 1"
 		       " AND coalesce((SELECT max(x.last_ms) FROM heartbeat_heard x WHERE x.source = ?1), 0) > raised_ms",
+	[S_KV_GET] = "SELECT k, v, due_ms FROM kv WHERE k = ?1",
+	[S_KV_PUT] = "INSERT INTO kv (k, v, due_ms) VALUES (?1, ?2, ?3)"
+		     " ON CONFLICT (k) DO UPDATE SET v = excluded.v, due_ms = excluded.due_ms",
+	[S_KV_DEL] = "DELETE FROM kv WHERE k = ?1",
+	[S_KV_LIST] = "SELECT k, v, due_ms FROM kv WHERE k >= ?1 AND k < ?2"
+		      " AND (?3 = 0 OR (due_ms > 0 AND due_ms <= ?3)) ORDER BY k",
+	/* A key is active while an event of it waits or a case of it is open (or being created). */
+	[S_KEY_ACTIVE] = "SELECT EXISTS (SELECT 1 FROM events WHERE dedup_key = ?1)"
+			 " OR EXISTS (SELECT 1 FROM cases WHERE dedup_key = ?1 AND state IN (1, 2))",
 	[S_CASE_MARK] = "UPDATE cases SET action_flags = action_flags | ?3"
 			" WHERE dedup_key = ?1 AND case_id = ?2 AND state = 3",
 	/* Runs for `casegate status` only: scans of events per source are acceptable there. */

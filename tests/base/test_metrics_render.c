@@ -90,6 +90,8 @@ static void test_declared_start_at_zero(void **state)
 		"casegate_case_events_total",	      "casegate_mail_ignored_total",
 		/* Samples for the sources with a `heartbeat:` only, from 0 as intake configures them. */
 		"casegate_source_silent",	      "casegate_source_last_heard_timestamp_seconds",
+		/* And for the sources with a `storm:`. */
+		"casegate_storm_active",	      "casegate_storm_alerts_folded_total",
 	};
 	for (const char *p = strstr(text, "# TYPE "); p; p = strstr(p + 1, "# TYPE ")) {
 		char name[128];

@@ -678,6 +678,71 @@ static void t_heartbeats(void **state)
 	CHECK_I64(hb_get(f->st, "grafana").raised, 0);
 }
 
+/* Small documents (storm folding) and key activity. */
+static void t_kv(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_kv kv = {0};
+	CHECK_RC(cg_store_kv_lock(f->st), 0);
+	CHECK_RC(cg_store_kv_get(f->st, "s:am:#storm-1", &kv), CG_ENOENT);
+	CHECK_RC(cg_store_kv_put(f->st, "s:am:#storm-1", "{\"open\":3}", T0 + 5000), 0);
+	CHECK_RC(cg_store_kv_put(f->st, "s:am:#storm-2", "{\"open\":1}", 0), 0);
+	CHECK_RC(cg_store_kv_put(f->st, "s:", "{}", T0), 0);        /* the prefix itself is a key too */
+	CHECK_RC(cg_store_kv_put(f->st, "m:am:disk", "{\"storm\":1}", 0), 0);
+	CHECK_RC(cg_store_kv_put(f->st, "t:after", "{}", T0), 0);     /* "s" + 1: outside the prefix */
+	CHECK_RC(cg_store_kv_put(f->st, "s:am:#storm-2", "{\"open\":0}", 0), 0); /* replaced */
+	CHECK_RC(cg_store_kv_get(f->st, "s:am:#storm-1", &kv), 0);
+	if (strcmp(kv.k, "s:am:#storm-1") || strcmp(kv.v, "{\"open\":3}") || kv.due_ms != T0 + 5000)
+		fail_msg("kv get: got %s = %s due %" PRId64, kv.k, kv.v, kv.due_ms);
+	cg_store_kv_cleanup(&kv);
+	struct cg_store_kv *v = NULL;
+	size_t n = 0;
+	CHECK_RC(cg_store_kv_list(f->st, "s:", 0, &v, &n), 0);
+	if (n != 3 || strcmp(v[0].k, "s:") || strcmp(v[1].k, "s:am:#storm-1") || strcmp(v[2].k, "s:am:#storm-2") ||
+	    strcmp(v[2].v, "{\"open\":0}"))
+		fail_msg("kv list s: got %zu documents (first %s), want s:, s:am:#storm-1, s:am:#storm-2 (replaced)", n,
+			 n ? v[0].k : "-");
+	cg_store_kvs_free(v, n);
+	/* Only the due ones: due 0 never is, a later time not yet. */
+	CHECK_RC(cg_store_kv_list(f->st, "s:", T0 + 4999, &v, &n), 0);
+	if (n != 1 || strcmp(v[0].k, "s:"))
+		fail_msg("kv list due by T0+4999: got %zu documents, want only s:", n);
+	cg_store_kvs_free(v, n);
+	CHECK_RC(cg_store_kv_list(f->st, "s:", T0 + 5000, &v, &n), 0);
+	CHECK_I64(n, 2);
+	cg_store_kvs_free(v, n);
+	CHECK_RC(cg_store_kv_list(f->st, "", 0, &v, &n), CG_EINVAL);
+	/* Removed; a rolled-back put leaves nothing. */
+	CHECK_RC(cg_store_kv_put(f->st, "s:am:#storm-1", NULL, 0), 0);
+	CHECK_RC(cg_store_kv_get(f->st, "s:am:#storm-1", &kv), CG_ENOENT);
+	CHECK_RC(cg_store_begin(f->st), 0);
+	CHECK_RC(cg_store_kv_lock(f->st), 0);
+	CHECK_RC(cg_store_kv_put(f->st, "w:am", "{}", 0), 0);
+	CHECK_RC(cg_store_rollback(f->st), 0);
+	CHECK_RC(cg_store_kv_get(f->st, "w:am", &kv), CG_ENOENT);
+	/* They outlive a restart. */
+	reopen(f);
+	CHECK_RC(cg_store_kv_get(f->st, "m:am:disk", &kv), 0);
+	cg_store_kv_cleanup(&kv);
+	/* A key is active while an event of it waits, or its case is open or being created. */
+	int active = -1;
+	CHECK_RC(cg_store_key_active(f->st, "k1", &active), 0);
+	CHECK_I64(active, 0);
+	int64_t id = enq(f->st, "k1", T0);
+	CHECK_RC(cg_store_key_active(f->st, "k1", &active), 0);
+	CHECK_I64(active, 1);
+	CHECK_RC(cg_store_event_done(f->st, id), 0);
+	CHECK_RC(cg_store_key_active(f->st, "k1", &active), 0);
+	CHECK_I64(active, 0);
+	const int states[] = {CG_CASE_CREATING, CG_CASE_OPEN, CG_CASE_CLOSED};
+	for (size_t i = 0; i < 3; i++) {
+		struct cg_store_case c = {.dedup_key = (char *)"k1", .state = states[i], .generation = 1};
+		CHECK_RC(cg_store_case_put(f->st, &c), 0);
+		CHECK_RC(cg_store_key_active(f->st, "k1", &active), 0);
+		CHECK_I64(active, states[i] != CG_CASE_CLOSED);
+	}
+}
+
 /* Closed cases for the archive sweep: by key prefix, age and flags, oldest first. */
 static void t_case_list_closed(void **state)
 {
@@ -1380,6 +1445,7 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 		cmocka_unit_test_setup_teardown(t_event_defer, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_notes, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_heartbeats, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_kv, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_seen_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_case_list_closed, setup, teardown),

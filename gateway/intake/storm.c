@@ -1,0 +1,996 @@
+/* storm.c: alert storms folded into one case per storm: the decisions in the store transaction, the digests on a timer. */
+#define CG_LOG_COMPONENT "storm"
+#include "storm.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "event.h"
+#include "json.h"
+#include "log.h"
+#include "maputil.h"
+#include "mdsafe.h"
+#include "payload.h"
+#include "sbuf.h"
+
+/*
+ * The store's documents (cg_store_kv_*), JSON:
+ *   "w:<source>"  the source's window: {"start", "count", "storming", "storm"}
+ *   "s:<key>"     a storm not yet resolved: {"source", "started", "priority", "members", "open",
+ *                 "digest": [lines not yet posted], "dropped": lines left out of the digest}; its
+ *                 due time is when the digest is to be posted (0: nothing to post)
+ *   "m:<key>"     a folded alert (its namespaced dedup key): {"storm", "priority", "title"}
+ */
+#define STORM_TAG "#storm-"
+#define DIGEST_MAX_LINES 200    /* lines kept for one digest; the rest are counted */
+#define LISTING_MAX_LINES 100   /* alerts named in the storm case's description */
+#define FIRST_DESC_MAX 4000     /* characters kept of the first alert's own description */
+#define TITLE_MAX 200
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Lower is more urgent; no priority (0) is the least urgent. */
+static int urgency(int prio)
+{
+	return prio >= 1 && prio <= 5 ? prio : 6;
+}
+
+int cg_storm_rule_of(const struct cg_source_config *src, struct cg_storm_rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!src || !src->storm.max_new_cases)
+		return 0;
+	snprintf(r->source, sizeof(r->source), "%s", src->name);
+	r->max_new = src->storm.max_new_cases;
+	r->per_ms = (int64_t)src->storm.per_ms;
+	r->digest_ms = (int64_t)src->storm.digest_ms;
+	return 1;
+}
+
+/* "5m", "90s", "2h": a duration as a person reads it. */
+static void human_ms(int64_t ms, char *out, size_t len)
+{
+	int64_t s = ms / 1000;
+	if (s >= 3600 && s % 3600 == 0)
+		snprintf(out, len, "%" PRId64 "h", s / 3600);
+	else if (s >= 60 && s % 60 == 0)
+		snprintf(out, len, "%" PRId64 "m", s / 60);
+	else
+		snprintf(out, len, "%" PRId64 "s", s);
+}
+
+/* The key as its sender gave it: the namespaced dedup key without "<source>:". */
+static const char *bare_key(const char *dedup_key, const char *source)
+{
+	size_t n = strlen(source);
+	if (strncmp(dedup_key, source, n) == 0 && dedup_key[n] == ':')
+		return dedup_key + n + 1;
+	return dedup_key;
+}
+
+static const char *prio_name(int prio)
+{
+	static const char *const names[] = {"no priority", "P1", "P2", "P3", "P4", "P5"};
+	return prio >= 1 && prio <= 5 ? names[prio] : names[0];
+}
+
+/* "**P2** Disk full on db-1 (`db-1/disk`)": one alert in Markdown, its sender text inert. */
+static void alert_line(struct cg_sbuf *b, int prio, const char *title, const char *key)
+{
+	cg_sbuf_addf(b, "**%s** ", prio_name(prio));
+	cg_md_put(b, title && title[0] ? title : "(no title)", CG_MD_TEXT);
+	cg_sbuf_add(b, " (`");
+	cg_md_put(b, key, CG_MD_CODE);
+	cg_sbuf_add(b, "`)");
+}
+
+/* ---- documents ---- */
+
+static int doc_get(struct cg_store *st, const char *prefix, const char *key, cJSON **doc, int64_t *due)
+{
+	char *k = NULL;
+	struct cg_sbuf b = {0};
+	cg_sbuf_add(&b, prefix);
+	cg_sbuf_add(&b, key);
+	if (!(k = cg_sbuf_take(&b)))
+		return CG_ENOMEM;
+	struct cg_store_kv kv = {0};
+	int rc = cg_store_kv_get(st, k, &kv);
+	free(k);
+	*doc = NULL;
+	if (rc == CG_ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	*doc = cJSON_Parse(kv.v);
+	if (due)
+		*due = kv.due_ms;
+	cg_store_kv_cleanup(&kv);
+	/* A document this build cannot read is taken as absent (and rewritten when needed). */
+	if (*doc && !cJSON_IsObject(*doc)) {
+		cJSON_Delete(*doc);
+		*doc = NULL;
+	}
+	return 0;
+}
+
+static int doc_put(struct cg_store *st, const char *prefix, const char *key, const cJSON *doc, int64_t due)
+{
+	struct cg_sbuf b = {0};
+	cg_sbuf_add(&b, prefix);
+	cg_sbuf_add(&b, key);
+	char *k = cg_sbuf_take(&b);
+	char *v = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	int rc = !k || (doc && !v) ? CG_ENOMEM : cg_store_kv_put(st, k, v, due);
+	free(k);
+	cJSON_free(v);
+	return rc;
+}
+
+static int64_t num(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int set_num(cJSON *o, const char *name, int64_t v)
+{
+	cJSON *n = cJSON_CreateNumber((double)v);
+	return n && cJSON_ReplaceItemInObjectCaseSensitive(o, name, n) ? 0 : (cJSON_Delete(n), CG_ENOMEM);
+}
+
+static int add_num(cJSON *o, const char *name, int64_t v)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, name) ? set_num(o, name, v)
+							  : (cJSON_AddNumberToObject(o, name, (double)v) ? 0 : CG_ENOMEM);
+}
+
+static int set_str(cJSON *o, const char *name, const char *v)
+{
+	cJSON *s = cJSON_CreateString(v);
+	if (!s)
+		return CG_ENOMEM;
+	if (cJSON_GetObjectItemCaseSensitive(o, name))
+		return cJSON_ReplaceItemInObjectCaseSensitive(o, name, s) ? 0 : (cJSON_Delete(s), CG_ENOMEM);
+	return cJSON_AddItemToObject(o, name, s) ? 0 : (cJSON_Delete(s), CG_ENOMEM);
+}
+
+/* ---- one fold ---- */
+
+/* A storm this fold touched. */
+struct storm_ref {
+	char *key;
+	cJSON *doc;
+	int64_t due;
+	int created;        /* opened by this fold: its create event goes out at the end */
+	int closing;        /* every folded alert resolved: its digest, then its resolve, go out */
+	int raised_to;      /* priority this fold raised it to (0: not raised) */
+	size_t raised_by;   /* raised: index (in the input) of the alert that raised it */
+	size_t best;        /* created: index (in the input) of its most urgent alert */
+	struct cg_sbuf listing; /* created: the alerts that opened it */
+	size_t nlisted, nfirst;
+};
+
+struct fold {
+	struct cg_store *st;
+	const struct cg_storm_rule *r;
+	const struct cg_store_event *in;
+	int64_t now;
+	cJSON *w;           /* the source's window (loaded on first need) */
+	int w_loaded, w_dirty;
+	struct storm_ref *s;
+	size_t ns;
+	char **passed;      /* keys let through by this fold (their events are not in the store yet) */
+	size_t npassed;
+	struct cg_storm_fold *out;
+	size_t cap;
+};
+
+static struct cg_store_event *out_add(struct fold *f)
+{
+	struct cg_storm_fold *o = f->out;
+	if (o->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 8;
+		struct cg_store_event *v = realloc(o->evs, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		o->evs = v;
+		f->cap = cap;
+	}
+	struct cg_store_event *e = &o->evs[o->n++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+/* A copy of ev (for dedup key key when not NULL) to enqueue. */
+static int out_copy(struct fold *f, const struct cg_store_event *ev, const char *key)
+{
+	struct cg_store_event *e = out_add(f);
+	if (!e)
+		return CG_ENOMEM;
+	e->source = strdup(ev->source);
+	e->dedup_key = strdup(key ? key : ev->dedup_key);
+	e->status = ev->status;
+	e->priority = ev->priority;
+	e->severity = ev->severity ? strdup(ev->severity) : NULL;
+	e->payload = ev->payload ? strdup(ev->payload) : NULL;
+	e->received_ms = ev->received_ms;
+	e->next_ms = ev->next_ms;
+	if (!e->source || !e->dedup_key || (ev->severity && !e->severity) || (ev->payload && !e->payload))
+		return CG_ENOMEM;
+	return 0;
+}
+
+/* An event of the storm case: status, priority, payload (taken). */
+static int out_storm(struct fold *f, const struct storm_ref *s, int status, int prio, char *payload)
+{
+	struct cg_store_event *e = out_add(f);
+	if (!e) {
+		free(payload);
+		return CG_ENOMEM;
+	}
+	e->source = strdup(f->r->source);
+	e->dedup_key = strdup(s->key);
+	e->status = status;
+	e->priority = prio;
+	e->payload = payload;
+	e->received_ms = f->now;
+	e->next_ms = f->now;
+	return e->source && e->dedup_key && e->payload ? 0 : CG_ENOMEM;
+}
+
+static int passed_has(const struct fold *f, const char *key)
+{
+	for (size_t i = 0; i < f->npassed; i++)
+		if (strcmp(f->passed[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static int passed_add(struct fold *f, const char *key)
+{
+	char **v = realloc(f->passed, (f->npassed + 1) * sizeof(*v));
+	if (!v)
+		return CG_ENOMEM;
+	f->passed = v;
+	return (v[f->npassed] = strdup(key)) ? (f->npassed++, 0) : CG_ENOMEM;
+}
+
+/* The storm of key, loaded once per fold; *out NULL when it is resolved (or never was). */
+static int storm_load(struct fold *f, const char *key, struct storm_ref **out)
+{
+	*out = NULL;
+	for (size_t i = 0; i < f->ns; i++)
+		if (strcmp(f->s[i].key, key) == 0) {
+			*out = f->s[i].closing || !f->s[i].doc ? NULL : &f->s[i];
+			return 0;
+		}
+	cJSON *doc = NULL;
+	int64_t due = 0;
+	int rc = doc_get(f->st, "s:", key, &doc, &due);
+	if (rc)
+		return rc;
+	struct storm_ref *v = realloc(f->s, (f->ns + 1) * sizeof(*v));
+	if (!v) {
+		cJSON_Delete(doc);
+		return CG_ENOMEM;
+	}
+	f->s = v;
+	struct storm_ref *s = &v[f->ns];
+	memset(s, 0, sizeof(*s));
+	if (!(s->key = strdup(key))) {
+		cJSON_Delete(doc);
+		return CG_ENOMEM;
+	}
+	f->ns++;
+	s->doc = doc;
+	s->due = due;
+	*out = doc ? s : NULL;
+	return 0;
+}
+
+/* Opens a new storm for the window. */
+static int storm_open(struct fold *f, int prio, struct storm_ref **out)
+{
+	char key[300];
+	int64_t t = f->now;
+	/* A storm resolved by this same fold keeps its key: the next one gets a later one. */
+	for (;;) {
+		snprintf(key, sizeof(key), "%s:" STORM_TAG "%" PRId64, f->r->source, t);
+		int used = 0;
+		for (size_t i = 0; i < f->ns; i++)
+			used |= strcmp(f->s[i].key, key) == 0;
+		if (!used)
+			break;
+		t++;
+	}
+	struct storm_ref *v = realloc(f->s, (f->ns + 1) * sizeof(*v));
+	if (!v)
+		return CG_ENOMEM;
+	f->s = v;
+	struct storm_ref *s = &v[f->ns];
+	memset(s, 0, sizeof(*s));
+	if (!(s->key = strdup(key)) || !(s->doc = cJSON_CreateObject())) {
+		free(s->key);
+		return CG_ENOMEM;
+	}
+	f->ns++;
+	s->created = 1;
+	int rc = set_str(s->doc, "source", f->r->source);
+	if (!rc)
+		rc = add_num(s->doc, "started", f->now);
+	if (!rc)
+		rc = add_num(s->doc, "priority", prio);
+	if (!rc)
+		rc = add_num(s->doc, "members", 0);
+	if (!rc)
+		rc = add_num(s->doc, "open", 0);
+	if (!rc && !cJSON_AddArrayToObject(s->doc, "digest"))
+		rc = CG_ENOMEM;
+	if (!rc)
+		rc = set_str(f->w, "storm", key);
+	f->w_dirty = 1;
+	*out = s;
+	return rc;
+}
+
+/* A line for the storm's next digest (at most DIGEST_MAX_LINES, the rest counted). */
+static int digest_add(struct fold *f, struct storm_ref *s, const char *what, int prio, const char *title,
+		      const char *key)
+{
+	cJSON *d = cJSON_GetObjectItemCaseSensitive(s->doc, "digest");
+	if (!cJSON_IsArray(d)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(s->doc, "digest");
+		if (!(d = cJSON_AddArrayToObject(s->doc, "digest")))
+			return CG_ENOMEM;
+	}
+	if (s->due == 0)
+		s->due = f->now + f->r->digest_ms;
+	if (cJSON_GetArraySize(d) >= DIGEST_MAX_LINES)
+		return add_num(s->doc, "dropped", num(s->doc, "dropped") + 1);
+	struct cg_sbuf b = {0};
+	cg_sbuf_add(&b, what);
+	alert_line(&b, prio, title, key);
+	char *line = cg_sbuf_take(&b);
+	cJSON *item = line ? cJSON_CreateString(line) : NULL;
+	free(line);
+	if (!item || !cJSON_AddItemToArray(d, item)) {
+		cJSON_Delete(item);
+		return CG_ENOMEM;
+	}
+	return 0;
+}
+
+/* The window of the source, rolled over when `per` has passed. */
+static int window(struct fold *f)
+{
+	if (!f->w_loaded) {
+		int rc = doc_get(f->st, "w:", f->r->source, &f->w, NULL);
+		if (rc)
+			return rc;
+		f->w_loaded = 1;
+		if (!f->w) {
+			if (!(f->w = cJSON_CreateObject()) || add_num(f->w, "start", f->now) || add_num(f->w, "count", 0) ||
+			    add_num(f->w, "storming", 0) || set_str(f->w, "storm", ""))
+				return CG_ENOMEM;
+			f->w_dirty = 1;
+		}
+	}
+	int64_t start = num(f->w, "start");
+	if (f->now - start >= f->r->per_ms || f->now < start) {
+		/* A window that saw more than max_new new alerts keeps the storm going through the next
+		 * (the one starting now, when it follows at once); a quieter one, or a whole window of
+		 * silence since, ends it. */
+		int storming = num(f->w, "count") > (int64_t)f->r->max_new && f->now - start < 2 * f->r->per_ms;
+		if (set_num(f->w, "start", f->now) || set_num(f->w, "count", 0) || set_num(f->w, "storming", storming) ||
+		    (!storming && set_str(f->w, "storm", "")))
+			return CG_ENOMEM;
+		f->w_dirty = 1;
+	}
+	return 0;
+}
+
+/* Reads the title a stored payload carries ("" when none). */
+static char *payload_title(const char *payload)
+{
+	struct cg_payload p;
+	if (cg_payload_decode(payload, &p) != 0)
+		return strdup("");
+	char *t = strdup(p.title);
+	cg_payload_cleanup(&p);
+	return t;
+}
+
+/* A new alert of the source past the window's allowance: into the window's storm. */
+static int fold_new(struct fold *f, size_t i)
+{
+	const struct cg_store_event *ev = &f->in[i];
+	struct storm_ref *s = NULL;
+	const char *cur = str(f->w, "storm");
+	int rc = cur[0] ? storm_load(f, cur, &s) : 0;
+	if (rc)
+		return rc;
+	if (!s && (rc = storm_open(f, ev->priority, &s)))
+		return rc;
+	char *title = payload_title(ev->payload);
+	if (!title)
+		return CG_ENOMEM;
+	const char *key = bare_key(ev->dedup_key, f->r->source);
+	cJSON *m = cJSON_CreateObject();
+	rc = !m || set_str(m, "storm", s->key) || add_num(m, "priority", ev->priority) || set_str(m, "title", title)
+		     ? CG_ENOMEM
+		     : doc_put(f->st, "m:", ev->dedup_key, m, 0);
+	cJSON_Delete(m);
+	if (!rc)
+		rc = set_num(s->doc, "members", num(s->doc, "members") + 1);
+	if (!rc)
+		rc = set_num(s->doc, "open", num(s->doc, "open") + 1);
+	if (!rc && s->created) {
+		/* Opened by this fold: named in its description; the most urgent one gives the case. */
+		if (s->nfirst == 0 || urgency(ev->priority) < urgency(f->in[s->best].priority))
+			s->best = i;
+		s->nfirst++;
+		if (s->nlisted < LISTING_MAX_LINES) {
+			cg_sbuf_add(&s->listing, "- ");
+			alert_line(&s->listing, ev->priority, title, key);
+			cg_sbuf_add(&s->listing, "\n");
+			s->nlisted++;
+		}
+		int p = (int)num(s->doc, "priority");
+		if (urgency(ev->priority) < urgency(p))
+			rc = set_num(s->doc, "priority", ev->priority);
+	} else if (!rc) {
+		rc = digest_add(f, s, "- new: ", ev->priority, title, key);
+		int p = (int)num(s->doc, "priority");
+		if (!rc && urgency(ev->priority) < urgency(p)) {
+			rc = set_num(s->doc, "priority", ev->priority);
+			s->raised_to = ev->priority;
+			s->raised_by = i;
+		}
+	}
+	free(title);
+	if (!rc)
+		f->out->folded++;
+	return rc;
+}
+
+/* An event of an alert folded into storm s (its document m). */
+static int fold_member(struct fold *f, size_t i, struct storm_ref *s, cJSON *m)
+{
+	const struct cg_store_event *ev = &f->in[i];
+	const char *key = bare_key(ev->dedup_key, f->r->source);
+	switch (ev->status) {
+	case CG_STATUS_RESOLVED: {
+		int rc = doc_put(f->st, "m:", ev->dedup_key, NULL, 0);
+		int64_t open = num(s->doc, "open") - 1;
+		if (!rc)
+			rc = set_num(s->doc, "open", open > 0 ? open : 0);
+		if (!rc)
+			rc = digest_add(f, s, "- resolved: ", (int)num(m, "priority"), str(m, "title"), key);
+		if (!rc && open <= 0)
+			s->closing = 1;
+		return rc;
+	}
+	case CG_STATUS_FIRING: {
+		int p = (int)num(s->doc, "priority");
+		if (urgency(ev->priority) >= urgency(p)) {
+			f->out->absorbed++;
+			return 0;
+		}
+		int rc = set_num(s->doc, "priority", ev->priority);
+		if (!rc)
+			rc = set_num(m, "priority", ev->priority);
+		if (!rc)
+			rc = doc_put(f->st, "m:", ev->dedup_key, m, 0);
+		s->raised_to = ev->priority;
+		s->raised_by = i;
+		return rc;
+	}
+	default:
+		/* A note (acknowledgement, reply): on the storm case. */
+		return out_copy(f, ev, s->key);
+	}
+}
+
+static int fold_one(struct fold *f, size_t i)
+{
+	const struct cg_store_event *ev = &f->in[i];
+	cJSON *m = NULL;
+	int rc = doc_get(f->st, "m:", ev->dedup_key, &m, NULL);
+	if (rc)
+		return rc;
+	if (m) {
+		struct storm_ref *s = NULL;
+		rc = storm_load(f, str(m, "storm"), &s);
+		if (!rc && s)
+			rc = fold_member(f, i, s, m);
+		if (!rc && !s) {
+			/* Its storm is over (resolved): the alert stands on its own again. */
+			rc = doc_put(f->st, "m:", ev->dedup_key, NULL, 0);
+			cJSON_Delete(m);
+			m = NULL;
+			if (!rc)
+				goto own;
+		}
+		cJSON_Delete(m);
+		return rc;
+	}
+own:
+	if (ev->status != CG_STATUS_FIRING || passed_has(f, ev->dedup_key))
+		return out_copy(f, ev, NULL);
+	int active = 0;
+	if ((rc = cg_store_key_active(f->st, ev->dedup_key, &active)))
+		return rc;
+	if (active)
+		return out_copy(f, ev, NULL);
+	if ((rc = window(f)))
+		return rc;
+	int64_t count = num(f->w, "count") + 1;
+	if ((rc = set_num(f->w, "count", count)))
+		return rc;
+	f->w_dirty = 1;
+	if (!num(f->w, "storming") && count <= (int64_t)f->r->max_new) {
+		if ((rc = passed_add(f, ev->dedup_key)))
+			return rc;
+		return out_copy(f, ev, NULL);
+	}
+	return fold_new(f, i);
+}
+
+/* The storm case's create: the most urgent first alert's own, retitled and described as the storm. */
+static char *storm_create_payload(struct fold *f, struct storm_ref *s)
+{
+	const struct cg_store_event *best = &f->in[s->best];
+	struct cg_payload p;
+	if (cg_payload_decode(best->payload, &p) != 0 || !p.create)
+		return NULL;
+	char per[32], every[32];
+	human_ms(f->r->per_ms, per, sizeof(per));
+	human_ms(f->r->digest_ms, every, sizeof(every));
+	int cut = 0;
+	char *first = cg_mu_cut_chars(p.title, TITLE_MAX, &cut);
+	struct cg_sbuf t = {0}, d = {0}, sum = {0};
+	cg_sbuf_addf(&t, "Alert storm on %s: %s%s", f->r->source, first ? first : "", cut ? "…" : "");
+	free(first);
+	cg_sbuf_addf(&d,
+		     "**Alert storm.** More than %u new alerts arrived from source `%s` within %s, so casegate folds "
+		     "further new alerts of this source into this one case instead of opening a case for each.\n\n"
+		     "- A digest comment names newly folded and resolved alerts, at most one every %s.\n"
+		     "- Repeats of folded alerts add nothing; a folded alert more urgent than this case raises its "
+		     "priority.\n"
+		     "- When every folded alert has resolved, this case is resolved like any alert of the source.\n\n"
+		     "**Alerts that opened it (%zu):**\n\n",
+		     f->r->max_new, f->r->source, per, every, s->nfirst);
+	cg_sbuf_addn(&d, s->listing.p ? s->listing.p : "", s->listing.len);
+	if (s->nfirst > s->nlisted)
+		cg_sbuf_addf(&d, "- … and %zu more\n", s->nfirst - s->nlisted);
+	const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p.create, "data"),
+							       "attributes");
+	const char *desc = cg_json_str(attrs, "description");
+	if (desc && desc[0]) {
+		char *own = cg_mu_cut_chars(desc, FIRST_DESC_MAX, &cut);
+		cg_sbuf_add(&d, "\n**The most urgent of them, as its own case would have read:**\n\n");
+		cg_sbuf_add(&d, own ? own : "");
+		if (cut)
+			cg_sbuf_add(&d, "\n\n(cut)");
+		free(own);
+	}
+	cg_sbuf_addf(&sum, "Alert storm: %zu new alerts folded", s->nfirst);
+	char *title = cg_sbuf_take(&t), *description = cg_sbuf_take(&d), *summary = cg_sbuf_take(&sum);
+	char *out = NULL;
+	cJSON *create = cJSON_Duplicate(p.create, 1);
+	cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(create, "data"), "attributes");
+	if (title && description && summary && cJSON_IsObject(a) && set_str(a, "title", title) == 0 &&
+	    set_str(a, "description", description) == 0) {
+		struct cg_payload_in in = {.title = title,
+					   .summary = summary,
+					   .create = create,
+					   .attributes = p.attributes,
+					   .insights = p.insights};
+		out = cg_payload_encode(&in);
+	}
+	cJSON_Delete(create);
+	free(title);
+	free(description);
+	free(summary);
+	cg_payload_cleanup(&p);
+	return out;
+}
+
+/* The alert's own payload, its summary saying it raised the storm case. */
+static char *raise_payload(const struct cg_store_event *ev)
+{
+	struct cg_payload p;
+	if (cg_payload_decode(ev->payload, &p) != 0)
+		return NULL;
+	struct cg_sbuf b = {0};
+	cg_sbuf_add(&b, "A folded alert is more urgent than this storm case: ");
+	cg_md_put(&b, p.title[0] ? p.title : "(no title)", CG_MD_TEXT);
+	char *text = cg_sbuf_take(&b);
+	char *out = NULL;
+	if (text) {
+		struct cg_payload_in in = {.title = p.title,
+					   .summary = text,
+					   .create = p.create,
+					   .attributes = p.attributes,
+					   .insights = p.insights};
+		out = cg_payload_encode(&in);
+	}
+	free(text);
+	cg_payload_cleanup(&p);
+	return out;
+}
+
+/* A comment-only payload with text. */
+static char *note_payload(const char *text)
+{
+	struct cg_payload_in in = {.summary = text, .comment_only = 1};
+	return cg_payload_encode(&in);
+}
+
+/* The digest comment of s (NULL when it has nothing to say); clears it in the document. */
+static char *digest_take(struct storm_ref *s)
+{
+	cJSON *d = cJSON_GetObjectItemCaseSensitive(s->doc, "digest");
+	int n = cJSON_IsArray(d) ? cJSON_GetArraySize(d) : 0;
+	int64_t dropped = num(s->doc, "dropped");
+	if (n == 0 && dropped == 0)
+		return NULL;
+	struct cg_sbuf b = {0};
+	cg_sbuf_addf(&b, "**Alert storm digest**: %" PRId64 " of %" PRId64 " folded alerts still firing.\n\n",
+		     num(s->doc, "open"), num(s->doc, "members"));
+	const cJSON *it;
+	cJSON_ArrayForEach(it, d)
+	{
+		if (cJSON_IsString(it)) {
+			cg_sbuf_add(&b, it->valuestring);
+			cg_sbuf_add(&b, "\n");
+		}
+	}
+	if (dropped)
+		cg_sbuf_addf(&b, "- … and %" PRId64 " more\n", dropped);
+	cJSON_DeleteItemFromObjectCaseSensitive(s->doc, "digest");
+	cJSON_DeleteItemFromObjectCaseSensitive(s->doc, "dropped");
+	char *text = cg_sbuf_take(&b);
+	if (!text || !cJSON_AddArrayToObject(s->doc, "digest")) {
+		free(text);
+		return NULL;
+	}
+	char *pl = note_payload(text);
+	free(text);
+	return pl;
+}
+
+/* What the fold decided for each storm it touched: its events, its document. */
+static int storm_finish(struct fold *f, struct storm_ref *s)
+{
+	if (!s->doc)
+		return 0;
+	int prio = (int)num(s->doc, "priority");
+	int rc = 0;
+	if (s->created) {
+		char *pl = storm_create_payload(f, s);
+		if (!pl)
+			return CG_ENOMEM;
+		if ((rc = out_storm(f, s, CG_STATUS_FIRING, prio, pl)))
+			return rc;
+		f->out->started++;
+	} else if (s->raised_to) {
+		/* More urgent than the storm case: an escalation of it, which names the alert (its own
+		 * case draft goes along: a storm case people closed meanwhile gives way to its case). */
+		char *pl = raise_payload(&f->in[s->raised_by]);
+		if (!pl)
+			return CG_ENOMEM;
+		if ((rc = out_storm(f, s, CG_STATUS_FIRING, s->raised_to, pl)))
+			return rc;
+	}
+	if (s->closing) {
+		char *pl = digest_take(s);
+		if (pl && (rc = out_storm(f, s, CG_STATUS_COMMENT, prio, pl)))
+			return rc;
+		struct cg_sbuf b = {0};
+		cg_sbuf_addf(&b, "All %" PRId64 " alerts of this storm resolved", num(s->doc, "members"));
+		char *text = cg_sbuf_take(&b);
+		struct cg_payload_in in = {.summary = text ? text : ""};
+		pl = text ? cg_payload_encode(&in) : NULL;
+		free(text);
+		if (!pl)
+			return CG_ENOMEM;
+		if ((rc = out_storm(f, s, CG_STATUS_RESOLVED, prio, pl)))
+			return rc;
+		return doc_put(f->st, "s:", s->key, NULL, 0);
+	}
+	return doc_put(f->st, "s:", s->key, s->doc, s->due);
+}
+
+static void fold_free(struct fold *f)
+{
+	for (size_t i = 0; i < f->ns; i++) {
+		free(f->s[i].key);
+		cJSON_Delete(f->s[i].doc);
+		free(cg_sbuf_take(&f->s[i].listing));
+	}
+	free(f->s);
+	for (size_t i = 0; i < f->npassed; i++)
+		free(f->passed[i]);
+	free(f->passed);
+	cJSON_Delete(f->w);
+}
+
+void cg_storm_fold_cleanup(struct cg_storm_fold *o)
+{
+	if (o->evs)
+		cg_store_events_free(o->evs, o->n);
+	memset(o, 0, sizeof(*o));
+}
+
+int cg_storm_fold(struct cg_store *st, const struct cg_storm_rule *r, const struct cg_store_event *evs, size_t n,
+		  int64_t now, struct cg_storm_fold *out)
+{
+	cg_storm_fold_cleanup(out);
+	struct fold f = {.st = st, .r = r, .in = evs, .now = now, .out = out};
+	int rc = cg_store_kv_lock(st);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = fold_one(&f, i);
+	for (size_t i = 0; i < f.ns && rc == 0; i++)
+		rc = storm_finish(&f, &f.s[i]);
+	if (rc == 0 && f.w_dirty)
+		rc = doc_put(st, "w:", r->source, f.w, 0);
+	fold_free(&f);
+	if (rc)
+		cg_storm_fold_cleanup(out);
+	return rc;
+}
+
+/* ---- listing ---- */
+
+void cg_storm_infos_free(struct cg_storm_info *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].source);
+		free(v[i].key);
+	}
+	free(v);
+}
+
+int cg_storm_list(struct cg_store *st, struct cg_storm_info **out, size_t *nout)
+{
+	struct cg_store_kv *kv = NULL;
+	size_t n = 0;
+	*out = NULL;
+	*nout = 0;
+	int rc = cg_store_kv_list(st, "s:", 0, &kv, &n);
+	if (rc)
+		return rc;
+	struct cg_storm_info *v = n ? calloc(n, sizeof(*v)) : NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n && (v || !n); i++) {
+		cJSON *d = cJSON_Parse(kv[i].v);
+		if (!cJSON_IsObject(d)) {
+			cJSON_Delete(d);
+			continue;
+		}
+		struct cg_storm_info *x = &v[k];
+		x->source = strdup(str(d, "source"));
+		x->key = strdup(kv[i].k + 2);
+		x->started_ms = num(d, "started");
+		x->priority = (int)num(d, "priority");
+		x->members = (long)num(d, "members");
+		x->open = (long)num(d, "open");
+		cJSON_Delete(d);
+		k++;
+		if (!x->source || !x->key) {
+			rc = CG_ENOMEM;
+			break;
+		}
+	}
+	cg_store_kvs_free(kv, n);
+	if (n && !v)
+		rc = CG_ENOMEM;
+	if (rc) {
+		cg_storm_infos_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*nout = k;
+	return 0;
+}
+
+/* ---- the daemon's side ---- */
+
+struct storm_src {
+	char *name;
+	char label[160];
+	int active;
+};
+
+struct cg_storm {
+	struct cg_storm_deps d;
+	struct storm_src *v;
+	size_t n;
+	int busy;
+};
+
+int cg_storm_create(const struct cg_storm_deps *deps, struct cg_storm **out)
+{
+	struct cg_storm *sm = calloc(1, sizeof(*sm));
+	if (!sm)
+		return CG_ENOMEM;
+	sm->d = *deps;
+	*out = sm;
+	return 0;
+}
+
+static void srcs_free(struct storm_src *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+int cg_storm_configure(struct cg_storm *sm, const struct cg_config *cfg)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->nsources; i++)
+		n += cfg->sources[i].storm.max_new_cases > 0;
+	struct storm_src *v = n ? calloc(n, sizeof(*v)) : NULL;
+	if (n && !v)
+		return CG_ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < cfg->nsources; i++) {
+		const struct cg_source_config *src = &cfg->sources[i];
+		if (!src->storm.max_new_cases)
+			continue;
+		struct storm_src *e = &v[k++];
+		if (!(e->name = strdup(src->name))) {
+			srcs_free(v, k);
+			return CG_ENOMEM;
+		}
+		char esc[128];
+		cg_metrics_escape(src->name, esc, sizeof(esc));
+		snprintf(e->label, sizeof(e->label), "source=\"%s\"", esc);
+		/* Samples from the start: alert rules see the series. */
+		cg_metrics_set(sm->d.metrics, "casegate_storm_active", e->label, 0);
+		cg_metrics_add(sm->d.metrics, "casegate_storm_alerts_folded_total", e->label, 0);
+	}
+	srcs_free(sm->v, sm->n);
+	sm->v = v;
+	sm->n = k;
+	return 0;
+}
+
+struct tick_job {
+	struct cg_storm *sm;
+	int64_t now;
+	size_t queued;              /* digest events stored */
+	struct cg_storm_info *info; /* the storms still open, after the digests */
+	size_t ninfo;
+};
+
+static int tick_run(struct cg_store *st, void *ud)
+{
+	struct tick_job *j = ud;
+	j->queued = 0; /* a re-run after a rolled-back batch starts over */
+	cg_storm_infos_free(j->info, j->ninfo);
+	j->info = NULL;
+	j->ninfo = 0;
+	struct cg_store_kv *kv = NULL;
+	size_t n = 0;
+	int rc = cg_store_kv_lock(st);
+	if (!rc)
+		rc = cg_store_kv_list(st, "s:", j->now, &kv, &n);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct storm_ref s = {.key = kv[i].k + 2, .doc = cJSON_Parse(kv[i].v)};
+		if (!cJSON_IsObject(s.doc)) {
+			cJSON_Delete(s.doc);
+			continue;
+		}
+		char *pl = digest_take(&s);
+		if (pl) {
+			const char *source = str(s.doc, "source");
+			struct cg_store_event ev = {.source = (char *)source,
+						    .dedup_key = s.key,
+						    .status = CG_STATUS_COMMENT,
+						    .priority = (int)num(s.doc, "priority"),
+						    .payload = pl,
+						    .received_ms = j->now,
+						    .next_ms = j->now};
+			rc = cg_store_enqueue(st, &ev, 1);
+			free(pl);
+			j->queued += rc == 0;
+		}
+		if (!rc) {
+			char *v = cJSON_PrintUnformatted(s.doc);
+			rc = v ? cg_store_kv_put(st, kv[i].k, v, 0) : CG_ENOMEM;
+			cJSON_free(v);
+		}
+		cJSON_Delete(s.doc);
+	}
+	cg_store_kvs_free(kv, n);
+	if (!rc)
+		rc = cg_storm_list(st, &j->info, &j->ninfo);
+	return rc;
+}
+
+static void tick_done(int rc, void *ud)
+{
+	struct tick_job *j = ud;
+	struct cg_storm *sm = j->sm;
+	sm->busy = 0;
+	if (rc) {
+		CG_LOG_DEBUG("storm digests: %s (next tick retries)", cg_strerror(rc));
+	} else {
+		for (size_t i = 0; i < sm->n; i++) {
+			int active = 0;
+			for (size_t k = 0; k < j->ninfo && !active; k++)
+				active = strcmp(j->info[k].source, sm->v[i].name) == 0;
+			sm->v[i].active = active;
+			cg_metrics_set(sm->d.metrics, "casegate_storm_active", sm->v[i].label, active);
+		}
+		if (j->queued) {
+			CG_LOG_INFO("queued %zu storm digest comment(s)", j->queued);
+			if (sm->d.committed)
+				sm->d.committed(sm->d.ud);
+		}
+	}
+	cg_storm_infos_free(j->info, j->ninfo);
+	free(j);
+}
+
+void cg_storm_tick(struct cg_storm *sm)
+{
+	if (!sm || sm->n == 0 || sm->busy)
+		return;
+	struct tick_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->sm = sm;
+	j->now = wall_ms();
+	sm->busy = 1;
+	if (cg_storeq_submit(sm->d.q, tick_run, tick_done, j) != 0) {
+		sm->busy = 0;
+		free(j);
+	}
+}
+
+void cg_storm_counted(struct cg_storm *sm, const char *source, const struct cg_storm_fold *f)
+{
+	if (!sm || !f->folded)
+		return;
+	for (size_t i = 0; i < sm->n; i++)
+		if (strcmp(sm->v[i].name, source) == 0) {
+			cg_metrics_add(sm->d.metrics, "casegate_storm_alerts_folded_total", sm->v[i].label, (double)f->folded);
+			if (f->started) {
+				sm->v[i].active = 1;
+				cg_metrics_set(sm->d.metrics, "casegate_storm_active", sm->v[i].label, 1);
+				CG_LOG_EV(CG_LOG_LEVEL_WARN, source, NULL, NULL,
+					  "alert storm: new alerts of this source now fold into one storm case");
+			}
+			return;
+		}
+}
+
+void cg_storm_destroy(struct cg_storm *sm)
+{
+	if (!sm)
+		return;
+	srcs_free(sm->v, sm->n);
+	free(sm);
+}

@@ -1,0 +1,76 @@
+/* store_pg_kv.c: the PostgreSQL store's small documents (storm folding) and key activity. */
+#include <stdlib.h>
+
+#include <libpq-fe.h>
+
+#include "err.h"
+#include "store_pg_int.h"
+
+/*
+ * One transaction-scoped advisory lock for every writer of these documents in the fleet: a
+ * storm's window, the storm and its alerts are read and written together, and one lock (not a
+ * row lock per document) means two replicas can never take them in opposite orders.
+ */
+#define KV_LOCK_ID 0x63675f6b76LL /* "cg_kv" */
+
+int cg_pg_kv_lock(struct cg_store *st)
+{
+	return cg_pg_q(pg(st), "kv lock", "SELECT pg_advisory_xact_lock($1::bigint)", CG_ARGS(CG_ARG_I64(KV_LOCK_ID)), NULL);
+}
+
+int cg_pg_kv_get(struct cg_store *st, const char *k, struct cg_store_kv *out)
+{
+	return cg_pg_q_row1(pg(st), "kv get", "SELECT k, v, due_ms FROM kv WHERE k = $1", CG_ARGS(CG_ARG_TEXT(k)),
+			    &cg_store_rec_kv, out);
+}
+
+int cg_pg_kv_put(struct cg_store *st, const char *k, const char *v, int64_t due_ms)
+{
+	if (!v)
+		return cg_pg_q(pg(st), "kv delete", "DELETE FROM kv WHERE k = $1", CG_ARGS(CG_ARG_TEXT(k)), NULL);
+	return cg_pg_q(pg(st), "kv put",
+		       "INSERT INTO kv (k, v, due_ms) VALUES ($1, $2, $3::bigint)"
+		       " ON CONFLICT (k) DO UPDATE SET v = excluded.v, due_ms = excluded.due_ms",
+		       CG_ARGS(CG_ARG_TEXT(k), CG_ARG_TEXT(v), CG_ARG_I64(due_ms)), NULL);
+}
+
+int cg_pg_kv_list(struct cg_store *st, const char *prefix, int64_t due_before, struct cg_store_kv **out, size_t *nout)
+{
+	if (!prefix || !prefix[0])
+		return CG_EINVAL;
+	char *end = cg_store_prefix_end(prefix);
+	if (!end)
+		return CG_ENOMEM;
+	void *items = NULL;
+	int rc = cg_pg_q_rows(pg(st), "kv list",
+			      "SELECT k, v, due_ms FROM kv WHERE k >= $1 AND k < $2"
+			      " AND ($3::bigint = 0 OR (due_ms > 0 AND due_ms <= $3::bigint)) ORDER BY k",
+			      CG_ARGS(CG_ARG_TEXT(prefix), CG_ARG_TEXT(end), CG_ARG_I64(due_before)), &cg_store_rec_kv,
+			      &items, nout);
+	free(end);
+	if (rc == 0)
+		*out = items;
+	return rc;
+}
+
+static int item_flag(const struct cg_store_row *r, void *item)
+{
+	*(int *)item = r->i64(r, 0) != 0;
+	return 0;
+}
+
+static void free_flags(void *items, size_t n)
+{
+	(void)n;
+	free(items);
+}
+
+int cg_pg_key_active(struct cg_store *st, const char *dedup_key, int *active)
+{
+	static const struct cg_store_rec flag = {sizeof(int), item_flag, free_flags};
+	*active = 0;
+	return cg_pg_q_row1(pg(st), "key active",
+			    "SELECT CASE WHEN EXISTS (SELECT 1 FROM events WHERE dedup_key = $1)"
+			    " OR EXISTS (SELECT 1 FROM cases WHERE dedup_key = $1 AND state IN (1, 2)) THEN 1 ELSE 0 END",
+			    CG_ARGS(CG_ARG_TEXT(dedup_key)), &flag, active);
+}

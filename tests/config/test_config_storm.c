@@ -1,0 +1,116 @@
+/* test_config_storm.c: a source's `storm:` mapping: defaults, values, and every bad value as file:line:col. */
+/* labels: unit */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "err.h"
+#include "harness.h"
+
+/* A webhook source named am; its storm mapping starts on line 7. */
+#define SRC(type)                                                                                            \
+	"sources:\n"                                                                                         \
+	"  - name: am\n"                                                                                     \
+	"    type: " type "\n"                                                                               \
+	"    auth: none\n"                                                                                   \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n"
+
+static struct cg_config *parse_ok(const char *text)
+{
+	struct cg_config *c = NULL;
+	char *errs = NULL;
+	int rc = cg_config_parse("/cfgdir/t.yaml", text, strlen(text), &c, &errs);
+	if (rc != 0)
+		fail_msg("parse failed: got rc %d, want 0; errors:\n%s", rc, errs ? errs : "(none)");
+	free(errs);
+	return c;
+}
+
+/* The text fails to load and one error line starts with want. */
+static void expect_error(const char *text, const char *want)
+{
+	struct cg_config *c = NULL;
+	char *errs = NULL;
+	int rc = cg_config_parse("/cfgdir/t.yaml", text, strlen(text), &c, &errs);
+	if (rc != CG_EINVAL)
+		fail_msg("got rc %d, want CG_EINVAL for:\n%s\nerrors: %s", rc, text, errs ? errs : "(none)");
+	int found = 0;
+	for (const char *line = errs; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		if (len >= strlen(want) && strncmp(line, want, strlen(want)) == 0)
+			found = 1;
+		line = nl ? nl + 1 : NULL;
+	}
+	if (!found)
+		fail_msg("got errors:\n%s\nwant a line starting with:\n%s", errs ? errs : "(none)", want);
+	free(errs);
+}
+
+static void t_defaults_and_values(void **state)
+{
+	(void)state;
+	struct cg_config *c = parse_ok(SRC("alertmanager"));
+	if (c->sources[0].storm.max_new_cases != 0)
+		fail_msg("no storm: max_new_cases got %u, want 0 (off)", c->sources[0].storm.max_new_cases);
+	cg_config_free(c);
+	c = parse_ok(SRC("alertmanager") "    storm:\n      max_new_cases: 20\n      per: 5m\n");
+	const struct cg_storm_config *s = &c->sources[0].storm;
+	if (s->max_new_cases != 20 || s->per_ms != 300000 || s->digest_ms != 300000)
+		fail_msg("defaults: got max %u per %llu digest %llu, want 20 300000 300000", s->max_new_cases,
+			 (unsigned long long)s->per_ms, (unsigned long long)s->digest_ms);
+	cg_config_free(c);
+	c = parse_ok(SRC("generic") "    storm: { max_new_cases: 1, per: 1s, digest_interval: 2s }\n");
+	s = &c->sources[0].storm;
+	if (s->max_new_cases != 1 || s->per_ms != 1000 || s->digest_ms != 2000)
+		fail_msg("given: got max %u per %llu digest %llu, want 1 1000 2000", s->max_new_cases,
+			 (unsigned long long)s->per_ms, (unsigned long long)s->digest_ms);
+	cg_config_free(c);
+}
+
+static void t_errors(void **state)
+{
+	(void)state;
+	struct {
+		const char *text, *want;
+	} cases[] = {
+		{SRC("alertmanager") "    storm:\n      max_new_cases: 0\n      per: 5m\n",
+		 "/cfgdir/t.yaml:8:22: source 'am': storm.max_new_cases:"},
+		{SRC("alertmanager") "    storm:\n      max_new_cases: -3\n      per: 5m\n",
+		 "/cfgdir/t.yaml:8:22: source 'am': storm.max_new_cases:"},
+		{SRC("alertmanager") "    storm:\n      max_new_cases: 20\n      per: -5m\n",
+		 "/cfgdir/t.yaml:9:12: source 'am': storm.per:"},
+		{SRC("alertmanager") "    storm:\n      max_new_cases: 20\n      per: 0s\n",
+		 "/cfgdir/t.yaml:9:12: source 'am': storm.per:"},
+		{SRC("alertmanager") "    storm:\n      max_new_cases: 20\n",
+		 "/cfgdir/t.yaml:8:7: source 'am': storm: per is required"},
+		{SRC("alertmanager") "    storm:\n      per: 5m\n",
+		 "/cfgdir/t.yaml:8:7: source 'am': storm: max_new_cases is required"},
+		{SRC("alertmanager") "    storm:\n      max_new_cases: 20\n      per: 5m\n      digest_interval: -1m\n",
+		 "/cfgdir/t.yaml:10:24: source 'am': storm.digest_interval:"},
+		{SRC("alertmanager") "    storm:\n      max_new_cases: 20\n      per: 5m\n      max_new_case: 3\n",
+		 "/cfgdir/t.yaml:10:7: unknown key 'max_new_case' in source 'am': storm (did you mean 'max_new_cases'?)"},
+		{SRC("alertmanager") "    storm: 20\n", "/cfgdir/t.yaml:7:12: source 'am': storm:"},
+		{SRC("datadog_case_events") "    storm: { max_new_cases: 5, per: 1m }\n",
+		 "/cfgdir/t.yaml:7:12: source 'am': storm: a datadog_case_events source opens no cases"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error(cases[i].text, cases[i].want);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_defaults_and_values),
+		cmocka_unit_test(t_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
