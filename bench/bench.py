@@ -8,8 +8,9 @@ Run through bench/run.sh (builds a release binary first). Environment:
   CG_BENCH_FOOTPRINT queued events for the footprint run (default 1000000)
   CG_BENCH_OUT       results file (default bench/RESULTS.md)
   --smoke            tiny sizes, 1 s runs, results to a temp file: checks the harness, not numbers
-The PostgreSQL backend has its own script (bench_pg.py, `run.sh --pg`); its section of the
-results file is kept when this one rewrites the file.
+The PostgreSQL backend has its own script (bench_pg.py, `run.sh --pg`), and so has the alert
+storm (bench_storm.py, `run.sh --storm`); their sections of the results file are kept when this
+one rewrites the file.
 """
 import datetime
 import os
@@ -449,10 +450,13 @@ def report(res):
         prev = open(OUT).read()
     except OSError:
         prev = ""
-    if "<!-- pg:begin -->" in prev and "<!-- pg:end -->" in prev:
-        sec = prev[prev.index("<!-- pg:begin -->"):prev.index("<!-- pg:end -->") + len("<!-- pg:end -->")] + "\n"
-        i = text.find("\n## Footprint")
-        text = text[:i + 1] + sec + "\n" + text[i + 1:] if i >= 0 else text + "\n" + sec
+    # The same for the alert-storm section (bench_storm.py).
+    for tag in ("pg", "storm"):
+        b, e = "<!-- %s:begin -->" % tag, "<!-- %s:end -->" % tag
+        if b in prev and e in prev:
+            sec = prev[prev.index(b):prev.index(e) + len(e)] + "\n"
+            i = text.find("\n## Footprint")
+            text = text[:i + 1] + sec + "\n" + text[i + 1:] if i >= 0 else text + "\n" + sec
     with open(OUT, "w") as f:
         f.write(text)
     log("results written to " + OUT)
