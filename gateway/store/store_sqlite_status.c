@@ -5,6 +5,12 @@
 #include "err.h"
 #include "store_sqlite_int.h"
 
+static int item_depth(const struct cg_store_row *r, void *item)
+{
+	cg_store_read_depth(r, 0, item);
+	return 0;
+}
+
 int cg_sq_stats(struct cg_store *st, struct cg_store_stats *out)
 {
 	struct sq_store *s = sq(st);
@@ -12,7 +18,9 @@ int cg_sq_stats(struct cg_store *st, struct cg_store_stats *out)
 	int64_t pages = 0, psize = 0;
 	int is_null = 0, rc;
 
-	if ((rc = cg_sq_query_i64(s, S_ST_COUNT, &r.pending, NULL)) || (rc = cg_sq_query_i64(s, S_ST_INFLIGHT, &r.inflight, NULL)) ||
+	const struct cg_store_rec depth = {sizeof(r), item_depth, NULL};
+	if ((rc = cg_sq_row1(s, S_ST_COUNT, "queue depth", NULL, 0, &depth, &r)) ||
+	    (rc = cg_sq_query_i64(s, S_ST_INFLIGHT, &r.inflight, NULL)) ||
 	    (rc = cg_sq_query_i64(s, S_ST_OLDEST, &r.oldest_ms, &is_null)) || (rc = cg_sq_query_i64(s, S_ST_DEAD, &r.dead, NULL)) ||
 	    (rc = cg_sq_query_i64(s, S_ST_CASES, &r.cases, NULL)) || (rc = cg_sq_query_i64(s, S_ST_PAGES, &pages, NULL)) ||
 	    (rc = cg_sq_query_i64(s, S_ST_PSIZE, &psize, NULL)))
