@@ -228,7 +228,7 @@ static void t_claim_next_ms_order(void **state)
 	size_t n = claim_ids(f->st, T0 + 99, 8, got, 8);
 	check_ids(got, n, NULL, 0, "nothing due yet");
 	n = claim_ids(f->st, T0 + 250, 8, got, 8);
-	check_ids(got, n, (int64_t[]){q, s, r}, 3, "due events by next_ms then id");
+	check_ids(got, n, (int64_t[]){q, s, r}, 3, "due events of one priority by age (received_ms = next_ms here), then id");
 	CHECK_RC(cg_store_next_due_ms(f->st, &next), 0);
 	CHECK_I64(next, T0 + 300);
 	n = claim_ids(f->st, T0 + 300, 8, got, 8);
