@@ -85,7 +85,9 @@ struct cg_store_stats {
 	int64_t oldest_ms;      /* received_ms of the oldest pending event, 0 when none */
 	int64_t cases;
 	uint64_t bytes;         /* database size */
-	/* pending by priority: [0] no priority (0 or unknown), [1]..[5] P1..P5; they add up to pending */
+	/* pending by priority: [0] no priority (0 or unknown), [1]..[5] P1..P5. They add up to
+	 * pending, except that past 100,000 events SQLite counts them again only every 10 s (the
+	 * last count meanwhile). */
 	int64_t pending_by_priority[6];
 };
 

@@ -100,16 +100,6 @@ int cg_store_read_dead(const struct cg_store_row *r, struct cg_dead_letter *d)
 	return 0;
 }
 
-void cg_store_read_depth(const struct cg_store_row *r, int c0, struct cg_store_stats *st)
-{
-	int64_t rest = st->pending = r->i64(r, c0);
-	for (int p = 1; p <= 5; p++) {
-		st->pending_by_priority[p] = r->i64(r, c0 + p); /* SUM over no rows is NULL: 0 */
-		rest -= st->pending_by_priority[p];
-	}
-	st->pending_by_priority[0] = rest;
-}
-
 /* ---- the records as items of the row loops ---- */
 
 static int item_event(const struct cg_store_row *r, void *item)

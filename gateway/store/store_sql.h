@@ -104,9 +104,6 @@ extern const struct cg_store_rec cg_store_rec_source_stat; /* source, pending, o
 extern const struct cg_store_rec cg_store_rec_note;        /* replica, name, value, updated_ms */
 extern const struct cg_store_rec cg_store_rec_heartbeat;   /* source, started_ms, heard_ms, raised, raised_ms */
 extern const struct cg_store_rec cg_store_rec_text;        /* one text column into a char * */
-/* Queue depth: count, then the counts of P1..P5, into a struct cg_store_stats (pending and
- * pending_by_priority; the rest untouched). */
-void cg_store_read_depth(const struct cg_store_row *r, int c0, struct cg_store_stats *st);
 
 /*
  * Declares one backend's functions for the operations both backends have: <p><member> fills

@@ -61,6 +61,7 @@ enum stmt_id {
 	S_HB_LIST,
 	S_HB_RAISE,
 	S_HB_CLEAR,
+	S_ST_BY_PRIO,
 	S_COUNT_
 };
 
@@ -73,6 +74,9 @@ struct sq_store {
 	sqlite3_stmt *stmts[S_COUNT_];
 	char *path;
 	int64_t last_prune_ms;
+	/* stats: the queue depth by priority as last counted ([0] unused), and when (wall ms) */
+	int64_t by_prio[6];
+	int64_t by_prio_ms;
 	char errmsg[512];
 };
 

@@ -121,14 +121,15 @@ static const char *const migrations[] = {
 	/* 5 -> 6: priority under backlog. Claim order is rank_ms (see CG_SQL_EVENT_RANK), fixed at
 	 * enqueue; events queued before are ranked with the default aging (10 min) and without the
 	 * open-case look (a repeat of a create ranks as a create). events_ready becomes the claim
-	 * order, events_due keeps next_due an index lookup, events_priority makes the queue depth
-	 * by priority a covering-index count. */
+	 * order (next_ms in it: heads in backoff are stepped over without reading their rows),
+	 * events_due keeps next_due an index lookup, events_priority makes the queue depth by
+	 * priority a covering-index count. */
 	"ALTER TABLE events ADD COLUMN rank_ms INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE events SET rank_ms = received_ms"
 	" + 600000 * (CASE WHEN priority BETWEEN 1 AND 5 THEN priority - 1 ELSE 5 END)"
 	" + CASE WHEN status <> 0 THEN 300000 ELSE 0 END;"
 	"DROP INDEX events_ready;"
-	"CREATE INDEX events_ready ON events(rank_ms, id) WHERE is_head = 1 AND inflight = 0;"
+	"CREATE INDEX events_ready ON events(rank_ms, id, next_ms) WHERE is_head = 1 AND inflight = 0;"
 	"CREATE INDEX events_due ON events(next_ms) WHERE is_head = 1 AND inflight = 0;"
 	"CREATE INDEX events_priority ON events(priority);",
 };

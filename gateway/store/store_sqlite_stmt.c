@@ -28,8 +28,9 @@ static const char *const stmt_sql[S_COUNT_] = {
 	/*
 	 * The most urgent due heads first (rank, then id). The scan walks events_ready in rank order
 	 * and stops at the limit: under a backlog (heads due) that is a few index entries however
-	 * long the queue; heads in backoff ranked ahead are stepped over. INDEXED BY keeps it that
-	 * way whatever the planner guesses from a sorted range on events_due.
+	 * long the queue; heads in backoff ranked ahead are stepped over in the index (next_ms is in
+	 * it; 300,000 of them cost about 20 ms). INDEXED BY keeps it that way whatever the planner
+	 * guesses from a sorted range on events_due.
 	 */
 	[S_CLAIM_SEL] = "SELECT " CG_EV_COLS " FROM events INDEXED BY events_ready"
 			" WHERE is_head = 1 AND inflight = 0 AND next_ms <= ?1 ORDER BY rank_ms, id LIMIT ?2",
@@ -52,9 +53,12 @@ static const char *const stmt_sql[S_COUNT_] = {
 		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
 	[S_CASE_BY_KEY] = "SELECT " CG_CASE_COLS " FROM cases WHERE case_key = ?1 OR case_id = ?1"
 			  " ORDER BY created_ms DESC LIMIT 1",
-	/* Pending, and by priority: one pass over events_priority (a covering index). */
-	[S_ST_COUNT] = "SELECT COUNT(*), SUM(priority = 1), SUM(priority = 2), SUM(priority = 3), SUM(priority = 4),"
-		       " SUM(priority = 5) FROM events",
+	[S_ST_COUNT] = "SELECT COUNT(*) FROM events",
+	/* Pending by priority: five range counts on events_priority (a covering index; about 70 ms
+	 * for a million events, where COUNT(*) above takes SQLite's few-ms shortcut). */
+	[S_ST_BY_PRIO] = "SELECT (SELECT COUNT(*) FROM events WHERE priority = 1), (SELECT COUNT(*) FROM events"
+			 " WHERE priority = 2), (SELECT COUNT(*) FROM events WHERE priority = 3), (SELECT COUNT(*)"
+			 " FROM events WHERE priority = 4), (SELECT COUNT(*) FROM events WHERE priority = 5)",
 	[S_ST_INFLIGHT] = "SELECT COUNT(*) FROM events WHERE inflight = 1",
 	[S_ST_OLDEST] = "SELECT MIN(received_ms) FROM events",
 	[S_ST_DEAD] = "SELECT COUNT(*) FROM dead_letters",
