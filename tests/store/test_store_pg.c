@@ -120,15 +120,18 @@ static void t_migrate(void **state)
 		fail_msg("open of an unreachable database: got %d, want CG_EIO", rc);
 }
 
+/* The migration that added the claim rank (rank_ms) made this version. */
+#define RANK_SCHEMA 5
+
 /*
- * A version 4 database (no rank_ms, events_ready on next_ms) with events queued migrates to the
- * claim order by priority and age (ranked with the default aging, 10 min).
+ * A database of the version before (no rank_ms, events_ready on next_ms) with events queued
+ * migrates to the claim order by priority and age (ranked with the default aging, 10 min).
  */
-static void t_migrate_v4_queue(void **state)
+static void t_migrate_queue_before_rank(void **state)
 {
 	(void)state;
-	if (cg_store_pg_schema_version() < 5)
-		fail_msg("schema version: got %d, want >= 5", cg_store_pg_schema_version());
+	if (cg_store_pg_schema_version() < RANK_SCHEMA)
+		fail_msg("schema version: got %d, want >= %d", cg_store_pg_schema_version(), RANK_SCHEMA);
 	char *dsn = cg_h_pg_schema_dsn(&server, "mig4");
 	assert_non_null(dsn);
 	char err[512] = "";
@@ -136,7 +139,7 @@ static void t_migrate_v4_queue(void **state)
 	int rc = cg_store_pg_migrate(dsn, NULL, NULL, err, sizeof(err));
 	if (rc)
 		fail_msg("migrate: got %d (%s), want 0", rc, err);
-	/* Back to what migrations 0..4 made, then a queue as casegate 4 left it. */
+	/* Back to the version before the rank, then a queue as such a casegate left it. */
 	const long long t0 = 1700000000000LL, min = 60000;
 	char *sql = cg_h_fmt(
 		"DROP INDEX mig4.events_ready; DROP INDEX mig4.events_due; DROP INDEX mig4.events_priority;"
@@ -147,14 +150,14 @@ static void t_migrate_v4_queue(void **state)
 		" (3, 's', 'p1', 0, 1, '{}', %lld, %lld, true), (4, 's', 'old5', 0, 5, '{}', %lld, %lld, true),"
 		" (5, 's', 'p1', 0, 1, '{}', %lld, %lld, false), (6, 's', 'none', 0, 0, '{}', %lld, %lld, true);"
 		"SELECT setval('mig4.events_id_seq', 6);"
-		"UPDATE mig4.schema_version SET version = 4",
-		t0, t0, t0, t0, t0, t0, t0 - 45 * min, t0, t0, t0, t0, t0);
+		"UPDATE mig4.schema_version SET version = %d",
+		t0, t0, t0, t0, t0, t0, t0 - 45 * min, t0, t0, t0, t0, t0, RANK_SCHEMA - 1);
 	assert_non_null(sql);
 	assert_int_equal(cg_h_pg_exec(&server, sql), 0);
 	free(sql);
 	rc = cg_store_pg_migrate(dsn, &from, &to, err, sizeof(err));
-	if (rc || from != 4 || to != cg_store_pg_schema_version())
-		fail_msg("migrate from 4: got rc %d from %d to %d (%s), want 0 from 4 to %d", rc, from, to, err,
+	if (rc || from != RANK_SCHEMA - 1 || to != cg_store_pg_schema_version())
+		fail_msg("migrate: got rc %d from %d to %d (%s), want 0 from %d to %d", rc, from, to, err, RANK_SCHEMA - 1,
 			 cg_store_pg_schema_version());
 	struct cg_store_pg_opts o = {.dsn = dsn, .name = "m4", .migrate = 0};
 	struct cg_store *st = NULL;
@@ -224,7 +227,7 @@ int main(void)
 	}
 	if (rc)
 		return 1;
-	const struct CMUnitTest tests[] = {cmocka_unit_test(t_migrate), cmocka_unit_test(t_migrate_v4_queue),
+	const struct CMUnitTest tests[] = {cmocka_unit_test(t_migrate), cmocka_unit_test(t_migrate_queue_before_rank),
 					   cmocka_unit_test(t_migrate_cli)};
 	int failed = cmocka_run_group_tests_name("postgres migrations", tests, NULL, NULL);
 	struct cg_store_suite_backend b = {

@@ -253,23 +253,26 @@ static void exec_sql(const char *db_path, const char *sql)
 	sqlite3_close(db);
 }
 
+/* The migration that added the claim rank (rank_ms) made this version. */
+#define RANK_SCHEMA 6
+
 /*
- * A version 5 file (no rank_ms, events_ready on next_ms) with events queued migrates to the
- * claim order by priority and age: its events are ranked from their priority, status and
- * received_ms with the default aging (10 min).
+ * A file of the version before (no rank_ms, events_ready on next_ms) with events queued
+ * migrates to the claim order by priority and age: its events are ranked from their priority,
+ * status and received_ms with the default aging (10 min).
  */
-static void t_migrate_v5_queue(void **state)
+static void t_migrate_queue_before_rank(void **state)
 {
 	(void)state;
-	if (cg_store_sqlite_schema_version() < 6)
-		fail_msg("schema version: got %d, want >= 6", cg_store_sqlite_schema_version());
+	if (cg_store_sqlite_schema_version() < RANK_SCHEMA)
+		fail_msg("schema version: got %d, want >= %d", cg_store_sqlite_schema_version(), RANK_SCHEMA);
 	void *loc = NULL;
 	struct cg_store *st = NULL;
 	assert_int_equal(sqlite_create(&loc, &st), 0);
 	cg_store_close(st);
 	char db[600], got[256];
 	snprintf(db, sizeof(db), "%s/casegate.db", (char *)loc);
-	/* Back to what migrations 0..5 made, then a queue as casegate 5 left it. */
+	/* Back to the version before the rank, then a queue as such a casegate left it. */
 	const long long t0 = 1700000000000LL, min = 60000;
 	char sql[2048];
 	snprintf(sql, sizeof(sql),
@@ -283,13 +286,13 @@ static void t_migrate_v5_queue(void **state)
 		 " ('s', 'old5', 0, 5, '{}', %lld, %lld, 1)," /* id 4: a P5 queued 45 min before */
 		 " ('s', 'p1', 0, 1, '{}', %lld, %lld, 0),"  /* id 5: behind id 3 */
 		 " ('s', 'none', 0, 0, '{}', %lld, %lld, 1);" /* id 6: no priority */
-		 "PRAGMA user_version = 5;",
-		 t0, t0, t0, t0, t0, t0, t0 - 45 * min, t0, t0, t0, t0, t0);
+		 "PRAGMA user_version = %d;",
+		 t0, t0, t0, t0, t0, t0, t0 - 45 * min, t0, t0, t0, t0, t0, RANK_SCHEMA - 1);
 	exec_sql(db, sql);
 	assert_int_equal(sqlite_reopen(loc, &st), 0);
 	pragma_text(db, "PRAGMA user_version", got, sizeof(got));
-	if (strtol(got, NULL, 10) < 6)
-		fail_msg("user_version after open: got %s, want >= 6", got);
+	if (strtol(got, NULL, 10) != cg_store_sqlite_schema_version())
+		fail_msg("user_version after open: got %s, want %d", got, cg_store_sqlite_schema_version());
 	pragma_text(db, "SELECT sql FROM sqlite_master WHERE name = 'events_ready'", got, sizeof(got));
 	if (!strstr(got, "rank_ms"))
 		fail_msg("events_ready after migration: got \"%s\", want it on rank_ms", got);
@@ -438,7 +441,7 @@ int main(void)
 		cmocka_unit_test(t_open_errors),
 		cmocka_unit_test(t_full_errmsg),
 		cmocka_unit_test(t_head_repair),
-		cmocka_unit_test(t_migrate_v5_queue),
+		cmocka_unit_test(t_migrate_queue_before_rank),
 		cmocka_unit_test(t_background_checkpoint),
 		cmocka_unit_test(t_size_is_pages_in_use),
 	};
