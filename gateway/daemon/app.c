@@ -336,6 +336,8 @@ static void reload(struct cg_app *app)
 		else
 			CG_LOG_INFO("reload: new Datadog keys in use");
 	}
+	/* Read before intake takes the new configuration: it frees the old one. */
+	uint64_t old_aging = app->cfg->priority_aging_ms;
 	/* Delivery first: intake may free the old configuration the engine still points at. */
 	cg_engine_set_config(app->engine, ncfg);
 	int irc = cg_intake_reload(app->intake, ncfg, nb);
@@ -347,7 +349,7 @@ static void reload(struct cg_app *app)
 		reload_outcome(app, 0);
 		return;
 	}
-	if (ncfg->priority_aging_ms != app->cfg->priority_aging_ms)
+	if (ncfg->priority_aging_ms != old_aging)
 		aging_set(app, ncfg->priority_aging_ms);
 	app->cfg = ncfg;
 	if (app->http && cg_http_server_set_exempt(app->http, ncfg->trusted_proxies, ncfg->ntrusted_proxies) != 0)

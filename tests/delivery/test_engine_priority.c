@@ -168,16 +168,21 @@ static int64_t wall_ms(void)
 /*
  * Nothing starves: with priority_aging 1s a P5 waits behind fresher P1s for at most 4 s of their
  * arrivals. P1s arrive at 15/s, half again what the limit lets out, so without aging the P5
- * would wait as long as they keep coming. With it, the P5's case exists while P1s that came
- * after it are still queued, and while the stream still runs.
+ * would wait as long as they keep coming (with the default 10m, for the whole test). With it,
+ * the P5's case exists while P1s that came after it are still queued, and while the stream
+ * still runs. The 1s comes by reload: the store ranks with the reloaded value.
  */
 static void test_old_low_priority_not_starved(void **state)
 {
 	struct itest *t = *state;
 	char queue[64];
 	snprintf(queue, sizeof(queue), "  max_inflight: %d\n", INFLIGHT);
-	assert_int_equal(itest_write_config_full(t, NULL, queue, "priority_aging: 1s\n", sources), 0);
+	assert_int_equal(itest_write_config_full(t, NULL, queue, NULL, sources), 0);
 	assert_int_equal(itest_start_gw(t), 0);
+	assert_int_equal(itest_write_config_full(t, NULL, queue, "priority_aging: 1s\n", sources), 0);
+	kill(t->gw.pid, SIGHUP);
+	if (!cg_h_wait_log(&t->gw, "configuration reloaded", 10000))
+		fail_msg("no \"configuration reloaded\" within 10 s of SIGHUP");
 	const int per_tick = 3, tick_ms = 200; /* 15/s */
 	const int64_t start = wall_ms(), stream_end = start + 14000;
 	int64_t next = start, p5_at = 0;
