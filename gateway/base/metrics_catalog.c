@@ -38,6 +38,8 @@ static const struct {
 	 "New alerts folded into a storm case instead of opening their own, by source"},
 	/* queue and store */
 	{"casegate_queue_depth", CG_GAUGE, NULL, "Events waiting for delivery (including in flight)"},
+	{"casegate_queue_depth_by_priority", CG_GAUGE, "priority",
+	 "Events waiting for delivery (including in flight), by priority (P1..P5, none)"},
 	{"casegate_queue_inflight", CG_GAUGE, NULL, "Events being delivered now"},
 	{"casegate_queue_oldest_age_seconds", CG_GAUGE, NULL, "Age of the oldest undelivered event"},
 	{"casegate_dead_letters", CG_GAUGE, NULL, "Events in the dead-letter table"},
@@ -100,6 +102,12 @@ static const struct {
 	{"casegate_bulk_requests_total", "outcome=\"delivered\""},
 	{"casegate_bulk_requests_total", "outcome=\"retry\""},
 	{"casegate_bulk_requests_total", "outcome=\"refused\""},
+	{"casegate_queue_depth_by_priority", "priority=\"P1\""},
+	{"casegate_queue_depth_by_priority", "priority=\"P2\""},
+	{"casegate_queue_depth_by_priority", "priority=\"P3\""},
+	{"casegate_queue_depth_by_priority", "priority=\"P4\""},
+	{"casegate_queue_depth_by_priority", "priority=\"P5\""},
+	{"casegate_queue_depth_by_priority", "priority=\"none\""},
 };
 
 void cg_metrics_describe_casegate(struct cg_metrics *m)

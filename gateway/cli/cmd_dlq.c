@@ -78,6 +78,8 @@ int cg_cmd_dlq(struct cg_cli *c)
 		fprintf(stderr, "casegate dlq: %s\n", err);
 		goto out;
 	}
+	/* A retried letter is ranked again from when it arrived, with the configured aging. */
+	st->aging_ms = (int64_t)cfg->priority_aging_ms;
 	const char *verb = a->pos[0];
 	if (strcmp(verb, "list") == 0) {
 		struct cg_dead_letter *dl = NULL;

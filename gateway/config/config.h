@@ -239,6 +239,7 @@ struct cg_config {
 	unsigned max_pending;         /* store jobs queued in memory before intake answers 503; default 10000 */
 	uint64_t max_pending_bytes;   /* bytes of accepted webhooks waiting for the store; default 64 MiB */
 	unsigned rl_rps, rl_burst;    /* global intake throttle (rate_limit: { rps, burst }); 0 = none */
+	uint64_t priority_aging_ms;   /* claim order: one priority level of waiting (priority_aging); 10 min */
 	/* store (`store:` section) */
 	enum cg_store_backend { CG_STORE_SQLITE = 0, CG_STORE_POSTGRES } store_backend;
 	char *store_dsn;              /* PostgreSQL connection string; secret (may hold a password) */

@@ -72,6 +72,11 @@ static void stats_done(int rc, void *ud)
 		cg_metrics_set(app->metrics, "casegate_cases_tracked", "", (double)j->st.cases);
 		cg_metrics_set(app->metrics, "casegate_store_bytes", "", (double)j->st.bytes);
 		cg_metrics_set(app->metrics, "casegate_queue_inflight", "", (double)j->st.inflight);
+		static const char *const prio_labels[6] = {"priority=\"none\"", "priority=\"P1\"", "priority=\"P2\"",
+							   "priority=\"P3\"", "priority=\"P4\"", "priority=\"P5\""};
+		for (int p = 0; p < 6; p++)
+			cg_metrics_set(app->metrics, "casegate_queue_depth_by_priority", prio_labels[p],
+				       (double)j->st.pending_by_priority[p]);
 	}
 	cg_metrics_set(app->metrics, "casegate_store_full", "", cg_intake_store_full(app->intake) ? 1 : 0);
 	free(j);
@@ -95,6 +100,36 @@ static void stats_tick(uv_timer_t *t)
 	if (cg_storeq_submit(app->q, stats_run, stats_done, j) != 0) {
 		app->stats_busy = 0;
 		free(j);
+	}
+}
+
+/* ---- priority aging: the store ranks what it queues on its own thread, so it is set there ---- */
+
+struct aging_job {
+	int64_t ms;
+};
+
+static int aging_run(struct cg_store *st, void *ud)
+{
+	st->aging_ms = ((struct aging_job *)ud)->ms;
+	return 0;
+}
+
+static void aging_done(int rc, void *ud)
+{
+	(void)rc;
+	free(ud);
+}
+
+/* priority_aging of a reloaded config, for the events queued after the jobs before it. */
+static void aging_set(struct cg_app *app, uint64_t ms)
+{
+	struct aging_job *j = malloc(sizeof(*j));
+	if (j)
+		j->ms = (int64_t)ms;
+	if (!j || cg_storeq_submit(app->q, aging_run, aging_done, j) != 0) {
+		free(j);
+		CG_LOG_WARN("reload: the new priority_aging takes effect after a restart (out of memory)");
 	}
 }
 
@@ -301,6 +336,8 @@ static void reload(struct cg_app *app)
 		else
 			CG_LOG_INFO("reload: new Datadog keys in use");
 	}
+	/* Read before intake takes the new configuration: it frees the old one. */
+	uint64_t old_aging = app->cfg->priority_aging_ms;
 	/* Delivery first: intake may free the old configuration the engine still points at. */
 	cg_engine_set_config(app->engine, ncfg);
 	int irc = cg_intake_reload(app->intake, ncfg, nb);
@@ -312,6 +349,8 @@ static void reload(struct cg_app *app)
 		reload_outcome(app, 0);
 		return;
 	}
+	if (ncfg->priority_aging_ms != old_aging)
+		aging_set(app, ncfg->priority_aging_ms);
 	app->cfg = ncfg;
 	if (app->http && cg_http_server_set_exempt(app->http, ncfg->trusted_proxies, ncfg->ntrusted_proxies) != 0)
 		CG_LOG_WARN("reload: out of memory: the per-address limit keeps the old trusted proxies");

@@ -85,6 +85,10 @@ struct cg_store_stats {
 	int64_t oldest_ms;      /* received_ms of the oldest pending event, 0 when none */
 	int64_t cases;
 	uint64_t bytes;         /* database size */
+	/* pending by priority: [0] no priority (0 or unknown), [1]..[5] P1..P5. They add up to
+	 * pending, except that past 100,000 events SQLite counts them again only every 10 s (the
+	 * last count meanwhile). */
+	int64_t pending_by_priority[6];
 };
 
 /* Per-source summary (for `casegate status`). */
@@ -186,7 +190,16 @@ struct cg_store_ops {
 
 struct cg_store {
 	const struct cg_store_ops *ops;
+	/*
+	 * Priority aging (config priority_aging) that enqueue and dead_retry rank events with:
+	 * claim hands due heads out by rank_ms = received_ms + level * aging_ms (level 0..4 for
+	 * P1..P5, 5 for no priority; half a level more for what is not a create or an escalation),
+	 * then id. 0: CG_STORE_AGING_DEFAULT_MS. Set it on the store thread (or before the store
+	 * thread starts): enqueue reads it there.
+	 */
+	int64_t aging_ms;
 };
+#define CG_STORE_AGING_DEFAULT_MS (10LL * 60 * 1000)
 
 /*
  * Opens (creating if needed) the SQLite store in dir/casegate.db (WAL, synchronous=FULL).
@@ -244,8 +257,9 @@ static inline void cg_store_close(struct cg_store *st)
 #define cg_store_enqueue(st, evs, n) ((st)->ops->enqueue(st, evs, n))
 /*
  * Claims up to limit due events (next_ms <= now), at most one per dedup key and only
- * the oldest pending one of a key with nothing in flight; marks them in flight.
- * *out is an array the caller frees with cg_store_events_free().
+ * the oldest pending one of a key with nothing in flight; marks them in flight. Among the
+ * due heads, the lowest rank (see aging_ms in struct cg_store) goes first, then the lowest id;
+ * *out is in that order. *out is an array the caller frees with cg_store_events_free().
  */
 #define cg_store_claim(st, now, limit, out, nout) ((st)->ops->claim(st, now, limit, out, nout))
 /* Earliest next_ms among pending events not in flight; CG_ENOENT when none. */

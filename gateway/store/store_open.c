@@ -14,7 +14,7 @@ uint64_t cg_store_config_lease_ms(const struct cg_config *cfg)
 	return need > 30000 ? need : 30000;
 }
 
-int cg_store_open_config(const struct cg_config *cfg, int flags, struct cg_store **out, char *err, size_t errlen)
+static int open_backend(const struct cg_config *cfg, int flags, struct cg_store **out, char *err, size_t errlen)
 {
 	if (cfg->store_backend != CG_STORE_POSTGRES) {
 		/* A tool next to a running daemon must leave the daemon's in-flight events alone. */
@@ -34,6 +34,18 @@ int cg_store_open_config(const struct cg_config *cfg, int flags, struct cg_store
 		.listen = (flags & CG_STORE_OPEN_DAEMON) != 0,
 	};
 	return cg_store_pg_open(&o, out, err, errlen);
+}
+
+int cg_store_open_config(const struct cg_config *cfg, int flags, struct cg_store **out, char *err, size_t errlen)
+{
+	struct cg_store *st = NULL;
+	int rc = open_backend(cfg, flags, &st, err, errlen);
+	if (rc == 0) {
+		/* Whoever enqueues through this store (the daemon, `casegate mail`) ranks by the config. */
+		st->aging_ms = (int64_t)cfg->priority_aging_ms;
+		*out = st;
+	}
+	return rc;
 }
 
 int cg_store_migrate_config(const struct cg_config *cfg, char *msg, size_t msglen)

@@ -12,7 +12,8 @@ enum {
 	CG_STORE_OPEN_DAEMON = 1, /* the daemon: migrate (PostgreSQL: under an advisory lock) and listen */
 };
 
-/* Opens cfg's store; flags from the enum above (0: a CLI tool that neither migrates nor listens). */
+/* Opens cfg's store; flags from the enum above (0: a CLI tool that neither migrates nor listens).
+ * The store ranks what it queues with cfg's priority_aging. */
 int cg_store_open_config(const struct cg_config *cfg, int flags, struct cg_store **out, char *err, size_t errlen);
 
 /* The claim lease in effect (store.lease or its default, see config.h). */

@@ -38,13 +38,15 @@ int cg_pg_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 	PGresult *r = NULL;
 	rc = cg_pg_q(s, "dead letter requeue",
 	       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
-	       " attempts, next_ms, step, last_error, is_head)"
+	       " attempts, next_ms, step, last_error, is_head, rank_ms)"
 	       " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id)"
 	       " THEN nextval(pg_get_serial_sequence('events', 'id')) ELSE d.event_id END,"
 	       " d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
-	       " 0, $2, 0, NULL, NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
+	       " 0, $2, 0, NULL, NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key),"
+	       /* ranked from when the alert arrived, not from the retry ($3: the aging) */
+	       " " CG_SQL_EVENT_RANK("d.priority", "d.status", "d.received_ms", "d.dedup_key", "$3::bigint")
 	       " FROM dead_letters d WHERE d.id = $1 RETURNING id",
-	       CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(now_ms)), &r);
+	       CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(now_ms), CG_ARG_I64(cg_store_aging(st))), &r);
 	if (rc == 0 && PQntuples(r) == 0)
 		rc = CG_ENOENT;
 	if (rc == 0)

@@ -91,7 +91,7 @@ int cg_pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 		for (int k = 0; k < CG_EV_NARGS; k++)
 			buf_arg(&a[1 + k], &ev[k], i == 0);
 	}
-	struct cg_store_arg v[1 + CG_EV_NARGS];
+	struct cg_store_arg v[1 + CG_EV_NARGS + 1];
 	for (int k = 0; k < 1 + CG_EV_NARGS; k++) {
 		cg_sbuf_add(&a[k], "}");
 		if (a[k].oom) {
@@ -100,19 +100,21 @@ int cg_pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 		}
 		v[k] = CG_ARG_TEXT(a[k].p);
 	}
+	v[1 + CG_EV_NARGS] = CG_ARG_I64(cg_store_aging(st)); /* $13: the aging of the rank */
 	/* The first event of a key in this statement is its head unless the key has events. */
 	rc = cg_pg_q(s, "enqueue",
 	       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
-	       " attempts, next_ms, step, last_error, is_head)"
+	       " attempts, next_ms, step, last_error, is_head, rank_ms)"
 	       " SELECT u.id, u.source, u.k, u.status, u.priority, u.severity, u.payload, u.received_ms, u.attempts,"
 	       " u.next_ms, u.step, u.last_error,"
 	       " row_number() OVER (PARTITION BY u.k ORDER BY u.id) = 1"
-	       " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = u.k)"
+	       " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = u.k),"
+	       " " CG_SQL_EVENT_RANK("u.priority", "u.status", "u.received_ms", "u.k", "$13::bigint")
 	       " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],"
 	       " $8::bigint[], $9::int[], $10::bigint[], $11::int[], $12::text[])"
 	       " AS u(id, source, k, status, priority, severity, payload, received_ms, attempts, next_ms, step,"
 	       " last_error)",
-	       v, 1 + CG_EV_NARGS, NULL);
+	       v, 1 + CG_EV_NARGS + 1, NULL);
 done:
 	rc = cg_pg_tx_close(s, own, rc);
 	if (rc == 0)
@@ -125,14 +127,6 @@ out:
 	free(keys);
 	free(ids);
 	return rc;
-}
-
-static int cmp_due(const void *a, const void *b)
-{
-	const struct cg_store_event *x = a, *y = b;
-	if (x->next_ms != y->next_ms)
-		return x->next_ms < y->next_ms ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
 }
 
 /* A claimed event: CG_EV_COLS, then its claim token (the lease). */
@@ -157,22 +151,24 @@ int cg_pg_claim(struct cg_store *st, int64_t now_ms, size_t limit, struct cg_sto
 		*nout = 0;
 		return 0;
 	}
-	/* SKIP LOCKED: replicas claiming at once take different heads instead of waiting. */
+	/* SKIP LOCKED: replicas claiming at once take different heads instead of waiting. The most
+	 * urgent due heads first (rank, then id: events_ready's order, so the scan stops at the
+	 * limit); RETURNING has no order, so the outer SELECT gives them back in it. */
 	int rc = cg_pg_q_rows(s, "claim",
 	       "WITH c AS (SELECT id FROM events WHERE is_head AND next_ms <= $1"
 	       " AND (claimed_by IS NULL OR lease_until < cg_now_ms())"
-	       " ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)"
-	       " UPDATE events e SET claimed_by = $3, lease_until = cg_now_ms() + $4,"
+	       " ORDER BY rank_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED),"
+	       " u AS (UPDATE events e SET claimed_by = $3, lease_until = cg_now_ms() + $4,"
 	       " claim_token = nextval('claim_tokens') FROM c WHERE e.id = c.id"
 	       " RETURNING e.id, e.source, e.dedup_key, e.status, e.priority, e.severity, e.payload, e.received_ms,"
-	       " e.attempts, e.next_ms, e.step, e.last_error, e.claim_token",
+	       " e.attempts, e.next_ms, e.step, e.last_error, e.claim_token, e.rank_ms)"
+	       " SELECT id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms,"
+	       " step, last_error, claim_token FROM u ORDER BY rank_ms, id",
 	       CG_ARGS(CG_ARG_I64(now_ms), CG_ARG_I64(limit > 100000 ? 100000 : (int64_t)limit), CG_ARG_TEXT(s->name),
 		       CG_ARG_I64(s->lease_ms)),
 	       &claimed, &items, &n);
 	if (rc)
 		return rc;
-	if (n)
-		qsort(items, n, sizeof(struct cg_store_event), cmp_due);
 	*out = items;
 	*nout = n;
 	return 0;

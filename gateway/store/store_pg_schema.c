@@ -148,6 +148,19 @@ static const char *const migrations[] = {
 	" v text NOT NULL,"
 	" due_ms bigint NOT NULL DEFAULT 0);"
 	"CREATE INDEX kv_due ON kv(due_ms) WHERE due_ms > 0;",
+	/* 5 -> 6: priority under backlog (as SQLite schema 7): the claim order rank_ms, fixed at
+	 * enqueue; events queued before are ranked with the default aging (10 min) and without the
+	 * open-case look. events_ready becomes the claim order (next_ms in it: heads in backoff are
+	 * stepped over in the index), events_due serves next_due, events_priority the queue depth
+	 * by priority. */
+	"ALTER TABLE events ADD COLUMN rank_ms bigint NOT NULL DEFAULT 0;"
+	"UPDATE events SET rank_ms = received_ms"
+	" + 600000 * (CASE WHEN priority BETWEEN 1 AND 5 THEN priority - 1 ELSE 5 END)"
+	" + CASE WHEN status <> 0 THEN 300000 ELSE 0 END;"
+	"DROP INDEX events_ready;"
+	"CREATE INDEX events_ready ON events(rank_ms, id, next_ms) WHERE is_head;"
+	"CREATE INDEX events_due ON events(next_ms) WHERE is_head;"
+	"CREATE INDEX events_priority ON events(priority);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -8,13 +8,19 @@ int cg_pg_stats(struct cg_store *st, struct cg_store_stats *out)
 {
 	struct pg_store *s = pg(st);
 	PGresult *r = NULL;
+	/* The queue depth, in all and by priority, is one pass over events (events_priority). */
 	int rc = cg_pg_q(s, "stats",
-		   "SELECT (SELECT count(*) FROM events),"
+		   "SELECT q.n,"
 		   " (SELECT count(*) FROM events WHERE claimed_by IS NOT NULL AND lease_until >= cg_now_ms()),"
 		   " (SELECT min(received_ms) FROM events), (SELECT count(*) FROM dead_letters),"
 		   " (SELECT count(*) FROM cases),"
 		   " pg_total_relation_size('events') + pg_total_relation_size('cases')"
-		   " + pg_total_relation_size('dead_letters') + pg_total_relation_size('seen')",
+		   " + pg_total_relation_size('dead_letters') + pg_total_relation_size('seen'),"
+		   " q.p1, q.p2, q.p3, q.p4, q.p5"
+		   " FROM (SELECT count(*) AS n, count(*) FILTER (WHERE priority = 1) AS p1,"
+		   " count(*) FILTER (WHERE priority = 2) AS p2, count(*) FILTER (WHERE priority = 3) AS p3,"
+		   " count(*) FILTER (WHERE priority = 4) AS p4, count(*) FILTER (WHERE priority = 5) AS p5"
+		   " FROM events) q",
 		   NULL, 0, &r);
 	if (rc)
 		return rc;
@@ -25,6 +31,12 @@ int cg_pg_stats(struct cg_store *st, struct cg_store_stats *out)
 	v.dead = cg_pg_get_i64(r, 0, 3);
 	v.cases = cg_pg_get_i64(r, 0, 4);
 	v.bytes = (uint64_t)cg_pg_get_i64(r, 0, 5);
+	int64_t rest = v.pending;
+	for (int p = 1; p <= 5; p++) {
+		v.pending_by_priority[p] = cg_pg_get_i64(r, 0, 5 + p);
+		rest -= v.pending_by_priority[p];
+	}
+	v.pending_by_priority[0] = rest;
 	PQclear(r);
 	*out = v;
 	return 0;

@@ -24,6 +24,28 @@
 	"id, event_id, source, dedup_key, status, priority, severity, payload, received_ms, attempts, next_ms, " \
 	"step, last_error, http_status, reason, failed_ms"
 
+/*
+ * An event's claim rank (wall ms) as an SQL expression over the event's priority, status,
+ * received_ms and dedup key and the aging (ms), each an SQL term of the statement (a column,
+ * a parameter): received_ms + level * aging, level 0..4 for P1..P5 and 5 for no priority (the
+ * engine's gate_rank too puts it after P5), plus half a level for work that is not a create or
+ * an escalation: a resolution or comment (status not firing), or a firing repeat of a key whose
+ * case is open (not resolved) at the same or a more urgent priority (lifecycle.c makes that a
+ * comment). The case is a primary-key lookup. So a P5 waits behind fresher P1s for at most 4
+ * levels of aging: nothing starves.
+ */
+#define CG_SQL_PRIO_RANK(prio) "(CASE WHEN " prio " BETWEEN 1 AND 5 THEN " prio " ELSE 6 END)"
+#define CG_SQL_EVENT_RANK(prio, status, recv, key, aging)                                                   \
+	"(" recv " + " aging " * (" CG_SQL_PRIO_RANK(prio) " - 1) + CASE WHEN " status " <> 0 OR EXISTS"     \
+	" (SELECT 1 FROM cases rc WHERE rc.dedup_key = " key " AND rc.state = 2 AND rc.closed_ms = 0"           \
+	" AND " CG_SQL_PRIO_RANK(prio) " >= " CG_SQL_PRIO_RANK("rc.priority") ") THEN " aging " / 2 ELSE 0 END)"
+
+/* The aging that ranks the events enqueued now (struct cg_store's aging_ms or its default). */
+static inline int64_t cg_store_aging(const struct cg_store *st)
+{
+	return st->aging_ms > 0 ? st->aging_ms : CG_STORE_AGING_DEFAULT_MS;
+}
+
 /* seen() entries live this long; pruning runs at most once per CG_SEEN_PRUNE_EVERY_MS. */
 #define CG_SEEN_TTL_MS (7LL * 24 * 3600 * 1000)
 #define CG_SEEN_PRUNE_EVERY_MS (3600LL * 1000)

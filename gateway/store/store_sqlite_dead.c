@@ -27,7 +27,7 @@ int cg_sq_dead_retry(struct cg_store *st, int64_t id, int64_t now_ms)
 	int rc = cg_sq_sp_begin(s);
 	if (rc)
 		return rc;
-	rc = cg_sq_exec_one(s, S_DL_REQUEUE, "dead letter requeue", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(now_ms)));
+	rc = cg_sq_exec_one(s, S_DL_REQUEUE, "dead letter requeue", CG_ARGS(CG_ARG_I64(id), CG_ARG_I64(now_ms), CG_ARG_I64(cg_store_aging(st))));
 	if (rc == 0)
 		rc = cg_sq_fix_head(s, sqlite3_last_insert_rowid(s->db));
 	if (rc == 0)

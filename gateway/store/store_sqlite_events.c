@@ -23,9 +23,10 @@ int cg_sq_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	if (sp && (rc = cg_sq_sp_begin(s)))
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct cg_store_arg a[CG_EV_NARGS];
+		struct cg_store_arg a[CG_EV_NARGS + 1];
 		cg_store_event_args(&evs[i], a);
-		rc = cg_sq_exec(s, S_ENQ, "enqueue", a, CG_EV_NARGS, NULL);
+		a[CG_EV_NARGS] = CG_ARG_I64(cg_store_aging(st));
+		rc = cg_sq_exec(s, S_ENQ, "enqueue", a, CG_EV_NARGS + 1, NULL);
 		if (rc == 0)
 			ids[i] = sqlite3_last_insert_rowid(s->db);
 	}

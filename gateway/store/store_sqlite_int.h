@@ -66,6 +66,7 @@ enum stmt_id {
 	S_KV_DEL,
 	S_KV_LIST,
 	S_KEY_ACTIVE,
+	S_ST_BY_PRIO,
 	S_COUNT_
 };
 
@@ -78,6 +79,9 @@ struct sq_store {
 	sqlite3_stmt *stmts[S_COUNT_];
 	char *path;
 	int64_t last_prune_ms;
+	/* stats: the queue depth by priority as last counted ([0] unused), and when (wall ms) */
+	int64_t by_prio[6];
+	int64_t by_prio_ms;
 	char errmsg[512];
 };
 

@@ -17,9 +17,10 @@
  * records carry is also named in store_sql.h/.c (column list, reader, arguments).
  *
  * is_head marks the lowest id of each dedup key (maintained by enqueue, done, dead and
- * dead_retry). Only heads are claimable, which is the per-key order rule; the partial index
- * events_ready then holds exactly the claimable candidates, so claim and next_due are an
- * index range scan however many events wait behind busy or backed-off keys.
+ * dead_retry). Only heads are claimable, which is the per-key order rule; the partial indexes
+ * events_ready (claim order: rank_ms, id) and events_due (next_ms) then hold exactly the
+ * claimable candidates, so claim and next_due are index scans however many events wait behind
+ * busy or backed-off keys.
  */
 static const char *const migrations[] = {
 	/* 0 -> 1 */
@@ -124,6 +125,20 @@ static const char *const migrations[] = {
 	" v TEXT NOT NULL,"
 	" due_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 	"CREATE INDEX kv_due ON kv(due_ms) WHERE due_ms > 0;",
+	/* 6 -> 7: priority under backlog. Claim order is rank_ms (see CG_SQL_EVENT_RANK), fixed at
+	 * enqueue; events queued before are ranked with the default aging (10 min) and without the
+	 * open-case look (a repeat of a create ranks as a create). events_ready becomes the claim
+	 * order (next_ms in it: heads in backoff are stepped over without reading their rows),
+	 * events_due keeps next_due an index lookup, events_priority makes the queue depth by
+	 * priority a covering-index count. */
+	"ALTER TABLE events ADD COLUMN rank_ms INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE events SET rank_ms = received_ms"
+	" + 600000 * (CASE WHEN priority BETWEEN 1 AND 5 THEN priority - 1 ELSE 5 END)"
+	" + CASE WHEN status <> 0 THEN 300000 ELSE 0 END;"
+	"DROP INDEX events_ready;"
+	"CREATE INDEX events_ready ON events(rank_ms, id, next_ms) WHERE is_head = 1 AND inflight = 0;"
+	"CREATE INDEX events_due ON events(next_ms) WHERE is_head = 1 AND inflight = 0;"
+	"CREATE INDEX events_priority ON events(priority);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -19,14 +19,23 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	/* ?12: the aging (ms) the rank is computed with. */
 	[S_ENQ] = "INSERT INTO events (source, dedup_key, status, priority, severity, payload, received_ms,"
-		  " attempts, next_ms, step, last_error, inflight, is_head)"
+		  " attempts, next_ms, step, last_error, inflight, is_head, rank_ms)"
 		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0,"
-		  " NOT EXISTS (SELECT 1 FROM events WHERE dedup_key = ?2))",
-	[S_CLAIM_SEL] = "SELECT " CG_EV_COLS " FROM events WHERE is_head = 1 AND inflight = 0 AND next_ms <= ?1"
-			" ORDER BY next_ms, id LIMIT ?2",
+		  " NOT EXISTS (SELECT 1 FROM events WHERE dedup_key = ?2),"
+		  " " CG_SQL_EVENT_RANK("?4", "?3", "?7", "?2", "?12") ")",
+	/*
+	 * The most urgent due heads first (rank, then id). The scan walks events_ready in rank order
+	 * and stops at the limit: under a backlog (heads due) that is a few index entries however
+	 * long the queue; heads in backoff ranked ahead are stepped over in the index (next_ms is in
+	 * it; 300,000 of them cost about 20 ms). INDEXED BY keeps it that way whatever the planner
+	 * guesses from a sorted range on events_due.
+	 */
+	[S_CLAIM_SEL] = "SELECT " CG_EV_COLS " FROM events INDEXED BY events_ready"
+			" WHERE is_head = 1 AND inflight = 0 AND next_ms <= ?1 ORDER BY rank_ms, id LIMIT ?2",
 	[S_CLAIM_UPD] = "UPDATE events SET inflight = 1 WHERE id = ?1",
-	[S_NEXT_DUE] = "SELECT MIN(next_ms) FROM events WHERE is_head = 1 AND inflight = 0",
+	[S_NEXT_DUE] = "SELECT MIN(next_ms) FROM events INDEXED BY events_due WHERE is_head = 1 AND inflight = 0",
 	[S_STEP] = "UPDATE events SET step = ?2 WHERE id = ?1",
 	[S_EV_HEAD] = "SELECT dedup_key, is_head FROM events WHERE id = ?1",
 	[S_EV_DEL] = "DELETE FROM events WHERE id = ?1",
@@ -45,6 +54,11 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_CASE_BY_KEY] = "SELECT " CG_CASE_COLS " FROM cases WHERE case_key = ?1 OR case_id = ?1"
 			  " ORDER BY created_ms DESC LIMIT 1",
 	[S_ST_COUNT] = "SELECT COUNT(*) FROM events",
+	/* Pending by priority: five range counts on events_priority (a covering index; about 70 ms
+	 * for a million events, where COUNT(*) above takes SQLite's few-ms shortcut). */
+	[S_ST_BY_PRIO] = "SELECT (SELECT COUNT(*) FROM events WHERE priority = 1), (SELECT COUNT(*) FROM events"
+			 " WHERE priority = 2), (SELECT COUNT(*) FROM events WHERE priority = 3), (SELECT COUNT(*)"
+			 " FROM events WHERE priority = 4), (SELECT COUNT(*) FROM events WHERE priority = 5)",
 	[S_ST_INFLIGHT] = "SELECT COUNT(*) FROM events WHERE inflight = 1",
 	[S_ST_OLDEST] = "SELECT MIN(received_ms) FROM events",
 	[S_ST_DEAD] = "SELECT COUNT(*) FROM dead_letters",
@@ -62,12 +76,14 @@ static const char *const stmt_sql[S_COUNT_] = {
 	 * S_FIX_HEAD then makes it the head unless its key has an event in flight.
 	 */
 	[S_DL_REQUEUE] = "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
-			 " attempts, next_ms, step, last_error, inflight, is_head)"
+			 " attempts, next_ms, step, last_error, inflight, is_head, rank_ms)"
 			 " SELECT CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.id = d.event_id) THEN NULL"
 			 " ELSE d.event_id END,"
 			 " d.source, d.dedup_key, d.status, d.priority, d.severity, d.payload, d.received_ms,"
 			 " 0, ?2, 0, NULL, 0," /* step 0: decided afresh against the case as it is now */
-			 " NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key)"
+			 " NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = d.dedup_key),"
+			 /* ranked from when the alert arrived, not from the retry (?3: the aging) */
+			 " " CG_SQL_EVENT_RANK("d.priority", "d.status", "d.received_ms", "d.dedup_key", "?3")
 			 " FROM dead_letters d WHERE d.id = ?1",
 	[S_DL_DEL] = "DELETE FROM dead_letters WHERE id = ?1",
 	[S_SEEN_PRUNE] = "DELETE FROM seen WHERE seen_ms < ?2 AND (seen_ms < ?1 OR substr(ns, 1, length(?3)) = ?3)",

@@ -288,6 +288,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->retry_cap_ms, 300000);
 	assert_int_equal(c->max_attempts, 0);
 	assert_int_equal(c->store_max_bytes, 0);
+	assert_int_equal(c->priority_aging_ms, 600000);
 	assert_null(c->warnings);
 	const struct cg_source_config *s = &c->sources[0];
 	assert_null(s->title);
@@ -384,6 +385,9 @@ static void test_error_positions(void **state)
 		{"limits:\n  max_header_bytes: 10\n" SRC, "/cfgdir/t.yaml:2:21: limits.max_header_bytes: must be from 1024"},
 		{"queue:\n  retry_base: 10m\n  retry_cap: 1m\n" SRC,
 		 "/cfgdir/t.yaml:3:14: queue: retry_base must not exceed retry_cap"},
+		{"priority_aging: 0s\n" SRC, "/cfgdir/t.yaml:1:17: priority_aging: must be from 1000ms"},
+		{"priority_aging: 500ms\n" SRC, "/cfgdir/t.yaml:1:17: priority_aging: must be from 1000ms"},
+		{"priority_aging: -1m\n" SRC, "/cfgdir/t.yaml:1:17: priority_aging: bad duration '-1m'"},
 		/* priorities */
 		{SRC "    priority: { map: { critical: P9 } }\n",
 		 "/cfgdir/t.yaml:7:34: source 'demo': priority.map.critical: bad priority 'P9'"},
@@ -714,6 +718,10 @@ static void test_paths_and_dd(void **state)
 	char *errs = NULL;
 	assert_int_equal(cg_config_parse("rel.yaml", SRC, strlen(SRC), &c, &errs), 0);
 	assert_string_equal(c->state_dir, "./var");
+	cg_config_free(c);
+
+	c = parse_ok("priority_aging: 1h30m\n" SRC);
+	assert_int_equal(c->priority_aging_ms, 90 * 60 * 1000);
 	cg_config_free(c);
 
 	/* No keys and no url: dd_url stays NULL (simulator), even with a site. */

@@ -228,12 +228,162 @@ static void t_claim_next_ms_order(void **state)
 	size_t n = claim_ids(f->st, T0 + 99, 8, got, 8);
 	check_ids(got, n, NULL, 0, "nothing due yet");
 	n = claim_ids(f->st, T0 + 250, 8, got, 8);
-	check_ids(got, n, (int64_t[]){q, s, r}, 3, "due events by next_ms then id");
+	check_ids(got, n, (int64_t[]){q, s, r}, 3, "due events of one priority by age (received_ms = next_ms here), then id");
 	CHECK_RC(cg_store_next_due_ms(f->st, &next), 0);
 	CHECK_I64(next, T0 + 300);
 	n = claim_ids(f->st, T0 + 300, 8, got, 8);
 	check_ids(got, n, (int64_t[]){p}, 1, "at next_ms exactly");
 	CHECK_RC(cg_store_next_due_ms(f->st, &x), CG_ENOENT);
+}
+
+/* An event of key with priority prio and status (0 firing, 1 resolved) received at received_ms, due at T0. */
+static int64_t enq_p(struct cg_store *st, const char *key, int prio, int status, int64_t received_ms)
+{
+	struct cg_store_event e = mk(key, T0);
+	e.priority = prio;
+	e.status = status;
+	e.received_ms = received_ms;
+	CHECK_RC(cg_store_enqueue(st, &e, 1), 0);
+	return e.id;
+}
+
+/* Among due heads the most urgent goes first (P1..P5, then no priority), whatever the arrival order. */
+static void t_claim_priority_order(void **state)
+{
+	struct fx *f = *state;
+	int64_t p5 = enq_p(f->st, "p5", 5, 0, T0), p3 = enq_p(f->st, "p3", 3, 0, T0);
+	int64_t none = enq_p(f->st, "none", 0, 0, T0), p1 = enq_p(f->st, "p1", 1, 0, T0);
+	int64_t p2 = enq_p(f->st, "p2", 2, 0, T0), p4 = enq_p(f->st, "p4", 4, 0, T0);
+	int64_t p1b = enq_p(f->st, "p1b", 1, 0, T0);
+	int64_t late = enq(f->st, "late", T0 + 1000); /* a P3 not due yet is not claimed */
+	int64_t got[16];
+	size_t n = claim_ids(f->st, T0, 1, got, 16);
+	check_ids(got, n, (int64_t[]){p1}, 1, "limit 1 takes the most urgent due head");
+	n = claim_ids(f->st, T0, 16, got, 16);
+	check_ids(got, n, (int64_t[]){p1b, p2, p3, p4, p5, none}, 6, "the rest by priority, then id");
+	n = claim_ids(f->st, T0 + 1000, 16, got, 16);
+	check_ids(got, n, (int64_t[]){late}, 1, "the one that was not due");
+}
+
+/* Per-key order wins over priority: a P1 behind a P5 of its key waits for it. */
+static void t_claim_priority_per_key(void **state)
+{
+	struct fx *f = *state;
+	int64_t a5 = enq_p(f->st, "A", 5, 0, T0), a1 = enq_p(f->st, "A", 1, 0, T0);
+	int64_t b3 = enq_p(f->st, "B", 3, 0, T0);
+	int64_t got[8];
+	size_t n = claim_ids(f->st, T0, 1, got, 8);
+	check_ids(got, n, (int64_t[]){b3}, 1, "a P1 behind its key's P5 is not claimable");
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a5}, 1, "the key's head");
+	CHECK_RC(cg_store_event_done(f->st, a5), 0);
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){a1}, 1, "the P1 once its key's P5 is done");
+}
+
+/* Nothing starves: waiting counts as priority, one level per aging_ms (the default 10 min at 0). */
+static void t_claim_aging(void **state)
+{
+	struct fx *f = *state;
+	const int64_t lvl = 1000;
+	f->st->aging_ms = lvl;
+	/* A P5 received 5 levels ago (rank T0 - 1 level) beats a fresh P1 (rank T0); one received 3
+	 * levels ago (rank T0 + 1 level) does not. */
+	int64_t p1 = enq_p(f->st, "fresh-p1", 1, 0, T0);
+	int64_t young = enq_p(f->st, "young-p5", 5, 0, T0 - 3 * lvl);
+	int64_t old = enq_p(f->st, "old-p5", 5, 0, T0 - 5 * lvl);
+	int64_t got[8];
+	size_t n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){old, p1, young}, 3, "aging 1s: old P5, fresh P1, younger P5");
+	for (size_t i = 0; i < n; i++)
+		CHECK_RC(cg_store_event_done(f->st, got[i]), 0);
+
+	/* The default: a P5 queued 41 min ago goes before a P1 queued now, one of 39 min does not. */
+	f->st->aging_ms = 0;
+	const int64_t min = 60 * 1000;
+	p1 = enq_p(f->st, "fresh-p1", 1, 0, T0);
+	young = enq_p(f->st, "young-p5", 5, 0, T0 - 39 * min);
+	old = enq_p(f->st, "old-p5", 5, 0, T0 - 41 * min);
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){old, p1, young}, 3, "default aging 10m");
+	for (size_t i = 0; i < n; i++)
+		CHECK_RC(cg_store_event_done(f->st, got[i]), 0);
+
+	/* A dead letter retried keeps its rank from when it arrived, not from the retry. */
+	f->st->aging_ms = lvl;
+	int64_t d = enq_p(f->st, "dead-p5", 5, 0, T0 - 6 * lvl);
+	n = claim_ids(f->st, T0, 8, got, 8);
+	check_ids(got, n, (int64_t[]){d}, 1, "the P5 to dead-letter");
+	CHECK_RC(cg_store_event_dead(f->st, d, 500, "x"), 0);
+	struct cg_dead_letter *dl = NULL;
+	size_t ndl = 0;
+	CHECK_RC(cg_store_dead_list(f->st, 10, &dl, &ndl), 0);
+	CHECK_I64(ndl, 1);
+	int64_t dlid = dl[0].id;
+	cg_dead_letters_free(dl, ndl);
+	p1 = enq_p(f->st, "fresh-p1", 1, 0, T0);
+	CHECK_RC(cg_store_dead_retry(f->st, dlid, T0 + 10 * lvl), 0);
+	n = claim_ids(f->st, T0 + 10 * lvl, 8, got, 8);
+	check_ids(got, n, (int64_t[]){d, p1}, 2, "retried dead P5 keeps its age");
+}
+
+/* Creates before resolutions of equal priority, but only by half a level: a P1 resolution still
+ * goes before a P2 create. A firing repeat of an open case at the same (or a more urgent)
+ * priority becomes a comment: it ranks like one; an escalation of an open case ranks as a create. */
+static void t_claim_resolutions_after_creates(void **state)
+{
+	struct fx *f = *state;
+	int64_t r3 = enq_p(f->st, "r3", 3, 1, T0), c3 = enq_p(f->st, "c3", 3, 0, T0);
+	int64_t c2 = enq_p(f->st, "c2", 2, 0, T0), r1 = enq_p(f->st, "r1", 1, 1, T0);
+	int64_t c4 = enq_p(f->st, "c4", 4, 0, T0);
+	int64_t got[16];
+	size_t n = claim_ids(f->st, T0, 16, got, 16);
+	check_ids(got, n, (int64_t[]){r1, c2, c3, r3, c4}, 5, "resolutions half a level after creates");
+	for (size_t i = 0; i < n; i++)
+		CHECK_RC(cg_store_event_done(f->st, got[i]), 0);
+
+	/* Open cases: "rep" at P3 (a P3 or P4 firing is a repeat), "esc" at P3 (a P2 firing escalates),
+	 * "shut" resolved in Datadog's view (closed, a firing reopens it: ranked as urgent work). */
+	const char *open_keys[] = {"rep", "rep4", "esc", "shut"};
+	for (size_t i = 0; i < 4; i++) {
+		struct cg_store_case c = {.dedup_key = (char *)open_keys[i], .case_id = (char *)"id", .case_key = (char *)"K-1",
+					  .state = i == 3 ? CG_CASE_CLOSED : CG_CASE_OPEN, .priority = 3, .generation = 1};
+		CHECK_RC(cg_store_case_put(f->st, &c), 0);
+	}
+	int64_t rep = enq_p(f->st, "rep", 3, 0, T0), fresh3 = enq_p(f->st, "fresh3", 3, 0, T0);
+	int64_t esc = enq_p(f->st, "esc", 2, 0, T0), fresh2 = enq_p(f->st, "fresh2", 2, 0, T0);
+	int64_t shut = enq_p(f->st, "shut", 3, 0, T0), rep4 = enq_p(f->st, "rep4", 4, 0, T0);
+	int64_t fresh4 = enq_p(f->st, "fresh4", 4, 0, T0);
+	n = claim_ids(f->st, T0, 16, got, 16);
+	check_ids(got, n, (int64_t[]){esc, fresh2, fresh3, shut, rep, fresh4, rep4}, 7,
+		  "repeats of open cases half a level later, escalations and reopens not");
+}
+
+/* Queue depth by priority: [0] none, [1..5] P1..P5, in flight included; they add up to pending. */
+static void t_stats_by_priority(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_stats s;
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	for (int p = 0; p < 6; p++)
+		CHECK_I64(s.pending_by_priority[p], 0);
+	enq_p(f->st, "a", 1, 0, T0);
+	enq_p(f->st, "b", 1, 1, T0);
+	enq_p(f->st, "c", 3, 0, T0);
+	enq_p(f->st, "d", 0, 0, T0);
+	enq_p(f->st, "e", 5, 0, T0);
+	enq_p(f->st, "e", 5, 0, T0);
+	enq_p(f->st, "f", 5, 0, T0);
+	int64_t got[8];
+	CHECK_I64(claim_ids(f->st, T0, 2, got, 8), 2);
+	CHECK_RC(cg_store_stats(f->st, &s), 0);
+	CHECK_I64(s.pending, 7);
+	CHECK_I64(s.inflight, 2);
+	const int64_t want[6] = {1, 2, 0, 1, 0, 3};
+	for (int p = 0; p < 6; p++)
+		if (s.pending_by_priority[p] != want[p])
+			fail_msg("pending_by_priority[%d]: got %" PRId64 ", want %" PRId64, p, s.pending_by_priority[p],
+				 want[p]);
 }
 
 static void t_strict_order_under_backoff(void **state)
@@ -1436,6 +1586,11 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 		cmocka_unit_test_setup_teardown(t_claim_oldest_per_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_claim_next_ms_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_strict_order_under_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_claim_priority_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_claim_priority_per_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_claim_aging, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_claim_resolutions_after_creates, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_stats_by_priority, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_missing_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_dead_letters, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_dead_retry_order, setup, teardown),

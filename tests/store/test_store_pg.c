@@ -120,6 +120,66 @@ static void t_migrate(void **state)
 		fail_msg("open of an unreachable database: got %d, want CG_EIO", rc);
 }
 
+/* The migration that added the claim rank (rank_ms) made this version. */
+#define RANK_SCHEMA 6
+
+/*
+ * A database of the version before (no rank_ms, events_ready on next_ms) with events queued
+ * migrates to the claim order by priority and age (ranked with the default aging, 10 min).
+ */
+static void t_migrate_queue_before_rank(void **state)
+{
+	(void)state;
+	if (cg_store_pg_schema_version() < RANK_SCHEMA)
+		fail_msg("schema version: got %d, want >= %d", cg_store_pg_schema_version(), RANK_SCHEMA);
+	char *dsn = cg_h_pg_schema_dsn(&server, "mig4");
+	assert_non_null(dsn);
+	char err[512] = "";
+	int from = -1, to = -1;
+	int rc = cg_store_pg_migrate(dsn, NULL, NULL, err, sizeof(err));
+	if (rc)
+		fail_msg("migrate: got %d (%s), want 0", rc, err);
+	/* Back to the version before the rank, then a queue as such a casegate left it. */
+	const long long t0 = 1700000000000LL, min = 60000;
+	char *sql = cg_h_fmt(
+		"DROP INDEX mig4.events_ready; DROP INDEX mig4.events_due; DROP INDEX mig4.events_priority;"
+		"ALTER TABLE mig4.events DROP COLUMN rank_ms;"
+		"CREATE INDEX events_ready ON mig4.events(next_ms, id) WHERE is_head;"
+		"INSERT INTO mig4.events (id, source, dedup_key, status, priority, payload, received_ms, next_ms, is_head)"
+		" VALUES (1, 's', 'p3', 0, 3, '{}', %lld, %lld, true), (2, 's', 'r1', 1, 1, '{}', %lld, %lld, true),"
+		" (3, 's', 'p1', 0, 1, '{}', %lld, %lld, true), (4, 's', 'old5', 0, 5, '{}', %lld, %lld, true),"
+		" (5, 's', 'p1', 0, 1, '{}', %lld, %lld, false), (6, 's', 'none', 0, 0, '{}', %lld, %lld, true);"
+		"SELECT setval('mig4.events_id_seq', 6);"
+		"UPDATE mig4.schema_version SET version = %d",
+		t0, t0, t0, t0, t0, t0, t0 - 45 * min, t0, t0, t0, t0, t0, RANK_SCHEMA - 1);
+	assert_non_null(sql);
+	assert_int_equal(cg_h_pg_exec(&server, sql), 0);
+	free(sql);
+	rc = cg_store_pg_migrate(dsn, &from, &to, err, sizeof(err));
+	if (rc || from != RANK_SCHEMA - 1 || to != cg_store_pg_schema_version())
+		fail_msg("migrate: got rc %d from %d to %d (%s), want 0 from %d to %d", rc, from, to, err, RANK_SCHEMA - 1,
+			 cg_store_pg_schema_version());
+	struct cg_store_pg_opts o = {.dsn = dsn, .name = "m4", .migrate = 0};
+	struct cg_store *st = NULL;
+	if ((rc = cg_store_pg_open(&o, &st, err, sizeof(err))))
+		fail_msg("open after migrate: got %d (%s), want 0", rc, err);
+	struct cg_store_event *v = NULL;
+	size_t n = 0;
+	assert_int_equal(cg_store_claim(st, t0, 10, &v, &n), 0);
+	const int64_t want[] = {4, 3, 2, 1, 6};
+	int same = n == 5;
+	for (size_t i = 0; same && i < n; i++)
+		same = v[i].id == want[i];
+	if (!same)
+		fail_msg("claim after migration: got %zu events (%lld,%lld,...), want ids 4,3,2,1,6 (old P5, P1, P1 "
+			 "resolution, P3, none)",
+			 n, n ? (long long)v[0].id : -1LL, n > 1 ? (long long)v[1].id : -1LL);
+	cg_store_events_free(v, n);
+	cg_store_close(st);
+	cg_h_pg_exec(&server, "DROP SCHEMA mig4 CASCADE");
+	free(dsn);
+}
+
 /* `casegate migrate -c FILE`: creates the schema, then has nothing to do. */
 static void t_migrate_cli(void **state)
 {
@@ -167,7 +227,8 @@ int main(void)
 	}
 	if (rc)
 		return 1;
-	const struct CMUnitTest tests[] = {cmocka_unit_test(t_migrate), cmocka_unit_test(t_migrate_cli)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(t_migrate), cmocka_unit_test(t_migrate_queue_before_rank),
+					   cmocka_unit_test(t_migrate_cli)};
 	int failed = cmocka_run_group_tests_name("postgres migrations", tests, NULL, NULL);
 	struct cg_store_suite_backend b = {
 		.name = "postgres",

@@ -243,6 +243,75 @@ static void t_head_repair(void **state)
 	sqlite_remove(loc);
 }
 
+static void exec_sql(const char *db_path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg ? msg : "?");
+	sqlite3_close(db);
+}
+
+/* The migration that added the claim rank (rank_ms) made this version. */
+#define RANK_SCHEMA 7
+
+/*
+ * A file of the version before (no rank_ms, events_ready on next_ms) with events queued
+ * migrates to the claim order by priority and age: its events are ranked from their priority,
+ * status and received_ms with the default aging (10 min).
+ */
+static void t_migrate_queue_before_rank(void **state)
+{
+	(void)state;
+	if (cg_store_sqlite_schema_version() < RANK_SCHEMA)
+		fail_msg("schema version: got %d, want >= %d", cg_store_sqlite_schema_version(), RANK_SCHEMA);
+	void *loc = NULL;
+	struct cg_store *st = NULL;
+	assert_int_equal(sqlite_create(&loc, &st), 0);
+	cg_store_close(st);
+	char db[600], got[256];
+	snprintf(db, sizeof(db), "%s/casegate.db", (char *)loc);
+	/* Back to the version before the rank, then a queue as such a casegate left it. */
+	const long long t0 = 1700000000000LL, min = 60000;
+	char sql[2048];
+	snprintf(sql, sizeof(sql),
+		 "DROP INDEX events_ready; DROP INDEX events_due; DROP INDEX events_priority;"
+		 "ALTER TABLE events DROP COLUMN rank_ms;"
+		 "CREATE INDEX events_ready ON events(next_ms, id) WHERE is_head = 1 AND inflight = 0;"
+		 "INSERT INTO events (source, dedup_key, status, priority, payload, received_ms, next_ms, is_head) VALUES"
+		 " ('s', 'p3', 0, 3, '{}', %lld, %lld, 1),"  /* id 1 */
+		 " ('s', 'r1', 1, 1, '{}', %lld, %lld, 1),"  /* id 2: a P1 resolution */
+		 " ('s', 'p1', 0, 1, '{}', %lld, %lld, 1),"  /* id 3 */
+		 " ('s', 'old5', 0, 5, '{}', %lld, %lld, 1)," /* id 4: a P5 queued 45 min before */
+		 " ('s', 'p1', 0, 1, '{}', %lld, %lld, 0),"  /* id 5: behind id 3 */
+		 " ('s', 'none', 0, 0, '{}', %lld, %lld, 1);" /* id 6: no priority */
+		 "PRAGMA user_version = %d;",
+		 t0, t0, t0, t0, t0, t0, t0 - 45 * min, t0, t0, t0, t0, t0, RANK_SCHEMA - 1);
+	exec_sql(db, sql);
+	assert_int_equal(sqlite_reopen(loc, &st), 0);
+	pragma_text(db, "PRAGMA user_version", got, sizeof(got));
+	if (strtol(got, NULL, 10) != cg_store_sqlite_schema_version())
+		fail_msg("user_version after open: got %s, want %d", got, cg_store_sqlite_schema_version());
+	pragma_text(db, "SELECT sql FROM sqlite_master WHERE name = 'events_ready'", got, sizeof(got));
+	if (!strstr(got, "rank_ms"))
+		fail_msg("events_ready after migration: got \"%s\", want it on rank_ms", got);
+	struct cg_store_event *v = NULL;
+	size_t n = 0;
+	assert_int_equal(cg_store_claim(st, t0, 10, &v, &n), 0);
+	const int64_t want[] = {4, 3, 2, 1, 6};
+	int same = n == 5;
+	for (size_t i = 0; same && i < n; i++)
+		same = v[i].id == want[i];
+	if (!same)
+		fail_msg("claim after migration: got %zu events (%lld,%lld,...), want ids 4,3,2,1,6 (old P5, P1, P1 "
+			 "resolution, P3, none)",
+			 n, n ? (long long)v[0].id : -1LL, n > 1 ? (long long)v[1].id : -1LL);
+	cg_store_events_free(v, n);
+	cg_store_close(st);
+	sqlite_remove(loc);
+}
+
 static long file_size(const char *path)
 {
 	struct stat sb;
@@ -372,6 +441,7 @@ int main(void)
 		cmocka_unit_test(t_open_errors),
 		cmocka_unit_test(t_full_errmsg),
 		cmocka_unit_test(t_head_repair),
+		cmocka_unit_test(t_migrate_queue_before_rank),
 		cmocka_unit_test(t_background_checkpoint),
 		cmocka_unit_test(t_size_is_pages_in_use),
 	};
