@@ -114,15 +114,17 @@ def report(res):
     a, b = res[0], res[1]
     L.append("")
     L.append("- The P1 alerts arrive behind %d queued P5 creates. The queue claims by priority (with aging, "
-             "`priority_aging`), so their cases go out next in both runs." % N)
+             "`priority_aging`), so their cases go out next in both runs; first come, first served would have "
+             "made them wait for the whole backlog, about %d s at %d requests/s (the time the first run took "
+             "to empty its queue)." % (N, round(N / RATE), RATE))
     L.append("- Folding made %d cases instead of %d (%.0fx fewer) and used %.3f requests per alert instead of "
              "%.3f; %d alerts were folded. With folding the P1 alerts are folded too (the storm is on): the "
              "storm case is raised to P1, so the first P1 case is the storm case." %
              (b["cases"], a["cases"], a["cases"] / max(b["cases"], 1), b["requests"] / b["alerts"],
               a["requests"] / a["alerts"], b["folded"]))
     L.append("- Accepting the %d alerts took %.1f s without folding and %.1f s with it (folding is decided in "
-             "the intake's store transaction). casegate RSS at the end: %.1f / %.1f MiB."
-             % (N, a["post_s"], b["post_s"], a["rss"], b["rss"]))
+             "the intake's store transaction; without it, delivery shares the CPU with intake meanwhile). "
+             "casegate RSS at the end: %.1f / %.1f MiB." % (N, a["post_s"], b["post_s"], a["rss"], b["rss"]))
     L.append("<!-- storm:end -->")
     return "\n".join(L) + "\n"
 

@@ -66,15 +66,20 @@ static void gate_release(struct cg_gate_item *it, void *ud)
 	cg_eng_op_release(op_of_gate(it));
 }
 
-/* A new case or a raised priority is what someone must see now; comments, closes and the rest of
- * an equally urgent alert come after it. */
-static int gate_rank(const struct cg_gate_item *it, void *ud)
+/*
+ * Requests waiting for a rate-limit window go in the queue's own order (the store's claim rank):
+ * a new case or a raised priority is what someone must see now, comments, closes and the rest of
+ * an equally urgent alert half a level after it, and every level of priority is worth
+ * priority_aging of waiting, so a claimed P5 is not passed by fresher P1s for ever either.
+ */
+static int64_t gate_rank(const struct cg_gate_item *it, void *ud)
 {
-	(void)ud;
+	const struct cg_engine *e = ud;
 	const struct op *op = op_of_gate(it);
-	int p = op->ev.priority >= 1 && op->ev.priority <= 5 ? op->ev.priority : 6;
+	int64_t aging = e->cfg->priority_aging_ms ? (int64_t)e->cfg->priority_aging_ms : CG_STORE_AGING_DEFAULT_MS;
+	int level = op->ev.priority >= 1 && op->ev.priority <= 5 ? op->ev.priority - 1 : 5;
 	int urgent = op->action == CG_ACT_CREATE || op->action == CG_ACT_ESCALATE || op->action == CG_ACT_REOPEN;
-	return p * 2 + (urgent ? 0 : 1);
+	return op->ev.received_ms + level * aging + (urgent ? 0 : aging / 2);
 }
 
 /* The outage ended, or archive events were queued: there is work to claim. */

@@ -333,7 +333,7 @@ static void bucket_label(const struct cg_gate *g, unsigned b, char *buf, size_t 
 	snprintf(buf, len, "bucket=\"%s\"", esc);
 }
 
-static int rank(const struct cg_gate *g, const struct cg_gate_item *it)
+static int64_t rank(const struct cg_gate *g, const struct cg_gate_item *it)
 {
 	return g->hooks.rank(it, g->hooks.ud);
 }

@@ -30,7 +30,7 @@ struct cg_gate_hooks {
 	/* The gate stops: the item leaves it (its owner saved its progress before it waited). */
 	void (*release)(struct cg_gate_item *it, void *ud);
 	/* The item's place among waiters: lower goes first. */
-	int (*rank)(const struct cg_gate_item *it, void *ud);
+	int64_t (*rank)(const struct cg_gate_item *it, void *ud);
 	/* The outage ended and nothing is held any more: the owner may take new work. */
 	void (*resume)(void *ud);
 	void *ud;

@@ -155,7 +155,7 @@ void cg_rl_untake(struct cg_rl *rl, unsigned b)
 		bk->remaining++;
 }
 
-void cg_rl_wait(struct cg_rl *rl, unsigned b, struct cg_rl_waiter *w, int rank)
+void cg_rl_wait(struct cg_rl *rl, unsigned b, struct cg_rl_waiter *w, int64_t rank)
 {
 	if (b >= rl->n)
 		b = 0;

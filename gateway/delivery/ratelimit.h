@@ -21,7 +21,7 @@ enum cg_rl_class {
 /* Intrusive list node of a request waiting for its bucket's window. */
 struct cg_rl_waiter {
 	struct cg_rl_waiter *next;
-	int rank;      /* lower goes first */
+	int64_t rank;  /* lower goes first */
 	uint64_t seq;  /* then arrival order */
 };
 
@@ -106,7 +106,7 @@ void cg_rl_discharge(struct cg_rl *rl, unsigned charged, int b);
 void cg_rl_untake(struct cg_rl *rl, unsigned b);
 
 /* Parks w in bucket b, ordered by rank then arrival. */
-void cg_rl_wait(struct cg_rl *rl, unsigned b, struct cg_rl_waiter *w, int rank);
+void cg_rl_wait(struct cg_rl *rl, unsigned b, struct cg_rl_waiter *w, int64_t rank);
 
 /*
  * Learns from an answer to a request of class c counted in bucket b_sent: the class's bucket
