@@ -170,9 +170,12 @@ static void intake_done(int rc, void *ud)
 		intake_job_free(j);
 		return;
 	}
-	for (size_t i = 0; i < j->n; i++)
-		CG_LOG_EV(CG_LOG_LEVEL_DEBUG, j->evs[i].source, j->evs[i].dedup_key, NULL, "queued event %" PRId64,
-			  j->evs[i].id);
+	/* What was stored: the events as mapped, or what storm folding made of them. */
+	const struct cg_store_event *stored = j->storm.max_new ? j->fold.evs : j->evs;
+	size_t nstored = j->storm.max_new ? j->fold.n : j->n;
+	for (size_t i = 0; i < nstored; i++)
+		CG_LOG_EV(CG_LOG_LEVEL_DEBUG, stored[i].source, stored[i].dedup_key, NULL, "queued event %" PRId64,
+			  stored[i].id);
 	cg_intake_count(in, j->source_label, 202);
 	cg_metrics_add(in->d.metrics, "casegate_events_accepted_total", j->source_label, (double)j->n);
 	cg_storm_counted(in->storm, j->source, &j->fold);
