@@ -14,10 +14,12 @@
 #include "event.h"
 #include "json.h"
 #include "log.h"
+#include "casebody.h"
 #include "maputil.h"
 #include "mdsafe.h"
 #include "payload.h"
 #include "sbuf.h"
+#include "text.h"
 
 /*
  * The store's documents (cg_store_kv_*), JSON:
@@ -32,6 +34,13 @@
 #define LISTING_MAX_LINES 100   /* alerts named in the storm case's description */
 #define FIRST_DESC_MAX 4000     /* characters kept of the first alert's own description */
 #define TITLE_MAX 200
+#define LINE_TITLE_MAX 120      /* characters of an alert's title in a listing or digest line */
+#define LINE_KEY_MAX 80         /* characters of its key */
+#define LISTING_MAX_BYTES 12000 /* the description's listing; the rest counted */
+#define DIGEST_MAX_BYTES 12000  /* one digest comment (Datadog's comments: CG_COMMENT_MAX) */
+/* A storm whose alerts neither fire again nor resolve for this long (a lost resolution, a sender
+ * that sends none) is resolved by casegate, so that it cannot hold its alerts for ever. */
+#define STALE_MIN_MS (24LL * 3600 * 1000)
 
 static int64_t wall_ms(void)
 {
@@ -88,11 +97,23 @@ static const char *prio_name(int prio)
 /* "**P2** Disk full on db-1 (`db-1/disk`)": one alert in Markdown, its sender text inert. */
 static void alert_line(struct cg_sbuf *b, int prio, const char *title, const char *key)
 {
-	cg_sbuf_addf(b, "**%s** ", prio_name(prio));
-	cg_md_put(b, title && title[0] ? title : "(no title)", CG_MD_TEXT);
-	cg_sbuf_add(b, " (`");
-	cg_md_put(b, key, CG_MD_CODE);
-	cg_sbuf_add(b, "`)");
+	int cut_t = 0, cut_k = 0;
+	char *t = cg_mu_cut_chars(title && title[0] ? title : "(no title)", LINE_TITLE_MAX, &cut_t);
+	char *k = cg_mu_cut_chars(key, LINE_KEY_MAX, &cut_k);
+	if (!t || !k) {
+		b->oom = 1;
+	} else {
+		cg_sbuf_addf(b, "**%s** ", prio_name(prio));
+		cg_md_put(b, t, CG_MD_TEXT);
+		if (cut_t)
+			cg_sbuf_add(b, "…");
+		/* A code span whose fence outgrows any backticks in the key: nothing in it can escape. */
+		cg_sbuf_add(b, " (");
+		cg_md_code(b, k);
+		cg_sbuf_add(b, cut_k ? "…)" : ")");
+	}
+	free(t);
+	free(k);
 }
 
 /* ---- documents ---- */
@@ -181,6 +202,11 @@ struct storm_ref {
 	int64_t due;
 	int created;        /* opened by this fold: its create event goes out at the end */
 	int closing;        /* every folded alert resolved: its digest, then its resolve, go out */
+	int ended;          /* over without a resolution of all (its case is gone, or it went stale):
+			     * its digest goes out (and, stale, its resolve), then it is forgotten */
+	int stale;          /* ended because nothing was heard of its alerts for its stale time */
+	size_t *notes;      /* created: notes (input indices) that go out after its create */
+	size_t nnotes;
 	int raised_to;      /* priority this fold raised it to (0: not raised) */
 	size_t raised_by;   /* raised: index (in the input) of the alert that raised it */
 	size_t best;        /* created: index (in the input) of its most urgent alert */
@@ -279,7 +305,7 @@ static int storm_load(struct fold *f, const char *key, struct storm_ref **out)
 	*out = NULL;
 	for (size_t i = 0; i < f->ns; i++)
 		if (strcmp(f->s[i].key, key) == 0) {
-			*out = f->s[i].closing || !f->s[i].doc ? NULL : &f->s[i];
+			*out = f->s[i].closing || f->s[i].ended || !f->s[i].doc ? NULL : &f->s[i];
 			return 0;
 		}
 	cJSON *doc = NULL;
@@ -317,6 +343,14 @@ static int storm_open(struct fold *f, int prio, struct storm_ref **out)
 		int used = 0;
 		for (size_t i = 0; i < f->ns; i++)
 			used |= strcmp(f->s[i].key, key) == 0;
+		struct cg_store_kv old = {0};
+		char k2[310];
+		snprintf(k2, sizeof(k2), "s:%s", key);
+		int rc = cg_store_kv_get(f->st, k2, &old);
+		if (rc && rc != CG_ENOENT)
+			return rc;
+		used |= rc == 0;
+		cg_store_kv_cleanup(&old);
 		if (!used)
 			break;
 		t++;
@@ -342,6 +376,10 @@ static int storm_open(struct fold *f, int prio, struct storm_ref **out)
 		rc = add_num(s->doc, "members", 0);
 	if (!rc)
 		rc = add_num(s->doc, "open", 0);
+	if (!rc)
+		rc = add_num(s->doc, "last", f->now);
+	if (!rc)
+		rc = add_num(s->doc, "stale_ms", 2 * f->r->per_ms > STALE_MIN_MS ? 2 * f->r->per_ms : STALE_MIN_MS);
 	if (!rc && !cJSON_AddArrayToObject(s->doc, "digest"))
 		rc = CG_ENOMEM;
 	if (!rc)
@@ -363,11 +401,14 @@ static int digest_add(struct fold *f, struct storm_ref *s, const char *what, int
 	}
 	if (s->due == 0)
 		s->due = f->now + f->r->digest_ms;
-	if (cJSON_GetArraySize(d) >= DIGEST_MAX_LINES)
+	int64_t bytes = num(s->doc, "digest_bytes");
+	if (cJSON_GetArraySize(d) >= DIGEST_MAX_LINES || bytes >= DIGEST_MAX_BYTES)
 		return add_num(s->doc, "dropped", num(s->doc, "dropped") + 1);
 	struct cg_sbuf b = {0};
 	cg_sbuf_add(&b, what);
 	alert_line(&b, prio, title, key);
+	if (add_num(s->doc, "digest_bytes", bytes + (int64_t)b.len + 1))
+		b.oom = 1;
 	char *line = cg_sbuf_take(&b);
 	cJSON *item = line ? cJSON_CreateString(line) : NULL;
 	free(line);
@@ -407,15 +448,34 @@ static int window(struct fold *f)
 	return 0;
 }
 
-/* Reads the title a stored payload carries ("" when none). */
-static char *payload_title(const char *payload)
+/* Reads the title a stored payload carries ("" when none); *has_create (may be NULL): it carries
+ * a case draft. */
+static char *payload_info(const char *payload, int *has_create)
 {
 	struct cg_payload p;
+	if (has_create)
+		*has_create = 0;
 	if (cg_payload_decode(payload, &p) != 0)
 		return strdup("");
 	char *t = strdup(p.title);
+	if (has_create)
+		*has_create = p.create != NULL;
 	cg_payload_cleanup(&p);
 	return t;
+}
+
+static char *payload_title(const char *payload)
+{
+	return payload_info(payload, NULL);
+}
+
+/* s's case is gone (closed in Datadog, never made): new alerts must not fold into it unseen. */
+static int storm_gone(struct fold *f, struct storm_ref *s, int *gone)
+{
+	int active = 0;
+	int rc = cg_store_key_active(f->st, s->key, &active);
+	*gone = rc == 0 && !active;
+	return rc;
 }
 
 /* A new alert of the source past the window's allowance: into the window's storm. */
@@ -427,6 +487,15 @@ static int fold_new(struct fold *f, size_t i)
 	int rc = cur[0] ? storm_load(f, cur, &s) : 0;
 	if (rc)
 		return rc;
+	if (s && !s->created) {
+		int gone = 0;
+		if ((rc = storm_gone(f, s, &gone)))
+			return rc;
+		if (gone)
+			s->ended = 1; /* its digest goes to the case as it is; new alerts get a new storm */
+		if (gone)
+			s = NULL;
+	}
 	if (!s && (rc = storm_open(f, ev->priority, &s)))
 		return rc;
 	char *title = payload_title(ev->payload);
@@ -447,7 +516,7 @@ static int fold_new(struct fold *f, size_t i)
 		if (s->nfirst == 0 || urgency(ev->priority) < urgency(f->in[s->best].priority))
 			s->best = i;
 		s->nfirst++;
-		if (s->nlisted < LISTING_MAX_LINES) {
+		if (s->nlisted < LISTING_MAX_LINES && s->listing.len < LISTING_MAX_BYTES) {
 			cg_sbuf_add(&s->listing, "- ");
 			alert_line(&s->listing, ev->priority, title, key);
 			cg_sbuf_add(&s->listing, "\n");
@@ -467,6 +536,8 @@ static int fold_new(struct fold *f, size_t i)
 	}
 	free(title);
 	if (!rc)
+		rc = set_num(s->doc, "last", f->now);
+	if (!rc)
 		f->out->folded++;
 	return rc;
 }
@@ -476,6 +547,8 @@ static int fold_member(struct fold *f, size_t i, struct storm_ref *s, cJSON *m)
 {
 	const struct cg_store_event *ev = &f->in[i];
 	const char *key = bare_key(ev->dedup_key, f->r->source);
+	if (ev->status != CG_STATUS_COMMENT && set_num(s->doc, "last", f->now))
+		return CG_ENOMEM;
 	switch (ev->status) {
 	case CG_STATUS_RESOLVED: {
 		int rc = doc_put(f->st, "m:", ev->dedup_key, NULL, 0);
@@ -504,7 +577,15 @@ static int fold_member(struct fold *f, size_t i, struct storm_ref *s, cJSON *m)
 		return rc;
 	}
 	default:
-		/* A note (acknowledgement, reply): on the storm case. */
+		/* A note (acknowledgement, reply): on the storm case, after its create. */
+		if (s->created) {
+			size_t *v = realloc(s->notes, (s->nnotes + 1) * sizeof(*v));
+			if (!v)
+				return CG_ENOMEM;
+			s->notes = v;
+			v[s->nnotes++] = i;
+			return 0;
+		}
 		return out_copy(f, ev, s->key);
 	}
 }
@@ -519,6 +600,13 @@ static int fold_one(struct fold *f, size_t i)
 	if (m) {
 		struct storm_ref *s = NULL;
 		rc = storm_load(f, str(m, "storm"), &s);
+		if (!rc && s && !s->created && f->now - num(s->doc, "last") > num(s->doc, "stale_ms") &&
+		    num(s->doc, "stale_ms") > 0) {
+			/* Nothing heard of its alerts for so long: resolved by casegate (storm_finish). */
+			s->ended = 1;
+			s->stale = 1;
+			s = NULL;
+		}
 		if (!rc && s)
 			rc = fold_member(f, i, s, m);
 		if (!rc && !s) {
@@ -546,6 +634,11 @@ own:
 	if ((rc = set_num(f->w, "count", count)))
 		return rc;
 	f->w_dirty = 1;
+	int has_create = 0;
+	char *t = payload_info(ev->payload, &has_create);
+	free(t);
+	if (!has_create) /* nothing to make a storm case of: it stays its own */
+		return out_copy(f, ev, NULL);
 	if (!num(f->w, "storming") && count <= (int64_t)f->r->max_new) {
 		if ((rc = passed_add(f, ev->dedup_key)))
 			return rc;
@@ -559,8 +652,12 @@ static char *storm_create_payload(struct fold *f, struct storm_ref *s)
 {
 	const struct cg_store_event *best = &f->in[s->best];
 	struct cg_payload p;
-	if (cg_payload_decode(best->payload, &p) != 0 || !p.create)
+	if (cg_payload_decode(best->payload, &p) != 0)
 		return NULL;
+	if (!p.create) {
+		cg_payload_cleanup(&p);
+		return NULL;
+	}
 	char per[32], every[32];
 	human_ms(f->r->per_ms, per, sizeof(per));
 	human_ms(f->r->digest_ms, every, sizeof(every));
@@ -594,6 +691,10 @@ static char *storm_create_payload(struct fold *f, struct storm_ref *s)
 	}
 	cg_sbuf_addf(&sum, "Alert storm: %zu new alerts folded", s->nfirst);
 	char *title = cg_sbuf_take(&t), *description = cg_sbuf_take(&d), *summary = cg_sbuf_take(&sum);
+	if (title)
+		cg_utf8_truncate(title, CG_TITLE_MAX);
+	if (description) /* room for the marker the create appends */
+		cg_utf8_truncate(description, CG_DESCRIPTION_MAX - 512);
 	char *out = NULL;
 	cJSON *create = cJSON_Duplicate(p.create, 1);
 	cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(create, "data"), "attributes");
@@ -679,20 +780,48 @@ static char *digest_take(struct storm_ref *s)
 }
 
 /* What the fold decided for each storm it touched: its events, its document. */
+/* The payload of a storm's resolve: its summary says why. */
+static char *resolve_payload(const cJSON *doc, int stale)
+{
+	struct cg_sbuf b = {0};
+	if (stale)
+		cg_sbuf_addf(&b,
+			     "Nothing heard of this storm's %" PRId64 " still-firing alert(s) for %" PRId64
+			     " h (no repeat, no resolution): resolved by casegate",
+			     num(doc, "open"), num(doc, "stale_ms") / 3600000);
+	else
+		cg_sbuf_addf(&b, "All %" PRId64 " alerts of this storm resolved", num(doc, "members"));
+	char *text = cg_sbuf_take(&b);
+	struct cg_payload_in in = {.summary = text ? text : ""};
+	char *pl = text ? cg_payload_encode(&in) : NULL;
+	free(text);
+	return pl;
+}
+
+/* What the fold decided for each storm it touched: its events, its document. */
 static int storm_finish(struct fold *f, struct storm_ref *s)
 {
 	if (!s->doc)
 		return 0;
 	int prio = (int)num(s->doc, "priority");
 	int rc = 0;
+	int raise = s->raised_to != 0;
 	if (s->created) {
 		char *pl = storm_create_payload(f, s);
 		if (!pl)
 			return CG_ENOMEM;
-		if ((rc = out_storm(f, s, CG_STATUS_FIRING, prio, pl)))
+		int made = f->in[s->best].priority;
+		if ((rc = out_storm(f, s, CG_STATUS_FIRING, made, pl)))
 			return rc;
 		f->out->started++;
-	} else if (s->raised_to) {
+		/* Notes about its alerts in the same notification: after the create they are about. */
+		for (size_t i = 0; i < s->nnotes; i++)
+			if ((rc = out_copy(f, &f->in[s->notes[i]], s->key)))
+				return rc;
+		/* A repeat in the same notification more urgent than the case as made raises it. */
+		raise = raise && urgency(s->raised_to) < urgency(made);
+	}
+	if (raise) {
 		/* More urgent than the storm case: an escalation of it, which names the alert (its own
 		 * case draft goes along: a storm case people closed meanwhile gives way to its case). */
 		char *pl = raise_payload(&f->in[s->raised_by]);
@@ -701,20 +830,16 @@ static int storm_finish(struct fold *f, struct storm_ref *s)
 		if ((rc = out_storm(f, s, CG_STATUS_FIRING, s->raised_to, pl)))
 			return rc;
 	}
-	if (s->closing) {
+	if (s->closing || s->ended) {
 		char *pl = digest_take(s);
 		if (pl && (rc = out_storm(f, s, CG_STATUS_COMMENT, prio, pl)))
 			return rc;
-		struct cg_sbuf b = {0};
-		cg_sbuf_addf(&b, "All %" PRId64 " alerts of this storm resolved", num(s->doc, "members"));
-		char *text = cg_sbuf_take(&b);
-		struct cg_payload_in in = {.summary = text ? text : ""};
-		pl = text ? cg_payload_encode(&in) : NULL;
-		free(text);
-		if (!pl)
-			return CG_ENOMEM;
-		if ((rc = out_storm(f, s, CG_STATUS_RESOLVED, prio, pl)))
-			return rc;
+		if (s->closing || s->stale) {
+			if (!(pl = resolve_payload(s->doc, s->stale)))
+				return CG_ENOMEM;
+			if ((rc = out_storm(f, s, CG_STATUS_RESOLVED, prio, pl)))
+				return rc;
+		}
 		return doc_put(f->st, "s:", s->key, NULL, 0);
 	}
 	return doc_put(f->st, "s:", s->key, s->doc, s->due);
@@ -726,6 +851,7 @@ static void fold_free(struct fold *f)
 		free(f->s[i].key);
 		cJSON_Delete(f->s[i].doc);
 		free(cg_sbuf_take(&f->s[i].listing));
+		free(f->s[i].notes);
 	}
 	free(f->s);
 	for (size_t i = 0; i < f->npassed; i++)
@@ -826,6 +952,7 @@ struct cg_storm {
 	struct storm_src *v;
 	size_t n;
 	int busy;
+	int64_t last_idle_ms; /* the last tick while no source folds */
 };
 
 int cg_storm_create(const struct cg_storm_deps *deps, struct cg_storm **out)
@@ -884,6 +1011,31 @@ struct tick_job {
 	size_t ninfo;
 };
 
+/* Something for the tick to do about this storm document: a digest due, or gone stale. */
+static int tick_work(const struct cg_store_kv *kv, const cJSON *doc, int64_t now, int *stale)
+{
+	int64_t stale_ms = num(doc, "stale_ms");
+	*stale = stale_ms > 0 && now - num(doc, "last") > stale_ms;
+	return *stale || (kv->due_ms > 0 && kv->due_ms <= now);
+}
+
+/* One storm event of the tick, for the storm of doc with key. */
+static int tick_enqueue(struct cg_store *st, const char *key, const cJSON *doc, int status, char *pl, int64_t now)
+{
+	if (!pl)
+		return CG_ENOMEM;
+	struct cg_store_event ev = {.source = (char *)str(doc, "source"),
+				    .dedup_key = (char *)key,
+				    .status = status,
+				    .priority = (int)num(doc, "priority"),
+				    .payload = pl,
+				    .received_ms = now,
+				    .next_ms = now};
+	int rc = cg_store_enqueue(st, &ev, 1);
+	free(pl);
+	return rc;
+}
+
 static int tick_run(struct cg_store *st, void *ud)
 {
 	struct tick_job *j = ud;
@@ -893,30 +1045,45 @@ static int tick_run(struct cg_store *st, void *ud)
 	j->ninfo = 0;
 	struct cg_store_kv *kv = NULL;
 	size_t n = 0;
-	int rc = cg_store_kv_lock(st);
-	if (!rc)
-		rc = cg_store_kv_list(st, "s:", j->now, &kv, &n);
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	/* A look first, without the lock the fleet's storm intake takes: most ticks find nothing. */
+	int rc = cg_store_kv_list(st, "s:", 0, &kv, &n);
+	int work = 0;
+	for (size_t i = 0; i < n && rc == 0 && !work; i++) {
+		cJSON *doc = cJSON_Parse(kv[i].v);
+		int stale = 0;
+		work = cJSON_IsObject(doc) && tick_work(&kv[i], doc, j->now, &stale);
+		cJSON_Delete(doc);
+	}
+	if (rc == 0 && work) {
+		cg_store_kvs_free(kv, n);
+		kv = NULL;
+		n = 0;
+		rc = cg_store_kv_lock(st);
+		if (!rc)
+			rc = cg_store_kv_list(st, "s:", 0, &kv, &n);
+	}
+	for (size_t i = 0; i < n && rc == 0 && work; i++) {
 		struct storm_ref s = {.key = kv[i].k + 2, .doc = cJSON_Parse(kv[i].v)};
-		if (!cJSON_IsObject(s.doc)) {
+		int stale = 0;
+		if (!cJSON_IsObject(s.doc) || !tick_work(&kv[i], s.doc, j->now, &stale)) {
 			cJSON_Delete(s.doc);
 			continue;
 		}
+		int known = str(s.doc, "source")[0] != 0;
 		char *pl = digest_take(&s);
-		if (pl) {
-			const char *source = str(s.doc, "source");
-			struct cg_store_event ev = {.source = (char *)source,
-						    .dedup_key = s.key,
-						    .status = CG_STATUS_COMMENT,
-						    .priority = (int)num(s.doc, "priority"),
-						    .payload = pl,
-						    .received_ms = j->now,
-						    .next_ms = j->now};
-			rc = cg_store_enqueue(st, &ev, 1);
+		if (pl && known && (rc = tick_enqueue(st, s.key, s.doc, CG_STATUS_COMMENT, pl, j->now)) == 0)
+			j->queued++;
+		else if (pl && !known)
 			free(pl);
-			j->queued += rc == 0;
-		}
-		if (!rc) {
+		if (!rc && stale) {
+			/* Its alerts went quiet without resolving: resolved by casegate, and forgotten (its
+			 * alerts' records go when they are next heard of). */
+			if (known && (rc = tick_enqueue(st, s.key, s.doc, CG_STATUS_RESOLVED, resolve_payload(s.doc, 1),
+							 j->now)) == 0)
+				j->queued++;
+			if (!rc)
+				rc = cg_store_kv_put(st, kv[i].k, NULL, 0);
+		} else if (!rc) {
 			char *v = cJSON_PrintUnformatted(s.doc);
 			rc = v ? cg_store_kv_put(st, kv[i].k, v, 0) : CG_ENOMEM;
 			cJSON_free(v);
@@ -956,13 +1123,19 @@ static void tick_done(int rc, void *ud)
 
 void cg_storm_tick(struct cg_storm *sm)
 {
-	if (!sm || sm->n == 0 || sm->busy)
+	if (!sm || sm->busy)
 		return;
+	int64_t now = wall_ms();
+	/* Storms of a source that no longer folds (its `storm:` removed) still get their digests and
+	 * end when stale: once a minute then, every second while some source folds. */
+	if (sm->n == 0 && now - sm->last_idle_ms < 60000)
+		return;
+	sm->last_idle_ms = now;
 	struct tick_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return;
 	j->sm = sm;
-	j->now = wall_ms();
+	j->now = now;
 	sm->busy = 1;
 	if (cg_storeq_submit(sm->d.q, tick_run, tick_done, j) != 0) {
 		sm->busy = 0;

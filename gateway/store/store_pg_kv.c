@@ -1,5 +1,7 @@
 /* store_pg_kv.c: the PostgreSQL store's small documents (storm folding) and key activity. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libpq-fe.h>
 
@@ -15,7 +17,30 @@
 
 int cg_pg_kv_lock(struct cg_store *st)
 {
-	return cg_pg_q(pg(st), "kv lock", "SELECT pg_advisory_xact_lock($1::bigint)", CG_ARGS(CG_ARG_I64(KV_LOCK_ID)), NULL);
+	struct pg_store *s = pg(st);
+	/* The store's rule against deadlocks between group-commit batches (cg_pg_lock_keys): wait
+	 * only while holding no lock; holding some (an earlier job's keys, or this lock already),
+	 * only try, and a busy lock fails the batch with CG_EAGAIN (its jobs then run alone). */
+	if (!s->in_tx || s->tx_key_locks == 0) {
+		int rc = cg_pg_q(s, "kv lock", "SELECT pg_advisory_xact_lock($1::bigint)", CG_ARGS(CG_ARG_I64(KV_LOCK_ID)),
+				 NULL);
+		if (rc == 0 && s->in_tx)
+			s->tx_key_locks++;
+		return rc;
+	}
+	PGresult *r = NULL;
+	int rc = cg_pg_q(s, "kv try-lock", "SELECT pg_try_advisory_xact_lock($1::bigint)", CG_ARGS(CG_ARG_I64(KV_LOCK_ID)),
+			 &r);
+	if (rc == 0) {
+		if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+			snprintf(s->errmsg, sizeof(s->errmsg), "storm documents locked by another replica's transaction");
+			rc = CG_EAGAIN;
+		} else {
+			s->tx_key_locks++;
+		}
+		PQclear(r);
+	}
+	return rc;
 }
 
 int cg_pg_kv_get(struct cg_store *st, const char *k, struct cg_store_kv *out)

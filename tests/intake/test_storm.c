@@ -349,6 +349,132 @@ static void t_rerun_after_rollback(void **state)
 	cg_store_events_free(e, 5);
 }
 
+/* A sender's key cannot leave its code span in the storm's text (a longer fence than its backticks). */
+static void t_key_stays_code(void **state)
+{
+	struct fx *f = *state;
+	const char *evil = "q`<img src=x> [l](https://e.example)";
+	struct cg_store_event *e = calloc(4, sizeof(*e));
+	for (int i = 0; i < 3; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "g%d", i);
+		e[i] = ev(k, CG_STATUS_FIRING, 3);
+	}
+	e[3] = ev(evil, CG_STATUS_FIRING, 3);
+	fold(f, e, 4, T0);
+	char *title = NULL, *desc = NULL;
+	create_text(f, 3, &title, &desc);
+	if (!strstr(desc, "(``q`<img src=x> [l](https://e.example)``)"))
+		fail_msg("the key is not one code span with a double fence:\n%s", desc);
+	free(title);
+	free(desc);
+}
+
+/* A note about an alert folded by the notification that opens the storm comes after the create. */
+static void t_note_after_create(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_event *e = calloc(6, sizeof(*e));
+	for (int i = 0; i < 5; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "n%d", i);
+		e[i] = ev(k, CG_STATUS_FIRING, 4);
+	}
+	e[5] = ev("n4", CG_STATUS_COMMENT, 0);
+	fold(f, e, 6, T0);
+	const char *sk = storm_key(f);
+	char *skey = strdup(sk);
+	expect_out(f, 3, skey, CG_STATUS_FIRING, 4);
+	expect_out(f, 4, skey, CG_STATUS_COMMENT, 0);
+	free(skey);
+}
+
+/* A repeat more urgent than the storm, in the notification that opens it, raises it after its create. */
+static void t_raise_in_opening_fold(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_event *e = calloc(6, sizeof(*e));
+	for (int i = 0; i < 5; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "r%d", i);
+		e[i] = ev(k, CG_STATUS_FIRING, 4);
+	}
+	e[5] = ev("r4", CG_STATUS_FIRING, 1);
+	fold(f, e, 6, T0);
+	char *skey = strdup(storm_key(f));
+	expect_out(f, 3, skey, CG_STATUS_FIRING, 4);
+	expect_out(f, 4, skey, CG_STATUS_FIRING, 1);
+	free(skey);
+}
+
+/* A storm whose case is gone (closed in Datadog) takes no more alerts: the next ones get a new storm. */
+static void t_storm_case_gone(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_event *e = calloc(5, sizeof(*e));
+	for (int i = 0; i < 5; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "h%d", i);
+		e[i] = ev(k, CG_STATUS_FIRING, 3);
+	}
+	fold(f, e, 5, T0);
+	char *first = strdup(storm_key(f));
+	/* Delivered, then closed by people: nothing queued, the case closed. */
+	struct cg_store_event *v = NULL;
+	size_t n = 0;
+	if (cg_store_claim(f->st, T0 + 10, 100, &v, &n) != 0)
+		fail_msg("claim");
+	for (size_t i = 0; i < n; i++)
+		cg_store_event_done(f->st, v[i].id);
+	cg_store_events_free(v, n);
+	struct cg_store_case c = {.dedup_key = first, .state = CG_CASE_CLOSED, .generation = 1};
+	if (cg_store_case_put(f->st, &c) != 0)
+		fail_msg("case put");
+	fold1(f, "h5", CG_STATUS_FIRING, 3, T0 + 100);
+	if (f->out.started != 1 || strcmp(storm_key(f), first) == 0)
+		fail_msg("after the storm case closed: started %zu, key %s (the first was %s)", f->out.started,
+			 storm_key(f), first);
+	free(first);
+}
+
+/* A storm nothing is heard of for its stale time ends: resolved, its alerts their own again. */
+static void t_stale_storm_ends(void **state)
+{
+	struct fx *f = *state;
+	struct cg_store_event *e = calloc(5, sizeof(*e));
+	for (int i = 0; i < 5; i++) {
+		char k[8];
+		snprintf(k, sizeof(k), "s%d", i);
+		e[i] = ev(k, CG_STATUS_FIRING, 3);
+	}
+	fold(f, e, 5, T0);
+	char *skey = strdup(storm_key(f));
+	/* A repeat within the stale time keeps it going (absorbed). */
+	fold1(f, "s4", CG_STATUS_FIRING, 3, T0 + 20LL * 3600 * 1000);
+	if (f->out.n != 0 || f->out.absorbed != 1)
+		fail_msg("a repeat 20 h in: got %zu events, %zu absorbed; want 0, 1", f->out.n, f->out.absorbed);
+	/* 25 h after that: the storm is resolved by casegate, and s3 opens its own case. */
+	fold1(f, "s3", CG_STATUS_FIRING, 3, T0 + 45LL * 3600 * 1000);
+	size_t i_res = f->out.n, i_own = f->out.n;
+	for (size_t i = 0; i < f->out.n; i++) {
+		if (strcmp(f->out.evs[i].dedup_key, skey) == 0 && f->out.evs[i].status == CG_STATUS_RESOLVED)
+			i_res = i;
+		if (strcmp(f->out.evs[i].dedup_key, "am:s3") == 0)
+			i_own = i;
+	}
+	if (i_res == f->out.n || i_own == f->out.n)
+		fail_msg("stale storm: got %zu events, want its resolve and s3's own", f->out.n);
+	char *sum = summary_of(f, i_res);
+	if (!strstr(sum, "resolved by casegate"))
+		fail_msg("stale resolve summary: %s", sum);
+	free(sum);
+	size_t n = 0;
+	storm_info(f, &n);
+	if (n != 0)
+		fail_msg("a stale storm is still listed");
+	free(skey);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +483,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_resolution_closes_storm, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_rerun_after_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_key_stays_code, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_note_after_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_raise_in_opening_fold, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_storm_case_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_stale_storm_ends, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
