@@ -78,24 +78,11 @@ int cg_pg_kv_list(struct cg_store *st, const char *prefix, int64_t due_before, s
 	return rc;
 }
 
-static int item_flag(const struct cg_store_row *r, void *item)
-{
-	*(int *)item = r->i64(r, 0) != 0;
-	return 0;
-}
-
-static void free_flags(void *items, size_t n)
-{
-	(void)n;
-	free(items);
-}
-
 int cg_pg_key_active(struct cg_store *st, const char *dedup_key, int *active)
 {
-	static const struct cg_store_rec flag = {sizeof(int), item_flag, free_flags};
 	*active = 0;
 	return cg_pg_q_row1(pg(st), "key active",
 			    "SELECT CASE WHEN EXISTS (SELECT 1 FROM events WHERE dedup_key = $1)"
 			    " OR EXISTS (SELECT 1 FROM cases WHERE dedup_key = $1 AND state IN (1, 2)) THEN 1 ELSE 0 END",
-			    CG_ARGS(CG_ARG_TEXT(dedup_key)), &flag, active);
+			    CG_ARGS(CG_ARG_TEXT(dedup_key)), &cg_store_rec_flag, active);
 }

@@ -245,6 +245,18 @@ char *cg_store_prefix_end(const char *prefix)
 	return end;
 }
 
+static int item_flag(const struct cg_store_row *r, void *item)
+{
+	*(int *)item = r->i64(r, 0) != 0;
+	return 0;
+}
+
+static void free_flags(void *items, size_t n)
+{
+	(void)n;
+	free(items);
+}
+
 static int item_text(const struct cg_store_row *r, void *item)
 {
 	return r->text(r, 0, item);
@@ -267,4 +279,5 @@ const struct cg_store_rec cg_store_rec_note = {sizeof(struct cg_store_note), ite
 const struct cg_store_rec cg_store_rec_heartbeat = {sizeof(struct cg_store_heartbeat), item_heartbeat,
 						     free_heartbeats};
 const struct cg_store_rec cg_store_rec_kv = {sizeof(struct cg_store_kv), item_kv, free_kvs};
+const struct cg_store_rec cg_store_rec_flag = {sizeof(int), item_flag, free_flags};
 const struct cg_store_rec cg_store_rec_text = {sizeof(char *), item_text, free_texts};

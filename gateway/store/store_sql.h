@@ -104,6 +104,7 @@ extern const struct cg_store_rec cg_store_rec_source_stat; /* source, pending, o
 extern const struct cg_store_rec cg_store_rec_note;        /* replica, name, value, updated_ms */
 extern const struct cg_store_rec cg_store_rec_heartbeat;   /* source, started_ms, heard_ms, raised, raised_ms */
 extern const struct cg_store_rec cg_store_rec_kv;          /* k, v, due_ms */
+extern const struct cg_store_rec cg_store_rec_flag;        /* one integer column into an int, as 0 or 1 */
 /* The exclusive upper bound of the keys that start with prefix ("" when there is none: every
  * byte 0xff), for a range scan; malloc'd, NULL on ENOMEM. */
 char *cg_store_prefix_end(const char *prefix);

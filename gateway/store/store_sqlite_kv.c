@@ -40,21 +40,8 @@ int cg_sq_kv_list(struct cg_store *st, const char *prefix, int64_t due_before, s
 	return rc;
 }
 
-static int item_flag(const struct cg_store_row *r, void *item)
-{
-	*(int *)item = r->i64(r, 0) != 0;
-	return 0;
-}
-
-static void free_flags(void *items, size_t n)
-{
-	(void)n;
-	free(items);
-}
-
 int cg_sq_key_active(struct cg_store *st, const char *dedup_key, int *active)
 {
-	static const struct cg_store_rec flag = {sizeof(int), item_flag, free_flags};
 	*active = 0;
-	return cg_sq_row1(sq(st), S_KEY_ACTIVE, "key active", CG_ARGS(CG_ARG_TEXT(dedup_key)), &flag, active);
+	return cg_sq_row1(sq(st), S_KEY_ACTIVE, "key active", CG_ARGS(CG_ARG_TEXT(dedup_key)), &cg_store_rec_flag, active);
 }

@@ -50,39 +50,6 @@ static int parse(const char *text, struct cg_config **out, char **errs)
 	return cg_config_parse("/cfgdir/t.yaml", text, strlen(text), out, errs);
 }
 
-static struct cg_config *parse_ok(const char *text)
-{
-	struct cg_config *c = NULL;
-	char *errs = NULL;
-	int rc = parse(text, &c, &errs);
-	if (rc != 0)
-		fail_msg("parse failed: got rc %d, want 0; errors:\n%s", rc, errs ? errs : "(none)");
-	free(errs);
-	return c;
-}
-
-/* Parses text, expects failure, and checks that `want` is one of the error lines (prefix match). */
-static void expect_error(const char *text, const char *want)
-{
-	struct cg_config *c = NULL;
-	char *errs = NULL;
-	int rc = parse(text, &c, &errs);
-	if (rc != CG_EINVAL)
-		fail_msg("got rc %d, want CG_EINVAL for:\n%s\nerrors: %s", rc, text, errs ? errs : "(none)");
-	assert_null(c);
-	assert_non_null(errs);
-	int found = 0;
-	for (char *line = errs; line && *line;) {
-		char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		if (len >= strlen(want) && strncmp(line, want, strlen(want)) == 0)
-			found = 1;
-		line = nl ? nl + 1 : NULL;
-	}
-	if (!found)
-		fail_msg("got errors:\n%s\nwant a line starting with:\n%s", errs, want);
-	free(errs);
-}
 
 static size_t count_lines(const char *s)
 {
@@ -264,7 +231,7 @@ static void test_full_roundtrip(void **state)
 static void test_defaults(void **state)
 {
 	(void)state;
-	struct cg_config *c = parse_ok(SRC);
+	struct cg_config *c = cg_h_config_ok(SRC);
 	assert_string_equal(c->listen_host, "127.0.0.1");
 	assert_int_equal(c->listen_port, 8080);
 	assert_string_equal(c->state_dir, "/cfgdir/var");
@@ -473,7 +440,7 @@ static void test_error_positions(void **state)
 	unsetenv("CGT_UNSET_VAR");
 	unsetenv("CGT_A");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_error(cases[i].text, cases[i].want);
+		cg_h_config_error(cases[i].text, cases[i].want);
 }
 
 static void test_many_errors(void **state)
@@ -530,7 +497,7 @@ static void test_env_expansion(void **state)
 	setenv("CGT_N", "7", 1);
 	setenv("CGT_PORT", "0", 1);
 	unsetenv("CGT_UNSET");
-	struct cg_config *c = parse_ok("listen: 0.0.0.0:${CGT_PORT}\n"
+	struct cg_config *c = cg_h_config_ok("listen: 0.0.0.0:${CGT_PORT}\n"
 				       "queue:\n"
 				       "  max_inflight: ${CGT_N}\n"
 				       "  retry_cap: ${CGT_UNSET:-2}m\n" SRC
@@ -708,10 +675,10 @@ static void test_file_secrets_and_warnings(void **state)
 static void test_paths_and_dd(void **state)
 {
 	(void)state;
-	struct cg_config *c = parse_ok("state_dir: ./data/q\n" SRC);
+	struct cg_config *c = cg_h_config_ok("state_dir: ./data/q\n" SRC);
 	assert_string_equal(c->state_dir, "/cfgdir/data/q");
 	cg_config_free(c);
-	c = parse_ok("state_dir: /var/lib/casegate\n" SRC);
+	c = cg_h_config_ok("state_dir: /var/lib/casegate\n" SRC);
 	assert_string_equal(c->state_dir, "/var/lib/casegate");
 	cg_config_free(c);
 	c = NULL;
@@ -720,27 +687,27 @@ static void test_paths_and_dd(void **state)
 	assert_string_equal(c->state_dir, "./var");
 	cg_config_free(c);
 
-	c = parse_ok("priority_aging: 1h30m\n" SRC);
+	c = cg_h_config_ok("priority_aging: 1h30m\n" SRC);
 	assert_int_equal(c->priority_aging_ms, 90 * 60 * 1000);
 	cg_config_free(c);
 
 	/* No keys and no url: dd_url stays NULL (simulator), even with a site. */
-	c = parse_ok("datadog:\n  site: datadoghq.eu\n  timeout: 1s\n" SRC);
+	c = cg_h_config_ok("datadog:\n  site: datadoghq.eu\n  timeout: 1s\n" SRC);
 	assert_null(c->dd_url);
 	assert_int_equal(c->dd_timeout_ms, 1000);
 	cg_config_free(c);
-	c = parse_ok("datadog:\n  api_key: \"\"\n  app_key: ${CGT_UNSET:-}\n" SRC);
+	c = cg_h_config_ok("datadog:\n  api_key: \"\"\n  app_key: ${CGT_UNSET:-}\n" SRC);
 	assert_null(c->dd_url);
 	assert_null(c->dd_api_key);
 	cg_config_free(c);
-	c = parse_ok("datadog:\n  api_key: a\n  app_key: b\n" SRC);
+	c = cg_h_config_ok("datadog:\n  api_key: a\n  app_key: b\n" SRC);
 	assert_string_equal(c->dd_url, "https://api.datadoghq.com");
 	assert_string_equal(c->dd_site, "datadoghq.com");
 	cg_config_free(c);
-	c = parse_ok("datadog:\n  url: https://dd.example/\n" SRC);
+	c = cg_h_config_ok("datadog:\n  url: https://dd.example/\n" SRC);
 	assert_string_equal(c->dd_url, "https://dd.example");
 	cg_config_free(c);
-	c = parse_ok("listen: localhost:0\n" SRC);
+	c = cg_h_config_ok("listen: localhost:0\n" SRC);
 	assert_string_equal(c->listen_host, "127.0.0.1");
 	assert_int_equal(c->listen_port, 0);
 	assert_null(c->warnings);
@@ -778,14 +745,14 @@ static void test_errors_in_file_order(void **state)
 	free(errs);
 	/* A tab, wherever libyaml trips on it (a later key, the first key of a block, after a list
 	 * dash), is said the same way. */
-	expect_error("listen: 127.0.0.1:0\ndatadog:\n  api_key: k\n\tapp_key: a\n",
+	cg_h_config_error("listen: 127.0.0.1:0\ndatadog:\n  api_key: k\n\tapp_key: a\n",
 		     "/cfgdir/t.yaml:4:1: YAML syntax error: a tab character in the indentation (YAML indents with "
 		     "spaces only: replace the tab with spaces)");
-	expect_error("listen: 127.0.0.1:0\ndatadog:\n\tsite: x\n",
+	cg_h_config_error("listen: 127.0.0.1:0\ndatadog:\n\tsite: x\n",
 		     "/cfgdir/t.yaml:3:1: YAML syntax error: a tab character in the indentation");
-	expect_error("listen: 127.0.0.1:0\nsources:\n\t- name: x\n",
+	cg_h_config_error("listen: 127.0.0.1:0\nsources:\n\t- name: x\n",
 		     "/cfgdir/t.yaml:3:1: YAML syntax error: a tab character in the indentation");
-	expect_error("listen: 127.0.0.1:0\nsources:\n  -\tname: x\n    type: generic\n",
+	cg_h_config_error("listen: 127.0.0.1:0\nsources:\n  -\tname: x\n    type: generic\n",
 		     "/cfgdir/t.yaml:3:4: YAML syntax error: a tab character in the indentation");
 	c = NULL;
 	errs = NULL;

@@ -23,53 +23,21 @@
 	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                \
 	"    case_type: 00000000-0000-0000-0000-000000000001\n"
 
-static struct cg_config *parse_ok(const char *text)
-{
-	struct cg_config *c = NULL;
-	char *errs = NULL;
-	int rc = cg_config_parse("/cfgdir/t.yaml", text, strlen(text), &c, &errs);
-	if (rc != 0)
-		fail_msg("parse failed: got rc %d, want 0; errors:\n%s", rc, errs ? errs : "(none)");
-	free(errs);
-	return c;
-}
-
-/* The text fails to load and one error line starts with want. */
-static void expect_error(const char *text, const char *want)
-{
-	struct cg_config *c = NULL;
-	char *errs = NULL;
-	int rc = cg_config_parse("/cfgdir/t.yaml", text, strlen(text), &c, &errs);
-	if (rc != CG_EINVAL)
-		fail_msg("got rc %d, want CG_EINVAL for:\n%s\nerrors: %s", rc, text, errs ? errs : "(none)");
-	int found = 0;
-	for (const char *line = errs; line && *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		if (len >= strlen(want) && strncmp(line, want, strlen(want)) == 0)
-			found = 1;
-		line = nl ? nl + 1 : NULL;
-	}
-	if (!found)
-		fail_msg("got errors:\n%s\nwant a line starting with:\n%s", errs ? errs : "(none)", want);
-	free(errs);
-}
-
 static void t_defaults_and_values(void **state)
 {
 	(void)state;
-	struct cg_config *c = parse_ok(SRC("alertmanager"));
+	struct cg_config *c = cg_h_config_ok(SRC("alertmanager"));
 	if (c->sources[0].heartbeat.every_ms != 0)
 		fail_msg("no heartbeat: every_ms got %llu, want 0", (unsigned long long)c->sources[0].heartbeat.every_ms);
 	cg_config_free(c);
-	c = parse_ok(SRC("alertmanager") "    heartbeat:\n      every: 5m\n");
+	c = cg_h_config_ok(SRC("alertmanager") "    heartbeat:\n      every: 5m\n");
 	const struct cg_heartbeat_config *h = &c->sources[0].heartbeat;
 	if (h->every_ms != 300000 || h->grace_ms != 60000 || h->priority != 2 || h->alert)
 		fail_msg("defaults: got every %llu grace %llu priority %d alert %s, want 300000 60000 2 (null)",
 			 (unsigned long long)h->every_ms, (unsigned long long)h->grace_ms, h->priority,
 			 h->alert ? h->alert : "(null)");
 	cg_config_free(c);
-	c = parse_ok(SRC("alertmanager") "    heartbeat: { every: 1s, grace: 0s, priority: P4, alert: Watchdog }\n");
+	c = cg_h_config_ok(SRC("alertmanager") "    heartbeat: { every: 1s, grace: 0s, priority: P4, alert: Watchdog }\n");
 	h = &c->sources[0].heartbeat;
 	if (h->every_ms != 1000 || h->grace_ms != 0 || h->priority != 4 || !h->alert || strcmp(h->alert, "Watchdog"))
 		fail_msg("given: got every %llu grace %llu priority %d alert %s, want 1000 0 4 Watchdog",
@@ -77,7 +45,7 @@ static void t_defaults_and_values(void **state)
 			 h->alert ? h->alert : "(null)");
 	cg_config_free(c);
 	/* An e-mail source: every alert mail counts. */
-	c = parse_ok("sources:\n  - name: mail\n    type: email\n    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
+	c = cg_h_config_ok("sources:\n  - name: mail\n    type: email\n    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"
 		     "    case_type: 00000000-0000-0000-0000-000000000001\n    heartbeat: { every: 1h }\n");
 	if (c->sources[0].heartbeat.every_ms != 3600000)
 		fail_msg("email: every_ms got %llu, want 3600000", (unsigned long long)c->sources[0].heartbeat.every_ms);
@@ -114,7 +82,7 @@ static void t_errors(void **state)
 		 "/cfgdir/t.yaml:6:16: source 'mail': heartbeat: alert: only webhook sources"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_error(cases[i].text, cases[i].want);
+		cg_h_config_error(cases[i].text, cases[i].want);
 }
 
 int main(void)

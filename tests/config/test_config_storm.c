@@ -23,52 +23,20 @@
 	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                \
 	"    case_type: 00000000-0000-0000-0000-000000000001\n"
 
-static struct cg_config *parse_ok(const char *text)
-{
-	struct cg_config *c = NULL;
-	char *errs = NULL;
-	int rc = cg_config_parse("/cfgdir/t.yaml", text, strlen(text), &c, &errs);
-	if (rc != 0)
-		fail_msg("parse failed: got rc %d, want 0; errors:\n%s", rc, errs ? errs : "(none)");
-	free(errs);
-	return c;
-}
-
-/* The text fails to load and one error line starts with want. */
-static void expect_error(const char *text, const char *want)
-{
-	struct cg_config *c = NULL;
-	char *errs = NULL;
-	int rc = cg_config_parse("/cfgdir/t.yaml", text, strlen(text), &c, &errs);
-	if (rc != CG_EINVAL)
-		fail_msg("got rc %d, want CG_EINVAL for:\n%s\nerrors: %s", rc, text, errs ? errs : "(none)");
-	int found = 0;
-	for (const char *line = errs; line && *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		if (len >= strlen(want) && strncmp(line, want, strlen(want)) == 0)
-			found = 1;
-		line = nl ? nl + 1 : NULL;
-	}
-	if (!found)
-		fail_msg("got errors:\n%s\nwant a line starting with:\n%s", errs ? errs : "(none)", want);
-	free(errs);
-}
-
 static void t_defaults_and_values(void **state)
 {
 	(void)state;
-	struct cg_config *c = parse_ok(SRC("alertmanager"));
+	struct cg_config *c = cg_h_config_ok(SRC("alertmanager"));
 	if (c->sources[0].storm.max_new_cases != 0)
 		fail_msg("no storm: max_new_cases got %u, want 0 (off)", c->sources[0].storm.max_new_cases);
 	cg_config_free(c);
-	c = parse_ok(SRC("alertmanager") "    storm:\n      max_new_cases: 20\n      per: 5m\n");
+	c = cg_h_config_ok(SRC("alertmanager") "    storm:\n      max_new_cases: 20\n      per: 5m\n");
 	const struct cg_storm_config *s = &c->sources[0].storm;
 	if (s->max_new_cases != 20 || s->per_ms != 300000 || s->digest_ms != 300000)
 		fail_msg("defaults: got max %u per %llu digest %llu, want 20 300000 300000", s->max_new_cases,
 			 (unsigned long long)s->per_ms, (unsigned long long)s->digest_ms);
 	cg_config_free(c);
-	c = parse_ok(SRC("generic") "    storm: { max_new_cases: 1, per: 1s, digest_interval: 2s }\n");
+	c = cg_h_config_ok(SRC("generic") "    storm: { max_new_cases: 1, per: 1s, digest_interval: 2s }\n");
 	s = &c->sources[0].storm;
 	if (s->max_new_cases != 1 || s->per_ms != 1000 || s->digest_ms != 2000)
 		fail_msg("given: got max %u per %llu digest %llu, want 1 1000 2000", s->max_new_cases,
@@ -103,7 +71,7 @@ static void t_errors(void **state)
 		 "/cfgdir/t.yaml:7:12: source 'am': storm: a datadog_case_events source opens no cases"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_error(cases[i].text, cases[i].want);
+		cg_h_config_error(cases[i].text, cases[i].want);
 }
 
 int main(void)

@@ -24,6 +24,7 @@
 
 #include <curl/curl.h>
 
+#include "config.h"
 #include "err.h"
 #include "mail.h"
 
@@ -761,4 +762,39 @@ cJSON *cg_h_mail_fixture(const char *name)
 	if (rc)
 		fail_msg("%s: parse failed: %s (%s)", name, cg_strerror(rc), err);
 	return m;
+}
+
+/* ---- configuration files ---- */
+
+struct cg_config *cg_h_config_ok(const char *text)
+{
+	struct cg_config *c = NULL;
+	char *errs = NULL;
+	int rc = cg_config_parse("/cfgdir/t.yaml", text, strlen(text), &c, &errs);
+	if (rc != 0)
+		fail_msg("parse failed: got rc %d, want 0; errors:\n%s", rc, errs ? errs : "(none)");
+	free(errs);
+	return c;
+}
+
+void cg_h_config_error(const char *text, const char *want)
+{
+	struct cg_config *c = NULL;
+	char *errs = NULL;
+	int rc = cg_config_parse("/cfgdir/t.yaml", text, strlen(text), &c, &errs);
+	if (rc != CG_EINVAL)
+		fail_msg("got rc %d, want CG_EINVAL for:\n%s\nerrors: %s", rc, text, errs ? errs : "(none)");
+	if (c)
+		fail_msg("a refused configuration came back loaded");
+	int found = 0;
+	for (const char *line = errs; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		if (len >= strlen(want) && strncmp(line, want, strlen(want)) == 0)
+			found = 1;
+		line = nl ? nl + 1 : NULL;
+	}
+	if (!found)
+		fail_msg("got errors:\n%s\nwant a line starting with:\n%s", errs ? errs : "(none)", want);
+	free(errs);
 }

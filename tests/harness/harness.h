@@ -139,4 +139,11 @@ char *cg_h_readme(void);
  * bytes, NUL-terminated) and drops the rest. Returns the bytes kept; *eof is 1 when it closed. */
 size_t cg_h_read_for(int fd, char *buf, size_t cap, unsigned ms, int *eof);
 
+/* Parses text as the configuration file "/cfgdir/t.yaml": the test fails unless it loads
+ * (cg_h_config_ok; the caller frees it) / unless it is refused (CG_EINVAL) with an error line
+ * starting with want (cg_h_config_error: "/cfgdir/t.yaml:LINE:COL: ..."). */
+struct cg_config;
+struct cg_config *cg_h_config_ok(const char *text);
+void cg_h_config_error(const char *text, const char *want);
+
 #endif

@@ -32,8 +32,8 @@ static int teardown(void **state)
 static char *notification(int from, int to, const char *status, const char *severity)
 {
 	struct cg_sbuf b = {0};
-	cg_sbuf_addf(&b, "{\"version\":\"4\",\"status\":\"%s\",\"receiver\":\"casegate\",\"groupKey\":\"{}:{}\",\"alerts\":[",
-		     status);
+	cg_sbuf_addf(&b, "{\"version\":\"4\",\"status\":\"%s\",\"receiver\":\"casegate\",\"groupKey\":\"{}:{}\","
+		     "\"alerts\":[", status);
 	for (int i = from; i < to; i++)
 		cg_sbuf_addf(&b,
 			     "%s{\"status\":\"%s\",\"labels\":{\"alertname\":\"DiskFull\",\"instance\":\"host%02d\","

@@ -12,24 +12,13 @@
 
 #include <libpq-fe.h>
 
-#include "itest.h"
-#include "pgserver.h"
+#include "fleet.h"
 #include "sbuf.h"
 
-#define NGW 2
+#define NGW ITEST_FLEET_N
 
 static struct cg_h_pg server;
 static int server_state = -1; /* 0 running, 77 skip, -1 failed */
-
-struct fleet {
-	struct itest t; /* dir and sim */
-	char schema[48];
-	char *dsn;
-	struct cg_h_proc gw[NGW];
-	int port[NGW];
-	int alive[NGW];
-	char cfg[NGW][600];
-};
 
 static const char *sources = "  - name: am\n"
 			     "    type: alertmanager\n"
@@ -38,76 +27,9 @@ static const char *sources = "  - name: am\n"
 			     "    case_type: 00000000-0000-0000-0000-000000000001\n"
 			     "    storm: { max_new_cases: 3, per: 1m, digest_interval: 1s }\n";
 
-static int start_gw(struct fleet *f, int i)
-{
-	snprintf(f->cfg[i], sizeof(f->cfg[i]), "%s/casegate-%d.yaml", f->t.dir, i);
-	if (itest_write_fleet_config(&f->t, f->cfg[i], i, 0, f->dsn, sources) != 0)
-		return -1;
-	char log[700], bin[512];
-	snprintf(log, sizeof(log), "%s/casegate-%d.log", f->t.dir, i);
-	snprintf(bin, sizeof(bin), "%s/casegate", cg_h_binary_dir());
-	char *const argv[] = {bin, "run", "-c", f->cfg[i], "--datadog-url", f->t.sim_url, NULL};
-	if (cg_h_spawn(&f->gw[i], argv, NULL, log) != 0)
-		return -1;
-	f->port[i] = cg_h_log_port(&f->gw[i], "listening on 127.0.0.1:", 15000);
-	if (f->port[i] <= 0) {
-		cg_h_dump_log(&f->gw[i]);
-		return -1;
-	}
-	f->alive[i] = 1;
-	return 0;
-}
-
-/* Stops everything; returns how many replicas did not exit cleanly on SIGTERM. */
-static int fleet_stop(struct fleet *f, int failed)
-{
-	int unclean = 0;
-	for (int i = 0; i < NGW; i++) {
-		if (!f->alive[i])
-			continue;
-		int st = cg_h_stop(&f->gw[i], SIGTERM);
-		int bad = !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-		unclean += bad;
-		if (failed || bad) {
-			fprintf(stderr, "---- replica %d (exit status 0x%x) ----\n", i, st);
-			cg_h_dump_log(&f->gw[i]);
-		}
-	}
-	if (f->dsn) {
-		char *sql = cg_h_fmt("DROP SCHEMA %s CASCADE", f->schema);
-		cg_h_pg_exec(&server, sql);
-		free(sql);
-	}
-	free(f->dsn);
-	itest_teardown(&f->t, 0);
-	return unclean;
-}
-
-static int pg_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	return ok;
-}
-
-struct pgwait {
-	const char *dsn;
-	const char *sql;
-	long want;
-};
-
-static int pg_reached(void *ud)
-{
-	struct pgwait *w = ud;
-	return cg_h_pg_long(w->dsn, w->sql) >= w->want;
-}
-
 /* One replica's share of the storm: ten new alerts in one Alertmanager notification. */
 struct poster {
-	struct fleet *f;
+	struct itest_fleet *f;
 	int replica, from;
 	long status;
 };
@@ -165,31 +87,28 @@ static int all_named(void *ud)
 static void t_one_storm_for_the_fleet(void **state)
 {
 	(void)state;
-	struct fleet f;
-	memset(&f, 0, sizeof(f));
-	if (server_state != 0 || itest_setup(&f.t, "cg-stormfleet") != 0 || itest_start_sim(&f.t, NULL) != 0)
+	struct itest_fleet f;
+	if (server_state != 0 || itest_fleet_setup(&f, &server, "stormfleet", sources) != 0)
 		fail_msg("setup failed");
-	snprintf(f.schema, sizeof(f.schema), "stormfleet_%ld", (long)getpid());
-	f.dsn = cg_h_pg_schema_dsn(&server, f.schema);
-	int setup_ok = f.dsn != NULL;
+	int setup_ok = 1;
 	for (int i = 0; i < NGW && setup_ok; i++)
-		setup_ok = start_gw(&f, i) == 0;
+		setup_ok = itest_fleet_start(&f, i) == 0;
 	/*
 	 * Hold the documents' table (EXCLUSIVE: reads go on, writes wait) while each replica takes
 	 * half of the storm, until both are waiting (one on the table, the other on the documents'
 	 * lock): without that lock both would read the same window and each open its own cases.
 	 */
 	PGconn *c = setup_ok ? PQconnectdb(f.dsn) : NULL;
-	int locked = c && PQstatus(c) == CONNECTION_OK && pg_ok(c, "BEGIN") && pg_ok(c, "LOCK TABLE kv IN EXCLUSIVE MODE");
+	int locked = c && PQstatus(c) == CONNECTION_OK && itest_pg_ok(c, "BEGIN") && itest_pg_ok(c, "LOCK TABLE kv IN EXCLUSIVE MODE");
 	struct poster p[NGW] = {{&f, 0, 0, 0}, {&f, 1, 10, 0}};
 	pthread_t th[NGW];
 	int started = 0;
 	for (int i = 0; i < NGW && locked; i++)
 		started += pthread_create(&th[i], NULL, post_storm, &p[i]) == 0;
-	struct pgwait w = {server.dsn, "SELECT count(*) FROM pg_locks WHERE NOT granted", NGW};
-	int raced = started == NGW && cg_h_poll(pg_reached, &w, 20000);
+	struct itest_pgwait w = {server.dsn, "SELECT count(*) FROM pg_locks WHERE NOT granted", NGW};
+	int raced = started == NGW && cg_h_poll(itest_pg_reached, &w, 20000);
 	if (c) {
-		pg_ok(c, "COMMIT");
+		itest_pg_ok(c, "COMMIT");
 		PQfinish(c);
 	}
 	for (int i = 0; i < started; i++)
@@ -198,11 +117,13 @@ static void t_one_storm_for_the_fleet(void **state)
 	int named = raced && cg_h_poll(all_named, &nw, 20000);
 	int ncases = itest_ncases(&f.t);
 	long folded = cg_h_pg_long(f.dsn, "SELECT count(*) FROM kv WHERE k LIKE 'm:%'");
-	fprintf(stderr, "[storm fleet] 2 replicas, 20 new alerts at once: race caught %d, answers %ld %ld, %d case(s), "
-		"%ld folded, all named %d\n", raced, p[0].status, p[1].status, ncases, folded, named);
+	fprintf(stderr,
+		"[storm fleet] 2 replicas, 20 new alerts at once: race caught %d, answers %ld %ld, %d case(s), %ld folded, "
+		"all named %d\n",
+		raced, p[0].status, p[1].status, ncases, folded, named);
 	int bad = !setup_ok || !raced || p[0].status != 202 || p[1].status != 202 || !named || ncases != 4 ||
 		  folded != 17;
-	int unclean = fleet_stop(&f, bad);
+	int unclean = itest_fleet_stop(&f, bad);
 	if (unclean)
 		fail_msg("%d replica(s) did not exit cleanly", unclean);
 	if (bad)
