@@ -1,6 +1,7 @@
-/* storm.c: alert storms folded into one case per storm: the decisions in the store transaction, the digests on a timer. */
+/* storm.c: alert storms folded into one case per storm: the decisions, made in the store transaction that stores the alerts. */
 #define CG_LOG_COMPONENT "storm"
 #include "storm.h"
+#include "storm_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,26 +35,11 @@
 #define LISTING_MAX_LINES 100   /* alerts named in the storm case's description */
 #define FIRST_DESC_MAX 4000     /* characters kept of the first alert's own description */
 #define TITLE_MAX 200
-#define LINE_TITLE_MAX 120      /* characters of an alert's title in a listing or digest line */
-#define LINE_KEY_MAX 80         /* characters of its key */
 #define LISTING_MAX_BYTES 12000 /* the description's listing; the rest counted */
 #define DIGEST_MAX_BYTES 12000  /* one digest comment (Datadog's comments: CG_COMMENT_MAX) */
 /* A storm whose alerts neither fire again nor resolve for this long (a lost resolution, a sender
  * that sends none) is resolved by casegate, so that it cannot hold its alerts for ever. */
 #define STALE_MIN_MS (24LL * 3600 * 1000)
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Lower is more urgent; no priority (0) is the least urgent. */
-static int urgency(int prio)
-{
-	return prio >= 1 && prio <= 5 ? prio : 6;
-}
 
 int cg_storm_rule_of(const struct cg_source_config *src, struct cg_storm_rule *r)
 {
@@ -67,18 +53,6 @@ int cg_storm_rule_of(const struct cg_source_config *src, struct cg_storm_rule *r
 	return 1;
 }
 
-/* "5m", "90s", "2h": a duration as a person reads it. */
-static void human_ms(int64_t ms, char *out, size_t len)
-{
-	int64_t s = ms / 1000;
-	if (s >= 3600 && s % 3600 == 0)
-		snprintf(out, len, "%" PRId64 "h", s / 3600);
-	else if (s >= 60 && s % 60 == 0)
-		snprintf(out, len, "%" PRId64 "m", s / 60);
-	else
-		snprintf(out, len, "%" PRId64 "s", s);
-}
-
 /* The key as its sender gave it: the namespaced dedup key without "<source>:". */
 static const char *bare_key(const char *dedup_key, const char *source)
 {
@@ -86,34 +60,6 @@ static const char *bare_key(const char *dedup_key, const char *source)
 	if (strncmp(dedup_key, source, n) == 0 && dedup_key[n] == ':')
 		return dedup_key + n + 1;
 	return dedup_key;
-}
-
-static const char *prio_name(int prio)
-{
-	static const char *const names[] = {"no priority", "P1", "P2", "P3", "P4", "P5"};
-	return prio >= 1 && prio <= 5 ? names[prio] : names[0];
-}
-
-/* "**P2** Disk full on db-1 (`db-1/disk`)": one alert in Markdown, its sender text inert. */
-static void alert_line(struct cg_sbuf *b, int prio, const char *title, const char *key)
-{
-	int cut_t = 0, cut_k = 0;
-	char *t = cg_mu_cut_chars(title && title[0] ? title : "(no title)", LINE_TITLE_MAX, &cut_t);
-	char *k = cg_mu_cut_chars(key, LINE_KEY_MAX, &cut_k);
-	if (!t || !k) {
-		b->oom = 1;
-	} else {
-		cg_sbuf_addf(b, "**%s** ", prio_name(prio));
-		cg_md_put(b, t, CG_MD_TEXT);
-		if (cut_t)
-			cg_sbuf_add(b, "…");
-		/* A code span whose fence outgrows any backticks in the key: nothing in it can escape. */
-		cg_sbuf_add(b, " (");
-		cg_md_code(b, k);
-		cg_sbuf_add(b, cut_k ? "…)" : ")");
-	}
-	free(t);
-	free(k);
 }
 
 /* ---- documents ---- */
@@ -157,40 +103,6 @@ static int doc_put(struct cg_store *st, const char *prefix, const char *key, con
 	free(k);
 	cJSON_free(v);
 	return rc;
-}
-
-static int64_t num(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
-}
-
-static const char *str(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static int set_num(cJSON *o, const char *name, int64_t v)
-{
-	cJSON *n = cJSON_CreateNumber((double)v);
-	return n && cJSON_ReplaceItemInObjectCaseSensitive(o, name, n) ? 0 : (cJSON_Delete(n), CG_ENOMEM);
-}
-
-static int add_num(cJSON *o, const char *name, int64_t v)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, name) ? set_num(o, name, v)
-							  : (cJSON_AddNumberToObject(o, name, (double)v) ? 0 : CG_ENOMEM);
-}
-
-static int set_str(cJSON *o, const char *name, const char *v)
-{
-	cJSON *s = cJSON_CreateString(v);
-	if (!s)
-		return CG_ENOMEM;
-	if (cJSON_GetObjectItemCaseSensitive(o, name))
-		return cJSON_ReplaceItemInObjectCaseSensitive(o, name, s) ? 0 : (cJSON_Delete(s), CG_ENOMEM);
-	return cJSON_AddItemToObject(o, name, s) ? 0 : (cJSON_Delete(s), CG_ENOMEM);
 }
 
 /* ---- one fold ---- */
@@ -367,23 +279,23 @@ static int storm_open(struct fold *f, int prio, struct storm_ref **out)
 	}
 	f->ns++;
 	s->created = 1;
-	int rc = set_str(s->doc, "source", f->r->source);
+	int rc = cg_storm_set_str(s->doc, "source", f->r->source);
 	if (!rc)
-		rc = add_num(s->doc, "started", f->now);
+		rc = cg_storm_add_num(s->doc, "started", f->now);
 	if (!rc)
-		rc = add_num(s->doc, "priority", prio);
+		rc = cg_storm_add_num(s->doc, "priority", prio);
 	if (!rc)
-		rc = add_num(s->doc, "members", 0);
+		rc = cg_storm_add_num(s->doc, "members", 0);
 	if (!rc)
-		rc = add_num(s->doc, "open", 0);
+		rc = cg_storm_add_num(s->doc, "open", 0);
 	if (!rc)
-		rc = add_num(s->doc, "last", f->now);
+		rc = cg_storm_add_num(s->doc, "last", f->now);
 	if (!rc)
-		rc = add_num(s->doc, "stale_ms", 2 * f->r->per_ms > STALE_MIN_MS ? 2 * f->r->per_ms : STALE_MIN_MS);
+		rc = cg_storm_add_num(s->doc, "stale_ms", 2 * f->r->per_ms > STALE_MIN_MS ? 2 * f->r->per_ms : STALE_MIN_MS);
 	if (!rc && !cJSON_AddArrayToObject(s->doc, "digest"))
 		rc = CG_ENOMEM;
 	if (!rc)
-		rc = set_str(f->w, "storm", key);
+		rc = cg_storm_set_str(f->w, "storm", key);
 	f->w_dirty = 1;
 	*out = s;
 	return rc;
@@ -401,14 +313,14 @@ static int digest_add(struct fold *f, struct storm_ref *s, const char *what, int
 	}
 	if (s->due == 0)
 		s->due = f->now + f->r->digest_ms;
-	int64_t bytes = num(s->doc, "digest_bytes");
+	size_t bytes = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, d) bytes += cJSON_IsString(it) ? strlen(it->valuestring) + 1 : 0;
 	if (cJSON_GetArraySize(d) >= DIGEST_MAX_LINES || bytes >= DIGEST_MAX_BYTES)
-		return add_num(s->doc, "dropped", num(s->doc, "dropped") + 1);
+		return cg_storm_add_num(s->doc, "dropped", cg_storm_num(s->doc, "dropped") + 1);
 	struct cg_sbuf b = {0};
 	cg_sbuf_add(&b, what);
-	alert_line(&b, prio, title, key);
-	if (add_num(s->doc, "digest_bytes", bytes + (int64_t)b.len + 1))
-		b.oom = 1;
+	cg_storm_alert_line(&b, prio, title, key);
 	char *line = cg_sbuf_take(&b);
 	cJSON *item = line ? cJSON_CreateString(line) : NULL;
 	free(line);
@@ -428,20 +340,20 @@ static int window(struct fold *f)
 			return rc;
 		f->w_loaded = 1;
 		if (!f->w) {
-			if (!(f->w = cJSON_CreateObject()) || add_num(f->w, "start", f->now) || add_num(f->w, "count", 0) ||
-			    add_num(f->w, "storming", 0) || set_str(f->w, "storm", ""))
+			if (!(f->w = cJSON_CreateObject()) || cg_storm_add_num(f->w, "start", f->now) || cg_storm_add_num(f->w, "count", 0) ||
+			    cg_storm_add_num(f->w, "storming", 0) || cg_storm_set_str(f->w, "storm", ""))
 				return CG_ENOMEM;
 			f->w_dirty = 1;
 		}
 	}
-	int64_t start = num(f->w, "start");
+	int64_t start = cg_storm_num(f->w, "start");
 	if (f->now - start >= f->r->per_ms || f->now < start) {
 		/* A window that saw more than max_new new alerts keeps the storm going through the next
 		 * (the one starting now, when it follows at once); a quieter one, or a whole window of
 		 * silence since, ends it. */
-		int storming = num(f->w, "count") > (int64_t)f->r->max_new && f->now - start < 2 * f->r->per_ms;
-		if (set_num(f->w, "start", f->now) || set_num(f->w, "count", 0) || set_num(f->w, "storming", storming) ||
-		    (!storming && set_str(f->w, "storm", "")))
+		int storming = cg_storm_num(f->w, "count") > (int64_t)f->r->max_new && f->now - start < 2 * f->r->per_ms;
+		if (cg_storm_set_num(f->w, "start", f->now) || cg_storm_set_num(f->w, "count", 0) || cg_storm_set_num(f->w, "storming", storming) ||
+		    (!storming && cg_storm_set_str(f->w, "storm", "")))
 			return CG_ENOMEM;
 		f->w_dirty = 1;
 	}
@@ -464,11 +376,6 @@ static char *payload_info(const char *payload, int *has_create)
 	return t;
 }
 
-static char *payload_title(const char *payload)
-{
-	return payload_info(payload, NULL);
-}
-
 /* s's case is gone (closed in Datadog, never made): new alerts must not fold into it unseen. */
 static int storm_gone(struct fold *f, struct storm_ref *s, int *gone)
 {
@@ -478,65 +385,69 @@ static int storm_gone(struct fold *f, struct storm_ref *s, int *gone)
 	return rc;
 }
 
-/* A new alert of the source past the window's allowance: into the window's storm. */
-static int fold_new(struct fold *f, size_t i)
+/* A new alert of the source past the window's allowance, with its title (taken): into the
+ * window's storm. */
+static int fold_new(struct fold *f, size_t i, char *title)
 {
 	const struct cg_store_event *ev = &f->in[i];
 	struct storm_ref *s = NULL;
-	const char *cur = str(f->w, "storm");
+	const char *cur = cg_storm_str(f->w, "storm");
 	int rc = cur[0] ? storm_load(f, cur, &s) : 0;
-	if (rc)
+	if (rc) {
+		free(title);
 		return rc;
+	}
 	if (s && !s->created) {
 		int gone = 0;
-		if ((rc = storm_gone(f, s, &gone)))
+		if ((rc = storm_gone(f, s, &gone))) {
+			free(title);
 			return rc;
+		}
 		if (gone)
 			s->ended = 1; /* its digest goes to the case as it is; new alerts get a new storm */
 		if (gone)
 			s = NULL;
 	}
-	if (!s && (rc = storm_open(f, ev->priority, &s)))
+	if (!s && (rc = storm_open(f, ev->priority, &s))) {
+		free(title);
 		return rc;
-	char *title = payload_title(ev->payload);
-	if (!title)
-		return CG_ENOMEM;
+	}
 	const char *key = bare_key(ev->dedup_key, f->r->source);
 	cJSON *m = cJSON_CreateObject();
-	rc = !m || set_str(m, "storm", s->key) || add_num(m, "priority", ev->priority) || set_str(m, "title", title)
+	rc = !m || cg_storm_set_str(m, "storm", s->key) || cg_storm_add_num(m, "priority", ev->priority) || cg_storm_set_str(m, "title", title)
 		     ? CG_ENOMEM
 		     : doc_put(f->st, "m:", ev->dedup_key, m, 0);
 	cJSON_Delete(m);
 	if (!rc)
-		rc = set_num(s->doc, "members", num(s->doc, "members") + 1);
+		rc = cg_storm_set_num(s->doc, "members", cg_storm_num(s->doc, "members") + 1);
 	if (!rc)
-		rc = set_num(s->doc, "open", num(s->doc, "open") + 1);
+		rc = cg_storm_set_num(s->doc, "open", cg_storm_num(s->doc, "open") + 1);
 	if (!rc && s->created) {
 		/* Opened by this fold: named in its description; the most urgent one gives the case. */
-		if (s->nfirst == 0 || urgency(ev->priority) < urgency(f->in[s->best].priority))
+		if (s->nfirst == 0 || cg_storm_urgency(ev->priority) < cg_storm_urgency(f->in[s->best].priority))
 			s->best = i;
 		s->nfirst++;
 		if (s->nlisted < LISTING_MAX_LINES && s->listing.len < LISTING_MAX_BYTES) {
 			cg_sbuf_add(&s->listing, "- ");
-			alert_line(&s->listing, ev->priority, title, key);
+			cg_storm_alert_line(&s->listing, ev->priority, title, key);
 			cg_sbuf_add(&s->listing, "\n");
 			s->nlisted++;
 		}
-		int p = (int)num(s->doc, "priority");
-		if (urgency(ev->priority) < urgency(p))
-			rc = set_num(s->doc, "priority", ev->priority);
+		int p = (int)cg_storm_num(s->doc, "priority");
+		if (cg_storm_urgency(ev->priority) < cg_storm_urgency(p))
+			rc = cg_storm_set_num(s->doc, "priority", ev->priority);
 	} else if (!rc) {
 		rc = digest_add(f, s, "- new: ", ev->priority, title, key);
-		int p = (int)num(s->doc, "priority");
-		if (!rc && urgency(ev->priority) < urgency(p)) {
-			rc = set_num(s->doc, "priority", ev->priority);
+		int p = (int)cg_storm_num(s->doc, "priority");
+		if (!rc && cg_storm_urgency(ev->priority) < cg_storm_urgency(p)) {
+			rc = cg_storm_set_num(s->doc, "priority", ev->priority);
 			s->raised_to = ev->priority;
 			s->raised_by = i;
 		}
 	}
 	free(title);
 	if (!rc)
-		rc = set_num(s->doc, "last", f->now);
+		rc = cg_storm_set_num(s->doc, "last", f->now);
 	if (!rc)
 		f->out->folded++;
 	return rc;
@@ -547,29 +458,29 @@ static int fold_member(struct fold *f, size_t i, struct storm_ref *s, cJSON *m)
 {
 	const struct cg_store_event *ev = &f->in[i];
 	const char *key = bare_key(ev->dedup_key, f->r->source);
-	if (ev->status != CG_STATUS_COMMENT && set_num(s->doc, "last", f->now))
+	if (ev->status != CG_STATUS_COMMENT && cg_storm_set_num(s->doc, "last", f->now))
 		return CG_ENOMEM;
 	switch (ev->status) {
 	case CG_STATUS_RESOLVED: {
 		int rc = doc_put(f->st, "m:", ev->dedup_key, NULL, 0);
-		int64_t open = num(s->doc, "open") - 1;
+		int64_t open = cg_storm_num(s->doc, "open") - 1;
 		if (!rc)
-			rc = set_num(s->doc, "open", open > 0 ? open : 0);
+			rc = cg_storm_set_num(s->doc, "open", open > 0 ? open : 0);
 		if (!rc)
-			rc = digest_add(f, s, "- resolved: ", (int)num(m, "priority"), str(m, "title"), key);
+			rc = digest_add(f, s, "- resolved: ", (int)cg_storm_num(m, "priority"), cg_storm_str(m, "title"), key);
 		if (!rc && open <= 0)
 			s->closing = 1;
 		return rc;
 	}
 	case CG_STATUS_FIRING: {
-		int p = (int)num(s->doc, "priority");
-		if (urgency(ev->priority) >= urgency(p)) {
+		int p = (int)cg_storm_num(s->doc, "priority");
+		if (cg_storm_urgency(ev->priority) >= cg_storm_urgency(p)) {
 			f->out->absorbed++;
 			return 0;
 		}
-		int rc = set_num(s->doc, "priority", ev->priority);
+		int rc = cg_storm_set_num(s->doc, "priority", ev->priority);
 		if (!rc)
-			rc = set_num(m, "priority", ev->priority);
+			rc = cg_storm_set_num(m, "priority", ev->priority);
 		if (!rc)
 			rc = doc_put(f->st, "m:", ev->dedup_key, m, 0);
 		s->raised_to = ev->priority;
@@ -599,9 +510,9 @@ static int fold_one(struct fold *f, size_t i)
 		return rc;
 	if (m) {
 		struct storm_ref *s = NULL;
-		rc = storm_load(f, str(m, "storm"), &s);
-		if (!rc && s && !s->created && f->now - num(s->doc, "last") > num(s->doc, "stale_ms") &&
-		    num(s->doc, "stale_ms") > 0) {
+		rc = storm_load(f, cg_storm_str(m, "storm"), &s);
+		if (!rc && s && !s->created && f->now - cg_storm_num(s->doc, "last") > cg_storm_num(s->doc, "stale_ms") &&
+		    cg_storm_num(s->doc, "stale_ms") > 0) {
 			/* Nothing heard of its alerts for so long: resolved by casegate (storm_finish). */
 			s->ended = 1;
 			s->stale = 1;
@@ -630,21 +541,24 @@ own:
 		return out_copy(f, ev, NULL);
 	if ((rc = window(f)))
 		return rc;
-	int64_t count = num(f->w, "count") + 1;
-	if ((rc = set_num(f->w, "count", count)))
+	int64_t count = cg_storm_num(f->w, "count") + 1;
+	if ((rc = cg_storm_set_num(f->w, "count", count)))
 		return rc;
 	f->w_dirty = 1;
-	int has_create = 0;
-	char *t = payload_info(ev->payload, &has_create);
-	free(t);
-	if (!has_create) /* nothing to make a storm case of: it stays its own */
-		return out_copy(f, ev, NULL);
-	if (!num(f->w, "storming") && count <= (int64_t)f->r->max_new) {
+	if (!cg_storm_num(f->w, "storming") && count <= (int64_t)f->r->max_new) {
 		if ((rc = passed_add(f, ev->dedup_key)))
 			return rc;
 		return out_copy(f, ev, NULL);
 	}
-	return fold_new(f, i);
+	int has_create = 0;
+	char *title = payload_info(ev->payload, &has_create);
+	if (!title)
+		return CG_ENOMEM;
+	if (!has_create) { /* nothing to make a storm case of: it stays its own */
+		free(title);
+		return out_copy(f, ev, NULL);
+	}
+	return fold_new(f, i, title);
 }
 
 /* The storm case's create: the most urgent first alert's own, retitled and described as the storm. */
@@ -659,8 +573,8 @@ static char *storm_create_payload(struct fold *f, struct storm_ref *s)
 		return NULL;
 	}
 	char per[32], every[32];
-	human_ms(f->r->per_ms, per, sizeof(per));
-	human_ms(f->r->digest_ms, every, sizeof(every));
+	cg_storm_human_ms(f->r->per_ms, per, sizeof(per));
+	cg_storm_human_ms(f->r->digest_ms, every, sizeof(every));
 	int cut = 0;
 	char *first = cg_mu_cut_chars(p.title, TITLE_MAX, &cut);
 	struct cg_sbuf t = {0}, d = {0}, sum = {0};
@@ -698,8 +612,8 @@ static char *storm_create_payload(struct fold *f, struct storm_ref *s)
 	char *out = NULL;
 	cJSON *create = cJSON_Duplicate(p.create, 1);
 	cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(create, "data"), "attributes");
-	if (title && description && summary && cJSON_IsObject(a) && set_str(a, "title", title) == 0 &&
-	    set_str(a, "description", description) == 0) {
+	if (title && description && summary && cJSON_IsObject(a) && cg_storm_set_str(a, "title", title) == 0 &&
+	    cg_storm_set_str(a, "description", description) == 0) {
 		struct cg_payload_in in = {.title = title,
 					   .summary = summary,
 					   .create = create,
@@ -715,95 +629,12 @@ static char *storm_create_payload(struct fold *f, struct storm_ref *s)
 	return out;
 }
 
-/* The alert's own payload, its summary saying it raised the storm case. */
-static char *raise_payload(const struct cg_store_event *ev)
-{
-	struct cg_payload p;
-	if (cg_payload_decode(ev->payload, &p) != 0)
-		return NULL;
-	struct cg_sbuf b = {0};
-	cg_sbuf_add(&b, "A folded alert is more urgent than this storm case: ");
-	cg_md_put(&b, p.title[0] ? p.title : "(no title)", CG_MD_TEXT);
-	char *text = cg_sbuf_take(&b);
-	char *out = NULL;
-	if (text) {
-		struct cg_payload_in in = {.title = p.title,
-					   .summary = text,
-					   .create = p.create,
-					   .attributes = p.attributes,
-					   .insights = p.insights};
-		out = cg_payload_encode(&in);
-	}
-	free(text);
-	cg_payload_cleanup(&p);
-	return out;
-}
-
-/* A comment-only payload with text. */
-static char *note_payload(const char *text)
-{
-	struct cg_payload_in in = {.summary = text, .comment_only = 1};
-	return cg_payload_encode(&in);
-}
-
-/* The digest comment of s (NULL when it has nothing to say); clears it in the document. */
-static char *digest_take(struct storm_ref *s)
-{
-	cJSON *d = cJSON_GetObjectItemCaseSensitive(s->doc, "digest");
-	int n = cJSON_IsArray(d) ? cJSON_GetArraySize(d) : 0;
-	int64_t dropped = num(s->doc, "dropped");
-	if (n == 0 && dropped == 0)
-		return NULL;
-	struct cg_sbuf b = {0};
-	cg_sbuf_addf(&b, "**Alert storm digest**: %" PRId64 " of %" PRId64 " folded alerts still firing.\n\n",
-		     num(s->doc, "open"), num(s->doc, "members"));
-	const cJSON *it;
-	cJSON_ArrayForEach(it, d)
-	{
-		if (cJSON_IsString(it)) {
-			cg_sbuf_add(&b, it->valuestring);
-			cg_sbuf_add(&b, "\n");
-		}
-	}
-	if (dropped)
-		cg_sbuf_addf(&b, "- … and %" PRId64 " more\n", dropped);
-	cJSON_DeleteItemFromObjectCaseSensitive(s->doc, "digest");
-	cJSON_DeleteItemFromObjectCaseSensitive(s->doc, "dropped");
-	char *text = cg_sbuf_take(&b);
-	if (!text || !cJSON_AddArrayToObject(s->doc, "digest")) {
-		free(text);
-		return NULL;
-	}
-	char *pl = note_payload(text);
-	free(text);
-	return pl;
-}
-
-/* What the fold decided for each storm it touched: its events, its document. */
-/* The payload of a storm's resolve: its summary says why. */
-static char *resolve_payload(const cJSON *doc, int stale)
-{
-	struct cg_sbuf b = {0};
-	if (stale)
-		cg_sbuf_addf(&b,
-			     "Nothing heard of this storm's %" PRId64 " still-firing alert(s) for %" PRId64
-			     " h (no repeat, no resolution): resolved by casegate",
-			     num(doc, "open"), num(doc, "stale_ms") / 3600000);
-	else
-		cg_sbuf_addf(&b, "All %" PRId64 " alerts of this storm resolved", num(doc, "members"));
-	char *text = cg_sbuf_take(&b);
-	struct cg_payload_in in = {.summary = text ? text : ""};
-	char *pl = text ? cg_payload_encode(&in) : NULL;
-	free(text);
-	return pl;
-}
-
 /* What the fold decided for each storm it touched: its events, its document. */
 static int storm_finish(struct fold *f, struct storm_ref *s)
 {
 	if (!s->doc)
 		return 0;
-	int prio = (int)num(s->doc, "priority");
+	int prio = (int)cg_storm_num(s->doc, "priority");
 	int rc = 0;
 	int raise = s->raised_to != 0;
 	if (s->created) {
@@ -819,23 +650,23 @@ static int storm_finish(struct fold *f, struct storm_ref *s)
 			if ((rc = out_copy(f, &f->in[s->notes[i]], s->key)))
 				return rc;
 		/* A repeat in the same notification more urgent than the case as made raises it. */
-		raise = raise && urgency(s->raised_to) < urgency(made);
+		raise = raise && cg_storm_urgency(s->raised_to) < cg_storm_urgency(made);
 	}
 	if (raise) {
 		/* More urgent than the storm case: an escalation of it, which names the alert (its own
 		 * case draft goes along: a storm case people closed meanwhile gives way to its case). */
-		char *pl = raise_payload(&f->in[s->raised_by]);
+		char *pl = cg_storm_raise_payload(&f->in[s->raised_by]);
 		if (!pl)
 			return CG_ENOMEM;
 		if ((rc = out_storm(f, s, CG_STATUS_FIRING, s->raised_to, pl)))
 			return rc;
 	}
 	if (s->closing || s->ended) {
-		char *pl = digest_take(s);
+		char *pl = cg_storm_digest_take(s->doc);
 		if (pl && (rc = out_storm(f, s, CG_STATUS_COMMENT, prio, pl)))
 			return rc;
 		if (s->closing || s->stale) {
-			if (!(pl = resolve_payload(s->doc, s->stale)))
+			if (!(pl = cg_storm_resolve_payload(s->doc, s->stale)))
 				return CG_ENOMEM;
 			if ((rc = out_storm(f, s, CG_STATUS_RESOLVED, prio, pl)))
 				return rc;
@@ -885,285 +716,3 @@ int cg_storm_fold(struct cg_store *st, const struct cg_storm_rule *r, const stru
 	return rc;
 }
 
-/* ---- listing ---- */
-
-void cg_storm_infos_free(struct cg_storm_info *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++) {
-		free(v[i].source);
-		free(v[i].key);
-	}
-	free(v);
-}
-
-int cg_storm_list(struct cg_store *st, struct cg_storm_info **out, size_t *nout)
-{
-	struct cg_store_kv *kv = NULL;
-	size_t n = 0;
-	*out = NULL;
-	*nout = 0;
-	int rc = cg_store_kv_list(st, "s:", 0, &kv, &n);
-	if (rc)
-		return rc;
-	struct cg_storm_info *v = n ? calloc(n, sizeof(*v)) : NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < n && (v || !n); i++) {
-		cJSON *d = cJSON_Parse(kv[i].v);
-		if (!cJSON_IsObject(d)) {
-			cJSON_Delete(d);
-			continue;
-		}
-		struct cg_storm_info *x = &v[k];
-		x->source = strdup(str(d, "source"));
-		x->key = strdup(kv[i].k + 2);
-		x->started_ms = num(d, "started");
-		x->priority = (int)num(d, "priority");
-		x->members = (long)num(d, "members");
-		x->open = (long)num(d, "open");
-		cJSON_Delete(d);
-		k++;
-		if (!x->source || !x->key) {
-			rc = CG_ENOMEM;
-			break;
-		}
-	}
-	cg_store_kvs_free(kv, n);
-	if (n && !v)
-		rc = CG_ENOMEM;
-	if (rc) {
-		cg_storm_infos_free(v, k);
-		return rc;
-	}
-	*out = v;
-	*nout = k;
-	return 0;
-}
-
-/* ---- the daemon's side ---- */
-
-struct storm_src {
-	char *name;
-	char label[160];
-	int active;
-};
-
-struct cg_storm {
-	struct cg_storm_deps d;
-	struct storm_src *v;
-	size_t n;
-	int busy;
-	int64_t last_idle_ms; /* the last tick while no source folds */
-};
-
-int cg_storm_create(const struct cg_storm_deps *deps, struct cg_storm **out)
-{
-	struct cg_storm *sm = calloc(1, sizeof(*sm));
-	if (!sm)
-		return CG_ENOMEM;
-	sm->d = *deps;
-	*out = sm;
-	return 0;
-}
-
-static void srcs_free(struct storm_src *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i].name);
-	free(v);
-}
-
-int cg_storm_configure(struct cg_storm *sm, const struct cg_config *cfg)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < cfg->nsources; i++)
-		n += cfg->sources[i].storm.max_new_cases > 0;
-	struct storm_src *v = n ? calloc(n, sizeof(*v)) : NULL;
-	if (n && !v)
-		return CG_ENOMEM;
-	size_t k = 0;
-	for (size_t i = 0; i < cfg->nsources; i++) {
-		const struct cg_source_config *src = &cfg->sources[i];
-		if (!src->storm.max_new_cases)
-			continue;
-		struct storm_src *e = &v[k++];
-		if (!(e->name = strdup(src->name))) {
-			srcs_free(v, k);
-			return CG_ENOMEM;
-		}
-		char esc[128];
-		cg_metrics_escape(src->name, esc, sizeof(esc));
-		snprintf(e->label, sizeof(e->label), "source=\"%s\"", esc);
-		/* Samples from the start: alert rules see the series. */
-		cg_metrics_set(sm->d.metrics, "casegate_storm_active", e->label, 0);
-		cg_metrics_add(sm->d.metrics, "casegate_storm_alerts_folded_total", e->label, 0);
-	}
-	srcs_free(sm->v, sm->n);
-	sm->v = v;
-	sm->n = k;
-	return 0;
-}
-
-struct tick_job {
-	struct cg_storm *sm;
-	int64_t now;
-	size_t queued;              /* digest events stored */
-	struct cg_storm_info *info; /* the storms still open, after the digests */
-	size_t ninfo;
-};
-
-/* Something for the tick to do about this storm document: a digest due, or gone stale. */
-static int tick_work(const struct cg_store_kv *kv, const cJSON *doc, int64_t now, int *stale)
-{
-	int64_t stale_ms = num(doc, "stale_ms");
-	*stale = stale_ms > 0 && now - num(doc, "last") > stale_ms;
-	return *stale || (kv->due_ms > 0 && kv->due_ms <= now);
-}
-
-/* One storm event of the tick, for the storm of doc with key. */
-static int tick_enqueue(struct cg_store *st, const char *key, const cJSON *doc, int status, char *pl, int64_t now)
-{
-	if (!pl)
-		return CG_ENOMEM;
-	struct cg_store_event ev = {.source = (char *)str(doc, "source"),
-				    .dedup_key = (char *)key,
-				    .status = status,
-				    .priority = (int)num(doc, "priority"),
-				    .payload = pl,
-				    .received_ms = now,
-				    .next_ms = now};
-	int rc = cg_store_enqueue(st, &ev, 1);
-	free(pl);
-	return rc;
-}
-
-static int tick_run(struct cg_store *st, void *ud)
-{
-	struct tick_job *j = ud;
-	j->queued = 0; /* a re-run after a rolled-back batch starts over */
-	cg_storm_infos_free(j->info, j->ninfo);
-	j->info = NULL;
-	j->ninfo = 0;
-	struct cg_store_kv *kv = NULL;
-	size_t n = 0;
-	/* A look first, without the lock the fleet's storm intake takes: most ticks find nothing. */
-	int rc = cg_store_kv_list(st, "s:", 0, &kv, &n);
-	int work = 0;
-	for (size_t i = 0; i < n && rc == 0 && !work; i++) {
-		cJSON *doc = cJSON_Parse(kv[i].v);
-		int stale = 0;
-		work = cJSON_IsObject(doc) && tick_work(&kv[i], doc, j->now, &stale);
-		cJSON_Delete(doc);
-	}
-	if (rc == 0 && work) {
-		cg_store_kvs_free(kv, n);
-		kv = NULL;
-		n = 0;
-		rc = cg_store_kv_lock(st);
-		if (!rc)
-			rc = cg_store_kv_list(st, "s:", 0, &kv, &n);
-	}
-	for (size_t i = 0; i < n && rc == 0 && work; i++) {
-		struct storm_ref s = {.key = kv[i].k + 2, .doc = cJSON_Parse(kv[i].v)};
-		int stale = 0;
-		if (!cJSON_IsObject(s.doc) || !tick_work(&kv[i], s.doc, j->now, &stale)) {
-			cJSON_Delete(s.doc);
-			continue;
-		}
-		int known = str(s.doc, "source")[0] != 0;
-		char *pl = digest_take(&s);
-		if (pl && known && (rc = tick_enqueue(st, s.key, s.doc, CG_STATUS_COMMENT, pl, j->now)) == 0)
-			j->queued++;
-		else if (pl && !known)
-			free(pl);
-		if (!rc && stale) {
-			/* Its alerts went quiet without resolving: resolved by casegate, and forgotten (its
-			 * alerts' records go when they are next heard of). */
-			if (known && (rc = tick_enqueue(st, s.key, s.doc, CG_STATUS_RESOLVED, resolve_payload(s.doc, 1),
-							 j->now)) == 0)
-				j->queued++;
-			if (!rc)
-				rc = cg_store_kv_put(st, kv[i].k, NULL, 0);
-		} else if (!rc) {
-			char *v = cJSON_PrintUnformatted(s.doc);
-			rc = v ? cg_store_kv_put(st, kv[i].k, v, 0) : CG_ENOMEM;
-			cJSON_free(v);
-		}
-		cJSON_Delete(s.doc);
-	}
-	cg_store_kvs_free(kv, n);
-	if (!rc)
-		rc = cg_storm_list(st, &j->info, &j->ninfo);
-	return rc;
-}
-
-static void tick_done(int rc, void *ud)
-{
-	struct tick_job *j = ud;
-	struct cg_storm *sm = j->sm;
-	sm->busy = 0;
-	if (rc) {
-		CG_LOG_DEBUG("storm digests: %s (next tick retries)", cg_strerror(rc));
-	} else {
-		for (size_t i = 0; i < sm->n; i++) {
-			int active = 0;
-			for (size_t k = 0; k < j->ninfo && !active; k++)
-				active = strcmp(j->info[k].source, sm->v[i].name) == 0;
-			sm->v[i].active = active;
-			cg_metrics_set(sm->d.metrics, "casegate_storm_active", sm->v[i].label, active);
-		}
-		if (j->queued) {
-			CG_LOG_INFO("queued %zu storm digest comment(s)", j->queued);
-			if (sm->d.committed)
-				sm->d.committed(sm->d.ud);
-		}
-	}
-	cg_storm_infos_free(j->info, j->ninfo);
-	free(j);
-}
-
-void cg_storm_tick(struct cg_storm *sm)
-{
-	if (!sm || sm->busy)
-		return;
-	int64_t now = wall_ms();
-	/* Storms of a source that no longer folds (its `storm:` removed) still get their digests and
-	 * end when stale: once a minute then, every second while some source folds. */
-	if (sm->n == 0 && now - sm->last_idle_ms < 60000)
-		return;
-	sm->last_idle_ms = now;
-	struct tick_job *j = calloc(1, sizeof(*j));
-	if (!j)
-		return;
-	j->sm = sm;
-	j->now = now;
-	sm->busy = 1;
-	if (cg_storeq_submit(sm->d.q, tick_run, tick_done, j) != 0) {
-		sm->busy = 0;
-		free(j);
-	}
-}
-
-void cg_storm_counted(struct cg_storm *sm, const char *source, const struct cg_storm_fold *f)
-{
-	if (!sm || !f->folded)
-		return;
-	for (size_t i = 0; i < sm->n; i++)
-		if (strcmp(sm->v[i].name, source) == 0) {
-			cg_metrics_add(sm->d.metrics, "casegate_storm_alerts_folded_total", sm->v[i].label, (double)f->folded);
-			if (f->started) {
-				sm->v[i].active = 1;
-				cg_metrics_set(sm->d.metrics, "casegate_storm_active", sm->v[i].label, 1);
-				CG_LOG_EV(CG_LOG_LEVEL_WARN, source, NULL, NULL,
-					  "alert storm: new alerts of this source now fold into one storm case");
-			}
-			return;
-		}
-}
-
-void cg_storm_destroy(struct cg_storm *sm)
-{
-	if (!sm)
-		return;
-	srcs_free(sm->v, sm->n);
-	free(sm);
-}

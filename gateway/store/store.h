@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -183,8 +184,8 @@ struct cg_store_ops {
 	int (*kv_lock)(struct cg_store *st);
 	int (*kv_get)(struct cg_store *st, const char *k, struct cg_store_kv *out);
 	int (*kv_put)(struct cg_store *st, const char *k, const char *v, int64_t due_ms);
-	int (*kv_list)(struct cg_store *st, const char *prefix, int64_t due_before, struct cg_store_kv **out,
-		       size_t *nout);
+	int (*kv_list)(struct cg_store *st, const char *from, const char *to, int64_t due_before,
+		       struct cg_store_kv **out, size_t *nout);
 	int (*key_active)(struct cg_store *st, const char *dedup_key, int *active);
 };
 
@@ -465,7 +466,17 @@ static inline int cg_store_kv_put(struct cg_store *st, const char *k, const char
 static inline int cg_store_kv_list(struct cg_store *st, const char *prefix, int64_t due_before,
 				   struct cg_store_kv **out, size_t *nout)
 {
-	return st->ops->kv_list ? st->ops->kv_list(st, prefix, due_before, out, nout) : CG_EINVAL;
+	if (!st->ops->kv_list || !prefix || !prefix[0])
+		return CG_EINVAL;
+	/* The keys from prefix up to (not including) the prefix with its last byte raised by one:
+	 * a range both backends scan in their key index. */
+	char to[128];
+	size_t n = strlen(prefix);
+	if (n >= sizeof(to) || (unsigned char)prefix[n - 1] == 0xff)
+		return CG_EINVAL; /* not a prefix anyone uses: short, ASCII */
+	memcpy(to, prefix, n + 1);
+	to[n - 1] = (char)((unsigned char)to[n - 1] + 1);
+	return st->ops->kv_list(st, prefix, to, due_before, out, nout);
 }
 static inline int cg_store_key_active(struct cg_store *st, const char *dedup_key, int *active)
 {

@@ -59,20 +59,15 @@ int cg_pg_kv_put(struct cg_store *st, const char *k, const char *v, int64_t due_
 		       CG_ARGS(CG_ARG_TEXT(k), CG_ARG_TEXT(v), CG_ARG_I64(due_ms)), NULL);
 }
 
-int cg_pg_kv_list(struct cg_store *st, const char *prefix, int64_t due_before, struct cg_store_kv **out, size_t *nout)
+int cg_pg_kv_list(struct cg_store *st, const char *from, const char *to, int64_t due_before, struct cg_store_kv **out,
+		  size_t *nout)
 {
-	if (!prefix || !prefix[0])
-		return CG_EINVAL;
-	char *end = cg_store_prefix_end(prefix);
-	if (!end)
-		return CG_ENOMEM;
 	void *items = NULL;
 	int rc = cg_pg_q_rows(pg(st), "kv list",
 			      "SELECT k, v, due_ms FROM kv WHERE k >= $1 AND k < $2"
 			      " AND ($3::bigint = 0 OR (due_ms > 0 AND due_ms <= $3::bigint)) ORDER BY k",
-			      CG_ARGS(CG_ARG_TEXT(prefix), CG_ARG_TEXT(end), CG_ARG_I64(due_before)), &cg_store_rec_kv,
-			      &items, nout);
-	free(end);
+			      CG_ARGS(CG_ARG_TEXT(from), CG_ARG_TEXT(to), CG_ARG_I64(due_before)), &cg_store_rec_kv, &items,
+			      nout);
 	if (rc == 0)
 		*out = items;
 	return rc;

@@ -225,26 +225,6 @@ void cg_store_kvs_free(struct cg_store_kv *v, size_t n)
 	free(v);
 }
 
-char *cg_store_prefix_end(const char *prefix)
-{
-	/* The prefix with its last byte below 0xff raised by one (and what follows it dropped). */
-	size_t n = strlen(prefix);
-	while (n > 0 && (unsigned char)prefix[n - 1] == 0xff)
-		n--;
-	char *end = malloc(n + 2);
-	if (!end)
-		return NULL;
-	if (n == 0) {
-		end[0] = (char)0xff;
-		end[1] = 0;
-		return end;
-	}
-	memcpy(end, prefix, n);
-	end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
-	end[n] = 0;
-	return end;
-}
-
 static int item_flag(const struct cg_store_row *r, void *item)
 {
 	*(int *)item = r->i64(r, 0) != 0;

@@ -105,9 +105,6 @@ extern const struct cg_store_rec cg_store_rec_note;        /* replica, name, val
 extern const struct cg_store_rec cg_store_rec_heartbeat;   /* source, started_ms, heard_ms, raised, raised_ms */
 extern const struct cg_store_rec cg_store_rec_kv;          /* k, v, due_ms */
 extern const struct cg_store_rec cg_store_rec_flag;        /* one integer column into an int, as 0 or 1 */
-/* The exclusive upper bound of the keys that start with prefix ("" when there is none: every
- * byte 0xff), for a range scan; malloc'd, NULL on ENOMEM. */
-char *cg_store_prefix_end(const char *prefix);
 extern const struct cg_store_rec cg_store_rec_text;        /* one text column into a char * */
 
 /*
@@ -153,8 +150,8 @@ extern const struct cg_store_rec cg_store_rec_text;        /* one text column in
 	int p##kv_lock(struct cg_store *st);                                                                       \
 	int p##kv_get(struct cg_store *st, const char *k, struct cg_store_kv *out);                                \
 	int p##kv_put(struct cg_store *st, const char *k, const char *v, int64_t due_ms);                          \
-	int p##kv_list(struct cg_store *st, const char *prefix, int64_t due_before, struct cg_store_kv **out,      \
-		       size_t *nout);                                                                              \
+	int p##kv_list(struct cg_store *st, const char *from, const char *to, int64_t due_before,                  \
+		       struct cg_store_kv **out, size_t *nout);                                                    \
 	int p##key_active(struct cg_store *st, const char *dedup_key, int *active);
 
 static inline int64_t cg_store_wall_ms(void)

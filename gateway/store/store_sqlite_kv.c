@@ -23,18 +23,13 @@ int cg_sq_kv_put(struct cg_store *st, const char *k, const char *v, int64_t due_
 	return cg_sq_exec(sq(st), S_KV_PUT, "kv put", CG_ARGS(CG_ARG_TEXT(k), CG_ARG_TEXT(v), CG_ARG_I64(due_ms)), NULL);
 }
 
-int cg_sq_kv_list(struct cg_store *st, const char *prefix, int64_t due_before, struct cg_store_kv **out, size_t *nout)
+int cg_sq_kv_list(struct cg_store *st, const char *from, const char *to, int64_t due_before, struct cg_store_kv **out,
+		  size_t *nout)
 {
-	if (!prefix || !prefix[0])
-		return CG_EINVAL;
-	char *end = cg_store_prefix_end(prefix);
-	if (!end)
-		return CG_ENOMEM;
 	void *items = NULL;
 	int rc = cg_sq_rows(sq(st), S_KV_LIST, "kv list",
-			    CG_ARGS(CG_ARG_TEXT(prefix), CG_ARG_TEXT(end), CG_ARG_I64(due_before)), &cg_store_rec_kv, 0,
-			    &items, nout);
-	free(end);
+			    CG_ARGS(CG_ARG_TEXT(from), CG_ARG_TEXT(to), CG_ARG_I64(due_before)), &cg_store_rec_kv, 0, &items,
+			    nout);
 	if (rc == 0)
 		*out = items;
 	return rc;

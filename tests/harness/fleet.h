@@ -14,6 +14,11 @@
 
 #define ITEST_FLEET_N 2
 
+/* The test program's PostgreSQL server (itest_fleet_main starts it) and its state: 0 running,
+ * 77 no PostgreSQL installed, -1 failed. */
+static struct cg_h_pg itest_fleet_server;
+static int itest_fleet_server_state = -1;
+
 struct itest_fleet {
 	struct itest t; /* dir and sim */
 	struct cg_h_pg *server;
@@ -114,6 +119,21 @@ static inline int itest_pg_reached(void *ud)
 {
 	struct itest_pgwait *w = ud;
 	return cg_h_pg_long(w->dsn, w->sql) >= w->want;
+}
+
+/* A fleet test program's main: starts the server, runs the group named name, stops the server.
+ * 77 (skipped, noted) when PostgreSQL is not installed. */
+static inline int itest_fleet_main(const char *name, const struct CMUnitTest *tests, size_t n)
+{
+	itest_fleet_server_state = cg_h_pg_start(&itest_fleet_server);
+	if (itest_fleet_server_state == 77) {
+		cg_h_skip_note("postgresql", "main", "no PostgreSQL server binaries (install postgresql: deploy/install-deps.sh test)");
+		cg_h_pg_destroy(&itest_fleet_server);
+		return 77;
+	}
+	int failed = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+	cg_h_pg_destroy(&itest_fleet_server);
+	return cg_h_tests_done(failed ? 1 : 0, n);
 }
 
 #endif

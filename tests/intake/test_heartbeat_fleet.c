@@ -16,8 +16,6 @@
 #define NGW ITEST_FLEET_N
 #define TITLE "casegate: source 'hb' went silent"
 
-static struct cg_h_pg server;
-static int server_state = -1; /* 0 running, 77 skip, -1 failed */
 
 static const char *sources = "  - name: hb\n"
 			     "    type: generic\n"
@@ -64,7 +62,7 @@ static int race_both(struct itest_fleet *f, void (*between)(struct itest_fleet *
 		between(f);
 	char *sql = cg_h_fmt("SELECT count(*) FROM pg_locks WHERE relation = '%s.heartbeats'::regclass AND NOT granted",
 			     f->schema);
-	struct itest_pgwait w = {server.dsn, sql, NGW};
+	struct itest_pgwait w = {itest_fleet_server.dsn, sql, NGW};
 	int both = ok && cg_h_poll(itest_pg_reached, &w, 20000);
 	itest_pg_ok(c, "COMMIT");
 	PQfinish(c);
@@ -103,7 +101,7 @@ static void t_one_case_for_the_fleet(void **state)
 {
 	(void)state;
 	struct itest_fleet f;
-	if (server_state != 0 || itest_fleet_setup(&f, &server, "hbfleet", sources) != 0)
+	if (itest_fleet_server_state != 0 || itest_fleet_setup(&f, &itest_fleet_server, "hbfleet", sources) != 0)
 		fail_msg("setup failed");
 	int setup_ok = 1;
 	for (int i = 0; i < NGW && setup_ok; i++)
@@ -146,16 +144,8 @@ static void t_one_case_for_the_fleet(void **state)
 
 int main(void)
 {
-	server_state = cg_h_pg_start(&server);
-	if (server_state == 77) {
-		cg_h_skip_note("postgresql", "main", "no PostgreSQL server binaries (install postgresql: deploy/install-deps.sh test)");
-		cg_h_pg_destroy(&server);
-		return 77;
-	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_one_case_for_the_fleet),
 	};
-	int failed = cmocka_run_group_tests_name("heartbeat on a PostgreSQL fleet", tests, NULL, NULL);
-	cg_h_pg_destroy(&server);
-	return cg_h_tests_done(failed ? 1 : 0, sizeof(tests) / sizeof(tests[0]));
+	return itest_fleet_main("heartbeat on a PostgreSQL fleet", tests, sizeof(tests) / sizeof(tests[0]));
 }

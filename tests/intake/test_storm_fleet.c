@@ -17,8 +17,6 @@
 
 #define NGW ITEST_FLEET_N
 
-static struct cg_h_pg server;
-static int server_state = -1; /* 0 running, 77 skip, -1 failed */
 
 static const char *sources = "  - name: am\n"
 			     "    type: alertmanager\n"
@@ -88,7 +86,7 @@ static void t_one_storm_for_the_fleet(void **state)
 {
 	(void)state;
 	struct itest_fleet f;
-	if (server_state != 0 || itest_fleet_setup(&f, &server, "stormfleet", sources) != 0)
+	if (itest_fleet_server_state != 0 || itest_fleet_setup(&f, &itest_fleet_server, "stormfleet", sources) != 0)
 		fail_msg("setup failed");
 	int setup_ok = 1;
 	for (int i = 0; i < NGW && setup_ok; i++)
@@ -105,7 +103,7 @@ static void t_one_storm_for_the_fleet(void **state)
 	int started = 0;
 	for (int i = 0; i < NGW && locked; i++)
 		started += pthread_create(&th[i], NULL, post_storm, &p[i]) == 0;
-	struct itest_pgwait w = {server.dsn, "SELECT count(*) FROM pg_locks WHERE NOT granted", NGW};
+	struct itest_pgwait w = {itest_fleet_server.dsn, "SELECT count(*) FROM pg_locks WHERE NOT granted", NGW};
 	int raced = started == NGW && cg_h_poll(itest_pg_reached, &w, 20000);
 	if (c) {
 		itest_pg_ok(c, "COMMIT");
@@ -134,16 +132,8 @@ static void t_one_storm_for_the_fleet(void **state)
 
 int main(void)
 {
-	server_state = cg_h_pg_start(&server);
-	if (server_state == 77) {
-		cg_h_skip_note("postgresql", "main", "no PostgreSQL server binaries (install postgresql: deploy/install-deps.sh test)");
-		cg_h_pg_destroy(&server);
-		return 77;
-	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_one_storm_for_the_fleet),
 	};
-	int failed = cmocka_run_group_tests_name("storm folding on a PostgreSQL fleet", tests, NULL, NULL);
-	cg_h_pg_destroy(&server);
-	return cg_h_tests_done(failed ? 1 : 0, sizeof(tests) / sizeof(tests[0]));
+	return itest_fleet_main("storm folding on a PostgreSQL fleet", tests, sizeof(tests) / sizeof(tests[0]));
 }
