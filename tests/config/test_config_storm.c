@@ -14,14 +14,7 @@
 #include "err.h"
 #include "harness.h"
 
-/* A webhook source named am; its storm mapping starts on line 7. */
-#define SRC(type)                                                                                            \
-	"sources:\n"                                                                                         \
-	"  - name: am\n"                                                                                     \
-	"    type: " type "\n"                                                                               \
-	"    auth: none\n"                                                                                   \
-	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                \
-	"    case_type: 00000000-0000-0000-0000-000000000001\n"
+#define SRC(type) CG_H_CONFIG_SOURCE(type) /* its mapping starts on line 7 */
 
 static void t_defaults_and_values(void **state)
 {

@@ -144,6 +144,15 @@ size_t cg_h_read_for(int fd, char *buf, size_t cap, unsigned ms, int *eof);
  * starting with want (cg_h_config_error: "/cfgdir/t.yaml:LINE:COL: ..."). */
 struct cg_config;
 struct cg_config *cg_h_config_ok(const char *text);
+/* A config with one source "am" of the type given, no auth, a project and a case type; a
+ * mapping appended to it (e.g. "    heartbeat: ...") starts on line 7. */
+#define CG_H_CONFIG_SOURCE(type)                                                                            \
+	"sources:\n"                                                                                         \
+	"  - name: am\n"                                                                                     \
+	"    type: " type "\n"                                                                               \
+	"    auth: none\n"                                                                                   \
+	"    project: d4bbe1af-f36e-42f1-87c1-493ca35c320e\n"                                                \
+	"    case_type: 00000000-0000-0000-0000-000000000001\n"
 void cg_h_config_error(const char *text, const char *want);
 
 #endif

@@ -1621,3 +1621,10 @@ int cg_store_suite_run(const struct cg_store_suite_backend *b)
 	snprintf(name, sizeof(name), "store conformance (%s)", b->name);
 	return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
 }
+
+void cg_store_suite_expect_claim(struct cg_store *st, int64_t now, const int64_t *want, size_t n, const char *what)
+{
+	int64_t got[10];
+	size_t ngot = claim_ids(st, now, 10, got, 10);
+	check_ids(got, ngot, want, n, what);
+}

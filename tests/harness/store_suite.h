@@ -26,6 +26,10 @@ struct cg_store_suite_backend {
 /* Runs the whole suite as one cmocka group; returns the number of failed tests. */
 int cg_store_suite_run(const struct cg_store_suite_backend *b);
 
+/* Claims up to 10 events due at now from st and fails the test (saying what) unless their ids are
+ * want[0..n-1], in that order. */
+void cg_store_suite_expect_claim(struct cg_store *st, int64_t now, const int64_t *want, size_t n, const char *what);
+
 /* Wall clock in ms (shared by the store tests). */
 int64_t cg_store_suite_now_ms(void);
 
