@@ -172,6 +172,22 @@ static void copy_prefix(const unsigned char *data, size_t len, const char *path)
 	assert_int_equal(cg_h_write_file(path, (const char *)data, len), 0);
 }
 
+/* A record as the journal frames it (journal.h), with whatever seq; returns its size. */
+static size_t frame(unsigned char *out, uint64_t seq, const char *payload)
+{
+	size_t n = strlen(payload);
+	unsigned char pre[12];
+	for (int i = 0; i < 4; i++)
+		out[i] = pre[i] = (unsigned char)(n >> (8 * i));
+	for (int i = 0; i < 8; i++)
+		out[8 + i] = pre[4 + i] = (unsigned char)(seq >> (8 * i));
+	uint32_t crc = cg_journal_crc32c(cg_journal_crc32c(0, pre, sizeof(pre)), payload, n);
+	for (int i = 0; i < 4; i++)
+		out[4 + i] = (unsigned char)(crc >> (8 * i));
+	memcpy(out + CG_JOURNAL_RECORD_HEAD, payload, n);
+	return CG_JOURNAL_RECORD_HEAD + n;
+}
+
 /* ---- cases ---- */
 
 static void t_crc32c(void **state)
@@ -524,6 +540,77 @@ static void t_corrupt_earlier_segment(void **state)
 	free(seg);
 }
 
+/* Records whose CRC is right but whose seq is not the next one are bad records too. */
+static void t_bad_seq(void **state)
+{
+	const char *dir = *state;
+	struct {
+		const char *name;
+		uint64_t seqs[3];
+		uint64_t want_last;
+	} cases[] = {
+		{"gap", {1, 2, 4}, 2},
+		{"repeat", {1, 2, 2}, 2},
+		{"backwards", {1, 3, 2}, 1},
+		{"first not the name's", {5, 6, 7}, 0},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		/* The journal makes the file (its header), then we add the records. */
+		char *d = cg_h_fmt("%s/case-%zu", dir, c);
+		struct cg_journal *j = jopen(d, 0, 0);
+		cg_journal_close(j);
+		char *seg = seg_name(d, 1);
+		unsigned char buf[256];
+		size_t len = 0;
+		unsigned char *hdr = (unsigned char *)cg_h_read_file(seg, &len);
+		assert_non_null(hdr);
+		assert_int_equal(len, CG_JOURNAL_HEADER_BYTES);
+		memcpy(buf, hdr, len);
+		free(hdr);
+		size_t good_end = len;
+		for (int k = 0; k < 3; k++) {
+			len += frame(buf + len, cases[c].seqs[k], k == 0 ? "one" : k == 1 ? "two" : "three");
+			if ((uint64_t)k < cases[c].want_last)
+				good_end = len;
+		}
+		copy_prefix(buf, len, seg);
+		j = jopen(d, 0, 0);
+		if (cg_journal_last_seq(j) != cases[c].want_last)
+			fail_msg("%s: last seq %" PRIu64 ", want %" PRIu64, cases[c].name, cg_journal_last_seq(j),
+				 cases[c].want_last);
+		if (file_size(seg) != good_end)
+			fail_msg("%s: file is %" PRIu64 " bytes, want %zu", cases[c].name, file_size(seg), good_end);
+		cg_journal_close(j);
+		free(seg);
+		free(d);
+	}
+
+	/* The same in a segment that is not the last: refused. */
+	char *d = cg_h_fmt("%s/earlier", dir);
+	struct cg_journal *j = jopen(d, 0, 0);
+	append_range(j, 1, 1);
+	cg_journal_close(j);
+	j = jopen(d, 0, 10); /* min_next past it: seg-10 follows, seg-1 is no longer the last */
+	cg_journal_close(j);
+	char *seg = seg_name(d, 1);
+	size_t len = 0;
+	unsigned char *hdr = (unsigned char *)cg_h_read_file(seg, &len);
+	assert_non_null(hdr);
+	unsigned char buf[256];
+	memcpy(buf, hdr, CG_JOURNAL_HEADER_BYTES);
+	free(hdr);
+	len = CG_JOURNAL_HEADER_BYTES;
+	len += frame(buf + len, 1, "one");
+	len += frame(buf + len, 3, "three");
+	copy_prefix(buf, len, seg);
+	struct cg_journal *bad = NULL;
+	char err[512] = "";
+	assert_int_equal(cg_journal_open(d, 0, 0, &bad, err, sizeof(err)), CG_EIO);
+	cg_h_expect_has(err, "seg-0000000000000001.jnl", "open's error");
+	free(seg);
+	free(d);
+}
+
 /* Headers are never torn (segments are renamed into place): a bad one is an error; stray .tmp files go. */
 static void t_bad_header_and_strays(void **state)
 {
@@ -862,6 +949,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_torn_tail_every_offset, cg_h_dir_setup, cg_h_dir_teardown),
 		cmocka_unit_test_setup_teardown(t_corrupt_last_record, cg_h_dir_setup, cg_h_dir_teardown),
 		cmocka_unit_test_setup_teardown(t_corrupt_earlier_segment, cg_h_dir_setup, cg_h_dir_teardown),
+		cmocka_unit_test_setup_teardown(t_bad_seq, cg_h_dir_setup, cg_h_dir_teardown),
 		cmocka_unit_test_setup_teardown(t_bad_header_and_strays, cg_h_dir_setup, cg_h_dir_teardown),
 		cmocka_unit_test_setup_teardown(t_bad_args, cg_h_dir_setup, cg_h_dir_teardown),
 		cmocka_unit_test_setup_teardown(t_append_dir_removed, cg_h_dir_setup, cg_h_dir_teardown),
