@@ -23,7 +23,7 @@ static const unsigned char MAGIC[8] = {'C', 'G', 'J', 'R', 'N', 'L', 0x00, 0x01}
 
 /* "seg-" + 16 hex digits + ".jnl" */
 #define SEG_NAME_LEN 24
-#define READ_CHUNK (1u << 20)
+#define READ_CHUNK   (1u << 20)
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -38,11 +38,11 @@ struct seg {
 struct cg_journal {
 	char *dir;
 	uint64_t segment_bytes;
-	uv_mutex_t mu;      /* segs, nsegs, fd, broken; held by append for the whole batch */
-	struct seg *segs;   /* sorted by first; the last is the active one */
+	uv_mutex_t mu;    /* segs, nsegs, fd, broken; held by append for the whole batch */
+	struct seg *segs; /* sorted by first; the last is the active one */
 	size_t nsegs, cap;
-	int fd;             /* the active segment, read-write */
-	int broken;         /* a failed batch could not be truncated away: appends refused */
+	int fd;     /* the active segment, read-write */
+	int broken; /* a failed batch could not be truncated away: appends refused */
 	atomic_uint_fast64_t bytes;
 	atomic_uint_fast64_t last_seq;
 	atomic_size_t nsegs_pub;
@@ -235,8 +235,8 @@ enum rec_status { REC_OK, REC_END, REC_BAD, REC_IOERR };
  * Reads the record at pos, expecting seq want. REC_END: pos is the end. REC_BAD: why says what
  * is wrong. On REC_OK *payload points into the reader (valid until the next call), *len is its size.
  */
-static enum rec_status rd_record(struct reader *r, uint64_t pos, uint64_t want, int check_crc, const unsigned char **payload,
-				 uint32_t *len, const char **why)
+static enum rec_status rd_record(struct reader *r, uint64_t pos, uint64_t want, int check_crc,
+                                 const unsigned char **payload, uint32_t *len, const char **why)
 {
 	const unsigned char *h;
 	unsigned char head[CG_JOURNAL_RECORD_HEAD];
@@ -415,19 +415,23 @@ static int scan_segment(struct cg_journal *j, size_t i, unsigned char **buf, siz
 			goto out;
 		}
 		if (!is_last) {
-			snprintf(err, errlen, "journal %s: byte %" PRIu64 ": bad record (%s) in a segment that is not the last: later records would be lost",
-				 path, pos, why);
+			snprintf(err, errlen,
+			         "journal %s: byte %" PRIu64
+			         ": bad record (%s) in a segment that is not the last: later records would be lost",
+			         path, pos, why);
 			rc = CG_EIO;
 			goto out;
 		}
 		uint64_t dropped = (uint64_t)st.st_size - pos;
 		if (ftruncate(fd, (off_t)pos) != 0 || fsync(fd) != 0) {
-			snprintf(err, errlen, "journal %s: truncating the bad tail at byte %" PRIu64 ": %s", path, pos, strerror(errno));
+			snprintf(err, errlen, "journal %s: truncating the bad tail at byte %" PRIu64 ": %s", path, pos,
+			         strerror(errno));
 			rc = io_err(errno);
 			goto out;
 		}
-		CG_LOG_WARN("%s: bad record at byte %" PRIu64 " (%s): dropped %" PRIu64 " bytes, the torn or corrupt tail (after seq %" PRIu64 ")",
-			    path, pos, why, dropped, want - 1);
+		CG_LOG_WARN("%s: bad record at byte %" PRIu64 " (%s): dropped %" PRIu64
+		            " bytes, the torn or corrupt tail (after seq %" PRIu64 ")",
+		            path, pos, why, dropped, want - 1);
 		break;
 	}
 	s->last = want - 1;
@@ -465,7 +469,8 @@ static int create_segment(struct cg_journal *j, uint64_t first, char *err, size_
 	while (w < 0 && errno == EINTR);
 	if (w != (ssize_t)sizeof(h) || fsync(fd) != 0) {
 		rc = w >= 0 && w != (ssize_t)sizeof(h) ? CG_EIO : io_err(errno);
-		snprintf(err, errlen, "journal %s: writing the header: %s", tmp, w >= 0 && w != (ssize_t)sizeof(h) ? "short write" : strerror(errno));
+		snprintf(err, errlen, "journal %s: writing the header: %s", tmp,
+		         w >= 0 && w != (ssize_t)sizeof(h) ? "short write" : strerror(errno));
 		goto fail;
 	}
 	if (rename(tmp, path) != 0) {
@@ -512,7 +517,8 @@ static int roll(struct cg_journal *j, uint64_t first, char *err, size_t errlen)
 	return 0;
 }
 
-int cg_journal_open(const char *dir, uint64_t segment_bytes, uint64_t min_next, struct cg_journal **out, char *err, size_t errlen)
+int cg_journal_open(const char *dir, uint64_t segment_bytes, uint64_t min_next, struct cg_journal **out, char *err,
+                    size_t errlen)
 {
 	struct cg_journal *j = NULL;
 	unsigned char *buf = NULL;
@@ -563,8 +569,10 @@ int cg_journal_open(const char *dir, uint64_t segment_bytes, uint64_t min_next, 
 		if (i > 0 && j->segs[i].first <= j->segs[i - 1].last) {
 			char path[PATH_MAX];
 			seg_path(j, j->segs[i].first, "", path, sizeof(path));
-			snprintf(err, errlen, "journal %s: byte 0: its first seq %" PRIu64 " is not past the previous segment's last %" PRIu64,
-				 path, j->segs[i].first, j->segs[i - 1].last);
+			snprintf(err, errlen,
+			         "journal %s: byte 0: its first seq %" PRIu64
+			         " is not past the previous segment's last %" PRIu64,
+			         path, j->segs[i].first, j->segs[i - 1].last);
 			rc = CG_EIO;
 			goto fail;
 		}
@@ -735,8 +743,8 @@ int cg_journal_append(struct cg_journal *j, const struct iovec *recs, size_t n, 
 		if (ftruncate(j->fd, (off_t)start) != 0 || fdatasync(j->fd) != 0) {
 			j->broken = 1;
 			CG_LOG_ERR("%s: append of %zu records failed (%s), and truncating back to byte %" PRIu64
-				   " failed too (%s): refusing appends until reopened",
-				   j->dir, n, strerror(e), start, strerror(errno));
+			           " failed too (%s): refusing appends until reopened",
+			           j->dir, n, strerror(e), start, strerror(errno));
 		} else {
 			CG_LOG_WARN("%s: append of %zu records failed: %s", j->dir, n, strerror(e));
 		}
@@ -807,7 +815,8 @@ int cg_journal_retire(struct cg_journal *j, uint64_t upto)
 
 /* ---- replay ---- */
 
-int cg_journal_replay(struct cg_journal *j, uint64_t after, int (*fn)(uint64_t seq, const void *rec, size_t len, void *ud), void *ud)
+int cg_journal_replay(struct cg_journal *j, uint64_t after,
+                      int (*fn)(uint64_t seq, const void *rec, size_t len, void *ud), void *ud)
 {
 	if (!j || !fn)
 		return CG_EINVAL;
@@ -847,8 +856,11 @@ int cg_journal_replay(struct cg_journal *j, uint64_t after, int (*fn)(uint64_t s
 			const char *why = "";
 			enum rec_status k = rd_record(&r, pos, seq, seq > after, &p, &len, &why);
 			if (k != REC_OK) {
-				CG_LOG_ERR("%s: byte %" PRIu64 ": record %" PRIu64 " unreadable on replay (%s)", path, pos, seq,
-					   k == REC_IOERR ? strerror(errno) : k == REC_END ? "end of file" : why);
+				CG_LOG_ERR("%s: byte %" PRIu64 ": record %" PRIu64 " unreadable on replay (%s)", path,
+				           pos, seq,
+				           k == REC_IOERR ? strerror(errno)
+				           : k == REC_END ? "end of file"
+				                          : why);
 				rc = CG_EIO;
 				break;
 			}

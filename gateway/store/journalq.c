@@ -1,4 +1,4 @@
-/* journalq.c: the journal's writer thread: records queued from the loop, appended in batches, completions back via uv_async. */
+/* journalq.c: the journal writer thread: records queued on the loop, written in batches, completions via uv_async. */
 #include "journal.h"
 
 #include <stdatomic.h>

@@ -1,4 +1,4 @@
-/* fuzz_journal.c: libFuzzer target: opening and replaying a journal whose segment file is the fuzz input must never crash, and what it keeps must hold together. */
+/* fuzz_journal.c: libFuzzer target: a journal made of the fuzz input opens and replays, never crashing. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* test_journal.c: the intake journal: round trips, rotation, retire, seq continuity, torn and corrupt tails, failed appends, the writer queue. */
+/* test_journal.c: the intake journal: round trips, rotation, retire, seqs, torn and corrupt tails, the writer queue. */
 /* labels: unit */
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,12 +102,12 @@ static void expect_replay(struct cg_journal *j, uint64_t after, uint64_t base, u
 		fail_msg("replay after %" PRIu64 ": got %s, want ok", after, cg_strerror(rc));
 	size_t want = hi >= lo ? (size_t)(hi - lo + 1) : 0;
 	if (s->n != want)
-		fail_msg("replay after %" PRIu64 ": got %zu records, want %zu (%" PRIu64 "..%" PRIu64 ")", after, s->n, want, lo,
-			 hi);
+		fail_msg("replay after %" PRIu64 ": got %zu records, want %zu (%" PRIu64 "..%" PRIu64 ")", after, s->n,
+		         want, lo, hi);
 	for (size_t k = 0; k < s->n; k++)
 		if (s->seqs[k] != lo + k)
-			fail_msg("replay after %" PRIu64 ": record %zu: got seq %" PRIu64 ", want %" PRIu64, after, k, s->seqs[k],
-				 lo + k);
+			fail_msg("replay after %" PRIu64 ": record %zu: got seq %" PRIu64 ", want %" PRIu64, after, k,
+			         s->seqs[k], lo + k);
 	assert_int_equal(s->bad, 0);
 	free(s);
 }
@@ -276,7 +276,8 @@ static void t_rotation(void **state)
 	for (size_t k = 0; k + 1 < n; k++) {
 		char *p = seg_name(dir, firsts[k]);
 		if (file_size(p) < 300)
-			fail_msg("%s: %" PRIu64 " bytes, under segment_bytes, yet a later segment exists", p, file_size(p));
+			fail_msg("%s: %" PRIu64 " bytes, under segment_bytes, yet a later segment exists", p,
+			         file_size(p));
 		free(p);
 	}
 	expect_replay(j, 0, 0, 1, last);
@@ -424,11 +425,13 @@ static void t_torn_tail_every_offset(void **state)
 
 		j = jopen(d, 0, 0);
 		if (cg_journal_last_seq(j) != K - 1)
-			fail_msg("cut at %" PRIu64 ": last seq %" PRIu64 ", want %" PRIu64, cut, cg_journal_last_seq(j), K - 1);
+			fail_msg("cut at %" PRIu64 ": last seq %" PRIu64 ", want %" PRIu64, cut, cg_journal_last_seq(j),
+			         K - 1);
 		expect_replay(j, 0, 0, 1, K - 1);
 		if (file_size(seg) != startK)
-			fail_msg("cut at %" PRIu64 ": file is %" PRIu64 " bytes, want %" PRIu64 " (the end of record K-1)", cut,
-				 file_size(seg), startK);
+			fail_msg("cut at %" PRIu64 ": file is %" PRIu64 " bytes, want %" PRIu64
+			         " (the end of record K-1)",
+			         cut, file_size(seg), startK);
 		assert_int_equal(cg_journal_bytes(j), startK);
 		/* The journal goes on: K again, then K+1. */
 		assert_int_equal(append_range(j, K, K), K);
@@ -473,8 +476,8 @@ static void t_corrupt_last_record(void **state)
 		data[at] ^= 0x20;
 		j = jopen(d, 0, 0);
 		if (cg_journal_last_seq(j) != K - 1)
-			fail_msg("byte %" PRIu64 " flipped: last seq %" PRIu64 ", want %" PRIu64, at, cg_journal_last_seq(j),
-				 K - 1);
+			fail_msg("byte %" PRIu64 " flipped: last seq %" PRIu64 ", want %" PRIu64, at,
+			         cg_journal_last_seq(j), K - 1);
 		expect_replay(j, 0, 0, 1, K - 1);
 		assert_int_equal(file_size(seg), startK);
 		assert_int_equal(append_range(j, K, K), K);
@@ -549,10 +552,10 @@ static void t_bad_seq(void **state)
 		uint64_t seqs[3];
 		uint64_t want_last;
 	} cases[] = {
-		{"gap", {1, 2, 4}, 2},
-		{"repeat", {1, 2, 2}, 2},
-		{"backwards", {1, 3, 2}, 1},
-		{"first not the name's", {5, 6, 7}, 0},
+	    {"gap", {1, 2, 4}, 2},
+	    {"repeat", {1, 2, 2}, 2},
+	    {"backwards", {1, 3, 2}, 1},
+	    {"first not the name's", {5, 6, 7}, 0},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		/* The journal makes the file (its header), then we add the records. */
@@ -577,7 +580,7 @@ static void t_bad_seq(void **state)
 		j = jopen(d, 0, 0);
 		if (cg_journal_last_seq(j) != cases[c].want_last)
 			fail_msg("%s: last seq %" PRIu64 ", want %" PRIu64, cases[c].name, cg_journal_last_seq(j),
-				 cases[c].want_last);
+			         cases[c].want_last);
 		if (file_size(seg) != good_end)
 			fail_msg("%s: file is %" PRIu64 " bytes, want %zu", cases[c].name, file_size(seg), good_end);
 		cg_journal_close(j);
@@ -882,7 +885,8 @@ static void t_journalq(void **state)
 	cg_journalq_counts(f->q, &c);
 	assert_int_equal(c.records, QN);
 	if (c.batches >= QN || c.batches == 0)
-		fail_msg("batches: got %" PRIu64 " for %d records, want fewer (one fdatasync per batch)", c.batches, QN);
+		fail_msg("batches: got %" PRIu64 " for %d records, want fewer (one fdatasync per batch)", c.batches,
+		         QN);
 	uint64_t bytes = 0;
 	for (int i = 0; i < QN; i++)
 		bytes += rec_len((uint64_t)i + 1);
@@ -939,24 +943,24 @@ static void t_journalq_destroy_pending(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(t_crc32c),
-		cmocka_unit_test_setup_teardown(t_round_trip, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_replay_after, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_rotation, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_retire, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_reopen_continues, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_min_next, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_torn_tail_every_offset, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_corrupt_last_record, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_corrupt_earlier_segment, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_bad_seq, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_bad_header_and_strays, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_bad_args, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_append_dir_removed, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_failed_append_truncates, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_retire_while_appending, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_journalq, cg_h_dir_setup, cg_h_dir_teardown),
-		cmocka_unit_test_setup_teardown(t_journalq_destroy_pending, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test(t_crc32c),
+	    cmocka_unit_test_setup_teardown(t_round_trip, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_replay_after, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_rotation, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_retire, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_reopen_continues, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_min_next, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_torn_tail_every_offset, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_corrupt_last_record, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_corrupt_earlier_segment, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_bad_seq, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_bad_header_and_strays, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_bad_args, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_append_dir_removed, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_failed_append_truncates, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_retire_while_appending, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_journalq, cg_h_dir_setup, cg_h_dir_teardown),
+	    cmocka_unit_test_setup_teardown(t_journalq_destroy_pending, cg_h_dir_setup, cg_h_dir_teardown),
 	};
 	return cg_h_run_group(tests, NULL, NULL);
 }
