@@ -246,6 +246,7 @@ struct cg_config {
 	char *store_replica;          /* replica name (stable per process slot); NULL: generated */
 	uint64_t store_lease_ms;      /* claim lease; 0: max(30 s, 2 x (datadog.timeout + 1 s)) */
 	int group_commit;             /* default 1; 0: one transaction (fsync) per store job (benchmarks) */
+	int journal;                  /* default 1: the intake journal in front of a SQLite store (queue.journal) */
 	/* logging */
 	char *log_level, *log_format;
 	/* reverse proxy: forwarded client addresses are believed only from these peers */

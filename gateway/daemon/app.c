@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,7 +192,26 @@ static void guard_closed(void *ud)
 	cg_dd_client_destroy(app->dd, dd_closed, app);
 }
 
+static void finish_stop_journaled(struct cg_app *app);
+
+static void journalq_closed(void *ud)
+{
+	struct cg_app *app = ud;
+	app->jq = NULL;
+	finish_stop_journaled(app);
+}
+
 static void finish_stop(struct cg_app *app)
+{
+	/* Intake is idle: nothing more is journaled; the queued appends finish first (their
+	 * webhooks go to the indexer, whose jobs the store queue finishes before it closes). */
+	if (app->jq)
+		cg_journalq_destroy(app->jq, journalq_closed, app);
+	else
+		finish_stop_journaled(app);
+}
+
+static void finish_stop_journaled(struct cg_app *app)
 {
 	/* Intake is closed, so no check waits on the guard any more. */
 	if (app->guard)
@@ -382,6 +402,48 @@ static void on_signal(uv_signal_t *s, int signum)
 	app_stop(app);
 }
 
+/*
+ * The intake journal of a SQLite store: what it holds past the store's watermark is applied
+ * first (also when queue.journal was turned off since: acknowledged webhooks are in it), then
+ * it takes new webhooks unless queue.journal is false. 0, or -1 (logged).
+ */
+static int open_journal(struct cg_app *app, const struct cg_config *cfg)
+{
+	if (cfg->store_backend == CG_STORE_POSTGRES)
+		return 0;
+	char dir[4096], err[512] = "";
+	snprintf(dir, sizeof(dir), "%s/journal", cfg->state_dir);
+	struct stat sb;
+	if (!cfg->journal && stat(dir, &sb) != 0)
+		return 0;
+	uint64_t mark = 0;
+	int rc = cg_store_begin(app->store);
+	if (!rc) {
+		rc = cg_indexer_watermark(app->store, &mark);
+		cg_store_rollback(app->store);
+	}
+	if (rc) {
+		CG_LOG_ERR("reading the journal watermark: %s", cg_strerror(rc));
+		return -1;
+	}
+	if (cg_journal_open(dir, 0, mark + 1, &app->journal, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("intake journal %s: %s", dir, err);
+		return -1;
+	}
+	size_t n = 0;
+	if (cg_indexer_replay(app->store, app->journal, &n, err, sizeof(err)) != 0) {
+		CG_LOG_ERR("intake journal %s: %s", dir, err);
+		return -1;
+	}
+	if (n)
+		CG_LOG_INFO("applied %zu journaled webhook(s) the store did not have yet", n);
+	if (!cfg->journal) {
+		cg_journal_close(app->journal);
+		app->journal = NULL;
+	}
+	return 0;
+}
+
 int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_url)
 {
 	struct cg_app app_storage, *app = &app_storage;
@@ -433,8 +495,12 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 			CG_LOG_ERR("opening the store in %s: %s", cfg->state_dir, err);
 		goto early_fail;
 	}
+	if (open_journal(app, cfg) != 0)
+		goto early_fail;
 	if (cg_metrics_create(&app->metrics) != 0 ||
-	    cg_storeq_create(&loop, app->store, cfg->group_commit, &app->q) != 0) {
+	    cg_storeq_create(&loop, app->store, cfg->group_commit, &app->q) != 0 ||
+	    (app->journal && (cg_journalq_create(&loop, app->journal, &app->jq) != 0 ||
+			      cg_indexer_create(app->q, app->journal, &app->indexer) != 0))) {
 		CG_LOG_ERR("out of memory");
 		goto early_fail;
 	}
@@ -477,6 +543,9 @@ int cg_app_run(struct cg_config *cfg, const char *config_path, const char *dd_ur
 		.q = app->q,
 		.metrics = app->metrics,
 		.guard = app->guard,
+		.journal = app->journal,
+		.journalq = app->jq,
+		.indexer = app->indexer,
 		.committed = events_committed,
 		.ud = app,
 	};
@@ -565,17 +634,23 @@ late_fail:
 	app->engine = NULL;
 	cg_dd_client_destroy(app->dd, NULL, NULL);
 	app->dd = NULL;
+	cg_journalq_destroy(app->jq, NULL, NULL);
+	app->jq = NULL;
 	cg_storeq_destroy(app->q, NULL, NULL);
 	app->q = NULL;
 	uv_run(&loop, UV_RUN_DEFAULT);
 	goto out;
 early_fail:
-	if (app->q) {
+	if (app->jq || app->q) {
+		cg_journalq_destroy(app->jq, NULL, NULL);
 		cg_storeq_destroy(app->q, NULL, NULL);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
 out:
+	/* Records held after a failure stay in the journal: the next start applies them. */
+	cg_indexer_destroy(app->indexer);
 	cg_store_close(app->store);
+	cg_journal_close(app->journal);
 	cg_tls_ctx_destroy(app->tls);
 	if (uv_loop_close(&loop) != 0)
 		CG_LOG_WARN("event loop closed with open handles");

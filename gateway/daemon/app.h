@@ -25,6 +25,9 @@ struct cg_app {
 	char *config_path;
 	struct cg_store *store;
 	struct cg_storeq *q;
+	struct cg_journal *journal;   /* the intake journal (SQLite store, queue.journal); NULL without */
+	struct cg_journalq *jq;
+	struct cg_indexer *indexer;
 	struct cg_dd_client *dd;
 	struct cg_engine *engine;
 	struct cg_intake *intake;

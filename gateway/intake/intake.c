@@ -100,7 +100,8 @@ const char *cg_intake_not_ready(const struct cg_intake *in)
 		return "store full";
 	if (in->store_down)
 		return "store unavailable";
-	if (in->cfg->store_max_bytes && in->stats.bytes > in->cfg->store_max_bytes)
+	uint64_t bytes = in->stats.bytes + (in->d.journal ? cg_journal_bytes(in->d.journal) : 0);
+	if (in->cfg->store_max_bytes && bytes > in->cfg->store_max_bytes)
 		return "store over its size limit";
 	return NULL;
 }
@@ -113,6 +114,8 @@ int cg_intake_store_full(const struct cg_intake *in)
 void cg_intake_tick(struct cg_intake *in)
 {
 	cg_admission_tick(in);
+	if (in->d.indexer)
+		cg_indexer_tick(in->d.indexer);
 }
 
 void cg_intake_heartbeat_tick(struct cg_intake *in)

@@ -13,6 +13,8 @@
 #include "metrics.h"
 #include "store.h"
 #include "storeq.h"
+#include "indexer.h"
+#include "journal.h"
 
 struct cg_intake;
 
@@ -22,6 +24,11 @@ struct cg_intake_deps {
 	struct cg_storeq *q;
 	struct cg_metrics *metrics;
 	struct cg_guard *guard;          /* credentials, signatures, SNS certificates */
+	/* The intake journal (SQLite store): webhooks are answered once journaled and indexed into
+	 * the store by the indexer. All NULL: webhooks are answered once committed in the store. */
+	struct cg_journal *journal;
+	struct cg_journalq *journalq;
+	struct cg_indexer *indexer;
 	void (*committed)(void *ud);     /* events were stored: delivery may start */
 	void *ud;
 };

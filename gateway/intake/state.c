@@ -24,11 +24,21 @@ struct cg_intake_gen *cg_intake_gen_acquire(struct cg_intake *in)
 	return in->gen;
 }
 
+void cg_intake_work_begin(struct cg_intake *in)
+{
+	in->working++;
+}
+
 void cg_intake_gen_release(struct cg_intake *in, struct cg_intake_gen *g)
 {
-	in->working--;
 	if (--g->refs == 0 && g->retired)
 		gen_free(g);
+	cg_intake_work_end(in);
+}
+
+void cg_intake_work_end(struct cg_intake *in)
+{
+	in->working--;
 	if (in->working == 0 && in->idle_cb) {
 		void (*cb)(void *) = in->idle_cb;
 		in->idle_cb = NULL;

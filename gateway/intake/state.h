@@ -48,6 +48,11 @@ struct cg_intake {
 struct cg_intake_gen *cg_intake_gen_acquire(struct cg_intake *in);
 void cg_intake_gen_release(struct cg_intake *in, struct cg_intake_gen *g);
 
+/* Intake work outside a generation reference (a webhook waiting for its journal append):
+ * cg_intake_when_idle waits for it too. */
+void cg_intake_work_begin(struct cg_intake *in);
+void cg_intake_work_end(struct cg_intake *in);
+
 /* Events were stored: tell the daemon (delivery may start), unless intake is stopping. */
 void cg_intake_committed(struct cg_intake *in);
 

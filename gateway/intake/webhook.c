@@ -1,6 +1,7 @@
 /* webhook.c: /hooks/<source>: a webhook becomes durable events (202 after commit) or a clear error. */
 #define CG_LOG_COMPONENT "intake"
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "err.h"
 #include "guard.h"
 #include "heartbeat.h"
+#include "indexer.h"
 #include "jsonarena.h"
 #include "log.h"
 #include "pagingapi.h"
@@ -27,16 +29,12 @@
 struct intake_job {
 	struct cg_intake *in;
 	struct cg_http_request *req;
-	struct cg_store_event *evs;
-	size_t n;
+	struct cg_intake_put put; /* what the store gets (events, ids, heartbeat, storm rule) */
+	struct cg_index_job ix;   /* with a journal: its place in the indexer */
+	int answered;             /* with a journal: the 202 went out after the append */
 	cJSON *answer; /* 202 body */
 	size_t held;   /* bytes counted by cg_admission_hold */
 	char source_label[160];
-	char replay_ns[96], replay_id[256]; /* id-based replay rejection, checked in the store transaction */
-	/* Sender's delivery id (SNS MessageId): a redelivery is acknowledged without new events. */
-	char source[128];
-	char message_id[160];
-	int duplicate; /* set by intake_run: 1 replay_id, 2 message_id was already committed */
 	/* Mapping and drafting run on a libuv worker thread (intake_work); the loop thread
 	 * only parses HTTP, checks auth and answers. */
 	uv_work_t work;
@@ -49,9 +47,6 @@ struct intake_job {
 	int status;                  /* HTTP status when not 202, with msg */
 	char msg[768];
 	size_t beats, beats_seen;    /* the source's heartbeat alerts: firing ones, all (they open no case) */
-	int64_t heard_ms;            /* record this traffic for the source's heartbeat (0: no need) */
-	struct cg_storm_rule storm;  /* the source's storm folding (max_new 0: none) */
-	struct cg_storm_fold fold;   /* what it decided: the events stored instead of evs */
 };
 
 static int64_t wall_ms(void)
@@ -85,9 +80,7 @@ static void respond_unavailable(struct cg_http_request *req, const char *msg, co
 static void intake_job_free(struct intake_job *j)
 {
 	cg_admission_release(j->in, j->held);
-	if (j->evs)
-		cg_store_events_free(j->evs, j->n);
-	cg_storm_fold_cleanup(&j->fold);
+	cg_intake_put_cleanup(&j->put);
 	cJSON_Delete(j->answer);
 	free(j);
 }
@@ -95,45 +88,60 @@ static void intake_job_free(struct intake_job *j)
 static int intake_run(struct cg_store *st, void *ud)
 {
 	struct intake_job *j = ud;
-	j->duplicate = 0; /* a job may run again after its batch rolled back */
-	if (j->heard_ms) {
-		/* The sender is alive (a redelivery too): the source's heartbeat, in the same transaction. */
-		int rc = cg_store_hb_heard(st, j->source, j->heard_ms);
-		if (rc)
-			return rc;
+	return cg_intake_put_run(st, &j->put);
+}
+
+static void respond_accepted(struct intake_job *j)
+{
+	struct cg_intake *in = j->in;
+	j->answered = 1;
+	cg_intake_count(in, j->source_label, 202);
+	cg_metrics_add(in->d.metrics, "casegate_events_accepted_total", j->source_label, (double)j->put.n);
+	respond_json(j->req, 202, j->answer, NULL, 0);
+}
+
+static void respond_duplicate(struct intake_job *j)
+{
+	/* The same delivery again (SNS MessageId, webhook-id, or the same signed request): already
+	 * accepted, nothing more to do. */
+	struct cg_intake *in = j->in;
+	int by_message = j->put.duplicate == 2;
+	const char *id = by_message ? j->put.message_id : j->put.replay_id;
+	CG_LOG_EV(CG_LOG_LEVEL_INFO, j->put.source, NULL, NULL, "client=%s: redelivery of %s %s: already accepted",
+		  j->req->remote_addr, by_message ? "message" : "webhook", id);
+	j->answered = 1;
+	cg_intake_count(in, j->source_label, 200);
+	cg_metrics_add(in->d.metrics, "casegate_duplicate_deliveries_total", j->source_label, 1);
+	cJSON *body = cJSON_CreateObject();
+	if (body) {
+		cJSON_AddStringToObject(body, "status", "duplicate");
+		cJSON_AddStringToObject(body, by_message ? "message_id" : "webhook_id", id);
 	}
-	if (j->replay_id[0]) {
-		/* Same transaction as the enqueue: a rolled-back store leaves the id unseen, so the
-		 * sender's retry is accepted. A repeat adds nothing and is acknowledged (a sender
-		 * whose 202 was lost retries with the same id): no error, which would roll back the
-		 * other webhooks of the batch. */
-		int was = 0;
-		int rc = cg_store_seen(st, j->replay_ns, j->replay_id, wall_ms(), &was);
-		if (rc)
-			return rc;
-		if (was) {
-			j->duplicate = 1;
-			return 0;
-		}
+	respond_json(j->req, 200, body, NULL, 0);
+	cJSON_Delete(body);
+}
+
+/* The put is in the store (committed): the answer if not given yet, the log, the engine told. */
+static void stored(struct intake_job *j)
+{
+	struct cg_intake *in = j->in;
+	in->store_full = 0;
+	if (j->put.duplicate) {
+		if (!j->answered)
+			respond_duplicate(j);
+		intake_job_free(j);
+		return;
 	}
-	if (j->message_id[0]) {
-		/* Same transaction as the enqueue: the id is remembered only if the events commit. */
-		int was_seen = 0;
-		int rc = cg_store_seen(st, j->source, j->message_id, wall_ms(), &was_seen);
-		if (rc)
-			return rc;
-		if (was_seen) {
-			j->duplicate = 2;
-			return 0;
-		}
-	}
-	if (!j->n)
-		return 0; /* none: only heartbeat alerts */
-	if (!j->storm.max_new)
-		return cg_store_enqueue(st, j->evs, j->n);
-	/* The source folds storms: decided here, with the window and the storm in this transaction. */
-	int rc = cg_storm_fold(st, &j->storm, j->evs, j->n, wall_ms(), &j->fold);
-	return rc || !j->fold.n ? rc : cg_store_enqueue(st, j->fold.evs, j->fold.n);
+	/* What was stored: the events as mapped, or what storm folding made of them. */
+	size_t nstored = 0;
+	const struct cg_store_event *st = cg_intake_put_stored(&j->put, &nstored);
+	for (size_t i = 0; i < nstored; i++)
+		CG_LOG_EV(CG_LOG_LEVEL_DEBUG, st[i].source, st[i].dedup_key, NULL, "queued event %" PRId64, st[i].id);
+	cg_storm_counted(in->storm, j->put.source, &j->put.fold);
+	if (!j->answered)
+		respond_accepted(j);
+	intake_job_free(j);
+	cg_intake_committed(in);
 }
 
 static void intake_done(int rc, void *ud)
@@ -143,45 +151,83 @@ static void intake_done(int rc, void *ud)
 	if (rc) {
 		if (rc == CG_EFULL)
 			in->store_full = 1;
-		CG_LOG_ERR("could not store %zu event(s): %s", j->n, cg_strerror(rc));
+		CG_LOG_ERR("could not store %zu event(s): %s", j->put.n, cg_strerror(rc));
 		cg_intake_count(in, j->source_label, 503);
 		respond_unavailable(j->req, rc == CG_EFULL ? "store full: retry later" : "store unavailable: retry later",
 				    "30");
 		intake_job_free(j);
 		return;
 	}
-	in->store_full = 0;
-	if (j->duplicate) {
-		/* The same delivery again (SNS MessageId, webhook-id, or the same signed request):
-		 * already accepted, nothing more to do. */
-		int by_message = j->duplicate == 2;
-		const char *id = by_message ? j->message_id : j->replay_id;
-		CG_LOG_EV(CG_LOG_LEVEL_INFO, j->source, NULL, NULL, "client=%s: redelivery of %s %s: already accepted",
-			  j->req->remote_addr, by_message ? "message" : "webhook", id);
-		cg_intake_count(in, j->source_label, 200);
-		cg_metrics_add(in->d.metrics, "casegate_duplicate_deliveries_total", j->source_label, 1);
-		cJSON *body = cJSON_CreateObject();
-		if (body) {
-			cJSON_AddStringToObject(body, "status", "duplicate");
-			cJSON_AddStringToObject(body, by_message ? "message_id" : "webhook_id", id);
-		}
-		respond_json(j->req, 200, body, NULL, 0);
-		cJSON_Delete(body);
+	stored(j);
+}
+
+/* ---- with the intake journal: 202 once journaled, then indexed into the store ---- */
+
+/* The indexer applied the job's record (rc 0), failed (held for a retry: keep the job), or is
+ * gone (the record waits in the journal for the next start). */
+static int indexed(struct cg_index_job *ij, int rc)
+{
+	struct intake_job *j = (struct intake_job *)((char *)ij - offsetof(struct intake_job, ix));
+	if (rc == 0) {
+		stored(j);
+		return 0;
+	}
+	if (rc == CG_EFULL)
+		j->in->store_full = 1;
+	/* The record is durable in the journal: acknowledged, whatever the store says now (a
+	 * redelivery is then told apart when the record is applied, not in this answer). */
+	if (!j->answered)
+		respond_accepted(j);
+	if (rc == CG_ECLOSED) {
+		intake_job_free(j);
+		return 0;
+	}
+	return 1;
+}
+
+static void journaled(int rc, uint64_t seq, void *ud)
+{
+	struct intake_job *j = ud;
+	struct cg_intake *in = j->in;
+	cg_intake_work_end(in);
+	if (rc) {
+		if (rc == CG_EFULL)
+			in->store_full = 1;
+		CG_LOG_ERR("could not journal %zu event(s): %s", j->put.n, cg_strerror(rc));
+		cg_intake_count(in, j->source_label, 503);
+		respond_unavailable(j->req, rc == CG_EFULL ? "disk full: retry later" : "journal unavailable: retry later",
+				    "30");
 		intake_job_free(j);
 		return;
 	}
-	/* What was stored: the events as mapped, or what storm folding made of them. */
-	const struct cg_store_event *stored = j->storm.max_new ? j->fold.evs : j->evs;
-	size_t nstored = j->storm.max_new ? j->fold.n : j->n;
-	for (size_t i = 0; i < nstored; i++)
-		CG_LOG_EV(CG_LOG_LEVEL_DEBUG, stored[i].source, stored[i].dedup_key, NULL, "queued event %" PRId64,
-			  stored[i].id);
-	cg_intake_count(in, j->source_label, 202);
-	cg_metrics_add(in->d.metrics, "casegate_events_accepted_total", j->source_label, (double)j->n);
-	cg_storm_counted(in->storm, j->source, &j->fold);
-	respond_json(j->req, 202, j->answer, NULL, 0);
-	intake_job_free(j);
-	cg_intake_committed(in);
+	/* Durable now. A delivery with an id waits for the store, where a redelivery is recognised
+	 * (200 "duplicate"); every other one is answered at once. */
+	if (!j->put.replay_id[0] && !j->put.message_id[0])
+		respond_accepted(j);
+	j->ix.seq = seq;
+	j->ix.put = &j->put;
+	j->ix.done = indexed;
+	cg_indexer_submit(in->d.indexer, &j->ix);
+}
+
+/* Hands the job to the journal (with one) or the store; nonzero when neither takes it. */
+static int intake_store(struct cg_intake *in, struct intake_job *j)
+{
+	if (!in->d.journalq)
+		return cg_storeq_submit(in->d.q, intake_run, intake_done, j);
+	void *rec = NULL;
+	size_t len = 0;
+	int rc = cg_intake_put_encode(&j->put, &rec, &len);
+	if (rc)
+		return rc;
+	cg_intake_work_begin(in);
+	rc = cg_journalq_submit(in->d.journalq, rec, len, journaled, j);
+	if (rc) {
+		cg_intake_work_end(in);
+		if (rc == CG_ENOMEM)
+			free(rec);
+	}
+	return rc;
 }
 
 static const struct cg_source_config *lookup_source(const struct cg_config *cfg, const char *name, size_t len,
@@ -202,7 +248,7 @@ static const struct cg_source_config *lookup_source(const struct cg_config *cfg,
  * is allowed and logs the outcome; otherwise it logs the URL for the operator (intake_worked).
  */
 
-/* Maps and drafts the payload; fills j->evs and j->answer. Returns the HTTP status to answer
+/* Maps and drafts the payload; fills j->put.evs and j->answer. Returns the HTTP status to answer
  * when it is not 202 (with msg), or 0. Runs on a worker thread: no metrics, no loop calls (the
  * caller counts j->rejected and confirms a subscription on the loop). */
 static int intake_prepare(const struct cg_source_config *src, struct cg_builder *b, const cJSON *payload,
@@ -234,9 +280,10 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 		status = 200; /* the loop confirms it (intake_worked) and writes msg */
 		goto out;
 	}
-	memcpy(j->message_id, events->message_id, sizeof(j->message_id));
-	snprintf(j->source, sizeof(j->source), "%s", src->name);
-	cg_storm_rule_of(src, &j->storm);
+	memcpy(j->put.message_id, events->message_id, sizeof(j->put.message_id));
+	snprintf(j->put.source, sizeof(j->put.source), "%s", src->name);
+	j->put.accepted_ms = wall_ms();
+	cg_storm_rule_of(src, &j->put.storm);
 	/* The answer outlives the job's arena (it is sent from the loop): plain malloc. */
 	cg_jsonarena_pause();
 	j->answer = cJSON_CreateObject();
@@ -259,14 +306,14 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 		status = 200;
 		goto out;
 	}
-	j->evs = calloc(events->n, sizeof(*j->evs));
-	if (!j->evs) {
+	j->put.evs = calloc(events->n, sizeof(*j->put.evs));
+	if (!j->put.evs) {
 		cJSON_Delete(skipped);
 		status = 500;
 		snprintf(msg, msglen, "out of memory");
 		goto out;
 	}
-	int64_t now = wall_ms();
+	int64_t now = j->put.accepted_ms;
 	for (size_t i = 0; i < events->n; i++) {
 		struct cg_case_draft d;
 		char berr[512] = "";
@@ -292,7 +339,7 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 			cg_jsonarena_resume();
 			continue;
 		}
-		struct cg_store_event *ev = &j->evs[j->n];
+		struct cg_store_event *ev = &j->put.evs[j->put.n];
 		/* The payload is printed to plain heap memory: the store job needs it after the arena. */
 		int arc = cg_accept_event(src, &d, &events->v[i], NULL, now, ev);
 		cg_jsonarena_pause();
@@ -310,7 +357,7 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 		}
 		cg_jsonarena_resume();
 		cg_case_draft_cleanup(&d);
-		j->n++;
+		j->put.n++;
 		if (arc) {
 			status = 500;
 			snprintf(msg, msglen, "out of memory");
@@ -324,7 +371,7 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 	else
 		cJSON_Delete(skipped);
 	cg_jsonarena_resume();
-	if (j->n == 0 && j->beats_seen == 0) {
+	if (j->put.n == 0 && j->beats_seen == 0) {
 		/* Each alert's reason is one entry of the 422's errors (the sender's fix is in them). */
 		const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j->answer, "skipped"), 0);
 		snprintf(msg, msglen, "no alert could be turned into a case: %s",
@@ -343,7 +390,7 @@ static int intake_prepare(const struct cg_source_config *src, struct cg_builder 
 		goto out;
 	}
 	cg_jsonarena_pause();
-	cJSON_AddNumberToObject(j->answer, "accepted", (double)j->n);
+	cJSON_AddNumberToObject(j->answer, "accepted", (double)j->put.n);
 	if (j->beats_seen)
 		cJSON_AddNumberToObject(j->answer, "heartbeats", (double)j->beats_seen);
 	if (events->note[0])
@@ -548,7 +595,7 @@ static void intake_worked(uv_work_t *w, int wstatus)
 	if (j->rejected)
 		cg_metrics_add(in->d.metrics, "casegate_events_rejected_total", source_label, (double)j->rejected);
 	if (j->status == 0)
-		j->heard_ms = cg_heartbeat_heard(in->hb, src, j->n, j->beats, wall_ms());
+		j->put.heard_ms = cg_heartbeat_heard(in->hb, src, j->put.n, j->beats, wall_ms());
 	if (j->status == 200 && j->subscribe_url[0]) {
 		int started = cg_guard_confirm_subscription(in->d.guard, src, j->subscribe_url) == 0;
 		snprintf(j->msg, sizeof(j->msg), "%s: %s",
@@ -579,7 +626,7 @@ static void intake_worked(uv_work_t *w, int wstatus)
 				cg_http_respond_error(req, j->status, j->msg);
 		}
 		intake_job_free(j);
-	} else if (cg_storeq_submit(in->d.q, intake_run, intake_done, j) != 0) {
+	} else if (intake_store(in, j) != 0) {
 		cg_intake_count(in, source_label, 503);
 		respond_unavailable(req, "shutting down: retry later", "5");
 		intake_job_free(j);
@@ -635,8 +682,8 @@ static void hook_accept(struct cg_intake *in, struct cg_http_request *req, const
 	cg_admission_hold(in, j->held);
 	memcpy(j->source_label, source_label, sizeof(source_label));
 	if (pass && pass->replay_id[0]) {
-		snprintf(j->replay_ns, sizeof(j->replay_ns), CG_SEEN_REPLAY_PREFIX "%s", src->name);
-		snprintf(j->replay_id, sizeof(j->replay_id), "%s", pass->replay_id);
+		snprintf(j->put.replay_ns, sizeof(j->put.replay_ns), CG_SEEN_REPLAY_PREFIX "%s", src->name);
+		snprintf(j->put.replay_id, sizeof(j->put.replay_id), "%s", pass->replay_id);
 	}
 	j->work.data = j;
 	j->gen = cg_intake_gen_acquire(in);

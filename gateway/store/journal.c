@@ -63,11 +63,40 @@ static void crc_init(void)
 	}
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* The same CRC with the CPU's crc32 instruction (SSE4.2): the table costs a few percent of a
+ * webhook's CPU at 2 KB per record, this about a tenth of that. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const unsigned char *b, size_t n)
+{
+	uint64_t c = crc;
+	for (; n >= 8; n -= 8, b += 8) {
+		uint64_t v;
+		memcpy(&v, b, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	uint32_t c32 = (uint32_t)c;
+	while (n--)
+		c32 = __builtin_ia32_crc32qi(c32, *b++);
+	return c32;
+}
+#define CRC32C_HW 1
+#endif
+
 uint32_t cg_journal_crc32c(uint32_t crc, const void *p, size_t n)
 {
 	const unsigned char *b = p;
-	uv_once(&crc_once, crc_init);
 	crc = ~crc;
+#ifdef CRC32C_HW
+	static atomic_int hw = -1;
+	int use = atomic_load_explicit(&hw, memory_order_relaxed);
+	if (use < 0) {
+		use = __builtin_cpu_supports("sse4.2") ? 1 : 0; /* the same answer in every thread */
+		atomic_store_explicit(&hw, use, memory_order_relaxed);
+	}
+	if (use)
+		return ~crc32c_hw(crc, b, n);
+#endif
+	uv_once(&crc_once, crc_init);
 	while (n--)
 		crc = crc_table[(crc ^ *b++) & 0xff] ^ (crc >> 8);
 	return ~crc;

@@ -1,6 +1,8 @@
 /* journalq.c: the journal writer thread: records queued on the loop, written in batches, completions via uv_async. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "journal.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -100,6 +102,7 @@ static void worker(void *arg)
 {
 	struct cg_journalq *q = arg;
 	struct iovec *iov = malloc(CG_JOURNALQ_BATCH_RECORDS * sizeof(*iov));
+	pthread_setname_np(pthread_self(), "cg-journal");
 
 	uv_mutex_lock(&q->mu);
 	for (;;) {

@@ -187,6 +187,8 @@ struct cg_store_ops {
 	int (*kv_list)(struct cg_store *st, const char *from, const char *to, int64_t due_before,
 		       struct cg_store_kv **out, size_t *nout);
 	int (*key_active)(struct cg_store *st, const char *dedup_key, int *active);
+	/* Optional (see cg_store_set_relaxed). */
+	int (*set_relaxed)(struct cg_store *st, int relaxed);
 };
 
 struct cg_store {
@@ -451,6 +453,18 @@ void cg_store_source_stats_free(struct cg_store_source_stat *v, size_t n);
  * (0 < due_ms <= due_before). Freed with cg_store_kvs_free.
  * key_active: *active = 1 when dedup_key has an event queued or a case open (or being created).
  */
+/*
+ * Outside a transaction: whether the next commits wait for the disk (0, the default) or not (1).
+ * Relaxed commits are for writes that are durable elsewhere already (the intake journal's
+ * records): SQLite then commits with synchronous=NORMAL (WAL: a killed process loses nothing, a
+ * power cut may lose the latest commits, and the next ordinary commit makes every earlier one
+ * durable). Backends without it commit as always (0 returned).
+ */
+static inline int cg_store_set_relaxed(struct cg_store *st, int relaxed)
+{
+	return st->ops->set_relaxed ? st->ops->set_relaxed(st, relaxed) : 0;
+}
+
 static inline int cg_store_kv_lock(struct cg_store *st)
 {
 	return st->ops->kv_lock ? st->ops->kv_lock(st) : CG_EINVAL;

@@ -53,6 +53,9 @@ static const struct cg_key queue_rows[] = {
 	 .doc = "0: unlimited; past it webhooks get 503"},
 	{.key = "group_commit", .type = CG_KEY_BOOL, ST_AT(group_commit), .def = "true",
 	 .doc = "false: one fsync per store job (benchmarks only)"},
+	{.key = "journal", .type = CG_KEY_BOOL, ST_AT(journal), .def = "true",
+	 .doc = "sqlite: webhooks are answered once in the intake journal (one fdatasync per batch) and indexed "
+		"into the store after; false: answered once committed in the store. postgres: no journal"},
 };
 
 const struct cg_keys cg_queue_store_keys = {.name = "store: queue", .keys = queue_rows, .n = CG_KEYS_N(queue_rows)};

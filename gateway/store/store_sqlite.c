@@ -47,6 +47,7 @@ static const struct cg_store_ops sq_ops = {
 	.close = sq_close,
 	.begin = cg_sq_begin,
 	.commit = cg_sq_commit,
+	.set_relaxed = cg_sq_set_relaxed,
 	.rollback = cg_sq_rollback,
 	.enqueue = cg_sq_enqueue,
 	.claim = cg_sq_claim,

@@ -1,4 +1,5 @@
 /* store_sqlite_ckpt.c: the SQLite store's background checkpoints, on a thread and connection of their own. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -32,6 +33,7 @@ struct sq_ckpt {
 static void *ckpt_main(void *arg)
 {
 	struct sq_ckpt *c = arg;
+	pthread_setname_np(pthread_self(), "cg-checkpoint");
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
 		while (!c->wanted && !c->stop)

@@ -75,6 +75,7 @@ struct sq_ckpt; /* the background checkpointer (store_sqlite_ckpt.c) */
 struct sq_store {
 	struct cg_store base;
 	sqlite3 *db;
+	int relaxed;          /* synchronous=NORMAL now (cg_store_set_relaxed) */
 	struct sq_ckpt *ckpt; /* NULL: SQLite's auto-checkpoint (tools) */
 	sqlite3_stmt *stmts[S_COUNT_];
 	char *path;
@@ -157,5 +158,6 @@ int cg_sq_fix_head(struct sq_store *s, int64_t id);
  */
 CG_STORE_OPS_DECLARE(cg_sq_)
 int cg_sq_probe(struct cg_store *st);
+int cg_sq_set_relaxed(struct cg_store *st, int relaxed); /* store_sqlite_stmt.c */
 
 #endif

@@ -441,3 +441,16 @@ int cg_sq_rollback(struct cg_store *st)
 		return 0;
 	return run_id(s, S_ROLLBACK, "rollback");
 }
+
+int cg_sq_set_relaxed(struct cg_store *st, int relaxed)
+{
+	struct sq_store *s = sq(st);
+	relaxed = !!relaxed;
+	if (s->relaxed == relaxed)
+		return 0;
+	if (sqlite3_exec(s->db, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return CG_EIO;
+	s->relaxed = relaxed;
+	return 0;
+}

@@ -1,6 +1,8 @@
 /* storeq.c: one store thread running queued jobs in shared transactions; completions go back via uv_async. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "storeq.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,6 +21,7 @@ struct job {
 	cg_storeq_done_fn done;
 	void *ud;
 	int rc;
+	int relaxed;
 };
 
 struct joblist {
@@ -42,6 +45,9 @@ struct cg_storeq {
 	atomic_uint_fast64_t commits, jobs, busy_us; /* cg_storeq_counts */
 	void (*on_closed)(void *ud);
 	void *on_closed_ud;
+	void (*hook_begin)(void *ud);                           /* cg_storeq_set_hooks */
+	int (*hook_precommit)(struct cg_store *st, void *ud);
+	void *hook_ud;
 };
 
 static void list_push(struct joblist *l, struct job *j)
@@ -81,15 +87,32 @@ void cg_storeq_counts(const struct cg_storeq *q, struct cg_storeq_counts *out)
 	out->busy_us = atomic_load(&((struct cg_storeq *)q)->busy_us);
 }
 
-/* One job in its own transaction. */
-static int run_alone(struct cg_store *st, struct job *j)
+static int txn_begin(struct cg_storeq *q, int relaxed)
 {
-	int rc = cg_store_begin(st);
+	int rc = cg_store_set_relaxed(q->st, relaxed);
+	if (!rc)
+		rc = cg_store_begin(q->st);
+	if (!rc && q->hook_begin)
+		q->hook_begin(q->hook_ud);
+	return rc;
+}
+
+static int txn_commit(struct cg_storeq *q)
+{
+	int rc = q->hook_precommit ? q->hook_precommit(q->st, q->hook_ud) : 0;
+	return rc ? rc : cg_store_commit(q->st);
+}
+
+/* One job in its own transaction. */
+static int run_alone(struct cg_storeq *q, struct job *j)
+{
+	struct cg_store *st = q->st;
+	int rc = txn_begin(q, j->relaxed);
 	if (rc)
 		return rc;
 	rc = j->fn(st, j->ud);
 	if (rc == 0) {
-		rc = cg_store_commit(st);
+		rc = txn_commit(q);
 		if (rc == 0)
 			return 0;
 	}
@@ -111,16 +134,19 @@ static void run_batch(struct cg_storeq *q, struct joblist *batch)
 
 	if (!q->group_commit || batch->head == batch->tail) {
 		for (j = batch->head; j; j = j->next) {
-			j->rc = run_alone(st, j);
+			j->rc = run_alone(q, j);
 			count_commit(q, j->rc == 0, 1);
 		}
 		return;
 	}
-	rc = cg_store_begin(st);
+	int relaxed = 1;
+	for (j = batch->head; j; j = j->next)
+		relaxed &= j->relaxed;
+	rc = txn_begin(q, relaxed);
 	for (j = batch->head; j && rc == 0; j = j->next)
 		rc = j->fn(st, j->ud);
 	if (rc == 0)
-		rc = cg_store_commit(st);
+		rc = txn_commit(q);
 	if (rc == 0) {
 		uint64_t n = 0;
 		for (j = batch->head; j; j = j->next, n++)
@@ -131,7 +157,7 @@ static void run_batch(struct cg_storeq *q, struct joblist *batch)
 	cg_store_rollback(st);
 	CG_LOG_DEBUG("batch failed (%s): running its jobs one by one", cg_strerror(rc));
 	for (j = batch->head; j; j = j->next) {
-		j->rc = run_alone(st, j);
+		j->rc = run_alone(q, j);
 		count_commit(q, j->rc == 0, 1);
 	}
 }
@@ -139,6 +165,7 @@ static void run_batch(struct cg_storeq *q, struct joblist *batch)
 static void worker(void *arg)
 {
 	struct cg_storeq *q = arg;
+	pthread_setname_np(pthread_self(), "cg-store"); /* top -H, perf: which thread spends what */
 
 	uv_mutex_lock(&q->mu);
 	for (;;) {
@@ -253,13 +280,24 @@ int cg_storeq_create(uv_loop_t *loop, struct cg_store *st, int group_commit, str
 	return 0;
 }
 
-int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud)
+void cg_storeq_set_hooks(struct cg_storeq *q, void (*begin)(void *ud), int (*precommit)(struct cg_store *st, void *ud),
+			 void *ud)
+{
+	uv_mutex_lock(&q->mu); /* published to the worker by its next lock of mu */
+	q->hook_begin = begin;
+	q->hook_precommit = precommit;
+	q->hook_ud = ud;
+	uv_mutex_unlock(&q->mu);
+}
+
+static int submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud, int relaxed)
 {
 	if (!q || !job)
 		return CG_EINVAL;
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return CG_ENOMEM;
+	j->relaxed = relaxed;
 	j->fn = job;
 	j->done = done;
 	j->ud = ud;
@@ -274,6 +312,16 @@ int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_f
 	uv_cond_signal(&q->cond);
 	uv_mutex_unlock(&q->mu);
 	return 0;
+}
+
+int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud)
+{
+	return submit(q, job, done, ud, 0);
+}
+
+int cg_storeq_submit_relaxed(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud)
+{
+	return submit(q, job, done, ud, 1);
 }
 
 struct cg_store *cg_storeq_store(const struct cg_storeq *q)

@@ -29,6 +29,20 @@ int cg_storeq_create(uv_loop_t *loop, struct cg_store *st, int group_commit, str
 /* Queues a job; returns 0, CG_ENOMEM, or CG_ECLOSED after destroy began. */
 int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud);
 
+/*
+ * A job whose writes are durable elsewhere already (the intake journal's records): a transaction
+ * of such jobs only commits relaxed (cg_store_set_relaxed); one with any other job as always.
+ */
+int cg_storeq_submit_relaxed(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud);
+
+/*
+ * Per-transaction work for jobs that share one (e.g. one write for all of them): begin runs on the
+ * store thread before a transaction's first job, precommit after its last (its error fails the
+ * commit, as a job's would). Set once, before the first job is submitted.
+ */
+void cg_storeq_set_hooks(struct cg_storeq *q, void (*begin)(void *ud), int (*precommit)(struct cg_store *st, void *ud),
+			 void *ud);
+
 /* The store the jobs run on (for its thread-safe members, e.g. cg_store_lease_valid). */
 struct cg_store *cg_storeq_store(const struct cg_storeq *q);
 

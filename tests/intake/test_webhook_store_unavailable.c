@@ -1,4 +1,4 @@
-/* test_webhook_store_unavailable.c: a webhook the store cannot take is answered 503 with Retry-After: 30 (every time, never 202), and the sender's retry lands once the store takes writes again. */
+/* test_webhook_store_unavailable.c: without the journal a webhook the store cannot take is answered 503 with Retry-After: 30 (never 202) and the retry lands; with it, the journaled webhook is held and lands once the store takes writes again, once. */
 /* labels: integration */
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,7 +68,8 @@ static void test_store_refuses_writes(void **state)
 {
 	(void)state;
 	assert_int_equal(itest_start_sim(&T, NULL), 0);
-	assert_int_equal(itest_write_config(&T, NULL, cg_crash_sources), 0);
+	/* Answered once committed in the store (the PostgreSQL store's way too). */
+	assert_int_equal(itest_write_config_full(&T, NULL, "  journal: false\n", NULL, cg_crash_sources), 0);
 	assert_int_equal(itest_start_gw(&T), 0);
 
 	struct cg_crash_answer a;
@@ -116,10 +117,58 @@ static void test_store_refuses_writes(void **state)
 	assert_int_equal(itest_stop_gw(&T, SIGTERM), 0);
 }
 
+/*
+ * With the intake journal (the default) the webhooks are durable before the store sees them: they
+ * are acknowledged, the indexer holds them while the store refuses writes (nothing after the
+ * first refused one is applied, so order holds), and once it takes writes again each lands once.
+ */
+static void test_journal_holds_until_store_takes_writes(void **state)
+{
+	(void)state;
+	assert_int_equal(itest_start_sim(&T, NULL), 0);
+	assert_int_equal(itest_write_config(&T, NULL, cg_crash_sources), 0);
+	assert_int_equal(itest_start_gw(&T), 0);
+	struct cg_crash_answer a;
+	post("before", &a);
+	assert_int_equal(a.status, 202);
+	free(a.body);
+	struct ncases_wait w = {1};
+	assert_true(cg_h_poll(has_ncases, &w, 20000));
+
+	store_sql("CREATE TRIGGER cg_test_refuse BEFORE INSERT ON events "
+		  "BEGIN SELECT RAISE(ABORT, 'test: the store refuses writes'); END");
+	static const char *const names[] = {"held1", "held2", "held3"};
+	for (int i = 0; i < 3; i++) {
+		post(names[i], &a);
+		if (a.status != 202)
+			fail_msg("post %s while the store refuses writes: got %ld (%s); want 202 (it is journaled)", names[i],
+				 a.status, a.body ? a.body : "(none)");
+		free(a.body);
+	}
+	assert_true(cg_h_wait_log(&T.gw, "indexing journal record", 10000));
+	assert_true(cg_h_wait_log(&T.gw, "retrying the journal records held", 10000));
+	assert_int_equal(itest_ncases(&T), 1);
+	assert_true(cg_h_alive(&T.gw));
+
+	store_sql("DROP TRIGGER cg_test_refuse");
+	w.want = 4;
+	int ok = cg_h_poll(has_ncases, &w, 30000);
+	int n = itest_ncases(&T);
+	if (!ok || n != 4)
+		fail_msg("cases: got %d, want 4 (before + the three held)", n);
+	for (int i = 0; i < 3; i++) {
+		char title[64];
+		snprintf(title, sizeof(title), "crash %s", names[i]);
+		assert_int_equal(itest_count_titled(&T, title), 1);
+	}
+	assert_int_equal(itest_stop_gw(&T, SIGTERM), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_refuses_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_holds_until_store_takes_writes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,634 @@
+/* indexer.c: journaled webhooks into the store, in journal order: the record, the put, the running indexer and the replay at start. */
+#define CG_LOG_COMPONENT "indexer"
+#include "indexer.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+/* ---- the put: one request's store write ---- */
+
+int cg_intake_put_run(struct cg_store *st, struct cg_intake_put *p)
+{
+	p->duplicate = 0; /* it may run again after its batch rolled back */
+	if (p->heard_ms) {
+		/* The sender is alive (a redelivery too): the source's heartbeat, in the same transaction. */
+		int rc = cg_store_hb_heard(st, p->source, p->heard_ms);
+		if (rc)
+			return rc;
+	}
+	if (p->replay_id[0]) {
+		/* Same transaction as the enqueue: a rolled-back store leaves the id unseen, so the
+		 * sender's retry is accepted. A repeat adds nothing and is acknowledged (a sender
+		 * whose 202 was lost retries with the same id): no error, which would roll back the
+		 * other webhooks of the batch. */
+		int was = 0;
+		int rc = cg_store_seen(st, p->replay_ns, p->replay_id, p->accepted_ms, &was);
+		if (rc)
+			return rc;
+		if (was) {
+			p->duplicate = 1;
+			return 0;
+		}
+	}
+	if (p->message_id[0]) {
+		/* Same transaction as the enqueue: the id is remembered only if the events commit. */
+		int was = 0;
+		int rc = cg_store_seen(st, p->source, p->message_id, p->accepted_ms, &was);
+		if (rc)
+			return rc;
+		if (was) {
+			p->duplicate = 2;
+			return 0;
+		}
+	}
+	if (!p->n)
+		return 0; /* none: only heartbeat alerts */
+	if (!p->storm.max_new)
+		return cg_store_enqueue(st, p->evs, p->n);
+	/* The source folds storms: decided here, with the window and the storm in this transaction. */
+	int rc = cg_storm_fold(st, &p->storm, p->evs, p->n, p->accepted_ms, &p->fold);
+	return rc || !p->fold.n ? rc : cg_store_enqueue(st, p->fold.evs, p->fold.n);
+}
+
+const struct cg_store_event *cg_intake_put_stored(const struct cg_intake_put *p, size_t *n)
+{
+	*n = p->storm.max_new ? p->fold.n : p->n;
+	return p->storm.max_new ? p->fold.evs : p->evs;
+}
+
+void cg_intake_put_cleanup(struct cg_intake_put *p)
+{
+	if (p->evs)
+		cg_store_events_free(p->evs, p->n);
+	p->evs = NULL;
+	p->n = 0;
+	cg_storm_fold_cleanup(&p->fold);
+}
+
+/* ---- the record: little-endian fields, strings as u32 length + bytes ---- */
+
+#define REC_KIND 'W' /* a webhook's put */
+#define REC_VERSION 1
+#define NO_STRING UINT32_MAX /* a NULL string */
+
+struct wbuf {
+	unsigned char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void w_bytes(struct wbuf *b, const void *v, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 512;
+		while (cap < b->len + n)
+			cap *= 2;
+		unsigned char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, v, n);
+	b->len += n;
+}
+
+static void w_u64(struct wbuf *b, uint64_t v)
+{
+	unsigned char x[8];
+	for (int i = 0; i < 8; i++)
+		x[i] = (unsigned char)(v >> (8 * i));
+	w_bytes(b, x, 8);
+}
+
+static void w_u32(struct wbuf *b, uint32_t v)
+{
+	unsigned char x[4];
+	for (int i = 0; i < 4; i++)
+		x[i] = (unsigned char)(v >> (8 * i));
+	w_bytes(b, x, 4);
+}
+
+static void w_str(struct wbuf *b, const char *s)
+{
+	if (!s) {
+		w_u32(b, NO_STRING);
+		return;
+	}
+	size_t n = strlen(s);
+	w_u32(b, (uint32_t)n);
+	w_bytes(b, s, n);
+}
+
+static size_t event_size(const struct cg_store_event *e)
+{
+	size_t n = 64;
+	const char *s[] = {e->source, e->dedup_key, e->severity, e->payload};
+	for (size_t i = 0; i < 4; i++)
+		n += 4 + (s[i] ? strlen(s[i]) : 0);
+	return n;
+}
+
+int cg_intake_put_encode(const struct cg_intake_put *p, void **out, size_t *len)
+{
+	struct wbuf b = {0};
+	size_t want = 1024;
+	for (size_t i = 0; i < p->n; i++)
+		want += event_size(&p->evs[i]);
+	b.p = malloc(want);
+	if (!b.p)
+		return CG_ENOMEM;
+	b.cap = want;
+	unsigned char head[2] = {REC_KIND, REC_VERSION};
+	w_bytes(&b, head, 2);
+	w_u64(&b, (uint64_t)p->accepted_ms);
+	w_u64(&b, (uint64_t)p->heard_ms);
+	w_str(&b, p->source);
+	w_str(&b, p->replay_ns);
+	w_str(&b, p->replay_id);
+	w_str(&b, p->message_id);
+	w_str(&b, p->storm.source);
+	w_u32(&b, p->storm.max_new);
+	w_u64(&b, (uint64_t)p->storm.per_ms);
+	w_u64(&b, (uint64_t)p->storm.digest_ms);
+	w_u32(&b, (uint32_t)p->n);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct cg_store_event *e = &p->evs[i];
+		w_str(&b, e->source);
+		w_str(&b, e->dedup_key);
+		w_u32(&b, (uint32_t)e->status);
+		w_u32(&b, (uint32_t)e->priority);
+		w_str(&b, e->severity);
+		w_str(&b, e->payload);
+		w_u64(&b, (uint64_t)e->received_ms);
+		w_u64(&b, (uint64_t)e->next_ms);
+	}
+	if (b.oom) {
+		free(b.p);
+		return CG_ENOMEM;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+struct rbuf {
+	const unsigned char *p;
+	size_t len, off;
+	int bad;
+};
+
+static uint64_t r_u64(struct rbuf *r)
+{
+	if (r->bad || r->len - r->off < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)r->p[r->off + (size_t)i] << (8 * i);
+	r->off += 8;
+	return v;
+}
+
+static uint32_t r_u32(struct rbuf *r)
+{
+	if (r->bad || r->len - r->off < 4) {
+		r->bad = 1;
+		return 0;
+	}
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)r->p[r->off + (size_t)i] << (8 * i);
+	r->off += 4;
+	return v;
+}
+
+/* A string into a fixed buffer (NUL-free, fits), or malloc'd (*dup; NULL allowed when nullable). */
+static void r_fixed(struct rbuf *r, char *dst, size_t cap)
+{
+	uint32_t n = r_u32(r);
+	if (r->bad || n == NO_STRING || n >= cap || r->len - r->off < n || memchr(r->p + r->off, 0, n)) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(dst, r->p + r->off, n);
+	dst[n] = 0;
+	r->off += n;
+}
+
+static char *r_dup(struct rbuf *r, int nullable)
+{
+	uint32_t n = r_u32(r);
+	if (r->bad)
+		return NULL;
+	if (n == NO_STRING) {
+		if (!nullable)
+			r->bad = 1;
+		return NULL;
+	}
+	if (r->len - r->off < n || memchr(r->p + r->off, 0, n)) {
+		r->bad = 1;
+		return NULL;
+	}
+	char *s = malloc((size_t)n + 1);
+	if (!s) {
+		r->bad = 2;
+		return NULL;
+	}
+	memcpy(s, r->p + r->off, n);
+	s[n] = 0;
+	r->off += n;
+	return s;
+}
+
+int cg_intake_put_decode(const void *rec, size_t len, struct cg_intake_put *p)
+{
+	struct rbuf r = {rec, len, 0, 0};
+	if (len < 2 || r.p[0] != REC_KIND || r.p[1] != REC_VERSION)
+		return CG_EINVAL;
+	r.off = 2;
+	p->accepted_ms = (int64_t)r_u64(&r);
+	p->heard_ms = (int64_t)r_u64(&r);
+	r_fixed(&r, p->source, sizeof(p->source));
+	r_fixed(&r, p->replay_ns, sizeof(p->replay_ns));
+	r_fixed(&r, p->replay_id, sizeof(p->replay_id));
+	r_fixed(&r, p->message_id, sizeof(p->message_id));
+	r_fixed(&r, p->storm.source, sizeof(p->storm.source));
+	p->storm.max_new = r_u32(&r);
+	p->storm.per_ms = (int64_t)r_u64(&r);
+	p->storm.digest_ms = (int64_t)r_u64(&r);
+	uint32_t n = r_u32(&r);
+	/* Each event takes at least 40 bytes: a count past what is left is not a record. */
+	if (r.bad || n > (r.len - r.off) / 40) {
+		cg_intake_put_cleanup(p);
+		return CG_EINVAL;
+	}
+	if (n && !(p->evs = calloc(n, sizeof(*p->evs))))
+		return CG_ENOMEM;
+	for (uint32_t i = 0; i < n && !r.bad; i++) {
+		struct cg_store_event *e = &p->evs[i];
+		p->n = (size_t)i + 1;
+		e->source = r_dup(&r, 0);
+		e->dedup_key = r_dup(&r, 0);
+		e->status = (int)r_u32(&r);
+		e->priority = (int)r_u32(&r);
+		e->severity = r_dup(&r, 1);
+		e->payload = r_dup(&r, 0);
+		e->received_ms = (int64_t)r_u64(&r);
+		e->next_ms = (int64_t)r_u64(&r);
+	}
+	if (r.bad || r.off != r.len) {
+		int oom = r.bad == 2;
+		cg_intake_put_cleanup(p);
+		return oom ? CG_ENOMEM : CG_EINVAL;
+	}
+	return 0;
+}
+
+/* ---- the watermark ---- */
+
+int cg_indexer_watermark(struct cg_store *st, uint64_t *seq)
+{
+	struct cg_store_kv kv = {0};
+	*seq = 0;
+	int rc = cg_store_kv_get(st, CG_INDEXER_KEY, &kv);
+	if (rc == CG_ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	char *end = NULL;
+	unsigned long long v = kv.v ? strtoull(kv.v, &end, 10) : 0;
+	rc = kv.v && end != kv.v && *end == 0 ? 0 : CG_EIO;
+	cg_store_kv_cleanup(&kv);
+	*seq = (uint64_t)v;
+	return rc;
+}
+
+static int watermark_put(struct cg_store *st, uint64_t seq)
+{
+	char v[32];
+	snprintf(v, sizeof(v), "%" PRIu64, seq);
+	return cg_store_kv_put(st, CG_INDEXER_KEY, v, 0);
+}
+
+/* ---- the replay at start ---- */
+
+#define REPLAY_BATCH 256
+
+struct replay {
+	struct cg_store *st;
+	size_t n, in_txn;
+	uint64_t last;
+	int rc;
+	char *err;
+	size_t errlen;
+};
+
+static int replay_commit(struct replay *r)
+{
+	if (!r->in_txn)
+		return 0;
+	int rc = watermark_put(r->st, r->last);
+	if (!rc)
+		rc = cg_store_commit(r->st);
+	if (rc) {
+		cg_store_rollback(r->st);
+		snprintf(r->err, r->errlen, "applying journal records up to %" PRIu64 ": %s", r->last, cg_strerror(rc));
+		return rc;
+	}
+	r->n += r->in_txn;
+	r->in_txn = 0;
+	return 0;
+}
+
+static int replay_one(uint64_t seq, const void *rec, size_t len, void *ud)
+{
+	struct replay *r = ud;
+	struct cg_intake_put p;
+	memset(&p, 0, sizeof(p));
+	int rc = cg_intake_put_decode(rec, len, &p);
+	if (rc) {
+		snprintf(r->err, r->errlen, "journal record %" PRIu64 " (%zu bytes): %s", seq, len,
+			 rc == CG_EINVAL ? "not a webhook record" : cg_strerror(rc));
+		return rc;
+	}
+	if (!r->in_txn && (rc = cg_store_begin(r->st)) != 0) {
+		cg_intake_put_cleanup(&p);
+		snprintf(r->err, r->errlen, "journal replay: %s", cg_strerror(rc));
+		return rc;
+	}
+	rc = cg_intake_put_run(r->st, &p);
+	cg_intake_put_cleanup(&p);
+	if (rc) {
+		cg_store_rollback(r->st);
+		r->in_txn = 0;
+		snprintf(r->err, r->errlen, "journal record %" PRIu64 ": %s", seq, cg_strerror(rc));
+		return rc;
+	}
+	r->in_txn++;
+	r->last = seq;
+	return r->in_txn >= REPLAY_BATCH ? replay_commit(r) : 0;
+}
+
+int cg_indexer_replay(struct cg_store *st, struct cg_journal *jr, size_t *n, char *err, size_t errlen)
+{
+	uint64_t mark = 0;
+	*n = 0;
+	int rc = cg_store_begin(st);
+	if (!rc) {
+		rc = cg_indexer_watermark(st, &mark);
+		cg_store_rollback(st);
+	}
+	if (rc) {
+		snprintf(err, errlen, "reading the journal watermark: %s", cg_strerror(rc));
+		return rc;
+	}
+	struct replay r = {.st = st, .err = err, .errlen = errlen};
+	rc = cg_journal_replay(jr, mark, replay_one, &r);
+	if (!rc)
+		rc = replay_commit(&r);
+	else if (r.in_txn)
+		cg_store_rollback(st);
+	*n = r.n;
+	if (rc)
+		return rc;
+	/* Each commit above was a durable (synchronous=FULL) one: what it covers can go. */
+	uint64_t upto = r.n ? r.last : mark;
+	if (upto && (rc = cg_journal_retire(jr, upto)) != 0)
+		CG_LOG_WARN("retiring indexed journal segments: %s (they are retried later)", cg_strerror(rc));
+	return 0;
+}
+
+/* ---- the running indexer ---- */
+
+struct cg_indexer {
+	struct cg_storeq *q;
+	struct cg_journal *jr;
+	/* Loop thread. */
+	struct cg_index_job *held, *held_tail; /* in seq order: waiting for a retry after a failure */
+	int stalled;
+	size_t inflight;      /* jobs in the store queue */
+	uint64_t submitted;   /* highest seq handed over */
+	uint64_t applied;     /* highest seq applied (committed) */
+	uint64_t retired;     /* segments up to here were retired */
+	int retire_busy;
+	unsigned ticks;
+	/* Store thread: the first seq that failed in this round (later jobs do nothing), and the
+	 * highest seq applied in the open transaction (its commit writes the watermark once). */
+	uint64_t fail_seq;
+	uint64_t txn_max;
+};
+
+#define NO_FAIL UINT64_MAX
+
+static int index_run(struct cg_store *st, void *ud)
+{
+	struct cg_index_job *ij = ud;
+	struct cg_indexer *ix = ij->ix;
+	if (ij->seq > ix->fail_seq)
+		return CG_EAGAIN; /* an earlier record failed: never apply past it */
+	int rc = cg_intake_put_run(st, ij->put);
+	if (!rc)
+		ix->txn_max = ij->seq;
+	if (rc) {
+		if (ij->seq < ix->fail_seq)
+			ix->fail_seq = ij->seq;
+	} else if (ij->seq == ix->fail_seq) {
+		ix->fail_seq = NO_FAIL; /* it failed in a batch, and alone it went in */
+	}
+	return rc;
+}
+
+static void txn_begin(void *ud)
+{
+	struct cg_indexer *ix = ud;
+	ix->txn_max = 0;
+}
+
+/* One watermark write per transaction, however many records it applied. */
+static int txn_precommit(struct cg_store *st, void *ud)
+{
+	struct cg_indexer *ix = ud;
+	return ix->txn_max ? watermark_put(st, ix->txn_max) : 0;
+}
+
+static void hold(struct cg_indexer *ix, struct cg_index_job *ij)
+{
+	/* Sorted insert: completions of jobs after a failed one come back in seq order, but after
+	 * jobs that were held straight from the journal. */
+	struct cg_index_job **pp = &ix->held;
+	while (*pp && (*pp)->seq < ij->seq)
+		pp = &(*pp)->next;
+	ij->next = *pp;
+	*pp = ij;
+	if (!ij->next)
+		ix->held_tail = ij;
+}
+
+static void index_done(int rc, void *ud)
+{
+	struct cg_index_job *ij = ud;
+	struct cg_indexer *ix = ij->ix;
+	ix->inflight--;
+	if (rc == 0) {
+		if (ij->seq > ix->applied)
+			ix->applied = ij->seq;
+		ij->done(ij, 0);
+		return;
+	}
+	if (!ix->stalled && rc != CG_EAGAIN)
+		CG_LOG_ERR("indexing journal record %" PRIu64 " failed: %s; holding the records after it (they are "
+			   "durable in the journal) and retrying every second",
+			   ij->seq, cg_strerror(rc));
+	ix->stalled = 1;
+	if (ij->done(ij, rc == CG_EAGAIN ? CG_EAGAIN : rc))
+		hold(ix, ij);
+}
+
+static int unstall_run(struct cg_store *st, void *ud)
+{
+	(void)st;
+	struct cg_indexer *ix = ud;
+	ix->fail_seq = NO_FAIL;
+	return 0;
+}
+
+static void submit_one(struct cg_indexer *ix, struct cg_index_job *ij)
+{
+	ij->ix = ix;
+	ix->inflight++;
+	/* Relaxed: the record is durable in the journal, and segments are retired only after an
+	 * ordinary commit (retire_run). */
+	if (cg_storeq_submit_relaxed(ix->q, index_run, index_done, ij) != 0) {
+		/* The store queue is closing: the record stays journaled for the next start. */
+		ix->inflight--;
+		if (ij->done(ij, CG_ECLOSED))
+			hold(ix, ij);
+	}
+}
+
+int cg_indexer_create(struct cg_storeq *q, struct cg_journal *jr, struct cg_indexer **out)
+{
+	struct cg_indexer *ix = calloc(1, sizeof(*ix));
+	if (!ix)
+		return CG_ENOMEM;
+	ix->q = q;
+	ix->jr = jr;
+	ix->fail_seq = NO_FAIL;
+	ix->applied = ix->retired = cg_journal_last_seq(jr);
+	ix->submitted = ix->applied;
+	cg_storeq_set_hooks(q, txn_begin, txn_precommit, ix);
+	*out = ix;
+	return 0;
+}
+
+void cg_indexer_submit(struct cg_indexer *ix, struct cg_index_job *ij)
+{
+	ij->ix = ix;
+	if (ij->seq > ix->submitted)
+		ix->submitted = ij->seq;
+	if (ix->stalled) {
+		hold(ix, ij);
+		return;
+	}
+	submit_one(ix, ij);
+}
+
+/* The watermark made durable (a synchronous commit), then the segments it covers deleted. */
+struct retire_job {
+	struct cg_indexer *ix;
+	uint64_t mark;
+};
+
+static int retire_run(struct cg_store *st, void *ud)
+{
+	struct retire_job *r = ud;
+	int rc = cg_indexer_watermark(st, &r->mark);
+	/* A write, so that this commit syncs the store's log (and every commit before it). */
+	return rc ? rc : watermark_put(st, r->mark);
+}
+
+static void retire_done(int rc, void *ud)
+{
+	struct retire_job *r = ud;
+	struct cg_indexer *ix = r->ix;
+	ix->retire_busy = 0;
+	if (rc == 0 && r->mark > ix->retired) {
+		rc = cg_journal_retire(ix->jr, r->mark);
+		if (rc)
+			CG_LOG_WARN("retiring indexed journal segments: %s", cg_strerror(rc));
+		else
+			ix->retired = r->mark;
+	}
+	free(r);
+}
+
+void cg_indexer_tick(struct cg_indexer *ix)
+{
+	ix->ticks++;
+	if (ix->stalled && ix->inflight == 0) {
+		/* Every job that can fail has come back: retry from the first, in order. */
+		struct cg_index_job *list = ix->held;
+		ix->held = ix->held_tail = NULL;
+		if (cg_storeq_submit(ix->q, unstall_run, NULL, ix) != 0) {
+			ix->held = list;
+			return;
+		}
+		ix->stalled = 0;
+		CG_LOG_INFO("retrying the journal records held since a failure");
+		while (list) {
+			struct cg_index_job *ij = list;
+			list = ij->next;
+			ij->next = NULL;
+			if (ix->stalled)
+				hold(ix, ij);
+			else
+				submit_one(ix, ij);
+		}
+	}
+	/* Every 5 s, when something new was applied. */
+	if (ix->ticks % 5 == 0 && !ix->retire_busy && ix->applied > ix->retired) {
+		struct retire_job *r = calloc(1, sizeof(*r));
+		if (!r)
+			return;
+		r->ix = ix;
+		ix->retire_busy = 1;
+		if (cg_storeq_submit(ix->q, retire_run, retire_done, r) != 0) {
+			ix->retire_busy = 0;
+			free(r);
+		}
+	}
+}
+
+int cg_indexer_stalled(const struct cg_indexer *ix)
+{
+	return ix && ix->stalled;
+}
+
+uint64_t cg_indexer_backlog(const struct cg_indexer *ix)
+{
+	return ix && ix->submitted > ix->applied ? ix->submitted - ix->applied : 0;
+}
+
+void cg_indexer_destroy(struct cg_indexer *ix)
+{
+	if (!ix)
+		return;
+	while (ix->held) {
+		struct cg_index_job *ij = ix->held;
+		ix->held = ij->next;
+		ij->next = NULL;
+		ij->done(ij, CG_ECLOSED);
+	}
+	free(ix);
+}
