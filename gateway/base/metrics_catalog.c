@@ -52,6 +52,13 @@ static const struct {
 	 "Store jobs in committed transactions; divided by commits: the mean group-commit batch"},
 	{"casegate_store_busy_seconds_total", CG_COUNTER, NULL,
 	 "Time the store thread spent running transactions (incl. fsync); near 1 per second: the store is the bottleneck"},
+	{"casegate_journal_syncs_total", CG_COUNTER, NULL,
+	 "Intake journal appends (one fdatasync each); records divided by syncs: the mean batch"},
+	{"casegate_journal_records_total", CG_COUNTER, NULL, "Webhooks appended to the intake journal"},
+	{"casegate_journal_bytes", CG_GAUGE, NULL, "Size of the intake journal's segment files (counts toward store_max_bytes)"},
+	{"casegate_journal_unindexed", CG_GAUGE, NULL, "Journaled webhooks not yet applied to the store"},
+	{"casegate_journal_stalled", CG_GAUGE, NULL,
+	 "1 while a store failure holds the indexer (the webhooks are safe in the journal; it retries every second)"},
 	/* delivery */
 	{"casegate_events_total", CG_COUNTER, "source,action",
 	 "Events applied to cases, by source and action (created, reopened, commented, escalated, deescalated, "

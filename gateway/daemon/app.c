@@ -340,6 +340,11 @@ static void reload(struct cg_app *app)
 		}
 	}
 	int restart_needed = 0;
+	if (ncfg->journal != app->cfg->journal && ncfg->store_backend != CG_STORE_POSTGRES) {
+		/* Intake keeps the running journal (or none) until the restart. */
+		CG_LOG_WARN("reload: `queue.journal` changes take effect after a restart");
+		restart_needed = 1;
+	}
 	if (strcmp(ncfg->listen_host, app->cfg->listen_host) != 0 || ncfg->listen_port != app->cfg->listen_port) {
 		CG_LOG_WARN("reload: `listen` changes take effect after a restart");
 		restart_needed = 1;

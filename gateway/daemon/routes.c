@@ -19,6 +19,15 @@ static void handle_metrics(struct cg_app *app, struct cg_http_request *req)
 	cg_metrics_set(app->metrics, "casegate_store_commits_total", "", (double)sc.commits);
 	cg_metrics_set(app->metrics, "casegate_store_committed_jobs_total", "", (double)sc.jobs);
 	cg_metrics_set(app->metrics, "casegate_store_busy_seconds_total", "", (double)sc.busy_us / 1e6);
+	if (app->jq) {
+		struct cg_journalq_counts jc;
+		cg_journalq_counts(app->jq, &jc);
+		cg_metrics_set(app->metrics, "casegate_journal_syncs_total", "", (double)jc.batches);
+		cg_metrics_set(app->metrics, "casegate_journal_records_total", "", (double)jc.records);
+		cg_metrics_set(app->metrics, "casegate_journal_bytes", "", (double)cg_journal_bytes(app->journal));
+		cg_metrics_set(app->metrics, "casegate_journal_unindexed", "", (double)cg_indexer_backlog(app->indexer));
+		cg_metrics_set(app->metrics, "casegate_journal_stalled", "", cg_indexer_stalled(app->indexer) ? 1 : 0);
+	}
 	size_t len = 0;
 	char *text = cg_metrics_render(app->metrics, &len);
 	if (!text) {

@@ -148,6 +148,8 @@ static void test_journal_holds_until_store_takes_writes(void **state)
 	assert_true(cg_h_wait_log(&T.gw, "indexing journal record", 10000));
 	assert_true(cg_h_wait_log(&T.gw, "retrying the journal records held", 10000));
 	assert_int_equal(itest_ncases(&T), 1);
+	assert_true(itest_metric(&T, "casegate_journal_stalled", NULL) == 1);
+	assert_true(itest_metric(&T, "casegate_journal_unindexed", NULL) >= 3);
 	assert_true(cg_h_alive(&T.gw));
 
 	store_sql("DROP TRIGGER cg_test_refuse");
@@ -161,6 +163,8 @@ static void test_journal_holds_until_store_takes_writes(void **state)
 		snprintf(title, sizeof(title), "crash %s", names[i]);
 		assert_int_equal(itest_count_titled(&T, title), 1);
 	}
+	assert_true(itest_metric(&T, "casegate_journal_stalled", NULL) == 0);
+	assert_true(itest_metric(&T, "casegate_journal_unindexed", NULL) == 0);
 	assert_int_equal(itest_stop_gw(&T, SIGTERM), 0);
 }
 
