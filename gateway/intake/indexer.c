@@ -411,19 +411,27 @@ int cg_indexer_replay(struct cg_store *st, struct cg_journal *jr, size_t *n, cha
 
 /* ---- the running indexer ---- */
 
+/*
+ * Records wait in `pending` (under mu) for the store thread: one store job takes everything that
+ * accumulated by the time it runs (one hand-over and one watermark write for many webhooks),
+ * and a new job is queued only when none is waiting to start.
+ */
 struct cg_indexer {
 	struct cg_storeq *q;
 	struct cg_journal *jr;
+	uv_mutex_t mu;
+	struct cg_index_job *pending, *pending_tail; /* mu: journaled, for the next job to take */
+	int job_queued;                              /* mu: a job is queued that has not taken yet */
 	/* Loop thread. */
 	struct cg_index_job *held, *held_tail; /* in seq order: waiting for a retry after a failure */
 	int stalled;
-	size_t inflight;      /* jobs in the store queue */
-	uint64_t submitted;   /* highest seq handed over */
-	uint64_t applied;     /* highest seq applied (committed) */
-	uint64_t retired;     /* segments up to here were retired */
+	size_t inflight;    /* jobs in the store queue */
+	uint64_t submitted; /* highest seq handed over */
+	uint64_t applied;   /* highest seq applied (committed) */
+	uint64_t retired;   /* segments up to here were retired */
 	int retire_busy;
 	unsigned ticks;
-	/* Store thread: the first seq that failed in this round (later jobs do nothing), and the
+	/* Store thread: the first seq that failed in this round (jobs after it do nothing), and the
 	 * highest seq applied in the open transaction (its commit writes the watermark once). */
 	uint64_t fail_seq;
 	uint64_t txn_max;
@@ -431,22 +439,45 @@ struct cg_indexer {
 
 #define NO_FAIL UINT64_MAX
 
+/* One store job: the records it took, in seq order. */
+struct index_batch {
+	struct cg_indexer *ix;
+	struct cg_index_job *list;
+	int taken;
+};
+
 static int index_run(struct cg_store *st, void *ud)
 {
-	struct cg_index_job *ij = ud;
-	struct cg_indexer *ix = ij->ix;
-	if (ij->seq > ix->fail_seq)
-		return CG_EAGAIN; /* an earlier record failed: never apply past it */
-	int rc = cg_intake_put_run(st, ij->put);
-	if (!rc)
-		ix->txn_max = ij->seq;
-	if (rc) {
-		if (ij->seq < ix->fail_seq)
-			ix->fail_seq = ij->seq;
-	} else if (ij->seq == ix->fail_seq) {
-		ix->fail_seq = NO_FAIL; /* it failed in a batch, and alone it went in */
+	struct index_batch *b = ud;
+	struct cg_indexer *ix = b->ix;
+	if (!b->taken) {
+		/* The first run takes what is pending; a run again after a rollback keeps it. */
+		uv_mutex_lock(&ix->mu);
+		b->list = ix->pending;
+		ix->pending = ix->pending_tail = NULL;
+		ix->job_queued = 0;
+		uv_mutex_unlock(&ix->mu);
+		b->taken = 1;
 	}
-	return rc;
+	if (!b->list)
+		return 0;
+	uint64_t first = b->list->seq;
+	if (first > ix->fail_seq)
+		return CG_EAGAIN; /* an earlier record failed: never apply past it */
+	uint64_t last = first;
+	for (struct cg_index_job *ij = b->list; ij; ij = ij->next) {
+		int rc = cg_intake_put_run(st, ij->put);
+		if (rc) {
+			if (first < ix->fail_seq)
+				ix->fail_seq = first;
+			return rc;
+		}
+		last = ij->seq;
+	}
+	if (first == ix->fail_seq)
+		ix->fail_seq = NO_FAIL; /* it failed in a batch, and alone it went in */
+	ix->txn_max = last;
+	return 0;
 }
 
 static void txn_begin(void *ud)
@@ -464,8 +495,8 @@ static int txn_precommit(struct cg_store *st, void *ud)
 
 static void hold(struct cg_indexer *ix, struct cg_index_job *ij)
 {
-	/* Sorted insert: completions of jobs after a failed one come back in seq order, but after
-	 * jobs that were held straight from the journal. */
+	/* Sorted insert: a failed job's records come back after records that were held straight
+	 * from the journal. */
 	struct cg_index_job **pp = &ix->held;
 	while (*pp && (*pp)->seq < ij->seq)
 		pp = &(*pp)->next;
@@ -475,24 +506,37 @@ static void hold(struct cg_indexer *ix, struct cg_index_job *ij)
 		ix->held_tail = ij;
 }
 
+/* Each record of a finished (or refused) job to its owner; failed ones are held. */
+static void settle(struct cg_indexer *ix, struct cg_index_job *list, int rc)
+{
+	while (list) {
+		struct cg_index_job *ij = list;
+		list = ij->next;
+		ij->next = NULL;
+		if (rc == 0) {
+			if (ij->seq > ix->applied)
+				ix->applied = ij->seq;
+			ij->done(ij, 0);
+		} else if (ij->done(ij, rc)) {
+			hold(ix, ij);
+		}
+	}
+}
+
 static void index_done(int rc, void *ud)
 {
-	struct cg_index_job *ij = ud;
-	struct cg_indexer *ix = ij->ix;
+	struct index_batch *b = ud;
+	struct cg_indexer *ix = b->ix;
 	ix->inflight--;
-	if (rc == 0) {
-		if (ij->seq > ix->applied)
-			ix->applied = ij->seq;
-		ij->done(ij, 0);
-		return;
+	if (rc && b->list) {
+		if (!ix->stalled && rc != CG_EAGAIN)
+			CG_LOG_ERR("indexing journal records from %" PRIu64 " failed: %s; holding them and the records "
+				   "after them (they are durable in the journal) and retrying every second",
+				   b->list->seq, cg_strerror(rc));
+		ix->stalled = 1;
 	}
-	if (!ix->stalled && rc != CG_EAGAIN)
-		CG_LOG_ERR("indexing journal record %" PRIu64 " failed: %s; holding the records after it (they are "
-			   "durable in the journal) and retrying every second",
-			   ij->seq, cg_strerror(rc));
-	ix->stalled = 1;
-	if (ij->done(ij, rc == CG_EAGAIN ? CG_EAGAIN : rc))
-		hold(ix, ij);
+	settle(ix, b->list, rc);
+	free(b);
 }
 
 static int unstall_run(struct cg_store *st, void *ud)
@@ -503,18 +547,40 @@ static int unstall_run(struct cg_store *st, void *ud)
 	return 0;
 }
 
-static void submit_one(struct cg_indexer *ix, struct cg_index_job *ij)
+/* Appends list (in seq order, after everything pending) and queues a job unless one is waiting. */
+static void submit_list(struct cg_indexer *ix, struct cg_index_job *list, struct cg_index_job *tail)
 {
-	ij->ix = ix;
-	ix->inflight++;
-	/* Relaxed: the record is durable in the journal, and segments are retired only after an
-	 * ordinary commit (retire_run). */
-	if (cg_storeq_submit_relaxed(ix->q, index_run, index_done, ij) != 0) {
-		/* The store queue is closing: the record stays journaled for the next start. */
+	uv_mutex_lock(&ix->mu);
+	if (ix->pending_tail)
+		ix->pending_tail->next = list;
+	else
+		ix->pending = list;
+	ix->pending_tail = tail;
+	int need = !ix->job_queued;
+	ix->job_queued = 1;
+	uv_mutex_unlock(&ix->mu);
+	if (!need)
+		return;
+	struct index_batch *b = calloc(1, sizeof(*b));
+	if (b) {
+		b->ix = ix;
+		ix->inflight++;
+		/* Relaxed: the records are durable in the journal, and segments are retired only after
+		 * an ordinary commit (retire_run). */
+		if (cg_storeq_submit_relaxed(ix->q, index_run, index_done, b) == 0)
+			return;
 		ix->inflight--;
-		if (ij->done(ij, CG_ECLOSED))
-			hold(ix, ij);
+		free(b);
 	}
+	/* No job (out of memory, or the store queue is closing): what is pending stays journaled;
+	 * held, it is retried by the tick (or left for the next start). */
+	uv_mutex_lock(&ix->mu);
+	struct cg_index_job *p = ix->pending;
+	ix->pending = ix->pending_tail = NULL;
+	ix->job_queued = 0;
+	uv_mutex_unlock(&ix->mu);
+	ix->stalled = 1;
+	settle(ix, p, b ? CG_ECLOSED : CG_ENOMEM);
 }
 
 int cg_indexer_create(struct cg_storeq *q, struct cg_journal *jr, struct cg_indexer **out)
@@ -522,6 +588,10 @@ int cg_indexer_create(struct cg_storeq *q, struct cg_journal *jr, struct cg_inde
 	struct cg_indexer *ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return CG_ENOMEM;
+	if (uv_mutex_init(&ix->mu) != 0) {
+		free(ix);
+		return CG_ENOMEM;
+	}
 	ix->q = q;
 	ix->jr = jr;
 	ix->fail_seq = NO_FAIL;
@@ -535,13 +605,14 @@ int cg_indexer_create(struct cg_storeq *q, struct cg_journal *jr, struct cg_inde
 void cg_indexer_submit(struct cg_indexer *ix, struct cg_index_job *ij)
 {
 	ij->ix = ix;
+	ij->next = NULL;
 	if (ij->seq > ix->submitted)
 		ix->submitted = ij->seq;
 	if (ix->stalled) {
 		hold(ix, ij);
 		return;
 	}
-	submit_one(ix, ij);
+	submit_list(ix, ij, ij);
 }
 
 /* The watermark made durable (a synchronous commit), then the segments it covers deleted. */
@@ -576,25 +647,17 @@ static void retire_done(int rc, void *ud)
 void cg_indexer_tick(struct cg_indexer *ix)
 {
 	ix->ticks++;
-	if (ix->stalled && ix->inflight == 0) {
-		/* Every job that can fail has come back: retry from the first, in order. */
-		struct cg_index_job *list = ix->held;
-		ix->held = ix->held_tail = NULL;
-		if (cg_storeq_submit(ix->q, unstall_run, NULL, ix) != 0) {
-			ix->held = list;
+	if (ix->stalled && ix->inflight == 0 && ix->held) {
+		/* Every job that can fail has come back: retry from the first record, in order. */
+		if (cg_storeq_submit(ix->q, unstall_run, NULL, ix) != 0)
 			return;
-		}
 		ix->stalled = 0;
 		CG_LOG_INFO("retrying the journal records held since a failure");
-		while (list) {
-			struct cg_index_job *ij = list;
-			list = ij->next;
-			ij->next = NULL;
-			if (ix->stalled)
-				hold(ix, ij);
-			else
-				submit_one(ix, ij);
-		}
+		struct cg_index_job *list = ix->held, *tail = ix->held_tail;
+		ix->held = ix->held_tail = NULL;
+		submit_list(ix, list, tail);
+	} else if (ix->stalled && ix->inflight == 0) {
+		ix->stalled = 0;
 	}
 	/* Every 5 s, when something new was applied. */
 	if (ix->ticks % 5 == 0 && !ix->retire_busy && ix->applied > ix->retired) {
@@ -624,11 +687,16 @@ void cg_indexer_destroy(struct cg_indexer *ix)
 {
 	if (!ix)
 		return;
-	while (ix->held) {
-		struct cg_index_job *ij = ix->held;
-		ix->held = ij->next;
-		ij->next = NULL;
-		ij->done(ij, CG_ECLOSED);
+	/* The store queue has finished: nothing is pending any more but what no job took. */
+	struct cg_index_job *lists[2] = {ix->held, ix->pending};
+	for (int i = 0; i < 2; i++) {
+		while (lists[i]) {
+			struct cg_index_job *ij = lists[i];
+			lists[i] = ij->next;
+			ij->next = NULL;
+			ij->done(ij, CG_ECLOSED);
+		}
 	}
+	uv_mutex_destroy(&ix->mu);
 	free(ix);
 }
