@@ -55,6 +55,7 @@ static const struct {
 	{"casegate_journal_syncs_total", CG_COUNTER, NULL,
 	 "Intake journal appends (one fdatasync each); records divided by syncs: the mean batch"},
 	{"casegate_journal_records_total", CG_COUNTER, NULL, "Webhooks appended to the intake journal"},
+	{"casegate_journal_appended_bytes_total", CG_COUNTER, NULL, "Record bytes appended to the intake journal"},
 	{"casegate_journal_bytes", CG_GAUGE, NULL, "Size of the intake journal's segment files (counts toward store_max_bytes)"},
 	{"casegate_journal_unindexed", CG_GAUGE, NULL, "Journaled webhooks not yet applied to the store"},
 	{"casegate_journal_stalled", CG_GAUGE, NULL,

@@ -24,6 +24,7 @@ static void handle_metrics(struct cg_app *app, struct cg_http_request *req)
 		cg_journalq_counts(app->jq, &jc);
 		cg_metrics_set(app->metrics, "casegate_journal_syncs_total", "", (double)jc.batches);
 		cg_metrics_set(app->metrics, "casegate_journal_records_total", "", (double)jc.records);
+		cg_metrics_set(app->metrics, "casegate_journal_appended_bytes_total", "", (double)jc.bytes);
 		cg_metrics_set(app->metrics, "casegate_journal_bytes", "", (double)cg_journal_bytes(app->journal));
 		cg_metrics_set(app->metrics, "casegate_journal_unindexed", "", (double)cg_indexer_backlog(app->indexer));
 		cg_metrics_set(app->metrics, "casegate_journal_stalled", "", cg_indexer_stalled(app->indexer) ? 1 : 0);
