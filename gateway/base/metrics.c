@@ -127,6 +127,12 @@ void cg_metrics_add(struct cg_metrics *m, const char *name, const char *labels, 
 		s->value += v;
 }
 
+double *cg_metrics_counter_ref(struct cg_metrics *m, const char *name, const char *labels)
+{
+	struct series *s = get_series(m, name, labels, CG_COUNTER);
+	return s ? &s->value : NULL;
+}
+
 void cg_metrics_set(struct cg_metrics *m, const char *name, const char *labels, double v)
 {
 	struct series *s = get_series(m, name, labels, CG_GAUGE);

@@ -17,6 +17,9 @@ int cg_metrics_describe(struct cg_metrics *m, const char *name, enum cg_metric_t
 
 /* labels is the label set as exposition text without braces, e.g. `source="demo",code="202"`, or "". */
 void cg_metrics_add(struct cg_metrics *m, const char *name, const char *labels, double v);
+/* The value of a counter series, for hot paths that add to it without a lookup each time (the
+ * loop thread only, like every call here): valid until cg_metrics_destroy. NULL when out of memory. */
+double *cg_metrics_counter_ref(struct cg_metrics *m, const char *name, const char *labels);
 void cg_metrics_set(struct cg_metrics *m, const char *name, const char *labels, double v);
 void cg_metrics_observe(struct cg_metrics *m, const char *name, const char *labels, double v);
 /* Makes the series exist (at 0 when new; an existing one keeps its value) in a declared family, so

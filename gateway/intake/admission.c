@@ -27,16 +27,29 @@ int cg_admission_setup(struct cg_intake *in)
 {
 	const struct cg_config *cfg = in->cfg;
 	struct cg_tbucket *b = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*b));
-	if (!b) {
-		/* Never keep buckets sized for another configuration's sources. */
+	struct cg_intake_hot *hot = calloc(cfg->nsources ? cfg->nsources : 1, sizeof(*hot));
+	if (!b || !hot) {
+		/* Never keep buckets (or counters) sized for another configuration's sources. */
+		free(b);
+		free(hot);
 		free(in->rl_sources);
 		in->rl_sources = NULL;
+		free(in->hot);
+		in->hot = NULL;
 		return CG_ENOMEM;
 	}
-	for (size_t i = 0; i < cfg->nsources; i++)
+	for (size_t i = 0; i < cfg->nsources; i++) {
 		cg_tbucket_init(&b[i], cfg->sources[i].rl_rps, cfg->sources[i].rl_burst);
+		cg_intake_source_label(cfg->sources[i].name, hot[i].label, sizeof(hot[i].label));
+		char labels[256];
+		snprintf(labels, sizeof(labels), "%s,code=\"202\"", hot[i].label);
+		hot[i].answered202 = cg_metrics_counter_ref(in->d.metrics, "casegate_http_requests_total", labels);
+		hot[i].accepted = cg_metrics_counter_ref(in->d.metrics, "casegate_events_accepted_total", hot[i].label);
+	}
 	free(in->rl_sources);
 	in->rl_sources = b;
+	free(in->hot);
+	in->hot = hot;
 	cg_tbucket_init(&in->rl_global, cfg->rl_rps, cfg->rl_burst);
 	cg_metrics_describe(in->d.metrics, "casegate_intake_throttled_total", CG_COUNTER,
 			    "Webhooks refused with 429 by the intake rate limit, by source and scope");
@@ -51,6 +64,8 @@ void cg_admission_cleanup(struct cg_intake *in)
 {
 	free(in->rl_sources);
 	in->rl_sources = NULL;
+	free(in->hot);
+	in->hot = NULL;
 }
 
 static void refuse(struct cg_intake *in, struct cg_http_request *req, const char *source_label, int status,

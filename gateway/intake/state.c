@@ -59,3 +59,10 @@ void cg_intake_count(struct cg_intake *in, const char *source_label, int status)
 	snprintf(labels, sizeof(labels), "%s,code=\"%d\"", source_label, status);
 	cg_metrics_add(in->d.metrics, "casegate_http_requests_total", labels, 1);
 }
+
+void cg_intake_source_label(const char *name, char *out, size_t len)
+{
+	char esc[128];
+	cg_metrics_escape(name, esc, sizeof(esc));
+	snprintf(out, len, "source=\"%s\"", esc);
+}

@@ -21,6 +21,13 @@ struct cg_intake_gen {
 	int retired;
 };
 
+/* A webhook source's per-request counters and label, made once per configuration (not per request). */
+struct cg_intake_hot {
+	char label[160];     /* source="<name>" */
+	double *answered202; /* casegate_http_requests_total{source,code="202"} */
+	double *accepted;    /* casegate_events_accepted_total{source} */
+};
+
 struct cg_intake {
 	struct cg_intake_deps d;
 	struct cg_config *cfg;         /* the running configuration (owned) */
@@ -36,6 +43,7 @@ struct cg_intake {
 	/* Admission (admission.c). */
 	struct cg_tbucket rl_global;
 	struct cg_tbucket *rl_sources; /* one per cfg->sources[i] */
+	struct cg_intake_hot *hot;     /* one per cfg->sources[i] (admission.c) */
 	size_t pending_bytes;          /* webhook bytes waiting for the store */
 	int probe_busy;                /* a store-space probe is queued */
 	/* Work on worker threads. */
@@ -55,6 +63,9 @@ void cg_intake_work_end(struct cg_intake *in);
 
 /* Events were stored: tell the daemon (delivery may start), unless intake is stopping. */
 void cg_intake_committed(struct cg_intake *in);
+
+/* The metric label of a source: source="<name>" (escaped). */
+void cg_intake_source_label(const char *name, char *out, size_t len);
 
 /* Counts a webhook answer in casegate_http_requests_total{source,code}. */
 void cg_intake_count(struct cg_intake *in, const char *source_label, int status);

@@ -32,6 +32,7 @@ struct intake_job {
 	struct cg_intake_put put; /* what the store gets (events, ids, heartbeat, storm rule) */
 	struct cg_index_job ix;   /* with a journal: its place in the indexer */
 	int answered;             /* with a journal: the 202 went out after the append */
+	struct cg_intake_hot hot; /* the source's counters of a 202 (as when the webhook came) */
 	cJSON *answer; /* 202 body */
 	size_t held;   /* bytes counted by cg_admission_hold */
 	char source_label[160];
@@ -95,8 +96,13 @@ static void respond_accepted(struct intake_job *j)
 {
 	struct cg_intake *in = j->in;
 	j->answered = 1;
-	cg_intake_count(in, j->source_label, 202);
-	cg_metrics_add(in->d.metrics, "casegate_events_accepted_total", j->source_label, (double)j->put.n);
+	if (j->hot.answered202 && j->hot.accepted) {
+		*j->hot.answered202 += 1;
+		*j->hot.accepted += (double)j->put.n;
+	} else {
+		cg_intake_count(in, j->source_label, 202);
+		cg_metrics_add(in->d.metrics, "casegate_events_accepted_total", j->source_label, (double)j->put.n);
+	}
 	respond_json(j->req, 202, j->answer, NULL, 0);
 }
 
@@ -408,9 +414,7 @@ static void hook_accept(struct cg_intake *in, struct cg_http_request *req, const
 
 static void source_label_of(const char *name, char *out, size_t len)
 {
-	char esc[128];
-	cg_metrics_escape(name, esc, sizeof(esc));
-	snprintf(out, len, "source=\"%s\"", esc);
+	cg_intake_source_label(name, out, len);
 }
 
 /*
@@ -498,7 +502,9 @@ static void handle_hook(struct cg_intake *in, struct cg_http_request *req, const
 	size_t idx = 0;
 	const struct cg_source_config *src = hook_source(in->cfg, name, name_len, &idx);
 	char source_label[160] = "source=\"\"";
-	if (src)
+	if (src && in->hot && idx < in->cfg->nsources)
+		memcpy(source_label, in->hot[idx].label, sizeof(source_label));
+	else if (src)
 		source_label_of(src->name, source_label, sizeof(source_label));
 	/* Answers that do not depend on the source come first, alike for known and unknown names. */
 	if (strcmp(req->method, "POST") != 0) {
@@ -645,7 +651,10 @@ static void hook_accept(struct cg_intake *in, struct cg_http_request *req, const
 			size_t idx, const struct cg_verify_pass *pass)
 {
 	char source_label[160];
-	source_label_of(src->name, source_label, sizeof(source_label));
+	if (in->hot && idx < in->cfg->nsources && &in->cfg->sources[idx] == src)
+		memcpy(source_label, in->hot[idx].label, sizeof(source_label));
+	else
+		source_label_of(src->name, source_label, sizeof(source_label));
 	if (in->stopping) {
 		cg_intake_count(in, source_label, 503);
 		respond_unavailable(req, "shutting down: retry later", "5");
@@ -681,6 +690,8 @@ static void hook_accept(struct cg_intake *in, struct cg_http_request *req, const
 	j->held = req->body_len;
 	cg_admission_hold(in, j->held);
 	memcpy(j->source_label, source_label, sizeof(source_label));
+	if (in->hot && idx < in->cfg->nsources && &in->cfg->sources[idx] == src)
+		j->hot = in->hot[idx];
 	if (pass && pass->replay_id[0]) {
 		snprintf(j->put.replay_ns, sizeof(j->put.replay_ns), CG_SEEN_REPLAY_PREFIX "%s", src->name);
 		snprintf(j->put.replay_id, sizeof(j->put.replay_id), "%s", pass->replay_id);
