@@ -38,6 +38,10 @@ struct pg_pending {
 	struct cg_sbuf col[1 + CG_EV_NARGS];
 	size_t n;
 	int64_t aging; /* the aging they are ranked with */
+	/* The keys of the rows whose ids came from ids reserved ahead (s->ids): not locked yet. A
+	 * text[] literal being built like col[], and how many. */
+	struct cg_sbuf ukeys;
+	size_t nu;
 };
 
 struct pg_store {
@@ -58,8 +62,11 @@ struct pg_store {
 	 * string literal, so a pointer names one statement. Emptied when conn is replaced. */
 	const char *prep_sql[PREP_MAX];
 	int nprep;
-	/* Deferred enqueues of the open transaction: dropped when it ends. */
+	/* Deferred enqueues of the open transaction, and the event ids it reserved ahead and has
+	 * not used yet (ids[ids_at..nids), increasing): both dropped when it ends. */
 	struct pg_pending pend;
+	int64_t *ids;
+	size_t nids, ids_at, capids;
 	/* listener thread */
 	int listen;
 	int thread_started;
@@ -153,8 +160,10 @@ int cg_pg_schema_open(PGconn *c, int migrate, char *err, size_t errlen);
 
 /* ---- the queue and its leases (store_pg_events.c) ---- */
 
-/* Sends the deferred enqueues of the open transaction (none: 0) in one INSERT; their keys are
- * locked already. Whatever the outcome, nothing is deferred afterwards. */
+/* Sends the deferred enqueues of the open transaction (none: 0): the locks of the keys not
+ * locked yet, then one INSERT. CG_EAGAIN when a key is busy, or when another replica committed
+ * an event of one of the keys with an id above the one reserved ahead for it (the batch is
+ * re-run, its jobs alone). Whatever the outcome, nothing is deferred afterwards. */
 int cg_pg_flush(struct pg_store *s);
 /* Drops the deferred enqueues (the transaction ended). */
 void cg_pg_pend_drop(struct pg_store *s);
