@@ -395,6 +395,8 @@ int cg_pg_commit(struct cg_store *st)
 		return rc;
 	}
 	cg_pg_pend_drop(s);
+	s->ahead = s->tx_enqueued;
+	s->tx_enqueued = 0;
 	rc = cg_pg_q_nf(s, "commit", "COMMIT", NULL, 0, &r);
 	s->in_tx = 0;
 	s->tx_key_locks = 0;
@@ -413,6 +415,10 @@ int cg_pg_rollback(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
 	cg_pg_pend_drop(s);
+	if (s->tx_enqueued) {
+		s->ahead = s->tx_enqueued;
+		s->tx_enqueued = 0;
+	}
 	if (!s->in_tx)
 		return 0; /* none open: a failed commit already ended it (no server WARNING) */
 	s->in_tx = 0;

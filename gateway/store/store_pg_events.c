@@ -28,9 +28,10 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Ids reserved ahead by an enqueue that locks its keys: the next enqueues of the transaction
- * (a group-commit batch's webhooks) take theirs without a round trip. */
-#define IDS_AHEAD 128
+/* The most ids reserved ahead by an enqueue that locks its keys (s->ahead: as many as the last
+ * transaction enqueued): the next enqueues of the transaction (a group-commit batch's webhooks)
+ * take theirs without a round trip. */
+#define IDS_AHEAD_MAX 1024
 
 /* Room for n ids in s->ids; 0 when out of memory. */
 static int grow_ids(struct pg_store *s, size_t n)
@@ -46,12 +47,12 @@ static int grow_ids(struct pg_store *s, size_t n)
 /*
  * Locks the keys of evs (sorted by hash: two writers never wait on each other in opposite
  * orders; see cg_pg_lock_keys for the wait-or-try rule across a batch), then takes n ids from the
- * sequence, increasing, into ids, and IDS_AHEAD more into s->ids (reserved ahead, replacing
+ * sequence, increasing, into ids, and s->ahead more into s->ids (reserved ahead, replacing
  * what was left there): the ids are taken only once every lock is held.
  */
 static int lock_and_ids(struct pg_store *s, const struct cg_store_event *evs, size_t n, int64_t *ids)
 {
-	size_t total = n + IDS_AHEAD;
+	size_t total = n + (s->ahead < IDS_AHEAD_MAX ? s->ahead : IDS_AHEAD_MAX);
 	struct cg_sbuf kb = {0};
 	PGresult *r = NULL;
 	int rc, wait = s->tx_key_locks == 0;
@@ -119,7 +120,7 @@ void cg_pg_pend_drop(struct pg_store *s)
  * them): a group-commit batch sends its events in one INSERT. Per-key order is id order, and the
  * caller has the ids at once. The first enqueue of a transaction takes its keys' locks and, after
  * them, its ids, so they are above every id of those keys committed by any replica; it reserves
- * IDS_AHEAD more, and the next enqueues take their ids from those, without a round trip, and
+ * more (s->ahead), and the next enqueues take their ids from those, without a round trip, and
  * their keys' locks only when the rows go out (cg_pg_flush). An id reserved ahead may then be
  * below an event of its key another replica committed meanwhile: the INSERT is refused
  * (CG_EAGAIN), and storeq runs the batch's jobs again, each alone, so each one first.
@@ -192,6 +193,7 @@ int cg_pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 	}
 	p->n += n;
 	p->aging = cg_store_aging(st);
+	s->tx_enqueued += n;
 	if (own)
 		rc = cg_pg_flush(s);
 done:

@@ -67,6 +67,10 @@ struct pg_store {
 	struct pg_pending pend;
 	int64_t *ids;
 	size_t nids, ids_at, capids;
+	/* Events enqueued in the open transaction, and in the last one: as many ids are reserved
+	 * ahead (a group-commit batch is about as large as the one before; a transaction per
+	 * webhook wastes none). */
+	size_t tx_enqueued, ahead;
 	/* listener thread */
 	int listen;
 	int thread_started;

@@ -345,6 +345,12 @@ static void t_defer_order(void **state)
 	assert_int_equal(pg_open_as(&l, "rb", 0, 0, &b), 0);
 	struct cg_store_event ea = ev_of("k", "{\"from\":\"a\"}"), eb = ev_of("k", "{\"from\":\"b\"}");
 	struct cg_store_event other = ev_of("other", "{}");
+	/* A transaction of two events first: the next one reserves as many ids ahead. */
+	struct cg_store_event warm[2] = {ev_of("w1", "{}"), ev_of("w2", "{}")};
+	assert_int_equal(cg_store_begin(a), 0);
+	assert_int_equal(cg_store_enqueue(a, &warm[0], 1), 0);
+	assert_int_equal(cg_store_enqueue(a, &warm[1], 1), 0);
+	assert_int_equal(cg_store_commit(a), 0);
 	assert_int_equal(cg_store_begin(a), 0);
 	assert_int_equal(cg_store_enqueue(a, &other, 1), 0);
 	assert_int_equal(cg_store_enqueue(a, &ea, 1), 0);
@@ -356,7 +362,7 @@ static void t_defer_order(void **state)
 		fail_msg("commit of an event of key k with an id below b's later one: got %d (%s), want CG_EAGAIN", rc,
 			 cg_strerror(rc));
 	cg_store_rollback(a);
-	long rows = cg_h_pg_long(l.dsn, "SELECT count(*) FROM events");
+	long rows = cg_h_pg_long(l.dsn, "SELECT count(*) FROM events WHERE dedup_key IN ('k', 'other')");
 	if (rows != 1)
 		fail_msg("after the refused commit: got %ld events, want b's only", rows);
 	ea = ev_of("k", "{\"from\":\"a\"}");
@@ -368,9 +374,12 @@ static void t_defer_order(void **state)
 	struct cg_store_event *v = NULL;
 	size_t n = 0;
 	assert_int_equal(cg_store_claim(a, 2000, 10, &v, &n), 0);
-	if (n != 1 || v[0].id != eb.id)
-		fail_msg("claim: got %zu event(s) (first %" PRId64 "), want b's %" PRId64 " alone (the head of k)", n,
-			 n ? v[0].id : 0, eb.id);
+	int64_t k_head = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].dedup_key, "k") == 0)
+			k_head = k_head ? -1 : v[i].id;
+	if (k_head != eb.id)
+		fail_msg("claim: got %" PRId64 " as the head of k, want b's %" PRId64 " (and k once)", k_head, eb.id);
 	cg_store_events_free(v, n);
 	close_defer(&l, a, b);
 }
