@@ -52,7 +52,9 @@ static int grow_ids(struct pg_store *s, size_t n)
  */
 static int lock_and_ids(struct pg_store *s, const struct cg_store_event *evs, size_t n, int64_t *ids)
 {
-	size_t total = n + (s->ahead < IDS_AHEAD_MAX ? s->ahead : IDS_AHEAD_MAX);
+	/* As many as the last transaction enqueued, or as this one so far (it is larger: doubling). */
+	size_t ahead = s->ahead > s->tx_enqueued ? s->ahead : s->tx_enqueued;
+	size_t total = n + (ahead < IDS_AHEAD_MAX ? ahead : IDS_AHEAD_MAX);
 	struct cg_sbuf kb = {0};
 	PGresult *r = NULL;
 	int rc, wait = s->tx_key_locks == 0;

@@ -25,7 +25,7 @@
  * are claimed. Every write that changes a key's set of events (enqueue, done, dead, requeue)
  * holds the transaction advisory lock of hashtextextended(key), so is_head stays exact under
  * concurrent replicas (READ COMMITTED: the statement after the lock sees the other side's
- * commit). A claim is a lease on the head row: claimed_by, lease_until (database clock, ms)
+ * commit; enqueue's deferred INSERT comes after its keys' locks, see store_pg_events.c). A claim is a lease on the head row: claimed_by, lease_until (database clock, ms)
  * and claim_token, a fencing token from a sequence that changes with every claim.
  */
 static const char *const migrations[] = {
