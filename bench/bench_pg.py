@@ -61,8 +61,9 @@ def free_port():
 
 
 class PG:
-    def __init__(self, bindir):
+    def __init__(self, bindir, extra_opts=""):
         self.bindir = bindir
+        self.extra_opts = extra_opts  # more server options (bench/pg_profile.py: pg_stat_statements)
         self.dir = tempfile.mkdtemp(prefix="cg-bench-pg-")
         self.user = {}
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
@@ -85,8 +86,8 @@ class PG:
         # defaults), unlike the tests' server: a 202 must mean committed, as with SQLite FULL.
         for _ in range(3):
             self.port = free_port()
-            opts = ("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=100 -c shared_buffers=128MB"
-                    % (self.port, self.dir))
+            opts = ("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=100 -c shared_buffers=128MB %s"
+                    % (self.port, self.dir, self.extra_opts))
             if self.run([self.bindir + "/pg_ctl", "-D", data, "-l", os.path.join(self.dir, "server.log"), "-w",
                          "-t", "60", "-o", opts, "start"], "pg_ctl.log") == 0:
                 self.running = True

@@ -52,6 +52,8 @@ static void pg_close(struct cg_store *st)
 	}
 	free(s->name);
 	free(s->holds);
+	cg_pg_pend_drop(s);
+	free(s->ids);
 	free(s);
 }
 

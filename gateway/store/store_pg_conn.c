@@ -279,8 +279,8 @@ static const char *prepared(struct pg_store *s, const char *sql, int n, char nam
 }
 
 /* Runs one statement with the arguments ($1 first); *out (may be NULL) gets a row-returning result. */
-int cg_pg_q(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
-	     PGresult **out)
+int cg_pg_q_nf(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+	       PGresult **out)
 {
 	int rc = ensure(s);
 	if (rc)
@@ -295,6 +295,14 @@ int cg_pg_q(struct pg_store *s, const char *what, const char *sql, const struct 
 	if (stmt && state && strcmp(state, "26000") == 0)
 		s->nprep = 0; /* the session lost its prepared statements (DISCARD ALL, a pooler): prepare anew */
 	return res_ok(r, out) ? 0 : fail_res(s, s->conn, r, what);
+}
+
+/* Any statement may read what the deferred enqueues change: they go first. */
+int cg_pg_q(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+	    PGresult **out)
+{
+	int rc = cg_pg_flush(s);
+	return rc ? rc : cg_pg_q_nf(s, what, sql, a, n, out);
 }
 
 /* Rows changed by a statement (UPDATE/DELETE/INSERT). */
@@ -367,7 +375,8 @@ int cg_pg_exec_simple(PGconn *c, const char *sql, char *err, size_t errlen)
 int cg_pg_begin(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
-	int rc = cg_pg_q(s, "begin", "BEGIN", NULL, 0, NULL);
+	cg_pg_pend_drop(s);
+	int rc = cg_pg_q_nf(s, "begin", "BEGIN", NULL, 0, NULL);
 	if (rc == 0) {
 		s->in_tx = 1;
 		s->tx_key_locks = 0;
@@ -379,7 +388,16 @@ int cg_pg_commit(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
 	PGresult *r = NULL;
-	int rc = cg_pg_q(s, "commit", "COMMIT", NULL, 0, &r);
+	/* The deferred enqueues are part of what commits: when they fail, nothing does. */
+	int rc = cg_pg_flush(s);
+	if (rc) {
+		cg_pg_rollback(st);
+		return rc;
+	}
+	cg_pg_pend_drop(s);
+	s->ahead = s->tx_enqueued;
+	s->tx_enqueued = 0;
+	rc = cg_pg_q_nf(s, "commit", "COMMIT", NULL, 0, &r);
 	s->in_tx = 0;
 	s->tx_key_locks = 0;
 	if (rc)
@@ -396,6 +414,13 @@ int cg_pg_commit(struct cg_store *st)
 int cg_pg_rollback(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
+	cg_pg_pend_drop(s);
+	if (s->tx_enqueued) {
+		s->ahead = s->tx_enqueued;
+		s->tx_enqueued = 0;
+	}
+	if (!s->in_tx)
+		return 0; /* none open: a failed commit already ended it (no server WARNING) */
 	s->in_tx = 0;
 	s->tx_key_locks = 0;
 	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK)
@@ -437,13 +462,14 @@ int cg_pg_lock_keys(struct pg_store *s, const char *array_literal, size_t nkeys)
 {
 	PGresult *r = NULL;
 	int rc;
+	/* Locks read nothing: the deferred enqueues stay deferred. */
 	if (s->tx_key_locks == 0) {
-		rc = cg_pg_q(s, "lock keys",
+		rc = cg_pg_q_nf(s, "lock keys",
 		       "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
 		       " FROM unnest($1::text[]) AS k ORDER BY 1) x",
 		       CG_ARGS(CG_ARG_TEXT(array_literal)), NULL);
 	} else {
-		rc = cg_pg_q(s, "try-lock keys",
+		rc = cg_pg_q_nf(s, "try-lock keys",
 		       "SELECT coalesce(bool_and(pg_try_advisory_xact_lock(h)), true) FROM (SELECT DISTINCT"
 		       " hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) x",
 		       CG_ARGS(CG_ARG_TEXT(array_literal)), &r);

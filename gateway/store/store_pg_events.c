@@ -22,110 +22,247 @@ static void buf_arg(struct cg_sbuf *b, const struct cg_store_arg *a, int first)
 		cg_pg_buf_i64(b, a->i, first);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 	return x < y ? -1 : x > y;
 }
 
+/* The most ids reserved ahead by an enqueue that locks its keys (s->ahead: as many as the last
+ * transaction enqueued): the next enqueues of the transaction (a group-commit batch's webhooks)
+ * take theirs without a round trip. */
+#define IDS_AHEAD_MAX 1024
+
+/* Room for n ids in s->ids; 0 when out of memory. */
+static int grow_ids(struct pg_store *s, size_t n)
+{
+	int64_t *v = realloc(s->ids, n * sizeof(*v));
+	if (!v)
+		return 0;
+	s->ids = v;
+	s->capids = n;
+	return 1;
+}
+
+/*
+ * Locks the keys of evs (sorted by hash: two writers never wait on each other in opposite
+ * orders; see cg_pg_lock_keys for the wait-or-try rule across a batch), then takes n ids from the
+ * sequence, increasing, into ids, and s->ahead more into s->ids (reserved ahead, replacing
+ * what was left there): the ids are taken only once every lock is held.
+ */
+static int lock_and_ids(struct pg_store *s, const struct cg_store_event *evs, size_t n, int64_t *ids)
+{
+	/* As many as the last transaction enqueued, or as this one so far (it is larger: doubling). */
+	size_t ahead = s->ahead > s->tx_enqueued ? s->ahead : s->tx_enqueued;
+	size_t total = n + (ahead < IDS_AHEAD_MAX ? ahead : IDS_AHEAD_MAX);
+	struct cg_sbuf kb = {0};
+	PGresult *r = NULL;
+	int rc, wait = s->tx_key_locks == 0;
+	cg_sbuf_add(&kb, "{");
+	for (size_t i = 0; i < n; i++)
+		cg_pg_buf_elem(&kb, evs[i].dedup_key, i == 0);
+	cg_sbuf_add(&kb, "}");
+	if (kb.oom) {
+		free(kb.p);
+		return CG_ENOMEM;
+	}
+	/* No output row before l's one row, which needs every lock: nextval() runs after them. A
+	 * busy key while the transaction holds others (try) gives no rows. */
+	if (wait)
+		rc = cg_pg_q_nf(s, "enqueue locks and ids",
+				"WITH l AS (SELECT count(pg_advisory_xact_lock(h)) AS c FROM (SELECT DISTINCT"
+				" hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) x)"
+				" SELECT nextval('events_id_seq') + 0 * l.c FROM l, generate_series(1, $2::int)",
+				CG_ARGS(CG_ARG_TEXT(kb.p), CG_ARG_I64(total)), &r);
+	else
+		rc = cg_pg_q_nf(s, "enqueue try-locks and ids",
+				"WITH l AS (SELECT coalesce(bool_and(pg_try_advisory_xact_lock(h)), true) AS ok FROM"
+				" (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1) x)"
+				" SELECT nextval('events_id_seq') FROM l, generate_series(1, $2::int) WHERE l.ok",
+				CG_ARGS(CG_ARG_TEXT(kb.p), CG_ARG_I64(total)), &r);
+	free(kb.p);
+	if (rc)
+		return rc;
+	if (!wait && PQntuples(r) == 0) {
+		PQclear(r);
+		snprintf(s->errmsg, sizeof(s->errmsg), "key locked by another replica's transaction");
+		return CG_EAGAIN;
+	}
+	if ((size_t)PQntuples(r) != total) {
+		PQclear(r);
+		return CG_EIO;
+	}
+	if (total > s->capids && !grow_ids(s, total)) {
+		PQclear(r);
+		return CG_ENOMEM;
+	}
+	/* The lowest n for evs, the rest reserved ahead (above them: ids stay in enqueue order). */
+	for (size_t i = 0; i < total; i++)
+		s->ids[i] = cg_pg_get_i64(r, (int)i, 0);
+	PQclear(r);
+	qsort(s->ids, total, sizeof(*s->ids), cmp_i64);
+	memcpy(ids, s->ids, n * sizeof(*ids));
+	s->ids_at = n;
+	s->nids = total;
+	s->tx_key_locks += (int)n;
+	return 0;
+}
+
+void cg_pg_pend_drop(struct pg_store *s)
+{
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
+		free(s->pend.col[k].p);
+	free(s->pend.ukeys.p);
+	memset(&s->pend, 0, sizeof(s->pend));
+	s->nids = s->ids_at = 0;
+}
+
+/*
+ * Enqueue defers its rows to the end of the transaction (or to the next statement that may read
+ * them): a group-commit batch sends its events in one INSERT. Per-key order is id order, and the
+ * caller has the ids at once. The first enqueue of a transaction takes its keys' locks and, after
+ * them, its ids, so they are above every id of those keys committed by any replica; it reserves
+ * more (s->ahead), and the next enqueues take their ids from those, without a round trip, and
+ * their keys' locks only when the rows go out (cg_pg_flush). An id reserved ahead may then be
+ * below an event of its key another replica committed meanwhile: the INSERT is refused
+ * (CG_EAGAIN), and storeq runs the batch's jobs again, each alone, so each one first.
+ */
 int cg_pg_enqueue(struct cg_store *st, struct cg_store_event *evs, size_t n)
 {
 	struct pg_store *s = pg(st);
-	const char **keys = NULL;
+	struct pg_pending *p = &s->pend;
 	int64_t *ids = NULL;
-	PGresult *r = NULL;
-	/* One array literal per column of unnest(): the id, then the event's arguments. */
-	struct cg_sbuf a[1 + CG_EV_NARGS] = {{0}};
-	struct cg_sbuf kb = {0};
+	size_t len[1 + CG_EV_NARGS];
 	int own = 0, rc;
 
 	if (n == 0)
 		return 0;
 	if ((rc = cg_store_events_check(evs, n)))
 		return rc;
-	keys = calloc(n, sizeof(*keys));
-	ids = calloc(n, sizeof(*ids));
-	if (!keys || !ids) {
-		rc = CG_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		keys[i] = evs[i].dedup_key;
-	qsort(keys, n, sizeof(*keys), cmp_str);
-	cg_sbuf_add(&kb, "{");
-	for (size_t i = 0; i < n; i++)
-		cg_pg_buf_elem(&kb, keys[i], i == 0);
-	cg_sbuf_add(&kb, "}");
+	if (!(ids = calloc(n, sizeof(*ids))))
+		return CG_ENOMEM;
 	if ((rc = cg_pg_tx_open(s, &own)))
 		goto out;
-	if (kb.oom) {
-		rc = CG_ENOMEM;
+	/* Rows of one INSERT share one aging (set on the store thread: in practice it never changes). */
+	if (p->n && p->aging != cg_store_aging(st) && (rc = cg_pg_flush(s)))
 		goto done;
+	int ahead = s->nids - s->ids_at >= n;
+	if (!ahead && (rc = lock_and_ids(s, evs, n, ids)))
+		goto done;
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++) {
+		len[k] = p->col[k].len;
+		if (p->n == 0)
+			cg_sbuf_add(&p->col[k], "{");
 	}
-	if ((rc = cg_pg_lock_keys(s, kb.p, n)))
-		goto done;
-	/* Ids first, in order, so id order is the order of evs (per-key order). */
-	if ((rc = cg_pg_q(s, "enqueue ids", "SELECT nextval('events_id_seq') FROM generate_series(1, $1::int)",
-		    CG_ARGS(CG_ARG_I64(n)), &r)))
-		goto done;
-	if ((size_t)PQntuples(r) != n) {
-		PQclear(r);
-		rc = CG_EIO;
-		goto done;
+	size_t ulen = p->ukeys.len;
+	if (ahead) {
+		memcpy(ids, s->ids + s->ids_at, n * sizeof(*ids));
+		if (p->nu == 0)
+			cg_sbuf_add(&p->ukeys, "{");
+		for (size_t i = 0; i < n; i++)
+			cg_pg_buf_elem(&p->ukeys, evs[i].dedup_key, p->nu == 0 && i == 0);
+		if (p->ukeys.oom)
+			rc = CG_ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		ids[i] = cg_pg_get_i64(r, (int)i, 0);
-	PQclear(r);
-	qsort(ids, n, sizeof(*ids), cmp_i64);
-	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
-		cg_sbuf_add(&a[k], "{");
 	for (size_t i = 0; i < n; i++) {
 		struct cg_store_arg ev[CG_EV_NARGS];
+		int first = p->n == 0 && i == 0;
 		cg_store_event_args(&evs[i], ev);
-		cg_pg_buf_i64(&a[0], ids[i], i == 0);
+		cg_pg_buf_i64(&p->col[0], ids[i], first);
 		for (int k = 0; k < CG_EV_NARGS; k++)
-			buf_arg(&a[1 + k], &ev[k], i == 0);
+			buf_arg(&p->col[1 + k], &ev[k], first);
 	}
-	struct cg_store_arg v[1 + CG_EV_NARGS + 1];
-	for (int k = 0; k < 1 + CG_EV_NARGS; k++) {
-		cg_sbuf_add(&a[k], "}");
-		if (a[k].oom) {
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
+		if (p->col[k].oom)
 			rc = CG_ENOMEM;
-			goto done;
+	if (rc) {
+		/* These events are not part of the transaction: the deferred ones stay as they were. */
+		for (int k = 0; k < 1 + CG_EV_NARGS; k++) {
+			p->col[k].oom = 0;
+			p->col[k].len = len[k];
+			if (p->col[k].p)
+				p->col[k].p[len[k]] = '\0';
 		}
-		v[k] = CG_ARG_TEXT(a[k].p);
+		p->ukeys.oom = 0;
+		p->ukeys.len = ulen;
+		if (p->ukeys.p)
+			p->ukeys.p[ulen] = '\0';
+		goto done;
 	}
-	v[1 + CG_EV_NARGS] = CG_ARG_I64(cg_store_aging(st)); /* $13: the aging of the rank */
-	/* The first event of a key in this statement is its head unless the key has events. */
-	rc = cg_pg_q(s, "enqueue",
-	       "INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
-	       " attempts, next_ms, step, last_error, is_head, rank_ms)"
-	       " SELECT u.id, u.source, u.k, u.status, u.priority, u.severity, u.payload, u.received_ms, u.attempts,"
-	       " u.next_ms, u.step, u.last_error,"
-	       " row_number() OVER (PARTITION BY u.k ORDER BY u.id) = 1"
-	       " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = u.k),"
-	       " " CG_SQL_EVENT_RANK("u.priority", "u.status", "u.received_ms", "u.k", "$13::bigint")
-	       " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],"
-	       " $8::bigint[], $9::int[], $10::bigint[], $11::int[], $12::text[])"
-	       " AS u(id, source, k, status, priority, severity, payload, received_ms, attempts, next_ms, step,"
-	       " last_error)",
-	       v, 1 + CG_EV_NARGS + 1, NULL);
+	if (ahead) {
+		s->ids_at += n;
+		p->nu += n;
+	}
+	p->n += n;
+	p->aging = cg_store_aging(st);
+	s->tx_enqueued += n;
+	if (own)
+		rc = cg_pg_flush(s);
 done:
 	rc = cg_pg_tx_close(s, own, rc);
 	if (rc == 0)
 		for (size_t i = 0; i < n; i++)
 			evs[i].id = ids[i];
 out:
-	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
-		free(a[k].p);
-	free(kb.p);
-	free(keys);
 	free(ids);
+	return rc;
+}
+
+int cg_pg_flush(struct pg_store *s)
+{
+	struct pg_pending p = s->pend;
+	PGresult *r = NULL;
+	int rc = 0;
+
+	if (p.n == 0)
+		return 0;
+	memset(&s->pend, 0, sizeof(s->pend)); /* taken over: the statements below do not flush again */
+	struct cg_store_arg v[1 + CG_EV_NARGS + 1];
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++) {
+		cg_sbuf_add(&p.col[k], "}");
+		if (p.col[k].oom)
+			rc = CG_ENOMEM;
+		v[k] = CG_ARG_TEXT(p.col[k].p);
+	}
+	v[1 + CG_EV_NARGS] = CG_ARG_I64(p.aging); /* $13: the aging of the rank */
+	/* The keys not locked yet (ids reserved ahead), then a statement that sees every commit of
+	 * every key before ours. */
+	if (rc == 0 && p.nu) {
+		cg_sbuf_add(&p.ukeys, "}");
+		rc = p.ukeys.oom ? CG_ENOMEM : cg_pg_lock_keys(s, p.ukeys.p, p.nu);
+	}
+	/* The first event of a key in it is its head unless the key has events. All rows or none:
+	 * none when an event of one of the keys has a higher id (committed by another replica after
+	 * the id was reserved ahead). */
+	if (rc == 0)
+		rc = cg_pg_q_nf(s, "enqueue",
+			"INSERT INTO events (id, source, dedup_key, status, priority, severity, payload, received_ms,"
+			" attempts, next_ms, step, last_error, is_head, rank_ms)"
+			" SELECT u.id, u.source, u.k, u.status, u.priority, u.severity, u.payload, u.received_ms, u.attempts,"
+			" u.next_ms, u.step, u.last_error,"
+			" row_number() OVER (PARTITION BY u.k ORDER BY u.id) = 1"
+			" AND NOT EXISTS (SELECT 1 FROM events e WHERE e.dedup_key = u.k),"
+			" " CG_SQL_EVENT_RANK("u.priority", "u.status", "u.received_ms", "u.k", "$13::bigint")
+			" FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],"
+			" $8::bigint[], $9::int[], $10::bigint[], $11::int[], $12::text[])"
+			" AS u(id, source, k, status, priority, severity, payload, received_ms, attempts, next_ms, step,"
+			" last_error)"
+			/* LATERAL ... LIMIT: a probe of events_key per row, never a scan of the queue. */
+			" WHERE NOT EXISTS (SELECT 1 FROM unnest($3::text[], $1::bigint[]) AS c(k, id),"
+			" LATERAL (SELECT 1 FROM events l WHERE l.dedup_key = c.k AND l.id > c.id LIMIT 1) x)",
+			v, 1 + CG_EV_NARGS + 1, &r);
+	if (rc == 0) {
+		if (strtoull(PQcmdTuples(r), NULL, 10) != p.n) {
+			snprintf(s->errmsg, sizeof(s->errmsg),
+				 "enqueue: another replica enqueued an event of the same key meanwhile");
+			CG_LOG_DEBUG("%s", s->errmsg);
+			rc = CG_EAGAIN;
+		}
+		PQclear(r);
+	}
+	for (int k = 0; k < 1 + CG_EV_NARGS; k++)
+		free(p.col[k].p);
+	free(p.ukeys.p);
 	return rc;
 }
 

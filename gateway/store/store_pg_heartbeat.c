@@ -29,7 +29,8 @@ int cg_pg_hb_register(struct cg_store *st, const char *source, int64_t now_ms)
 int cg_pg_hb_heard(struct cg_store *st, const char *source, int64_t now_ms)
 {
 	struct pg_store *s = pg(st);
-	return cg_pg_q(s, "heartbeat heard",
+	/* Not events: the deferred enqueues stay deferred (cg_pg_q_nf). */
+	return cg_pg_q_nf(s, "heartbeat heard",
 		       "INSERT INTO heartbeat_heard (source, replica, last_ms) VALUES ($1, $2, $3)"
 		       " ON CONFLICT (source, replica) DO UPDATE"
 		       " SET last_ms = greatest(heartbeat_heard.last_ms, excluded.last_ms)",

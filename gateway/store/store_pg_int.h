@@ -28,6 +28,22 @@ struct held_claim {
 
 #define PREP_MAX 64 /* more than the store's distinct statements */
 
+/*
+ * Events enqueued in the open transaction and not yet sent (store_pg_events.c): one array
+ * literal per column of the INSERT's unnest() (the id, then CG_EV_NARGS), each "{" and its
+ * elements, without the closing brace. Sent in one INSERT by cg_pg_flush(), before any other
+ * statement that may read what they change and at commit.
+ */
+struct pg_pending {
+	struct cg_sbuf col[1 + CG_EV_NARGS];
+	size_t n;
+	int64_t aging; /* the aging they are ranked with */
+	/* The keys of the rows whose ids came from ids reserved ahead (s->ids): not locked yet. A
+	 * text[] literal being built like col[], and how many. */
+	struct cg_sbuf ukeys;
+	size_t nu;
+};
+
 struct pg_store {
 	struct cg_store base;
 	/* store thread only */
@@ -46,6 +62,15 @@ struct pg_store {
 	 * string literal, so a pointer names one statement. Emptied when conn is replaced. */
 	const char *prep_sql[PREP_MAX];
 	int nprep;
+	/* Deferred enqueues of the open transaction, and the event ids it reserved ahead and has
+	 * not used yet (ids[ids_at..nids), increasing): both dropped when it ends. */
+	struct pg_pending pend;
+	int64_t *ids;
+	size_t nids, ids_at, capids;
+	/* Events enqueued in the open transaction, and in the last one: as many ids are reserved
+	 * ahead (a group-commit batch is about as large as the one before; a transaction per
+	 * webhook wastes none). */
+	size_t tx_enqueued, ahead;
 	/* listener thread */
 	int listen;
 	int thread_started;
@@ -94,6 +119,10 @@ PGconn *cg_pg_connect(const char *conninfo, char *err, size_t errlen);
  */
 int cg_pg_q(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 	    PGresult **out);
+/* cg_pg_q without sending the deferred enqueues first: only for statements that neither read
+ * nor change events (nor what an enqueue reads: cases), e.g. seen and heartbeat_heard. */
+int cg_pg_q_nf(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
+	       PGresult **out);
 /* cg_pg_q; *changes gets the rows the statement changed. */
 int cg_pg_q_changes(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 		    long *changes);
@@ -134,6 +163,14 @@ int cg_pg_key_tx_open(struct pg_store *s, const char *lookup_sql, int64_t id, in
 int cg_pg_schema_open(PGconn *c, int migrate, char *err, size_t errlen);
 
 /* ---- the queue and its leases (store_pg_events.c) ---- */
+
+/* Sends the deferred enqueues of the open transaction (none: 0): the locks of the keys not
+ * locked yet, then one INSERT. CG_EAGAIN when a key is busy, or when another replica committed
+ * an event of one of the keys with an id above the one reserved ahead for it (the batch is
+ * re-run, its jobs alone). Whatever the outcome, nothing is deferred afterwards. */
+int cg_pg_flush(struct pg_store *s);
+/* Drops the deferred enqueues (the transaction ended). */
+void cg_pg_pend_drop(struct pg_store *s);
 
 /* Makes the lowest id of event id's key its head, unless an event of the key is claimed under a
  * live lease. Key locked by the caller. */

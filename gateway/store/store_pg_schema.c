@@ -25,7 +25,7 @@
  * are claimed. Every write that changes a key's set of events (enqueue, done, dead, requeue)
  * holds the transaction advisory lock of hashtextextended(key), so is_head stays exact under
  * concurrent replicas (READ COMMITTED: the statement after the lock sees the other side's
- * commit). A claim is a lease on the head row: claimed_by, lease_until (database clock, ms)
+ * commit; enqueue's deferred INSERT comes after its keys' locks, see store_pg_events.c). A claim is a lease on the head row: claimed_by, lease_until (database clock, ms)
  * and claim_token, a fencing token from a sequence that changes with every claim.
  */
 static const char *const migrations[] = {
@@ -161,6 +161,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_ready ON events(rank_ms, id, next_ms) WHERE is_head;"
 	"CREATE INDEX events_due ON events(next_ms) WHERE is_head;"
 	"CREATE INDEX events_priority ON events(priority);",
+	/* 6 -> 7: an event's payload (an alert's JSON, 1-4 kB) is stored as it is, not compressed:
+	 * pglz cost a good part of PostgreSQL's CPU per webhook, for a row that lives minutes. Rows
+	 * of more than 8 kB are still compressed (and moved to TOAST) as before. */
+	"ALTER TABLE events SET (toast_tuple_target = 8160);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
