@@ -402,8 +402,19 @@ int cg_indexer_replay(struct cg_store *st, struct cg_journal *jr, size_t *n, cha
 	*n = r.n;
 	if (rc)
 		return rc;
-	/* Each commit above was a durable (synchronous=FULL) one: what it covers can go. */
+	/* Each commit above was a durable (synchronous=FULL) one: what it covers can go. Without
+	 * one, the watermark may come from a relaxed commit not yet on disk: make it durable first. */
 	uint64_t upto = r.n ? r.last : mark;
+	if (!r.n && mark) {
+		rc = cg_store_begin(st);
+		if (!rc && !(rc = watermark_put(st, mark)))
+			rc = cg_store_commit(st);
+		if (rc) {
+			cg_store_rollback(st);
+			CG_LOG_WARN("making the journal watermark durable: %s (segments retired later)", cg_strerror(rc));
+			return 0;
+		}
+	}
 	if (upto && (rc = cg_journal_retire(jr, upto)) != 0)
 		CG_LOG_WARN("retiring indexed journal segments: %s (they are retried later)", cg_strerror(rc));
 	return 0;
@@ -415,6 +426,12 @@ int cg_indexer_replay(struct cg_store *st, struct cg_journal *jr, size_t *n, cha
  * Records wait in `pending` (under mu) for the store thread: one store job takes everything that
  * accumulated by the time it runs (one hand-over and one watermark write for many webhooks),
  * and a new job is queued only when none is waiting to start.
+ *
+ * Order is enforced on the store thread: a job applies its records only when its first seq is
+ * the next one after what is committed (st_next) and what this transaction applied already;
+ * otherwise (an earlier record failed, or its transaction did) it does nothing and comes back
+ * with CG_EAGAIN, to be held and retried in order. So the watermark never passes an unapplied
+ * record, whatever failed: a record's write, the watermark's, BEGIN or COMMIT.
  */
 struct cg_indexer {
 	struct cg_storeq *q;
@@ -425,19 +442,18 @@ struct cg_indexer {
 	/* Loop thread. */
 	struct cg_index_job *held, *held_tail; /* in seq order: waiting for a retry after a failure */
 	int stalled;
+	int stopped;        /* cg_indexer_stop: no retries, held jobs settled */
 	size_t inflight;    /* jobs in the store queue */
 	uint64_t submitted; /* highest seq handed over */
 	uint64_t applied;   /* highest seq applied (committed) */
 	uint64_t retired;   /* segments up to here were retired */
 	int retire_busy;
 	unsigned ticks;
-	/* Store thread: the first seq that failed in this round (jobs after it do nothing), and the
-	 * highest seq applied in the open transaction (its commit writes the watermark once). */
-	uint64_t fail_seq;
-	uint64_t txn_max;
+	/* Store thread. */
+	uint64_t st_next;  /* the next seq to apply: every seq before it is committed */
+	uint64_t txn_next; /* the same within the open transaction */
+	uint64_t txn_max;  /* highest seq applied in the open transaction (0: none) */
 };
-
-#define NO_FAIL UINT64_MAX
 
 /* One store job: the records it took, in seq order. */
 struct index_batch {
@@ -446,43 +462,42 @@ struct index_batch {
 	int taken;
 };
 
+static void take_pending(struct cg_indexer *ix, struct index_batch *b)
+{
+	uv_mutex_lock(&ix->mu);
+	b->list = ix->pending;
+	ix->pending = ix->pending_tail = NULL;
+	ix->job_queued = 0;
+	uv_mutex_unlock(&ix->mu);
+	b->taken = 1;
+}
+
 static int index_run(struct cg_store *st, void *ud)
 {
 	struct index_batch *b = ud;
 	struct cg_indexer *ix = b->ix;
-	if (!b->taken) {
-		/* The first run takes what is pending; a run again after a rollback keeps it. */
-		uv_mutex_lock(&ix->mu);
-		b->list = ix->pending;
-		ix->pending = ix->pending_tail = NULL;
-		ix->job_queued = 0;
-		uv_mutex_unlock(&ix->mu);
-		b->taken = 1;
-	}
+	if (!b->taken)
+		take_pending(ix, b); /* a run again after a rollback keeps what the first one took */
 	if (!b->list)
 		return 0;
-	uint64_t first = b->list->seq;
-	if (first > ix->fail_seq)
-		return CG_EAGAIN; /* an earlier record failed: never apply past it */
-	uint64_t last = first;
+	if (b->list->seq != ix->txn_next)
+		return CG_EAGAIN; /* an earlier record is not in: never apply past it */
 	for (struct cg_index_job *ij = b->list; ij; ij = ij->next) {
+		if (ij->seq != ix->txn_next)
+			return CG_EAGAIN; /* not contiguous (never expected): hold it all */
 		int rc = cg_intake_put_run(st, ij->put);
-		if (rc) {
-			if (first < ix->fail_seq)
-				ix->fail_seq = first;
+		if (rc)
 			return rc;
-		}
-		last = ij->seq;
+		ix->txn_max = ij->seq;
+		ix->txn_next = ij->seq + 1;
 	}
-	if (first == ix->fail_seq)
-		ix->fail_seq = NO_FAIL; /* it failed in a batch, and alone it went in */
-	ix->txn_max = last;
 	return 0;
 }
 
 static void txn_begin(void *ud)
 {
 	struct cg_indexer *ix = ud;
+	ix->txn_next = ix->st_next;
 	ix->txn_max = 0;
 }
 
@@ -493,17 +508,31 @@ static int txn_precommit(struct cg_store *st, void *ud)
 	return ix->txn_max ? watermark_put(st, ix->txn_max) : 0;
 }
 
+static void txn_end(void *ud, int committed)
+{
+	struct cg_indexer *ix = ud;
+	if (committed && ix->txn_max)
+		ix->st_next = ix->txn_max + 1;
+	ix->txn_max = 0;
+}
+
 static void hold(struct cg_indexer *ix, struct cg_index_job *ij)
 {
-	/* Sorted insert: a failed job's records come back after records that were held straight
-	 * from the journal. */
+	/* Sorted insert; most belong at the end (held straight from the journal). */
+	if (!ix->held_tail || ix->held_tail->seq < ij->seq) {
+		ij->next = NULL;
+		if (ix->held_tail)
+			ix->held_tail->next = ij;
+		else
+			ix->held = ij;
+		ix->held_tail = ij;
+		return;
+	}
 	struct cg_index_job **pp = &ix->held;
 	while (*pp && (*pp)->seq < ij->seq)
 		pp = &(*pp)->next;
 	ij->next = *pp;
 	*pp = ij;
-	if (!ij->next)
-		ix->held_tail = ij;
 }
 
 /* Each record of a finished (or refused) job to its owner; failed ones are held. */
@@ -528,6 +557,12 @@ static void index_done(int rc, void *ud)
 	struct index_batch *b = ud;
 	struct cg_indexer *ix = b->ix;
 	ix->inflight--;
+	if (!b->taken) {
+		/* The job never ran (its transaction could not begin): what it was to take is its. */
+		take_pending(ix, b);
+		if (!rc)
+			rc = CG_EIO;
+	}
 	if (rc && b->list) {
 		if (!ix->stalled && rc != CG_EAGAIN)
 			CG_LOG_ERR("indexing journal records from %" PRIu64 " failed: %s; holding them and the records "
@@ -537,14 +572,6 @@ static void index_done(int rc, void *ud)
 	}
 	settle(ix, b->list, rc);
 	free(b);
-}
-
-static int unstall_run(struct cg_store *st, void *ud)
-{
-	(void)st;
-	struct cg_indexer *ix = ud;
-	ix->fail_seq = NO_FAIL;
-	return 0;
 }
 
 /* Appends list (in seq order, after everything pending) and queues a job unless one is waiting. */
@@ -562,25 +589,27 @@ static void submit_list(struct cg_indexer *ix, struct cg_index_job *list, struct
 	if (!need)
 		return;
 	struct index_batch *b = calloc(1, sizeof(*b));
+	int rc = CG_ENOMEM;
 	if (b) {
 		b->ix = ix;
 		ix->inflight++;
 		/* Relaxed: the records are durable in the journal, and segments are retired only after
 		 * an ordinary commit (retire_run). */
-		if (cg_storeq_submit_relaxed(ix->q, index_run, index_done, b) == 0)
+		rc = cg_storeq_submit_relaxed(ix->q, index_run, index_done, b);
+		if (rc == 0)
 			return;
 		ix->inflight--;
 		free(b);
 	}
-	/* No job (out of memory, or the store queue is closing): what is pending stays journaled;
-	 * held, it is retried by the tick (or left for the next start). */
+	/* No job: what is pending is held (out of memory: retried by the tick; the store queue
+	 * closing: left in the journal for the next start). */
 	uv_mutex_lock(&ix->mu);
 	struct cg_index_job *p = ix->pending;
 	ix->pending = ix->pending_tail = NULL;
 	ix->job_queued = 0;
 	uv_mutex_unlock(&ix->mu);
 	ix->stalled = 1;
-	settle(ix, p, b ? CG_ECLOSED : CG_ENOMEM);
+	settle(ix, p, rc == CG_ECLOSED ? CG_ECLOSED : CG_ENOMEM);
 }
 
 int cg_indexer_create(struct cg_storeq *q, struct cg_journal *jr, struct cg_indexer **out)
@@ -594,10 +623,12 @@ int cg_indexer_create(struct cg_storeq *q, struct cg_journal *jr, struct cg_inde
 	}
 	ix->q = q;
 	ix->jr = jr;
-	ix->fail_seq = NO_FAIL;
+	/* After the replay at start every journaled record is applied: the next one is new. */
 	ix->applied = ix->retired = cg_journal_last_seq(jr);
 	ix->submitted = ix->applied;
-	cg_storeq_set_hooks(q, txn_begin, txn_precommit, ix);
+	ix->st_next = ix->applied + 1;
+	struct cg_storeq_hooks h = {.begin = txn_begin, .precommit = txn_precommit, .end = txn_end, .ud = ix};
+	cg_storeq_set_hooks(q, &h);
 	*out = ix;
 	return 0;
 }
@@ -608,8 +639,10 @@ void cg_indexer_submit(struct cg_indexer *ix, struct cg_index_job *ij)
 	ij->next = NULL;
 	if (ij->seq > ix->submitted)
 		ix->submitted = ij->seq;
-	if (ix->stalled) {
-		hold(ix, ij);
+	if (ix->stalled || ix->stopped) {
+		/* Behind a failure: held (and told, so a waiting sender gets its answer now). */
+		if (ij->done(ij, ix->stopped ? CG_ECLOSED : CG_EAGAIN))
+			hold(ix, ij);
 		return;
 	}
 	submit_list(ix, ij, ij);
@@ -647,17 +680,17 @@ static void retire_done(int rc, void *ud)
 void cg_indexer_tick(struct cg_indexer *ix)
 {
 	ix->ticks++;
-	if (ix->stalled && ix->inflight == 0 && ix->held) {
-		/* Every job that can fail has come back: retry from the first record, in order. */
-		if (cg_storeq_submit(ix->q, unstall_run, NULL, ix) != 0)
-			return;
+	if (ix->stopped)
+		return;
+	if (ix->stalled && ix->inflight == 0) {
+		/* Every job that can fail has come back: retry from the first held record, in order. */
 		ix->stalled = 0;
-		CG_LOG_INFO("retrying the journal records held since a failure");
-		struct cg_index_job *list = ix->held, *tail = ix->held_tail;
-		ix->held = ix->held_tail = NULL;
-		submit_list(ix, list, tail);
-	} else if (ix->stalled && ix->inflight == 0) {
-		ix->stalled = 0;
+		if (ix->held) {
+			CG_LOG_INFO("retrying the journal records held since a failure");
+			struct cg_index_job *list = ix->held, *tail = ix->held_tail;
+			ix->held = ix->held_tail = NULL;
+			submit_list(ix, list, tail);
+		}
 	}
 	/* Every 5 s, when something new was applied. */
 	if (ix->ticks % 5 == 0 && !ix->retire_busy && ix->applied > ix->retired) {
@@ -683,20 +716,34 @@ uint64_t cg_indexer_backlog(const struct cg_indexer *ix)
 	return ix && ix->submitted > ix->applied ? ix->submitted - ix->applied : 0;
 }
 
+static void settle_closed(struct cg_index_job *list)
+{
+	while (list) {
+		struct cg_index_job *ij = list;
+		list = ij->next;
+		ij->next = NULL;
+		ij->done(ij, CG_ECLOSED);
+	}
+}
+
+void cg_indexer_stop(struct cg_indexer *ix)
+{
+	if (!ix)
+		return;
+	/* No more retries: what is held stays in the journal for the next start. */
+	ix->stopped = 1;
+	struct cg_index_job *list = ix->held;
+	ix->held = ix->held_tail = NULL;
+	settle_closed(list);
+}
+
 void cg_indexer_destroy(struct cg_indexer *ix)
 {
 	if (!ix)
 		return;
 	/* The store queue has finished: nothing is pending any more but what no job took. */
-	struct cg_index_job *lists[2] = {ix->held, ix->pending};
-	for (int i = 0; i < 2; i++) {
-		while (lists[i]) {
-			struct cg_index_job *ij = lists[i];
-			lists[i] = ij->next;
-			ij->next = NULL;
-			ij->done(ij, CG_ECLOSED);
-		}
-	}
+	settle_closed(ix->held);
+	settle_closed(ix->pending);
 	uv_mutex_destroy(&ix->mu);
 	free(ix);
 }

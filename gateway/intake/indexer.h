@@ -66,9 +66,10 @@ struct cg_index_job {
 	struct cg_indexer *ix;
 	uint64_t seq;
 	struct cg_intake_put *put;
-	/* On the loop: rc 0 (applied: put's outputs set), or the store's error (the indexer stalled;
-	 * the job is retried and done runs again), or CG_ECLOSED (the indexer is gone: the record
-	 * stays journaled). Return 1 to keep the job (it will be retried), 0 when done with it. */
+	/* On the loop: rc 0 (applied: put's outputs set), or the store's error or CG_EAGAIN (behind
+	 * a failure: the job is held, retried, and done runs again), or CG_ECLOSED (the indexer is
+	 * stopping or gone: the record stays journaled for the next start). Return 1 to keep the job
+	 * (held for a retry), 0 when done with it (always for CG_ECLOSED). */
 	int (*done)(struct cg_index_job *ij, int rc);
 };
 int cg_indexer_create(struct cg_storeq *q, struct cg_journal *jr, struct cg_indexer **out);
@@ -79,6 +80,9 @@ void cg_indexer_tick(struct cg_indexer *ix);
 /* 1 while a failure holds the indexer; records journaled but not yet applied. */
 int cg_indexer_stalled(const struct cg_indexer *ix);
 uint64_t cg_indexer_backlog(const struct cg_indexer *ix);
+/* The daemon stops: no more retries; held jobs get done(CG_ECLOSED) now (their records stay in
+ * the journal), and so does every job submitted from now on. */
+void cg_indexer_stop(struct cg_indexer *ix);
 /* Held jobs get done(CG_ECLOSED). Jobs in the store queue must have finished (storeq drained). */
 void cg_indexer_destroy(struct cg_indexer *ix);
 

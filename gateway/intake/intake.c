@@ -134,6 +134,8 @@ int cg_intake_mail_start(struct cg_intake *in, char *err, size_t errlen)
 void cg_intake_stop(struct cg_intake *in, void (*on_closed)(void *ud), void *ud)
 {
 	in->stopping = 1;
+	/* Webhooks held behind a store failure are answered now (they are journaled). */
+	cg_indexer_stop(in->d.indexer);
 	cg_mailin_stop(in, on_closed, ud);
 }
 

@@ -195,7 +195,6 @@ static void journaled(int rc, uint64_t seq, void *ud)
 {
 	struct intake_job *j = ud;
 	struct cg_intake *in = j->in;
-	cg_intake_work_end(in);
 	if (rc) {
 		if (rc == CG_EFULL)
 			in->store_full = 1;
@@ -204,6 +203,7 @@ static void journaled(int rc, uint64_t seq, void *ud)
 		respond_unavailable(j->req, rc == CG_EFULL ? "disk full: retry later" : "journal unavailable: retry later",
 				    "30");
 		intake_job_free(j);
+		cg_intake_work_end(in);
 		return;
 	}
 	/* Durable now. A delivery with an id waits for the store, where a redelivery is recognised
@@ -214,6 +214,8 @@ static void journaled(int rc, uint64_t seq, void *ud)
 	j->ix.put = &j->put;
 	j->ix.done = indexed;
 	cg_indexer_submit(in->d.indexer, &j->ix);
+	/* Last: intake may turn idle, and the daemon's shutdown go on. */
+	cg_intake_work_end(in);
 }
 
 /* Hands the job to the journal (with one) or the store; nonzero when neither takes it. */
@@ -229,9 +231,9 @@ static int intake_store(struct cg_intake *in, struct intake_job *j)
 	cg_intake_work_begin(in);
 	rc = cg_journalq_submit(in->d.journalq, rec, len, journaled, j);
 	if (rc) {
+		/* Not taken: still ours (journal.h). */
+		free(rec);
 		cg_intake_work_end(in);
-		if (rc == CG_ENOMEM)
-			free(rec);
 	}
 	return rc;
 }
@@ -632,10 +634,14 @@ static void intake_worked(uv_work_t *w, int wstatus)
 				cg_http_respond_error(req, j->status, j->msg);
 		}
 		intake_job_free(j);
-	} else if (intake_store(in, j) != 0) {
-		cg_intake_count(in, source_label, 503);
-		respond_unavailable(req, "shutting down: retry later", "5");
-		intake_job_free(j);
+	} else {
+		int rc = intake_store(in, j);
+		if (rc) {
+			cg_intake_count(in, source_label, 503);
+			respond_unavailable(req, rc == CG_ECLOSED ? "shutting down: retry later" : "overloaded: retry later",
+					    "5");
+			intake_job_free(j);
+		}
 	}
 	/* Last: may free a retired configuration (src) or let a pending shutdown go on. */
 	cg_intake_gen_release(in, gen);

@@ -45,9 +45,7 @@ struct cg_storeq {
 	atomic_uint_fast64_t commits, jobs, busy_us; /* cg_storeq_counts */
 	void (*on_closed)(void *ud);
 	void *on_closed_ud;
-	void (*hook_begin)(void *ud);                           /* cg_storeq_set_hooks */
-	int (*hook_precommit)(struct cg_store *st, void *ud);
-	void *hook_ud;
+	struct cg_storeq_hooks hooks; /* cg_storeq_set_hooks */
 };
 
 static void list_push(struct joblist *l, struct job *j)
@@ -87,37 +85,44 @@ void cg_storeq_counts(const struct cg_storeq *q, struct cg_storeq_counts *out)
 	out->busy_us = atomic_load(&((struct cg_storeq *)q)->busy_us);
 }
 
+static void txn_end(struct cg_storeq *q, int committed)
+{
+	if (q->hooks.end)
+		q->hooks.end(q->hooks.ud, committed);
+}
+
 static int txn_begin(struct cg_storeq *q, int relaxed)
 {
 	int rc = cg_store_set_relaxed(q->st, relaxed);
 	if (!rc)
 		rc = cg_store_begin(q->st);
-	if (!rc && q->hook_begin)
-		q->hook_begin(q->hook_ud);
+	if (rc)
+		txn_end(q, 0);
+	else if (q->hooks.begin)
+		q->hooks.begin(q->hooks.ud);
 	return rc;
 }
 
-static int txn_commit(struct cg_storeq *q)
+/* Commits (the precommit hook first), or rolls back when rc (a job's error) is set. */
+static int txn_finish(struct cg_storeq *q, int rc)
 {
-	int rc = q->hook_precommit ? q->hook_precommit(q->st, q->hook_ud) : 0;
-	return rc ? rc : cg_store_commit(q->st);
+	if (rc == 0 && q->hooks.precommit)
+		rc = q->hooks.precommit(q->st, q->hooks.ud);
+	if (rc == 0)
+		rc = cg_store_commit(q->st);
+	if (rc)
+		cg_store_rollback(q->st);
+	txn_end(q, rc == 0);
+	return rc;
 }
 
 /* One job in its own transaction. */
 static int run_alone(struct cg_storeq *q, struct job *j)
 {
-	struct cg_store *st = q->st;
 	int rc = txn_begin(q, j->relaxed);
 	if (rc)
 		return rc;
-	rc = j->fn(st, j->ud);
-	if (rc == 0) {
-		rc = txn_commit(q);
-		if (rc == 0)
-			return 0;
-	}
-	cg_store_rollback(st);
-	return rc;
+	return txn_finish(q, j->fn(q->st, j->ud));
 }
 
 /*
@@ -143,10 +148,11 @@ static void run_batch(struct cg_storeq *q, struct joblist *batch)
 	for (j = batch->head; j; j = j->next)
 		relaxed &= j->relaxed;
 	rc = txn_begin(q, relaxed);
-	for (j = batch->head; j && rc == 0; j = j->next)
-		rc = j->fn(st, j->ud);
-	if (rc == 0)
-		rc = txn_commit(q);
+	if (rc == 0) {
+		for (j = batch->head; j && rc == 0; j = j->next)
+			rc = j->fn(st, j->ud);
+		rc = txn_finish(q, rc);
+	}
 	if (rc == 0) {
 		uint64_t n = 0;
 		for (j = batch->head; j; j = j->next, n++)
@@ -154,7 +160,6 @@ static void run_batch(struct cg_storeq *q, struct joblist *batch)
 		count_commit(q, 1, n);
 		return;
 	}
-	cg_store_rollback(st);
 	CG_LOG_DEBUG("batch failed (%s): running its jobs one by one", cg_strerror(rc));
 	for (j = batch->head; j; j = j->next) {
 		j->rc = run_alone(q, j);
@@ -280,13 +285,10 @@ int cg_storeq_create(uv_loop_t *loop, struct cg_store *st, int group_commit, str
 	return 0;
 }
 
-void cg_storeq_set_hooks(struct cg_storeq *q, void (*begin)(void *ud), int (*precommit)(struct cg_store *st, void *ud),
-			 void *ud)
+void cg_storeq_set_hooks(struct cg_storeq *q, const struct cg_storeq_hooks *h)
 {
 	uv_mutex_lock(&q->mu); /* published to the worker by its next lock of mu */
-	q->hook_begin = begin;
-	q->hook_precommit = precommit;
-	q->hook_ud = ud;
+	q->hooks = *h;
 	uv_mutex_unlock(&q->mu);
 }
 

@@ -36,12 +36,19 @@ int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_f
 int cg_storeq_submit_relaxed(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud);
 
 /*
- * Per-transaction work for jobs that share one (e.g. one write for all of them): begin runs on the
- * store thread before a transaction's first job, precommit after its last (its error fails the
- * commit, as a job's would). Set once, before the first job is submitted.
+ * Per-transaction work for jobs that share one (e.g. one write for all of them), on the store
+ * thread: begin after a transaction began (before its first job), precommit after its last job
+ * (its error fails the commit, as a job's would), end once the transaction is over (committed 1,
+ * or rolled back or failed 0; also when begin itself failed, with committed 0). Set once, before
+ * the first job is submitted.
  */
-void cg_storeq_set_hooks(struct cg_storeq *q, void (*begin)(void *ud), int (*precommit)(struct cg_store *st, void *ud),
-			 void *ud);
+struct cg_storeq_hooks {
+	void (*begin)(void *ud);
+	int (*precommit)(struct cg_store *st, void *ud);
+	void (*end)(void *ud, int committed);
+	void *ud;
+};
+void cg_storeq_set_hooks(struct cg_storeq *q, const struct cg_storeq_hooks *h);
 
 /* The store the jobs run on (for its thread-safe members, e.g. cg_store_lease_valid). */
 struct cg_store *cg_storeq_store(const struct cg_storeq *q);

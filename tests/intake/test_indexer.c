@@ -10,13 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <sys/uio.h>
+#include <uv.h>
 
 #include "err.h"
 #include "harness.h"
 #include "indexer.h"
 #include "journal.h"
 #include "store.h"
+#include "storeq.h"
 
 #define T0 1700000000000LL
 
@@ -238,12 +241,275 @@ static void test_replay_refuses_foreign_record(void **state)
 	assert_int_equal(watermark(f), 0);
 }
 
+/* ---- the running indexer: a real store, store queue and loop ---- */
+
+struct rjob {
+	struct cg_index_job ij;
+	struct cg_intake_put put;
+	int calls, last_rc, done; /* done: applied, or given up (ECLOSED) */
+};
+
+static int rjob_done(struct cg_index_job *ij, int rc)
+{
+	struct rjob *r = (struct rjob *)((char *)ij - offsetof(struct rjob, ij));
+	r->calls++;
+	r->last_rc = rc;
+	if (rc == 0 || rc == CG_ECLOSED) {
+		r->done = 1;
+		return 0;
+	}
+	return 1; /* held for a retry */
+}
+
+/* Journals a put of alert k<i> and makes the index job of its record. */
+static void rjob_make(struct fx *f, struct rjob *r, int i)
+{
+	memset(r, 0, sizeof(*r));
+	struct cg_intake_put p;
+	make_put(&p, i, 1, NULL);
+	void *rec = NULL;
+	size_t len = 0;
+	assert_int_equal(cg_intake_put_encode(&p, &rec, &len), 0);
+	struct iovec io = {rec, len};
+	assert_int_equal(cg_journal_append(f->jr, &io, 1, &r->ij.seq), 0);
+	free(rec);
+	r->put = p;
+	r->ij.put = &r->put;
+	r->ij.done = rjob_done;
+}
+
+struct gate {
+	uv_sem_t started, release;
+	int runs;
+};
+
+/* A store job that holds the store thread (inside its transaction) until released, once. */
+static int gate_run(struct cg_store *st, void *ud)
+{
+	(void)st;
+	struct gate *g = ud;
+	if (g->runs++ == 0) {
+		uv_sem_post(&g->started);
+		uv_sem_wait(&g->release);
+	}
+	return 0;
+}
+
+static void sql(struct fx *f, const char *text)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/casegate.db", f->dir);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	char *err = NULL;
+	if (sqlite3_exec(db, text, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", text, err);
+	sqlite3_close(db);
+}
+
+/* Runs the loop until every job is done (or the deadline), ticking the indexer every 200 ms. */
+static int run_until_done(uv_loop_t *loop, struct cg_indexer *ix, struct rjob *r, size_t n, int tick,
+			  unsigned deadline_ms)
+{
+	uint64_t end = uv_hrtime() / 1000000 + deadline_ms, next_tick = 0;
+	for (;;) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		size_t done = 0;
+		for (size_t i = 0; i < n; i++)
+			done += r[i].done;
+		if (done == n)
+			return 1;
+		uint64_t now = uv_hrtime() / 1000000;
+		if (now >= end)
+			return 0;
+		if (tick && now >= next_tick) {
+			cg_indexer_tick(ix);
+			next_tick = now + 200;
+		}
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void expect_order(struct fx *f, int n)
+{
+	/* Every alert once, in journal order (ids increase with the seq). */
+	struct cg_store_event *evs = NULL;
+	size_t m = 0;
+	assert_int_equal(cg_store_begin(f->st), 0);
+	assert_int_equal(cg_store_claim(f->st, T0 + 1000000000LL, 1000, &evs, &m), 0);
+	cg_store_rollback(f->st);
+	assert_int_equal(m, (size_t)n);
+	int64_t prev = 0;
+	for (int i = 0; i < n; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "am:k%d", i);
+		int64_t id = 0;
+		for (size_t k = 0; k < m; k++)
+			if (strcmp(evs[k].dedup_key, key) == 0)
+				id = evs[k].id;
+		if (id <= prev)
+			fail_msg("%s: id %lld, want after %lld (journal order)", key, (long long)id, (long long)prev);
+		prev = id;
+	}
+	cg_store_events_free(evs, m);
+}
+
+/*
+ * The first record's transaction fails at its commit (the watermark write), while the next
+ * records are already queued in a job of their own: they must not go in before it (nor move the
+ * watermark past it); once the store takes writes, all go in, in order.
+ */
+static void test_running_never_passes_a_failed_commit(void **state)
+{
+	struct fx *f = *state;
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct cg_storeq *q = NULL;
+	struct cg_indexer *ix = NULL;
+	assert_int_equal(cg_storeq_create(&loop, f->st, 1, &q), 0);
+	assert_int_equal(cg_indexer_create(q, f->jr, &ix), 0);
+	struct rjob r[3];
+	for (int i = 0; i < 3; i++)
+		rjob_make(f, &r[i], i);
+	sql(f, "CREATE TRIGGER t_wm_i BEFORE INSERT ON kv WHEN NEW.k = '" CG_INDEXER_KEY "' AND NEW.v = '1' "
+	       "BEGIN SELECT RAISE(ABORT, 'test: watermark refused'); END;"
+	       "CREATE TRIGGER t_wm_u BEFORE UPDATE ON kv WHEN NEW.k = '" CG_INDEXER_KEY "' AND NEW.v = '1' "
+	       "BEGIN SELECT RAISE(ABORT, 'test: watermark refused'); END;");
+
+	struct gate g = {.runs = 0};
+	uv_sem_init(&g.started, 0);
+	uv_sem_init(&g.release, 0);
+	cg_indexer_submit(ix, &r[0].ij);
+	assert_int_equal(cg_storeq_submit(q, gate_run, NULL, &g), 0);
+	uv_sem_wait(&g.started); /* record 1 was taken, its transaction is open */
+	cg_indexer_submit(ix, &r[1].ij);
+	cg_indexer_submit(ix, &r[2].ij); /* a second job, queued before the failure is known */
+	uv_sem_post(&g.release);
+	uint64_t end = uv_hrtime() / 1000000 + 10000;
+	while ((r[0].calls == 0 || r[1].calls == 0 || r[2].calls == 0) && uv_hrtime() / 1000000 < end)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	for (int i = 0; i < 3; i++)
+		if (r[i].done || r[i].last_rc == 0)
+			fail_msg("record %d went in while record 1 was refused", i + 1);
+	assert_true(cg_indexer_stalled(ix));
+	uint64_t w = 99;
+	(void)w;
+	/* The store thread is idle now (every job came back): read the store from here. */
+	assert_int_equal(watermark(f), 0);
+	assert_int_equal(count_events(f, NULL), 0);
+
+	sql(f, "DROP TRIGGER t_wm_i; DROP TRIGGER t_wm_u;");
+	assert_true(run_until_done(&loop, ix, r, 3, 1, 10000));
+	assert_false(cg_indexer_stalled(ix));
+	assert_int_equal(watermark(f), 3);
+	expect_order(f, 3);
+
+	cg_storeq_destroy(q, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cg_indexer_destroy(ix);
+	for (int i = 0; i < 3; i++)
+		cg_intake_put_cleanup(&r[i].put);
+	uv_sem_destroy(&g.started);
+	uv_sem_destroy(&g.release);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The store cannot even begin a transaction (another process holds its write lock for longer
+ * than the busy timeout): the records are held, not forgotten, and go in once it is released. */
+static void test_running_survives_a_locked_store(void **state)
+{
+	struct fx *f = *state;
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct cg_storeq *q = NULL;
+	struct cg_indexer *ix = NULL;
+	assert_int_equal(cg_storeq_create(&loop, f->st, 1, &q), 0);
+	assert_int_equal(cg_indexer_create(q, f->jr, &ix), 0);
+	struct rjob r[3];
+	for (int i = 0; i < 3; i++)
+		rjob_make(f, &r[i], i);
+	char path[700];
+	snprintf(path, sizeof(path), "%s/casegate.db", f->dir);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 3; i++)
+		cg_indexer_submit(ix, &r[i].ij);
+	uint64_t end = uv_hrtime() / 1000000 + 30000;
+	while (!cg_indexer_stalled(ix) && uv_hrtime() / 1000000 < end) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	assert_true(cg_indexer_stalled(ix));
+	assert_int_equal(cg_indexer_backlog(ix), 3);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	assert_true(run_until_done(&loop, ix, r, 3, 1, 30000));
+	assert_int_equal(watermark(f), 3);
+	assert_int_equal(cg_indexer_backlog(ix), 0);
+	expect_order(f, 3);
+
+	cg_storeq_destroy(q, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cg_indexer_destroy(ix);
+	for (int i = 0; i < 3; i++)
+		cg_intake_put_cleanup(&r[i].put);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Stopping answers every held job (a waiting sender gets its 202; the record stays journaled). */
+static void test_stop_settles_held(void **state)
+{
+	struct fx *f = *state;
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct cg_storeq *q = NULL;
+	struct cg_indexer *ix = NULL;
+	assert_int_equal(cg_storeq_create(&loop, f->st, 1, &q), 0);
+	assert_int_equal(cg_indexer_create(q, f->jr, &ix), 0);
+	struct rjob r[2];
+	for (int i = 0; i < 2; i++)
+		rjob_make(f, &r[i], i);
+	sql(f, "CREATE TRIGGER t_ev BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'test: refused'); END;");
+	cg_indexer_submit(ix, &r[0].ij);
+	uint64_t end = uv_hrtime() / 1000000 + 10000;
+	while (!cg_indexer_stalled(ix) && uv_hrtime() / 1000000 < end)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	assert_true(cg_indexer_stalled(ix));
+	cg_indexer_submit(ix, &r[1].ij); /* behind the failure: told at once, and held */
+	assert_int_equal(r[1].calls, 1);
+	assert_int_equal(r[1].last_rc, CG_EAGAIN);
+	cg_indexer_stop(ix);
+	assert_true(r[0].done && r[1].done);
+	assert_int_equal(r[0].last_rc, CG_ECLOSED);
+	assert_int_equal(r[1].last_rc, CG_ECLOSED);
+	cg_storeq_destroy(q, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	cg_indexer_destroy(ix);
+	for (int i = 0; i < 2; i++)
+		cg_intake_put_cleanup(&r[i].put);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	/* Still journaled: the next start applies both. */
+	sql(f, "DROP TRIGGER t_ev;");
+	size_t n = 0;
+	char err[256] = "";
+	assert_int_equal(cg_indexer_replay(f->st, f->jr, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	expect_order(f, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_round_trip),
 		cmocka_unit_test_setup_teardown(test_replay_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_refuses_foreign_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_running_never_passes_a_failed_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_running_survives_a_locked_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_settles_held, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
