@@ -399,6 +399,41 @@ static int list_segments(struct cg_journal *j, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * After a bad record at pos (its seq would have been want) in the last segment: 1 when a valid
+ * record with a later seq follows it somewhere in the file. A write the crash interrupted (the
+ * last batch, never acknowledged) leaves nothing valid behind it; a damaged record in the middle
+ * (bit rot, a misdirected write) does, and cutting there would drop acknowledged records.
+ */
+static int valid_record_after(int fd, uint64_t pos, uint64_t end, uint64_t want)
+{
+	if (end <= pos + CG_JOURNAL_RECORD_HEAD)
+		return 0;
+	size_t n = (size_t)(end - pos);
+	unsigned char *b = malloc(n);
+	if (!b)
+		return 0;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, b + got, n - got, (off_t)(pos + got));
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	int found = 0;
+	for (size_t off = 1; !found && off + CG_JOURNAL_RECORD_HEAD <= got; off++) {
+		const unsigned char *h = b + off;
+		uint32_t len = get32(h);
+		uint64_t seq = get64(h + 8);
+		if (len == 0 || len > CG_JOURNAL_RECORD_MAX || len > got - off - CG_JOURNAL_RECORD_HEAD ||
+		    seq <= want || seq - want > (uint64_t)got)
+			continue;
+		found = record_crc(h, h + CG_JOURNAL_RECORD_HEAD, len) == get32(h + 4);
+	}
+	free(b);
+	return found;
+}
+
 /* Scans segment i: fills its last and size; truncates a bad tail when it is the last segment. */
 static int scan_segment(struct cg_journal *j, size_t i, unsigned char **buf, size_t *bufcap, char *err, size_t errlen)
 {
@@ -447,6 +482,15 @@ static int scan_segment(struct cg_journal *j, size_t i, unsigned char **buf, siz
 			snprintf(err, errlen,
 			         "journal %s: byte %" PRIu64
 			         ": bad record (%s) in a segment that is not the last: later records would be lost",
+			         path, pos, why);
+			rc = CG_EIO;
+			goto out;
+		}
+		if (valid_record_after(fd, pos, (uint64_t)st.st_size, want)) {
+			snprintf(err, errlen,
+			         "journal %s: byte %" PRIu64
+			         ": bad record (%s) followed by valid ones: damaged in the middle, not torn at the end "
+			         "(later records would be lost)",
 			         path, pos, why);
 			rc = CG_EIO;
 			goto out;
