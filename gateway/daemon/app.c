@@ -431,7 +431,9 @@ static int open_journal(struct cg_app *app, const struct cg_config *cfg)
 		CG_LOG_ERR("reading the journal watermark: %s", cg_strerror(rc));
 		return -1;
 	}
-	if (cg_journal_open(dir, 0, mark + 1, &app->journal, err, sizeof(err)) != 0) {
+	/* 16 MiB segments: of what counts toward store_max_bytes, at most one segment's worth is
+	 * already in the store (indexed, waiting for its segment to be retired). */
+	if (cg_journal_open(dir, 16u << 20, mark + 1, &app->journal, err, sizeof(err)) != 0) {
 		CG_LOG_ERR("intake journal %s: %s", dir, err);
 		return -1;
 	}

@@ -90,7 +90,7 @@ int cg_admission_check(struct cg_intake *in, size_t src_idx, const char *source_
 		refuse(in, req, source_label, 503, "store_full", "store full: retry later", 30);
 		return 503;
 	}
-	if (cfg->store_max_bytes && in->stats.bytes > cfg->store_max_bytes) {
+	if (cfg->store_max_bytes && cg_intake_store_bytes(in) > cfg->store_max_bytes) {
 		refuse(in, req, source_label, 503, "store_size", "store over its size limit: retry later", 30);
 		return 503;
 	}

@@ -100,10 +100,15 @@ const char *cg_intake_not_ready(const struct cg_intake *in)
 		return "store full";
 	if (in->store_down)
 		return "store unavailable";
-	uint64_t bytes = in->stats.bytes + (in->d.journal ? cg_journal_bytes(in->d.journal) : 0);
-	if (in->cfg->store_max_bytes && bytes > in->cfg->store_max_bytes)
+	if (in->cfg->store_max_bytes && cg_intake_store_bytes(in) > in->cfg->store_max_bytes)
 		return "store over its size limit";
 	return NULL;
+}
+
+uint64_t cg_intake_store_bytes(const struct cg_intake *in)
+{
+	/* The journal's segments too (of them at most one segment is already in the store). */
+	return in->stats.bytes + (in->d.journal ? cg_journal_bytes(in->d.journal) : 0);
 }
 
 int cg_intake_store_full(const struct cg_intake *in)

@@ -64,6 +64,9 @@ void cg_intake_work_end(struct cg_intake *in);
 /* Events were stored: tell the daemon (delivery may start), unless intake is stopping. */
 void cg_intake_committed(struct cg_intake *in);
 
+/* What counts toward queue.store_max_bytes: the store and the intake journal's segment files. */
+uint64_t cg_intake_store_bytes(const struct cg_intake *in);
+
 /* The metric label of a source: source="<name>" (escaped). */
 void cg_intake_source_label(const char *name, char *out, size_t len);
 
