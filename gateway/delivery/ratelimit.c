@@ -219,7 +219,7 @@ unsigned cg_rl_observe(struct cg_rl *rl, enum cg_rl_class c, unsigned b_sent, co
 		bk->bare_run = 0;
 		bk->bare_windows = 0;
 	} else if (a->status >= 200 && a->status < 300 && bk->limit > 0 &&
-		   ++bk->bare_run >= CG_RL_BARE_KNOWN && bk->bare_windows >= CG_RL_STALE_WINDOWS) {
+		   ++bk->bare_run >= CG_RL_FORGET_RUN && bk->bare_windows >= CG_RL_STALE_WINDOWS) {
 		forget(bk);
 		return b;
 	}

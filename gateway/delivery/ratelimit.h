@@ -44,10 +44,13 @@ struct cg_rl_bucket {
 };
 
 /* A bucket whose answers stopped carrying rate-limit headers (the limit was lifted, or a proxy now
- * strips them) is forgotten, and unpaced, after this many windows and CG_RL_BARE_KNOWN successes
+ * strips them) is forgotten, and unpaced, after this many windows and CG_RL_FORGET_RUN successes
  * in a row without them: pacing to the last limit heard would otherwise go on forever. Answers
- * that only sometimes lack them (about half, at worst, in what was seen) keep what is known. */
+ * that only sometimes lack them (about half, at worst, in what was seen) keep what is known: at
+ * half bare, 8 in a row come every few hundred answers (and did forget a paced bucket under load),
+ * 24 about once in 16 million. */
 #define CG_RL_STALE_WINDOWS 3
+#define CG_RL_FORGET_RUN 24
 
 /* A class is taken as unpaced (no bucket) only after this many successes in a row without
  * rate-limit headers, one at a time: an endpoint that sometimes leaves the headers off must not

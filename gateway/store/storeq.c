@@ -1,13 +1,12 @@
 /* storeq.c: one store thread running queued jobs in shared transactions; completions go back via uv_async. */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "storeq.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "err.h"
+#include "workq.h"
 
 #define CG_LOG_COMPONENT "storeq"
 #include "log.h"
@@ -16,7 +15,8 @@
 #define BATCH_MAX 256
 
 struct job {
-	struct job *next;
+	struct cg_workq_item item; /* first: the queue links jobs through it */
+	struct job *next;          /* the batch being run */
 	cg_storeq_job_fn fn;
 	cg_storeq_done_fn done;
 	void *ud;
@@ -29,46 +29,15 @@ struct joblist {
 };
 
 struct cg_storeq {
-	uv_loop_t *loop;
+	struct cg_workq *wq; /* the store thread */
 	struct cg_store *st;
 	int group_commit;
-	uv_thread_t thread;
-	uv_mutex_t mu;
-	uv_cond_t cond;
-	uv_async_t async;
-	struct joblist queue; /* submitted, not yet run (mu) */
-	struct joblist done;  /* run, completion not yet delivered (mu) */
-	int closing;          /* destroy began: refuse jobs, worker exits when queue is empty (mu) */
-	int exited;           /* worker finished; its last completions are in done (mu) */
-	int joined;           /* loop thread only */
-	atomic_size_t pending;
 	atomic_uint_fast64_t commits, jobs, busy_us; /* cg_storeq_counts */
+	int destroying; /* loop thread */
 	void (*on_closed)(void *ud);
 	void *on_closed_ud;
 	struct cg_storeq_hooks hooks; /* cg_storeq_set_hooks */
 };
-
-static void list_push(struct joblist *l, struct job *j)
-{
-	j->next = NULL;
-	if (l->tail)
-		l->tail->next = j;
-	else
-		l->head = j;
-	l->tail = j;
-}
-
-static void list_append(struct joblist *l, struct joblist *more)
-{
-	if (!more->head)
-		return;
-	if (l->tail)
-		l->tail->next = more->head;
-	else
-		l->head = more->head;
-	l->tail = more->tail;
-	more->head = more->tail = NULL;
-}
 
 static void count_commit(struct cg_storeq *q, int committed, uint64_t jobs)
 {
@@ -167,119 +136,60 @@ static void run_batch(struct cg_storeq *q, struct joblist *batch)
 	}
 }
 
-static void worker(void *arg)
+static void run_items(void *ud, struct cg_workq_item *head, size_t n)
 {
-	struct cg_storeq *q = arg;
-	pthread_setname_np(pthread_self(), "cg-store"); /* top -H, perf: which thread spends what */
-
-	uv_mutex_lock(&q->mu);
-	for (;;) {
-		while (!q->queue.head && !q->closing)
-			uv_cond_wait(&q->cond, &q->mu);
-		if (!q->queue.head)
-			break; /* closing and drained */
-		struct joblist batch = {0};
-		for (size_t n = 0; q->queue.head && n < BATCH_MAX; n++) {
-			struct job *j = q->queue.head;
-			q->queue.head = j->next;
-			list_push(&batch, j);
-		}
-		if (!q->queue.head)
-			q->queue.tail = NULL;
-		uv_mutex_unlock(&q->mu);
-
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		run_batch(q, &batch);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		int64_t us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
-		atomic_fetch_add(&q->busy_us, (uint_fast64_t)(us > 0 ? us : 0));
-
-		uv_mutex_lock(&q->mu);
-		list_append(&q->done, &batch);
-		uv_async_send(&q->async);
+	struct cg_storeq *q = ud;
+	(void)n;
+	struct joblist batch = {0};
+	for (struct cg_workq_item *it = head; it; it = it->next) {
+		struct job *j = (struct job *)it;
+		j->next = NULL;
+		if (batch.tail)
+			batch.tail->next = j;
+		else
+			batch.head = j;
+		batch.tail = j;
 	}
-	q->exited = 1;
-	uv_mutex_unlock(&q->mu);
-	uv_async_send(&q->async);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run_batch(q, &batch);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	int64_t us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	atomic_fetch_add(&q->busy_us, (uint_fast64_t)(us > 0 ? us : 0));
 }
 
-static void on_async_closed(uv_handle_t *h)
+static void deliver(void *ud, struct cg_workq_item *it)
 {
-	struct cg_storeq *q = h->data;
-	void (*cb)(void *) = q->on_closed;
-	void *ud = q->on_closed_ud;
-	uv_cond_destroy(&q->cond);
-	uv_mutex_destroy(&q->mu);
-	free(q);
-	if (cb)
-		cb(ud);
+	(void)ud;
+	struct job *j = (struct job *)it;
+	if (j->done)
+		j->done(j->rc, j->ud);
+	free(j);
 }
 
-static void on_async(uv_async_t *a)
-{
-	struct cg_storeq *q = a->data;
-	struct joblist done;
-	int exited;
-
-	uv_mutex_lock(&q->mu);
-	done = q->done;
-	q->done.head = q->done.tail = NULL;
-	exited = q->exited;
-	uv_mutex_unlock(&q->mu);
-
-	/* Worker order is submission order, so completions are too. */
-	while (done.head) {
-		struct job *j = done.head;
-		done.head = j->next;
-		atomic_fetch_sub(&q->pending, 1);
-		if (j->done)
-			j->done(j->rc, j->ud);
-		free(j);
-	}
-	if (exited && !q->joined) {
-		q->joined = 1;
-		uv_thread_join(&q->thread);
-		uv_close((uv_handle_t *)&q->async, on_async_closed);
-	}
-}
+static const struct cg_workq_ops store_thread = {
+	.thread_name = "cg-store", /* top -H, perf: which thread spends what */
+	.max_items = BATCH_MAX,
+	.run = run_items,
+	.done = deliver,
+};
 
 int cg_storeq_create(uv_loop_t *loop, struct cg_store *st, int group_commit, struct cg_storeq **out)
 {
-	struct cg_storeq *q;
 	if (!loop || !st || !out)
 		return CG_EINVAL;
-	q = calloc(1, sizeof(*q));
+	struct cg_storeq *q = calloc(1, sizeof(*q));
 	if (!q)
 		return CG_ENOMEM;
-	q->loop = loop;
 	q->st = st;
 	q->group_commit = group_commit;
-	atomic_init(&q->pending, 0);
 	atomic_init(&q->commits, 0);
 	atomic_init(&q->jobs, 0);
 	atomic_init(&q->busy_us, 0);
-	if (uv_mutex_init(&q->mu) != 0) {
+	int rc = cg_workq_create(loop, &store_thread, q, &q->wq);
+	if (rc) {
 		free(q);
-		return CG_ENOMEM;
-	}
-	if (uv_cond_init(&q->cond) != 0) {
-		uv_mutex_destroy(&q->mu);
-		free(q);
-		return CG_ENOMEM;
-	}
-	if (uv_async_init(loop, &q->async, on_async) != 0) {
-		uv_cond_destroy(&q->cond);
-		uv_mutex_destroy(&q->mu);
-		free(q);
-		return CG_EIO;
-	}
-	q->async.data = q;
-	if (uv_thread_create(&q->thread, worker, q) != 0) {
-		/* The handle is initialised: q can only be freed by its close callback. */
-		q->joined = 1;
-		uv_close((uv_handle_t *)&q->async, on_async_closed);
-		return CG_EIO;
+		return rc;
 	}
 	*out = q;
 	return 0;
@@ -287,9 +197,7 @@ int cg_storeq_create(uv_loop_t *loop, struct cg_store *st, int group_commit, str
 
 void cg_storeq_set_hooks(struct cg_storeq *q, const struct cg_storeq_hooks *h)
 {
-	uv_mutex_lock(&q->mu); /* published to the worker by its next lock of mu */
-	q->hooks = *h;
-	uv_mutex_unlock(&q->mu);
+	q->hooks = *h; /* before the first job: the queue's lock publishes it to the store thread */
 }
 
 static int submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud, int relaxed)
@@ -303,17 +211,10 @@ static int submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn d
 	j->fn = job;
 	j->done = done;
 	j->ud = ud;
-	uv_mutex_lock(&q->mu);
-	if (q->closing) {
-		uv_mutex_unlock(&q->mu);
+	int rc = cg_workq_submit(q->wq, &j->item);
+	if (rc)
 		free(j);
-		return CG_ECLOSED;
-	}
-	atomic_fetch_add(&q->pending, 1);
-	list_push(&q->queue, j);
-	uv_cond_signal(&q->cond);
-	uv_mutex_unlock(&q->mu);
-	return 0;
+	return rc;
 }
 
 int cg_storeq_submit(struct cg_storeq *q, cg_storeq_job_fn job, cg_storeq_done_fn done, void *ud)
@@ -333,26 +234,26 @@ struct cg_store *cg_storeq_store(const struct cg_storeq *q)
 
 size_t cg_storeq_pending(const struct cg_storeq *q)
 {
-	if (!q)
-		return 0;
-	/* atomic_load wants a non-const object in C11 even for a read. */
-	return atomic_load(&((struct cg_storeq *)q)->pending);
+	return q ? cg_workq_pending(q->wq) : 0;
+}
+
+static void closed(void *ud)
+{
+	struct cg_storeq *q = ud;
+	void (*cb)(void *) = q->on_closed;
+	void *cb_ud = q->on_closed_ud;
+	free(q);
+	if (cb)
+		cb(cb_ud);
 }
 
 void cg_storeq_destroy(struct cg_storeq *q, void (*on_closed)(void *ud), void *ud)
 {
-	if (!q)
+	if (!q || q->destroying)
 		return;
-	uv_mutex_lock(&q->mu);
-	if (q->closing) {
-		uv_mutex_unlock(&q->mu);
-		return;
-	}
-	q->closing = 1;
+	q->destroying = 1;
 	q->on_closed = on_closed;
 	q->on_closed_ud = ud;
-	uv_cond_signal(&q->cond);
-	uv_mutex_unlock(&q->mu);
-	/* The worker drains the queue, then reports exited through the async handle; on_async
-	 * delivers the last completions, joins the thread and closes the handle. */
+	/* The store thread finishes the queued jobs; their completions come before closed. */
+	cg_workq_destroy(q->wq, closed, q);
 }
