@@ -48,11 +48,8 @@ int cg_intake_put_run(struct cg_store *st, struct cg_intake_put *p)
 	}
 	if (!p->n)
 		return 0; /* none: only heartbeat alerts */
-	if (!p->storm.max_new)
-		return cg_store_enqueue(st, p->evs, p->n);
-	/* The source folds storms: decided here, with the window and the storm in this transaction. */
-	int rc = cg_storm_fold(st, &p->storm, p->evs, p->n, p->accepted_ms, &p->fold);
-	return rc || !p->fold.n ? rc : cg_store_enqueue(st, p->fold.evs, p->fold.n);
+	/* A source that folds storms decides here, with the window and the storm in this transaction. */
+	return cg_storm_enqueue(st, &p->storm, p->evs, p->n, p->accepted_ms, &p->fold);
 }
 
 const struct cg_store_event *cg_intake_put_stored(const struct cg_intake_put *p, size_t *n)

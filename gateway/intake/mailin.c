@@ -315,10 +315,7 @@ static int find_thread(struct cg_store *st, const struct cg_mail_plan *p, int64_
 /* Stores evs, through the source's storm folding when it has one. */
 static int enqueue(struct cg_store *st, struct cg_mail_plan *p, struct cg_store_event *evs, size_t n, int64_t now)
 {
-	if (!p->storm.max_new)
-		return cg_store_enqueue(st, evs, n);
-	int rc = cg_storm_fold(st, &p->storm, evs, n, now, &p->fold);
-	return rc || !p->fold.n ? rc : cg_store_enqueue(st, p->fold.evs, p->fold.n);
+	return cg_storm_enqueue(st, &p->storm, evs, n, now, &p->fold);
 }
 
 int cg_mail_plan_store(struct cg_store *st, struct cg_mail_plan *p, int64_t now)

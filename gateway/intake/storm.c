@@ -716,3 +716,11 @@ int cg_storm_fold(struct cg_store *st, const struct cg_storm_rule *r, const stru
 	return rc;
 }
 
+int cg_storm_enqueue(struct cg_store *st, const struct cg_storm_rule *r, struct cg_store_event *evs, size_t n,
+		     int64_t now, struct cg_storm_fold *out)
+{
+	if (!r->max_new)
+		return cg_store_enqueue(st, evs, n);
+	int rc = cg_storm_fold(st, r, evs, n, now, out);
+	return rc || !out->n ? rc : cg_store_enqueue(st, out->evs, out->n);
+}

@@ -57,6 +57,10 @@ struct cg_storm_fold {
 int cg_storm_fold(struct cg_store *st, const struct cg_storm_rule *r, const struct cg_store_event *evs, size_t n,
 		  int64_t now, struct cg_storm_fold *out);
 void cg_storm_fold_cleanup(struct cg_storm_fold *f);
+/* Stores evs of r's source in the caller's transaction: as they are, or what storm folding makes
+ * of them when r folds (out then says what was stored). */
+int cg_storm_enqueue(struct cg_store *st, const struct cg_storm_rule *r, struct cg_store_event *evs, size_t n,
+		     int64_t now, struct cg_storm_fold *out);
 
 /* A storm as `casegate status` shows it (parsed from the store's documents). */
 struct cg_storm_info {

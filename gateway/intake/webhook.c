@@ -150,21 +150,25 @@ static void stored(struct intake_job *j)
 	cg_intake_committed(in);
 }
 
+/* The webhook could not be made durable (store or journal, as what says): 503, the job freed. */
+static void refuse_durable(struct intake_job *j, int rc, const char *what, const char *full_msg, const char *down_msg)
+{
+	struct cg_intake *in = j->in;
+	if (rc == CG_EFULL)
+		in->store_full = 1;
+	CG_LOG_ERR("could not %s %zu event(s): %s", what, j->put.n, cg_strerror(rc));
+	cg_intake_count(in, j->source_label, 503);
+	respond_unavailable(j->req, rc == CG_EFULL ? full_msg : down_msg, "30");
+	intake_job_free(j);
+}
+
 static void intake_done(int rc, void *ud)
 {
 	struct intake_job *j = ud;
-	struct cg_intake *in = j->in;
-	if (rc) {
-		if (rc == CG_EFULL)
-			in->store_full = 1;
-		CG_LOG_ERR("could not store %zu event(s): %s", j->put.n, cg_strerror(rc));
-		cg_intake_count(in, j->source_label, 503);
-		respond_unavailable(j->req, rc == CG_EFULL ? "store full: retry later" : "store unavailable: retry later",
-				    "30");
-		intake_job_free(j);
-		return;
-	}
-	stored(j);
+	if (rc)
+		refuse_durable(j, rc, "store", "store full: retry later", "store unavailable: retry later");
+	else
+		stored(j);
 }
 
 /* ---- with the intake journal: 202 once journaled, then indexed into the store ---- */
@@ -196,13 +200,7 @@ static void journaled(int rc, uint64_t seq, void *ud)
 	struct intake_job *j = ud;
 	struct cg_intake *in = j->in;
 	if (rc) {
-		if (rc == CG_EFULL)
-			in->store_full = 1;
-		CG_LOG_ERR("could not journal %zu event(s): %s", j->put.n, cg_strerror(rc));
-		cg_intake_count(in, j->source_label, 503);
-		respond_unavailable(j->req, rc == CG_EFULL ? "disk full: retry later" : "journal unavailable: retry later",
-				    "30");
-		intake_job_free(j);
+		refuse_durable(j, rc, "journal", "disk full: retry later", "journal unavailable: retry later");
 		cg_intake_work_end(in);
 		return;
 	}

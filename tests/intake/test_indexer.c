@@ -278,6 +278,32 @@ static void rjob_make(struct fx *f, struct rjob *r, int i)
 	r->ij.done = rjob_done;
 }
 
+/* A loop, a store queue and an indexer on the fixture's store, and n journaled jobs. */
+struct running {
+	uv_loop_t loop;
+	struct cg_storeq *q;
+	struct cg_indexer *ix;
+};
+
+static void running_start(struct fx *f, struct running *rn, struct rjob *r, int n)
+{
+	uv_loop_init(&rn->loop);
+	assert_int_equal(cg_storeq_create(&rn->loop, f->st, 1, &rn->q), 0);
+	assert_int_equal(cg_indexer_create(rn->q, f->jr, &rn->ix), 0);
+	for (int i = 0; i < n; i++)
+		rjob_make(f, &r[i], i);
+}
+
+static void running_stop(struct running *rn, struct rjob *r, int n)
+{
+	cg_storeq_destroy(rn->q, NULL, NULL);
+	uv_run(&rn->loop, UV_RUN_DEFAULT);
+	cg_indexer_destroy(rn->ix);
+	for (int i = 0; i < n; i++)
+		cg_intake_put_cleanup(&r[i].put);
+	assert_int_equal(uv_loop_close(&rn->loop), 0);
+}
+
 struct gate {
 	uv_sem_t started, release;
 	int runs;
@@ -364,15 +390,12 @@ static void expect_order(struct fx *f, int n)
 static void test_running_never_passes_a_failed_commit(void **state)
 {
 	struct fx *f = *state;
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct cg_storeq *q = NULL;
-	struct cg_indexer *ix = NULL;
-	assert_int_equal(cg_storeq_create(&loop, f->st, 1, &q), 0);
-	assert_int_equal(cg_indexer_create(q, f->jr, &ix), 0);
+	struct running rn;
 	struct rjob r[3];
-	for (int i = 0; i < 3; i++)
-		rjob_make(f, &r[i], i);
+	running_start(f, &rn, r, 3);
+	uv_loop_t *loop = &rn.loop;
+	struct cg_storeq *q = rn.q;
+	struct cg_indexer *ix = rn.ix;
 	sql(f, "CREATE TRIGGER t_wm_i BEFORE INSERT ON kv WHEN NEW.k = '" CG_INDEXER_KEY "' AND NEW.v = '1' "
 	       "BEGIN SELECT RAISE(ABORT, 'test: watermark refused'); END;"
 	       "CREATE TRIGGER t_wm_u BEFORE UPDATE ON kv WHEN NEW.k = '" CG_INDEXER_KEY "' AND NEW.v = '1' "
@@ -389,7 +412,7 @@ static void test_running_never_passes_a_failed_commit(void **state)
 	uv_sem_post(&g.release);
 	uint64_t end = uv_hrtime() / 1000000 + 10000;
 	while ((r[0].calls == 0 || r[1].calls == 0 || r[2].calls == 0) && uv_hrtime() / 1000000 < end)
-		uv_run(&loop, UV_RUN_NOWAIT);
+		uv_run(loop, UV_RUN_NOWAIT);
 	for (int i = 0; i < 3; i++)
 		if (r[i].done || r[i].last_rc == 0)
 			fail_msg("record %d went in while record 1 was refused", i + 1);
@@ -401,19 +424,13 @@ static void test_running_never_passes_a_failed_commit(void **state)
 	assert_int_equal(count_events(f, NULL), 0);
 
 	sql(f, "DROP TRIGGER t_wm_i; DROP TRIGGER t_wm_u;");
-	assert_true(run_until_done(&loop, ix, r, 3, 1, 10000));
+	assert_true(run_until_done(loop, ix, r, 3, 1, 10000));
 	assert_false(cg_indexer_stalled(ix));
 	assert_int_equal(watermark(f), 3);
 	expect_order(f, 3);
-
-	cg_storeq_destroy(q, NULL, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	cg_indexer_destroy(ix);
-	for (int i = 0; i < 3; i++)
-		cg_intake_put_cleanup(&r[i].put);
+	running_stop(&rn, r, 3);
 	uv_sem_destroy(&g.started);
 	uv_sem_destroy(&g.release);
-	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 /* The store cannot even begin a transaction (another process holds its write lock for longer
@@ -421,15 +438,10 @@ static void test_running_never_passes_a_failed_commit(void **state)
 static void test_running_survives_a_locked_store(void **state)
 {
 	struct fx *f = *state;
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct cg_storeq *q = NULL;
-	struct cg_indexer *ix = NULL;
-	assert_int_equal(cg_storeq_create(&loop, f->st, 1, &q), 0);
-	assert_int_equal(cg_indexer_create(q, f->jr, &ix), 0);
+	struct running rn;
 	struct rjob r[3];
-	for (int i = 0; i < 3; i++)
-		rjob_make(f, &r[i], i);
+	running_start(f, &rn, r, 3);
+	struct cg_indexer *ix = rn.ix;
 	char path[700];
 	snprintf(path, sizeof(path), "%s/casegate.db", f->dir);
 	sqlite3 *db = NULL;
@@ -439,7 +451,7 @@ static void test_running_survives_a_locked_store(void **state)
 		cg_indexer_submit(ix, &r[i].ij);
 	uint64_t end = uv_hrtime() / 1000000 + 30000;
 	while (!cg_indexer_stalled(ix) && uv_hrtime() / 1000000 < end) {
-		uv_run(&loop, UV_RUN_NOWAIT);
+		uv_run(&rn.loop, UV_RUN_NOWAIT);
 		struct timespec ts = {0, 5000000};
 		nanosleep(&ts, NULL);
 	}
@@ -447,37 +459,26 @@ static void test_running_survives_a_locked_store(void **state)
 	assert_int_equal(cg_indexer_backlog(ix), 3);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(db);
-	assert_true(run_until_done(&loop, ix, r, 3, 1, 30000));
+	assert_true(run_until_done(&rn.loop, ix, r, 3, 1, 30000));
 	assert_int_equal(watermark(f), 3);
 	assert_int_equal(cg_indexer_backlog(ix), 0);
 	expect_order(f, 3);
-
-	cg_storeq_destroy(q, NULL, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	cg_indexer_destroy(ix);
-	for (int i = 0; i < 3; i++)
-		cg_intake_put_cleanup(&r[i].put);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	running_stop(&rn, r, 3);
 }
 
 /* Stopping answers every held job (a waiting sender gets its 202; the record stays journaled). */
 static void test_stop_settles_held(void **state)
 {
 	struct fx *f = *state;
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct cg_storeq *q = NULL;
-	struct cg_indexer *ix = NULL;
-	assert_int_equal(cg_storeq_create(&loop, f->st, 1, &q), 0);
-	assert_int_equal(cg_indexer_create(q, f->jr, &ix), 0);
+	struct running rn;
 	struct rjob r[2];
-	for (int i = 0; i < 2; i++)
-		rjob_make(f, &r[i], i);
+	running_start(f, &rn, r, 2);
+	struct cg_indexer *ix = rn.ix;
 	sql(f, "CREATE TRIGGER t_ev BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'test: refused'); END;");
 	cg_indexer_submit(ix, &r[0].ij);
 	uint64_t end = uv_hrtime() / 1000000 + 10000;
 	while (!cg_indexer_stalled(ix) && uv_hrtime() / 1000000 < end)
-		uv_run(&loop, UV_RUN_NOWAIT);
+		uv_run(&rn.loop, UV_RUN_NOWAIT);
 	assert_true(cg_indexer_stalled(ix));
 	cg_indexer_submit(ix, &r[1].ij); /* behind the failure: told at once, and held */
 	assert_int_equal(r[1].calls, 1);
@@ -486,12 +487,7 @@ static void test_stop_settles_held(void **state)
 	assert_true(r[0].done && r[1].done);
 	assert_int_equal(r[0].last_rc, CG_ECLOSED);
 	assert_int_equal(r[1].last_rc, CG_ECLOSED);
-	cg_storeq_destroy(q, NULL, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	cg_indexer_destroy(ix);
-	for (int i = 0; i < 2; i++)
-		cg_intake_put_cleanup(&r[i].put);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	running_stop(&rn, r, 2);
 	/* Still journaled: the next start applies both. */
 	sql(f, "DROP TRIGGER t_ev;");
 	size_t n = 0;

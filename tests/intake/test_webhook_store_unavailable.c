@@ -64,23 +64,30 @@ static int has_ncases(void *ud)
 	return itest_ncases(&T) >= w->want;
 }
 
-static void test_store_refuses_writes(void **state)
+/* Starts sim and daemon (queue_extra under queue:), gets one case made, then makes the store
+ * refuse every insert into the queue (as a failing disk or database would). */
+static void start_then_refuse(const char *queue_extra)
 {
-	(void)state;
 	assert_int_equal(itest_start_sim(&T, NULL), 0);
-	/* Answered once committed in the store (the PostgreSQL store's way too). */
-	assert_int_equal(itest_write_config_full(&T, NULL, "  journal: false\n", NULL, cg_crash_sources), 0);
+	assert_int_equal(itest_write_config_full(&T, NULL, queue_extra, NULL, cg_crash_sources), 0);
 	assert_int_equal(itest_start_gw(&T), 0);
-
 	struct cg_crash_answer a;
 	post("before", &a);
 	assert_int_equal(a.status, 202);
 	free(a.body);
 	struct ncases_wait w = {1};
 	assert_true(cg_h_poll(has_ncases, &w, 20000));
-
 	store_sql("CREATE TRIGGER cg_test_refuse BEFORE INSERT ON events "
 		  "BEGIN SELECT RAISE(ABORT, 'test: the store refuses writes'); END");
+}
+
+static void test_store_refuses_writes(void **state)
+{
+	(void)state;
+	/* Answered once committed in the store (the PostgreSQL store's way too). */
+	start_then_refuse("  journal: false\n");
+	struct cg_crash_answer a;
+	struct ncases_wait w = {1};
 	static const char *const names[] = {"refused1", "refused2", "refused3"};
 	for (int i = 0; i < 3; i++) {
 		post(names[i], &a);
@@ -125,18 +132,9 @@ static void test_store_refuses_writes(void **state)
 static void test_journal_holds_until_store_takes_writes(void **state)
 {
 	(void)state;
-	assert_int_equal(itest_start_sim(&T, NULL), 0);
-	assert_int_equal(itest_write_config(&T, NULL, cg_crash_sources), 0);
-	assert_int_equal(itest_start_gw(&T), 0);
+	start_then_refuse(NULL);
 	struct cg_crash_answer a;
-	post("before", &a);
-	assert_int_equal(a.status, 202);
-	free(a.body);
 	struct ncases_wait w = {1};
-	assert_true(cg_h_poll(has_ncases, &w, 20000));
-
-	store_sql("CREATE TRIGGER cg_test_refuse BEFORE INSERT ON events "
-		  "BEGIN SELECT RAISE(ABORT, 'test: the store refuses writes'); END");
 	static const char *const names[] = {"held1", "held2", "held3"};
 	for (int i = 0; i < 3; i++) {
 		post(names[i], &a);
