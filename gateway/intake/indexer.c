@@ -475,13 +475,9 @@ static int index_run(struct cg_store *st, void *ud)
 	struct cg_indexer *ix = b->ix;
 	if (!b->taken)
 		take_pending(ix, b); /* a run again after a rollback keeps what the first one took */
-	if (!b->list)
-		return 0;
-	if (b->list->seq != ix->txn_next)
-		return CG_EAGAIN; /* an earlier record is not in: never apply past it */
 	for (struct cg_index_job *ij = b->list; ij; ij = ij->next) {
 		if (ij->seq != ix->txn_next)
-			return CG_EAGAIN; /* not contiguous (never expected): hold it all */
+			return CG_EAGAIN; /* an earlier record is not in: never apply past it (all held) */
 		int rc = cg_intake_put_run(st, ij->put);
 		if (rc)
 			return rc;
