@@ -105,12 +105,6 @@ const char *cg_intake_not_ready(const struct cg_intake *in)
 	return NULL;
 }
 
-uint64_t cg_intake_store_bytes(const struct cg_intake *in)
-{
-	/* The journal's segments too (of them at most one segment is already in the store). */
-	return in->stats.bytes + (in->d.journal ? cg_journal_bytes(in->d.journal) : 0);
-}
-
 int cg_intake_store_full(const struct cg_intake *in)
 {
 	return in->store_full;

@@ -66,3 +66,9 @@ void cg_intake_source_label(const char *name, char *out, size_t len)
 	cg_metrics_escape(name, esc, sizeof(esc));
 	snprintf(out, len, "source=\"%s\"", esc);
 }
+
+uint64_t cg_intake_store_bytes(const struct cg_intake *in)
+{
+	/* The journal's segments too (of them at most one segment is already in the store). */
+	return in->stats.bytes + (in->d.journal ? cg_journal_bytes(in->d.journal) : 0);
+}

@@ -1,5 +1,5 @@
-/* journal.c: the intake journal's segment files: scan and repair at open, batched appends, replay, retire. */
-#include "journal.h"
+/* journal.c: the intake journal's records and segment files: framing, reading, batched appends, replay, retire (opening: journal_open.c). */
+#include "journal_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,34 +19,7 @@
 #define CG_LOG_COMPONENT "journal"
 #include "log.h"
 
-static const unsigned char MAGIC[8] = {'C', 'G', 'J', 'R', 'N', 'L', 0x00, 0x01};
-
-/* "seg-" + 16 hex digits + ".jnl" */
-#define SEG_NAME_LEN 24
-#define READ_CHUNK   (1u << 20)
-
-#ifndef IOV_MAX
-#define IOV_MAX 1024
-#endif
-
-struct seg {
-	uint64_t first; /* from the name (and header) */
-	uint64_t last;  /* last record's seq; first - 1 when empty */
-	uint64_t size;  /* valid bytes (header included) */
-};
-
-struct cg_journal {
-	char *dir;
-	uint64_t segment_bytes;
-	uv_mutex_t mu;    /* segs, nsegs, fd, broken; held by append for the whole batch */
-	struct seg *segs; /* sorted by first; the last is the active one */
-	size_t nsegs, cap;
-	int fd;     /* the active segment, read-write */
-	int broken; /* a failed batch could not be truncated away: appends refused */
-	atomic_uint_fast64_t bytes;
-	atomic_uint_fast64_t last_seq;
-	atomic_size_t nsegs_pub;
-};
+const unsigned char jnl_magic[8] = {'C', 'G', 'J', 'R', 'N', 'L', 0x00, 0x01};
 
 /* ---- CRC-32C ---- */
 
@@ -104,19 +77,19 @@ uint32_t cg_journal_crc32c(uint32_t crc, const void *p, size_t n)
 
 /* ---- little-endian ---- */
 
-static void put32(unsigned char *p, uint32_t v)
+void jnl_put32(unsigned char *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static void put64(unsigned char *p, uint64_t v)
+void jnl_put64(unsigned char *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static uint32_t get32(const unsigned char *p)
+uint32_t jnl_get32(const unsigned char *p)
 {
 	uint32_t v = 0;
 	for (int i = 3; i >= 0; i--)
@@ -124,7 +97,7 @@ static uint32_t get32(const unsigned char *p)
 	return v;
 }
 
-static uint64_t get64(const unsigned char *p)
+uint64_t jnl_get64(const unsigned char *p)
 {
 	uint64_t v = 0;
 	for (int i = 7; i >= 0; i--)
@@ -133,7 +106,7 @@ static uint64_t get64(const unsigned char *p)
 }
 
 /* The record's CRC: over len (4 bytes), seq (8) and the payload. */
-static uint32_t record_crc(const unsigned char *head, const void *payload, size_t len)
+uint32_t jnl_record_crc(const unsigned char *head, const void *payload, size_t len)
 {
 	unsigned char pre[12];
 	memcpy(pre, head, 4);
@@ -141,22 +114,22 @@ static uint32_t record_crc(const unsigned char *head, const void *payload, size_
 	return cg_journal_crc32c(cg_journal_crc32c(0, pre, sizeof(pre)), payload, len);
 }
 
-static void record_head(unsigned char head[CG_JOURNAL_RECORD_HEAD], uint64_t seq, const void *payload, size_t len)
+void jnl_record_head(unsigned char head[CG_JOURNAL_RECORD_HEAD], uint64_t seq, const void *payload, size_t len)
 {
-	put32(head, (uint32_t)len);
-	put64(head + 8, seq);
-	put32(head + 4, record_crc(head, payload, len));
+	jnl_put32(head, (uint32_t)len);
+	jnl_put64(head + 8, seq);
+	jnl_put32(head + 4, jnl_record_crc(head, payload, len));
 }
 
 /* ---- paths and files ---- */
 
-static void seg_path(const struct cg_journal *j, uint64_t first, const char *suffix, char *buf, size_t buflen)
+void jnl_seg_path(const struct cg_journal *j, uint64_t first, const char *suffix, char *buf, size_t buflen)
 {
 	snprintf(buf, buflen, "%s/seg-%016" PRIx64 ".jnl%s", j->dir, first, suffix);
 }
 
 /* Parses "seg-<16 lowercase hex>.jnl" exactly. */
-static int parse_seg_name(const char *name, uint64_t *first)
+int jnl_parse_seg_name(const char *name, uint64_t *first)
 {
 	if (strlen(name) != SEG_NAME_LEN || memcmp(name, "seg-", 4) != 0 || memcmp(name + 20, ".jnl", 4) != 0)
 		return -1;
@@ -176,7 +149,7 @@ static int parse_seg_name(const char *name, uint64_t *first)
 	return 0;
 }
 
-static int io_err(int e)
+int jnl_io_err(int e)
 {
 	if (e == ENOSPC || e == EDQUOT)
 		return CG_EFULL;
@@ -185,7 +158,7 @@ static int io_err(int e)
 	return CG_EIO;
 }
 
-static int fsync_dir(const char *dir)
+int jnl_fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -198,7 +171,7 @@ static int fsync_dir(const char *dir)
 }
 
 /* pread until n bytes or end of file; returns the bytes read or -1. */
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+ssize_t jnl_pread_full(int fd, void *buf, size_t n, uint64_t off)
 {
 	size_t got = 0;
 	while (got < n) {
@@ -215,19 +188,7 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
 	return (ssize_t)got;
 }
 
-/* ---- reading a segment ---- */
-
-/* A window over a file: bytes [off, off + len) are in buf. */
-struct reader {
-	int fd;
-	uint64_t end; /* read no further than this */
-	uint64_t off;
-	unsigned char *buf;
-	size_t cap, len;
-};
-
-/* Makes [pos, pos + n) readable at *p. Returns the bytes of it available (< n at the end), or -1 (errno). */
-static ssize_t rd_get(struct reader *r, uint64_t pos, size_t n, const unsigned char **p)
+ssize_t jnl_rd_get(struct reader *r, uint64_t pos, size_t n, const unsigned char **p)
 {
 	if (pos >= r->off && pos - r->off <= r->len && r->len - (pos - r->off) >= n) {
 		*p = r->buf + (pos - r->off);
@@ -247,7 +208,7 @@ static ssize_t rd_get(struct reader *r, uint64_t pos, size_t n, const unsigned c
 		r->buf = nb;
 		r->cap = want;
 	}
-	ssize_t got = want ? pread_full(r->fd, r->buf, want, pos) : 0;
+	ssize_t got = want ? jnl_pread_full(r->fd, r->buf, want, pos) : 0;
 	if (got < 0) {
 		r->len = 0;
 		return -1;
@@ -258,18 +219,17 @@ static ssize_t rd_get(struct reader *r, uint64_t pos, size_t n, const unsigned c
 	return (size_t)got < n ? got : (ssize_t)n;
 }
 
-enum rec_status { REC_OK, REC_END, REC_BAD, REC_IOERR };
 
 /*
  * Reads the record at pos, expecting seq want. REC_END: pos is the end. REC_BAD: why says what
  * is wrong. On REC_OK *payload points into the reader (valid until the next call), *len is its size.
  */
-static enum rec_status rd_record(struct reader *r, uint64_t pos, uint64_t want, int check_crc,
+enum rec_status jnl_rd_record(struct reader *r, uint64_t pos, uint64_t want, int check_crc,
                                  const unsigned char **payload, uint32_t *len, const char **why)
 {
 	const unsigned char *h;
 	unsigned char head[CG_JOURNAL_RECORD_HEAD];
-	ssize_t got = rd_get(r, pos, CG_JOURNAL_RECORD_HEAD, &h);
+	ssize_t got = jnl_rd_get(r, pos, CG_JOURNAL_RECORD_HEAD, &h);
 	if (got < 0)
 		return REC_IOERR;
 	if (got == 0)
@@ -279,24 +239,24 @@ static enum rec_status rd_record(struct reader *r, uint64_t pos, uint64_t want, 
 		return REC_BAD;
 	}
 	memcpy(head, h, sizeof(head));
-	uint32_t n = get32(head);
+	uint32_t n = jnl_get32(head);
 	if (n == 0 || n > CG_JOURNAL_RECORD_MAX) {
 		*why = "bad record length";
 		return REC_BAD;
 	}
-	if (get64(head + 8) != want) {
+	if (jnl_get64(head + 8) != want) {
 		*why = "unexpected seq";
 		return REC_BAD;
 	}
 	const unsigned char *p;
-	got = rd_get(r, pos + CG_JOURNAL_RECORD_HEAD, n, &p);
+	got = jnl_rd_get(r, pos + CG_JOURNAL_RECORD_HEAD, n, &p);
 	if (got < 0)
 		return REC_IOERR;
 	if ((size_t)got < n) {
 		*why = "record cut short";
 		return REC_BAD;
 	}
-	if (check_crc && record_crc(head, p, n) != get32(head + 4)) {
+	if (check_crc && jnl_record_crc(head, p, n) != jnl_get32(head + 4)) {
 		*why = "CRC mismatch";
 		return REC_BAD;
 	}
@@ -306,10 +266,10 @@ static enum rec_status rd_record(struct reader *r, uint64_t pos, uint64_t want, 
 }
 
 /* Checks a segment's header against the first seq its name gives. */
-static int check_header(int fd, uint64_t first, const char **why)
+int jnl_check_header(int fd, uint64_t first, const char **why)
 {
 	unsigned char h[CG_JOURNAL_HEADER_BYTES];
-	ssize_t got = pread_full(fd, h, sizeof(h), 0);
+	ssize_t got = jnl_pread_full(fd, h, sizeof(h), 0);
 	if (got < 0) {
 		*why = strerror(errno);
 		return -1;
@@ -318,414 +278,15 @@ static int check_header(int fd, uint64_t first, const char **why)
 		*why = "header cut short";
 		return -1;
 	}
-	if (memcmp(h, MAGIC, sizeof(MAGIC)) != 0) {
+	if (memcmp(h, jnl_magic, sizeof(jnl_magic)) != 0) {
 		*why = "bad magic or version";
 		return -1;
 	}
-	if (get64(h + 8) != first) {
+	if (jnl_get64(h + 8) != first) {
 		*why = "header's first seq differs from the file name's";
 		return -1;
 	}
 	return 0;
-}
-
-/* ---- open ---- */
-
-static int seg_cmp(const void *a, const void *b)
-{
-	const struct seg *x = a, *y = b;
-	return x->first < y->first ? -1 : x->first > y->first;
-}
-
-static int segs_push(struct cg_journal *j, uint64_t first)
-{
-	if (j->nsegs == j->cap) {
-		size_t nc = j->cap ? j->cap * 2 : 8;
-		struct seg *ns = realloc(j->segs, nc * sizeof(*ns));
-		if (!ns)
-			return CG_ENOMEM;
-		j->segs = ns;
-		j->cap = nc;
-	}
-	j->segs[j->nsegs].first = first;
-	j->segs[j->nsegs].last = first - 1;
-	j->segs[j->nsegs].size = CG_JOURNAL_HEADER_BYTES;
-	j->nsegs++;
-	atomic_store(&j->nsegs_pub, j->nsegs);
-	return 0;
-}
-
-/* Lists dir's segments into j->segs (sorted) and removes stray .tmp segments. */
-static int list_segments(struct cg_journal *j, char *err, size_t errlen)
-{
-	DIR *d = opendir(j->dir);
-	if (!d) {
-		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(errno));
-		return CG_EIO;
-	}
-	struct dirent *de;
-	int rc = 0;
-	while ((de = readdir(d)) != NULL) {
-		uint64_t first;
-		size_t nl = strlen(de->d_name);
-		if (nl == SEG_NAME_LEN + 4 && strcmp(de->d_name + SEG_NAME_LEN, ".tmp") == 0) {
-			char name[SEG_NAME_LEN + 1];
-			memcpy(name, de->d_name, SEG_NAME_LEN);
-			name[SEG_NAME_LEN] = '\0';
-			if (parse_seg_name(name, &first) == 0) {
-				char path[PATH_MAX];
-				seg_path(j, first, ".tmp", path, sizeof(path));
-				if (unlink(path) == 0)
-					CG_LOG_WARN("removed %s (a segment whose creation did not finish)", path);
-			}
-			continue;
-		}
-		if (parse_seg_name(de->d_name, &first) != 0)
-			continue;
-		if (first == 0) {
-			snprintf(err, errlen, "journal %s/%s: first seq 0 (seqs start at 1)", j->dir, de->d_name);
-			rc = CG_EIO;
-			break;
-		}
-		rc = segs_push(j, first);
-		if (rc) {
-			snprintf(err, errlen, "journal %s: out of memory", j->dir);
-			break;
-		}
-	}
-	closedir(d);
-	if (rc == 0 && j->nsegs > 1)
-		qsort(j->segs, j->nsegs, sizeof(*j->segs), seg_cmp);
-	return rc;
-}
-
-/*
- * After a bad record at pos (its seq would have been want) in the last segment: 1 when a valid
- * record with a later seq follows it somewhere in the file. A write the crash interrupted (the
- * last batch, never acknowledged) leaves nothing valid behind it; a damaged record in the middle
- * (bit rot, a misdirected write) does, and cutting there would drop acknowledged records.
- */
-static int valid_record_after(int fd, uint64_t pos, uint64_t end, uint64_t want)
-{
-	if (end <= pos + CG_JOURNAL_RECORD_HEAD)
-		return 0;
-	size_t n = (size_t)(end - pos);
-	unsigned char *b = malloc(n);
-	if (!b)
-		return 0;
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = pread(fd, b + got, n - got, (off_t)(pos + got));
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	int found = 0;
-	for (size_t off = 1; !found && off + CG_JOURNAL_RECORD_HEAD <= got; off++) {
-		const unsigned char *h = b + off;
-		uint32_t len = get32(h);
-		uint64_t seq = get64(h + 8);
-		if (len == 0 || len > CG_JOURNAL_RECORD_MAX || len > got - off - CG_JOURNAL_RECORD_HEAD ||
-		    seq <= want || seq - want > (uint64_t)got)
-			continue;
-		found = record_crc(h, h + CG_JOURNAL_RECORD_HEAD, len) == get32(h + 4);
-	}
-	free(b);
-	return found;
-}
-
-/* Scans segment i: fills its last and size; truncates a bad tail when it is the last segment. */
-static int scan_segment(struct cg_journal *j, size_t i, unsigned char **buf, size_t *bufcap, char *err, size_t errlen)
-{
-	struct seg *s = &j->segs[i];
-	int is_last = i + 1 == j->nsegs;
-	char path[PATH_MAX];
-	const char *why = NULL;
-	int rc = 0;
-
-	seg_path(j, s->first, "", path, sizeof(path));
-	int fd = open(path, (is_last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "journal %s: %s", path, strerror(errno));
-		return io_err(errno);
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "journal %s: %s", path, strerror(errno));
-		close(fd);
-		return CG_EIO;
-	}
-	if (check_header(fd, s->first, &why) != 0) {
-		snprintf(err, errlen, "journal %s: byte 0: %s", path, why);
-		close(fd);
-		return CG_EIO;
-	}
-	struct reader r = {.fd = fd, .end = (uint64_t)st.st_size, .off = 0, .buf = *buf, .cap = *bufcap, .len = 0};
-	uint64_t pos = CG_JOURNAL_HEADER_BYTES, want = s->first;
-	for (;;) {
-		const unsigned char *p;
-		uint32_t n;
-		enum rec_status k = rd_record(&r, pos, want, 1, &p, &n, &why);
-		if (k == REC_OK) {
-			pos += CG_JOURNAL_RECORD_HEAD + (uint64_t)n;
-			want++;
-			continue;
-		}
-		if (k == REC_END)
-			break;
-		if (k == REC_IOERR) {
-			snprintf(err, errlen, "journal %s: byte %" PRIu64 ": %s", path, pos, strerror(errno));
-			rc = io_err(errno);
-			goto out;
-		}
-		if (!is_last) {
-			snprintf(err, errlen,
-			         "journal %s: byte %" PRIu64
-			         ": bad record (%s) in a segment that is not the last: later records would be lost",
-			         path, pos, why);
-			rc = CG_EIO;
-			goto out;
-		}
-		if (valid_record_after(fd, pos, (uint64_t)st.st_size, want)) {
-			snprintf(err, errlen,
-			         "journal %s: byte %" PRIu64
-			         ": bad record (%s) followed by valid ones: damaged in the middle, not torn at the end "
-			         "(later records would be lost)",
-			         path, pos, why);
-			rc = CG_EIO;
-			goto out;
-		}
-		uint64_t dropped = (uint64_t)st.st_size - pos;
-		if (ftruncate(fd, (off_t)pos) != 0 || fsync(fd) != 0) {
-			snprintf(err, errlen, "journal %s: truncating the bad tail at byte %" PRIu64 ": %s", path, pos,
-			         strerror(errno));
-			rc = io_err(errno);
-			goto out;
-		}
-		CG_LOG_WARN("%s: bad record at byte %" PRIu64 " (%s): dropped %" PRIu64
-		            " bytes, the torn or corrupt tail (after seq %" PRIu64 ")",
-		            path, pos, why, dropped, want - 1);
-		break;
-	}
-	s->last = want - 1;
-	s->size = pos;
-out:
-	*buf = r.buf;
-	*bufcap = r.cap;
-	close(fd);
-	return rc;
-}
-
-/*
- * Makes segment first: written as a .tmp (header, synced), renamed into place, the directory
- * synced. Returns the open fd (read-write) or a negative enum cg_err.
- */
-static int create_segment(struct cg_journal *j, uint64_t first, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX], path[PATH_MAX];
-	unsigned char h[CG_JOURNAL_HEADER_BYTES];
-	int rc;
-
-	seg_path(j, first, ".tmp", tmp, sizeof(tmp));
-	seg_path(j, first, "", path, sizeof(path));
-	memcpy(h, MAGIC, sizeof(MAGIC));
-	put64(h + 8, first);
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = io_err(errno);
-		snprintf(err, errlen, "journal %s: %s", tmp, strerror(errno));
-		return rc;
-	}
-	ssize_t w;
-	do
-		w = pwrite(fd, h, sizeof(h), 0);
-	while (w < 0 && errno == EINTR);
-	if (w != (ssize_t)sizeof(h) || fsync(fd) != 0) {
-		rc = w >= 0 && w != (ssize_t)sizeof(h) ? CG_EIO : io_err(errno);
-		snprintf(err, errlen, "journal %s: writing the header: %s", tmp,
-		         w >= 0 && w != (ssize_t)sizeof(h) ? "short write" : strerror(errno));
-		goto fail;
-	}
-	if (rename(tmp, path) != 0) {
-		rc = io_err(errno);
-		snprintf(err, errlen, "journal %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (fsync_dir(j->dir) != 0) {
-		/* The name may not survive a crash: drop the file, the batch fails, nothing is lost. */
-		rc = io_err(errno);
-		snprintf(err, errlen, "journal %s: fsync: %s", j->dir, strerror(errno));
-		close(fd);
-		unlink(path);
-		return rc;
-	}
-	return fd;
-fail:
-	close(fd);
-	unlink(tmp);
-	return rc;
-}
-
-/* Appends segment first to the list and makes it the active one (the old fd closed). */
-static int roll(struct cg_journal *j, uint64_t first, char *err, size_t errlen)
-{
-	if (j->nsegs == j->cap) {
-		/* Grow before creating: a file made and then forgotten would hold a seq gap. */
-		int rc = segs_push(j, first);
-		if (rc) {
-			snprintf(err, errlen, "journal %s: out of memory", j->dir);
-			return rc;
-		}
-		j->nsegs--;
-		atomic_store(&j->nsegs_pub, j->nsegs);
-	}
-	int fd = create_segment(j, first, err, errlen);
-	if (fd < 0)
-		return fd;
-	(void)segs_push(j, first); /* has room */
-	if (j->fd >= 0)
-		close(j->fd);
-	j->fd = fd;
-	atomic_fetch_add(&j->bytes, CG_JOURNAL_HEADER_BYTES);
-	return 0;
-}
-
-int cg_journal_open(const char *dir, uint64_t segment_bytes, uint64_t min_next, struct cg_journal **out, char *err,
-                    size_t errlen)
-{
-	struct cg_journal *j = NULL;
-	unsigned char *buf = NULL;
-	size_t bufcap = 0;
-	int rc;
-	char lerr[1];
-
-	if (!err) {
-		err = lerr;
-		errlen = sizeof(lerr);
-	}
-	if (errlen)
-		err[0] = '\0';
-	if (!dir || !*dir || !out) {
-		snprintf(err, errlen, "journal: no directory");
-		return CG_EINVAL;
-	}
-	if (cg_mkdir_p(dir) != 0) {
-		snprintf(err, errlen, "journal %s: %s", dir, strerror(errno));
-		return CG_EIO;
-	}
-	j = calloc(1, sizeof(*j));
-	if (!j || !(j->dir = strdup(dir))) {
-		free(j);
-		snprintf(err, errlen, "journal %s: out of memory", dir);
-		return CG_ENOMEM;
-	}
-	j->fd = -1;
-	j->segment_bytes = segment_bytes ? segment_bytes : CG_JOURNAL_SEGMENT_DEFAULT;
-	atomic_init(&j->bytes, 0);
-	atomic_init(&j->last_seq, 0);
-	atomic_init(&j->nsegs_pub, 0);
-	if (uv_mutex_init(&j->mu) != 0) {
-		free(j->dir);
-		free(j);
-		snprintf(err, errlen, "journal %s: mutex", dir);
-		return CG_ENOMEM;
-	}
-
-	rc = list_segments(j, err, errlen);
-	if (rc)
-		goto fail;
-	uint64_t last = 0, bytes = 0;
-	for (size_t i = 0; i < j->nsegs; i++) {
-		rc = scan_segment(j, i, &buf, &bufcap, err, errlen);
-		if (rc)
-			goto fail;
-		if (i > 0 && j->segs[i].first <= j->segs[i - 1].last) {
-			char path[PATH_MAX];
-			seg_path(j, j->segs[i].first, "", path, sizeof(path));
-			snprintf(err, errlen,
-			         "journal %s: byte 0: its first seq %" PRIu64
-			         " is not past the previous segment's last %" PRIu64,
-			         path, j->segs[i].first, j->segs[i - 1].last);
-			rc = CG_EIO;
-			goto fail;
-		}
-		bytes += j->segs[i].size;
-		if (j->segs[i].last >= j->segs[i].first)
-			last = j->segs[i].last;
-	}
-	free(buf);
-	buf = NULL;
-	atomic_store(&j->bytes, bytes);
-
-	/* next = max(last valid seq, the active segment's first - 1, min_next - 1) + 1 */
-	uint64_t next = last + 1;
-	if (j->nsegs && j->segs[j->nsegs - 1].first > next)
-		next = j->segs[j->nsegs - 1].first;
-	if (min_next > next)
-		next = min_next;
-	atomic_store(&j->last_seq, next - 1);
-
-	struct seg *a = j->nsegs ? &j->segs[j->nsegs - 1] : NULL;
-	if (a && a->last + 1 == next) {
-		char path[PATH_MAX];
-		seg_path(j, a->first, "", path, sizeof(path));
-		j->fd = open(path, O_RDWR | O_CLOEXEC);
-		if (j->fd < 0) {
-			rc = io_err(errno);
-			snprintf(err, errlen, "journal %s: %s", path, strerror(errno));
-			goto fail;
-		}
-	} else {
-		if (a && a->last < a->first) {
-			/* An empty active segment named for a seq below next: replaced, not left as a hole. */
-			char path[PATH_MAX];
-			seg_path(j, a->first, "", path, sizeof(path));
-			if (unlink(path) != 0) {
-				rc = io_err(errno);
-				snprintf(err, errlen, "journal %s: %s", path, strerror(errno));
-				goto fail;
-			}
-			j->nsegs--;
-			atomic_store(&j->nsegs_pub, j->nsegs);
-			atomic_fetch_sub(&j->bytes, CG_JOURNAL_HEADER_BYTES);
-		}
-		rc = roll(j, next, err, errlen);
-		if (rc)
-			goto fail;
-	}
-	*out = j;
-	return 0;
-fail:
-	free(buf);
-	cg_journal_close(j);
-	return rc;
-}
-
-void cg_journal_close(struct cg_journal *j)
-{
-	if (!j)
-		return;
-	if (j->fd >= 0)
-		close(j->fd);
-	uv_mutex_destroy(&j->mu);
-	free(j->segs);
-	free(j->dir);
-	free(j);
-}
-
-uint64_t cg_journal_bytes(const struct cg_journal *j)
-{
-	return j ? atomic_load(&((struct cg_journal *)j)->bytes) : 0;
-}
-
-uint64_t cg_journal_last_seq(const struct cg_journal *j)
-{
-	return j ? atomic_load(&((struct cg_journal *)j)->last_seq) : 0;
-}
-
-size_t cg_journal_segments(const struct cg_journal *j)
-{
-	return j ? atomic_load(&((struct cg_journal *)j)->nsegs_pub) : 0;
 }
 
 /* ---- append ---- */
@@ -792,7 +353,7 @@ int cg_journal_append(struct cg_journal *j, const struct iovec *recs, size_t n, 
 	uint64_t first = atomic_load(&j->last_seq) + 1;
 	struct seg *a = &j->segs[j->nsegs - 1];
 	if (a->size >= j->segment_bytes && a->last >= a->first) {
-		rc = roll(j, first, err, sizeof(err));
+		rc = jnl_roll(j, first, err, sizeof(err));
 		if (rc) {
 			CG_LOG_ERR("%s", err);
 			goto out;
@@ -801,7 +362,7 @@ int cg_journal_append(struct cg_journal *j, const struct iovec *recs, size_t n, 
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char *h = heads + i * CG_JOURNAL_RECORD_HEAD;
-		record_head(h, first + i, recs[i].iov_base, recs[i].iov_len);
+		jnl_record_head(h, first + i, recs[i].iov_base, recs[i].iov_len);
 		iov[2 * i].iov_base = h;
 		iov[2 * i].iov_len = CG_JOURNAL_RECORD_HEAD;
 		iov[2 * i + 1] = recs[i];
@@ -809,7 +370,7 @@ int cg_journal_append(struct cg_journal *j, const struct iovec *recs, size_t n, 
 	uint64_t start = a->size;
 	if (pwritev_full(j->fd, iov, (int)(2 * n), start) != 0 || fdatasync(j->fd) != 0) {
 		int e = errno;
-		rc = io_err(e);
+		rc = jnl_io_err(e);
 		if (rc == CG_ENOMEM)
 			rc = CG_EIO;
 		/* Nothing of the batch may stay: a later open would replay records reported as failed. */
@@ -872,14 +433,14 @@ int cg_journal_retire(struct cg_journal *j, uint64_t upto)
 	int rc = 0;
 	for (size_t i = 0; i < ngone; i++) {
 		char path[PATH_MAX];
-		seg_path(j, gone[i], "", path, sizeof(path));
+		jnl_seg_path(j, gone[i], "", path, sizeof(path));
 		if (unlink(path) != 0 && errno != ENOENT) {
 			CG_LOG_WARN("%s: %s", path, strerror(errno));
 			rc = CG_EIO;
 		}
 	}
 	free(gone);
-	if (ngone && fsync_dir(j->dir) != 0) {
+	if (ngone && jnl_fsync_dir(j->dir) != 0) {
 		CG_LOG_WARN("%s: fsync: %s", j->dir, strerror(errno));
 		rc = CG_EIO;
 	}
@@ -909,7 +470,7 @@ int cg_journal_replay(struct cg_journal *j, uint64_t after,
 		if (s->last <= after || s->last < s->first)
 			continue;
 		char path[PATH_MAX];
-		seg_path(j, s->first, "", path, sizeof(path));
+		jnl_seg_path(j, s->first, "", path, sizeof(path));
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == ENOENT)
@@ -927,7 +488,7 @@ int cg_journal_replay(struct cg_journal *j, uint64_t after,
 			const unsigned char *p;
 			uint32_t len;
 			const char *why = "";
-			enum rec_status k = rd_record(&r, pos, seq, seq > after, &p, &len, &why);
+			enum rec_status k = jnl_rd_record(&r, pos, seq, seq > after, &p, &len, &why);
 			if (k != REC_OK) {
 				CG_LOG_ERR("%s: byte %" PRIu64 ": record %" PRIu64 " unreadable on replay (%s)", path,
 				           pos, seq,

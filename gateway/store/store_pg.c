@@ -139,6 +139,8 @@ int cg_store_pg_open(const struct cg_store_pg_opts *o, struct cg_store **out, ch
 	if (!s)
 		return CG_ENOMEM;
 	s->base.ops = &pg_ops;
+	s->pend_flush = cg_pg_flush;
+	s->pend_drop = cg_pg_pend_drop;
 	s->pipefd[0] = s->pipefd[1] = -1;
 	if (uv_mutex_init(&s->mu) != 0) {
 		free(s);

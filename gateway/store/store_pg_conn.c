@@ -301,7 +301,7 @@ int cg_pg_q_nf(struct pg_store *s, const char *what, const char *sql, const stru
 int cg_pg_q(struct pg_store *s, const char *what, const char *sql, const struct cg_store_arg *a, int n,
 	    PGresult **out)
 {
-	int rc = cg_pg_flush(s);
+	int rc = s->pend_flush ? s->pend_flush(s) : 0;
 	return rc ? rc : cg_pg_q_nf(s, what, sql, a, n, out);
 }
 
@@ -375,7 +375,8 @@ int cg_pg_exec_simple(PGconn *c, const char *sql, char *err, size_t errlen)
 int cg_pg_begin(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
-	cg_pg_pend_drop(s);
+	if (s->pend_drop)
+		s->pend_drop(s);
 	int rc = cg_pg_q_nf(s, "begin", "BEGIN", NULL, 0, NULL);
 	if (rc == 0) {
 		s->in_tx = 1;
@@ -389,12 +390,13 @@ int cg_pg_commit(struct cg_store *st)
 	struct pg_store *s = pg(st);
 	PGresult *r = NULL;
 	/* The deferred enqueues are part of what commits: when they fail, nothing does. */
-	int rc = cg_pg_flush(s);
+	int rc = s->pend_flush ? s->pend_flush(s) : 0;
 	if (rc) {
 		cg_pg_rollback(st);
 		return rc;
 	}
-	cg_pg_pend_drop(s);
+	if (s->pend_drop)
+		s->pend_drop(s);
 	s->ahead = s->tx_enqueued;
 	s->tx_enqueued = 0;
 	rc = cg_pg_q_nf(s, "commit", "COMMIT", NULL, 0, &r);
@@ -414,7 +416,8 @@ int cg_pg_commit(struct cg_store *st)
 int cg_pg_rollback(struct cg_store *st)
 {
 	struct pg_store *s = pg(st);
-	cg_pg_pend_drop(s);
+	if (s->pend_drop)
+		s->pend_drop(s);
 	if (s->tx_enqueued) {
 		s->ahead = s->tx_enqueued;
 		s->tx_enqueued = 0;

@@ -65,6 +65,11 @@ struct pg_store {
 	/* Deferred enqueues of the open transaction, and the event ids it reserved ahead and has
 	 * not used yet (ids[ids_at..nids), increasing): both dropped when it ends. */
 	struct pg_pending pend;
+	/* What the connection layer (store_pg_conn.c) does with them, set at open (store_pg.c):
+	 * send them before any other statement and at commit (cg_pg_flush), drop them when the
+	 * transaction ends (cg_pg_pend_drop). The layer below knows no more of enqueues than that. */
+	int (*pend_flush)(struct pg_store *s);
+	void (*pend_drop)(struct pg_store *s);
 	int64_t *ids;
 	size_t nids, ids_at, capids;
 	/* Events enqueued in the open transaction, and in the last one: as many ids are reserved

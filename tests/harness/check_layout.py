@@ -35,6 +35,7 @@ EXEMPT = {
     "gateway/delivery/lookups.h": "the engine's project and case-type lookups (reached only through engine_int.h), tested through test_engine_datadog_truth and test_actions_daemon",
     "gateway/delivery/sweep.h": "the engine's archive sweep (reached only through engine_int.h), tested through test_actions_daemon (archive sweep)",
     "gateway/intake/storm_int.h": "what storm folding (storm.c) and its daemon tick (storm_tick.c) share, tested through test_storm*",
+    "gateway/store/journal_int.h": "what the journal's records and appends (journal.c) and its opening (journal_open.c) share, tested through test_journal",
     "gateway/intake/state.h": "intake's own shared state (struct cg_intake), included by intake's files only, tested through test_intake_* and test_webhook_*",
     "mappers/amshape.h": "the Alertmanager payload shape shared by the alertmanager and grafana sources, tested by their fixtures in test_registry_sources",
     "mappers/caseattrs.h": "builder.c's attribute half (reached through builder.h), tested by test_builder",
