@@ -75,8 +75,8 @@ ssize_t jnl_rd_get(struct reader *r, uint64_t pos, size_t n, const unsigned char
 enum rec_status jnl_rd_record(struct reader *r, uint64_t pos, uint64_t want, int check_crc,
 			      const unsigned char **payload, uint32_t *len, const char **why);
 int jnl_check_header(int fd, uint64_t first, const char **why);
-
-/* journal_open.c */
+/* Appends segment first to the list (grown as needed). */
+int jnl_segs_push(struct cg_journal *j, uint64_t first);
 /* A new segment starting at first (written as .tmp with its header, synced, renamed). */
 int jnl_create_segment(struct cg_journal *j, uint64_t first, char *err, size_t errlen);
 /* Closes the active segment and makes a new one the active one. */

@@ -25,24 +25,6 @@ static int seg_cmp(const void *a, const void *b)
 	return x->first < y->first ? -1 : x->first > y->first;
 }
 
-static int segs_push(struct cg_journal *j, uint64_t first)
-{
-	if (j->nsegs == j->cap) {
-		size_t nc = j->cap ? j->cap * 2 : 8;
-		struct seg *ns = realloc(j->segs, nc * sizeof(*ns));
-		if (!ns)
-			return CG_ENOMEM;
-		j->segs = ns;
-		j->cap = nc;
-	}
-	j->segs[j->nsegs].first = first;
-	j->segs[j->nsegs].last = first - 1;
-	j->segs[j->nsegs].size = CG_JOURNAL_HEADER_BYTES;
-	j->nsegs++;
-	atomic_store(&j->nsegs_pub, j->nsegs);
-	return 0;
-}
-
 /* Lists dir's segments into j->segs (sorted) and removes stray .tmp segments. */
 static int list_segments(struct cg_journal *j, char *err, size_t errlen)
 {
@@ -75,7 +57,7 @@ static int list_segments(struct cg_journal *j, char *err, size_t errlen)
 			rc = CG_EIO;
 			break;
 		}
-		rc = segs_push(j, first);
+		rc = jnl_segs_push(j, first);
 		if (rc) {
 			snprintf(err, errlen, "journal %s: out of memory", j->dir);
 			break;
@@ -202,80 +184,6 @@ out:
 	*bufcap = r.cap;
 	close(fd);
 	return rc;
-}
-
-/*
- * Makes segment first: written as a .tmp (header, synced), renamed into place, the directory
- * synced. Returns the open fd (read-write) or a negative enum cg_err.
- */
-int jnl_create_segment(struct cg_journal *j, uint64_t first, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX], path[PATH_MAX];
-	unsigned char h[CG_JOURNAL_HEADER_BYTES];
-	int rc;
-
-	jnl_seg_path(j, first, ".tmp", tmp, sizeof(tmp));
-	jnl_seg_path(j, first, "", path, sizeof(path));
-	memcpy(h, jnl_magic, sizeof(jnl_magic));
-	jnl_put64(h + 8, first);
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = jnl_io_err(errno);
-		snprintf(err, errlen, "journal %s: %s", tmp, strerror(errno));
-		return rc;
-	}
-	ssize_t w;
-	do
-		w = pwrite(fd, h, sizeof(h), 0);
-	while (w < 0 && errno == EINTR);
-	if (w != (ssize_t)sizeof(h) || fsync(fd) != 0) {
-		rc = w >= 0 && w != (ssize_t)sizeof(h) ? CG_EIO : jnl_io_err(errno);
-		snprintf(err, errlen, "journal %s: writing the header: %s", tmp,
-		         w >= 0 && w != (ssize_t)sizeof(h) ? "short write" : strerror(errno));
-		goto fail;
-	}
-	if (rename(tmp, path) != 0) {
-		rc = jnl_io_err(errno);
-		snprintf(err, errlen, "journal %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (jnl_fsync_dir(j->dir) != 0) {
-		/* The name may not survive a crash: drop the file, the batch fails, nothing is lost. */
-		rc = jnl_io_err(errno);
-		snprintf(err, errlen, "journal %s: fsync: %s", j->dir, strerror(errno));
-		close(fd);
-		unlink(path);
-		return rc;
-	}
-	return fd;
-fail:
-	close(fd);
-	unlink(tmp);
-	return rc;
-}
-
-/* Appends segment first to the list and makes it the active one (the old fd closed). */
-int jnl_roll(struct cg_journal *j, uint64_t first, char *err, size_t errlen)
-{
-	if (j->nsegs == j->cap) {
-		/* Grow before creating: a file made and then forgotten would hold a seq gap. */
-		int rc = segs_push(j, first);
-		if (rc) {
-			snprintf(err, errlen, "journal %s: out of memory", j->dir);
-			return rc;
-		}
-		j->nsegs--;
-		atomic_store(&j->nsegs_pub, j->nsegs);
-	}
-	int fd = jnl_create_segment(j, first, err, errlen);
-	if (fd < 0)
-		return fd;
-	(void)segs_push(j, first); /* has room */
-	if (j->fd >= 0)
-		close(j->fd);
-	j->fd = fd;
-	atomic_fetch_add(&j->bytes, CG_JOURNAL_HEADER_BYTES);
-	return 0;
 }
 
 int cg_journal_open(const char *dir, uint64_t segment_bytes, uint64_t min_next, struct cg_journal **out, char *err,
