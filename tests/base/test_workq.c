@@ -74,66 +74,82 @@ static const struct cg_workq_ops ops = {
 	.done = done,
 };
 
+/* A loop and a queue on it (the tests destroy the queue; teardown closes the loop). */
+struct run {
+	uv_loop_t loop;
+	struct fx f;
+	struct cg_workq *q;
+};
+
+static int setup(void **state)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	if (!r || uv_loop_init(&r->loop) != 0 || cg_workq_create(&r->loop, &ops, &r->f, &r->q) != 0)
+		return -1;
+	*state = r;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct run *r = *state;
+	int rc = uv_loop_close(&r->loop);
+	free(r);
+	return rc == 0 ? 0 : -1;
+}
+
 static void t_batches_and_order(void **state)
 {
-	(void)state;
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct fx f;
-	memset(&f, 0, sizeof(f));
-	struct cg_workq *q = NULL;
-	assert_int_equal(cg_workq_create(&loop, &ops, &f, &q), 0);
+	struct run *r = *state;
+	uv_loop_t *loop = &r->loop;
+	struct fx *fp = &r->f;
+	struct cg_workq *q = r->q;
 	static struct item items[500];
 	for (int i = 0; i < 500; i++) {
 		items[i].id = i;
 		items[i].weight = i == 250 ? 1000 : 7; /* one over the cap: it goes alone */
 		assert_int_equal(cg_workq_submit(q, &items[i].it), 0);
 	}
-	cg_workq_destroy(q, on_closed, &f); /* what is queued still runs */
+	cg_workq_destroy(q, on_closed, fp); /* what is queued still runs */
 	assert_int_equal(cg_workq_submit(q, &items[0].it), CG_ECLOSED);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_true(f.closed);
-	assert_int_equal(f.ndone, 500);
+	uv_run(loop, UV_RUN_DEFAULT);
+	assert_true(fp->closed);
+	assert_int_equal(fp->ndone, 500);
 	for (int i = 0; i < 500; i++)
-		assert_int_equal(f.done_order[i], i);
-	assert_true(f.max_batch <= 16);
-	assert_true(f.max_weight_seen <= 100);
-	assert_true(f.batches < 500); /* batched */
-	assert_string_equal(f.thread_name, "cg-test");
-	assert_int_equal(uv_loop_close(&loop), 0);
+		assert_int_equal(fp->done_order[i], i);
+	assert_true(fp->max_batch <= 16);
+	assert_true(fp->max_weight_seen <= 100);
+	assert_true(fp->batches < 500); /* batched */
+	assert_string_equal(fp->thread_name, "cg-test");
 }
 
 /* Completions run on the loop as batches finish; pending counts what has not come back. */
 static void t_pending(void **state)
 {
-	(void)state;
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct fx f;
-	memset(&f, 0, sizeof(f));
-	struct cg_workq *q = NULL;
-	assert_int_equal(cg_workq_create(&loop, &ops, &f, &q), 0);
+	struct run *r = *state;
+	uv_loop_t *loop = &r->loop;
+	struct fx *fp = &r->f;
+	struct cg_workq *q = r->q;
 	static struct item items[3];
 	for (int i = 0; i < 3; i++) {
 		items[i].id = i;
 		assert_int_equal(cg_workq_submit(q, &items[i].it), 0);
 	}
-	assert_int_equal(cg_workq_pending(q), 3 - (size_t)f.ndone);
-	while (f.ndone < 3)
-		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(cg_workq_pending(q), 3 - (size_t)fp->ndone);
+	while (fp->ndone < 3)
+		uv_run(loop, UV_RUN_ONCE);
 	assert_int_equal(cg_workq_pending(q), 0);
-	cg_workq_destroy(q, on_closed, &f);
+	cg_workq_destroy(q, on_closed, fp);
 	cg_workq_destroy(q, NULL, NULL); /* ignored */
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_true(f.closed);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	uv_run(loop, UV_RUN_DEFAULT);
+	assert_true(fp->closed);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(t_batches_and_order),
-		cmocka_unit_test(t_pending),
+		cmocka_unit_test_setup_teardown(t_batches_and_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_pending, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

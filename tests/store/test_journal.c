@@ -393,6 +393,51 @@ static void t_min_next(void **state)
 	cg_journal_close(j);
 }
 
+/* Records 1..K in dir/src (K in a batch of its own); returns its segment's bytes (*len of them)
+ * and where record K begins (*startK). */
+static unsigned char *journal_of(const char *dir, uint64_t K, size_t *len, uint64_t *startK)
+{
+	char *src = cg_h_fmt("%s/src", dir);
+	struct cg_journal *j = jopen(src, 0, 0);
+	append_range(j, 1, K - 1);
+	*startK = cg_journal_bytes(j);
+	append_range(j, K, K);
+	uint64_t endK = cg_journal_bytes(j);
+	cg_journal_close(j);
+	assert_true(endK - *startK == CG_JOURNAL_RECORD_HEAD + rec_len(K));
+	char *src_seg = seg_name(src, 1);
+	unsigned char *data = (unsigned char *)cg_h_read_file(src_seg, len);
+	assert_non_null(data);
+	assert_int_equal(*len, endK);
+	free(src_seg);
+	free(src);
+	return data;
+}
+
+/* A journal directory dir/<what>-<at> holding len bytes of data as its one segment (*seg). */
+static char *damaged_copy(const char *dir, const char *what, uint64_t at, const unsigned char *data, size_t len,
+			  char **seg)
+{
+	char *d = cg_h_fmt("%s/%s-%" PRIu64, dir, what, at);
+	assert_int_equal(mkdir(d, 0700), 0);
+	*seg = seg_name(d, 1);
+	copy_prefix(data, len, *seg);
+	return d;
+}
+
+/* Opened over a damaged record K: exactly records 1..K-1, the file cut to where K began. */
+static void expect_repaired(struct cg_journal *j, const char *seg, uint64_t K, uint64_t startK, const char *what,
+			    uint64_t at)
+{
+	if (cg_journal_last_seq(j) != K - 1)
+		fail_msg("%s at %" PRIu64 ": last seq %" PRIu64 ", want %" PRIu64, what, at, cg_journal_last_seq(j), K - 1);
+	expect_replay(j, 0, 0, 1, K - 1);
+	if (file_size(seg) != startK)
+		fail_msg("%s at %" PRIu64 ": file is %" PRIu64 " bytes, want %" PRIu64 " (the end of record K-1)", what, at,
+			 file_size(seg), startK);
+	assert_int_equal(cg_journal_bytes(j), startK);
+}
+
 /*
  * The torn write: K records, then the file cut at every length that ends inside record K (from
  * none of it to all but its last byte). Open must give exactly K-1 records, cut the file to where
@@ -402,38 +447,17 @@ static void t_torn_tail_every_offset(void **state)
 {
 	const char *dir = *state;
 	const uint64_t K = 6;
-	char *src = cg_h_fmt("%s/src", dir);
-	struct cg_journal *j = jopen(src, 0, 0);
-	append_range(j, 1, K - 1);
-	uint64_t startK = cg_journal_bytes(j);
-	append_range(j, K, K);
-	uint64_t endK = cg_journal_bytes(j);
-	cg_journal_close(j);
-	assert_true(endK - startK == CG_JOURNAL_RECORD_HEAD + rec_len(K));
 	assert_true(rec_len(K) > 20);
-
-	char *src_seg = seg_name(src, 1);
 	size_t len = 0;
-	unsigned char *data = (unsigned char *)cg_h_read_file(src_seg, &len);
-	assert_non_null(data);
-	assert_int_equal(len, endK);
+	uint64_t startK = 0;
+	unsigned char *data = journal_of(dir, K, &len, &startK);
+	uint64_t endK = len;
 
 	for (uint64_t cut = startK; cut < endK; cut++) {
-		char *d = cg_h_fmt("%s/cut-%" PRIu64, dir, cut);
-		assert_int_equal(mkdir(d, 0700), 0);
-		char *seg = seg_name(d, 1);
-		copy_prefix(data, (size_t)cut, seg);
-
-		j = jopen(d, 0, 0);
-		if (cg_journal_last_seq(j) != K - 1)
-			fail_msg("cut at %" PRIu64 ": last seq %" PRIu64 ", want %" PRIu64, cut, cg_journal_last_seq(j),
-			         K - 1);
-		expect_replay(j, 0, 0, 1, K - 1);
-		if (file_size(seg) != startK)
-			fail_msg("cut at %" PRIu64 ": file is %" PRIu64 " bytes, want %" PRIu64
-			         " (the end of record K-1)",
-			         cut, file_size(seg), startK);
-		assert_int_equal(cg_journal_bytes(j), startK);
+		char *seg = NULL;
+		char *d = damaged_copy(dir, "cut", cut, data, (size_t)cut, &seg);
+		struct cg_journal *j = jopen(d, 0, 0);
+		expect_repaired(j, seg, K, startK, "cut", cut);
 		/* The journal goes on: K again, then K+1. */
 		assert_int_equal(append_range(j, K, K), K);
 		cg_journal_close(j);
@@ -447,8 +471,6 @@ static void t_torn_tail_every_offset(void **state)
 		free(d);
 	}
 	free(data);
-	free(src_seg);
-	free(src);
 }
 
 /* Every byte of the last record flipped in turn (head and payload): that record is dropped. */
@@ -456,31 +478,19 @@ static void t_corrupt_last_record(void **state)
 {
 	const char *dir = *state;
 	const uint64_t K = 5;
-	char *src = cg_h_fmt("%s/src", dir);
-	struct cg_journal *j = jopen(src, 0, 0);
-	append_range(j, 1, K);
-	uint64_t endK = cg_journal_bytes(j);
-	uint64_t startK = endK - CG_JOURNAL_RECORD_HEAD - rec_len(K);
-	cg_journal_close(j);
-	char *src_seg = seg_name(src, 1);
 	size_t len = 0;
-	unsigned char *data = (unsigned char *)cg_h_read_file(src_seg, &len);
-	assert_non_null(data);
-	assert_int_equal(len, endK);
+	uint64_t startK = 0;
+	unsigned char *data = journal_of(dir, K, &len, &startK);
+	uint64_t endK = len;
+	struct cg_journal *j;
 
 	for (uint64_t at = startK; at < endK; at++) {
-		char *d = cg_h_fmt("%s/flip-%" PRIu64, dir, at);
-		assert_int_equal(mkdir(d, 0700), 0);
-		char *seg = seg_name(d, 1);
+		char *seg = NULL;
 		data[at] ^= 0x20;
-		copy_prefix(data, len, seg);
+		char *d = damaged_copy(dir, "flip", at, data, len, &seg);
 		data[at] ^= 0x20;
 		j = jopen(d, 0, 0);
-		if (cg_journal_last_seq(j) != K - 1)
-			fail_msg("byte %" PRIu64 " flipped: last seq %" PRIu64 ", want %" PRIu64, at,
-			         cg_journal_last_seq(j), K - 1);
-		expect_replay(j, 0, 0, 1, K - 1);
-		assert_int_equal(file_size(seg), startK);
+		expect_repaired(j, seg, K, startK, "byte flipped", at);
 		assert_int_equal(append_range(j, K, K), K);
 		cg_journal_close(j);
 		cg_h_rmrf(d);
@@ -489,13 +499,11 @@ static void t_corrupt_last_record(void **state)
 	}
 
 	/* Garbage after the last record (zeros: a length of 0) goes too. */
-	char *d = cg_h_fmt("%s/zeros", dir);
-	assert_int_equal(mkdir(d, 0700), 0);
-	char *seg = seg_name(d, 1);
 	unsigned char *more = calloc(1, len + 100);
 	assert_non_null(more);
 	memcpy(more, data, len);
-	copy_prefix(more, len + 100, seg);
+	char *seg = NULL;
+	char *d = damaged_copy(dir, "zeros", 0, more, len + 100, &seg);
 	j = jopen(d, 0, 0);
 	expect_replay(j, 0, 0, 1, K);
 	assert_int_equal(file_size(seg), endK);
@@ -504,8 +512,6 @@ static void t_corrupt_last_record(void **state)
 	free(seg);
 	free(d);
 	free(data);
-	free(src_seg);
-	free(src);
 }
 
 /* A bad record in a segment that is not the last: open refuses, naming the file and the byte. */
